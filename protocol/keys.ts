@@ -1,0 +1,297 @@
+/**
+ * Public keys as both dialects write them, their key ids, a dialect-independent fingerprint of
+ * the key material, and the signature primitives (all through node:crypto, i.e. OpenSSL).
+ *
+ * The fingerprint is sha256 of the DER SubjectPublicKeyInfo: the same key written as hex, as PEM
+ * with other line breaks, or under another key id has one fingerprint. Threshold counting uses it.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import { canonicalize, type Dialect } from './canonical.js';
+import { KeyError } from './errors.js';
+
+export type Algorithm = 'ed25519' | 'ecdsa-p256' | 'rsa-pss-sha256';
+
+export interface PublicKey {
+  readonly algorithm: Algorithm;
+  readonly keyObject: KeyObject;
+  /** DER SubjectPublicKeyInfo. */
+  readonly spki: Buffer;
+  /** Lowercase hex sha256 of `spki`; equal for equal key material. */
+  readonly fingerprint: string;
+  /** RSA modulus length in bits. */
+  readonly bits?: number;
+}
+
+/** A key object as it appears in metadata `keys`; unknown fields are kept (they are signed). */
+export interface MetadataKey {
+  keytype: string;
+  scheme?: string;
+  keyval: { public: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const RSA_SIZES = new Set([2048, 3072, 4096]);
+const HEX = /^[0-9a-fA-F]*$/;
+
+export function sha256hex(data: crypto.BinaryLike): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+function fromKeyObject(keyObject: KeyObject): PublicKey {
+  const spki = keyObject.export({ format: 'der', type: 'spki' });
+  const fingerprint = sha256hex(spki);
+  switch (keyObject.asymmetricKeyType) {
+    case 'ed25519':
+      return { algorithm: 'ed25519', keyObject, spki, fingerprint };
+    case 'ec': {
+      const curve = keyObject.asymmetricKeyDetails?.namedCurve;
+      if (curve !== 'prime256v1') throw new KeyError('KEY_UNSUPPORTED', `EC curve ${curve} is not supported; use P-256`);
+      return { algorithm: 'ecdsa-p256', keyObject, spki, fingerprint };
+    }
+    case 'rsa': {
+      const bits = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits < 2048) throw new KeyError('KEY_UNSUPPORTED', `RSA key of ${bits} bits is too small; use 2048, 3072 or 4096`);
+      return { algorithm: 'rsa-pss-sha256', keyObject, spki, fingerprint, bits };
+    }
+    default:
+      throw new KeyError('KEY_UNSUPPORTED', `key type ${keyObject.asymmetricKeyType} is not supported; use ed25519, ECDSA P-256 or RSA`);
+  }
+}
+
+/** A public key from a KeyObject, PEM text, or DER SPKI. */
+export function publicKeyFrom(input: KeyObject | string | Buffer): PublicKey {
+  try {
+    if (typeof input === 'string') return fromKeyObject(crypto.createPublicKey(input));
+    if (Buffer.isBuffer(input)) return fromKeyObject(crypto.createPublicKey({ key: input, format: 'der', type: 'spki' }));
+    return fromKeyObject(input.type === 'private' ? crypto.createPublicKey(input) : input);
+  } catch (e) {
+    if (e instanceof KeyError) throw e;
+    throw new KeyError('KEY_INVALID', `cannot parse public key: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function rawHex(hex: string, bytes: number, what: string): Buffer {
+  if (hex.length !== bytes * 2 || !HEX.test(hex)) {
+    throw new KeyError('KEY_INVALID', `${what} must be ${bytes * 2} hex characters, got ${hex.length}`);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+export function ed25519FromRaw(raw: Buffer): PublicKey {
+  if (raw.length !== 32) throw new KeyError('KEY_INVALID', `an Ed25519 public key is 32 bytes, got ${raw.length}`);
+  return publicKeyFrom(Buffer.concat([ED25519_SPKI_PREFIX, raw]));
+}
+
+const cache = new Map<string, PublicKey>();
+
+/**
+ * Parse a metadata key object. Readers are lenient where real files differ (keytype case,
+ * `ecdsa` vs `ecdsa-sha2-nistp256`, hex or PEM); the key id is never recomputed here.
+ */
+export function parseMetadataKey(key: MetadataKey): PublicKey {
+  const keytype = String(key.keytype ?? '').toLowerCase();
+  const pub = key.keyval?.public;
+  if (typeof pub !== 'string') throw new KeyError('KEY_INVALID', 'keyval.public must be a string');
+  const cacheKey = keytype + '\0' + pub;
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  let pk: PublicKey;
+  const isPem = pub.includes('-----BEGIN');
+  switch (keytype) {
+    case 'ed25519':
+      pk = isPem ? publicKeyFrom(pub) : ed25519FromRaw(rawHex(pub, 32, 'an Ed25519 public key'));
+      if (pk.algorithm !== 'ed25519') throw new KeyError('KEY_MISMATCH', `keytype ed25519 but the key is ${pk.algorithm}`);
+      break;
+    case 'ecdsa':
+    case 'ecdsa-sha2-nistp256':
+      pk = isPem ? publicKeyFrom(pub) : publicKeyFrom(Buffer.concat([P256_SPKI_PREFIX, rawHex(pub, 65, 'an uncompressed P-256 point')]));
+      if (pk.algorithm !== 'ecdsa-p256') throw new KeyError('KEY_MISMATCH', `keytype ${keytype} but the key is ${pk.algorithm}`);
+      break;
+    case 'rsa':
+      pk = publicKeyFrom(pub);
+      if (pk.algorithm !== 'rsa-pss-sha256') throw new KeyError('KEY_MISMATCH', `keytype rsa but the key is ${pk.algorithm}`);
+      break;
+    default:
+      throw new KeyError('KEY_UNSUPPORTED', `keytype ${JSON.stringify(key.keytype)} is not supported (ed25519, ecdsa, rsa)`);
+  }
+  if (cache.size > 10_000) cache.clear();
+  cache.set(cacheKey, pk);
+  return pk;
+}
+
+/** Whether aktualizr can use this key (ota dialect): ED25519 or RSA 2048/3072/4096 only. */
+export function otaUsable(pk: PublicKey): boolean {
+  return pk.algorithm === 'ed25519' || (pk.algorithm === 'rsa-pss-sha256' && RSA_SIZES.has(pk.bits ?? 0));
+}
+
+function pem(pk: PublicKey): string {
+  // 64-character lines and a trailing newline, as BouncyCastle (ota-tuf) and OpenSSL write it.
+  return pk.keyObject.export({ format: 'pem', type: 'spki' }).toString();
+}
+
+/** The key object to put in metadata `keys`, in the form the dialect's own tools write. */
+export function toMetadataKey(pk: PublicKey, dialect: Dialect): MetadataKey {
+  const rawEd = () => pk.spki.subarray(ED25519_SPKI_PREFIX.length).toString('hex');
+  if (dialect === 'ota') {
+    if (pk.algorithm === 'ed25519') return { keytype: 'ED25519', keyval: { public: rawEd() } };
+    if (pk.algorithm === 'rsa-pss-sha256') return { keytype: 'RSA', keyval: { public: pem(pk) } };
+    throw new KeyError('KEY_UNSUPPORTED', 'ECDSA keys cannot be used in the ota dialect: aktualizr rejects the whole root; use ed25519 or RSA');
+  }
+  switch (pk.algorithm) {
+    case 'ed25519':
+      return { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: rawEd() } };
+    case 'ecdsa-p256':
+      return { keytype: 'ecdsa', scheme: 'ecdsa-sha2-nistp256', keyval: { public: pem(pk) } };
+    case 'rsa-pss-sha256':
+      return { keytype: 'rsa', scheme: 'rsassa-pss-sha256', keyval: { public: pem(pk) } };
+  }
+}
+
+/**
+ * The key id each dialect's tools emit: `ota` (ota-tuf) sha256 of the DER SPKI; `tuf` sha256 of
+ * the canonical JSON of the key object. Verifiers trust the id written in `keys` instead.
+ */
+export function keyId(key: MetadataKey, dialect: Dialect): string {
+  if (dialect === 'ota') return parseMetadataKey(key).fingerprint;
+  return sha256hex(canonicalize(key, 'tuf'));
+}
+
+// --- signatures ------------------------------------------------------------------------------
+
+const ED25519_L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex'); // little-endian
+
+/** Little-endian 32-byte comparison: a < b. */
+function lessLE(a: Buffer, b: Buffer): boolean {
+  for (let i = 31; i >= 0; i--) {
+    if (a[i]! !== b[i]!) return a[i]! < b[i]!;
+  }
+  return false;
+}
+
+/** A point encoding is canonical when its y coordinate (sign bit cleared) is below p = 2^255-19. */
+function canonicalPoint(b: Buffer): boolean {
+  if ((b[31]! & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (b[i] !== 0xff) return true;
+  return b[0]! < 0xed;
+}
+
+/**
+ * Verify a signature over `data`. Ed25519 is strict RFC 8032: S < L and canonical R and A
+ * encodings are required before OpenSSL checks the equation. ECDSA takes DER and accepts high-S
+ * (OpenSSL does not normalise). RSA-PSS is SHA-256/MGF1-SHA-256 with the salt length recovered
+ * from the signature, so ota-tuf (salt 32) and other signers (max salt) both verify.
+ */
+export function verifySignature(pk: PublicKey, data: Buffer, sig: Buffer): boolean {
+  try {
+    switch (pk.algorithm) {
+      case 'ed25519': {
+        if (sig.length !== 64) return false;
+        if (!lessLE(sig.subarray(32), ED25519_L)) return false;
+        if (!canonicalPoint(sig.subarray(0, 32)) || !canonicalPoint(pk.spki.subarray(ED25519_SPKI_PREFIX.length))) return false;
+        return crypto.verify(null, data, pk.keyObject, sig);
+      }
+      case 'ecdsa-p256':
+        return crypto.verify('sha256', data, { key: pk.keyObject, dsaEncoding: 'der' }, sig);
+      case 'rsa-pss-sha256':
+        return crypto.verify(
+          'sha256',
+          data,
+          { key: pk.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO },
+          sig,
+        );
+    }
+  } catch {
+    return false; // malformed DER and the like: not a valid signature
+  }
+}
+
+/** Sign with a private key held in this process (key files, tests, the online key). */
+export function signBytes(privateKey: KeyObject, data: Buffer): Buffer {
+  switch (privateKey.asymmetricKeyType) {
+    case 'ed25519':
+      return crypto.sign(null, data, privateKey);
+    case 'ec':
+      return crypto.sign('sha256', data, { key: privateKey, dsaEncoding: 'der' });
+    case 'rsa':
+      // Salt length 32 (= digest length), as ota-tuf and securesystemslib sign.
+      return crypto.sign('sha256', data, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    default:
+      throw new KeyError('KEY_UNSUPPORTED', `cannot sign with a ${privateKey.asymmetricKeyType} key`);
+  }
+}
+
+/** The `method` field of an ota signature for this key. */
+export function otaMethod(pk: PublicKey): string {
+  if (pk.algorithm === 'ed25519') return 'ed25519';
+  if (pk.algorithm === 'rsa-pss-sha256') return 'rsassa-pss-sha256';
+  throw new KeyError('KEY_UNSUPPORTED', 'ECDSA has no ota signature method; use ed25519 or RSA');
+}
+
+export function encodeSig(sig: Buffer, dialect: Dialect): string {
+  return dialect === 'ota' ? sig.toString('base64') : sig.toString('hex');
+}
+
+/** Decode a signature string; null when it is not valid base64 (ota) or hex (tuf). */
+export function decodeSig(sig: string, dialect: Dialect): Buffer | null {
+  if (dialect === 'tuf') {
+    if (sig.length % 2 !== 0 || !HEX.test(sig)) return null;
+    return Buffer.from(sig, 'hex');
+  }
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(sig) || sig.length % 4 !== 0) return null;
+  return Buffer.from(sig, 'base64');
+}
+
+// --- key generation and garage-sign key files --------------------------------------------------
+
+export type KeyKind = 'ed25519' | 'ecdsa' | 'rsa' | 'rsa3072' | 'rsa4096';
+
+export function generateKeyPair(kind: KeyKind): { privateKey: KeyObject; publicKey: PublicKey } {
+  let pair: crypto.KeyPairKeyObjectResult;
+  switch (kind) {
+    case 'ed25519':
+      pair = crypto.generateKeyPairSync('ed25519');
+      break;
+    case 'ecdsa':
+      pair = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      break;
+    case 'rsa':
+    case 'rsa3072':
+    case 'rsa4096':
+      pair = crypto.generateKeyPairSync('rsa', { modulusLength: kind === 'rsa' ? 2048 : kind === 'rsa3072' ? 3072 : 4096 });
+      break;
+  }
+  return { privateKey: pair.privateKey, publicKey: publicKeyFrom(pair.publicKey) };
+}
+
+/** A garage-sign `.pub` file: `{"keytype": "ED25519"|"RSA", "keyval": {"public": ...}}`. */
+export function parseGarageSignPublic(json: unknown): PublicKey {
+  const k = json as MetadataKey;
+  if (!k || typeof k !== 'object' || !k.keyval) throw new KeyError('KEY_INVALID', 'not a garage-sign public key file: expected {"keytype", "keyval": {"public"}}');
+  return parseMetadataKey(k);
+}
+
+/**
+ * A garage-sign `.sec` file: `{"keytype", "keyval": {"private": ...}}`. ED25519 private is hex
+ * of seed (32 bytes) followed by the public key (32 bytes); RSA private is PEM.
+ */
+export function parseGarageSignPrivate(json: unknown): KeyObject {
+  const k = json as { keytype?: string; keyval?: { private?: unknown } };
+  const priv = k?.keyval?.private;
+  if (typeof priv !== 'string') throw new KeyError('KEY_INVALID', 'not a garage-sign private key file: expected {"keyval": {"private"}}');
+  const keytype = String(k.keytype ?? '').toLowerCase();
+  try {
+    if (priv.includes('-----BEGIN')) return crypto.createPrivateKey(priv);
+    if (keytype !== 'ed25519') throw new KeyError('KEY_INVALID', `a ${keytype} private key must be PEM`);
+    const raw = rawHex(priv, 64, 'a garage-sign ED25519 private key (seed + public)');
+    const key = crypto.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, raw.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+    const derived = publicKeyFrom(key).spki.subarray(ED25519_SPKI_PREFIX.length);
+    if (!derived.equals(raw.subarray(32))) throw new KeyError('KEY_MISMATCH', 'the private seed does not match the public half stored beside it');
+    return key;
+  } catch (e) {
+    if (e instanceof KeyError) throw e;
+    throw new KeyError('KEY_INVALID', `cannot parse garage-sign private key: ${(e as Error).message}`, { cause: e });
+  }
+}
