@@ -10,7 +10,9 @@
  * numbers, integers beyond 2^53, `undefined`, lone UTF-16 surrogates and non-JSON types. Keys sort
  * by UTF-16 code unit, as both reference implementations do.
  *
- * The output is built as a list of Buffers of about 1 MiB each so that multi-hundred-megabyte
+ * Subtrees that are already in canonical order (as in every file written by a TUF/Uptane tool)
+ * are written by JSON.stringify after a check that it produces the same bytes; everything else
+ * is written piece by piece. The output is built as a list of Buffers of about 1 MiB each so that multi-hundred-megabyte
  * targets files never hit V8's maximum string length; callers get one Buffer.
  */
 import { CanonicalError } from './errors.js';
@@ -36,9 +38,8 @@ class Out {
     this.cur = '';
   }
   finish(): Buffer {
-    if (this.parts.length === 0) return Buffer.from(this.cur, 'utf8');
-    this.flush();
-    return Buffer.concat(this.parts);
+    if (this.cur.length > 0 || this.parts.length === 0) this.flush();
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
   }
 }
 
@@ -72,11 +73,63 @@ function encodeNumber(n: number, path: (string | number)[]): string {
   return Object.is(n, -0) ? '0' : String(n);
 }
 
+// Strings JSON.stringify writes exactly as the dialect does: no escapes beyond `"` and `\\`
+// (tuf has no control-character escapes; ota uses JSON.stringify's own), and no surrogates.
+const TUF_PLAIN_BAIL = /[\u0000-\u001F\uD800-\uDFFF]/;
+const OTA_PLAIN_BAIL = /[\uD800-\uDFFF]/;
+
+/**
+ * Whether JSON.stringify(v) already is the canonical form: plain objects whose own keys are in
+ * sorted order (JSON.stringify follows property order), safe integers, strings needing no
+ * dialect-specific escaping, no undefined. Files written by every TUF/Uptane tool have sorted
+ * keys, so after JSON.parse this holds for nearly every subtree.
+ */
+function plain(v: unknown, bail: RegExp): boolean {
+  switch (typeof v) {
+    case 'string':
+      return !bail.test(v);
+    case 'number':
+      return Number.isSafeInteger(v) && !Object.is(v, -0);
+    case 'boolean':
+      return true;
+    case 'object': {
+      if (v === null) return true;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!plain(v[i], bail)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        if (i > 0 && !(keys[i - 1]! < k)) return false;
+        if (bail.test(k) || !plain(o[k], bail)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /** Canonical bytes of `value` in the given dialect. Throws CanonicalError with a path on bad input. */
 export function canonicalize(value: unknown, dialect: Dialect): Buffer {
   const out = new Out();
   const str = dialect === 'tuf' ? tufString : otaString;
+  const bail = dialect === 'tuf' ? TUF_PLAIN_BAIL : OTA_PLAIN_BAIL;
   const path: (string | number)[] = [];
+  const fast = (v: object): boolean => {
+    let s: string;
+    try {
+      s = JSON.stringify(v);
+    } catch (e) {
+      if (e instanceof RangeError) return false; // longer than V8's maximum string: write it in pieces
+      throw e;
+    }
+    out.add(s);
+    return true;
+  };
 
   const walk = (v: unknown): void => {
     switch (typeof v) {
@@ -101,6 +154,7 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
       return;
     }
     if (Array.isArray(v)) {
+      if (plain(v, bail) && fast(v)) return;
       out.add('[');
       for (let i = 0; i < v.length; i++) {
         if (i > 0) out.add(',');
@@ -116,7 +170,9 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
       throw new CanonicalError('CANONICAL_TYPE', `a ${proto?.constructor?.name ?? 'non-plain'} object at ${where(path)} is not JSON`);
     }
     const obj = v as Record<string, unknown>;
-    const keys = Object.keys(obj).sort();
+    const keys = Object.keys(obj);
+    if (proto === Object.prototype && plain(obj, bail) && fast(obj)) return;
+    keys.sort();
     out.add('{');
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;

@@ -50,6 +50,25 @@ export const TargetFileSchema = z.looseObject({
   custom: z.unknown().optional(),
 });
 
+/**
+ * The same check as `z.record(z.string(), TargetFileSchema)`, without zod's per-entry copying:
+ * a targets map can hold a million entries and this is on the verification hot path. A test
+ * holds it equal to the schema; on failure the schema runs to produce the message.
+ */
+export function isTargetsMap(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const map = v as Record<string, unknown>;
+  for (const k in map) {
+    const t = map[k] as { length?: unknown; hashes?: unknown } | null;
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) return false;
+    if (!Number.isSafeInteger(t.length) || (t.length as number) < 0) return false;
+    const h = t.hashes as Record<string, unknown> | null;
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) return false;
+    for (const a in h) if (typeof h[a] !== 'string') return false;
+  }
+  return true;
+}
+
 export const TargetsSignedSchema = z.looseObject({
   ...common,
   targets: z.record(z.string(), TargetFileSchema),
