@@ -44,9 +44,22 @@ export async function signatureFor(s: Signer, bytes: Buffer, dialect: Dialect): 
   return dialect === 'ota' ? { keyid, method: otaMethod(s.publicKey), sig } : { keyid, sig };
 }
 
-/** File bytes as written to disk: pretty JSON with a trailing newline (the signed bytes are canonical regardless). */
+/** A copy of a JSON value with every object's keys in sorted order. */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) out[k] = sortKeys(o[k]);
+  return out;
+}
+
+/**
+ * File bytes as written to disk: pretty JSON with sorted keys and a trailing newline, as
+ * python-tuf and garage-sign write it. (Signatures are over the canonical bytes regardless.)
+ */
 export function serialize(env: Envelope): Buffer {
-  return Buffer.from(JSON.stringify(env, null, 2) + '\n', 'utf8');
+  return Buffer.from(JSON.stringify({ signatures: env.signatures, signed: sortKeys(env.signed) }, null, 2) + '\n', 'utf8');
 }
 
 export const SPEC_VERSION = '1.0.31';

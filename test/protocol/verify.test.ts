@@ -1,0 +1,659 @@
+/**
+ * verifyRepository over repositories built in memory: every rejection with its exact code, and
+ * the positive cases (both dialects, duplicate key material counted once, outside keys ignored).
+ */
+import crypto from 'node:crypto';
+import { Metadata } from '@tufjs/models';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Dialect } from '../../protocol/canonical.js';
+import { generateKeyPair, keyId, toMetadataKey, type MetadataKey } from '../../protocol/keys.js';
+import {
+  buildRoot,
+  buildSnapshot,
+  buildTargets,
+  buildTimestamp,
+  keyIdOf,
+  localSigner,
+  serialize,
+  signEnvelope,
+  signatureFor,
+  targetFor,
+  type Envelope,
+  type Signer,
+} from '../../protocol/metadata/build.js';
+import { canonicalize } from '../../protocol/canonical.js';
+import { verifyRepository, type FileInput, type RepositoryInput, type VerifyReport } from '../../protocol/verify.js';
+
+const AT = new Date('2030-06-01T00:00:00Z');
+const days = (n: number) => new Date(AT.getTime() + n * 86_400_000);
+const LATER = days(365);
+const PAST = days(-1);
+
+type Signed = Record<string, unknown>;
+type RootRoles = Record<'root' | 'targets' | 'snapshot' | 'timestamp', { keys: Signer[]; threshold: number }>;
+
+interface KeySet {
+  root: Signer[]; // R0, R1, R2
+  targets: Signer[]; // T0, T1
+  snapshot: Signer;
+  timestamp: Signer;
+  outsider: Signer; // in no root at all
+  newRoot: Signer[]; // for rotations
+}
+
+const keySets = {} as Record<Dialect, KeySet>;
+
+beforeAll(() => {
+  const s = (k: Parameters<typeof generateKeyPair>[0]) => localSigner(generateKeyPair(k).privateKey);
+  // One RSA key per dialect keeps the file fast; ota cannot hold ECDSA keys.
+  keySets.ota = { root: [s('ed25519'), s('rsa'), s('ed25519')], targets: [s('ed25519'), s('ed25519')], snapshot: s('ed25519'), timestamp: s('ed25519'), outsider: s('ed25519'), newRoot: [s('ed25519'), s('ed25519')] };
+  keySets.tuf = { root: [s('ed25519'), s('ecdsa'), s('rsa')], targets: [s('ecdsa'), s('ed25519')], snapshot: s('ed25519'), timestamp: s('ecdsa'), outsider: s('ed25519'), newRoot: [s('ed25519'), s('ecdsa')] };
+});
+
+const pks = (s: Signer[]) => s.map((x) => x.publicKey);
+
+function roles(k: KeySet, over: Partial<RootRoles> = {}): RootRoles {
+  return {
+    root: { keys: k.root, threshold: 2 },
+    targets: { keys: k.targets, threshold: 1 },
+    snapshot: { keys: [k.snapshot], threshold: 1 },
+    timestamp: { keys: [k.timestamp], threshold: 1 },
+    ...over,
+  };
+}
+
+function rootSigned(d: Dialect, version: number, r: RootRoles, expires = LATER): Signed {
+  return buildRoot({
+    dialect: d,
+    version,
+    expires,
+    roles: {
+      root: { keys: pks(r.root.keys), threshold: r.root.threshold },
+      targets: { keys: pks(r.targets.keys), threshold: r.targets.threshold },
+      snapshot: { keys: pks(r.snapshot.keys), threshold: r.snapshot.threshold },
+      timestamp: { keys: pks(r.timestamp.keys), threshold: r.timestamp.threshold },
+    },
+  });
+}
+
+async function sign(signed: Signed, d: Dialect, signers: Signer[]): Promise<Envelope> {
+  return signEnvelope(signed, d, signers);
+}
+
+/** A signature by `signer` written under another key id. */
+async function sigAs(signed: Signed, d: Dialect, signer: Signer, keyid: string): Promise<Envelope['signatures'][number]> {
+  return { ...(await signatureFor(signer, canonicalize(signed, d), d)), keyid };
+}
+
+const FIRMWARE = Buffer.from('firmware 1.0.0\n');
+
+interface RepoOptions {
+  /** Change root v1's signed content before it is signed. */
+  root?: (s: Signed) => void;
+  rootSigners?: Signer[];
+  rootExpires?: Date;
+  targets?: (s: Signed) => void;
+  targetsSigners?: Signer[];
+  /** Change the targets envelope after signing (and before snapshot names it). */
+  targetsEnv?: (e: Envelope) => void | Promise<void>;
+  targetsExpires?: Date;
+  snapshot?: (s: Signed) => void;
+  timestamp?: (s: Signed) => void;
+}
+
+interface Repo {
+  files: Record<string, Buffer>;
+}
+
+/** root v1 (2-of-3), targets (1-of-2), snapshot, timestamp: valid unless options break it. */
+async function buildRepo(d: Dialect, o: RepoOptions = {}): Promise<Repo> {
+  const k = keySets[d];
+  const files: Record<string, Buffer> = {};
+  const root = rootSigned(d, 1, roles(k), o.rootExpires ?? LATER);
+  o.root?.(root);
+  files['1.root.json'] = serialize(await sign(root, d, o.rootSigners ?? k.root.slice(0, 2)));
+  files['root.json'] = files['1.root.json'];
+  const custom = d === 'ota' ? { name: 'firmware', version: '1.0.0', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null } : { version: '1.0.0' };
+  const targets = buildTargets(d, 1, o.targetsExpires ?? LATER, { 'firmware-1.0.0': targetFor(FIRMWARE, custom) });
+  o.targets?.(targets);
+  const tEnv = await sign(targets, d, o.targetsSigners ?? [k.targets[0]!]);
+  await o.targetsEnv?.(tEnv);
+  files['targets.json'] = serialize(tEnv);
+  const snapshot = buildSnapshot(d, 1, LATER, files['targets.json'], 1);
+  o.snapshot?.(snapshot);
+  files['snapshot.json'] = serialize(await sign(snapshot, d, [k.snapshot]));
+  const timestamp = buildTimestamp(d, 1, LATER, files['snapshot.json'], 1);
+  o.timestamp?.(timestamp);
+  files['timestamp.json'] = serialize(await sign(timestamp, d, [k.timestamp]));
+  return { files };
+}
+
+/** The repository as verifyRepository takes it; the trust anchor is 1.root.json (pinned). */
+function input(files: Record<string, Buffer>, trusted = '1.root.json'): RepositoryInput {
+  const f = (name: string): FileInput | undefined => (files[name] ? { name, bytes: files[name]! } : undefined);
+  const roots = new Map<number, FileInput>();
+  for (const name of Object.keys(files)) {
+    const m = /^(\d+)\.root\.json$/.exec(name);
+    if (m) roots.set(Number(m[1]), f(name)!);
+  }
+  return {
+    trustedRoot: { name: `${trusted} (trusted)`, bytes: files[trusted]! },
+    tofu: false,
+    roots,
+    root: f('root.json'),
+    targets: f('targets.json'),
+    snapshot: f('snapshot.json'),
+    timestamp: f('timestamp.json'),
+  };
+}
+
+function verify(files: Record<string, Buffer>, opts: { trusted?: string; dialect?: Dialect; at?: Date } = {}): VerifyReport {
+  return verifyRepository(input(files, opts.trusted), { at: opts.at ?? AT, dialect: opts.dialect });
+}
+
+/** Sorted distinct error codes. */
+const codes = (r: VerifyReport) => [...new Set(r.errors.map((e) => e.code))].sort();
+/** Error codes with the file each was reported on. */
+const where = (r: VerifyReport) => r.errors.map((e) => `${e.code} @ ${e.file}`).sort();
+
+const DIALECTS: Dialect[] = ['ota', 'tuf'];
+
+describe.each(DIALECTS)('verifyRepository (%s): valid repositories', (d) => {
+  it('a freshly built repository verifies with no errors and no warnings', async () => {
+    const r = verify((await buildRepo(d)).files);
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.dialect).toBe(d);
+    expect(r.trustedRoot).toEqual({ file: '1.root.json (trusted)', version: 1, tofu: false });
+    expect(r.rootChain.map((s) => s.version)).toEqual([1]);
+    expect(r.roles.targets?.targets).toBe(1);
+    expect(r.roles.targets?.signedBy).toEqual([keyIdOf(keySets[d].targets[0]!.publicKey, d)]);
+    expect(Object.keys(r.roles).sort()).toEqual(['snapshot', 'targets', 'timestamp']);
+  });
+
+  it('the dialect is detected from _type, and --dialect agreeing with it is accepted', async () => {
+    const { files } = await buildRepo(d);
+    expect(verify(files, { dialect: d }).ok).toBe(true);
+  });
+
+  it('the other dialect forced on the repository is DIALECT_MISMATCH', async () => {
+    const { files } = await buildRepo(d);
+    const r = verify(files, { dialect: d === 'ota' ? 'tuf' : 'ota' });
+    expect(codes(r)).toEqual(['DIALECT_MISMATCH']);
+  });
+
+  it('a root rotation signed by thresholds of the old and the new root keys verifies', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    // v2 replaces R2 with N0; signed by R0, R1 (old threshold 2) and R0, N0 (new threshold 2).
+    const v2 = rootSigned(d, 2, roles(k, { root: { keys: [k.root[0]!, k.root[1]!, k.newRoot[0]!], threshold: 2 } }));
+    files['2.root.json'] = serialize(await sign(v2, d, [k.root[0]!, k.root[1]!, k.newRoot[0]!]));
+    files['root.json'] = files['2.root.json'];
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.rootChain.map((s) => s.version)).toEqual([1, 2]);
+    expect(r.rootChain[1]!.old!.met).toBe(true);
+    expect(r.rootChain[1]!.self.met).toBe(true);
+  });
+
+  it('root.json one version past the newest N.root.json is verified as the next step', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    const v2 = rootSigned(d, 2, roles(k));
+    files['root.json'] = serialize(await sign(v2, d, k.root.slice(0, 2)));
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.rootChain.map((s) => s.version)).toEqual([1, 2]);
+  });
+
+  it('signatures by keys outside the role are ignored when the threshold is met', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d, { targetsSigners: [k.outsider, k.snapshot, k.targets[0]!, k.root[0]!] });
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.roles.targets?.signedBy).toEqual([keyIdOf(k.targets[0]!.publicKey, d)]);
+  });
+
+  it('the same key under two key ids counts once (2-of-2 met by two distinct keys)', async () => {
+    const k = keySets[d];
+    const t0 = k.targets[0]!;
+    const aliasId = crypto.createHash('sha256').update('alias of T0').digest('hex');
+    let t0Id = '';
+    const { files } = await buildRepo(d, {
+      root: (s) => {
+        const keys = s.keys as Record<string, MetadataKey>;
+        t0Id = keyIdOf(t0.publicKey, d);
+        keys[aliasId] = { ...toMetadataKey(t0.publicKey, d) };
+        const rs = s.roles as Record<string, { keyids: string[]; threshold: number }>;
+        rs.targets = { keyids: [...rs.targets!.keyids, aliasId], threshold: 2 };
+      },
+      targetsSigners: [t0, k.targets[1]!],
+      targetsEnv: async (e) => {
+        e.signatures.push(await sigAs(e.signed, d, t0, aliasId));
+      },
+    });
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.roles.targets?.total).toBe(2); // three key ids, two distinct keys
+    expect(r.roles.targets?.signedBy).toHaveLength(2);
+    expect(r.roles.targets?.signedBy).toContain(t0Id);
+    expect(r.roles.targets?.signedBy).not.toContain(aliasId);
+  });
+});
+
+describe('verifyRepository: _type spelling', () => {
+  it('ota root with _type "ROOT" is accepted (aktualizr compares root case-insensitively)', async () => {
+    const { files } = await buildRepo('ota', { root: (s) => (s._type = 'ROOT') });
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.dialect).toBe('ota');
+  });
+
+  it('ota targets with _type "targets" (the tuf spelling) is DIALECT_MISMATCH', async () => {
+    const { files } = await buildRepo('ota', { targets: (s) => (s._type = 'targets') });
+    const r = verify(files);
+    expect(where(r)).toEqual(['DIALECT_MISMATCH @ targets.json']);
+  });
+
+  it('ota targets with _type "TARGETS" is WRONG_TYPE', async () => {
+    const { files } = await buildRepo('ota', { targets: (s) => (s._type = 'TARGETS') });
+    expect(where(verify(files))).toEqual(['WRONG_TYPE @ targets.json']);
+  });
+
+  it('ota snapshot with _type "Timestamp" is WRONG_TYPE', async () => {
+    const { files } = await buildRepo('ota', { snapshot: (s) => (s._type = 'Timestamp') });
+    expect(where(verify(files))).toEqual(['WRONG_TYPE @ snapshot.json']);
+  });
+
+  it('tuf targets with _type "Targets" (the ota spelling) is DIALECT_MISMATCH', async () => {
+    const { files } = await buildRepo('tuf', { targets: (s) => (s._type = 'Targets') });
+    expect(where(verify(files))).toEqual(['DIALECT_MISMATCH @ targets.json']);
+  });
+});
+
+describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejections', (d) => {
+  it('a bad signature: SIGNATURE_INVALID and THRESHOLD_UNMET', async () => {
+    const { files } = await buildRepo(d, {
+      targetsEnv: (e) => {
+        const s = e.signatures[0]!;
+        const raw = Buffer.from(s.sig, d === 'ota' ? 'base64' : 'hex');
+        raw[raw.length - 5]! ^= 0x01;
+        s.sig = d === 'ota' ? raw.toString('base64') : raw.toString('hex');
+      },
+    });
+    expect(where(verify(files))).toEqual(['SIGNATURE_INVALID @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+  });
+
+  it('content modified after signing: SIGNATURE_INVALID and THRESHOLD_UNMET', async () => {
+    const { files } = await buildRepo(d, {
+      targetsEnv: (e) => {
+        const t = (e.signed.targets as Record<string, { length: number }>)['firmware-1.0.0']!;
+        t.length += 1;
+      },
+    });
+    expect(where(verify(files))).toEqual(['SIGNATURE_INVALID @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+  });
+
+  it('an unknown field added after signing: SIGNATURE_INVALID (unknown fields are signed)', async () => {
+    const { files } = await buildRepo(d, { targetsEnv: (e) => void (e.signed.extra = 'x') });
+    expect(where(verify(files))).toEqual(['SIGNATURE_INVALID @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+  });
+
+  it('pretty-printing and reordering the file does not matter (signatures are over canonical bytes)', async () => {
+    const { files } = await buildRepo(d);
+    const env = JSON.parse(files['targets.json']!.toString()) as Envelope;
+    const reordered = { signed: Object.fromEntries(Object.entries(env.signed).reverse()), signatures: env.signatures };
+    files['targets.json'] = Buffer.from(JSON.stringify(reordered, null, '\t'));
+    // snapshot names the old bytes, so rebuild it (and timestamp) over the new ones.
+    const k = keySets[d];
+    files['snapshot.json'] = serialize(await sign(buildSnapshot(d, 1, LATER, files['targets.json'], 1), d, [k.snapshot]));
+    files['timestamp.json'] = serialize(await sign(buildTimestamp(d, 1, LATER, files['snapshot.json'], 1), d, [k.timestamp]));
+    expect(verify(files).errors).toEqual([]);
+  });
+
+  it('threshold unmet: THRESHOLD_UNMET only', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d, {
+      root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = 2),
+      targetsSigners: [k.targets[0]!],
+    });
+    const r = verify(files);
+    expect(where(r)).toEqual(['THRESHOLD_UNMET @ targets.json']);
+    expect(r.roles.targets).toMatchObject({ threshold: 2, total: 2 });
+    expect(r.roles.targets?.signedBy).toHaveLength(1);
+  });
+
+  it('no signatures at all: THRESHOLD_UNMET', async () => {
+    const { files } = await buildRepo(d, { targetsSigners: [] });
+    expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json']);
+  });
+
+  it('signed only by a key root does not list: UNKNOWN_KEY and THRESHOLD_UNMET', async () => {
+    const { files } = await buildRepo(d, { targetsSigners: [keySets[d].outsider] });
+    expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json', 'UNKNOWN_KEY @ targets.json']);
+  });
+
+  it('signed only by another role\'s key: WRONG_ROLE_KEY and THRESHOLD_UNMET', async () => {
+    const { files } = await buildRepo(d, { targetsSigners: [keySets[d].snapshot] });
+    expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json', 'WRONG_ROLE_KEY @ targets.json']);
+  });
+
+  it('one key under two key ids, threshold 2, both ids sign: DUPLICATE_KEY_MATERIAL', async () => {
+    const k = keySets[d];
+    const t0 = k.targets[0]!;
+    const aliasId = crypto.createHash('sha256').update('alias of T0').digest('hex');
+    const { files } = await buildRepo(d, {
+      root: (s) => {
+        (s.keys as Record<string, MetadataKey>)[aliasId] = { ...toMetadataKey(t0.publicKey, d) };
+        const rs = s.roles as Record<string, { keyids: string[]; threshold: number }>;
+        rs.targets = { keyids: [keyIdOf(t0.publicKey, d), aliasId], threshold: 2 };
+      },
+      targetsSigners: [t0],
+      targetsEnv: async (e) => {
+        e.signatures.push(await sigAs(e.signed, d, t0, aliasId));
+      },
+    });
+    const r = verify(files);
+    expect(where(r)).toEqual(['DUPLICATE_KEY_MATERIAL @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+    expect(r.roles.targets).toMatchObject({ threshold: 2, total: 1 });
+  });
+
+  it('the same key id signing twice: DUPLICATE_SIGNATURE (even though the threshold is met)', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d, {
+      targetsEnv: async (e) => {
+        e.signatures.push(await sigAs(e.signed, d, k.targets[0]!, keyIdOf(k.targets[0]!.publicKey, d)));
+      },
+    });
+    expect(where(verify(files))).toEqual(['DUPLICATE_SIGNATURE @ targets.json']);
+  });
+
+  it('a signature that is not base64/hex: SIGNATURE_MALFORMED and THRESHOLD_UNMET', async () => {
+    const { files } = await buildRepo(d, { targetsEnv: (e) => void (e.signatures[0]!.sig = '!!not a signature!!') });
+    expect(where(verify(files))).toEqual(['SIGNATURE_MALFORMED @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+  });
+
+  it.each([0, -1, 1001])('targets threshold %i: THRESHOLD_INVALID on root', async (t) => {
+    const { files } = await buildRepo(d, { root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = t) });
+    expect(where(verify(files))).toEqual(['THRESHOLD_INVALID @ 1.root.json (trusted)']);
+  });
+
+  it('root threshold 0: THRESHOLD_INVALID, and the root cannot be trusted (THRESHOLD_UNMET)', async () => {
+    const { files } = await buildRepo(d, { root: (s) => ((s.roles as Record<string, { threshold: number }>).root!.threshold = 0) });
+    expect(codes(verify(files))).toEqual(['THRESHOLD_INVALID', 'THRESHOLD_UNMET']);
+  });
+
+  it('a role naming a key id absent from keys: ROLE_KEY_MISSING', async () => {
+    const missing = 'ab'.repeat(32);
+    const { files } = await buildRepo(d, { root: (s) => (s.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(missing) });
+    expect(where(verify(files))).toEqual(['ROLE_KEY_MISSING @ 1.root.json (trusted)']);
+  });
+
+  it('a root without a timestamp role: ROLE_MISSING', async () => {
+    const { files } = await buildRepo(d, { root: (s) => void delete (s.roles as Record<string, unknown>).timestamp });
+    expect(where(verify(files))).toEqual(['ROLE_MISSING @ 1.root.json (trusted)']);
+  });
+
+  it('the trusted root signed by too few root keys: THRESHOLD_UNMET on the root', async () => {
+    const { files } = await buildRepo(d, { rootSigners: [keySets[d].root[0]!] });
+    expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ 1.root.json (trusted)']);
+  });
+});
+
+describe.each(DIALECTS)('verifyRepository (%s): root chain rejections', (d) => {
+  it('2.root.json with version 3: ROOT_VERSION_SKIP', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    files['2.root.json'] = serialize(await sign(rootSigned(d, 3, roles(k)), d, k.root.slice(0, 2)));
+    files['root.json'] = files['2.root.json'];
+    expect(where(verify(files))).toEqual(['ROOT_VERSION_SKIP @ 2.root.json']);
+  });
+
+  it('root.json with version 3 while the chain ends at 1: ROOT_VERSION_SKIP', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    files['root.json'] = serialize(await sign(rootSigned(d, 3, roles(k)), d, k.root.slice(0, 2)));
+    expect(codes(verify(files))).toEqual(['ROOT_VERSION_SKIP']);
+  });
+
+  it('2.root.json with version 1: ROOT_VERSION_ROLLBACK', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    const v1again = rootSigned(d, 1, roles(k), days(200));
+    files['2.root.json'] = serialize(await sign(v1again, d, k.root.slice(0, 2)));
+    files['root.json'] = files['2.root.json'];
+    expect(where(verify(files))).toEqual(['ROOT_VERSION_ROLLBACK @ 2.root.json']);
+  });
+
+  it('root.json older than the trusted root: ROOT_VERSION_ROLLBACK', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    files['2.root.json'] = serialize(await sign(rootSigned(d, 2, roles(k)), d, k.root.slice(0, 2)));
+    // root.json is still v1: the newest root is not published.
+    const r = verify(files);
+    expect(where(r)).toEqual(['ROOT_VERSION_ROLLBACK @ root.json']);
+  });
+
+  it('root.json differing from the newest N.root.json of the same version: ROOT_MISMATCH', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    files['root.json'] = serialize(await sign(rootSigned(d, 1, roles(k), days(100)), d, k.root.slice(0, 2)));
+    expect(where(verify(files))).toEqual(['ROOT_MISMATCH @ root.json']);
+  });
+
+  it('rotation signed only by the old root keys: ROOT_NEW_THRESHOLD_UNMET', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    const v2 = rootSigned(d, 2, roles(k, { root: { keys: k.newRoot, threshold: 2 } }));
+    files['2.root.json'] = serialize(await sign(v2, d, k.root.slice(0, 2)));
+    files['root.json'] = files['2.root.json'];
+    const r = verify(files);
+    expect(r.ok).toBe(false);
+    // The old keys are not in v2's keys at all, so their signatures are UNKNOWN_KEY for v2.
+    expect(codes(r)).toEqual(['ROOT_NEW_THRESHOLD_UNMET', 'UNKNOWN_KEY']);
+    expect(r.errors.every((e) => e.file === '2.root.json')).toBe(true);
+  });
+
+  it('rotation signed only by the new root keys: ROOT_OLD_THRESHOLD_UNMET', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    const v2 = rootSigned(d, 2, roles(k, { root: { keys: k.newRoot, threshold: 2 } }));
+    files['2.root.json'] = serialize(await sign(v2, d, k.newRoot));
+    files['root.json'] = files['2.root.json'];
+    const r = verify(files);
+    expect(codes(r)).toEqual(['ROOT_OLD_THRESHOLD_UNMET', 'UNKNOWN_KEY']);
+    expect(r.errors.every((e) => e.file === '2.root.json')).toBe(true);
+  });
+
+  it('rotation signed by one old key only (old threshold 2): ROOT_OLD_THRESHOLD_UNMET alone', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    // v2 keeps R0 and adds N0, N1; R0 + N0 meet the new threshold, one old key misses the old one.
+    const v2 = rootSigned(d, 2, roles(k, { root: { keys: [k.root[0]!, ...k.newRoot], threshold: 2 } }));
+    files['2.root.json'] = serialize(await sign(v2, d, [k.root[0]!, k.newRoot[0]!]));
+    files['root.json'] = files['2.root.json'];
+    expect(where(verify(files))).toEqual(['ROOT_OLD_THRESHOLD_UNMET @ 2.root.json']);
+  });
+
+  it('a missing step between the trusted root and the newest: ROOT_CHAIN_GAP', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    // 2 and 3 are both properly signed; only 2.root.json is left out.
+    files['3.root.json'] = serialize(await sign(rootSigned(d, 3, roles(k)), d, k.root.slice(0, 2)));
+    files['root.json'] = files['3.root.json'];
+    expect(where(verify(files))).toEqual(['ROOT_CHAIN_GAP @ 2.root.json']);
+  });
+
+  it('an expired final root: ROOT_EXPIRED', async () => {
+    const { files } = await buildRepo(d, { rootExpires: PAST });
+    expect(where(verify(files))).toEqual(['ROOT_EXPIRED @ 1.root.json (trusted)']);
+  });
+
+  it('an expired intermediate root is fine when the final root is current', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d, { rootExpires: PAST });
+    files['2.root.json'] = serialize(await sign(rootSigned(d, 2, roles(k)), d, k.root.slice(0, 2)));
+    files['root.json'] = files['2.root.json'];
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.rootChain.map((s) => s.version)).toEqual([1, 2]);
+  });
+
+  it('the final root expiring exactly at --at is expired', async () => {
+    const { files } = await buildRepo(d, { rootExpires: AT });
+    expect(codes(verify(files))).toEqual(['ROOT_EXPIRED']);
+  });
+});
+
+describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp consistency', (d) => {
+  it('expired targets: TARGETS_EXPIRED', async () => {
+    const { files } = await buildRepo(d, { targetsExpires: PAST });
+    expect(where(verify(files))).toEqual(['TARGETS_EXPIRED @ targets.json']);
+  });
+
+  it('expires with milliseconds: EXPIRES_FORMAT', async () => {
+    const { files } = await buildRepo(d, { targets: (s) => (s.expires = LATER.toISOString()) });
+    expect(where(verify(files))).toEqual(['EXPIRES_FORMAT @ targets.json']);
+  });
+
+  it('snapshot naming another targets version: META_VERSION_MISMATCH', async () => {
+    const { files } = await buildRepo(d, { snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 2) });
+    expect(where(verify(files))).toEqual(['META_VERSION_MISMATCH @ snapshot.json']);
+  });
+
+  it('snapshot naming another targets length: META_LENGTH_MISMATCH', async () => {
+    const { files } = await buildRepo(d, { snapshot: (s) => ((s.meta as Record<string, { length: number }>)['targets.json']!.length += 1) });
+    expect(where(verify(files))).toEqual(['META_LENGTH_MISMATCH @ snapshot.json']);
+  });
+
+  it('snapshot naming another targets hash: META_HASH_MISMATCH', async () => {
+    const { files } = await buildRepo(d, {
+      snapshot: (s) => ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes.sha256 = '00'.repeat(32)),
+    });
+    expect(where(verify(files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
+  });
+
+  it('timestamp naming another snapshot version, length and hash: all three META_* codes', async () => {
+    const { files } = await buildRepo(d, {
+      timestamp: (s) => {
+        const m = (s.meta as Record<string, { version: number; length: number; hashes: Record<string, string> }>)['snapshot.json']!;
+        m.version = 7;
+        m.length = 1;
+        m.hashes.sha256 = 'ff'.repeat(32);
+      },
+    });
+    expect(where(verify(files))).toEqual(['META_HASH_MISMATCH @ timestamp.json', 'META_LENGTH_MISMATCH @ timestamp.json', 'META_VERSION_MISMATCH @ timestamp.json']);
+  });
+
+  it('snapshot that does not name targets.json: META_MISSING', async () => {
+    const { files } = await buildRepo(d, { snapshot: (s) => void delete (s.meta as Record<string, unknown>)['targets.json'] });
+    expect(where(verify(files))).toEqual(['META_MISSING @ snapshot.json']);
+  });
+
+  it('targets.json replaced after the snapshot was made: snapshot reports length and hash', async () => {
+    const k = keySets[d];
+    const { files } = await buildRepo(d);
+    const other = buildTargets(d, 1, LATER, {});
+    files['targets.json'] = serialize(await sign(other, d, [k.targets[1]!]));
+    expect(codes(verify(files))).toEqual(['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH']);
+  });
+});
+
+describe.each(DIALECTS)('verifyRepository (%s): canonical content', (d) => {
+  it('a float in signed targets content: CANONICAL_FLOAT', async () => {
+    const { files } = await buildRepo(d, {
+      targetsEnv: (e) => {
+        const t = (e.signed.targets as Record<string, { custom: Record<string, unknown> }>)['firmware-1.0.0']!;
+        t.custom.ratio = 1.5;
+      },
+    });
+    const r = verify(files);
+    expect(where(r)).toEqual(['CANONICAL_FLOAT @ targets.json']);
+  });
+
+  it('a float in the trusted root: CANONICAL_FLOAT, and nothing else is looked at', async () => {
+    const { files } = await buildRepo(d);
+    const env = JSON.parse(files['1.root.json']!.toString()) as Envelope;
+    (env.signed as { extra?: unknown }).extra = { weight: 0.25 };
+    files['1.root.json'] = Buffer.from(JSON.stringify(env));
+    expect(where(verify(files))).toEqual(['CANONICAL_FLOAT @ 1.root.json (trusted)']);
+  });
+
+  it('a float where the schema wants an integer (version 1.5): SCHEMA_INVALID', async () => {
+    const { files } = await buildRepo(d);
+    const env = JSON.parse(files['targets.json']!.toString()) as Envelope;
+    env.signed.version = 1.5;
+    files['targets.json'] = Buffer.from(JSON.stringify(env));
+    expect(codes(verify(files))).toContain('SCHEMA_INVALID');
+  });
+
+  it('an integer beyond 2^53 in signed content: CANONICAL_UNSAFE_INTEGER', async () => {
+    const { files } = await buildRepo(d);
+    const text = files['targets.json']!.toString().replace(/"length": (\d+)/, '"length": 9007199254740993');
+    files['targets.json'] = Buffer.from(text);
+    expect(codes(verify(files))).toContain('CANONICAL_UNSAFE_INTEGER');
+  });
+});
+
+describe('verifyRepository (tuf): spec_version', () => {
+  it('root spec_version 2.0.0: SPEC_VERSION', async () => {
+    const { files } = await buildRepo('tuf', { root: (s) => (s.spec_version = '2.0.0') });
+    expect(where(verify(files))).toEqual(['SPEC_VERSION @ 1.root.json (trusted)']);
+  });
+
+  it('root without spec_version: SPEC_VERSION', async () => {
+    const { files } = await buildRepo('tuf', { root: (s) => void delete s.spec_version });
+    expect(where(verify(files))).toEqual(['SPEC_VERSION @ 1.root.json (trusted)']);
+  });
+
+  it('targets spec_version 2.0.0: SPEC_VERSION (tuf-js rejects major != 1 in every role)', async () => {
+    const { files } = await buildRepo('tuf', { targets: (s) => (s.spec_version = '2.0.0') });
+    expect(where(verify(files))).toEqual(['SPEC_VERSION @ targets.json']);
+  });
+
+  it('ota metadata needs no spec_version', async () => {
+    const { files } = await buildRepo('ota');
+    expect(JSON.parse(files['root.json']!.toString()).signed.spec_version).toBeUndefined();
+    expect(verify(files).ok).toBe(true);
+  });
+});
+
+describe('duplicate key material: this verifier vs tuf-js', () => {
+  it('tuf-js counts key ids and accepts what we reject as DUPLICATE_KEY_MATERIAL', async () => {
+    const d: Dialect = 'tuf';
+    const k = keySets[d];
+    const t0 = k.targets[0]!;
+    // A second, genuinely derived tuf key id for the same key: an extra (signed) field changes the id.
+    const alias: MetadataKey = { ...toMetadataKey(t0.publicKey, d), keyid_hash_algorithms: ['sha256', 'sha512'] };
+    const aliasId = keyId(alias, d);
+    const t0Id = keyIdOf(t0.publicKey, d);
+    expect(aliasId).not.toBe(t0Id);
+    const { files } = await buildRepo(d, {
+      root: (s) => {
+        (s.keys as Record<string, MetadataKey>)[aliasId] = alias;
+        (s.roles as Record<string, { keyids: string[]; threshold: number }>).targets = { keyids: [t0Id, aliasId], threshold: 2 };
+      },
+      targetsSigners: [t0],
+      targetsEnv: async (e) => {
+        e.signatures.push(await sigAs(e.signed, d, t0, aliasId));
+      },
+    });
+    // Ours: one distinct key cannot meet a threshold of 2.
+    expect(codes(verify(files))).toEqual(['DUPLICATE_KEY_MATERIAL', 'THRESHOLD_UNMET']);
+    // tuf-js (@tufjs/models, which the tuf-js client uses) counts the two key ids as two keys.
+    const root = Metadata.fromJSON('root', JSON.parse(files['1.root.json']!.toString()));
+    const targets = Metadata.fromJSON('targets', JSON.parse(files['targets.json']!.toString()));
+    expect(() => root.verifyDelegate('targets', targets)).not.toThrow();
+    // Sanity: tuf-js does enforce the threshold when only one key id signs.
+    const oneSig = JSON.parse(files['targets.json']!.toString()) as Envelope;
+    oneSig.signatures = oneSig.signatures.slice(0, 1);
+    expect(() => root.verifyDelegate('targets', Metadata.fromJSON('targets', oneSig))).toThrow();
+  });
+});
