@@ -9,3 +9,16 @@ export const LIMITS = {
   maxThreshold: 1000, // signatures: ota-tuf's upper bound for a role threshold
   maxMetadataBytes: 512 * 1024 * 1024, // bytes: the largest file `quorum verify` reads (V8 string limit)
 } as const;
+
+/** Coordinator and signer connection limits. */
+export const WIRE_LIMITS = {
+  serverMaxPayload: 64 * 1024, // bytes: largest signer -> coordinator message (a signature, a request)
+  clientMaxPayload: 64 * 1024 * 1024, // bytes: largest coordinator -> signer message (a round payload with a big targets file)
+  adminBodyBytes: 64 * 1024 * 1024, // bytes: largest admin HTTP request body
+  heartbeatMs: 30_000, // ms between pings; a connection that misses one is closed
+  rateBurst: 50, // messages a connection may send at once
+  ratePerSecond: 20, // messages per second refilled
+  challengeTtlMs: 60_000, // ms an authentication challenge stays valid
+  reconnectMinMs: 250, // ms: first reconnect delay of a signer
+  reconnectMaxMs: 15_000, // ms: reconnect backoff cap
+} as const;

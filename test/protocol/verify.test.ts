@@ -3,7 +3,7 @@
  * the positive cases (both dialects, duplicate key material counted once, outside keys ignored).
  */
 import crypto from 'node:crypto';
-import { Metadata } from '@tufjs/models';
+import { Metadata, MetadataKind } from '@tufjs/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Dialect } from '../../protocol/canonical.js';
 import { generateKeyPair, keyId, toMetadataKey, type MetadataKey } from '../../protocol/keys.js';
@@ -177,10 +177,21 @@ describe.each(DIALECTS)('verifyRepository (%s): valid repositories', (d) => {
     expect(verify(files, { dialect: d }).ok).toBe(true);
   });
 
-  it('the other dialect forced on the repository is DIALECT_MISMATCH', async () => {
+  it('the other dialect forced on the repository is rejected', async () => {
     const { files } = await buildRepo(d);
     const r = verify(files, { dialect: d === 'ota' ? 'tuf' : 'ota' });
-    expect(codes(r)).toEqual(['DIALECT_MISMATCH']);
+    if (d === 'ota') {
+      // "Root" is the ota spelling, never tuf.
+      expect(where(r)).toEqual(['DIALECT_MISMATCH @ 1.root.json (trusted)']);
+    } else {
+      // A tuf "root" is a legal ota root _type (aktualizr ignores the root's case), so the root
+      // is read as ota: its hex signatures decode as base64 garbage and do not verify.
+      // (ed25519 hex has a length divisible by 4 and decodes; DER ECDSA hex may not: MALFORMED.)
+      expect(codes(r)).toContain('SIGNATURE_INVALID');
+      expect(codes(r)).toContain('THRESHOLD_UNMET');
+      expect(codes(r).filter((c) => !['SIGNATURE_INVALID', 'SIGNATURE_MALFORMED', 'THRESHOLD_UNMET'].includes(c))).toEqual([]);
+      expect(r.errors.every((e) => e.file === '1.root.json (trusted)')).toBe(true);
+    }
   });
 
   it('a root rotation signed by thresholds of the old and the new root keys verifies', async () => {
@@ -249,10 +260,30 @@ describe.each(DIALECTS)('verifyRepository (%s): valid repositories', (d) => {
 describe('verifyRepository: _type spelling', () => {
   it('ota root with _type "ROOT" is accepted (aktualizr compares root case-insensitively)', async () => {
     const { files } = await buildRepo('ota', { root: (s) => (s._type = 'ROOT') });
+    // No --dialect: "ROOT" can only be an ota root (tuf requires exactly "root").
     const r = verify(files);
     expect(r.errors).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.dialect).toBe('ota');
+  });
+
+  it('ota root with _type "ROOT" is accepted with --dialect ota', async () => {
+    const { files } = await buildRepo('ota', { root: (s) => (s._type = 'ROOT') });
+    const r = verify(files, { dialect: 'ota' });
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
+  it('ota root with _type "root" (lowercase) verifies with --dialect ota', async () => {
+    const { files } = await buildRepo('ota', { root: (s) => (s._type = 'root') });
+    const r = verify(files, { dialect: 'ota' });
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
+  it('tuf root with _type "Root" is DIALECT_MISMATCH (tuf matches exactly)', async () => {
+    const { files } = await buildRepo('tuf', { root: (s) => (s._type = 'Root') });
+    expect(where(verify(files, { dialect: 'tuf' }))).toEqual(['DIALECT_MISMATCH @ 1.root.json (trusted)']);
   });
 
   it('ota targets with _type "targets" (the tuf spelling) is DIALECT_MISMATCH', async () => {
@@ -471,14 +502,15 @@ describe.each(DIALECTS)('verifyRepository (%s): root chain rejections', (d) => {
     expect(r.errors.every((e) => e.file === '2.root.json')).toBe(true);
   });
 
-  it('rotation signed by one old key only (old threshold 2): ROOT_OLD_THRESHOLD_UNMET alone', async () => {
+  it('rotation signed by one old key only (old threshold 2): ROOT_OLD_THRESHOLD_UNMET', async () => {
     const k = keySets[d];
     const { files } = await buildRepo(d);
     // v2 keeps R0 and adds N0, N1; R0 + N0 meet the new threshold, one old key misses the old one.
     const v2 = rootSigned(d, 2, roles(k, { root: { keys: [k.root[0]!, ...k.newRoot], threshold: 2 } }));
     files['2.root.json'] = serialize(await sign(v2, d, [k.root[0]!, k.newRoot[0]!]));
     files['root.json'] = files['2.root.json'];
-    expect(where(verify(files))).toEqual(['ROOT_OLD_THRESHOLD_UNMET @ 2.root.json']);
+    // N0's signature is by a key the old root does not list: reported because the old threshold is unmet.
+    expect(where(verify(files))).toEqual(['ROOT_OLD_THRESHOLD_UNMET @ 2.root.json', 'UNKNOWN_KEY @ 2.root.json']);
   });
 
   it('a missing step between the trusted root and the newest: ROOT_CHAIN_GAP', async () => {
@@ -516,6 +548,25 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
   it('expired targets: TARGETS_EXPIRED', async () => {
     const { files } = await buildRepo(d, { targetsExpires: PAST });
     expect(where(verify(files))).toEqual(['TARGETS_EXPIRED @ targets.json']);
+  });
+
+  it('expired snapshot and timestamp: SNAPSHOT_EXPIRED, TIMESTAMP_EXPIRED', async () => {
+    const { files } = await buildRepo(d, { snapshot: (s) => (s.expires = '2030-05-01T00:00:00Z'), timestamp: (s) => (s.expires = '2030-05-31T23:59:59Z') });
+    expect(where(verify(files))).toEqual(['SNAPSHOT_EXPIRED @ snapshot.json', 'TIMESTAMP_EXPIRED @ timestamp.json']);
+  });
+
+  it('a role expiring within --warn-days is a warning (EXPIRES_SOON), not an error', async () => {
+    const { files } = await buildRepo(d, { targetsExpires: days(3) });
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_SOON @ targets.json']);
+  });
+
+  it.each(['2000-13-01T00:00:00Z', '9999-99-99T99:99:99Z'])('an expires that is no date (%s) is rejected (EXPIRES_FORMAT), never "not yet expired"', async (bad) => {
+    const { files } = await buildRepo(d, { targets: (s) => (s.expires = bad) });
+    const r = verify(files);
+    expect(r.ok).toBe(false);
+    expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
   });
 
   it('expires with milliseconds: EXPIRES_FORMAT', async () => {
@@ -595,10 +646,14 @@ describe.each(DIALECTS)('verifyRepository (%s): canonical content', (d) => {
   });
 
   it('an integer beyond 2^53 in signed content: CANONICAL_UNSAFE_INTEGER', async () => {
-    const { files } = await buildRepo(d);
-    const text = files['targets.json']!.toString().replace(/"length": (\d+)/, '"length": 9007199254740993');
-    files['targets.json'] = Buffer.from(text);
-    expect(codes(verify(files))).toContain('CANONICAL_UNSAFE_INTEGER');
+    const { files } = await buildRepo(d, {
+      targetsEnv: (e) => {
+        const t = (e.signed.targets as Record<string, { custom: Record<string, unknown> }>)['firmware-1.0.0']!;
+        t.custom.build = 2 ** 53 + 2;
+      },
+    });
+    expect(files['targets.json']!.toString()).toContain('9007199254740994');
+    expect(where(verify(files))).toEqual(['CANONICAL_UNSAFE_INTEGER @ targets.json']);
   });
 });
 
@@ -615,6 +670,9 @@ describe('verifyRepository (tuf): spec_version', () => {
 
   it('targets spec_version 2.0.0: SPEC_VERSION (tuf-js rejects major != 1 in every role)', async () => {
     const { files } = await buildRepo('tuf', { targets: (s) => (s.spec_version = '2.0.0') });
+    // A tuf client refuses this targets file ...
+    expect(() => Metadata.fromJSON(MetadataKind.Targets, JSON.parse(files['targets.json']!.toString()))).toThrow(/specVersion/);
+    // ... so the verifier must not pass it.
     expect(where(verify(files))).toEqual(['SPEC_VERSION @ targets.json']);
   });
 
@@ -648,12 +706,12 @@ describe('duplicate key material: this verifier vs tuf-js', () => {
     // Ours: one distinct key cannot meet a threshold of 2.
     expect(codes(verify(files))).toEqual(['DUPLICATE_KEY_MATERIAL', 'THRESHOLD_UNMET']);
     // tuf-js (@tufjs/models, which the tuf-js client uses) counts the two key ids as two keys.
-    const root = Metadata.fromJSON('root', JSON.parse(files['1.root.json']!.toString()));
-    const targets = Metadata.fromJSON('targets', JSON.parse(files['targets.json']!.toString()));
+    const root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(files['1.root.json']!.toString()));
+    const targets = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(files['targets.json']!.toString()));
     expect(() => root.verifyDelegate('targets', targets)).not.toThrow();
     // Sanity: tuf-js does enforce the threshold when only one key id signs.
-    const oneSig = JSON.parse(files['targets.json']!.toString()) as Envelope;
+    const oneSig = JSON.parse(files['targets.json']!.toString());
     oneSig.signatures = oneSig.signatures.slice(0, 1);
-    expect(() => root.verifyDelegate('targets', Metadata.fromJSON('targets', oneSig))).toThrow();
+    expect(() => root.verifyDelegate('targets', Metadata.fromJSON(MetadataKind.Targets, oneSig))).toThrow();
   });
 });

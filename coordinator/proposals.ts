@@ -1,0 +1,142 @@
+/**
+ * Turning a release coordinator's change ("add these targets", "replace this root key") into the
+ * complete proposed `signed` body of the next version, starting from the latest release so that
+ * unknown fields and untouched entries carry over byte for byte. Expiry defaults are garage-sign's.
+ */
+import { z } from 'zod';
+import { toMetadataKey, keyId, parseMetadataKey, publicKeyFrom, type MetadataKey } from '../protocol/keys.js';
+import { buildRoot, daysFrom } from '../protocol/metadata/build.js';
+import { formatExpires, type RootSigned, type Role } from '../protocol/metadata/schemas.js';
+import { RoundError, keyholderKey, type RepoState } from './rounds.js';
+import type { Store } from './store.js';
+
+export const EXPIRY_DAYS = { root: 365, targets: 31 } as const; // garage-sign defaults
+
+const TargetEntrySchema = z.looseObject({
+  length: z.number().int().min(0),
+  hashes: z.record(z.string(), z.string()),
+  custom: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const TargetsChangeSchema = z.strictObject({
+  add: z.record(z.string().min(1), TargetEntrySchema).optional(),
+  remove: z.array(z.string()).optional(),
+  expiresDays: z.number().int().min(1).max(3650).optional(),
+});
+export type TargetsChange = z.infer<typeof TargetsChangeSchema>;
+
+const KeyRef = z.union([
+  z.strictObject({ keyholder: z.string() }),
+  z.strictObject({ publicKey: z.string() }), // PEM
+  z.strictObject({ keyid: z.string() }), // an existing key in the current root
+]);
+const RoleName = z.enum(['root', 'targets', 'snapshot', 'timestamp']);
+
+export const RootChangeSchema = z.strictObject({
+  add: z.array(z.strictObject({ role: RoleName, key: KeyRef })).optional(),
+  remove: z.array(z.strictObject({ role: RoleName, key: KeyRef })).optional(),
+  thresholds: z.partialRecord(RoleName, z.number().int()).optional(),
+  expiresDays: z.number().int().min(1).max(3650).optional(),
+});
+export type RootChange = z.infer<typeof RootChangeSchema>;
+
+/** The next targets body: the released one with entries added/replaced/removed. */
+export function proposeTargets(state: RepoState, change: TargetsChange, now = new Date()): Record<string, unknown> {
+  const base = state.targets ? (structuredClone(state.targets.signed) as Record<string, unknown>) : null;
+  const signed: Record<string, unknown> = base ?? { _type: state.dialect === 'ota' ? 'Targets' : 'targets', targets: {} };
+  if (!base && state.dialect === 'tuf') signed.spec_version = '1.0.31';
+  const targets = signed.targets as Record<string, unknown>;
+  for (const name of change.remove ?? []) {
+    if (!(name in targets)) throw new RoundError('ROUND_INVALID', `cannot remove target ${JSON.stringify(name)}: the released targets do not list it`);
+    delete targets[name];
+  }
+  for (const [name, entry] of Object.entries(change.add ?? {})) targets[name] = entry;
+  signed.version = (base ? (base.version as number) : 0) + 1;
+  signed.expires = formatExpires(daysFrom(now, change.expiresDays ?? EXPIRY_DAYS.targets));
+  return signed;
+}
+
+function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof KeyRef>): MetadataKey {
+  const dialect = store.dialect();
+  if ('keyholder' in ref) {
+    const k = store.keyholderByName(ref.keyholder);
+    if (!k || k.removed_at) throw new RoundError('KEYHOLDER_UNKNOWN', `no enrolled keyholder ${ref.keyholder}; enroll with quorum keyholder add`);
+    return toMetadataKey(keyholderKey(k), dialect);
+  }
+  if ('publicKey' in ref) return toMetadataKey(publicKeyFrom(ref.publicKey), dialect);
+  const k = root?.keys[ref.keyid];
+  if (!k) throw new RoundError('ROUND_INVALID', `the current root has no key ${ref.keyid}`);
+  return k as MetadataKey;
+}
+
+/** The next root body: the released one with keys added/removed and thresholds changed. */
+export function proposeRoot(store: Store, state: RepoState, change: RootChange, now = new Date()): Record<string, unknown> {
+  if (!state.root) throw new RoundError('NO_ROOT', 'no released root to change; create the first root with quorum init --keyholder ...');
+  const signed = structuredClone(state.root.signed) as unknown as RootSigned & Record<string, unknown>;
+  const dialect = state.dialect;
+  const fpOf = (k: MetadataKey) => parseMetadataKey(k).fingerprint;
+  for (const { role, key } of change.remove ?? []) {
+    const fp = fpOf(resolveKey(store, signed, key));
+    const r = signed.roles[role]!;
+    const before = r.keyids.length;
+    r.keyids = r.keyids.filter((id) => !signed.keys[id] || fpOf(signed.keys[id] as MetadataKey) !== fp);
+    if (r.keyids.length === before) throw new RoundError('ROUND_INVALID', `cannot remove the key from ${role}: the role does not list it`);
+  }
+  for (const { role, key } of change.add ?? []) {
+    const mk = resolveKey(store, signed, key);
+    const fp = fpOf(mk);
+    const r = (signed.roles[role] ??= { keyids: [], threshold: 1 });
+    if (r.keyids.some((id) => signed.keys[id] && fpOf(signed.keys[id] as MetadataKey) === fp)) {
+      throw new RoundError('ROUND_INVALID', `the ${role} role already lists this key`);
+    }
+    // Reuse the id an existing entry has for this key; otherwise the dialect's own rule.
+    const existing = Object.entries(signed.keys).find(([, k]) => fpOf(k as MetadataKey) === fp)?.[0];
+    const id = existing ?? keyId(mk, dialect);
+    signed.keys[id] ??= mk;
+    r.keyids.push(id);
+  }
+  for (const [role, t] of Object.entries(change.thresholds ?? {})) {
+    const r = signed.roles[role];
+    if (!r) throw new RoundError('ROUND_INVALID', `root has no ${role} role`);
+    r.threshold = t as number;
+  }
+  for (const [role, r] of Object.entries(signed.roles)) {
+    if (r.threshold < 1 || r.threshold > r.keyids.length) {
+      throw new RoundError('ROUND_INVALID', `${role} threshold ${r.threshold} cannot be met by its ${r.keyids.length} key(s); it must be between 1 and ${r.keyids.length}`);
+    }
+  }
+  // Drop keys no role uses any more.
+  const used = new Set(Object.values(signed.roles).flatMap((r) => r.keyids));
+  for (const id of Object.keys(signed.keys)) if (!used.has(id)) delete signed.keys[id];
+  signed.version = signed.version + 1;
+  signed.expires = formatExpires(daysFrom(now, change.expiresDays ?? EXPIRY_DAYS.root));
+  return signed;
+}
+
+/** Root version 1 of a new repository: keyholders' keys per role, the online key for snapshot/timestamp. */
+export function initialRoot(
+  store: Store,
+  spec: { root: string[]; targets: string[]; rootThreshold: number; targetsThreshold: number; online: MetadataKey | string; expiresDays?: number },
+  now = new Date(),
+): Record<string, unknown> {
+  const dialect = store.dialect();
+  const keysOf = (names: string[]) =>
+    names.map((n) => {
+      const k = store.keyholderByName(n);
+      if (!k || k.removed_at) throw new RoundError('KEYHOLDER_UNKNOWN', `no enrolled keyholder ${n}`);
+      return keyholderKey(k);
+    });
+  const online = typeof spec.online === 'string' ? publicKeyFrom(spec.online) : parseMetadataKey(spec.online);
+  const roles = {
+    root: { keys: keysOf(spec.root), threshold: spec.rootThreshold },
+    targets: { keys: keysOf(spec.targets), threshold: spec.targetsThreshold },
+    snapshot: { keys: [online], threshold: 1 },
+    timestamp: { keys: [online], threshold: 1 },
+  } satisfies Record<Role, unknown>;
+  for (const r of ['root', 'targets'] as const) {
+    if (roles[r].threshold < 1 || roles[r].threshold > roles[r].keys.length) {
+      throw new RoundError('ROUND_INVALID', `${r} threshold ${roles[r].threshold} cannot be met by ${roles[r].keys.length} keyholder(s)`);
+    }
+  }
+  return buildRoot({ dialect, version: 1, expires: daysFrom(now, spec.expiresDays ?? EXPIRY_DAYS.root), roles });
+}

@@ -1,0 +1,138 @@
+/**
+ * Release: assemble the signed metadata from the stored signatures, re-verify the complete
+ * repository exactly as a device would (protocol/verify.ts, trusting the previously released
+ * root), record it in one transaction, then publish the folder atomically.
+ *
+ * Everything that goes into the files is derived from the database (the release time is the
+ * time of the last accepted signature), so a release retried after a crash is byte-identical.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { encodeSig, otaMethod } from '../protocol/keys.js';
+import { buildSnapshot, buildTimestamp, daysFrom, localSigner, serialize, signEnvelope, type Envelope } from '../protocol/metadata/build.js';
+import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } from '../protocol/verify.js';
+import { RoundError, allMet, needsOf, repoState } from './rounds.js';
+import type { Store } from './store.js';
+
+export const ONLINE_EXPIRY_DAYS = { snapshot: 30, timestamp: 7 } as const;
+
+export interface ReleaseResult {
+  seq: number;
+  files: Record<string, Buffer>;
+  report: VerifyReport;
+}
+
+/** The repository as a device would fetch it from these files, trusting `trusted`. */
+export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, at: Date): VerifyReport {
+  const roots = new Map<number, FileInput>();
+  for (const [name, bytes] of Object.entries(files)) {
+    const m = /^(\d+)\.root\.json$/.exec(name);
+    if (m) roots.set(Number(m[1]), { name, bytes });
+  }
+  const f = (name: string) => (files[name] ? { name, bytes: files[name] } : undefined);
+  return verifyRepository({ trustedRoot: trusted, roots, root: f('root.json'), targets: f('targets.json'), snapshot: f('snapshot.json'), timestamp: f('timestamp.json') }, { at });
+}
+
+/** Release the round if every threshold is met; null when it is not (yet) releasable. */
+export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyObject | null, roundId: string): Promise<ReleaseResult | null> {
+  const round = store.round(roundId);
+  if (!round || round.state !== 'open') return null;
+  const state = repoState(store);
+  if (!allMet(store, round, state)) return null;
+  const dialect = state.dialect;
+  const sigs = store.signatures(round.id);
+  const at = new Date(sigs.reduce((m, s) => (s.received_at > m ? s.received_at : m), round.created_at));
+
+  // Each stored signature appears under every key id its key has in the roots that need it.
+  const needs = needsOf(round, state);
+  const entries = new Map<string, Envelope['signatures'][number]>();
+  for (const s of sigs) {
+    for (const n of needs) {
+      const k = n.keys.get(s.fingerprint);
+      if (!k) continue;
+      for (const keyid of k.keyids) {
+        const sig = encodeSig(s.sig, dialect);
+        entries.set(keyid, dialect === 'ota' ? { keyid, method: otaMethod(k.pk), sig } : { keyid, sig });
+      }
+    }
+  }
+  const signed = JSON.parse(round.signed_json) as Record<string, unknown>;
+  const env: Envelope = { signatures: [...entries.keys()].sort().map((k) => entries.get(k)!), signed };
+  const file = serialize(env);
+  if (!parseMetadata(file, 'release', round.role, dialect).canonical.equals(round.canonical)) {
+    throw new RoundError('INTERNAL', `round ${round.id}: the assembled file does not canonicalise to the signed bytes`);
+  }
+
+  const files: Record<string, Buffer> = { ...state.files };
+  if (round.role === 'root') {
+    files[`${round.version}.root.json`] = file;
+    files['root.json'] = file;
+  } else {
+    files['targets.json'] = file;
+  }
+  if (dialect === 'tuf' && onlineKey && files['targets.json']) {
+    // TUF snapshot and timestamp, signed with the coordinator's online key.
+    const online = localSigner(onlineKey);
+    const prevSnap = state.files['snapshot.json'] ? (parseMetadata(state.files['snapshot.json'], 'snapshot.json', 'snapshot', dialect).signed.version as number) : 0;
+    const prevTs = state.files['timestamp.json'] ? (parseMetadata(state.files['timestamp.json'], 'timestamp.json', 'timestamp', dialect).signed.version as number) : 0;
+    const targetsVersion = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed.version as number;
+    files['snapshot.json'] = serialize(await signEnvelope(buildSnapshot(dialect, prevSnap + 1, daysFrom(at, ONLINE_EXPIRY_DAYS.snapshot), files['targets.json'], targetsVersion), dialect, [online]));
+    files['timestamp.json'] = serialize(await signEnvelope(buildTimestamp(dialect, prevTs + 1, daysFrom(at, ONLINE_EXPIRY_DAYS.timestamp), files['snapshot.json'], prevSnap + 1), dialect, [online]));
+  }
+
+  // Verify as a device would: trusting the previously released root (or, for version 1, itself).
+  const trusted: FileInput = state.files['root.json'] ? { name: 'root.json (previous release)', bytes: state.files['root.json'] } : { name: '1.root.json', bytes: files['root.json']! };
+  const report = verifyFiles(files, trusted, at);
+  if (!report.ok) {
+    store.audit('release.refused', { round: round.id, errors: report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`) });
+    throw new RoundError('ROUND_INVALID', `round ${round.id} met its thresholds but the result does not verify: ${report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`).join('; ')}`);
+  }
+
+  const seq = store.tx(() => {
+    if (!store.setRoundState(round.id, 'open', 'released', at.toISOString())) throw new RoundError('ROUND_NOT_OPEN', `round ${round.id} is no longer open`);
+    const seq = store.insertRelease(round.id, round.role, round.version, at.toISOString(), files);
+    store.audit('round.released', { round: round.id, role: round.role, version: round.version, release: seq, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, b.length])) });
+    return seq;
+  });
+  publish(dataDir, seq, files);
+  return { seq, files, report };
+}
+
+export function releaseDir(dataDir: string): string {
+  return path.join(dataDir, 'releases', 'current');
+}
+
+/**
+ * Write a release folder atomically: files go to a temporary folder that is renamed into place,
+ * then the `current` symlink is swapped with a rename. Readers see the old or the new release,
+ * never a mixture. Idempotent: an existing folder for `seq` is kept.
+ */
+export function publish(dataDir: string, seq: number, files: Record<string, Buffer>): string {
+  const base = path.join(dataDir, 'releases');
+  fs.mkdirSync(base, { recursive: true });
+  const final = path.join(base, String(seq));
+  if (!fs.existsSync(final)) {
+    const tmp = path.join(base, `.tmp-${seq}-${process.pid}`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp);
+    for (const [name, bytes] of Object.entries(files)) {
+      const fd = fs.openSync(path.join(tmp, name), 'w');
+      fs.writeSync(fd, bytes);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, final);
+  }
+  const link = path.join(base, `.current-${process.pid}`);
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(String(seq), link);
+  fs.renameSync(link, path.join(base, 'current'));
+  return final;
+}
+
+/** After a restart: make sure the latest recorded release is the published one. */
+export function republishLatest(store: Store, dataDir: string): void {
+  const rel = store.latestRelease();
+  if (rel) publish(dataDir, rel.seq, store.releaseFiles(rel.seq));
+}

@@ -1,0 +1,296 @@
+/**
+ * The round state machine: open -> released | cancelled | expired, each transition one SQLite
+ * transaction that checks the current state. Signatures are verified on arrival against the keys
+ * the round needs (for root: the current root's root keys and the proposed root's), bound to the
+ * round's exact canonical bytes, stored, audited, and only then acknowledged. When every
+ * threshold is met, release.ts assembles and re-verifies the result as a device would.
+ */
+import crypto from 'node:crypto';
+import type { Dialect } from '../protocol/canonical.js';
+import { QuorumError } from '../protocol/errors.js';
+import { decodeSig, parseMetadataKey, publicKeyFrom, verifySignature, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import type { RootSigned } from '../protocol/metadata/schemas.js';
+import { parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
+import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
+import type { KeyholderRow, RoundRow, Store } from './store.js';
+
+export type RoundErrorCode =
+  | WireErrorCode
+  | 'ROUND_OPEN_EXISTS' // one open round per role
+  | 'ROUND_STALE_BASE' // opened against a version that is no longer the latest
+  | 'ROUND_INVALID' // the proposed metadata is not acceptable
+  | 'NO_ROOT' // targets round before any root was released
+  | 'KEYHOLDER_UNKNOWN'
+  | 'KEYHOLDER_EXISTS';
+
+export class RoundError extends QuorumError<RoundErrorCode> {}
+
+/** One threshold a round must meet: which keys (by fingerprint) count, and how many. */
+export interface Need {
+  label: string;
+  threshold: number;
+  /** fingerprint -> key ids it has in the root that lists it */
+  keys: Map<string, { keyids: string[]; pk: PublicKey }>;
+}
+
+/** Keys of a role in a root, grouped by key material. */
+export function roleNeed(label: string, root: RootSigned, role: string): Need {
+  const r: RoleKeys = root.roles[role] ?? { keyids: [], threshold: 0 };
+  const keys = new Map<string, { keyids: string[]; pk: PublicKey }>();
+  for (const id of r.keyids) {
+    const k = root.keys[id];
+    if (!k) continue;
+    let pk: PublicKey;
+    try {
+      pk = parseMetadataKey(k as MetadataKey);
+    } catch {
+      continue;
+    }
+    const e = keys.get(pk.fingerprint);
+    if (e) e.keyids.push(id);
+    else keys.set(pk.fingerprint, { keyids: [id], pk });
+  }
+  return { label, threshold: r.threshold, keys };
+}
+
+export interface RepoState {
+  dialect: Dialect;
+  /** Latest released root, parsed from its file; null before the first root release. */
+  root: Metadata<'root'> | null;
+  /** Latest released targets, parsed; null before the first targets release. */
+  targets: Metadata<'targets'> | null;
+  /** All files of the latest release. */
+  files: Record<string, Buffer>;
+  releaseSeq: number | null;
+}
+
+export function repoState(store: Store): RepoState {
+  const dialect = store.dialect();
+  const rel = store.latestRelease();
+  const files = rel ? store.releaseFiles(rel.seq) : {};
+  const root = files['root.json'] ? parseMetadata(files['root.json'], 'root.json', 'root', dialect) : null;
+  const targets = files['targets.json'] ? parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect) : null;
+  return { dialect, root, targets, files, releaseSeq: rel?.seq ?? null };
+}
+
+/** The thresholds a round needs, from the round's own payload and the current released root. */
+export function needsOf(round: RoundRow, state: RepoState): Need[] {
+  const proposed = JSON.parse(round.signed_json) as RootSigned;
+  if (round.role === 'root') {
+    const needs: Need[] = [];
+    if (state.root) needs.push(roleNeed(`root v${(state.root.signed as RootSigned).version} keys`, state.root.signed as RootSigned, 'root'));
+    needs.push(roleNeed(`root v${proposed.version} keys`, proposed, 'root'));
+    return needs;
+  }
+  if (!state.root) return [];
+  return [roleNeed('targets keys', state.root.signed as RootSigned, 'targets')];
+}
+
+export function progressOf(store: Store, round: RoundRow, needs: Need[]): ThresholdProgress[] {
+  const signed = new Set(store.signatures(round.id).map((s) => s.fingerprint));
+  return needs.map((n) => {
+    const names = (fp: string) => store.keyholderByFingerprint(fp)?.name ?? `key ${short([...(n.keys.get(fp)?.keyids ?? [fp])][0]!)}`;
+    const have = [...n.keys.keys()].filter((fp) => signed.has(fp));
+    const missing = [...n.keys.keys()].filter((fp) => !signed.has(fp));
+    return { label: n.label, threshold: n.threshold, signed: have.map(names), missing: missing.map(names), met: n.threshold >= 1 && have.length >= n.threshold };
+  });
+}
+
+export function roundInfo(store: Store, round: RoundRow, state: RepoState): RoundInfo {
+  return {
+    id: round.id,
+    role: round.role,
+    version: round.version,
+    state: round.state,
+    reason: round.reason,
+    deadline: round.deadline,
+    createdAt: round.created_at,
+    sha256: round.sha256,
+    progress: progressOf(store, round, needsOf(round, state)),
+  };
+}
+
+/** e.g. "root: 1/2 of root v1 keys, 2/2 of root v2 keys" */
+export function progressLine(info: RoundInfo): string {
+  return `${info.role} v${info.version} [${info.state}]: ` + info.progress.map((p) => `${p.signed.length}/${p.threshold} of ${p.label}${p.met ? ' (met)' : ''}`).join(', ');
+}
+
+// --- opening rounds --------------------------------------------------------------------------
+
+export interface OpenRequest {
+  role: RoundRole;
+  reason: string;
+  deadline: Date;
+  /** The complete proposed `signed` body. */
+  signed: Record<string, unknown>;
+  /** The version the requester based the change on (last released); refused when stale. */
+  baseVersion?: number;
+}
+
+function releasedVersion(state: RepoState, role: RoundRole): number {
+  const m = role === 'root' ? state.root : state.targets;
+  return m ? (m.signed as { version: number }).version : 0;
+}
+
+/** Open a round after checking the proposal is well-formed metadata of version last + 1. */
+export function openRound(store: Store, req: OpenRequest, now = new Date()): RoundRow {
+  const state = repoState(store);
+  const dialect = state.dialect;
+  if (req.role === 'targets' && !state.root) throw new RoundError('NO_ROOT', 'no root has been released yet; release root version 1 first (quorum round open root ...)');
+  if (!req.reason.trim()) throw new RoundError('ROUND_INVALID', 'every round needs a reason (--reason)');
+  if (req.deadline.getTime() <= now.getTime()) throw new RoundError('ROUND_INVALID', `the deadline ${req.deadline.toISOString()} is in the past`);
+  const last = releasedVersion(state, req.role);
+  if (req.baseVersion !== undefined && req.baseVersion !== last) {
+    throw new RoundError('ROUND_STALE_BASE', `the change was based on ${req.role} version ${req.baseVersion}, but version ${last} is the latest release; rebuild the change on version ${last}`);
+  }
+  const version = (req.signed as { version?: unknown }).version;
+  if (version !== last + 1) throw new RoundError('ROUND_INVALID', `${req.role} version must be ${last + 1} (last released + 1), not ${JSON.stringify(version)}`);
+  // The proposal must parse as metadata of this role and dialect, with canonical form.
+  let canonical: Buffer;
+  let meta: Metadata;
+  const text = JSON.stringify({ signatures: [], signed: req.signed });
+  try {
+    meta = parseMetadata(Buffer.from(text), `proposed ${req.role}`, req.role, dialect);
+    canonical = meta.canonical;
+  } catch (e) {
+    throw new RoundError('ROUND_INVALID', (e as Error).message, { cause: e });
+  }
+  const existing = store.openRound(req.role);
+  if (existing) throw new RoundError('ROUND_OPEN_EXISTS', `round ${existing.id} for ${req.role} is still open; release, cancel or let it expire first (quorum round cancel ${existing.id})`);
+  const sha256 = crypto.createHash('sha256').update(canonical).digest('hex');
+  return store.tx(() => {
+    const seq = store.nextRoundSeq();
+    const id = `${req.role}-v${req.signed.version}-r${seq}`;
+    const row = {
+      id,
+      role: req.role,
+      version: last + 1,
+      base_root_version: releasedVersion(state, 'root'),
+      signed_json: JSON.stringify(req.signed),
+      canonical,
+      sha256,
+      reason: req.reason,
+      deadline: req.deadline.toISOString(),
+      state: 'open' as RoundState,
+      created_at: now.toISOString(),
+    };
+    if (store.openRound(req.role)) throw new RoundError('ROUND_OPEN_EXISTS', `a ${req.role} round is already open`);
+    store.insertRound(row);
+    store.audit('round.opened', { round: id, role: req.role, version: row.version, sha256, reason: req.reason, deadline: row.deadline }, now.toISOString());
+    return store.round(id)!;
+  });
+}
+
+// --- signatures ------------------------------------------------------------------------------
+
+export interface Submission {
+  round: string;
+  keyid: string;
+  sig: string;
+  sha256: string;
+  /** The authenticated keyholder; absent for signatures the admin adds (air-gapped flow). */
+  keyholder?: KeyholderRow;
+}
+
+/**
+ * Verify and store one signature. Throws RoundError with the rejection code; every outcome is
+ * audited. Returns the stored round row.
+ */
+export function submitSignature(store: Store, sub: Submission, now = new Date()): RoundRow {
+  const reject = (code: RoundErrorCode, message: string): never => {
+    store.audit('signature.rejected', { round: sub.round, keyid: sub.keyid, keyholder: sub.keyholder?.name ?? null, code, message }, now.toISOString());
+    throw new RoundError(code, message);
+  };
+  const round = store.round(sub.round);
+  if (!round) return reject('ROUND_NOT_FOUND', `no round ${sub.round}; list rounds with quorum-signer rounds`);
+  if (round.state !== 'open') return reject('ROUND_NOT_OPEN', `cannot add a signature to a ${round.state} round`);
+  const state = repoState(store);
+  const needs = needsOf(round, state);
+  // Which key is this? The key id must name a key the round needs.
+  let entry: { fp: string; pk: PublicKey } | null = null;
+  for (const n of needs) for (const [fp, k] of n.keys) if (k.keyids.includes(sub.keyid)) entry = { fp, pk: k.pk };
+  if (sub.keyholder) {
+    if (entry && entry.fp !== sub.keyholder.fingerprint) return reject('SIG_NOT_YOUR_KEY', `key id ${short(sub.keyid)} is not the key you authenticated with; sign with your own key`);
+    if (!entry) {
+      const mine = needs.some((n) => n.keys.has(sub.keyholder!.fingerprint));
+      return reject('SIG_KEY_NOT_NEEDED', mine ? `key id ${short(sub.keyid)} does not name your key in this round's roots` : `your key is not one this ${round.role} round needs (${needs.map((n) => n.label).join(', ')})`);
+    }
+  } else if (!entry) {
+    return reject('SIG_KEY_NOT_NEEDED', `key id ${short(sub.keyid)} is not a key this ${round.role} round needs (${needs.map((n) => n.label).join(', ')})`);
+  }
+  const { fp, pk } = entry!;
+  if (store.signature(round.id, fp)) return reject('SIG_DUPLICATE', `this key already signed round ${round.id}; one signature per key`);
+  const sig = decodeSig(sub.sig, state.dialect);
+  if (!sig) return reject('SIG_MALFORMED', `signature is not ${state.dialect === 'ota' ? 'base64' : 'hex'}`);
+  if (sub.sha256 !== round.sha256 || !verifySignature(pk, round.canonical, sig)) {
+    // Tell a replayed signature (over an earlier round's bytes) from one over arbitrary bytes.
+    const earlier = store.rounds().filter((r) => r.seq < round.seq && r.role === round.role).slice(-50);
+    const replay = earlier.find((r) => r.sha256 === sub.sha256 || verifySignature(pk, r.canonical, sig));
+    if (replay) return reject('SIG_REPLAY', `signature is over the bytes of earlier round ${replay.id}, not round ${round.id}; review and sign this round`);
+    return reject('SIG_WRONG_BYTES', sub.sha256 !== round.sha256 ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch the round again and sign its exact bytes` : 'signature does not verify over this round\'s exact bytes; fetch the round again and sign its exact bytes');
+  }
+  const keyholder = sub.keyholder?.name ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;
+  store.tx(() => {
+    const cur = store.round(round.id)!;
+    if (cur.state !== 'open') throw new RoundError('ROUND_NOT_OPEN', `cannot add a signature to a ${cur.state} round`);
+    if (store.signature(round.id, fp)) throw new RoundError('SIG_DUPLICATE', 'this key already signed this round');
+    store.insertSignature({ round_id: round.id, fingerprint: fp, keyholder, sig, received_at: now.toISOString() });
+    store.audit('signature.accepted', { round: round.id, keyid: sub.keyid, keyholder, fingerprint: fp }, now.toISOString());
+  });
+  return store.round(round.id)!;
+}
+
+export function allMet(store: Store, round: RoundRow, state = repoState(store)): boolean {
+  const needs = needsOf(round, state);
+  return needs.length > 0 && progressOf(store, round, needs).every((p) => p.met);
+}
+
+// --- closing ---------------------------------------------------------------------------------
+
+export function cancelRound(store: Store, id: string, reason: string, now = new Date()): RoundRow {
+  return store.tx(() => {
+    const r = store.round(id);
+    if (!r) throw new RoundError('ROUND_NOT_FOUND', `no round ${id}`);
+    if (r.state !== 'open') throw new RoundError('ROUND_NOT_OPEN', `cannot cancel a ${r.state} round`);
+    store.setRoundState(id, 'open', 'cancelled', now.toISOString());
+    store.audit('round.cancelled', { round: id, reason }, now.toISOString());
+    return store.round(id)!;
+  });
+}
+
+/** Expire open rounds whose deadline has passed; returns the expired rows. */
+export function expireRounds(store: Store, now = new Date()): RoundRow[] {
+  const out: RoundRow[] = [];
+  for (const r of store.rounds('open')) {
+    if (Date.parse(r.deadline) <= now.getTime()) {
+      store.tx(() => {
+        if (store.setRoundState(r.id, 'open', 'expired', now.toISOString())) store.audit('round.expired', { round: r.id, deadline: r.deadline }, now.toISOString());
+      });
+      out.push(store.round(r.id)!);
+    }
+  }
+  return out;
+}
+
+// --- keyholders ------------------------------------------------------------------------------
+
+export function enrollKeyholder(store: Store, name: string, key: string | MetadataKey, now = new Date()): KeyholderRow {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new RoundError('ROUND_INVALID', `keyholder name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-'`);
+  const pk = typeof key === 'string' ? publicKeyFrom(key) : parseMetadataKey(key);
+  if (store.getMeta('dialect') === 'ota' && pk.algorithm === 'ecdsa-p256') {
+    throw new RoundError('ROUND_INVALID', 'ECDSA keys cannot sign ota metadata (aktualizr rejects them); enroll an ed25519 or RSA key');
+  }
+  return store.tx(() => {
+    if (store.keyholderByName(name)) throw new RoundError('KEYHOLDER_EXISTS', `keyholder ${name} is already enrolled`);
+    const other = store.keyholderByFingerprint(pk.fingerprint);
+    if (other) throw new RoundError('KEYHOLDER_EXISTS', `this key is already enrolled as ${other.name}`);
+    const row = { name, spki: pk.spki, fingerprint: pk.fingerprint, algorithm: pk.algorithm, enrolled_at: now.toISOString() };
+    store.addKeyholder(row);
+    store.audit('keyholder.enrolled', { name, fingerprint: pk.fingerprint, algorithm: pk.algorithm }, now.toISOString());
+    return { ...row, removed_at: null };
+  });
+}
+
+export function keyholderKey(row: KeyholderRow): PublicKey {
+  return publicKeyFrom(row.spki);
+}

@@ -1,0 +1,467 @@
+/**
+ * The coordinator server: an HTTP(S) server for the admin API and authentication challenges, and
+ * a WebSocket endpoint for signers. Signers authenticate before the upgrade: they sign a fresh
+ * challenge under AUTH_DOMAIN and send it in the upgrade request's headers; only enrolled
+ * keyholders are admitted. Each connection has a heartbeat, a message-rate limit and a maximum
+ * message size sized for signer messages. All state lives in the Store; operations that change
+ * it run one at a time.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { QuorumError } from '../protocol/errors.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
+import { verifySignature } from '../protocol/keys.js';
+import { CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
+import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
+import { republishLatest, tryRelease } from './release.js';
+import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
+import { Store, verifyAuditChain, type KeyholderRow, type RoundRow } from './store.js';
+import { z } from 'zod';
+
+export interface ServeOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  heartbeatMs?: number;
+  ratePerSecond?: number;
+  rateBurst?: number;
+  /** How often deadlines are checked. */
+  expiryCheckMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  wsUrl: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const DATA_FILES = {
+  db: 'quorum.db',
+  adminToken: 'admin.token',
+  onlineKey: 'online-key.pem',
+  serverInfo: 'server.json',
+  tlsCert: path.join('tls', 'cert.pem'),
+  tlsKey: path.join('tls', 'key.pem'),
+} as const;
+
+interface Conn {
+  ws: WebSocket;
+  keyholder: KeyholderRow;
+  alive: boolean;
+  tokens: number;
+  last: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function hashToken(token: string): string {
+  return crypto.createHash('sha256').update(token).digest('hex');
+}
+
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const dataDir = path.resolve(opts.dataDir);
+  const dbFile = path.join(dataDir, DATA_FILES.db);
+  if (!fs.existsSync(dbFile)) throw new QuorumError('FILE_MISSING', `${dataDir} is not a coordinator data dir (no ${DATA_FILES.db}); run quorum init first`);
+  const store = new Store(dbFile);
+  const serverId = store.getMeta('server_id')!;
+  const adminHash = store.getMeta('admin_token_sha256')!;
+  const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
+  const onlineKey: KeyObject | null = fs.existsSync(onlineKeyFile) ? crypto.createPrivateKey(fs.readFileSync(onlineKeyFile)) : null;
+  const limits = {
+    heartbeatMs: opts.heartbeatMs ?? WIRE_LIMITS.heartbeatMs,
+    ratePerSecond: opts.ratePerSecond ?? WIRE_LIMITS.ratePerSecond,
+    rateBurst: opts.rateBurst ?? WIRE_LIMITS.rateBurst,
+  };
+
+  // One state-changing operation at a time (releases await signing in between).
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => T | Promise<T>): Promise<T> => {
+    const p = queue.then(fn);
+    queue = p.catch(() => undefined);
+    return p;
+  };
+
+  const conns = new Set<Conn>();
+  const send = (ws: WebSocket, msg: ServerMessage) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+  };
+  const broadcast = (msg: ServerMessage) => {
+    for (const c of conns) send(c.ws, msg);
+  };
+  const info = (r: RoundRow): RoundInfo => roundInfo(store, r, repoState(store));
+
+  const release = async (roundId: string) => {
+    try {
+      const res = await tryRelease(store, dataDir, onlineKey, roundId);
+      if (res) {
+        log(`released ${roundId} as release ${res.seq}`);
+        broadcast({ type: 'round.updated', round: info(store.round(roundId)!) });
+      }
+    } catch (e) {
+      log(`release of ${roundId} refused: ${(e as Error).message}`);
+    }
+  };
+
+  // Crash recovery: publish the latest release, expire overdue rounds, release complete ones.
+  republishLatest(store, dataDir);
+  await serial(async () => {
+    expireRounds(store);
+    for (const r of store.rounds('open')) await release(r.id);
+  });
+
+  // --- authentication challenges ---
+  const challenges = new Map<string, number>(); // nonce -> expiry (ms)
+  const newChallenge = () => {
+    const now = Date.now();
+    for (const [n, exp] of challenges) if (exp < now) challenges.delete(n);
+    if (challenges.size > 10_000) challenges.clear();
+    const nonce = crypto.randomBytes(32).toString('hex');
+    challenges.set(nonce, now + WIRE_LIMITS.challengeTtlMs);
+    return nonce;
+  };
+
+  function authenticate(req: http.IncomingMessage): KeyholderRow {
+    const fp = String(req.headers['x-quorum-key'] ?? '');
+    const nonce = String(req.headers['x-quorum-nonce'] ?? '');
+    const sig = String(req.headers['x-quorum-signature'] ?? '');
+    const exp = challenges.get(nonce);
+    if (!exp || exp < Date.now()) throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
+    challenges.delete(nonce); // single use
+    const k = store.keyholderByFingerprint(fp);
+    if (!k) throw new HttpError(403, 'AUTH_NOT_ENROLLED', `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`);
+    if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp), Buffer.from(sig, 'base64'))) {
+      throw new HttpError(401, 'AUTH_SIGNATURE', 'the challenge signature does not verify with your enrolled key');
+    }
+    return k;
+  }
+
+  // --- admin HTTP API ---
+  const adminOk = (req: http.IncomingMessage) => {
+    const h = String(req.headers.authorization ?? '');
+    const m = /^Bearer (.+)$/.exec(h);
+    return !!m && crypto.timingSafeEqual(Buffer.from(hashToken(m[1]!), 'hex'), Buffer.from(adminHash, 'hex'));
+  };
+
+  const readBody = (req: http.IncomingMessage): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > WIRE_LIMITS.adminBodyBytes) {
+          reject(new HttpError(413, 'BODY_TOO_LARGE', `request body above ${WIRE_LIMITS.adminBodyBytes} bytes`));
+          req.destroy();
+        } else chunks.push(c);
+      });
+      req.on('end', () => {
+        if (size === 0) return resolve({});
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          reject(new HttpError(400, 'BODY_INVALID_JSON', 'request body is not JSON'));
+        }
+      });
+      req.on('error', reject);
+    });
+
+  const parse = <T>(schema: z.ZodType<T>, body: unknown): T => {
+    const r = schema.safeParse(body);
+    if (!r.success) throw new HttpError(400, 'BODY_INVALID', r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+    return r.data;
+  };
+
+  const OpenSchema = z.strictObject({
+    role: z.enum(['root', 'targets']),
+    reason: z.string().min(1).max(2000),
+    deadline: z.string().optional(),
+    baseVersion: z.number().int().min(0).optional(),
+    targets: TargetsChangeSchema.optional(),
+    root: RootChangeSchema.optional(),
+    signed: z.record(z.string(), z.unknown()).optional(),
+  });
+
+  async function admin(method: string, parts: string[], body: unknown): Promise<unknown> {
+    const [what, id, sub] = parts;
+    if (what === 'status' && method === 'GET') {
+      const st = repoState(store);
+      return {
+        serverId,
+        dialect: st.dialect,
+        rootVersion: st.root ? st.root.signed.version : null,
+        targetsVersion: st.targets ? st.targets.signed.version : null,
+        openRounds: store.rounds('open').map(info),
+        keyholders: store.keyholders().map((k) => ({ name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm, connected: [...conns].some((c) => c.keyholder.name === k.name) })),
+        release: store.latestRelease() ?? null,
+      };
+    }
+    if (what === 'keyholders') {
+      if (method === 'GET') return store.keyholders().map((k) => ({ name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm, enrolledAt: k.enrolled_at }));
+      if (method === 'POST') {
+        const b = parse(z.strictObject({ name: z.string(), publicKey: z.string() }), body);
+        return serial(() => {
+          const k = enrollKeyholder(store, b.name, b.publicKey);
+          return { name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm };
+        });
+      }
+      if (method === 'DELETE' && id) {
+        return serial(() => {
+          if (!store.removeKeyholder(id, new Date().toISOString())) throw new HttpError(404, 'KEYHOLDER_UNKNOWN', `no enrolled keyholder ${id}`);
+          store.audit('keyholder.removed', { name: id });
+          for (const c of conns) if (c.keyholder.name === id) c.ws.close(CLOSE_CODES.keyholderRemoved, 'keyholder removed');
+          return { removed: id };
+        });
+      }
+    }
+    if (what === 'rounds') {
+      if (method === 'GET' && !id) return store.rounds().map(info);
+      if (method === 'GET' && id && !sub) {
+        const r = store.round(id);
+        if (!r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no round ${id}`);
+        return { round: info(r), signed: r.signed_json };
+      }
+      if (method === 'GET' && id && sub === 'export') {
+        const r = store.round(id);
+        if (!r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no round ${id}`);
+        return exportBundle(r);
+      }
+      if (method === 'POST' && !id) {
+        const b = parse(OpenSchema, body);
+        return serial(async () => {
+          const st = repoState(store);
+          let signed: Record<string, unknown>;
+          if (b.signed) signed = b.signed;
+          else if (b.role === 'targets') signed = proposeTargets(st, b.targets ?? {});
+          else signed = proposeRoot(store, st, b.root ?? {});
+          const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
+          if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
+          const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion });
+          const ri = info(r);
+          log(`opened ${r.id}: ${b.reason}`);
+          broadcast({ type: 'round.opened', round: ri });
+          return { round: ri, signed: r.signed_json };
+        });
+      }
+      if (method === 'POST' && id && sub === 'cancel') {
+        const b = parse(z.strictObject({ reason: z.string().min(1) }), body);
+        return serial(() => {
+          const r = cancelRound(store, id, b.reason);
+          broadcast({ type: 'round.updated', round: info(r) });
+          return { round: info(r) };
+        });
+      }
+      if (method === 'POST' && id && sub === 'signatures') {
+        const b = parse(z.strictObject({ keyid: z.string(), sig: z.string(), sha256: z.string() }), body);
+        return serial(async () => {
+          submitSignature(store, { round: id, ...b });
+          broadcast({ type: 'round.updated', round: info(store.round(id)!) });
+          await release(id);
+          return { round: info(store.round(id)!) };
+        });
+      }
+    }
+    if (what === 'audit' && method === 'GET' && id === 'verify') {
+      const rows = store.auditRows();
+      const broken = verifyAuditChain(rows);
+      return { ok: !broken, events: rows.length, broken };
+    }
+    throw new HttpError(404, 'NOT_FOUND', `no admin endpoint ${method} /v1/admin/${parts.join('/')}`);
+  }
+
+  /** Everything an air-gapped signer needs: the round, its payload, the released roots and targets. */
+  function exportBundle(r: RoundRow) {
+    const st = repoState(store);
+    return { format: 'uptane-quorum-round-v1', serverId, dialect: st.dialect, round: info(r), signed: r.signed_json, ...released(0) };
+  }
+
+  function released(afterRootVersion: number): { roots: { version: number; file: string }[]; targets: string | null } {
+    const st = repoState(store);
+    const roots: { version: number; file: string }[] = [];
+    for (const [name, bytes] of Object.entries(st.files)) {
+      const m = /^(\d+)\.root\.json$/.exec(name);
+      if (m && Number(m[1]) > afterRootVersion) roots.push({ version: Number(m[1]), file: bytes.toString('utf8') });
+    }
+    roots.sort((a, b) => a.version - b.version);
+    return { roots, targets: st.files['targets.json']?.toString('utf8') ?? null };
+  }
+
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId });
+      if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: newChallenge() });
+      if (url.pathname.startsWith('/v1/admin/')) {
+        if (!adminOk(req)) {
+          store.audit('auth.failed', { kind: 'admin', remote: req.socket.remoteAddress ?? null });
+          throw new HttpError(401, 'ADMIN_UNAUTHORIZED', 'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN');
+        }
+        const body = req.method === 'POST' ? await readBody(req) : {};
+        return reply(200, await admin(req.method ?? 'GET', url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent), body));
+      }
+      throw new HttpError(404, 'NOT_FOUND', `no endpoint ${url.pathname}`);
+    } catch (e) {
+      if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
+      if (e instanceof RoundError || e instanceof QuorumError) {
+        const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' ? 404 : 409;
+        return reply(status, { error: { code: e.code, message: e.message } });
+      }
+      log(`internal error: ${(e as Error).stack}`);
+      return reply(500, { error: { code: 'INTERNAL', message: (e as Error).message } });
+    }
+  };
+
+  const tlsCert = path.join(dataDir, DATA_FILES.tlsCert);
+  const tlsKey = path.join(dataDir, DATA_FILES.tlsKey);
+  const useTls = fs.existsSync(tlsCert) && fs.existsSync(tlsKey);
+  const server = useTls ? https.createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload });
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const refuse = (status: number, code: string, message: string) => {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code, message } })}`);
+    };
+    if (url.pathname !== '/v1/ws') return refuse(404, 'NOT_FOUND', 'the signer endpoint is /v1/ws');
+    let keyholder: KeyholderRow;
+    try {
+      keyholder = authenticate(req);
+    } catch (e) {
+      const he = e as HttpError;
+      store.audit('auth.failed', { kind: 'signer', code: he.code, key: String(req.headers['x-quorum-key'] ?? '').slice(0, 64), remote: req.socket.remoteAddress ?? null });
+      return refuse(he.status ?? 401, he.code ?? 'AUTH', he.message);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, keyholder));
+  });
+
+  function onConnection(ws: WebSocket, keyholder: KeyholderRow) {
+    const c: Conn = { ws, keyholder, alive: true, tokens: limits.rateBurst, last: Date.now() };
+    conns.add(c);
+    ws.on('pong', () => (c.alive = true));
+    ws.on('close', () => conns.delete(c));
+    ws.on('error', () => conns.delete(c));
+    send(ws, { type: 'hello', version: WIRE_VERSION, serverId, keyholder: keyholder.name, dialect: store.dialect() });
+    ws.on('message', (data, isBinary) => {
+      const now = Date.now();
+      c.tokens = Math.min(limits.rateBurst, c.tokens + ((now - c.last) / 1000) * limits.ratePerSecond);
+      c.last = now;
+      if (c.tokens < 1) {
+        send(ws, { type: 'error', code: 'RATE_LIMITED', message: `more than ${limits.ratePerSecond} messages per second; reconnect after a pause`, fatal: true });
+        ws.close(FATAL.RATE_LIMITED, 'rate limited');
+        return;
+      }
+      c.tokens -= 1;
+      let json: unknown;
+      try {
+        if (isBinary) throw new Error('binary');
+        json = JSON.parse(data.toString());
+      } catch {
+        return send(ws, { type: 'error', code: 'MESSAGE_INVALID_JSON', message: 'messages are JSON text frames', fatal: false });
+      }
+      const parsed = ClientMessageSchema.safeParse(json);
+      if (!parsed.success) {
+        const ref = typeof (json as { ref?: unknown })?.ref === 'string' ? ((json as { ref: string }).ref.slice(0, 64)) : undefined;
+        return send(ws, { type: 'error', ref, code: 'MESSAGE_INVALID', message: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; '), fatal: false });
+      }
+      void onMessage(c, parsed.data);
+    });
+  }
+
+  async function onMessage(c: Conn, m: ClientMessage) {
+    const ref = m.ref;
+    try {
+      switch (m.type) {
+        case 'ping':
+          return send(c.ws, { type: 'pong', ref });
+        case 'rounds.list':
+          return send(c.ws, { type: 'rounds', ref, rounds: store.rounds().map(info) });
+        case 'round.get': {
+          const r = store.round(m.round);
+          if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no round ${m.round}`, fatal: false });
+          return send(c.ws, { type: 'round.payload', ref, round: info(r), signed: r.signed_json });
+        }
+        case 'released.get':
+          return send(c.ws, { type: 'released', ref, ...released(m.afterRootVersion) });
+        case 'signature.submit':
+          await serial(async () => {
+            const r = submitSignature(store, { round: m.round, keyid: m.keyid, sig: m.sig, sha256: m.sha256, keyholder: c.keyholder });
+            const ri = info(r);
+            send(c.ws, { type: 'signature.accepted', ref, round: ri });
+            for (const o of conns) if (o !== c) send(o.ws, { type: 'round.updated', round: ri });
+            await release(r.id);
+          });
+          return;
+      }
+    } catch (e) {
+      if (e instanceof QuorumError) return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: false });
+      log(`internal error: ${(e as Error).stack}`);
+      return send(c.ws, { type: 'error', ref, code: 'INTERNAL', message: 'internal error', fatal: false });
+    }
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const c of conns) {
+      if (!c.alive) {
+        c.ws.terminate();
+        conns.delete(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, limits.heartbeatMs);
+  const expiry = setInterval(() => {
+    void serial(() => {
+      for (const r of expireRounds(store)) {
+        log(`round ${r.id} expired at its deadline ${r.deadline}`);
+        broadcast({ type: 'round.updated', round: info(r) });
+      }
+    });
+  }, opts.expiryCheckMs ?? 1000);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 7300, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as { port: number; address: string };
+  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  const scheme = useTls ? 'https' : 'http';
+  const url = `${scheme}://${host}:${addr.port}`;
+  const wsUrl = `${useTls ? 'wss' : 'ws'}://${host}:${addr.port}/v1/ws`;
+  const tlsFingerprint = useTls ? new crypto.X509Certificate(fs.readFileSync(tlsCert)).fingerprint256 : null;
+  fs.writeFileSync(path.join(dataDir, DATA_FILES.serverInfo), JSON.stringify({ url, wsUrl, pid: process.pid, tlsFingerprint }, null, 2) + '\n');
+  log(`quorum coordinator ${serverId} (${store.dialect()}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
+
+  return {
+    url,
+    wsUrl,
+    port: addr.port,
+    close: async () => {
+      clearInterval(heartbeat);
+      clearInterval(expiry);
+      for (const c of conns) c.ws.close(CLOSE_CODES.goingAway, 'server shutting down');
+      await new Promise<void>((r) => server.close(() => r()));
+      wss.close();
+      await queue.catch(() => undefined);
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * The coordinator's SQLite store (better-sqlite3): migrations, WAL with synchronous=FULL, and
+ * every write that matters inside one transaction. A signature is acknowledged only after the
+ * transaction that stores it has committed, so an acknowledged signature survives SIGKILL.
+ *
+ * The audit table is append-only and hash-chained: each row's hash covers the previous hash and
+ * the row's content, so `quorum audit verify` detects an edited, removed or reordered event.
+ */
+import crypto from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { Dialect } from '../protocol/canonical.js';
+import type { RoundRole, RoundState } from '../protocol/wire.js';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE keyholders (
+     name TEXT PRIMARY KEY,
+     spki BLOB NOT NULL,
+     fingerprint TEXT NOT NULL UNIQUE,
+     algorithm TEXT NOT NULL,
+     enrolled_at TEXT NOT NULL,
+     removed_at TEXT
+   );
+   CREATE TABLE rounds (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     role TEXT NOT NULL CHECK (role IN ('root','targets')),
+     version INTEGER NOT NULL,
+     base_root_version INTEGER NOT NULL,
+     signed_json TEXT NOT NULL,
+     canonical BLOB NOT NULL,
+     sha256 TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     deadline TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('open','released','cancelled','expired')),
+     created_at TEXT NOT NULL,
+     closed_at TEXT
+   );
+   CREATE UNIQUE INDEX rounds_one_open ON rounds(role) WHERE state = 'open';
+   CREATE TABLE signatures (
+     round_id TEXT NOT NULL REFERENCES rounds(id),
+     fingerprint TEXT NOT NULL,
+     keyholder TEXT NOT NULL,
+     sig BLOB NOT NULL,
+     received_at TEXT NOT NULL,
+     PRIMARY KEY (round_id, fingerprint)
+   );
+   CREATE TABLE releases (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     round_id TEXT UNIQUE REFERENCES rounds(id),
+     role TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     released_at TEXT NOT NULL,
+     UNIQUE (role, version)
+   );
+   CREATE TABLE release_files (
+     release_seq INTEGER NOT NULL REFERENCES releases(seq),
+     name TEXT NOT NULL,
+     bytes BLOB NOT NULL,
+     PRIMARY KEY (release_seq, name)
+   );
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     event TEXT NOT NULL,
+     data TEXT NOT NULL,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;`,
+];
+
+export interface KeyholderRow {
+  name: string;
+  spki: Buffer;
+  fingerprint: string;
+  algorithm: string;
+  enrolled_at: string;
+  removed_at: string | null;
+}
+
+export interface RoundRow {
+  seq: number;
+  id: string;
+  role: RoundRole;
+  version: number;
+  base_root_version: number;
+  signed_json: string;
+  canonical: Buffer;
+  sha256: string;
+  reason: string;
+  deadline: string;
+  state: RoundState;
+  created_at: string;
+  closed_at: string | null;
+}
+
+export interface SignatureRow {
+  round_id: string;
+  fingerprint: string;
+  keyholder: string;
+  sig: Buffer;
+  received_at: string;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: string;
+  event: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export function auditHash(prev: string, seq: number, at: string, event: string, data: string): string {
+  return crypto.createHash('sha256').update(`${prev}\n${seq}\n${at}\n${event}\n${data}`).digest('hex');
+}
+
+export class Store {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // --- meta ---
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+  dialect(): Dialect {
+    const d = this.getMeta('dialect');
+    if (d !== 'ota' && d !== 'tuf') throw new Error('data dir is not initialised: run quorum init');
+    return d;
+  }
+
+  // --- keyholders ---
+  addKeyholder(k: Omit<KeyholderRow, 'removed_at'>): void {
+    this.db.prepare('INSERT INTO keyholders (name, spki, fingerprint, algorithm, enrolled_at) VALUES (@name, @spki, @fingerprint, @algorithm, @enrolled_at)').run(k);
+  }
+  keyholders(includeRemoved = false): KeyholderRow[] {
+    return this.db.prepare(`SELECT * FROM keyholders ${includeRemoved ? '' : 'WHERE removed_at IS NULL'} ORDER BY name`).all() as KeyholderRow[];
+  }
+  keyholderByFingerprint(fp: string): KeyholderRow | undefined {
+    return this.db.prepare('SELECT * FROM keyholders WHERE fingerprint = ? AND removed_at IS NULL').get(fp) as KeyholderRow | undefined;
+  }
+  keyholderByName(name: string): KeyholderRow | undefined {
+    return this.db.prepare('SELECT * FROM keyholders WHERE name = ?').get(name) as KeyholderRow | undefined;
+  }
+  removeKeyholder(name: string, at: string): boolean {
+    return this.db.prepare('UPDATE keyholders SET removed_at = ? WHERE name = ? AND removed_at IS NULL').run(at, name).changes === 1;
+  }
+
+  // --- rounds ---
+  insertRound(r: Omit<RoundRow, 'seq' | 'closed_at'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO rounds (id, role, version, base_root_version, signed_json, canonical, sha256, reason, deadline, state, created_at)
+         VALUES (@id, @role, @version, @base_root_version, @signed_json, @canonical, @sha256, @reason, @deadline, @state, @created_at)`,
+      )
+      .run(r);
+  }
+  round(id: string): RoundRow | undefined {
+    return this.db.prepare('SELECT * FROM rounds WHERE id = ?').get(id) as RoundRow | undefined;
+  }
+  rounds(state?: RoundState): RoundRow[] {
+    return (state ? this.db.prepare('SELECT * FROM rounds WHERE state = ? ORDER BY seq').all(state) : this.db.prepare('SELECT * FROM rounds ORDER BY seq').all()) as RoundRow[];
+  }
+  openRound(role: RoundRole): RoundRow | undefined {
+    return this.db.prepare("SELECT * FROM rounds WHERE role = ? AND state = 'open'").get(role) as RoundRow | undefined;
+  }
+  nextRoundSeq(): number {
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'rounds'").get() as { seq: number } | undefined;
+    return (row?.seq ?? 0) + 1;
+  }
+  setRoundState(id: string, from: RoundState, to: RoundState, at: string): boolean {
+    return this.db.prepare('UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;
+  }
+  /** Every round of this role's canonical bytes' sha256, for telling a replay from wrong bytes. */
+  roundBySha(sha256: string): RoundRow | undefined {
+    return this.db.prepare('SELECT * FROM rounds WHERE sha256 = ? ORDER BY seq DESC LIMIT 1').get(sha256) as RoundRow | undefined;
+  }
+
+  // --- signatures ---
+  insertSignature(s: SignatureRow): void {
+    this.db.prepare('INSERT INTO signatures (round_id, fingerprint, keyholder, sig, received_at) VALUES (@round_id, @fingerprint, @keyholder, @sig, @received_at)').run(s);
+  }
+  signatures(roundId: string): SignatureRow[] {
+    return this.db.prepare('SELECT * FROM signatures WHERE round_id = ? ORDER BY received_at, fingerprint').all(roundId) as SignatureRow[];
+  }
+  signature(roundId: string, fingerprint: string): SignatureRow | undefined {
+    return this.db.prepare('SELECT * FROM signatures WHERE round_id = ? AND fingerprint = ?').get(roundId, fingerprint) as SignatureRow | undefined;
+  }
+
+  // --- releases ---
+  insertRelease(roundId: string | null, role: string, version: number, at: string, files: Record<string, Buffer>): number {
+    const seq = Number(this.db.prepare('INSERT INTO releases (round_id, role, version, released_at) VALUES (?, ?, ?, ?)').run(roundId, role, version, at).lastInsertRowid);
+    const put = this.db.prepare('INSERT INTO release_files (release_seq, name, bytes) VALUES (?, ?, ?)');
+    for (const [name, bytes] of Object.entries(files)) put.run(seq, name, bytes);
+    return seq;
+  }
+  latestRelease(): { seq: number; role: string; version: number; released_at: string; round_id: string | null } | undefined {
+    return this.db.prepare('SELECT * FROM releases ORDER BY seq DESC LIMIT 1').get() as never;
+  }
+  releaseFiles(seq: number): Record<string, Buffer> {
+    const rows = this.db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ?').all(seq) as { name: string; bytes: Buffer }[];
+    return Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
+  }
+  releaseByRound(roundId: string): { seq: number } | undefined {
+    return this.db.prepare('SELECT seq FROM releases WHERE round_id = ?').get(roundId) as { seq: number } | undefined;
+  }
+
+  // --- audit ---
+  audit(event: string, data: Record<string, unknown>, at = new Date().toISOString()): void {
+    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    const seq = (last?.seq ?? 0) + 1;
+    const prev = last?.hash ?? GENESIS_HASH;
+    const json = JSON.stringify(data);
+    this.db.prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)').run(seq, at, event, json, prev, auditHash(prev, seq, at, event, json));
+  }
+  auditRows(): AuditRow[] {
+    return this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[];
+  }
+}
+
+/** Check the audit chain; returns the first broken row, or null when intact. */
+export function verifyAuditChain(rows: AuditRow[]): { seq: number; problem: string } | null {
+  let prev = GENESIS_HASH;
+  let expectSeq = 1;
+  for (const r of rows) {
+    if (r.seq !== expectSeq) return { seq: r.seq, problem: `sequence jumps from ${expectSeq - 1} to ${r.seq} (rows removed)` };
+    if (r.prev_hash !== prev) return { seq: r.seq, problem: 'prev_hash does not match the previous row' };
+    if (auditHash(prev, r.seq, r.at, r.event, r.data) !== r.hash) return { seq: r.seq, problem: 'hash does not match the row content (row edited)' };
+    prev = r.hash;
+    expectSeq++;
+  }
+  return null;
+}
