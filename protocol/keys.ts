@@ -6,6 +6,7 @@
  * with other line breaks, or under another key id has one fingerprint. Threshold counting uses it.
  */
 import crypto, { type KeyObject } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { canonicalize, type Dialect } from './canonical.js';
 import { KeyError } from './errors.js';
 
@@ -45,6 +46,7 @@ function fromKeyObject(keyObject: KeyObject): PublicKey {
   const fingerprint = sha256hex(spki);
   switch (keyObject.asymmetricKeyType) {
     case 'ed25519':
+      checkEd25519Point(spki.subarray(ED25519_SPKI_PREFIX.length));
       return { algorithm: 'ed25519', keyObject, spki, fingerprint };
     case 'ec': {
       const curve = keyObject.asymmetricKeyDetails?.namedCurve;
@@ -83,6 +85,21 @@ function rawHex(hex: string, bytes: number, what: string): Buffer {
 export function ed25519FromRaw(raw: Buffer): PublicKey {
   if (raw.length !== 32) throw new KeyError('KEY_INVALID', `an Ed25519 public key is 32 bytes, got ${raw.length}`);
   return publicKeyFrom(Buffer.concat([ED25519_SPKI_PREFIX, raw]));
+}
+
+/**
+ * RFC 8032 5.1.3 decoding, strictly (noble, zip215 off: canonical y, no x = 0 with the sign bit),
+ * and no small-order points: under such a key one signature verifies for every message.
+ * Runs once per key (keys are cached), never per signature.
+ */
+function checkEd25519Point(raw: Buffer): void {
+  let small: boolean;
+  try {
+    small = ed25519.Point.fromBytes(raw, false).isSmallOrder();
+  } catch (e) {
+    throw new KeyError('KEY_INVALID', `not a valid Ed25519 public key encoding (RFC 8032 5.1.3): ${(e as Error).message}`);
+  }
+  if (small) throw new KeyError('KEY_INVALID', 'Ed25519 public key is a small-order point, under which forged signatures verify; it cannot be used');
 }
 
 const cache = new Map<string, PublicKey>();
@@ -190,7 +207,7 @@ export function verifySignature(pk: PublicKey, data: Buffer, sig: Buffer): boole
       case 'ed25519': {
         if (sig.length !== 64) return false;
         if (!lessLE(sig.subarray(32), ED25519_L)) return false;
-        if (!canonicalPoint(sig.subarray(0, 32)) || !canonicalPoint(pk.spki.subarray(ED25519_SPKI_PREFIX.length))) return false;
+        if (!canonicalPoint(sig.subarray(0, 32))) return false; // A was checked strictly when parsed
         return crypto.verify(null, data, pk.keyObject, sig);
       }
       case 'ecdsa-p256':

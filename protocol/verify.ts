@@ -16,6 +16,7 @@ import {
   EnvelopeSchema,
   SIGNED_SCHEMAS,
   detectType,
+  formatExpires,
   isTargetsMap,
   typeName,
   type MetaFile,
@@ -197,9 +198,7 @@ export function checkRoot(meta: Metadata<'root'>): Finding[] {
   const out: Finding[] = [];
   const f = (code: ErrorCode, severity: Severity, message: string) => out.push({ code, severity, file: meta.file, message });
   const s = meta.signed as RootSigned;
-  if (meta.dialect === 'tuf' && !/^1\.\d+(\.\d+)?$/.test(String(s.spec_version ?? ''))) {
-    f('SPEC_VERSION', 'error', `spec_version ${JSON.stringify(s.spec_version)} must be 1.x.y for TUF 1.0 clients`);
-  }
+  out.push(...checkSpecVersion(meta));
   for (const [id, k] of Object.entries(s.keys)) {
     try {
       const pk = parseMetadataKey(k);
@@ -223,6 +222,13 @@ export function checkRoot(meta: Metadata<'root'>): Finding[] {
     }
   }
   return out;
+}
+
+/** `tuf` files carry spec_version 1.x.y; clients reject other majors (tuf-js, python-tuf). */
+export function checkSpecVersion(meta: Metadata): Finding[] {
+  const v = (meta.signed as { spec_version?: unknown }).spec_version;
+  if (meta.dialect !== 'tuf' || /^1\.\d+(\.\d+)?$/.test(String(v ?? ''))) return [];
+  return [{ code: 'SPEC_VERSION', severity: 'error', file: meta.file, message: `spec_version ${JSON.stringify(v)} must be 1.x.y for TUF 1.0 clients` }];
 }
 
 export interface RootStep {
@@ -411,6 +417,7 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     const meta = parse(file, role, dialect);
     if (!meta) return null;
     loaded[role] = meta;
+    findings.push(...checkSpecVersion(meta));
     const keys = root.roles[role] ?? { keyids: [], threshold: 0 };
     const t = checkThreshold(meta, role, keys, root.keys);
     findings.push(...t.findings);
@@ -467,6 +474,10 @@ function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[]): 
     return;
   }
   const t = Date.parse(expires);
+  if (Number.isNaN(t) || formatExpires(new Date(t)) !== expires) {
+    findings.push({ code: 'EXPIRES_FORMAT', severity: 'error', file: meta.file, message: `expires ${JSON.stringify(expires)} is not a real date and time` });
+    return;
+  }
   const at = opts.at.getTime();
   if (t <= at) {
     findings.push({ code: ROLE_EXPIRED[meta.role], severity: 'error', file: meta.file, message: `${meta.role} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry` });

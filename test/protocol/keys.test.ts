@@ -21,6 +21,7 @@ import {
   parseGarageSignPublic,
   parseMetadataKey,
   publicKeyFrom,
+  sha256hex,
   signBytes,
   toMetadataKey,
   verifySignature,
@@ -334,11 +335,21 @@ describe('Ed25519 verification is strict', () => {
   negativeZeroIdentity[31] = 0x80;
   const zeroS = Buffer.alloc(32);
 
+  // A PublicKey built without the parse-time checks, to exercise verifySignature's own R and S
+  // checks on vectors whose public key parseMetadataKey/ed25519FromRaw would (rightly) refuse.
+  const unchecked = (raw: Buffer): PublicKey => {
+    const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
+    return { algorithm: 'ed25519', keyObject: crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' }), spki, fingerprint: sha256hex(spki) };
+  };
+
   it('rejects a non-canonical R encoding (y >= p)', () => {
-    const pk = ed25519FromRaw(identity);
+    const pk = unchecked(identity);
+    // With A = identity, R = identity and S = 0 verify for any message ...
+    expect(crypto.verify(null, MSG, pk.keyObject, Buffer.concat([identity, zeroS]))).toBe(true);
+    // ... but not with R encoded non-canonically.
     expect(verifySignature(pk, MSG, Buffer.concat([nonCanonicalIdentity, zeroS]))).toBe(false);
-    // A non-canonical R in a real signature: R's y with p added cannot be encoded, so corrupt the
-    // top bits to all ones (y >= p) and check it is refused before OpenSSL sees it.
+    // A non-canonical R in a real signature: corrupt the top bits to all ones (y >= p) and check
+    // it is refused before OpenSSL sees it.
     const sig = signBytes(ed.privateKey, MSG);
     const r = Buffer.alloc(32, 0xff);
     r[0] = 0xed + (sig[0]! % 0x12); // 0xed..0xfe: y in [p, 2^255 - 1]
@@ -347,24 +358,30 @@ describe('Ed25519 verification is strict', () => {
   });
 
   it('rejects R with x = 0 and the sign bit set', () => {
-    const pk = ed25519FromRaw(identity);
-    expect(verifySignature(pk, MSG, Buffer.concat([negativeZeroIdentity, zeroS]))).toBe(false);
+    expect(verifySignature(unchecked(identity), MSG, Buffer.concat([negativeZeroIdentity, zeroS]))).toBe(false);
   });
 
-  it('rejects a public key whose encoding is non-canonical (y >= p), which OpenSSL alone accepts', () => {
-    const pk = ed25519FromRaw(nonCanonicalIdentity);
-    const sig = Buffer.concat([identity, zeroS]);
-    // The vector is a real forgery for OpenSSL: it verifies with node:crypto directly ...
-    expect(crypto.verify(null, MSG, pk.keyObject, sig)).toBe(true);
-    // ... and the strict check must refuse it.
-    expect(verifySignature(pk, MSG, sig)).toBe(false);
+  it('refuses small-order public keys when parsing: under them forged signatures verify', () => {
+    const forged = Buffer.concat([identity, zeroS]);
+    expect(crypto.verify(null, MSG, unchecked(identity).keyObject, forged)).toBe(true); // OpenSSL accepts the forgery
+    expect(keyError(() => ed25519FromRaw(identity)).code).toBe('KEY_INVALID');
+    const order2 = Buffer.alloc(32, 0xff); // y = p - 1
+    order2[0] = 0xec;
+    order2[31] = 0x7f;
+    expect(keyError(() => ed25519FromRaw(order2)).code).toBe('KEY_INVALID');
+    expect(keyError(() => ed25519FromRaw(Buffer.alloc(32))).code).toBe('KEY_INVALID'); // y = 0, order 4
+    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: identity.toString('hex') } })).code).toBe('KEY_INVALID');
   });
 
-  it('rejects a public key encoded with x = 0 and the sign bit set (RFC 8032 5.1.3 step 4)', () => {
-    const pk = ed25519FromRaw(negativeZeroIdentity);
+  it('refuses a public key whose encoding is non-canonical (y >= p), which OpenSSL alone accepts', () => {
     const sig = Buffer.concat([identity, zeroS]);
-    expect(crypto.verify(null, MSG, pk.keyObject, sig)).toBe(true); // OpenSSL accepts it
-    expect(verifySignature(pk, MSG, sig)).toBe(false);
+    expect(crypto.verify(null, MSG, unchecked(nonCanonicalIdentity).keyObject, sig)).toBe(true); // a real forgery for OpenSSL
+    expect(keyError(() => ed25519FromRaw(nonCanonicalIdentity)).code).toBe('KEY_INVALID');
+  });
+
+  it('refuses a public key encoded with x = 0 and the sign bit set (RFC 8032 5.1.3 step 4)', () => {
+    expect(crypto.verify(null, MSG, unchecked(negativeZeroIdentity).keyObject, Buffer.concat([identity, zeroS]))).toBe(true); // OpenSSL accepts it
+    expect(keyError(() => ed25519FromRaw(negativeZeroIdentity)).code).toBe('KEY_INVALID');
   });
 });
 

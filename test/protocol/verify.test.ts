@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Dialect } from '../../protocol/canonical.js';
+import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import { generateKeyPair, keyId, toMetadataKey, type MetadataKey } from '../../protocol/keys.js';
 import {
   buildRoot,
@@ -21,7 +21,6 @@ import {
   type Envelope,
   type Signer,
 } from '../../protocol/metadata/build.js';
-import { canonicalize } from '../../protocol/canonical.js';
 import { verifyRepository, type FileInput, type RepositoryInput, type VerifyReport } from '../../protocol/verify.js';
 
 const AT = new Date('2030-06-01T00:00:00Z');

@@ -1,0 +1,407 @@
+/**
+ * The release coordinator's commands: init, serve, keyholder, round, rounds, status, audit.
+ * Commands that change a running coordinator go through its admin HTTP API with the admin
+ * credential, so connected signers are told at once; init and audit work on the data dir.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { QuorumError } from '../protocol/errors.js';
+import { formatExpires } from '../protocol/metadata/schemas.js';
+import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
+import type { RoundInfo } from '../protocol/wire.js';
+import { init, readPublicKeyFile } from './init.js';
+import { progressLine } from './rounds.js';
+import { DATA_FILES, serve } from './server.js';
+import { Store, verifyAuditChain } from './store.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+export class UsageError extends Error {}
+
+const DEFAULT_DATA_DIR = 'quorum-data';
+
+const common = {
+  'data-dir': { type: 'string' },
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+  'tls-fingerprint': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+function args<O extends ParseArgsConfig['options']>(argv: string[], options: O, help: string) {
+  try {
+    return parseArgs({ args: argv, options: { ...common, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${help}`);
+  }
+}
+
+export function dataDirOf(v: { 'data-dir'?: string }): string {
+  return path.resolve(v['data-dir'] ?? process.env.QUORUM_DATA_DIR ?? DEFAULT_DATA_DIR);
+}
+
+interface Admin {
+  url: string;
+  token: string;
+  pin: Pin | null;
+}
+
+async function adminConn(v: { 'data-dir'?: string; server?: string; 'token-file'?: string; 'tls-fingerprint'?: string }): Promise<Admin> {
+  const dir = dataDirOf(v);
+  let url = v.server;
+  let pin: Pin | null = null;
+  const infoFile = path.join(dir, DATA_FILES.serverInfo);
+  if (!url) {
+    if (!fs.existsSync(infoFile)) throw new UsageError(`no --server given and ${infoFile} does not exist; start the coordinator (quorum serve) or pass --server URL`);
+    const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { url: string; tlsFingerprint: string | null };
+    url = info.url;
+    if (info.tlsFingerprint) pin = { fingerprint256: info.tlsFingerprint, certPem: fs.readFileSync(path.join(dir, DATA_FILES.tlsCert), 'utf8') };
+  } else if (url.startsWith('https:')) {
+    if (!v['tls-fingerprint']) throw new UsageError('an https:// --server needs --tls-fingerprint (printed by quorum serve)');
+    pin = await fetchPinnedCertificate(url, v['tls-fingerprint']);
+  }
+  let token = process.env.QUORUM_ADMIN_TOKEN;
+  const tokenFile = v['token-file'] ?? path.join(dir, DATA_FILES.adminToken);
+  if (!token) {
+    if (!fs.existsSync(tokenFile)) throw new UsageError(`no admin credential: set QUORUM_ADMIN_TOKEN or pass --token-file (${tokenFile} does not exist)`);
+    token = fs.readFileSync(tokenFile, 'utf8').trim();
+  }
+  return { url: url.replace(/\/$/, ''), token, pin };
+}
+
+function call<T>(a: Admin, method: string, p: string, body?: unknown): Promise<T> {
+  return requestJson<T>(`${a.url}/v1/admin/${p}`, { method, body, pin: a.pin, headers: { authorization: `Bearer ${a.token}` } });
+}
+
+function parseDeadline(s: string | undefined, now = Date.now()): string | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+)([mhd])$/.exec(s);
+  if (m) return new Date(now + Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']).toISOString();
+  if (Number.isNaN(Date.parse(s))) throw new UsageError(`--deadline ${JSON.stringify(s)} is neither a duration (48h, 7d, 30m) nor an RFC 3339 time`);
+  return new Date(s).toISOString();
+}
+
+function showRound(io: Io, r: RoundInfo, json: boolean, signed?: string) {
+  if (json) return io.out(JSON.stringify(signed ? { round: r, signed: JSON.parse(signed) } : r, null, 2));
+  io.out(`${r.id}  ${progressLine(r)}`);
+  io.out(`  reason: ${r.reason}`);
+  io.out(`  deadline: ${r.deadline}   sha256 of the bytes to sign: ${r.sha256}`);
+  for (const p of r.progress) io.out(`  ${p.label}: ${p.signed.length}/${p.threshold}${p.met ? ' met' : ''}; signed: ${p.signed.join(', ') || '-'}; missing: ${p.missing.join(', ') || '-'}`);
+}
+
+// --- commands ----------------------------------------------------------------------------------
+
+export const INIT_HELP = `Usage: quorum init [--data-dir DIR] (--import FOLDER | --dialect ota|tuf [--keyholder NAME=PUBKEY ...]
+                   [--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N]) [--tls [--tls-host H ...]]
+
+Create a coordinator data dir (default ./quorum-data): the SQLite database, the admin credential
+(admin.token), the online snapshot/timestamp key, and with --tls a certificate signers pin.
+
+  --import FOLDER        trust an existing repository: a TUF metadata folder (N.root.json, root.json,
+                         targets.json, ...) or a garage-sign repository folder (with roles/). It must verify.
+  --dialect D            ota (OTA Connect) or tuf, for a new repository
+  --keyholder N=FILE     enroll a keyholder by public key file (PEM, or garage-sign .pub); repeatable
+  --root-keyholders L    comma-separated keyholders whose keys sign root; version 1 of root becomes the first round
+  --root-threshold N     how many of them must sign (default 1)
+  --targets-keyholders L keyholders whose keys sign targets (default: the root keyholders)
+  --targets-threshold N  (default 1)
+  --tls                  serve wss:// with a new self-signed certificate; prints the fingerprint to pin`;
+
+export async function cmdInit(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, {
+    import: { type: 'string' },
+    dialect: { type: 'string' },
+    keyholder: { type: 'string', multiple: true },
+    'root-keyholders': { type: 'string' },
+    'targets-keyholders': { type: 'string' },
+    'root-threshold': { type: 'string' },
+    'targets-threshold': { type: 'string' },
+    tls: { type: 'boolean', default: false },
+    'tls-host': { type: 'string', multiple: true },
+  }, INIT_HELP);
+  if (values.help) return io.out(INIT_HELP), 0;
+  if (positionals.length) throw new UsageError(`unexpected ${positionals.join(' ')}\n\n${INIT_HELP}`);
+  if (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf') throw new UsageError('--dialect must be ota or tuf');
+  const keyholders: Record<string, string> = {};
+  for (const k of values.keyholder ?? []) {
+    const i = k.indexOf('=');
+    if (i < 1) throw new UsageError(`--keyholder ${JSON.stringify(k)} must be NAME=PUBLIC-KEY-FILE`);
+    keyholders[k.slice(0, i)] = k.slice(i + 1);
+  }
+  const list = (s?: string) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+  const num = (s: string | undefined, what: string) => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number >= 1`);
+    return n;
+  };
+  const r = init({
+    dataDir: dataDirOf(values),
+    dialect: values.dialect as 'ota' | 'tuf' | undefined,
+    importDir: values.import,
+    keyholders,
+    rootKeyholders: list(values['root-keyholders']),
+    targetsKeyholders: list(values['targets-keyholders']),
+    rootThreshold: num(values['root-threshold'], '--root-threshold'),
+    targetsThreshold: num(values['targets-threshold'], '--targets-threshold'),
+    tls: values.tls,
+    tlsHosts: values['tls-host'],
+  });
+  if (values.json) return io.out(JSON.stringify({ dataDir: r.dataDir, dialect: r.dialect, firstRound: r.firstRound ?? null, tlsFingerprint: r.tlsFingerprint ?? null }, null, 2)), 0;
+  io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
+  io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
+  if (r.imported) io.out(`  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`);
+  for (const k of Object.keys(keyholders)) io.out(`  enrolled keyholder ${k}`);
+  if (r.firstRound) io.out(`  opened round ${r.firstRound}: root version 1 needs its keyholders' signatures`);
+  if (r.tlsFingerprint) io.out(`  TLS certificate fingerprint (signers pin it): ${r.tlsFingerprint}`);
+  io.out('next: quorum serve');
+  return 0;
+}
+
+export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300]
+
+Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
+data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
+Binding to a non-loopback address without TLS needs --unsafe-plaintext.`;
+
+export async function cmdServe(argv: string[], io: Io): Promise<number> {
+  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
+  if (values.help) return io.out(SERVE_HELP), 0;
+  const dataDir = dataDirOf(values);
+  const host = values.host ?? '127.0.0.1';
+  const tls = fs.existsSync(path.join(dataDir, DATA_FILES.tlsCert));
+  const loop = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (!tls && !loop && !values['unsafe-plaintext']) throw new UsageError(`refusing to serve plain ws:// on ${host}: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
+  const port = values.port === undefined ? 7300 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
+  const server = await serve({ dataDir, host, port, heartbeatMs: values['heartbeat-ms'] ? Number(values['heartbeat-ms']) : undefined, log: io.out });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      io.out('shutting down');
+      void server.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
+export const KEYHOLDER_HELP = `Usage: quorum keyholder add <name> <public-key-file> | list | remove <name>   [--data-dir DIR] [--json]
+
+Enroll a keyholder by the public key they exported (quorum-signer keygen writes NAME.pub.pem;
+garage-sign .pub files work too), list them, or remove one (they can no longer connect).`;
+
+export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, {}, KEYHOLDER_HELP);
+  if (values.help) return io.out(KEYHOLDER_HELP), 0;
+  const [sub, name, file] = positionals;
+  const a = await adminConn(values);
+  if (sub === 'add' && name && file) {
+    const k = await call<{ name: string; fingerprint: string; algorithm: string }>(a, 'POST', 'keyholders', { name, publicKey: readPublicKeyFile(file) });
+    if (values.json) io.out(JSON.stringify(k));
+    else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
+    return 0;
+  }
+  if (sub === 'list') {
+    const ks = await call<{ name: string; fingerprint: string; algorithm: string }[]>(a, 'GET', 'keyholders');
+    if (values.json) io.out(JSON.stringify(ks, null, 2));
+    else for (const k of ks) io.out(`${k.name}  ${k.algorithm}  ${k.fingerprint}`);
+    return 0;
+  }
+  if (sub === 'remove' && name) {
+    await call(a, 'DELETE', `keyholders/${encodeURIComponent(name)}`);
+    io.out(`removed ${name}`);
+    return 0;
+  }
+  throw new UsageError(KEYHOLDER_HELP);
+}
+
+export const ROUND_HELP = `Usage:
+  quorum round open targets --reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N]
+        [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]]
+        [--remove TARGET ...] | [--signed FILE]
+  quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
+        [--add-key ROLE=KEYHOLDER ...] [--add-key ROLE=pem:FILE ...] [--remove-key ROLE=KEYHOLDER|keyid:ID ...]
+        [--threshold ROLE=N ...] | [--signed FILE]
+  quorum round status <id> [--json]
+  quorum round cancel <id> --reason TEXT
+  quorum round export <id> --out FILE          (for an air-gapped keyholder: quorum-signer sign --offline)
+  quorum round add-signature <id> <signature-file>
+
+Open a signing round for the next version of root or targets (last released + 1), follow it, cancel
+it, or carry it to an air-gapped keyholder and back. One round per role is open at a time.
+Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
+
+function keyRef(spec: string): { role: string; key: Record<string, string> } {
+  const i = spec.indexOf('=');
+  if (i < 1) throw new UsageError(`${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE or ROLE=keyid:ID`);
+  const role = spec.slice(0, i);
+  const v = spec.slice(i + 1);
+  if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role)) throw new UsageError(`unknown role ${role}`);
+  if (v.startsWith('pem:')) return { role, key: { publicKey: readPublicKeyFile(v.slice(4)) } };
+  if (v.startsWith('keyid:')) return { role, key: { keyid: v.slice(6) } };
+  return { role, key: { keyholder: v } };
+}
+
+export async function cmdRound(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, {
+    reason: { type: 'string' },
+    deadline: { type: 'string' },
+    'expires-days': { type: 'string' },
+    'base-version': { type: 'string' },
+    add: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    'hardware-id': { type: 'string', multiple: true },
+    format: { type: 'string' },
+    'target-name': { type: 'string' },
+    remove: { type: 'string', multiple: true },
+    signed: { type: 'string' },
+    'add-key': { type: 'string', multiple: true },
+    'remove-key': { type: 'string', multiple: true },
+    threshold: { type: 'string', multiple: true },
+    out: { type: 'string' },
+  }, ROUND_HELP);
+  if (values.help) return io.out(ROUND_HELP), 0;
+  const [sub, arg1, arg2] = positionals;
+  const a = await adminConn(values);
+  switch (sub) {
+    case 'open': {
+      if (arg1 !== 'targets' && arg1 !== 'root') throw new UsageError(`round open needs a role, targets or root\n\n${ROUND_HELP}`);
+      if (!values.reason) throw new UsageError('every round needs --reason: say why this change is made');
+      const body: Record<string, unknown> = { role: arg1, reason: values.reason, deadline: parseDeadline(values.deadline) };
+      if (values['base-version'] !== undefined) body.baseVersion = Number(values['base-version']);
+      const expiresDays = values['expires-days'] === undefined ? undefined : Number(values['expires-days']);
+      if (values.signed) {
+        const j = JSON.parse(fs.readFileSync(values.signed, 'utf8')) as Record<string, unknown>;
+        body.signed = (j.signed as Record<string, unknown>) ?? j;
+      } else if (arg1 === 'targets') {
+        const status = await call<{ dialect: 'ota' | 'tuf' }>(a, 'GET', 'status');
+        const add: Record<string, unknown> = {};
+        if (values.add) {
+          if (!values.name || !values.version) throw new UsageError('--add FILE needs --name and --version');
+          const content = fs.readFileSync(values.add);
+          const now = formatExpires(new Date());
+          const hashes: Record<string, string> = { sha256: crypto.createHash('sha256').update(content).digest('hex') };
+          if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
+          const format = values.format ?? 'BINARY';
+          if (format !== 'BINARY' && format !== 'OSTREE') throw new UsageError('--format must be BINARY or OSTREE');
+          const custom: Record<string, unknown> =
+            status.dialect === 'ota'
+              ? { name: values.name, version: values.version, hardwareIds: values['hardware-id'] ?? [], targetFormat: format, uri: null, createdAt: now, updatedAt: now }
+              : { name: values.name, version: values.version, ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}), targetFormat: format };
+          add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
+        }
+        body.targets = { add, remove: values.remove ?? [], ...(expiresDays ? { expiresDays } : {}) };
+      } else {
+        const thresholds: Record<string, number> = {};
+        for (const t of values.threshold ?? []) {
+          const [role, n] = t.split('=');
+          if (!role || !n || !Number.isInteger(Number(n))) throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
+          thresholds[role] = Number(n);
+        }
+        body.root = { add: (values['add-key'] ?? []).map(keyRef), remove: (values['remove-key'] ?? []).map(keyRef), thresholds, ...(expiresDays ? { expiresDays } : {}) };
+      }
+      const r = await call<{ round: RoundInfo; signed: string }>(a, 'POST', 'rounds', body);
+      if (values.json) io.out(JSON.stringify(r.round, null, 2));
+      else {
+        io.out(`opened round ${r.round.id}`);
+        showRound(io, r.round, false);
+        io.out(`keyholders review it with: quorum-signer review ${r.round.id}`);
+      }
+      return 0;
+    }
+    case 'status': {
+      if (!arg1) throw new UsageError('round status needs a round id');
+      const r = await call<{ round: RoundInfo; signed: string }>(a, 'GET', `rounds/${encodeURIComponent(arg1)}`);
+      showRound(io, r.round, values.json, values.json ? r.signed : undefined);
+      return 0;
+    }
+    case 'cancel': {
+      if (!arg1 || !values.reason) throw new UsageError('round cancel needs a round id and --reason');
+      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/cancel`, { reason: values.reason });
+      showRound(io, r.round, values.json);
+      return 0;
+    }
+    case 'export': {
+      if (!arg1 || !values.out) throw new UsageError('round export needs a round id and --out FILE');
+      const b = await call<unknown>(a, 'GET', `rounds/${encodeURIComponent(arg1)}/export`);
+      fs.writeFileSync(values.out, JSON.stringify(b, null, 2) + '\n');
+      io.out(`wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ${path.basename(values.out)} --out signature.json`);
+      return 0;
+    }
+    case 'add-signature': {
+      if (!arg1 || !arg2) throw new UsageError('round add-signature needs a round id and a signature file');
+      const s = JSON.parse(fs.readFileSync(arg2, 'utf8')) as { round: string; keyid: string; sig: string; sha256: string };
+      if (s.round !== arg1) throw new UsageError(`the signature file is for round ${s.round}, not ${arg1}`);
+      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/signatures`, { keyid: s.keyid, sig: s.sig, sha256: s.sha256 });
+      showRound(io, r.round, values.json);
+      return 0;
+    }
+    default:
+      throw new UsageError(ROUND_HELP);
+  }
+}
+
+export const ROUNDS_HELP = 'Usage: quorum rounds [--data-dir DIR] [--json]\n\nList every round with its state and progress.';
+
+export async function cmdRounds(argv: string[], io: Io): Promise<number> {
+  const { values } = args(argv, {}, ROUNDS_HELP);
+  if (values.help) return io.out(ROUNDS_HELP), 0;
+  const rs = await call<RoundInfo[]>(await adminConn(values), 'GET', 'rounds');
+  if (values.json) io.out(JSON.stringify(rs, null, 2));
+  else if (!rs.length) io.out('no rounds yet');
+  else for (const r of rs) io.out(`${r.id}  ${progressLine(r)}  — ${r.reason}`);
+  return 0;
+}
+
+export const STATUS_HELP = 'Usage: quorum status [--data-dir DIR] [--json]\n\nThe released versions, open rounds and keyholders (and who is connected).';
+
+export async function cmdStatus(argv: string[], io: Io): Promise<number> {
+  const { values } = args(argv, {}, STATUS_HELP);
+  if (values.help) return io.out(STATUS_HELP), 0;
+  const s = await call<{ dialect: string; rootVersion: number | null; targetsVersion: number | null; openRounds: RoundInfo[]; keyholders: { name: string; connected: boolean }[] }>(await adminConn(values), 'GET', 'status');
+  if (values.json) return io.out(JSON.stringify(s, null, 2)), 0;
+  io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
+  io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
+  for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
+  return 0;
+}
+
+export const AUDIT_HELP = `Usage: quorum audit verify [--data-dir DIR] | quorum audit export [--data-dir DIR] [--out FILE]
+
+verify: check the hash chain of the audit log (exit 1 if any event was edited, removed or reordered).
+export: write the audit log as JSON lines (stdout, or --out FILE).`;
+
+export async function cmdAudit(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, { out: { type: 'string' } }, AUDIT_HELP);
+  if (values.help) return io.out(AUDIT_HELP), 0;
+  const file = path.join(dataDirOf(values), DATA_FILES.db);
+  if (!fs.existsSync(file)) throw new QuorumError('FILE_MISSING', `${file} does not exist; pass --data-dir`);
+  const store = new Store(file);
+  try {
+    const rows = store.auditRows();
+    if (positionals[0] === 'verify') {
+      const broken = verifyAuditChain(rows);
+      if (values.json) io.out(JSON.stringify({ ok: !broken, events: rows.length, broken }));
+      else if (broken) io.err(`AUDIT_BROKEN: event ${broken.seq}: ${broken.problem}`);
+      else io.out(`audit log intact: ${rows.length} events, head ${rows.at(-1)?.hash ?? '-'}`);
+      return broken ? 1 : 0;
+    }
+    if (positionals[0] === 'export') {
+      const lines = rows.map((r) => JSON.stringify({ seq: r.seq, at: r.at, event: r.event, data: JSON.parse(r.data), prevHash: r.prev_hash, hash: r.hash })).join('\n') + '\n';
+      if (values.out) fs.writeFileSync(values.out, lines);
+      else process.stdout.write(lines);
+      return 0;
+    }
+    throw new UsageError(AUDIT_HELP);
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * `quorum init`: create a coordinator data dir. It holds the SQLite database, the admin
+ * credential (admin.token, mode 0600), the online snapshot/timestamp key (online-key.pem) and,
+ * with --tls, a self-signed TLS certificate whose fingerprint signers pin.
+ *
+ * The trust anchor is either imported (a TUF metadata folder, or a garage-sign repository
+ * folder with roles/) and verified first, or created: version 1 of root is then the first round,
+ * built from enrolled keyholders' keys.
+ */
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dialect } from '../protocol/canonical.js';
+import { QuorumError } from '../protocol/errors.js';
+import { publicKeyFrom, parseGarageSignPublic } from '../protocol/keys.js';
+import { loadRepository } from '../protocol/repository.js';
+import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
+import { initialRoot } from './proposals.js';
+import { publish } from './release.js';
+import { enrollKeyholder, openRound } from './rounds.js';
+import { DATA_FILES, hashToken } from './server.js';
+import { Store } from './store.js';
+
+export interface InitOptions {
+  dataDir: string;
+  dialect?: Dialect;
+  importDir?: string;
+  /** name -> public key file (PEM, or a garage-sign .pub) */
+  keyholders?: Record<string, string>;
+  rootKeyholders?: string[];
+  targetsKeyholders?: string[];
+  rootThreshold?: number;
+  targetsThreshold?: number;
+  tls?: boolean;
+  tlsHosts?: string[];
+  now?: Date;
+}
+
+export interface InitResult {
+  dataDir: string;
+  dialect: Dialect;
+  adminToken: string;
+  imported?: VerifyReport;
+  firstRound?: string;
+  tlsFingerprint?: string;
+}
+
+export function readPublicKeyFile(file: string): string {
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.includes('-----BEGIN')) return publicKeyFrom(text).keyObject.export({ type: 'spki', format: 'pem' }).toString();
+  return parseGarageSignPublic(JSON.parse(text)).keyObject.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/** A garage-sign repository keeps its metadata in roles/; a TUF folder holds it directly. */
+export function metadataFolder(dir: string): string {
+  const roles = path.join(dir, 'roles');
+  return fs.existsSync(path.join(roles, 'root.json')) ? roles : dir;
+}
+
+export function init(opts: InitOptions): InitResult {
+  const dataDir = path.resolve(opts.dataDir);
+  const now = opts.now ?? new Date();
+  if (fs.existsSync(path.join(dataDir, DATA_FILES.db))) throw new QuorumError('USAGE', `${dataDir} is already a coordinator data dir; choose another --data-dir`);
+  let imported: VerifyReport | undefined;
+  let importFiles: Record<string, Buffer> | undefined;
+  let dialect = opts.dialect;
+  if (opts.importDir) {
+    const dir = metadataFolder(opts.importDir);
+    const input = loadRepository(dir);
+    imported = verifyRepository(input, { at: now, dialect });
+    if (!imported.ok) {
+      throw new QuorumError('USAGE', `the repository in ${dir} does not verify, so it cannot be the trust anchor:\n${imported.errors.map((e) => `  ${e.code}: ${e.file}: ${e.message}`).join('\n')}`);
+    }
+    dialect = imported.dialect!;
+    importFiles = {};
+    for (const [v, f] of input.roots) importFiles[`${v}.root.json`] = f.bytes;
+    if (input.root) {
+      importFiles['root.json'] = input.root.bytes;
+      const v = parseMetadata(input.root.bytes, 'root.json', 'root', dialect).signed.version;
+      importFiles[`${v}.root.json`] ??= input.root.bytes;
+    }
+    if (input.targets) importFiles['targets.json'] = input.targets.bytes;
+    if (dialect === 'tuf') {
+      if (input.snapshot) importFiles['snapshot.json'] = input.snapshot.bytes;
+      if (input.timestamp) importFiles['timestamp.json'] = input.timestamp.bytes;
+    }
+  }
+  if (!dialect) throw new QuorumError('USAGE', 'choose a dialect with --dialect ota|tuf (or --import a repository)');
+
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const store = new Store(path.join(dataDir, DATA_FILES.db));
+  try {
+    const adminToken = crypto.randomBytes(32).toString('hex');
+    store.tx(() => {
+      store.setMeta('dialect', dialect!);
+      store.setMeta('server_id', `quorum-${crypto.randomBytes(6).toString('hex')}`);
+      store.setMeta('admin_token_sha256', hashToken(adminToken));
+      store.setMeta('created_at', now.toISOString());
+      store.audit('repository.initialised', { dialect, imported: !!importFiles }, now.toISOString());
+    });
+    fs.writeFileSync(path.join(dataDir, DATA_FILES.adminToken), adminToken + '\n', { mode: 0o600 });
+    const online = crypto.generateKeyPairSync('ed25519');
+    fs.writeFileSync(path.join(dataDir, DATA_FILES.onlineKey), online.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+
+    for (const [name, file] of Object.entries(opts.keyholders ?? {})) enrollKeyholder(store, name, readPublicKeyFile(file), now);
+
+    const result: InitResult = { dataDir, dialect, adminToken, imported };
+    if (importFiles) {
+      const seq = store.tx(() => {
+        const seq = store.insertRelease(null, 'import', imported!.rootChain.at(-1)!.version, now.toISOString(), importFiles!);
+        store.audit('repository.imported', { release: seq, files: Object.keys(importFiles!).sort() }, now.toISOString());
+        return seq;
+      });
+      publish(dataDir, seq, importFiles);
+    } else if (opts.rootKeyholders?.length) {
+      const signed = initialRoot(
+        store,
+        {
+          root: opts.rootKeyholders,
+          targets: opts.targetsKeyholders ?? opts.rootKeyholders,
+          rootThreshold: opts.rootThreshold ?? 1,
+          targetsThreshold: opts.targetsThreshold ?? 1,
+          online: online.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        },
+        now,
+      );
+      const round = openRound(store, { role: 'root', reason: 'initial root (version 1) of a new repository', deadline: new Date(now.getTime() + 7 * 86_400_000), signed }, now);
+      result.firstRound = round.id;
+    }
+    if (opts.tls) result.tlsFingerprint = makeTlsCertificate(dataDir, opts.tlsHosts ?? ['localhost', '127.0.0.1']);
+    return result;
+  } finally {
+    store.close();
+  }
+}
+
+/** A self-signed P-256 certificate for the coordinator, made by the openssl command. */
+export function makeTlsCertificate(dataDir: string, hosts: string[]): string {
+  const dir = path.join(dataDir, 'tls');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const san = hosts.map((h) => (/^[\d.]+$/.test(h) || h.includes(':') ? `IP:${h}` : `DNS:${h}`)).join(',');
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+      '-days', '825', '-subj', '/CN=uptane-quorum coordinator', '-addext', `subjectAltName=${san}`,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    throw new QuorumError('USAGE', `openssl could not make the TLS certificate: ${(e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message}`);
+  }
+  fs.chmodSync(path.join(dir, 'key.pem'), 0o600);
+  return new crypto.X509Certificate(fs.readFileSync(path.join(dir, 'cert.pem'))).fingerprint256;
+}
