@@ -4,16 +4,27 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { QuorumError } from '../protocol/errors.js';
+import { cmdAudit, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus, UsageError } from './admin-cli.js';
 import { buildSample, writeRepository } from './sample.js';
 import { runVerify } from './verify-command.js';
 
 const HELP = `Usage: quorum <command> [options]
 
-Commands:
-  verify <dir>     verify a repository folder as a device would (see quorum verify --help)
-  sample <dir>     write a small signed sample repository in both dialects (<dir>/ota, <dir>/tuf)
+Release coordinator:
+  init             create a coordinator data dir (import a repository, or start a new one)
+  serve            run the coordinator server (npm start)
+  keyholder        enroll, list or remove keyholders
+  round            open, follow, cancel, export or complete a signing round
+  rounds           list rounds
+  status           released versions, open rounds, connected keyholders
+  audit            verify or export the hash-chained audit log
 
-Run quorum <command> --help for the options of each command.`;
+Automation:
+  verify <dir>     verify a repository folder as a device would
+  sample <dir>     write a small signed sample repository in both dialects
+
+Run quorum <command> --help for the options of each command. Exit status: 0 ok, 1 failed, 2 usage.`;
 
 const io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -22,8 +33,7 @@ async function sample(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { dialect: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return io.out(help), 0;
   if (positionals.length !== 1 || (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf')) {
-    io.err(`USAGE: expected one folder and an optional --dialect ota|tuf\n${help}`);
-    return 2;
+    throw new UsageError(`expected one folder and an optional --dialect ota|tuf\n${help}`);
   }
   for (const d of values.dialect ? [values.dialect as 'ota' | 'tuf'] : (['ota', 'tuf'] as const)) {
     const repo = await buildSample(d);
@@ -34,22 +44,41 @@ async function sample(argv: string[]): Promise<number> {
   return 0;
 }
 
+const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  verify: (a) => runVerify(a, io),
+  sample,
+  init: (a) => cmdInit(a, io),
+  serve: (a) => cmdServe(a, io),
+  keyholder: (a) => cmdKeyholder(a, io),
+  round: (a) => cmdRound(a, io),
+  rounds: (a) => cmdRounds(a, io),
+  status: (a) => cmdStatus(a, io),
+  audit: (a) => cmdAudit(a, io),
+};
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'verify':
-      return runVerify(rest, io);
-    case 'sample':
-      return sample(rest);
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      io.out(HELP);
-      return cmd === undefined ? 2 : 0;
-    default:
-      io.err(`USAGE: unknown command ${JSON.stringify(cmd)}\n${HELP}`);
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    io.out(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    io.err(`USAGE: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`USAGE: ${e.message}`);
       return 2;
+    }
+    if (e instanceof QuorumError) {
+      io.err(`${e.code}: ${e.message}`);
+      return e.code === 'USAGE' || e.code === 'FILE_MISSING' || e.code === 'FILE_UNREADABLE' ? 2 : 1;
+    }
+    throw e;
   }
 }
 
@@ -57,6 +86,6 @@ main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e) => {
     console.error(`internal error: ${(e as Error).stack ?? e}`);
-    process.exitCode = 2;
+    process.exitCode = 1;
   },
 );

@@ -70,22 +70,22 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   pin?: Pin | null;
   /** Allow plain http:// to a non-loopback host (dangerous: no confidentiality, no server identity). */
-  unsafeAllowPlain?: boolean;
+  unsafeAllowPlaintext?: boolean;
   timeoutMs?: number;
 }
 
-export function checkScheme(url: string, pin: Pin | null | undefined, unsafeAllowPlain = false): void {
+export function checkScheme(url: string, pin: Pin | null | undefined, unsafeAllowPlaintext = false): void {
   const u = new URL(url);
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
   if (secure && !pin) throw new TransportError('TLS_PIN', `${url} uses TLS but no certificate fingerprint is pinned; join with --tls-fingerprint`);
-  if (!secure && !isLoopback(u.hostname) && !unsafeAllowPlain) {
+  if (!secure && !isLoopback(u.hostname) && !unsafeAllowPlaintext) {
     throw new TransportError('INSECURE', `refusing plain ${u.protocol}// to ${u.hostname}, which is not loopback: use TLS (wss://, https://) with a pinned fingerprint, or pass --unsafe-allow-plaintext`);
   }
 }
 
 /** A JSON request; resolves with the parsed body, or rejects with the coordinator's error code. */
 export function requestJson<T = unknown>(url: string, opts: RequestOptions = {}): Promise<T> {
-  checkScheme(url, opts.pin, opts.unsafeAllowPlain);
+  checkScheme(url, opts.pin, opts.unsafeAllowPlaintext);
   const u = new URL(url);
   const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
   const mod = u.protocol === 'https:' ? https : http;

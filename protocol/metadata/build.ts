@@ -45,7 +45,7 @@ export async function signatureFor(s: Signer, bytes: Buffer, dialect: Dialect): 
 }
 
 /** A copy of a JSON value with every object's keys in sorted order. */
-function sortKeys(v: unknown): unknown {
+export function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v === null || typeof v !== 'object') return v;
   const o = v as Record<string, unknown>;

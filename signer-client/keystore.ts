@@ -1,0 +1,98 @@
+/**
+ * Keys on the keyholder's machine, behind the one Signer interface every signing path uses
+ * (online rounds, --offline signing, the login challenge). Today: encrypted key files. A key file
+ * holds the PKCS#8 private key encrypted with AES-256-GCM under a key derived from a passphrase
+ * with scrypt; the header (format, algorithm, fingerprint, KDF parameters) is authenticated too,
+ * so it cannot be swapped. The private key never leaves this process.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import { QuorumError } from '../protocol/errors.js';
+import { generateKeyPair, parseGarageSignPrivate, publicKeyFrom, signBytes, type KeyKind } from '../protocol/keys.js';
+import type { Signer } from '../protocol/metadata/build.js';
+
+export const KEY_FILE_FORMAT = 'uptane-quorum-key-v1';
+export const SCRYPT_DEFAULT = { N: 1 << 17, r: 8, p: 1 } as const; // ~128 MiB, a few hundred ms
+const SCRYPT_MIN_N = 1 << 14;
+
+export interface KeyFile {
+  format: typeof KEY_FILE_FORMAT;
+  algorithm: string;
+  fingerprint: string;
+  publicKey: string;
+  kdf: { name: 'scrypt'; N: number; r: number; p: number; salt: string };
+  cipher: { name: 'aes-256-gcm'; iv: string; tag: string };
+  ciphertext: string;
+}
+
+export class KeystoreError extends QuorumError<'KEY_FILE_INVALID' | 'KEY_PASSPHRASE' | 'KEY_FILE_EXISTS'> {}
+
+function aad(f: Pick<KeyFile, 'format' | 'algorithm' | 'fingerprint' | 'kdf'>): Buffer {
+  return Buffer.from(JSON.stringify([f.format, f.algorithm, f.fingerprint, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
+}
+
+function derive(passphrase: string, kdf: KeyFile['kdf']): Buffer {
+  return crypto.scryptSync(Buffer.from(passphrase, 'utf8'), Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + (1 << 20) });
+}
+
+export function encryptKey(privateKey: KeyObject, passphrase: string, cost: { N: number; r: number; p: number } = SCRYPT_DEFAULT): KeyFile {
+  if (passphrase.length < 8) throw new KeystoreError('KEY_PASSPHRASE', 'choose a passphrase of at least 8 characters');
+  const pk = publicKeyFrom(privateKey);
+  const kdf = { name: 'scrypt' as const, ...cost, salt: crypto.randomBytes(16).toString('base64') };
+  const header = { format: KEY_FILE_FORMAT, algorithm: pk.algorithm, fingerprint: pk.fingerprint, kdf } as const;
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', derive(passphrase, kdf), iv);
+  c.setAAD(aad(header));
+  const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const ciphertext = Buffer.concat([c.update(der), c.final()]);
+  return { ...header, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), cipher: { name: 'aes-256-gcm', iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64') }, ciphertext: ciphertext.toString('base64') };
+}
+
+export function readKeyFile(file: string): KeyFile {
+  let f: KeyFile;
+  try {
+    f = JSON.parse(fs.readFileSync(file, 'utf8')) as KeyFile;
+  } catch (e) {
+    throw new KeystoreError('KEY_FILE_INVALID', `${file}: cannot read the key file (${(e as Error).message})`);
+  }
+  if (f?.format !== KEY_FILE_FORMAT || f.kdf?.name !== 'scrypt' || f.cipher?.name !== 'aes-256-gcm') {
+    throw new KeystoreError('KEY_FILE_INVALID', `${file}: not an ${KEY_FILE_FORMAT} key file`);
+  }
+  if (!(f.kdf.N >= SCRYPT_MIN_N)) throw new KeystoreError('KEY_FILE_INVALID', `${file}: scrypt cost N=${f.kdf.N} is below the minimum ${SCRYPT_MIN_N}`);
+  return f;
+}
+
+export function decryptKey(f: KeyFile, passphrase: string): KeyObject {
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', derive(passphrase, f.kdf), Buffer.from(f.cipher.iv, 'base64'));
+    d.setAAD(aad(f));
+    d.setAuthTag(Buffer.from(f.cipher.tag, 'base64'));
+    const der = Buffer.concat([d.update(Buffer.from(f.ciphertext, 'base64')), d.final()]);
+    const key = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    if (publicKeyFrom(key).fingerprint !== f.fingerprint) throw new Error('fingerprint mismatch');
+    return key;
+  } catch {
+    throw new KeystoreError('KEY_PASSPHRASE', 'wrong passphrase, or the key file was modified');
+  }
+}
+
+export function writeKeyFile(file: string, f: KeyFile, overwrite = false): void {
+  if (!overwrite && fs.existsSync(file)) throw new KeystoreError('KEY_FILE_EXISTS', `${file} exists; choose another --out (a key is never overwritten)`);
+  fs.writeFileSync(file, JSON.stringify(f, null, 2) + '\n', { mode: 0o600, flag: overwrite ? 'w' : 'wx' });
+}
+
+export function newKeyFile(kind: KeyKind, passphrase: string, cost?: { N: number; r: number; p: number }): KeyFile {
+  return encryptKey(generateKeyPair(kind).privateKey, passphrase, cost);
+}
+
+/** Encrypt a garage-sign `.sec` key (ED25519 hex or RSA PEM) into a key file. */
+export function importGarageSign(secFile: string, passphrase: string, cost?: { N: number; r: number; p: number }): KeyFile {
+  const key = parseGarageSignPrivate(JSON.parse(fs.readFileSync(secFile, 'utf8')));
+  return encryptKey(key, passphrase, cost);
+}
+
+/** A Signer over an encrypted key file, decrypted once into this process's memory. */
+export function fileSigner(file: string, passphrase: string): Signer {
+  const key = decryptKey(readKeyFile(file), passphrase);
+  return { publicKey: publicKeyFrom(key), sign: async (data: Buffer) => signBytes(key, data) };
+}

@@ -1,0 +1,177 @@
+/**
+ * The signer does not trust the coordinator. It keeps its own pinned chain of roots, and before
+ * anything is signed it: walks and verifies every newer released root itself (both thresholds,
+ * version +1); verifies the released targets it diffs against with that root; re-canonicalises
+ * the proposed payload and recomputes its sha256; and requires version = last released + 1 and a
+ * well-formed body in which its own key is needed. Any failure is a refusal with a code.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dialect } from '../protocol/canonical.js';
+import { QuorumError } from '../protocol/errors.js';
+import { keyId, parseMetadataKey, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import { EXPIRES_RE, type RootSigned } from '../protocol/metadata/schemas.js';
+import { checkRoot, checkSpecVersion, checkThreshold, parseMetadata, verifyRootUpdate, type Metadata } from '../protocol/verify.js';
+import type { RoundInfo } from '../protocol/wire.js';
+
+export type RefusalCode =
+  | 'PAYLOAD_MALFORMED' // not metadata of the round's role and dialect
+  | 'PAYLOAD_MISMATCH' // the bytes do not hash to what the coordinator says
+  | 'PAYLOAD_CHANGED' // differs from what this keyholder reviewed
+  | 'ROLLBACK' // version not newer than the last release
+  | 'VERSION_SKIP' // version not last + 1
+  | 'ROOT_CHAIN_INVALID' // a released root the coordinator sent does not verify
+  | 'TARGETS_BASE_INVALID' // the released targets do not verify under the pinned root
+  | 'EXPIRED' // the proposal is already expired
+  | 'NOT_NEEDED' // this keyholder's key does not sign this round
+  | 'NO_TRUSTED_ROOT';
+
+export class Refusal extends QuorumError<RefusalCode> {}
+
+/** The signer's pinned roots, in its home folder: roots/N.root.json, newest wins. */
+export class TrustStore {
+  constructor(
+    readonly dir: string,
+    readonly dialect: Dialect | undefined,
+  ) {
+    fs.mkdirSync(path.join(dir, 'roots'), { recursive: true });
+  }
+
+  latest(): Metadata<'root'> | null {
+    const versions = fs
+      .readdirSync(path.join(this.dir, 'roots'))
+      .map((n) => /^(\d+)\.root\.json$/.exec(n)?.[1])
+      .filter((v): v is string => !!v)
+      .map(Number)
+      .sort((a, b) => b - a);
+    if (!versions.length) return null;
+    const file = path.join(this.dir, 'roots', `${versions[0]}.root.json`);
+    return parseMetadata(fs.readFileSync(file), `${versions[0]}.root.json (pinned)`, 'root', this.dialect);
+  }
+
+  pin(version: number, bytes: Buffer): void {
+    const file = path.join(this.dir, 'roots', `${version}.root.json`);
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  }
+}
+
+/**
+ * Walk released roots newer than the pinned one, verifying each step; pins every verified root.
+ * With nothing pinned yet, the lowest released root is trusted on first use (`tofu` says so).
+ */
+export function advanceRoots(trust: TrustStore, roots: { version: number; file: string }[]): { root: Metadata<'root'> | null; tofu: boolean; walked: number[] } {
+  let cur = trust.latest();
+  let tofu = false;
+  const walked: number[] = [];
+  for (const r of [...roots].sort((a, b) => a.version - b.version)) {
+    const bytes = Buffer.from(r.file, 'utf8');
+    let next: Metadata<'root'>;
+    try {
+      next = parseMetadata(bytes, `${r.version}.root.json`, 'root', trust.dialect ?? cur?.dialect);
+    } catch (e) {
+      throw new Refusal('ROOT_CHAIN_INVALID', `released root ${r.version} is not valid metadata: ${(e as Error).message}`);
+    }
+    if (next.signed.version !== r.version) throw new Refusal('ROOT_CHAIN_INVALID', `released ${r.version}.root.json says version ${next.signed.version}`);
+    if (!cur) {
+      const self = checkThreshold(next, 'root', (next.signed as RootSigned).roles.root ?? { keyids: [], threshold: 0 }, (next.signed as RootSigned).keys);
+      const errors = checkRoot(next).filter((f) => f.severity === 'error');
+      if (!self.met || errors.length) throw new Refusal('ROOT_CHAIN_INVALID', `first root ${r.version} is not validly self-signed`);
+      tofu = true;
+    } else {
+      if (r.version <= cur.signed.version) continue;
+      const step = verifyRootUpdate(cur, next);
+      if (!step.ok) {
+        throw new Refusal('ROOT_CHAIN_INVALID', `released root ${r.version} does not follow pinned root ${cur.signed.version}: ${step.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`).join('; ')}`);
+      }
+    }
+    trust.pin(r.version, bytes);
+    walked.push(r.version);
+    cur = next;
+  }
+  return { root: cur, tofu, walked };
+}
+
+/** The released targets, verified under the pinned root; null when none was released. */
+export function verifiedTargets(root: Metadata<'root'> | null, file: string | null, dialect: Dialect): Metadata<'targets'> | null {
+  if (file === null) return null;
+  if (!root) throw new Refusal('NO_TRUSTED_ROOT', 'targets were released but no root is pinned');
+  let t: Metadata<'targets'>;
+  try {
+    t = parseMetadata(Buffer.from(file, 'utf8'), 'targets.json (released)', 'targets', dialect);
+  } catch (e) {
+    throw new Refusal('TARGETS_BASE_INVALID', `released targets are not valid metadata: ${(e as Error).message}`);
+  }
+  const rs = root.signed as RootSigned;
+  const th = checkThreshold(t, 'targets', rs.roles.targets ?? { keyids: [], threshold: 0 }, rs.keys);
+  if (!th.met) throw new Refusal('TARGETS_BASE_INVALID', `released targets v${t.signed.version} are not signed by a threshold of the pinned root's targets keys; the coordinator may be lying`);
+  return t;
+}
+
+export interface CheckedProposal {
+  round: RoundInfo;
+  proposed: Metadata<'root' | 'targets'>;
+  /** The released version it replaces (root: pinned root; targets: released targets). */
+  base: Metadata<'root' | 'targets'> | null;
+  sha256: string;
+  /** The key id to sign under (one the round's roots give this keyholder's key). */
+  keyid: string;
+  /** Which thresholds this key counts towards. */
+  countsFor: string[];
+}
+
+function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
+  if (!root) return [];
+  return (root.roles[role]?.keyids ?? []).filter((id) => {
+    try {
+      return parseMetadataKey(root.keys[id] as MetadataKey).fingerprint === me.fingerprint;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Every check a signer makes before it will sign a round's payload. */
+export function checkProposal(round: RoundInfo, signedText: string, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date()): CheckedProposal {
+  let proposed: Metadata<'root' | 'targets'>;
+  try {
+    const body = JSON.parse(signedText);
+    proposed = parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed: body })), `proposed ${round.role}`, round.role, dialect);
+  } catch (e) {
+    throw new Refusal('PAYLOAD_MALFORMED', `the proposed ${round.role} is not valid ${dialect} metadata: ${(e as Error).message}`);
+  }
+  const sha256 = crypto.createHash('sha256').update(proposed.canonical).digest('hex');
+  if (sha256 !== round.sha256) throw new Refusal('PAYLOAD_MISMATCH', `the payload hashes to ${sha256}, but the coordinator says ${round.sha256}; refusing to sign`);
+  const s = proposed.signed as { version: number; expires: string };
+  const base = round.role === 'root' ? root : targets;
+  const last = base ? (base.signed as { version: number }).version : 0;
+  if (s.version <= last) throw new Refusal('ROLLBACK', `proposed ${round.role} version ${s.version} is not newer than the released version ${last}; refusing a rollback`);
+  if (s.version !== last + 1) throw new Refusal('VERSION_SKIP', `proposed ${round.role} version ${s.version} must be ${last + 1} (last released + 1)`);
+  if (!EXPIRES_RE.test(s.expires) || Date.parse(s.expires) <= now.getTime()) throw new Refusal('EXPIRED', `proposed ${round.role} expires ${s.expires}, which is not a future time`);
+  const spec = checkSpecVersion(proposed);
+  if (spec.length) throw new Refusal('PAYLOAD_MALFORMED', spec[0]!.message);
+  const countsFor: string[] = [];
+  let ids: string[] = [];
+  if (round.role === 'root') {
+    const errors = checkRoot(proposed as Metadata<'root'>).filter((f) => f.severity === 'error');
+    if (errors.length) throw new Refusal('PAYLOAD_MALFORMED', `the proposed root is not usable: ${errors.map((f) => `${f.code}: ${f.message}`).join('; ')}`);
+    const old = keyidsOf(root?.signed as RootSigned | undefined, 'root', me);
+    const neu = keyidsOf(proposed.signed as RootSigned, 'root', me);
+    if (old.length) countsFor.push(`root v${last} keys`);
+    if (neu.length) countsFor.push(`root v${s.version} keys`);
+    ids = [...neu, ...old];
+  } else {
+    if (!root) throw new Refusal('NO_TRUSTED_ROOT', 'no root is pinned, so no targets keys are known');
+    ids = keyidsOf(root.signed as RootSigned, 'targets', me);
+    if (ids.length) countsFor.push('targets keys');
+  }
+  if (!ids.length) throw new Refusal('NOT_NEEDED', `your key (${me.fingerprint.slice(0, 16)}…) is not one this ${round.role} round needs`);
+  return { round, proposed, base, sha256, keyid: ids[0]!, countsFor };
+}
+
+/** Key id of a public key in a dialect (for display). */
+export function displayKeyId(k: MetadataKey, dialect: Dialect): string {
+  return keyId(k, dialect);
+}
