@@ -15,7 +15,8 @@ import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } fr
 import { RoundError, allMet, needsOf, repoState } from './rounds.js';
 import type { Store } from './store.js';
 
-export const ONLINE_EXPIRY_DAYS = { snapshot: 30, timestamp: 7 } as const;
+/** Expiry of the online roles written at each tuf release (days). Re-release to refresh them. */
+export const ONLINE_EXPIRY_DAYS = { snapshot: 31, timestamp: 31 } as const;
 
 export interface ReleaseResult {
   seq: number;

@@ -73,12 +73,20 @@ export function repoState(store: Store): RepoState {
   return { dialect, root, targets, files, releaseSeq: rel?.seq ?? null };
 }
 
-/** The thresholds a round needs, from the round's own payload and the current released root. */
+/**
+ * The thresholds a round needs. Root N+1: root N's root keys (from the release files, so the
+ * answer does not change once N+1 is released) and N+1's own. Targets: the targets keys of the
+ * latest released root, which is what devices will check the release against.
+ */
 export function needsOf(round: RoundRow, state: RepoState): Need[] {
   const proposed = JSON.parse(round.signed_json) as RootSigned;
   if (round.role === 'root') {
     const needs: Need[] = [];
-    if (state.root) needs.push(roleNeed(`root v${(state.root.signed as RootSigned).version} keys`, state.root.signed as RootSigned, 'root'));
+    const prevFile = state.files[`${round.version - 1}.root.json`];
+    if (round.version > 1 && prevFile) {
+      const prev = parseMetadata(prevFile, `${round.version - 1}.root.json`, 'root', state.dialect).signed as RootSigned;
+      needs.push(roleNeed(`root v${prev.version} keys`, prev, 'root'));
+    }
     needs.push(roleNeed(`root v${proposed.version} keys`, proposed, 'root'));
     return needs;
   }
