@@ -38,6 +38,7 @@ export interface TargetsRepo {
   rootPath: string;
   targetsPath: string;
   count: number;
+  order: KeyOrder;
   fileBytes: number;
   /** Canonical bytes of `signed`, computed once at generation (the floor verifies over these). */
   canonical: Buffer;
@@ -77,23 +78,41 @@ function targetEntry(i: number): Record<string, unknown> {
 }
 
 /**
+ * Key order of the written file. `sorted`: every object's keys in canonical (sorted) order, as
+ * TUF tools write files (python-tuf `sort_keys=True`, go-tuf's sorted maps, our own `serialize`).
+ * `insertion`: `JSON.stringify` of the object as built (targets in index order, so `ecu-10` before
+ * `ecu-2`; header keys in buildTargets' order): same content, unsorted keys.
+ */
+export type KeyOrder = 'sorted' | 'insertion';
+
+/**
  * Write `<dir>/targets.json` with `count` targets, signed by every key in `keys`.
  * The root must already be in `dir` (see writeTargetsRoot).
  */
-export function writeTargets(dir: string, count: number, keys: BenchKey[], now: Date): TargetsRepo {
+export function writeTargets(dir: string, count: number, keys: BenchKey[], now: Date, order: KeyOrder = 'sorted'): TargetsRepo {
   const targets: Record<string, Record<string, unknown>> = {};
-  for (let i = 0; i < count; i++) targets[`firmware/ecu-${i}/image-${i}.bin`] = targetEntry(i);
-  const signed = buildTargets('tuf', 1, daysFrom(now, 365), targets as never);
+  const path_ = (i: number) => `firmware/ecu-${i}/image-${i}.bin`;
+  if (order === 'sorted') {
+    const idx = Array.from({ length: count }, (_, i) => ({ p: path_(i), i }));
+    idx.sort((a, b) => (a.p < b.p ? -1 : a.p > b.p ? 1 : 0));
+    for (const { p, i } of idx) targets[p] = targetEntry(i);
+  } else {
+    for (let i = 0; i < count; i++) targets[path_(i)] = targetEntry(i);
+  }
+  let signed = buildTargets('tuf', 1, daysFrom(now, 365), targets as never);
+  if (order === 'sorted') signed = Object.fromEntries(Object.keys(signed).sort().map((k) => [k, signed[k]]));
   const canonical = canonicalize(signed, 'tuf');
   const sigs = sign(canonical, keys);
   const targetsPath = path.join(dir, 'targets.json');
   const bytes = compact({ signatures: sigs, signed });
+  if (order === 'sorted' && !bytes.includes(canonical)) throw new Error('sorted fixture: file does not contain the canonical bytes verbatim');
   fs.writeFileSync(targetsPath, bytes);
   return {
     dir,
     rootPath: path.join(dir, 'root.json'),
     targetsPath,
     count,
+    order,
     fileBytes: bytes.length,
     canonical,
     signatures: sigs.map((s, i) => ({ key: keys[i]!, sig: Buffer.from(s.sig, 'hex') })),

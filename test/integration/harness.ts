@@ -1,0 +1,189 @@
+/**
+ * Real processes for integration tests: the built `quorum` and `quorum-signer` commands run as
+ * child processes, the coordinator on a loopback port (port 0) with its own data dir and SQLite
+ * file in a temporary folder. Nothing of our own is mocked.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const QUORUM = path.join(REPO, 'dist/coordinator/cli.js');
+export const SIGNER = path.join(REPO, 'dist/signer-client/cli.js');
+export const PASSPHRASE = 'correct horse battery staple';
+/** Test keys use the minimum scrypt cost the key-file reader accepts, to keep tests fast. */
+export const TEST_SCRYPT_N = '16384';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(bin: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd, env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${path.basename(bin)} ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export const quorum = (args: string[], opts?: Parameters<typeof run>[2]) => run(QUORUM, args, opts);
+export const signer = (args: string[], opts?: Parameters<typeof run>[2]) => run(SIGNER, args, opts);
+
+export function tmpdir(prefix = 'quorum-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A running `quorum serve` child process. */
+export class Coordinator {
+  proc: ChildProcess | null = null;
+  url = '';
+  log = '';
+
+  constructor(
+    readonly dataDir: string,
+    readonly extraArgs: string[] = [],
+  ) {}
+
+  get adminToken(): string {
+    return fs.readFileSync(path.join(this.dataDir, 'admin.token'), 'utf8').trim();
+  }
+
+  /** Start (or restart) on a fresh port and wait until it listens. */
+  async start(port = 0): Promise<this> {
+    const info = path.join(this.dataDir, 'server.json');
+    fs.rmSync(info, { force: true });
+    const p = spawn(process.execPath, [QUORUM, 'serve', '--data-dir', this.dataDir, '--port', String(port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = p;
+    p.stdout!.on('data', (d) => (this.log += d));
+    p.stderr!.on('data', (d) => (this.log += d));
+    const deadline = Date.now() + 20_000;
+    while (!fs.existsSync(info)) {
+      if (p.exitCode !== null) throw new Error(`quorum serve exited with ${p.exitCode}:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`quorum serve did not start:\n${this.log}`);
+      await sleep(25);
+    }
+    this.url = (JSON.parse(fs.readFileSync(info, 'utf8')) as { url: string }).url;
+    return this;
+  }
+
+  /** The port it listens on (to restart on the same one, so signers can reconnect). */
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const done = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await done;
+  }
+}
+
+/** A running `quorum-signer watch --unsafe-auto-sign` child process. */
+export class Watcher {
+  proc: ChildProcess;
+  log = '';
+  constructor(home: string, extra: string[] = []) {
+    this.proc = spawn(process.execPath, [SIGNER, 'watch', '--unsafe-auto-sign', '--home', home, ...extra], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d) => (this.log += d));
+    this.proc.stderr!.on('data', (d) => (this.log += d));
+  }
+  async waitFor(re: RegExp, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!re.test(this.log)) {
+      if (Date.now() > deadline) throw new Error(`watcher never printed ${re}:\n${this.log}`);
+      await sleep(25);
+    }
+  }
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const done = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await done;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export interface Repo {
+  dir: string;
+  dataDir: string;
+  coordinator: Coordinator;
+  /** keyholder name -> signer home folder */
+  homes: Record<string, string>;
+  /** keyholder name -> key file */
+  keys: Record<string, string>;
+}
+
+/**
+ * A new repository: keyholders generate keys with quorum-signer keygen, the coordinator is
+ * initialised with them (root version 1 becomes round root-v1-r1), started, and every keyholder
+ * joins it. Root v1 is not signed yet unless `releaseRoot` is set.
+ */
+export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string[]; rootThreshold: number; targetsThreshold: number; releaseRoot?: boolean; rootKeyholders?: string[]; serveArgs?: string[]; keyType?: Record<string, string> }): Promise<Repo> {
+  const dir = tmpdir();
+  const dataDir = path.join(dir, 'data');
+  const homes: Record<string, string> = {};
+  const keys: Record<string, string> = {};
+  await Promise.all(
+    opts.keyholders.map(async (k) => {
+      const r = await signer(['keygen', '--out', path.join(dir, k), '--scrypt-n', TEST_SCRYPT_N, '--type', opts.keyType?.[k] ?? 'ed25519']);
+      if (r.code !== 0) throw new Error(`keygen ${k}: ${r.stderr}`);
+      keys[k] = path.join(dir, `${k}.key.json`);
+      homes[k] = path.join(dir, `home-${k}`);
+    }),
+  );
+  const init = await quorum([
+    'init', '--data-dir', dataDir, '--dialect', opts.dialect,
+    ...opts.keyholders.flatMap((k) => ['--keyholder', `${k}=${path.join(dir, `${k}.pub.pem`)}`]),
+    '--root-keyholders', (opts.rootKeyholders ?? opts.keyholders).join(','), '--root-threshold', String(opts.rootThreshold), '--targets-threshold', String(opts.targetsThreshold),
+  ]);
+  if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
+  const coordinator = await new Coordinator(dataDir, opts.serveArgs).start();
+  for (const k of opts.keyholders) {
+    const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!]);
+    if (j.code !== 0) throw new Error(`join ${k}: ${j.stderr}`);
+  }
+  const repo = { dir, dataDir, coordinator, homes, keys };
+  if (opts.releaseRoot) {
+    for (const k of (opts.rootKeyholders ?? opts.keyholders).slice(0, opts.rootThreshold)) {
+      const s = await signer(['sign', 'root-v1-r1', '--yes', '--home', homes[k]!]);
+      if (s.code !== 0) throw new Error(`sign root v1 as ${k}: ${s.stderr}`);
+    }
+    await until(() => fs.existsSync(path.join(dataDir, 'releases', 'current', '1.root.json')), 'root v1 release');
+  }
+  return repo;
+}
+
+/** The admin API, for assertions that read state directly. */
+export async function admin<T = unknown>(c: Coordinator, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${c.url}/v1/admin/${p}`, { method, headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as T };
+}
