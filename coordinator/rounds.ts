@@ -10,7 +10,7 @@ import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { decodeSig, parseMetadataKey, publicKeyFrom, verifySignature, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import type { RootSigned } from '../protocol/metadata/schemas.js';
-import { parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
+import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import type { KeyholderRow, RoundRow, Store } from './store.js';
 
@@ -162,6 +162,14 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     canonical = meta.canonical;
   } catch (e) {
     throw new RoundError('ROUND_INVALID', (e as Error).message, { cause: e });
+  }
+  if (req.role === 'root' && state.targets) {
+    // Devices check the released targets against the new root: it must still meet its threshold.
+    const rs = meta.signed as RootSigned;
+    const t = checkThreshold(state.targets, 'targets', rs.roles.targets ?? { keyids: [], threshold: 0 }, rs.keys);
+    if (!t.met) {
+      throw new RoundError('ROUND_INVALID', `under the proposed root, the released targets v${state.targets.signed.version} would be signed by ${t.signedBy.length} of the ${t.threshold} targets keys required, so devices would reject them; change targets keys so the current signers still meet the threshold, then re-sign targets and remove the old keys in a later root round`);
+    }
   }
   const existing = store.openRound(req.role);
   if (existing) throw new RoundError('ROUND_OPEN_EXISTS', `round ${existing.id} for ${req.role} is still open; release, cancel or let it expire first (quorum round cancel ${existing.id})`);

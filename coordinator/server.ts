@@ -106,15 +106,17 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
   const info = (r: RoundRow): RoundInfo => roundInfo(store, r, repoState(store));
 
-  const release = async (roundId: string) => {
+  /** Release the round if complete; true when it was released now. */
+  const release = async (roundId: string): Promise<boolean> => {
     try {
       const res = await tryRelease(store, dataDir, onlineKey, roundId);
-      if (res) {
-        log(`released ${roundId} as release ${res.seq}`);
-        broadcast({ type: 'round.updated', round: info(store.round(roundId)!) });
-      }
+      if (!res) return false;
+      log(`released ${roundId} as release ${res.seq}`);
+      broadcast({ type: 'round.updated', round: info(store.round(roundId)!) });
+      return true;
     } catch (e) {
       log(`release of ${roundId} refused: ${(e as Error).message}`);
+      return false;
     }
   };
 
@@ -402,11 +404,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           return send(c.ws, { type: 'released', ref, ...released(m.afterRootVersion) });
         case 'signature.submit':
           await serial(async () => {
+            // Stored and committed first; the acknowledgement follows the release attempt so the
+            // last signer learns at once whether the round was released.
             const r = submitSignature(store, { round: m.round, keyid: m.keyid, sig: m.sig, sha256: m.sha256, keyholder: c.keyholder });
-            const ri = info(r);
+            const released = await release(r.id);
+            const ri = info(store.round(r.id)!);
             send(c.ws, { type: 'signature.accepted', ref, round: ri });
-            for (const o of conns) if (o !== c) send(o.ws, { type: 'round.updated', round: ri });
-            await release(r.id);
+            if (!released) for (const o of conns) if (o !== c) send(o.ws, { type: 'round.updated', round: ri });
           });
           return;
       }

@@ -258,7 +258,7 @@ async function signOne(s: Session, p: CheckedProposal, yes: boolean): Promise<Ro
   }
   const sig = await s.signer.sign(p.proposed.canonical);
   const ack = await s.conn.request({ type: 'signature.submit', round: p.round.id, sha256: p.sha256, keyid: p.keyid, sig: encodeSig(sig, s.dialect) }, 'signature.accepted');
-  io.out(`signed ${p.round.id}; accepted. ${progressText(ack.round)}`);
+  io.out(`signed ${p.round.id}; accepted. ${progressText(ack.round)}${ack.round.state === 'released' ? '; the round is released' : ''}`);
   return ack.round;
 }
 

@@ -64,6 +64,8 @@ interface OrderSummary {
   order: KeyOrder;
   oursMsPer1k: Record<number, number>;
   growthLargestVs10k: number | null;
+  /** The same ratio for the floor: how much of the growth is V8/JSON.parse rather than ours. */
+  floorGrowthLargestVs10k: number | null;
   largest: number | null;
   linear: boolean | null;
   oursOverFloorAt100k: number | null;
@@ -168,6 +170,7 @@ function main(): void {
       order,
       oursMsPer1k: Object.fromEntries(mine.map((x) => [x.targets, x.oursMsPer1k])),
       growthLargestVs10k: growth,
+      floorGrowthLargestVs10k: r10k && last ? last.floorMsPer1k / r10k.floorMsPer1k : null,
       largest: last ? last.targets : null,
       linear: growth === null ? null : growth <= LINEAR_TOLERANCE,
       oursOverFloorAt100k: r100k ? r100k.oursOverFloor : null,
@@ -235,7 +238,7 @@ function main(): void {
       .map(([n, v]) => `${n}: ${fmt(v, 3)} ms`);
     if (per.length) lines.push(`  Per-target growth (ours ms per 1k targets): ${per.join(', ')}`);
     if (s.growthLargestVs10k !== null) {
-      lines.push(`  ${s.largest} vs 10000 per-1k ratio: ${fmt(s.growthLargestVs10k, 2)} (1.00 = linear) -> ${s.linear ? `linear (within ${Math.round((LINEAR_TOLERANCE - 1) * 100)}%)` : 'SUPERLINEAR'}`);
+      lines.push(`  ${s.largest} vs 10000 per-1k ratio: ${fmt(s.growthLargestVs10k, 2)} (1.00 = linear) -> ${s.linear ? `linear (within ${Math.round((LINEAR_TOLERANCE - 1) * 100)}%)` : 'SUPERLINEAR'}; floor's own ratio ${fmt(s.floorGrowthLargestVs10k, 2)}`);
     }
     if (s.oursOverFloorAt100k !== null) {
       lines.push(`  Goal ours <= ${GOAL_RATIO.toFixed(1)}x floor at 100000 targets: ${fmt(s.oursOverFloorAt100k, 2)}x -> ${s.goalMet ? 'MET' : 'NOT MET'}`);

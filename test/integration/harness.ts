@@ -7,11 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const QUORUM = path.join(REPO, 'dist/coordinator/cli.js');
-export const SIGNER = path.join(REPO, 'dist/signer-client/cli.js');
+import { QUORUM, SIGNER } from '../paths.js';
+
+export { QUORUM, REPO, SIGNER } from '../paths.js';
 export const PASSPHRASE = 'correct horse battery staple';
 /** Test keys use the minimum scrypt cost the key-file reader accepts, to keep tests fast. */
 export const TEST_SCRYPT_N = '16384';

@@ -9,10 +9,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(PROJECT_ROOT, 'dist', 'coordinator', 'cli.js');
+import { QUORUM as CLI, REPO as PROJECT_ROOT } from '../paths.js';
+
+export { CLI, PROJECT_ROOT };
 
 export interface StaticServer {
   /** `http://127.0.0.1:<port>` without a trailing slash. */

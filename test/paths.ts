@@ -1,0 +1,17 @@
+/** Where the repository is, whether this runs from test/ (vitest) or from dist/test/ (demo, bench). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(from: string): string {
+  for (let d = from; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'protocol'))) return d;
+    if (path.dirname(d) === d) throw new Error(`no repository root above ${from}`);
+  }
+}
+
+export const REPO = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const QUORUM = path.join(REPO, 'dist/coordinator/cli.js');
+export const SIGNER = path.join(REPO, 'dist/signer-client/cli.js');
+/** ../shared/fixtures beside the checkout; never copied into the repository. */
+export const FIXTURES = path.resolve(REPO, '../shared/fixtures');
