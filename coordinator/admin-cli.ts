@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError, type Io } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
@@ -16,12 +17,6 @@ import { progressLine } from './rounds.js';
 import { DATA_FILES, serve } from './server.js';
 import { Store, verifyAuditChain } from './store.js';
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-
-export class UsageError extends Error {}
 
 const DEFAULT_DATA_DIR = 'quorum-data';
 

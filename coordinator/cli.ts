@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { QuorumError } from '../protocol/errors.js';
-import { cmdAudit, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus, UsageError } from './admin-cli.js';
+import { main, stdio as io, UsageError } from '../protocol/cli.js';
+import { cmdAudit, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
 import { buildSample, writeRepository } from './sample.js';
 import { runVerify } from './verify-command.js';
 
@@ -25,8 +25,6 @@ Automation:
   sample <dir>     write a small signed sample repository in both dialects
 
 Run quorum <command> --help for the options of each command. Exit status: 0 ok, 1 failed, 2 usage.`;
-
-const io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
 async function sample(argv: string[]): Promise<number> {
   const help = 'Usage: quorum sample <dir> [--dialect ota|tuf]\n\nWrite a sample repository (2-of-3 root with one rotation, 2-of-3 targets, snapshot, timestamp)\nto <dir>/ota and <dir>/tuf, or only the one dialect given. The private keys are discarded.';
@@ -56,36 +54,4 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   audit: (a) => cmdAudit(a, io),
 };
 
-async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
-    io.out(HELP);
-    return cmd === undefined ? 2 : 0;
-  }
-  const run = COMMANDS[cmd];
-  if (!run) {
-    io.err(`USAGE: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
-    return 2;
-  }
-  try {
-    return await run(rest);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`USAGE: ${e.message}`);
-      return 2;
-    }
-    if (e instanceof QuorumError) {
-      io.err(`${e.code}: ${e.message}`);
-      return e.code === 'USAGE' || e.code === 'FILE_MISSING' || e.code === 'FILE_UNREADABLE' ? 2 : 1;
-    }
-    throw e;
-  }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (e) => {
-    console.error(`internal error: ${(e as Error).stack ?? e}`);
-    process.exitCode = 1;
-  },
-);
+main(process.argv.slice(2), COMMANDS, HELP);

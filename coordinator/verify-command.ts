@@ -4,6 +4,7 @@
  * unreadable input. Human output on stdout says what was checked; `--json` prints the report.
  */
 import { parseArgs } from 'node:util';
+import type { Io } from '../protocol/cli.js';
 import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { loadRepository } from '../protocol/repository.js';
@@ -27,10 +28,6 @@ Exit status: 0 verified, 1 verification failed, 2 usage error or unreadable inpu
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
 
 export function runVerify(argv: string[], io: Io): number {
   let args;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Dialect } from '../protocol/canonical.js';
+import { main, stdio as io, UsageError } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
@@ -19,9 +20,6 @@ import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets, type CheckedProposal } from './trust.js';
 
-class UsageError extends Error {}
-
-const io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
 const HELP = `Usage: quorum-signer <command> [options]
 
@@ -357,36 +355,4 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   watch,
 };
 
-async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    io.out(HELP);
-    return cmd === undefined ? 2 : 0;
-  }
-  const run = COMMANDS[cmd];
-  if (!run) {
-    io.err(`USAGE: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
-    return 2;
-  }
-  try {
-    return await run(rest);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`USAGE: ${e.message}`);
-      return 2;
-    }
-    if (e instanceof QuorumError) {
-      io.err(`${e.code}: ${e.message}`);
-      return e.code === 'USAGE' ? 2 : 1;
-    }
-    throw e;
-  }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (e) => {
-    console.error(`internal error: ${(e as Error).stack ?? e}`);
-    process.exitCode = 1;
-  },
-);
+main(process.argv.slice(2), COMMANDS, HELP);
