@@ -371,7 +371,9 @@ export async function cmdStatus(argv: string[], io: Io): Promise<number> {
 
 export const AUDIT_HELP = `Usage: quorum audit verify [--data-dir DIR] | quorum audit export [--data-dir DIR] [--out FILE]
 
-verify: check the hash chain of the audit log (exit 1 if any event was edited, removed or reordered).
+verify: check the hash chain of the audit log: exit 1 if any event was edited, removed or reordered.
+        It prints the head hash; keep it somewhere else (a ticket, a log) to also detect the newest
+        events being cut off or the whole chain being rewritten by someone holding the database.
 export: write the audit log as JSON lines (stdout, or --out FILE).`;
 
 export async function cmdAudit(argv: string[], io: Io): Promise<number> {

@@ -220,6 +220,11 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
   const round = store.round(sub.round);
   if (!round) return reject('ROUND_NOT_FOUND', `no round ${sub.round}; list rounds with quorum-signer rounds`);
   if (round.state !== 'open') return reject('ROUND_NOT_OPEN', `cannot add a signature to a ${round.state} round`);
+  if (Date.parse(round.deadline) <= now.getTime()) {
+    // The deadline passed before the periodic expiry ran: expire it now rather than accept late.
+    expireRounds(store, now);
+    return reject('ROUND_NOT_OPEN', `cannot add a signature to an expired round (deadline ${round.deadline})`);
+  }
   const state = repoState(store);
   const needs = needsOf(round, state);
   // Which key is this? The key id must name a key the round needs.

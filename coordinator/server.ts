@@ -132,7 +132,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const newChallenge = () => {
     const now = Date.now();
     for (const [n, exp] of challenges) if (exp < now) challenges.delete(n);
-    if (challenges.size > 10_000) challenges.clear();
+    // Bounded: under a flood the oldest pending challenges go first (Map keeps insertion order).
+    while (challenges.size >= WIRE_LIMITS.maxPendingChallenges) challenges.delete(challenges.keys().next().value!);
     const nonce = crypto.randomBytes(32).toString('hex');
     challenges.set(nonce, now + WIRE_LIMITS.challengeTtlMs);
     return nonce;

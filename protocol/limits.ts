@@ -19,6 +19,7 @@ export const WIRE_LIMITS = {
   rateBurst: 50, // messages a connection may send at once
   ratePerSecond: 20, // messages per second refilled
   challengeTtlMs: 60_000, // ms an authentication challenge stays valid
+  maxPendingChallenges: 10_000, // challenges kept at once; the oldest are dropped beyond this
   reconnectMinMs: 250, // ms: first reconnect delay of a signer
   reconnectMaxMs: 15_000, // ms: reconnect backoff cap
 } as const;

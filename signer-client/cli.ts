@@ -192,7 +192,7 @@ async function checkRound(s: Session, roundId: string): Promise<CheckedProposal>
   if (walked.length && !tofu) io.err(`verified and pinned released root(s) ${walked.join(', ')}`);
   const targets = verifiedTargets(root, released.targets, s.dialect);
   const payload = await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
-  if (payload.round.state !== 'open') throw new Refusal('PAYLOAD_MALFORMED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
+  if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
   return checkProposal(payload.round, payload.signed, root, targets, s.dialect, s.signer.publicKey);
 }
 

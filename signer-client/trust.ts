@@ -25,7 +25,8 @@ export type RefusalCode =
   | 'TARGETS_BASE_INVALID' // the released targets do not verify under the pinned root
   | 'EXPIRED' // the proposal is already expired
   | 'NOT_NEEDED' // this keyholder's key does not sign this round
-  | 'NO_TRUSTED_ROOT';
+  | 'NO_TRUSTED_ROOT'
+  | 'ROUND_CLOSED'; // released, cancelled or expired: nothing to sign
 
 export class Refusal extends QuorumError<RefusalCode> {}
 
