@@ -152,6 +152,7 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
   io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
   io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
   if (r.imported) io.out(`  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`);
+  if (r.onlineKeyMissing) io.out(`  note: the imported root does not let this coordinator's online key sign ${r.onlineKeyMissing}; before the first targets release, open a root round with --add-key snapshot=online --add-key timestamp=online and remove the old keys of those roles`);
   for (const k of Object.keys(keyholders)) io.out(`  enrolled keyholder ${k}`);
   if (r.firstRound) io.out(`  opened round ${r.firstRound}: root version 1 needs its keyholders' signatures`);
   if (r.tlsFingerprint) io.out(`  TLS certificate fingerprint (signers pin it): ${r.tlsFingerprint}`);
@@ -222,7 +223,7 @@ export const ROUND_HELP = `Usage:
         [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]]
         [--remove TARGET ...] | [--signed FILE]
   quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
-        [--add-key ROLE=KEYHOLDER ...] [--add-key ROLE=pem:FILE ...] [--remove-key ROLE=KEYHOLDER|keyid:ID ...]
+        [--add-key ROLE=KEYHOLDER|pem:FILE|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE ...]
         [--threshold ROLE=N ...] | [--signed FILE]
   quorum round status <id> [--json]
   quorum round cancel <id> --reason TEXT
@@ -233,7 +234,7 @@ Open a signing round for the next version of root or targets (last released + 1)
 it, or carry it to an air-gapped keyholder and back. One round per role is open at a time.
 Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
 
-function keyRef(spec: string): { role: string; key: Record<string, string> } {
+function keyRef(spec: string): { role: string; key: Record<string, string | true> } {
   const i = spec.indexOf('=');
   if (i < 1) throw new UsageError(`${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE or ROLE=keyid:ID`);
   const role = spec.slice(0, i);
@@ -241,6 +242,7 @@ function keyRef(spec: string): { role: string; key: Record<string, string> } {
   if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role)) throw new UsageError(`unknown role ${role}`);
   if (v.startsWith('pem:')) return { role, key: { publicKey: readPublicKeyFile(v.slice(4)) } };
   if (v.startsWith('keyid:')) return { role, key: { keyid: v.slice(6) } };
+  if (v === 'online') return { role, key: { online: true } };
   return { role, key: { keyholder: v } };
 }
 

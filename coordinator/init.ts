@@ -16,9 +16,10 @@ import { QuorumError } from '../protocol/errors.js';
 import { publicKeyFrom, parseGarageSignPublic } from '../protocol/keys.js';
 import { loadRepository } from '../protocol/repository.js';
 import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
+import type { RootSigned } from '../protocol/metadata/schemas.js';
 import { initialRoot } from './proposals.js';
 import { publish } from './release.js';
-import { enrollKeyholder, openRound } from './rounds.js';
+import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
 import { DATA_FILES, hashToken } from './server.js';
 import { Store } from './store.js';
 
@@ -44,6 +45,8 @@ export interface InitResult {
   imported?: VerifyReport;
   firstRound?: string;
   tlsFingerprint?: string;
+  /** tuf import: the role (snapshot/timestamp) the online key cannot sign yet. */
+  onlineKeyMissing?: string;
 }
 
 export function readPublicKeyFile(file: string): string {
@@ -65,9 +68,11 @@ export function init(opts: InitOptions): InitResult {
   let imported: VerifyReport | undefined;
   let importFiles: Record<string, Buffer> | undefined;
   let dialect = opts.dialect;
+  let input0: ReturnType<typeof loadRepository> | undefined;
   if (opts.importDir) {
     const dir = metadataFolder(opts.importDir);
     const input = loadRepository(dir);
+    input0 = input;
     imported = verifyRepository(input, { at: now, dialect });
     if (!imported.ok) {
       throw new QuorumError('USAGE', `the repository in ${dir} does not verify, so it cannot be the trust anchor:\n${imported.errors.map((e) => `  ${e.code}: ${e.file}: ${e.message}`).join('\n')}`);
@@ -113,6 +118,12 @@ export function init(opts: InitOptions): InitResult {
         return seq;
       });
       publish(dataDir, seq, importFiles);
+      if (dialect === 'tuf') {
+        const root = parseMetadata(importFiles['root.json'] ?? input0!.trustedRoot.bytes, 'root.json', 'root', dialect).signed as RootSigned;
+        const online0 = publicKeyFrom(online.publicKey);
+        const missing = ['snapshot', 'timestamp'].find((r) => !roleNeed(r, root, r).keys.has(online0.fingerprint));
+        if (missing) result.onlineKeyMissing = missing;
+      }
     } else if (opts.rootKeyholders?.length) {
       const signed = initialRoot(
         store,

@@ -4,7 +4,7 @@
  * unknown fields and untouched entries carry over byte for byte. Expiry defaults are garage-sign's.
  */
 import { z } from 'zod';
-import { toMetadataKey, keyId, parseMetadataKey, publicKeyFrom, type MetadataKey } from '../protocol/keys.js';
+import { toMetadataKey, keyId, parseMetadataKey, publicKeyFrom, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { buildRoot, daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires, type RootSigned, type Role } from '../protocol/metadata/schemas.js';
 import { RoundError, keyholderKey, type RepoState } from './rounds.js';
@@ -29,6 +29,7 @@ const KeyRef = z.union([
   z.strictObject({ keyholder: z.string() }),
   z.strictObject({ publicKey: z.string() }), // PEM
   z.strictObject({ keyid: z.string() }), // an existing key in the current root
+  z.strictObject({ online: z.literal(true) }), // the coordinator's online snapshot/timestamp key
 ]);
 const RoleName = z.enum(['root', 'targets', 'snapshot', 'timestamp']);
 
@@ -56,8 +57,12 @@ export function proposeTargets(state: RepoState, change: TargetsChange, now = ne
   return signed;
 }
 
-function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof KeyRef>): MetadataKey {
+function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof KeyRef>, online?: PublicKey): MetadataKey {
   const dialect = store.dialect();
+  if ('online' in ref) {
+    if (!online) throw new RoundError('ROUND_INVALID', 'this coordinator has no online key');
+    return toMetadataKey(online, dialect);
+  }
   if ('keyholder' in ref) {
     const k = store.keyholderByName(ref.keyholder);
     if (!k || k.removed_at) throw new RoundError('KEYHOLDER_UNKNOWN', `no enrolled keyholder ${ref.keyholder}; enroll with quorum keyholder add`);
@@ -70,20 +75,20 @@ function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof K
 }
 
 /** The next root body: the released one with keys added/removed and thresholds changed. */
-export function proposeRoot(store: Store, state: RepoState, change: RootChange, now = new Date()): Record<string, unknown> {
+export function proposeRoot(store: Store, state: RepoState, change: RootChange, online?: PublicKey, now = new Date()): Record<string, unknown> {
   if (!state.root) throw new RoundError('NO_ROOT', 'no released root to change; create the first root with quorum init --keyholder ...');
   const signed = structuredClone(state.root.signed) as unknown as RootSigned & Record<string, unknown>;
   const dialect = state.dialect;
   const fpOf = (k: MetadataKey) => parseMetadataKey(k).fingerprint;
   for (const { role, key } of change.remove ?? []) {
-    const fp = fpOf(resolveKey(store, signed, key));
+    const fp = fpOf(resolveKey(store, signed, key, online));
     const r = signed.roles[role]!;
     const before = r.keyids.length;
     r.keyids = r.keyids.filter((id) => !signed.keys[id] || fpOf(signed.keys[id] as MetadataKey) !== fp);
     if (r.keyids.length === before) throw new RoundError('ROUND_INVALID', `cannot remove the key from ${role}: the role does not list it`);
   }
   for (const { role, key } of change.add ?? []) {
-    const mk = resolveKey(store, signed, key);
+    const mk = resolveKey(store, signed, key, online);
     const fp = fpOf(mk);
     const r = (signed.roles[role] ??= { keyids: [], threshold: 1 });
     if (r.keyids.some((id) => signed.keys[id] && fpOf(signed.keys[id] as MetadataKey) === fp)) {

@@ -133,6 +133,20 @@ export interface OpenRequest {
   signed: Record<string, unknown>;
   /** The version the requester based the change on (last released); refused when stale. */
   baseVersion?: number;
+  /** tuf: the coordinator's online key, which must be able to sign snapshot and timestamp. */
+  online?: PublicKey;
+}
+
+/**
+ * In tuf the coordinator signs snapshot and timestamp at each release with its online key, so the
+ * root in force must let that key alone meet both roles' thresholds.
+ */
+function onlineProblem(root: RootSigned, online: PublicKey): string | null {
+  for (const role of ['snapshot', 'timestamp']) {
+    const n = roleNeed(role, root, role);
+    if (!n.keys.has(online.fingerprint) || n.threshold !== 1) return role;
+  }
+  return null;
 }
 
 function releasedVersion(state: RepoState, role: RoundRole): number {
@@ -162,6 +176,15 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     canonical = meta.canonical;
   } catch (e) {
     throw new RoundError('ROUND_INVALID', (e as Error).message, { cause: e });
+  }
+  if (dialect === 'tuf' && req.online) {
+    const root = (req.role === 'root' ? meta.signed : state.root!.signed) as RootSigned;
+    const role = onlineProblem(root, req.online);
+    if (role) {
+      throw new RoundError('ROUND_INVALID', req.role === 'root'
+        ? `the proposed root does not let this coordinator's online key sign ${role} (it must be listed with threshold 1), so nothing could be released under it; add --add-key snapshot=online --add-key timestamp=online --threshold snapshot=1 --threshold timestamp=1`
+        : `the released root does not let this coordinator's online key sign ${role}, so targets cannot be released; first open a root round with --add-key snapshot=online --add-key timestamp=online (and remove the old ${role} key)`);
+    }
   }
   if (req.role === 'root' && state.targets) {
     // Devices check the released targets against the new root: it must still meet its threshold.

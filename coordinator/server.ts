@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
-import { verifySignature } from '../protocol/keys.js';
+import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
@@ -83,6 +83,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const adminHash = store.getMeta('admin_token_sha256')!;
   const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
   const onlineKey: KeyObject | null = fs.existsSync(onlineKeyFile) ? crypto.createPrivateKey(fs.readFileSync(onlineKeyFile)) : null;
+  const onlinePublic = onlineKey ? publicKeyFrom(onlineKey) : null;
   const limits = {
     heartbeatMs: opts.heartbeatMs ?? WIRE_LIMITS.heartbeatMs,
     ratePerSecond: opts.ratePerSecond ?? WIRE_LIMITS.ratePerSecond,
@@ -250,10 +251,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           let signed: Record<string, unknown>;
           if (b.signed) signed = b.signed;
           else if (b.role === 'targets') signed = proposeTargets(st, b.targets ?? {});
-          else signed = proposeRoot(store, st, b.root ?? {});
+          else signed = proposeRoot(store, st, b.root ?? {}, onlinePublic ?? undefined);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
           if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
-          const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion });
+          const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion, online: onlinePublic ?? undefined });
           const ri = info(r);
           log(`opened ${r.id}: ${b.reason}`);
           broadcast({ type: 'round.opened', round: ri });
