@@ -64,7 +64,19 @@ export interface RepoState {
   releaseSeq: number | null;
 }
 
+const stateCache = new WeakMap<Store, RepoState>();
+
+/** The latest release, parsed; cached per store until the next release (signature paths read it often). */
 export function repoState(store: Store): RepoState {
+  const seq = store.latestReleaseSeq();
+  const hit = stateCache.get(store);
+  if (hit && hit.releaseSeq === seq) return hit;
+  const state = loadState(store);
+  stateCache.set(store, state);
+  return state;
+}
+
+function loadState(store: Store): RepoState {
   const dialect = store.dialect();
   const rel = store.latestRelease();
   const files = rel ? store.releaseFiles(rel.seq) : {};

@@ -230,6 +230,9 @@ export class Store {
   latestRelease(): { seq: number; role: string; version: number; released_at: string; round_id: string | null } | undefined {
     return this.db.prepare('SELECT * FROM releases ORDER BY seq DESC LIMIT 1').get() as never;
   }
+  latestReleaseSeq(): number | null {
+    return (this.db.prepare('SELECT MAX(seq) AS seq FROM releases').get() as { seq: number | null }).seq;
+  }
   releaseFiles(seq: number): Record<string, Buffer> {
     const rows = this.db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ?').all(seq) as { name: string; bytes: Buffer }[];
     return Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
