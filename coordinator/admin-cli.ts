@@ -160,14 +160,15 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300]
+export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000]
+                    [--rate-per-second 20] [--rate-burst 50] [--unsafe-plaintext]
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
 Binding to a non-loopback address without TLS needs --unsafe-plaintext.`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
+  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
   if (values.help) return io.out(SERVE_HELP), 0;
   const dataDir = dataDirOf(values);
   const host = values.host ?? '127.0.0.1';
@@ -176,7 +177,21 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
   if (!tls && !loop && !values['unsafe-plaintext']) throw new UsageError(`refusing to serve plain ws:// on ${host}: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
   const port = values.port === undefined ? 7300 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
-  const server = await serve({ dataDir, host, port, heartbeatMs: values['heartbeat-ms'] ? Number(values['heartbeat-ms']) : undefined, log: io.out });
+  const positive = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0)) throw new UsageError(`${flag} must be a positive number`);
+    return n;
+  };
+  const server = await serve({
+    dataDir,
+    host,
+    port,
+    heartbeatMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
+    ratePerSecond: positive(values['rate-per-second'], '--rate-per-second'),
+    rateBurst: positive(values['rate-burst'], '--rate-burst'),
+    log: io.out,
+  });
   await new Promise<void>((resolve) => {
     const stop = () => {
       io.out('shutting down');

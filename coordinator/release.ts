@@ -134,6 +134,9 @@ export function publish(dataDir: string, seq: number, files: Record<string, Buff
 
 /** After a restart: make sure the latest recorded release is the published one. */
 export function republishLatest(store: Store, dataDir: string): void {
+  // Temporary folders and links left by a crash in the middle of publish().
+  const base = path.join(dataDir, 'releases');
+  if (fs.existsSync(base)) for (const n of fs.readdirSync(base)) if (n.startsWith('.tmp-') || n.startsWith('.current-')) fs.rmSync(path.join(base, n), { recursive: true, force: true });
   const rel = store.latestRelease();
   if (rel) publish(dataDir, rel.seq, store.releaseFiles(rel.seq));
 }

@@ -426,8 +426,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const heartbeat = setInterval(() => {
     for (const c of conns) {
       if (!c.alive) {
-        c.ws.terminate();
+        // Say why when the peer can still hear it; a dead peer is cut off a moment later.
         conns.delete(c);
+        c.ws.close(CLOSE_CODES.heartbeatTimeout, 'heartbeat missed');
+        setTimeout(() => c.ws.terminate(), 1000).unref();
         continue;
       }
       c.alive = false;
@@ -453,7 +455,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const url = `${scheme}://${host}:${addr.port}`;
   const wsUrl = `${useTls ? 'wss' : 'ws'}://${host}:${addr.port}/v1/ws`;
   const tlsFingerprint = useTls ? new crypto.X509Certificate(fs.readFileSync(tlsCert)).fingerprint256 : null;
-  fs.writeFileSync(path.join(dataDir, DATA_FILES.serverInfo), JSON.stringify({ url, wsUrl, pid: process.pid, tlsFingerprint }, null, 2) + '\n');
+  const infoFile = path.join(dataDir, DATA_FILES.serverInfo);
+  fs.writeFileSync(`${infoFile}.tmp`, JSON.stringify({ url, wsUrl, pid: process.pid, tlsFingerprint }, null, 2) + '\n');
+  fs.renameSync(`${infoFile}.tmp`, infoFile); // readers never see a half-written file
   log(`quorum coordinator ${serverId} (${store.dialect()}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
 
   return {

@@ -118,11 +118,11 @@ export type WireErrorCode =
 export const CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,
-  tooLarge: 1009, // ws closes with this itself when maxPayload is exceeded
-  rateLimited: 4008, // too many messages; reconnect after a pause
-  heartbeatTimeout: 4009,
+  invalidUtf8: 1007, // ws closes with this itself for a text frame that is not UTF-8
+  tooLarge: 1009, // ws closes with this itself when maxPayload is exceeded (or for a binary frame over it)
   keyholderRemoved: 4003,
-  protocolViolation: 4002, // repeated invalid messages
+  rateLimited: 4008, // too many messages; reconnect after a pause
+  heartbeatTimeout: 4009, // a ping went unanswered
 } as const;
 
 /** Fatal error codes: the coordinator closes the socket after sending them. */
