@@ -20,6 +20,7 @@ import { CanonicalError } from './errors.js';
 export type Dialect = 'ota' | 'tuf';
 
 const CHUNK = 1 << 20; // characters per flushed chunk
+const NON_ASCII = /[^\x00-\x7F]/;
 
 // Characters that force the slow path: quote, backslash, controls (ota escapes them), surrogates.
 const TUF_SPECIAL = /["\\\uD800-\uDFFF]/;
@@ -34,7 +35,8 @@ class Out {
     if (this.cur.length > CHUNK) this.flush();
   }
   private flush(): void {
-    this.parts.push(Buffer.from(this.cur, 'utf8'));
+    // latin1 encoding is a plain copy, and equals UTF-8 for ASCII (nearly all metadata).
+    this.parts.push(Buffer.from(this.cur, NON_ASCII.test(this.cur) ? 'utf8' : 'latin1'));
     this.cur = '';
   }
   finish(): Buffer {
@@ -170,9 +172,15 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
       throw new CanonicalError('CANONICAL_TYPE', `a ${proto?.constructor?.name ?? 'non-plain'} object at ${where(path)} is not JSON`);
     }
     const obj = v as Record<string, unknown>;
-    const keys = Object.keys(obj);
     if (proto === Object.prototype && plain(obj, bail) && fast(obj)) return;
-    keys.sort();
+    const keys = Object.keys(obj).sort();
+    if (keys.length > 16) {
+      // A large map in another order (e.g. a targets file written without sorting): a copy in
+      // sorted order usually takes the fast path as a whole, instead of entry by entry.
+      const sorted: Record<string, unknown> = {};
+      for (const k of keys) sorted[k] = obj[k];
+      if (plain(sorted, bail) && fast(sorted)) return;
+    }
     out.add('{');
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;

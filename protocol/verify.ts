@@ -15,9 +15,9 @@ import {
   EXPIRES_RE,
   EnvelopeSchema,
   SIGNED_SCHEMAS,
+  countTargets,
   detectType,
   formatExpires,
-  isTargetsMap,
   typeName,
   type MetaFile,
   type Role,
@@ -47,6 +47,8 @@ export interface Metadata<R extends Role = Role> {
   signatures: SignatureT[];
   /** Canonical bytes of `signed`: what every signature is over. */
   canonical: Buffer;
+  /** For targets: how many targets it lists. */
+  entries?: number;
 }
 
 /**
@@ -80,7 +82,8 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   }
   // Targets maps are checked by the equivalent fast predicate; zod runs on the rest, and on the
   // whole only when the predicate fails, to say what is wrong.
-  const fastTargets = role === 'targets' && isTargetsMap(raw.signed.targets);
+  const entries = role === 'targets' ? countTargets(raw.signed.targets) : -1;
+  const fastTargets = entries >= 0;
   const parsed = SIGNED_SCHEMAS[role].safeParse(fastTargets ? { ...raw.signed, targets: {} } : raw.signed);
   if (!parsed.success) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
   let canonical: Buffer;
@@ -91,7 +94,7 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
     throw e;
   }
   // Keep the parsed object itself (not zod's copy): it is the exact content that was signed.
-  return { file, role, dialect: d, bytes, signed: raw.signed as SignedOf<R>, signatures: raw.signatures, canonical };
+  return { file, role, dialect: d, bytes, signed: raw.signed as SignedOf<R>, signatures: raw.signatures, canonical, ...(fastTargets ? { entries } : {}) };
 }
 
 function summarise(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
@@ -435,7 +438,7 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
       signedBy: t.signedBy,
       sha256: sha256hex(meta.bytes),
       length: meta.bytes.length,
-      ...(role === 'targets' ? { targets: Object.keys(s.targets).length } : {}),
+      ...(role === 'targets' ? { targets: meta.entries ?? Object.keys(s.targets).length } : {}),
     };
     return meta;
   };

@@ -54,19 +54,26 @@ export const TargetFileSchema = z.looseObject({
  * The same check as `z.record(z.string(), TargetFileSchema)`, without zod's per-entry copying:
  * a targets map can hold a million entries and this is on the verification hot path. A test
  * holds it equal to the schema; on failure the schema runs to produce the message.
+ * Returns the number of entries, or -1 when the map is not valid.
  */
-export function isTargetsMap(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+export function countTargets(v: unknown): number {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return -1;
   const map = v as Record<string, unknown>;
+  let n = 0;
   for (const k in map) {
     const t = map[k] as { length?: unknown; hashes?: unknown } | null;
-    if (typeof t !== 'object' || t === null || Array.isArray(t)) return false;
-    if (!Number.isSafeInteger(t.length) || (t.length as number) < 0) return false;
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) return -1;
+    if (!Number.isSafeInteger(t.length) || (t.length as number) < 0) return -1;
     const h = t.hashes as Record<string, unknown> | null;
-    if (typeof h !== 'object' || h === null || Array.isArray(h)) return false;
-    for (const a in h) if (typeof h[a] !== 'string') return false;
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) return -1;
+    for (const a in h) if (typeof h[a] !== 'string') return -1;
+    n++;
   }
-  return true;
+  return n;
+}
+
+export function isTargetsMap(v: unknown): boolean {
+  return countTargets(v) >= 0;
 }
 
 export const TargetsSignedSchema = z.looseObject({

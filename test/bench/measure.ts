@@ -31,9 +31,17 @@ export function median(xs: number[]): number {
 }
 
 export function timed(fn: () => void): number {
+  return timedCpu(fn).wall;
+}
+
+/** Wall time and process CPU time (user + system, all threads incl. GC helpers), ms. */
+export function timedCpu(fn: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   fn();
-  return performance.now() - t0;
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
 function check(cond: boolean, what: string): void {
@@ -86,6 +94,9 @@ export interface Series {
   /** The unmeasured first (cold) run, ms. */
   cold: number;
   samples: number[];
+  /** Median process CPU time (user + system, all threads) of the same runs, ms: less sensitive to other load on the machine. */
+  cpuMedian: number;
+  cpuSamples: number[];
 }
 
 /** Run each operation once cold, then `reps` times interleaved (gc before every run); medians. */
@@ -95,16 +106,21 @@ export function measureInterleaved(reps: number, ops: Record<string, () => void>
   for (const n of names) {
     collect();
     const cold = timed(ops[n]!);
-    out[n] = { median: 0, cold, samples: [] };
+    out[n] = { median: 0, cold, samples: [], cpuMedian: 0, cpuSamples: [] };
     log(`${label} ${n}: cold ${cold.toFixed(1)} ms`);
   }
   for (let r = 0; r < reps; r++) {
     for (const n of names) {
       collect();
-      out[n]!.samples.push(timed(ops[n]!));
+      const t = timedCpu(ops[n]!);
+      out[n]!.samples.push(t.wall);
+      out[n]!.cpuSamples.push(t.cpu);
     }
-    log(`${label} rep ${r + 1}/${reps}: ${names.map((n) => `${n} ${out[n]!.samples[r]!.toFixed(1)} ms`).join(', ')}`);
+    log(`${label} rep ${r + 1}/${reps}: ${names.map((n) => `${n} ${out[n]!.samples[r]!.toFixed(1)} ms (cpu ${out[n]!.cpuSamples[r]!.toFixed(0)})`).join(', ')}`);
   }
-  for (const n of names) out[n]!.median = median(out[n]!.samples);
+  for (const n of names) {
+    out[n]!.median = median(out[n]!.samples);
+    out[n]!.cpuMedian = median(out[n]!.cpuSamples);
+  }
   return out;
 }

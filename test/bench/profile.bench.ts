@@ -1,7 +1,7 @@
 /**
  * Where OUR verification time goes, for the lead to optimise (not part of `npm run bench`):
  *
- *   npm run build && node --max-old-space-size=8192 --expose-gc dist/test/bench/profile.bench.js [targets=100000] [reps=5]
+ *   npm run build && node --max-old-space-size=8192 --expose-gc dist/test/bench/profile.bench.js [targets=100000] [reps=5] [sorted|insertion]
  *
  * Generates one targets.json like the benchmark does, prints the manual phase breakdown
  * (breakdown.ts), then CPU-profiles `reps` runs of the measured OURS operation with the
@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { breakdown, PHASES } from './breakdown.js';
-import { benchKey, writeTargets, writeTargetsRoot } from './fixtures.js';
+import { benchKey, writeTargets, writeTargetsRoot, type KeyOrder } from './fixtures.js';
 import { collect, log, median, ours, timed } from './measure.js';
 
 interface CallFrame {
@@ -81,19 +81,20 @@ function summarise(p: Profile, top: number): string[] {
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 100_000);
   const reps = Number(process.argv[3] ?? 5);
+  const order = (process.argv[4] ?? 'sorted') as KeyOrder;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uptane-quorum-profile-'));
   const now = new Date();
   const rootKey = benchKey('ed25519');
   const keys = [benchKey('ed25519'), benchKey('ecdsa'), benchKey('rsa')];
   writeTargetsRoot(tmp, rootKey, keys, now);
-  log(`generating ${count} targets in ${tmp} ...`);
-  const repo = writeTargets(tmp, count, keys, now);
+  log(`generating ${count} targets (${order} keys) in ${tmp} ...`);
+  const repo = writeTargets(tmp, count, keys, now, order);
   collect();
 
   log('phase breakdown ...');
   const phases = breakdown(repo, reps);
   const sum = PHASES.reduce((s, p) => s + phases[p], 0);
-  const lines: string[] = [`Phase breakdown at ${count} targets (median of ${reps}):`];
+  const lines: string[] = [`Phase breakdown at ${count} targets, ${order} keys (median of ${reps}):`];
   for (const p of PHASES) lines.push(`  ${p.padEnd(42)} ${phases[p].toFixed(1).padStart(9)} ms  ${((100 * phases[p]) / sum).toFixed(1).padStart(5)}%`);
   lines.push(`  ${'sum of phases'.padEnd(42)} ${sum.toFixed(1).padStart(9)} ms`);
 

@@ -53,6 +53,10 @@ interface Row {
   floorMs: number;
   floorSamples: number[];
   oursOverFloor: number;
+  /** Process CPU time medians (user + system, all threads), ms. */
+  oursCpuMs: number;
+  floorCpuMs: number;
+  oursOverFloorCpu: number;
   tufjsMs: number | null;
   tufjsSamples: number[] | null;
   oursOverTufjs: number | null;
@@ -66,6 +70,8 @@ interface OrderSummary {
   growthLargestVs10k: number | null;
   /** The same ratio for the floor: how much of the growth is V8/JSON.parse rather than ours. */
   floorGrowthLargestVs10k: number | null;
+  /** The same ratio on process CPU time (ours), less sensitive to other load. */
+  cpuGrowthLargestVs10k: number | null;
   largest: number | null;
   linear: boolean | null;
   oursOverFloorAt100k: number | null;
@@ -144,6 +150,9 @@ function main(): void {
         floorMs: f.median,
         floorSamples: f.samples,
         oursOverFloor: o.median / f.median,
+        oursCpuMs: o.cpuMedian,
+        floorCpuMs: f.cpuMedian,
+        oursOverFloorCpu: o.cpuMedian / f.cpuMedian,
         tufjsMs: tj ? tj.median : null,
         tufjsSamples: tj ? tj.samples : null,
         oursOverTufjs: tj ? o.median / tj.median : null,
@@ -171,6 +180,7 @@ function main(): void {
       oursMsPer1k: Object.fromEntries(mine.map((x) => [x.targets, x.oursMsPer1k])),
       growthLargestVs10k: growth,
       floorGrowthLargestVs10k: r10k && last ? last.floorMsPer1k / r10k.floorMsPer1k : null,
+      cpuGrowthLargestVs10k: r10k && last ? last.oursCpuMs / last.targets / (r10k.oursCpuMs / r10k.targets) : null,
       largest: last ? last.targets : null,
       linear: growth === null ? null : growth <= LINEAR_TOLERANCE,
       oursOverFloorAt100k: r100k ? r100k.oursOverFloor : null,
@@ -230,6 +240,14 @@ function main(): void {
       ),
     );
   }
+  lines.push('');
+  lines.push('Process CPU time (user + system, all threads incl. GC helpers; medians of the same runs; less sensitive to other load):');
+  const cHead = ['keys', 'targets', 'ours cpu ms', 'floor cpu ms', 'ours/floor', 'ours cpu ms/1k'];
+  const cWidths = [9, 9, 12, 12, 10, 14];
+  lines.push(pad(cHead, cWidths));
+  for (const row of rows) {
+    lines.push(pad([row.order, String(row.targets), fmt(row.oursCpuMs), fmt(row.floorCpuMs), fmt(row.oursOverFloorCpu, 2) + 'x', fmt(row.oursCpuMs / (row.targets / 1000), 3)], cWidths));
+  }
   for (const s of summaries) {
     lines.push('');
     lines.push(`[${s.order} keys]`);
@@ -238,10 +256,11 @@ function main(): void {
       .map(([n, v]) => `${n}: ${fmt(v, 3)} ms`);
     if (per.length) lines.push(`  Per-target growth (ours ms per 1k targets): ${per.join(', ')}`);
     if (s.growthLargestVs10k !== null) {
-      lines.push(`  ${s.largest} vs 10000 per-1k ratio: ${fmt(s.growthLargestVs10k, 2)} (1.00 = linear) -> ${s.linear ? `linear (within ${Math.round((LINEAR_TOLERANCE - 1) * 100)}%)` : 'SUPERLINEAR'}; floor's own ratio ${fmt(s.floorGrowthLargestVs10k, 2)}`);
+      lines.push(`  ${s.largest} vs 10000 per-1k ratio: ${fmt(s.growthLargestVs10k, 2)} (1.00 = linear) -> ${s.linear ? `linear (within ${Math.round((LINEAR_TOLERANCE - 1) * 100)}%)` : 'SUPERLINEAR'}; floor's own ratio ${fmt(s.floorGrowthLargestVs10k, 2)}; ours on CPU time ${fmt(s.cpuGrowthLargestVs10k, 2)}`);
     }
     if (s.oursOverFloorAt100k !== null) {
-      lines.push(`  Goal ours <= ${GOAL_RATIO.toFixed(1)}x floor at 100000 targets: ${fmt(s.oursOverFloorAt100k, 2)}x -> ${s.goalMet ? 'MET' : 'NOT MET'}`);
+      const cpu = rows.find((x) => x.order === s.order && x.targets === 100_000)?.oursOverFloorCpu ?? null;
+      lines.push(`  Goal ours <= ${GOAL_RATIO.toFixed(1)}x floor at 100000 targets: ${fmt(s.oursOverFloorAt100k, 2)}x -> ${s.goalMet ? 'MET' : 'NOT MET'} (on CPU time ${fmt(cpu, 2)}x)`);
     }
     const phases = s.breakdownMs;
     if (phases) {
