@@ -10,12 +10,13 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Dialect } from '../protocol/canonical.js';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
-import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind } from '../protocol/keys.js';
+import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
 import type { RoundInfo } from '../protocol/wire.js';
 import { SignerConnection } from './connection.js';
 import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
+import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets, type CheckedProposal } from './trust.js';
@@ -26,9 +27,15 @@ const HELP = `Usage: quorum-signer <command> [options]
 Keys:
   keygen --out NAME [--type ed25519|ecdsa|rsa]   new encrypted key file NAME.key.json and NAME.pub.pem
   import-garage-sign FILE.sec --out NAME         encrypt a garage-sign private key into a key file
+Hardware tokens (PKCS#11):
+  token keygen --module M --token LABEL --label NAME [--type ed25519|ecdsa|rsa]
+                                                 new non-extractable key on the token; prints its pkcs11: URI
+  token list --module M [--token LABEL]          keys on the token, with their key ids in both dialects
+  token export-public --module M --key URI --out FILE.pem
+                                                 the public key, for enrollment (quorum keyholder add)
 Setup:
   join URL --key NAME.key.json [--trusted-root root.json] [--tls-fingerprint FP]
-                                                 remember the coordinator, your key and your trust anchor
+  join URL --token-key URI --module M [...]      remember the coordinator, your key and your trust anchor
   trust ROOT.json                                pin a trusted root (for offline signing)
 Rounds:
   rounds                                         list rounds and their progress
@@ -38,11 +45,13 @@ Rounds:
   watch [--unsafe-auto-sign]                     stay connected and prompt for each new round
 
 Common options: --home DIR (default ~/.quorum-signer, or QUORUM_SIGNER_HOME), --passphrase-file FILE
-(or QUORUM_PASSPHRASE), --json, --help. Exit status: 0 ok, 1 refused or failed, 2 usage.`;
+(or QUORUM_PASSPHRASE), --pin-file FILE (or QUORUM_PIN) for token keys, --json, --help.
+Exit status: 0 ok, 1 refused or failed, 2 usage.`;
 
 const common = {
   home: { type: 'string' },
   'passphrase-file': { type: 'string' },
+  'pin-file': { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   yes: { type: 'boolean', default: false },
@@ -56,10 +65,23 @@ function args<O extends ParseArgsConfig['options']>(argv: string[], options: O) 
   }
 }
 
-interface Config {
+/** A key on a PKCS#11 token, as config.json keeps it. */
+interface TokenKeyConfig {
+  uri: string;
+  module: string;
+  /** of the public key at join time: another key behind the URI is refused (TOKEN_KEY_CHANGED) */
+  fingerprint?: string;
+}
+
+/** Where the keyholder's key is: an encrypted key file or a token key (one of the two). */
+interface KeyRef {
+  keyFile?: string;
+  tokenKey?: TokenKeyConfig;
+}
+
+interface Config extends KeyRef {
   server: string;
   pin: Pin | null;
-  keyFile: string;
   unsafeAllowPlaintext: boolean;
 }
 
@@ -69,12 +91,27 @@ function homeOf(v: { home?: string }): string {
 
 function loadConfig(home: string): Config {
   const file = path.join(home, 'config.json');
-  if (!fs.existsSync(file)) throw new UsageError(`no ${file}: run quorum-signer join URL --key KEYFILE first`);
+  if (!fs.existsSync(file)) throw new UsageError(`no ${file}: run quorum-signer join URL --key KEYFILE (or --token-key URI --module M) first`);
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
 }
 
-async function loadSigner(keyFile: string, v: { 'passphrase-file'?: string }): Promise<Signer> {
+type SecretOptions = { 'passphrase-file'?: string; 'pin-file'?: string };
+
+function pinSource(v: SecretOptions, uri: string): () => Promise<string> {
+  const token = parsePkcs11Uri(uri).token;
+  return () => tokenPin({ file: v['pin-file'], uri, prompt: `PIN for token${token === undefined ? '' : ` ${JSON.stringify(token)}`}: ` });
+}
+
+async function loadSigner(ref: KeyRef, v: SecretOptions): Promise<Signer> {
+  if (ref.tokenKey) return openTokenSigner({ module: ref.tokenKey.module, uri: ref.tokenKey.uri, fingerprint: ref.tokenKey.fingerprint, pin: pinSource(v, ref.tokenKey.uri) });
+  if (!ref.keyFile) throw new UsageError('no key: config.json names neither keyFile nor tokenKey; run quorum-signer join again');
+  const keyFile = ref.keyFile;
   return fileSigner(keyFile, await passphrase({ file: v['passphrase-file'], prompt: `passphrase for ${path.basename(keyFile)}: ` }));
+}
+
+/** Close a token session when done (a key file has nothing to close). */
+function closeSigner(s: Signer): void {
+  if (s instanceof TokenSigner) s.close();
 }
 
 // --- keys --------------------------------------------------------------------------------------
@@ -122,6 +159,105 @@ async function importGs(argv: string[]): Promise<number> {
   return writeOut(values.out, importGarageSign(positionals[0]!, pass, { ...SCRYPT_DEFAULT, N }), values.json);
 }
 
+// --- token keys (PKCS#11) --------------------------------------------------------------------------
+
+const TOKEN_HELP = `Usage: quorum-signer token <keygen|list|export-public> [options]
+
+Keys on a PKCS#11 token (YubiKey, Nitrokey, an HSM, SoftHSM). A key is named by an RFC 7512
+pkcs11: URI plus --module, the path of the token's PKCS#11 library. The PIN comes from
+--pin-file FILE, else ${PIN_ENV}, else a prompt.
+
+  token keygen --module M --token LABEL --label NAME [--type ed25519|ecdsa|rsa] [--id HEX]
+      Generate a key pair on the token (private key sensitive and non-extractable) and print its URI.
+  token list --module M [--token LABEL]
+      Show each private key: label, id, algorithm, URI and its key ids in both dialects.
+  token export-public --module M --key URI --out FILE.pem
+      Write the public key for enrollment: quorum keyholder add NAME FILE.pem
+
+Ed25519 and RSA work in both dialects; ECDSA P-256 in tuf only. Then: quorum-signer join URL
+--token-key URI --module M. Options: --pin-file FILE, --json, --help.`;
+
+const tokenOptions = { module: { type: 'string' }, token: { type: 'string' }, label: { type: 'string' }, type: { type: 'string' }, id: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' } } as const;
+
+function keyIdsOf(pk: PublicKey): { ota: string; tuf: string } {
+  const id = (d: Dialect) => {
+    try {
+      return keyId(toMetadataKey(pk, d), d);
+    } catch {
+      return `not usable in ${d}`;
+    }
+  };
+  return { ota: id('ota'), tuf: id('tuf') };
+}
+
+function tokenKeyJson(k: TokenKey) {
+  return { token: k.token, label: k.label, id: k.id.toString('hex'), uri: k.uri, algorithm: k.algorithm ?? null, fingerprint: k.publicKey?.fingerprint ?? null, keyIds: k.publicKey ? keyIdsOf(k.publicKey) : null, ...(k.unsupported ? { unsupported: k.unsupported } : {}) };
+}
+
+function needModule(v: { module?: string }, cmd: string): string {
+  if (!v.module) throw new UsageError(`token ${cmd} needs --module PATH (the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so)`);
+  return v.module;
+}
+
+async function token(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return io.out(TOKEN_HELP), sub === undefined ? 2 : 0;
+  const { values } = args(rest, tokenOptions);
+  const pinFor = (label: string | undefined) => () => tokenPin({ file: values['pin-file'], prompt: `PIN for token${label === undefined ? '' : ` ${JSON.stringify(label)}`}: ` });
+  switch (sub) {
+    case 'keygen': {
+      if (values.help) return io.out('Usage: quorum-signer token keygen --module M --token LABEL --label NAME [--type ed25519|ecdsa|rsa|rsa3072|rsa4096] [--id HEX] [--pin-file F] [--json]\n\nGenerate a key pair on the token: the private key is sensitive and cannot be extracted, the public\nkey is stored beside it under the same label and id (random 8 bytes unless --id). Prints the key\'s\npkcs11: URI for join and export-public. An existing label is never overwritten. ecdsa (P-256) is for\nthe tuf dialect only.'), 0;
+      const module = needModule(values, 'keygen');
+      if (!values.token || !values.label) throw new UsageError('token keygen needs --token LABEL (the token) and --label NAME (the new key)');
+      const type = (values.type ?? 'ed25519') as TokenKeyType;
+      if (!TOKEN_KEY_TYPES.includes(type)) throw new UsageError(`--type must be one of ${TOKEN_KEY_TYPES.join(', ')}`);
+      if (values.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(values.id)) throw new UsageError('--id must be hex bytes, e.g. 01 or a1b2');
+      const k = await generateTokenKey({ module, token: values.token, label: values.label, type, pin: pinFor(values.token), id: values.id === undefined ? undefined : Buffer.from(values.id, 'hex') });
+      const j = tokenKeyJson(k);
+      if (values.json) return io.out(JSON.stringify(j, null, 2)), 0;
+      io.out(`generated ${j.algorithm} key ${JSON.stringify(k.label)} (id ${j.id}) on token ${JSON.stringify(k.token)}; the private key cannot leave the token`);
+      io.out(`  uri: ${k.uri}`);
+      io.out(`  fingerprint ${j.fingerprint}`);
+      io.out(`  key id: ota ${j.keyIds!.ota}, tuf ${j.keyIds!.tuf}`);
+      io.out(`next: quorum-signer token export-public --module ${module} --key '${k.uri}' --out ${k.label}.pub.pem`);
+      return 0;
+    }
+    case 'list': {
+      if (values.help) return io.out('Usage: quorum-signer token list --module M [--token LABEL] [--pin-file F] [--json]\n\nShow every private key on the token(s): label, id, algorithm, pkcs11: URI, and the key id each\ndialect gives it (ota: sha256 of the public key; tuf: sha256 of the canonical key object).\nKeys of a type this tool cannot sign with are listed with the reason.'), 0;
+      const keys = await listTokenKeys({ module: needModule(values, 'list'), token: values.token, pin: pinFor(values.token) });
+      if (values.json) return io.out(JSON.stringify(keys.map(tokenKeyJson), null, 2)), 0;
+      if (!keys.length) io.out('no private keys on the token');
+      for (const k of keys.map(tokenKeyJson)) {
+        io.out(`${k.label}  id ${k.id || '(none)'}  ${k.algorithm ?? 'not usable'}  token ${JSON.stringify(k.token)}`);
+        io.out(`  uri: ${k.uri}`);
+        if (k.keyIds) io.out(`  key id: ota ${k.keyIds.ota}\n          tuf ${k.keyIds.tuf}`);
+        else io.out(`  not usable: ${k.unsupported}`);
+      }
+      return 0;
+    }
+    case 'export-public': {
+      if (values.help) return io.out('Usage: quorum-signer token export-public --module M --key URI --out FILE.pem [--pin-file F] [--json]\n\nWrite the public key of the token key URI as PEM, for enrollment: quorum keyholder add NAME FILE.pem\n(or quorum init --keyholder NAME=FILE.pem). An existing FILE.pem is not overwritten.'), 0;
+      if (!values.key || !values.out) throw new UsageError('token export-public needs --key URI and --out FILE.pem');
+      const uri = values.key;
+      const pk = await tokenPublicKey({ module: needModule(values, 'export-public'), uri, pin: pinFor(parsePkcs11Uri(uri).token) });
+      try {
+        fs.writeFileSync(values.out, pk.keyObject.export({ format: 'pem', type: 'spki' }).toString(), { flag: 'wx' });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${values.out} exists; choose another --out`);
+        throw e;
+      }
+      const ids = keyIdsOf(pk);
+      if (values.json) return io.out(JSON.stringify({ publicKey: values.out, uri, algorithm: pk.algorithm, fingerprint: pk.fingerprint, keyIds: ids }, null, 2)), 0;
+      io.out(`wrote ${values.out} (${pk.algorithm}, fingerprint ${pk.fingerprint})`);
+      io.out(`  key id: ota ${ids.ota}, tuf ${ids.tuf}`);
+      io.out(`give it to your release coordinator: quorum keyholder add NAME ${path.basename(values.out)}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown token command ${JSON.stringify(sub)}\n\n${TOKEN_HELP}`);
+  }
+}
+
 // --- setup -------------------------------------------------------------------------------------
 
 function pinRoot(home: string, file: string): number {
@@ -136,9 +272,10 @@ function pinRoot(home: string, file: string): number {
 }
 
 async function join(argv: string[]): Promise<number> {
-  const { values, positionals } = args(argv, { key: { type: 'string' }, 'trusted-root': { type: 'string' }, 'tls-fingerprint': { type: 'string' }, 'unsafe-allow-plaintext': { type: 'boolean', default: false } });
-  if (values.help) return io.out('Usage: quorum-signer join URL --key KEYFILE [--trusted-root root.json] [--tls-fingerprint SHA256] [--unsafe-allow-plaintext]\n\nRemember the coordinator (https:// with its certificate fingerprint pinned, or http:// on loopback),\nyour key file, and the root you trust. --unsafe-allow-plaintext permits http:// to another host: anyone\non the network can then read and alter the traffic (your signatures stay bound to what you reviewed).'), 0;
-  if (positionals.length !== 1 || !values.key) throw new UsageError('join needs the coordinator URL and --key KEYFILE');
+  const { values, positionals } = args(argv, { key: { type: 'string' }, 'token-key': { type: 'string' }, module: { type: 'string' }, 'trusted-root': { type: 'string' }, 'tls-fingerprint': { type: 'string' }, 'unsafe-allow-plaintext': { type: 'boolean', default: false } });
+  if (values.help) return io.out('Usage: quorum-signer join URL --key KEYFILE [--trusted-root root.json] [--tls-fingerprint SHA256] [--unsafe-allow-plaintext]\n       quorum-signer join URL --token-key PKCS11-URI --module MODULE.so [--pin-file F] [...]\n\nRemember the coordinator (https:// with its certificate fingerprint pinned, or http:// on loopback),\nyour key (a key file, or a key on a PKCS#11 token named by its pkcs11: URI and the token\'s module;\nthe token is opened once now to check the key), and the root you trust. --unsafe-allow-plaintext\npermits http:// to another host: anyone on the network can then read and alter the traffic (your\nsignatures stay bound to what you reviewed).'), 0;
+  if (positionals.length !== 1 || !values.key === !values['token-key']) throw new UsageError('join needs the coordinator URL and either --key KEYFILE or --token-key URI --module MODULE');
+  if (values.module && !values['token-key']) throw new UsageError('--module goes with --token-key');
   const home = homeOf(values);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const server = positionals[0]!.replace(/\/v1\/ws$/, '').replace(/^ws/, 'http').replace(/\/$/, '');
@@ -147,11 +284,25 @@ async function join(argv: string[]): Promise<number> {
     if (!values['tls-fingerprint']) throw new UsageError('an https:// coordinator needs --tls-fingerprint (ask your release coordinator; quorum serve prints it)');
     pin = await fetchPinnedCertificate(server, values['tls-fingerprint']);
   }
-  readKeyFile(values.key);
-  const cfg: Config = { server, pin, keyFile: path.resolve(values.key), unsafeAllowPlaintext: values['unsafe-allow-plaintext'] };
+  let key: KeyRef;
+  let tokenKeyPk: PublicKey | null = null;
+  if (values.key) {
+    readKeyFile(values.key);
+    key = { keyFile: path.resolve(values.key) };
+  } else {
+    const uri = values['token-key']!;
+    const given = modulePathOf({ uri, module: values.module });
+    const module = given.includes('/') ? path.resolve(given) : given; // a bare name is found by the dynamic loader
+    const s = await openTokenSigner({ module, uri, pin: pinSource(values, uri) }); // PIN, key and key type checked now, not at the first round
+    s.close();
+    tokenKeyPk = s.publicKey;
+    key = { tokenKey: { uri, module, fingerprint: s.publicKey.fingerprint } };
+  }
+  const cfg: Config = { server, pin, ...key, unsafeAllowPlaintext: values['unsafe-allow-plaintext'] };
   checkScheme(server, pin, cfg.unsafeAllowPlaintext);
   fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
   io.out(`joined ${server}${pin ? ` (TLS pinned to ${pin.fingerprint256})` : ''}; config in ${home}`);
+  if (tokenKeyPk) io.out(`signing with the token key ${cfg.tokenKey!.uri} (${tokenKeyPk.algorithm}, fingerprint ${tokenKeyPk.fingerprint})`);
   if (values['trusted-root']) io.out(`pinned trusted root version ${pinRoot(home, values['trusted-root'])}`);
   else io.out('warning: no --trusted-root; the first root the coordinator releases will be trusted on first use');
   return 0;
@@ -173,13 +324,23 @@ interface Session {
   dialect: Dialect;
 }
 
-async function session(v: { home?: string; 'passphrase-file'?: string }, reconnect = false): Promise<Session> {
+async function session(v: { home?: string } & SecretOptions, reconnect = false): Promise<Session> {
   const home = homeOf(v);
   const cfg = loadConfig(home);
-  const signer = await loadSigner(cfg.keyFile, v);
-  const conn = new SignerConnection({ server: cfg.server, pin: cfg.pin, signer, unsafeAllowPlaintext: cfg.unsafeAllowPlaintext, reconnect });
-  const hello = await conn.connect();
-  return { home, conn, signer, dialect: hello.dialect };
+  const signer = await loadSigner(cfg, v);
+  try {
+    const conn = new SignerConnection({ server: cfg.server, pin: cfg.pin, signer, unsafeAllowPlaintext: cfg.unsafeAllowPlaintext, reconnect });
+    const hello = await conn.connect();
+    return { home, conn, signer, dialect: hello.dialect };
+  } catch (e) {
+    closeSigner(signer);
+    throw e;
+  }
+}
+
+function endSession(s: Session): void {
+  s.conn.close();
+  closeSigner(s.signer);
 }
 
 /** Fetch a round and run every check against this signer's own trust. */
@@ -227,7 +388,7 @@ async function rounds(argv: string[]): Promise<number> {
     else for (const x of r.rounds) io.out(`${x.id}  ${x.role} v${x.version} [${x.state}] ${progressText(x)} — ${x.reason}`);
     return 0;
   } finally {
-    s.conn.close();
+    endSession(s);
   }
 }
 
@@ -243,7 +404,7 @@ async function review(argv: string[]): Promise<number> {
     else io.out(renderSummary(p, sum, !values['no-diff']));
     return 0;
   } finally {
-    s.conn.close();
+    endSession(s);
   }
 }
 
@@ -261,8 +422,9 @@ async function signOne(s: Session, p: CheckedProposal, yes: boolean): Promise<Ro
 }
 
 async function sign(argv: string[]): Promise<number> {
-  const { values, positionals } = args(argv, { offline: { type: 'string' }, out: { type: 'string' } });
-  if (values.help) return io.out('Usage: quorum-signer sign ROUND [--yes]\n       quorum-signer sign --offline BUNDLE.json --out SIGNATURE.json [--yes]\n\nReview the round, ask for confirmation (unless --yes), sign the exact bytes reviewed, send the signature.\n--offline signs a bundle from quorum round export on an air-gapped machine; nothing is sent.'), 0;
+  const { values, positionals } = args(argv, { offline: { type: 'string' }, out: { type: 'string' }, key: { type: 'string' }, 'token-key': { type: 'string' }, module: { type: 'string' } });
+  if (values.help) return io.out('Usage: quorum-signer sign ROUND [--yes]\n       quorum-signer sign --offline BUNDLE.json --out SIGNATURE.json [--key KEYFILE | --token-key URI --module M] [--yes]\n\nReview the round, ask for confirmation (unless --yes), sign the exact bytes reviewed, send the signature.\n--offline signs a bundle from quorum round export on an air-gapped machine; nothing is sent. It uses\nthe key in --home\'s config.json unless --key or --token-key names one.'), 0;
+  if (!values.offline && (values.key || values['token-key'] || values.module)) throw new UsageError('--key, --token-key and --module go with --offline (online signing uses the key you joined with)');
   if (values.offline) return signOffline(values.offline, values.out, values);
   if (positionals.length !== 1) throw new UsageError('sign needs a round id (or --offline BUNDLE)');
   const s = await session(values);
@@ -270,11 +432,11 @@ async function sign(argv: string[]): Promise<number> {
     const p = await checkRound(s, positionals[0]!);
     return (await signOne(s, p, values.yes)) ? 0 : 1;
   } finally {
-    s.conn.close();
+    endSession(s);
   }
 }
 
-async function signOffline(bundleFile: string, out: string | undefined, values: { home?: string; 'passphrase-file'?: string; yes: boolean }): Promise<number> {
+async function signOffline(bundleFile: string, out: string | undefined, values: { home?: string; yes: boolean; key?: string; 'token-key'?: string; module?: string } & SecretOptions): Promise<number> {
   if (!out) throw new UsageError('sign --offline needs --out SIGNATURE.json');
   const home = homeOf(values);
   const b = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as { format: string; dialect: Dialect; round: RoundInfo; signed: string; roots: { version: number; file: string }[]; targets: string | null };
@@ -283,19 +445,31 @@ async function signOffline(bundleFile: string, out: string | undefined, values: 
   if (!trust.latest()) throw new Refusal('NO_TRUSTED_ROOT', `no root is pinned in ${home}; pin the root you trust with quorum-signer trust ROOT.json`);
   const { root } = advanceRoots(trust, b.roots);
   const targets = verifiedTargets(root, b.targets, b.dialect);
-  const cfgKey = fs.existsSync(path.join(home, 'config.json')) ? loadConfig(home).keyFile : undefined;
-  const keyFile = (values as { key?: string }).key ?? cfgKey;
-  if (!keyFile) throw new UsageError('no key file: run quorum-signer join, or keep config.json with keyFile in --home');
-  const signer = await loadSigner(keyFile, values);
-  const p = checkProposal(b.round, b.signed, root, targets, b.dialect, signer.publicKey);
-  checkReviewed(home, p);
-  io.out(renderSummary(p, summarise(p)));
-  if (!values.yes && !(await confirm(`sign round ${p.round.id}?`))) return io.out('not signed'), 1;
-  const sig = await signer.sign(p.proposed.canonical);
+  if (values.key && values['token-key']) throw new UsageError('give --key or --token-key, not both');
+  let ref: KeyRef;
+  if (values['token-key']) ref = { tokenKey: { uri: values['token-key'], module: modulePathOf({ uri: values['token-key'], module: values.module }) } };
+  else if (values.key) ref = { keyFile: values.key };
+  else if (fs.existsSync(path.join(home, 'config.json'))) ref = loadConfig(home);
+  else throw new UsageError('no key: give --key KEYFILE or --token-key URI --module M, or keep config.json with keyFile or tokenKey in --home');
+  if (!ref.keyFile && !ref.tokenKey) throw new UsageError('no key file: run quorum-signer join, or keep config.json with keyFile in --home');
+  const signer = await loadSigner(ref, values);
+  let sig: Buffer;
+  let p: CheckedProposal;
+  try {
+    p = checkProposal(b.round, b.signed, root, targets, b.dialect, signer.publicKey);
+    checkReviewed(home, p);
+    io.out(renderSummary(p, summarise(p)));
+    if (!values.yes && !(await confirm(`sign round ${p.round.id}?`))) return io.out('not signed'), 1;
+    sig = await signer.sign(p.proposed.canonical);
+  } finally {
+    closeSigner(signer);
+  }
   fs.writeFileSync(out, JSON.stringify({ round: p.round.id, keyid: p.keyid, sha256: p.sha256, sig: encodeSig(sig, b.dialect) }, null, 2) + '\n');
   io.out(`wrote ${out}; carry it back and run: quorum round add-signature ${p.round.id} ${path.basename(out)}`);
   return 0;
 }
+
+const TOKEN_RETRY_MS = 5_000; // ms between attempts while a token is unplugged during watch
 
 async function watch(argv: string[]): Promise<number> {
   const { values } = args(argv, { 'unsafe-auto-sign': { type: 'boolean', default: false } });
@@ -314,6 +488,12 @@ async function watch(argv: string[]): Promise<number> {
       } catch (e) {
         if (e instanceof QuorumError && (e.code === 'DISCONNECTED' || e.code === 'TIMEOUT')) seen.delete(r.id); // retried after reconnecting
         io.err(`round ${r.id}: ${(e as QuorumError).code ?? 'ERROR'}: ${(e as Error).message}`);
+        if (e instanceof QuorumError && e.code === 'TOKEN_NOT_PRESENT') {
+          // Plugging the token back in is enough; other token errors (a wrong PIN) need a person.
+          seen.delete(r.id);
+          io.err(`round ${r.id}: trying the token again in ${TOKEN_RETRY_MS / 1000} s`);
+          setTimeout(() => void scan().catch((err: Error) => io.err(err.message)), TOKEN_RETRY_MS).unref();
+        }
       }
     });
   };
@@ -335,7 +515,7 @@ async function watch(argv: string[]): Promise<number> {
   await scan();
   await new Promise<void>((resolve) => {
     const stop = () => {
-      s.conn.close();
+      endSession(s);
       resolve();
     };
     process.once('SIGINT', stop);
@@ -347,6 +527,7 @@ async function watch(argv: string[]): Promise<number> {
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   keygen,
   'import-garage-sign': importGs,
+  token,
   join,
   trust,
   rounds,

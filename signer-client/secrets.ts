@@ -18,7 +18,8 @@ export async function passphrase(opts: { file?: string; prompt: string; confirm?
   return first;
 }
 
-function hidden(prompt: string): Promise<string> {
+/** Read a line from the terminal with echo off. */
+export function hidden(prompt: string): Promise<string> {
   return new Promise((resolve) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     const out = rl as unknown as { _writeToOutput: (s: string) => void };
