@@ -9,10 +9,13 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type Io } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
+import { daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
 import type { RoundInfo } from '../protocol/wire.js';
-import { init, readPublicKeyFile } from './init.js';
+import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
+import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
+import { EXPIRY_DAYS } from './proposals.js';
 import { progressLine } from './rounds.js';
 import { DATA_FILES, serve } from './server.js';
 import { Store, verifyAuditChain } from './store.js';
@@ -92,7 +95,30 @@ function showRound(io: Io, r: RoundInfo, json: boolean, signed?: string) {
 
 // --- commands ----------------------------------------------------------------------------------
 
-export const INIT_HELP = `Usage: quorum init [--data-dir DIR] (--import FOLDER | --dialect ota|tuf [--keyholder NAME=PUBKEY ...]
+function printGarageSign(io: Io, g: GarageSignImport, enrolled: string[]): void {
+  io.out(`  garage-sign ${g.kind === 'zip' ? 'credentials.zip' : 'repository'}: ${g.path}`);
+  io.out(`  tufrepo.url: ${g.tufrepoUrl ?? '(not found: pass --tufrepo-url URL; garage-sign keeps it in config.json, which is not read)'}`);
+  if (g.tufrepoUserinfoDropped) io.out('    (it carried user:password@, which was dropped and not stored)');
+  for (const [role, r] of Object.entries(g.roles)) io.out(`  root role ${role}: ${r.threshold} of ${r.keyids.join(', ')}`);
+  for (const k of g.keys) {
+    io.out(`  public key ${k.name}: ${k.algorithm}, ota-tuf key id ${k.keyId}, ${k.roles.length ? `in root roles: ${k.roles.join(', ')}` : 'not in the imported root'}`);
+  }
+  if (g.keys.length && !enrolled.length) io.out('    enroll a key\'s holder with quorum init --enroll NAME=<file.pub>, or later with quorum keyholder add NAME <their NAME.pub.pem>');
+  for (const u of g.unsigned) {
+    if (u.problem) io.out(`  ${u.file}: not readable (${u.problem})`);
+    else if (u.role === 'root') io.out(`  ${u.file}: version ${u.version}${u.differs ? ', with unsigned changes: to have them signed, quorum round open root --signed ' + u.file + ' --renew' : ', the same as the signed root'}`);
+    else io.out(`  ${u.file}: version ${u.version}, ${u.targets} target(s), pulled from the reposerver (not signed here)`);
+  }
+  if (g.serverTargetsVersion !== null) io.out(`  the reposerver holds targets version ${g.serverTargetsVersion}; it accepts only version ${g.serverTargetsVersion + 1} next`);
+  for (const p of g.privateKeyFiles) {
+    io.out(`  private key ${p.name}: not read and not copied. Its keyholder, on their own machine:`);
+    io.out(`    ${p.next}`);
+    io.out('    then hands NAME.pub.pem to you: quorum keyholder add NAME NAME.pub.pem');
+  }
+  if (g.notRead.length) io.out(`  not read: ${g.notRead.join(', ')}`);
+}
+
+export const INIT_HELP = `Usage: quorum init [--data-dir DIR] (--import FOLDER | --import-garage-sign PATH | --dialect ota|tuf [--keyholder NAME=PUBKEY ...]
                    [--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N]) [--tls [--tls-host H ...]]
 
 Create a coordinator data dir (default ./quorum-data): the SQLite database, the admin credential
@@ -100,6 +126,15 @@ Create a coordinator data dir (default ./quorum-data): the SQLite database, the 
 
   --import FOLDER        trust an existing repository: a TUF metadata folder (N.root.json, root.json,
                          targets.json, ...) or a garage-sign repository folder (with roles/). It must verify.
+  --import-garage-sign PATH
+                         trust an OTA Connect repository: a garage-sign folder (tuf/<repo>), an unpacked
+                         credentials.zip, or credentials.zip itself. Reads only roles/root.json (root.json in
+                         the zip), roles/targets.json, roles/unsigned/*.json, *.pub and tufrepo.url; private
+                         keys (*.sec), treehub.json, config.json and TLS credentials are never read or copied.
+                         Prints each key's ota-tuf key id and the next step for each *.sec's keyholder.
+  --tufrepo-url URL      the reposerver URL, for a garage-sign folder (its tufrepo.url is in config.json, not read)
+  --enroll NAME=FILE.pub enroll a keyholder by a public key inside the garage-sign import (e.g. targets.pub)
+  --at TIME              evaluate the imported metadata's expiry at TIME (RFC 3339) instead of now
   --dialect D            ota (OTA Connect) or tuf, for a new repository
   --keyholder N=FILE     enroll a keyholder by public key file (PEM, or garage-sign .pub); repeatable
   --root-keyholders L    comma-separated keyholders whose keys sign root; version 1 of root becomes the first round
@@ -111,6 +146,10 @@ Create a coordinator data dir (default ./quorum-data): the SQLite database, the 
 export async function cmdInit(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = args(argv, {
     import: { type: 'string' },
+    'import-garage-sign': { type: 'string' },
+    'tufrepo-url': { type: 'string' },
+    enroll: { type: 'string', multiple: true },
+    at: { type: 'string' },
     dialect: { type: 'string' },
     keyholder: { type: 'string', multiple: true },
     'root-keyholders': { type: 'string' },
@@ -136,10 +175,26 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number >= 1`);
     return n;
   };
+  const enroll: Record<string, string> = {};
+  for (const k of values.enroll ?? []) {
+    const i = k.indexOf('=');
+    if (i < 1) throw new UsageError(`--enroll ${JSON.stringify(k)} must be NAME=FILE.pub (a public key inside the garage-sign import)`);
+    enroll[k.slice(0, i)] = k.slice(i + 1);
+  }
+  if ((values['tufrepo-url'] || values.enroll) && !values['import-garage-sign']) throw new UsageError('--tufrepo-url and --enroll go with --import-garage-sign');
+  let at: Date | undefined;
+  if (values.at !== undefined) {
+    at = new Date(values.at);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an RFC 3339 time`);
+  }
   const r = init({
     dataDir: dataDirOf(values),
     dialect: values.dialect as 'ota' | 'tuf' | undefined,
     importDir: values.import,
+    importGarageSign: values['import-garage-sign'],
+    tufrepoUrl: values['tufrepo-url'],
+    enroll,
+    at,
     keyholders,
     rootKeyholders: list(values['root-keyholders']),
     targetsKeyholders: list(values['targets-keyholders']),
@@ -148,10 +203,11 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
     tls: values.tls,
     tlsHosts: values['tls-host'],
   });
-  if (values.json) return io.out(JSON.stringify({ dataDir: r.dataDir, dialect: r.dialect, firstRound: r.firstRound ?? null, tlsFingerprint: r.tlsFingerprint ?? null }, null, 2)), 0;
+  if (values.json) return io.out(JSON.stringify({ dataDir: r.dataDir, dialect: r.dialect, firstRound: r.firstRound ?? null, tlsFingerprint: r.tlsFingerprint ?? null, ...(r.garageSign ? { garageSign: r.garageSign } : {}) }, null, 2)), 0;
   io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
   io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
   if (r.imported) io.out(`  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`);
+  if (r.garageSign) printGarageSign(io, r.garageSign, Object.keys(enroll));
   if (r.onlineKeyMissing) io.out(`  note: the imported root does not let this coordinator's online key sign ${r.onlineKeyMissing}; before the first targets release, open a root round with --add-key snapshot=online --add-key timestamp=online and remove the old keys of those roles`);
   for (const k of Object.keys(keyholders)) io.out(`  enrolled keyholder ${k}`);
   if (r.firstRound) io.out(`  opened round ${r.firstRound}: root version 1 needs its keyholders' signatures`);
@@ -236,10 +292,10 @@ export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
 export const ROUND_HELP = `Usage:
   quorum round open targets --reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N]
         [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]]
-        [--remove TARGET ...] | [--signed FILE]
+        [--remove TARGET ...] | [--signed FILE [--renew]]
   quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
         [--add-key ROLE=KEYHOLDER|pem:FILE|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE ...]
-        [--threshold ROLE=N ...] | [--signed FILE]
+        [--threshold ROLE=N ...] | [--signed FILE [--renew]]
   quorum round status <id> [--json]
   quorum round cancel <id> --reason TEXT
   quorum round export <id> --out FILE          (for an air-gapped keyholder: quorum-signer sign --offline)
@@ -247,6 +303,9 @@ export const ROUND_HELP = `Usage:
 
 Open a signing round for the next version of root or targets (last released + 1), follow it, cancel
 it, or carry it to an air-gapped keyholder and back. One round per role is open at a time.
+--signed FILE proposes a whole body (or a signed file's "signed" part) as it is; with --renew its
+version becomes last released + 1 and its expires now + --expires-days, every other field unchanged
+(e.g. targets carried over from another repository, or garage-sign's roles/unsigned/*.json).
 Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
 
 function keyRef(spec: string): { role: string; key: Record<string, string | true> } {
@@ -275,6 +334,7 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
     'target-name': { type: 'string' },
     remove: { type: 'string', multiple: true },
     signed: { type: 'string' },
+    renew: { type: 'boolean', default: false },
     'add-key': { type: 'string', multiple: true },
     'remove-key': { type: 'string', multiple: true },
     threshold: { type: 'string', multiple: true },
@@ -292,7 +352,18 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
       const expiresDays = values['expires-days'] === undefined ? undefined : Number(values['expires-days']);
       if (values.signed) {
         const j = JSON.parse(fs.readFileSync(values.signed, 'utf8')) as Record<string, unknown>;
-        body.signed = (j.signed as Record<string, unknown>) ?? j;
+        const signed = (j.signed as Record<string, unknown>) ?? j;
+        if (values.renew) {
+          // Carry a body over as it is, with only version (last released + 1) and expires renewed.
+          const status = await call<{ rootVersion: number | null; targetsVersion: number | null }>(a, 'GET', 'status');
+          const last = (arg1 === 'root' ? status.rootVersion : status.targetsVersion) ?? 0;
+          signed.version = last + 1;
+          signed.expires = formatExpires(daysFrom(new Date(), expiresDays ?? EXPIRY_DAYS[arg1]));
+          if (values['base-version'] === undefined) body.baseVersion = last;
+        }
+        body.signed = signed;
+      } else if (values.renew) {
+        throw new UsageError('--renew goes with --signed FILE');
       } else if (arg1 === 'targets') {
         const status = await call<{ dialect: 'ota' | 'tuf' }>(a, 'GET', 'status');
         const add: Record<string, unknown> = {};
@@ -417,5 +488,52 @@ export async function cmdAudit(argv: string[], io: Io): Promise<number> {
     throw new UsageError(AUDIT_HELP);
   } finally {
     store.close();
+  }
+}
+
+export const EXPORT_HELP = `Usage: quorum export ota-tuf OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets-version N] [--at TIME] [--json]
+
+Write the latest release in exactly the form the OTA Connect (ota-tuf) reposerver accepts on upload:
+N.root.json for each root version the server does not have yet, root.json, targets.json, and
+targets.json.checksum (the x-ats-role-checksum of the targets the server holds, when known here).
+Every file is first checked against ota-tuf's models: root re-encoded canonically must give the
+signed bytes (RSA keys as BouncyCastle PEM, key ids sha256 of the DER SubjectPublicKeyInfo, no other
+fields); targets carry sha256 only and custom with createdAt/updatedAt; only printable ASCII; no
+ECDSA keys. Refusals exit 1, one line per problem: CODE: file: where: why. Then prints the upload steps.
+
+  --server-root-version N     the root version the reposerver holds now (default: the imported one);
+                              only later versions are written
+  --server-targets-version N  the targets version it holds now (default: the imported or pulled one;
+                              0 if it has none): the release must be exactly N + 1`;
+
+export async function cmdExport(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, { at: { type: 'string' }, 'server-root-version': { type: 'string' }, 'server-targets-version': { type: 'string' } }, EXPORT_HELP);
+  if (values.help) return io.out(EXPORT_HELP), 0;
+  const [format, out] = positionals;
+  if (format !== 'ota-tuf' || !out || positionals.length !== 2) throw new UsageError(EXPORT_HELP);
+  let at: Date | undefined;
+  if (values.at !== undefined) {
+    at = new Date(values.at);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an RFC 3339 time`);
+  }
+  try {
+    const version = (v: string | undefined, what: string) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number >= 0`);
+      return n;
+    };
+    const r = exportOtaTuf(dataDirOf(values), path.resolve(out), { at, serverRootVersion: version(values['server-root-version'], '--server-root-version'), serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version') });
+    if (values.json) return io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0;
+    io.out(r.files.length ? `wrote ${r.files.join(', ')} to ${r.outDir}` : `nothing to upload; wrote nothing to ${r.outDir}`);
+    for (const n of r.notes) io.out(`note: ${n}`);
+    for (const l of uploadSteps(r)) io.out(l);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof OtaExportError)) throw e;
+    const problems = (e as OtaExportError & { problems?: OtaProblem[] }).problems ?? [{ code: e.code, file: '-', at: '-', message: e.message }];
+    if (values.json) io.out(JSON.stringify({ ok: false, problems }, null, 2));
+    for (const p of problems) io.err(`${p.code}: ${p.file}: ${p.at}: ${p.message}`);
+    return 1;
   }
 }

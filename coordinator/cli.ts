@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
-import { cmdAudit, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
+import { cmdAudit, cmdExport, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
 import { buildSample, writeRepository } from './sample.js';
 import { runVerify } from './verify-command.js';
 
@@ -19,6 +19,7 @@ Release coordinator:
   rounds           list rounds
   status           released versions, open rounds, connected keyholders
   audit            verify or export the hash-chained audit log
+  export ota-tuf   write the latest release as the OTA Connect reposerver accepts it on upload
 
 Automation:
   verify <dir>     verify a repository folder as a device would
@@ -58,6 +59,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   rounds: (a) => cmdRounds(a, io),
   status: (a) => cmdStatus(a, io),
   audit: (a) => cmdAudit(a, io),
+  export: (a) => cmdExport(a, io),
 };
 
 main(process.argv.slice(2), COMMANDS, HELP);

@@ -17,6 +17,7 @@ import { publicKeyFrom, parseGarageSignPublic } from '../protocol/keys.js';
 import { loadRepository } from '../protocol/repository.js';
 import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
 import type { RootSigned } from '../protocol/metadata/schemas.js';
+import { garageSignInput, keyRoles, OTA_META, parseTufrepoUrl, readGarageSign, unsignedReports, type GarageSignSource, type KeyReport, type UnsignedReport } from './garage-sign.js';
 import { initialRoot } from './proposals.js';
 import { publish } from './release.js';
 import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
@@ -27,6 +28,14 @@ export interface InitOptions {
   dataDir: string;
   dialect?: Dialect;
   importDir?: string;
+  /** A garage-sign repository folder (tuf/<repo>), an unpacked credentials.zip, or the zip itself. */
+  importGarageSign?: string;
+  /** The reposerver URL, for a garage-sign folder (garage-sign keeps it in config.json, which import never reads). */
+  tufrepoUrl?: string;
+  /** name -> a `.pub` inside the garage-sign import (e.g. keys/targets.pub, or targets.pub in the zip) */
+  enroll?: Record<string, string>;
+  /** Evaluate the imported metadata's expiry at this time instead of now (old repositories). */
+  at?: Date;
   /** name -> public key file (PEM, or a garage-sign .pub) */
   keyholders?: Record<string, string>;
   rootKeyholders?: string[];
@@ -47,6 +56,25 @@ export interface InitResult {
   tlsFingerprint?: string;
   /** tuf import: the role (snapshot/timestamp) the online key cannot sign yet. */
   onlineKeyMissing?: string;
+  garageSign?: GarageSignImport;
+}
+
+/** What a garage-sign import found, for the report printed to the user. */
+export interface GarageSignImport {
+  kind: GarageSignSource['kind'];
+  path: string;
+  tufrepoUrl: string | null;
+  /** The imported root's roles: key ids (ota-tuf form) and thresholds. */
+  roles: Record<string, { keyids: string[]; threshold: number }>;
+  keys: KeyReport[];
+  /** `*.sec` files present (never read), with the command their keyholder runs. */
+  privateKeyFiles: { name: string; next: string }[];
+  unsigned: UnsignedReport[];
+  notRead: string[];
+  /** tufrepo.url carried credentials (user:password@), which were dropped and not stored. */
+  tufrepoUserinfoDropped: boolean;
+  /** The targets version the reposerver is known to hold (signed or pulled), if any. */
+  serverTargetsVersion: number | null;
 }
 
 export function readPublicKeyFile(file: string): string {
@@ -69,14 +97,24 @@ export function init(opts: InitOptions): InitResult {
   let importFiles: Record<string, Buffer> | undefined;
   let dialect = opts.dialect;
   let input0: ReturnType<typeof loadRepository> | undefined;
-  if (opts.importDir) {
-    const dir = metadataFolder(opts.importDir);
-    const input = loadRepository(dir);
+  let gs: GarageSignSource | undefined;
+  let tufrepoUrl: string | null = null;
+  if (opts.importDir && opts.importGarageSign) throw new QuorumError('USAGE', 'choose one of --import and --import-garage-sign');
+  if (opts.importGarageSign) {
+    gs = readGarageSign(opts.importGarageSign);
+    if (dialect && dialect !== 'ota') throw new QuorumError('USAGE', 'a garage-sign repository is in the ota dialect; drop --dialect or use --dialect ota');
+    dialect = 'ota';
+    tufrepoUrl = opts.tufrepoUrl ? parseTufrepoUrl(opts.tufrepoUrl, '--tufrepo-url').url : (gs.tufrepoUrl ?? null);
+  }
+  if (opts.importDir || gs) {
+    const dir = gs ? gs.path : metadataFolder(opts.importDir!);
+    const input = gs ? garageSignInput(gs) : loadRepository(dir);
     input0 = input;
-    imported = verifyRepository(input, { at: now, dialect });
+    imported = verifyRepository(input, { at: opts.at ?? now, dialect });
     if (!imported.ok) {
       throw new QuorumError('USAGE', `the repository in ${dir} does not verify, so it cannot be the trust anchor:\n${imported.errors.map((e) => `  ${e.code}: ${e.file}: ${e.message}`).join('\n')}`);
     }
+    if (gs && imported.dialect !== 'ota') throw new QuorumError('USAGE', `${dir} holds ${imported.dialect} metadata; a garage-sign repository is ota (import a TUF folder with --import)`);
     dialect = imported.dialect!;
     importFiles = {};
     for (const [v, f] of input.roots) importFiles[`${v}.root.json`] = f.bytes;
@@ -91,6 +129,41 @@ export function init(opts: InitOptions): InitResult {
       if (input.timestamp) importFiles['timestamp.json'] = input.timestamp.bytes;
     }
   }
+  let gsImport: GarageSignImport | undefined;
+  const enrollKeys: [string, ReturnType<typeof readGarageSign>['publicKeys'][number]][] = [];
+  if (gs) {
+    const root = parseMetadata(importFiles!['root.json']!, 'root.json', 'root', 'ota').signed as RootSigned;
+    const unsigned = unsignedReports(gs, root);
+    const signedTargets = imported!.roles.targets?.version ?? null;
+    const pulled = unsigned.find((u) => u.role === 'targets')?.version ?? null;
+    const known = [signedTargets, pulled].filter((v): v is number => typeof v === 'number');
+    const serverTargetsVersion = known.length ? Math.max(...known) : null;
+    gsImport = {
+      kind: gs.kind,
+      path: gs.path,
+      tufrepoUrl,
+      roles: Object.fromEntries(Object.entries(root.roles).map(([r, v]) => [r, { keyids: [...v.keyids], threshold: v.threshold }])),
+      keys: keyRoles(gs, root),
+      privateKeyFiles: gs.privateKeyFiles.map((name) => ({
+        name,
+        next:
+          gs!.kind === 'zip'
+            ? `unzip -j ${gs!.path} ${name} && quorum-signer import-garage-sign ${path.basename(name)} --out NAME`
+            : `quorum-signer import-garage-sign ${path.join(gs!.path, name)} --out NAME`,
+      })),
+      unsigned,
+      notRead: gs.notRead,
+      tufrepoUserinfoDropped: !opts.tufrepoUrl && !!gs.tufrepoUserinfoDropped,
+      serverTargetsVersion,
+    };
+    for (const [name, entry] of Object.entries(opts.enroll ?? {})) {
+      const k = gs.publicKeys.find((x) => x.name === entry || path.basename(x.name) === entry);
+      if (!k) throw new QuorumError('USAGE', `--enroll ${name}=${entry}: the import has no ${entry} (public keys found: ${gs.publicKeys.map((x) => x.name).join(', ') || 'none'})`);
+      enrollKeys.push([name, k]);
+    }
+  } else if (opts.enroll && Object.keys(opts.enroll).length) {
+    throw new QuorumError('USAGE', '--enroll names a public key inside a garage-sign import; use --keyholder NAME=FILE otherwise');
+  }
   if (!dialect) throw new QuorumError('USAGE', 'choose a dialect with --dialect ota|tuf (or --import a repository)');
 
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -103,18 +176,31 @@ export function init(opts: InitOptions): InitResult {
       store.setMeta('admin_token_sha256', hashToken(adminToken));
       store.setMeta('created_at', now.toISOString());
       store.audit('repository.initialised', { dialect, imported: !!importFiles }, now.toISOString());
+      if (gsImport) {
+        // Not secrets: where the reposerver is, and which versions it holds.
+        store.setMeta(OTA_META.importSource, 'garage-sign');
+        if (gsImport.tufrepoUrl) store.setMeta(OTA_META.tufrepoUrl, gsImport.tufrepoUrl);
+        if (gsImport.serverTargetsVersion !== null) store.setMeta(OTA_META.serverTargetsVersion, String(gsImport.serverTargetsVersion));
+      }
+      if (importFiles && dialect === 'ota') {
+        // An ota import is the state of an OTA Connect reposerver: `quorum export ota-tuf` uploads only what comes after it.
+        store.setMeta(OTA_META.importRootVersion, String(imported!.rootChain.at(-1)!.version));
+        const t = imported!.roles.targets?.version;
+        if (!gsImport && t !== undefined) store.setMeta(OTA_META.serverTargetsVersion, String(t));
+      }
     });
     fs.writeFileSync(path.join(dataDir, DATA_FILES.adminToken), adminToken + '\n', { mode: 0o600 });
     const online = crypto.generateKeyPairSync('ed25519');
     fs.writeFileSync(path.join(dataDir, DATA_FILES.onlineKey), online.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
 
     for (const [name, file] of Object.entries(opts.keyholders ?? {})) enrollKeyholder(store, name, readPublicKeyFile(file), now);
+    for (const [name, k] of enrollKeys) enrollKeyholder(store, name, k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), now);
 
-    const result: InitResult = { dataDir, dialect, adminToken, imported };
+    const result: InitResult = { dataDir, dialect, adminToken, imported, garageSign: gsImport };
     if (importFiles) {
       const seq = store.tx(() => {
         const seq = store.insertRelease(null, 'import', imported!.rootChain.at(-1)!.version, now.toISOString(), importFiles!);
-        store.audit('repository.imported', { release: seq, files: Object.keys(importFiles!).sort() }, now.toISOString());
+        store.audit('repository.imported', { release: seq, files: Object.keys(importFiles!).sort(), ...(gsImport ? { source: 'garage-sign', kind: gsImport.kind, keys: gsImport.keys.map((k) => k.keyId) } : {}) }, now.toISOString());
         return seq;
       });
       publish(dataDir, seq, importFiles);
