@@ -355,8 +355,8 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         const signed = (j.signed as Record<string, unknown>) ?? j;
         if (values.renew) {
           // Carry a body over as it is, with only version (last released + 1) and expires renewed.
-          const status = await call<{ rootVersion: number | null; targetsVersion: number | null }>(a, 'GET', 'status');
-          const last = (arg1 === 'root' ? status.rootVersion : status.targetsVersion) ?? 0;
+          const status = await call<{ rootVersion: number | null; targetsBase: number }>(a, 'GET', 'status');
+          const last = (arg1 === 'root' ? status.rootVersion : status.targetsBase) ?? 0;
           signed.version = last + 1;
           signed.expires = formatExpires(daysFrom(new Date(), expiresDays ?? EXPIRY_DAYS[arg1]));
           if (values['base-version'] === undefined) body.baseVersion = last;

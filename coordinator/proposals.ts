@@ -52,7 +52,7 @@ export function proposeTargets(state: RepoState, change: TargetsChange, now = ne
     delete targets[name];
   }
   for (const [name, entry] of Object.entries(change.add ?? {})) targets[name] = entry;
-  signed.version = (base ? (base.version as number) : 0) + 1;
+  signed.version = state.targetsBase + 1;
   signed.expires = formatExpires(daysFrom(now, change.expiresDays ?? EXPIRY_DAYS.targets));
   return signed;
 }

@@ -62,6 +62,11 @@ export interface RepoState {
   /** All files of the latest release. */
   files: Record<string, Buffer>;
   releaseSeq: number | null;
+  /**
+   * The targets version the next targets round follows: the released one, or before any targets
+   * release, the version an imported OTA Connect reposerver holds (it accepts only the next), or 0.
+   */
+  targetsBase: number;
 }
 
 const stateCache = new WeakMap<Store, RepoState>();
@@ -82,7 +87,9 @@ function loadState(store: Store): RepoState {
   const files = rel ? store.releaseFiles(rel.seq) : {};
   const root = files['root.json'] ? parseMetadata(files['root.json'], 'root.json', 'root', dialect) : null;
   const targets = files['targets.json'] ? parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect) : null;
-  return { dialect, root, targets, files, releaseSeq: rel?.seq ?? null };
+  const serverTargets = Number(store.getMeta('ota_server_targets_version') ?? 0);
+  const targetsBase = targets ? (targets.signed.version as number) : serverTargets;
+  return { dialect, root, targets, files, releaseSeq: rel?.seq ?? null, targetsBase };
 }
 
 /**
@@ -162,8 +169,8 @@ function onlineProblem(root: RootSigned, online: PublicKey): string | null {
 }
 
 function releasedVersion(state: RepoState, role: RoundRole): number {
-  const m = role === 'root' ? state.root : state.targets;
-  return m ? (m.signed as { version: number }).version : 0;
+  if (role === 'targets') return state.targetsBase;
+  return state.root ? (state.root.signed as { version: number }).version : 0;
 }
 
 /** Open a round after checking the proposal is well-formed metadata of version last + 1. */

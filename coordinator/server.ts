@@ -209,6 +209,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         dialect: st.dialect,
         rootVersion: st.root ? st.root.signed.version : null,
         targetsVersion: st.targets ? st.targets.signed.version : null,
+        /** What the next targets round follows (the released version, or an OTA Connect server's). */
+        targetsBase: st.targetsBase,
         openRounds: store.rounds('open').map(info),
         keyholders: store.keyholders().map((k) => ({ name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm, connected: [...conns].some((c) => c.keyholder.name === k.name) })),
         release: store.latestRelease() ?? null,

@@ -352,9 +352,10 @@ async function checkRound(s: Session, roundId: string): Promise<CheckedProposal>
   if (tofu) io.err(`warning: no root was pinned; trusting root version ${walked[0]} on first use`);
   if (walked.length && !tofu) io.err(`verified and pinned released root(s) ${walked.join(', ')}`);
   const targets = verifiedTargets(root, released.targets, s.dialect);
+  if (targets) trust.noteTargets(targets.signed.version as number);
   const payload = await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
   if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
-  return checkProposal(payload.round, payload.signed, root, targets, s.dialect, s.signer.publicKey);
+  return checkProposal(payload.round, payload.signed, root, targets, s.dialect, s.signer.publicKey, new Date(), trust.seenTargets());
 }
 
 function reviewedFile(home: string, round: string): string {
@@ -445,6 +446,7 @@ async function signOffline(bundleFile: string, out: string | undefined, values: 
   if (!trust.latest()) throw new Refusal('NO_TRUSTED_ROOT', `no root is pinned in ${home}; pin the root you trust with quorum-signer trust ROOT.json`);
   const { root } = advanceRoots(trust, b.roots);
   const targets = verifiedTargets(root, b.targets, b.dialect);
+  if (targets) trust.noteTargets(targets.signed.version as number);
   if (values.key && values['token-key']) throw new UsageError('give --key or --token-key, not both');
   let ref: KeyRef;
   if (values['token-key']) ref = { tokenKey: { uri: values['token-key'], module: modulePathOf({ uri: values['token-key'], module: values.module }) } };
@@ -456,7 +458,7 @@ async function signOffline(bundleFile: string, out: string | undefined, values: 
   let sig: Buffer;
   let p: CheckedProposal;
   try {
-    p = checkProposal(b.round, b.signed, root, targets, b.dialect, signer.publicKey);
+    p = checkProposal(b.round, b.signed, root, targets, b.dialect, signer.publicKey, new Date(), trust.seenTargets());
     checkReviewed(home, p);
     io.out(renderSummary(p, summarise(p)));
     if (!values.yes && !(await confirm(`sign round ${p.round.id}?`))) return io.out('not signed'), 1;

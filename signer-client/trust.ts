@@ -51,6 +51,16 @@ export class TrustStore {
     return parseMetadata(fs.readFileSync(file), `${versions[0]}.root.json (pinned)`, 'root', this.dialect);
   }
 
+  /** The highest released targets version this signer has verified (0 if none). */
+  seenTargets(): number {
+    const f = path.join(this.dir, 'targets-version');
+    return fs.existsSync(f) ? Number(fs.readFileSync(f, 'utf8')) || 0 : 0;
+  }
+
+  noteTargets(version: number): void {
+    if (version > this.seenTargets()) fs.writeFileSync(path.join(this.dir, 'targets-version'), `${version}\n`);
+  }
+
   pin(version: number, bytes: Buffer): void {
     const file = path.join(this.dir, 'roots', `${version}.root.json`);
     const tmp = `${file}.tmp`;
@@ -135,7 +145,7 @@ function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): st
 }
 
 /** Every check a signer makes before it will sign a round's payload. */
-export function checkProposal(round: RoundInfo, signedText: string, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date()): CheckedProposal {
+export function checkProposal(round: RoundInfo, signedText: string, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date(), seenTargets = 0): CheckedProposal {
   let proposed: Metadata<'root' | 'targets'>;
   try {
     const body = JSON.parse(signedText);
@@ -149,7 +159,14 @@ export function checkProposal(round: RoundInfo, signedText: string, root: Metada
   const base = round.role === 'root' ? root : targets;
   const last = base ? (base.signed as { version: number }).version : 0;
   if (s.version <= last) throw new Refusal('ROLLBACK', `proposed ${round.role} version ${s.version} is not newer than the released version ${last}; refusing a rollback`);
-  if (s.version !== last + 1) throw new Refusal('VERSION_SKIP', `proposed ${round.role} version ${s.version} must be ${last + 1} (last released + 1)`);
+  if (round.role === 'targets' && !base) {
+    // No targets released through the coordinator yet: the first may continue the numbering of
+    // an imported OTA Connect repository (whose reposerver accepts only its version + 1), but
+    // never go below a targets version this signer has already seen.
+    if (s.version <= seenTargets) throw new Refusal('ROLLBACK', `proposed targets version ${s.version} is not newer than version ${seenTargets}, which this signer has seen released; refusing a rollback`);
+  } else if (s.version !== last + 1) {
+    throw new Refusal('VERSION_SKIP', `proposed ${round.role} version ${s.version} must be ${last + 1} (last released + 1)`);
+  }
   if (!EXPIRES_RE.test(s.expires) || Date.parse(s.expires) <= now.getTime()) throw new Refusal('EXPIRED', `proposed ${round.role} expires ${s.expires}, which is not a future time`);
   const spec = checkSpecVersion(proposed);
   if (spec.length) throw new Refusal('PAYLOAD_MALFORMED', spec[0]!.message);

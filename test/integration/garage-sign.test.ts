@@ -27,7 +27,8 @@ import { generateKeyPair, keyId, parseGarageSignPrivate, parseGarageSignPublic, 
 import { buildRoot, buildTargets, daysFrom, localSigner, serialize, signEnvelope, targetFor, type Envelope } from '../../protocol/metadata/build.js';
 import { parseMetadata } from '../../protocol/verify.js';
 import { FIXTURES } from '../paths.js';
-import { Coordinator, newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type RunResult } from './harness.js';
+import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
+import { Coordinator, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type RunResult } from './harness.js';
 
 const dirs: string[] = [];
 const cleanup: (() => Promise<void>)[] = [];
@@ -379,6 +380,25 @@ describe('import from credentials.zip', () => {
     expect(r.stdout).toContain('not read: roles/targets.json.checksum');
     expect(meta(data, 'ota_server_targets_version')).toBe('7');
     expect(meta(data, 'tufrepo_url')).toBeUndefined();
+
+    // The first targets round continues the reposerver's numbering (8, not 1), and the
+    // keyholder's client accepts it: nothing was released through the coordinator yet.
+    fs.writeFileSync(path.join(d, 'owner.pub.pem'), rootKey.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));
+    writeKeyFile(path.join(d, 'owner.key.json'), encryptKey(rootKey.privateKey, PASSPHRASE, { N: 16384, r: 8, p: 1 }));
+    const c = await new Coordinator(data).start();
+    cleanup.push(() => c.kill());
+    ok(await quorum(['keyholder', 'add', 'owner', path.join(d, 'owner.pub.pem'), '--data-dir', data]));
+    ok(await signer(['join', c.url, '--key', path.join(d, 'owner.key.json'), '--home', path.join(d, 'h-owner'), '--trusted-root', path.join(repo, 'roles', 'root.json')]));
+    const open = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'sign the pulled targets', '--signed', path.join(repo, 'roles', 'unsigned', 'targets.json'), '--renew', '--json']);
+    ok(open);
+    const round = JSON.parse(open.stdout) as { id: string; version: number };
+    expect(round.version).toBe(8);
+    ok(await signer(['sign', round.id, '--yes', '--home', path.join(d, 'h-owner')]));
+    const current = path.join(data, 'releases', 'current');
+    await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets v8 release');
+    const v = await quorum(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]);
+    ok(v);
+    expect(v.stdout).toContain('targets.json: version 8');
   });
 });
 
