@@ -148,7 +148,7 @@ export function init(opts: InitOptions): InitResult {
         name,
         next:
           gs!.kind === 'zip'
-            ? `unzip -j ${gs!.path} ${name} && quorum-signer import-garage-sign ${path.basename(name)} --out NAME`
+            ? `quorum-signer import-garage-sign ${gs!.path} --entry ${name} --out NAME`
             : `quorum-signer import-garage-sign ${path.join(gs!.path, name)} --out NAME`,
       })),
       unsigned,

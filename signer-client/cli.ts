@@ -151,12 +151,12 @@ function writeOut(out: string, kf: ReturnType<typeof newKeyFile>, json: boolean)
 }
 
 async function importGs(argv: string[]): Promise<number> {
-  const { values, positionals } = args(argv, { out: { type: 'string' }, 'scrypt-n': { type: 'string' } });
-  if (values.help) return io.out('Usage: quorum-signer import-garage-sign FILE.sec --out NAME [--passphrase-file F]\n\nEncrypt a garage-sign private key (targets.sec, root.sec) into NAME.key.json.'), 0;
-  if (positionals.length !== 1 || !values.out) throw new UsageError('import-garage-sign needs FILE.sec and --out NAME');
+  const { values, positionals } = args(argv, { out: { type: 'string' }, 'scrypt-n': { type: 'string' }, entry: { type: 'string' } });
+  if (values.help) return io.out('Usage: quorum-signer import-garage-sign FILE.sec --out NAME [--passphrase-file F]\n       quorum-signer import-garage-sign credentials.zip --entry targets.sec --out NAME\n\nEncrypt a garage-sign private key (targets.sec, root.sec, or the key pair the reposerver returns)\ninto NAME.key.json. From a zip, only that entry is read, in memory.'), 0;
+  if (positionals.length !== 1 || !values.out) throw new UsageError('import-garage-sign needs FILE.sec (or a zip with --entry) and --out NAME');
   const pass = await passphrase({ file: values['passphrase-file'], prompt: 'new passphrase: ', confirm: true });
   const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
-  return writeOut(values.out, importGarageSign(positionals[0]!, pass, { ...SCRYPT_DEFAULT, N }), values.json);
+  return writeOut(values.out, importGarageSign(positionals[0]!, pass, { ...SCRYPT_DEFAULT, N }, values.entry), values.json);
 }
 
 // --- token keys (PKCS#11) --------------------------------------------------------------------------

@@ -7,6 +7,7 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
+import { unzipSync } from 'fflate';
 import { QuorumError } from '../protocol/errors.js';
 import { generateKeyPair, parseGarageSignPrivate, publicKeyFrom, signBytes, type KeyKind } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
@@ -86,9 +87,21 @@ export function newKeyFile(kind: KeyKind, passphrase: string, cost?: { N: number
 }
 
 /** Encrypt a garage-sign `.sec` key (ED25519 hex or RSA PEM) into a key file. */
-export function importGarageSign(secFile: string, passphrase: string, cost?: { N: number; r: number; p: number }): KeyFile {
-  const key = parseGarageSignPrivate(JSON.parse(fs.readFileSync(secFile, 'utf8')));
+export function importGarageSign(secFile: string, passphrase: string, cost?: { N: number; r: number; p: number }, entry?: string): KeyFile {
+  const text = entry ? zipEntry(secFile, entry) : fs.readFileSync(secFile, 'utf8');
+  const key = parseGarageSignPrivate(JSON.parse(text));
   return encryptKey(key, passphrase, cost);
+}
+
+/**
+ * One entry of a zip (garage-sign's credentials.zip), inflated in memory only: the plaintext key
+ * never touches the disk, and no other entry is decompressed.
+ */
+function zipEntry(zip: string, entry: string): string {
+  const files = unzipSync(new Uint8Array(fs.readFileSync(zip)), { filter: (f) => f.name === entry || f.name.endsWith(`/${entry}`) });
+  const names = Object.keys(files);
+  if (names.length !== 1) throw new KeystoreError('KEY_FILE_INVALID', names.length ? `${zip} holds several entries named ${entry}: ${names.join(', ')}` : `${zip} has no entry ${entry}`);
+  return Buffer.from(files[names[0]!]!).toString('utf8');
 }
 
 /** A Signer over an encrypted key file, decrypted once into this process's memory. */

@@ -339,7 +339,15 @@ describe('import from credentials.zip', () => {
     expect(r.stdout).toContain('tufrepo.url: https://tuf.example.test/');
     expect(r.stdout).toContain(`public key targets.pub: ed25519, ota-tuf key id ${targetsKey.publicKey.fingerprint}, in root roles: targets`);
     expect(r.stdout).toContain('private key targets.sec: not read and not copied');
-    expect(r.stdout).toContain(`unzip -j ${zip} targets.sec && quorum-signer import-garage-sign targets.sec --out NAME`);
+    expect(r.stdout).toContain(`quorum-signer import-garage-sign ${zip} --entry targets.sec --out NAME`);
+    // The keyholder follows that advice: the key comes out of the zip into an encrypted key file.
+    const gsImport = await signer(['import-garage-sign', zip, '--entry', 'targets.sec', '--out', path.join(d, 'tara'), '--scrypt-n', TEST_SCRYPT_N]);
+    ok(gsImport);
+    expect(gsImport.stdout).toContain(`key id: ota ${targetsKey.publicKey.fingerprint}`);
+    expect(fs.readFileSync(path.join(d, 'tara.key.json'), 'utf8')).not.toContain(privHex);
+    const missing = await signer(['import-garage-sign', zip, '--entry', 'root.sec', '--out', path.join(d, 'nope'), '--scrypt-n', TEST_SCRYPT_N]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^KEY_FILE_INVALID: .*no entry root\.sec/m);
     expect(r.stdout).toContain('not read: autoprov.url, autoprov_credentials.p12, client_auth.p12, treehub.json');
     expect(meta(data, 'tufrepo_url')).toBe('https://tuf.example.test/');
     expect(meta(data, 'ota_import_root_version')).toBe('1');
