@@ -295,7 +295,7 @@ export const ROUND_HELP = `Usage:
         [--remove TARGET ...] | [--signed FILE [--renew]]
   quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
         [--add-key ROLE=KEYHOLDER|pem:FILE|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE ...]
-        [--threshold ROLE=N ...] | [--signed FILE [--renew]]
+        [--threshold ROLE=N ...] [--resign-targets] | [--signed FILE [--renew]]
   quorum round status <id> [--json]
   quorum round cancel <id> --reason TEXT
   quorum round export <id> --out FILE          (for an air-gapped keyholder: quorum-signer sign --offline)
@@ -306,6 +306,8 @@ it, or carry it to an air-gapped keyholder and back. One round per role is open 
 --signed FILE proposes a whole body (or a signed file's "signed" part) as it is; with --renew its
 version becomes last released + 1 and its expires now + --expires-days, every other field unchanged
 (e.g. targets carried over from another repository, or garage-sign's roles/unsigned/*.json).
+--resign-targets (root rounds that change targets keys) also opens a linked targets round re-signing
+the released targets under the new root's targets keys; both are released together.
 Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
 
 function keyRef(spec: string): { role: string; key: Record<string, string | true> } {
@@ -336,6 +338,7 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
     signed: { type: 'string' },
     renew: { type: 'boolean', default: false },
     'add-key': { type: 'string', multiple: true },
+    'resign-targets': { type: 'boolean', default: false },
     'remove-key': { type: 'string', multiple: true },
     threshold: { type: 'string', multiple: true },
     out: { type: 'string' },
@@ -391,10 +394,14 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         }
         body.root = { add: (values['add-key'] ?? []).map(keyRef), remove: (values['remove-key'] ?? []).map(keyRef), thresholds, ...(expiresDays ? { expiresDays } : {}) };
       }
+      if (values['resign-targets']) {
+        if (arg1 !== 'root') throw new UsageError('--resign-targets goes with a root round');
+        body.resignTargets = true;
+      }
       const r = await call<{ round: RoundInfo; signed: string }>(a, 'POST', 'rounds', body);
       if (values.json) io.out(JSON.stringify(r.round, null, 2));
       else {
-        io.out(`opened round ${r.round.id}`);
+        io.out(`opened round ${r.round.id}${r.round.linked ? `, linked with targets round ${r.round.linked} (released together)` : ''}`);
         showRound(io, r.round, false);
         io.out(`keyholders review it with: quorum-signer review ${r.round.id}`);
       }

@@ -12,8 +12,8 @@ import type { KeyObject } from 'node:crypto';
 import { encodeSig, otaMethod } from '../protocol/keys.js';
 import { buildSnapshot, buildTimestamp, daysFrom, localSigner, serialize, signEnvelope, type Envelope } from '../protocol/metadata/build.js';
 import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } from '../protocol/verify.js';
-import { RoundError, allMet, needsOf, repoState } from './rounds.js';
-import type { Store } from './store.js';
+import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
+import type { RoundRow, Store } from './store.js';
 
 /** Expiry of the online roles written at each tuf release (days). Re-release to refresh them. */
 export const ONLINE_EXPIRY_DAYS = { snapshot: 31, timestamp: 31 } as const;
@@ -35,20 +35,12 @@ export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, a
   return verifyRepository({ trustedRoot: trusted, roots, root: f('root.json'), targets: f('targets.json'), snapshot: f('snapshot.json'), timestamp: f('timestamp.json') }, { at });
 }
 
-/** Release the round if every threshold is met; null when it is not (yet) releasable. */
-export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyObject | null, roundId: string): Promise<ReleaseResult | null> {
-  const round = store.round(roundId);
-  if (!round || round.state !== 'open') return null;
-  const state = repoState(store);
-  if (!allMet(store, round, state)) return null;
+/** The signed file of a round: its body with every stored signature under each key id that needs it. */
+function assemble(store: Store, round: RoundRow, state: RepoState): Buffer {
   const dialect = state.dialect;
-  const sigs = store.signatures(round.id);
-  const at = new Date(sigs.reduce((m, s) => (s.received_at > m ? s.received_at : m), round.created_at));
-
-  // Each stored signature appears under every key id its key has in the roots that need it.
-  const needs = needsOf(round, state);
+  const needs = needsOf(round, state, store);
   const entries = new Map<string, Envelope['signatures'][number]>();
-  for (const s of sigs) {
+  for (const s of store.signatures(round.id)) {
     for (const n of needs) {
       const k = n.keys.get(s.fingerprint);
       if (!k) continue;
@@ -59,18 +51,40 @@ export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyOb
     }
   }
   const signed = JSON.parse(round.signed_json) as Record<string, unknown>;
-  const env: Envelope = { signatures: [...entries.keys()].sort().map((k) => entries.get(k)!), signed };
-  const file = serialize(env);
+  const file = serialize({ signatures: [...entries.keys()].sort().map((k) => entries.get(k)!), signed });
   if (!parseMetadata(file, 'release', round.role, dialect).canonical.equals(round.canonical)) {
     throw new RoundError('INTERNAL', `round ${round.id}: the assembled file does not canonicalise to the signed bytes`);
   }
+  return file;
+}
+
+/**
+ * Release the round if every threshold is met; null when it is not (yet) releasable. A linked
+ * root + targets pair is released together, once both rounds have met their thresholds.
+ */
+export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyObject | null, roundId: string): Promise<ReleaseResult | null> {
+  const first = store.round(roundId);
+  if (!first || first.state !== 'open') return null;
+  const linked = first.linked_round ? store.round(first.linked_round) : undefined;
+  if (first.linked_round && (!linked || linked.state !== 'open')) return null;
+  const rounds = linked ? [first, linked].sort((x, y) => (x.role === 'root' ? -1 : y.role === 'root' ? 1 : 0)) : [first];
+  const state = repoState(store);
+  if (!rounds.every((r) => allMet(store, r, state))) return null;
+  const dialect = state.dialect;
+  // Derived from stored data only, so a retried release is byte-identical.
+  let at = rounds[0]!.created_at;
+  for (const r of rounds) for (const s of store.signatures(r.id)) if (s.received_at > at) at = s.received_at;
+  const time = new Date(at);
 
   const files: Record<string, Buffer> = { ...state.files };
-  if (round.role === 'root') {
-    files[`${round.version}.root.json`] = file;
-    files['root.json'] = file;
-  } else {
-    files['targets.json'] = file;
+  for (const round of rounds) {
+    const file = assemble(store, round, state);
+    if (round.role === 'root') {
+      files[`${round.version}.root.json`] = file;
+      files['root.json'] = file;
+    } else {
+      files['targets.json'] = file;
+    }
   }
   if (dialect === 'tuf' && onlineKey && files['targets.json']) {
     // TUF snapshot and timestamp, signed with the coordinator's online key.
@@ -78,22 +92,24 @@ export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyOb
     const prevSnap = state.files['snapshot.json'] ? (parseMetadata(state.files['snapshot.json'], 'snapshot.json', 'snapshot', dialect).signed.version as number) : 0;
     const prevTs = state.files['timestamp.json'] ? (parseMetadata(state.files['timestamp.json'], 'timestamp.json', 'timestamp', dialect).signed.version as number) : 0;
     const targetsVersion = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed.version as number;
-    files['snapshot.json'] = serialize(await signEnvelope(buildSnapshot(dialect, prevSnap + 1, daysFrom(at, ONLINE_EXPIRY_DAYS.snapshot), files['targets.json'], targetsVersion), dialect, [online]));
-    files['timestamp.json'] = serialize(await signEnvelope(buildTimestamp(dialect, prevTs + 1, daysFrom(at, ONLINE_EXPIRY_DAYS.timestamp), files['snapshot.json'], prevSnap + 1), dialect, [online]));
+    files['snapshot.json'] = serialize(await signEnvelope(buildSnapshot(dialect, prevSnap + 1, daysFrom(time, ONLINE_EXPIRY_DAYS.snapshot), files['targets.json'], targetsVersion), dialect, [online]));
+    files['timestamp.json'] = serialize(await signEnvelope(buildTimestamp(dialect, prevTs + 1, daysFrom(time, ONLINE_EXPIRY_DAYS.timestamp), files['snapshot.json'], prevSnap + 1), dialect, [online]));
   }
 
   // Verify as a device would: trusting the previously released root (or, for version 1, itself).
   const trusted: FileInput = state.files['root.json'] ? { name: 'root.json (previous release)', bytes: state.files['root.json'] } : { name: '1.root.json', bytes: files['root.json']! };
-  const report = verifyFiles(files, trusted, at);
+  const report = verifyFiles(files, trusted, time);
+  const ids = rounds.map((r) => r.id).join(' + ');
   if (!report.ok) {
-    store.audit('release.refused', { round: round.id, errors: report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`) });
-    throw new RoundError('ROUND_INVALID', `round ${round.id} met its thresholds but the result does not verify: ${report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`).join('; ')}`);
+    store.audit('release.refused', { round: ids, errors: report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`) });
+    throw new RoundError('ROUND_INVALID', `round ${ids} met its thresholds but the result does not verify: ${report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`).join('; ')}`);
   }
 
+  const main = rounds[0]!;
   const seq = store.tx(() => {
-    if (!store.setRoundState(round.id, 'open', 'released', at.toISOString())) throw new RoundError('ROUND_NOT_OPEN', `round ${round.id} is no longer open`);
-    const seq = store.insertRelease(round.id, round.role, round.version, at.toISOString(), files);
-    store.audit('round.released', { round: round.id, role: round.role, version: round.version, release: seq, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, b.length])) });
+    for (const r of rounds) if (!store.setRoundState(r.id, 'open', 'released', time.toISOString())) throw new RoundError('ROUND_NOT_OPEN', `round ${r.id} is no longer open`);
+    const seq = store.insertRelease(main.id, main.role, main.version, time.toISOString(), files);
+    for (const r of rounds) store.audit('round.released', { round: r.id, role: r.role, version: r.version, release: seq, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, b.length])) });
     return seq;
   });
   publish(dataDir, seq, files);

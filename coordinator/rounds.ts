@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { decodeSig, parseMetadataKey, publicKeyFrom, verifySignature, type MetadataKey, type PublicKey } from '../protocol/keys.js';
-import type { RootSigned } from '../protocol/metadata/schemas.js';
+import { formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
 import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import type { KeyholderRow, RoundRow, Store } from './store.js';
@@ -24,6 +24,9 @@ export type RoundErrorCode =
   | 'KEYHOLDER_EXISTS';
 
 export class RoundError extends QuorumError<RoundErrorCode> {}
+
+/** Expiry of targets re-signed by a root round (garage-sign's targets default). */
+const TARGETS_RESIGN_DAYS = 31;
 
 /** One threshold a round must meet: which keys (by fingerprint) count, and how many. */
 export interface Need {
@@ -97,8 +100,13 @@ function loadState(store: Store): RepoState {
  * answer does not change once N+1 is released) and N+1's own. Targets: the targets keys of the
  * latest released root, which is what devices will check the release against.
  */
-export function needsOf(round: RoundRow, state: RepoState): Need[] {
+export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[] {
   const proposed = JSON.parse(round.signed_json) as RootSigned;
+  if (round.role === 'targets' && round.linked_round && store) {
+    // Re-signed under the proposed root it is released with.
+    const root = store.round(round.linked_round);
+    if (root) return [roleNeed(`targets keys of root v${root.version}`, JSON.parse(root.signed_json) as RootSigned, 'targets')];
+  }
   if (round.role === 'root') {
     const needs: Need[] = [];
     const prevFile = state.files[`${round.version - 1}.root.json`];
@@ -133,7 +141,8 @@ export function roundInfo(store: Store, round: RoundRow, state: RepoState): Roun
     deadline: round.deadline,
     createdAt: round.created_at,
     sha256: round.sha256,
-    progress: progressOf(store, round, needsOf(round, state)),
+    progress: progressOf(store, round, needsOf(round, state, store)),
+    ...(round.linked_round ? { linked: round.linked_round } : {}),
   };
 }
 
@@ -154,6 +163,11 @@ export interface OpenRequest {
   baseVersion?: number;
   /** tuf: the coordinator's online key, which must be able to sign snapshot and timestamp. */
   online?: PublicKey;
+  /**
+   * Root only: also open a linked targets round re-signing the released targets (version + 1)
+   * under the proposed root's targets keys; both are released together, once both are signed.
+   */
+  resignTargets?: boolean;
 }
 
 /**
@@ -205,12 +219,21 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
         : `the released root does not let this coordinator's online key sign ${role}, so targets cannot be released; first open a root round with --add-key snapshot=online --add-key timestamp=online (and remove the old ${role} key)`);
     }
   }
-  if (req.role === 'root' && state.targets) {
+  let linkedTargets: { signed: Record<string, unknown>; canonical: Buffer } | null = null;
+  if (req.resignTargets) {
+    if (req.role !== 'root') throw new RoundError('ROUND_INVALID', 're-signing targets goes with a root round');
+    if (!state.targets) throw new RoundError('ROUND_INVALID', 'no targets have been released, so there is nothing to re-sign; open the targets round after the root is released');
+    const t = structuredClone(state.targets.signed) as Record<string, unknown>;
+    t.version = state.targetsBase + 1;
+    t.expires = formatExpires(new Date(now.getTime() + TARGETS_RESIGN_DAYS * 86_400_000));
+    linkedTargets = { signed: t, canonical: parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed: t })), 'proposed targets', 'targets', dialect).canonical };
+    if (store.openRound('targets')) throw new RoundError('ROUND_OPEN_EXISTS', `a targets round is open; cancel it before re-signing targets with a root round`);
+  } else if (req.role === 'root' && state.targets) {
     // Devices check the released targets against the new root: it must still meet its threshold.
     const rs = meta.signed as RootSigned;
     const t = checkThreshold(state.targets, 'targets', rs.roles.targets ?? { keyids: [], threshold: 0 }, rs.keys);
     if (!t.met) {
-      throw new RoundError('ROUND_INVALID', `under the proposed root, the released targets v${state.targets.signed.version} would be signed by ${t.signedBy.length} of the ${t.threshold} targets keys required, so devices would reject them; change targets keys so the current signers still meet the threshold, then re-sign targets and remove the old keys in a later root round`);
+      throw new RoundError('ROUND_INVALID', `under the proposed root, the released targets v${state.targets.signed.version} would be signed by ${t.signedBy.length} of the ${t.threshold} targets keys required, so devices would reject them; open the root round with --resign-targets, so that the new targets keys re-sign targets and both are released together`);
     }
   }
   const existing = store.openRound(req.role);
@@ -235,6 +258,13 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     if (store.openRound(req.role)) throw new RoundError('ROUND_OPEN_EXISTS', `a ${req.role} round is already open`);
     store.insertRound(row);
     store.audit('round.opened', { round: id, role: req.role, version: row.version, sha256, reason: req.reason, deadline: row.deadline }, now.toISOString());
+    if (linkedTargets) {
+      const tid = `targets-v${linkedTargets.signed.version}-r${seq + 1}`;
+      const tsha = crypto.createHash('sha256').update(linkedTargets.canonical).digest('hex');
+      store.insertRound({ ...row, id: tid, role: 'targets', version: linkedTargets.signed.version as number, signed_json: JSON.stringify(linkedTargets.signed), canonical: linkedTargets.canonical, sha256: tsha, reason: `${req.reason} (targets re-signed under root v${row.version}, released together with ${id})` });
+      store.linkRounds(id, tid);
+      store.audit('round.opened', { round: tid, role: 'targets', version: linkedTargets.signed.version, sha256: tsha, reason: req.reason, deadline: row.deadline, linked: id }, now.toISOString());
+    }
     return store.round(id)!;
   });
 }
@@ -268,7 +298,7 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
     return reject('ROUND_NOT_OPEN', `cannot add a signature to an expired round (deadline ${round.deadline})`);
   }
   const state = repoState(store);
-  const needs = needsOf(round, state);
+  const needs = needsOf(round, state, store);
   // Which key is this? The key id must name a key the round needs.
   let entry: { fp: string; pk: PublicKey } | null = null;
   for (const n of needs) for (const [fp, k] of n.keys) if (k.keyids.includes(sub.keyid)) entry = { fp, pk: k.pk };
@@ -304,7 +334,7 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
 }
 
 export function allMet(store: Store, round: RoundRow, state = repoState(store)): boolean {
-  const needs = needsOf(round, state);
+  const needs = needsOf(round, state, store);
   return needs.length > 0 && progressOf(store, round, needs).every((p) => p.met);
 }
 
@@ -317,6 +347,10 @@ export function cancelRound(store: Store, id: string, reason: string, now = new 
     if (r.state !== 'open') throw new RoundError('ROUND_NOT_OPEN', `cannot cancel a ${r.state} round`);
     store.setRoundState(id, 'open', 'cancelled', now.toISOString());
     store.audit('round.cancelled', { round: id, reason }, now.toISOString());
+    // A linked pair is released together or not at all.
+    if (r.linked_round && store.setRoundState(r.linked_round, 'open', 'cancelled', now.toISOString())) {
+      store.audit('round.cancelled', { round: r.linked_round, reason: `linked round ${id} was cancelled: ${reason}` }, now.toISOString());
+    }
     return store.round(id)!;
   });
 }

@@ -112,8 +112,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     try {
       const res = await tryRelease(store, dataDir, onlineKey, roundId);
       if (!res) return false;
-      log(`released ${roundId} as release ${res.seq}`);
-      broadcast({ type: 'round.updated', round: info(store.round(roundId)!) });
+      const r = store.round(roundId)!;
+      log(`released ${roundId}${r.linked_round ? ` with ${r.linked_round}` : ''} as release ${res.seq}`);
+      broadcast({ type: 'round.updated', round: info(r) });
+      if (r.linked_round) broadcast({ type: 'round.updated', round: info(store.round(r.linked_round)!) });
       return true;
     } catch (e) {
       log(`release of ${roundId} refused: ${(e as Error).message}`);
@@ -197,6 +199,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     baseVersion: z.number().int().min(0).optional(),
     targets: TargetsChangeSchema.optional(),
     root: RootChangeSchema.optional(),
+    resignTargets: z.boolean().optional(),
     signed: z.record(z.string(), z.unknown()).optional(),
   });
 
@@ -256,10 +259,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           else signed = proposeRoot(store, st, b.root ?? {}, onlinePublic ?? undefined);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
           if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
-          const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion, online: onlinePublic ?? undefined });
+          const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion, online: onlinePublic ?? undefined, resignTargets: b.resignTargets });
           const ri = info(r);
-          log(`opened ${r.id}: ${b.reason}`);
+          log(`opened ${r.id}${r.linked_round ? ` with ${r.linked_round}` : ''}: ${b.reason}`);
           broadcast({ type: 'round.opened', round: ri });
+          if (r.linked_round) broadcast({ type: 'round.opened', round: info(store.round(r.linked_round)!) });
           return { round: ri, signed: r.signed_json };
         });
       }
@@ -289,10 +293,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     throw new HttpError(404, 'NOT_FOUND', `no admin endpoint ${method} /v1/admin/${parts.join('/')}`);
   }
 
+  /** A round's payload, with the proposed root a linked targets round is signed under. */
+  function payloadOf(r: RoundRow): { round: RoundInfo; signed: string; linkedRoot?: { round: RoundInfo; signed: string } } {
+    const linked = r.role === 'targets' && r.linked_round ? store.round(r.linked_round) : undefined;
+    return { round: info(r), signed: r.signed_json, ...(linked ? { linkedRoot: { round: info(linked), signed: linked.signed_json } } : {}) };
+  }
+
   /** Everything an air-gapped signer needs: the round, its payload, the released roots and targets. */
   function exportBundle(r: RoundRow) {
     const st = repoState(store);
-    return { format: 'uptane-quorum-round-v1', serverId, dialect: st.dialect, round: info(r), signed: r.signed_json, ...released(0) };
+    return { format: 'uptane-quorum-round-v1', serverId, dialect: st.dialect, ...payloadOf(r), ...released(0) };
   }
 
   function released(afterRootVersion: number): { roots: { version: number; file: string }[]; targets: string | null } {
@@ -402,7 +412,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         case 'round.get': {
           const r = store.round(m.round);
           if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no round ${m.round}`, fatal: false });
-          return send(c.ws, { type: 'round.payload', ref, round: info(r), signed: r.signed_json });
+          return send(c.ws, { type: 'round.payload', ref, ...payloadOf(r) });
         }
         case 'released.get':
           return send(c.ws, { type: 'released', ref, ...released(m.afterRootVersion) });

@@ -69,6 +69,8 @@ const MIGRATIONS: string[] = [
    );
    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;`,
+  // 2: a root round and a targets round released together (new targets keys re-sign targets).
+  `ALTER TABLE rounds ADD COLUMN linked_round TEXT REFERENCES rounds(id);`,
 ];
 
 export interface KeyholderRow {
@@ -94,6 +96,8 @@ export interface RoundRow {
   state: RoundState;
   created_at: string;
   closed_at: string | null;
+  /** The other round of a linked root + targets pair, released together. */
+  linked_round: string | null;
 }
 
 export interface SignatureRow {
@@ -180,13 +184,18 @@ export class Store {
   }
 
   // --- rounds ---
-  insertRound(r: Omit<RoundRow, 'seq' | 'closed_at'>): void {
+  insertRound(r: Omit<RoundRow, 'seq' | 'closed_at' | 'linked_round'> & { linked_round?: string | null }): void {
     this.db
       .prepare(
-        `INSERT INTO rounds (id, role, version, base_root_version, signed_json, canonical, sha256, reason, deadline, state, created_at)
-         VALUES (@id, @role, @version, @base_root_version, @signed_json, @canonical, @sha256, @reason, @deadline, @state, @created_at)`,
+        `INSERT INTO rounds (id, role, version, base_root_version, signed_json, canonical, sha256, reason, deadline, state, created_at, linked_round)
+         VALUES (@id, @role, @version, @base_root_version, @signed_json, @canonical, @sha256, @reason, @deadline, @state, @created_at, @linked_round)`,
       )
-      .run(r);
+      .run({ linked_round: null, ...r });
+  }
+  linkRounds(a: string, b: string): void {
+    const set = this.db.prepare('UPDATE rounds SET linked_round = ? WHERE id = ?');
+    set.run(b, a);
+    set.run(a, b);
   }
   round(id: string): RoundRow | undefined {
     return this.db.prepare('SELECT * FROM rounds WHERE id = ?').get(id) as RoundRow | undefined;

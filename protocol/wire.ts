@@ -48,6 +48,8 @@ export const RoundInfoSchema = z.strictObject({
   createdAt: z.string(),
   sha256: hex64,
   progress: z.array(ThresholdProgressSchema),
+  /** The other round of a linked root + targets pair; both are released together. */
+  linked: id.optional(),
 });
 export type RoundInfo = z.infer<typeof RoundInfoSchema>;
 
@@ -81,6 +83,8 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     round: RoundInfoSchema,
     /** The proposed `signed` body as JSON text; the signer canonicalises it itself. */
     signed: z.string(),
+    /** For a targets round linked to a root round: that round and its proposed root, under whose targets keys it is signed. */
+    linkedRoot: z.strictObject({ round: RoundInfoSchema, signed: z.string() }).optional(),
   }),
   z.strictObject({
     type: z.literal('released'),

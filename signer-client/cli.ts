@@ -19,7 +19,7 @@ import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, 
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
-import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets, type CheckedProposal } from './trust.js';
+import { advanceRoots, checkPayload, Refusal, TrustStore, verifiedTargets, type CheckedProposal, type Payload } from './trust.js';
 
 
 const HELP = `Usage: quorum-signer <command> [options]
@@ -355,7 +355,7 @@ async function checkRound(s: Session, roundId: string): Promise<CheckedProposal>
   if (targets) trust.noteTargets(targets.signed.version as number);
   const payload = await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
   if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
-  return checkProposal(payload.round, payload.signed, root, targets, s.dialect, s.signer.publicKey, new Date(), trust.seenTargets());
+  return checkPayload(payload, root, targets, s.dialect, s.signer.publicKey, new Date(), trust.seenTargets());
 }
 
 function reviewedFile(home: string, round: string): string {
@@ -440,7 +440,7 @@ async function sign(argv: string[]): Promise<number> {
 async function signOffline(bundleFile: string, out: string | undefined, values: { home?: string; yes: boolean; key?: string; 'token-key'?: string; module?: string } & SecretOptions): Promise<number> {
   if (!out) throw new UsageError('sign --offline needs --out SIGNATURE.json');
   const home = homeOf(values);
-  const b = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as { format: string; dialect: Dialect; round: RoundInfo; signed: string; roots: { version: number; file: string }[]; targets: string | null };
+  const b = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as Payload & { format: string; dialect: Dialect; roots: { version: number; file: string }[]; targets: string | null };
   if (b.format !== 'uptane-quorum-round-v1') throw new UsageError(`${bundleFile} is not a round bundle from quorum round export`);
   const trust = new TrustStore(home, b.dialect);
   if (!trust.latest()) throw new Refusal('NO_TRUSTED_ROOT', `no root is pinned in ${home}; pin the root you trust with quorum-signer trust ROOT.json`);
@@ -458,7 +458,7 @@ async function signOffline(bundleFile: string, out: string | undefined, values: 
   let sig: Buffer;
   let p: CheckedProposal;
   try {
-    p = checkProposal(b.round, b.signed, root, targets, b.dialect, signer.publicKey, new Date(), trust.seenTargets());
+    p = checkPayload(b, root, targets, b.dialect, signer.publicKey, new Date(), trust.seenTargets());
     checkReviewed(home, p);
     io.out(renderSummary(p, summarise(p)));
     if (!values.yes && !(await confirm(`sign round ${p.round.id}?`))) return io.out('not signed'), 1;

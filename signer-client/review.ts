@@ -95,6 +95,15 @@ export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): 
     `reason (from the coordinator): ${p.round.reason}`,
     `expires: ${s.expires.from ?? '-'} -> ${s.expires.to}`,
     `your key counts for: ${p.countsFor.join(', ')} (key id ${short(p.keyid)})`,
+    ...(p.linkedRoot
+      ? [
+          `LINKED: released only together with root round ${p.linkedRoot.round.id} (root v${p.linkedRoot.proposed.signed.version}, sha256 ${p.linkedRoot.sha256});`,
+          `        these targets are signed under that proposed root's targets keys. Its changes:`,
+          ...summarise(p.linkedRoot).changes.map((c) => `          ${c}`),
+        ]
+      : p.round.linked
+        ? [`LINKED: released only together with targets round ${p.round.linked}, which re-signs the released targets under this root`]
+        : []),
     'changes (computed by this client from the bytes):',
     ...(s.changes.length ? s.changes.map((c) => `  ${c}`) : ['  (no key, threshold or target changes)']),
   ];

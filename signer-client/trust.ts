@@ -131,6 +131,8 @@ export interface CheckedProposal {
   keyid: string;
   /** Which thresholds this key counts towards. */
   countsFor: string[];
+  /** For a targets round linked to a root round: that root proposal, checked the same way. */
+  linkedRoot?: CheckedProposal;
 }
 
 function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
@@ -145,7 +147,7 @@ function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): st
 }
 
 /** Every check a signer makes before it will sign a round's payload. */
-export function checkProposal(round: RoundInfo, signedText: string, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date(), seenTargets = 0): CheckedProposal {
+export function checkProposal(round: RoundInfo, signedText: string, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date(), seenTargets = 0, requireMine = true): CheckedProposal {
   let proposed: Metadata<'root' | 'targets'>;
   try {
     const body = JSON.parse(signedText);
@@ -185,8 +187,29 @@ export function checkProposal(round: RoundInfo, signedText: string, root: Metada
     ids = keyidsOf(root.signed as RootSigned, 'targets', me);
     if (ids.length) countsFor.push('targets keys');
   }
-  if (!ids.length) throw new Refusal('NOT_NEEDED', `your key (${me.fingerprint.slice(0, 16)}…) is not one this ${round.role} round needs`);
-  return { round, proposed, base, sha256, keyid: ids[0]!, countsFor };
+  if (!ids.length && requireMine) throw new Refusal('NOT_NEEDED', `your key (${me.fingerprint.slice(0, 16)}…) is not one this ${round.role} round needs`);
+  return { round, proposed, base, sha256, keyid: ids[0] ?? '', countsFor };
+}
+
+export interface Payload {
+  round: RoundInfo;
+  signed: string;
+  linkedRoot?: { round: RoundInfo; signed: string };
+}
+
+/**
+ * Check a round's payload. A targets round linked to a root round is signed under that
+ * proposed root's targets keys: the root proposal gets every root check first (version +1,
+ * well-formed, its hash), and the targets are then checked against it, not the released root.
+ */
+export function checkPayload(p: Payload, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date(), seenTargets = 0): CheckedProposal {
+  if (!p.linkedRoot) return checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
+  if (p.round.role !== 'targets' || p.linkedRoot.round.role !== 'root' || p.round.linked !== p.linkedRoot.round.id || p.linkedRoot.round.linked !== p.round.id) {
+    throw new Refusal('PAYLOAD_MALFORMED', `round ${p.round.id} names a linked round that does not link back to it`);
+  }
+  const linkedRoot = checkProposal(p.linkedRoot.round, p.linkedRoot.signed, root, targets, dialect, me, now, seenTargets, false);
+  const checked = checkProposal(p.round, p.signed, linkedRoot.proposed as Metadata<'root'>, targets, dialect, me, now, seenTargets);
+  return { ...checked, countsFor: checked.countsFor.map((c) => `${c} of proposed root v${linkedRoot.proposed.signed.version}`), linkedRoot };
 }
 
 /** Key id of a public key in a dialect (for display). */

@@ -1,0 +1,816 @@
+/**
+ * FROST(Ed25519, SHA-512) threshold keys (RFC 9591): the ceremony around @noble/curves'
+ * `ed25519_FROST`, which does all the group mathematics. Here: who takes part and under which
+ * identifiers, end-to-end encryption of the DKG round-2 shares between enrolled X25519 identities,
+ * the checks that name the participant at fault, agreement on the group key, the two signing
+ * rounds with per-share verification, and a `Signer` whose key is the group key, so a FROST group
+ * can be a TUF/Uptane role key or a certificate authority. Everything is a pure function over the
+ * message records of frost-wire.ts, except `runSigningRound`, which drives injected participants.
+ * Durable nonce handling (one use, even across crashes) is the participant's side:
+ * signer-client/frost-store.ts.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import type { z } from 'zod';
+import type { DKG_Round1, DKG_Secret, FrostPublic, NonceCommitments } from '@noble/curves/abstract/frost.js';
+import { canonicalize } from './canonical.js';
+import { QuorumError } from './errors.js';
+import { ed25519FromRaw, sha256hex, verifySignature, type PublicKey } from './keys.js';
+import type { Signer } from './metadata/build.js';
+import {
+  FROST_LIMITS,
+  FrostCeremonySchema,
+  FrostCommitmentSchema,
+  FrostDkgConfirmSchema,
+  FrostDkgRound1Schema,
+  FrostDkgRound2Schema,
+  FrostGroupSchema,
+  FrostSignatureShareSchema,
+  FrostSignRequestSchema,
+  type FrostCeremony,
+  type FrostCommitment,
+  type FrostDkgConfirm,
+  type FrostDkgRound1,
+  type FrostDkgRound2,
+  type FrostGroup,
+  type FrostSignatureShare,
+  type FrostSignRequest,
+} from './frost-wire.js';
+
+export type { FrostCeremony, FrostCommitment, FrostDkgConfirm, FrostDkgRound1, FrostDkgRound2, FrostGroup, FrostSignatureShare, FrostSignRequest };
+
+const F = ed25519_FROST;
+
+export type FrostCode =
+  | 'FROST_CEREMONY_INVALID' // roster or threshold unusable (duplicates, t > n, bad keys)
+  | 'FROST_STATE' // a step called out of order ("cannot run round 2 of a finished DKG")
+  | 'FROST_IDENTITY_MISMATCH' // the identity key used is not the one enrolled for this participant
+  | 'FROST_PACKAGE_INVALID' // a message of the wrong shape, ceremony, sender or recipient
+  | 'FROST_PROOF_INVALID' // a round-1 proof of knowledge (or commitment) does not verify
+  | 'FROST_TRANSCRIPT_MISMATCH' // participants saw different round-1 packages
+  | 'FROST_DECRYPT_FAILED' // a round-2 ciphertext fails authentication (tampered, or not for us)
+  | 'FROST_SHARE_INVALID' // a decrypted round-2 share does not match its sender's commitment
+  | 'FROST_GROUP_MISMATCH' // a participant computed another group key or verifying share
+  | 'FROST_MESSAGE_MISMATCH' // the message is not the one the request names
+  | 'FROST_COMMITMENT_MISMATCH' // the request's commitment is not this participant's
+  | 'FROST_NONCE_UNKNOWN' // no stored nonce for that commitment
+  | 'FROST_NONCE_USED' // the commitment's nonce was already used (or discarded)
+  | 'FROST_BAD_SIGNATURE_SHARE' // a signature share fails RFC 9591 5.4 verification
+  | 'FROST_NOT_ENOUGH_SIGNERS' // fewer than t participants are left to sign
+  | 'FROST_SIGNATURE_INVALID' // the aggregate does not verify as Ed25519 (never released)
+  | 'FROST_STORE_INVALID' // a share, identity or nonce file is unreadable or altered
+  | 'FROST_PASSPHRASE'; // wrong passphrase (or the file was modified)
+
+/** A FROST failure; `participants` are the identifiers at fault, when one can be named. */
+export class FrostError extends QuorumError<FrostCode> {
+  readonly participants: number[];
+  constructor(code: FrostCode, message: string, participants: number[] = [], options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.participants = participants;
+  }
+}
+
+// --- encodings ---------------------------------------------------------------------------------
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const bytes = (h: string): Buffer => Buffer.from(h, 'hex');
+/** noble's identifier: the scalar n, serialised (little-endian hex). */
+const nobleId = (n: number): string => F.Identifier.fromNumber(n);
+const digestOf = (v: unknown): string => sha256hex(canonicalize(v, 'tuf'));
+
+interface Roster {
+  readonly threshold: number;
+  readonly participants: readonly { identifier: number; name: string }[];
+}
+
+/** "participant 3 (carol)" */
+function who(r: Roster, id: number): string {
+  const p = r.participants.find((x) => x.identifier === id);
+  return p ? `participant ${id} (${p.name})` : `participant ${id}`;
+}
+const whoAll = (r: Roster, ids: number[]) => ids.map((i) => who(r, i)).join(', ');
+
+function parse<T>(schema: z.ZodType<T>, v: unknown, what: string, culprit: number[] = [], code: FrostCode = 'FROST_PACKAGE_INVALID'): T {
+  const r = schema.safeParse(v);
+  if (!r.success) throw new FrostError(code, `${what} is malformed: ${r.error.message}`, culprit);
+  return r.data;
+}
+
+/** A valid prime-order, non-identity Ed25519 point (RFC 9591 3.1 DeserializeElement). */
+function point(h: string, what: string, culprit: number[] = []) {
+  try {
+    const p = ed25519.Point.fromHex(h);
+    p.assertValidity();
+    if (p.is0() || !p.isTorsionFree()) throw new Error('identity or not in the prime-order subgroup');
+    return p;
+  } catch (e) {
+    throw new FrostError('FROST_PACKAGE_INVALID', `${what} is not a valid group element: ${(e as Error).message}`, culprit);
+  }
+}
+
+/** VSS evaluation (RFC 9591 C.2): sum_j commitment[j] * id^j, the verifying share of `id`. */
+function evaluateVss(commitment: ReturnType<typeof point>[], id: number): string {
+  const Fn = F.utils.Fn;
+  let acc = ed25519.Point.ZERO;
+  let power = Fn.ONE;
+  for (const c of commitment) {
+    acc = acc.add(c.multiplyUnsafe(power)); // public data: variable time is fine
+    power = Fn.mul(power, BigInt(id));
+  }
+  return acc.toHex();
+}
+
+// --- ceremony and group records -----------------------------------------------------------------
+
+/** Check a ceremony definition; returns its digest, which every later message carries. */
+export function checkCeremony(ceremony: FrostCeremony): string {
+  const c = parse(FrostCeremonySchema, ceremony, 'the ceremony', [], 'FROST_CEREMONY_INVALID');
+  const n = c.participants.length;
+  if (c.threshold > n) throw new FrostError('FROST_CEREMONY_INVALID', `threshold ${c.threshold} is larger than the ${n} participants`);
+  const names = new Set<string>();
+  const keys = new Set<string>();
+  let last = 0;
+  for (const p of c.participants) {
+    if (p.identifier <= last) throw new FrostError('FROST_CEREMONY_INVALID', 'participants must be listed by strictly increasing identifier');
+    last = p.identifier;
+    if (names.has(p.name)) throw new FrostError('FROST_CEREMONY_INVALID', `participant name ${p.name} appears twice`);
+    if (keys.has(p.identityKey)) throw new FrostError('FROST_CEREMONY_INVALID', `${who(c, p.identifier)} shares an identity key with another participant`);
+    names.add(p.name);
+    keys.add(p.identityKey);
+    x25519Public(p.identityKey, who(c, p.identifier));
+  }
+  return digestOf(c);
+}
+
+/** A ceremony over `names` in order, identifiers 1..n. */
+export function newCeremony(id: string, threshold: number, members: { name: string; identityKey: string }[]): FrostCeremony {
+  const ceremony = { id, threshold, participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })) };
+  checkCeremony(ceremony);
+  return ceremony;
+}
+
+/** Check a group record as stored or received: shape, and every verifying share against the commitment. */
+export function checkGroup(group: FrostGroup): FrostGroup {
+  const g = parse(FrostGroupSchema, group, 'the group record');
+  if (g.threshold > g.participants.length) throw new FrostError('FROST_GROUP_MISMATCH', `threshold ${g.threshold} is larger than the ${g.participants.length} participants`);
+  if (g.commitments.length !== g.threshold) throw new FrostError('FROST_GROUP_MISMATCH', `a ${g.threshold}-of-n group has ${g.threshold} commitments, not ${g.commitments.length}`);
+  if (g.commitments[0] !== g.groupPublicKey) throw new FrostError('FROST_GROUP_MISMATCH', 'the group public key is not the first commitment');
+  const commitment = g.commitments.map((c, i) => point(c, `group commitment ${i}`));
+  let last = 0;
+  for (const p of g.participants) {
+    if (p.identifier <= last) throw new FrostError('FROST_GROUP_MISMATCH', 'participants must be listed by strictly increasing identifier');
+    last = p.identifier;
+    if (evaluateVss(commitment, p.identifier) !== p.verifyingShare) {
+      throw new FrostError('FROST_GROUP_MISMATCH', `the verifying share of ${who(g, p.identifier)} does not follow from the group commitment`, [p.identifier]);
+    }
+  }
+  return g;
+}
+
+/** The group key as an ordinary Ed25519 public key (a TUF/ota role key, a certificate key). */
+export function groupPublicKey(group: FrostGroup): PublicKey {
+  return ed25519FromRaw(bytes(group.groupPublicKey));
+}
+
+/** noble's public package for a group. */
+function noblePublic(group: FrostGroup): FrostPublic {
+  return {
+    signers: { min: group.threshold, max: group.participants.length },
+    commitments: group.commitments.map(bytes),
+    verifyingShares: Object.fromEntries(group.participants.map((p) => [nobleId(p.identifier), bytes(p.verifyingShare)])),
+  } as FrostPublic;
+}
+
+/**
+ * The group that a round-1 transcript determines: the summed VSS commitments and every
+ * participant's verifying share. Public data only, so the coordinator computes it too and holds
+ * each participant's confirmation against it.
+ */
+export function groupFromTranscript(ceremony: FrostCeremony, round1All: FrostDkgRound1[]): FrostGroup {
+  const ceremonyDigest = checkCeremony(ceremony);
+  const all = checkTranscript(ceremony, ceremonyDigest, round1All);
+  let sum = Array.from({ length: ceremony.threshold }, () => ed25519.Point.ZERO);
+  for (const r of all) {
+    sum = sum.map((acc, k) => acc.add(point(r.commitment[k]!, `commitment ${k} of ${who(ceremony, r.from)}`, [r.from])));
+  }
+  const commitments = sum.map((p) => p.toHex());
+  const merged = commitments.map((c, i) => point(c, `summed commitment ${i}`));
+  return {
+    ceremony: ceremony.id,
+    ceremonyDigest,
+    threshold: ceremony.threshold,
+    groupPublicKey: commitments[0]!,
+    commitments,
+    participants: ceremony.participants.map((p) => ({ ...p, verifyingShare: evaluateVss(merged, p.identifier) })),
+  };
+}
+
+/** One round-1 package per participant, all for this ceremony, sorted by sender. */
+function checkTranscript(ceremony: FrostCeremony, ceremonyDigest: string, round1All: FrostDkgRound1[]): FrostDkgRound1[] {
+  const byId = new Map<number, FrostDkgRound1>();
+  for (const raw of round1All) {
+    const from = typeof (raw as { from?: unknown })?.from === 'number' ? [(raw as { from: number }).from] : [];
+    const r = parse(FrostDkgRound1Schema, raw, 'a round-1 package', from);
+    if (!ceremony.participants.some((p) => p.identifier === r.from)) throw new FrostError('FROST_PACKAGE_INVALID', `a round-1 package from ${r.from}, who is not in ceremony ${ceremony.id}`, [r.from]);
+    if (r.ceremonyDigest !== ceremonyDigest) throw new FrostError('FROST_PACKAGE_INVALID', `the round-1 package of ${who(ceremony, r.from)} is for another ceremony (digest ${r.ceremonyDigest.slice(0, 12)})`, [r.from]);
+    if (r.commitment.length !== ceremony.threshold) throw new FrostError('FROST_PACKAGE_INVALID', `the round-1 package of ${who(ceremony, r.from)} commits to ${r.commitment.length} coefficients, not ${ceremony.threshold}`, [r.from]);
+    if (byId.has(r.from)) throw new FrostError('FROST_PACKAGE_INVALID', `two round-1 packages from ${who(ceremony, r.from)}`, [r.from]);
+    byId.set(r.from, r);
+  }
+  const missing = ceremony.participants.filter((p) => !byId.has(p.identifier)).map((p) => p.identifier);
+  if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no round-1 package from ${whoAll(ceremony, missing)}`, missing);
+  return ceremony.participants.map((p) => byId.get(p.identifier)!);
+}
+
+// --- identities and round-2 encryption ----------------------------------------------------------
+
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** A participant's long-term X25519 identity: the public half is enrolled; the private half never leaves. */
+export interface IdentityKey {
+  /** Raw X25519 public key, hex. */
+  readonly publicKey: string;
+  readonly privateKey: KeyObject;
+}
+
+export function generateIdentityKey(): IdentityKey {
+  return identityKeyFrom(crypto.generateKeyPairSync('x25519').privateKey);
+}
+
+export function identityKeyFrom(privateKey: KeyObject): IdentityKey {
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'x25519') throw new FrostError('FROST_IDENTITY_MISMATCH', 'an identity key is an X25519 private key');
+  const spki = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return { publicKey: spki.subarray(X25519_SPKI_PREFIX.length).toString('hex'), privateKey };
+}
+
+function x25519Public(h: string, whose: string): KeyObject {
+  try {
+    return crypto.createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, bytes(h)]), format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new FrostError('FROST_CEREMONY_INVALID', `the identity key of ${whose} is not an X25519 public key: ${(e as Error).message}`);
+  }
+}
+
+/** X25519; an all-zero result (a low-order peer key) is refused, as RFC 7748 6.1 allows. */
+function dh(privateKey: KeyObject, publicHex: string, whose: string, culprit: number[]): Buffer {
+  let s: Buffer;
+  try {
+    s = crypto.diffieHellman({ privateKey, publicKey: x25519Public(publicHex, whose) });
+  } catch (e) {
+    throw new FrostError('FROST_DECRYPT_FAILED', `key agreement with ${whose} failed: ${(e as Error).message}`, culprit);
+  }
+  if (s.every((b) => b === 0)) throw new FrostError('FROST_DECRYPT_FAILED', `the key of ${whose} is a low-order point`, culprit);
+  return s;
+}
+
+const ROUND2_DOMAIN = 'uptane-quorum/frost-dkg-round2/v1';
+
+function rosterEntry(ceremony: FrostCeremony, id: number) {
+  const p = ceremony.participants.find((x) => x.identifier === id);
+  if (!p) throw new FrostError('FROST_PACKAGE_INVALID', `participant ${id} is not in ceremony ${ceremony.id}`, [id]);
+  return p;
+}
+
+/**
+ * The AES-256-GCM key for one share from `from` to `to`. Input keying material: the ephemeral
+ * key with the recipient's identity (forward secrecy for the sender) and both identities (only
+ * the enrolled sender could have made it). The HKDF info and the AEAD's additional data bind the
+ * ceremony, sender, recipient and both identities.
+ */
+function round2Key(ceremony: FrostCeremony, ceremonyDigest: string, from: number, to: number, ephemeralKey: string, ikm: Buffer): Buffer {
+  const info = Buffer.from(JSON.stringify([ROUND2_DOMAIN, ceremony.id, ceremonyDigest, from, to, rosterEntry(ceremony, from).identityKey, rosterEntry(ceremony, to).identityKey, ephemeralKey]));
+  return Buffer.from(crypto.hkdfSync('sha256', ikm, bytes(ceremonyDigest), info, 32));
+}
+
+function round2Aad(p: Pick<FrostDkgRound2, 'ceremonyDigest' | 'round1Digest' | 'from' | 'to' | 'ephemeralKey'>, ceremonyId: string): Buffer {
+  return Buffer.from(JSON.stringify([ROUND2_DOMAIN, ceremonyId, p.ceremonyDigest, p.round1Digest, p.from, p.to, p.ephemeralKey]));
+}
+
+/** Encrypt one round-2 share for its recipient. `sender` must be the enrolled identity of `from`. */
+export function sealShare(ceremony: FrostCeremony, p: { round1Digest: string; from: number; to: number; share: Uint8Array }, sender: IdentityKey): FrostDkgRound2 {
+  const ceremonyDigest = checkCeremony(ceremony);
+  if (rosterEntry(ceremony, p.from).identityKey !== sender.publicKey) throw new FrostError('FROST_IDENTITY_MISMATCH', `this identity key is not the one enrolled for ${who(ceremony, p.from)}`, [p.from]);
+  const recipient = rosterEntry(ceremony, p.to).identityKey;
+  const eph = generateIdentityKey();
+  const ikm = Buffer.concat([dh(eph.privateKey, recipient, who(ceremony, p.to), [p.to]), dh(sender.privateKey, recipient, who(ceremony, p.to), [p.to])]);
+  const header = { ceremonyDigest, round1Digest: p.round1Digest, from: p.from, to: p.to, ephemeralKey: eph.publicKey };
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', round2Key(ceremony, ceremonyDigest, p.from, p.to, eph.publicKey, ikm), iv);
+  c.setAAD(round2Aad(header, ceremony.id));
+  const ciphertext = Buffer.concat([c.update(p.share), c.final()]);
+  return { ...header, iv: iv.toString('hex'), ciphertext: ciphertext.toString('hex'), tag: c.getAuthTag().toString('hex') };
+}
+
+/** Decrypt a round-2 share addressed to `recipient`; any tampering fails naming the sender. */
+export function openShare(ceremony: FrostCeremony, pkg: FrostDkgRound2, recipient: IdentityKey): Buffer {
+  const ceremonyDigest = checkCeremony(ceremony);
+  const from = typeof (pkg as { from?: unknown })?.from === 'number' ? [(pkg as { from: number }).from] : [];
+  const p = parse(FrostDkgRound2Schema, pkg, 'a round-2 package', from);
+  rosterEntry(ceremony, p.from);
+  if (p.ceremonyDigest !== ceremonyDigest) throw new FrostError('FROST_PACKAGE_INVALID', `the round-2 package from ${who(ceremony, p.from)} is for another ceremony`, [p.from]);
+  if (rosterEntry(ceremony, p.to).identityKey !== recipient.publicKey) {
+    // Misdelivered (or opened with the wrong key): nobody's package is at fault.
+    throw new FrostError('FROST_IDENTITY_MISMATCH', `the round-2 package from ${who(ceremony, p.from)} is addressed to ${who(ceremony, p.to)}, whose identity key this is not`);
+  }
+  const ikm = Buffer.concat([dh(recipient.privateKey, p.ephemeralKey, `the ephemeral key of ${who(ceremony, p.from)}`, [p.from]), dh(recipient.privateKey, rosterEntry(ceremony, p.from).identityKey, who(ceremony, p.from), [p.from])]);
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', round2Key(ceremony, ceremonyDigest, p.from, p.to, p.ephemeralKey, ikm), bytes(p.iv));
+    d.setAAD(round2Aad(p, ceremony.id));
+    d.setAuthTag(bytes(p.tag));
+    return Buffer.concat([d.update(bytes(p.ciphertext)), d.final()]);
+  } catch (e) {
+    throw new FrostError('FROST_DECRYPT_FAILED', `the round-2 share from ${who(ceremony, p.from)} to ${who(ceremony, p.to)} fails authentication: it was altered in transit, or not encrypted by ${who(ceremony, p.from)} for this recipient and ceremony`, [p.from], { cause: e });
+  }
+}
+
+// --- DKG, participant side ----------------------------------------------------------------------
+
+export type DkgStep = 'round1' | 'round2' | 'finished' | 'failed';
+
+/** A participant's DKG in progress. Holds the secret polynomial in memory until round 3. */
+export interface DkgState {
+  readonly ceremony: FrostCeremony;
+  readonly ceremonyDigest: string;
+  readonly self: number;
+  /** This participant's own round-1 broadcast, as sent. */
+  readonly round1: FrostDkgRound1;
+  step: DkgStep;
+  round1Digest?: string;
+  round1All?: FrostDkgRound1[];
+  /** noble's mutable DKG state. */
+  readonly secret: DKG_Secret;
+}
+
+export interface DkgOutcome {
+  /** The secret share: store it encrypted (signer-client/frost-store.ts), then drop it. */
+  share: FrostShare;
+  group: FrostGroup;
+  /** Broadcast this; everyone checks it with `dkgAgree`. */
+  confirm: FrostDkgConfirm;
+}
+
+/** A participant's signing share and the group it belongs to. */
+export interface FrostShare {
+  readonly group: FrostGroup;
+  readonly identifier: number;
+  /** Secret scalar, 32 bytes. */
+  readonly signingShare: Buffer;
+}
+
+function step(state: DkgState, expected: DkgStep, doing: string): void {
+  if (state.step !== expected) throw new FrostError('FROST_STATE', `cannot ${doing}: the DKG of ${who(state.ceremony, state.self)} is at step ${state.step}, not ${expected}`);
+}
+
+function fail(state: DkgState, e: unknown): never {
+  state.step = 'failed';
+  try {
+    F.DKG.clean(state.secret);
+  } catch {
+    // already cleaned
+  }
+  throw e;
+}
+
+const toNobleRound1 = (r: FrostDkgRound1): DKG_Round1 =>
+  ({ identifier: nobleId(r.from), commitment: r.commitment.map(bytes), proofOfKnowledge: bytes(r.proofOfKnowledge) }) as DKG_Round1;
+
+/** DKG round 1 (RFC 9591 leaves DKG to the application; this is noble's frost-rs-style DKG). */
+export function dkgStart(ceremony: FrostCeremony, self: number): { state: DkgState; round1: FrostDkgRound1 } {
+  const ceremonyDigest = checkCeremony(ceremony);
+  rosterEntry(ceremony, self);
+  const signers = { min: ceremony.threshold, max: ceremony.participants.length };
+  const r = F.DKG.round1(nobleId(self), signers);
+  const round1: FrostDkgRound1 = { ceremonyDigest, from: self, commitment: r.public.commitment.map(hexOf), proofOfKnowledge: hexOf(r.public.proofOfKnowledge) };
+  return { state: { ceremony, ceremonyDigest, self, round1, step: 'round1', secret: r.secret }, round1 };
+}
+
+/**
+ * Which round-1 packages noble rejects, one at a time: each suspect is checked beside valid
+ * packages made here for the other senders, so noble's own validation names the culprit.
+ * Runs only after a failure.
+ */
+function attributeRound1(state: DkgState, others: FrostDkgRound1[]): number[] {
+  const signers = { min: state.ceremony.threshold, max: state.ceremony.participants.length };
+  const filler = new Map(others.map((o) => [o.from, F.DKG.round1(nobleId(o.from), signers).public]));
+  const bad: number[] = [];
+  for (const suspect of others) {
+    const trial = F.DKG.round1(nobleId(state.self), signers).secret;
+    try {
+      F.DKG.round2(trial, others.map((o) => (o === suspect ? toNobleRound1(o) : filler.get(o.from)!)));
+    } catch {
+      bad.push(suspect.from);
+    } finally {
+      F.DKG.clean(trial);
+    }
+  }
+  return bad;
+}
+
+/**
+ * DKG round 2: check every participant's round-1 package (all n, this participant's own
+ * included and unchanged), then encrypt a share of our polynomial for each other participant.
+ */
+export function dkgRound2(state: DkgState, round1All: FrostDkgRound1[], identity: IdentityKey): FrostDkgRound2[] {
+  step(state, 'round1', 'run DKG round 2');
+  const { ceremony, self } = state;
+  if (rosterEntry(ceremony, self).identityKey !== identity.publicKey) throw new FrostError('FROST_IDENTITY_MISMATCH', `this identity key is not the one enrolled for ${who(ceremony, self)}`, [self]);
+  try {
+    const all = checkTranscript(ceremony, state.ceremonyDigest, round1All);
+    const mine = all.find((r) => r.from === self)!;
+    if (digestOf(mine) !== digestOf(state.round1)) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `the round-1 package relayed as ${who(ceremony, self)}'s is not the one it sent`, []);
+    const others = all.filter((r) => r.from !== self);
+    let shares: Record<string, { signingShare: Uint8Array }>;
+    try {
+      shares = F.DKG.round2(state.secret, others.map(toNobleRound1));
+    } catch (e) {
+      const bad = attributeRound1(state, others);
+      throw new FrostError('FROST_PROOF_INVALID', bad.length ? `the round-1 package of ${whoAll(ceremony, bad)} does not verify (proof of knowledge or commitment)` : `round-1 packages rejected: ${(e as Error).message}`, bad, { cause: e });
+    }
+    state.round1All = all;
+    state.round1Digest = digestOf(all);
+    const out = others.map((o) => sealShare(ceremony, { round1Digest: state.round1Digest!, from: self, to: o.from, share: shares[nobleId(o.from)]!.signingShare }, identity));
+    state.step = 'round2';
+    return out;
+  } catch (e) {
+    return fail(state, e);
+  }
+}
+
+/**
+ * DKG round 3: decrypt the shares addressed to us, check each against its sender's commitment,
+ * and derive our signing share, the group key and every verifying share.
+ */
+export function dkgFinish(state: DkgState, inbox: FrostDkgRound2[], identity: IdentityKey): DkgOutcome {
+  step(state, 'round2', 'finish the DKG');
+  const { ceremony, self } = state;
+  try {
+    const byFrom = new Map<number, Buffer>();
+    for (const raw of inbox) {
+      const from = typeof (raw as { from?: unknown })?.from === 'number' ? [(raw as { from: number }).from] : [];
+      const p = parse(FrostDkgRound2Schema, raw, 'a round-2 package', from);
+      if (p.to !== self) throw new FrostError('FROST_PACKAGE_INVALID', `the coordinator delivered a round-2 package from ${who(ceremony, p.from)} addressed to ${who(ceremony, p.to)} to ${who(ceremony, self)}`);
+      if (p.from === self || byFrom.has(p.from)) throw new FrostError('FROST_PACKAGE_INVALID', `an unexpected second round-2 package from ${who(ceremony, p.from)}`, [p.from]);
+      if (p.round1Digest !== state.round1Digest) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `${who(ceremony, p.from)} saw other round-1 packages than ${who(ceremony, self)} (the coordinator relayed different broadcasts)`, [p.from]);
+      byFrom.set(p.from, openShare(ceremony, p, identity));
+    }
+    const others = state.round1All!.filter((r) => r.from !== self);
+    const missing = others.filter((o) => !byFrom.has(o.from)).map((o) => o.from);
+    if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no round-2 share from ${whoAll(ceremony, missing)}`, missing);
+    // noble checks every share against its sender's commitment (RFC 9591 C.2 vss_verify); only
+    // if that fails are the shares checked one by one, so the error names who sent the bad one.
+    let key: ReturnType<typeof F.DKG.round3>;
+    try {
+      key = F.DKG.round3(
+        state.secret,
+        others.map(toNobleRound1),
+        others.map((o) => ({ identifier: nobleId(o.from), signingShare: byFrom.get(o.from)! })) as never,
+      );
+    } catch (e) {
+      const signers = { min: ceremony.threshold, max: ceremony.participants.length };
+      const bad = others
+        .filter((o) => {
+          try {
+            F.validateSecret({ identifier: nobleId(self), signingShare: byFrom.get(o.from)! }, { signers, commitments: o.commitment.map(bytes), verifyingShares: {} } as unknown as FrostPublic);
+            return false;
+          } catch {
+            return true;
+          }
+        })
+        .map((o) => o.from);
+      throw new FrostError('FROST_SHARE_INVALID', bad.length ? `the share from ${whoAll(ceremony, bad)} does not match its round-1 commitment` : `DKG round 3 failed: ${(e as Error).message}`, bad, { cause: e });
+    }
+    // The group record from noble's result; dkgAgree later holds everyone's against the transcript.
+    const group: FrostGroup = {
+      ceremony: ceremony.id,
+      ceremonyDigest: state.ceremonyDigest,
+      threshold: ceremony.threshold,
+      groupPublicKey: hexOf(key.public.commitments[0]!),
+      commitments: key.public.commitments.map(hexOf),
+      participants: ceremony.participants.map((p) => {
+        const vs = key.public.verifyingShares[nobleId(p.identifier)];
+        if (!vs) throw new FrostError('FROST_GROUP_MISMATCH', `no verifying share for ${who(ceremony, p.identifier)}`, [p.identifier]);
+        return { ...p, verifyingShare: hexOf(vs) };
+      }),
+    };
+    state.step = 'finished';
+    const share: FrostShare = { group, identifier: self, signingShare: Buffer.from(key.secret.signingShare) };
+    return { share, group, confirm: confirmOf(group, state.round1Digest!, self) };
+  } catch (e) {
+    return fail(state, e);
+  }
+}
+
+function confirmOf(group: FrostGroup, round1Digest: string, from: number): FrostDkgConfirm {
+  return {
+    ceremonyDigest: group.ceremonyDigest,
+    round1Digest,
+    from,
+    groupPublicKey: group.groupPublicKey,
+    commitments: group.commitments,
+    verifyingShares: group.participants.map((p) => ({ identifier: p.identifier, verifyingShare: p.verifyingShare })),
+  };
+}
+
+/**
+ * DKG agreement, for the coordinator and every participant: each participant's confirmation
+ * must state exactly the group that the round-1 transcript determines. Returns the group record
+ * to store; any difference is FROST_GROUP_MISMATCH naming who differs.
+ */
+export function dkgAgree(ceremony: FrostCeremony, round1All: FrostDkgRound1[], confirms: FrostDkgConfirm[]): FrostGroup {
+  const group = groupFromTranscript(ceremony, round1All);
+  const round1Digest = digestOf(checkTranscript(ceremony, group.ceremonyDigest, round1All));
+  const expected = digestOf(confirmOf(group, round1Digest, 0));
+  const seen = new Set<number>();
+  const wrong: number[] = [];
+  for (const raw of confirms) {
+    const from = typeof (raw as { from?: unknown })?.from === 'number' ? [(raw as { from: number }).from] : [];
+    const c = parse(FrostDkgConfirmSchema, raw, 'a DKG confirmation', from);
+    rosterEntry(ceremony, c.from);
+    if (seen.has(c.from)) throw new FrostError('FROST_PACKAGE_INVALID', `two confirmations from ${who(ceremony, c.from)}`, [c.from]);
+    seen.add(c.from);
+    if (digestOf({ ...c, from: 0 }) !== expected) wrong.push(c.from);
+  }
+  const missing = ceremony.participants.filter((p) => !seen.has(p.identifier)).map((p) => p.identifier);
+  if (wrong.length) throw new FrostError('FROST_GROUP_MISMATCH', `${whoAll(ceremony, wrong)} computed another group key, verifying shares or round-1 transcript than the ceremony's transcript gives (group key ${group.groupPublicKey})`, wrong);
+  if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no DKG confirmation from ${whoAll(ceremony, missing)}`, missing);
+  return group;
+}
+
+/** Check a signing share against the group's commitment (RFC 9591 C.2 vss_verify). */
+export function checkShare(share: FrostShare): void {
+  const group = checkGroup(share.group);
+  if (!group.participants.some((p) => p.identifier === share.identifier)) throw new FrostError('FROST_STORE_INVALID', `participant ${share.identifier} is not in group ${group.ceremony}`);
+  try {
+    F.validateSecret({ identifier: nobleId(share.identifier), signingShare: share.signingShare }, noblePublic(group));
+  } catch (e) {
+    throw new FrostError('FROST_SHARE_INVALID', `the signing share of ${who(group, share.identifier)} does not match the group commitment`, [share.identifier], { cause: e });
+  }
+}
+
+// --- signing ------------------------------------------------------------------------------------
+
+/** A participant's secret nonce pair for one commitment. Use once; then erase. */
+export interface FrostNonces {
+  readonly hiding: Buffer;
+  readonly binding: Buffer;
+}
+
+/** Signing round 1 (RFC 9591 5.1): fresh nonces and their public commitments. Persist before sending. */
+export function frostCommit(share: FrostShare): { nonces: FrostNonces; commitment: FrostCommitment } {
+  const r = F.commit({ identifier: nobleId(share.identifier), signingShare: share.signingShare });
+  return {
+    nonces: { hiding: Buffer.from(r.nonces.hiding), binding: Buffer.from(r.nonces.binding) },
+    commitment: { identifier: share.identifier, hiding: hexOf(r.commitments.hiding), binding: hexOf(r.commitments.binding) },
+  };
+}
+
+/** A stable name for a commitment (the file its nonce is kept under). */
+export function commitmentId(c: FrostCommitment): string {
+  return digestOf([c.identifier, c.hiding, c.binding]);
+}
+
+/**
+ * What a signature share is over: group, message and the whole commitment list (order-free).
+ * A nonce may answer one request digest only.
+ */
+export function signRequestDigest(req: FrostSignRequest): string {
+  const commitments = [...req.commitments].sort((a, b) => a.identifier - b.identifier);
+  return digestOf({ groupPublicKey: req.groupPublicKey, messageSha256: req.messageSha256, commitments });
+}
+
+/** Check a request against the group and the exact message. */
+export function checkSignRequest(group: FrostGroup, request: FrostSignRequest, message: Uint8Array): FrostSignRequest {
+  const req = parse(FrostSignRequestSchema, request, 'the signing request');
+  if (req.groupPublicKey !== group.groupPublicKey) throw new FrostError('FROST_PACKAGE_INVALID', `the signing request is for group ${req.groupPublicKey.slice(0, 16)}, not ${group.groupPublicKey.slice(0, 16)}`);
+  if (sha256hex(message) !== req.messageSha256) throw new FrostError('FROST_MESSAGE_MISMATCH', `the message has sha256 ${sha256hex(message)}, but the request names ${req.messageSha256}`);
+  const n = req.commitments.length;
+  if (n < group.threshold || n > group.participants.length) throw new FrostError('FROST_PACKAGE_INVALID', `${n} commitments for a ${group.threshold}-of-${group.participants.length} group`);
+  const ids = new Set<number>();
+  for (const c of req.commitments) {
+    if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
+    if (ids.has(c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `two commitments from ${who(group, c.identifier)}`, [c.identifier]);
+    ids.add(c.identifier);
+    point(c.hiding, `the hiding commitment of ${who(group, c.identifier)}`, [c.identifier]);
+    point(c.binding, `the binding commitment of ${who(group, c.identifier)}`, [c.identifier]);
+  }
+  return req;
+}
+
+const nobleCommitments = (req: FrostSignRequest): NonceCommitments[] =>
+  req.commitments.map((c) => ({ identifier: nobleId(c.identifier), hiding: bytes(c.hiding), binding: bytes(c.binding) }) as NonceCommitments);
+
+/**
+ * Signing round 2 (RFC 9591 5.2). Consumes `nonces` (noble zeroes them). The caller guarantees
+ * these nonces answer no other request (frost-store.ts does, durably).
+ */
+export function frostSignShare(share: FrostShare, nonces: FrostNonces, request: FrostSignRequest, message: Uint8Array): FrostSignatureShare {
+  const req = checkSignRequest(share.group, request, message);
+  const own = req.commitments.find((c) => c.identifier === share.identifier);
+  if (!own) throw new FrostError('FROST_COMMITMENT_MISMATCH', `the signing request has no commitment from ${who(share.group, share.identifier)}`);
+  let z: Uint8Array;
+  try {
+    z = F.signShare({ identifier: nobleId(share.identifier), signingShare: share.signingShare }, noblePublic(share.group), { hiding: nonces.hiding, binding: nonces.binding } as never, nobleCommitments(req), message);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/commitment/.test(msg)) throw new FrostError('FROST_COMMITMENT_MISMATCH', `the commitment listed for ${who(share.group, share.identifier)} is not the one these nonces made`, [], { cause: e });
+    if (/already used/.test(msg)) throw new FrostError('FROST_NONCE_USED', 'these nonces were already used', [], { cause: e });
+    throw e;
+  }
+  return { identifier: share.identifier, share: hexOf(z) };
+}
+
+/** RFC 9591 5.4: does one participant's share verify against its verifying share? */
+export function verifySignatureShare(group: FrostGroup, request: FrostSignRequest, message: Uint8Array, share: FrostSignatureShare): boolean {
+  const req = checkSignRequest(group, request, message);
+  const s = parse(FrostSignatureShareSchema, share, 'a signature share', []);
+  if (!req.commitments.some((c) => c.identifier === s.identifier)) return false;
+  try {
+    return F.verifyShare(noblePublic(group), nobleCommitments(req), message, nobleId(s.identifier), bytes(s.share));
+  } catch {
+    return false;
+  }
+}
+
+export interface AggregateOptions {
+  /**
+   * 'each' (default): verify every share before aggregating (RFC 9591 5.4), ~40 ms per share
+   * with noble. 'on-failure': aggregate first; noble verifies the result and, only if it fails,
+   * each share to name the culprit.
+   */
+  verifyShares?: 'each' | 'on-failure';
+}
+
+/**
+ * Aggregate (RFC 9591 5.3) the shares of exactly the participants in the commitment list, then
+ * verify the result as a plain Ed25519 signature with node:crypto (OpenSSL) and strict RFC 8032
+ * before returning it. A bad share is FROST_BAD_SIGNATURE_SHARE naming its participant(s).
+ */
+export function aggregateSignature(group: FrostGroup, request: FrostSignRequest, message: Uint8Array, shares: FrostSignatureShare[], opts: AggregateOptions = {}): Buffer {
+  const req = checkSignRequest(group, request, message);
+  const byId = new Map<number, FrostSignatureShare>();
+  for (const raw of shares) {
+    const s = parse(FrostSignatureShareSchema, raw, 'a signature share');
+    if (!req.commitments.some((c) => c.identifier === s.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a signature share from ${who(group, s.identifier)}, who did not commit in this attempt`, [s.identifier]);
+    if (byId.has(s.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `two signature shares from ${who(group, s.identifier)}`, [s.identifier]);
+    byId.set(s.identifier, s);
+  }
+  const missing = req.commitments.filter((c) => !byId.has(c.identifier)).map((c) => c.identifier);
+  if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no signature share from ${whoAll(group, missing)}`, missing);
+  const badShare = (bad: number[], cause?: unknown) =>
+    new FrostError('FROST_BAD_SIGNATURE_SHARE', `the signature share of ${whoAll(group, bad)} does not verify (RFC 9591 5.4)`, bad, { cause });
+  if ((opts.verifyShares ?? 'each') === 'each') {
+    const bad = [...byId.values()].filter((s) => !verifySignatureShare(group, req, message, s)).map((s) => s.identifier);
+    if (bad.length) throw badShare(bad);
+  }
+  let sig: Buffer;
+  try {
+    sig = Buffer.from(F.aggregate(noblePublic(group), nobleCommitments(req), message, Object.fromEntries([...byId.values()].map((s) => [nobleId(s.identifier), bytes(s.share)]))));
+  } catch (e) {
+    const cheaters = ((e as { cheaters?: string[] }).cheaters ?? []).map((h) => group.participants.find((p) => nobleId(p.identifier) === h)?.identifier ?? 0);
+    if (cheaters.length) throw badShare(cheaters, e);
+    throw new FrostError('FROST_SIGNATURE_INVALID', `aggregation failed: ${(e as Error).message}`, [], { cause: e });
+  }
+  const pk = groupPublicKey(group);
+  if (!crypto.verify(null, message, pk.keyObject, sig) || !verifySignature(pk, Buffer.from(message), sig)) {
+    throw new FrostError('FROST_SIGNATURE_INVALID', 'the aggregate signature does not verify under the group key with node:crypto; it is not released');
+  }
+  return sig;
+}
+
+// --- a signing round over participants ----------------------------------------------------------
+
+/** One participant as the coordinator sees it: in process, or behind a connection. */
+export interface FrostParty {
+  readonly identifier: number;
+  /** Round 1: a fresh commitment, durably recorded by the participant before it answers. */
+  commit(session: string): Promise<FrostCommitment>;
+  /** Round 2: a share over `message` for `request`; refuses a nonce already used for anything else. */
+  sign(request: FrostSignRequest, message: Buffer): Promise<FrostSignatureShare>;
+  /** The attempt is abandoned: burn this commitment's nonce unused. */
+  abandon?(commitment: FrostCommitment): Promise<void>;
+}
+
+export interface SigningAttempt {
+  session: string;
+  signers: number[];
+  /** Participants that failed to answer (or refused) in this attempt. */
+  dropped: { identifier: number; round: 1 | 2; reason: string }[];
+}
+
+export interface SigningRoundOptions {
+  parties: FrostParty[];
+  /** Base session name; attempts are `<session>.<k>`. */
+  session?: string;
+  /** ms a participant has to answer one round. */
+  timeoutMs?: number;
+  /** Attempts before giving up; default: as many as there are spare participants, plus one. */
+  maxAttempts?: number;
+  aggregate?: AggregateOptions;
+  /** Called after each attempt. */
+  onAttempt?: (a: SigningAttempt) => void;
+}
+
+export interface SigningRoundResult {
+  signature: Buffer;
+  signers: number[];
+  attempts: SigningAttempt[];
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A complete FROST signing round: pick t participants still available (in the order given),
+ * collect commitments, then shares over the exact message, verify each share, aggregate and
+ * verify the signature. A participant that fails to answer either round is dropped and the
+ * round restarts with another subset and fresh commitments; survivors' unused commitments are
+ * abandoned. A bad share stops the round (FROST_BAD_SIGNATURE_SHARE names the participant).
+ */
+export async function runSigningRound(groupIn: FrostGroup, message: Buffer, opts: SigningRoundOptions): Promise<SigningRoundResult> {
+  const group = checkGroup(groupIn);
+  const t = group.threshold;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const base = (opts.session ?? `frost-${crypto.randomBytes(6).toString('hex')}`).slice(0, 56); // + `.k` stays a valid session name
+  for (const p of opts.parties) if (!group.participants.some((g) => g.identifier === p.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `participant ${p.identifier} is not in the group`, [p.identifier]);
+  const maxAttempts = opts.maxAttempts ?? Math.max(1, opts.parties.length - t + 1);
+  const out: Set<number> = new Set();
+  const attempts: SigningAttempt[] = [];
+  const messageSha256 = sha256hex(message);
+  for (let k = 1; k <= maxAttempts; k++) {
+    const chosen = opts.parties.filter((p) => !out.has(p.identifier)).slice(0, t);
+    if (chosen.length < t) break;
+    const attempt: SigningAttempt = { session: `${base}.${k}`, signers: chosen.map((p) => p.identifier), dropped: [] };
+    attempts.push(attempt);
+    const drop = (id: number, round: 1 | 2, e: unknown) => {
+      out.add(id);
+      attempt.dropped.push({ identifier: id, round, reason: (e as Error)?.message ?? String(e) });
+    };
+    // RFC 9591 5.1: commitments.
+    const r1 = await Promise.allSettled(chosen.map((p) => within(p.commit(attempt.session), timeoutMs, `${who(group, p.identifier)}, round 1`)));
+    const commitments: FrostCommitment[] = [];
+    r1.forEach((r, i) => {
+      const p = chosen[i]!;
+      if (r.status === 'rejected') return drop(p.identifier, 1, r.reason);
+      const c = FrostCommitmentSchema.safeParse(r.value);
+      if (!c.success || c.data.identifier !== p.identifier) return drop(p.identifier, 1, new Error('malformed commitment'));
+      commitments.push(c.data);
+    });
+    if (attempt.dropped.length) {
+      await Promise.allSettled(commitments.map((c) => chosen.find((p) => p.identifier === c.identifier)!.abandon?.(c)));
+      opts.onAttempt?.(attempt);
+      continue;
+    }
+    const request: FrostSignRequest = { session: attempt.session, groupPublicKey: group.groupPublicKey, messageSha256, commitments };
+    // RFC 9591 5.2: signature shares over the exact message.
+    const r2 = await Promise.allSettled(chosen.map((p) => within(p.sign(request, message), timeoutMs, `${who(group, p.identifier)}, round 2`)));
+    const shares: FrostSignatureShare[] = [];
+    r2.forEach((r, i) => {
+      const p = chosen[i]!;
+      if (r.status === 'rejected') return drop(p.identifier, 2, r.reason);
+      if (r.value?.identifier !== p.identifier) return drop(p.identifier, 2, new Error('a share under another identifier'));
+      shares.push(r.value);
+    });
+    opts.onAttempt?.(attempt);
+    if (attempt.dropped.length) continue;
+    // RFC 9591 5.3-5.4, then node:crypto.
+    const signature = aggregateSignature(group, request, message, shares, opts.aggregate);
+    return { signature, signers: attempt.signers, attempts };
+  }
+  const left = opts.parties.filter((p) => !out.has(p.identifier)).map((p) => p.identifier);
+  throw new FrostError('FROST_NOT_ENOUGH_SIGNERS', `${left.length} participant(s) left for a threshold of ${t} after ${attempts.length} attempt(s); dropped: ${whoAll(group, [...out]) || 'none'}`, [...out]);
+}
+
+// --- the Signer seam ------------------------------------------------------------------------------
+
+/**
+ * A Signer for a FROST group: its key is the group key, an ordinary Ed25519 key. `coordinate`
+ * runs the two rounds (over the wire in the product, `runSigningRound` in process) and returns
+ * the signature; it is checked again here before anyone sees it.
+ */
+export function frostSigner(groupIn: FrostGroup, coordinate: (message: Buffer) => Promise<Buffer>): Signer {
+  const group = checkGroup(groupIn);
+  const publicKey = groupPublicKey(group);
+  return {
+    publicKey,
+    async sign(data: Buffer): Promise<Buffer> {
+      const message = Buffer.from(data);
+      const sig = await coordinate(message);
+      if (!verifySignature(publicKey, message, sig)) throw new FrostError('FROST_SIGNATURE_INVALID', `the signature from the FROST group ${group.ceremony} does not verify under its group key`);
+      return sig;
+    },
+  };
+}
+
+/** A FROST group Signer that runs the signing round in this process over `parties`. */
+export function inProcessFrostSigner(group: FrostGroup, parties: FrostParty[], opts: Omit<SigningRoundOptions, 'parties'> = {}): Signer {
+  return frostSigner(group, async (message) => (await runSigningRound(group, message, { ...opts, parties })).signature);
+}
+
+export { FROST_LIMITS };
