@@ -43,13 +43,12 @@ import {
 } from '../protocol/frost.js';
 import { FrostGroupSchema } from '../protocol/frost-wire.js';
 import { sha256hex } from '../protocol/keys.js';
-import { SCRYPT_DEFAULT } from './keystore.js';
+import { SCRYPT_DEFAULT, SCRYPT_MIN_N, deriveKey, seal, unseal } from './keystore.js';
 
 export const FROST_IDENTITY_FORMAT = 'uptane-quorum-frost-identity-v1';
 export const FROST_SHARE_FORMAT = 'uptane-quorum-frost-share-v1';
 const NONCE_FORMAT = 'uptane-quorum-frost-nonce-v1';
 const USED_FORMAT = 'uptane-quorum-frost-nonce-used-v1';
-const SCRYPT_MIN_N = 1 << 14;
 
 export type ScryptCost = { N: number; r: number; p: number };
 
@@ -147,33 +146,9 @@ function readJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
 
 // --- encryption ---------------------------------------------------------------------------------
 
-function scrypt(passphrase: string, kdf: z.infer<typeof KdfSchema>): Buffer {
-  return crypto.scryptSync(Buffer.from(passphrase, 'utf8'), Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + (1 << 20) });
-}
-
 /** Separate keys for the share itself and for its nonces, from one scrypt run. */
 function subkey(master: Buffer, purpose: string): Buffer {
   return Buffer.from(crypto.hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(`uptane-quorum/frost-store/${purpose}`), 32));
-}
-
-function seal(key: Buffer, plaintext: Buffer, aad: Buffer): { cipher: z.infer<typeof CipherSchema>; ciphertext: string } {
-  const iv = crypto.randomBytes(12);
-  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(aad);
-  const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
-  return { cipher: { name: 'aes-256-gcm', iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64') }, ciphertext: ciphertext.toString('base64') };
-}
-
-/** null when authentication fails. */
-function unseal(key: Buffer, f: { cipher: z.infer<typeof CipherSchema>; ciphertext: string }, aad: Buffer): Buffer | null {
-  try {
-    const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(f.cipher.iv, 'base64'));
-    d.setAAD(aad);
-    d.setAuthTag(Buffer.from(f.cipher.tag, 'base64'));
-    return Buffer.concat([d.update(Buffer.from(f.ciphertext, 'base64')), d.final()]);
-  } catch {
-    return null;
-  }
 }
 
 function newKdf(cost: ScryptCost) {
@@ -219,7 +194,7 @@ export class FrostStore {
     const id = generateIdentityKey();
     const header = { format: FROST_IDENTITY_FORMAT, publicKey: id.publicKey, kdf: newKdf(cost) } as const;
     const der = id.privateKey.export({ format: 'der', type: 'pkcs8' });
-    const body = seal(subkey(scrypt(passphrase, header.kdf), 'identity'), der, identityAad(header));
+    const body = seal(subkey(deriveKey(passphrase, header.kdf), 'identity'), der, identityAad(header));
     publishDurable(this.identityFile, JSON.stringify({ ...header, ...body }, null, 2) + '\n');
     return id.publicKey;
   }
@@ -231,7 +206,7 @@ export class FrostStore {
 
   unlockIdentity(passphrase: string): IdentityKey {
     const f = readJson(this.identityFile, IdentityFileSchema, 'FROST identity file');
-    const der = unseal(subkey(scrypt(passphrase, f.kdf), 'identity'), f, identityAad(f));
+    const der = unseal(subkey(deriveKey(passphrase, f.kdf), 'identity'), f, identityAad(f));
     if (!der) throw new FrostError('FROST_PASSPHRASE', `${this.identityFile}: wrong passphrase, or the file was modified`);
     const id = identityKeyFrom(crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
     if (id.publicKey !== f.publicKey) throw new FrostError('FROST_STORE_INVALID', `${this.identityFile}: the private key does not match the public key beside it`);
@@ -248,7 +223,7 @@ export class FrostStore {
     checkPassphrase(passphrase);
     checkShare(share);
     const header = { format: FROST_SHARE_FORMAT, groupPublicKey: share.group.groupPublicKey, identifier: share.identifier, group: share.group, kdf: newKdf(cost) } as const;
-    const body = seal(subkey(scrypt(passphrase, header.kdf), 'share'), share.signingShare, shareAad(header));
+    const body = seal(subkey(deriveKey(passphrase, header.kdf), 'share'), share.signingShare, shareAad(header));
     const file = this.shareFile(share.group.groupPublicKey);
     publishDurable(file, JSON.stringify({ ...header, ...body }, null, 2) + '\n');
     return file;
@@ -269,7 +244,7 @@ export class FrostStore {
     const f = readJson(file, ShareFileSchema, 'FROST share file');
     if (f.groupPublicKey !== groupPublicKey || f.group.groupPublicKey !== groupPublicKey) throw new FrostError('FROST_STORE_INVALID', `${file} holds a share of another group`);
     const group = checkGroup(f.group);
-    const master = scrypt(passphrase, f.kdf);
+    const master = deriveKey(passphrase, f.kdf);
     const signingShare = unseal(subkey(master, 'share'), f, shareAad(f));
     if (!signingShare) throw new FrostError('FROST_PASSPHRASE', `${file}: wrong passphrase, or the file was modified`);
     const share: FrostShare = { group, identifier: f.identifier, signingShare };

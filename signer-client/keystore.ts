@@ -14,7 +14,7 @@ import type { Signer } from '../protocol/metadata/build.js';
 
 export const KEY_FILE_FORMAT = 'uptane-quorum-key-v1';
 export const SCRYPT_DEFAULT = { N: 1 << 17, r: 8, p: 1 } as const; // ~128 MiB, a few hundred ms
-const SCRYPT_MIN_N = 1 << 14;
+export const SCRYPT_MIN_N = 1 << 14;
 
 export interface KeyFile {
   format: typeof KEY_FILE_FORMAT;
@@ -32,8 +32,37 @@ function aad(f: Pick<KeyFile, 'format' | 'algorithm' | 'fingerprint' | 'kdf'>): 
   return Buffer.from(JSON.stringify([f.format, f.algorithm, f.fingerprint, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
 }
 
-function derive(passphrase: string, kdf: KeyFile['kdf']): Buffer {
+// --- the sealed box every secret at rest uses (key files, FROST shares and nonces) --------------
+
+export interface Sealed {
+  cipher: { name: 'aes-256-gcm'; iv: string; tag: string };
+  ciphertext: string;
+}
+
+/** The 32-byte key scrypt derives from a passphrase with these parameters. */
+export function deriveKey(passphrase: string, kdf: { N: number; r: number; p: number; salt: string }): Buffer {
   return crypto.scryptSync(Buffer.from(passphrase, 'utf8'), Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + (1 << 20) });
+}
+
+/** AES-256-GCM with a fresh IV; `aad` binds the header the ciphertext belongs to. */
+export function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Sealed {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(aad);
+  const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
+  return { cipher: { name: 'aes-256-gcm', iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64') }, ciphertext: ciphertext.toString('base64') };
+}
+
+/** The plaintext, or null when authentication fails (wrong key, or anything modified). */
+export function unseal(key: Buffer, f: Sealed, aad: Buffer): Buffer | null {
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(f.cipher.iv, 'base64'));
+    d.setAAD(aad);
+    d.setAuthTag(Buffer.from(f.cipher.tag, 'base64'));
+    return Buffer.concat([d.update(Buffer.from(f.ciphertext, 'base64')), d.final()]);
+  } catch {
+    return null;
+  }
 }
 
 export function encryptKey(privateKey: KeyObject, passphrase: string, cost: { N: number; r: number; p: number } = SCRYPT_DEFAULT): KeyFile {
@@ -41,12 +70,8 @@ export function encryptKey(privateKey: KeyObject, passphrase: string, cost: { N:
   const pk = publicKeyFrom(privateKey);
   const kdf = { name: 'scrypt' as const, ...cost, salt: crypto.randomBytes(16).toString('base64') };
   const header = { format: KEY_FILE_FORMAT, algorithm: pk.algorithm, fingerprint: pk.fingerprint, kdf } as const;
-  const iv = crypto.randomBytes(12);
-  const c = crypto.createCipheriv('aes-256-gcm', derive(passphrase, kdf), iv);
-  c.setAAD(aad(header));
   const der = privateKey.export({ type: 'pkcs8', format: 'der' });
-  const ciphertext = Buffer.concat([c.update(der), c.final()]);
-  return { ...header, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), cipher: { name: 'aes-256-gcm', iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64') }, ciphertext: ciphertext.toString('base64') };
+  return { ...header, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), ...seal(deriveKey(passphrase, kdf), der, aad(header)) };
 }
 
 export function readKeyFile(file: string): KeyFile {
@@ -64,11 +89,9 @@ export function readKeyFile(file: string): KeyFile {
 }
 
 export function decryptKey(f: KeyFile, passphrase: string): KeyObject {
+  const der = unseal(deriveKey(passphrase, f.kdf), f, aad(f));
   try {
-    const d = crypto.createDecipheriv('aes-256-gcm', derive(passphrase, f.kdf), Buffer.from(f.cipher.iv, 'base64'));
-    d.setAAD(aad(f));
-    d.setAuthTag(Buffer.from(f.cipher.tag, 'base64'));
-    const der = Buffer.concat([d.update(Buffer.from(f.ciphertext, 'base64')), d.final()]);
+    if (!der) throw new Error('authentication failed');
     const key = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
     if (publicKeyFrom(key).fingerprint !== f.fingerprint) throw new Error('fingerprint mismatch');
     return key;
