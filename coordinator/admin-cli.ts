@@ -12,7 +12,9 @@ import { QuorumError } from '../protocol/errors.js';
 import { daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
-import type { RoundInfo } from '../protocol/wire.js';
+import type { CertRoundInfo, RoundInfo } from '../protocol/wire.js';
+import { formatReview, type Review } from '../protocol/x509.js';
+import { CertRoundError } from './certificates.js';
 import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
 import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
 import { EXPIRY_DAYS } from './proposals.js';
@@ -543,4 +545,160 @@ export async function cmdExport(argv: string[], io: Io): Promise<number> {
     for (const p of problems) io.err(`${p.code}: ${p.file}: ${p.at}: ${p.message}`);
     return 1;
   }
+}
+
+// --- fleet certificates --------------------------------------------------------------------------
+
+interface CertView {
+  round: CertRoundInfo;
+  review: Review;
+  certificate: string | null;
+}
+
+function certLine(r: CertRoundInfo): string {
+  const a = r.approvals;
+  return `${r.profile} from CA ${r.ca} [${r.state}] approvals ${a.approved.length}/${a.threshold}${a.met ? ' (met)' : ''}; signs: ${r.holder ?? '-'}`;
+}
+
+function showCert(io: Io, v: CertView, json: boolean): void {
+  if (json) return io.out(JSON.stringify(v, null, 2));
+  const r = v.round;
+  io.out(`${r.id}  ${certLine(r)}${r.newCa ? `; becomes CA ${r.newCa}` : ''}`);
+  io.out(`  reason: ${r.reason}`);
+  io.out(`  deadline: ${r.deadline}   issuer key: ${r.issuerFingerprint}`);
+  io.out(`  approved: ${r.approvals.approved.join(', ') || '-'}; missing: ${r.approvals.missing.join(', ') || '-'}`);
+  io.out(formatReview(v.review).trimEnd());
+}
+
+function validityDays(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!(n > 0)) throw new UsageError('--validity-days must be a positive number of days');
+  return n;
+}
+
+export const FLEET_CA_HELP = `Usage: quorum fleet-ca create --name N --holder KEYHOLDER --fleet-name CN --approvers a,b,c --approvals M
+                        --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
+       quorum fleet-ca list [--json]
+
+create: open a round for a self-signed fleet root CA certificate (CN = --fleet-name) under the
+holder's enrolled key (Ed25519 or ECDSA P-256; RSA is refused with KEY_UNSUPPORTED). The holder
+signs it with quorum-signer cert sign once M of the approvers have approved the exact TBS bytes
+(quorum-signer cert approve). Validity defaults to the profile's maximum (10 years).`;
+
+export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' } }, FLEET_CA_HELP);
+  if (values.help) return io.out(FLEET_CA_HELP), 0;
+  const a = await adminConn(values);
+  if (positionals[0] === 'list' && positionals.length === 1) {
+    const cas = await call<{ name: string; holder: string | null; algorithm: string; fingerprint: string; approvers: string[]; approvals: number; issued: boolean }[]>(a, 'GET', 'cas');
+    if (values.json) io.out(JSON.stringify(cas, null, 2));
+    else if (!cas.length) io.out('no CAs yet');
+    else for (const c of cas) io.out(`${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ${c.issued ? 'issued' : 'not issued yet'}  approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`);
+    return 0;
+  }
+  if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError(FLEET_CA_HELP);
+  if (!values.name || !values.holder || !values['fleet-name'] || !values.approvers || !values.approvals || !values.reason) {
+    throw new UsageError(`fleet-ca create needs --name, --holder, --fleet-name, --approvers, --approvals and --reason\n\n${FLEET_CA_HELP}`);
+  }
+  const approvals = Number(values.approvals);
+  if (!Number.isInteger(approvals) || approvals < 1) throw new UsageError('--approvals must be a whole number >= 1');
+  const v = await call<CertView>(a, 'POST', 'cas', {
+    name: values.name,
+    holder: values.holder,
+    fleetName: values['fleet-name'],
+    approvers: values.approvers.split(',').map((x) => x.trim()).filter(Boolean),
+    approvals,
+    reason: values.reason,
+    deadline: parseDeadline(values.deadline),
+    validityDays: validityDays(values['validity-days']),
+  });
+  if (values.json) return showCert(io, v, true), 0;
+  io.out(`opened certificate round ${v.round.id}: fleet root CA ${values.name}`);
+  showCert(io, v, false);
+  io.out(`approvers review and approve with: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert sign ${v.round.id}`);
+  return 0;
+}
+
+export const CERT_HELP = `Usage:
+  quorum cert issue --ca N --profile intermediate-ca|device --csr FILE --reason TEXT [--validity-days D]
+        [--device-id ID] [--deadline 7d|RFC3339] [--new-ca NAME --holder KEYHOLDER [--approvers a,b --approvals M]]
+  quorum cert status <id> [--json]
+  quorum cert get <id> --out FILE        (the certificate and its chain, PEM)
+  quorum cert cancel <id> --reason TEXT
+
+issue: check the CSR (its self-signature, its key type, no CA request on a device, the validity
+against the profile: device 366 days, intermediate 1827) and only then open a round for a
+certificate issued by CA N. A device certificate's CN is the device id (the CSR's CN, or --device-id,
+which must agree with it). --new-ca registers an intermediate as a CA whose key KEYHOLDER holds (the
+CSR must be made with that keyholder's enrolled key); its approvers default to CA N's.`;
+
+export async function cmdCert(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, { ca: { type: 'string' }, profile: { type: 'string' }, csr: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, 'device-id': { type: 'string' }, deadline: { type: 'string' }, 'new-ca': { type: 'string' }, holder: { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, out: { type: 'string' } }, CERT_HELP);
+  if (values.help) return io.out(CERT_HELP), 0;
+  const [sub, id] = positionals;
+  const a = await adminConn(values);
+  switch (sub) {
+    case 'issue': {
+      if (!values.ca || !values.profile || !values.csr || !values.reason) throw new UsageError(`cert issue needs --ca, --profile, --csr and --reason\n\n${CERT_HELP}`);
+      if (values.profile !== 'intermediate-ca' && values.profile !== 'device') throw new UsageError('--profile must be intermediate-ca or device (a fleet root is made with quorum fleet-ca create)');
+      if (!values['new-ca'] && (values.holder || values.approvers || values.approvals)) throw new UsageError('--holder, --approvers and --approvals go with --new-ca');
+      if (values['new-ca'] && !values.holder) throw new UsageError('--new-ca needs --holder KEYHOLDER (who holds the intermediate key)');
+      let csr: Buffer;
+      try {
+        csr = fs.readFileSync(values.csr);
+      } catch (e) {
+        throw new QuorumError('FILE_UNREADABLE', `cannot read ${values.csr}: ${(e as Error).message}`);
+      }
+      const v = await call<CertView>(a, 'POST', 'certs', {
+        ca: values.ca,
+        profile: values.profile,
+        csr: csr.toString('base64'),
+        reason: values.reason,
+        deadline: parseDeadline(values.deadline),
+        validityDays: validityDays(values['validity-days']),
+        ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+        ...(values['new-ca']
+          ? { newCa: { name: values['new-ca'], holder: values.holder, ...(values.approvers ? { approvers: values.approvers.split(',').map((x) => x.trim()).filter(Boolean) } : {}), ...(values.approvals ? { approvals: Number(values.approvals) } : {}) } }
+          : {}),
+      });
+      if (values.json) return showCert(io, v, true), 0;
+      io.out(`opened certificate round ${v.round.id}`);
+      showCert(io, v, false);
+      io.out(`approvers: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert sign ${v.round.id}`);
+      return 0;
+    }
+    case 'status': {
+      if (!id) throw new UsageError('cert status needs a round id');
+      showCert(io, await call<CertView>(a, 'GET', `certs/${encodeURIComponent(id)}`), values.json);
+      return 0;
+    }
+    case 'get': {
+      if (!id || !values.out) throw new UsageError('cert get needs a round id and --out FILE');
+      const v = await call<CertView>(a, 'GET', `certs/${encodeURIComponent(id)}`);
+      if (v.round.state !== 'released' || !v.certificate) throw new CertRoundError('ROUND_NOT_RELEASED', `certificate round ${id} is ${v.round.state}; there is no certificate yet`);
+      fs.writeFileSync(values.out, v.certificate);
+      io.out(`wrote ${values.out}: the certificate and its chain (PEM)`);
+      return 0;
+    }
+    case 'cancel': {
+      if (!id || !values.reason) throw new UsageError('cert cancel needs a round id and --reason');
+      showCert(io, await call<CertView>(a, 'POST', `certs/${encodeURIComponent(id)}/cancel`, { reason: values.reason }), values.json);
+      return 0;
+    }
+    default:
+      throw new UsageError(CERT_HELP);
+  }
+}
+
+export const CERTS_HELP = 'Usage: quorum certs [--data-dir DIR] [--json]\n\nList every certificate round with its state and approvals.';
+
+export async function cmdCerts(argv: string[], io: Io): Promise<number> {
+  const { values } = args(argv, {}, CERTS_HELP);
+  if (values.help) return io.out(CERTS_HELP), 0;
+  const rs = await call<CertRoundInfo[]>(await adminConn(values), 'GET', 'certs');
+  if (values.json) io.out(JSON.stringify(rs, null, 2));
+  else if (!rs.length) io.out('no certificate rounds yet');
+  else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);
+  return 0;
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
-import { cmdAudit, cmdExport, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
+import { cmdAudit, cmdCert, cmdCerts, cmdExport, cmdFleetCa, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
 import { buildSample, writeRepository } from './sample.js';
 import { runVerify } from './verify-command.js';
 
@@ -19,6 +19,9 @@ Release coordinator:
   rounds           list rounds
   status           released versions, open rounds, connected keyholders
   audit            verify or export the hash-chained audit log
+  fleet-ca         create a fleet root CA (a certificate round), list CAs
+  cert             issue a certificate from a CSR, follow, fetch or cancel a certificate round
+  certs            list certificate rounds
   export ota-tuf   write the latest release as the OTA Connect reposerver accepts it on upload
 
 Automation:
@@ -60,6 +63,9 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   status: (a) => cmdStatus(a, io),
   audit: (a) => cmdAudit(a, io),
   export: (a) => cmdExport(a, io),
+  'fleet-ca': (a) => cmdFleetCa(a, io),
+  cert: (a) => cmdCert(a, io),
+  certs: (a) => cmdCerts(a, io),
 };
 
 main(process.argv.slice(2), COMMANDS, HELP);

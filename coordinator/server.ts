@@ -16,11 +16,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
-import { CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
+import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
+import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
-import { Store, verifyAuditChain, type KeyholderRow, type RoundRow } from './store.js';
+import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
 import { z } from 'zod';
 
 export interface ServeOptions {
@@ -106,6 +107,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     for (const c of conns) send(c.ws, msg);
   };
   const info = (r: RoundRow): RoundInfo => roundInfo(store, r, repoState(store));
+  const certInfo = (r: CertRoundRow): CertRoundInfo => certRoundInfo(store, r);
 
   /** Release the round if complete; true when it was released now. */
   const release = async (roundId: string): Promise<boolean> => {
@@ -125,8 +127,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   // Crash recovery: publish the latest release, expire overdue rounds, release complete ones.
   republishLatest(store, dataDir);
+  republishCertificates(store, dataDir);
   await serial(async () => {
     expireRounds(store);
+    expireCertRounds(store);
     for (const r of store.rounds('open')) await release(r.id);
   });
 
@@ -202,6 +206,34 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     resignTargets: z.boolean().optional(),
     signed: z.record(z.string(), z.unknown()).optional(),
   });
+
+  const certCommon = {
+    reason: z.string().min(1).max(2000),
+    deadline: z.string().optional(),
+    validityDays: z.number().positive().max(100_000).optional(),
+  };
+  const FleetCaSchema = z.strictObject({
+    name: z.string(),
+    holder: z.string(),
+    fleetName: z.string(),
+    approvers: z.array(z.string()).max(100),
+    approvals: z.number().int(),
+    ...certCommon,
+  });
+  const IssueSchema = z.strictObject({
+    ca: z.string(),
+    profile: z.enum(CERT_PROFILES),
+    csr: z.string().max(64 * 1024), // base64 of the PEM or DER file; x509.ts limits the CSR itself
+    deviceId: z.string().optional(),
+    newCa: z.strictObject({ name: z.string(), holder: z.string(), approvers: z.array(z.string()).max(100).optional(), approvals: z.number().int().optional() }).optional(),
+    ...certCommon,
+  });
+  const deadlineOf = (d: string | undefined): Date | undefined => {
+    if (d === undefined) return undefined;
+    const t = new Date(d);
+    if (Number.isNaN(t.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(d)} is not a time`);
+    return t;
+  };
 
   async function admin(method: string, parts: string[], body: unknown): Promise<unknown> {
     const [what, id, sub] = parts;
@@ -285,6 +317,45 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         });
       }
     }
+    if (what === 'cas') {
+      if (method === 'GET' && !id) {
+        return store.cas().map((c) => ({ name: c.name, kind: c.kind, holder: c.holder, fingerprint: c.issuer_fingerprint, algorithm: c.algorithm, approvers: approversOf(c), approvals: c.approvals_threshold, issued: c.chain_pem !== null, createdAt: c.created_at }));
+      }
+      if (method === 'POST' && !id) {
+        const b = parse(FleetCaSchema, body);
+        return serial(async () => {
+          const r = await createFleetCa(store, { ...b, deadline: deadlineOf(b.deadline) });
+          log(`opened certificate round ${r.id}: fleet root CA ${b.name} held by ${b.holder}: ${b.reason}`);
+          broadcast({ type: 'cert.opened', round: certInfo(r) });
+          return certRoundView(store, r);
+        });
+      }
+    }
+    if (what === 'certs') {
+      if (method === 'GET' && !id) return store.certRounds().map(certInfo);
+      const r = id ? store.certRound(id) : undefined;
+      if (id && !r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no certificate round ${id}`);
+      if (method === 'GET' && r && !sub) return certRoundView(store, r);
+      if (method === 'POST' && !id) {
+        const b = parse(IssueSchema, body);
+        return serial(async () => {
+          const csrBytes = Buffer.from(b.csr, 'base64');
+          const csr = csrBytes.subarray(0, 32).toString('latin1').includes('-----BEGIN') ? csrBytes.toString('utf8') : csrBytes;
+          const r = await openCertRound(store, { ...b, csr, deadline: deadlineOf(b.deadline) });
+          log(`opened certificate round ${r.id}: ${b.profile} from CA ${b.ca}: ${b.reason}`);
+          broadcast({ type: 'cert.opened', round: certInfo(r) });
+          return certRoundView(store, r);
+        });
+      }
+      if (method === 'POST' && r && sub === 'cancel') {
+        const b = parse(z.strictObject({ reason: z.string().min(1) }), body);
+        return serial(() => {
+          const c = cancelCertRound(store, r.id, b.reason);
+          broadcast({ type: 'cert.updated', round: certInfo(c) });
+          return certRoundView(store, c);
+        });
+      }
+    }
     if (what === 'audit' && method === 'GET' && id === 'verify') {
       const rows = store.auditRows();
       const broken = verifyAuditChain(rows);
@@ -337,7 +408,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     } catch (e) {
       if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
       if (e instanceof RoundError || e instanceof QuorumError) {
-        const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' ? 404 : 409;
+        const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' || e.code === 'CA_UNKNOWN' ? 404 : 409;
         return reply(status, { error: { code: e.code, message: e.message } });
       }
       log(`internal error: ${(e as Error).stack}`);
@@ -427,6 +498,33 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             if (!released) for (const o of conns) if (o !== c) send(o.ws, { type: 'round.updated', round: ri });
           });
           return;
+        case 'certs.list':
+          return send(c.ws, { type: 'certs', ref, rounds: store.certRounds().map(certInfo) });
+        case 'cert.get': {
+          const r = store.certRound(m.round);
+          if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no certificate round ${m.round}`, fatal: false });
+          const prepared = preparedOf(r);
+          const approvals = approvalsOf(store, r).map((a) => ({ keyholder: a.keyholder, publicKey: a.publicKey.toString('base64'), sig: a.sig.toString('base64') }));
+          return send(c.ws, { type: 'cert.payload', ref, round: certInfo(r), tbs: prepared.tbs, chain: [...prepared.chain], approvals });
+        }
+        case 'cert.approve':
+          await serial(() => {
+            const r = submitApproval(store, { round: m.round, keyholder: c.keyholder, tbsSha256: m.tbsSha256, sig: Buffer.from(m.sig, 'base64') });
+            const ri = certInfo(store.certRound(r.id)!);
+            log(`certificate round ${r.id}: approved by ${c.keyholder.name} (${ri.approvals.approved.length}/${ri.approvals.threshold})`);
+            send(c.ws, { type: 'cert.approved', ref, round: ri });
+            for (const o of conns) if (o !== c) send(o.ws, { type: 'cert.updated', round: ri });
+          });
+          return;
+        case 'cert.sign':
+          await serial(async () => {
+            const { round, issued } = await releaseCertificate(store, dataDir, { round: m.round, keyholder: c.keyholder, tbsSha256: m.tbsSha256, sig: Buffer.from(m.sig, 'base64') });
+            const ri = certInfo(round);
+            log(`released certificate round ${round.id}: serial ${issued.serial}, written to releases/certificates/${round.id}.pem`);
+            send(c.ws, { type: 'cert.released', ref, round: ri, certificate: issued.fullchain });
+            for (const o of conns) if (o !== c) send(o.ws, { type: 'cert.updated', round: ri });
+          });
+          return;
       }
     } catch (e) {
       if (e instanceof QuorumError) return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: false });
@@ -453,6 +551,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       for (const r of expireRounds(store)) {
         log(`round ${r.id} expired at its deadline ${r.deadline}`);
         broadcast({ type: 'round.updated', round: info(r) });
+      }
+      for (const r of expireCertRounds(store)) {
+        log(`certificate round ${r.id} expired at its deadline ${r.deadline}`);
+        broadcast({ type: 'cert.updated', round: certInfo(r) });
       }
     });
   }, opts.expiryCheckMs ?? 1000);

@@ -71,6 +71,42 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;`,
   // 2: a root round and a targets round released together (new targets keys re-sign targets).
   `ALTER TABLE rounds ADD COLUMN linked_round TEXT REFERENCES rounds(id);`,
+  // 3: certificate authorities and certificate rounds (a third kind of round), gated by approvals.
+  `CREATE TABLE cas (
+     name TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     holder TEXT REFERENCES keyholders(name),
+     issuer_spki BLOB NOT NULL,
+     issuer_fingerprint TEXT NOT NULL,
+     algorithm TEXT NOT NULL,
+     chain_pem TEXT,
+     approvals_threshold INTEGER NOT NULL CHECK (approvals_threshold >= 1),
+     approvers TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE cert_rounds (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     ca TEXT NOT NULL REFERENCES cas(name),
+     profile TEXT NOT NULL CHECK (profile IN ('fleet-root','intermediate-ca','device')),
+     prepared_json TEXT NOT NULL,
+     tbs_sha256 TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     deadline TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('open','released','cancelled','expired')),
+     created_at TEXT NOT NULL,
+     closed_at TEXT,
+     certificate_pem TEXT,
+     new_ca TEXT
+   );
+   CREATE TABLE cert_approvals (
+     round_id TEXT NOT NULL REFERENCES cert_rounds(id),
+     keyholder TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     sig BLOB NOT NULL,
+     received_at TEXT NOT NULL,
+     PRIMARY KEY (round_id, keyholder)
+   );`,
 ];
 
 export interface KeyholderRow {
@@ -104,6 +140,52 @@ export interface SignatureRow {
   round_id: string;
   fingerprint: string;
   keyholder: string;
+  sig: Buffer;
+  received_at: string;
+}
+
+/**
+ * A certificate authority. `kind` 'single' is a CA key held by one keyholder (a key file or a
+ * token), gated by approvals; a FROST group CA ('frost') would name its group instead of a holder.
+ */
+export interface CaRow {
+  name: string;
+  kind: string;
+  holder: string | null;
+  issuer_spki: Buffer;
+  issuer_fingerprint: string;
+  algorithm: string;
+  /** PEM: the CA's certificate followed by the chain up to its root; null until its round is released. */
+  chain_pem: string | null;
+  approvals_threshold: number;
+  /** JSON array of keyholder names. */
+  approvers: string;
+  created_at: string;
+}
+
+export interface CertRoundRow {
+  seq: number;
+  id: string;
+  ca: string;
+  profile: 'fleet-root' | 'intermediate-ca' | 'device';
+  /** protocol/x509.ts Prepared, as JSON. */
+  prepared_json: string;
+  tbs_sha256: string;
+  reason: string;
+  deadline: string;
+  state: RoundState;
+  created_at: string;
+  closed_at: string | null;
+  /** PEM full chain, once released. */
+  certificate_pem: string | null;
+  /** intermediate-ca: the CA registered by this round (its chain is set at release). */
+  new_ca: string | null;
+}
+
+export interface ApprovalRow {
+  round_id: string;
+  keyholder: string;
+  fingerprint: string;
   sig: Buffer;
   received_at: string;
 }
@@ -248,6 +330,59 @@ export class Store {
   }
   releaseByRound(roundId: string): { seq: number } | undefined {
     return this.db.prepare('SELECT seq FROM releases WHERE round_id = ?').get(roundId) as { seq: number } | undefined;
+  }
+
+  // --- certificate authorities and certificate rounds ---
+  ca(name: string): CaRow | undefined {
+    return this.db.prepare('SELECT * FROM cas WHERE name = ?').get(name) as CaRow | undefined;
+  }
+  cas(): CaRow[] {
+    return this.db.prepare('SELECT * FROM cas ORDER BY name').all() as CaRow[];
+  }
+  insertCa(c: CaRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO cas (name, kind, holder, issuer_spki, issuer_fingerprint, algorithm, chain_pem, approvals_threshold, approvers, created_at)
+         VALUES (@name, @kind, @holder, @issuer_spki, @issuer_fingerprint, @algorithm, @chain_pem, @approvals_threshold, @approvers, @created_at)`,
+      )
+      .run(c);
+  }
+  /** Forget a CA that never got a certificate (its only round was cancelled or expired). */
+  deleteUnissuedCa(name: string): boolean {
+    return this.db.prepare('DELETE FROM cas WHERE name = ? AND chain_pem IS NULL').run(name).changes === 1;
+  }
+  setCaChain(name: string, chainPem: string): void {
+    this.db.prepare('UPDATE cas SET chain_pem = ? WHERE name = ? AND chain_pem IS NULL').run(chainPem, name);
+  }
+  insertCertRound(r: Omit<CertRoundRow, 'seq' | 'closed_at' | 'certificate_pem'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO cert_rounds (id, ca, profile, prepared_json, tbs_sha256, reason, deadline, state, created_at, new_ca)
+         VALUES (@id, @ca, @profile, @prepared_json, @tbs_sha256, @reason, @deadline, @state, @created_at, @new_ca)`,
+      )
+      .run(r);
+  }
+  nextCertRoundSeq(): number {
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'cert_rounds'").get() as { seq: number } | undefined;
+    return (row?.seq ?? 0) + 1;
+  }
+  certRound(id: string): CertRoundRow | undefined {
+    return this.db.prepare('SELECT * FROM cert_rounds WHERE id = ?').get(id) as CertRoundRow | undefined;
+  }
+  certRounds(state?: RoundState): CertRoundRow[] {
+    return (state ? this.db.prepare('SELECT * FROM cert_rounds WHERE state = ? ORDER BY seq').all(state) : this.db.prepare('SELECT * FROM cert_rounds ORDER BY seq').all()) as CertRoundRow[];
+  }
+  certRoundsOfCa(ca: string): CertRoundRow[] {
+    return this.db.prepare('SELECT * FROM cert_rounds WHERE ca = ? OR new_ca = ? ORDER BY seq').all(ca, ca) as CertRoundRow[];
+  }
+  setCertRoundState(id: string, from: RoundState, to: RoundState, at: string, certificatePem: string | null = null): boolean {
+    return this.db.prepare('UPDATE cert_rounds SET state = ?, closed_at = ?, certificate_pem = COALESCE(?, certificate_pem) WHERE id = ? AND state = ?').run(to, at, certificatePem, id, from).changes === 1;
+  }
+  insertApproval(a: ApprovalRow): void {
+    this.db.prepare('INSERT INTO cert_approvals (round_id, keyholder, fingerprint, sig, received_at) VALUES (@round_id, @keyholder, @fingerprint, @sig, @received_at)').run(a);
+  }
+  approvals(roundId: string): ApprovalRow[] {
+    return this.db.prepare('SELECT * FROM cert_approvals WHERE round_id = ? ORDER BY received_at, keyholder').all(roundId) as ApprovalRow[];
   }
 
   // --- audit ---

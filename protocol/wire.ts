@@ -53,6 +53,32 @@ export const RoundInfoSchema = z.strictObject({
 });
 export type RoundInfo = z.infer<typeof RoundInfoSchema>;
 
+export const CERT_PROFILES = ['fleet-root', 'intermediate-ca', 'device'] as const;
+
+/**
+ * What everyone may see about a certificate round. The TBS bytes travel separately
+ * (cert.payload); signers describe them from the bytes, never from this summary.
+ */
+export const CertRoundInfoSchema = z.strictObject({
+  id,
+  ca: id,
+  profile: z.enum(CERT_PROFILES),
+  state: z.enum(ROUND_STATES),
+  reason: z.string(),
+  deadline: z.string(),
+  createdAt: z.string(),
+  /** sha256 of the DER TBSCertificate: what the CA key signs. */
+  tbsSha256: hex64,
+  /** sha256 of the issuing key's SPKI: what approvals name, and the key that must sign. */
+  issuerFingerprint: hex64,
+  /** The keyholder who holds the CA key (null for a future FROST group CA). */
+  holder: z.string().nullable(),
+  approvals: z.strictObject({ threshold: z.number().int(), approved: z.array(z.string()), missing: z.array(z.string()), met: z.boolean() }),
+  /** intermediate-ca rounds that create a CA: its name. */
+  newCa: id.optional(),
+});
+export type CertRoundInfo = z.infer<typeof CertRoundInfoSchema>;
+
 // --- signer -> coordinator ---
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
@@ -69,6 +95,12 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     sig: z.string().max(2048),
   }),
   z.strictObject({ type: z.literal('ping'), ref: z.string().max(64).optional() }),
+  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional() }),
+  z.strictObject({ type: z.literal('cert.get'), ref: z.string().max(64).optional(), round: id }),
+  /** An approval: a signature over x509.approvalMessage(tbs, issuerFingerprint) with the keyholder's key. */
+  z.strictObject({ type: z.literal('cert.approve'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
+  /** The CA holder's signature over the TBS bytes (Ed25519 64 bytes, ECDSA DER), base64. */
+  z.strictObject({ type: z.literal('cert.sign'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
@@ -98,6 +130,23 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('round.updated'), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('signature.accepted'), ref: z.string().optional(), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('pong'), ref: z.string().optional() }),
+  z.strictObject({ type: z.literal('certs'), ref: z.string().optional(), rounds: z.array(CertRoundInfoSchema) }),
+  z.strictObject({
+    type: z.literal('cert.payload'),
+    ref: z.string().optional(),
+    round: CertRoundInfoSchema,
+    /** DER TBSCertificate, base64: the exact bytes approved and signed. */
+    tbs: z.string(),
+    /** PEM: the issuing CA's certificate and the chain above it (empty for a fleet root). */
+    chain: z.array(z.string()),
+    /** Approvals received so far; each signer verifies them itself against its own pinned keys. */
+    approvals: z.array(z.strictObject({ keyholder: z.string(), publicKey: z.string(), sig: z.string() })),
+  }),
+  z.strictObject({ type: z.literal('cert.opened'), round: CertRoundInfoSchema }),
+  z.strictObject({ type: z.literal('cert.updated'), round: CertRoundInfoSchema }),
+  z.strictObject({ type: z.literal('cert.approved'), ref: z.string().optional(), round: CertRoundInfoSchema }),
+  /** The release: the certificate followed by its chain (PEM). */
+  z.strictObject({ type: z.literal('cert.released'), ref: z.string().optional(), round: CertRoundInfoSchema, certificate: z.string() }),
   z.strictObject({ type: z.literal('error'), ref: z.string().optional(), code: z.string(), message: z.string(), fatal: z.boolean() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
@@ -116,6 +165,10 @@ export type WireErrorCode =
   | 'SIG_NOT_YOUR_KEY' // the key is not the authenticated keyholder's
   | 'SIG_DUPLICATE' // this key already signed this round
   | 'SIG_MALFORMED'
+  | 'APPROVAL_NOT_APPROVER' // the keyholder is not one of the CA's approvers
+  | 'APPROVAL_WRONG_BYTES' // an approval (or its sha256) over other bytes than this round's TBS and issuer
+  | 'APPROVAL_DUPLICATE' // this keyholder already approved this round
+  | 'CERT_NOT_HOLDER' // a CA signature from a keyholder who does not hold this CA's key
   | 'INTERNAL';
 
 /** WebSocket close codes (4000-4999 are the application's). */

@@ -13,12 +13,14 @@ import { QuorumError } from '../protocol/errors.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
-import type { RoundInfo } from '../protocol/wire.js';
+import type { CertRoundInfo, RoundInfo } from '../protocol/wire.js';
 import { SignerConnection } from './connection.js';
 import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
+import { approvalMessage, formatReview } from '../protocol/x509.js';
+import { checkApprovalsPinned, checkCertPayload, pinApprovers, type CheckedCert } from './cert-trust.js';
 import { advanceRoots, checkPayload, Refusal, TrustStore, verifiedTargets, type CheckedProposal, type Payload } from './trust.js';
 
 
@@ -43,6 +45,10 @@ Rounds:
   sign ROUND [--yes]                             review, confirm and sign
   sign --offline BUNDLE --out SIG.json [--yes]   sign a round exported for an air-gapped machine
   watch [--unsafe-auto-sign]                     stay connected and prompt for each new round
+Fleet certificates:
+  cert list | review ROUND | approve ROUND [--yes] | sign ROUND [--yes] [--out F]
+  cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N
+                                                 (CA holders) whose approvals your CA key requires
 
 Common options: --home DIR (default ~/.quorum-signer, or QUORUM_SIGNER_HOME), --passphrase-file FILE
 (or QUORUM_PASSPHRASE), --pin-file FILE (or QUORUM_PIN) for token keys, --json, --help.
@@ -471,6 +477,115 @@ async function signOffline(bundleFile: string, out: string | undefined, values: 
   return 0;
 }
 
+// --- certificate rounds ----------------------------------------------------------------------------
+
+const CERT_HELP = `Usage: quorum-signer cert <list|review|approve|sign|pin-approvers> [options]
+
+  cert list                          certificate rounds and their approvals
+  cert review ROUND                  what the certificate says, computed here from the TBS bytes, and their sha256
+  cert approve ROUND [--yes]         review, confirm and sign an approval of exactly these bytes (any key type)
+  cert sign ROUND [--yes] [--out F]  for the CA key's holder: verify a threshold of approvals against YOUR
+                                     pinned approvers (else APPROVALS_UNMET, exit 1), then sign the TBS bytes;
+                                     the coordinator assembles, verifies and releases the certificate
+  cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N
+                                     pin whose approvals count for your CA key, and how many are needed
+
+Options: --home DIR, --passphrase-file FILE, --pin-file FILE, --json, --help.`;
+
+function certReviewedFile(home: string, round: string): string {
+  return reviewedFile(home, `cert.${round}`);
+}
+
+/** A certificate round's bytes that differ from those this keyholder reviewed are never signed. */
+function checkCertReviewed(home: string, c: CheckedCert): void {
+  const f = certReviewedFile(home, c.round.id);
+  if (!fs.existsSync(f)) return;
+  const r = JSON.parse(fs.readFileSync(f, 'utf8')) as { sha256: string };
+  if (r.sha256 !== c.tbsSha256) throw new Refusal('PAYLOAD_CHANGED', `certificate round ${c.round.id} now has TBS sha256 ${c.tbsSha256}, but you reviewed ${r.sha256}; refusing to sign something you did not review`);
+}
+
+function renderCert(c: CheckedCert, approvals: { keyholder: string }[]): string {
+  return (
+    formatReview(c.review) +
+    `  Issuer key:  sha256 of SPKI ${c.round.issuerFingerprint} (held by ${c.round.holder ?? '-'})\n` +
+    `  Round:       ${c.round.id}, ${c.round.profile} from CA ${c.round.ca}${c.round.newCa ? `, becomes CA ${c.round.newCa}` : ''} — ${c.round.reason}\n` +
+    `  Approvals:   ${approvals.map((a) => a.keyholder).join(', ') || '-'} (as the coordinator reports them; ${c.round.approvals.threshold} needed)\n`
+  );
+}
+
+async function fetchCert(s: Session, roundId: string) {
+  const p = await s.conn.request({ type: 'cert.get', round: roundId }, 'cert.payload');
+  return { payload: p, checked: checkCertPayload(p.round, p.tbs) };
+}
+
+async function cert(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return io.out(CERT_HELP), sub === undefined ? 2 : 0;
+  const { values, positionals } = args(rest, { approver: { type: 'string', multiple: true }, threshold: { type: 'string' }, out: { type: 'string' } });
+  if (values.help) return io.out(CERT_HELP), 0;
+  if (sub === 'pin-approvers') {
+    const list = (values.approver ?? []).map((a) => {
+      const i = a.indexOf('=');
+      if (i < 1) throw new UsageError(`--approver ${JSON.stringify(a)} must be NAME=PUBLIC-KEY-FILE`);
+      return { name: a.slice(0, i), publicKey: fs.readFileSync(a.slice(i + 1), 'utf8') };
+    });
+    const threshold = Number(values.threshold);
+    if (!list.length || !Number.isInteger(threshold) || threshold < 1 || threshold > list.length) throw new UsageError('pin-approvers needs at least one --approver NAME=PUBKEY.pem and --threshold N (1 to the number of approvers)');
+    const pinned = pinApprovers(homeOf(values), list, threshold);
+    if (values.json) io.out(JSON.stringify(pinned, null, 2));
+    else io.out(`pinned ${pinned.threshold} of ${pinned.approvers.map((a) => `${a.name} (${a.fingerprint.slice(0, 16)}…)`).join(', ')} as the approvals your CA key needs`);
+    return 0;
+  }
+  if (sub === 'list') {
+    const s = await session(values);
+    try {
+      const r = await s.conn.request({ type: 'certs.list' }, 'certs');
+      if (values.json) io.out(JSON.stringify(r.rounds, null, 2));
+      else for (const x of r.rounds) io.out(`${x.id}  ${x.profile} from CA ${x.ca} [${x.state}] approvals ${x.approvals.approved.length}/${x.approvals.threshold} — ${x.reason}`);
+      return 0;
+    } finally {
+      endSession(s);
+    }
+  }
+  if (!['review', 'approve', 'sign'].includes(sub) || positionals.length !== 1) throw new UsageError(CERT_HELP);
+  const roundId = positionals[0]!;
+  const s = await session(values);
+  try {
+    const { payload, checked } = await fetchCert(s, roundId);
+    if (sub === 'review') {
+      fs.mkdirSync(path.join(s.home, 'reviewed'), { recursive: true });
+      fs.writeFileSync(certReviewedFile(s.home, roundId), JSON.stringify({ round: roundId, sha256: checked.tbsSha256, at: new Date().toISOString() }) + '\n');
+      if (values.json) io.out(JSON.stringify({ round: checked.round, review: checked.review, approvals: payload.approvals.map((a) => a.keyholder) }, null, 2));
+      else io.out(renderCert(checked, payload.approvals).trimEnd());
+      return 0;
+    }
+    checkCertReviewed(s.home, checked);
+    const me = s.signer.publicKey;
+    if (sub === 'approve') {
+      io.out(renderCert(checked, payload.approvals).trimEnd());
+      if (!values.yes && !(await confirm(`approve issuing this certificate (round ${roundId})?`))) return io.out('not approved'), 1;
+      const sig = await s.signer.sign(approvalMessage(checked.tbs, checked.round.issuerFingerprint));
+      const ack = await s.conn.request({ type: 'cert.approve', round: roundId, tbsSha256: checked.tbsSha256, sig: sig.toString('base64') }, 'cert.approved');
+      io.out(`approved ${roundId}; accepted. approvals ${ack.round.approvals.approved.length}/${ack.round.approvals.threshold}${ack.round.approvals.met ? ' (met)' : ''}`);
+      return 0;
+    }
+    // sign: this client holds the CA key, and decides itself whether enough keyholders approved.
+    if (checked.round.issuerFingerprint !== me.fingerprint) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by key ${checked.round.issuerFingerprint}, not yours (${me.fingerprint})`);
+    if (checked.review.signatureAlgorithm !== me.algorithm) throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}, but your key is ${me.algorithm}`);
+    const approvedBy = checkApprovalsPinned(s.home, checked, me, payload.approvals);
+    io.out(renderCert(checked, payload.approvals).trimEnd());
+    io.out(`verified here: approved by ${approvedBy.join(', ')} (your pinned approvers)`);
+    if (!values.yes && !(await confirm(`sign this certificate with your CA key (round ${roundId})?`))) return io.out('not signed'), 1;
+    const sig = await s.signer.sign(checked.tbs);
+    const rel = await s.conn.request({ type: 'cert.sign', round: roundId, tbsSha256: checked.tbsSha256, sig: sig.toString('base64') }, 'cert.released');
+    if (values.out) fs.writeFileSync(values.out, rel.certificate);
+    io.out(`signed ${roundId}; the certificate is released${values.out ? ` and written to ${values.out}` : ''}`);
+    return 0;
+  } finally {
+    endSession(s);
+  }
+}
+
 const TOKEN_RETRY_MS = 5_000; // ms between attempts while a token is unplugged during watch
 
 async function watch(argv: string[]): Promise<number> {
@@ -508,6 +623,8 @@ async function watch(argv: string[]): Promise<number> {
     consider(m.round);
   });
   s.conn.on('round.updated', (m: { round: RoundInfo }) => io.out(`round ${m.round.id} [${m.round.state}] ${progressText(m.round)}`));
+  // Certificate rounds are never approved or signed automatically: a person reviews each one.
+  s.conn.on('cert.opened', (m: { round: CertRoundInfo }) => io.out(`new certificate round ${m.round.id}: ${m.round.profile} from CA ${m.round.ca} — ${m.round.reason}; review it with quorum-signer cert review ${m.round.id}`));
   s.conn.on('disconnected', (code: number) => io.err(`disconnected (${code}); reconnecting`));
   s.conn.on('reconnected', () => {
     io.out('reconnected');
@@ -536,6 +653,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   review,
   sign,
   watch,
+  cert,
 };
 
 main(process.argv.slice(2), COMMANDS, HELP);

@@ -214,6 +214,13 @@ describe('wire fuzzing', () => {
         if (o !== me) return err('SIG_NOT_YOUR_KEY');
         return err(decodeSig(m.sig, 'tuf') ? 'SIG_WRONG_BYTES' : 'SIG_MALFORMED');
       }
+      // No certificate round exists in this repository.
+      case 'certs.list':
+        return { type: 'certs', ref };
+      case 'cert.get':
+      case 'cert.approve':
+      case 'cert.sign':
+        return err('ROUND_NOT_FOUND');
     }
   }
 

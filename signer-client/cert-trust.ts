@@ -1,0 +1,76 @@
+/**
+ * The CA holder's own policy for issuing certificates: which keyholders' approvals count and how
+ * many are needed, pinned in the signer home (cert-approvers.json). The coordinator's list is never
+ * used for this, so a coordinator that enrolls a key of its own cannot approve anything.
+ * Also every check a keyholder makes on a certificate round's bytes before approving or signing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { publicKeyFrom, sha256hex, type PublicKey } from '../protocol/keys.js';
+import type { CertRoundInfo } from '../protocol/wire.js';
+import { CertError, reviewTbs, verifyApprovals, type Review } from '../protocol/x509.js';
+import { Refusal } from './trust.js';
+
+export const APPROVERS_FILE = 'cert-approvers.json';
+
+export interface PinnedApprovers {
+  threshold: number;
+  approvers: { name: string; fingerprint: string; publicKey: string }[];
+}
+
+export function pinApprovers(home: string, approvers: { name: string; publicKey: string }[], threshold: number): PinnedApprovers {
+  const keys = approvers.map((a) => ({ name: a.name, pk: publicKeyFrom(a.publicKey) }));
+  if (new Set(keys.map((k) => k.pk.fingerprint)).size !== keys.length) throw new Refusal('PAYLOAD_MALFORMED', 'one key is pinned under two approver names');
+  const pinned: PinnedApprovers = { threshold, approvers: keys.map((k) => ({ name: k.name, fingerprint: k.pk.fingerprint, publicKey: k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() })) };
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const file = path.join(home, APPROVERS_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(pinned, null, 2) + '\n', { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+  return pinned;
+}
+
+export function loadApprovers(home: string): PinnedApprovers | null {
+  const file = path.join(home, APPROVERS_FILE);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as PinnedApprovers) : null;
+}
+
+export interface CheckedCert {
+  round: CertRoundInfo;
+  tbs: Buffer;
+  tbsSha256: string;
+  review: Review;
+}
+
+/** The TBS bytes as received, hashed and described here; the coordinator's description is not used. */
+export function checkCertPayload(round: CertRoundInfo, tbsBase64: string): CheckedCert {
+  if (round.state !== 'open') throw new Refusal('ROUND_CLOSED', `certificate round ${round.id} is ${round.state}; nothing to sign`);
+  const tbs = Buffer.from(tbsBase64, 'base64');
+  const tbsSha256 = sha256hex(tbs);
+  if (tbsSha256 !== round.tbsSha256) throw new Refusal('PAYLOAD_MISMATCH', `the TBS bytes hash to ${tbsSha256}, but the coordinator says ${round.tbsSha256}; refusing`);
+  let review: Review;
+  try {
+    review = reviewTbs(tbs);
+  } catch (e) {
+    throw new Refusal('PAYLOAD_MALFORMED', `the round's bytes are not a DER TBSCertificate: ${(e as Error).message}`);
+  }
+  // A self-issued certificate names its own key: the issuer key the approvals name must be it.
+  if (review.selfIssued && review.publicKey.fingerprint !== round.issuerFingerprint) {
+    throw new Refusal('PAYLOAD_MALFORMED', `a self-issued certificate for key ${review.publicKey.fingerprint} said to be signed by ${round.issuerFingerprint}`);
+  }
+  return { round, tbs, tbsSha256, review };
+}
+
+/** The holder's check: a threshold of ITS pinned approvers approved exactly these bytes under its key. */
+export function checkApprovalsPinned(home: string, c: CheckedCert, me: PublicKey, approvals: { publicKey: string; sig: string }[]): string[] {
+  const pinned = loadApprovers(home);
+  if (!pinned) throw new CertError('APPROVALS_UNMET', `no approvers are pinned in ${home}; pin them first: quorum-signer cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N`);
+  const keys = approvals.flatMap((a) => {
+    try {
+      return [{ publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')), signature: Buffer.from(a.sig, 'base64') }];
+    } catch {
+      return []; // an unparseable key counts for nothing
+    }
+  });
+  const counted = verifyApprovals(c.tbs, me.fingerprint, keys, pinned.approvers.map((a) => publicKeyFrom(a.publicKey)), pinned.threshold);
+  return pinned.approvers.filter((a) => counted.includes(a.fingerprint)).map((a) => a.name);
+}
