@@ -262,6 +262,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
 }
 
 export const KEYHOLDER_HELP = `Usage: quorum keyholder add <name> <public-key-file> | list | remove <name>   [--data-dir DIR] [--json]
+       quorum keyholder identity <name> <hex>   record the FROST identity key quorum-signer frost identity printed
 
 Enroll a keyholder by the public key they exported (quorum-signer keygen writes NAME.pub.pem;
 garage-sign .pub files work too), list them, or remove one (they can no longer connect).`;
@@ -275,6 +276,12 @@ export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
     const k = await call<{ name: string; fingerprint: string; algorithm: string }>(a, 'POST', 'keyholders', { name, publicKey: readPublicKeyFile(file) });
     if (values.json) io.out(JSON.stringify(k));
     else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
+    return 0;
+  }
+  if (sub === 'identity' && name && file) {
+    const r = await call<{ keyholder: string; identityKey: string }>(a, 'POST', `keyholders/${encodeURIComponent(name)}/identity`, { identityKey: file });
+    if (values.json) io.out(JSON.stringify(r));
+    else io.out(`recorded FROST identity of ${r.keyholder}: ${r.identityKey}`);
     return 0;
   }
   if (sub === 'list') {
@@ -579,17 +586,62 @@ function validityDays(s: string | undefined): number | undefined {
 
 export const FLEET_CA_HELP = `Usage: quorum fleet-ca create --name N --holder KEYHOLDER --fleet-name CN --approvers a,b,c --approvals M
                         --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
+       quorum fleet-ca create --frost --name N --threshold T --participant A --participant B ... --fleet-name CN
+                        --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
        quorum fleet-ca list [--json]
+       quorum fleet-ca ceremony <id> [--json]   (a FROST DKG ceremony's progress and group)
+       quorum fleet-ca cancel-ceremony <id> --reason TEXT
 
 create: open a round for a self-signed fleet root CA certificate (CN = --fleet-name) under the
 holder's enrolled key (Ed25519 or ECDSA P-256; RSA is refused with KEY_UNSUPPORTED). The holder
 signs it with quorum-signer cert sign once M of the approvers have approved the exact TBS bytes
-(quorum-signer cert approve). Validity defaults to the profile's maximum (10 years).`;
+(quorum-signer cert approve). Validity defaults to the profile's maximum (10 years).
+
+create --frost: open a distributed key generation ceremony (FROST, Ed25519) among the participants
+(each needs a recorded identity: quorum keyholder identity NAME HEX). Each runs
+quorum-signer frost join dkg-N; once all agree, the group key is the CA key and the fleet root's
+certificate round opens; T of the participants sign it together.`;
 
 export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' } }, FLEET_CA_HELP);
+  const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' }, frost: { type: 'boolean', default: false }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true } }, FLEET_CA_HELP);
   if (values.help) return io.out(FLEET_CA_HELP), 0;
   const a = await adminConn(values);
+  if (positionals[0] === 'ceremony' && positionals.length === 2) {
+    const st = await call<{ ceremony: { threshold: number; participants: { name: string }[] }; state: string; round1Received: number[]; round2Received: number[]; confirmsReceived: number[]; group: { groupPublicKey: string } | null; failure: string | null }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(positionals[1]!)}`);
+    if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
+    io.out(`${positionals[1]}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
+    io.out(`  round 1: ${st.round1Received.length}, round 2: ${st.round2Received.length}, confirmations: ${st.confirmsReceived.length} of ${st.ceremony.participants.length}`);
+    if (st.group) io.out(`  group key ${st.group.groupPublicKey}`);
+    if (st.failure) io.out(`  failed: ${st.failure}`);
+    return 0;
+  }
+  if (positionals[0] === 'cancel-ceremony' && positionals.length === 2) {
+    if (!values.reason) throw new UsageError('cancel-ceremony needs --reason TEXT');
+    await call(a, 'POST', `frost/ceremonies/${encodeURIComponent(positionals[1]!)}/cancel`, { reason: values.reason });
+    io.out(`cancelled ceremony ${positionals[1]}`);
+    return 0;
+  }
+  if (positionals[0] === 'create' && positionals.length === 1 && values.frost) {
+    const participants = values.participant ?? [];
+    const threshold = Number(values.threshold);
+    if (!values.name || !values['fleet-name'] || !values.reason || participants.length < 2 || !Number.isInteger(threshold)) {
+      throw new UsageError(`fleet-ca create --frost needs --name, --threshold, two or more --participant, --fleet-name and --reason\n\n${FLEET_CA_HELP}`);
+    }
+    const st = await call<{ ceremony: { id: string; threshold: number; participants: { identifier: number; name: string; identityKey: string }[] } }>(a, 'POST', 'cas/frost', {
+      name: values.name,
+      fleetName: values['fleet-name'],
+      threshold,
+      participants,
+      reason: values.reason,
+      deadline: parseDeadline(values.deadline),
+      validityDays: validityDays(values['validity-days']),
+    });
+    if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
+    io.out(`opened DKG ceremony ${st.ceremony.id}: FROST fleet root CA ${values.name}, ${st.ceremony.threshold} of ${st.ceremony.participants.length}`);
+    for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
+    io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
+    return 0;
+  }
   if (positionals[0] === 'list' && positionals.length === 1) {
     const cas = await call<{ name: string; holder: string | null; algorithm: string; fingerprint: string; approvers: string[]; approvals: number; issued: boolean }[]>(a, 'GET', 'cas');
     if (values.json) io.out(JSON.stringify(cas, null, 2));

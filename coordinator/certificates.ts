@@ -18,6 +18,7 @@ import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { approvalMessage, assembleCertificate, CertError, checkCsr, prepareCertificate, reviewTbs, tbsBytes, verifyApprovals, type Issued, type Prepared, type ProfileName, type Review } from '../protocol/x509.js';
 import type { CertRoundInfo, WireErrorCode } from '../protocol/wire.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
+import { pendingCeremonyFor } from './frost.js';
 
 export type CertRoundErrorCode =
   | WireErrorCode
@@ -115,7 +116,7 @@ function holderKey(store: Store, name: string): KeyholderRow {
   return k;
 }
 
-function insertRound(store: Store, ca: string, prepared: Prepared, reason: string, deadline: Date, now: Date, newCa: string | null): CertRoundRow {
+export function insertCertRoundRow(store: Store, ca: string, prepared: Prepared, reason: string, deadline: Date, now: Date, newCa: string | null): CertRoundRow {
   const id = `cert-${store.nextCertRoundSeq()}`;
   store.insertCertRound({ id, ca, profile: prepared.profile, prepared_json: JSON.stringify(prepared), tbs_sha256: prepared.tbsSha256, reason, deadline: deadline.toISOString(), state: 'open', created_at: now.toISOString(), new_ca: newCa });
   const review = reviewTbs(tbsBytes(prepared));
@@ -135,6 +136,8 @@ export interface FleetCaRequest extends Common {
 export async function createFleetCa(store: Store, req: FleetCaRequest, now = new Date()): Promise<CertRoundRow> {
   if (!NAME_RE.test(req.name)) throw new CertRoundError('REQUEST_INVALID', `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
   if (store.ca(req.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
+  const pending = pendingCeremonyFor(store, req.name);
+  if (pending) throw new CertRoundError('CA_EXISTS', `a FROST DKG ceremony for a CA named ${req.name} is under way (${pending.id}); choose another name`);
   const { deadline, notBefore, notAfter } = checkCommon(req, now);
   const holder = holderKey(store, req.holder);
   checkApprovers(store, req.approvers, req.approvals);
@@ -143,7 +146,7 @@ export async function createFleetCa(store: Store, req: FleetCaRequest, now = new
     if (store.ca(req.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
     store.insertCa({ name: req.name, kind: 'single', holder: holder.name, issuer_spki: holder.spki, issuer_fingerprint: holder.fingerprint, algorithm: holder.algorithm, chain_pem: null, approvals_threshold: req.approvals, approvers: JSON.stringify(req.approvers), created_at: now.toISOString() });
     store.audit('ca.created', { name: req.name, kind: 'single', holder: holder.name, fingerprint: holder.fingerprint, algorithm: holder.algorithm, approvers: req.approvers, approvals: req.approvals }, now.toISOString());
-    return insertRound(store, req.name, prepared, req.reason, deadline, now, null);
+    return insertCertRoundRow(store, req.name, prepared, req.reason, deadline, now, null);
   });
 }
 
@@ -195,7 +198,7 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
       store.insertCa(newCa);
       store.audit('ca.created', { name: newCa.name, kind: newCa.kind, holder: newCa.holder, fingerprint: newCa.issuer_fingerprint, algorithm: newCa.algorithm, approvers: approversOf(newCa), approvals: newCa.approvals_threshold, issuer: ca.name }, now.toISOString());
     }
-    return insertRound(store, ca.name, prepared, req.reason, deadline, now, newCa?.name ?? null);
+    return insertCertRoundRow(store, ca.name, prepared, req.reason, deadline, now, newCa?.name ?? null);
   });
 }
 
@@ -282,9 +285,25 @@ export async function releaseCertificate(store: Store, dataDir: string, sub: CaS
     verifyApprovals(tbsBytes(prepared), prepared.issuerFingerprint, approvalsOf(store, r).map((a) => ({ publicKey: publicKeyFrom(a.publicKey), signature: a.sig })), pinned, ca.approvals_threshold);
     return { r, prepared };
   });
+  return recordRelease(store, dataDir, r, prepared, sub.sig, reject, { holder: sub.keyholder.name }, now);
+}
+
+/**
+ * A FROST group CA's certificate: the aggregated group signature (already verified with
+ * node:crypto by aggregateSignature) is assembled and verified again, recorded and released.
+ */
+export async function releaseFrostCertificate(store: Store, dataDir: string, roundId: string, sig: Buffer, signers: string[], now = new Date()): Promise<{ round: CertRoundRow; issued: Issued }> {
+  const reject = { round: roundId, signers };
+  const r = openRoundOf(store, roundId, 'sign');
+  const ca = store.ca(r.ca)!;
+  if (ca.kind !== 'frost') throw new CertRoundError('CERT_NOT_HOLDER', `CA ${ca.name} is not a FROST group CA`);
+  return recordRelease(store, dataDir, r, preparedOf(r), sig, reject, { signers }, now);
+}
+
+async function recordRelease(store: Store, dataDir: string, r: CertRoundRow, prepared: Prepared, sig: Buffer, reject: Record<string, unknown>, by: Record<string, unknown>, now: Date): Promise<{ round: CertRoundRow; issued: Issued }> {
   let issued: Issued;
   try {
-    issued = await assembleCertificate(prepared, sub.sig);
+    issued = await assembleCertificate(prepared, sig);
   } catch (e) {
     if (e instanceof QuorumError) store.audit('cert.signature.rejected', { ...reject, code: e.code });
     throw e;
@@ -296,7 +315,7 @@ export async function releaseCertificate(store: Store, dataDir: string, sub: CaS
     }
     if (r.profile === 'fleet-root') store.setCaChain(r.ca, issued.fullchain);
     if (r.new_ca) store.setCaChain(r.new_ca, issued.fullchain);
-    store.audit('cert.released', { round: r.id, ca: r.ca, profile: r.profile, holder: sub.keyholder.name, subject: review.subject, serial: issued.serial, tbsSha256: issued.tbsSha256, certificateSha256: issued.fingerprint, ...(r.new_ca ? { newCa: r.new_ca } : {}) }, now.toISOString());
+    store.audit('cert.released', { round: r.id, ca: r.ca, profile: r.profile, ...by, subject: review.subject, serial: issued.serial, tbsSha256: issued.tbsSha256, certificateSha256: issued.fingerprint, ...(r.new_ca ? { newCa: r.new_ca } : {}) }, now.toISOString());
     return store.certRound(r.id)!;
   });
   writeCertificate(dataDir, released);

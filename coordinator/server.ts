@@ -18,6 +18,8 @@ import { WIRE_LIMITS } from '../protocol/limits.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
+import { cancelCeremony, ceremonyOf, dkgStatus, openFleetCaCeremony, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
+import { FrostCertSigning, type SignEvent } from './frost-signing.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
@@ -34,6 +36,8 @@ export interface ServeOptions {
   /** How often deadlines are checked. */
   expiryCheckMs?: number;
   log?: (line: string) => void;
+  /** ms a FROST signer has to send its share once the request is out (default 60 s, or QUORUM_FROST_SIGN_TIMEOUT_MS). */
+  frostSignTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -125,13 +129,35 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  // Crash recovery: publish the latest release, expire overdue rounds, release complete ones.
+  const frostSigning = new FrostCertSigning(store, dataDir, opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000));
+  const emitSign = (ev: SignEvent) => {
+    if (ev.log) log(ev.log);
+    for (const { to, msg } of ev.send ?? []) for (const c of conns) if (c.keyholder.name === to) send(c.ws, msg);
+    if (ev.released) broadcast({ type: 'cert.updated', round: certInfo(ev.released.round) });
+  };
+
+  /** Tell a ceremony's connected participants what happened (each gets its own message). */
+  const emitDkg = (id: string, ev: DkgEvent) => {
+    if (ev.log) log(ev.log);
+    if (ev.toParticipants) {
+      const ceremony = ceremonyOf(store.frostCeremony(id)!);
+      for (const p of ceremony.participants) {
+        const msg = ev.toParticipants(p);
+        if (msg) for (const c of conns) if (c.keyholder.name === p.name) send(c.ws, msg);
+      }
+    }
+    if (ev.certRound) broadcast({ type: 'cert.opened', round: certInfo(ev.certRound) });
+  };
+
+  // Crash recovery: publish the latest release, expire overdue rounds, release complete ones,
+  // and finish DKG ceremonies whose last confirmation was stored just before a crash.
   republishLatest(store, dataDir);
   republishCertificates(store, dataDir);
   await serial(async () => {
     expireRounds(store);
     expireCertRounds(store);
     for (const r of store.rounds('open')) await release(r.id);
+    for (const ev of await resumeCeremonies(store)) if (ev.log) log(ev.log);
   });
 
   // --- authentication challenges ---
@@ -220,6 +246,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     approvals: z.number().int(),
     ...certCommon,
   });
+  const FrostFleetCaSchema = z.strictObject({
+    name: z.string(),
+    fleetName: z.string().max(200),
+    threshold: z.number().int(),
+    participants: z.array(z.string()).min(2).max(64),
+    ...certCommon,
+  });
   const IssueSchema = z.strictObject({
     ca: z.string(),
     profile: z.enum(CERT_PROFILES),
@@ -253,12 +286,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
     if (what === 'keyholders') {
       if (method === 'GET') return store.keyholders().map((k) => ({ name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm, enrolledAt: k.enrolled_at }));
-      if (method === 'POST') {
+      if (method === 'POST' && !id) {
         const b = parse(z.strictObject({ name: z.string(), publicKey: z.string() }), body);
         return serial(() => {
           const k = enrollKeyholder(store, b.name, b.publicKey);
           return { name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm };
         });
+      }
+      if (method === 'POST' && id && sub === 'identity') {
+        const b = parse(z.strictObject({ identityKey: z.string().max(200) }), body);
+        return serial(() => recordIdentity(store, id, b.identityKey));
       }
       if (method === 'DELETE' && id) {
         return serial(() => {
@@ -330,6 +367,28 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           return certRoundView(store, r);
         });
       }
+    }
+    if (what === 'cas' && method === 'POST' && id === 'frost' && !sub) {
+      const b = parse(FrostFleetCaSchema, body);
+      return serial(() => {
+        const r = openFleetCaCeremony(store, { ...b, deadline: deadlineOf(b.deadline) });
+        const ceremony = ceremonyOf(r);
+        log(`opened DKG ceremony ${r.id} for FROST fleet root CA ${b.name} (${ceremony.threshold} of ${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`);
+        emitDkg(r.id, { toParticipants: () => ({ type: 'frost.dkg.open', ceremony }) });
+        return dkgStatus(store, r.id, null);
+      });
+    }
+    if (what === 'frost' && id === 'ceremonies' && sub && parts[3] === 'cancel' && method === 'POST') {
+      const b = parse(z.strictObject({ reason: z.string().min(1).max(2000) }), body);
+      return serial(() => {
+        const ev = cancelCeremony(store, sub, b.reason);
+        emitDkg(sub, ev);
+        return dkgStatus(store, sub, null);
+      });
+    }
+    if (what === 'frost' && id === 'ceremonies' && method === 'GET') {
+      if (!sub) return store.frostCeremonies().map((r) => ({ id: r.id, state: r.state, createdAt: r.created_at, groupPublicKey: r.group_json ? (JSON.parse(r.group_json) as { groupPublicKey: string }).groupPublicKey : null, failure: r.failure }));
+      return dkgStatus(store, sub, null);
     }
     if (what === 'certs') {
       if (method === 'GET' && !id) return store.certRounds().map(certInfo);
@@ -408,7 +467,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     } catch (e) {
       if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
       if (e instanceof RoundError || e instanceof QuorumError) {
-        const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' || e.code === 'CA_UNKNOWN' ? 404 : 409;
+        const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' || e.code === 'CA_UNKNOWN' || e.code === 'CEREMONY_NOT_FOUND' ? 404 : 409;
         return reply(status, { error: { code: e.code, message: e.message } });
       }
       log(`internal error: ${(e as Error).stack}`);
@@ -525,6 +584,67 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             for (const o of conns) if (o !== c) send(o.ws, { type: 'cert.updated', round: ri });
           });
           return;
+        case 'frost.dkg.get': {
+          const r = store.frostCeremony(m.ceremony);
+          const self = r ? ceremonyOf(r).participants.find((p) => p.name === c.keyholder.name) : undefined;
+          if (!r) return send(c.ws, { type: 'error', ref, code: 'CEREMONY_NOT_FOUND', message: `no DKG ceremony ${m.ceremony}`, fatal: false });
+          if (!self) return send(c.ws, { type: 'error', ref, code: 'CEREMONY_NOT_PARTICIPANT', message: `${c.keyholder.name} is not a participant of ceremony ${m.ceremony}`, fatal: false });
+          return send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, m.ceremony, self.identifier) });
+        }
+        case 'frost.dkg.round1':
+        case 'frost.dkg.round2':
+        case 'frost.dkg.confirm':
+          await serial(async () => {
+            const ev =
+              m.type === 'frost.dkg.round1'
+                ? submitDkgRound1(store, m.ceremony, c.keyholder, m.package)
+                : m.type === 'frost.dkg.round2'
+                  ? submitDkgRound2(store, m.ceremony, c.keyholder, m.packages)
+                  : await submitDkgConfirm(store, m.ceremony, c.keyholder, m.confirm);
+            // Stored and committed: acknowledge with the ceremony's state, then tell the others.
+            const self = ceremonyOf(store.frostCeremony(m.ceremony)!).participants.find((p) => p.name === c.keyholder.name)!;
+            send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, m.ceremony, self.identifier) });
+            emitDkg(m.ceremony, ev);
+          });
+          return;
+        case 'frost.refuse':
+          if (m.ceremony) {
+            const ceremony = m.ceremony;
+            await serial(() => {
+              const ev = refuseCeremony(store, ceremony, c.keyholder, m.code, m.message, m.participants);
+              const self = ceremonyOf(store.frostCeremony(ceremony)!).participants.find((p) => p.name === c.keyholder.name)!;
+              send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, ceremony, self.identifier) });
+              emitDkg(ceremony, ev);
+            });
+            return;
+          }
+          if (!m.session) return send(c.ws, { type: 'error', ref, code: 'SESSION_NOT_FOUND', message: 'frost.refuse names neither a ceremony nor a session', fatal: false });
+          {
+            const session = m.session;
+            await serial(() => {
+              const ev = frostSigning.refuse(session, c.keyholder, `${m.code}: ${m.message}`);
+              send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(session.replace(/\.\d+$/, '')) });
+              emitSign(ev);
+            });
+          }
+          return;
+        case 'frost.sign.get':
+          return send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(m.session) });
+        case 'frost.sign.commitment':
+          await serial(() => {
+            const ev = frostSigning.commit(m.session, c.keyholder, m.commitment);
+            send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(m.session) });
+            emitSign(ev);
+          });
+          return;
+        case 'frost.sign.share':
+          await serial(async () => {
+            const ev = await frostSigning.share(m.session, c.keyholder, m.share);
+            emitSign(ev);
+            if (ev.error) return send(c.ws, { type: 'error', ref, code: ev.error.code, message: ev.error.message, fatal: false });
+            send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(m.session.replace(/\.\d+$/, '')) });
+          });
+          return;
       }
     } catch (e) {
       if (e instanceof QuorumError) return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: false });
@@ -556,6 +676,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         log(`certificate round ${r.id} expired at its deadline ${r.deadline}`);
         broadcast({ type: 'cert.updated', round: certInfo(r) });
       }
+      for (const ev of frostSigning.tick()) emitSign(ev);
     });
   }, opts.expiryCheckMs ?? 1000);
 

@@ -107,6 +107,44 @@ const MIGRATIONS: string[] = [
      received_at TEXT NOT NULL,
      PRIMARY KEY (round_id, keyholder)
    );`,
+  // 4: FROST: keyholders' X25519 identities, DKG ceremonies and every package they exchange
+  // (round-2 packages are ciphertext the coordinator cannot read), so a restart loses nothing.
+  `CREATE TABLE frost_identities (
+     keyholder TEXT PRIMARY KEY REFERENCES keyholders(name),
+     identity_key TEXT NOT NULL,
+     recorded_at TEXT NOT NULL
+   );
+   CREATE TABLE frost_ceremonies (
+     id TEXT PRIMARY KEY,
+     ceremony_json TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     purpose_json TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('round1','round2','confirm','done','failed')),
+     group_json TEXT,
+     failure TEXT,
+     created_at TEXT NOT NULL,
+     closed_at TEXT
+   );
+   CREATE TABLE frost_dkg_round1 (
+     ceremony TEXT NOT NULL REFERENCES frost_ceremonies(id),
+     participant INTEGER NOT NULL,
+     package_json TEXT NOT NULL,
+     PRIMARY KEY (ceremony, participant)
+   );
+   CREATE TABLE frost_dkg_round2 (
+     ceremony TEXT NOT NULL REFERENCES frost_ceremonies(id),
+     sender INTEGER NOT NULL,
+     recipient INTEGER NOT NULL,
+     package_json TEXT NOT NULL,
+     PRIMARY KEY (ceremony, sender, recipient)
+   );
+   CREATE TABLE frost_dkg_confirms (
+     ceremony TEXT NOT NULL REFERENCES frost_ceremonies(id),
+     participant INTEGER NOT NULL,
+     confirm_json TEXT NOT NULL,
+     PRIMARY KEY (ceremony, participant)
+   );
+   ALTER TABLE cas ADD COLUMN frost_ceremony TEXT REFERENCES frost_ceremonies(id);`,
 ];
 
 export interface KeyholderRow {
@@ -161,6 +199,23 @@ export interface CaRow {
   /** JSON array of keyholder names. */
   approvers: string;
   created_at: string;
+  /** kind 'frost': the DKG ceremony whose group key is the CA key. */
+  frost_ceremony?: string | null;
+}
+
+export interface FrostCeremonyRow {
+  id: string;
+  /** protocol/frost-wire.ts FrostCeremony, as JSON. */
+  ceremony_json: string;
+  digest: string;
+  /** What the group is for once agreed, as JSON (e.g. { kind: 'fleet-ca', ... }). */
+  purpose_json: string;
+  state: 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
+  /** FrostGroup, as JSON, once agreed. */
+  group_json: string | null;
+  failure: string | null;
+  created_at: string;
+  closed_at: string | null;
 }
 
 export interface CertRoundRow {
@@ -383,6 +438,51 @@ export class Store {
   }
   approvals(roundId: string): ApprovalRow[] {
     return this.db.prepare('SELECT * FROM cert_approvals WHERE round_id = ? ORDER BY received_at, keyholder').all(roundId) as ApprovalRow[];
+  }
+
+  // --- FROST identities and DKG ceremonies ---
+  setFrostIdentity(keyholder: string, identityKey: string, at: string): void {
+    this.db.prepare('INSERT INTO frost_identities (keyholder, identity_key, recorded_at) VALUES (?, ?, ?) ON CONFLICT(keyholder) DO UPDATE SET identity_key = excluded.identity_key, recorded_at = excluded.recorded_at').run(keyholder, identityKey, at);
+  }
+  frostIdentity(keyholder: string): string | undefined {
+    return (this.db.prepare('SELECT identity_key FROM frost_identities WHERE keyholder = ?').get(keyholder) as { identity_key: string } | undefined)?.identity_key;
+  }
+  insertFrostCeremony(r: Omit<FrostCeremonyRow, 'group_json' | 'failure' | 'closed_at'>): void {
+    this.db.prepare('INSERT INTO frost_ceremonies (id, ceremony_json, digest, purpose_json, state, created_at) VALUES (@id, @ceremony_json, @digest, @purpose_json, @state, @created_at)').run(r);
+  }
+  frostCeremony(id: string): FrostCeremonyRow | undefined {
+    return this.db.prepare('SELECT * FROM frost_ceremonies WHERE id = ?').get(id) as FrostCeremonyRow | undefined;
+  }
+  frostCeremonies(): FrostCeremonyRow[] {
+    return this.db.prepare('SELECT * FROM frost_ceremonies ORDER BY created_at, id').all() as FrostCeremonyRow[];
+  }
+  setFrostCeremonyState(id: string, from: FrostCeremonyRow['state'], to: FrostCeremonyRow['state'], extra: { group_json?: string; failure?: string; closed_at?: string } = {}): boolean {
+    return (
+      this.db
+        .prepare('UPDATE frost_ceremonies SET state = ?, group_json = COALESCE(?, group_json), failure = COALESCE(?, failure), closed_at = COALESCE(?, closed_at) WHERE id = ? AND state = ?')
+        .run(to, extra.group_json ?? null, extra.failure ?? null, extra.closed_at ?? null, id, from).changes === 1
+    );
+  }
+  insertDkgRound1(ceremony: string, participant: number, pkg: string): void {
+    this.db.prepare('INSERT INTO frost_dkg_round1 (ceremony, participant, package_json) VALUES (?, ?, ?)').run(ceremony, participant, pkg);
+  }
+  dkgRound1(ceremony: string): { participant: number; package_json: string }[] {
+    return this.db.prepare('SELECT participant, package_json FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; package_json: string }[];
+  }
+  insertDkgRound2(ceremony: string, sender: number, recipient: number, pkg: string): void {
+    this.db.prepare('INSERT INTO frost_dkg_round2 (ceremony, sender, recipient, package_json) VALUES (?, ?, ?, ?)').run(ceremony, sender, recipient, pkg);
+  }
+  dkgRound2(ceremony: string): { sender: number; recipient: number; package_json: string }[] {
+    return this.db.prepare('SELECT sender, recipient, package_json FROM frost_dkg_round2 WHERE ceremony = ? ORDER BY sender, recipient').all(ceremony) as { sender: number; recipient: number; package_json: string }[];
+  }
+  insertDkgConfirm(ceremony: string, participant: number, confirm: string): void {
+    this.db.prepare('INSERT INTO frost_dkg_confirms (ceremony, participant, confirm_json) VALUES (?, ?, ?)').run(ceremony, participant, confirm);
+  }
+  dkgConfirms(ceremony: string): { participant: number; confirm_json: string }[] {
+    return this.db.prepare('SELECT participant, confirm_json FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; confirm_json: string }[];
+  }
+  setCaFrostCeremony(name: string, ceremony: string): void {
+    this.db.prepare('UPDATE cas SET frost_ceremony = ? WHERE name = ?').run(ceremony, name);
   }
 
   // --- audit ---

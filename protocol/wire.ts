@@ -5,6 +5,7 @@
  * enrolled keyholder. Errors carry a code; a fatal one also closes the socket with CLOSE_CODES.
  */
 import { z } from 'zod';
+import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema } from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
 
@@ -52,6 +53,10 @@ export const RoundInfoSchema = z.strictObject({
   linked: id.optional(),
 });
 export type RoundInfo = z.infer<typeof RoundInfoSchema>;
+
+/** A DKG ceremony: waiting for round 1, for round 2, for confirmations; then done or failed. */
+export const FROST_DKG_STATES = ['round1', 'round2', 'confirm', 'done', 'failed'] as const;
+export type FrostDkgState = (typeof FROST_DKG_STATES)[number];
 
 export const CERT_PROFILES = ['fleet-root', 'intermediate-ca', 'device'] as const;
 
@@ -101,6 +106,11 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cert.approve'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
   /** The CA holder's signature over the TBS bytes (Ed25519 64 bytes, ECDSA DER), base64. */
   z.strictObject({ type: z.literal('cert.sign'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
+  /** A DKG ceremony as the coordinator holds it, for this participant (answered by frost.dkg.status). */
+  z.strictObject({ type: z.literal('frost.dkg.get'), ref: z.string().max(64).optional(), ceremony: id }),
+  /** A FROST signing session (a certificate round whose CA is a FROST group) as the coordinator runs it (answered by frost.sign.status). */
+  z.strictObject({ type: z.literal('frost.sign.get'), ref: z.string().max(64).optional(), session: id }),
+  ...FROST_CLIENT_MESSAGES,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
@@ -148,6 +158,45 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   /** The release: the certificate followed by its chain (PEM). */
   z.strictObject({ type: z.literal('cert.released'), ref: z.string().optional(), round: CertRoundInfoSchema, certificate: z.string() }),
   z.strictObject({ type: z.literal('error'), ref: z.string().optional(), code: z.string(), message: z.string(), fatal: z.boolean() }),
+  /**
+   * A DKG ceremony's state for the asking participant (the answer to frost.dkg.get and the
+   * acknowledgement of frost.dkg.round1/round2/confirm): the round-1 packages once all are in,
+   * the round-2 ciphertexts addressed to this participant once all are in, and the group once agreed.
+   */
+  z.strictObject({
+    type: z.literal('frost.dkg.status'),
+    ref: z.string().optional(),
+    ceremony: FrostCeremonySchema,
+    state: z.enum(FROST_DKG_STATES),
+    round1Received: z.array(z.number().int()),
+    round2Received: z.array(z.number().int()),
+    confirmsReceived: z.array(z.number().int()),
+    round1All: z.array(FrostDkgRound1Schema),
+    inbox: z.array(FrostDkgRound2Schema),
+    group: FrostGroupSchema.nullable(),
+    failure: z.string().nullable(),
+  }),
+  /**
+   * A FROST signing session for the asking participant (the answer to frost.sign.get and the
+   * acknowledgement of frost.sign.commitment/share): the current attempt, who has a commitment
+   * waiting, the signing request once t commitments are in, and the certificate once released.
+   */
+  z.strictObject({
+    type: z.literal('frost.sign.status'),
+    ref: z.string().optional(),
+    session: id,
+    state: z.enum(ROUND_STATES),
+    attempt: z.number().int(),
+    groupPublicKey: hex64,
+    threshold: z.number().int(),
+    committed: z.array(z.number().int()),
+    request: FrostSignRequestSchema.nullable(),
+    shared: z.array(z.number().int()),
+    /** Participants refused for this session (a bad share, a refusal). */
+    excluded: z.array(z.number().int()),
+    certificate: z.string().nullable(),
+  }),
+  ...FROST_SERVER_MESSAGES,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 
@@ -169,6 +218,11 @@ export type WireErrorCode =
   | 'APPROVAL_WRONG_BYTES' // an approval (or its sha256) over other bytes than this round's TBS and issuer
   | 'APPROVAL_DUPLICATE' // this keyholder already approved this round
   | 'CERT_NOT_HOLDER' // a CA signature from a keyholder who does not hold this CA's key
+  | 'CEREMONY_NOT_FOUND' // no FROST DKG ceremony of that id
+  | 'CEREMONY_NOT_PARTICIPANT' // the keyholder is not on the ceremony's roster
+  | 'CEREMONY_WRONG_STEP' // a package for another step than the ceremony is at
+  | 'CEREMONY_CONFLICT' // a second, different package for a step already answered
+  | 'SESSION_NOT_FOUND' // no FROST signing session of that id
   | 'INTERNAL';
 
 /** WebSocket close codes (4000-4999 are the application's). */

@@ -13,7 +13,11 @@ import { QuorumError } from '../protocol/errors.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
-import type { CertRoundInfo, RoundInfo } from '../protocol/wire.js';
+import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.js';
+import { canonicalize } from '../protocol/canonical.js';
+import { dkgFinish, dkgRound2, dkgStart, FrostError, groupPublicKey, type FrostCommitment, type FrostSignatureShare } from '../protocol/frost.js';
+import { sha256hex } from '../protocol/keys.js';
+import { FrostStore } from './frost-store.js';
 import { SignerConnection } from './connection.js';
 import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
@@ -45,6 +49,8 @@ Rounds:
   sign ROUND [--yes]                             review, confirm and sign
   sign --offline BUNDLE --out SIG.json [--yes]   sign a round exported for an air-gapped machine
   watch [--unsafe-auto-sign]                     stay connected and prompt for each new round
+FROST threshold keys:
+  frost identity | join CEREMONY [--yes] | groups
 Fleet certificates:
   cert list | review ROUND | approve ROUND [--yes] | sign ROUND [--yes] [--out F]
   cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N
@@ -521,7 +527,7 @@ async function fetchCert(s: Session, roundId: string) {
 async function cert(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return io.out(CERT_HELP), sub === undefined ? 2 : 0;
-  const { values, positionals } = args(rest, { approver: { type: 'string', multiple: true }, threshold: { type: 'string' }, out: { type: 'string' } });
+  const { values, positionals } = args(rest, { approver: { type: 'string', multiple: true }, threshold: { type: 'string' }, out: { type: 'string' }, 'timeout-s': { type: 'string' } });
   if (values.help) return io.out(CERT_HELP), 0;
   if (sub === 'pin-approvers') {
     const list = (values.approver ?? []).map((a) => {
@@ -549,7 +555,7 @@ async function cert(argv: string[]): Promise<number> {
   }
   if (!['review', 'approve', 'sign'].includes(sub) || positionals.length !== 1) throw new UsageError(CERT_HELP);
   const roundId = positionals[0]!;
-  const s = await session(values);
+  const s = await session(values, sub === 'sign'); // a FROST signing round rides out a coordinator restart
   try {
     const { payload, checked } = await fetchCert(s, roundId);
     if (sub === 'review') {
@@ -569,6 +575,8 @@ async function cert(argv: string[]): Promise<number> {
       io.out(`approved ${roundId}; accepted. approvals ${ack.round.approvals.approved.length}/${ack.round.approvals.threshold}${ack.round.approvals.met ? ' (met)' : ''}`);
       return 0;
     }
+    // A FROST group CA: this client holds one share; t participants sign together.
+    if (checked.round.holder === null) return await frostCertSign(s, checked, values);
     // sign: this client holds the CA key, and decides itself whether enough keyholders approved.
     if (checked.round.issuerFingerprint !== me.fingerprint) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by key ${checked.round.issuerFingerprint}, not yours (${me.fingerprint})`);
     if (checked.review.signatureAlgorithm !== me.algorithm) throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}, but your key is ${me.algorithm}`);
@@ -584,6 +592,218 @@ async function cert(argv: string[]): Promise<number> {
   } finally {
     endSession(s);
   }
+}
+
+// --- FROST threshold keys ----------------------------------------------------------------------
+
+const FROST_HELP = `Usage:
+  quorum-signer frost identity [--scrypt-n N]      create your X25519 identity (encrypted in --home/frost);
+                                                   prints the public key for: quorum keyholder identity NAME HEX
+  quorum-signer frost join CEREMONY [--yes] [--scrypt-n N] [--timeout-s S]
+                                                   take part in a DKG ceremony: round 1, round 2 (shares
+                                                   encrypted to each participant's identity), your share
+                                                   stored encrypted, then the confirmation
+  quorum-signer frost groups [--json]              the groups you hold a share of
+  quorum-signer frost sign ROUND [--yes] [--out F] sign a FROST group CA's certificate round with your share
+                                                   (the same as quorum-signer cert sign ROUND)
+
+The identity and shares are encrypted with your passphrase (--passphrase-file or QUORUM_PASSPHRASE).`;
+
+const frostDir = (home: string) => path.join(home, 'frost');
+const RETRY_CODES = new Set(['DISCONNECTED', 'TIMEOUT', 'CONNECT']);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Retry a request across a dropped connection (the session reconnects by itself) until `deadline`. */
+async function retrying<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof QuorumError) || !RETRY_CODES.has(e.code) || Date.now() > deadline) throw e;
+      await sleep(250);
+    }
+  }
+}
+
+type DkgStatus = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
+
+async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: boolean; json: boolean; 'scrypt-n'?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
+  const deadline = Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
+  const me = s.conn.hello!.keyholder;
+  const get = () => retrying(deadline, () => s.conn.request({ type: 'frost.dkg.get', ceremony: id }, 'frost.dkg.status'));
+  const waitFor = async (what: string, ok: (st: DkgStatus) => boolean): Promise<DkgStatus> => {
+    for (;;) {
+      const st = await get();
+      if (st.state === 'failed') throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
+      if (ok(st)) return st;
+      if (Date.now() > deadline) throw new Refusal('TIMEOUT', `ceremony ${id}: gave up waiting for ${what}`);
+      await sleep(200);
+    }
+  };
+  let st = await get();
+  const ceremony = st.ceremony;
+  const mine = ceremony.participants.find((p) => p.name === me);
+  if (!mine) throw new Refusal('NOT_NEEDED', `you (${me}) are not a participant of ceremony ${id}`);
+  const myKey = store.identityPublicKey();
+  if (mine.identityKey !== myKey) throw new Refusal('IDENTITY_MISMATCH', `ceremony ${id} lists identity key ${mine.identityKey} for you, but your identity in ${store.dir} is ${myKey}; ask the release coordinator to record your key`);
+  io.out(`DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group`);
+  for (const p of ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : ''}`);
+  if (st.state !== 'round1' || st.round1Received.includes(mine.identifier)) throw new Refusal('CEREMONY_STARTED', `ceremony ${id} is at step ${st.state}${st.round1Received.includes(mine.identifier) ? ' and already has your round-1 package' : ''}; a DKG cannot be rejoined from another process`);
+  if (!v.yes && !(await confirm(`take part in ceremony ${id}?`))) return io.out('not joined'), 1;
+  const pass = await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST identity: ' });
+  const identity = store.unlockIdentity(pass);
+  const refuse = async (e: unknown): Promise<never> => {
+    if (e instanceof FrostError) {
+      await s.conn.request({ type: 'frost.refuse', ceremony: id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.dkg.status').catch(() => undefined);
+    }
+    throw e;
+  };
+  const { state, round1 } = dkgStart(ceremony, mine.identifier);
+  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round1', ceremony: id, package: round1 }, 'frost.dkg.status'));
+  io.out('round 1 sent; waiting for the other participants');
+  st = await waitFor('every round-1 package', (x) => x.round1All.length === ceremony.participants.length);
+  let packages;
+  try {
+    packages = dkgRound2(state, st.round1All, identity);
+  } catch (e) {
+    return refuse(e);
+  }
+  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'));
+  io.out('round 2 sent (encrypted to each participant); waiting for the others');
+  st = await waitFor('the round-2 packages addressed to you', (x) => x.inbox.length === ceremony.participants.length - 1);
+  let outcome;
+  try {
+    outcome = dkgFinish(state, st.inbox, identity);
+  } catch (e) {
+    return refuse(e);
+  }
+  const N = v['scrypt-n'] ? Number(v['scrypt-n']) : SCRYPT_DEFAULT.N;
+  const file = store.saveShare(outcome.share, pass, { ...SCRYPT_DEFAULT, N });
+  io.out(`share stored encrypted in ${file}`);
+  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm }, 'frost.dkg.status'));
+  st = await waitFor('the coordinator to agree on the group', (x) => x.state === 'done');
+  if (!st.group || st.group.groupPublicKey !== outcome.group.groupPublicKey || sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))) {
+    throw new Refusal('GROUP_MISMATCH', `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey})`);
+  }
+  if (v.json) io.out(JSON.stringify({ ceremony: id, identifier: mine.identifier, groupPublicKey: outcome.group.groupPublicKey, shareFile: file }, null, 2));
+  else io.out(`ceremony ${id} done: group key ${outcome.group.groupPublicKey} (fingerprint ${groupPublicKey(outcome.group).fingerprint}); you are participant ${mine.identifier}`);
+  return 0;
+}
+
+/**
+ * Sign a FROST group CA's certificate round with this participant's share: commit (fresh nonces,
+ * durable before they are sent), and when the coordinator's request names this commitment, sign
+ * exactly the TBS bytes reviewed here. An aborted attempt's commitment is abandoned and a new one
+ * made; FrostStore refuses to use a nonce twice.
+ */
+async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean; out?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
+  const store = FrostStore.open(frostDir(s.home));
+  const roundId = checked.round.id;
+  const group = store.groups().find((g) => groupPublicKey(g).fingerprint === checked.round.issuerFingerprint);
+  if (!group) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by the FROST group key ${checked.round.issuerFingerprint}; you hold no share of it`);
+  if (checked.review.signatureAlgorithm !== 'ed25519') throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}; a FROST group signs Ed25519`);
+  io.out(renderCert(checked, []).trimEnd());
+  io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((p) => p.name).join(', ')}`);
+  if (!v.yes && !(await confirm(`sign this certificate with your share of the group key (round ${roundId})?`))) return io.out('not signed'), 1;
+  const kh = store.unlockShare(group.groupPublicKey, await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST share: ' }));
+  const me = kh.identifier;
+  const deadline = Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
+  let mine: FrostCommitment | null = null;
+  const signed = new Set<string>();
+  for (;;) {
+    const st = await retrying(deadline, () => s.conn.request({ type: 'frost.sign.get', session: roundId }, 'frost.sign.status'));
+    if (st.state === 'released' && st.certificate) {
+      if (v.out) fs.writeFileSync(v.out, st.certificate);
+      io.out(`certificate round ${roundId} is released${v.out ? `; written to ${v.out}` : ''}`);
+      return 0;
+    }
+    if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `certificate round ${roundId} is ${st.state}`);
+    if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing ${roundId}`);
+    if (Date.now() > deadline) throw new Refusal('TIMEOUT', `certificate round ${roundId}: gave up waiting for the other signers`);
+    const req = st.request;
+    if (req && req.commitments.some((c) => c.identifier === me)) {
+      if (!signed.has(req.session)) {
+        if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
+        let share: FrostSignatureShare;
+        try {
+          share = kh.signSync(req, checked.tbs); // checks the request names exactly these TBS bytes
+        } catch (e) {
+          if (e instanceof FrostError) await s.conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
+          throw e;
+        }
+        signed.add(req.session);
+        mine = null;
+        try {
+          await retrying(deadline, () => s.conn.request({ type: 'frost.sign.share', session: req.session, share }, 'frost.sign.status'));
+          io.out(`signature share sent for ${req.session}`);
+        } catch (e) {
+          if (!(e instanceof QuorumError) || e.code !== 'SESSION_NOT_FOUND') throw e;
+          io.out(`attempt ${req.session} was aborted before the share arrived; committing again`);
+        }
+      }
+    } else if (!st.committed.includes(me)) {
+      if (mine) kh.abandonSync(mine); // its attempt was aborted (or lost in a coordinator restart)
+      mine = kh.commitSync(roundId);
+      const c = mine;
+      try {
+        await retrying(deadline, () => s.conn.request({ type: 'frost.sign.commitment', session: roundId, commitment: c }, 'frost.sign.status'));
+      } catch (e) {
+        if (!(e instanceof QuorumError) || e.code !== 'CEREMONY_CONFLICT') throw e;
+      }
+    }
+    await sleep(200);
+  }
+}
+
+async function frost(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return io.out(FROST_HELP), sub === undefined ? 2 : 0;
+  const { values, positionals } = args(rest, { 'scrypt-n': { type: 'string' }, 'timeout-s': { type: 'string' }, out: { type: 'string' } });
+  if (values.help) return io.out(FROST_HELP), 0;
+  const home = homeOf(values);
+  if (sub === 'identity' && positionals.length === 0) {
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    const store = FrostStore.open(frostDir(home));
+    if (store.hasIdentity()) {
+      io.out(store.identityPublicKey());
+      io.err(`(existing identity in ${store.identityFile})`);
+      return 0;
+    }
+    const pass = await passphrase({ file: values['passphrase-file'], prompt: 'new passphrase for your FROST identity: ', confirm: true });
+    const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
+    const pub = store.createIdentity(pass, { ...SCRYPT_DEFAULT, N });
+    io.out(pub);
+    io.err(`wrote ${store.identityFile}; give the key above to your release coordinator: quorum keyholder identity NAME ${pub}`);
+    return 0;
+  }
+  if (sub === 'groups' && positionals.length === 0) {
+    const groups = FrostStore.open(frostDir(home)).groups();
+    if (values.json) io.out(JSON.stringify(groups, null, 2));
+    else if (!groups.length) io.out('no FROST shares yet');
+    else for (const g of groups) io.out(`${g.ceremony}  ${g.threshold}-of-${g.participants.length}  group key ${g.groupPublicKey}`);
+    return 0;
+  }
+  if (sub === 'sign' && positionals.length === 1) {
+    const s = await session(values, true);
+    try {
+      const p = await s.conn.request({ type: 'cert.get', round: positionals[0]! }, 'cert.payload');
+      const checked = checkCertPayload(p.round, p.tbs);
+      return await frostCertSign(s, checked, values);
+    } finally {
+      endSession(s);
+    }
+  }
+  if (sub === 'join' && positionals.length === 1) {
+    const store = FrostStore.open(frostDir(home));
+    if (!store.hasIdentity()) throw new UsageError(`no FROST identity in ${store.dir}: run quorum-signer frost identity first`);
+    const s = await session(values, true);
+    try {
+      return await frostJoin(s, store, positionals[0]!, values);
+    } finally {
+      endSession(s);
+    }
+  }
+  throw new UsageError(FROST_HELP);
 }
 
 const TOKEN_RETRY_MS = 5_000; // ms between attempts while a token is unplugged during watch
@@ -625,6 +845,10 @@ async function watch(argv: string[]): Promise<number> {
   s.conn.on('round.updated', (m: { round: RoundInfo }) => io.out(`round ${m.round.id} [${m.round.state}] ${progressText(m.round)}`));
   // Certificate rounds are never approved or signed automatically: a person reviews each one.
   s.conn.on('cert.opened', (m: { round: CertRoundInfo }) => io.out(`new certificate round ${m.round.id}: ${m.round.profile} from CA ${m.round.ca} — ${m.round.reason}; review it with quorum-signer cert review ${m.round.id}`));
+  // A DKG ceremony needs a person's consent and passphrase: point at the command.
+  s.conn.on('frost.dkg.open', (m: { ceremony: { id: string; threshold: number; participants: { name: string }[] } }) =>
+    io.out(`new DKG ceremony ${m.ceremony.id}: ${m.ceremony.threshold} of ${m.ceremony.participants.map((p) => p.name).join(', ')}; take part with quorum-signer frost join ${m.ceremony.id}`),
+  );
   s.conn.on('disconnected', (code: number) => io.err(`disconnected (${code}); reconnecting`));
   s.conn.on('reconnected', () => {
     io.out('reconnected');
@@ -654,6 +878,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   sign,
   watch,
   cert,
+  frost,
 };
 
 main(process.argv.slice(2), COMMANDS, HELP);

@@ -26,7 +26,12 @@ export type RefusalCode =
   | 'EXPIRED' // the proposal is already expired
   | 'NOT_NEEDED' // this keyholder's key does not sign this round
   | 'NO_TRUSTED_ROOT'
-  | 'ROUND_CLOSED'; // released, cancelled or expired: nothing to sign
+  | 'ROUND_CLOSED' // released, cancelled or expired: nothing to sign
+  | 'CEREMONY_FAILED' // a FROST DKG ceremony stopped (a participant's package failed a check)
+  | 'CEREMONY_STARTED' // a DKG ceremony that already has this participant's round 1 (cannot rejoin)
+  | 'IDENTITY_MISMATCH' // the ceremony lists another identity key for this keyholder
+  | 'GROUP_MISMATCH' // the coordinator recorded another group than this participant computed
+  | 'TIMEOUT'; // gave up waiting for other participants
 
 export class Refusal extends QuorumError<RefusalCode> {}
 

@@ -221,6 +221,18 @@ describe('wire fuzzing', () => {
       case 'cert.approve':
       case 'cert.sign':
         return err('ROUND_NOT_FOUND');
+      // No DKG ceremony or FROST signing session exists in this repository.
+      case 'frost.dkg.get':
+      case 'frost.dkg.round1':
+      case 'frost.dkg.round2':
+      case 'frost.dkg.confirm':
+        return err('CEREMONY_NOT_FOUND');
+      case 'frost.refuse':
+        return err(m.ceremony ? 'CEREMONY_NOT_FOUND' : 'SESSION_NOT_FOUND');
+      case 'frost.sign.get':
+      case 'frost.sign.commitment':
+      case 'frost.sign.share':
+        return err('SESSION_NOT_FOUND');
     }
   }
 

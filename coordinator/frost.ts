@@ -1,0 +1,317 @@
+/**
+ * FROST on the coordinator: keyholders' X25519 identities, and distributed key generation
+ * ceremonies relayed through the coordinator. Every package is stored (SQLite, one transaction
+ * per message) before it is acknowledged, so a restart mid-ceremony loses nothing; round-2
+ * packages are ciphertext between participants that the coordinator stores and relays unread.
+ * When every confirmation is in, the coordinator runs dkgAgree itself against the round-1
+ * transcript and records the group (group key and every verifying share). A ceremony opened by
+ * `quorum fleet-ca create --frost` then registers a CA of kind 'frost' whose key is the group key,
+ * and opens the round of its self-signed fleet root certificate.
+ */
+import crypto from 'node:crypto';
+import { QuorumError } from '../protocol/errors.js';
+import { checkCeremony, dkgAgree, FrostError, groupPublicKey, newCeremony, type FrostCeremony, type FrostDkgConfirm, type FrostDkgRound1, type FrostDkgRound2, type FrostGroup } from '../protocol/frost.js';
+import { canonicalize } from '../protocol/canonical.js';
+import { sha256hex } from '../protocol/keys.js';
+import { prepareCertificate } from '../protocol/x509.js';
+import type { FrostDkgState, ServerMessage } from '../protocol/wire.js';
+import { CertRoundError, insertCertRoundRow } from './certificates.js';
+import type { CertRoundRow, FrostCeremonyRow, KeyholderRow, Store } from './store.js';
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const HEX32 = /^[0-9a-f]{64}$/;
+const DEFAULT_DEADLINE_MS = 7 * 86_400_000;
+
+export class FrostCeremonyError extends QuorumError<'CEREMONY_NOT_FOUND' | 'CEREMONY_NOT_PARTICIPANT' | 'CEREMONY_WRONG_STEP' | 'CEREMONY_CONFLICT' | 'IDENTITY_INVALID' | 'KEYHOLDER_UNKNOWN' | 'REQUEST_INVALID' | 'CA_EXISTS'> {}
+
+const same = (a: unknown, b: unknown) => sha256hex(canonicalize(a, 'tuf')) === sha256hex(canonicalize(b, 'tuf'));
+
+/** Record (or replace) a keyholder's X25519 identity key (raw, hex), as `quorum-signer frost identity` printed it. */
+export function recordIdentity(store: Store, keyholder: string, identityKey: string, now = new Date()): { keyholder: string; identityKey: string } {
+  const key = identityKey.trim().toLowerCase();
+  if (!HEX32.test(key)) throw new FrostCeremonyError('IDENTITY_INVALID', 'a FROST identity key is 64 hex characters (32-byte X25519 public key), as quorum-signer frost identity prints it');
+  try {
+    crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), Buffer.from(key, 'hex')]), format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new FrostCeremonyError('IDENTITY_INVALID', `not a usable X25519 public key: ${(e as Error).message}`);
+  }
+  return store.tx(() => {
+    const k = store.keyholderByName(keyholder);
+    if (!k || k.removed_at) throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `no enrolled keyholder ${keyholder}`);
+    store.setFrostIdentity(keyholder, key, now.toISOString());
+    store.audit('frost.identity.recorded', { keyholder, identityKey: key }, now.toISOString());
+    return { keyholder, identityKey: key };
+  });
+}
+
+/** What a ceremony is for; applied once the group is agreed. */
+export interface FleetCaPurpose {
+  kind: 'fleet-ca';
+  name: string;
+  fleetName: string;
+  reason: string;
+  validityDays?: number;
+  deadline?: string;
+}
+
+export interface FrostFleetCaRequest {
+  name: string;
+  fleetName: string;
+  threshold: number;
+  participants: string[];
+  reason: string;
+  validityDays?: number;
+  deadline?: Date;
+}
+
+export const ceremonyOf = (r: FrostCeremonyRow): FrostCeremony => JSON.parse(r.ceremony_json) as FrostCeremony;
+export const groupOf = (r: FrostCeremonyRow): FrostGroup | null => (r.group_json ? (JSON.parse(r.group_json) as FrostGroup) : null);
+
+/** Open a DKG ceremony whose group becomes the fleet root CA `name`. */
+export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now = new Date()): FrostCeremonyRow {
+  if (!NAME_RE.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
+  if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
+  if (!req.fleetName.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'give the fleet name (the CA certificate CN)');
+  if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
+  const members = req.participants.map((name) => {
+    const k = store.keyholderByName(name);
+    if (!k || k.removed_at) throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `participant ${name} is not an enrolled keyholder`);
+    const identityKey = store.frostIdentity(name);
+    if (!identityKey) throw new FrostCeremonyError('IDENTITY_INVALID', `participant ${name} has no FROST identity recorded: they run quorum-signer frost identity, then you run quorum keyholder identity ${name} HEX`);
+    return { name, identityKey };
+  });
+  // dkg-<name>, or dkg-<name>-<k> after earlier ceremonies for this name failed or were cancelled.
+  let id = `dkg-${req.name}`;
+  for (let k = 2; store.frostCeremony(id); k++) id = `dkg-${req.name}-${k}`;
+  if (id.length > 64) throw new FrostCeremonyError('REQUEST_INVALID', `CA name ${req.name} is too long for a ceremony id`);
+  const ceremony = newCeremony(id, req.threshold, members); // FROST_CEREMONY_INVALID for t > n, duplicates, ...
+  const digest = checkCeremony(ceremony);
+  const purpose: FleetCaPurpose = { kind: 'fleet-ca', name: req.name, fleetName: req.fleetName, reason: req.reason, ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}), ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
+  return store.tx(() => {
+    if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
+    const pending = pendingCeremonyFor(store, req.name);
+    if (pending) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${pending.id} for a CA named ${req.name} is under way (${pending.state}); cancel it first or choose another name`);
+    store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });
+    store.audit('frost.dkg.opened', { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose }, now.toISOString());
+    return store.frostCeremony(id)!;
+  });
+}
+
+function ceremonyRow(store: Store, id: string): FrostCeremonyRow {
+  const r = store.frostCeremony(id);
+  if (!r) throw new FrostCeremonyError('CEREMONY_NOT_FOUND', `no DKG ceremony ${id}`);
+  return r;
+}
+
+function participantOf(ceremony: FrostCeremony, keyholder: KeyholderRow): number {
+  const p = ceremony.participants.find((x) => x.name === keyholder.name);
+  if (!p) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is not a participant of ceremony ${ceremony.id} (participants: ${ceremony.participants.map((x) => x.name).join(', ')})`);
+  return p.identifier;
+}
+
+function expectStep(r: FrostCeremonyRow, step: FrostDkgState, what: string): void {
+  if (r.state !== step) throw new FrostCeremonyError('CEREMONY_WRONG_STEP', `cannot accept ${what}: ceremony ${r.id} is at step ${r.state}${r.failure ? ` (${r.failure})` : ''}`);
+}
+
+/** The state of a ceremony as one participant (or null: the admin) may see it. */
+export function dkgStatus(store: Store, id: string, self: number | null): Omit<Extract<ServerMessage, { type: 'frost.dkg.status' }>, 'type' | 'ref'> {
+  const r = ceremonyRow(store, id);
+  const ceremony = ceremonyOf(r);
+  const r1 = store.dkgRound1(id);
+  const r2 = store.dkgRound2(id);
+  const confirms = store.dkgConfirms(id);
+  const past1 = r.state !== 'round1' && r1.length === ceremony.participants.length;
+  const past2 = (r.state === 'confirm' || r.state === 'done' || (r.state === 'failed' && confirms.length > 0)) && self !== null;
+  return {
+    ceremony,
+    state: r.state,
+    round1Received: r1.map((x) => x.participant),
+    round2Received: [...new Set(r2.map((x) => x.sender))],
+    confirmsReceived: confirms.map((x) => x.participant),
+    round1All: past1 ? r1.map((x) => JSON.parse(x.package_json) as FrostDkgRound1) : [],
+    inbox: past2 ? r2.filter((x) => x.recipient === self).map((x) => JSON.parse(x.package_json) as FrostDkgRound2) : [],
+    group: groupOf(r),
+    failure: r.failure,
+  };
+}
+
+export interface DkgEvent {
+  /** Sent to every connected participant of the ceremony, by name. */
+  toParticipants?: (recipient: { identifier: number; name: string }) => ServerMessage | null;
+  log?: string;
+  /** A certificate round opened by the agreed group. */
+  certRound?: CertRoundRow;
+}
+
+/** Round 1: a participant's broadcast. Idempotent for the identical package (a resend after a restart). */
+export function submitDkgRound1(store: Store, id: string, keyholder: KeyholderRow, pkg: FrostDkgRound1): DkgEvent {
+  return store.tx(() => {
+    const r = ceremonyRow(store, id);
+    const ceremony = ceremonyOf(r);
+    const self = participantOf(ceremony, keyholder);
+    if (pkg.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${pkg.from}`);
+    if (pkg.ceremonyDigest !== r.digest) throw new FrostCeremonyError('CEREMONY_CONFLICT', `the round-1 package is for another ceremony digest than ${id}'s`);
+    if (pkg.commitment.length !== ceremony.threshold) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a ${ceremony.threshold}-of-n ceremony takes ${ceremony.threshold} commitments, not ${pkg.commitment.length}`);
+    const prior = store.dkgRound1(id).find((x) => x.participant === self);
+    if (prior) {
+      if (same(JSON.parse(prior.package_json), pkg)) return {};
+      throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent another round-1 package for ${id}`);
+    }
+    expectStep(r, 'round1', 'a round-1 package');
+    store.insertDkgRound1(id, self, JSON.stringify(pkg));
+    store.audit('frost.dkg.round1', { ceremony: id, from: self, keyholder: keyholder.name });
+    const all = store.dkgRound1(id);
+    if (all.length < ceremony.participants.length) return { log: `ceremony ${id}: round 1 from ${keyholder.name} (${all.length}/${ceremony.participants.length})` };
+    store.setFrostCeremonyState(id, 'round1', 'round2');
+    store.audit('frost.dkg.round1.complete', { ceremony: id });
+    const packages = all.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+    return { log: `ceremony ${id}: round 1 complete`, toParticipants: () => ({ type: 'frost.dkg.round1.all', ceremony: id, packages }) };
+  });
+}
+
+/** Round 2: one ciphertext for each other participant, stored and relayed unread. */
+export function submitDkgRound2(store: Store, id: string, keyholder: KeyholderRow, packages: FrostDkgRound2[]): DkgEvent {
+  return store.tx(() => {
+    const r = ceremonyRow(store, id);
+    const ceremony = ceremonyOf(r);
+    const self = participantOf(ceremony, keyholder);
+    const others = ceremony.participants.filter((p) => p.identifier !== self).map((p) => p.identifier);
+    const to = new Set<number>();
+    for (const p of packages) {
+      if (p.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self} and cannot send a round-2 package from ${p.from}`);
+      if (p.ceremonyDigest !== r.digest) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a round-2 package for another ceremony digest than ${id}'s`);
+      if (!others.includes(p.to) || to.has(p.to)) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a round-2 package addressed to ${p.to}: one each for ${others.join(', ')} is expected`);
+      to.add(p.to);
+    }
+    if (to.size !== others.length) throw new FrostCeremonyError('CEREMONY_CONFLICT', `round 2 takes one package for each of ${others.join(', ')} in one message`);
+    const prior = store.dkgRound2(id).filter((x) => x.sender === self);
+    if (prior.length) {
+      const byTo = new Map(prior.map((x) => [x.recipient, JSON.parse(x.package_json) as unknown]));
+      if (packages.every((p) => byTo.has(p.to) && same(byTo.get(p.to), p))) return {};
+      throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent other round-2 packages for ${id}`);
+    }
+    expectStep(r, 'round2', 'round-2 packages');
+    for (const p of packages) store.insertDkgRound2(id, self, p.to, JSON.stringify(p));
+    store.audit('frost.dkg.round2', { ceremony: id, from: self, keyholder: keyholder.name, to: [...to] });
+    const all = store.dkgRound2(id);
+    const n = ceremony.participants.length;
+    if (all.length < n * (n - 1)) return { log: `ceremony ${id}: round 2 from ${keyholder.name} (${new Set(all.map((x) => x.sender)).size}/${n})` };
+    store.setFrostCeremonyState(id, 'round2', 'confirm');
+    store.audit('frost.dkg.round2.complete', { ceremony: id });
+    return {
+      log: `ceremony ${id}: round 2 complete; ciphertexts relayed`,
+      toParticipants: (p) => ({ type: 'frost.dkg.round2.inbox', ceremony: id, packages: all.filter((x) => x.recipient === p.identifier).map((x) => JSON.parse(x.package_json) as FrostDkgRound2) }),
+    };
+  });
+}
+
+/**
+ * A participant's confirmation. With all of them in, dkgAgree against the round-1 transcript:
+ * the group is recorded (and its purpose applied), or the ceremony fails naming who differs.
+ */
+export async function submitDkgConfirm(store: Store, id: string, keyholder: KeyholderRow, confirm: FrostDkgConfirm, now = new Date()): Promise<DkgEvent> {
+  const stored = store.tx(() => {
+    const r = ceremonyRow(store, id);
+    const ceremony = ceremonyOf(r);
+    const self = participantOf(ceremony, keyholder);
+    if (confirm.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${confirm.from}`);
+    const prior = store.dkgConfirms(id).find((x) => x.participant === self);
+    if (prior) {
+      if (same(JSON.parse(prior.confirm_json), confirm)) return null;
+      throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent another confirmation for ${id}`);
+    }
+    expectStep(r, 'confirm', 'a confirmation');
+    store.insertDkgConfirm(id, self, JSON.stringify(confirm));
+    store.audit('frost.dkg.confirm', { ceremony: id, from: self, keyholder: keyholder.name, groupPublicKey: confirm.groupPublicKey });
+    return { r, ceremony, count: store.dkgConfirms(id).length };
+  });
+  if (!stored) return {};
+  const { r, ceremony, count } = stored;
+  if (count < ceremony.participants.length) return { log: `ceremony ${id}: confirmation from ${keyholder.name} (${count}/${ceremony.participants.length})` };
+  return agree(store, r, now);
+}
+
+/** Run dkgAgree over the stored transcript; record the group or the failure. Also used at start-up. */
+export async function agree(store: Store, r: FrostCeremonyRow, now = new Date()): Promise<DkgEvent> {
+  const ceremony = ceremonyOf(r);
+  const round1 = store.dkgRound1(r.id).map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+  const confirms = store.dkgConfirms(r.id).map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm);
+  let group: FrostGroup;
+  try {
+    group = dkgAgree(ceremony, round1, confirms);
+  } catch (e) {
+    if (!(e instanceof FrostError)) throw e;
+    const failure = `${e.code}: ${e.message}`;
+    store.tx(() => {
+      if (store.setFrostCeremonyState(r.id, 'confirm', 'failed', { failure, closed_at: now.toISOString() })) store.audit('frost.dkg.failed', { ceremony: r.id, code: e.code, participants: e.participants }, now.toISOString());
+    });
+    return { log: `ceremony ${r.id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: r.id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }) };
+  }
+  const purpose = JSON.parse(r.purpose_json) as FleetCaPurpose;
+  const pk = groupPublicKey(group);
+  // The fleet root's TBS (async) before the transaction that records the group and the CA.
+  let prepared: Awaited<ReturnType<typeof prepareCertificate>> | null = null;
+  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  if (purpose.kind === 'fleet-ca') {
+    const notAfter = purpose.validityDays === undefined ? undefined : new Date(notBefore.getTime() + Math.round(purpose.validityDays * 86_400_000));
+    prepared = await prepareCertificate('fleet-root', { subjectPublicKey: pk.spki, fleetName: purpose.fleetName, issuer: 'self', notBefore, ...(notAfter ? { notAfter } : {}) });
+  }
+  const certRound = store.tx(() => {
+    if (!store.setFrostCeremonyState(r.id, 'confirm', 'done', { group_json: JSON.stringify(group), closed_at: now.toISOString() })) return undefined;
+    store.audit('frost.dkg.done', { ceremony: r.id, groupPublicKey: group.groupPublicKey, fingerprint: pk.fingerprint, threshold: group.threshold, verifyingShares: group.participants.map((p) => ({ identifier: p.identifier, name: p.name, verifyingShare: p.verifyingShare })) }, now.toISOString());
+    if (purpose.kind !== 'fleet-ca' || !prepared) return undefined;
+    if (store.ca(purpose.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${purpose.name} exists already`);
+    const names = ceremony.participants.map((p) => p.name);
+    store.insertCa({ name: purpose.name, kind: 'frost', holder: null, issuer_spki: pk.spki, issuer_fingerprint: pk.fingerprint, algorithm: 'ed25519', chain_pem: null, approvals_threshold: group.threshold, approvers: JSON.stringify(names), created_at: now.toISOString() });
+    store.setCaFrostCeremony(purpose.name, r.id);
+    store.audit('ca.created', { name: purpose.name, kind: 'frost', ceremony: r.id, fingerprint: pk.fingerprint, algorithm: 'ed25519', participants: names, threshold: group.threshold }, now.toISOString());
+    const deadline = purpose.deadline ? new Date(purpose.deadline) : new Date(now.getTime() + DEFAULT_DEADLINE_MS);
+    return insertCertRoundRow(store, purpose.name, prepared, purpose.reason, deadline, now, null);
+  });
+  return {
+    log: `ceremony ${r.id} done: group key ${group.groupPublicKey}${certRound ? `; opened certificate round ${certRound.id} for fleet root CA ${purpose.name}` : ''}`,
+    toParticipants: () => ({ type: 'frost.dkg.done', ceremony: r.id, group }),
+    ...(certRound ? { certRound } : {}),
+  };
+}
+
+/** A participant stops the ceremony (a package failed its checks). */
+export function refuseCeremony(store: Store, id: string, keyholder: KeyholderRow, code: string, message: string, participants: number[], now = new Date()): DkgEvent {
+  return store.tx(() => {
+    const r = ceremonyRow(store, id);
+    const ceremony = ceremonyOf(r);
+    const self = participantOf(ceremony, keyholder);
+    if (r.state === 'done' || r.state === 'failed') return {};
+    const failure = `${code} reported by ${keyholder.name} (participant ${self}): ${message}`;
+    store.setFrostCeremonyState(r.id, r.state, 'failed', { failure, closed_at: now.toISOString() });
+    store.audit('frost.dkg.failed', { ceremony: id, code, reportedBy: keyholder.name, participants }, now.toISOString());
+    return { log: `ceremony ${id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: id, code: code.slice(0, 64), message: failure.slice(0, 2048), participants }) };
+  });
+}
+
+/** A ceremony under way (not failed or done) whose group is to become CA `name`. */
+export function pendingCeremonyFor(store: Store, name: string): FrostCeremonyRow | undefined {
+  return store.frostCeremonies().find((r) => r.state !== 'failed' && r.state !== 'done' && (JSON.parse(r.purpose_json) as { name?: string }).name === name);
+}
+
+/** The release coordinator stops a ceremony under way (a participant lost its state, or will not take part). */
+export function cancelCeremony(store: Store, id: string, reason: string, now = new Date()): DkgEvent {
+  if (!reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'give a reason');
+  return store.tx(() => {
+    const r = ceremonyRow(store, id);
+    if (r.state === 'done' || r.state === 'failed') throw new FrostCeremonyError('CEREMONY_WRONG_STEP', `ceremony ${id} is already ${r.state}`);
+    const failure = `cancelled by the release coordinator: ${reason}`;
+    store.setFrostCeremonyState(id, r.state, 'failed', { failure, closed_at: now.toISOString() });
+    store.audit('frost.dkg.cancelled', { ceremony: id, reason }, now.toISOString());
+    return { log: `ceremony ${id} cancelled: ${reason}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: id, code: 'CANCELLED', message: failure.slice(0, 2048), participants: [] }) };
+  });
+}
+
+/** Ceremonies with every confirmation stored but no outcome (a crash in between): agree now. */
+export async function resumeCeremonies(store: Store): Promise<DkgEvent[]> {
+  const out: DkgEvent[] = [];
+  for (const r of store.frostCeremonies()) {
+    if (r.state === 'confirm' && store.dkgConfirms(r.id).length === ceremonyOf(r).participants.length) out.push(await agree(store, r));
+  }
+  return out;
+}
