@@ -317,7 +317,7 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
   if (!sig) return reject('SIG_MALFORMED', `signature is not ${state.dialect === 'ota' ? 'base64' : 'hex'}`);
   if (sub.sha256 !== round.sha256 || !verifySignature(pk, round.canonical, sig)) {
     // Tell a replayed signature (over an earlier round's bytes) from one over arbitrary bytes.
-    const earlier = store.rounds().filter((r) => r.seq < round.seq && r.role === round.role).slice(-50);
+    const earlier = store.earlierRounds(round.role, round.seq, 50);
     const replay = earlier.find((r) => r.sha256 === sub.sha256 || verifySignature(pk, r.canonical, sig));
     if (replay) return reject('SIG_REPLAY', `signature is over the bytes of earlier round ${replay.id}, not round ${round.id}; review and sign this round`);
     return reject('SIG_WRONG_BYTES', sub.sha256 !== round.sha256 ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch the round again and sign its exact bytes` : 'signature does not verify over this round\'s exact bytes; fetch the round again and sign its exact bytes');

@@ -350,10 +350,11 @@ export class Store {
   setRoundState(id: string, from: RoundState, to: RoundState, at: string): boolean {
     return this.db.prepare('UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;
   }
-  /** Every round of this role's canonical bytes' sha256, for telling a replay from wrong bytes. */
-  roundBySha(sha256: string): RoundRow | undefined {
-    return this.db.prepare('SELECT * FROM rounds WHERE sha256 = ? ORDER BY seq DESC LIMIT 1').get(sha256) as RoundRow | undefined;
+  /** The latest `limit` rounds of a role opened before `seq` (for telling a replay from wrong bytes). */
+  earlierRounds(role: RoundRole, seq: number, limit: number): RoundRow[] {
+    return this.db.prepare('SELECT * FROM rounds WHERE role = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(role, seq, limit) as RoundRow[];
   }
+
 
   // --- signatures ---
   insertSignature(s: SignatureRow): void {

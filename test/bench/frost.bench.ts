@@ -49,15 +49,8 @@ import {
 } from '../../protocol/frost.js';
 import { sha256hex } from '../../protocol/keys.js';
 import { FrostStore, type FrostKeyholder } from '../../signer-client/frost-store.js';
-import { log, median } from './measure.js';
+import { envInt, log, median } from './measure.js';
 
-const envInt = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`);
-  return n;
-};
 const REPS = Math.max(5, envInt('BENCH_FROST_REPS', 7));
 const BASELINE_INNER = 200; // baseline iterations per repetition (one is ~0.3 ms: too short to time alone)
 const LOW_COST = { N: 1 << 14, r: 8, p: 1 };

@@ -44,16 +44,10 @@ import type { RoundInfo, RoundRole } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
 import { Coordinator, quorum } from '../integration/harness.js';
+import { envInt } from './measure.js';
 
 // --- configuration -------------------------------------------------------------------------------
 
-const envInt = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`);
-  return n;
-};
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'throughput,memory').split(',').map((s) => s.trim()));
 const REPOS = envInt('BENCH_REPOS', 10);
 const KEYHOLDERS = 5;
