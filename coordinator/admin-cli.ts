@@ -303,7 +303,7 @@ export const ROUND_HELP = `Usage:
         [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]]
         [--remove TARGET ...] | [--signed FILE [--renew]]
   quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
-        [--add-key ROLE=KEYHOLDER|pem:FILE|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE ...]
+        [--add-key ROLE=KEYHOLDER|pem:FILE|frost:GROUP|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE|frost:GROUP ...]
         [--threshold ROLE=N ...] [--resign-targets] | [--signed FILE [--renew]]
   quorum round status <id> [--json]
   quorum round cancel <id> --reason TEXT
@@ -321,13 +321,14 @@ Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defau
 
 function keyRef(spec: string): { role: string; key: Record<string, string | true> } {
   const i = spec.indexOf('=');
-  if (i < 1) throw new UsageError(`${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE or ROLE=keyid:ID`);
+  if (i < 1) throw new UsageError(`${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online`);
   const role = spec.slice(0, i);
   const v = spec.slice(i + 1);
   if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role)) throw new UsageError(`unknown role ${role}`);
   if (v.startsWith('pem:')) return { role, key: { publicKey: readPublicKeyFile(v.slice(4)) } };
   if (v.startsWith('keyid:')) return { role, key: { keyid: v.slice(6) } };
   if (v === 'online') return { role, key: { online: true } };
+  if (v.startsWith('frost:')) return { role, key: { frost: v.slice(6) } };
   return { role, key: { keyholder: v } };
 }
 
@@ -584,6 +585,65 @@ function validityDays(s: string | undefined): number | undefined {
   return n;
 }
 
+async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promise<number> {
+  const st = await call<{ ceremony: { threshold: number; participants: { name: string }[] }; state: string; round1Received: number[]; round2Received: number[]; confirmsReceived: number[]; group: { groupPublicKey: string } | null; failure: string | null }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
+  if (json) return io.out(JSON.stringify(st, null, 2)), 0;
+  io.out(`${id}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
+  io.out(`  round 1: ${st.round1Received.length}, round 2: ${st.round2Received.length}, confirmations: ${st.confirmsReceived.length} of ${st.ceremony.participants.length}`);
+  if (st.group) io.out(`  group key ${st.group.groupPublicKey}`);
+  if (st.failure) io.out(`  failed: ${st.failure}`);
+  return 0;
+}
+
+async function cancelCeremonyCmd(a: Admin, id: string, reason: string | undefined, io: Io): Promise<number> {
+  if (!reason) throw new UsageError('cancelling a ceremony needs --reason TEXT');
+  await call(a, 'POST', `frost/ceremonies/${encodeURIComponent(id)}/cancel`, { reason });
+  io.out(`cancelled ceremony ${id}`);
+  return 0;
+}
+
+export const FROST_HELP = `Usage: quorum frost create --name N --threshold T --participant A --participant B ... --reason TEXT [--json]
+       quorum frost list [--json]
+       quorum frost ceremony <id> [--json]
+       quorum frost cancel <id> --reason TEXT
+
+create: open a distributed key generation ceremony (FROST, Ed25519, RFC 9591) for a group key that
+signs root or targets metadata. Each participant needs a recorded identity (quorum keyholder
+identity NAME HEX) and runs quorum-signer frost join dkg-N. Once every participant agrees, put the
+group key into a role with a root round: quorum round open root --add-key targets=frost:N ...;
+T of the participants then sign each round together with quorum-signer frost sign ROUND.
+Group and CA names share one namespace. For a FROST fleet root CA use quorum fleet-ca create --frost.
+list: every ceremony (role-key groups and FROST CAs) with its state and group key.`;
+
+export async function cmdFrost(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, { name: { type: 'string' }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true }, reason: { type: 'string' } }, FROST_HELP);
+  if (values.help) return io.out(FROST_HELP), 0;
+  const a = await adminConn(values);
+  const [sub, ...rest] = positionals;
+  if (sub === 'ceremony' && rest.length === 1) return showCeremony(a, rest[0]!, values.json, io);
+  if (sub === 'cancel' && rest.length === 1) return cancelCeremonyCmd(a, rest[0]!, values.reason, io);
+  if (sub === 'list' && !rest.length) {
+    const groups = await call<{ ceremony: string; name: string; kind: string; state: string; groupPublicKey: string | null; threshold: number; participants: string[]; failure: string | null }[]>(a, 'GET', 'frost/groups');
+    if (values.json) return io.out(JSON.stringify(groups, null, 2)), 0;
+    if (!groups.length) io.out('no FROST ceremonies yet');
+    for (const g of groups) io.out(`${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}`);
+    return 0;
+  }
+  if (sub === 'create' && !rest.length) {
+    const participants = values.participant ?? [];
+    const threshold = Number(values.threshold);
+    if (!values.name || !values.reason || participants.length < 2 || !Number.isInteger(threshold)) throw new UsageError(`frost create needs --name, --threshold, two or more --participant and --reason\n\n${FROST_HELP}`);
+    const st = await call<{ ceremony: { id: string; threshold: number; participants: { identifier: number; name: string; identityKey: string }[] } }>(a, 'POST', 'frost/groups', { name: values.name, threshold, participants, reason: values.reason });
+    if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
+    io.out(`opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ${st.ceremony.participants.length}`);
+    for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
+    io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
+    io.out(`then put the group key into a role: quorum round open root --add-key targets=frost:${values.name} ...`);
+    return 0;
+  }
+  throw new UsageError(FROST_HELP);
+}
+
 export const FLEET_CA_HELP = `Usage: quorum fleet-ca create --name N --holder KEYHOLDER --fleet-name CN --approvers a,b,c --approvals M
                         --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
        quorum fleet-ca create --frost --name N --threshold T --participant A --participant B ... --fleet-name CN
@@ -606,21 +666,8 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' }, frost: { type: 'boolean', default: false }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true } }, FLEET_CA_HELP);
   if (values.help) return io.out(FLEET_CA_HELP), 0;
   const a = await adminConn(values);
-  if (positionals[0] === 'ceremony' && positionals.length === 2) {
-    const st = await call<{ ceremony: { threshold: number; participants: { name: string }[] }; state: string; round1Received: number[]; round2Received: number[]; confirmsReceived: number[]; group: { groupPublicKey: string } | null; failure: string | null }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(positionals[1]!)}`);
-    if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
-    io.out(`${positionals[1]}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
-    io.out(`  round 1: ${st.round1Received.length}, round 2: ${st.round2Received.length}, confirmations: ${st.confirmsReceived.length} of ${st.ceremony.participants.length}`);
-    if (st.group) io.out(`  group key ${st.group.groupPublicKey}`);
-    if (st.failure) io.out(`  failed: ${st.failure}`);
-    return 0;
-  }
-  if (positionals[0] === 'cancel-ceremony' && positionals.length === 2) {
-    if (!values.reason) throw new UsageError('cancel-ceremony needs --reason TEXT');
-    await call(a, 'POST', `frost/ceremonies/${encodeURIComponent(positionals[1]!)}/cancel`, { reason: values.reason });
-    io.out(`cancelled ceremony ${positionals[1]}`);
-    return 0;
-  }
+  if (positionals[0] === 'ceremony' && positionals.length === 2) return showCeremony(a, positionals[1]!, values.json, io);
+  if (positionals[0] === 'cancel-ceremony' && positionals.length === 2) return cancelCeremonyCmd(a, positionals[1]!, values.reason, io);
   if (positionals[0] === 'create' && positionals.length === 1 && values.frost) {
     const participants = values.participant ?? [];
     const threshold = Number(values.threshold);

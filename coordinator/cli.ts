@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
-import { cmdAudit, cmdCert, cmdCerts, cmdExport, cmdFleetCa, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
+import { cmdAudit, cmdCert, cmdCerts, cmdExport, cmdFleetCa, cmdFrost, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
 import { buildSample, writeRepository } from './sample.js';
 import { runVerify } from './verify-command.js';
 
@@ -20,6 +20,7 @@ Release coordinator:
   status           released versions, open rounds, connected keyholders
   audit            verify or export the hash-chained audit log
   fleet-ca         create a fleet root CA (a certificate round), list CAs
+  frost            create a FROST threshold group key for root or targets (a DKG ceremony), list groups
   cert             issue a certificate from a CSR, follow, fetch or cancel a certificate round
   certs            list certificate rounds
   export ota-tuf   write the latest release as the OTA Connect reposerver accepts it on upload
@@ -64,6 +65,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   audit: (a) => cmdAudit(a, io),
   export: (a) => cmdExport(a, io),
   'fleet-ca': (a) => cmdFleetCa(a, io),
+  frost: (a) => cmdFrost(a, io),
   cert: (a) => cmdCert(a, io),
   certs: (a) => cmdCerts(a, io),
 };

@@ -1,22 +1,28 @@
 /**
- * FROST signing of a certificate round whose CA is a FROST group: the two-round protocol over the
- * wire, run by the coordinator. Participants who have reviewed the TBS bytes send a fresh
- * commitment (frost.sign.commitment, session = the round id); the first t form an attempt, and
- * each of them gets the signing request (frost.sign.request, session `<round>.<attempt>`) with the
- * commitment list and the TBS sha256. Each share is verified on arrival (RFC 9591 5.4); a bad one
- * aborts the attempt and excludes its participant, naming them. With t good shares the signature
- * is aggregated, verified with node:crypto against the group key (aggregateSignature), and only
- * then is the certificate assembled and released. A participant that does not answer within the
- * timeout (or disconnects, or refuses) aborts the attempt; the others commit again, fresh, and the
- * next attempt takes whichever t commitments arrive. Attempts live in memory: after a restart the
- * participants simply commit again (their used nonces stay used; see signer-client/frost-store.ts).
+ * FROST signing sessions run by the coordinator: the two-round protocol over the wire for a
+ * certificate round whose CA is a FROST group (session = the round id), and for a root or targets
+ * round that needs a FROST group's key (session = `<round id>.<ceremony id>`, one per group the
+ * round needs). Participants who have reviewed the bytes send a fresh commitment
+ * (frost.sign.commitment); the first t form an attempt, and each of them gets the signing request
+ * (frost.sign.request, attempt `<session>.<k>`) with the commitment list and the message's sha256
+ * (the TBS bytes, or the round's canonical metadata bytes). Each share is verified on arrival (RFC
+ * 9591 5.4); a bad one aborts the attempt and excludes its participant, naming them. With t good
+ * shares the signature is aggregated and verified with node:crypto against the group key
+ * (aggregateSignature); only then is the certificate assembled and released, or the signature
+ * stored as the group key's signature of the metadata round (submitSignature verifies it again,
+ * as for any keyholder), after which the round is released when every threshold is met. A
+ * participant that does not answer within the timeout (or disconnects, or refuses) aborts the
+ * attempt; the others commit again, fresh, and the next attempt takes whichever t commitments
+ * arrive. Attempts live in memory: after a restart the participants simply commit again (their
+ * used nonces stay used; see signer-client/frost-store.ts).
  */
 import { aggregateSignature, checkGroup, FrostError, verifySignatureShare, type FrostCommitment, type FrostGroup, type FrostSignatureShare, type FrostSignRequest } from '../protocol/frost.js';
-import { sha256hex } from '../protocol/keys.js';
+import { encodeSig, sha256hex } from '../protocol/keys.js';
 import { tbsBytes } from '../protocol/x509.js';
-import type { ServerMessage } from '../protocol/wire.js';
+import type { RoundState, ServerMessage } from '../protocol/wire.js';
 import { preparedOf, releaseFrostCertificate } from './certificates.js';
-import { groupOf } from './frost.js';
+import { doneGroups, groupOf } from './frost.js';
+import { needsOf, repoState, submitSignature } from './rounds.js';
 import type { CertRoundRow, KeyholderRow, Store } from './store.js';
 import { QuorumError } from '../protocol/errors.js';
 
@@ -32,6 +38,7 @@ interface Attempt {
 }
 
 interface Session {
+  /** The session's name (a certificate round id, or `<round id>.<ceremony id>`). */
   round: string;
   attempt: Attempt;
   /** Commitments that arrived while an attempt was out: the next attempt starts with them. */
@@ -39,7 +46,18 @@ interface Session {
   excluded: Set<number>;
 }
 
-export class SessionError extends QuorumError<'SESSION_NOT_FOUND' | 'ROUND_NOT_OPEN' | 'CEREMONY_NOT_PARTICIPANT' | 'CEREMONY_CONFLICT'> {}
+export class SessionError extends QuorumError<'SESSION_NOT_FOUND' | 'SESSION_DONE' | 'ROUND_NOT_OPEN' | 'CEREMONY_NOT_PARTICIPANT' | 'CEREMONY_CONFLICT'> {}
+
+/** What a session signs and what happens to the signature. */
+interface Context {
+  state: RoundState;
+  group: FrostGroup;
+  message: Buffer;
+  /** The group's signature is in (the certificate released, the metadata signature stored). */
+  done: boolean;
+  certificate: string | null;
+  finish(sig: Buffer, signers: string[]): Promise<SignEvent>;
+}
 
 export interface SignEvent {
   log?: string;
@@ -47,11 +65,13 @@ export interface SignEvent {
   send?: { to: string; msg: ServerMessage }[];
   /** The round was released (broadcast cert.updated). */
   released?: { round: CertRoundRow; certificate: string };
+  /** A metadata round got its group signature: try to release it, tell everyone. */
+  roundSigned?: string;
   /** The sender's message was refused after the event's effects (a bad share). */
   error?: QuorumError<string>;
 }
 
-export class FrostCertSigning {
+export class FrostSigning {
   private readonly sessions = new Map<string, Session>();
 
   constructor(
@@ -60,14 +80,66 @@ export class FrostCertSigning {
     private readonly timeoutMs: number,
   ) {}
 
-  /** The round, its FROST group and its TBS bytes; SESSION_NOT_FOUND unless a FROST CA's round. */
-  private context(roundId: string): { r: CertRoundRow; group: FrostGroup; tbs: Buffer } {
-    const r = this.store.certRound(roundId);
-    const ca = r ? this.store.ca(r.ca) : undefined;
+  /** The session's round, group and message; SESSION_NOT_FOUND unless it names one. */
+  private context(base: string): Context {
+    const cert = this.store.certRound(base);
+    if (cert) return this.certContext(cert);
+    const dot = base.indexOf('.');
+    const round = dot > 0 ? this.store.round(base.slice(0, dot)) : undefined;
+    if (round) {
+      const ceremony = base.slice(dot + 1);
+      const g = doneGroups(this.store).find((x) => x.ceremony === ceremony);
+      if (!g) throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
+      const needs = needsOf(round, repoState(this.store), this.store);
+      const need = needs.find((n) => n.keys.has(g.fingerprint));
+      if (!need) throw new SessionError('SESSION_NOT_FOUND', `round ${round.id} does not need the key of FROST group ${g.name} (${ceremony})`);
+      const keyid = need.keys.get(g.fingerprint)!.keyids[0]!;
+      const store = this.store;
+      return {
+        state: round.state,
+        group: checkGroup(g.group),
+        message: round.canonical,
+        done: !!store.signature(round.id, g.fingerprint),
+        certificate: null,
+        async finish(sig, signers) {
+          const label = `frost:${g.name} (${signers.join(', ')})`;
+          submitSignature(store, { round: round.id, keyid, sig: encodeSig(sig, store.dialect()), sha256: round.sha256, label });
+          return { log: `round ${round.id}: signature of FROST group ${g.name} by ${signers.join(', ')} stored`, roundSigned: round.id };
+        },
+      };
+    }
+    throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${base} (a certificate round of a FROST group CA, or ROUND.CEREMONY for a root or targets round that needs a FROST group's key)`);
+  }
+
+  private certContext(r: CertRoundRow): Context {
+    const ca = this.store.ca(r.ca);
     const ceremony = ca?.kind === 'frost' && ca.frost_ceremony ? this.store.frostCeremony(ca.frost_ceremony) : undefined;
     const group = ceremony ? groupOf(ceremony) : null;
-    if (!r || !group) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${roundId} (not a certificate round of a FROST group CA)`);
-    return { r, group: checkGroup(group), tbs: tbsBytes(preparedOf(r)) };
+    if (!group) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`);
+    const { store, dataDir } = this;
+    return {
+      state: r.state,
+      group: checkGroup(group),
+      message: tbsBytes(preparedOf(r)),
+      done: r.state === 'released',
+      certificate: r.certificate_pem,
+      async finish(sig, signers) {
+        const { round, issued } = await releaseFrostCertificate(store, dataDir, r.id, sig, signers);
+        return { log: `released certificate round ${r.id} signed by FROST group ${group.ceremony} (${signers.join(', ')}): serial ${issued.serial}`, released: { round, certificate: issued.fullchain } };
+      },
+    };
+  }
+
+  /** The session a name refers to: itself, or for an attempt `<session>.<k>`, the session. */
+  baseOf(name: string): string {
+    const m = /^(.*)\.\d+$/.exec(name);
+    if (!m) return name;
+    try {
+      this.context(name);
+      return name;
+    } catch {
+      return m[1]!;
+    }
   }
 
   private session(roundId: string): Session {
@@ -85,50 +157,53 @@ export class FrostCertSigning {
     return p.identifier;
   }
 
-  status(roundId: string): Omit<Status, 'type' | 'ref'> {
-    const { r, group } = this.context(roundId);
-    const s = this.sessions.get(roundId);
+  status(base: string): Omit<Status, 'type' | 'ref'> {
+    const ctx = this.context(base);
+    const s = this.sessions.get(base);
     const a = s?.attempt;
     const committed = new Set<number>([...(a && !a.request ? a.commitments.keys() : []), ...(s ? s.next.keys() : [])]);
     return {
-      session: roundId,
-      state: r.state,
+      session: base,
+      state: ctx.state,
       attempt: a?.k ?? 1,
-      groupPublicKey: group.groupPublicKey,
-      threshold: group.threshold,
+      groupPublicKey: ctx.group.groupPublicKey,
+      threshold: ctx.group.threshold,
       committed: [...committed].sort((x, y) => x - y),
       request: a?.request ?? null,
       shared: a ? [...a.shares.keys()] : [],
       excluded: s ? [...s.excluded] : [],
-      certificate: r.certificate_pem,
+      certificate: ctx.certificate,
+      done: ctx.done,
     };
   }
 
   /** Round 1: a participant's fresh commitment. */
-  commit(roundId: string, keyholder: KeyholderRow, commitment: FrostCommitment): SignEvent {
-    const { r, group, tbs } = this.context(roundId);
-    if (r.state !== 'open') throw new SessionError('ROUND_NOT_OPEN', `certificate round ${roundId} is ${r.state}`);
-    const self = this.self(group, keyholder);
+  commit(base: string, keyholder: KeyholderRow, commitment: FrostCommitment): SignEvent {
+    const ctx = this.context(base);
+    if (ctx.state !== 'open') throw new SessionError('ROUND_NOT_OPEN', `round ${base.split('.')[0]} is ${ctx.state}`);
+    if (ctx.done) throw new SessionError('SESSION_DONE', `FROST group ${ctx.group.ceremony} has already signed in session ${base}; nothing more to sign`);
+    const self = this.self(ctx.group, keyholder);
     if (commitment.identifier !== self) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${commitment.identifier}`);
-    const s = this.session(roundId);
-    if (s.excluded.has(self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} (participant ${self}) is excluded from session ${roundId} after a bad share or a refusal`);
+    const s = this.session(base);
+    if (s.excluded.has(self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} (participant ${self}) is excluded from session ${base} after a bad share or a refusal`);
     const a = s.attempt;
     if (a.request) {
       if (a.request.commitments.some((c) => c.identifier === self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} is in attempt ${a.request.session}; send its share, not another commitment`);
       s.next.set(self, commitment);
-      return { log: `FROST session ${roundId}: commitment from ${keyholder.name} queued for the next attempt` };
+      return { log: `FROST session ${base}: commitment from ${keyholder.name} queued for the next attempt` };
     }
     a.commitments.set(self, commitment);
-    return this.maybeRequest(s, group, tbs, `commitment from ${keyholder.name}`);
+    return this.maybeRequest(s, ctx, `commitment from ${keyholder.name}`);
   }
 
-  private maybeRequest(s: Session, group: FrostGroup, tbs: Buffer, what: string): SignEvent {
+  private maybeRequest(s: Session, ctx: Context, what: string): SignEvent {
+    const { group } = ctx;
     const a = s.attempt;
     if (a.request || a.commitments.size < group.threshold) return { log: `FROST session ${s.round}: ${what} (${a.commitments.size}/${group.threshold})` };
     const chosen = [...a.commitments.values()].slice(0, group.threshold).sort((x, y) => x.identifier - y.identifier);
     // Commitments beyond t wait for a later attempt (they are not spent).
     for (const c of [...a.commitments.values()].slice(group.threshold)) s.next.set(c.identifier, c);
-    a.request = { session: `${s.round}.${a.k}`, groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(tbs), commitments: chosen };
+    a.request = { session: `${s.round}.${a.k}`, groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(ctx.message), commitments: chosen };
     a.requestedAt = Date.now();
     this.store.audit('frost.sign.request', { round: s.round, session: a.request.session, signers: chosen.map((c) => c.identifier), messageSha256: a.request.messageSha256 });
     return {
@@ -137,45 +212,48 @@ export class FrostCertSigning {
     };
   }
 
-  /** Round 2: a participant's share, verified on arrival; with all t, aggregate and release. */
-  async share(sessionName: string, keyholder: KeyholderRow, share: FrostSignatureShare): Promise<SignEvent> {
-    const roundId = sessionName.replace(/\.\d+$/, '');
-    const { group, tbs } = this.context(roundId);
-    const s = this.sessions.get(roundId);
+  /** Round 2: a participant's share, verified on arrival; with all t, aggregate, verify, finish. */
+  async share(attempt: string, keyholder: KeyholderRow, share: FrostSignatureShare): Promise<SignEvent> {
+    const base = this.baseOf(attempt);
+    const ctx = this.context(base);
+    const { group } = ctx;
+    const s = this.sessions.get(base);
     const a = s?.attempt;
-    if (!s || !a?.request || a.request.session !== sessionName) throw new SessionError('SESSION_NOT_FOUND', `no open FROST signing attempt ${sessionName}${a?.request ? ` (the current one is ${a.request.session})` : ''}`);
+    if (!s || !a?.request || a.request.session !== attempt) throw new SessionError('SESSION_NOT_FOUND', `no open FROST signing attempt ${attempt}${a?.request ? ` (the current one is ${a.request.session})` : ''}`);
     const self = this.self(group, keyholder);
-    if (share.identifier !== self || !a.request.commitments.some((c) => c.identifier === self)) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} (participant ${self}) is not a signer of attempt ${sessionName}`);
+    if (share.identifier !== self || !a.request.commitments.some((c) => c.identifier === self)) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} (participant ${self}) is not a signer of attempt ${attempt}`);
     if (a.shares.has(self)) {
       if (a.shares.get(self)!.share === share.share) return {};
-      throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} already sent another share for ${sessionName}`);
+      throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} already sent another share for ${attempt}`);
     }
-    if (!verifySignatureShare(group, a.request, tbs, share)) {
+    if (!verifySignatureShare(group, a.request, ctx.message, share)) {
       s.excluded.add(self);
-      const ev = this.abort(s, group, `the signature share of ${keyholder.name} (participant ${self}) does not verify (RFC 9591 5.4)`, [self]);
-      this.store.audit('frost.sign.bad-share', { round: roundId, session: sessionName, participant: self, keyholder: keyholder.name });
-      return { ...ev, error: new FrostError('FROST_BAD_SIGNATURE_SHARE', `your signature share for ${sessionName} does not verify; attempt aborted`, [self]) };
+      const ev = this.abort(s, ctx, `the signature share of ${keyholder.name} (participant ${self}) does not verify (RFC 9591 5.4)`, [self]);
+      this.store.audit('frost.sign.bad-share', { round: base, session: attempt, participant: self, keyholder: keyholder.name });
+      return { ...ev, error: new FrostError('FROST_BAD_SIGNATURE_SHARE', `your signature share for ${attempt} does not verify; attempt aborted`, [self]) };
     }
     a.shares.set(self, share);
-    if (a.shares.size < a.request.commitments.length) return { log: `FROST session ${roundId}: share from ${keyholder.name} (${a.shares.size}/${a.request.commitments.length})` };
-    const sig = aggregateSignature(group, a.request, tbs, [...a.shares.values()]);
+    if (a.shares.size < a.request.commitments.length) return { log: `FROST session ${base}: share from ${keyholder.name} (${a.shares.size}/${a.request.commitments.length})` };
+    const sig = aggregateSignature(group, a.request, ctx.message, [...a.shares.values()]);
     const signers = a.request.commitments.map((c) => nameOf(group, c.identifier));
-    const { round, issued } = await releaseFrostCertificate(this.store, this.dataDir, roundId, sig, signers);
-    this.sessions.delete(roundId);
-    return { log: `released certificate round ${roundId} signed by FROST group ${group.ceremony} (${signers.join(', ')}): serial ${issued.serial}`, released: { round, certificate: issued.fullchain } };
+    const ev = await ctx.finish(sig, signers);
+    this.sessions.delete(base);
+    return ev;
   }
 
   /** A participant refuses (e.g. a nonce it will not reuse): abort and exclude it. */
-  refuse(roundId: string, keyholder: KeyholderRow, message: string): SignEvent {
-    const { group } = this.context(roundId.replace(/\.\d+$/, ''));
-    const s = this.session(roundId.replace(/\.\d+$/, ''));
-    const self = this.self(group, keyholder);
+  refuse(name: string, keyholder: KeyholderRow, message: string): SignEvent {
+    const base = this.baseOf(name);
+    const ctx = this.context(base);
+    const s = this.session(base);
+    const self = this.self(ctx.group, keyholder);
     s.excluded.add(self);
     s.next.delete(self);
-    return this.abort(s, group, `${keyholder.name} (participant ${self}) refused: ${message}`, [self]);
+    return this.abort(s, ctx, `${keyholder.name} (participant ${self}) refused: ${message}`, [self]);
   }
 
-  private abort(s: Session, group: FrostGroup, reason: string, participants: number[]): SignEvent {
+  private abort(s: Session, ctx: Context, reason: string, participants: number[]): SignEvent {
+    const { group } = ctx;
     const a = s.attempt;
     const told = a.request ? a.request.commitments.map((c) => c.identifier) : [...a.commitments.keys()];
     const session = a.request?.session ?? `${s.round}.${a.k}`;
@@ -183,7 +261,7 @@ export class FrostCertSigning {
     s.attempt = newAttempt(a.k + 1);
     for (const [id, c] of s.next) if (!s.excluded.has(id)) s.attempt.commitments.set(id, c);
     s.next.clear();
-    const ev = this.maybeRequest(s, group, this.context(s.round).tbs, 'queued commitments');
+    const ev = this.maybeRequest(s, ctx, 'queued commitments');
     return {
       log: `FROST session ${s.round}: attempt ${a.k} aborted: ${reason}${ev.log ? `; ${ev.log}` : ''}`,
       send: [...told.map((id) => ({ to: nameOf(group, id), msg: { type: 'frost.sign.abort', session, reason: reason.slice(0, 2048), participants } as ServerMessage })), ...(ev.send ?? [])],
@@ -194,21 +272,21 @@ export class FrostCertSigning {
   tick(now = Date.now()): SignEvent[] {
     const out: SignEvent[] = [];
     for (const s of [...this.sessions.values()]) {
-      let ctx;
+      let ctx: Context;
       try {
         ctx = this.context(s.round);
       } catch {
         this.sessions.delete(s.round);
         continue;
       }
-      if (ctx.r.state !== 'open') {
+      if (ctx.state !== 'open' || ctx.done) {
         this.sessions.delete(s.round);
         continue;
       }
       const a = s.attempt;
       if (a.request && now - a.requestedAt > this.timeoutMs) {
         const missing = a.request.commitments.map((c) => c.identifier).filter((id) => !a.shares.has(id));
-        out.push(this.abort(s, ctx.group, `no signature share from ${missing.map((id) => nameOf(ctx.group, id)).join(', ')} within ${this.timeoutMs} ms`, missing));
+        out.push(this.abort(s, ctx, `no signature share from ${missing.map((id) => nameOf(ctx.group, id)).join(', ')} within ${this.timeoutMs} ms`, missing));
       }
     }
     return out;

@@ -73,19 +73,7 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
   if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
   if (!req.fleetName.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'give the fleet name (the CA certificate CN)');
   if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
-  const members = req.participants.map((name) => {
-    const k = store.keyholderByName(name);
-    if (!k || k.removed_at) throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `participant ${name} is not an enrolled keyholder`);
-    const identityKey = store.frostIdentity(name);
-    if (!identityKey) throw new FrostCeremonyError('IDENTITY_INVALID', `participant ${name} has no FROST identity recorded: they run quorum-signer frost identity, then you run quorum keyholder identity ${name} HEX`);
-    return { name, identityKey };
-  });
-  // dkg-<name>, or dkg-<name>-<k> after earlier ceremonies for this name failed or were cancelled.
-  let id = `dkg-${req.name}`;
-  for (let k = 2; store.frostCeremony(id); k++) id = `dkg-${req.name}-${k}`;
-  if (id.length > 64) throw new FrostCeremonyError('REQUEST_INVALID', `CA name ${req.name} is too long for a ceremony id`);
-  const ceremony = newCeremony(id, req.threshold, members); // FROST_CEREMONY_INVALID for t > n, duplicates, ...
-  const digest = checkCeremony(ceremony);
+  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
   const purpose: FleetCaPurpose = { kind: 'fleet-ca', name: req.name, fleetName: req.fleetName, reason: req.reason, ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}), ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
   return store.tx(() => {
     if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
@@ -95,6 +83,86 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
     store.audit('frost.dkg.opened', { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose }, now.toISOString());
     return store.frostCeremony(id)!;
   });
+}
+
+/** The roster (every participant enrolled, with an identity) and the ceremony's id: dkg-<name>[-k]. */
+function newCeremonyFor(store: Store, name: string, threshold: number, participants: string[]): { id: string; ceremony: FrostCeremony; digest: string } {
+  const members = participants.map((p) => {
+    const k = store.keyholderByName(p);
+    if (!k || k.removed_at) throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `participant ${p} is not an enrolled keyholder`);
+    const identityKey = store.frostIdentity(p);
+    if (!identityKey) throw new FrostCeremonyError('IDENTITY_INVALID', `participant ${p} has no FROST identity recorded: they run quorum-signer frost identity, then you run quorum keyholder identity ${p} HEX`);
+    return { name: p, identityKey };
+  });
+  // dkg-<name>, or dkg-<name>-<k> after earlier ceremonies for this name failed or were cancelled.
+  let id = `dkg-${name}`;
+  for (let k = 2; store.frostCeremony(id); k++) id = `dkg-${name}-${k}`;
+  if (id.length > 64) throw new FrostCeremonyError('REQUEST_INVALID', `the name ${name} is too long for a ceremony id`);
+  const ceremony = newCeremony(id, threshold, members); // FROST_CEREMONY_INVALID for t > n, duplicates, ...
+  return { id, ceremony, digest: checkCeremony(ceremony) };
+}
+
+/** What a ceremony opened by `quorum frost create` is for: a group key for root or targets metadata. */
+export interface RoleKeyPurpose {
+  kind: 'role-key';
+  name: string;
+  reason: string;
+}
+
+export interface FrostGroupRequest {
+  name: string;
+  threshold: number;
+  participants: string[];
+  reason: string;
+}
+
+/**
+ * Open a DKG ceremony whose group key is to sign root or targets metadata: once done, a root
+ * round lists it with --add-key ROLE=frost:NAME. Group and CA names share one namespace, so
+ * `frost:NAME` names exactly one key.
+ */
+export function openRoleKeyCeremony(store: Store, req: FrostGroupRequest, now = new Date()): FrostCeremonyRow {
+  if (!NAME_RE.test(req.name) || /\.\d+$/.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `group name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-', not ending in '.' and digits`);
+  if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
+  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
+  const purpose: RoleKeyPurpose = { kind: 'role-key', name: req.name, reason: req.reason };
+  return store.tx(() => {
+    if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; group and CA names share one namespace, choose another name`);
+    const taken = store.frostCeremonies().find((r) => r.state !== 'failed' && purposeOf(r).name === req.name);
+    if (taken) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${taken.id} (${taken.state}) already makes the group ${req.name}; choose another name${taken.state === 'done' ? '' : ', or cancel it first'}`);
+    store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });
+    store.audit('frost.dkg.opened', { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose }, now.toISOString());
+    return store.frostCeremony(id)!;
+  });
+}
+
+export const purposeOf = (r: FrostCeremonyRow): FleetCaPurpose | RoleKeyPurpose => JSON.parse(r.purpose_json) as FleetCaPurpose | RoleKeyPurpose;
+
+/** A FROST group whose DKG is done: its key can be a CA key or a root/targets key. */
+export interface DoneGroup {
+  ceremony: string;
+  /** The group (or FROST CA) name of its purpose. */
+  name: string;
+  group: FrostGroup;
+  fingerprint: string;
+}
+
+/** Every agreed group, oldest first. */
+export function doneGroups(store: Store): DoneGroup[] {
+  const out: DoneGroup[] = [];
+  for (const r of store.frostCeremonies()) {
+    const group = r.state === 'done' ? groupOf(r) : null;
+    if (group) out.push({ ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint });
+  }
+  return out;
+}
+
+/** `frost:NAME` of a root change: the agreed group named NAME (or the ceremony id NAME). */
+export function groupByName(store: Store, name: string): DoneGroup {
+  const g = doneGroups(store).find((x) => x.name === name || x.ceremony === name);
+  if (g) return g;
+  const pending = store.frostCeremonies().find((r) => purposeOf(r).name === name || r.id === name);
+  throw new FrostCeremonyError('CEREMONY_NOT_FOUND', pending ? `the DKG ceremony ${pending.id} for ${name} is ${pending.state}${pending.failure ? ` (${pending.failure})` : ''}, so there is no group key yet` : `no FROST group ${name}; create one with quorum frost create --name ${name} ...`);
 }
 
 function ceremonyRow(store: Store, id: string): FrostCeremonyRow {
@@ -247,7 +315,7 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
     });
     return { log: `ceremony ${r.id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: r.id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }) };
   }
-  const purpose = JSON.parse(r.purpose_json) as FleetCaPurpose;
+  const purpose = purposeOf(r);
   const pk = groupPublicKey(group);
   // The fleet root's TBS (async) before the transaction that records the group and the CA.
   let prepared: Awaited<ReturnType<typeof prepareCertificate>> | null = null;
@@ -289,9 +357,10 @@ export function refuseCeremony(store: Store, id: string, keyholder: KeyholderRow
   });
 }
 
-/** A ceremony under way (not failed or done) whose group is to become CA `name`. */
+/** A ceremony under way (not failed or done) whose group is to become CA `name`, or a role-key group of that name. */
 export function pendingCeremonyFor(store: Store, name: string): FrostCeremonyRow | undefined {
-  return store.frostCeremonies().find((r) => r.state !== 'failed' && r.state !== 'done' && (JSON.parse(r.purpose_json) as { name?: string }).name === name);
+  // A done role-key group keeps its name (group and CA names share one namespace).
+  return store.frostCeremonies().find((r) => r.state !== 'failed' && (r.state !== 'done' || purposeOf(r).kind === 'role-key') && purposeOf(r).name === name);
 }
 
 /** The release coordinator stops a ceremony under way (a participant lost its state, or will not take part). */

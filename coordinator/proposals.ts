@@ -9,6 +9,8 @@ import { buildRoot, daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires, type RootSigned, type Role } from '../protocol/metadata/schemas.js';
 import { RoundError, keyholderKey, type RepoState } from './rounds.js';
 import type { Store } from './store.js';
+import { groupPublicKey } from '../protocol/frost.js';
+import { groupByName } from './frost.js';
 
 export const EXPIRY_DAYS = { root: 365, targets: 31 } as const; // garage-sign defaults
 
@@ -30,6 +32,7 @@ const KeyRef = z.union([
   z.strictObject({ publicKey: z.string() }), // PEM
   z.strictObject({ keyid: z.string() }), // an existing key in the current root
   z.strictObject({ online: z.literal(true) }), // the coordinator's online snapshot/timestamp key
+  z.strictObject({ frost: z.string() }), // an agreed FROST group's key, by group name or ceremony id
 ]);
 const RoleName = z.enum(['root', 'targets', 'snapshot', 'timestamp']);
 
@@ -69,6 +72,13 @@ function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof K
     return toMetadataKey(keyholderKey(k), dialect);
   }
   if ('publicKey' in ref) return toMetadataKey(publicKeyFrom(ref.publicKey), dialect);
+  if ('frost' in ref) {
+    try {
+      return toMetadataKey(groupPublicKey(groupByName(store, ref.frost).group), dialect);
+    } catch (e) {
+      throw new RoundError('ROUND_INVALID', (e as Error).message, { cause: e });
+    }
+  }
   const k = root?.keys[ref.keyid];
   if (!k) throw new RoundError('ROUND_INVALID', `the current root has no key ${ref.keyid}`);
   return k as MetadataKey;

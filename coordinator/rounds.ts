@@ -12,6 +12,7 @@ import { decodeSig, parseMetadataKey, publicKeyFrom, verifySignature, type Metad
 import { formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
 import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
+import { doneGroups } from './frost.js';
 import type { KeyholderRow, RoundRow, Store } from './store.js';
 
 export type RoundErrorCode =
@@ -121,10 +122,12 @@ export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[
   return [roleNeed('targets keys', state.root.signed as RootSigned, 'targets')];
 }
 
-export function progressOf(store: Store, round: RoundRow, needs: Need[]): ThresholdProgress[] {
+/** `groups`: FROST group names by key fingerprint, so that progress names them `frost:NAME`. */
+export function progressOf(store: Store, round: RoundRow, needs: Need[], groups?: Map<string, string>): ThresholdProgress[] {
   const signed = new Set(store.signatures(round.id).map((s) => s.fingerprint));
   return needs.map((n) => {
-    const names = (fp: string) => store.keyholderByFingerprint(fp)?.name ?? `key ${short([...(n.keys.get(fp)?.keyids ?? [fp])][0]!)}`;
+    const group = (fp: string) => (groups?.has(fp) ? `frost:${groups.get(fp)}` : undefined);
+    const names = (fp: string) => store.keyholderByFingerprint(fp)?.name ?? group(fp) ?? `key ${short([...(n.keys.get(fp)?.keyids ?? [fp])][0]!)}`;
     const have = [...n.keys.keys()].filter((fp) => signed.has(fp));
     const missing = [...n.keys.keys()].filter((fp) => !signed.has(fp));
     return { label: n.label, threshold: n.threshold, signed: have.map(names), missing: missing.map(names), met: n.threshold >= 1 && have.length >= n.threshold };
@@ -132,6 +135,17 @@ export function progressOf(store: Store, round: RoundRow, needs: Need[]): Thresh
 }
 
 export function roundInfo(store: Store, round: RoundRow, state: RepoState): RoundInfo {
+  const needs = needsOf(round, state, store);
+  const groups = doneGroups(store);
+  const needed = groups.filter((g) => needs.some((n) => n.keys.has(g.fingerprint)));
+  const frost = needed.map((g) => ({
+    session: `${round.id}.${g.ceremony}`,
+    ceremony: g.ceremony,
+    groupPublicKey: g.group.groupPublicKey,
+    threshold: g.group.threshold,
+    participants: g.group.participants.map((p) => p.name),
+    signed: !!store.signature(round.id, g.fingerprint),
+  }));
   return {
     id: round.id,
     role: round.role,
@@ -141,8 +155,9 @@ export function roundInfo(store: Store, round: RoundRow, state: RepoState): Roun
     deadline: round.deadline,
     createdAt: round.created_at,
     sha256: round.sha256,
-    progress: progressOf(store, round, needsOf(round, state, store)),
+    progress: progressOf(store, round, needs, new Map(groups.map((g) => [g.fingerprint, g.name]))),
     ...(round.linked_round ? { linked: round.linked_round } : {}),
+    ...(frost.length ? { frost } : {}),
   };
 }
 
@@ -278,6 +293,8 @@ export interface Submission {
   sha256: string;
   /** The authenticated keyholder; absent for signatures the admin adds (air-gapped flow). */
   keyholder?: KeyholderRow;
+  /** Who signed, when not a keyholder (e.g. `frost:NAME (alice, bob)`), for progress and the audit log. */
+  label?: string;
 }
 
 /**
@@ -322,7 +339,7 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
     if (replay) return reject('SIG_REPLAY', `signature is over the bytes of earlier round ${replay.id}, not round ${round.id}; review and sign this round`);
     return reject('SIG_WRONG_BYTES', sub.sha256 !== round.sha256 ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch the round again and sign its exact bytes` : 'signature does not verify over this round\'s exact bytes; fetch the round again and sign its exact bytes');
   }
-  const keyholder = sub.keyholder?.name ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;
+  const keyholder = sub.keyholder?.name ?? sub.label ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;
   store.tx(() => {
     const cur = store.round(round.id)!;
     if (cur.state !== 'open') throw new RoundError('ROUND_NOT_OPEN', `cannot add a signature to a ${cur.state} round`);

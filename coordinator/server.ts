@@ -18,8 +18,8 @@ import { WIRE_LIMITS } from '../protocol/limits.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
-import { cancelCeremony, ceremonyOf, dkgStatus, openFleetCaCeremony, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
-import { FrostCertSigning, type SignEvent } from './frost-signing.js';
+import { cancelCeremony, ceremonyOf, dkgStatus, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
+import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
@@ -129,7 +129,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const frostSigning = new FrostCertSigning(store, dataDir, opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000));
+  const frostSigning = new FrostSigning(store, dataDir, opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000));
   const emitSign = (ev: SignEvent) => {
     if (ev.log) log(ev.log);
     for (const { to, msg } of ev.send ?? []) for (const c of conns) if (c.keyholder.name === to) send(c.ws, msg);
@@ -252,6 +252,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     threshold: z.number().int(),
     participants: z.array(z.string()).min(2).max(64),
     ...certCommon,
+  });
+  const FrostGroupSchema = z.strictObject({
+    name: z.string(),
+    threshold: z.number().int(),
+    participants: z.array(z.string()).min(2).max(64),
+    reason: z.string().max(2000),
   });
   const IssueSchema = z.strictObject({
     ca: z.string(),
@@ -377,6 +383,21 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         emitDkg(r.id, { toParticipants: () => ({ type: 'frost.dkg.open', ceremony }) });
         return dkgStatus(store, r.id, null);
       });
+    }
+    if (what === 'frost' && id === 'groups' && !sub) {
+      if (method === 'GET') {
+        return store.frostCeremonies().map((r) => ({ ceremony: r.id, name: purposeOf(r).name, kind: purposeOf(r).kind, state: r.state, groupPublicKey: groupOf(r)?.groupPublicKey ?? null, threshold: ceremonyOf(r).threshold, participants: ceremonyOf(r).participants.map((p) => p.name), failure: r.failure }));
+      }
+      if (method === 'POST') {
+        const b = parse(FrostGroupSchema, body);
+        return serial(() => {
+          const r = openRoleKeyCeremony(store, b);
+          const ceremony = ceremonyOf(r);
+          log(`opened DKG ceremony ${r.id} for FROST group ${b.name} (${ceremony.threshold} of ${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`);
+          emitDkg(r.id, { toParticipants: () => ({ type: 'frost.dkg.open', ceremony }) });
+          return dkgStatus(store, r.id, null);
+        });
+      }
     }
     if (what === 'frost' && id === 'ceremonies' && sub && parts[3] === 'cancel' && method === 'POST') {
       const b = parse(z.strictObject({ reason: z.string().min(1).max(2000) }), body);
@@ -623,7 +644,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             const session = m.session;
             await serial(() => {
               const ev = frostSigning.refuse(session, c.keyholder, `${m.code}: ${m.message}`);
-              send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(session.replace(/\.\d+$/, '')) });
+              send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(frostSigning.baseOf(session)) });
               emitSign(ev);
             });
           }
@@ -639,10 +660,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           return;
         case 'frost.sign.share':
           await serial(async () => {
+            const base = frostSigning.baseOf(m.session);
             const ev = await frostSigning.share(m.session, c.keyholder, m.share);
             emitSign(ev);
             if (ev.error) return send(c.ws, { type: 'error', ref, code: ev.error.code, message: ev.error.message, fatal: false });
-            send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(m.session.replace(/\.\d+$/, '')) });
+            // A metadata round with the group's signature stored: release it if every threshold is met.
+            if (ev.roundSigned && !(await release(ev.roundSigned))) broadcast({ type: 'round.updated', round: info(store.round(ev.roundSigned)!) });
+            send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(base) });
           });
           return;
       }

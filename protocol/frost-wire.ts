@@ -18,6 +18,12 @@ export const FROST_LIMITS = {
 } as const;
 
 const name = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/);
+/**
+ * A signing session: a certificate round's id, or `<metadata round id>.<ceremony id>` (one session
+ * per FROST group a metadata round needs); an attempt is `<session>.<k>`.
+ */
+export const SessionSchema = z.string().min(1).max(160).regex(/^[A-Za-z0-9._-]+$/);
+const session = SessionSchema;
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
 /** A serialised Ed25519 point (Element) or scalar: 32 bytes. */
 const hex32 = hex(32);
@@ -102,7 +108,7 @@ export type FrostCommitment = z.infer<typeof FrostCommitmentSchema>;
  * reviewed).
  */
 export const FrostSignRequestSchema = z.strictObject({
-  session: name,
+  session,
   groupPublicKey: hex32,
   messageSha256: hex32,
   commitments: z.array(FrostCommitmentSchema).min(2).max(FROST_LIMITS.maxParticipants),
@@ -124,14 +130,14 @@ export const FROST_CLIENT_MESSAGES = [
     packages: z.array(FrostDkgRound2Schema).min(1).max(FROST_LIMITS.maxParticipants - 1),
   }),
   z.strictObject({ type: z.literal('frost.dkg.confirm'), ref, ceremony: name, confirm: FrostDkgConfirmSchema }),
-  z.strictObject({ type: z.literal('frost.sign.commitment'), ref, session: name, commitment: FrostCommitmentSchema }),
-  z.strictObject({ type: z.literal('frost.sign.share'), ref, session: name, share: FrostSignatureShareSchema }),
+  z.strictObject({ type: z.literal('frost.sign.commitment'), ref, session, commitment: FrostCommitmentSchema }),
+  z.strictObject({ type: z.literal('frost.sign.share'), ref, session, share: FrostSignatureShareSchema }),
   /** A participant stops: a package that fails a check (naming whom), a nonce it will not reuse. */
   z.strictObject({
     type: z.literal('frost.refuse'),
     ref,
     ceremony: name.optional(),
-    session: name.optional(),
+    session: session.optional(),
     code: z.string().max(64),
     message: z.string().max(2048),
     participants: z.array(ParticipantIdSchema).max(FROST_LIMITS.maxParticipants),
@@ -156,12 +162,12 @@ export const FROST_SERVER_MESSAGES = [
     message: z.string().max(2048),
     participants: z.array(ParticipantIdSchema).max(FROST_LIMITS.maxParticipants),
   }),
-  z.strictObject({ type: z.literal('frost.sign.commit'), session: name, groupPublicKey: hex32 }),
+  z.strictObject({ type: z.literal('frost.sign.commit'), session, groupPublicKey: hex32 }),
   z.strictObject({ type: z.literal('frost.sign.request'), request: FrostSignRequestSchema }),
   /** The attempt is over (someone dropped out, or a share was bad): discard its commitment. */
   z.strictObject({
     type: z.literal('frost.sign.abort'),
-    session: name,
+    session,
     reason: z.string().max(2048),
     participants: z.array(ParticipantIdSchema).max(FROST_LIMITS.maxParticipants),
   }),

@@ -5,7 +5,7 @@
  * enrolled keyholder. Errors carry a code; a fatal one also closes the socket with CLOSE_CODES.
  */
 import { z } from 'zod';
-import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema } from './frost-wire.js';
+import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema, SessionSchema } from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
 
@@ -51,6 +51,13 @@ export const RoundInfoSchema = z.strictObject({
   progress: z.array(ThresholdProgressSchema),
   /** The other round of a linked root + targets pair; both are released together. */
   linked: id.optional(),
+  /**
+   * FROST groups whose key this round needs: each signs in its own session (frost.sign.get with
+   * that name), t of its participants together. `signed` once the aggregate signature is stored.
+   */
+  frost: z
+    .array(z.strictObject({ session: SessionSchema, ceremony: id, groupPublicKey: hex64, threshold: z.number().int(), participants: z.array(z.string()), signed: z.boolean() }))
+    .optional(),
 });
 export type RoundInfo = z.infer<typeof RoundInfoSchema>;
 
@@ -108,8 +115,11 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cert.sign'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
   /** A DKG ceremony as the coordinator holds it, for this participant (answered by frost.dkg.status). */
   z.strictObject({ type: z.literal('frost.dkg.get'), ref: z.string().max(64).optional(), ceremony: id }),
-  /** A FROST signing session (a certificate round whose CA is a FROST group) as the coordinator runs it (answered by frost.sign.status). */
-  z.strictObject({ type: z.literal('frost.sign.get'), ref: z.string().max(64).optional(), session: id }),
+  /**
+   * A FROST signing session as the coordinator runs it (answered by frost.sign.status): a
+   * certificate round of a FROST group CA, or a metadata round that needs a FROST group's key.
+   */
+  z.strictObject({ type: z.literal('frost.sign.get'), ref: z.string().max(64).optional(), session: SessionSchema }),
   ...FROST_CLIENT_MESSAGES,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
@@ -184,7 +194,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('frost.sign.status'),
     ref: z.string().optional(),
-    session: id,
+    session: SessionSchema,
     state: z.enum(ROUND_STATES),
     attempt: z.number().int(),
     groupPublicKey: hex64,
@@ -195,6 +205,8 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     /** Participants refused for this session (a bad share, a refusal). */
     excluded: z.array(z.number().int()),
     certificate: z.string().nullable(),
+    /** The group's signature is in: the certificate is released, or the metadata round holds it. */
+    done: z.boolean(),
   }),
   ...FROST_SERVER_MESSAGES,
 ]);

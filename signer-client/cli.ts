@@ -15,9 +15,9 @@ import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
 import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.js';
 import { canonicalize } from '../protocol/canonical.js';
-import { dkgFinish, dkgRound2, dkgStart, FrostError, groupPublicKey, type FrostCommitment, type FrostSignatureShare } from '../protocol/frost.js';
+import { dkgFinish, dkgRound2, dkgStart, FrostError, groupPublicKey, type FrostCommitment, type FrostGroup, type FrostSignatureShare } from '../protocol/frost.js';
 import { sha256hex } from '../protocol/keys.js';
-import { FrostStore } from './frost-store.js';
+import { FrostStore, type FrostKeyholder } from './frost-store.js';
 import { SignerConnection } from './connection.js';
 import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
@@ -355,8 +355,11 @@ function endSession(s: Session): void {
   closeSigner(s.signer);
 }
 
-/** Fetch a round and run every check against this signer's own trust. */
-async function checkRound(s: Session, roundId: string): Promise<CheckedProposal> {
+/**
+ * Fetch a round and run every check against this signer's own trust, for this signer's key, or
+ * for each of the given keys (a FROST group's): the first that the round needs (else NOT_NEEDED).
+ */
+async function checkRound(s: Session, roundId: string, keys: PublicKey[] = [s.signer.publicKey]): Promise<CheckedProposal & { me: PublicKey }> {
   const trust = new TrustStore(s.home, s.dialect);
   const pinned = trust.latest();
   const released = await s.conn.request({ type: 'released.get', afterRootVersion: pinned ? pinned.signed.version : 0 }, 'released');
@@ -367,7 +370,14 @@ async function checkRound(s: Session, roundId: string): Promise<CheckedProposal>
   if (targets) trust.noteTargets(targets.signed.version as number);
   const payload = await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
   if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
-  return checkPayload(payload, root, targets, s.dialect, s.signer.publicKey, new Date(), trust.seenTargets());
+  for (const [i, me] of keys.entries()) {
+    try {
+      return { ...checkPayload(payload, root, targets, s.dialect, me, new Date(), trust.seenTargets()), me };
+    } catch (e) {
+      if (!(e instanceof Refusal && e.code === 'NOT_NEEDED') || i === keys.length - 1) throw e;
+    }
+  }
+  throw new Refusal('NOT_NEEDED', `round ${roundId} needs none of your keys`);
 }
 
 function reviewedFile(home: string, round: string): string {
@@ -410,7 +420,8 @@ async function review(argv: string[]): Promise<number> {
   if (values.help || positionals.length !== 1) return io.out('Usage: quorum-signer review ROUND [--json] [--no-diff]\n\nShow what the round changes against the last released version, computed here from the bytes,\nafter verifying the released roots and targets against your pinned root.'), values.help ? 0 : 2;
   const s = await session(values);
   try {
-    const p = await checkRound(s, positionals[0]!);
+    // Review as a keyholder, or as a participant of a FROST group the round needs.
+    const p = await checkRound(s, positionals[0]!, [s.signer.publicKey, ...heldGroups(s.home).map((h) => h.pk)]);
     const sum = summarise(p);
     recordReview(s.home, p);
     if (values.json) io.out(JSON.stringify({ round: p.round, keyid: p.keyid, countsFor: p.countsFor, ...sum }, null, 2));
@@ -442,7 +453,13 @@ async function sign(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('sign needs a round id (or --offline BUNDLE)');
   const s = await session(values);
   try {
-    const p = await checkRound(s, positionals[0]!);
+    const id = positionals[0]!;
+    const p = await checkRound(s, id).catch(async (e: unknown) => {
+      const held = heldGroups(s.home);
+      if (!(e instanceof Refusal && e.code === 'NOT_NEEDED') || !held.length) throw e;
+      await checkRound(s, id, held.map((h) => h.pk)).catch(() => Promise.reject(e));
+      throw new Refusal('NOT_NEEDED', `${e.message}, but it needs the key of a FROST group you hold a share of: sign with quorum-signer frost sign ${id}`);
+    });
     return (await signOne(s, p, values.yes)) ? 0 : 1;
   } finally {
     endSession(s);
@@ -604,8 +621,12 @@ const FROST_HELP = `Usage:
                                                    encrypted to each participant's identity), your share
                                                    stored encrypted, then the confirmation
   quorum-signer frost groups [--json]              the groups you hold a share of
-  quorum-signer frost sign ROUND [--yes] [--out F] sign a FROST group CA's certificate round with your share
-                                                   (the same as quorum-signer cert sign ROUND)
+  quorum-signer frost sign ROUND [--yes] [--out F] [--timeout-s S]
+                                                   sign with your share, together with the group's other
+                                                   participants: a root or targets round that needs the
+                                                   group's key (after every check quorum-signer sign makes,
+                                                   against your pinned root), or a FROST group CA's
+                                                   certificate round (the same as quorum-signer cert sign)
 
 The identity and shares are encrypted with your passphrase (--passphrase-file or QUORUM_PASSPHRASE).`;
 
@@ -690,43 +711,33 @@ async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: bo
   return 0;
 }
 
+type SignStatus = Extract<ServerMessage, { type: 'frost.sign.status' }>;
+
 /**
- * Sign a FROST group CA's certificate round with this participant's share: commit (fresh nonces,
- * durable before they are sent), and when the coordinator's request names this commitment, sign
- * exactly the TBS bytes reviewed here. An aborted attempt's commitment is abandoned and a new one
+ * Take part in one FROST signing session with this participant's share until the group's
+ * signature is in: commit (fresh nonces, durable before they are sent), and when the coordinator's
+ * request names this commitment, sign exactly `message` (the bytes reviewed here; signSync checks
+ * the request's sha256 against them). An aborted attempt's commitment is abandoned and a new one
  * made; FrostStore refuses to use a nonce twice.
  */
-async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean; out?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
-  const store = FrostStore.open(frostDir(s.home));
-  const roundId = checked.round.id;
-  const group = store.groups().find((g) => groupPublicKey(g).fingerprint === checked.round.issuerFingerprint);
-  if (!group) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by the FROST group key ${checked.round.issuerFingerprint}; you hold no share of it`);
-  if (checked.review.signatureAlgorithm !== 'ed25519') throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}; a FROST group signs Ed25519`);
-  io.out(renderCert(checked, []).trimEnd());
-  io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((p) => p.name).join(', ')}`);
-  if (!v.yes && !(await confirm(`sign this certificate with your share of the group key (round ${roundId})?`))) return io.out('not signed'), 1;
-  const kh = store.unlockShare(group.groupPublicKey, await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST share: ' }));
+async function frostSignSession(s: Session, kh: FrostKeyholder, group: FrostGroup, session: string, message: Buffer, deadline: number): Promise<SignStatus> {
   const me = kh.identifier;
-  const deadline = Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
   let mine: FrostCommitment | null = null;
   const signed = new Set<string>();
   for (;;) {
-    const st = await retrying(deadline, () => s.conn.request({ type: 'frost.sign.get', session: roundId }, 'frost.sign.status'));
-    if (st.state === 'released' && st.certificate) {
-      if (v.out) fs.writeFileSync(v.out, st.certificate);
-      io.out(`certificate round ${roundId} is released${v.out ? `; written to ${v.out}` : ''}`);
-      return 0;
-    }
-    if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `certificate round ${roundId} is ${st.state}`);
-    if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing ${roundId}`);
-    if (Date.now() > deadline) throw new Refusal('TIMEOUT', `certificate round ${roundId}: gave up waiting for the other signers`);
+    const st = await retrying(deadline, () => s.conn.request({ type: 'frost.sign.get', session }, 'frost.sign.status'));
+    if (st.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `session ${session} is for group key ${st.groupPublicKey}, not ${group.groupPublicKey}`);
+    if (st.done) return st;
+    if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `the round of session ${session} is ${st.state}`);
+    if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing session ${session}`);
+    if (Date.now() > deadline) throw new Refusal('TIMEOUT', `session ${session}: gave up waiting for the other signers`);
     const req = st.request;
     if (req && req.commitments.some((c) => c.identifier === me)) {
       if (!signed.has(req.session)) {
         if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
         let share: FrostSignatureShare;
         try {
-          share = kh.signSync(req, checked.tbs); // checks the request names exactly these TBS bytes
+          share = kh.signSync(req, message); // checks the request names exactly these bytes
         } catch (e) {
           if (e instanceof FrostError) await s.conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
           throw e;
@@ -743,16 +754,65 @@ async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean
       }
     } else if (!st.committed.includes(me)) {
       if (mine) kh.abandonSync(mine); // its attempt was aborted (or lost in a coordinator restart)
-      mine = kh.commitSync(roundId);
+      mine = kh.commitSync(session);
       const c = mine;
       try {
-        await retrying(deadline, () => s.conn.request({ type: 'frost.sign.commitment', session: roundId, commitment: c }, 'frost.sign.status'));
+        await retrying(deadline, () => s.conn.request({ type: 'frost.sign.commitment', session, commitment: c }, 'frost.sign.status'));
       } catch (e) {
-        if (!(e instanceof QuorumError) || e.code !== 'CEREMONY_CONFLICT') throw e;
+        if (!(e instanceof QuorumError) || (e.code !== 'CEREMONY_CONFLICT' && e.code !== 'SESSION_DONE')) throw e;
       }
     }
     await sleep(200);
   }
+}
+
+const deadlineOf = (v: { 'timeout-s'?: string }) => Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
+
+/** Sign a FROST group CA's certificate round with this participant's share (after the checks of cert-trust.ts). */
+async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean; out?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
+  const store = FrostStore.open(frostDir(s.home));
+  const roundId = checked.round.id;
+  const group = store.groups().find((g) => groupPublicKey(g).fingerprint === checked.round.issuerFingerprint);
+  if (!group) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by the FROST group key ${checked.round.issuerFingerprint}; you hold no share of it`);
+  if (checked.review.signatureAlgorithm !== 'ed25519') throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}; a FROST group signs Ed25519`);
+  io.out(renderCert(checked, []).trimEnd());
+  io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((p) => p.name).join(', ')}`);
+  if (!v.yes && !(await confirm(`sign this certificate with your share of the group key (round ${roundId})?`))) return io.out('not signed'), 1;
+  const kh = store.unlockShare(group.groupPublicKey, await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST share: ' }));
+  const st = await frostSignSession(s, kh, group, roundId, checked.tbs, deadlineOf(v));
+  if (!st.certificate) throw new Refusal('ROUND_CLOSED', `certificate round ${roundId} is ${st.state} without a certificate`);
+  if (v.out) fs.writeFileSync(v.out, st.certificate);
+  io.out(`certificate round ${roundId} is released${v.out ? `; written to ${v.out}` : ''}`);
+  return 0;
+}
+
+/** The FROST groups this participant holds a share of, as public keys. */
+function heldGroups(home: string): { group: FrostGroup; pk: PublicKey }[] {
+  const dir = frostDir(home);
+  if (!fs.existsSync(dir)) return [];
+  return FrostStore.open(dir).groups().map((group) => ({ group, pk: groupPublicKey(group) }));
+}
+
+/**
+ * Sign a root or targets round with this participant's share of a FROST group whose key the
+ * round needs: every check `quorum-signer sign` makes, against this signer's own pinned trust,
+ * with the group key in place of the signer's key; then the two-round protocol over exactly the
+ * canonical bytes reviewed. The session name is computed here, not taken from the coordinator.
+ */
+async function frostMetadataSign(s: Session, roundId: string, v: { yes: boolean; 'timeout-s'?: string } & SecretOptions): Promise<number> {
+  const held = heldGroups(s.home);
+  if (!held.length) throw new Refusal('NOT_NEEDED', `you hold no FROST share (none in ${frostDir(s.home)}); join a DKG ceremony with quorum-signer frost join first`);
+  const p = await checkRound(s, roundId, held.map((h) => h.pk));
+  const { group } = held.find((h) => h.pk.fingerprint === p.me.fingerprint)!;
+  checkReviewed(s.home, p);
+  io.out(renderSummary(p, summarise(p)));
+  io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((x) => x.name).join(', ')}`);
+  if (!v.yes && !(await confirm(`sign round ${roundId} with your share of the group key?`))) return io.out('not signed'), 1;
+  const kh = FrostStore.open(frostDir(s.home)).unlockShare(group.groupPublicKey, await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST share: ' }));
+  await frostSignSession(s, kh, group, `${roundId}.${group.ceremony}`, p.proposed.canonical, deadlineOf(v));
+  const r = (await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload')).round;
+  io.out(`FROST group ${group.ceremony} signed ${roundId}. ${progressText(r)}${r.state === 'released' ? '; the round is released' : ''}`);
+  return 0;
 }
 
 async function frost(argv: string[]): Promise<number> {
@@ -786,7 +846,17 @@ async function frost(argv: string[]): Promise<number> {
   if (sub === 'sign' && positionals.length === 1) {
     const s = await session(values, true);
     try {
-      const p = await s.conn.request({ type: 'cert.get', round: positionals[0]! }, 'cert.payload');
+      const id = positionals[0]!;
+      // A root or targets round, else a certificate round.
+      const isRound = await s.conn.request({ type: 'round.get', round: id }, 'round.payload').then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof QuorumError && e.code === 'ROUND_NOT_FOUND') return false;
+          throw e;
+        },
+      );
+      if (isRound) return await frostMetadataSign(s, id, values);
+      const p = await s.conn.request({ type: 'cert.get', round: id }, 'cert.payload');
       const checked = checkCertPayload(p.round, p.tbs);
       return await frostCertSign(s, checked, values);
     } finally {
@@ -838,8 +908,11 @@ async function watch(argv: string[]): Promise<number> {
     const list = await s.conn.request({ type: 'rounds.list' }, 'rounds');
     for (const r of list.rounds) consider(r);
   };
+  const held = new Set(heldGroups(s.home).map((h) => h.group.groupPublicKey));
   s.conn.on('round.opened', (m: { round: RoundInfo }) => {
     io.out(`new round ${m.round.id}: ${m.round.role} v${m.round.version} — ${m.round.reason}`);
+    // A FROST signature needs t participants together and each one's passphrase: point at the command.
+    for (const f of m.round.frost ?? []) if (held.has(f.groupPublicKey)) io.out(`round ${m.round.id} needs FROST group ${f.ceremony}, which you hold a share of; sign with quorum-signer frost sign ${m.round.id}`);
     consider(m.round);
   });
   s.conn.on('round.updated', (m: { round: RoundInfo }) => io.out(`round ${m.round.id} [${m.round.state}] ${progressText(m.round)}`));

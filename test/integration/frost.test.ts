@@ -10,7 +10,6 @@
  * SIGKILL mid-signing; `openssl verify -x509_strict` accepts the fleet root and a device
  * certificate it issues.
  */
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { dkgFinish, dkgRound2, dkgStart } from '../../protocol/frost.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { connect, keySigner } from './wire-client.js';
-import { admin, newRepo, PASSPHRASE, quorum, signer, SIGNER, TEST_SCRYPT_N, until, type Repo, type RunResult } from './harness.js';
+import { admin, background, frostJoin, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, until, type Repo } from './harness.js';
 
 interface DkgStatus {
   state: string;
@@ -31,16 +30,7 @@ interface DkgStatus {
   failure: string | null;
 }
 
-/** A long-running `quorum-signer frost join` (it waits for the other participants). */
-function join(home: string, ceremony: string): { done: Promise<RunResult>; log: () => string } {
-  const p = spawn(process.execPath, [SIGNER, 'frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--json', '--timeout-s', '90'], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<RunResult>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
-  return { done, log: () => stdout + stderr };
-}
+const join = frostJoin;
 
 const lastJson = <T>(out: string): T => JSON.parse(out.slice(out.lastIndexOf('\n{') + 1)) as T;
 
@@ -138,11 +128,8 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
 
     const out = (k: string) => path.join(repo.dir, `fleet-root-${k}.pem`);
     const signProc = (k: string) => {
-      const p = spawn(process.execPath, [SIGNER, 'cert', 'sign', roundId, '--yes', '--out', out(k), '--home', repo.homes[k]!, '--timeout-s', '60'], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let log = '';
-      p.stdout.on('data', (d) => (log += d));
-      p.stderr.on('data', (d) => (log += d));
-      return new Promise<{ code: number; log: string }>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, log })));
+      const b = background(['cert', 'sign', roundId, '--yes', '--out', out(k), '--home', repo.homes[k]!, '--timeout-s', '60']);
+      return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
     };
     const alice = signProc('alice');
     // Attempt 1 is alice and carol; carol stays silent.
@@ -207,11 +194,8 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment: kh.commitSync(roundId) });
     const out = path.join(repo.dir, 'device.pem');
     const run = (k: string) => {
-      const p = spawn(process.execPath, [SIGNER, 'frost', 'sign', roundId, '--yes', '--out', `${out}.${k}`, '--home', repo.homes[k]!, '--timeout-s', '60'], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let log = '';
-      p.stdout.on('data', (d) => (log += d));
-      p.stderr.on('data', (d) => (log += d));
-      return new Promise<{ code: number; log: string }>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, log })));
+      const b = background(['frost', 'sign', roundId, '--yes', '--out', `${out}.${k}`, '--home', repo.homes[k]!, '--timeout-s', '60']);
+      return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
     };
     const alice = run('alice');
     const req = await until(async () => {
@@ -315,11 +299,8 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     const roundId = (JSON.parse(issue.stdout) as { round: { id: string } }).round.id;
     for (const k of ['alice', 'bob']) expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
     const run = (k: string) => {
-      const p = spawn(process.execPath, [SIGNER, 'cert', 'sign', roundId, '--yes', '--out', path.join(repo.dir, `device2-${k}.pem`), '--home', repo.homes[k]!, '--timeout-s', '60'], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let log = '';
-      p.stdout.on('data', (d) => (log += d));
-      p.stderr.on('data', (d) => (log += d));
-      return new Promise<{ code: number; log: string }>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, log })));
+      const b = background(['cert', 'sign', roundId, '--yes', '--out', path.join(repo.dir, `device2-${k}.pem`), '--home', repo.homes[k]!, '--timeout-s', '60']);
+      return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
     };
     const alice = run('alice');
     await until(() => repo.coordinator.log.includes(`FROST session ${roundId}: commitment from alice`), 'alice\'s commitment');

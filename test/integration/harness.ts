@@ -42,6 +42,30 @@ export function run(bin: string, args: string[], opts: { cwd?: string; env?: Rec
 export const quorum = (args: string[], opts?: Parameters<typeof run>[2]) => run(QUORUM, args, opts);
 export const signer = (args: string[], opts?: Parameters<typeof run>[2]) => run(SIGNER, args, opts);
 
+/** A long-running `quorum-signer` (e.g. frost join or frost sign, which wait for the other participants). */
+export function background(args: string[]): { done: Promise<RunResult>; log: () => string; proc: ChildProcess } {
+  const p = spawn(process.execPath, [SIGNER, ...args], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (d) => (stdout += d));
+  p.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<RunResult>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  return { done, log: () => stdout + stderr, proc: p };
+}
+
+/** `quorum-signer frost join CEREMONY` for one participant (JSON outcome on stdout). */
+export const frostJoin = (home: string, ceremony: string) => background(['frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--json', '--timeout-s', '90']);
+
+/** Each keyholder creates a FROST identity and the coordinator records it. */
+export async function frostIdentities(repo: Repo, names: string[]): Promise<void> {
+  for (const k of names) {
+    const id = await signer(['frost', 'identity', '--home', repo.homes[k]!, '--scrypt-n', TEST_SCRYPT_N]);
+    if (id.code !== 0) throw new Error(`frost identity ${k}: ${id.stderr}`);
+    const rec = await quorum(['keyholder', 'identity', k, id.stdout.trim(), '--data-dir', repo.dataDir]);
+    if (rec.code !== 0) throw new Error(`keyholder identity ${k}: ${rec.stderr}`);
+  }
+}
+
 export function tmpdir(prefix = 'quorum-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -1,0 +1,198 @@
+/**
+ * A FROST group key as an Uptane/TUF role key, with real processes: keyholders run a DKG through
+ * the coordinator (quorum frost create, quorum-signer frost join); a root round puts the group key
+ * into root (threshold 2 with alice's key) and makes it the only targets key; t participants sign
+ * the root and the targets rounds together with quorum-signer frost sign, each after its own
+ * checks against its pinned root. The coordinator is SIGKILLed mid-signing and loses nothing. The
+ * releases are accepted by `quorum verify`, by node:crypto against the raw group key, and (tuf)
+ * by the tuf-js Updater over loopback HTTP; in the ota dialect by the ota rules of `quorum verify`.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Updater } from 'tuf-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalize, type Dialect } from '../../protocol/canonical.js';
+import type { RoundInfo } from '../../protocol/wire.js';
+import { serveFolder } from '../interop/helpers.js';
+import { background, frostIdentities, frostJoin, newRepo, quorum, signer, until, type Repo } from './harness.js';
+
+interface Group {
+  ceremony: string;
+  name: string;
+  kind: string;
+  state: string;
+  groupPublicKey: string | null;
+}
+
+const names = ['alice', 'bob', 'carol'];
+const frostSign = (repo: Repo, k: string, round: string) => background(['frost', 'sign', round, '--yes', '--home', repo.homes[k]!, '--timeout-s', '90']);
+
+async function rounds(repo: Repo): Promise<RoundInfo[]> {
+  const r = await quorum(['rounds', '--json', '--data-dir', repo.dataDir]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as RoundInfo[];
+}
+
+async function openRound(repo: Repo, args: string[]): Promise<string> {
+  const r = await quorum(['round', 'open', ...args, '--data-dir', repo.dataDir]);
+  expect(r.code, r.stderr).toBe(0);
+  return /opened round (\S+)/.exec(r.stdout)![1]!;
+}
+
+/** The DKG of a 2-of-3 group named `release` among alice, bob and carol. */
+async function makeGroup(repo: Repo): Promise<string> {
+  await frostIdentities(repo, names);
+  // Not a group yet: a root round cannot name it.
+  const early = await quorum(['round', 'open', 'root', '--reason', 'too early', '--add-key', 'targets=frost:release', '--data-dir', repo.dataDir]);
+  expect(early.code).not.toBe(0);
+  expect(early.stderr).toMatch(/no FROST group release/);
+  const open = await quorum(['frost', 'create', '--name', 'release', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--reason', 'release signing group', '--data-dir', repo.dataDir]);
+  expect(open.code, open.stderr).toBe(0);
+  expect(open.stdout).toContain('quorum-signer frost join dkg-release');
+  const again = await quorum(['frost', 'create', '--name', 'release', '--threshold', '2', '--participant', 'alice', '--participant', 'bob', '--reason', 'r', '--data-dir', repo.dataDir]);
+  expect(again.code).not.toBe(0);
+  expect(again.stderr).toMatch(/dkg-release/);
+  const joins = names.map((k) => frostJoin(repo.homes[k]!, 'dkg-release'));
+  for (const [i, j] of joins.entries()) {
+    const r = await j.done;
+    expect(r.code, `${names[i]}: ${j.log()}`).toBe(0);
+  }
+  const list = await quorum(['frost', 'list', '--json', '--data-dir', repo.dataDir]);
+  const groups = JSON.parse(list.stdout) as Group[];
+  expect(groups).toEqual([expect.objectContaining({ ceremony: 'dkg-release', name: 'release', kind: 'role-key', state: 'done' })]);
+  return groups[0]!.groupPublicKey!;
+}
+
+/** The Ed25519 signature of `keyid` on a released file verifies with the raw group key over its canonical bytes. */
+function checkGroupSignature(file: string, dialect: Dialect, groupKey: string): string {
+  const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { signed: unknown; signatures: { keyid: string; sig: string }[] };
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(groupKey, 'hex')]);
+  const pub = crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  const bytes = canonicalize(doc.signed, dialect);
+  const hits = doc.signatures.filter((s) => crypto.verify(null, bytes, pub, Buffer.from(s.sig, dialect === 'ota' ? 'base64' : 'hex')));
+  expect(hits, `a signature by the group key on ${path.basename(file)}`).toHaveLength(1);
+  return hits[0]!.keyid;
+}
+
+function story(dialect: Dialect): void {
+  let repo: Repo;
+  let groupKey: string;
+  let current: string;
+
+  beforeAll(async () => {
+    process.env.QUORUM_FROST_SIGN_TIMEOUT_MS = '5000';
+    repo = await newRepo({ dialect, keyholders: names, rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true });
+    current = path.join(repo.dataDir, 'releases', 'current');
+  }, 120_000);
+  afterAll(async () => {
+    await repo?.coordinator.kill();
+  });
+
+  it('runs the DKG for a role-key group and puts the group key into root and targets in a root round signed by alice and the group', async () => {
+    groupKey = await makeGroup(repo);
+    const id = await openRound(repo, ['root', '--reason', 'release group signs root and targets', '--add-key', 'root=frost:release', '--threshold', 'root=2', '--add-key', 'targets=frost:release', '--remove-key', 'targets=alice']);
+    const r = (await rounds(repo)).find((x) => x.id === id)!;
+    expect(r.frost).toEqual([expect.objectContaining({ session: `${id}.dkg-release`, ceremony: 'dkg-release', groupPublicKey: groupKey, threshold: 2, participants: names, signed: false })]);
+    expect(r.progress.at(-1)!.missing).toContain('frost:release');
+
+    // bob's own key is not a root key: `sign` refuses, pointing at frost sign.
+    const plain = await signer(['sign', id, '--yes', '--home', repo.homes.bob!]);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/NOT_NEEDED[\s\S]*quorum-signer frost sign/);
+    // bob reviews as a participant of the group, from the bytes, against his pinned root.
+    const review = await signer(['review', id, '--home', repo.homes.bob!, '--no-diff']);
+    expect(review.code, review.stderr).toBe(0);
+
+    // The group signs first (bob and carol), then alice: the release needs both thresholds.
+    const [b, c] = [frostSign(repo, 'bob', id), frostSign(repo, 'carol', id)];
+    for (const p of [b, c]) {
+      const res = await p.done;
+      expect(res.code, p.log()).toBe(0);
+      expect(res.stdout).toContain(`FROST group dkg-release signed ${id}`);
+    }
+    expect(repo.coordinator.log).toContain(`round ${id}: signature of FROST group release by bob, carol stored`);
+    expect((await rounds(repo)).find((x) => x.id === id)!.state).toBe('open');
+    const a = await signer(['sign', id, '--yes', '--home', repo.homes.alice!]);
+    expect(a.code, a.stderr).toBe(0);
+    await until(() => fs.existsSync(path.join(current, '2.root.json')), 'root v2 release');
+    checkGroupSignature(path.join(current, '2.root.json'), dialect, groupKey);
+  }, 180_000);
+
+  it('releases targets signed only by the group, across a coordinator SIGKILL mid-signing, and quorum verify accepts the release', async () => {
+    const fw = path.join(repo.dir, 'firmware-1.0.bin');
+    fs.writeFileSync(fw, 'firmware image 1.0\n');
+    const id = await openRound(repo, ['targets', '--reason', 'ship 1.0', '--add', fw, '--name', 'firmware', '--version', '1.0', '--hardware-id', 'ecu-main']);
+    // carol commits, then the coordinator dies; after the restart she commits again (the old
+    // nonce is abandoned, never used) and alice joins: alice + carol sign.
+    const carol = frostSign(repo, 'carol', id);
+    await until(() => repo.coordinator.log.includes(`FROST session ${id}.dkg-release: commitment from carol`), "carol's commitment", 30_000);
+    const port = repo.coordinator.port;
+    await repo.coordinator.kill('SIGKILL');
+    await repo.coordinator.start(port);
+    const alice = frostSign(repo, 'alice', id);
+    for (const p of [carol, alice]) {
+      const res = await p.done;
+      expect(res.code, p.log()).toBe(0);
+    }
+    await until(async () => (await rounds(repo)).find((x) => x.id === id)?.state === 'released', 'targets release');
+    const r = (await rounds(repo)).find((x) => x.id === id)!;
+    expect(r.progress).toEqual([expect.objectContaining({ met: true, signed: ['frost:release'] })]);
+    const keyid = checkGroupSignature(path.join(current, 'targets.json'), dialect, groupKey);
+    const root = JSON.parse(fs.readFileSync(path.join(current, '2.root.json'), 'utf8')) as { signed: { roles: Record<string, { keyids: string[]; threshold: number }> } };
+    expect(root.signed.roles.targets).toEqual({ keyids: [keyid], threshold: 1 });
+
+    // The device's view: the whole chain from root v1, with the ota or tuf rules of the dialect.
+    const v = await quorum(['verify', current, '--root', path.join(current, '1.root.json'), '--json']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const report = JSON.parse(v.stdout) as { ok: boolean; dialect: string; errors: unknown[]; rootChain: unknown[] };
+    expect(report).toMatchObject({ ok: true, dialect, errors: [] });
+    expect(report.rootChain).toHaveLength(2);
+    const audit = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
+    expect(audit.code, audit.stderr).toBe(0);
+
+    if (dialect === 'tuf') {
+      const targetsDir = path.join(repo.dir, 'served-targets');
+      fs.mkdirSync(targetsDir);
+      fs.copyFileSync(fw, path.join(targetsDir, 'firmware-1.0'));
+      const meta = await serveFolder(current);
+      const files = await serveFolder(targetsDir);
+      try {
+        const metadataDir = path.join(repo.dir, 'tuf-js-metadata');
+        const targetDir = path.join(repo.dir, 'tuf-js-targets');
+        fs.mkdirSync(metadataDir);
+        fs.mkdirSync(targetDir);
+        fs.copyFileSync(path.join(current, '1.root.json'), path.join(metadataDir, 'root.json'));
+        const updater = new Updater({ metadataBaseUrl: meta.url, targetBaseUrl: files.url, metadataDir, targetDir });
+        await updater.refresh();
+        const info = await updater.getTargetInfo('firmware-1.0');
+        expect(info).toBeDefined();
+        const got = await updater.downloadTarget(info!, path.join(targetDir, 'firmware-1.0'));
+        expect(fs.readFileSync(got, 'utf8')).toBe('firmware image 1.0\n');
+        const trusted = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as { signed: { version: number } };
+        expect(trusted.signed.version).toBe(2);
+      } finally {
+        await meta.close();
+        await files.close();
+      }
+    }
+  }, 180_000);
+
+  it('signs a root renewal once for both root thresholds; a participant who comes late finds the signature in', async () => {
+    const id = await openRound(repo, ['root', '--reason', 'renew', '--expires-days', '300']);
+    // root v3 needs root v2's keys (alice + group, 2) and v3's (the same): the group signs once for both.
+    const [a, b] = [frostSign(repo, 'alice', id), frostSign(repo, 'bob', id)];
+    for (const p of [a, b]) expect((await p.done).code, p.log()).toBe(0);
+    const again = frostSign(repo, 'carol', id);
+    const res = await again.done;
+    expect(res.code, again.log()).toBe(0); // nothing left to do: the group's signature is in
+    expect(res.stdout).toContain(`FROST group dkg-release signed ${id}`);
+    const s = await signer(['sign', id, '--yes', '--home', repo.homes.alice!]);
+    expect(s.code, s.stderr).toBe(0);
+    await until(() => fs.existsSync(path.join(current, '3.root.json')), 'root v3 release');
+    checkGroupSignature(path.join(current, '3.root.json'), dialect, groupKey);
+  }, 180_000);
+}
+
+describe('a FROST group as root and targets key (tuf)', () => story('tuf'));
+describe('a FROST group as root and targets key (ota)', () => story('ota'));
