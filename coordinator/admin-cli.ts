@@ -602,7 +602,8 @@ async function cancelCeremonyCmd(a: Admin, id: string, reason: string | undefine
   return 0;
 }
 
-export const FROST_HELP = `Usage: quorum frost create --name N --threshold T --participant A --participant B ... --reason TEXT [--json]
+export const FROST_HELP = `Usage: quorum frost create --name N --threshold T --participant A --participant B ... --reason TEXT
+                         [--deadline 7d|RFC3339] [--json]
        quorum frost list [--json]
        quorum frost ceremony <id> [--json]
        quorum frost cancel <id> --reason TEXT
@@ -612,11 +613,12 @@ signs root or targets metadata. Each participant needs a recorded identity (quor
 identity NAME HEX) and runs quorum-signer frost join dkg-N. Once every participant agrees, put the
 group key into a role with a root round: quorum round open root --add-key targets=frost:N ...;
 T of the participants then sign each round together with quorum-signer frost sign ROUND.
+A ceremony still under way at its --deadline (default 7 days) fails, naming whom it was waiting for.
 Group and CA names share one namespace. For a FROST fleet root CA use quorum fleet-ca create --frost.
 list: every ceremony (role-key groups and FROST CAs) with its state and group key.`;
 
 export async function cmdFrost(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { name: { type: 'string' }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true }, reason: { type: 'string' } }, FROST_HELP);
+  const { values, positionals } = args(argv, { name: { type: 'string' }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true }, reason: { type: 'string' }, deadline: { type: 'string' } }, FROST_HELP);
   if (values.help) return io.out(FROST_HELP), 0;
   const a = await adminConn(values);
   const [sub, ...rest] = positionals;
@@ -633,7 +635,7 @@ export async function cmdFrost(argv: string[], io: Io): Promise<number> {
     const participants = values.participant ?? [];
     const threshold = Number(values.threshold);
     if (!values.name || !values.reason || participants.length < 2 || !Number.isInteger(threshold)) throw new UsageError(`frost create needs --name, --threshold, two or more --participant and --reason\n\n${FROST_HELP}`);
-    const st = await call<{ ceremony: { id: string; threshold: number; participants: { identifier: number; name: string; identityKey: string }[] } }>(a, 'POST', 'frost/groups', { name: values.name, threshold, participants, reason: values.reason });
+    const st = await call<{ ceremony: { id: string; threshold: number; participants: { identifier: number; name: string; identityKey: string }[] } }>(a, 'POST', 'frost/groups', { name: values.name, threshold, participants, reason: values.reason, deadline: parseDeadline(values.deadline) });
     if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
     io.out(`opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ${st.ceremony.participants.length}`);
     for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
@@ -660,7 +662,8 @@ signs it with quorum-signer cert sign once M of the approvers have approved the 
 create --frost: open a distributed key generation ceremony (FROST, Ed25519) among the participants
 (each needs a recorded identity: quorum keyholder identity NAME HEX). Each runs
 quorum-signer frost join dkg-N; once all agree, the group key is the CA key and the fleet root's
-certificate round opens; T of the participants sign it together.`;
+certificate round opens; T of the participants sign it together. --deadline is the ceremony's and
+then the fleet root round's (default 7 days each).`;
 
 export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' }, frost: { type: 'boolean', default: false }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true } }, FLEET_CA_HELP);

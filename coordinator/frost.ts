@@ -107,6 +107,8 @@ export interface RoleKeyPurpose {
   kind: 'role-key';
   name: string;
   reason: string;
+  /** The ceremony must be done by then (default: 7 days after it opened). */
+  deadline?: string;
 }
 
 export interface FrostGroupRequest {
@@ -114,6 +116,7 @@ export interface FrostGroupRequest {
   threshold: number;
   participants: string[];
   reason: string;
+  deadline?: Date;
 }
 
 /**
@@ -124,8 +127,9 @@ export interface FrostGroupRequest {
 export function openRoleKeyCeremony(store: Store, req: FrostGroupRequest, now = new Date()): FrostCeremonyRow {
   if (!NAME_RE.test(req.name) || /\.\d+$/.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `group name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-', not ending in '.' and digits`);
   if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
+  if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
   const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
-  const purpose: RoleKeyPurpose = { kind: 'role-key', name: req.name, reason: req.reason };
+  const purpose: RoleKeyPurpose = { kind: 'role-key', name: req.name, reason: req.reason, ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
   return store.tx(() => {
     if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; group and CA names share one namespace, choose another name`);
     const taken = store.frostCeremonies().find((r) => r.state !== 'failed' && purposeOf(r).name === req.name);
@@ -374,6 +378,36 @@ export function cancelCeremony(store: Store, id: string, reason: string, now = n
     store.audit('frost.dkg.cancelled', { ceremony: id, reason }, now.toISOString());
     return { log: `ceremony ${id} cancelled: ${reason}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: id, code: 'CANCELLED', message: failure.slice(0, 2048), participants: [] }) };
   });
+}
+
+/** When a ceremony under way gives up: its --deadline, else 7 days after it opened. */
+export function ceremonyDeadline(r: FrostCeremonyRow): Date {
+  const d = purposeOf(r).deadline;
+  return d ? new Date(d) : new Date(Date.parse(r.created_at) + DEFAULT_DEADLINE_MS);
+}
+
+/**
+ * Fail the ceremonies still under way at their deadline, naming whom they were waiting for (a
+ * DKG needs every participant; a new ceremony under the same name can then be opened).
+ */
+export function expireCeremonies(store: Store, now = new Date()): { id: string; ev: DkgEvent }[] {
+  const out: { id: string; ev: DkgEvent }[] = [];
+  for (const r of store.frostCeremonies()) {
+    if (r.state === 'done' || r.state === 'failed') continue;
+    const deadline = ceremonyDeadline(r);
+    if (deadline.getTime() > now.getTime()) continue;
+    const ceremony = ceremonyOf(r);
+    const have = new Set(r.state === 'round1' ? store.dkgRound1(r.id).map((x) => x.participant) : r.state === 'round2' ? store.dkgRound2(r.id).map((x) => x.sender) : store.dkgConfirms(r.id).map((x) => x.participant));
+    const waiting = ceremony.participants.filter((p) => !have.has(p.identifier));
+    const failure = `DEADLINE: the deadline ${deadline.toISOString()} passed at step ${r.state}, waiting for ${waiting.map((p) => p.name).join(', ')}; open the ceremony again when every participant can take part`;
+    const changed = store.tx(() => {
+      if (!store.setFrostCeremonyState(r.id, r.state, 'failed', { failure, closed_at: now.toISOString() })) return false;
+      store.audit('frost.dkg.expired', { ceremony: r.id, step: r.state, deadline: deadline.toISOString(), waiting: waiting.map((p) => p.name) }, now.toISOString());
+      return true;
+    });
+    if (changed) out.push({ id: r.id, ev: { log: `ceremony ${r.id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: r.id, code: 'DEADLINE', message: failure.slice(0, 2048), participants: waiting.map((p) => p.identifier) }) } });
+  }
+  return out;
 }
 
 /** Ceremonies with every confirmation stored but no outcome (a crash in between): agree now. */

@@ -18,7 +18,7 @@ import { WIRE_LIMITS } from '../protocol/limits.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
-import { cancelCeremony, ceremonyOf, dkgStatus, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
+import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
@@ -158,6 +158,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     expireCertRounds(store);
     for (const r of store.rounds('open')) await release(r.id);
     for (const ev of await resumeCeremonies(store)) if (ev.log) log(ev.log);
+    for (const { ev } of expireCeremonies(store)) if (ev.log) log(ev.log);
   });
 
   // --- authentication challenges ---
@@ -258,6 +259,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     threshold: z.number().int(),
     participants: z.array(z.string()).min(2).max(64),
     reason: z.string().max(2000),
+    deadline: z.string().optional(),
   });
   const IssueSchema = z.strictObject({
     ca: z.string(),
@@ -391,7 +393,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       if (method === 'POST') {
         const b = parse(FrostGroupSchema, body);
         return serial(() => {
-          const r = openRoleKeyCeremony(store, b);
+          const r = openRoleKeyCeremony(store, { ...b, deadline: deadlineOf(b.deadline) });
           const ceremony = ceremonyOf(r);
           log(`opened DKG ceremony ${r.id} for FROST group ${b.name} (${ceremony.threshold} of ${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`);
           emitDkg(r.id, { toParticipants: () => ({ type: 'frost.dkg.open', ceremony }) });
@@ -701,6 +703,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         broadcast({ type: 'cert.updated', round: certInfo(r) });
       }
       for (const ev of frostSigning.tick()) emitSign(ev);
+      for (const { id, ev } of expireCeremonies(store)) emitDkg(id, ev);
     });
   }, opts.expiryCheckMs ?? 1000);
 

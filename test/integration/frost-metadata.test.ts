@@ -14,8 +14,10 @@ import { Updater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import type { RoundInfo } from '../../protocol/wire.js';
+import { FrostStore } from '../../signer-client/frost-store.js';
 import { serveFolder } from '../interop/helpers.js';
-import { background, frostIdentities, frostJoin, newRepo, quorum, signer, until, type Repo } from './harness.js';
+import { background, frostIdentities, frostJoin, newRepo, PASSPHRASE, quorum, signer, until, type Repo } from './harness.js';
+import { connect, keySigner } from './wire-client.js';
 
 interface Group {
   ceremony: string;
@@ -42,7 +44,6 @@ async function openRound(repo: Repo, args: string[]): Promise<string> {
 
 /** The DKG of a 2-of-3 group named `release` among alice, bob and carol. */
 async function makeGroup(repo: Repo): Promise<string> {
-  await frostIdentities(repo, names);
   // Not a group yet: a root round cannot name it.
   const early = await quorum(['round', 'open', 'root', '--reason', 'too early', '--add-key', 'targets=frost:release', '--data-dir', repo.dataDir]);
   expect(early.code).not.toBe(0);
@@ -59,7 +60,7 @@ async function makeGroup(repo: Repo): Promise<string> {
     expect(r.code, `${names[i]}: ${j.log()}`).toBe(0);
   }
   const list = await quorum(['frost', 'list', '--json', '--data-dir', repo.dataDir]);
-  const groups = JSON.parse(list.stdout) as Group[];
+  const groups = (JSON.parse(list.stdout) as Group[]).filter((g) => g.name === 'release');
   expect(groups).toEqual([expect.objectContaining({ ceremony: 'dkg-release', name: 'release', kind: 'role-key', state: 'done' })]);
   return groups[0]!.groupPublicKey!;
 }
@@ -84,10 +85,30 @@ function story(dialect: Dialect): void {
     process.env.QUORUM_FROST_SIGN_TIMEOUT_MS = '5000';
     repo = await newRepo({ dialect, keyholders: names, rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true });
     current = path.join(repo.dataDir, 'releases', 'current');
+    await frostIdentities(repo, names);
   }, 120_000);
   afterAll(async () => {
     await repo?.coordinator.kill();
   });
+
+  if (dialect === 'tuf') {
+    it('a ceremony still under way at its deadline fails, naming whom it was waiting for', async () => {
+      const deadline = new Date(Date.now() + 4000).toISOString();
+      const open = await quorum(['frost', 'create', '--name', 'late', '--threshold', '2', '--participant', 'alice', '--participant', 'bob', '--reason', 'bob never comes', '--deadline', deadline, '--data-dir', repo.dataDir]);
+      expect(open.code, open.stderr).toBe(0);
+      const alice = frostJoin(repo.homes.alice!, 'dkg-late');
+      const res = await alice.done;
+      expect(res.code).not.toBe(0);
+      expect(alice.log()).toMatch(/CEREMONY_FAILED[\s\S]*DEADLINE[\s\S]*waiting for bob/);
+      const st = await quorum(['frost', 'ceremony', 'dkg-late', '--json', '--data-dir', repo.dataDir]);
+      expect(JSON.parse(st.stdout)).toMatchObject({ state: 'failed', round1Received: [1] });
+      expect(repo.coordinator.log).toContain('ceremony dkg-late failed: DEADLINE');
+      // A failed ceremony does not hold its name; a deadline in the past is refused.
+      const past = await quorum(['frost', 'create', '--name', 'late', '--threshold', '2', '--participant', 'alice', '--participant', 'bob', '--reason', 'r', '--deadline', '2020-01-01T00:00:00Z', '--data-dir', repo.dataDir]);
+      expect(past.code).not.toBe(0);
+      expect(past.stderr).toMatch(/deadline must be a time in the future/);
+    }, 60_000);
+  }
 
   it('runs the DKG for a role-key group and puts the group key into root and targets in a root round signed by alice and the group', async () => {
     groupKey = await makeGroup(repo);
@@ -187,6 +208,20 @@ function story(dialect: Dialect): void {
     const res = await again.done;
     expect(res.code, again.log()).toBe(0); // nothing left to do: the group's signature is in
     expect(res.stdout).toContain(`FROST group dkg-release signed ${id}`);
+    // Over the wire: no more commitments once the group signed; no session for an unknown group.
+    const carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
+    try {
+      await carol.hello;
+      const kh = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockShare(groupKey, PASSPHRASE);
+      const late = await carol.request({ type: 'frost.sign.commitment', session: `${id}.dkg-release`, commitment: kh.commitSync(`${id}.dkg-release`) });
+      expect(late).toMatchObject({ type: 'error', code: 'SESSION_DONE' });
+      const st = await carol.request({ type: 'frost.sign.get', session: `${id}.dkg-release` });
+      expect(st).toMatchObject({ type: 'frost.sign.status', done: true, state: 'open', groupPublicKey: groupKey });
+      const unknown = await carol.request({ type: 'frost.sign.get', session: `${id}.dkg-nope` });
+      expect(unknown).toMatchObject({ type: 'error', code: 'SESSION_NOT_FOUND' });
+    } finally {
+      carol.close();
+    }
     const s = await signer(['sign', id, '--yes', '--home', repo.homes.alice!]);
     expect(s.code, s.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current, '3.root.json')), 'root v3 release');
