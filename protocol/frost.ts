@@ -11,7 +11,7 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { DKG_Round1, DKG_Secret, FrostPublic, NonceCommitments } from '@noble/curves/abstract/frost.js';
 import { canonicalize } from './canonical.js';
 import { QuorumError } from './errors.js';
@@ -382,6 +382,54 @@ export function dkgStart(ceremony: FrostCeremony, self: number): { state: DkgSta
   const r = F.DKG.round1(nobleId(self), signers);
   const round1: FrostDkgRound1 = { ceremonyDigest, from: self, commitment: r.public.commitment.map(hexOf), proofOfKnowledge: hexOf(r.public.proofOfKnowledge) };
   return { state: { ceremony, ceremonyDigest, self, round1, step: 'round1', secret: r.secret }, round1 };
+}
+
+/**
+ * A participant's DKG state after round 1, for storing encrypted before its round-1 package leaves,
+ * so that a participant that crashes mid-ceremony can resume it (`dkgRestore`) instead of the whole
+ * ceremony starting again. It holds the secret polynomial: never store or send it in the clear.
+ */
+export const DkgSnapshotSchema = z.strictObject({
+  format: z.literal('uptane-quorum-dkg-state-v1'),
+  ceremony: FrostCeremonySchema,
+  self: z.number().int().min(1),
+  round1: FrostDkgRound1Schema,
+  /** The polynomial's coefficients, scalars as big-endian hex (coefficient 0 is the secret). */
+  coefficients: z.array(z.string().regex(/^[0-9a-f]{1,64}$/)).min(2).max(FROST_LIMITS.maxParticipants),
+});
+export type DkgSnapshot = z.infer<typeof DkgSnapshotSchema>;
+
+export function dkgSnapshot(state: DkgState): DkgSnapshot {
+  step(state, 'round1', 'snapshot the DKG');
+  const c = state.secret.coefficients;
+  if (!c) throw new FrostError('FROST_STATE', 'the DKG secret was already consumed');
+  return { format: 'uptane-quorum-dkg-state-v1', ceremony: state.ceremony, self: state.self, round1: state.round1, coefficients: c.map((x) => x.toString(16)) };
+}
+
+/**
+ * Rebuild a DKG state at round 1 from a snapshot, after checking it is this ceremony's and that its
+ * coefficients are the ones the round-1 commitment commits to. Round 2 then runs as usual: the
+ * shares it computes are the same (polynomial evaluations); only their encryption is fresh.
+ */
+export function dkgRestore(snapshot: unknown): DkgState {
+  const snap = parse(DkgSnapshotSchema, snapshot, 'a stored DKG state', [], 'FROST_STORE_INVALID');
+  const ceremonyDigest = checkCeremony(snap.ceremony);
+  rosterEntry(snap.ceremony, snap.self);
+  const { round1 } = snap;
+  if (round1.ceremonyDigest !== ceremonyDigest || round1.from !== snap.self) throw new FrostError('FROST_STORE_INVALID', 'the stored DKG state is not for this ceremony and participant');
+  const coefficients = snap.coefficients.map((h) => BigInt(`0x${h}`));
+  if (coefficients.length !== snap.ceremony.threshold || round1.commitment.length !== coefficients.length) throw new FrostError('FROST_STORE_INVALID', `the stored DKG state has ${coefficients.length} coefficients for a threshold of ${snap.ceremony.threshold}`);
+  coefficients.forEach((c, i) => {
+    if (c <= 0n || c >= ed25519.Point.CURVE().n || ed25519.Point.BASE.multiply(c).toHex() !== round1.commitment[i]) throw new FrostError('FROST_STORE_INVALID', 'the stored DKG coefficients do not match the round-1 commitment');
+  });
+  const secret = {
+    identifier: BigInt(snap.self),
+    coefficients,
+    commitment: round1.commitment.map((h) => new Uint8Array(bytes(h))),
+    signers: { min: snap.ceremony.threshold, max: snap.ceremony.participants.length },
+    step: 1,
+  } as unknown as DKG_Secret;
+  return { ceremony: snap.ceremony, ceremonyDigest, self: snap.self, round1, step: 'round1', secret };
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
 import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.js';
 import { canonicalize } from '../protocol/canonical.js';
-import { dkgFinish, dkgRound2, dkgStart, FrostError, groupPublicKey, type FrostCommitment, type FrostGroup, type FrostSignatureShare } from '../protocol/frost.js';
+import { checkCeremony, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart, FrostError, type DkgState, groupPublicKey, type FrostCommitment, type FrostGroup, type FrostSignatureShare } from '../protocol/frost.js';
 import { sha256hex } from '../protocol/keys.js';
 import { FrostStore, type FrostKeyholder } from './frost-store.js';
 import { SignerConnection } from './connection.js';
@@ -655,7 +655,10 @@ async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: bo
   const waitFor = async (what: string, ok: (st: DkgStatus) => boolean): Promise<DkgStatus> => {
     for (;;) {
       const st = await get();
-      if (st.state === 'failed') throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
+      if (st.state === 'failed') {
+        store.dropDkgState(id); // this ceremony is over; a new one starts afresh
+        throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
+      }
       if (ok(st)) return st;
       if (Date.now() > deadline) throw new Refusal('TIMEOUT', `ceremony ${id}: gave up waiting for ${what}`);
       await sleep(200);
@@ -669,18 +672,37 @@ async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: bo
   if (mine.identityKey !== myKey) throw new Refusal('IDENTITY_MISMATCH', `ceremony ${id} lists identity key ${mine.identityKey} for you, but your identity in ${store.dir} is ${myKey}; ask the release coordinator to record your key`);
   io.out(`DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group`);
   for (const p of ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : ''}`);
-  if (st.state !== 'round1' || st.round1Received.includes(mine.identifier)) throw new Refusal('CEREMONY_STARTED', `ceremony ${id} is at step ${st.state}${st.round1Received.includes(mine.identifier) ? ' and already has your round-1 package' : ''}; a DKG cannot be rejoined from another process`);
-  if (!v.yes && !(await confirm(`take part in ceremony ${id}?`))) return io.out('not joined'), 1;
+  if (st.state === 'failed') {
+    store.dropDkgState(id);
+    throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
+  }
+  // A participant that crashed resumes from its encrypted round-1 state (saved before round 1 left).
+  const resuming = store.hasDkgState(id);
+  if (!resuming && (st.state !== 'round1' || st.round1Received.includes(mine.identifier))) {
+    throw new Refusal('CEREMONY_STARTED', `ceremony ${id} is at step ${st.state}${st.round1Received.includes(mine.identifier) ? ' and already has your round-1 package' : ''}, and ${store.dkgStateFile(id)} holds no state to resume from; ask the release coordinator to cancel and reopen the ceremony`);
+  }
+  if (!v.yes && !(await confirm(`${resuming ? 'resume' : 'take part in'} ceremony ${id}?`))) return io.out('not joined'), 1;
   const pass = await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST identity: ' });
   const identity = store.unlockIdentity(pass);
+  const N = v['scrypt-n'] ? Number(v['scrypt-n']) : SCRYPT_DEFAULT.N;
   const refuse = async (e: unknown): Promise<never> => {
     if (e instanceof FrostError) {
       await s.conn.request({ type: 'frost.refuse', ceremony: id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.dkg.status').catch(() => undefined);
+      store.dropDkgState(id); // this ceremony is over
     }
     throw e;
   };
-  const { state, round1 } = dkgStart(ceremony, mine.identifier);
-  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round1', ceremony: id, package: round1 }, 'frost.dkg.status'));
+  let state: DkgState;
+  if (resuming) {
+    state = dkgRestore(store.loadDkgState(id, pass));
+    if (checkCeremony(state.ceremony) !== checkCeremony(ceremony)) throw new Refusal('CEREMONY_CONFLICT', `the state stored in ${store.dkgStateFile(id)} is for another ceremony ${id} than the coordinator's`);
+    io.out(`resuming from ${store.dkgStateFile(id)}`);
+  } else {
+    state = dkgStart(ceremony, mine.identifier).state;
+    store.saveDkgState(dkgSnapshot(state), pass, { ...SCRYPT_DEFAULT, N });
+  }
+  // Identical when resent after a crash (the coordinator accepts it once, and the same again).
+  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round1', ceremony: id, package: state.round1 }, 'frost.dkg.status'));
   io.out('round 1 sent; waiting for the other participants');
   st = await waitFor('every round-1 package', (x) => x.round1All.length === ceremony.participants.length);
   let packages;
@@ -689,7 +711,8 @@ async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: bo
   } catch (e) {
     return refuse(e);
   }
-  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'));
+  // After a crash past round 2 the coordinator holds the packages sent then; these are not resent.
+  if (!st.round2Received.includes(mine.identifier)) await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'));
   io.out('round 2 sent (encrypted to each participant); waiting for the others');
   st = await waitFor('the round-2 packages addressed to you', (x) => x.inbox.length === ceremony.participants.length - 1);
   let outcome;
@@ -698,14 +721,16 @@ async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: bo
   } catch (e) {
     return refuse(e);
   }
-  const N = v['scrypt-n'] ? Number(v['scrypt-n']) : SCRYPT_DEFAULT.N;
-  const file = store.saveShare(outcome.share, pass, { ...SCRYPT_DEFAULT, N });
+  const file = store.shareFile(outcome.group.groupPublicKey);
+  if (!fs.existsSync(file)) store.saveShare(outcome.share, pass, { ...SCRYPT_DEFAULT, N });
+  else if (store.unlockShare(outcome.group.groupPublicKey, pass).identifier !== mine.identifier) throw new Refusal('CEREMONY_CONFLICT', `${file} holds another share of this group`);
   io.out(`share stored encrypted in ${file}`);
   await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm }, 'frost.dkg.status'));
   st = await waitFor('the coordinator to agree on the group', (x) => x.state === 'done');
   if (!st.group || st.group.groupPublicKey !== outcome.group.groupPublicKey || sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))) {
     throw new Refusal('GROUP_MISMATCH', `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey})`);
   }
+  store.dropDkgState(id); // the share is stored; the polynomial is no longer needed
   if (v.json) io.out(JSON.stringify({ ceremony: id, identifier: mine.identifier, groupPublicKey: outcome.group.groupPublicKey, shareFile: file }, null, 2));
   else io.out(`ceremony ${id} done: group key ${outcome.group.groupPublicKey} (fingerprint ${groupPublicKey(outcome.group).fingerprint}); you are participant ${mine.identifier}`);
   return 0;

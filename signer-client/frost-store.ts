@@ -33,6 +33,7 @@ import {
   identityKeyFrom,
   generateIdentityKey,
   signRequestDigest,
+  type DkgSnapshot,
   type FrostCommitment,
   type FrostGroup,
   type FrostParty,
@@ -47,6 +48,7 @@ import { SCRYPT_DEFAULT, SCRYPT_MIN_N, deriveKey, seal, unseal } from './keystor
 
 export const FROST_IDENTITY_FORMAT = 'uptane-quorum-frost-identity-v1';
 export const FROST_SHARE_FORMAT = 'uptane-quorum-frost-share-v1';
+export const FROST_DKG_STATE_FORMAT = 'uptane-quorum-frost-dkg-state-v1';
 const NONCE_FORMAT = 'uptane-quorum-frost-nonce-v1';
 const USED_FORMAT = 'uptane-quorum-frost-nonce-used-v1';
 
@@ -71,11 +73,21 @@ const ShareFileSchema = z.strictObject({
 });
 type ShareFile = z.infer<typeof ShareFileSchema>;
 
+const DkgStateFileSchema = z.strictObject({
+  format: z.literal(FROST_DKG_STATE_FORMAT),
+  ceremony: z.string().max(64),
+  identifier: z.number().int().min(1),
+  kdf: KdfSchema,
+  cipher: CipherSchema,
+  ciphertext: b64,
+});
+type DkgStateFile = z.infer<typeof DkgStateFileSchema>;
+
 const NonceFileSchema = z.strictObject({
   format: z.literal(NONCE_FORMAT),
   commitmentId: hex(32),
   commitment: z.strictObject({ identifier: z.number().int(), hiding: hex(32), binding: hex(32) }),
-  session: z.string().max(64),
+  session: z.string().max(160), // a signing session name (SessionSchema)
   createdAt: z.string(),
   cipher: CipherSchema,
   ciphertext: b64,
@@ -87,7 +99,7 @@ const UsedFileSchema = z.strictObject({
   commitmentId: hex(32),
   outcome: z.enum(['signed', 'abandoned']),
   at: z.string(),
-  session: z.string().max(64).optional(),
+  session: z.string().max(160).optional(),
   requestDigest: hex(32).optional(),
   messageSha256: hex(32).optional(),
   share: hex(32).optional(),
@@ -164,6 +176,7 @@ const identityAad = (f: Pick<IdentityFile, 'format' | 'publicKey' | 'kdf'>) => B
 const groupDigest = (g: FrostGroup) => sha256hex(canonicalize(g, 'tuf'));
 const shareAad = (f: Pick<ShareFile, 'format' | 'groupPublicKey' | 'identifier' | 'group' | 'kdf'>) =>
   Buffer.from(JSON.stringify([f.format, f.groupPublicKey, f.identifier, groupDigest(f.group), f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
+const dkgAad = (f: Pick<DkgStateFile, 'format' | 'ceremony' | 'identifier' | 'kdf'>) => Buffer.from(JSON.stringify([f.format, f.ceremony, f.identifier, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
 const nonceAad = (groupKey: string, f: Pick<NonceFile, 'format' | 'commitmentId' | 'commitment' | 'session' | 'createdAt'>) =>
   Buffer.from(JSON.stringify([f.format, groupKey, f.commitmentId, f.commitment.identifier, f.commitment.hiding, f.commitment.binding, f.session, f.createdAt]));
 
@@ -227,6 +240,49 @@ export class FrostStore {
     const file = this.shareFile(share.group.groupPublicKey);
     publishDurable(file, JSON.stringify({ ...header, ...body }, null, 2) + '\n');
     return file;
+  }
+
+  dkgStateFile(ceremony: string): string {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(ceremony)) throw new FrostError('FROST_STORE_INVALID', `not a ceremony id: ${ceremony}`);
+    return path.join(this.dir, 'dkg', `${ceremony}.json`);
+  }
+
+  /**
+   * Store a DKG in progress (its secret polynomial), encrypted and durable, before its round-1
+   * package leaves; `frost join` resumes from it after a crash. Never overwrites: one round-1
+   * package per participant and ceremony.
+   */
+  saveDkgState(snapshot: DkgSnapshot, passphrase: string, cost: ScryptCost = SCRYPT_DEFAULT): string {
+    checkPassphrase(passphrase);
+    const header = { format: FROST_DKG_STATE_FORMAT, ceremony: snapshot.ceremony.id, identifier: snapshot.self, kdf: newKdf(cost) } as const;
+    const body = seal(subkey(deriveKey(passphrase, header.kdf), 'dkg'), Buffer.from(JSON.stringify(snapshot)), dkgAad(header));
+    const file = this.dkgStateFile(snapshot.ceremony.id);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    publishDurable(file, JSON.stringify({ ...header, ...body }, null, 2) + '\n');
+    return file;
+  }
+
+  hasDkgState(ceremony: string): boolean {
+    return fs.existsSync(this.dkgStateFile(ceremony));
+  }
+
+  /** The stored snapshot (check it with dkgRestore). */
+  loadDkgState(ceremony: string, passphrase: string): unknown {
+    const file = this.dkgStateFile(ceremony);
+    if (!fs.existsSync(file)) throw new FrostError('FROST_STORE_INVALID', `no stored DKG state for ceremony ${ceremony} in ${path.dirname(file)}`);
+    const f = readJson(file, DkgStateFileSchema, 'FROST DKG state file');
+    if (f.ceremony !== ceremony) throw new FrostError('FROST_STORE_INVALID', `${file} holds the state of ceremony ${f.ceremony}`);
+    const plain = unseal(subkey(deriveKey(passphrase, f.kdf), 'dkg'), f, dkgAad(f));
+    if (!plain) throw new FrostError('FROST_PASSPHRASE', `${file}: wrong passphrase, or the file was modified`);
+    return JSON.parse(plain.toString('utf8')) as unknown;
+  }
+
+  /** Delete a DKG state once the ceremony is over (done, or failed). */
+  dropDkgState(ceremony: string): void {
+    const file = this.dkgStateFile(ceremony);
+    if (!fs.existsSync(file)) return;
+    fs.rmSync(file);
+    fsyncDir(path.dirname(file));
   }
 
   /** The groups this participant holds a share of (public records; no passphrase needed). */

@@ -28,7 +28,8 @@ export type RefusalCode =
   | 'NO_TRUSTED_ROOT'
   | 'ROUND_CLOSED' // released, cancelled or expired: nothing to sign
   | 'CEREMONY_FAILED' // a FROST DKG ceremony stopped (a participant's package failed a check)
-  | 'CEREMONY_STARTED' // a DKG ceremony that already has this participant's round 1 (cannot rejoin)
+  | 'CEREMONY_STARTED' // a DKG ceremony that already has this participant's round 1, and no stored state to resume from
+  | 'CEREMONY_CONFLICT' // the stored DKG state or share does not match the ceremony
   | 'IDENTITY_MISMATCH' // the ceremony lists another identity key for this keyholder
   | 'GROUP_MISMATCH' // the coordinator recorded another group than this participant computed
   | 'TIMEOUT'; // gave up waiting for other participants

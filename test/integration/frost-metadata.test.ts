@@ -54,11 +54,26 @@ async function makeGroup(repo: Repo): Promise<string> {
   const again = await quorum(['frost', 'create', '--name', 'release', '--threshold', '2', '--participant', 'alice', '--participant', 'bob', '--reason', 'r', '--data-dir', repo.dataDir]);
   expect(again.code).not.toBe(0);
   expect(again.stderr).toMatch(/dkg-release/);
-  const joins = names.map((k) => frostJoin(repo.homes[k]!, 'dkg-release'));
-  for (const [i, j] of joins.entries()) {
+  // alice and bob send round 1; bob's process is killed while it waits for carol, and resumes
+  // from its encrypted round-1 state (the same package, which the coordinator accepts again).
+  const alice = frostJoin(repo.homes.alice!, 'dkg-release');
+  const bob = frostJoin(repo.homes.bob!, 'dkg-release');
+  const status = async () => JSON.parse((await quorum(['frost', 'ceremony', 'dkg-release', '--json', '--data-dir', repo.dataDir])).stdout) as { round1Received: number[]; state: string };
+  await until(async () => (await status()).round1Received.length === 2, 'round 1 from alice and bob', 30_000);
+  const stateFile = path.join(repo.homes.bob!, 'frost', 'dkg', 'dkg-release.json');
+  expect(fs.existsSync(stateFile)).toBe(true);
+  expect(fs.readFileSync(stateFile, 'utf8')).not.toMatch(/coefficients/);
+  bob.proc.kill('SIGKILL');
+  await bob.done;
+  const bob2 = frostJoin(repo.homes.bob!, 'dkg-release');
+  await until(() => bob2.log().includes('round 1 sent'), "bob's resumed round 1", 30_000);
+  expect(bob2.log()).toContain('resuming from');
+  const carol = frostJoin(repo.homes.carol!, 'dkg-release');
+  for (const [k, j] of [['alice', alice], ['bob', bob2], ['carol', carol]] as const) {
     const r = await j.done;
-    expect(r.code, `${names[i]}: ${j.log()}`).toBe(0);
+    expect(r.code, `${k}: ${j.log()}`).toBe(0);
   }
+  expect(fs.existsSync(stateFile)).toBe(false); // dropped once the share is stored and the group agreed
   const list = await quorum(['frost', 'list', '--json', '--data-dir', repo.dataDir]);
   const groups = (JSON.parse(list.stdout) as Group[]).filter((g) => g.name === 'release');
   expect(groups).toEqual([expect.objectContaining({ ceremony: 'dkg-release', name: 'release', kind: 'role-key', state: 'done' })]);

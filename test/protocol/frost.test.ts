@@ -18,7 +18,9 @@ import {
   commitmentId,
   dkgAgree,
   dkgFinish,
+  dkgRestore,
   dkgRound2,
+  dkgSnapshot,
   dkgStart,
   FrostError,
   frostSigner,
@@ -515,6 +517,63 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
     expectFrost(() => aggregateSignature(group, request, message, [...shares.slice(0, 2), { identifier: 4, share: shares[2]!.share }]), 'FROST_PACKAGE_INVALID', [4]);
     expectFrost(() => aggregateSignature(group, { ...request, groupPublicKey: '00'.repeat(32) }, message, shares), 'FROST_PACKAGE_INVALID');
     expect(aggregateSignature(group, request, message, shares)).toHaveLength(64);
+  });
+});
+
+describe('a participant resumes its DKG from the encrypted snapshot of its round-1 state', () => {
+  let ms: Member[];
+  beforeAll(() => {
+    ms = members('frost-dkg-resume', ['ana', 'ben', 'cem']);
+  });
+
+  const setup = (id: string) => {
+    const ceremony = newCeremony(id, 2, ms.map((m) => ({ name: m.name, identityKey: m.store.identityPublicKey() })));
+    const started = ms.map((_, i) => dkgStart(ceremony, i + 1));
+    // ben's state goes to disk (encrypted) before his round-1 package leaves.
+    ms[1]!.store.saveDkgState(dkgSnapshot(started[1]!.state), PASS, LOW_COST);
+    return { ceremony, started, round1All: started.map((x) => x.round1) };
+  };
+
+  it('crashed before round 2: the restored state sends round 2 and the group agrees', () => {
+    const { ceremony, started, round1All } = setup('resume-r1');
+    const ben = dkgRestore(ms[1]!.store.loadDkgState(ceremony.id, PASS));
+    expect(ben.round1).toEqual(started[1]!.round1);
+    const states = [started[0]!.state, ben, started[2]!.state];
+    const round2 = states.flatMap((st, i) => dkgRound2(st, round1All, ms[i]!.identity));
+    const outcomes = states.map((st, i) => dkgFinish(st, round2.filter((p) => p.to === i + 1), ms[i]!.identity));
+    const group = dkgAgree(ceremony, round1All, outcomes.map((o) => o.confirm));
+    expect(outcomes.every((o) => o.group.groupPublicKey === group.groupPublicKey)).toBe(true);
+  });
+
+  it('crashed after sending round 2: the restored state finishes with the packages the others sent, and the shares sign', async () => {
+    const { ceremony, started, round1All } = setup('resume-r2');
+    const round2 = started.flatMap((x, i) => dkgRound2(x.state, round1All, ms[i]!.identity)); // ben's were sent, then he crashed
+    const ben = dkgRestore(JSON.parse(JSON.stringify(ms[1]!.store.loadDkgState(ceremony.id, PASS))));
+    dkgRound2(ben, round1All, ms[1]!.identity); // recomputed (the same shares), not sent again
+    const states = [started[0]!.state, ben, started[2]!.state];
+    const outcomes = states.map((st, i) => dkgFinish(st, round2.filter((p) => p.to === i + 1), ms[i]!.identity));
+    const group = dkgAgree(ceremony, round1All, outcomes.map((o) => o.confirm));
+    ms.forEach((m, i) => m.store.saveShare(outcomes[i]!.share, PASS, LOW_COST));
+    const msg = Buffer.from('resumed');
+    const r = await runSigningRound(group, msg, { parties: [0, 1].map((i) => ms[i]!.store.unlockShare(group.groupPublicKey, PASS)) });
+    expect(crypto.verify(null, msg, groupPublicKey(group).keyObject, r.signature)).toBe(true);
+    ms[1]!.store.dropDkgState(ceremony.id);
+    expect(() => ms[1]!.store.loadDkgState(ceremony.id, PASS)).toThrow(/no stored DKG state/);
+  });
+
+  it('a wrong passphrase, an edited file or coefficients that do not match the commitment are refused', () => {
+    const { ceremony, started } = setup('resume-bad');
+    expectFrost(() => ms[1]!.store.loadDkgState(ceremony.id, 'wrong passphrase'), 'FROST_PASSPHRASE');
+    const file = ms[1]!.store.dkgStateFile(ceremony.id);
+    const f = JSON.parse(fs.readFileSync(file, 'utf8')) as { ceremony: string };
+    fs.writeFileSync(file, JSON.stringify({ ...f, ceremony: 'other' }));
+    expectFrost(() => ms[1]!.store.loadDkgState(ceremony.id, PASS), 'FROST_STORE_INVALID');
+    const snap = dkgSnapshot(started[0]!.state);
+    expectFrost(() => dkgRestore({ ...snap, coefficients: [...snap.coefficients].reverse() }), 'FROST_STORE_INVALID');
+    expectFrost(() => dkgRestore({ ...snap, self: 2 }), 'FROST_STORE_INVALID');
+    // Only before round 2: afterwards the snapshot would not be the state that sent round 2.
+    dkgRound2(started[0]!.state, started.map((x) => x.round1), ms[0]!.identity);
+    expectFrost(() => dkgSnapshot(started[0]!.state), 'FROST_STATE');
   });
 });
 
