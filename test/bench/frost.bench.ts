@@ -24,7 +24,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { canonicalize } from '../../protocol/canonical.js';
 import {
   aggregateSignature,
@@ -49,28 +48,12 @@ import {
 } from '../../protocol/frost.js';
 import { sha256hex } from '../../protocol/keys.js';
 import { FrostStore, type FrostKeyholder } from '../../signer-client/frost-store.js';
-import { envInt, log, median } from './measure.js';
+import { check, envInt, log, median, plainSignVerifyMs, table, time, timeAsync } from './measure.js';
 
 const REPS = Math.max(5, envInt('BENCH_FROST_REPS', 7));
 const BASELINE_INNER = 200; // baseline iterations per repetition (one is ~0.3 ms: too short to time alone)
 const LOW_COST = { N: 1 << 14, r: 8, p: 1 };
 const PASS = 'benchmark passphrase';
-
-function check(cond: boolean, what: string): void {
-  if (!cond) throw new Error(`benchmark self-check failed: ${what}`);
-}
-
-function time<T>(fn: () => T): [T, number] {
-  const t0 = performance.now();
-  const r = fn();
-  return [r, performance.now() - t0];
-}
-
-async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t0];
-}
 
 // --- DKG -----------------------------------------------------------------------------------------
 
@@ -186,16 +169,7 @@ async function benchSign(tmp: string): Promise<SignResult> {
     check(crypto.verify(null, m, pk.keyObject, r.signature), 'FROST signature verifies with node:crypto');
     return ms;
   };
-  const baseline = () => {
-    const t0 = performance.now();
-    for (let i = 0; i < BASELINE_INNER; i++) {
-      const sigs = plain.map((p) => crypto.sign(null, message, p.privateKey));
-      let ok = 0;
-      sigs.forEach((s, j) => (ok += crypto.verify(null, message, plain[j]!.publicKey, s) ? 1 : 0));
-      check(ok === 3, 'baseline signatures verify');
-    }
-    return (performance.now() - t0) / BASELINE_INNER;
-  };
+  const baseline = () => plainSignVerifyMs(message, plain, BASELINE_INNER);
   const breakdown = () => {
     const m = Buffer.concat([message, Buffer.from(`b${k++}`)]);
     const [commits, commit] = time(() => outcomes.slice(0, 3).map((o) => frostCommit(o.share)));
@@ -241,13 +215,6 @@ async function benchSign(tmp: string): Promise<SignResult> {
 // --- output --------------------------------------------------------------------------------------
 
 const fmt = (x: number, d = 1) => x.toFixed(d);
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const out = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  out.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  return out;
-}
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uptane-quorum-frost-bench-'));

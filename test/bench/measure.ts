@@ -1,7 +1,10 @@
 /**
- * Timing helpers and the three measured operations (ours, floor, tuf-js) shared by the benchmark
- * and the profiler script.
+ * Timing helpers, the three measured operations (ours, floor, tuf-js) shared by the verification
+ * benchmark and the profiler script, and the helpers the FROST and round benchmarks share (the
+ * plain Ed25519 baseline, tables, a child process's CPU time).
  */
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Metadata, MetadataKind } from '@tufjs/models';
@@ -53,8 +56,61 @@ export function timedCpu(fn: () => void): { wall: number; cpu: number } {
   return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
-function check(cond: boolean, what: string): void {
+export function check(cond: boolean, what: string): void {
   if (!cond) throw new Error(`benchmark self-check failed: ${what}`);
+}
+
+/** The result of `fn` and its wall time, ms. */
+export function time<T>(fn: () => T): [T, number] {
+  const t0 = performance.now();
+  const r = fn();
+  return [r, performance.now() - t0];
+}
+
+export async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+/** Rows as aligned text columns (first column left, the rest right), a rule under the header row. */
+export function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const out = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  out.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  return out;
+}
+
+let clkTck = 0;
+
+/** User + system CPU time of a process, ms (from /proc/<pid>/stat). */
+export function cpuMsOf(pid: number): number {
+  if (!clkTck) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / clkTck; // utime, stime are fields 14 and 15
+}
+
+/**
+ * BASELINE of the FROST benchmarks: one plain Ed25519 signature (node:crypto) over `message` with
+ * each of `keys`, then the verification of each. Returns ms per such set, averaged over `inner`
+ * sets (one set of three is ~0.3 ms: too short to time alone).
+ */
+export function plainSignVerifyMs(message: Uint8Array, keys: readonly crypto.KeyPairKeyObjectResult[], inner: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < inner; i++) {
+    const sigs = keys.map((k) => crypto.sign(null, message, k.privateKey));
+    let ok = 0;
+    sigs.forEach((s, j) => (ok += crypto.verify(null, message, keys[j]!.publicKey, s) ? 1 : 0));
+    check(ok === keys.length, 'baseline signatures verify');
+  }
+  return (performance.now() - t0) / inner;
 }
 
 /** OURS: read root.json and targets.json from disk, then verifyRepository({trusted root, targets}). */

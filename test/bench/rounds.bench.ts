@@ -44,7 +44,7 @@ import type { RoundInfo, RoundRole } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
 import { Coordinator, quorum } from '../integration/harness.js';
-import { envInt } from './measure.js';
+import { cpuMsOf, envInt, table } from './measure.js';
 
 // --- configuration -------------------------------------------------------------------------------
 
@@ -102,20 +102,6 @@ function memOf(pid: number): { rssKiB: number; hwmKiB: number } {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
   return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
-}
-
-let clkTck = 100;
-try {
-  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {
-  /* keep 100 */
-}
-
-/** User + system CPU time of a process, ms (from /proc/<pid>/stat). */
-function cpuMsOf(pid: number): number {
-  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / clkTck; // utime, stime are fields 14 and 15
 }
 
 function gitHead(): string | null {
@@ -640,13 +626,6 @@ async function memory(tmp: string, cleanup: (() => Promise<void> | void)[]): Pro
 }
 
 // --- output --------------------------------------------------------------------------------------
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const out = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  out.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  return out;
-}
 
 function report(tp: ThroughputResult | null, mem: MemoryResult | null, meta: Record<string, unknown>): void {
   const lines: string[] = [''];
