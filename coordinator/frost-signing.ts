@@ -73,6 +73,14 @@ export interface SignEvent {
 
 export class FrostSigning {
   private readonly sessions = new Map<string, Session>();
+  /** Agreed groups, checked once (a done ceremony's group never changes), by ceremony id. */
+  private readonly checked = new Map<string, FrostGroup>();
+
+  private checkedGroup(ceremony: string, group: FrostGroup): FrostGroup {
+    let g = this.checked.get(ceremony);
+    if (!g) this.checked.set(ceremony, (g = checkGroup(group)));
+    return g;
+  }
 
   constructor(
     private readonly store: Store,
@@ -97,7 +105,7 @@ export class FrostSigning {
       const store = this.store;
       return {
         state: round.state,
-        group: checkGroup(g.group),
+        group: this.checkedGroup(g.ceremony, g.group),
         message: round.canonical,
         done: !!store.signature(round.id, g.fingerprint),
         certificate: null,
@@ -119,7 +127,7 @@ export class FrostSigning {
     const { store, dataDir } = this;
     return {
       state: r.state,
-      group: checkGroup(group),
+      group: this.checkedGroup(ceremony!.id, group),
       message: tbsBytes(preparedOf(r)),
       done: r.state === 'released',
       certificate: r.certificate_pem,
@@ -234,7 +242,8 @@ export class FrostSigning {
     }
     a.shares.set(self, share);
     if (a.shares.size < a.request.commitments.length) return { log: `FROST session ${base}: share from ${keyholder.name} (${a.shares.size}/${a.request.commitments.length})` };
-    const sig = aggregateSignature(group, a.request, ctx.message, [...a.shares.values()]);
+    // Every share was verified on arrival; the aggregate is still verified with node:crypto.
+    const sig = aggregateSignature(group, a.request, ctx.message, [...a.shares.values()], { verifyShares: 'on-failure' });
     const signers = a.request.commitments.map((c) => nameOf(group, c.identifier));
     const ev = await ctx.finish(sig, signers);
     this.sessions.delete(base);

@@ -646,14 +646,41 @@ async function retrying<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Wake a polling loop when the coordinator pushes one of `events`, instead of polling blindly:
+ * `settle()` at the top of each pass, `idle()` at its end waits for a push (or `fallbackMs`, in
+ * case one was missed), and returns at once if a push came during the pass.
+ */
+function pushWaiter(conn: SignerConnection, events: string[], fallbackMs = 1000) {
+  let pending = false;
+  let wake: (() => void) | null = null;
+  const nudge = () => {
+    pending = true;
+    wake?.();
+  };
+  for (const e of events) conn.on(e, nudge);
+  return {
+    settle: () => void (pending = false),
+    idle: async () => {
+      if (!pending) await new Promise<void>((r) => ((wake = r), setTimeout(r, fallbackMs).unref()));
+      wake = null;
+    },
+    dispose: () => {
+      for (const e of events) conn.off(e, nudge);
+    },
+  };
+}
+
 type DkgStatus = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
 
 async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: boolean; json: boolean; 'scrypt-n'?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
   const deadline = Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
   const me = s.conn.hello!.keyholder;
   const get = () => retrying(deadline, () => s.conn.request({ type: 'frost.dkg.get', ceremony: id }, 'frost.dkg.status'));
+  const pushes = pushWaiter(s.conn, ['frost.dkg.round1.all', 'frost.dkg.round2.inbox', 'frost.dkg.done', 'frost.dkg.failed', 'reconnected']);
   const waitFor = async (what: string, ok: (st: DkgStatus) => boolean): Promise<DkgStatus> => {
     for (;;) {
+      pushes.settle();
       const st = await get();
       if (st.state === 'failed') {
         store.dropDkgState(id); // this ceremony is over; a new one starts afresh
@@ -661,7 +688,7 @@ async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: bo
       }
       if (ok(st)) return st;
       if (Date.now() > deadline) throw new Refusal('TIMEOUT', `ceremony ${id}: gave up waiting for ${what}`);
-      await sleep(200);
+      await pushes.idle();
     }
   };
   let st = await get();
@@ -749,45 +776,54 @@ async function frostSignSession(s: Session, kh: FrostKeyholder, group: FrostGrou
   const me = kh.identifier;
   let mine: FrostCommitment | null = null;
   const signed = new Set<string>();
-  for (;;) {
-    const st = await retrying(deadline, () => s.conn.request({ type: 'frost.sign.get', session }, 'frost.sign.status'));
-    if (st.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `session ${session} is for group key ${st.groupPublicKey}, not ${group.groupPublicKey}`);
-    if (st.done) return st;
-    if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `the round of session ${session} is ${st.state}`);
-    if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing session ${session}`);
-    if (Date.now() > deadline) throw new Refusal('TIMEOUT', `session ${session}: gave up waiting for the other signers`);
-    const req = st.request;
-    if (req && req.commitments.some((c) => c.identifier === me)) {
-      if (!signed.has(req.session)) {
-        if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
-        let share: FrostSignatureShare;
-        try {
-          share = kh.signSync(req, message); // checks the request names exactly these bytes
-        } catch (e) {
-          if (e instanceof FrostError) await s.conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
-          throw e;
+  const pushes = pushWaiter(s.conn, ['frost.sign.request', 'frost.sign.abort', 'round.updated', 'cert.updated', 'reconnected']);
+  try {
+    return await signLoop();
+  } finally {
+    pushes.dispose();
+  }
+  async function signLoop(): Promise<SignStatus> {
+    for (;;) {
+      pushes.settle();
+      const st = await retrying(deadline, () => s.conn.request({ type: 'frost.sign.get', session }, 'frost.sign.status'));
+      if (st.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `session ${session} is for group key ${st.groupPublicKey}, not ${group.groupPublicKey}`);
+      if (st.done) return st;
+      if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `the round of session ${session} is ${st.state}`);
+      if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing session ${session}`);
+      if (Date.now() > deadline) throw new Refusal('TIMEOUT', `session ${session}: gave up waiting for the other signers`);
+      const req = st.request;
+      if (req && req.commitments.some((c) => c.identifier === me)) {
+        if (!signed.has(req.session)) {
+          if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
+          let share: FrostSignatureShare;
+          try {
+            share = kh.signSync(req, message); // checks the request names exactly these bytes
+          } catch (e) {
+            if (e instanceof FrostError) await s.conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
+            throw e;
+          }
+          signed.add(req.session);
+          mine = null;
+          try {
+            await retrying(deadline, () => s.conn.request({ type: 'frost.sign.share', session: req.session, share }, 'frost.sign.status'));
+            io.out(`signature share sent for ${req.session}`);
+          } catch (e) {
+            if (!(e instanceof QuorumError) || e.code !== 'SESSION_NOT_FOUND') throw e;
+            io.out(`attempt ${req.session} was aborted before the share arrived; committing again`);
+          }
         }
-        signed.add(req.session);
-        mine = null;
+      } else if (!st.committed.includes(me)) {
+        if (mine) kh.abandonSync(mine); // its attempt was aborted (or lost in a coordinator restart)
+        mine = kh.commitSync(session);
+        const c = mine;
         try {
-          await retrying(deadline, () => s.conn.request({ type: 'frost.sign.share', session: req.session, share }, 'frost.sign.status'));
-          io.out(`signature share sent for ${req.session}`);
+          await retrying(deadline, () => s.conn.request({ type: 'frost.sign.commitment', session, commitment: c }, 'frost.sign.status'));
         } catch (e) {
-          if (!(e instanceof QuorumError) || e.code !== 'SESSION_NOT_FOUND') throw e;
-          io.out(`attempt ${req.session} was aborted before the share arrived; committing again`);
+          if (!(e instanceof QuorumError) || (e.code !== 'CEREMONY_CONFLICT' && e.code !== 'SESSION_DONE')) throw e;
         }
       }
-    } else if (!st.committed.includes(me)) {
-      if (mine) kh.abandonSync(mine); // its attempt was aborted (or lost in a coordinator restart)
-      mine = kh.commitSync(session);
-      const c = mine;
-      try {
-        await retrying(deadline, () => s.conn.request({ type: 'frost.sign.commitment', session, commitment: c }, 'frost.sign.status'));
-      } catch (e) {
-        if (!(e instanceof QuorumError) || (e.code !== 'CEREMONY_CONFLICT' && e.code !== 'SESSION_DONE')) throw e;
-      }
+      await pushes.idle();
     }
-    await sleep(200);
   }
 }
 
