@@ -7,8 +7,8 @@
  * each gets an in-memory X25519 FROST identity (generateIdentityKey) recorded through the admin API
  * (POST /v1/admin/keyholders/NAME/identity, what `quorum keyholder identity` calls) and connects as
  * an authenticated SignerConnection in this process. Participants run protocol/frost.ts directly
- * and act on the coordinator's push messages as they arrive (`quorum-signer frost join` and
- * `cert sign` poll frost.dkg.get / frost.sign.get every 200 ms instead; that polling is not here).
+ * and act on the coordinator's push messages as they arrive (as `quorum-signer frost join` and
+ * `frost sign` do, with a status request after each push).
  *
  * DKG: one ceremony per sample, 3-of-5 (p1..p5) and 5-of-9 (p1..p9), each for a new FROST fleet
  * CA name (ceremony `dkg-<name>`). Timed from the admin POST /v1/admin/cas/frost that opens it to
@@ -48,7 +48,13 @@
  * Ed25519 signature the coordinator verifies), then the holder fetches the round with its
  * approvals, verifies them against its pinned approvers, signs the TBS and sends cert.sign, and
  * the coordinator assembles, verifies and releases (cert.released). Three Ed25519 signatures by
- * three keyholders, like the 3-of-5 FROST round. BASELINE, same run: three plain Ed25519
+ * three keyholders, like the 3-of-5 FROST round. TARGETS: the same group key is also the only
+ * targets key of the coordinator's tuf repository (root v1 opened as a whole body, signed by p9);
+ * every sample is a targets round adding one target, checked by each participant as
+ * `quorum-signer frost sign` checks it (released roots walked from its own pinned root, released
+ * targets verified, checkPayload with the group key), then signed exactly like the certificate
+ * rounds, in session `<round>.<ceremony>`; the coordinator stores the aggregate as the group key's
+ * signature and releases targets with snapshot and timestamp (online key). BASELINE, same run: three plain Ed25519
  * signatures (node:crypto) over the same TBS bytes plus their three verifications, no network.
  *
  * Median of BENCH_FROST_LOOPBACK_REPS (default 5, at least 3) measured repetitions after one
@@ -81,13 +87,14 @@ import {
   type FrostSignRequest,
   type IdentityKey,
 } from '../../protocol/frost.js';
-import { generateKeyPair, publicKeyFrom, sha256hex, type PublicKey } from '../../protocol/keys.js';
-import { localSigner, type Signer } from '../../protocol/metadata/build.js';
-import type { CertRoundInfo, ServerMessage } from '../../protocol/wire.js';
+import { encodeSig, generateKeyPair, keyId, publicKeyFrom, sha256hex, toMetadataKey, type PublicKey } from '../../protocol/keys.js';
+import { buildRoot, daysFrom, localSigner, type Signer } from '../../protocol/metadata/build.js';
+import type { CertRoundInfo, RoundInfo, ServerMessage } from '../../protocol/wire.js';
 import { approvalMessage, tbsOfCertificate, verifyApprovals } from '../../protocol/x509.js';
 import { checkCertPayload } from '../../signer-client/cert-trust.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
+import { advanceRoots, checkPayload, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
 import { admin, Coordinator, quorum } from '../integration/harness.js';
 import { check, cpuMsOf, envInt, log, median, plainSignVerifyMs, table, time } from './measure.js';
 
@@ -509,6 +516,60 @@ function deviceCertSource(c: Coordinator, ca: string, issuer: PublicKey, tmp: st
   };
 }
 
+/**
+ * Targets rounds of a tuf repository whose only targets key is the group's (root v1, opened here
+ * as a whole body: root key `rootHolder`, targets key the group, snapshot/timestamp the
+ * coordinator's online key). Each participant checks each round as `quorum-signer frost sign`
+ * does: the released roots walked from its own pinned root, the released targets verified, the
+ * proposal checked with the group key in place of its own (checkPayload); it signs the canonical
+ * bytes it checked, in session `<round>.<ceremony>`.
+ */
+async function targetsSource(c: Coordinator, group: FrostGroup, ceremony: string, rootHolder: Member, tmp: string): Promise<MessageSource> {
+  const groupKey = groupPublicKey(group);
+  const online = publicKeyFrom(crypto.createPublicKey(crypto.createPrivateKey(fs.readFileSync(path.join(c.dataDir, 'online-key.pem')))));
+  const body = buildRoot({ dialect: 'tuf', version: 1, expires: daysFrom(new Date(), 365), roles: { root: { keys: [rootHolder.publicKey], threshold: 1 }, targets: { keys: [groupKey], threshold: 1 }, snapshot: { keys: [online], threshold: 1 }, timestamp: { keys: [online], threshold: 1 } } });
+  const opened = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', { role: 'root', reason: 'benchmark root: the FROST group signs targets', signed: body });
+  const payload = await rootHolder.conn.request({ type: 'round.get', round: opened.round.id }, 'round.payload');
+  const canonical = canonicalize(JSON.parse(payload.signed), 'tuf');
+  check(sha256hex(canonical) === payload.round.sha256, 'root v1: the canonical bytes hash as the coordinator says');
+  const keyid = keyId(toMetadataKey(rootHolder.publicKey, 'tuf'), 'tuf');
+  const ack = await rootHolder.conn.request({ type: 'signature.submit', round: opened.round.id, sha256: payload.round.sha256, keyid, sig: encodeSig(await rootHolder.signer.sign(canonical), 'tuf') }, 'signature.accepted');
+  check(ack.round.state === 'released', 'root v1 is released');
+  let k = 0;
+  return {
+    label: `targets round (one new target) of a tuf repository whose targets key is the group's`,
+    async open(participants) {
+      const bytes = Buffer.from(`firmware ${++k}\n`);
+      const v = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', { role: 'targets', reason: 'benchmark', targets: { add: { [`firmware-${k}`]: { length: bytes.length, hashes: { sha256: sha256hex(bytes) } } } } });
+      const roundId = v.round.id;
+      const messages = new Map<string, Buffer>();
+      await Promise.all(
+        participants.map(async (m) => {
+          const trust = new TrustStore(path.join(tmp, m.name, 'trust'), 'tuf');
+          const released = await m.conn.request({ type: 'released.get', afterRootVersion: trust.latest()?.signed.version ?? 0 }, 'released');
+          const { root } = advanceRoots(trust, released.roots);
+          const targets = verifiedTargets(root, released.targets, 'tuf');
+          const p = await m.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
+          const checked = checkPayload(p, root, targets, 'tuf', groupKey);
+          messages.set(m.name, checked.proposed.canonical);
+        }),
+      );
+      return {
+        session: `${roundId}.${ceremony}`,
+        messages,
+        isRelease: (msg) => msg.type === 'round.updated' && msg.round.id === roundId && msg.round.state === 'released',
+        async checkReleased() {
+          const r = await adminCall<{ round: RoundInfo }>(c, 'GET', `rounds/${roundId}`);
+          check(r.round.state === 'released', `${roundId} is released`);
+          const file = JSON.parse(fs.readFileSync(path.join(c.dataDir, 'releases', 'current', 'targets.json'), 'utf8')) as { signed: { version: number }; signatures: { sig: string }[] };
+          check(file.signed.version === r.round.version, `${roundId}: targets v${r.round.version} is the current release`);
+          check(file.signatures.length === 1 && crypto.verify(null, canonicalize(file.signed, 'tuf'), groupKey.keyObject, Buffer.from(file.signatures[0]!.sig, 'hex')), `${roundId}: the released targets are signed by the group key`);
+        },
+      };
+    },
+  };
+}
+
 interface FrostSample {
   /** commitments sent -> all shares acknowledged and the release seen, ms */
   total: number;
@@ -629,6 +690,11 @@ interface SignResult {
   frostStore: SeriesResult;
   frostMemory: SeriesResult;
   plain: SeriesResult;
+  /** The same group signing a targets round (metadata) instead of a certificate. */
+  frostTargets: SeriesResult;
+  targetsSource: string;
+  targetsBytes: number;
+  ratioTargets: number;
   plainFleetRootColdMs: number;
   baselineMs: number;
   baselineSamples: number[];
@@ -664,31 +730,43 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   log(`SIGN: plain CA fleet root ${pv.round.id} released in ${fmt(plainRootCold.total)} ms (cold)`);
 
   const frostSource = deviceCertSource(c, dkg.name, groupKey, tmp);
+  // The same group key as a repository's targets key: FROST-signed metadata rounds.
+  const targetsSrc = await targetsSource(c, dkg.group, `dkg-${dkg.name}`, members[8]!, tmp);
+  let targetsBytes = 0;
   const plainSource = deviceCertSource(c, 'bench-plain', plainCa.holder.publicKey, tmp);
   const plainKeys = Array.from({ length: 3 }, () => crypto.generateKeyPairSync('ed25519'));
   let tbsBytes = 0;
-  const s = { store: [] as FrostSample[], memory: [] as FrostSample[], plain: [] as FrostSample[], baseline: [] as number[] };
+  const s = { store: [] as FrostSample[], memory: [] as FrostSample[], plain: [] as FrostSample[], targets: [] as FrostSample[], baseline: [] as number[] };
   for (let r = -1; r < REPS; r++) {
     const a = await frostRound(c, stored, await frostSource.open(trio));
     const openedB = await frostSource.open(trio);
     const b = await frostRound(c, memory, openedB);
     const p = await plainRound(c, plainCa, await plainSource.open(plainParticipants));
+    const openedT = await targetsSrc.open(trio);
+    targetsBytes = openedT.messages.get(trio[0]!.name)!.length;
+    const mt = await frostRound(c, stored, openedT);
     const tbs = openedB.messages.get(trio[0]!.name)!;
     tbsBytes = tbs.length;
     const base = plainSignVerifyMs(tbs, plainKeys, BASELINE_INNER);
     const tag = r < 0 ? 'warm-up' : `rep ${r + 1}/${REPS}`;
-    log(`SIGN ${tag}: FROST (FrostStore) ${fmt(a.total)} ms [${fmt(a.round1)} + ${fmt(a.round2)}], FROST (memory) ${fmt(b.total)} ms, plain CA ${fmt(p.total)} ms, baseline ${fmt(base, 3)} ms`);
+    log(`SIGN ${tag}: FROST (FrostStore) ${fmt(a.total)} ms [${fmt(a.round1)} + ${fmt(a.round2)}], FROST (memory) ${fmt(b.total)} ms, FROST targets ${fmt(mt.total)} ms, plain CA ${fmt(p.total)} ms, baseline ${fmt(base, 3)} ms`);
     if (r < 0) continue;
     s.store.push(a);
     s.memory.push(b);
     s.plain.push(p);
+    s.targets.push(mt);
     s.baseline.push(base);
   }
   const baselineMs = median(s.baseline);
   const frostStore = series(s.store);
   const frostMemory = series(s.memory);
   const plain = series(s.plain);
+  const frostTargets = series(s.targets);
   return {
+    frostTargets,
+    targetsSource: targetsSrc.label,
+    targetsBytes,
+    ratioTargets: frostTargets.totalMs / baselineMs,
     threshold: 3,
     participants: 5,
     source: frostSource.label,
@@ -720,13 +798,15 @@ function report(sign: SignResult, dkg: DkgResult[], meta: { commit: string | nul
     ['', 'ms', 'round 1', 'round 2', 'coord. CPU', 'bench CPU', 'x baseline'],
     row('FROST round, FrostStore participants (nonces on disk)', sign.frostStore, sign.ratio),
     row('FROST round, nonces in memory', sign.frostMemory, sign.ratioMemory),
+    row(`FROST targets round (tuf, ${sign.targetsBytes} canonical bytes), FrostStore`, sign.frostTargets, sign.ratioTargets),
     row('plain key-held Ed25519 CA: 2 approvals + holder signature', sign.plain, sign.ratioPlain),
     ['BASELINE: 3 Ed25519 signatures + 3 verifications, no network', fmt(sign.baselineMs, 3), '', '', '', '', '1'],
   ]))
     lines.push('  ' + l);
   lines.push('  (FROST round 1: commitments sent -> the coordinator\'s signing request arrives; round 2: -> all shares acknowledged and the release seen;');
   lines.push('   the three participants make their shares one after another in this thread.');
-  lines.push('   plain: round 1 = both approvals acknowledged, round 2 = holder fetch + verify approvals + sign + release. CPU columns: ms per round.)');
+  lines.push('   plain: round 1 = both approvals acknowledged, round 2 = holder fetch + verify approvals + sign + release. CPU columns: ms per round.');
+  lines.push('   targets: the same group as a tuf repository\'s targets key; the release adds snapshot and timestamp signed with the online key.)');
   lines.push(`  first rounds (cold): FROST fleet root ${fmt(sign.fleetRootColdMs)} ms, plain CA fleet root ${fmt(sign.plainFleetRootColdMs)} ms`);
   lines.push(`  RATIO FROST 3-of-5 loopback round / (3 Ed25519 signatures + verifications): ${fmt(sign.ratio, 0)}x  (nonces in memory: ${fmt(sign.ratioMemory, 0)}x; FROST / plain CA round through the coordinator: ${fmt(sign.ratioFrostOverPlain, 1)}x)`);
   lines.push('');
