@@ -95,8 +95,8 @@ import { checkCertPayload } from '../../signer-client/cert-trust.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import { advanceRoots, checkPayload, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
-import { admin, Coordinator, quorum } from '../integration/harness.js';
-import { check, cpuMsOf, envInt, log, median, plainSignVerifyMs, table, time } from './measure.js';
+import { adminCall, Coordinator, quorum } from '../integration/harness.js';
+import { check, cpuMsOf, envInt, gitHead, log, median, plainSignVerifyMs, table, time } from './measure.js';
 
 const REPS = Math.max(3, envInt('BENCH_FROST_LOOPBACK_REPS', 5));
 const MEMBERS = 9;
@@ -125,21 +125,6 @@ interface Member {
 
 const fmt = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 const sameJson = (a: unknown, b: unknown) => sha256hex(canonicalize(a, 'tuf')) === sha256hex(canonicalize(b, 'tuf'));
-
-function gitHead(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
-/** The admin API; throws on any error answer. */
-async function adminCall<T>(c: Coordinator, method: string, p: string, body?: unknown): Promise<T> {
-  const r = await admin<T & { error?: { code: string; message: string } }>(c, method, p, body);
-  if (r.status !== 200 || r.body.error) throw new Error(`admin ${method} ${p}: HTTP ${r.status} ${r.body.error?.code ?? ''} ${r.body.error?.message ?? ''}`);
-  return r.body;
-}
 
 /** The next push message of `type` on a connection that `match`es; register it before what causes it. */
 function nextPush<T extends ServerMessage['type']>(conn: SignerConnection, type: T, match: (m: Msg<T>) => boolean, what: string): { promise: Promise<Msg<T>>; cancel: () => void } {

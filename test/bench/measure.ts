@@ -189,3 +189,14 @@ export function measureInterleaved(reps: number, ops: Record<string, () => void>
   }
   return out;
 }
+
+/** The commit benchmarked, for the report (null outside a git checkout). */
+export function gitHead(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'protocol', 'coordinator', 'signer-client'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head} (with uncommitted changes)` : head;
+  } catch {
+    return null;
+  }
+}

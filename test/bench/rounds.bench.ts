@@ -30,7 +30,6 @@
  * BENCH_REPOS (10), BENCH_IDLE (1000), BENCH_CONNECT_BATCH (50), BENCH_DIALECT (tuf|ota, tuf),
  * BENCH_KEEP=1 to keep the temp folder.
  */
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,8 +42,8 @@ import { localSigner, targetFor, type Signer } from '../../protocol/metadata/bui
 import type { RoundInfo, RoundRole } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
-import { Coordinator, quorum } from '../integration/harness.js';
-import { cpuMsOf, envInt, table } from './measure.js';
+import { adminCall, Coordinator, quorum } from '../integration/harness.js';
+import { cpuMsOf, envInt, gitHead, table } from './measure.js';
 
 // --- configuration -------------------------------------------------------------------------------
 
@@ -102,25 +101,6 @@ function memOf(pid: number): { rssKiB: number; hwmKiB: number } {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
   return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
-}
-
-function gitHead(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
-async function adminCall<T>(c: Coordinator, method: string, p: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${c.url}/v1/admin/${p}`, {
-    method,
-    headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as T & { error?: { code: string; message: string } };
-  if (!res.ok || json.error) throw new Error(`admin ${method} ${p}: HTTP ${res.status} ${json.error?.code ?? ''} ${json.error?.message ?? ''}`);
-  return json;
 }
 
 /** `quorum init` a new repository whose keyholders are the given public keys. */

@@ -18,7 +18,6 @@
  * Environment: BENCH_SIZES=1000,10000 and BENCH_ORDERS=sorted,insertion to run a subset,
  * BENCH_KEEP=1 to keep the temp folder.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +25,7 @@ import { loadRepository } from '../../protocol/repository.js';
 import { verifyRepository } from '../../protocol/verify.js';
 import { breakdown, PHASES, type Phase } from './breakdown.js';
 import { benchKey, writeRootChain, writeTargets, writeTargetsRoot, type KeyOrder, type TargetsRepo } from './fixtures.js';
-import { collect, floor, hasGc, log, measureInterleaved, ours, timed, tufjs, type Series } from './measure.js';
+import { collect, floor, gitHead, hasGc, log, measureInterleaved, ours, timed, tufjs, type Series } from './measure.js';
 
 const ALL_SIZES = [1_000, 2_000, 10_000, 100_000, 1_000_000];
 const ALL_ORDERS: KeyOrder[] = ['sorted', 'insertion'];
@@ -84,16 +83,6 @@ const fmt = (n: number | null, d = 1) => (n === null ? '-' : n.toFixed(d));
 
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-}
-
-function gitHead(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'protocol'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head} (protocol/ has uncommitted changes)` : head;
-  } catch {
-    return null;
-  }
 }
 
 function main(): void {

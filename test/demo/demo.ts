@@ -7,9 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Updater } from 'tuf-js';
 import { Coordinator, quorum, signer, tmpdir, TEST_SCRYPT_N, type RunResult } from '../integration/harness.js';
-import { serveFolder } from '../interop/helpers.js';
+import { tufJsDownload } from '../interop/helpers.js';
 
 const rel = (p: string, base: string) => path.relative(base, p) || '.';
 
@@ -73,28 +72,8 @@ async function story(dialect: 'tuf' | 'ota'): Promise<void> {
     await sh('quorum', ['audit', 'verify', '--data-dir', data], base);
     if (dialect === 'tuf') {
       console.log('\n$ (tuf-js Updater: refresh from 1.root.json over loopback HTTP, then download firmware-1.0)');
-      const targetsDir = path.join(base, 'served-targets');
-      fs.mkdirSync(targetsDir);
-      fs.copyFileSync(fw, path.join(targetsDir, 'firmware-1.0'));
-      const meta = await serveFolder(current);
-      const files = await serveFolder(targetsDir);
-      try {
-        const metadataDir = path.join(base, 'tuf-js-metadata');
-        const targetDir = path.join(base, 'tuf-js-targets');
-        fs.mkdirSync(metadataDir);
-        fs.mkdirSync(targetDir);
-        fs.copyFileSync(path.join(current, '1.root.json'), path.join(metadataDir, 'root.json'));
-        const updater = new Updater({ metadataBaseUrl: meta.url, targetBaseUrl: files.url, metadataDir, targetDir });
-        await updater.refresh();
-        const info = await updater.getTargetInfo('firmware-1.0');
-        if (!info) throw new Error('tuf-js did not find firmware-1.0');
-        const got = await updater.downloadTarget(info, path.join(targetDir, 'firmware-1.0'));
-        const trusted = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as { signed: { version: number } };
-        console.log(`  tuf-js accepted the repository: root version ${trusted.signed.version}, downloaded ${path.basename(got)} (${fs.statSync(got).size} bytes, hashes verified)`);
-      } finally {
-        await meta.close();
-        await files.close();
-      }
+      const got = await tufJsDownload({ work: base, metadataDir: current, trustedRoot: path.join(current, '1.root.json'), target: 'firmware-1.0', targetFile: fw });
+      console.log(`  tuf-js accepted the repository: root version ${got.rootVersion}, downloaded ${path.basename(got.file)} (${fs.statSync(got.file).size} bytes, hashes verified)`);
     }
   } finally {
     await coordinator?.kill();

@@ -10,12 +10,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Updater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
-import { serveFolder } from '../interop/helpers.js';
+import { tufJsDownload } from '../interop/helpers.js';
 import { background, frostIdentities, frostJoin, newRepo, PASSPHRASE, quorum, signer, until, type Repo } from './harness.js';
 import { connect, keySigner } from './wire-client.js';
 
@@ -188,29 +187,9 @@ function story(dialect: Dialect): void {
     expect(audit.code, audit.stderr).toBe(0);
 
     if (dialect === 'tuf') {
-      const targetsDir = path.join(repo.dir, 'served-targets');
-      fs.mkdirSync(targetsDir);
-      fs.copyFileSync(fw, path.join(targetsDir, 'firmware-1.0'));
-      const meta = await serveFolder(current);
-      const files = await serveFolder(targetsDir);
-      try {
-        const metadataDir = path.join(repo.dir, 'tuf-js-metadata');
-        const targetDir = path.join(repo.dir, 'tuf-js-targets');
-        fs.mkdirSync(metadataDir);
-        fs.mkdirSync(targetDir);
-        fs.copyFileSync(path.join(current, '1.root.json'), path.join(metadataDir, 'root.json'));
-        const updater = new Updater({ metadataBaseUrl: meta.url, targetBaseUrl: files.url, metadataDir, targetDir });
-        await updater.refresh();
-        const info = await updater.getTargetInfo('firmware-1.0');
-        expect(info).toBeDefined();
-        const got = await updater.downloadTarget(info!, path.join(targetDir, 'firmware-1.0'));
-        expect(fs.readFileSync(got, 'utf8')).toBe('firmware image 1.0\n');
-        const trusted = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as { signed: { version: number } };
-        expect(trusted.signed.version).toBe(2);
-      } finally {
-        await meta.close();
-        await files.close();
-      }
+      const got = await tufJsDownload({ work: repo.dir, metadataDir: current, trustedRoot: path.join(current, '1.root.json'), target: 'firmware-1.0', targetFile: fw });
+      expect(fs.readFileSync(got.file, 'utf8')).toBe('firmware image 1.0\n');
+      expect(got.rootVersion).toBe(2);
     }
   }, 180_000);
 

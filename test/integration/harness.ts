@@ -210,3 +210,10 @@ export async function admin<T = unknown>(c: Coordinator, method: string, p: stri
   const res = await fetch(`${c.url}/v1/admin/${p}`, { method, headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as T };
 }
+
+/** The admin API for scripts (benchmarks): the answer's body, or an Error naming the code. */
+export async function adminCall<T>(c: Coordinator, method: string, p: string, body?: unknown): Promise<T> {
+  const r = await admin<T & { error?: { code: string; message: string } }>(c, method, p, body);
+  if (r.status !== 200 || r.body.error) throw new Error(`admin ${method} ${p}: HTTP ${r.status} ${r.body.error?.code ?? ''} ${r.body.error?.message ?? ''}`);
+  return r.body;
+}

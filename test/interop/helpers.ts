@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Updater } from 'tuf-js';
 
 import { QUORUM as CLI, REPO as PROJECT_ROOT } from '../paths.js';
 
@@ -102,4 +103,33 @@ export function runCli(args: string[]): Promise<CliResult> {
       resolve({ code: error ? (error.code as number) : 0, stdout: String(stdout), stderr: String(stderr) });
     });
   });
+}
+
+/**
+ * A device's update with the tuf-js Updater over loopback HTTP: trust `trustedRoot` (a root file
+ * of `metadataDir`), refresh from the published metadata folder, download `target` (served from a
+ * copy of `targetFile`), hashes checked. Working folders go under `work`. Returns the downloaded
+ * file and the root version tuf-js trusts afterwards; throws whatever tuf-js throws.
+ */
+export async function tufJsDownload(opts: { work: string; metadataDir: string; trustedRoot: string; target: string; targetFile: string }): Promise<{ file: string; rootVersion: number }> {
+  const served = path.join(opts.work, 'served-targets');
+  const metadataDir = path.join(opts.work, 'tuf-js-metadata');
+  const targetDir = path.join(opts.work, 'tuf-js-targets');
+  for (const d of [served, metadataDir, targetDir]) fs.mkdirSync(d, { recursive: true });
+  fs.copyFileSync(opts.targetFile, path.join(served, opts.target));
+  fs.copyFileSync(opts.trustedRoot, path.join(metadataDir, 'root.json'));
+  const meta = await serveFolder(opts.metadataDir);
+  const files = await serveFolder(served);
+  try {
+    const updater = new Updater({ metadataBaseUrl: meta.url, targetBaseUrl: files.url, metadataDir, targetDir });
+    await updater.refresh();
+    const info = await updater.getTargetInfo(opts.target);
+    if (!info) throw new Error(`tuf-js did not find ${opts.target}`);
+    const file = await updater.downloadTarget(info, path.join(targetDir, opts.target));
+    const trusted = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as { signed: { version: number } };
+    return { file, rootVersion: trusted.signed.version };
+  } finally {
+    await meta.close();
+    await files.close();
+  }
 }
