@@ -31,6 +31,7 @@ export type RefusalCode =
   | 'CEREMONY_STARTED' // a DKG ceremony that already has this participant's round 1 (cannot rejoin)
   | 'IDENTITY_MISMATCH' // the ceremony lists another identity key for this keyholder
   | 'GROUP_MISMATCH' // the coordinator recorded another group than this participant computed
+  | 'ISSUER_MISMATCH' // a certificate's issuer name or key identifier is not the signing CA's own (signer-client/cert-trust.ts)
   | 'TIMEOUT'; // gave up waiting for other participants
 
 export class Refusal extends QuorumError<RefusalCode> {}
