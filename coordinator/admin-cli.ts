@@ -663,7 +663,12 @@ create --frost: open a distributed key generation ceremony (FROST, Ed25519) amon
 (each needs a recorded identity: quorum keyholder identity NAME HEX). Each runs
 quorum-signer frost join dkg-N; once all agree, the group key is the CA key and the fleet root's
 certificate round opens; T of the participants sign it together. --deadline is the ceremony's and
-then the fleet root round's (default 7 days each).`;
+then the fleet root round's (default 7 days each).
+
+A name is taken (CA_EXISTS) by a CA that has its certificate, has a round open, or has a DKG
+ceremony under way. A CA whose round was cancelled or expired before it got its certificate gives
+its name up: creating a CA of that name (either form, or cert issue --new-ca) retires it as
+NAME.retired-N, kept with its rounds and audited (ca.retired); fleet-ca list shows it.`;
 
 export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' }, frost: { type: 'boolean', default: false }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true } }, FLEET_CA_HELP);
@@ -693,10 +698,10 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals[0] === 'list' && positionals.length === 1) {
-    const cas = await call<{ name: string; holder: string | null; algorithm: string; fingerprint: string; approvers: string[]; approvals: number; issued: boolean }[]>(a, 'GET', 'cas');
+    const cas = await call<{ name: string; holder: string | null; algorithm: string; fingerprint: string; approvers: string[]; approvals: number; issued: boolean; retiredFrom?: string; retiredAt?: string }[]>(a, 'GET', 'cas');
     if (values.json) io.out(JSON.stringify(cas, null, 2));
     else if (!cas.length) io.out('no CAs yet');
-    else for (const c of cas) io.out(`${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ${c.issued ? 'issued' : 'not issued yet'}  approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`);
+    else for (const c of cas) io.out(`${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ${c.retiredAt ? `retired ${c.retiredAt}, never issued (was ${c.retiredFrom})` : c.issued ? 'issued' : 'not issued yet'}  approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`);
     return 0;
   }
   if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError(FLEET_CA_HELP);

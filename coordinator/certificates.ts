@@ -116,6 +116,45 @@ function holderKey(store: Store, name: string): KeyholderRow {
   return k;
 }
 
+/**
+ * Whether a new CA may take the name `name`: free, or held by a CA that may be retired for it
+ * (returned) because it never got its certificate, so never issued anything, and has no open round
+ * (its own round was cancelled or expired). Else CA_EXISTS, saying why and what to do: a CA with a
+ * certificate keeps its name; an open round is cancelled first; a DKG ceremony under way is
+ * cancelled first; a retired CA's name stays with its history.
+ */
+export function checkCaName(store: Store, name: string): CaRow | null {
+  const pending = pendingCeremonyFor(store, name);
+  if (pending) throw new CertRoundError('CA_EXISTS', `a FROST DKG ceremony for a CA named ${name} is under way (${pending.id}, ${pending.state}); cancel it first (quorum fleet-ca cancel-ceremony ${pending.id} --reason TEXT) or choose another name`);
+  const ca = store.ca(name);
+  if (!ca) return null;
+  if (ca.retired_at) throw new CertRoundError('CA_EXISTS', `${name} is the name of a retired CA (once ${ca.retired_from}), kept with its rounds as history; choose another name`);
+  const rounds = store.certRoundsOfCa(name);
+  if (ca.chain_pem || rounds.some((r) => r.state === 'released')) throw new CertRoundError('CA_EXISTS', `a CA named ${name} exists and has its certificate; choose another name`);
+  const open = rounds.filter((r) => r.state === 'open');
+  if (open.length) {
+    const ids = open.map((r) => r.id).join(', ');
+    throw new CertRoundError('CA_EXISTS', `a CA named ${name} exists and its round ${ids} is open; cancel it first (quorum cert cancel ${open[0]!.id} --reason TEXT) to create the CA again, or choose another name`);
+  }
+  return ca;
+}
+
+/**
+ * Give the name `name` to a new CA, inside the transaction that creates it: checkCaName, then a CA
+ * that never got its certificate is retired (renamed `<name>.retired-<n>` with its rounds, kept in
+ * SQLite, and audited as ca.retired) so the name is free. Returns the retired name, if any.
+ */
+export function claimCaName(store: Store, name: string, now: Date): string | null {
+  const old = checkCaName(store, name);
+  if (!old) return null;
+  let retired = '';
+  for (let n = 1; !retired || store.ca(retired); n++) retired = `${name.slice(0, 48)}.retired-${n}`; // within the wire's 64-character ids
+  const rounds = store.certRoundsOfCa(name).map((r) => ({ id: r.id, state: r.state }));
+  if (!store.retireCa(name, retired, now.toISOString())) throw new CertRoundError('CA_EXISTS', `CA ${name} changed while it was being retired; try again`);
+  store.audit('ca.retired', { name, retiredAs: retired, kind: old.kind, fingerprint: old.issuer_fingerprint, rounds, ...(old.frost_ceremony ? { ceremony: old.frost_ceremony } : {}), why: 'the CA never got its certificate and its name is given to a new CA' }, now.toISOString());
+  return retired;
+}
+
 export function insertCertRoundRow(store: Store, ca: string, prepared: Prepared, reason: string, deadline: Date, now: Date, newCa: string | null): CertRoundRow {
   const id = `cert-${store.nextCertRoundSeq()}`;
   store.insertCertRound({ id, ca, profile: prepared.profile, prepared_json: JSON.stringify(prepared), tbs_sha256: prepared.tbsSha256, reason, deadline: deadline.toISOString(), state: 'open', created_at: now.toISOString(), new_ca: newCa });
@@ -135,15 +174,13 @@ export interface FleetCaRequest extends Common {
 /** A new fleet root CA: its self-signed certificate is the round's TBS, under the holder's enrolled key. */
 export async function createFleetCa(store: Store, req: FleetCaRequest, now = new Date()): Promise<CertRoundRow> {
   if (!NAME_RE.test(req.name)) throw new CertRoundError('REQUEST_INVALID', `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
-  if (store.ca(req.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
-  const pending = pendingCeremonyFor(store, req.name);
-  if (pending) throw new CertRoundError('CA_EXISTS', `a FROST DKG ceremony for a CA named ${req.name} is under way (${pending.id}); choose another name`);
+  checkCaName(store, req.name);
   const { deadline, notBefore, notAfter } = checkCommon(req, now);
   const holder = holderKey(store, req.holder);
   checkApprovers(store, req.approvers, req.approvals);
   const prepared = await prepareCertificate('fleet-root', { subjectPublicKey: holder.spki, fleetName: req.fleetName, issuer: 'self', notBefore, ...(notAfter ? { notAfter } : {}) });
   return store.tx(() => {
-    if (store.ca(req.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
+    claimCaName(store, req.name, now);
     store.insertCa({ name: req.name, kind: 'single', holder: holder.name, issuer_spki: holder.spki, issuer_fingerprint: holder.fingerprint, algorithm: holder.algorithm, chain_pem: null, approvals_threshold: req.approvals, approvers: JSON.stringify(req.approvers), created_at: now.toISOString() });
     store.audit('ca.created', { name: req.name, kind: 'single', holder: holder.name, fingerprint: holder.fingerprint, algorithm: holder.algorithm, approvers: req.approvers, approvals: req.approvals }, now.toISOString());
     return insertCertRoundRow(store, req.name, prepared, req.reason, deadline, now, null);
@@ -173,7 +210,7 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
   if (req.newCa) {
     if (req.profile !== 'intermediate-ca') throw new CertRoundError('REQUEST_INVALID', 'only an intermediate-ca certificate can become a CA');
     if (!NAME_RE.test(req.newCa.name)) throw new CertRoundError('REQUEST_INVALID', `CA name ${JSON.stringify(req.newCa.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
-    if (store.ca(req.newCa.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${req.newCa.name} exists already; choose another name`);
+    checkCaName(store, req.newCa.name);
     const holder = holderKey(store, req.newCa.holder);
     if (holder.fingerprint !== csr.publicKey.fingerprint) {
       throw new CertRoundError('CA_HOLDER_KEY_MISMATCH', `the CSR's key ${csr.publicKey.fingerprint} is not ${holder.name}'s enrolled key ${holder.fingerprint}; the intermediate's holder must make the CSR with their own key`);
@@ -194,7 +231,7 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
   if (prepared.issuerFingerprint !== ca.issuer_fingerprint) throw new CertError('ISSUER_KEY_MISMATCH', `CA ${ca.name}'s certificate is not for its recorded key ${ca.issuer_fingerprint}`);
   return store.tx(() => {
     if (newCa) {
-      if (store.ca(newCa.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${newCa.name} exists already; choose another name`);
+      claimCaName(store, newCa.name, now);
       store.insertCa(newCa);
       store.audit('ca.created', { name: newCa.name, kind: newCa.kind, holder: newCa.holder, fingerprint: newCa.issuer_fingerprint, algorithm: newCa.algorithm, approvers: approversOf(newCa), approvals: newCa.approvals_threshold, issuer: ca.name }, now.toISOString());
     }

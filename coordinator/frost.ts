@@ -15,7 +15,7 @@ import { canonicalize } from '../protocol/canonical.js';
 import { sha256hex } from '../protocol/keys.js';
 import { prepareCertificate } from '../protocol/x509.js';
 import type { FrostDkgState, ServerMessage } from '../protocol/wire.js';
-import { CertRoundError, insertCertRoundRow } from './certificates.js';
+import { CertRoundError, claimCaName, insertCertRoundRow } from './certificates.js';
 import type { CertRoundRow, FrostCeremonyRow, KeyholderRow, Store } from './store.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -76,7 +76,7 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
   const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
   const purpose: FleetCaPurpose = { kind: 'fleet-ca', name: req.name, fleetName: req.fleetName, reason: req.reason, ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}), ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
   return store.tx(() => {
-    if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; choose another name`);
+    claimCaName(store, req.name, now); // CA_EXISTS, or retires an unissued CA of this name
     const pending = pendingCeremonyFor(store, req.name);
     if (pending) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${pending.id} for a CA named ${req.name} is under way (${pending.state}); cancel it first or choose another name`);
     store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });

@@ -364,7 +364,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
     if (what === 'cas') {
       if (method === 'GET' && !id) {
-        return store.cas().map((c) => ({ name: c.name, kind: c.kind, holder: c.holder, fingerprint: c.issuer_fingerprint, algorithm: c.algorithm, approvers: approversOf(c), approvals: c.approvals_threshold, issued: c.chain_pem !== null, createdAt: c.created_at }));
+        return store.cas().map((c) => ({ name: c.name, kind: c.kind, holder: c.holder, fingerprint: c.issuer_fingerprint, algorithm: c.algorithm, approvers: approversOf(c), approvals: c.approvals_threshold, issued: c.chain_pem !== null, createdAt: c.created_at, ...(c.retired_at ? { retiredFrom: c.retired_from, retiredAt: c.retired_at } : {}) }));
       }
       if (method === 'POST' && !id) {
         const b = parse(FleetCaSchema, body);

@@ -145,6 +145,10 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (ceremony, participant)
    );
    ALTER TABLE cas ADD COLUMN frost_ceremony TEXT REFERENCES frost_ceremonies(id);`,
+  // 5: a CA that never got its certificate (its round cancelled or expired) gives its name up to a
+  // new CA: it is retired, renamed with its rounds, and kept (never deleted) as history.
+  `ALTER TABLE cas ADD COLUMN retired_from TEXT;
+   ALTER TABLE cas ADD COLUMN retired_at TEXT;`,
 ];
 
 export interface KeyholderRow {
@@ -201,6 +205,9 @@ export interface CaRow {
   created_at: string;
   /** kind 'frost': the DKG ceremony whose group key is the CA key. */
   frost_ceremony?: string | null;
+  /** A retired CA (renamed so that a new CA could take its name): the name it had, and when. */
+  retired_from?: string | null;
+  retired_at?: string | null;
 }
 
 export interface FrostCeremonyRow {
@@ -406,6 +413,19 @@ export class Store {
   /** Forget a CA that never got a certificate (its only round was cancelled or expired). */
   deleteUnissuedCa(name: string): boolean {
     return this.db.prepare('DELETE FROM cas WHERE name = ? AND chain_pem IS NULL').run(name).changes === 1;
+  }
+  /**
+   * Retire a CA that never got its certificate: rename it `retiredName` (recording the name it had)
+   * and point its certificate rounds at the new name, so `name` is free and nothing is deleted.
+   * Inside a transaction: the rounds' references to the CA are checked at its commit.
+   */
+  retireCa(name: string, retiredName: string, at: string): boolean {
+    this.db.pragma('defer_foreign_keys = ON'); // reset by SQLite when the transaction ends
+    const ok = this.db.prepare('UPDATE cas SET name = ?, retired_from = name, retired_at = ? WHERE name = ? AND chain_pem IS NULL AND retired_at IS NULL').run(retiredName, at, name).changes === 1;
+    if (!ok) return false;
+    this.db.prepare('UPDATE cert_rounds SET ca = ? WHERE ca = ?').run(retiredName, name);
+    this.db.prepare('UPDATE cert_rounds SET new_ca = ? WHERE new_ca = ?').run(retiredName, name);
+    return true;
   }
   setCaChain(name: string, chainPem: string): void {
     this.db.prepare('UPDATE cas SET chain_pem = ? WHERE name = ? AND chain_pem IS NULL').run(chainPem, name);

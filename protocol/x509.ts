@@ -565,8 +565,10 @@ export async function assembleCertificate(prepared: Prepared, signature: Buffer)
   const nodeCert = new crypto.X509Certificate(der);
   if (!nodeCert.verify(issuerKey.keyObject)) throw new CertError('CERT_SIGNATURE', 'the assembled certificate does not verify under the issuer key');
   const first = prepared.chain[0];
-  if (first !== undefined && !nodeCert.checkIssued(new crypto.X509Certificate(first))) {
-    throw new CertError('CERT_ASSEMBLY', 'the assembled certificate was not issued by the first certificate of its chain');
+  // The chain's first certificate must be the issuer's own: its name (checkIssued) and its key.
+  const issuerCert = first === undefined ? undefined : new crypto.X509Certificate(first);
+  if (issuerCert && (!nodeCert.checkIssued(issuerCert) || !nodeCert.verify(issuerCert.publicKey))) {
+    throw new CertError('CERT_ASSEMBLY', 'the assembled certificate was not issued by the first certificate of its chain (name or key differ)');
   }
   const pem = pemOf(cert);
   return {
@@ -587,6 +589,95 @@ export async function issueWith(signer: Signer, profile: ProfileName, input: Pre
     throw new CertError('ISSUER_KEY_MISMATCH', `the signer's key ${signer.publicKey.fingerprint} is not the issuer key ${prepared.issuerFingerprint}`);
   }
   return assembleCertificate(prepared, await signer.sign(tbsBytes(prepared)));
+}
+
+// --- the issuer a TBS names, checked by whoever holds the CA key ----------------------------------
+
+/**
+ * What is wrong (empty when nothing is) with the issuer these TBS bytes name, for the CA key
+ * `caKey` that is about to sign them. Self-signed (`issuer` 'self', the fleet-root profile): the
+ * issuer Name is DER-equal to the subject Name and the subject key is the CA key. Issued under a
+ * CA certificate (`issuer` PEM or DER, the first certificate of the chain): that certificate is
+ * for the CA key (and, when self-issued, verifies under it), and the issuer Name is DER-equal to
+ * its subject Name. An AuthorityKeyIdentifier, when present, must carry only a keyIdentifier equal
+ * to the CA key's identifier as the profiles compute it (RFC 5280 method 1, `keyIdentifier`), and
+ * so must a self-signed TBS's and the CA certificate's SubjectKeyIdentifier. Everything is
+ * computed here from the bytes and the key; nothing else is taken on trust.
+ */
+export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffer, caKey: PublicKey): string[] {
+  const problems: string[] = [];
+  let parsed: TBSCertificate;
+  try {
+    parsed = parseTbs(tbsInput);
+  } catch (e) {
+    return [`the bytes are not a DER TBSCertificate: ${(e as Error).message}`];
+  }
+  const expectedKeyId = keyIdentifier(caKey.spki);
+  const issuerDer = buf(AsnConvert.serialize(parsed.issuer));
+  const subjectDer = buf(AsnConvert.serialize(parsed.subject));
+  const nameOf = (der: Buffer) => new x509.Name(der).toString() || '(empty)';
+  const extension = (oid: string) => {
+    const e = (parsed.extensions ?? []).find((x) => x.extnID === oid);
+    return e ? buf(AsnConvert.serialize(e)) : undefined;
+  };
+
+  if (issuer === 'self') {
+    if (!issuerDer.equals(subjectDer)) problems.push(`the TBS issuer ${nameOf(issuerDer)} is not its subject ${nameOf(subjectDer)}, but a fleet root is self-signed`);
+    const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
+    if (sha256hex(spki) !== caKey.fingerprint) problems.push(`the self-signed TBS is for key ${sha256hex(spki)}, not the CA key ${caKey.fingerprint}`);
+    const skid = extension(OID.subjectKeyIdentifier);
+    if (skid) {
+      let id: Buffer | undefined;
+      try {
+        id = Buffer.from(new x509.SubjectKeyIdentifierExtension(skid).keyId, 'hex');
+      } catch (e) {
+        problems.push(`the subjectKeyIdentifier does not parse: ${(e as Error).message}`);
+      }
+      if (id && !id.equals(expectedKeyId)) problems.push(`the self-signed TBS's subjectKeyIdentifier ${colonHex(id)} is not the CA key's ${colonHex(expectedKeyId)}`);
+    }
+  } else {
+    let ca: crypto.X509Certificate | undefined;
+    let caCert: x509.X509Certificate | undefined;
+    try {
+      caCert = parseCert(issuer, 'the CA certificate');
+      ca = new crypto.X509Certificate(buf(caCert.rawData));
+    } catch (e) {
+      problems.push(`the CA certificate (the chain's first) does not parse: ${(e as Error).message}`);
+    }
+    if (ca && caCert) {
+      const caSpki = buf(caCert.publicKey.rawData);
+      const caSubjectDer = buf(AsnConvert.serialize(certAsn(caCert).tbsCertificate.subject));
+      const caIssuerDer = buf(AsnConvert.serialize(certAsn(caCert).tbsCertificate.issuer));
+      if (sha256hex(caSpki) !== caKey.fingerprint) {
+        problems.push(`the CA certificate ${nameOf(caSubjectDer)} is for key ${sha256hex(caSpki)}, not the CA key ${caKey.fingerprint}, so its name is not this CA's`);
+      } else {
+        if (caSubjectDer.equals(caIssuerDer) && !ca.verify(caKey.keyObject)) problems.push(`the CA certificate ${nameOf(caSubjectDer)} is self-issued but not signed by the CA key`);
+        if (!issuerDer.equals(caSubjectDer)) problems.push(`the TBS issuer ${nameOf(issuerDer)} is not the CA certificate's subject ${nameOf(caSubjectDer)}`);
+        let caSkid: Buffer | undefined;
+        try {
+          const ext = caCert.getExtension(x509.SubjectKeyIdentifierExtension);
+          caSkid = ext ? Buffer.from(ext.keyId, 'hex') : undefined;
+        } catch (e) {
+          problems.push(`the CA certificate's subjectKeyIdentifier does not parse: ${(e as Error).message}`);
+        }
+        if (caSkid && !caSkid.equals(expectedKeyId)) problems.push(`the CA certificate's subjectKeyIdentifier ${colonHex(caSkid)} is not the CA key's ${colonHex(expectedKeyId)}`);
+      }
+    }
+  }
+
+  const akidRaw = extension(OID.authorityKeyIdentifier);
+  if (akidRaw) {
+    let akid: x509.AuthorityKeyIdentifierExtension | undefined;
+    try {
+      akid = new x509.AuthorityKeyIdentifierExtension(akidRaw);
+    } catch (e) {
+      problems.push(`the authorityKeyIdentifier does not parse: ${(e as Error).message}`);
+    }
+    if (akid && akid.keyId === undefined) problems.push('the authorityKeyIdentifier has no keyIdentifier');
+    else if (akid && !Buffer.from(akid.keyId!, 'hex').equals(expectedKeyId)) problems.push(`the authorityKeyIdentifier ${colonHex(Buffer.from(akid.keyId!, 'hex'))} is not the CA key's ${colonHex(expectedKeyId)}`);
+    if (akid?.certId) problems.push('the authorityKeyIdentifier names an issuer certificate (issuer and serial), which the profiles never write');
+  }
+  return problems;
 }
 
 // --- review ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { publicKeyFrom, sha256hex, type PublicKey } from '../protocol/keys.js';
 import type { CertRoundInfo } from '../protocol/wire.js';
-import { CertError, reviewTbs, verifyApprovals, type Review } from '../protocol/x509.js';
+import { CertError, issuerProblems, reviewTbs, verifyApprovals, type Review } from '../protocol/x509.js';
 import { Refusal } from './trust.js';
 
 export const APPROVERS_FILE = 'cert-approvers.json';
@@ -39,10 +39,12 @@ export interface CheckedCert {
   tbs: Buffer;
   tbsSha256: string;
   review: Review;
+  /** PEM, as the coordinator sent it: the issuing CA's certificate first (empty for a fleet root). Checked by checkIssuer. */
+  chain: readonly string[];
 }
 
 /** The TBS bytes as received, hashed and described here; the coordinator's description is not used. */
-export function checkCertPayload(round: CertRoundInfo, tbsBase64: string): CheckedCert {
+export function checkCertPayload(round: CertRoundInfo, tbsBase64: string, chain: readonly string[]): CheckedCert {
   if (round.state !== 'open') throw new Refusal('ROUND_CLOSED', `certificate round ${round.id} is ${round.state}; nothing to sign`);
   const tbs = Buffer.from(tbsBase64, 'base64');
   const tbsSha256 = sha256hex(tbs);
@@ -57,7 +59,7 @@ export function checkCertPayload(round: CertRoundInfo, tbsBase64: string): Check
   if (review.selfIssued && review.publicKey.fingerprint !== round.issuerFingerprint) {
     throw new Refusal('PAYLOAD_MALFORMED', `a self-issued certificate for key ${review.publicKey.fingerprint} said to be signed by ${round.issuerFingerprint}`);
   }
-  return { round, tbs, tbsSha256, review };
+  return { round, tbs, tbsSha256, review, chain };
 }
 
 /** The holder's check: a threshold of ITS pinned approvers approved exactly these bytes under its key. */
@@ -73,4 +75,26 @@ export function checkApprovalsPinned(home: string, c: CheckedCert, me: PublicKey
   });
   const counted = verifyApprovals(c.tbs, me.fingerprint, keys, pinned.approvers.map((a) => publicKeyFrom(a.publicKey)), pinned.threshold);
   return pinned.approvers.filter((a) => counted.includes(a.fingerprint)).map((a) => a.name);
+}
+
+/**
+ * The CA key's own check of the issuer it is about to sign, from the bytes (protocol/x509.ts
+ * issuerProblems): a fleet root names itself (issuer = subject, its key is `caKey`); any other
+ * certificate names as issuer exactly the subject of the chain's first certificate, which must be
+ * for `caKey` (so a coordinator cannot pass off another CA's certificate, or another name, as this
+ * CA's); an authorityKeyIdentifier must be `caKey`'s. Else ISSUER_MISMATCH, before anything is signed.
+ */
+export function checkIssuer(c: CheckedCert, caKey: PublicKey): void {
+  const problems =
+    c.round.profile === 'fleet-root'
+      ? issuerProblems(c.tbs, 'self', caKey)
+      : c.chain[0] === undefined
+        ? ['the coordinator sent no CA certificate (chain) to check the issuer name against']
+        : issuerProblems(c.tbs, c.chain[0], caKey);
+  if (problems.length) {
+    throw new Refusal(
+      'ISSUER_MISMATCH',
+      `certificate round ${c.round.id} (${c.round.profile} from CA ${c.round.ca}) would not be issued by your CA as its certificate names it: ${problems.join('; ')}. Nothing was signed; the coordinator (or its database) is not to be trusted with this round: ask the release coordinator to cancel it (quorum cert cancel ${c.round.id}) and find out how these bytes were made`,
+    );
+  }
 }

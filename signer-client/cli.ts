@@ -24,7 +24,7 @@ import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePk
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
 import { approvalMessage, formatReview } from '../protocol/x509.js';
-import { checkApprovalsPinned, checkCertPayload, pinApprovers, type CheckedCert } from './cert-trust.js';
+import { checkApprovalsPinned, checkCertPayload, checkIssuer, pinApprovers, type CheckedCert } from './cert-trust.js';
 import { advanceRoots, checkPayload, Refusal, TrustStore, verifiedTargets, type CheckedProposal, type Payload } from './trust.js';
 
 
@@ -507,9 +507,11 @@ const CERT_HELP = `Usage: quorum-signer cert <list|review|approve|sign|pin-appro
   cert list                          certificate rounds and their approvals
   cert review ROUND                  what the certificate says, computed here from the TBS bytes, and their sha256
   cert approve ROUND [--yes]         review, confirm and sign an approval of exactly these bytes (any key type)
-  cert sign ROUND [--yes] [--out F]  for the CA key's holder: verify a threshold of approvals against YOUR
-                                     pinned approvers (else APPROVALS_UNMET, exit 1), then sign the TBS bytes;
-                                     the coordinator assembles, verifies and releases the certificate
+  cert sign ROUND [--yes] [--out F]  for the CA key's holder: check that the TBS names your CA as issuer (its
+                                     chain's first certificate is for your key; else ISSUER_MISMATCH), verify a
+                                     threshold of approvals against YOUR pinned approvers (else APPROVALS_UNMET,
+                                     exit 1), then sign the TBS bytes; the coordinator assembles, verifies and
+                                     releases the certificate
   cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N
                                      pin whose approvals count for your CA key, and how many are needed
 
@@ -538,7 +540,7 @@ function renderCert(c: CheckedCert, approvals: { keyholder: string }[]): string 
 
 async function fetchCert(s: Session, roundId: string) {
   const p = await s.conn.request({ type: 'cert.get', round: roundId }, 'cert.payload');
-  return { payload: p, checked: checkCertPayload(p.round, p.tbs) };
+  return { payload: p, checked: checkCertPayload(p.round, p.tbs, p.chain) };
 }
 
 async function cert(argv: string[]): Promise<number> {
@@ -597,6 +599,7 @@ async function cert(argv: string[]): Promise<number> {
     // sign: this client holds the CA key, and decides itself whether enough keyholders approved.
     if (checked.round.issuerFingerprint !== me.fingerprint) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by key ${checked.round.issuerFingerprint}, not yours (${me.fingerprint})`);
     if (checked.review.signatureAlgorithm !== me.algorithm) throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}, but your key is ${me.algorithm}`);
+    checkIssuer(checked, me); // the issuer name and key id are this CA's (ISSUER_MISMATCH)
     const approvedBy = checkApprovalsPinned(s.home, checked, me, payload.approvals);
     io.out(renderCert(checked, payload.approvals).trimEnd());
     io.out(`verified here: approved by ${approvedBy.join(', ')} (your pinned approvers)`);
@@ -836,6 +839,7 @@ async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean
   const group = store.groups().find((g) => groupPublicKey(g).fingerprint === checked.round.issuerFingerprint);
   if (!group) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by the FROST group key ${checked.round.issuerFingerprint}; you hold no share of it`);
   if (checked.review.signatureAlgorithm !== 'ed25519') throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}; a FROST group signs Ed25519`);
+  checkIssuer(checked, groupPublicKey(group));
   io.out(renderCert(checked, []).trimEnd());
   io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((p) => p.name).join(', ')}`);
   if (!v.yes && !(await confirm(`sign this certificate with your share of the group key (round ${roundId})?`))) return io.out('not signed'), 1;
@@ -918,7 +922,7 @@ async function frost(argv: string[]): Promise<number> {
       );
       if (isRound) return await frostMetadataSign(s, id, values);
       const p = await s.conn.request({ type: 'cert.get', round: id }, 'cert.payload');
-      const checked = checkCertPayload(p.round, p.tbs);
+      const checked = checkCertPayload(p.round, p.tbs, p.chain);
       return await frostCertSign(s, checked, values);
     } finally {
       endSession(s);

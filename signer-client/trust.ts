@@ -32,6 +32,7 @@ export type RefusalCode =
   | 'CEREMONY_CONFLICT' // the stored DKG state or share does not match the ceremony
   | 'IDENTITY_MISMATCH' // the ceremony lists another identity key for this keyholder
   | 'GROUP_MISMATCH' // the coordinator recorded another group than this participant computed
+  | 'ISSUER_MISMATCH' // a certificate's issuer name or key identifier is not the signing CA's own (signer-client/cert-trust.ts)
   | 'TIMEOUT'; // gave up waiting for other participants
 
 export class Refusal extends QuorumError<RefusalCode> {}

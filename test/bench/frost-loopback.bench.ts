@@ -91,7 +91,7 @@ import { encodeSig, generateKeyPair, keyId, publicKeyFrom, sha256hex, toMetadata
 import { buildRoot, daysFrom, localSigner, type Signer } from '../../protocol/metadata/build.js';
 import type { CertRoundInfo, RoundInfo, ServerMessage } from '../../protocol/wire.js';
 import { approvalMessage, tbsOfCertificate, verifyApprovals } from '../../protocol/x509.js';
-import { checkCertPayload } from '../../signer-client/cert-trust.js';
+import { checkCertPayload, checkIssuer } from '../../signer-client/cert-trust.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import { advanceRoots, checkPayload, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
@@ -463,8 +463,9 @@ async function fetchCertRound(c: Coordinator, roundId: string, participants: Mem
   await Promise.all(
     participants.map(async (m) => {
       const p = await m.conn.request({ type: 'cert.get', round: roundId }, 'cert.payload');
-      const checked = checkCertPayload(p.round, p.tbs); // sha256 of the TBS bytes, parsed, self-issued key
+      const checked = checkCertPayload(p.round, p.tbs, p.chain); // sha256 of the TBS bytes, parsed, self-issued key
       check(checked.round.issuerFingerprint === issuer.fingerprint, `${roundId} is signed by the expected key`);
+      checkIssuer(checked, issuer); // the issuer name and key id are the CA's, as cert sign / frost sign check
       check(checked.review.signatureAlgorithm === 'ed25519', `${roundId} is an Ed25519 signature`);
       messages.set(m.name, checked.tbs);
     }),
@@ -638,7 +639,7 @@ async function plainRound(c: Coordinator, ca: PlainCa, round: OpenedRound): Prom
   const approvedAt = performance.now();
   // The holder: the round with its approvals, checked against its own pinned approvers, then signed.
   const p = await holder.conn.request({ type: 'cert.get', round: id }, 'cert.payload');
-  const checked = checkCertPayload(p.round, p.tbs);
+  const checked = checkCertPayload(p.round, p.tbs, p.chain);
   check(checked.tbs.equals(round.messages.get(holder.name)!), `${id}: the holder signs the bytes it reviewed`);
   const approvals = p.approvals.map((a) => ({ publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')), signature: Buffer.from(a.sig, 'base64') }));
   verifyApprovals(checked.tbs, issuerFp, approvals, approvers.map((a) => a.publicKey), approvers.length);

@@ -323,6 +323,19 @@ describe('refusals before a round opens', () => {
     }
   });
 
+  it('assembly refuses a certificate whose chain names another CA than the key that signed it', async () => {
+    const a = await fleetRoot('ed25519', 'Acme Fleet');
+    const b = await fleetRoot('ed25519', 'Other Fleet');
+    const csr = opensslCsr(newKey('ed25519'), '/CN=dev-twin');
+    // A TBS made under B (issuer name and authority key id B's, chain [B]) but said to be A's key.
+    const underB = await prepareCertificate('device', { csr, issuer: { certificate: b.issued.certificate, chain: b.issued.chain } });
+    const lie = { ...underB, issuerSpki: a.signer.publicKey.spki.toString('base64'), issuerFingerprint: a.signer.publicKey.fingerprint };
+    await expectCode(assembleCertificate(lie, await a.signer.sign(tbsBytes(lie))), 'CERT_ASSEMBLY');
+    // The honest one assembles.
+    const honest = await prepareCertificate('device', { csr, issuer: { certificate: a.issued.certificate, chain: a.issued.chain } });
+    expect((await assembleCertificate(honest, await a.signer.sign(tbsBytes(honest)))).chain).toEqual([a.issued.certificate]);
+  });
+
   it('other refusals: garbage, CN mismatch, non-CA issuer, pathlen 0, wrong signer, bad serial', async () => {
     await expectCode(() => checkCsr('device', 'not a CSR'), 'CSR_INVALID');
     await expectCode(() => checkCsr('device', Buffer.alloc(20_000, 0x30)), 'CSR_INVALID');
