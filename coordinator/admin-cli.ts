@@ -648,7 +648,7 @@ export async function cmdFrost(argv: string[], io: Io): Promise<number> {
 
 export const FLEET_CA_HELP = `Usage: quorum fleet-ca create --name N --holder KEYHOLDER --fleet-name CN --approvers a,b,c --approvals M
                         --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
-       quorum fleet-ca create --frost --name N --threshold T --participant A --participant B ... --fleet-name CN
+       quorum fleet-ca create [--frost] --name N --threshold T --participant A --participant B ... --fleet-name CN
                         --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
        quorum fleet-ca list [--json]
        quorum fleet-ca ceremony <id> [--json]   (a FROST DKG ceremony's progress and group)
@@ -676,7 +676,10 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
   const a = await adminConn(values);
   if (positionals[0] === 'ceremony' && positionals.length === 2) return showCeremony(a, positionals[1]!, values.json, io);
   if (positionals[0] === 'cancel-ceremony' && positionals.length === 2) return cancelCeremonyCmd(a, positionals[1]!, values.reason, io);
-  if (positionals[0] === 'create' && positionals.length === 1 && values.frost) {
+  // --participant (with --threshold) makes it a FROST group CA, with or without --frost.
+  const frost = values.frost || (values.participant ?? []).length > 0;
+  if (frost && (values.holder || values.approvers || values.approvals)) throw new UsageError('a FROST group CA (--frost, --participant) has no --holder, --approvers or --approvals: its participants sign together');
+  if (positionals[0] === 'create' && positionals.length === 1 && frost) {
     const participants = values.participant ?? [];
     const threshold = Number(values.threshold);
     if (!values.name || !values['fleet-name'] || !values.reason || participants.length < 2 || !Number.isInteger(threshold)) {

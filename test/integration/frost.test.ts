@@ -61,7 +61,12 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/KEYHOLDER_UNKNOWN|mallory/);
 
-    const open = await quorum(['fleet-ca', 'create', '--frost', '--name', 'fleet', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--fleet-name', 'ACME Fleet Root', '--reason', 'new FROST fleet root', '--data-dir', repo.dataDir]);
+    // --participant and --holder do not mix (a FROST CA has no holder).
+    const mixed = await quorum(['fleet-ca', 'create', '--name', 'x', '--threshold', '2', '--participant', 'alice', '--participant', 'bob', '--holder', 'carol', '--fleet-name', 'X', '--reason', 'r', '--data-dir', repo.dataDir]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/no --holder/);
+    // The issue's form: --threshold and --participant make it a FROST CA (--frost is optional).
+    const open = await quorum(['fleet-ca', 'create', '--name', 'fleet', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--fleet-name', 'ACME Fleet Root', '--reason', 'new FROST fleet root', '--data-dir', repo.dataDir]);
     expect(open.code, open.stderr).toBe(0);
     expect(open.stdout).toContain('dkg-fleet');
 
