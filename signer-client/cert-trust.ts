@@ -4,6 +4,7 @@
  * used for this, so a coordinator that enrolls a key of its own cannot approve anything.
  * Also every check a keyholder makes on a certificate round's bytes before approving or signing.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { publicKeyFrom, sha256hex, type PublicKey } from '../protocol/keys.js';
@@ -97,4 +98,26 @@ export function checkIssuer(c: CheckedCert, caKey: PublicKey): void {
       `certificate round ${c.round.id} (${c.round.profile} from CA ${c.round.ca}) would not be issued by your CA as its certificate names it: ${problems.join('; ')}. Nothing was signed; the coordinator (or its database) is not to be trusted with this round: ask the release coordinator to cancel it (quorum cert cancel ${c.round.id}) and find out how these bytes were made`,
     );
   }
+}
+
+/**
+ * An approver's check of the issuer, from the bytes: a fleet root names itself as issuer (and
+ * checkCertPayload tied its key to the round's issuer fingerprint); any other certificate passes
+ * checkIssuer against the chain's first certificate, whose key must be the round's issuer key. An
+ * approver holds no CA key, so this ties the TBS to a CA certificate consistent with the round
+ * rather than to a pinned CA; the holder checks against its own key before it signs.
+ */
+export function checkIssuerAsApprover(c: CheckedCert): void {
+  const refuse = (why: string): never => {
+    throw new Refusal('ISSUER_MISMATCH', `certificate round ${c.round.id}: ${why}; not approved: ask the release coordinator to cancel it (quorum cert cancel ${c.round.id})`);
+  };
+  if (c.round.profile === 'fleet-root') {
+    if (!c.review.selfIssued) refuse(`a fleet root must name itself as issuer, but the TBS issuer is ${c.review.issuer}`);
+    return;
+  }
+  const first = c.chain[0];
+  if (first === undefined) return refuse('it came without the CA certificate (chain) to check its issuer against');
+  const key = publicKeyFrom(new crypto.X509Certificate(first).publicKey);
+  if (key.fingerprint !== c.round.issuerFingerprint) refuse(`it is said to be signed by key ${c.round.issuerFingerprint}, but its CA certificate is for key ${key.fingerprint}`);
+  checkIssuer(c, key);
 }

@@ -24,7 +24,7 @@ import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePk
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
 import { approvalMessage, formatReview } from '../protocol/x509.js';
-import { checkApprovalsPinned, checkCertPayload, checkIssuer, pinApprovers, type CheckedCert } from './cert-trust.js';
+import { checkApprovalsPinned, checkCertPayload, checkIssuer, pinApprovers, checkIssuerAsApprover, type CheckedCert } from './cert-trust.js';
 import { advanceRoots, checkPayload, Refusal, TrustStore, verifiedTargets, type CheckedProposal, type Payload } from './trust.js';
 
 
@@ -587,6 +587,7 @@ async function cert(argv: string[]): Promise<number> {
     checkCertReviewed(s.home, checked);
     const me = s.signer.publicKey;
     if (sub === 'approve') {
+      checkIssuerAsApprover(checked); // issuer name and key id consistent with the CA certificate (ISSUER_MISMATCH)
       io.out(renderCert(checked, payload.approvals).trimEnd());
       if (!values.yes && !(await confirm(`approve issuing this certificate (round ${roundId})?`))) return io.out('not approved'), 1;
       const sig = await s.signer.sign(approvalMessage(checked.tbs, checked.round.issuerFingerprint));

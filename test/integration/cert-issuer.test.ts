@@ -4,7 +4,7 @@
  * issuer Name, another CA's certificate as the chain, no chain, a fleet root that is not
  * self-issued, another AuthorityKeyIdentifier), for a key-held CA and for a FROST participant; and
  * against the real coordinator whose SQLite row of a round's prepared TBS was rewritten while it
- * was stopped. Honest rounds through the same fake are signed (the controls), so each refusal is
+ * was stopped (where the approvers' clients refuse to approve it too). Honest rounds through the same fake are signed (the controls), so each refusal is
  * the issuer check's and nothing else's.
  */
 import { execFileSync } from 'node:child_process';
@@ -254,7 +254,7 @@ describe('the CA holder against its real coordinator whose database was rewritte
     if (repo) fs.rmSync(repo.dir, { recursive: true, force: true });
   });
 
-  it('the holder refuses the rewritten TBS with ISSUER_MISMATCH; the coordinator never receives a signature', async () => {
+  it('approvers and the holder refuse the rewritten TBS with ISSUER_MISMATCH; the coordinator never receives an approval or a signature', async () => {
     repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'ca'], rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, keyType: { ca: 'ecdsa' } });
     const pin = await signer(['cert', 'pin-approvers', '--home', repo.homes.ca!, '--threshold', '2', '--approver', `alice=${file('alice.pub.pem')}`, '--approver', `bob=${file('bob.pub.pem')}`]);
     expect(pin.code, pin.stderr).toBe(0);
@@ -287,11 +287,16 @@ describe('the CA holder against its real coordinator whose database was rewritte
     db.close();
     await repo.coordinator.start(port);
 
-    // The approvers approve what they are shown (the review says Issuer: CN=Evil Fleet) ...
+    // The review shows what the bytes say (Issuer: CN=Evil Fleet); the approvers' clients compare
+    // it with the CA certificate the round came with and refuse to approve ...
     const review = await signer(['cert', 'review', id, '--home', repo.homes.alice!]);
     expect(review.stdout).toContain('Issuer:      CN=Evil Fleet');
-    await approve(id);
-    // ... but the holder's client compares the issuer with its CA certificate and refuses.
+    for (const k of ['alice', 'bob']) {
+      const a = await signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!]);
+      expect(a.code).toBe(1);
+      expect(a.stderr).toMatch(/^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m);
+    }
+    // ... and the holder's client, against its own CA key, refuses before it looks at approvals.
     const r = await signer(['cert', 'sign', id, '--yes', '--home', repo.homes.ca!]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m);
@@ -299,7 +304,7 @@ describe('the CA holder against its real coordinator whose database was rewritte
     expect(status.round.state).toBe('open');
     expect(status.certificate).toBeNull();
     const events = (await quorum(['audit', 'export', '--data-dir', repo.dataDir])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: { round?: string } });
-    expect(events.filter((e) => e.data.round === id).map((e) => e.event)).toEqual(['cert.round.opened', 'cert.approval.accepted', 'cert.approval.accepted']);
+    expect(events.filter((e) => e.data.round === id).map((e) => e.event)).toEqual(['cert.round.opened']);
     expect(publicKeyFrom(fs.readFileSync(file('ca.pub.pem'), 'utf8')).fingerprint).toBe((JSON.parse(row.prepared_json) as Prepared).issuerFingerprint);
   });
 });

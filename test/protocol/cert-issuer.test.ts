@@ -16,7 +16,7 @@ import { generateKeyPair, sha256hex, type PublicKey } from '../../protocol/keys.
 import { localSigner, type Signer } from '../../protocol/metadata/build.js';
 import type { CertRoundInfo } from '../../protocol/wire.js';
 import { assembleCertificate, issuerProblems, issueWith, prepareCertificate, tbsBytes, type CertKeyAlgorithm, type Issued, type Prepared, type ProfileName } from '../../protocol/x509.js';
-import { checkCertPayload, checkIssuer } from '../../signer-client/cert-trust.js';
+import { checkCertPayload, checkIssuer, checkIssuerAsApprover } from '../../signer-client/cert-trust.js';
 import { brokenSignature, withAkid, withIssuer, withSkid } from '../tbs-tamper.js';
 
 let dir: string;
@@ -171,5 +171,31 @@ describe('lies are refused with ISSUER_MISMATCH, saying what is wrong', () => {
     expect(r?.message).toMatch(/the coordinator sent no CA certificate \(chain\)/);
     expect(issuerProblems(tbsBytes(dev), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', key)[0]).toMatch(/^the CA certificate \(the chain's first\) does not parse/);
     expect(issuerProblems(Buffer.from('not a tbs'), 'self', key)[0]).toMatch(/^the bytes are not a DER TBSCertificate/);
+  });
+});
+
+describe('approvers check the issuer against the CA certificate the round comes with', () => {
+  const approverCheck = (profile: ProfileName, tbs: Buffer, chain: readonly string[], issuerFingerprint: string): string | null => {
+    try {
+      checkIssuerAsApprover(checkCertPayload(round(profile, tbs, issuerFingerprint), tbs.toString('base64'), chain));
+      return null;
+    } catch (e) {
+      return `${(e as { code: string }).code}: ${(e as Error).message}`;
+    }
+  };
+
+  it('honest rounds pass; another issuer name, a chain for another key, no chain, a fleet root naming another issuer are refused', async () => {
+    const fleet = await root('ed25519', 'Acme Fleet');
+    const other = await root('ed25519', 'Other Fleet');
+    const key = fleet.signer.publicKey;
+    const dev = await deviceTbs(fleet);
+    expect(approverCheck('device', tbsBytes(dev), dev.chain, key.fingerprint)).toBeNull();
+    const rootPrepared = await prepareCertificate('fleet-root', { subjectPublicKey: key, fleetName: 'Acme Fleet', issuer: 'self' });
+    expect(approverCheck('fleet-root', tbsBytes(rootPrepared), [], key.fingerprint)).toBeNull();
+
+    expect(approverCheck('device', withIssuer(tbsBytes(dev), 'CN=Other Fleet'), dev.chain, key.fingerprint)).toMatch(/^ISSUER_MISMATCH: .*CN=Other Fleet is not the CA certificate's subject CN=Acme Fleet/);
+    expect(approverCheck('device', tbsBytes(dev), [other.issued.certificate], key.fingerprint)).toMatch(/^ISSUER_MISMATCH: .*said to be signed by key [0-9a-f]{64}, but its CA certificate is for key [0-9a-f]{64}.*quorum cert cancel cert-7/);
+    expect(approverCheck('device', tbsBytes(dev), [], key.fingerprint)).toMatch(/^ISSUER_MISMATCH: .*without the CA certificate/);
+    expect(approverCheck('fleet-root', withIssuer(tbsBytes(rootPrepared), 'CN=Other Fleet'), [], key.fingerprint)).toMatch(/^ISSUER_MISMATCH: .*must name itself as issuer/);
   });
 });
