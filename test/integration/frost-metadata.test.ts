@@ -3,7 +3,9 @@
  * the coordinator (quorum frost create, quorum-signer frost join); a root round puts the group key
  * into root (threshold 2 with alice's key) and makes it the only targets key; t participants sign
  * the root and the targets rounds together with quorum-signer frost sign, each after its own
- * checks against its pinned root. The coordinator is SIGKILLed mid-signing and loses nothing. The
+ * checks against its pinned root. The coordinator is SIGKILLed mid-signing and loses nothing; a
+ * participant SIGKILLed mid-DKG resumes; targets move to a plain key and back to the group in
+ * linked root + targets rounds (the group signing targets under the proposed root). The
  * releases are accepted by `quorum verify`, by node:crypto against the raw group key, and (tuf)
  * by the tuf-js Updater over loopback HTTP; in the ota dialect by the ota rules of `quorum verify`.
  */
@@ -220,6 +222,38 @@ function story(dialect: Dialect): void {
     expect(s.code, s.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current, '3.root.json')), 'root v3 release');
     checkGroupSignature(path.join(current, '3.root.json'), dialect, groupKey);
+  }, 180_000);
+
+  it('hands targets back to alice and then to the group again, each time re-signing the released targets in a linked round', async () => {
+    // Root v4: targets key alice instead of the group; the group signs the root (it is a root key),
+    // alice the linked targets round.
+    const open4 = await quorum(['round', 'open', 'root', '--reason', 'targets to alice', '--add-key', 'targets=alice', '--remove-key', 'targets=frost:release', '--resign-targets', '--json', '--data-dir', repo.dataDir]);
+    expect(open4.code, open4.stderr).toBe(0);
+    const r4 = JSON.parse(open4.stdout) as { id: string; linked: string };
+    for (const p of [frostSign(repo, 'bob', r4.id), frostSign(repo, 'carol', r4.id)]) expect((await p.done).code, p.log()).toBe(0);
+    for (const id of [r4.id, r4.linked]) expect((await signer(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
+    await until(() => fs.existsSync(path.join(current, '4.root.json')), 'root v4 release');
+
+    // Root v5: the group takes targets back; the linked targets round needs the group under the
+    // proposed root, and its participants check it against that root, not the released one.
+    const open5 = await quorum(['round', 'open', 'root', '--reason', 'targets to the group', '--add-key', 'targets=frost:release', '--remove-key', 'targets=alice', '--resign-targets', '--json', '--data-dir', repo.dataDir]);
+    expect(open5.code, open5.stderr).toBe(0);
+    const r5 = JSON.parse(open5.stdout) as { id: string; linked: string };
+    const linked = (await rounds(repo)).find((x) => x.id === r5.linked)!;
+    expect(linked.frost).toEqual([expect.objectContaining({ session: `${r5.linked}.dkg-release`, signed: false })]);
+    const [a, c] = [frostSign(repo, 'alice', r5.linked), frostSign(repo, 'carol', r5.linked)];
+    for (const p of [a, c]) {
+      const res = await p.done;
+      expect(res.code, p.log()).toBe(0);
+      expect(res.stdout).toContain(`LINKED: released only together with root round ${r5.id}`);
+    }
+    expect((await rounds(repo)).find((x) => x.id === r5.linked)!.state).toBe('open'); // not before its root round
+    for (const p of [frostSign(repo, 'alice', r5.id), frostSign(repo, 'bob', r5.id)]) expect((await p.done).code, p.log()).toBe(0);
+    expect((await signer(['sign', r5.id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
+    await until(() => fs.existsSync(path.join(current, '5.root.json')), 'root v5 release');
+    checkGroupSignature(path.join(current, 'targets.json'), dialect, groupKey);
+    const v = await quorum(['verify', current, '--root', path.join(current, '1.root.json')]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
   }, 180_000);
 }
 
