@@ -303,6 +303,7 @@ describe('managing rounds (ota)', () => {
     await until(
       async () => {
         const r = await q(['rounds', '--json']);
+        if (r.code !== 0) throw new Error(`quorum rounds failed (${r.code}): ${r.stderr}`);
         return (JSON.parse(r.stdout) as RoundInfo[]).find((x) => x.id === t3)?.state === 'expired';
       },
       'the round to expire',
