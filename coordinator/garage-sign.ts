@@ -22,7 +22,7 @@ import { unzipSync } from 'fflate';
 import { canonicalize } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { LIMITS } from '../protocol/limits.js';
-import { otaUsable, parseGarageSignPublic, parseMetadataKey, publicKeyFrom, sha256hex, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import { otaUsable, parseGarageSignPublic, parseMetadataKey, sha256hex, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { EXPIRES_RE, formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
 import { parseMetadata, verifyRepository, type FileInput, type RepositoryInput } from '../protocol/verify.js';
 import { DATA_FILES } from './server.js';

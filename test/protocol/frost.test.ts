@@ -43,7 +43,6 @@ import {
   type FrostGroup,
   type FrostParty,
   type FrostShare,
-  type FrostSignatureShare,
   type FrostSignRequest,
   type IdentityKey,
 } from '../../protocol/frost.js';
