@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
-import { newRepo, PASSPHRASE, quorum, signer, SIGNER, TEST_SCRYPT_N, until, type Repo, type RunResult } from './harness.js';
+import { auditEvents, type AuditEvent, newRepo, PASSPHRASE, quorum, signer, SIGNER, TEST_SCRYPT_N, until, type Repo, type RunResult } from './harness.js';
 
 interface Ca {
   name: string;
@@ -25,10 +25,6 @@ interface Ca {
 interface CertView {
   round: { id: string; ca: string; state: string; newCa?: string };
 }
-interface AuditEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
 
 function json<T>(r: RunResult): T {
   expect(r.code, r.stderr).toBe(0);
@@ -40,7 +36,7 @@ const status = async (repo: Repo, id: string) => json<CertView>(await quorum(['c
 async function audit(repo: Repo): Promise<AuditEvent[]> {
   const v = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
   expect(v.code, v.stderr).toBe(0);
-  return (await quorum(['audit', 'export', '--data-dir', repo.dataDir])).stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  return auditEvents(repo.dataDir);
 }
 
 function refused(r: RunResult, re: RegExp): void {

@@ -21,7 +21,7 @@ import { ServerMessageSchema, WIRE_VERSION, type CertRoundInfo, type ServerMessa
 import { approvalMessage, assembleCertificate, issueWith, prepareCertificate, tbsBytes, type Issued, type Prepared, type ProfileName } from '../../protocol/x509.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import { issuerOf, withAkid, withIssuer } from '../tbs-tamper.js';
-import { newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
+import { auditEvents, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
 import { keySigner } from './wire-client.js';
 
 const COST = { N: Number(TEST_SCRYPT_N), r: 8, p: 1 };
@@ -303,7 +303,7 @@ describe('the CA holder against its real coordinator whose database was rewritte
     const status = JSON.parse((await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir])).stdout) as { round: { state: string }; certificate: string | null };
     expect(status.round.state).toBe('open');
     expect(status.certificate).toBeNull();
-    const events = (await quorum(['audit', 'export', '--data-dir', repo.dataDir])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: { round?: string } });
+    const events = await auditEvents(repo.dataDir);
     expect(events.filter((e) => e.data.round === id).map((e) => e.event)).toEqual(['cert.round.opened']);
     expect(publicKeyFrom(fs.readFileSync(file('ca.pub.pem'), 'utf8')).fingerprint).toBe((JSON.parse(row.prepared_json) as Prepared).issuerFingerprint);
   });

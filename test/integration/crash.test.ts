@@ -187,6 +187,20 @@ const released = (round: string) =>
   );
 
 /**
+ * After the restart: the round is released exactly once, its targets file is the one the round's
+ * bytes and stored signatures make, nothing acknowledged was lost and every release is published
+ * (and, where no kill fell between storing and acknowledging, every stored signature was acked).
+ */
+async function releasedIntact(id: string, opts: { everyAcked: boolean }): Promise<void> {
+  await released(id);
+  const r = releasedOnce(repo.dataDir, id);
+  expect(r.files['targets.json']!.equals(expectedTargetsFile(repo.dataDir, id))).toBe(true);
+  if (opts.everyAcked) await everyStoredAcked(id);
+  noAckLost();
+  allReleasesPublished(repo.dataDir);
+}
+
+/**
  * Coordinator.start, tolerating its race with the coordinator writing server.json (not written
  * atomically: the harness can read it empty); then the file is read again once complete.
  */
@@ -238,13 +252,8 @@ describe('SIGKILL at any moment of a round', () => {
 
     resume(KEYHOLDERS);
     await restart(KEYHOLDERS, before);
-    await released(id);
-    const r = releasedOnce(repo.dataDir, id);
+    await releasedIntact(id, { everyAcked: true });
     expect(signersOf(repo.dataDir, id).length).toBeGreaterThanOrEqual(TARGETS_THRESHOLD);
-    expect(r.files['targets.json']!.equals(expectedTargetsFile(repo.dataDir, id))).toBe(true);
-    await everyStoredAcked(id);
-    noAckLost();
-    allReleasesPublished(repo.dataDir);
   }, 60_000);
 
   it('(b) killed after some signatures were acknowledged, before the threshold: none is lost', async () => {
@@ -269,13 +278,8 @@ describe('SIGKILL at any moment of a round', () => {
     // The frozen signers wake up, find the connection gone, reconnect and complete the round.
     resume(late);
     await until(() => late.every((k) => reconnects(k) > before[k]!), 'late watchers to reconnect', 30_000);
-    await released(id);
-    const r = releasedOnce(repo.dataDir, id);
+    await releasedIntact(id, { everyAcked: true });
     expect(signersOf(repo.dataDir, id)).toEqual(expect.arrayContaining(early));
-    expect(r.files['targets.json']!.equals(expectedTargetsFile(repo.dataDir, id))).toBe(true);
-    await everyStoredAcked(id);
-    noAckLost();
-    allReleasesPublished(repo.dataDir);
   }, 60_000);
 
   it('(c) killed at random moments of 8 rounds while watchers sign: every round is released exactly once', async () => {
@@ -291,11 +295,7 @@ describe('SIGKILL at any moment of a round', () => {
       noAckLost();
 
       await restart(KEYHOLDERS, before);
-      await released(id);
-      const r = releasedOnce(repo.dataDir, id);
-      expect(r.files['targets.json']!.equals(expectedTargetsFile(repo.dataDir, id))).toBe(true);
-      noAckLost();
-      allReleasesPublished(repo.dataDir);
+      await releasedIntact(id, { everyAcked: false });
     }
     const dup = Object.values(watchers).reduce((n, w) => n + (w.log.match(/SIG_DUPLICATE/g) ?? []).length, 0);
     console.log(`crash (c):\n  ${phases.join('\n  ')}\n  watchers told SIG_DUPLICATE when re-sending after a reconnect: ${dup}`);

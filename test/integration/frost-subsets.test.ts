@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../protocol/canonical.js';
-import { background, frostIdentities, frostJoin, newRepo, quorum, signer, until, type Repo } from './harness.js';
+import { auditEvents, background, frostIdentities, frostJoin, newRepo, quorum, signer, until, type Repo } from './harness.js';
 
 const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
 
@@ -74,8 +74,7 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
     }
     const v = await quorum(['verify', current(), '--root', path.join(current(), '1.root.json')]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    const audit = await quorum(['audit', 'export', '--data-dir', repo.dataDir]);
-    const signers = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: { keyholder?: string } }).filter((e) => e.event === 'signature.accepted' && e.data.keyholder?.startsWith('frost:five'));
+    const signers = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'signature.accepted' && String(e.data.keyholder).startsWith('frost:five'));
     expect(new Set(signers.map((e) => e.data.keyholder))).toEqual(new Set(all.map((s) => `frost:five (${s.join(', ')})`)));
   }, 300_000);
 });

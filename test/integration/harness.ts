@@ -217,3 +217,16 @@ export async function adminCall<T>(c: Coordinator, method: string, p: string, bo
   if (r.status !== 200 || r.body.error) throw new Error(`admin ${method} ${p}: HTTP ${r.status} ${r.body.error?.code ?? ''} ${r.body.error?.message ?? ''}`);
   return r.body;
 }
+
+export interface AuditEvent {
+  seq: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** The coordinator's audit log (quorum audit export), oldest first. */
+export async function auditEvents(dataDir: string): Promise<AuditEvent[]> {
+  const r = await quorum(['audit', 'export', '--data-dir', dataDir]);
+  if (r.code !== 0) throw new Error(`quorum audit export failed (${r.code}): ${r.stderr}`);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+}

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
+import { auditEvents, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
 
 for (const dialect of ['tuf', 'ota'] as const) {
   describe(`root and targets released together (${dialect})`, () => {
@@ -70,7 +70,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       expect(v.stdout).toContain('targets.json: version 2');
       const after = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as { id: string; state: string }[];
       expect(after.filter((r) => r.id === root.id || r.id === t.id).map((r) => r.state)).toEqual(['released', 'released']);
-      const audit = (await quorum(['audit', 'export', '--data-dir', repo.dataDir])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: { round: string; release?: number } });
+      const audit = await auditEvents(repo.dataDir);
       const rel = audit.filter((e) => e.event === 'round.released' && (e.data.round === root.id || e.data.round === t.id));
       expect(rel.length).toBe(2);
       expect(rel[0]!.data.release).toBe(rel[1]!.data.release);

@@ -12,20 +12,8 @@ import type { Dialect } from '../../protocol/canonical.js';
 import { encodeSig } from '../../protocol/keys.js';
 import { keyIdOf, type Signer } from '../../protocol/metadata/build.js';
 import type { RoundInfo, ServerMessage } from '../../protocol/wire.js';
-import { newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
+import { auditEvents, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
 import { canonicalOf, connect, keySigner, keyidIn, sha256hex, type WireClient } from './wire-client.js';
-
-interface AuditEvent {
-  seq: number;
-  event: string;
-  data: Record<string, unknown>;
-}
-
-async function auditEvents(dataDir: string): Promise<AuditEvent[]> {
-  const r = await quorum(['audit', 'export', '--data-dir', dataDir]);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
-}
 
 let fileN = 0;
 /** Open a targets round adding one small file; returns the round as the CLI prints it (--json). */

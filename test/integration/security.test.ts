@@ -16,20 +16,8 @@ import { localSigner, serialize, signEnvelope, type Signer } from '../../protoco
 import type { RootSigned } from '../../protocol/metadata/schemas.js';
 import { AUTH_DOMAIN, ClientMessageSchema, ServerMessageSchema, WIRE_VERSION, authMessage, type ClientMessage, type RoundInfo, type ServerMessage } from '../../protocol/wire.js';
 import { auditHash } from '../../coordinator/store.js';
-import { newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
+import { auditEvents, newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
 import { authHeaders, canonicalOf, challenge, connect, keySigner, keyidIn, sha256hex, upgrade, type WireClient } from './wire-client.js';
-
-interface AuditEvent {
-  seq: number;
-  event: string;
-  data: Record<string, unknown>;
-}
-
-async function auditEvents(dataDir: string): Promise<AuditEvent[]> {
-  const r = await quorum(['audit', 'export', '--data-dir', dataDir]);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
-}
 
 let repo: Repo;
 const current = () => path.join(repo.dataDir, 'releases', 'current');

@@ -64,14 +64,19 @@ const PASS = 'correct horse battery';
 const temps = new TempDirs();
 afterAll(() => temps.cleanup());
 
+/** `e` is a FrostError with this code (and these participants named); anything else is rethrown. */
+function frostErrorOf(e: unknown, code: string, participants?: number[]): FrostError {
+  if (!(e instanceof FrostError)) throw e;
+  expect(e.code).toBe(code);
+  if (participants) expect(e.participants).toEqual(participants);
+  return e;
+}
+
 function expectFrost(fn: () => unknown, code: string, participants?: number[]): FrostError {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof FrostError)) throw e;
-    expect(e.code).toBe(code);
-    if (participants) expect(e.participants).toEqual(participants);
-    return e;
+    return frostErrorOf(e, code, participants);
   }
   throw new Error(`expected a FrostError ${code}`);
 }
@@ -80,10 +85,7 @@ async function expectFrostAsync(p: Promise<unknown>, code: string, participants?
   try {
     await p;
   } catch (e) {
-    if (!(e instanceof FrostError)) throw e;
-    expect(e.code).toBe(code);
-    if (participants) expect(e.participants).toEqual(participants);
-    return e;
+    return frostErrorOf(e, code, participants);
   }
   throw new Error(`expected a FrostError ${code}`);
 }
