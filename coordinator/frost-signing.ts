@@ -138,16 +138,19 @@ export class FrostSigning {
     };
   }
 
-  /** The session a name refers to: itself, or for an attempt `<session>.<k>`, the session. */
-  baseOf(name: string): string {
-    const m = /^(.*)\.\d+$/.exec(name);
-    if (!m) return name;
+  /** The session a name refers to (itself, or for an attempt `<session>.<k>`, the session) and its context. */
+  private resolve(name: string): { base: string; ctx: Context } {
     try {
-      this.context(name);
-      return name;
-    } catch {
-      return m[1]!;
+      return { base: name, ctx: this.context(name) };
+    } catch (e) {
+      const m = /^(.*)\.\d+$/.exec(name);
+      if (!m) throw e;
+      return { base: m[1]!, ctx: this.context(m[1]!) };
     }
+  }
+
+  baseOf(name: string): string {
+    return this.resolve(name).base;
   }
 
   private session(roundId: string): Session {
@@ -222,8 +225,7 @@ export class FrostSigning {
 
   /** Round 2: a participant's share, verified on arrival; with all t, aggregate, verify, finish. */
   async share(attempt: string, keyholder: KeyholderRow, share: FrostSignatureShare): Promise<SignEvent> {
-    const base = this.baseOf(attempt);
-    const ctx = this.context(base);
+    const { base, ctx } = this.resolve(attempt);
     const { group } = ctx;
     const s = this.sessions.get(base);
     const a = s?.attempt;
@@ -252,8 +254,7 @@ export class FrostSigning {
 
   /** A participant refuses (e.g. a nonce it will not reuse): abort and exclude it. */
   refuse(name: string, keyholder: KeyholderRow, message: string): SignEvent {
-    const base = this.baseOf(name);
-    const ctx = this.context(base);
+    const { base, ctx } = this.resolve(name);
     const s = this.session(base);
     const self = this.self(ctx.group, keyholder);
     s.excluded.add(self);

@@ -151,12 +151,26 @@ export interface DoneGroup {
   fingerprint: string;
 }
 
-/** Every agreed group, oldest first. */
+/** Agreed groups by ceremony id, per store: 'done' is final, so each is parsed and keyed once. */
+const doneCache = new WeakMap<Store, Map<string, DoneGroup>>();
+
+/**
+ * Every agreed group, oldest first. Round listings call this for every round, so it reads only
+ * the ids of the done ceremonies and parses a group (and derives its key fingerprint) once.
+ */
 export function doneGroups(store: Store): DoneGroup[] {
+  let cache = doneCache.get(store);
+  if (!cache) doneCache.set(store, (cache = new Map()));
   const out: DoneGroup[] = [];
-  for (const r of store.frostCeremonies()) {
-    const group = r.state === 'done' ? groupOf(r) : null;
-    if (group) out.push({ ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint });
+  for (const id of store.doneCeremonyIds()) {
+    let g = cache.get(id);
+    if (!g) {
+      const r = store.frostCeremony(id)!;
+      const group = groupOf(r)!;
+      g = { ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint };
+      cache.set(id, g);
+    }
+    out.push(g);
   }
   return out;
 }

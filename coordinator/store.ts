@@ -477,6 +477,10 @@ export class Store {
   frostCeremonies(): FrostCeremonyRow[] {
     return this.db.prepare('SELECT * FROM frost_ceremonies ORDER BY created_at, id').all() as FrostCeremonyRow[];
   }
+  /** Ids of the ceremonies whose group is agreed, oldest first. */
+  doneCeremonyIds(): string[] {
+    return (this.db.prepare("SELECT id FROM frost_ceremonies WHERE state = 'done' AND group_json IS NOT NULL ORDER BY created_at, id").all() as { id: string }[]).map((r) => r.id);
+  }
   setFrostCeremonyState(id: string, from: FrostCeremonyRow['state'], to: FrostCeremonyRow['state'], extra: { group_json?: string; failure?: string; closed_at?: string } = {}): boolean {
     return (
       this.db
