@@ -356,10 +356,11 @@ function endSession(s: Session): void {
 }
 
 /**
- * Fetch a round and run every check against this signer's own trust, for this signer's key, or
- * for each of the given keys (a FROST group's): the first that the round needs (else NOT_NEEDED).
+ * Fetch a round (unless `fetched` is its payload) and run every check against this signer's own
+ * trust, for this signer's key, or for each of the given keys (a FROST group's): the first that
+ * the round needs (else NOT_NEEDED).
  */
-async function checkRound(s: Session, roundId: string, keys: PublicKey[] = [s.signer.publicKey]): Promise<CheckedProposal & { me: PublicKey }> {
+async function checkRound(s: Session, roundId: string, keys: PublicKey[] = [s.signer.publicKey], fetched?: Payload): Promise<CheckedProposal & { me: PublicKey }> {
   const trust = new TrustStore(s.home, s.dialect);
   const pinned = trust.latest();
   const released = await s.conn.request({ type: 'released.get', afterRootVersion: pinned ? pinned.signed.version : 0 }, 'released');
@@ -368,7 +369,7 @@ async function checkRound(s: Session, roundId: string, keys: PublicKey[] = [s.si
   if (walked.length && !tofu) io.err(`verified and pinned released root(s) ${walked.join(', ')}`);
   const targets = verifiedTargets(root, released.targets, s.dialect);
   if (targets) trust.noteTargets(targets.signed.version as number);
-  const payload = await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
+  const payload = fetched ?? (await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload'));
   if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
   for (const [i, me] of keys.entries()) {
     try {
@@ -454,12 +455,10 @@ async function sign(argv: string[]): Promise<number> {
   const s = await session(values);
   try {
     const id = positionals[0]!;
-    const p = await checkRound(s, id).catch(async (e: unknown) => {
-      const held = heldGroups(s.home);
-      if (!(e instanceof Refusal && e.code === 'NOT_NEEDED') || !held.length) throw e;
-      await checkRound(s, id, held.map((h) => h.pk)).catch(() => Promise.reject(e));
-      throw new Refusal('NOT_NEEDED', `${e.message}, but it needs the key of a FROST group you hold a share of: sign with quorum-signer frost sign ${id}`);
-    });
+    // Checked for this keyholder's key, then for the FROST groups it holds a share of (to say so).
+    const me = s.signer.publicKey;
+    const p = await checkRound(s, id, [me, ...heldGroups(s.home).map((h) => h.pk)]);
+    if (p.me !== me) throw new Refusal('NOT_NEEDED', `your key (${me.fingerprint.slice(0, 16)}…) is not one this ${p.round.role} round needs, but it needs the key of a FROST group you hold a share of: sign with quorum-signer frost sign ${id}`);
     return (await signOne(s, p, values.yes)) ? 0 : 1;
   } finally {
     endSession(s);
@@ -636,6 +635,8 @@ The identity and shares are encrypted with your passphrase (--passphrase-file or
 
 const frostDir = (home: string) => path.join(home, 'frost');
 const RETRY_CODES = new Set(['DISCONNECTED', 'TIMEOUT', 'CONNECT']);
+/** When a FROST command gives up waiting for the others: --timeout-s, default an hour. */
+const deadlineOf = (v: { 'timeout-s'?: string }) => Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Retry a request across a dropped connection (the session reconnects by itself) until `deadline`. */
@@ -678,7 +679,7 @@ function pushWaiter(conn: SignerConnection, events: string[], fallbackMs = 1000)
 type DkgStatus = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
 
 async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: boolean; json: boolean; 'scrypt-n'?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
-  const deadline = Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
+  const deadline = deadlineOf(v);
   const me = s.conn.hello!.keyholder;
   const get = () => retrying(deadline, () => s.conn.request({ type: 'frost.dkg.get', ceremony: id }, 'frost.dkg.status'));
   const pushes = pushWaiter(s.conn, ['frost.dkg.round1.all', 'frost.dkg.round2.inbox', 'frost.dkg.done', 'frost.dkg.failed', 'reconnected']);
@@ -831,8 +832,6 @@ async function frostSignSession(s: Session, kh: FrostKeyholder, group: FrostGrou
   }
 }
 
-const deadlineOf = (v: { 'timeout-s'?: string }) => Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
-
 /** Sign a FROST group CA's certificate round with this participant's share (after the checks of cert-trust.ts). */
 async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean; out?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
   const store = FrostStore.open(frostDir(s.home));
@@ -865,10 +864,10 @@ function heldGroups(home: string): { group: FrostGroup; pk: PublicKey }[] {
  * with the group key in place of the signer's key; then the two-round protocol over exactly the
  * canonical bytes reviewed. The session name is computed here, not taken from the coordinator.
  */
-async function frostMetadataSign(s: Session, roundId: string, v: { yes: boolean; 'timeout-s'?: string } & SecretOptions): Promise<number> {
+async function frostMetadataSign(s: Session, roundId: string, v: { yes: boolean; 'timeout-s'?: string } & SecretOptions, fetched: Payload): Promise<number> {
   const held = heldGroups(s.home);
   if (!held.length) throw new Refusal('NOT_NEEDED', `you hold no FROST share (none in ${frostDir(s.home)}); join a DKG ceremony with quorum-signer frost join first`);
-  const p = await checkRound(s, roundId, held.map((h) => h.pk));
+  const p = await checkRound(s, roundId, held.map((h) => h.pk), fetched);
   const { group } = held.find((h) => h.pk.fingerprint === p.me.fingerprint)!;
   checkReviewed(s.home, p);
   io.out(renderSummary(p, summarise(p)));
@@ -914,14 +913,11 @@ async function frost(argv: string[]): Promise<number> {
     try {
       const id = positionals[0]!;
       // A root or targets round, else a certificate round.
-      const isRound = await s.conn.request({ type: 'round.get', round: id }, 'round.payload').then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof QuorumError && e.code === 'ROUND_NOT_FOUND') return false;
-          throw e;
-        },
-      );
-      if (isRound) return await frostMetadataSign(s, id, values);
+      const round = await s.conn.request({ type: 'round.get', round: id }, 'round.payload').catch((e: unknown) => {
+        if (e instanceof QuorumError && e.code === 'ROUND_NOT_FOUND') return null;
+        throw e;
+      });
+      if (round) return await frostMetadataSign(s, id, values, round);
       const p = await s.conn.request({ type: 'cert.get', round: id }, 'cert.payload');
       const checked = checkCertPayload(p.round, p.tbs, p.chain);
       return await frostCertSign(s, checked, values);
