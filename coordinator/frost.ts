@@ -70,15 +70,26 @@ export const groupOf = (r: FrostCeremonyRow): FrostGroup | null => (r.group_json
 /** Open a DKG ceremony whose group becomes the fleet root CA `name`. */
 export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now = new Date()): FrostCeremonyRow {
   if (!NAME_RE.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
-  if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
   if (!req.fleetName.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'give the fleet name (the CA certificate CN)');
-  if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
-  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
   const purpose: FleetCaPurpose = { kind: 'fleet-ca', name: req.name, fleetName: req.fleetName, reason: req.reason, ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}), ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
-  return store.tx(() => {
+  return openCeremony(store, req, purpose, now, () => {
     claimCaName(store, req.name, now); // CA_EXISTS, or retires an unissued CA of this name
     const pending = pendingCeremonyFor(store, req.name);
     if (pending) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${pending.id} for a CA named ${req.name} is under way (${pending.state}); cancel it first or choose another name`);
+  });
+}
+
+/**
+ * What every ceremony request gets: a reason and a future deadline are required, the roster is
+ * built (newCeremonyFor), and in one transaction `claim` refuses a name that is taken, then the
+ * ceremony is stored at round 1 and audited.
+ */
+function openCeremony(store: Store, req: { name: string; threshold: number; participants: string[]; reason: string; deadline?: Date }, purpose: FleetCaPurpose | RoleKeyPurpose, now: Date, claim: () => void): FrostCeremonyRow {
+  if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
+  if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
+  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
+  return store.tx(() => {
+    claim();
     store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });
     store.audit('frost.dkg.opened', { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose }, now.toISOString());
     return store.frostCeremony(id)!;
@@ -126,17 +137,11 @@ export interface FrostGroupRequest {
  */
 export function openRoleKeyCeremony(store: Store, req: FrostGroupRequest, now = new Date()): FrostCeremonyRow {
   if (!NAME_RE.test(req.name) || /\.\d+$/.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `group name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-', not ending in '.' and digits`);
-  if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
-  if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
-  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
   const purpose: RoleKeyPurpose = { kind: 'role-key', name: req.name, reason: req.reason, ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
-  return store.tx(() => {
+  return openCeremony(store, req, purpose, now, () => {
     if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; group and CA names share one namespace, choose another name`);
     const taken = store.frostCeremonies().find((r) => r.state !== 'failed' && purposeOf(r).name === req.name);
     if (taken) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${taken.id} (${taken.state}) already makes the group ${req.name}; choose another name${taken.state === 'done' ? '' : ', or cancel it first'}`);
-    store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });
-    store.audit('frost.dkg.opened', { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose }, now.toISOString());
-    return store.frostCeremony(id)!;
   });
 }
 

@@ -388,7 +388,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
     if (what === 'frost' && id === 'groups' && !sub) {
       if (method === 'GET') {
-        return store.frostCeremonies().map((r) => ({ ceremony: r.id, name: purposeOf(r).name, kind: purposeOf(r).kind, state: r.state, groupPublicKey: groupOf(r)?.groupPublicKey ?? null, threshold: ceremonyOf(r).threshold, participants: ceremonyOf(r).participants.map((p) => p.name), failure: r.failure }));
+        return store.frostCeremonies().map((r) => {
+          const { name, kind } = purposeOf(r);
+          const { threshold, participants } = ceremonyOf(r);
+          return { ceremony: r.id, name, kind, state: r.state, groupPublicKey: groupOf(r)?.groupPublicKey ?? null, threshold, participants: participants.map((p) => p.name), failure: r.failure };
+        });
       }
       if (method === 'POST') {
         const b = parse(FrostGroupSchema, body);
