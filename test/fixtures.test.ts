@@ -1,6 +1,6 @@
 /**
  * The built CLI (`node dist/coordinator/cli.js`) against the real-world fixtures in
- * ../shared/fixtures, with the outcomes PROVENANCE.md gives, and the `quorum verify` contract CI
+ * test/fixtures, with the outcomes test/fixtures/PROVENANCE.md gives, and the `quorum verify` contract CI
  * scripts rely on: exit 0/1/2, `CODE: file: message` on stderr, `--json`, `--root`, `--at`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures');
+const FIXTURES = path.join(repoRoot, 'test/fixtures');
 const CLI = path.join(repoRoot, 'dist/coordinator/cli.js');
 const SOURCE_DIRS = ['protocol', 'coordinator', 'signer-client'];
 

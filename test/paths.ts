@@ -13,5 +13,5 @@ function findRoot(from: string): string {
 export const REPO = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const QUORUM = path.join(REPO, 'dist/coordinator/cli.js');
 export const SIGNER = path.join(REPO, 'dist/signer-client/cli.js');
-/** ../shared/fixtures beside the checkout; never copied into the repository. */
-export const FIXTURES = path.resolve(REPO, '../shared/fixtures');
+/** Real-world metadata and vectors, in the repository with their provenance (test/fixtures/PROVENANCE.md). */
+export const FIXTURES = path.join(REPO, 'test/fixtures');

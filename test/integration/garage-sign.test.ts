@@ -1,7 +1,7 @@
 /**
  * OTA Connect / garage-sign interoperability, with real `quorum` and `quorum-signer` processes:
  *
- * - every file under ../shared/fixtures/garage-sign parses and gives the key ids PROVENANCE.md
+ * - every file under test/fixtures/garage-sign parses and gives the key ids PROVENANCE.md
  *   names; the fixture root is rejected as PROVENANCE.md says;
  * - ota-tuf's own output (the ota-tuf-server fixture, the garage-sign fixture root) passes our
  *   model of the keyserver's upload check, and our RSA PEM is byte-identical to BouncyCastle's;

@@ -120,7 +120,7 @@ interface Vector {
 }
 
 describe('RFC 9591 E.1 FROST(Ed25519, SHA-512) vector, through @noble/curves', () => {
-  // Source: ../shared/fixtures/frost/rfc9591-ed25519-sha512.json, RFC 9591 Appendix E.1 (../shared/fixtures/PROVENANCE.md).
+  // Source: test/fixtures/frost/rfc9591-ed25519-sha512.json, RFC 9591 Appendix E.1 (test/fixtures/PROVENANCE.md).
   const v = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'frost/rfc9591-ed25519-sha512.json'), 'utf8')) as Vector;
   const signers = { min: Number(v.config.MIN_PARTICIPANTS), max: Number(v.config.MAX_PARTICIPANTS) };
   const msg = bytes(v.inputs.message);

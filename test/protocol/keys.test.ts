@@ -33,7 +33,7 @@ const require = createRequire(import.meta.url);
 const tufjs = require('@tufjs/canonical-json') as { canonicalize: (v: unknown) => string };
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const GARAGE = path.resolve(repoRoot, '../shared/fixtures/garage-sign/credentials-ed25519');
+const GARAGE = path.join(repoRoot, 'test/fixtures/garage-sign/credentials-ed25519');
 
 const ED_PREFIX = '302a300506032b6570032100';
 const P256_PREFIX = '3059301306072a8648ce3d020106082a8648ce3d030107034200';
