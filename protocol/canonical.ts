@@ -115,6 +115,15 @@ function plain(v: unknown, bail: RegExp): boolean {
   }
 }
 
+/**
+ * `o[k] = v` as an own data property for every key: `o['__proto__'] = v` would set the prototype
+ * (or do nothing) instead, dropping a key that JSON.parse keeps as ordinary data.
+ */
+export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
 /** Canonical bytes of `value` in the given dialect. Throws CanonicalError with a path on bad input. */
 export function canonicalize(value: unknown, dialect: Dialect): Buffer {
   const out = new Out();
@@ -178,7 +187,7 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
       // A large map in another order (e.g. a targets file written without sorting): a copy in
       // sorted order usually takes the fast path as a whole, instead of entry by entry.
       const sorted: Record<string, unknown> = {};
-      for (const k of keys) sorted[k] = obj[k];
+      for (const k of keys) setOwn(sorted, k, obj[k]);
       if (plain(sorted, bail) && fast(sorted)) return;
     }
     out.add('{');

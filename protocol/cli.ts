@@ -3,6 +3,7 @@
  * and exit status 0 ok, 1 refused or failed (with `CODE: message` on stderr), 2 usage error or
  * unreadable input.
  */
+import { displayBlock, displayText } from './display.js';
 import { QuorumError } from './errors.js';
 
 export class UsageError extends Error {}
@@ -16,7 +17,11 @@ export const stdio: Io = { out: (s) => console.log(s), err: (s) => console.error
 
 const USAGE_CODES = new Set(['USAGE', 'FILE_MISSING', 'FILE_UNREADABLE']);
 
-export async function dispatch(argv: string[], commands: Record<string, (argv: string[]) => number | Promise<number>>, help: string, io: Io = stdio): Promise<number> {
+/**
+ * `oneLine`: error messages are shown on one line, newlines escaped too (the signer's: its error
+ * messages can carry a coordinator's text, which must not add lines of its own).
+ */
+export async function dispatch(argv: string[], commands: Record<string, (argv: string[]) => number | Promise<number>>, help: string, io: Io = stdio, opts: { oneLine?: boolean } = {}): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
     io.out(help);
@@ -35,7 +40,9 @@ export async function dispatch(argv: string[], commands: Record<string, (argv: s
       return 2;
     }
     if (e instanceof QuorumError) {
-      io.err(`${e.code}: ${e.message}`);
+      // A code and message can come from elsewhere (a coordinator's `error`): shown escaped.
+      const message = displayBlock(e.message);
+      io.err(`${displayText(String(e.code))}: ${opts.oneLine ? message.replace(/\n/g, '\\n') : message}`);
       return USAGE_CODES.has(e.code) ? 2 : 1;
     }
     throw e;
@@ -43,8 +50,8 @@ export async function dispatch(argv: string[], commands: Record<string, (argv: s
 }
 
 /** Run a command-line program: set the exit code from `dispatch`, report crashes as such. */
-export function main(argv: string[], commands: Parameters<typeof dispatch>[1], help: string): void {
-  dispatch(argv, commands, help).then(
+export function main(argv: string[], commands: Parameters<typeof dispatch>[1], help: string, opts: { oneLine?: boolean } = {}): void {
+  dispatch(argv, commands, help, stdio, opts).then(
     (code) => (process.exitCode = code),
     (e) => {
       console.error(`internal error: ${(e as Error).stack ?? e}`);

@@ -4,7 +4,7 @@
  * signing itself goes through the Signer seam so a key file, a token or a FROST group can sign.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import { canonicalize, type Dialect } from '../canonical.js';
+import { canonicalize, setOwn, type Dialect } from '../canonical.js';
 import { encodeSig, keyId, otaMethod, publicKeyFrom, signBytes, toMetadataKey, type MetadataKey, type PublicKey } from '../keys.js';
 import { formatExpires, typeName, type Role } from './schemas.js';
 
@@ -50,7 +50,7 @@ export function sortKeys(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(o).sort()) out[k] = sortKeys(o[k]);
+  for (const k of Object.keys(o).sort()) setOwn(out, k, sortKeys(o[k]));
   return out;
 }
 

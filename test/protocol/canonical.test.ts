@@ -281,3 +281,61 @@ describe('canonical JSON: properties', () => {
     );
   });
 });
+
+// --- keys that name Object.prototype's own properties ------------------------------------------
+
+const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
+
+/** An object with these entries as own data properties (`__proto__` included), in this order. */
+function objectOf(entries: [string, unknown][]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return o;
+}
+
+// Maps of up to 24 entries reach the canonicaliser's sorted-copy path (more than 16 keys) as well.
+const protoKey = fc.oneof(fc.constantFrom(...PROTO_KEYS, 'toString', 'hasOwnProperty', 'valueOf'), fc.string({ unit: 'grapheme-ascii', maxLength: 3 }));
+const protoJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constant(null),
+    fc.boolean(),
+    fc.maxSafeInteger(),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 6 }),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.uniqueArray(fc.tuple(protoKey, tie('value')), { maxLength: 24, selector: ([k]) => k }).map(objectOf),
+  ),
+})).value;
+
+describe('canonical JSON: __proto__, constructor and prototype are ordinary keys', () => {
+  it.each(DIALECTS)('%s: agrees with the reference for such keys at every depth, as JSON.parse returns them', (d) => {
+    fc.assert(
+      fc.property(protoJson, (built) => {
+        // The objects a signer meets come from JSON.parse, which keeps `__proto__` as an own key.
+        const v = JSON.parse(JSON.stringify(built)) as unknown;
+        const c = canonicalString(v, d);
+        expect(c).toBe(d === 'tuf' ? tufjs.canonicalize(v) : refOta(v));
+        expect(canonicalString(JSON.parse(c), d)).toBe(c);
+        expect(canonicalString(sortDeep(v), d)).toBe(c);
+        expect(canonicalString(reverseDeep(v), d)).toBe(c);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each(DIALECTS)('%s: a `__proto__` entry of any value type is written at every depth, in small and large maps', (d) => {
+    for (const value of ['5', 'null', '"s"', '[1]', '{"x":1}', 'true']) {
+      for (const size of [0, 20]) {
+        const filler = Array.from({ length: size }, (_, i) => `"k${size - i}":${i}`).join(',');
+        let text = `{${filler}${filler ? ',' : ''}"__proto__":${value},"constructor":${value},"prototype":${value}}`;
+        for (let depth = 0; depth < 4; depth++) {
+          const v = JSON.parse(text) as unknown;
+          const c = canonicalString(v, d);
+          expect(c, `${value} in a map of ${size} at depth ${depth}`).toBe(d === 'tuf' ? tufjs.canonicalize(v) : refOta(v));
+          expect(c.split('"__proto__":').length - 1).toBe(depth + 1);
+          text = `{"a":${text},${filler}${filler ? ',' : ''}"__proto__":${value}}`;
+        }
+      }
+    }
+  });
+});
