@@ -124,6 +124,11 @@ export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void 
   else o[k] = v;
 }
 
+/** `o[k]` if `o` has it as its own property: never a value inherited from Object.prototype (`constructor`, `__proto__`). */
+export function getOwn<T>(o: Record<string, T> | undefined | null, k: string): T | undefined {
+  return o != null && Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
 /** Canonical bytes of `value` in the given dialect. Throws CanonicalError with a path on bad input. */
 export function canonicalize(value: unknown, dialect: Dialect): Buffer {
   const out = new Out();

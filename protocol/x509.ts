@@ -12,6 +12,7 @@ import * as x509 from '@peculiar/x509';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { Certificate, Extension as AsnExtension, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
+import { displayText } from './display.js';
 import { KeyError, QuorumError } from './errors.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from './keys.js';
 import type { Signer } from './metadata/build.js';
@@ -680,6 +681,134 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
   return problems;
 }
 
+/** What each profile writes (profileExtensions): basicConstraints, keyUsage and extendedKeyUsage, all critical. */
+const PROFILE_EXTENSIONS: Record<ProfileName, { ca: boolean; pathLength?: number; keyUsage: number; eku: string[] | null }> = {
+  'fleet-root': { ca: true, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, eku: [x509.ExtendedKeyUsage.serverAuth] },
+  'intermediate-ca': { ca: true, pathLength: 0, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, eku: null },
+  device: { ca: false, keyUsage: x509.KeyUsageFlags.digitalSignature, eku: [x509.ExtendedKeyUsage.clientAuth] },
+};
+
+/**
+ * What is wrong (empty when nothing is) with these TBS bytes as a certificate of the profile
+ * `profileName`, issued under `issuer` ('self' for a fleet root; else the issuing CA's certificate,
+ * the chain's first, when there is one): a v3 certificate signed Ed25519 or ecdsa-with-SHA256 for
+ * an Ed25519 or P-256 key; exactly the extensions prepareCertificate writes for the profile, each
+ * once (basicConstraints with the profile's CA flag and pathLen, keyUsage with exactly its bits,
+ * extendedKeyUsage with exactly its purposes or none, all critical; a subjectKeyIdentifier that is
+ * the subject key's; an authorityKeyIdentifier, which issuerProblems checks), nothing else; a
+ * validity no longer than the profile allows and within the issuer's; and an issuer that may issue
+ * it (a CA whose keyUsage allows keyCertSign, whose pathLen allows another CA under it). Computed
+ * from the bytes alone, so a CA holder's client enforces the profile itself whatever the
+ * coordinator says the round is.
+ */
+export function profileProblems(tbsInput: Buffer, profileName: string, issuer: 'self' | string | Buffer | undefined): string[] {
+  const profile = (PROFILES as Record<string, Profile | undefined>)[profileName];
+  if (!profile) return [`${JSON.stringify(profileName)} is not a certificate profile`];
+  const want = PROFILE_EXTENSIONS[profile.name];
+  const problems: string[] = [];
+  let parsed: TBSCertificate;
+  try {
+    parsed = parseTbs(tbsInput);
+  } catch (e) {
+    return [`the bytes are not a DER TBSCertificate: ${(e as Error).message}`];
+  }
+  if (parsed.version !== 2) problems.push(`it is an X.509 v${parsed.version + 1} certificate, not v3`);
+  if (parsed.signature.algorithm !== OID.ed25519 && parsed.signature.algorithm !== OID.ecdsaWithSha256) problems.push(`it names signature algorithm ${parsed.signature.algorithm}, neither Ed25519 nor ecdsa-with-SHA256`);
+  const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
+  try {
+    certKey(spki, 'the subject key');
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+
+  // Extensions: each one once, only those the profile writes, each with the profile's value.
+  const exts = new Map<string, AsnExtension>();
+  for (const e of parsed.extensions ?? []) {
+    if (exts.has(e.extnID)) problems.push(`extension ${EXTENSION_NAMES[e.extnID] ?? e.extnID} appears twice`);
+    exts.set(e.extnID, e);
+  }
+  const allowed = new Set<string>([OID.basicConstraints, OID.keyUsage, OID.subjectKeyIdentifier, OID.authorityKeyIdentifier, ...(want.eku ? [OID.extKeyUsage] : [])]);
+  for (const oid of exts.keys()) if (!allowed.has(oid)) problems.push(`it has a ${EXTENSION_NAMES[oid] ?? oid} extension, which a ${profile.name} certificate never has`);
+  const raw = (oid: string) => {
+    const e = exts.get(oid);
+    return e ? buf(AsnConvert.serialize(e)) : undefined;
+  };
+  const parse = <T>(oid: string, what: string, make: (der: Buffer) => T): T | undefined => {
+    const der = raw(oid);
+    if (!der) {
+      problems.push(`it has no ${what} extension, which a ${profile.name} certificate must have`);
+      return undefined;
+    }
+    try {
+      return make(der);
+    } catch (e) {
+      problems.push(`its ${what} does not parse: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+  const critical = (oid: string, what: string) => {
+    if (exts.get(oid) && !exts.get(oid)!.critical) problems.push(`its ${what} is not critical`);
+  };
+
+  const bc = parse(OID.basicConstraints, 'basicConstraints', (d) => new x509.BasicConstraintsExtension(d));
+  critical(OID.basicConstraints, 'basicConstraints');
+  if (bc) {
+    const shown = (ca: boolean, pl: number | undefined) => (ca ? `CA:TRUE${pl !== undefined ? `, pathlen:${pl}` : ''}` : 'CA:FALSE');
+    if (bc.ca !== want.ca || (bc.ca && bc.pathLength !== want.pathLength) || (!bc.ca && bc.pathLength !== undefined)) {
+      problems.push(`its basicConstraints are ${shown(bc.ca, bc.pathLength)}, but a ${profile.name} certificate has ${shown(want.ca, want.pathLength)}`);
+    }
+  }
+  const ku = parse(OID.keyUsage, 'keyUsage', (d) => new x509.KeyUsagesExtension(d));
+  critical(OID.keyUsage, 'keyUsage');
+  const usageNames = (bits: number) => KEY_USAGE_NAMES.filter(([bit]) => bits & bit).map(([, n]) => n).join(', ') || '(none)';
+  if (ku && ku.usages !== want.keyUsage) problems.push(`its keyUsage is ${usageNames(ku.usages)}, but a ${profile.name} certificate has ${usageNames(want.keyUsage)}`);
+  if (want.eku) {
+    const eku = parse(OID.extKeyUsage, 'extendedKeyUsage', (d) => new x509.ExtendedKeyUsageExtension(d));
+    critical(OID.extKeyUsage, 'extendedKeyUsage');
+    const got = eku ? eku.usages.map(String) : [];
+    const ekuNames = (l: readonly string[]) => l.map((u) => EKU_NAMES[u] ?? u).join(', ');
+    if (eku && (got.length !== want.eku.length || !want.eku.every((u) => got.includes(u)))) problems.push(`its extendedKeyUsage is ${ekuNames(got) || '(none)'}, but a ${profile.name} certificate has ${ekuNames(want.eku)}`);
+  }
+  const skid = parse(OID.subjectKeyIdentifier, 'subjectKeyIdentifier', (d) => Buffer.from(new x509.SubjectKeyIdentifierExtension(d).keyId, 'hex'));
+  if (skid) {
+    let own: Buffer | undefined;
+    try {
+      own = keyIdentifier(spki);
+    } catch {
+      /* the subject key problem is reported above */
+    }
+    if (own && !skid.equals(own)) problems.push(`its subjectKeyIdentifier ${colonHex(skid)} is not its key's ${colonHex(own)}`);
+  }
+  if (!exts.has(OID.authorityKeyIdentifier)) problems.push(`it has no authorityKeyIdentifier extension, which a ${profile.name} certificate must have`);
+
+  // Validity: the profile's length at most, and within the issuing CA's.
+  const notBefore = parsed.validity.notBefore.getTime();
+  const notAfter = parsed.validity.notAfter.getTime();
+  const days = (notAfter.getTime() - notBefore.getTime()) / DAY_MS;
+  if (!(days > 0)) problems.push(`its validity ends (${notAfter.toISOString()}) before it starts (${notBefore.toISOString()})`);
+  else if (days > profile.maxValidityDays) problems.push(`it is valid for ${days.toFixed(1)} days, but a ${profile.name} certificate for at most ${profile.maxValidityDays}`);
+
+  // The issuer: a CA that may sign certificates, and another CA when this is one.
+  if (issuer !== 'self' && issuer !== undefined) {
+    let ca: x509.X509Certificate | undefined;
+    try {
+      ca = parseCert(issuer, 'the CA certificate');
+    } catch (e) {
+      problems.push(`the CA certificate (the chain's first) does not parse: ${(e as Error).message}`);
+    }
+    if (ca) {
+      const cbc = ca.getExtension(x509.BasicConstraintsExtension);
+      const cku = ca.getExtension(x509.KeyUsagesExtension);
+      if (!cbc?.ca) problems.push(`its issuer ${ca.subject} is not a CA (basicConstraints CA:TRUE is missing)`);
+      else if (profile.ca && cbc.pathLength !== undefined && cbc.pathLength < 1) problems.push(`its issuer ${ca.subject} has pathLen ${cbc.pathLength}, so it cannot issue another CA`);
+      if (cku && !(cku.usages & x509.KeyUsageFlags.keyCertSign)) problems.push(`its issuer ${ca.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
+      if (notBefore.getTime() < ca.notBefore.getTime()) problems.push(`it is valid from ${notBefore.toISOString()}, before its issuer's certificate (${ca.notBefore.toISOString()})`);
+      if (notAfter.getTime() > ca.notAfter.getTime()) problems.push(`it is valid until ${notAfter.toISOString()}, after its issuer's certificate (${ca.notAfter.toISOString()})`);
+    }
+  }
+  return problems;
+}
+
 // --- review ------------------------------------------------------------------------------------
 
 export interface ReviewExtension {
@@ -817,16 +946,17 @@ export function reviewTbs(tbsInput: Buffer | string): Review {
 
 /** The review as lines of text for a terminal. */
 export function formatReview(r: Review): string {
+  // Names and values come from the requester's CSR: shown escaped (protocol/display.ts).
   const lines = [
     `Certificate to sign (TBS sha256 ${r.tbsSha256})`,
-    `  Subject:     ${r.subject}`,
-    `  Issuer:      ${r.issuer}${r.selfIssued ? ' (self-issued)' : ''}`,
+    `  Subject:     ${displayText(r.subject)}`,
+    `  Issuer:      ${displayText(r.issuer)}${r.selfIssued ? ' (self-issued)' : ''}`,
     `  Serial:      ${r.serial}`,
     `  Validity:    ${r.notBefore} to ${r.notAfter} (${r.validityDays.toFixed(1)} days)`,
-    `  Public key:  ${r.publicKey.algorithm}, sha256 of SPKI ${r.publicKey.fingerprint}`,
-    `  Signed with: ${r.signatureAlgorithm}`,
+    `  Public key:  ${displayText(r.publicKey.algorithm)}, sha256 of SPKI ${r.publicKey.fingerprint}`,
+    `  Signed with: ${displayText(r.signatureAlgorithm)}`,
     `  Extensions:`,
-    ...r.extensions.map((e) => `    ${e.name}${e.critical ? ' (critical)' : ''}: ${e.value}`),
+    ...r.extensions.map((e) => `    ${displayText(e.name)}${e.critical ? ' (critical)' : ''}: ${displayText(e.value)}`),
   ];
   return lines.join('\n') + '\n';
 }

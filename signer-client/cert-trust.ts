@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { publicKeyFrom, sha256hex, type PublicKey } from '../protocol/keys.js';
 import type { CertRoundInfo } from '../protocol/wire.js';
-import { CertError, issuerProblems, reviewTbs, verifyApprovals, type Review } from '../protocol/x509.js';
+import { issuerProblems, reviewTbs, type Review } from '../protocol/x509.js';
 import { Refusal } from './trust.js';
 
 export const APPROVERS_FILE = 'cert-approvers.json';
@@ -61,21 +61,6 @@ export function checkCertPayload(round: CertRoundInfo, tbsBase64: string, chain:
     throw new Refusal('PAYLOAD_MALFORMED', `a self-issued certificate for key ${review.publicKey.fingerprint} said to be signed by ${round.issuerFingerprint}`);
   }
   return { round, tbs, tbsSha256, review, chain };
-}
-
-/** The holder's check: a threshold of ITS pinned approvers approved exactly these bytes under its key. */
-export function checkApprovalsPinned(home: string, c: CheckedCert, me: PublicKey, approvals: { publicKey: string; sig: string }[]): string[] {
-  const pinned = loadApprovers(home);
-  if (!pinned) throw new CertError('APPROVALS_UNMET', `no approvers are pinned in ${home}; pin them first: quorum-signer cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N`);
-  const keys = approvals.flatMap((a) => {
-    try {
-      return [{ publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')), signature: Buffer.from(a.sig, 'base64') }];
-    } catch {
-      return []; // an unparseable key counts for nothing
-    }
-  });
-  const counted = verifyApprovals(c.tbs, me.fingerprint, keys, pinned.approvers.map((a) => publicKeyFrom(a.publicKey)), pinned.threshold);
-  return pinned.approvers.filter((a) => counted.includes(a.fingerprint)).map((a) => a.name);
 }
 
 /**

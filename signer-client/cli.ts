@@ -23,9 +23,10 @@ import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, 
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
-import { approvalMessage, formatReview } from '../protocol/x509.js';
-import { checkApprovalsPinned, checkCertPayload, checkIssuer, pinApprovers, checkIssuerAsApprover, type CheckedCert } from './cert-trust.js';
-import { advanceRoots, checkPayload, Refusal, TrustStore, verifiedTargets, type CheckedProposal, type Payload } from './trust.js';
+import { displayJson, displayText as esc } from '../protocol/display.js';
+import { checkIssuer, loadApprovers, pinApprovers, type CheckedCert } from './cert-trust.js';
+import { advanceRoots, Refusal, TrustStore, type CheckedProposal, type Payload } from './trust.js';
+import { askedFor, bundleSource, certText, checkMetadataRound, decideCertRound, type Asked, type Bundle, type CertUse, type MetadataSource } from './workflow.js';
 
 
 const HELP = `Usage: quorum-signer <command> [options]
@@ -355,51 +356,41 @@ function endSession(s: Session): void {
   closeSigner(s.signer);
 }
 
+/** Released metadata and rounds from the coordinator (`fetched`: a payload already received for the round asked). */
+function socketSource(s: Session, fetched?: Payload): MetadataSource {
+  return {
+    released: (afterRootVersion) => s.conn.request({ type: 'released.get', afterRootVersion }, 'released'),
+    round: async (id) => fetched ?? (await s.conn.request({ type: 'round.get', round: id }, 'round.payload')),
+  };
+}
+
 /**
- * Fetch a round (unless `fetched` is its payload) and run every check against this signer's own
- * trust, for this signer's key, or for each of the given keys (a FROST group's): the first that
- * the round needs (else NOT_NEEDED).
+ * Run the trust workflow (workflow.ts) on round `asked` from the coordinator, against this
+ * signer's own trust, for this signer's key or for each of the given keys (a FROST group's): the
+ * first that the round needs (else NOT_NEEDED). With `forSigning`, only the bytes a person
+ * reviewed for that round id (if they did) pass (PAYLOAD_CHANGED).
  */
-async function checkRound(s: Session, roundId: string, keys: PublicKey[] = [s.signer.publicKey], fetched?: Payload): Promise<CheckedProposal & { me: PublicKey }> {
+async function checkRound(s: Session, asked: string | Asked, keys: PublicKey[] = [s.signer.publicKey], fetched?: Payload, forSigning = true): Promise<CheckedProposal & { me: PublicKey; text: string }> {
+  const a = typeof asked === 'string' ? askedFor(asked) : asked;
   const trust = new TrustStore(s.home, s.dialect);
-  const pinned = trust.latest();
-  const released = await s.conn.request({ type: 'released.get', afterRootVersion: pinned ? pinned.signed.version : 0 }, 'released');
-  const { root, tofu, walked } = advanceRoots(trust, released.roots);
-  if (tofu) io.err(`warning: no root was pinned; trusting root version ${walked[0]} on first use`);
-  if (walked.length && !tofu) io.err(`verified and pinned released root(s) ${walked.join(', ')}`);
-  const targets = verifiedTargets(root, released.targets, s.dialect);
-  if (targets) trust.noteTargets(targets.signed.version as number);
-  const payload = fetched ?? (await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload'));
-  if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${roundId} is ${payload.round.state}; nothing to sign`);
-  for (const [i, me] of keys.entries()) {
-    try {
-      return { ...checkPayload(payload, root, targets, s.dialect, me, new Date(), trust.seenTargets()), me };
-    } catch (e) {
-      if (!(e instanceof Refusal && e.code === 'NOT_NEEDED') || i === keys.length - 1) throw e;
-    }
-  }
-  throw new Refusal('NOT_NEEDED', `round ${roundId} needs none of your keys`);
+  const d = await checkMetadataRound(socketSource(s, fetched), trust, a, keys, { dialect: s.dialect, reviewed: forSigning ? trust.reviewed('round', a.id) : null });
+  reportLearned(d.learned);
+  return { ...d.checked, me: d.me, text: d.text };
 }
 
-function reviewedFile(home: string, round: string): string {
-  return path.join(home, 'reviewed', `${round.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+function reportLearned(l: { roots: { version: number }[]; tofu: boolean }): void {
+  if (l.tofu) io.err(`warning: no root was pinned; trusting root version ${l.roots[0]?.version} on first use`);
+  else if (l.roots.length) io.err(`verified and pinned released root(s) ${l.roots.map((r) => r.version).join(', ')}`);
 }
 
-function recordReview(home: string, p: CheckedProposal): void {
-  fs.mkdirSync(path.join(home, 'reviewed'), { recursive: true });
-  fs.writeFileSync(reviewedFile(home, p.round.id), JSON.stringify({ round: p.round.id, sha256: p.sha256, at: new Date().toISOString() }) + '\n');
-}
-
-/** A payload that differs from the one this keyholder reviewed is never signed. */
+/** A payload that differs from the one this keyholder reviewed (for the round id it asked) is never signed. */
 function checkReviewed(home: string, p: CheckedProposal): void {
-  const f = reviewedFile(home, p.round.id);
-  if (!fs.existsSync(f)) return;
-  const r = JSON.parse(fs.readFileSync(f, 'utf8')) as { sha256: string };
-  if (r.sha256 !== p.sha256) throw new Refusal('PAYLOAD_CHANGED', `round ${p.round.id} now has sha256 ${p.sha256}, but you reviewed ${r.sha256}; refusing to sign something you did not review`);
+  const reviewed = new TrustStore(home, undefined).reviewed('round', p.round.id);
+  if (reviewed && reviewed !== p.sha256) throw new Refusal('PAYLOAD_CHANGED', `round ${p.round.id} now has sha256 ${p.sha256}, but you reviewed ${reviewed}; refusing to sign something you did not review`);
 }
 
 function progressText(r: RoundInfo): string {
-  return r.progress.map((p) => `${p.label}: ${p.signed.length}/${p.threshold}${p.met ? ' (met)' : ''}`).join(', ');
+  return r.progress.map((p) => `${esc(p.label)}: ${p.signed.length}/${p.threshold}${p.met ? ' (met)' : ''}`).join(', ');
 }
 
 async function rounds(argv: string[]): Promise<number> {
@@ -408,8 +399,8 @@ async function rounds(argv: string[]): Promise<number> {
   const s = await session(values);
   try {
     const r = await s.conn.request({ type: 'rounds.list' }, 'rounds');
-    if (values.json) io.out(JSON.stringify(r.rounds, null, 2));
-    else for (const x of r.rounds) io.out(`${x.id}  ${x.role} v${x.version} [${x.state}] ${progressText(x)} — ${x.reason}`);
+    if (values.json) io.out(displayJson(r.rounds));
+    else for (const x of r.rounds) io.out(`${x.id}  ${x.role} v${x.version} [${x.state}] ${progressText(x)} — ${esc(x.reason)}`);
     return 0;
   } finally {
     endSession(s);
@@ -422,10 +413,11 @@ async function review(argv: string[]): Promise<number> {
   const s = await session(values);
   try {
     // Review as a keyholder, or as a participant of a FROST group the round needs.
-    const p = await checkRound(s, positionals[0]!, [s.signer.publicKey, ...heldGroups(s.home).map((h) => h.pk)]);
+    const asked = askedFor(positionals[0]!);
+    const p = await checkRound(s, asked, [s.signer.publicKey, ...heldGroups(s.home).map((h) => h.pk)], undefined, false);
     const sum = summarise(p);
-    recordReview(s.home, p);
-    if (values.json) io.out(JSON.stringify({ round: p.round, keyid: p.keyid, countsFor: p.countsFor, ...sum }, null, 2));
+    new TrustStore(s.home, s.dialect).recordReview('round', asked.id, p.sha256); // keyed by the id asked for
+    if (values.json) io.out(displayJson({ round: p.round, keyid: p.keyid, countsFor: p.countsFor, ...sum }));
     else io.out(renderSummary(p, sum, !values['no-diff']));
     return 0;
   } finally {
@@ -433,9 +425,8 @@ async function review(argv: string[]): Promise<number> {
   }
 }
 
-async function signOne(s: Session, p: CheckedProposal, yes: boolean): Promise<RoundInfo | null> {
-  checkReviewed(s.home, p);
-  io.out(renderSummary(p, summarise(p)));
+async function signOne(s: Session, p: CheckedProposal & { text: string }, yes: boolean): Promise<RoundInfo | null> {
+  io.out(p.text);
   if (!yes && !(await confirm(`sign round ${p.round.id}?`))) {
     io.out('not signed');
     return null;
@@ -468,13 +459,10 @@ async function sign(argv: string[]): Promise<number> {
 async function signOffline(bundleFile: string, out: string | undefined, values: { home?: string; yes: boolean; key?: string; 'token-key'?: string; module?: string } & SecretOptions): Promise<number> {
   if (!out) throw new UsageError('sign --offline needs --out SIGNATURE.json');
   const home = homeOf(values);
-  const b = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as Payload & { format: string; dialect: Dialect; roots: { version: number; file: string }[]; targets: string | null };
+  const b = JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as Bundle;
   if (b.format !== 'uptane-quorum-round-v1') throw new UsageError(`${bundleFile} is not a round bundle from quorum round export`);
   const trust = new TrustStore(home, b.dialect);
   if (!trust.latest()) throw new Refusal('NO_TRUSTED_ROOT', `no root is pinned in ${home}; pin the root you trust with quorum-signer trust ROOT.json`);
-  const { root } = advanceRoots(trust, b.roots);
-  const targets = verifiedTargets(root, b.targets, b.dialect);
-  if (targets) trust.noteTargets(targets.signed.version as number);
   if (values.key && values['token-key']) throw new UsageError('give --key or --token-key, not both');
   let ref: KeyRef;
   if (values['token-key']) ref = { tokenKey: { uri: values['token-key'], module: modulePathOf({ uri: values['token-key'], module: values.module }) } };
@@ -486,11 +474,13 @@ async function signOffline(bundleFile: string, out: string | undefined, values: 
   let sig: Buffer;
   let p: CheckedProposal;
   try {
-    p = checkPayload(b, root, targets, b.dialect, signer.publicKey, new Date(), trust.seenTargets());
-    checkReviewed(home, p);
-    io.out(renderSummary(p, summarise(p)));
+    // The bundle is the source: the round it holds, asked for by its id (which spells its role and version).
+    const source = bundleSource(b);
+    const d = await checkMetadataRound(source, trust, source.asked, [signer.publicKey], { dialect: b.dialect, reviewed: trust.reviewed('round', source.asked.id) });
+    p = d.checked;
+    io.out(d.text);
     if (!values.yes && !(await confirm(`sign round ${p.round.id}?`))) return io.out('not signed'), 1;
-    sig = await signer.sign(p.proposed.canonical);
+    sig = await signer.sign(d.bytes);
   } finally {
     closeSigner(signer);
   }
@@ -516,30 +506,15 @@ const CERT_HELP = `Usage: quorum-signer cert <list|review|approve|sign|pin-appro
 
 Options: --home DIR, --passphrase-file FILE, --pin-file FILE, --json, --help.`;
 
-function certReviewedFile(home: string, round: string): string {
-  return reviewedFile(home, `cert.${round}`);
-}
-
-/** A certificate round's bytes that differ from those this keyholder reviewed are never signed. */
-function checkCertReviewed(home: string, c: CheckedCert): void {
-  const f = certReviewedFile(home, c.round.id);
-  if (!fs.existsSync(f)) return;
-  const r = JSON.parse(fs.readFileSync(f, 'utf8')) as { sha256: string };
-  if (r.sha256 !== c.tbsSha256) throw new Refusal('PAYLOAD_CHANGED', `certificate round ${c.round.id} now has TBS sha256 ${c.tbsSha256}, but you reviewed ${r.sha256}; refusing to sign something you did not review`);
-}
-
 function renderCert(c: CheckedCert, approvals: { keyholder: string }[]): string {
-  return (
-    formatReview(c.review) +
-    `  Issuer key:  sha256 of SPKI ${c.round.issuerFingerprint} (held by ${c.round.holder ?? '-'})\n` +
-    `  Round:       ${c.round.id}, ${c.round.profile} from CA ${c.round.ca}${c.round.newCa ? `, becomes CA ${c.round.newCa}` : ''} — ${c.round.reason}\n` +
-    `  Approvals:   ${approvals.map((a) => a.keyholder).join(', ') || '-'} (as the coordinator reports them; ${c.round.approvals.threshold} needed)\n`
-  );
+  return certText(c, approvals);
 }
 
+/** A certificate round from the coordinator, to be decided by the workflow for a use (review records are keyed by the id asked for). */
 async function fetchCert(s: Session, roundId: string) {
-  const p = await s.conn.request({ type: 'cert.get', round: roundId }, 'cert.payload');
-  return { payload: p, checked: checkCertPayload(p.round, p.tbs, p.chain) };
+  const payload = await s.conn.request({ type: 'cert.get', round: roundId }, 'cert.payload');
+  const reviewed = new TrustStore(s.home, s.dialect).reviewed('cert', roundId);
+  return { payload, decide: (use: CertUse) => decideCertRound(roundId, payload, use, { reviewed }) };
 }
 
 async function cert(argv: string[]): Promise<number> {
@@ -564,8 +539,8 @@ async function cert(argv: string[]): Promise<number> {
     const s = await session(values);
     try {
       const r = await s.conn.request({ type: 'certs.list' }, 'certs');
-      if (values.json) io.out(JSON.stringify(r.rounds, null, 2));
-      else for (const x of r.rounds) io.out(`${x.id}  ${x.profile} from CA ${x.ca} [${x.state}] approvals ${x.approvals.approved.length}/${x.approvals.threshold} — ${x.reason}`);
+      if (values.json) io.out(displayJson(r.rounds));
+      else for (const x of r.rounds) io.out(`${x.id}  ${x.profile} from CA ${x.ca} [${x.state}] approvals ${x.approvals.approved.length}/${x.approvals.threshold} — ${esc(x.reason)}`);
       return 0;
     } finally {
       endSession(s);
@@ -575,36 +550,32 @@ async function cert(argv: string[]): Promise<number> {
   const roundId = positionals[0]!;
   const s = await session(values, sub === 'sign'); // a FROST signing round rides out a coordinator restart
   try {
-    const { payload, checked } = await fetchCert(s, roundId);
+    const { payload, decide } = await fetchCert(s, roundId);
     if (sub === 'review') {
-      fs.mkdirSync(path.join(s.home, 'reviewed'), { recursive: true });
-      fs.writeFileSync(certReviewedFile(s.home, roundId), JSON.stringify({ round: roundId, sha256: checked.tbsSha256, at: new Date().toISOString() }) + '\n');
-      if (values.json) io.out(JSON.stringify({ round: checked.round, review: checked.review, approvals: payload.approvals.map((a) => a.keyholder) }, null, 2));
-      else io.out(renderCert(checked, payload.approvals).trimEnd());
+      const { checked, text } = decide({ as: 'review' });
+      new TrustStore(s.home, s.dialect).recordReview('cert', roundId, checked.tbsSha256); // keyed by the id asked for
+      if (values.json) io.out(displayJson({ round: checked.round, review: checked.review, approvals: payload.approvals.map((a) => a.keyholder) }));
+      else io.out(text.trimEnd());
       return 0;
     }
-    checkCertReviewed(s.home, checked);
-    const me = s.signer.publicKey;
     if (sub === 'approve') {
-      checkIssuerAsApprover(checked); // issuer name and key id consistent with the CA certificate (ISSUER_MISMATCH)
-      io.out(renderCert(checked, payload.approvals).trimEnd());
+      const { checked, bytes, text } = decide({ as: 'approve' }); // profile and issuer (PROFILE_MISMATCH, ISSUER_MISMATCH)
+      io.out(text.trimEnd());
       if (!values.yes && !(await confirm(`approve issuing this certificate (round ${roundId})?`))) return io.out('not approved'), 1;
-      const sig = await s.signer.sign(approvalMessage(checked.tbs, checked.round.issuerFingerprint));
+      const sig = await s.signer.sign(bytes);
       const ack = await s.conn.request({ type: 'cert.approve', round: roundId, tbsSha256: checked.tbsSha256, sig: sig.toString('base64') }, 'cert.approved');
       io.out(`approved ${roundId}; accepted. approvals ${ack.round.approvals.approved.length}/${ack.round.approvals.threshold}${ack.round.approvals.met ? ' (met)' : ''}`);
       return 0;
     }
     // A FROST group CA: this client holds one share; t participants sign together.
-    if (checked.round.holder === null) return await frostCertSign(s, checked, values);
-    // sign: this client holds the CA key, and decides itself whether enough keyholders approved.
-    if (checked.round.issuerFingerprint !== me.fingerprint) throw new Refusal('NOT_NEEDED', `certificate round ${roundId} is signed by key ${checked.round.issuerFingerprint}, not yours (${me.fingerprint})`);
-    if (checked.review.signatureAlgorithm !== me.algorithm) throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${checked.review.signatureAlgorithm}, but your key is ${me.algorithm}`);
-    checkIssuer(checked, me); // the issuer name and key id are this CA's (ISSUER_MISMATCH)
-    const approvedBy = checkApprovalsPinned(s.home, checked, me, payload.approvals);
-    io.out(renderCert(checked, payload.approvals).trimEnd());
-    io.out(`verified here: approved by ${approvedBy.join(', ')} (your pinned approvers)`);
+    if (payload.round.holder === null) return await frostCertSign(s, decide({ as: 'frost' }).checked, values);
+    // sign: this client holds the CA key, and decides itself whether enough keyholders approved (against its pinned approvers).
+    const me = s.signer.publicKey;
+    const { checked, bytes, text, approvedBy } = decide({ as: 'sign', caKey: me, approvers: loadApprovers(s.home) });
+    io.out(text.trimEnd());
+    io.out(`verified here: approved by ${approvedBy.map(esc).join(', ')} (your pinned approvers)`);
     if (!values.yes && !(await confirm(`sign this certificate with your CA key (round ${roundId})?`))) return io.out('not signed'), 1;
-    const sig = await s.signer.sign(checked.tbs);
+    const sig = await s.signer.sign(bytes);
     const rel = await s.conn.request({ type: 'cert.sign', round: roundId, tbsSha256: checked.tbsSha256, sig: sig.toString('base64') }, 'cert.released');
     if (values.out) fs.writeFileSync(values.out, rel.certificate);
     io.out(`signed ${roundId}; the certificate is released${values.out ? ` and written to ${values.out}` : ''}`);
@@ -919,7 +890,7 @@ async function frost(argv: string[]): Promise<number> {
       });
       if (round) return await frostMetadataSign(s, id, values, round);
       const p = await s.conn.request({ type: 'cert.get', round: id }, 'cert.payload');
-      const checked = checkCertPayload(p.round, p.tbs, p.chain);
+      const checked = decideCertRound(id, p, { as: 'frost' }, { reviewed: new TrustStore(s.home, s.dialect).reviewed('cert', id) }).checked;
       return await frostCertSign(s, checked, values);
     } finally {
       endSession(s);
@@ -951,12 +922,12 @@ async function watch(argv: string[]): Promise<number> {
     seen.add(r.id);
     busy = busy.then(async () => {
       try {
-        const p = await checkRound(s, r.id);
+        const p = await checkRound(s, { id: r.id, role: r.role, version: r.version }); // the answer must be the round listed
         const signed = await signOne(s, p, values['unsafe-auto-sign']);
         if (!signed) seen.delete(r.id);
       } catch (e) {
         if (e instanceof QuorumError && (e.code === 'DISCONNECTED' || e.code === 'TIMEOUT')) seen.delete(r.id); // retried after reconnecting
-        io.err(`round ${r.id}: ${(e as QuorumError).code ?? 'ERROR'}: ${(e as Error).message}`);
+        io.err(`round ${r.id}: ${esc(String((e as QuorumError).code ?? 'ERROR'))}: ${esc((e as Error).message)}`);
         if (e instanceof QuorumError && e.code === 'TOKEN_NOT_PRESENT') {
           // Plugging the token back in is enough; other token errors (a wrong PIN) need a person.
           seen.delete(r.id);
@@ -972,14 +943,14 @@ async function watch(argv: string[]): Promise<number> {
   };
   const held = new Set(heldGroups(s.home).map((h) => h.group.groupPublicKey));
   s.conn.on('round.opened', (m: { round: RoundInfo }) => {
-    io.out(`new round ${m.round.id}: ${m.round.role} v${m.round.version} — ${m.round.reason}`);
+    io.out(`new round ${m.round.id}: ${m.round.role} v${m.round.version} — ${esc(m.round.reason)}`);
     // A FROST signature needs t participants together and each one's passphrase: point at the command.
     for (const f of m.round.frost ?? []) if (held.has(f.groupPublicKey)) io.out(`round ${m.round.id} needs FROST group ${f.ceremony}, which you hold a share of; sign with quorum-signer frost sign ${m.round.id}`);
     consider(m.round);
   });
   s.conn.on('round.updated', (m: { round: RoundInfo }) => io.out(`round ${m.round.id} [${m.round.state}] ${progressText(m.round)}`));
   // Certificate rounds are never approved or signed automatically: a person reviews each one.
-  s.conn.on('cert.opened', (m: { round: CertRoundInfo }) => io.out(`new certificate round ${m.round.id}: ${m.round.profile} from CA ${m.round.ca} — ${m.round.reason}; review it with quorum-signer cert review ${m.round.id}`));
+  s.conn.on('cert.opened', (m: { round: CertRoundInfo }) => io.out(`new certificate round ${m.round.id}: ${m.round.profile} from CA ${m.round.ca} — ${esc(m.round.reason)}; review it with quorum-signer cert review ${m.round.id}`));
   // A DKG ceremony needs a person's consent and passphrase: point at the command.
   s.conn.on('frost.dkg.open', (m: { ceremony: { id: string; threshold: number; participants: { name: string }[] } }) =>
     io.out(`new DKG ceremony ${m.ceremony.id}: ${m.ceremony.threshold} of ${m.ceremony.participants.map((p) => p.name).join(', ')}; take part with quorum-signer frost join ${m.ceremony.id}`),
@@ -1016,4 +987,4 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   frost,
 };
 
-main(process.argv.slice(2), COMMANDS, HELP);
+main(process.argv.slice(2), COMMANDS, HELP, { oneLine: true }); // error messages can carry a coordinator's text: one line each

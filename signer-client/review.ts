@@ -2,9 +2,14 @@
  * What a keyholder reads before signing, computed by the client from the bytes alone (never
  * from anything the coordinator says about them): version and expiry, key and threshold changes,
  * targets added/removed/changed with hashes, lengths and hardware ids, a unified diff of the
- * pretty-printed JSON, and the sha256 of the exact bytes to be signed.
+ * pretty-printed JSON, and the sha256 of the exact bytes to be signed. Every name and value from
+ * the bytes or the coordinator is shown escaped (protocol/display.ts), and keys such as
+ * `__proto__` or `constructor` are ordinary names, so nothing in the payload can hide or rewrite
+ * what the keyholder reads.
  */
 import { createTwoFilesPatch } from 'diff';
+import { getOwn } from '../protocol/canonical.js';
+import { displayBlock, displayText as esc } from '../protocol/display.js';
 import { parseMetadataKey, type MetadataKey } from '../protocol/keys.js';
 import { sortKeys } from '../protocol/metadata/build.js';
 import type { RootSigned, TargetsSigned } from '../protocol/metadata/schemas.js';
@@ -25,13 +30,13 @@ export function pretty(v: unknown): string {
 }
 
 function keyLabel(root: RootSigned, id: string): string {
-  const k = root.keys[id] as MetadataKey | undefined;
-  if (!k) return `${short(id)} (missing from keys!)`;
+  const k = getOwn(root.keys, id) as MetadataKey | undefined;
+  if (!k) return `${esc(short(id))} (missing from keys!)`;
   try {
     const pk = parseMetadataKey(k);
-    return `${short(id)} ${pk.algorithm}${pk.bits ? '-' + pk.bits : ''} fingerprint ${pk.fingerprint.slice(0, 16)}…`;
+    return `${esc(short(id))} ${pk.algorithm}${pk.bits ? '-' + pk.bits : ''} fingerprint ${pk.fingerprint.slice(0, 16)}…`;
   } catch {
-    return `${short(id)} (unparseable key)`;
+    return `${esc(short(id))} (unparseable key)`;
   }
 }
 
@@ -39,33 +44,34 @@ function rootChanges(from: RootSigned | null, to: RootSigned): string[] {
   const out: string[] = [];
   const fp = (r: RootSigned, id: string) => {
     try {
-      return parseMetadataKey(r.keys[id] as MetadataKey).fingerprint;
+      return parseMetadataKey(getOwn(r.keys, id) as MetadataKey).fingerprint;
     } catch {
       return `unparseable:${id}`;
     }
   };
   const roles = new Set([...Object.keys(from?.roles ?? {}), ...Object.keys(to.roles)]);
   for (const role of [...roles].sort()) {
-    const a = from?.roles[role];
-    const b = to.roles[role];
+    const a = getOwn(from?.roles, role);
+    const b = getOwn(to.roles, role);
     if (!b) {
-      out.push(`ROLE REMOVED: ${role}`);
+      out.push(`ROLE REMOVED: ${esc(role)}`);
       continue;
     }
     const aFps = new Map((a?.keyids ?? []).map((id) => [fp(from!, id), id]));
     const bFps = new Map(b.keyids.map((id) => [fp(to, id), id]));
-    for (const [f, id] of bFps) if (!aFps.has(f)) out.push(`KEY ADDED to ${role}: ${keyLabel(to, id)}`);
-    for (const [f, id] of aFps) if (!bFps.has(f)) out.push(`KEY REMOVED from ${role}: ${keyLabel(from!, id)}`);
-    if (!a || a.threshold !== b.threshold) out.push(`THRESHOLD ${role}: ${a ? a.threshold : '-'} -> ${b.threshold} (of ${b.keyids.length} keys)`);
+    for (const [f, id] of bFps) if (!aFps.has(f)) out.push(`KEY ADDED to ${esc(role)}: ${keyLabel(to, id)}`);
+    for (const [f, id] of aFps) if (!bFps.has(f)) out.push(`KEY REMOVED from ${esc(role)}: ${keyLabel(from!, id)}`);
+    if (!a || a.threshold !== b.threshold) out.push(`THRESHOLD ${esc(role)}: ${a ? a.threshold : '-'} -> ${b.threshold} (of ${b.keyids.length} keys)`);
   }
-  if (from && from.consistent_snapshot !== to.consistent_snapshot) out.push(`consistent_snapshot: ${from.consistent_snapshot} -> ${to.consistent_snapshot}`);
+  if (from && from.consistent_snapshot !== to.consistent_snapshot) out.push(`consistent_snapshot: ${esc(String(from.consistent_snapshot))} -> ${esc(String(to.consistent_snapshot))}`);
   return out;
 }
 
 function targetLine(name: string, t: TargetsSigned['targets'][string]): string {
-  const hashes = Object.entries(t.hashes).map(([a, h]) => `${a}:${h}`).join(' ');
-  const hw = (t.custom as { hardwareIds?: unknown } | undefined)?.hardwareIds;
-  return `${name} length ${t.length} ${hashes}${Array.isArray(hw) ? ` hardwareIds ${hw.join(',')}` : ''}`;
+  const hashes = Object.entries(t.hashes).map(([a, h]) => `${esc(a)}:${esc(String(h))}`).join(' ');
+  const custom = t.custom as Record<string, unknown> | undefined;
+  const hw = typeof custom === 'object' && custom !== null ? getOwn(custom, 'hardwareIds') : undefined;
+  return `${esc(name)} length ${t.length} ${hashes}${Array.isArray(hw) ? ` hardwareIds ${hw.map((h) => esc(String(h))).join(',')}` : ''}`;
 }
 
 function targetsChanges(from: TargetsSigned | null, to: TargetsSigned): string[] {
@@ -73,10 +79,10 @@ function targetsChanges(from: TargetsSigned | null, to: TargetsSigned): string[]
   const a = from?.targets ?? {};
   const b = to.targets;
   for (const name of Object.keys(b).sort()) {
-    if (!(name in a)) out.push(`TARGET ADDED: ${targetLine(name, b[name]!)}`);
-    else if (pretty(a[name]) !== pretty(b[name])) out.push(`TARGET CHANGED: ${name}\n    was: ${targetLine(name, a[name]!)}\n    now: ${targetLine(name, b[name]!)}`);
+    if (!Object.hasOwn(a, name)) out.push(`TARGET ADDED: ${targetLine(name, b[name]!)}`);
+    else if (pretty(a[name]) !== pretty(b[name])) out.push(`TARGET CHANGED: ${esc(name)}\n    was: ${targetLine(name, a[name]!)}\n    now: ${targetLine(name, b[name]!)}`);
   }
-  for (const name of Object.keys(a).sort()) if (!(name in b)) out.push(`TARGET REMOVED: ${targetLine(name, a[name]!)}`);
+  for (const name of Object.keys(a).sort()) if (!Object.hasOwn(b, name)) out.push(`TARGET REMOVED: ${targetLine(name, a[name]!)}`);
   return out;
 }
 
@@ -92,8 +98,8 @@ export function summarise(p: CheckedProposal): Summary {
 export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): string {
   const lines = [
     `round ${p.round.id}: ${s.role} version ${s.version.from ?? '-'} -> ${s.version.to}`,
-    `reason (from the coordinator): ${p.round.reason}`,
-    `expires: ${s.expires.from ?? '-'} -> ${s.expires.to}`,
+    `reason (from the coordinator): ${esc(p.round.reason)}`,
+    `expires: ${esc(s.expires.from ?? '-')} -> ${esc(s.expires.to)}`,
     `your key counts for: ${p.countsFor.join(', ')} (key id ${short(p.keyid)})`,
     ...(p.linkedRoot
       ? [
@@ -109,5 +115,6 @@ export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): 
   ];
   if (withDiff) lines.push('', s.diff.trimEnd());
   lines.push('', `sha256 of the exact bytes to sign: ${s.sha256}`);
-  return lines.join('\n');
+  // The values above are escaped one by one; this catches what the diff's JSON leaves raw (C1, bidi).
+  return displayBlock(lines.join('\n'));
 }

@@ -1,14 +1,15 @@
 /**
- * The signer does not trust the coordinator. It keeps its own pinned chain of roots, and before
- * anything is signed it: walks and verifies every newer released root itself (both thresholds,
- * version +1); verifies the released targets it diffs against with that root; re-canonicalises
- * the proposed payload and recomputes its sha256; and requires version = last released + 1 and a
- * well-formed body in which its own key is needed. Any failure is a refusal with a code.
+ * The signer does not trust the coordinator. It keeps its own pinned chain of roots and the last
+ * released targets it verified (TrustStore, in its home), and the checks workflow.ts runs before
+ * anything is signed: walk and verify every newer released root itself (both thresholds, version
+ * +1); verify the released targets it diffs against with that root; re-canonicalise the proposed
+ * payload and recompute its sha256; require version = last released + 1, the version the round
+ * claims, and a well-formed body in which its own key is needed. Any failure is a refusal with a code.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Dialect } from '../protocol/canonical.js';
+import { getOwn, type Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { keyId, parseMetadataKey, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { EXPIRES_RE, type RootSigned } from '../protocol/metadata/schemas.js';
@@ -23,6 +24,10 @@ export type RefusalCode =
   | 'VERSION_SKIP' // version not last + 1
   | 'ROOT_CHAIN_INVALID' // a released root the coordinator sent does not verify
   | 'TARGETS_BASE_INVALID' // the released targets do not verify under the pinned root
+  | 'TARGETS_BASE_MISSING' // the coordinator withholds the released targets this signer verified (none, or an older version)
+  | 'TARGETS_BASE_CONFLICT' // released targets of the version this signer kept, with other content
+  | 'ROUND_MISMATCH' // the answer is another round, role or version than asked, or its bytes are of another version than it claims
+  | 'PROFILE_MISMATCH' // a certificate's TBS does not have what its round's profile and its issuer allow (signer-client/workflow.ts)
   | 'EXPIRED' // the proposal is already expired
   | 'NOT_NEEDED' // this keyholder's key does not sign this round
   | 'NO_TRUSTED_ROOT'
@@ -37,7 +42,30 @@ export type RefusalCode =
 
 export class Refusal extends QuorumError<RefusalCode> {}
 
-/** The signer's pinned roots, in its home folder: roots/N.root.json, newest wins. */
+/**
+ * What a signer holds itself, none of it taken from the coordinator unverified: the newest pinned
+ * root, the last released targets it verified (kept so that a coordinator cannot withhold it),
+ * and the highest released targets version it has seen.
+ */
+export interface TrustState {
+  root: Metadata<'root'> | null;
+  targets: Metadata<'targets'> | null;
+  targetsSeen: number;
+}
+
+/** What verifying released metadata taught the signer, to keep: roots walked, newer released targets. */
+export interface Learned {
+  roots: { version: number; bytes: Buffer }[];
+  targets: Metadata<'targets'> | null;
+  /** Nothing was pinned and the first root was trusted on first use. */
+  tofu: boolean;
+}
+
+/**
+ * The signer's trust, in its home folder: roots/N.root.json (newest wins), targets.json (the last
+ * released targets it verified), targets-version (the highest released targets version seen), and
+ * reviewed/ (the sha256 a person reviewed, by the round id they asked for).
+ */
 export class TrustStore {
   constructor(
     readonly dir: string,
@@ -69,11 +97,48 @@ export class TrustStore {
   }
 
   pin(version: number, bytes: Buffer): void {
-    const file = path.join(this.dir, 'roots', `${version}.root.json`);
-    const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
+    writeAtomic(path.join(this.dir, 'roots', `${version}.root.json`), bytes);
   }
+
+  /** The last released targets this signer verified (and keeps), or null. */
+  keptTargets(): Metadata<'targets'> | null {
+    const file = path.join(this.dir, 'targets.json');
+    return fs.existsSync(file) ? parseMetadata(fs.readFileSync(file), 'targets.json (kept)', 'targets', this.dialect) : null;
+  }
+
+  state(): TrustState {
+    return { root: this.latest(), targets: this.keptTargets(), targetsSeen: this.seenTargets() };
+  }
+
+  /** Keep what verifyReleased learned: pin the walked roots, keep newer released targets. */
+  keep(learned: Learned): void {
+    for (const r of learned.roots) this.pin(r.version, r.bytes);
+    if (learned.targets) {
+      writeAtomic(path.join(this.dir, 'targets.json'), learned.targets.bytes);
+      this.noteTargets(learned.targets.signed.version as number);
+    }
+  }
+
+  private reviewFile(kind: 'round' | 'cert', id: string): string {
+    return path.join(this.dir, 'reviewed', `${kind === 'cert' ? 'cert.' : ''}${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+  }
+
+  /** The sha256 a person reviewed for the round they asked for by this id, or null. */
+  reviewed(kind: 'round' | 'cert', id: string): string | null {
+    const f = this.reviewFile(kind, id);
+    return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as { sha256: string }).sha256 : null;
+  }
+
+  recordReview(kind: 'round' | 'cert', id: string, sha256: string): void {
+    fs.mkdirSync(path.join(this.dir, 'reviewed'), { recursive: true });
+    writeAtomic(this.reviewFile(kind, id), JSON.stringify({ round: id, sha256, at: new Date().toISOString() }) + '\n');
+  }
+}
+
+function writeAtomic(file: string, bytes: Buffer | string): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, bytes);
+  fs.renameSync(tmp, file);
 }
 
 /**
@@ -81,14 +146,21 @@ export class TrustStore {
  * With nothing pinned yet, the lowest released root is trusted on first use (`tofu` says so).
  */
 export function advanceRoots(trust: TrustStore, roots: { version: number; file: string }[]): { root: Metadata<'root'> | null; tofu: boolean; walked: number[] } {
-  let cur = trust.latest();
+  const w = walkRoots(trust.latest(), roots, trust.dialect);
+  for (const r of w.walked) trust.pin(r.version, r.bytes);
+  return { root: w.root, tofu: w.tofu, walked: w.walked.map((r) => r.version) };
+}
+
+/** advanceRoots without the pinning: the newest verified root and the roots walked to reach it. */
+export function walkRoots(pinned: Metadata<'root'> | null, roots: { version: number; file: string }[], dialect: Dialect | undefined): { root: Metadata<'root'> | null; tofu: boolean; walked: { version: number; bytes: Buffer }[] } {
+  let cur = pinned;
   let tofu = false;
-  const walked: number[] = [];
+  const walked: { version: number; bytes: Buffer }[] = [];
   for (const r of [...roots].sort((a, b) => a.version - b.version)) {
     const bytes = Buffer.from(r.file, 'utf8');
     let next: Metadata<'root'>;
     try {
-      next = parseMetadata(bytes, `${r.version}.root.json`, 'root', trust.dialect ?? cur?.dialect);
+      next = parseMetadata(bytes, `${r.version}.root.json`, 'root', dialect ?? cur?.dialect);
     } catch (e) {
       throw new Refusal('ROOT_CHAIN_INVALID', `released root ${r.version} is not valid metadata: ${(e as Error).message}`);
     }
@@ -105,8 +177,7 @@ export function advanceRoots(trust: TrustStore, roots: { version: number; file: 
         throw new Refusal('ROOT_CHAIN_INVALID', `released root ${r.version} does not follow pinned root ${cur.signed.version}: ${step.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`).join('; ')}`);
       }
     }
-    trust.pin(r.version, bytes);
-    walked.push(r.version);
+    walked.push({ version: r.version, bytes });
     cur = next;
   }
   return { root: cur, tofu, walked };
@@ -144,9 +215,9 @@ export interface CheckedProposal {
 
 function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
   if (!root) return [];
-  return (root.roles[role]?.keyids ?? []).filter((id) => {
+  return (getOwn(root.roles, role)?.keyids ?? []).filter((id) => {
     try {
-      return parseMetadataKey(root.keys[id] as MetadataKey).fingerprint === me.fingerprint;
+      return parseMetadataKey(getOwn(root.keys, id) as MetadataKey).fingerprint === me.fingerprint;
     } catch {
       return false;
     }
@@ -165,6 +236,7 @@ export function checkProposal(round: RoundInfo, signedText: string, root: Metada
   const sha256 = crypto.createHash('sha256').update(proposed.canonical).digest('hex');
   if (sha256 !== round.sha256) throw new Refusal('PAYLOAD_MISMATCH', `the payload hashes to ${sha256}, but the coordinator says ${round.sha256}; refusing to sign`);
   const s = proposed.signed as { version: number; expires: string };
+  if (s.version !== round.version) throw new Refusal('ROUND_MISMATCH', `round ${round.id} says ${round.role} version ${round.version}, but its bytes are version ${s.version}; refusing to sign`);
   const base = round.role === 'root' ? root : targets;
   const last = base ? (base.signed as { version: number }).version : 0;
   if (s.version <= last) throw new Refusal('ROLLBACK', `proposed ${round.role} version ${s.version} is not newer than the released version ${last}; refusing a rollback`);
