@@ -1,13 +1,14 @@
 /**
  * What a lying coordinator (or someone with its database) can do to the bytes of a certificate
- * round: re-encode a DER TBSCertificate with another issuer Name or AuthorityKeyIdentifier, or
- * break a certificate's signature. Used by the unit and integration tests of the CA holder's
- * issuer check (signer-client/cert-trust.ts checkIssuer). DER through @peculiar's asn1 packages.
+ * round: re-encode a DER TBSCertificate with another issuer Name or AuthorityKeyIdentifier, other
+ * extensions (a CA flag on a device, another key usage) or another validity, or break a
+ * certificate's signature. Used by the unit and integration tests of the CA holder's issuer and
+ * profile checks (signer-client/workflow.ts). DER through @peculiar's asn1 packages.
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { AuthorityKeyIdentifier, Certificate, Extension, GeneralName, id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier, KeyIdentifier, Name, SubjectKeyIdentifier, TBSCertificate } from '@peculiar/asn1-x509';
+import { AuthorityKeyIdentifier, Certificate, Extension, GeneralName, id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier, KeyIdentifier, Name, SubjectKeyIdentifier, TBSCertificate, Validity } from '@peculiar/asn1-x509';
 
 const der = (v: unknown) => Buffer.from(AsnConvert.serialize(v));
 
@@ -62,4 +63,29 @@ export function brokenSignature(pem: string): string {
   sig[10] = sig[10]! ^ 0x01; // inside r for a DER ECDSA signature, inside R for Ed25519
   c.signatureValue = sig.buffer;
   return new x509.X509Certificate(der(c)).toString('pem') + '\n';
+}
+
+/** The TBS with `ext` (e.g. new x509.BasicConstraintsExtension(true, undefined, true)) in place of its OID's, or added. */
+export function withExtension(tbs: Buffer, ext: x509.Extension): Buffer {
+  return edit(tbs, (t) => {
+    const e = AsnConvert.parse(ext.rawData, Extension);
+    const list = (t.extensions ??= []);
+    const i = list.findIndex((x) => x.extnID === e.extnID);
+    if (i < 0) list.push(e);
+    else list[i] = e;
+  });
+}
+
+/** The TBS without the extension of this OID. */
+export function withoutExtension(tbs: Buffer, oid: string): Buffer {
+  return edit(tbs, (t) => {
+    t.extensions = (t.extensions ?? []).filter((e) => e.extnID !== oid);
+  });
+}
+
+/** The TBS valid from `notBefore` to `notAfter`. */
+export function withValidity(tbs: Buffer, notBefore: Date, notAfter: Date): Buffer {
+  return edit(tbs, (t) => {
+    t.validity = new Validity({ notBefore, notAfter });
+  });
 }
