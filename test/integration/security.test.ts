@@ -6,16 +6,15 @@
  * SQLite file.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
 import { encodeSig, generateKeyPair, keyId, toMetadataKey, verifySignature } from '../../protocol/keys.js';
 import { localSigner, serialize, signEnvelope, type Signer } from '../../protocol/metadata/build.js';
 import type { RootSigned } from '../../protocol/metadata/schemas.js';
-import { AUTH_DOMAIN, ClientMessageSchema, ServerMessageSchema, WIRE_VERSION, authMessage, type ClientMessage, type RoundInfo, type ServerMessage } from '../../protocol/wire.js';
+import { AUTH_DOMAIN, authMessage, type RoundInfo, type ServerMessage } from '../../protocol/wire.js';
 import { auditHash } from '../../coordinator/store.js';
+import { FakeCoordinator } from './fake-coordinator.js';
 import { auditEvents, newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
 import { authHeaders, canonicalOf, challenge, connect, keySigner, keyidIn, sha256hex, upgrade, type WireClient } from './wire-client.js';
 
@@ -200,85 +199,6 @@ describe('the admin credential', () => {
     expect(ok.code, ok.stderr).toBe(0);
   });
 });
-
-/**
- * A coordinator that lies. It speaks the wire protocol (challenge, upgrade, hello, answers by
- * ref) and serves whatever payload and released roots the test sets.
- */
-class FakeCoordinator {
-  readonly serverId = 'fake-coordinator';
-  readonly received: ClientMessage[] = [];
-  readonly logins: { key: string; nonce: string; sig: Buffer }[] = [];
-  roots: { version: number; file: string }[] = [];
-  targets: string | null = null;
-  readonly rounds = new Map<string, { round: RoundInfo; signed: string }>();
-  url = '';
-  private server = http.createServer((req, res) => {
-    if (req.url === '/v1/challenge') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ serverId: this.serverId, nonce: `${Date.now().toString(16)}${'0'.repeat(48)}` }));
-    }
-    res.writeHead(404).end();
-  });
-  private wss = new WebSocketServer({ noServer: true });
-
-  constructor(private readonly keyholder: string) {
-    this.server.on('upgrade', (req, socket, head) => {
-      this.logins.push({ key: String(req.headers['x-quorum-key']), nonce: String(req.headers['x-quorum-nonce']), sig: Buffer.from(String(req.headers['x-quorum-signature']), 'base64') });
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const send = (m: ServerMessage) => ws.send(JSON.stringify(ServerMessageSchema.parse(m)));
-        send({ type: 'hello', version: WIRE_VERSION, serverId: this.serverId, keyholder: this.keyholder, dialect: 'tuf' });
-        ws.on('message', (data) => {
-          const m = ClientMessageSchema.parse(JSON.parse(data.toString()));
-          this.received.push(m);
-          const ref = m.ref;
-          switch (m.type) {
-            case 'ping':
-              return send({ type: 'pong', ref });
-            case 'rounds.list':
-              return send({ type: 'rounds', ref, rounds: [...this.rounds.values()].map((r) => r.round) });
-            case 'released.get':
-              return send({ type: 'released', ref, roots: this.roots.filter((r) => r.version > m.afterRootVersion), targets: this.targets });
-            case 'round.get': {
-              const r = this.rounds.get(m.round);
-              if (!r) return send({ type: 'error', ref, code: 'ROUND_NOT_FOUND', message: 'no such round', fatal: false });
-              return send({ type: 'round.payload', ref, round: r.round, signed: r.signed });
-            }
-            case 'signature.submit': {
-              const r = this.rounds.get(m.round)!;
-              return send({ type: 'signature.accepted', ref, round: r.round });
-            }
-          }
-        });
-      });
-    });
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-    return this;
-  }
-
-  /** Serve round `id` with this `signed` text, claiming `sha256` (default: the true one). */
-  serve(id: string, role: 'root' | 'targets', signedText: string, sha256 = sha256hex(canonicalOf(signedText, role, 'tuf'))): void {
-    const version = (JSON.parse(signedText) as { version: number }).version;
-    this.rounds.set(id, {
-      signed: signedText,
-      round: { id, role, version, state: 'open', reason: 'routine', deadline: new Date(Date.now() + 86_400_000).toISOString(), createdAt: new Date().toISOString(), sha256, progress: [] },
-    });
-  }
-
-  submissions(round: string): Extract<ClientMessage, { type: 'signature.submit' }>[] {
-    return this.received.filter((m): m is Extract<ClientMessage, { type: 'signature.submit' }> => m.type === 'signature.submit' && m.round === round);
-  }
-
-  async close(): Promise<void> {
-    for (const c of this.wss.clients) c.terminate();
-    this.wss.close();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 describe('signers do not trust the coordinator', () => {
   let fake: FakeCoordinator;
