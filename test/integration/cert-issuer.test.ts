@@ -4,8 +4,10 @@
  * issuer Name, another CA's certificate as the chain, no chain, a fleet root that is not
  * self-issued, another AuthorityKeyIdentifier), for a key-held CA and for a FROST participant; and
  * against the real coordinator whose SQLite row of a round's prepared TBS was rewritten while it
- * was stopped (where the approvers' clients refuse to approve it too). Honest rounds through the same fake are signed (the controls), so each refusal is
- * the issuer check's and nothing else's.
+ * was stopped (where the approvers' clients refuse to approve it too). The holder also enforces the
+ * round's profile itself (PROFILE_MISMATCH: a device TBS that is a CA, serves TLS, or outlives its
+ * profile) and signs only the round it asked for and reviewed (ROUND_MISMATCH). Honest rounds
+ * through the same fake are signed (the controls), so each refusal is its check's and nothing else's.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +22,8 @@ import type { Signer } from '../../protocol/metadata/build.js';
 import { ServerMessageSchema, WIRE_VERSION, type CertRoundInfo, type ServerMessage } from '../../protocol/wire.js';
 import { approvalMessage, assembleCertificate, issueWith, prepareCertificate, tbsBytes, type Issued, type Prepared, type ProfileName } from '../../protocol/x509.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
-import { issuerOf, withAkid, withIssuer } from '../tbs-tamper.js';
+import * as x509 from '@peculiar/x509';
+import { issuerOf, withAkid, withExtension, withIssuer, withValidity } from '../tbs-tamper.js';
 import { auditEvents, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
 import { keySigner } from './wire-client.js';
 
@@ -37,6 +40,8 @@ interface Served {
 class FakeCertCoordinator {
   readonly received: { type: string; round?: string; session?: string; sig?: string }[] = [];
   readonly rounds = new Map<string, Served>();
+  /** cert.get X answered with the round stored under another id. */
+  readonly answers = new Map<string, string>();
   url = '';
   private server = http.createServer((req, res) => {
     if (req.url === '/v1/challenge') {
@@ -56,7 +61,7 @@ class FakeCertCoordinator {
           const m = JSON.parse(data.toString()) as { type: string; ref?: string; round?: string; session?: string; sig?: string };
           this.received.push(m);
           const ref = m.ref;
-          const r = m.round ? this.rounds.get(m.round) : undefined;
+          const r = m.round ? this.rounds.get(this.answers.get(m.round) ?? m.round) : undefined;
           if (m.type === 'ping') return send({ type: 'pong', ref });
           if (m.type === 'cert.get' && r) return send({ type: 'cert.payload', ref, round: r.round, tbs: r.prepared.tbs, chain: [...r.prepared.chain], approvals: r.approvals });
           if (m.type === 'cert.sign' && r) {
@@ -209,6 +214,41 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
       expect(r.stderr).toMatch(/^ISSUER_MISMATCH: /m);
       expect(r.stderr).toMatch(re);
       expect(fake.sent(id, ['cert.sign'])).toEqual([]);
+    }
+  });
+
+  it('refuses a device round whose TBS is a CA, serves TLS or outlives the profile, even with --yes: PROFILE_MISMATCH, and sends nothing', async () => {
+    const day = 86_400_000;
+    const lies: [string, (t: Buffer) => Buffer, RegExp][] = [
+      ['cert-20', (t) => withExtension(t, new x509.BasicConstraintsExtension(true, undefined, true)), /basicConstraints are CA:TRUE, but a device certificate has CA:FALSE/],
+      ['cert-21', (t) => withExtension(t, new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], true)), /extendedKeyUsage is TLS Web Server Authentication, but a device certificate has TLS Web Client Authentication/],
+      ['cert-22', (t) => withValidity(t, new Date(Date.now() - day), new Date(Date.now() + 5 * 365 * day)), /but a device certificate for at most 366/],
+    ];
+    for (const [id, edit, re] of lies) {
+      await fake.serve(id, 'device', lie(await device(fleet, `device-${id}`), edit), 'ca', approvers);
+      const r = await sign(id);
+      expect(r.code, id).toBe(1);
+      expect(r.stderr).toMatch(/^PROFILE_MISMATCH: certificate round cert-2\d is a device round, but its certificate is not one: /m);
+      expect(r.stderr).toMatch(re);
+      expect(fake.sent(id, ['cert.sign'])).toEqual([]);
+    }
+  });
+
+  it('signs only the round it reviewed: another round\'s TBS under the id asked for is ROUND_MISMATCH', async () => {
+    await fake.serve('cert-23', 'device', await device(fleet, 'device-23'), 'ca', approvers);
+    const rv = await signer(['cert', 'review', 'cert-23', '--home', caHome]);
+    expect(rv.code, rv.stderr).toBe(0);
+    // another honest-looking round, its own id, TBS and approvals, served for cert.get cert-23
+    await fake.serve('cert-24', 'device', await device(fleet, 'device-24'), 'ca', approvers);
+    fake.answers.set('cert-23', 'cert-24');
+    try {
+      const r = await sign('cert-23');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^ROUND_MISMATCH: asked for certificate round cert-23, the answer is round cert-24/m);
+      expect(fake.sent('cert-24', ['cert.sign'])).toEqual([]);
+      expect(fake.sent('cert-23', ['cert.sign'])).toEqual([]);
+    } finally {
+      fake.answers.clear();
     }
   });
 
