@@ -4,6 +4,7 @@
  * unknown fields and untouched entries carry over byte for byte. Expiry defaults are garage-sign's.
  */
 import { z } from 'zod';
+import { setOwn } from '../protocol/canonical.js';
 import { toMetadataKey, keyId, parseMetadataKey, publicKeyFrom, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { buildRoot, daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires, type RootSigned, type Role } from '../protocol/metadata/schemas.js';
@@ -51,10 +52,11 @@ export function proposeTargets(state: RepoState, change: TargetsChange, now = ne
   if (!base && state.dialect === 'tuf') signed.spec_version = '1.0.31';
   const targets = signed.targets as Record<string, unknown>;
   for (const name of change.remove ?? []) {
-    if (!(name in targets)) throw new RoundError('ROUND_INVALID', `cannot remove target ${JSON.stringify(name)}: the released targets do not list it`);
+    if (!Object.hasOwn(targets, name)) throw new RoundError('ROUND_INVALID', `cannot remove target ${JSON.stringify(name)}: the released targets do not list it`);
     delete targets[name];
   }
-  for (const [name, entry] of Object.entries(change.add ?? {})) targets[name] = entry;
+  // Names such as __proto__ or constructor are ordinary target names.
+  for (const [name, entry] of Object.entries(change.add ?? {})) setOwn(targets, name, entry);
   signed.version = state.targetsBase + 1;
   signed.expires = formatExpires(daysFrom(now, change.expiresDays ?? EXPIRY_DAYS.targets));
   return signed;

@@ -20,7 +20,7 @@ import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, a
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
-import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
+import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema, type TargetsChange } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
 import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
@@ -331,8 +331,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         return serial(async () => {
           const st = repoState(store);
           let signed: Record<string, unknown>;
-          if (b.signed) signed = b.signed;
-          else if (b.role === 'targets') signed = proposeTargets(st, b.targets ?? {});
+          // zod's copies drop a `__proto__` key; the body as parsed (and validated) keeps it as data.
+          const raw = body as { signed?: Record<string, unknown>; targets?: { add?: TargetsChange['add'] } };
+          if (b.signed) signed = raw.signed!;
+          else if (b.role === 'targets') signed = proposeTargets(st, { ...b.targets, add: raw.targets?.add });
           else signed = proposeRoot(store, st, b.root ?? {}, onlinePublic ?? undefined);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
           if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);

@@ -12,7 +12,7 @@ import type { Dialect } from '../../protocol/canonical.js';
 import { encodeSig } from '../../protocol/keys.js';
 import { keyIdOf, type Signer } from '../../protocol/metadata/build.js';
 import type { RoundInfo, ServerMessage } from '../../protocol/wire.js';
-import { auditEvents, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
+import { admin, auditEvents, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
 import { canonicalOf, connect, keySigner, keyidIn, sha256hex, type WireClient } from './wire-client.js';
 
 let fileN = 0;
@@ -278,6 +278,27 @@ describe('managing rounds (ota)', () => {
     expect(missing.stderr).toMatch(/^ROUND_NOT_FOUND: /);
     const events = await auditEvents(repo.dataDir);
     expect(events.find((e) => e.event === 'round.cancelled' && e.data.round === t2)?.data).toMatchObject({ reason: 'wrong build' });
+  });
+
+  it('a target named __proto__ or constructor is an ordinary target, from the admin API to the keyholder\'s review', async () => {
+    // JSON text: an object literal would set the prototype instead of adding the key.
+    const entry = (n: number) => `{"length":${n},"hashes":{"sha256":"${String(n).repeat(64)}"},"custom":{"__proto__":"p","hardwareIds":["ecu-a"]}}`;
+    const body = JSON.parse(`{"role":"targets","reason":"odd names","targets":{"add":{"__proto__":${entry(1)},"constructor":${entry(2)},"prototype":${entry(3)}}}}`) as unknown;
+    const opened = await admin<RoundInfo>(repo.coordinator, 'POST', 'rounds', body);
+    expect(opened.status, JSON.stringify(opened.body)).toBe(200);
+    const id = opened.body.id;
+    try {
+      const r = await roundJson(id);
+      const targets = r.signed.targets as Record<string, { custom: Record<string, unknown> }>;
+      expect(Object.keys(targets).sort()).toEqual(['__proto__', 'constructor', 'fw', 'prototype']);
+      expect(Object.hasOwn(targets['__proto__']!.custom, '__proto__')).toBe(true);
+      const rv = await signer(['review', id, '--home', repo.homes.alice!]);
+      expect(rv.code, rv.stderr).toBe(0);
+      for (const [name, n] of [['__proto__', 1], ['constructor', 2], ['prototype', 3]] as const) expect(rv.stdout).toContain(`TARGET ADDED: ${name} length ${n}`);
+      expect(rv.stdout).toContain('+    "__proto__": {');
+    } finally {
+      expect((await q(['round', 'cancel', id, '--reason', 'test done'])).code).toBe(0);
+    }
   });
 
   it('expires a round at its deadline', async () => {
