@@ -44,12 +44,13 @@ export class Refusal extends QuorumError<RefusalCode> {}
 
 /**
  * What a signer holds itself, none of it taken from the coordinator unverified: the newest pinned
- * root, the last released targets it verified (kept so that a coordinator cannot withhold it),
- * and the highest released targets version it has seen.
+ * root, the last released targets it verified (kept so that a coordinator cannot withhold them;
+ * the file's bytes, parsed only when a source offers other bytes of the same version), and the
+ * highest released targets version it has seen (the kept file's, once one is kept).
  */
 export interface TrustState {
   root: Metadata<'root'> | null;
-  targets: Metadata<'targets'> | null;
+  keptTargets: Buffer | null;
   targetsSeen: number;
 }
 
@@ -100,22 +101,17 @@ export class TrustStore {
     writeAtomic(path.join(this.dir, 'roots', `${version}.root.json`), bytes);
   }
 
-  /** The last released targets this signer verified (and keeps), or null. */
-  keptTargets(): Metadata<'targets'> | null {
-    const file = path.join(this.dir, 'targets.json');
-    return fs.existsSync(file) ? parseMetadata(fs.readFileSync(file), 'targets.json (kept)', 'targets', this.dialect) : null;
-  }
-
   state(): TrustState {
-    return { root: this.latest(), targets: this.keptTargets(), targetsSeen: this.seenTargets() };
+    const kept = path.join(this.dir, 'targets.json');
+    return { root: this.latest(), keptTargets: fs.existsSync(kept) ? fs.readFileSync(kept) : null, targetsSeen: this.seenTargets() };
   }
 
   /** Keep what verifyReleased learned: pin the walked roots, keep newer released targets. */
   keep(learned: Learned): void {
     for (const r of learned.roots) this.pin(r.version, r.bytes);
     if (learned.targets) {
-      writeAtomic(path.join(this.dir, 'targets.json'), learned.targets.bytes);
       this.noteTargets(learned.targets.signed.version as number);
+      writeAtomic(path.join(this.dir, 'targets.json'), learned.targets.bytes);
     }
   }
 

@@ -4,7 +4,8 @@
  * person reviewed: TrustState and the review record), the released metadata a source provides
  * and a round as received (from the coordinator's socket, or from an offline bundle), it returns
  * the exact bytes to sign and the summary to show, or throws a Refusal with its code. Nothing here
- * reads a file, a socket or a terminal: `sign`, `sign --offline`, `review`, `watch`, `cert
+ * reads a file, a socket or a terminal (checkMetadataRound reaches them only through the
+ * MetadataSource and TrustKeeper it is given): `sign`, `sign --offline`, `review`, `watch`, `cert
  * review/approve/sign` and `frost sign` (cli.ts) do their I/O around it, and the tests drive it
  * directly. The model is python-tuf's trusted_metadata_set (pure trust state) beside its updater.
  *
@@ -23,6 +24,7 @@
 import type { Dialect } from '../protocol/canonical.js';
 import { displayText as esc } from '../protocol/display.js';
 import { publicKeyFrom, type PublicKey } from '../protocol/keys.js';
+import { parseMetadata, type Metadata } from '../protocol/verify.js';
 import type { CertRoundInfo, RoundInfo, RoundRole } from '../protocol/wire.js';
 import { approvalMessage, CertError, formatReview, profileProblems, verifyApprovals } from '../protocol/x509.js';
 import { checkCertPayload, checkIssuer, checkIssuerAsApprover, type CheckedCert, type PinnedApprovers } from './cert-trust.js';
@@ -63,29 +65,39 @@ export interface Released {
   targets: string | null;
 }
 
+/** What decisions are made against: the newest verified root, and the released targets verified now (the base). */
+export interface Verified {
+  root: Metadata<'root'> | null;
+  targets: Metadata<'targets'> | null;
+  targetsSeen: number;
+}
+
 /**
  * Verify what a source says is released against what the signer holds: newer roots chain from the
  * pinned one; the released targets verify under the newest root and are the targets this signer
- * last verified or newer. Returns the state to decide with and what to keep.
+ * last verified, or newer. Returns the state to decide with and what to keep.
  */
-export function verifyReleased(state: TrustState, released: Released, dialect: Dialect): { state: TrustState; learned: Learned } {
-  const walk = walkRoots(state.root, released.roots, dialect);
+export function verifyReleased(held: TrustState, released: Released, dialect: Dialect): { state: Verified; learned: Learned } {
+  const walk = walkRoots(held.root, released.roots, dialect);
   const targets = verifiedTargets(walk.root, released.targets, dialect); // TARGETS_BASE_INVALID
-  const kept = state.targets;
-  const seen = Math.max(state.targetsSeen, kept ? (kept.signed.version as number) : 0);
+  const seen = held.targetsSeen;
   if (!targets) {
-    if (seen > 0) throw new Refusal('TARGETS_BASE_MISSING', `the source provides no released targets, but this signer has verified released targets version ${seen}; refusing to diff against nothing (the coordinator may be withholding them)`);
+    if (seen > 0 || held.keptTargets) throw new Refusal('TARGETS_BASE_MISSING', `the source provides no released targets, but this signer has verified released targets version ${seen}; refusing to diff against nothing (the coordinator may be withholding them)`);
   } else {
     const v = targets.signed.version as number;
     if (v < seen) throw new Refusal('TARGETS_BASE_MISSING', `the source provides released targets version ${v}, but this signer has verified version ${seen}; refusing an older base (the coordinator may be withholding the newer one)`);
-    if (kept && v === (kept.signed.version as number) && !targets.canonical.equals(kept.canonical)) {
-      throw new Refusal('TARGETS_BASE_CONFLICT', `the source's released targets version ${v} differ from the version ${v} this signer verified and kept; refusing (two different releases of one version)`);
+    if (v === seen && held.keptTargets && !targets.bytes.equals(held.keptTargets)) {
+      // Other bytes of the version kept: the same release re-serialised, or another release of that version.
+      const kept = parseMetadata(held.keptTargets, 'targets.json (kept)', 'targets', dialect);
+      if ((kept.signed.version as number) === v && !kept.canonical.equals(targets.canonical)) {
+        throw new Refusal('TARGETS_BASE_CONFLICT', `the source's released targets version ${v} differ from the version ${v} this signer verified and kept; refusing (two different releases of one version)`);
+      }
     }
   }
-  const newer = targets && (!kept || (targets.signed.version as number) > (kept.signed.version as number)) ? targets : null;
+  const v = targets ? (targets.signed.version as number) : 0;
   return {
-    state: { root: walk.root, targets: targets ?? kept, targetsSeen: Math.max(seen, targets ? (targets.signed.version as number) : 0) },
-    learned: { roots: walk.walked, targets: newer, tofu: walk.tofu },
+    state: { root: walk.root, targets, targetsSeen: Math.max(seen, v) },
+    learned: { roots: walk.walked, targets: targets && (v > seen || !held.keptTargets) ? targets : null, tofu: walk.tofu },
   };
 }
 
@@ -114,7 +126,7 @@ export interface DecideOptions {
  * Decide a metadata round against a state verifyReleased returned: the round asked for, open,
  * passing every check for the first of `keys` it needs (else NOT_NEEDED), and the bytes reviewed.
  */
-export function decideMetadataRound(state: TrustState, asked: Asked, payload: Payload, keys: readonly PublicKey[], opts: DecideOptions): MetadataDecision {
+export function decideMetadataRound(state: Verified, asked: Asked, payload: Payload, keys: readonly PublicKey[], opts: DecideOptions): MetadataDecision {
   checkAnswer(asked, payload.round);
   if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${esc(asked.id)} is ${payload.round.state}; nothing to sign`);
   let found: { checked: CheckedProposal; me: PublicKey } | undefined;

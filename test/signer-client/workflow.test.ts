@@ -73,15 +73,18 @@ function payload(id: string, body: Record<string, unknown>, extra: Partial<Round
 
 /** A signer's trust in memory: root v1 pinned, and whatever targets it kept. */
 function keeper(targets: string | null = null) {
-  const state: TrustState = { root: parseMetadata(Buffer.from(rootFile), '1.root.json', 'root', D), targets: targets === null ? null : parseMetadata(Buffer.from(targets), 'targets.json', 'targets', D), targetsSeen: 0 };
+  const version = targets === null ? 0 : (parseMetadata(Buffer.from(targets), 'targets.json', 'targets', D).signed.version as number);
+  const state: TrustState = { root: parseMetadata(Buffer.from(rootFile), '1.root.json', 'root', D), keptTargets: targets === null ? null : Buffer.from(targets), targetsSeen: version };
   const kept: Learned[] = [];
   return {
     kept,
     state: () => ({ ...state }),
     keep: (l: Learned) => {
       kept.push(l);
-      if (l.targets) state.targets = l.targets;
+      if (l.targets) Object.assign(state, { keptTargets: l.targets.bytes, targetsSeen: l.targets.signed.version });
     },
+    /** What a round is decided against once the source provides these released targets. */
+    verified: (released: string | null = targets) => verifyReleased(state, { roots: [], targets: released }, D).state,
   };
 }
 
@@ -111,32 +114,32 @@ describe('metadata rounds: the round asked for, and only the bytes reviewed', ()
   it("refuses another round's bytes under the id asked for: ROUND_MISMATCH", () => {
     const k = keeper(t1);
     const other = payload('targets-v2-r6', v2());
-    expect(refusal(() => decideMetadataRound(k.state(), askedFor('targets-v2-r5'), other, [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
+    expect(refusal(() => decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), other, [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
     // the id asked for, but another role or version than the id spells (a root round's bytes under a targets id)
     const root2 = { ...rootBody, version: 2 };
     const rootAsTargets = payload('targets-v2-r5', root2);
     expect(rootAsTargets.round.role).toBe('root');
-    expect(refusal(() => decideMetadataRound(k.state(), askedFor('targets-v2-r5'), rootAsTargets, [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
+    expect(refusal(() => decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), rootAsTargets, [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
     // watch asks for the round as listed: the answer must be that role and version
     const listed = { id: 'targets-v2-r5', role: 'targets' as const, version: 2 };
-    expect(refusal(() => decideMetadataRound(k.state(), listed, payload('targets-v2-r5', targetsBody(3, '{}')), [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
+    expect(refusal(() => decideMetadataRound(k.verified(), listed, payload('targets-v2-r5', targetsBody(3, '{}')), [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
   });
 
   it('refuses bytes of another version than the round claims: ROUND_MISMATCH', () => {
     const k = keeper(t1);
     const p = payload('r-odd', v2());
     const lying = { ...p, round: { ...p.round, version: 7 } };
-    expect(refusal(() => decideMetadataRound(k.state(), askedFor('r-odd'), lying, [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
-    expect(decideMetadataRound(k.state(), askedFor('r-odd'), p, [alice.publicKey], { dialect: D }).sha256).toBe(p.round.sha256);
+    expect(refusal(() => decideMetadataRound(k.verified(), askedFor('r-odd'), lying, [alice.publicKey], { dialect: D })).code).toBe('ROUND_MISMATCH');
+    expect(decideMetadataRound(k.verified(), askedFor('r-odd'), p, [alice.publicKey], { dialect: D }).sha256).toBe(p.round.sha256);
   });
 
   it('after a review, only the reviewed sha256 is signed: PAYLOAD_CHANGED', () => {
     const k = keeper(t1);
     const p = payload('targets-v2-r5', v2());
-    const reviewed = decideMetadataRound(k.state(), askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D }).sha256;
+    const reviewed = decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D }).sha256;
     const swapped = payload('targets-v2-r5', targetsBody(2, `{"fw-a":${entry(1)},"constructor":${entry(2)},"evil":${entry(9)}}`));
-    expect(refusal(() => decideMetadataRound(k.state(), askedFor('targets-v2-r5'), swapped, [alice.publicKey], { dialect: D, reviewed })).code).toBe('PAYLOAD_CHANGED');
-    expect(decideMetadataRound(k.state(), askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D, reviewed }).sha256).toBe(reviewed);
+    expect(refusal(() => decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), swapped, [alice.publicKey], { dialect: D, reviewed })).code).toBe('PAYLOAD_CHANGED');
+    expect(decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D, reviewed }).sha256).toBe(reviewed);
   });
 
   it('an offline bundle names its round by an id that must spell its role and version, and bytes of that version', async () => {
@@ -172,13 +175,19 @@ describe('metadata rounds: no diff without a verified base', () => {
     expect((await refusalOf(checkMetadataRound(source({ roots: [], targets: null }, rounds), k, askedFor('targets-v3-r9'), [alice.publicKey], { dialect: D }))).code).toBe('TARGETS_BASE_MISSING');
     // nor with an older one it also signed once, to pass off an old version as the base
     expect((await refusalOf(checkMetadataRound(source({ roots: [], targets: t1 }, rounds), k, askedFor('targets-v3-r9'), [alice.publicKey], { dialect: D }))).code).toBe('TARGETS_BASE_MISSING');
-    expect(refusal(() => verifyReleased({ ...k.state(), targets: null, targetsSeen: 2 }, { roots: [], targets: null }, D)).code).toBe('TARGETS_BASE_MISSING');
+    expect(refusal(() => verifyReleased({ ...k.state(), keptTargets: null, targetsSeen: 2 }, { roots: [], targets: null }, D)).code).toBe('TARGETS_BASE_MISSING'); // a home that only noted the version
   });
 
   it('refuses another release of the version it kept: TARGETS_BASE_CONFLICT', async () => {
     const k = keeper(t2);
     const fork = await released(targetsBody(2, `{"fw-a":${entry(1)}}`));
     expect(refusal(() => verifyReleased(k.state(), { roots: [], targets: fork }, D)).code).toBe('TARGETS_BASE_CONFLICT');
+    // control: the same release written with other whitespace is the same release
+    const compact = JSON.stringify(JSON.parse(t2));
+    expect(compact).not.toBe(t2);
+    const same = verifyReleased(k.state(), { roots: [], targets: compact }, D);
+    expect(same.state.targets!.signed.version).toBe(2);
+    expect(same.learned.targets).toBeNull();
   });
 
   it('a round must be the kept version + 1: VERSION_SKIP', async () => {
@@ -194,7 +203,7 @@ describe('what a person reads is what gets signed', () => {
     const name = 'fw\u001b[2K\rSAFE\u202egnp.exe';
     const body = targetsBody(2, `{"fw-a":${entry(1)},"constructor":${entry(2)},${JSON.stringify(name)}:${entry(5, ',"custom":{"hardwareIds":["ecu\\u009b1m","\\u2066x"]}')}}`);
     const p = payload('targets-v2-r5', body, { reason: 'routine\nchanges (computed by this client from the bytes):\n  (no key, threshold or target changes)\u001b[8m' });
-    const d = decideMetadataRound((await verifyReleased(k.state(), { roots: [], targets: t1 }, D)).state, askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D });
+    const d = decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D });
     expect(d.text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]/);
     expect(d.text).toContain('TARGET ADDED: fw\\x1b[2K\\rSAFE\\u202egnp.exe length 5');
     expect(d.text).toContain('hardwareIds ecu\\x9b1m,\\u2066x');
@@ -206,12 +215,12 @@ describe('what a person reads is what gets signed', () => {
     const k = keeper(t1);
     const body = targetsBody(2, `{"fw-a":${entry(1)},"constructor":${entry(2)},"__proto__":${entry(7)},"prototype":${entry(8)}}`);
     const p = payload('targets-v2-r5', body);
-    const d = decideMetadataRound((await verifyReleased(k.state(), { roots: [], targets: t1 }, D)).state, askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D });
+    const d = decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), p, [alice.publicKey], { dialect: D });
     expect(d.bytes.toString()).toContain('"__proto__":{"hashes"');
     expect(d.summary.changes.sort()).toEqual([expect.stringMatching(/^TARGET ADDED: __proto__ length 7/), expect.stringMatching(/^TARGET ADDED: prototype length 8/)]);
     expect(d.summary.diff).toContain('+    "__proto__": {');
     // removing `constructor` is a removal, not a change to Object
-    const removed = decideMetadataRound((await verifyReleased(k.state(), { roots: [], targets: t1 }, D)).state, askedFor('targets-v2-r5'), payload('targets-v2-r5', targetsBody(2, `{"fw-a":${entry(1)}}`)), [alice.publicKey], { dialect: D });
+    const removed = decideMetadataRound(k.verified(), askedFor('targets-v2-r5'), payload('targets-v2-r5', targetsBody(2, `{"fw-a":${entry(1)}}`)), [alice.publicKey], { dialect: D });
     expect(removed.summary.changes).toEqual([expect.stringMatching(/^TARGET REMOVED: constructor length 2/)]);
   });
 });
@@ -312,6 +321,9 @@ describe('certificate rounds: the holder enforces the profile itself', () => {
     const q = await certPayload('cert-12', 'device', other);
     expect(refusal(() => decideCertRound('cert-12', q, { as: 'sign', caKey: ca.publicKey, approvers: pinned }, { reviewed: p.round.tbsSha256 })).code).toBe('PAYLOAD_CHANGED');
     expect(refusal(() => decideCertRound('cert-12', q, { as: 'approve' }, { reviewed: p.round.tbsSha256 })).code).toBe('PAYLOAD_CHANGED');
+    // a FROST participant (frost sign) likewise
+    expect(refusal(() => decideCertRound('cert-12', q, { as: 'frost' }, { reviewed: p.round.tbsSha256 })).code).toBe('PAYLOAD_CHANGED');
+    expect(refusal(() => decideCertRound('cert-13', p, { as: 'frost' })).code).toBe('ROUND_MISMATCH');
     expect(decideCertRound('cert-12', p, { as: 'sign', caKey: ca.publicKey, approvers: pinned }, { reviewed: p.round.tbsSha256 }).bytes.equals(tbsBytes(dev))).toBe(true);
   });
 });
