@@ -594,6 +594,15 @@ export async function issueWith(signer: Signer, profile: ProfileName, input: Pre
 
 // --- the issuer a TBS names, checked by whoever holds the CA key ----------------------------------
 
+/** The parsed TBS, or the problem that the bytes are not a DER TBSCertificate. */
+function tbsOrProblem(tbs: Buffer): TBSCertificate | string {
+  try {
+    return parseTbs(tbs);
+  } catch (e) {
+    return `the bytes are not a DER TBSCertificate: ${(e as Error).message}`;
+  }
+}
+
 /**
  * What is wrong (empty when nothing is) with the issuer these TBS bytes name, for the CA key
  * `caKey` that is about to sign them. Self-signed (`issuer` 'self', the fleet-root profile): the
@@ -607,12 +616,9 @@ export async function issueWith(signer: Signer, profile: ProfileName, input: Pre
  */
 export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffer, caKey: PublicKey): string[] {
   const problems: string[] = [];
-  let parsed: TBSCertificate;
-  try {
-    parsed = parseTbs(tbsInput);
-  } catch (e) {
-    return [`the bytes are not a DER TBSCertificate: ${(e as Error).message}`];
-  }
+  const tbs = tbsOrProblem(tbsInput);
+  if (typeof tbs === 'string') return [tbs];
+  const parsed = tbs;
   const expectedKeyId = keyIdentifier(caKey.spki);
   const issuerDer = buf(AsnConvert.serialize(parsed.issuer));
   const subjectDer = buf(AsnConvert.serialize(parsed.subject));
@@ -706,12 +712,9 @@ export function profileProblems(tbsInput: Buffer, profileName: string, issuer: '
   if (!profile) return [`${JSON.stringify(profileName)} is not a certificate profile`];
   const want = PROFILE_EXTENSIONS[profile.name];
   const problems: string[] = [];
-  let parsed: TBSCertificate;
-  try {
-    parsed = parseTbs(tbsInput);
-  } catch (e) {
-    return [`the bytes are not a DER TBSCertificate: ${(e as Error).message}`];
-  }
+  const tbs = tbsOrProblem(tbsInput);
+  if (typeof tbs === 'string') return [tbs];
+  const parsed = tbs;
   if (parsed.version !== 2) problems.push(`it is an X.509 v${parsed.version + 1} certificate, not v3`);
   if (parsed.signature.algorithm !== OID.ed25519 && parsed.signature.algorithm !== OID.ecdsaWithSha256) problems.push(`it names signature algorithm ${parsed.signature.algorithm}, neither Ed25519 nor ecdsa-with-SHA256`);
   const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
