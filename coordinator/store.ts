@@ -7,6 +7,7 @@
  * the row's content, so `quorum audit verify` detects an edited, removed or reordered event.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Dialect } from '../protocol/canonical.js';
 import type { RoundRole, RoundState } from '../protocol/wire.js';
@@ -261,6 +262,16 @@ export interface AuditRow {
   hash: string;
 }
 
+/** Mode 0600 (files made before this rule, or under a loose umask, are tightened). */
+function ownerOnly(file: string): void {
+  if ((fs.statSync(file).mode & 0o777) === 0o600) return;
+  try {
+    fs.chmodSync(file, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e; // someone else's file, opened to read
+  }
+}
+
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function auditHash(prev: string, seq: number, at: string, event: string, data: string): string {
@@ -271,11 +282,16 @@ export class Store {
   readonly db: Database.Database;
 
   constructor(file: string) {
+    // The database holds the audit log, keyholders and every round: owner-only, like admin.token.
+    // SQLite gives the -wal and -shm files the database file's mode when it creates them.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    ownerOnly(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    for (const f of [`${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) ownerOnly(f);
     this.migrate();
   }
 

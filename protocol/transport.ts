@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { QuorumError } from './errors.js';
+import { checkRsaSize } from './keys.js';
 
 export interface Pin {
   /** Colon-separated uppercase sha256 fingerprint, as X509Certificate.fingerprint256 prints it. */
@@ -54,6 +55,11 @@ export function fetchPinnedCertificate(url: string, fingerprint: string): Promis
       sock.end();
       if (!cert) return reject(new TransportError('TLS_PIN', 'the coordinator sent no certificate'));
       if (cert.fingerprint256 !== want) return reject(new TransportError('TLS_PIN', `coordinator certificate fingerprint ${cert.fingerprint256} is not the expected ${want}; do not connect, and check with your release coordinator`));
+      try {
+        checkRsaSize(cert.publicKey, "the coordinator certificate's RSA key");
+      } catch (e) {
+        return reject(new TransportError('TLS_PIN', `${(e as Error).message}; the coordinator needs a new certificate (quorum init --tls makes a P-256 one)`));
+      }
       resolve({ fingerprint256: want, certPem: cert.toString() });
     });
     sock.on('error', (e) => reject(new TransportError('CONNECT', `cannot reach ${url}: ${e.message}`)));

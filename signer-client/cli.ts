@@ -19,7 +19,7 @@ import { checkCeremony, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart,
 import { sha256hex } from '../protocol/keys.js';
 import { FrostStore, type FrostKeyholder } from './frost-store.js';
 import { SignerConnection } from './connection.js';
-import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
+import { checkScryptN, fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
@@ -134,10 +134,20 @@ async function keygen(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError('keygen needs --out NAME');
   const kind = (values.type ?? 'ed25519') as KeyKind;
   if (!['ed25519', 'ecdsa', 'rsa', 'rsa3072', 'rsa4096'].includes(kind)) throw new UsageError('--type must be ed25519, ecdsa, rsa, rsa3072 or rsa4096');
-  const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
+  const N = scryptN(values['scrypt-n']);
   const pass = await passphrase({ file: values['passphrase-file'], prompt: 'new passphrase: ', confirm: true });
   const kf = newKeyFile(kind, pass, { ...SCRYPT_DEFAULT, N });
   return writeOut(values.out, kf, values.json);
+}
+
+/** --scrypt-n, checked before anything is asked or written: a key file its reader would refuse is never made. */
+function scryptN(flag: string | undefined): number {
+  if (flag === undefined) return SCRYPT_DEFAULT.N;
+  try {
+    return checkScryptN(Number(flag));
+  } catch (e) {
+    throw new UsageError(`--scrypt-n: ${(e as Error).message}`);
+  }
 }
 
 function writeOut(out: string, kf: ReturnType<typeof newKeyFile>, json: boolean): number {
@@ -166,8 +176,8 @@ async function importGs(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, 'scrypt-n': { type: 'string' }, entry: { type: 'string' } });
   if (values.help) return io.out('Usage: quorum-signer import-garage-sign FILE.sec --out NAME [--passphrase-file F]\n       quorum-signer import-garage-sign credentials.zip --entry targets.sec --out NAME\n\nEncrypt a garage-sign private key (targets.sec, root.sec, or the key pair the reposerver returns)\ninto NAME.key.json. From a zip, only that entry is read, in memory.'), 0;
   if (positionals.length !== 1 || !values.out) throw new UsageError('import-garage-sign needs FILE.sec (or a zip with --entry) and --out NAME');
+  const N = scryptN(values['scrypt-n']);
   const pass = await passphrase({ file: values['passphrase-file'], prompt: 'new passphrase: ', confirm: true });
-  const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
   return writeOut(values.out, importGarageSign(positionals[0]!, pass, { ...SCRYPT_DEFAULT, N }, values.entry), values.json);
 }
 
