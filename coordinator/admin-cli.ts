@@ -223,16 +223,14 @@ export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
-Binding to a non-loopback address without TLS needs --unsafe-plaintext.`;
+Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host
+resolves to decides, not how it is spelled.`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
   if (values.help) return io.out(SERVE_HELP), 0;
   const dataDir = dataDirOf(values);
   const host = values.host ?? '127.0.0.1';
-  const tls = fs.existsSync(path.join(dataDir, DATA_FILES.tlsCert));
-  const loop = host === 'localhost' || host === '::1' || host.startsWith('127.');
-  if (!tls && !loop && !values['unsafe-plaintext']) throw new UsageError(`refusing to serve plain ws:// on ${host}: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
   const port = values.port === undefined ? 7300 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
   const positive = (v: string | undefined, flag: string) => {
@@ -248,6 +246,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     heartbeatMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
     ratePerSecond: positive(values['rate-per-second'], '--rate-per-second'),
     rateBurst: positive(values['rate-burst'], '--rate-burst'),
+    unsafePlaintext: values['unsafe-plaintext'],
     log: io.out,
   });
   await new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@
  * it run one at a time.
  */
 import crypto, { type KeyObject } from 'node:crypto';
+import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -15,7 +16,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
-import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
+import { checkRsaSize, publicKeyFrom, verifySignature } from '../protocol/keys.js';
+import { isLoopbackAddress } from '../protocol/transport.js';
 import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
@@ -38,6 +40,8 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** ms a FROST signer has to send its share once the request is out (default 60 s, or QUORUM_FROST_SIGN_TIMEOUT_MS). */
   frostSignTimeoutMs?: number;
+  /** Serve plain ws:// on an address that is not loopback (dangerous: anyone on the path reads and alters it). */
+  unsafePlaintext?: boolean;
 }
 
 export interface RunningServer {
@@ -74,6 +78,17 @@ class HttpError extends Error {
   }
 }
 
+/** The address `host` resolves to (the first, as the system orders them): what serve binds and judges. */
+export async function bindAddress(host: string, lookup: (host: string) => Promise<{ address: string; family: number }> = (h) => dns.lookup(h, { verbatim: true })): Promise<{ address: string; loopback: boolean }> {
+  let address: string;
+  try {
+    address = (await lookup(host.replace(/^\[|\]$/g, ''))).address;
+  } catch (e) {
+    throw new QuorumError('USAGE', `--host ${host} does not resolve to an address (${(e as Error).message})`);
+  }
+  return { address, loopback: isLoopbackAddress(address) };
+}
+
 export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token).digest('hex');
 }
@@ -83,8 +98,25 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const dataDir = path.resolve(opts.dataDir);
   const dbFile = path.join(dataDir, DATA_FILES.db);
   if (!fs.existsSync(dbFile)) throw new QuorumError('FILE_MISSING', `${dataDir} is not a coordinator data dir (no ${DATA_FILES.db}); run quorum init first`);
+  // Plain ws:// only on loopback, decided by the address the host resolves to and is bound to,
+  // never by how the host is spelled (127.evil.example is a name like any other).
+  const tlsCert = path.join(dataDir, DATA_FILES.tlsCert);
+  const tlsKey = path.join(dataDir, DATA_FILES.tlsKey);
+  const useTls = fs.existsSync(tlsCert) && fs.existsSync(tlsKey);
+  const tlsCertPem = useTls ? fs.readFileSync(tlsCert) : null;
+  if (tlsCertPem) checkRsaSize(new crypto.X509Certificate(tlsCertPem).publicKey, "the coordinator's TLS certificate key");
+  /** What signers pinned at join and bind every login to (authMessage's tls=). */
+  const tlsFingerprint = tlsCertPem ? new crypto.X509Certificate(tlsCertPem).fingerprint256 : null;
+  const bind = await bindAddress(opts.host ?? '127.0.0.1');
+  const refusePlaintext = (address: string) => {
+    if (!useTls && !isLoopbackAddress(address) && !opts.unsafePlaintext) {
+      throw new QuorumError('USAGE', `refusing to serve plain ws:// on ${opts.host} (${address}), which is not a loopback address: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
+    }
+  };
+  refusePlaintext(bind.address);
   const store = new Store(dbFile);
   const serverId = store.getMeta('server_id')!;
+  const dialect = store.dialect();
   const adminHash = store.getMeta('admin_token_sha256')!;
   const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
   const onlineKey: KeyObject | null = fs.existsSync(onlineKeyFile) ? crypto.createPrivateKey(fs.readFileSync(onlineKeyFile)) : null;
@@ -182,8 +214,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     challenges.delete(nonce); // single use
     const k = store.keyholderByFingerprint(fp);
     if (!k) throw new HttpError(403, 'AUTH_NOT_ENROLLED', `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`);
-    if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp), Buffer.from(sig, 'base64'))) {
-      throw new HttpError(401, 'AUTH_SIGNATURE', 'the challenge signature does not verify with your enrolled key');
+    if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp, tlsFingerprint), Buffer.from(sig, 'base64'))) {
+      throw new HttpError(401, 'AUTH_SIGNATURE', `the challenge signature does not verify with your enrolled key for this coordinator (server ${serverId}, TLS certificate ${tlsFingerprint ?? 'none'}); if you joined another address, join this one`);
     }
     return k;
   }
@@ -480,7 +512,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       res.end(JSON.stringify(body));
     };
     try {
-      if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId });
+      if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId, dialect });
       if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: newChallenge() });
       if (url.pathname.startsWith('/v1/admin/')) {
         if (!adminOk(req)) {
@@ -502,10 +534,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const tlsCert = path.join(dataDir, DATA_FILES.tlsCert);
-  const tlsKey = path.join(dataDir, DATA_FILES.tlsKey);
-  const useTls = fs.existsSync(tlsCert) && fs.existsSync(tlsKey);
-  const server = useTls ? https.createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
+  const server = tlsCertPem ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
   const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -531,7 +560,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     ws.on('pong', () => (c.alive = true));
     ws.on('close', () => conns.delete(c));
     ws.on('error', () => conns.delete(c));
-    send(ws, { type: 'hello', version: WIRE_VERSION, serverId, keyholder: keyholder.name, dialect: store.dialect() });
+    send(ws, { type: 'hello', version: WIRE_VERSION, serverId, keyholder: keyholder.name, dialect });
     ws.on('message', (data, isBinary) => {
       const now = Date.now();
       c.tokens = Math.min(limits.rateBurst, c.tokens + ((now - c.last) / 1000) * limits.ratePerSecond);
@@ -713,18 +742,24 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 7300, opts.host ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 7300, bind.address, () => resolve());
   });
   const addr = server.address() as { port: number; address: string };
+  try {
+    refusePlaintext(addr.address);
+  } catch (e) {
+    await new Promise<void>((r) => server.close(() => r()));
+    store.close();
+    throw e;
+  }
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const scheme = useTls ? 'https' : 'http';
   const url = `${scheme}://${host}:${addr.port}`;
   const wsUrl = `${useTls ? 'wss' : 'ws'}://${host}:${addr.port}/v1/ws`;
-  const tlsFingerprint = useTls ? new crypto.X509Certificate(fs.readFileSync(tlsCert)).fingerprint256 : null;
   const infoFile = path.join(dataDir, DATA_FILES.serverInfo);
   fs.writeFileSync(`${infoFile}.tmp`, JSON.stringify({ url, wsUrl, pid: process.pid, tlsFingerprint }, null, 2) + '\n');
   fs.renameSync(`${infoFile}.tmp`, infoFile); // readers never see a half-written file
-  log(`quorum coordinator ${serverId} (${store.dialect()}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
+  log(`quorum coordinator ${serverId} (${dialect}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
 
   return {
     url,

@@ -13,13 +13,23 @@ export const WIRE_VERSION = 1;
  * Domain separation for the authentication signature. Canonical metadata always starts with
  * `{`, so bytes starting with this prefix can never be valid metadata, and a signature made to
  * log in can never be replayed as a signature over metadata (nor the other way round).
+ * V2 added the TLS certificate binding (`tls=`); a V1 login no longer verifies.
  */
-export const AUTH_DOMAIN = 'UPTANE-QUORUM-AUTH-V1\n';
+export const AUTH_DOMAIN = 'UPTANE-QUORUM-AUTH-V2\n';
 
-/** The exact bytes a signer signs to authenticate: domain, server id, nonce, key fingerprint. */
-export function authMessage(serverId: string, nonce: string, fingerprint: string): Buffer {
-  return Buffer.from(`${AUTH_DOMAIN}server=${serverId}\nnonce=${nonce}\nkey=${fingerprint}\n`, 'utf8');
+/**
+ * The exact bytes a signer signs to authenticate: domain, server id, nonce, key fingerprint, and
+ * the sha256 fingerprint of the TLS certificate the signer pinned (colon-separated upper-case
+ * hex, as X509Certificate.fingerprint256 prints it; `none` over plain ws://). The coordinator
+ * checks it against its own certificate, so a login made to one coordinator (or to someone
+ * relaying it) does not open a session at another.
+ */
+export function authMessage(serverId: string, nonce: string, fingerprint: string, tlsFingerprint: string | null = null): Buffer {
+  return Buffer.from(`${AUTH_DOMAIN}server=${serverId}\nnonce=${nonce}\nkey=${fingerprint}\ntls=${tlsFingerprint ?? 'none'}\n`, 'utf8');
 }
+
+/** GET /v1/health: what a signer pins at join (the server id and dialect) and checks at each hello. */
+export const HealthSchema = z.object({ ok: z.literal(true), serverId: z.string().min(1).max(200), dialect: z.enum(['ota', 'tuf']) });
 
 export const ROUND_ROLES = ['root', 'targets'] as const;
 export type RoundRole = (typeof ROUND_ROLES)[number];

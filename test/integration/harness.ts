@@ -191,7 +191,7 @@ export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string
   if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
   const coordinator = await new Coordinator(dataDir, opts.serveArgs).start();
   for (const k of opts.keyholders) {
-    const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!]);
+    const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!, '--trust-first-root']);
     if (j.code !== 0) throw new Error(`join ${k}: ${j.stderr}`);
   }
   const repo = { dir, dataDir, coordinator, homes, keys };

@@ -49,7 +49,7 @@ describe('signer authentication', () => {
     // the same through the real client: a key the coordinator never enrolled
     const dir = tmpdir('quorum-mallory-');
     expect((await signer(['keygen', '--out', path.join(dir, 'mallory'), '--scrypt-n', TEST_SCRYPT_N])).code).toBe(0);
-    const j = await signer(['join', repo.coordinator.url, '--key', path.join(dir, 'mallory.key.json'), '--home', path.join(dir, 'home')]);
+    const j = await signer(['join', repo.coordinator.url, '--key', path.join(dir, 'mallory.key.json'), '--home', path.join(dir, 'home'), '--trust-first-root']);
     expect(j.code, j.stderr).toBe(0);
     const rs = await signer(['rounds', '--home', path.join(dir, 'home')]);
     expect(rs.code).toBe(1);
