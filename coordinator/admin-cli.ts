@@ -448,12 +448,29 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const ROUNDS_HELP = 'Usage: quorum rounds [--data-dir DIR] [--json]\n\nList every round with its state and progress.';
+export const ROUNDS_HELP = 'Usage: quorum rounds [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]\n\nList the latest rounds (oldest first) with their state and progress; --before ROUND lists the ones\nopened before it.';
+
+const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, state: { type: 'string' } } as const;
+
+/**
+ * One page of a listing (`what` is rounds or certs): the newest --limit before --before, oldest
+ * first. One more is asked for to know whether older ones exist, which stderr then says.
+ */
+async function page<T extends { id: string }>(values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0], what: 'rounds' | 'certs', io: Io): Promise<T[]> {
+  const limit = values.limit === undefined ? 100 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 499) throw new UsageError('--limit must be 1-499');
+  const q = new URLSearchParams({ limit: String(limit + 1), ...(values.before ? { before: values.before } : {}), ...(values.state ? { state: values.state } : {}) });
+  const rs = await call<T[]>(await adminConn(values), 'GET', `${what}?${q}`);
+  if (rs.length <= limit) return rs;
+  const shown = rs.slice(1);
+  io.err(`older ${what === 'rounds' ? 'rounds' : 'certificate rounds'} exist: quorum ${what} --before ${shown[0]!.id}`);
+  return shown;
+}
 
 export async function cmdRounds(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, {}, ROUNDS_HELP);
+  const { values } = args(argv, PAGE_FLAGS, ROUNDS_HELP);
   if (values.help) return io.out(ROUNDS_HELP), 0;
-  const rs = await call<RoundInfo[]>(await adminConn(values), 'GET', 'rounds');
+  const rs = await page<RoundInfo>(values, 'rounds', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no rounds yet');
   else for (const r of rs) io.out(`${r.id}  ${progressLine(r)}  — ${r.reason}`);
@@ -800,12 +817,12 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const CERTS_HELP = 'Usage: quorum certs [--data-dir DIR] [--json]\n\nList every certificate round with its state and approvals.';
+export const CERTS_HELP = 'Usage: quorum certs [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]\n\nList the latest certificate rounds (oldest first) with their state and approvals.';
 
 export async function cmdCerts(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, {}, CERTS_HELP);
+  const { values } = args(argv, PAGE_FLAGS, CERTS_HELP);
   if (values.help) return io.out(CERTS_HELP), 0;
-  const rs = await call<CertRoundInfo[]>(await adminConn(values), 'GET', 'certs');
+  const rs = await page<CertRoundInfo>(values, 'certs', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no certificate rounds yet');
   else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);

@@ -18,14 +18,14 @@ import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { checkRsaSize, publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { isLoopbackAddress } from '../protocol/transport.js';
-import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
-import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
+import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, ROUND_STATES, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type RoundState, type ServerMessage } from '../protocol/wire.js';
+import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, listCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
-import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
-import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
+import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, listRounds, openRound, repoState, roundSummary, submitSignature } from './rounds.js';
+import { PAGE_LIMITS, Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
 import { z } from 'zod';
 
 export interface ServeOptions {
@@ -142,7 +142,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const broadcast = (msg: ServerMessage) => {
     for (const c of conns) send(c.ws, msg);
   };
-  const info = (r: RoundRow): RoundInfo => roundInfo(store, r, repoState(store));
+  const info = (r: RoundRow): RoundInfo => roundSummary(store, r);
   const certInfo = (r: CertRoundRow): CertRoundInfo => certRoundInfo(store, r);
 
   /** Release the round if complete; true when it was released now. */
@@ -308,7 +308,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     return t;
   };
 
-  async function admin(method: string, parts: string[], body: unknown): Promise<unknown> {
+  /** ?state=&limit=&before= of a listing. */
+  const pageOf = (query: URLSearchParams): { state?: RoundState; limit?: number; before?: string } => {
+    const state = query.get('state') ?? undefined;
+    if (state !== undefined && !(ROUND_STATES as readonly string[]).includes(state)) throw new HttpError(400, 'BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
+    const limit = query.has('limit') ? Number(query.get('limit')) : undefined;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= PAGE_LIMITS.max)) throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${PAGE_LIMITS.max}`);
+    return { state: state as RoundState | undefined, limit, before: query.get('before') ?? undefined };
+  };
+
+  async function admin(method: string, parts: string[], body: unknown, query: URLSearchParams): Promise<unknown> {
     const [what, id, sub] = parts;
     if (what === 'status' && method === 'GET') {
       const st = repoState(store);
@@ -347,7 +356,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
     }
     if (what === 'rounds') {
-      if (method === 'GET' && !id) return store.rounds().map(info);
+      // The newest page, oldest first (a JSON array, as before pages); older pages with ?before=ID.
+      if (method === 'GET' && !id) return listRounds(store, pageOf(query)).rounds;
       if (method === 'GET' && id && !sub) {
         const r = store.round(id);
         if (!r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no round ${id}`);
@@ -450,7 +460,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       return dkgStatus(store, sub, null);
     }
     if (what === 'certs') {
-      if (method === 'GET' && !id) return store.certRounds().map(certInfo);
+      if (method === 'GET' && !id) return listCertRounds(store, pageOf(query)).rounds;
       const r = id ? store.certRound(id) : undefined;
       if (id && !r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no certificate round ${id}`);
       if (method === 'GET' && r && !sub) return certRoundView(store, r);
@@ -520,7 +530,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           throw new HttpError(401, 'ADMIN_UNAUTHORIZED', 'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN');
         }
         const body = req.method === 'POST' ? await readBody(req) : {};
-        return reply(200, await admin(req.method ?? 'GET', url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent), body));
+        return reply(200, await admin(req.method ?? 'GET', url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent), body, url.searchParams));
       }
       throw new HttpError(404, 'NOT_FOUND', `no endpoint ${url.pathname}`);
     } catch (e) {
@@ -593,8 +603,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       switch (m.type) {
         case 'ping':
           return send(c.ws, { type: 'pong', ref });
-        case 'rounds.list':
-          return send(c.ws, { type: 'rounds', ref, rounds: store.rounds().map(info) });
+        case 'rounds.list': {
+          const page = listRounds(store, { state: m.state, before: m.before, limit: m.limit });
+          return send(c.ws, { type: 'rounds', ref, rounds: page.rounds, ...(page.next ? { next: page.next } : {}) });
+        }
         case 'round.get': {
           const r = store.round(m.round);
           if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no round ${m.round}`, fatal: false });
@@ -613,8 +625,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             if (!released) for (const o of conns) if (o !== c) send(o.ws, { type: 'round.updated', round: ri });
           });
           return;
-        case 'certs.list':
-          return send(c.ws, { type: 'certs', ref, rounds: store.certRounds().map(certInfo) });
+        case 'certs.list': {
+          const page = listCertRounds(store, { state: m.state, before: m.before, limit: m.limit });
+          return send(c.ws, { type: 'certs', ref, rounds: page.rounds, ...(page.next ? { next: page.next } : {}) });
+        }
         case 'cert.get': {
           const r = store.certRound(m.round);
           if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no certificate round ${m.round}`, fatal: false });

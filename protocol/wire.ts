@@ -104,7 +104,8 @@ export type CertRoundInfo = z.infer<typeof CertRoundInfoSchema>;
 // --- signer -> coordinator ---
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional() }),
+  /** A page of rounds: the newest `limit` (default 100, at most 500) opened before round `before`, of `state` if given. */
+  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(500).optional(), before: id.optional() }),
   z.strictObject({ type: z.literal('round.get'), ref: z.string().max(64).optional(), round: id }),
   /** Released roots after `after` (the signer's pinned version), and the current released targets. */
   z.strictObject({ type: z.literal('released.get'), ref: z.string().max(64).optional(), afterRootVersion: z.number().int().min(0) }),
@@ -117,7 +118,7 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     sig: z.string().max(2048),
   }),
   z.strictObject({ type: z.literal('ping'), ref: z.string().max(64).optional() }),
-  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional() }),
+  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(500).optional(), before: id.optional() }),
   z.strictObject({ type: z.literal('cert.get'), ref: z.string().max(64).optional(), round: id }),
   /** An approval: a signature over x509.approvalMessage(tbs, issuerFingerprint) with the keyholder's key. */
   z.strictObject({ type: z.literal('cert.approve'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
@@ -138,7 +139,8 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), version: z.literal(WIRE_VERSION), serverId: z.string(), keyholder: z.string(), dialect: z.enum(['ota', 'tuf']) }),
-  z.strictObject({ type: z.literal('rounds'), ref: z.string().optional(), rounds: z.array(RoundInfoSchema) }),
+  /** Oldest first; `next` (when older rounds exist) is the `before` of the following page. */
+  z.strictObject({ type: z.literal('rounds'), ref: z.string().optional(), rounds: z.array(RoundInfoSchema), next: id.optional() }),
   z.strictObject({
     type: z.literal('round.payload'),
     ref: z.string().optional(),
@@ -160,7 +162,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('round.updated'), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('signature.accepted'), ref: z.string().optional(), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('pong'), ref: z.string().optional() }),
-  z.strictObject({ type: z.literal('certs'), ref: z.string().optional(), rounds: z.array(CertRoundInfoSchema) }),
+  z.strictObject({ type: z.literal('certs'), ref: z.string().optional(), rounds: z.array(CertRoundInfoSchema), next: id.optional() }),
   z.strictObject({
     type: z.literal('cert.payload'),
     ref: z.string().optional(),

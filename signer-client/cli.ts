@@ -437,13 +437,16 @@ function progressText(r: RoundInfo): string {
 }
 
 async function rounds(argv: string[]): Promise<number> {
-  const { values } = args(argv, {});
-  if (values.help) return io.out('Usage: quorum-signer rounds [--json]'), 0;
+  const { values } = args(argv, { limit: { type: 'string' }, before: { type: 'string' } });
+  if (values.help) return io.out('Usage: quorum-signer rounds [--json] [--limit 100] [--before ROUND]\n\nThe latest rounds, oldest first; --before ROUND lists the ones opened before it.'), 0;
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new UsageError('--limit must be 1-500');
   const s = await session(values);
   try {
-    const r = await s.conn.request({ type: 'rounds.list' }, 'rounds');
+    const r = await s.conn.request({ type: 'rounds.list', ...(limit ? { limit } : {}), ...(values.before ? { before: values.before } : {}) }, 'rounds');
     if (values.json) io.out(JSON.stringify(r.rounds, null, 2));
     else for (const x of r.rounds) io.out(`${x.id}  ${x.role} v${x.version} [${x.state}] ${progressText(x)} — ${x.reason}`);
+    if (r.next) io.err(`older rounds exist: quorum-signer rounds --before ${r.next}`);
     return 0;
   } finally {
     endSession(s);
@@ -600,6 +603,7 @@ async function cert(argv: string[]): Promise<number> {
       const r = await s.conn.request({ type: 'certs.list' }, 'certs');
       if (values.json) io.out(JSON.stringify(r.rounds, null, 2));
       else for (const x of r.rounds) io.out(`${x.id}  ${x.profile} from CA ${x.ca} [${x.state}] approvals ${x.approvals.approved.length}/${x.approvals.threshold} — ${x.reason}`);
+      if (r.next) io.err(`older certificate rounds exist (the coordinator lists them with quorum certs --before ${r.next})`);
       return 0;
     } finally {
       endSession(s);
@@ -1001,7 +1005,7 @@ async function watch(argv: string[]): Promise<number> {
     });
   };
   const scan = async () => {
-    const list = await s.conn.request({ type: 'rounds.list' }, 'rounds');
+    const list = await s.conn.request({ type: 'rounds.list', state: 'open', limit: 500 }, 'rounds');
     for (const r of list.rounds) consider(r);
   };
   const held = new Set(heldGroups(s.home).map((h) => h.group.groupPublicKey));
