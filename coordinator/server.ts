@@ -25,6 +25,7 @@ import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, listRounds, openRound, repoState, roundSummary, submitSignature } from './rounds.js';
+import { AuthGuard, GuardError, SlowReaders } from './guard.js';
 import { PAGE_LIMITS, Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
 import { z } from 'zod';
 
@@ -42,6 +43,12 @@ export interface ServeOptions {
   frostSignTimeoutMs?: number;
   /** Serve plain ws:// on an address that is not loopback (dangerous: anyone on the path reads and alters it). */
   unsafePlaintext?: boolean;
+  maxConnectionsPerKeyholder?: number;
+  failedAuthPerMinute?: number;
+  /** ms between the aggregated audit rows of failed authentications (default 60 s, or QUORUM_AUTH_AUDIT_MS). */
+  authAuditIntervalMs?: number;
+  /** ms a socket whose replies are not read may stay paused before it is dropped (default 30 s, or QUORUM_SLOW_READER_MS). */
+  slowReaderMs?: number;
 }
 
 export interface RunningServer {
@@ -66,6 +73,8 @@ interface Conn {
   alive: boolean;
   tokens: number;
   last: number;
+  /** Requests received while the socket was paused for not reading its replies, handled on resume. */
+  held: ClientMessage[];
 }
 
 class HttpError extends Error {
@@ -125,6 +134,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     heartbeatMs: opts.heartbeatMs ?? WIRE_LIMITS.heartbeatMs,
     ratePerSecond: opts.ratePerSecond ?? WIRE_LIMITS.ratePerSecond,
     rateBurst: opts.rateBurst ?? WIRE_LIMITS.rateBurst,
+    maxConnectionsPerKeyholder: opts.maxConnectionsPerKeyholder ?? WIRE_LIMITS.maxConnectionsPerKeyholder,
+    failedAuthPerMinute: opts.failedAuthPerMinute ?? WIRE_LIMITS.failedAuthPerMinute,
   };
 
   // One state-changing operation at a time (releases await signing in between).
@@ -136,8 +147,22 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const conns = new Set<Conn>();
+  const slowReaders = new SlowReaders(
+    { sendBufferPauseBytes: WIRE_LIMITS.sendBufferPauseBytes, sendBufferMaxBytes: WIRE_LIMITS.sendBufferMaxBytes, slowReaderMs: opts.slowReaderMs ?? Number(process.env.QUORUM_SLOW_READER_MS ?? WIRE_LIMITS.slowReaderMs) },
+    (ws, why) => {
+      const c = [...conns].find((x) => x.ws === ws);
+      if (c) conns.delete(c);
+      log(`dropped a connection of ${c?.keyholder.name ?? 'a keyholder'}: ${why}`);
+    },
+    (ws) => {
+      const c = [...conns].find((x) => x.ws === ws);
+      while (c && c.held.length && !slowReaders.isPaused(ws)) void onMessage(c, c.held.shift()!);
+    },
+  );
   const send = (ws: WebSocket, msg: ServerMessage) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(JSON.stringify(msg));
+    slowReaders.sent(ws);
   };
   const broadcast = (msg: ServerMessage) => {
     for (const c of conns) send(c.ws, msg);
@@ -193,25 +218,22 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     for (const { ev } of expireCeremonies(store)) if (ev.log) log(ev.log);
   });
 
-  // --- authentication challenges ---
-  const challenges = new Map<string, number>(); // nonce -> expiry (ms)
-  const newChallenge = () => {
-    const now = Date.now();
-    for (const [n, exp] of challenges) if (exp < now) challenges.delete(n);
-    // Bounded: under a flood the oldest pending challenges go first (Map keeps insertion order).
-    while (challenges.size >= WIRE_LIMITS.maxPendingChallenges) challenges.delete(challenges.keys().next().value!);
-    const nonce = crypto.randomBytes(32).toString('hex');
-    challenges.set(nonce, now + WIRE_LIMITS.challengeTtlMs);
-    return nonce;
-  };
+  // --- authentication: challenges, throttling and the audit of failures (guard.ts) ---
+  const guard = new AuthGuard(store, {
+    maxChallengesPerSource: WIRE_LIMITS.maxChallengesPerSource,
+    maxPendingChallenges: WIRE_LIMITS.maxPendingChallenges,
+    challengeTtlMs: WIRE_LIMITS.challengeTtlMs,
+    failedAuthPerMinute: limits.failedAuthPerMinute,
+    authAuditIntervalMs: opts.authAuditIntervalMs ?? Number(process.env.QUORUM_AUTH_AUDIT_MS ?? WIRE_LIMITS.authAuditIntervalMs),
+    maxSources: WIRE_LIMITS.maxTrackedSources,
+  });
 
   function authenticate(req: http.IncomingMessage): KeyholderRow {
     const fp = String(req.headers['x-quorum-key'] ?? '');
     const nonce = String(req.headers['x-quorum-nonce'] ?? '');
     const sig = String(req.headers['x-quorum-signature'] ?? '');
-    const exp = challenges.get(nonce);
-    if (!exp || exp < Date.now()) throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
-    challenges.delete(nonce); // single use
+    guard.checkThrottle(req.socket.remoteAddress);
+    if (!guard.spend(nonce)) throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
     const k = store.keyholderByFingerprint(fp);
     if (!k) throw new HttpError(403, 'AUTH_NOT_ENROLLED', `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`);
     if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp, tlsFingerprint), Buffer.from(sig, 'base64'))) {
@@ -517,16 +539,21 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
     try {
       if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId, dialect });
-      if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: newChallenge() });
+      if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: guard.challenge(req.socket.remoteAddress) });
       if (url.pathname.startsWith('/v1/admin/')) {
         if (!adminOk(req)) {
-          store.audit('auth.failed', { kind: 'admin', remote: req.socket.remoteAddress ?? null });
+          // A right credential always passes; a wrong one counts, and past the limit is throttled.
+          try {
+            guard.checkThrottle(req.socket.remoteAddress);
+          } finally {
+            guard.failed(req.socket.remoteAddress, 'admin', 'ADMIN_UNAUTHORIZED');
+          }
           throw new HttpError(401, 'ADMIN_UNAUTHORIZED', 'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN');
         }
         const body = req.method === 'POST' ? await readBody(req) : {};
@@ -535,6 +562,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       throw new HttpError(404, 'NOT_FOUND', `no endpoint ${url.pathname}`);
     } catch (e) {
       if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
+      if (e instanceof GuardError) return reply(e.status, { error: { code: e.code, message: e.message } }, { 'retry-after': String(e.retryAfterS) });
       if (e instanceof RoundError || e instanceof QuorumError) {
         const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' || e.code === 'CA_UNKNOWN' || e.code === 'CEREMONY_NOT_FOUND' ? 404 : 409;
         return reply(status, { error: { code: e.code, message: e.message } });
@@ -545,27 +573,35 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const server = tlsCertPem ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload });
+  // Messages are handled one event-loop turn each (not a whole TCP chunk's worth at once), so a
+  // burst from one socket cannot hold up the others or /v1/health.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload, allowSynchronousEvents: false });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const refuse = (status: number, code: string, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code, message } })}`);
+    const refuse = (status: number, code: string, message: string, retryAfterS?: number) => {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${retryAfterS ? `retry-after: ${retryAfterS}\r\n` : ''}connection: close\r\n\r\n${JSON.stringify({ error: { code, message } })}`);
     };
     if (url.pathname !== '/v1/ws') return refuse(404, 'NOT_FOUND', 'the signer endpoint is /v1/ws');
     let keyholder: KeyholderRow;
     try {
       keyholder = authenticate(req);
     } catch (e) {
-      const he = e as HttpError;
-      store.audit('auth.failed', { kind: 'signer', code: he.code, key: String(req.headers['x-quorum-key'] ?? '').slice(0, 64), remote: req.socket.remoteAddress ?? null });
-      return refuse(he.status ?? 401, he.code ?? 'AUTH', he.message);
+      const he = e as HttpError | GuardError;
+      guard.failed(req.socket.remoteAddress, 'signer', he.code ?? 'AUTH', String(req.headers['x-quorum-key'] ?? '').slice(0, 64));
+      return refuse(he.status ?? 401, he.code ?? 'AUTH', he.message, he instanceof GuardError ? he.retryAfterS : undefined);
     }
+    const held = [...conns].filter((c) => c.keyholder.name === keyholder.name).length;
+    if (held >= limits.maxConnectionsPerKeyholder) {
+      log(`refused a connection of ${keyholder.name}: ${held} open already`);
+      return refuse(429, 'TOO_MANY_CONNECTIONS', `${keyholder.name} already has ${held} connections open (at most ${limits.maxConnectionsPerKeyholder}); close one (another quorum-signer watch or sign?) and try again`, 5);
+    }
+    // Synchronous (no verifyClient): the connection is counted before the next upgrade is looked at.
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, keyholder));
   });
 
   function onConnection(ws: WebSocket, keyholder: KeyholderRow) {
-    const c: Conn = { ws, keyholder, alive: true, tokens: limits.rateBurst, last: Date.now() };
+    const c: Conn = { ws, keyholder, alive: true, tokens: limits.rateBurst, last: Date.now(), held: [] };
     conns.add(c);
     ws.on('pong', () => (c.alive = true));
     ws.on('close', () => conns.delete(c));
@@ -593,6 +629,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         const ref = typeof (json as { ref?: unknown })?.ref === 'string' ? ((json as { ref: string }).ref.slice(0, 64)) : undefined;
         return send(ws, { type: 'error', ref, code: 'MESSAGE_INVALID', message: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; '), fatal: false });
       }
+      // Its replies are not being read: what had already arrived waits (bounded by the rate limit).
+      if (slowReaders.isPaused(ws)) return void c.held.push(parsed.data);
       void onMessage(c, parsed.data);
     });
   }
@@ -785,7 +823,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       for (const c of conns) c.ws.close(CLOSE_CODES.goingAway, 'server shutting down');
       await new Promise<void>((r) => server.close(() => r()));
       wss.close();
+      slowReaders.close();
       await queue.catch(() => undefined);
+      guard.close(); // the failures counted since the last audit row
       store.close();
     },
   };
