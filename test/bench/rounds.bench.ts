@@ -43,7 +43,7 @@ import type { RoundInfo, RoundRole } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
 import { adminCall, Coordinator, quorum } from '../integration/harness.js';
-import { cpuMsOf, envInt, gitHead, table } from './measure.js';
+import { cpuMsOf, dist, envInt, fmt, gitHead, quantile, table, type Dist } from './measure.js';
 
 // --- configuration -------------------------------------------------------------------------------
 
@@ -72,29 +72,9 @@ function log(msg: string): void {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function quantile(xs: number[], q: number): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-}
-
 function median(xs: number[]): number {
   return quantile(xs, 0.5) ?? NaN;
 }
-
-interface Dist {
-  n: number;
-  p50: number | null;
-  p99: number | null;
-  max: number | null;
-  mean: number | null;
-}
-
-function dist(xs: number[]): Dist {
-  return { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99), max: xs.length ? Math.max(...xs) : null, mean: xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null };
-}
-
-const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
 
 /** VmRSS and VmHWM of a process, KiB. */
 function memOf(pid: number): { rssKiB: number; hwmKiB: number } {
