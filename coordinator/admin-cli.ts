@@ -219,7 +219,8 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
 }
 
 export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000]
-                    [--rate-per-second 20] [--rate-burst 50] [--unsafe-plaintext]
+                    [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
+                    [--failed-auth-per-minute 60] [--unsafe-plaintext]
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
@@ -227,7 +228,7 @@ Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext;
 resolves to decides, not how it is spelled.`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
+  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'max-connections-per-keyholder': { type: 'string' }, 'failed-auth-per-minute': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
   if (values.help) return io.out(SERVE_HELP), 0;
   const dataDir = dataDirOf(values);
   const host = values.host ?? '127.0.0.1';
@@ -246,6 +247,8 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     heartbeatMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
     ratePerSecond: positive(values['rate-per-second'], '--rate-per-second'),
     rateBurst: positive(values['rate-burst'], '--rate-burst'),
+    maxConnectionsPerKeyholder: positive(values['max-connections-per-keyholder'], '--max-connections-per-keyholder'),
+    failedAuthPerMinute: positive(values['failed-auth-per-minute'], '--failed-auth-per-minute'),
     unsafePlaintext: values['unsafe-plaintext'],
     log: io.out,
   });

@@ -27,7 +27,8 @@
  *
  * Progress goes to stderr; the table and a final `BENCH_JSON {...}` line go to stdout.
  * Environment: BENCH_PHASES=throughput,memory, BENCH_WAVES (5), BENCH_WARMUP_WAVES (1),
- * BENCH_REPOS (10), BENCH_IDLE (1000), BENCH_CONNECT_BATCH (50), BENCH_DIALECT (tuf|ota, tuf),
+ * BENCH_REPOS (10), BENCH_IDLE (1000), BENCH_CONNECT_BATCH (16: the challenges one address may have
+ * outstanding), BENCH_DIALECT (tuf|ota, tuf),
  * BENCH_KEEP=1 to keep the temp folder.
  */
 import crypto from 'node:crypto';
@@ -36,6 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Store } from '../../coordinator/store.js';
+import { WIRE_LIMITS } from '../../protocol/limits.js';
 import type { Dialect } from '../../protocol/canonical.js';
 import { decodeSig, encodeSig, generateKeyPair, sha256hex, verifySignature, type PublicKey } from '../../protocol/keys.js';
 import { localSigner, targetFor, type Signer } from '../../protocol/metadata/build.js';
@@ -54,7 +56,7 @@ const THRESHOLD = 3;
 const WAVES = Math.max(1, envInt('BENCH_WAVES', 5));
 const WARMUP_WAVES = envInt('BENCH_WARMUP_WAVES', 1);
 const IDLE = envInt('BENCH_IDLE', 1000);
-const CONNECT_BATCH = Math.max(1, envInt('BENCH_CONNECT_BATCH', 50));
+const CONNECT_BATCH = Math.max(1, envInt('BENCH_CONNECT_BATCH', WIRE_LIMITS.maxChallengesPerSource));
 const DIALECT: Dialect = process.env.BENCH_DIALECT === 'ota' ? 'ota' : 'tuf';
 const WAVE_TIMEOUT_MS = 180_000;
 const BASELINE_REPS = 7;
