@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type Io } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import { daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
@@ -460,8 +461,8 @@ const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, stat
  * first. One more is asked for to know whether older ones exist, which stderr then says.
  */
 async function page<T extends { id: string }>(values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0], what: 'rounds' | 'certs', io: Io): Promise<T[]> {
-  const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 499) throw new UsageError('--limit must be 1-499');
+  const limit = values.limit === undefined ? WIRE_LIMITS.pageDefault : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit >= WIRE_LIMITS.pageMax) throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax - 1}`);
   const q = new URLSearchParams({ limit: String(limit + 1), ...(values.before ? { before: values.before } : {}), ...(values.state ? { state: values.state } : {}) });
   const rs = await call<T[]>(await adminConn(values), 'GET', `${what}?${q}`);
   if (rs.length <= limit) return rs;

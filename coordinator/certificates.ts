@@ -17,7 +17,8 @@ import { QuorumError } from '../protocol/errors.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { approvalMessage, assembleCertificate, CertError, checkCsr, prepareCertificate, reviewTbs, tbsBytes, verifyApprovals, type Issued, type Prepared, type ProfileName, type Review } from '../protocol/x509.js';
 import type { CertRoundInfo, RoundState, WireErrorCode } from '../protocol/wire.js';
-import { PAGE_LIMITS, type CaRow, type CertRoundRow, type KeyholderRow, type Store } from './store.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
+import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
 import { pendingCeremonyFor } from './frost.js';
 
 export type CertRoundErrorCode =
@@ -73,7 +74,7 @@ export function certRoundInfo(store: Store, r: CertRoundRow): CertRoundInfo {
 
 /** A page of certificate rounds: the newest `limit` (of `state`) before round `before`, oldest first (as listRounds). */
 export function listCertRounds(store: Store, opts: { state?: RoundState; before?: string; limit?: number } = {}): { rounds: CertRoundInfo[]; next: string | null } {
-  const limit = Math.max(1, Math.min(opts.limit ?? PAGE_LIMITS.default, PAGE_LIMITS.max));
+  const limit = Math.max(1, Math.min(opts.limit ?? WIRE_LIMITS.pageDefault, WIRE_LIMITS.pageMax));
   let before: number | undefined;
   if (opts.before !== undefined) {
     const b = store.certRound(opts.before);

@@ -13,7 +13,8 @@ import { formatExpires, type RootSigned } from '../protocol/metadata/schemas.js'
 import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import { doneGroups } from './frost.js';
-import { PAGE_LIMITS, type KeyholderRow, type RoundRow, type Store } from './store.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
+import type { KeyholderRow, RoundRow, Store } from './store.js';
 
 export type RoundErrorCode =
   | WireErrorCode
@@ -182,7 +183,7 @@ export function roundSummary(store: Store, round: RoundRow): RoundInfo {
  * (before migration 6) load their row.
  */
 export function listRounds(store: Store, opts: { state?: RoundState; before?: string; limit?: number } = {}): { rounds: RoundInfo[]; next: string | null } {
-  const limit = Math.max(1, Math.min(opts.limit ?? PAGE_LIMITS.default, PAGE_LIMITS.max));
+  const limit = Math.max(1, Math.min(opts.limit ?? WIRE_LIMITS.pageDefault, WIRE_LIMITS.pageMax));
   let before: number | undefined;
   if (opts.before !== undefined) {
     const b = store.roundSummary(opts.before);

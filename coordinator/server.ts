@@ -26,7 +26,7 @@ import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } fr
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, listRounds, openRound, repoState, roundSummary, submitSignature } from './rounds.js';
 import { AuthGuard, GuardError, SlowReaders } from './guard.js';
-import { PAGE_LIMITS, Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
+import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
 import { z } from 'zod';
 
 export interface ServeOptions {
@@ -335,7 +335,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     const state = query.get('state') ?? undefined;
     if (state !== undefined && !(ROUND_STATES as readonly string[]).includes(state)) throw new HttpError(400, 'BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
     const limit = query.has('limit') ? Number(query.get('limit')) : undefined;
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= PAGE_LIMITS.max)) throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${PAGE_LIMITS.max}`);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax)) throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${WIRE_LIMITS.pageMax}`);
     return { state: state as RoundState | undefined, limit, before: query.get('before') ?? undefined };
   };
 

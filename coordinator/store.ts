@@ -176,9 +176,6 @@ const MIGRATIONS: string[] = [
    CREATE INDEX cert_rounds_state ON cert_rounds(state, seq);`,
 ];
 
-/** Rounds one listing page holds at most, and by default. */
-export const PAGE_LIMITS = { max: 500, default: 100 } as const;
-
 /** A round's row in round_summaries. */
 export interface RoundSummaryRow {
   seq: number;

@@ -28,6 +28,8 @@ export const WIRE_LIMITS = {
   sendBufferPauseBytes: 8 * 1024 * 1024, // bytes queued unread to a signer after which its socket is no longer read
   sendBufferMaxBytes: 72 * 1024 * 1024, // bytes queued unread after which its connection is dropped (the largest reply, clientMaxPayload, fits)
   slowReaderMs: 30_000, // ms a socket may stay paused (its replies unread) before it is dropped
+  pageDefault: 100, // rounds in a listing page (rounds.list, certs.list, the admin API) unless asked otherwise
+  pageMax: 500, // rounds a listing page holds at most
   reconnectMinMs: 250, // ms: first reconnect delay of a signer
   reconnectMaxMs: 15_000, // ms: reconnect backoff cap
 } as const;

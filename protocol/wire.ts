@@ -5,6 +5,7 @@
  * enrolled keyholder. Errors carry a code; a fatal one also closes the socket with CLOSE_CODES.
  */
 import { z } from 'zod';
+import { WIRE_LIMITS } from './limits.js';
 import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema, SessionSchema } from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
@@ -104,8 +105,8 @@ export type CertRoundInfo = z.infer<typeof CertRoundInfoSchema>;
 // --- signer -> coordinator ---
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  /** A page of rounds: the newest `limit` (default 100, at most 500) opened before round `before`, of `state` if given. */
-  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(500).optional(), before: id.optional() }),
+  /** A page of rounds: the newest `limit` (WIRE_LIMITS.pageDefault, at most pageMax) opened before round `before`, of `state` if given. */
+  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(), before: id.optional() }),
   z.strictObject({ type: z.literal('round.get'), ref: z.string().max(64).optional(), round: id }),
   /** Released roots after `after` (the signer's pinned version), and the current released targets. */
   z.strictObject({ type: z.literal('released.get'), ref: z.string().max(64).optional(), afterRootVersion: z.number().int().min(0) }),
@@ -118,7 +119,7 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     sig: z.string().max(2048),
   }),
   z.strictObject({ type: z.literal('ping'), ref: z.string().max(64).optional() }),
-  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(500).optional(), before: id.optional() }),
+  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(), before: id.optional() }),
   z.strictObject({ type: z.literal('cert.get'), ref: z.string().max(64).optional(), round: id }),
   /** An approval: a signature over x509.approvalMessage(tbs, issuerFingerprint) with the keyholder's key. */
   z.strictObject({ type: z.literal('cert.approve'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),

@@ -10,6 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Dialect } from '../protocol/canonical.js';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, requestJson, TransportError, type Pin } from '../protocol/transport.js';
@@ -440,7 +441,7 @@ async function rounds(argv: string[]): Promise<number> {
   const { values } = args(argv, { limit: { type: 'string' }, before: { type: 'string' } });
   if (values.help) return io.out('Usage: quorum-signer rounds [--json] [--limit 100] [--before ROUND]\n\nThe latest rounds, oldest first; --before ROUND lists the ones opened before it.'), 0;
   const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new UsageError('--limit must be 1-500');
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax)) throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax}`);
   const s = await session(values);
   try {
     const r = await s.conn.request({ type: 'rounds.list', ...(limit ? { limit } : {}), ...(values.before ? { before: values.before } : {}) }, 'rounds');
@@ -1005,7 +1006,7 @@ async function watch(argv: string[]): Promise<number> {
     });
   };
   const scan = async () => {
-    const list = await s.conn.request({ type: 'rounds.list', state: 'open', limit: 500 }, 'rounds');
+    const list = await s.conn.request({ type: 'rounds.list', state: 'open', limit: WIRE_LIMITS.pageMax }, 'rounds');
     for (const r of list.rounds) consider(r);
   };
   const held = new Set(heldGroups(s.home).map((h) => h.group.groupPublicKey));
