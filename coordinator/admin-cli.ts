@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type Io } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import { daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
@@ -219,20 +220,19 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
 }
 
 export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000]
-                    [--rate-per-second 20] [--rate-burst 50] [--unsafe-plaintext]
+                    [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
+                    [--failed-auth-per-minute 60] [--unsafe-plaintext]
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
-Binding to a non-loopback address without TLS needs --unsafe-plaintext.`;
+Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host
+resolves to decides, not how it is spelled.`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
+  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'max-connections-per-keyholder': { type: 'string' }, 'failed-auth-per-minute': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
   if (values.help) return io.out(SERVE_HELP), 0;
   const dataDir = dataDirOf(values);
   const host = values.host ?? '127.0.0.1';
-  const tls = fs.existsSync(path.join(dataDir, DATA_FILES.tlsCert));
-  const loop = host === 'localhost' || host === '::1' || host.startsWith('127.');
-  if (!tls && !loop && !values['unsafe-plaintext']) throw new UsageError(`refusing to serve plain ws:// on ${host}: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
   const port = values.port === undefined ? 7300 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
   const positive = (v: string | undefined, flag: string) => {
@@ -248,6 +248,9 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     heartbeatMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
     ratePerSecond: positive(values['rate-per-second'], '--rate-per-second'),
     rateBurst: positive(values['rate-burst'], '--rate-burst'),
+    maxConnectionsPerKeyholder: positive(values['max-connections-per-keyholder'], '--max-connections-per-keyholder'),
+    failedAuthPerMinute: positive(values['failed-auth-per-minute'], '--failed-auth-per-minute'),
+    unsafePlaintext: values['unsafe-plaintext'],
     log: io.out,
   });
   await new Promise<void>((resolve) => {
@@ -449,12 +452,29 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const ROUNDS_HELP = 'Usage: quorum rounds [--data-dir DIR] [--json]\n\nList every round with its state and progress.';
+export const ROUNDS_HELP = 'Usage: quorum rounds [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]\n\nList the latest rounds (oldest first) with their state and progress; --before ROUND lists the ones\nopened before it.';
+
+const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, state: { type: 'string' } } as const;
+
+/**
+ * One page of a listing (`what` is rounds or certs): the newest --limit before --before, oldest
+ * first. One more is asked for to know whether older ones exist, which stderr then says.
+ */
+async function page<T extends { id: string }>(values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0], what: 'rounds' | 'certs', io: Io): Promise<T[]> {
+  const limit = values.limit === undefined ? WIRE_LIMITS.pageDefault : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit >= WIRE_LIMITS.pageMax) throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax - 1}`);
+  const q = new URLSearchParams({ limit: String(limit + 1), ...(values.before ? { before: values.before } : {}), ...(values.state ? { state: values.state } : {}) });
+  const rs = await call<T[]>(await adminConn(values), 'GET', `${what}?${q}`);
+  if (rs.length <= limit) return rs;
+  const shown = rs.slice(1);
+  io.err(`older ${what === 'rounds' ? 'rounds' : 'certificate rounds'} exist: quorum ${what} --before ${shown[0]!.id}`);
+  return shown;
+}
 
 export async function cmdRounds(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, {}, ROUNDS_HELP);
+  const { values } = args(argv, PAGE_FLAGS, ROUNDS_HELP);
   if (values.help) return io.out(ROUNDS_HELP), 0;
-  const rs = await call<RoundInfo[]>(await adminConn(values), 'GET', 'rounds');
+  const rs = await page<RoundInfo>(values, 'rounds', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no rounds yet');
   else for (const r of rs) io.out(`${r.id}  ${progressLine(r)}  — ${r.reason}`);
@@ -801,12 +821,12 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const CERTS_HELP = 'Usage: quorum certs [--data-dir DIR] [--json]\n\nList every certificate round with its state and approvals.';
+export const CERTS_HELP = 'Usage: quorum certs [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]\n\nList the latest certificate rounds (oldest first) with their state and approvals.';
 
 export async function cmdCerts(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, {}, CERTS_HELP);
+  const { values } = args(argv, PAGE_FLAGS, CERTS_HELP);
   if (values.help) return io.out(CERTS_HELP), 0;
-  const rs = await call<CertRoundInfo[]>(await adminConn(values), 'GET', 'certs');
+  const rs = await page<CertRoundInfo>(values, 'certs', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no certificate rounds yet');
   else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);

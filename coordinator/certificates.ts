@@ -16,7 +16,8 @@ import path from 'node:path';
 import { QuorumError } from '../protocol/errors.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { approvalMessage, assembleCertificate, CertError, checkCsr, prepareCertificate, reviewTbs, tbsBytes, verifyApprovals, type Issued, type Prepared, type ProfileName, type Review } from '../protocol/x509.js';
-import type { CertRoundInfo, WireErrorCode } from '../protocol/wire.js';
+import type { CertRoundInfo, RoundState, WireErrorCode } from '../protocol/wire.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
 import { pendingCeremonyFor } from './frost.js';
 
@@ -69,6 +70,20 @@ export function certRoundInfo(store: Store, r: CertRoundRow): CertRoundInfo {
     approvals: { threshold: ca.approvals_threshold, approved, missing: approvers.filter((k) => !approved.includes(k)), met: approved.length >= ca.approvals_threshold },
     ...(r.new_ca ? { newCa: r.new_ca } : {}),
   };
+}
+
+/** A page of certificate rounds: the newest `limit` (of `state`) before round `before`, oldest first (as listRounds). */
+export function listCertRounds(store: Store, opts: { state?: RoundState; before?: string; limit?: number } = {}): { rounds: CertRoundInfo[]; next: string | null } {
+  const limit = Math.max(1, Math.min(opts.limit ?? WIRE_LIMITS.pageDefault, WIRE_LIMITS.pageMax));
+  let before: number | undefined;
+  if (opts.before !== undefined) {
+    const b = store.certRound(opts.before);
+    if (!b) throw new CertRoundError('ROUND_NOT_FOUND', `no certificate round ${opts.before} to list rounds before`);
+    before = b.seq;
+  }
+  const rows = store.certRoundsPage({ state: opts.state, before, limit: limit + 1 });
+  const page = rows.slice(0, limit);
+  return { rounds: page.map((r) => certRoundInfo(store, r)).reverse(), next: rows.length > limit ? page.at(-1)!.id : null };
 }
 
 /** What the admin sees about a round: the same review keyholders compute, from the TBS bytes. */

@@ -13,6 +13,7 @@ import { formatExpires, type RootSigned } from '../protocol/metadata/schemas.js'
 import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import { doneGroups } from './frost.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { KeyholderRow, RoundRow, Store } from './store.js';
 
 export type RoundErrorCode =
@@ -102,13 +103,13 @@ function loadState(store: Store): RepoState {
  * latest released root, which is what devices will check the release against.
  */
 export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[] {
-  const proposed = JSON.parse(round.signed_json) as RootSigned;
   if (round.role === 'targets' && round.linked_round && store) {
     // Re-signed under the proposed root it is released with.
     const root = store.round(round.linked_round);
     if (root) return [roleNeed(`targets keys of root v${root.version}`, JSON.parse(root.signed_json) as RootSigned, 'targets')];
   }
   if (round.role === 'root') {
+    const proposed = JSON.parse(round.signed_json) as RootSigned; // a root: small, unlike a targets payload
     const needs: Need[] = [];
     const prevFile = state.files[`${round.version - 1}.root.json`];
     if (round.version > 1 && prevFile) {
@@ -159,6 +160,40 @@ export function roundInfo(store: Store, round: RoundRow, state: RepoState): Roun
     ...(round.linked_round ? { linked: round.linked_round } : {}),
     ...(frost.length ? { frost } : {}),
   };
+}
+
+/**
+ * A round's public summary. A closed round's never changes: it is computed once, stored in
+ * round_summaries and read from there (listings and round.get cost the same whatever the history);
+ * an open round's is computed now, its progress being live.
+ */
+export function roundSummary(store: Store, round: RoundRow): RoundInfo {
+  if (round.state !== 'open') {
+    const stored = store.roundSummary(round.id)?.info_json;
+    if (stored) return JSON.parse(stored) as RoundInfo;
+  }
+  const info = roundInfo(store, round, repoState(store));
+  if (round.state !== 'open') store.setRoundSummaryInfo(round.seq, JSON.stringify(info));
+  return info;
+}
+
+/**
+ * A page of rounds from round_summaries: the newest `limit` (of `state`) opened before round
+ * `before`, oldest first; `next` is the id to pass as `before` for the older page, null on the last. Only open rounds and closed ones never summarised
+ * (before migration 6) load their row.
+ */
+export function listRounds(store: Store, opts: { state?: RoundState; before?: string; limit?: number } = {}): { rounds: RoundInfo[]; next: string | null } {
+  const limit = Math.max(1, Math.min(opts.limit ?? WIRE_LIMITS.pageDefault, WIRE_LIMITS.pageMax));
+  let before: number | undefined;
+  if (opts.before !== undefined) {
+    const b = store.roundSummary(opts.before);
+    if (!b) throw new RoundError('ROUND_NOT_FOUND', `no round ${opts.before} to list rounds before`);
+    before = b.seq;
+  }
+  const rows = store.roundSummaries({ state: opts.state, before, limit: limit + 1 });
+  const page = rows.slice(0, limit);
+  const rounds = page.map((s) => (s.info_json && s.state !== 'open' ? (JSON.parse(s.info_json) as RoundInfo) : roundSummary(store, store.round(s.id)!)));
+  return { rounds: rounds.reverse(), next: rows.length > limit ? page.at(-1)!.id : null };
 }
 
 /** e.g. "root: 1/2 of root v1 keys, 2/2 of root v2 keys" */
@@ -333,10 +368,10 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
   const sig = decodeSig(sub.sig, state.dialect);
   if (!sig) return reject('SIG_MALFORMED', `signature is not ${state.dialect === 'ota' ? 'base64' : 'hex'}`);
   if (sub.sha256 !== round.sha256 || !verifySignature(pk, round.canonical, sig)) {
-    // Tell a replayed signature (over an earlier round's bytes) from one over arbitrary bytes.
-    const earlier = store.earlierRounds(round.role, round.seq, 50);
-    const replay = earlier.find((r) => r.sha256 === sub.sha256 || verifySignature(pk, r.canonical, sig));
-    if (replay) return reject('SIG_REPLAY', `signature is over the bytes of earlier round ${replay.id}, not round ${round.id}; review and sign this round`);
+    // Tell a replayed signature (another round's sha256, or this key's signature accepted in
+    // another round) from one over arbitrary bytes: two index look-ups, whatever the history.
+    const replay = store.otherRoundWithSha256(round.role, sub.sha256, round.seq)?.id ?? store.roundSignedWith(sig, fp)?.round_id;
+    if (replay) return reject('SIG_REPLAY', `signature is over the bytes of round ${replay}, not round ${round.id}; review and sign this round`);
     return reject('SIG_WRONG_BYTES', sub.sha256 !== round.sha256 ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch the round again and sign its exact bytes` : 'signature does not verify over this round\'s exact bytes; fetch the round again and sign its exact bytes');
   }
   const keyholder = sub.keyholder?.name ?? sub.label ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;

@@ -7,6 +7,7 @@
  * it run one at a time.
  */
 import crypto, { type KeyObject } from 'node:crypto';
+import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -15,14 +16,16 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
-import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
-import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
-import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
+import { checkRsaSize, publicKeyFrom, verifySignature } from '../protocol/keys.js';
+import { isLoopbackAddress } from '../protocol/transport.js';
+import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, ROUND_STATES, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type RoundState, type ServerMessage } from '../protocol/wire.js';
+import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, listCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema, type TargetsChange } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
-import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
+import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, listRounds, openRound, repoState, roundSummary, submitSignature } from './rounds.js';
+import { AuthGuard, GuardError, SlowReaders } from './guard.js';
 import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
 import { z } from 'zod';
 
@@ -38,6 +41,14 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** ms a FROST signer has to send its share once the request is out (default 60 s, or QUORUM_FROST_SIGN_TIMEOUT_MS). */
   frostSignTimeoutMs?: number;
+  /** Serve plain ws:// on an address that is not loopback (dangerous: anyone on the path reads and alters it). */
+  unsafePlaintext?: boolean;
+  maxConnectionsPerKeyholder?: number;
+  failedAuthPerMinute?: number;
+  /** ms between the aggregated audit rows of failed authentications (default 60 s, or QUORUM_AUTH_AUDIT_MS). */
+  authAuditIntervalMs?: number;
+  /** ms a socket whose replies are not read may stay paused before it is dropped (default 30 s, or QUORUM_SLOW_READER_MS). */
+  slowReaderMs?: number;
 }
 
 export interface RunningServer {
@@ -62,6 +73,8 @@ interface Conn {
   alive: boolean;
   tokens: number;
   last: number;
+  /** Requests received while the socket was paused for not reading its replies, handled on resume. */
+  held: ClientMessage[];
 }
 
 class HttpError extends Error {
@@ -74,6 +87,17 @@ class HttpError extends Error {
   }
 }
 
+/** The address `host` resolves to (the first, as the system orders them): what serve binds and judges. */
+export async function bindAddress(host: string, lookup: (host: string) => Promise<{ address: string; family: number }> = (h) => dns.lookup(h, { verbatim: true })): Promise<{ address: string; loopback: boolean }> {
+  let address: string;
+  try {
+    address = (await lookup(host.replace(/^\[|\]$/g, ''))).address;
+  } catch (e) {
+    throw new QuorumError('USAGE', `--host ${host} does not resolve to an address (${(e as Error).message})`);
+  }
+  return { address, loopback: isLoopbackAddress(address) };
+}
+
 export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token).digest('hex');
 }
@@ -83,8 +107,25 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const dataDir = path.resolve(opts.dataDir);
   const dbFile = path.join(dataDir, DATA_FILES.db);
   if (!fs.existsSync(dbFile)) throw new QuorumError('FILE_MISSING', `${dataDir} is not a coordinator data dir (no ${DATA_FILES.db}); run quorum init first`);
+  // Plain ws:// only on loopback, decided by the address the host resolves to and is bound to,
+  // never by how the host is spelled (127.evil.example is a name like any other).
+  const tlsCert = path.join(dataDir, DATA_FILES.tlsCert);
+  const tlsKey = path.join(dataDir, DATA_FILES.tlsKey);
+  const useTls = fs.existsSync(tlsCert) && fs.existsSync(tlsKey);
+  const tlsCertPem = useTls ? fs.readFileSync(tlsCert) : null;
+  if (tlsCertPem) checkRsaSize(new crypto.X509Certificate(tlsCertPem).publicKey, "the coordinator's TLS certificate key");
+  /** What signers pinned at join and bind every login to (authMessage's tls=). */
+  const tlsFingerprint = tlsCertPem ? new crypto.X509Certificate(tlsCertPem).fingerprint256 : null;
+  const bind = await bindAddress(opts.host ?? '127.0.0.1');
+  const refusePlaintext = (address: string) => {
+    if (!useTls && !isLoopbackAddress(address) && !opts.unsafePlaintext) {
+      throw new QuorumError('USAGE', `refusing to serve plain ws:// on ${opts.host} (${address}), which is not a loopback address: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
+    }
+  };
+  refusePlaintext(bind.address);
   const store = new Store(dbFile);
   const serverId = store.getMeta('server_id')!;
+  const dialect = store.dialect();
   const adminHash = store.getMeta('admin_token_sha256')!;
   const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
   const onlineKey: KeyObject | null = fs.existsSync(onlineKeyFile) ? crypto.createPrivateKey(fs.readFileSync(onlineKeyFile)) : null;
@@ -93,6 +134,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     heartbeatMs: opts.heartbeatMs ?? WIRE_LIMITS.heartbeatMs,
     ratePerSecond: opts.ratePerSecond ?? WIRE_LIMITS.ratePerSecond,
     rateBurst: opts.rateBurst ?? WIRE_LIMITS.rateBurst,
+    maxConnectionsPerKeyholder: opts.maxConnectionsPerKeyholder ?? WIRE_LIMITS.maxConnectionsPerKeyholder,
+    failedAuthPerMinute: opts.failedAuthPerMinute ?? WIRE_LIMITS.failedAuthPerMinute,
   };
 
   // One state-changing operation at a time (releases await signing in between).
@@ -104,13 +147,27 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const conns = new Set<Conn>();
+  const slowReaders = new SlowReaders(
+    { sendBufferPauseBytes: WIRE_LIMITS.sendBufferPauseBytes, sendBufferMaxBytes: WIRE_LIMITS.sendBufferMaxBytes, slowReaderMs: opts.slowReaderMs ?? Number(process.env.QUORUM_SLOW_READER_MS ?? WIRE_LIMITS.slowReaderMs) },
+    (ws, why) => {
+      const c = [...conns].find((x) => x.ws === ws);
+      if (c) conns.delete(c);
+      log(`dropped a connection of ${c?.keyholder.name ?? 'a keyholder'}: ${why}`);
+    },
+    (ws) => {
+      const c = [...conns].find((x) => x.ws === ws);
+      while (c && c.held.length && !slowReaders.isPaused(ws)) void onMessage(c, c.held.shift()!);
+    },
+  );
   const send = (ws: WebSocket, msg: ServerMessage) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(JSON.stringify(msg));
+    slowReaders.sent(ws);
   };
   const broadcast = (msg: ServerMessage) => {
     for (const c of conns) send(c.ws, msg);
   };
-  const info = (r: RoundRow): RoundInfo => roundInfo(store, r, repoState(store));
+  const info = (r: RoundRow): RoundInfo => roundSummary(store, r);
   const certInfo = (r: CertRoundRow): CertRoundInfo => certRoundInfo(store, r);
 
   /** Release the round if complete; true when it was released now. */
@@ -161,29 +218,26 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     for (const { ev } of expireCeremonies(store)) if (ev.log) log(ev.log);
   });
 
-  // --- authentication challenges ---
-  const challenges = new Map<string, number>(); // nonce -> expiry (ms)
-  const newChallenge = () => {
-    const now = Date.now();
-    for (const [n, exp] of challenges) if (exp < now) challenges.delete(n);
-    // Bounded: under a flood the oldest pending challenges go first (Map keeps insertion order).
-    while (challenges.size >= WIRE_LIMITS.maxPendingChallenges) challenges.delete(challenges.keys().next().value!);
-    const nonce = crypto.randomBytes(32).toString('hex');
-    challenges.set(nonce, now + WIRE_LIMITS.challengeTtlMs);
-    return nonce;
-  };
+  // --- authentication: challenges, throttling and the audit of failures (guard.ts) ---
+  const guard = new AuthGuard(store, {
+    maxChallengesPerSource: WIRE_LIMITS.maxChallengesPerSource,
+    maxPendingChallenges: WIRE_LIMITS.maxPendingChallenges,
+    challengeTtlMs: WIRE_LIMITS.challengeTtlMs,
+    failedAuthPerMinute: limits.failedAuthPerMinute,
+    authAuditIntervalMs: opts.authAuditIntervalMs ?? Number(process.env.QUORUM_AUTH_AUDIT_MS ?? WIRE_LIMITS.authAuditIntervalMs),
+    maxSources: WIRE_LIMITS.maxTrackedSources,
+  });
 
   function authenticate(req: http.IncomingMessage): KeyholderRow {
     const fp = String(req.headers['x-quorum-key'] ?? '');
     const nonce = String(req.headers['x-quorum-nonce'] ?? '');
     const sig = String(req.headers['x-quorum-signature'] ?? '');
-    const exp = challenges.get(nonce);
-    if (!exp || exp < Date.now()) throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
-    challenges.delete(nonce); // single use
+    guard.checkThrottle(req.socket.remoteAddress);
+    if (!guard.spend(nonce)) throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
     const k = store.keyholderByFingerprint(fp);
     if (!k) throw new HttpError(403, 'AUTH_NOT_ENROLLED', `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`);
-    if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp), Buffer.from(sig, 'base64'))) {
-      throw new HttpError(401, 'AUTH_SIGNATURE', 'the challenge signature does not verify with your enrolled key');
+    if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp, tlsFingerprint), Buffer.from(sig, 'base64'))) {
+      throw new HttpError(401, 'AUTH_SIGNATURE', `the challenge signature does not verify with your enrolled key for this coordinator (server ${serverId}, TLS certificate ${tlsFingerprint ?? 'none'}); if you joined another address, join this one`);
     }
     return k;
   }
@@ -276,7 +330,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     return t;
   };
 
-  async function admin(method: string, parts: string[], body: unknown): Promise<unknown> {
+  /** ?state=&limit=&before= of a listing. */
+  const pageOf = (query: URLSearchParams): { state?: RoundState; limit?: number; before?: string } => {
+    const state = query.get('state') ?? undefined;
+    if (state !== undefined && !(ROUND_STATES as readonly string[]).includes(state)) throw new HttpError(400, 'BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
+    const limit = query.has('limit') ? Number(query.get('limit')) : undefined;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax)) throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${WIRE_LIMITS.pageMax}`);
+    return { state: state as RoundState | undefined, limit, before: query.get('before') ?? undefined };
+  };
+
+  async function admin(method: string, parts: string[], body: unknown, query: URLSearchParams): Promise<unknown> {
     const [what, id, sub] = parts;
     if (what === 'status' && method === 'GET') {
       const st = repoState(store);
@@ -315,7 +378,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
     }
     if (what === 'rounds') {
-      if (method === 'GET' && !id) return store.rounds().map(info);
+      // The newest page, oldest first (a JSON array, as before pages); older pages with ?before=ID.
+      if (method === 'GET' && !id) return listRounds(store, pageOf(query)).rounds;
       if (method === 'GET' && id && !sub) {
         const r = store.round(id);
         if (!r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no round ${id}`);
@@ -420,7 +484,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       return dkgStatus(store, sub, null);
     }
     if (what === 'certs') {
-      if (method === 'GET' && !id) return store.certRounds().map(certInfo);
+      if (method === 'GET' && !id) return listCertRounds(store, pageOf(query)).rounds;
       const r = id ? store.certRound(id) : undefined;
       if (id && !r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no certificate round ${id}`);
       if (method === 'GET' && r && !sub) return certRoundView(store, r);
@@ -477,24 +541,30 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
     try {
-      if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId });
-      if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: newChallenge() });
+      if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId, dialect });
+      if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: guard.challenge(req.socket.remoteAddress) });
       if (url.pathname.startsWith('/v1/admin/')) {
         if (!adminOk(req)) {
-          store.audit('auth.failed', { kind: 'admin', remote: req.socket.remoteAddress ?? null });
+          // A right credential always passes; a wrong one counts, and past the limit is throttled.
+          try {
+            guard.checkThrottle(req.socket.remoteAddress);
+          } finally {
+            guard.failed(req.socket.remoteAddress, 'admin', 'ADMIN_UNAUTHORIZED');
+          }
           throw new HttpError(401, 'ADMIN_UNAUTHORIZED', 'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN');
         }
         const body = req.method === 'POST' ? await readBody(req) : {};
-        return reply(200, await admin(req.method ?? 'GET', url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent), body));
+        return reply(200, await admin(req.method ?? 'GET', url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent), body, url.searchParams));
       }
       throw new HttpError(404, 'NOT_FOUND', `no endpoint ${url.pathname}`);
     } catch (e) {
       if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
+      if (e instanceof GuardError) return reply(e.status, { error: { code: e.code, message: e.message } }, { 'retry-after': String(e.retryAfterS) });
       if (e instanceof RoundError || e instanceof QuorumError) {
         const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' || e.code === 'CA_UNKNOWN' || e.code === 'CEREMONY_NOT_FOUND' ? 404 : 409;
         return reply(status, { error: { code: e.code, message: e.message } });
@@ -504,36 +574,41 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const tlsCert = path.join(dataDir, DATA_FILES.tlsCert);
-  const tlsKey = path.join(dataDir, DATA_FILES.tlsKey);
-  const useTls = fs.existsSync(tlsCert) && fs.existsSync(tlsKey);
-  const server = useTls ? https.createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload });
+  const server = tlsCertPem ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
+  // Messages are handled one event-loop turn each (not a whole TCP chunk's worth at once), so a
+  // burst from one socket cannot hold up the others or /v1/health.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload, allowSynchronousEvents: false });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const refuse = (status: number, code: string, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code, message } })}`);
+    const refuse = (status: number, code: string, message: string, retryAfterS?: number) => {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${retryAfterS ? `retry-after: ${retryAfterS}\r\n` : ''}connection: close\r\n\r\n${JSON.stringify({ error: { code, message } })}`);
     };
     if (url.pathname !== '/v1/ws') return refuse(404, 'NOT_FOUND', 'the signer endpoint is /v1/ws');
     let keyholder: KeyholderRow;
     try {
       keyholder = authenticate(req);
     } catch (e) {
-      const he = e as HttpError;
-      store.audit('auth.failed', { kind: 'signer', code: he.code, key: String(req.headers['x-quorum-key'] ?? '').slice(0, 64), remote: req.socket.remoteAddress ?? null });
-      return refuse(he.status ?? 401, he.code ?? 'AUTH', he.message);
+      const he = e as HttpError | GuardError;
+      guard.failed(req.socket.remoteAddress, 'signer', he.code ?? 'AUTH', String(req.headers['x-quorum-key'] ?? '').slice(0, 64));
+      return refuse(he.status ?? 401, he.code ?? 'AUTH', he.message, he instanceof GuardError ? he.retryAfterS : undefined);
     }
+    const held = [...conns].filter((c) => c.keyholder.name === keyholder.name).length;
+    if (held >= limits.maxConnectionsPerKeyholder) {
+      log(`refused a connection of ${keyholder.name}: ${held} open already`);
+      return refuse(429, 'TOO_MANY_CONNECTIONS', `${keyholder.name} already has ${held} connections open (at most ${limits.maxConnectionsPerKeyholder}); close one (another quorum-signer watch or sign?) and try again`, 5);
+    }
+    // Synchronous (no verifyClient): the connection is counted before the next upgrade is looked at.
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, keyholder));
   });
 
   function onConnection(ws: WebSocket, keyholder: KeyholderRow) {
-    const c: Conn = { ws, keyholder, alive: true, tokens: limits.rateBurst, last: Date.now() };
+    const c: Conn = { ws, keyholder, alive: true, tokens: limits.rateBurst, last: Date.now(), held: [] };
     conns.add(c);
     ws.on('pong', () => (c.alive = true));
     ws.on('close', () => conns.delete(c));
     ws.on('error', () => conns.delete(c));
-    send(ws, { type: 'hello', version: WIRE_VERSION, serverId, keyholder: keyholder.name, dialect: store.dialect() });
+    send(ws, { type: 'hello', version: WIRE_VERSION, serverId, keyholder: keyholder.name, dialect });
     ws.on('message', (data, isBinary) => {
       const now = Date.now();
       c.tokens = Math.min(limits.rateBurst, c.tokens + ((now - c.last) / 1000) * limits.ratePerSecond);
@@ -556,6 +631,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         const ref = typeof (json as { ref?: unknown })?.ref === 'string' ? ((json as { ref: string }).ref.slice(0, 64)) : undefined;
         return send(ws, { type: 'error', ref, code: 'MESSAGE_INVALID', message: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; '), fatal: false });
       }
+      // Its replies are not being read: what had already arrived waits (bounded by the rate limit).
+      if (slowReaders.isPaused(ws)) return void c.held.push(parsed.data);
       void onMessage(c, parsed.data);
     });
   }
@@ -566,8 +643,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       switch (m.type) {
         case 'ping':
           return send(c.ws, { type: 'pong', ref });
-        case 'rounds.list':
-          return send(c.ws, { type: 'rounds', ref, rounds: store.rounds().map(info) });
+        case 'rounds.list': {
+          const page = listRounds(store, { state: m.state, before: m.before, limit: m.limit });
+          return send(c.ws, { type: 'rounds', ref, rounds: page.rounds, ...(page.next ? { next: page.next } : {}) });
+        }
         case 'round.get': {
           const r = store.round(m.round);
           if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no round ${m.round}`, fatal: false });
@@ -586,8 +665,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             if (!released) for (const o of conns) if (o !== c) send(o.ws, { type: 'round.updated', round: ri });
           });
           return;
-        case 'certs.list':
-          return send(c.ws, { type: 'certs', ref, rounds: store.certRounds().map(certInfo) });
+        case 'certs.list': {
+          const page = listCertRounds(store, { state: m.state, before: m.before, limit: m.limit });
+          return send(c.ws, { type: 'certs', ref, rounds: page.rounds, ...(page.next ? { next: page.next } : {}) });
+        }
         case 'cert.get': {
           const r = store.certRound(m.round);
           if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no certificate round ${m.round}`, fatal: false });
@@ -715,18 +796,24 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 7300, opts.host ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 7300, bind.address, () => resolve());
   });
   const addr = server.address() as { port: number; address: string };
+  try {
+    refusePlaintext(addr.address);
+  } catch (e) {
+    await new Promise<void>((r) => server.close(() => r()));
+    store.close();
+    throw e;
+  }
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const scheme = useTls ? 'https' : 'http';
   const url = `${scheme}://${host}:${addr.port}`;
   const wsUrl = `${useTls ? 'wss' : 'ws'}://${host}:${addr.port}/v1/ws`;
-  const tlsFingerprint = useTls ? new crypto.X509Certificate(fs.readFileSync(tlsCert)).fingerprint256 : null;
   const infoFile = path.join(dataDir, DATA_FILES.serverInfo);
   fs.writeFileSync(`${infoFile}.tmp`, JSON.stringify({ url, wsUrl, pid: process.pid, tlsFingerprint }, null, 2) + '\n');
   fs.renameSync(`${infoFile}.tmp`, infoFile); // readers never see a half-written file
-  log(`quorum coordinator ${serverId} (${store.dialect()}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
+  log(`quorum coordinator ${serverId} (${dialect}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
 
   return {
     url,
@@ -738,7 +825,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       for (const c of conns) c.ws.close(CLOSE_CODES.goingAway, 'server shutting down');
       await new Promise<void>((r) => server.close(() => r()));
       wss.close();
+      slowReaders.close();
       await queue.catch(() => undefined);
+      guard.close(); // the failures counted since the last audit row
       store.close();
     },
   };

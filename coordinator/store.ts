@@ -7,6 +7,7 @@
  * the row's content, so `quorum audit verify` detects an edited, removed or reordered event.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Dialect } from '../protocol/canonical.js';
 import type { RoundRole, RoundState } from '../protocol/wire.js';
@@ -149,7 +150,42 @@ const MIGRATIONS: string[] = [
   // new CA: it is retired, renamed with its rounds, and kept (never deleted) as history.
   `ALTER TABLE cas ADD COLUMN retired_from TEXT;
    ALTER TABLE cas ADD COLUMN retired_at TEXT;`,
+  // 6: what a keyholder can ask for costs the same with ten rounds in history or ten thousand: a
+  // small summary row per round (listings read these, never the payloads, which sit in overflow
+  // pages before the rounds table's later columns), kept in step by triggers; a closed round's
+  // public summary frozen as it closed; indexes for the open-round scans and the replay check.
+  `CREATE TABLE round_summaries (
+     seq INTEGER PRIMARY KEY REFERENCES rounds(seq),
+     id TEXT NOT NULL UNIQUE,
+     role TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     info_json TEXT
+   );
+   INSERT INTO round_summaries (seq, id, role, version, state) SELECT seq, id, role, version, state FROM rounds;
+   CREATE INDEX round_summaries_state ON round_summaries(state, seq);
+   CREATE TRIGGER rounds_summary_insert AFTER INSERT ON rounds BEGIN
+     INSERT INTO round_summaries (seq, id, role, version, state) VALUES (NEW.seq, NEW.id, NEW.role, NEW.version, NEW.state);
+   END;
+   CREATE TRIGGER rounds_summary_state AFTER UPDATE OF state ON rounds BEGIN
+     UPDATE round_summaries SET state = NEW.state, info_json = NULL WHERE seq = NEW.seq;
+   END;
+   CREATE INDEX rounds_state ON rounds(state);
+   CREATE INDEX rounds_sha256 ON rounds(sha256);
+   CREATE INDEX signatures_sig ON signatures(sig);
+   CREATE INDEX cert_rounds_state ON cert_rounds(state, seq);`,
 ];
+
+/** A round's row in round_summaries. */
+export interface RoundSummaryRow {
+  seq: number;
+  id: string;
+  role: RoundRole;
+  version: number;
+  state: RoundState;
+  /** The RoundInfo of a closed round, as JSON, stored the first time it was shown closed. */
+  info_json: string | null;
+}
 
 export interface KeyholderRow {
   name: string;
@@ -261,6 +297,16 @@ export interface AuditRow {
   hash: string;
 }
 
+/** Mode 0600 (files made before this rule, or under a loose umask, are tightened). */
+function ownerOnly(file: string): void {
+  if ((fs.statSync(file).mode & 0o777) === 0o600) return;
+  try {
+    fs.chmodSync(file, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e; // someone else's file, opened to read
+  }
+}
+
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function auditHash(prev: string, seq: number, at: string, event: string, data: string): string {
@@ -271,11 +317,16 @@ export class Store {
   readonly db: Database.Database;
 
   constructor(file: string) {
+    // The database holds the audit log, keyholders and every round: owner-only, like admin.token.
+    // SQLite gives the -wal and -shm files the database file's mode when it creates them.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    ownerOnly(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    for (const f of [`${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) ownerOnly(f);
     this.migrate();
   }
 
@@ -357,9 +408,33 @@ export class Store {
   setRoundState(id: string, from: RoundState, to: RoundState, at: string): boolean {
     return this.db.prepare('UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;
   }
-  /** The latest `limit` rounds of a role opened before `seq` (for telling a replay from wrong bytes). */
-  earlierRounds(role: RoundRole, seq: number, limit: number): RoundRow[] {
-    return this.db.prepare('SELECT * FROM rounds WHERE role = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(role, seq, limit) as RoundRow[];
+  /** Another round of `role` whose bytes have this sha256 (index look-up: telling a replay from wrong bytes). */
+  otherRoundWithSha256(role: RoundRole, sha256: string, notSeq: number): { id: string } | undefined {
+    return this.db.prepare('SELECT id FROM rounds WHERE sha256 = ? AND role = ? AND seq != ? LIMIT 1').get(sha256, role, notSeq) as { id: string } | undefined;
+  }
+  /** The round where this exact signature by this key was accepted before (index look-up). */
+  roundSignedWith(sig: Buffer, fingerprint: string): { round_id: string } | undefined {
+    return this.db.prepare('SELECT round_id FROM signatures WHERE sig = ? AND fingerprint = ? LIMIT 1').get(sig, fingerprint) as { round_id: string } | undefined;
+  }
+
+  // --- round summaries (listings) ---
+  /**
+   * One page of rounds, newest first: at most `limit` rounds (of `state`, if given) opened before
+   * round `before` (exclusive). Reads round_summaries only.
+   */
+  roundSummaries(opts: { state?: RoundState; before?: number; limit: number }): RoundSummaryRow[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: opts.limit };
+    if (opts.state) (where.push('state = @state'), (params.state = opts.state));
+    if (opts.before !== undefined) (where.push('seq < @before'), (params.before = opts.before));
+    return this.db.prepare(`SELECT * FROM round_summaries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`).all(params) as RoundSummaryRow[];
+  }
+  roundSummary(id: string): RoundSummaryRow | undefined {
+    return this.db.prepare('SELECT * FROM round_summaries WHERE id = ?').get(id) as RoundSummaryRow | undefined;
+  }
+  /** Freeze a closed round's public summary (ignored if the round is open again, which cannot happen). */
+  setRoundSummaryInfo(seq: number, infoJson: string): void {
+    this.db.prepare("UPDATE round_summaries SET info_json = ? WHERE seq = ? AND state != 'open'").run(infoJson, seq);
   }
 
 
@@ -447,6 +522,14 @@ export class Store {
   }
   certRounds(state?: RoundState): CertRoundRow[] {
     return (state ? this.db.prepare('SELECT * FROM cert_rounds WHERE state = ? ORDER BY seq').all(state) : this.db.prepare('SELECT * FROM cert_rounds ORDER BY seq').all()) as CertRoundRow[];
+  }
+  /** One page of certificate rounds, newest first (as roundSummaries; their rows are small). */
+  certRoundsPage(opts: { state?: RoundState; before?: number; limit: number }): CertRoundRow[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: opts.limit };
+    if (opts.state) (where.push('state = @state'), (params.state = opts.state));
+    if (opts.before !== undefined) (where.push('seq < @before'), (params.before = opts.before));
+    return this.db.prepare(`SELECT * FROM cert_rounds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`).all(params) as CertRoundRow[];
   }
   certRoundsOfCa(ca: string): CertRoundRow[] {
     return this.db.prepare('SELECT * FROM cert_rounds WHERE ca = ? OR new_ca = ? ORDER BY seq').all(ca, ca) as CertRoundRow[];

@@ -35,6 +35,8 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const RSA_SIZES = new Set([2048, 3072, 4096]);
+/** bits: the smallest RSA modulus accepted anywhere (metadata, tokens, CSRs, chains, TLS): 112-bit security, NIST SP 800-57. */
+export const RSA_MIN_BITS = 2048;
 const HEX = /^[0-9a-fA-F]*$/;
 
 export function sha256hex(data: crypto.BinaryLike): string {
@@ -53,14 +55,22 @@ function fromKeyObject(keyObject: KeyObject): PublicKey {
       if (curve !== 'prime256v1') throw new KeyError('KEY_UNSUPPORTED', `EC curve ${curve} is not supported; use P-256`);
       return { algorithm: 'ecdsa-p256', keyObject, spki, fingerprint };
     }
-    case 'rsa': {
-      const bits = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
-      if (bits < 2048) throw new KeyError('KEY_UNSUPPORTED', `RSA key of ${bits} bits is too small; use 2048, 3072 or 4096`);
-      return { algorithm: 'rsa-pss-sha256', keyObject, spki, fingerprint, bits };
-    }
+    case 'rsa':
+      return { algorithm: 'rsa-pss-sha256', keyObject, spki, fingerprint, bits: checkRsaSize(keyObject) };
     default:
       throw new KeyError('KEY_UNSUPPORTED', `key type ${keyObject.asymmetricKeyType} is not supported; use ed25519, ECDSA P-256 or RSA`);
   }
+}
+
+/**
+ * KEY_UNSUPPORTED for an RSA key (or RSA-PSS key) below RSA_MIN_BITS, whatever it is for; other key
+ * types pass. Returns the modulus length (0 for other key types).
+ */
+export function checkRsaSize(keyObject: KeyObject, what = 'RSA key'): number {
+  if (keyObject.asymmetricKeyType !== 'rsa' && keyObject.asymmetricKeyType !== 'rsa-pss') return 0;
+  const bits = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < RSA_MIN_BITS) throw new KeyError('KEY_UNSUPPORTED', `${what} of ${bits} bits is too small; use 2048, 3072 or 4096`);
+  return bits;
 }
 
 /** A public key from a KeyObject, PEM text, or DER SPKI. */

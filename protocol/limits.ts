@@ -20,6 +20,16 @@ export const WIRE_LIMITS = {
   ratePerSecond: 20, // messages per second refilled
   challengeTtlMs: 60_000, // ms an authentication challenge stays valid
   maxPendingChallenges: 10_000, // challenges kept at once; the oldest are dropped beyond this
+  maxChallengesPerSource: 16, // challenges outstanding per source address (an IPv6 /64 is one source), then TOO_MANY_CHALLENGES
+  failedAuthPerMinute: 60, // failed logins and admin credentials per source per minute, then AUTH_THROTTLED
+  authAuditIntervalMs: 60_000, // ms: a source's failed authentications after its first are audited as one row per interval
+  maxTrackedSources: 100_000, // sources whose failure counts are kept at once; the stalest are forgotten beyond this
+  maxConnectionsPerKeyholder: 4, // connections one keyholder may hold at once (watch, sign and a FROST session fit), then TOO_MANY_CONNECTIONS
+  sendBufferPauseBytes: 8 * 1024 * 1024, // bytes queued unread to a signer after which its socket is no longer read
+  sendBufferMaxBytes: 72 * 1024 * 1024, // bytes queued unread after which its connection is dropped (the largest reply, clientMaxPayload, fits)
+  slowReaderMs: 30_000, // ms a socket may stay paused (its replies unread) before it is dropped
+  pageDefault: 100, // rounds in a listing page (rounds.list, certs.list, the admin API) unless asked otherwise
+  pageMax: 500, // rounds a listing page holds at most
   reconnectMinMs: 250, // ms: first reconnect delay of a signer
   reconnectMaxMs: 15_000, // ms: reconnect backoff cap
 } as const;

@@ -7,8 +7,10 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { QuorumError } from './errors.js';
+import { checkRsaSize } from './keys.js';
 
 export interface Pin {
   /** Colon-separated uppercase sha256 fingerprint, as X509Certificate.fingerprint256 prints it. */
@@ -27,7 +29,15 @@ export function normaliseFingerprint(fp: string): string {
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  return h === 'localhost' || isLoopbackAddress(h);
+}
+
+/** An IP address (not a name) in 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104 (IPv4-mapped). */
+export function isLoopbackAddress(ip: string): boolean {
+  const a = ip.replace(/^\[|\]$/g, '').toLowerCase();
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)?.[1] ?? a;
+  if (net.isIPv4(v4)) return v4.split('.')[0] === '127';
+  return net.isIPv6(a) && (a === '::1' || a === '0:0:0:0:0:0:0:1');
 }
 
 /** TLS options that trust exactly the pinned certificate. */
@@ -54,6 +64,11 @@ export function fetchPinnedCertificate(url: string, fingerprint: string): Promis
       sock.end();
       if (!cert) return reject(new TransportError('TLS_PIN', 'the coordinator sent no certificate'));
       if (cert.fingerprint256 !== want) return reject(new TransportError('TLS_PIN', `coordinator certificate fingerprint ${cert.fingerprint256} is not the expected ${want}; do not connect, and check with your release coordinator`));
+      try {
+        checkRsaSize(cert.publicKey, "the coordinator certificate's RSA key");
+      } catch (e) {
+        return reject(new TransportError('TLS_PIN', `${(e as Error).message}; the coordinator needs a new certificate (quorum init --tls makes a P-256 one)`));
+      }
       resolve({ fingerprint256: want, certPem: cert.toString() });
     });
     sock.on('error', (e) => reject(new TransportError('CONNECT', `cannot reach ${url}: ${e.message}`)));

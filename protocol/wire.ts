@@ -5,6 +5,7 @@
  * enrolled keyholder. Errors carry a code; a fatal one also closes the socket with CLOSE_CODES.
  */
 import { z } from 'zod';
+import { WIRE_LIMITS } from './limits.js';
 import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema, SessionSchema } from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
@@ -13,13 +14,23 @@ export const WIRE_VERSION = 1;
  * Domain separation for the authentication signature. Canonical metadata always starts with
  * `{`, so bytes starting with this prefix can never be valid metadata, and a signature made to
  * log in can never be replayed as a signature over metadata (nor the other way round).
+ * V2 added the TLS certificate binding (`tls=`); a V1 login no longer verifies.
  */
-export const AUTH_DOMAIN = 'UPTANE-QUORUM-AUTH-V1\n';
+export const AUTH_DOMAIN = 'UPTANE-QUORUM-AUTH-V2\n';
 
-/** The exact bytes a signer signs to authenticate: domain, server id, nonce, key fingerprint. */
-export function authMessage(serverId: string, nonce: string, fingerprint: string): Buffer {
-  return Buffer.from(`${AUTH_DOMAIN}server=${serverId}\nnonce=${nonce}\nkey=${fingerprint}\n`, 'utf8');
+/**
+ * The exact bytes a signer signs to authenticate: domain, server id, nonce, key fingerprint, and
+ * the sha256 fingerprint of the TLS certificate the signer pinned (colon-separated upper-case
+ * hex, as X509Certificate.fingerprint256 prints it; `none` over plain ws://). The coordinator
+ * checks it against its own certificate, so a login made to one coordinator (or to someone
+ * relaying it) does not open a session at another.
+ */
+export function authMessage(serverId: string, nonce: string, fingerprint: string, tlsFingerprint: string | null = null): Buffer {
+  return Buffer.from(`${AUTH_DOMAIN}server=${serverId}\nnonce=${nonce}\nkey=${fingerprint}\ntls=${tlsFingerprint ?? 'none'}\n`, 'utf8');
 }
+
+/** GET /v1/health: what a signer pins at join (the server id and dialect) and checks at each hello. */
+export const HealthSchema = z.object({ ok: z.literal(true), serverId: z.string().min(1).max(200), dialect: z.enum(['ota', 'tuf']) });
 
 export const ROUND_ROLES = ['root', 'targets'] as const;
 export type RoundRole = (typeof ROUND_ROLES)[number];
@@ -94,7 +105,8 @@ export type CertRoundInfo = z.infer<typeof CertRoundInfoSchema>;
 // --- signer -> coordinator ---
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional() }),
+  /** A page of rounds: the newest `limit` (WIRE_LIMITS.pageDefault, at most pageMax) opened before round `before`, of `state` if given. */
+  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(), before: id.optional() }),
   z.strictObject({ type: z.literal('round.get'), ref: z.string().max(64).optional(), round: id }),
   /** Released roots after `after` (the signer's pinned version), and the current released targets. */
   z.strictObject({ type: z.literal('released.get'), ref: z.string().max(64).optional(), afterRootVersion: z.number().int().min(0) }),
@@ -107,7 +119,7 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     sig: z.string().max(2048),
   }),
   z.strictObject({ type: z.literal('ping'), ref: z.string().max(64).optional() }),
-  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional() }),
+  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(), before: id.optional() }),
   z.strictObject({ type: z.literal('cert.get'), ref: z.string().max(64).optional(), round: id }),
   /** An approval: a signature over x509.approvalMessage(tbs, issuerFingerprint) with the keyholder's key. */
   z.strictObject({ type: z.literal('cert.approve'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
@@ -128,7 +140,8 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), version: z.literal(WIRE_VERSION), serverId: z.string(), keyholder: z.string(), dialect: z.enum(['ota', 'tuf']) }),
-  z.strictObject({ type: z.literal('rounds'), ref: z.string().optional(), rounds: z.array(RoundInfoSchema) }),
+  /** Oldest first; `next` (when older rounds exist) is the `before` of the following page. */
+  z.strictObject({ type: z.literal('rounds'), ref: z.string().optional(), rounds: z.array(RoundInfoSchema), next: id.optional() }),
   z.strictObject({
     type: z.literal('round.payload'),
     ref: z.string().optional(),
@@ -150,7 +163,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('round.updated'), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('signature.accepted'), ref: z.string().optional(), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('pong'), ref: z.string().optional() }),
-  z.strictObject({ type: z.literal('certs'), ref: z.string().optional(), rounds: z.array(CertRoundInfoSchema) }),
+  z.strictObject({ type: z.literal('certs'), ref: z.string().optional(), rounds: z.array(CertRoundInfoSchema), next: id.optional() }),
   z.strictObject({
     type: z.literal('cert.payload'),
     ref: z.string().optional(),

@@ -322,6 +322,8 @@ function parseIssuer(profile: Profile, issuer: IssuerCertificate): ParsedIssuer 
     throw new CertError('ISSUER_NOT_CA', `the issuer ${cert.subject} has pathLen ${bc.pathLength}, so it cannot issue another CA`);
   }
   const key = certKey(buf(cert.publicKey.rawData), 'the issuer key');
+  // Every key up the chain is one a certificate may have (no RSA below 2048 bits, no other curves).
+  chain.forEach((c, i) => certKey(buf(c.publicKey.rawData), `the key of chain certificate ${i + 1}`));
 
   // Each certificate must be signed by the next one up (node:crypto, i.e. OpenSSL, checks).
   const links = [cert, ...chain].map((c) => new crypto.X509Certificate(buf(c.rawData)));

@@ -10,16 +10,17 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Dialect } from '../protocol/canonical.js';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
 import { QuorumError } from '../protocol/errors.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
-import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
-import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.js';
+import { checkScheme, fetchPinnedCertificate, requestJson, TransportError, type Pin } from '../protocol/transport.js';
+import { HealthSchema, type CertRoundInfo, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
 import { canonicalize } from '../protocol/canonical.js';
 import { checkCeremony, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart, FrostError, type DkgState, groupPublicKey, type FrostCommitment, type FrostGroup, type FrostSignatureShare } from '../protocol/frost.js';
 import { sha256hex } from '../protocol/keys.js';
 import { FrostStore, type FrostKeyholder } from './frost-store.js';
 import { SignerConnection } from './connection.js';
-import { fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
+import { checkScryptN, fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
 import { renderSummary, summarise } from './review.js';
 import { confirm, passphrase } from './secrets.js';
@@ -96,10 +97,19 @@ interface Config extends KeyRef {
   server: string;
   pin: Pin | null;
   unsafeAllowPlaintext: boolean;
+  /** Pinned at join: a coordinator answering with another id or dialect is refused (SERVER_CHANGED). */
+  serverId?: string;
+  dialect?: Dialect;
+  /** join --trust-first-root: the first root the coordinator releases is trusted on first use. */
+  trustFirstRoot?: boolean;
 }
 
 function homeOf(v: { home?: string }): string {
   return path.resolve(v.home ?? process.env.QUORUM_SIGNER_HOME ?? path.join(os.homedir(), '.quorum-signer'));
+}
+
+function writeConfig(home: string, cfg: Config): void {
+  fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
 }
 
 function loadConfig(home: string): Config {
@@ -135,10 +145,20 @@ async function keygen(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError('keygen needs --out NAME');
   const kind = (values.type ?? 'ed25519') as KeyKind;
   if (!['ed25519', 'ecdsa', 'rsa', 'rsa3072', 'rsa4096'].includes(kind)) throw new UsageError('--type must be ed25519, ecdsa, rsa, rsa3072 or rsa4096');
-  const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
+  const N = scryptN(values['scrypt-n']);
   const pass = await passphrase({ file: values['passphrase-file'], prompt: 'new passphrase: ', confirm: true });
   const kf = newKeyFile(kind, pass, { ...SCRYPT_DEFAULT, N });
   return writeOut(values.out, kf, values.json);
+}
+
+/** --scrypt-n, checked before anything is asked or written: a key file its reader would refuse is never made. */
+function scryptN(flag: string | undefined): number {
+  if (flag === undefined) return SCRYPT_DEFAULT.N;
+  try {
+    return checkScryptN(Number(flag));
+  } catch (e) {
+    throw new UsageError(`--scrypt-n: ${(e as Error).message}`);
+  }
 }
 
 function writeOut(out: string, kf: ReturnType<typeof newKeyFile>, json: boolean): number {
@@ -167,8 +187,8 @@ async function importGs(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, 'scrypt-n': { type: 'string' }, entry: { type: 'string' } });
   if (values.help) return io.out('Usage: quorum-signer import-garage-sign FILE.sec --out NAME [--passphrase-file F]\n       quorum-signer import-garage-sign credentials.zip --entry targets.sec --out NAME\n\nEncrypt a garage-sign private key (targets.sec, root.sec, or the key pair the reposerver returns)\ninto NAME.key.json. From a zip, only that entry is read, in memory.'), 0;
   if (positionals.length !== 1 || !values.out) throw new UsageError('import-garage-sign needs FILE.sec (or a zip with --entry) and --out NAME');
+  const N = scryptN(values['scrypt-n']);
   const pass = await passphrase({ file: values['passphrase-file'], prompt: 'new passphrase: ', confirm: true });
-  const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
   return writeOut(values.out, importGarageSign(positionals[0]!, pass, { ...SCRYPT_DEFAULT, N }, values.entry), values.json);
 }
 
@@ -273,8 +293,8 @@ async function token(argv: string[]): Promise<number> {
 
 // --- setup -------------------------------------------------------------------------------------
 
-function pinRoot(home: string, file: string): number {
-  const trust = new TrustStore(home, undefined);
+function pinRoot(home: string, file: string, dialect?: Dialect): number {
+  const trust = new TrustStore(home, dialect);
   const text = fs.readFileSync(file, 'utf8');
   const doc = JSON.parse(text) as { signed?: { version?: number } };
   const version = doc.signed?.version;
@@ -285,18 +305,25 @@ function pinRoot(home: string, file: string): number {
 }
 
 async function join(argv: string[]): Promise<number> {
-  const { values, positionals } = args(argv, { key: { type: 'string' }, 'token-key': { type: 'string' }, module: { type: 'string' }, 'trusted-root': { type: 'string' }, 'tls-fingerprint': { type: 'string' }, 'unsafe-allow-plaintext': { type: 'boolean', default: false } });
-  if (values.help) return io.out('Usage: quorum-signer join URL --key KEYFILE [--trusted-root root.json] [--tls-fingerprint SHA256] [--unsafe-allow-plaintext]\n       quorum-signer join URL --token-key PKCS11-URI --module MODULE.so [--pin-file F] [...]\n\nRemember the coordinator (https:// with its certificate fingerprint pinned, or http:// on loopback),\nyour key (a key file, or a key on a PKCS#11 token named by its pkcs11: URI and the token\'s module;\nthe token is opened once now to check the key), and the root you trust. --unsafe-allow-plaintext\npermits http:// to another host: anyone on the network can then read and alter the traffic (your\nsignatures stay bound to what you reviewed).'), 0;
+  const { values, positionals } = args(argv, { key: { type: 'string' }, 'token-key': { type: 'string' }, module: { type: 'string' }, 'trusted-root': { type: 'string' }, 'trust-first-root': { type: 'boolean', default: false }, 'tls-fingerprint': { type: 'string' }, 'unsafe-allow-plaintext': { type: 'boolean', default: false } });
+  if (values.help) return io.out('Usage: quorum-signer join URL --key KEYFILE (--trusted-root root.json | --trust-first-root) [--tls-fingerprint SHA256] [--unsafe-allow-plaintext]\n       quorum-signer join URL --token-key PKCS11-URI --module MODULE.so [--pin-file F] [...]\n\nRemember the coordinator (https:// with its certificate fingerprint pinned, or http:// on loopback)\nand the server id and dialect it answers with now (a coordinator that later answers otherwise is\nrefused: SERVER_CHANGED), your key (a key file, or a key on a PKCS#11 token named by its pkcs11: URI\nand the token\'s module; the token is opened once now to check the key), and the root you trust:\n--trusted-root, or --trust-first-root to trust whichever root the coordinator releases first (trust\non first use: a choice, never the default). --unsafe-allow-plaintext permits http:// to another host:\nanyone on the network can then read and alter the traffic (your signatures stay bound to what you\nreviewed).'), 0;
   if (positionals.length !== 1 || !values.key === !values['token-key']) throw new UsageError('join needs the coordinator URL and either --key KEYFILE or --token-key URI --module MODULE');
   if (values.module && !values['token-key']) throw new UsageError('--module goes with --token-key');
+  if (!values['trusted-root'] === !values['trust-first-root']) {
+    throw new UsageError(values['trusted-root'] ? '--trusted-root and --trust-first-root exclude each other' : 'join needs the root you trust: --trusted-root ROOT.json (a copy obtained out of band), or --trust-first-root to trust the first root the coordinator releases (trust on first use)');
+  }
   const home = homeOf(values);
-  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const server = positionals[0]!.replace(/\/v1\/ws$/, '').replace(/^ws/, 'http').replace(/\/$/, '');
   let pin: Pin | null = null;
   if (server.startsWith('https:')) {
     if (!values['tls-fingerprint']) throw new UsageError('an https:// coordinator needs --tls-fingerprint (ask your release coordinator; quorum serve prints it)');
     pin = await fetchPinnedCertificate(server, values['tls-fingerprint']);
   }
+  checkScheme(server, pin, values['unsafe-allow-plaintext']);
+  // The coordinator's identity as it answers now (over the pinned certificate): pinned from here on.
+  const health = HealthSchema.safeParse(await requestJson(`${server}/v1/health`, { pin, unsafeAllowPlaintext: values['unsafe-allow-plaintext'] }));
+  if (!health.success) throw new TransportError('BAD_RESPONSE', `${server}/v1/health does not answer like an uptane-quorum coordinator`);
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   let key: KeyRef;
   let tokenKeyPk: PublicKey | null = null;
   if (values.key) {
@@ -311,13 +338,14 @@ async function join(argv: string[]): Promise<number> {
     tokenKeyPk = s.publicKey;
     key = { tokenKey: { uri, module, fingerprint: s.publicKey.fingerprint } };
   }
-  const cfg: Config = { server, pin, ...key, unsafeAllowPlaintext: values['unsafe-allow-plaintext'] };
-  checkScheme(server, pin, cfg.unsafeAllowPlaintext);
-  fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
-  io.out(`joined ${server}${pin ? ` (TLS pinned to ${pin.fingerprint256})` : ''}; config in ${home}`);
+  const { serverId, dialect } = health.data;
+  const rootVersion = values['trusted-root'] ? pinRoot(home, values['trusted-root'], dialect) : null;
+  const cfg: Config = { server, pin, ...key, unsafeAllowPlaintext: values['unsafe-allow-plaintext'], serverId, dialect, ...(values['trust-first-root'] ? { trustFirstRoot: true } : {}) };
+  writeConfig(home, cfg);
+  io.out(`joined ${server}: coordinator ${serverId} (${dialect})${pin ? `, TLS pinned to ${pin.fingerprint256}` : ''}; config in ${home}`);
   if (tokenKeyPk) io.out(`signing with the token key ${cfg.tokenKey!.uri} (${tokenKeyPk.algorithm}, fingerprint ${tokenKeyPk.fingerprint})`);
-  if (values['trusted-root']) io.out(`pinned trusted root version ${pinRoot(home, values['trusted-root'])}`);
-  else io.out('warning: no --trusted-root; the first root the coordinator releases will be trusted on first use');
+  if (rootVersion !== null) io.out(`pinned trusted root version ${rootVersion}`);
+  else io.out('warning: --trust-first-root: the first root the coordinator releases will be trusted on first use');
   return 0;
 }
 
@@ -342,8 +370,14 @@ async function session(v: { home?: string } & SecretOptions, reconnect = false):
   const cfg = loadConfig(home);
   const signer = await loadSigner(cfg, v);
   try {
-    const conn = new SignerConnection({ server: cfg.server, pin: cfg.pin, signer, unsafeAllowPlaintext: cfg.unsafeAllowPlaintext, reconnect });
+    const expect = cfg.serverId && cfg.dialect ? { serverId: cfg.serverId, dialect: cfg.dialect } : undefined;
+    const conn = new SignerConnection({ server: cfg.server, pin: cfg.pin, signer, unsafeAllowPlaintext: cfg.unsafeAllowPlaintext, reconnect, expect });
     const hello = await conn.connect();
+    if (!expect) {
+      // A config.json from before joins pinned the coordinator: pin the one answering now.
+      writeConfig(home, { ...cfg, serverId: hello.serverId, dialect: hello.dialect });
+      io.err(`pinned coordinator ${hello.serverId} (${hello.dialect}) in ${path.join(home, 'config.json')}; another will be refused (SERVER_CHANGED)`);
+    }
     return { home, conn, signer, dialect: hello.dialect };
   } catch (e) {
     closeSigner(signer);
@@ -373,6 +407,7 @@ function socketSource(s: Session, fetched?: Payload): MetadataSource {
 async function checkRound(s: Session, asked: string | Asked, keys: PublicKey[] = [s.signer.publicKey], fetched?: Payload, forSigning = true): Promise<CheckedProposal & { me: PublicKey; text: string }> {
   const a = typeof asked === 'string' ? askedFor(asked) : asked;
   const trust = new TrustStore(s.home, s.dialect);
+  if (!trust.latest() && !loadConfig(s.home).trustFirstRoot) throw new Refusal('NO_TRUSTED_ROOT', `no root is pinned in ${s.home}: pin one with quorum-signer trust ROOT.json (or join again with --trust-first-root to trust the first released root)`);
   const d = await checkMetadataRound(socketSource(s, fetched), trust, a, keys, { dialect: s.dialect, reviewed: forSigning ? trust.reviewed('round', a.id) : null });
   reportLearned(d.learned);
   return { ...d.checked, me: d.me, text: d.text };
@@ -394,13 +429,16 @@ function progressText(r: RoundInfo): string {
 }
 
 async function rounds(argv: string[]): Promise<number> {
-  const { values } = args(argv, {});
-  if (values.help) return io.out('Usage: quorum-signer rounds [--json]'), 0;
+  const { values } = args(argv, { limit: { type: 'string' }, before: { type: 'string' } });
+  if (values.help) return io.out('Usage: quorum-signer rounds [--json] [--limit 100] [--before ROUND]\n\nThe latest rounds, oldest first; --before ROUND lists the ones opened before it.'), 0;
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax)) throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax}`);
   const s = await session(values);
   try {
-    const r = await s.conn.request({ type: 'rounds.list' }, 'rounds');
+    const r = await s.conn.request({ type: 'rounds.list', ...(limit ? { limit } : {}), ...(values.before ? { before: values.before } : {}) }, 'rounds');
     if (values.json) io.out(displayJson(r.rounds));
     else for (const x of r.rounds) io.out(`${x.id}  ${x.role} v${x.version} [${x.state}] ${progressText(x)} — ${esc(x.reason)}`);
+    if (r.next) io.err(`older rounds exist: quorum-signer rounds --before ${esc(r.next)}`);
     return 0;
   } finally {
     endSession(s);
@@ -541,6 +579,7 @@ async function cert(argv: string[]): Promise<number> {
       const r = await s.conn.request({ type: 'certs.list' }, 'certs');
       if (values.json) io.out(displayJson(r.rounds));
       else for (const x of r.rounds) io.out(`${x.id}  ${x.profile} from CA ${x.ca} [${x.state}] approvals ${x.approvals.approved.length}/${x.approvals.threshold} — ${esc(x.reason)}`);
+      if (r.next) io.err(`older certificate rounds exist (the coordinator lists them with quorum certs --before ${esc(r.next)})`);
       return 0;
     } finally {
       endSession(s);
@@ -938,7 +977,7 @@ async function watch(argv: string[]): Promise<number> {
     });
   };
   const scan = async () => {
-    const list = await s.conn.request({ type: 'rounds.list' }, 'rounds');
+    const list = await s.conn.request({ type: 'rounds.list', state: 'open', limit: WIRE_LIMITS.pageMax }, 'rounds');
     for (const r of list.rounds) consider(r);
   };
   const held = new Set(heldGroups(s.home).map((h) => h.group.groupPublicKey));
@@ -962,15 +1001,19 @@ async function watch(argv: string[]): Promise<number> {
   });
   io.out(`watching as ${s.conn.hello!.keyholder}; Ctrl-C to stop`);
   await scan();
-  await new Promise<void>((resolve) => {
-    const stop = () => {
+  return await new Promise<number>((resolve) => {
+    const stop = (code: number) => {
       endSession(s);
-      resolve();
+      resolve(code);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.once('SIGINT', () => stop(0));
+    process.once('SIGTERM', () => stop(0));
+    // Reconnected to a server that is not the one joined (SERVER_CHANGED): stop, never sign there.
+    s.conn.on('fatal', (e: QuorumError<string>) => {
+      io.err(`${e.code}: ${e.message}`);
+      stop(1);
+    });
   });
-  return 0;
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {

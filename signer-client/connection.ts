@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { Signer } from '../protocol/metadata/build.js';
-import { checkScheme, pinnedTls, randomId, requestJson, TransportError, type Pin } from '../protocol/transport.js';
+import type { Dialect } from '../protocol/canonical.js';
+import { checkScheme, normaliseFingerprint, pinnedTls, randomId, requestJson, TransportError, type Pin } from '../protocol/transport.js';
 import { ServerMessageSchema, authMessage, type ClientMessage, type ServerMessage } from '../protocol/wire.js';
 
 export interface ConnectionOptions {
@@ -19,6 +20,11 @@ export interface ConnectionOptions {
   unsafeAllowPlaintext?: boolean;
   reconnect?: boolean;
   requestTimeoutMs?: number;
+  /**
+   * The coordinator pinned at join: a challenge or hello from another server id, or a hello in
+   * another dialect, is refused with SERVER_CHANGED before anything is signed or sent.
+   */
+  expect?: { serverId: string; dialect: Dialect };
 }
 
 type Hello = Extract<ServerMessage, { type: 'hello' }>;
@@ -45,8 +51,10 @@ export class SignerConnection extends EventEmitter {
   /** Connect once (rejects on failure); with `reconnect`, later drops are retried by themselves. */
   async connect(): Promise<Hello> {
     const { serverId, nonce } = await requestJson<{ serverId: string; nonce: string }>(`${this.opts.server.replace(/\/$/, '')}/v1/challenge`, { pin: this.opts.pin, unsafeAllowPlaintext: this.opts.unsafeAllowPlaintext });
+    this.checkServer(serverId);
     const fp = this.opts.signer.publicKey.fingerprint;
-    const sig = await this.opts.signer.sign(authMessage(serverId, nonce, fp));
+    // The login names the certificate this client pinned: relayed to another coordinator, it fails there.
+    const sig = await this.opts.signer.sign(authMessage(serverId, nonce, fp, this.opts.pin ? normaliseFingerprint(this.opts.pin.fingerprint256) : null));
     const ws = new WebSocket(this.wsUrl, {
       headers: { 'x-quorum-key': fp, 'x-quorum-nonce': nonce, 'x-quorum-signature': sig.toString('base64') },
       maxPayload: WIRE_LIMITS.clientMaxPayload,
@@ -86,6 +94,14 @@ export class SignerConnection extends EventEmitter {
         }
         if (msg.type === 'hello' && !settled) {
           settled = true;
+          try {
+            this.checkServer(msg.serverId, msg.dialect);
+          } catch (e) {
+            this.closed = true; // not the coordinator this signer joined: no reconnecting to it either
+            ws.close(1000, 'not the pinned coordinator');
+            reject(e as Error);
+            return;
+          }
           this.hello = msg;
           this.attempt = 0;
           resolve(msg);
@@ -129,11 +145,28 @@ export class SignerConnection extends EventEmitter {
         (h) => this.emit('reconnected', h),
         (e: Error) => {
           this.emit('reconnect-failed', e);
+          if (e instanceof TransportError && e.code === 'SERVER_CHANGED') {
+            // Another coordinator answers at this address: never log in to it.
+            this.closed = true;
+            this.emit('fatal', e);
+            return;
+          }
           // Refusals (not enrolled, bad signature) will not heal by retrying quickly; network errors might.
           if (!this.closed) this.scheduleReconnect();
         },
       );
     }, delay);
+  }
+
+  private checkServer(serverId: string, dialect?: Dialect): void {
+    const want = this.opts.expect;
+    if (!want) return;
+    if (serverId !== want.serverId) {
+      throw new TransportError('SERVER_CHANGED', `the coordinator at ${this.opts.server} says it is ${JSON.stringify(serverId)}, but you joined ${JSON.stringify(want.serverId)}; nothing was signed. If your release coordinator really replaced it, run quorum-signer join again`);
+    }
+    if (dialect !== undefined && dialect !== want.dialect) {
+      throw new TransportError('SERVER_CHANGED', `the coordinator ${serverId} now says its repository is ${dialect}, but it was ${want.dialect} when you joined; nothing was sent. Ask your release coordinator, then run quorum-signer join again`);
+    }
   }
 
   /** Send a request and wait for the answer with the same ref (an `error` answer rejects). */

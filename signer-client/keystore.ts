@@ -15,6 +15,8 @@ import type { Signer } from '../protocol/metadata/build.js';
 export const KEY_FILE_FORMAT = 'uptane-quorum-key-v1';
 export const SCRYPT_DEFAULT = { N: 1 << 17, r: 8, p: 1 } as const; // ~128 MiB, a few hundred ms
 export const SCRYPT_MIN_N = 1 << 14;
+/** The largest N keygen writes: 2^20 takes 1 GiB of memory (128 * N * r bytes) to read. */
+export const SCRYPT_MAX_N = 1 << 20;
 
 export interface KeyFile {
   format: typeof KEY_FILE_FORMAT;
@@ -26,7 +28,18 @@ export interface KeyFile {
   ciphertext: string;
 }
 
-export class KeystoreError extends QuorumError<'KEY_FILE_INVALID' | 'KEY_PASSPHRASE' | 'KEY_FILE_EXISTS'> {}
+export class KeystoreError extends QuorumError<'KEY_FILE_INVALID' | 'KEY_PASSPHRASE' | 'KEY_FILE_EXISTS' | 'KEY_SCRYPT_COST'> {}
+
+/**
+ * KEY_SCRYPT_COST unless N is a power of two from SCRYPT_MIN_N (what readKeyFile accepts) to
+ * SCRYPT_MAX_N: a key file is never written that its reader would refuse.
+ */
+export function checkScryptN(N: number): number {
+  if (!Number.isInteger(N) || N < SCRYPT_MIN_N || N > SCRYPT_MAX_N || (N & (N - 1)) !== 0) {
+    throw new KeystoreError('KEY_SCRYPT_COST', `scrypt cost N=${N} must be a power of two from ${SCRYPT_MIN_N} (the least a key file may have) to ${SCRYPT_MAX_N}; the default is ${SCRYPT_DEFAULT.N}`);
+  }
+  return N;
+}
 
 function aad(f: Pick<KeyFile, 'format' | 'algorithm' | 'fingerprint' | 'kdf'>): Buffer {
   return Buffer.from(JSON.stringify([f.format, f.algorithm, f.fingerprint, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
@@ -67,6 +80,7 @@ export function unseal(key: Buffer, f: Sealed, aad: Buffer): Buffer | null {
 
 export function encryptKey(privateKey: KeyObject, passphrase: string, cost: { N: number; r: number; p: number } = SCRYPT_DEFAULT): KeyFile {
   if (passphrase.length < 8) throw new KeystoreError('KEY_PASSPHRASE', 'choose a passphrase of at least 8 characters');
+  checkScryptN(cost.N);
   const pk = publicKeyFrom(privateKey);
   const kdf = { name: 'scrypt' as const, ...cost, salt: crypto.randomBytes(16).toString('base64') };
   const header = { format: KEY_FILE_FORMAT, algorithm: pk.algorithm, fingerprint: pk.fingerprint, kdf } as const;

@@ -27,7 +27,8 @@
  *
  * Progress goes to stderr; the table and a final `BENCH_JSON {...}` line go to stdout.
  * Environment: BENCH_PHASES=throughput,memory, BENCH_WAVES (5), BENCH_WARMUP_WAVES (1),
- * BENCH_REPOS (10), BENCH_IDLE (1000), BENCH_CONNECT_BATCH (50), BENCH_DIALECT (tuf|ota, tuf),
+ * BENCH_REPOS (10), BENCH_IDLE (1000), BENCH_CONNECT_BATCH (16: the challenges one address may have
+ * outstanding), BENCH_DIALECT (tuf|ota, tuf),
  * BENCH_KEEP=1 to keep the temp folder.
  */
 import crypto from 'node:crypto';
@@ -36,6 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Store } from '../../coordinator/store.js';
+import { WIRE_LIMITS } from '../../protocol/limits.js';
 import type { Dialect } from '../../protocol/canonical.js';
 import { decodeSig, encodeSig, generateKeyPair, sha256hex, verifySignature, type PublicKey } from '../../protocol/keys.js';
 import { localSigner, targetFor, type Signer } from '../../protocol/metadata/build.js';
@@ -43,7 +45,7 @@ import type { RoundInfo, RoundRole } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { advanceRoots, checkProposal, Refusal, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
 import { adminCall, Coordinator, quorum } from '../integration/harness.js';
-import { cpuMsOf, envInt, gitHead, table } from './measure.js';
+import { cpuMsOf, dist, envInt, fmt, gitHead, quantile, table, type Dist } from './measure.js';
 
 // --- configuration -------------------------------------------------------------------------------
 
@@ -54,7 +56,7 @@ const THRESHOLD = 3;
 const WAVES = Math.max(1, envInt('BENCH_WAVES', 5));
 const WARMUP_WAVES = envInt('BENCH_WARMUP_WAVES', 1);
 const IDLE = envInt('BENCH_IDLE', 1000);
-const CONNECT_BATCH = Math.max(1, envInt('BENCH_CONNECT_BATCH', 50));
+const CONNECT_BATCH = Math.max(1, envInt('BENCH_CONNECT_BATCH', WIRE_LIMITS.maxChallengesPerSource));
 const DIALECT: Dialect = process.env.BENCH_DIALECT === 'ota' ? 'ota' : 'tuf';
 const WAVE_TIMEOUT_MS = 180_000;
 const BASELINE_REPS = 7;
@@ -72,29 +74,9 @@ function log(msg: string): void {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function quantile(xs: number[], q: number): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-}
-
 function median(xs: number[]): number {
   return quantile(xs, 0.5) ?? NaN;
 }
-
-interface Dist {
-  n: number;
-  p50: number | null;
-  p99: number | null;
-  max: number | null;
-  mean: number | null;
-}
-
-function dist(xs: number[]): Dist {
-  return { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99), max: xs.length ? Math.max(...xs) : null, mean: xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null };
-}
-
-const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
 
 /** VmRSS and VmHWM of a process, KiB. */
 function memOf(pid: number): { rssKiB: number; hwmKiB: number } {

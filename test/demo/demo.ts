@@ -44,7 +44,7 @@ async function story(dialect: 'tuf' | 'ota'): Promise<void> {
 
     step(4, 'Keyholders join, review root version 1 and sign it (2 of 3)');
     const home = (p: string) => path.join(base, `home-${p}`);
-    for (const p of people) await sh('quorum-signer', ['join', coordinator.url, '--key', path.join(base, `${p}.key.json`), '--home', home(p)], base, p !== 'alice');
+    for (const p of people) await sh('quorum-signer', ['join', coordinator.url, '--key', path.join(base, `${p}.key.json`), '--home', home(p), '--trust-first-root'], base, p !== 'alice');
     await sh('quorum-signer', ['review', 'root-v1-r1', '--home', home('alice'), '--no-diff'], base);
     await sh('quorum-signer', ['sign', 'root-v1-r1', '--yes', '--home', home('alice')], base, true);
     await sh('quorum-signer', ['sign', 'root-v1-r1', '--yes', '--home', home('bob')], base, true);

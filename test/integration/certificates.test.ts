@@ -45,7 +45,7 @@ async function opensslKeyholder(repo: Repo, name: string, genpkey: string[]): Pr
   const add = await quorum(['keyholder', 'add', name, pub, '--data-dir', repo.dataDir]);
   expect(add.code, add.stderr).toBe(0);
   const home = path.join(repo.dir, `home-${name}`);
-  const j = await signer(['join', repo.coordinator.url, '--key', keyFile, '--home', home]);
+  const j = await signer(['join', repo.coordinator.url, '--key', keyFile, '--home', home, '--trust-first-root']);
   expect(j.code, j.stderr).toBe(0);
   repo.homes[name] = home;
   repo.keys[name] = keyFile;

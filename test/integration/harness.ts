@@ -79,6 +79,8 @@ export class Coordinator {
   constructor(
     readonly dataDir: string,
     readonly extraArgs: string[] = [],
+    /** Extra environment for `quorum serve` (e.g. QUORUM_SLOW_READER_MS). */
+    readonly env: Record<string, string> = {},
   ) {}
 
   get adminToken(): string {
@@ -89,7 +91,7 @@ export class Coordinator {
   async start(port = 0): Promise<this> {
     const info = path.join(this.dataDir, 'server.json');
     fs.rmSync(info, { force: true });
-    const p = spawn(process.execPath, [QUORUM, 'serve', '--data-dir', this.dataDir, '--port', String(port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [QUORUM, 'serve', '--data-dir', this.dataDir, '--port', String(port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.proc = p;
     p.stdout!.on('data', (d) => (this.log += d));
     p.stderr!.on('data', (d) => (this.log += d));
@@ -170,7 +172,7 @@ export interface Repo {
  * initialised with them (root version 1 becomes round root-v1-r1), started, and every keyholder
  * joins it. Root v1 is not signed yet unless `releaseRoot` is set.
  */
-export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string[]; rootThreshold: number; targetsThreshold: number; releaseRoot?: boolean; rootKeyholders?: string[]; serveArgs?: string[]; keyType?: Record<string, string> }): Promise<Repo> {
+export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string[]; rootThreshold: number; targetsThreshold: number; releaseRoot?: boolean; rootKeyholders?: string[]; serveArgs?: string[]; serveEnv?: Record<string, string>; keyType?: Record<string, string> }): Promise<Repo> {
   const dir = tmpdir();
   const dataDir = path.join(dir, 'data');
   const homes: Record<string, string> = {};
@@ -189,9 +191,9 @@ export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string
     '--root-keyholders', (opts.rootKeyholders ?? opts.keyholders).join(','), '--root-threshold', String(opts.rootThreshold), '--targets-threshold', String(opts.targetsThreshold),
   ]);
   if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
-  const coordinator = await new Coordinator(dataDir, opts.serveArgs).start();
+  const coordinator = await new Coordinator(dataDir, opts.serveArgs, opts.serveEnv).start();
   for (const k of opts.keyholders) {
-    const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!]);
+    const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!, '--trust-first-root']);
     if (j.code !== 0) throw new Error(`join ${k}: ${j.stderr}`);
   }
   const repo = { dir, dataDir, coordinator, homes, keys };

@@ -6,7 +6,7 @@
  * `--heartbeat-ms 300` so the heartbeat can be observed quickly.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WIRE_LIMITS } from '../../protocol/limits.js';
 import { CLOSE_CODES } from '../../protocol/wire.js';
 import { admin, newRepo, sleep, until, type Repo } from './harness.js';
@@ -36,6 +36,12 @@ describe('coordinator connection limits', () => {
 
   beforeAll(async () => {
     repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, serveArgs: ['--heartbeat-ms', String(HEARTBEAT_MS)] });
+  });
+  // A keyholder may hold WIRE_LIMITS.maxConnectionsPerKeyholder connections at once: each test
+  // closes what it opened.
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => (s.isOpen ? s.close() : (s.terminate(), s.closed))));
+    await sleep(100);
   });
   afterAll(async () => {
     for (const s of sockets) s.terminate();

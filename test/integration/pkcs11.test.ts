@@ -204,7 +204,7 @@ async function newTokenRepo(dialect: 'ota' | 'tuf', keyholders: Record<string, s
   const coordinator = await new Coordinator(dataDir).start();
   for (const k of names) {
     const how = uris[k] ? ['--token-key', uris[k]!, '--module', MODULE] : ['--key', path.join(dir, `${k}.key.json`)];
-    const j = await signer(['join', coordinator.url, ...how, '--home', homes[k]!]);
+    const j = await signer(['join', coordinator.url, ...how, '--home', homes[k]!, '--trust-first-root']);
     expect(j.code, j.stderr).toBe(0);
   }
   return { dir, dataDir, coordinator, homes, uris };
@@ -336,9 +336,9 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     const p384Uri = toolKey('tuf-p384', 'EC:secp384r1');
 
     // join checks the key before it writes anything
-    const jm = await signer(['join', r.coordinator.url, '--token-key', missingUri, '--module', MODULE, '--home', r.homes.ed!]);
+    const jm = await signer(['join', r.coordinator.url, '--token-key', missingUri, '--module', MODULE, '--home', r.homes.ed!, '--trust-first-root']);
     expect(codeOf(jm), jm.stderr).toBe('TOKEN_KEY_MISSING');
-    const ju = await signer(['join', r.coordinator.url, '--token-key', p384Uri, '--module', MODULE, '--home', r.homes.ec!]);
+    const ju = await signer(['join', r.coordinator.url, '--token-key', p384Uri, '--module', MODULE, '--home', r.homes.ec!, '--trust-first-root']);
     expect(codeOf(ju), ju.stderr).toBe('TOKEN_MECHANISM');
     expect(fs.readFileSync(cfgFile('ed'), 'utf8')).toBe(cfg.ed);
     expect(fs.readFileSync(cfgFile('ec'), 'utf8')).toBe(cfg.ec);

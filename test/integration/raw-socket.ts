@@ -90,6 +90,10 @@ export class RawSocket {
     });
     const closed = new Promise<Closed>((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
     const early: Received[] = [];
+    // A ping can arrive in the same TCP read as hello, before the RawSocket exists to count it.
+    let earlyPings = 0;
+    const countPing = () => earlyPings++;
+    ws.on('ping', countPing);
     const hello = await new Promise<Extract<ServerMessage, { type: 'hello' }>>((resolve, reject) => {
       const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
         const r = toReceived(data, isBinary);
@@ -104,7 +108,10 @@ export class RawSocket {
       void closed.then((c) => reject(new Error(`closed before hello (${c.code})`)));
     });
     ws.on('error', () => undefined); // the close event reports what happened
-    return new RawSocket(ws, hello, early, closed);
+    const s = new RawSocket(ws, hello, early, closed);
+    ws.off('ping', countPing);
+    s.pings += earlyPings;
+    return s;
   }
 
   get isOpen(): boolean {
