@@ -30,9 +30,11 @@ export const SignatureSchema = z.looseObject({
   method: z.string().optional(),
 });
 
+// Versions: any integer here. aktualizr reads any (OTA Connect's director serves targets version 0);
+// python-tuf and tuf-js want >= 1, which parseMetadata checks for the tuf dialect.
 const common = {
   _type: z.string(),
-  version: int.min(1),
+  version: int,
   expires: z.string(),
   spec_version: z.string().optional(),
 };
@@ -83,7 +85,7 @@ export const TargetsSignedSchema = z.looseObject({
 });
 
 export const MetaFileSchema = z.looseObject({
-  version: int.min(1),
+  version: int,
   length: int.min(0).optional(),
   hashes: hashes.optional(),
 });
