@@ -615,8 +615,9 @@ export function pythonExpires(s: string): Date | null {
 function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[]): void {
   const expires = (meta.signed as { expires: string }).expires;
   const push = (code: ErrorCode, severity: Severity, message: string): void => void findings.push({ code, severity, file: meta.file, message });
-  const canonical = EXPIRES_RE.test(expires) && formatExpires(new Date(Date.parse(expires))) === expires;
-  let t: number | null = canonical ? Date.parse(expires) : null;
+  const parsed = EXPIRES_RE.test(expires) ? Date.parse(expires) : NaN;
+  const canonical = !Number.isNaN(parsed) && formatExpires(new Date(parsed)) === expires;
+  let t: number | null = canonical ? parsed : null;
   let expired: boolean;
   if (meta.dialect === 'ota') {
     if (expires.length !== 20 || !expires.endsWith('Z')) {

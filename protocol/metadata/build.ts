@@ -123,7 +123,12 @@ export function targetFor(content: Buffer, custom?: Record<string, unknown>): Ta
  * what aktualizr hashes and what ota-tuf, serving canonical files, writes.
  */
 function metaFor(file: Buffer, version: number, dialect: Dialect): Record<string, unknown> {
-  const hashed = dialect === 'ota' ? canonicalize(JSON.parse(file.toString('utf8')), 'ota') : file;
+  let hashed = file;
+  try {
+    if (dialect === 'ota') hashed = canonicalize(JSON.parse(file.toString('utf8')), 'ota');
+  } catch {
+    // content without a canonical form (a float): no client accepts the file anyway
+  }
   return { version, length: file.length, hashes: { sha256: crypto.createHash('sha256').update(hashed).digest('hex') } };
 }
 

@@ -21,7 +21,8 @@ import {
   type Envelope,
   type Signer,
 } from '../../protocol/metadata/build.js';
-import { verifyRepository, type FileInput, type RepositoryInput, type VerifyReport } from '../../protocol/verify.js';
+import type { RootSigned } from '../../protocol/metadata/schemas.js';
+import { checkRoot, checkThreshold, parseMetadata, verifyRepository, type FileInput, type RepositoryInput, type VerifyReport } from '../../protocol/verify.js';
 
 const AT = new Date('2030-06-01T00:00:00Z');
 const days = (n: number) => new Date(AT.getTime() + n * 86_400_000);
@@ -184,11 +185,9 @@ describe.each(DIALECTS)('verifyRepository (%s): valid repositories', (d) => {
       expect(where(r)).toEqual(['DIALECT_MISMATCH @ 1.root.json (trusted)']);
     } else {
       // A tuf "root" is a legal ota root _type (aktualizr ignores the root's case), so the root
-      // is read as ota: its hex signatures decode as base64 garbage and do not verify.
-      // (ed25519 hex has a length divisible by 4 and decodes; DER ECDSA hex may not: MALFORMED.)
-      expect(codes(r)).toContain('SIGNATURE_INVALID');
-      expect(codes(r)).toContain('THRESHOLD_UNMET');
-      expect(codes(r).filter((c) => !['SIGNATURE_INVALID', 'SIGNATURE_MALFORMED', 'THRESHOLD_UNMET'].includes(c))).toEqual([]);
+      // is read as ota, and refused as aktualizr refuses it: its signatures carry no `method`
+      // (aktualizr rejects the whole file) and it lists an ECDSA key (aktualizr rejects the root).
+      expect(codes(r)).toEqual(['OTA_KEY_UNSUPPORTED', 'SIGNATURE_METHOD', 'THRESHOLD_UNMET']);
       expect(r.errors.every((e) => e.file === '1.root.json (trusted)')).toBe(true);
     }
   });
@@ -389,9 +388,17 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
         e.signatures.push(await sigAs(e.signed, d, t0, aliasId));
       },
     });
+    // aktualizr, python-tuf and tuf-js count key ids: the file is valid to them, and a warning here.
     const r = verify(files);
-    expect(where(r)).toEqual(['DUPLICATE_KEY_MATERIAL @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+    expect(r.errors).toEqual([]);
+    expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['DUPLICATE_KEY_MATERIAL @ targets.json']);
     expect(r.roles.targets).toMatchObject({ threshold: 2, total: 1 });
+    // The coordinator's and signers' own rule counts distinct keys: not met.
+    const root = parseMetadata(files['1.root.json']!, 'root.json', 'root', d);
+    const rs = root.signed as RootSigned;
+    const strict = checkThreshold(parseMetadata(files['targets.json']!, 'targets.json', 'targets', d), 'targets', rs.roles.targets!, rs.keys);
+    expect(strict.met).toBe(false);
+    expect(strict.findings.map((f) => `${f.code}:${f.severity}`)).toEqual(['DUPLICATE_KEY_MATERIAL:error']);
   });
 
   it('the same key id signing twice: DUPLICATE_SIGNATURE (even though the threshold is met)', async () => {
@@ -409,9 +416,10 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
     expect(where(verify(files))).toEqual(['SIGNATURE_MALFORMED @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
   });
 
-  it.each([0, -1, 1001])('targets threshold %i: THRESHOLD_INVALID on root', async (t) => {
+  it.each([0, -1, 1001])('targets threshold %i: THRESHOLD_INVALID on root (tuf: 1001 is valid, and unmet)', async (t) => {
     const { files } = await buildRepo(d, { root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = t) });
-    expect(where(verify(files))).toEqual(['THRESHOLD_INVALID @ 1.root.json (trusted)']);
+    // aktualizr refuses thresholds above 1000 (kMaxSignatures); python-tuf and tuf-js set no bound.
+    expect(where(verify(files))).toEqual([d === 'tuf' && t === 1001 ? 'THRESHOLD_UNMET @ targets.json' : 'THRESHOLD_INVALID @ 1.root.json (trusted)']);
   });
 
   it('root threshold 0: THRESHOLD_INVALID, and the root cannot be trusted (THRESHOLD_UNMET)', async () => {
@@ -419,15 +427,25 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
     expect(codes(verify(files))).toEqual(['THRESHOLD_INVALID', 'THRESHOLD_UNMET']);
   });
 
-  it('a role naming a key id absent from keys: ROLE_KEY_MISSING', async () => {
+  it('a role naming a key id absent from keys: ROLE_KEY_MISSING, a warning (every client skips the id)', async () => {
     const missing = 'ab'.repeat(32);
     const { files } = await buildRepo(d, { root: (s) => (s.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(missing) });
-    expect(where(verify(files))).toEqual(['ROLE_KEY_MISSING @ 1.root.json (trusted)']);
+    const r = verify(files);
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['ROLE_KEY_MISSING @ 1.root.json (trusted)']);
+    // Strictly (a signer's own checks) it stays an error.
+    expect(checkRoot(parseMetadata(files['1.root.json']!, 'root.json', 'root', d)).map((f) => `${f.code}:${f.severity}`)).toEqual(['ROLE_KEY_MISSING:error']);
   });
 
-  it('a root without a timestamp role: ROLE_MISSING', async () => {
+  it('a root without a timestamp role: ROLE_MISSING (ota: timestamp.json then fails its threshold)', async () => {
     const { files } = await buildRepo(d, { root: (s) => void delete (s.roles as Record<string, unknown>).timestamp });
-    expect(where(verify(files))).toEqual(['ROLE_MISSING @ 1.root.json (trusted)']);
+    const r = verify(files);
+    if (d === 'tuf') expect(where(r)).toEqual(['ROLE_MISSING @ 1.root.json (trusted)']);
+    else {
+      // aktualizr loads the root (a director's has no timestamp) and fails the timestamp it checks.
+      expect(where(r)).toEqual(['THRESHOLD_UNMET @ timestamp.json', 'WRONG_ROLE_KEY @ timestamp.json']);
+      expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['ROLE_MISSING @ 1.root.json (trusted)']);
+    }
   });
 
   it('the trusted root signed by too few root keys: THRESHOLD_UNMET on the root', async () => {
@@ -537,9 +555,10 @@ describe.each(DIALECTS)('verifyRepository (%s): root chain rejections', (d) => {
     expect(r.rootChain.map((s) => s.version)).toEqual([1, 2]);
   });
 
-  it('the final root expiring exactly at --at is expired', async () => {
+  it('the final root expiring exactly at --at: expired in tuf, not yet in ota (aktualizr: expires < now)', async () => {
     const { files } = await buildRepo(d, { rootExpires: AT });
-    expect(codes(verify(files))).toEqual(['ROOT_EXPIRED']);
+    expect(codes(verify(files))).toEqual(d === 'tuf' ? ['ROOT_EXPIRED'] : []);
+    expect(codes(verify(files, { at: new Date(AT.getTime() + 1000) }))).toEqual(['ROOT_EXPIRED']);
   });
 });
 
@@ -561,11 +580,28 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
     expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_SOON @ targets.json']);
   });
 
-  it.each(['2000-13-01T00:00:00Z', '9999-99-99T99:99:99Z'])('an expires that is no date (%s) is rejected (EXPIRES_FORMAT), never "not yet expired"', async (bad) => {
+  it.each(['2000-13-01T00:00:00Z', '9999-99-99T99:99:99Z'])('an expires that is no date (%s): tuf EXPIRES_FORMAT; ota compared as text, with a warning', async (bad) => {
     const { files } = await buildRepo(d, { targets: (s) => (s.expires = bad) });
     const r = verify(files);
-    expect(r.ok).toBe(false);
-    expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+    if (d === 'tuf') {
+      expect(r.ok).toBe(false);
+      expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+    } else {
+      // aktualizr takes any 20 characters ending in Z and compares them as text with "now".
+      expect(where(r)).toEqual(bad < '2030' ? ['TARGETS_EXPIRED @ targets.json'] : []);
+      expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+    }
+  });
+
+  it.each(['2031-1-2T3:4:5Z', '2031-01-02t03:04:05z'])('an expires python-tuf reads (%s): tuf warns EXPIRES_FORMAT; ota refuses (not 20 characters ending in Z)', async (odd) => {
+    const { files } = await buildRepo(d, { targets: (s) => (s.expires = odd) });
+    const r = verify(files);
+    if (d === 'tuf') {
+      expect(r.errors).toEqual([]);
+      expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+    } else {
+      expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+    }
   });
 
   it('expires with milliseconds: EXPIRES_FORMAT', async () => {
@@ -578,9 +614,11 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
     expect(where(verify(files))).toEqual(['META_VERSION_MISMATCH @ snapshot.json']);
   });
 
-  it('snapshot naming another targets length: META_LENGTH_MISMATCH', async () => {
+  it('snapshot naming another targets length: META_LENGTH_MISMATCH (ota: a warning, aktualizr never checks it)', async () => {
     const { files } = await buildRepo(d, { snapshot: (s) => ((s.meta as Record<string, { length: number }>)['targets.json']!.length += 1) });
-    expect(where(verify(files))).toEqual(['META_LENGTH_MISMATCH @ snapshot.json']);
+    const r = verify(files);
+    expect(where(r)).toEqual(d === 'tuf' ? ['META_LENGTH_MISMATCH @ snapshot.json'] : []);
+    if (d === 'ota') expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['META_LENGTH_MISMATCH @ snapshot.json']);
   });
 
   it('snapshot naming another targets hash: META_HASH_MISMATCH', async () => {
@@ -612,7 +650,7 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
     const { files } = await buildRepo(d);
     const other = buildTargets(d, 1, LATER, {});
     files['targets.json'] = serialize(await sign(other, d, [k.targets[1]!]));
-    expect(codes(verify(files))).toEqual(['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH']);
+    expect(codes(verify(files))).toEqual(d === 'tuf' ? ['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH'] : ['META_HASH_MISMATCH']);
   });
 });
 
@@ -683,7 +721,7 @@ describe('verifyRepository (tuf): spec_version', () => {
 });
 
 describe('duplicate key material: this verifier vs tuf-js', () => {
-  it('tuf-js counts key ids and accepts what we reject as DUPLICATE_KEY_MATERIAL', async () => {
+  it('tuf-js counts key ids and accepts it; so does verifyRepository, with a DUPLICATE_KEY_MATERIAL warning', async () => {
     const d: Dialect = 'tuf';
     const k = keySets[d];
     const t0 = k.targets[0]!;
@@ -702,8 +740,10 @@ describe('duplicate key material: this verifier vs tuf-js', () => {
         e.signatures.push(await sigAs(e.signed, d, t0, aliasId));
       },
     });
-    // Ours: one distinct key cannot meet a threshold of 2.
-    expect(codes(verify(files))).toEqual(['DUPLICATE_KEY_MATERIAL', 'THRESHOLD_UNMET']);
+    // The client's verdict (valid), with the warning that one key is counted twice.
+    const r = verify(files);
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.code)).toEqual(['DUPLICATE_KEY_MATERIAL']);
     // tuf-js (@tufjs/models, which the tuf-js client uses) counts the two key ids as two keys.
     const root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(files['1.root.json']!.toString()));
     const targets = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(files['targets.json']!.toString()));
