@@ -300,8 +300,8 @@ export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
 
 export const ROUND_HELP = `Usage:
   quorum round open targets --reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N]
-        [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]]
-        [--remove TARGET ...] | [--signed FILE [--renew]]
+        [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]
+         [--uri URL | --cli-uploaded]] [--remove TARGET ...] | [--signed FILE [--renew]]
   quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
         [--add-key ROLE=KEYHOLDER|pem:FILE|frost:GROUP|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE|frost:GROUP ...]
         [--threshold ROLE=N ...] [--resign-targets] | [--signed FILE [--renew]]
@@ -315,6 +315,11 @@ it, or carry it to an air-gapped keyholder and back. One round per role is open 
 --signed FILE proposes a whole body (or a signed file's "signed" part) as it is; with --renew its
 version becomes last released + 1 and its expires now + --expires-days, every other field unchanged
 (e.g. targets carried over from another repository, or garage-sign's roles/unsigned/*.json).
+In ota, a target needs at least one --hardware-id (aktualizr installs it on ECUs of those hardware
+ids only), and a BINARY target a location: --uri URL where devices download the file, or
+--cli-uploaded once it is uploaded to the reposerver (garage-sign targets upload). OSTREE targets come
+from treehub and need neither. The coordinator refuses a round without them (OTA_TARGET_HARDWARE_IDS,
+OTA_TARGET_LOCATION, OTA_TARGET_URI), whichever way its body was made.
 --resign-targets (root rounds that change targets keys) also opens a linked targets round re-signing
 the released targets under the new root's targets keys; both are released together.
 Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
@@ -344,6 +349,8 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
     'hardware-id': { type: 'string', multiple: true },
     format: { type: 'string' },
     'target-name': { type: 'string' },
+    uri: { type: 'string' },
+    'cli-uploaded': { type: 'boolean', default: false },
     remove: { type: 'string', multiple: true },
     signed: { type: 'string' },
     renew: { type: 'boolean', default: false },
@@ -388,9 +395,20 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
           if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
           const format = values.format ?? 'BINARY';
           if (format !== 'BINARY' && format !== 'OSTREE') throw new UsageError('--format must be BINARY or OSTREE');
+          if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded'])) throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
+          if (values.uri !== undefined && values['cli-uploaded']) throw new UsageError('choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the reposerver)');
           const custom: Record<string, unknown> =
             status.dialect === 'ota'
-              ? { name: values.name, version: values.version, hardwareIds: values['hardware-id'] ?? [], targetFormat: format, uri: null, createdAt: now, updatedAt: now }
+              ? {
+                  name: values.name,
+                  version: values.version,
+                  hardwareIds: values['hardware-id'] ?? [],
+                  targetFormat: format,
+                  uri: values.uri ?? null,
+                  ...(values['cli-uploaded'] ? { cliUploaded: true } : {}),
+                  createdAt: now,
+                  updatedAt: now,
+                }
               : { name: values.name, version: values.version, ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}), targetFormat: format };
           add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
         }

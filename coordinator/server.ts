@@ -20,7 +20,7 @@ import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, WIRE_VERSION, a
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
-import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
+import { checkOtaTargets, proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, openRound, repoState, roundInfo, submitSignature } from './rounds.js';
 import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
@@ -334,6 +334,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           if (b.signed) signed = b.signed;
           else if (b.role === 'targets') signed = proposeTargets(st, b.targets ?? {});
           else signed = proposeRoot(store, st, b.root ?? {}, onlinePublic ?? undefined);
+          if (b.role === 'targets') checkOtaTargets(store, st, signed);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
           if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
           const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion, online: onlinePublic ?? undefined, resignTargets: b.resignTargets });

@@ -21,6 +21,7 @@
  * - keyserver `KeyGenerationRequests.persistUserSigned` / `persistAndKeepRepoKeys`: on accepting a
  *   root it keeps only the private keys whose ids the new root's `keys` still lists.
  */
+import { canonicalize } from './canonical.js';
 import { pssSaltLength, type PublicKey } from './keys.js';
 import type { RootSigned } from './metadata/schemas.js';
 
@@ -106,10 +107,11 @@ export function isBinaryTarget(item: Obj): boolean {
 }
 
 /**
- * What keeps a new or changed image-repository target from being installed by a device, or stored
- * by the reposerver: hardware ids, the download location of a file, the uri's syntax.
+ * What keeps an image-repository target from being installed by a device, or stored by the
+ * reposerver: hardware ids and the uri's syntax, and for a target the server does not hold yet
+ * (`isNew`: it keeps a known target's location) the download location of a file.
  */
-export function otaTargetProblems(name: string, item: unknown): OtaTargetProblem[] {
+export function otaTargetProblems(name: string, item: unknown, isNew = true): OtaTargetProblem[] {
   const out: OtaTargetProblem[] = [];
   const at = `targets.${name}`;
   if (!isObj(item)) return out; // the schema check reports it
@@ -132,7 +134,7 @@ export function otaTargetProblems(name: string, item: unknown): OtaTargetProblem
     else if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri as string)) out.push({ code: 'OTA_TARGET_URI', at: `${at}.custom.uri`, message: `${JSON.stringify(uri)} is not an absolute URL (https://...): a device downloads the file from exactly this address` });
     else located = true;
   }
-  if (!located && isBinaryTarget(item)) {
+  if (isNew && !located && isBinaryTarget(item)) {
     out.push({
       code: 'OTA_TARGET_LOCATION',
       at: `${at}.custom`,
@@ -143,13 +145,21 @@ export function otaTargetProblems(name: string, item: unknown): OtaTargetProblem
 }
 
 /**
- * The targets a proposal adds or changes against the released ones: only they are checked as new
- * (the reposerver keeps a known target's location; re-signed targets are not new).
+ * otaTargetProblems for every target of a `signed` targets body that `base` (the `signed` body the
+ * server holds, null when unknown: every target is then new) does not list byte for byte. Targets
+ * carried over unchanged were accepted before and are not checked again.
  */
-export function newOrChangedTargets(proposed: Obj, base: Obj | null, same: (a: unknown, b: unknown) => boolean): [string, unknown][] {
+export function otaTargetsProblems(proposed: Obj, base: Obj | null): OtaTargetProblem[] {
   const now = isObj(proposed.targets) ? proposed.targets : {};
   const before = base && isObj(base.targets) ? base.targets : {};
-  return Object.entries(now).filter(([name, item]) => !(name in before) || !same(before[name], item));
+  const same = (a: unknown, b: unknown) => {
+    try {
+      return canonicalize(a, 'ota').equals(canonicalize(b, 'ota'));
+    } catch {
+      return false;
+    }
+  };
+  return Object.entries(now).flatMap(([name, item]) => (name in before && same(before[name], item) ? [] : otaTargetProblems(name, item, !(name in before))));
 }
 
 // --- signatures ----------------------------------------------------------------------------------
