@@ -526,7 +526,7 @@ export async function cmdAudit(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const EXPORT_HELP = `Usage: quorum export ota-tuf OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets-version N] [--at TIME] [--json]
+export const EXPORT_HELP = `Usage: quorum export ota-tuf OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets PATH | --server-targets-version N] [--at TIME] [--json]
 
 Write the latest release in exactly the form the OTA Connect (ota-tuf) reposerver accepts on upload:
 N.root.json for each root version the server does not have yet, root.json, targets.json, and
@@ -534,15 +534,22 @@ targets.json.checksum (the x-ats-role-checksum of the targets the server holds, 
 Every file is first checked against ota-tuf's models: root re-encoded canonically must give the
 signed bytes (RSA keys as BouncyCastle PEM, key ids sha256 of the DER SubjectPublicKeyInfo, no other
 fields); targets carry sha256 only and custom with createdAt/updatedAt; only printable ASCII; no
-ECDSA keys. Refusals exit 1, one line per problem: CODE: file: where: why. Then prints the upload steps.
+ECDSA keys; RSA-PSS signatures with salt length 32 (what the servers verify); every new target with a
+hardware id, and a BINARY one with a location (uri, or cliUploaded: true). Refusals exit 1, one line per
+problem: CODE: file: where: why. Then prints the upload steps, and what the server will do (a root that
+drops a key the server holds for its own roles makes it delete that private key).
 
   --server-root-version N     the root version the reposerver holds now (default: the imported one);
                               only later versions are written
+  --server-targets PATH       the targets the reposerver holds now, as garage-sign targets pull leaves them
+                              (the repository folder, or its roles/unsigned/targets.json) or as it serves
+                              them (GET …/targets.json): the release must be their version + 1 and built on
+                              exactly them (OTA_EXPORT_SERVER_TARGETS), and the checksum is theirs
   --server-targets-version N  the targets version it holds now (default: the imported or pulled one;
                               0 if it has none): the release must be exactly N + 1`;
 
 export async function cmdExport(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { at: { type: 'string' }, 'server-root-version': { type: 'string' }, 'server-targets-version': { type: 'string' } }, EXPORT_HELP);
+  const { values, positionals } = args(argv, { at: { type: 'string' }, 'server-root-version': { type: 'string' }, 'server-targets-version': { type: 'string' }, 'server-targets': { type: 'string' } }, EXPORT_HELP);
   if (values.help) return io.out(EXPORT_HELP), 0;
   const [format, out] = positionals;
   if (format !== 'ota-tuf' || !out || positionals.length !== 2) throw new UsageError(EXPORT_HELP);
@@ -558,7 +565,12 @@ export async function cmdExport(argv: string[], io: Io): Promise<number> {
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number >= 0`);
       return n;
     };
-    const r = exportOtaTuf(dataDirOf(values), path.resolve(out), { at, serverRootVersion: version(values['server-root-version'], '--server-root-version'), serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version') });
+    const r = exportOtaTuf(dataDirOf(values), path.resolve(out), {
+      at,
+      serverRootVersion: version(values['server-root-version'], '--server-root-version'),
+      serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version'),
+      serverTargets: values['server-targets'],
+    });
     if (values.json) return io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0;
     io.out(r.files.length ? `wrote ${r.files.join(', ')} to ${r.outDir}` : `nothing to upload; wrote nothing to ${r.outDir}`);
     for (const n of r.notes) io.out(`note: ${n}`);
