@@ -66,7 +66,10 @@ export function serverKnownTargets(store: Store, state: RepoState): Record<strin
 export function checkOtaTargets(store: Store, state: RepoState, signed: Record<string, unknown>): void {
   if (state.dialect !== 'ota') return;
   const problems = otaTargetsProblems(signed, serverKnownTargets(store, state));
-  if (problems.length) throw new QuorumError(problems[0]!.code, problems.map((p) => `${p.code}: ${p.at}: ${p.message}`).join('\n'));
+  if (!problems.length) return;
+  // One line per problem; the first one's code heads the error (CODE: message on stderr).
+  const first = problems[0]!.code;
+  throw new QuorumError(first, problems.map((p) => `${p.code === first ? '' : `${p.code}: `}${p.at}: ${p.message}`).join('\n'));
 }
 
 /** The next targets body: the released one with entries added/replaced/removed. */
