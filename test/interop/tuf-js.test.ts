@@ -207,6 +207,35 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
     expect(report.ok).toBe(true);
   });
 
+  it('a snapshot that also lists root.json, as older TUF tooling wrote it, still naming root v1 after the rotation: tuf-js downloads, quorum verify passes with SNAPSHOT_LISTS_ROOT', async () => {
+    // python-tuf's legacy repository tool listed root.json in snapshot meta; TUF 1.0 clients never
+    // look at that entry (client workflow 5.5), so once root rotates it is stale and harmless.
+    const root1 = good['1.root.json']!;
+    const stale = { version: 1, length: root1.length, hashes: { sha256: crypto.createHash('sha256').update(root1).digest('hex') } };
+    const snapshotBody = buildSnapshot('tuf', 1, daysFrom(now, 30), good['targets.json']!, 1);
+    Object.assign(snapshotBody.meta as Record<string, unknown>, { 'root.json': stale, '1.root.json': stale });
+    const snapshot = serialize(await signEnvelope(snapshotBody, 'tuf', [keys.snapshot.signer]));
+    const timestamp = serialize(await signEnvelope(buildTimestamp('tuf', 1, daysFrom(now, 21), snapshot, 1), 'tuf', [keys.timestamp.signer]));
+    const files = { ...good, 'snapshot.json': snapshot, 'timestamp.json': timestamp };
+    const dir = place('snapshot-lists-root', files, content);
+
+    const { updater, metadataDir } = tufClient('snapshot-lists-root', root1);
+    await updater.refresh();
+    expect(JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')).signed.version).toBe(2);
+    const info = await updater.getTargetInfo(FIRMWARE);
+    expect(fs.readFileSync(await updater.downloadTarget(info!)).equals(content[FIRMWARE]!)).toBe(true);
+
+    const report = verifyDir(dir, path.join(dir, '1.root.json'));
+    expect(report.errors).toEqual([]);
+    expect(report.ok).toBe(true);
+    const warnings = report.warnings.filter((w) => w.code === 'SNAPSHOT_LISTS_ROOT');
+    expect(warnings.map((w) => w.file)).toEqual(['snapshot.json', 'snapshot.json']);
+    expect(warnings.find((w) => w.message.startsWith('meta names root.json'))!.message).toContain('with another version, length, hash than root.json has');
+    const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toMatch(/^warning: SNAPSHOT_LISTS_ROOT: snapshot\.json: meta names root\.json/m);
+  });
+
   it('negative control: targets.json changed after signing (snapshot and timestamp re-signed over it) is refused by tuf-js and by us', async () => {
     // Point the firmware at other content. Snapshot and timestamp are honestly re-signed over the
     // changed file, so the only thing wrong is the targets signatures.
