@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import { isAscii } from 'node:buffer';
-import { canonicalize, type Dialect } from './canonical.js';
+import { aktualizrBytes, canonicalize, type Dialect } from './canonical.js';
 import { QuorumError, type ErrorCode } from './errors.js';
 import { decodeSig, otaUsable, parseMetadataKey, sha256hex, verifySignature, type MetadataKey, type PublicKey } from './keys.js';
 import {
@@ -165,17 +165,6 @@ export interface CheckOptions {
 
 /** Signature methods aktualizr accepts (any case); any other fails the whole file (metawithkeys.cc). */
 const OTA_METHODS = new Set(['rsassa-pss', 'rsassa-pss-sha256', 'ed25519']);
-
-/**
- * The bytes aktualizr verifies an `ota` signature over: JsonCpp's canonical form, which escapes
- * every non-ASCII UTF-16 unit as \uXXXX (lowercase hex) where ota-tuf and we write UTF-8. Equal
- * to `canonical` for ASCII content, which is all the ota-tuf server accepts.
- */
-export function aktualizrBytes(canonical: Buffer): Buffer {
-  if (isAscii(canonical)) return canonical;
-  const s = canonical.toString('utf8').replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-  return Buffer.from(s, 'latin1');
-}
 
 /**
  * Count role keys with a valid signature over `meta.canonical` (`asClient` in `ota`: over the

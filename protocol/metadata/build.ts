@@ -4,7 +4,7 @@
  * signing itself goes through the Signer seam so a key file, a token or a FROST group can sign.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import { canonicalize, type Dialect } from '../canonical.js';
+import { aktualizrBytes, canonicalize, type Dialect } from '../canonical.js';
 import { encodeSig, keyId, otaMethod, publicKeyFrom, signBytes, toMetadataKey, type MetadataKey, type PublicKey } from '../keys.js';
 import { formatExpires, typeName, type Role } from './schemas.js';
 
@@ -125,7 +125,7 @@ export function targetFor(content: Buffer, custom?: Record<string, unknown>): Ta
 function metaFor(file: Buffer, version: number, dialect: Dialect): Record<string, unknown> {
   let hashed = file;
   try {
-    if (dialect === 'ota') hashed = canonicalize(JSON.parse(file.toString('utf8')), 'ota');
+    if (dialect === 'ota') hashed = aktualizrBytes(canonicalize(JSON.parse(file.toString('utf8')), 'ota'));
   } catch {
     // content without a canonical form (a float): no client accepts the file anyway
   }

@@ -754,3 +754,177 @@ describe('duplicate key material: this verifier vs tuf-js', () => {
     expect(() => root.verifyDelegate('targets', Metadata.fromJSON(MetadataKind.Targets, oneSig))).toThrow();
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The client's verdict, shaped as other tools write metadata (docs/reference/dialects.md).
+// tuf: where tuf-js can say, its verdict sits beside ours; python-tuf's rules cite its source.
+
+const warned = (r: VerifyReport) => r.warnings.map((w) => `${w.code} @ ${w.file}`);
+/** tuf-js's verdict on a role file, through @tufjs/models as its Updater uses them. */
+function tufJsAccepts(rootFile: Buffer, file: Buffer, role: 'root' | 'targets' | 'snapshot' | 'timestamp'): boolean {
+  try {
+    const root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(rootFile.toString()));
+    const kind = { root: MetadataKind.Root, targets: MetadataKind.Targets, snapshot: MetadataKind.Snapshot, timestamp: MetadataKind.Timestamp }[role];
+    root.verifyDelegate(role, Metadata.fromJSON(kind as MetadataKind.Targets, JSON.parse(file.toString())));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the client\'s verdict: ota as OTA Connect writes it and aktualizr reads it', () => {
+  it('director targets of version 0, with ecuIdentifiers and a correlationId, as OTA Connect\'s director serves them: valid', async () => {
+    const k = keySets.ota;
+    const { files } = await buildRepo('ota', {
+      targets: (s) => {
+        s.version = 0;
+        s.custom = { correlationId: 'urn:here-ota:campaign:1' };
+        s.targets = { 'fw-1.0.0': { ...targetFor(FIRMWARE), custom: { ecuIdentifiers: { 'serial-1': { hardwareId: 'ecu' } }, uri: null } } };
+      },
+      snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 0),
+    });
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(r.roles.targets!.version).toBe(0);
+    expect(k.targets.length).toBe(2);
+  });
+
+  it('signature methods: any case of ed25519 / rsassa-pss(-sha256) is fine; another, or none, fails the whole file (SIGNATURE_METHOD)', async () => {
+    const upper = await buildRepo('ota', { targetsEnv: (e) => void (e.signatures[0]!.method = 'ED25519') });
+    expect(verify(upper.files).errors).toEqual([]);
+    const odd = await buildRepo('ota', {
+      targetsEnv: async (e) => {
+        // An extra signature by a key root does not know: aktualizr still refuses its method.
+        e.signatures.push({ keyid: 'cd'.repeat(32), method: 'rsa-pss', sig: e.signatures[0]!.sig });
+      },
+    });
+    expect(where(verify(odd.files))).toEqual(['SIGNATURE_METHOD @ targets.json']);
+    const none = await buildRepo('ota', { targetsEnv: (e) => void delete e.signatures[0]!.method });
+    expect(codes(verify(none.files))).toEqual(['SIGNATURE_METHOD', 'THRESHOLD_UNMET']);
+  });
+
+  it('key types: ECDSA in root makes aktualizr refuse it (OTA_KEY_UNSUPPORTED); an RSA-1024 key it cannot use only never counts (a warning)', async () => {
+    const ec = generateKeyPair('ecdsa').publicKey;
+    const ecdsa = await buildRepo('ota', { root: (s) => ((s.keys as Record<string, unknown>)['ee'.repeat(32)] = { keytype: 'ECDSA', keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() } }) });
+    expect(where(verify(ecdsa.files))).toEqual(['OTA_KEY_UNSUPPORTED @ 1.root.json (trusted)']);
+    const small = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const rsa1024 = await buildRepo('ota', { root: (s) => ((s.keys as Record<string, unknown>)['aa'.repeat(32)] = { keytype: 'RSA', keyval: { public: small } }) });
+    const r = verify(rsa1024.files);
+    expect(r.errors).toEqual([]);
+    expect(warned(r)).toEqual(['KEY_UNSUPPORTED @ 1.root.json (trusted)']);
+  });
+
+  it('snapshot and timestamp hashes are of the canonical form (pretty-printed files verify); raw-byte hashes of a pretty file do not', async () => {
+    const { files } = await buildRepo('ota'); // serialize() pretty-prints; buildSnapshot hashes the canonical form in ota
+    expect(files['targets.json']!.toString()).toContain('\n  ');
+    expect(verify(files).errors).toEqual([]);
+    const raw = await buildRepo('ota', { snapshot: (s) => ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes = { sha256: crypto.createHash('sha256').update(files['targets.json']!).digest('hex') }) });
+    expect(where(verify(raw.files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
+  });
+
+  it('timestamp: the snapshot length is a download bound (larger: a warning; smaller than the file: an error), and a length and a sha256/sha512 hash are required (META_INCOMPLETE)', async () => {
+    const bigger = await buildRepo('ota', { timestamp: (s) => ((s.meta as Record<string, { length: number }>)['snapshot.json']!.length += 100) });
+    expect(verify(bigger.files).errors).toEqual([]);
+    expect(warned(verify(bigger.files))).toEqual(['META_LENGTH_MISMATCH @ timestamp.json']);
+    const smaller = await buildRepo('ota', { timestamp: (s) => ((s.meta as Record<string, { length: number }>)['snapshot.json']!.length -= 1) });
+    expect(where(verify(smaller.files))).toEqual(['META_LENGTH_MISMATCH @ timestamp.json']);
+    const bare = await buildRepo('ota', { timestamp: (s) => ((s.meta as Record<string, unknown>)['snapshot.json'] = { version: 1 }) });
+    expect(where(verify(bare.files))).toEqual(['META_INCOMPLETE @ timestamp.json']);
+    // A tuf timestamp may name the version alone.
+    const tufBare = await buildRepo('tuf', { timestamp: (s) => ((s.meta as Record<string, unknown>)['snapshot.json'] = { version: 1 }) });
+    expect(verify(tufBare.files).errors).toEqual([]);
+  });
+
+  it('non-ASCII content: signed over the bytes aktualizr computes (\\uXXXX) it verifies, with OTA_NON_ASCII; signed over UTF-8 it does not', async () => {
+    const k = keySets.ota;
+    const name = { targets: (s: Signed) => void ((s.targets as Record<string, { custom: Record<string, unknown> }>)['firmware-1.0.0']!.custom.name = 'fïrmware') };
+    const utf8 = await buildRepo('ota', name);
+    const r = verify(utf8.files);
+    expect(where(r)).toEqual(['SIGNATURE_INVALID @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+    expect(r.errors[0]!.message).toContain('aktualizr escapes non-ASCII');
+    const escaped = await buildRepo('ota', {
+      ...name,
+      targetsEnv: async (e) => {
+        const jsoncpp = Buffer.from(canonicalize(e.signed, 'ota').toString('utf8').replace('ï', '\\u00ef'), 'latin1');
+        e.signatures[0]!.sig = (await k.targets[0]!.sign(jsoncpp)).toString('base64');
+      },
+    });
+    const ok = verify(escaped.files);
+    expect(ok.errors).toEqual([]);
+    expect(warned(ok)).toContain('OTA_NON_ASCII @ targets.json');
+  });
+
+  it('an RSA-PSS signature with salt 20: aktualizr accepts it (valid, OTA_PSS_SALT warns that the OTA Connect servers would not)', async () => {
+    const { files } = await buildRepo('ota');
+    const rsaKey = generateKeyPair('rsa');
+    const salt20: Signer = { publicKey: rsaKey.publicKey, sign: async (b) => crypto.sign('sha256', b, { key: rsaKey.privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }) };
+    const root = rootSigned('ota', 1, roles(keySets.ota, { root: { keys: [salt20], threshold: 1 } }));
+    const rootFile = serialize(await sign(root, 'ota', [salt20]));
+    const r = verify({ ...files, '1.root.json': rootFile, 'root.json': rootFile });
+    expect(r.errors).toEqual([]);
+    expect(warned(r)).toEqual(['OTA_PSS_SALT @ 1.root.json (trusted)']);
+  });
+
+  it('a snapshot listing a stale root.json (ota-tuf lists it): SNAPSHOT_LISTS_ROOT, never an error', async () => {
+    const { files } = await buildRepo('ota', { snapshot: (s) => ((s.meta as Record<string, unknown>)['root.json'] = { version: 7, length: 1, hashes: { sha256: '00'.repeat(32) } }) });
+    const r = verify(files);
+    expect(r.errors).toEqual([]);
+    expect(warned(r)).toEqual(['SNAPSHOT_LISTS_ROOT @ snapshot.json']);
+  });
+});
+
+describe('the client\'s verdict: tuf as python-tuf and tuf-js read it', () => {
+  it('a role naming a key id absent from keys: tuf-js skips it as we do (a warning)', async () => {
+    const { files } = await buildRepo('tuf', { root: (s) => (s.roles as Record<string, { keyids: string[] }>).targets!.keyids.push('ab'.repeat(32)) });
+    expect(tufJsAccepts(files['1.root.json']!, files['targets.json']!, 'targets')).toBe(true);
+    expect(verify(files).ok).toBe(true);
+  });
+
+  it('a threshold above 1000: tuf-js and python-tuf set no bound, so it is only unmet', async () => {
+    const { files } = await buildRepo('tuf', { root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = 1001) });
+    expect(tufJsAccepts(files['1.root.json']!, files['1.root.json']!, 'root')).toBe(true);
+    expect(tufJsAccepts(files['1.root.json']!, files['targets.json']!, 'targets')).toBe(false);
+    expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json']);
+  });
+
+  it('refused where python-tuf refuses, even when tuf-js would take it: version 0, an empty hashes, a fifth role', async () => {
+    const v0 = await buildRepo('tuf', { targets: (s) => (s.version = 0), snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 0) });
+    expect(tufJsAccepts(v0.files['1.root.json']!, v0.files['targets.json']!, 'targets')).toBe(true);
+    expect(codes(verify(v0.files))).toEqual(['SCHEMA_INVALID']);
+    expect(verify(v0.files).errors[0]!.message).toContain('python-tuf');
+    const empty = await buildRepo('tuf', { targets: (s) => ((s.targets as Record<string, { hashes: object }>)['firmware-1.0.0']!.hashes = {}) });
+    expect(tufJsAccepts(empty.files['1.root.json']!, empty.files['targets.json']!, 'targets')).toBe(true);
+    expect(where(verify(empty.files))).toEqual(['SCHEMA_INVALID @ targets.json']);
+    const fifth = await buildRepo('tuf', { root: (s) => ((s.roles as Record<string, unknown>).mirrors = { keyids: [], threshold: 1 }) });
+    expect(tufJsAccepts(fifth.files['1.root.json']!, fifth.files['1.root.json']!, 'root')).toBe(true);
+    expect(where(verify(fifth.files))).toEqual(['ROLE_UNKNOWN @ 1.root.json (trusted)']);
+  });
+
+  it('refused where both refuse: a key id listed twice in a role, a key without scheme, no consistent_snapshot', async () => {
+    const twice = await buildRepo('tuf', { root: (s) => { const t = (s.roles as Record<string, { keyids: string[] }>).targets!; t.keyids.push(t.keyids[0]!); } });
+    expect(tufJsAccepts(twice.files['1.root.json']!, twice.files['1.root.json']!, 'root')).toBe(false);
+    expect(where(verify(twice.files))).toEqual(['ROLE_KEY_DUPLICATE @ 1.root.json (trusted)']);
+    const noScheme = await buildRepo('tuf', { root: (s) => { const keys = s.keys as Record<string, { scheme?: string }>; delete keys[Object.keys(keys)[0]!]!.scheme; } });
+    expect(tufJsAccepts(noScheme.files['1.root.json']!, noScheme.files['1.root.json']!, 'root')).toBe(false);
+    expect(codes(verify(noScheme.files))).toContain('KEY_UNSUPPORTED');
+    const noCs = await buildRepo('tuf', { root: (s) => void delete s.consistent_snapshot });
+    expect(tufJsAccepts(noCs.files['1.root.json']!, noCs.files['1.root.json']!, 'root')).toBe(false);
+    expect(where(verify(noCs.files))).toEqual(['SCHEMA_INVALID @ 1.root.json (trusted)']);
+  });
+
+  it('snapshot hashes: an algorithm a client cannot compute, or uppercase hex, fails as it fails in python-tuf and tuf-js', async () => {
+    const blake = await buildRepo('tuf', { snapshot: (s) => ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes['blake2b-256'] = '00'.repeat(32)) });
+    expect(where(verify(blake.files))).toEqual(['META_HASH_UNSUPPORTED @ snapshot.json']);
+    const upper = await buildRepo('tuf', { snapshot: (s) => { const h = (s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes; h.sha256 = h.sha256!.toUpperCase(); } });
+    expect(where(verify(upper.files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
+  });
+
+  it('expires as python-tuf\'s strptime reads it: one-digit fields and lowercase t/z pass with a warning; tuf-js never refuses a date', async () => {
+    const odd = await buildRepo('tuf', { targets: (s) => (s.expires = '2031-1-2t3:4:5z') });
+    expect(tufJsAccepts(odd.files['1.root.json']!, odd.files['targets.json']!, 'targets')).toBe(true);
+    const r = verify(odd.files);
+    expect(r.errors).toEqual([]);
+    expect(warned(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+    expect(r.warnings[0]!.message).toContain('2031-01-02T03:04:05Z');
+  });
+});
