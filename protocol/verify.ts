@@ -83,12 +83,12 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   }
   // Targets maps are checked by the equivalent fast predicate; zod runs on the rest, and on the
   // whole only when the predicate fails, to say what is wrong.
-  const entries = role === 'targets' ? countTargets(raw.signed.targets) : -1;
+  const entries = role === 'targets' ? countTargets(raw.signed.targets, d === 'tuf') : -1;
   const fastTargets = entries >= 0;
   const parsed = SIGNED_SCHEMAS[role].safeParse(fastTargets ? { ...raw.signed, targets: {} } : raw.signed);
   if (!parsed.success) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
   if (d === 'tuf') {
-    const problem = tufModelProblem(role, raw.signed);
+    const problem = tufModelProblem(role, raw.signed, fastTargets);
     if (problem) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${problem} (python-tuf's Metadata.from_dict refuses it)`);
   }
   let canonical: Buffer;
@@ -109,12 +109,13 @@ const isEmpty = (o: object): boolean => {
 
 /**
  * What python-tuf's models refuse beyond our shared schema (tuf/api/_payload.py): a version below
- * 1 (Signed, MetaFile) and an empty `hashes` (BaseFile._validate_hashes, TargetFile and MetaFile).
+ * 1 (Signed, MetaFile) and an empty `hashes` (BaseFile._validate_hashes, TargetFile and MetaFile;
+ * for targets countTargets has checked it already when `targetsChecked`).
  * aktualizr accepts both, so the `ota` dialect does not check them.
  */
-function tufModelProblem(role: Role, signed: Record<string, unknown>): string | null {
+function tufModelProblem(role: Role, signed: Record<string, unknown>, targetsChecked: boolean): string | null {
   if ((signed.version as number) < 1) return `version ${signed.version as number} must be at least 1`;
-  if (role === 'targets') {
+  if (role === 'targets' && !targetsChecked) {
     const targets = signed.targets as Record<string, { hashes: object }>;
     for (const name in targets) if (isEmpty(targets[name]!.hashes)) return `target ${JSON.stringify(name)} has an empty hashes object`;
   }

@@ -56,9 +56,10 @@ export const TargetFileSchema = z.looseObject({
  * The same check as `z.record(z.string(), TargetFileSchema)`, without zod's per-entry copying:
  * a targets map can hold a million entries and this is on the verification hot path. A test
  * holds it equal to the schema; on failure the schema runs to produce the message.
- * Returns the number of entries, or -1 when the map is not valid.
+ * Returns the number of entries, or -1 when the map is not valid (`nonEmptyHashes`: also when a
+ * target's hashes is empty, which python-tuf refuses; the schema accepts it).
  */
-export function countTargets(v: unknown): number {
+export function countTargets(v: unknown, nonEmptyHashes = false): number {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return -1;
   const map = v as Record<string, unknown>;
   let n = 0;
@@ -68,7 +69,12 @@ export function countTargets(v: unknown): number {
     if (!Number.isSafeInteger(t.length) || (t.length as number) < 0) return -1;
     const h = t.hashes as Record<string, unknown> | null;
     if (typeof h !== 'object' || h === null || Array.isArray(h)) return -1;
-    for (const a in h) if (typeof h[a] !== 'string') return -1;
+    let algs = 0;
+    for (const a in h) {
+      if (typeof h[a] !== 'string') return -1;
+      algs++;
+    }
+    if (nonEmptyHashes && algs === 0) return -1;
     n++;
   }
   return n;
