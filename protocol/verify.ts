@@ -721,7 +721,8 @@ function checkRootEntries(snapshot: Metadata, latest: Metadata<'root'>, input: R
     const file = m[1] ? input.roots.get(Number(m[1])) : input.root;
     const scratch: Finding[] = [];
     if (file) checkMeta(snapshot, name, m[1] ? null : latest, file, scratch, false);
-    const stale = scratch.map((x) => x.code.replace('META_', '').replace('_MISMATCH', '').toLowerCase());
+    const words: Partial<Record<ErrorCode, string>> = { META_VERSION_MISMATCH: 'version', META_LENGTH_MISMATCH: 'length', META_HASH_MISMATCH: 'hash' };
+    const stale = scratch.map((x) => words[x.code]).filter((w): w is string => !!w);
     findings.push({
       code: 'SNAPSHOT_LISTS_ROOT',
       severity: 'warning',
