@@ -303,8 +303,8 @@ export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
 
 export const ROUND_HELP = `Usage:
   quorum round open targets --reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N]
-        [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]]
-        [--remove TARGET ...] | [--signed FILE [--renew]]
+        [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]
+         [--uri URL | --cli-uploaded]] [--remove TARGET ...] | [--signed FILE [--renew]]
   quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
         [--add-key ROLE=KEYHOLDER|pem:FILE|frost:GROUP|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE|frost:GROUP ...]
         [--threshold ROLE=N ...] [--resign-targets] | [--signed FILE [--renew]]
@@ -318,6 +318,11 @@ it, or carry it to an air-gapped keyholder and back. One round per role is open 
 --signed FILE proposes a whole body (or a signed file's "signed" part) as it is; with --renew its
 version becomes last released + 1 and its expires now + --expires-days, every other field unchanged
 (e.g. targets carried over from another repository, or garage-sign's roles/unsigned/*.json).
+In ota, a target needs at least one --hardware-id (aktualizr installs it on ECUs of those hardware
+ids only), and a BINARY target a location: --uri URL where devices download the file, or
+--cli-uploaded once it is uploaded to the reposerver (garage-sign targets upload). OSTREE targets come
+from treehub and need neither. The coordinator refuses a round without them (OTA_TARGET_HARDWARE_IDS,
+OTA_TARGET_LOCATION, OTA_TARGET_URI), whichever way its body was made.
 --resign-targets (root rounds that change targets keys) also opens a linked targets round re-signing
 the released targets under the new root's targets keys; both are released together.
 Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
@@ -347,6 +352,8 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
     'hardware-id': { type: 'string', multiple: true },
     format: { type: 'string' },
     'target-name': { type: 'string' },
+    uri: { type: 'string' },
+    'cli-uploaded': { type: 'boolean', default: false },
     remove: { type: 'string', multiple: true },
     signed: { type: 'string' },
     renew: { type: 'boolean', default: false },
@@ -391,9 +398,20 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
           if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
           const format = values.format ?? 'BINARY';
           if (format !== 'BINARY' && format !== 'OSTREE') throw new UsageError('--format must be BINARY or OSTREE');
+          if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded'])) throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
+          if (values.uri !== undefined && values['cli-uploaded']) throw new UsageError('choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the reposerver)');
           const custom: Record<string, unknown> =
             status.dialect === 'ota'
-              ? { name: values.name, version: values.version, hardwareIds: values['hardware-id'] ?? [], targetFormat: format, uri: null, createdAt: now, updatedAt: now }
+              ? {
+                  name: values.name,
+                  version: values.version,
+                  hardwareIds: values['hardware-id'] ?? [],
+                  targetFormat: format,
+                  uri: values.uri ?? null,
+                  ...(values['cli-uploaded'] ? { cliUploaded: true } : {}),
+                  createdAt: now,
+                  updatedAt: now,
+                }
               : { name: values.name, version: values.version, ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}), targetFormat: format };
           add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
         }
@@ -528,7 +546,7 @@ export async function cmdAudit(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const EXPORT_HELP = `Usage: quorum export ota-tuf OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets-version N] [--at TIME] [--json]
+export const EXPORT_HELP = `Usage: quorum export ota-tuf OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets PATH | --server-targets-version N] [--at TIME] [--json]
 
 Write the latest release in exactly the form the OTA Connect (ota-tuf) reposerver accepts on upload:
 N.root.json for each root version the server does not have yet, root.json, targets.json, and
@@ -536,15 +554,22 @@ targets.json.checksum (the x-ats-role-checksum of the targets the server holds, 
 Every file is first checked against ota-tuf's models: root re-encoded canonically must give the
 signed bytes (RSA keys as BouncyCastle PEM, key ids sha256 of the DER SubjectPublicKeyInfo, no other
 fields); targets carry sha256 only and custom with createdAt/updatedAt; only printable ASCII; no
-ECDSA keys. Refusals exit 1, one line per problem: CODE: file: where: why. Then prints the upload steps.
+ECDSA keys; RSA-PSS signatures with salt length 32 (what the servers verify); every new target with a
+hardware id, and a BINARY one with a location (uri, or cliUploaded: true). Refusals exit 1, one line per
+problem: CODE: file: where: why. Then prints the upload steps, and what the server will do (a root that
+drops a key the server holds for its own roles makes it delete that private key).
 
   --server-root-version N     the root version the reposerver holds now (default: the imported one);
                               only later versions are written
+  --server-targets PATH       the targets the reposerver holds now, as garage-sign targets pull leaves them
+                              (the repository folder, or its roles/unsigned/targets.json) or as it serves
+                              them (GET …/targets.json): the release must be their version + 1 and built on
+                              exactly them (OTA_EXPORT_SERVER_TARGETS), and the checksum is theirs
   --server-targets-version N  the targets version it holds now (default: the imported or pulled one;
                               0 if it has none): the release must be exactly N + 1`;
 
 export async function cmdExport(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { at: { type: 'string' }, 'server-root-version': { type: 'string' }, 'server-targets-version': { type: 'string' } }, EXPORT_HELP);
+  const { values, positionals } = args(argv, { at: { type: 'string' }, 'server-root-version': { type: 'string' }, 'server-targets-version': { type: 'string' }, 'server-targets': { type: 'string' } }, EXPORT_HELP);
   if (values.help) return io.out(EXPORT_HELP), 0;
   const [format, out] = positionals;
   if (format !== 'ota-tuf' || !out || positionals.length !== 2) throw new UsageError(EXPORT_HELP);
@@ -560,7 +585,12 @@ export async function cmdExport(argv: string[], io: Io): Promise<number> {
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number >= 0`);
       return n;
     };
-    const r = exportOtaTuf(dataDirOf(values), path.resolve(out), { at, serverRootVersion: version(values['server-root-version'], '--server-root-version'), serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version') });
+    const r = exportOtaTuf(dataDirOf(values), path.resolve(out), {
+      at,
+      serverRootVersion: version(values['server-root-version'], '--server-root-version'),
+      serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version'),
+      serverTargets: values['server-targets'],
+    });
     if (values.json) return io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0;
     io.out(r.files.length ? `wrote ${r.files.join(', ')} to ${r.outDir}` : `nothing to upload; wrote nothing to ${r.outDir}`);
     for (const n of r.notes) io.out(`note: ${n}`);

@@ -22,9 +22,11 @@ import { unzipSync } from 'fflate';
 import { canonicalize } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { LIMITS } from '../protocol/limits.js';
-import { otaUsable, parseGarageSignPublic, parseMetadataKey, sha256hex, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import { decodeSig, otaUsable, parseGarageSignPublic, parseMetadataKey, sha256hex, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import { deletedKeyLine, OTA_PSS_SALT, otaSaltProblem, otaTargetsProblems, serverKeysDeleted, type OtaTargetCode } from '../protocol/ota-server.js';
+import { OTA_SERVER_TARGETS_META } from './proposals.js';
 import { EXPIRES_RE, formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
-import { parseMetadata, verifyRepository, type FileInput, type RepositoryInput } from '../protocol/verify.js';
+import { parseMetadata, verifyRepository, type FileInput, type Metadata, type RepositoryInput } from '../protocol/verify.js';
 import { DATA_FILES } from './server.js';
 import { Store } from './store.js';
 
@@ -336,7 +338,10 @@ export type OtaExportCode =
   | 'OTA_EXPORT_TARGET'
   | 'OTA_EXPORT_TARGETS_VERSION'
   | 'OTA_EXPORT_ONLINE_ROLES'
-  | 'OTA_EXPORT_UNVERIFIED';
+  | 'OTA_EXPORT_UNVERIFIED'
+  | 'OTA_EXPORT_PSS_SALT' // an RSA-PSS signature with a salt length other than 32
+  | 'OTA_EXPORT_SERVER_TARGETS' // the server holds other targets than the release was built on
+  | OtaTargetCode;
 
 export interface OtaProblem {
   code: OtaExportCode;
@@ -677,6 +682,76 @@ export interface ExportOptions {
   serverRootVersion?: number;
   /** The targets version the reposerver holds now (default: the imported or pulled one; 0 for none). */
   serverTargetsVersion?: number;
+  /**
+   * The targets the reposerver holds now: its targets.json (as GET …/targets.json serves it), or
+   * garage-sign's after `targets pull` (a repository folder, or its roles/unsigned/targets.json
+   * with roles/targets.json.checksum beside roles/unsigned/).
+   */
+  serverTargets?: string;
+}
+
+/** What the reposerver holds, read from a pulled targets file. */
+export interface ServerTargets {
+  /** The file read, for messages. */
+  source: string;
+  /** The `signed` body. */
+  signed: Record<string, unknown>;
+  version: number;
+  /** Its x-ats-role-checksum: computed from a signed file, or read from garage-sign's checksum file; null when neither. */
+  checksum: string | null;
+}
+
+/** Read the targets the server holds, as `garage-sign targets pull` leaves them or as the server serves them. */
+export function readServerTargets(p: string): ServerTargets {
+  let file = p;
+  let checksumFile: string | null = null;
+  const st = (() => {
+    try {
+      return fs.statSync(p);
+    } catch {
+      throw new QuorumError('FILE_MISSING', `--server-targets ${p}: no such file or folder`);
+    }
+  })();
+  if (st.isDirectory()) {
+    file = path.join(p, 'roles', 'unsigned', 'targets.json');
+    if (!fs.existsSync(file)) throw new QuorumError('FILE_MISSING', `--server-targets ${p}: no roles/unsigned/targets.json; run garage-sign targets pull first`);
+  }
+  if (path.basename(path.dirname(file)) === 'unsigned') checksumFile = path.join(path.dirname(path.dirname(file)), 'targets.json.checksum');
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new QuorumError('USAGE', `--server-targets ${file}: not a targets.json (${(e as Error).message})`);
+  }
+  const signedEnvelope = typeof doc.signed === 'object' && doc.signed !== null && Array.isArray(doc.signatures);
+  const signed = (signedEnvelope ? doc.signed : doc) as Record<string, unknown>;
+  if (signed._type !== 'Targets' || !Number.isInteger(signed.version)) throw new QuorumError('USAGE', `--server-targets ${file}: not ota targets metadata (_type "Targets" with an integer version)`);
+  let checksum: string | null = null;
+  if (signedEnvelope) checksum = roleChecksum(fs.readFileSync(file));
+  else if (checksumFile && fs.existsSync(checksumFile)) {
+    checksum = fs.readFileSync(checksumFile, 'utf8').trim();
+    if (!HEX64.test(checksum)) throw new QuorumError('USAGE', `${checksumFile}: not a sha256 checksum`);
+  }
+  return { source: file, signed, version: signed.version as number, checksum };
+}
+
+/** RSA-PSS signatures in `meta` whose salt is not the 32 the ota-tuf servers verify. */
+function saltProblems(meta: Metadata, keys: Record<string, MetadataKey>): OtaProblem[] {
+  const out: OtaProblem[] = [];
+  meta.signatures.forEach((s, i) => {
+    const k = keys[s.keyid];
+    const sig = decodeSig(s.sig, 'ota');
+    if (!k || !sig) return;
+    let pk: PublicKey;
+    try {
+      pk = parseMetadataKey(k);
+    } catch {
+      return;
+    }
+    const salt = otaSaltProblem(pk, sig);
+    if (salt !== null) out.push({ code: 'OTA_EXPORT_PSS_SALT', file: meta.file, at: `signatures[${i}]`, message: `the RSA-PSS signature by ${s.keyid} has salt length ${salt}; devices accept it, but the OTA Connect servers verify salt length ${OTA_PSS_SALT} only and refuse the upload: have it signed again` });
+  });
+  return out;
 }
 
 export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOptions = {}): ExportResult {
@@ -692,8 +767,12 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
     const importedRoot = store.getMeta(OTA_META.importRootVersion);
     const imported = importedRoot !== undefined;
     const importedVersion = opts.serverRootVersion ?? (importedRoot ? Number(importedRoot) : null);
+    const pulled = opts.serverTargets !== undefined ? readServerTargets(opts.serverTargets) : null;
+    if (pulled && opts.serverTargetsVersion !== undefined && opts.serverTargetsVersion !== pulled.version) {
+      throw new QuorumError('USAGE', `--server-targets-version ${opts.serverTargetsVersion} contradicts --server-targets ${pulled.source}, which is version ${pulled.version}; give one of them`);
+    }
     const serverTargets = store.getMeta(OTA_META.serverTargetsVersion);
-    const serverTargetsVersion = opts.serverTargetsVersion ?? (serverTargets ? Number(serverTargets) : null);
+    const serverTargetsVersion = pulled?.version ?? opts.serverTargetsVersion ?? (serverTargets ? Number(serverTargets) : null);
     const tufrepoUrl = store.getMeta(OTA_META.tufrepoUrl) ?? null;
     const notes: string[] = [];
     const problems: OtaProblem[] = [];
@@ -714,7 +793,15 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
     const rootVersions = [...roots.keys()].filter((v) => importedVersion === null || v > importedVersion).sort((a, b) => a - b);
     if (importedVersion !== null && !rootVersions.length) notes.push(`root version ${importedVersion} is what the reposerver already has; no root to upload`);
     const latestRoot = parseMetadata(files['root.json']!, 'root.json', 'root', 'ota').signed as RootSigned;
-    for (const v of rootVersions) problems.push(...checkOtaTuf('root', roots.get(v)!.bytes, `${v}.root.json`));
+    for (const v of rootVersions) {
+      const file = `${v}.root.json`;
+      problems.push(...checkOtaTuf('root', roots.get(v)!.bytes, file));
+      const self = parseMetadata(roots.get(v)!.bytes, file, 'root', 'ota');
+      const prev = roots.get(v - 1) ? (parseMetadata(roots.get(v - 1)!.bytes, `${v - 1}.root.json`, 'root', 'ota').signed as RootSigned) : null;
+      problems.push(...saltProblems(self, { ...(prev?.keys ?? {}), ...(self.signed as RootSigned).keys }));
+      // The keyserver keeps only the private keys the new root still lists: say plainly which go.
+      if (prev) for (const k of serverKeysDeleted(prev, self.signed as RootSigned)) notes.push(`${file}: ${deletedKeyLine(k)}`);
+    }
 
     // The reposerver signs snapshot and timestamp with the keys it holds; a root that moves them
     // elsewhere leaves it unable to publish anything.
@@ -737,16 +824,33 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
     const t = files['targets.json'];
     if (t) {
       const v = versionOf(t);
+      const released = parseMetadata(t, 'targets.json', 'targets', 'ota');
+      const sameBody = (a: Record<string, unknown>, b: unknown) => canonicalize(a, 'ota').equals(canonicalize(b, 'ota'));
+      // The targets the release was built on: released here, or pulled from the server at import.
+      const prevFile = targetsOfVersion(store, v - 1);
+      const importPulled = store.getMeta(OTA_SERVER_TARGETS_META);
+      const base = prevFile ? (parseMetadata(prevFile, 'targets.json', 'targets', 'ota').signed as unknown as Record<string, unknown>) : importPulled && (JSON.parse(importPulled) as { version: number }).version === v - 1 ? (JSON.parse(importPulled) as Record<string, unknown>) : null;
+      const from = pulled ? `the reposerver holds (${pulled.source})` : 'the reposerver holds';
       if (serverTargetsVersion !== null && v === serverTargetsVersion) {
-        notes.push(`targets version ${v} is what the reposerver already has; no targets to upload`);
+        if (pulled && !sameBody(pulled.signed, released.signed)) {
+          problems.push({ code: 'OTA_EXPORT_SERVER_TARGETS', file: 'targets.json', at: 'signed', message: `${from} targets version ${v} with other content than this release's; someone else published version ${v}: pull, and open a targets round on what the server holds` });
+        } else notes.push(`targets version ${v} is what the reposerver already has; no targets to upload`);
       } else if (serverTargetsVersion !== null && v !== serverTargetsVersion + 1) {
-        problems.push({ code: 'OTA_EXPORT_TARGETS_VERSION', file: 'targets.json', at: 'signed.version', message: `the reposerver holds targets version ${serverTargetsVersion} and accepts only version ${serverTargetsVersion + 1} next (409 invalid_version_bump), but this release has version ${v}${v > serverTargetsVersion ? '; if the server has moved on since the import, say which version it holds with --server-targets-version N' : ''}` });
+        problems.push({ code: 'OTA_EXPORT_TARGETS_VERSION', file: 'targets.json', at: 'signed.version', message: `${from} targets version ${serverTargetsVersion} and accepts only version ${serverTargetsVersion + 1} next (409 invalid_version_bump), but this release has version ${v}${v > serverTargetsVersion && !pulled ? '; if the server has moved on since the import, give its targets with --server-targets (garage-sign targets pull)' : ''}` });
       } else {
         targetsVersion = v;
         problems.push(...checkOtaTuf('targets', t, 'targets.json'));
-        const prev = targetsOfVersion(store, v - 1);
-        if (prev) checksum = roleChecksum(prev);
-        else if (v > 1 || serverTargetsVersion !== null) notes.push(`the targets the reposerver holds now are not known here, so their x-ats-role-checksum is not either: run "garage-sign targets pull" (it writes roles/targets.json.checksum) and push with garage-sign`);
+        if (pulled && base && !sameBody(pulled.signed, base)) {
+          problems.push({ code: 'OTA_EXPORT_SERVER_TARGETS', file: 'targets.json', at: 'signed', message: `${from} targets version ${pulled.version}, but not the ones this release was built on (they differ at ${firstDifference(pulled.signed, base, 'signed')}); someone else published targets: open a new targets round on what the server holds` });
+        }
+        // New targets need a location and hardware ids (the reposerver stores them, devices install them).
+        for (const x of otaTargetsProblems(released.signed as unknown as Record<string, unknown>, pulled?.signed ?? base)) problems.push({ ...x, file: 'targets.json', at: `signed.${x.at}` });
+        problems.push(...saltProblems(released, latestRoot.keys));
+        if (pulled) {
+          checksum = pulled.checksum;
+          if (!checksum) notes.push(`${pulled.source} is unsigned and no targets.json.checksum was found beside its roles/unsigned folder, so the x-ats-role-checksum is unknown; give the folder garage-sign targets pull wrote`);
+        } else if (prevFile) checksum = roleChecksum(prevFile);
+        else if (v > 1 || serverTargetsVersion !== null) notes.push(`the targets the reposerver holds now are not known here, so their x-ats-role-checksum is not either: run "garage-sign targets pull" and give its folder with --server-targets`);
       }
     }
     if (problems.length) {

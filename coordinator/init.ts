@@ -18,7 +18,7 @@ import { loadRepository } from '../protocol/repository.js';
 import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
 import type { RootSigned } from '../protocol/metadata/schemas.js';
 import { garageSignInput, keyRoles, OTA_META, parseTufrepoUrl, readGarageSign, unsignedReports, type GarageSignSource, type KeyReport, type UnsignedReport } from './garage-sign.js';
-import { initialRoot } from './proposals.js';
+import { initialRoot, OTA_SERVER_TARGETS_META } from './proposals.js';
 import { publish } from './release.js';
 import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
 import { DATA_FILES, hashToken } from './server.js';
@@ -181,6 +181,11 @@ export function init(opts: InitOptions): InitResult {
         store.setMeta(OTA_META.importSource, 'garage-sign');
         if (gsImport.tufrepoUrl) store.setMeta(OTA_META.tufrepoUrl, gsImport.tufrepoUrl);
         if (gsImport.serverTargetsVersion !== null) store.setMeta(OTA_META.serverTargetsVersion, String(gsImport.serverTargetsVersion));
+        // What `targets pull` saw the server hold: round open and export tell new targets from it.
+        const pulled = gsImport.unsigned.find((u) => u.role === 'targets');
+        if (gs!.unsignedTargets && pulled?.version === gsImport.serverTargetsVersion) {
+          store.setMeta(OTA_SERVER_TARGETS_META, JSON.stringify(JSON.parse(gs!.unsignedTargets.bytes.toString('utf8'))));
+        }
       }
       if (importFiles && dialect === 'ota') {
         // An ota import is the state of an OTA Connect reposerver: `quorum export ota-tuf` uploads only what comes after it.

@@ -8,6 +8,8 @@ import { setOwn } from '../protocol/canonical.js';
 import { toMetadataKey, keyId, parseMetadataKey, publicKeyFrom, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { buildRoot, daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires, type RootSigned, type Role } from '../protocol/metadata/schemas.js';
+import { QuorumError } from '../protocol/errors.js';
+import { otaTargetsProblems } from '../protocol/ota-server.js';
 import { RoundError, keyholderKey, type RepoState } from './rounds.js';
 import type { Store } from './store.js';
 import { groupPublicKey } from '../protocol/frost.js';
@@ -44,6 +46,32 @@ export const RootChangeSchema = z.strictObject({
   expiresDays: z.number().int().min(1).max(3650).optional(),
 });
 export type RootChange = z.infer<typeof RootChangeSchema>;
+
+/** Meta key: the `signed` targets body pulled from the OTA Connect reposerver at import (garage-sign targets pull). */
+export const OTA_SERVER_TARGETS_META = 'ota_server_targets';
+
+/** The targets the reposerver holds as far as this coordinator knows: the newer of the released ones and those pulled at import. */
+export function serverKnownTargets(store: Store, state: RepoState): Record<string, unknown> | null {
+  const released = state.targets ? (state.targets.signed as unknown as Record<string, unknown>) : null;
+  const text = store.getMeta(OTA_SERVER_TARGETS_META);
+  const pulled = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+  if (!pulled) return released;
+  return released && (released.version as number) >= (pulled.version as number) ? released : pulled;
+}
+
+/**
+ * ota: refuse a proposed targets body with a target devices could not install or the reposerver
+ * would not store (no hardware id, a BINARY file with no location, a uri it cannot parse); see
+ * protocol/ota-server.ts. The same check runs again at `quorum export ota-tuf`.
+ */
+export function checkOtaTargets(store: Store, state: RepoState, signed: Record<string, unknown>): void {
+  if (state.dialect !== 'ota') return;
+  const problems = otaTargetsProblems(signed, serverKnownTargets(store, state));
+  if (!problems.length) return;
+  // One line per problem; the first one's code heads the error (CODE: message on stderr).
+  const first = problems[0]!.code;
+  throw new QuorumError(first, problems.map((p) => `${p.code === first ? '' : `${p.code}: `}${p.at}: ${p.message}`).join('\n'));
+}
 
 /** The next targets body: the released one with entries added/replaced/removed. */
 export function proposeTargets(state: RepoState, change: TargetsChange, now = new Date()): Record<string, unknown> {

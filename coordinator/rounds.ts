@@ -10,6 +10,7 @@ import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { decodeSig, parseMetadataKey, publicKeyFrom, verifySignature, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
+import { OTA_PSS_SALT, otaSaltProblem } from '../protocol/ota-server.js';
 import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import { doneGroups } from './frost.js';
@@ -23,7 +24,8 @@ export type RoundErrorCode =
   | 'ROUND_INVALID' // the proposed metadata is not acceptable
   | 'NO_ROOT' // targets round before any root was released
   | 'KEYHOLDER_UNKNOWN'
-  | 'KEYHOLDER_EXISTS';
+  | 'KEYHOLDER_EXISTS'
+  | 'SIG_PSS_SALT'; // ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify
 
 export class RoundError extends QuorumError<RoundErrorCode> {}
 
@@ -374,6 +376,8 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
     if (replay) return reject('SIG_REPLAY', `signature is over the bytes of round ${replay}, not round ${round.id}; review and sign this round`);
     return reject('SIG_WRONG_BYTES', sub.sha256 !== round.sha256 ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch the round again and sign its exact bytes` : 'signature does not verify over this round\'s exact bytes; fetch the round again and sign its exact bytes');
   }
+  const salt = state.dialect === 'ota' ? otaSaltProblem(pk, sig) : null;
+  if (salt !== null) return reject('SIG_PSS_SALT', `the RSA-PSS signature has salt length ${salt}; aktualizr would accept it, but the OTA Connect servers verify salt length ${OTA_PSS_SALT} only and would refuse the upload; sign again with salt length ${OTA_PSS_SALT} (quorum-signer does)`);
   const keyholder = sub.keyholder?.name ?? sub.label ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;
   store.tx(() => {
     const cur = store.round(round.id)!;

@@ -22,7 +22,7 @@ import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, ROUND_STATES, W
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, listCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
 import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
-import { proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema, type TargetsChange } from './proposals.js';
+import { checkOtaTargets, proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema, type TargetsChange } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, listRounds, openRound, repoState, roundSummary, submitSignature } from './rounds.js';
 import { AuthGuard, GuardError, SlowReaders } from './guard.js';
@@ -400,6 +400,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           if (b.signed) signed = raw.signed!;
           else if (b.role === 'targets') signed = proposeTargets(st, { ...b.targets, add: raw.targets?.add });
           else signed = proposeRoot(store, st, b.root ?? {}, onlinePublic ?? undefined);
+          if (b.role === 'targets') checkOtaTargets(store, st, signed);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
           if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
           const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion, online: onlinePublic ?? undefined, resignTargets: b.resignTargets });

@@ -15,6 +15,7 @@
  * is written piece by piece. The output is built as a list of Buffers of about 1 MiB each so that multi-hundred-megabyte
  * targets files never hit V8's maximum string length; callers get one Buffer.
  */
+import { isAscii } from 'node:buffer';
 import { CanonicalError } from './errors.js';
 
 export type Dialect = 'ota' | 'tuf';
@@ -215,4 +216,15 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
 /** Canonical form as a string (convenience for small values and tests). */
 export function canonicalString(value: unknown, dialect: Dialect): string {
   return canonicalize(value, dialect).toString('utf8');
+}
+
+/**
+ * The bytes aktualizr verifies and hashes for `ota` canonical bytes: JsonCpp's canonical form,
+ * which escapes every non-ASCII UTF-16 unit as \uXXXX (lowercase hex) where ota-tuf and this
+ * module write UTF-8. The same bytes for ASCII content, which is all the ota-tuf server accepts.
+ */
+export function aktualizrBytes(canonical: Buffer): Buffer {
+  if (isAscii(canonical)) return canonical;
+  const s = canonical.toString('utf8').replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return Buffer.from(s, 'latin1');
 }

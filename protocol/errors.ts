@@ -32,9 +32,12 @@ export type VerifyCode =
   | 'EXPIRES_FORMAT' // `expires` is not YYYY-MM-DDTHH:MM:SSZ
   | 'THRESHOLD_INVALID' // a role threshold below 1 (or above the ota limit)
   | 'ROLE_MISSING' // root lacks a required role
-  | 'ROLE_KEY_MISSING' // a role names a key id absent from `keys`
+  | 'ROLE_KEY_MISSING' // a role names a key id absent from `keys` (clients skip it: a warning to them)
+  | 'ROLE_UNKNOWN' // tuf: a root role other than the four (python-tuf refuses the root)
+  | 'ROLE_KEY_DUPLICATE' // tuf: a role lists a key id twice (python-tuf and tuf-js refuse the root)
   | 'SIGNATURE_INVALID' // a role key's signature does not verify over the canonical bytes
   | 'SIGNATURE_MALFORMED' // a signature entry that cannot be decoded
+  | 'SIGNATURE_METHOD' // ota: a signature method aktualizr does not know (it rejects the whole file)
   | 'DUPLICATE_SIGNATURE' // the same key id signs twice (aktualizr rejects the file)
   | 'DUPLICATE_KEY_MATERIAL' // one key listed under several key ids, counted once
   | 'UNKNOWN_KEY' // a signature by a key id absent from `keys`
@@ -54,12 +57,16 @@ export type VerifyCode =
   | 'META_LENGTH_MISMATCH'
   | 'META_HASH_MISMATCH'
   | 'META_MISSING' // snapshot/timestamp does not name a file it must
+  | 'META_INCOMPLETE' // ota: timestamp names snapshot.json without length or a sha256/sha512 hash
+  | 'META_HASH_UNSUPPORTED' // tuf: a hash algorithm python-tuf or tuf-js cannot compute
+  | 'OTA_SIZE_LIMIT' // above aktualizr's download limit for the file
+  | 'OTA_KEY_UNSUPPORTED' // ota: a key type aktualizr rejects (error) or an RSA size it cannot use (warning)
   // warnings only:
   | 'EXPIRES_SOON'
   | 'TRUST_ON_FIRST_USE'
-  | 'OTA_SIZE_LIMIT'
   | 'OTA_NON_ASCII'
-  | 'OTA_KEY_UNSUPPORTED'
+  | 'OTA_PSS_SALT' // an RSA-PSS salt other than 32: aktualizr accepts it, the OTA Connect servers do not
+  | 'SNAPSHOT_LISTS_ROOT' // snapshot names root.json / N.root.json, which no client checks
   | 'DELEGATIONS_NOT_VERIFIED';
 
 export type ErrorCode = InputCode | CanonicalCode | KeyCode | VerifyCode;

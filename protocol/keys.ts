@@ -235,6 +235,39 @@ export function verifySignature(pk: PublicKey, data: Buffer, sig: Buffer): boole
   }
 }
 
+/**
+ * The salt length of an RSA-PSS (SHA-256, MGF1-SHA-256) signature, recovered from the encoded
+ * message (RFC 8017 9.1.2 steps 7-10); null when `sig` is not a PSS encoding under `pk` at all.
+ * aktualizr and python-tuf accept any salt; ota-tuf's BouncyCastle verifier accepts only 32.
+ */
+export function pssSaltLength(pk: PublicKey, sig: Buffer): number | null {
+  if (pk.algorithm !== 'rsa-pss-sha256' || !pk.bits || sig.length !== Math.ceil(pk.bits / 8)) return null;
+  let em: Buffer;
+  try {
+    em = crypto.publicDecrypt({ key: pk.keyObject, padding: crypto.constants.RSA_NO_PADDING }, sig);
+  } catch {
+    return null;
+  }
+  const emBits = pk.bits - 1;
+  const emLen = Math.ceil(emBits / 8);
+  em = em.subarray(em.length - emLen); // a modulus of 8k bits gives one leading zero byte
+  const hLen = 32;
+  if (emLen < hLen + 2 || em[emLen - 1] !== 0xbc) return null;
+  const maskedDB = em.subarray(0, emLen - hLen - 1);
+  const h = em.subarray(emLen - hLen - 1, emLen - 1);
+  const db = Buffer.alloc(maskedDB.length);
+  for (let counter = 0, off = 0; off < db.length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    const block = crypto.createHash('sha256').update(h).update(c).digest();
+    for (let i = 0; i < block.length && off < db.length; i++, off++) db[off] = maskedDB[off]! ^ block[i]!;
+  }
+  db[0] = db[0]! & (0xff >> (8 * emLen - emBits));
+  const one = db.findIndex((b) => b !== 0);
+  if (one < 0 || db[one] !== 0x01) return null;
+  return db.length - one - 1;
+}
+
 /** Sign with a private key held in this process (key files, tests, the online key). */
 export function signBytes(privateKey: KeyObject, data: Buffer): Buffer {
   switch (privateKey.asymmetricKeyType) {

@@ -6,6 +6,8 @@
 export const LIMITS = {
   otaRootBytes: 64 * 1024, // bytes: aktualizr kMaxRootSize, also director targets
   otaImageTargetsBytes: 8 * 1024 * 1024, // bytes: aktualizr kMaxImageTargetsSize
+  otaSnapshotBytes: 64 * 1024, // bytes: aktualizr kMaxSnapshotSize (when timestamp names no length)
+  otaTimestampBytes: 64 * 1024, // bytes: aktualizr kMaxTimestampSize
   maxThreshold: 1000, // signatures: ota-tuf's upper bound for a role threshold
   maxMetadataBytes: 512 * 1024 * 1024, // bytes: the largest file `quorum verify` reads (V8 string limit)
 } as const;

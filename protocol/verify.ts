@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import { isAscii } from 'node:buffer';
-import { canonicalize, type Dialect } from './canonical.js';
+import { aktualizrBytes, canonicalize, type Dialect } from './canonical.js';
 import { QuorumError, type ErrorCode } from './errors.js';
 import { decodeSig, otaUsable, parseMetadataKey, sha256hex, verifySignature, type MetadataKey, type PublicKey } from './keys.js';
 import {
@@ -26,6 +26,7 @@ import {
   type SignedOf,
 } from './metadata/schemas.js';
 import { LIMITS } from './limits.js';
+import { OTA_PSS_SALT, otaSaltProblem } from './ota-server.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -82,10 +83,14 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   }
   // Targets maps are checked by the equivalent fast predicate; zod runs on the rest, and on the
   // whole only when the predicate fails, to say what is wrong.
-  const entries = role === 'targets' ? countTargets(raw.signed.targets) : -1;
+  const entries = role === 'targets' ? countTargets(raw.signed.targets, d === 'tuf') : -1;
   const fastTargets = entries >= 0;
   const parsed = SIGNED_SCHEMAS[role].safeParse(fastTargets ? { ...raw.signed, targets: {} } : raw.signed);
   if (!parsed.success) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
+  if (d === 'tuf') {
+    const problem = tufModelProblem(role, raw.signed, fastTargets);
+    if (problem) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${problem} (python-tuf's Metadata.from_dict refuses it)`);
+  }
   let canonical: Buffer;
   try {
     canonical = canonicalize(raw.signed, d);
@@ -95,6 +100,32 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   }
   // Keep the parsed object itself (not zod's copy): it is the exact content that was signed.
   return { file, role, dialect: d, bytes, signed: raw.signed as SignedOf<R>, signatures: raw.signatures, canonical, ...(fastTargets ? { entries } : {}) };
+}
+
+const isEmpty = (o: object): boolean => {
+  for (const _ in o) return false;
+  return true;
+};
+
+/**
+ * What python-tuf's models refuse beyond our shared schema (tuf/api/_payload.py): a version below
+ * 1 (Signed, MetaFile) and an empty `hashes` (BaseFile._validate_hashes, TargetFile and MetaFile;
+ * for targets countTargets has checked it already when `targetsChecked`).
+ * aktualizr accepts both, so the `ota` dialect does not check them.
+ */
+function tufModelProblem(role: Role, signed: Record<string, unknown>, targetsChecked: boolean): string | null {
+  if ((signed.version as number) < 1) return `version ${signed.version as number} must be at least 1`;
+  if (role === 'targets' && !targetsChecked) {
+    const targets = signed.targets as Record<string, { hashes: object }>;
+    for (const name in targets) if (isEmpty(targets[name]!.hashes)) return `target ${JSON.stringify(name)} has an empty hashes object`;
+  }
+  if (role === 'snapshot' || role === 'timestamp') {
+    for (const [name, m] of Object.entries(signed.meta as Record<string, MetaFile>)) {
+      if (m.version < 1) return `meta ${JSON.stringify(name)} version ${m.version} must be at least 1`;
+      if (m.hashes && isEmpty(m.hashes)) return `meta ${JSON.stringify(name)} has an empty hashes object`;
+    }
+  }
+  return null;
 }
 
 function summarise(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
@@ -112,6 +143,7 @@ export interface RoleKeys {
 }
 
 export interface ThresholdResult {
+  /** Whether the threshold is met: by distinct keys, or (`asClient`) by key ids as the clients count. */
   met: boolean;
   threshold: number;
   /** Distinct keys (by material) the role lists. */
@@ -123,13 +155,31 @@ export interface ThresholdResult {
 }
 
 /**
- * Count distinct role keys (by key material) with a valid signature over `meta.canonical`.
- * Signatures by keys outside the role are ignored; a duplicated key id in `signatures` is an
- * error in itself because aktualizr rejects such a file.
+ * How a check judges: `asClient` gives the verdict of the client that consumes the dialect
+ * (aktualizr for `ota`; python-tuf and tuf-js for `tuf`), where a check of ours that only
+ * protects devices becomes a warning. Without it, the coordinator's and the signers' own stricter
+ * rules hold (thresholds count distinct keys). docs/reference/dialects.md lists every difference.
  */
-export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys, keys: Record<string, MetadataKey>): ThresholdResult {
+export interface CheckOptions {
+  asClient?: boolean;
+}
+
+/** Signature methods aktualizr accepts (any case); any other fails the whole file (metawithkeys.cc). */
+const OTA_METHODS = new Set(['rsassa-pss', 'rsassa-pss-sha256', 'ed25519']);
+
+/**
+ * Count role keys with a valid signature over `meta.canonical` (`asClient` in `ota`: over the
+ * bytes aktualizr computes). Distinct keys count, by key material; `asClient`, key ids count as
+ * aktualizr, python-tuf and tuf-js count them, and one key under several ids is a warning.
+ * Signatures by keys outside the role are ignored; a duplicated key id in `signatures` is an
+ * error in itself (aktualizr, python-tuf and tuf-js reject such a file), as is an `ota` method
+ * aktualizr does not know.
+ */
+export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys, keys: Record<string, MetadataKey>, opts: CheckOptions = {}): ThresholdResult {
   const findings: Finding[] = [];
   const f = (code: ErrorCode, severity: Severity, message: string) => findings.push({ code, severity, file: meta.file, message });
+  const ota = meta.dialect === 'ota';
+  const client = !!opts.asClient;
   const roleKeys = new Map<string, PublicKey>();
   const fingerprints = new Set<string>();
   for (const id of role.keyids) {
@@ -137,12 +187,15 @@ export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys,
     if (!k) continue; // reported once by checkRoot as ROLE_KEY_MISSING
     try {
       const pk = parseMetadataKey(k);
+      // aktualizr cannot verify with RSA keys of other sizes: their signatures never count there.
+      if (client && ota && !otaUsable(pk)) continue;
       roleKeys.set(id, pk);
       fingerprints.add(pk.fingerprint);
     } catch {
       // reported by checkRoot as KEY_INVALID / KEY_UNSUPPORTED
     }
   }
+  const bytes = client && ota ? aktualizrBytes(meta.canonical) : meta.canonical;
   const seenIds = new Set<string>();
   const counted = new Map<string, string>(); // fingerprint -> key id
   let validIds = 0;
@@ -150,38 +203,62 @@ export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys,
   const p = (code: ErrorCode, message: string) => problems.push({ code, severity: 'error', file: meta.file, message });
   for (const s of meta.signatures) {
     if (seenIds.has(s.keyid)) {
-      f('DUPLICATE_SIGNATURE', 'error', `key ${short(s.keyid)} signs twice; aktualizr rejects the whole file, keep one signature per key`);
+      f('DUPLICATE_SIGNATURE', 'error', `key ${short(s.keyid)} signs twice; aktualizr, python-tuf and tuf-js reject the whole file, keep one signature per key`);
       continue;
     }
     seenIds.add(s.keyid);
+    if (ota && !OTA_METHODS.has(String(s.method ?? '').toLowerCase())) {
+      f('SIGNATURE_METHOD', 'error', `signature by ${short(s.keyid)} has method ${JSON.stringify(s.method ?? null)}; aktualizr rejects the whole file unless every method is "ed25519" or "rsassa-pss-sha256"`);
+      continue;
+    }
     const pk = roleKeys.get(s.keyid);
     if (!pk) {
-      if (keys[s.keyid]) p('WRONG_ROLE_KEY', `signature by key ${short(s.keyid)}, which is not a ${roleName} key; it does not count`);
+      const mk = keys[s.keyid];
+      if (mk && role.keyids.includes(s.keyid)) p(ota ? 'OTA_KEY_UNSUPPORTED' : 'KEY_UNSUPPORTED', `signature by ${roleName} key ${short(s.keyid)}, which ${ota && client ? 'aktualizr' : 'this tool'} cannot use; it does not count`);
+      else if (mk) p('WRONG_ROLE_KEY', `signature by key ${short(s.keyid)}, which is not a ${roleName} key; it does not count`);
       else p('UNKNOWN_KEY', `signature by key ${short(s.keyid)}, which root does not list; it does not count`);
+      continue;
+    }
+    if (client && ota && pk.algorithm === 'ed25519' && !/^[0-9a-fA-F]*$/.test(keys[s.keyid]!.keyval.public)) {
+      f('OTA_KEY_UNSUPPORTED', 'error', `ED25519 key ${short(s.keyid)} is not written as hex; aktualizr fails the whole file when it verifies a signature by it`);
       continue;
     }
     const sig = decodeSig(s.sig, meta.dialect);
     if (!sig) {
-      p('SIGNATURE_MALFORMED', `signature by ${short(s.keyid)} is not ${meta.dialect === 'ota' ? 'base64' : 'hex'}`);
+      p('SIGNATURE_MALFORMED', `signature by ${short(s.keyid)} is not ${ota ? 'base64' : 'hex'}`);
       continue;
     }
-    if (!verifySignature(pk, meta.canonical, sig)) {
-      problems.push({ code: 'SIGNATURE_INVALID', severity: 'error', file: meta.file, message: `signature by ${roleName} key ${short(s.keyid)} does not verify over the canonical signed bytes (content changed after signing, or wrong key)` });
+    if (!verifySignature(pk, bytes, sig)) {
+      const raw = bytes !== meta.canonical && verifySignature(pk, meta.canonical, sig);
+      problems.push({
+        code: 'SIGNATURE_INVALID',
+        severity: 'error',
+        file: meta.file,
+        message: raw
+          ? `signature by ${roleName} key ${short(s.keyid)} is over the UTF-8 form of non-ASCII content, but aktualizr escapes non-ASCII as \\uXXXX and verifies other bytes; keep ota content ASCII`
+          : `signature by ${roleName} key ${short(s.keyid)} does not verify over the canonical signed bytes (content changed after signing, or wrong key)`,
+      });
       continue;
+    }
+    if (client && ota) {
+      const salt = otaSaltProblem(pk, sig);
+      if (salt !== null) f('OTA_PSS_SALT', 'warning', `RSA-PSS signature by ${short(s.keyid)} has salt length ${salt}: aktualizr accepts it, but the OTA Connect servers verify salt length ${OTA_PSS_SALT} only and refuse the upload; sign again (quorum-signer signs with ${OTA_PSS_SALT})`);
     }
     validIds++;
     if (!counted.has(pk.fingerprint)) counted.set(pk.fingerprint, s.keyid);
   }
   const thresholdValid = Number.isInteger(role.threshold) && role.threshold >= 1;
-  const met = thresholdValid && counted.size >= role.threshold;
+  const distinctMet = thresholdValid && counted.size >= role.threshold;
+  const idsMet = thresholdValid && validIds >= role.threshold;
+  const met = client ? idsMet : distinctMet;
   if (met) {
     // Valid anyway; a bad signature by a role key still deserves a look.
     for (const x of problems) if (x.code === 'SIGNATURE_INVALID' || x.code === 'SIGNATURE_MALFORMED') findings.push({ ...x, severity: 'warning' });
   } else {
     findings.push(...problems);
-    if (thresholdValid && validIds >= role.threshold && counted.size < role.threshold) {
-      f('DUPLICATE_KEY_MATERIAL', 'error', `${validIds} key ids signed but they are only ${counted.size} distinct keys; one key listed under several ids counts once`);
-    }
+  }
+  if (idsMet && !distinctMet) {
+    f('DUPLICATE_KEY_MATERIAL', client ? 'warning' : 'error', `${validIds} key ids signed but they are only ${counted.size} distinct keys; one key listed under several ids counts once here${client ? ', while aktualizr, python-tuf and tuf-js count key ids and accept it: list each key once' : ''}`);
   }
   return { met, threshold: role.threshold, total: fingerprints.size, signedBy: [...counted.values()], findings };
 }
@@ -196,32 +273,72 @@ export function short(keyid: string): string {
 
 // --- root ------------------------------------------------------------------------------------
 
-/** Structural checks of a root: required roles, thresholds >= 1, role keys present and usable. */
-export function checkRoot(meta: Metadata<'root'>): Finding[] {
+/** (keytype, scheme) pairs securesystemslib's Key.from_dict knows (signer/__init__.py); python-tuf refuses a root with any other. */
+const TUF_KEY_PAIRS = new Set([
+  'ecdsa/ecdsa-sha2-nistp256',
+  'ecdsa/ecdsa-sha2-nistp384',
+  'ecdsa/ecdsa-sha2-nistp521',
+  'ecdsa-sha2-nistp256/ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384/ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521/ecdsa-sha2-nistp521',
+  'ed25519/ed25519',
+  ...['sha224', 'sha256', 'sha384', 'sha512'].flatMap((h) => [`rsa/rsassa-pss-${h}`, `rsa/rsa-pkcs1v15-${h}`]),
+  'rsa/pgp+rsa-pkcsv1.5',
+  'dsa/pgp+dsa-fips-180-2',
+  'eddsa/pgp+eddsa-ed25519',
+]);
+
+/**
+ * Structural checks of a root: required roles, thresholds >= 1, role keys present and usable.
+ * `asClient`: what the dialect's client accepts is at most a warning (a key it cannot use, a key id
+ * missing from `keys`: both only never count); see CheckOptions.
+ */
+export function checkRoot(meta: Metadata<'root'>, opts: CheckOptions = {}): Finding[] {
   const out: Finding[] = [];
   const f = (code: ErrorCode, severity: Severity, message: string) => out.push({ code, severity, file: meta.file, message });
   const s = meta.signed as RootSigned;
+  const ota = meta.dialect === 'ota';
+  const lenient: Severity = opts.asClient ? 'warning' : 'error';
   out.push(...checkSpecVersion(meta));
+  if (!ota && typeof s.consistent_snapshot !== 'boolean') f('SCHEMA_INVALID', 'error', 'consistent_snapshot must be true or false; tuf-js refuses a root without it');
   for (const [id, k] of Object.entries(s.keys)) {
+    const keytype = String(k.keytype);
+    if (ota && !['rsa', 'ed25519'].includes(keytype.toLowerCase())) {
+      f('OTA_KEY_UNSUPPORTED', 'error', `key ${short(id)} has keytype ${JSON.stringify(k.keytype)}; aktualizr rejects the whole root unless every key is RSA or ED25519`);
+      continue;
+    }
+    if (!ota && !TUF_KEY_PAIRS.has(`${keytype}/${String(k.scheme)}`)) {
+      f('KEY_UNSUPPORTED', 'error', `key ${short(id)} has keytype/scheme ${keytype}/${String(k.scheme)}, which python-tuf does not know, so it refuses the whole root`);
+      continue;
+    }
     try {
       const pk = parseMetadataKey(k);
-      if (meta.dialect === 'ota' && !otaUsable(pk)) f('OTA_KEY_UNSUPPORTED', 'warning', `key ${short(id)} (${pk.algorithm}${pk.bits ? ' ' + pk.bits : ''}) cannot be used by aktualizr, which rejects the whole root; use ED25519 or RSA 2048/3072/4096`);
+      if (ota && !otaUsable(pk)) f('OTA_KEY_UNSUPPORTED', 'warning', `key ${short(id)} (${pk.algorithm}${pk.bits ? ' ' + pk.bits : ''}) cannot verify anything on aktualizr (RSA 2048/3072/4096 or ED25519 only); its signatures never count`);
     } catch (e) {
-      f((e as QuorumError).code ?? 'KEY_INVALID', 'error', `key ${short(id)}: ${(e as Error).message}`);
+      f((e as QuorumError).code ?? 'KEY_INVALID', lenient, `key ${short(id)}: ${(e as Error).message}${opts.asClient ? '; the client loads the root anyway, but signatures by this key never count' : ''}`);
     }
   }
   const required: Role[] = ['root', 'targets', 'snapshot', 'timestamp'];
+  if (!ota) {
+    // python-tuf's Root takes exactly the four top-level roles.
+    for (const r of Object.keys(s.roles)) if (!(required as string[]).includes(r)) f('ROLE_UNKNOWN', 'error', `roles.${r}: python-tuf refuses a root with roles other than ${required.join(', ')}`);
+  }
   for (const r of required) {
     const role = s.roles[r];
     if (!role) {
-      f('ROLE_MISSING', 'error', `roles.${r} is missing; a root must delegate ${required.join(', ')}`);
+      // aktualizr needs a role's threshold only when it verifies that role's file: snapshot and
+      // timestamp are absent from a director's repository (the file's THRESHOLD_UNMET says the rest).
+      const severity = ota && opts.asClient && (r === 'snapshot' || r === 'timestamp') ? 'warning' : 'error';
+      f('ROLE_MISSING', severity, `roles.${r} is missing; a root must delegate ${required.join(', ')}`);
       continue;
     }
-    if (!Number.isInteger(role.threshold) || role.threshold < 1 || role.threshold > LIMITS.maxThreshold) {
-      f('THRESHOLD_INVALID', 'error', `roles.${r}.threshold is ${role.threshold}; it must be between 1 and ${LIMITS.maxThreshold}`);
+    const max = ota || !opts.asClient ? LIMITS.maxThreshold : Infinity; // python-tuf and tuf-js set no upper bound
+    if (!Number.isInteger(role.threshold) || role.threshold < 1 || role.threshold > max) {
+      f('THRESHOLD_INVALID', 'error', `roles.${r}.threshold is ${role.threshold}; it must be ${max === Infinity ? 'at least 1' : `between 1 and ${max}`}`);
     }
+    if (!ota && new Set(role.keyids).size !== role.keyids.length) f('ROLE_KEY_DUPLICATE', 'error', `roles.${r} lists a key id twice; python-tuf and tuf-js refuse the root`);
     for (const id of role.keyids) {
-      if (!s.keys[id]) f('ROLE_KEY_MISSING', 'error', `roles.${r} names key ${short(id)}, which is not in keys; add the key or remove the id`);
+      if (!s.keys[id]) f('ROLE_KEY_MISSING', lenient, `roles.${r} names key ${short(id)}, which is not in keys; ${opts.asClient ? 'clients skip it (it never counts): ' : ''}add the key or remove the id`);
     }
   }
   return out;
@@ -252,7 +369,7 @@ function rootRole(meta: Metadata<'root'>): RoleKeys {
  * Accept root N+1 given trusted root N (TUF 5.3.4-5.3.5, Uptane 5.4.4.3): the version is exactly
  * N+1, and a threshold of N's root keys AND a threshold of N+1's own root keys signed it.
  */
-export function verifyRootUpdate(trusted: Metadata<'root'>, next: Metadata<'root'>): { ok: boolean; step: RootStep; findings: Finding[] } {
+export function verifyRootUpdate(trusted: Metadata<'root'>, next: Metadata<'root'>, opts: CheckOptions = {}): { ok: boolean; step: RootStep; findings: Finding[] } {
   const findings: Finding[] = [];
   const ts = trusted.signed as RootSigned;
   const ns = next.signed as RootSigned;
@@ -261,9 +378,9 @@ export function verifyRootUpdate(trusted: Metadata<'root'>, next: Metadata<'root
   } else if (ns.version !== ts.version + 1) {
     findings.push({ code: 'ROOT_VERSION_SKIP', severity: 'error', file: next.file, message: `root version ${ns.version} follows trusted version ${ts.version}; it must be exactly ${ts.version + 1}` });
   }
-  findings.push(...checkRoot(next));
-  const old = checkThreshold(next, 'root (old)', rootRole(trusted), ts.keys);
-  const self = checkThreshold(next, 'root (new)', rootRole(next), ns.keys);
+  findings.push(...checkRoot(next, opts));
+  const old = checkThreshold(next, 'root (old)', rootRole(trusted), ts.keys, opts);
+  const self = checkThreshold(next, 'root (new)', rootRole(next), ns.keys, opts);
   pushUnique(findings, old.findings);
   pushUnique(findings, self.findings);
   if (!old.met) {
@@ -361,8 +478,9 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
   if (input.tofu) {
     findings.push({ code: 'TRUST_ON_FIRST_USE', severity: 'warning', file: trusted.file, message: `no --root given: trusting root version ${report.trustedRoot.version} found in the repository on first use; pin a trusted root with --root` });
   }
-  findings.push(...checkRoot(trusted));
-  const anchor = checkThreshold(trusted, 'root', rootRole(trusted), (trusted.signed as RootSigned).keys);
+  const client = { asClient: true };
+  findings.push(...checkRoot(trusted, client));
+  const anchor = checkThreshold(trusted, 'root', rootRole(trusted), (trusted.signed as RootSigned).keys, client);
   report.rootChain.push({ version: report.trustedRoot.version, file: trusted.file, expires: (trusted.signed as RootSigned).expires, self: anchor });
   findings.push(...anchor.findings);
   if (!anchor.met) {
@@ -381,7 +499,7 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     }
     const next = parse(file, 'root', dialect);
     if (!next) return finish();
-    const step = verifyRootUpdate(trusted, next);
+    const step = verifyRootUpdate(trusted, next, client);
     findings.push(...step.findings);
     report.rootChain.push(step.step);
     if (!step.ok) return finish();
@@ -395,7 +513,7 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     if (!latest) return finish();
     const lv = (latest.signed as RootSigned).version;
     if (lv === final.version + 1 && !input.roots.has(lv)) {
-      const step = verifyRootUpdate(trusted, latest);
+      const step = verifyRootUpdate(trusted, latest, client);
       findings.push(...step.findings);
       report.rootChain.push(step.step);
       if (!step.ok) return finish();
@@ -422,7 +540,7 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     loaded[role] = meta;
     findings.push(...checkSpecVersion(meta));
     const keys = root.roles[role] ?? { keyids: [], threshold: 0 };
-    const t = checkThreshold(meta, role, keys, root.keys);
+    const t = checkThreshold(meta, role, keys, root.keys, client);
     findings.push(...t.findings);
     if (!t.met) {
       findings.push({ code: 'THRESHOLD_UNMET', severity: 'error', file: meta.file, message: `signed by ${t.signedBy.length} of the ${t.total} ${role} keys; ${t.threshold} required` });
@@ -447,16 +565,10 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
   const timestamp = roleFile('timestamp');
   const snapshot = roleFile('snapshot');
   const targets = roleFile('targets');
-  if (timestamp && input.snapshot) checkMeta(timestamp, 'snapshot.json', snapshot, input.snapshot, findings, true);
+  if (timestamp) checkMeta(timestamp, 'snapshot.json', snapshot, input.snapshot, findings, true);
   if (snapshot) {
     checkMeta(snapshot, 'targets.json', targets, input.targets, findings, !!input.targets);
-    const meta = (snapshot.signed as SignedOf<'snapshot'>).meta;
-    if (meta['root.json'] && input.root) checkMeta(snapshot, 'root.json', trusted, input.root, findings, false);
-    for (const name of Object.keys(meta)) {
-      const m = /^(\d+)\.root\.json$/.exec(name);
-      const f = m && input.roots.get(Number(m[1]));
-      if (f) checkMeta(snapshot, name, null, f, findings, false);
-    }
+    checkRootEntries(snapshot, trusted, input, findings);
   }
   if (targets) {
     const s = targets.signed as SignedOf<'targets'>;
@@ -470,34 +582,102 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
   return finish();
 }
 
+/**
+ * python-tuf's `datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")`: case-insensitive, one or two
+ * digits for every field but the year, and a real date and time (seconds 0-59). Null when it raises.
+ */
+export function pythonExpires(s: string): Date | null {
+  const m = /^(\d{4})-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12]\d|0[1-9]|[1-9]| [1-9])t(2[0-3]|[0-1]\d|\d):([0-5]\d|\d):(6[0-1]|[0-5]\d|\d)z/i.exec(s);
+  if (!m || m[0].length !== s.length) return null;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x.trim())) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(2000, mo - 1, d, h, mi, sec));
+  date.setUTCFullYear(y);
+  if (y < 1 || date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || date.getUTCSeconds() !== sec) return null;
+  return date;
+}
+
+/**
+ * Expiry as the dialect's client reads it. `ota` (aktualizr's TimeStamp): any 20 characters ending
+ * in Z, compared as text with the current time (so expired only strictly after the instant).
+ * `tuf` (python-tuf): strptime, expired from the instant on. Anything else the client would read
+ * is a warning; the canonical form is YYYY-MM-DDTHH:MM:SSZ.
+ */
 function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[]): void {
   const expires = (meta.signed as { expires: string }).expires;
-  if (!EXPIRES_RE.test(expires)) {
-    findings.push({ code: 'EXPIRES_FORMAT', severity: 'error', file: meta.file, message: `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ (aktualizr and python-tuf reject other forms)` });
-    return;
+  const push = (code: ErrorCode, severity: Severity, message: string): void => void findings.push({ code, severity, file: meta.file, message });
+  const parsed = EXPIRES_RE.test(expires) ? Date.parse(expires) : NaN;
+  const canonical = !Number.isNaN(parsed) && formatExpires(new Date(parsed)) === expires;
+  let t: number | null = canonical ? parsed : null;
+  let expired: boolean;
+  if (meta.dialect === 'ota') {
+    if (expires.length !== 20 || !expires.endsWith('Z')) {
+      return push('EXPIRES_FORMAT', 'error', `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ: aktualizr refuses anything but 20 characters ending in Z`);
+    }
+    if (!canonical) push('EXPIRES_FORMAT', 'warning', `expires ${JSON.stringify(expires)} is not a real time written YYYY-MM-DDTHH:MM:SSZ; aktualizr compares it with the current time as text, write a real time`);
+    expired = expires < formatExpires(opts.at);
+  } else {
+    const d = pythonExpires(expires);
+    if (!d) return push('EXPIRES_FORMAT', 'error', `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ: python-tuf's strptime refuses it`);
+    if (!canonical) push('EXPIRES_FORMAT', 'warning', `expires ${JSON.stringify(expires)} is read by python-tuf as ${formatExpires(d)}; write it in that form (YYYY-MM-DDTHH:MM:SSZ)`);
+    t = d.getTime();
+    expired = t <= opts.at.getTime();
   }
-  const t = Date.parse(expires);
-  if (Number.isNaN(t) || formatExpires(new Date(t)) !== expires) {
-    findings.push({ code: 'EXPIRES_FORMAT', severity: 'error', file: meta.file, message: `expires ${JSON.stringify(expires)} is not a real date and time` });
-    return;
-  }
-  const at = opts.at.getTime();
-  if (t <= at) {
-    findings.push({ code: ROLE_EXPIRED[meta.role], severity: 'error', file: meta.file, message: `${meta.role} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry` });
-  } else if (t - at < (opts.warnDays ?? 14) * DAY_MS) {
-    findings.push({ code: 'EXPIRES_SOON', severity: 'warning', file: meta.file, message: `${meta.role} expires at ${expires}, within ${opts.warnDays ?? 14} days` });
+  if (expired) {
+    push(ROLE_EXPIRED[meta.role], 'error', `${meta.role} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry`);
+  } else if (t !== null && t - opts.at.getTime() < (opts.warnDays ?? 14) * DAY_MS) {
+    push('EXPIRES_SOON', 'warning', `${meta.role} expires at ${expires}, within ${opts.warnDays ?? 14} days`);
   }
 }
 
-const HASHES: Record<string, string> = { sha256: 'sha256', sha512: 'sha512' };
+/** Hash algorithms both python-tuf (securesystemslib) and tuf-js (node:crypto) compute; they refuse a file naming any other. */
+const TUF_HASHES = new Set(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
+/** The hash algorithms aktualizr checks (any case); it ignores every other. */
+const OTA_HASHES: Record<string, string> = { sha256: 'sha256', sha512: 'sha512' };
 
-/** A version/length/hashes entry in snapshot or timestamp `meta` must match the file (TUF 5.5.2, 5.6.2). */
+/**
+ * The bytes aktualizr hashes for a file that snapshot or timestamp names: the JsonCpp canonical
+ * form of the whole document (ImageRepository::verifySnapshot, verifyRoleHashes), not the bytes
+ * received. Equal to the file when it is served canonical, as OTA Connect serves it.
+ */
+function otaHashedBytes(file: FileInput, meta: Metadata | null): Buffer | null {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(file.bytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return null; // reported where the file itself is parsed
+  }
+  try {
+    const keys = doc && typeof doc === 'object' ? Object.keys(doc) : [];
+    if (meta && keys.length === 2 && keys.includes('signatures') && keys.includes('signed')) {
+      // {"signatures":...,"signed":...} with `signed` already canonical.
+      return aktualizrBytes(Buffer.concat([Buffer.from('{"signatures":'), canonicalize(doc.signatures, 'ota'), Buffer.from(',"signed":'), meta.canonical, Buffer.from('}')]));
+    }
+    return aktualizrBytes(canonicalize(doc, 'ota'));
+  } catch {
+    return null; // no canonical form: reported where the file itself is parsed
+  }
+}
+
+/**
+ * A version/length/hashes entry in snapshot or timestamp `meta` must match the file, as the
+ * dialect's client checks it (TUF 5.5.2, 5.6.2; Uptane 5.4.4.5-6; aktualizr imagerepository.cc).
+ * `tuf`: length and hashes of the bytes received, every algorithm named must be computable. `ota`:
+ * hashes (sha256, sha512) of the canonical form; the timestamp's length is the most aktualizr
+ * downloads; the snapshot's targets length is never checked by aktualizr (a warning here).
+ */
 function checkMeta(owner: Metadata, name: string, target: Metadata | null, file: FileInput | undefined, findings: Finding[], required: boolean): void {
   const entry = (owner.signed as SignedOf<'snapshot'>).meta[name] as MetaFile | undefined;
-  const f = (code: ErrorCode, message: string) => findings.push({ code, severity: 'error', file: owner.file, message });
+  const f = (code: ErrorCode, message: string, severity: Severity = 'error') => findings.push({ code, severity, file: owner.file, message });
+  const ota = owner.dialect === 'ota';
   if (!entry) {
     if (required) f('META_MISSING', `meta does not name ${name}; it must`);
     return;
+  }
+  if (ota && owner.role === 'timestamp') {
+    const hashes = entry.hashes ?? {};
+    if (!Number.isInteger(entry.length) || !Object.keys(hashes).some((a) => OTA_HASHES[a.toLowerCase()])) {
+      f('META_INCOMPLETE', `names ${name} without a length and a sha256 or sha512 hash; aktualizr refuses such a timestamp`);
+    }
   }
   if (!file) return;
   const version = target ? (target.signed as { version: number }).version : null;
@@ -505,31 +685,70 @@ function checkMeta(owner: Metadata, name: string, target: Metadata | null, file:
     f('META_VERSION_MISMATCH', `names ${name} version ${entry.version}, but ${file.name} is version ${version}; re-sign ${owner.role} over the current ${name}`);
   }
   if (entry.length !== undefined && entry.length !== file.bytes.length) {
-    f('META_LENGTH_MISMATCH', `names ${name} with length ${entry.length}, but ${file.name} is ${file.bytes.length} bytes`);
+    const message = `names ${name} with length ${entry.length}, but ${file.name} is ${file.bytes.length} bytes`;
+    if (!ota) f('META_LENGTH_MISMATCH', message);
+    else if (owner.role === 'snapshot') f('META_LENGTH_MISMATCH', `${message}; aktualizr never checks this length, other clients do`, 'warning');
+    else if (file.bytes.length > entry.length) f('META_LENGTH_MISMATCH', `${message}; aktualizr downloads at most ${entry.length} bytes of it and fails`);
+    else f('META_LENGTH_MISMATCH', `${message}; aktualizr takes it as an upper bound and accepts the smaller file`, 'warning');
   }
+  const hashed = ota ? otaHashedBytes(file, target) : file.bytes;
   for (const [alg, want] of Object.entries(entry.hashes ?? {})) {
-    const h = HASHES[alg.toLowerCase()];
-    if (!h) continue;
-    const got = crypto.createHash(h).update(file.bytes).digest('hex');
-    if (got !== want.toLowerCase()) f('META_HASH_MISMATCH', `names ${name} with ${alg} ${short(want)}, but ${file.name} hashes to ${short(got)}`);
+    if (ota) {
+      const h = OTA_HASHES[alg.toLowerCase()];
+      if (!h || !hashed) continue;
+      const got = crypto.createHash(h).update(hashed).digest('hex');
+      if (got !== want.toLowerCase()) f('META_HASH_MISMATCH', `names ${name} with ${alg} ${short(want)}, but the canonical form of ${file.name}, which aktualizr hashes, is ${short(got)}`);
+    } else if (!TUF_HASHES.has(alg)) {
+      f('META_HASH_UNSUPPORTED', `names ${name} with a ${JSON.stringify(alg)} hash, which python-tuf or tuf-js cannot compute, so they refuse the file; use sha256 or sha512`);
+    } else {
+      const got = crypto.createHash(alg).update(hashed!).digest('hex');
+      if (got !== want) f('META_HASH_MISMATCH', `names ${name} with ${alg} ${short(want)}, but ${file.name} hashes to ${short(got)}${got === want.toLowerCase() ? ' (clients compare lowercase hex exactly)' : ''}`);
+    }
   }
 }
 
-/** aktualizr's limits: sizes, ASCII-only content. */
+/**
+ * Snapshot entries for root.json or N.root.json: older TUF tooling writes them and live
+ * repositories still carry them, but no TUF 1.0 client checks them (client workflow 5.5 names only
+ * targets and delegated roles) and neither does aktualizr. Once root rotates they go stale; a
+ * warning says so, never an error.
+ */
+function checkRootEntries(snapshot: Metadata, latest: Metadata<'root'>, input: RepositoryInput, findings: Finding[]): void {
+  const meta = (snapshot.signed as SignedOf<'snapshot'>).meta;
+  for (const name of Object.keys(meta)) {
+    const m = /^(?:(\d+)\.)?root\.json$/.exec(name);
+    if (!m) continue;
+    const file = m[1] ? input.roots.get(Number(m[1])) : input.root;
+    const scratch: Finding[] = [];
+    if (file) checkMeta(snapshot, name, m[1] ? null : latest, file, scratch, false);
+    const words: Partial<Record<ErrorCode, string>> = { META_VERSION_MISMATCH: 'version', META_LENGTH_MISMATCH: 'length', META_HASH_MISMATCH: 'hash' };
+    const stale = scratch.map((x) => words[x.code]).filter((w): w is string => !!w);
+    findings.push({
+      code: 'SNAPSHOT_LISTS_ROOT',
+      severity: 'warning',
+      file: snapshot.file,
+      message: `meta names ${name}${stale.length ? `, with another ${[...new Set(stale)].join(', ')} than ${file!.name} has` : ''}; clients never check this entry (TUF 1.0 client workflow 5.5, aktualizr), so it is ignored here too; newer tools leave root out of snapshot`,
+    });
+  }
+}
+
+/** aktualizr's download limits (uptane/fetcher.h), and its escaping of non-ASCII content. */
 function otaChecks(loaded: Partial<Record<Role, Metadata>>, input: RepositoryInput, findings: Finding[]): void {
   const files: [FileInput | undefined, number][] = [
     [input.root, LIMITS.otaRootBytes],
     [input.targets, LIMITS.otaImageTargetsBytes],
+    [input.snapshot, LIMITS.otaSnapshotBytes],
+    [input.timestamp, LIMITS.otaTimestampBytes],
   ];
   for (const [k, v] of input.roots) if (k >= 1) files.push([v, LIMITS.otaRootBytes]);
   for (const [file, limit] of files) {
     if (file && file.bytes.length > limit) {
-      findings.push({ code: 'OTA_SIZE_LIMIT', severity: 'warning', file: file.name, message: `${file.bytes.length} bytes is above aktualizr's limit of ${limit} bytes; devices will refuse it` });
+      findings.push({ code: 'OTA_SIZE_LIMIT', severity: 'error', file: file.name, message: `${file.bytes.length} bytes is above aktualizr's limit of ${limit} bytes: devices stop the download and refuse it` });
     }
   }
   for (const meta of Object.values(loaded)) {
     if (meta && !isAscii(meta.canonical)) {
-      findings.push({ code: 'OTA_NON_ASCII', severity: 'warning', file: meta.file, message: 'signed content is not ASCII; aktualizr re-escapes it and may compute different bytes, so keep ota content ASCII' });
+      findings.push({ code: 'OTA_NON_ASCII', severity: 'warning', file: meta.file, message: 'signed content is not ASCII: aktualizr verifies signatures over it with non-ASCII escaped as \\uXXXX, ota-tuf refuses it, and other tools sign the UTF-8 form; keep ota content ASCII' });
     }
   }
 }

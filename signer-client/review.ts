@@ -13,6 +13,7 @@ import { displayBlock, displayText as esc } from '../protocol/display.js';
 import { parseMetadataKey, type MetadataKey } from '../protocol/keys.js';
 import { sortKeys } from '../protocol/metadata/build.js';
 import type { RootSigned, TargetsSigned } from '../protocol/metadata/schemas.js';
+import { deletedKeyLine, serverKeysDeleted } from '../protocol/ota-server.js';
 import { short } from '../protocol/verify.js';
 import type { CheckedProposal } from './trust.js';
 
@@ -90,6 +91,8 @@ export function summarise(p: CheckedProposal): Summary {
   const to = p.proposed.signed as { version: number; expires: string };
   const from = p.base ? (p.base.signed as { version: number; expires: string }) : null;
   const changes = p.round.role === 'root' ? rootChanges(from as RootSigned | null, to as unknown as RootSigned) : targetsChanges(from as TargetsSigned | null, to as unknown as TargetsSigned);
+  // OTA Connect's keyserver deletes the private keys of its own roles that the accepted root drops.
+  if (p.round.role === 'root' && p.proposed.dialect === 'ota' && from) changes.push(...serverKeysDeleted(from as RootSigned, to as unknown as RootSigned).map((k) => `SERVER KEY DELETED: ${deletedKeyLine(k)}`));
   const oldText = from ? pretty(from) : '';
   const diff = createTwoFilesPatch(from ? `${p.round.role} v${from.version} (released)` : '(nothing released)', `${p.round.role} v${to.version} (proposed)`, oldText, pretty(to), undefined, undefined, { context: 3 });
   return { role: p.round.role, version: { from: from?.version ?? null, to: to.version }, expires: { from: from?.expires ?? null, to: to.expires }, sha256: p.sha256, changes, diff };

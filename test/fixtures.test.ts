@@ -90,6 +90,13 @@ afterAll(() => {
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** aktualizr/sample1 without timestamp.json, whose hashes aktualizr would not accept (PROVENANCE.md). */
+function sample1WithoutTimestamp(): string {
+  const d = tmpDir();
+  for (const f of ['root.json', 'snapshot.json', 'targets.json']) fs.copyFileSync(fx('aktualizr/sample1', f), path.join(d, f));
+  return d;
+}
+
 describe('fixtures (PROVENANCE.md)', () => {
   it('every fixture folder is covered by this file', () => {
     const folders: string[] = [];
@@ -102,34 +109,43 @@ describe('fixtures (PROVENANCE.md)', () => {
     expect([...new Set(folders)].sort()).toEqual(['aktualizr/rsassa-pss-sha256', 'aktualizr/sample1', 'frost', 'garage-sign/credentials-ed25519', 'ota-tuf-server/repo']);
   });
 
-  describe('aktualizr/sample1: the whole set verifies before 2038-01-19', () => {
-    it.each(['2020-01-01T00:00:00Z', '2038-01-19T03:14:05Z'])('at %s: exit 0', (at) => {
-      const r = quorum('verify', fx('aktualizr/sample1'), '--at', at);
+  describe('aktualizr/sample1: root, snapshot and targets verify before 2038-01-19; timestamp names the pretty-printed snapshot', () => {
+    it.each(['2020-01-01T00:00:00Z', '2038-01-19T03:14:06Z'])('without timestamp.json, at %s: exit 0 (aktualizr: expired only after the instant)', (at) => {
+      const r = quorum('verify', sample1WithoutTimestamp(), '--at', at);
       expect(errorLines(r.stderr)).toEqual([]);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain('OK: verified');
       expect(r.stdout).toContain('dialect ota');
+      // snapshot lists 1.root.json and root.json: no client checks those entries.
+      expect(warningCodes(r.stderr).filter((c) => c === 'SNAPSHOT_LISTS_ROOT')).toHaveLength(2);
     });
 
     it('and now (no --at): exit 0', () => {
-      const r = quorum('verify', fx('aktualizr/sample1'));
+      const r = quorum('verify', sample1WithoutTimestamp());
       expect(errorLines(r.stderr)).toEqual([]);
       expect(r.status).toBe(0);
     });
 
-    it('at its expiry instant 2038-01-19T03:14:06Z every role is expired: exit 1', () => {
-      const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2038-01-19T03:14:06Z');
+    it('the whole set: META_HASH_MISMATCH on timestamp.json, whose hashes are of snapshot.json\'s bytes where aktualizr hashes its canonical form', () => {
+      const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z');
       expect(r.status).toBe(1);
-      expect(errorsAt(r.stderr)).toEqual(['ROOT_EXPIRED @ root.json', 'SNAPSHOT_EXPIRED @ snapshot.json', 'TARGETS_EXPIRED @ targets.json', 'TIMESTAMP_EXPIRED @ timestamp.json']);
+      expect(errorsAt(r.stderr)).toEqual(['META_HASH_MISMATCH @ timestamp.json', 'META_HASH_MISMATCH @ timestamp.json']);
+      expect(r.stderr).toContain('the canonical form of snapshot.json, which aktualizr hashes');
     });
 
-    it('--json: all four roles were checked, one key each', () => {
+    it('one second after its expiry instant 2038-01-19T03:14:06Z every role is expired: exit 1', () => {
+      const r = quorum('verify', sample1WithoutTimestamp(), '--at', '2038-01-19T03:14:07Z');
+      expect(r.status).toBe(1);
+      expect(errorsAt(r.stderr)).toEqual(['ROOT_EXPIRED @ root.json', 'SNAPSHOT_EXPIRED @ snapshot.json', 'TARGETS_EXPIRED @ targets.json']);
+    });
+
+    it('--json: every role was checked, one key each', () => {
       const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z', '--json');
-      expect(r.status).toBe(0);
-      const report = JSON.parse(r.stdout) as { ok: boolean; dialect: string; errors: unknown[]; roles: Record<string, { version: number; signedBy: string[] }>; rootChain: { version: number }[] };
-      expect(report.ok).toBe(true);
+      expect(r.status).toBe(1);
+      const report = JSON.parse(r.stdout) as { ok: boolean; dialect: string; errors: { code: string; file: string }[]; roles: Record<string, { version: number; signedBy: string[] }>; rootChain: { version: number }[] };
+      expect(report.ok).toBe(false);
       expect(report.dialect).toBe('ota');
-      expect(report.errors).toEqual([]);
+      expect(report.errors.map((e) => `${e.code} @ ${e.file}`)).toEqual(['META_HASH_MISMATCH @ timestamp.json', 'META_HASH_MISMATCH @ timestamp.json']);
       expect(report.rootChain.map((s) => s.version)).toEqual([1]);
       expect(Object.keys(report.roles).sort()).toEqual(['snapshot', 'targets', 'timestamp']);
       expect(report.roles.targets!.signedBy).toEqual(['81fb31257466d68af9c63d0cc1b649b9420362601df991fbf4d81f08003d2628']);
@@ -183,13 +199,14 @@ describe('fixtures (PROVENANCE.md)', () => {
   });
 
   describe('garage-sign/credentials-ed25519', () => {
-    it('root.json is rejected: SIGNATURE_INVALID and ROLE_KEY_MISSING (hence THRESHOLD_UNMET)', () => {
+    it('root.json is rejected: SIGNATURE_INVALID (hence THRESHOLD_UNMET); the key id missing from keys is a warning (clients skip it)', () => {
       // Before the root's expiry (2019-01-17T13:48:18Z), so expiry plays no part.
       const r = quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z');
       expect(r.status).toBe(1);
-      expect(errorCodes(r.stderr)).toEqual(['ROLE_KEY_MISSING', 'SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
+      expect(errorCodes(r.stderr)).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
       for (const l of errorLines(r.stderr)) expect(l.file).toBe('root.json');
-      expect(errorLines(r.stderr).find((l) => l.code === 'ROLE_KEY_MISSING')!.message).toContain('339d91c25c0b');
+      expect(warningCodes(r.stderr)).toContain('ROLE_KEY_MISSING');
+      expect(r.stderr).toMatch(/^warning: ROLE_KEY_MISSING: root\.json: .*339d91c25c0b/m);
     });
 
     it('--json has the same codes', () => {
@@ -197,7 +214,7 @@ describe('fixtures (PROVENANCE.md)', () => {
       expect(r.status).toBe(1);
       const report = JSON.parse(r.stdout) as { ok: boolean; errors: { code: string }[] };
       expect(report.ok).toBe(false);
-      expect([...new Set(report.errors.map((e) => e.code))].sort()).toEqual(['ROLE_KEY_MISSING', 'SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
+      expect([...new Set(report.errors.map((e) => e.code))].sort()).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
     });
   });
 
@@ -309,12 +326,12 @@ describe('quorum verify: command-line contract', () => {
   });
 
   it('a TOFU run warns TRUST_ON_FIRST_USE; pinning the root with --root does not', () => {
-    const tofu = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z', '--json');
+    const tofu = quorum('verify', sample1WithoutTimestamp(), '--at', '2030-01-01T00:00:00Z', '--json');
     expect(tofu.status).toBe(0);
     expect(warningCodes(tofu.stderr)).toContain('TRUST_ON_FIRST_USE');
     expect((JSON.parse(tofu.stdout) as { trustedRoot: { tofu: boolean } }).trustedRoot.tofu).toBe(true);
 
-    const pinned = quorum('verify', fx('aktualizr/sample1'), '--root', fx('aktualizr/sample1/root.json'), '--at', '2030-01-01T00:00:00Z', '--json');
+    const pinned = quorum('verify', sample1WithoutTimestamp(), '--root', fx('aktualizr/sample1/root.json'), '--at', '2030-01-01T00:00:00Z', '--json');
     expect(pinned.status).toBe(0);
     expect(warningCodes(pinned.stderr)).not.toContain('TRUST_ON_FIRST_USE');
     const report = JSON.parse(pinned.stdout) as { ok: boolean; trustedRoot: { file: string; version: number; tofu: boolean } };
@@ -326,7 +343,7 @@ describe('quorum verify: command-line contract', () => {
     // The garage-sign root is a different, unverifiable root: the pinned anchor itself fails.
     const r = quorum('verify', fx('aktualizr/sample1'), '--root', fx('garage-sign/credentials-ed25519/root.json'), '--at', '2018-06-01T00:00:00Z');
     expect(r.status).toBe(1);
-    expect(errorCodes(r.stderr)).toEqual(['ROLE_KEY_MISSING', 'SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
+    expect(errorCodes(r.stderr)).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
     expect(errorLines(r.stderr).every((l) => l.file === 'root.json (trusted)')).toBe(true);
   });
 

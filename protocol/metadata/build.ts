@@ -4,7 +4,7 @@
  * signing itself goes through the Signer seam so a key file, a token or a FROST group can sign.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import { canonicalize, setOwn, type Dialect } from '../canonical.js';
+import { aktualizrBytes, canonicalize, setOwn, type Dialect } from '../canonical.js';
 import { encodeSig, keyId, otaMethod, publicKeyFrom, signBytes, toMetadataKey, type MetadataKey, type PublicKey } from '../keys.js';
 import { formatExpires, typeName, type Role } from './schemas.js';
 
@@ -117,18 +117,29 @@ export function targetFor(content: Buffer, custom?: Record<string, unknown>): Ta
   return t;
 }
 
-function metaFor(file: Buffer, version: number): Record<string, unknown> {
-  return { version, length: file.length, hashes: { sha256: crypto.createHash('sha256').update(file).digest('hex') } };
+/**
+ * A snapshot/timestamp entry for `file`. The length is the file's (the most aktualizr downloads).
+ * The hash: in `tuf`, of the bytes; in `ota`, of the canonical form of the document, which is
+ * what aktualizr hashes and what ota-tuf, serving canonical files, writes.
+ */
+function metaFor(file: Buffer, version: number, dialect: Dialect): Record<string, unknown> {
+  let hashed = file;
+  try {
+    if (dialect === 'ota') hashed = aktualizrBytes(canonicalize(JSON.parse(file.toString('utf8')), 'ota'));
+  } catch {
+    // content without a canonical form (a float): no client accepts the file anyway
+  }
+  return { version, length: file.length, hashes: { sha256: crypto.createHash('sha256').update(hashed).digest('hex') } };
 }
 
 /** Snapshot naming the exact targets.json bytes. */
 export function buildSnapshot(dialect: Dialect, version: number, expires: Date, targetsFile: Buffer, targetsVersion: number): Record<string, unknown> {
-  return { ...header('snapshot', dialect, version, expires), meta: { 'targets.json': metaFor(targetsFile, targetsVersion) } };
+  return { ...header('snapshot', dialect, version, expires), meta: { 'targets.json': metaFor(targetsFile, targetsVersion, dialect) } };
 }
 
 /** Timestamp naming the exact snapshot.json bytes. */
 export function buildTimestamp(dialect: Dialect, version: number, expires: Date, snapshotFile: Buffer, snapshotVersion: number): Record<string, unknown> {
-  return { ...header('timestamp', dialect, version, expires), meta: { 'snapshot.json': metaFor(snapshotFile, snapshotVersion) } };
+  return { ...header('timestamp', dialect, version, expires), meta: { 'snapshot.json': metaFor(snapshotFile, snapshotVersion, dialect) } };
 }
 
 export function daysFrom(now: Date, days: number): Date {

@@ -30,9 +30,11 @@ export const SignatureSchema = z.looseObject({
   method: z.string().optional(),
 });
 
+// Versions: any integer here. aktualizr reads any (OTA Connect's director serves targets version 0);
+// python-tuf and tuf-js want >= 1, which parseMetadata checks for the tuf dialect.
 const common = {
   _type: z.string(),
-  version: int.min(1),
+  version: int,
   expires: z.string(),
   spec_version: z.string().optional(),
 };
@@ -54,9 +56,10 @@ export const TargetFileSchema = z.looseObject({
  * The same check as `z.record(z.string(), TargetFileSchema)`, without zod's per-entry copying:
  * a targets map can hold a million entries and this is on the verification hot path. A test
  * holds it equal to the schema; on failure the schema runs to produce the message.
- * Returns the number of entries, or -1 when the map is not valid.
+ * Returns the number of entries, or -1 when the map is not valid (`nonEmptyHashes`: also when a
+ * target's hashes is empty, which python-tuf refuses; the schema accepts it).
  */
-export function countTargets(v: unknown): number {
+export function countTargets(v: unknown, nonEmptyHashes = false): number {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return -1;
   const map = v as Record<string, unknown>;
   let n = 0;
@@ -66,7 +69,12 @@ export function countTargets(v: unknown): number {
     if (!Number.isSafeInteger(t.length) || (t.length as number) < 0) return -1;
     const h = t.hashes as Record<string, unknown> | null;
     if (typeof h !== 'object' || h === null || Array.isArray(h)) return -1;
-    for (const a in h) if (typeof h[a] !== 'string') return -1;
+    let algs = 0;
+    for (const a in h) {
+      if (typeof h[a] !== 'string') return -1;
+      algs++;
+    }
+    if (nonEmptyHashes && algs === 0) return -1;
     n++;
   }
   return n;
@@ -83,7 +91,7 @@ export const TargetsSignedSchema = z.looseObject({
 });
 
 export const MetaFileSchema = z.looseObject({
-  version: int.min(1),
+  version: int,
   length: int.min(0).optional(),
   hashes: hashes.optional(),
 });

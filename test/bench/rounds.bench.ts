@@ -58,6 +58,8 @@ const WARMUP_WAVES = envInt('BENCH_WARMUP_WAVES', 1);
 const IDLE = envInt('BENCH_IDLE', 1000);
 const CONNECT_BATCH = Math.max(1, envInt('BENCH_CONNECT_BATCH', WIRE_LIMITS.maxChallengesPerSource));
 const DIALECT: Dialect = process.env.BENCH_DIALECT === 'ota' ? 'ota' : 'tuf';
+/** An ota target needs hardware ids and a location (OTA_TARGET_*); tuf targets carry no custom here. */
+const OTA_CUSTOM = DIALECT === 'ota' ? { hardwareIds: ['ecu'], targetFormat: 'BINARY', cliUploaded: true } : undefined;
 const WAVE_TIMEOUT_MS = 180_000;
 const BASELINE_REPS = 7;
 const BASELINE_MIN_OPS = 2000;
@@ -350,7 +352,7 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
         adminCall<{ round: RoundInfo }>(r.coordinator, 'POST', 'rounds', {
           role: 'targets',
           reason: `bench wave ${w + 1}: add a target`,
-          targets: { add: { [`firmware-w${w + 1}.bin`]: targetFor(crypto.randomBytes(1024)) } },
+          targets: { add: { [`firmware-w${w + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
         }).then((x) => `${r.index}/${x.round.id}`),
         adminCall<{ round: RoundInfo }>(r.coordinator, 'POST', 'rounds', { role: 'root', reason: `bench wave ${w + 1}: root version bump`, root: { expiresDays: 365 } }).then((x) => `${r.index}/${x.round.id}`),
       ]),
@@ -375,7 +377,7 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
   t.phase = 'probe';
   const r0 = repos[0]!;
   for (let i = 0; i < PROBE_ROUNDS; i++) {
-    const { round } = await adminCall<{ round: RoundInfo }>(r0.coordinator, 'POST', 'rounds', { role: 'targets', reason: `bench probe ${i + 1}`, targets: { add: { [`probe-${i + 1}.bin`]: targetFor(crypto.randomBytes(1024)) } } });
+    const { round } = await adminCall<{ round: RoundInfo }>(r0.coordinator, 'POST', 'rounds', { role: 'targets', reason: `bench probe ${i + 1}`, targets: { add: { [`probe-${i + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } } });
     for (const idx of chosen(0, 'targets', round.version)) await signRound(r0.signers[idx]!, round, t, 'probe', performance.now());
     await t.waitReleased([`0/${round.id}`], WAVE_TIMEOUT_MS, diagnose);
   }

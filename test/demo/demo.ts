@@ -53,7 +53,7 @@ async function story(dialect: 'tuf' | 'ota'): Promise<void> {
     step(5, 'A targets round: add a firmware image; alice reviews; bob and carol sign');
     const fw = path.join(base, 'firmware-1.0.bin');
     fs.writeFileSync(fw, 'firmware image 1.0\n');
-    const open = await sh('quorum', ['round', 'open', 'targets', '--data-dir', data, '--reason', 'ship firmware 1.0 to ecu-main', '--add', fw, '--name', 'firmware', '--version', '1.0', '--hardware-id', 'ecu-main'], base);
+    const open = await sh('quorum', ['round', 'open', 'targets', '--data-dir', data, '--reason', 'ship firmware 1.0 to ecu-main', '--add', fw, '--name', 'firmware', '--version', '1.0', '--hardware-id', 'ecu-main', ...(dialect === 'ota' ? ['--uri', 'https://files.example.com/firmware-1.0.bin'] : [])], base);
     const targetsRound = /opened round (\S+)/.exec(open.stdout)![1]!;
     await sh('quorum-signer', ['review', targetsRound, '--home', home('alice')], base);
     await sh('quorum-signer', ['sign', targetsRound, '--yes', '--home', home('bob')], base, true);

@@ -17,7 +17,7 @@ import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import { tufJsDownload } from '../interop/helpers.js';
-import { background, frostIdentities, frostJoin, newRepo, PASSPHRASE, quorum, signer, until, type Repo } from './harness.js';
+import { background, frostIdentities, frostJoin, located, newRepo, PASSPHRASE, quorum, signer, until, type Repo } from './harness.js';
 import { connect, keySigner } from './wire-client.js';
 
 interface Group {
@@ -159,7 +159,7 @@ function story(dialect: Dialect): void {
   it('releases targets signed only by the group, across a coordinator SIGKILL mid-signing, and quorum verify accepts the release', async () => {
     const fw = path.join(repo.dir, 'firmware-1.0.bin');
     fs.writeFileSync(fw, 'firmware image 1.0\n');
-    const id = await openRound(repo, ['targets', '--reason', 'ship 1.0', '--add', fw, '--name', 'firmware', '--version', '1.0', '--hardware-id', 'ecu-main']);
+    const id = await openRound(repo, ['targets', '--reason', 'ship 1.0', '--add', fw, '--name', 'firmware', '--version', '1.0', '--hardware-id', 'ecu-main', ...located(dialect)]);
     // carol commits, then the coordinator dies; after the restart she commits again (the old
     // nonce is abandoned, never used) and alice joins: alice + carol sign.
     const carol = frostSign(repo, 'carol', id);

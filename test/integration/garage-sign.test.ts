@@ -21,14 +21,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { zipSync } from 'fflate';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOtaTuf } from '../../coordinator/garage-sign.js';
 import { generateKeyPair, keyId, parseGarageSignPrivate, parseGarageSignPublic, publicKeyFrom, toMetadataKey, type MetadataKey, type PublicKey } from '../../protocol/keys.js';
-import { buildRoot, buildTargets, daysFrom, localSigner, serialize, signEnvelope, targetFor, type Envelope } from '../../protocol/metadata/build.js';
+import { buildRoot, buildTargets, daysFrom, localSigner, serialize, signEnvelope, targetFor, type Envelope, type Signer } from '../../protocol/metadata/build.js';
+import type { RoundInfo } from '../../protocol/wire.js';
 import { parseMetadata } from '../../protocol/verify.js';
 import { FIXTURES } from '../paths.js';
-import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
-import { Coordinator, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type RunResult } from './harness.js';
+import { decryptKey, encryptKey, readKeyFile, writeKeyFile } from '../../signer-client/keystore.js';
+import { auditEvents, Coordinator, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type Repo, type RunResult } from './harness.js';
+import { canonicalOf, connect, keyidIn, keySigner } from './wire-client.js';
 
 const dirs: string[] = [];
 const cleanup: (() => Promise<void>)[] = [];
@@ -218,12 +220,12 @@ describe('garage-sign fixtures', () => {
     expect(r.stdout).toContain(`key id: ota ${k.publicKey.fingerprint}`);
   });
 
-  it('import refuses the fixture root (bad signature, timestamp key missing) and creates nothing', async () => {
+  it('import refuses the fixture root (bad signature) and creates nothing', async () => {
     const d = tmp();
     const r = await quorum(['init', '--data-dir', path.join(d, 'data'), '--import-garage-sign', dir, '--at', '2018-06-01T00:00:00Z']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('SIGNATURE_INVALID');
-    expect(r.stderr).toContain('ROLE_KEY_MISSING');
+    expect(r.stderr).toContain('THRESHOLD_UNMET');
     expect(fs.existsSync(path.join(d, 'data', 'quorum.db'))).toBe(false);
     // The same files as a credentials.zip: refused the same way.
     const zip = path.join(d, 'credentials.zip');
@@ -515,7 +517,8 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     // A targets round under the new keys.
     const fw = path.join(d, 'fw.bin');
     fs.writeFileSync(fw, crypto.randomBytes(2048));
-    const t1 = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'firmware 1.0', '--add', fw, '--name', 'fw', '--version', '1.0', '--hardware-id', 'ecu-main', '--json']);
+    // The file goes to the reposerver with `garage-sign targets upload` first; the round says so.
+    const t1 = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'firmware 1.0', '--add', fw, '--name', 'fw', '--version', '1.0', '--hardware-id', 'ecu-main', '--cli-uploaded', '--json']);
     ok(t1);
     const t1id = (JSON.parse(t1.stdout) as { id: string }).id;
     for (const p of ['alice', 'bob']) ok(await signer(['sign', t1id, '--yes', '--home', home(p)]));
@@ -544,13 +547,13 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     }
     const exTargets = assertOtaTufUpload(path.join(out1, 'targets.json'), 'targets');
     const item = exTargets.targets['fw-1.0'];
-    expect(item.custom).toMatchObject({ name: 'fw', version: '1.0', hardwareIds: ['ecu-main'], targetFormat: 'BINARY', uri: null });
+    expect(item.custom).toMatchObject({ name: 'fw', version: '1.0', hardwareIds: ['ecu-main'], targetFormat: 'BINARY', uri: null, cliUploaded: true });
     expect(item.custom.createdAt).toBe(item.custom.updatedAt);
 
     // Once those are uploaded, the next targets version needs the checksum of what the server
     // holds: sha256 of the canonical JSON of the stored envelope.
     fs.writeFileSync(fw, crypto.randomBytes(1024));
-    const t2 = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'firmware 1.1', '--add', fw, '--name', 'fw', '--version', '1.1', '--hardware-id', 'ecu-main', '--json']);
+    const t2 = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'firmware 1.1', '--add', fw, '--name', 'fw', '--version', '1.1', '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw-1.1.bin', '--json']);
     ok(t2);
     const t2id = (JSON.parse(t2.stdout) as { id: string }).id;
     for (const p of ['bob', 'carol']) ok(await signer(['sign', t2id, '--yes', '--home', home(p)]));
@@ -571,7 +574,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
 });
 
 describe('the ota-tuf-server fixture', () => {
-  it('imports at 2018-05-01, and its targets carry byte for byte into a round that keyholders sign', async () => {
+  it('imports at 2018-05-01; its targets carry into a round that keyholders sign once they say where each file lives', async () => {
     const d = tmp();
     const src = path.join(d, 'ota');
     fs.mkdirSync(src);
@@ -587,25 +590,37 @@ describe('the ota-tuf-server fixture', () => {
     const repo = await newRepo({ dialect: 'ota', keyholders: ['ann', 'ben', 'cy'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
     dirs.push(repo.dir);
     cleanup.push(() => repo.coordinator.kill());
-    const fixture = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json'), 'utf8')) as { signed: Record<string, unknown> };
-    const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'carry over the OTA Connect targets', '--signed', fx('ota-tuf-server', 'repo', 'targets.json'), '--renew', '--json']);
+    const fixture = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json'), 'utf8')) as { signed: { targets: Record<string, { length: number; custom: Record<string, unknown> }> } & Record<string, unknown> };
+    // On the server these files were uploaded to it (stored there); in another repository they are
+    // new targets with no location, which its reposerver could not serve (417): refused.
+    const asIs = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'carry over the OTA Connect targets', '--signed', fx('ota-tuf-server', 'repo', 'targets.json'), '--renew', '--json']);
+    expect(asIs.code).toBe(1);
+    expect(asIs.stderr).toMatch(/^OTA_TARGET_LOCATION: /m);
+    expect(asIs.stderr).toContain('targets.selfupdate_14.custom: a BINARY target needs a location');
+    // Said where each file lives (a uri), everything else carries over byte for byte.
+    const located = structuredClone(fixture.signed);
+    for (const [name, t] of Object.entries(located.targets)) if (t.length > 0) t.custom.uri = `https://files.example.test/${name}`;
+    const carried = path.join(repo.dir, 'carried.json');
+    fs.writeFileSync(carried, JSON.stringify({ signed: located }));
+    const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'carry over the OTA Connect targets', '--signed', carried, '--renew', '--json']);
     ok(open);
     const round = JSON.parse(open.stdout) as { id: string; version: number };
     expect(round.version).toBe(1);
     const status = await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json']);
     const proposed = (JSON.parse(status.stdout) as { signed: Record<string, unknown> }).signed;
     const { version: _v, expires: _e, ...rest } = proposed;
-    const { version: _fv, expires: _fe, ...fixtureRest } = fixture.signed;
+    const { version: _fv, expires: _fe, ...fixtureRest } = located;
     expect(canonical(rest)).toBe(canonical(fixtureRest));
     for (const k of ['ann', 'cy']) ok(await signer(['sign', round.id, '--yes', '--home', repo.homes[k]!]));
     const current = path.join(repo.dataDir, 'releases', 'current');
     await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets release');
     ok(await quorum(['verify', current, '--root', path.join(current, '1.root.json')]));
     const released = JSON.parse(fs.readFileSync(path.join(current, 'targets.json'), 'utf8')) as { signed: { targets: Record<string, { custom: Record<string, unknown> }> } };
-    expect(canonical(released.signed.targets)).toBe(canonical(fixture.signed.targets));
+    expect(canonical(released.signed.targets)).toBe(canonical(located.targets));
     const one = released.signed.targets['selfupdate_14']!;
     expect(one.custom.targetFormat).toBeNull();
-    expect(one.custom.uri).toBeNull();
+    expect(one.custom.uri).toBe('https://files.example.test/selfupdate_14');
+    expect(fixture.signed.targets['selfupdate_14']!.custom.uri).toBeNull();
     expect(one.custom.hardwareIds).toEqual(['ubuntu', 'patriotyk-laptop']);
     // And in the form the reposerver takes (a new repository, so every root version is written).
     const out = path.join(repo.dir, 'out');
@@ -625,31 +640,43 @@ describe('export refusals', () => {
     expect(t.code).toBe(1);
     expect(t.stderr).toMatch(/^OTA_EXPORT_DIALECT: /m);
 
-    // An ota repository that verifies (non-ASCII and ECDSA are warnings to a verifier) but that
-    // the reposerver or aktualizr would reject.
+    // ECDSA keys and non-ASCII text: aktualizr refuses them, so quorum verify (and an import) does
+    // too; the export's own refusal of both is covered by checkOtaTuf above.
     const k = generateKeyPair('ed25519');
     const ec = generateKeyPair('ecdsa').publicKey;
     const now = new Date();
-    const rootBody = buildRoot({ dialect: 'ota', version: 1, expires: daysFrom(now, 365), roles: { root: { keys: [k.publicKey], threshold: 1 }, targets: { keys: [k.publicKey], threshold: 1 }, snapshot: { keys: [k.publicKey], threshold: 1 }, timestamp: { keys: [k.publicKey], threshold: 1 } } });
-    const keys = rootBody.keys as Record<string, unknown>;
-    keys[ec.fingerprint] = { keytype: 'ecdsa-sha2-nistp256', keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() } };
-    (rootBody.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(ec.fingerprint);
+    const roles = { root: { keys: [k.publicKey], threshold: 1 }, targets: { keys: [k.publicKey], threshold: 1 }, snapshot: { keys: [k.publicKey], threshold: 1 }, timestamp: { keys: [k.publicKey], threshold: 1 } };
+    const rootBody = buildRoot({ dialect: 'ota', version: 1, expires: daysFrom(now, 365), roles });
+    const withEcdsa = structuredClone(rootBody);
+    (withEcdsa.keys as Record<string, unknown>)[ec.fingerprint] = { keytype: 'ecdsa-sha2-nistp256', keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() } };
+    (withEcdsa.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(ec.fingerprint);
     const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
-    const custom = { name: 'fw', version: '1', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null, createdAt: at, updatedAt: at };
+    const custom = { name: 'fw', version: '1', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null, cliUploaded: true, createdAt: at, updatedAt: at };
+    const signers = [localSigner(k.privateKey)];
+    const importRepo = async (name: string, root: Record<string, unknown>, targets: Record<string, unknown>) => {
+      const repo = path.join(d, name);
+      fs.mkdirSync(path.join(repo, 'roles'), { recursive: true });
+      fs.writeFileSync(path.join(repo, 'roles', 'root.json'), serialize(await signEnvelope(root, 'ota', signers)));
+      fs.writeFileSync(path.join(repo, 'roles', 'targets.json'), serialize(await signEnvelope(targets, 'ota', signers)));
+      return quorum(['init', '--data-dir', path.join(d, `data-${name}`), '--import', repo]);
+    };
+    const plain = buildTargets('ota', 1, daysFrom(now, 31), { 'fw-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } } });
+    const ecdsa = await importRepo('ecdsa', withEcdsa, plain);
+    expect(ecdsa.code).toBe(2);
+    expect(ecdsa.stderr).toMatch(/OTA_KEY_UNSUPPORTED: root\.json[^:]*: .*aktualizr rejects the whole root/);
+    const nonAscii = await importRepo('non-ascii', rootBody, buildTargets('ota', 1, daysFrom(now, 31), { 'fïrmware-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } } }));
+    expect(nonAscii.code).toBe(2);
+    expect(nonAscii.stderr).toMatch(/SIGNATURE_INVALID: targets\.json: .*aktualizr escapes non-ASCII/);
+
+    // An ota repository that verifies, but whose targets the reposerver would reject or could not serve.
     const targetsBody = buildTargets('ota', 1, daysFrom(now, 31), {
-      'fïrmware-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } },
+      'fw-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } },
       'two-hashes': targetFor(Buffer.from('b'), custom),
       'no-custom': { length: 1, hashes: { sha256: sha256('c') } },
     });
     targetsBody.note = 'not a field ota-tuf knows';
-    const signers = [localSigner(k.privateKey)];
-    const repo = path.join(d, 'repo');
-    fs.mkdirSync(path.join(repo, 'roles'), { recursive: true });
-    fs.writeFileSync(path.join(repo, 'roles', 'root.json'), serialize(await signEnvelope(rootBody, 'ota', signers)));
-    fs.writeFileSync(path.join(repo, 'roles', 'targets.json'), serialize(await signEnvelope(targetsBody, 'ota', signers)));
-    const data = path.join(d, 'data');
-    const init = await quorum(['init', '--data-dir', data, '--import', repo]);
-    ok(init);
+    ok(await importRepo('repo', rootBody, targetsBody));
+    const data = path.join(d, 'data-repo');
     // What was imported is what the server has: nothing to upload.
     const same = await quorum(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
     ok(same);
@@ -657,10 +684,211 @@ describe('export refusals', () => {
     // As if the server had none of it: every file is checked, and refused.
     const r = await quorum(['export', 'ota-tuf', path.join(d, 'o3'), '--data-dir', data, '--server-root-version', '0', '--server-targets-version', '0']);
     expect(r.code).toBe(1);
-    for (const code of ['OTA_EXPORT_KEY_UNSUPPORTED', 'OTA_EXPORT_NON_ASCII', 'OTA_EXPORT_UNKNOWN_FIELD', 'OTA_EXPORT_TARGET']) expect(r.stderr).toMatch(new RegExp(`^${code}: `, 'm'));
+    for (const code of ['OTA_EXPORT_UNKNOWN_FIELD', 'OTA_EXPORT_TARGET', 'OTA_TARGET_HARDWARE_IDS', 'OTA_TARGET_LOCATION']) expect(r.stderr).toMatch(new RegExp(`^${code}: `, 'm'));
     expect(r.stderr).toContain('two-hashes.hashes');
     expect(r.stderr).toContain('no-custom.custom');
+    expect(r.stderr).toMatch(/^OTA_TARGET_LOCATION: targets\.json: signed\.targets\.no-custom\.custom: /m);
+    expect(r.stderr).not.toMatch(/fw-1\.custom/);
     expect(r.stderr).toContain('signed.note');
     expect(fs.existsSync(path.join(d, 'o3'))).toBe(false);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+// Issue 12: what the OTA Connect servers accept, and what devices can then install.
+
+describe('OTA Connect: releases the servers accept and devices can install', () => {
+  let repo: Repo;
+  const rounds = async () => JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as RoundInfo[];
+  const open = (...args: string[]) => quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'firmware', '--json', ...args]);
+  const current = () => path.join(repo.dataDir, 'releases', 'current');
+
+  beforeAll(async () => {
+    // alice (ed25519) and bob (RSA, so that his salt can be wrong) hold root and targets, 1 of 2.
+    repo = await newRepo({ dialect: 'ota', keyholders: ['alice', 'bob'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true, keyType: { bob: 'rsa' } });
+    dirs.push(repo.dir);
+    cleanup.push(() => repo.coordinator.kill());
+  }, 120_000);
+
+  it('a BINARY target needs a location and a hardware id: refused at round open however its body was made', async () => {
+    const fw = path.join(repo.dir, 'fw-1.bin');
+    fs.writeFileSync(fw, crypto.randomBytes(512));
+    const add = ['--add', fw, '--name', 'fw', '--version', '1'];
+    const noLocation = await open(...add, '--hardware-id', 'ecu-main');
+    expect(noLocation.code).toBe(1);
+    expect(noLocation.stderr).toMatch(/^OTA_TARGET_LOCATION: targets\.fw-1\.custom: a BINARY target needs a location/m);
+    const noHardware = await open(...add, '--cli-uploaded');
+    expect(noHardware.code).toBe(1);
+    expect(noHardware.stderr).toMatch(/^OTA_TARGET_HARDWARE_IDS: targets\.fw-1\.custom\.hardwareIds: lists no hardware id/m);
+    const badUri = await open(...add, '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw 1.bin');
+    expect(badUri.code).toBe(1);
+    expect(badUri.stderr).toMatch(/^OTA_TARGET_URI: targets\.fw-1\.custom\.uri: character " " at index 29/m);
+    const longHw = await open(...add, '--hardware-id', 'x'.repeat(201), '--cli-uploaded');
+    expect(longHw.stderr).toMatch(/^OTA_TARGET_HARDWARE_IDS: .*hardwareIds\[0\]/m);
+    // A body from a build script, proposed as it is: the same check.
+    const body = buildTargets('ota', 1, daysFrom(new Date(), 31), { 'fw-1': targetFor(fs.readFileSync(fw), { name: 'fw', version: '1', hardwareIds: ['ecu-main'], targetFormat: 'BINARY', uri: null, createdAt: '2030-01-01T00:00:00Z', updatedAt: '2030-01-01T00:00:00Z' }) });
+    const file = path.join(repo.dir, 'unsigned-targets.json');
+    fs.writeFileSync(file, JSON.stringify(body));
+    const signedBody = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'from a script', '--signed', file]);
+    expect(signedBody.code).toBe(1);
+    expect(signedBody.stderr).toMatch(/^OTA_TARGET_LOCATION: /m);
+    expect(await rounds()).toHaveLength(1); // root v1 only: nothing was opened
+    // An OSTree commit comes from treehub: no location needed. A file with a uri: fine.
+    const ostree = await open(...add, '--hardware-id', 'ecu-main', '--format', 'OSTREE');
+    ok(ostree);
+    ok(await quorum(['round', 'cancel', (JSON.parse(ostree.stdout) as RoundInfo).id, '--data-dir', repo.dataDir, '--reason', 'wrong format']));
+    const good = await open(...add, '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw-1.bin');
+    ok(good);
+    ok(await signer(['sign', (JSON.parse(good.stdout) as RoundInfo).id, '--yes', '--home', repo.homes.alice!]));
+    await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets v1 release');
+  });
+
+  it('an RSA-PSS signature with salt length 20 is refused, over the wire and as an offline signature (SIG_PSS_SALT); salt 32 releases', async () => {
+    const fw = path.join(repo.dir, 'fw-2.bin');
+    fs.writeFileSync(fw, crypto.randomBytes(512));
+    const o = await open('--add', fw, '--name', 'fw', '--version', '2', '--hardware-id', 'ecu-main', '--cli-uploaded');
+    ok(o);
+    const round = JSON.parse(o.stdout) as RoundInfo;
+    const bobKey = decryptKey(readKeyFile(repo.keys.bob!), PASSPHRASE);
+    const bob = keySigner(repo.keys.bob!);
+    const keyid = keyidIn(path.join(current(), 'root.json'), 'targets', bob.publicKey.fingerprint);
+    const ws = await connect(repo.coordinator.url, bob);
+    try {
+      const p = await ws.request({ type: 'round.get', round: round.id });
+      if (p.type !== 'round.payload') throw new Error(JSON.stringify(p));
+      const bytes = canonicalOf(p.signed, 'targets', 'ota');
+      const salted = (saltLength: number) => crypto.sign('sha256', bytes, { key: bobKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength }).toString('base64');
+      // A hand-made signature: valid RSA-PSS (aktualizr would accept it), salt 20.
+      expect(crypto.verify('sha256', bytes, { key: bob.publicKey.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO }, Buffer.from(salted(20), 'base64'))).toBe(true);
+      const answer = await ws.request({ type: 'signature.submit', round: round.id, sha256: round.sha256, keyid, sig: salted(20) });
+      expect(answer).toMatchObject({ type: 'error', code: 'SIG_PSS_SALT', fatal: false });
+      expect((answer as { message: string }).message).toContain('salt length 20');
+      const sigFile = path.join(repo.dir, 'bob-salt20.json');
+      fs.writeFileSync(sigFile, JSON.stringify({ round: round.id, keyid, sig: salted(20), sha256: round.sha256 }));
+      const offline = await quorum(['round', 'add-signature', round.id, sigFile, '--data-dir', repo.dataDir]);
+      expect(offline.code).toBe(1);
+      expect(offline.stderr).toMatch(/^SIG_PSS_SALT: /m);
+      const rejected = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'signature.rejected' && (e.data as { code: string }).code === 'SIG_PSS_SALT');
+      expect(rejected).toHaveLength(2);
+      const status = JSON.parse((await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json'])).stdout) as { round: RoundInfo };
+      expect(status.round.state).toBe('open');
+      expect(status.round.progress[0]!.signed).toEqual([]);
+    } finally {
+      ws.close();
+    }
+    // quorum-signer signs with salt 32: accepted and released.
+    ok(await signer(['sign', round.id, '--yes', '--home', repo.homes.bob!]));
+    await until(() => fs.readFileSync(path.join(current(), 'targets.json'), 'utf8').includes('"fw-2"'), 'targets v2 release');
+  });
+
+  it('export takes the targets the server holds (as garage-sign targets pull leaves them) for the next version and x-ats-role-checksum', async () => {
+    // Targets v1 and v2 are released here; the server holds v1.
+    const releases = path.join(repo.dataDir, 'releases');
+    const v1 = fs
+      .readdirSync(releases)
+      .filter((n) => /^\d+$/.test(n) && fs.existsSync(path.join(releases, n, 'targets.json')))
+      .map((n) => JSON.parse(fs.readFileSync(path.join(releases, n, 'targets.json'), 'utf8')) as Envelope)
+      .find((e) => e.signed.version === 1)!;
+    expect(v1.signed.targets).toHaveProperty('fw-1');
+    const gs = path.join(repo.dir, 'tuf', 'myrepo');
+    fs.mkdirSync(path.join(gs, 'roles', 'unsigned'), { recursive: true });
+    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(v1.signed));
+    const serverChecksum = sha256(canonical({ signatures: v1.signatures, signed: v1.signed }));
+    fs.writeFileSync(path.join(gs, 'roles', 'targets.json.checksum'), serverChecksum);
+    const exp = (out: string, ...extra: string[]) => quorum(['export', 'ota-tuf', path.join(repo.dir, out), '--data-dir', repo.dataDir, '--server-root-version', '1', ...extra]);
+
+    const pulled = await exp('o-pulled', '--server-targets', gs);
+    ok(pulled);
+    expect(fs.readdirSync(path.join(repo.dir, 'o-pulled')).sort()).toEqual(['targets.json', 'targets.json.checksum']);
+    expect(fs.readFileSync(path.join(repo.dir, 'o-pulled', 'targets.json.checksum'), 'utf8')).toBe(serverChecksum);
+    expect(JSON.parse(fs.readFileSync(path.join(repo.dir, 'o-pulled', 'targets.json'), 'utf8')).signed.version).toBe(2);
+    expect(pulled.stdout).toContain(`x-ats-role-checksum: ${serverChecksum}`);
+    // The file itself, as GET …/targets.json serves it: the same version and checksum.
+    const served = path.join(repo.dir, 'served-targets.json');
+    fs.writeFileSync(served, JSON.stringify(v1));
+    const fromServed = await exp('o-served', '--server-targets', served);
+    ok(fromServed);
+    expect(fs.readFileSync(path.join(repo.dir, 'o-served', 'targets.json.checksum'), 'utf8')).toBe(serverChecksum);
+
+    // Someone else pushed a version 1 of their own: the server holds other targets than the
+    // release's base. Refused, nothing written.
+    const other = structuredClone(v1.signed) as { targets: Record<string, { custom: Record<string, unknown> }> };
+    other.targets['fw-1']!.custom.version = '1-hotfix';
+    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(other));
+    const diverged = await exp('o-diverged', '--server-targets', gs);
+    expect(diverged.code).toBe(1);
+    expect(diverged.stderr).toMatch(/^OTA_EXPORT_SERVER_TARGETS: targets\.json: signed: .*signed\.targets\.fw-1\.custom\.version/m);
+    expect(fs.existsSync(path.join(repo.dir, 'o-diverged'))).toBe(false);
+    // The server moved on to version 3: the release (2) is not the next one.
+    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2({ ...v1.signed, version: 3 }));
+    const ahead = await exp('o-ahead', '--server-targets', gs);
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(/^OTA_EXPORT_TARGETS_VERSION: targets\.json: signed\.version: the reposerver holds \(.*\) targets version 3 and accepts only version 4 next/m);
+    // Two answers to one question: a usage error.
+    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(v1.signed));
+    expect((await exp('o-both', '--server-targets', gs, '--server-targets-version', '0')).code).toBe(2);
+  });
+
+  it('salt-20 signatures in a repository OTA Connect would take in: quorum verify warns (devices accept them), the export refuses them; a root dropping a server key is named in the review and the export', async () => {
+    const d = tmp();
+    // Root: alice (ed25519) and an RSA key that signs with salt 20; the server's snapshot,
+    // timestamp and offline-updates keys.
+    const rsa = generateKeyPair('rsa');
+    const server = { snapshot: generateKeyPair('ed25519'), timestamp: generateKeyPair('ed25519'), offline: generateKeyPair('ed25519') };
+    const alice = publicKeyFrom(fs.readFileSync(path.join(repo.dir, 'alice.pub.pem'), 'utf8'));
+    const aliceKey = decryptKey(readKeyFile(repo.keys.alice!), PASSPHRASE);
+    const now = new Date();
+    const root = buildRoot({
+      dialect: 'ota',
+      version: 1,
+      expires: daysFrom(now, 365),
+      roles: { root: { keys: [alice, rsa.publicKey], threshold: 1 }, targets: { keys: [rsa.publicKey], threshold: 1 }, snapshot: { keys: [server.snapshot.publicKey], threshold: 1 }, timestamp: { keys: [server.timestamp.publicKey], threshold: 1 } },
+    });
+    (root.keys as Record<string, unknown>)[server.offline.publicKey.fingerprint] = toMetadataKey(server.offline.publicKey, 'ota');
+    (root.roles as Record<string, unknown>)['offline-updates'] = { keyids: [server.offline.publicKey.fingerprint], threshold: 1 };
+    const salt20: Signer = { publicKey: rsa.publicKey, sign: async (b) => crypto.sign('sha256', b, { key: rsa.privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }) };
+    const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const targets = buildTargets('ota', 4, daysFrom(now, 31), { 'fw-4': { ...targetFor(Buffer.from('four'), { name: 'fw', version: '4', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null, cliUploaded: true, createdAt: at, updatedAt: at }), hashes: { sha256: sha256('four') } } });
+    const gs = path.join(d, 'repo');
+    fs.mkdirSync(path.join(gs, 'roles'), { recursive: true });
+    fs.writeFileSync(path.join(gs, 'roles', 'root.json'), serialize(await signEnvelope(root, 'ota', [localSigner(aliceKey), salt20])));
+    fs.writeFileSync(path.join(gs, 'roles', 'targets.json'), serialize(await signEnvelope(targets, 'ota', [salt20])));
+
+    const v = await quorum(['verify', path.join(gs, 'roles'), '--root', path.join(gs, 'roles', 'root.json')]);
+    ok(v);
+    expect(v.stderr).toMatch(/^warning: OTA_PSS_SALT: root\.json[^:]*: RSA-PSS signature by .* has salt length 20: aktualizr accepts it/m);
+    expect(v.stderr).toMatch(/^warning: OTA_PSS_SALT: targets\.json: /m);
+
+    const data = path.join(d, 'data');
+    ok(await quorum(['init', '--data-dir', data, '--import-garage-sign', gs, '--keyholder', `alice=${path.join(repo.dir, 'alice.pub.pem')}`]));
+    // Uploaded anew (as if the server had neither), both files are refused.
+    const all = await quorum(['export', 'ota-tuf', path.join(d, 'o1'), '--data-dir', data, '--server-root-version', '0', '--server-targets-version', '3']);
+    expect(all.code).toBe(1);
+    expect(all.stderr).toMatch(/^OTA_EXPORT_PSS_SALT: 1\.root\.json: signatures\[\d\]: .*salt length 20/m);
+    expect(all.stderr).toMatch(/^OTA_EXPORT_PSS_SALT: targets\.json: signatures\[0\]: /m);
+    expect(fs.existsSync(path.join(d, 'o1'))).toBe(false);
+
+    // A root round (a body as it is: the offline-updates role and its key go) reviewed by alice.
+    const c = await new Coordinator(data).start();
+    cleanup.push(() => c.kill());
+    const home = path.join(d, 'home-alice');
+    ok(await signer(['join', c.url, '--key', repo.keys.alice!, '--home', home, '--trusted-root', path.join(gs, 'roles', 'root.json')]));
+    const next = structuredClone(root) as { keys: Record<string, unknown>; roles: Record<string, unknown> };
+    delete next.roles['offline-updates'];
+    delete next.keys[server.offline.publicKey.fingerprint];
+    const body = path.join(d, 'root-2.json');
+    fs.writeFileSync(body, JSON.stringify(next));
+    const o = await quorum(['round', 'open', 'root', '--data-dir', data, '--reason', 'drop offline updates', '--signed', body, '--renew', '--json']);
+    ok(o);
+    const id = (JSON.parse(o.stdout) as RoundInfo).id;
+    const review = await signer(['review', id, '--home', home, '--no-diff']);
+    ok(review);
+    expect(review.stdout).toContain(`SERVER KEY DELETED: the OTA Connect server DELETES its private key ${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`);
+    ok(await signer(['sign', id, '--yes', '--home', home]));
+    await until(() => fs.existsSync(path.join(data, 'releases', 'current', '2.root.json')), 'root v2 release');
+    const e = await quorum(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
+    ok(e);
+    expect(fs.readdirSync(path.join(d, 'o2')).sort()).toEqual(['2.root.json', 'root.json']);
+    expect(e.stdout).toContain(`note: 2.root.json: the OTA Connect server DELETES its private key ${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`);
   });
 });

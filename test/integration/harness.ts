@@ -158,6 +158,7 @@ export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs
 }
 
 export interface Repo {
+  dialect: 'ota' | 'tuf';
   dir: string;
   dataDir: string;
   coordinator: Coordinator;
@@ -196,7 +197,7 @@ export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string
     const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!, '--trust-first-root']);
     if (j.code !== 0) throw new Error(`join ${k}: ${j.stderr}`);
   }
-  const repo = { dir, dataDir, coordinator, homes, keys };
+  const repo = { dialect: opts.dialect, dir, dataDir, coordinator, homes, keys };
   if (opts.releaseRoot) {
     for (const k of (opts.rootKeyholders ?? opts.keyholders).slice(0, opts.rootThreshold)) {
       const s = await signer(['sign', 'root-v1-r1', '--yes', '--home', homes[k]!]);
@@ -206,6 +207,12 @@ export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string
   }
   return repo;
 }
+
+/**
+ * `round open targets --add` arguments that say where an ota BINARY target lives (the coordinator
+ * refuses it otherwise, OTA_TARGET_LOCATION): uploaded to the reposerver. None in tuf.
+ */
+export const located = (dialect: 'ota' | 'tuf'): string[] => (dialect === 'ota' ? ['--cli-uploaded'] : []);
 
 /** The admin API, for assertions that read state directly. */
 export async function admin<T = unknown>(c: Coordinator, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {

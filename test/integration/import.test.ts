@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, type KeyKind } from '../../protocol/keys.js';
 import { buildRoot, buildTargets, daysFrom, localSigner, serialize, signEnvelope, targetFor } from '../../protocol/metadata/build.js';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
-import { Coordinator, PASSPHRASE, quorum, signer, tmpdir, until } from './harness.js';
+import { Coordinator, located, PASSPHRASE, quorum, signer, tmpdir, until } from './harness.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -74,7 +74,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
         }
         const fw = path.join(dir, 'fw.bin');
         fs.writeFileSync(fw, 'new image');
-        const open = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'new image', '--add', fw, '--name', 'fw', '--version', '2', '--json']);
+        const open = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'new image', '--add', fw, '--name', 'fw', '--version', '2', '--hardware-id', 'ecu-a', ...located(dialect), '--json']);
         expect(open.code, open.stderr).toBe(0);
         const round = JSON.parse(open.stdout) as { id: string; version: number };
         expect(round.version).toBe(4);

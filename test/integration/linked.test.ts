@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
+import { auditEvents, located, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
 
 for (const dialect of ['tuf', 'ota'] as const) {
   describe(`root and targets released together (${dialect})`, () => {
@@ -16,7 +16,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       repo = await newRepo({ dialect, keyholders: ['alice', 'bob', 'carol', 'dave'], rootKeyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
       const fw = path.join(repo.dir, 'fw.bin');
       fs.writeFileSync(fw, 'fw 1\n');
-      const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'fw 1', '--add', fw, '--name', 'fw', '--version', '1', '--json']);
+      const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'fw 1', '--add', fw, '--name', 'fw', '--version', '1', '--hardware-id', 'ecu-a', ...located(dialect), '--json']);
       const id = (JSON.parse(open.stdout) as { id: string }).id;
       for (const k of ['alice', 'bob']) expect((await signer(['sign', id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
       await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets v1');

@@ -18,7 +18,7 @@ import { QuorumError } from '../../protocol/errors.js';
 import { verifySignature } from '../../protocol/keys.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { formatPkcs11Uri, generateTokenKey, listTokenKeys, openTokenSigner, parsePkcs11Uri, type TokenKey } from '../../signer-client/pkcs11.js';
-import { Coordinator, quorum, signer, tmpdir, TEST_SCRYPT_N, until, Watcher, type RunResult } from './harness.js';
+import { Coordinator, located, quorum, signer, tmpdir, TEST_SCRYPT_N, until, Watcher, type RunResult } from './harness.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const PIN = '1234';
@@ -166,6 +166,7 @@ describe('the token Signer', () => {
 });
 
 interface TokenRepo {
+  dialect: 'ota' | 'tuf';
   dir: string;
   dataDir: string;
   coordinator: Coordinator;
@@ -207,7 +208,7 @@ async function newTokenRepo(dialect: 'ota' | 'tuf', keyholders: Record<string, s
     const j = await signer(['join', coordinator.url, ...how, '--home', homes[k]!, '--trust-first-root']);
     expect(j.code, j.stderr).toBe(0);
   }
-  return { dir, dataDir, coordinator, homes, uris };
+  return { dialect, dir, dataDir, coordinator, homes, uris };
 }
 
 const current = (r: TokenRepo) => path.join(r.dataDir, 'releases', 'current');
@@ -222,7 +223,7 @@ let fw = 0;
 async function openTargets(r: TokenRepo, reason: string): Promise<string> {
   const file = path.join(r.dir, `fw-${++fw}.bin`);
   fs.writeFileSync(file, `firmware ${fw}\n`);
-  const o = await quorum(['round', 'open', 'targets', '--data-dir', r.dataDir, '--reason', reason, '--add', file, '--name', 'fw', '--version', `${fw}.0`, '--hardware-id', 'ecu-a', '--json']);
+  const o = await quorum(['round', 'open', 'targets', '--data-dir', r.dataDir, '--reason', reason, '--add', file, '--name', 'fw', '--version', `${fw}.0`, '--hardware-id', 'ecu-a', ...located(r.dialect), '--json']);
   expect(o.code, o.stderr).toBe(0);
   return (JSON.parse(o.stdout) as RoundInfo).id;
 }

@@ -12,7 +12,7 @@ import type { Dialect } from '../../protocol/canonical.js';
 import { encodeSig } from '../../protocol/keys.js';
 import { keyIdOf, type Signer } from '../../protocol/metadata/build.js';
 import type { RoundInfo, ServerMessage } from '../../protocol/wire.js';
-import { admin, auditEvents, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
+import { admin, auditEvents, located, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
 import { canonicalOf, connect, keySigner, keyidIn, sha256hex, type WireClient } from './wire-client.js';
 
 let fileN = 0;
@@ -20,7 +20,7 @@ let fileN = 0;
 async function openTargets(repo: Repo, reason: string, extra: string[] = []): Promise<{ code: number; round: RoundInfo | null; stderr: string }> {
   const fw = path.join(repo.dir, `fw-${++fileN}.bin`);
   fs.writeFileSync(fw, `firmware build ${fileN}\n`);
-  const r = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', reason, '--add', fw, '--name', 'fw', '--version', `1.${fileN}`, '--hardware-id', 'ecu-a', '--json', ...extra]);
+  const r = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', reason, '--add', fw, '--name', 'fw', '--version', `1.${fileN}`, '--hardware-id', 'ecu-a', ...located(repo.dialect), '--json', ...extra]);
   return { code: r.code, round: r.code === 0 ? (JSON.parse(r.stdout) as RoundInfo) : null, stderr: r.stderr };
 }
 

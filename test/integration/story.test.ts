@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRepo, quorum, signer, until, type Repo } from './harness.js';
+import { located, newRepo, quorum, signer, until, type Repo } from './harness.js';
 
 for (const dialect of ['tuf', 'ota'] as const) {
   describe(`the signing story (${dialect})`, () => {
@@ -27,7 +27,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
     it('releases targets signed by two of three keyholders', async () => {
       const fw = path.join(repo.dir, 'fw.bin');
       fs.writeFileSync(fw, 'firmware 1.0\n');
-      const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'fw 1.0', '--add', fw, '--name', 'fw', '--version', '1.0', '--hardware-id', 'ecu-a', '--json']);
+      const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'fw 1.0', '--add', fw, '--name', 'fw', '--version', '1.0', '--hardware-id', 'ecu-a', ...located(dialect), '--json']);
       expect(open.code, open.stderr).toBe(0);
       const id = (JSON.parse(open.stdout) as { id: string }).id;
       const review = await signer(['review', id, '--home', repo.homes.alice!]);
