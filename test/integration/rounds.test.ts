@@ -282,7 +282,7 @@ describe('managing rounds (ota)', () => {
 
   it('a target named __proto__ or constructor is an ordinary target, from the admin API to the keyholder\'s review', async () => {
     // JSON text: an object literal would set the prototype instead of adding the key.
-    const entry = (n: number) => `{"length":${n},"hashes":{"sha256":"${String(n).repeat(64)}"},"custom":{"__proto__":"p","hardwareIds":["ecu-a"]}}`;
+    const entry = (n: number) => `{"length":${n},"hashes":{"sha256":"${String(n).repeat(64)}"},"custom":{"__proto__":"p","hardwareIds":["ecu-a"],"cliUploaded":true}}`;
     const body = JSON.parse(`{"role":"targets","reason":"odd names","targets":{"add":{"__proto__":${entry(1)},"constructor":${entry(2)},"prototype":${entry(3)}}}}`) as unknown;
     const opened = await admin<{ round: RoundInfo }>(repo.coordinator, 'POST', 'rounds', body);
     expect(opened.status, JSON.stringify(opened.body)).toBe(200);
