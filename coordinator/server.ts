@@ -649,7 +649,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           {
             const session = m.session;
             await serial(() => {
-              const ev = frostSigning.refuse(session, c.keyholder, `${m.code}: ${m.message}`);
+              const ev = frostSigning.refuse(session, c.keyholder, m.code, m.message, m.participants);
               send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(frostSigning.baseOf(session)) });
               emitSign(ev);
             });

@@ -53,6 +53,7 @@ export type FrostCode =
   | 'FROST_GROUP_MISMATCH' // a participant computed another group key or verifying share
   | 'FROST_MESSAGE_MISMATCH' // the message is not the one the request names
   | 'FROST_COMMITMENT_MISMATCH' // the request's commitment is not this participant's
+  | 'FROST_COMMITMENT_INVALID' // a signing commitment that is not a valid element (identity, small order, non-canonical)
   | 'FROST_NONCE_UNKNOWN' // no stored nonce for that commitment
   | 'FROST_NONCE_USED' // the commitment's nonce was already used (or discarded)
   | 'FROST_BAD_SIGNATURE_SHARE' // a signature share fails RFC 9591 5.4 verification
@@ -106,6 +107,15 @@ function point(h: string, what: string, culprit: number[] = []) {
   } catch (e) {
     throw new FrostError('FROST_PACKAGE_INVALID', `${what} is not a valid group element: ${(e as Error).message}`, culprit);
   }
+}
+
+const L = ed25519.Point.CURVE().n;
+
+/** RFC 9591 3.1 DeserializeScalar: 32 bytes little-endian, below the group order L (else null). */
+function scalar(h: string): bigint | null {
+  if (!/^[0-9a-f]{64}$/.test(h)) return null;
+  const v = BigInt(`0x${Buffer.from(h, 'hex').reverse().toString('hex')}`);
+  return v < L ? v : null;
 }
 
 /** VSS evaluation (RFC 9591 C.2): sum_j commitment[j] * id^j, the verifying share of `id`. */
@@ -638,10 +648,28 @@ export function checkSignRequest(group: FrostGroup, request: FrostSignRequest, m
     if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
     if (ids.has(c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `two commitments from ${who(group, c.identifier)}`, [c.identifier]);
     ids.add(c.identifier);
-    point(c.hiding, `the hiding commitment of ${who(group, c.identifier)}`, [c.identifier]);
-    point(c.binding, `the binding commitment of ${who(group, c.identifier)}`, [c.identifier]);
+    checkCommitment(group, c);
   }
   return req;
+}
+
+/**
+ * A signing commitment as it arrives (RFC 9591 5.1, elements deserialised as 3.1 says): from a
+ * participant of the group, both elements valid prime-order points, neither the identity nor of
+ * small order, canonically encoded. Else FROST_COMMITMENT_INVALID naming its participant.
+ */
+export function checkCommitment(group: FrostGroup, commitment: FrostCommitment): FrostCommitment {
+  const id = typeof (commitment as { identifier?: unknown })?.identifier === 'number' ? [(commitment as { identifier: number }).identifier] : [];
+  const c = parse(FrostCommitmentSchema, commitment, 'a signing commitment', id, 'FROST_COMMITMENT_INVALID');
+  if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
+  for (const [what, h] of [['hiding', c.hiding], ['binding', c.binding]] as const) {
+    try {
+      point(h, `the ${what} commitment of ${who(group, c.identifier)}`, [c.identifier]);
+    } catch (e) {
+      throw new FrostError('FROST_COMMITMENT_INVALID', (e as Error).message, [c.identifier]);
+    }
+  }
+  return c;
 }
 
 const nobleCommitments = (req: FrostSignRequest): NonceCommitments[] =>
@@ -672,6 +700,7 @@ export function verifySignatureShare(group: FrostGroup, request: FrostSignReques
   const req = checkSignRequest(group, request, message);
   const s = parse(FrostSignatureShareSchema, share, 'a signature share', []);
   if (!req.commitments.some((c) => c.identifier === s.identifier)) return false;
+  if (scalar(s.share) === null) return false; // RFC 9591 3.1: a scalar >= L is not a scalar
   try {
     return F.verifyShare(noblePublic(group), nobleCommitments(req), message, nobleId(s.identifier), bytes(s.share));
   } catch {
@@ -706,6 +735,8 @@ export function aggregateSignature(group: FrostGroup, request: FrostSignRequest,
   if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no signature share from ${whoAll(group, missing)}`, missing);
   const badShare = (bad: number[], cause?: unknown) =>
     new FrostError('FROST_BAD_SIGNATURE_SHARE', `the signature share of ${whoAll(group, bad)} does not verify (RFC 9591 5.4)`, bad, { cause });
+  const nonCanonical = [...byId.values()].filter((s) => scalar(s.share) === null).map((s) => s.identifier);
+  if (nonCanonical.length) throw badShare(nonCanonical);
   if ((opts.verifyShares ?? 'each') === 'each') {
     const bad = [...byId.values()].filter((s) => !verifySignatureShare(group, req, message, s)).map((s) => s.identifier);
     if (bad.length) throw badShare(bad);

@@ -228,10 +228,20 @@ export async function signSession(conn: SignerConnection, kh: ShareHolder, group
           if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
           let share: FrostSignatureShare;
           try {
-            share = kh.signSync(req, message); // checks the request names exactly these bytes
+            share = kh.signSync(req, message); // checks the request names exactly these bytes, and every commitment in it
           } catch (e) {
             if (e instanceof FrostError) await conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
-            throw e;
+            // Another participant's commitment is invalid: reported (the coordinator checks it and
+            // excludes that participant); this one's nonce answered nothing, so it is burnt and a
+            // fresh commitment goes into the next attempt.
+            if (!(e instanceof FrostError) || !e.participants.length || e.participants.includes(me)) throw e;
+            out(`attempt ${req.session}: ${e.code}: ${e.message}; reported, committing again`);
+            signed.add(req.session);
+            const own = req.commitments.find((c) => c.identifier === me);
+            if (own) kh.abandonSync(own);
+            mine = null;
+            await pushes.idle();
+            continue;
           }
           signed.add(req.session);
           mine = null;

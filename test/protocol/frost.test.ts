@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import {
   aggregateSignature,
+  checkCommitment,
   checkGroup,
   commitmentId,
   dkgAgree,
@@ -518,6 +519,36 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
     expectFrost(() => aggregateSignature(group, request, message, [...shares.slice(0, 2), { identifier: 4, share: shares[2]!.share }]), 'FROST_PACKAGE_INVALID', [4]);
     expectFrost(() => aggregateSignature(group, { ...request, groupPublicKey: '00'.repeat(32) }, message, shares), 'FROST_PACKAGE_INVALID');
     expect(aggregateSignature(group, request, message, shares)).toHaveLength(64);
+  });
+
+  it('commitments and shares are deserialised as RFC 9591 3.1 says: no identity, small-order or non-canonical element, no scalar >= L', () => {
+    const [a, b, c] = holders as [FrostKeyholder, FrostKeyholder, FrostKeyholder];
+    const message = Buffer.from('m');
+    const good = b.commitSync();
+    expect(checkCommitment(group, good)).toEqual(good);
+    const le = (v: bigint) => Buffer.from(v.toString(16).padStart(64, '0'), 'hex').reverse().toString('hex');
+    const P = 2n ** 255n - 19n;
+    // The identity, the eight torsion points (the identity among them) and y = 1 + p (a non-canonical identity).
+    const torsion = [...Array(8).keys()].map((k) => ed25519.Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a').multiply(BigInt(k + 1)).toHex());
+    for (const bad of ['01'.padEnd(64, '0'), ...torsion, le(P + 1n), 'ff'.repeat(32)]) {
+      expectFrost(() => checkCommitment(group, { ...good, hiding: bad }), 'FROST_COMMITMENT_INVALID', [2]);
+      expectFrost(() => checkCommitment(group, { ...good, binding: bad }), 'FROST_COMMITMENT_INVALID', [2]);
+      // In a signing request, the honest participant names the one whose commitment it is.
+      const request: FrostSignRequest = { session: 'deser', groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(message), commitments: [a.commitSync(), { ...good, hiding: bad }, c.commitSync()] };
+      expectFrost(() => a.signSync(request, message), 'FROST_COMMITMENT_INVALID', [2]);
+    }
+    // A valid point that is not in the prime-order subgroup (a generator plus a torsion point).
+    const mixed = ed25519.Point.fromHex(good.hiding).add(ed25519.Point.fromHex(torsion[0]!)).toHex();
+    expectFrost(() => checkCommitment(group, { ...good, hiding: mixed }), 'FROST_COMMITMENT_INVALID', [2]);
+    expectFrost(() => checkCommitment(group, { ...good, identifier: 6 }), 'FROST_PACKAGE_INVALID', [6]);
+    // A share s + L verifies nowhere and is named at aggregation.
+    const commitments = [a.commitSync(), b.commitSync(), c.commitSync()];
+    const request: FrostSignRequest = { session: 'scalar', groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(message), commitments };
+    const shares = [a.signSync(request, message), b.signSync(request, message), c.signSync(request, message)];
+    const L = ed25519.Point.CURVE().n;
+    const plusL = { identifier: 3, share: le(BigInt(`0x${Buffer.from(shares[2]!.share, 'hex').reverse().toString('hex')}`) + L) };
+    expect(verifySignatureShare(group, request, message, plusL)).toBe(false);
+    expectFrost(() => aggregateSignature(group, request, message, [shares[0]!, shares[1]!, plusL], { verifyShares: 'on-failure' }), 'FROST_BAD_SIGNATURE_SHARE', [3]);
   });
 });
 
