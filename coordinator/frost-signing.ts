@@ -24,7 +24,7 @@ import { encodeSig, sha256hex } from '../protocol/keys.js';
 import { tbsBytes } from '../protocol/x509.js';
 import type { RoundState, ServerMessage } from '../protocol/wire.js';
 import { preparedOf, releaseFrostCertificate } from './certificates.js';
-import { doneGroups, groupOf } from './frost.js';
+import { usableGroup } from './frost.js';
 import { needsOf, repoState, submitSignature } from './rounds.js';
 import type { CertRoundRow, KeyholderRow, Store } from './store.js';
 import { QuorumError } from '../protocol/errors.js';
@@ -99,8 +99,8 @@ export class FrostSigning {
     const round = dot > 0 ? this.store.round(base.slice(0, dot)) : undefined;
     if (round) {
       const ceremony = base.slice(dot + 1);
-      const g = doneGroups(this.store).find((x) => x.ceremony === ceremony);
-      if (!g) throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
+      if (this.store.frostCeremony(ceremony)?.state !== 'done') throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
+      const g = usableGroup(this.store, ceremony); // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
       const needs = needsOf(round, repoState(this.store), this.store);
       const need = needs.find((n) => n.keys.has(g.fingerprint));
       if (!need) throw new SessionError('SESSION_NOT_FOUND', `round ${round.id} does not need the key of FROST group ${g.name} (${ceremony})`);
@@ -124,13 +124,12 @@ export class FrostSigning {
 
   private certContext(r: CertRoundRow): Context {
     const ca = this.store.ca(r.ca);
-    const ceremony = ca?.kind === 'frost' && ca.frost_ceremony ? this.store.frostCeremony(ca.frost_ceremony) : undefined;
-    const group = ceremony ? groupOf(ceremony) : null;
-    if (!group) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`);
+    if (ca?.kind !== 'frost' || !ca.frost_ceremony) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`);
+    const { group } = usableGroup(this.store, ca.frost_ceremony); // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
     const { store, dataDir } = this;
     return {
       state: r.state,
-      group: this.checkedGroup(ceremony!.id, group),
+      group: this.checkedGroup(ca.frost_ceremony, group),
       message: tbsBytes(preparedOf(r)),
       done: r.state === 'released',
       certificate: r.certificate_pem,

@@ -20,6 +20,8 @@ import type { Signer } from './metadata/build.js';
 import {
   FROST_LIMITS,
   FrostCeremonySchema,
+  FrostSignedIdentitySchema,
+  FrostTranscriptSignatureSchema,
   FrostCommitmentSchema,
   FrostDkgConfirmSchema,
   FrostDkgRound1Schema,
@@ -29,6 +31,10 @@ import {
   FrostSignRequestSchema,
   type FrostCeremony,
   type FrostCommitment,
+  type FrostIdentityStatement,
+  type FrostPurpose,
+  type FrostSignedIdentity,
+  type FrostTranscriptSignature,
   type FrostDkgConfirm,
   type FrostDkgRound1,
   type FrostDkgRound2,
@@ -37,7 +43,7 @@ import {
   type FrostSignRequest,
 } from './frost-wire.js';
 
-export type { FrostCeremony, FrostCommitment, FrostDkgConfirm, FrostDkgRound1, FrostDkgRound2, FrostGroup, FrostSignatureShare, FrostSignRequest };
+export type { FrostCeremony, FrostCommitment, FrostIdentityStatement, FrostPurpose, FrostSignedIdentity, FrostTranscriptSignature, FrostDkgConfirm, FrostDkgRound1, FrostDkgRound2, FrostGroup, FrostSignatureShare, FrostSignRequest };
 
 const F = ed25519_FROST;
 
@@ -47,7 +53,7 @@ export type FrostCode =
   | 'FROST_IDENTITY_MISMATCH' // the identity key used is not the one enrolled for this participant
   | 'FROST_PACKAGE_INVALID' // a message of the wrong shape, ceremony, sender or recipient
   | 'FROST_PROOF_INVALID' // a round-1 proof of knowledge (or commitment) does not verify
-  | 'FROST_TRANSCRIPT_MISMATCH' // participants saw different round-1 packages
+  | 'FROST_TRANSCRIPT_MISMATCH' // participants saw different round-1 packages (or signed different transcripts)
   | 'FROST_DECRYPT_FAILED' // a round-2 ciphertext fails authentication (tampered, or not for us)
   | 'FROST_SHARE_INVALID' // a decrypted round-2 share does not match its sender's commitment
   | 'FROST_GROUP_MISMATCH' // a participant computed another group key or verifying share
@@ -59,6 +65,10 @@ export type FrostCode =
   | 'FROST_BAD_SIGNATURE_SHARE' // a signature share fails RFC 9591 5.4 verification
   | 'FROST_NOT_ENOUGH_SIGNERS' // fewer than t participants are left to sign
   | 'FROST_SIGNATURE_INVALID' // the aggregate does not verify as Ed25519 (never released)
+  | 'FROST_IDENTITY_UNVERIFIED' // an identity statement missing, not this ceremony's, or not signed by the participant's own key
+  | 'FROST_NOT_PINNED' // a participant whose signing key this participant has not pinned (quorum-signer frost pin-participants)
+  | 'FROST_TRANSCRIPT_UNSIGNED' // a participant's transcript signature is missing or does not verify under its key
+  | 'FROST_GROUP_UNAUTHENTICATED' // a group agreed without every participant's identity statement and transcript signature
   | 'FROST_STORE_INVALID' // a share, identity or nonce file is unreadable or altered
   | 'FROST_PASSPHRASE'; // wrong passphrase (or the file was modified)
 
@@ -152,11 +162,125 @@ export function checkCeremony(ceremony: FrostCeremony): string {
   return digestOf(c);
 }
 
-/** A ceremony over `names` in order, identifiers 1..n. */
-export function newCeremony(id: string, threshold: number, members: { name: string; identityKey: string }[]): FrostCeremony {
-  const ceremony = { id, threshold, participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })) };
+/** A ceremony over `names` in order, identifiers 1..n, for `purpose` (every ceremony opened today has one). */
+export function newCeremony(id: string, threshold: number, members: { name: string; identityKey: string }[], purpose?: FrostPurpose): FrostCeremony {
+  const ceremony: FrostCeremony = { id, threshold, participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })), ...(purpose ? { purpose } : {}) };
   checkCeremony(ceremony);
   return ceremony;
+}
+
+// --- identity statements and the signed transcript -----------------------------------------------
+
+export const FROST_IDENTITY_DOMAIN = 'UPTANE-QUORUM-FROST-IDENTITY-V1\n';
+export const FROST_TRANSCRIPT_DOMAIN = 'UPTANE-QUORUM-FROST-TRANSCRIPT-V1\n';
+
+/** The statement participant `name` signs for this ceremony: its identity key, bound to the ceremony's id, purpose, threshold and roster. */
+export function identityStatement(ceremony: FrostCeremony, name: string): FrostIdentityStatement {
+  if (!ceremony.purpose) throw new FrostError('FROST_CEREMONY_INVALID', `ceremony ${ceremony.id} states no purpose: it was opened by a coordinator from before identity statements; ask the release coordinator to cancel it and open it again`);
+  const p = ceremony.participants.find((x) => x.name === name);
+  if (!p) throw new FrostError('FROST_CEREMONY_INVALID', `${name} is not a participant of ceremony ${ceremony.id}`);
+  return {
+    ceremony: ceremony.id,
+    purpose: ceremony.purpose,
+    threshold: ceremony.threshold,
+    participants: ceremony.participants.map((x) => ({ identifier: x.identifier, name: x.name })),
+    keyholder: p.name,
+    identifier: p.identifier,
+    identityKey: p.identityKey,
+  };
+}
+
+/** The bytes an identity statement's signature is over. */
+export const identityMessage = (s: FrostIdentityStatement): Buffer => Buffer.concat([Buffer.from(FROST_IDENTITY_DOMAIN), canonicalize(s, 'tuf')]);
+
+/** This participant's statement, signed with its enrolled key (a key file or a token, through the Signer seam). */
+export async function signIdentity(ceremony: FrostCeremony, name: string, signer: Signer): Promise<FrostSignedIdentity> {
+  const statement = identityStatement(ceremony, name);
+  return { statement, signature: (await signer.sign(identityMessage(statement))).toString('base64') };
+}
+
+/** Is `signed` exactly the statement this ceremony gives participant `name`, signed by `key`? */
+export function verifyIdentity(ceremony: FrostCeremony, name: string, signed: FrostSignedIdentity, key: PublicKey): boolean {
+  const expected = identityStatement(ceremony, name);
+  return digestOf(signed.statement) === digestOf(expected) && verifySignature(key, identityMessage(expected), Buffer.from(signed.signature, 'base64'));
+}
+
+/**
+ * Every participant's signed identity statement, checked: exactly one for each, each exactly the
+ * statement this ceremony gives that participant (so the identity key it binds is the roster's),
+ * each verifying under `keyOf(name)`: keys this participant pinned itself, or, on the coordinator,
+ * the enrolled keys. Returns them by identifier. FROST_NOT_PINNED names participants without a key,
+ * FROST_IDENTITY_UNVERIFIED those whose statement is missing, not this ceremony's or not theirs.
+ */
+export function checkIdentities(ceremony: FrostCeremony, identities: unknown[], keyOf: (name: string) => PublicKey | undefined): FrostSignedIdentity[] {
+  checkCeremony(ceremony);
+  const byId = new Map<number, FrostSignedIdentity>();
+  const bad = new Set<number>();
+  for (const raw of identities) {
+    const r = FrostSignedIdentitySchema.safeParse(raw);
+    const id = r.success ? r.data.statement.identifier : undefined;
+    if (!r.success || id === undefined || !ceremony.participants.some((p) => p.identifier === id)) throw new FrostError('FROST_IDENTITY_UNVERIFIED', `an identity statement that is malformed or from nobody in ceremony ${ceremony.id}`);
+    if (byId.has(id)) bad.add(id);
+    byId.set(id, r.data);
+  }
+  const unpinned: number[] = [];
+  for (const p of ceremony.participants) {
+    const signed = byId.get(p.identifier);
+    const key = keyOf(p.name);
+    if (!key) unpinned.push(p.identifier);
+    else if (!signed || !verifyIdentity(ceremony, p.name, signed, key)) bad.add(p.identifier);
+  }
+  if (unpinned.length) throw new FrostError('FROST_NOT_PINNED', `no pinned signing key for ${whoAll(ceremony, unpinned)}: pin the keys they enrolled with (quorum-signer frost pin-participants --participant NAME=KEY.pem), obtained from them, not from the coordinator`, unpinned);
+  if (bad.size) {
+    const ids = [...bad].sort((a, b) => a - b);
+    throw new FrostError('FROST_IDENTITY_UNVERIFIED', `the identity statement of ${whoAll(ceremony, ids)} is missing, is not the one ceremony ${ceremony.id} gives them (another identity key, purpose, threshold or roster), or is not signed by their pinned key: the identity keys may not be theirs; nothing was encrypted to them`, ids);
+  }
+  return ceremony.participants.map((p) => byId.get(p.identifier)!);
+}
+
+/**
+ * The digest of a DKG transcript: the ceremony (id, threshold, roster with identity keys,
+ * purpose), every identity statement with its signature, every round-1 package, in identifier order.
+ */
+export function transcriptDigest(ceremony: FrostCeremony, identities: FrostSignedIdentity[], round1All: FrostDkgRound1[]): string {
+  const ceremonyDigest = checkCeremony(ceremony);
+  const round1 = checkTranscript(ceremony, ceremonyDigest, round1All);
+  const ids = [...identities].sort((a, b) => a.statement.identifier - b.statement.identifier);
+  return digestOf({ format: 'uptane-quorum-frost-transcript-v1', ceremony, identities: ids, round1 });
+}
+
+/** The bytes a transcript signature is over. */
+export const transcriptMessage = (ceremony: string, identifier: number, transcript: string): Buffer =>
+  Buffer.concat([Buffer.from(FROST_TRANSCRIPT_DOMAIN), canonicalize({ ceremony, identifier, transcript }, 'tuf')]);
+
+export async function signTranscript(ceremony: FrostCeremony, identifier: number, transcript: string, signer: Signer): Promise<FrostTranscriptSignature> {
+  return { identifier, transcript, signature: (await signer.sign(transcriptMessage(ceremony.id, identifier, transcript))).toString('base64') };
+}
+
+/**
+ * Every participant signed transcript `digest`: one signature each, over this digest
+ * (FROST_TRANSCRIPT_MISMATCH names who signed another), verifying under `keyOf(name)`
+ * (FROST_TRANSCRIPT_UNSIGNED names who did not sign, or whose signature fails).
+ */
+export function checkTranscripts(ceremony: FrostCeremony, digest: string, transcripts: unknown[], keyOf: (name: string) => PublicKey | undefined): FrostTranscriptSignature[] {
+  const byId = new Map<number, FrostTranscriptSignature>();
+  for (const raw of transcripts) {
+    const r = FrostTranscriptSignatureSchema.safeParse(raw);
+    if (!r.success || !ceremony.participants.some((p) => p.identifier === r.data.identifier)) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `a transcript signature that is malformed or from nobody in ceremony ${ceremony.id}`);
+    if (byId.has(r.data.identifier)) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `two transcript signatures from ${who(ceremony, r.data.identifier)}`, [r.data.identifier]);
+    byId.set(r.data.identifier, r.data);
+  }
+  const other = [...byId.values()].filter((t) => t.transcript !== digest).map((t) => t.identifier);
+  if (other.length) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `${whoAll(ceremony, other)} signed another DKG transcript than ${digest} (they saw other parameters, identity statements or round-1 packages)`, other);
+  const unsigned = ceremony.participants
+    .filter((p) => {
+      const t = byId.get(p.identifier);
+      const key = keyOf(p.name);
+      return !t || !key || !verifySignature(key, transcriptMessage(ceremony.id, p.identifier, digest), Buffer.from(t.signature, 'base64'));
+    })
+    .map((p) => p.identifier);
+  if (unsigned.length) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `no valid signature of transcript ${digest} by ${whoAll(ceremony, unsigned)} (under the key pinned or enrolled for them)`, unsigned);
+  return ceremony.participants.map((p) => byId.get(p.identifier)!);
 }
 
 /** Check a group record as stored or received: shape, and every verifying share against the commitment. */

@@ -5,7 +5,7 @@
  * enrolled keyholder. Errors carry a code; a fatal one also closes the socket with CLOSE_CODES.
  */
 import { z } from 'zod';
-import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema, SessionSchema } from './frost-wire.js';
+import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignedIdentitySchema, FrostSignRequestSchema, FrostTranscriptSignatureSchema, SessionSchema } from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
 
@@ -182,8 +182,12 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     round2Received: z.array(z.number().int()),
     confirmsReceived: z.array(z.number().int()),
     round1All: z.array(FrostDkgRound1Schema),
+    /** Every participant's signed identity statement, with round1All. */
+    identities: z.array(FrostSignedIdentitySchema),
     inbox: z.array(FrostDkgRound2Schema),
     group: FrostGroupSchema.nullable(),
+    /** Once done: every participant's signature over the transcript (all the same digest). */
+    transcripts: z.array(FrostTranscriptSignatureSchema),
     failure: z.string().nullable(),
   }),
   /**

@@ -49,7 +49,7 @@ Rounds:
   sign --offline BUNDLE --out SIG.json [--yes]   sign a round exported for an air-gapped machine
   watch [--unsafe-auto-sign]                     stay connected and prompt for each new round
 FROST threshold keys:
-  frost identity | join CEREMONY [--yes] | groups
+  frost identity | pin-participants --participant NAME=PUBKEY.pem ... | join CEREMONY [--yes] | groups | sign ROUND
 Fleet certificates:
   cert list | review ROUND | approve ROUND [--yes] | sign ROUND [--yes] [--out F]
   cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N
@@ -618,10 +618,17 @@ async function cert(argv: string[]): Promise<number> {
 const FROST_HELP = `Usage:
   quorum-signer frost identity [--scrypt-n N]      create your X25519 identity (encrypted in --home/frost);
                                                    prints the public key for: quorum keyholder identity NAME HEX
+  quorum-signer frost pin-participants --participant NAME=PUBKEY.pem ...
+                                                   pin the signing keys the other participants enrolled with
+                                                   (from them, not from the coordinator); added to those pinned
   quorum-signer frost join CEREMONY [--yes] [--scrypt-n N] [--timeout-s S]
-                                                   take part in a DKG ceremony: round 1, round 2 (shares
-                                                   encrypted to each participant's identity), your share
-                                                   stored encrypted, then the confirmation
+                                                   take part in a DKG ceremony: round 1 with your identity
+                                                   statement (signed with your key), the others' statements
+                                                   checked against your pins, round 2 (shares encrypted to
+                                                   each identity), the confirmation with your signature over
+                                                   the transcript; your share is stored only once every
+                                                   participant signed the same transcript (its sha256 is
+                                                   printed: compare it out of band)
   quorum-signer frost groups [--json]              the groups you hold a share of
   quorum-signer frost sign ROUND [--yes] [--out F] [--timeout-s S]
                                                    sign with your share, together with the group's other
@@ -676,9 +683,26 @@ async function frostMetadataSign(s: Session, roundId: string, v: { yes: boolean;
 async function frost(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return io.out(FROST_HELP), sub === undefined ? 2 : 0;
-  const { values, positionals } = args(rest, { 'scrypt-n': { type: 'string' }, 'timeout-s': { type: 'string' }, out: { type: 'string' } });
+  const { values, positionals } = args(rest, { 'scrypt-n': { type: 'string' }, 'timeout-s': { type: 'string' }, out: { type: 'string' }, participant: { type: 'string', multiple: true } });
   if (values.help) return io.out(FROST_HELP), 0;
   const home = homeOf(values);
+  if (sub === 'pin-participants' && positionals.length === 0) {
+    const list = (values.participant ?? []).map((a) => {
+      const i = a.indexOf('=');
+      if (i < 1) throw new UsageError(`--participant ${JSON.stringify(a)} must be NAME=PUBLIC-KEY-FILE`);
+      return { name: a.slice(0, i), publicKey: fs.readFileSync(a.slice(i + 1), 'utf8') };
+    });
+    if (!list.length) throw new UsageError('pin-participants needs at least one --participant NAME=PUBKEY.pem (the key that keyholder enrolled with)');
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    const store = FrostStore.open(frostDir(home));
+    const { participants, replaced } = store.pinParticipants(list);
+    if (values.json) io.out(JSON.stringify(participants.map((p) => ({ name: p.name, fingerprint: p.fingerprint })), null, 2));
+    else {
+      for (const p of participants) io.out(`${p.name}  ${p.fingerprint}${replaced.includes(p.name) ? '  (replaced)' : ''}`);
+      io.err(`pinned in ${store.pinsFile}; frost join checks those participants' identity statements and transcripts against these keys`);
+    }
+    return 0;
+  }
   if (sub === 'identity' && positionals.length === 0) {
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     const store = FrostStore.open(frostDir(home));
@@ -727,6 +751,7 @@ async function frost(argv: string[]): Promise<number> {
       const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
       const r = await joinCeremony({
         conn: s.conn,
+        signer: s.signer,
         store,
         ceremony: id,
         deadline: deadlineOf(values),
@@ -736,7 +761,7 @@ async function frost(argv: string[]): Promise<number> {
         out: io.out,
       });
       if (!r) return io.out('not joined'), 1;
-      if (values.json) io.out(JSON.stringify({ ceremony: id, identifier: r.identifier, groupPublicKey: r.group.groupPublicKey, shareFile: r.shareFile }, null, 2));
+      if (values.json) io.out(JSON.stringify({ ceremony: id, identifier: r.identifier, groupPublicKey: r.group.groupPublicKey, shareFile: r.shareFile, transcript: r.transcript }, null, 2));
       else io.out(`ceremony ${id} done: group key ${r.group.groupPublicKey} (fingerprint ${groupPublicKey(r.group).fingerprint}); you are participant ${r.identifier}`);
       return 0;
     } finally {

@@ -1,7 +1,9 @@
 /**
- * A FROST participant over the wire: the keyholder's side of a DKG ceremony (round 1, round 2
- * with shares encrypted to each participant's identity, the share stored encrypted, the
- * confirmation, the agreed group checked against the one computed here) and of a signing session
+ * A FROST participant over the wire: the keyholder's side of a DKG ceremony (round 1 with its
+ * signed identity statement, the others' statements checked against keys pinned here, round 2 with
+ * shares encrypted to each participant's identity, the confirmation with a signature over the
+ * whole transcript, the agreed group and every participant's transcript signature checked, then
+ * the share stored encrypted) and of a signing session
  * (fresh commitments, durable before they leave; a share only for a request that names exactly the
  * bytes this participant checked). Both drive one authenticated SignerConnection, act on the
  * coordinator's push messages and ask for the state after each, and ride out a dropped
@@ -12,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalize } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
-import { checkCeremony, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart, FrostError, groupPublicKey, type DkgOutcome, type DkgState, type FrostCommitment, type FrostGroup, type FrostSignatureShare, type FrostSignRequest } from '../protocol/frost.js';
+import { checkCeremony, checkIdentities, checkTranscripts, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart, FrostError, groupPublicKey, identityStatement, signIdentity, signTranscript, transcriptDigest, type DkgOutcome, type DkgState, type FrostCommitment, type FrostGroup, type FrostPurpose, type FrostSignatureShare, type FrostSignedIdentity, type FrostSignRequest } from '../protocol/frost.js';
+import type { Signer } from '../protocol/metadata/build.js';
 import { sha256hex, type PublicKey } from '../protocol/keys.js';
 import type { ServerMessage } from '../protocol/wire.js';
 import type { SignerConnection } from './connection.js';
@@ -67,6 +70,8 @@ type DkgStatus = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
 
 export interface JoinOptions {
   conn: SignerConnection;
+  /** The keyholder's enrolled key (a key file or a token): signs the identity statement and the transcript. */
+  signer: Signer;
   store: FrostStore;
   ceremony: string;
   /** ms since the epoch: give up waiting for the others then */
@@ -89,9 +94,19 @@ export interface JoinResult {
   group: FrostGroup;
   shareFile: string;
   outcome: DkgOutcome;
+  /** sha256 of the DKG transcript every participant signed: compare it out of band. */
+  transcript: string;
 }
 
-/** Take part in DKG ceremony `o.ceremony` until the group is agreed; null if the person declined. */
+const purposeText = (p: FrostPurpose) => (p.kind === 'fleet-ca' ? `the key of fleet CA ${p.name}` : `the root/targets key frost:${p.name}`);
+
+/**
+ * Take part in DKG ceremony `o.ceremony` until the group is agreed; null if the person declined.
+ * Every other participant's signing key must be pinned here (FrostStore.pinParticipants) before
+ * anything is sent; their identity statements are checked against those keys before any share is
+ * encrypted to their identity keys, and their transcript signatures before the share is stored:
+ * a share is kept only for a group whose transcript every participant signed, the same as this one.
+ */
 export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
   const { conn, store, ceremony: id, deadline, out } = o;
   const me = conn.hello!.keyholder;
@@ -117,8 +132,14 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     if (!mine) throw new Refusal('NOT_NEEDED', `you (${me}) are not a participant of ceremony ${id}`);
     const myKey = store.identityPublicKey();
     if (mine.identityKey !== myKey) throw new Refusal('IDENTITY_MISMATCH', `ceremony ${id} lists identity key ${mine.identityKey} for you, but your identity in ${store.dir} is ${myKey}; ask the release coordinator to record your key`);
-    out(`DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group`);
-    for (const p of ceremony.participants) out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : ''}`);
+    identityStatement(ceremony, me); // FROST_CEREMONY_INVALID for a ceremony that states no purpose
+    // Whose statements count: the keys pinned here, and this keyholder's own.
+    const pins = store.pinnedKeys();
+    const keyOf = (name: string) => (name === me ? o.signer.publicKey : pins.get(name));
+    out(`DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group, to become ${purposeText(ceremony.purpose!)}`);
+    for (const p of ceremony.participants) out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : `  signing key ${keyOf(p.name)?.fingerprint.slice(0, 16) ?? 'NOT PINNED'}…`}`);
+    const unpinned = ceremony.participants.filter((p) => !keyOf(p.name)).map((p) => p.name);
+    if (unpinned.length) throw new FrostError('FROST_NOT_PINNED', `no pinned signing key for ${unpinned.join(', ')}: get the public key each enrolled with from them (not from the coordinator) and run quorum-signer frost pin-participants ${unpinned.map((n) => `--participant ${n}=${n}.pub.pem`).join(' ')}; nothing was sent`);
     if (st.state === 'failed') {
       store.dropDkgState(id);
       throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
@@ -148,17 +169,24 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
       state = dkgStart(ceremony, mine.identifier).state;
       store.saveDkgState(dkgSnapshot(state), pass, cost);
     }
+    // This keyholder's identity key, bound to this ceremony, signed with its enrolled key.
+    const statement = await signIdentity(ceremony, me, o.signer);
     // Identical when resent after a crash (the coordinator accepts it once, and the same again).
-    await retrying(deadline, () => conn.request({ type: 'frost.dkg.round1', ceremony: id, package: state.round1 }, 'frost.dkg.status'));
+    await retrying(deadline, () => conn.request({ type: 'frost.dkg.round1', ceremony: id, package: state.round1, identity: statement }, 'frost.dkg.status'));
     out('round 1 sent; waiting for the other participants');
     st = await waitFor('every round-1 package', (x) => x.round1All.length === ceremony.participants.length);
     o.onStep?.('round1.all');
+    const round1All = st.round1All;
+    // Before anything is encrypted to the others' identity keys: each is theirs, by their pinned key.
+    let identities: FrostSignedIdentity[];
     let packages;
     try {
-      packages = dkgRound2(state, st.round1All, identity);
+      identities = checkIdentities(ceremony, st.identities, keyOf);
+      packages = dkgRound2(state, round1All, identity);
     } catch (e) {
       return refuse(e);
     }
+    out(`identity statements of ${ceremony.participants.map((p) => p.name).join(', ')} verified against your pinned keys`);
     // After a crash past round 2 the coordinator holds the packages sent then; these are not resent.
     if (!st.round2Received.includes(mine.identifier)) await retrying(deadline, () => conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'));
     out('round 2 sent (encrypted to each participant); waiting for the others');
@@ -170,17 +198,29 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     } catch (e) {
       return refuse(e);
     }
+    const transcript = transcriptDigest(ceremony, identities, round1All);
+    const signedTranscript = await signTranscript(ceremony, mine.identifier, transcript, o.signer);
+    await retrying(deadline, () => conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm, transcript: signedTranscript }, 'frost.dkg.status'));
+    out(`confirmation and transcript signature sent; waiting for the others`);
+    st = await waitFor('the coordinator to agree on the group', (x) => x.state === 'done');
+    if (!st.group || st.group.groupPublicKey !== outcome.group.groupPublicKey || sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))) {
+      store.dropDkgState(id);
+      throw new Refusal('GROUP_MISMATCH', `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey}); no share stored`);
+    }
+    try {
+      checkTranscripts(ceremony, transcript, st.transcripts, keyOf); // every participant signed this very transcript
+    } catch (e) {
+      store.dropDkgState(id);
+      throw new FrostError((e as FrostError).code ?? 'FROST_TRANSCRIPT_UNSIGNED', `${(e as Error).message}; the group is not agreed and no share is stored`, (e as FrostError).participants ?? []);
+    }
+    // Only now is the share kept (a crash before this resumes from the DKG state, which stays until here).
     const file = store.shareFile(outcome.group.groupPublicKey);
     if (!fs.existsSync(file)) store.saveShare(outcome.share, pass, cost);
     else if (store.unlockShare(outcome.group.groupPublicKey, pass).identifier !== mine.identifier) throw new Refusal('CEREMONY_CONFLICT', `${file} holds another share of this group`);
     out(`share stored encrypted in ${file}`);
-    await retrying(deadline, () => conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm }, 'frost.dkg.status'));
-    st = await waitFor('the coordinator to agree on the group', (x) => x.state === 'done');
-    if (!st.group || st.group.groupPublicKey !== outcome.group.groupPublicKey || sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))) {
-      throw new Refusal('GROUP_MISMATCH', `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey})`);
-    }
+    out(`DKG transcript sha256 ${transcript}: every participant signed it; compare it with theirs out of band`);
     store.dropDkgState(id); // the share is stored; the polynomial is no longer needed
-    return { ceremony: id, identifier: mine.identifier, group: outcome.group, shareFile: file, outcome };
+    return { ceremony: id, identifier: mine.identifier, group: outcome.group, shareFile: file, outcome, transcript };
   } finally {
     pushes.dispose();
   }

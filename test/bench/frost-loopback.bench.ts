@@ -163,6 +163,8 @@ async function setup(tmp: string, cleanup: (() => Promise<void> | void)[]): Prom
     check(hello.keyholder === name, `connected as ${name}`);
     members.push({ name, privateKey, publicKey, signer, store, conn });
   }
+  // Each pins the others' signing keys, as keyholders exchange them out of band.
+  for (const m of members) m.store.pinParticipants(members.filter((o) => o !== m).map((o) => ({ name: o.name, publicKey: o.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString() })));
   return { coordinator, members };
 }
 
@@ -182,6 +184,7 @@ async function dkgParticipant(m: Member, id: string): Promise<DkgParticipantResu
   let inboxAt = NaN;
   const r = await joinCeremony({
     conn: m.conn,
+    signer: m.signer,
     store: m.store,
     ceremony: id,
     deadline: Date.now() + STEP_TIMEOUT_MS,
