@@ -6,16 +6,18 @@
  * limits). Nine keyholders p1..p9 are enrolled through the admin API with in-memory Ed25519 keys;
  * each creates a FROST identity in its own FrostStore (scrypt at the minimum cost N=2^14), recorded
  * through the admin API (POST /v1/admin/keyholders/NAME/identity, what `quorum keyholder identity`
- * calls), and connects as an authenticated SignerConnection in this process. Every participant is
+ * calls), pins the others' signing keys (FrostStore.pinParticipants, what `quorum-signer frost
+ * pin-participants` does), and connects as an authenticated SignerConnection in this process. Every participant is
  * signer-client/frost-participant.ts, the module `quorum-signer frost join` and `frost sign` run
  * (joinCeremony, signSession): it acts on the coordinator's push messages and asks for the state
  * after each.
  *
  * DKG: one ceremony per sample, 3-of-5 (p1..p5) and 5-of-9 (p1..p9), each for a new FROST fleet
  * CA name (ceremony `dkg-<name>`). Timed from the admin POST /v1/admin/cas/frost that opens it to
- * the moment every participant's joinCeremony returns: round 1, round 2 (ciphertexts), round 3,
- * the share stored as a real participant does before it confirms (FrostStore.saveShare, scrypt
- * N=2^14), the confirmation, and the agreed group checked against the one it computed; the
+ * the moment every participant's joinCeremony returns: round 1 with its signed identity
+ * statement, the others' statements checked against its pins, round 2 (ciphertexts), round 3, the
+ * confirmation with its transcript signature, the agreed group and every transcript signature
+ * checked, then the share stored (FrostStore.saveShare, scrypt N=2^14); the
  * coordinator stores every package (SQLite, one transaction each), relays, runs dkgAgree, records
  * the group and CA and prepares the fleet root's TBS. Then the coordinator's recorded group is
  * checked against all of them. All participants run in this one thread, and on a 2-core VM they

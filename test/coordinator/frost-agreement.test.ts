@@ -4,8 +4,11 @@
  * its enrolled key; a group is agreed only when every participant signed the same transcript; and
  * a group is used only if its record still verifies, so a rewritten database (another group
  * record, a removed transcript signature, a group agreed before identity statements) is refused
- * with FROST_GROUP_UNAUTHENTICATED.
+ * with FROST_GROUP_UNAUTHENTICATED. One participant's enrolled key is an ECDSA P-256 key on a
+ * PKCS#11 token (SoftHSM2, required: this file fails without it): its statement and transcript
+ * are signed on the token through the Signer seam.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ceremonyOf, dkgStatus, doneGroups, groupByName, openRoleKeyCeremony, recordIdentity, submitDkgConfirm, submitDkgRound1, submitDkgRound2, usableGroup } from '../../coordinator/frost.js';
 import { enrollKeyholder } from '../../coordinator/rounds.js';
 import { Store } from '../../coordinator/store.js';
-import { dkgFinish, dkgRound2, dkgStart, FrostError, generateIdentityKey, signIdentity, signTranscript, transcriptDigest, type IdentityKey } from '../../protocol/frost.js';
+import { checkIdentities, dkgFinish, dkgRound2, dkgStart, FrostError, generateIdentityKey, signIdentity, signTranscript, transcriptDigest, type IdentityKey } from '../../protocol/frost.js';
+import { generateTokenKey, openTokenSigner, type TokenSigner } from '../../signer-client/pkcs11.js';
 import { generateKeyPair } from '../../protocol/keys.js';
 import { localSigner, type Signer } from '../../protocol/metadata/build.js';
 
@@ -37,18 +41,32 @@ describe('the coordinator agrees on a FROST group only with signed identities an
   let store: Store;
   const members: { name: string; signer: Signer; identity: IdentityKey }[] = [];
 
-  beforeAll(() => {
+  let token: TokenSigner;
+
+  beforeAll(async () => {
+    // carol's key is on a SoftHSM2 token.
+    const tokens = path.join(dir, 'tokens');
+    fs.mkdirSync(tokens);
+    const conf = path.join(dir, 'softhsm2.conf');
+    fs.writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    process.env.SOFTHSM2_CONF = conf;
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'frost', '--pin', '1234', '--so-pin', '5678'], { stdio: 'pipe' });
+    const pin = async () => '1234';
+    const key = await generateTokenKey({ module: '/usr/lib/softhsm/libsofthsm2.so', token: 'frost', label: 'carol', type: 'ecdsa', pin });
+    token = await openTokenSigner({ module: '/usr/lib/softhsm/libsofthsm2.so', uri: key.uri, pin });
     store = new Store(file);
     store.setMeta('dialect', 'tuf');
     for (const name of names) {
-      const { privateKey, publicKey } = generateKeyPair('ed25519');
-      enrollKeyholder(store, name, publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString());
+      const own = name === 'carol' ? null : generateKeyPair('ed25519');
+      const signer = own ? localSigner(own.privateKey) : token;
+      enrollKeyholder(store, name, signer.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString());
       const identity = generateIdentityKey();
       recordIdentity(store, name, identity.publicKey);
-      members.push({ name, signer: localSigner(privateKey), identity });
+      members.push({ name, signer, identity });
     }
-  });
+  }, 60_000);
   afterAll(() => {
+    token?.close();
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -79,6 +97,25 @@ describe('the coordinator agrees on a FROST group only with signed identities an
     expect(r.transcript_digest).toMatch(/^[0-9a-f]{64}$/);
     expect(dkgStatus(store, id, 2).transcripts.map((t) => t.transcript)).toEqual([r.transcript_digest, r.transcript_digest, r.transcript_digest]);
     expect(groupByName(store, 'grp').ceremony).toBe(id);
+    // carol's statement came from the token (ECDSA, DER); a participant pinning her token key accepts it.
+    const c = ceremonyOf(r);
+    expect(token.publicKey.algorithm).toBe('ecdsa-p256');
+    const pinned = new Map(members.map((m) => [m.name, m.signer.publicKey]));
+    expect(checkIdentities(c, dkgStatus(store, id, 1).identities, (n) => pinned.get(n)).map((x) => x.statement.keyholder)).toEqual(names);
+    expectFrost(() => checkIdentities(c, dkgStatus(store, id, 1).identities, (n) => (n === 'carol' ? members[0]!.signer.publicKey : pinned.get(n))), 'FROST_IDENTITY_UNVERIFIED', [3]);
+    expectFrost(() => checkIdentities(c, dkgStatus(store, id, 1).identities, (n) => (n === 'bob' ? undefined : pinned.get(n))), 'FROST_NOT_PINNED', [2]);
+  });
+
+  it('a resent round-1 package with a fresh ECDSA signature over the same statement is the same package', async () => {
+    const id = openRoleKeyCeremony(store, { name: 'grp-resend', threshold: 2, participants: names, reason: 'test' }).id;
+    const c = ceremonyOf(store.frostCeremony(id)!);
+    const { round1 } = dkgStart(c, 3);
+    const first = await signIdentity(c, 'carol', token);
+    const again = await signIdentity(c, 'carol', token);
+    expect(again.signature).not.toBe(first.signature); // ECDSA: a new signature each time
+    submitDkgRound1(store, id, kh('carol'), round1, first);
+    expect(submitDkgRound1(store, id, kh('carol'), round1, again)).toEqual({});
+    expect(store.dkgRound1(id).map((x) => JSON.parse(x.identity_json!) as unknown)).toEqual([first]);
   });
 
   it('refuses a round-1 identity statement signed by another key, or binding another identity key; nothing is stored', async () => {
