@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ceremonyOf, dkgStatus, doneGroups, groupByName, openRoleKeyCeremony, recordIdentity, submitDkgConfirm, submitDkgRound1, submitDkgRound2, usableGroup } from '../../coordinator/frost.js';
 import { enrollKeyholder } from '../../coordinator/rounds.js';
 import { Store } from '../../coordinator/store.js';
-import { checkIdentities, dkgFinish, dkgRound2, dkgStart, FrostError, generateIdentityKey, signIdentity, signTranscript, transcriptDigest, type IdentityKey } from '../../protocol/frost.js';
+import { checkIdentities, identityMessage, dkgFinish, dkgRound2, dkgStart, FrostError, generateIdentityKey, signIdentity, signTranscript, transcriptDigest, type IdentityKey } from '../../protocol/frost.js';
 import { generateTokenKey, openTokenSigner, type TokenSigner } from '../../signer-client/pkcs11.js';
 import { generateKeyPair } from '../../protocol/keys.js';
 import { localSigner, type Signer } from '../../protocol/metadata/build.js';
@@ -128,6 +128,12 @@ describe('the coordinator agrees on a FROST group only with signed identities an
     const own = await signIdentity(c, 'alice', members[0]!.signer);
     const otherKey = { ...own, statement: { ...own.statement, identityKey: generateIdentityKey().publicKey } };
     expectFrost(() => submitDkgRound1(store, id, kh('alice'), round1, otherKey), 'FROST_IDENTITY_UNVERIFIED', [1]);
+    // The same key, but for another purpose, threshold or roster: not this ceremony's statement.
+    for (const other of [{ purpose: { kind: 'fleet-ca' as const, name: 'grp-x' } }, { threshold: 3 }, { participants: own.statement.participants.slice(0, 2) }]) {
+      const changed = { ...own.statement, ...other };
+      const sig = (await members[0]!.signer.sign(identityMessage(changed))).toString('base64');
+      expectFrost(() => submitDkgRound1(store, id, kh('alice'), round1, { statement: changed, signature: sig }), 'FROST_IDENTITY_UNVERIFIED', [1]);
+    }
     // bob's statement under alice's connection is not alice's
     expectFrost(() => submitDkgRound1(store, id, kh('alice'), round1, { ...own, statement: { ...own.statement, keyholder: 'bob', identifier: 2 } }), 'FROST_IDENTITY_UNVERIFIED', [1]);
     expect(store.dkgRound1(id)).toEqual([]);

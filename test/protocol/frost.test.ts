@@ -34,6 +34,8 @@ import {
   openShare,
   runSigningRound,
   sealShare,
+  signIdentity,
+  signTranscript,
   verifySignatureShare,
   type DkgOutcome,
   type DkgState,
@@ -336,19 +338,25 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
     expect(groupPublicKey(group).algorithm).toBe('ed25519');
   });
 
-  it('every message of the ceremony is a valid wire message', () => {
+  it('every message of the ceremony is a valid wire message', async () => {
     const c = dkg.ceremony;
     expect(FrostServerMessageSchema.parse({ type: 'frost.dkg.open', ceremony: c }).type).toBe('frost.dkg.open');
-    for (const r of dkg.round1All) FrostClientMessageSchema.parse({ type: 'frost.dkg.round1', ceremony: c.id, package: r });
-    FrostServerMessageSchema.parse({ type: 'frost.dkg.round1.all', ceremony: c.id, packages: dkg.round1All });
+    // Identity statements and transcript signatures, by Ed25519, ECDSA and RSA-PSS keys alike.
+    const cp: FrostCeremony = { ...c, purpose: { kind: 'role-key', name: 'wire' } };
+    const keys = ms.map((_, i) => localSigner(generateKeyPair((['ed25519', 'ecdsa', 'rsa4096'] as const)[i % 3]!).privateKey));
+    const identities = await Promise.all(ms.map((m, i) => signIdentity(cp, m.name, keys[i]!)));
+    for (const [i, r] of dkg.round1All.entries()) FrostClientMessageSchema.parse({ type: 'frost.dkg.round1', ceremony: c.id, package: r, identity: identities[i] });
+    FrostServerMessageSchema.parse({ type: 'frost.dkg.round1.all', ceremony: c.id, packages: dkg.round1All, identities });
     for (let i = 1; i <= 5; i++) {
       FrostClientMessageSchema.parse({ type: 'frost.dkg.round2', ceremony: c.id, packages: dkg.round2.filter((p) => p.from === i) });
       FrostServerMessageSchema.parse({ type: 'frost.dkg.round2.inbox', ceremony: c.id, packages: inbox(dkg, i) });
     }
-    for (const o of outcomes) FrostClientMessageSchema.parse({ type: 'frost.dkg.confirm', ceremony: c.id, confirm: o.confirm });
-    FrostServerMessageSchema.parse({ type: 'frost.dkg.done', ceremony: c.id, group });
-    // Strict: an unknown field is an error, not ignored.
-    expect(FrostClientMessageSchema.safeParse({ type: 'frost.dkg.round1', ceremony: c.id, package: { ...dkg.round1All[0]!, extra: 1 } }).success).toBe(false);
+    const transcripts = await Promise.all(outcomes.map((_, i) => signTranscript(cp, i + 1, 'ab'.repeat(32), keys[i]!)));
+    for (const [i, o] of outcomes.entries()) FrostClientMessageSchema.parse({ type: 'frost.dkg.confirm', ceremony: c.id, confirm: o.confirm, transcript: transcripts[i] });
+    FrostServerMessageSchema.parse({ type: 'frost.dkg.done', ceremony: c.id, group, transcripts });
+    // Strict: an unknown field is an error, not ignored; a round-1 package without its statement is refused.
+    expect(FrostClientMessageSchema.safeParse({ type: 'frost.dkg.round1', ceremony: c.id, package: { ...dkg.round1All[0]!, extra: 1 }, identity: identities[0] }).success).toBe(false);
+    expect(FrostClientMessageSchema.safeParse({ type: 'frost.dkg.round1', ceremony: c.id, package: dkg.round1All[0]! }).success).toBe(false);
     // The relayed ciphertext carries no share in the clear.
     for (const p of dkg.round2) for (const o of outcomes) expect(JSON.stringify(p)).not.toContain(o.share.signingShare.toString('hex'));
   });
