@@ -16,8 +16,9 @@
  * as for any keyholder), after which the round is released when every threshold is met. A
  * participant that does not answer within the timeout (or disconnects, or refuses) aborts the
  * attempt and is left out of the session's later attempts; the others commit again, fresh, and the
- * next attempt takes whichever t commitments arrive, so t honest, responsive participants finish. Attempts live in memory: after a restart the participants simply commit again (their
- * used nonces stay used; see signer-client/frost-store.ts).
+ * next attempt takes whichever t commitments arrive, so t honest, responsive participants finish.
+ * Attempts live in memory: after a restart the participants simply commit again (their used nonces
+ * stay used; see signer-client/frost-store.ts).
  */
 import { aggregateSignature, checkCommitment, checkGroup, FrostError, verifySignatureShare, type FrostCommitment, type FrostGroup, type FrostSignatureShare, type FrostSignRequest } from '../protocol/frost.js';
 import { encodeSig, sha256hex } from '../protocol/keys.js';
