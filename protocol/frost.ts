@@ -67,6 +67,7 @@ export type FrostCode =
   | 'FROST_SIGNATURE_INVALID' // the aggregate does not verify as Ed25519 (never released)
   | 'FROST_IDENTITY_UNVERIFIED' // an identity statement missing, not this ceremony's, or not signed by the participant's own key
   | 'FROST_NOT_PINNED' // a participant whose signing key this participant has not pinned (quorum-signer frost pin-participants)
+  | 'FROST_PIN_INVALID' // a pin that cannot be kept: not a keyholder name, or one key under two names
   | 'FROST_TRANSCRIPT_UNSIGNED' // a participant's transcript signature is missing or does not verify under its key
   | 'FROST_GROUP_UNAUTHENTICATED' // a group agreed without every participant's identity statement and transcript signature
   | 'FROST_STORE_INVALID' // a share, identity or nonce file is unreadable or altered

@@ -13,6 +13,7 @@ import { QuorumError } from '../protocol/errors.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, type Pin } from '../protocol/transport.js';
+import { readInput } from '../protocol/repository.js';
 import type { CertRoundInfo, RoundInfo } from '../protocol/wire.js';
 import { groupPublicKey } from '../protocol/frost.js';
 import { FrostStore } from './frost-store.js';
@@ -690,7 +691,7 @@ async function frost(argv: string[]): Promise<number> {
     const list = (values.participant ?? []).map((a) => {
       const i = a.indexOf('=');
       if (i < 1) throw new UsageError(`--participant ${JSON.stringify(a)} must be NAME=PUBLIC-KEY-FILE`);
-      return { name: a.slice(0, i), publicKey: fs.readFileSync(a.slice(i + 1), 'utf8') };
+      return { name: a.slice(0, i), publicKey: readInput(a.slice(i + 1)).bytes.toString('utf8') }; // FILE_MISSING, FILE_UNREADABLE
     });
     if (!list.length) throw new UsageError('pin-participants needs at least one --participant NAME=PUBKEY.pem (the key that keyholder enrolled with)');
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });

@@ -251,7 +251,7 @@ export class FrostStore {
     const current = new Map(this.pinned().map((p) => [p.name, p]));
     const replaced: string[] = [];
     for (const { name, publicKey } of list) {
-      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new FrostError('FROST_STORE_INVALID', `participant name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-' (the keyholder name the coordinator enrolled)`);
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new FrostError('FROST_PIN_INVALID', `participant name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-' (the keyholder name the coordinator enrolled)`);
       const pk = publicKeyFrom(publicKey);
       const entry = { name, fingerprint: pk.fingerprint, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() };
       const old = current.get(name);
@@ -261,7 +261,7 @@ export class FrostStore {
     const byFp = new Map<string, string>();
     for (const p of current.values()) {
       const other = byFp.get(p.fingerprint);
-      if (other) throw new FrostError('FROST_STORE_INVALID', `one key (${p.fingerprint.slice(0, 16)}…) would be pinned for both ${other} and ${p.name}; a participant's key is its own`);
+      if (other) throw new FrostError('FROST_PIN_INVALID', `one key (${p.fingerprint.slice(0, 16)}…) would be pinned for both ${other} and ${p.name}; a participant's key is its own`);
       byFp.set(p.fingerprint, p.name);
     }
     const participants = [...current.values()].sort((a, b) => a.name.localeCompare(b.name));
