@@ -636,11 +636,12 @@ function validityDays(s: string | undefined): number | undefined {
 }
 
 async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promise<number> {
-  const st = await call<{ ceremony: { threshold: number; participants: { name: string }[] }; state: string; round1Received: number[]; round2Received: number[]; confirmsReceived: number[]; group: { groupPublicKey: string } | null; failure: string | null }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
+  const st = await call<{ ceremony: { threshold: number; participants: { name: string }[] }; state: string; round1Received: number[]; round2Received: number[]; confirmsReceived: number[]; group: { groupPublicKey: string } | null; transcripts: { transcript: string }[]; failure: string | null }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
   if (json) return io.out(JSON.stringify(st, null, 2)), 0;
   io.out(`${id}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
   io.out(`  round 1: ${st.round1Received.length}, round 2: ${st.round2Received.length}, confirmations: ${st.confirmsReceived.length} of ${st.ceremony.participants.length}`);
   if (st.group) io.out(`  group key ${st.group.groupPublicKey}`);
+  if (st.transcripts[0]) io.out(`  transcript sha256 ${st.transcripts[0].transcript}, signed by every participant (each one's frost join printed it)`);
   if (st.failure) io.out(`  failed: ${st.failure}`);
   return 0;
 }
@@ -675,10 +676,10 @@ export async function cmdFrost(argv: string[], io: Io): Promise<number> {
   if (sub === 'ceremony' && rest.length === 1) return showCeremony(a, rest[0]!, values.json, io);
   if (sub === 'cancel' && rest.length === 1) return cancelCeremonyCmd(a, rest[0]!, values.reason, io);
   if (sub === 'list' && !rest.length) {
-    const groups = await call<{ ceremony: string; name: string; kind: string; state: string; groupPublicKey: string | null; threshold: number; participants: string[]; failure: string | null }[]>(a, 'GET', 'frost/groups');
+    const groups = await call<{ ceremony: string; name: string; kind: string; state: string; groupPublicKey: string | null; threshold: number; participants: string[]; failure: string | null; refused?: string }[]>(a, 'GET', 'frost/groups');
     if (values.json) return io.out(JSON.stringify(groups, null, 2)), 0;
     if (!groups.length) io.out('no FROST ceremonies yet');
-    for (const g of groups) io.out(`${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}`);
+    for (const g of groups) io.out(`${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}${g.refused ? `  REFUSED: ${g.refused}` : ''}`);
     return 0;
   }
   if (sub === 'create' && !rest.length) {

@@ -5,23 +5,27 @@
  * round needs). Participants who have reviewed the bytes send a fresh commitment
  * (frost.sign.commitment); the first t form an attempt, and each of them gets the signing request
  * (frost.sign.request, attempt `<session>.<k>`) with the commitment list and the message's sha256
- * (the TBS bytes, or the round's canonical metadata bytes). Each share is verified on arrival (RFC
- * 9591 5.4); a bad one aborts the attempt and excludes its participant, naming them. With t good
+ * (the TBS bytes, or the round's canonical metadata bytes). Each commitment is checked on arrival
+ * (RFC 9591 3.1: no identity, small-order or non-canonical element) and each share too (5.4, and a
+ * scalar below the group order); an invalid one excludes its participant from the session, naming
+ * them, and a bad share aborts the attempt. A participant that reports another's commitment is
+ * believed only as far as the coordinator's own check of that commitment goes. With t good
  * shares the signature is aggregated and verified with node:crypto against the group key
  * (aggregateSignature); only then is the certificate assembled and released, or the signature
  * stored as the group key's signature of the metadata round (submitSignature verifies it again,
  * as for any keyholder), after which the round is released when every threshold is met. A
  * participant that does not answer within the timeout (or disconnects, or refuses) aborts the
- * attempt; the others commit again, fresh, and the next attempt takes whichever t commitments
- * arrive. Attempts live in memory: after a restart the participants simply commit again (their
- * used nonces stay used; see signer-client/frost-store.ts).
+ * attempt and is left out of the session's later attempts; the others commit again, fresh, and the
+ * next attempt takes whichever t commitments arrive, so t honest, responsive participants finish.
+ * Attempts live in memory: after a restart the participants simply commit again (their used nonces
+ * stay used; see signer-client/frost-store.ts).
  */
-import { aggregateSignature, checkGroup, FrostError, verifySignatureShare, type FrostCommitment, type FrostGroup, type FrostSignatureShare, type FrostSignRequest } from '../protocol/frost.js';
+import { aggregateSignature, checkCommitment, checkGroup, FrostError, verifySignatureShare, type FrostCommitment, type FrostGroup, type FrostSignatureShare, type FrostSignRequest } from '../protocol/frost.js';
 import { encodeSig, sha256hex } from '../protocol/keys.js';
 import { tbsBytes } from '../protocol/x509.js';
 import type { RoundState, ServerMessage } from '../protocol/wire.js';
 import { preparedOf, releaseFrostCertificate } from './certificates.js';
-import { doneGroups, groupOf } from './frost.js';
+import { usableGroup } from './frost.js';
 import { needsOf, repoState, submitSignature } from './rounds.js';
 import type { CertRoundRow, KeyholderRow, Store } from './store.js';
 import { QuorumError } from '../protocol/errors.js';
@@ -96,8 +100,8 @@ export class FrostSigning {
     const round = dot > 0 ? this.store.round(base.slice(0, dot)) : undefined;
     if (round) {
       const ceremony = base.slice(dot + 1);
-      const g = doneGroups(this.store).find((x) => x.ceremony === ceremony);
-      if (!g) throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
+      if (this.store.frostCeremony(ceremony)?.state !== 'done') throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
+      const g = usableGroup(this.store, ceremony); // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
       const needs = needsOf(round, repoState(this.store), this.store);
       const need = needs.find((n) => n.keys.has(g.fingerprint));
       if (!need) throw new SessionError('SESSION_NOT_FOUND', `round ${round.id} does not need the key of FROST group ${g.name} (${ceremony})`);
@@ -121,13 +125,12 @@ export class FrostSigning {
 
   private certContext(r: CertRoundRow): Context {
     const ca = this.store.ca(r.ca);
-    const ceremony = ca?.kind === 'frost' && ca.frost_ceremony ? this.store.frostCeremony(ca.frost_ceremony) : undefined;
-    const group = ceremony ? groupOf(ceremony) : null;
-    if (!group) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`);
+    if (ca?.kind !== 'frost' || !ca.frost_ceremony) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`);
+    const { group } = usableGroup(this.store, ca.frost_ceremony); // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
     const { store, dataDir } = this;
     return {
       state: r.state,
-      group: this.checkedGroup(ceremony!.id, group),
+      group: this.checkedGroup(ca.frost_ceremony, group),
       message: tbsBytes(preparedOf(r)),
       done: r.state === 'released',
       certificate: r.certificate_pem,
@@ -196,7 +199,17 @@ export class FrostSigning {
     const self = this.self(ctx.group, keyholder);
     if (commitment.identifier !== self) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${commitment.identifier}`);
     const s = this.session(base);
-    if (s.excluded.has(self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} (participant ${self}) is excluded from session ${base} after a bad share or a refusal`);
+    if (s.excluded.has(self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} (participant ${self}) is excluded from session ${base} after an invalid commitment or share, a refusal, or no answer in time`);
+    try {
+      checkCommitment(ctx.group, commitment); // RFC 9591 3.1 element deserialisation, before anyone sees it
+    } catch (e) {
+      if (!(e instanceof FrostError)) throw e;
+      s.excluded.add(self);
+      s.next.delete(self);
+      s.attempt.commitments.delete(self);
+      this.store.audit('frost.sign.bad-commitment', { round: base, participant: self, keyholder: keyholder.name, code: e.code });
+      throw new FrostError(e.code, `${e.message}; ${keyholder.name} is excluded from session ${base}`, [self]);
+    }
     const a = s.attempt;
     if (a.request) {
       if (a.request.commitments.some((c) => c.identifier === self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} is in attempt ${a.request.session}; send its share, not another commitment`);
@@ -252,14 +265,37 @@ export class FrostSigning {
     return ev;
   }
 
-  /** A participant refuses (e.g. a nonce it will not reuse): abort and exclude it. */
-  refuse(name: string, keyholder: KeyholderRow, message: string): SignEvent {
+  /**
+   * A participant refuses the attempt. If it names other participants (their commitment in the
+   * request failed its checks), the coordinator checks those commitments itself: the ones that
+   * fail are excluded, never the reporter. A refusal about itself (a nonce it will not reuse, bytes
+   * it did not review), or an accusation the commitments do not bear out, excludes the reporter.
+   */
+  refuse(name: string, keyholder: KeyholderRow, code: string, message: string, named: number[] = []): SignEvent {
     const { base, ctx } = this.resolve(name);
     const s = this.session(base);
     const self = this.self(ctx.group, keyholder);
-    s.excluded.add(self);
-    s.next.delete(self);
-    return this.abort(s, ctx, `${keyholder.name} (participant ${self}) refused: ${message}`, [self]);
+    const a = s.attempt;
+    const listed = a.request ? a.request.commitments : [...a.commitments.values()];
+    const culprits = listed
+      .filter((c) => c.identifier !== self && named.includes(c.identifier))
+      .filter((c) => {
+        try {
+          checkCommitment(ctx.group, c);
+          return false;
+        } catch {
+          return true;
+        }
+      })
+      .map((c) => c.identifier);
+    const out = culprits.length ? culprits : [self];
+    for (const id of out) {
+      s.excluded.add(id);
+      s.next.delete(id);
+    }
+    this.store.audit('frost.sign.refused', { round: base, reportedBy: keyholder.name, code, named, excluded: out });
+    const why = culprits.length ? `${keyholder.name} (participant ${self}) reported ${culprits.map((id) => nameOf(ctx.group, id)).join(', ')}: ${code}: ${message}` : `${keyholder.name} (participant ${self}) refused: ${code}: ${message}`;
+    return this.abort(s, ctx, why, out);
   }
 
   private abort(s: Session, ctx: Context, reason: string, participants: number[]): SignEvent {
@@ -295,8 +331,15 @@ export class FrostSigning {
       }
       const a = s.attempt;
       if (a.request && now - a.requestedAt > this.timeoutMs) {
+        // Committed, then silent: left out of this session's later attempts, so that t responsive
+        // participants are not held up by one that commits every time and never answers.
         const missing = a.request.commitments.map((c) => c.identifier).filter((id) => !a.shares.has(id));
-        out.push(this.abort(s, ctx, `no signature share from ${missing.map((id) => nameOf(ctx.group, id)).join(', ')} within ${this.timeoutMs} ms`, missing));
+        for (const id of missing) {
+          s.excluded.add(id);
+          s.next.delete(id);
+        }
+        this.store.audit('frost.sign.timeout', { round: s.round, session: a.request.session, excluded: missing });
+        out.push(this.abort(s, ctx, `no signature share from ${missing.map((id) => nameOf(ctx.group, id)).join(', ')} within ${this.timeoutMs} ms; excluded from session ${s.round}`, missing));
       }
     }
     return out;

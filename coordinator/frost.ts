@@ -10,9 +10,9 @@
  */
 import crypto from 'node:crypto';
 import { QuorumError } from '../protocol/errors.js';
-import { checkCeremony, dkgAgree, FrostError, groupPublicKey, newCeremony, type FrostCeremony, type FrostDkgConfirm, type FrostDkgRound1, type FrostDkgRound2, type FrostGroup } from '../protocol/frost.js';
+import { checkCeremony, checkIdentities, checkTranscripts, dkgAgree, FrostError, groupPublicKey, newCeremony, transcriptDigest, transcriptMessage, verifyIdentity, type FrostCeremony, type FrostDkgConfirm, type FrostDkgRound1, type FrostDkgRound2, type FrostGroup, type FrostSignedIdentity, type FrostTranscriptSignature } from '../protocol/frost.js';
 import { canonicalize } from '../protocol/canonical.js';
-import { sha256hex } from '../protocol/keys.js';
+import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from '../protocol/keys.js';
 import { prepareCertificate } from '../protocol/x509.js';
 import type { FrostDkgState, ServerMessage } from '../protocol/wire.js';
 import { CertRoundError, claimCaName, insertCertRoundRow } from './certificates.js';
@@ -87,7 +87,7 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
 function openCeremony(store: Store, req: { name: string; threshold: number; participants: string[]; reason: string; deadline?: Date }, purpose: FleetCaPurpose | RoleKeyPurpose, now: Date, claim: () => void): FrostCeremonyRow {
   if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
   if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
-  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants);
+  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants, { kind: purpose.kind, name: purpose.name });
   return store.tx(() => {
     claim();
     store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });
@@ -97,7 +97,7 @@ function openCeremony(store: Store, req: { name: string; threshold: number; part
 }
 
 /** The roster (every participant enrolled, with an identity) and the ceremony's id: dkg-<name>[-k]. */
-function newCeremonyFor(store: Store, name: string, threshold: number, participants: string[]): { id: string; ceremony: FrostCeremony; digest: string } {
+function newCeremonyFor(store: Store, name: string, threshold: number, participants: string[], purpose: NonNullable<FrostCeremony['purpose']>): { id: string; ceremony: FrostCeremony; digest: string } {
   const members = participants.map((p) => {
     const k = store.keyholderByName(p);
     if (!k || k.removed_at) throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `participant ${p} is not an enrolled keyholder`);
@@ -109,7 +109,7 @@ function newCeremonyFor(store: Store, name: string, threshold: number, participa
   let id = `dkg-${name}`;
   for (let k = 2; store.frostCeremony(id); k++) id = `dkg-${name}-${k}`;
   if (id.length > 64) throw new FrostCeremonyError('REQUEST_INVALID', `the name ${name} is too long for a ceremony id`);
-  const ceremony = newCeremony(id, threshold, members); // FROST_CEREMONY_INVALID for t > n, duplicates, ...
+  const ceremony = newCeremony(id, threshold, members, purpose); // FROST_CEREMONY_INVALID for t > n, duplicates, ...
   return { id, ceremony, digest: checkCeremony(ceremony) };
 }
 
@@ -156,12 +156,50 @@ export interface DoneGroup {
   fingerprint: string;
 }
 
-/** Agreed groups by ceremony id, per store: 'done' is final, so each is parsed and keyed once. */
-const doneCache = new WeakMap<Store, Map<string, DoneGroup>>();
+/** The enrolled signing key of a keyholder (a removed one's too: it signed what it signed then). */
+function enrolledKeyOf(store: Store): (name: string) => PublicKey | undefined {
+  return (name) => {
+    const k = store.keyholderByName(name);
+    return k ? publicKeyFrom(k.spki) : undefined;
+  };
+}
+
+const identitiesOf = (rows: { identity_json: string | null }[]): FrostSignedIdentity[] => rows.flatMap((x) => (x.identity_json ? [JSON.parse(x.identity_json) as FrostSignedIdentity] : []));
+const transcriptsOf = (rows: { transcript_json: string | null }[]): FrostTranscriptSignature[] => rows.flatMap((x) => (x.transcript_json ? [JSON.parse(x.transcript_json) as FrostTranscriptSignature] : []));
 
 /**
- * Every agreed group, oldest first. Round listings call this for every round, so it reads only
- * the ids of the done ceremonies and parses a group (and derives its key fingerprint) once.
+ * Why an agreed ceremony's group may not be used, or null: it must carry every participant's
+ * identity statement and transcript signature, verifying under their enrolled keys, over the
+ * transcript recorded, and its group must be the one that transcript gives. Groups agreed before
+ * identity statements existed (migration 6) have none.
+ */
+export function groupProblem(store: Store, r: FrostCeremonyRow): string | null {
+  if (r.state !== 'done' || !r.group_json) return `ceremony ${r.id} is ${r.state}`;
+  if (!r.transcript_digest) return `the group of ceremony ${r.id} was agreed before participants signed identity statements and transcripts (an older coordinator): anyone relaying that ceremony could have held the key; create the group again (a new ceremony)`;
+  try {
+    const ceremony = ceremonyOf(r);
+    const round1Rows = store.dkgRound1(r.id);
+    const round1 = round1Rows.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+    const keyOf = enrolledKeyOf(store);
+    const identities = checkIdentities(ceremony, identitiesOf(round1Rows), keyOf);
+    const digest = transcriptDigest(ceremony, identities, round1);
+    if (digest !== r.transcript_digest) return `the stored transcript of ceremony ${r.id} hashes to ${digest}, not the ${r.transcript_digest} recorded at agreement`;
+    checkTranscripts(ceremony, digest, transcriptsOf(store.dkgConfirms(r.id)), keyOf);
+    const group = dkgAgree(ceremony, round1, store.dkgConfirms(r.id).map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm));
+    if (!same(group, JSON.parse(r.group_json))) return `the group recorded for ceremony ${r.id} is not the one its transcript gives`;
+    return null;
+  } catch (e) {
+    return `the record of ceremony ${r.id} does not verify: ${(e as Error).message}`;
+  }
+}
+
+/** Agreed groups by ceremony id, per store ('done' is final): each checked (groupProblem), parsed and keyed once; null if refused. */
+const doneCache = new WeakMap<Store, Map<string, DoneGroup | null>>();
+
+/**
+ * Every agreed group that may be used, oldest first. Round listings call this for every round, so
+ * it reads only the ids of the done ceremonies and checks each group (and derives its key
+ * fingerprint) once per process.
  */
 export function doneGroups(store: Store): DoneGroup[] {
   let cache = doneCache.get(store);
@@ -169,21 +207,32 @@ export function doneGroups(store: Store): DoneGroup[] {
   const out: DoneGroup[] = [];
   for (const id of store.doneCeremonyIds()) {
     let g = cache.get(id);
-    if (!g) {
+    if (g === undefined) {
       const r = store.frostCeremony(id)!;
       const group = groupOf(r)!;
-      g = { ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint };
+      g = groupProblem(store, r) === null ? { ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint } : null;
       cache.set(id, g);
     }
-    out.push(g);
+    if (g) out.push(g);
   }
   return out;
+}
+
+/** The agreed group of ceremony `id`, checked; FROST_GROUP_UNAUTHENTICATED (saying why) if it may not be used. */
+export function usableGroup(store: Store, id: string): DoneGroup {
+  const g = doneGroups(store).find((x) => x.ceremony === id);
+  if (g) return g;
+  const r = store.frostCeremony(id);
+  if (!r || r.state !== 'done') throw new FrostCeremonyError('CEREMONY_NOT_FOUND', `no agreed FROST group from ceremony ${id}`);
+  throw new FrostError('FROST_GROUP_UNAUTHENTICATED', `FROST group of ceremony ${id} is refused: ${groupProblem(store, r)}`);
 }
 
 /** `frost:NAME` of a root change: the agreed group named NAME (or the ceremony id NAME). */
 export function groupByName(store: Store, name: string): DoneGroup {
   const g = doneGroups(store).find((x) => x.name === name || x.ceremony === name);
   if (g) return g;
+  const refused = store.frostCeremonies().find((r) => r.state === 'done' && (purposeOf(r).name === name || r.id === name));
+  if (refused) return usableGroup(store, refused.id);
   const pending = store.frostCeremonies().find((r) => purposeOf(r).name === name || r.id === name);
   throw new FrostCeremonyError('CEREMONY_NOT_FOUND', pending ? `the DKG ceremony ${pending.id} for ${name} is ${pending.state}${pending.failure ? ` (${pending.failure})` : ''}, so there is no group key yet` : `no FROST group ${name}; create one with quorum frost create --name ${name} ...`);
 }
@@ -220,8 +269,10 @@ export function dkgStatus(store: Store, id: string, self: number | null): Omit<E
     round2Received: [...new Set(r2.map((x) => x.sender))],
     confirmsReceived: confirms.map((x) => x.participant),
     round1All: past1 ? r1.map((x) => JSON.parse(x.package_json) as FrostDkgRound1) : [],
+    identities: past1 ? identitiesOf(r1) : [],
     inbox: past2 ? r2.filter((x) => x.recipient === self).map((x) => JSON.parse(x.package_json) as FrostDkgRound2) : [],
     group: groupOf(r),
+    transcripts: r.state === 'done' ? transcriptsOf(confirms) : [],
     failure: r.failure,
   };
 }
@@ -234,8 +285,12 @@ export interface DkgEvent {
   certRound?: CertRoundRow;
 }
 
-/** Round 1: a participant's broadcast. Idempotent for the identical package (a resend after a restart). */
-export function submitDkgRound1(store: Store, id: string, keyholder: KeyholderRow, pkg: FrostDkgRound1): DkgEvent {
+/**
+ * Round 1: a participant's broadcast with its identity statement, which must be this ceremony's
+ * statement for it and verify under its enrolled key (FROST_IDENTITY_UNVERIFIED; nothing is
+ * stored). Idempotent for the identical package and statement (a resend after a restart).
+ */
+export function submitDkgRound1(store: Store, id: string, keyholder: KeyholderRow, pkg: FrostDkgRound1, identity: FrostSignedIdentity): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
     const ceremony = ceremonyOf(r);
@@ -243,20 +298,25 @@ export function submitDkgRound1(store: Store, id: string, keyholder: KeyholderRo
     if (pkg.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${pkg.from}`);
     if (pkg.ceremonyDigest !== r.digest) throw new FrostCeremonyError('CEREMONY_CONFLICT', `the round-1 package is for another ceremony digest than ${id}'s`);
     if (pkg.commitment.length !== ceremony.threshold) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a ${ceremony.threshold}-of-n ceremony takes ${ceremony.threshold} commitments, not ${pkg.commitment.length}`);
+    if (!verifyIdentity(ceremony, keyholder.name, identity, publicKeyFrom(keyholder.spki))) {
+      throw new FrostError('FROST_IDENTITY_UNVERIFIED', `the identity statement of ${keyholder.name} is not ceremony ${id}'s statement for participant ${self} (identity key ${ceremony.participants.find((p) => p.identifier === self)!.identityKey}), or is not signed by ${keyholder.name}'s enrolled key`, [self]);
+    }
     const prior = store.dkgRound1(id).find((x) => x.participant === self);
     if (prior) {
-      if (same(JSON.parse(prior.package_json), pkg)) return {};
+      // The statement is the same; a resent signature may differ (ECDSA, RSA-PSS): the stored one stays.
+      if (same(JSON.parse(prior.package_json), pkg) && prior.identity_json && same((JSON.parse(prior.identity_json) as FrostSignedIdentity).statement, identity.statement)) return {};
       throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent another round-1 package for ${id}`);
     }
     expectStep(r, 'round1', 'a round-1 package');
-    store.insertDkgRound1(id, self, JSON.stringify(pkg));
-    store.audit('frost.dkg.round1', { ceremony: id, from: self, keyholder: keyholder.name });
+    store.insertDkgRound1(id, self, JSON.stringify(pkg), JSON.stringify(identity));
+    store.audit('frost.dkg.round1', { ceremony: id, from: self, keyholder: keyholder.name, identityKey: identity.statement.identityKey });
     const all = store.dkgRound1(id);
     if (all.length < ceremony.participants.length) return { log: `ceremony ${id}: round 1 from ${keyholder.name} (${all.length}/${ceremony.participants.length})` };
     store.setFrostCeremonyState(id, 'round1', 'round2');
     store.audit('frost.dkg.round1.complete', { ceremony: id });
     const packages = all.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
-    return { log: `ceremony ${id}: round 1 complete`, toParticipants: () => ({ type: 'frost.dkg.round1.all', ceremony: id, packages }) };
+    const identities = identitiesOf(all);
+    return { log: `ceremony ${id}: round 1 complete`, toParticipants: () => ({ type: 'frost.dkg.round1.all', ceremony: id, packages, identities }) };
   });
 }
 
@@ -300,20 +360,24 @@ export function submitDkgRound2(store: Store, id: string, keyholder: KeyholderRo
  * A participant's confirmation. With all of them in, dkgAgree against the round-1 transcript:
  * the group is recorded (and its purpose applied), or the ceremony fails naming who differs.
  */
-export async function submitDkgConfirm(store: Store, id: string, keyholder: KeyholderRow, confirm: FrostDkgConfirm, now = new Date()): Promise<DkgEvent> {
+export async function submitDkgConfirm(store: Store, id: string, keyholder: KeyholderRow, confirm: FrostDkgConfirm, transcript: FrostTranscriptSignature, now = new Date()): Promise<DkgEvent> {
   const stored = store.tx(() => {
     const r = ceremonyRow(store, id);
     const ceremony = ceremonyOf(r);
     const self = participantOf(ceremony, keyholder);
-    if (confirm.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${confirm.from}`);
+    if (confirm.from !== self || transcript.identifier !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${confirm.from === self ? transcript.identifier : confirm.from}`);
+    if (!verifySignature(publicKeyFrom(keyholder.spki), transcriptMessage(id, self, transcript.transcript), Buffer.from(transcript.signature, 'base64'))) {
+      throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `the transcript signature of ${keyholder.name} does not verify under its enrolled key`, [self]);
+    }
     const prior = store.dkgConfirms(id).find((x) => x.participant === self);
     if (prior) {
-      if (same(JSON.parse(prior.confirm_json), confirm)) return null;
+      const t = prior.transcript_json ? (JSON.parse(prior.transcript_json) as FrostTranscriptSignature) : null;
+      if (same(JSON.parse(prior.confirm_json), confirm) && t?.transcript === transcript.transcript) return null;
       throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent another confirmation for ${id}`);
     }
     expectStep(r, 'confirm', 'a confirmation');
-    store.insertDkgConfirm(id, self, JSON.stringify(confirm));
-    store.audit('frost.dkg.confirm', { ceremony: id, from: self, keyholder: keyholder.name, groupPublicKey: confirm.groupPublicKey });
+    store.insertDkgConfirm(id, self, JSON.stringify(confirm), JSON.stringify(transcript));
+    store.audit('frost.dkg.confirm', { ceremony: id, from: self, keyholder: keyholder.name, groupPublicKey: confirm.groupPublicKey, transcript: transcript.transcript });
     return { r, ceremony, count: store.dkgConfirms(id).length };
   });
   if (!stored) return {};
@@ -325,11 +389,19 @@ export async function submitDkgConfirm(store: Store, id: string, keyholder: Keyh
 /** Run dkgAgree over the stored transcript; record the group or the failure. Also used at start-up. */
 export async function agree(store: Store, r: FrostCeremonyRow, now = new Date()): Promise<DkgEvent> {
   const ceremony = ceremonyOf(r);
-  const round1 = store.dkgRound1(r.id).map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
-  const confirms = store.dkgConfirms(r.id).map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm);
+  const round1Rows = store.dkgRound1(r.id);
+  const round1 = round1Rows.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+  const confirmRows = store.dkgConfirms(r.id);
+  const confirms = confirmRows.map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm);
   let group: FrostGroup;
+  let digest: string;
+  let transcripts: FrostTranscriptSignature[];
   try {
     group = dkgAgree(ceremony, round1, confirms);
+    // Agreed only if every participant signed the transcript the coordinator holds.
+    const keyOf = enrolledKeyOf(store);
+    digest = transcriptDigest(ceremony, checkIdentities(ceremony, identitiesOf(round1Rows), keyOf), round1);
+    transcripts = checkTranscripts(ceremony, digest, transcriptsOf(confirmRows), keyOf);
   } catch (e) {
     if (!(e instanceof FrostError)) throw e;
     const failure = `${e.code}: ${e.message}`;
@@ -348,8 +420,8 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
     prepared = await prepareCertificate('fleet-root', { subjectPublicKey: pk.spki, fleetName: purpose.fleetName, issuer: 'self', notBefore, ...(notAfter ? { notAfter } : {}) });
   }
   const certRound = store.tx(() => {
-    if (!store.setFrostCeremonyState(r.id, 'confirm', 'done', { group_json: JSON.stringify(group), closed_at: now.toISOString() })) return undefined;
-    store.audit('frost.dkg.done', { ceremony: r.id, groupPublicKey: group.groupPublicKey, fingerprint: pk.fingerprint, threshold: group.threshold, verifyingShares: group.participants.map((p) => ({ identifier: p.identifier, name: p.name, verifyingShare: p.verifyingShare })) }, now.toISOString());
+    if (!store.setFrostCeremonyState(r.id, 'confirm', 'done', { group_json: JSON.stringify(group), closed_at: now.toISOString(), transcript_digest: digest })) return undefined;
+    store.audit('frost.dkg.done', { ceremony: r.id, groupPublicKey: group.groupPublicKey, fingerprint: pk.fingerprint, threshold: group.threshold, transcript: digest, verifyingShares: group.participants.map((p) => ({ identifier: p.identifier, name: p.name, verifyingShare: p.verifyingShare })) }, now.toISOString());
     if (purpose.kind !== 'fleet-ca' || !prepared) return undefined;
     if (store.ca(purpose.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${purpose.name} exists already`);
     const names = ceremony.participants.map((p) => p.name);
@@ -360,8 +432,8 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
     return insertCertRoundRow(store, purpose.name, prepared, purpose.reason, deadline, now, null);
   });
   return {
-    log: `ceremony ${r.id} done: group key ${group.groupPublicKey}${certRound ? `; opened certificate round ${certRound.id} for fleet root CA ${purpose.name}` : ''}`,
-    toParticipants: () => ({ type: 'frost.dkg.done', ceremony: r.id, group }),
+    log: `ceremony ${r.id} done: group key ${group.groupPublicKey}, transcript ${digest}${certRound ? `; opened certificate round ${certRound.id} for fleet root CA ${purpose.name}` : ''}`,
+    toParticipants: () => ({ type: 'frost.dkg.done', ceremony: r.id, group, transcripts }),
     ...(certRound ? { certRound } : {}),
   };
 }

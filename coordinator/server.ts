@@ -20,7 +20,7 @@ import { checkRsaSize, publicKeyFrom, verifySignature } from '../protocol/keys.j
 import { isLoopbackAddress } from '../protocol/transport.js';
 import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, ROUND_STATES, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type RoundState, type ServerMessage } from '../protocol/wire.js';
 import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, listCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
-import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
+import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, groupProblem, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { checkOtaTargets, proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema, type TargetsChange } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
@@ -458,7 +458,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         return store.frostCeremonies().map((r) => {
           const { name, kind } = purposeOf(r);
           const { threshold, participants } = ceremonyOf(r);
-          return { ceremony: r.id, name, kind, state: r.state, groupPublicKey: groupOf(r)?.groupPublicKey ?? null, threshold, participants: participants.map((p) => p.name), failure: r.failure };
+          const problem = r.state === 'done' ? groupProblem(store, r) : null;
+          return { ceremony: r.id, name, kind, state: r.state, groupPublicKey: groupOf(r)?.groupPublicKey ?? null, threshold, participants: participants.map((p) => p.name), failure: r.failure, transcript: r.transcript_digest, ...(problem ? { refused: problem } : {}) };
         });
       }
       if (method === 'POST') {
@@ -708,10 +709,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           await serial(async () => {
             const ev =
               m.type === 'frost.dkg.round1'
-                ? submitDkgRound1(store, m.ceremony, c.keyholder, m.package)
+                ? submitDkgRound1(store, m.ceremony, c.keyholder, m.package, m.identity)
                 : m.type === 'frost.dkg.round2'
                   ? submitDkgRound2(store, m.ceremony, c.keyholder, m.packages)
-                  : await submitDkgConfirm(store, m.ceremony, c.keyholder, m.confirm);
+                  : await submitDkgConfirm(store, m.ceremony, c.keyholder, m.confirm, m.transcript);
             // Stored and committed: acknowledge with the ceremony's state, then tell the others.
             const self = ceremonyOf(store.frostCeremony(m.ceremony)!).participants.find((p) => p.name === c.keyholder.name)!;
             send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, m.ceremony, self.identifier) });
@@ -733,7 +734,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           {
             const session = m.session;
             await serial(() => {
-              const ev = frostSigning.refuse(session, c.keyholder, `${m.code}: ${m.message}`);
+              const ev = frostSigning.refuse(session, c.keyholder, m.code, m.message, m.participants);
               send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(frostSigning.baseOf(session)) });
               emitSign(ev);
             });

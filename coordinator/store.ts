@@ -174,6 +174,17 @@ const MIGRATIONS: string[] = [
    CREATE INDEX rounds_sha256 ON rounds(sha256);
    CREATE INDEX signatures_sig ON signatures(sig);
    CREATE INDEX cert_rounds_state ON cert_rounds(state, seq);`,
+  // 7: FROST identities authenticated (issue 9): each round-1 package comes with its sender's
+  // identity statement, signed with the keyholder's enrolled key; each confirmation with its
+  // sender's signature over the whole transcript; a group counts as agreed only with every
+  // transcript signed and equal (transcript_digest). Groups agreed before this have none and are
+  // refused until created again; ceremonies under way cannot finish under the new rules and fail.
+  `ALTER TABLE frost_dkg_round1 ADD COLUMN identity_json TEXT;
+   ALTER TABLE frost_dkg_confirms ADD COLUMN transcript_json TEXT;
+   ALTER TABLE frost_ceremonies ADD COLUMN transcript_digest TEXT;
+   UPDATE frost_ceremonies SET state = 'failed', closed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+     failure = 'UPGRADED: the coordinator now requires signed identity statements and transcripts; open the ceremony again'
+     WHERE state IN ('round1', 'round2', 'confirm');`,
 ];
 
 /** A round's row in round_summaries. */
@@ -259,6 +270,8 @@ export interface FrostCeremonyRow {
   failure: string | null;
   created_at: string;
   closed_at: string | null;
+  /** The transcript every participant signed, once agreed; null for groups agreed before migration 6 (refused). */
+  transcript_digest: string | null;
 }
 
 export interface CertRoundRow {
@@ -551,7 +564,7 @@ export class Store {
   frostIdentity(keyholder: string): string | undefined {
     return (this.db.prepare('SELECT identity_key FROM frost_identities WHERE keyholder = ?').get(keyholder) as { identity_key: string } | undefined)?.identity_key;
   }
-  insertFrostCeremony(r: Omit<FrostCeremonyRow, 'group_json' | 'failure' | 'closed_at'>): void {
+  insertFrostCeremony(r: Omit<FrostCeremonyRow, 'group_json' | 'failure' | 'closed_at' | 'transcript_digest'>): void {
     this.db.prepare('INSERT INTO frost_ceremonies (id, ceremony_json, digest, purpose_json, state, created_at) VALUES (@id, @ceremony_json, @digest, @purpose_json, @state, @created_at)').run(r);
   }
   frostCeremony(id: string): FrostCeremonyRow | undefined {
@@ -564,18 +577,19 @@ export class Store {
   doneCeremonyIds(): string[] {
     return (this.db.prepare("SELECT id FROM frost_ceremonies WHERE state = 'done' AND group_json IS NOT NULL ORDER BY created_at, id").all() as { id: string }[]).map((r) => r.id);
   }
-  setFrostCeremonyState(id: string, from: FrostCeremonyRow['state'], to: FrostCeremonyRow['state'], extra: { group_json?: string; failure?: string; closed_at?: string } = {}): boolean {
+  setFrostCeremonyState(id: string, from: FrostCeremonyRow['state'], to: FrostCeremonyRow['state'], extra: { group_json?: string; failure?: string; closed_at?: string; transcript_digest?: string } = {}): boolean {
     return (
       this.db
-        .prepare('UPDATE frost_ceremonies SET state = ?, group_json = COALESCE(?, group_json), failure = COALESCE(?, failure), closed_at = COALESCE(?, closed_at) WHERE id = ? AND state = ?')
-        .run(to, extra.group_json ?? null, extra.failure ?? null, extra.closed_at ?? null, id, from).changes === 1
+        .prepare('UPDATE frost_ceremonies SET state = ?, group_json = COALESCE(?, group_json), failure = COALESCE(?, failure), closed_at = COALESCE(?, closed_at), transcript_digest = COALESCE(?, transcript_digest) WHERE id = ? AND state = ?')
+        .run(to, extra.group_json ?? null, extra.failure ?? null, extra.closed_at ?? null, extra.transcript_digest ?? null, id, from).changes === 1
     );
   }
-  insertDkgRound1(ceremony: string, participant: number, pkg: string): void {
-    this.db.prepare('INSERT INTO frost_dkg_round1 (ceremony, participant, package_json) VALUES (?, ?, ?)').run(ceremony, participant, pkg);
+  insertDkgRound1(ceremony: string, participant: number, pkg: string, identity: string): void {
+    this.db.prepare('INSERT INTO frost_dkg_round1 (ceremony, participant, package_json, identity_json) VALUES (?, ?, ?, ?)').run(ceremony, participant, pkg, identity);
   }
-  dkgRound1(ceremony: string): { participant: number; package_json: string }[] {
-    return this.db.prepare('SELECT participant, package_json FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; package_json: string }[];
+  /** Round-1 packages with their senders' identity statements (null in rows from before migration 6). */
+  dkgRound1(ceremony: string): { participant: number; package_json: string; identity_json: string | null }[] {
+    return this.db.prepare('SELECT participant, package_json, identity_json FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; package_json: string; identity_json: string | null }[];
   }
   insertDkgRound2(ceremony: string, sender: number, recipient: number, pkg: string): void {
     this.db.prepare('INSERT INTO frost_dkg_round2 (ceremony, sender, recipient, package_json) VALUES (?, ?, ?, ?)').run(ceremony, sender, recipient, pkg);
@@ -583,11 +597,12 @@ export class Store {
   dkgRound2(ceremony: string): { sender: number; recipient: number; package_json: string }[] {
     return this.db.prepare('SELECT sender, recipient, package_json FROM frost_dkg_round2 WHERE ceremony = ? ORDER BY sender, recipient').all(ceremony) as { sender: number; recipient: number; package_json: string }[];
   }
-  insertDkgConfirm(ceremony: string, participant: number, confirm: string): void {
-    this.db.prepare('INSERT INTO frost_dkg_confirms (ceremony, participant, confirm_json) VALUES (?, ?, ?)').run(ceremony, participant, confirm);
+  insertDkgConfirm(ceremony: string, participant: number, confirm: string, transcript: string): void {
+    this.db.prepare('INSERT INTO frost_dkg_confirms (ceremony, participant, confirm_json, transcript_json) VALUES (?, ?, ?, ?)').run(ceremony, participant, confirm, transcript);
   }
-  dkgConfirms(ceremony: string): { participant: number; confirm_json: string }[] {
-    return this.db.prepare('SELECT participant, confirm_json FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; confirm_json: string }[];
+  /** Confirmations with their senders' transcript signatures (null in rows from before migration 6). */
+  dkgConfirms(ceremony: string): { participant: number; confirm_json: string; transcript_json: string | null }[] {
+    return this.db.prepare('SELECT participant, confirm_json, transcript_json FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; confirm_json: string; transcript_json: string | null }[];
   }
   setCaFrostCeremony(name: string, ceremony: string): void {
     this.db.prepare('UPDATE cas SET frost_ceremony = ? WHERE name = ?').run(ceremony, name);

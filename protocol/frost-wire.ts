@@ -1,5 +1,5 @@
 /**
- * The FROST(Ed25519, SHA-512) messages, version 1: the records a DKG ceremony and a signing round
+ * The FROST(Ed25519, SHA-512) messages, version 2 (identity statements and signed transcripts): the records a DKG ceremony and a signing round
  * exchange, and the WebSocket envelopes that carry them between participants and the coordinator.
  * Types are inferred from the schemas; protocol/frost.ts produces and consumes exactly these
  * objects. Participants are named by small integer identifiers (1..n, fixed by the ceremony's
@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 
-export const FROST_WIRE_VERSION = 1;
+export const FROST_WIRE_VERSION = 2;
 
 /** Bounds on one FROST group. DKG work grows as n^2 per participant, signing as t. */
 export const FROST_LIMITS = {
@@ -33,6 +33,10 @@ export const ParticipantIdSchema = z.number().int().min(1).max(FROST_LIMITS.maxP
 
 // --- records ----------------------------------------------------------------------------------
 
+/** What a group becomes once agreed: a fleet CA's key, or a root/targets key, under this name. */
+export const FrostPurposeSchema = z.strictObject({ kind: z.enum(['fleet-ca', 'role-key']), name });
+export type FrostPurpose = z.infer<typeof FrostPurposeSchema>;
+
 /** Who takes part in a DKG ceremony, fixed before round 1. Its digest binds every later message. */
 export const FrostCeremonySchema = z.strictObject({
   id: name,
@@ -42,8 +46,46 @@ export const FrostCeremonySchema = z.strictObject({
     .array(z.strictObject({ identifier: ParticipantIdSchema, name, identityKey: hex32 }))
     .min(2)
     .max(FROST_LIMITS.maxParticipants),
+  /** Absent only in ceremonies opened before identity statements, which participants refuse. */
+  purpose: FrostPurposeSchema.optional(),
 });
 export type FrostCeremony = z.infer<typeof FrostCeremonySchema>;
+
+/**
+ * A participant's identity statement: "I, keyholder `keyholder`, participant `identifier` of
+ * ceremony `ceremony` (this purpose, threshold and roster), hold the X25519 identity key
+ * `identityKey`", signed with the keyholder's enrolled signing key (a key file or a token) over
+ * `UPTANE-QUORUM-FROST-IDENTITY-V1\n` + its canonical JSON. Every participant checks every
+ * statement against the signing keys it pinned itself before it encrypts anything to those keys.
+ */
+export const FrostIdentityStatementSchema = z.strictObject({
+  ceremony: name,
+  purpose: FrostPurposeSchema,
+  threshold: z.number().int().min(2).max(FROST_LIMITS.maxParticipants),
+  participants: z
+    .array(z.strictObject({ identifier: ParticipantIdSchema, name }))
+    .min(2)
+    .max(FROST_LIMITS.maxParticipants),
+  keyholder: name,
+  identifier: ParticipantIdSchema,
+  identityKey: hex32,
+});
+export type FrostIdentityStatement = z.infer<typeof FrostIdentityStatementSchema>;
+
+const signature = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(1024); // base64: Ed25519, ECDSA DER, RSA-PSS up to 4096 bits
+
+export const FrostSignedIdentitySchema = z.strictObject({ statement: FrostIdentityStatementSchema, signature });
+export type FrostSignedIdentity = z.infer<typeof FrostSignedIdentitySchema>;
+
+/**
+ * A participant's signature over the whole DKG transcript it saw (the ceremony with its
+ * parameters and identity keys, every identity statement, every round-1 package): over
+ * `UPTANE-QUORUM-FROST-TRANSCRIPT-V1\n` + the canonical JSON of {ceremony, identifier, transcript},
+ * `transcript` being the transcript's sha256. The group counts as agreed only when every
+ * participant signed the same digest.
+ */
+export const FrostTranscriptSignatureSchema = z.strictObject({ identifier: ParticipantIdSchema, transcript: hex32, signature });
+export type FrostTranscriptSignature = z.infer<typeof FrostTranscriptSignatureSchema>;
 
 /** What everyone (coordinator included) records after a DKG: public, no secrets. */
 export const FrostGroupSchema = z.strictObject({
@@ -122,14 +164,14 @@ export type FrostSignatureShare = z.infer<typeof FrostSignatureShareSchema>;
 // --- participant -> coordinator -----------------------------------------------------------------
 
 export const FROST_CLIENT_MESSAGES = [
-  z.strictObject({ type: z.literal('frost.dkg.round1'), ref, ceremony: name, package: FrostDkgRound1Schema }),
+  z.strictObject({ type: z.literal('frost.dkg.round1'), ref, ceremony: name, package: FrostDkgRound1Schema, identity: FrostSignedIdentitySchema }),
   z.strictObject({
     type: z.literal('frost.dkg.round2'),
     ref,
     ceremony: name,
     packages: z.array(FrostDkgRound2Schema).min(1).max(FROST_LIMITS.maxParticipants - 1),
   }),
-  z.strictObject({ type: z.literal('frost.dkg.confirm'), ref, ceremony: name, confirm: FrostDkgConfirmSchema }),
+  z.strictObject({ type: z.literal('frost.dkg.confirm'), ref, ceremony: name, confirm: FrostDkgConfirmSchema, transcript: FrostTranscriptSignatureSchema }),
   z.strictObject({ type: z.literal('frost.sign.commitment'), ref, session, commitment: FrostCommitmentSchema }),
   z.strictObject({ type: z.literal('frost.sign.share'), ref, session, share: FrostSignatureShareSchema }),
   /** A participant stops: a package that fails a check (naming whom), a nonce it will not reuse. */
@@ -150,11 +192,17 @@ export type FrostClientMessage = z.infer<typeof FrostClientMessageSchema>;
 
 export const FROST_SERVER_MESSAGES = [
   z.strictObject({ type: z.literal('frost.dkg.open'), ceremony: FrostCeremonySchema }),
-  /** Every participant's round-1 package (the sender's own included, unchanged). */
-  z.strictObject({ type: z.literal('frost.dkg.round1.all'), ceremony: name, packages: z.array(FrostDkgRound1Schema).min(2).max(FROST_LIMITS.maxParticipants) }),
+  /** Every participant's round-1 package (the sender's own included, unchanged) and identity statement. */
+  z.strictObject({
+    type: z.literal('frost.dkg.round1.all'),
+    ceremony: name,
+    packages: z.array(FrostDkgRound1Schema).min(2).max(FROST_LIMITS.maxParticipants),
+    identities: z.array(FrostSignedIdentitySchema).max(FROST_LIMITS.maxParticipants),
+  }),
   /** The round-2 ciphertexts addressed to this participant, relayed unread. */
   z.strictObject({ type: z.literal('frost.dkg.round2.inbox'), ceremony: name, packages: z.array(FrostDkgRound2Schema).min(1).max(FROST_LIMITS.maxParticipants - 1) }),
-  z.strictObject({ type: z.literal('frost.dkg.done'), ceremony: name, group: FrostGroupSchema }),
+  /** The group, agreed: every participant's transcript signature over the same transcript. */
+  z.strictObject({ type: z.literal('frost.dkg.done'), ceremony: name, group: FrostGroupSchema, transcripts: z.array(FrostTranscriptSignatureSchema).max(FROST_LIMITS.maxParticipants) }),
   z.strictObject({
     type: z.literal('frost.dkg.failed'),
     ceremony: name,

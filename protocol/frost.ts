@@ -20,6 +20,8 @@ import type { Signer } from './metadata/build.js';
 import {
   FROST_LIMITS,
   FrostCeremonySchema,
+  FrostSignedIdentitySchema,
+  FrostTranscriptSignatureSchema,
   FrostCommitmentSchema,
   FrostDkgConfirmSchema,
   FrostDkgRound1Schema,
@@ -29,6 +31,10 @@ import {
   FrostSignRequestSchema,
   type FrostCeremony,
   type FrostCommitment,
+  type FrostIdentityStatement,
+  type FrostPurpose,
+  type FrostSignedIdentity,
+  type FrostTranscriptSignature,
   type FrostDkgConfirm,
   type FrostDkgRound1,
   type FrostDkgRound2,
@@ -37,7 +43,7 @@ import {
   type FrostSignRequest,
 } from './frost-wire.js';
 
-export type { FrostCeremony, FrostCommitment, FrostDkgConfirm, FrostDkgRound1, FrostDkgRound2, FrostGroup, FrostSignatureShare, FrostSignRequest };
+export type { FrostCeremony, FrostCommitment, FrostIdentityStatement, FrostPurpose, FrostSignedIdentity, FrostTranscriptSignature, FrostDkgConfirm, FrostDkgRound1, FrostDkgRound2, FrostGroup, FrostSignatureShare, FrostSignRequest };
 
 const F = ed25519_FROST;
 
@@ -47,17 +53,23 @@ export type FrostCode =
   | 'FROST_IDENTITY_MISMATCH' // the identity key used is not the one enrolled for this participant
   | 'FROST_PACKAGE_INVALID' // a message of the wrong shape, ceremony, sender or recipient
   | 'FROST_PROOF_INVALID' // a round-1 proof of knowledge (or commitment) does not verify
-  | 'FROST_TRANSCRIPT_MISMATCH' // participants saw different round-1 packages
+  | 'FROST_TRANSCRIPT_MISMATCH' // participants saw different round-1 packages (or signed different transcripts)
   | 'FROST_DECRYPT_FAILED' // a round-2 ciphertext fails authentication (tampered, or not for us)
   | 'FROST_SHARE_INVALID' // a decrypted round-2 share does not match its sender's commitment
   | 'FROST_GROUP_MISMATCH' // a participant computed another group key or verifying share
   | 'FROST_MESSAGE_MISMATCH' // the message is not the one the request names
   | 'FROST_COMMITMENT_MISMATCH' // the request's commitment is not this participant's
+  | 'FROST_COMMITMENT_INVALID' // a signing commitment that is not a valid element (identity, small order, non-canonical)
   | 'FROST_NONCE_UNKNOWN' // no stored nonce for that commitment
   | 'FROST_NONCE_USED' // the commitment's nonce was already used (or discarded)
   | 'FROST_BAD_SIGNATURE_SHARE' // a signature share fails RFC 9591 5.4 verification
   | 'FROST_NOT_ENOUGH_SIGNERS' // fewer than t participants are left to sign
   | 'FROST_SIGNATURE_INVALID' // the aggregate does not verify as Ed25519 (never released)
+  | 'FROST_IDENTITY_UNVERIFIED' // an identity statement missing, not this ceremony's, or not signed by the participant's own key
+  | 'FROST_NOT_PINNED' // a participant whose signing key this participant has not pinned (quorum-signer frost pin-participants)
+  | 'FROST_PIN_INVALID' // a pin that cannot be kept: not a keyholder name, or one key under two names
+  | 'FROST_TRANSCRIPT_UNSIGNED' // a participant's transcript signature is missing or does not verify under its key
+  | 'FROST_GROUP_UNAUTHENTICATED' // a group agreed without every participant's identity statement and transcript signature
   | 'FROST_STORE_INVALID' // a share, identity or nonce file is unreadable or altered
   | 'FROST_PASSPHRASE'; // wrong passphrase (or the file was modified)
 
@@ -108,6 +120,15 @@ function point(h: string, what: string, culprit: number[] = []) {
   }
 }
 
+const L = ed25519.Point.CURVE().n;
+
+/** RFC 9591 3.1 DeserializeScalar: 32 bytes little-endian, below the group order L (else null). */
+function scalar(h: string): bigint | null {
+  if (!/^[0-9a-f]{64}$/.test(h)) return null;
+  const v = BigInt(`0x${Buffer.from(h, 'hex').reverse().toString('hex')}`);
+  return v < L ? v : null;
+}
+
 /** VSS evaluation (RFC 9591 C.2): sum_j commitment[j] * id^j, the verifying share of `id`. */
 function evaluateVss(commitment: ReturnType<typeof point>[], id: number): string {
   const Fn = F.utils.Fn;
@@ -142,11 +163,125 @@ export function checkCeremony(ceremony: FrostCeremony): string {
   return digestOf(c);
 }
 
-/** A ceremony over `names` in order, identifiers 1..n. */
-export function newCeremony(id: string, threshold: number, members: { name: string; identityKey: string }[]): FrostCeremony {
-  const ceremony = { id, threshold, participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })) };
+/** A ceremony over `names` in order, identifiers 1..n, for `purpose` (every ceremony opened today has one). */
+export function newCeremony(id: string, threshold: number, members: { name: string; identityKey: string }[], purpose?: FrostPurpose): FrostCeremony {
+  const ceremony: FrostCeremony = { id, threshold, participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })), ...(purpose ? { purpose } : {}) };
   checkCeremony(ceremony);
   return ceremony;
+}
+
+// --- identity statements and the signed transcript -----------------------------------------------
+
+export const FROST_IDENTITY_DOMAIN = 'UPTANE-QUORUM-FROST-IDENTITY-V1\n';
+export const FROST_TRANSCRIPT_DOMAIN = 'UPTANE-QUORUM-FROST-TRANSCRIPT-V1\n';
+
+/** The statement participant `name` signs for this ceremony: its identity key, bound to the ceremony's id, purpose, threshold and roster. */
+export function identityStatement(ceremony: FrostCeremony, name: string): FrostIdentityStatement {
+  if (!ceremony.purpose) throw new FrostError('FROST_CEREMONY_INVALID', `ceremony ${ceremony.id} states no purpose: it was opened by a coordinator from before identity statements; ask the release coordinator to cancel it and open it again`);
+  const p = ceremony.participants.find((x) => x.name === name);
+  if (!p) throw new FrostError('FROST_CEREMONY_INVALID', `${name} is not a participant of ceremony ${ceremony.id}`);
+  return {
+    ceremony: ceremony.id,
+    purpose: ceremony.purpose,
+    threshold: ceremony.threshold,
+    participants: ceremony.participants.map((x) => ({ identifier: x.identifier, name: x.name })),
+    keyholder: p.name,
+    identifier: p.identifier,
+    identityKey: p.identityKey,
+  };
+}
+
+/** The bytes an identity statement's signature is over. */
+export const identityMessage = (s: FrostIdentityStatement): Buffer => Buffer.concat([Buffer.from(FROST_IDENTITY_DOMAIN), canonicalize(s, 'tuf')]);
+
+/** This participant's statement, signed with its enrolled key (a key file or a token, through the Signer seam). */
+export async function signIdentity(ceremony: FrostCeremony, name: string, signer: Signer): Promise<FrostSignedIdentity> {
+  const statement = identityStatement(ceremony, name);
+  return { statement, signature: (await signer.sign(identityMessage(statement))).toString('base64') };
+}
+
+/** Is `signed` exactly the statement this ceremony gives participant `name`, signed by `key`? */
+export function verifyIdentity(ceremony: FrostCeremony, name: string, signed: FrostSignedIdentity, key: PublicKey): boolean {
+  const expected = identityStatement(ceremony, name);
+  return digestOf(signed.statement) === digestOf(expected) && verifySignature(key, identityMessage(expected), Buffer.from(signed.signature, 'base64'));
+}
+
+/**
+ * Every participant's signed identity statement, checked: exactly one for each, each exactly the
+ * statement this ceremony gives that participant (so the identity key it binds is the roster's),
+ * each verifying under `keyOf(name)`: keys this participant pinned itself, or, on the coordinator,
+ * the enrolled keys. Returns them by identifier. FROST_NOT_PINNED names participants without a key,
+ * FROST_IDENTITY_UNVERIFIED those whose statement is missing, not this ceremony's or not theirs.
+ */
+export function checkIdentities(ceremony: FrostCeremony, identities: unknown[], keyOf: (name: string) => PublicKey | undefined): FrostSignedIdentity[] {
+  checkCeremony(ceremony);
+  const byId = new Map<number, FrostSignedIdentity>();
+  const bad = new Set<number>();
+  for (const raw of identities) {
+    const r = FrostSignedIdentitySchema.safeParse(raw);
+    const id = r.success ? r.data.statement.identifier : undefined;
+    if (!r.success || id === undefined || !ceremony.participants.some((p) => p.identifier === id)) throw new FrostError('FROST_IDENTITY_UNVERIFIED', `an identity statement that is malformed or from nobody in ceremony ${ceremony.id}`);
+    if (byId.has(id)) bad.add(id);
+    byId.set(id, r.data);
+  }
+  const unpinned: number[] = [];
+  for (const p of ceremony.participants) {
+    const signed = byId.get(p.identifier);
+    const key = keyOf(p.name);
+    if (!key) unpinned.push(p.identifier);
+    else if (!signed || !verifyIdentity(ceremony, p.name, signed, key)) bad.add(p.identifier);
+  }
+  if (unpinned.length) throw new FrostError('FROST_NOT_PINNED', `no pinned signing key for ${whoAll(ceremony, unpinned)}: pin the keys they enrolled with (quorum-signer frost pin-participants --participant NAME=KEY.pem), obtained from them, not from the coordinator`, unpinned);
+  if (bad.size) {
+    const ids = [...bad].sort((a, b) => a - b);
+    throw new FrostError('FROST_IDENTITY_UNVERIFIED', `the identity statement of ${whoAll(ceremony, ids)} is missing, is not the one ceremony ${ceremony.id} gives them (another identity key, purpose, threshold or roster), or is not signed by their pinned key: the identity keys may not be theirs; nothing was encrypted to them`, ids);
+  }
+  return ceremony.participants.map((p) => byId.get(p.identifier)!);
+}
+
+/**
+ * The digest of a DKG transcript: the ceremony (id, threshold, roster with identity keys,
+ * purpose), every identity statement with its signature, every round-1 package, in identifier order.
+ */
+export function transcriptDigest(ceremony: FrostCeremony, identities: FrostSignedIdentity[], round1All: FrostDkgRound1[]): string {
+  const ceremonyDigest = checkCeremony(ceremony);
+  const round1 = checkTranscript(ceremony, ceremonyDigest, round1All);
+  const ids = [...identities].sort((a, b) => a.statement.identifier - b.statement.identifier);
+  return digestOf({ format: 'uptane-quorum-frost-transcript-v1', ceremony, identities: ids, round1 });
+}
+
+/** The bytes a transcript signature is over. */
+export const transcriptMessage = (ceremony: string, identifier: number, transcript: string): Buffer =>
+  Buffer.concat([Buffer.from(FROST_TRANSCRIPT_DOMAIN), canonicalize({ ceremony, identifier, transcript }, 'tuf')]);
+
+export async function signTranscript(ceremony: FrostCeremony, identifier: number, transcript: string, signer: Signer): Promise<FrostTranscriptSignature> {
+  return { identifier, transcript, signature: (await signer.sign(transcriptMessage(ceremony.id, identifier, transcript))).toString('base64') };
+}
+
+/**
+ * Every participant signed transcript `digest`: one signature each, over this digest
+ * (FROST_TRANSCRIPT_MISMATCH names who signed another), verifying under `keyOf(name)`
+ * (FROST_TRANSCRIPT_UNSIGNED names who did not sign, or whose signature fails).
+ */
+export function checkTranscripts(ceremony: FrostCeremony, digest: string, transcripts: unknown[], keyOf: (name: string) => PublicKey | undefined): FrostTranscriptSignature[] {
+  const byId = new Map<number, FrostTranscriptSignature>();
+  for (const raw of transcripts) {
+    const r = FrostTranscriptSignatureSchema.safeParse(raw);
+    if (!r.success || !ceremony.participants.some((p) => p.identifier === r.data.identifier)) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `a transcript signature that is malformed or from nobody in ceremony ${ceremony.id}`);
+    if (byId.has(r.data.identifier)) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `two transcript signatures from ${who(ceremony, r.data.identifier)}`, [r.data.identifier]);
+    byId.set(r.data.identifier, r.data);
+  }
+  const other = [...byId.values()].filter((t) => t.transcript !== digest).map((t) => t.identifier);
+  if (other.length) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `${whoAll(ceremony, other)} signed another DKG transcript than ${digest} (they saw other parameters, identity statements or round-1 packages)`, other);
+  const unsigned = ceremony.participants
+    .filter((p) => {
+      const t = byId.get(p.identifier);
+      const key = keyOf(p.name);
+      return !t || !key || !verifySignature(key, transcriptMessage(ceremony.id, p.identifier, digest), Buffer.from(t.signature, 'base64'));
+    })
+    .map((p) => p.identifier);
+  if (unsigned.length) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `no valid signature of transcript ${digest} by ${whoAll(ceremony, unsigned)} (under the key pinned or enrolled for them)`, unsigned);
+  return ceremony.participants.map((p) => byId.get(p.identifier)!);
 }
 
 /** Check a group record as stored or received: shape, and every verifying share against the commitment. */
@@ -638,10 +773,28 @@ export function checkSignRequest(group: FrostGroup, request: FrostSignRequest, m
     if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
     if (ids.has(c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `two commitments from ${who(group, c.identifier)}`, [c.identifier]);
     ids.add(c.identifier);
-    point(c.hiding, `the hiding commitment of ${who(group, c.identifier)}`, [c.identifier]);
-    point(c.binding, `the binding commitment of ${who(group, c.identifier)}`, [c.identifier]);
+    checkCommitment(group, c);
   }
   return req;
+}
+
+/**
+ * A signing commitment as it arrives (RFC 9591 5.1, elements deserialised as 3.1 says): from a
+ * participant of the group, both elements valid prime-order points, neither the identity nor of
+ * small order, canonically encoded. Else FROST_COMMITMENT_INVALID naming its participant.
+ */
+export function checkCommitment(group: FrostGroup, commitment: FrostCommitment): FrostCommitment {
+  const id = typeof (commitment as { identifier?: unknown })?.identifier === 'number' ? [(commitment as { identifier: number }).identifier] : [];
+  const c = parse(FrostCommitmentSchema, commitment, 'a signing commitment', id, 'FROST_COMMITMENT_INVALID');
+  if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
+  for (const [what, h] of [['hiding', c.hiding], ['binding', c.binding]] as const) {
+    try {
+      point(h, `the ${what} commitment of ${who(group, c.identifier)}`, [c.identifier]);
+    } catch (e) {
+      throw new FrostError('FROST_COMMITMENT_INVALID', (e as Error).message, [c.identifier]);
+    }
+  }
+  return c;
 }
 
 const nobleCommitments = (req: FrostSignRequest): NonceCommitments[] =>
@@ -672,6 +825,7 @@ export function verifySignatureShare(group: FrostGroup, request: FrostSignReques
   const req = checkSignRequest(group, request, message);
   const s = parse(FrostSignatureShareSchema, share, 'a signature share', []);
   if (!req.commitments.some((c) => c.identifier === s.identifier)) return false;
+  if (scalar(s.share) === null) return false; // RFC 9591 3.1: a scalar >= L is not a scalar
   try {
     return F.verifyShare(noblePublic(group), nobleCommitments(req), message, nobleId(s.identifier), bytes(s.share));
   } catch {
@@ -706,6 +860,8 @@ export function aggregateSignature(group: FrostGroup, request: FrostSignRequest,
   if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no signature share from ${whoAll(group, missing)}`, missing);
   const badShare = (bad: number[], cause?: unknown) =>
     new FrostError('FROST_BAD_SIGNATURE_SHARE', `the signature share of ${whoAll(group, bad)} does not verify (RFC 9591 5.4)`, bad, { cause });
+  const nonCanonical = [...byId.values()].filter((s) => scalar(s.share) === null).map((s) => s.identifier);
+  if (nonCanonical.length) throw badShare(nonCanonical);
   if ((opts.verifyShares ?? 'each') === 'each') {
     const bad = [...byId.values()].filter((s) => !verifySignatureShare(group, req, message, s)).map((s) => s.identifier);
     if (bad.length) throw badShare(bad);

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { WIRE_LIMITS } from './limits.js';
-import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignRequestSchema, SessionSchema } from './frost-wire.js';
+import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignedIdentitySchema, FrostSignRequestSchema, FrostTranscriptSignatureSchema, SessionSchema } from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
 
@@ -195,8 +195,12 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     round2Received: z.array(z.number().int()),
     confirmsReceived: z.array(z.number().int()),
     round1All: z.array(FrostDkgRound1Schema),
+    /** Every participant's signed identity statement, with round1All. */
+    identities: z.array(FrostSignedIdentitySchema),
     inbox: z.array(FrostDkgRound2Schema),
     group: FrostGroupSchema.nullable(),
+    /** Once done: every participant's signature over the transcript (all the same digest). */
+    transcripts: z.array(FrostTranscriptSignatureSchema),
     failure: z.string().nullable(),
   }),
   /**

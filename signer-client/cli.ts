@@ -14,11 +14,11 @@ import { WIRE_LIMITS } from '../protocol/limits.js';
 import { encodeSig, keyId, publicKeyFrom, toMetadataKey, type KeyKind, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { checkScheme, fetchPinnedCertificate, requestJson, TransportError, type Pin } from '../protocol/transport.js';
-import { HealthSchema, type CertRoundInfo, type RoundInfo, type ServerMessage } from '../protocol/wire.js';
-import { canonicalize } from '../protocol/canonical.js';
-import { checkCeremony, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart, FrostError, type DkgState, groupPublicKey, type FrostCommitment, type FrostGroup, type FrostSignatureShare } from '../protocol/frost.js';
-import { sha256hex } from '../protocol/keys.js';
-import { FrostStore, type FrostKeyholder } from './frost-store.js';
+import { HealthSchema, type CertRoundInfo, type RoundInfo } from '../protocol/wire.js';
+import { readInput } from '../protocol/repository.js';
+import { groupPublicKey } from '../protocol/frost.js';
+import { FrostStore } from './frost-store.js';
+import { deadlineOf, frostDir, heldGroups, joinCeremony, signSession } from './frost-participant.js';
 import { SignerConnection } from './connection.js';
 import { checkScryptN, fileSigner, importGarageSign, newKeyFile, readKeyFile, SCRYPT_DEFAULT, writeKeyFile } from './keystore.js';
 import { generateTokenKey, listTokenKeys, modulePathOf, openTokenSigner, parsePkcs11Uri, PIN_ENV, TOKEN_KEY_TYPES, tokenPin, tokenPublicKey, TokenSigner, type TokenKey, type TokenKeyType } from './pkcs11.js';
@@ -52,7 +52,7 @@ Rounds:
   sign --offline BUNDLE --out SIG.json [--yes]   sign a round exported for an air-gapped machine
   watch [--unsafe-auto-sign]                     stay connected and prompt for each new round
 FROST threshold keys:
-  frost identity | join CEREMONY [--yes] | groups
+  frost identity | pin-participants --participant NAME=PUBKEY.pem ... | join CEREMONY [--yes] | groups | sign ROUND
 Fleet certificates:
   cert list | review ROUND | approve ROUND [--yes] | sign ROUND [--yes] [--out F]
   cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N
@@ -629,10 +629,17 @@ async function cert(argv: string[]): Promise<number> {
 const FROST_HELP = `Usage:
   quorum-signer frost identity [--scrypt-n N]      create your X25519 identity (encrypted in --home/frost);
                                                    prints the public key for: quorum keyholder identity NAME HEX
+  quorum-signer frost pin-participants --participant NAME=PUBKEY.pem ...
+                                                   pin the signing keys the other participants enrolled with
+                                                   (from them, not from the coordinator); added to those pinned
   quorum-signer frost join CEREMONY [--yes] [--scrypt-n N] [--timeout-s S]
-                                                   take part in a DKG ceremony: round 1, round 2 (shares
-                                                   encrypted to each participant's identity), your share
-                                                   stored encrypted, then the confirmation
+                                                   take part in a DKG ceremony: round 1 with your identity
+                                                   statement (signed with your key), the others' statements
+                                                   checked against your pins, round 2 (shares encrypted to
+                                                   each identity), the confirmation with your signature over
+                                                   the transcript; your share is stored only once every
+                                                   participant signed the same transcript (its sha256 is
+                                                   printed: compare it out of band)
   quorum-signer frost groups [--json]              the groups you hold a share of
   quorum-signer frost sign ROUND [--yes] [--out F] [--timeout-s S]
                                                    sign with your share, together with the group's other
@@ -642,205 +649,6 @@ const FROST_HELP = `Usage:
                                                    certificate round (the same as quorum-signer cert sign)
 
 The identity and shares are encrypted with your passphrase (--passphrase-file or QUORUM_PASSPHRASE).`;
-
-const frostDir = (home: string) => path.join(home, 'frost');
-const RETRY_CODES = new Set(['DISCONNECTED', 'TIMEOUT', 'CONNECT']);
-/** When a FROST command gives up waiting for the others: --timeout-s, default an hour. */
-const deadlineOf = (v: { 'timeout-s'?: string }) => Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Retry a request across a dropped connection (the session reconnects by itself) until `deadline`. */
-async function retrying<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!(e instanceof QuorumError) || !RETRY_CODES.has(e.code) || Date.now() > deadline) throw e;
-      await sleep(250);
-    }
-  }
-}
-
-/**
- * Wake a polling loop when the coordinator pushes one of `events`, instead of polling blindly:
- * `settle()` at the top of each pass, `idle()` at its end waits for a push (or `fallbackMs`, in
- * case one was missed), and returns at once if a push came during the pass.
- */
-function pushWaiter(conn: SignerConnection, events: string[], fallbackMs = 1000) {
-  let pending = false;
-  let wake: (() => void) | null = null;
-  const nudge = () => {
-    pending = true;
-    wake?.();
-  };
-  for (const e of events) conn.on(e, nudge);
-  return {
-    settle: () => void (pending = false),
-    idle: async () => {
-      if (!pending) await new Promise<void>((r) => ((wake = r), setTimeout(r, fallbackMs).unref()));
-      wake = null;
-    },
-    dispose: () => {
-      for (const e of events) conn.off(e, nudge);
-    },
-  };
-}
-
-type DkgStatus = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
-
-async function frostJoin(s: Session, store: FrostStore, id: string, v: { yes: boolean; json: boolean; 'scrypt-n'?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
-  const deadline = deadlineOf(v);
-  const me = s.conn.hello!.keyholder;
-  const get = () => retrying(deadline, () => s.conn.request({ type: 'frost.dkg.get', ceremony: id }, 'frost.dkg.status'));
-  const pushes = pushWaiter(s.conn, ['frost.dkg.round1.all', 'frost.dkg.round2.inbox', 'frost.dkg.done', 'frost.dkg.failed', 'reconnected']);
-  const waitFor = async (what: string, ok: (st: DkgStatus) => boolean): Promise<DkgStatus> => {
-    for (;;) {
-      pushes.settle();
-      const st = await get();
-      if (st.state === 'failed') {
-        store.dropDkgState(id); // this ceremony is over; a new one starts afresh
-        throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
-      }
-      if (ok(st)) return st;
-      if (Date.now() > deadline) throw new Refusal('TIMEOUT', `ceremony ${id}: gave up waiting for ${what}`);
-      await pushes.idle();
-    }
-  };
-  let st = await get();
-  const ceremony = st.ceremony;
-  const mine = ceremony.participants.find((p) => p.name === me);
-  if (!mine) throw new Refusal('NOT_NEEDED', `you (${me}) are not a participant of ceremony ${id}`);
-  const myKey = store.identityPublicKey();
-  if (mine.identityKey !== myKey) throw new Refusal('IDENTITY_MISMATCH', `ceremony ${id} lists identity key ${mine.identityKey} for you, but your identity in ${store.dir} is ${myKey}; ask the release coordinator to record your key`);
-  io.out(`DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group`);
-  for (const p of ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : ''}`);
-  if (st.state === 'failed') {
-    store.dropDkgState(id);
-    throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
-  }
-  // A participant that crashed resumes from its encrypted round-1 state (saved before round 1 left).
-  const resuming = store.hasDkgState(id);
-  if (!resuming && (st.state !== 'round1' || st.round1Received.includes(mine.identifier))) {
-    throw new Refusal('CEREMONY_STARTED', `ceremony ${id} is at step ${st.state}${st.round1Received.includes(mine.identifier) ? ' and already has your round-1 package' : ''}, and ${store.dkgStateFile(id)} holds no state to resume from; ask the release coordinator to cancel and reopen the ceremony`);
-  }
-  if (!v.yes && !(await confirm(`${resuming ? 'resume' : 'take part in'} ceremony ${id}?`))) return io.out('not joined'), 1;
-  const pass = await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST identity: ' });
-  const identity = store.unlockIdentity(pass);
-  const N = v['scrypt-n'] ? Number(v['scrypt-n']) : SCRYPT_DEFAULT.N;
-  const refuse = async (e: unknown): Promise<never> => {
-    if (e instanceof FrostError) {
-      await s.conn.request({ type: 'frost.refuse', ceremony: id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.dkg.status').catch(() => undefined);
-      store.dropDkgState(id); // this ceremony is over
-    }
-    throw e;
-  };
-  let state: DkgState;
-  if (resuming) {
-    state = dkgRestore(store.loadDkgState(id, pass));
-    if (checkCeremony(state.ceremony) !== checkCeremony(ceremony)) throw new Refusal('CEREMONY_CONFLICT', `the state stored in ${store.dkgStateFile(id)} is for another ceremony ${id} than the coordinator's`);
-    io.out(`resuming from ${store.dkgStateFile(id)}`);
-  } else {
-    state = dkgStart(ceremony, mine.identifier).state;
-    store.saveDkgState(dkgSnapshot(state), pass, { ...SCRYPT_DEFAULT, N });
-  }
-  // Identical when resent after a crash (the coordinator accepts it once, and the same again).
-  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round1', ceremony: id, package: state.round1 }, 'frost.dkg.status'));
-  io.out('round 1 sent; waiting for the other participants');
-  st = await waitFor('every round-1 package', (x) => x.round1All.length === ceremony.participants.length);
-  let packages;
-  try {
-    packages = dkgRound2(state, st.round1All, identity);
-  } catch (e) {
-    return refuse(e);
-  }
-  // After a crash past round 2 the coordinator holds the packages sent then; these are not resent.
-  if (!st.round2Received.includes(mine.identifier)) await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'));
-  io.out('round 2 sent (encrypted to each participant); waiting for the others');
-  st = await waitFor('the round-2 packages addressed to you', (x) => x.inbox.length === ceremony.participants.length - 1);
-  let outcome;
-  try {
-    outcome = dkgFinish(state, st.inbox, identity);
-  } catch (e) {
-    return refuse(e);
-  }
-  const file = store.shareFile(outcome.group.groupPublicKey);
-  if (!fs.existsSync(file)) store.saveShare(outcome.share, pass, { ...SCRYPT_DEFAULT, N });
-  else if (store.unlockShare(outcome.group.groupPublicKey, pass).identifier !== mine.identifier) throw new Refusal('CEREMONY_CONFLICT', `${file} holds another share of this group`);
-  io.out(`share stored encrypted in ${file}`);
-  await retrying(deadline, () => s.conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm }, 'frost.dkg.status'));
-  st = await waitFor('the coordinator to agree on the group', (x) => x.state === 'done');
-  if (!st.group || st.group.groupPublicKey !== outcome.group.groupPublicKey || sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))) {
-    throw new Refusal('GROUP_MISMATCH', `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey})`);
-  }
-  store.dropDkgState(id); // the share is stored; the polynomial is no longer needed
-  if (v.json) io.out(JSON.stringify({ ceremony: id, identifier: mine.identifier, groupPublicKey: outcome.group.groupPublicKey, shareFile: file }, null, 2));
-  else io.out(`ceremony ${id} done: group key ${outcome.group.groupPublicKey} (fingerprint ${groupPublicKey(outcome.group).fingerprint}); you are participant ${mine.identifier}`);
-  return 0;
-}
-
-type SignStatus = Extract<ServerMessage, { type: 'frost.sign.status' }>;
-
-/**
- * Take part in one FROST signing session with this participant's share until the group's
- * signature is in: commit (fresh nonces, durable before they are sent), and when the coordinator's
- * request names this commitment, sign exactly `message` (the bytes reviewed here; signSync checks
- * the request's sha256 against them). An aborted attempt's commitment is abandoned and a new one
- * made; FrostStore refuses to use a nonce twice.
- */
-async function frostSignSession(s: Session, kh: FrostKeyholder, group: FrostGroup, session: string, message: Buffer, deadline: number): Promise<SignStatus> {
-  const me = kh.identifier;
-  let mine: FrostCommitment | null = null;
-  const signed = new Set<string>();
-  const pushes = pushWaiter(s.conn, ['frost.sign.request', 'frost.sign.abort', 'round.updated', 'cert.updated', 'reconnected']);
-  try {
-    return await signLoop();
-  } finally {
-    pushes.dispose();
-  }
-  async function signLoop(): Promise<SignStatus> {
-    for (;;) {
-      pushes.settle();
-      const st = await retrying(deadline, () => s.conn.request({ type: 'frost.sign.get', session }, 'frost.sign.status'));
-      if (st.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `session ${session} is for group key ${st.groupPublicKey}, not ${group.groupPublicKey}`);
-      if (st.done) return st;
-      if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `the round of session ${session} is ${st.state}`);
-      if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing session ${session}`);
-      if (Date.now() > deadline) throw new Refusal('TIMEOUT', `session ${session}: gave up waiting for the other signers`);
-      const req = st.request;
-      if (req && req.commitments.some((c) => c.identifier === me)) {
-        if (!signed.has(req.session)) {
-          if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
-          let share: FrostSignatureShare;
-          try {
-            share = kh.signSync(req, message); // checks the request names exactly these bytes
-          } catch (e) {
-            if (e instanceof FrostError) await s.conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
-            throw e;
-          }
-          signed.add(req.session);
-          mine = null;
-          try {
-            await retrying(deadline, () => s.conn.request({ type: 'frost.sign.share', session: req.session, share }, 'frost.sign.status'));
-            io.out(`signature share sent for ${req.session}`);
-          } catch (e) {
-            if (!(e instanceof QuorumError) || e.code !== 'SESSION_NOT_FOUND') throw e;
-            io.out(`attempt ${req.session} was aborted before the share arrived; committing again`);
-          }
-        }
-      } else if (!st.committed.includes(me)) {
-        if (mine) kh.abandonSync(mine); // its attempt was aborted (or lost in a coordinator restart)
-        mine = kh.commitSync(session);
-        const c = mine;
-        try {
-          await retrying(deadline, () => s.conn.request({ type: 'frost.sign.commitment', session, commitment: c }, 'frost.sign.status'));
-        } catch (e) {
-          if (!(e instanceof QuorumError) || (e.code !== 'CEREMONY_CONFLICT' && e.code !== 'SESSION_DONE')) throw e;
-        }
-      }
-      await pushes.idle();
-    }
-  }
-}
 
 /** Sign a FROST group CA's certificate round with this participant's share (after the checks of cert-trust.ts). */
 async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean; out?: string; 'timeout-s'?: string } & SecretOptions): Promise<number> {
@@ -854,18 +662,11 @@ async function frostCertSign(s: Session, checked: CheckedCert, v: { yes: boolean
   io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((p) => p.name).join(', ')}`);
   if (!v.yes && !(await confirm(`sign this certificate with your share of the group key (round ${roundId})?`))) return io.out('not signed'), 1;
   const kh = store.unlockShare(group.groupPublicKey, await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST share: ' }));
-  const st = await frostSignSession(s, kh, group, roundId, checked.tbs, deadlineOf(v));
+  const st = await signSession(s.conn, kh, group, roundId, checked.tbs, deadlineOf(v), io.out);
   if (!st.certificate) throw new Refusal('ROUND_CLOSED', `certificate round ${roundId} is ${st.state} without a certificate`);
   if (v.out) fs.writeFileSync(v.out, st.certificate);
   io.out(`certificate round ${roundId} is released${v.out ? `; written to ${v.out}` : ''}`);
   return 0;
-}
-
-/** The FROST groups this participant holds a share of, as public keys. */
-function heldGroups(home: string): { group: FrostGroup; pk: PublicKey }[] {
-  const dir = frostDir(home);
-  if (!fs.existsSync(dir)) return [];
-  return FrostStore.open(dir).groups().map((group) => ({ group, pk: groupPublicKey(group) }));
 }
 
 /**
@@ -884,7 +685,7 @@ async function frostMetadataSign(s: Session, roundId: string, v: { yes: boolean;
   io.out(`signed by FROST group ${group.ceremony}: ${group.threshold} of ${group.participants.map((x) => x.name).join(', ')}`);
   if (!v.yes && !(await confirm(`sign round ${roundId} with your share of the group key?`))) return io.out('not signed'), 1;
   const kh = FrostStore.open(frostDir(s.home)).unlockShare(group.groupPublicKey, await passphrase({ file: v['passphrase-file'], prompt: 'passphrase for your FROST share: ' }));
-  await frostSignSession(s, kh, group, `${roundId}.${group.ceremony}`, p.proposed.canonical, deadlineOf(v));
+  await signSession(s.conn, kh, group, `${roundId}.${group.ceremony}`, p.proposed.canonical, deadlineOf(v), io.out);
   const r = (await s.conn.request({ type: 'round.get', round: roundId }, 'round.payload')).round;
   io.out(`FROST group ${group.ceremony} signed ${roundId}. ${progressText(r)}${r.state === 'released' ? '; the round is released' : ''}`);
   return 0;
@@ -893,9 +694,26 @@ async function frostMetadataSign(s: Session, roundId: string, v: { yes: boolean;
 async function frost(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return io.out(FROST_HELP), sub === undefined ? 2 : 0;
-  const { values, positionals } = args(rest, { 'scrypt-n': { type: 'string' }, 'timeout-s': { type: 'string' }, out: { type: 'string' } });
+  const { values, positionals } = args(rest, { 'scrypt-n': { type: 'string' }, 'timeout-s': { type: 'string' }, out: { type: 'string' }, participant: { type: 'string', multiple: true } });
   if (values.help) return io.out(FROST_HELP), 0;
   const home = homeOf(values);
+  if (sub === 'pin-participants' && positionals.length === 0) {
+    const list = (values.participant ?? []).map((a) => {
+      const i = a.indexOf('=');
+      if (i < 1) throw new UsageError(`--participant ${JSON.stringify(a)} must be NAME=PUBLIC-KEY-FILE`);
+      return { name: a.slice(0, i), publicKey: readInput(a.slice(i + 1)).bytes.toString('utf8') }; // FILE_MISSING, FILE_UNREADABLE
+    });
+    if (!list.length) throw new UsageError('pin-participants needs at least one --participant NAME=PUBKEY.pem (the key that keyholder enrolled with)');
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    const store = FrostStore.open(frostDir(home));
+    const { participants, replaced } = store.pinParticipants(list);
+    if (values.json) io.out(JSON.stringify(participants.map((p) => ({ name: p.name, fingerprint: p.fingerprint })), null, 2));
+    else {
+      for (const p of participants) io.out(`${p.name}  ${p.fingerprint}${replaced.includes(p.name) ? '  (replaced)' : ''}`);
+      io.err(`pinned in ${store.pinsFile}; frost join checks those participants' identity statements and transcripts against these keys`);
+    }
+    return 0;
+  }
   if (sub === 'identity' && positionals.length === 0) {
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     const store = FrostStore.open(frostDir(home));
@@ -940,7 +758,23 @@ async function frost(argv: string[]): Promise<number> {
     if (!store.hasIdentity()) throw new UsageError(`no FROST identity in ${store.dir}: run quorum-signer frost identity first`);
     const s = await session(values, true);
     try {
-      return await frostJoin(s, store, positionals[0]!, values);
+      const id = positionals[0]!;
+      const N = values['scrypt-n'] ? Number(values['scrypt-n']) : SCRYPT_DEFAULT.N;
+      const r = await joinCeremony({
+        conn: s.conn,
+        signer: s.signer,
+        store,
+        ceremony: id,
+        deadline: deadlineOf(values),
+        scrypt: { ...SCRYPT_DEFAULT, N },
+        confirm: (q) => (values.yes ? Promise.resolve(true) : confirm(q)),
+        passphrase: () => passphrase({ file: values['passphrase-file'], prompt: 'passphrase for your FROST identity: ' }),
+        out: io.out,
+      });
+      if (!r) return io.out('not joined'), 1;
+      if (values.json) io.out(JSON.stringify({ ceremony: id, identifier: r.identifier, groupPublicKey: r.group.groupPublicKey, shareFile: r.shareFile, transcript: r.transcript }, null, 2));
+      else io.out(`ceremony ${id} done: group key ${r.group.groupPublicKey} (fingerprint ${groupPublicKey(r.group).fingerprint}); you are participant ${r.identifier}`);
+      return 0;
     } finally {
       endSession(s);
     }

@@ -12,7 +12,12 @@
  * share again if it is the identical request (a retransmission), and a refusal otherwise; a guard
  * file left half-written by a crash also refuses. The nonce file is removed after the guard.
  *
+ * The other participants' signing keys, pinned by this keyholder (participants.json), are what
+ * their DKG identity statements and transcript signatures are checked against, never the keys the
+ * coordinator lists.
+ *
  *   <dir>/identity.json
+ *   <dir>/participants.json                               pinned signing keys of other participants
  *   <dir>/shares/<group key>.json
  *   <dir>/nonces/<group key>/<commitment id>.nonce.json   nonces, encrypted
  *   <dir>/nonces/<group key>/<commitment id>.used.json    the one-time guard
@@ -43,12 +48,13 @@ import {
   type IdentityKey,
 } from '../protocol/frost.js';
 import { FrostGroupSchema } from '../protocol/frost-wire.js';
-import { sha256hex } from '../protocol/keys.js';
+import { publicKeyFrom, sha256hex, type PublicKey } from '../protocol/keys.js';
 import { SCRYPT_DEFAULT, SCRYPT_MIN_N, deriveKey, seal, unseal } from './keystore.js';
 
 export const FROST_IDENTITY_FORMAT = 'uptane-quorum-frost-identity-v1';
 export const FROST_SHARE_FORMAT = 'uptane-quorum-frost-share-v1';
 export const FROST_DKG_STATE_FORMAT = 'uptane-quorum-frost-dkg-state-v1';
+export const FROST_PINS_FORMAT = 'uptane-quorum-frost-participants-v1';
 const NONCE_FORMAT = 'uptane-quorum-frost-nonce-v1';
 const USED_FORMAT = 'uptane-quorum-frost-nonce-used-v1';
 
@@ -82,6 +88,12 @@ const DkgStateFileSchema = z.strictObject({
   ciphertext: b64,
 });
 type DkgStateFile = z.infer<typeof DkgStateFileSchema>;
+
+const PinsFileSchema = z.strictObject({
+  format: z.literal(FROST_PINS_FORMAT),
+  participants: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), fingerprint: hex(32), publicKey: z.string().max(16384) })).max(1000),
+});
+export type PinnedParticipant = z.infer<typeof PinsFileSchema>['participants'][number];
 
 const NonceFileSchema = z.strictObject({
   format: z.literal(NONCE_FORMAT),
@@ -224,6 +236,50 @@ export class FrostStore {
     const id = identityKeyFrom(crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
     if (id.publicKey !== f.publicKey) throw new FrostError('FROST_STORE_INVALID', `${this.identityFile}: the private key does not match the public key beside it`);
     return id;
+  }
+
+  get pinsFile(): string {
+    return path.join(this.dir, 'participants.json');
+  }
+
+  /**
+   * Pin other participants' signing keys (the keys they enrolled with, obtained from them, not
+   * from the coordinator): added to those pinned already, a name given again is replaced. One key
+   * under two names is refused. Returns the whole pinned list.
+   */
+  pinParticipants(list: { name: string; publicKey: string | Buffer }[]): { participants: PinnedParticipant[]; replaced: string[] } {
+    const current = new Map(this.pinned().map((p) => [p.name, p]));
+    const replaced: string[] = [];
+    for (const { name, publicKey } of list) {
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new FrostError('FROST_PIN_INVALID', `participant name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-' (the keyholder name the coordinator enrolled)`);
+      const pk = publicKeyFrom(publicKey);
+      const entry = { name, fingerprint: pk.fingerprint, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() };
+      const old = current.get(name);
+      if (old && old.fingerprint !== entry.fingerprint) replaced.push(name);
+      current.set(name, entry);
+    }
+    const byFp = new Map<string, string>();
+    for (const p of current.values()) {
+      const other = byFp.get(p.fingerprint);
+      if (other) throw new FrostError('FROST_PIN_INVALID', `one key (${p.fingerprint.slice(0, 16)}…) would be pinned for both ${other} and ${p.name}; a participant's key is its own`);
+      byFp.set(p.fingerprint, p.name);
+    }
+    const participants = [...current.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const tmp = `${this.pinsFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ format: FROST_PINS_FORMAT, participants }, null, 2) + '\n', { mode: 0o600 });
+    fs.renameSync(tmp, this.pinsFile);
+    fsyncDir(this.dir);
+    return { participants, replaced };
+  }
+
+  /** The pinned participants (none if nothing was pinned). */
+  pinned(): PinnedParticipant[] {
+    return fs.existsSync(this.pinsFile) ? readJson(this.pinsFile, PinsFileSchema, 'pinned participants file').participants : [];
+  }
+
+  /** Each pinned participant's signing key, by name. */
+  pinnedKeys(): Map<string, PublicKey> {
+    return new Map(this.pinned().map((p) => [p.name, publicKeyFrom(p.publicKey)]));
   }
 
   shareFile(groupPublicKey: string): string {

@@ -4,26 +4,26 @@
  *
  * One real `quorum serve` child process (127.0.0.1, its own data dir and SQLite file, default
  * limits). Nine keyholders p1..p9 are enrolled through the admin API with in-memory Ed25519 keys;
- * each gets an in-memory X25519 FROST identity (generateIdentityKey) recorded through the admin API
- * (POST /v1/admin/keyholders/NAME/identity, what `quorum keyholder identity` calls) and connects as
- * an authenticated SignerConnection in this process. Participants run protocol/frost.ts directly
- * and act on the coordinator's push messages as they arrive (as `quorum-signer frost join` and
- * `frost sign` do, with a status request after each push).
+ * each creates a FROST identity in its own FrostStore (scrypt at the minimum cost N=2^14), recorded
+ * through the admin API (POST /v1/admin/keyholders/NAME/identity, what `quorum keyholder identity`
+ * calls), pins the others' signing keys (FrostStore.pinParticipants, what `quorum-signer frost
+ * pin-participants` does), and connects as an authenticated SignerConnection in this process. Every participant is
+ * signer-client/frost-participant.ts, the module `quorum-signer frost join` and `frost sign` run
+ * (joinCeremony, signSession): it acts on the coordinator's push messages and asks for the state
+ * after each.
  *
  * DKG: one ceremony per sample, 3-of-5 (p1..p5) and 5-of-9 (p1..p9), each for a new FROST fleet
  * CA name (ceremony `dkg-<name>`). Timed from the admin POST /v1/admin/cas/frost that opens it to
- * the moment every participant holds the `done` group (frost.dkg.done, or the state 'done' in the
- * answer to its own confirmation), having checked that it equals the group it computed itself;
- * then the coordinator's recorded group is checked against all of them. Between those two points:
- * frost.dkg.open -> dkgStart -> round1; frost.dkg.round1.all -> dkgRound2 -> round2 (ciphertexts);
- * frost.dkg.round2.inbox -> dkgFinish -> confirm; the coordinator stores every package (SQLite, one
- * transaction each), relays, runs dkgAgree, records the group and CA and prepares the fleet root's
- * TBS. Two variants, interleaved: shares kept in memory (comparable to frost.bench.ts, which times
- * the same crypto without the network), and shares stored as a real participant does before it
- * confirms (FrostStore.saveShare, scrypt at the minimum cost N=2^14 instead of the default 2^17).
- * All participants run in this one thread, and on a 2-core VM they share the CPU with the
- * coordinator process: the number is an upper bound against participants on their own machines.
- * frost.bench.ts's in-process critical path (slowest participant per round) is not re-measured here.
+ * the moment every participant's joinCeremony returns: round 1 with its signed identity
+ * statement, the others' statements checked against its pins, round 2 (ciphertexts), round 3, the
+ * confirmation with its transcript signature, the agreed group and every transcript signature
+ * checked, then the share stored (FrostStore.saveShare, scrypt N=2^14); the
+ * coordinator stores every package (SQLite, one transaction each), relays, runs dkgAgree, records
+ * the group and CA and prepares the fleet root's TBS. Then the coordinator's recorded group is
+ * checked against all of them. All participants run in this one thread, and on a 2-core VM they
+ * share the CPU with the coordinator process: the number is an upper bound against participants on
+ * their own machines. frost.bench.ts's in-process critical path (slowest participant per round) is
+ * not re-measured here.
  *
  * SIGN: a 3-of-5 round through the coordinator. The group is the 3-of-5 DKG's (shares stored); its
  * fleet root certificate round opens by itself and is signed first (reported, cold). Then every
@@ -31,12 +31,12 @@
  * `quorum cert issue` calls, with an openssl CSR). Before the clock starts each of the three
  * participants fetches the round (cert.get) and checks it as signer-client/cli.ts does
  * (checkCertPayload: the TBS bytes hash to the round's sha256, parse, issuer key = the group's).
- * Timed: the three participants at once make a fresh commitment and send it
- * (frost.sign.commitment, session = the round id); the third one makes the coordinator send
- * frost.sign.request (session `<round>.<attempt>`); each signs exactly the TBS bytes it fetched and
- * sends its share (frost.sign.share); the coordinator verifies each share on arrival, aggregates,
- * verifies, assembles the certificate and releases it (cert.updated broadcast, state 'released' in
- * the last share's acknowledgement). The clock stops when all three shares are acknowledged and the
+ * Timed: the three participants at once run signSession over the bytes each checked: a fresh
+ * commitment (frost.sign.commitment, session = the round id); the third one makes the coordinator
+ * send frost.sign.request (session `<round>.<attempt>`); each signs exactly the TBS bytes it
+ * fetched and sends its share (frost.sign.share); the coordinator verifies each share on arrival,
+ * aggregates, verifies, assembles the certificate and releases it (cert.updated broadcast). The
+ * clock stops when every participant's signSession has seen the group's signature in and the
  * release has been seen. Then (not timed) the released certificate is checked to verify under the
  * group key with exactly the signed TBS bytes. Two participant kinds, interleaved: FrostStore
  * keyholders (signer-client/frost-store.ts: each commitment's nonces encrypted and fsync'ed before
@@ -58,7 +58,7 @@
  * signatures (node:crypto) over the same TBS bytes plus their three verifications, no network.
  *
  * Median of BENCH_FROST_LOOPBACK_REPS (default 5, at least 3) measured repetitions after one
- * unmeasured warm-up (DKG: the first ceremony of each size and kind). Progress on stderr; the table
+ * unmeasured warm-up (DKG: the first ceremony of each size). Progress on stderr; the table
  * and a final `BENCH_JSON {...}` line on stdout. BENCH_KEEP=1 keeps the temp folder.
  */
 import { execFileSync } from 'node:child_process';
@@ -68,25 +68,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { canonicalize } from '../../protocol/canonical.js';
-import {
-  dkgFinish,
-  dkgRound2,
-  dkgStart,
-  frostCommit,
-  frostSignShare,
-  generateIdentityKey,
-  groupPublicKey,
-  type DkgOutcome,
-  type DkgState,
-  type FrostCeremony,
-  type FrostCommitment,
-  type FrostGroup,
-  type FrostNonces,
-  type FrostShare,
-  type FrostSignatureShare,
-  type FrostSignRequest,
-  type IdentityKey,
-} from '../../protocol/frost.js';
+import { frostCommit, frostSignShare, groupPublicKey, type DkgOutcome, type FrostGroup, type FrostNonces, type FrostShare } from '../../protocol/frost.js';
 import { encodeSig, generateKeyPair, keyId, publicKeyFrom, sha256hex, toMetadataKey, type PublicKey } from '../../protocol/keys.js';
 import { buildRoot, daysFrom, localSigner, type Signer } from '../../protocol/metadata/build.js';
 import type { CertRoundInfo, RoundInfo, ServerMessage } from '../../protocol/wire.js';
@@ -94,9 +76,10 @@ import { approvalMessage, tbsOfCertificate, verifyApprovals } from '../../protoc
 import { checkCertPayload, checkIssuer } from '../../signer-client/cert-trust.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
+import { joinCeremony, signSession, type ShareHolder } from '../../signer-client/frost-participant.js';
 import { advanceRoots, checkPayload, TrustStore, verifiedTargets } from '../../signer-client/trust.js';
 import { adminCall, Coordinator, quorum } from '../integration/harness.js';
-import { check, cpuMsOf, envInt, gitHead, log, median, plainSignVerifyMs, table, time } from './measure.js';
+import { check, cpuMsOf, envInt, gitHead, log, median, plainSignVerifyMs, table } from './measure.js';
 
 const REPS = Math.max(3, envInt('BENCH_FROST_LOOPBACK_REPS', 5));
 const MEMBERS = 9;
@@ -118,7 +101,6 @@ interface Member {
   privateKey: crypto.KeyObject;
   publicKey: PublicKey;
   signer: Signer;
-  identity: IdentityKey;
   store: FrostStore;
   conn: SignerConnection;
 }
@@ -127,9 +109,9 @@ const fmt = (x: number | null | undefined, d = 1) => (x === null || x === undefi
 const sameJson = (a: unknown, b: unknown) => sha256hex(canonicalize(a, 'tuf')) === sha256hex(canonicalize(b, 'tuf'));
 
 /** The next push message of `type` on a connection that `match`es; register it before what causes it. */
-function nextPush<T extends ServerMessage['type']>(conn: SignerConnection, type: T, match: (m: Msg<T>) => boolean, what: string): { promise: Promise<Msg<T>>; cancel: () => void } {
+function nextPush<T extends ServerMessage['type']>(conn: SignerConnection, type: T, match: (m: Msg<T>) => boolean, what: string): { promise: Promise<{ msg: Msg<T>; at: number }>; cancel: () => void } {
   let cancel = () => {};
-  const promise = new Promise<Msg<T>>((resolve, reject) => {
+  const promise = new Promise<{ msg: Msg<T>; at: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
       conn.off(type, on);
       reject(new Error(`timed out after ${STEP_TIMEOUT_MS} ms waiting for ${what}`));
@@ -138,7 +120,7 @@ function nextPush<T extends ServerMessage['type']>(conn: SignerConnection, type:
       if (!match(m)) return;
       clearTimeout(timer);
       conn.off(type, on);
-      resolve(m);
+      resolve({ msg: m, at: performance.now() });
     };
     cancel = () => {
       clearTimeout(timer);
@@ -171,17 +153,20 @@ async function setup(tmp: string, cleanup: (() => Promise<void> | void)[]): Prom
     const name = `p${i}`;
     const { privateKey, publicKey } = generateKeyPair('ed25519');
     await adminCall(coordinator, 'POST', 'keyholders', { name, publicKey: publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString() });
-    const identity = generateIdentityKey();
-    const rec = await adminCall<{ identityKey: string }>(coordinator, 'POST', `keyholders/${name}/identity`, { identityKey: identity.publicKey });
-    check(rec.identityKey === identity.publicKey, `${name}'s identity recorded`);
+    const store = FrostStore.open(path.join(tmp, name, 'frost'));
+    const identityKey = store.createIdentity(PASS, LOW_COST);
+    const rec = await adminCall<{ identityKey: string }>(coordinator, 'POST', `keyholders/${name}/identity`, { identityKey });
+    check(rec.identityKey === identityKey, `${name}'s identity recorded`);
     const signer = localSigner(privateKey);
     const conn = new SignerConnection({ server: coordinator.url, pin: null, signer });
     conn.setMaxListeners(100);
     cleanup.push(() => conn.close());
     const hello = await conn.connect();
     check(hello.keyholder === name, `connected as ${name}`);
-    members.push({ name, privateKey, publicKey, signer, identity, store: FrostStore.open(path.join(tmp, name, 'frost')), conn });
+    members.push({ name, privateKey, publicKey, signer, store, conn });
   }
+  // Each pins the others' signing keys, as keyholders exchange them out of band.
+  for (const m of members) m.store.pinParticipants(members.filter((o) => o !== m).map((o) => ({ name: o.name, publicKey: o.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString() })));
   return { coordinator, members };
 }
 
@@ -193,127 +178,58 @@ interface DkgParticipantResult {
   round1AllAt: number;
   inboxAt: number;
   doneAt: number;
-  cryptoMs: number;
-  storeMs: number;
 }
 
-/** One participant of ceremony `id`, driven by the coordinator's push messages. */
-function dkgParticipant(m: Member, id: string, storeShare: boolean): { result: Promise<DkgParticipantResult>; stop: () => void } {
-  let stop = () => {};
-  const result = new Promise<DkgParticipantResult>((resolve, reject) => {
-    let state: DkgState | null = null;
-    let outcome: DkgOutcome | null = null;
-    let cryptoMs = 0;
-    let storeMs = 0;
-    let round1AllAt = NaN;
-    let inboxAt = NaN;
-    let finished = false;
-    const timer = setTimeout(() => fail(new Error(`${m.name}: ceremony ${id} not done within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
-    const off = () => {
-      clearTimeout(timer);
-      m.conn.off('message', on);
-    };
-    stop = off;
-    const fail = (e: unknown) => {
-      if (finished) return;
-      finished = true;
-      off();
-      reject(e instanceof Error ? new Error(`${m.name} in ${id}: ${e.message}`) : e);
-    };
-    const done = (group: FrostGroup) => {
-      if (finished) return;
-      const at = performance.now();
-      if (!outcome) return fail(new Error('the group arrived before this participant finished round 3'));
-      if (group.groupPublicKey !== outcome.group.groupPublicKey || !sameJson(group, outcome.group)) return fail(new Error(`the coordinator's group ${group.groupPublicKey} is not the one computed here (${outcome.group.groupPublicKey})`));
-      finished = true;
-      off();
-      resolve({ name: m.name, outcome, round1AllAt, inboxAt, doneAt: at, cryptoMs, storeMs });
-    };
-    const step = (fn: () => Promise<void>) => void fn().catch(fail);
-    const on = (msg: ServerMessage) => {
-      switch (msg.type) {
-        case 'frost.dkg.open':
-          if (msg.ceremony.id !== id) return;
-          return step(async () => {
-            const ceremony: FrostCeremony = msg.ceremony;
-            const me = ceremony.participants.find((p) => p.name === m.name);
-            if (!me || me.identityKey !== m.identity.publicKey) throw new Error('not on the roster with this identity key');
-            const [s, ms] = time(() => dkgStart(ceremony, me.identifier));
-            cryptoMs += ms;
-            state = s.state;
-            await m.conn.request({ type: 'frost.dkg.round1', ceremony: id, package: s.round1 }, 'frost.dkg.status');
-          });
-        case 'frost.dkg.round1.all':
-          if (msg.ceremony !== id) return;
-          round1AllAt = performance.now();
-          return step(async () => {
-            if (!state) throw new Error('round-1 packages before the ceremony opened');
-            const [packages, ms] = time(() => dkgRound2(state!, msg.packages, m.identity));
-            cryptoMs += ms;
-            await m.conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status');
-          });
-        case 'frost.dkg.round2.inbox':
-          if (msg.ceremony !== id) return;
-          inboxAt = performance.now();
-          return step(async () => {
-            if (!state) throw new Error('round-2 packages before the ceremony opened');
-            const [o, ms] = time(() => dkgFinish(state!, msg.packages, m.identity));
-            cryptoMs += ms;
-            if (storeShare) storeMs += time(() => m.store.saveShare(o.share, PASS, LOW_COST))[1];
-            outcome = o;
-            const st = await m.conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: o.confirm }, 'frost.dkg.status');
-            if (st.state === 'done' && st.group) done(st.group);
-          });
-        case 'frost.dkg.done':
-          if (msg.ceremony === id) done(msg.group);
-          return;
-        case 'frost.dkg.failed':
-          if (msg.ceremony === id) fail(new Error(`ceremony failed: ${msg.code}: ${msg.message}`));
-          return;
-        default:
-          return;
-      }
-    };
-    m.conn.on('message', on);
+/** One participant of ceremony `id`: signer-client/frost-participant.ts, as `quorum-signer frost join` runs it. */
+async function dkgParticipant(m: Member, id: string): Promise<DkgParticipantResult> {
+  let round1AllAt = NaN;
+  let inboxAt = NaN;
+  const r = await joinCeremony({
+    conn: m.conn,
+    signer: m.signer,
+    store: m.store,
+    ceremony: id,
+    deadline: Date.now() + STEP_TIMEOUT_MS,
+    scrypt: LOW_COST,
+    confirm: async () => true,
+    passphrase: async () => PASS,
+    out: () => {},
+    onStep: (step) => {
+      if (step === 'round1.all') round1AllAt = performance.now();
+      else inboxAt = performance.now();
+    },
+  }).catch((e: Error) => {
+    throw new Error(`${m.name} in ${id}: ${e.message}`);
   });
-  return { result, stop };
+  if (!r) throw new Error(`${m.name} declined ${id}`);
+  return { name: m.name, outcome: r.outcome, round1AllAt, inboxAt, doneAt: performance.now() };
 }
 
 interface DkgSample {
   /** admin POST -> every participant holds the agreed group, ms */
   total: number;
-  /** admin POST -> the first participant receives every round-1 package */
+  /** admin POST -> the first participant has every round-1 package */
   round1: number;
-  /** ... -> the first participant receives its round-2 inbox */
+  /** ... -> the first participant has its round-2 inbox */
   round2: number;
   /** ... -> the first participant holds the group */
   agreed: number;
-  /** participants' DKG crypto (dkgStart + dkgRound2 + dkgFinish), all of them, in this thread */
-  participantsCryptoMs: number;
-  /** share storage (scrypt N=2^14 + AES-GCM + fsync), all participants, in this thread */
-  storeMs: number;
   coordinatorCpuMs: number;
   benchCpuMs: number;
 }
 
 let caSeq = 0;
 
-async function dkgOnce(c: Coordinator, members: Member[], t: number, storeShares: boolean): Promise<{ sample: DkgSample; name: string; group: FrostGroup; outcomes: Map<string, DkgOutcome> }> {
-  const name = `bench-${t}of${members.length}-${storeShares ? 's' : 'm'}-${++caSeq}`;
+async function dkgOnce(c: Coordinator, members: Member[], t: number): Promise<{ sample: DkgSample; name: string; group: FrostGroup; outcomes: Map<string, DkgOutcome> }> {
+  const name = `bench-${t}of${members.length}-${++caSeq}`;
   const id = `dkg-${name}`;
-  const runs = members.map((m) => dkgParticipant(m, id, storeShares));
   const pid = c.proc!.pid!;
   const coord0 = cpuMsOf(pid);
   const bench0 = process.cpuUsage();
   const t0 = performance.now();
-  let results: DkgParticipantResult[];
-  try {
-    const opened = await adminCall<DkgStatusBody>(c, 'POST', 'cas/frost', { name, fleetName: `Bench ${name}`, threshold: t, participants: members.map((m) => m.name), reason: 'benchmark' });
-    check(opened.ceremony.id === id, `ceremony id ${opened.ceremony.id} is ${id}`);
-    results = await Promise.all(runs.map((r) => r.result));
-  } finally {
-    for (const r of runs) r.stop();
-  }
+  const opened = await adminCall<DkgStatusBody>(c, 'POST', 'cas/frost', { name, fleetName: `Bench ${name}`, threshold: t, participants: members.map((m) => m.name), reason: 'benchmark' });
+  check(opened.ceremony.id === id, `ceremony id ${opened.ceremony.id} is ${id}`);
+  const results = await Promise.all(members.map((m) => dkgParticipant(m, id)));
   const end = Math.max(...results.map((r) => r.doneAt));
   const benchCpu = process.cpuUsage(bench0);
   const coordinatorCpuMs = cpuMsOf(pid) - coord0;
@@ -329,8 +245,6 @@ async function dkgOnce(c: Coordinator, members: Member[], t: number, storeShares
       round1: Math.min(...results.map((r) => r.round1AllAt)) - t0,
       round2: Math.min(...results.map((r) => r.inboxAt)) - t0,
       agreed: Math.min(...results.map((r) => r.doneAt)) - t0,
-      participantsCryptoMs: results.reduce((a, r) => a + r.cryptoMs, 0),
-      storeMs: results.reduce((a, r) => a + r.storeMs, 0),
       coordinatorCpuMs,
       benchCpuMs: (benchCpu.user + benchCpu.system) / 1000,
     },
@@ -343,14 +257,11 @@ async function dkgOnce(c: Coordinator, members: Member[], t: number, storeShares
 interface DkgResult {
   t: number;
   n: number;
-  shares: 'memory' | 'stored';
   cold: DkgSample;
   totalMs: number;
   round1Ms: number;
   round2Ms: number;
   agreedMs: number;
-  participantsCryptoMs: number;
-  storeMs: number;
   coordinatorCpuMs: number;
   benchCpuMs: number;
   samples: DkgSample[];
@@ -358,20 +269,18 @@ interface DkgResult {
 
 async function benchDkg(c: Coordinator, members: Member[]): Promise<DkgResult[]> {
   const kinds = [
-    { t: 3, n: 5, stored: false },
-    { t: 3, n: 5, stored: true },
-    { t: 5, n: 9, stored: false },
-    { t: 5, n: 9, stored: true },
+    { t: 3, n: 5 },
+    { t: 5, n: 9 },
   ];
-  const label = (k: (typeof kinds)[number]) => `${k.t}-of-${k.n} (shares ${k.stored ? 'stored' : 'in memory'})`;
+  const label = (k: (typeof kinds)[number]) => `${k.t}-of-${k.n}`;
   const cold: DkgSample[] = [];
   for (const k of kinds) {
-    cold.push((await dkgOnce(c, members.slice(0, k.n), k.t, k.stored)).sample);
+    cold.push((await dkgOnce(c, members.slice(0, k.n), k.t)).sample);
     log(`DKG ${label(k)} cold: ${fmt(cold.at(-1)!.total, 0)} ms`);
   }
   const samples: DkgSample[][] = kinds.map(() => []);
   for (let r = 0; r < REPS; r++) {
-    for (let i = 0; i < kinds.length; i++) samples[i]!.push((await dkgOnce(c, members.slice(0, kinds[i]!.n), kinds[i]!.t, kinds[i]!.stored)).sample);
+    for (let i = 0; i < kinds.length; i++) samples[i]!.push((await dkgOnce(c, members.slice(0, kinds[i]!.n), kinds[i]!.t)).sample);
     log(`DKG rep ${r + 1}/${REPS}: ${kinds.map((k, i) => `${label(k)} ${fmt(samples[i]![r]!.total, 0)} ms`).join(', ')}`);
   }
   return kinds.map((k, i) => {
@@ -380,14 +289,11 @@ async function benchDkg(c: Coordinator, members: Member[]): Promise<DkgResult[]>
     return {
       t: k.t,
       n: k.n,
-      shares: k.stored ? 'stored' : 'memory',
       cold: cold[i]!,
       totalMs: m((x) => x.total),
       round1Ms: m((x) => x.round1),
       round2Ms: m((x) => x.round2),
       agreedMs: m((x) => x.agreed),
-      participantsCryptoMs: m((x) => x.participantsCryptoMs),
-      storeMs: m((x) => x.storeMs),
       coordinatorCpuMs: m((x) => x.coordinatorCpuMs),
       benchCpuMs: m((x) => x.benchCpuMs),
       samples: s,
@@ -397,12 +303,10 @@ async function benchDkg(c: Coordinator, members: Member[]): Promise<DkgResult[]>
 
 // --- signing -------------------------------------------------------------------------------------
 
-/** One participant's FROST signing: commit (fresh nonces), and sign a request with them. */
+/** One participant's share for signing sessions (signer-client/frost-participant.ts ShareHolder). */
 interface FrostSigner {
   member: Member;
-  identifier: number;
-  commit(session: string): FrostCommitment;
-  sign(request: FrostSignRequest, message: Buffer): FrostSignatureShare;
+  holder: ShareHolder;
   /** Nonces made but not used or abandoned. */
   pending(): number;
 }
@@ -410,29 +314,31 @@ interface FrostSigner {
 /** What a real participant does: FrostStore (nonces durable before the commitment is sent, one-time guard before the share). */
 function storeSigner(m: Member, group: FrostGroup): FrostSigner {
   const kh = m.store.unlockShare(group.groupPublicKey, PASS);
-  return { member: m, identifier: kh.identifier, commit: (s) => kh.commitSync(s), sign: (r, msg) => kh.signSync(r, msg), pending: () => kh.pending().length };
+  return { member: m, holder: kh, pending: () => kh.pending().length };
 }
 
 /** The same with nonces in memory only. */
 function memorySigner(m: Member, share: FrostShare): FrostSigner {
   const nonces = new Map<string, FrostNonces>();
-  return {
-    member: m,
+  const holder: ShareHolder = {
     identifier: share.identifier,
-    commit() {
+    commitSync() {
       const c = frostCommit(share);
       nonces.set(c.commitment.hiding, c.nonces);
       return c.commitment;
     },
-    sign(req, message) {
+    signSync(req, message) {
       const own = req.commitments.find((c) => c.identifier === share.identifier);
       const n = own ? nonces.get(own.hiding) : undefined;
       if (!n) throw new Error('nonce unknown or used');
       nonces.delete(own!.hiding);
       return frostSignShare(share, n, req, message);
     },
-    pending: () => nonces.size,
+    abandonSync(c) {
+      nonces.delete(c.hiding);
+    },
   };
+  return { member: m, holder, pending: () => nonces.size };
 }
 
 /** A round the group signs, fetched and checked by each participant (not timed). */
@@ -568,7 +474,7 @@ interface FrostSample {
 }
 
 /** One FROST signing round through the coordinator: the timed part. */
-async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedRound): Promise<FrostSample> {
+async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedRound, group: FrostGroup): Promise<FrostSample> {
   const { session } = round;
   let releasedAt: number | null = null;
   let aborted: string | null = null;
@@ -577,23 +483,19 @@ async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedR
     if (msg.type === 'frost.sign.abort' && msg.session.startsWith(`${session}.`)) aborted = msg.reason;
   };
   for (const s of signers) s.member.conn.on('message', watch);
-  const requests = signers.map((s) => nextPush(s.member.conn, 'frost.sign.request', (m) => m.request.session.startsWith(`${session}.`) && m.request.commitments.some((x) => x.identifier === s.identifier), `${s.member.name}'s signing request for ${session}`));
+  const requests = signers.map((s) => nextPush(s.member.conn, 'frost.sign.request', (m) => m.request.session.startsWith(`${session}.`) && m.request.commitments.some((x) => x.identifier === s.holder.identifier), `${s.member.name}'s signing request for ${session}`));
   const pid = c.proc!.pid!;
   const coord0 = cpuMsOf(pid);
   const bench0 = process.cpuUsage();
   const t0 = performance.now();
   let acks: { requestAt: number; ack: SignStatus }[];
   try {
+    // Each participant as `quorum-signer frost sign` runs it (signSession), over the bytes it checked.
     acks = await Promise.all(
       signers.map(async (s, i) => {
-        const commitment = s.commit(session);
-        await s.member.conn.request({ type: 'frost.sign.commitment', session, commitment }, 'frost.sign.status');
-        const { request } = await requests[i]!.promise;
-        const requestAt = performance.now();
-        const share = s.sign(request, round.messages.get(s.member.name)!); // checks the request names exactly these bytes
-        const ack = await s.member.conn.request({ type: 'frost.sign.share', session: request.session, share }, 'frost.sign.status');
-        if (ack.state === 'released' && releasedAt === null) releasedAt = performance.now();
-        return { requestAt, ack };
+        const ack = await signSession(s.member.conn, s.holder, group, session, round.messages.get(s.member.name)!, Date.now() + STEP_TIMEOUT_MS, () => {});
+        if (ack.done && releasedAt === null) releasedAt = performance.now();
+        return { requestAt: (await requests[i]!.promise).at, ack };
       }),
     );
   } finally {
@@ -605,7 +507,7 @@ async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedR
   const coordinatorCpuMs = cpuMsOf(pid) - coord0;
   check(aborted === null, `${session}: no attempt aborted (${aborted})`);
   check(releasedAt !== null, `${session}: the release was seen by the time every share was acknowledged`);
-  check(acks.some((a) => a.ack.state === 'released'), `${session}: the last share's acknowledgement says released`);
+  check(acks.every((a) => a.ack.done), `${session}: every participant saw the group's signature in`);
   for (const s of signers) check(s.pending() === 0, `${s.member.name}: no nonce left unused`);
   await round.checkReleased();
   // The coordinator sends the request to all three at once; the others read it only after the
@@ -694,7 +596,7 @@ interface SignResult {
 async function benchSign(c: Coordinator, members: Member[], tmp: string): Promise<SignResult> {
   // The group: a 3-of-5 DKG with shares stored as participants do.
   const five = members.slice(0, 5);
-  const dkg = await dkgOnce(c, five, 3, true);
+  const dkg = await dkgOnce(c, five, 3);
   log(`SIGN: group ${dkg.name} (3-of-5) made in ${fmt(dkg.sample.total, 0)} ms; key ${dkg.group.groupPublicKey.slice(0, 16)}…`);
   const groupKey = groupPublicKey(dkg.group);
   const trio = five.slice(0, 3);
@@ -705,7 +607,7 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   const certs = await adminCall<CertRoundInfo[]>(c, 'GET', 'certs');
   const root = certs.find((r) => r.ca === dkg.name && r.profile === 'fleet-root' && r.state === 'open');
   check(!!root, `the fleet root round of ${dkg.name} is open`);
-  const fleetRootCold = await frostRound(c, stored, await fetchCertRound(c, root!.id, trio, groupKey));
+  const fleetRootCold = await frostRound(c, stored, await fetchCertRound(c, root!.id, trio, groupKey), dkg.group);
   log(`SIGN: fleet root ${root!.id} released in ${fmt(fleetRootCold.total)} ms (cold)`);
 
   // The key-held Ed25519 CA for the plain path, and its own fleet root (cold).
@@ -724,13 +626,13 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   let tbsBytes = 0;
   const s = { store: [] as FrostSample[], memory: [] as FrostSample[], plain: [] as FrostSample[], targets: [] as FrostSample[], baseline: [] as number[] };
   for (let r = -1; r < REPS; r++) {
-    const a = await frostRound(c, stored, await frostSource.open(trio));
+    const a = await frostRound(c, stored, await frostSource.open(trio), dkg.group);
     const openedB = await frostSource.open(trio);
-    const b = await frostRound(c, memory, openedB);
+    const b = await frostRound(c, memory, openedB, dkg.group);
     const p = await plainRound(c, plainCa, await plainSource.open(plainParticipants));
     const openedT = await targetsSrc.open(trio);
     targetsBytes = openedT.messages.get(trio[0]!.name)!.length;
-    const mt = await frostRound(c, stored, openedT);
+    const mt = await frostRound(c, stored, openedT, dkg.group);
     const tbs = openedB.messages.get(trio[0]!.name)!;
     tbsBytes = tbs.length;
     const base = plainSignVerifyMs(tbs, plainKeys, BASELINE_INNER);
@@ -798,12 +700,12 @@ function report(sign: SignResult, dkg: DkgResult[], meta: { commit: string | nul
   lines.push('');
   lines.push('DKG through the coordinator: admin POST -> every participant holds the agreed group (all participants in this one thread)');
   for (const l of table([
-    ['group', 'shares', 'total ms', 'round 1 in', 'round 2 in', 'agreed', 'particip. crypto', 'share storage', 'coord. CPU', 'bench CPU', 'cold'],
-    ...dkg.map((d) => [`${d.t}-of-${d.n}`, d.shares, fmt(d.totalMs, 0), fmt(d.round1Ms, 0), fmt(d.round2Ms, 0), fmt(d.agreedMs, 0), fmt(d.participantsCryptoMs, 0), d.shares === 'stored' ? fmt(d.storeMs, 0) : '-', fmt(d.coordinatorCpuMs, 0), fmt(d.benchCpuMs, 0), fmt(d.cold.total, 0)]),
+    ['group', 'total ms', 'round 1 in', 'round 2 in', 'agreed', 'coord. CPU', 'bench CPU', 'cold'],
+    ...dkg.map((d) => [`${d.t}-of-${d.n}`, fmt(d.totalMs, 0), fmt(d.round1Ms, 0), fmt(d.round2Ms, 0), fmt(d.agreedMs, 0), fmt(d.coordinatorCpuMs, 0), fmt(d.benchCpuMs, 0), fmt(d.cold.total, 0)]),
   ]))
     lines.push('  ' + l);
   lines.push('  (round 1 in / round 2 in / agreed: ms from the POST until the first participant has every round-1 package / its round-2 inbox / the group;');
-  lines.push('   particip. crypto and share storage: all participants summed, run one after another in this thread; storage is scrypt N=2^14 + fsync.');
+  lines.push('   each participant is signer-client/frost-participant.ts as quorum-signer frost join runs it, share stored with scrypt N=2^14 + fsync;');
   lines.push('   frost.bench.ts times the same crypto in process, including the critical path of participants on their own machines.)');
   lines.push('');
   process.stdout.write(lines.join('\n') + '\n');

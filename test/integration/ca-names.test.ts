@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
-import { auditEvents, type AuditEvent, newRepo, PASSPHRASE, quorum, signer, SIGNER, TEST_SCRYPT_N, until, type Repo, type RunResult } from './harness.js';
+import { auditEvents, type AuditEvent, frostPins, newRepo, PASSPHRASE, quorum, signer, SIGNER, TEST_SCRYPT_N, until, type Repo, type RunResult } from './harness.js';
 
 interface Ca {
   name: string;
@@ -164,6 +164,7 @@ describe('FROST CAs: a group CA whose fleet root round was cancelled gives its n
       expect(id.code, id.stderr).toBe(0);
       expect((await quorum(['keyholder', 'identity', k, id.stdout.trim(), '--data-dir', repo.dataDir])).code).toBe(0);
     }
+    await frostPins(repo, names);
   }, 120_000);
   afterAll(async () => {
     await repo?.coordinator.kill();

@@ -15,11 +15,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { dkgFinish, dkgRound2, dkgStart } from '../../protocol/frost.js';
+import { dkgFinish, dkgRound2, dkgStart, signIdentity, signTranscript, transcriptDigest } from '../../protocol/frost.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { connect, keySigner } from './wire-client.js';
-import { admin, background, frostJoin, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, until, type Repo } from './harness.js';
+import { admin, background, frostJoin, frostPins, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, until, type Repo } from './harness.js';
 
 interface DkgStatus {
   state: string;
@@ -56,6 +56,8 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       const rec = await quorum(['keyholder', 'identity', k, hex, '--data-dir', repo.dataDir]);
       expect(rec.code, rec.stderr).toBe(0);
     }
+    // Each participant pins the others' signing keys (from them, not from the coordinator).
+    await frostPins(repo, names);
     // A ceremony needs every participant's identity; an unknown keyholder is refused.
     const bad = await quorum(['fleet-ca', 'create', '--frost', '--name', 'nope', '--threshold', '2', '--participant', 'alice', '--participant', 'mallory', '--fleet-name', 'X', '--reason', 'r', '--data-dir', repo.dataDir]);
     expect(bad.code).not.toBe(0);
@@ -243,7 +245,9 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     await carol.hello;
     const first = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
     const { state, round1 } = dkgStart(first.ceremony, 3);
-    expect((await carol.request({ type: 'frost.dkg.round1', ceremony: 'dkg-fleet2', package: round1 })).type).toBe('frost.dkg.status');
+    const carolKey = keySigner(repo.keys.carol!);
+    const statement = await signIdentity(first.ceremony, 'carol', carolKey);
+    expect((await carol.request({ type: 'frost.dkg.round1', ceremony: 'dkg-fleet2', package: round1, identity: statement })).type).toBe('frost.dkg.status');
     await until(async () => (await st2()).round2Received.length === 2, 'round 2 from alice and bob', 30_000);
     const before = await st2();
     const port = repo.coordinator.port;
@@ -264,7 +268,8 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       return x.inbox.length === 2 ? x : null;
     }, 'carol\'s inbox');
     const outcome = dkgFinish(state, s2.inbox, identity);
-    expect((await carol.request({ type: 'frost.dkg.confirm', ceremony: 'dkg-fleet2', confirm: outcome.confirm })).type).toBe('frost.dkg.status');
+    const transcript = await signTranscript(first.ceremony, 3, transcriptDigest(first.ceremony, s1.identities, s1.round1All), carolKey);
+    expect((await carol.request({ type: 'frost.dkg.confirm', ceremony: 'dkg-fleet2', confirm: outcome.confirm, transcript })).type).toBe('frost.dkg.status');
     const results = await Promise.all([a.done, b.done]);
     results.forEach((r) => expect(r.code, r.stdout + r.stderr).toBe(0));
     const final = await st2();

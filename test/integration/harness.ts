@@ -56,13 +56,26 @@ export function background(args: string[]): { done: Promise<RunResult>; log: () 
 /** `quorum-signer frost join CEREMONY` for one participant (JSON outcome on stdout). */
 export const frostJoin = (home: string, ceremony: string) => background(['frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--json', '--timeout-s', '90']);
 
-/** Each keyholder creates a FROST identity and the coordinator records it. */
+/** Each keyholder creates a FROST identity and the coordinator records it; then frostPins. */
 export async function frostIdentities(repo: Repo, names: string[]): Promise<void> {
   for (const k of names) {
     const id = await signer(['frost', 'identity', '--home', repo.homes[k]!, '--scrypt-n', TEST_SCRYPT_N]);
     if (id.code !== 0) throw new Error(`frost identity ${k}: ${id.stderr}`);
     const rec = await quorum(['keyholder', 'identity', k, id.stdout.trim(), '--data-dir', repo.dataDir]);
     if (rec.code !== 0) throw new Error(`keyholder identity ${k}: ${rec.stderr}`);
+  }
+  await frostPins(repo, names);
+}
+
+/**
+ * Each keyholder pins the other participants' signing keys (quorum-signer frost pin-participants),
+ * from the public key files they made with keygen, as keyholders exchange them out of band.
+ */
+export async function frostPins(repo: Repo, names: string[]): Promise<void> {
+  for (const k of names) {
+    const others = names.filter((o) => o !== k).flatMap((o) => ['--participant', `${o}=${path.join(repo.dir, `${o}.pub.pem`)}`]);
+    const r = await signer(['frost', 'pin-participants', ...others, '--home', repo.homes[k]!]);
+    if (r.code !== 0) throw new Error(`frost pin-participants as ${k}: ${r.stderr}`);
   }
 }
 

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import {
   aggregateSignature,
+  checkCommitment,
   checkGroup,
   commitmentId,
   dkgAgree,
@@ -33,6 +34,8 @@ import {
   openShare,
   runSigningRound,
   sealShare,
+  signIdentity,
+  signTranscript,
   verifySignatureShare,
   type DkgOutcome,
   type DkgState,
@@ -335,19 +338,25 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
     expect(groupPublicKey(group).algorithm).toBe('ed25519');
   });
 
-  it('every message of the ceremony is a valid wire message', () => {
+  it('every message of the ceremony is a valid wire message', async () => {
     const c = dkg.ceremony;
     expect(FrostServerMessageSchema.parse({ type: 'frost.dkg.open', ceremony: c }).type).toBe('frost.dkg.open');
-    for (const r of dkg.round1All) FrostClientMessageSchema.parse({ type: 'frost.dkg.round1', ceremony: c.id, package: r });
-    FrostServerMessageSchema.parse({ type: 'frost.dkg.round1.all', ceremony: c.id, packages: dkg.round1All });
+    // Identity statements and transcript signatures, by Ed25519, ECDSA and RSA-PSS keys alike.
+    const cp: FrostCeremony = { ...c, purpose: { kind: 'role-key', name: 'wire' } };
+    const keys = ms.map((_, i) => localSigner(generateKeyPair((['ed25519', 'ecdsa', 'rsa4096'] as const)[i % 3]!).privateKey));
+    const identities = await Promise.all(ms.map((m, i) => signIdentity(cp, m.name, keys[i]!)));
+    for (const [i, r] of dkg.round1All.entries()) FrostClientMessageSchema.parse({ type: 'frost.dkg.round1', ceremony: c.id, package: r, identity: identities[i] });
+    FrostServerMessageSchema.parse({ type: 'frost.dkg.round1.all', ceremony: c.id, packages: dkg.round1All, identities });
     for (let i = 1; i <= 5; i++) {
       FrostClientMessageSchema.parse({ type: 'frost.dkg.round2', ceremony: c.id, packages: dkg.round2.filter((p) => p.from === i) });
       FrostServerMessageSchema.parse({ type: 'frost.dkg.round2.inbox', ceremony: c.id, packages: inbox(dkg, i) });
     }
-    for (const o of outcomes) FrostClientMessageSchema.parse({ type: 'frost.dkg.confirm', ceremony: c.id, confirm: o.confirm });
-    FrostServerMessageSchema.parse({ type: 'frost.dkg.done', ceremony: c.id, group });
-    // Strict: an unknown field is an error, not ignored.
-    expect(FrostClientMessageSchema.safeParse({ type: 'frost.dkg.round1', ceremony: c.id, package: { ...dkg.round1All[0]!, extra: 1 } }).success).toBe(false);
+    const transcripts = await Promise.all(outcomes.map((_, i) => signTranscript(cp, i + 1, 'ab'.repeat(32), keys[i]!)));
+    for (const [i, o] of outcomes.entries()) FrostClientMessageSchema.parse({ type: 'frost.dkg.confirm', ceremony: c.id, confirm: o.confirm, transcript: transcripts[i] });
+    FrostServerMessageSchema.parse({ type: 'frost.dkg.done', ceremony: c.id, group, transcripts });
+    // Strict: an unknown field is an error, not ignored; a round-1 package without its statement is refused.
+    expect(FrostClientMessageSchema.safeParse({ type: 'frost.dkg.round1', ceremony: c.id, package: { ...dkg.round1All[0]!, extra: 1 }, identity: identities[0] }).success).toBe(false);
+    expect(FrostClientMessageSchema.safeParse({ type: 'frost.dkg.round1', ceremony: c.id, package: dkg.round1All[0]! }).success).toBe(false);
     // The relayed ciphertext carries no share in the clear.
     for (const p of dkg.round2) for (const o of outcomes) expect(JSON.stringify(p)).not.toContain(o.share.signingShare.toString('hex'));
   });
@@ -518,6 +527,36 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
     expectFrost(() => aggregateSignature(group, request, message, [...shares.slice(0, 2), { identifier: 4, share: shares[2]!.share }]), 'FROST_PACKAGE_INVALID', [4]);
     expectFrost(() => aggregateSignature(group, { ...request, groupPublicKey: '00'.repeat(32) }, message, shares), 'FROST_PACKAGE_INVALID');
     expect(aggregateSignature(group, request, message, shares)).toHaveLength(64);
+  });
+
+  it('commitments and shares are deserialised as RFC 9591 3.1 says: no identity, small-order or non-canonical element, no scalar >= L', () => {
+    const [a, b, c] = holders as [FrostKeyholder, FrostKeyholder, FrostKeyholder];
+    const message = Buffer.from('m');
+    const good = b.commitSync();
+    expect(checkCommitment(group, good)).toEqual(good);
+    const le = (v: bigint) => Buffer.from(v.toString(16).padStart(64, '0'), 'hex').reverse().toString('hex');
+    const P = 2n ** 255n - 19n;
+    // The identity, the eight torsion points (the identity among them) and y = 1 + p (a non-canonical identity).
+    const torsion = [...Array(8).keys()].map((k) => ed25519.Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a').multiply(BigInt(k + 1)).toHex());
+    for (const bad of ['01'.padEnd(64, '0'), ...torsion, le(P + 1n), 'ff'.repeat(32)]) {
+      expectFrost(() => checkCommitment(group, { ...good, hiding: bad }), 'FROST_COMMITMENT_INVALID', [2]);
+      expectFrost(() => checkCommitment(group, { ...good, binding: bad }), 'FROST_COMMITMENT_INVALID', [2]);
+      // In a signing request, the honest participant names the one whose commitment it is.
+      const request: FrostSignRequest = { session: 'deser', groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(message), commitments: [a.commitSync(), { ...good, hiding: bad }, c.commitSync()] };
+      expectFrost(() => a.signSync(request, message), 'FROST_COMMITMENT_INVALID', [2]);
+    }
+    // A valid point that is not in the prime-order subgroup (a generator plus a torsion point).
+    const mixed = ed25519.Point.fromHex(good.hiding).add(ed25519.Point.fromHex(torsion[0]!)).toHex();
+    expectFrost(() => checkCommitment(group, { ...good, hiding: mixed }), 'FROST_COMMITMENT_INVALID', [2]);
+    expectFrost(() => checkCommitment(group, { ...good, identifier: 6 }), 'FROST_PACKAGE_INVALID', [6]);
+    // A share s + L verifies nowhere and is named at aggregation.
+    const commitments = [a.commitSync(), b.commitSync(), c.commitSync()];
+    const request: FrostSignRequest = { session: 'scalar', groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(message), commitments };
+    const shares = [a.signSync(request, message), b.signSync(request, message), c.signSync(request, message)];
+    const L = ed25519.Point.CURVE().n;
+    const plusL = { identifier: 3, share: le(BigInt(`0x${Buffer.from(shares[2]!.share, 'hex').reverse().toString('hex')}`) + L) };
+    expect(verifySignatureShare(group, request, message, plusL)).toBe(false);
+    expectFrost(() => aggregateSignature(group, request, message, [shares[0]!, shares[1]!, plusL], { verifyShares: 'on-failure' }), 'FROST_BAD_SIGNATURE_SHARE', [3]);
   });
 });
 
