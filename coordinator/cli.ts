@@ -5,9 +5,10 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { main, stdio as io, UsageError } from '../protocol/cli.js';
-import { cmdAudit, cmdCert, cmdCerts, cmdExport, cmdFleetCa, cmdFrost, cmdInit, cmdKeyholder, cmdRound, cmdRounds, cmdServe, cmdStatus } from './admin-cli.js';
-import { buildSample, writeRepository } from './sample.js';
-import { runVerify } from './verify-command.js';
+
+// Each command's module is imported when that command runs: `quorum verify` in CI never loads the
+// server, SQLite or the certificate code, and `--help` loads nothing but this file.
+const admin = () => import('./admin-cli.js');
 
 const HELP = `Usage: quorum <command> [options]
 
@@ -44,6 +45,7 @@ async function sample(argv: string[]): Promise<number> {
   if (positionals.length !== 1 || (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf')) {
     throw new UsageError(`expected one folder and an optional --dialect ota|tuf\n${help}`);
   }
+  const { buildSample, writeRepository } = await import('./sample.js');
   for (const d of values.dialect ? [values.dialect as 'ota' | 'tuf'] : (['ota', 'tuf'] as const)) {
     const repo = await buildSample(d);
     const dir = path.join(positionals[0]!, d);
@@ -54,20 +56,20 @@ async function sample(argv: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
-  verify: (a) => runVerify(a, io),
+  verify: async (a) => (await import('./verify-command.js')).runVerify(a, io),
   sample,
-  init: (a) => cmdInit(a, io),
-  serve: (a) => cmdServe(a, io),
-  keyholder: (a) => cmdKeyholder(a, io),
-  round: (a) => cmdRound(a, io),
-  rounds: (a) => cmdRounds(a, io),
-  status: (a) => cmdStatus(a, io),
-  audit: (a) => cmdAudit(a, io),
-  export: (a) => cmdExport(a, io),
-  'fleet-ca': (a) => cmdFleetCa(a, io),
-  frost: (a) => cmdFrost(a, io),
-  cert: (a) => cmdCert(a, io),
-  certs: (a) => cmdCerts(a, io),
+  init: async (a) => (await admin()).cmdInit(a, io),
+  serve: async (a) => (await admin()).cmdServe(a, io),
+  keyholder: async (a) => (await admin()).cmdKeyholder(a, io),
+  round: async (a) => (await admin()).cmdRound(a, io),
+  rounds: async (a) => (await admin()).cmdRounds(a, io),
+  status: async (a) => (await admin()).cmdStatus(a, io),
+  audit: async (a) => (await admin()).cmdAudit(a, io),
+  export: async (a) => (await admin()).cmdExport(a, io),
+  'fleet-ca': async (a) => (await admin()).cmdFleetCa(a, io),
+  frost: async (a) => (await admin()).cmdFrost(a, io),
+  cert: async (a) => (await admin()).cmdCert(a, io),
+  certs: async (a) => (await admin()).cmdCerts(a, io),
 };
 
 main(process.argv.slice(2), COMMANDS, HELP);
