@@ -3,7 +3,8 @@
  * README and the licence (package.json `files`), never tests, benchmarks, the demo, sources or
  * source maps. The packed tarball, unpacked into an empty folder's node_modules beside links to
  * its declared `dependencies` only (no registry: tests stay on loopback), runs `quorum --help`,
- * `quorum-signer --help` and `quorum verify` on a fixture, through its `bin` entries.
+ * `quorum-signer --help`, `quorum sample` and `quorum verify` (on the samples and a fixture), through
+ * its `bin` entries.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -55,8 +56,14 @@ describe('the published package', () => {
     const s = bin('quorum-signer', '--help');
     expect(s.status, s.stderr).toBe(0);
     expect(s.stdout).toContain('Usage: quorum-signer');
-    const v = bin('quorum', 'verify', path.join(FIXTURES, 'aktualizr/sample1'), '--at', '2020-01-01T00:00:00Z');
-    expect(v.status, v.stderr).toBe(0);
-    expect(v.stdout).toContain('OK: verified');
+    const sample = bin('quorum', 'sample', path.join(tmp, 'sample'));
+    expect(sample.status, sample.stderr).toBe(0);
+    for (const d of ['ota', 'tuf']) {
+      const v = bin('quorum', 'verify', path.join(tmp, 'sample', d));
+      expect(v.status, v.stderr).toBe(0);
+      expect(v.stdout).toContain('OK: verified');
+    }
+    const fixture = bin('quorum', 'verify', path.join(FIXTURES, 'aktualizr/rsassa-pss-sha256'), '--at', '2020-01-01T00:00:00Z');
+    expect(fixture.status, fixture.stderr).toBe(0);
   }, 180_000);
 });
