@@ -23,7 +23,6 @@ import { progressLine } from './rounds.js';
 import { DATA_FILES, serve } from './server.js';
 import { Store, verifyAuditChain } from './store.js';
 
-
 const DEFAULT_DATA_DIR = 'quorum-data';
 
 const common = {
@@ -53,38 +52,63 @@ interface Admin {
   pin: Pin | null;
 }
 
-async function adminConn(v: { 'data-dir'?: string; server?: string; 'token-file'?: string; 'tls-fingerprint'?: string }): Promise<Admin> {
+async function adminConn(v: {
+  'data-dir'?: string;
+  server?: string;
+  'token-file'?: string;
+  'tls-fingerprint'?: string;
+}): Promise<Admin> {
   const dir = dataDirOf(v);
   let url = v.server;
   let pin: Pin | null = null;
   const infoFile = path.join(dir, DATA_FILES.serverInfo);
   if (!url) {
-    if (!fs.existsSync(infoFile)) throw new UsageError(`no --server given and ${infoFile} does not exist; start the coordinator (quorum serve) or pass --server URL`);
+    if (!fs.existsSync(infoFile))
+      throw new UsageError(
+        `no --server given and ${infoFile} does not exist; start the coordinator (quorum serve) or pass --server URL`,
+      );
     const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { url: string; tlsFingerprint: string | null };
     url = info.url;
-    if (info.tlsFingerprint) pin = { fingerprint256: info.tlsFingerprint, certPem: fs.readFileSync(path.join(dir, DATA_FILES.tlsCert), 'utf8') };
+    if (info.tlsFingerprint)
+      pin = {
+        fingerprint256: info.tlsFingerprint,
+        certPem: fs.readFileSync(path.join(dir, DATA_FILES.tlsCert), 'utf8'),
+      };
   } else if (url.startsWith('https:')) {
-    if (!v['tls-fingerprint']) throw new UsageError('an https:// --server needs --tls-fingerprint (printed by quorum serve)');
+    if (!v['tls-fingerprint'])
+      throw new UsageError('an https:// --server needs --tls-fingerprint (printed by quorum serve)');
     pin = await fetchPinnedCertificate(url, v['tls-fingerprint']);
   }
   let token = process.env.QUORUM_ADMIN_TOKEN;
   const tokenFile = v['token-file'] ?? path.join(dir, DATA_FILES.adminToken);
   if (!token) {
-    if (!fs.existsSync(tokenFile)) throw new UsageError(`no admin credential: set QUORUM_ADMIN_TOKEN or pass --token-file (${tokenFile} does not exist)`);
+    if (!fs.existsSync(tokenFile))
+      throw new UsageError(
+        `no admin credential: set QUORUM_ADMIN_TOKEN or pass --token-file (${tokenFile} does not exist)`,
+      );
     token = fs.readFileSync(tokenFile, 'utf8').trim();
   }
   return { url: url.replace(/\/$/, ''), token, pin };
 }
 
 function call<T>(a: Admin, method: string, p: string, body?: unknown): Promise<T> {
-  return requestJson<T>(`${a.url}/v1/admin/${p}`, { method, body, pin: a.pin, headers: { authorization: `Bearer ${a.token}` } });
+  return requestJson<T>(`${a.url}/v1/admin/${p}`, {
+    method,
+    body,
+    pin: a.pin,
+    headers: { authorization: `Bearer ${a.token}` },
+  });
 }
 
 function parseDeadline(s: string | undefined, now = Date.now()): string | undefined {
   if (s === undefined) return undefined;
   const m = /^(\d+)([mhd])$/.exec(s);
-  if (m) return new Date(now + Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']).toISOString();
-  if (Number.isNaN(Date.parse(s))) throw new UsageError(`--deadline ${JSON.stringify(s)} is neither a duration (48h, 7d, 30m) nor an RFC 3339 time`);
+  if (m)
+    return new Date(
+      now + Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'],
+    ).toISOString();
+  if (Number.isNaN(Date.parse(s)))
+    throw new UsageError(`--deadline ${JSON.stringify(s)} is neither a duration (48h, 7d, 30m) nor an RFC 3339 time`);
   return new Date(s).toISOString();
 }
 
@@ -93,26 +117,49 @@ function showRound(io: Io, r: RoundInfo, json: boolean, signed?: string) {
   io.out(`${r.id}  ${progressLine(r)}`);
   io.out(`  reason: ${r.reason}`);
   io.out(`  deadline: ${r.deadline}   sha256 of the bytes to sign: ${r.sha256}`);
-  for (const p of r.progress) io.out(`  ${p.label}: ${p.signed.length}/${p.threshold}${p.met ? ' met' : ''}; signed: ${p.signed.join(', ') || '-'}; missing: ${p.missing.join(', ') || '-'}`);
+  for (const p of r.progress)
+    io.out(
+      `  ${p.label}: ${p.signed.length}/${p.threshold}${p.met ? ' met' : ''}; signed: ` +
+        `${p.signed.join(', ') || '-'}; missing: ${p.missing.join(', ') || '-'}`,
+    );
 }
 
 // --- commands ----------------------------------------------------------------------------------
 
 function printGarageSign(io: Io, g: GarageSignImport, enrolled: string[]): void {
   io.out(`  garage-sign ${g.kind === 'zip' ? 'credentials.zip' : 'repository'}: ${g.path}`);
-  io.out(`  tufrepo.url: ${g.tufrepoUrl ?? '(not found: pass --tufrepo-url URL; garage-sign keeps it in config.json, which is not read)'}`);
+  io.out(
+    '  tufrepo.url: ' +
+      `${g.tufrepoUrl ?? '(not found: pass --tufrepo-url URL; garage-sign keeps it in config.json, which is not read)'}`,
+  );
   if (g.tufrepoUserinfoDropped) io.out('    (it carried user:password@, which was dropped and not stored)');
-  for (const [role, r] of Object.entries(g.roles)) io.out(`  root role ${role}: ${r.threshold} of ${r.keyids.join(', ')}`);
+  for (const [role, r] of Object.entries(g.roles))
+    io.out(`  root role ${role}: ${r.threshold} of ${r.keyids.join(', ')}`);
   for (const k of g.keys) {
-    io.out(`  public key ${k.name}: ${k.algorithm}, ota-tuf key id ${k.keyId}, ${k.roles.length ? `in root roles: ${k.roles.join(', ')}` : 'not in the imported root'}`);
+    io.out(
+      `  public key ${k.name}: ${k.algorithm}, ota-tuf key id ${k.keyId}, ` +
+        `${k.roles.length ? `in root roles: ${k.roles.join(', ')}` : 'not in the imported root'}`,
+    );
   }
-  if (g.keys.length && !enrolled.length) io.out('    enroll a key\'s holder with quorum init --enroll NAME=<file.pub>, or later with quorum keyholder add NAME <their NAME.pub.pem>');
+  if (g.keys.length && !enrolled.length)
+    io.out(
+      "    enroll a key's holder with quorum init --enroll NAME=<file.pub>, or later with quorum keyholder add " +
+        'NAME <their NAME.pub.pem>',
+    );
   for (const u of g.unsigned) {
     if (u.problem) io.out(`  ${u.file}: not readable (${u.problem})`);
-    else if (u.role === 'root') io.out(`  ${u.file}: version ${u.version}${u.differs ? ', with unsigned changes: to have them signed, quorum round open root --signed ' + u.file + ' --renew' : ', the same as the signed root'}`);
-    else io.out(`  ${u.file}: version ${u.version}, ${u.targets} target(s), pulled from the reposerver (not signed here)`);
+    else if (u.role === 'root')
+      io.out(
+        `  ${u.file}: version ${u.version}${u.differs ? ', with unsigned changes: to have them signed, quorum round open root --signed ' + u.file + ' --renew' : ', the same as the signed root'}`,
+      );
+    else
+      io.out(`  ${u.file}: version ${u.version}, ${u.targets} target(s), pulled from the reposerver (not signed here)`);
   }
-  if (g.serverTargetsVersion !== null) io.out(`  the reposerver holds targets version ${g.serverTargetsVersion}; it accepts only version ${g.serverTargetsVersion + 1} next`);
+  if (g.serverTargetsVersion !== null)
+    io.out(
+      `  the reposerver holds targets version ${g.serverTargetsVersion}; it accepts only version ` +
+        `${g.serverTargetsVersion + 1} next`,
+    );
   for (const p of g.privateKeyFiles) {
     io.out(`  private key ${p.name}: not read and not copied. Its keyholder, on their own machine:`);
     io.out(`    ${p.next}`);
@@ -147,31 +194,40 @@ Create a coordinator data dir (default ./quorum-data): the SQLite database, the 
   --tls                  serve wss:// with a new self-signed certificate; prints the fingerprint to pin`;
 
 export async function cmdInit(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, {
-    import: { type: 'string' },
-    'import-garage-sign': { type: 'string' },
-    'tufrepo-url': { type: 'string' },
-    enroll: { type: 'string', multiple: true },
-    at: { type: 'string' },
-    dialect: { type: 'string' },
-    keyholder: { type: 'string', multiple: true },
-    'root-keyholders': { type: 'string' },
-    'targets-keyholders': { type: 'string' },
-    'root-threshold': { type: 'string' },
-    'targets-threshold': { type: 'string' },
-    tls: { type: 'boolean', default: false },
-    'tls-host': { type: 'string', multiple: true },
-  }, INIT_HELP);
-  if (values.help) return io.out(INIT_HELP), 0;
+  const { values, positionals } = args(
+    argv,
+    {
+      import: { type: 'string' },
+      'import-garage-sign': { type: 'string' },
+      'tufrepo-url': { type: 'string' },
+      enroll: { type: 'string', multiple: true },
+      at: { type: 'string' },
+      dialect: { type: 'string' },
+      keyholder: { type: 'string', multiple: true },
+      'root-keyholders': { type: 'string' },
+      'targets-keyholders': { type: 'string' },
+      'root-threshold': { type: 'string' },
+      'targets-threshold': { type: 'string' },
+      tls: { type: 'boolean', default: false },
+      'tls-host': { type: 'string', multiple: true },
+    },
+    INIT_HELP,
+  );
+  if (values.help) return (io.out(INIT_HELP), 0);
   if (positionals.length) throw new UsageError(`unexpected ${positionals.join(' ')}\n\n${INIT_HELP}`);
-  if (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf') throw new UsageError('--dialect must be ota or tuf');
+  if (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf')
+    throw new UsageError('--dialect must be ota or tuf');
   const keyholders: Record<string, string> = {};
   for (const k of values.keyholder ?? []) {
     const i = k.indexOf('=');
     if (i < 1) throw new UsageError(`--keyholder ${JSON.stringify(k)} must be NAME=PUBLIC-KEY-FILE`);
     keyholders[k.slice(0, i)] = k.slice(i + 1);
   }
-  const list = (s?: string) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (s?: string) =>
+    s
+      ?.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   const num = (s: string | undefined, what: string) => {
     if (s === undefined) return undefined;
     const n = Number(s);
@@ -181,10 +237,14 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
   const enroll: Record<string, string> = {};
   for (const k of values.enroll ?? []) {
     const i = k.indexOf('=');
-    if (i < 1) throw new UsageError(`--enroll ${JSON.stringify(k)} must be NAME=FILE.pub (a public key inside the garage-sign import)`);
+    if (i < 1)
+      throw new UsageError(
+        `--enroll ${JSON.stringify(k)} must be NAME=FILE.pub (a public key inside the garage-sign import)`,
+      );
     enroll[k.slice(0, i)] = k.slice(i + 1);
   }
-  if ((values['tufrepo-url'] || values.enroll) && !values['import-garage-sign']) throw new UsageError('--tufrepo-url and --enroll go with --import-garage-sign');
+  if ((values['tufrepo-url'] || values.enroll) && !values['import-garage-sign'])
+    throw new UsageError('--tufrepo-url and --enroll go with --import-garage-sign');
   let at: Date | undefined;
   if (values.at !== undefined) {
     at = new Date(values.at);
@@ -206,12 +266,36 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
     tls: values.tls,
     tlsHosts: values['tls-host'],
   });
-  if (values.json) return io.out(JSON.stringify({ dataDir: r.dataDir, dialect: r.dialect, firstRound: r.firstRound ?? null, tlsFingerprint: r.tlsFingerprint ?? null, ...(r.garageSign ? { garageSign: r.garageSign } : {}) }, null, 2)), 0;
+  if (values.json)
+    return (
+      io.out(
+        JSON.stringify(
+          {
+            dataDir: r.dataDir,
+            dialect: r.dialect,
+            firstRound: r.firstRound ?? null,
+            tlsFingerprint: r.tlsFingerprint ?? null,
+            ...(r.garageSign ? { garageSign: r.garageSign } : {}),
+          },
+          null,
+          2,
+        ),
+      ),
+      0
+    );
   io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
   io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
-  if (r.imported) io.out(`  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`);
+  if (r.imported)
+    io.out(
+      `  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`,
+    );
   if (r.garageSign) printGarageSign(io, r.garageSign, Object.keys(enroll));
-  if (r.onlineKeyMissing) io.out(`  note: the imported root does not let this coordinator's online key sign ${r.onlineKeyMissing}; before the first targets release, open a root round with --add-key snapshot=online --add-key timestamp=online and remove the old keys of those roles`);
+  if (r.onlineKeyMissing)
+    io.out(
+      `  note: the imported root does not let this coordinator's online key sign ${r.onlineKeyMissing}; before ` +
+        'the first targets release, open a root round with --add-key snapshot=online --add-key timestamp=online ' +
+        'and remove the old keys of those roles',
+    );
   for (const k of Object.keys(keyholders)) io.out(`  enrolled keyholder ${k}`);
   if (r.firstRound) io.out(`  opened round ${r.firstRound}: root version 1 needs its keyholders' signatures`);
   if (r.tlsFingerprint) io.out(`  TLS certificate fingerprint (signers pin it): ${r.tlsFingerprint}`);
@@ -229,8 +313,21 @@ Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext;
 resolves to decides, not how it is spelled.`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'rate-burst': { type: 'string' }, 'max-connections-per-keyholder': { type: 'string' }, 'failed-auth-per-minute': { type: 'string' }, 'unsafe-plaintext': { type: 'boolean', default: false } }, SERVE_HELP);
-  if (values.help) return io.out(SERVE_HELP), 0;
+  const { values } = args(
+    argv,
+    {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'rate-per-second': { type: 'string' },
+      'rate-burst': { type: 'string' },
+      'max-connections-per-keyholder': { type: 'string' },
+      'failed-auth-per-minute': { type: 'string' },
+      'unsafe-plaintext': { type: 'boolean', default: false },
+    },
+    SERVE_HELP,
+  );
+  if (values.help) return (io.out(SERVE_HELP), 0);
   const dataDir = dataDirOf(values);
   const host = values.host ?? '127.0.0.1';
   const port = values.port === undefined ? 7300 : Number(values.port);
@@ -272,17 +369,25 @@ garage-sign .pub files work too), list them, or remove one (they can no longer c
 
 export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = args(argv, {}, KEYHOLDER_HELP);
-  if (values.help) return io.out(KEYHOLDER_HELP), 0;
+  if (values.help) return (io.out(KEYHOLDER_HELP), 0);
   const [sub, name, file] = positionals;
   const a = await adminConn(values);
   if (sub === 'add' && name && file) {
-    const k = await call<{ name: string; fingerprint: string; algorithm: string }>(a, 'POST', 'keyholders', { name, publicKey: readPublicKeyFile(file) });
+    const k = await call<{ name: string; fingerprint: string; algorithm: string }>(a, 'POST', 'keyholders', {
+      name,
+      publicKey: readPublicKeyFile(file),
+    });
     if (values.json) io.out(JSON.stringify(k));
     else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
     return 0;
   }
   if (sub === 'identity' && name && file) {
-    const r = await call<{ keyholder: string; identityKey: string }>(a, 'POST', `keyholders/${encodeURIComponent(name)}/identity`, { identityKey: file });
+    const r = await call<{ keyholder: string; identityKey: string }>(
+      a,
+      'POST',
+      `keyholders/${encodeURIComponent(name)}/identity`,
+      { identityKey: file },
+    );
     if (values.json) io.out(JSON.stringify(r));
     else io.out(`recorded FROST identity of ${r.keyholder}: ${r.identityKey}`);
     return 0;
@@ -329,7 +434,10 @@ Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defau
 
 function keyRef(spec: string): { role: string; key: Record<string, string | true> } {
   const i = spec.indexOf('=');
-  if (i < 1) throw new UsageError(`${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online`);
+  if (i < 1)
+    throw new UsageError(
+      `${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online`,
+    );
   const role = spec.slice(0, i);
   const v = spec.slice(i + 1);
   if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role)) throw new UsageError(`unknown role ${role}`);
@@ -341,36 +449,45 @@ function keyRef(spec: string): { role: string; key: Record<string, string | true
 }
 
 export async function cmdRound(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, {
-    reason: { type: 'string' },
-    deadline: { type: 'string' },
-    'expires-days': { type: 'string' },
-    'base-version': { type: 'string' },
-    add: { type: 'string' },
-    name: { type: 'string' },
-    version: { type: 'string' },
-    'hardware-id': { type: 'string', multiple: true },
-    format: { type: 'string' },
-    'target-name': { type: 'string' },
-    uri: { type: 'string' },
-    'cli-uploaded': { type: 'boolean', default: false },
-    remove: { type: 'string', multiple: true },
-    signed: { type: 'string' },
-    renew: { type: 'boolean', default: false },
-    'add-key': { type: 'string', multiple: true },
-    'resign-targets': { type: 'boolean', default: false },
-    'remove-key': { type: 'string', multiple: true },
-    threshold: { type: 'string', multiple: true },
-    out: { type: 'string' },
-  }, ROUND_HELP);
-  if (values.help) return io.out(ROUND_HELP), 0;
+  const { values, positionals } = args(
+    argv,
+    {
+      reason: { type: 'string' },
+      deadline: { type: 'string' },
+      'expires-days': { type: 'string' },
+      'base-version': { type: 'string' },
+      add: { type: 'string' },
+      name: { type: 'string' },
+      version: { type: 'string' },
+      'hardware-id': { type: 'string', multiple: true },
+      format: { type: 'string' },
+      'target-name': { type: 'string' },
+      uri: { type: 'string' },
+      'cli-uploaded': { type: 'boolean', default: false },
+      remove: { type: 'string', multiple: true },
+      signed: { type: 'string' },
+      renew: { type: 'boolean', default: false },
+      'add-key': { type: 'string', multiple: true },
+      'resign-targets': { type: 'boolean', default: false },
+      'remove-key': { type: 'string', multiple: true },
+      threshold: { type: 'string', multiple: true },
+      out: { type: 'string' },
+    },
+    ROUND_HELP,
+  );
+  if (values.help) return (io.out(ROUND_HELP), 0);
   const [sub, arg1, arg2] = positionals;
   const a = await adminConn(values);
   switch (sub) {
     case 'open': {
-      if (arg1 !== 'targets' && arg1 !== 'root') throw new UsageError(`round open needs a role, targets or root\n\n${ROUND_HELP}`);
+      if (arg1 !== 'targets' && arg1 !== 'root')
+        throw new UsageError(`round open needs a role, targets or root\n\n${ROUND_HELP}`);
       if (!values.reason) throw new UsageError('every round needs --reason: say why this change is made');
-      const body: Record<string, unknown> = { role: arg1, reason: values.reason, deadline: parseDeadline(values.deadline) };
+      const body: Record<string, unknown> = {
+        role: arg1,
+        reason: values.reason,
+        deadline: parseDeadline(values.deadline),
+      };
       if (values['base-version'] !== undefined) body.baseVersion = Number(values['base-version']);
       const expiresDays = values['expires-days'] === undefined ? undefined : Number(values['expires-days']);
       if (values.signed) {
@@ -398,8 +515,13 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
           if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
           const format = values.format ?? 'BINARY';
           if (format !== 'BINARY' && format !== 'OSTREE') throw new UsageError('--format must be BINARY or OSTREE');
-          if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded'])) throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
-          if (values.uri !== undefined && values['cli-uploaded']) throw new UsageError('choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the reposerver)');
+          if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded']))
+            throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
+          if (values.uri !== undefined && values['cli-uploaded'])
+            throw new UsageError(
+              'choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the ' +
+                'reposerver)',
+            );
           const custom: Record<string, unknown> =
             status.dialect === 'ota'
               ? {
@@ -412,7 +534,12 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
                   createdAt: now,
                   updatedAt: now,
                 }
-              : { name: values.name, version: values.version, ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}), targetFormat: format };
+              : {
+                  name: values.name,
+                  version: values.version,
+                  ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}),
+                  targetFormat: format,
+                };
           add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
         }
         body.targets = { add, remove: values.remove ?? [], ...(expiresDays ? { expiresDays } : {}) };
@@ -420,10 +547,16 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         const thresholds: Record<string, number> = {};
         for (const t of values.threshold ?? []) {
           const [role, n] = t.split('=');
-          if (!role || !n || !Number.isInteger(Number(n))) throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
+          if (!role || !n || !Number.isInteger(Number(n)))
+            throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
           thresholds[role] = Number(n);
         }
-        body.root = { add: (values['add-key'] ?? []).map(keyRef), remove: (values['remove-key'] ?? []).map(keyRef), thresholds, ...(expiresDays ? { expiresDays } : {}) };
+        body.root = {
+          add: (values['add-key'] ?? []).map(keyRef),
+          remove: (values['remove-key'] ?? []).map(keyRef),
+          thresholds,
+          ...(expiresDays ? { expiresDays } : {}),
+        };
       }
       if (values['resign-targets']) {
         if (arg1 !== 'root') throw new UsageError('--resign-targets goes with a root round');
@@ -432,7 +565,9 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
       const r = await call<{ round: RoundInfo; signed: string }>(a, 'POST', 'rounds', body);
       if (values.json) io.out(JSON.stringify(r.round, null, 2));
       else {
-        io.out(`opened round ${r.round.id}${r.round.linked ? `, linked with targets round ${r.round.linked} (released together)` : ''}`);
+        io.out(
+          `opened round ${r.round.id}${r.round.linked ? `, linked with targets round ${r.round.linked} (released together)` : ''}`,
+        );
         showRound(io, r.round, false);
         io.out(`keyholders review it with: quorum-signer review ${r.round.id}`);
       }
@@ -446,7 +581,9 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
     }
     case 'cancel': {
       if (!arg1 || !values.reason) throw new UsageError('round cancel needs a round id and --reason');
-      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/cancel`, { reason: values.reason });
+      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/cancel`, {
+        reason: values.reason,
+      });
       showRound(io, r.round, values.json);
       return 0;
     }
@@ -454,14 +591,26 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
       if (!arg1 || !values.out) throw new UsageError('round export needs a round id and --out FILE');
       const b = await call<unknown>(a, 'GET', `rounds/${encodeURIComponent(arg1)}/export`);
       fs.writeFileSync(values.out, JSON.stringify(b, null, 2) + '\n');
-      io.out(`wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ${path.basename(values.out)} --out signature.json`);
+      io.out(
+        `wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ` +
+          `${path.basename(values.out)} --out signature.json`,
+      );
       return 0;
     }
     case 'add-signature': {
       if (!arg1 || !arg2) throw new UsageError('round add-signature needs a round id and a signature file');
-      const s = JSON.parse(fs.readFileSync(arg2, 'utf8')) as { round: string; keyid: string; sig: string; sha256: string };
+      const s = JSON.parse(fs.readFileSync(arg2, 'utf8')) as {
+        round: string;
+        keyid: string;
+        sig: string;
+        sha256: string;
+      };
       if (s.round !== arg1) throw new UsageError(`the signature file is for round ${s.round}, not ${arg1}`);
-      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/signatures`, { keyid: s.keyid, sig: s.sig, sha256: s.sha256 });
+      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/signatures`, {
+        keyid: s.keyid,
+        sig: s.sig,
+        sha256: s.sha256,
+      });
       showRound(io, r.round, values.json);
       return 0;
     }
@@ -470,7 +619,10 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const ROUNDS_HELP = 'Usage: quorum rounds [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]\n\nList the latest rounds (oldest first) with their state and progress; --before ROUND lists the ones\nopened before it.';
+export const ROUNDS_HELP =
+  'Usage: quorum rounds [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state ' +
+  'open|released|cancelled|expired]\n\nList the latest rounds (oldest first) with their state and progress; ' +
+  '--before ROUND lists the ones\nopened before it.';
 
 const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, state: { type: 'string' } } as const;
 
@@ -478,10 +630,19 @@ const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, stat
  * One page of a listing (`what` is rounds or certs): the newest --limit before --before, oldest
  * first. One more is asked for to know whether older ones exist, which stderr then says.
  */
-async function page<T extends { id: string }>(values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0], what: 'rounds' | 'certs', io: Io): Promise<T[]> {
+async function page<T extends { id: string }>(
+  values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0],
+  what: 'rounds' | 'certs',
+  io: Io,
+): Promise<T[]> {
   const limit = values.limit === undefined ? WIRE_LIMITS.pageDefault : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit >= WIRE_LIMITS.pageMax) throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax - 1}`);
-  const q = new URLSearchParams({ limit: String(limit + 1), ...(values.before ? { before: values.before } : {}), ...(values.state ? { state: values.state } : {}) });
+  if (!Number.isInteger(limit) || limit < 1 || limit >= WIRE_LIMITS.pageMax)
+    throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax - 1}`);
+  const q = new URLSearchParams({
+    limit: String(limit + 1),
+    ...(values.before ? { before: values.before } : {}),
+    ...(values.state ? { state: values.state } : {}),
+  });
   const rs = await call<T[]>(await adminConn(values), 'GET', `${what}?${q}`);
   if (rs.length <= limit) return rs;
   const shown = rs.slice(1);
@@ -491,7 +652,7 @@ async function page<T extends { id: string }>(values: { limit?: string; before?:
 
 export async function cmdRounds(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, PAGE_FLAGS, ROUNDS_HELP);
-  if (values.help) return io.out(ROUNDS_HELP), 0;
+  if (values.help) return (io.out(ROUNDS_HELP), 0);
   const rs = await page<RoundInfo>(values, 'rounds', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no rounds yet');
@@ -499,13 +660,21 @@ export async function cmdRounds(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-export const STATUS_HELP = 'Usage: quorum status [--data-dir DIR] [--json]\n\nThe released versions, open rounds and keyholders (and who is connected).';
+export const STATUS_HELP =
+  'Usage: quorum status [--data-dir DIR] [--json]\n\nThe released versions, open rounds and keyholders (and ' +
+  'who is connected).';
 
 export async function cmdStatus(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, {}, STATUS_HELP);
-  if (values.help) return io.out(STATUS_HELP), 0;
-  const s = await call<{ dialect: string; rootVersion: number | null; targetsVersion: number | null; openRounds: RoundInfo[]; keyholders: { name: string; connected: boolean }[] }>(await adminConn(values), 'GET', 'status');
-  if (values.json) return io.out(JSON.stringify(s, null, 2)), 0;
+  if (values.help) return (io.out(STATUS_HELP), 0);
+  const s = await call<{
+    dialect: string;
+    rootVersion: number | null;
+    targetsVersion: number | null;
+    openRounds: RoundInfo[];
+    keyholders: { name: string; connected: boolean }[];
+  }>(await adminConn(values), 'GET', 'status');
+  if (values.json) return (io.out(JSON.stringify(s, null, 2)), 0);
   io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
   io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
   for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
@@ -521,7 +690,7 @@ export: write the audit log as JSON lines (stdout, or --out FILE).`;
 
 export async function cmdAudit(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = args(argv, { out: { type: 'string' } }, AUDIT_HELP);
-  if (values.help) return io.out(AUDIT_HELP), 0;
+  if (values.help) return (io.out(AUDIT_HELP), 0);
   const file = path.join(dataDirOf(values), DATA_FILES.db);
   if (!fs.existsSync(file)) throw new QuorumError('FILE_MISSING', `${file} does not exist; pass --data-dir`);
   const store = new Store(file);
@@ -535,7 +704,19 @@ export async function cmdAudit(argv: string[], io: Io): Promise<number> {
       return broken ? 1 : 0;
     }
     if (positionals[0] === 'export') {
-      const lines = rows.map((r) => JSON.stringify({ seq: r.seq, at: r.at, event: r.event, data: JSON.parse(r.data), prevHash: r.prev_hash, hash: r.hash })).join('\n') + '\n';
+      const lines =
+        rows
+          .map((r) =>
+            JSON.stringify({
+              seq: r.seq,
+              at: r.at,
+              event: r.event,
+              data: JSON.parse(r.data),
+              prevHash: r.prev_hash,
+              hash: r.hash,
+            }),
+          )
+          .join('\n') + '\n';
       if (values.out) fs.writeFileSync(values.out, lines);
       else process.stdout.write(lines);
       return 0;
@@ -569,8 +750,17 @@ drops a key the server holds for its own roles makes it delete that private key)
                               0 if it has none): the release must be exactly N + 1`;
 
 export async function cmdExport(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { at: { type: 'string' }, 'server-root-version': { type: 'string' }, 'server-targets-version': { type: 'string' }, 'server-targets': { type: 'string' } }, EXPORT_HELP);
-  if (values.help) return io.out(EXPORT_HELP), 0;
+  const { values, positionals } = args(
+    argv,
+    {
+      at: { type: 'string' },
+      'server-root-version': { type: 'string' },
+      'server-targets-version': { type: 'string' },
+      'server-targets': { type: 'string' },
+    },
+    EXPORT_HELP,
+  );
+  if (values.help) return (io.out(EXPORT_HELP), 0);
   const [format, out] = positionals;
   if (format !== 'ota-tuf' || !out || positionals.length !== 2) throw new UsageError(EXPORT_HELP);
   let at: Date | undefined;
@@ -591,14 +781,18 @@ export async function cmdExport(argv: string[], io: Io): Promise<number> {
       serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version'),
       serverTargets: values['server-targets'],
     });
-    if (values.json) return io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0;
-    io.out(r.files.length ? `wrote ${r.files.join(', ')} to ${r.outDir}` : `nothing to upload; wrote nothing to ${r.outDir}`);
+    if (values.json) return (io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0);
+    io.out(
+      r.files.length ? `wrote ${r.files.join(', ')} to ${r.outDir}` : `nothing to upload; wrote nothing to ${r.outDir}`,
+    );
     for (const n of r.notes) io.out(`note: ${n}`);
     for (const l of uploadSteps(r)) io.out(l);
     return 0;
   } catch (e) {
     if (!(e instanceof OtaExportError)) throw e;
-    const problems = (e as OtaExportError & { problems?: OtaProblem[] }).problems ?? [{ code: e.code, file: '-', at: '-', message: e.message }];
+    const problems = (e as OtaExportError & { problems?: OtaProblem[] }).problems ?? [
+      { code: e.code, file: '-', at: '-', message: e.message },
+    ];
     if (values.json) io.out(JSON.stringify({ ok: false, problems }, null, 2));
     for (const p of problems) io.err(`${p.code}: ${p.file}: ${p.at}: ${p.message}`);
     return 1;
@@ -615,7 +809,10 @@ interface CertView {
 
 function certLine(r: CertRoundInfo): string {
   const a = r.approvals;
-  return `${r.profile} from CA ${r.ca} [${r.state}] approvals ${a.approved.length}/${a.threshold}${a.met ? ' (met)' : ''}; signs: ${r.holder ?? '-'}`;
+  return (
+    `${r.profile} from CA ${r.ca} [${r.state}] approvals ${a.approved.length}/${a.threshold}${a.met ? ' (met)' : ''}; ` +
+    `signs: ${r.holder ?? '-'}`
+  );
 }
 
 function showCert(io: Io, v: CertView, json: boolean): void {
@@ -636,12 +833,28 @@ function validityDays(s: string | undefined): number | undefined {
 }
 
 async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promise<number> {
-  const st = await call<{ ceremony: { threshold: number; participants: { name: string }[] }; state: string; round1Received: number[]; round2Received: number[]; confirmsReceived: number[]; group: { groupPublicKey: string } | null; transcripts: { transcript: string }[]; failure: string | null }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
-  if (json) return io.out(JSON.stringify(st, null, 2)), 0;
+  const st = await call<{
+    ceremony: { threshold: number; participants: { name: string }[] };
+    state: string;
+    round1Received: number[];
+    round2Received: number[];
+    confirmsReceived: number[];
+    group: { groupPublicKey: string } | null;
+    transcripts: { transcript: string }[];
+    failure: string | null;
+  }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
+  if (json) return (io.out(JSON.stringify(st, null, 2)), 0);
   io.out(`${id}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
-  io.out(`  round 1: ${st.round1Received.length}, round 2: ${st.round2Received.length}, confirmations: ${st.confirmsReceived.length} of ${st.ceremony.participants.length}`);
+  io.out(
+    `  round 1: ${st.round1Received.length}, round 2: ${st.round2Received.length}, confirmations: ` +
+      `${st.confirmsReceived.length} of ${st.ceremony.participants.length}`,
+  );
   if (st.group) io.out(`  group key ${st.group.groupPublicKey}`);
-  if (st.transcripts[0]) io.out(`  transcript sha256 ${st.transcripts[0].transcript}, signed by every participant (each one's frost join printed it)`);
+  if (st.transcripts[0])
+    io.out(
+      `  transcript sha256 ${st.transcripts[0].transcript}, signed by every participant (each one's frost join ` +
+        'printed it)',
+    );
   if (st.failure) io.out(`  failed: ${st.failure}`);
   return 0;
 }
@@ -669,26 +882,70 @@ Group and CA names share one namespace. For a FROST fleet root CA use quorum fle
 list: every ceremony (role-key groups and FROST CAs) with its state and group key.`;
 
 export async function cmdFrost(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { name: { type: 'string' }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true }, reason: { type: 'string' }, deadline: { type: 'string' } }, FROST_HELP);
-  if (values.help) return io.out(FROST_HELP), 0;
+  const { values, positionals } = args(
+    argv,
+    {
+      name: { type: 'string' },
+      threshold: { type: 'string' },
+      participant: { type: 'string', multiple: true },
+      reason: { type: 'string' },
+      deadline: { type: 'string' },
+    },
+    FROST_HELP,
+  );
+  if (values.help) return (io.out(FROST_HELP), 0);
   const a = await adminConn(values);
   const [sub, ...rest] = positionals;
   if (sub === 'ceremony' && rest.length === 1) return showCeremony(a, rest[0]!, values.json, io);
   if (sub === 'cancel' && rest.length === 1) return cancelCeremonyCmd(a, rest[0]!, values.reason, io);
   if (sub === 'list' && !rest.length) {
-    const groups = await call<{ ceremony: string; name: string; kind: string; state: string; groupPublicKey: string | null; threshold: number; participants: string[]; failure: string | null; refused?: string }[]>(a, 'GET', 'frost/groups');
-    if (values.json) return io.out(JSON.stringify(groups, null, 2)), 0;
+    const groups = await call<
+      {
+        ceremony: string;
+        name: string;
+        kind: string;
+        state: string;
+        groupPublicKey: string | null;
+        threshold: number;
+        participants: string[];
+        failure: string | null;
+        refused?: string;
+      }[]
+    >(a, 'GET', 'frost/groups');
+    if (values.json) return (io.out(JSON.stringify(groups, null, 2)), 0);
     if (!groups.length) io.out('no FROST ceremonies yet');
-    for (const g of groups) io.out(`${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}${g.refused ? `  REFUSED: ${g.refused}` : ''}`);
+    for (const g of groups)
+      io.out(
+        `${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ` +
+          `${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}${g.refused ? `  REFUSED: ${g.refused}` : ''}`,
+      );
     return 0;
   }
   if (sub === 'create' && !rest.length) {
     const participants = values.participant ?? [];
     const threshold = Number(values.threshold);
-    if (!values.name || !values.reason || participants.length < 2 || !Number.isInteger(threshold)) throw new UsageError(`frost create needs --name, --threshold, two or more --participant and --reason\n\n${FROST_HELP}`);
-    const st = await call<{ ceremony: { id: string; threshold: number; participants: { identifier: number; name: string; identityKey: string }[] } }>(a, 'POST', 'frost/groups', { name: values.name, threshold, participants, reason: values.reason, deadline: parseDeadline(values.deadline) });
-    if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
-    io.out(`opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ${st.ceremony.participants.length}`);
+    if (!values.name || !values.reason || participants.length < 2 || !Number.isInteger(threshold))
+      throw new UsageError(
+        `frost create needs --name, --threshold, two or more --participant and --reason\n\n${FROST_HELP}`,
+      );
+    const st = await call<{
+      ceremony: {
+        id: string;
+        threshold: number;
+        participants: { identifier: number; name: string; identityKey: string }[];
+      };
+    }>(a, 'POST', 'frost/groups', {
+      name: values.name,
+      threshold,
+      participants,
+      reason: values.reason,
+      deadline: parseDeadline(values.deadline),
+    });
+    if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
+    io.out(
+      `opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ` +
+        `${st.ceremony.participants.length}`,
+    );
     for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
     io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
     io.out(`then put the group key into a role: quorum round open root --add-key targets=frost:${values.name} ...`);
@@ -722,21 +979,58 @@ its name up: creating a CA of that name (either form, or cert issue --new-ca) re
 NAME.retired-N, kept with its rounds and audited (ca.retired); fleet-ca list shows it.`;
 
 export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { name: { type: 'string' }, holder: { type: 'string' }, 'fleet-name': { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, deadline: { type: 'string' }, frost: { type: 'boolean', default: false }, threshold: { type: 'string' }, participant: { type: 'string', multiple: true } }, FLEET_CA_HELP);
-  if (values.help) return io.out(FLEET_CA_HELP), 0;
+  const { values, positionals } = args(
+    argv,
+    {
+      name: { type: 'string' },
+      holder: { type: 'string' },
+      'fleet-name': { type: 'string' },
+      approvers: { type: 'string' },
+      approvals: { type: 'string' },
+      reason: { type: 'string' },
+      'validity-days': { type: 'string' },
+      deadline: { type: 'string' },
+      frost: { type: 'boolean', default: false },
+      threshold: { type: 'string' },
+      participant: { type: 'string', multiple: true },
+    },
+    FLEET_CA_HELP,
+  );
+  if (values.help) return (io.out(FLEET_CA_HELP), 0);
   const a = await adminConn(values);
-  if (positionals[0] === 'ceremony' && positionals.length === 2) return showCeremony(a, positionals[1]!, values.json, io);
-  if (positionals[0] === 'cancel-ceremony' && positionals.length === 2) return cancelCeremonyCmd(a, positionals[1]!, values.reason, io);
+  if (positionals[0] === 'ceremony' && positionals.length === 2)
+    return showCeremony(a, positionals[1]!, values.json, io);
+  if (positionals[0] === 'cancel-ceremony' && positionals.length === 2)
+    return cancelCeremonyCmd(a, positionals[1]!, values.reason, io);
   // --participant (with --threshold) makes it a FROST group CA, with or without --frost.
   const frost = values.frost || (values.participant ?? []).length > 0;
-  if (frost && (values.holder || values.approvers || values.approvals)) throw new UsageError('a FROST group CA (--frost, --participant) has no --holder, --approvers or --approvals: its participants sign together');
+  if (frost && (values.holder || values.approvers || values.approvals))
+    throw new UsageError(
+      'a FROST group CA (--frost, --participant) has no --holder, --approvers or --approvals: its participants ' +
+        'sign together',
+    );
   if (positionals[0] === 'create' && positionals.length === 1 && frost) {
     const participants = values.participant ?? [];
     const threshold = Number(values.threshold);
-    if (!values.name || !values['fleet-name'] || !values.reason || participants.length < 2 || !Number.isInteger(threshold)) {
-      throw new UsageError(`fleet-ca create --frost needs --name, --threshold, two or more --participant, --fleet-name and --reason\n\n${FLEET_CA_HELP}`);
+    if (
+      !values.name ||
+      !values['fleet-name'] ||
+      !values.reason ||
+      participants.length < 2 ||
+      !Number.isInteger(threshold)
+    ) {
+      throw new UsageError(
+        'fleet-ca create --frost needs --name, --threshold, two or more --participant, --fleet-name and ' +
+          `--reason\n\n${FLEET_CA_HELP}`,
+      );
     }
-    const st = await call<{ ceremony: { id: string; threshold: number; participants: { identifier: number; name: string; identityKey: string }[] } }>(a, 'POST', 'cas/frost', {
+    const st = await call<{
+      ceremony: {
+        id: string;
+        threshold: number;
+        participants: { identifier: number; name: string; identityKey: string }[];
+      };
+    }>(a, 'POST', 'cas/frost', {
       name: values.name,
       fleetName: values['fleet-name'],
       threshold,
@@ -745,22 +1039,52 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
       deadline: parseDeadline(values.deadline),
       validityDays: validityDays(values['validity-days']),
     });
-    if (values.json) return io.out(JSON.stringify(st, null, 2)), 0;
-    io.out(`opened DKG ceremony ${st.ceremony.id}: FROST fleet root CA ${values.name}, ${st.ceremony.threshold} of ${st.ceremony.participants.length}`);
+    if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
+    io.out(
+      `opened DKG ceremony ${st.ceremony.id}: FROST fleet root CA ${values.name}, ${st.ceremony.threshold} of ` +
+        `${st.ceremony.participants.length}`,
+    );
     for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
     io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
     return 0;
   }
   if (positionals[0] === 'list' && positionals.length === 1) {
-    const cas = await call<{ name: string; holder: string | null; algorithm: string; fingerprint: string; approvers: string[]; approvals: number; issued: boolean; retiredFrom?: string; retiredAt?: string }[]>(a, 'GET', 'cas');
+    const cas = await call<
+      {
+        name: string;
+        holder: string | null;
+        algorithm: string;
+        fingerprint: string;
+        approvers: string[];
+        approvals: number;
+        issued: boolean;
+        retiredFrom?: string;
+        retiredAt?: string;
+      }[]
+    >(a, 'GET', 'cas');
     if (values.json) io.out(JSON.stringify(cas, null, 2));
     else if (!cas.length) io.out('no CAs yet');
-    else for (const c of cas) io.out(`${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ${c.retiredAt ? `retired ${c.retiredAt}, never issued (was ${c.retiredFrom})` : c.issued ? 'issued' : 'not issued yet'}  approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`);
+    else
+      for (const c of cas)
+        io.out(
+          `${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ` +
+            `${c.retiredAt ? `retired ${c.retiredAt}, never issued (was ${c.retiredFrom})` : c.issued ? 'issued' : 'not issued yet'} ` +
+            ` approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`,
+        );
     return 0;
   }
   if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError(FLEET_CA_HELP);
-  if (!values.name || !values.holder || !values['fleet-name'] || !values.approvers || !values.approvals || !values.reason) {
-    throw new UsageError(`fleet-ca create needs --name, --holder, --fleet-name, --approvers, --approvals and --reason\n\n${FLEET_CA_HELP}`);
+  if (
+    !values.name ||
+    !values.holder ||
+    !values['fleet-name'] ||
+    !values.approvers ||
+    !values.approvals ||
+    !values.reason
+  ) {
+    throw new UsageError(
+      `fleet-ca create needs --name, --holder, --fleet-name, --approvers, --approvals and --reason\n\n${FLEET_CA_HELP}`,
+    );
   }
   const approvals = Number(values.approvals);
   if (!Number.isInteger(approvals) || approvals < 1) throw new UsageError('--approvals must be a whole number >= 1');
@@ -768,16 +1092,22 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
     name: values.name,
     holder: values.holder,
     fleetName: values['fleet-name'],
-    approvers: values.approvers.split(',').map((x) => x.trim()).filter(Boolean),
+    approvers: values.approvers
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
     approvals,
     reason: values.reason,
     deadline: parseDeadline(values.deadline),
     validityDays: validityDays(values['validity-days']),
   });
-  if (values.json) return showCert(io, v, true), 0;
+  if (values.json) return (showCert(io, v, true), 0);
   io.out(`opened certificate round ${v.round.id}: fleet root CA ${values.name}`);
   showCert(io, v, false);
-  io.out(`approvers review and approve with: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert sign ${v.round.id}`);
+  io.out(
+    `approvers review and approve with: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} ` +
+      `signs: quorum-signer cert sign ${v.round.id}`,
+  );
   return 0;
 }
 
@@ -795,16 +1125,39 @@ which must agree with it). --new-ca registers an intermediate as a CA whose key 
 CSR must be made with that keyholder's enrolled key); its approvers default to CA N's.`;
 
 export async function cmdCert(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { ca: { type: 'string' }, profile: { type: 'string' }, csr: { type: 'string' }, reason: { type: 'string' }, 'validity-days': { type: 'string' }, 'device-id': { type: 'string' }, deadline: { type: 'string' }, 'new-ca': { type: 'string' }, holder: { type: 'string' }, approvers: { type: 'string' }, approvals: { type: 'string' }, out: { type: 'string' } }, CERT_HELP);
-  if (values.help) return io.out(CERT_HELP), 0;
+  const { values, positionals } = args(
+    argv,
+    {
+      ca: { type: 'string' },
+      profile: { type: 'string' },
+      csr: { type: 'string' },
+      reason: { type: 'string' },
+      'validity-days': { type: 'string' },
+      'device-id': { type: 'string' },
+      deadline: { type: 'string' },
+      'new-ca': { type: 'string' },
+      holder: { type: 'string' },
+      approvers: { type: 'string' },
+      approvals: { type: 'string' },
+      out: { type: 'string' },
+    },
+    CERT_HELP,
+  );
+  if (values.help) return (io.out(CERT_HELP), 0);
   const [sub, id] = positionals;
   const a = await adminConn(values);
   switch (sub) {
     case 'issue': {
-      if (!values.ca || !values.profile || !values.csr || !values.reason) throw new UsageError(`cert issue needs --ca, --profile, --csr and --reason\n\n${CERT_HELP}`);
-      if (values.profile !== 'intermediate-ca' && values.profile !== 'device') throw new UsageError('--profile must be intermediate-ca or device (a fleet root is made with quorum fleet-ca create)');
-      if (!values['new-ca'] && (values.holder || values.approvers || values.approvals)) throw new UsageError('--holder, --approvers and --approvals go with --new-ca');
-      if (values['new-ca'] && !values.holder) throw new UsageError('--new-ca needs --holder KEYHOLDER (who holds the intermediate key)');
+      if (!values.ca || !values.profile || !values.csr || !values.reason)
+        throw new UsageError(`cert issue needs --ca, --profile, --csr and --reason\n\n${CERT_HELP}`);
+      if (values.profile !== 'intermediate-ca' && values.profile !== 'device')
+        throw new UsageError(
+          '--profile must be intermediate-ca or device (a fleet root is made with quorum fleet-ca create)',
+        );
+      if (!values['new-ca'] && (values.holder || values.approvers || values.approvals))
+        throw new UsageError('--holder, --approvers and --approvals go with --new-ca');
+      if (values['new-ca'] && !values.holder)
+        throw new UsageError('--new-ca needs --holder KEYHOLDER (who holds the intermediate key)');
       let csr: Buffer;
       try {
         csr = fs.readFileSync(values.csr);
@@ -820,13 +1173,30 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
         validityDays: validityDays(values['validity-days']),
         ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
         ...(values['new-ca']
-          ? { newCa: { name: values['new-ca'], holder: values.holder, ...(values.approvers ? { approvers: values.approvers.split(',').map((x) => x.trim()).filter(Boolean) } : {}), ...(values.approvals ? { approvals: Number(values.approvals) } : {}) } }
+          ? {
+              newCa: {
+                name: values['new-ca'],
+                holder: values.holder,
+                ...(values.approvers
+                  ? {
+                      approvers: values.approvers
+                        .split(',')
+                        .map((x) => x.trim())
+                        .filter(Boolean),
+                    }
+                  : {}),
+                ...(values.approvals ? { approvals: Number(values.approvals) } : {}),
+              },
+            }
           : {}),
       });
-      if (values.json) return showCert(io, v, true), 0;
+      if (values.json) return (showCert(io, v, true), 0);
       io.out(`opened certificate round ${v.round.id}`);
       showCert(io, v, false);
-      io.out(`approvers: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert sign ${v.round.id}`);
+      io.out(
+        `approvers: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert ` +
+          `sign ${v.round.id}`,
+      );
       return 0;
     }
     case 'status': {
@@ -837,14 +1207,22 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
     case 'get': {
       if (!id || !values.out) throw new UsageError('cert get needs a round id and --out FILE');
       const v = await call<CertView>(a, 'GET', `certs/${encodeURIComponent(id)}`);
-      if (v.round.state !== 'released' || !v.certificate) throw new CertRoundError('ROUND_NOT_RELEASED', `certificate round ${id} is ${v.round.state}; there is no certificate yet`);
+      if (v.round.state !== 'released' || !v.certificate)
+        throw new CertRoundError(
+          'ROUND_NOT_RELEASED',
+          `certificate round ${id} is ${v.round.state}; there is no certificate yet`,
+        );
       fs.writeFileSync(values.out, v.certificate);
       io.out(`wrote ${values.out}: the certificate and its chain (PEM)`);
       return 0;
     }
     case 'cancel': {
       if (!id || !values.reason) throw new UsageError('cert cancel needs a round id and --reason');
-      showCert(io, await call<CertView>(a, 'POST', `certs/${encodeURIComponent(id)}/cancel`, { reason: values.reason }), values.json);
+      showCert(
+        io,
+        await call<CertView>(a, 'POST', `certs/${encodeURIComponent(id)}/cancel`, { reason: values.reason }),
+        values.json,
+      );
       return 0;
     }
     default:
@@ -852,11 +1230,14 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export const CERTS_HELP = 'Usage: quorum certs [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]\n\nList the latest certificate rounds (oldest first) with their state and approvals.';
+export const CERTS_HELP =
+  'Usage: quorum certs [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state ' +
+  'open|released|cancelled|expired]\n\nList the latest certificate rounds (oldest first) with their state and ' +
+  'approvals.';
 
 export async function cmdCerts(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, PAGE_FLAGS, CERTS_HELP);
-  if (values.help) return io.out(CERTS_HELP), 0;
+  if (values.help) return (io.out(CERTS_HELP), 0);
   const rs = await page<CertRoundInfo>(values, 'certs', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no certificate rounds yet');

@@ -15,7 +15,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { QuorumError } from '../protocol/errors.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
-import { approvalMessage, assembleCertificate, CertError, checkCsr, prepareCertificate, reviewTbs, tbsBytes, verifyApprovals, type Issued, type Prepared, type ProfileName, type Review } from '../protocol/x509.js';
+import {
+  approvalMessage,
+  assembleCertificate,
+  CertError,
+  checkCsr,
+  prepareCertificate,
+  reviewTbs,
+  tbsBytes,
+  verifyApprovals,
+  type Issued,
+  type Prepared,
+  type ProfileName,
+  type Review,
+} from '../protocol/x509.js';
 import type { CertRoundInfo, RoundState, WireErrorCode } from '../protocol/wire.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
@@ -49,13 +62,18 @@ export function preparedOf(r: CertRoundRow): Prepared {
 
 /** PEM certificates of a chain file, in order. */
 export function splitPem(text: string): string[] {
-  return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []).map((c) => (c.endsWith('\n') ? c : `${c}\n`));
+  return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []).map((c) =>
+    c.endsWith('\n') ? c : `${c}\n`,
+  );
 }
 
 export function certRoundInfo(store: Store, r: CertRoundRow): CertRoundInfo {
   const ca = store.ca(r.ca)!;
   const approvers = approversOf(ca);
-  const approved = store.approvals(r.id).map((a) => a.keyholder).filter((k) => approvers.includes(k));
+  const approved = store
+    .approvals(r.id)
+    .map((a) => a.keyholder)
+    .filter((k) => approvers.includes(k));
   return {
     id: r.id,
     ca: r.ca,
@@ -67,13 +85,23 @@ export function certRoundInfo(store: Store, r: CertRoundRow): CertRoundInfo {
     tbsSha256: r.tbs_sha256,
     issuerFingerprint: preparedOf(r).issuerFingerprint,
     holder: ca.holder,
-    approvals: { threshold: ca.approvals_threshold, approved, missing: approvers.filter((k) => !approved.includes(k)), met: approved.length >= ca.approvals_threshold },
+    approvals: {
+      threshold: ca.approvals_threshold,
+      approved,
+      missing: approvers.filter((k) => !approved.includes(k)),
+      met: approved.length >= ca.approvals_threshold,
+    },
     ...(r.new_ca ? { newCa: r.new_ca } : {}),
   };
 }
 
-/** A page of certificate rounds: the newest `limit` (of `state`) before round `before`, oldest first (as listRounds). */
-export function listCertRounds(store: Store, opts: { state?: RoundState; before?: string; limit?: number } = {}): { rounds: CertRoundInfo[]; next: string | null } {
+/**
+ * A page of certificate rounds: the newest `limit` (of `state`) before round `before`, oldest first (as listRounds).
+ */
+export function listCertRounds(
+  store: Store,
+  opts: { state?: RoundState; before?: string; limit?: number } = {},
+): { rounds: CertRoundInfo[]; next: string | null } {
   const limit = Math.max(1, Math.min(opts.limit ?? WIRE_LIMITS.pageDefault, WIRE_LIMITS.pageMax));
   let before: number | undefined;
   if (opts.before !== undefined) {
@@ -83,11 +111,17 @@ export function listCertRounds(store: Store, opts: { state?: RoundState; before?
   }
   const rows = store.certRoundsPage({ state: opts.state, before, limit: limit + 1 });
   const page = rows.slice(0, limit);
-  return { rounds: page.map((r) => certRoundInfo(store, r)).reverse(), next: rows.length > limit ? page.at(-1)!.id : null };
+  return {
+    rounds: page.map((r) => certRoundInfo(store, r)).reverse(),
+    next: rows.length > limit ? page.at(-1)!.id : null,
+  };
 }
 
 /** What the admin sees about a round: the same review keyholders compute, from the TBS bytes. */
-export function certRoundView(store: Store, r: CertRoundRow): { round: CertRoundInfo; review: Review; certificate: string | null } {
+export function certRoundView(
+  store: Store,
+  r: CertRoundRow,
+): { round: CertRoundInfo; review: Review; certificate: string | null } {
   return { round: certRoundInfo(store, r), review: reviewTbs(tbsBytes(preparedOf(r))), certificate: r.certificate_pem };
 }
 
@@ -102,31 +136,44 @@ interface Common {
 function checkCommon(req: Common, now: Date): { deadline: Date; notBefore: Date; notAfter?: Date } {
   if (!req.reason.trim()) throw new CertRoundError('REQUEST_INVALID', 'every certificate round needs a reason');
   const deadline = req.deadline ?? new Date(now.getTime() + DEFAULT_DEADLINE_MS);
-  if (Number.isNaN(deadline.getTime()) || deadline.getTime() <= now.getTime()) throw new CertRoundError('REQUEST_INVALID', 'the deadline must be a time in the future');
+  if (Number.isNaN(deadline.getTime()) || deadline.getTime() <= now.getTime())
+    throw new CertRoundError('REQUEST_INVALID', 'the deadline must be a time in the future');
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  if (req.validityDays !== undefined && !(req.validityDays > 0)) throw new CertError('VALIDITY_INVALID', `validity of ${req.validityDays} days; give a positive number of days`);
-  const notAfter = req.validityDays === undefined ? undefined : new Date(notBefore.getTime() + Math.round(req.validityDays * DAY_MS));
+  if (req.validityDays !== undefined && !(req.validityDays > 0))
+    throw new CertError('VALIDITY_INVALID', `validity of ${req.validityDays} days; give a positive number of days`);
+  const notAfter =
+    req.validityDays === undefined ? undefined : new Date(notBefore.getTime() + Math.round(req.validityDays * DAY_MS));
   return { deadline, notBefore, ...(notAfter ? { notAfter } : {}) };
 }
 
 function checkApprovers(store: Store, approvers: string[], threshold: number): void {
   if (!approvers.length) throw new CertRoundError('CA_APPROVERS_INVALID', 'name at least one approver');
-  if (new Set(approvers).size !== approvers.length) throw new CertRoundError('CA_APPROVERS_INVALID', 'an approver is named twice');
+  if (new Set(approvers).size !== approvers.length)
+    throw new CertRoundError('CA_APPROVERS_INVALID', 'an approver is named twice');
   for (const a of approvers) {
     const k = store.keyholderByName(a);
-    if (!k || k.removed_at) throw new CertRoundError('CA_APPROVERS_INVALID', `approver ${a} is not an enrolled keyholder`);
+    if (!k || k.removed_at)
+      throw new CertRoundError('CA_APPROVERS_INVALID', `approver ${a} is not an enrolled keyholder`);
   }
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > approvers.length) {
-    throw new CertRoundError('CA_APPROVERS_INVALID', `the approvals threshold must be 1 to ${approvers.length} (the number of approvers), got ${threshold}`);
+    throw new CertRoundError(
+      'CA_APPROVERS_INVALID',
+      `the approvals threshold must be 1 to ${approvers.length} (the number of approvers), got ${threshold}`,
+    );
   }
 }
 
 function holderKey(store: Store, name: string): KeyholderRow {
   const k = store.keyholderByName(name);
-  if (!k || k.removed_at) throw new CertRoundError('KEYHOLDER_UNKNOWN', `CA holder ${name} is not an enrolled keyholder`);
+  if (!k || k.removed_at)
+    throw new CertRoundError('KEYHOLDER_UNKNOWN', `CA holder ${name} is not an enrolled keyholder`);
   // Certificates are signed with Ed25519 or ECDSA P-256 (OTA Connect's forms); RSA is refused.
   if (k.algorithm !== 'ed25519' && k.algorithm !== 'ecdsa-p256') {
-    throw new CertError('KEY_UNSUPPORTED', `keyholder ${name}'s enrolled key is ${k.algorithm}; a CA key must be Ed25519 or ECDSA P-256: enroll a key made with quorum-signer keygen --type ed25519 or --type ecdsa`);
+    throw new CertError(
+      'KEY_UNSUPPORTED',
+      `keyholder ${name}'s enrolled key is ${k.algorithm}; a CA key must be Ed25519 or ECDSA P-256: enroll a ` +
+        'key made with quorum-signer keygen --type ed25519 or --type ecdsa',
+    );
   }
   return k;
 }
@@ -140,16 +187,31 @@ function holderKey(store: Store, name: string): KeyholderRow {
  */
 export function checkCaName(store: Store, name: string): CaRow | null {
   const pending = pendingCeremonyFor(store, name);
-  if (pending) throw new CertRoundError('CA_EXISTS', `a FROST DKG ceremony for a CA named ${name} is under way (${pending.id}, ${pending.state}); cancel it first (quorum fleet-ca cancel-ceremony ${pending.id} --reason TEXT) or choose another name`);
+  if (pending)
+    throw new CertRoundError(
+      'CA_EXISTS',
+      `a FROST DKG ceremony for a CA named ${name} is under way (${pending.id}, ${pending.state}); cancel it ` +
+        `first (quorum fleet-ca cancel-ceremony ${pending.id} --reason TEXT) or choose another name`,
+    );
   const ca = store.ca(name);
   if (!ca) return null;
-  if (ca.retired_at) throw new CertRoundError('CA_EXISTS', `${name} is the name of a retired CA (once ${ca.retired_from}), kept with its rounds as history; choose another name`);
+  if (ca.retired_at)
+    throw new CertRoundError(
+      'CA_EXISTS',
+      `${name} is the name of a retired CA (once ${ca.retired_from}), kept with its rounds as history; choose ` +
+        'another name',
+    );
   const rounds = store.certRoundsOfCa(name);
-  if (ca.chain_pem || rounds.some((r) => r.state === 'released')) throw new CertRoundError('CA_EXISTS', `a CA named ${name} exists and has its certificate; choose another name`);
+  if (ca.chain_pem || rounds.some((r) => r.state === 'released'))
+    throw new CertRoundError('CA_EXISTS', `a CA named ${name} exists and has its certificate; choose another name`);
   const open = rounds.filter((r) => r.state === 'open');
   if (open.length) {
     const ids = open.map((r) => r.id).join(', ');
-    throw new CertRoundError('CA_EXISTS', `a CA named ${name} exists and its round ${ids} is open; cancel it first (quorum cert cancel ${open[0]!.id} --reason TEXT) to create the CA again, or choose another name`);
+    throw new CertRoundError(
+      'CA_EXISTS',
+      `a CA named ${name} exists and its round ${ids} is open; cancel it first (quorum cert cancel ` +
+        `${open[0]!.id} --reason TEXT) to create the CA again, or choose another name`,
+    );
   }
   return ca;
 }
@@ -163,18 +225,65 @@ export function claimCaName(store: Store, name: string, now: Date): string | nul
   const old = checkCaName(store, name);
   if (!old) return null;
   let retired = '';
-  for (let n = 1; !retired || store.ca(retired); n++) retired = `${name.slice(0, 48)}.retired-${n}`; // within the wire's 64-character ids
+  // within the wire's 64-character ids
+  for (let n = 1; !retired || store.ca(retired); n++) retired = `${name.slice(0, 48)}.retired-${n}`;
   const rounds = store.certRoundsOfCa(name).map((r) => ({ id: r.id, state: r.state }));
-  if (!store.retireCa(name, retired, now.toISOString())) throw new CertRoundError('CA_EXISTS', `CA ${name} changed while it was being retired; try again`);
-  store.audit('ca.retired', { name, retiredAs: retired, kind: old.kind, fingerprint: old.issuer_fingerprint, rounds, ...(old.frost_ceremony ? { ceremony: old.frost_ceremony } : {}), why: 'the CA never got its certificate and its name is given to a new CA' }, now.toISOString());
+  if (!store.retireCa(name, retired, now.toISOString()))
+    throw new CertRoundError('CA_EXISTS', `CA ${name} changed while it was being retired; try again`);
+  store.audit(
+    'ca.retired',
+    {
+      name,
+      retiredAs: retired,
+      kind: old.kind,
+      fingerprint: old.issuer_fingerprint,
+      rounds,
+      ...(old.frost_ceremony ? { ceremony: old.frost_ceremony } : {}),
+      why: 'the CA never got its certificate and its name is given to a new CA',
+    },
+    now.toISOString(),
+  );
   return retired;
 }
 
-export function insertCertRoundRow(store: Store, ca: string, prepared: Prepared, reason: string, deadline: Date, now: Date, newCa: string | null): CertRoundRow {
+export function insertCertRoundRow(
+  store: Store,
+  ca: string,
+  prepared: Prepared,
+  reason: string,
+  deadline: Date,
+  now: Date,
+  newCa: string | null,
+): CertRoundRow {
   const id = `cert-${store.nextCertRoundSeq()}`;
-  store.insertCertRound({ id, ca, profile: prepared.profile, prepared_json: JSON.stringify(prepared), tbs_sha256: prepared.tbsSha256, reason, deadline: deadline.toISOString(), state: 'open', created_at: now.toISOString(), new_ca: newCa });
+  store.insertCertRound({
+    id,
+    ca,
+    profile: prepared.profile,
+    prepared_json: JSON.stringify(prepared),
+    tbs_sha256: prepared.tbsSha256,
+    reason,
+    deadline: deadline.toISOString(),
+    state: 'open',
+    created_at: now.toISOString(),
+    new_ca: newCa,
+  });
   const review = reviewTbs(tbsBytes(prepared));
-  store.audit('cert.round.opened', { round: id, ca, profile: prepared.profile, subject: review.subject, serial: review.serial, tbsSha256: prepared.tbsSha256, issuer: prepared.issuerFingerprint, reason, ...(newCa ? { newCa } : {}) }, now.toISOString());
+  store.audit(
+    'cert.round.opened',
+    {
+      round: id,
+      ca,
+      profile: prepared.profile,
+      subject: review.subject,
+      serial: review.serial,
+      tbsSha256: prepared.tbsSha256,
+      issuer: prepared.issuerFingerprint,
+      reason,
+      ...(newCa ? { newCa } : {}),
+    },
+    now.toISOString(),
+  );
   return store.certRound(id)!;
 }
 
@@ -188,16 +297,49 @@ export interface FleetCaRequest extends Common {
 
 /** A new fleet root CA: its self-signed certificate is the round's TBS, under the holder's enrolled key. */
 export async function createFleetCa(store: Store, req: FleetCaRequest, now = new Date()): Promise<CertRoundRow> {
-  if (!NAME_RE.test(req.name)) throw new CertRoundError('REQUEST_INVALID', `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
+  if (!NAME_RE.test(req.name))
+    throw new CertRoundError(
+      'REQUEST_INVALID',
+      `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`,
+    );
   checkCaName(store, req.name);
   const { deadline, notBefore, notAfter } = checkCommon(req, now);
   const holder = holderKey(store, req.holder);
   checkApprovers(store, req.approvers, req.approvals);
-  const prepared = await prepareCertificate('fleet-root', { subjectPublicKey: holder.spki, fleetName: req.fleetName, issuer: 'self', notBefore, ...(notAfter ? { notAfter } : {}) });
+  const prepared = await prepareCertificate('fleet-root', {
+    subjectPublicKey: holder.spki,
+    fleetName: req.fleetName,
+    issuer: 'self',
+    notBefore,
+    ...(notAfter ? { notAfter } : {}),
+  });
   return store.tx(() => {
     claimCaName(store, req.name, now);
-    store.insertCa({ name: req.name, kind: 'single', holder: holder.name, issuer_spki: holder.spki, issuer_fingerprint: holder.fingerprint, algorithm: holder.algorithm, chain_pem: null, approvals_threshold: req.approvals, approvers: JSON.stringify(req.approvers), created_at: now.toISOString() });
-    store.audit('ca.created', { name: req.name, kind: 'single', holder: holder.name, fingerprint: holder.fingerprint, algorithm: holder.algorithm, approvers: req.approvers, approvals: req.approvals }, now.toISOString());
+    store.insertCa({
+      name: req.name,
+      kind: 'single',
+      holder: holder.name,
+      issuer_spki: holder.spki,
+      issuer_fingerprint: holder.fingerprint,
+      algorithm: holder.algorithm,
+      chain_pem: null,
+      approvals_threshold: req.approvals,
+      approvers: JSON.stringify(req.approvers),
+      created_at: now.toISOString(),
+    });
+    store.audit(
+      'ca.created',
+      {
+        name: req.name,
+        kind: 'single',
+        holder: holder.name,
+        fingerprint: holder.fingerprint,
+        algorithm: holder.algorithm,
+        approvers: req.approvers,
+        approvals: req.approvals,
+      },
+      now.toISOString(),
+    );
     return insertCertRoundRow(store, req.name, prepared, req.reason, deadline, now, null);
   });
 }
@@ -214,26 +356,54 @@ export interface IssueRequest extends Common {
 
 /** A certificate from a CSR, issued by a CA whose certificate was released. The CSR is checked first. */
 export async function openCertRound(store: Store, req: IssueRequest, now = new Date()): Promise<CertRoundRow> {
-  if (req.profile === 'fleet-root') throw new CertRoundError('REQUEST_INVALID', 'a fleet root is created with quorum fleet-ca create, not issued from a CSR');
+  if (req.profile === 'fleet-root')
+    throw new CertRoundError(
+      'REQUEST_INVALID',
+      'a fleet root is created with quorum fleet-ca create, not issued from a CSR',
+    );
   // PKCS#10 self-signature, key type, and no CA request on a device: before anything else.
   const csr = checkCsr(req.profile, req.csr);
   const ca = store.ca(req.ca);
   if (!ca) throw new CertRoundError('CA_UNKNOWN', `no CA named ${req.ca}`);
-  if (!ca.chain_pem) throw new CertRoundError('CA_NOT_ISSUED', `CA ${req.ca} has no certificate yet; its own round must be released first`);
+  if (!ca.chain_pem)
+    throw new CertRoundError(
+      'CA_NOT_ISSUED',
+      `CA ${req.ca} has no certificate yet; its own round must be released first`,
+    );
   const { deadline, notBefore, notAfter } = checkCommon(req, now);
   let newCa: CaRow | undefined;
   if (req.newCa) {
-    if (req.profile !== 'intermediate-ca') throw new CertRoundError('REQUEST_INVALID', 'only an intermediate-ca certificate can become a CA');
-    if (!NAME_RE.test(req.newCa.name)) throw new CertRoundError('REQUEST_INVALID', `CA name ${JSON.stringify(req.newCa.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
+    if (req.profile !== 'intermediate-ca')
+      throw new CertRoundError('REQUEST_INVALID', 'only an intermediate-ca certificate can become a CA');
+    if (!NAME_RE.test(req.newCa.name))
+      throw new CertRoundError(
+        'REQUEST_INVALID',
+        `CA name ${JSON.stringify(req.newCa.name)} must be 1-64 letters, digits, '.', '_' or '-'`,
+      );
     checkCaName(store, req.newCa.name);
     const holder = holderKey(store, req.newCa.holder);
     if (holder.fingerprint !== csr.publicKey.fingerprint) {
-      throw new CertRoundError('CA_HOLDER_KEY_MISMATCH', `the CSR's key ${csr.publicKey.fingerprint} is not ${holder.name}'s enrolled key ${holder.fingerprint}; the intermediate's holder must make the CSR with their own key`);
+      throw new CertRoundError(
+        'CA_HOLDER_KEY_MISMATCH',
+        `the CSR's key ${csr.publicKey.fingerprint} is not ${holder.name}'s enrolled key ${holder.fingerprint}; ` +
+          "the intermediate's holder must make the CSR with their own key",
+      );
     }
     const approvers = req.newCa.approvers ?? approversOf(ca);
     const approvals = req.newCa.approvals ?? ca.approvals_threshold;
     checkApprovers(store, approvers, approvals);
-    newCa = { name: req.newCa.name, kind: 'single', holder: holder.name, issuer_spki: holder.spki, issuer_fingerprint: holder.fingerprint, algorithm: holder.algorithm, chain_pem: null, approvals_threshold: approvals, approvers: JSON.stringify(approvers), created_at: now.toISOString() };
+    newCa = {
+      name: req.newCa.name,
+      kind: 'single',
+      holder: holder.name,
+      issuer_spki: holder.spki,
+      issuer_fingerprint: holder.fingerprint,
+      algorithm: holder.algorithm,
+      chain_pem: null,
+      approvals_threshold: approvals,
+      approvers: JSON.stringify(approvers),
+      created_at: now.toISOString(),
+    };
   }
   const [certificate, ...chain] = splitPem(ca.chain_pem);
   const prepared = await prepareCertificate(req.profile, {
@@ -243,12 +413,29 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
     notBefore,
     ...(notAfter ? { notAfter } : {}),
   });
-  if (prepared.issuerFingerprint !== ca.issuer_fingerprint) throw new CertError('ISSUER_KEY_MISMATCH', `CA ${ca.name}'s certificate is not for its recorded key ${ca.issuer_fingerprint}`);
+  if (prepared.issuerFingerprint !== ca.issuer_fingerprint)
+    throw new CertError(
+      'ISSUER_KEY_MISMATCH',
+      `CA ${ca.name}'s certificate is not for its recorded key ${ca.issuer_fingerprint}`,
+    );
   return store.tx(() => {
     if (newCa) {
       claimCaName(store, newCa.name, now);
       store.insertCa(newCa);
-      store.audit('ca.created', { name: newCa.name, kind: newCa.kind, holder: newCa.holder, fingerprint: newCa.issuer_fingerprint, algorithm: newCa.algorithm, approvers: approversOf(newCa), approvals: newCa.approvals_threshold, issuer: ca.name }, now.toISOString());
+      store.audit(
+        'ca.created',
+        {
+          name: newCa.name,
+          kind: newCa.kind,
+          holder: newCa.holder,
+          fingerprint: newCa.issuer_fingerprint,
+          algorithm: newCa.algorithm,
+          approvers: approversOf(newCa),
+          approvals: newCa.approvals_threshold,
+          issuer: ca.name,
+        },
+        now.toISOString(),
+      );
     }
     return insertCertRoundRow(store, ca.name, prepared, req.reason, deadline, now, newCa?.name ?? null);
   });
@@ -286,15 +473,44 @@ export function submitApproval(store: Store, sub: ApprovalSubmission, now = new 
     store.tx(() => {
       const r = openRoundOf(store, sub.round, 'approve');
       const ca = store.ca(r.ca)!;
-      if (!approversOf(ca).includes(sub.keyholder.name)) throw new CertRoundError('APPROVAL_NOT_APPROVER', `${sub.keyholder.name} is not an approver of CA ${ca.name} (approvers: ${approversOf(ca).join(', ')})`);
+      if (!approversOf(ca).includes(sub.keyholder.name))
+        throw new CertRoundError(
+          'APPROVAL_NOT_APPROVER',
+          `${sub.keyholder.name} is not an approver of CA ${ca.name} (approvers: ${approversOf(ca).join(', ')})`,
+        );
       const prepared = preparedOf(r);
-      if (sub.tbsSha256 !== r.tbs_sha256) throw new CertRoundError('APPROVAL_WRONG_BYTES', `the approval names TBS sha256 ${sub.tbsSha256}, but round ${r.id} signs ${r.tbs_sha256}`);
-      if (!verifySignature(publicKeyFrom(sub.keyholder.spki), approvalMessage(tbsBytes(prepared), prepared.issuerFingerprint), sub.sig)) {
-        throw new CertRoundError('APPROVAL_WRONG_BYTES', `the approval does not verify over round ${r.id}'s TBS bytes and issuer key under ${sub.keyholder.name}'s enrolled key`);
+      if (sub.tbsSha256 !== r.tbs_sha256)
+        throw new CertRoundError(
+          'APPROVAL_WRONG_BYTES',
+          `the approval names TBS sha256 ${sub.tbsSha256}, but round ${r.id} signs ${r.tbs_sha256}`,
+        );
+      if (
+        !verifySignature(
+          publicKeyFrom(sub.keyholder.spki),
+          approvalMessage(tbsBytes(prepared), prepared.issuerFingerprint),
+          sub.sig,
+        )
+      ) {
+        throw new CertRoundError(
+          'APPROVAL_WRONG_BYTES',
+          `the approval does not verify over round ${r.id}'s TBS bytes and issuer key under ` +
+            `${sub.keyholder.name}'s enrolled key`,
+        );
       }
-      if (store.approvals(r.id).some((a) => a.keyholder === sub.keyholder.name)) throw new CertRoundError('APPROVAL_DUPLICATE', `${sub.keyholder.name} has already approved round ${r.id}`);
-      store.insertApproval({ round_id: r.id, keyholder: sub.keyholder.name, fingerprint: sub.keyholder.fingerprint, sig: sub.sig, received_at: now.toISOString() });
-      store.audit('cert.approval.accepted', { round: r.id, keyholder: sub.keyholder.name, fingerprint: sub.keyholder.fingerprint, tbsSha256: r.tbs_sha256 }, now.toISOString());
+      if (store.approvals(r.id).some((a) => a.keyholder === sub.keyholder.name))
+        throw new CertRoundError('APPROVAL_DUPLICATE', `${sub.keyholder.name} has already approved round ${r.id}`);
+      store.insertApproval({
+        round_id: r.id,
+        keyholder: sub.keyholder.name,
+        fingerprint: sub.keyholder.fingerprint,
+        sig: sub.sig,
+        received_at: now.toISOString(),
+      });
+      store.audit(
+        'cert.approval.accepted',
+        { round: r.id, keyholder: sub.keyholder.name, fingerprint: sub.keyholder.fingerprint, tbsSha256: r.tbs_sha256 },
+        now.toISOString(),
+      );
       return r;
     }),
   );
@@ -304,7 +520,9 @@ export function submitApproval(store: Store, sub: ApprovalSubmission, now = new 
 export function approvalsOf(store: Store, r: CertRoundRow): { keyholder: string; publicKey: Buffer; sig: Buffer }[] {
   return store.approvals(r.id).flatMap((a) => {
     const k = store.keyholderByName(a.keyholder);
-    return k && !k.removed_at && k.fingerprint === a.fingerprint ? [{ keyholder: a.keyholder, publicKey: k.spki, sig: a.sig }] : [];
+    return k && !k.removed_at && k.fingerprint === a.fingerprint
+      ? [{ keyholder: a.keyholder, publicKey: k.spki, sig: a.sig }]
+      : [];
   });
 }
 
@@ -320,21 +538,40 @@ export interface CaSignature {
  * threshold of approvals (counted here too, not only by the holder); the certificate is then
  * assembled and verified (assembleCertificate), recorded, and written to releases/certificates.
  */
-export async function releaseCertificate(store: Store, dataDir: string, sub: CaSignature, now = new Date()): Promise<{ round: CertRoundRow; issued: Issued }> {
+export async function releaseCertificate(
+  store: Store,
+  dataDir: string,
+  sub: CaSignature,
+  now = new Date(),
+): Promise<{ round: CertRoundRow; issued: Issued }> {
   const reject = { round: sub.round, keyholder: sub.keyholder.name };
   const { r, prepared } = audited(store, 'cert.signature.rejected', reject, () => {
     const r = openRoundOf(store, sub.round, 'sign');
     const ca = store.ca(r.ca)!;
     const prepared = preparedOf(r);
     if (ca.holder !== sub.keyholder.name || sub.keyholder.fingerprint !== prepared.issuerFingerprint) {
-      throw new CertRoundError('CERT_NOT_HOLDER', `${sub.keyholder.name} does not hold CA ${ca.name}'s key (${prepared.issuerFingerprint}); its holder is ${ca.holder ?? '(none)'}`);
+      throw new CertRoundError(
+        'CERT_NOT_HOLDER',
+        `${sub.keyholder.name} does not hold CA ${ca.name}'s key (${prepared.issuerFingerprint}); its holder ` +
+          `is ${ca.holder ?? '(none)'}`,
+      );
     }
-    if (sub.tbsSha256 !== r.tbs_sha256) throw new CertRoundError('SIG_WRONG_BYTES', `the signature names TBS sha256 ${sub.tbsSha256}, but round ${r.id} signs ${r.tbs_sha256}`);
+    if (sub.tbsSha256 !== r.tbs_sha256)
+      throw new CertRoundError(
+        'SIG_WRONG_BYTES',
+        `the signature names TBS sha256 ${sub.tbsSha256}, but round ${r.id} signs ${r.tbs_sha256}`,
+      );
     const pinned = approversOf(ca).flatMap((n) => {
       const k = store.keyholderByName(n);
       return k && !k.removed_at ? [publicKeyFrom(k.spki)] : [];
     });
-    verifyApprovals(tbsBytes(prepared), prepared.issuerFingerprint, approvalsOf(store, r).map((a) => ({ publicKey: publicKeyFrom(a.publicKey), signature: a.sig })), pinned, ca.approvals_threshold);
+    verifyApprovals(
+      tbsBytes(prepared),
+      prepared.issuerFingerprint,
+      approvalsOf(store, r).map((a) => ({ publicKey: publicKeyFrom(a.publicKey), signature: a.sig })),
+      pinned,
+      ca.approvals_threshold,
+    );
     return { r, prepared };
   });
   return recordRelease(store, dataDir, r, prepared, sub.sig, reject, { holder: sub.keyholder.name }, now);
@@ -344,7 +581,14 @@ export async function releaseCertificate(store: Store, dataDir: string, sub: CaS
  * A FROST group CA's certificate: the aggregated group signature (already verified with
  * node:crypto by aggregateSignature) is assembled and verified again, recorded and released.
  */
-export async function releaseFrostCertificate(store: Store, dataDir: string, roundId: string, sig: Buffer, signers: string[], now = new Date()): Promise<{ round: CertRoundRow; issued: Issued }> {
+export async function releaseFrostCertificate(
+  store: Store,
+  dataDir: string,
+  roundId: string,
+  sig: Buffer,
+  signers: string[],
+  now = new Date(),
+): Promise<{ round: CertRoundRow; issued: Issued }> {
   const reject = { round: roundId, signers };
   const r = openRoundOf(store, roundId, 'sign');
   const ca = store.ca(r.ca)!;
@@ -352,7 +596,16 @@ export async function releaseFrostCertificate(store: Store, dataDir: string, rou
   return recordRelease(store, dataDir, r, preparedOf(r), sig, reject, { signers }, now);
 }
 
-async function recordRelease(store: Store, dataDir: string, r: CertRoundRow, prepared: Prepared, sig: Buffer, reject: Record<string, unknown>, by: Record<string, unknown>, now: Date): Promise<{ round: CertRoundRow; issued: Issued }> {
+async function recordRelease(
+  store: Store,
+  dataDir: string,
+  r: CertRoundRow,
+  prepared: Prepared,
+  sig: Buffer,
+  reject: Record<string, unknown>,
+  by: Record<string, unknown>,
+  now: Date,
+): Promise<{ round: CertRoundRow; issued: Issued }> {
   let issued: Issued;
   try {
     issued = await assembleCertificate(prepared, sig);
@@ -367,7 +620,21 @@ async function recordRelease(store: Store, dataDir: string, r: CertRoundRow, pre
     }
     if (r.profile === 'fleet-root') store.setCaChain(r.ca, issued.fullchain);
     if (r.new_ca) store.setCaChain(r.new_ca, issued.fullchain);
-    store.audit('cert.released', { round: r.id, ca: r.ca, profile: r.profile, ...by, subject: review.subject, serial: issued.serial, tbsSha256: issued.tbsSha256, certificateSha256: issued.fingerprint, ...(r.new_ca ? { newCa: r.new_ca } : {}) }, now.toISOString());
+    store.audit(
+      'cert.released',
+      {
+        round: r.id,
+        ca: r.ca,
+        profile: r.profile,
+        ...by,
+        subject: review.subject,
+        serial: issued.serial,
+        tbsSha256: issued.tbsSha256,
+        certificateSha256: issued.fingerprint,
+        ...(r.new_ca ? { newCa: r.new_ca } : {}),
+      },
+      now.toISOString(),
+    );
     return store.certRound(r.id)!;
   });
   writeCertificate(dataDir, released);
@@ -385,7 +652,8 @@ function writeCertificate(dataDir: string, r: CertRoundRow): void {
 
 /** After a crash between commit and file write: every released certificate is on disk. */
 export function republishCertificates(store: Store, dataDir: string): void {
-  for (const r of store.certRounds('released')) if (!fs.existsSync(path.join(dataDir, CERT_RELEASE_DIR, `${r.id}.pem`))) writeCertificate(dataDir, r);
+  for (const r of store.certRounds('released'))
+    if (!fs.existsSync(path.join(dataDir, CERT_RELEASE_DIR, `${r.id}.pem`))) writeCertificate(dataDir, r);
 }
 
 // --- closing ---------------------------------------------------------------------------------
@@ -404,7 +672,8 @@ export function expireCertRounds(store: Store, now = new Date()): CertRoundRow[]
   for (const r of store.certRounds('open')) {
     if (Date.parse(r.deadline) <= now.getTime()) {
       store.tx(() => {
-        if (store.setCertRoundState(r.id, 'open', 'expired', now.toISOString())) store.audit('cert.round.expired', { round: r.id, deadline: r.deadline }, now.toISOString());
+        if (store.setCertRoundState(r.id, 'open', 'expired', now.toISOString()))
+          store.audit('cert.round.expired', { round: r.id, deadline: r.deadline }, now.toISOString());
       });
       out.push(store.certRound(r.id)!);
     }

@@ -33,15 +33,22 @@ Automation:
 Run quorum <command> --help for the options of each command. Exit status: 0 ok, 1 failed, 2 usage.`;
 
 async function sample(argv: string[]): Promise<number> {
-  const help = 'Usage: quorum sample <dir> [--dialect ota|tuf]\n\nWrite a sample repository (2-of-3 root with one rotation, 2-of-3 targets, snapshot, timestamp)\nto <dir>/ota and <dir>/tuf, or only the one dialect given. The private keys are discarded.';
+  const help =
+    'Usage: quorum sample <dir> [--dialect ota|tuf]\n\nWrite a sample repository (2-of-3 root with one ' +
+    'rotation, 2-of-3 targets, snapshot, timestamp)\nto <dir>/ota and <dir>/tuf, or only the one dialect ' +
+    'given. The private keys are discarded.';
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { dialect: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { dialect: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n${help}`);
   }
   const { values, positionals } = parsed;
-  if (values.help) return io.out(help), 0;
+  if (values.help) return (io.out(help), 0);
   if (positionals.length !== 1 || (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf')) {
     throw new UsageError(`expected one folder and an optional --dialect ota|tuf\n${help}`);
   }

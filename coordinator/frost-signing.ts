@@ -20,7 +20,17 @@
  * Attempts live in memory: after a restart the participants simply commit again (their used nonces
  * stay used; see signer-client/frost-store.ts).
  */
-import { aggregateSignature, checkCommitment, checkGroup, FrostError, verifySignatureShare, type FrostCommitment, type FrostGroup, type FrostSignatureShare, type FrostSignRequest } from '../protocol/frost.js';
+import {
+  aggregateSignature,
+  checkCommitment,
+  checkGroup,
+  FrostError,
+  verifySignatureShare,
+  type FrostCommitment,
+  type FrostGroup,
+  type FrostSignatureShare,
+  type FrostSignRequest,
+} from '../protocol/frost.js';
 import { encodeSig, sha256hex } from '../protocol/keys.js';
 import { tbsBytes } from '../protocol/x509.js';
 import type { RoundState, ServerMessage } from '../protocol/wire.js';
@@ -50,7 +60,9 @@ interface Session {
   excluded: Set<number>;
 }
 
-export class SessionError extends QuorumError<'SESSION_NOT_FOUND' | 'SESSION_DONE' | 'ROUND_NOT_OPEN' | 'CEREMONY_NOT_PARTICIPANT' | 'CEREMONY_CONFLICT'> {}
+export class SessionError extends QuorumError<
+  'SESSION_NOT_FOUND' | 'SESSION_DONE' | 'ROUND_NOT_OPEN' | 'CEREMONY_NOT_PARTICIPANT' | 'CEREMONY_CONFLICT'
+> {}
 
 /** What a session signs and what happens to the signature. */
 interface Context {
@@ -100,11 +112,17 @@ export class FrostSigning {
     const round = dot > 0 ? this.store.round(base.slice(0, dot)) : undefined;
     if (round) {
       const ceremony = base.slice(dot + 1);
-      if (this.store.frostCeremony(ceremony)?.state !== 'done') throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
-      const g = usableGroup(this.store, ceremony); // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
+      if (this.store.frostCeremony(ceremony)?.state !== 'done')
+        throw new SessionError('SESSION_NOT_FOUND', `no agreed FROST group from ceremony ${ceremony}`);
+      // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
+      const g = usableGroup(this.store, ceremony);
       const needs = needsOf(round, repoState(this.store), this.store);
       const need = needs.find((n) => n.keys.has(g.fingerprint));
-      if (!need) throw new SessionError('SESSION_NOT_FOUND', `round ${round.id} does not need the key of FROST group ${g.name} (${ceremony})`);
+      if (!need)
+        throw new SessionError(
+          'SESSION_NOT_FOUND',
+          `round ${round.id} does not need the key of FROST group ${g.name} (${ceremony})`,
+        );
       const keyid = need.keys.get(g.fingerprint)!.keyids[0]!;
       const store = this.store;
       return {
@@ -115,18 +133,36 @@ export class FrostSigning {
         certificate: null,
         async finish(sig, signers) {
           const label = `frost:${g.name} (${signers.join(', ')})`;
-          submitSignature(store, { round: round.id, keyid, sig: encodeSig(sig, store.dialect()), sha256: round.sha256, label });
-          return { log: `round ${round.id}: signature of FROST group ${g.name} by ${signers.join(', ')} stored`, roundSigned: round.id };
+          submitSignature(store, {
+            round: round.id,
+            keyid,
+            sig: encodeSig(sig, store.dialect()),
+            sha256: round.sha256,
+            label,
+          });
+          return {
+            log: `round ${round.id}: signature of FROST group ${g.name} by ${signers.join(', ')} stored`,
+            roundSigned: round.id,
+          };
         },
       };
     }
-    throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${base} (a certificate round of a FROST group CA, or ROUND.CEREMONY for a root or targets round that needs a FROST group's key)`);
+    throw new SessionError(
+      'SESSION_NOT_FOUND',
+      `no FROST signing session ${base} (a certificate round of a FROST group CA, or ROUND.CEREMONY for a root ` +
+        "or targets round that needs a FROST group's key)",
+    );
   }
 
   private certContext(r: CertRoundRow): Context {
     const ca = this.store.ca(r.ca);
-    if (ca?.kind !== 'frost' || !ca.frost_ceremony) throw new SessionError('SESSION_NOT_FOUND', `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`);
-    const { group } = usableGroup(this.store, ca.frost_ceremony); // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
+    if (ca?.kind !== 'frost' || !ca.frost_ceremony)
+      throw new SessionError(
+        'SESSION_NOT_FOUND',
+        `no FROST signing session ${r.id} (not a certificate round of a FROST group CA)`,
+      );
+    // FROST_GROUP_UNAUTHENTICATED for a group agreed without signed transcripts
+    const { group } = usableGroup(this.store, ca.frost_ceremony);
     const { store, dataDir } = this;
     return {
       state: r.state,
@@ -136,7 +172,12 @@ export class FrostSigning {
       certificate: r.certificate_pem,
       async finish(sig, signers) {
         const { round, issued } = await releaseFrostCertificate(store, dataDir, r.id, sig, signers);
-        return { log: `released certificate round ${r.id} signed by FROST group ${group.ceremony} (${signers.join(', ')}): serial ${issued.serial}`, released: { round, certificate: issued.fullchain } };
+        return {
+          log:
+            `released certificate round ${r.id} signed by FROST group ${group.ceremony} (${signers.join(', ')}): ` +
+            `serial ${issued.serial}`,
+          released: { round, certificate: issued.fullchain },
+        };
       },
     };
   }
@@ -167,7 +208,8 @@ export class FrostSigning {
 
   private self(group: FrostGroup, keyholder: KeyholderRow): number {
     const p = group.participants.find((x) => x.name === keyholder.name);
-    if (!p) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} holds no share of group ${group.ceremony}`);
+    if (!p)
+      throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} holds no share of group ${group.ceremony}`);
     return p.identifier;
   }
 
@@ -195,11 +237,24 @@ export class FrostSigning {
   commit(base: string, keyholder: KeyholderRow, commitment: FrostCommitment): SignEvent {
     const ctx = this.context(base);
     if (ctx.state !== 'open') throw new SessionError('ROUND_NOT_OPEN', `round ${base.split('.')[0]} is ${ctx.state}`);
-    if (ctx.done) throw new SessionError('SESSION_DONE', `FROST group ${ctx.group.ceremony} has already signed in session ${base}; nothing more to sign`);
+    if (ctx.done)
+      throw new SessionError(
+        'SESSION_DONE',
+        `FROST group ${ctx.group.ceremony} has already signed in session ${base}; nothing more to sign`,
+      );
     const self = this.self(ctx.group, keyholder);
-    if (commitment.identifier !== self) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${commitment.identifier}`);
+    if (commitment.identifier !== self)
+      throw new SessionError(
+        'CEREMONY_NOT_PARTICIPANT',
+        `${keyholder.name} is participant ${self}, not ${commitment.identifier}`,
+      );
     const s = this.session(base);
-    if (s.excluded.has(self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} (participant ${self}) is excluded from session ${base} after an invalid commitment or share, a refusal, or no answer in time`);
+    if (s.excluded.has(self))
+      throw new SessionError(
+        'CEREMONY_CONFLICT',
+        `${keyholder.name} (participant ${self}) is excluded from session ${base} after an invalid commitment ` +
+          'or share, a refusal, or no answer in time',
+      );
     try {
       checkCommitment(ctx.group, commitment); // RFC 9591 3.1 element deserialisation, before anyone sees it
     } catch (e) {
@@ -207,12 +262,21 @@ export class FrostSigning {
       s.excluded.add(self);
       s.next.delete(self);
       s.attempt.commitments.delete(self);
-      this.store.audit('frost.sign.bad-commitment', { round: base, participant: self, keyholder: keyholder.name, code: e.code });
+      this.store.audit('frost.sign.bad-commitment', {
+        round: base,
+        participant: self,
+        keyholder: keyholder.name,
+        code: e.code,
+      });
       throw new FrostError(e.code, `${e.message}; ${keyholder.name} is excluded from session ${base}`, [self]);
     }
     const a = s.attempt;
     if (a.request) {
-      if (a.request.commitments.some((c) => c.identifier === self)) throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} is in attempt ${a.request.session}; send its share, not another commitment`);
+      if (a.request.commitments.some((c) => c.identifier === self))
+        throw new SessionError(
+          'CEREMONY_CONFLICT',
+          `${keyholder.name} is in attempt ${a.request.session}; send its share, not another commitment`,
+        );
       s.next.set(self, commitment);
       return { log: `FROST session ${base}: commitment from ${keyholder.name} queued for the next attempt` };
     }
@@ -223,16 +287,30 @@ export class FrostSigning {
   private maybeRequest(s: Session, ctx: Context, what: string): SignEvent {
     const { group } = ctx;
     const a = s.attempt;
-    if (a.request || a.commitments.size < group.threshold) return { log: `FROST session ${s.round}: ${what} (${a.commitments.size}/${group.threshold})` };
+    if (a.request || a.commitments.size < group.threshold)
+      return { log: `FROST session ${s.round}: ${what} (${a.commitments.size}/${group.threshold})` };
     const chosen = [...a.commitments.values()].slice(0, group.threshold).sort((x, y) => x.identifier - y.identifier);
     // Commitments beyond t wait for a later attempt (they are not spent).
     for (const c of [...a.commitments.values()].slice(group.threshold)) s.next.set(c.identifier, c);
-    a.request = { session: `${s.round}.${a.k}`, groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(ctx.message), commitments: chosen };
+    a.request = {
+      session: `${s.round}.${a.k}`,
+      groupPublicKey: group.groupPublicKey,
+      messageSha256: sha256hex(ctx.message),
+      commitments: chosen,
+    };
     a.requestedAt = Date.now();
-    this.store.audit('frost.sign.request', { round: s.round, session: a.request.session, signers: chosen.map((c) => c.identifier), messageSha256: a.request.messageSha256 });
+    this.store.audit('frost.sign.request', {
+      round: s.round,
+      session: a.request.session,
+      signers: chosen.map((c) => c.identifier),
+      messageSha256: a.request.messageSha256,
+    });
     return {
       log: `FROST session ${s.round}: attempt ${a.k} with ${chosen.map((c) => nameOf(group, c.identifier)).join(', ')}`,
-      send: chosen.map((c) => ({ to: nameOf(group, c.identifier), msg: { type: 'frost.sign.request', request: a.request! } })),
+      send: chosen.map((c) => ({
+        to: nameOf(group, c.identifier),
+        msg: { type: 'frost.sign.request', request: a.request! },
+      })),
     };
   }
 
@@ -242,23 +320,53 @@ export class FrostSigning {
     const { group } = ctx;
     const s = this.sessions.get(base);
     const a = s?.attempt;
-    if (!s || !a?.request || a.request.session !== attempt) throw new SessionError('SESSION_NOT_FOUND', `no open FROST signing attempt ${attempt}${a?.request ? ` (the current one is ${a.request.session})` : ''}`);
+    if (!s || !a?.request || a.request.session !== attempt)
+      throw new SessionError(
+        'SESSION_NOT_FOUND',
+        `no open FROST signing attempt ${attempt}${a?.request ? ` (the current one is ${a.request.session})` : ''}`,
+      );
     const self = this.self(group, keyholder);
-    if (share.identifier !== self || !a.request.commitments.some((c) => c.identifier === self)) throw new SessionError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} (participant ${self}) is not a signer of attempt ${attempt}`);
+    if (share.identifier !== self || !a.request.commitments.some((c) => c.identifier === self))
+      throw new SessionError(
+        'CEREMONY_NOT_PARTICIPANT',
+        `${keyholder.name} (participant ${self}) is not a signer of attempt ${attempt}`,
+      );
     if (a.shares.has(self)) {
       if (a.shares.get(self)!.share === share.share) return {};
       throw new SessionError('CEREMONY_CONFLICT', `${keyholder.name} already sent another share for ${attempt}`);
     }
     if (!verifySignatureShare(group, a.request, ctx.message, share)) {
       s.excluded.add(self);
-      const ev = this.abort(s, ctx, `the signature share of ${keyholder.name} (participant ${self}) does not verify (RFC 9591 5.4)`, [self]);
-      this.store.audit('frost.sign.bad-share', { round: base, session: attempt, participant: self, keyholder: keyholder.name });
-      return { ...ev, error: new FrostError('FROST_BAD_SIGNATURE_SHARE', `your signature share for ${attempt} does not verify; attempt aborted`, [self]) };
+      const ev = this.abort(
+        s,
+        ctx,
+        `the signature share of ${keyholder.name} (participant ${self}) does not verify (RFC 9591 5.4)`,
+        [self],
+      );
+      this.store.audit('frost.sign.bad-share', {
+        round: base,
+        session: attempt,
+        participant: self,
+        keyholder: keyholder.name,
+      });
+      return {
+        ...ev,
+        error: new FrostError(
+          'FROST_BAD_SIGNATURE_SHARE',
+          `your signature share for ${attempt} does not verify; attempt aborted`,
+          [self],
+        ),
+      };
     }
     a.shares.set(self, share);
-    if (a.shares.size < a.request.commitments.length) return { log: `FROST session ${base}: share from ${keyholder.name} (${a.shares.size}/${a.request.commitments.length})` };
+    if (a.shares.size < a.request.commitments.length)
+      return {
+        log: `FROST session ${base}: share from ${keyholder.name} (${a.shares.size}/${a.request.commitments.length})`,
+      };
     // Every share was verified on arrival; the aggregate is still verified with node:crypto.
-    const sig = aggregateSignature(group, a.request, ctx.message, [...a.shares.values()], { verifyShares: 'on-failure' });
+    const sig = aggregateSignature(group, a.request, ctx.message, [...a.shares.values()], {
+      verifyShares: 'on-failure',
+    });
     const signers = a.request.commitments.map((c) => nameOf(group, c.identifier));
     const ev = await ctx.finish(sig, signers);
     this.sessions.delete(base);
@@ -294,7 +402,10 @@ export class FrostSigning {
       s.next.delete(id);
     }
     this.store.audit('frost.sign.refused', { round: base, reportedBy: keyholder.name, code, named, excluded: out });
-    const why = culprits.length ? `${keyholder.name} (participant ${self}) reported ${culprits.map((id) => nameOf(ctx.group, id)).join(', ')}: ${code}: ${message}` : `${keyholder.name} (participant ${self}) refused: ${code}: ${message}`;
+    const why = culprits.length
+      ? `${keyholder.name} (participant ${self}) reported ` +
+        `${culprits.map((id) => nameOf(ctx.group, id)).join(', ')}: ${code}: ${message}`
+      : `${keyholder.name} (participant ${self}) refused: ${code}: ${message}`;
     return this.abort(s, ctx, why, out);
   }
 
@@ -310,7 +421,13 @@ export class FrostSigning {
     const ev = this.maybeRequest(s, ctx, 'queued commitments');
     return {
       log: `FROST session ${s.round}: attempt ${a.k} aborted: ${reason}${ev.log ? `; ${ev.log}` : ''}`,
-      send: [...told.map((id) => ({ to: nameOf(group, id), msg: { type: 'frost.sign.abort', session, reason: reason.slice(0, 2048), participants } as ServerMessage })), ...(ev.send ?? [])],
+      send: [
+        ...told.map((id) => ({
+          to: nameOf(group, id),
+          msg: { type: 'frost.sign.abort', session, reason: reason.slice(0, 2048), participants } as ServerMessage,
+        })),
+        ...(ev.send ?? []),
+      ],
     };
   }
 
@@ -339,7 +456,15 @@ export class FrostSigning {
           s.next.delete(id);
         }
         this.store.audit('frost.sign.timeout', { round: s.round, session: a.request.session, excluded: missing });
-        out.push(this.abort(s, ctx, `no signature share from ${missing.map((id) => nameOf(ctx.group, id)).join(', ')} within ${this.timeoutMs} ms; excluded from session ${s.round}`, missing));
+        out.push(
+          this.abort(
+            s,
+            ctx,
+            `no signature share from ${missing.map((id) => nameOf(ctx.group, id)).join(', ')} within ` +
+              `${this.timeoutMs} ms; excluded from session ${s.round}`,
+            missing,
+          ),
+        );
       }
     }
     return out;
@@ -353,4 +478,3 @@ function newAttempt(k: number): Attempt {
 function nameOf(group: FrostGroup, id: number): string {
   return group.participants.find((p) => p.identifier === id)?.name ?? `participant ${id}`;
 }
-

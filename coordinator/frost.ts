@@ -10,7 +10,25 @@
  */
 import crypto from 'node:crypto';
 import { QuorumError } from '../protocol/errors.js';
-import { checkCeremony, checkIdentities, checkTranscripts, dkgAgree, FrostError, groupPublicKey, newCeremony, transcriptDigest, transcriptMessage, verifyIdentity, type FrostCeremony, type FrostDkgConfirm, type FrostDkgRound1, type FrostDkgRound2, type FrostGroup, type FrostSignedIdentity, type FrostTranscriptSignature } from '../protocol/frost.js';
+import {
+  checkCeremony,
+  checkIdentities,
+  checkTranscripts,
+  dkgAgree,
+  FrostError,
+  groupPublicKey,
+  newCeremony,
+  transcriptDigest,
+  transcriptMessage,
+  verifyIdentity,
+  type FrostCeremony,
+  type FrostDkgConfirm,
+  type FrostDkgRound1,
+  type FrostDkgRound2,
+  type FrostGroup,
+  type FrostSignedIdentity,
+  type FrostTranscriptSignature,
+} from '../protocol/frost.js';
 import { canonicalize } from '../protocol/canonical.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from '../protocol/keys.js';
 import { prepareCertificate } from '../protocol/x509.js';
@@ -22,16 +40,39 @@ const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const HEX32 = /^[0-9a-f]{64}$/;
 const DEFAULT_DEADLINE_MS = 7 * 86_400_000;
 
-export class FrostCeremonyError extends QuorumError<'CEREMONY_NOT_FOUND' | 'CEREMONY_NOT_PARTICIPANT' | 'CEREMONY_WRONG_STEP' | 'CEREMONY_CONFLICT' | 'IDENTITY_INVALID' | 'KEYHOLDER_UNKNOWN' | 'REQUEST_INVALID' | 'CA_EXISTS'> {}
+export class FrostCeremonyError extends QuorumError<
+  | 'CEREMONY_NOT_FOUND'
+  | 'CEREMONY_NOT_PARTICIPANT'
+  | 'CEREMONY_WRONG_STEP'
+  | 'CEREMONY_CONFLICT'
+  | 'IDENTITY_INVALID'
+  | 'KEYHOLDER_UNKNOWN'
+  | 'REQUEST_INVALID'
+  | 'CA_EXISTS'
+> {}
 
 const same = (a: unknown, b: unknown) => sha256hex(canonicalize(a, 'tuf')) === sha256hex(canonicalize(b, 'tuf'));
 
 /** Record (or replace) a keyholder's X25519 identity key (raw, hex), as `quorum-signer frost identity` printed it. */
-export function recordIdentity(store: Store, keyholder: string, identityKey: string, now = new Date()): { keyholder: string; identityKey: string } {
+export function recordIdentity(
+  store: Store,
+  keyholder: string,
+  identityKey: string,
+  now = new Date(),
+): { keyholder: string; identityKey: string } {
   const key = identityKey.trim().toLowerCase();
-  if (!HEX32.test(key)) throw new FrostCeremonyError('IDENTITY_INVALID', 'a FROST identity key is 64 hex characters (32-byte X25519 public key), as quorum-signer frost identity prints it');
+  if (!HEX32.test(key))
+    throw new FrostCeremonyError(
+      'IDENTITY_INVALID',
+      'a FROST identity key is 64 hex characters (32-byte X25519 public key), as quorum-signer frost identity ' +
+        'prints it',
+    );
   try {
-    crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), Buffer.from(key, 'hex')]), format: 'der', type: 'spki' });
+    crypto.createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), Buffer.from(key, 'hex')]),
+      format: 'der',
+      type: 'spki',
+    });
   } catch (e) {
     throw new FrostCeremonyError('IDENTITY_INVALID', `not a usable X25519 public key: ${(e as Error).message}`);
   }
@@ -65,17 +106,35 @@ export interface FrostFleetCaRequest {
 }
 
 export const ceremonyOf = (r: FrostCeremonyRow): FrostCeremony => JSON.parse(r.ceremony_json) as FrostCeremony;
-export const groupOf = (r: FrostCeremonyRow): FrostGroup | null => (r.group_json ? (JSON.parse(r.group_json) as FrostGroup) : null);
+export const groupOf = (r: FrostCeremonyRow): FrostGroup | null =>
+  r.group_json ? (JSON.parse(r.group_json) as FrostGroup) : null;
 
 /** Open a DKG ceremony whose group becomes the fleet root CA `name`. */
 export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now = new Date()): FrostCeremonyRow {
-  if (!NAME_RE.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`);
-  if (!req.fleetName.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'give the fleet name (the CA certificate CN)');
-  const purpose: FleetCaPurpose = { kind: 'fleet-ca', name: req.name, fleetName: req.fleetName, reason: req.reason, ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}), ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
+  if (!NAME_RE.test(req.name))
+    throw new FrostCeremonyError(
+      'REQUEST_INVALID',
+      `CA name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-'`,
+    );
+  if (!req.fleetName.trim())
+    throw new FrostCeremonyError('REQUEST_INVALID', 'give the fleet name (the CA certificate CN)');
+  const purpose: FleetCaPurpose = {
+    kind: 'fleet-ca',
+    name: req.name,
+    fleetName: req.fleetName,
+    reason: req.reason,
+    ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
+    ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}),
+  };
   return openCeremony(store, req, purpose, now, () => {
     claimCaName(store, req.name, now); // CA_EXISTS, or retires an unissued CA of this name
     const pending = pendingCeremonyFor(store, req.name);
-    if (pending) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${pending.id} for a CA named ${req.name} is under way (${pending.state}); cancel it first or choose another name`);
+    if (pending)
+      throw new FrostCeremonyError(
+        'CA_EXISTS',
+        `ceremony ${pending.id} for a CA named ${req.name} is under way (${pending.state}); cancel it first or ` +
+          'choose another name',
+      );
   });
 }
 
@@ -84,25 +143,58 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
  * built (newCeremonyFor), and in one transaction `claim` refuses a name that is taken, then the
  * ceremony is stored at round 1 and audited.
  */
-function openCeremony(store: Store, req: { name: string; threshold: number; participants: string[]; reason: string; deadline?: Date }, purpose: FleetCaPurpose | RoleKeyPurpose, now: Date, claim: () => void): FrostCeremonyRow {
+function openCeremony(
+  store: Store,
+  req: { name: string; threshold: number; participants: string[]; reason: string; deadline?: Date },
+  purpose: FleetCaPurpose | RoleKeyPurpose,
+  now: Date,
+  claim: () => void,
+): FrostCeremonyRow {
   if (!req.reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'a ceremony needs a reason');
-  if (req.deadline && !(req.deadline.getTime() > now.getTime())) throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
-  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants, { kind: purpose.kind, name: purpose.name });
+  if (req.deadline && !(req.deadline.getTime() > now.getTime()))
+    throw new FrostCeremonyError('REQUEST_INVALID', 'the deadline must be a time in the future');
+  const { id, ceremony, digest } = newCeremonyFor(store, req.name, req.threshold, req.participants, {
+    kind: purpose.kind,
+    name: purpose.name,
+  });
   return store.tx(() => {
     claim();
-    store.insertFrostCeremony({ id, ceremony_json: JSON.stringify(ceremony), digest, purpose_json: JSON.stringify(purpose), state: 'round1', created_at: now.toISOString() });
-    store.audit('frost.dkg.opened', { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose }, now.toISOString());
+    store.insertFrostCeremony({
+      id,
+      ceremony_json: JSON.stringify(ceremony),
+      digest,
+      purpose_json: JSON.stringify(purpose),
+      state: 'round1',
+      created_at: now.toISOString(),
+    });
+    store.audit(
+      'frost.dkg.opened',
+      { ceremony: id, digest, threshold: ceremony.threshold, participants: ceremony.participants, purpose },
+      now.toISOString(),
+    );
     return store.frostCeremony(id)!;
   });
 }
 
 /** The roster (every participant enrolled, with an identity) and the ceremony's id: dkg-<name>[-k]. */
-function newCeremonyFor(store: Store, name: string, threshold: number, participants: string[], purpose: NonNullable<FrostCeremony['purpose']>): { id: string; ceremony: FrostCeremony; digest: string } {
+function newCeremonyFor(
+  store: Store,
+  name: string,
+  threshold: number,
+  participants: string[],
+  purpose: NonNullable<FrostCeremony['purpose']>,
+): { id: string; ceremony: FrostCeremony; digest: string } {
   const members = participants.map((p) => {
     const k = store.keyholderByName(p);
-    if (!k || k.removed_at) throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `participant ${p} is not an enrolled keyholder`);
+    if (!k || k.removed_at)
+      throw new FrostCeremonyError('KEYHOLDER_UNKNOWN', `participant ${p} is not an enrolled keyholder`);
     const identityKey = store.frostIdentity(p);
-    if (!identityKey) throw new FrostCeremonyError('IDENTITY_INVALID', `participant ${p} has no FROST identity recorded: they run quorum-signer frost identity, then you run quorum keyholder identity ${p} HEX`);
+    if (!identityKey)
+      throw new FrostCeremonyError(
+        'IDENTITY_INVALID',
+        `participant ${p} has no FROST identity recorded: they run quorum-signer frost identity, then you run ` +
+          `quorum keyholder identity ${p} HEX`,
+      );
     return { name: p, identityKey };
   });
   // dkg-<name>, or dkg-<name>-<k> after earlier ceremonies for this name failed or were cancelled.
@@ -136,16 +228,35 @@ export interface FrostGroupRequest {
  * `frost:NAME` names exactly one key.
  */
 export function openRoleKeyCeremony(store: Store, req: FrostGroupRequest, now = new Date()): FrostCeremonyRow {
-  if (!NAME_RE.test(req.name) || /\.\d+$/.test(req.name)) throw new FrostCeremonyError('REQUEST_INVALID', `group name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-', not ending in '.' and digits`);
-  const purpose: RoleKeyPurpose = { kind: 'role-key', name: req.name, reason: req.reason, ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}) };
+  if (!NAME_RE.test(req.name) || /\.\d+$/.test(req.name))
+    throw new FrostCeremonyError(
+      'REQUEST_INVALID',
+      `group name ${JSON.stringify(req.name)} must be 1-64 letters, digits, '.', '_' or '-', not ending in '.' ` +
+        'and digits',
+    );
+  const purpose: RoleKeyPurpose = {
+    kind: 'role-key',
+    name: req.name,
+    reason: req.reason,
+    ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}),
+  };
   return openCeremony(store, req, purpose, now, () => {
-    if (store.ca(req.name)) throw new FrostCeremonyError('CA_EXISTS', `a CA named ${req.name} exists already; group and CA names share one namespace, choose another name`);
+    if (store.ca(req.name))
+      throw new FrostCeremonyError(
+        'CA_EXISTS',
+        `a CA named ${req.name} exists already; group and CA names share one namespace, choose another name`,
+      );
     const taken = store.frostCeremonies().find((r) => r.state !== 'failed' && purposeOf(r).name === req.name);
-    if (taken) throw new FrostCeremonyError('CA_EXISTS', `ceremony ${taken.id} (${taken.state}) already makes the group ${req.name}; choose another name${taken.state === 'done' ? '' : ', or cancel it first'}`);
+    if (taken)
+      throw new FrostCeremonyError(
+        'CA_EXISTS',
+        `ceremony ${taken.id} (${taken.state}) already makes the group ${req.name}; choose another name${taken.state === 'done' ? '' : ', or cancel it first'}`,
+      );
   });
 }
 
-export const purposeOf = (r: FrostCeremonyRow): FleetCaPurpose | RoleKeyPurpose => JSON.parse(r.purpose_json) as FleetCaPurpose | RoleKeyPurpose;
+export const purposeOf = (r: FrostCeremonyRow): FleetCaPurpose | RoleKeyPurpose =>
+  JSON.parse(r.purpose_json) as FleetCaPurpose | RoleKeyPurpose;
 
 /** A FROST group whose DKG is done: its key can be a CA key or a root/targets key. */
 export interface DoneGroup {
@@ -164,8 +275,10 @@ function enrolledKeyOf(store: Store): (name: string) => PublicKey | undefined {
   };
 }
 
-const identitiesOf = (rows: { identity_json: string | null }[]): FrostSignedIdentity[] => rows.flatMap((x) => (x.identity_json ? [JSON.parse(x.identity_json) as FrostSignedIdentity] : []));
-const transcriptsOf = (rows: { transcript_json: string | null }[]): FrostTranscriptSignature[] => rows.flatMap((x) => (x.transcript_json ? [JSON.parse(x.transcript_json) as FrostTranscriptSignature] : []));
+const identitiesOf = (rows: { identity_json: string | null }[]): FrostSignedIdentity[] =>
+  rows.flatMap((x) => (x.identity_json ? [JSON.parse(x.identity_json) as FrostSignedIdentity] : []));
+const transcriptsOf = (rows: { transcript_json: string | null }[]): FrostTranscriptSignature[] =>
+  rows.flatMap((x) => (x.transcript_json ? [JSON.parse(x.transcript_json) as FrostTranscriptSignature] : []));
 
 /**
  * Why an agreed ceremony's group may not be used, or null: it must carry every participant's
@@ -175,7 +288,12 @@ const transcriptsOf = (rows: { transcript_json: string | null }[]): FrostTranscr
  */
 export function groupProblem(store: Store, r: FrostCeremonyRow): string | null {
   if (r.state !== 'done' || !r.group_json) return `ceremony ${r.id} is ${r.state}`;
-  if (!r.transcript_digest) return `the group of ceremony ${r.id} was agreed before participants signed identity statements and transcripts (an older coordinator): anyone relaying that ceremony could have held the key; create the group again (a new ceremony)`;
+  if (!r.transcript_digest)
+    return (
+      `the group of ceremony ${r.id} was agreed before participants signed identity statements and transcripts ` +
+      '(an older coordinator): anyone relaying that ceremony could have held the key; create the group again (a ' +
+      'new ceremony)'
+    );
   try {
     const ceremony = ceremonyOf(r);
     const round1Rows = store.dkgRound1(r.id);
@@ -183,17 +301,29 @@ export function groupProblem(store: Store, r: FrostCeremonyRow): string | null {
     const keyOf = enrolledKeyOf(store);
     const identities = checkIdentities(ceremony, identitiesOf(round1Rows), keyOf);
     const digest = transcriptDigest(ceremony, identities, round1);
-    if (digest !== r.transcript_digest) return `the stored transcript of ceremony ${r.id} hashes to ${digest}, not the ${r.transcript_digest} recorded at agreement`;
+    if (digest !== r.transcript_digest)
+      return (
+        `the stored transcript of ceremony ${r.id} hashes to ${digest}, not the ${r.transcript_digest} recorded ` +
+        'at agreement'
+      );
     checkTranscripts(ceremony, digest, transcriptsOf(store.dkgConfirms(r.id)), keyOf);
-    const group = dkgAgree(ceremony, round1, store.dkgConfirms(r.id).map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm));
-    if (!same(group, JSON.parse(r.group_json))) return `the group recorded for ceremony ${r.id} is not the one its transcript gives`;
+    const group = dkgAgree(
+      ceremony,
+      round1,
+      store.dkgConfirms(r.id).map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm),
+    );
+    if (!same(group, JSON.parse(r.group_json)))
+      return `the group recorded for ceremony ${r.id} is not the one its transcript gives`;
     return null;
   } catch (e) {
     return `the record of ceremony ${r.id} does not verify: ${(e as Error).message}`;
   }
 }
 
-/** Agreed groups by ceremony id, per store ('done' is final): each checked (groupProblem), parsed and keyed once; null if refused. */
+/**
+ * Agreed groups by ceremony id, per store ('done' is final): each checked (groupProblem), parsed and keyed once; null
+ * if refused.
+ */
 const doneCache = new WeakMap<Store, Map<string, DoneGroup | null>>();
 
 /**
@@ -210,7 +340,10 @@ export function doneGroups(store: Store): DoneGroup[] {
     if (g === undefined) {
       const r = store.frostCeremony(id)!;
       const group = groupOf(r)!;
-      g = groupProblem(store, r) === null ? { ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint } : null;
+      g =
+        groupProblem(store, r) === null
+          ? { ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint }
+          : null;
       cache.set(id, g);
     }
     if (g) out.push(g);
@@ -223,18 +356,30 @@ export function usableGroup(store: Store, id: string): DoneGroup {
   const g = doneGroups(store).find((x) => x.ceremony === id);
   if (g) return g;
   const r = store.frostCeremony(id);
-  if (!r || r.state !== 'done') throw new FrostCeremonyError('CEREMONY_NOT_FOUND', `no agreed FROST group from ceremony ${id}`);
-  throw new FrostError('FROST_GROUP_UNAUTHENTICATED', `FROST group of ceremony ${id} is refused: ${groupProblem(store, r)}`);
+  if (!r || r.state !== 'done')
+    throw new FrostCeremonyError('CEREMONY_NOT_FOUND', `no agreed FROST group from ceremony ${id}`);
+  throw new FrostError(
+    'FROST_GROUP_UNAUTHENTICATED',
+    `FROST group of ceremony ${id} is refused: ${groupProblem(store, r)}`,
+  );
 }
 
 /** `frost:NAME` of a root change: the agreed group named NAME (or the ceremony id NAME). */
 export function groupByName(store: Store, name: string): DoneGroup {
   const g = doneGroups(store).find((x) => x.name === name || x.ceremony === name);
   if (g) return g;
-  const refused = store.frostCeremonies().find((r) => r.state === 'done' && (purposeOf(r).name === name || r.id === name));
+  const refused = store
+    .frostCeremonies()
+    .find((r) => r.state === 'done' && (purposeOf(r).name === name || r.id === name));
   if (refused) return usableGroup(store, refused.id);
   const pending = store.frostCeremonies().find((r) => purposeOf(r).name === name || r.id === name);
-  throw new FrostCeremonyError('CEREMONY_NOT_FOUND', pending ? `the DKG ceremony ${pending.id} for ${name} is ${pending.state}${pending.failure ? ` (${pending.failure})` : ''}, so there is no group key yet` : `no FROST group ${name}; create one with quorum frost create --name ${name} ...`);
+  throw new FrostCeremonyError(
+    'CEREMONY_NOT_FOUND',
+    pending
+      ? `the DKG ceremony ${pending.id} for ${name} is ${pending.state}${pending.failure ? ` (${pending.failure})` : ''}, ` +
+          'so there is no group key yet'
+      : `no FROST group ${name}; create one with quorum frost create --name ${name} ...`,
+  );
 }
 
 function ceremonyRow(store: Store, id: string): FrostCeremonyRow {
@@ -245,23 +390,37 @@ function ceremonyRow(store: Store, id: string): FrostCeremonyRow {
 
 function participantOf(ceremony: FrostCeremony, keyholder: KeyholderRow): number {
   const p = ceremony.participants.find((x) => x.name === keyholder.name);
-  if (!p) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is not a participant of ceremony ${ceremony.id} (participants: ${ceremony.participants.map((x) => x.name).join(', ')})`);
+  if (!p)
+    throw new FrostCeremonyError(
+      'CEREMONY_NOT_PARTICIPANT',
+      `${keyholder.name} is not a participant of ceremony ${ceremony.id} (participants: ` +
+        `${ceremony.participants.map((x) => x.name).join(', ')})`,
+    );
   return p.identifier;
 }
 
 function expectStep(r: FrostCeremonyRow, step: FrostDkgState, what: string): void {
-  if (r.state !== step) throw new FrostCeremonyError('CEREMONY_WRONG_STEP', `cannot accept ${what}: ceremony ${r.id} is at step ${r.state}${r.failure ? ` (${r.failure})` : ''}`);
+  if (r.state !== step)
+    throw new FrostCeremonyError(
+      'CEREMONY_WRONG_STEP',
+      `cannot accept ${what}: ceremony ${r.id} is at step ${r.state}${r.failure ? ` (${r.failure})` : ''}`,
+    );
 }
 
 /** The state of a ceremony as one participant (or null: the admin) may see it. */
-export function dkgStatus(store: Store, id: string, self: number | null): Omit<Extract<ServerMessage, { type: 'frost.dkg.status' }>, 'type' | 'ref'> {
+export function dkgStatus(
+  store: Store,
+  id: string,
+  self: number | null,
+): Omit<Extract<ServerMessage, { type: 'frost.dkg.status' }>, 'type' | 'ref'> {
   const r = ceremonyRow(store, id);
   const ceremony = ceremonyOf(r);
   const r1 = store.dkgRound1(id);
   const r2 = store.dkgRound2(id);
   const confirms = store.dkgConfirms(id);
   const past1 = r.state !== 'round1' && r1.length === ceremony.participants.length;
-  const past2 = (r.state === 'confirm' || r.state === 'done' || (r.state === 'failed' && confirms.length > 0)) && self !== null;
+  const past2 =
+    (r.state === 'confirm' || r.state === 'done' || (r.state === 'failed' && confirms.length > 0)) && self !== null;
   return {
     ceremony,
     state: r.state,
@@ -290,38 +449,84 @@ export interface DkgEvent {
  * statement for it and verify under its enrolled key (FROST_IDENTITY_UNVERIFIED; nothing is
  * stored). Idempotent for the identical package and statement (a resend after a restart).
  */
-export function submitDkgRound1(store: Store, id: string, keyholder: KeyholderRow, pkg: FrostDkgRound1, identity: FrostSignedIdentity): DkgEvent {
+export function submitDkgRound1(
+  store: Store,
+  id: string,
+  keyholder: KeyholderRow,
+  pkg: FrostDkgRound1,
+  identity: FrostSignedIdentity,
+): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
     const ceremony = ceremonyOf(r);
     const self = participantOf(ceremony, keyholder);
-    if (pkg.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${pkg.from}`);
-    if (pkg.ceremonyDigest !== r.digest) throw new FrostCeremonyError('CEREMONY_CONFLICT', `the round-1 package is for another ceremony digest than ${id}'s`);
-    if (pkg.commitment.length !== ceremony.threshold) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a ${ceremony.threshold}-of-n ceremony takes ${ceremony.threshold} commitments, not ${pkg.commitment.length}`);
+    if (pkg.from !== self)
+      throw new FrostCeremonyError(
+        'CEREMONY_NOT_PARTICIPANT',
+        `${keyholder.name} is participant ${self}, not ${pkg.from}`,
+      );
+    if (pkg.ceremonyDigest !== r.digest)
+      throw new FrostCeremonyError(
+        'CEREMONY_CONFLICT',
+        `the round-1 package is for another ceremony digest than ${id}'s`,
+      );
+    if (pkg.commitment.length !== ceremony.threshold)
+      throw new FrostCeremonyError(
+        'CEREMONY_CONFLICT',
+        `a ${ceremony.threshold}-of-n ceremony takes ${ceremony.threshold} commitments, not ${pkg.commitment.length}`,
+      );
     if (!verifyIdentity(ceremony, keyholder.name, identity, publicKeyFrom(keyholder.spki))) {
-      throw new FrostError('FROST_IDENTITY_UNVERIFIED', `the identity statement of ${keyholder.name} is not ceremony ${id}'s statement for participant ${self} (identity key ${ceremony.participants.find((p) => p.identifier === self)!.identityKey}), or is not signed by ${keyholder.name}'s enrolled key`, [self]);
+      throw new FrostError(
+        'FROST_IDENTITY_UNVERIFIED',
+        `the identity statement of ${keyholder.name} is not ceremony ${id}'s statement for participant ${self} ` +
+          `(identity key ${ceremony.participants.find((p) => p.identifier === self)!.identityKey}), or is not ` +
+          `signed by ${keyholder.name}'s enrolled key`,
+        [self],
+      );
     }
     const prior = store.dkgRound1(id).find((x) => x.participant === self);
     if (prior) {
       // The statement is the same; a resent signature may differ (ECDSA, RSA-PSS): the stored one stays.
-      if (same(JSON.parse(prior.package_json), pkg) && prior.identity_json && same((JSON.parse(prior.identity_json) as FrostSignedIdentity).statement, identity.statement)) return {};
-      throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent another round-1 package for ${id}`);
+      if (
+        same(JSON.parse(prior.package_json), pkg) &&
+        prior.identity_json &&
+        same((JSON.parse(prior.identity_json) as FrostSignedIdentity).statement, identity.statement)
+      )
+        return {};
+      throw new FrostCeremonyError(
+        'CEREMONY_CONFLICT',
+        `${keyholder.name} already sent another round-1 package for ${id}`,
+      );
     }
     expectStep(r, 'round1', 'a round-1 package');
     store.insertDkgRound1(id, self, JSON.stringify(pkg), JSON.stringify(identity));
-    store.audit('frost.dkg.round1', { ceremony: id, from: self, keyholder: keyholder.name, identityKey: identity.statement.identityKey });
+    store.audit('frost.dkg.round1', {
+      ceremony: id,
+      from: self,
+      keyholder: keyholder.name,
+      identityKey: identity.statement.identityKey,
+    });
     const all = store.dkgRound1(id);
-    if (all.length < ceremony.participants.length) return { log: `ceremony ${id}: round 1 from ${keyholder.name} (${all.length}/${ceremony.participants.length})` };
+    if (all.length < ceremony.participants.length)
+      return { log: `ceremony ${id}: round 1 from ${keyholder.name} (${all.length}/${ceremony.participants.length})` };
     store.setFrostCeremonyState(id, 'round1', 'round2');
     store.audit('frost.dkg.round1.complete', { ceremony: id });
     const packages = all.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
     const identities = identitiesOf(all);
-    return { log: `ceremony ${id}: round 1 complete`, toParticipants: () => ({ type: 'frost.dkg.round1.all', ceremony: id, packages, identities }) };
+    return {
+      log: `ceremony ${id}: round 1 complete`,
+      toParticipants: () => ({ type: 'frost.dkg.round1.all', ceremony: id, packages, identities }),
+    };
   });
 }
 
 /** Round 2: one ciphertext for each other participant, stored and relayed unread. */
-export function submitDkgRound2(store: Store, id: string, keyholder: KeyholderRow, packages: FrostDkgRound2[]): DkgEvent {
+export function submitDkgRound2(
+  store: Store,
+  id: string,
+  keyholder: KeyholderRow,
+  packages: FrostDkgRound2[],
+): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
     const ceremony = ceremonyOf(r);
@@ -329,29 +534,52 @@ export function submitDkgRound2(store: Store, id: string, keyholder: KeyholderRo
     const others = ceremony.participants.filter((p) => p.identifier !== self).map((p) => p.identifier);
     const to = new Set<number>();
     for (const p of packages) {
-      if (p.from !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self} and cannot send a round-2 package from ${p.from}`);
-      if (p.ceremonyDigest !== r.digest) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a round-2 package for another ceremony digest than ${id}'s`);
-      if (!others.includes(p.to) || to.has(p.to)) throw new FrostCeremonyError('CEREMONY_CONFLICT', `a round-2 package addressed to ${p.to}: one each for ${others.join(', ')} is expected`);
+      if (p.from !== self)
+        throw new FrostCeremonyError(
+          'CEREMONY_NOT_PARTICIPANT',
+          `${keyholder.name} is participant ${self} and cannot send a round-2 package from ${p.from}`,
+        );
+      if (p.ceremonyDigest !== r.digest)
+        throw new FrostCeremonyError('CEREMONY_CONFLICT', `a round-2 package for another ceremony digest than ${id}'s`);
+      if (!others.includes(p.to) || to.has(p.to))
+        throw new FrostCeremonyError(
+          'CEREMONY_CONFLICT',
+          `a round-2 package addressed to ${p.to}: one each for ${others.join(', ')} is expected`,
+        );
       to.add(p.to);
     }
-    if (to.size !== others.length) throw new FrostCeremonyError('CEREMONY_CONFLICT', `round 2 takes one package for each of ${others.join(', ')} in one message`);
+    if (to.size !== others.length)
+      throw new FrostCeremonyError(
+        'CEREMONY_CONFLICT',
+        `round 2 takes one package for each of ${others.join(', ')} in one message`,
+      );
     const prior = store.dkgRound2(id).filter((x) => x.sender === self);
     if (prior.length) {
       const byTo = new Map(prior.map((x) => [x.recipient, JSON.parse(x.package_json) as unknown]));
       if (packages.every((p) => byTo.has(p.to) && same(byTo.get(p.to), p))) return {};
-      throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent other round-2 packages for ${id}`);
+      throw new FrostCeremonyError(
+        'CEREMONY_CONFLICT',
+        `${keyholder.name} already sent other round-2 packages for ${id}`,
+      );
     }
     expectStep(r, 'round2', 'round-2 packages');
     for (const p of packages) store.insertDkgRound2(id, self, p.to, JSON.stringify(p));
     store.audit('frost.dkg.round2', { ceremony: id, from: self, keyholder: keyholder.name, to: [...to] });
     const all = store.dkgRound2(id);
     const n = ceremony.participants.length;
-    if (all.length < n * (n - 1)) return { log: `ceremony ${id}: round 2 from ${keyholder.name} (${new Set(all.map((x) => x.sender)).size}/${n})` };
+    if (all.length < n * (n - 1))
+      return { log: `ceremony ${id}: round 2 from ${keyholder.name} (${new Set(all.map((x) => x.sender)).size}/${n})` };
     store.setFrostCeremonyState(id, 'round2', 'confirm');
     store.audit('frost.dkg.round2.complete', { ceremony: id });
     return {
       log: `ceremony ${id}: round 2 complete; ciphertexts relayed`,
-      toParticipants: (p) => ({ type: 'frost.dkg.round2.inbox', ceremony: id, packages: all.filter((x) => x.recipient === p.identifier).map((x) => JSON.parse(x.package_json) as FrostDkgRound2) }),
+      toParticipants: (p) => ({
+        type: 'frost.dkg.round2.inbox',
+        ceremony: id,
+        packages: all
+          .filter((x) => x.recipient === p.identifier)
+          .map((x) => JSON.parse(x.package_json) as FrostDkgRound2),
+      }),
     };
   });
 }
@@ -360,29 +588,60 @@ export function submitDkgRound2(store: Store, id: string, keyholder: KeyholderRo
  * A participant's confirmation. With all of them in, dkgAgree against the round-1 transcript:
  * the group is recorded (and its purpose applied), or the ceremony fails naming who differs.
  */
-export async function submitDkgConfirm(store: Store, id: string, keyholder: KeyholderRow, confirm: FrostDkgConfirm, transcript: FrostTranscriptSignature, now = new Date()): Promise<DkgEvent> {
+export async function submitDkgConfirm(
+  store: Store,
+  id: string,
+  keyholder: KeyholderRow,
+  confirm: FrostDkgConfirm,
+  transcript: FrostTranscriptSignature,
+  now = new Date(),
+): Promise<DkgEvent> {
   const stored = store.tx(() => {
     const r = ceremonyRow(store, id);
     const ceremony = ceremonyOf(r);
     const self = participantOf(ceremony, keyholder);
-    if (confirm.from !== self || transcript.identifier !== self) throw new FrostCeremonyError('CEREMONY_NOT_PARTICIPANT', `${keyholder.name} is participant ${self}, not ${confirm.from === self ? transcript.identifier : confirm.from}`);
-    if (!verifySignature(publicKeyFrom(keyholder.spki), transcriptMessage(id, self, transcript.transcript), Buffer.from(transcript.signature, 'base64'))) {
-      throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `the transcript signature of ${keyholder.name} does not verify under its enrolled key`, [self]);
+    if (confirm.from !== self || transcript.identifier !== self)
+      throw new FrostCeremonyError(
+        'CEREMONY_NOT_PARTICIPANT',
+        `${keyholder.name} is participant ${self}, not ${confirm.from === self ? transcript.identifier : confirm.from}`,
+      );
+    if (
+      !verifySignature(
+        publicKeyFrom(keyholder.spki),
+        transcriptMessage(id, self, transcript.transcript),
+        Buffer.from(transcript.signature, 'base64'),
+      )
+    ) {
+      throw new FrostError(
+        'FROST_TRANSCRIPT_UNSIGNED',
+        `the transcript signature of ${keyholder.name} does not verify under its enrolled key`,
+        [self],
+      );
     }
     const prior = store.dkgConfirms(id).find((x) => x.participant === self);
     if (prior) {
       const t = prior.transcript_json ? (JSON.parse(prior.transcript_json) as FrostTranscriptSignature) : null;
       if (same(JSON.parse(prior.confirm_json), confirm) && t?.transcript === transcript.transcript) return null;
-      throw new FrostCeremonyError('CEREMONY_CONFLICT', `${keyholder.name} already sent another confirmation for ${id}`);
+      throw new FrostCeremonyError(
+        'CEREMONY_CONFLICT',
+        `${keyholder.name} already sent another confirmation for ${id}`,
+      );
     }
     expectStep(r, 'confirm', 'a confirmation');
     store.insertDkgConfirm(id, self, JSON.stringify(confirm), JSON.stringify(transcript));
-    store.audit('frost.dkg.confirm', { ceremony: id, from: self, keyholder: keyholder.name, groupPublicKey: confirm.groupPublicKey, transcript: transcript.transcript });
+    store.audit('frost.dkg.confirm', {
+      ceremony: id,
+      from: self,
+      keyholder: keyholder.name,
+      groupPublicKey: confirm.groupPublicKey,
+      transcript: transcript.transcript,
+    });
     return { r, ceremony, count: store.dkgConfirms(id).length };
   });
   if (!stored) return {};
   const { r, ceremony, count } = stored;
-  if (count < ceremony.participants.length) return { log: `ceremony ${id}: confirmation from ${keyholder.name} (${count}/${ceremony.participants.length})` };
+  if (count < ceremony.participants.length)
+    return { log: `ceremony ${id}: confirmation from ${keyholder.name} (${count}/${ceremony.participants.length})` };
   return agree(store, r, now);
 }
 
@@ -406,9 +665,23 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
     if (!(e instanceof FrostError)) throw e;
     const failure = `${e.code}: ${e.message}`;
     store.tx(() => {
-      if (store.setFrostCeremonyState(r.id, 'confirm', 'failed', { failure, closed_at: now.toISOString() })) store.audit('frost.dkg.failed', { ceremony: r.id, code: e.code, participants: e.participants }, now.toISOString());
+      if (store.setFrostCeremonyState(r.id, 'confirm', 'failed', { failure, closed_at: now.toISOString() }))
+        store.audit(
+          'frost.dkg.failed',
+          { ceremony: r.id, code: e.code, participants: e.participants },
+          now.toISOString(),
+        );
     });
-    return { log: `ceremony ${r.id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: r.id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }) };
+    return {
+      log: `ceremony ${r.id} failed: ${failure}`,
+      toParticipants: () => ({
+        type: 'frost.dkg.failed',
+        ceremony: r.id,
+        code: e.code,
+        message: e.message.slice(0, 2048),
+        participants: e.participants,
+      }),
+    };
   }
   const purpose = purposeOf(r);
   const pk = groupPublicKey(group);
@@ -416,18 +689,72 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
   let prepared: Awaited<ReturnType<typeof prepareCertificate>> | null = null;
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
   if (purpose.kind === 'fleet-ca') {
-    const notAfter = purpose.validityDays === undefined ? undefined : new Date(notBefore.getTime() + Math.round(purpose.validityDays * 86_400_000));
-    prepared = await prepareCertificate('fleet-root', { subjectPublicKey: pk.spki, fleetName: purpose.fleetName, issuer: 'self', notBefore, ...(notAfter ? { notAfter } : {}) });
+    const notAfter =
+      purpose.validityDays === undefined
+        ? undefined
+        : new Date(notBefore.getTime() + Math.round(purpose.validityDays * 86_400_000));
+    prepared = await prepareCertificate('fleet-root', {
+      subjectPublicKey: pk.spki,
+      fleetName: purpose.fleetName,
+      issuer: 'self',
+      notBefore,
+      ...(notAfter ? { notAfter } : {}),
+    });
   }
   const certRound = store.tx(() => {
-    if (!store.setFrostCeremonyState(r.id, 'confirm', 'done', { group_json: JSON.stringify(group), closed_at: now.toISOString(), transcript_digest: digest })) return undefined;
-    store.audit('frost.dkg.done', { ceremony: r.id, groupPublicKey: group.groupPublicKey, fingerprint: pk.fingerprint, threshold: group.threshold, transcript: digest, verifyingShares: group.participants.map((p) => ({ identifier: p.identifier, name: p.name, verifyingShare: p.verifyingShare })) }, now.toISOString());
+    if (
+      !store.setFrostCeremonyState(r.id, 'confirm', 'done', {
+        group_json: JSON.stringify(group),
+        closed_at: now.toISOString(),
+        transcript_digest: digest,
+      })
+    )
+      return undefined;
+    store.audit(
+      'frost.dkg.done',
+      {
+        ceremony: r.id,
+        groupPublicKey: group.groupPublicKey,
+        fingerprint: pk.fingerprint,
+        threshold: group.threshold,
+        transcript: digest,
+        verifyingShares: group.participants.map((p) => ({
+          identifier: p.identifier,
+          name: p.name,
+          verifyingShare: p.verifyingShare,
+        })),
+      },
+      now.toISOString(),
+    );
     if (purpose.kind !== 'fleet-ca' || !prepared) return undefined;
     if (store.ca(purpose.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${purpose.name} exists already`);
     const names = ceremony.participants.map((p) => p.name);
-    store.insertCa({ name: purpose.name, kind: 'frost', holder: null, issuer_spki: pk.spki, issuer_fingerprint: pk.fingerprint, algorithm: 'ed25519', chain_pem: null, approvals_threshold: group.threshold, approvers: JSON.stringify(names), created_at: now.toISOString() });
+    store.insertCa({
+      name: purpose.name,
+      kind: 'frost',
+      holder: null,
+      issuer_spki: pk.spki,
+      issuer_fingerprint: pk.fingerprint,
+      algorithm: 'ed25519',
+      chain_pem: null,
+      approvals_threshold: group.threshold,
+      approvers: JSON.stringify(names),
+      created_at: now.toISOString(),
+    });
     store.setCaFrostCeremony(purpose.name, r.id);
-    store.audit('ca.created', { name: purpose.name, kind: 'frost', ceremony: r.id, fingerprint: pk.fingerprint, algorithm: 'ed25519', participants: names, threshold: group.threshold }, now.toISOString());
+    store.audit(
+      'ca.created',
+      {
+        name: purpose.name,
+        kind: 'frost',
+        ceremony: r.id,
+        fingerprint: pk.fingerprint,
+        algorithm: 'ed25519',
+        participants: names,
+        threshold: group.threshold,
+      },
+      now.toISOString(),
+    );
     const deadline = purpose.deadline ? new Date(purpose.deadline) : new Date(now.getTime() + DEFAULT_DEADLINE_MS);
     return insertCertRoundRow(store, purpose.name, prepared, purpose.reason, deadline, now, null);
   });
@@ -439,7 +766,15 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
 }
 
 /** A participant stops the ceremony (a package failed its checks). */
-export function refuseCeremony(store: Store, id: string, keyholder: KeyholderRow, code: string, message: string, participants: number[], now = new Date()): DkgEvent {
+export function refuseCeremony(
+  store: Store,
+  id: string,
+  keyholder: KeyholderRow,
+  code: string,
+  message: string,
+  participants: number[],
+  now = new Date(),
+): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
     const ceremony = ceremonyOf(r);
@@ -447,15 +782,33 @@ export function refuseCeremony(store: Store, id: string, keyholder: KeyholderRow
     if (r.state === 'done' || r.state === 'failed') return {};
     const failure = `${code} reported by ${keyholder.name} (participant ${self}): ${message}`;
     store.setFrostCeremonyState(r.id, r.state, 'failed', { failure, closed_at: now.toISOString() });
-    store.audit('frost.dkg.failed', { ceremony: id, code, reportedBy: keyholder.name, participants }, now.toISOString());
-    return { log: `ceremony ${id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: id, code: code.slice(0, 64), message: failure.slice(0, 2048), participants }) };
+    store.audit(
+      'frost.dkg.failed',
+      { ceremony: id, code, reportedBy: keyholder.name, participants },
+      now.toISOString(),
+    );
+    return {
+      log: `ceremony ${id} failed: ${failure}`,
+      toParticipants: () => ({
+        type: 'frost.dkg.failed',
+        ceremony: id,
+        code: code.slice(0, 64),
+        message: failure.slice(0, 2048),
+        participants,
+      }),
+    };
   });
 }
 
 /** A ceremony under way (not failed or done) whose group is to become CA `name`, or a role-key group of that name. */
 export function pendingCeremonyFor(store: Store, name: string): FrostCeremonyRow | undefined {
   // A done role-key group keeps its name (group and CA names share one namespace).
-  return store.frostCeremonies().find((r) => r.state !== 'failed' && (r.state !== 'done' || purposeOf(r).kind === 'role-key') && purposeOf(r).name === name);
+  return store
+    .frostCeremonies()
+    .find(
+      (r) =>
+        r.state !== 'failed' && (r.state !== 'done' || purposeOf(r).kind === 'role-key') && purposeOf(r).name === name,
+    );
 }
 
 /** The release coordinator stops a ceremony under way (a participant lost its state, or will not take part). */
@@ -463,11 +816,21 @@ export function cancelCeremony(store: Store, id: string, reason: string, now = n
   if (!reason.trim()) throw new FrostCeremonyError('REQUEST_INVALID', 'give a reason');
   return store.tx(() => {
     const r = ceremonyRow(store, id);
-    if (r.state === 'done' || r.state === 'failed') throw new FrostCeremonyError('CEREMONY_WRONG_STEP', `ceremony ${id} is already ${r.state}`);
+    if (r.state === 'done' || r.state === 'failed')
+      throw new FrostCeremonyError('CEREMONY_WRONG_STEP', `ceremony ${id} is already ${r.state}`);
     const failure = `cancelled by the release coordinator: ${reason}`;
     store.setFrostCeremonyState(id, r.state, 'failed', { failure, closed_at: now.toISOString() });
     store.audit('frost.dkg.cancelled', { ceremony: id, reason }, now.toISOString());
-    return { log: `ceremony ${id} cancelled: ${reason}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: id, code: 'CANCELLED', message: failure.slice(0, 2048), participants: [] }) };
+    return {
+      log: `ceremony ${id} cancelled: ${reason}`,
+      toParticipants: () => ({
+        type: 'frost.dkg.failed',
+        ceremony: id,
+        code: 'CANCELLED',
+        message: failure.slice(0, 2048),
+        participants: [],
+      }),
+    };
   });
 }
 
@@ -488,15 +851,41 @@ export function expireCeremonies(store: Store, now = new Date()): { id: string; 
     const deadline = ceremonyDeadline(r);
     if (deadline.getTime() > now.getTime()) continue;
     const ceremony = ceremonyOf(r);
-    const have = new Set(r.state === 'round1' ? store.dkgRound1(r.id).map((x) => x.participant) : r.state === 'round2' ? store.dkgRound2(r.id).map((x) => x.sender) : store.dkgConfirms(r.id).map((x) => x.participant));
+    const have = new Set(
+      r.state === 'round1'
+        ? store.dkgRound1(r.id).map((x) => x.participant)
+        : r.state === 'round2'
+          ? store.dkgRound2(r.id).map((x) => x.sender)
+          : store.dkgConfirms(r.id).map((x) => x.participant),
+    );
     const waiting = ceremony.participants.filter((p) => !have.has(p.identifier));
-    const failure = `DEADLINE: the deadline ${deadline.toISOString()} passed at step ${r.state}, waiting for ${waiting.map((p) => p.name).join(', ')}; open the ceremony again when every participant can take part`;
+    const failure =
+      `DEADLINE: the deadline ${deadline.toISOString()} passed at step ${r.state}, waiting for ` +
+      `${waiting.map((p) => p.name).join(', ')}; open the ceremony again when every participant can take part`;
     const changed = store.tx(() => {
-      if (!store.setFrostCeremonyState(r.id, r.state, 'failed', { failure, closed_at: now.toISOString() })) return false;
-      store.audit('frost.dkg.expired', { ceremony: r.id, step: r.state, deadline: deadline.toISOString(), waiting: waiting.map((p) => p.name) }, now.toISOString());
+      if (!store.setFrostCeremonyState(r.id, r.state, 'failed', { failure, closed_at: now.toISOString() }))
+        return false;
+      store.audit(
+        'frost.dkg.expired',
+        { ceremony: r.id, step: r.state, deadline: deadline.toISOString(), waiting: waiting.map((p) => p.name) },
+        now.toISOString(),
+      );
       return true;
     });
-    if (changed) out.push({ id: r.id, ev: { log: `ceremony ${r.id} failed: ${failure}`, toParticipants: () => ({ type: 'frost.dkg.failed', ceremony: r.id, code: 'DEADLINE', message: failure.slice(0, 2048), participants: waiting.map((p) => p.identifier) }) } });
+    if (changed)
+      out.push({
+        id: r.id,
+        ev: {
+          log: `ceremony ${r.id} failed: ${failure}`,
+          toParticipants: () => ({
+            type: 'frost.dkg.failed',
+            ceremony: r.id,
+            code: 'DEADLINE',
+            message: failure.slice(0, 2048),
+            participants: waiting.map((p) => p.identifier),
+          }),
+        },
+      });
   }
   return out;
 }
@@ -505,7 +894,8 @@ export function expireCeremonies(store: Store, now = new Date()): { id: string; 
 export async function resumeCeremonies(store: Store): Promise<DkgEvent[]> {
   const out: DkgEvent[] = [];
   for (const r of store.frostCeremonies()) {
-    if (r.state === 'confirm' && store.dkgConfirms(r.id).length === ceremonyOf(r).participants.length) out.push(await agree(store, r));
+    if (r.state === 'confirm' && store.dkgConfirms(r.id).length === ceremonyOf(r).participants.length)
+      out.push(await agree(store, r));
   }
   return out;
 }

@@ -22,11 +22,32 @@ import { unzipSync } from 'fflate';
 import { canonicalize } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { LIMITS } from '../protocol/limits.js';
-import { decodeSig, otaUsable, parseGarageSignPublic, parseMetadataKey, sha256hex, type MetadataKey, type PublicKey } from '../protocol/keys.js';
-import { deletedKeyLine, OTA_PSS_SALT, otaSaltProblem, otaTargetsProblems, serverKeysDeleted, type OtaTargetCode } from '../protocol/ota-server.js';
+import {
+  decodeSig,
+  otaUsable,
+  parseGarageSignPublic,
+  parseMetadataKey,
+  sha256hex,
+  type MetadataKey,
+  type PublicKey,
+} from '../protocol/keys.js';
+import {
+  deletedKeyLine,
+  OTA_PSS_SALT,
+  otaSaltProblem,
+  otaTargetsProblems,
+  serverKeysDeleted,
+  type OtaTargetCode,
+} from '../protocol/ota-server.js';
 import { OTA_SERVER_TARGETS_META } from './proposals.js';
 import { EXPIRES_RE, formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
-import { parseMetadata, verifyRepository, type FileInput, type Metadata, type RepositoryInput } from '../protocol/verify.js';
+import {
+  parseMetadata,
+  verifyRepository,
+  type FileInput,
+  type Metadata,
+  type RepositoryInput,
+} from '../protocol/verify.js';
 import { DATA_FILES } from './server.js';
 import { Store } from './store.js';
 
@@ -102,7 +123,8 @@ function folderEntries(dir: string): Entries {
       const file = path.join(dir, name);
       const st = fs.lstatSync(file);
       if (!st.isFile()) throw gsError(`${file} is not a regular file`);
-      if (st.size > max) throw gsError(`${file} is ${st.size} bytes, more than the ${max} bytes a ${path.basename(name)} can be`);
+      if (st.size > max)
+        throw gsError(`${file} is ${st.size} bytes, more than the ${max} bytes a ${path.basename(name)} can be`);
       return fs.readFileSync(file);
     },
     stored: (name) => name,
@@ -137,7 +159,8 @@ function zipEntries(file: string, wanted: (name: string) => boolean): Entries {
     names,
     read(name, max) {
       const b = byName.get(name);
-      if (!b) throw gsError(`${file}: ${name} could not be read (entries larger than ${MAX_METADATA} bytes are not read)`);
+      if (!b)
+        throw gsError(`${file}: ${name} could not be read (entries larger than ${MAX_METADATA} bytes are not read)`);
       if (b.length > max) throw gsError(`${file}: ${name} is ${b.length} bytes, more than the ${max} bytes it can be`);
       return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     },
@@ -180,7 +203,8 @@ export function parseTufrepoUrl(text: string, where: string): { url: string; dro
   } catch {
     throw gsError(`${where}: ${JSON.stringify(s.slice(0, 80))} is not a URL`);
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw gsError(`${where}: ${u.protocol} URLs are not a reposerver; expected https://`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw gsError(`${where}: ${u.protocol} URLs are not a reposerver; expected https://`);
   const droppedUserinfo = !!(u.username || u.password);
   u.username = '';
   u.password = '';
@@ -234,7 +258,11 @@ export function readGarageSign(p: string): GarageSignSource {
     }
   }
   if (!src.root) {
-    throw new QuorumError('FILE_MISSING', `${p}: no roles/root.json (garage-sign repository) or root.json (credentials.zip); run garage-sign root pull first`);
+    throw new QuorumError(
+      'FILE_MISSING',
+      `${p}: no roles/root.json (garage-sign repository) or root.json (credentials.zip); run garage-sign root ` +
+        'pull first',
+    );
   }
   src.publicKeys.sort((a, b) => a.name.localeCompare(b.name));
   src.privateKeyFiles.sort();
@@ -273,7 +301,8 @@ export function keyRoles(src: GarageSignSource, root: RootSigned): KeyReport[] {
         const mk = root.keys[id];
         if (!mk) continue;
         try {
-          if (parseMetadataKey(mk as MetadataKey).fingerprint === k.pk.fingerprint && !roles.includes(role)) roles.push(role);
+          if (parseMetadataKey(mk as MetadataKey).fingerprint === k.pk.fingerprint && !roles.includes(role))
+            roles.push(role);
         } catch {
           // an unusable key in root is reported by verification
         }
@@ -296,13 +325,17 @@ export interface UnsignedReport {
 /** What `roles/unsigned/*.json` hold, compared with the signed metadata. */
 export function unsignedReports(src: GarageSignSource, signedRoot?: RootSigned): UnsignedReport[] {
   const out: UnsignedReport[] = [];
-  for (const [role, f] of [['root', src.unsignedRoot], ['targets', src.unsignedTargets]] as const) {
+  for (const [role, f] of [
+    ['root', src.unsignedRoot],
+    ['targets', src.unsignedTargets],
+  ] as const) {
     if (!f) continue;
     try {
       const body = JSON.parse(f.bytes.toString('utf8')) as Record<string, unknown>;
       const version = Number.isInteger(body.version) ? (body.version as number) : null;
       const r: UnsignedReport = { file: f.name, role, version };
-      if (role === 'targets') r.targets = body.targets && typeof body.targets === 'object' ? Object.keys(body.targets).length : 0;
+      if (role === 'targets')
+        r.targets = body.targets && typeof body.targets === 'object' ? Object.keys(body.targets).length : 0;
       if (role === 'root' && signedRoot) r.differs = !canonicalize(body, 'ota').equals(canonicalize(signedRoot, 'ota'));
       out.push(r);
     } catch (e) {
@@ -358,7 +391,15 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const INT32_MAX = 2 ** 31 - 1;
 /** RoleType in libtuf `TufDataType`, as root's `roles` keys (lowercase). */
-const ROLE_TYPES = new Set(['root', 'targets', 'snapshot', 'timestamp', 'offline-updates', 'offline-snapshot', 'remote-sessions']);
+const ROLE_TYPES = new Set([
+  'root',
+  'targets',
+  'snapshot',
+  'timestamp',
+  'offline-updates',
+  'offline-snapshot',
+  'remote-sessions',
+]);
 /** Fields of each model, as circe derives them. */
 export const OTA_TUF_FIELDS = {
   envelope: ['signatures', 'signed'],
@@ -384,8 +425,15 @@ class Checker {
   }
   /** Exactly the model's fields: unknown ones are dropped by ota-tuf (root: rejected). */
   fields(o: Obj, at: string, known: readonly string[], required: readonly string[]): void {
-    for (const k of Object.keys(o)) if (!known.includes(k)) this.add('OTA_EXPORT_UNKNOWN_FIELD', `${at}.${k}`, `ota-tuf's model has no field ${JSON.stringify(k)} here (it knows ${known.join(', ')}); remove it`);
-    for (const k of required) if (!(k in o)) this.add('OTA_EXPORT_MISSING_FIELD', `${at}.${k}`, `ota-tuf requires ${JSON.stringify(k)} here`);
+    for (const k of Object.keys(o))
+      if (!known.includes(k))
+        this.add(
+          'OTA_EXPORT_UNKNOWN_FIELD',
+          `${at}.${k}`,
+          `ota-tuf's model has no field ${JSON.stringify(k)} here (it knows ${known.join(', ')}); remove it`,
+        );
+    for (const k of required)
+      if (!(k in o)) this.add('OTA_EXPORT_MISSING_FIELD', `${at}.${k}`, `ota-tuf requires ${JSON.stringify(k)} here`);
   }
   int(v: unknown, at: string, min: number, max: number): boolean {
     if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return true;
@@ -402,7 +450,13 @@ class Checker {
 function asciiCheck(c: Checker, v: unknown, at: string): void {
   const bad = (s: string) => /[^\x20-\x7e\n]/.test(s);
   if (typeof v === 'string') {
-    if (bad(v)) c.add('OTA_EXPORT_NON_ASCII', at, `${JSON.stringify(v.slice(0, 40))} is not printable ASCII; aktualizr and ota-tuf escape such text differently and compute other signed bytes`);
+    if (bad(v))
+      c.add(
+        'OTA_EXPORT_NON_ASCII',
+        at,
+        `${JSON.stringify(v.slice(0, 40))} is not printable ASCII; aktualizr and ota-tuf escape such text ` +
+          'differently and compute other signed bytes',
+      );
   } else if (Array.isArray(v)) v.forEach((x, i) => asciiCheck(c, x, `${at}[${i}]`));
   else if (isObj(v)) {
     for (const [k, x] of Object.entries(v)) {
@@ -412,20 +466,33 @@ function asciiCheck(c: Checker, v: unknown, at: string): void {
   }
 }
 
-/** `expires`: ota-tuf decodes an Instant and re-encodes it as Instant.toString (whole seconds: YYYY-MM-DDTHH:MM:SSZ). */
+/**
+ * `expires`: ota-tuf decodes an Instant and re-encodes it as Instant.toString (whole seconds: YYYY-MM-DDTHH:MM:SSZ).
+ */
 function instantOf(c: Checker, v: unknown, at: string): string | null {
   if (typeof v !== 'string' || !EXPIRES_RE.test(v) || Number.isNaN(Date.parse(v)) || formatExpires(new Date(v)) !== v) {
-    c.add('OTA_EXPORT_FIELD', at, `must be a real time written YYYY-MM-DDTHH:MM:SSZ (as Instant.toString writes it), is ${JSON.stringify(v)}`);
+    c.add(
+      'OTA_EXPORT_FIELD',
+      at,
+      `must be a real time written YYYY-MM-DDTHH:MM:SSZ (as Instant.toString writes it), is ${JSON.stringify(v)}`,
+    );
     return null;
   }
   return v;
 }
 
-/** The public key text ota-tuf writes: BouncyCastle PEM (64-character lines, trailing newline) for RSA, lowercase hex for Ed25519. */
+/**
+ * The public key text ota-tuf writes: BouncyCastle PEM (64-character lines, trailing newline) for RSA, lowercase hex
+ * for Ed25519.
+ */
 export function otaTufPublic(pk: PublicKey): { keytype: 'RSA' | 'ED25519'; public: string } {
   if (pk.algorithm === 'ed25519') return { keytype: 'ED25519', public: pk.spki.subarray(12).toString('hex') };
-  if (pk.algorithm === 'rsa-pss-sha256') return { keytype: 'RSA', public: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() };
-  throw new OtaExportError('OTA_EXPORT_KEY_UNSUPPORTED', 'ECDSA keys cannot be used with OTA Connect: aktualizr rejects the whole root');
+  if (pk.algorithm === 'rsa-pss-sha256')
+    return { keytype: 'RSA', public: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() };
+  throw new OtaExportError(
+    'OTA_EXPORT_KEY_UNSUPPORTED',
+    'ECDSA keys cannot be used with OTA Connect: aktualizr rejects the whole root',
+  );
 }
 
 function checkEnvelope(c: Checker, doc: unknown): Obj | null {
@@ -442,11 +509,23 @@ function checkEnvelope(c: Checker, doc: unknown): Obj | null {
       const at = `signatures[${i}]`;
       if (!isObj(s)) return c.add('OTA_EXPORT_SIGNATURE', at, 'must be an object');
       c.fields(s, at, OTA_TUF_FIELDS.signature, OTA_TUF_FIELDS.signature);
-      if (typeof s.keyid !== 'string' || !HEX64.test(s.keyid)) c.add('OTA_EXPORT_SIGNATURE', `${at}.keyid`, 'must be 64 lowercase hex characters (ota-tuf KeyId)');
-      else if (seen.has(s.keyid)) c.add('OTA_EXPORT_SIGNATURE', `${at}.keyid`, 'a second signature by the same key; aktualizr rejects the whole file');
+      if (typeof s.keyid !== 'string' || !HEX64.test(s.keyid))
+        c.add('OTA_EXPORT_SIGNATURE', `${at}.keyid`, 'must be 64 lowercase hex characters (ota-tuf KeyId)');
+      else if (seen.has(s.keyid))
+        c.add(
+          'OTA_EXPORT_SIGNATURE',
+          `${at}.keyid`,
+          'a second signature by the same key; aktualizr rejects the whole file',
+        );
       else seen.add(s.keyid);
-      if (s.method !== 'ed25519' && s.method !== 'rsassa-pss-sha256') c.add('OTA_EXPORT_SIGNATURE', `${at}.method`, `must be "ed25519" or "rsassa-pss-sha256", is ${JSON.stringify(s.method)}`);
-      if (typeof s.sig !== 'string' || !BASE64.test(s.sig) || s.sig.length % 4 !== 0) c.add('OTA_EXPORT_SIGNATURE', `${at}.sig`, 'must be base64');
+      if (s.method !== 'ed25519' && s.method !== 'rsassa-pss-sha256')
+        c.add(
+          'OTA_EXPORT_SIGNATURE',
+          `${at}.method`,
+          `must be "ed25519" or "rsassa-pss-sha256", is ${JSON.stringify(s.method)}`,
+        );
+      if (typeof s.sig !== 'string' || !BASE64.test(s.sig) || s.sig.length % 4 !== 0)
+        c.add('OTA_EXPORT_SIGNATURE', `${at}.sig`, 'must be base64');
     });
   }
   if (!isObj(doc.signed)) {
@@ -465,7 +544,8 @@ function reencodeKeys(c: Checker, keys: unknown, at: string): Obj | null {
   const out: Obj = {};
   for (const [id, k] of Object.entries(keys)) {
     const kat = `${at}.${id}`;
-    if (!HEX64.test(id)) c.add('OTA_EXPORT_KEY_ID', kat, 'a key id must be 64 lowercase hex characters (ota-tuf KeyId)');
+    if (!HEX64.test(id))
+      c.add('OTA_EXPORT_KEY_ID', kat, 'a key id must be 64 lowercase hex characters (ota-tuf KeyId)');
     if (!isObj(k)) {
       c.add('OTA_EXPORT_FIELD', kat, 'must be a key object');
       continue;
@@ -473,11 +553,19 @@ function reencodeKeys(c: Checker, keys: unknown, at: string): Obj | null {
     c.fields(k, kat, OTA_TUF_FIELDS.key, OTA_TUF_FIELDS.key);
     if (isObj(k.keyval)) c.fields(k.keyval, `${kat}.keyval`, OTA_TUF_FIELDS.keyval, OTA_TUF_FIELDS.keyval);
     if (k.keytype === 'ECPRIME256V1' || String(k.keytype).toLowerCase().startsWith('ecdsa')) {
-      c.add('OTA_EXPORT_KEY_UNSUPPORTED', `${kat}.keytype`, 'ECDSA keys: aktualizr rejects the whole root; use ED25519 or RSA');
+      c.add(
+        'OTA_EXPORT_KEY_UNSUPPORTED',
+        `${kat}.keytype`,
+        'ECDSA keys: aktualizr rejects the whole root; use ED25519 or RSA',
+      );
       continue;
     }
     if (k.keytype !== 'RSA' && k.keytype !== 'ED25519') {
-      c.add('OTA_EXPORT_FIELD', `${kat}.keytype`, `ota-tuf decodes only "RSA" and "ED25519" (exact case), not ${JSON.stringify(k.keytype)}`);
+      c.add(
+        'OTA_EXPORT_FIELD',
+        `${kat}.keytype`,
+        `ota-tuf decodes only "RSA" and "ED25519" (exact case), not ${JSON.stringify(k.keytype)}`,
+      );
       continue;
     }
     let pk: PublicKey;
@@ -488,10 +576,20 @@ function reencodeKeys(c: Checker, keys: unknown, at: string): Obj | null {
       continue;
     }
     if (!otaUsable(pk)) {
-      c.add('OTA_EXPORT_KEY_UNSUPPORTED', kat, `${pk.algorithm}${pk.bits ? ` ${pk.bits}` : ''} cannot be used: ota-tuf needs RSA >= 2048 bits, aktualizr RSA 2048/3072/4096 or ED25519`);
+      c.add(
+        'OTA_EXPORT_KEY_UNSUPPORTED',
+        kat,
+        `${pk.algorithm}${pk.bits ? ` ${pk.bits}` : ''} cannot be used: ota-tuf needs RSA >= 2048 bits, ` +
+          'aktualizr RSA 2048/3072/4096 or ED25519',
+      );
       continue;
     }
-    if (pk.fingerprint !== id) c.add('OTA_EXPORT_KEY_ID', kat, `ota-tuf's key id for this key is ${pk.fingerprint} (sha256 of the DER SubjectPublicKeyInfo), not ${id}`);
+    if (pk.fingerprint !== id)
+      c.add(
+        'OTA_EXPORT_KEY_ID',
+        kat,
+        `ota-tuf's key id for this key is ${pk.fingerprint} (sha256 of the DER SubjectPublicKeyInfo), not ${id}`,
+      );
     const enc = otaTufPublic(pk);
     out[id] = { keytype: enc.keytype, keyval: { public: enc.public } };
   }
@@ -504,8 +602,14 @@ function reencodeKeys(c: Checker, keys: unknown, at: string): Obj | null {
  */
 function reencodeRoot(c: Checker, s: Obj): Obj | null {
   c.fields(s, 'signed', OTA_TUF_FIELDS.root, OTA_TUF_FIELDS.root);
-  if (s._type !== 'Root') c.add('OTA_EXPORT_FIELD', 'signed._type', `ota-tuf writes "Root" (and aktualizr compares it), not ${JSON.stringify(s._type)}`);
-  if (typeof s.consistent_snapshot !== 'boolean') c.add('OTA_EXPORT_FIELD', 'signed.consistent_snapshot', 'must be true or false');
+  if (s._type !== 'Root')
+    c.add(
+      'OTA_EXPORT_FIELD',
+      'signed._type',
+      `ota-tuf writes "Root" (and aktualizr compares it), not ${JSON.stringify(s._type)}`,
+    );
+  if (typeof s.consistent_snapshot !== 'boolean')
+    c.add('OTA_EXPORT_FIELD', 'signed.consistent_snapshot', 'must be true or false');
   c.int(s.version, 'signed.version', 1, INT32_MAX);
   const expires = instantOf(c, s.expires, 'signed.expires');
   const keys = reencodeKeys(c, s.keys, 'signed.keys');
@@ -521,7 +625,8 @@ function reencodeRoot(c: Checker, s: Obj): Obj | null {
       }
       c.fields(r, at, OTA_TUF_FIELDS.roleKeys, OTA_TUF_FIELDS.roleKeys);
       c.int(r.threshold, `${at}.threshold`, 1, LIMITS.maxThreshold);
-      if (!Array.isArray(r.keyids) || r.keyids.some((x) => typeof x !== 'string' || !HEX64.test(x))) c.add('OTA_EXPORT_KEY_ID', `${at}.keyids`, 'must be a list of 64-hex key ids');
+      if (!Array.isArray(r.keyids) || r.keyids.some((x) => typeof x !== 'string' || !HEX64.test(x)))
+        c.add('OTA_EXPORT_KEY_ID', `${at}.keyids`, 'must be a list of 64-hex key ids');
       roles[name] = { keyids: r.keyids, threshold: r.threshold };
     }
   }
@@ -532,31 +637,64 @@ function reencodeRoot(c: Checker, s: Obj): Obj | null {
 /** TargetCustom, which the reposerver requires on every new offline-signed target. */
 function checkCustom(c: Checker, custom: unknown, at: string): void {
   if (!isObj(custom)) {
-    c.add('OTA_EXPORT_TARGET', at, 'ota-tuf requires custom {name, version, hardwareIds, targetFormat, uri, createdAt, updatedAt} on offline-signed targets ("new offline signed target items must contain custom metadata")');
+    c.add(
+      'OTA_EXPORT_TARGET',
+      at,
+      'ota-tuf requires custom {name, version, hardwareIds, targetFormat, uri, createdAt, updatedAt} on ' +
+        'offline-signed targets ("new offline signed target items must contain custom metadata")',
+    );
     return;
   }
-  for (const k of ['name', 'version']) if (typeof custom[k] !== 'string') c.add('OTA_EXPORT_TARGET', `${at}.${k}`, 'must be a string');
+  for (const k of ['name', 'version'])
+    if (typeof custom[k] !== 'string') c.add('OTA_EXPORT_TARGET', `${at}.${k}`, 'must be a string');
   const hw = custom.hardwareIds;
-  if (!Array.isArray(hw) || hw.some((h) => typeof h !== 'string' || h.length > 200)) c.add('OTA_EXPORT_TARGET', `${at}.hardwareIds`, 'must be a list of hardware ids (strings of at most 200 characters)');
-  if (custom.targetFormat !== undefined && custom.targetFormat !== null && custom.targetFormat !== 'OSTREE' && custom.targetFormat !== 'BINARY') {
-    c.add('OTA_EXPORT_TARGET', `${at}.targetFormat`, `must be "OSTREE", "BINARY" or null, is ${JSON.stringify(custom.targetFormat)}`);
+  if (!Array.isArray(hw) || hw.some((h) => typeof h !== 'string' || h.length > 200))
+    c.add(
+      'OTA_EXPORT_TARGET',
+      `${at}.hardwareIds`,
+      'must be a list of hardware ids (strings of at most 200 characters)',
+    );
+  if (
+    custom.targetFormat !== undefined &&
+    custom.targetFormat !== null &&
+    custom.targetFormat !== 'OSTREE' &&
+    custom.targetFormat !== 'BINARY'
+  ) {
+    c.add(
+      'OTA_EXPORT_TARGET',
+      `${at}.targetFormat`,
+      `must be "OSTREE", "BINARY" or null, is ${JSON.stringify(custom.targetFormat)}`,
+    );
   }
-  if (custom.uri !== undefined && custom.uri !== null && typeof custom.uri !== 'string') c.add('OTA_EXPORT_TARGET', `${at}.uri`, 'must be a URI string or null');
-  if (custom.cliUploaded !== undefined && custom.cliUploaded !== null && typeof custom.cliUploaded !== 'boolean') c.add('OTA_EXPORT_TARGET', `${at}.cliUploaded`, 'must be true, false or absent');
+  if (custom.uri !== undefined && custom.uri !== null && typeof custom.uri !== 'string')
+    c.add('OTA_EXPORT_TARGET', `${at}.uri`, 'must be a URI string or null');
+  if (custom.cliUploaded !== undefined && custom.cliUploaded !== null && typeof custom.cliUploaded !== 'boolean')
+    c.add('OTA_EXPORT_TARGET', `${at}.cliUploaded`, 'must be true, false or absent');
   for (const k of ['createdAt', 'updatedAt']) {
     const v = custom[k];
-    if (typeof v !== 'string' || !INSTANT.test(v) || Number.isNaN(Date.parse(v))) c.add('OTA_EXPORT_TARGET', `${at}.${k}`, `ota-tuf requires ${k} as an instant (YYYY-MM-DDTHH:MM:SSZ), is ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !INSTANT.test(v) || Number.isNaN(Date.parse(v)))
+      c.add(
+        'OTA_EXPORT_TARGET',
+        `${at}.${k}`,
+        `ota-tuf requires ${k} as an instant (YYYY-MM-DDTHH:MM:SSZ), is ${JSON.stringify(v)}`,
+      );
   }
 }
 
 function checkTargetsBody(c: Checker, s: Obj): void {
   c.fields(s, 'signed', OTA_TUF_FIELDS.targets, ['_type', 'expires', 'targets', 'version']);
-  if (s._type !== 'Targets') c.add('OTA_EXPORT_FIELD', 'signed._type', `must be exactly "Targets" (aktualizr compares it), not ${JSON.stringify(s._type)}`);
+  if (s._type !== 'Targets')
+    c.add(
+      'OTA_EXPORT_FIELD',
+      'signed._type',
+      `must be exactly "Targets" (aktualizr compares it), not ${JSON.stringify(s._type)}`,
+    );
   c.int(s.version, 'signed.version', 1, INT32_MAX);
   instantOf(c, s.expires, 'signed.expires');
   if (s.delegations !== undefined && s.delegations !== null) {
     const d = s.delegations;
-    if (!isObj(d) || !Array.isArray(d.roles)) c.add('OTA_EXPORT_FIELD', 'signed.delegations', 'must be {keys, roles: [...]}');
+    if (!isObj(d) || !Array.isArray(d.roles))
+      c.add('OTA_EXPORT_FIELD', 'signed.delegations', 'must be {keys, roles: [...]}');
     else {
       c.fields(d, 'signed.delegations', ['keys', 'roles'], ['keys', 'roles']);
       reencodeKeys(c, d.keys, 'signed.delegations.keys');
@@ -568,7 +706,8 @@ function checkTargetsBody(c: Checker, s: Obj): void {
   }
   for (const [name, item] of Object.entries(s.targets)) {
     const at = `signed.targets.${name}`;
-    if (!name || name.length >= 254 || name.includes('..')) c.add('OTA_EXPORT_TARGET', at, 'ota-tuf target names are 1-253 characters without ".."');
+    if (!name || name.length >= 254 || name.includes('..'))
+      c.add('OTA_EXPORT_TARGET', at, 'ota-tuf target names are 1-253 characters without ".."');
     if (!isObj(item)) {
       c.add('OTA_EXPORT_TARGET', at, 'must be {hashes, length, custom}');
       continue;
@@ -576,7 +715,11 @@ function checkTargetsBody(c: Checker, s: Obj): void {
     c.fields(item, at, OTA_TUF_FIELDS.targetItem, ['hashes', 'length']);
     const h = item.hashes;
     if (!isObj(h) || Object.keys(h).length !== 1 || typeof h.sha256 !== 'string' || !HEX64.test(h.sha256)) {
-      c.add('OTA_EXPORT_TARGET', `${at}.hashes`, `must be exactly {"sha256": 64 lowercase hex} (ota-tuf's HashMethod has sha256 only), is ${JSON.stringify(h)}`);
+      c.add(
+        'OTA_EXPORT_TARGET',
+        `${at}.hashes`,
+        `must be exactly {"sha256": 64 lowercase hex} (ota-tuf's HashMethod has sha256 only), is ${JSON.stringify(h)}`,
+      );
     }
     c.int(item.length, `${at}.length`, 0, Number.MAX_SAFE_INTEGER);
     checkCustom(c, item.custom, `${at}.custom`);
@@ -587,11 +730,14 @@ function checkTargetsBody(c: Checker, s: Obj): void {
 function firstDifference(a: unknown, b: unknown, at: string): string {
   if (isObj(a) && isObj(b)) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (!canonicalize(a[k] ?? null, 'ota').equals(canonicalize(b[k] ?? null, 'ota')) || !(k in a) || !(k in b)) return firstDifference(a[k], b[k], `${at}.${k}`);
+      if (!canonicalize(a[k] ?? null, 'ota').equals(canonicalize(b[k] ?? null, 'ota')) || !(k in a) || !(k in b))
+        return firstDifference(a[k], b[k], `${at}.${k}`);
     }
   }
   if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
-    for (let i = 0; i < a.length; i++) if (!canonicalize(a[i], 'ota').equals(canonicalize(b[i], 'ota'))) return firstDifference(a[i], b[i], `${at}[${i}]`);
+    for (let i = 0; i < a.length; i++)
+      if (!canonicalize(a[i], 'ota').equals(canonicalize(b[i], 'ota')))
+        return firstDifference(a[i], b[i], `${at}[${i}]`);
   }
   return at;
 }
@@ -622,7 +768,13 @@ export function checkOtaTuf(role: 'root' | 'targets', bytes: Buffer, file: strin
       } catch (e) {
         c.add('OTA_EXPORT_FIELD', 'signed', (e as Error).message);
       }
-      if (!same) c.add('OTA_EXPORT_REENCODE', firstDifference(s, re, 'signed'), 'ota-tuf re-encodes this differently, so the keyserver would refuse the root ("an incompatible encoder was used to encode root.json")');
+      if (!same)
+        c.add(
+          'OTA_EXPORT_REENCODE',
+          firstDifference(s, re, 'signed'),
+          'ota-tuf re-encodes this differently, so the keyserver would refuse the root ("an incompatible ' +
+            'encoder was used to encode root.json")',
+        );
     }
   } else {
     checkTargetsBody(c, s);
@@ -652,8 +804,15 @@ export interface ExportResult {
  * (`SignedRole.withChecksum`: `jsonSignedPayloadEncoder(content).canonical`).
  */
 export function roleChecksum(envelopeBytes: Buffer): string {
-  const doc = JSON.parse(envelopeBytes.toString('utf8')) as { signatures: { keyid: string; method: string; sig: string }[]; signed: unknown };
-  const signatures = doc.signatures.map((s) => ({ keyid: s.keyid, method: s.method === 'rsassa-pss' ? 'rsassa-pss-sha256' : s.method, sig: s.sig }));
+  const doc = JSON.parse(envelopeBytes.toString('utf8')) as {
+    signatures: { keyid: string; method: string; sig: string }[];
+    signed: unknown;
+  };
+  const signatures = doc.signatures.map((s) => ({
+    keyid: s.keyid,
+    method: s.method === 'rsassa-pss' ? 'rsassa-pss-sha256' : s.method,
+    sig: s.sig,
+  }));
   return sha256hex(canonicalize({ signatures, signed: doc.signed }, 'ota'));
 }
 
@@ -663,7 +822,9 @@ function versionOf(bytes: Buffer): number {
 
 /** The targets.json of the release before the latest one whose targets version is `v`. */
 function targetsOfVersion(store: Store, v: number): Buffer | null {
-  const seqs = store.db.prepare('SELECT DISTINCT release_seq AS seq FROM release_files WHERE name = ? ORDER BY release_seq DESC').all('targets.json') as { seq: number }[];
+  const seqs = store.db
+    .prepare('SELECT DISTINCT release_seq AS seq FROM release_files WHERE name = ? ORDER BY release_seq DESC')
+    .all('targets.json') as { seq: number }[];
   for (const { seq } of seqs) {
     const f = store.releaseFiles(seq)['targets.json'];
     if (f && versionOf(f) === v) return f;
@@ -697,7 +858,9 @@ export interface ServerTargets {
   /** The `signed` body. */
   signed: Record<string, unknown>;
   version: number;
-  /** Its x-ats-role-checksum: computed from a signed file, or read from garage-sign's checksum file; null when neither. */
+  /**
+   * Its x-ats-role-checksum: computed from a signed file, or read from garage-sign's checksum file; null when neither.
+   */
   checksum: string | null;
 }
 
@@ -714,9 +877,14 @@ export function readServerTargets(p: string): ServerTargets {
   })();
   if (st.isDirectory()) {
     file = path.join(p, 'roles', 'unsigned', 'targets.json');
-    if (!fs.existsSync(file)) throw new QuorumError('FILE_MISSING', `--server-targets ${p}: no roles/unsigned/targets.json; run garage-sign targets pull first`);
+    if (!fs.existsSync(file))
+      throw new QuorumError(
+        'FILE_MISSING',
+        `--server-targets ${p}: no roles/unsigned/targets.json; run garage-sign targets pull first`,
+      );
   }
-  if (path.basename(path.dirname(file)) === 'unsigned') checksumFile = path.join(path.dirname(path.dirname(file)), 'targets.json.checksum');
+  if (path.basename(path.dirname(file)) === 'unsigned')
+    checksumFile = path.join(path.dirname(path.dirname(file)), 'targets.json.checksum');
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -725,7 +893,11 @@ export function readServerTargets(p: string): ServerTargets {
   }
   const signedEnvelope = typeof doc.signed === 'object' && doc.signed !== null && Array.isArray(doc.signatures);
   const signed = (signedEnvelope ? doc.signed : doc) as Record<string, unknown>;
-  if (signed._type !== 'Targets' || !Number.isInteger(signed.version)) throw new QuorumError('USAGE', `--server-targets ${file}: not ota targets metadata (_type "Targets" with an integer version)`);
+  if (signed._type !== 'Targets' || !Number.isInteger(signed.version))
+    throw new QuorumError(
+      'USAGE',
+      `--server-targets ${file}: not ota targets metadata (_type "Targets" with an integer version)`,
+    );
   let checksum: string | null = null;
   if (signedEnvelope) checksum = roleChecksum(fs.readFileSync(file));
   else if (checksumFile && fs.existsSync(checksumFile)) {
@@ -749,7 +921,15 @@ function saltProblems(meta: Metadata, keys: Record<string, MetadataKey>): OtaPro
       return;
     }
     const salt = otaSaltProblem(pk, sig);
-    if (salt !== null) out.push({ code: 'OTA_EXPORT_PSS_SALT', file: meta.file, at: `signatures[${i}]`, message: `the RSA-PSS signature by ${s.keyid} has salt length ${salt}; devices accept it, but the OTA Connect servers verify salt length ${OTA_PSS_SALT} only and refuse the upload: have it signed again` });
+    if (salt !== null)
+      out.push({
+        code: 'OTA_EXPORT_PSS_SALT',
+        file: meta.file,
+        at: `signatures[${i}]`,
+        message:
+          `the RSA-PSS signature by ${s.keyid} has salt length ${salt}; devices accept it, but the OTA Connect ` +
+          `servers verify salt length ${OTA_PSS_SALT} only and refuse the upload: have it signed again`,
+      });
   });
   return out;
 }
@@ -760,19 +940,33 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
   const store = new Store(dbFile);
   try {
     const dialect = store.dialect();
-    if (dialect !== 'ota') throw new OtaExportError('OTA_EXPORT_DIALECT', `this repository is in the ${dialect} dialect; the ota-tuf server takes only ota metadata (_type "Root"/"Targets", base64 signatures, SPKI key ids)`);
+    if (dialect !== 'ota')
+      throw new OtaExportError(
+        'OTA_EXPORT_DIALECT',
+        `this repository is in the ${dialect} dialect; the ota-tuf server takes only ota metadata (_type ` +
+          '"Root"/"Targets", base64 signatures, SPKI key ids)',
+      );
     const rel = store.latestRelease();
-    if (!rel) throw new OtaExportError('OTA_EXPORT_NOTHING', 'nothing has been released yet; release a root (and targets) round first');
+    if (!rel)
+      throw new OtaExportError(
+        'OTA_EXPORT_NOTHING',
+        'nothing has been released yet; release a root (and targets) round first',
+      );
     const files = store.releaseFiles(rel.seq);
     const importedRoot = store.getMeta(OTA_META.importRootVersion);
     const imported = importedRoot !== undefined;
     const importedVersion = opts.serverRootVersion ?? (importedRoot ? Number(importedRoot) : null);
     const pulled = opts.serverTargets !== undefined ? readServerTargets(opts.serverTargets) : null;
     if (pulled && opts.serverTargetsVersion !== undefined && opts.serverTargetsVersion !== pulled.version) {
-      throw new QuorumError('USAGE', `--server-targets-version ${opts.serverTargetsVersion} contradicts --server-targets ${pulled.source}, which is version ${pulled.version}; give one of them`);
+      throw new QuorumError(
+        'USAGE',
+        `--server-targets-version ${opts.serverTargetsVersion} contradicts --server-targets ${pulled.source}, ` +
+          `which is version ${pulled.version}; give one of them`,
+      );
     }
     const serverTargets = store.getMeta(OTA_META.serverTargetsVersion);
-    const serverTargetsVersion = pulled?.version ?? opts.serverTargetsVersion ?? (serverTargets ? Number(serverTargets) : null);
+    const serverTargetsVersion =
+      pulled?.version ?? opts.serverTargetsVersion ?? (serverTargets ? Number(serverTargets) : null);
     const tufrepoUrl = store.getMeta(OTA_META.tufrepoUrl) ?? null;
     const notes: string[] = [];
     const problems: OtaProblem[] = [];
@@ -785,22 +979,34 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
     }
     const lowest = Math.min(...roots.keys());
     const report = verifyRepository(
-      { trustedRoot: roots.get(lowest) ?? { name: 'root.json', bytes: files['root.json']! }, roots, root: files['root.json'] ? { name: 'root.json', bytes: files['root.json'] } : undefined, targets: files['targets.json'] ? { name: 'targets.json', bytes: files['targets.json'] } : undefined },
+      {
+        trustedRoot: roots.get(lowest) ?? { name: 'root.json', bytes: files['root.json']! },
+        roots,
+        root: files['root.json'] ? { name: 'root.json', bytes: files['root.json'] } : undefined,
+        targets: files['targets.json'] ? { name: 'targets.json', bytes: files['targets.json'] } : undefined,
+      },
       { at: opts.at ?? new Date(), dialect: 'ota' },
     );
-    for (const e of report.errors) problems.push({ code: 'OTA_EXPORT_UNVERIFIED', file: e.file, at: e.code, message: e.message });
+    for (const e of report.errors)
+      problems.push({ code: 'OTA_EXPORT_UNVERIFIED', file: e.file, at: e.code, message: e.message });
 
-    const rootVersions = [...roots.keys()].filter((v) => importedVersion === null || v > importedVersion).sort((a, b) => a - b);
-    if (importedVersion !== null && !rootVersions.length) notes.push(`root version ${importedVersion} is what the reposerver already has; no root to upload`);
+    const rootVersions = [...roots.keys()]
+      .filter((v) => importedVersion === null || v > importedVersion)
+      .sort((a, b) => a - b);
+    if (importedVersion !== null && !rootVersions.length)
+      notes.push(`root version ${importedVersion} is what the reposerver already has; no root to upload`);
     const latestRoot = parseMetadata(files['root.json']!, 'root.json', 'root', 'ota').signed as RootSigned;
     for (const v of rootVersions) {
       const file = `${v}.root.json`;
       problems.push(...checkOtaTuf('root', roots.get(v)!.bytes, file));
       const self = parseMetadata(roots.get(v)!.bytes, file, 'root', 'ota');
-      const prev = roots.get(v - 1) ? (parseMetadata(roots.get(v - 1)!.bytes, `${v - 1}.root.json`, 'root', 'ota').signed as RootSigned) : null;
+      const prev = roots.get(v - 1)
+        ? (parseMetadata(roots.get(v - 1)!.bytes, `${v - 1}.root.json`, 'root', 'ota').signed as RootSigned)
+        : null;
       problems.push(...saltProblems(self, { ...(prev?.keys ?? {}), ...(self.signed as RootSigned).keys }));
       // The keyserver keeps only the private keys the new root still lists: say plainly which go.
-      if (prev) for (const k of serverKeysDeleted(prev, self.signed as RootSigned)) notes.push(`${file}: ${deletedKeyLine(k)}`);
+      if (prev)
+        for (const k of serverKeysDeleted(prev, self.signed as RootSigned)) notes.push(`${file}: ${deletedKeyLine(k)}`);
     }
 
     // The reposerver signs snapshot and timestamp with the keys it holds; a root that moves them
@@ -812,11 +1018,23 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
         for (const role of ['snapshot', 'timestamp']) {
           const a = JSON.stringify([...(was.roles[role]?.keyids ?? [])].sort());
           const b = JSON.stringify([...(latestRoot.roles[role]?.keyids ?? [])].sort());
-          if (a !== b) problems.push({ code: 'OTA_EXPORT_ONLINE_ROLES', file: 'root.json', at: `signed.roles.${role}`, message: `the reposerver signs ${role} with the online key(s) it holds (${a}); this root gives the role ${b}, so the server could no longer publish ${role}.json; keep the ${role} keys of root version ${importedVersion}` });
+          if (a !== b)
+            problems.push({
+              code: 'OTA_EXPORT_ONLINE_ROLES',
+              file: 'root.json',
+              at: `signed.roles.${role}`,
+              message:
+                `the reposerver signs ${role} with the online key(s) it holds (${a}); this root gives the role ` +
+                `${b}, so the server could no longer publish ${role}.json; keep the ${role} keys of root version ` +
+                `${importedVersion}`,
+            });
         }
       }
     } else if (!imported && opts.serverRootVersion === undefined) {
-      notes.push('this repository was not imported from OTA Connect (quorum init --import-garage-sign): the reposerver accepts a root only as the next version of the root it already has, signed by that root\'s keys');
+      notes.push(
+        'this repository was not imported from OTA Connect (quorum init --import-garage-sign): the reposerver ' +
+          "accepts a root only as the next version of the root it already has, signed by that root's keys",
+      );
     }
 
     let targetsVersion: number | null = null;
@@ -825,36 +1043,78 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
     if (t) {
       const v = versionOf(t);
       const released = parseMetadata(t, 'targets.json', 'targets', 'ota');
-      const sameBody = (a: Record<string, unknown>, b: unknown) => canonicalize(a, 'ota').equals(canonicalize(b, 'ota'));
+      const sameBody = (a: Record<string, unknown>, b: unknown) =>
+        canonicalize(a, 'ota').equals(canonicalize(b, 'ota'));
       // The targets the release was built on: released here, or pulled from the server at import.
       const prevFile = targetsOfVersion(store, v - 1);
       const importPulled = store.getMeta(OTA_SERVER_TARGETS_META);
-      const base = prevFile ? (parseMetadata(prevFile, 'targets.json', 'targets', 'ota').signed as unknown as Record<string, unknown>) : importPulled && (JSON.parse(importPulled) as { version: number }).version === v - 1 ? (JSON.parse(importPulled) as Record<string, unknown>) : null;
+      const base = prevFile
+        ? (parseMetadata(prevFile, 'targets.json', 'targets', 'ota').signed as unknown as Record<string, unknown>)
+        : importPulled && (JSON.parse(importPulled) as { version: number }).version === v - 1
+          ? (JSON.parse(importPulled) as Record<string, unknown>)
+          : null;
       const from = pulled ? `the reposerver holds (${pulled.source})` : 'the reposerver holds';
       if (serverTargetsVersion !== null && v === serverTargetsVersion) {
         if (pulled && !sameBody(pulled.signed, released.signed)) {
-          problems.push({ code: 'OTA_EXPORT_SERVER_TARGETS', file: 'targets.json', at: 'signed', message: `${from} targets version ${v} with other content than this release's; someone else published version ${v}: pull, and open a targets round on what the server holds` });
+          problems.push({
+            code: 'OTA_EXPORT_SERVER_TARGETS',
+            file: 'targets.json',
+            at: 'signed',
+            message:
+              `${from} targets version ${v} with other content than this release's; someone else published ` +
+              `version ${v}: pull, and open a targets round on what the server holds`,
+          });
         } else notes.push(`targets version ${v} is what the reposerver already has; no targets to upload`);
       } else if (serverTargetsVersion !== null && v !== serverTargetsVersion + 1) {
-        problems.push({ code: 'OTA_EXPORT_TARGETS_VERSION', file: 'targets.json', at: 'signed.version', message: `${from} targets version ${serverTargetsVersion} and accepts only version ${serverTargetsVersion + 1} next (409 invalid_version_bump), but this release has version ${v}${v > serverTargetsVersion && !pulled ? '; if the server has moved on since the import, give its targets with --server-targets (garage-sign targets pull)' : ''}` });
+        problems.push({
+          code: 'OTA_EXPORT_TARGETS_VERSION',
+          file: 'targets.json',
+          at: 'signed.version',
+          message:
+            `${from} targets version ${serverTargetsVersion} and accepts only version ${serverTargetsVersion + 1} ` +
+            `next (409 invalid_version_bump), but this release has version ${v}${v > serverTargetsVersion && !pulled ? '; if the server has moved on since the import, give its targets with --server-targets (garage-sign targets pull)' : ''}`,
+        });
       } else {
         targetsVersion = v;
         problems.push(...checkOtaTuf('targets', t, 'targets.json'));
         if (pulled && base && !sameBody(pulled.signed, base)) {
-          problems.push({ code: 'OTA_EXPORT_SERVER_TARGETS', file: 'targets.json', at: 'signed', message: `${from} targets version ${pulled.version}, but not the ones this release was built on (they differ at ${firstDifference(pulled.signed, base, 'signed')}); someone else published targets: open a new targets round on what the server holds` });
+          problems.push({
+            code: 'OTA_EXPORT_SERVER_TARGETS',
+            file: 'targets.json',
+            at: 'signed',
+            message:
+              `${from} targets version ${pulled.version}, but not the ones this release was built on (they ` +
+              `differ at ${firstDifference(pulled.signed, base, 'signed')}); someone else published targets: ` +
+              'open a new targets round on what the server holds',
+          });
         }
         // New targets need a location and hardware ids (the reposerver stores them, devices install them).
-        for (const x of otaTargetsProblems(released.signed as unknown as Record<string, unknown>, pulled?.signed ?? base)) problems.push({ ...x, file: 'targets.json', at: `signed.${x.at}` });
+        for (const x of otaTargetsProblems(
+          released.signed as unknown as Record<string, unknown>,
+          pulled?.signed ?? base,
+        ))
+          problems.push({ ...x, file: 'targets.json', at: `signed.${x.at}` });
         problems.push(...saltProblems(released, latestRoot.keys));
         if (pulled) {
           checksum = pulled.checksum;
-          if (!checksum) notes.push(`${pulled.source} is unsigned and no targets.json.checksum was found beside its roles/unsigned folder, so the x-ats-role-checksum is unknown; give the folder garage-sign targets pull wrote`);
+          if (!checksum)
+            notes.push(
+              `${pulled.source} is unsigned and no targets.json.checksum was found beside its roles/unsigned ` +
+                'folder, so the x-ats-role-checksum is unknown; give the folder garage-sign targets pull wrote',
+            );
         } else if (prevFile) checksum = roleChecksum(prevFile);
-        else if (v > 1 || serverTargetsVersion !== null) notes.push(`the targets the reposerver holds now are not known here, so their x-ats-role-checksum is not either: run "garage-sign targets pull" and give its folder with --server-targets`);
+        else if (v > 1 || serverTargetsVersion !== null)
+          notes.push(
+            'the targets the reposerver holds now are not known here, so their x-ats-role-checksum is not ' +
+              'either: run "garage-sign targets pull" and give its folder with --server-targets',
+          );
       }
     }
     if (problems.length) {
-      const err = new OtaExportError(problems[0]!.code, problems.map((p) => `${p.code}: ${p.file}: ${p.at}: ${p.message}`).join('\n'));
+      const err = new OtaExportError(
+        problems[0]!.code,
+        problems.map((p) => `${p.code}: ${p.file}: ${p.at}: ${p.message}`).join('\n'),
+      );
       (err as OtaExportError & { problems: OtaProblem[] }).problems = problems;
       throw err;
     }
@@ -886,19 +1146,34 @@ export function uploadSteps(r: ExportResult): string[] {
   out.push('upload, root versions first and in order, then targets:');
   out.push('  with garage-sign (repository folder tuf/<repo>, initialised from your credentials.zip):');
   for (const v of r.rootVersions) {
-    out.push(`    cp ${path.join(r.outDir, `${v}.root.json`)} tuf/<repo>/roles/root.json && garage-sign root push --repo <repo>`);
+    out.push(
+      `    cp ${path.join(r.outDir, `${v}.root.json`)} tuf/<repo>/roles/root.json && garage-sign root push ` +
+        '--repo <repo>',
+    );
   }
   if (r.targetsVersion !== null) {
     out.push(`    cp ${path.join(r.outDir, 'targets.json')} tuf/<repo>/roles/targets.json`);
-    if (r.checksum) out.push(`    cp ${path.join(r.outDir, 'targets.json.checksum')} tuf/<repo>/roles/targets.json.checksum`);
-    else out.push('    (roles/targets.json.checksum must hold the checksum of the targets on the server: garage-sign targets pull writes it; pull before pushing a root that changes the targets keys)');
+    if (r.checksum)
+      out.push(`    cp ${path.join(r.outDir, 'targets.json.checksum')} tuf/<repo>/roles/targets.json.checksum`);
+    else
+      out.push(
+        '    (roles/targets.json.checksum must hold the checksum of the targets on the server: garage-sign ' +
+          'targets pull writes it; pull before pushing a root that changes the targets keys)',
+      );
     out.push('    garage-sign targets push --repo <repo>');
   }
   out.push('  or over HTTP, with the OAuth2 bearer token garage-sign gets from treehub.json:');
-  for (const v of r.rootVersions) out.push(`    POST ${base}/api/v1/user_repo/root   (body: ${v}.root.json, Content-Type: application/json)`);
+  for (const v of r.rootVersions)
+    out.push(`    POST ${base}/api/v1/user_repo/root   (body: ${v}.root.json, Content-Type: application/json)`);
   if (r.targetsVersion !== null) {
-    out.push(`    PUT  ${base}/api/v1/user_repo/targets   (body: targets.json, Content-Type: application/json, x-ats-role-checksum: ${r.checksum ?? '<checksum of the targets the server holds>'})`);
-    out.push('    (412 role_checksum_mismatch: the server holds other targets than this checksum names; 428: the header is missing)');
+    out.push(
+      `    PUT  ${base}/api/v1/user_repo/targets   (body: targets.json, Content-Type: application/json, ` +
+        `x-ats-role-checksum: ${r.checksum ?? '<checksum of the targets the server holds>'})`,
+    );
+    out.push(
+      '    (412 role_checksum_mismatch: the server holds other targets than this checksum names; 428: the ' +
+        'header is missing)',
+    );
   }
   return out;
 }

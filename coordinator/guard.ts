@@ -51,7 +51,10 @@ export function sourceOf(remote: string | undefined): string {
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
   const groups = remote.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 interface Failures {
@@ -98,7 +101,12 @@ export class AuthGuard {
     this.expire(now);
     const mine = this.outstanding.get(source) ?? 0;
     if (mine >= this.limits.maxChallengesPerSource) {
-      throw new GuardError('TOO_MANY_CHALLENGES', `${mine} challenges from ${source} are outstanding; use one (log in) or wait ${Math.ceil(this.limits.challengeTtlMs / 1000)} s for them to expire`, Math.ceil(this.limits.challengeTtlMs / 1000));
+      throw new GuardError(
+        'TOO_MANY_CHALLENGES',
+        `${mine} challenges from ${source} are outstanding; use one (log in) or wait ` +
+          `${Math.ceil(this.limits.challengeTtlMs / 1000)} s for them to expire`,
+        Math.ceil(this.limits.challengeTtlMs / 1000),
+      );
     }
     // Bounded overall too: under a flood from many sources the oldest pending challenges go first.
     while (this.challenges.size >= this.limits.maxPendingChallenges) this.forget(this.challenges.keys().next().value!);
@@ -123,7 +131,11 @@ export class AuthGuard {
     const now = this.now();
     if (f && now - f.windowStart < 60_000 && f.inWindow >= this.limits.failedAuthPerMinute) {
       const wait = Math.ceil((f.windowStart + 60_000 - now) / 1000);
-      throw new GuardError('AUTH_THROTTLED', `${f.inWindow} failed authentications from ${source} in the last minute; try again in ${wait} s`, wait);
+      throw new GuardError(
+        'AUTH_THROTTLED',
+        `${f.inWindow} failed authentications from ${source} in the last minute; try again in ${wait} s`,
+        wait,
+      );
     }
   }
 
@@ -139,7 +151,11 @@ export class AuthGuard {
     if (!this.announced.has(id)) {
       // The first failure of a quiet source is written at once, as it always was.
       this.announced.add(id);
-      this.store.audit('auth.failed', { kind, code, ...(key !== undefined ? { key } : {}), remote: remote ?? null, source, count: 1 }, at);
+      this.store.audit(
+        'auth.failed',
+        { kind, code, ...(key !== undefined ? { key } : {}), remote: remote ?? null, source, count: 1 },
+        at,
+      );
     } else {
       let b = this.audit.get(id);
       if (!b) this.audit.set(id, (b = { kind, source, count: 0, codes: {}, keys: [], from: at, to: at }));
@@ -156,7 +172,16 @@ export class AuthGuard {
     const quiet = new Set(this.announced);
     for (const [id, b] of this.audit) {
       quiet.delete(id);
-      this.store.audit('auth.failed', { kind: b.kind, source: b.source, count: b.count, codes: b.codes, keys: b.keys, from: b.from, to: b.to, aggregated: true });
+      this.store.audit('auth.failed', {
+        kind: b.kind,
+        source: b.source,
+        count: b.count,
+        codes: b.codes,
+        keys: b.keys,
+        from: b.from,
+        to: b.to,
+        aggregated: true,
+      });
     }
     this.audit.clear();
     for (const id of quiet) this.announced.delete(id);
@@ -226,7 +251,8 @@ export class SlowReaders {
   /** After a message was queued to `ws`. */
   sent(ws: WebSocket): void {
     const queued = ws.bufferedAmount;
-    if (queued > this.limits.sendBufferMaxBytes) return this.drop(ws, `${queued} bytes of replies are queued unread (limit ${this.limits.sendBufferMaxBytes})`);
+    if (queued > this.limits.sendBufferMaxBytes)
+      return this.drop(ws, `${queued} bytes of replies are queued unread (limit ${this.limits.sendBufferMaxBytes})`);
     if (queued > this.limits.sendBufferPauseBytes && !this.paused.has(ws)) {
       ws.pause();
       this.paused.set(ws, this.now());
@@ -252,7 +278,12 @@ export class SlowReaders {
         this.paused.delete(ws);
         ws.resume();
         this.onResume(ws);
-      } else if (now - since > this.limits.slowReaderMs) this.drop(ws, `its replies have not been read for ${Math.round((now - since) / 1000)} s (${ws.bufferedAmount} bytes queued)`);
+      } else if (now - since > this.limits.slowReaderMs)
+        this.drop(
+          ws,
+          `its replies have not been read for ${Math.round((now - since) / 1000)} s (${ws.bufferedAmount} ` +
+            'bytes queued)',
+        );
     }
     if (!this.paused.size && this.timer) {
       clearInterval(this.timer);

@@ -17,7 +17,17 @@ import { publicKeyFrom, parseGarageSignPublic } from '../protocol/keys.js';
 import { loadRepository } from '../protocol/repository.js';
 import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
 import type { RootSigned } from '../protocol/metadata/schemas.js';
-import { garageSignInput, keyRoles, OTA_META, parseTufrepoUrl, readGarageSign, unsignedReports, type GarageSignSource, type KeyReport, type UnsignedReport } from './garage-sign.js';
+import {
+  garageSignInput,
+  keyRoles,
+  OTA_META,
+  parseTufrepoUrl,
+  readGarageSign,
+  unsignedReports,
+  type GarageSignSource,
+  type KeyReport,
+  type UnsignedReport,
+} from './garage-sign.js';
 import { initialRoot, OTA_SERVER_TARGETS_META } from './proposals.js';
 import { publish } from './release.js';
 import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
@@ -79,7 +89,8 @@ export interface GarageSignImport {
 
 export function readPublicKeyFile(file: string): string {
   const text = fs.readFileSync(file, 'utf8');
-  if (text.includes('-----BEGIN')) return publicKeyFrom(text).keyObject.export({ type: 'spki', format: 'pem' }).toString();
+  if (text.includes('-----BEGIN'))
+    return publicKeyFrom(text).keyObject.export({ type: 'spki', format: 'pem' }).toString();
   return parseGarageSignPublic(JSON.parse(text)).keyObject.export({ type: 'spki', format: 'pem' }).toString();
 }
 
@@ -92,17 +103,23 @@ export function metadataFolder(dir: string): string {
 export function init(opts: InitOptions): InitResult {
   const dataDir = path.resolve(opts.dataDir);
   const now = opts.now ?? new Date();
-  if (fs.existsSync(path.join(dataDir, DATA_FILES.db))) throw new QuorumError('USAGE', `${dataDir} is already a coordinator data dir; choose another --data-dir`);
+  if (fs.existsSync(path.join(dataDir, DATA_FILES.db)))
+    throw new QuorumError('USAGE', `${dataDir} is already a coordinator data dir; choose another --data-dir`);
   let imported: VerifyReport | undefined;
   let importFiles: Record<string, Buffer> | undefined;
   let dialect = opts.dialect;
   let input0: ReturnType<typeof loadRepository> | undefined;
   let gs: GarageSignSource | undefined;
   let tufrepoUrl: string | null = null;
-  if (opts.importDir && opts.importGarageSign) throw new QuorumError('USAGE', 'choose one of --import and --import-garage-sign');
+  if (opts.importDir && opts.importGarageSign)
+    throw new QuorumError('USAGE', 'choose one of --import and --import-garage-sign');
   if (opts.importGarageSign) {
     gs = readGarageSign(opts.importGarageSign);
-    if (dialect && dialect !== 'ota') throw new QuorumError('USAGE', 'a garage-sign repository is in the ota dialect; drop --dialect or use --dialect ota');
+    if (dialect && dialect !== 'ota')
+      throw new QuorumError(
+        'USAGE',
+        'a garage-sign repository is in the ota dialect; drop --dialect or use --dialect ota',
+      );
     dialect = 'ota';
     tufrepoUrl = opts.tufrepoUrl ? parseTufrepoUrl(opts.tufrepoUrl, '--tufrepo-url').url : (gs.tufrepoUrl ?? null);
   }
@@ -112,9 +129,17 @@ export function init(opts: InitOptions): InitResult {
     input0 = input;
     imported = verifyRepository(input, { at: opts.at ?? now, dialect });
     if (!imported.ok) {
-      throw new QuorumError('USAGE', `the repository in ${dir} does not verify, so it cannot be the trust anchor:\n${imported.errors.map((e) => `  ${e.code}: ${e.file}: ${e.message}`).join('\n')}`);
+      throw new QuorumError(
+        'USAGE',
+        `the repository in ${dir} does not verify, so it cannot be the trust anchor:\n${imported.errors.map((e) => `  ${e.code}: ${e.file}: ${e.message}`).join('\n')}`,
+      );
     }
-    if (gs && imported.dialect !== 'ota') throw new QuorumError('USAGE', `${dir} holds ${imported.dialect} metadata; a garage-sign repository is ota (import a TUF folder with --import)`);
+    if (gs && imported.dialect !== 'ota')
+      throw new QuorumError(
+        'USAGE',
+        `${dir} holds ${imported.dialect} metadata; a garage-sign repository is ota (import a TUF folder with ` +
+          '--import)',
+      );
     dialect = imported.dialect!;
     importFiles = {};
     for (const [v, f] of input.roots) importFiles[`${v}.root.json`] = f.bytes;
@@ -142,7 +167,9 @@ export function init(opts: InitOptions): InitResult {
       kind: gs.kind,
       path: gs.path,
       tufrepoUrl,
-      roles: Object.fromEntries(Object.entries(root.roles).map(([r, v]) => [r, { keyids: [...v.keyids], threshold: v.threshold }])),
+      roles: Object.fromEntries(
+        Object.entries(root.roles).map(([r, v]) => [r, { keyids: [...v.keyids], threshold: v.threshold }]),
+      ),
       keys: keyRoles(gs, root),
       privateKeyFiles: gs.privateKeyFiles.map((name) => ({
         name,
@@ -158,11 +185,19 @@ export function init(opts: InitOptions): InitResult {
     };
     for (const [name, entry] of Object.entries(opts.enroll ?? {})) {
       const k = gs.publicKeys.find((x) => x.name === entry || path.basename(x.name) === entry);
-      if (!k) throw new QuorumError('USAGE', `--enroll ${name}=${entry}: the import has no ${entry} (public keys found: ${gs.publicKeys.map((x) => x.name).join(', ') || 'none'})`);
+      if (!k)
+        throw new QuorumError(
+          'USAGE',
+          `--enroll ${name}=${entry}: the import has no ${entry} (public keys found: ` +
+            `${gs.publicKeys.map((x) => x.name).join(', ') || 'none'})`,
+        );
       enrollKeys.push([name, k]);
     }
   } else if (opts.enroll && Object.keys(opts.enroll).length) {
-    throw new QuorumError('USAGE', '--enroll names a public key inside a garage-sign import; use --keyholder NAME=FILE otherwise');
+    throw new QuorumError(
+      'USAGE',
+      '--enroll names a public key inside a garage-sign import; use --keyholder NAME=FILE otherwise',
+    );
   }
   if (!dialect) throw new QuorumError('USAGE', 'choose a dialect with --dialect ota|tuf (or --import a repository)');
 
@@ -180,15 +215,20 @@ export function init(opts: InitOptions): InitResult {
         // Not secrets: where the reposerver is, and which versions it holds.
         store.setMeta(OTA_META.importSource, 'garage-sign');
         if (gsImport.tufrepoUrl) store.setMeta(OTA_META.tufrepoUrl, gsImport.tufrepoUrl);
-        if (gsImport.serverTargetsVersion !== null) store.setMeta(OTA_META.serverTargetsVersion, String(gsImport.serverTargetsVersion));
+        if (gsImport.serverTargetsVersion !== null)
+          store.setMeta(OTA_META.serverTargetsVersion, String(gsImport.serverTargetsVersion));
         // What `targets pull` saw the server hold: round open and export tell new targets from it.
         const pulled = gsImport.unsigned.find((u) => u.role === 'targets');
         if (gs!.unsignedTargets && pulled?.version === gsImport.serverTargetsVersion) {
-          store.setMeta(OTA_SERVER_TARGETS_META, JSON.stringify(JSON.parse(gs!.unsignedTargets.bytes.toString('utf8'))));
+          store.setMeta(
+            OTA_SERVER_TARGETS_META,
+            JSON.stringify(JSON.parse(gs!.unsignedTargets.bytes.toString('utf8'))),
+          );
         }
       }
       if (importFiles && dialect === 'ota') {
-        // An ota import is the state of an OTA Connect reposerver: `quorum export ota-tuf` uploads only what comes after it.
+        // An ota import is the state of an OTA Connect reposerver: `quorum export ota-tuf` uploads only what comes
+        // after it.
         store.setMeta(OTA_META.importRootVersion, String(imported!.rootChain.at(-1)!.version));
         const t = imported!.roles.targets?.version;
         if (!gsImport && t !== undefined) store.setMeta(OTA_META.serverTargetsVersion, String(t));
@@ -196,21 +236,44 @@ export function init(opts: InitOptions): InitResult {
     });
     fs.writeFileSync(path.join(dataDir, DATA_FILES.adminToken), adminToken + '\n', { mode: 0o600 });
     const online = crypto.generateKeyPairSync('ed25519');
-    fs.writeFileSync(path.join(dataDir, DATA_FILES.onlineKey), online.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    fs.writeFileSync(
+      path.join(dataDir, DATA_FILES.onlineKey),
+      online.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      { mode: 0o600 },
+    );
 
-    for (const [name, file] of Object.entries(opts.keyholders ?? {})) enrollKeyholder(store, name, readPublicKeyFile(file), now);
-    for (const [name, k] of enrollKeys) enrollKeyholder(store, name, k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), now);
+    for (const [name, file] of Object.entries(opts.keyholders ?? {}))
+      enrollKeyholder(store, name, readPublicKeyFile(file), now);
+    for (const [name, k] of enrollKeys)
+      enrollKeyholder(store, name, k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), now);
 
     const result: InitResult = { dataDir, dialect, adminToken, imported, garageSign: gsImport };
     if (importFiles) {
       const seq = store.tx(() => {
-        const seq = store.insertRelease(null, 'import', imported!.rootChain.at(-1)!.version, now.toISOString(), importFiles!);
-        store.audit('repository.imported', { release: seq, files: Object.keys(importFiles!).sort(), ...(gsImport ? { source: 'garage-sign', kind: gsImport.kind, keys: gsImport.keys.map((k) => k.keyId) } : {}) }, now.toISOString());
+        const seq = store.insertRelease(
+          null,
+          'import',
+          imported!.rootChain.at(-1)!.version,
+          now.toISOString(),
+          importFiles!,
+        );
+        store.audit(
+          'repository.imported',
+          {
+            release: seq,
+            files: Object.keys(importFiles!).sort(),
+            ...(gsImport
+              ? { source: 'garage-sign', kind: gsImport.kind, keys: gsImport.keys.map((k) => k.keyId) }
+              : {}),
+          },
+          now.toISOString(),
+        );
         return seq;
       });
       publish(dataDir, seq, importFiles);
       if (dialect === 'tuf') {
-        const root = parseMetadata(importFiles['root.json'] ?? input0!.trustedRoot.bytes, 'root.json', 'root', dialect).signed as RootSigned;
+        const root = parseMetadata(importFiles['root.json'] ?? input0!.trustedRoot.bytes, 'root.json', 'root', dialect)
+          .signed as RootSigned;
         const online0 = publicKeyFrom(online.publicKey);
         const missing = ['snapshot', 'timestamp'].find((r) => !roleNeed(r, root, r).keys.has(online0.fingerprint));
         if (missing) result.onlineKeyMissing = missing;
@@ -227,7 +290,16 @@ export function init(opts: InitOptions): InitResult {
         },
         now,
       );
-      const round = openRound(store, { role: 'root', reason: 'initial root (version 1) of a new repository', deadline: new Date(now.getTime() + 7 * 86_400_000), signed }, now);
+      const round = openRound(
+        store,
+        {
+          role: 'root',
+          reason: 'initial root (version 1) of a new repository',
+          deadline: new Date(now.getTime() + 7 * 86_400_000),
+          signed,
+        },
+        now,
+      );
       result.firstRound = round.id;
     }
     if (opts.tls) result.tlsFingerprint = makeTlsCertificate(dataDir, opts.tlsHosts ?? ['localhost', '127.0.0.1']);
@@ -243,13 +315,35 @@ export function makeTlsCertificate(dataDir: string, hosts: string[]): string {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const san = hosts.map((h) => (/^[\d.]+$/.test(h) || h.includes(':') ? `IP:${h}` : `DNS:${h}`)).join(',');
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-      '-days', '825', '-subj', '/CN=uptane-quorum coordinator', '-addext', `subjectAltName=${san}`,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '825',
+        '-subj',
+        '/CN=uptane-quorum coordinator',
+        '-addext',
+        `subjectAltName=${san}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   } catch (e) {
-    throw new QuorumError('USAGE', `openssl could not make the TLS certificate: ${(e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message}`);
+    throw new QuorumError(
+      'USAGE',
+      'openssl could not make the TLS certificate: ' +
+        `${(e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message}`,
+    );
   }
   fs.chmodSync(path.join(dir, 'key.pem'), 0o600);
   return new crypto.X509Certificate(fs.readFileSync(path.join(dir, 'cert.pem'))).fingerprint256;

@@ -5,7 +5,14 @@
  */
 import { z } from 'zod';
 import { setOwn } from '../protocol/canonical.js';
-import { toMetadataKey, keyId, parseMetadataKey, publicKeyFrom, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import {
+  toMetadataKey,
+  keyId,
+  parseMetadataKey,
+  publicKeyFrom,
+  type MetadataKey,
+  type PublicKey,
+} from '../protocol/keys.js';
 import { buildRoot, daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires, type RootSigned, type Role } from '../protocol/metadata/schemas.js';
 import { QuorumError } from '../protocol/errors.js';
@@ -50,7 +57,10 @@ export type RootChange = z.infer<typeof RootChangeSchema>;
 /** Meta key: the `signed` targets body pulled from the OTA Connect reposerver at import (garage-sign targets pull). */
 export const OTA_SERVER_TARGETS_META = 'ota_server_targets';
 
-/** The targets the reposerver holds as far as this coordinator knows: the newer of the released ones and those pulled at import. */
+/**
+ * The targets the reposerver holds as far as this coordinator knows: the newer of the released ones and those pulled at
+ * import.
+ */
 export function serverKnownTargets(store: Store, state: RepoState): Record<string, unknown> | null {
   const released = state.targets ? (state.targets.signed as unknown as Record<string, unknown>) : null;
   const text = store.getMeta(OTA_SERVER_TARGETS_META);
@@ -70,17 +80,27 @@ export function checkOtaTargets(store: Store, state: RepoState, signed: Record<s
   if (!problems.length) return;
   // One line per problem; the first one's code heads the error (CODE: message on stderr).
   const first = problems[0]!.code;
-  throw new QuorumError(first, problems.map((p) => `${p.code === first ? '' : `${p.code}: `}${p.at}: ${p.message}`).join('\n'));
+  throw new QuorumError(
+    first,
+    problems.map((p) => `${p.code === first ? '' : `${p.code}: `}${p.at}: ${p.message}`).join('\n'),
+  );
 }
 
 /** The next targets body: the released one with entries added/replaced/removed. */
 export function proposeTargets(state: RepoState, change: TargetsChange, now = new Date()): Record<string, unknown> {
   const base = state.targets ? (structuredClone(state.targets.signed) as Record<string, unknown>) : null;
-  const signed: Record<string, unknown> = base ?? { _type: state.dialect === 'ota' ? 'Targets' : 'targets', targets: {} };
+  const signed: Record<string, unknown> = base ?? {
+    _type: state.dialect === 'ota' ? 'Targets' : 'targets',
+    targets: {},
+  };
   if (!base && state.dialect === 'tuf') signed.spec_version = '1.0.31';
   const targets = signed.targets as Record<string, unknown>;
   for (const name of change.remove ?? []) {
-    if (!Object.hasOwn(targets, name)) throw new RoundError('ROUND_INVALID', `cannot remove target ${JSON.stringify(name)}: the released targets do not list it`);
+    if (!Object.hasOwn(targets, name))
+      throw new RoundError(
+        'ROUND_INVALID',
+        `cannot remove target ${JSON.stringify(name)}: the released targets do not list it`,
+      );
     delete targets[name];
   }
   // Names such as __proto__ or constructor are ordinary target names.
@@ -90,7 +110,12 @@ export function proposeTargets(state: RepoState, change: TargetsChange, now = ne
   return signed;
 }
 
-function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof KeyRef>, online?: PublicKey): MetadataKey {
+function resolveKey(
+  store: Store,
+  root: RootSigned | null,
+  ref: z.infer<typeof KeyRef>,
+  online?: PublicKey,
+): MetadataKey {
   const dialect = store.dialect();
   if ('online' in ref) {
     if (!online) throw new RoundError('ROUND_INVALID', 'this coordinator has no online key');
@@ -98,7 +123,11 @@ function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof K
   }
   if ('keyholder' in ref) {
     const k = store.keyholderByName(ref.keyholder);
-    if (!k || k.removed_at) throw new RoundError('KEYHOLDER_UNKNOWN', `no enrolled keyholder ${ref.keyholder}; enroll with quorum keyholder add`);
+    if (!k || k.removed_at)
+      throw new RoundError(
+        'KEYHOLDER_UNKNOWN',
+        `no enrolled keyholder ${ref.keyholder}; enroll with quorum keyholder add`,
+      );
     return toMetadataKey(keyholderKey(k), dialect);
   }
   if ('publicKey' in ref) return toMetadataKey(publicKeyFrom(ref.publicKey), dialect);
@@ -115,8 +144,18 @@ function resolveKey(store: Store, root: RootSigned | null, ref: z.infer<typeof K
 }
 
 /** The next root body: the released one with keys added/removed and thresholds changed. */
-export function proposeRoot(store: Store, state: RepoState, change: RootChange, online?: PublicKey, now = new Date()): Record<string, unknown> {
-  if (!state.root) throw new RoundError('NO_ROOT', 'no released root to change; create the first root with quorum init --keyholder ...');
+export function proposeRoot(
+  store: Store,
+  state: RepoState,
+  change: RootChange,
+  online?: PublicKey,
+  now = new Date(),
+): Record<string, unknown> {
+  if (!state.root)
+    throw new RoundError(
+      'NO_ROOT',
+      'no released root to change; create the first root with quorum init --keyholder ...',
+    );
   const signed = structuredClone(state.root.signed) as unknown as RootSigned & Record<string, unknown>;
   const dialect = state.dialect;
   const fpOf = (k: MetadataKey) => parseMetadataKey(k).fingerprint;
@@ -125,7 +164,8 @@ export function proposeRoot(store: Store, state: RepoState, change: RootChange, 
     const r = signed.roles[role]!;
     const before = r.keyids.length;
     r.keyids = r.keyids.filter((id) => !signed.keys[id] || fpOf(signed.keys[id] as MetadataKey) !== fp);
-    if (r.keyids.length === before) throw new RoundError('ROUND_INVALID', `cannot remove the key from ${role}: the role does not list it`);
+    if (r.keyids.length === before)
+      throw new RoundError('ROUND_INVALID', `cannot remove the key from ${role}: the role does not list it`);
   }
   for (const { role, key } of change.add ?? []) {
     const mk = resolveKey(store, signed, key, online);
@@ -147,7 +187,11 @@ export function proposeRoot(store: Store, state: RepoState, change: RootChange, 
   }
   for (const [role, r] of Object.entries(signed.roles)) {
     if (r.threshold < 1 || r.threshold > r.keyids.length) {
-      throw new RoundError('ROUND_INVALID', `${role} threshold ${r.threshold} cannot be met by its ${r.keyids.length} key(s); it must be between 1 and ${r.keyids.length}`);
+      throw new RoundError(
+        'ROUND_INVALID',
+        `${role} threshold ${r.threshold} cannot be met by its ${r.keyids.length} key(s); it must be between 1 ` +
+          `and ${r.keyids.length}`,
+      );
     }
   }
   // Drop keys no role uses any more.
@@ -161,7 +205,14 @@ export function proposeRoot(store: Store, state: RepoState, change: RootChange, 
 /** Root version 1 of a new repository: keyholders' keys per role, the online key for snapshot/timestamp. */
 export function initialRoot(
   store: Store,
-  spec: { root: string[]; targets: string[]; rootThreshold: number; targetsThreshold: number; online: MetadataKey | string; expiresDays?: number },
+  spec: {
+    root: string[];
+    targets: string[];
+    rootThreshold: number;
+    targetsThreshold: number;
+    online: MetadataKey | string;
+    expiresDays?: number;
+  },
   now = new Date(),
 ): Record<string, unknown> {
   const dialect = store.dialect();
@@ -180,7 +231,10 @@ export function initialRoot(
   } satisfies Record<Role, unknown>;
   for (const r of ['root', 'targets'] as const) {
     if (roles[r].threshold < 1 || roles[r].threshold > roles[r].keys.length) {
-      throw new RoundError('ROUND_INVALID', `${r} threshold ${roles[r].threshold} cannot be met by ${roles[r].keys.length} keyholder(s)`);
+      throw new RoundError(
+        'ROUND_INVALID',
+        `${r} threshold ${roles[r].threshold} cannot be met by ${roles[r].keys.length} keyholder(s)`,
+      );
     }
   }
   return buildRoot({ dialect, version: 1, expires: daysFrom(now, spec.expiresDays ?? EXPIRY_DAYS.root), roles });

@@ -10,7 +10,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { encodeSig, otaMethod } from '../protocol/keys.js';
-import { buildSnapshot, buildTimestamp, daysFrom, localSigner, serialize, signEnvelope, type Envelope } from '../protocol/metadata/build.js';
+import {
+  buildSnapshot,
+  buildTimestamp,
+  daysFrom,
+  localSigner,
+  serialize,
+  signEnvelope,
+  type Envelope,
+} from '../protocol/metadata/build.js';
 import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } from '../protocol/verify.js';
 import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
 import type { RoundRow, Store } from './store.js';
@@ -32,7 +40,17 @@ export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, a
     if (m) roots.set(Number(m[1]), { name, bytes });
   }
   const f = (name: string) => (files[name] ? { name, bytes: files[name] } : undefined);
-  return verifyRepository({ trustedRoot: trusted, roots, root: f('root.json'), targets: f('targets.json'), snapshot: f('snapshot.json'), timestamp: f('timestamp.json') }, { at });
+  return verifyRepository(
+    {
+      trustedRoot: trusted,
+      roots,
+      root: f('root.json'),
+      targets: f('targets.json'),
+      snapshot: f('snapshot.json'),
+      timestamp: f('timestamp.json'),
+    },
+    { at },
+  );
 }
 
 /** The signed file of a round: its body with every stored signature under each key id that needs it. */
@@ -62,12 +80,19 @@ function assemble(store: Store, round: RoundRow, state: RepoState): Buffer {
  * Release the round if every threshold is met; null when it is not (yet) releasable. A linked
  * root + targets pair is released together, once both rounds have met their thresholds.
  */
-export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyObject | null, roundId: string): Promise<ReleaseResult | null> {
+export async function tryRelease(
+  store: Store,
+  dataDir: string,
+  onlineKey: KeyObject | null,
+  roundId: string,
+): Promise<ReleaseResult | null> {
   const first = store.round(roundId);
   if (!first || first.state !== 'open') return null;
   const linked = first.linked_round ? store.round(first.linked_round) : undefined;
   if (first.linked_round && (!linked || linked.state !== 'open')) return null;
-  const rounds = linked ? [first, linked].sort((x, y) => (x.role === 'root' ? -1 : y.role === 'root' ? 1 : 0)) : [first];
+  const rounds = linked
+    ? [first, linked].sort((x, y) => (x.role === 'root' ? -1 : y.role === 'root' ? 1 : 0))
+    : [first];
   const state = repoState(store);
   if (!rounds.every((r) => allMet(store, r, state))) return null;
   const dialect = state.dialect;
@@ -89,27 +114,74 @@ export async function tryRelease(store: Store, dataDir: string, onlineKey: KeyOb
   if (dialect === 'tuf' && onlineKey && files['targets.json']) {
     // TUF snapshot and timestamp, signed with the coordinator's online key.
     const online = localSigner(onlineKey);
-    const prevSnap = state.files['snapshot.json'] ? (parseMetadata(state.files['snapshot.json'], 'snapshot.json', 'snapshot', dialect).signed.version as number) : 0;
-    const prevTs = state.files['timestamp.json'] ? (parseMetadata(state.files['timestamp.json'], 'timestamp.json', 'timestamp', dialect).signed.version as number) : 0;
-    const targetsVersion = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed.version as number;
-    files['snapshot.json'] = serialize(await signEnvelope(buildSnapshot(dialect, prevSnap + 1, daysFrom(time, ONLINE_EXPIRY_DAYS.snapshot), files['targets.json'], targetsVersion), dialect, [online]));
-    files['timestamp.json'] = serialize(await signEnvelope(buildTimestamp(dialect, prevTs + 1, daysFrom(time, ONLINE_EXPIRY_DAYS.timestamp), files['snapshot.json'], prevSnap + 1), dialect, [online]));
+    const prevSnap = state.files['snapshot.json']
+      ? (parseMetadata(state.files['snapshot.json'], 'snapshot.json', 'snapshot', dialect).signed.version as number)
+      : 0;
+    const prevTs = state.files['timestamp.json']
+      ? (parseMetadata(state.files['timestamp.json'], 'timestamp.json', 'timestamp', dialect).signed.version as number)
+      : 0;
+    const targetsVersion = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed
+      .version as number;
+    files['snapshot.json'] = serialize(
+      await signEnvelope(
+        buildSnapshot(
+          dialect,
+          prevSnap + 1,
+          daysFrom(time, ONLINE_EXPIRY_DAYS.snapshot),
+          files['targets.json'],
+          targetsVersion,
+        ),
+        dialect,
+        [online],
+      ),
+    );
+    files['timestamp.json'] = serialize(
+      await signEnvelope(
+        buildTimestamp(
+          dialect,
+          prevTs + 1,
+          daysFrom(time, ONLINE_EXPIRY_DAYS.timestamp),
+          files['snapshot.json'],
+          prevSnap + 1,
+        ),
+        dialect,
+        [online],
+      ),
+    );
   }
 
   // Verify as a device would: trusting the previously released root (or, for version 1, itself).
-  const trusted: FileInput = state.files['root.json'] ? { name: 'root.json (previous release)', bytes: state.files['root.json'] } : { name: '1.root.json', bytes: files['root.json']! };
+  const trusted: FileInput = state.files['root.json']
+    ? { name: 'root.json (previous release)', bytes: state.files['root.json'] }
+    : { name: '1.root.json', bytes: files['root.json']! };
   const report = verifyFiles(files, trusted, time);
   const ids = rounds.map((r) => r.id).join(' + ');
   if (!report.ok) {
-    store.audit('release.refused', { round: ids, errors: report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`) });
-    throw new RoundError('ROUND_INVALID', `round ${ids} met its thresholds but the result does not verify: ${report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`).join('; ')}`);
+    store.audit('release.refused', {
+      round: ids,
+      errors: report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`),
+    });
+    throw new RoundError(
+      'ROUND_INVALID',
+      `round ${ids} met its thresholds but the result does not verify: ` +
+        `${report.errors.map((e) => `${e.code}: ${e.file}: ${e.message}`).join('; ')}`,
+    );
   }
 
   const main = rounds[0]!;
   const seq = store.tx(() => {
-    for (const r of rounds) if (!store.setRoundState(r.id, 'open', 'released', time.toISOString())) throw new RoundError('ROUND_NOT_OPEN', `round ${r.id} is no longer open`);
+    for (const r of rounds)
+      if (!store.setRoundState(r.id, 'open', 'released', time.toISOString()))
+        throw new RoundError('ROUND_NOT_OPEN', `round ${r.id} is no longer open`);
     const seq = store.insertRelease(main.id, main.role, main.version, time.toISOString(), files);
-    for (const r of rounds) store.audit('round.released', { round: r.id, role: r.role, version: r.version, release: seq, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, b.length])) });
+    for (const r of rounds)
+      store.audit('round.released', {
+        round: r.id,
+        role: r.role,
+        version: r.version,
+        release: seq,
+        files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, b.length])),
+      });
     return seq;
   });
   publish(dataDir, seq, files);
@@ -152,7 +224,10 @@ export function publish(dataDir: string, seq: number, files: Record<string, Buff
 export function republishLatest(store: Store, dataDir: string): void {
   // Temporary folders and links left by a crash in the middle of publish().
   const base = path.join(dataDir, 'releases');
-  if (fs.existsSync(base)) for (const n of fs.readdirSync(base)) if (n.startsWith('.tmp-') || n.startsWith('.current-')) fs.rmSync(path.join(base, n), { recursive: true, force: true });
+  if (fs.existsSync(base))
+    for (const n of fs.readdirSync(base))
+      if (n.startsWith('.tmp-') || n.startsWith('.current-'))
+        fs.rmSync(path.join(base, n), { recursive: true, force: true });
   const rel = store.latestRelease();
   if (rel) publish(dataDir, rel.seq, store.releaseFiles(rel.seq));
 }

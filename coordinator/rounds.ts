@@ -8,7 +8,14 @@
 import crypto from 'node:crypto';
 import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
-import { decodeSig, parseMetadataKey, publicKeyFrom, verifySignature, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import {
+  decodeSig,
+  parseMetadataKey,
+  publicKeyFrom,
+  verifySignature,
+  type MetadataKey,
+  type PublicKey,
+} from '../protocol/keys.js';
 import { formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
 import { OTA_PSS_SALT, otaSaltProblem } from '../protocol/ota-server.js';
 import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } from '../protocol/verify.js';
@@ -93,7 +100,9 @@ function loadState(store: Store): RepoState {
   const rel = store.latestRelease();
   const files = rel ? store.releaseFiles(rel.seq) : {};
   const root = files['root.json'] ? parseMetadata(files['root.json'], 'root.json', 'root', dialect) : null;
-  const targets = files['targets.json'] ? parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect) : null;
+  const targets = files['targets.json']
+    ? parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect)
+    : null;
   const serverTargets = Number(store.getMeta('ota_server_targets_version') ?? 0);
   const targetsBase = targets ? (targets.signed.version as number) : serverTargets;
   return { dialect, root, targets, files, releaseSeq: rel?.seq ?? null, targetsBase };
@@ -108,14 +117,16 @@ export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[
   if (round.role === 'targets' && round.linked_round && store) {
     // Re-signed under the proposed root it is released with.
     const root = store.round(round.linked_round);
-    if (root) return [roleNeed(`targets keys of root v${root.version}`, JSON.parse(root.signed_json) as RootSigned, 'targets')];
+    if (root)
+      return [roleNeed(`targets keys of root v${root.version}`, JSON.parse(root.signed_json) as RootSigned, 'targets')];
   }
   if (round.role === 'root') {
     const proposed = JSON.parse(round.signed_json) as RootSigned; // a root: small, unlike a targets payload
     const needs: Need[] = [];
     const prevFile = state.files[`${round.version - 1}.root.json`];
     if (round.version > 1 && prevFile) {
-      const prev = parseMetadata(prevFile, `${round.version - 1}.root.json`, 'root', state.dialect).signed as RootSigned;
+      const prev = parseMetadata(prevFile, `${round.version - 1}.root.json`, 'root', state.dialect)
+        .signed as RootSigned;
       needs.push(roleNeed(`root v${prev.version} keys`, prev, 'root'));
     }
     needs.push(roleNeed(`root v${proposed.version} keys`, proposed, 'root'));
@@ -126,14 +137,26 @@ export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[
 }
 
 /** `groups`: FROST group names by key fingerprint, so that progress names them `frost:NAME`. */
-export function progressOf(store: Store, round: RoundRow, needs: Need[], groups?: Map<string, string>): ThresholdProgress[] {
+export function progressOf(
+  store: Store,
+  round: RoundRow,
+  needs: Need[],
+  groups?: Map<string, string>,
+): ThresholdProgress[] {
   const signed = new Set(store.signatures(round.id).map((s) => s.fingerprint));
   return needs.map((n) => {
     const group = (fp: string) => (groups?.has(fp) ? `frost:${groups.get(fp)}` : undefined);
-    const names = (fp: string) => store.keyholderByFingerprint(fp)?.name ?? group(fp) ?? `key ${short([...(n.keys.get(fp)?.keyids ?? [fp])][0]!)}`;
+    const names = (fp: string) =>
+      store.keyholderByFingerprint(fp)?.name ?? group(fp) ?? `key ${short([...(n.keys.get(fp)?.keyids ?? [fp])][0]!)}`;
     const have = [...n.keys.keys()].filter((fp) => signed.has(fp));
     const missing = [...n.keys.keys()].filter((fp) => !signed.has(fp));
-    return { label: n.label, threshold: n.threshold, signed: have.map(names), missing: missing.map(names), met: n.threshold >= 1 && have.length >= n.threshold };
+    return {
+      label: n.label,
+      threshold: n.threshold,
+      signed: have.map(names),
+      missing: missing.map(names),
+      met: n.threshold >= 1 && have.length >= n.threshold,
+    };
   });
 }
 
@@ -181,10 +204,14 @@ export function roundSummary(store: Store, round: RoundRow): RoundInfo {
 
 /**
  * A page of rounds from round_summaries: the newest `limit` (of `state`) opened before round
- * `before`, oldest first; `next` is the id to pass as `before` for the older page, null on the last. Only open rounds and closed ones never summarised
+ * `before`, oldest first; `next` is the id to pass as `before` for the older page, null on the last. Only open rounds
+ * and closed ones never summarised
  * (before migration 6) load their row.
  */
-export function listRounds(store: Store, opts: { state?: RoundState; before?: string; limit?: number } = {}): { rounds: RoundInfo[]; next: string | null } {
+export function listRounds(
+  store: Store,
+  opts: { state?: RoundState; before?: string; limit?: number } = {},
+): { rounds: RoundInfo[]; next: string | null } {
   const limit = Math.max(1, Math.min(opts.limit ?? WIRE_LIMITS.pageDefault, WIRE_LIMITS.pageMax));
   let before: number | undefined;
   if (opts.before !== undefined) {
@@ -194,13 +221,20 @@ export function listRounds(store: Store, opts: { state?: RoundState; before?: st
   }
   const rows = store.roundSummaries({ state: opts.state, before, limit: limit + 1 });
   const page = rows.slice(0, limit);
-  const rounds = page.map((s) => (s.info_json && s.state !== 'open' ? (JSON.parse(s.info_json) as RoundInfo) : roundSummary(store, store.round(s.id)!)));
+  const rounds = page.map((s) =>
+    s.info_json && s.state !== 'open'
+      ? (JSON.parse(s.info_json) as RoundInfo)
+      : roundSummary(store, store.round(s.id)!),
+  );
   return { rounds: rounds.reverse(), next: rows.length > limit ? page.at(-1)!.id : null };
 }
 
 /** e.g. "root: 1/2 of root v1 keys, 2/2 of root v2 keys" */
 export function progressLine(info: RoundInfo): string {
-  return `${info.role} v${info.version} [${info.state}]: ` + info.progress.map((p) => `${p.signed.length}/${p.threshold} of ${p.label}${p.met ? ' (met)' : ''}`).join(', ');
+  return (
+    `${info.role} v${info.version} [${info.state}]: ` +
+    info.progress.map((p) => `${p.signed.length}/${p.threshold} of ${p.label}${p.met ? ' (met)' : ''}`).join(', ')
+  );
 }
 
 // --- opening rounds --------------------------------------------------------------------------
@@ -243,15 +277,28 @@ function releasedVersion(state: RepoState, role: RoundRole): number {
 export function openRound(store: Store, req: OpenRequest, now = new Date()): RoundRow {
   const state = repoState(store);
   const dialect = state.dialect;
-  if (req.role === 'targets' && !state.root) throw new RoundError('NO_ROOT', 'no root has been released yet; release root version 1 first (quorum round open root ...)');
+  if (req.role === 'targets' && !state.root)
+    throw new RoundError(
+      'NO_ROOT',
+      'no root has been released yet; release root version 1 first (quorum round open root ...)',
+    );
   if (!req.reason.trim()) throw new RoundError('ROUND_INVALID', 'every round needs a reason (--reason)');
-  if (req.deadline.getTime() <= now.getTime()) throw new RoundError('ROUND_INVALID', `the deadline ${req.deadline.toISOString()} is in the past`);
+  if (req.deadline.getTime() <= now.getTime())
+    throw new RoundError('ROUND_INVALID', `the deadline ${req.deadline.toISOString()} is in the past`);
   const last = releasedVersion(state, req.role);
   if (req.baseVersion !== undefined && req.baseVersion !== last) {
-    throw new RoundError('ROUND_STALE_BASE', `the change was based on ${req.role} version ${req.baseVersion}, but version ${last} is the latest release; rebuild the change on version ${last}`);
+    throw new RoundError(
+      'ROUND_STALE_BASE',
+      `the change was based on ${req.role} version ${req.baseVersion}, but version ${last} is the latest ` +
+        `release; rebuild the change on version ${last}`,
+    );
   }
   const version = (req.signed as { version?: unknown }).version;
-  if (version !== last + 1) throw new RoundError('ROUND_INVALID', `${req.role} version must be ${last + 1} (last released + 1), not ${JSON.stringify(version)}`);
+  if (version !== last + 1)
+    throw new RoundError(
+      'ROUND_INVALID',
+      `${req.role} version must be ${last + 1} (last released + 1), not ${JSON.stringify(version)}`,
+    );
   // The proposal must parse as metadata of this role and dialect, with canonical form.
   let canonical: Buffer;
   let meta: Metadata;
@@ -266,30 +313,65 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     const root = (req.role === 'root' ? meta.signed : state.root!.signed) as RootSigned;
     const role = onlineProblem(root, req.online);
     if (role) {
-      throw new RoundError('ROUND_INVALID', req.role === 'root'
-        ? `the proposed root does not let this coordinator's online key sign ${role} (it must be listed with threshold 1), so nothing could be released under it; add --add-key snapshot=online --add-key timestamp=online --threshold snapshot=1 --threshold timestamp=1`
-        : `the released root does not let this coordinator's online key sign ${role}, so targets cannot be released; first open a root round with --add-key snapshot=online --add-key timestamp=online (and remove the old ${role} key)`);
+      throw new RoundError(
+        'ROUND_INVALID',
+        req.role === 'root'
+          ? `the proposed root does not let this coordinator's online key sign ${role} (it must be listed with ` +
+              'threshold 1), so nothing could be released under it; add --add-key snapshot=online --add-key ' +
+              'timestamp=online --threshold snapshot=1 --threshold timestamp=1'
+          : `the released root does not let this coordinator's online key sign ${role}, so targets cannot be ` +
+              'released; first open a root round with --add-key snapshot=online --add-key timestamp=online (and ' +
+              `remove the old ${role} key)`,
+      );
     }
   }
   let linkedTargets: { signed: Record<string, unknown>; canonical: Buffer } | null = null;
   if (req.resignTargets) {
     if (req.role !== 'root') throw new RoundError('ROUND_INVALID', 're-signing targets goes with a root round');
-    if (!state.targets) throw new RoundError('ROUND_INVALID', 'no targets have been released, so there is nothing to re-sign; open the targets round after the root is released');
+    if (!state.targets)
+      throw new RoundError(
+        'ROUND_INVALID',
+        'no targets have been released, so there is nothing to re-sign; open the targets round after the root ' +
+          'is released',
+      );
     const t = structuredClone(state.targets.signed) as Record<string, unknown>;
     t.version = state.targetsBase + 1;
     t.expires = formatExpires(new Date(now.getTime() + TARGETS_RESIGN_DAYS * 86_400_000));
-    linkedTargets = { signed: t, canonical: parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed: t })), 'proposed targets', 'targets', dialect).canonical };
-    if (store.openRound('targets')) throw new RoundError('ROUND_OPEN_EXISTS', `a targets round is open; cancel it before re-signing targets with a root round`);
+    linkedTargets = {
+      signed: t,
+      canonical: parseMetadata(
+        Buffer.from(JSON.stringify({ signatures: [], signed: t })),
+        'proposed targets',
+        'targets',
+        dialect,
+      ).canonical,
+    };
+    if (store.openRound('targets'))
+      throw new RoundError(
+        'ROUND_OPEN_EXISTS',
+        `a targets round is open; cancel it before re-signing targets with a root round`,
+      );
   } else if (req.role === 'root' && state.targets) {
     // Devices check the released targets against the new root: it must still meet its threshold.
     const rs = meta.signed as RootSigned;
     const t = checkThreshold(state.targets, 'targets', rs.roles.targets ?? { keyids: [], threshold: 0 }, rs.keys);
     if (!t.met) {
-      throw new RoundError('ROUND_INVALID', `under the proposed root, the released targets v${state.targets.signed.version} would be signed by ${t.signedBy.length} of the ${t.threshold} targets keys required, so devices would reject them; open the root round with --resign-targets, so that the new targets keys re-sign targets and both are released together`);
+      throw new RoundError(
+        'ROUND_INVALID',
+        `under the proposed root, the released targets v${state.targets.signed.version} would be signed by ` +
+          `${t.signedBy.length} of the ${t.threshold} targets keys required, so devices would reject them; open ` +
+          'the root round with --resign-targets, so that the new targets keys re-sign targets and both are ' +
+          'released together',
+      );
     }
   }
   const existing = store.openRound(req.role);
-  if (existing) throw new RoundError('ROUND_OPEN_EXISTS', `round ${existing.id} for ${req.role} is still open; release, cancel or let it expire first (quorum round cancel ${existing.id})`);
+  if (existing)
+    throw new RoundError(
+      'ROUND_OPEN_EXISTS',
+      `round ${existing.id} for ${req.role} is still open; release, cancel or let it expire first (quorum ` +
+        `round cancel ${existing.id})`,
+    );
   const sha256 = crypto.createHash('sha256').update(canonical).digest('hex');
   return store.tx(() => {
     const seq = store.nextRoundSeq();
@@ -309,13 +391,38 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     };
     if (store.openRound(req.role)) throw new RoundError('ROUND_OPEN_EXISTS', `a ${req.role} round is already open`);
     store.insertRound(row);
-    store.audit('round.opened', { round: id, role: req.role, version: row.version, sha256, reason: req.reason, deadline: row.deadline }, now.toISOString());
+    store.audit(
+      'round.opened',
+      { round: id, role: req.role, version: row.version, sha256, reason: req.reason, deadline: row.deadline },
+      now.toISOString(),
+    );
     if (linkedTargets) {
       const tid = `targets-v${linkedTargets.signed.version}-r${seq + 1}`;
       const tsha = crypto.createHash('sha256').update(linkedTargets.canonical).digest('hex');
-      store.insertRound({ ...row, id: tid, role: 'targets', version: linkedTargets.signed.version as number, signed_json: JSON.stringify(linkedTargets.signed), canonical: linkedTargets.canonical, sha256: tsha, reason: `${req.reason} (targets re-signed under root v${row.version}, released together with ${id})` });
+      store.insertRound({
+        ...row,
+        id: tid,
+        role: 'targets',
+        version: linkedTargets.signed.version as number,
+        signed_json: JSON.stringify(linkedTargets.signed),
+        canonical: linkedTargets.canonical,
+        sha256: tsha,
+        reason: `${req.reason} (targets re-signed under root v${row.version}, released together with ${id})`,
+      });
       store.linkRounds(id, tid);
-      store.audit('round.opened', { round: tid, role: 'targets', version: linkedTargets.signed.version, sha256: tsha, reason: req.reason, deadline: row.deadline, linked: id }, now.toISOString());
+      store.audit(
+        'round.opened',
+        {
+          round: tid,
+          role: 'targets',
+          version: linkedTargets.signed.version,
+          sha256: tsha,
+          reason: req.reason,
+          deadline: row.deadline,
+          linked: id,
+        },
+        now.toISOString(),
+      );
     }
     return store.round(id)!;
   });
@@ -340,7 +447,11 @@ export interface Submission {
  */
 export function submitSignature(store: Store, sub: Submission, now = new Date()): RoundRow {
   const reject = (code: RoundErrorCode, message: string): never => {
-    store.audit('signature.rejected', { round: sub.round, keyid: sub.keyid, keyholder: sub.keyholder?.name ?? null, code, message }, now.toISOString());
+    store.audit(
+      'signature.rejected',
+      { round: sub.round, keyid: sub.keyid, keyholder: sub.keyholder?.name ?? null, code, message },
+      now.toISOString(),
+    );
     throw new RoundError(code, message);
   };
   const round = store.round(sub.round);
@@ -357,34 +468,69 @@ export function submitSignature(store: Store, sub: Submission, now = new Date())
   let entry: { fp: string; pk: PublicKey } | null = null;
   for (const n of needs) for (const [fp, k] of n.keys) if (k.keyids.includes(sub.keyid)) entry = { fp, pk: k.pk };
   if (sub.keyholder) {
-    if (entry && entry.fp !== sub.keyholder.fingerprint) return reject('SIG_NOT_YOUR_KEY', `key id ${short(sub.keyid)} is not the key you authenticated with; sign with your own key`);
+    if (entry && entry.fp !== sub.keyholder.fingerprint)
+      return reject(
+        'SIG_NOT_YOUR_KEY',
+        `key id ${short(sub.keyid)} is not the key you authenticated with; sign with your own key`,
+      );
     if (!entry) {
       const mine = needs.some((n) => n.keys.has(sub.keyholder!.fingerprint));
-      return reject('SIG_KEY_NOT_NEEDED', mine ? `key id ${short(sub.keyid)} does not name your key in this round's roots` : `your key is not one this ${round.role} round needs (${needs.map((n) => n.label).join(', ')})`);
+      return reject(
+        'SIG_KEY_NOT_NEEDED',
+        mine
+          ? `key id ${short(sub.keyid)} does not name your key in this round's roots`
+          : `your key is not one this ${round.role} round needs (${needs.map((n) => n.label).join(', ')})`,
+      );
     }
   } else if (!entry) {
-    return reject('SIG_KEY_NOT_NEEDED', `key id ${short(sub.keyid)} is not a key this ${round.role} round needs (${needs.map((n) => n.label).join(', ')})`);
+    return reject(
+      'SIG_KEY_NOT_NEEDED',
+      `key id ${short(sub.keyid)} is not a key this ${round.role} round needs (${needs.map((n) => n.label).join(', ')})`,
+    );
   }
   const { fp, pk } = entry!;
-  if (store.signature(round.id, fp)) return reject('SIG_DUPLICATE', `this key already signed round ${round.id}; one signature per key`);
+  if (store.signature(round.id, fp))
+    return reject('SIG_DUPLICATE', `this key already signed round ${round.id}; one signature per key`);
   const sig = decodeSig(sub.sig, state.dialect);
   if (!sig) return reject('SIG_MALFORMED', `signature is not ${state.dialect === 'ota' ? 'base64' : 'hex'}`);
   if (sub.sha256 !== round.sha256 || !verifySignature(pk, round.canonical, sig)) {
     // Tell a replayed signature (another round's sha256, or this key's signature accepted in
     // another round) from one over arbitrary bytes: two index look-ups, whatever the history.
-    const replay = store.otherRoundWithSha256(round.role, sub.sha256, round.seq)?.id ?? store.roundSignedWith(sig, fp)?.round_id;
-    if (replay) return reject('SIG_REPLAY', `signature is over the bytes of round ${replay}, not round ${round.id}; review and sign this round`);
-    return reject('SIG_WRONG_BYTES', sub.sha256 !== round.sha256 ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch the round again and sign its exact bytes` : 'signature does not verify over this round\'s exact bytes; fetch the round again and sign its exact bytes');
+    const replay =
+      store.otherRoundWithSha256(round.role, sub.sha256, round.seq)?.id ?? store.roundSignedWith(sig, fp)?.round_id;
+    if (replay)
+      return reject(
+        'SIG_REPLAY',
+        `signature is over the bytes of round ${replay}, not round ${round.id}; review and sign this round`,
+      );
+    return reject(
+      'SIG_WRONG_BYTES',
+      sub.sha256 !== round.sha256
+        ? `signed sha256 ${sub.sha256.slice(0, 16)}… is not this round's ${round.sha256.slice(0, 16)}…; fetch ` +
+            'the round again and sign its exact bytes'
+        : "signature does not verify over this round's exact bytes; fetch the round again and sign its exact bytes",
+    );
   }
   const salt = state.dialect === 'ota' ? otaSaltProblem(pk, sig) : null;
-  if (salt !== null) return reject('SIG_PSS_SALT', `the RSA-PSS signature has salt length ${salt}; aktualizr would accept it, but the OTA Connect servers verify salt length ${OTA_PSS_SALT} only and would refuse the upload; sign again with salt length ${OTA_PSS_SALT} (quorum-signer does)`);
-  const keyholder = sub.keyholder?.name ?? sub.label ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;
+  if (salt !== null)
+    return reject(
+      'SIG_PSS_SALT',
+      `the RSA-PSS signature has salt length ${salt}; aktualizr would accept it, but the OTA Connect servers ` +
+        `verify salt length ${OTA_PSS_SALT} only and would refuse the upload; sign again with salt length ` +
+        `${OTA_PSS_SALT} (quorum-signer does)`,
+    );
+  const keyholder =
+    sub.keyholder?.name ?? sub.label ?? store.keyholderByFingerprint(fp)?.name ?? `key:${fp.slice(0, 12)}`;
   store.tx(() => {
     const cur = store.round(round.id)!;
     if (cur.state !== 'open') throw new RoundError('ROUND_NOT_OPEN', `cannot add a signature to a ${cur.state} round`);
     if (store.signature(round.id, fp)) throw new RoundError('SIG_DUPLICATE', 'this key already signed this round');
     store.insertSignature({ round_id: round.id, fingerprint: fp, keyholder, sig, received_at: now.toISOString() });
-    store.audit('signature.accepted', { round: round.id, keyid: sub.keyid, keyholder, fingerprint: fp }, now.toISOString());
+    store.audit(
+      'signature.accepted',
+      { round: round.id, keyid: sub.keyid, keyholder, fingerprint: fp },
+      now.toISOString(),
+    );
   });
   return store.round(round.id)!;
 }
@@ -405,7 +551,11 @@ export function cancelRound(store: Store, id: string, reason: string, now = new 
     store.audit('round.cancelled', { round: id, reason }, now.toISOString());
     // A linked pair is released together or not at all.
     if (r.linked_round && store.setRoundState(r.linked_round, 'open', 'cancelled', now.toISOString())) {
-      store.audit('round.cancelled', { round: r.linked_round, reason: `linked round ${id} was cancelled: ${reason}` }, now.toISOString());
+      store.audit(
+        'round.cancelled',
+        { round: r.linked_round, reason: `linked round ${id} was cancelled: ${reason}` },
+        now.toISOString(),
+      );
     }
     return store.round(id)!;
   });
@@ -417,7 +567,8 @@ export function expireRounds(store: Store, now = new Date()): RoundRow[] {
   for (const r of store.rounds('open')) {
     if (Date.parse(r.deadline) <= now.getTime()) {
       store.tx(() => {
-        if (store.setRoundState(r.id, 'open', 'expired', now.toISOString())) store.audit('round.expired', { round: r.id, deadline: r.deadline }, now.toISOString());
+        if (store.setRoundState(r.id, 'open', 'expired', now.toISOString()))
+          store.audit('round.expired', { round: r.id, deadline: r.deadline }, now.toISOString());
       });
       out.push(store.round(r.id)!);
     }
@@ -428,18 +579,35 @@ export function expireRounds(store: Store, now = new Date()): RoundRow[] {
 // --- keyholders ------------------------------------------------------------------------------
 
 export function enrollKeyholder(store: Store, name: string, key: string | MetadataKey, now = new Date()): KeyholderRow {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new RoundError('ROUND_INVALID', `keyholder name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-'`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    throw new RoundError(
+      'ROUND_INVALID',
+      `keyholder name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-'`,
+    );
   const pk = typeof key === 'string' ? publicKeyFrom(key) : parseMetadataKey(key);
   if (store.getMeta('dialect') === 'ota' && pk.algorithm === 'ecdsa-p256') {
-    throw new RoundError('ROUND_INVALID', 'ECDSA keys cannot sign ota metadata (aktualizr rejects them); enroll an ed25519 or RSA key');
+    throw new RoundError(
+      'ROUND_INVALID',
+      'ECDSA keys cannot sign ota metadata (aktualizr rejects them); enroll an ed25519 or RSA key',
+    );
   }
   return store.tx(() => {
     if (store.keyholderByName(name)) throw new RoundError('KEYHOLDER_EXISTS', `keyholder ${name} is already enrolled`);
     const other = store.keyholderByFingerprint(pk.fingerprint);
     if (other) throw new RoundError('KEYHOLDER_EXISTS', `this key is already enrolled as ${other.name}`);
-    const row = { name, spki: pk.spki, fingerprint: pk.fingerprint, algorithm: pk.algorithm, enrolled_at: now.toISOString() };
+    const row = {
+      name,
+      spki: pk.spki,
+      fingerprint: pk.fingerprint,
+      algorithm: pk.algorithm,
+      enrolled_at: now.toISOString(),
+    };
     store.addKeyholder(row);
-    store.audit('keyholder.enrolled', { name, fingerprint: pk.fingerprint, algorithm: pk.algorithm }, now.toISOString());
+    store.audit(
+      'keyholder.enrolled',
+      { name, fingerprint: pk.fingerprint, algorithm: pk.algorithm },
+      now.toISOString(),
+    );
     return { ...row, removed_at: null };
   });
 }

@@ -49,21 +49,36 @@ export async function buildSample(dialect: Dialect, now = new Date()): Promise<S
   const [newKey] = signers(['ed25519']) as [Signer];
   const root2 = [root[0]!, root[1]!, newKey];
   const v2 = buildRoot({ dialect, version: 2, expires: daysFrom(now, 365), roles: roles(root2) });
-  files['2.root.json'] = serialize(await signEnvelope(v2, dialect, [root[0]!, newKey]).then(async (env) => {
-    // root[0] is in both; root[1] adds the second old signature.
-    const extra = await signEnvelope(v2, dialect, [root[1]!]);
-    return { ...env, signatures: [...env.signatures, ...extra.signatures] };
-  }));
+  files['2.root.json'] = serialize(
+    await signEnvelope(v2, dialect, [root[0]!, newKey]).then(async (env) => {
+      // root[0] is in both; root[1] adds the second old signature.
+      const extra = await signEnvelope(v2, dialect, [root[1]!]);
+      return { ...env, signatures: [...env.signatures, ...extra.signatures] };
+    }),
+  );
   files['root.json'] = files['2.root.json'];
   const hw = dialect === 'ota' ? 'ecu-main' : undefined;
   const t: Record<string, ReturnType<typeof targetFor>> = {};
-  for (const [name, version] of [['firmware', '1.0.0'], ['firmware', '1.1.0'], ['bootloader', '2.3.0']] as const) {
+  for (const [name, version] of [
+    ['firmware', '1.0.0'],
+    ['firmware', '1.1.0'],
+    ['bootloader', '2.3.0'],
+  ] as const) {
     const content = Buffer.from(`${name} ${version}\n`);
-    t[`${name}-${version}`] = targetFor(content, hw ? { name, version, hardwareIds: [hw], targetFormat: 'BINARY', uri: null } : { version });
+    t[`${name}-${version}`] = targetFor(
+      content,
+      hw ? { name, version, hardwareIds: [hw], targetFormat: 'BINARY', uri: null } : { version },
+    );
   }
-  files['targets.json'] = serialize(await signEnvelope(buildTargets(dialect, 1, daysFrom(now, 31), t), dialect, targets.slice(0, 2)));
-  files['snapshot.json'] = serialize(await signEnvelope(buildSnapshot(dialect, 1, daysFrom(now, 30), files['targets.json'], 1), dialect, [snapshot]));
-  files['timestamp.json'] = serialize(await signEnvelope(buildTimestamp(dialect, 1, daysFrom(now, 21), files['snapshot.json'], 1), dialect, [timestamp]));
+  files['targets.json'] = serialize(
+    await signEnvelope(buildTargets(dialect, 1, daysFrom(now, 31), t), dialect, targets.slice(0, 2)),
+  );
+  files['snapshot.json'] = serialize(
+    await signEnvelope(buildSnapshot(dialect, 1, daysFrom(now, 30), files['targets.json'], 1), dialect, [snapshot]),
+  );
+  files['timestamp.json'] = serialize(
+    await signEnvelope(buildTimestamp(dialect, 1, daysFrom(now, 21), files['snapshot.json'], 1), dialect, [timestamp]),
+  );
   return { dialect, files };
 }
 

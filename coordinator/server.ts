@@ -18,13 +18,75 @@ import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { checkRsaSize, publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { isLoopbackAddress } from '../protocol/transport.js';
-import { CERT_PROFILES, CLOSE_CODES, ClientMessageSchema, FATAL, ROUND_STATES, WIRE_VERSION, authMessage, type CertRoundInfo, type ClientMessage, type RoundInfo, type RoundState, type ServerMessage } from '../protocol/wire.js';
-import { approvalsOf, approversOf, cancelCertRound, certRoundInfo, certRoundView, createFleetCa, expireCertRounds, listCertRounds, openCertRound, preparedOf, releaseCertificate, republishCertificates, submitApproval } from './certificates.js';
-import { cancelCeremony, ceremonyOf, dkgStatus, expireCeremonies, groupOf, groupProblem, openFleetCaCeremony, openRoleKeyCeremony, purposeOf, recordIdentity, refuseCeremony, resumeCeremonies, submitDkgConfirm, submitDkgRound1, submitDkgRound2, type DkgEvent } from './frost.js';
+import {
+  CERT_PROFILES,
+  CLOSE_CODES,
+  ClientMessageSchema,
+  FATAL,
+  ROUND_STATES,
+  WIRE_VERSION,
+  authMessage,
+  type CertRoundInfo,
+  type ClientMessage,
+  type RoundInfo,
+  type RoundState,
+  type ServerMessage,
+} from '../protocol/wire.js';
+import {
+  approvalsOf,
+  approversOf,
+  cancelCertRound,
+  certRoundInfo,
+  certRoundView,
+  createFleetCa,
+  expireCertRounds,
+  listCertRounds,
+  openCertRound,
+  preparedOf,
+  releaseCertificate,
+  republishCertificates,
+  submitApproval,
+} from './certificates.js';
+import {
+  cancelCeremony,
+  ceremonyOf,
+  dkgStatus,
+  expireCeremonies,
+  groupOf,
+  groupProblem,
+  openFleetCaCeremony,
+  openRoleKeyCeremony,
+  purposeOf,
+  recordIdentity,
+  refuseCeremony,
+  resumeCeremonies,
+  submitDkgConfirm,
+  submitDkgRound1,
+  submitDkgRound2,
+  type DkgEvent,
+} from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
-import { checkOtaTargets, proposeRoot, proposeTargets, RootChangeSchema, TargetsChangeSchema, type TargetsChange } from './proposals.js';
+import {
+  checkOtaTargets,
+  proposeRoot,
+  proposeTargets,
+  RootChangeSchema,
+  TargetsChangeSchema,
+  type TargetsChange,
+} from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
-import { RoundError, cancelRound, enrollKeyholder, expireRounds, keyholderKey, listRounds, openRound, repoState, roundSummary, submitSignature } from './rounds.js';
+import {
+  RoundError,
+  cancelRound,
+  enrollKeyholder,
+  expireRounds,
+  keyholderKey,
+  listRounds,
+  openRound,
+  repoState,
+  roundSummary,
+  submitSignature,
+} from './rounds.js';
 import { AuthGuard, GuardError, SlowReaders } from './guard.js';
 import { Store, verifyAuditChain, type CertRoundRow, type KeyholderRow, type RoundRow } from './store.js';
 import { z } from 'zod';
@@ -39,7 +101,9 @@ export interface ServeOptions {
   /** How often deadlines are checked. */
   expiryCheckMs?: number;
   log?: (line: string) => void;
-  /** ms a FROST signer has to send its share once the request is out (default 60 s, or QUORUM_FROST_SIGN_TIMEOUT_MS). */
+  /**
+   * ms a FROST signer has to send its share once the request is out (default 60 s, or QUORUM_FROST_SIGN_TIMEOUT_MS).
+   */
   frostSignTimeoutMs?: number;
   /** Serve plain ws:// on an address that is not loopback (dangerous: anyone on the path reads and alters it). */
   unsafePlaintext?: boolean;
@@ -47,7 +111,10 @@ export interface ServeOptions {
   failedAuthPerMinute?: number;
   /** ms between the aggregated audit rows of failed authentications (default 60 s, or QUORUM_AUTH_AUDIT_MS). */
   authAuditIntervalMs?: number;
-  /** ms a socket whose replies are not read may stay paused before it is dropped (default 30 s, or QUORUM_SLOW_READER_MS). */
+  /**
+   * ms a socket whose replies are not read may stay paused before it is dropped (default 30 s, or
+   * QUORUM_SLOW_READER_MS).
+   */
   slowReaderMs?: number;
 }
 
@@ -88,7 +155,10 @@ class HttpError extends Error {
 }
 
 /** The address `host` resolves to (the first, as the system orders them): what serve binds and judges. */
-export async function bindAddress(host: string, lookup: (host: string) => Promise<{ address: string; family: number }> = (h) => dns.lookup(h, { verbatim: true })): Promise<{ address: string; loopback: boolean }> {
+export async function bindAddress(
+  host: string,
+  lookup: (host: string) => Promise<{ address: string; family: number }> = (h) => dns.lookup(h, { verbatim: true }),
+): Promise<{ address: string; loopback: boolean }> {
   let address: string;
   try {
     address = (await lookup(host.replace(/^\[|\]$/g, ''))).address;
@@ -106,20 +176,29 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const dataDir = path.resolve(opts.dataDir);
   const dbFile = path.join(dataDir, DATA_FILES.db);
-  if (!fs.existsSync(dbFile)) throw new QuorumError('FILE_MISSING', `${dataDir} is not a coordinator data dir (no ${DATA_FILES.db}); run quorum init first`);
+  if (!fs.existsSync(dbFile))
+    throw new QuorumError(
+      'FILE_MISSING',
+      `${dataDir} is not a coordinator data dir (no ${DATA_FILES.db}); run quorum init first`,
+    );
   // Plain ws:// only on loopback, decided by the address the host resolves to and is bound to,
   // never by how the host is spelled (127.evil.example is a name like any other).
   const tlsCert = path.join(dataDir, DATA_FILES.tlsCert);
   const tlsKey = path.join(dataDir, DATA_FILES.tlsKey);
   const useTls = fs.existsSync(tlsCert) && fs.existsSync(tlsKey);
   const tlsCertPem = useTls ? fs.readFileSync(tlsCert) : null;
-  if (tlsCertPem) checkRsaSize(new crypto.X509Certificate(tlsCertPem).publicKey, "the coordinator's TLS certificate key");
+  if (tlsCertPem)
+    checkRsaSize(new crypto.X509Certificate(tlsCertPem).publicKey, "the coordinator's TLS certificate key");
   /** What signers pinned at join and bind every login to (authMessage's tls=). */
   const tlsFingerprint = tlsCertPem ? new crypto.X509Certificate(tlsCertPem).fingerprint256 : null;
   const bind = await bindAddress(opts.host ?? '127.0.0.1');
   const refusePlaintext = (address: string) => {
     if (!useTls && !isLoopbackAddress(address) && !opts.unsafePlaintext) {
-      throw new QuorumError('USAGE', `refusing to serve plain ws:// on ${opts.host} (${address}), which is not a loopback address: create a TLS certificate (quorum init --tls) or pass --unsafe-plaintext`);
+      throw new QuorumError(
+        'USAGE',
+        `refusing to serve plain ws:// on ${opts.host} (${address}), which is not a loopback address: create a ` +
+          'TLS certificate (quorum init --tls) or pass --unsafe-plaintext',
+      );
     }
   };
   refusePlaintext(bind.address);
@@ -128,7 +207,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const dialect = store.dialect();
   const adminHash = store.getMeta('admin_token_sha256')!;
   const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
-  const onlineKey: KeyObject | null = fs.existsSync(onlineKeyFile) ? crypto.createPrivateKey(fs.readFileSync(onlineKeyFile)) : null;
+  const onlineKey: KeyObject | null = fs.existsSync(onlineKeyFile)
+    ? crypto.createPrivateKey(fs.readFileSync(onlineKeyFile))
+    : null;
   const onlinePublic = onlineKey ? publicKeyFrom(onlineKey) : null;
   const limits = {
     heartbeatMs: opts.heartbeatMs ?? WIRE_LIMITS.heartbeatMs,
@@ -148,7 +229,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   const conns = new Set<Conn>();
   const slowReaders = new SlowReaders(
-    { sendBufferPauseBytes: WIRE_LIMITS.sendBufferPauseBytes, sendBufferMaxBytes: WIRE_LIMITS.sendBufferMaxBytes, slowReaderMs: opts.slowReaderMs ?? Number(process.env.QUORUM_SLOW_READER_MS ?? WIRE_LIMITS.slowReaderMs) },
+    {
+      sendBufferPauseBytes: WIRE_LIMITS.sendBufferPauseBytes,
+      sendBufferMaxBytes: WIRE_LIMITS.sendBufferMaxBytes,
+      slowReaderMs: opts.slowReaderMs ?? Number(process.env.QUORUM_SLOW_READER_MS ?? WIRE_LIMITS.slowReaderMs),
+    },
     (ws, why) => {
       const c = [...conns].find((x) => x.ws === ws);
       if (c) conns.delete(c);
@@ -186,7 +271,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const frostSigning = new FrostSigning(store, dataDir, opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000));
+  const frostSigning = new FrostSigning(
+    store,
+    dataDir,
+    opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000),
+  );
   const emitSign = (ev: SignEvent) => {
     if (ev.log) log(ev.log);
     for (const { to, msg } of ev.send ?? []) for (const c of conns) if (c.keyholder.name === to) send(c.ws, msg);
@@ -224,7 +313,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     maxPendingChallenges: WIRE_LIMITS.maxPendingChallenges,
     challengeTtlMs: WIRE_LIMITS.challengeTtlMs,
     failedAuthPerMinute: limits.failedAuthPerMinute,
-    authAuditIntervalMs: opts.authAuditIntervalMs ?? Number(process.env.QUORUM_AUTH_AUDIT_MS ?? WIRE_LIMITS.authAuditIntervalMs),
+    authAuditIntervalMs:
+      opts.authAuditIntervalMs ?? Number(process.env.QUORUM_AUTH_AUDIT_MS ?? WIRE_LIMITS.authAuditIntervalMs),
     maxSources: WIRE_LIMITS.maxTrackedSources,
   });
 
@@ -233,11 +323,25 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     const nonce = String(req.headers['x-quorum-nonce'] ?? '');
     const sig = String(req.headers['x-quorum-signature'] ?? '');
     guard.checkThrottle(req.socket.remoteAddress);
-    if (!guard.spend(nonce)) throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
+    if (!guard.spend(nonce))
+      throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
     const k = store.keyholderByFingerprint(fp);
-    if (!k) throw new HttpError(403, 'AUTH_NOT_ENROLLED', `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`);
-    if (!verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp, tlsFingerprint), Buffer.from(sig, 'base64'))) {
-      throw new HttpError(401, 'AUTH_SIGNATURE', `the challenge signature does not verify with your enrolled key for this coordinator (server ${serverId}, TLS certificate ${tlsFingerprint ?? 'none'}); if you joined another address, join this one`);
+    if (!k)
+      throw new HttpError(
+        403,
+        'AUTH_NOT_ENROLLED',
+        `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`,
+      );
+    if (
+      !verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp, tlsFingerprint), Buffer.from(sig, 'base64'))
+    ) {
+      throw new HttpError(
+        401,
+        'AUTH_SIGNATURE',
+        'the challenge signature does not verify with your enrolled key for this coordinator (server ' +
+          `${serverId}, TLS certificate ${tlsFingerprint ?? 'none'}); if you joined another address, join this ` +
+          'one',
+      );
     }
     return k;
   }
@@ -273,7 +377,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   const parse = <T>(schema: z.ZodType<T>, body: unknown): T => {
     const r = schema.safeParse(body);
-    if (!r.success) throw new HttpError(400, 'BODY_INVALID', r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+    if (!r.success)
+      throw new HttpError(
+        400,
+        'BODY_INVALID',
+        r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+      );
     return r.data;
   };
 
@@ -320,22 +429,32 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     profile: z.enum(CERT_PROFILES),
     csr: z.string().max(64 * 1024), // base64 of the PEM or DER file; x509.ts limits the CSR itself
     deviceId: z.string().optional(),
-    newCa: z.strictObject({ name: z.string(), holder: z.string(), approvers: z.array(z.string()).max(100).optional(), approvals: z.number().int().optional() }).optional(),
+    newCa: z
+      .strictObject({
+        name: z.string(),
+        holder: z.string(),
+        approvers: z.array(z.string()).max(100).optional(),
+        approvals: z.number().int().optional(),
+      })
+      .optional(),
     ...certCommon,
   });
   const deadlineOf = (d: string | undefined): Date | undefined => {
     if (d === undefined) return undefined;
     const t = new Date(d);
-    if (Number.isNaN(t.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(d)} is not a time`);
+    if (Number.isNaN(t.getTime()))
+      throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(d)} is not a time`);
     return t;
   };
 
   /** ?state=&limit=&before= of a listing. */
   const pageOf = (query: URLSearchParams): { state?: RoundState; limit?: number; before?: string } => {
     const state = query.get('state') ?? undefined;
-    if (state !== undefined && !(ROUND_STATES as readonly string[]).includes(state)) throw new HttpError(400, 'BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
+    if (state !== undefined && !(ROUND_STATES as readonly string[]).includes(state))
+      throw new HttpError(400, 'BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
     const limit = query.has('limit') ? Number(query.get('limit')) : undefined;
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax)) throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${WIRE_LIMITS.pageMax}`);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax))
+      throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${WIRE_LIMITS.pageMax}`);
     return { state: state as RoundState | undefined, limit, before: query.get('before') ?? undefined };
   };
 
@@ -351,12 +470,23 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         /** What the next targets round follows (the released version, or an OTA Connect server's). */
         targetsBase: st.targetsBase,
         openRounds: store.rounds('open').map(info),
-        keyholders: store.keyholders().map((k) => ({ name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm, connected: [...conns].some((c) => c.keyholder.name === k.name) })),
+        keyholders: store.keyholders().map((k) => ({
+          name: k.name,
+          fingerprint: k.fingerprint,
+          algorithm: k.algorithm,
+          connected: [...conns].some((c) => c.keyholder.name === k.name),
+        })),
         release: store.latestRelease() ?? null,
       };
     }
     if (what === 'keyholders') {
-      if (method === 'GET') return store.keyholders().map((k) => ({ name: k.name, fingerprint: k.fingerprint, algorithm: k.algorithm, enrolledAt: k.enrolled_at }));
+      if (method === 'GET')
+        return store.keyholders().map((k) => ({
+          name: k.name,
+          fingerprint: k.fingerprint,
+          algorithm: k.algorithm,
+          enrolledAt: k.enrolled_at,
+        }));
       if (method === 'POST' && !id) {
         const b = parse(z.strictObject({ name: z.string(), publicKey: z.string() }), body);
         return serial(() => {
@@ -370,9 +500,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
       if (method === 'DELETE' && id) {
         return serial(() => {
-          if (!store.removeKeyholder(id, new Date().toISOString())) throw new HttpError(404, 'KEYHOLDER_UNKNOWN', `no enrolled keyholder ${id}`);
+          if (!store.removeKeyholder(id, new Date().toISOString()))
+            throw new HttpError(404, 'KEYHOLDER_UNKNOWN', `no enrolled keyholder ${id}`);
           store.audit('keyholder.removed', { name: id });
-          for (const c of conns) if (c.keyholder.name === id) c.ws.close(CLOSE_CODES.keyholderRemoved, 'keyholder removed');
+          for (const c of conns)
+            if (c.keyholder.name === id) c.ws.close(CLOSE_CODES.keyholderRemoved, 'keyholder removed');
           return { removed: id };
         });
       }
@@ -402,8 +534,17 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           else signed = proposeRoot(store, st, b.root ?? {}, onlinePublic ?? undefined);
           if (b.role === 'targets') checkOtaTargets(store, st, signed);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
-          if (Number.isNaN(deadline.getTime())) throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
-          const r = openRound(store, { role: b.role, reason: b.reason, deadline, signed, baseVersion: b.baseVersion, online: onlinePublic ?? undefined, resignTargets: b.resignTargets });
+          if (Number.isNaN(deadline.getTime()))
+            throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
+          const r = openRound(store, {
+            role: b.role,
+            reason: b.reason,
+            deadline,
+            signed,
+            baseVersion: b.baseVersion,
+            online: onlinePublic ?? undefined,
+            resignTargets: b.resignTargets,
+          });
           const ri = info(r);
           log(`opened ${r.id}${r.linked_round ? ` with ${r.linked_round}` : ''}: ${b.reason}`);
           broadcast({ type: 'round.opened', round: ri });
@@ -431,7 +572,18 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
     if (what === 'cas') {
       if (method === 'GET' && !id) {
-        return store.cas().map((c) => ({ name: c.name, kind: c.kind, holder: c.holder, fingerprint: c.issuer_fingerprint, algorithm: c.algorithm, approvers: approversOf(c), approvals: c.approvals_threshold, issued: c.chain_pem !== null, createdAt: c.created_at, ...(c.retired_at ? { retiredFrom: c.retired_from, retiredAt: c.retired_at } : {}) }));
+        return store.cas().map((c) => ({
+          name: c.name,
+          kind: c.kind,
+          holder: c.holder,
+          fingerprint: c.issuer_fingerprint,
+          algorithm: c.algorithm,
+          approvers: approversOf(c),
+          approvals: c.approvals_threshold,
+          issued: c.chain_pem !== null,
+          createdAt: c.created_at,
+          ...(c.retired_at ? { retiredFrom: c.retired_from, retiredAt: c.retired_at } : {}),
+        }));
       }
       if (method === 'POST' && !id) {
         const b = parse(FleetCaSchema, body);
@@ -448,7 +600,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       return serial(() => {
         const r = openFleetCaCeremony(store, { ...b, deadline: deadlineOf(b.deadline) });
         const ceremony = ceremonyOf(r);
-        log(`opened DKG ceremony ${r.id} for FROST fleet root CA ${b.name} (${ceremony.threshold} of ${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`);
+        log(
+          `opened DKG ceremony ${r.id} for FROST fleet root CA ${b.name} (${ceremony.threshold} of ` +
+            `${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`,
+        );
         emitDkg(r.id, { toParticipants: () => ({ type: 'frost.dkg.open', ceremony }) });
         return dkgStatus(store, r.id, null);
       });
@@ -459,7 +614,18 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           const { name, kind } = purposeOf(r);
           const { threshold, participants } = ceremonyOf(r);
           const problem = r.state === 'done' ? groupProblem(store, r) : null;
-          return { ceremony: r.id, name, kind, state: r.state, groupPublicKey: groupOf(r)?.groupPublicKey ?? null, threshold, participants: participants.map((p) => p.name), failure: r.failure, transcript: r.transcript_digest, ...(problem ? { refused: problem } : {}) };
+          return {
+            ceremony: r.id,
+            name,
+            kind,
+            state: r.state,
+            groupPublicKey: groupOf(r)?.groupPublicKey ?? null,
+            threshold,
+            participants: participants.map((p) => p.name),
+            failure: r.failure,
+            transcript: r.transcript_digest,
+            ...(problem ? { refused: problem } : {}),
+          };
         });
       }
       if (method === 'POST') {
@@ -467,7 +633,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         return serial(() => {
           const r = openRoleKeyCeremony(store, { ...b, deadline: deadlineOf(b.deadline) });
           const ceremony = ceremonyOf(r);
-          log(`opened DKG ceremony ${r.id} for FROST group ${b.name} (${ceremony.threshold} of ${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`);
+          log(
+            `opened DKG ceremony ${r.id} for FROST group ${b.name} (${ceremony.threshold} of ` +
+              `${ceremony.participants.map((p) => p.name).join(', ')}): ${b.reason}`,
+          );
           emitDkg(r.id, { toParticipants: () => ({ type: 'frost.dkg.open', ceremony }) });
           return dkgStatus(store, r.id, null);
         });
@@ -482,7 +651,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       });
     }
     if (what === 'frost' && id === 'ceremonies' && method === 'GET') {
-      if (!sub) return store.frostCeremonies().map((r) => ({ id: r.id, state: r.state, createdAt: r.created_at, groupPublicKey: r.group_json ? (JSON.parse(r.group_json) as { groupPublicKey: string }).groupPublicKey : null, failure: r.failure }));
+      if (!sub)
+        return store.frostCeremonies().map((r) => ({
+          id: r.id,
+          state: r.state,
+          createdAt: r.created_at,
+          groupPublicKey: r.group_json ? (JSON.parse(r.group_json) as { groupPublicKey: string }).groupPublicKey : null,
+          failure: r.failure,
+        }));
       return dkgStatus(store, sub, null);
     }
     if (what === 'certs') {
@@ -494,7 +670,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         const b = parse(IssueSchema, body);
         return serial(async () => {
           const csrBytes = Buffer.from(b.csr, 'base64');
-          const csr = csrBytes.subarray(0, 32).toString('latin1').includes('-----BEGIN') ? csrBytes.toString('utf8') : csrBytes;
+          const csr = csrBytes.subarray(0, 32).toString('latin1').includes('-----BEGIN')
+            ? csrBytes.toString('utf8')
+            : csrBytes;
           const r = await openCertRound(store, { ...b, csr, deadline: deadlineOf(b.deadline) });
           log(`opened certificate round ${r.id}: ${b.profile} from CA ${b.ca}: ${b.reason}`);
           broadcast({ type: 'cert.opened', round: certInfo(r) });
@@ -519,9 +697,17 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   }
 
   /** A round's payload, with the proposed root a linked targets round is signed under. */
-  function payloadOf(r: RoundRow): { round: RoundInfo; signed: string; linkedRoot?: { round: RoundInfo; signed: string } } {
+  function payloadOf(r: RoundRow): {
+    round: RoundInfo;
+    signed: string;
+    linkedRoot?: { round: RoundInfo; signed: string };
+  } {
     const linked = r.role === 'targets' && r.linked_round ? store.round(r.linked_round) : undefined;
-    return { round: info(r), signed: r.signed_json, ...(linked ? { linkedRoot: { round: info(linked), signed: linked.signed_json } } : {}) };
+    return {
+      round: info(r),
+      signed: r.signed_json,
+      ...(linked ? { linkedRoot: { round: info(linked), signed: linked.signed_json } } : {}),
+    };
   }
 
   /** Everything an air-gapped signer needs: the round, its payload, the released roots and targets. */
@@ -549,7 +735,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     };
     try {
       if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId, dialect });
-      if (url.pathname === '/v1/challenge' && req.method === 'GET') return reply(200, { serverId, nonce: guard.challenge(req.socket.remoteAddress) });
+      if (url.pathname === '/v1/challenge' && req.method === 'GET')
+        return reply(200, { serverId, nonce: guard.challenge(req.socket.remoteAddress) });
       if (url.pathname.startsWith('/v1/admin/')) {
         if (!adminOk(req)) {
           // A right credential always passes; a wrong one counts, and past the limit is throttled.
@@ -558,17 +745,40 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           } finally {
             guard.failed(req.socket.remoteAddress, 'admin', 'ADMIN_UNAUTHORIZED');
           }
-          throw new HttpError(401, 'ADMIN_UNAUTHORIZED', 'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN');
+          throw new HttpError(
+            401,
+            'ADMIN_UNAUTHORIZED',
+            'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN',
+          );
         }
         const body = req.method === 'POST' ? await readBody(req) : {};
-        return reply(200, await admin(req.method ?? 'GET', url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent), body, url.searchParams));
+        return reply(
+          200,
+          await admin(
+            req.method ?? 'GET',
+            url.pathname.slice('/v1/admin/'.length).split('/').filter(Boolean).map(decodeURIComponent),
+            body,
+            url.searchParams,
+          ),
+        );
       }
       throw new HttpError(404, 'NOT_FOUND', `no endpoint ${url.pathname}`);
     } catch (e) {
       if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
-      if (e instanceof GuardError) return reply(e.status, { error: { code: e.code, message: e.message } }, { 'retry-after': String(e.retryAfterS) });
+      if (e instanceof GuardError)
+        return reply(
+          e.status,
+          { error: { code: e.code, message: e.message } },
+          { 'retry-after': String(e.retryAfterS) },
+        );
       if (e instanceof RoundError || e instanceof QuorumError) {
-        const status = e.code === 'ROUND_NOT_FOUND' || e.code === 'KEYHOLDER_UNKNOWN' || e.code === 'CA_UNKNOWN' || e.code === 'CEREMONY_NOT_FOUND' ? 404 : 409;
+        const status =
+          e.code === 'ROUND_NOT_FOUND' ||
+          e.code === 'KEYHOLDER_UNKNOWN' ||
+          e.code === 'CA_UNKNOWN' ||
+          e.code === 'CEREMONY_NOT_FOUND'
+            ? 404
+            : 409;
         return reply(status, { error: { code: e.code, message: e.message } });
       }
       log(`internal error: ${(e as Error).stack}`);
@@ -576,15 +786,24 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const server = tlsCertPem ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler) : http.createServer(handler);
+  const server = tlsCertPem
+    ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler)
+    : http.createServer(handler);
   // Messages are handled one event-loop turn each (not a whole TCP chunk's worth at once), so a
   // burst from one socket cannot hold up the others or /v1/health.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WIRE_LIMITS.serverMaxPayload, allowSynchronousEvents: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: WIRE_LIMITS.serverMaxPayload,
+    allowSynchronousEvents: false,
+  });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const refuse = (status: number, code: string, message: string, retryAfterS?: number) => {
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${retryAfterS ? `retry-after: ${retryAfterS}\r\n` : ''}connection: close\r\n\r\n${JSON.stringify({ error: { code, message } })}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${retryAfterS ? `retry-after: ${retryAfterS}\r\n` : ''}connection: ` +
+          `close\r\n\r\n${JSON.stringify({ error: { code, message } })}`,
+      );
     };
     if (url.pathname !== '/v1/ws') return refuse(404, 'NOT_FOUND', 'the signer endpoint is /v1/ws');
     let keyholder: KeyholderRow;
@@ -592,13 +811,29 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       keyholder = authenticate(req);
     } catch (e) {
       const he = e as HttpError | GuardError;
-      guard.failed(req.socket.remoteAddress, 'signer', he.code ?? 'AUTH', String(req.headers['x-quorum-key'] ?? '').slice(0, 64));
-      return refuse(he.status ?? 401, he.code ?? 'AUTH', he.message, he instanceof GuardError ? he.retryAfterS : undefined);
+      guard.failed(
+        req.socket.remoteAddress,
+        'signer',
+        he.code ?? 'AUTH',
+        String(req.headers['x-quorum-key'] ?? '').slice(0, 64),
+      );
+      return refuse(
+        he.status ?? 401,
+        he.code ?? 'AUTH',
+        he.message,
+        he instanceof GuardError ? he.retryAfterS : undefined,
+      );
     }
     const held = [...conns].filter((c) => c.keyholder.name === keyholder.name).length;
     if (held >= limits.maxConnectionsPerKeyholder) {
       log(`refused a connection of ${keyholder.name}: ${held} open already`);
-      return refuse(429, 'TOO_MANY_CONNECTIONS', `${keyholder.name} already has ${held} connections open (at most ${limits.maxConnectionsPerKeyholder}); close one (another quorum-signer watch or sign?) and try again`, 5);
+      return refuse(
+        429,
+        'TOO_MANY_CONNECTIONS',
+        `${keyholder.name} already has ${held} connections open (at most ${limits.maxConnectionsPerKeyholder}); ` +
+          'close one (another quorum-signer watch or sign?) and try again',
+        5,
+      );
     }
     // Synchronous (no verifyClient): the connection is counted before the next upgrade is looked at.
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, keyholder));
@@ -616,7 +851,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       c.tokens = Math.min(limits.rateBurst, c.tokens + ((now - c.last) / 1000) * limits.ratePerSecond);
       c.last = now;
       if (c.tokens < 1) {
-        send(ws, { type: 'error', code: 'RATE_LIMITED', message: `more than ${limits.ratePerSecond} messages per second; reconnect after a pause`, fatal: true });
+        send(ws, {
+          type: 'error',
+          code: 'RATE_LIMITED',
+          message: `more than ${limits.ratePerSecond} messages per second; reconnect after a pause`,
+          fatal: true,
+        });
         ws.close(FATAL.RATE_LIMITED, 'rate limited');
         return;
       }
@@ -626,12 +866,27 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         if (isBinary) throw new Error('binary');
         json = JSON.parse(data.toString());
       } catch {
-        return send(ws, { type: 'error', code: 'MESSAGE_INVALID_JSON', message: 'messages are JSON text frames', fatal: false });
+        return send(ws, {
+          type: 'error',
+          code: 'MESSAGE_INVALID_JSON',
+          message: 'messages are JSON text frames',
+          fatal: false,
+        });
       }
       const parsed = ClientMessageSchema.safeParse(json);
       if (!parsed.success) {
-        const ref = typeof (json as { ref?: unknown })?.ref === 'string' ? ((json as { ref: string }).ref.slice(0, 64)) : undefined;
-        return send(ws, { type: 'error', ref, code: 'MESSAGE_INVALID', message: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; '), fatal: false });
+        const ref =
+          typeof (json as { ref?: unknown })?.ref === 'string' ? (json as { ref: string }).ref.slice(0, 64) : undefined;
+        return send(ws, {
+          type: 'error',
+          ref,
+          code: 'MESSAGE_INVALID',
+          message: parsed.error.issues
+            .slice(0, 3)
+            .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`)
+            .join('; '),
+          fatal: false,
+        });
       }
       // Its replies are not being read: what had already arrived waits (bounded by the rate limit).
       if (slowReaders.isPaused(ws)) return void c.held.push(parsed.data);
@@ -651,7 +906,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         }
         case 'round.get': {
           const r = store.round(m.round);
-          if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no round ${m.round}`, fatal: false });
+          if (!r)
+            return send(c.ws, {
+              type: 'error',
+              ref,
+              code: 'ROUND_NOT_FOUND',
+              message: `no round ${m.round}`,
+              fatal: false,
+            });
           return send(c.ws, { type: 'round.payload', ref, ...payloadOf(r) });
         }
         case 'released.get':
@@ -660,7 +922,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           await serial(async () => {
             // Stored and committed first; the acknowledgement follows the release attempt so the
             // last signer learns at once whether the round was released.
-            const r = submitSignature(store, { round: m.round, keyid: m.keyid, sig: m.sig, sha256: m.sha256, keyholder: c.keyholder });
+            const r = submitSignature(store, {
+              round: m.round,
+              keyid: m.keyid,
+              sig: m.sig,
+              sha256: m.sha256,
+              keyholder: c.keyholder,
+            });
             const released = await release(r.id);
             const ri = info(store.round(r.id)!);
             send(c.ws, { type: 'signature.accepted', ref, round: ri });
@@ -673,25 +941,58 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         }
         case 'cert.get': {
           const r = store.certRound(m.round);
-          if (!r) return send(c.ws, { type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `no certificate round ${m.round}`, fatal: false });
+          if (!r)
+            return send(c.ws, {
+              type: 'error',
+              ref,
+              code: 'ROUND_NOT_FOUND',
+              message: `no certificate round ${m.round}`,
+              fatal: false,
+            });
           const prepared = preparedOf(r);
-          const approvals = approvalsOf(store, r).map((a) => ({ keyholder: a.keyholder, publicKey: a.publicKey.toString('base64'), sig: a.sig.toString('base64') }));
-          return send(c.ws, { type: 'cert.payload', ref, round: certInfo(r), tbs: prepared.tbs, chain: [...prepared.chain], approvals });
+          const approvals = approvalsOf(store, r).map((a) => ({
+            keyholder: a.keyholder,
+            publicKey: a.publicKey.toString('base64'),
+            sig: a.sig.toString('base64'),
+          }));
+          return send(c.ws, {
+            type: 'cert.payload',
+            ref,
+            round: certInfo(r),
+            tbs: prepared.tbs,
+            chain: [...prepared.chain],
+            approvals,
+          });
         }
         case 'cert.approve':
           await serial(() => {
-            const r = submitApproval(store, { round: m.round, keyholder: c.keyholder, tbsSha256: m.tbsSha256, sig: Buffer.from(m.sig, 'base64') });
+            const r = submitApproval(store, {
+              round: m.round,
+              keyholder: c.keyholder,
+              tbsSha256: m.tbsSha256,
+              sig: Buffer.from(m.sig, 'base64'),
+            });
             const ri = certInfo(store.certRound(r.id)!);
-            log(`certificate round ${r.id}: approved by ${c.keyholder.name} (${ri.approvals.approved.length}/${ri.approvals.threshold})`);
+            log(
+              `certificate round ${r.id}: approved by ${c.keyholder.name} (${ri.approvals.approved.length}/${ri.approvals.threshold})`,
+            );
             send(c.ws, { type: 'cert.approved', ref, round: ri });
             for (const o of conns) if (o !== c) send(o.ws, { type: 'cert.updated', round: ri });
           });
           return;
         case 'cert.sign':
           await serial(async () => {
-            const { round, issued } = await releaseCertificate(store, dataDir, { round: m.round, keyholder: c.keyholder, tbsSha256: m.tbsSha256, sig: Buffer.from(m.sig, 'base64') });
+            const { round, issued } = await releaseCertificate(store, dataDir, {
+              round: m.round,
+              keyholder: c.keyholder,
+              tbsSha256: m.tbsSha256,
+              sig: Buffer.from(m.sig, 'base64'),
+            });
             const ri = certInfo(round);
-            log(`released certificate round ${round.id}: serial ${issued.serial}, written to releases/certificates/${round.id}.pem`);
+            log(
+              `released certificate round ${round.id}: serial ${issued.serial}, written to ` +
+                `releases/certificates/${round.id}.pem`,
+            );
             send(c.ws, { type: 'cert.released', ref, round: ri, certificate: issued.fullchain });
             for (const o of conns) if (o !== c) send(o.ws, { type: 'cert.updated', round: ri });
           });
@@ -699,8 +1000,22 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         case 'frost.dkg.get': {
           const r = store.frostCeremony(m.ceremony);
           const self = r ? ceremonyOf(r).participants.find((p) => p.name === c.keyholder.name) : undefined;
-          if (!r) return send(c.ws, { type: 'error', ref, code: 'CEREMONY_NOT_FOUND', message: `no DKG ceremony ${m.ceremony}`, fatal: false });
-          if (!self) return send(c.ws, { type: 'error', ref, code: 'CEREMONY_NOT_PARTICIPANT', message: `${c.keyholder.name} is not a participant of ceremony ${m.ceremony}`, fatal: false });
+          if (!r)
+            return send(c.ws, {
+              type: 'error',
+              ref,
+              code: 'CEREMONY_NOT_FOUND',
+              message: `no DKG ceremony ${m.ceremony}`,
+              fatal: false,
+            });
+          if (!self)
+            return send(c.ws, {
+              type: 'error',
+              ref,
+              code: 'CEREMONY_NOT_PARTICIPANT',
+              message: `${c.keyholder.name} is not a participant of ceremony ${m.ceremony}`,
+              fatal: false,
+            });
           return send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, m.ceremony, self.identifier) });
         }
         case 'frost.dkg.round1':
@@ -714,7 +1029,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
                   ? submitDkgRound2(store, m.ceremony, c.keyholder, m.packages)
                   : await submitDkgConfirm(store, m.ceremony, c.keyholder, m.confirm, m.transcript);
             // Stored and committed: acknowledge with the ceremony's state, then tell the others.
-            const self = ceremonyOf(store.frostCeremony(m.ceremony)!).participants.find((p) => p.name === c.keyholder.name)!;
+            const self = ceremonyOf(store.frostCeremony(m.ceremony)!).participants.find(
+              (p) => p.name === c.keyholder.name,
+            )!;
             send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, m.ceremony, self.identifier) });
             emitDkg(m.ceremony, ev);
           });
@@ -724,13 +1041,22 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             const ceremony = m.ceremony;
             await serial(() => {
               const ev = refuseCeremony(store, ceremony, c.keyholder, m.code, m.message, m.participants);
-              const self = ceremonyOf(store.frostCeremony(ceremony)!).participants.find((p) => p.name === c.keyholder.name)!;
+              const self = ceremonyOf(store.frostCeremony(ceremony)!).participants.find(
+                (p) => p.name === c.keyholder.name,
+              )!;
               send(c.ws, { type: 'frost.dkg.status', ref, ...dkgStatus(store, ceremony, self.identifier) });
               emitDkg(ceremony, ev);
             });
             return;
           }
-          if (!m.session) return send(c.ws, { type: 'error', ref, code: 'SESSION_NOT_FOUND', message: 'frost.refuse names neither a ceremony nor a session', fatal: false });
+          if (!m.session)
+            return send(c.ws, {
+              type: 'error',
+              ref,
+              code: 'SESSION_NOT_FOUND',
+              message: 'frost.refuse names neither a ceremony nor a session',
+              fatal: false,
+            });
           {
             const session = m.session;
             await serial(() => {
@@ -754,15 +1080,18 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             const base = frostSigning.baseOf(m.session);
             const ev = await frostSigning.share(m.session, c.keyholder, m.share);
             emitSign(ev);
-            if (ev.error) return send(c.ws, { type: 'error', ref, code: ev.error.code, message: ev.error.message, fatal: false });
+            if (ev.error)
+              return send(c.ws, { type: 'error', ref, code: ev.error.code, message: ev.error.message, fatal: false });
             // A metadata round with the group's signature stored: release it if every threshold is met.
-            if (ev.roundSigned && !(await release(ev.roundSigned))) broadcast({ type: 'round.updated', round: info(store.round(ev.roundSigned)!) });
+            if (ev.roundSigned && !(await release(ev.roundSigned)))
+              broadcast({ type: 'round.updated', round: info(store.round(ev.roundSigned)!) });
             send(c.ws, { type: 'frost.sign.status', ref, ...frostSigning.status(base) });
           });
           return;
       }
     } catch (e) {
-      if (e instanceof QuorumError) return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: false });
+      if (e instanceof QuorumError)
+        return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: false });
       log(`internal error: ${(e as Error).stack}`);
       return send(c.ws, { type: 'error', ref, code: 'INTERNAL', message: 'internal error', fatal: false });
     }
@@ -815,7 +1144,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const infoFile = path.join(dataDir, DATA_FILES.serverInfo);
   fs.writeFileSync(`${infoFile}.tmp`, JSON.stringify({ url, wsUrl, pid: process.pid, tlsFingerprint }, null, 2) + '\n');
   fs.renameSync(`${infoFile}.tmp`, infoFile); // readers never see a half-written file
-  log(`quorum coordinator ${serverId} (${dialect}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`);
+  log(
+    `quorum coordinator ${serverId} (${dialect}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`,
+  );
 
   return {
     url,

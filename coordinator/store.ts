@@ -366,7 +366,9 @@ export class Store {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
   }
   dialect(): Dialect {
     const d = this.getMeta('dialect');
@@ -376,19 +378,30 @@ export class Store {
 
   // --- keyholders ---
   addKeyholder(k: Omit<KeyholderRow, 'removed_at'>): void {
-    this.db.prepare('INSERT INTO keyholders (name, spki, fingerprint, algorithm, enrolled_at) VALUES (@name, @spki, @fingerprint, @algorithm, @enrolled_at)').run(k);
+    this.db
+      .prepare(
+        'INSERT INTO keyholders (name, spki, fingerprint, algorithm, enrolled_at) VALUES (@name, @spki, ' +
+          '@fingerprint, @algorithm, @enrolled_at)',
+      )
+      .run(k);
   }
   keyholders(includeRemoved = false): KeyholderRow[] {
-    return this.db.prepare(`SELECT * FROM keyholders ${includeRemoved ? '' : 'WHERE removed_at IS NULL'} ORDER BY name`).all() as KeyholderRow[];
+    return this.db
+      .prepare(`SELECT * FROM keyholders ${includeRemoved ? '' : 'WHERE removed_at IS NULL'} ORDER BY name`)
+      .all() as KeyholderRow[];
   }
   keyholderByFingerprint(fp: string): KeyholderRow | undefined {
-    return this.db.prepare('SELECT * FROM keyholders WHERE fingerprint = ? AND removed_at IS NULL').get(fp) as KeyholderRow | undefined;
+    return this.db.prepare('SELECT * FROM keyholders WHERE fingerprint = ? AND removed_at IS NULL').get(fp) as
+      KeyholderRow | undefined;
   }
   keyholderByName(name: string): KeyholderRow | undefined {
     return this.db.prepare('SELECT * FROM keyholders WHERE name = ?').get(name) as KeyholderRow | undefined;
   }
   removeKeyholder(name: string, at: string): boolean {
-    return this.db.prepare('UPDATE keyholders SET removed_at = ? WHERE name = ? AND removed_at IS NULL').run(at, name).changes === 1;
+    return (
+      this.db.prepare('UPDATE keyholders SET removed_at = ? WHERE name = ? AND removed_at IS NULL').run(at, name)
+        .changes === 1
+    );
   }
 
   // --- rounds ---
@@ -409,25 +422,37 @@ export class Store {
     return this.db.prepare('SELECT * FROM rounds WHERE id = ?').get(id) as RoundRow | undefined;
   }
   rounds(state?: RoundState): RoundRow[] {
-    return (state ? this.db.prepare('SELECT * FROM rounds WHERE state = ? ORDER BY seq').all(state) : this.db.prepare('SELECT * FROM rounds ORDER BY seq').all()) as RoundRow[];
+    return (
+      state
+        ? this.db.prepare('SELECT * FROM rounds WHERE state = ? ORDER BY seq').all(state)
+        : this.db.prepare('SELECT * FROM rounds ORDER BY seq').all()
+    ) as RoundRow[];
   }
   openRound(role: RoundRole): RoundRow | undefined {
     return this.db.prepare("SELECT * FROM rounds WHERE role = ? AND state = 'open'").get(role) as RoundRow | undefined;
   }
   nextRoundSeq(): number {
-    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'rounds'").get() as { seq: number } | undefined;
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'rounds'").get() as
+      { seq: number } | undefined;
     return (row?.seq ?? 0) + 1;
   }
   setRoundState(id: string, from: RoundState, to: RoundState, at: string): boolean {
-    return this.db.prepare('UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;
+    return (
+      this.db.prepare('UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = ?').run(to, at, id, from)
+        .changes === 1
+    );
   }
   /** Another round of `role` whose bytes have this sha256 (index look-up: telling a replay from wrong bytes). */
   otherRoundWithSha256(role: RoundRole, sha256: string, notSeq: number): { id: string } | undefined {
-    return this.db.prepare('SELECT id FROM rounds WHERE sha256 = ? AND role = ? AND seq != ? LIMIT 1').get(sha256, role, notSeq) as { id: string } | undefined;
+    return this.db
+      .prepare('SELECT id FROM rounds WHERE sha256 = ? AND role = ? AND seq != ? LIMIT 1')
+      .get(sha256, role, notSeq) as { id: string } | undefined;
   }
   /** The round where this exact signature by this key was accepted before (index look-up). */
   roundSignedWith(sig: Buffer, fingerprint: string): { round_id: string } | undefined {
-    return this.db.prepare('SELECT round_id FROM signatures WHERE sig = ? AND fingerprint = ? LIMIT 1').get(sig, fingerprint) as { round_id: string } | undefined;
+    return this.db
+      .prepare('SELECT round_id FROM signatures WHERE sig = ? AND fingerprint = ? LIMIT 1')
+      .get(sig, fingerprint) as { round_id: string } | undefined;
   }
 
   // --- round summaries (listings) ---
@@ -438,9 +463,20 @@ export class Store {
   roundSummaries(opts: { state?: RoundState; before?: number; limit: number }): RoundSummaryRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: opts.limit };
-    if (opts.state) (where.push('state = @state'), (params.state = opts.state));
-    if (opts.before !== undefined) (where.push('seq < @before'), (params.before = opts.before));
-    return this.db.prepare(`SELECT * FROM round_summaries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`).all(params) as RoundSummaryRow[];
+    if (opts.state) {
+      where.push('state = @state');
+      params.state = opts.state;
+    }
+    if (opts.before !== undefined) {
+      where.push('seq < @before');
+      params.before = opts.before;
+    }
+    return this.db
+      .prepare(
+        `SELECT * FROM round_summaries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC ` +
+          'LIMIT @limit',
+      )
+      .all(params) as RoundSummaryRow[];
   }
   roundSummary(id: string): RoundSummaryRow | undefined {
     return this.db.prepare('SELECT * FROM round_summaries WHERE id = ?').get(id) as RoundSummaryRow | undefined;
@@ -450,33 +486,55 @@ export class Store {
     this.db.prepare("UPDATE round_summaries SET info_json = ? WHERE seq = ? AND state != 'open'").run(infoJson, seq);
   }
 
-
   // --- signatures ---
   insertSignature(s: SignatureRow): void {
-    this.db.prepare('INSERT INTO signatures (round_id, fingerprint, keyholder, sig, received_at) VALUES (@round_id, @fingerprint, @keyholder, @sig, @received_at)').run(s);
+    this.db
+      .prepare(
+        'INSERT INTO signatures (round_id, fingerprint, keyholder, sig, received_at) VALUES (@round_id, ' +
+          '@fingerprint, @keyholder, @sig, @received_at)',
+      )
+      .run(s);
   }
   signatures(roundId: string): SignatureRow[] {
-    return this.db.prepare('SELECT * FROM signatures WHERE round_id = ? ORDER BY received_at, fingerprint').all(roundId) as SignatureRow[];
+    return this.db
+      .prepare('SELECT * FROM signatures WHERE round_id = ? ORDER BY received_at, fingerprint')
+      .all(roundId) as SignatureRow[];
   }
   signature(roundId: string, fingerprint: string): SignatureRow | undefined {
-    return this.db.prepare('SELECT * FROM signatures WHERE round_id = ? AND fingerprint = ?').get(roundId, fingerprint) as SignatureRow | undefined;
+    return this.db
+      .prepare('SELECT * FROM signatures WHERE round_id = ? AND fingerprint = ?')
+      .get(roundId, fingerprint) as SignatureRow | undefined;
   }
 
   // --- releases ---
-  insertRelease(roundId: string | null, role: string, version: number, at: string, files: Record<string, Buffer>): number {
-    const seq = Number(this.db.prepare('INSERT INTO releases (round_id, role, version, released_at) VALUES (?, ?, ?, ?)').run(roundId, role, version, at).lastInsertRowid);
+  insertRelease(
+    roundId: string | null,
+    role: string,
+    version: number,
+    at: string,
+    files: Record<string, Buffer>,
+  ): number {
+    const seq = Number(
+      this.db
+        .prepare('INSERT INTO releases (round_id, role, version, released_at) VALUES (?, ?, ?, ?)')
+        .run(roundId, role, version, at).lastInsertRowid,
+    );
     const put = this.db.prepare('INSERT INTO release_files (release_seq, name, bytes) VALUES (?, ?, ?)');
     for (const [name, bytes] of Object.entries(files)) put.run(seq, name, bytes);
     return seq;
   }
-  latestRelease(): { seq: number; role: string; version: number; released_at: string; round_id: string | null } | undefined {
+  latestRelease():
+    { seq: number; role: string; version: number; released_at: string; round_id: string | null } | undefined {
     return this.db.prepare('SELECT * FROM releases ORDER BY seq DESC LIMIT 1').get() as never;
   }
   latestReleaseSeq(): number | null {
     return (this.db.prepare('SELECT MAX(seq) AS seq FROM releases').get() as { seq: number | null }).seq;
   }
   releaseFiles(seq: number): Record<string, Buffer> {
-    const rows = this.db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ?').all(seq) as { name: string; bytes: Buffer }[];
+    const rows = this.db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ?').all(seq) as {
+      name: string;
+      bytes: Buffer;
+    }[];
     return Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
   }
   releaseByRound(roundId: string): { seq: number } | undefined {
@@ -509,7 +567,13 @@ export class Store {
    */
   retireCa(name: string, retiredName: string, at: string): boolean {
     this.db.pragma('defer_foreign_keys = ON'); // reset by SQLite when the transaction ends
-    const ok = this.db.prepare('UPDATE cas SET name = ?, retired_from = name, retired_at = ? WHERE name = ? AND chain_pem IS NULL AND retired_at IS NULL').run(retiredName, at, name).changes === 1;
+    const ok =
+      this.db
+        .prepare(
+          'UPDATE cas SET name = ?, retired_from = name, retired_at = ? WHERE name = ? AND chain_pem IS NULL ' +
+            'AND retired_at IS NULL',
+        )
+        .run(retiredName, at, name).changes === 1;
     if (!ok) return false;
     this.db.prepare('UPDATE cert_rounds SET ca = ? WHERE ca = ?').run(retiredName, name);
     this.db.prepare('UPDATE cert_rounds SET new_ca = ? WHERE new_ca = ?').run(retiredName, name);
@@ -527,45 +591,97 @@ export class Store {
       .run(r);
   }
   nextCertRoundSeq(): number {
-    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'cert_rounds'").get() as { seq: number } | undefined;
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'cert_rounds'").get() as
+      { seq: number } | undefined;
     return (row?.seq ?? 0) + 1;
   }
   certRound(id: string): CertRoundRow | undefined {
     return this.db.prepare('SELECT * FROM cert_rounds WHERE id = ?').get(id) as CertRoundRow | undefined;
   }
   certRounds(state?: RoundState): CertRoundRow[] {
-    return (state ? this.db.prepare('SELECT * FROM cert_rounds WHERE state = ? ORDER BY seq').all(state) : this.db.prepare('SELECT * FROM cert_rounds ORDER BY seq').all()) as CertRoundRow[];
+    return (
+      state
+        ? this.db.prepare('SELECT * FROM cert_rounds WHERE state = ? ORDER BY seq').all(state)
+        : this.db.prepare('SELECT * FROM cert_rounds ORDER BY seq').all()
+    ) as CertRoundRow[];
   }
   /** One page of certificate rounds, newest first (as roundSummaries; their rows are small). */
   certRoundsPage(opts: { state?: RoundState; before?: number; limit: number }): CertRoundRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: opts.limit };
-    if (opts.state) (where.push('state = @state'), (params.state = opts.state));
-    if (opts.before !== undefined) (where.push('seq < @before'), (params.before = opts.before));
-    return this.db.prepare(`SELECT * FROM cert_rounds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`).all(params) as CertRoundRow[];
+    if (opts.state) {
+      where.push('state = @state');
+      params.state = opts.state;
+    }
+    if (opts.before !== undefined) {
+      where.push('seq < @before');
+      params.before = opts.before;
+    }
+    return this.db
+      .prepare(
+        `SELECT * FROM cert_rounds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC ` +
+          'LIMIT @limit',
+      )
+      .all(params) as CertRoundRow[];
   }
   certRoundsOfCa(ca: string): CertRoundRow[] {
-    return this.db.prepare('SELECT * FROM cert_rounds WHERE ca = ? OR new_ca = ? ORDER BY seq').all(ca, ca) as CertRoundRow[];
+    return this.db
+      .prepare('SELECT * FROM cert_rounds WHERE ca = ? OR new_ca = ? ORDER BY seq')
+      .all(ca, ca) as CertRoundRow[];
   }
-  setCertRoundState(id: string, from: RoundState, to: RoundState, at: string, certificatePem: string | null = null): boolean {
-    return this.db.prepare('UPDATE cert_rounds SET state = ?, closed_at = ?, certificate_pem = COALESCE(?, certificate_pem) WHERE id = ? AND state = ?').run(to, at, certificatePem, id, from).changes === 1;
+  setCertRoundState(
+    id: string,
+    from: RoundState,
+    to: RoundState,
+    at: string,
+    certificatePem: string | null = null,
+  ): boolean {
+    return (
+      this.db
+        .prepare(
+          'UPDATE cert_rounds SET state = ?, closed_at = ?, certificate_pem = COALESCE(?, certificate_pem) ' +
+            'WHERE id = ? AND state = ?',
+        )
+        .run(to, at, certificatePem, id, from).changes === 1
+    );
   }
   insertApproval(a: ApprovalRow): void {
-    this.db.prepare('INSERT INTO cert_approvals (round_id, keyholder, fingerprint, sig, received_at) VALUES (@round_id, @keyholder, @fingerprint, @sig, @received_at)').run(a);
+    this.db
+      .prepare(
+        'INSERT INTO cert_approvals (round_id, keyholder, fingerprint, sig, received_at) VALUES (@round_id, ' +
+          '@keyholder, @fingerprint, @sig, @received_at)',
+      )
+      .run(a);
   }
   approvals(roundId: string): ApprovalRow[] {
-    return this.db.prepare('SELECT * FROM cert_approvals WHERE round_id = ? ORDER BY received_at, keyholder').all(roundId) as ApprovalRow[];
+    return this.db
+      .prepare('SELECT * FROM cert_approvals WHERE round_id = ? ORDER BY received_at, keyholder')
+      .all(roundId) as ApprovalRow[];
   }
 
   // --- FROST identities and DKG ceremonies ---
   setFrostIdentity(keyholder: string, identityKey: string, at: string): void {
-    this.db.prepare('INSERT INTO frost_identities (keyholder, identity_key, recorded_at) VALUES (?, ?, ?) ON CONFLICT(keyholder) DO UPDATE SET identity_key = excluded.identity_key, recorded_at = excluded.recorded_at').run(keyholder, identityKey, at);
+    this.db
+      .prepare(
+        'INSERT INTO frost_identities (keyholder, identity_key, recorded_at) VALUES (?, ?, ?) ON ' +
+          'CONFLICT(keyholder) DO UPDATE SET identity_key = excluded.identity_key, recorded_at = ' +
+          'excluded.recorded_at',
+      )
+      .run(keyholder, identityKey, at);
   }
   frostIdentity(keyholder: string): string | undefined {
-    return (this.db.prepare('SELECT identity_key FROM frost_identities WHERE keyholder = ?').get(keyholder) as { identity_key: string } | undefined)?.identity_key;
+    return (
+      this.db.prepare('SELECT identity_key FROM frost_identities WHERE keyholder = ?').get(keyholder) as
+        { identity_key: string } | undefined
+    )?.identity_key;
   }
   insertFrostCeremony(r: Omit<FrostCeremonyRow, 'group_json' | 'failure' | 'closed_at' | 'transcript_digest'>): void {
-    this.db.prepare('INSERT INTO frost_ceremonies (id, ceremony_json, digest, purpose_json, state, created_at) VALUES (@id, @ceremony_json, @digest, @purpose_json, @state, @created_at)').run(r);
+    this.db
+      .prepare(
+        'INSERT INTO frost_ceremonies (id, ceremony_json, digest, purpose_json, state, created_at) VALUES ' +
+          '(@id, @ceremony_json, @digest, @purpose_json, @state, @created_at)',
+      )
+      .run(r);
   }
   frostCeremony(id: string): FrostCeremonyRow | undefined {
     return this.db.prepare('SELECT * FROM frost_ceremonies WHERE id = ?').get(id) as FrostCeremonyRow | undefined;
@@ -575,34 +691,78 @@ export class Store {
   }
   /** Ids of the ceremonies whose group is agreed, oldest first. */
   doneCeremonyIds(): string[] {
-    return (this.db.prepare("SELECT id FROM frost_ceremonies WHERE state = 'done' AND group_json IS NOT NULL ORDER BY created_at, id").all() as { id: string }[]).map((r) => r.id);
-  }
-  setFrostCeremonyState(id: string, from: FrostCeremonyRow['state'], to: FrostCeremonyRow['state'], extra: { group_json?: string; failure?: string; closed_at?: string; transcript_digest?: string } = {}): boolean {
     return (
       this.db
-        .prepare('UPDATE frost_ceremonies SET state = ?, group_json = COALESCE(?, group_json), failure = COALESCE(?, failure), closed_at = COALESCE(?, closed_at), transcript_digest = COALESCE(?, transcript_digest) WHERE id = ? AND state = ?')
-        .run(to, extra.group_json ?? null, extra.failure ?? null, extra.closed_at ?? null, extra.transcript_digest ?? null, id, from).changes === 1
+        .prepare(
+          "SELECT id FROM frost_ceremonies WHERE state = 'done' AND group_json IS NOT NULL ORDER BY created_at, id",
+        )
+        .all() as { id: string }[]
+    ).map((r) => r.id);
+  }
+  setFrostCeremonyState(
+    id: string,
+    from: FrostCeremonyRow['state'],
+    to: FrostCeremonyRow['state'],
+    extra: { group_json?: string; failure?: string; closed_at?: string; transcript_digest?: string } = {},
+  ): boolean {
+    return (
+      this.db
+        .prepare(
+          'UPDATE frost_ceremonies SET state = ?, group_json = COALESCE(?, group_json), failure = COALESCE(?, ' +
+            'failure), closed_at = COALESCE(?, closed_at), transcript_digest = COALESCE(?, transcript_digest) ' +
+            'WHERE id = ? AND state = ?',
+        )
+        .run(
+          to,
+          extra.group_json ?? null,
+          extra.failure ?? null,
+          extra.closed_at ?? null,
+          extra.transcript_digest ?? null,
+          id,
+          from,
+        ).changes === 1
     );
   }
   insertDkgRound1(ceremony: string, participant: number, pkg: string, identity: string): void {
-    this.db.prepare('INSERT INTO frost_dkg_round1 (ceremony, participant, package_json, identity_json) VALUES (?, ?, ?, ?)').run(ceremony, participant, pkg, identity);
+    this.db
+      .prepare('INSERT INTO frost_dkg_round1 (ceremony, participant, package_json, identity_json) VALUES (?, ?, ?, ?)')
+      .run(ceremony, participant, pkg, identity);
   }
   /** Round-1 packages with their senders' identity statements (null in rows from before migration 6). */
   dkgRound1(ceremony: string): { participant: number; package_json: string; identity_json: string | null }[] {
-    return this.db.prepare('SELECT participant, package_json, identity_json FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; package_json: string; identity_json: string | null }[];
+    return this.db
+      .prepare(
+        'SELECT participant, package_json, identity_json FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY participant',
+      )
+      .all(ceremony) as { participant: number; package_json: string; identity_json: string | null }[];
   }
   insertDkgRound2(ceremony: string, sender: number, recipient: number, pkg: string): void {
-    this.db.prepare('INSERT INTO frost_dkg_round2 (ceremony, sender, recipient, package_json) VALUES (?, ?, ?, ?)').run(ceremony, sender, recipient, pkg);
+    this.db
+      .prepare('INSERT INTO frost_dkg_round2 (ceremony, sender, recipient, package_json) VALUES (?, ?, ?, ?)')
+      .run(ceremony, sender, recipient, pkg);
   }
   dkgRound2(ceremony: string): { sender: number; recipient: number; package_json: string }[] {
-    return this.db.prepare('SELECT sender, recipient, package_json FROM frost_dkg_round2 WHERE ceremony = ? ORDER BY sender, recipient').all(ceremony) as { sender: number; recipient: number; package_json: string }[];
+    return this.db
+      .prepare(
+        'SELECT sender, recipient, package_json FROM frost_dkg_round2 WHERE ceremony = ? ORDER BY sender, recipient',
+      )
+      .all(ceremony) as { sender: number; recipient: number; package_json: string }[];
   }
   insertDkgConfirm(ceremony: string, participant: number, confirm: string, transcript: string): void {
-    this.db.prepare('INSERT INTO frost_dkg_confirms (ceremony, participant, confirm_json, transcript_json) VALUES (?, ?, ?, ?)').run(ceremony, participant, confirm, transcript);
+    this.db
+      .prepare(
+        'INSERT INTO frost_dkg_confirms (ceremony, participant, confirm_json, transcript_json) VALUES (?, ?, ?, ?)',
+      )
+      .run(ceremony, participant, confirm, transcript);
   }
   /** Confirmations with their senders' transcript signatures (null in rows from before migration 6). */
   dkgConfirms(ceremony: string): { participant: number; confirm_json: string; transcript_json: string | null }[] {
-    return this.db.prepare('SELECT participant, confirm_json, transcript_json FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY participant').all(ceremony) as { participant: number; confirm_json: string; transcript_json: string | null }[];
+    return this.db
+      .prepare(
+        'SELECT participant, confirm_json, transcript_json FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY ' +
+          'participant',
+      )
+      .all(ceremony) as { participant: number; confirm_json: string; transcript_json: string | null }[];
   }
   setCaFrostCeremony(name: string, ceremony: string): void {
     this.db.prepare('UPDATE cas SET frost_ceremony = ? WHERE name = ?').run(ceremony, name);
@@ -610,11 +770,14 @@ export class Store {
 
   // --- audit ---
   audit(event: string, data: Record<string, unknown>, at = new Date().toISOString()): void {
-    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
+      { seq: number; hash: string } | undefined;
     const seq = (last?.seq ?? 0) + 1;
     const prev = last?.hash ?? GENESIS_HASH;
     const json = JSON.stringify(data);
-    this.db.prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)').run(seq, at, event, json, prev, auditHash(prev, seq, at, event, json));
+    this.db
+      .prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(seq, at, event, json, prev, auditHash(prev, seq, at, event, json));
   }
   auditRows(): AuditRow[] {
     return this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[];
@@ -626,9 +789,11 @@ export function verifyAuditChain(rows: AuditRow[]): { seq: number; problem: stri
   let prev = GENESIS_HASH;
   let expectSeq = 1;
   for (const r of rows) {
-    if (r.seq !== expectSeq) return { seq: r.seq, problem: `sequence jumps from ${expectSeq - 1} to ${r.seq} (rows removed)` };
+    if (r.seq !== expectSeq)
+      return { seq: r.seq, problem: `sequence jumps from ${expectSeq - 1} to ${r.seq} (rows removed)` };
     if (r.prev_hash !== prev) return { seq: r.seq, problem: 'prev_hash does not match the previous row' };
-    if (auditHash(prev, r.seq, r.at, r.event, r.data) !== r.hash) return { seq: r.seq, problem: 'hash does not match the row content (row edited)' };
+    if (auditHash(prev, r.seq, r.at, r.event, r.data) !== r.hash)
+      return { seq: r.seq, problem: 'hash does not match the row content (row edited)' };
     prev = r.hash;
     expectSeq++;
   }

@@ -8,7 +8,13 @@ import type { Io } from '../protocol/cli.js';
 import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { loadRepository } from '../protocol/repository.js';
-import { short, verifyRepository, type RoleReport, type ThresholdResult, type VerifyReport } from '../protocol/verify.js';
+import {
+  short,
+  verifyRepository,
+  type RoleReport,
+  type ThresholdResult,
+  type VerifyReport,
+} from '../protocol/verify.js';
 
 export const VERIFY_HELP = `Usage: quorum verify <dir> [--root <trusted-root.json>] [--dialect ota|tuf] [--at <RFC 3339 time>] [--warn-days N] [--json]
 
@@ -27,7 +33,6 @@ distinct keys, expiry, and the versions, lengths and hashes they name).
 Exit status: 0 verified, 1 verification failed, 2 usage error or unreadable input.`;
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
 
 export function runVerify(argv: string[], io: Io): number {
   let args;
@@ -83,7 +88,12 @@ export function runVerify(argv: string[], io: Io): number {
     const input = loadRepository(dir, values.root);
     report = verifyRepository(input, { at, dialect: values.dialect as Dialect | undefined, warnDays });
     if (!input.targets) {
-      report.warnings.push({ code: 'FILE_MISSING', severity: 'warning', file: 'targets.json', message: 'not present; only the root chain was checked' });
+      report.warnings.push({
+        code: 'FILE_MISSING',
+        severity: 'warning',
+        file: 'targets.json',
+        message: 'not present; only the root chain was checked',
+      });
     }
   } catch (e) {
     if (e instanceof QuorumError) {
@@ -106,18 +116,30 @@ function sigLine(label: string, t: ThresholdResult): string {
 
 function roleLine(name: string, r: RoleReport): string {
   const extra = r.targets !== undefined ? `, ${r.targets} targets` : '';
-  return `${r.file}: version ${r.version}, expires ${r.expires}${extra}, ${r.signedBy.length}/${r.total} ${name} keys signed (threshold ${r.threshold})${r.signedBy.length ? ': ' + r.signedBy.map(short).join(', ') : ''}; sha256 ${r.sha256.slice(0, 16)}…, ${r.length} bytes`;
+  return (
+    `${r.file}: version ${r.version}, expires ${r.expires}${extra}, ${r.signedBy.length}/${r.total} ${name} keys ` +
+    `signed (threshold ${r.threshold})${r.signedBy.length ? ': ' + r.signedBy.map(short).join(', ') : ''}; ` +
+    `sha256 ${r.sha256.slice(0, 16)}…, ${r.length} bytes`
+  );
 }
 
 /** What was checked, for a person reading CI logs. */
 export function describe(dir: string, r: VerifyReport): string {
   const lines: string[] = [];
-  lines.push(`Verifying ${dir} (dialect ${r.dialect ?? 'unknown'}, expiry evaluated at ${r.at.replace(/\.\d{3}Z$/, 'Z')})`);
-  if (r.trustedRoot) lines.push(`trusted root: ${r.trustedRoot.file}, version ${r.trustedRoot.version}${r.trustedRoot.tofu ? ' (trusted on first use)' : ''}`);
+  lines.push(
+    `Verifying ${dir} (dialect ${r.dialect ?? 'unknown'}, expiry evaluated at ${r.at.replace(/\.\d{3}Z$/, 'Z')})`,
+  );
+  if (r.trustedRoot)
+    lines.push(
+      `trusted root: ${r.trustedRoot.file}, version ${r.trustedRoot.version}${r.trustedRoot.tofu ? ' (trusted on first use)' : ''}`,
+    );
   if (r.rootChain.length) {
     lines.push(`root chain: ${r.rootChain.map((s) => s.version).join(' -> ')}`);
     for (const s of r.rootChain) {
-      const parts = [s.old ? sigLine('old root keys', s.old) : null, sigLine(s.old ? 'new root keys' : 'root keys', s.self)].filter(Boolean);
+      const parts = [
+        s.old ? sigLine('old root keys', s.old) : null,
+        sigLine(s.old ? 'new root keys' : 'root keys', s.self),
+      ].filter(Boolean);
       lines.push(`  ${s.file} v${s.version}: ${parts.join('; ')}; expires ${s.expires}`);
     }
   }
@@ -125,6 +147,10 @@ export function describe(dir: string, r: VerifyReport): string {
     const rr = r.roles[role];
     if (rr) lines.push(roleLine(role, rr));
   }
-  lines.push(r.ok ? `OK: verified, ${r.warnings.length} warning(s)` : `FAILED: ${r.errors.length} error(s), ${r.warnings.length} warning(s)`);
+  lines.push(
+    r.ok
+      ? `OK: verified, ${r.warnings.length} warning(s)`
+      : `FAILED: ${r.errors.length} error(s), ${r.warnings.length} warning(s)`,
+  );
   return lines.join('\n');
 }

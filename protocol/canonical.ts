@@ -12,7 +12,8 @@
  *
  * Subtrees that are already in canonical order (as in every file written by a TUF/Uptane tool)
  * are written by JSON.stringify after a check that it produces the same bytes; everything else
- * is written piece by piece. The output is built as a list of Buffers of about 1 MiB each so that multi-hundred-megabyte
+ * is written piece by piece. The output is built as a list of Buffers of about 1 MiB each so that
+ * multi-hundred-megabyte
  * targets files never hit V8's maximum string length; callers get one Buffer.
  */
 import { isAscii } from 'node:buffer';
@@ -53,7 +54,10 @@ function where(path: (string | number)[]): string {
 function tufString(s: string, path: (string | number)[]): string {
   if (!TUF_SPECIAL.test(s)) return '"' + s + '"';
   if (LONE_SURROGATE.test(s)) {
-    throw new CanonicalError('CANONICAL_LONE_SURROGATE', `string at ${where(path)} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the text`);
+    throw new CanonicalError(
+      'CANONICAL_LONE_SURROGATE',
+      `string at ${where(path)} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the text`,
+    );
   }
   return '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"';
 }
@@ -61,17 +65,26 @@ function tufString(s: string, path: (string | number)[]): string {
 function otaString(s: string, path: (string | number)[]): string {
   if (!OTA_SPECIAL.test(s)) return '"' + s + '"';
   if (LONE_SURROGATE.test(s)) {
-    throw new CanonicalError('CANONICAL_LONE_SURROGATE', `string at ${where(path)} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the text`);
+    throw new CanonicalError(
+      'CANONICAL_LONE_SURROGATE',
+      `string at ${where(path)} contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the text`,
+    );
   }
   return JSON.stringify(s);
 }
 
 function encodeNumber(n: number, path: (string | number)[]): string {
   if (!Number.isInteger(n)) {
-    throw new CanonicalError('CANONICAL_FLOAT', `number ${n} at ${where(path)} is not an integer; canonical JSON allows integers only`);
+    throw new CanonicalError(
+      'CANONICAL_FLOAT',
+      `number ${n} at ${where(path)} is not an integer; canonical JSON allows integers only`,
+    );
   }
   if (!Number.isSafeInteger(n)) {
-    throw new CanonicalError('CANONICAL_UNSAFE_INTEGER', `integer ${n} at ${where(path)} is outside ±(2^53-1) and would not round-trip`);
+    throw new CanonicalError(
+      'CANONICAL_UNSAFE_INTEGER',
+      `integer ${n} at ${where(path)} is outside ±(2^53-1) and would not round-trip`,
+    );
   }
   return Object.is(n, -0) ? '0' : String(n);
 }
@@ -121,11 +134,14 @@ function plain(v: unknown, bail: RegExp): boolean {
  * (or do nothing) instead, dropping a key that JSON.parse keeps as ordinary data.
  */
 export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
 }
 
-/** `o[k]` if `o` has it as its own property: never a value inherited from Object.prototype (`constructor`, `__proto__`). */
+/**
+ * `o[k]` if `o` has it as its own property: never a value inherited from Object.prototype (`constructor`, `__proto__`).
+ */
 export function getOwn<T>(o: Record<string, T> | undefined | null, k: string): T | undefined {
   return o != null && Object.hasOwn(o, k) ? o[k] : undefined;
 }
@@ -160,7 +176,10 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
         out.add(v ? 'true' : 'false');
         return;
       case 'undefined':
-        throw new CanonicalError('CANONICAL_UNDEFINED', `undefined at ${where(path)}; JSON has no undefined, remove the field`);
+        throw new CanonicalError(
+          'CANONICAL_UNDEFINED',
+          `undefined at ${where(path)}; JSON has no undefined, remove the field`,
+        );
       case 'object':
         break;
       default:
@@ -184,7 +203,10 @@ export function canonicalize(value: unknown, dialect: Dialect): Buffer {
     }
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
-      throw new CanonicalError('CANONICAL_TYPE', `a ${proto?.constructor?.name ?? 'non-plain'} object at ${where(path)} is not JSON`);
+      throw new CanonicalError(
+        'CANONICAL_TYPE',
+        `a ${proto?.constructor?.name ?? 'non-plain'} object at ${where(path)} is not JSON`,
+      );
     }
     const obj = v as Record<string, unknown>;
     if (proto === Object.prototype && plain(obj, bail) && fast(obj)) return;
@@ -225,6 +247,8 @@ export function canonicalString(value: unknown, dialect: Dialect): string {
  */
 export function aktualizrBytes(canonical: Buffer): Buffer {
   if (isAscii(canonical)) return canonical;
-  const s = canonical.toString('utf8').replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const s = canonical
+    .toString('utf8')
+    .replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
   return Buffer.from(s, 'latin1');
 }

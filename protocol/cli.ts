@@ -21,7 +21,13 @@ const USAGE_CODES = new Set(['USAGE', 'FILE_MISSING', 'FILE_UNREADABLE']);
  * `oneLine`: error messages are shown on one line, newlines escaped too (the signer's: its error
  * messages can carry a coordinator's text, which must not add lines of its own).
  */
-export async function dispatch(argv: string[], commands: Record<string, (argv: string[]) => number | Promise<number>>, help: string, io: Io = stdio, opts: { oneLine?: boolean } = {}): Promise<number> {
+export async function dispatch(
+  argv: string[],
+  commands: Record<string, (argv: string[]) => number | Promise<number>>,
+  help: string,
+  io: Io = stdio,
+  opts: { oneLine?: boolean } = {},
+): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
     io.out(help);
@@ -50,7 +56,12 @@ export async function dispatch(argv: string[], commands: Record<string, (argv: s
 }
 
 /** Run a command-line program: set the exit code from `dispatch`, report crashes as such. */
-export function main(argv: string[], commands: Parameters<typeof dispatch>[1], help: string, opts: { oneLine?: boolean } = {}): void {
+export function main(
+  argv: string[],
+  commands: Parameters<typeof dispatch>[1],
+  help: string,
+  opts: { oneLine?: boolean } = {},
+): void {
   dispatch(argv, commands, help, stdio, opts).then(
     (code) => (process.exitCode = code),
     (e) => {

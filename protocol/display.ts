@@ -10,7 +10,8 @@
 // C0, DEL, C1; Arabic letter mark; zero-width space/non-joiner/joiner, LRM, RLM; line and
 // paragraph separators, LRE, RLE, PDF, LRO, RLO; word joiner and invisible operators, LRI, RLI,
 // FSI, PDI; BOM; and UTF-16 surrogates that are not part of a pair.
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const HIDDEN =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const HIDDEN_BUT_NEWLINE = new RegExp(HIDDEN.source.replace('\\u0000-\\u001f', '\\u0000-\\u0009\\u000b-\\u001f'), 'g');
 const SHORT: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -45,5 +46,8 @@ export function displayBlock(s: string): string {
  * same JSON value, so machines read it unchanged.
  */
 export function displayJson(v: unknown): string {
-  return JSON.stringify(v, null, 2).replace(HIDDEN_BUT_NEWLINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(v, null, 2).replace(
+    HIDDEN_BUT_NEWLINE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -1,5 +1,6 @@
 /**
- * The FROST(Ed25519, SHA-512) messages, version 2 (identity statements and signed transcripts): the records a DKG ceremony and a signing round
+ * The FROST(Ed25519, SHA-512) messages, version 2 (identity statements and signed transcripts): the records a DKG
+ * ceremony and a signing round
  * exchange, and the WebSocket envelopes that carry them between participants and the coordinator.
  * Types are inferred from the schemas; protocol/frost.ts produces and consumes exactly these
  * objects. Participants are named by small integer identifiers (1..n, fixed by the ceremony's
@@ -17,12 +18,20 @@ export const FROST_LIMITS = {
   maxMessageBytes: 64 * 1024 * 1024, // bytes: the largest message a group signs (a targets file)
 } as const;
 
-const name = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/);
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/);
 /**
  * A signing session: a certificate round's id, or `<metadata round id>.<ceremony id>` (one session
  * per FROST group a metadata round needs); an attempt is `<session>.<k>`.
  */
-export const SessionSchema = z.string().min(1).max(160).regex(/^[A-Za-z0-9._-]+$/);
+export const SessionSchema = z
+  .string()
+  .min(1)
+  .max(160)
+  .regex(/^[A-Za-z0-9._-]+$/);
 const session = SessionSchema;
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
 /** A serialised Ed25519 point (Element) or scalar: 32 bytes. */
@@ -72,7 +81,10 @@ export const FrostIdentityStatementSchema = z.strictObject({
 });
 export type FrostIdentityStatement = z.infer<typeof FrostIdentityStatementSchema>;
 
-const signature = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(1024); // base64: Ed25519, ECDSA DER, RSA-PSS up to 4096 bits
+const signature = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+  .max(1024); // base64: Ed25519, ECDSA DER, RSA-PSS up to 4096 bits
 
 export const FrostSignedIdentitySchema = z.strictObject({ statement: FrostIdentityStatementSchema, signature });
 export type FrostSignedIdentity = z.infer<typeof FrostSignedIdentitySchema>;
@@ -84,7 +96,11 @@ export type FrostSignedIdentity = z.infer<typeof FrostSignedIdentitySchema>;
  * `transcript` being the transcript's sha256. The group counts as agreed only when every
  * participant signed the same digest.
  */
-export const FrostTranscriptSignatureSchema = z.strictObject({ identifier: ParticipantIdSchema, transcript: hex32, signature });
+export const FrostTranscriptSignatureSchema = z.strictObject({
+  identifier: ParticipantIdSchema,
+  transcript: hex32,
+  signature,
+});
 export type FrostTranscriptSignature = z.infer<typeof FrostTranscriptSignatureSchema>;
 
 /** What everyone (coordinator included) records after a DKG: public, no secrets. */
@@ -136,7 +152,10 @@ export const FrostDkgConfirmSchema = z.strictObject({
   from: ParticipantIdSchema,
   groupPublicKey: hex32,
   commitments: z.array(hex32).min(2).max(FROST_LIMITS.maxParticipants),
-  verifyingShares: z.array(z.strictObject({ identifier: ParticipantIdSchema, verifyingShare: hex32 })).min(2).max(FROST_LIMITS.maxParticipants),
+  verifyingShares: z
+    .array(z.strictObject({ identifier: ParticipantIdSchema, verifyingShare: hex32 }))
+    .min(2)
+    .max(FROST_LIMITS.maxParticipants),
 });
 export type FrostDkgConfirm = z.infer<typeof FrostDkgConfirmSchema>;
 
@@ -164,14 +183,29 @@ export type FrostSignatureShare = z.infer<typeof FrostSignatureShareSchema>;
 // --- participant -> coordinator -----------------------------------------------------------------
 
 export const FROST_CLIENT_MESSAGES = [
-  z.strictObject({ type: z.literal('frost.dkg.round1'), ref, ceremony: name, package: FrostDkgRound1Schema, identity: FrostSignedIdentitySchema }),
+  z.strictObject({
+    type: z.literal('frost.dkg.round1'),
+    ref,
+    ceremony: name,
+    package: FrostDkgRound1Schema,
+    identity: FrostSignedIdentitySchema,
+  }),
   z.strictObject({
     type: z.literal('frost.dkg.round2'),
     ref,
     ceremony: name,
-    packages: z.array(FrostDkgRound2Schema).min(1).max(FROST_LIMITS.maxParticipants - 1),
+    packages: z
+      .array(FrostDkgRound2Schema)
+      .min(1)
+      .max(FROST_LIMITS.maxParticipants - 1),
   }),
-  z.strictObject({ type: z.literal('frost.dkg.confirm'), ref, ceremony: name, confirm: FrostDkgConfirmSchema, transcript: FrostTranscriptSignatureSchema }),
+  z.strictObject({
+    type: z.literal('frost.dkg.confirm'),
+    ref,
+    ceremony: name,
+    confirm: FrostDkgConfirmSchema,
+    transcript: FrostTranscriptSignatureSchema,
+  }),
   z.strictObject({ type: z.literal('frost.sign.commitment'), ref, session, commitment: FrostCommitmentSchema }),
   z.strictObject({ type: z.literal('frost.sign.share'), ref, session, share: FrostSignatureShareSchema }),
   /** A participant stops: a package that fails a check (naming whom), a nonce it will not reuse. */
@@ -200,9 +234,21 @@ export const FROST_SERVER_MESSAGES = [
     identities: z.array(FrostSignedIdentitySchema).max(FROST_LIMITS.maxParticipants),
   }),
   /** The round-2 ciphertexts addressed to this participant, relayed unread. */
-  z.strictObject({ type: z.literal('frost.dkg.round2.inbox'), ceremony: name, packages: z.array(FrostDkgRound2Schema).min(1).max(FROST_LIMITS.maxParticipants - 1) }),
+  z.strictObject({
+    type: z.literal('frost.dkg.round2.inbox'),
+    ceremony: name,
+    packages: z
+      .array(FrostDkgRound2Schema)
+      .min(1)
+      .max(FROST_LIMITS.maxParticipants - 1),
+  }),
   /** The group, agreed: every participant's transcript signature over the same transcript. */
-  z.strictObject({ type: z.literal('frost.dkg.done'), ceremony: name, group: FrostGroupSchema, transcripts: z.array(FrostTranscriptSignatureSchema).max(FROST_LIMITS.maxParticipants) }),
+  z.strictObject({
+    type: z.literal('frost.dkg.done'),
+    ceremony: name,
+    group: FrostGroupSchema,
+    transcripts: z.array(FrostTranscriptSignatureSchema).max(FROST_LIMITS.maxParticipants),
+  }),
   z.strictObject({
     type: z.literal('frost.dkg.failed'),
     ceremony: name,

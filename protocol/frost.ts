@@ -43,7 +43,20 @@ import {
   type FrostSignRequest,
 } from './frost-wire.js';
 
-export type { FrostCeremony, FrostCommitment, FrostIdentityStatement, FrostPurpose, FrostSignedIdentity, FrostTranscriptSignature, FrostDkgConfirm, FrostDkgRound1, FrostDkgRound2, FrostGroup, FrostSignatureShare, FrostSignRequest };
+export type {
+  FrostCeremony,
+  FrostCommitment,
+  FrostIdentityStatement,
+  FrostPurpose,
+  FrostSignedIdentity,
+  FrostTranscriptSignature,
+  FrostDkgConfirm,
+  FrostDkgRound1,
+  FrostDkgRound2,
+  FrostGroup,
+  FrostSignatureShare,
+  FrostSignRequest,
+};
 
 const F = ed25519_FROST;
 
@@ -102,7 +115,13 @@ function who(r: Roster, id: number): string {
 }
 const whoAll = (r: Roster, ids: number[]) => ids.map((i) => who(r, i)).join(', ');
 
-function parse<T>(schema: z.ZodType<T>, v: unknown, what: string, culprit: number[] = [], code: FrostCode = 'FROST_PACKAGE_INVALID'): T {
+function parse<T>(
+  schema: z.ZodType<T>,
+  v: unknown,
+  what: string,
+  culprit: number[] = [],
+  code: FrostCode = 'FROST_PACKAGE_INVALID',
+): T {
   const r = schema.safeParse(v);
   if (!r.success) throw new FrostError(code, `${what} is malformed: ${r.error.message}`, culprit);
   return r.data;
@@ -116,7 +135,11 @@ function point(h: string, what: string, culprit: number[] = []) {
     if (p.is0() || !p.isTorsionFree()) throw new Error('identity or not in the prime-order subgroup');
     return p;
   } catch (e) {
-    throw new FrostError('FROST_PACKAGE_INVALID', `${what} is not a valid group element: ${(e as Error).message}`, culprit);
+    throw new FrostError(
+      'FROST_PACKAGE_INVALID',
+      `${what} is not a valid group element: ${(e as Error).message}`,
+      culprit,
+    );
   }
 }
 
@@ -147,15 +170,21 @@ function evaluateVss(commitment: ReturnType<typeof point>[], id: number): string
 export function checkCeremony(ceremony: FrostCeremony): string {
   const c = parse(FrostCeremonySchema, ceremony, 'the ceremony', [], 'FROST_CEREMONY_INVALID');
   const n = c.participants.length;
-  if (c.threshold > n) throw new FrostError('FROST_CEREMONY_INVALID', `threshold ${c.threshold} is larger than the ${n} participants`);
+  if (c.threshold > n)
+    throw new FrostError('FROST_CEREMONY_INVALID', `threshold ${c.threshold} is larger than the ${n} participants`);
   const names = new Set<string>();
   const keys = new Set<string>();
   let last = 0;
   for (const p of c.participants) {
-    if (p.identifier <= last) throw new FrostError('FROST_CEREMONY_INVALID', 'participants must be listed by strictly increasing identifier');
+    if (p.identifier <= last)
+      throw new FrostError('FROST_CEREMONY_INVALID', 'participants must be listed by strictly increasing identifier');
     last = p.identifier;
     if (names.has(p.name)) throw new FrostError('FROST_CEREMONY_INVALID', `participant name ${p.name} appears twice`);
-    if (keys.has(p.identityKey)) throw new FrostError('FROST_CEREMONY_INVALID', `${who(c, p.identifier)} shares an identity key with another participant`);
+    if (keys.has(p.identityKey))
+      throw new FrostError(
+        'FROST_CEREMONY_INVALID',
+        `${who(c, p.identifier)} shares an identity key with another participant`,
+      );
     names.add(p.name);
     keys.add(p.identityKey);
     x25519Public(p.identityKey, who(c, p.identifier));
@@ -164,8 +193,18 @@ export function checkCeremony(ceremony: FrostCeremony): string {
 }
 
 /** A ceremony over `names` in order, identifiers 1..n, for `purpose` (every ceremony opened today has one). */
-export function newCeremony(id: string, threshold: number, members: { name: string; identityKey: string }[], purpose?: FrostPurpose): FrostCeremony {
-  const ceremony: FrostCeremony = { id, threshold, participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })), ...(purpose ? { purpose } : {}) };
+export function newCeremony(
+  id: string,
+  threshold: number,
+  members: { name: string; identityKey: string }[],
+  purpose?: FrostPurpose,
+): FrostCeremony {
+  const ceremony: FrostCeremony = {
+    id,
+    threshold,
+    participants: members.map((m, i) => ({ identifier: i + 1, name: m.name, identityKey: m.identityKey })),
+    ...(purpose ? { purpose } : {}),
+  };
   checkCeremony(ceremony);
   return ceremony;
 }
@@ -175,9 +214,17 @@ export function newCeremony(id: string, threshold: number, members: { name: stri
 export const FROST_IDENTITY_DOMAIN = 'UPTANE-QUORUM-FROST-IDENTITY-V1\n';
 export const FROST_TRANSCRIPT_DOMAIN = 'UPTANE-QUORUM-FROST-TRANSCRIPT-V1\n';
 
-/** The statement participant `name` signs for this ceremony: its identity key, bound to the ceremony's id, purpose, threshold and roster. */
+/**
+ * The statement participant `name` signs for this ceremony: its identity key, bound to the ceremony's id, purpose,
+ * threshold and roster.
+ */
 export function identityStatement(ceremony: FrostCeremony, name: string): FrostIdentityStatement {
-  if (!ceremony.purpose) throw new FrostError('FROST_CEREMONY_INVALID', `ceremony ${ceremony.id} states no purpose: it was opened by a coordinator from before identity statements; ask the release coordinator to cancel it and open it again`);
+  if (!ceremony.purpose)
+    throw new FrostError(
+      'FROST_CEREMONY_INVALID',
+      `ceremony ${ceremony.id} states no purpose: it was opened by a coordinator from before identity ` +
+        'statements; ask the release coordinator to cancel it and open it again',
+    );
   const p = ceremony.participants.find((x) => x.name === name);
   if (!p) throw new FrostError('FROST_CEREMONY_INVALID', `${name} is not a participant of ceremony ${ceremony.id}`);
   return {
@@ -192,18 +239,31 @@ export function identityStatement(ceremony: FrostCeremony, name: string): FrostI
 }
 
 /** The bytes an identity statement's signature is over. */
-export const identityMessage = (s: FrostIdentityStatement): Buffer => Buffer.concat([Buffer.from(FROST_IDENTITY_DOMAIN), canonicalize(s, 'tuf')]);
+export const identityMessage = (s: FrostIdentityStatement): Buffer =>
+  Buffer.concat([Buffer.from(FROST_IDENTITY_DOMAIN), canonicalize(s, 'tuf')]);
 
 /** This participant's statement, signed with its enrolled key (a key file or a token, through the Signer seam). */
-export async function signIdentity(ceremony: FrostCeremony, name: string, signer: Signer): Promise<FrostSignedIdentity> {
+export async function signIdentity(
+  ceremony: FrostCeremony,
+  name: string,
+  signer: Signer,
+): Promise<FrostSignedIdentity> {
   const statement = identityStatement(ceremony, name);
   return { statement, signature: (await signer.sign(identityMessage(statement))).toString('base64') };
 }
 
 /** Is `signed` exactly the statement this ceremony gives participant `name`, signed by `key`? */
-export function verifyIdentity(ceremony: FrostCeremony, name: string, signed: FrostSignedIdentity, key: PublicKey): boolean {
+export function verifyIdentity(
+  ceremony: FrostCeremony,
+  name: string,
+  signed: FrostSignedIdentity,
+  key: PublicKey,
+): boolean {
   const expected = identityStatement(ceremony, name);
-  return digestOf(signed.statement) === digestOf(expected) && verifySignature(key, identityMessage(expected), Buffer.from(signed.signature, 'base64'));
+  return (
+    digestOf(signed.statement) === digestOf(expected) &&
+    verifySignature(key, identityMessage(expected), Buffer.from(signed.signature, 'base64'))
+  );
 }
 
 /**
@@ -213,14 +273,22 @@ export function verifyIdentity(ceremony: FrostCeremony, name: string, signed: Fr
  * the enrolled keys. Returns them by identifier. FROST_NOT_PINNED names participants without a key,
  * FROST_IDENTITY_UNVERIFIED those whose statement is missing, not this ceremony's or not theirs.
  */
-export function checkIdentities(ceremony: FrostCeremony, identities: unknown[], keyOf: (name: string) => PublicKey | undefined): FrostSignedIdentity[] {
+export function checkIdentities(
+  ceremony: FrostCeremony,
+  identities: unknown[],
+  keyOf: (name: string) => PublicKey | undefined,
+): FrostSignedIdentity[] {
   checkCeremony(ceremony);
   const byId = new Map<number, FrostSignedIdentity>();
   const bad = new Set<number>();
   for (const raw of identities) {
     const r = FrostSignedIdentitySchema.safeParse(raw);
     const id = r.success ? r.data.statement.identifier : undefined;
-    if (!r.success || id === undefined || !ceremony.participants.some((p) => p.identifier === id)) throw new FrostError('FROST_IDENTITY_UNVERIFIED', `an identity statement that is malformed or from nobody in ceremony ${ceremony.id}`);
+    if (!r.success || id === undefined || !ceremony.participants.some((p) => p.identifier === id))
+      throw new FrostError(
+        'FROST_IDENTITY_UNVERIFIED',
+        `an identity statement that is malformed or from nobody in ceremony ${ceremony.id}`,
+      );
     if (byId.has(id)) bad.add(id);
     byId.set(id, r.data);
   }
@@ -231,10 +299,22 @@ export function checkIdentities(ceremony: FrostCeremony, identities: unknown[], 
     if (!key) unpinned.push(p.identifier);
     else if (!signed || !verifyIdentity(ceremony, p.name, signed, key)) bad.add(p.identifier);
   }
-  if (unpinned.length) throw new FrostError('FROST_NOT_PINNED', `no pinned signing key for ${whoAll(ceremony, unpinned)}: pin the keys they enrolled with (quorum-signer frost pin-participants --participant NAME=KEY.pem), obtained from them, not from the coordinator`, unpinned);
+  if (unpinned.length)
+    throw new FrostError(
+      'FROST_NOT_PINNED',
+      `no pinned signing key for ${whoAll(ceremony, unpinned)}: pin the keys they enrolled with (quorum-signer ` +
+        'frost pin-participants --participant NAME=KEY.pem), obtained from them, not from the coordinator',
+      unpinned,
+    );
   if (bad.size) {
     const ids = [...bad].sort((a, b) => a - b);
-    throw new FrostError('FROST_IDENTITY_UNVERIFIED', `the identity statement of ${whoAll(ceremony, ids)} is missing, is not the one ceremony ${ceremony.id} gives them (another identity key, purpose, threshold or roster), or is not signed by their pinned key: the identity keys may not be theirs; nothing was encrypted to them`, ids);
+    throw new FrostError(
+      'FROST_IDENTITY_UNVERIFIED',
+      `the identity statement of ${whoAll(ceremony, ids)} is missing, is not the one ceremony ${ceremony.id} ` +
+        'gives them (another identity key, purpose, threshold or roster), or is not signed by their pinned key: ' +
+        'the identity keys may not be theirs; nothing was encrypted to them',
+      ids,
+    );
   }
   return ceremony.participants.map((p) => byId.get(p.identifier)!);
 }
@@ -243,7 +323,11 @@ export function checkIdentities(ceremony: FrostCeremony, identities: unknown[], 
  * The digest of a DKG transcript: the ceremony (id, threshold, roster with identity keys,
  * purpose), every identity statement with its signature, every round-1 package, in identifier order.
  */
-export function transcriptDigest(ceremony: FrostCeremony, identities: FrostSignedIdentity[], round1All: FrostDkgRound1[]): string {
+export function transcriptDigest(
+  ceremony: FrostCeremony,
+  identities: FrostSignedIdentity[],
+  round1All: FrostDkgRound1[],
+): string {
   const ceremonyDigest = checkCeremony(ceremony);
   const round1 = checkTranscript(ceremony, ceremonyDigest, round1All);
   const ids = [...identities].sort((a, b) => a.statement.identifier - b.statement.identifier);
@@ -254,8 +338,17 @@ export function transcriptDigest(ceremony: FrostCeremony, identities: FrostSigne
 export const transcriptMessage = (ceremony: string, identifier: number, transcript: string): Buffer =>
   Buffer.concat([Buffer.from(FROST_TRANSCRIPT_DOMAIN), canonicalize({ ceremony, identifier, transcript }, 'tuf')]);
 
-export async function signTranscript(ceremony: FrostCeremony, identifier: number, transcript: string, signer: Signer): Promise<FrostTranscriptSignature> {
-  return { identifier, transcript, signature: (await signer.sign(transcriptMessage(ceremony.id, identifier, transcript))).toString('base64') };
+export async function signTranscript(
+  ceremony: FrostCeremony,
+  identifier: number,
+  transcript: string,
+  signer: Signer,
+): Promise<FrostTranscriptSignature> {
+  return {
+    identifier,
+    transcript,
+    signature: (await signer.sign(transcriptMessage(ceremony.id, identifier, transcript))).toString('base64'),
+  };
 }
 
 /**
@@ -263,40 +356,84 @@ export async function signTranscript(ceremony: FrostCeremony, identifier: number
  * (FROST_TRANSCRIPT_MISMATCH names who signed another), verifying under `keyOf(name)`
  * (FROST_TRANSCRIPT_UNSIGNED names who did not sign, or whose signature fails).
  */
-export function checkTranscripts(ceremony: FrostCeremony, digest: string, transcripts: unknown[], keyOf: (name: string) => PublicKey | undefined): FrostTranscriptSignature[] {
+export function checkTranscripts(
+  ceremony: FrostCeremony,
+  digest: string,
+  transcripts: unknown[],
+  keyOf: (name: string) => PublicKey | undefined,
+): FrostTranscriptSignature[] {
   const byId = new Map<number, FrostTranscriptSignature>();
   for (const raw of transcripts) {
     const r = FrostTranscriptSignatureSchema.safeParse(raw);
-    if (!r.success || !ceremony.participants.some((p) => p.identifier === r.data.identifier)) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `a transcript signature that is malformed or from nobody in ceremony ${ceremony.id}`);
-    if (byId.has(r.data.identifier)) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `two transcript signatures from ${who(ceremony, r.data.identifier)}`, [r.data.identifier]);
+    if (!r.success || !ceremony.participants.some((p) => p.identifier === r.data.identifier))
+      throw new FrostError(
+        'FROST_TRANSCRIPT_UNSIGNED',
+        `a transcript signature that is malformed or from nobody in ceremony ${ceremony.id}`,
+      );
+    if (byId.has(r.data.identifier))
+      throw new FrostError(
+        'FROST_TRANSCRIPT_UNSIGNED',
+        `two transcript signatures from ${who(ceremony, r.data.identifier)}`,
+        [r.data.identifier],
+      );
     byId.set(r.data.identifier, r.data);
   }
   const other = [...byId.values()].filter((t) => t.transcript !== digest).map((t) => t.identifier);
-  if (other.length) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `${whoAll(ceremony, other)} signed another DKG transcript than ${digest} (they saw other parameters, identity statements or round-1 packages)`, other);
+  if (other.length)
+    throw new FrostError(
+      'FROST_TRANSCRIPT_MISMATCH',
+      `${whoAll(ceremony, other)} signed another DKG transcript than ${digest} (they saw other parameters, ` +
+        'identity statements or round-1 packages)',
+      other,
+    );
   const unsigned = ceremony.participants
     .filter((p) => {
       const t = byId.get(p.identifier);
       const key = keyOf(p.name);
-      return !t || !key || !verifySignature(key, transcriptMessage(ceremony.id, p.identifier, digest), Buffer.from(t.signature, 'base64'));
+      return (
+        !t ||
+        !key ||
+        !verifySignature(key, transcriptMessage(ceremony.id, p.identifier, digest), Buffer.from(t.signature, 'base64'))
+      );
     })
     .map((p) => p.identifier);
-  if (unsigned.length) throw new FrostError('FROST_TRANSCRIPT_UNSIGNED', `no valid signature of transcript ${digest} by ${whoAll(ceremony, unsigned)} (under the key pinned or enrolled for them)`, unsigned);
+  if (unsigned.length)
+    throw new FrostError(
+      'FROST_TRANSCRIPT_UNSIGNED',
+      `no valid signature of transcript ${digest} by ${whoAll(ceremony, unsigned)} (under the key pinned or ` +
+        'enrolled for them)',
+      unsigned,
+    );
   return ceremony.participants.map((p) => byId.get(p.identifier)!);
 }
 
 /** Check a group record as stored or received: shape, and every verifying share against the commitment. */
 export function checkGroup(group: FrostGroup): FrostGroup {
   const g = parse(FrostGroupSchema, group, 'the group record');
-  if (g.threshold > g.participants.length) throw new FrostError('FROST_GROUP_MISMATCH', `threshold ${g.threshold} is larger than the ${g.participants.length} participants`);
-  if (g.commitments.length !== g.threshold) throw new FrostError('FROST_GROUP_MISMATCH', `a ${g.threshold}-of-n group has ${g.threshold} commitments, not ${g.commitments.length}`);
-  if (g.commitments[0] !== g.groupPublicKey) throw new FrostError('FROST_GROUP_MISMATCH', 'the group public key is not the first commitment');
+  if (g.threshold > g.participants.length)
+    throw new FrostError(
+      'FROST_GROUP_MISMATCH',
+      `threshold ${g.threshold} is larger than the ${g.participants.length} participants`,
+    );
+  if (g.commitments.length !== g.threshold)
+    throw new FrostError(
+      'FROST_GROUP_MISMATCH',
+      `a ${g.threshold}-of-n group has ${g.threshold} commitments, not ${g.commitments.length}`,
+    );
+  if (g.commitments[0] !== g.groupPublicKey)
+    throw new FrostError('FROST_GROUP_MISMATCH', 'the group public key is not the first commitment');
   const commitment = g.commitments.map((c, i) => point(c, `group commitment ${i}`));
   let last = 0;
   for (const p of g.participants) {
-    if (p.identifier <= last) throw new FrostError('FROST_GROUP_MISMATCH', 'participants must be listed by strictly increasing identifier');
+    if (p.identifier <= last)
+      throw new FrostError('FROST_GROUP_MISMATCH', 'participants must be listed by strictly increasing identifier');
     last = p.identifier;
     if (evaluateVss(commitment, p.identifier) !== p.verifyingShare) {
-      throw new FrostError('FROST_GROUP_MISMATCH', `the verifying share of ${who(g, p.identifier)} does not follow from the group commitment`, [p.identifier]);
+      throw new FrostError(
+        'FROST_GROUP_MISMATCH',
+        `the verifying share of ${who(g, p.identifier)} does not follow from the group commitment`,
+        [p.identifier],
+      );
     }
   }
   return g;
@@ -312,7 +449,9 @@ function noblePublic(group: FrostGroup): FrostPublic {
   return {
     signers: { min: group.threshold, max: group.participants.length },
     commitments: group.commitments.map(bytes),
-    verifyingShares: Object.fromEntries(group.participants.map((p) => [nobleId(p.identifier), bytes(p.verifyingShare)])),
+    verifyingShares: Object.fromEntries(
+      group.participants.map((p) => [nobleId(p.identifier), bytes(p.verifyingShare)]),
+    ),
   } as FrostPublic;
 }
 
@@ -326,7 +465,9 @@ export function groupFromTranscript(ceremony: FrostCeremony, round1All: FrostDkg
   const all = checkTranscript(ceremony, ceremonyDigest, round1All);
   let sum = Array.from({ length: ceremony.threshold }, () => ed25519.Point.ZERO);
   for (const r of all) {
-    sum = sum.map((acc, k) => acc.add(point(r.commitment[k]!, `commitment ${k} of ${who(ceremony, r.from)}`, [r.from])));
+    sum = sum.map((acc, k) =>
+      acc.add(point(r.commitment[k]!, `commitment ${k} of ${who(ceremony, r.from)}`, [r.from])),
+    );
   }
   const commitments = sum.map((p) => p.toHex());
   const merged = commitments.map((c, i) => point(c, `summed commitment ${i}`));
@@ -341,19 +482,42 @@ export function groupFromTranscript(ceremony: FrostCeremony, round1All: FrostDkg
 }
 
 /** One round-1 package per participant, all for this ceremony, sorted by sender. */
-function checkTranscript(ceremony: FrostCeremony, ceremonyDigest: string, round1All: FrostDkgRound1[]): FrostDkgRound1[] {
+function checkTranscript(
+  ceremony: FrostCeremony,
+  ceremonyDigest: string,
+  round1All: FrostDkgRound1[],
+): FrostDkgRound1[] {
   const byId = new Map<number, FrostDkgRound1>();
   for (const raw of round1All) {
     const from = typeof (raw as { from?: unknown })?.from === 'number' ? [(raw as { from: number }).from] : [];
     const r = parse(FrostDkgRound1Schema, raw, 'a round-1 package', from);
-    if (!ceremony.participants.some((p) => p.identifier === r.from)) throw new FrostError('FROST_PACKAGE_INVALID', `a round-1 package from ${r.from}, who is not in ceremony ${ceremony.id}`, [r.from]);
-    if (r.ceremonyDigest !== ceremonyDigest) throw new FrostError('FROST_PACKAGE_INVALID', `the round-1 package of ${who(ceremony, r.from)} is for another ceremony (digest ${r.ceremonyDigest.slice(0, 12)})`, [r.from]);
-    if (r.commitment.length !== ceremony.threshold) throw new FrostError('FROST_PACKAGE_INVALID', `the round-1 package of ${who(ceremony, r.from)} commits to ${r.commitment.length} coefficients, not ${ceremony.threshold}`, [r.from]);
-    if (byId.has(r.from)) throw new FrostError('FROST_PACKAGE_INVALID', `two round-1 packages from ${who(ceremony, r.from)}`, [r.from]);
+    if (!ceremony.participants.some((p) => p.identifier === r.from))
+      throw new FrostError(
+        'FROST_PACKAGE_INVALID',
+        `a round-1 package from ${r.from}, who is not in ceremony ${ceremony.id}`,
+        [r.from],
+      );
+    if (r.ceremonyDigest !== ceremonyDigest)
+      throw new FrostError(
+        'FROST_PACKAGE_INVALID',
+        `the round-1 package of ${who(ceremony, r.from)} is for another ceremony (digest ` +
+          `${r.ceremonyDigest.slice(0, 12)})`,
+        [r.from],
+      );
+    if (r.commitment.length !== ceremony.threshold)
+      throw new FrostError(
+        'FROST_PACKAGE_INVALID',
+        `the round-1 package of ${who(ceremony, r.from)} commits to ${r.commitment.length} coefficients, not ` +
+          `${ceremony.threshold}`,
+        [r.from],
+      );
+    if (byId.has(r.from))
+      throw new FrostError('FROST_PACKAGE_INVALID', `two round-1 packages from ${who(ceremony, r.from)}`, [r.from]);
     byId.set(r.from, r);
   }
   const missing = ceremony.participants.filter((p) => !byId.has(p.identifier)).map((p) => p.identifier);
-  if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no round-1 package from ${whoAll(ceremony, missing)}`, missing);
+  if (missing.length)
+    throw new FrostError('FROST_PACKAGE_INVALID', `no round-1 package from ${whoAll(ceremony, missing)}`, missing);
   return ceremony.participants.map((p) => byId.get(p.identifier)!);
 }
 
@@ -373,7 +537,8 @@ export function generateIdentityKey(): IdentityKey {
 }
 
 export function identityKeyFrom(privateKey: KeyObject): IdentityKey {
-  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'x25519') throw new FrostError('FROST_IDENTITY_MISMATCH', 'an identity key is an X25519 private key');
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'x25519')
+    throw new FrostError('FROST_IDENTITY_MISMATCH', 'an identity key is an X25519 private key');
   const spki = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   return { publicKey: spki.subarray(X25519_SPKI_PREFIX.length).toString('hex'), privateKey };
 }
@@ -382,7 +547,10 @@ function x25519Public(h: string, whose: string): KeyObject {
   try {
     return crypto.createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, bytes(h)]), format: 'der', type: 'spki' });
   } catch (e) {
-    throw new FrostError('FROST_CEREMONY_INVALID', `the identity key of ${whose} is not an X25519 public key: ${(e as Error).message}`);
+    throw new FrostError(
+      'FROST_CEREMONY_INVALID',
+      `the identity key of ${whose} is not an X25519 public key: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -392,9 +560,14 @@ function dh(privateKey: KeyObject, publicHex: string, whose: string, culprit: nu
   try {
     s = crypto.diffieHellman({ privateKey, publicKey: x25519Public(publicHex, whose) });
   } catch (e) {
-    throw new FrostError('FROST_DECRYPT_FAILED', `key agreement with ${whose} failed: ${(e as Error).message}`, culprit);
+    throw new FrostError(
+      'FROST_DECRYPT_FAILED',
+      `key agreement with ${whose} failed: ${(e as Error).message}`,
+      culprit,
+    );
   }
-  if (s.every((b) => b === 0)) throw new FrostError('FROST_DECRYPT_FAILED', `the key of ${whose} is a low-order point`, culprit);
+  if (s.every((b) => b === 0))
+    throw new FrostError('FROST_DECRYPT_FAILED', `the key of ${whose} is a low-order point`, culprit);
   return s;
 }
 
@@ -412,28 +585,72 @@ function rosterEntry(ceremony: FrostCeremony, id: number) {
  * the enrolled sender could have made it). The HKDF info and the AEAD's additional data bind the
  * ceremony, sender, recipient and both identities.
  */
-function round2Key(ceremony: FrostCeremony, ceremonyDigest: string, from: number, to: number, ephemeralKey: string, ikm: Buffer): Buffer {
-  const info = Buffer.from(JSON.stringify([ROUND2_DOMAIN, ceremony.id, ceremonyDigest, from, to, rosterEntry(ceremony, from).identityKey, rosterEntry(ceremony, to).identityKey, ephemeralKey]));
+function round2Key(
+  ceremony: FrostCeremony,
+  ceremonyDigest: string,
+  from: number,
+  to: number,
+  ephemeralKey: string,
+  ikm: Buffer,
+): Buffer {
+  const info = Buffer.from(
+    JSON.stringify([
+      ROUND2_DOMAIN,
+      ceremony.id,
+      ceremonyDigest,
+      from,
+      to,
+      rosterEntry(ceremony, from).identityKey,
+      rosterEntry(ceremony, to).identityKey,
+      ephemeralKey,
+    ]),
+  );
   return Buffer.from(crypto.hkdfSync('sha256', ikm, bytes(ceremonyDigest), info, 32));
 }
 
-function round2Aad(p: Pick<FrostDkgRound2, 'ceremonyDigest' | 'round1Digest' | 'from' | 'to' | 'ephemeralKey'>, ceremonyId: string): Buffer {
-  return Buffer.from(JSON.stringify([ROUND2_DOMAIN, ceremonyId, p.ceremonyDigest, p.round1Digest, p.from, p.to, p.ephemeralKey]));
+function round2Aad(
+  p: Pick<FrostDkgRound2, 'ceremonyDigest' | 'round1Digest' | 'from' | 'to' | 'ephemeralKey'>,
+  ceremonyId: string,
+): Buffer {
+  return Buffer.from(
+    JSON.stringify([ROUND2_DOMAIN, ceremonyId, p.ceremonyDigest, p.round1Digest, p.from, p.to, p.ephemeralKey]),
+  );
 }
 
 /** Encrypt one round-2 share for its recipient. `sender` must be the enrolled identity of `from`. */
-export function sealShare(ceremony: FrostCeremony, p: { round1Digest: string; from: number; to: number; share: Uint8Array }, sender: IdentityKey): FrostDkgRound2 {
+export function sealShare(
+  ceremony: FrostCeremony,
+  p: { round1Digest: string; from: number; to: number; share: Uint8Array },
+  sender: IdentityKey,
+): FrostDkgRound2 {
   const ceremonyDigest = checkCeremony(ceremony);
-  if (rosterEntry(ceremony, p.from).identityKey !== sender.publicKey) throw new FrostError('FROST_IDENTITY_MISMATCH', `this identity key is not the one enrolled for ${who(ceremony, p.from)}`, [p.from]);
+  if (rosterEntry(ceremony, p.from).identityKey !== sender.publicKey)
+    throw new FrostError(
+      'FROST_IDENTITY_MISMATCH',
+      `this identity key is not the one enrolled for ${who(ceremony, p.from)}`,
+      [p.from],
+    );
   const recipient = rosterEntry(ceremony, p.to).identityKey;
   const eph = generateIdentityKey();
-  const ikm = Buffer.concat([dh(eph.privateKey, recipient, who(ceremony, p.to), [p.to]), dh(sender.privateKey, recipient, who(ceremony, p.to), [p.to])]);
+  const ikm = Buffer.concat([
+    dh(eph.privateKey, recipient, who(ceremony, p.to), [p.to]),
+    dh(sender.privateKey, recipient, who(ceremony, p.to), [p.to]),
+  ]);
   const header = { ceremonyDigest, round1Digest: p.round1Digest, from: p.from, to: p.to, ephemeralKey: eph.publicKey };
   const iv = crypto.randomBytes(12);
-  const c = crypto.createCipheriv('aes-256-gcm', round2Key(ceremony, ceremonyDigest, p.from, p.to, eph.publicKey, ikm), iv);
+  const c = crypto.createCipheriv(
+    'aes-256-gcm',
+    round2Key(ceremony, ceremonyDigest, p.from, p.to, eph.publicKey, ikm),
+    iv,
+  );
   c.setAAD(round2Aad(header, ceremony.id));
   const ciphertext = Buffer.concat([c.update(p.share), c.final()]);
-  return { ...header, iv: iv.toString('hex'), ciphertext: ciphertext.toString('hex'), tag: c.getAuthTag().toString('hex') };
+  return {
+    ...header,
+    iv: iv.toString('hex'),
+    ciphertext: ciphertext.toString('hex'),
+    tag: c.getAuthTag().toString('hex'),
+  };
 }
 
 /** Decrypt a round-2 share addressed to `recipient`; any tampering fails naming the sender. */
@@ -442,19 +659,41 @@ export function openShare(ceremony: FrostCeremony, pkg: FrostDkgRound2, recipien
   const from = typeof (pkg as { from?: unknown })?.from === 'number' ? [(pkg as { from: number }).from] : [];
   const p = parse(FrostDkgRound2Schema, pkg, 'a round-2 package', from);
   rosterEntry(ceremony, p.from);
-  if (p.ceremonyDigest !== ceremonyDigest) throw new FrostError('FROST_PACKAGE_INVALID', `the round-2 package from ${who(ceremony, p.from)} is for another ceremony`, [p.from]);
+  if (p.ceremonyDigest !== ceremonyDigest)
+    throw new FrostError(
+      'FROST_PACKAGE_INVALID',
+      `the round-2 package from ${who(ceremony, p.from)} is for another ceremony`,
+      [p.from],
+    );
   if (rosterEntry(ceremony, p.to).identityKey !== recipient.publicKey) {
     // Misdelivered (or opened with the wrong key): nobody's package is at fault.
-    throw new FrostError('FROST_IDENTITY_MISMATCH', `the round-2 package from ${who(ceremony, p.from)} is addressed to ${who(ceremony, p.to)}, whose identity key this is not`);
+    throw new FrostError(
+      'FROST_IDENTITY_MISMATCH',
+      `the round-2 package from ${who(ceremony, p.from)} is addressed to ${who(ceremony, p.to)}, whose ` +
+        'identity key this is not',
+    );
   }
-  const ikm = Buffer.concat([dh(recipient.privateKey, p.ephemeralKey, `the ephemeral key of ${who(ceremony, p.from)}`, [p.from]), dh(recipient.privateKey, rosterEntry(ceremony, p.from).identityKey, who(ceremony, p.from), [p.from])]);
+  const ikm = Buffer.concat([
+    dh(recipient.privateKey, p.ephemeralKey, `the ephemeral key of ${who(ceremony, p.from)}`, [p.from]),
+    dh(recipient.privateKey, rosterEntry(ceremony, p.from).identityKey, who(ceremony, p.from), [p.from]),
+  ]);
   try {
-    const d = crypto.createDecipheriv('aes-256-gcm', round2Key(ceremony, ceremonyDigest, p.from, p.to, p.ephemeralKey, ikm), bytes(p.iv));
+    const d = crypto.createDecipheriv(
+      'aes-256-gcm',
+      round2Key(ceremony, ceremonyDigest, p.from, p.to, p.ephemeralKey, ikm),
+      bytes(p.iv),
+    );
     d.setAAD(round2Aad(p, ceremony.id));
     d.setAuthTag(bytes(p.tag));
     return Buffer.concat([d.update(bytes(p.ciphertext)), d.final()]);
   } catch (e) {
-    throw new FrostError('FROST_DECRYPT_FAILED', `the round-2 share from ${who(ceremony, p.from)} to ${who(ceremony, p.to)} fails authentication: it was altered in transit, or not encrypted by ${who(ceremony, p.from)} for this recipient and ceremony`, [p.from], { cause: e });
+    throw new FrostError(
+      'FROST_DECRYPT_FAILED',
+      `the round-2 share from ${who(ceremony, p.from)} to ${who(ceremony, p.to)} fails authentication: it was ` +
+        `altered in transit, or not encrypted by ${who(ceremony, p.from)} for this recipient and ceremony`,
+      [p.from],
+      { cause: e },
+    );
   }
 }
 
@@ -493,7 +732,11 @@ export interface FrostShare {
 }
 
 function step(state: DkgState, expected: DkgStep, doing: string): void {
-  if (state.step !== expected) throw new FrostError('FROST_STATE', `cannot ${doing}: the DKG of ${who(state.ceremony, state.self)} is at step ${state.step}, not ${expected}`);
+  if (state.step !== expected)
+    throw new FrostError(
+      'FROST_STATE',
+      `cannot ${doing}: the DKG of ${who(state.ceremony, state.self)} is at step ${state.step}, not ${expected}`,
+    );
 }
 
 function fail(state: DkgState, e: unknown): never {
@@ -507,7 +750,11 @@ function fail(state: DkgState, e: unknown): never {
 }
 
 const toNobleRound1 = (r: FrostDkgRound1): DKG_Round1 =>
-  ({ identifier: nobleId(r.from), commitment: r.commitment.map(bytes), proofOfKnowledge: bytes(r.proofOfKnowledge) }) as DKG_Round1;
+  ({
+    identifier: nobleId(r.from),
+    commitment: r.commitment.map(bytes),
+    proofOfKnowledge: bytes(r.proofOfKnowledge),
+  }) as DKG_Round1;
 
 /** DKG round 1 (RFC 9591 leaves DKG to the application; this is noble's frost-rs-style DKG). */
 export function dkgStart(ceremony: FrostCeremony, self: number): { state: DkgState; round1: FrostDkgRound1 } {
@@ -515,7 +762,12 @@ export function dkgStart(ceremony: FrostCeremony, self: number): { state: DkgSta
   rosterEntry(ceremony, self);
   const signers = { min: ceremony.threshold, max: ceremony.participants.length };
   const r = F.DKG.round1(nobleId(self), signers);
-  const round1: FrostDkgRound1 = { ceremonyDigest, from: self, commitment: r.public.commitment.map(hexOf), proofOfKnowledge: hexOf(r.public.proofOfKnowledge) };
+  const round1: FrostDkgRound1 = {
+    ceremonyDigest,
+    from: self,
+    commitment: r.public.commitment.map(hexOf),
+    proofOfKnowledge: hexOf(r.public.proofOfKnowledge),
+  };
   return { state: { ceremony, ceremonyDigest, self, round1, step: 'round1', secret: r.secret }, round1 };
 }
 
@@ -530,7 +782,10 @@ export const DkgSnapshotSchema = z.strictObject({
   self: z.number().int().min(1),
   round1: FrostDkgRound1Schema,
   /** The polynomial's coefficients, scalars as big-endian hex (coefficient 0 is the secret). */
-  coefficients: z.array(z.string().regex(/^[0-9a-f]{1,64}$/)).min(2).max(FROST_LIMITS.maxParticipants),
+  coefficients: z
+    .array(z.string().regex(/^[0-9a-f]{1,64}$/))
+    .min(2)
+    .max(FROST_LIMITS.maxParticipants),
 });
 export type DkgSnapshot = z.infer<typeof DkgSnapshotSchema>;
 
@@ -538,7 +793,13 @@ export function dkgSnapshot(state: DkgState): DkgSnapshot {
   step(state, 'round1', 'snapshot the DKG');
   const c = state.secret.coefficients;
   if (!c) throw new FrostError('FROST_STATE', 'the DKG secret was already consumed');
-  return { format: 'uptane-quorum-dkg-state-v1', ceremony: state.ceremony, self: state.self, round1: state.round1, coefficients: c.map((x) => x.toString(16)) };
+  return {
+    format: 'uptane-quorum-dkg-state-v1',
+    ceremony: state.ceremony,
+    self: state.self,
+    round1: state.round1,
+    coefficients: c.map((x) => x.toString(16)),
+  };
 }
 
 /**
@@ -551,11 +812,17 @@ export function dkgRestore(snapshot: unknown): DkgState {
   const ceremonyDigest = checkCeremony(snap.ceremony);
   rosterEntry(snap.ceremony, snap.self);
   const { round1 } = snap;
-  if (round1.ceremonyDigest !== ceremonyDigest || round1.from !== snap.self) throw new FrostError('FROST_STORE_INVALID', 'the stored DKG state is not for this ceremony and participant');
+  if (round1.ceremonyDigest !== ceremonyDigest || round1.from !== snap.self)
+    throw new FrostError('FROST_STORE_INVALID', 'the stored DKG state is not for this ceremony and participant');
   const coefficients = snap.coefficients.map((h) => BigInt(`0x${h}`));
-  if (coefficients.length !== snap.ceremony.threshold || round1.commitment.length !== coefficients.length) throw new FrostError('FROST_STORE_INVALID', `the stored DKG state has ${coefficients.length} coefficients for a threshold of ${snap.ceremony.threshold}`);
+  if (coefficients.length !== snap.ceremony.threshold || round1.commitment.length !== coefficients.length)
+    throw new FrostError(
+      'FROST_STORE_INVALID',
+      `the stored DKG state has ${coefficients.length} coefficients for a threshold of ${snap.ceremony.threshold}`,
+    );
   coefficients.forEach((c, i) => {
-    if (c <= 0n || c >= ed25519.Point.CURVE().n || ed25519.Point.BASE.multiply(c).toHex() !== round1.commitment[i]) throw new FrostError('FROST_STORE_INVALID', 'the stored DKG coefficients do not match the round-1 commitment');
+    if (c <= 0n || c >= ed25519.Point.CURVE().n || ed25519.Point.BASE.multiply(c).toHex() !== round1.commitment[i])
+      throw new FrostError('FROST_STORE_INVALID', 'the stored DKG coefficients do not match the round-1 commitment');
   });
   const secret = {
     identifier: BigInt(snap.self),
@@ -579,7 +846,10 @@ function attributeRound1(state: DkgState, others: FrostDkgRound1[]): number[] {
   for (const suspect of others) {
     const trial = F.DKG.round1(nobleId(state.self), signers).secret;
     try {
-      F.DKG.round2(trial, others.map((o) => (o === suspect ? toNobleRound1(o) : filler.get(o.from)!)));
+      F.DKG.round2(
+        trial,
+        others.map((o) => (o === suspect ? toNobleRound1(o) : filler.get(o.from)!)),
+      );
     } catch {
       bad.push(suspect.from);
     } finally {
@@ -596,22 +866,45 @@ function attributeRound1(state: DkgState, others: FrostDkgRound1[]): number[] {
 export function dkgRound2(state: DkgState, round1All: FrostDkgRound1[], identity: IdentityKey): FrostDkgRound2[] {
   step(state, 'round1', 'run DKG round 2');
   const { ceremony, self } = state;
-  if (rosterEntry(ceremony, self).identityKey !== identity.publicKey) throw new FrostError('FROST_IDENTITY_MISMATCH', `this identity key is not the one enrolled for ${who(ceremony, self)}`, [self]);
+  if (rosterEntry(ceremony, self).identityKey !== identity.publicKey)
+    throw new FrostError(
+      'FROST_IDENTITY_MISMATCH',
+      `this identity key is not the one enrolled for ${who(ceremony, self)}`,
+      [self],
+    );
   try {
     const all = checkTranscript(ceremony, state.ceremonyDigest, round1All);
     const mine = all.find((r) => r.from === self)!;
-    if (digestOf(mine) !== digestOf(state.round1)) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `the round-1 package relayed as ${who(ceremony, self)}'s is not the one it sent`, []);
+    if (digestOf(mine) !== digestOf(state.round1))
+      throw new FrostError(
+        'FROST_TRANSCRIPT_MISMATCH',
+        `the round-1 package relayed as ${who(ceremony, self)}'s is not the one it sent`,
+        [],
+      );
     const others = all.filter((r) => r.from !== self);
     let shares: Record<string, { signingShare: Uint8Array }>;
     try {
       shares = F.DKG.round2(state.secret, others.map(toNobleRound1));
     } catch (e) {
       const bad = attributeRound1(state, others);
-      throw new FrostError('FROST_PROOF_INVALID', bad.length ? `the round-1 package of ${whoAll(ceremony, bad)} does not verify (proof of knowledge or commitment)` : `round-1 packages rejected: ${(e as Error).message}`, bad, { cause: e });
+      throw new FrostError(
+        'FROST_PROOF_INVALID',
+        bad.length
+          ? `the round-1 package of ${whoAll(ceremony, bad)} does not verify (proof of knowledge or commitment)`
+          : `round-1 packages rejected: ${(e as Error).message}`,
+        bad,
+        { cause: e },
+      );
     }
     state.round1All = all;
     state.round1Digest = digestOf(all);
-    const out = others.map((o) => sealShare(ceremony, { round1Digest: state.round1Digest!, from: self, to: o.from, share: shares[nobleId(o.from)]!.signingShare }, identity));
+    const out = others.map((o) =>
+      sealShare(
+        ceremony,
+        { round1Digest: state.round1Digest!, from: self, to: o.from, share: shares[nobleId(o.from)]!.signingShare },
+        identity,
+      ),
+    );
     state.step = 'round2';
     return out;
   } catch (e) {
@@ -631,14 +924,31 @@ export function dkgFinish(state: DkgState, inbox: FrostDkgRound2[], identity: Id
     for (const raw of inbox) {
       const from = typeof (raw as { from?: unknown })?.from === 'number' ? [(raw as { from: number }).from] : [];
       const p = parse(FrostDkgRound2Schema, raw, 'a round-2 package', from);
-      if (p.to !== self) throw new FrostError('FROST_PACKAGE_INVALID', `the coordinator delivered a round-2 package from ${who(ceremony, p.from)} addressed to ${who(ceremony, p.to)} to ${who(ceremony, self)}`);
-      if (p.from === self || byFrom.has(p.from)) throw new FrostError('FROST_PACKAGE_INVALID', `an unexpected second round-2 package from ${who(ceremony, p.from)}`, [p.from]);
-      if (p.round1Digest !== state.round1Digest) throw new FrostError('FROST_TRANSCRIPT_MISMATCH', `${who(ceremony, p.from)} saw other round-1 packages than ${who(ceremony, self)} (the coordinator relayed different broadcasts)`, [p.from]);
+      if (p.to !== self)
+        throw new FrostError(
+          'FROST_PACKAGE_INVALID',
+          `the coordinator delivered a round-2 package from ${who(ceremony, p.from)} addressed to ` +
+            `${who(ceremony, p.to)} to ${who(ceremony, self)}`,
+        );
+      if (p.from === self || byFrom.has(p.from))
+        throw new FrostError(
+          'FROST_PACKAGE_INVALID',
+          `an unexpected second round-2 package from ${who(ceremony, p.from)}`,
+          [p.from],
+        );
+      if (p.round1Digest !== state.round1Digest)
+        throw new FrostError(
+          'FROST_TRANSCRIPT_MISMATCH',
+          `${who(ceremony, p.from)} saw other round-1 packages than ${who(ceremony, self)} (the coordinator ` +
+            'relayed different broadcasts)',
+          [p.from],
+        );
       byFrom.set(p.from, openShare(ceremony, p, identity));
     }
     const others = state.round1All!.filter((r) => r.from !== self);
     const missing = others.filter((o) => !byFrom.has(o.from)).map((o) => o.from);
-    if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no round-2 share from ${whoAll(ceremony, missing)}`, missing);
+    if (missing.length)
+      throw new FrostError('FROST_PACKAGE_INVALID', `no round-2 share from ${whoAll(ceremony, missing)}`, missing);
     // noble checks every share against its sender's commitment (RFC 9591 C.2 vss_verify); only
     // if that fails are the shares checked one by one, so the error names who sent the bad one.
     let key: ReturnType<typeof F.DKG.round3>;
@@ -653,14 +963,25 @@ export function dkgFinish(state: DkgState, inbox: FrostDkgRound2[], identity: Id
       const bad = others
         .filter((o) => {
           try {
-            F.validateSecret({ identifier: nobleId(self), signingShare: byFrom.get(o.from)! }, { signers, commitments: o.commitment.map(bytes), verifyingShares: {} } as unknown as FrostPublic);
+            F.validateSecret({ identifier: nobleId(self), signingShare: byFrom.get(o.from)! }, {
+              signers,
+              commitments: o.commitment.map(bytes),
+              verifyingShares: {},
+            } as unknown as FrostPublic);
             return false;
           } catch {
             return true;
           }
         })
         .map((o) => o.from);
-      throw new FrostError('FROST_SHARE_INVALID', bad.length ? `the share from ${whoAll(ceremony, bad)} does not match its round-1 commitment` : `DKG round 3 failed: ${(e as Error).message}`, bad, { cause: e });
+      throw new FrostError(
+        'FROST_SHARE_INVALID',
+        bad.length
+          ? `the share from ${whoAll(ceremony, bad)} does not match its round-1 commitment`
+          : `DKG round 3 failed: ${(e as Error).message}`,
+        bad,
+        { cause: e },
+      );
     }
     // The group record from noble's result; dkgAgree later holds everyone's against the transcript.
     const group: FrostGroup = {
@@ -671,7 +992,10 @@ export function dkgFinish(state: DkgState, inbox: FrostDkgRound2[], identity: Id
       commitments: key.public.commitments.map(hexOf),
       participants: ceremony.participants.map((p) => {
         const vs = key.public.verifyingShares[nobleId(p.identifier)];
-        if (!vs) throw new FrostError('FROST_GROUP_MISMATCH', `no verifying share for ${who(ceremony, p.identifier)}`, [p.identifier]);
+        if (!vs)
+          throw new FrostError('FROST_GROUP_MISMATCH', `no verifying share for ${who(ceremony, p.identifier)}`, [
+            p.identifier,
+          ]);
         return { ...p, verifyingShare: hexOf(vs) };
       }),
     };
@@ -699,7 +1023,11 @@ function confirmOf(group: FrostGroup, round1Digest: string, from: number): Frost
  * must state exactly the group that the round-1 transcript determines. Returns the group record
  * to store; any difference is FROST_GROUP_MISMATCH naming who differs.
  */
-export function dkgAgree(ceremony: FrostCeremony, round1All: FrostDkgRound1[], confirms: FrostDkgConfirm[]): FrostGroup {
+export function dkgAgree(
+  ceremony: FrostCeremony,
+  round1All: FrostDkgRound1[],
+  confirms: FrostDkgConfirm[],
+): FrostGroup {
   const group = groupFromTranscript(ceremony, round1All);
   const round1Digest = digestOf(checkTranscript(ceremony, group.ceremonyDigest, round1All));
   const expected = digestOf(confirmOf(group, round1Digest, 0));
@@ -709,24 +1037,38 @@ export function dkgAgree(ceremony: FrostCeremony, round1All: FrostDkgRound1[], c
     const from = typeof (raw as { from?: unknown })?.from === 'number' ? [(raw as { from: number }).from] : [];
     const c = parse(FrostDkgConfirmSchema, raw, 'a DKG confirmation', from);
     rosterEntry(ceremony, c.from);
-    if (seen.has(c.from)) throw new FrostError('FROST_PACKAGE_INVALID', `two confirmations from ${who(ceremony, c.from)}`, [c.from]);
+    if (seen.has(c.from))
+      throw new FrostError('FROST_PACKAGE_INVALID', `two confirmations from ${who(ceremony, c.from)}`, [c.from]);
     seen.add(c.from);
     if (digestOf({ ...c, from: 0 }) !== expected) wrong.push(c.from);
   }
   const missing = ceremony.participants.filter((p) => !seen.has(p.identifier)).map((p) => p.identifier);
-  if (wrong.length) throw new FrostError('FROST_GROUP_MISMATCH', `${whoAll(ceremony, wrong)} computed another group key, verifying shares or round-1 transcript than the ceremony's transcript gives (group key ${group.groupPublicKey})`, wrong);
-  if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no DKG confirmation from ${whoAll(ceremony, missing)}`, missing);
+  if (wrong.length)
+    throw new FrostError(
+      'FROST_GROUP_MISMATCH',
+      `${whoAll(ceremony, wrong)} computed another group key, verifying shares or round-1 transcript than the ` +
+        `ceremony's transcript gives (group key ${group.groupPublicKey})`,
+      wrong,
+    );
+  if (missing.length)
+    throw new FrostError('FROST_PACKAGE_INVALID', `no DKG confirmation from ${whoAll(ceremony, missing)}`, missing);
   return group;
 }
 
 /** Check a signing share against the group's commitment (RFC 9591 C.2 vss_verify). */
 export function checkShare(share: FrostShare): void {
   const group = checkGroup(share.group);
-  if (!group.participants.some((p) => p.identifier === share.identifier)) throw new FrostError('FROST_STORE_INVALID', `participant ${share.identifier} is not in group ${group.ceremony}`);
+  if (!group.participants.some((p) => p.identifier === share.identifier))
+    throw new FrostError('FROST_STORE_INVALID', `participant ${share.identifier} is not in group ${group.ceremony}`);
   try {
     F.validateSecret({ identifier: nobleId(share.identifier), signingShare: share.signingShare }, noblePublic(group));
   } catch (e) {
-    throw new FrostError('FROST_SHARE_INVALID', `the signing share of ${who(group, share.identifier)} does not match the group commitment`, [share.identifier], { cause: e });
+    throw new FrostError(
+      'FROST_SHARE_INVALID',
+      `the signing share of ${who(group, share.identifier)} does not match the group commitment`,
+      [share.identifier],
+      { cause: e },
+    );
   }
 }
 
@@ -743,7 +1085,11 @@ export function frostCommit(share: FrostShare): { nonces: FrostNonces; commitmen
   const r = F.commit({ identifier: nobleId(share.identifier), signingShare: share.signingShare });
   return {
     nonces: { hiding: Buffer.from(r.nonces.hiding), binding: Buffer.from(r.nonces.binding) },
-    commitment: { identifier: share.identifier, hiding: hexOf(r.commitments.hiding), binding: hexOf(r.commitments.binding) },
+    commitment: {
+      identifier: share.identifier,
+      hiding: hexOf(r.commitments.hiding),
+      binding: hexOf(r.commitments.binding),
+    },
   };
 }
 
@@ -764,14 +1110,30 @@ export function signRequestDigest(req: FrostSignRequest): string {
 /** Check a request against the group and the exact message. */
 export function checkSignRequest(group: FrostGroup, request: FrostSignRequest, message: Uint8Array): FrostSignRequest {
   const req = parse(FrostSignRequestSchema, request, 'the signing request');
-  if (req.groupPublicKey !== group.groupPublicKey) throw new FrostError('FROST_PACKAGE_INVALID', `the signing request is for group ${req.groupPublicKey.slice(0, 16)}, not ${group.groupPublicKey.slice(0, 16)}`);
-  if (sha256hex(message) !== req.messageSha256) throw new FrostError('FROST_MESSAGE_MISMATCH', `the message has sha256 ${sha256hex(message)}, but the request names ${req.messageSha256}`);
+  if (req.groupPublicKey !== group.groupPublicKey)
+    throw new FrostError(
+      'FROST_PACKAGE_INVALID',
+      `the signing request is for group ${req.groupPublicKey.slice(0, 16)}, not ${group.groupPublicKey.slice(0, 16)}`,
+    );
+  if (sha256hex(message) !== req.messageSha256)
+    throw new FrostError(
+      'FROST_MESSAGE_MISMATCH',
+      `the message has sha256 ${sha256hex(message)}, but the request names ${req.messageSha256}`,
+    );
   const n = req.commitments.length;
-  if (n < group.threshold || n > group.participants.length) throw new FrostError('FROST_PACKAGE_INVALID', `${n} commitments for a ${group.threshold}-of-${group.participants.length} group`);
+  if (n < group.threshold || n > group.participants.length)
+    throw new FrostError(
+      'FROST_PACKAGE_INVALID',
+      `${n} commitments for a ${group.threshold}-of-${group.participants.length} group`,
+    );
   const ids = new Set<number>();
   for (const c of req.commitments) {
-    if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
-    if (ids.has(c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `two commitments from ${who(group, c.identifier)}`, [c.identifier]);
+    if (!group.participants.some((p) => p.identifier === c.identifier))
+      throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [
+        c.identifier,
+      ]);
+    if (ids.has(c.identifier))
+      throw new FrostError('FROST_PACKAGE_INVALID', `two commitments from ${who(group, c.identifier)}`, [c.identifier]);
     ids.add(c.identifier);
     checkCommitment(group, c);
   }
@@ -784,10 +1146,19 @@ export function checkSignRequest(group: FrostGroup, request: FrostSignRequest, m
  * small order, canonically encoded. Else FROST_COMMITMENT_INVALID naming its participant.
  */
 export function checkCommitment(group: FrostGroup, commitment: FrostCommitment): FrostCommitment {
-  const id = typeof (commitment as { identifier?: unknown })?.identifier === 'number' ? [(commitment as { identifier: number }).identifier] : [];
+  const id =
+    typeof (commitment as { identifier?: unknown })?.identifier === 'number'
+      ? [(commitment as { identifier: number }).identifier]
+      : [];
   const c = parse(FrostCommitmentSchema, commitment, 'a signing commitment', id, 'FROST_COMMITMENT_INVALID');
-  if (!group.participants.some((p) => p.identifier === c.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [c.identifier]);
-  for (const [what, h] of [['hiding', c.hiding], ['binding', c.binding]] as const) {
+  if (!group.participants.some((p) => p.identifier === c.identifier))
+    throw new FrostError('FROST_PACKAGE_INVALID', `a commitment from ${c.identifier}, who is not in the group`, [
+      c.identifier,
+    ]);
+  for (const [what, h] of [
+    ['hiding', c.hiding],
+    ['binding', c.binding],
+  ] as const) {
     try {
       point(h, `the ${what} commitment of ${who(group, c.identifier)}`, [c.identifier]);
     } catch (e) {
@@ -798,30 +1169,60 @@ export function checkCommitment(group: FrostGroup, commitment: FrostCommitment):
 }
 
 const nobleCommitments = (req: FrostSignRequest): NonceCommitments[] =>
-  req.commitments.map((c) => ({ identifier: nobleId(c.identifier), hiding: bytes(c.hiding), binding: bytes(c.binding) }) as NonceCommitments);
+  req.commitments.map(
+    (c) =>
+      ({ identifier: nobleId(c.identifier), hiding: bytes(c.hiding), binding: bytes(c.binding) }) as NonceCommitments,
+  );
 
 /**
  * Signing round 2 (RFC 9591 5.2). Consumes `nonces` (noble zeroes them). The caller guarantees
  * these nonces answer no other request (frost-store.ts does, durably).
  */
-export function frostSignShare(share: FrostShare, nonces: FrostNonces, request: FrostSignRequest, message: Uint8Array): FrostSignatureShare {
+export function frostSignShare(
+  share: FrostShare,
+  nonces: FrostNonces,
+  request: FrostSignRequest,
+  message: Uint8Array,
+): FrostSignatureShare {
   const req = checkSignRequest(share.group, request, message);
   const own = req.commitments.find((c) => c.identifier === share.identifier);
-  if (!own) throw new FrostError('FROST_COMMITMENT_MISMATCH', `the signing request has no commitment from ${who(share.group, share.identifier)}`);
+  if (!own)
+    throw new FrostError(
+      'FROST_COMMITMENT_MISMATCH',
+      `the signing request has no commitment from ${who(share.group, share.identifier)}`,
+    );
   let z: Uint8Array;
   try {
-    z = F.signShare({ identifier: nobleId(share.identifier), signingShare: share.signingShare }, noblePublic(share.group), { hiding: nonces.hiding, binding: nonces.binding } as never, nobleCommitments(req), message);
+    z = F.signShare(
+      { identifier: nobleId(share.identifier), signingShare: share.signingShare },
+      noblePublic(share.group),
+      { hiding: nonces.hiding, binding: nonces.binding } as never,
+      nobleCommitments(req),
+      message,
+    );
   } catch (e) {
     const msg = (e as Error).message;
-    if (/commitment/.test(msg)) throw new FrostError('FROST_COMMITMENT_MISMATCH', `the commitment listed for ${who(share.group, share.identifier)} is not the one these nonces made`, [], { cause: e });
-    if (/already used/.test(msg)) throw new FrostError('FROST_NONCE_USED', 'these nonces were already used', [], { cause: e });
+    if (/commitment/.test(msg))
+      throw new FrostError(
+        'FROST_COMMITMENT_MISMATCH',
+        `the commitment listed for ${who(share.group, share.identifier)} is not the one these nonces made`,
+        [],
+        { cause: e },
+      );
+    if (/already used/.test(msg))
+      throw new FrostError('FROST_NONCE_USED', 'these nonces were already used', [], { cause: e });
     throw e;
   }
   return { identifier: share.identifier, share: hexOf(z) };
 }
 
 /** RFC 9591 5.4: does one participant's share verify against its verifying share? */
-export function verifySignatureShare(group: FrostGroup, request: FrostSignRequest, message: Uint8Array, share: FrostSignatureShare): boolean {
+export function verifySignatureShare(
+  group: FrostGroup,
+  request: FrostSignRequest,
+  message: Uint8Array,
+  share: FrostSignatureShare,
+): boolean {
   const req = checkSignRequest(group, request, message);
   const s = parse(FrostSignatureShareSchema, share, 'a signature share', []);
   if (!req.commitments.some((c) => c.identifier === s.identifier)) return false;
@@ -847,36 +1248,70 @@ export interface AggregateOptions {
  * verify the result as a plain Ed25519 signature with node:crypto (OpenSSL) and strict RFC 8032
  * before returning it. A bad share is FROST_BAD_SIGNATURE_SHARE naming its participant(s).
  */
-export function aggregateSignature(group: FrostGroup, request: FrostSignRequest, message: Uint8Array, shares: FrostSignatureShare[], opts: AggregateOptions = {}): Buffer {
+export function aggregateSignature(
+  group: FrostGroup,
+  request: FrostSignRequest,
+  message: Uint8Array,
+  shares: FrostSignatureShare[],
+  opts: AggregateOptions = {},
+): Buffer {
   const req = checkSignRequest(group, request, message);
   const byId = new Map<number, FrostSignatureShare>();
   for (const raw of shares) {
     const s = parse(FrostSignatureShareSchema, raw, 'a signature share');
-    if (!req.commitments.some((c) => c.identifier === s.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `a signature share from ${who(group, s.identifier)}, who did not commit in this attempt`, [s.identifier]);
-    if (byId.has(s.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `two signature shares from ${who(group, s.identifier)}`, [s.identifier]);
+    if (!req.commitments.some((c) => c.identifier === s.identifier))
+      throw new FrostError(
+        'FROST_PACKAGE_INVALID',
+        `a signature share from ${who(group, s.identifier)}, who did not commit in this attempt`,
+        [s.identifier],
+      );
+    if (byId.has(s.identifier))
+      throw new FrostError('FROST_PACKAGE_INVALID', `two signature shares from ${who(group, s.identifier)}`, [
+        s.identifier,
+      ]);
     byId.set(s.identifier, s);
   }
   const missing = req.commitments.filter((c) => !byId.has(c.identifier)).map((c) => c.identifier);
-  if (missing.length) throw new FrostError('FROST_PACKAGE_INVALID', `no signature share from ${whoAll(group, missing)}`, missing);
+  if (missing.length)
+    throw new FrostError('FROST_PACKAGE_INVALID', `no signature share from ${whoAll(group, missing)}`, missing);
   const badShare = (bad: number[], cause?: unknown) =>
-    new FrostError('FROST_BAD_SIGNATURE_SHARE', `the signature share of ${whoAll(group, bad)} does not verify (RFC 9591 5.4)`, bad, { cause });
+    new FrostError(
+      'FROST_BAD_SIGNATURE_SHARE',
+      `the signature share of ${whoAll(group, bad)} does not verify (RFC 9591 5.4)`,
+      bad,
+      { cause },
+    );
   const nonCanonical = [...byId.values()].filter((s) => scalar(s.share) === null).map((s) => s.identifier);
   if (nonCanonical.length) throw badShare(nonCanonical);
   if ((opts.verifyShares ?? 'each') === 'each') {
-    const bad = [...byId.values()].filter((s) => !verifySignatureShare(group, req, message, s)).map((s) => s.identifier);
+    const bad = [...byId.values()]
+      .filter((s) => !verifySignatureShare(group, req, message, s))
+      .map((s) => s.identifier);
     if (bad.length) throw badShare(bad);
   }
   let sig: Buffer;
   try {
-    sig = Buffer.from(F.aggregate(noblePublic(group), nobleCommitments(req), message, Object.fromEntries([...byId.values()].map((s) => [nobleId(s.identifier), bytes(s.share)]))));
+    sig = Buffer.from(
+      F.aggregate(
+        noblePublic(group),
+        nobleCommitments(req),
+        message,
+        Object.fromEntries([...byId.values()].map((s) => [nobleId(s.identifier), bytes(s.share)])),
+      ),
+    );
   } catch (e) {
-    const cheaters = ((e as { cheaters?: string[] }).cheaters ?? []).map((h) => group.participants.find((p) => nobleId(p.identifier) === h)?.identifier ?? 0);
+    const cheaters = ((e as { cheaters?: string[] }).cheaters ?? []).map(
+      (h) => group.participants.find((p) => nobleId(p.identifier) === h)?.identifier ?? 0,
+    );
     if (cheaters.length) throw badShare(cheaters, e);
     throw new FrostError('FROST_SIGNATURE_INVALID', `aggregation failed: ${(e as Error).message}`, [], { cause: e });
   }
   const pk = groupPublicKey(group);
   if (!crypto.verify(null, message, pk.keyObject, sig) || !verifySignature(pk, Buffer.from(message), sig)) {
-    throw new FrostError('FROST_SIGNATURE_INVALID', 'the aggregate signature does not verify under the group key with node:crypto; it is not released');
+    throw new FrostError(
+      'FROST_SIGNATURE_INVALID',
+      'the aggregate signature does not verify under the group key with node:crypto; it is not released',
+    );
   }
   return sig;
 }
@@ -937,12 +1372,19 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * round restarts with another subset and fresh commitments; survivors' unused commitments are
  * abandoned. A bad share stops the round (FROST_BAD_SIGNATURE_SHARE names the participant).
  */
-export async function runSigningRound(groupIn: FrostGroup, message: Buffer, opts: SigningRoundOptions): Promise<SigningRoundResult> {
+export async function runSigningRound(
+  groupIn: FrostGroup,
+  message: Buffer,
+  opts: SigningRoundOptions,
+): Promise<SigningRoundResult> {
   const group = checkGroup(groupIn);
   const t = group.threshold;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const base = (opts.session ?? `frost-${crypto.randomBytes(6).toString('hex')}`).slice(0, 56); // + `.k` stays a valid session name
-  for (const p of opts.parties) if (!group.participants.some((g) => g.identifier === p.identifier)) throw new FrostError('FROST_PACKAGE_INVALID', `participant ${p.identifier} is not in the group`, [p.identifier]);
+  // + `.k` stays a valid session name
+  const base = (opts.session ?? `frost-${crypto.randomBytes(6).toString('hex')}`).slice(0, 56);
+  for (const p of opts.parties)
+    if (!group.participants.some((g) => g.identifier === p.identifier))
+      throw new FrostError('FROST_PACKAGE_INVALID', `participant ${p.identifier} is not in the group`, [p.identifier]);
   const maxAttempts = opts.maxAttempts ?? Math.max(1, opts.parties.length - t + 1);
   const out: Set<number> = new Set();
   const attempts: SigningAttempt[] = [];
@@ -957,28 +1399,41 @@ export async function runSigningRound(groupIn: FrostGroup, message: Buffer, opts
       attempt.dropped.push({ identifier: id, round, reason: (e as Error)?.message ?? String(e) });
     };
     // RFC 9591 5.1: commitments.
-    const r1 = await Promise.allSettled(chosen.map((p) => within(p.commit(attempt.session), timeoutMs, `${who(group, p.identifier)}, round 1`)));
+    const r1 = await Promise.allSettled(
+      chosen.map((p) => within(p.commit(attempt.session), timeoutMs, `${who(group, p.identifier)}, round 1`)),
+    );
     const commitments: FrostCommitment[] = [];
     r1.forEach((r, i) => {
       const p = chosen[i]!;
       if (r.status === 'rejected') return drop(p.identifier, 1, r.reason);
       const c = FrostCommitmentSchema.safeParse(r.value);
-      if (!c.success || c.data.identifier !== p.identifier) return drop(p.identifier, 1, new Error('malformed commitment'));
+      if (!c.success || c.data.identifier !== p.identifier)
+        return drop(p.identifier, 1, new Error('malformed commitment'));
       commitments.push(c.data);
     });
     if (attempt.dropped.length) {
-      await Promise.allSettled(commitments.map((c) => chosen.find((p) => p.identifier === c.identifier)!.abandon?.(c)));
+      await Promise.allSettled(
+        commitments.map(async (c) => chosen.find((p) => p.identifier === c.identifier)!.abandon?.(c)),
+      );
       opts.onAttempt?.(attempt);
       continue;
     }
-    const request: FrostSignRequest = { session: attempt.session, groupPublicKey: group.groupPublicKey, messageSha256, commitments };
+    const request: FrostSignRequest = {
+      session: attempt.session,
+      groupPublicKey: group.groupPublicKey,
+      messageSha256,
+      commitments,
+    };
     // RFC 9591 5.2: signature shares over the exact message.
-    const r2 = await Promise.allSettled(chosen.map((p) => within(p.sign(request, message), timeoutMs, `${who(group, p.identifier)}, round 2`)));
+    const r2 = await Promise.allSettled(
+      chosen.map((p) => within(p.sign(request, message), timeoutMs, `${who(group, p.identifier)}, round 2`)),
+    );
     const shares: FrostSignatureShare[] = [];
     r2.forEach((r, i) => {
       const p = chosen[i]!;
       if (r.status === 'rejected') return drop(p.identifier, 2, r.reason);
-      if (r.value?.identifier !== p.identifier) return drop(p.identifier, 2, new Error('a share under another identifier'));
+      if (r.value?.identifier !== p.identifier)
+        return drop(p.identifier, 2, new Error('a share under another identifier'));
       shares.push(r.value);
     });
     opts.onAttempt?.(attempt);
@@ -988,7 +1443,12 @@ export async function runSigningRound(groupIn: FrostGroup, message: Buffer, opts
     return { signature, signers: attempt.signers, attempts };
   }
   const left = opts.parties.filter((p) => !out.has(p.identifier)).map((p) => p.identifier);
-  throw new FrostError('FROST_NOT_ENOUGH_SIGNERS', `${left.length} participant(s) left for a threshold of ${t} after ${attempts.length} attempt(s); dropped: ${whoAll(group, [...out]) || 'none'}`, [...out]);
+  throw new FrostError(
+    'FROST_NOT_ENOUGH_SIGNERS',
+    `${left.length} participant(s) left for a threshold of ${t} after ${attempts.length} attempt(s); dropped: ` +
+      `${whoAll(group, [...out]) || 'none'}`,
+    [...out],
+  );
 }
 
 // --- the Signer seam ------------------------------------------------------------------------------
@@ -1006,14 +1466,22 @@ export function frostSigner(groupIn: FrostGroup, coordinate: (message: Buffer) =
     async sign(data: Buffer): Promise<Buffer> {
       const message = Buffer.from(data);
       const sig = await coordinate(message);
-      if (!verifySignature(publicKey, message, sig)) throw new FrostError('FROST_SIGNATURE_INVALID', `the signature from the FROST group ${group.ceremony} does not verify under its group key`);
+      if (!verifySignature(publicKey, message, sig))
+        throw new FrostError(
+          'FROST_SIGNATURE_INVALID',
+          `the signature from the FROST group ${group.ceremony} does not verify under its group key`,
+        );
       return sig;
     },
   };
 }
 
 /** A FROST group Signer that runs the signing round in this process over `parties`. */
-export function inProcessFrostSigner(group: FrostGroup, parties: FrostParty[], opts: Omit<SigningRoundOptions, 'parties'> = {}): Signer {
+export function inProcessFrostSigner(
+  group: FrostGroup,
+  parties: FrostParty[],
+  opts: Omit<SigningRoundOptions, 'parties'> = {},
+): Signer {
   return frostSigner(group, async (message) => (await runSigningRound(group, message, { ...opts, parties })).signature);
 }
 

@@ -35,7 +35,10 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const RSA_SIZES = new Set([2048, 3072, 4096]);
-/** bits: the smallest RSA modulus accepted anywhere (metadata, tokens, CSRs, chains, TLS): 112-bit security, NIST SP 800-57. */
+/**
+ * bits: the smallest RSA modulus accepted anywhere (metadata, tokens, CSRs, chains, TLS): 112-bit security, NIST SP
+ * 800-57.
+ */
 export const RSA_MIN_BITS = 2048;
 const HEX = /^[0-9a-fA-F]*$/;
 
@@ -52,13 +55,17 @@ function fromKeyObject(keyObject: KeyObject): PublicKey {
       return { algorithm: 'ed25519', keyObject, spki, fingerprint };
     case 'ec': {
       const curve = keyObject.asymmetricKeyDetails?.namedCurve;
-      if (curve !== 'prime256v1') throw new KeyError('KEY_UNSUPPORTED', `EC curve ${curve} is not supported; use P-256`);
+      if (curve !== 'prime256v1')
+        throw new KeyError('KEY_UNSUPPORTED', `EC curve ${curve} is not supported; use P-256`);
       return { algorithm: 'ecdsa-p256', keyObject, spki, fingerprint };
     }
     case 'rsa':
       return { algorithm: 'rsa-pss-sha256', keyObject, spki, fingerprint, bits: checkRsaSize(keyObject) };
     default:
-      throw new KeyError('KEY_UNSUPPORTED', `key type ${keyObject.asymmetricKeyType} is not supported; use ed25519, ECDSA P-256 or RSA`);
+      throw new KeyError(
+        'KEY_UNSUPPORTED',
+        `key type ${keyObject.asymmetricKeyType} is not supported; use ed25519, ECDSA P-256 or RSA`,
+      );
   }
 }
 
@@ -69,7 +76,8 @@ function fromKeyObject(keyObject: KeyObject): PublicKey {
 export function checkRsaSize(keyObject: KeyObject, what = 'RSA key'): number {
   if (keyObject.asymmetricKeyType !== 'rsa' && keyObject.asymmetricKeyType !== 'rsa-pss') return 0;
   const bits = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < RSA_MIN_BITS) throw new KeyError('KEY_UNSUPPORTED', `${what} of ${bits} bits is too small; use 2048, 3072 or 4096`);
+  if (bits < RSA_MIN_BITS)
+    throw new KeyError('KEY_UNSUPPORTED', `${what} of ${bits} bits is too small; use 2048, 3072 or 4096`);
   return bits;
 }
 
@@ -77,7 +85,8 @@ export function checkRsaSize(keyObject: KeyObject, what = 'RSA key'): number {
 export function publicKeyFrom(input: KeyObject | string | Buffer): PublicKey {
   try {
     if (typeof input === 'string') return fromKeyObject(crypto.createPublicKey(input));
-    if (Buffer.isBuffer(input)) return fromKeyObject(crypto.createPublicKey({ key: input, format: 'der', type: 'spki' }));
+    if (Buffer.isBuffer(input))
+      return fromKeyObject(crypto.createPublicKey({ key: input, format: 'der', type: 'spki' }));
     return fromKeyObject(input.type === 'private' ? crypto.createPublicKey(input) : input);
   } catch (e) {
     if (e instanceof KeyError) throw e;
@@ -107,9 +116,16 @@ function checkEd25519Point(raw: Buffer): void {
   try {
     small = ed25519.Point.fromBytes(raw, false).isSmallOrder();
   } catch (e) {
-    throw new KeyError('KEY_INVALID', `not a valid Ed25519 public key encoding (RFC 8032 5.1.3): ${(e as Error).message}`);
+    throw new KeyError(
+      'KEY_INVALID',
+      `not a valid Ed25519 public key encoding (RFC 8032 5.1.3): ${(e as Error).message}`,
+    );
   }
-  if (small) throw new KeyError('KEY_INVALID', 'Ed25519 public key is a small-order point, under which forged signatures verify; it cannot be used');
+  if (small)
+    throw new KeyError(
+      'KEY_INVALID',
+      'Ed25519 public key is a small-order point, under which forged signatures verify; it cannot be used',
+    );
 }
 
 const cache = new Map<string, PublicKey>();
@@ -130,19 +146,27 @@ export function parseMetadataKey(key: MetadataKey): PublicKey {
   switch (keytype) {
     case 'ed25519':
       pk = isPem ? publicKeyFrom(pub) : ed25519FromRaw(rawHex(pub, 32, 'an Ed25519 public key'));
-      if (pk.algorithm !== 'ed25519') throw new KeyError('KEY_MISMATCH', `keytype ed25519 but the key is ${pk.algorithm}`);
+      if (pk.algorithm !== 'ed25519')
+        throw new KeyError('KEY_MISMATCH', `keytype ed25519 but the key is ${pk.algorithm}`);
       break;
     case 'ecdsa':
     case 'ecdsa-sha2-nistp256':
-      pk = isPem ? publicKeyFrom(pub) : publicKeyFrom(Buffer.concat([P256_SPKI_PREFIX, rawHex(pub, 65, 'an uncompressed P-256 point')]));
-      if (pk.algorithm !== 'ecdsa-p256') throw new KeyError('KEY_MISMATCH', `keytype ${keytype} but the key is ${pk.algorithm}`);
+      pk = isPem
+        ? publicKeyFrom(pub)
+        : publicKeyFrom(Buffer.concat([P256_SPKI_PREFIX, rawHex(pub, 65, 'an uncompressed P-256 point')]));
+      if (pk.algorithm !== 'ecdsa-p256')
+        throw new KeyError('KEY_MISMATCH', `keytype ${keytype} but the key is ${pk.algorithm}`);
       break;
     case 'rsa':
       pk = publicKeyFrom(pub);
-      if (pk.algorithm !== 'rsa-pss-sha256') throw new KeyError('KEY_MISMATCH', `keytype rsa but the key is ${pk.algorithm}`);
+      if (pk.algorithm !== 'rsa-pss-sha256')
+        throw new KeyError('KEY_MISMATCH', `keytype rsa but the key is ${pk.algorithm}`);
       break;
     default:
-      throw new KeyError('KEY_UNSUPPORTED', `keytype ${JSON.stringify(key.keytype)} is not supported (ed25519, ecdsa, rsa)`);
+      throw new KeyError(
+        'KEY_UNSUPPORTED',
+        `keytype ${JSON.stringify(key.keytype)} is not supported (ed25519, ecdsa, rsa)`,
+      );
   }
   if (cache.size > 10_000) cache.clear();
   cache.set(cacheKey, pk);
@@ -165,7 +189,10 @@ export function toMetadataKey(pk: PublicKey, dialect: Dialect): MetadataKey {
   if (dialect === 'ota') {
     if (pk.algorithm === 'ed25519') return { keytype: 'ED25519', keyval: { public: rawEd() } };
     if (pk.algorithm === 'rsa-pss-sha256') return { keytype: 'RSA', keyval: { public: pem(pk) } };
-    throw new KeyError('KEY_UNSUPPORTED', 'ECDSA keys cannot be used in the ota dialect: aktualizr rejects the whole root; use ed25519 or RSA');
+    throw new KeyError(
+      'KEY_UNSUPPORTED',
+      'ECDSA keys cannot be used in the ota dialect: aktualizr rejects the whole root; use ed25519 or RSA',
+    );
   }
   switch (pk.algorithm) {
     case 'ed25519':
@@ -188,7 +215,8 @@ export function keyId(key: MetadataKey, dialect: Dialect): string {
 
 // --- signatures ------------------------------------------------------------------------------
 
-const ED25519_L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex'); // little-endian
+// little-endian
+const ED25519_L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
 
 /** Little-endian 32-byte comparison: a < b. */
 function lessLE(a: Buffer, b: Buffer): boolean {
@@ -226,7 +254,11 @@ export function verifySignature(pk: PublicKey, data: Buffer, sig: Buffer): boole
         return crypto.verify(
           'sha256',
           data,
-          { key: pk.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO },
+          {
+            key: pk.keyObject,
+            padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO,
+          },
           sig,
         );
     }
@@ -277,7 +309,11 @@ export function signBytes(privateKey: KeyObject, data: Buffer): Buffer {
       return crypto.sign('sha256', data, { key: privateKey, dsaEncoding: 'der' });
     case 'rsa':
       // Salt length 32 (= digest length), as ota-tuf and securesystemslib sign.
-      return crypto.sign('sha256', data, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+      return crypto.sign('sha256', data, {
+        key: privateKey,
+        padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: 32,
+      });
     default:
       throw new KeyError('KEY_UNSUPPORTED', `cannot sign with a ${privateKey.asymmetricKeyType} key`);
   }
@@ -320,7 +356,9 @@ export function generateKeyPair(kind: KeyKind): { privateKey: KeyObject; publicK
     case 'rsa':
     case 'rsa3072':
     case 'rsa4096':
-      pair = crypto.generateKeyPairSync('rsa', { modulusLength: kind === 'rsa' ? 2048 : kind === 'rsa3072' ? 3072 : 4096 });
+      pair = crypto.generateKeyPairSync('rsa', {
+        modulusLength: kind === 'rsa' ? 2048 : kind === 'rsa3072' ? 3072 : 4096,
+      });
       break;
   }
   return { privateKey: pair.privateKey, publicKey: publicKeyFrom(pair.publicKey) };
@@ -329,7 +367,8 @@ export function generateKeyPair(kind: KeyKind): { privateKey: KeyObject; publicK
 /** A garage-sign `.pub` file: `{"keytype": "ED25519"|"RSA", "keyval": {"public": ...}}`. */
 export function parseGarageSignPublic(json: unknown): PublicKey {
   const k = json as MetadataKey;
-  if (!k || typeof k !== 'object' || !k.keyval) throw new KeyError('KEY_INVALID', 'not a garage-sign public key file: expected {"keytype", "keyval": {"public"}}');
+  if (!k || typeof k !== 'object' || !k.keyval)
+    throw new KeyError('KEY_INVALID', 'not a garage-sign public key file: expected {"keytype", "keyval": {"public"}}');
   return parseMetadataKey(k);
 }
 
@@ -340,15 +379,21 @@ export function parseGarageSignPublic(json: unknown): PublicKey {
 export function parseGarageSignPrivate(json: unknown): KeyObject {
   const k = json as { keytype?: string; keyval?: { private?: unknown } };
   const priv = k?.keyval?.private;
-  if (typeof priv !== 'string') throw new KeyError('KEY_INVALID', 'not a garage-sign private key file: expected {"keyval": {"private"}}');
+  if (typeof priv !== 'string')
+    throw new KeyError('KEY_INVALID', 'not a garage-sign private key file: expected {"keyval": {"private"}}');
   const keytype = String(k.keytype ?? '').toLowerCase();
   try {
     if (priv.includes('-----BEGIN')) return crypto.createPrivateKey(priv);
     if (keytype !== 'ed25519') throw new KeyError('KEY_INVALID', `a ${keytype} private key must be PEM`);
     const raw = rawHex(priv, 64, 'a garage-sign ED25519 private key (seed + public)');
-    const key = crypto.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, raw.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+    const key = crypto.createPrivateKey({
+      key: Buffer.concat([ED25519_PKCS8_PREFIX, raw.subarray(0, 32)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     const derived = publicKeyFrom(key).spki.subarray(ED25519_SPKI_PREFIX.length);
-    if (!derived.equals(raw.subarray(32))) throw new KeyError('KEY_MISMATCH', 'the private seed does not match the public half stored beside it');
+    if (!derived.equals(raw.subarray(32)))
+      throw new KeyError('KEY_MISMATCH', 'the private seed does not match the public half stored beside it');
     return key;
   } catch (e) {
     if (e instanceof KeyError) throw e;

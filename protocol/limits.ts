@@ -15,20 +15,25 @@ export const LIMITS = {
 /** Coordinator and signer connection limits. */
 export const WIRE_LIMITS = {
   serverMaxPayload: 64 * 1024, // bytes: largest signer -> coordinator message (a signature, a request)
-  clientMaxPayload: 64 * 1024 * 1024, // bytes: largest coordinator -> signer message (a round payload with a big targets file)
+  // bytes: largest coordinator -> signer message (a round payload with a big targets file)
+  clientMaxPayload: 64 * 1024 * 1024,
   adminBodyBytes: 64 * 1024 * 1024, // bytes: largest admin HTTP request body
   heartbeatMs: 30_000, // ms between pings; a connection that misses one is closed
   rateBurst: 50, // messages a connection may send at once
   ratePerSecond: 20, // messages per second refilled
   challengeTtlMs: 60_000, // ms an authentication challenge stays valid
   maxPendingChallenges: 10_000, // challenges kept at once; the oldest are dropped beyond this
-  maxChallengesPerSource: 16, // challenges outstanding per source address (an IPv6 /64 is one source), then TOO_MANY_CHALLENGES
+  // challenges outstanding per source address (an IPv6 /64 is one source), then TOO_MANY_CHALLENGES
+  maxChallengesPerSource: 16,
   failedAuthPerMinute: 60, // failed logins and admin credentials per source per minute, then AUTH_THROTTLED
-  authAuditIntervalMs: 60_000, // ms: a source's failed authentications after its first are audited as one row per interval
+  // ms: a source's failed authentications after its first are audited as one row per interval
+  authAuditIntervalMs: 60_000,
   maxTrackedSources: 100_000, // sources whose failure counts are kept at once; the stalest are forgotten beyond this
-  maxConnectionsPerKeyholder: 4, // connections one keyholder may hold at once (watch, sign and a FROST session fit), then TOO_MANY_CONNECTIONS
+  // connections one keyholder may hold at once (watch, sign and a FROST session fit), then TOO_MANY_CONNECTIONS
+  maxConnectionsPerKeyholder: 4,
   sendBufferPauseBytes: 8 * 1024 * 1024, // bytes queued unread to a signer after which its socket is no longer read
-  sendBufferMaxBytes: 72 * 1024 * 1024, // bytes queued unread after which its connection is dropped (the largest reply, clientMaxPayload, fits)
+  // bytes queued unread after which its connection is dropped (the largest reply, clientMaxPayload, fits)
+  sendBufferMaxBytes: 72 * 1024 * 1024,
   slowReaderMs: 30_000, // ms a socket may stay paused (its replies unread) before it is dropped
   pageDefault: 100, // rounds in a listing page (rounds.list, certs.list, the admin API) unless asked otherwise
   pageMax: 500, // rounds a listing page holds at most

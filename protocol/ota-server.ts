@@ -32,7 +32,13 @@ export const OTA_MAX_HARDWARE_ID = 200;
 /** Longest target uri the reposerver stores (characters). */
 export const OTA_MAX_URI = 2000;
 /** Roles whose private keys the OTA Connect keyserver holds and signs with itself. */
-export const OTA_SERVER_ROLES = ['snapshot', 'timestamp', 'offline-updates', 'offline-snapshot', 'remote-sessions'] as const;
+export const OTA_SERVER_ROLES = [
+  'snapshot',
+  'timestamp',
+  'offline-updates',
+  'offline-snapshot',
+  'remote-sessions',
+] as const;
 
 export type OtaTargetCode =
   | 'OTA_TARGET_HARDWARE_IDS' // no hardware id, or one that is empty or longer than 200 characters
@@ -57,7 +63,9 @@ const PCHAR = new RegExp(`^(?:[${ALPHANUM}${MARK}:@&=+$,;/]|%[0-9A-Fa-f]{2})*$`)
 // java.net.URI's "reserved" includes [ and ] (RFC 2732), so they may appear in a query or fragment.
 const URIC = new RegExp(`^(?:[${ALPHANUM}${MARK};/?:@&=+$,\\[\\]]|%[0-9A-Fa-f]{2})*$`);
 const REG_NAME = new RegExp(`^(?:[${ALPHANUM}${MARK}$,;:@&=+]|%[0-9A-Fa-f]{2})*$`);
-const IPV6_AUTHORITY = new RegExp(`^(?:(?:[${ALPHANUM}${MARK};:&=+$,]|%[0-9A-Fa-f]{2})*@)?\\[[0-9A-Fa-f:.]+\\](?::[0-9]*)?$`);
+const IPV6_AUTHORITY = new RegExp(
+  `^(?:(?:[${ALPHANUM}${MARK};:&=+$,]|%[0-9A-Fa-f]{2})*@)?\\[[0-9A-Fa-f:.]+\\](?::[0-9]*)?$`,
+);
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 
 /**
@@ -67,32 +75,48 @@ const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
  */
 export function javaUriProblem(s: string): string | null {
   const bad = /[^\x21-\x7e]/.exec(s);
-  if (bad) return `character ${JSON.stringify(bad[0])} at index ${bad.index} is not allowed in a URI (no spaces, controls or non-ASCII)`;
+  if (bad)
+    return (
+      `character ${JSON.stringify(bad[0])} at index ${bad.index} is not allowed in a URI (no spaces, controls or ` +
+      'non-ASCII)'
+    );
   const hash = s.indexOf('#');
   const main = hash < 0 ? s : s.slice(0, hash);
-  if (hash >= 0 && !URIC.test(s.slice(hash + 1))) return `the fragment ${JSON.stringify(s.slice(hash + 1))} has a character a URI does not allow there (or an unescaped %)`;
+  if (hash >= 0 && !URIC.test(s.slice(hash + 1)))
+    return (
+      `the fragment ${JSON.stringify(s.slice(hash + 1))} has a character a URI does not allow there (or an ` +
+      'unescaped %)'
+    );
   const colon = main.search(/[:/?]/);
   let rest = main;
   if (colon >= 0 && main[colon] === ':') {
     const scheme = main.slice(0, colon);
     if (!scheme) return 'a URI cannot start with ":" (expected a scheme name)';
-    if (!SCHEME.test(scheme)) return `${JSON.stringify(scheme)} is not a scheme name (a letter, then letters, digits, "+", "-" or ".")`;
+    if (!SCHEME.test(scheme))
+      return `${JSON.stringify(scheme)} is not a scheme name (a letter, then letters, digits, "+", "-" or ".")`;
     rest = main.slice(colon + 1);
     if (!rest) return `nothing follows "${scheme}:" (expected the scheme-specific part)`;
-    if (!rest.startsWith('/')) return URIC.test(rest) ? null : `the scheme-specific part ${JSON.stringify(rest)} has a character a URI does not allow`;
+    if (!rest.startsWith('/'))
+      return URIC.test(rest)
+        ? null
+        : `the scheme-specific part ${JSON.stringify(rest)} has a character a URI does not allow`;
   }
   const q = rest.indexOf('?');
   const query = q < 0 ? null : rest.slice(q + 1);
   let path = q < 0 ? rest : rest.slice(0, q);
-  if (query !== null && !URIC.test(query)) return `the query ${JSON.stringify(query)} has a character a URI does not allow there (or an unescaped %)`;
+  if (query !== null && !URIC.test(query))
+    return `the query ${JSON.stringify(query)} has a character a URI does not allow there (or an unescaped %)`;
   if (path.startsWith('//')) {
     const end = path.slice(2).search(/\//);
     const authority = end < 0 ? path.slice(2) : path.slice(2, 2 + end);
     path = end < 0 ? '' : path.slice(2 + end);
-    if (!authority && !path && query === null && hash < 0) return 'nothing follows "//" (expected an authority: a host name)';
-    if (authority && !(REG_NAME.test(authority) || IPV6_AUTHORITY.test(authority))) return `the authority ${JSON.stringify(authority)} is not a host[:port] (brackets only around an IPv6 address)`;
+    if (!authority && !path && query === null && hash < 0)
+      return 'nothing follows "//" (expected an authority: a host name)';
+    if (authority && !(REG_NAME.test(authority) || IPV6_AUTHORITY.test(authority)))
+      return `the authority ${JSON.stringify(authority)} is not a host[:port] (brackets only around an IPv6 address)`;
   }
-  if (!PCHAR.test(path)) return `the path ${JSON.stringify(path)} has a character a URI does not allow there (or an unescaped %)`;
+  if (!PCHAR.test(path))
+    return `the path ${JSON.stringify(path)} has a character a URI does not allow there (or an unescaped %)`;
   return null;
 }
 
@@ -118,27 +142,59 @@ export function otaTargetProblems(name: string, item: unknown, isNew = true): Ot
   const custom = isObj(item.custom) ? item.custom : null;
   const hw = custom?.hardwareIds;
   if (!Array.isArray(hw) || hw.length === 0) {
-    out.push({ code: 'OTA_TARGET_HARDWARE_IDS', at: `${at}.custom.hardwareIds`, message: 'lists no hardware id, so aktualizr matches it to no ECU and never installs it; name at least one (--hardware-id)' });
+    out.push({
+      code: 'OTA_TARGET_HARDWARE_IDS',
+      at: `${at}.custom.hardwareIds`,
+      message:
+        'lists no hardware id, so aktualizr matches it to no ECU and never installs it; name at least one ' +
+        '(--hardware-id)',
+    });
   } else {
     hw.forEach((h, i) => {
       if (typeof h !== 'string' || h.length === 0 || h.length > OTA_MAX_HARDWARE_ID) {
-        out.push({ code: 'OTA_TARGET_HARDWARE_IDS', at: `${at}.custom.hardwareIds[${i}]`, message: `${JSON.stringify(h)} is not a hardware id: a string of 1-${OTA_MAX_HARDWARE_ID} characters (ota-tuf's limit)` });
+        out.push({
+          code: 'OTA_TARGET_HARDWARE_IDS',
+          at: `${at}.custom.hardwareIds[${i}]`,
+          message:
+            `${JSON.stringify(h)} is not a hardware id: a string of 1-${OTA_MAX_HARDWARE_ID} characters ` +
+            "(ota-tuf's limit)",
+        });
       }
     });
   }
   const uri = custom?.uri;
   let located = custom?.cliUploaded === true;
   if (uri !== undefined && uri !== null) {
-    const problem = typeof uri !== 'string' ? 'is not a string' : uri.length > OTA_MAX_URI ? `is ${uri.length} characters; the reposerver stores at most ${OTA_MAX_URI}` : javaUriProblem(uri);
-    if (problem) out.push({ code: 'OTA_TARGET_URI', at: `${at}.custom.uri`, message: `${problem}; the reposerver refuses the upload` });
-    else if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri as string)) out.push({ code: 'OTA_TARGET_URI', at: `${at}.custom.uri`, message: `${JSON.stringify(uri)} is not an absolute URL (https://...): a device downloads the file from exactly this address` });
+    const problem =
+      typeof uri !== 'string'
+        ? 'is not a string'
+        : uri.length > OTA_MAX_URI
+          ? `is ${uri.length} characters; the reposerver stores at most ${OTA_MAX_URI}`
+          : javaUriProblem(uri);
+    if (problem)
+      out.push({
+        code: 'OTA_TARGET_URI',
+        at: `${at}.custom.uri`,
+        message: `${problem}; the reposerver refuses the upload`,
+      });
+    else if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri as string))
+      out.push({
+        code: 'OTA_TARGET_URI',
+        at: `${at}.custom.uri`,
+        message:
+          `${JSON.stringify(uri)} is not an absolute URL (https://...): a device downloads the file from exactly ` +
+          'this address',
+      });
     else located = true;
   }
   if (isNew && !located && isBinaryTarget(item)) {
     out.push({
       code: 'OTA_TARGET_LOCATION',
       at: `${at}.custom`,
-      message: 'a BINARY target needs a location: a uri where the file lives (--uri URL), or cliUploaded: true once the file is uploaded to the reposerver (garage-sign targets upload, then --cli-uploaded); without either the reposerver answers 417 no_uri_for_unmanaged_target and the device\'s download fails',
+      message:
+        'a BINARY target needs a location: a uri where the file lives (--uri URL), or cliUploaded: true once ' +
+        'the file is uploaded to the reposerver (garage-sign targets upload, then --cli-uploaded); without ' +
+        "either the reposerver answers 417 no_uri_for_unmanaged_target and the device's download fails",
     });
   }
   return out;
@@ -159,12 +215,16 @@ export function otaTargetsProblems(proposed: Obj, base: Obj | null): OtaTargetPr
       return false;
     }
   };
-  return Object.entries(now).flatMap(([name, item]) => (name in before && same(before[name], item) ? [] : otaTargetProblems(name, item, !(name in before))));
+  return Object.entries(now).flatMap(([name, item]) =>
+    name in before && same(before[name], item) ? [] : otaTargetProblems(name, item, !(name in before)),
+  );
 }
 
 // --- signatures ----------------------------------------------------------------------------------
 
-/** The salt length of an RSA signature when it is not the 32 the ota-tuf servers verify; null when fine or not RSA-PSS. */
+/**
+ * The salt length of an RSA signature when it is not the 32 the ota-tuf servers verify; null when fine or not RSA-PSS.
+ */
 export function otaSaltProblem(pk: PublicKey, sig: Buffer): number | null {
   if (pk.algorithm !== 'rsa-pss-sha256') return null;
   const salt = pssSaltLength(pk, sig);
@@ -196,5 +256,8 @@ export function serverKeysDeleted(from: RootSigned, to: RootSigned): DeletedServ
 
 /** The sentence the signer's summary and the export print for one deleted key. */
 export function deletedKeyLine(k: DeletedServerKey): string {
-  return `the OTA Connect server DELETES its private key ${k.keyid} (${k.roles.join(', ')}) when it accepts this root: it can no longer sign ${k.roles.join(' or ')} with it`;
+  return (
+    `the OTA Connect server DELETES its private key ${k.keyid} (${k.roles.join(', ')}) when it accepts this ` +
+    `root: it can no longer sign ${k.roles.join(' or ')} with it`
+  );
 }

@@ -18,7 +18,11 @@ export function readInput(file: string, name = path.basename(file)): FileInput {
     throw new QuorumError(code, `${file}: ${code === 'FILE_MISSING' ? 'no such file' : (e as Error).message}`);
   }
   if (!st.isFile()) throw new QuorumError('FILE_UNREADABLE', `${file}: not a regular file`);
-  if (st.size > LIMITS.maxMetadataBytes) throw new QuorumError('FILE_UNREADABLE', `${file}: ${st.size} bytes is larger than the ${LIMITS.maxMetadataBytes}-byte limit`);
+  if (st.size > LIMITS.maxMetadataBytes)
+    throw new QuorumError(
+      'FILE_UNREADABLE',
+      `${file}: ${st.size} bytes is larger than the ${LIMITS.maxMetadataBytes}-byte limit`,
+    );
   try {
     return { name, bytes: fs.readFileSync(file) };
   } catch (e) {
@@ -35,7 +39,10 @@ export function loadRepository(dir: string, trustedRoot?: string): RepositoryInp
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    throw new QuorumError((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_MISSING' : 'FILE_UNREADABLE', `${dir}: cannot read the repository folder (${(e as Error).message})`);
+    throw new QuorumError(
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_MISSING' : 'FILE_UNREADABLE',
+      `${dir}: cannot read the repository folder (${(e as Error).message})`,
+    );
   }
   const roots = new Map<number, FileInput>();
   for (const n of names) {
@@ -52,9 +59,21 @@ export function loadRepository(dir: string, trustedRoot?: string): RepositoryInp
     tofu = true;
     const lowest = Math.min(...roots.keys());
     const first = roots.get(lowest) ?? root;
-    if (!first) throw new QuorumError('FILE_MISSING', `${dir}: no root.json or N.root.json; a repository needs at least one root`);
+    if (!first)
+      throw new QuorumError(
+        'FILE_MISSING',
+        `${dir}: no root.json or N.root.json; a repository needs at least one root`,
+      );
     anchor = first;
   }
-  const input: RepositoryInput = { trustedRoot: anchor, tofu, roots, root, targets: opt('targets.json'), snapshot: opt('snapshot.json'), timestamp: opt('timestamp.json') };
+  const input: RepositoryInput = {
+    trustedRoot: anchor,
+    tofu,
+    roots,
+    root,
+    targets: opt('targets.json'),
+    snapshot: opt('snapshot.json'),
+    timestamp: opt('timestamp.json'),
+  };
   return input;
 }

@@ -22,8 +22,12 @@ export interface Pin {
 export class TransportError extends QuorumError<string> {}
 
 export function normaliseFingerprint(fp: string): string {
-  const hex = fp.replace(/^sha256:/i, '').replace(/[:\s]/g, '').toUpperCase();
-  if (!/^[0-9A-F]{64}$/.test(hex)) throw new TransportError('USAGE', `${JSON.stringify(fp)} is not a sha256 certificate fingerprint`);
+  const hex = fp
+    .replace(/^sha256:/i, '')
+    .replace(/[:\s]/g, '')
+    .toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex))
+    throw new TransportError('USAGE', `${JSON.stringify(fp)} is not a sha256 certificate fingerprint`);
   return hex.match(/../g)!.join(':');
 }
 
@@ -47,7 +51,9 @@ export function pinnedTls(pin: Pin): https.RequestOptions & tls.ConnectionOption
     ca: [pin.certPem],
     rejectUnauthorized: true,
     checkServerIdentity: (_host: string, cert: tls.PeerCertificate) =>
-      cert.fingerprint256 === want ? undefined : new Error(`coordinator certificate fingerprint ${cert.fingerprint256} is not the pinned ${want}`),
+      cert.fingerprint256 === want
+        ? undefined
+        : new Error(`coordinator certificate fingerprint ${cert.fingerprint256} is not the pinned ${want}`),
   };
 }
 
@@ -59,18 +65,38 @@ export function fetchPinnedCertificate(url: string, fingerprint: string): Promis
   const want = normaliseFingerprint(fingerprint);
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const sock = tls.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 443), rejectUnauthorized: false, servername: isIpLike(u.hostname) ? undefined : u.hostname }, () => {
-      const cert = sock.getPeerX509Certificate();
-      sock.end();
-      if (!cert) return reject(new TransportError('TLS_PIN', 'the coordinator sent no certificate'));
-      if (cert.fingerprint256 !== want) return reject(new TransportError('TLS_PIN', `coordinator certificate fingerprint ${cert.fingerprint256} is not the expected ${want}; do not connect, and check with your release coordinator`));
-      try {
-        checkRsaSize(cert.publicKey, "the coordinator certificate's RSA key");
-      } catch (e) {
-        return reject(new TransportError('TLS_PIN', `${(e as Error).message}; the coordinator needs a new certificate (quorum init --tls makes a P-256 one)`));
-      }
-      resolve({ fingerprint256: want, certPem: cert.toString() });
-    });
+    const sock = tls.connect(
+      {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 443),
+        rejectUnauthorized: false,
+        servername: isIpLike(u.hostname) ? undefined : u.hostname,
+      },
+      () => {
+        const cert = sock.getPeerX509Certificate();
+        sock.end();
+        if (!cert) return reject(new TransportError('TLS_PIN', 'the coordinator sent no certificate'));
+        if (cert.fingerprint256 !== want)
+          return reject(
+            new TransportError(
+              'TLS_PIN',
+              `coordinator certificate fingerprint ${cert.fingerprint256} is not the expected ${want}; do not ` +
+                'connect, and check with your release coordinator',
+            ),
+          );
+        try {
+          checkRsaSize(cert.publicKey, "the coordinator certificate's RSA key");
+        } catch (e) {
+          return reject(
+            new TransportError(
+              'TLS_PIN',
+              `${(e as Error).message}; the coordinator needs a new certificate (quorum init --tls makes a P-256 one)`,
+            ),
+          );
+        }
+        resolve({ fingerprint256: want, certPem: cert.toString() });
+      },
+    );
     sock.on('error', (e) => reject(new TransportError('CONNECT', `cannot reach ${url}: ${e.message}`)));
   });
 }
@@ -92,9 +118,17 @@ export interface RequestOptions {
 export function checkScheme(url: string, pin: Pin | null | undefined, unsafeAllowPlaintext = false): void {
   const u = new URL(url);
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
-  if (secure && !pin) throw new TransportError('TLS_PIN', `${url} uses TLS but no certificate fingerprint is pinned; join with --tls-fingerprint`);
+  if (secure && !pin)
+    throw new TransportError(
+      'TLS_PIN',
+      `${url} uses TLS but no certificate fingerprint is pinned; join with --tls-fingerprint`,
+    );
   if (!secure && !isLoopback(u.hostname) && !unsafeAllowPlaintext) {
-    throw new TransportError('INSECURE', `refusing plain ${u.protocol}// to ${u.hostname}, which is not loopback: use TLS (wss://, https://) with a pinned fingerprint, or pass --unsafe-allow-plaintext`);
+    throw new TransportError(
+      'INSECURE',
+      `refusing plain ${u.protocol}// to ${u.hostname}, which is not loopback: use TLS (wss://, https://) with ` +
+        'a pinned fingerprint, or pass --unsafe-allow-plaintext',
+    );
   }
 }
 
@@ -109,7 +143,11 @@ export function requestJson<T = unknown>(url: string, opts: RequestOptions = {})
       u,
       {
         method: opts.method ?? (body ? 'POST' : 'GET'),
-        headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}), ...opts.headers },
+        headers: {
+          accept: 'application/json',
+          ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}),
+          ...opts.headers,
+        },
         timeout: opts.timeoutMs ?? 30_000,
         ...(u.protocol === 'https:' && opts.pin ? pinnedTls(opts.pin) : {}),
       },
@@ -125,13 +163,23 @@ export function requestJson<T = unknown>(url: string, opts: RequestOptions = {})
             return reject(new TransportError('BAD_RESPONSE', `${url}: HTTP ${res.statusCode}, not JSON`));
           }
           const err = (json as { error?: { code: string; message: string } } | null)?.error;
-          if ((res.statusCode ?? 500) >= 400 || err) return reject(new TransportError(err?.code ?? `HTTP_${res.statusCode}`, err?.message ?? `HTTP ${res.statusCode}`));
+          if ((res.statusCode ?? 500) >= 400 || err)
+            return reject(
+              new TransportError(err?.code ?? `HTTP_${res.statusCode}`, err?.message ?? `HTTP ${res.statusCode}`),
+            );
           resolve(json as T);
         });
       },
     );
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => reject(new TransportError('CONNECT', `cannot reach the coordinator at ${u.origin}: ${e.message}; is quorum serve running?`)));
+    req.on('error', (e) =>
+      reject(
+        new TransportError(
+          'CONNECT',
+          `cannot reach the coordinator at ${u.origin}: ${e.message}; is quorum serve running?`,
+        ),
+      ),
+    );
     if (body) req.write(body);
     req.end();
   });

@@ -10,7 +10,15 @@ import crypto from 'node:crypto';
 import { isAscii } from 'node:buffer';
 import { aktualizrBytes, canonicalize, type Dialect } from './canonical.js';
 import { QuorumError, type ErrorCode } from './errors.js';
-import { decodeSig, otaUsable, parseMetadataKey, sha256hex, verifySignature, type MetadataKey, type PublicKey } from './keys.js';
+import {
+  decodeSig,
+  otaUsable,
+  parseMetadataKey,
+  sha256hex,
+  verifySignature,
+  type MetadataKey,
+  type PublicKey,
+} from './keys.js';
 import {
   EXPIRES_RE,
   EnvelopeSchema,
@@ -64,32 +72,50 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
     throw new QuorumError('JSON_INVALID', `${file}: not valid JSON (${(e as Error).message})`);
   }
   const env = EnvelopeSchema.safeParse(json);
-  if (!env.success) throw new QuorumError('SCHEMA_INVALID', `${file}: not TUF/Uptane metadata: ${summarise(env.error)}`);
+  if (!env.success)
+    throw new QuorumError('SCHEMA_INVALID', `${file}: not TUF/Uptane metadata: ${summarise(env.error)}`);
   const raw = json as { signed: Record<string, unknown>; signatures: SignatureT[] };
   const type = raw.signed._type;
   const detected = detectType(type);
   const d = dialect ?? detected?.dialect;
   if (!d) {
-    throw new QuorumError('DIALECT_UNKNOWN', `${file}: _type ${JSON.stringify(type)} names no known role in either dialect; expected ${JSON.stringify(typeName(role, 'ota'))} (ota) or ${JSON.stringify(role)} (tuf)`);
+    throw new QuorumError(
+      'DIALECT_UNKNOWN',
+      `${file}: _type ${JSON.stringify(type)} names no known role in either dialect; expected ` +
+        `${JSON.stringify(typeName(role, 'ota'))} (ota) or ${JSON.stringify(role)} (tuf)`,
+    );
   }
   const want = typeName(role, d);
   // aktualizr compares the root _type case-insensitively; every other role must match exactly.
-  const typeOk = role === 'root' && d === 'ota' ? typeof type === 'string' && type.toLowerCase() === 'root' : type === want;
+  const typeOk =
+    role === 'root' && d === 'ota' ? typeof type === 'string' && type.toLowerCase() === 'root' : type === want;
   if (!typeOk) {
     if (detected && detected.role === role && detected.dialect !== d) {
-      throw new QuorumError('DIALECT_MISMATCH', `${file}: _type ${JSON.stringify(type)} is the ${detected.dialect} dialect, but this repository is ${d}; write ${JSON.stringify(want)}`);
+      throw new QuorumError(
+        'DIALECT_MISMATCH',
+        `${file}: _type ${JSON.stringify(type)} is the ${detected.dialect} dialect, but this repository is ${d}; ` +
+          `write ${JSON.stringify(want)}`,
+      );
     }
-    throw new QuorumError('WRONG_TYPE', `${file}: _type is ${JSON.stringify(type)}, must be exactly ${JSON.stringify(want)} in the ${d} dialect`);
+    throw new QuorumError(
+      'WRONG_TYPE',
+      `${file}: _type is ${JSON.stringify(type)}, must be exactly ${JSON.stringify(want)} in the ${d} dialect`,
+    );
   }
   // Targets maps are checked by the equivalent fast predicate; zod runs on the rest, and on the
   // whole only when the predicate fails, to say what is wrong.
   const entries = role === 'targets' ? countTargets(raw.signed.targets, d === 'tuf') : -1;
   const fastTargets = entries >= 0;
   const parsed = SIGNED_SCHEMAS[role].safeParse(fastTargets ? { ...raw.signed, targets: {} } : raw.signed);
-  if (!parsed.success) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
+  if (!parsed.success)
+    throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
   if (d === 'tuf') {
     const problem = tufModelProblem(role, raw.signed, fastTargets);
-    if (problem) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${problem} (python-tuf's Metadata.from_dict refuses it)`);
+    if (problem)
+      throw new QuorumError(
+        'SCHEMA_INVALID',
+        `${file}: not valid ${role} metadata: ${problem} (python-tuf's Metadata.from_dict refuses it)`,
+      );
   }
   let canonical: Buffer;
   try {
@@ -99,7 +125,16 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
     throw e;
   }
   // Keep the parsed object itself (not zod's copy): it is the exact content that was signed.
-  return { file, role, dialect: d, bytes, signed: raw.signed as SignedOf<R>, signatures: raw.signatures, canonical, ...(fastTargets ? { entries } : {}) };
+  return {
+    file,
+    role,
+    dialect: d,
+    bytes,
+    signed: raw.signed as SignedOf<R>,
+    signatures: raw.signatures,
+    canonical,
+    ...(fastTargets ? { entries } : {}),
+  };
 }
 
 const isEmpty = (o: object): boolean => {
@@ -117,7 +152,8 @@ function tufModelProblem(role: Role, signed: Record<string, unknown>, targetsChe
   if ((signed.version as number) < 1) return `version ${signed.version as number} must be at least 1`;
   if (role === 'targets' && !targetsChecked) {
     const targets = signed.targets as Record<string, { hashes: object }>;
-    for (const name in targets) if (isEmpty(targets[name]!.hashes)) return `target ${JSON.stringify(name)} has an empty hashes object`;
+    for (const name in targets)
+      if (isEmpty(targets[name]!.hashes)) return `target ${JSON.stringify(name)} has an empty hashes object`;
   }
   if (role === 'snapshot' || role === 'timestamp') {
     for (const [name, m] of Object.entries(signed.meta as Record<string, MetaFile>)) {
@@ -175,9 +211,16 @@ const OTA_METHODS = new Set(['rsassa-pss', 'rsassa-pss-sha256', 'ed25519']);
  * error in itself (aktualizr, python-tuf and tuf-js reject such a file), as is an `ota` method
  * aktualizr does not know.
  */
-export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys, keys: Record<string, MetadataKey>, opts: CheckOptions = {}): ThresholdResult {
+export function checkThreshold(
+  meta: Metadata,
+  roleName: string,
+  role: RoleKeys,
+  keys: Record<string, MetadataKey>,
+  opts: CheckOptions = {},
+): ThresholdResult {
   const findings: Finding[] = [];
-  const f = (code: ErrorCode, severity: Severity, message: string) => findings.push({ code, severity, file: meta.file, message });
+  const f = (code: ErrorCode, severity: Severity, message: string) =>
+    findings.push({ code, severity, file: meta.file, message });
   const ota = meta.dialect === 'ota';
   const client = !!opts.asClient;
   const roleKeys = new Map<string, PublicKey>();
@@ -203,24 +246,45 @@ export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys,
   const p = (code: ErrorCode, message: string) => problems.push({ code, severity: 'error', file: meta.file, message });
   for (const s of meta.signatures) {
     if (seenIds.has(s.keyid)) {
-      f('DUPLICATE_SIGNATURE', 'error', `key ${short(s.keyid)} signs twice; aktualizr, python-tuf and tuf-js reject the whole file, keep one signature per key`);
+      f(
+        'DUPLICATE_SIGNATURE',
+        'error',
+        `key ${short(s.keyid)} signs twice; aktualizr, python-tuf and tuf-js reject the whole file, keep one ` +
+          'signature per key',
+      );
       continue;
     }
     seenIds.add(s.keyid);
     if (ota && !OTA_METHODS.has(String(s.method ?? '').toLowerCase())) {
-      f('SIGNATURE_METHOD', 'error', `signature by ${short(s.keyid)} has method ${JSON.stringify(s.method ?? null)}; aktualizr rejects the whole file unless every method is "ed25519" or "rsassa-pss-sha256"`);
+      f(
+        'SIGNATURE_METHOD',
+        'error',
+        `signature by ${short(s.keyid)} has method ${JSON.stringify(s.method ?? null)}; aktualizr rejects the ` +
+          'whole file unless every method is "ed25519" or "rsassa-pss-sha256"',
+      );
       continue;
     }
     const pk = roleKeys.get(s.keyid);
     if (!pk) {
       const mk = keys[s.keyid];
-      if (mk && role.keyids.includes(s.keyid)) p(ota ? 'OTA_KEY_UNSUPPORTED' : 'KEY_UNSUPPORTED', `signature by ${roleName} key ${short(s.keyid)}, which ${ota && client ? 'aktualizr' : 'this tool'} cannot use; it does not count`);
-      else if (mk) p('WRONG_ROLE_KEY', `signature by key ${short(s.keyid)}, which is not a ${roleName} key; it does not count`);
+      if (mk && role.keyids.includes(s.keyid))
+        p(
+          ota ? 'OTA_KEY_UNSUPPORTED' : 'KEY_UNSUPPORTED',
+          `signature by ${roleName} key ${short(s.keyid)}, which ${ota && client ? 'aktualizr' : 'this tool'} ` +
+            'cannot use; it does not count',
+        );
+      else if (mk)
+        p('WRONG_ROLE_KEY', `signature by key ${short(s.keyid)}, which is not a ${roleName} key; it does not count`);
       else p('UNKNOWN_KEY', `signature by key ${short(s.keyid)}, which root does not list; it does not count`);
       continue;
     }
     if (client && ota && pk.algorithm === 'ed25519' && !/^[0-9a-fA-F]*$/.test(keys[s.keyid]!.keyval.public)) {
-      f('OTA_KEY_UNSUPPORTED', 'error', `ED25519 key ${short(s.keyid)} is not written as hex; aktualizr fails the whole file when it verifies a signature by it`);
+      f(
+        'OTA_KEY_UNSUPPORTED',
+        'error',
+        `ED25519 key ${short(s.keyid)} is not written as hex; aktualizr fails the whole file when it verifies ` +
+          'a signature by it',
+      );
       continue;
     }
     const sig = decodeSig(s.sig, meta.dialect);
@@ -235,14 +299,23 @@ export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys,
         severity: 'error',
         file: meta.file,
         message: raw
-          ? `signature by ${roleName} key ${short(s.keyid)} is over the UTF-8 form of non-ASCII content, but aktualizr escapes non-ASCII as \\uXXXX and verifies other bytes; keep ota content ASCII`
-          : `signature by ${roleName} key ${short(s.keyid)} does not verify over the canonical signed bytes (content changed after signing, or wrong key)`,
+          ? `signature by ${roleName} key ${short(s.keyid)} is over the UTF-8 form of non-ASCII content, but ` +
+            'aktualizr escapes non-ASCII as \\uXXXX and verifies other bytes; keep ota content ASCII'
+          : `signature by ${roleName} key ${short(s.keyid)} does not verify over the canonical signed bytes ` +
+            '(content changed after signing, or wrong key)',
       });
       continue;
     }
     if (client && ota) {
       const salt = otaSaltProblem(pk, sig);
-      if (salt !== null) f('OTA_PSS_SALT', 'warning', `RSA-PSS signature by ${short(s.keyid)} has salt length ${salt}: aktualizr accepts it, but the OTA Connect servers verify salt length ${OTA_PSS_SALT} only and refuse the upload; sign again (quorum-signer signs with ${OTA_PSS_SALT})`);
+      if (salt !== null)
+        f(
+          'OTA_PSS_SALT',
+          'warning',
+          `RSA-PSS signature by ${short(s.keyid)} has salt length ${salt}: aktualizr accepts it, but the OTA ` +
+            `Connect servers verify salt length ${OTA_PSS_SALT} only and refuse the upload; sign again ` +
+            `(quorum-signer signs with ${OTA_PSS_SALT})`,
+        );
     }
     validIds++;
     if (!counted.has(pk.fingerprint)) counted.set(pk.fingerprint, s.keyid);
@@ -253,12 +326,19 @@ export function checkThreshold(meta: Metadata, roleName: string, role: RoleKeys,
   const met = client ? idsMet : distinctMet;
   if (met) {
     // Valid anyway; a bad signature by a role key still deserves a look.
-    for (const x of problems) if (x.code === 'SIGNATURE_INVALID' || x.code === 'SIGNATURE_MALFORMED') findings.push({ ...x, severity: 'warning' });
+    for (const x of problems)
+      if (x.code === 'SIGNATURE_INVALID' || x.code === 'SIGNATURE_MALFORMED')
+        findings.push({ ...x, severity: 'warning' });
   } else {
     findings.push(...problems);
   }
   if (idsMet && !distinctMet) {
-    f('DUPLICATE_KEY_MATERIAL', client ? 'warning' : 'error', `${validIds} key ids signed but they are only ${counted.size} distinct keys; one key listed under several ids counts once here${client ? ', while aktualizr, python-tuf and tuf-js count key ids and accept it: list each key once' : ''}`);
+    f(
+      'DUPLICATE_KEY_MATERIAL',
+      client ? 'warning' : 'error',
+      `${validIds} key ids signed but they are only ${counted.size} distinct keys; one key listed under ` +
+        `several ids counts once here${client ? ', while aktualizr, python-tuf and tuf-js count key ids and accept it: list each key once' : ''}`,
+    );
   }
   return { met, threshold: role.threshold, total: fingerprints.size, signedBy: [...counted.values()], findings };
 }
@@ -273,7 +353,10 @@ export function short(keyid: string): string {
 
 // --- root ------------------------------------------------------------------------------------
 
-/** (keytype, scheme) pairs securesystemslib's Key.from_dict knows (signer/__init__.py); python-tuf refuses a root with any other. */
+/**
+ * (keytype, scheme) pairs securesystemslib's Key.from_dict knows (signer/__init__.py); python-tuf refuses a root with
+ * any other.
+ */
 const TUF_KEY_PAIRS = new Set([
   'ecdsa/ecdsa-sha2-nistp256',
   'ecdsa/ecdsa-sha2-nistp384',
@@ -295,33 +378,61 @@ const TUF_KEY_PAIRS = new Set([
  */
 export function checkRoot(meta: Metadata<'root'>, opts: CheckOptions = {}): Finding[] {
   const out: Finding[] = [];
-  const f = (code: ErrorCode, severity: Severity, message: string) => out.push({ code, severity, file: meta.file, message });
+  const f = (code: ErrorCode, severity: Severity, message: string) =>
+    out.push({ code, severity, file: meta.file, message });
   const s = meta.signed as RootSigned;
   const ota = meta.dialect === 'ota';
   const lenient: Severity = opts.asClient ? 'warning' : 'error';
   out.push(...checkSpecVersion(meta));
-  if (!ota && typeof s.consistent_snapshot !== 'boolean') f('SCHEMA_INVALID', 'error', 'consistent_snapshot must be true or false; tuf-js refuses a root without it');
+  if (!ota && typeof s.consistent_snapshot !== 'boolean')
+    f('SCHEMA_INVALID', 'error', 'consistent_snapshot must be true or false; tuf-js refuses a root without it');
   for (const [id, k] of Object.entries(s.keys)) {
     const keytype = String(k.keytype);
     if (ota && !['rsa', 'ed25519'].includes(keytype.toLowerCase())) {
-      f('OTA_KEY_UNSUPPORTED', 'error', `key ${short(id)} has keytype ${JSON.stringify(k.keytype)}; aktualizr rejects the whole root unless every key is RSA or ED25519`);
+      f(
+        'OTA_KEY_UNSUPPORTED',
+        'error',
+        `key ${short(id)} has keytype ${JSON.stringify(k.keytype)}; aktualizr rejects the whole root unless ` +
+          'every key is RSA or ED25519',
+      );
       continue;
     }
     if (!ota && !TUF_KEY_PAIRS.has(`${keytype}/${String(k.scheme)}`)) {
-      f('KEY_UNSUPPORTED', 'error', `key ${short(id)} has keytype/scheme ${keytype}/${String(k.scheme)}, which python-tuf does not know, so it refuses the whole root`);
+      f(
+        'KEY_UNSUPPORTED',
+        'error',
+        `key ${short(id)} has keytype/scheme ${keytype}/${String(k.scheme)}, which python-tuf does not know, ` +
+          'so it refuses the whole root',
+      );
       continue;
     }
     try {
       const pk = parseMetadataKey(k);
-      if (ota && !otaUsable(pk)) f('OTA_KEY_UNSUPPORTED', 'warning', `key ${short(id)} (${pk.algorithm}${pk.bits ? ' ' + pk.bits : ''}) cannot verify anything on aktualizr (RSA 2048/3072/4096 or ED25519 only); its signatures never count`);
+      if (ota && !otaUsable(pk))
+        f(
+          'OTA_KEY_UNSUPPORTED',
+          'warning',
+          `key ${short(id)} (${pk.algorithm}${pk.bits ? ' ' + pk.bits : ''}) cannot verify anything on ` +
+            'aktualizr (RSA 2048/3072/4096 or ED25519 only); its signatures never count',
+        );
     } catch (e) {
-      f((e as QuorumError).code ?? 'KEY_INVALID', lenient, `key ${short(id)}: ${(e as Error).message}${opts.asClient ? '; the client loads the root anyway, but signatures by this key never count' : ''}`);
+      f(
+        (e as QuorumError).code ?? 'KEY_INVALID',
+        lenient,
+        `key ${short(id)}: ${(e as Error).message}${opts.asClient ? '; the client loads the root anyway, but signatures by this key never count' : ''}`,
+      );
     }
   }
   const required: Role[] = ['root', 'targets', 'snapshot', 'timestamp'];
   if (!ota) {
     // python-tuf's Root takes exactly the four top-level roles.
-    for (const r of Object.keys(s.roles)) if (!(required as string[]).includes(r)) f('ROLE_UNKNOWN', 'error', `roles.${r}: python-tuf refuses a root with roles other than ${required.join(', ')}`);
+    for (const r of Object.keys(s.roles))
+      if (!(required as string[]).includes(r))
+        f(
+          'ROLE_UNKNOWN',
+          'error',
+          `roles.${r}: python-tuf refuses a root with roles other than ${required.join(', ')}`,
+        );
   }
   for (const r of required) {
     const role = s.roles[r];
@@ -334,11 +445,23 @@ export function checkRoot(meta: Metadata<'root'>, opts: CheckOptions = {}): Find
     }
     const max = ota || !opts.asClient ? LIMITS.maxThreshold : Infinity; // python-tuf and tuf-js set no upper bound
     if (!Number.isInteger(role.threshold) || role.threshold < 1 || role.threshold > max) {
-      f('THRESHOLD_INVALID', 'error', `roles.${r}.threshold is ${role.threshold}; it must be ${max === Infinity ? 'at least 1' : `between 1 and ${max}`}`);
+      f(
+        'THRESHOLD_INVALID',
+        'error',
+        `roles.${r}.threshold is ${role.threshold}; it must be ` +
+          `${max === Infinity ? 'at least 1' : `between 1 and ${max}`}`,
+      );
     }
-    if (!ota && new Set(role.keyids).size !== role.keyids.length) f('ROLE_KEY_DUPLICATE', 'error', `roles.${r} lists a key id twice; python-tuf and tuf-js refuse the root`);
+    if (!ota && new Set(role.keyids).size !== role.keyids.length)
+      f('ROLE_KEY_DUPLICATE', 'error', `roles.${r} lists a key id twice; python-tuf and tuf-js refuse the root`);
     for (const id of role.keyids) {
-      if (!s.keys[id]) f('ROLE_KEY_MISSING', lenient, `roles.${r} names key ${short(id)}, which is not in keys; ${opts.asClient ? 'clients skip it (it never counts): ' : ''}add the key or remove the id`);
+      if (!s.keys[id])
+        f(
+          'ROLE_KEY_MISSING',
+          lenient,
+          `roles.${r} names key ${short(id)}, which is not in keys; ` +
+            `${opts.asClient ? 'clients skip it (it never counts): ' : ''}add the key or remove the id`,
+        );
     }
   }
   return out;
@@ -348,7 +471,14 @@ export function checkRoot(meta: Metadata<'root'>, opts: CheckOptions = {}): Find
 export function checkSpecVersion(meta: Metadata): Finding[] {
   const v = (meta.signed as { spec_version?: unknown }).spec_version;
   if (meta.dialect !== 'tuf' || /^1\.\d+(\.\d+)?$/.test(String(v ?? ''))) return [];
-  return [{ code: 'SPEC_VERSION', severity: 'error', file: meta.file, message: `spec_version ${JSON.stringify(v)} must be 1.x.y for TUF 1.0 clients` }];
+  return [
+    {
+      code: 'SPEC_VERSION',
+      severity: 'error',
+      file: meta.file,
+      message: `spec_version ${JSON.stringify(v)} must be 1.x.y for TUF 1.0 clients`,
+    },
+  ];
 }
 
 export interface RootStep {
@@ -369,14 +499,28 @@ function rootRole(meta: Metadata<'root'>): RoleKeys {
  * Accept root N+1 given trusted root N (TUF 5.3.4-5.3.5, Uptane 5.4.4.3): the version is exactly
  * N+1, and a threshold of N's root keys AND a threshold of N+1's own root keys signed it.
  */
-export function verifyRootUpdate(trusted: Metadata<'root'>, next: Metadata<'root'>, opts: CheckOptions = {}): { ok: boolean; step: RootStep; findings: Finding[] } {
+export function verifyRootUpdate(
+  trusted: Metadata<'root'>,
+  next: Metadata<'root'>,
+  opts: CheckOptions = {},
+): { ok: boolean; step: RootStep; findings: Finding[] } {
   const findings: Finding[] = [];
   const ts = trusted.signed as RootSigned;
   const ns = next.signed as RootSigned;
   if (ns.version <= ts.version) {
-    findings.push({ code: 'ROOT_VERSION_ROLLBACK', severity: 'error', file: next.file, message: `root version ${ns.version} is not newer than the trusted version ${ts.version}; roots never go back` });
+    findings.push({
+      code: 'ROOT_VERSION_ROLLBACK',
+      severity: 'error',
+      file: next.file,
+      message: `root version ${ns.version} is not newer than the trusted version ${ts.version}; roots never go back`,
+    });
   } else if (ns.version !== ts.version + 1) {
-    findings.push({ code: 'ROOT_VERSION_SKIP', severity: 'error', file: next.file, message: `root version ${ns.version} follows trusted version ${ts.version}; it must be exactly ${ts.version + 1}` });
+    findings.push({
+      code: 'ROOT_VERSION_SKIP',
+      severity: 'error',
+      file: next.file,
+      message: `root version ${ns.version} follows trusted version ${ts.version}; it must be exactly ${ts.version + 1}`,
+    });
   }
   findings.push(...checkRoot(next, opts));
   const old = checkThreshold(next, 'root (old)', rootRole(trusted), ts.keys, opts);
@@ -384,10 +528,22 @@ export function verifyRootUpdate(trusted: Metadata<'root'>, next: Metadata<'root
   pushUnique(findings, old.findings);
   pushUnique(findings, self.findings);
   if (!old.met) {
-    findings.push({ code: 'ROOT_OLD_THRESHOLD_UNMET', severity: 'error', file: next.file, message: `signed by ${old.signedBy.length} of the ${old.total} root keys of version ${ts.version}; ${old.threshold} required` });
+    findings.push({
+      code: 'ROOT_OLD_THRESHOLD_UNMET',
+      severity: 'error',
+      file: next.file,
+      message:
+        `signed by ${old.signedBy.length} of the ${old.total} root keys of version ${ts.version}; ` +
+        `${old.threshold} required`,
+    });
   }
   if (!self.met) {
-    findings.push({ code: 'ROOT_NEW_THRESHOLD_UNMET', severity: 'error', file: next.file, message: `signed by ${self.signedBy.length} of its own ${self.total} root keys; ${self.threshold} required` });
+    findings.push({
+      code: 'ROOT_NEW_THRESHOLD_UNMET',
+      severity: 'error',
+      file: next.file,
+      message: `signed by ${self.signedBy.length} of its own ${self.total} root keys; ${self.threshold} required`,
+    });
   }
   const ok = !findings.some((x) => x.severity === 'error');
   return { ok, step: { version: ns.version, file: next.file, expires: ns.expires, old, self }, findings };
@@ -446,13 +602,26 @@ export interface VerifyReport {
   warnings: Finding[];
 }
 
-const ROLE_EXPIRED = { root: 'ROOT_EXPIRED', targets: 'TARGETS_EXPIRED', snapshot: 'SNAPSHOT_EXPIRED', timestamp: 'TIMESTAMP_EXPIRED' } as const;
+const ROLE_EXPIRED = {
+  root: 'ROOT_EXPIRED',
+  targets: 'TARGETS_EXPIRED',
+  snapshot: 'SNAPSHOT_EXPIRED',
+  timestamp: 'TIMESTAMP_EXPIRED',
+} as const;
 const DAY_MS = 86_400_000;
 
 /** Verify a repository as a device would; never throws for bad metadata, only reports. */
 export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): VerifyReport {
   const findings: Finding[] = [];
-  const report: VerifyReport = { ok: false, at: opts.at.toISOString(), trustedRoot: null, rootChain: [], roles: {}, errors: [], warnings: [] };
+  const report: VerifyReport = {
+    ok: false,
+    at: opts.at.toISOString(),
+    trustedRoot: null,
+    rootChain: [],
+    roles: {},
+    errors: [],
+    warnings: [],
+  };
   const finish = (): VerifyReport => {
     report.errors = findings.filter((x) => x.severity === 'error');
     report.warnings = findings.filter((x) => x.severity === 'warning');
@@ -464,7 +633,12 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
       return parseMetadata(file.bytes, file.name, role, dialect);
     } catch (e) {
       if (!(e instanceof QuorumError)) throw e;
-      findings.push({ code: e.code as ErrorCode, severity: 'error', file: file.name, message: e.message.startsWith(file.name) ? e.message.slice(file.name.length + 2) : e.message });
+      findings.push({
+        code: e.code as ErrorCode,
+        severity: 'error',
+        file: file.name,
+        message: e.message.startsWith(file.name) ? e.message.slice(file.name.length + 2) : e.message,
+      });
       return null;
     }
   };
@@ -476,15 +650,34 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
   report.dialect = dialect;
   report.trustedRoot = { file: trusted.file, version: (trusted.signed as RootSigned).version, tofu: !!input.tofu };
   if (input.tofu) {
-    findings.push({ code: 'TRUST_ON_FIRST_USE', severity: 'warning', file: trusted.file, message: `no --root given: trusting root version ${report.trustedRoot.version} found in the repository on first use; pin a trusted root with --root` });
+    findings.push({
+      code: 'TRUST_ON_FIRST_USE',
+      severity: 'warning',
+      file: trusted.file,
+      message:
+        `no --root given: trusting root version ${report.trustedRoot.version} found in the repository on first ` +
+        'use; pin a trusted root with --root',
+    });
   }
   const client = { asClient: true };
   findings.push(...checkRoot(trusted, client));
   const anchor = checkThreshold(trusted, 'root', rootRole(trusted), (trusted.signed as RootSigned).keys, client);
-  report.rootChain.push({ version: report.trustedRoot.version, file: trusted.file, expires: (trusted.signed as RootSigned).expires, self: anchor });
+  report.rootChain.push({
+    version: report.trustedRoot.version,
+    file: trusted.file,
+    expires: (trusted.signed as RootSigned).expires,
+    self: anchor,
+  });
   findings.push(...anchor.findings);
   if (!anchor.met) {
-    findings.push({ code: 'THRESHOLD_UNMET', severity: 'error', file: trusted.file, message: `trusted root is signed by ${anchor.signedBy.length} of its ${anchor.total} root keys; ${anchor.threshold} required` });
+    findings.push({
+      code: 'THRESHOLD_UNMET',
+      severity: 'error',
+      file: trusted.file,
+      message:
+        `trusted root is signed by ${anchor.signedBy.length} of its ${anchor.total} root keys; ` +
+        `${anchor.threshold} required`,
+    });
     return finish();
   }
   if (findings.some((x) => x.severity === 'error')) return finish();
@@ -494,7 +687,14 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
   for (let v = (trusted.signed as RootSigned).version + 1; v <= highest; v++) {
     const file = input.roots.get(v);
     if (!file) {
-      findings.push({ code: 'ROOT_CHAIN_GAP', severity: 'error', file: `${v}.root.json`, message: `missing, but ${highest}.root.json exists; every root version between the trusted one and the newest must be present` });
+      findings.push({
+        code: 'ROOT_CHAIN_GAP',
+        severity: 'error',
+        file: `${v}.root.json`,
+        message:
+          `missing, but ${highest}.root.json exists; every root version between the trusted one and the newest ` +
+          'must be present',
+      });
       return finish();
     }
     const next = parse(file, 'root', dialect);
@@ -519,11 +719,28 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
       if (!step.ok) return finish();
       trusted = latest;
     } else if (lv < final.version) {
-      findings.push({ code: 'ROOT_VERSION_ROLLBACK', severity: 'error', file: latest.file, message: `root.json is version ${lv}, older than the trusted or newest root ${final.version}; publish the newest root as root.json` });
+      findings.push({
+        code: 'ROOT_VERSION_ROLLBACK',
+        severity: 'error',
+        file: latest.file,
+        message:
+          `root.json is version ${lv}, older than the trusted or newest root ${final.version}; publish the ` +
+          'newest root as root.json',
+      });
     } else if (lv > final.version) {
-      findings.push({ code: 'ROOT_VERSION_SKIP', severity: 'error', file: latest.file, message: `root.json is version ${lv}, but the chain ends at ${final.version}; add ${final.version + 1}.root.json` });
+      findings.push({
+        code: 'ROOT_VERSION_SKIP',
+        severity: 'error',
+        file: latest.file,
+        message: `root.json is version ${lv}, but the chain ends at ${final.version}; add ${final.version + 1}.root.json`,
+      });
     } else if (!latest.canonical.equals(trusted.canonical)) {
-      findings.push({ code: 'ROOT_MISMATCH', severity: 'error', file: latest.file, message: `root.json and ${trusted.file} are both version ${lv} but differ; they must be the same root` });
+      findings.push({
+        code: 'ROOT_MISMATCH',
+        severity: 'error',
+        file: latest.file,
+        message: `root.json and ${trusted.file} are both version ${lv} but differ; they must be the same root`,
+      });
     }
   }
   const root = trusted.signed as RootSigned;
@@ -543,7 +760,12 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     const t = checkThreshold(meta, role, keys, root.keys, client);
     findings.push(...t.findings);
     if (!t.met) {
-      findings.push({ code: 'THRESHOLD_UNMET', severity: 'error', file: meta.file, message: `signed by ${t.signedBy.length} of the ${t.total} ${role} keys; ${t.threshold} required` });
+      findings.push({
+        code: 'THRESHOLD_UNMET',
+        severity: 'error',
+        file: meta.file,
+        message: `signed by ${t.signedBy.length} of the ${t.total} ${role} keys; ${t.threshold} required`,
+      });
     }
     checkExpiry(meta, opts, findings);
     const s = meta.signed as SignedOf<'targets'>;
@@ -574,7 +796,14 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     const s = targets.signed as SignedOf<'targets'>;
     const del = s.delegations as { roles?: unknown[] } | undefined;
     if (del?.roles?.length) {
-      findings.push({ code: 'DELEGATIONS_NOT_VERIFIED', severity: 'warning', file: targets.file, message: `${del.roles.length} delegated role(s) are not verified by this tool; verify them with the client that uses them` });
+      findings.push({
+        code: 'DELEGATIONS_NOT_VERIFIED',
+        severity: 'warning',
+        file: targets.file,
+        message:
+          `${del.roles.length} delegated role(s) are not verified by this tool; verify them with the client that ` +
+          'uses them',
+      });
     }
   }
 
@@ -587,12 +816,29 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
  * digits for every field but the year, and a real date and time (seconds 0-59). Null when it raises.
  */
 export function pythonExpires(s: string): Date | null {
-  const m = /^(\d{4})-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12]\d|0[1-9]|[1-9]| [1-9])t(2[0-3]|[0-1]\d|\d):([0-5]\d|\d):(6[0-1]|[0-5]\d|\d)z/i.exec(s);
+  const m =
+    /^(\d{4})-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12]\d|0[1-9]|[1-9]| [1-9])t(2[0-3]|[0-1]\d|\d):([0-5]\d|\d):(6[0-1]|[0-5]\d|\d)z/i.exec(
+      s,
+    );
   if (!m || m[0].length !== s.length) return null;
-  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x.trim())) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x.trim())) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const date = new Date(Date.UTC(2000, mo - 1, d, h, mi, sec));
   date.setUTCFullYear(y);
-  if (y < 1 || date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || date.getUTCSeconds() !== sec) return null;
+  if (
+    y < 1 ||
+    date.getUTCFullYear() !== y ||
+    date.getUTCMonth() !== mo - 1 ||
+    date.getUTCDate() !== d ||
+    date.getUTCSeconds() !== sec
+  )
+    return null;
   return date;
 }
 
@@ -604,32 +850,62 @@ export function pythonExpires(s: string): Date | null {
  */
 function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[]): void {
   const expires = (meta.signed as { expires: string }).expires;
-  const push = (code: ErrorCode, severity: Severity, message: string): void => void findings.push({ code, severity, file: meta.file, message });
+  const push = (code: ErrorCode, severity: Severity, message: string): void =>
+    void findings.push({ code, severity, file: meta.file, message });
   const parsed = EXPIRES_RE.test(expires) ? Date.parse(expires) : NaN;
   const canonical = !Number.isNaN(parsed) && formatExpires(new Date(parsed)) === expires;
   let t: number | null = canonical ? parsed : null;
   let expired: boolean;
   if (meta.dialect === 'ota') {
     if (expires.length !== 20 || !expires.endsWith('Z')) {
-      return push('EXPIRES_FORMAT', 'error', `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ: aktualizr refuses anything but 20 characters ending in Z`);
+      return push(
+        'EXPIRES_FORMAT',
+        'error',
+        `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ: aktualizr refuses anything but 20 ` +
+          'characters ending in Z',
+      );
     }
-    if (!canonical) push('EXPIRES_FORMAT', 'warning', `expires ${JSON.stringify(expires)} is not a real time written YYYY-MM-DDTHH:MM:SSZ; aktualizr compares it with the current time as text, write a real time`);
+    if (!canonical)
+      push(
+        'EXPIRES_FORMAT',
+        'warning',
+        `expires ${JSON.stringify(expires)} is not a real time written YYYY-MM-DDTHH:MM:SSZ; aktualizr ` +
+          'compares it with the current time as text, write a real time',
+      );
     expired = expires < formatExpires(opts.at);
   } else {
     const d = pythonExpires(expires);
-    if (!d) return push('EXPIRES_FORMAT', 'error', `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ: python-tuf's strptime refuses it`);
-    if (!canonical) push('EXPIRES_FORMAT', 'warning', `expires ${JSON.stringify(expires)} is read by python-tuf as ${formatExpires(d)}; write it in that form (YYYY-MM-DDTHH:MM:SSZ)`);
+    if (!d)
+      return push(
+        'EXPIRES_FORMAT',
+        'error',
+        `expires ${JSON.stringify(expires)} must be YYYY-MM-DDTHH:MM:SSZ: python-tuf's strptime refuses it`,
+      );
+    if (!canonical)
+      push(
+        'EXPIRES_FORMAT',
+        'warning',
+        `expires ${JSON.stringify(expires)} is read by python-tuf as ${formatExpires(d)}; write it in that ` +
+          'form (YYYY-MM-DDTHH:MM:SSZ)',
+      );
     t = d.getTime();
     expired = t <= opts.at.getTime();
   }
   if (expired) {
-    push(ROLE_EXPIRED[meta.role], 'error', `${meta.role} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry`);
+    push(
+      ROLE_EXPIRED[meta.role],
+      'error',
+      `${meta.role} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry`,
+    );
   } else if (t !== null && t - opts.at.getTime() < (opts.warnDays ?? 14) * DAY_MS) {
     push('EXPIRES_SOON', 'warning', `${meta.role} expires at ${expires}, within ${opts.warnDays ?? 14} days`);
   }
 }
 
-/** Hash algorithms both python-tuf (securesystemslib) and tuf-js (node:crypto) compute; they refuse a file naming any other. */
+/**
+ * Hash algorithms both python-tuf (securesystemslib) and tuf-js (node:crypto) compute; they refuse a file naming any
+ * other.
+ */
 const TUF_HASHES = new Set(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
 /** The hash algorithms aktualizr checks (any case); it ignores every other. */
 const OTA_HASHES: Record<string, string> = { sha256: 'sha256', sha512: 'sha512' };
@@ -650,7 +926,15 @@ function otaHashedBytes(file: FileInput, meta: Metadata | null): Buffer | null {
     const keys = doc && typeof doc === 'object' ? Object.keys(doc) : [];
     if (meta && keys.length === 2 && keys.includes('signatures') && keys.includes('signed')) {
       // {"signatures":...,"signed":...} with `signed` already canonical.
-      return aktualizrBytes(Buffer.concat([Buffer.from('{"signatures":'), canonicalize(doc.signatures, 'ota'), Buffer.from(',"signed":'), meta.canonical, Buffer.from('}')]));
+      return aktualizrBytes(
+        Buffer.concat([
+          Buffer.from('{"signatures":'),
+          canonicalize(doc.signatures, 'ota'),
+          Buffer.from(',"signed":'),
+          meta.canonical,
+          Buffer.from('}'),
+        ]),
+      );
     }
     return aktualizrBytes(canonicalize(doc, 'ota'));
   } catch {
@@ -665,9 +949,17 @@ function otaHashedBytes(file: FileInput, meta: Metadata | null): Buffer | null {
  * hashes (sha256, sha512) of the canonical form; the timestamp's length is the most aktualizr
  * downloads; the snapshot's targets length is never checked by aktualizr (a warning here).
  */
-function checkMeta(owner: Metadata, name: string, target: Metadata | null, file: FileInput | undefined, findings: Finding[], required: boolean): void {
+function checkMeta(
+  owner: Metadata,
+  name: string,
+  target: Metadata | null,
+  file: FileInput | undefined,
+  findings: Finding[],
+  required: boolean,
+): void {
   const entry = (owner.signed as SignedOf<'snapshot'>).meta[name] as MetaFile | undefined;
-  const f = (code: ErrorCode, message: string, severity: Severity = 'error') => findings.push({ code, severity, file: owner.file, message });
+  const f = (code: ErrorCode, message: string, severity: Severity = 'error') =>
+    findings.push({ code, severity, file: owner.file, message });
   const ota = owner.dialect === 'ota';
   if (!entry) {
     if (required) f('META_MISSING', `meta does not name ${name}; it must`);
@@ -676,20 +968,34 @@ function checkMeta(owner: Metadata, name: string, target: Metadata | null, file:
   if (ota && owner.role === 'timestamp') {
     const hashes = entry.hashes ?? {};
     if (!Number.isInteger(entry.length) || !Object.keys(hashes).some((a) => OTA_HASHES[a.toLowerCase()])) {
-      f('META_INCOMPLETE', `names ${name} without a length and a sha256 or sha512 hash; aktualizr refuses such a timestamp`);
+      f(
+        'META_INCOMPLETE',
+        `names ${name} without a length and a sha256 or sha512 hash; aktualizr refuses such a timestamp`,
+      );
     }
   }
   if (!file) return;
   const version = target ? (target.signed as { version: number }).version : null;
   if (version !== null && entry.version !== version) {
-    f('META_VERSION_MISMATCH', `names ${name} version ${entry.version}, but ${file.name} is version ${version}; re-sign ${owner.role} over the current ${name}`);
+    f(
+      'META_VERSION_MISMATCH',
+      `names ${name} version ${entry.version}, but ${file.name} is version ${version}; re-sign ${owner.role} ` +
+        `over the current ${name}`,
+    );
   }
   if (entry.length !== undefined && entry.length !== file.bytes.length) {
     const message = `names ${name} with length ${entry.length}, but ${file.name} is ${file.bytes.length} bytes`;
     if (!ota) f('META_LENGTH_MISMATCH', message);
-    else if (owner.role === 'snapshot') f('META_LENGTH_MISMATCH', `${message}; aktualizr never checks this length, other clients do`, 'warning');
-    else if (file.bytes.length > entry.length) f('META_LENGTH_MISMATCH', `${message}; aktualizr downloads at most ${entry.length} bytes of it and fails`);
-    else f('META_LENGTH_MISMATCH', `${message}; aktualizr takes it as an upper bound and accepts the smaller file`, 'warning');
+    else if (owner.role === 'snapshot')
+      f('META_LENGTH_MISMATCH', `${message}; aktualizr never checks this length, other clients do`, 'warning');
+    else if (file.bytes.length > entry.length)
+      f('META_LENGTH_MISMATCH', `${message}; aktualizr downloads at most ${entry.length} bytes of it and fails`);
+    else
+      f(
+        'META_LENGTH_MISMATCH',
+        `${message}; aktualizr takes it as an upper bound and accepts the smaller file`,
+        'warning',
+      );
   }
   const hashed = ota ? otaHashedBytes(file, target) : file.bytes;
   for (const [alg, want] of Object.entries(entry.hashes ?? {})) {
@@ -697,12 +1003,25 @@ function checkMeta(owner: Metadata, name: string, target: Metadata | null, file:
       const h = OTA_HASHES[alg.toLowerCase()];
       if (!h || !hashed) continue;
       const got = crypto.createHash(h).update(hashed).digest('hex');
-      if (got !== want.toLowerCase()) f('META_HASH_MISMATCH', `names ${name} with ${alg} ${short(want)}, but the canonical form of ${file.name}, which aktualizr hashes, is ${short(got)}`);
+      if (got !== want.toLowerCase())
+        f(
+          'META_HASH_MISMATCH',
+          `names ${name} with ${alg} ${short(want)}, but the canonical form of ${file.name}, which aktualizr ` +
+            `hashes, is ${short(got)}`,
+        );
     } else if (!TUF_HASHES.has(alg)) {
-      f('META_HASH_UNSUPPORTED', `names ${name} with a ${JSON.stringify(alg)} hash, which python-tuf or tuf-js cannot compute, so they refuse the file; use sha256 or sha512`);
+      f(
+        'META_HASH_UNSUPPORTED',
+        `names ${name} with a ${JSON.stringify(alg)} hash, which python-tuf or tuf-js cannot compute, so they ` +
+          'refuse the file; use sha256 or sha512',
+      );
     } else {
       const got = crypto.createHash(alg).update(hashed!).digest('hex');
-      if (got !== want) f('META_HASH_MISMATCH', `names ${name} with ${alg} ${short(want)}, but ${file.name} hashes to ${short(got)}${got === want.toLowerCase() ? ' (clients compare lowercase hex exactly)' : ''}`);
+      if (got !== want)
+        f(
+          'META_HASH_MISMATCH',
+          `names ${name} with ${alg} ${short(want)}, but ${file.name} hashes to ${short(got)}${got === want.toLowerCase() ? ' (clients compare lowercase hex exactly)' : ''}`,
+        );
     }
   }
 }
@@ -713,7 +1032,12 @@ function checkMeta(owner: Metadata, name: string, target: Metadata | null, file:
  * targets and delegated roles) and neither does aktualizr. Once root rotates they go stale; a
  * warning says so, never an error.
  */
-function checkRootEntries(snapshot: Metadata, latest: Metadata<'root'>, input: RepositoryInput, findings: Finding[]): void {
+function checkRootEntries(
+  snapshot: Metadata,
+  latest: Metadata<'root'>,
+  input: RepositoryInput,
+  findings: Finding[],
+): void {
   const meta = (snapshot.signed as SignedOf<'snapshot'>).meta;
   for (const name of Object.keys(meta)) {
     const m = /^(?:(\d+)\.)?root\.json$/.exec(name);
@@ -721,13 +1045,20 @@ function checkRootEntries(snapshot: Metadata, latest: Metadata<'root'>, input: R
     const file = m[1] ? input.roots.get(Number(m[1])) : input.root;
     const scratch: Finding[] = [];
     if (file) checkMeta(snapshot, name, m[1] ? null : latest, file, scratch, false);
-    const words: Partial<Record<ErrorCode, string>> = { META_VERSION_MISMATCH: 'version', META_LENGTH_MISMATCH: 'length', META_HASH_MISMATCH: 'hash' };
+    const words: Partial<Record<ErrorCode, string>> = {
+      META_VERSION_MISMATCH: 'version',
+      META_LENGTH_MISMATCH: 'length',
+      META_HASH_MISMATCH: 'hash',
+    };
     const stale = scratch.map((x) => words[x.code]).filter((w): w is string => !!w);
     findings.push({
       code: 'SNAPSHOT_LISTS_ROOT',
       severity: 'warning',
       file: snapshot.file,
-      message: `meta names ${name}${stale.length ? `, with another ${[...new Set(stale)].join(', ')} than ${file!.name} has` : ''}; clients never check this entry (TUF 1.0 client workflow 5.5, aktualizr), so it is ignored here too; newer tools leave root out of snapshot`,
+      message:
+        `meta names ${name}${stale.length ? `, with another ${[...new Set(stale)].join(', ')} than ${file!.name} has` : ''}; ` +
+        'clients never check this entry (TUF 1.0 client workflow 5.5, aktualizr), so it is ignored here too; ' +
+        'newer tools leave root out of snapshot',
     });
   }
 }
@@ -743,12 +1074,26 @@ function otaChecks(loaded: Partial<Record<Role, Metadata>>, input: RepositoryInp
   for (const [k, v] of input.roots) if (k >= 1) files.push([v, LIMITS.otaRootBytes]);
   for (const [file, limit] of files) {
     if (file && file.bytes.length > limit) {
-      findings.push({ code: 'OTA_SIZE_LIMIT', severity: 'error', file: file.name, message: `${file.bytes.length} bytes is above aktualizr's limit of ${limit} bytes: devices stop the download and refuse it` });
+      findings.push({
+        code: 'OTA_SIZE_LIMIT',
+        severity: 'error',
+        file: file.name,
+        message:
+          `${file.bytes.length} bytes is above aktualizr's limit of ${limit} bytes: devices stop the download ` +
+          'and refuse it',
+      });
     }
   }
   for (const meta of Object.values(loaded)) {
     if (meta && !isAscii(meta.canonical)) {
-      findings.push({ code: 'OTA_NON_ASCII', severity: 'warning', file: meta.file, message: 'signed content is not ASCII: aktualizr verifies signatures over it with non-ASCII escaped as \\uXXXX, ota-tuf refuses it, and other tools sign the UTF-8 form; keep ota content ASCII' });
+      findings.push({
+        code: 'OTA_NON_ASCII',
+        severity: 'warning',
+        file: meta.file,
+        message:
+          'signed content is not ASCII: aktualizr verifies signatures over it with non-ASCII escaped as ' +
+          '\\uXXXX, ota-tuf refuses it, and other tools sign the UTF-8 form; keep ota content ASCII',
+      });
     }
   }
 }

@@ -6,7 +6,18 @@
  */
 import { z } from 'zod';
 import { WIRE_LIMITS } from './limits.js';
-import { FROST_CLIENT_MESSAGES, FROST_SERVER_MESSAGES, FrostCeremonySchema, FrostDkgRound1Schema, FrostDkgRound2Schema, FrostGroupSchema, FrostSignedIdentitySchema, FrostSignRequestSchema, FrostTranscriptSignatureSchema, SessionSchema } from './frost-wire.js';
+import {
+  FROST_CLIENT_MESSAGES,
+  FROST_SERVER_MESSAGES,
+  FrostCeremonySchema,
+  FrostDkgRound1Schema,
+  FrostDkgRound2Schema,
+  FrostGroupSchema,
+  FrostSignedIdentitySchema,
+  FrostSignRequestSchema,
+  FrostTranscriptSignatureSchema,
+  SessionSchema,
+} from './frost-wire.js';
 
 export const WIRE_VERSION = 1;
 
@@ -25,19 +36,35 @@ export const AUTH_DOMAIN = 'UPTANE-QUORUM-AUTH-V2\n';
  * checks it against its own certificate, so a login made to one coordinator (or to someone
  * relaying it) does not open a session at another.
  */
-export function authMessage(serverId: string, nonce: string, fingerprint: string, tlsFingerprint: string | null = null): Buffer {
-  return Buffer.from(`${AUTH_DOMAIN}server=${serverId}\nnonce=${nonce}\nkey=${fingerprint}\ntls=${tlsFingerprint ?? 'none'}\n`, 'utf8');
+export function authMessage(
+  serverId: string,
+  nonce: string,
+  fingerprint: string,
+  tlsFingerprint: string | null = null,
+): Buffer {
+  return Buffer.from(
+    `${AUTH_DOMAIN}server=${serverId}\nnonce=${nonce}\nkey=${fingerprint}\ntls=${tlsFingerprint ?? 'none'}\n`,
+    'utf8',
+  );
 }
 
 /** GET /v1/health: what a signer pins at join (the server id and dialect) and checks at each hello. */
-export const HealthSchema = z.object({ ok: z.literal(true), serverId: z.string().min(1).max(200), dialect: z.enum(['ota', 'tuf']) });
+export const HealthSchema = z.object({
+  ok: z.literal(true),
+  serverId: z.string().min(1).max(200),
+  dialect: z.enum(['ota', 'tuf']),
+});
 
 export const ROUND_ROLES = ['root', 'targets'] as const;
 export type RoundRole = (typeof ROUND_ROLES)[number];
 export const ROUND_STATES = ['open', 'released', 'cancelled', 'expired'] as const;
 export type RoundState = (typeof ROUND_STATES)[number];
 
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/);
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/);
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const ThresholdProgressSchema = z.strictObject({
@@ -67,7 +94,16 @@ export const RoundInfoSchema = z.strictObject({
    * that name), t of its participants together. `signed` once the aggregate signature is stored.
    */
   frost: z
-    .array(z.strictObject({ session: SessionSchema, ceremony: id, groupPublicKey: hex64, threshold: z.number().int(), participants: z.array(z.string()), signed: z.boolean() }))
+    .array(
+      z.strictObject({
+        session: SessionSchema,
+        ceremony: id,
+        groupPublicKey: hex64,
+        threshold: z.number().int(),
+        participants: z.array(z.string()),
+        signed: z.boolean(),
+      }),
+    )
     .optional(),
 });
 export type RoundInfo = z.infer<typeof RoundInfoSchema>;
@@ -96,7 +132,12 @@ export const CertRoundInfoSchema = z.strictObject({
   issuerFingerprint: hex64,
   /** The keyholder who holds the CA key (null for a future FROST group CA). */
   holder: z.string().nullable(),
-  approvals: z.strictObject({ threshold: z.number().int(), approved: z.array(z.string()), missing: z.array(z.string()), met: z.boolean() }),
+  approvals: z.strictObject({
+    threshold: z.number().int(),
+    approved: z.array(z.string()),
+    missing: z.array(z.string()),
+    met: z.boolean(),
+  }),
   /** intermediate-ca rounds that create a CA: its name. */
   newCa: id.optional(),
 });
@@ -105,11 +146,24 @@ export type CertRoundInfo = z.infer<typeof CertRoundInfoSchema>;
 // --- signer -> coordinator ---
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  /** A page of rounds: the newest `limit` (WIRE_LIMITS.pageDefault, at most pageMax) opened before round `before`, of `state` if given. */
-  z.strictObject({ type: z.literal('rounds.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(), before: id.optional() }),
+  /**
+   * A page of rounds: the newest `limit` (WIRE_LIMITS.pageDefault, at most pageMax) opened before round `before`, of
+   * `state` if given.
+   */
+  z.strictObject({
+    type: z.literal('rounds.list'),
+    ref: z.string().max(64).optional(),
+    state: z.enum(ROUND_STATES).optional(),
+    limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(),
+    before: id.optional(),
+  }),
   z.strictObject({ type: z.literal('round.get'), ref: z.string().max(64).optional(), round: id }),
   /** Released roots after `after` (the signer's pinned version), and the current released targets. */
-  z.strictObject({ type: z.literal('released.get'), ref: z.string().max(64).optional(), afterRootVersion: z.number().int().min(0) }),
+  z.strictObject({
+    type: z.literal('released.get'),
+    ref: z.string().max(64).optional(),
+    afterRootVersion: z.number().int().min(0),
+  }),
   z.strictObject({
     type: z.literal('signature.submit'),
     ref: z.string().max(64).optional(),
@@ -119,12 +173,30 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     sig: z.string().max(2048),
   }),
   z.strictObject({ type: z.literal('ping'), ref: z.string().max(64).optional() }),
-  z.strictObject({ type: z.literal('certs.list'), ref: z.string().max(64).optional(), state: z.enum(ROUND_STATES).optional(), limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(), before: id.optional() }),
+  z.strictObject({
+    type: z.literal('certs.list'),
+    ref: z.string().max(64).optional(),
+    state: z.enum(ROUND_STATES).optional(),
+    limit: z.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(),
+    before: id.optional(),
+  }),
   z.strictObject({ type: z.literal('cert.get'), ref: z.string().max(64).optional(), round: id }),
   /** An approval: a signature over x509.approvalMessage(tbs, issuerFingerprint) with the keyholder's key. */
-  z.strictObject({ type: z.literal('cert.approve'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
+  z.strictObject({
+    type: z.literal('cert.approve'),
+    ref: z.string().max(64).optional(),
+    round: id,
+    tbsSha256: hex64,
+    sig: z.string().max(2048),
+  }),
   /** The CA holder's signature over the TBS bytes (Ed25519 64 bytes, ECDSA DER), base64. */
-  z.strictObject({ type: z.literal('cert.sign'), ref: z.string().max(64).optional(), round: id, tbsSha256: hex64, sig: z.string().max(2048) }),
+  z.strictObject({
+    type: z.literal('cert.sign'),
+    ref: z.string().max(64).optional(),
+    round: id,
+    tbsSha256: hex64,
+    sig: z.string().max(2048),
+  }),
   /** A DKG ceremony as the coordinator holds it, for this participant (answered by frost.dkg.status). */
   z.strictObject({ type: z.literal('frost.dkg.get'), ref: z.string().max(64).optional(), ceremony: id }),
   /**
@@ -139,16 +211,30 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 // --- coordinator -> signer ---
 
 export const ServerMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('hello'), version: z.literal(WIRE_VERSION), serverId: z.string(), keyholder: z.string(), dialect: z.enum(['ota', 'tuf']) }),
+  z.strictObject({
+    type: z.literal('hello'),
+    version: z.literal(WIRE_VERSION),
+    serverId: z.string(),
+    keyholder: z.string(),
+    dialect: z.enum(['ota', 'tuf']),
+  }),
   /** Oldest first; `next` (when older rounds exist) is the `before` of the following page. */
-  z.strictObject({ type: z.literal('rounds'), ref: z.string().optional(), rounds: z.array(RoundInfoSchema), next: id.optional() }),
+  z.strictObject({
+    type: z.literal('rounds'),
+    ref: z.string().optional(),
+    rounds: z.array(RoundInfoSchema),
+    next: id.optional(),
+  }),
   z.strictObject({
     type: z.literal('round.payload'),
     ref: z.string().optional(),
     round: RoundInfoSchema,
     /** The proposed `signed` body as JSON text; the signer canonicalises it itself. */
     signed: z.string(),
-    /** For a targets round linked to a root round: that round and its proposed root, under whose targets keys it is signed. */
+    /**
+     * For a targets round linked to a root round: that round and its proposed root, under whose targets keys it is
+     * signed.
+     */
     linkedRoot: z.strictObject({ round: RoundInfoSchema, signed: z.string() }).optional(),
   }),
   z.strictObject({
@@ -163,7 +249,12 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('round.updated'), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('signature.accepted'), ref: z.string().optional(), round: RoundInfoSchema }),
   z.strictObject({ type: z.literal('pong'), ref: z.string().optional() }),
-  z.strictObject({ type: z.literal('certs'), ref: z.string().optional(), rounds: z.array(CertRoundInfoSchema), next: id.optional() }),
+  z.strictObject({
+    type: z.literal('certs'),
+    ref: z.string().optional(),
+    rounds: z.array(CertRoundInfoSchema),
+    next: id.optional(),
+  }),
   z.strictObject({
     type: z.literal('cert.payload'),
     ref: z.string().optional(),
@@ -179,8 +270,19 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cert.updated'), round: CertRoundInfoSchema }),
   z.strictObject({ type: z.literal('cert.approved'), ref: z.string().optional(), round: CertRoundInfoSchema }),
   /** The release: the certificate followed by its chain (PEM). */
-  z.strictObject({ type: z.literal('cert.released'), ref: z.string().optional(), round: CertRoundInfoSchema, certificate: z.string() }),
-  z.strictObject({ type: z.literal('error'), ref: z.string().optional(), code: z.string(), message: z.string(), fatal: z.boolean() }),
+  z.strictObject({
+    type: z.literal('cert.released'),
+    ref: z.string().optional(),
+    round: CertRoundInfoSchema,
+    certificate: z.string(),
+  }),
+  z.strictObject({
+    type: z.literal('error'),
+    ref: z.string().optional(),
+    code: z.string(),
+    message: z.string(),
+    fatal: z.boolean(),
+  }),
   /**
    * A DKG ceremony's state for the asking participant (the answer to frost.dkg.get and the
    * acknowledgement of frost.dkg.round1/round2/confirm): the round-1 packages once all are in,

@@ -60,7 +60,8 @@ export interface Profile {
 /** FORMATS.md "Fleet certificates": about 10 years for the root, 1 year for devices. */
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'fleet-root': { name: 'fleet-root', maxValidityDays: 3653, ca: true, fromCsr: false }, // 10 years with leap days
-  'intermediate-ca': { name: 'intermediate-ca', maxValidityDays: 1827, ca: true, pathLength: 0, fromCsr: true }, // 5 years
+  // 5 years
+  'intermediate-ca': { name: 'intermediate-ca', maxValidityDays: 1827, ca: true, pathLength: 0, fromCsr: true },
   device: { name: 'device', maxValidityDays: 366, ca: false, fromCsr: true }, // 1 year, a leap day allowed
 };
 
@@ -95,7 +96,11 @@ const SIGNATURE_OID: Record<CertKeyAlgorithm, string> = { ed25519: OID.ed25519, 
 
 export function profileOf(name: string): Profile {
   const p = (PROFILES as Record<string, Profile | undefined>)[name];
-  if (!p) throw new CertError('PROFILE_UNKNOWN', `unknown certificate profile ${JSON.stringify(name)}; use fleet-root, intermediate-ca or device`);
+  if (!p)
+    throw new CertError(
+      'PROFILE_UNKNOWN',
+      `unknown certificate profile ${JSON.stringify(name)}; use fleet-root, intermediate-ca or device`,
+    );
   return p;
 }
 
@@ -107,18 +112,26 @@ const buf = (b: ArrayBuffer | ArrayBufferView) =>
 const colonHex = (b: Buffer) => (b.toString('hex').toUpperCase().match(/../g) ?? []).join(':');
 
 /** A certificate key: Ed25519 or P-256 only, with the failure mapped to this module's codes. */
-function certKey(input: PublicKey | KeyObject | string | Buffer, what: string): PublicKey & { algorithm: CertKeyAlgorithm } {
+function certKey(
+  input: PublicKey | KeyObject | string | Buffer,
+  what: string,
+): PublicKey & { algorithm: CertKeyAlgorithm } {
   let pk: PublicKey;
   try {
     pk = typeof input === 'object' && 'fingerprint' in input ? input : publicKeyFrom(input);
   } catch (e) {
     if (e instanceof KeyError) {
-      throw new CertError(e.code === 'KEY_UNSUPPORTED' ? 'KEY_UNSUPPORTED' : 'KEY_INVALID', `${what}: ${e.message}`, { cause: e });
+      throw new CertError(e.code === 'KEY_UNSUPPORTED' ? 'KEY_UNSUPPORTED' : 'KEY_INVALID', `${what}: ${e.message}`, {
+        cause: e,
+      });
     }
     throw e;
   }
   if (pk.algorithm !== 'ed25519' && pk.algorithm !== 'ecdsa-p256') {
-    throw new CertError('KEY_UNSUPPORTED', `${what} is ${pk.algorithm}${pk.bits ? ` (${pk.bits} bits)` : ''}; certificates use Ed25519 or ECDSA P-256 keys`);
+    throw new CertError(
+      'KEY_UNSUPPORTED',
+      `${what} is ${pk.algorithm}${pk.bits ? ` (${pk.bits} bits)` : ''}; certificates use Ed25519 or ECDSA P-256 keys`,
+    );
   }
   return pk as PublicKey & { algorithm: CertKeyAlgorithm };
 }
@@ -131,10 +144,16 @@ function keyIdentifier(spki: Buffer): Buffer {
 
 function checkCommonName(cn: string, what: string): string {
   if (cn.length === 0 || cn.length > X509_LIMITS.commonNameMaxChars) {
-    throw new CertError('SUBJECT_INVALID', `${what} must be 1 to ${X509_LIMITS.commonNameMaxChars} characters, got ${cn.length}`);
+    throw new CertError(
+      'SUBJECT_INVALID',
+      `${what} must be 1 to ${X509_LIMITS.commonNameMaxChars} characters, got ${cn.length}`,
+    );
   }
   if (/[\u0000-\u001f\u007f-\u009f]/.test(cn) || cn !== cn.trim()) {
-    throw new CertError('SUBJECT_INVALID', `${what} ${JSON.stringify(cn)} contains control characters or surrounding spaces`);
+    throw new CertError(
+      'SUBJECT_INVALID',
+      `${what} ${JSON.stringify(cn)} contains control characters or surrounding spaces`,
+    );
   }
   return cn;
 }
@@ -153,7 +172,8 @@ function wholeSeconds(d: Date, what: string): Date {
   if (!Number.isFinite(t)) throw new CertError('VALIDITY_INVALID', `${what} is not a valid date`);
   const out = new Date(Math.floor(t / 1000) * 1000);
   const y = out.getUTCFullYear();
-  if (y < 1950 || y > 9999) throw new CertError('VALIDITY_INVALID', `${what} ${out.toISOString()} is outside X.509's 1950-9999`);
+  if (y < 1950 || y > 9999)
+    throw new CertError('VALIDITY_INVALID', `${what} ${out.toISOString()} is outside X.509's 1950-9999`);
   return out;
 }
 
@@ -166,13 +186,17 @@ export function randomSerial(): string {
 
 function checkSerial(hex: string): string {
   const s = hex.toLowerCase();
-  if (!/^[0-9a-f]+$/.test(s) || s.length % 2 !== 0) throw new CertError('SERIAL_INVALID', 'serial must be an even number of hex digits');
+  if (!/^[0-9a-f]+$/.test(s) || s.length % 2 !== 0)
+    throw new CertError('SERIAL_INVALID', 'serial must be an even number of hex digits');
   const bytes = Buffer.from(s, 'hex');
   // RFC 5280 4.1.2.2: positive, nonzero, at most 20 octets, in minimal two's complement.
-  if (bytes.length > X509_LIMITS.serialMaxOctets) throw new CertError('SERIAL_INVALID', `serial is ${bytes.length} octets; at most 20`);
-  if (bytes[0]! & 0x80) throw new CertError('SERIAL_INVALID', 'serial has its top bit set (negative); prefix 00 or clear the bit');
+  if (bytes.length > X509_LIMITS.serialMaxOctets)
+    throw new CertError('SERIAL_INVALID', `serial is ${bytes.length} octets; at most 20`);
+  if (bytes[0]! & 0x80)
+    throw new CertError('SERIAL_INVALID', 'serial has its top bit set (negative); prefix 00 or clear the bit');
   if (bytes.every((x) => x === 0)) throw new CertError('SERIAL_INVALID', 'serial must be nonzero');
-  if (bytes.length > 1 && bytes[0] === 0 && !(bytes[1]! & 0x80)) throw new CertError('SERIAL_INVALID', 'serial has a redundant leading 00 octet');
+  if (bytes.length > 1 && bytes[0] === 0 && !(bytes[1]! & 0x80))
+    throw new CertError('SERIAL_INVALID', 'serial has a redundant leading 00 octet');
   return s;
 }
 
@@ -197,8 +221,10 @@ export interface CsrInfo {
  */
 export function checkCsr(profileName: ProfileName, csr: string | Buffer): CsrInfo {
   const profile = profileOf(profileName);
-  if (!profile.fromCsr) throw new CertError('REQUEST_INVALID', `the ${profile.name} profile is self-signed and takes no CSR`);
-  if (csr.length > X509_LIMITS.csrMaxBytes) throw new CertError('CSR_INVALID', `CSR is ${csr.length} bytes; at most ${X509_LIMITS.csrMaxBytes}`);
+  if (!profile.fromCsr)
+    throw new CertError('REQUEST_INVALID', `the ${profile.name} profile is self-signed and takes no CSR`);
+  if (csr.length > X509_LIMITS.csrMaxBytes)
+    throw new CertError('CSR_INVALID', `CSR is ${csr.length} bytes; at most ${X509_LIMITS.csrMaxBytes}`);
   let req: x509.Pkcs10CertificateRequest;
   let asn: CertificationRequest;
   try {
@@ -209,31 +235,50 @@ export function checkCsr(profileName: ProfileName, csr: string | Buffer): CsrInf
   }
   const info = asn.certificationRequestInfo;
   const signedBytes = asn.certificationRequestInfoRaw;
-  if (!signedBytes) throw new CertError('CSR_INVALID', 'cannot locate the CSR\'s signed CertificationRequestInfo bytes');
-  if (info.version !== 0) throw new CertError('CSR_INVALID', `CSR version ${info.version}; PKCS#10 v1 (0) is the only version`);
+  if (!signedBytes) throw new CertError('CSR_INVALID', "cannot locate the CSR's signed CertificationRequestInfo bytes");
+  if (info.version !== 0)
+    throw new CertError('CSR_INVALID', `CSR version ${info.version}; PKCS#10 v1 (0) is the only version`);
 
   const publicKey = certKey(buf(AsnConvert.serialize(info.subjectPKInfo)), 'the CSR key');
 
   // PKCS#10: the signature over certificationRequestInfo, as received, under the CSR's own key.
   const sigOid = asn.signatureAlgorithm.algorithm;
   if (sigOid !== SIGNATURE_OID[publicKey.algorithm] || (sigOid === OID.ed25519 && asn.signatureAlgorithm.parameters)) {
-    throw new CertError('CSR_SIGNATURE', `CSR is signed with ${sigOid}, but its ${publicKey.algorithm} key signs with ${SIGNATURE_OID[publicKey.algorithm]}`);
+    throw new CertError(
+      'CSR_SIGNATURE',
+      `CSR is signed with ${sigOid}, but its ${publicKey.algorithm} key signs with ` +
+        `${SIGNATURE_OID[publicKey.algorithm]}`,
+    );
   }
   if (!verifySignature(publicKey, buf(signedBytes), buf(asn.signature))) {
-    throw new CertError('CSR_SIGNATURE', 'the CSR self-signature does not verify under its own public key; it was altered or not made by the key holder');
+    throw new CertError(
+      'CSR_SIGNATURE',
+      'the CSR self-signature does not verify under its own public key; it was altered or not made by the key holder',
+    );
   }
 
   let requestsCa = false;
   for (const ext of req.extensions) {
     if (ext.type === OID.basicConstraints && new x509.BasicConstraintsExtension(ext.rawData).ca) requestsCa = true;
-    if (ext.type === OID.keyUsage && new x509.KeyUsagesExtension(ext.rawData).usages & x509.KeyUsageFlags.keyCertSign) requestsCa = true;
+    if (ext.type === OID.keyUsage && new x509.KeyUsagesExtension(ext.rawData).usages & x509.KeyUsageFlags.keyCertSign)
+      requestsCa = true;
   }
   if (requestsCa && profile.name === 'device') {
-    throw new CertError('CSR_CA_ON_DEVICE', 'the CSR requests a CA certificate (basicConstraints CA:TRUE or keyCertSign), which the device profile never issues');
+    throw new CertError(
+      'CSR_CA_ON_DEVICE',
+      'the CSR requests a CA certificate (basicConstraints CA:TRUE or keyCertSign), which the device profile ' +
+        'never issues',
+    );
   }
 
   const subjectDer = buf(AsnConvert.serialize(info.subject));
-  return { subject: req.subjectName.toString(), subjectDer, commonNames: commonNames(req.subjectName), publicKey, requestsCa };
+  return {
+    subject: req.subjectName.toString(),
+    subjectDer,
+    commonNames: commonNames(req.subjectName),
+    publicKey,
+    requestsCa,
+  };
 }
 
 // --- preparing the TBSCertificate ---------------------------------------------------------------
@@ -299,7 +344,8 @@ function pemOf(cert: x509.X509Certificate): string {
 }
 
 function parseCert(input: string | Buffer, what: string): x509.X509Certificate {
-  if (input.length > X509_LIMITS.certMaxBytes) throw new CertError('ISSUER_INVALID', `${what} is ${input.length} bytes; at most ${X509_LIMITS.certMaxBytes}`);
+  if (input.length > X509_LIMITS.certMaxBytes)
+    throw new CertError('ISSUER_INVALID', `${what} is ${input.length} bytes; at most ${X509_LIMITS.certMaxBytes}`);
   try {
     return new x509.X509Certificate(typeof input === 'string' ? input : new Uint8Array(input));
   } catch (e) {
@@ -311,15 +357,30 @@ function parseCert(input: string | Buffer, what: string): x509.X509Certificate {
 function parseIssuer(profile: Profile, issuer: IssuerCertificate): ParsedIssuer {
   const cert = parseCert(issuer.certificate, 'the issuer certificate');
   const chainIn = issuer.chain ?? [];
-  if (chainIn.length > X509_LIMITS.chainMaxCertificates) throw new CertError('ISSUER_INVALID', `chain has ${chainIn.length} certificates; at most ${X509_LIMITS.chainMaxCertificates}`);
+  if (chainIn.length > X509_LIMITS.chainMaxCertificates)
+    throw new CertError(
+      'ISSUER_INVALID',
+      `chain has ${chainIn.length} certificates; at most ${X509_LIMITS.chainMaxCertificates}`,
+    );
   const chain = chainIn.map((c, i) => parseCert(c, `chain certificate ${i + 1}`));
 
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
   const ku = cert.getExtension(x509.KeyUsagesExtension);
-  if (!bc?.ca) throw new CertError('ISSUER_NOT_CA', `the issuer ${cert.subject} is not a CA (basicConstraints CA:TRUE is missing)`);
-  if (ku && !(ku.usages & x509.KeyUsageFlags.keyCertSign)) throw new CertError('ISSUER_NOT_CA', `the issuer ${cert.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
+  if (!bc?.ca)
+    throw new CertError(
+      'ISSUER_NOT_CA',
+      `the issuer ${cert.subject} is not a CA (basicConstraints CA:TRUE is missing)`,
+    );
+  if (ku && !(ku.usages & x509.KeyUsageFlags.keyCertSign))
+    throw new CertError(
+      'ISSUER_NOT_CA',
+      `the issuer ${cert.subject} may not sign certificates (keyUsage lacks keyCertSign)`,
+    );
   if (profile.ca && bc.pathLength !== undefined && bc.pathLength < 1) {
-    throw new CertError('ISSUER_NOT_CA', `the issuer ${cert.subject} has pathLen ${bc.pathLength}, so it cannot issue another CA`);
+    throw new CertError(
+      'ISSUER_NOT_CA',
+      `the issuer ${cert.subject} has pathLen ${bc.pathLength}, so it cannot issue another CA`,
+    );
   }
   const key = certKey(buf(cert.publicKey.rawData), 'the issuer key');
   // Every key up the chain is one a certificate may have (no RSA below 2048 bits, no other curves).
@@ -329,7 +390,10 @@ function parseIssuer(profile: Profile, issuer: IssuerCertificate): ParsedIssuer 
   const links = [cert, ...chain].map((c) => new crypto.X509Certificate(buf(c.rawData)));
   for (let i = 0; i + 1 < links.length; i++) {
     if (!links[i]!.checkIssued(links[i + 1]!) || !links[i]!.verify(links[i + 1]!.publicKey)) {
-      throw new CertError('ISSUER_INVALID', `chain certificate ${i + 1} (${links[i + 1]!.subject}) did not issue ${links[i]!.subject}`);
+      throw new CertError(
+        'ISSUER_INVALID',
+        `chain certificate ${i + 1} (${links[i + 1]!.subject}) did not issue ${links[i]!.subject}`,
+      );
     }
   }
   const skid = cert.getExtension(x509.SubjectKeyIdentifierExtension);
@@ -371,14 +435,24 @@ function profileExtensions(profile: Profile, subjectKeyId: Buffer, authorityKeyI
 
 function checkValidity(profile: Profile, notBefore: Date, notAfter: Date, issuer?: x509.X509Certificate): void {
   if (notAfter.getTime() <= notBefore.getTime()) {
-    throw new CertError('VALIDITY_INVALID', `notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
+    throw new CertError(
+      'VALIDITY_INVALID',
+      `notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`,
+    );
   }
   const days = (notAfter.getTime() - notBefore.getTime()) / DAY_MS;
   if (days > profile.maxValidityDays) {
-    throw new CertError('VALIDITY_TOO_LONG', `a ${profile.name} certificate is valid for at most ${profile.maxValidityDays} days; this one asks for ${days.toFixed(1)}`);
+    throw new CertError(
+      'VALIDITY_TOO_LONG',
+      `a ${profile.name} certificate is valid for at most ${profile.maxValidityDays} days; this one asks for ` +
+        `${days.toFixed(1)}`,
+    );
   }
   if (issuer && notAfter.getTime() > issuer.notAfter.getTime()) {
-    throw new CertError('VALIDITY_BEYOND_ISSUER', `notAfter ${notAfter.toISOString()} is after the issuer's ${issuer.notAfter.toISOString()}`);
+    throw new CertError(
+      'VALIDITY_BEYOND_ISSUER',
+      `notAfter ${notAfter.toISOString()} is after the issuer's ${issuer.notAfter.toISOString()}`,
+    );
   }
 }
 
@@ -393,29 +467,46 @@ export async function prepareCertificate(profileName: ProfileName, input: Prepar
   let subjectName: x509.Name;
   let subjectKey: PublicKey & { algorithm: CertKeyAlgorithm };
   if (profile.fromCsr) {
-    if (input.csr === undefined) throw new CertError('REQUEST_INVALID', `the ${profile.name} profile issues from a CSR; none was given`);
-    if (input.subjectPublicKey !== undefined) throw new CertError('REQUEST_INVALID', `the ${profile.name} profile takes its key from the CSR, not subjectPublicKey`);
+    if (input.csr === undefined)
+      throw new CertError('REQUEST_INVALID', `the ${profile.name} profile issues from a CSR; none was given`);
+    if (input.subjectPublicKey !== undefined)
+      throw new CertError(
+        'REQUEST_INVALID',
+        `the ${profile.name} profile takes its key from the CSR, not subjectPublicKey`,
+      );
     const csr = checkCsr(profile.name, input.csr);
     subjectKey = csr.publicKey;
     if (profile.name === 'device') {
       // The CN becomes the device id: exactly one, equal to the id asked for when both exist.
-      if (csr.commonNames.length > 1) throw new CertError('SUBJECT_INVALID', `the CSR has ${csr.commonNames.length} CNs; a device certificate has exactly one`);
+      if (csr.commonNames.length > 1)
+        throw new CertError(
+          'SUBJECT_INVALID',
+          `the CSR has ${csr.commonNames.length} CNs; a device certificate has exactly one`,
+        );
       const fromCsr = csr.commonNames[0];
       if (input.deviceId !== undefined && fromCsr !== undefined && fromCsr !== input.deviceId) {
-        throw new CertError('SUBJECT_MISMATCH', `the CSR's CN ${JSON.stringify(fromCsr)} is not the device id ${JSON.stringify(input.deviceId)}`);
+        throw new CertError(
+          'SUBJECT_MISMATCH',
+          `the CSR's CN ${JSON.stringify(fromCsr)} is not the device id ${JSON.stringify(input.deviceId)}`,
+        );
       }
       const deviceId = input.deviceId ?? fromCsr;
-      if (deviceId === undefined) throw new CertError('SUBJECT_INVALID', 'the CSR has no CN and no device id was given');
+      if (deviceId === undefined)
+        throw new CertError('SUBJECT_INVALID', 'the CSR has no CN and no device id was given');
       subjectName = cnName(checkCommonName(deviceId, 'the device id'));
     } else {
-      if (csr.subjectDer.length <= 2) throw new CertError('SUBJECT_INVALID', 'the CSR subject is empty; a CA certificate needs a subject name');
+      if (csr.subjectDer.length <= 2)
+        throw new CertError('SUBJECT_INVALID', 'the CSR subject is empty; a CA certificate needs a subject name');
       for (const cn of csr.commonNames) checkCommonName(cn, 'the CSR CN');
       subjectName = new x509.Name(csr.subjectDer);
     }
   } else {
-    if (input.csr !== undefined) throw new CertError('REQUEST_INVALID', 'the fleet-root profile is self-signed and takes no CSR');
-    if (input.subjectPublicKey === undefined) throw new CertError('REQUEST_INVALID', 'the fleet-root profile needs the CA public key (subjectPublicKey)');
-    if (input.fleetName === undefined) throw new CertError('REQUEST_INVALID', 'the fleet-root profile needs a fleet name (CN)');
+    if (input.csr !== undefined)
+      throw new CertError('REQUEST_INVALID', 'the fleet-root profile is self-signed and takes no CSR');
+    if (input.subjectPublicKey === undefined)
+      throw new CertError('REQUEST_INVALID', 'the fleet-root profile needs the CA public key (subjectPublicKey)');
+    if (input.fleetName === undefined)
+      throw new CertError('REQUEST_INVALID', 'the fleet-root profile needs a fleet name (CN)');
     subjectKey = certKey(input.subjectPublicKey, 'the fleet root key');
     subjectName = cnName(checkCommonName(input.fleetName, 'the fleet name'));
   }
@@ -423,13 +514,21 @@ export async function prepareCertificate(profileName: ProfileName, input: Prepar
   // 2. Issuer: the subject itself (root) or a CA that may issue this profile.
   const selfSigned = input.issuer === 'self';
   if (selfSigned !== !profile.fromCsr) {
-    throw new CertError('REQUEST_INVALID', profile.fromCsr ? `the ${profile.name} profile needs an issuing CA certificate` : 'the fleet-root profile is self-signed: issuer must be "self"');
+    throw new CertError(
+      'REQUEST_INVALID',
+      profile.fromCsr
+        ? `the ${profile.name} profile needs an issuing CA certificate`
+        : 'the fleet-root profile is self-signed: issuer must be "self"',
+    );
   }
   const subjectKeyId = keyIdentifier(subjectKey.spki);
   const issuer = input.issuer === 'self' ? undefined : parseIssuer(profile, input.issuer);
   const issuerKey = issuer?.key ?? subjectKey;
   if (input.issuerAlgorithm !== undefined && input.issuerAlgorithm !== issuerKey.algorithm) {
-    throw new CertError('ISSUER_KEY_MISMATCH', `the issuer key is ${issuerKey.algorithm}, not ${input.issuerAlgorithm}`);
+    throw new CertError(
+      'ISSUER_KEY_MISMATCH',
+      `the issuer key is ${issuerKey.algorithm}, not ${input.issuerAlgorithm}`,
+    );
   }
 
   // 3. Serial and validity (RFC 5280 4.1.2.2, 4.1.2.5), checked against the profile and the issuer.
@@ -447,7 +546,9 @@ export async function prepareCertificate(profileName: ProfileName, input: Prepar
     notBefore,
     notAfter,
     subject: subjectName,
-    issuer: issuer ? new x509.Name(buf(AsnConvert.serialize(certAsn(issuer.cert).tbsCertificate.subject))) : subjectName,
+    issuer: issuer
+      ? new x509.Name(buf(AsnConvert.serialize(certAsn(issuer.cert).tbsCertificate.subject)))
+      : subjectName,
     publicKey: subjectKey.spki,
     extensions: profileExtensions(profile, subjectKeyId, issuer?.keyId ?? subjectKeyId),
     signingAlgorithm: SIGNING_ALGORITHM[issuerKey.algorithm],
@@ -477,16 +578,20 @@ function certAsn(cert: x509.X509Certificate): Certificate {
 
 /** The TBSCertificate bytes exactly as they stand in the certificate. */
 export function tbsOfCertificate(cert: x509.X509Certificate | Buffer | string): Buffer {
-  const c = cert instanceof x509.X509Certificate ? cert : new x509.X509Certificate(typeof cert === 'string' ? cert : new Uint8Array(cert));
+  const c =
+    cert instanceof x509.X509Certificate
+      ? cert
+      : new x509.X509Certificate(typeof cert === 'string' ? cert : new Uint8Array(cert));
   const raw = certAsn(c).tbsCertificateRaw;
-  if (!raw) throw new CertError('TBS_INVALID', 'cannot locate the certificate\'s TBSCertificate bytes');
+  if (!raw) throw new CertError('TBS_INVALID', "cannot locate the certificate's TBSCertificate bytes");
   return buf(raw);
 }
 
 /** The bytes a round signs. */
 export function tbsBytes(prepared: Prepared): Buffer {
   const tbs = Buffer.from(prepared.tbs, 'base64');
-  if (sha256hex(tbs) !== prepared.tbsSha256) throw new CertError('TBS_INVALID', 'the prepared TBS bytes do not match their recorded sha256');
+  if (sha256hex(tbs) !== prepared.tbsSha256)
+    throw new CertError('TBS_INVALID', 'the prepared TBS bytes do not match their recorded sha256');
   return tbs;
 }
 
@@ -514,7 +619,8 @@ function parseTbs(tbs: Buffer): TBSCertificate {
     throw new CertError('TBS_INVALID', `not a TBSCertificate: ${(e as Error).message}`, { cause: e });
   }
   // The bytes must be the DER of what we parsed: one meaning for what is reviewed and signed.
-  if (!buf(AsnConvert.serialize(parsed)).equals(tbs)) throw new CertError('TBS_INVALID', 'the TBSCertificate is not in DER (it re-encodes differently)');
+  if (!buf(AsnConvert.serialize(parsed)).equals(tbs))
+    throw new CertError('TBS_INVALID', 'the TBSCertificate is not in DER (it re-encodes differently)');
   return parsed;
 }
 
@@ -529,23 +635,36 @@ export async function assembleCertificate(prepared: Prepared, signature: Buffer)
   const tbs = tbsBytes(prepared);
   const issuerKey = certKey(Buffer.from(prepared.issuerSpki, 'base64'), 'the issuer key');
   if (issuerKey.algorithm !== prepared.signatureAlgorithm || issuerKey.fingerprint !== prepared.issuerFingerprint) {
-    throw new CertError('ISSUER_KEY_MISMATCH', 'the prepared issuer key does not match its recorded algorithm or fingerprint');
+    throw new CertError(
+      'ISSUER_KEY_MISMATCH',
+      'the prepared issuer key does not match its recorded algorithm or fingerprint',
+    );
   }
   const parsed = parseTbs(tbs);
   if (parsed.signature.algorithm !== SIGNATURE_OID[issuerKey.algorithm]) {
-    throw new CertError('TBS_INVALID', `the TBS names signature algorithm ${parsed.signature.algorithm}, not the issuer's ${issuerKey.algorithm}`);
+    throw new CertError(
+      'TBS_INVALID',
+      `the TBS names signature algorithm ${parsed.signature.algorithm}, not the issuer's ${issuerKey.algorithm}`,
+    );
   }
 
   // 2. The signature over exactly these bytes (strict Ed25519; DER ECDSA).
   if (!verifySignature(issuerKey, tbs, signature)) {
-    throw new CertError('CERT_SIGNATURE', `the signature does not verify over the TBS bytes (sha256 ${prepared.tbsSha256}) under the issuer key ${issuerKey.fingerprint}`);
+    throw new CertError(
+      'CERT_SIGNATURE',
+      `the signature does not verify over the TBS bytes (sha256 ${prepared.tbsSha256}) under the issuer key ` +
+        `${issuerKey.fingerprint}`,
+    );
   }
 
   // 3. The library writes the certificate; ECDSA goes in as raw r||s and comes out DER.
   const algorithm = SIGNING_ALGORITHM[issuerKey.algorithm];
   const webSignature =
     issuerKey.algorithm === 'ecdsa-p256'
-      ? new x509.AsnEcSignatureFormatter().toWebSignature({ name: 'ECDSA', namedCurve: 'P-256' } as EcFormatterAlgorithm, signature)
+      ? new x509.AsnEcSignatureFormatter().toWebSignature(
+          { name: 'ECDSA', namedCurve: 'P-256' } as EcFormatterAlgorithm,
+          signature,
+        )
       : signature;
   if (!webSignature) throw new CertError('CERT_ASSEMBLY', 'cannot convert the ECDSA signature for the certificate');
   const cert = await x509.X509CertificateGenerator.create({
@@ -563,15 +682,21 @@ export async function assembleCertificate(prepared: Prepared, signature: Buffer)
 
   // 4. The result: the TBS is the prepared one, and OpenSSL (node:crypto) accepts the signature.
   const written = certAsn(cert);
-  if (!buf(written.tbsCertificateRaw ?? new ArrayBuffer(0)).equals(tbs)) throw new CertError('CERT_ASSEMBLY', 'the assembled certificate does not carry the prepared TBS bytes');
-  if (!buf(written.signatureValue).equals(signature)) throw new CertError('CERT_ASSEMBLY', 'the assembled certificate does not carry the given signature bytes');
+  if (!buf(written.tbsCertificateRaw ?? new ArrayBuffer(0)).equals(tbs))
+    throw new CertError('CERT_ASSEMBLY', 'the assembled certificate does not carry the prepared TBS bytes');
+  if (!buf(written.signatureValue).equals(signature))
+    throw new CertError('CERT_ASSEMBLY', 'the assembled certificate does not carry the given signature bytes');
   const nodeCert = new crypto.X509Certificate(der);
-  if (!nodeCert.verify(issuerKey.keyObject)) throw new CertError('CERT_SIGNATURE', 'the assembled certificate does not verify under the issuer key');
+  if (!nodeCert.verify(issuerKey.keyObject))
+    throw new CertError('CERT_SIGNATURE', 'the assembled certificate does not verify under the issuer key');
   const first = prepared.chain[0];
   // The chain's first certificate must be the issuer's own: its name (checkIssued) and its key.
   const issuerCert = first === undefined ? undefined : new crypto.X509Certificate(first);
   if (issuerCert && (!nodeCert.checkIssued(issuerCert) || !nodeCert.verify(issuerCert.publicKey))) {
-    throw new CertError('CERT_ASSEMBLY', 'the assembled certificate was not issued by the first certificate of its chain (name or key differ)');
+    throw new CertError(
+      'CERT_ASSEMBLY',
+      'the assembled certificate was not issued by the first certificate of its chain (name or key differ)',
+    );
   }
   const pem = pemOf(cert);
   return {
@@ -589,7 +714,10 @@ export async function assembleCertificate(prepared: Prepared, signature: Buffer)
 export async function issueWith(signer: Signer, profile: ProfileName, input: PrepareInput): Promise<Issued> {
   const prepared = await prepareCertificate(profile, input);
   if (signer.publicKey.fingerprint !== prepared.issuerFingerprint) {
-    throw new CertError('ISSUER_KEY_MISMATCH', `the signer's key ${signer.publicKey.fingerprint} is not the issuer key ${prepared.issuerFingerprint}`);
+    throw new CertError(
+      'ISSUER_KEY_MISMATCH',
+      `the signer's key ${signer.publicKey.fingerprint} is not the issuer key ${prepared.issuerFingerprint}`,
+    );
   }
   return assembleCertificate(prepared, await signer.sign(tbsBytes(prepared)));
 }
@@ -631,9 +759,13 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
   };
 
   if (issuer === 'self') {
-    if (!issuerDer.equals(subjectDer)) problems.push(`the TBS issuer ${nameOf(issuerDer)} is not its subject ${nameOf(subjectDer)}, but a fleet root is self-signed`);
+    if (!issuerDer.equals(subjectDer))
+      problems.push(
+        `the TBS issuer ${nameOf(issuerDer)} is not its subject ${nameOf(subjectDer)}, but a fleet root is self-signed`,
+      );
     const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
-    if (sha256hex(spki) !== caKey.fingerprint) problems.push(`the self-signed TBS is for key ${sha256hex(spki)}, not the CA key ${caKey.fingerprint}`);
+    if (sha256hex(spki) !== caKey.fingerprint)
+      problems.push(`the self-signed TBS is for key ${sha256hex(spki)}, not the CA key ${caKey.fingerprint}`);
     const skid = extension(OID.subjectKeyIdentifier);
     if (skid) {
       let id: Buffer | undefined;
@@ -642,7 +774,10 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
       } catch (e) {
         problems.push(`the subjectKeyIdentifier does not parse: ${(e as Error).message}`);
       }
-      if (id && !id.equals(expectedKeyId)) problems.push(`the self-signed TBS's subjectKeyIdentifier ${colonHex(id)} is not the CA key's ${colonHex(expectedKeyId)}`);
+      if (id && !id.equals(expectedKeyId))
+        problems.push(
+          `the self-signed TBS's subjectKeyIdentifier ${colonHex(id)} is not the CA key's ${colonHex(expectedKeyId)}`,
+        );
     }
   } else {
     let ca: crypto.X509Certificate | undefined;
@@ -658,10 +793,17 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
       const caSubjectDer = buf(AsnConvert.serialize(certAsn(caCert).tbsCertificate.subject));
       const caIssuerDer = buf(AsnConvert.serialize(certAsn(caCert).tbsCertificate.issuer));
       if (sha256hex(caSpki) !== caKey.fingerprint) {
-        problems.push(`the CA certificate ${nameOf(caSubjectDer)} is for key ${sha256hex(caSpki)}, not the CA key ${caKey.fingerprint}, so its name is not this CA's`);
+        problems.push(
+          `the CA certificate ${nameOf(caSubjectDer)} is for key ${sha256hex(caSpki)}, not the CA key ` +
+            `${caKey.fingerprint}, so its name is not this CA's`,
+        );
       } else {
-        if (caSubjectDer.equals(caIssuerDer) && !ca.verify(caKey.keyObject)) problems.push(`the CA certificate ${nameOf(caSubjectDer)} is self-issued but not signed by the CA key`);
-        if (!issuerDer.equals(caSubjectDer)) problems.push(`the TBS issuer ${nameOf(issuerDer)} is not the CA certificate's subject ${nameOf(caSubjectDer)}`);
+        if (caSubjectDer.equals(caIssuerDer) && !ca.verify(caKey.keyObject))
+          problems.push(`the CA certificate ${nameOf(caSubjectDer)} is self-issued but not signed by the CA key`);
+        if (!issuerDer.equals(caSubjectDer))
+          problems.push(
+            `the TBS issuer ${nameOf(issuerDer)} is not the CA certificate's subject ${nameOf(caSubjectDer)}`,
+          );
         let caSkid: Buffer | undefined;
         try {
           const ext = caCert.getExtension(x509.SubjectKeyIdentifierExtension);
@@ -669,7 +811,11 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
         } catch (e) {
           problems.push(`the CA certificate's subjectKeyIdentifier does not parse: ${(e as Error).message}`);
         }
-        if (caSkid && !caSkid.equals(expectedKeyId)) problems.push(`the CA certificate's subjectKeyIdentifier ${colonHex(caSkid)} is not the CA key's ${colonHex(expectedKeyId)}`);
+        if (caSkid && !caSkid.equals(expectedKeyId))
+          problems.push(
+            `the CA certificate's subjectKeyIdentifier ${colonHex(caSkid)} is not the CA key's ` +
+              `${colonHex(expectedKeyId)}`,
+          );
       }
     }
   }
@@ -683,16 +829,35 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
       problems.push(`the authorityKeyIdentifier does not parse: ${(e as Error).message}`);
     }
     if (akid && akid.keyId === undefined) problems.push('the authorityKeyIdentifier has no keyIdentifier');
-    else if (akid && !Buffer.from(akid.keyId!, 'hex').equals(expectedKeyId)) problems.push(`the authorityKeyIdentifier ${colonHex(Buffer.from(akid.keyId!, 'hex'))} is not the CA key's ${colonHex(expectedKeyId)}`);
-    if (akid?.certId) problems.push('the authorityKeyIdentifier names an issuer certificate (issuer and serial), which the profiles never write');
+    else if (akid && !Buffer.from(akid.keyId!, 'hex').equals(expectedKeyId))
+      problems.push(
+        `the authorityKeyIdentifier ${colonHex(Buffer.from(akid.keyId!, 'hex'))} is not the CA key's ` +
+          `${colonHex(expectedKeyId)}`,
+      );
+    if (akid?.certId)
+      problems.push(
+        'the authorityKeyIdentifier names an issuer certificate (issuer and serial), which the profiles never write',
+      );
   }
   return problems;
 }
 
 /** What each profile writes (profileExtensions): basicConstraints, keyUsage and extendedKeyUsage, all critical. */
-const PROFILE_EXTENSIONS: Record<ProfileName, { ca: boolean; pathLength?: number; keyUsage: number; eku: string[] | null }> = {
-  'fleet-root': { ca: true, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, eku: [x509.ExtendedKeyUsage.serverAuth] },
-  'intermediate-ca': { ca: true, pathLength: 0, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, eku: null },
+const PROFILE_EXTENSIONS: Record<
+  ProfileName,
+  { ca: boolean; pathLength?: number; keyUsage: number; eku: string[] | null }
+> = {
+  'fleet-root': {
+    ca: true,
+    keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+    eku: [x509.ExtendedKeyUsage.serverAuth],
+  },
+  'intermediate-ca': {
+    ca: true,
+    pathLength: 0,
+    keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+    eku: null,
+  },
   device: { ca: false, keyUsage: x509.KeyUsageFlags.digitalSignature, eku: [x509.ExtendedKeyUsage.clientAuth] },
 };
 
@@ -709,7 +874,11 @@ const PROFILE_EXTENSIONS: Record<ProfileName, { ca: boolean; pathLength?: number
  * from the bytes alone, so a CA holder's client enforces the profile itself whatever the
  * coordinator says the round is.
  */
-export function profileProblems(tbsInput: Buffer, profileName: string, issuer: 'self' | string | Buffer | undefined): string[] {
+export function profileProblems(
+  tbsInput: Buffer,
+  profileName: string,
+  issuer: 'self' | string | Buffer | undefined,
+): string[] {
   const profile = (PROFILES as Record<string, Profile | undefined>)[profileName];
   if (!profile) return [`${JSON.stringify(profileName)} is not a certificate profile`];
   const want = PROFILE_EXTENSIONS[profile.name];
@@ -718,7 +887,8 @@ export function profileProblems(tbsInput: Buffer, profileName: string, issuer: '
   if (typeof tbs === 'string') return [tbs];
   const parsed = tbs;
   if (parsed.version !== 2) problems.push(`it is an X.509 v${parsed.version + 1} certificate, not v3`);
-  if (parsed.signature.algorithm !== OID.ed25519 && parsed.signature.algorithm !== OID.ecdsaWithSha256) problems.push(`it names signature algorithm ${parsed.signature.algorithm}, neither Ed25519 nor ecdsa-with-SHA256`);
+  if (parsed.signature.algorithm !== OID.ed25519 && parsed.signature.algorithm !== OID.ecdsaWithSha256)
+    problems.push(`it names signature algorithm ${parsed.signature.algorithm}, neither Ed25519 nor ecdsa-with-SHA256`);
   const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
   try {
     certKey(spki, 'the subject key');
@@ -732,8 +902,16 @@ export function profileProblems(tbsInput: Buffer, profileName: string, issuer: '
     if (exts.has(e.extnID)) problems.push(`extension ${EXTENSION_NAMES[e.extnID] ?? e.extnID} appears twice`);
     exts.set(e.extnID, e);
   }
-  const allowed = new Set<string>([OID.basicConstraints, OID.keyUsage, OID.subjectKeyIdentifier, OID.authorityKeyIdentifier, ...(want.eku ? [OID.extKeyUsage] : [])]);
-  for (const oid of exts.keys()) if (!allowed.has(oid)) problems.push(`it has a ${EXTENSION_NAMES[oid] ?? oid} extension, which a ${profile.name} certificate never has`);
+  const allowed = new Set<string>([
+    OID.basicConstraints,
+    OID.keyUsage,
+    OID.subjectKeyIdentifier,
+    OID.authorityKeyIdentifier,
+    ...(want.eku ? [OID.extKeyUsage] : []),
+  ]);
+  for (const oid of exts.keys())
+    if (!allowed.has(oid))
+      problems.push(`it has a ${EXTENSION_NAMES[oid] ?? oid} extension, which a ${profile.name} certificate never has`);
   const raw = (oid: string) => {
     const e = exts.get(oid);
     return e ? buf(AsnConvert.serialize(e)) : undefined;
@@ -758,23 +936,39 @@ export function profileProblems(tbsInput: Buffer, profileName: string, issuer: '
   const bc = parse(OID.basicConstraints, 'basicConstraints', (d) => new x509.BasicConstraintsExtension(d));
   critical(OID.basicConstraints, 'basicConstraints');
   if (bc) {
-    const shown = (ca: boolean, pl: number | undefined) => (ca ? `CA:TRUE${pl !== undefined ? `, pathlen:${pl}` : ''}` : 'CA:FALSE');
+    const shown = (ca: boolean, pl: number | undefined) =>
+      ca ? `CA:TRUE${pl !== undefined ? `, pathlen:${pl}` : ''}` : 'CA:FALSE';
     if (bc.ca !== want.ca || (bc.ca && bc.pathLength !== want.pathLength) || (!bc.ca && bc.pathLength !== undefined)) {
-      problems.push(`its basicConstraints are ${shown(bc.ca, bc.pathLength)}, but a ${profile.name} certificate has ${shown(want.ca, want.pathLength)}`);
+      problems.push(
+        `its basicConstraints are ${shown(bc.ca, bc.pathLength)}, but a ${profile.name} certificate has ` +
+          `${shown(want.ca, want.pathLength)}`,
+      );
     }
   }
   const ku = parse(OID.keyUsage, 'keyUsage', (d) => new x509.KeyUsagesExtension(d));
   critical(OID.keyUsage, 'keyUsage');
-  const usageNames = (bits: number) => KEY_USAGE_NAMES.filter(([bit]) => bits & bit).map(([, n]) => n).join(', ') || '(none)';
-  if (ku && ku.usages !== want.keyUsage) problems.push(`its keyUsage is ${usageNames(ku.usages)}, but a ${profile.name} certificate has ${usageNames(want.keyUsage)}`);
+  const usageNames = (bits: number) =>
+    KEY_USAGE_NAMES.filter(([bit]) => bits & bit)
+      .map(([, n]) => n)
+      .join(', ') || '(none)';
+  if (ku && ku.usages !== want.keyUsage)
+    problems.push(
+      `its keyUsage is ${usageNames(ku.usages)}, but a ${profile.name} certificate has ${usageNames(want.keyUsage)}`,
+    );
   if (want.eku) {
     const eku = parse(OID.extKeyUsage, 'extendedKeyUsage', (d) => new x509.ExtendedKeyUsageExtension(d));
     critical(OID.extKeyUsage, 'extendedKeyUsage');
     const got = eku ? eku.usages.map(String) : [];
     const ekuNames = (l: readonly string[]) => l.map((u) => EKU_NAMES[u] ?? u).join(', ');
-    if (eku && (got.length !== want.eku.length || !want.eku.every((u) => got.includes(u)))) problems.push(`its extendedKeyUsage is ${ekuNames(got) || '(none)'}, but a ${profile.name} certificate has ${ekuNames(want.eku)}`);
+    if (eku && (got.length !== want.eku.length || !want.eku.every((u) => got.includes(u))))
+      problems.push(
+        `its extendedKeyUsage is ${ekuNames(got) || '(none)'}, but a ${profile.name} certificate has ` +
+          `${ekuNames(want.eku)}`,
+      );
   }
-  const skid = parse(OID.subjectKeyIdentifier, 'subjectKeyIdentifier', (d) => Buffer.from(new x509.SubjectKeyIdentifierExtension(d).keyId, 'hex'));
+  const skid = parse(OID.subjectKeyIdentifier, 'subjectKeyIdentifier', (d) =>
+    Buffer.from(new x509.SubjectKeyIdentifierExtension(d).keyId, 'hex'),
+  );
   if (skid) {
     let own: Buffer | undefined;
     try {
@@ -782,16 +976,23 @@ export function profileProblems(tbsInput: Buffer, profileName: string, issuer: '
     } catch {
       /* the subject key problem is reported above */
     }
-    if (own && !skid.equals(own)) problems.push(`its subjectKeyIdentifier ${colonHex(skid)} is not its key's ${colonHex(own)}`);
+    if (own && !skid.equals(own))
+      problems.push(`its subjectKeyIdentifier ${colonHex(skid)} is not its key's ${colonHex(own)}`);
   }
-  if (!exts.has(OID.authorityKeyIdentifier)) problems.push(`it has no authorityKeyIdentifier extension, which a ${profile.name} certificate must have`);
+  if (!exts.has(OID.authorityKeyIdentifier))
+    problems.push(`it has no authorityKeyIdentifier extension, which a ${profile.name} certificate must have`);
 
   // Validity: the profile's length at most, and within the issuing CA's.
   const notBefore = parsed.validity.notBefore.getTime();
   const notAfter = parsed.validity.notAfter.getTime();
   const days = (notAfter.getTime() - notBefore.getTime()) / DAY_MS;
-  if (!(days > 0)) problems.push(`its validity ends (${notAfter.toISOString()}) before it starts (${notBefore.toISOString()})`);
-  else if (days > profile.maxValidityDays) problems.push(`it is valid for ${days.toFixed(1)} days, but a ${profile.name} certificate for at most ${profile.maxValidityDays}`);
+  if (!(days > 0))
+    problems.push(`its validity ends (${notAfter.toISOString()}) before it starts (${notBefore.toISOString()})`);
+  else if (days > profile.maxValidityDays)
+    problems.push(
+      `it is valid for ${days.toFixed(1)} days, but a ${profile.name} certificate for at most ` +
+        `${profile.maxValidityDays}`,
+    );
 
   // The issuer: a CA that may sign certificates, and another CA when this is one.
   if (issuer !== 'self' && issuer !== undefined) {
@@ -805,10 +1006,18 @@ export function profileProblems(tbsInput: Buffer, profileName: string, issuer: '
       const cbc = ca.getExtension(x509.BasicConstraintsExtension);
       const cku = ca.getExtension(x509.KeyUsagesExtension);
       if (!cbc?.ca) problems.push(`its issuer ${ca.subject} is not a CA (basicConstraints CA:TRUE is missing)`);
-      else if (profile.ca && cbc.pathLength !== undefined && cbc.pathLength < 1) problems.push(`its issuer ${ca.subject} has pathLen ${cbc.pathLength}, so it cannot issue another CA`);
-      if (cku && !(cku.usages & x509.KeyUsageFlags.keyCertSign)) problems.push(`its issuer ${ca.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
-      if (notBefore.getTime() < ca.notBefore.getTime()) problems.push(`it is valid from ${notBefore.toISOString()}, before its issuer's certificate (${ca.notBefore.toISOString()})`);
-      if (notAfter.getTime() > ca.notAfter.getTime()) problems.push(`it is valid until ${notAfter.toISOString()}, after its issuer's certificate (${ca.notAfter.toISOString()})`);
+      else if (profile.ca && cbc.pathLength !== undefined && cbc.pathLength < 1)
+        problems.push(`its issuer ${ca.subject} has pathLen ${cbc.pathLength}, so it cannot issue another CA`);
+      if (cku && !(cku.usages & x509.KeyUsageFlags.keyCertSign))
+        problems.push(`its issuer ${ca.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
+      if (notBefore.getTime() < ca.notBefore.getTime())
+        problems.push(
+          `it is valid from ${notBefore.toISOString()}, before its issuer's certificate (${ca.notBefore.toISOString()})`,
+        );
+      if (notAfter.getTime() > ca.notAfter.getTime())
+        problems.push(
+          `it is valid until ${notAfter.toISOString()}, after its issuer's certificate (${ca.notAfter.toISOString()})`,
+        );
     }
   }
   return problems;
@@ -882,7 +1091,9 @@ function describeExtension(ext: AsnExtension): ReviewExtension {
     }
     case OID.keyUsage: {
       const ku = new x509.KeyUsagesExtension(raw);
-      value = KEY_USAGE_NAMES.filter(([bit]) => ku.usages & bit).map(([, n]) => n).join(', ');
+      value = KEY_USAGE_NAMES.filter(([bit]) => ku.usages & bit)
+        .map(([, n]) => n)
+        .join(', ');
       break;
     }
     case OID.extKeyUsage:
@@ -893,7 +1104,8 @@ function describeExtension(ext: AsnExtension): ReviewExtension {
       break;
     case OID.authorityKeyIdentifier: {
       const akid = new x509.AuthorityKeyIdentifierExtension(raw);
-      value = akid.keyId !== undefined ? colonHex(Buffer.from(akid.keyId, 'hex')) : buf(ext.extnValue.buffer).toString('hex');
+      value =
+        akid.keyId !== undefined ? colonHex(Buffer.from(akid.keyId, 'hex')) : buf(ext.extnValue.buffer).toString('hex');
       if (akid.certId) value += ` (issuer+serial ${akid.certId.serialNumber})`;
       break;
     }
@@ -975,8 +1187,12 @@ export function formatReview(r: Review): string {
  * from the TBS bytes by whoever checks, never taken from the coordinator.
  */
 export function approvalMessage(tbs: Buffer, issuerFingerprint: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(issuerFingerprint)) throw new CertError('REQUEST_INVALID', 'issuerFingerprint must be 64 lowercase hex digits');
-  return Buffer.from(`uptane-quorum x509 approval v1\ntbs-sha256 ${sha256hex(tbs)}\nissuer ${issuerFingerprint}\n`, 'utf8');
+  if (!/^[0-9a-f]{64}$/.test(issuerFingerprint))
+    throw new CertError('REQUEST_INVALID', 'issuerFingerprint must be 64 lowercase hex digits');
+  return Buffer.from(
+    `uptane-quorum x509 approval v1\ntbs-sha256 ${sha256hex(tbs)}\nissuer ${issuerFingerprint}\n`,
+    'utf8',
+  );
 }
 
 export interface Approval {
@@ -991,8 +1207,15 @@ export interface Approval {
  * copy of one approval counts once), and throw APPROVALS_UNMET below the threshold. Returns the
  * fingerprints that counted.
  */
-export function verifyApprovals(tbs: Buffer, issuerFingerprint: string, approvals: readonly Approval[], pinned: readonly PublicKey[], threshold: number): string[] {
-  if (!Number.isInteger(threshold) || threshold < 1) throw new CertError('REQUEST_INVALID', `approval threshold must be a positive integer, got ${threshold}`);
+export function verifyApprovals(
+  tbs: Buffer,
+  issuerFingerprint: string,
+  approvals: readonly Approval[],
+  pinned: readonly PublicKey[],
+  threshold: number,
+): string[] {
+  if (!Number.isInteger(threshold) || threshold < 1)
+    throw new CertError('REQUEST_INVALID', `approval threshold must be a positive integer, got ${threshold}`);
   const message = approvalMessage(tbs, issuerFingerprint);
   const pinnedFps = new Set(pinned.map((k) => k.fingerprint));
   const counted = new Set<string>();
@@ -1001,7 +1224,10 @@ export function verifyApprovals(tbs: Buffer, issuerFingerprint: string, approval
     if (verifySignature(a.publicKey, message, a.signature)) counted.add(a.publicKey.fingerprint);
   }
   if (counted.size < threshold) {
-    throw new CertError('APPROVALS_UNMET', `${counted.size} of the required ${threshold} pinned keyholders approved TBS sha256 ${sha256hex(tbs)}`);
+    throw new CertError(
+      'APPROVALS_UNMET',
+      `${counted.size} of the required ${threshold} pinned keyholders approved TBS sha256 ${sha256hex(tbs)}`,
+    );
   }
   return [...counted];
 }

@@ -19,10 +19,22 @@ export interface PinnedApprovers {
   approvers: { name: string; fingerprint: string; publicKey: string }[];
 }
 
-export function pinApprovers(home: string, approvers: { name: string; publicKey: string }[], threshold: number): PinnedApprovers {
+export function pinApprovers(
+  home: string,
+  approvers: { name: string; publicKey: string }[],
+  threshold: number,
+): PinnedApprovers {
   const keys = approvers.map((a) => ({ name: a.name, pk: publicKeyFrom(a.publicKey) }));
-  if (new Set(keys.map((k) => k.pk.fingerprint)).size !== keys.length) throw new Refusal('PAYLOAD_MALFORMED', 'one key is pinned under two approver names');
-  const pinned: PinnedApprovers = { threshold, approvers: keys.map((k) => ({ name: k.name, fingerprint: k.pk.fingerprint, publicKey: k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() })) };
+  if (new Set(keys.map((k) => k.pk.fingerprint)).size !== keys.length)
+    throw new Refusal('PAYLOAD_MALFORMED', 'one key is pinned under two approver names');
+  const pinned: PinnedApprovers = {
+    threshold,
+    approvers: keys.map((k) => ({
+      name: k.name,
+      fingerprint: k.pk.fingerprint,
+      publicKey: k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+    })),
+  };
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const file = path.join(home, APPROVERS_FILE);
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(pinned, null, 2) + '\n', { mode: 0o600 });
@@ -40,16 +52,24 @@ export interface CheckedCert {
   tbs: Buffer;
   tbsSha256: string;
   review: Review;
-  /** PEM, as the coordinator sent it: the issuing CA's certificate first (empty for a fleet root). Checked by checkIssuer. */
+  /**
+   * PEM, as the coordinator sent it: the issuing CA's certificate first (empty for a fleet root). Checked by
+   * checkIssuer.
+   */
   chain: readonly string[];
 }
 
 /** The TBS bytes as received, hashed and described here; the coordinator's description is not used. */
 export function checkCertPayload(round: CertRoundInfo, tbsBase64: string, chain: readonly string[]): CheckedCert {
-  if (round.state !== 'open') throw new Refusal('ROUND_CLOSED', `certificate round ${round.id} is ${round.state}; nothing to sign`);
+  if (round.state !== 'open')
+    throw new Refusal('ROUND_CLOSED', `certificate round ${round.id} is ${round.state}; nothing to sign`);
   const tbs = Buffer.from(tbsBase64, 'base64');
   const tbsSha256 = sha256hex(tbs);
-  if (tbsSha256 !== round.tbsSha256) throw new Refusal('PAYLOAD_MISMATCH', `the TBS bytes hash to ${tbsSha256}, but the coordinator says ${round.tbsSha256}; refusing`);
+  if (tbsSha256 !== round.tbsSha256)
+    throw new Refusal(
+      'PAYLOAD_MISMATCH',
+      `the TBS bytes hash to ${tbsSha256}, but the coordinator says ${round.tbsSha256}; refusing`,
+    );
   let review: Review;
   try {
     review = reviewTbs(tbs);
@@ -58,7 +78,11 @@ export function checkCertPayload(round: CertRoundInfo, tbsBase64: string, chain:
   }
   // A self-issued certificate names its own key: the issuer key the approvals name must be it.
   if (review.selfIssued && review.publicKey.fingerprint !== round.issuerFingerprint) {
-    throw new Refusal('PAYLOAD_MALFORMED', `a self-issued certificate for key ${review.publicKey.fingerprint} said to be signed by ${round.issuerFingerprint}`);
+    throw new Refusal(
+      'PAYLOAD_MALFORMED',
+      `a self-issued certificate for key ${review.publicKey.fingerprint} said to be signed by ` +
+        `${round.issuerFingerprint}`,
+    );
   }
   return { round, tbs, tbsSha256, review, chain };
 }
@@ -80,7 +104,10 @@ export function checkIssuer(c: CheckedCert, caKey: PublicKey): void {
   if (problems.length) {
     throw new Refusal(
       'ISSUER_MISMATCH',
-      `certificate round ${c.round.id} (${c.round.profile} from CA ${c.round.ca}) would not be issued by your CA as its certificate names it: ${problems.join('; ')}. Nothing was signed; the coordinator (or its database) is not to be trusted with this round: ask the release coordinator to cancel it (quorum cert cancel ${c.round.id}) and find out how these bytes were made`,
+      `certificate round ${c.round.id} (${c.round.profile} from CA ${c.round.ca}) would not be issued by your ` +
+        `CA as its certificate names it: ${problems.join('; ')}. Nothing was signed; the coordinator (or its ` +
+        'database) is not to be trusted with this round: ask the release coordinator to cancel it (quorum cert ' +
+        `cancel ${c.round.id}) and find out how these bytes were made`,
     );
   }
 }
@@ -94,15 +121,24 @@ export function checkIssuer(c: CheckedCert, caKey: PublicKey): void {
  */
 export function checkIssuerAsApprover(c: CheckedCert): void {
   const refuse = (why: string): never => {
-    throw new Refusal('ISSUER_MISMATCH', `certificate round ${c.round.id}: ${why}; not approved: ask the release coordinator to cancel it (quorum cert cancel ${c.round.id})`);
+    throw new Refusal(
+      'ISSUER_MISMATCH',
+      `certificate round ${c.round.id}: ${why}; not approved: ask the release coordinator to cancel it (quorum ` +
+        `cert cancel ${c.round.id})`,
+    );
   };
   if (c.round.profile === 'fleet-root') {
-    if (!c.review.selfIssued) refuse(`a fleet root must name itself as issuer, but the TBS issuer is ${c.review.issuer}`);
+    if (!c.review.selfIssued)
+      refuse(`a fleet root must name itself as issuer, but the TBS issuer is ${c.review.issuer}`);
     return;
   }
   const first = c.chain[0];
   if (first === undefined) return refuse('it came without the CA certificate (chain) to check its issuer against');
   const key = publicKeyFrom(new crypto.X509Certificate(first).publicKey);
-  if (key.fingerprint !== c.round.issuerFingerprint) refuse(`it is said to be signed by key ${c.round.issuerFingerprint}, but its CA certificate is for key ${key.fingerprint}`);
+  if (key.fingerprint !== c.round.issuerFingerprint)
+    refuse(
+      `it is said to be signed by key ${c.round.issuerFingerprint}, but its CA certificate is for key ` +
+        `${key.fingerprint}`,
+    );
   checkIssuer(c, key);
 }

@@ -9,7 +9,15 @@ import WebSocket from 'ws';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import type { Dialect } from '../protocol/canonical.js';
-import { checkScheme, normaliseFingerprint, pinnedTls, randomId, requestJson, TransportError, type Pin } from '../protocol/transport.js';
+import {
+  checkScheme,
+  normaliseFingerprint,
+  pinnedTls,
+  randomId,
+  requestJson,
+  TransportError,
+  type Pin,
+} from '../protocol/transport.js';
 import { ServerMessageSchema, authMessage, type ClientMessage, type ServerMessage } from '../protocol/wire.js';
 
 export interface ConnectionOptions {
@@ -50,11 +58,16 @@ export class SignerConnection extends EventEmitter {
 
   /** Connect once (rejects on failure); with `reconnect`, later drops are retried by themselves. */
   async connect(): Promise<Hello> {
-    const { serverId, nonce } = await requestJson<{ serverId: string; nonce: string }>(`${this.opts.server.replace(/\/$/, '')}/v1/challenge`, { pin: this.opts.pin, unsafeAllowPlaintext: this.opts.unsafeAllowPlaintext });
+    const { serverId, nonce } = await requestJson<{ serverId: string; nonce: string }>(
+      `${this.opts.server.replace(/\/$/, '')}/v1/challenge`,
+      { pin: this.opts.pin, unsafeAllowPlaintext: this.opts.unsafeAllowPlaintext },
+    );
     this.checkServer(serverId);
     const fp = this.opts.signer.publicKey.fingerprint;
     // The login names the certificate this client pinned: relayed to another coordinator, it fails there.
-    const sig = await this.opts.signer.sign(authMessage(serverId, nonce, fp, this.opts.pin ? normaliseFingerprint(this.opts.pin.fingerprint256) : null));
+    const sig = await this.opts.signer.sign(
+      authMessage(serverId, nonce, fp, this.opts.pin ? normaliseFingerprint(this.opts.pin.fingerprint256) : null),
+    );
     const ws = new WebSocket(this.wsUrl, {
       headers: { 'x-quorum-key': fp, 'x-quorum-nonce': nonce, 'x-quorum-signature': sig.toString('base64') },
       maxPayload: WIRE_LIMITS.clientMaxPayload,
@@ -68,7 +81,10 @@ export class SignerConnection extends EventEmitter {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          let err = { code: `HTTP_${res.statusCode}`, message: `the coordinator refused the connection (HTTP ${res.statusCode})` };
+          let err = {
+            code: `HTTP_${res.statusCode}`,
+            message: `the coordinator refused the connection (HTTP ${res.statusCode})`,
+          };
           try {
             err = (JSON.parse(Buffer.concat(chunks).toString()) as { error: typeof err }).error ?? err;
           } catch {
@@ -122,7 +138,12 @@ export class SignerConnection extends EventEmitter {
       ws.on('close', (code, reason) => {
         for (const [, p] of this.pending) {
           clearTimeout(p.timer);
-          p.reject(new TransportError('DISCONNECTED', `connection closed (${code}${reason.length ? ' ' + reason.toString() : ''})`));
+          p.reject(
+            new TransportError(
+              'DISCONNECTED',
+              `connection closed (${code}${reason.length ? ' ' + reason.toString() : ''})`,
+            ),
+          );
         }
         this.pending.clear();
         if (!settled) {
@@ -162,25 +183,43 @@ export class SignerConnection extends EventEmitter {
     const want = this.opts.expect;
     if (!want) return;
     if (serverId !== want.serverId) {
-      throw new TransportError('SERVER_CHANGED', `the coordinator at ${this.opts.server} says it is ${JSON.stringify(serverId)}, but you joined ${JSON.stringify(want.serverId)}; nothing was signed. If your release coordinator really replaced it, run quorum-signer join again`);
+      throw new TransportError(
+        'SERVER_CHANGED',
+        `the coordinator at ${this.opts.server} says it is ${JSON.stringify(serverId)}, but you joined ` +
+          `${JSON.stringify(want.serverId)}; nothing was signed. If your release coordinator really replaced it, ` +
+          'run quorum-signer join again',
+      );
     }
     if (dialect !== undefined && dialect !== want.dialect) {
-      throw new TransportError('SERVER_CHANGED', `the coordinator ${serverId} now says its repository is ${dialect}, but it was ${want.dialect} when you joined; nothing was sent. Ask your release coordinator, then run quorum-signer join again`);
+      throw new TransportError(
+        'SERVER_CHANGED',
+        `the coordinator ${serverId} now says its repository is ${dialect}, but it was ${want.dialect} when ` +
+          'you joined; nothing was sent. Ask your release coordinator, then run quorum-signer join again',
+      );
     }
   }
 
   /** Send a request and wait for the answer with the same ref (an `error` answer rejects). */
-  request<T extends ServerMessage['type']>(msg: ClientMessage, expect: T): Promise<Extract<ServerMessage, { type: T }>> {
+  request<T extends ServerMessage['type']>(
+    msg: ClientMessage,
+    expect: T,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new TransportError('DISCONNECTED', 'not connected to the coordinator'));
+    if (!ws || ws.readyState !== WebSocket.OPEN)
+      return Promise.reject(new TransportError('DISCONNECTED', 'not connected to the coordinator'));
     const ref = randomId();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
-        reject(new TransportError('TIMEOUT', `no answer to ${msg.type} within ${this.opts.requestTimeoutMs ?? 30_000} ms`));
+        reject(
+          new TransportError('TIMEOUT', `no answer to ${msg.type} within ${this.opts.requestTimeoutMs ?? 30_000} ms`),
+        );
       }, this.opts.requestTimeoutMs ?? 30_000);
       this.pending.set(ref, {
-        resolve: (m) => (m.type === expect ? resolve(m as Extract<ServerMessage, { type: T }>) : reject(new TransportError('BAD_RESPONSE', `expected ${expect}, got ${m.type}`))),
+        resolve: (m) =>
+          m.type === expect
+            ? resolve(m as Extract<ServerMessage, { type: T }>)
+            : reject(new TransportError('BAD_RESPONSE', `expected ${expect}, got ${m.type}`)),
         reject,
         timer,
       });

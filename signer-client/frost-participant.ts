@@ -14,7 +14,30 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalize } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
-import { checkCeremony, checkIdentities, checkTranscripts, dkgFinish, dkgRestore, dkgRound2, dkgSnapshot, dkgStart, FrostError, groupPublicKey, identityStatement, signIdentity, signTranscript, transcriptDigest, type DkgOutcome, type DkgState, type FrostCommitment, type FrostGroup, type FrostPurpose, type FrostSignatureShare, type FrostSignedIdentity, type FrostSignRequest } from '../protocol/frost.js';
+import {
+  checkCeremony,
+  checkIdentities,
+  checkTranscripts,
+  dkgFinish,
+  dkgRestore,
+  dkgRound2,
+  dkgSnapshot,
+  dkgStart,
+  FrostError,
+  groupPublicKey,
+  identityStatement,
+  signIdentity,
+  signTranscript,
+  transcriptDigest,
+  type DkgOutcome,
+  type DkgState,
+  type FrostCommitment,
+  type FrostGroup,
+  type FrostPurpose,
+  type FrostSignatureShare,
+  type FrostSignedIdentity,
+  type FrostSignRequest,
+} from '../protocol/frost.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { sha256hex, type PublicKey } from '../protocol/keys.js';
 import type { ServerMessage } from '../protocol/wire.js';
@@ -26,7 +49,8 @@ import { Refusal } from './trust.js';
 export const frostDir = (home: string) => path.join(home, 'frost');
 const RETRY_CODES = new Set(['DISCONNECTED', 'TIMEOUT', 'CONNECT']);
 /** When a FROST command gives up waiting for the others: --timeout-s, default an hour. */
-export const deadlineOf = (v: { 'timeout-s'?: string }) => Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
+export const deadlineOf = (v: { 'timeout-s'?: string }) =>
+  Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Retry a request across a dropped connection (the session reconnects by itself) until `deadline`. */
@@ -98,7 +122,8 @@ export interface JoinResult {
   transcript: string;
 }
 
-const purposeText = (p: FrostPurpose) => (p.kind === 'fleet-ca' ? `the key of fleet CA ${p.name}` : `the root/targets key frost:${p.name}`);
+const purposeText = (p: FrostPurpose) =>
+  p.kind === 'fleet-ca' ? `the key of fleet CA ${p.name}` : `the root/targets key frost:${p.name}`;
 
 /**
  * Take part in DKG ceremony `o.ceremony` until the group is agreed; null if the person declined.
@@ -111,7 +136,13 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
   const { conn, store, ceremony: id, deadline, out } = o;
   const me = conn.hello!.keyholder;
   const get = () => retrying(deadline, () => conn.request({ type: 'frost.dkg.get', ceremony: id }, 'frost.dkg.status'));
-  const pushes = pushWaiter(conn, ['frost.dkg.round1.all', 'frost.dkg.round2.inbox', 'frost.dkg.done', 'frost.dkg.failed', 'reconnected']);
+  const pushes = pushWaiter(conn, [
+    'frost.dkg.round1.all',
+    'frost.dkg.round2.inbox',
+    'frost.dkg.done',
+    'frost.dkg.failed',
+    'reconnected',
+  ]);
   try {
     const waitFor = async (what: string, ok: (st: DkgStatus) => boolean): Promise<DkgStatus> => {
       for (;;) {
@@ -131,15 +162,32 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     const mine = ceremony.participants.find((p) => p.name === me);
     if (!mine) throw new Refusal('NOT_NEEDED', `you (${me}) are not a participant of ceremony ${id}`);
     const myKey = store.identityPublicKey();
-    if (mine.identityKey !== myKey) throw new Refusal('IDENTITY_MISMATCH', `ceremony ${id} lists identity key ${mine.identityKey} for you, but your identity in ${store.dir} is ${myKey}; ask the release coordinator to record your key`);
+    if (mine.identityKey !== myKey)
+      throw new Refusal(
+        'IDENTITY_MISMATCH',
+        `ceremony ${id} lists identity key ${mine.identityKey} for you, but your identity in ${store.dir} is ` +
+          `${myKey}; ask the release coordinator to record your key`,
+      );
     identityStatement(ceremony, me); // FROST_CEREMONY_INVALID for a ceremony that states no purpose
     // Whose statements count: the keys pinned here, and this keyholder's own.
     const pins = store.pinnedKeys();
     const keyOf = (name: string) => (name === me ? o.signer.publicKey : pins.get(name));
-    out(`DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group, to become ${purposeText(ceremony.purpose!)}`);
-    for (const p of ceremony.participants) out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : `  signing key ${keyOf(p.name)?.fingerprint.slice(0, 16) ?? 'NOT PINNED'}…`}`);
+    out(
+      `DKG ceremony ${id}: a ${ceremony.threshold}-of-${ceremony.participants.length} FROST (Ed25519) group, ` +
+        `to become ${purposeText(ceremony.purpose!)}`,
+    );
+    for (const p of ceremony.participants)
+      out(
+        `  ${p.identifier}. ${p.name}  identity ${p.identityKey}${p.name === me ? '  (you)' : `  signing key ${keyOf(p.name)?.fingerprint.slice(0, 16) ?? 'NOT PINNED'}…`}`,
+      );
     const unpinned = ceremony.participants.filter((p) => !keyOf(p.name)).map((p) => p.name);
-    if (unpinned.length) throw new FrostError('FROST_NOT_PINNED', `no pinned signing key for ${unpinned.join(', ')}: get the public key each enrolled with from them (not from the coordinator) and run quorum-signer frost pin-participants ${unpinned.map((n) => `--participant ${n}=${n}.pub.pem`).join(' ')}; nothing was sent`);
+    if (unpinned.length)
+      throw new FrostError(
+        'FROST_NOT_PINNED',
+        `no pinned signing key for ${unpinned.join(', ')}: get the public key each enrolled with from them ` +
+          '(not from the coordinator) and run quorum-signer frost pin-participants ' +
+          `${unpinned.map((n) => `--participant ${n}=${n}.pub.pem`).join(' ')}; nothing was sent`,
+      );
     if (st.state === 'failed') {
       store.dropDkgState(id);
       throw new Refusal('CEREMONY_FAILED', `ceremony ${id} failed: ${st.failure}`);
@@ -147,7 +195,12 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     // A participant that crashed resumes from its encrypted round-1 state (saved before round 1 left).
     const resuming = store.hasDkgState(id);
     if (!resuming && (st.state !== 'round1' || st.round1Received.includes(mine.identifier))) {
-      throw new Refusal('CEREMONY_STARTED', `ceremony ${id} is at step ${st.state}${st.round1Received.includes(mine.identifier) ? ' and already has your round-1 package' : ''}, and ${store.dkgStateFile(id)} holds no state to resume from; ask the release coordinator to cancel and reopen the ceremony`);
+      throw new Refusal(
+        'CEREMONY_STARTED',
+        `ceremony ${id} is at step ${st.state}${st.round1Received.includes(mine.identifier) ? ' and already has your round-1 package' : ''}, ` +
+          `and ${store.dkgStateFile(id)} holds no state to resume from; ask the release coordinator to cancel ` +
+          'and reopen the ceremony',
+      );
     }
     if (!(await o.confirm(`${resuming ? 'resume' : 'take part in'} ceremony ${id}?`))) return null;
     const pass = await o.passphrase();
@@ -155,7 +208,18 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     const cost = o.scrypt ?? SCRYPT_DEFAULT;
     const refuse = async (e: unknown): Promise<never> => {
       if (e instanceof FrostError) {
-        await conn.request({ type: 'frost.refuse', ceremony: id, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.dkg.status').catch(() => undefined);
+        await conn
+          .request(
+            {
+              type: 'frost.refuse',
+              ceremony: id,
+              code: e.code,
+              message: e.message.slice(0, 2048),
+              participants: e.participants,
+            },
+            'frost.dkg.status',
+          )
+          .catch(() => undefined);
         store.dropDkgState(id); // this ceremony is over
       }
       throw e;
@@ -163,7 +227,11 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     let state: DkgState;
     if (resuming) {
       state = dkgRestore(store.loadDkgState(id, pass));
-      if (checkCeremony(state.ceremony) !== checkCeremony(ceremony)) throw new Refusal('CEREMONY_CONFLICT', `the state stored in ${store.dkgStateFile(id)} is for another ceremony ${id} than the coordinator's`);
+      if (checkCeremony(state.ceremony) !== checkCeremony(ceremony))
+        throw new Refusal(
+          'CEREMONY_CONFLICT',
+          `the state stored in ${store.dkgStateFile(id)} is for another ceremony ${id} than the coordinator's`,
+        );
       out(`resuming from ${store.dkgStateFile(id)}`);
     } else {
       state = dkgStart(ceremony, mine.identifier).state;
@@ -172,7 +240,12 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     // This keyholder's identity key, bound to this ceremony, signed with its enrolled key.
     const statement = await signIdentity(ceremony, me, o.signer);
     // Identical when resent after a crash (the coordinator accepts it once, and the same again).
-    await retrying(deadline, () => conn.request({ type: 'frost.dkg.round1', ceremony: id, package: state.round1, identity: statement }, 'frost.dkg.status'));
+    await retrying(deadline, () =>
+      conn.request(
+        { type: 'frost.dkg.round1', ceremony: id, package: state.round1, identity: statement },
+        'frost.dkg.status',
+      ),
+    );
     out('round 1 sent; waiting for the other participants');
     st = await waitFor('every round-1 package', (x) => x.round1All.length === ceremony.participants.length);
     o.onStep?.('round1.all');
@@ -186,11 +259,19 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     } catch (e) {
       return refuse(e);
     }
-    out(`identity statements of ${ceremony.participants.map((p) => p.name).join(', ')} verified against your pinned keys`);
+    out(
+      `identity statements of ${ceremony.participants.map((p) => p.name).join(', ')} verified against your pinned keys`,
+    );
     // After a crash past round 2 the coordinator holds the packages sent then; these are not resent.
-    if (!st.round2Received.includes(mine.identifier)) await retrying(deadline, () => conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'));
+    if (!st.round2Received.includes(mine.identifier))
+      await retrying(deadline, () =>
+        conn.request({ type: 'frost.dkg.round2', ceremony: id, packages }, 'frost.dkg.status'),
+      );
     out('round 2 sent (encrypted to each participant); waiting for the others');
-    st = await waitFor('the round-2 packages addressed to you', (x) => x.inbox.length === ceremony.participants.length - 1);
+    st = await waitFor(
+      'the round-2 packages addressed to you',
+      (x) => x.inbox.length === ceremony.participants.length - 1,
+    );
     o.onStep?.('inbox');
     let outcome: DkgOutcome;
     try {
@@ -200,23 +281,41 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
     }
     const transcript = transcriptDigest(ceremony, identities, round1All);
     const signedTranscript = await signTranscript(ceremony, mine.identifier, transcript, o.signer);
-    await retrying(deadline, () => conn.request({ type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm, transcript: signedTranscript }, 'frost.dkg.status'));
+    await retrying(deadline, () =>
+      conn.request(
+        { type: 'frost.dkg.confirm', ceremony: id, confirm: outcome.confirm, transcript: signedTranscript },
+        'frost.dkg.status',
+      ),
+    );
     out(`confirmation and transcript signature sent; waiting for the others`);
     st = await waitFor('the coordinator to agree on the group', (x) => x.state === 'done');
-    if (!st.group || st.group.groupPublicKey !== outcome.group.groupPublicKey || sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))) {
+    if (
+      !st.group ||
+      st.group.groupPublicKey !== outcome.group.groupPublicKey ||
+      sha256hex(canonicalize(st.group, 'tuf')) !== sha256hex(canonicalize(outcome.group, 'tuf'))
+    ) {
       store.dropDkgState(id);
-      throw new Refusal('GROUP_MISMATCH', `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey}); no share stored`);
+      throw new Refusal(
+        'GROUP_MISMATCH',
+        `the coordinator recorded another group for ${id} than this participant computed (${outcome.group.groupPublicKey}); ` +
+          'no share stored',
+      );
     }
     try {
       checkTranscripts(ceremony, transcript, st.transcripts, keyOf); // every participant signed this very transcript
     } catch (e) {
       store.dropDkgState(id);
-      throw new FrostError((e as FrostError).code ?? 'FROST_TRANSCRIPT_UNSIGNED', `${(e as Error).message}; the group is not agreed and no share is stored`, (e as FrostError).participants ?? []);
+      throw new FrostError(
+        (e as FrostError).code ?? 'FROST_TRANSCRIPT_UNSIGNED',
+        `${(e as Error).message}; the group is not agreed and no share is stored`,
+        (e as FrostError).participants ?? [],
+      );
     }
     // Only now is the share kept (a crash before this resumes from the DKG state, which stays until here).
     const file = store.shareFile(outcome.group.groupPublicKey);
     if (!fs.existsSync(file)) store.saveShare(outcome.share, pass, cost);
-    else if (store.unlockShare(outcome.group.groupPublicKey, pass).identifier !== mine.identifier) throw new Refusal('CEREMONY_CONFLICT', `${file} holds another share of this group`);
+    else if (store.unlockShare(outcome.group.groupPublicKey, pass).identifier !== mine.identifier)
+      throw new Refusal('CEREMONY_CONFLICT', `${file} holds another share of this group`);
     out(`share stored encrypted in ${file}`);
     out(`DKG transcript sha256 ${transcript}: every participant signed it; compare it with theirs out of band`);
     store.dropDkgState(id); // the share is stored; the polynomial is no longer needed
@@ -228,7 +327,9 @@ export async function joinCeremony(o: JoinOptions): Promise<JoinResult | null> {
 
 type SignStatus = Extract<ServerMessage, { type: 'frost.sign.status' }>;
 
-/** What signs in a session: a FrostStore share (frost-store.ts FrostKeyholder), or nonces in memory (the benchmark's). */
+/**
+ * What signs in a session: a FrostStore share (frost-store.ts FrostKeyholder), or nonces in memory (the benchmark's).
+ */
 export interface ShareHolder {
   readonly identifier: number;
   commitSync(session: string): FrostCommitment;
@@ -243,11 +344,25 @@ export interface ShareHolder {
  * the request's sha256 against them). An aborted attempt's commitment is abandoned and a new one
  * made; FrostStore refuses to use a nonce twice.
  */
-export async function signSession(conn: SignerConnection, kh: ShareHolder, group: FrostGroup, session: string, message: Buffer, deadline: number, out: (line: string) => void): Promise<SignStatus> {
+export async function signSession(
+  conn: SignerConnection,
+  kh: ShareHolder,
+  group: FrostGroup,
+  session: string,
+  message: Buffer,
+  deadline: number,
+  out: (line: string) => void,
+): Promise<SignStatus> {
   const me = kh.identifier;
   let mine: FrostCommitment | null = null;
   const signed = new Set<string>();
-  const pushes = pushWaiter(conn, ['frost.sign.request', 'frost.sign.abort', 'round.updated', 'cert.updated', 'reconnected']);
+  const pushes = pushWaiter(conn, [
+    'frost.sign.request',
+    'frost.sign.abort',
+    'round.updated',
+    'cert.updated',
+    'reconnected',
+  ]);
   try {
     return await signLoop();
   } finally {
@@ -257,20 +372,43 @@ export async function signSession(conn: SignerConnection, kh: ShareHolder, group
     for (;;) {
       pushes.settle();
       const st = await retrying(deadline, () => conn.request({ type: 'frost.sign.get', session }, 'frost.sign.status'));
-      if (st.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `session ${session} is for group key ${st.groupPublicKey}, not ${group.groupPublicKey}`);
+      if (st.groupPublicKey !== group.groupPublicKey)
+        throw new Refusal(
+          'PAYLOAD_MISMATCH',
+          `session ${session} is for group key ${st.groupPublicKey}, not ${group.groupPublicKey}`,
+        );
       if (st.done) return st;
       if (st.state !== 'open') throw new Refusal('ROUND_CLOSED', `the round of session ${session} is ${st.state}`);
-      if (st.excluded.includes(me)) throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing session ${session}`);
-      if (Date.now() > deadline) throw new Refusal('TIMEOUT', `session ${session}: gave up waiting for the other signers`);
+      if (st.excluded.includes(me))
+        throw new Refusal('NOT_NEEDED', `the coordinator excluded you from signing session ${session}`);
+      if (Date.now() > deadline)
+        throw new Refusal('TIMEOUT', `session ${session}: gave up waiting for the other signers`);
       const req = st.request;
       if (req && req.commitments.some((c) => c.identifier === me)) {
         if (!signed.has(req.session)) {
-          if (req.groupPublicKey !== group.groupPublicKey) throw new Refusal('PAYLOAD_MISMATCH', `the signing request is for another group key (${req.groupPublicKey})`);
+          if (req.groupPublicKey !== group.groupPublicKey)
+            throw new Refusal(
+              'PAYLOAD_MISMATCH',
+              `the signing request is for another group key (${req.groupPublicKey})`,
+            );
           let share: FrostSignatureShare;
           try {
-            share = kh.signSync(req, message); // checks the request names exactly these bytes, and every commitment in it
+            // checks the request names exactly these bytes, and every commitment in it
+            share = kh.signSync(req, message);
           } catch (e) {
-            if (e instanceof FrostError) await conn.request({ type: 'frost.refuse', session: req.session, code: e.code, message: e.message.slice(0, 2048), participants: e.participants }, 'frost.sign.status').catch(() => undefined);
+            if (e instanceof FrostError)
+              await conn
+                .request(
+                  {
+                    type: 'frost.refuse',
+                    session: req.session,
+                    code: e.code,
+                    message: e.message.slice(0, 2048),
+                    participants: e.participants,
+                  },
+                  'frost.sign.status',
+                )
+                .catch(() => undefined);
             // Another participant's commitment is invalid: reported (the coordinator checks it and
             // excludes that participant); this one's nonce answered nothing, so it is burnt and a
             // fresh commitment goes into the next attempt.
@@ -286,7 +424,9 @@ export async function signSession(conn: SignerConnection, kh: ShareHolder, group
           signed.add(req.session);
           mine = null;
           try {
-            await retrying(deadline, () => conn.request({ type: 'frost.sign.share', session: req.session, share }, 'frost.sign.status'));
+            await retrying(deadline, () =>
+              conn.request({ type: 'frost.sign.share', session: req.session, share }, 'frost.sign.status'),
+            );
             out(`signature share sent for ${req.session}`);
           } catch (e) {
             if (!(e instanceof QuorumError) || e.code !== 'SESSION_NOT_FOUND') throw e;
@@ -298,7 +438,9 @@ export async function signSession(conn: SignerConnection, kh: ShareHolder, group
         mine = kh.commitSync(session);
         const c = mine;
         try {
-          await retrying(deadline, () => conn.request({ type: 'frost.sign.commitment', session, commitment: c }, 'frost.sign.status'));
+          await retrying(deadline, () =>
+            conn.request({ type: 'frost.sign.commitment', session, commitment: c }, 'frost.sign.status'),
+          );
         } catch (e) {
           if (!(e instanceof QuorumError) || (e.code !== 'CEREMONY_CONFLICT' && e.code !== 'SESSION_DONE')) throw e;
         }
@@ -312,5 +454,7 @@ export async function signSession(conn: SignerConnection, kh: ShareHolder, group
 export function heldGroups(home: string): { group: FrostGroup; pk: PublicKey }[] {
   const dir = frostDir(home);
   if (!fs.existsSync(dir)) return [];
-  return FrostStore.open(dir).groups().map((group) => ({ group, pk: groupPublicKey(group) }));
+  return FrostStore.open(dir)
+    .groups()
+    .map((group) => ({ group, pk: groupPublicKey(group) }));
 }

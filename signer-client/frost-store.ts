@@ -62,10 +62,22 @@ export type ScryptCost = { N: number; r: number; p: number };
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n * 2}}$`));
-const KdfSchema = z.strictObject({ name: z.literal('scrypt'), N: z.number().int().min(SCRYPT_MIN_N), r: z.number().int().min(1).max(64), p: z.number().int().min(1).max(16), salt: b64 });
+const KdfSchema = z.strictObject({
+  name: z.literal('scrypt'),
+  N: z.number().int().min(SCRYPT_MIN_N),
+  r: z.number().int().min(1).max(64),
+  p: z.number().int().min(1).max(16),
+  salt: b64,
+});
 const CipherSchema = z.strictObject({ name: z.literal('aes-256-gcm'), iv: b64, tag: b64 });
 
-const IdentityFileSchema = z.strictObject({ format: z.literal(FROST_IDENTITY_FORMAT), publicKey: hex(32), kdf: KdfSchema, cipher: CipherSchema, ciphertext: b64 });
+const IdentityFileSchema = z.strictObject({
+  format: z.literal(FROST_IDENTITY_FORMAT),
+  publicKey: hex(32),
+  kdf: KdfSchema,
+  cipher: CipherSchema,
+  ciphertext: b64,
+});
 type IdentityFile = z.infer<typeof IdentityFileSchema>;
 
 const ShareFileSchema = z.strictObject({
@@ -91,7 +103,15 @@ type DkgStateFile = z.infer<typeof DkgStateFileSchema>;
 
 const PinsFileSchema = z.strictObject({
   format: z.literal(FROST_PINS_FORMAT),
-  participants: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), fingerprint: hex(32), publicKey: z.string().max(16384) })).max(1000),
+  participants: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+        fingerprint: hex(32),
+        publicKey: z.string().max(16384),
+      }),
+    )
+    .max(1000),
 });
 export type PinnedParticipant = z.infer<typeof PinsFileSchema>['participants'][number];
 
@@ -148,7 +168,8 @@ function publishDurable(file: string, data: string): void {
   try {
     fs.linkSync(tmp, file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FrostError('FROST_STORE_INVALID', `${file} exists; a share or identity is never overwritten`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new FrostError('FROST_STORE_INVALID', `${file} exists; a share or identity is never overwritten`);
     throw e;
   } finally {
     fs.unlinkSync(tmp);
@@ -172,11 +193,14 @@ function readJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
 
 /** Separate keys for the share itself and for its nonces, from one scrypt run. */
 function subkey(master: Buffer, purpose: string): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(`uptane-quorum/frost-store/${purpose}`), 32));
+  return Buffer.from(
+    crypto.hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(`uptane-quorum/frost-store/${purpose}`), 32),
+  );
 }
 
 function newKdf(cost: ScryptCost) {
-  if (!(cost.N >= SCRYPT_MIN_N)) throw new FrostError('FROST_STORE_INVALID', `scrypt cost N=${cost.N} is below the minimum ${SCRYPT_MIN_N}`);
+  if (!(cost.N >= SCRYPT_MIN_N))
+    throw new FrostError('FROST_STORE_INVALID', `scrypt cost N=${cost.N} is below the minimum ${SCRYPT_MIN_N}`);
   return { name: 'scrypt' as const, N: cost.N, r: cost.r, p: cost.p, salt: crypto.randomBytes(16).toString('base64') };
 }
 
@@ -184,13 +208,40 @@ function checkPassphrase(passphrase: string): void {
   if (passphrase.length < 8) throw new FrostError('FROST_PASSPHRASE', 'choose a passphrase of at least 8 characters');
 }
 
-const identityAad = (f: Pick<IdentityFile, 'format' | 'publicKey' | 'kdf'>) => Buffer.from(JSON.stringify([f.format, f.publicKey, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
+const identityAad = (f: Pick<IdentityFile, 'format' | 'publicKey' | 'kdf'>) =>
+  Buffer.from(JSON.stringify([f.format, f.publicKey, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
 const groupDigest = (g: FrostGroup) => sha256hex(canonicalize(g, 'tuf'));
 const shareAad = (f: Pick<ShareFile, 'format' | 'groupPublicKey' | 'identifier' | 'group' | 'kdf'>) =>
-  Buffer.from(JSON.stringify([f.format, f.groupPublicKey, f.identifier, groupDigest(f.group), f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
-const dkgAad = (f: Pick<DkgStateFile, 'format' | 'ceremony' | 'identifier' | 'kdf'>) => Buffer.from(JSON.stringify([f.format, f.ceremony, f.identifier, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
-const nonceAad = (groupKey: string, f: Pick<NonceFile, 'format' | 'commitmentId' | 'commitment' | 'session' | 'createdAt'>) =>
-  Buffer.from(JSON.stringify([f.format, groupKey, f.commitmentId, f.commitment.identifier, f.commitment.hiding, f.commitment.binding, f.session, f.createdAt]));
+  Buffer.from(
+    JSON.stringify([
+      f.format,
+      f.groupPublicKey,
+      f.identifier,
+      groupDigest(f.group),
+      f.kdf.N,
+      f.kdf.r,
+      f.kdf.p,
+      f.kdf.salt,
+    ]),
+  );
+const dkgAad = (f: Pick<DkgStateFile, 'format' | 'ceremony' | 'identifier' | 'kdf'>) =>
+  Buffer.from(JSON.stringify([f.format, f.ceremony, f.identifier, f.kdf.N, f.kdf.r, f.kdf.p, f.kdf.salt]));
+const nonceAad = (
+  groupKey: string,
+  f: Pick<NonceFile, 'format' | 'commitmentId' | 'commitment' | 'session' | 'createdAt'>,
+) =>
+  Buffer.from(
+    JSON.stringify([
+      f.format,
+      groupKey,
+      f.commitmentId,
+      f.commitment.identifier,
+      f.commitment.hiding,
+      f.commitment.binding,
+      f.session,
+      f.createdAt,
+    ]),
+  );
 
 const GROUP_KEY = /^[0-9a-f]{64}$/;
 
@@ -201,7 +252,8 @@ export class FrostStore {
 
   /** Open (creating if needed, mode 0700) a participant's FROST folder. */
   static open(dir: string): FrostStore {
-    for (const d of [dir, path.join(dir, 'shares'), path.join(dir, 'nonces')]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [dir, path.join(dir, 'shares'), path.join(dir, 'nonces')])
+      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
     return new FrostStore(dir);
   }
 
@@ -232,9 +284,14 @@ export class FrostStore {
   unlockIdentity(passphrase: string): IdentityKey {
     const f = readJson(this.identityFile, IdentityFileSchema, 'FROST identity file');
     const der = unseal(subkey(deriveKey(passphrase, f.kdf), 'identity'), f, identityAad(f));
-    if (!der) throw new FrostError('FROST_PASSPHRASE', `${this.identityFile}: wrong passphrase, or the file was modified`);
+    if (!der)
+      throw new FrostError('FROST_PASSPHRASE', `${this.identityFile}: wrong passphrase, or the file was modified`);
     const id = identityKeyFrom(crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
-    if (id.publicKey !== f.publicKey) throw new FrostError('FROST_STORE_INVALID', `${this.identityFile}: the private key does not match the public key beside it`);
+    if (id.publicKey !== f.publicKey)
+      throw new FrostError(
+        'FROST_STORE_INVALID',
+        `${this.identityFile}: the private key does not match the public key beside it`,
+      );
     return id;
   }
 
@@ -247,13 +304,25 @@ export class FrostStore {
    * from the coordinator): added to those pinned already, a name given again is replaced. One key
    * under two names is refused. Returns the whole pinned list.
    */
-  pinParticipants(list: { name: string; publicKey: string | Buffer }[]): { participants: PinnedParticipant[]; replaced: string[] } {
+  pinParticipants(list: { name: string; publicKey: string | Buffer }[]): {
+    participants: PinnedParticipant[];
+    replaced: string[];
+  } {
     const current = new Map(this.pinned().map((p) => [p.name, p]));
     const replaced: string[] = [];
     for (const { name, publicKey } of list) {
-      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new FrostError('FROST_PIN_INVALID', `participant name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-' (the keyholder name the coordinator enrolled)`);
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+        throw new FrostError(
+          'FROST_PIN_INVALID',
+          `participant name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-' (the ` +
+            'keyholder name the coordinator enrolled)',
+        );
       const pk = publicKeyFrom(publicKey);
-      const entry = { name, fingerprint: pk.fingerprint, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString() };
+      const entry = {
+        name,
+        fingerprint: pk.fingerprint,
+        publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+      };
       const old = current.get(name);
       if (old && old.fingerprint !== entry.fingerprint) replaced.push(name);
       current.set(name, entry);
@@ -261,7 +330,12 @@ export class FrostStore {
     const byFp = new Map<string, string>();
     for (const p of current.values()) {
       const other = byFp.get(p.fingerprint);
-      if (other) throw new FrostError('FROST_PIN_INVALID', `one key (${p.fingerprint.slice(0, 16)}…) would be pinned for both ${other} and ${p.name}; a participant's key is its own`);
+      if (other)
+        throw new FrostError(
+          'FROST_PIN_INVALID',
+          `one key (${p.fingerprint.slice(0, 16)}…) would be pinned for both ${other} and ${p.name}; a ` +
+            "participant's key is its own",
+        );
       byFp.set(p.fingerprint, p.name);
     }
     const participants = [...current.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -274,7 +348,9 @@ export class FrostStore {
 
   /** The pinned participants (none if nothing was pinned). */
   pinned(): PinnedParticipant[] {
-    return fs.existsSync(this.pinsFile) ? readJson(this.pinsFile, PinsFileSchema, 'pinned participants file').participants : [];
+    return fs.existsSync(this.pinsFile)
+      ? readJson(this.pinsFile, PinsFileSchema, 'pinned participants file').participants
+      : [];
   }
 
   /** Each pinned participant's signing key, by name. */
@@ -283,7 +359,8 @@ export class FrostStore {
   }
 
   shareFile(groupPublicKey: string): string {
-    if (!GROUP_KEY.test(groupPublicKey)) throw new FrostError('FROST_STORE_INVALID', `not a group key: ${groupPublicKey}`);
+    if (!GROUP_KEY.test(groupPublicKey))
+      throw new FrostError('FROST_STORE_INVALID', `not a group key: ${groupPublicKey}`);
     return path.join(this.dir, 'shares', `${groupPublicKey}.json`);
   }
 
@@ -291,7 +368,13 @@ export class FrostStore {
   saveShare(share: FrostShare, passphrase: string, cost: ScryptCost = SCRYPT_DEFAULT): string {
     checkPassphrase(passphrase);
     checkShare(share);
-    const header = { format: FROST_SHARE_FORMAT, groupPublicKey: share.group.groupPublicKey, identifier: share.identifier, group: share.group, kdf: newKdf(cost) } as const;
+    const header = {
+      format: FROST_SHARE_FORMAT,
+      groupPublicKey: share.group.groupPublicKey,
+      identifier: share.identifier,
+      group: share.group,
+      kdf: newKdf(cost),
+    } as const;
     const body = seal(subkey(deriveKey(passphrase, header.kdf), 'share'), share.signingShare, shareAad(header));
     const file = this.shareFile(share.group.groupPublicKey);
     publishDurable(file, JSON.stringify({ ...header, ...body }, null, 2) + '\n');
@@ -299,7 +382,8 @@ export class FrostStore {
   }
 
   dkgStateFile(ceremony: string): string {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(ceremony)) throw new FrostError('FROST_STORE_INVALID', `not a ceremony id: ${ceremony}`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(ceremony))
+      throw new FrostError('FROST_STORE_INVALID', `not a ceremony id: ${ceremony}`);
     return path.join(this.dir, 'dkg', `${ceremony}.json`);
   }
 
@@ -310,8 +394,17 @@ export class FrostStore {
    */
   saveDkgState(snapshot: DkgSnapshot, passphrase: string, cost: ScryptCost = SCRYPT_DEFAULT): string {
     checkPassphrase(passphrase);
-    const header = { format: FROST_DKG_STATE_FORMAT, ceremony: snapshot.ceremony.id, identifier: snapshot.self, kdf: newKdf(cost) } as const;
-    const body = seal(subkey(deriveKey(passphrase, header.kdf), 'dkg'), Buffer.from(JSON.stringify(snapshot)), dkgAad(header));
+    const header = {
+      format: FROST_DKG_STATE_FORMAT,
+      ceremony: snapshot.ceremony.id,
+      identifier: snapshot.self,
+      kdf: newKdf(cost),
+    } as const;
+    const body = seal(
+      subkey(deriveKey(passphrase, header.kdf), 'dkg'),
+      Buffer.from(JSON.stringify(snapshot)),
+      dkgAad(header),
+    );
     const file = this.dkgStateFile(snapshot.ceremony.id);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     publishDurable(file, JSON.stringify({ ...header, ...body }, null, 2) + '\n');
@@ -325,9 +418,14 @@ export class FrostStore {
   /** The stored snapshot (check it with dkgRestore). */
   loadDkgState(ceremony: string, passphrase: string): unknown {
     const file = this.dkgStateFile(ceremony);
-    if (!fs.existsSync(file)) throw new FrostError('FROST_STORE_INVALID', `no stored DKG state for ceremony ${ceremony} in ${path.dirname(file)}`);
+    if (!fs.existsSync(file))
+      throw new FrostError(
+        'FROST_STORE_INVALID',
+        `no stored DKG state for ceremony ${ceremony} in ${path.dirname(file)}`,
+      );
     const f = readJson(file, DkgStateFileSchema, 'FROST DKG state file');
-    if (f.ceremony !== ceremony) throw new FrostError('FROST_STORE_INVALID', `${file} holds the state of ceremony ${f.ceremony}`);
+    if (f.ceremony !== ceremony)
+      throw new FrostError('FROST_STORE_INVALID', `${file} holds the state of ceremony ${f.ceremony}`);
     const plain = unseal(subkey(deriveKey(passphrase, f.kdf), 'dkg'), f, dkgAad(f));
     if (!plain) throw new FrostError('FROST_PASSPHRASE', `${file}: wrong passphrase, or the file was modified`);
     return JSON.parse(plain.toString('utf8')) as unknown;
@@ -354,7 +452,8 @@ export class FrostStore {
   unlockShare(groupPublicKey: string, passphrase: string): FrostKeyholder {
     const file = this.shareFile(groupPublicKey);
     const f = readJson(file, ShareFileSchema, 'FROST share file');
-    if (f.groupPublicKey !== groupPublicKey || f.group.groupPublicKey !== groupPublicKey) throw new FrostError('FROST_STORE_INVALID', `${file} holds a share of another group`);
+    if (f.groupPublicKey !== groupPublicKey || f.group.groupPublicKey !== groupPublicKey)
+      throw new FrostError('FROST_STORE_INVALID', `${file} holds a share of another group`);
     const group = checkGroup(f.group);
     const master = deriveKey(passphrase, f.kdf);
     const signingShare = unseal(subkey(master, 'share'), f, shareAad(f));
@@ -397,8 +496,18 @@ export class FrostKeyholder implements FrostParty {
   commitSync(session = ''): FrostCommitment {
     const { nonces, commitment } = frostCommit(this.share);
     const id = commitmentId(commitment);
-    const header = { format: NONCE_FORMAT, commitmentId: id, commitment, session: session.slice(0, 64), createdAt: new Date().toISOString() } as const;
-    const body = seal(this.nonceKey, Buffer.concat([nonces.hiding, nonces.binding]), nonceAad(this.group.groupPublicKey, header));
+    const header = {
+      format: NONCE_FORMAT,
+      commitmentId: id,
+      commitment,
+      session: session.slice(0, 64),
+      createdAt: new Date().toISOString(),
+    } as const;
+    const body = seal(
+      this.nonceKey,
+      Buffer.concat([nonces.hiding, nonces.binding]),
+      nonceAad(this.group.groupPublicKey, header),
+    );
     nonces.hiding.fill(0);
     nonces.binding.fill(0);
     createDurable(this.noncePath(id), JSON.stringify({ ...header, ...body }) + '\n');
@@ -416,7 +525,12 @@ export class FrostKeyholder implements FrostParty {
     try {
       return UsedFileSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
     } catch {
-      return { format: USED_FORMAT, commitmentId: id, outcome: 'abandoned', at: 'unknown (guard file unreadable, e.g. a crash while writing it)' };
+      return {
+        format: USED_FORMAT,
+        commitmentId: id,
+        outcome: 'abandoned',
+        at: 'unknown (guard file unreadable, e.g. a crash while writing it)',
+      };
     }
   }
 
@@ -430,30 +544,58 @@ export class FrostKeyholder implements FrostParty {
 
   /** The same share again for the identical request; a refusal for anything else. */
   private replay(use: NonceUse, digest: string, req: FrostSignRequest): FrostSignatureShare {
-    if (use.outcome === 'signed' && use.requestDigest === digest && use.share) return { identifier: this.identifier, share: use.share };
-    const what = use.outcome === 'signed' ? `already used in session ${use.session} for message sha256 ${use.messageSha256} at ${use.at}` : `discarded at ${use.at}`;
-    throw new FrostError('FROST_NONCE_USED', `refusing to sign session ${req.session}: the nonce of this commitment was ${what}; a nonce is used once; start a new attempt with fresh commitments`);
+    if (use.outcome === 'signed' && use.requestDigest === digest && use.share)
+      return { identifier: this.identifier, share: use.share };
+    const what =
+      use.outcome === 'signed'
+        ? `already used in session ${use.session} for message sha256 ${use.messageSha256} at ${use.at}`
+        : `discarded at ${use.at}`;
+    throw new FrostError(
+      'FROST_NONCE_USED',
+      `refusing to sign session ${req.session}: the nonce of this commitment was ${what}; a nonce is used ` +
+        'once; start a new attempt with fresh commitments',
+    );
   }
 
   /** Round 2 with the one-time guard. */
   signSync(request: FrostSignRequest, message: Uint8Array): FrostSignatureShare {
     const req = checkSignRequest(this.group, request, message);
     const own = req.commitments.find((c) => c.identifier === this.identifier);
-    if (!own) throw new FrostError('FROST_COMMITMENT_MISMATCH', `the signing request has no commitment from participant ${this.identifier}`);
+    if (!own)
+      throw new FrostError(
+        'FROST_COMMITMENT_MISMATCH',
+        `the signing request has no commitment from participant ${this.identifier}`,
+      );
     const id = commitmentId(own);
     const digest = signRequestDigest(req);
     const prior = this.nonceUse(id);
     if (prior) return this.replay(prior, digest, req);
     const file = this.noncePath(id);
-    if (!fs.existsSync(file)) throw new FrostError('FROST_NONCE_UNKNOWN', `no stored nonce for commitment ${id.slice(0, 16)}: it was not made by this participant for group ${this.group.ceremony}`);
+    if (!fs.existsSync(file))
+      throw new FrostError(
+        'FROST_NONCE_UNKNOWN',
+        `no stored nonce for commitment ${id.slice(0, 16)}: it was not made by this participant for group ` +
+          `${this.group.ceremony}`,
+      );
     const f = readJson(file, NonceFileSchema, 'FROST nonce file');
-    if (f.commitmentId !== id || f.commitment.hiding !== own.hiding || f.commitment.binding !== own.binding) throw new FrostError('FROST_STORE_INVALID', `${file} holds another commitment`);
+    if (f.commitmentId !== id || f.commitment.hiding !== own.hiding || f.commitment.binding !== own.binding)
+      throw new FrostError('FROST_STORE_INVALID', `${file} holds another commitment`);
     const raw = unseal(this.nonceKey, f, nonceAad(this.group.groupPublicKey, f));
-    if (!raw || raw.length !== 64) throw new FrostError('FROST_STORE_INVALID', `${file}: the nonce does not decrypt (modified, or another share's)`);
+    if (!raw || raw.length !== 64)
+      throw new FrostError('FROST_STORE_INVALID', `${file}: the nonce does not decrypt (modified, or another share's)`);
     const share = frostSignShare(this.share, { hiding: raw.subarray(0, 32), binding: raw.subarray(32) }, req, message);
     raw.fill(0);
     // The guard, durable before the share leaves this function.
-    const use: NonceUse = { format: USED_FORMAT, commitmentId: id, outcome: 'signed', at: new Date().toISOString(), session: req.session, requestDigest: digest, messageSha256: req.messageSha256, share: share.share };
+    const use: NonceUse = {
+      format: USED_FORMAT,
+      commitmentId: id,
+      outcome: 'signed',
+      at: new Date().toISOString(),
+      session: req.session,
+      requestDigest: digest,
+      messageSha256: req.messageSha256,
+      share: share.share,
+    };
     try {
       createDurable(this.usedPath(id), JSON.stringify(use) + '\n');
     } catch (e) {
@@ -473,7 +615,15 @@ export class FrostKeyholder implements FrostParty {
     const id = commitmentId(commitment);
     if (commitment.identifier !== this.identifier || !fs.existsSync(this.noncePath(id))) return;
     try {
-      createDurable(this.usedPath(id), JSON.stringify({ format: USED_FORMAT, commitmentId: id, outcome: 'abandoned', at: new Date().toISOString() } satisfies NonceUse) + '\n');
+      createDurable(
+        this.usedPath(id),
+        JSON.stringify({
+          format: USED_FORMAT,
+          commitmentId: id,
+          outcome: 'abandoned',
+          at: new Date().toISOString(),
+        } satisfies NonceUse) + '\n',
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }

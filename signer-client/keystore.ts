@@ -28,7 +28,9 @@ export interface KeyFile {
   ciphertext: string;
 }
 
-export class KeystoreError extends QuorumError<'KEY_FILE_INVALID' | 'KEY_PASSPHRASE' | 'KEY_FILE_EXISTS' | 'KEY_SCRYPT_COST'> {}
+export class KeystoreError extends QuorumError<
+  'KEY_FILE_INVALID' | 'KEY_PASSPHRASE' | 'KEY_FILE_EXISTS' | 'KEY_SCRYPT_COST'
+> {}
 
 /**
  * KEY_SCRYPT_COST unless N is a power of two from SCRYPT_MIN_N (what readKeyFile accepts) to
@@ -36,7 +38,11 @@ export class KeystoreError extends QuorumError<'KEY_FILE_INVALID' | 'KEY_PASSPHR
  */
 export function checkScryptN(N: number): number {
   if (!Number.isInteger(N) || N < SCRYPT_MIN_N || N > SCRYPT_MAX_N || (N & (N - 1)) !== 0) {
-    throw new KeystoreError('KEY_SCRYPT_COST', `scrypt cost N=${N} must be a power of two from ${SCRYPT_MIN_N} (the least a key file may have) to ${SCRYPT_MAX_N}; the default is ${SCRYPT_DEFAULT.N}`);
+    throw new KeystoreError(
+      'KEY_SCRYPT_COST',
+      `scrypt cost N=${N} must be a power of two from ${SCRYPT_MIN_N} (the least a key file may have) to ` +
+        `${SCRYPT_MAX_N}; the default is ${SCRYPT_DEFAULT.N}`,
+    );
   }
   return N;
 }
@@ -54,7 +60,12 @@ export interface Sealed {
 
 /** The 32-byte key scrypt derives from a passphrase with these parameters. */
 export function deriveKey(passphrase: string, kdf: { N: number; r: number; p: number; salt: string }): Buffer {
-  return crypto.scryptSync(Buffer.from(passphrase, 'utf8'), Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + (1 << 20) });
+  return crypto.scryptSync(Buffer.from(passphrase, 'utf8'), Buffer.from(kdf.salt, 'base64'), 32, {
+    N: kdf.N,
+    r: kdf.r,
+    p: kdf.p,
+    maxmem: 256 * kdf.N * kdf.r + (1 << 20),
+  });
 }
 
 /** AES-256-GCM with a fresh IV; `aad` binds the header the ciphertext belongs to. */
@@ -63,7 +74,10 @@ export function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Sealed {
   const c = crypto.createCipheriv('aes-256-gcm', key, iv);
   c.setAAD(aad);
   const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
-  return { cipher: { name: 'aes-256-gcm', iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64') }, ciphertext: ciphertext.toString('base64') };
+  return {
+    cipher: { name: 'aes-256-gcm', iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64') },
+    ciphertext: ciphertext.toString('base64'),
+  };
 }
 
 /** The plaintext, or null when authentication fails (wrong key, or anything modified). */
@@ -78,14 +92,22 @@ export function unseal(key: Buffer, f: Sealed, aad: Buffer): Buffer | null {
   }
 }
 
-export function encryptKey(privateKey: KeyObject, passphrase: string, cost: { N: number; r: number; p: number } = SCRYPT_DEFAULT): KeyFile {
+export function encryptKey(
+  privateKey: KeyObject,
+  passphrase: string,
+  cost: { N: number; r: number; p: number } = SCRYPT_DEFAULT,
+): KeyFile {
   if (passphrase.length < 8) throw new KeystoreError('KEY_PASSPHRASE', 'choose a passphrase of at least 8 characters');
   checkScryptN(cost.N);
   const pk = publicKeyFrom(privateKey);
   const kdf = { name: 'scrypt' as const, ...cost, salt: crypto.randomBytes(16).toString('base64') };
   const header = { format: KEY_FILE_FORMAT, algorithm: pk.algorithm, fingerprint: pk.fingerprint, kdf } as const;
   const der = privateKey.export({ type: 'pkcs8', format: 'der' });
-  return { ...header, publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), ...seal(deriveKey(passphrase, kdf), der, aad(header)) };
+  return {
+    ...header,
+    publicKey: pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+    ...seal(deriveKey(passphrase, kdf), der, aad(header)),
+  };
 }
 
 export function readKeyFile(file: string): KeyFile {
@@ -98,7 +120,11 @@ export function readKeyFile(file: string): KeyFile {
   if (f?.format !== KEY_FILE_FORMAT || f.kdf?.name !== 'scrypt' || f.cipher?.name !== 'aes-256-gcm') {
     throw new KeystoreError('KEY_FILE_INVALID', `${file}: not an ${KEY_FILE_FORMAT} key file`);
   }
-  if (!(f.kdf.N >= SCRYPT_MIN_N)) throw new KeystoreError('KEY_FILE_INVALID', `${file}: scrypt cost N=${f.kdf.N} is below the minimum ${SCRYPT_MIN_N}`);
+  if (!(f.kdf.N >= SCRYPT_MIN_N))
+    throw new KeystoreError(
+      'KEY_FILE_INVALID',
+      `${file}: scrypt cost N=${f.kdf.N} is below the minimum ${SCRYPT_MIN_N}`,
+    );
   return f;
 }
 
@@ -115,7 +141,8 @@ export function decryptKey(f: KeyFile, passphrase: string): KeyObject {
 }
 
 export function writeKeyFile(file: string, f: KeyFile, overwrite = false): void {
-  if (!overwrite && fs.existsSync(file)) throw new KeystoreError('KEY_FILE_EXISTS', `${file} exists; choose another --out (a key is never overwritten)`);
+  if (!overwrite && fs.existsSync(file))
+    throw new KeystoreError('KEY_FILE_EXISTS', `${file} exists; choose another --out (a key is never overwritten)`);
   fs.writeFileSync(file, JSON.stringify(f, null, 2) + '\n', { mode: 0o600, flag: overwrite ? 'w' : 'wx' });
 }
 
@@ -124,7 +151,12 @@ export function newKeyFile(kind: KeyKind, passphrase: string, cost?: { N: number
 }
 
 /** Encrypt a garage-sign `.sec` key (ED25519 hex or RSA PEM) into a key file. */
-export function importGarageSign(secFile: string, passphrase: string, cost?: { N: number; r: number; p: number }, entry?: string): KeyFile {
+export function importGarageSign(
+  secFile: string,
+  passphrase: string,
+  cost?: { N: number; r: number; p: number },
+  entry?: string,
+): KeyFile {
   const text = entry ? zipEntry(secFile, entry) : fs.readFileSync(secFile, 'utf8');
   const key = parseGarageSignPrivate(JSON.parse(text));
   return encryptKey(key, passphrase, cost);
@@ -135,9 +167,17 @@ export function importGarageSign(secFile: string, passphrase: string, cost?: { N
  * never touches the disk, and no other entry is decompressed.
  */
 function zipEntry(zip: string, entry: string): string {
-  const files = unzipSync(new Uint8Array(fs.readFileSync(zip)), { filter: (f) => f.name === entry || f.name.endsWith(`/${entry}`) });
+  const files = unzipSync(new Uint8Array(fs.readFileSync(zip)), {
+    filter: (f) => f.name === entry || f.name.endsWith(`/${entry}`),
+  });
   const names = Object.keys(files);
-  if (names.length !== 1) throw new KeystoreError('KEY_FILE_INVALID', names.length ? `${zip} holds several entries named ${entry}: ${names.join(', ')}` : `${zip} has no entry ${entry}`);
+  if (names.length !== 1)
+    throw new KeystoreError(
+      'KEY_FILE_INVALID',
+      names.length
+        ? `${zip} holds several entries named ${entry}: ${names.join(', ')}`
+        : `${zip} has no entry ${entry}`,
+    );
   return Buffer.from(files[names[0]!]!).toString('utf8');
 }
 

@@ -42,7 +42,8 @@ const CKM_EDDSA = 0x1057;
 
 const OID = {
   ed25519: Buffer.from('06032b6570', 'hex'),
-  ed25519Name: Buffer.from('130c' + Buffer.from('edwards25519').toString('hex'), 'hex'), // PrintableString, older tokens
+  // PrintableString, older tokens
+  ed25519Name: Buffer.from('130c' + Buffer.from('edwards25519').toString('hex'), 'hex'),
   p256: Buffer.from('06082a8648ce3d030107', 'hex'),
 } as const;
 const CURVE_NAMES: Record<string, string> = {
@@ -74,7 +75,20 @@ export interface Pkcs11Uri {
   'pin-source'?: string;
 }
 
-const PATH_ATTRS = new Set(['token', 'manufacturer', 'serial', 'model', 'slot-id', 'slot-description', 'slot-manufacturer', 'library-manufacturer', 'library-description', 'object', 'id', 'type']);
+const PATH_ATTRS = new Set([
+  'token',
+  'manufacturer',
+  'serial',
+  'model',
+  'slot-id',
+  'slot-description',
+  'slot-manufacturer',
+  'library-manufacturer',
+  'library-description',
+  'object',
+  'id',
+  'type',
+]);
 const QUERY_ATTRS = new Set(['module-path', 'pin-source']);
 
 function usage(message: string): QuorumError<string> {
@@ -106,16 +120,21 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
       const eq = a.indexOf('=');
       const name = eq < 0 ? a : a.slice(0, eq);
       const value = eq < 0 ? '' : a.slice(eq + 1);
-      if (name === 'pin-value') throw usage('a PIN inside the URI would be stored in config.json; use --pin-file or QUORUM_PIN instead of pin-value');
+      if (name === 'pin-value')
+        throw usage(
+          'a PIN inside the URI would be stored in config.json; use --pin-file or QUORUM_PIN instead of pin-value',
+        );
       // RFC 7512 2.3: a URI with an attribute the application does not know matches nothing.
-      if (!allowed.has(name)) throw usage(`${uri}: attribute ${JSON.stringify(name)} is not supported (${[...allowed].join(', ')})`);
+      if (!allowed.has(name))
+        throw usage(`${uri}: attribute ${JSON.stringify(name)} is not supported (${[...allowed].join(', ')})`);
       if (Object.hasOwn(out, name)) throw usage(`${uri}: attribute ${name} appears twice`);
       out[name] = name === 'id' ? pctBytes(value, uri) : pctBytes(value, uri).toString('utf8');
     }
   };
   take(pathPart, ';', PATH_ATTRS);
   take(queryPart, '&', QUERY_ATTRS);
-  if (out.type !== undefined && out.type !== 'private' && out.type !== 'public') throw usage(`${uri}: type=${String(out.type)} does not name a key pair; use type=private`);
+  if (out.type !== undefined && out.type !== 'private' && out.type !== 'public')
+    throw usage(`${uri}: type=${String(out.type)} does not name a key pair; use type=private`);
   return out as Pkcs11Uri;
 }
 
@@ -171,7 +190,12 @@ function lib(): Binding {
     try {
       binding = createRequire(import.meta.url)('pkcs11js') as Binding;
     } catch (e) {
-      throw new TokenError('TOKEN_MODULE', `the pkcs11js native binding is not available (${(e as Error).message}); reinstall with npm_config_nodedir=/usr npm rebuild pkcs11js`, { cause: e });
+      throw new TokenError(
+        'TOKEN_MODULE',
+        `the pkcs11js native binding is not available (${(e as Error).message}); reinstall with ` +
+          'npm_config_nodedir=/usr npm rebuild pkcs11js',
+        { cause: e },
+      );
     }
   }
   return binding;
@@ -208,19 +232,31 @@ class Module {
     const L = lib();
     if (!this.p11) {
       // A bare file name is left to the dynamic loader's search path, as p11-kit and OpenSC do.
-      if (this.path.includes('/') && !fs.existsSync(this.path)) throw new TokenError('TOKEN_MODULE', `no PKCS#11 module at ${this.path} (give --module, e.g. /usr/lib/softhsm/libsofthsm2.so or your token vendor's library)`);
+      if (this.path.includes('/') && !fs.existsSync(this.path))
+        throw new TokenError(
+          'TOKEN_MODULE',
+          `no PKCS#11 module at ${this.path} (give --module, e.g. /usr/lib/softhsm/libsofthsm2.so or your ` +
+            "token vendor's library)",
+        );
       const p11 = new L.PKCS11();
       try {
         p11.load(this.path);
       } catch (e) {
-        throw new TokenError('TOKEN_MODULE', `cannot load the PKCS#11 module ${this.path}: ${(e as Error).message}`, { cause: e });
+        throw new TokenError('TOKEN_MODULE', `cannot load the PKCS#11 module ${this.path}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       this.p11 = p11;
     }
     try {
       this.p11.C_Initialize({ flags: L.CKF_OS_LOCKING_OK }); // pkcs11js runs async calls on worker threads
     } catch (e) {
-      if (ckr(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw new TokenError('TOKEN_MODULE', `the PKCS#11 module ${this.path} failed to initialise: ${(e as Error).message}`, { cause: e });
+      if (ckr(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED')
+        throw new TokenError(
+          'TOKEN_MODULE',
+          `the PKCS#11 module ${this.path} failed to initialise: ${(e as Error).message}`,
+          { cause: e },
+        );
     }
     this.initialised = true;
     return this.p11;
@@ -253,7 +289,9 @@ interface Token {
 }
 
 function describeTokenAttrs(u: Pkcs11Uri): string {
-  const parts = (['token', 'serial', 'manufacturer', 'model', 'slot-id'] as const).filter((k) => u[k] !== undefined).map((k) => `${k}=${JSON.stringify(u[k])}`);
+  const parts = (['token', 'serial', 'manufacturer', 'model', 'slot-id'] as const)
+    .filter((k) => u[k] !== undefined)
+    .map((k) => `${k}=${JSON.stringify(u[k])}`);
   return parts.length ? parts.join(' ') : '(any)';
 }
 
@@ -261,8 +299,13 @@ function describeTokenAttrs(u: Pkcs11Uri): string {
 function findToken(m: Module, u: Pkcs11Uri): Token {
   const p11 = m.api();
   const L = lib();
-  const info = u['library-manufacturer'] !== undefined || u['library-description'] !== undefined ? p11.C_GetInfo() : null;
-  if (info && ((u['library-manufacturer'] !== undefined && trimmed(info.manufacturerID) !== u['library-manufacturer']) || (u['library-description'] !== undefined && trimmed(info.libraryDescription) !== u['library-description']))) {
+  const info =
+    u['library-manufacturer'] !== undefined || u['library-description'] !== undefined ? p11.C_GetInfo() : null;
+  if (
+    info &&
+    ((u['library-manufacturer'] !== undefined && trimmed(info.manufacturerID) !== u['library-manufacturer']) ||
+      (u['library-description'] !== undefined && trimmed(info.libraryDescription) !== u['library-description']))
+  ) {
     throw new TokenError('TOKEN_NOT_PRESENT', `the module ${m.path} is not the library the URI names`);
   }
   const present: Token[] = [];
@@ -286,8 +329,15 @@ function findToken(m: Module, u: Pkcs11Uri): Token {
   }
   if (matches.length === 1) return matches[0]!;
   const seen = present.length ? present.map((t) => JSON.stringify(t.label)).join(', ') : 'none';
-  if (!matches.length) throw new TokenError('TOKEN_NOT_PRESENT', `no token ${describeTokenAttrs(u)} in ${m.path}: is it plugged in? (tokens present: ${seen})`);
-  throw new TokenError('TOKEN_KEY_AMBIGUOUS', `${matches.length} tokens match ${describeTokenAttrs(u)} (${seen}); add token= or serial= to the URI`);
+  if (!matches.length)
+    throw new TokenError(
+      'TOKEN_NOT_PRESENT',
+      `no token ${describeTokenAttrs(u)} in ${m.path}: is it plugged in? (tokens present: ${seen})`,
+    );
+  throw new TokenError(
+    'TOKEN_KEY_AMBIGUOUS',
+    `${matches.length} tokens match ${describeTokenAttrs(u)} (${seen}); add token= or serial= to the URI`,
+  );
 }
 
 function login(p11: P11.PKCS11, session: Buffer, token: Token, pin: string | undefined): void {
@@ -329,7 +379,8 @@ function attr(p11: P11.PKCS11, session: Buffer, obj: Buffer, type: number): Buff
   }
 }
 
-const ulong = (b: Buffer | null) => (b && b.length >= 4 ? Number(b.length >= 8 ? b.readBigUInt64LE(0) : b.readUInt32LE(0)) : null);
+const ulong = (b: Buffer | null) =>
+  b && b.length >= 4 ? Number(b.length >= 8 ? b.readBigUInt64LE(0) : b.readUInt32LE(0)) : null;
 
 /** A DER OCTET STRING's content, or the bytes as they are when they already have the raw size. */
 function unwrapPoint(b: Buffer, rawLength: number): Buffer {
@@ -366,7 +417,8 @@ function describeKey(p11: P11.PKCS11, session: Buffer, priv: Buffer): KeyObjectI
   const id = attr(p11, session, priv, L.CKA_ID) ?? Buffer.alloc(0);
   const keyType = ulong(attr(p11, session, priv, L.CKA_KEY_TYPE));
   const name = `key ${JSON.stringify(label)}${id.length ? ` (id ${id.toString('hex')})` : ''}`;
-  if (attr(p11, session, priv, L.CKA_SIGN)?.[0] === 0) throw new TokenError('TOKEN_MECHANISM', `${name} may not sign (CKA_SIGN is false)`);
+  if (attr(p11, session, priv, L.CKA_SIGN)?.[0] === 0)
+    throw new TokenError('TOKEN_MECHANISM', `${name} may not sign (CKA_SIGN is false)`);
   const publicObject = (): Buffer => {
     // The pair shares CKA_ID (PKCS#11 convention) and usually the label: the most specific match wins.
     const byId = { type: L.CKA_ID, value: id };
@@ -377,23 +429,31 @@ function describeKey(p11: P11.PKCS11, session: Buffer, priv: Buffer): KeyObjectI
       found = find(p11, session, [{ type: L.CKA_CLASS, value: L.CKO_PUBLIC_KEY }, ...t]);
       if (found.length === 1) return found[0]!;
     }
-    throw new TokenError('TOKEN_KEY_MISSING', `${name}: ${found.length ? 'several public key objects match' : 'no public key object'} beside the private key, so its public key cannot be read`);
+    throw new TokenError(
+      'TOKEN_KEY_MISSING',
+      `${name}: ${found.length ? 'several public key objects match' : 'no public key object'} beside the ` +
+        'private key, so its public key cannot be read',
+    );
   };
   const wrap = (make: () => PublicKey): PublicKey => {
     try {
       return make();
     } catch (e) {
-      if (e instanceof KeyError && e.code === 'KEY_UNSUPPORTED') throw new TokenError('TOKEN_MECHANISM', `${name}: ${e.message}`, { cause: e });
+      if (e instanceof KeyError && e.code === 'KEY_UNSUPPORTED')
+        throw new TokenError('TOKEN_MECHANISM', `${name}: ${e.message}`, { cause: e });
       throw e;
     }
   };
   if (keyType === L.CKK_RSA) {
     const n = attr(p11, session, priv, L.CKA_MODULUS);
     const e = attr(p11, session, priv, L.CKA_PUBLIC_EXPONENT);
-    const [mod, exp] = n && e ? [n, e] : (() => {
-      const pub = publicObject();
-      return [attr(p11, session, pub, L.CKA_MODULUS), attr(p11, session, pub, L.CKA_PUBLIC_EXPONENT)];
-    })();
+    const [mod, exp] =
+      n && e
+        ? [n, e]
+        : (() => {
+            const pub = publicObject();
+            return [attr(p11, session, pub, L.CKA_MODULUS), attr(p11, session, pub, L.CKA_PUBLIC_EXPONENT)];
+          })();
     if (!mod || !exp) throw new TokenError('TOKEN_KEY_MISSING', `${name}: the token does not reveal the RSA modulus`);
     const jwk = { kty: 'RSA', n: unsigned(mod).toString('base64url'), e: unsigned(exp).toString('base64url') };
     return { label, id, publicKey: wrap(() => publicKeyFrom(crypto.createPublicKey({ key: jwk, format: 'jwk' }))) };
@@ -403,17 +463,29 @@ function describeKey(p11: P11.PKCS11, session: Buffer, priv: Buffer): KeyObjectI
     const isEd = params && (params.equals(OID.ed25519) || params.equals(OID.ed25519Name));
     const isP256 = params && params.equals(OID.p256);
     if (!(keyType === CKK_EC_EDWARDS ? isEd : isP256)) {
-      const curve = params ? (CURVE_NAMES[params.toString('hex')] ?? `curve ${params.toString('hex')}`) : 'unknown curve';
-      throw new TokenError('TOKEN_MECHANISM', `${name} is ${keyType === CKK_EC_EDWARDS ? 'an EdDSA' : 'an EC'} key on ${curve}; supported are Ed25519, ECDSA P-256 and RSA (2048 bits or more)`);
+      const curve = params
+        ? (CURVE_NAMES[params.toString('hex')] ?? `curve ${params.toString('hex')}`)
+        : 'unknown curve';
+      throw new TokenError(
+        'TOKEN_MECHANISM',
+        `${name} is ${keyType === CKK_EC_EDWARDS ? 'an EdDSA' : 'an EC'} key on ${curve}; supported are ` +
+          'Ed25519, ECDSA P-256 and RSA (2048 bits or more)',
+      );
     }
     const point = attr(p11, session, publicObject(), L.CKA_EC_POINT);
     if (!point) throw new TokenError('TOKEN_KEY_MISSING', `${name}: the public key object has no CKA_EC_POINT`);
     const spki = isEd
       ? Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), unwrapPoint(point, 32)])
-      : Buffer.concat([Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), unwrapPoint(point, 65)]);
+      : Buffer.concat([
+          Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+          unwrapPoint(point, 65),
+        ]);
     return { label, id, publicKey: wrap(() => publicKeyFrom(spki)) };
   }
-  throw new TokenError('TOKEN_MECHANISM', `${name} has PKCS#11 key type 0x${(keyType ?? -1).toString(16)}; supported are Ed25519, ECDSA P-256 and RSA`);
+  throw new TokenError(
+    'TOKEN_MECHANISM',
+    `${name} has PKCS#11 key type 0x${(keyType ?? -1).toString(16)}; supported are Ed25519, ECDSA P-256 and RSA`,
+  );
 }
 
 function findPrivateKey(p11: P11.PKCS11, session: Buffer, u: Pkcs11Uri, token: Token): Buffer {
@@ -422,9 +494,24 @@ function findPrivateKey(p11: P11.PKCS11, session: Buffer, u: Pkcs11Uri, token: T
   if (u.object !== undefined) tpl.push({ type: L.CKA_LABEL, value: u.object });
   if (u.id !== undefined) tpl.push({ type: L.CKA_ID, value: u.id });
   const found = find(p11, session, tpl);
-  const what = [u.object !== undefined ? `object=${JSON.stringify(u.object)}` : '', u.id !== undefined ? `id=${u.id.toString('hex')}` : ''].filter(Boolean).join(' ') || '(any)';
-  if (!found.length) throw new TokenError('TOKEN_KEY_MISSING', `token ${JSON.stringify(token.label)} has no private key ${what} (quorum-signer token list shows the keys there)`);
-  if (found.length > 1) throw new TokenError('TOKEN_KEY_AMBIGUOUS', `token ${JSON.stringify(token.label)} has ${found.length} private keys matching ${what}; add object= and id= to the URI`);
+  const what =
+    [
+      u.object !== undefined ? `object=${JSON.stringify(u.object)}` : '',
+      u.id !== undefined ? `id=${u.id.toString('hex')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ') || '(any)';
+  if (!found.length)
+    throw new TokenError(
+      'TOKEN_KEY_MISSING',
+      `token ${JSON.stringify(token.label)} has no private key ${what} (quorum-signer token list shows the keys there)`,
+    );
+  if (found.length > 1)
+    throw new TokenError(
+      'TOKEN_KEY_AMBIGUOUS',
+      `token ${JSON.stringify(token.label)} has ${found.length} private keys matching ${what}; add object= and ` +
+        'id= to the URI',
+    );
   return found[0]!;
 }
 
@@ -437,10 +524,18 @@ function classify(e: unknown, context: string): QuorumError<string> {
     case 'CKR_PIN_INCORRECT':
     case 'CKR_PIN_INVALID':
     case 'CKR_PIN_LEN_RANGE':
-      return new TokenError('TOKEN_PIN', `${msg}: the token refused the PIN (check --pin-file / ${PIN_ENV}; tokens lock after a few wrong PINs)`, { cause: e });
+      return new TokenError(
+        'TOKEN_PIN',
+        `${msg}: the token refused the PIN (check --pin-file / ${PIN_ENV}; tokens lock after a few wrong PINs)`,
+        { cause: e },
+      );
     case 'CKR_PIN_LOCKED':
     case 'CKR_PIN_EXPIRED':
-      return new TokenError('TOKEN_PIN_LOCKED', `${msg}: the PIN is locked or expired; reset it with the security officer PIN or PUK`, { cause: e });
+      return new TokenError(
+        'TOKEN_PIN_LOCKED',
+        `${msg}: the PIN is locked or expired; reset it with the security officer PIN or PUK`,
+        { cause: e },
+      );
     case 'CKR_TOKEN_NOT_PRESENT':
     case 'CKR_DEVICE_REMOVED':
     case 'CKR_SLOT_ID_INVALID':
@@ -453,13 +548,31 @@ function classify(e: unknown, context: string): QuorumError<string> {
     case 'CKR_KEY_SIZE_RANGE':
     case 'CKR_DOMAIN_PARAMS_INVALID':
     case 'CKR_CURVE_NOT_SUPPORTED':
-      return new TokenError('TOKEN_MECHANISM', `${msg}: the token refuses this mechanism or key type (this client signs Ed25519 with CKM_EDDSA, P-256 with CKM_ECDSA, RSA with CKM_RSA_PKCS_PSS: SHA-256, MGF1-SHA-256, salt 32)`, { cause: e });
+      return new TokenError(
+        'TOKEN_MECHANISM',
+        `${msg}: the token refuses this mechanism or key type (this client signs Ed25519 with CKM_EDDSA, P-256 ` +
+          'with CKM_ECDSA, RSA with CKM_RSA_PKCS_PSS: SHA-256, MGF1-SHA-256, salt 32)',
+        { cause: e },
+      );
     default:
       return new TokenError('TOKEN_FAILED', msg, { cause: e });
   }
 }
 
-const STALE_CKR = new Set(['CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_OBJECT_HANDLE_INVALID', 'CKR_KEY_HANDLE_INVALID', 'CKR_CRYPTOKI_NOT_INITIALIZED', 'CKR_USER_NOT_LOGGED_IN', 'CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR', 'CKR_DEVICE_REMOVED', 'CKR_TOKEN_NOT_PRESENT', 'CKR_SLOT_ID_INVALID', 'CKR_OPERATION_ACTIVE']);
+const STALE_CKR = new Set([
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_OBJECT_HANDLE_INVALID',
+  'CKR_KEY_HANDLE_INVALID',
+  'CKR_CRYPTOKI_NOT_INITIALIZED',
+  'CKR_USER_NOT_LOGGED_IN',
+  'CKR_GENERAL_ERROR',
+  'CKR_DEVICE_ERROR',
+  'CKR_DEVICE_REMOVED',
+  'CKR_TOKEN_NOT_PRESENT',
+  'CKR_SLOT_ID_INVALID',
+  'CKR_OPERATION_ACTIVE',
+]);
 
 /**
  * Errors after which the session or the module state cannot be trusted: start again from
@@ -470,7 +583,13 @@ function stale(e: unknown): boolean {
 }
 
 /** Run `fn` in a fresh session on the token the URI names, logged in; the session is closed afterwards. */
-async function withSession<T>(modulePath: string, u: Pkcs11Uri, pin: PinSource, rw: boolean, fn: (p11: P11.PKCS11, session: Buffer, token: Token) => T | Promise<T>): Promise<T> {
+async function withSession<T>(
+  modulePath: string,
+  u: Pkcs11Uri,
+  pin: PinSource,
+  rw: boolean,
+  fn: (p11: P11.PKCS11, session: Buffer, token: Token) => T | Promise<T>,
+): Promise<T> {
   const m = Module.get(modulePath);
   const L = lib();
   let session: Buffer | null = null;
@@ -528,7 +647,11 @@ function plan(pk: PublicKey, mechanisms: Set<number>, preferTokenHash: boolean):
     const [first, second] = preferTokenHash ? [data, digest] : [digest, data];
     if (mechanisms.has(first.mechanism.mechanism)) return first;
     if (mechanisms.has(second.mechanism.mechanism)) return second;
-    throw new TokenError('TOKEN_MECHANISM', `the token offers neither mechanism 0x${digest.mechanism.mechanism.toString(16)} nor 0x${data.mechanism.mechanism.toString(16)} for ${pk.algorithm}`);
+    throw new TokenError(
+      'TOKEN_MECHANISM',
+      `the token offers neither mechanism 0x${digest.mechanism.mechanism.toString(16)} nor 0x${data.mechanism.mechanism.toString(16)} ` +
+        `for ${pk.algorithm}`,
+    );
   };
   switch (pk.algorithm) {
     case 'ed25519': {
@@ -536,10 +659,21 @@ function plan(pk: PublicKey, mechanisms: Set<number>, preferTokenHash: boolean):
       return pick(p, p);
     }
     case 'ecdsa-p256':
-      return pick({ mechanism: { mechanism: L.CKM_ECDSA }, input: 'digest', outLength: 64, der: true }, { mechanism: { mechanism: L.CKM_ECDSA_SHA256 }, input: 'data', outLength: 64, der: true });
+      return pick(
+        { mechanism: { mechanism: L.CKM_ECDSA }, input: 'digest', outLength: 64, der: true },
+        { mechanism: { mechanism: L.CKM_ECDSA_SHA256 }, input: 'data', outLength: 64, der: true },
+      );
     case 'rsa-pss-sha256': {
       const n = (pk.bits ?? 2048) / 8;
-      return pick({ mechanism: { mechanism: L.CKM_RSA_PKCS_PSS, parameter: pss }, input: 'digest', outLength: n, der: false }, { mechanism: { mechanism: L.CKM_SHA256_RSA_PKCS_PSS, parameter: pss }, input: 'data', outLength: n, der: false });
+      return pick(
+        { mechanism: { mechanism: L.CKM_RSA_PKCS_PSS, parameter: pss }, input: 'digest', outLength: n, der: false },
+        {
+          mechanism: { mechanism: L.CKM_SHA256_RSA_PKCS_PSS, parameter: pss },
+          input: 'data',
+          outLength: n,
+          der: false,
+        },
+      );
     }
   }
 }
@@ -594,7 +728,11 @@ export class TokenSigner implements Signer {
     await s.withRetry('opening', async () => undefined);
     if (opts.fingerprint && s.publicKey.fingerprint !== opts.fingerprint) {
       s.close();
-      throw new TokenError('TOKEN_KEY_CHANGED', `the key at ${opts.uri} has fingerprint ${s.publicKey.fingerprint}, but you joined with ${opts.fingerprint}; was the key replaced, or is another token plugged in?`);
+      throw new TokenError(
+        'TOKEN_KEY_CHANGED',
+        `the key at ${opts.uri} has fingerprint ${s.publicKey.fingerprint}, but you joined with ` +
+          `${opts.fingerprint}; was the key replaced, or is another token plugged in?`,
+      );
     }
     return s;
   }
@@ -602,11 +740,19 @@ export class TokenSigner implements Signer {
   sign(data: Buffer): Promise<Buffer> {
     return this.withRetry('signing with', async (s, p11) => {
       p11.C_SignInit(s.session, s.plan.mechanism, s.key);
-      const raw = await p11.C_SignAsync(s.session, s.plan.input === 'digest' ? sha256(data) : data, Buffer.alloc(s.plan.outLength));
+      const raw = await p11.C_SignAsync(
+        s.session,
+        s.plan.input === 'digest' ? sha256(data) : data,
+        Buffer.alloc(s.plan.outLength),
+      );
       const sig = s.plan.der && raw.length === 64 ? ecdsaRawToDer(raw) : Buffer.from(raw);
       // A token that returns garbage must not produce a bad submission.
       if (!verifySignature(this.publicKey, data, sig)) {
-        throw new TokenError('TOKEN_BAD_SIGNATURE', `the token returned a signature that does not verify under the public key of ${JSON.stringify(this.label)} (${sig.length} bytes); nothing was used`);
+        throw new TokenError(
+          'TOKEN_BAD_SIGNATURE',
+          'the token returned a signature that does not verify under the public key of ' +
+            `${JSON.stringify(this.label)} (${sig.length} bytes); nothing was used`,
+        );
       }
       return sig;
     });
@@ -651,7 +797,11 @@ export class TokenSigner implements Signer {
     if (this.pin === undefined) this.pin = await pinFor(token, this.opts.pin);
     if (this.pin !== undefined && this.pin === this.refusedPin) {
       this.pin = undefined;
-      throw new TokenError('TOKEN_PIN', `the token already refused this PIN; not trying it again (tokens lock after a few wrong PINs): fix --pin-file / ${PIN_ENV}`);
+      throw new TokenError(
+        'TOKEN_PIN',
+        'the token already refused this PIN; not trying it again (tokens lock after a few wrong PINs): fix ' +
+          `--pin-file / ${PIN_ENV}`,
+      );
     }
     const session = p11.C_OpenSession(token.slot, L.CKF_SERIAL_SESSION);
     try {
@@ -665,10 +815,19 @@ export class TokenSigner implements Signer {
       const info = describeKey(p11, session, key);
       if (!this.publicKey) [this.publicKey, this.label] = [info.publicKey, info.label];
       else if (info.publicKey.fingerprint !== this.publicKey.fingerprint) {
-        throw new TokenError('TOKEN_KEY_CHANGED', `the key at ${this.opts.uri} changed (fingerprint ${info.publicKey.fingerprint}, expected ${this.publicKey.fingerprint})`);
+        throw new TokenError(
+          'TOKEN_KEY_CHANGED',
+          `the key at ${this.opts.uri} changed (fingerprint ${info.publicKey.fingerprint}, expected ` +
+            `${this.publicKey.fingerprint})`,
+        );
       }
       const mechanisms = new Set(p11.C_GetMechanismList(token.slot));
-      this.state = { generation: this.module.generation, session, key, plan: plan(this.publicKey, mechanisms, this.opts.preferTokenHash ?? false) };
+      this.state = {
+        generation: this.module.generation,
+        session,
+        key,
+        plan: plan(this.publicKey, mechanisms, this.opts.preferTokenHash ?? false),
+      };
       return this.state;
     } catch (e) {
       try {
@@ -718,11 +877,22 @@ export interface TokenKey {
  * Generate a key pair on the token: the private key sensitive and non-extractable, the public
  * key a public token object beside it with the same label and a random 8-byte id.
  */
-export async function generateTokenKey(opts: { module: string; token: string; label: string; type: TokenKeyType; pin: PinSource; id?: Buffer }): Promise<TokenKey> {
+export async function generateTokenKey(opts: {
+  module: string;
+  token: string;
+  label: string;
+  type: TokenKeyType;
+  pin: PinSource;
+  id?: Buffer;
+}): Promise<TokenKey> {
   const L = lib();
   return withSession(opts.module, { token: opts.token }, opts.pin, true, (p11, session, token) => {
     if (find(p11, session, [{ type: L.CKA_LABEL, value: opts.label }]).length) {
-      throw new TokenError('TOKEN_KEY_EXISTS', `token ${JSON.stringify(token.label)} already has an object labelled ${JSON.stringify(opts.label)}; choose another --label (a key is never overwritten)`);
+      throw new TokenError(
+        'TOKEN_KEY_EXISTS',
+        `token ${JSON.stringify(token.label)} already has an object labelled ${JSON.stringify(opts.label)}; ` +
+          'choose another --label (a key is never overwritten)',
+      );
     }
     const id = opts.id ?? crypto.randomBytes(8);
     const common = [
@@ -730,23 +900,49 @@ export async function generateTokenKey(opts: { module: string; token: string; la
       { type: L.CKA_LABEL, value: opts.label },
       { type: L.CKA_ID, value: id },
     ];
-    const pub: P11.Template = [{ type: L.CKA_CLASS, value: L.CKO_PUBLIC_KEY }, ...common, { type: L.CKA_PRIVATE, value: false }, { type: L.CKA_VERIFY, value: true }];
-    const priv: P11.Template = [{ type: L.CKA_CLASS, value: L.CKO_PRIVATE_KEY }, ...common, { type: L.CKA_PRIVATE, value: true }, { type: L.CKA_SENSITIVE, value: true }, { type: L.CKA_EXTRACTABLE, value: false }, { type: L.CKA_SIGN, value: true }];
+    const pub: P11.Template = [
+      { type: L.CKA_CLASS, value: L.CKO_PUBLIC_KEY },
+      ...common,
+      { type: L.CKA_PRIVATE, value: false },
+      { type: L.CKA_VERIFY, value: true },
+    ];
+    const priv: P11.Template = [
+      { type: L.CKA_CLASS, value: L.CKO_PRIVATE_KEY },
+      ...common,
+      { type: L.CKA_PRIVATE, value: true },
+      { type: L.CKA_SENSITIVE, value: true },
+      { type: L.CKA_EXTRACTABLE, value: false },
+      { type: L.CKA_SIGN, value: true },
+    ];
     let mechanism: number;
     if (opts.type === 'ed25519' || opts.type === 'ecdsa') {
       const ed = opts.type === 'ed25519';
       mechanism = ed ? CKM_EC_EDWARDS_KEY_PAIR_GEN : L.CKM_EC_KEY_PAIR_GEN;
-      pub.push({ type: L.CKA_KEY_TYPE, value: ed ? CKK_EC_EDWARDS : L.CKK_EC }, { type: L.CKA_EC_PARAMS, value: ed ? OID.ed25519 : OID.p256 });
+      pub.push(
+        { type: L.CKA_KEY_TYPE, value: ed ? CKK_EC_EDWARDS : L.CKK_EC },
+        { type: L.CKA_EC_PARAMS, value: ed ? OID.ed25519 : OID.p256 },
+      );
       priv.push({ type: L.CKA_KEY_TYPE, value: ed ? CKK_EC_EDWARDS : L.CKK_EC });
     } else {
       mechanism = L.CKM_RSA_PKCS_KEY_PAIR_GEN;
       const bits = opts.type === 'rsa' ? 2048 : opts.type === 'rsa3072' ? 3072 : 4096;
-      pub.push({ type: L.CKA_KEY_TYPE, value: L.CKK_RSA }, { type: L.CKA_MODULUS_BITS, value: bits }, { type: L.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
+      pub.push(
+        { type: L.CKA_KEY_TYPE, value: L.CKK_RSA },
+        { type: L.CKA_MODULUS_BITS, value: bits },
+        { type: L.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+      );
       priv.push({ type: L.CKA_KEY_TYPE, value: L.CKK_RSA });
     }
     const pair = p11.C_GenerateKeyPair(session, { mechanism }, pub, priv);
     const info = describeKey(p11, session, pair.privateKey);
-    return { token: token.label, label: info.label, id: info.id, uri: formatPkcs11Uri({ token: token.label, object: info.label, id: info.id }), publicKey: info.publicKey, algorithm: info.publicKey.algorithm };
+    return {
+      token: token.label,
+      label: info.label,
+      id: info.id,
+      uri: formatPkcs11Uri({ token: token.label, object: info.label, id: info.id }),
+      publicKey: info.publicKey,
+      algorithm: info.publicKey.algorithm,
+    };
   });
 }
 
@@ -766,7 +962,13 @@ export async function listTokenKeys(opts: { module: string; token?: string; pin:
   } catch (e) {
     throw classify(e, `token (${opts.module})`);
   }
-  if (!tokens.length) throw new TokenError('TOKEN_NOT_PRESENT', opts.token === undefined ? `no initialised token in ${opts.module}` : `no token ${JSON.stringify(opts.token)} in ${opts.module}`);
+  if (!tokens.length)
+    throw new TokenError(
+      'TOKEN_NOT_PRESENT',
+      opts.token === undefined
+        ? `no initialised token in ${opts.module}`
+        : `no token ${JSON.stringify(opts.token)} in ${opts.module}`,
+    );
   const out: TokenKey[] = [];
   for (const label of new Set(tokens)) {
     const keys = await withSession(opts.module, { token: label }, opts.pin, false, (p11, session, token) =>
@@ -776,7 +978,14 @@ export async function listTokenKeys(opts: { module: string; token?: string; pin:
         const uri = formatPkcs11Uri({ token: token.label, object: keyLabel, id });
         try {
           const info = describeKey(p11, session, priv);
-          return { token: token.label, label: keyLabel, id, uri, publicKey: info.publicKey, algorithm: info.publicKey.algorithm };
+          return {
+            token: token.label,
+            label: keyLabel,
+            id,
+            uri,
+            publicKey: info.publicKey,
+            algorithm: info.publicKey.algorithm,
+          };
         } catch (e) {
           if (e instanceof TokenError) return { token: token.label, label: keyLabel, id, uri, unsupported: e.message };
           throw e;
@@ -791,5 +1000,11 @@ export async function listTokenKeys(opts: { module: string; token?: string; pin:
 /** The public key of the token key the URI names (for enrollment). */
 export async function tokenPublicKey(opts: TokenKeyRef & { pin: PinSource }): Promise<PublicKey> {
   const u = parsePkcs11Uri(opts.uri);
-  return withSession(modulePathOf(opts), u, opts.pin, false, (p11, session, token) => describeKey(p11, session, findPrivateKey(p11, session, u, token)).publicKey);
+  return withSession(
+    modulePathOf(opts),
+    u,
+    opts.pin,
+    false,
+    (p11, session, token) => describeKey(p11, session, findPrivateKey(p11, session, u, token)).publicKey,
+  );
 }

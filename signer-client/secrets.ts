@@ -12,9 +12,14 @@ export async function passphrase(opts: { file?: string; prompt: string; confirm?
   if (opts.file) return fs.readFileSync(opts.file, 'utf8').replace(/\r?\n$/, '');
   const env = process.env[PASSPHRASE_ENV];
   if (env !== undefined) return env;
-  if (!process.stdin.isTTY) throw new QuorumError('USAGE', `no passphrase: give --passphrase-file, set ${PASSPHRASE_ENV}, or run in a terminal`);
+  if (!process.stdin.isTTY)
+    throw new QuorumError(
+      'USAGE',
+      `no passphrase: give --passphrase-file, set ${PASSPHRASE_ENV}, or run in a terminal`,
+    );
   const first = await hidden(opts.prompt);
-  if (opts.confirm && (await hidden('repeat passphrase: ')) !== first) throw new QuorumError('USAGE', 'the passphrases differ');
+  if (opts.confirm && (await hidden('repeat passphrase: ')) !== first)
+    throw new QuorumError('USAGE', 'the passphrases differ');
   return first;
 }
 

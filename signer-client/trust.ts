@@ -13,7 +13,14 @@ import { getOwn, type Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
 import { keyId, parseMetadataKey, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { EXPIRES_RE, type RootSigned } from '../protocol/metadata/schemas.js';
-import { checkRoot, checkSpecVersion, checkThreshold, parseMetadata, verifyRootUpdate, type Metadata } from '../protocol/verify.js';
+import {
+  checkRoot,
+  checkSpecVersion,
+  checkThreshold,
+  parseMetadata,
+  verifyRootUpdate,
+  type Metadata,
+} from '../protocol/verify.js';
 import type { RoundInfo } from '../protocol/wire.js';
 
 export type RefusalCode =
@@ -103,7 +110,11 @@ export class TrustStore {
 
   state(): TrustState {
     const kept = path.join(this.dir, 'targets.json');
-    return { root: this.latest(), keptTargets: fs.existsSync(kept) ? fs.readFileSync(kept) : null, targetsSeen: this.seenTargets() };
+    return {
+      root: this.latest(),
+      keptTargets: fs.existsSync(kept) ? fs.readFileSync(kept) : null,
+      targetsSeen: this.seenTargets(),
+    };
   }
 
   /** Keep what verifyReleased learned: pin the walked roots, keep newer released targets. */
@@ -116,7 +127,11 @@ export class TrustStore {
   }
 
   private reviewFile(kind: 'round' | 'cert', id: string): string {
-    return path.join(this.dir, 'reviewed', `${kind === 'cert' ? 'cert.' : ''}${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+    return path.join(
+      this.dir,
+      'reviewed',
+      `${kind === 'cert' ? 'cert.' : ''}${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
+    );
   }
 
   /** The sha256 a person reviewed for the round they asked for by this id, or null. */
@@ -141,14 +156,21 @@ function writeAtomic(file: string, bytes: Buffer | string): void {
  * Walk released roots newer than the pinned one, verifying each step; pins every verified root.
  * With nothing pinned yet, the lowest released root is trusted on first use (`tofu` says so).
  */
-export function advanceRoots(trust: TrustStore, roots: { version: number; file: string }[]): { root: Metadata<'root'> | null; tofu: boolean; walked: number[] } {
+export function advanceRoots(
+  trust: TrustStore,
+  roots: { version: number; file: string }[],
+): { root: Metadata<'root'> | null; tofu: boolean; walked: number[] } {
   const w = walkRoots(trust.latest(), roots, trust.dialect);
   for (const r of w.walked) trust.pin(r.version, r.bytes);
   return { root: w.root, tofu: w.tofu, walked: w.walked.map((r) => r.version) };
 }
 
 /** advanceRoots without the pinning: the newest verified root and the roots walked to reach it. */
-export function walkRoots(pinned: Metadata<'root'> | null, roots: { version: number; file: string }[], dialect: Dialect | undefined): { root: Metadata<'root'> | null; tofu: boolean; walked: { version: number; bytes: Buffer }[] } {
+export function walkRoots(
+  pinned: Metadata<'root'> | null,
+  roots: { version: number; file: string }[],
+  dialect: Dialect | undefined,
+): { root: Metadata<'root'> | null; tofu: boolean; walked: { version: number; bytes: Buffer }[] } {
   let cur = pinned;
   let tofu = false;
   const walked: { version: number; bytes: Buffer }[] = [];
@@ -158,19 +180,35 @@ export function walkRoots(pinned: Metadata<'root'> | null, roots: { version: num
     try {
       next = parseMetadata(bytes, `${r.version}.root.json`, 'root', dialect ?? cur?.dialect);
     } catch (e) {
-      throw new Refusal('ROOT_CHAIN_INVALID', `released root ${r.version} is not valid metadata: ${(e as Error).message}`);
+      throw new Refusal(
+        'ROOT_CHAIN_INVALID',
+        `released root ${r.version} is not valid metadata: ${(e as Error).message}`,
+      );
     }
-    if (next.signed.version !== r.version) throw new Refusal('ROOT_CHAIN_INVALID', `released ${r.version}.root.json says version ${next.signed.version}`);
+    if (next.signed.version !== r.version)
+      throw new Refusal('ROOT_CHAIN_INVALID', `released ${r.version}.root.json says version ${next.signed.version}`);
     if (!cur) {
-      const self = checkThreshold(next, 'root', (next.signed as RootSigned).roles.root ?? { keyids: [], threshold: 0 }, (next.signed as RootSigned).keys);
+      const self = checkThreshold(
+        next,
+        'root',
+        (next.signed as RootSigned).roles.root ?? { keyids: [], threshold: 0 },
+        (next.signed as RootSigned).keys,
+      );
       const errors = checkRoot(next).filter((f) => f.severity === 'error');
-      if (!self.met || errors.length) throw new Refusal('ROOT_CHAIN_INVALID', `first root ${r.version} is not validly self-signed`);
+      if (!self.met || errors.length)
+        throw new Refusal('ROOT_CHAIN_INVALID', `first root ${r.version} is not validly self-signed`);
       tofu = true;
     } else {
       if (r.version <= cur.signed.version) continue;
       const step = verifyRootUpdate(cur, next);
       if (!step.ok) {
-        throw new Refusal('ROOT_CHAIN_INVALID', `released root ${r.version} does not follow pinned root ${cur.signed.version}: ${step.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`).join('; ')}`);
+        throw new Refusal(
+          'ROOT_CHAIN_INVALID',
+          `released root ${r.version} does not follow pinned root ${cur.signed.version}: ${step.findings
+            .filter((f) => f.severity === 'error')
+            .map((f) => `${f.code}: ${f.message}`)
+            .join('; ')}`,
+        );
       }
     }
     walked.push({ version: r.version, bytes });
@@ -180,7 +218,11 @@ export function walkRoots(pinned: Metadata<'root'> | null, roots: { version: num
 }
 
 /** The released targets, verified under the pinned root; null when none was released. */
-export function verifiedTargets(root: Metadata<'root'> | null, file: string | null, dialect: Dialect): Metadata<'targets'> | null {
+export function verifiedTargets(
+  root: Metadata<'root'> | null,
+  file: string | null,
+  dialect: Dialect,
+): Metadata<'targets'> | null {
   if (file === null) return null;
   if (!root) throw new Refusal('NO_TRUSTED_ROOT', 'targets were released but no root is pinned');
   let t: Metadata<'targets'>;
@@ -191,7 +233,12 @@ export function verifiedTargets(root: Metadata<'root'> | null, file: string | nu
   }
   const rs = root.signed as RootSigned;
   const th = checkThreshold(t, 'targets', rs.roles.targets ?? { keyids: [], threshold: 0 }, rs.keys);
-  if (!th.met) throw new Refusal('TARGETS_BASE_INVALID', `released targets v${t.signed.version} are not signed by a threshold of the pinned root's targets keys; the coordinator may be lying`);
+  if (!th.met)
+    throw new Refusal(
+      'TARGETS_BASE_INVALID',
+      `released targets v${t.signed.version} are not signed by a threshold of the pinned root's targets keys; ` +
+        'the coordinator may be lying',
+    );
   return t;
 }
 
@@ -221,37 +268,81 @@ function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): st
 }
 
 /** Every check a signer makes before it will sign a round's payload. */
-export function checkProposal(round: RoundInfo, signedText: string, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date(), seenTargets = 0, requireMine = true): CheckedProposal {
+export function checkProposal(
+  round: RoundInfo,
+  signedText: string,
+  root: Metadata<'root'> | null,
+  targets: Metadata<'targets'> | null,
+  dialect: Dialect,
+  me: PublicKey,
+  now = new Date(),
+  seenTargets = 0,
+  requireMine = true,
+): CheckedProposal {
   let proposed: Metadata<'root' | 'targets'>;
   try {
     const body = JSON.parse(signedText);
-    proposed = parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed: body })), `proposed ${round.role}`, round.role, dialect);
+    proposed = parseMetadata(
+      Buffer.from(JSON.stringify({ signatures: [], signed: body })),
+      `proposed ${round.role}`,
+      round.role,
+      dialect,
+    );
   } catch (e) {
-    throw new Refusal('PAYLOAD_MALFORMED', `the proposed ${round.role} is not valid ${dialect} metadata: ${(e as Error).message}`);
+    throw new Refusal(
+      'PAYLOAD_MALFORMED',
+      `the proposed ${round.role} is not valid ${dialect} metadata: ${(e as Error).message}`,
+    );
   }
   const sha256 = crypto.createHash('sha256').update(proposed.canonical).digest('hex');
-  if (sha256 !== round.sha256) throw new Refusal('PAYLOAD_MISMATCH', `the payload hashes to ${sha256}, but the coordinator says ${round.sha256}; refusing to sign`);
+  if (sha256 !== round.sha256)
+    throw new Refusal(
+      'PAYLOAD_MISMATCH',
+      `the payload hashes to ${sha256}, but the coordinator says ${round.sha256}; refusing to sign`,
+    );
   const s = proposed.signed as { version: number; expires: string };
-  if (s.version !== round.version) throw new Refusal('ROUND_MISMATCH', `round ${round.id} says ${round.role} version ${round.version}, but its bytes are version ${s.version}; refusing to sign`);
+  if (s.version !== round.version)
+    throw new Refusal(
+      'ROUND_MISMATCH',
+      `round ${round.id} says ${round.role} version ${round.version}, but its bytes are version ${s.version}; ` +
+        'refusing to sign',
+    );
   const base = round.role === 'root' ? root : targets;
   const last = base ? (base.signed as { version: number }).version : 0;
-  if (s.version <= last) throw new Refusal('ROLLBACK', `proposed ${round.role} version ${s.version} is not newer than the released version ${last}; refusing a rollback`);
+  if (s.version <= last)
+    throw new Refusal(
+      'ROLLBACK',
+      `proposed ${round.role} version ${s.version} is not newer than the released version ${last}; refusing a rollback`,
+    );
   if (round.role === 'targets' && !base) {
     // No targets released through the coordinator yet: the first may continue the numbering of
     // an imported OTA Connect repository (whose reposerver accepts only its version + 1), but
     // never go below a targets version this signer has already seen.
-    if (s.version <= seenTargets) throw new Refusal('ROLLBACK', `proposed targets version ${s.version} is not newer than version ${seenTargets}, which this signer has seen released; refusing a rollback`);
+    if (s.version <= seenTargets)
+      throw new Refusal(
+        'ROLLBACK',
+        `proposed targets version ${s.version} is not newer than version ${seenTargets}, which this signer has ` +
+          'seen released; refusing a rollback',
+      );
   } else if (s.version !== last + 1) {
-    throw new Refusal('VERSION_SKIP', `proposed ${round.role} version ${s.version} must be ${last + 1} (last released + 1)`);
+    throw new Refusal(
+      'VERSION_SKIP',
+      `proposed ${round.role} version ${s.version} must be ${last + 1} (last released + 1)`,
+    );
   }
-  if (!EXPIRES_RE.test(s.expires) || Date.parse(s.expires) <= now.getTime()) throw new Refusal('EXPIRED', `proposed ${round.role} expires ${s.expires}, which is not a future time`);
+  if (!EXPIRES_RE.test(s.expires) || Date.parse(s.expires) <= now.getTime())
+    throw new Refusal('EXPIRED', `proposed ${round.role} expires ${s.expires}, which is not a future time`);
   const spec = checkSpecVersion(proposed);
   if (spec.length) throw new Refusal('PAYLOAD_MALFORMED', spec[0]!.message);
   const countsFor: string[] = [];
-  let ids: string[] = [];
+  let ids: string[];
   if (round.role === 'root') {
     const errors = checkRoot(proposed as Metadata<'root'>).filter((f) => f.severity === 'error');
-    if (errors.length) throw new Refusal('PAYLOAD_MALFORMED', `the proposed root is not usable: ${errors.map((f) => `${f.code}: ${f.message}`).join('; ')}`);
+    if (errors.length)
+      throw new Refusal(
+        'PAYLOAD_MALFORMED',
+        `the proposed root is not usable: ${errors.map((f) => `${f.code}: ${f.message}`).join('; ')}`,
+      );
     const old = keyidsOf(root?.signed as RootSigned | undefined, 'root', me);
     const neu = keyidsOf(proposed.signed as RootSigned, 'root', me);
     if (old.length) countsFor.push(`root v${last} keys`);
@@ -262,7 +353,11 @@ export function checkProposal(round: RoundInfo, signedText: string, root: Metada
     ids = keyidsOf(root.signed as RootSigned, 'targets', me);
     if (ids.length) countsFor.push('targets keys');
   }
-  if (!ids.length && requireMine) throw new Refusal('NOT_NEEDED', `your key (${me.fingerprint.slice(0, 16)}…) is not one this ${round.role} round needs`);
+  if (!ids.length && requireMine)
+    throw new Refusal(
+      'NOT_NEEDED',
+      `your key (${me.fingerprint.slice(0, 16)}…) is not one this ${round.role} round needs`,
+    );
   return { round, proposed, base, sha256, keyid: ids[0] ?? '', countsFor };
 }
 
@@ -277,14 +372,50 @@ export interface Payload {
  * proposed root's targets keys: the root proposal gets every root check first (version +1,
  * well-formed, its hash), and the targets are then checked against it, not the released root.
  */
-export function checkPayload(p: Payload, root: Metadata<'root'> | null, targets: Metadata<'targets'> | null, dialect: Dialect, me: PublicKey, now = new Date(), seenTargets = 0): CheckedProposal {
+export function checkPayload(
+  p: Payload,
+  root: Metadata<'root'> | null,
+  targets: Metadata<'targets'> | null,
+  dialect: Dialect,
+  me: PublicKey,
+  now = new Date(),
+  seenTargets = 0,
+): CheckedProposal {
   if (!p.linkedRoot) return checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
-  if (p.round.role !== 'targets' || p.linkedRoot.round.role !== 'root' || p.round.linked !== p.linkedRoot.round.id || p.linkedRoot.round.linked !== p.round.id) {
+  if (
+    p.round.role !== 'targets' ||
+    p.linkedRoot.round.role !== 'root' ||
+    p.round.linked !== p.linkedRoot.round.id ||
+    p.linkedRoot.round.linked !== p.round.id
+  ) {
     throw new Refusal('PAYLOAD_MALFORMED', `round ${p.round.id} names a linked round that does not link back to it`);
   }
-  const linkedRoot = checkProposal(p.linkedRoot.round, p.linkedRoot.signed, root, targets, dialect, me, now, seenTargets, false);
-  const checked = checkProposal(p.round, p.signed, linkedRoot.proposed as Metadata<'root'>, targets, dialect, me, now, seenTargets);
-  return { ...checked, countsFor: checked.countsFor.map((c) => `${c} of proposed root v${linkedRoot.proposed.signed.version}`), linkedRoot };
+  const linkedRoot = checkProposal(
+    p.linkedRoot.round,
+    p.linkedRoot.signed,
+    root,
+    targets,
+    dialect,
+    me,
+    now,
+    seenTargets,
+    false,
+  );
+  const checked = checkProposal(
+    p.round,
+    p.signed,
+    linkedRoot.proposed as Metadata<'root'>,
+    targets,
+    dialect,
+    me,
+    now,
+    seenTargets,
+  );
+  return {
+    ...checked,
+    countsFor: checked.countsFor.map((c) => `${c} of proposed root v${linkedRoot.proposed.signed.version}`),
+    linkedRoot,
+  };
 }
 
 /** Key id of a public key in a dialect (for display). */

@@ -27,9 +27,24 @@ import { publicKeyFrom, type PublicKey } from '../protocol/keys.js';
 import { parseMetadata, type Metadata } from '../protocol/verify.js';
 import type { CertRoundInfo, RoundInfo, RoundRole } from '../protocol/wire.js';
 import { approvalMessage, CertError, formatReview, profileProblems, verifyApprovals } from '../protocol/x509.js';
-import { checkCertPayload, checkIssuer, checkIssuerAsApprover, type CheckedCert, type PinnedApprovers } from './cert-trust.js';
+import {
+  checkCertPayload,
+  checkIssuer,
+  checkIssuerAsApprover,
+  type CheckedCert,
+  type PinnedApprovers,
+} from './cert-trust.js';
 import { renderSummary, summarise, type Summary } from './review.js';
-import { checkPayload, Refusal, verifiedTargets, walkRoots, type CheckedProposal, type Learned, type Payload, type TrustState } from './trust.js';
+import {
+  checkPayload,
+  Refusal,
+  verifiedTargets,
+  walkRoots,
+  type CheckedProposal,
+  type Learned,
+  type Payload,
+  type TrustState,
+} from './trust.js';
 
 // --- what was asked --------------------------------------------------------------------------------
 
@@ -52,9 +67,18 @@ export function askedFor(id: string): Asked {
 /** ROUND_MISMATCH unless `round` is the round asked for: the same id, and role and version when asked. */
 export function checkAnswer(asked: Asked, round: Pick<RoundInfo, 'id' | 'role' | 'version'>): void {
   const what = `${round.role} v${round.version} round ${esc(round.id)}`;
-  if (round.id !== asked.id) throw new Refusal('ROUND_MISMATCH', `asked for round ${esc(asked.id)}, the answer is ${what}; refusing to sign another round than the one asked for`);
-  if (asked.role !== undefined && round.role !== asked.role) throw new Refusal('ROUND_MISMATCH', `round ${esc(asked.id)} is a ${asked.role} round, but the answer is ${what}`);
-  if (asked.version !== undefined && round.version !== asked.version) throw new Refusal('ROUND_MISMATCH', `round ${esc(asked.id)} is for version ${asked.version}, but the answer is ${what}`);
+  if (round.id !== asked.id)
+    throw new Refusal(
+      'ROUND_MISMATCH',
+      `asked for round ${esc(asked.id)}, the answer is ${what}; refusing to sign another round than the one asked for`,
+    );
+  if (asked.role !== undefined && round.role !== asked.role)
+    throw new Refusal('ROUND_MISMATCH', `round ${esc(asked.id)} is a ${asked.role} round, but the answer is ${what}`);
+  if (asked.version !== undefined && round.version !== asked.version)
+    throw new Refusal(
+      'ROUND_MISMATCH',
+      `round ${esc(asked.id)} is for version ${asked.version}, but the answer is ${what}`,
+    );
 }
 
 // --- released metadata -----------------------------------------------------------------------------
@@ -77,27 +101,49 @@ export interface Verified {
  * pinned one; the released targets verify under the newest root and are the targets this signer
  * last verified, or newer. Returns the state to decide with and what to keep.
  */
-export function verifyReleased(held: TrustState, released: Released, dialect: Dialect): { state: Verified; learned: Learned } {
+export function verifyReleased(
+  held: TrustState,
+  released: Released,
+  dialect: Dialect,
+): { state: Verified; learned: Learned } {
   const walk = walkRoots(held.root, released.roots, dialect);
   const targets = verifiedTargets(walk.root, released.targets, dialect); // TARGETS_BASE_INVALID
   const seen = held.targetsSeen;
   if (!targets) {
-    if (seen > 0 || held.keptTargets) throw new Refusal('TARGETS_BASE_MISSING', `the source provides no released targets, but this signer has verified released targets version ${seen}; refusing to diff against nothing (the coordinator may be withholding them)`);
+    if (seen > 0 || held.keptTargets)
+      throw new Refusal(
+        'TARGETS_BASE_MISSING',
+        `the source provides no released targets, but this signer has verified released targets version ${seen}; ` +
+          'refusing to diff against nothing (the coordinator may be withholding them)',
+      );
   } else {
     const v = targets.signed.version as number;
-    if (v < seen) throw new Refusal('TARGETS_BASE_MISSING', `the source provides released targets version ${v}, but this signer has verified version ${seen}; refusing an older base (the coordinator may be withholding the newer one)`);
+    if (v < seen)
+      throw new Refusal(
+        'TARGETS_BASE_MISSING',
+        `the source provides released targets version ${v}, but this signer has verified version ${seen}; ` +
+          'refusing an older base (the coordinator may be withholding the newer one)',
+      );
     if (v === seen && held.keptTargets && !targets.bytes.equals(held.keptTargets)) {
       // Other bytes of the version kept: the same release re-serialised, or another release of that version.
       const kept = parseMetadata(held.keptTargets, 'targets.json (kept)', 'targets', dialect);
       if ((kept.signed.version as number) === v && !kept.canonical.equals(targets.canonical)) {
-        throw new Refusal('TARGETS_BASE_CONFLICT', `the source's released targets version ${v} differ from the version ${v} this signer verified and kept; refusing (two different releases of one version)`);
+        throw new Refusal(
+          'TARGETS_BASE_CONFLICT',
+          `the source's released targets version ${v} differ from the version ${v} this signer verified and ` +
+            'kept; refusing (two different releases of one version)',
+        );
       }
     }
   }
   const v = targets ? (targets.signed.version as number) : 0;
   return {
     state: { root: walk.root, targets, targetsSeen: Math.max(seen, v) },
-    learned: { roots: walk.walked, targets: targets && (v > seen || !held.keptTargets) ? targets : null, tofu: walk.tofu },
+    learned: {
+      roots: walk.walked,
+      targets: targets && (v > seen || !held.keptTargets) ? targets : null,
+      tofu: walk.tofu,
+    },
   };
 }
 
@@ -126,13 +172,31 @@ export interface DecideOptions {
  * Decide a metadata round against a state verifyReleased returned: the round asked for, open,
  * passing every check for the first of `keys` it needs (else NOT_NEEDED), and the bytes reviewed.
  */
-export function decideMetadataRound(state: Verified, asked: Asked, payload: Payload, keys: readonly PublicKey[], opts: DecideOptions): MetadataDecision {
+export function decideMetadataRound(
+  state: Verified,
+  asked: Asked,
+  payload: Payload,
+  keys: readonly PublicKey[],
+  opts: DecideOptions,
+): MetadataDecision {
   checkAnswer(asked, payload.round);
-  if (payload.round.state !== 'open') throw new Refusal('ROUND_CLOSED', `round ${esc(asked.id)} is ${payload.round.state}; nothing to sign`);
+  if (payload.round.state !== 'open')
+    throw new Refusal('ROUND_CLOSED', `round ${esc(asked.id)} is ${payload.round.state}; nothing to sign`);
   let found: { checked: CheckedProposal; me: PublicKey } | undefined;
   for (const [i, me] of keys.entries()) {
     try {
-      found = { checked: checkPayload(payload, state.root, state.targets, opts.dialect, me, opts.now ?? new Date(), state.targetsSeen), me };
+      found = {
+        checked: checkPayload(
+          payload,
+          state.root,
+          state.targets,
+          opts.dialect,
+          me,
+          opts.now ?? new Date(),
+          state.targetsSeen,
+        ),
+        me,
+      };
       break;
     } catch (e) {
       if (!(e instanceof Refusal && e.code === 'NOT_NEEDED') || i === keys.length - 1) throw e;
@@ -141,10 +205,21 @@ export function decideMetadataRound(state: Verified, asked: Asked, payload: Payl
   if (!found) throw new Refusal('NOT_NEEDED', `round ${esc(asked.id)} needs none of your keys`);
   const { checked, me } = found;
   if (opts.reviewed && opts.reviewed !== checked.sha256) {
-    throw new Refusal('PAYLOAD_CHANGED', `round ${esc(asked.id)} now has sha256 ${checked.sha256}, but you reviewed ${esc(opts.reviewed)}; refusing to sign something you did not review`);
+    throw new Refusal(
+      'PAYLOAD_CHANGED',
+      `round ${esc(asked.id)} now has sha256 ${checked.sha256}, but you reviewed ${esc(opts.reviewed)}; ` +
+        'refusing to sign something you did not review',
+    );
   }
   const summary = summarise(checked);
-  return { checked, me, bytes: checked.proposed.canonical, sha256: checked.sha256, summary, text: renderSummary(checked, summary) };
+  return {
+    checked,
+    me,
+    bytes: checked.proposed.canonical,
+    sha256: checked.sha256,
+    summary,
+    text: renderSummary(checked, summary),
+  };
 }
 
 /** Where released metadata and rounds come from: the coordinator's socket, or an offline bundle. */
@@ -164,7 +239,13 @@ export interface TrustKeeper {
  * then the round asked for, from the source, decided. What was verified is kept even when the
  * round is then refused.
  */
-export async function checkMetadataRound(source: MetadataSource, keeper: TrustKeeper, asked: Asked, keys: readonly PublicKey[], opts: DecideOptions): Promise<MetadataDecision & { learned: Learned }> {
+export async function checkMetadataRound(
+  source: MetadataSource,
+  keeper: TrustKeeper,
+  asked: Asked,
+  keys: readonly PublicKey[],
+  opts: DecideOptions,
+): Promise<MetadataDecision & { learned: Learned }> {
   const before = keeper.state();
   const released = await source.released(before.root ? before.root.signed.version : 0);
   const { state, learned } = verifyReleased(before, released, opts.dialect);
@@ -185,7 +266,8 @@ export function bundleSource(b: Bundle): MetadataSource & { asked: Asked } {
     asked: askedFor(b.round.id),
     released: async () => ({ roots: b.roots, targets: b.targets }),
     round: async (id) => {
-      if (id !== b.round.id) throw new Refusal('ROUND_MISMATCH', `the bundle holds round ${esc(b.round.id)}, not ${esc(id)}`);
+      if (id !== b.round.id)
+        throw new Refusal('ROUND_MISMATCH', `the bundle holds round ${esc(b.round.id)}, not ${esc(id)}`);
       return { round: b.round, signed: b.signed, ...(b.linkedRoot ? { linkedRoot: b.linkedRoot } : {}) };
     },
   };
@@ -206,7 +288,11 @@ export interface CertPayload {
  * it holds (checked against that key and its own pinned approvers); or take part in a FROST
  * group's signature (the group key's issuer check follows once the group is known).
  */
-export type CertUse = { as: 'review' } | { as: 'approve' } | { as: 'sign'; caKey: PublicKey; approvers: PinnedApprovers | null } | { as: 'frost' };
+export type CertUse =
+  | { as: 'review' }
+  | { as: 'approve' }
+  | { as: 'sign'; caKey: PublicKey; approvers: PinnedApprovers | null }
+  | { as: 'frost' };
 
 export interface CertDecision {
   checked: CheckedCert;
@@ -223,12 +309,25 @@ export interface CertDecision {
  * having what its profile and issuer allow, exactly the bytes a person reviewed; then the checks of
  * the use (issuer for approvers and holders, the holder's key and pinned approvals).
  */
-export function decideCertRound(asked: string, p: CertPayload, use: CertUse, opts: { reviewed?: string | null; now?: Date } = {}): CertDecision {
-  if (p.round.id !== asked) throw new Refusal('ROUND_MISMATCH', `asked for certificate round ${esc(asked)}, the answer is round ${esc(p.round.id)}; refusing`);
+export function decideCertRound(
+  asked: string,
+  p: CertPayload,
+  use: CertUse,
+  opts: { reviewed?: string | null; now?: Date } = {},
+): CertDecision {
+  if (p.round.id !== asked)
+    throw new Refusal(
+      'ROUND_MISMATCH',
+      `asked for certificate round ${esc(asked)}, the answer is round ${esc(p.round.id)}; refusing`,
+    );
   const checked = checkCertPayload(p.round, p.tbs, p.chain); // ROUND_CLOSED, PAYLOAD_MISMATCH, PAYLOAD_MALFORMED
   checkProfile(checked);
   if (use.as !== 'review' && opts.reviewed && opts.reviewed !== checked.tbsSha256) {
-    throw new Refusal('PAYLOAD_CHANGED', `certificate round ${esc(asked)} now has TBS sha256 ${checked.tbsSha256}, but you reviewed ${esc(opts.reviewed)}; refusing to sign something you did not review`);
+    throw new Refusal(
+      'PAYLOAD_CHANGED',
+      `certificate round ${esc(asked)} now has TBS sha256 ${checked.tbsSha256}, but you reviewed ` +
+        `${esc(opts.reviewed)}; refusing to sign something you did not review`,
+    );
   }
   let bytes: Buffer = Buffer.alloc(0);
   let approvedBy: string[] = [];
@@ -237,8 +336,16 @@ export function decideCertRound(asked: string, p: CertPayload, use: CertUse, opt
     bytes = approvalMessage(checked.tbs, checked.round.issuerFingerprint);
   } else if (use.as === 'sign') {
     const me = use.caKey;
-    if (checked.round.issuerFingerprint !== me.fingerprint) throw new Refusal('NOT_NEEDED', `certificate round ${esc(asked)} is signed by key ${checked.round.issuerFingerprint}, not yours (${me.fingerprint})`);
-    if (checked.review.signatureAlgorithm !== me.algorithm) throw new Refusal('PAYLOAD_MALFORMED', `the TBS names signature algorithm ${esc(checked.review.signatureAlgorithm)}, but your key is ${me.algorithm}`);
+    if (checked.round.issuerFingerprint !== me.fingerprint)
+      throw new Refusal(
+        'NOT_NEEDED',
+        `certificate round ${esc(asked)} is signed by key ${checked.round.issuerFingerprint}, not yours (${me.fingerprint})`,
+      );
+    if (checked.review.signatureAlgorithm !== me.algorithm)
+      throw new Refusal(
+        'PAYLOAD_MALFORMED',
+        `the TBS names signature algorithm ${esc(checked.review.signatureAlgorithm)}, but your key is ${me.algorithm}`,
+      );
     checkIssuer(checked, me); // ISSUER_MISMATCH
     approvedBy = countApprovals(use.approvers, checked, me, p.approvals); // APPROVALS_UNMET
     bytes = checked.tbs;
@@ -255,32 +362,55 @@ export function checkProfile(c: CheckedCert): void {
   if (problems.length) {
     throw new Refusal(
       'PROFILE_MISMATCH',
-      `certificate round ${esc(c.round.id)} is a ${c.round.profile} round, but its certificate is not one: ${problems.map(esc).join('; ')}. Nothing was approved or signed; ask the release coordinator to cancel it (quorum cert cancel ${esc(c.round.id)}) and find out how these bytes were made`,
+      `certificate round ${esc(c.round.id)} is a ${c.round.profile} round, but its certificate is not one: ` +
+        `${problems.map(esc).join('; ')}. Nothing was approved or signed; ask the release coordinator to cancel ` +
+        `it (quorum cert cancel ${esc(c.round.id)}) and find out how these bytes were made`,
     );
   }
 }
 
 /** The holder's count: a threshold of ITS pinned approvers approved exactly these bytes under its key. */
-export function countApprovals(pinned: PinnedApprovers | null, c: CheckedCert, me: PublicKey, approvals: CertPayload['approvals']): string[] {
-  if (!pinned) throw new CertError('APPROVALS_UNMET', 'no approvers are pinned in your signer home; pin them first: quorum-signer cert pin-approvers --approver NAME=PUBKEY.pem ... --threshold N');
+export function countApprovals(
+  pinned: PinnedApprovers | null,
+  c: CheckedCert,
+  me: PublicKey,
+  approvals: CertPayload['approvals'],
+): string[] {
+  if (!pinned)
+    throw new CertError(
+      'APPROVALS_UNMET',
+      'no approvers are pinned in your signer home; pin them first: quorum-signer cert pin-approvers ' +
+        '--approver NAME=PUBKEY.pem ... --threshold N',
+    );
   const keys = approvals.flatMap((a) => {
     try {
-      return [{ publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')), signature: Buffer.from(a.sig, 'base64') }];
+      return [
+        { publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')), signature: Buffer.from(a.sig, 'base64') },
+      ];
     } catch {
       return []; // an unparseable key counts for nothing
     }
   });
-  const counted = verifyApprovals(c.tbs, me.fingerprint, keys, pinned.approvers.map((a) => publicKeyFrom(a.publicKey)), pinned.threshold);
+  const counted = verifyApprovals(
+    c.tbs,
+    me.fingerprint,
+    keys,
+    pinned.approvers.map((a) => publicKeyFrom(a.publicKey)),
+    pinned.threshold,
+  );
   return pinned.approvers.filter((a) => counted.includes(a.fingerprint)).map((a) => a.name);
 }
 
-/** A certificate round as a person reads it: the TBS described from its bytes, then what the coordinator says, escaped. */
+/**
+ * A certificate round as a person reads it: the TBS described from its bytes, then what the coordinator says, escaped.
+ */
 export function certText(c: CheckedCert, approvals: readonly { keyholder: string }[]): string {
   return (
     formatReview(c.review) +
     `  Issuer key:  sha256 of SPKI ${c.round.issuerFingerprint} (held by ${esc(c.round.holder ?? '-')})\n` +
-    `  Round:       ${c.round.id}, ${c.round.profile} from CA ${c.round.ca}${c.round.newCa ? `, becomes CA ${c.round.newCa}` : ''} — ${esc(c.round.reason)}\n` +
-    `  Approvals:   ${approvals.map((a) => esc(a.keyholder)).join(', ') || '-'} (as the coordinator reports them; ${c.round.approvals.threshold} needed)\n`
+    (`  Round:       ${c.round.id}, ${c.round.profile} from CA ${c.round.ca}${c.round.newCa ? `, becomes CA ${c.round.newCa}` : ''} ` +
+      `— ${esc(c.round.reason)}\n`) +
+    (`  Approvals:   ${approvals.map((a) => esc(a.keyholder)).join(', ') || '-'} (as the coordinator reports ` +
+      `them; ${c.round.approvals.threshold} needed)\n`)
   );
 }
-

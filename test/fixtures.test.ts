@@ -53,7 +53,10 @@ function warningCodes(stderr: string): string[] {
 }
 
 const errorCodes = (stderr: string) => [...new Set(errorLines(stderr).map((l) => l.code))].sort();
-const errorsAt = (stderr: string) => errorLines(stderr).map((l) => `${l.code} @ ${l.file}`).sort();
+const errorsAt = (stderr: string) =>
+  errorLines(stderr)
+    .map((l) => `${l.code} @ ${l.file}`)
+    .sort();
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -73,14 +76,18 @@ function tmpDir(): string {
 }
 
 beforeAll(() => {
-  const sources = Math.max(...SOURCE_DIRS.filter((d) => fs.existsSync(path.join(repoRoot, d))).map((d) => newestMtime(path.join(repoRoot, d))));
+  const sources = Math.max(
+    ...SOURCE_DIRS.filter((d) => fs.existsSync(path.join(repoRoot, d))).map((d) => newestMtime(path.join(repoRoot, d))),
+  );
   const built = fs.existsSync(CLI) ? fs.statSync(CLI).mtimeMs : 0;
   if (built < sources) {
     try {
       execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'pipe', timeout: 120_000 });
     } catch (e) {
       const err = e as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`npm run build failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`);
+      throw new Error(`npm run build failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`, {
+        cause: e,
+      });
     }
   }
   expect(fs.existsSync(CLI)).toBe(true);
@@ -93,7 +100,8 @@ afterAll(() => {
 /** aktualizr/sample1 without timestamp.json, whose hashes aktualizr would not accept (PROVENANCE.md). */
 function sample1WithoutTimestamp(): string {
   const d = tmpDir();
-  for (const f of ['root.json', 'snapshot.json', 'targets.json']) fs.copyFileSync(fx('aktualizr/sample1', f), path.join(d, f));
+  for (const f of ['root.json', 'snapshot.json', 'targets.json'])
+    fs.copyFileSync(fx('aktualizr/sample1', f), path.join(d, f));
   return d;
 }
 
@@ -106,53 +114,92 @@ describe('fixtures (PROVENANCE.md)', () => {
         folders.push(sub.isDirectory() ? `${top.name}/${sub.name}` : top.name);
       }
     }
-    expect([...new Set(folders)].sort()).toEqual(['aktualizr/rsassa-pss-sha256', 'aktualizr/sample1', 'frost', 'garage-sign/credentials-ed25519', 'ota-tuf-server/repo']);
+    expect([...new Set(folders)].sort()).toEqual([
+      'aktualizr/rsassa-pss-sha256',
+      'aktualizr/sample1',
+      'frost',
+      'garage-sign/credentials-ed25519',
+      'ota-tuf-server/repo',
+    ]);
   });
 
-  describe('aktualizr/sample1: root, snapshot and targets verify before 2038-01-19; timestamp names the pretty-printed snapshot', () => {
-    it.each(['2020-01-01T00:00:00Z', '2038-01-19T03:14:06Z'])('without timestamp.json, at %s: exit 0 (aktualizr: expired only after the instant)', (at) => {
-      const r = quorum('verify', sample1WithoutTimestamp(), '--at', at);
-      expect(errorLines(r.stderr)).toEqual([]);
-      expect(r.status).toBe(0);
-      expect(r.stdout).toContain('OK: verified');
-      expect(r.stdout).toContain('dialect ota');
-      // snapshot lists 1.root.json and root.json: no client checks those entries.
-      expect(warningCodes(r.stderr).filter((c) => c === 'SNAPSHOT_LISTS_ROOT')).toHaveLength(2);
-    });
+  describe(
+    'aktualizr/sample1: root, snapshot and targets verify before 2038-01-19; timestamp names the pretty-printed ' +
+      'snapshot',
+    () => {
+      it.each(['2020-01-01T00:00:00Z', '2038-01-19T03:14:06Z'])(
+        'without timestamp.json, at %s: exit 0 (aktualizr: expired only after the instant)',
+        (at) => {
+          const r = quorum('verify', sample1WithoutTimestamp(), '--at', at);
+          expect(errorLines(r.stderr)).toEqual([]);
+          expect(r.status).toBe(0);
+          expect(r.stdout).toContain('OK: verified');
+          expect(r.stdout).toContain('dialect ota');
+          // snapshot lists 1.root.json and root.json: no client checks those entries.
+          expect(warningCodes(r.stderr).filter((c) => c === 'SNAPSHOT_LISTS_ROOT')).toHaveLength(2);
+        },
+      );
 
-    it('and now (no --at): exit 0', () => {
-      const r = quorum('verify', sample1WithoutTimestamp());
-      expect(errorLines(r.stderr)).toEqual([]);
-      expect(r.status).toBe(0);
-    });
+      it('and now (no --at): exit 0', () => {
+        const r = quorum('verify', sample1WithoutTimestamp());
+        expect(errorLines(r.stderr)).toEqual([]);
+        expect(r.status).toBe(0);
+      });
 
-    it('the whole set: META_HASH_MISMATCH on timestamp.json, whose hashes are of snapshot.json\'s bytes where aktualizr hashes its canonical form', () => {
-      const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z');
-      expect(r.status).toBe(1);
-      expect(errorsAt(r.stderr)).toEqual(['META_HASH_MISMATCH @ timestamp.json', 'META_HASH_MISMATCH @ timestamp.json']);
-      expect(r.stderr).toContain('the canonical form of snapshot.json, which aktualizr hashes');
-    });
+      it(
+        "the whole set: META_HASH_MISMATCH on timestamp.json, whose hashes are of snapshot.json's bytes where " +
+          'aktualizr hashes its canonical form',
+        () => {
+          const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z');
+          expect(r.status).toBe(1);
+          expect(errorsAt(r.stderr)).toEqual([
+            'META_HASH_MISMATCH @ timestamp.json',
+            'META_HASH_MISMATCH @ timestamp.json',
+          ]);
+          expect(r.stderr).toContain('the canonical form of snapshot.json, which aktualizr hashes');
+        },
+      );
 
-    it('one second after its expiry instant 2038-01-19T03:14:06Z every role is expired: exit 1', () => {
-      const r = quorum('verify', sample1WithoutTimestamp(), '--at', '2038-01-19T03:14:07Z');
-      expect(r.status).toBe(1);
-      expect(errorsAt(r.stderr)).toEqual(['ROOT_EXPIRED @ root.json', 'SNAPSHOT_EXPIRED @ snapshot.json', 'TARGETS_EXPIRED @ targets.json']);
-    });
+      it('one second after its expiry instant 2038-01-19T03:14:06Z every role is expired: exit 1', () => {
+        const r = quorum('verify', sample1WithoutTimestamp(), '--at', '2038-01-19T03:14:07Z');
+        expect(r.status).toBe(1);
+        expect(errorsAt(r.stderr)).toEqual([
+          'ROOT_EXPIRED @ root.json',
+          'SNAPSHOT_EXPIRED @ snapshot.json',
+          'TARGETS_EXPIRED @ targets.json',
+        ]);
+      });
 
-    it('--json: every role was checked, one key each', () => {
-      const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z', '--json');
-      expect(r.status).toBe(1);
-      const report = JSON.parse(r.stdout) as { ok: boolean; dialect: string; errors: { code: string; file: string }[]; roles: Record<string, { version: number; signedBy: string[] }>; rootChain: { version: number }[] };
-      expect(report.ok).toBe(false);
-      expect(report.dialect).toBe('ota');
-      expect(report.errors.map((e) => `${e.code} @ ${e.file}`)).toEqual(['META_HASH_MISMATCH @ timestamp.json', 'META_HASH_MISMATCH @ timestamp.json']);
-      expect(report.rootChain.map((s) => s.version)).toEqual([1]);
-      expect(Object.keys(report.roles).sort()).toEqual(['snapshot', 'targets', 'timestamp']);
-      expect(report.roles.targets!.signedBy).toEqual(['81fb31257466d68af9c63d0cc1b649b9420362601df991fbf4d81f08003d2628']);
-      expect(report.roles.snapshot!.signedBy).toEqual(['03720d5870f7042f550e111f17b16495517c864af38971ab8457a885b87790a5']);
-      expect(report.roles.timestamp!.signedBy).toEqual(['d8e595778195f325821386fc772ee4aa358c18ad30650f122fd7eb0d81821196']);
-    });
-  });
+      it('--json: every role was checked, one key each', () => {
+        const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z', '--json');
+        expect(r.status).toBe(1);
+        const report = JSON.parse(r.stdout) as {
+          ok: boolean;
+          dialect: string;
+          errors: { code: string; file: string }[];
+          roles: Record<string, { version: number; signedBy: string[] }>;
+          rootChain: { version: number }[];
+        };
+        expect(report.ok).toBe(false);
+        expect(report.dialect).toBe('ota');
+        expect(report.errors.map((e) => `${e.code} @ ${e.file}`)).toEqual([
+          'META_HASH_MISMATCH @ timestamp.json',
+          'META_HASH_MISMATCH @ timestamp.json',
+        ]);
+        expect(report.rootChain.map((s) => s.version)).toEqual([1]);
+        expect(Object.keys(report.roles).sort()).toEqual(['snapshot', 'targets', 'timestamp']);
+        expect(report.roles.targets!.signedBy).toEqual([
+          '81fb31257466d68af9c63d0cc1b649b9420362601df991fbf4d81f08003d2628',
+        ]);
+        expect(report.roles.snapshot!.signedBy).toEqual([
+          '03720d5870f7042f550e111f17b16495517c864af38971ab8457a885b87790a5',
+        ]);
+        expect(report.roles.timestamp!.signedBy).toEqual([
+          'd8e595778195f325821386fc772ee4aa358c18ad30650f122fd7eb0d81821196',
+        ]);
+      });
+    },
+  );
 
   describe('aktualizr/rsassa-pss-sha256: the self-signed RSA root verifies before 2038-01-06', () => {
     it('at 2030-01-01: exit 0', () => {
@@ -183,7 +230,12 @@ describe('fixtures (PROVENANCE.md)', () => {
       const r = quorum('verify', fx('ota-tuf-server/repo'), '--at', '2018-05-01T00:00:00Z');
       expect(r.status).toBe(1);
       const lines = errorLines(r.stderr);
-      expect(lines.filter((l) => l.code === 'META_VERSION_MISMATCH').map((l) => l.file).sort()).toEqual(['snapshot.json', 'timestamp.json']);
+      expect(
+        lines
+          .filter((l) => l.code === 'META_VERSION_MISMATCH')
+          .map((l) => l.file)
+          .sort(),
+      ).toEqual(['snapshot.json', 'timestamp.json']);
       // Every file's signature is valid: only the cross-file consistency fails (the named lengths
       // and hashes are those of the older versions, so they differ too).
       expect(errorCodes(r.stderr)).toEqual(['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH', 'META_VERSION_MISMATCH']);
@@ -199,15 +251,19 @@ describe('fixtures (PROVENANCE.md)', () => {
   });
 
   describe('garage-sign/credentials-ed25519', () => {
-    it('root.json is rejected: SIGNATURE_INVALID (hence THRESHOLD_UNMET); the key id missing from keys is a warning (clients skip it)', () => {
-      // Before the root's expiry (2019-01-17T13:48:18Z), so expiry plays no part.
-      const r = quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z');
-      expect(r.status).toBe(1);
-      expect(errorCodes(r.stderr)).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
-      for (const l of errorLines(r.stderr)) expect(l.file).toBe('root.json');
-      expect(warningCodes(r.stderr)).toContain('ROLE_KEY_MISSING');
-      expect(r.stderr).toMatch(/^warning: ROLE_KEY_MISSING: root\.json: .*339d91c25c0b/m);
-    });
+    it(
+      'root.json is rejected: SIGNATURE_INVALID (hence THRESHOLD_UNMET); the key id missing from keys is a ' +
+        'warning (clients skip it)',
+      () => {
+        // Before the root's expiry (2019-01-17T13:48:18Z), so expiry plays no part.
+        const r = quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z');
+        expect(r.status).toBe(1);
+        expect(errorCodes(r.stderr)).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
+        for (const l of errorLines(r.stderr)) expect(l.file).toBe('root.json');
+        expect(warningCodes(r.stderr)).toContain('ROLE_KEY_MISSING');
+        expect(r.stderr).toMatch(/^warning: ROLE_KEY_MISSING: root\.json: .*339d91c25c0b/m);
+      },
+    );
 
     it('--json has the same codes', () => {
       const r = quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z', '--json');
@@ -244,11 +300,14 @@ describe('quorum verify: command-line contract', () => {
     expect(r.stderr).toMatch(/^USAGE: .*--dialect/);
   });
 
-  it.each(['yesterday', '2018-05-01', '2018-05-01T00:00:00', '2018-13-01T00:00:00Z', ''])('bad --at %j: exit 2, USAGE', (at) => {
-    const r = quorum('verify', fx('aktualizr/sample1'), '--at', at);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^USAGE: .*--at/);
-  });
+  it.each(['yesterday', '2018-05-01', '2018-05-01T00:00:00', '2018-13-01T00:00:00Z', ''])(
+    'bad --at %j: exit 2, USAGE',
+    (at) => {
+      const r = quorum('verify', fx('aktualizr/sample1'), '--at', at);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^USAGE: .*--at/);
+    },
+  );
 
   it('bad --warn-days and unknown options: exit 2, USAGE', () => {
     expect(quorum('verify', fx('aktualizr/sample1'), '--warn-days', '-3').status).toBe(2);
@@ -307,7 +366,12 @@ describe('quorum verify: command-line contract', () => {
     const human = quorum(...args);
     const json = quorum(...args, '--json');
     expect(json.status).toBe(1);
-    const report = JSON.parse(json.stdout) as { ok: boolean; at: string; errors: { code: string; file: string; message: string; severity: string }[]; warnings: { code: string }[] };
+    const report = JSON.parse(json.stdout) as {
+      ok: boolean;
+      at: string;
+      errors: { code: string; file: string; message: string; severity: string }[];
+      warnings: { code: string }[];
+    };
     expect(report.ok).toBe(false);
     expect(report.at).toBe('2018-05-01T00:00:00.000Z');
     expect(report.errors.length).toBeGreaterThan(0);
@@ -331,17 +395,35 @@ describe('quorum verify: command-line contract', () => {
     expect(warningCodes(tofu.stderr)).toContain('TRUST_ON_FIRST_USE');
     expect((JSON.parse(tofu.stdout) as { trustedRoot: { tofu: boolean } }).trustedRoot.tofu).toBe(true);
 
-    const pinned = quorum('verify', sample1WithoutTimestamp(), '--root', fx('aktualizr/sample1/root.json'), '--at', '2030-01-01T00:00:00Z', '--json');
+    const pinned = quorum(
+      'verify',
+      sample1WithoutTimestamp(),
+      '--root',
+      fx('aktualizr/sample1/root.json'),
+      '--at',
+      '2030-01-01T00:00:00Z',
+      '--json',
+    );
     expect(pinned.status).toBe(0);
     expect(warningCodes(pinned.stderr)).not.toContain('TRUST_ON_FIRST_USE');
-    const report = JSON.parse(pinned.stdout) as { ok: boolean; trustedRoot: { file: string; version: number; tofu: boolean } };
+    const report = JSON.parse(pinned.stdout) as {
+      ok: boolean;
+      trustedRoot: { file: string; version: number; tofu: boolean };
+    };
     expect(report.ok).toBe(true);
     expect(report.trustedRoot).toEqual({ file: 'root.json (trusted)', version: 1, tofu: false });
   });
 
   it('--root pinning a root from another repository rejects the chain', () => {
     // The garage-sign root is a different, unverifiable root: the pinned anchor itself fails.
-    const r = quorum('verify', fx('aktualizr/sample1'), '--root', fx('garage-sign/credentials-ed25519/root.json'), '--at', '2018-06-01T00:00:00Z');
+    const r = quorum(
+      'verify',
+      fx('aktualizr/sample1'),
+      '--root',
+      fx('garage-sign/credentials-ed25519/root.json'),
+      '--at',
+      '2018-06-01T00:00:00Z',
+    );
     expect(r.status).toBe(1);
     expect(errorCodes(r.stderr)).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
     expect(errorLines(r.stderr).every((l) => l.file === 'root.json (trusted)')).toBe(true);
@@ -365,11 +447,23 @@ describe('quorum sample, then quorum verify', () => {
 
   it.each(['ota', 'tuf'])('%s: the sample verifies (exit 0), root chain 1 -> 2', (d) => {
     const sub = path.join(dir, d);
-    expect(fs.readdirSync(sub).sort()).toEqual(['1.root.json', '2.root.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
+    expect(fs.readdirSync(sub).sort()).toEqual([
+      '1.root.json',
+      '2.root.json',
+      'root.json',
+      'snapshot.json',
+      'targets.json',
+      'timestamp.json',
+    ]);
     const r = quorum('verify', sub, '--json');
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.status).toBe(0);
-    const report = JSON.parse(r.stdout) as { ok: boolean; dialect: string; rootChain: { version: number }[]; warnings: { code: string }[] };
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      dialect: string;
+      rootChain: { version: number }[];
+      warnings: { code: string }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.dialect).toBe(d);
     expect(report.rootChain.map((s) => s.version)).toEqual([1, 2]);
@@ -377,7 +471,7 @@ describe('quorum sample, then quorum verify', () => {
     expect(quorum('verify', sub, '--dialect', d).status).toBe(0);
   });
 
-  it('pinning the sample\'s 1.root.json (--root) verifies both dialects without a TOFU warning', () => {
+  it("pinning the sample's 1.root.json (--root) verifies both dialects without a TOFU warning", () => {
     for (const d of ['ota', 'tuf']) {
       const sub = path.join(dir, d);
       const r = quorum('verify', sub, '--root', path.join(sub, '1.root.json'));
@@ -386,7 +480,7 @@ describe('quorum sample, then quorum verify', () => {
     }
   });
 
-  it('pinning the other sample\'s 1.root.json breaks the chain at 2.root.json: ROOT_OLD_THRESHOLD_UNMET', () => {
+  it("pinning the other sample's 1.root.json breaks the chain at 2.root.json: ROOT_OLD_THRESHOLD_UNMET", () => {
     const other = tmpDir();
     expect(quorum('sample', other, '--dialect', 'ota').status).toBe(0);
     const r = quorum('verify', path.join(dir, 'ota'), '--root', path.join(other, 'ota', '1.root.json'));
@@ -398,7 +492,8 @@ describe('quorum sample, then quorum verify', () => {
 
   it('a tampered sample fails: one byte of targets.json changed', () => {
     const copy = tmpDir();
-    for (const f of fs.readdirSync(path.join(dir, 'tuf'))) fs.copyFileSync(path.join(dir, 'tuf', f), path.join(copy, f));
+    for (const f of fs.readdirSync(path.join(dir, 'tuf')))
+      fs.copyFileSync(path.join(dir, 'tuf', f), path.join(copy, f));
     const t = fs.readFileSync(path.join(copy, 'targets.json'), 'utf8');
     fs.writeFileSync(path.join(copy, 'targets.json'), t.replace('"length": 15', '"length": 16'));
     const r = quorum('verify', copy);

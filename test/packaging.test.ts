@@ -13,7 +13,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO } from './paths.js';
 
-const ALLOWED = /^(dist\/(protocol|coordinator|signer-client)\/.+\.js|docs\/.+\.(md|png)|README\.md|LICENSE|package\.json)$/;
+const ALLOWED =
+  /^(dist\/(protocol|coordinator|signer-client)\/.+\.js|docs\/.+\.(md|png)|README\.md|LICENSE|package\.json)$/;
 
 let tmp: string;
 let tarball: string;
@@ -22,7 +23,10 @@ let files: string[];
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-pack-'));
   // dist/ was built by the global setup; --ignore-scripts keeps `prepare` from building again.
-  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: REPO, encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
   const [info] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
   tarball = path.join(tmp, info!.filename);
   files = info!.files.map((f) => f.path).sort();
@@ -33,7 +37,14 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('the published package', () => {
   it('holds only the built commands, the protocol library, docs, README and LICENSE', () => {
     expect(files.filter((f) => !ALLOWED.test(f))).toEqual([]);
-    for (const f of ['dist/coordinator/cli.js', 'dist/signer-client/cli.js', 'dist/protocol/verify.js', 'README.md', 'LICENSE', 'package.json']) {
+    for (const f of [
+      'dist/coordinator/cli.js',
+      'dist/signer-client/cli.js',
+      'dist/protocol/verify.js',
+      'README.md',
+      'LICENSE',
+      'package.json',
+    ]) {
       expect(files).toContain(f);
     }
     expect(files.some((f) => f.startsWith('dist/test/'))).toBe(false);
@@ -44,12 +55,20 @@ describe('the published package', () => {
     const pkgDir = path.join(app, 'node_modules', 'uptane-quorum');
     fs.mkdirSync(pkgDir, { recursive: true });
     execFileSync('tar', ['xzf', tarball, '-C', pkgDir, '--strip-components=1']);
-    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
+    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
     for (const dep of Object.keys(pkg.dependencies)) {
       fs.mkdirSync(path.dirname(path.join(app, 'node_modules', dep)), { recursive: true });
       fs.symlinkSync(path.join(REPO, 'node_modules', dep), path.join(app, 'node_modules', dep));
     }
-    const bin = (name: string, ...args: string[]) => spawnSync(process.execPath, [path.join(pkgDir, pkg.bin[name]!), ...args], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    const bin = (name: string, ...args: string[]) =>
+      spawnSync(process.execPath, [path.join(pkgDir, pkg.bin[name]!), ...args], {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     const q = bin('quorum', '--help');
     expect(q.status, q.stderr).toBe(0);
     expect(q.stdout).toContain('Usage: quorum <command>');
@@ -63,7 +82,13 @@ describe('the published package', () => {
       expect(v.status, v.stderr).toBe(0);
       expect(v.stdout).toContain('OK: verified');
     }
-    const fixture = bin('quorum', 'verify', path.join(FIXTURES, 'aktualizr/rsassa-pss-sha256'), '--at', '2020-01-01T00:00:00Z');
+    const fixture = bin(
+      'quorum',
+      'verify',
+      path.join(FIXTURES, 'aktualizr/rsassa-pss-sha256'),
+      '--at',
+      '2020-01-01T00:00:00Z',
+    );
     expect(fixture.status, fixture.stderr).toBe(0);
   }, 180_000);
 });

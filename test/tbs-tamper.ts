@@ -8,7 +8,19 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { AuthorityKeyIdentifier, Certificate, Extension, GeneralName, id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier, KeyIdentifier, Name, SubjectKeyIdentifier, TBSCertificate, Validity } from '@peculiar/asn1-x509';
+import {
+  AuthorityKeyIdentifier,
+  Certificate,
+  Extension,
+  GeneralName,
+  id_ce_authorityKeyIdentifier,
+  id_ce_subjectKeyIdentifier,
+  KeyIdentifier,
+  Name,
+  SubjectKeyIdentifier,
+  TBSCertificate,
+  Validity,
+} from '@peculiar/asn1-x509';
 
 const der = (v: unknown) => Buffer.from(AsnConvert.serialize(v));
 
@@ -37,17 +49,33 @@ export function withAkid(tbs: Buffer, keyId: Buffer, certId?: { issuer: string; 
   return edit(tbs, (t) => {
     const akid = new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(new Uint8Array(keyId)) });
     if (certId) {
-      akid.authorityCertIssuer = [new GeneralName({ directoryName: AsnConvert.parse(new x509.Name(certId.issuer).toArrayBuffer(), Name) })];
+      akid.authorityCertIssuer = [
+        new GeneralName({ directoryName: AsnConvert.parse(new x509.Name(certId.issuer).toArrayBuffer(), Name) }),
+      ];
       akid.authorityCertSerialNumber = new Uint8Array(certId.serial).buffer;
     }
-    replaceExtension(t, new Extension({ extnID: id_ce_authorityKeyIdentifier, critical: false, extnValue: new OctetString(AsnConvert.serialize(akid)) }));
+    replaceExtension(
+      t,
+      new Extension({
+        extnID: id_ce_authorityKeyIdentifier,
+        critical: false,
+        extnValue: new OctetString(AsnConvert.serialize(akid)),
+      }),
+    );
   });
 }
 
 /** The TBS with a SubjectKeyIdentifier of `keyId`. */
 export function withSkid(tbs: Buffer, keyId: Buffer): Buffer {
   return edit(tbs, (t) => {
-    replaceExtension(t, new Extension({ extnID: id_ce_subjectKeyIdentifier, critical: false, extnValue: new OctetString(AsnConvert.serialize(new SubjectKeyIdentifier(new Uint8Array(keyId)))) }));
+    replaceExtension(
+      t,
+      new Extension({
+        extnID: id_ce_subjectKeyIdentifier,
+        critical: false,
+        extnValue: new OctetString(AsnConvert.serialize(new SubjectKeyIdentifier(new Uint8Array(keyId)))),
+      }),
+    );
   });
 }
 
@@ -65,7 +93,9 @@ export function brokenSignature(pem: string): string {
   return new x509.X509Certificate(der(c)).toString('pem') + '\n';
 }
 
-/** The TBS with `ext` (e.g. new x509.BasicConstraintsExtension(true, undefined, true)) in place of its OID's, or added. */
+/**
+ * The TBS with `ext` (e.g. new x509.BasicConstraintsExtension(true, undefined, true)) in place of its OID's, or added.
+ */
 export function withExtension(tbs: Buffer, ext: x509.Extension): Buffer {
   return edit(tbs, (t) => {
     const e = AsnConvert.parse(ext.rawData, Extension);

@@ -5,7 +5,16 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import { aktualizrBytes, canonicalize, setOwn, type Dialect } from '../canonical.js';
-import { encodeSig, keyId, otaMethod, publicKeyFrom, signBytes, toMetadataKey, type MetadataKey, type PublicKey } from '../keys.js';
+import {
+  encodeSig,
+  keyId,
+  otaMethod,
+  publicKeyFrom,
+  signBytes,
+  toMetadataKey,
+  type MetadataKey,
+  type PublicKey,
+} from '../keys.js';
 import { formatExpires, typeName, type Role } from './schemas.js';
 
 /** What signs: one key, wherever it lives. `sign` gets the exact canonical bytes. */
@@ -29,7 +38,11 @@ export function keyIdOf(pk: PublicKey, dialect: Dialect): string {
 }
 
 /** Sign `signed` with every signer; signatures are over the canonical bytes of `signed`. */
-export async function signEnvelope(signed: Record<string, unknown>, dialect: Dialect, signers: Signer[]): Promise<Envelope> {
+export async function signEnvelope(
+  signed: Record<string, unknown>,
+  dialect: Dialect,
+  signers: Signer[],
+): Promise<Envelope> {
   const bytes = canonicalize(signed, dialect);
   const signatures: Envelope['signatures'] = [];
   for (const s of signers) {
@@ -38,7 +51,11 @@ export async function signEnvelope(signed: Record<string, unknown>, dialect: Dia
   return { signatures, signed };
 }
 
-export async function signatureFor(s: Signer, bytes: Buffer, dialect: Dialect): Promise<Envelope['signatures'][number]> {
+export async function signatureFor(
+  s: Signer,
+  bytes: Buffer,
+  dialect: Dialect,
+): Promise<Envelope['signatures'][number]> {
   const sig = encodeSig(await s.sign(bytes), dialect);
   const keyid = keyIdOf(s.publicKey, dialect);
   return dialect === 'ota' ? { keyid, method: otaMethod(s.publicKey), sig } : { keyid, sig };
@@ -59,7 +76,10 @@ export function sortKeys(v: unknown): unknown {
  * python-tuf and garage-sign write it. (Signatures are over the canonical bytes regardless.)
  */
 export function serialize(env: Envelope): Buffer {
-  return Buffer.from(JSON.stringify({ signatures: env.signatures, signed: sortKeys(env.signed) }, null, 2) + '\n', 'utf8');
+  return Buffer.from(
+    JSON.stringify({ signatures: env.signatures, signed: sortKeys(env.signed) }, null, 2) + '\n',
+    'utf8',
+  );
 }
 
 export const SPEC_VERSION = '1.0.31';
@@ -91,7 +111,12 @@ export function buildRoot(spec: RootSpec): Record<string, unknown> {
     }
     roles[role] = { keyids: ids, threshold: r.threshold };
   }
-  return { ...header('root', spec.dialect, spec.version, spec.expires), consistent_snapshot: spec.consistentSnapshot ?? false, keys, roles };
+  return {
+    ...header('root', spec.dialect, spec.version, spec.expires),
+    consistent_snapshot: spec.consistentSnapshot ?? false,
+    keys,
+    roles,
+  };
 }
 
 export interface TargetSpec {
@@ -100,7 +125,12 @@ export interface TargetSpec {
   custom?: Record<string, unknown>;
 }
 
-export function buildTargets(dialect: Dialect, version: number, expires: Date, targets: Record<string, TargetSpec>): Record<string, unknown> {
+export function buildTargets(
+  dialect: Dialect,
+  version: number,
+  expires: Date,
+  targets: Record<string, TargetSpec>,
+): Record<string, unknown> {
   return { ...header('targets', dialect, version, expires), targets };
 }
 
@@ -133,13 +163,31 @@ function metaFor(file: Buffer, version: number, dialect: Dialect): Record<string
 }
 
 /** Snapshot naming the exact targets.json bytes. */
-export function buildSnapshot(dialect: Dialect, version: number, expires: Date, targetsFile: Buffer, targetsVersion: number): Record<string, unknown> {
-  return { ...header('snapshot', dialect, version, expires), meta: { 'targets.json': metaFor(targetsFile, targetsVersion, dialect) } };
+export function buildSnapshot(
+  dialect: Dialect,
+  version: number,
+  expires: Date,
+  targetsFile: Buffer,
+  targetsVersion: number,
+): Record<string, unknown> {
+  return {
+    ...header('snapshot', dialect, version, expires),
+    meta: { 'targets.json': metaFor(targetsFile, targetsVersion, dialect) },
+  };
 }
 
 /** Timestamp naming the exact snapshot.json bytes. */
-export function buildTimestamp(dialect: Dialect, version: number, expires: Date, snapshotFile: Buffer, snapshotVersion: number): Record<string, unknown> {
-  return { ...header('timestamp', dialect, version, expires), meta: { 'snapshot.json': metaFor(snapshotFile, snapshotVersion, dialect) } };
+export function buildTimestamp(
+  dialect: Dialect,
+  version: number,
+  expires: Date,
+  snapshotFile: Buffer,
+  snapshotVersion: number,
+): Record<string, unknown> {
+  return {
+    ...header('timestamp', dialect, version, expires),
+    meta: { 'snapshot.json': metaFor(snapshotFile, snapshotVersion, dialect) },
+  };
 }
 
 export function daysFrom(now: Date, days: number): Date {

@@ -130,7 +130,8 @@ export function typeName(role: Role, dialect: Dialect): string {
 /** Dialect and role from `_type`; null for anything else (e.g. `targets` in the wrong case). */
 export function detectType(type: unknown): { dialect: Dialect; role: Role } | null {
   // aktualizr accepts a root _type in any case; exactly "root" is tuf.
-  if (typeof type === 'string' && type !== 'root' && type.toLowerCase() === 'root') return { dialect: 'ota', role: 'root' };
+  if (typeof type === 'string' && type !== 'root' && type.toLowerCase() === 'root')
+    return { dialect: 'ota', role: 'root' };
   for (const role of ROLES) {
     if (type === role) return { dialect: 'tuf', role };
     if (type === typeName(role, 'ota')) return { dialect: 'ota', role };

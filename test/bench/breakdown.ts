@@ -71,7 +71,16 @@ function once(repo: TargetsRepo): Record<Phase, number> {
   mark('sha256 of file (report)');
   const n = Object.keys(json.signed.targets as object).length;
   mark('Object.keys(targets).length');
-  if (!env.success || !fastTargets || !parsed.success || valid !== 3 || n !== repo.count || digest.length !== 64 || rootFindings.length || !anchor.met) {
+  if (
+    !env.success ||
+    !fastTargets ||
+    !parsed.success ||
+    valid !== 3 ||
+    n !== repo.count ||
+    digest.length !== 64 ||
+    rootFindings.length ||
+    !anchor.met
+  ) {
     throw new Error('breakdown self-check failed');
   }
   return t as Record<Phase, number>;

@@ -56,7 +56,12 @@ export function writeTargetsRoot(dir: string, rootKey: BenchKey, targetKeys: Ben
     dialect: 'tuf',
     version: 1,
     expires: daysFrom(now, 365),
-    roles: { root: one, snapshot: one, timestamp: one, targets: { keys: targetKeys.map((k) => k.publicKey), threshold: targetKeys.length } },
+    roles: {
+      root: one,
+      snapshot: one,
+      timestamp: one,
+      targets: { keys: targetKeys.map((k) => k.publicKey), threshold: targetKeys.length },
+    },
   });
   const bytes = canonicalize(signed, 'tuf');
   const file = path.join(dir, 'root.json');
@@ -89,7 +94,13 @@ export type KeyOrder = 'sorted' | 'insertion';
  * Write `<dir>/targets.json` with `count` targets, signed by every key in `keys`.
  * The root must already be in `dir` (see writeTargetsRoot).
  */
-export function writeTargets(dir: string, count: number, keys: BenchKey[], now: Date, order: KeyOrder = 'sorted'): TargetsRepo {
+export function writeTargets(
+  dir: string,
+  count: number,
+  keys: BenchKey[],
+  now: Date,
+  order: KeyOrder = 'sorted',
+): TargetsRepo {
   const targets: Record<string, Record<string, unknown>> = {};
   const path_ = (i: number) => `firmware/ecu-${i}/image-${i}.bin`;
   if (order === 'sorted') {
@@ -100,12 +111,18 @@ export function writeTargets(dir: string, count: number, keys: BenchKey[], now: 
     for (let i = 0; i < count; i++) targets[path_(i)] = targetEntry(i);
   }
   let signed = buildTargets('tuf', 1, daysFrom(now, 365), targets as never);
-  if (order === 'sorted') signed = Object.fromEntries(Object.keys(signed).sort().map((k) => [k, signed[k]]));
+  if (order === 'sorted')
+    signed = Object.fromEntries(
+      Object.keys(signed)
+        .sort()
+        .map((k) => [k, signed[k]]),
+    );
   const canonical = canonicalize(signed, 'tuf');
   const sigs = sign(canonical, keys);
   const targetsPath = path.join(dir, 'targets.json');
   const bytes = compact({ signatures: sigs, signed });
-  if (order === 'sorted' && !bytes.includes(canonical)) throw new Error('sorted fixture: file does not contain the canonical bytes verbatim');
+  if (order === 'sorted' && !bytes.includes(canonical))
+    throw new Error('sorted fixture: file does not contain the canonical bytes verbatim');
   fs.writeFileSync(targetsPath, bytes);
   return {
     dir,

@@ -68,8 +68,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { canonicalize } from '../../protocol/canonical.js';
-import { frostCommit, frostSignShare, groupPublicKey, type DkgOutcome, type FrostGroup, type FrostNonces, type FrostShare } from '../../protocol/frost.js';
-import { encodeSig, generateKeyPair, keyId, publicKeyFrom, sha256hex, toMetadataKey, type PublicKey } from '../../protocol/keys.js';
+import {
+  frostCommit,
+  frostSignShare,
+  groupPublicKey,
+  type DkgOutcome,
+  type FrostGroup,
+  type FrostNonces,
+  type FrostShare,
+} from '../../protocol/frost.js';
+import {
+  encodeSig,
+  generateKeyPair,
+  keyId,
+  publicKeyFrom,
+  sha256hex,
+  toMetadataKey,
+  type PublicKey,
+} from '../../protocol/keys.js';
 import { buildRoot, daysFrom, localSigner, type Signer } from '../../protocol/metadata/build.js';
 import type { CertRoundInfo, RoundInfo, ServerMessage } from '../../protocol/wire.js';
 import { approvalMessage, tbsOfCertificate, verifyApprovals } from '../../protocol/x509.js';
@@ -105,11 +121,17 @@ interface Member {
   conn: SignerConnection;
 }
 
-const fmt = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+const fmt = (x: number | null | undefined, d = 1) =>
+  x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d);
 const sameJson = (a: unknown, b: unknown) => sha256hex(canonicalize(a, 'tuf')) === sha256hex(canonicalize(b, 'tuf'));
 
 /** The next push message of `type` on a connection that `match`es; register it before what causes it. */
-function nextPush<T extends ServerMessage['type']>(conn: SignerConnection, type: T, match: (m: Msg<T>) => boolean, what: string): { promise: Promise<{ msg: Msg<T>; at: number }>; cancel: () => void } {
+function nextPush<T extends ServerMessage['type']>(
+  conn: SignerConnection,
+  type: T,
+  match: (m: Msg<T>) => boolean,
+  what: string,
+): { promise: Promise<{ msg: Msg<T>; at: number }>; cancel: () => void } {
   let cancel = () => {};
   const promise = new Promise<{ msg: Msg<T>; at: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -142,7 +164,10 @@ function deviceCsr(dir: string, cn: string): Buffer {
 
 // --- setup ---------------------------------------------------------------------------------------
 
-async function setup(tmp: string, cleanup: (() => Promise<void> | void)[]): Promise<{ coordinator: Coordinator; members: Member[] }> {
+async function setup(
+  tmp: string,
+  cleanup: (() => Promise<void> | void)[],
+): Promise<{ coordinator: Coordinator; members: Member[] }> {
   const dataDir = path.join(tmp, 'data');
   const init = await quorum(['init', '--data-dir', dataDir, '--dialect', 'tuf']);
   if (init.code !== 0) throw new Error(`quorum init failed (${init.code}): ${init.stderr}`);
@@ -152,10 +177,15 @@ async function setup(tmp: string, cleanup: (() => Promise<void> | void)[]): Prom
   for (let i = 1; i <= MEMBERS; i++) {
     const name = `p${i}`;
     const { privateKey, publicKey } = generateKeyPair('ed25519');
-    await adminCall(coordinator, 'POST', 'keyholders', { name, publicKey: publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString() });
+    await adminCall(coordinator, 'POST', 'keyholders', {
+      name,
+      publicKey: publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+    });
     const store = FrostStore.open(path.join(tmp, name, 'frost'));
     const identityKey = store.createIdentity(PASS, LOW_COST);
-    const rec = await adminCall<{ identityKey: string }>(coordinator, 'POST', `keyholders/${name}/identity`, { identityKey });
+    const rec = await adminCall<{ identityKey: string }>(coordinator, 'POST', `keyholders/${name}/identity`, {
+      identityKey,
+    });
     check(rec.identityKey === identityKey, `${name}'s identity recorded`);
     const signer = localSigner(privateKey);
     const conn = new SignerConnection({ server: coordinator.url, pin: null, signer });
@@ -166,7 +196,15 @@ async function setup(tmp: string, cleanup: (() => Promise<void> | void)[]): Prom
     members.push({ name, privateKey, publicKey, signer, store, conn });
   }
   // Each pins the others' signing keys, as keyholders exchange them out of band.
-  for (const m of members) m.store.pinParticipants(members.filter((o) => o !== m).map((o) => ({ name: o.name, publicKey: o.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString() })));
+  for (const m of members)
+    m.store.pinParticipants(
+      members
+        .filter((o) => o !== m)
+        .map((o) => ({
+          name: o.name,
+          publicKey: o.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+        })),
+    );
   return { coordinator, members };
 }
 
@@ -220,14 +258,24 @@ interface DkgSample {
 
 let caSeq = 0;
 
-async function dkgOnce(c: Coordinator, members: Member[], t: number): Promise<{ sample: DkgSample; name: string; group: FrostGroup; outcomes: Map<string, DkgOutcome> }> {
+async function dkgOnce(
+  c: Coordinator,
+  members: Member[],
+  t: number,
+): Promise<{ sample: DkgSample; name: string; group: FrostGroup; outcomes: Map<string, DkgOutcome> }> {
   const name = `bench-${t}of${members.length}-${++caSeq}`;
   const id = `dkg-${name}`;
   const pid = c.proc!.pid!;
   const coord0 = cpuMsOf(pid);
   const bench0 = process.cpuUsage();
   const t0 = performance.now();
-  const opened = await adminCall<DkgStatusBody>(c, 'POST', 'cas/frost', { name, fleetName: `Bench ${name}`, threshold: t, participants: members.map((m) => m.name), reason: 'benchmark' });
+  const opened = await adminCall<DkgStatusBody>(c, 'POST', 'cas/frost', {
+    name,
+    fleetName: `Bench ${name}`,
+    threshold: t,
+    participants: members.map((m) => m.name),
+    reason: 'benchmark',
+  });
   check(opened.ceremony.id === id, `ceremony id ${opened.ceremony.id} is ${id}`);
   const results = await Promise.all(members.map((m) => dkgParticipant(m, id)));
   const end = Math.max(...results.map((r) => r.doneAt));
@@ -236,9 +284,13 @@ async function dkgOnce(c: Coordinator, members: Member[], t: number): Promise<{ 
   // The coordinator recorded the same group every participant computed.
   const final = await adminCall<DkgStatusBody>(c, 'GET', `frost/ceremonies/${id}`);
   check(final.state === 'done' && !!final.group, `${id} is done at the coordinator`);
-  for (const r of results) check(sameJson(r.outcome.group, final.group), `${r.name} holds the coordinator's group for ${id}`);
+  for (const r of results)
+    check(sameJson(r.outcome.group, final.group), `${r.name} holds the coordinator's group for ${id}`);
   check(new Set(results.map((r) => r.outcome.share.identifier)).size === members.length, `${id}: distinct identifiers`);
-  check(final.group!.threshold === t && final.group!.participants.length === members.length, `${id} is ${t}-of-${members.length}`);
+  check(
+    final.group!.threshold === t && final.group!.participants.length === members.length,
+    `${id} is ${t}-of-${members.length}`,
+  );
   return {
     sample: {
       total: end - t0,
@@ -280,8 +332,11 @@ async function benchDkg(c: Coordinator, members: Member[]): Promise<DkgResult[]>
   }
   const samples: DkgSample[][] = kinds.map(() => []);
   for (let r = 0; r < REPS; r++) {
-    for (let i = 0; i < kinds.length; i++) samples[i]!.push((await dkgOnce(c, members.slice(0, kinds[i]!.n), kinds[i]!.t)).sample);
-    log(`DKG rep ${r + 1}/${REPS}: ${kinds.map((k, i) => `${label(k)} ${fmt(samples[i]![r]!.total, 0)} ms`).join(', ')}`);
+    for (let i = 0; i < kinds.length; i++)
+      samples[i]!.push((await dkgOnce(c, members.slice(0, kinds[i]!.n), kinds[i]!.t)).sample);
+    log(
+      `DKG rep ${r + 1}/${REPS}: ${kinds.map((k, i) => `${label(k)} ${fmt(samples[i]![r]!.total, 0)} ms`).join(', ')}`,
+    );
   }
   return kinds.map((k, i) => {
     const s = samples[i]!;
@@ -311,7 +366,10 @@ interface FrostSigner {
   pending(): number;
 }
 
-/** What a real participant does: FrostStore (nonces durable before the commitment is sent, one-time guard before the share). */
+/**
+ * What a real participant does: FrostStore (nonces durable before the commitment is sent, one-time guard before the
+ * share).
+ */
 function storeSigner(m: Member, group: FrostGroup): FrostSigner {
   const kh = m.store.unlockShare(group.groupPublicKey, PASS);
   return { member: m, holder: kh, pending: () => kh.pending().length };
@@ -364,7 +422,12 @@ interface MessageSource {
 }
 
 /** Each participant fetches a certificate round (cert.get) and checks it as signer-client/cli.ts does. */
-async function fetchCertRound(c: Coordinator, roundId: string, participants: Member[], issuer: PublicKey): Promise<OpenedRound> {
+async function fetchCertRound(
+  c: Coordinator,
+  roundId: string,
+  participants: Member[],
+  issuer: PublicKey,
+): Promise<OpenedRound> {
   const messages = new Map<string, Buffer>();
   await Promise.all(
     participants.map(async (m) => {
@@ -377,7 +440,10 @@ async function fetchCertRound(c: Coordinator, roundId: string, participants: Mem
     }),
   );
   const tbs = [...messages.values()];
-  check(tbs.every((b) => b.equals(tbs[0]!)), `${roundId}: every participant fetched the same TBS bytes`);
+  check(
+    tbs.every((b) => b.equals(tbs[0]!)),
+    `${roundId}: every participant fetched the same TBS bytes`,
+  );
   return {
     session: roundId,
     messages,
@@ -386,7 +452,10 @@ async function fetchCertRound(c: Coordinator, roundId: string, participants: Mem
       const v = await adminCall<CertView>(c, 'GET', `certs/${roundId}`);
       check(v.round.state === 'released' && !!v.certificate, `${roundId} is released`);
       const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(v.certificate!)![0];
-      check(new crypto.X509Certificate(pem).verify(issuer.keyObject), `${roundId}: the certificate verifies under the issuer key`);
+      check(
+        new crypto.X509Certificate(pem).verify(issuer.keyObject),
+        `${roundId}: the certificate verifies under the issuer key`,
+      );
       check(tbsOfCertificate(pem).equals(tbs[0]!), `${roundId}: the certificate's TBS is the bytes signed`);
     },
   };
@@ -401,7 +470,13 @@ function deviceCertSource(c: Coordinator, ca: string, issuer: PublicKey, tmp: st
     label: `device certificate from CA ${ca}`,
     async open(participants) {
       const cn = `${ca}-device-${++k}`;
-      const v = await adminCall<CertView>(c, 'POST', 'certs', { ca, profile: 'device', csr: deviceCsr(dir, cn).toString('base64'), deviceId: cn, reason: 'benchmark' });
+      const v = await adminCall<CertView>(c, 'POST', 'certs', {
+        ca,
+        profile: 'device',
+        csr: deviceCsr(dir, cn).toString('base64'),
+        deviceId: cn,
+        reason: 'benchmark',
+      });
       check(v.round.state === 'open', `${v.round.id} is open`);
       return fetchCertRound(c, v.round.id, participants, issuer);
     },
@@ -416,29 +491,67 @@ function deviceCertSource(c: Coordinator, ca: string, issuer: PublicKey, tmp: st
  * proposal checked with the group key in place of its own (checkPayload); it signs the canonical
  * bytes it checked, in session `<round>.<ceremony>`.
  */
-async function targetsSource(c: Coordinator, group: FrostGroup, ceremony: string, rootHolder: Member, tmp: string): Promise<MessageSource> {
+async function targetsSource(
+  c: Coordinator,
+  group: FrostGroup,
+  ceremony: string,
+  rootHolder: Member,
+  tmp: string,
+): Promise<MessageSource> {
   const groupKey = groupPublicKey(group);
-  const online = publicKeyFrom(crypto.createPublicKey(crypto.createPrivateKey(fs.readFileSync(path.join(c.dataDir, 'online-key.pem')))));
-  const body = buildRoot({ dialect: 'tuf', version: 1, expires: daysFrom(new Date(), 365), roles: { root: { keys: [rootHolder.publicKey], threshold: 1 }, targets: { keys: [groupKey], threshold: 1 }, snapshot: { keys: [online], threshold: 1 }, timestamp: { keys: [online], threshold: 1 } } });
-  const opened = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', { role: 'root', reason: 'benchmark root: the FROST group signs targets', signed: body });
+  const online = publicKeyFrom(
+    crypto.createPublicKey(crypto.createPrivateKey(fs.readFileSync(path.join(c.dataDir, 'online-key.pem')))),
+  );
+  const body = buildRoot({
+    dialect: 'tuf',
+    version: 1,
+    expires: daysFrom(new Date(), 365),
+    roles: {
+      root: { keys: [rootHolder.publicKey], threshold: 1 },
+      targets: { keys: [groupKey], threshold: 1 },
+      snapshot: { keys: [online], threshold: 1 },
+      timestamp: { keys: [online], threshold: 1 },
+    },
+  });
+  const opened = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', {
+    role: 'root',
+    reason: 'benchmark root: the FROST group signs targets',
+    signed: body,
+  });
   const payload = await rootHolder.conn.request({ type: 'round.get', round: opened.round.id }, 'round.payload');
   const canonical = canonicalize(JSON.parse(payload.signed), 'tuf');
   check(sha256hex(canonical) === payload.round.sha256, 'root v1: the canonical bytes hash as the coordinator says');
   const keyid = keyId(toMetadataKey(rootHolder.publicKey, 'tuf'), 'tuf');
-  const ack = await rootHolder.conn.request({ type: 'signature.submit', round: opened.round.id, sha256: payload.round.sha256, keyid, sig: encodeSig(await rootHolder.signer.sign(canonical), 'tuf') }, 'signature.accepted');
+  const ack = await rootHolder.conn.request(
+    {
+      type: 'signature.submit',
+      round: opened.round.id,
+      sha256: payload.round.sha256,
+      keyid,
+      sig: encodeSig(await rootHolder.signer.sign(canonical), 'tuf'),
+    },
+    'signature.accepted',
+  );
   check(ack.round.state === 'released', 'root v1 is released');
   let k = 0;
   return {
     label: `targets round (one new target) of a tuf repository whose targets key is the group's`,
     async open(participants) {
       const bytes = Buffer.from(`firmware ${++k}\n`);
-      const v = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', { role: 'targets', reason: 'benchmark', targets: { add: { [`firmware-${k}`]: { length: bytes.length, hashes: { sha256: sha256hex(bytes) } } } } });
+      const v = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', {
+        role: 'targets',
+        reason: 'benchmark',
+        targets: { add: { [`firmware-${k}`]: { length: bytes.length, hashes: { sha256: sha256hex(bytes) } } } },
+      });
       const roundId = v.round.id;
       const messages = new Map<string, Buffer>();
       await Promise.all(
         participants.map(async (m) => {
           const trust = new TrustStore(path.join(tmp, m.name, 'trust'), 'tuf');
-          const released = await m.conn.request({ type: 'released.get', afterRootVersion: trust.latest()?.signed.version ?? 0 }, 'released');
+          const released = await m.conn.request(
+            { type: 'released.get', afterRootVersion: trust.latest()?.signed.version ?? 0 },
+            'released',
+          );
           const { root } = advanceRoots(trust, released.roots);
           const targets = verifiedTargets(root, released.targets, 'tuf');
           const p = await m.conn.request({ type: 'round.get', round: roundId }, 'round.payload');
@@ -453,9 +566,23 @@ async function targetsSource(c: Coordinator, group: FrostGroup, ceremony: string
         async checkReleased() {
           const r = await adminCall<{ round: RoundInfo }>(c, 'GET', `rounds/${roundId}`);
           check(r.round.state === 'released', `${roundId} is released`);
-          const file = JSON.parse(fs.readFileSync(path.join(c.dataDir, 'releases', 'current', 'targets.json'), 'utf8')) as { signed: { version: number }; signatures: { sig: string }[] };
-          check(file.signed.version === r.round.version, `${roundId}: targets v${r.round.version} is the current release`);
-          check(file.signatures.length === 1 && crypto.verify(null, canonicalize(file.signed, 'tuf'), groupKey.keyObject, Buffer.from(file.signatures[0]!.sig, 'hex')), `${roundId}: the released targets are signed by the group key`);
+          const file = JSON.parse(
+            fs.readFileSync(path.join(c.dataDir, 'releases', 'current', 'targets.json'), 'utf8'),
+          ) as { signed: { version: number }; signatures: { sig: string }[] };
+          check(
+            file.signed.version === r.round.version,
+            `${roundId}: targets v${r.round.version} is the current release`,
+          );
+          check(
+            file.signatures.length === 1 &&
+              crypto.verify(
+                null,
+                canonicalize(file.signed, 'tuf'),
+                groupKey.keyObject,
+                Buffer.from(file.signatures[0]!.sig, 'hex'),
+              ),
+            `${roundId}: the released targets are signed by the group key`,
+          );
         },
       };
     },
@@ -474,7 +601,12 @@ interface FrostSample {
 }
 
 /** One FROST signing round through the coordinator: the timed part. */
-async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedRound, group: FrostGroup): Promise<FrostSample> {
+async function frostRound(
+  c: Coordinator,
+  signers: FrostSigner[],
+  round: OpenedRound,
+  group: FrostGroup,
+): Promise<FrostSample> {
   const { session } = round;
   let releasedAt: number | null = null;
   let aborted: string | null = null;
@@ -483,7 +615,16 @@ async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedR
     if (msg.type === 'frost.sign.abort' && msg.session.startsWith(`${session}.`)) aborted = msg.reason;
   };
   for (const s of signers) s.member.conn.on('message', watch);
-  const requests = signers.map((s) => nextPush(s.member.conn, 'frost.sign.request', (m) => m.request.session.startsWith(`${session}.`) && m.request.commitments.some((x) => x.identifier === s.holder.identifier), `${s.member.name}'s signing request for ${session}`));
+  const requests = signers.map((s) =>
+    nextPush(
+      s.member.conn,
+      'frost.sign.request',
+      (m) =>
+        m.request.session.startsWith(`${session}.`) &&
+        m.request.commitments.some((x) => x.identifier === s.holder.identifier),
+      `${s.member.name}'s signing request for ${session}`,
+    ),
+  );
   const pid = c.proc!.pid!;
   const coord0 = cpuMsOf(pid);
   const bench0 = process.cpuUsage();
@@ -493,7 +634,15 @@ async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedR
     // Each participant as `quorum-signer frost sign` runs it (signSession), over the bytes it checked.
     acks = await Promise.all(
       signers.map(async (s, i) => {
-        const ack = await signSession(s.member.conn, s.holder, group, session, round.messages.get(s.member.name)!, Date.now() + STEP_TIMEOUT_MS, () => {});
+        const ack = await signSession(
+          s.member.conn,
+          s.holder,
+          group,
+          session,
+          round.messages.get(s.member.name)!,
+          Date.now() + STEP_TIMEOUT_MS,
+          () => {},
+        );
         if (ack.done && releasedAt === null) releasedAt = performance.now();
         return { requestAt: (await requests[i]!.promise).at, ack };
       }),
@@ -507,14 +656,23 @@ async function frostRound(c: Coordinator, signers: FrostSigner[], round: OpenedR
   const coordinatorCpuMs = cpuMsOf(pid) - coord0;
   check(aborted === null, `${session}: no attempt aborted (${aborted})`);
   check(releasedAt !== null, `${session}: the release was seen by the time every share was acknowledged`);
-  check(acks.every((a) => a.ack.done), `${session}: every participant saw the group's signature in`);
+  check(
+    acks.every((a) => a.ack.done),
+    `${session}: every participant saw the group's signature in`,
+  );
   for (const s of signers) check(s.pending() === 0, `${s.member.name}: no nonce left unused`);
   await round.checkReleased();
   // The coordinator sends the request to all three at once; the others read it only after the
   // first has made its share (one thread), so round 1 ends when the first has it.
   const requestAt = Math.min(...acks.map((a) => a.requestAt));
   const end = Math.max(allAcked, releasedAt!);
-  return { total: end - t0, round1: requestAt - t0, round2: end - requestAt, coordinatorCpuMs, benchCpuMs: (benchCpu.user + benchCpu.system) / 1000 };
+  return {
+    total: end - t0,
+    round1: requestAt - t0,
+    round2: end - requestAt,
+    coordinatorCpuMs,
+    benchCpuMs: (benchCpu.user + benchCpu.system) / 1000,
+  };
 }
 
 interface PlainCa {
@@ -535,7 +693,10 @@ async function plainRound(c: Coordinator, ca: PlainCa, round: OpenedRound): Prom
     approvers.map(async (a) => {
       const tbs = round.messages.get(a.name)!;
       const sig = await a.signer.sign(approvalMessage(tbs, issuerFp));
-      await a.conn.request({ type: 'cert.approve', round: id, tbsSha256: sha256hex(tbs), sig: sig.toString('base64') }, 'cert.approved');
+      await a.conn.request(
+        { type: 'cert.approve', round: id, tbsSha256: sha256hex(tbs), sig: sig.toString('base64') },
+        'cert.approved',
+      );
     }),
   );
   const approvedAt = performance.now();
@@ -543,16 +704,34 @@ async function plainRound(c: Coordinator, ca: PlainCa, round: OpenedRound): Prom
   const p = await holder.conn.request({ type: 'cert.get', round: id }, 'cert.payload');
   const checked = checkCertPayload(p.round, p.tbs, p.chain);
   check(checked.tbs.equals(round.messages.get(holder.name)!), `${id}: the holder signs the bytes it reviewed`);
-  const approvals = p.approvals.map((a) => ({ publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')), signature: Buffer.from(a.sig, 'base64') }));
-  verifyApprovals(checked.tbs, issuerFp, approvals, approvers.map((a) => a.publicKey), approvers.length);
+  const approvals = p.approvals.map((a) => ({
+    publicKey: publicKeyFrom(Buffer.from(a.publicKey, 'base64')),
+    signature: Buffer.from(a.sig, 'base64'),
+  }));
+  verifyApprovals(
+    checked.tbs,
+    issuerFp,
+    approvals,
+    approvers.map((a) => a.publicKey),
+    approvers.length,
+  );
   const sig = await holder.signer.sign(checked.tbs);
-  const rel = await holder.conn.request({ type: 'cert.sign', round: id, tbsSha256: checked.tbsSha256, sig: sig.toString('base64') }, 'cert.released');
+  const rel = await holder.conn.request(
+    { type: 'cert.sign', round: id, tbsSha256: checked.tbsSha256, sig: sig.toString('base64') },
+    'cert.released',
+  );
   const end = performance.now();
   const benchCpu = process.cpuUsage(bench0);
   const coordinatorCpuMs = cpuMsOf(pid) - coord0;
   check(rel.round.state === 'released', `${id} released`);
   await round.checkReleased();
-  return { total: end - t0, round1: approvedAt - t0, round2: end - approvedAt, coordinatorCpuMs, benchCpuMs: (benchCpu.user + benchCpu.system) / 1000 };
+  return {
+    total: end - t0,
+    round1: approvedAt - t0,
+    round2: end - approvedAt,
+    coordinatorCpuMs,
+    benchCpuMs: (benchCpu.user + benchCpu.system) / 1000,
+  };
 }
 
 interface SeriesResult {
@@ -566,7 +745,14 @@ interface SeriesResult {
 
 function series(xs: FrostSample[]): SeriesResult {
   const m = (f: (x: FrostSample) => number) => median(xs.map(f));
-  return { totalMs: m((x) => x.total), round1Ms: m((x) => x.round1), round2Ms: m((x) => x.round2), coordinatorCpuMs: m((x) => x.coordinatorCpuMs), benchCpuMs: m((x) => x.benchCpuMs), samples: xs.map((x) => x.total) };
+  return {
+    totalMs: m((x) => x.total),
+    round1Ms: m((x) => x.round1),
+    round2Ms: m((x) => x.round2),
+    coordinatorCpuMs: m((x) => x.coordinatorCpuMs),
+    benchCpuMs: m((x) => x.benchCpuMs),
+    samples: xs.map((x) => x.total),
+  };
 }
 
 interface SignResult {
@@ -597,7 +783,10 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   // The group: a 3-of-5 DKG with shares stored as participants do.
   const five = members.slice(0, 5);
   const dkg = await dkgOnce(c, five, 3);
-  log(`SIGN: group ${dkg.name} (3-of-5) made in ${fmt(dkg.sample.total, 0)} ms; key ${dkg.group.groupPublicKey.slice(0, 16)}…`);
+  log(
+    `SIGN: group ${dkg.name} (3-of-5) made in ${fmt(dkg.sample.total, 0)} ms; key ` +
+      `${dkg.group.groupPublicKey.slice(0, 16)}…`,
+  );
   const groupKey = groupPublicKey(dkg.group);
   const trio = five.slice(0, 3);
   const stored = trio.map((m) => storeSigner(m, dkg.group));
@@ -613,8 +802,19 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   // The key-held Ed25519 CA for the plain path, and its own fleet root (cold).
   const plainCa: PlainCa = { holder: members[5]!, approvers: [members[6]!, members[7]!] };
   const plainParticipants = [plainCa.holder, ...plainCa.approvers];
-  const pv = await adminCall<CertView>(c, 'POST', 'cas', { name: 'bench-plain', holder: plainCa.holder.name, fleetName: 'Bench Plain Root', approvers: plainCa.approvers.map((a) => a.name), approvals: 2, reason: 'benchmark' });
-  const plainRootCold = await plainRound(c, plainCa, await fetchCertRound(c, pv.round.id, plainParticipants, plainCa.holder.publicKey));
+  const pv = await adminCall<CertView>(c, 'POST', 'cas', {
+    name: 'bench-plain',
+    holder: plainCa.holder.name,
+    fleetName: 'Bench Plain Root',
+    approvers: plainCa.approvers.map((a) => a.name),
+    approvals: 2,
+    reason: 'benchmark',
+  });
+  const plainRootCold = await plainRound(
+    c,
+    plainCa,
+    await fetchCertRound(c, pv.round.id, plainParticipants, plainCa.holder.publicKey),
+  );
   log(`SIGN: plain CA fleet root ${pv.round.id} released in ${fmt(plainRootCold.total)} ms (cold)`);
 
   const frostSource = deviceCertSource(c, dkg.name, groupKey, tmp);
@@ -624,7 +824,13 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   const plainSource = deviceCertSource(c, 'bench-plain', plainCa.holder.publicKey, tmp);
   const plainKeys = Array.from({ length: 3 }, () => crypto.generateKeyPairSync('ed25519'));
   let tbsBytes = 0;
-  const s = { store: [] as FrostSample[], memory: [] as FrostSample[], plain: [] as FrostSample[], targets: [] as FrostSample[], baseline: [] as number[] };
+  const s = {
+    store: [] as FrostSample[],
+    memory: [] as FrostSample[],
+    plain: [] as FrostSample[],
+    targets: [] as FrostSample[],
+    baseline: [] as number[],
+  };
   for (let r = -1; r < REPS; r++) {
     const a = await frostRound(c, stored, await frostSource.open(trio), dkg.group);
     const openedB = await frostSource.open(trio);
@@ -637,7 +843,11 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
     tbsBytes = tbs.length;
     const base = plainSignVerifyMs(tbs, plainKeys, BASELINE_INNER);
     const tag = r < 0 ? 'warm-up' : `rep ${r + 1}/${REPS}`;
-    log(`SIGN ${tag}: FROST (FrostStore) ${fmt(a.total)} ms [${fmt(a.round1)} + ${fmt(a.round2)}], FROST (memory) ${fmt(b.total)} ms, FROST targets ${fmt(mt.total)} ms, plain CA ${fmt(p.total)} ms, baseline ${fmt(base, 3)} ms`);
+    log(
+      `SIGN ${tag}: FROST (FrostStore) ${fmt(a.total)} ms [${fmt(a.round1)} + ${fmt(a.round2)}], FROST ` +
+        `(memory) ${fmt(b.total)} ms, FROST targets ${fmt(mt.total)} ms, plain CA ${fmt(p.total)} ms, baseline ` +
+        `${fmt(base, 3)} ms`,
+    );
     if (r < 0) continue;
     s.store.push(a);
     s.memory.push(b);
@@ -676,40 +886,112 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
 
 // --- output --------------------------------------------------------------------------------------
 
-function report(sign: SignResult, dkg: DkgResult[], meta: { commit: string | null; loadStart: number[]; loadEnd: number[] }): void {
+function report(
+  sign: SignResult,
+  dkg: DkgResult[],
+  meta: { commit: string | null; loadStart: number[]; loadEnd: number[] },
+): void {
   const lines: string[] = [''];
-  lines.push(`FROST(Ed25519) through the coordinator on loopback; node ${process.version}; ${os.cpus().length} cpus; commit ${meta.commit}; median of ${REPS} reps; load ${meta.loadStart.map((x) => x.toFixed(2)).join(' ')} -> ${meta.loadEnd.map((x) => x.toFixed(2)).join(' ')}`);
+  lines.push(
+    `FROST(Ed25519) through the coordinator on loopback; node ${process.version}; ${os.cpus().length} cpus; ` +
+      `commit ${meta.commit}; median of ${REPS} reps; load ${meta.loadStart.map((x) => x.toFixed(2)).join(' ')} ` +
+      `-> ${meta.loadEnd.map((x) => x.toFixed(2)).join(' ')}`,
+  );
   lines.push('');
-  lines.push(`SIGN: one ${sign.threshold}-of-${sign.participants} round, ${sign.source} (TBS ${sign.tbsBytes} bytes), 3 participants in this process`);
-  const row = (label: string, x: SeriesResult, ratio: number) => [label, fmt(x.totalMs), fmt(x.round1Ms), fmt(x.round2Ms), fmt(x.coordinatorCpuMs), fmt(x.benchCpuMs), fmt(ratio, 0)];
+  lines.push(
+    `SIGN: one ${sign.threshold}-of-${sign.participants} round, ${sign.source} (TBS ${sign.tbsBytes} bytes), 3 ` +
+      'participants in this process',
+  );
+  const row = (label: string, x: SeriesResult, ratio: number) => [
+    label,
+    fmt(x.totalMs),
+    fmt(x.round1Ms),
+    fmt(x.round2Ms),
+    fmt(x.coordinatorCpuMs),
+    fmt(x.benchCpuMs),
+    fmt(ratio, 0),
+  ];
   for (const l of table([
     ['', 'ms', 'round 1', 'round 2', 'coord. CPU', 'bench CPU', 'x baseline'],
     row('FROST round, FrostStore participants (nonces on disk)', sign.frostStore, sign.ratio),
     row('FROST round, nonces in memory', sign.frostMemory, sign.ratioMemory),
-    row(`FROST targets round (tuf, ${sign.targetsBytes} canonical bytes), FrostStore`, sign.frostTargets, sign.ratioTargets),
+    row(
+      `FROST targets round (tuf, ${sign.targetsBytes} canonical bytes), FrostStore`,
+      sign.frostTargets,
+      sign.ratioTargets,
+    ),
     row('plain key-held Ed25519 CA: 2 approvals + holder signature', sign.plain, sign.ratioPlain),
     ['BASELINE: 3 Ed25519 signatures + 3 verifications, no network', fmt(sign.baselineMs, 3), '', '', '', '', '1'],
   ]))
     lines.push('  ' + l);
-  lines.push('  (FROST round 1: commitments sent -> the coordinator\'s signing request arrives; round 2: -> all shares acknowledged and the release seen;');
+  lines.push(
+    "  (FROST round 1: commitments sent -> the coordinator's signing request arrives; round 2: -> all shares " +
+      'acknowledged and the release seen;',
+  );
   lines.push('   the three participants make their shares one after another in this thread.');
-  lines.push('   plain: round 1 = both approvals acknowledged, round 2 = holder fetch + verify approvals + sign + release. CPU columns: ms per round.');
-  lines.push('   targets: the same group as a tuf repository\'s targets key; the release adds snapshot and timestamp signed with the online key.)');
-  lines.push(`  first rounds (cold): FROST fleet root ${fmt(sign.fleetRootColdMs)} ms, plain CA fleet root ${fmt(sign.plainFleetRootColdMs)} ms`);
-  lines.push(`  RATIO FROST 3-of-5 loopback round / (3 Ed25519 signatures + verifications): ${fmt(sign.ratio, 0)}x  (nonces in memory: ${fmt(sign.ratioMemory, 0)}x; FROST / plain CA round through the coordinator: ${fmt(sign.ratioFrostOverPlain, 1)}x)`);
+  lines.push(
+    '   plain: round 1 = both approvals acknowledged, round 2 = holder fetch + verify approvals + sign + ' +
+      'release. CPU columns: ms per round.',
+  );
+  lines.push(
+    "   targets: the same group as a tuf repository's targets key; the release adds snapshot and timestamp " +
+      'signed with the online key.)',
+  );
+  lines.push(
+    `  first rounds (cold): FROST fleet root ${fmt(sign.fleetRootColdMs)} ms, plain CA fleet root ` +
+      `${fmt(sign.plainFleetRootColdMs)} ms`,
+  );
+  lines.push(
+    `  RATIO FROST 3-of-5 loopback round / (3 Ed25519 signatures + verifications): ${fmt(sign.ratio, 0)}x  ` +
+      `(nonces in memory: ${fmt(sign.ratioMemory, 0)}x; FROST / plain CA round through the coordinator: ` +
+      `${fmt(sign.ratioFrostOverPlain, 1)}x)`,
+  );
   lines.push('');
-  lines.push('DKG through the coordinator: admin POST -> every participant holds the agreed group (all participants in this one thread)');
+  lines.push(
+    'DKG through the coordinator: admin POST -> every participant holds the agreed group (all participants in ' +
+      'this one thread)',
+  );
   for (const l of table([
     ['group', 'total ms', 'round 1 in', 'round 2 in', 'agreed', 'coord. CPU', 'bench CPU', 'cold'],
-    ...dkg.map((d) => [`${d.t}-of-${d.n}`, fmt(d.totalMs, 0), fmt(d.round1Ms, 0), fmt(d.round2Ms, 0), fmt(d.agreedMs, 0), fmt(d.coordinatorCpuMs, 0), fmt(d.benchCpuMs, 0), fmt(d.cold.total, 0)]),
+    ...dkg.map((d) => [
+      `${d.t}-of-${d.n}`,
+      fmt(d.totalMs, 0),
+      fmt(d.round1Ms, 0),
+      fmt(d.round2Ms, 0),
+      fmt(d.agreedMs, 0),
+      fmt(d.coordinatorCpuMs, 0),
+      fmt(d.benchCpuMs, 0),
+      fmt(d.cold.total, 0),
+    ]),
   ]))
     lines.push('  ' + l);
-  lines.push('  (round 1 in / round 2 in / agreed: ms from the POST until the first participant has every round-1 package / its round-2 inbox / the group;');
-  lines.push('   each participant is signer-client/frost-participant.ts as quorum-signer frost join runs it, share stored with scrypt N=2^14 + fsync;');
-  lines.push('   frost.bench.ts times the same crypto in process, including the critical path of participants on their own machines.)');
+  lines.push(
+    '  (round 1 in / round 2 in / agreed: ms from the POST until the first participant has every round-1 ' +
+      'package / its round-2 inbox / the group;',
+  );
+  lines.push(
+    '   each participant is signer-client/frost-participant.ts as quorum-signer frost join runs it, share ' +
+      'stored with scrypt N=2^14 + fsync;',
+  );
+  lines.push(
+    '   frost.bench.ts times the same crypto in process, including the critical path of participants on their ' +
+      'own machines.)',
+  );
   lines.push('');
   process.stdout.write(lines.join('\n') + '\n');
-  process.stdout.write('BENCH_JSON ' + JSON.stringify({ bench: 'frost-loopback', node: process.version, cpus: os.cpus().length, reps: REPS, ...meta, sign, dkg }) + '\n');
+  process.stdout.write(
+    'BENCH_JSON ' +
+      JSON.stringify({
+        bench: 'frost-loopback',
+        node: process.version,
+        cpus: os.cpus().length,
+        reps: REPS,
+        ...meta,
+        sign,
+        dkg,
+      }) +
+      '\n',
+  );
 }
 
 async function main(): Promise<void> {
@@ -717,10 +999,16 @@ async function main(): Promise<void> {
   const cleanup: (() => Promise<void> | void)[] = [];
   const loadStart = os.loadavg();
   const commit = gitHead();
-  log(`node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.map((x) => x.toFixed(2)).join(' ')}, commit ${commit}, temp ${tmp}`);
+  log(
+    `node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
+      `commit ${commit}, temp ${tmp}`,
+  );
   try {
     const { coordinator, members } = await setup(tmp, cleanup);
-    log(`coordinator ${coordinator.url} (pid ${coordinator.proc!.pid}); ${members.length} keyholders enrolled with FROST identities and connected`);
+    log(
+      `coordinator ${coordinator.url} (pid ${coordinator.proc!.pid}); ${members.length} keyholders enrolled ` +
+        'with FROST identities and connected',
+    );
     const sign = await benchSign(coordinator, members, tmp);
     const dkg = await benchDkg(coordinator, members);
     const audit = await adminCall<{ ok: boolean; events: number }>(coordinator, 'GET', 'audit/verify');

@@ -63,21 +63,54 @@ interface DkgSample {
   rounds: { round1: number; round2: number; round3: number; agree: number }; // slowest participant per round, ms
 }
 
-function dkgOnce(t: number, n: number, label: string): { sample: DkgSample; outcomes: DkgOutcome[]; group: FrostGroup } {
+function dkgOnce(
+  t: number,
+  n: number,
+  label: string,
+): { sample: DkgSample; outcomes: DkgOutcome[]; group: FrostGroup } {
   const ids = Array.from({ length: n }, () => generateIdentityKey());
-  const ceremony = newCeremony(`bench-${label}-${crypto.randomBytes(3).toString('hex')}`, t, ids.map((id, i) => ({ name: `p${i + 1}`, identityKey: id.publicKey })));
+  const ceremony = newCeremony(
+    `bench-${label}-${crypto.randomBytes(3).toString('hex')}`,
+    t,
+    ids.map((id, i) => ({ name: `p${i + 1}`, identityKey: id.publicKey })),
+  );
   const r1 = ids.map((_, i) => time(() => dkgStart(ceremony, i + 1)));
   const round1All = r1.map(([s]) => s.round1);
   const r2 = r1.map(([s], i) => time(() => dkgRound2(s.state, round1All, ids[i]!)));
   const packages = r2.flatMap(([p]) => p);
-  const r3 = r1.map(([s], i) => time(() => dkgFinish(s.state, packages.filter((p) => p.to === i + 1), ids[i]!)));
+  const r3 = r1.map(([s], i) =>
+    time(() =>
+      dkgFinish(
+        s.state,
+        packages.filter((p) => p.to === i + 1),
+        ids[i]!,
+      ),
+    ),
+  );
   const outcomes = r3.map(([o]) => o);
-  const [group, agree] = time(() => dkgAgree(ceremony, round1All, outcomes.map((o) => o.confirm)));
-  check(outcomes.every((o) => o.group.groupPublicKey === group.groupPublicKey), `${label}: every participant has the group key`);
+  const [group, agree] = time(() =>
+    dkgAgree(
+      ceremony,
+      round1All,
+      outcomes.map((o) => o.confirm),
+    ),
+  );
+  check(
+    outcomes.every((o) => o.group.groupPublicKey === group.groupPublicKey),
+    `${label}: every participant has the group key`,
+  );
   const max = (xs: [unknown, number][]) => Math.max(...xs.map(([, ms]) => ms));
   const sum = (xs: [unknown, number][]) => xs.reduce((a, [, ms]) => a + ms, 0);
   const rounds = { round1: max(r1), round2: max(r2), round3: max(r3), agree };
-  return { sample: { total: sum(r1) + sum(r2) + sum(r3) + agree, critical: rounds.round1 + rounds.round2 + rounds.round3 + agree, rounds }, outcomes, group };
+  return {
+    sample: {
+      total: sum(r1) + sum(r2) + sum(r3) + agree,
+      critical: rounds.round1 + rounds.round2 + rounds.round3 + agree,
+      rounds,
+    },
+    outcomes,
+    group,
+  };
 }
 
 interface DkgResult {
@@ -97,7 +130,10 @@ function benchDkg(t: number, n: number): DkgResult {
   const samples: DkgSample[] = [];
   for (let r = 0; r < REPS; r++) {
     samples.push(dkgOnce(t, n, label).sample);
-    log(`DKG ${label} rep ${r + 1}/${REPS}: total ${samples[r]!.total.toFixed(0)} ms, critical path ${samples[r]!.critical.toFixed(0)} ms`);
+    log(
+      `DKG ${label} rep ${r + 1}/${REPS}: total ${samples[r]!.total.toFixed(0)} ms, critical path ` +
+        `${samples[r]!.critical.toFixed(0)} ms`,
+    );
   }
   const m = (f: (s: DkgSample) => number) => median(samples.map(f));
   return {
@@ -106,7 +142,12 @@ function benchDkg(t: number, n: number): DkgResult {
     cold,
     totalMs: m((s) => s.total),
     criticalMs: m((s) => s.critical),
-    roundsMs: { round1: m((s) => s.rounds.round1), round2: m((s) => s.rounds.round2), round3: m((s) => s.rounds.round3), agree: m((s) => s.rounds.agree) },
+    roundsMs: {
+      round1: m((s) => s.rounds.round1),
+      round2: m((s) => s.rounds.round2),
+      round3: m((s) => s.rounds.round3),
+      agree: m((s) => s.rounds.agree),
+    },
     totalSamples: samples.map((s) => s.total),
   };
 }
@@ -157,8 +198,16 @@ async function benchSign(tmp: string): Promise<SignResult> {
   const signers = holders.slice(0, 3);
   const memory = outcomes.slice(0, 3).map((o) => memoryParty(o.share));
   const targets: Record<string, unknown> = {};
-  for (let i = 0; i < 8; i++) targets[`ecu-firmware-${i}.bin`] = { length: 1_000_000 + i, hashes: { sha256: sha256hex(String(i)), sha512: crypto.createHash('sha512').update(String(i)).digest('hex') }, custom: { hardwareIds: ['ecu'] } };
-  const message = canonicalize({ _type: 'targets', spec_version: '1.0.31', version: 7, expires: '2031-01-01T00:00:00Z', targets }, 'tuf');
+  for (let i = 0; i < 8; i++)
+    targets[`ecu-firmware-${i}.bin`] = {
+      length: 1_000_000 + i,
+      hashes: { sha256: sha256hex(String(i)), sha512: crypto.createHash('sha512').update(String(i)).digest('hex') },
+      custom: { hardwareIds: ['ecu'] },
+    };
+  const message = canonicalize(
+    { _type: 'targets', spec_version: '1.0.31', version: 7, expires: '2031-01-01T00:00:00Z', targets },
+    'tuf',
+  );
   const pk = groupPublicKey(group);
   const plain = Array.from({ length: 3 }, () => crypto.generateKeyPairSync('ed25519'));
 
@@ -173,18 +222,36 @@ async function benchSign(tmp: string): Promise<SignResult> {
   const breakdown = () => {
     const m = Buffer.concat([message, Buffer.from(`b${k++}`)]);
     const [commits, commit] = time(() => outcomes.slice(0, 3).map((o) => frostCommit(o.share)));
-    const request: FrostSignRequest = { session: 'bench', groupPublicKey: group.groupPublicKey, messageSha256: sha256hex(m), commitments: commits.map((c) => c.commitment as FrostCommitment) };
-    const [shares, signShare] = time(() => outcomes.slice(0, 3).map((o, i) => frostSignShare(o.share, commits[i]!.nonces, request, m)));
+    const request: FrostSignRequest = {
+      session: 'bench',
+      groupPublicKey: group.groupPublicKey,
+      messageSha256: sha256hex(m),
+      commitments: commits.map((c) => c.commitment as FrostCommitment),
+    };
+    const [shares, signShare] = time(() =>
+      outcomes.slice(0, 3).map((o, i) => frostSignShare(o.share, commits[i]!.nonces, request, m)),
+    );
     const [ok, verifyShare] = time(() => shares.every((s) => verifySignatureShare(group, request, m, s)));
     check(ok, 'shares verify');
-    const [, aggregateAndVerify] = time(() => aggregateSignature(group, request, m, shares, { verifyShares: 'on-failure' }));
+    const [, aggregateAndVerify] = time(() =>
+      aggregateSignature(group, request, m, shares, { verifyShares: 'on-failure' }),
+    );
     return { commit, signShare, verifyShare, aggregateAndVerify };
   };
 
   // Cold runs, then interleaved measured repetitions.
-  log(`SIGN cold: frost ${(await frost(signers, 'each')).toFixed(1)} ms, on-failure ${(await frost(signers, 'on-failure')).toFixed(1)} ms, memory ${(await frost(memory, 'each')).toFixed(1)} ms, baseline ${baseline().toFixed(3)} ms`);
+  log(
+    `SIGN cold: frost ${(await frost(signers, 'each')).toFixed(1)} ms, on-failure ` +
+      `${(await frost(signers, 'on-failure')).toFixed(1)} ms, memory ${(await frost(memory, 'each')).toFixed(1)} ` +
+      `ms, baseline ${baseline().toFixed(3)} ms`,
+  );
   breakdown();
-  const s = { frost: [] as number[], frostOnFailure: [] as number[], frostMemory: [] as number[], baseline: [] as number[] };
+  const s = {
+    frost: [] as number[],
+    frostOnFailure: [] as number[],
+    frostMemory: [] as number[],
+    baseline: [] as number[],
+  };
   const b: ReturnType<typeof breakdown>[] = [];
   for (let r = 0; r < REPS; r++) {
     s.frost.push(await frost(signers, 'each'));
@@ -192,7 +259,11 @@ async function benchSign(tmp: string): Promise<SignResult> {
     s.frostMemory.push(await frost(memory, 'each'));
     s.baseline.push(baseline());
     b.push(breakdown());
-    log(`SIGN rep ${r + 1}/${REPS}: frost ${s.frost[r]!.toFixed(1)} ms, on-failure ${s.frostOnFailure[r]!.toFixed(1)} ms, memory ${s.frostMemory[r]!.toFixed(1)} ms, baseline ${s.baseline[r]!.toFixed(3)} ms`);
+    log(
+      `SIGN rep ${r + 1}/${REPS}: frost ${s.frost[r]!.toFixed(1)} ms, on-failure ` +
+        `${s.frostOnFailure[r]!.toFixed(1)} ms, memory ${s.frostMemory[r]!.toFixed(1)} ms, baseline ` +
+        `${s.baseline[r]!.toFixed(3)} ms`,
+    );
   }
   for (const h of signers) check(h.pending().length === 0, 'no nonce left unused');
   const frostMs = median(s.frost);
@@ -207,7 +278,12 @@ async function benchSign(tmp: string): Promise<SignResult> {
     baselineMs,
     ratio: frostMs / baselineMs,
     ratioOnFailure: median(s.frostOnFailure) / baselineMs,
-    breakdownMs: { commit: median(b.map((x) => x.commit)), signShare: median(b.map((x) => x.signShare)), verifyShare: median(b.map((x) => x.verifyShare)), aggregateAndVerify: median(b.map((x) => x.aggregateAndVerify)) },
+    breakdownMs: {
+      commit: median(b.map((x) => x.commit)),
+      signShare: median(b.map((x) => x.signShare)),
+      verifyShare: median(b.map((x) => x.verifyShare)),
+      aggregateAndVerify: median(b.map((x) => x.aggregateAndVerify)),
+    },
     samples: s,
   };
 }
@@ -224,30 +300,71 @@ async function main(): Promise<void> {
     const dkg = [benchDkg(3, 5), benchDkg(5, 9)];
     const loadEnd = os.loadavg();
     const lines: string[] = [''];
-    lines.push(`FROST(Ed25519, SHA-512) benchmark; node ${process.version}; ${os.cpus().length} cpus; median of ${REPS} reps; load ${loadStart.map((x) => x.toFixed(2)).join(' ')} -> ${loadEnd.map((x) => x.toFixed(2)).join(' ')}`);
+    lines.push(
+      `FROST(Ed25519, SHA-512) benchmark; node ${process.version}; ${os.cpus().length} cpus; median of ${REPS} ` +
+        `reps; load ${loadStart.map((x) => x.toFixed(2)).join(' ')} -> ` +
+        `${loadEnd.map((x) => x.toFixed(2)).join(' ')}`,
+    );
     lines.push('');
-    lines.push(`SIGN: one ${sign.threshold}-of-${sign.participants} round over ${sign.messageBytes} bytes, in process (no network)`);
+    lines.push(
+      `SIGN: one ${sign.threshold}-of-${sign.participants} round over ${sign.messageBytes} bytes, in process ` +
+        '(no network)',
+    );
     for (const l of table([
       ['', 'ms', 'x baseline'],
       ['FROST round, nonces on disk, every share verified (default)', fmt(sign.frostMs), fmt(sign.ratio, 0)],
-      ['FROST round, nonces on disk, shares checked only on failure', fmt(sign.frostOnFailureMs), fmt(sign.ratioOnFailure, 0)],
-      ['FROST round, nonces in memory, every share verified', fmt(sign.frostMemoryMs), fmt(sign.frostMemoryMs / sign.baselineMs, 0)],
+      [
+        'FROST round, nonces on disk, shares checked only on failure',
+        fmt(sign.frostOnFailureMs),
+        fmt(sign.ratioOnFailure, 0),
+      ],
+      [
+        'FROST round, nonces in memory, every share verified',
+        fmt(sign.frostMemoryMs),
+        fmt(sign.frostMemoryMs / sign.baselineMs, 0),
+      ],
       ['BASELINE: 3 plain Ed25519 signatures + 3 verifications (node:crypto)', fmt(sign.baselineMs, 3), '1'],
     ]))
       lines.push('  ' + l);
-    lines.push(`  breakdown (3 participants, noble): commit ${fmt(sign.breakdownMs.commit)} ms, signShare ${fmt(sign.breakdownMs.signShare)} ms, verifyShare ${fmt(sign.breakdownMs.verifyShare)} ms, aggregate + verify ${fmt(sign.breakdownMs.aggregateAndVerify)} ms`);
+    lines.push(
+      `  breakdown (3 participants, noble): commit ${fmt(sign.breakdownMs.commit)} ms, signShare ` +
+        `${fmt(sign.breakdownMs.signShare)} ms, verifyShare ${fmt(sign.breakdownMs.verifyShare)} ms, aggregate + ` +
+        `verify ${fmt(sign.breakdownMs.aggregateAndVerify)} ms`,
+    );
     lines.push(`  RATIO FROST 3-of-5 round / (3 Ed25519 signatures + verifications): ${fmt(sign.ratio, 0)}x`);
     lines.push('');
     lines.push('DKG: whole ceremony in process, in-memory identities (share storage not included)');
     for (const l of table([
       ['group', 'total ms', 'critical path ms', 'round 1', 'round 2', 'round 3', 'agree', 'cold total'],
-      ...dkg.map((d) => [`${d.t}-of-${d.n}`, fmt(d.totalMs, 0), fmt(d.criticalMs, 0), fmt(d.roundsMs.round1), fmt(d.roundsMs.round2), fmt(d.roundsMs.round3), fmt(d.roundsMs.agree), fmt(d.cold.total, 0)]),
+      ...dkg.map((d) => [
+        `${d.t}-of-${d.n}`,
+        fmt(d.totalMs, 0),
+        fmt(d.criticalMs, 0),
+        fmt(d.roundsMs.round1),
+        fmt(d.roundsMs.round2),
+        fmt(d.roundsMs.round3),
+        fmt(d.roundsMs.agree),
+        fmt(d.cold.total, 0),
+      ]),
     ]))
       lines.push('  ' + l);
     lines.push('  (round columns: the slowest participant of that round, ms)');
     lines.push('');
     process.stdout.write(lines.join('\n') + '\n');
-    process.stdout.write('BENCH_JSON ' + JSON.stringify({ bench: 'frost', node: process.version, cpus: os.cpus().length, reps: REPS, loadStart, loadEnd, sign, dkg }) + '\n');
+    process.stdout.write(
+      'BENCH_JSON ' +
+        JSON.stringify({
+          bench: 'frost',
+          node: process.version,
+          cpus: os.cpus().length,
+          reps: REPS,
+          loadStart,
+          loadEnd,
+          sign,
+          dkg,
+        }) +
+        '\n',
+    );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

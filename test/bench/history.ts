@@ -47,10 +47,18 @@ export function targetsFor(round: number, n: number): Record<string, TargetSpec>
 
 /** Canonical bytes of a proposed `signed` body, as the coordinator computes them. */
 export function canonicalOf(signed: Record<string, unknown>, role: 'root' | 'targets', dialect: Dialect): Buffer {
-  return parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed })), `proposed ${role}`, role, dialect).canonical;
+  return parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed })), `proposed ${role}`, role, dialect)
+    .canonical;
 }
 
-export async function historyDataDir(opts: { dir: string; dialect?: Dialect; keyholders: number; targetsThreshold: number; history: number; targetsPerRound: number }): Promise<History> {
+export async function historyDataDir(opts: {
+  dir: string;
+  dialect?: Dialect;
+  keyholders: number;
+  targetsThreshold: number;
+  history: number;
+  targetsPerRound: number;
+}): Promise<History> {
   const dialect = opts.dialect ?? 'tuf';
   const dataDir = path.join(opts.dir, 'data');
   fs.mkdirSync(opts.dir, { recursive: true });
@@ -64,13 +72,26 @@ export async function historyDataDir(opts: { dir: string; dialect?: Dialect; key
     keyholders[name] = pem;
     keys.push({ name, privateKey, publicKey, keyid: keyIdOf(publicKey, dialect) });
   }
-  init({ dataDir, dialect, keyholders, rootKeyholders: [keys[0]!.name], targetsKeyholders: keys.map((k) => k.name), rootThreshold: 1, targetsThreshold: opts.targetsThreshold });
+  init({
+    dataDir,
+    dialect,
+    keyholders,
+    rootKeyholders: [keys[0]!.name],
+    targetsKeyholders: keys.map((k) => k.name),
+    rootThreshold: 1,
+    targetsThreshold: opts.targetsThreshold,
+  });
   const store = new Store(path.join(dataDir, DATA_FILES.db));
   try {
     // Root version 1, signed and released as the coordinator would.
     const root = store.round('root-v1-r1')!;
     const k0 = keys[0]!;
-    submitSignature(store, { round: root.id, keyid: k0.keyid, sig: encodeSig(signBytes(k0.privateKey, root.canonical), dialect), sha256: root.sha256 });
+    submitSignature(store, {
+      round: root.id,
+      keyid: k0.keyid,
+      sig: encodeSig(signBytes(k0.privateKey, root.canonical), dialect),
+      sha256: root.sha256,
+    });
     const online = crypto.createPrivateKey(fs.readFileSync(path.join(dataDir, DATA_FILES.onlineKey)));
     if (!(await tryRelease(store, dataDir, online, root.id))) throw new Error('history: root v1 was not released');
 
@@ -86,9 +107,27 @@ export async function historyDataDir(opts: { dir: string; dialect?: Dialect; key
           const id = `targets-v${i}-r${seq}`;
           const at = new Date(created + i * 3_600_000).toISOString();
           const state = i % 2 ? 'released' : 'cancelled';
-          store.insertRound({ id, role: 'targets', version: i, base_root_version: 1, signed_json: JSON.stringify(signed), canonical, sha256: crypto.createHash('sha256').update(canonical).digest('hex'), reason: `past round ${i}`, deadline: at, state: 'open', created_at: at });
+          store.insertRound({
+            id,
+            role: 'targets',
+            version: i,
+            base_root_version: 1,
+            signed_json: JSON.stringify(signed),
+            canonical,
+            sha256: crypto.createHash('sha256').update(canonical).digest('hex'),
+            reason: `past round ${i}`,
+            deadline: at,
+            state: 'open',
+            created_at: at,
+          });
           const k = keys[i % keys.length]!;
-          store.insertSignature({ round_id: id, fingerprint: k.publicKey.fingerprint, keyholder: k.name, sig: signBytes(k.privateKey, canonical), received_at: at });
+          store.insertSignature({
+            round_id: id,
+            fingerprint: k.publicKey.fingerprint,
+            keyholder: k.name,
+            sig: signBytes(k.privateKey, canonical),
+            received_at: at,
+          });
           store.setRoundState(id, 'open', state, at);
           past.push(id);
         }

@@ -74,7 +74,11 @@ async function probeHealth(url: string, stop: () => boolean): Promise<number[]> 
       http
         .get(`${url}/v1/health`, { agent }, (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`health: HTTP ${res.statusCode}`))));
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(performance.now() - t0)
+              : reject(new Error(`health: HTTP ${res.statusCode}`)),
+          );
         })
         .on('error', reject);
     });
@@ -92,12 +96,20 @@ async function probeHealth(url: string, stop: () => boolean): Promise<number[]> 
  * One keyholder sending as fast as its rate limit allows for `seconds`: a burst of rateBurst,
  * then just under ratePerSecond. A raw socket that counts replies without parsing them.
  */
-async function burst(url: string, h: History, past: string, seconds: number): Promise<{ sent: number; received: number; closedWith: number | null }> {
+async function burst(
+  url: string,
+  h: History,
+  past: string,
+  seconds: number,
+): Promise<{ sent: number; received: number; closedWith: number | null }> {
   const key = h.keys.at(-1)!;
   const ch = (await (await fetch(`${url}/v1/challenge`)).json()) as { serverId: string; nonce: string };
   const fp = key.publicKey.fingerprint;
   const sig = signBytes(key.privateKey, authMessage(ch.serverId, ch.nonce, fp, null));
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, { headers: { 'x-quorum-key': fp, 'x-quorum-nonce': ch.nonce, 'x-quorum-signature': sig.toString('base64') }, maxPayload: WIRE_LIMITS.clientMaxPayload });
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, {
+    headers: { 'x-quorum-key': fp, 'x-quorum-nonce': ch.nonce, 'x-quorum-signature': sig.toString('base64') },
+    maxPayload: WIRE_LIMITS.clientMaxPayload,
+  });
   let received = 0;
   let closedWith: number | null = null;
   ws.on('message', () => received++);
@@ -107,7 +119,12 @@ async function burst(url: string, h: History, past: string, seconds: number): Pr
     ws.once('error', reject);
   });
   let sent = 0;
-  const one = () => ws.send(JSON.stringify(sent++ % 2 ? { type: 'rounds.list', ref: `b${sent}` } : { type: 'round.get', round: past, ref: `b${sent}` }));
+  const one = () =>
+    ws.send(
+      JSON.stringify(
+        sent++ % 2 ? { type: 'rounds.list', ref: `b${sent}` } : { type: 'round.get', round: past, ref: `b${sent}` },
+      ),
+    );
   for (let i = 0; i < WIRE_LIMITS.rateBurst - 1; i++) one();
   const gap = 1000 / (WIRE_LIMITS.ratePerSecond * 0.9);
   const end = performance.now() + seconds * 1000;
@@ -139,9 +156,19 @@ interface Measured {
 async function measure(tmp: string, history: number): Promise<Measured> {
   log(`store with ${history} past rounds of ${TARGETS} targets: building ...`);
   const t0 = performance.now();
-  const h = await historyDataDir({ dir: path.join(tmp, `h${history}`), keyholders: KEYHOLDERS, targetsThreshold: KEYHOLDERS, history, targetsPerRound: TARGETS });
+  const h = await historyDataDir({
+    dir: path.join(tmp, `h${history}`),
+    keyholders: KEYHOLDERS,
+    targetsThreshold: KEYHOLDERS,
+    history,
+    targetsPerRound: TARGETS,
+  });
   const buildMs = performance.now() - t0;
-  const dbBytes = fs.statSync(path.join(h.dataDir, DATA_FILES.db)).size + (fs.existsSync(path.join(h.dataDir, `${DATA_FILES.db}-wal`)) ? fs.statSync(path.join(h.dataDir, `${DATA_FILES.db}-wal`)).size : 0);
+  const dbBytes =
+    fs.statSync(path.join(h.dataDir, DATA_FILES.db)).size +
+    (fs.existsSync(path.join(h.dataDir, `${DATA_FILES.db}-wal`))
+      ? fs.statSync(path.join(h.dataDir, `${DATA_FILES.db}-wal`)).size
+      : 0);
   log(`  built in ${(buildMs / 1000).toFixed(1)} s (${(dbBytes / 1048576).toFixed(0)} MiB); starting quorum serve`);
   const c = await new Coordinator(h.dataDir).start();
   const conns: SignerConnection[] = [];
@@ -156,14 +183,27 @@ async function measure(tmp: string, history: number): Promise<Measured> {
     const gap = Math.ceil(1000 / (WIRE_LIMITS.ratePerSecond * 0.8) / conns.length) + 1;
     const conn = (i: number) => conns[i % conns.length]!;
     const past = h.past[Math.floor(h.past.length / 2)]!;
-    const open = async (i: number) => (await adminCall<{ round: RoundInfo; signed: string }>(c, 'POST', 'rounds', { role: 'targets', reason: `load bench ${i}`, targets: { add: targetsFor(1_000_000 + i, TARGETS) } }));
+    const open = async (i: number) =>
+      await adminCall<{ round: RoundInfo; signed: string }>(c, 'POST', 'rounds', {
+        role: 'targets',
+        reason: `load bench ${i}`,
+        targets: { add: targetsFor(1_000_000 + i, TARGETS) },
+      });
 
     log('  rounds.list, round.get');
-    const listPage10 = dist(await timeEach(REPS, (i) => conn(i).request({ type: 'rounds.list', limit: 10 }, 'rounds'), gap));
-    const listDefault = dist(await timeEach(Math.ceil(REPS / 4), (i) => conn(i).request({ type: 'rounds.list' }, 'rounds'), gap));
-    const getPast = dist(await timeEach(REPS, (i) => conn(i).request({ type: 'round.get', round: past }, 'round.payload'), gap));
+    const listPage10 = dist(
+      await timeEach(REPS, (i) => conn(i).request({ type: 'rounds.list', limit: 10 }, 'rounds'), gap),
+    );
+    const listDefault = dist(
+      await timeEach(Math.ceil(REPS / 4), (i) => conn(i).request({ type: 'rounds.list' }, 'rounds'), gap),
+    );
+    const getPast = dist(
+      await timeEach(REPS, (i) => conn(i).request({ type: 'round.get', round: past }, 'round.payload'), gap),
+    );
     let opened = await open(0);
-    const getOpen = dist(await timeEach(REPS, (i) => conn(i).request({ type: 'round.get', round: opened.round.id }, 'round.payload'), gap));
+    const getOpen = dist(
+      await timeEach(REPS, (i) => conn(i).request({ type: 'round.get', round: opened.round.id }, 'round.payload'), gap),
+    );
 
     log('  signature acknowledgements');
     const acks: number[] = [];
@@ -174,7 +214,10 @@ async function measure(tmp: string, history: number): Promise<Measured> {
         const k = h.keys[i]!;
         const sig = encodeSig(signBytes(k.privateKey, canonical), h.dialect);
         const t = performance.now();
-        await conns[i]!.request({ type: 'signature.submit', round: opened.round.id, sha256: opened.round.sha256, keyid: k.keyid, sig }, 'signature.accepted');
+        await conns[i]!.request(
+          { type: 'signature.submit', round: opened.round.id, sha256: opened.round.sha256, keyid: k.keyid, sig },
+          'signature.accepted',
+        );
         acks.push(performance.now() - t);
       }
       await adminCall(c, 'POST', `rounds/${opened.round.id}/cancel`, { reason: 'load bench' });
@@ -212,7 +255,20 @@ async function measure(tmp: string, history: number): Promise<Measured> {
           return all.map((r) => (JSON.parse(r.signed_json), roundInfo(store, r, state)));
         }),
       );
-      return { history, listPage10, listDefault, getPast, getOpen, ack: dist(acks), healthQuiet, healthBurst, burst: b, inProcess: { page10Ms, allRecomputedMs, rounds }, dbBytes, buildMs };
+      return {
+        history,
+        listPage10,
+        listDefault,
+        getPast,
+        getOpen,
+        ack: dist(acks),
+        healthQuiet,
+        healthBurst,
+        burst: b,
+        inProcess: { page10Ms, allRecomputedMs, rounds },
+        dbBytes,
+        buildMs,
+      };
     } finally {
       store.close();
     }
@@ -224,7 +280,12 @@ async function measure(tmp: string, history: number): Promise<Measured> {
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-load-bench-'));
-  log(`load bench: ${HISTORY} vs ${SMALL} past rounds of ${TARGETS} targets, ${KEYHOLDERS} keyholders, ${REPS} reps; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  log(
+    `load bench: ${HISTORY} vs ${SMALL} past rounds of ${TARGETS} targets, ${KEYHOLDERS} keyholders, ${REPS} reps; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
   try {
     const big = await measure(tmp, HISTORY);
     const small = await measure(tmp, SMALL);
@@ -238,24 +299,84 @@ async function main(): Promise<void> {
       ['/v1/health, quiet', 'healthQuiet'],
       ['/v1/health, during the burst', 'healthBurst'],
     ];
-    const out = [['measure (ms)', `${SMALL} rounds p50`, 'p99', `${HISTORY} rounds p50`, 'p99', 'ratio p50', 'ratio p99']];
+    const out = [
+      ['measure (ms)', `${SMALL} rounds p50`, 'p99', `${HISTORY} rounds p50`, 'p99', 'ratio p50', 'ratio p99'],
+    ];
     const ratios: Record<string, { p50: number | null; p99: number | null }> = {};
     for (const [label, k] of rows) {
       const s = small[k] as Dist;
       const l = big[k] as Dist;
       ratios[k] = { p50: ratio(l.p50, s.p50), p99: ratio(l.p99, s.p99) };
-      out.push([label, fmt(s.p50), fmt(s.p99), fmt(l.p50), fmt(l.p99), `${fmt(ratios[k].p50)}x`, `${fmt(ratios[k].p99)}x`]);
+      out.push([
+        label,
+        fmt(s.p50),
+        fmt(s.p99),
+        fmt(l.p50),
+        fmt(l.p99),
+        `${fmt(ratios[k].p50)}x`,
+        `${fmt(ratios[k].p99)}x`,
+      ]);
     }
     const ip = (m: Measured) => m.inProcess;
-    out.push(['in process: listRounds, page of 10', fmt(ip(small).page10Ms.p50), fmt(ip(small).page10Ms.p99), fmt(ip(big).page10Ms.p50), fmt(ip(big).page10Ms.p99), `${fmt(ratio(ip(big).page10Ms.p50, ip(small).page10Ms.p50))}x`, '']);
-    out.push(['in process: every round recomputed (before)', fmt(ip(small).allRecomputedMs.p50), '', fmt(ip(big).allRecomputedMs.p50), '', `${fmt(ratio(ip(big).allRecomputedMs.p50, ip(small).allRecomputedMs.p50))}x`, '']);
+    out.push([
+      'in process: listRounds, page of 10',
+      fmt(ip(small).page10Ms.p50),
+      fmt(ip(small).page10Ms.p99),
+      fmt(ip(big).page10Ms.p50),
+      fmt(ip(big).page10Ms.p99),
+      `${fmt(ratio(ip(big).page10Ms.p50, ip(small).page10Ms.p50))}x`,
+      '',
+    ]);
+    out.push([
+      'in process: every round recomputed (before)',
+      fmt(ip(small).allRecomputedMs.p50),
+      '',
+      fmt(ip(big).allRecomputedMs.p50),
+      '',
+      `${fmt(ratio(ip(big).allRecomputedMs.p50, ip(small).allRecomputedMs.p50))}x`,
+      '',
+    ]);
     const lines = table(out);
-    process.stdout.write(`\nCoordinator under load: ${HISTORY} vs ${SMALL} past rounds of ${TARGETS} targets (store ${(big.dbBytes / 1048576).toFixed(0)} MiB vs ${(small.dbBytes / 1048576).toFixed(1)} MiB), ${KEYHOLDERS} keyholders connected\n\n${lines.join('\n')}\n\n`);
+    process.stdout.write(
+      `\nCoordinator under load: ${HISTORY} vs ${SMALL} past rounds of ${TARGETS} targets (store ` +
+        `${(big.dbBytes / 1048576).toFixed(0)} MiB vs ${(small.dbBytes / 1048576).toFixed(1)} MiB), ${KEYHOLDERS} ` +
+        `keyholders connected\n\n${lines.join('\n')}\n\n`,
+    );
     // The default page holds more rounds in the larger store (100 against all 11): not the same answer.
-    const worst = Math.max(...rows.filter(([, k]) => k !== 'healthQuiet' && k !== 'listDefault').flatMap(([, k]) => [ratios[k]!.p50 ?? 0, ratios[k]!.p99 ?? 0]));
-    process.stdout.write(`worst ratio ${HISTORY}/${SMALL} rounds: ${worst.toFixed(2)}x (goal: within 2x); /v1/health p99 during the burst: ${fmt(big.healthBurst.p99)} ms with ${HISTORY} rounds, ${fmt(small.healthBurst.p99)} ms with ${SMALL} (goal: under 100 ms)\n`);
-    process.stdout.write(`burst: ${big.burst.sent} requests sent, ${big.burst.received} answers (${HISTORY} rounds); the listing before summaries took ${fmt(ip(big).allRecomputedMs.p50, 0)} ms for ${ip(big).rounds} rounds, ${fmt(ratio(ip(big).allRecomputedMs.p50, ip(big).page10Ms.p50), 0)}x a page now\n`);
-    process.stdout.write('BENCH_JSON ' + JSON.stringify({ bench: 'load', node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(), commit: gitHead(), history: HISTORY, small: SMALL, targets: TARGETS, keyholders: KEYHOLDERS, reps: REPS, big, smallStore: small, ratios }) + '\n');
+    const worst = Math.max(
+      ...rows
+        .filter(([, k]) => k !== 'healthQuiet' && k !== 'listDefault')
+        .flatMap(([, k]) => [ratios[k]!.p50 ?? 0, ratios[k]!.p99 ?? 0]),
+    );
+    process.stdout.write(
+      `worst ratio ${HISTORY}/${SMALL} rounds: ${worst.toFixed(2)}x (goal: within 2x); /v1/health p99 during ` +
+        `the burst: ${fmt(big.healthBurst.p99)} ms with ${HISTORY} rounds, ${fmt(small.healthBurst.p99)} ms with ` +
+        `${SMALL} (goal: under 100 ms)\n`,
+    );
+    process.stdout.write(
+      `burst: ${big.burst.sent} requests sent, ${big.burst.received} answers (${HISTORY} rounds); the listing ` +
+        `before summaries took ${fmt(ip(big).allRecomputedMs.p50, 0)} ms for ${ip(big).rounds} rounds, ` +
+        `${fmt(ratio(ip(big).allRecomputedMs.p50, ip(big).page10Ms.p50), 0)}x a page now\n`,
+    );
+    process.stdout.write(
+      'BENCH_JSON ' +
+        JSON.stringify({
+          bench: 'load',
+          node: process.version,
+          cpus: os.cpus().length,
+          loadavg: os.loadavg(),
+          commit: gitHead(),
+          history: HISTORY,
+          small: SMALL,
+          targets: TARGETS,
+          keyholders: KEYHOLDERS,
+          reps: REPS,
+          big,
+          smallStore: small,
+          ratios,
+        }) +
+        '\n',
+    );
   } finally {
     if (process.env.BENCH_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true });
     else log(`kept ${tmp}`);

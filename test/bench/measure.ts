@@ -32,7 +32,8 @@ export function envInt(name: string, dflt: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -89,10 +90,17 @@ export interface Dist {
 }
 
 export function dist(xs: number[]): Dist {
-  return { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99), max: xs.length ? Math.max(...xs) : null, mean: xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null };
+  return {
+    n: xs.length,
+    p50: quantile(xs, 0.5),
+    p99: quantile(xs, 0.99),
+    max: xs.length ? Math.max(...xs) : null,
+    mean: xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null,
+  };
 }
 
-export const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
+export const fmt = (n: number | null | undefined, d = 2) =>
+  n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d);
 
 /** Rows as aligned text columns (first column left, the rest right), a rule under the header row. */
 export function table(rows: string[][]): string[] {
@@ -123,7 +131,11 @@ export function cpuMsOf(pid: number): number {
  * each of `keys`, then the verification of each. Returns ms per such set, averaged over `inner`
  * sets (one set of three is ~0.3 ms: too short to time alone).
  */
-export function plainSignVerifyMs(message: Uint8Array, keys: readonly crypto.KeyPairKeyObjectResult[], inner: number): number {
+export function plainSignVerifyMs(
+  message: Uint8Array,
+  keys: readonly crypto.KeyPairKeyObjectResult[],
+  inner: number,
+): number {
   const t0 = performance.now();
   for (let i = 0; i < inner; i++) {
     const sigs = keys.map((k) => crypto.sign(null, message, k.privateKey));
@@ -152,7 +164,10 @@ export function ours(repo: TargetsRepo): VerifyReport {
  */
 export function floor(repo: TargetsRepo): void {
   const bytes = fs.readFileSync(repo.targetsPath);
-  const json = JSON.parse(bytes.toString('utf8')) as { signed: { _type: string }; signatures: { keyid: string; sig: string }[] };
+  const json = JSON.parse(bytes.toString('utf8')) as {
+    signed: { _type: string };
+    signatures: { keyid: string; sig: string }[];
+  };
   const digest = sha256hex(bytes);
   let valid = 0;
   for (let i = 0; i < repo.signatures.length; i++) {
@@ -180,13 +195,20 @@ export interface Series {
   /** The unmeasured first (cold) run, ms. */
   cold: number;
   samples: number[];
-  /** Median process CPU time (user + system, all threads) of the same runs, ms: less sensitive to other load on the machine. */
+  /**
+   * Median process CPU time (user + system, all threads) of the same runs, ms: less sensitive to other load on the
+   * machine.
+   */
   cpuMedian: number;
   cpuSamples: number[];
 }
 
 /** Run each operation once cold, then `reps` times interleaved (gc before every run); medians. */
-export function measureInterleaved(reps: number, ops: Record<string, () => void>, label: string): Record<string, Series> {
+export function measureInterleaved(
+  reps: number,
+  ops: Record<string, () => void>,
+  label: string,
+): Record<string, Series> {
   const names = Object.keys(ops);
   const out: Record<string, Series> = {};
   for (const n of names) {
@@ -202,7 +224,10 @@ export function measureInterleaved(reps: number, ops: Record<string, () => void>
       out[n]!.samples.push(t.wall);
       out[n]!.cpuSamples.push(t.cpu);
     }
-    log(`${label} rep ${r + 1}/${reps}: ${names.map((n) => `${n} ${out[n]!.samples[r]!.toFixed(1)} ms (cpu ${out[n]!.cpuSamples[r]!.toFixed(0)})`).join(', ')}`);
+    log(
+      `${label} rep ${r + 1}/${reps}: ` +
+        `${names.map((n) => `${n} ${out[n]!.samples[r]!.toFixed(1)} ms (cpu ${out[n]!.cpuSamples[r]!.toFixed(0)})`).join(', ')}`,
+    );
   }
   for (const n of names) {
     out[n]!.median = median(out[n]!.samples);
@@ -214,8 +239,14 @@ export function measureInterleaved(reps: number, ops: Record<string, () => void>
 /** The commit benchmarked, for the report (null outside a git checkout). */
 export function gitHead(): string | null {
   try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'protocol', 'coordinator', 'signer-client'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'protocol', 'coordinator', 'signer-client'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return dirty ? `${head} (with uncommitted changes)` : head;
   } catch {
     return null;

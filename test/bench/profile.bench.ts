@@ -1,7 +1,8 @@
 /**
  * Where OUR verification time goes, for the lead to optimise (not part of `npm run bench`):
  *
- *   npm run build && node --max-old-space-size=8192 --expose-gc dist/test/bench/profile.bench.js [targets=100000] [reps=5] [sorted|insertion]
+ * npm run build && node --max-old-space-size=8192 --expose-gc dist/test/bench/profile.bench.js [targets=100000]
+ * [reps=5] [sorted|insertion]
  *
  * Generates one targets.json like the benchmark does, prints the manual phase breakdown
  * (breakdown.ts), then CPU-profiles `reps` runs of the measured OURS operation with the
@@ -36,7 +37,12 @@ interface Profile {
 }
 
 function label(cf: CallFrame): string {
-  const file = cf.url ? cf.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'node_modules/').replace(/.*\/dist\//, 'dist/') : '(native/vm)';
+  const file = cf.url
+    ? cf.url
+        .replace(/^file:\/\//, '')
+        .replace(/.*\/node_modules\//, 'node_modules/')
+        .replace(/.*\/dist\//, 'dist/')
+    : '(native/vm)';
   return `${cf.functionName || '(anonymous)'} ${file}${cf.url ? ':' + (cf.lineNumber + 1) : ''}`;
 }
 
@@ -68,7 +74,8 @@ function summarise(p: Profile, top: number): string[] {
   }
   const pct = (x: number) => ((100 * x) / total).toFixed(1).padStart(5) + '%';
   const out: string[] = [`profiled ${total.toFixed(0)} ms`, `top ${top} by self time:`];
-  for (const [l, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`  ${t.toFixed(0).padStart(7)} ms ${pct(t)}  ${l}`);
+  for (const [l, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
+    out.push(`  ${t.toFixed(0).padStart(7)} ms ${pct(t)}  ${l}`);
   out.push('selected functions by inclusive time (project code and zod):');
   const interesting = [...incl]
     .filter(([l]) => /dist\/protocol|node_modules\/zod|\(garbage collector\)|^parse |^stringify /.test(l))
@@ -95,7 +102,10 @@ async function main(): Promise<void> {
   const phases = breakdown(repo, reps);
   const sum = PHASES.reduce((s, p) => s + phases[p], 0);
   const lines: string[] = [`Phase breakdown at ${count} targets, ${order} keys (median of ${reps}):`];
-  for (const p of PHASES) lines.push(`  ${p.padEnd(42)} ${phases[p].toFixed(1).padStart(9)} ms  ${((100 * phases[p]) / sum).toFixed(1).padStart(5)}%`);
+  for (const p of PHASES)
+    lines.push(
+      `  ${p.padEnd(42)} ${phases[p].toFixed(1).padStart(9)} ms  ${((100 * phases[p]) / sum).toFixed(1).padStart(5)}%`,
+    );
   lines.push(`  ${'sum of phases'.padEnd(42)} ${sum.toFixed(1).padStart(9)} ms`);
 
   ours(repo); // warm

@@ -39,7 +39,14 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Store } from '../../coordinator/store.js';
 import { WIRE_LIMITS } from '../../protocol/limits.js';
 import type { Dialect } from '../../protocol/canonical.js';
-import { decodeSig, encodeSig, generateKeyPair, sha256hex, verifySignature, type PublicKey } from '../../protocol/keys.js';
+import {
+  decodeSig,
+  encodeSig,
+  generateKeyPair,
+  sha256hex,
+  verifySignature,
+  type PublicKey,
+} from '../../protocol/keys.js';
 import { localSigner, targetFor, type Signer } from '../../protocol/metadata/build.js';
 import type { RoundInfo, RoundRole } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
@@ -88,7 +95,11 @@ function memOf(pid: number): { rssKiB: number; hwmKiB: number } {
 }
 
 /** `quorum init` a new repository whose keyholders are the given public keys. */
-async function initRepo(dir: string, keys: { name: string; publicKey: PublicKey }[], threshold: number): Promise<string> {
+async function initRepo(
+  dir: string,
+  keys: { name: string; publicKey: PublicKey }[],
+  threshold: number,
+): Promise<string> {
   const dataDir = path.join(dir, 'data');
   const args = ['init', '--data-dir', dataDir, '--dialect', DIALECT];
   if (keys.length) {
@@ -98,7 +109,16 @@ async function initRepo(dir: string, keys: { name: string; publicKey: PublicKey 
       args.push('--keyholder', `${k.name}=${file}`);
     }
     const names = keys.map((k) => k.name).join(',');
-    args.push('--root-keyholders', names, '--root-threshold', String(threshold), '--targets-keyholders', names, '--targets-threshold', String(threshold));
+    args.push(
+      '--root-keyholders',
+      names,
+      '--root-threshold',
+      String(threshold),
+      '--targets-keyholders',
+      names,
+      '--targets-threshold',
+      String(threshold),
+    );
   }
   const r = await quorum(args);
   if (r.code !== 0) throw new Error(`quorum init failed (${r.code}): ${r.stderr}`);
@@ -185,9 +205,13 @@ class Tracker {
     for (;;) {
       if (this.errors.length) throw new Error(`signer errors:\n  ${this.errors.slice(0, 10).join('\n  ')}`);
       const bad = keys.filter((k) => this.failed.has(k));
-      if (bad.length) throw new Error(`rounds not released: ${bad.map((k) => `${k} ${this.failed.get(k)}`).join(', ')}`);
+      if (bad.length)
+        throw new Error(`rounds not released: ${bad.map((k) => `${k} ${this.failed.get(k)}`).join(', ')}`);
       if (keys.every((k) => this.released.has(k))) return;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${keys.filter((k) => !this.released.has(k)).join(', ')}\n${await diagnose()}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${keys.filter((k) => !this.released.has(k)).join(', ')}\n${await diagnose()}`,
+        );
       await new Promise<void>((r) => {
         const t = setTimeout(r, 200);
         this.wake = () => {
@@ -203,17 +227,35 @@ class Tracker {
 async function signRound(s: BenchSigner, round: RoundInfo, t: Tracker, phase: string, openedAt: number): Promise<void> {
   const trust = new TrustStore(s.home, s.dialect);
   const pinned = trust.latest();
-  const released = await s.conn.request({ type: 'released.get', afterRootVersion: pinned ? pinned.signed.version : 0 }, 'released');
+  const released = await s.conn.request(
+    { type: 'released.get', afterRootVersion: pinned ? pinned.signed.version : 0 },
+    'released',
+  );
   const { root } = advanceRoots(trust, released.roots);
   const targets = verifiedTargets(root, released.targets, s.dialect);
   const payload = await s.conn.request({ type: 'round.get', round: round.id }, 'round.payload');
-  if (payload.round.state !== 'open') throw new Refusal('PAYLOAD_MALFORMED', `round ${round.id} is ${payload.round.state}; nothing to sign`);
+  if (payload.round.state !== 'open')
+    throw new Refusal('PAYLOAD_MALFORMED', `round ${round.id} is ${payload.round.state}; nothing to sign`);
   const p = checkProposal(payload.round, payload.signed, root, targets, s.dialect, s.signer.publicKey);
   const sig = await s.signer.sign(p.proposed.canonical);
   const t0 = performance.now();
-  const ack = await s.conn.request({ type: 'signature.submit', round: round.id, sha256: p.sha256, keyid: p.keyid, sig: encodeSig(sig, s.dialect) }, 'signature.accepted');
+  const ack = await s.conn.request(
+    { type: 'signature.submit', round: round.id, sha256: p.sha256, keyid: p.keyid, sig: encodeSig(sig, s.dialect) },
+    'signature.accepted',
+  );
   const ackMs = performance.now() - t0;
-  t.samples.push({ phase, repo: s.repo, round: round.id, role: round.role, ackMs, final: ack.round.state === 'released', prepareMs: t0 - openedAt, pk: s.signer.publicKey, canonical: p.proposed.canonical, sig });
+  t.samples.push({
+    phase,
+    repo: s.repo,
+    round: round.id,
+    role: round.role,
+    ackMs,
+    final: ack.round.state === 'released',
+    prepareMs: t0 - openedAt,
+    pk: s.signer.publicKey,
+    canonical: p.proposed.canonical,
+    sig,
+  });
   t.sawRound(s.repo, ack.round);
 }
 
@@ -225,7 +267,9 @@ function onRound(s: BenchSigner, r: RoundInfo, t: Tracker): void {
   const openedAt = performance.now();
   s.busy = s.busy
     .then(() => signRound(s, r, t, phase, openedAt))
-    .catch((e: Error & { code?: string }) => t.error(`repo ${s.repo} ${s.name} round ${r.id}: ${e.code ?? 'ERROR'}: ${e.message}`));
+    .catch((e: Error & { code?: string }) =>
+      t.error(`repo ${s.repo} ${s.name} round ${r.id}: ${e.code ?? 'ERROR'}: ${e.message}`),
+    );
 }
 
 interface WaveResult {
@@ -276,7 +320,10 @@ interface ThroughputResult {
 async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]): Promise<ThroughputResult> {
   const t = new Tracker();
   const tSetup = performance.now();
-  log(`throughput: ${REPOS} repositories x ${KEYHOLDERS} keyholders (${DIALECT}), threshold ${THRESHOLD}; init + serve ...`);
+  log(
+    `throughput: ${REPOS} repositories x ${KEYHOLDERS} keyholders (${DIALECT}), threshold ${THRESHOLD}; init + ` +
+      'serve ...',
+  );
 
   const repos: RepoCtx[] = await Promise.all(
     Array.from({ length: REPOS }, async (_, repo) => {
@@ -294,24 +341,42 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
         const hello = await conn.connect();
         const home = path.join(dir, `home-k${i}`);
         fs.mkdirSync(home);
-        const s: BenchSigner = { repo, index: i, name: keys[i]!.name, signer, home, conn, dialect: hello.dialect, busy: Promise.resolve() };
+        const s: BenchSigner = {
+          repo,
+          index: i,
+          name: keys[i]!.name,
+          signer,
+          home,
+          conn,
+          dialect: hello.dialect,
+          busy: Promise.resolve(),
+        };
         conn.on('round.opened', (m: { round: RoundInfo }) => onRound(s, m.round, t));
         conn.on('round.updated', (m: { round: RoundInfo }) => t.sawRound(repo, m.round));
-        conn.on('disconnected', (code: number, reason: string) => t.error(`repo ${repo} ${s.name} disconnected (${code} ${reason})`));
+        conn.on('disconnected', (code: number, reason: string) =>
+          t.error(`repo ${repo} ${s.name} disconnected (${code} ${reason})`),
+        );
         signers.push(s);
       }
       return { index: repo, dir, coordinator, signers };
     }),
   );
   const setupMs = performance.now() - tSetup;
-  log(`throughput: ${repos.length} coordinators up, ${repos.length * KEYHOLDERS} signers connected in ${setupMs.toFixed(0)} ms`);
+  log(
+    `throughput: ${repos.length} coordinators up, ${repos.length * KEYHOLDERS} signers connected in ` +
+      `${setupMs.toFixed(0)} ms`,
+  );
 
   const diagnose = async () => {
     const lines: string[] = [];
     for (const r of repos) {
       try {
         const st = await adminCall<{ openRounds: RoundInfo[] }>(r.coordinator, 'GET', 'status');
-        for (const o of st.openRounds) lines.push(`repo ${r.index} open ${o.id}: ${o.progress.map((p) => `${p.label} ${p.signed.length}/${p.threshold}`).join(', ')}`);
+        for (const o of st.openRounds)
+          lines.push(
+            `repo ${r.index} open ${o.id}: ` +
+              `${o.progress.map((p) => `${p.label} ${p.signed.length}/${p.threshold}`).join(', ')}`,
+          );
       } catch (e) {
         lines.push(`repo ${r.index}: ${(e as Error).message}`);
       }
@@ -329,7 +394,11 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
       for (const s of r.signers) onRound(s, round, t);
     }),
   );
-  await t.waitReleased(repos.map((r) => `${r.index}/root-v1-r1`), WAVE_TIMEOUT_MS, diagnose);
+  await t.waitReleased(
+    repos.map((r) => `${r.index}/root-v1-r1`),
+    WAVE_TIMEOUT_MS,
+    diagnose,
+  );
   const rootV1Ms = performance.now() - tV1;
   log(`throughput: root v1 released in all ${repos.length} repositories (${rootV1Ms.toFixed(0)} ms)`);
 
@@ -354,14 +423,21 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
           reason: `bench wave ${w + 1}: add a target`,
           targets: { add: { [`firmware-w${w + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
         }).then((x) => `${r.index}/${x.round.id}`),
-        adminCall<{ round: RoundInfo }>(r.coordinator, 'POST', 'rounds', { role: 'root', reason: `bench wave ${w + 1}: root version bump`, root: { expiresDays: 365 } }).then((x) => `${r.index}/${x.round.id}`),
+        adminCall<{ round: RoundInfo }>(r.coordinator, 'POST', 'rounds', {
+          role: 'root',
+          reason: `bench wave ${w + 1}: root version bump`,
+          root: { expiresDays: 365 },
+        }).then((x) => `${r.index}/${x.round.id}`),
       ]),
     );
     const openMs = performance.now() - t0;
     await t.waitReleased(opened, WAVE_TIMEOUT_MS, diagnose);
     const ms = performance.now() - t0;
     waves.push({ wave: w + 1, measured, ms, rounds: opened.length, openMs });
-    log(`throughput: ${t.phase}: ${opened.length} rounds released in ${ms.toFixed(0)} ms (${((opened.length * 1000) / ms).toFixed(1)} rounds/s; opening took ${openMs.toFixed(0)} ms)`);
+    log(
+      `throughput: ${t.phase}: ${opened.length} rounds released in ${ms.toFixed(0)} ms (${((opened.length * 1000) / ms).toFixed(1)} ` +
+        `rounds/s; opening took ${openMs.toFixed(0)} ms)`,
+    );
   }
   eld.disable();
   const coordCpuMs = repos.reduce((sum, r) => sum + cpuMsOf(r.coordinator.proc!.pid!), 0) - coordCpu0;
@@ -377,17 +453,30 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
   t.phase = 'probe';
   const r0 = repos[0]!;
   for (let i = 0; i < PROBE_ROUNDS; i++) {
-    const { round } = await adminCall<{ round: RoundInfo }>(r0.coordinator, 'POST', 'rounds', { role: 'targets', reason: `bench probe ${i + 1}`, targets: { add: { [`probe-${i + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } } });
-    for (const idx of chosen(0, 'targets', round.version)) await signRound(r0.signers[idx]!, round, t, 'probe', performance.now());
+    const { round } = await adminCall<{ round: RoundInfo }>(r0.coordinator, 'POST', 'rounds', {
+      role: 'targets',
+      reason: `bench probe ${i + 1}`,
+      targets: { add: { [`probe-${i + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
+    });
+    for (const idx of chosen(0, 'targets', round.version))
+      await signRound(r0.signers[idx]!, round, t, 'probe', performance.now());
     await t.waitReleased([`0/${round.id}`], WAVE_TIMEOUT_MS, diagnose);
   }
   const probe = t.samples.filter((x) => x.phase === 'probe');
   const finalState = await Promise.all(
     repos.map(async (r) => {
-      const st = await adminCall<{ rootVersion: number | null; targetsVersion: number | null; openRounds: unknown[] }>(r.coordinator, 'GET', 'status');
+      const st = await adminCall<{ rootVersion: number | null; targetsVersion: number | null; openRounds: unknown[] }>(
+        r.coordinator,
+        'GET',
+        'status',
+      );
       if (st.openRounds.length) throw new Error(`repo ${r.index} still has open rounds`);
       const targetsWant = totalWaves + (r.index === 0 ? PROBE_ROUNDS : 0);
-      if (st.rootVersion !== 1 + totalWaves || st.targetsVersion !== targetsWant) throw new Error(`repo ${r.index}: root v${st.rootVersion}, targets v${st.targetsVersion}; expected root v${1 + totalWaves}, targets v${targetsWant}`);
+      if (st.rootVersion !== 1 + totalWaves || st.targetsVersion !== targetsWant)
+        throw new Error(
+          `repo ${r.index}: root v${st.rootVersion}, targets v${st.targetsVersion}; expected root v${1 + totalWaves}, ` +
+            `targets v${targetsWant}`,
+        );
       return { repo: r.index, rootVersion: st.rootVersion, targetsVersion: st.targetsVersion };
     }),
   );
@@ -408,9 +497,11 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
   const measuredRounds = measuredWaves.reduce((s, w) => s + w.rounds, 0);
   const measuredMs = measuredWaves.reduce((s, w) => s + w.ms, 0);
   const ms = t.samples.filter((s) => s.phase.startsWith('wave-'));
-  if (ms.length !== measuredRounds * THRESHOLD) throw new Error(`expected ${measuredRounds * THRESHOLD} measured signatures, got ${ms.length}`);
+  if (ms.length !== measuredRounds * THRESHOLD)
+    throw new Error(`expected ${measuredRounds * THRESHOLD} measured signatures, got ${ms.length}`);
   const finals = ms.filter((s) => s.final);
-  if (finals.length !== measuredRounds) throw new Error(`expected ${measuredRounds} final (releasing) signatures, got ${finals.length}`);
+  if (finals.length !== measuredRounds)
+    throw new Error(`expected ${measuredRounds} final (releasing) signatures, got ${finals.length}`);
   const ack = {
     all: dist(ms.map((s) => s.ackMs)),
     nonFinal: dist(ms.filter((s) => !s.final).map((s) => s.ackMs)),
@@ -421,7 +512,13 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
 
   // --- baseline: the same verifications in this process, no network ---
   log(`baseline: ${ms.length} signatures, sha256 + verifySignature in-process (${BASELINE_REPS} reps) ...`);
-  const items = ms.map((s) => ({ pk: s.pk, canonical: s.canonical, sig: encodeSig(s.sig, DIALECT), round: `${s.repo}/${s.round}`, sha256: '' }));
+  const items = ms.map((s) => ({
+    pk: s.pk,
+    canonical: s.canonical,
+    sig: encodeSig(s.sig, DIALECT),
+    round: `${s.repo}/${s.round}`,
+    sha256: '',
+  }));
   for (const it of items) it.sha256 = sha256hex(it.canonical);
   // Each rep goes over the set several times so that it times at least BASELINE_MIN_OPS verifications.
   const loops = Math.max(1, Math.ceil(BASELINE_MIN_OPS / items.length));
@@ -435,14 +532,18 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
       }
     }
     const dt = performance.now() - t0;
-    if (ok !== items.length * loops) throw new Error(`baseline: only ${ok} of ${items.length * loops} signatures verified`);
+    if (ok !== items.length * loops)
+      throw new Error(`baseline: only ${ok} of ${items.length * loops} signatures verified`);
     return (dt * 1000) / (items.length * loops);
   };
   cryptoPass(); // warm-up
   const cryptoRepsUs = Array.from({ length: BASELINE_REPS }, () => cryptoPass());
   const cryptoPerSigUs = median(cryptoRepsUs);
 
-  log(`baseline: the same plus the per-signature SQLite transaction (Store, WAL, synchronous=FULL; ${DURABLE_REPS} reps) ...`);
+  log(
+    'baseline: the same plus the per-signature SQLite transaction (Store, WAL, synchronous=FULL; ' +
+      `${DURABLE_REPS} reps) ...`,
+  );
   const durableRepsUs: number[] = [];
   const durableEach: number[] = [];
   for (let rep = 0; rep < DURABLE_REPS; rep++) {
@@ -456,17 +557,36 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
         for (const it of items) {
           if (seen.has(it.round)) continue;
           seen.add(it.round);
-          store.insertRound({ id: it.round.replace('/', '-'), role: 'targets', version: 1, base_root_version: 1, signed_json: '{}', canonical: it.canonical, sha256: it.sha256, reason: 'baseline', deadline: now, state: 'released', created_at: now });
+          store.insertRound({
+            id: it.round.replace('/', '-'),
+            role: 'targets',
+            version: 1,
+            base_root_version: 1,
+            signed_json: '{}',
+            canonical: it.canonical,
+            sha256: it.sha256,
+            reason: 'baseline',
+            deadline: now,
+            state: 'released',
+            created_at: now,
+          });
         }
       });
       const t0 = performance.now();
       for (const it of items) {
         const t1 = performance.now();
         const sig = decodeSig(it.sig, DIALECT)!;
-        if (sha256hex(it.canonical) !== it.sha256 || !verifySignature(it.pk, it.canonical, sig)) throw new Error('baseline: signature does not verify');
+        if (sha256hex(it.canonical) !== it.sha256 || !verifySignature(it.pk, it.canonical, sig))
+          throw new Error('baseline: signature does not verify');
         const roundId = it.round.replace('/', '-');
         store.tx(() => {
-          store.insertSignature({ round_id: roundId, fingerprint: it.pk.fingerprint, keyholder: 'bench', sig, received_at: new Date().toISOString() });
+          store.insertSignature({
+            round_id: roundId,
+            fingerprint: it.pk.fingerprint,
+            keyholder: 'bench',
+            sig,
+            received_at: new Date().toISOString(),
+          });
           store.audit('signature.accepted', { round: roundId, keyholder: 'bench', fingerprint: it.pk.fingerprint });
         });
         if (rep > 0) durableEach.push((performance.now() - t1) * 1000);
@@ -494,17 +614,38 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
     ack,
     prepareMs: dist(ms.map((s) => s.prepareMs)),
     idlePingMs: dist(pingMs),
-    probe: { rounds: PROBE_ROUNDS, nonFinal: dist(probe.filter((x) => !x.final).map((x) => x.ackMs)), final: dist(probe.filter((x) => x.final).map((x) => x.ackMs)) },
+    probe: {
+      rounds: PROBE_ROUNDS,
+      nonFinal: dist(probe.filter((x) => !x.final).map((x) => x.ackMs)),
+      final: dist(probe.filter((x) => x.final).map((x) => x.ackMs)),
+    },
     // The histogram holds the whole sampling interval; the delay is what exceeds the resolution.
-    benchEventLoopDelayMs: { p50: Math.max(0, eld.percentile(50) / 1e6 - ELD_RESOLUTION_MS), p99: Math.max(0, eld.percentile(99) / 1e6 - ELD_RESOLUTION_MS), max: Math.max(0, eld.max / 1e6 - ELD_RESOLUTION_MS) },
+    benchEventLoopDelayMs: {
+      p50: Math.max(0, eld.percentile(50) / 1e6 - ELD_RESOLUTION_MS),
+      p99: Math.max(0, eld.percentile(99) / 1e6 - ELD_RESOLUTION_MS),
+      max: Math.max(0, eld.max / 1e6 - ELD_RESOLUTION_MS),
+    },
     coordinatorCpuMsPerRound: coordCpuMs / measuredRounds,
     benchCpuMsPerRound: (benchCpu.user + benchCpu.system) / 1000 / measuredRounds,
     coordinatorRssKiB,
-    baseline: { signatures: items.length, cryptoPerSigUs, cryptoRepsUs, durablePerSigUs, durablePerSigP50Us: quantile(durableEach, 0.5), durableRepsUs },
+    baseline: {
+      signatures: items.length,
+      cryptoPerSigUs,
+      cryptoRepsUs,
+      durablePerSigUs,
+      durablePerSigP50Us: quantile(durableEach, 0.5),
+      durableRepsUs,
+    },
     ratioAckP50OverCrypto: (ack.all.p50! * 1000) / cryptoPerSigUs,
     ratioNonFinalAckP50OverCrypto: (ack.nonFinal.p50! * 1000) / cryptoPerSigUs,
     ratioAckP50OverDurable: (ack.all.p50! * 1000) / durablePerSigUs,
-    ratioUnloadedNonFinalP50OverCrypto: (quantile(probe.filter((x) => !x.final).map((x) => x.ackMs), 0.5)! * 1000) / cryptoPerSigUs,
+    ratioUnloadedNonFinalP50OverCrypto:
+      (quantile(
+        probe.filter((x) => !x.final).map((x) => x.ackMs),
+        0.5,
+      )! *
+        1000) /
+      cryptoPerSigUs,
     finalState,
   };
 }
@@ -534,17 +675,28 @@ async function memory(tmp: string, cleanup: (() => Promise<void> | void)[]): Pro
   const rssStartedKiB = memOf(pid).rssKiB;
   log(`memory: coordinator pid ${pid} up, VmRSS ${rssStartedKiB} KiB; generating and enrolling ${IDLE} keyholders ...`);
 
-  const keys = Array.from({ length: IDLE }, (_, i) => ({ name: `idle${String(i).padStart(4, '0')}`, ...generateKeyPair('ed25519') }));
+  const keys = Array.from({ length: IDLE }, (_, i) => ({
+    name: `idle${String(i).padStart(4, '0')}`,
+    ...generateKeyPair('ed25519'),
+  }));
   const tEnroll = performance.now();
   for (let i = 0; i < keys.length; i += 25) {
     await Promise.all(
-      keys.slice(i, i + 25).map((k) => adminCall(coordinator, 'POST', 'keyholders', { name: k.name, publicKey: k.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString() })),
+      keys.slice(i, i + 25).map((k) =>
+        adminCall(coordinator, 'POST', 'keyholders', {
+          name: k.name,
+          publicKey: k.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+        }),
+      ),
     );
   }
   const enrollMs = performance.now() - tEnroll;
   await sleep(1000);
   const rssBeforeConnectionsKiB = memOf(pid).rssKiB;
-  log(`memory: ${IDLE} keyholders enrolled in ${enrollMs.toFixed(0)} ms; VmRSS before any connection ${rssBeforeConnectionsKiB} KiB; connecting in batches of ${CONNECT_BATCH} ...`);
+  log(
+    `memory: ${IDLE} keyholders enrolled in ${enrollMs.toFixed(0)} ms; VmRSS before any connection ` +
+      `${rssBeforeConnectionsKiB} KiB; connecting in batches of ${CONNECT_BATCH} ...`,
+  );
 
   const conns: SignerConnection[] = [];
   let dropped = 0;
@@ -568,7 +720,8 @@ async function memory(tmp: string, cleanup: (() => Promise<void> | void)[]): Pro
     const st = await adminCall<{ keyholders: { connected: boolean }[] }>(coordinator, 'GET', 'status');
     const n = st.keyholders.filter((k) => k.connected).length;
     if (n === IDLE) break;
-    if (Date.now() > deadline) throw new Error(`only ${n} of ${IDLE} keyholders are connected as the coordinator sees it`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${n} of ${IDLE} keyholders are connected as the coordinator sees it`);
     await sleep(200);
   }
   await sleep(2000); // let allocation settle
@@ -593,12 +746,27 @@ async function memory(tmp: string, cleanup: (() => Promise<void> | void)[]): Pro
 
 function report(tp: ThroughputResult | null, mem: MemoryResult | null, meta: Record<string, unknown>): void {
   const lines: string[] = [''];
-  lines.push(`Signing-round benchmark; node ${process.version}; ${os.cpus().length} cpus; commit ${meta.commit}; load ${(meta.loadStart as number[]).map((x) => x.toFixed(2)).join(' ')} -> ${(meta.loadEnd as number[]).map((x) => x.toFixed(2)).join(' ')}`);
+  lines.push(
+    `Signing-round benchmark; node ${process.version}; ${os.cpus().length} cpus; commit ${meta.commit}; load ` +
+      `${(meta.loadStart as number[]).map((x) => x.toFixed(2)).join(' ')} -> ` +
+      `${(meta.loadEnd as number[]).map((x) => x.toFixed(2)).join(' ')}`,
+  );
   if (tp) {
     lines.push('');
-    lines.push(`THROUGHPUT: ${tp.repos} coordinators (one per repository, ${tp.dialect}), ${tp.signers} signer connections in one process, ${tp.concurrentRounds} concurrent ${tp.threshold}-of-${tp.keyholdersPerRepo} rounds per wave (targets + root per repository), loopback`);
-    lines.push(`  ${tp.measuredRounds} rounds in ${tp.waves.filter((w) => w.measured).length} measured waves (+${tp.waves.filter((w) => !w.measured).length} warm-up) in ${fmt(tp.measuredMs / 1000, 2)} s -> ${fmt(tp.roundsPerSecond, 1)} rounds/s (${fmt(tp.roundsPerSecond * tp.threshold, 1)} signatures/s)`);
-    lines.push(`  waves (ms): ${tp.waves.map((w) => `${w.measured ? '' : 'warm-up '}${fmt(w.ms, 0)}`).join(', ')}; root v1 release ${fmt(tp.rootV1Ms, 0)} ms; setup ${fmt(tp.setupMs, 0)} ms`);
+    lines.push(
+      `THROUGHPUT: ${tp.repos} coordinators (one per repository, ${tp.dialect}), ${tp.signers} signer ` +
+        `connections in one process, ${tp.concurrentRounds} concurrent ${tp.threshold}-of-${tp.keyholdersPerRepo} ` +
+        'rounds per wave (targets + root per repository), loopback',
+    );
+    lines.push(
+      `  ${tp.measuredRounds} rounds in ${tp.waves.filter((w) => w.measured).length} measured waves (+${tp.waves.filter((w) => !w.measured).length} ` +
+        `warm-up) in ${fmt(tp.measuredMs / 1000, 2)} s -> ${fmt(tp.roundsPerSecond, 1)} rounds/s (${fmt(tp.roundsPerSecond * tp.threshold, 1)} ` +
+        'signatures/s)',
+    );
+    lines.push(
+      `  waves (ms): ${tp.waves.map((w) => `${w.measured ? '' : 'warm-up '}${fmt(w.ms, 0)}`).join(', ')}; root ` +
+        `v1 release ${fmt(tp.rootV1Ms, 0)} ms; setup ${fmt(tp.setupMs, 0)} ms`,
+    );
     lines.push('');
     lines.push('  Signature acknowledgement latency (signature.submit sent -> signature.accepted received), ms:');
     const row = (label: string, d: Dist) => [label, String(d.n), fmt(d.p50), fmt(d.p99), fmt(d.max), fmt(d.mean)];
@@ -616,25 +784,59 @@ function report(tp: ThroughputResult | null, mem: MemoryResult | null, meta: Rec
     ]))
       lines.push('    ' + l);
     lines.push('');
-    lines.push(`  Baseline, same ${tp.baseline.signatures} signatures in one process, no network (median of reps, per signature):`);
-    lines.push(`    sha256 + verifySignature                          ${fmt(tp.baseline.cryptoPerSigUs, 1).padStart(9)} us`);
-    lines.push(`    + Store tx (insert signature + audit, FULL sync)  ${fmt(tp.baseline.durablePerSigUs, 1).padStart(9)} us  (p50 of single signatures ${fmt(tp.baseline.durablePerSigP50Us, 1)} us)`);
-    lines.push(`  RATIO networked ack p50 / in-process verify (sha256 + verifySignature): ${fmt(tp.ratioAckP50OverCrypto, 1)}x  (non-final p50: ${fmt(tp.ratioNonFinalAckP50OverCrypto, 1)}x; vs verify + store tx: ${fmt(tp.ratioAckP50OverDurable, 1)}x; unloaded non-final p50: ${fmt(tp.ratioUnloadedNonFinalP50OverCrypto, 1)}x)`);
-    lines.push(`  CPU per round: coordinators ${fmt(tp.coordinatorCpuMsPerRound, 1)} ms, bench process (${tp.signers} signers) ${fmt(tp.benchCpuMsPerRound, 1)} ms; bench event-loop delay (beyond the ${ELD_RESOLUTION_MS} ms sampling interval) p50 ${fmt(tp.benchEventLoopDelayMs.p50, 1)} / p99 ${fmt(tp.benchEventLoopDelayMs.p99, 1)} / max ${fmt(tp.benchEventLoopDelayMs.max, 1)} ms`);
-    lines.push(`  coordinator VmRSS after the run: ${tp.coordinatorRssKiB.map((k) => (k / 1024).toFixed(0)).join(', ')} MiB`);
+    lines.push(
+      `  Baseline, same ${tp.baseline.signatures} signatures in one process, no network (median of reps, per ` +
+        'signature):',
+    );
+    lines.push(
+      `    sha256 + verifySignature                          ${fmt(tp.baseline.cryptoPerSigUs, 1).padStart(9)} us`,
+    );
+    lines.push(
+      `    + Store tx (insert signature + audit, FULL sync)  ${fmt(tp.baseline.durablePerSigUs, 1).padStart(9)} ` +
+        `us  (p50 of single signatures ${fmt(tp.baseline.durablePerSigP50Us, 1)} us)`,
+    );
+    lines.push(
+      '  RATIO networked ack p50 / in-process verify (sha256 + verifySignature): ' +
+        `${fmt(tp.ratioAckP50OverCrypto, 1)}x  (non-final p50: ${fmt(tp.ratioNonFinalAckP50OverCrypto, 1)}x; vs ` +
+        `verify + store tx: ${fmt(tp.ratioAckP50OverDurable, 1)}x; unloaded non-final p50: ` +
+        `${fmt(tp.ratioUnloadedNonFinalP50OverCrypto, 1)}x)`,
+    );
+    lines.push(
+      `  CPU per round: coordinators ${fmt(tp.coordinatorCpuMsPerRound, 1)} ms, bench process (${tp.signers} ` +
+        `signers) ${fmt(tp.benchCpuMsPerRound, 1)} ms; bench event-loop delay (beyond the ${ELD_RESOLUTION_MS} ` +
+        `ms sampling interval) p50 ${fmt(tp.benchEventLoopDelayMs.p50, 1)} / p99 ` +
+        `${fmt(tp.benchEventLoopDelayMs.p99, 1)} / max ${fmt(tp.benchEventLoopDelayMs.max, 1)} ms`,
+    );
+    lines.push(
+      `  coordinator VmRSS after the run: ${tp.coordinatorRssKiB.map((k) => (k / 1024).toFixed(0)).join(', ')} MiB`,
+    );
   }
   if (mem) {
     lines.push('');
-    lines.push(`MEMORY: one coordinator, ${mem.connections} enrolled keyholders, ${mem.connections} authenticated idle SignerConnections (connected in batches of ${mem.batch})`);
+    lines.push(
+      `MEMORY: one coordinator, ${mem.connections} enrolled keyholders, ${mem.connections} authenticated idle ` +
+        `SignerConnections (connected in batches of ${mem.batch})`,
+    );
     for (const l of table([
       ['coordinator VmRSS', 'KiB', 'MiB'],
       ['just started', String(mem.rssStartedKiB), fmt(mem.rssStartedKiB / 1024, 1)],
-      [`${mem.connections} enrolled, before any connection`, String(mem.rssBeforeConnectionsKiB), fmt(mem.rssBeforeConnectionsKiB / 1024, 1)],
-      [`${mem.connections} idle signers connected`, String(mem.rssWithConnectionsKiB), fmt(mem.rssWithConnectionsKiB / 1024, 1)],
+      [
+        `${mem.connections} enrolled, before any connection`,
+        String(mem.rssBeforeConnectionsKiB),
+        fmt(mem.rssBeforeConnectionsKiB / 1024, 1),
+      ],
+      [
+        `${mem.connections} idle signers connected`,
+        String(mem.rssWithConnectionsKiB),
+        fmt(mem.rssWithConnectionsKiB / 1024, 1),
+      ],
       ['peak (VmHWM)', String(mem.hwmKiB), fmt(mem.hwmKiB / 1024, 1)],
     ]))
       lines.push('  ' + l);
-    lines.push(`  per connection: ${fmt(mem.perConnectionKiB, 1)} KiB; enrolment took ${fmt(mem.enrollMs / 1000, 1)} s, connecting ${fmt(mem.connectMs / 1000, 1)} s`);
+    lines.push(
+      `  per connection: ${fmt(mem.perConnectionKiB, 1)} KiB; enrolment took ${fmt(mem.enrollMs / 1000, 1)} s, ` +
+        `connecting ${fmt(mem.connectMs / 1000, 1)} s`,
+    );
   }
   lines.push('');
   process.stdout.write(lines.join('\n') + '\n');
@@ -646,7 +848,10 @@ async function main(): Promise<void> {
   const cleanup: (() => Promise<void> | void)[] = [];
   const loadStart = os.loadavg();
   const commit = gitHead();
-  log(`node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.map((x) => x.toFixed(2)).join(' ')}, commit ${commit}, temp ${tmp}`);
+  log(
+    `node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
+      `commit ${commit}, temp ${tmp}`,
+  );
   let tp: ThroughputResult | null = null;
   let mem: MemoryResult | null = null;
   const runCleanup = async () => {
@@ -678,7 +883,16 @@ async function main(): Promise<void> {
     commit,
     loadStart,
     loadEnd: os.loadavg(),
-    config: { repos: REPOS, keyholdersPerRepo: KEYHOLDERS, threshold: THRESHOLD, waves: WAVES, warmupWaves: WARMUP_WAVES, idle: IDLE, connectBatch: CONNECT_BATCH, dialect: DIALECT },
+    config: {
+      repos: REPOS,
+      keyholdersPerRepo: KEYHOLDERS,
+      threshold: THRESHOLD,
+      waves: WAVES,
+      warmupWaves: WARMUP_WAVES,
+      idle: IDLE,
+      connectBatch: CONNECT_BATCH,
+      dialect: DIALECT,
+    },
   });
 }
 

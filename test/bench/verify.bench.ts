@@ -24,7 +24,14 @@ import path from 'node:path';
 import { loadRepository } from '../../protocol/repository.js';
 import { verifyRepository } from '../../protocol/verify.js';
 import { breakdown, PHASES, type Phase } from './breakdown.js';
-import { benchKey, writeRootChain, writeTargets, writeTargetsRoot, type KeyOrder, type TargetsRepo } from './fixtures.js';
+import {
+  benchKey,
+  writeRootChain,
+  writeTargets,
+  writeTargetsRoot,
+  type KeyOrder,
+  type TargetsRepo,
+} from './fixtures.js';
 import { collect, floor, gitHead, hasGc, log, measureInterleaved, ours, timed, tufjs, type Series } from './measure.js';
 
 const ALL_SIZES = [1_000, 2_000, 10_000, 100_000, 1_000_000];
@@ -92,7 +99,10 @@ function main(): void {
   const now = new Date();
   const commit = gitHead();
   const load = os.loadavg();
-  log(`node ${process.version}, ${os.cpus().length} cpus, load ${load.map((x) => x.toFixed(2)).join(' ')}, gc ${hasGc ? 'exposed' : 'NOT exposed (run with --expose-gc)'}, commit ${commit}, temp ${tmp}`);
+  log(
+    `node ${process.version}, ${os.cpus().length} cpus, load ${load.map((x) => x.toFixed(2)).join(' ')}, gc ` +
+      `${hasGc ? 'exposed' : 'NOT exposed (run with --expose-gc)'}, commit ${commit}, temp ${tmp}`,
+  );
 
   const rootKey = benchKey('ed25519');
   const targetKeys = [benchKey('ed25519'), benchKey('ecdsa'), benchKey('rsa')];
@@ -114,7 +124,10 @@ function main(): void {
         repo = writeTargets(dir, count, targetKeys, now, order);
       });
       const r = repo as unknown as TargetsRepo;
-      log(`generated ${count} targets (${order}): ${(r.fileBytes / 2 ** 20).toFixed(1)} MiB in ${generateMs.toFixed(0)} ms`);
+      log(
+        `generated ${count} targets (${order}): ${(r.fileBytes / 2 ** 20).toFixed(1)} MiB in ` +
+          `${generateMs.toFixed(0)} ms`,
+      );
       collect();
 
       const label = `${order} ${count}`;
@@ -154,6 +167,7 @@ function main(): void {
         phases = breakdown(r, BREAKDOWN_REPS);
         breakdownOursMs = o.median;
       }
+      // eslint-disable-next-line no-useless-assignment -- drop the last reference so collect() frees the repository
       repo = null;
       fs.rmSync(dir, { recursive: true, force: true });
       collect();
@@ -191,8 +205,16 @@ function main(): void {
       chain: () => {
         const input = loadRepository(chainDir); // TOFU from 1.root.json
         const report = verifyRepository(input, { at: new Date() });
-        if (!report.ok || report.rootChain.length !== CHAIN_VERSIONS || report.trustedRoot?.version !== 1 || !report.trustedRoot.tofu) {
-          throw new Error(`root chain self-check failed: ok=${report.ok} steps=${report.rootChain.length} ${JSON.stringify(report.errors.slice(0, 3))}`);
+        if (
+          !report.ok ||
+          report.rootChain.length !== CHAIN_VERSIONS ||
+          report.trustedRoot?.version !== 1 ||
+          !report.trustedRoot.tofu
+        ) {
+          throw new Error(
+            `root chain self-check failed: ok=${report.ok} steps=${report.rootChain.length} ` +
+              `${JSON.stringify(report.errors.slice(0, 3))}`,
+          );
         }
       },
     },
@@ -202,12 +224,29 @@ function main(): void {
   const loadAfter = os.loadavg();
 
   // --- output ---
-  const head = ['keys', 'targets', 'file MiB', 'ours ms', 'floor ms', 'ours/floor', 'tuf-js ms', 'ours/tuf-js', 'ours ms/1k tgt', 'floor ms/1k tgt'];
+  const head = [
+    'keys',
+    'targets',
+    'file MiB',
+    'ours ms',
+    'floor ms',
+    'ours/floor',
+    'tuf-js ms',
+    'ours/tuf-js',
+    'ours ms/1k tgt',
+    'floor ms/1k tgt',
+  ];
   const widths = [9, 9, 9, 10, 10, 10, 10, 11, 14, 15];
   const lines: string[] = [];
   lines.push('');
-  lines.push(`Verification benchmark: tuf targets.json, 3 signatures (ed25519, ECDSA P-256, RSA-2048-PSS), threshold 3; medians; node ${process.version}; commit ${commit}`);
-  lines.push(`Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}, at end ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cpus)`);
+  lines.push(
+    'Verification benchmark: tuf targets.json, 3 signatures (ed25519, ECDSA P-256, RSA-2048-PSS), threshold 3; ' +
+      `medians; node ${process.version}; commit ${commit}`,
+  );
+  lines.push(
+    `Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}, at end ` +
+      `${loadAfter.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cpus)`,
+  );
   lines.push(pad(head, widths));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) {
@@ -230,12 +269,27 @@ function main(): void {
     );
   }
   lines.push('');
-  lines.push('Process CPU time (user + system, all threads incl. GC helpers; medians of the same runs; less sensitive to other load):');
+  lines.push(
+    'Process CPU time (user + system, all threads incl. GC helpers; medians of the same runs; less sensitive ' +
+      'to other load):',
+  );
   const cHead = ['keys', 'targets', 'ours cpu ms', 'floor cpu ms', 'ours/floor', 'ours cpu ms/1k'];
   const cWidths = [9, 9, 12, 12, 10, 14];
   lines.push(pad(cHead, cWidths));
   for (const row of rows) {
-    lines.push(pad([row.order, String(row.targets), fmt(row.oursCpuMs), fmt(row.floorCpuMs), fmt(row.oursOverFloorCpu, 2) + 'x', fmt(row.oursCpuMs / (row.targets / 1000), 3)], cWidths));
+    lines.push(
+      pad(
+        [
+          row.order,
+          String(row.targets),
+          fmt(row.oursCpuMs),
+          fmt(row.floorCpuMs),
+          fmt(row.oursOverFloorCpu, 2) + 'x',
+          fmt(row.oursCpuMs / (row.targets / 1000), 3),
+        ],
+        cWidths,
+      ),
+    );
   }
   for (const s of summaries) {
     lines.push('');
@@ -245,25 +299,44 @@ function main(): void {
       .map(([n, v]) => `${n}: ${fmt(v, 3)} ms`);
     if (per.length) lines.push(`  Per-target growth (ours ms per 1k targets): ${per.join(', ')}`);
     if (s.growthLargestVs10k !== null) {
-      lines.push(`  ${s.largest} vs 10000 per-1k ratio: ${fmt(s.growthLargestVs10k, 2)} (1.00 = linear) -> ${s.linear ? `linear (within ${Math.round((LINEAR_TOLERANCE - 1) * 100)}%)` : 'SUPERLINEAR'}; floor's own ratio ${fmt(s.floorGrowthLargestVs10k, 2)}; ours on CPU time ${fmt(s.cpuGrowthLargestVs10k, 2)}`);
+      lines.push(
+        `  ${s.largest} vs 10000 per-1k ratio: ${fmt(s.growthLargestVs10k, 2)} (1.00 = linear) -> ` +
+          `${s.linear ? `linear (within ${Math.round((LINEAR_TOLERANCE - 1) * 100)}%)` : 'SUPERLINEAR'}; floor's ` +
+          `own ratio ${fmt(s.floorGrowthLargestVs10k, 2)}; ours on CPU time ${fmt(s.cpuGrowthLargestVs10k, 2)}`,
+      );
     }
     if (s.oursOverFloorAt100k !== null) {
       const cpu = rows.find((x) => x.order === s.order && x.targets === 100_000)?.oursOverFloorCpu ?? null;
-      lines.push(`  Goal ours <= ${GOAL_RATIO.toFixed(1)}x floor at 100000 targets: ${fmt(s.oursOverFloorAt100k, 2)}x -> ${s.goalMet ? 'MET' : 'NOT MET'} (on CPU time ${fmt(cpu, 2)}x)`);
+      lines.push(
+        `  Goal ours <= ${GOAL_RATIO.toFixed(1)}x floor at 100000 targets: ${fmt(s.oursOverFloorAt100k, 2)}x ` +
+          `-> ${s.goalMet ? 'MET' : 'NOT MET'} (on CPU time ${fmt(cpu, 2)}x)`,
+      );
     }
     const phases = s.breakdownMs;
     if (phases) {
       const total = PHASES.reduce((sum, p) => sum + phases[p], 0);
-      lines.push(`  Where OUR time goes at ${BREAKDOWN_AT} targets (manual phase timing, median of ${BREAKDOWN_REPS}; ours measured ${fmt(s.breakdownOursMs)} ms):`);
-      for (const p of PHASES) lines.push(`    ${p.padEnd(46)} ${fmt(phases[p]).padStart(9)} ms  ${fmt((100 * phases[p]) / total).padStart(5)}%`);
+      lines.push(
+        `  Where OUR time goes at ${BREAKDOWN_AT} targets (manual phase timing, median of ${BREAKDOWN_REPS}; ` +
+          `ours measured ${fmt(s.breakdownOursMs)} ms):`,
+      );
+      for (const p of PHASES)
+        lines.push(
+          `    ${p.padEnd(46)} ${fmt(phases[p]).padStart(9)} ms  ${fmt((100 * phases[p]) / total).padStart(5)}%`,
+        );
       lines.push(`    ${'sum of phases'.padEnd(46)} ${fmt(total).padStart(9)} ms`);
     }
   }
   lines.push('');
   lines.push(
-    `Root chain: ${CHAIN_VERSIONS} versions (${chainSteps} rotations; 2-of-3 root keys, one key replaced per version; each version signed by the replaced key, one kept key and the new key, i.e. exactly 2 old + 2 new), loadRepository + verifyRepository, TOFU from 1.root.json`,
+    `Root chain: ${CHAIN_VERSIONS} versions (${chainSteps} rotations; 2-of-3 root keys, one key replaced per ` +
+      'version; each version signed by the replaced key, one kept key and the new key, i.e. exactly 2 old + 2 ' +
+      'new), loadRepository + verifyRepository, TOFU from 1.root.json',
   );
-  lines.push(`  median ${fmt(chain.median)} ms over ${CHAIN_REPS} reps (cold ${fmt(chain.cold)} ms), ${fmt(chain.median / chainSteps, 3)} ms per rotation step, ${fmt(chain.median / CHAIN_VERSIONS, 3)} ms per root file`);
+  lines.push(
+    `  median ${fmt(chain.median)} ms over ${CHAIN_REPS} reps (cold ${fmt(chain.cold)} ms), ` +
+      `${fmt(chain.median / chainSteps, 3)} ms per rotation step, ${fmt(chain.median / CHAIN_VERSIONS, 3)} ms ` +
+      'per root file',
+  );
   lines.push('');
   process.stdout.write(lines.join('\n') + '\n');
 

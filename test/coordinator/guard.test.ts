@@ -14,7 +14,14 @@ import { Store } from '../../coordinator/store.js';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-guard-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const LIMITS = { maxChallengesPerSource: 3, maxPendingChallenges: 10, challengeTtlMs: 1000, failedAuthPerMinute: 5, authAuditIntervalMs: 3_600_000, maxSources: 100 };
+const LIMITS = {
+  maxChallengesPerSource: 3,
+  maxPendingChallenges: 10,
+  challengeTtlMs: 1000,
+  failedAuthPerMinute: 5,
+  authAuditIntervalMs: 3_600_000,
+  maxSources: 100,
+};
 let n = 0;
 let now = 0;
 let store: Store;
@@ -28,7 +35,11 @@ beforeEach(() => {
     store.close();
   };
 });
-const failedRows = () => store.auditRows().filter((r) => r.event === 'auth.failed').map((r) => JSON.parse(r.data) as Record<string, unknown>);
+const failedRows = () =>
+  store
+    .auditRows()
+    .filter((r) => r.event === 'auth.failed')
+    .map((r) => JSON.parse(r.data) as Record<string, unknown>);
 const codeOf = (f: () => unknown) => {
   try {
     f();
@@ -86,7 +97,8 @@ describe('failed authentications', () => {
   });
 
   it('leave one row at once, then one row per source per interval with the count, codes and a few keys', () => {
-    for (let i = 0; i < 1000; i++) guard.failed('192.0.2.1', 'signer', i % 3 ? 'AUTH_SIGNATURE' : 'AUTH_CHALLENGE', `key${i % 7}`);
+    for (let i = 0; i < 1000; i++)
+      guard.failed('192.0.2.1', 'signer', i % 3 ? 'AUTH_SIGNATURE' : 'AUTH_CHALLENGE', `key${i % 7}`);
     guard.failed('192.0.2.9', 'admin', 'ADMIN_UNAUTHORIZED');
     expect(failedRows()).toEqual([
       { kind: 'signer', code: 'AUTH_CHALLENGE', key: 'key0', remote: '192.0.2.1', source: '192.0.2.1', count: 1 },
@@ -95,7 +107,13 @@ describe('failed authentications', () => {
     guard.flush();
     const rows = failedRows();
     expect(rows).toHaveLength(3);
-    expect(rows[2]).toMatchObject({ kind: 'signer', source: '192.0.2.1', count: 999, codes: { AUTH_SIGNATURE: 666, AUTH_CHALLENGE: 333 }, aggregated: true });
+    expect(rows[2]).toMatchObject({
+      kind: 'signer',
+      source: '192.0.2.1',
+      count: 999,
+      codes: { AUTH_SIGNATURE: 666, AUTH_CHALLENGE: 333 },
+      aggregated: true,
+    });
     expect(rows[2]!.keys).toHaveLength(5);
     // The admin source had nothing more in that interval, so it is quiet: its next failure is written at once.
     guard.failed('192.0.2.9', 'admin', 'ADMIN_UNAUTHORIZED');
@@ -115,7 +133,8 @@ describe('failed authentications', () => {
   it('keep bounded state however many sources fail: the stalest source is forgotten', () => {
     for (let i = 0; i < LIMITS.failedAuthPerMinute; i++) guard.failed('192.0.2.1', 'signer', 'AUTH_SIGNATURE');
     expect(codeOf(() => guard.checkThrottle('192.0.2.1'))).toBe('AUTH_THROTTLED');
-    for (let i = 0; i < 2 * LIMITS.maxSources; i++) guard.failed(`10.0.${i >> 8}.${i & 255}`, 'signer', 'AUTH_CHALLENGE');
+    for (let i = 0; i < 2 * LIMITS.maxSources; i++)
+      guard.failed(`10.0.${i >> 8}.${i & 255}`, 'signer', 'AUTH_CHALLENGE');
     // Only the newest maxSources sources are remembered (a flood of sources forgets the oldest one's
     // count); the audit still holds every source's first failure.
     expect(codeOf(() => guard.checkThrottle('192.0.2.1'))).toBe('ok');

@@ -12,7 +12,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
-import { auditEvents, type AuditEvent, frostPins, newRepo, PASSPHRASE, quorum, signer, SIGNER, TEST_SCRYPT_N, until, type Repo, type RunResult } from './harness.js';
+import {
+  auditEvents,
+  type AuditEvent,
+  frostPins,
+  newRepo,
+  PASSPHRASE,
+  quorum,
+  signer,
+  SIGNER,
+  TEST_SCRYPT_N,
+  until,
+  type Repo,
+  type RunResult,
+} from './harness.js';
 
 interface Ca {
   name: string;
@@ -32,7 +45,8 @@ function json<T>(r: RunResult): T {
 }
 
 const cas = async (repo: Repo) => json<Ca[]>(await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir]));
-const status = async (repo: Repo, id: string) => json<CertView>(await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir]));
+const status = async (repo: Repo, id: string) =>
+  json<CertView>(await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir]));
 async function audit(repo: Repo): Promise<AuditEvent[]> {
   const v = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
   expect(v.code, v.stderr).toBe(0);
@@ -49,17 +63,62 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
   let repo: Repo;
   const file = (n: string) => path.join(repo.dir, n);
   const create = (extra: string[] = [], name = 'fleet') =>
-    quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', name, '--holder', 'ca', '--fleet-name', 'Acme Fleet', '--approvers', 'alice,bob', '--approvals', '1', '--reason', 'new fleet', '--json', ...extra]);
+    quorum([
+      'fleet-ca',
+      'create',
+      '--data-dir',
+      repo.dataDir,
+      '--name',
+      name,
+      '--holder',
+      'ca',
+      '--fleet-name',
+      'Acme Fleet',
+      '--approvers',
+      'alice,bob',
+      '--approvals',
+      '1',
+      '--reason',
+      'new fleet',
+      '--json',
+      ...extra,
+    ]);
 
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'ca'], rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, keyType: { ca: 'ecdsa' } });
-    const p = await signer(['cert', 'pin-approvers', '--home', repo.homes.ca!, '--threshold', '1', '--approver', `alice=${file('alice.pub.pem')}`]);
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: ['alice', 'bob', 'ca'],
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+      keyType: { ca: 'ecdsa' },
+    });
+    const p = await signer([
+      'cert',
+      'pin-approvers',
+      '--home',
+      repo.homes.ca!,
+      '--threshold',
+      '1',
+      '--approver',
+      `alice=${file('alice.pub.pem')}`,
+    ]);
     expect(p.code, p.stderr).toBe(0);
     // ica: a keyholder whose key openssl made, so that openssl can make its intermediate's CSR.
     const keyPem = file('ica.key.pem');
     execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyPem]);
-    writeKeyFile(file('ica.key.json'), encryptKey(crypto.createPrivateKey(fs.readFileSync(keyPem)), PASSPHRASE, { N: Number(TEST_SCRYPT_N), r: 8, p: 1 }));
-    fs.writeFileSync(file('ica.pub.pem'), crypto.createPublicKey(fs.readFileSync(keyPem)).export({ type: 'spki', format: 'pem' }));
+    writeKeyFile(
+      file('ica.key.json'),
+      encryptKey(crypto.createPrivateKey(fs.readFileSync(keyPem)), PASSPHRASE, {
+        N: Number(TEST_SCRYPT_N),
+        r: 8,
+        p: 1,
+      }),
+    );
+    fs.writeFileSync(
+      file('ica.pub.pem'),
+      crypto.createPublicKey(fs.readFileSync(keyPem)).export({ type: 'spki', format: 'pem' }),
+    );
     expect((await quorum(['keyholder', 'add', 'ica', file('ica.pub.pem'), '--data-dir', repo.dataDir])).code).toBe(0);
     execFileSync('openssl', ['req', '-new', '-key', keyPem, '-subj', '/O=Acme/CN=Line 1', '-out', file('ica.csr')]);
   }, 120_000);
@@ -68,78 +127,175 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
     if (repo) fs.rmSync(repo.dir, { recursive: true, force: true });
   });
 
-  it('refuses the name while the fleet root\'s round is open; after it is cancelled, a new CA takes the name and the old one is retired', async () => {
-    const first = json<CertView>(await create());
-    refused(await create(), new RegExp(`a CA named fleet exists and its round ${first.round.id} is open; cancel it first \\(quorum cert cancel ${first.round.id} --reason TEXT\\)`));
-    expect((await quorum(['cert', 'cancel', first.round.id, '--reason', 'wrong fleet name', '--data-dir', repo.dataDir])).code).toBe(0);
+  it(
+    "refuses the name while the fleet root's round is open; after it is cancelled, a new CA takes the name and " +
+      'the old one is retired',
+    async () => {
+      const first = json<CertView>(await create());
+      refused(
+        await create(),
+        new RegExp(
+          `a CA named fleet exists and its round ${first.round.id} is open; cancel it first \\(quorum cert ` +
+            `cancel ${first.round.id} --reason TEXT\\)`,
+        ),
+      );
+      expect(
+        (await quorum(['cert', 'cancel', first.round.id, '--reason', 'wrong fleet name', '--data-dir', repo.dataDir]))
+          .code,
+      ).toBe(0);
 
-    const second = json<CertView>(await create());
-    expect(second.round).toMatchObject({ ca: 'fleet', state: 'open' });
-    expect(await cas(repo)).toEqual([
-      expect.objectContaining({ name: 'fleet', issued: false }),
-      expect.objectContaining({ name: 'fleet.retired-1', issued: false, retiredFrom: 'fleet', retiredAt: expect.any(String) }),
-    ]);
-    // The old round stays, now the retired CA's; history is kept, and keyholders' clients still list it.
-    expect((await status(repo, first.round.id)).round).toMatchObject({ ca: 'fleet.retired-1', state: 'cancelled' });
-    const list = await signer(['cert', 'list', '--home', repo.homes.alice!]);
-    expect(list.code, list.stderr).toBe(0);
-    expect(list.stdout).toContain(`${first.round.id}  fleet-root from CA fleet.retired-1 [cancelled]`);
-    const text = await quorum(['fleet-ca', 'list', '--data-dir', repo.dataDir]);
-    expect(text.stdout).toMatch(/^fleet\.retired-1 .*retired .*, never issued \(was fleet\)/m);
-    const retired = (await audit(repo)).filter((e) => e.event === 'ca.retired');
-    expect(retired).toEqual([expect.objectContaining({ data: expect.objectContaining({ name: 'fleet', retiredAs: 'fleet.retired-1', kind: 'single', rounds: [{ id: first.round.id, state: 'cancelled' }] }) })]);
-    // A retired CA's name is not given again.
-    refused(await create([], 'fleet.retired-1'), /fleet\.retired-1 is the name of a retired CA \(once fleet\)/);
-    // Nor can the retired CA issue anything.
-    const issue = await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet.retired-1', '--profile', 'intermediate-ca', '--csr', file('ica.csr'), '--reason', 'r']);
-    expect(issue.stderr).toMatch(/^CA_NOT_ISSUED: /m);
+      const second = json<CertView>(await create());
+      expect(second.round).toMatchObject({ ca: 'fleet', state: 'open' });
+      expect(await cas(repo)).toEqual([
+        expect.objectContaining({ name: 'fleet', issued: false }),
+        expect.objectContaining({
+          name: 'fleet.retired-1',
+          issued: false,
+          retiredFrom: 'fleet',
+          retiredAt: expect.any(String),
+        }),
+      ]);
+      // The old round stays, now the retired CA's; history is kept, and keyholders' clients still list it.
+      expect((await status(repo, first.round.id)).round).toMatchObject({ ca: 'fleet.retired-1', state: 'cancelled' });
+      const list = await signer(['cert', 'list', '--home', repo.homes.alice!]);
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stdout).toContain(`${first.round.id}  fleet-root from CA fleet.retired-1 [cancelled]`);
+      const text = await quorum(['fleet-ca', 'list', '--data-dir', repo.dataDir]);
+      expect(text.stdout).toMatch(/^fleet\.retired-1 .*retired .*, never issued \(was fleet\)/m);
+      const retired = (await audit(repo)).filter((e) => e.event === 'ca.retired');
+      expect(retired).toEqual([
+        expect.objectContaining({
+          data: expect.objectContaining({
+            name: 'fleet',
+            retiredAs: 'fleet.retired-1',
+            kind: 'single',
+            rounds: [{ id: first.round.id, state: 'cancelled' }],
+          }),
+        }),
+      ]);
+      // A retired CA's name is not given again.
+      refused(await create([], 'fleet.retired-1'), /fleet\.retired-1 is the name of a retired CA \(once fleet\)/);
+      // Nor can the retired CA issue anything.
+      const issue = await quorum([
+        'cert',
+        'issue',
+        '--data-dir',
+        repo.dataDir,
+        '--ca',
+        'fleet.retired-1',
+        '--profile',
+        'intermediate-ca',
+        '--csr',
+        file('ica.csr'),
+        '--reason',
+        'r',
+      ]);
+      expect(issue.stderr).toMatch(/^CA_NOT_ISSUED: /m);
 
-    // The second one expires at its deadline: the name is free again.
-    expect((await quorum(['cert', 'cancel', second.round.id, '--reason', 'try a deadline', '--data-dir', repo.dataDir])).code).toBe(0);
-    const third = json<CertView>(await create(['--deadline', new Date(Date.now() + 2500).toISOString()]));
-    await until(async () => (await status(repo, third.round.id)).round.state === 'expired', 'the round to expire', 20_000);
-    const fourth = json<CertView>(await create());
-    expect((await cas(repo)).map((c) => c.name)).toEqual(['fleet', 'fleet.retired-1', 'fleet.retired-2', 'fleet.retired-3']);
-    expect((await status(repo, third.round.id)).round).toMatchObject({ ca: 'fleet.retired-3', state: 'expired' });
+      // The second one expires at its deadline: the name is free again.
+      expect(
+        (await quorum(['cert', 'cancel', second.round.id, '--reason', 'try a deadline', '--data-dir', repo.dataDir]))
+          .code,
+      ).toBe(0);
+      const third = json<CertView>(await create(['--deadline', new Date(Date.now() + 2500).toISOString()]));
+      await until(
+        async () => (await status(repo, third.round.id)).round.state === 'expired',
+        'the round to expire',
+        20_000,
+      );
+      const fourth = json<CertView>(await create());
+      expect((await cas(repo)).map((c) => c.name)).toEqual([
+        'fleet',
+        'fleet.retired-1',
+        'fleet.retired-2',
+        'fleet.retired-3',
+      ]);
+      expect((await status(repo, third.round.id)).round).toMatchObject({ ca: 'fleet.retired-3', state: 'expired' });
 
-    // Released: the name stays taken for good.
-    expect((await signer(['cert', 'approve', fourth.round.id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
-    const s = await signer(['cert', 'sign', fourth.round.id, '--yes', '--home', repo.homes.ca!]);
-    expect(s.code, s.stderr).toBe(0);
-    refused(await create(), /a CA named fleet exists and has its certificate; choose another name/);
-    expect((await cas(repo)).find((c) => c.name === 'fleet')).toMatchObject({ issued: true });
-  }, 120_000);
+      // Released: the name stays taken for good.
+      expect((await signer(['cert', 'approve', fourth.round.id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
+      const s = await signer(['cert', 'sign', fourth.round.id, '--yes', '--home', repo.homes.ca!]);
+      expect(s.code, s.stderr).toBe(0);
+      refused(await create(), /a CA named fleet exists and has its certificate; choose another name/);
+      expect((await cas(repo)).find((c) => c.name === 'fleet')).toMatchObject({ issued: true });
+    },
+    120_000,
+  );
 
   it('an intermediate CA whose --new-ca round was cancelled gives its name up to the next --new-ca', async () => {
-    const issue = () => quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'intermediate-ca', '--csr', file('ica.csr'), '--reason', 'line 1', '--new-ca', 'line1', '--holder', 'ica', '--json']);
+    const issue = () =>
+      quorum([
+        'cert',
+        'issue',
+        '--data-dir',
+        repo.dataDir,
+        '--ca',
+        'fleet',
+        '--profile',
+        'intermediate-ca',
+        '--csr',
+        file('ica.csr'),
+        '--reason',
+        'line 1',
+        '--new-ca',
+        'line1',
+        '--holder',
+        'ica',
+        '--json',
+      ]);
     const first = json<CertView>(await issue());
     expect(first.round.newCa).toBe('line1');
     refused(await issue(), new RegExp(`a CA named line1 exists and its round ${first.round.id} is open`));
     refused(await create([], 'line1'), /a CA named line1 exists and its round/);
-    expect((await quorum(['cert', 'cancel', first.round.id, '--reason', 'wrong holder', '--data-dir', repo.dataDir])).code).toBe(0);
+    expect(
+      (await quorum(['cert', 'cancel', first.round.id, '--reason', 'wrong holder', '--data-dir', repo.dataDir])).code,
+    ).toBe(0);
 
     const second = json<CertView>(await issue());
     expect(second.round).toMatchObject({ ca: 'fleet', newCa: 'line1', state: 'open' });
-    expect((await status(repo, first.round.id)).round).toMatchObject({ ca: 'fleet', newCa: 'line1.retired-1', state: 'cancelled' });
-    expect((await cas(repo)).filter((c) => c.name.startsWith('line1'))).toEqual([expect.objectContaining({ name: 'line1' }), expect.objectContaining({ name: 'line1.retired-1', retiredFrom: 'line1' })]);
+    expect((await status(repo, first.round.id)).round).toMatchObject({
+      ca: 'fleet',
+      newCa: 'line1.retired-1',
+      state: 'cancelled',
+    });
+    expect((await cas(repo)).filter((c) => c.name.startsWith('line1'))).toEqual([
+      expect.objectContaining({ name: 'line1' }),
+      expect.objectContaining({ name: 'line1.retired-1', retiredFrom: 'line1' }),
+    ]);
     // The new intermediate is issued, and its name then stays taken.
     expect((await signer(['cert', 'approve', second.round.id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
     const s = await signer(['cert', 'sign', second.round.id, '--yes', '--home', repo.homes.ca!]);
     expect(s.code, s.stderr).toBe(0);
     refused(await issue(), /a CA named line1 exists and has its certificate/);
     const events = await audit(repo);
-    expect(events.filter((e) => e.event === 'ca.retired').map((e) => e.data.name)).toEqual(['fleet', 'fleet', 'fleet', 'line1']);
+    expect(events.filter((e) => e.event === 'ca.retired').map((e) => e.data.name)).toEqual([
+      'fleet',
+      'fleet',
+      'fleet',
+      'line1',
+    ]);
     // The coordinator comes back with all of it (migration applied once, retired CAs kept).
     const port = repo.coordinator.port;
     await repo.coordinator.kill();
     await repo.coordinator.start(port);
-    expect((await cas(repo)).map((c) => c.name)).toEqual(['fleet', 'fleet.retired-1', 'fleet.retired-2', 'fleet.retired-3', 'line1', 'line1.retired-1']);
+    expect((await cas(repo)).map((c) => c.name)).toEqual([
+      'fleet',
+      'fleet.retired-1',
+      'fleet.retired-2',
+      'fleet.retired-3',
+      'line1',
+      'line1.retired-1',
+    ]);
   }, 120_000);
 });
 
 /** A long-running `quorum-signer frost join` (it waits for the other participants). */
 function join(home: string, ceremony: string): Promise<RunResult> {
-  const p = spawn(process.execPath, [SIGNER, 'frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--timeout-s', '90'], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(
+    process.execPath,
+    [SIGNER, 'frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--timeout-s', '90'],
+    { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d) => (stdout += d));
@@ -150,15 +306,40 @@ function join(home: string, ceremony: string): Promise<RunResult> {
 describe('FROST CAs: a group CA whose fleet root round was cancelled gives its name up', () => {
   let repo: Repo;
   const names = ['alice', 'bob', 'carol'];
-  const createFrost = () => quorum(['fleet-ca', 'create', '--frost', '--name', 'gfleet', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--fleet-name', 'Group Fleet', '--reason', 'FROST fleet root', '--data-dir', repo.dataDir]);
+  const createFrost = () =>
+    quorum([
+      'fleet-ca',
+      'create',
+      '--frost',
+      '--name',
+      'gfleet',
+      '--threshold',
+      '2',
+      ...names.flatMap((n) => ['--participant', n]),
+      '--fleet-name',
+      'Group Fleet',
+      '--reason',
+      'FROST fleet root',
+      '--data-dir',
+      repo.dataDir,
+    ]);
   const dkg = async (ceremony: string) => {
     const results = await Promise.all(names.map((k) => join(repo.homes[k]!, ceremony)));
     results.forEach((r, i) => expect(r.code, `${names[i]}: ${r.stdout}\n${r.stderr}`).toBe(0));
   };
-  const openRoundOf = async (ca: string) => json<{ id: string; ca: string; state: string }[]>(await quorum(['certs', '--json', '--data-dir', repo.dataDir])).find((r) => r.ca === ca && r.state === 'open')!;
+  const openRoundOf = async (ca: string) =>
+    json<{ id: string; ca: string; state: string }[]>(
+      await quorum(['certs', '--json', '--data-dir', repo.dataDir]),
+    ).find((r) => r.ca === ca && r.state === 'open')!;
 
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'tuf', keyholders: names, rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1 });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: names,
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+    });
     for (const k of names) {
       const id = await signer(['frost', 'identity', '--home', repo.homes[k]!, '--scrypt-n', TEST_SCRYPT_N]);
       expect(id.code, id.stderr).toBe(0);
@@ -177,27 +358,87 @@ describe('FROST CAs: a group CA whose fleet root round was cancelled gives its n
     const first = await openRoundOf('gfleet');
     const oldKey = (await cas(repo)).find((c) => c.name === 'gfleet')!.fingerprint;
     refused(await createFrost(), new RegExp(`a CA named gfleet exists and its round ${first.id} is open`));
-    expect((await quorum(['cert', 'cancel', first.id, '--reason', 'wrong fleet name', '--data-dir', repo.dataDir])).code).toBe(0);
+    expect(
+      (await quorum(['cert', 'cancel', first.id, '--reason', 'wrong fleet name', '--data-dir', repo.dataDir])).code,
+    ).toBe(0);
 
     const again = await createFrost();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('dkg-gfleet-2');
-    expect(await cas(repo)).toEqual([expect.objectContaining({ name: 'gfleet.retired-1', kind: 'frost', retiredFrom: 'gfleet', fingerprint: oldKey })]);
+    expect(await cas(repo)).toEqual([
+      expect.objectContaining({ name: 'gfleet.retired-1', kind: 'frost', retiredFrom: 'gfleet', fingerprint: oldKey }),
+    ]);
     // While the ceremony is under way, the name is its own.
-    refused(await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'gfleet', '--holder', 'alice', '--fleet-name', 'X', '--approvers', 'bob', '--approvals', '1', '--reason', 'r']), /a FROST DKG ceremony for a CA named gfleet is under way \(dkg-gfleet-2, round1\); cancel it first/);
+    refused(
+      await quorum([
+        'fleet-ca',
+        'create',
+        '--data-dir',
+        repo.dataDir,
+        '--name',
+        'gfleet',
+        '--holder',
+        'alice',
+        '--fleet-name',
+        'X',
+        '--approvers',
+        'bob',
+        '--approvals',
+        '1',
+        '--reason',
+        'r',
+      ]),
+      /a FROST DKG ceremony for a CA named gfleet is under way \(dkg-gfleet-2, round1\); cancel it first/,
+    );
     await dkg('dkg-gfleet-2');
     const list = await cas(repo);
-    expect(list.map((c) => [c.name, c.kind, c.retiredFrom ?? null])).toEqual([['gfleet', 'frost', null], ['gfleet.retired-1', 'frost', 'gfleet']]);
+    expect(list.map((c) => [c.name, c.kind, c.retiredFrom ?? null])).toEqual([
+      ['gfleet', 'frost', null],
+      ['gfleet.retired-1', 'frost', 'gfleet'],
+    ]);
     expect(list[0]!.fingerprint).not.toBe(oldKey);
     const second = await openRoundOf('gfleet');
     expect((await status(repo, first.id)).round).toMatchObject({ ca: 'gfleet.retired-1', state: 'cancelled' });
 
     // The new group's round is cancelled too: a key-held CA may now take the name.
-    expect((await quorum(['cert', 'cancel', second.id, '--reason', 'a key-held root after all', '--data-dir', repo.dataDir])).code).toBe(0);
-    const single = await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'gfleet', '--holder', 'alice', '--fleet-name', 'Group Fleet', '--approvers', 'bob', '--approvals', '1', '--reason', 'key-held', '--json']);
+    expect(
+      (await quorum(['cert', 'cancel', second.id, '--reason', 'a key-held root after all', '--data-dir', repo.dataDir]))
+        .code,
+    ).toBe(0);
+    const single = await quorum([
+      'fleet-ca',
+      'create',
+      '--data-dir',
+      repo.dataDir,
+      '--name',
+      'gfleet',
+      '--holder',
+      'alice',
+      '--fleet-name',
+      'Group Fleet',
+      '--approvers',
+      'bob',
+      '--approvals',
+      '1',
+      '--reason',
+      'key-held',
+      '--json',
+    ]);
     expect(single.code, single.stderr).toBe(0);
-    expect((await cas(repo)).map((c) => [c.name, c.kind])).toEqual([['gfleet', 'single'], ['gfleet.retired-1', 'frost'], ['gfleet.retired-2', 'frost']]);
+    expect((await cas(repo)).map((c) => [c.name, c.kind])).toEqual([
+      ['gfleet', 'single'],
+      ['gfleet.retired-1', 'frost'],
+      ['gfleet.retired-2', 'frost'],
+    ]);
     const retired = (await audit(repo)).filter((e) => e.event === 'ca.retired').map((e) => e.data);
-    expect(retired).toEqual([expect.objectContaining({ name: 'gfleet', retiredAs: 'gfleet.retired-1', kind: 'frost', ceremony: 'dkg-gfleet' }), expect.objectContaining({ name: 'gfleet', retiredAs: 'gfleet.retired-2', kind: 'frost', ceremony: 'dkg-gfleet-2' })]);
+    expect(retired).toEqual([
+      expect.objectContaining({ name: 'gfleet', retiredAs: 'gfleet.retired-1', kind: 'frost', ceremony: 'dkg-gfleet' }),
+      expect.objectContaining({
+        name: 'gfleet',
+        retiredAs: 'gfleet.retired-2',
+        kind: 'frost',
+        ceremony: 'dkg-gfleet-2',
+      }),
+    ]);
   }, 180_000);
 });

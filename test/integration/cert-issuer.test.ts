@@ -16,11 +16,28 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { dkgFinish, dkgRound2, dkgStart, groupPublicKey, inProcessFrostSigner, newCeremony, type FrostGroup } from '../../protocol/frost.js';
+import {
+  dkgFinish,
+  dkgRound2,
+  dkgStart,
+  groupPublicKey,
+  inProcessFrostSigner,
+  newCeremony,
+  type FrostGroup,
+} from '../../protocol/frost.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from '../../protocol/keys.js';
 import type { Signer } from '../../protocol/metadata/build.js';
 import { ServerMessageSchema, WIRE_VERSION, type CertRoundInfo, type ServerMessage } from '../../protocol/wire.js';
-import { approvalMessage, assembleCertificate, issueWith, prepareCertificate, tbsBytes, type Issued, type Prepared, type ProfileName } from '../../protocol/x509.js';
+import {
+  approvalMessage,
+  assembleCertificate,
+  issueWith,
+  prepareCertificate,
+  tbsBytes,
+  type Issued,
+  type Prepared,
+  type ProfileName,
+} from '../../protocol/x509.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import * as x509 from '@peculiar/x509';
 import { issuerOf, withAkid, withExtension, withIssuer, withValidity } from '../tbs-tamper.js';
@@ -28,7 +45,8 @@ import { auditEvents, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir
 import { keySigner } from './wire-client.js';
 
 const COST = { N: Number(TEST_SCRYPT_N), r: 8, p: 1 };
-const openssl = (args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+const openssl = (args: string[]) =>
+  execFileSync('openssl', args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 
 interface Served {
   round: CertRoundInfo;
@@ -46,7 +64,9 @@ class FakeCertCoordinator {
   private server = http.createServer((req, res) => {
     if (req.url === '/v1/challenge') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ serverId: 'fake-coordinator', nonce: `${Date.now().toString(16)}${'0'.repeat(48)}` }));
+      return res.end(
+        JSON.stringify({ serverId: 'fake-coordinator', nonce: `${Date.now().toString(16)}${'0'.repeat(48)}` }),
+      );
     }
     res.writeHead(404).end();
   });
@@ -58,21 +78,47 @@ class FakeCertCoordinator {
         const send = (m: ServerMessage) => ws.send(JSON.stringify(ServerMessageSchema.parse(m)));
         send({ type: 'hello', version: WIRE_VERSION, serverId: 'fake-coordinator', keyholder: 'ca', dialect: 'tuf' });
         ws.on('message', (data) => {
-          const m = JSON.parse(data.toString()) as { type: string; ref?: string; round?: string; session?: string; sig?: string };
+          const m = JSON.parse(data.toString()) as {
+            type: string;
+            ref?: string;
+            round?: string;
+            session?: string;
+            sig?: string;
+          };
           this.received.push(m);
           const ref = m.ref;
           const r = m.round ? this.rounds.get(this.answers.get(m.round) ?? m.round) : undefined;
           if (m.type === 'ping') return send({ type: 'pong', ref });
-          if (m.type === 'cert.get' && r) return send({ type: 'cert.payload', ref, round: r.round, tbs: r.prepared.tbs, chain: [...r.prepared.chain], approvals: r.approvals });
+          if (m.type === 'cert.get' && r)
+            return send({
+              type: 'cert.payload',
+              ref,
+              round: r.round,
+              tbs: r.prepared.tbs,
+              chain: [...r.prepared.chain],
+              approvals: r.approvals,
+            });
           if (m.type === 'cert.sign' && r) {
             // Only an honest round gets here: the certificate is assembled as the real coordinator would.
             void assembleCertificate(r.prepared, Buffer.from(m.sig!, 'base64')).then(
-              (issued) => send({ type: 'cert.released', ref, round: { ...r.round, state: 'released' }, certificate: issued.fullchain }),
+              (issued) =>
+                send({
+                  type: 'cert.released',
+                  ref,
+                  round: { ...r.round, state: 'released' },
+                  certificate: issued.fullchain,
+                }),
               (e: Error) => send({ type: 'error', ref, code: 'CERT_SIGNATURE', message: e.message, fatal: false }),
             );
             return;
           }
-          return send({ type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `the fake coordinator does not answer ${m.type}`, fatal: false });
+          return send({
+            type: 'error',
+            ref,
+            code: 'ROUND_NOT_FOUND',
+            message: `the fake coordinator does not answer ${m.type}`,
+            fatal: false,
+          });
         });
       });
     });
@@ -85,15 +131,33 @@ class FakeCertCoordinator {
   }
 
   /** Serve round `id` with these prepared bytes (its sha256 always the true one) and approvals by `approvers`. */
-  async serve(id: string, profile: ProfileName, prepared: Prepared, holder: string | null, approvers: Signer[]): Promise<void> {
+  async serve(
+    id: string,
+    profile: ProfileName,
+    prepared: Prepared,
+    holder: string | null,
+    approvers: Signer[],
+  ): Promise<void> {
     const tbs = tbsBytes(prepared);
     const approvals = await Promise.all(
-      approvers.map(async (s, i) => ({ keyholder: `approver${i}`, publicKey: s.publicKey.spki.toString('base64'), sig: (await s.sign(approvalMessage(tbs, prepared.issuerFingerprint))).toString('base64') })),
+      approvers.map(async (s, i) => ({
+        keyholder: `approver${i}`,
+        publicKey: s.publicKey.spki.toString('base64'),
+        sig: (await s.sign(approvalMessage(tbs, prepared.issuerFingerprint))).toString('base64'),
+      })),
     );
     const now = new Date();
     const round: CertRoundInfo = {
-      id, ca: 'fleet', profile, state: 'open', reason: 'routine', deadline: new Date(now.getTime() + 86_400_000).toISOString(), createdAt: now.toISOString(),
-      tbsSha256: prepared.tbsSha256, issuerFingerprint: prepared.issuerFingerprint, holder,
+      id,
+      ca: 'fleet',
+      profile,
+      state: 'open',
+      reason: 'routine',
+      deadline: new Date(now.getTime() + 86_400_000).toISOString(),
+      createdAt: now.toISOString(),
+      tbsSha256: prepared.tbsSha256,
+      issuerFingerprint: prepared.issuerFingerprint,
+      holder,
       approvals: { threshold: approvers.length, approved: approvals.map((a) => a.keyholder), missing: [], met: true },
     };
     this.rounds.set(id, { round, prepared, approvals });
@@ -125,13 +189,21 @@ async function keygen(dir: string, name: string, type: string): Promise<string> 
 function home(dir: string, name: string, server: string, keyFile: string): string {
   const h = path.join(dir, `home-${name}`);
   fs.mkdirSync(h, { recursive: true });
-  fs.writeFileSync(path.join(h, 'config.json'), JSON.stringify({ server, pin: null, keyFile, unsafeAllowPlaintext: false }));
+  fs.writeFileSync(
+    path.join(h, 'config.json'),
+    JSON.stringify({ server, pin: null, keyFile, unsafeAllowPlaintext: false }),
+  );
   return h;
 }
 
 function deviceCsr(dir: string, name: string, alg: 'ec' | 'ed25519'): string {
   const key = path.join(dir, `${name}.key.pem`);
-  openssl(['genpkey', ...(alg === 'ec' ? ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-algorithm', 'ED25519']), '-out', key]);
+  openssl([
+    'genpkey',
+    ...(alg === 'ec' ? ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-algorithm', 'ED25519']),
+    '-out',
+    key,
+  ]);
   return openssl(['req', '-new', '-key', key, '-subj', `/CN=${name}`]);
 }
 
@@ -145,7 +217,11 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
   let other: Issued; // another CA, another key
 
   const sign = (round: string, h = caHome) => signer(['cert', 'sign', round, '--yes', '--home', h, '--timeout-s', '5']);
-  const device = (issuer: Issued, name: string) => prepareCertificate('device', { csr: deviceCsr(dir, name, 'ec'), issuer: { certificate: issuer.certificate, chain: issuer.chain } });
+  const device = (issuer: Issued, name: string) =>
+    prepareCertificate('device', {
+      csr: deviceCsr(dir, name, 'ec'),
+      issuer: { certificate: issuer.certificate, chain: issuer.chain },
+    });
 
   beforeAll(async () => {
     dir = tmpdir('quorum-cert-issuer-');
@@ -153,13 +229,32 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
     const caKey = await keygen(dir, 'ca', 'ecdsa');
     const keys = await Promise.all(['alice', 'bob'].map((k) => keygen(dir, k, 'ed25519')));
     caHome = home(dir, 'ca', fake.url, caKey);
-    const pin = await signer(['cert', 'pin-approvers', '--home', caHome, '--threshold', '2', '--approver', `alice=${path.join(dir, 'alice.pub.pem')}`, '--approver', `bob=${path.join(dir, 'bob.pub.pem')}`]);
+    const pin = await signer([
+      'cert',
+      'pin-approvers',
+      '--home',
+      caHome,
+      '--threshold',
+      '2',
+      '--approver',
+      `alice=${path.join(dir, 'alice.pub.pem')}`,
+      '--approver',
+      `bob=${path.join(dir, 'bob.pub.pem')}`,
+    ]);
     expect(pin.code, pin.stderr).toBe(0);
     ca = keySigner(caKey);
     approvers = keys.map(keySigner);
-    fleet = await issueWith(ca, 'fleet-root', { subjectPublicKey: ca.publicKey, fleetName: 'Acme Fleet', issuer: 'self' });
+    fleet = await issueWith(ca, 'fleet-root', {
+      subjectPublicKey: ca.publicKey,
+      fleetName: 'Acme Fleet',
+      issuer: 'self',
+    });
     const otherCa = keySigner(await keygen(dir, 'other', 'ecdsa'));
-    other = await issueWith(otherCa, 'fleet-root', { subjectPublicKey: otherCa.publicKey, fleetName: 'Other Fleet', issuer: 'self' });
+    other = await issueWith(otherCa, 'fleet-root', {
+      subjectPublicKey: otherCa.publicKey,
+      fleetName: 'Other Fleet',
+      issuer: 'self',
+    });
   }, 120_000);
   afterAll(async () => {
     await fake?.close();
@@ -167,7 +262,17 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
   });
 
   it('signs honest rounds through the fake (controls): a fleet root and a device certificate', async () => {
-    await fake.serve('cert-1', 'fleet-root', await prepareCertificate('fleet-root', { subjectPublicKey: ca.publicKey, fleetName: 'Acme Fleet', issuer: 'self' }), 'ca', approvers);
+    await fake.serve(
+      'cert-1',
+      'fleet-root',
+      await prepareCertificate('fleet-root', {
+        subjectPublicKey: ca.publicKey,
+        fleetName: 'Acme Fleet',
+        issuer: 'self',
+      }),
+      'ca',
+      approvers,
+    );
     const r1 = await sign('cert-1');
     expect(r1.code, r1.stderr).toBe(0);
     const dev = await device(fleet, 'device-1');
@@ -178,63 +283,117 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
     expect(verifySignature(ca.publicKey, tbsBytes(dev), Buffer.from(sub!.sig, 'base64'))).toBe(true);
   });
 
-  it('refuses another issuer Name than its CA certificate\'s subject, and sends nothing', async () => {
-    await fake.serve('cert-3', 'device', lie(await device(fleet, 'device-3'), (t) => withIssuer(t, 'CN=Other Fleet')), 'ca', approvers);
+  it("refuses another issuer Name than its CA certificate's subject, and sends nothing", async () => {
+    await fake.serve(
+      'cert-3',
+      'device',
+      lie(await device(fleet, 'device-3'), (t) => withIssuer(t, 'CN=Other Fleet')),
+      'ca',
+      approvers,
+    );
     const r = await sign('cert-3');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^ISSUER_MISMATCH: certificate round cert-3 .*the TBS issuer CN=Other Fleet is not the CA certificate's subject CN=Acme Fleet/m);
+    expect(r.stderr).toMatch(
+      /^ISSUER_MISMATCH: certificate round cert-3 .*the TBS issuer CN=Other Fleet is not the CA certificate's subject CN=Acme Fleet/m,
+    );
     expect(r.stderr).toContain('quorum cert cancel cert-3');
     expect(fake.sent('cert-3', ['cert.sign'])).toEqual([]);
   });
 
-  it('refuses another CA\'s certificate as the chain, even with a TBS that matches it', async () => {
+  it("refuses another CA's certificate as the chain, even with a TBS that matches it", async () => {
     // A TBS issued under "Other Fleet", said to be signed by the holder's key.
     const p = await device(other, 'device-4');
-    await fake.serve('cert-4', 'device', { ...p, issuerSpki: ca.publicKey.spki.toString('base64'), issuerFingerprint: ca.publicKey.fingerprint }, 'ca', approvers);
+    await fake.serve(
+      'cert-4',
+      'device',
+      { ...p, issuerSpki: ca.publicKey.spki.toString('base64'), issuerFingerprint: ca.publicKey.fingerprint },
+      'ca',
+      approvers,
+    );
     const r = await sign('cert-4');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^ISSUER_MISMATCH: .*the CA certificate CN=Other Fleet is for key [0-9a-f]{64}, not the CA key/m);
+    expect(r.stderr).toMatch(
+      /^ISSUER_MISMATCH: .*the CA certificate CN=Other Fleet is for key [0-9a-f]{64}, not the CA key/m,
+    );
     expect(fake.sent('cert-4', ['cert.sign'])).toEqual([]);
   });
 
-  it('refuses a certificate round without a chain, another AuthorityKeyIdentifier, and a fleet root that is not self-issued', async () => {
-    const noChain = await device(fleet, 'device-5');
-    await fake.serve('cert-5', 'device', { ...noChain, chain: [] }, 'ca', approvers);
-    await fake.serve('cert-6', 'device', lie(await device(fleet, 'device-6'), (t) => withAkid(t, Buffer.alloc(20, 7))), 'ca', approvers);
-    const root = await prepareCertificate('fleet-root', { subjectPublicKey: ca.publicKey, fleetName: 'Acme Fleet', issuer: 'self' });
-    await fake.serve('cert-7', 'fleet-root', lie(root, (t) => withIssuer(t, 'CN=Other Fleet')), 'ca', approvers);
-    const expected: Record<string, RegExp> = {
-      'cert-5': /the coordinator sent no CA certificate \(chain\)/,
-      'cert-6': /the authorityKeyIdentifier 07:07:.* is not the CA key's/,
-      'cert-7': /the TBS issuer CN=Other Fleet is not its subject CN=Acme Fleet, but a fleet root is self-signed/,
-    };
-    for (const [id, re] of Object.entries(expected)) {
-      const r = await sign(id);
-      expect(r.code, id).toBe(1);
-      expect(r.stderr).toMatch(/^ISSUER_MISMATCH: /m);
-      expect(r.stderr).toMatch(re);
-      expect(fake.sent(id, ['cert.sign'])).toEqual([]);
-    }
-  });
+  it(
+    'refuses a certificate round without a chain, another AuthorityKeyIdentifier, and a fleet root that is not ' +
+      'self-issued',
+    async () => {
+      const noChain = await device(fleet, 'device-5');
+      await fake.serve('cert-5', 'device', { ...noChain, chain: [] }, 'ca', approvers);
+      await fake.serve(
+        'cert-6',
+        'device',
+        lie(await device(fleet, 'device-6'), (t) => withAkid(t, Buffer.alloc(20, 7))),
+        'ca',
+        approvers,
+      );
+      const root = await prepareCertificate('fleet-root', {
+        subjectPublicKey: ca.publicKey,
+        fleetName: 'Acme Fleet',
+        issuer: 'self',
+      });
+      await fake.serve(
+        'cert-7',
+        'fleet-root',
+        lie(root, (t) => withIssuer(t, 'CN=Other Fleet')),
+        'ca',
+        approvers,
+      );
+      const expected: Record<string, RegExp> = {
+        'cert-5': /the coordinator sent no CA certificate \(chain\)/,
+        'cert-6': /the authorityKeyIdentifier 07:07:.* is not the CA key's/,
+        'cert-7': /the TBS issuer CN=Other Fleet is not its subject CN=Acme Fleet, but a fleet root is self-signed/,
+      };
+      for (const [id, re] of Object.entries(expected)) {
+        const r = await sign(id);
+        expect(r.code, id).toBe(1);
+        expect(r.stderr).toMatch(/^ISSUER_MISMATCH: /m);
+        expect(r.stderr).toMatch(re);
+        expect(fake.sent(id, ['cert.sign'])).toEqual([]);
+      }
+    },
+  );
 
-  it('refuses a device round whose TBS is a CA, serves TLS or outlives the profile, even with --yes: PROFILE_MISMATCH, and sends nothing', async () => {
-    const day = 86_400_000;
-    const lies: [string, (t: Buffer) => Buffer, RegExp][] = [
-      ['cert-20', (t) => withExtension(t, new x509.BasicConstraintsExtension(true, undefined, true)), /basicConstraints are CA:TRUE, but a device certificate has CA:FALSE/],
-      ['cert-21', (t) => withExtension(t, new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], true)), /extendedKeyUsage is TLS Web Server Authentication, but a device certificate has TLS Web Client Authentication/],
-      ['cert-22', (t) => withValidity(t, new Date(Date.now() - day), new Date(Date.now() + 5 * 365 * day)), /but a device certificate for at most 366/],
-    ];
-    for (const [id, edit, re] of lies) {
-      await fake.serve(id, 'device', lie(await device(fleet, `device-${id}`), edit), 'ca', approvers);
-      const r = await sign(id);
-      expect(r.code, id).toBe(1);
-      expect(r.stderr).toMatch(/^PROFILE_MISMATCH: certificate round cert-2\d is a device round, but its certificate is not one: /m);
-      expect(r.stderr).toMatch(re);
-      expect(fake.sent(id, ['cert.sign'])).toEqual([]);
-    }
-  });
+  it(
+    'refuses a device round whose TBS is a CA, serves TLS or outlives the profile, even with --yes: ' +
+      'PROFILE_MISMATCH, and sends nothing',
+    async () => {
+      const day = 86_400_000;
+      const lies: [string, (t: Buffer) => Buffer, RegExp][] = [
+        [
+          'cert-20',
+          (t) => withExtension(t, new x509.BasicConstraintsExtension(true, undefined, true)),
+          /basicConstraints are CA:TRUE, but a device certificate has CA:FALSE/,
+        ],
+        [
+          'cert-21',
+          (t) => withExtension(t, new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], true)),
+          /extendedKeyUsage is TLS Web Server Authentication, but a device certificate has TLS Web Client Authentication/,
+        ],
+        [
+          'cert-22',
+          (t) => withValidity(t, new Date(Date.now() - day), new Date(Date.now() + 5 * 365 * day)),
+          /but a device certificate for at most 366/,
+        ],
+      ];
+      for (const [id, edit, re] of lies) {
+        await fake.serve(id, 'device', lie(await device(fleet, `device-${id}`), edit), 'ca', approvers);
+        const r = await sign(id);
+        expect(r.code, id).toBe(1);
+        expect(r.stderr).toMatch(
+          /^PROFILE_MISMATCH: certificate round cert-2\d is a device round, but its certificate is not one: /m,
+        );
+        expect(r.stderr).toMatch(re);
+        expect(fake.sent(id, ['cert.sign'])).toEqual([]);
+      }
+    },
+  );
 
-  it('signs only the round it reviewed: another round\'s TBS under the id asked for is ROUND_MISMATCH', async () => {
+  it("signs only the round it reviewed: another round's TBS under the id asked for is ROUND_MISMATCH", async () => {
     await fake.serve('cert-23', 'device', await device(fleet, 'device-23'), 'ca', approvers);
     const rv = await signer(['cert', 'review', 'cert-23', '--home', caHome]);
     expect(rv.code, rv.stderr).toBe(0);
@@ -257,25 +416,61 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
     const homes = ['p1', 'p2'].map((p) => home(dir, p, fake.url, path.join(dir, 'alice.key.json')));
     const stores = homes.map((h) => FrostStore.open(path.join(h, 'frost')));
     const identityKeys = stores.map((s) => s.createIdentity(PASSPHRASE, COST));
-    const ceremony = newCeremony('dkg-fake', 2, identityKeys.map((identityKey, i) => ({ name: `p${i + 1}`, identityKey })));
+    const ceremony = newCeremony(
+      'dkg-fake',
+      2,
+      identityKeys.map((identityKey, i) => ({ name: `p${i + 1}`, identityKey })),
+    );
     const starts = [1, 2].map((i) => dkgStart(ceremony, i));
     const identities = stores.map((s) => s.unlockIdentity(PASSPHRASE));
-    const round2 = starts.flatMap((s, i) => dkgRound2(s.state, starts.map((x) => x.round1), identities[i]!));
-    const outcomes = starts.map((s, i) => dkgFinish(s.state, round2.filter((p) => p.to === i + 1), identities[i]!));
+    const round2 = starts.flatMap((s, i) =>
+      dkgRound2(
+        s.state,
+        starts.map((x) => x.round1),
+        identities[i]!,
+      ),
+    );
+    const outcomes = starts.map((s, i) =>
+      dkgFinish(
+        s.state,
+        round2.filter((p) => p.to === i + 1),
+        identities[i]!,
+      ),
+    );
     outcomes.forEach((o, i) => stores[i]!.saveShare(o.share, PASSPHRASE, COST));
     const group: FrostGroup = outcomes[0]!.group;
     const gpk: PublicKey = groupPublicKey(group);
     const parties = stores.map((s) => {
       const kh = s.unlockShare(group.groupPublicKey, PASSPHRASE);
-      return { identifier: kh.identifier, commit: async (session: string) => kh.commitSync(session), sign: async (req: Parameters<typeof kh.signSync>[0], m: Buffer) => kh.signSync(req, m) };
+      return {
+        identifier: kh.identifier,
+        commit: async (session: string) => kh.commitSync(session),
+        sign: async (req: Parameters<typeof kh.signSync>[0], m: Buffer) => kh.signSync(req, m),
+      };
     });
-    const groupRoot = await issueWith(inProcessFrostSigner(group, parties), 'fleet-root', { subjectPublicKey: gpk, fleetName: 'Group Fleet', issuer: 'self' });
-    const dev = () => prepareCertificate('device', { csr: deviceCsr(dir, 'frost-device', 'ed25519'), issuer: { certificate: groupRoot.certificate, chain: groupRoot.chain } });
+    const groupRoot = await issueWith(inProcessFrostSigner(group, parties), 'fleet-root', {
+      subjectPublicKey: gpk,
+      fleetName: 'Group Fleet',
+      issuer: 'self',
+    });
+    const dev = () =>
+      prepareCertificate('device', {
+        csr: deviceCsr(dir, 'frost-device', 'ed25519'),
+        issuer: { certificate: groupRoot.certificate, chain: groupRoot.chain },
+      });
 
-    await fake.serve('cert-8', 'device', lie(await dev(), (t) => withIssuer(t, 'CN=Acme Fleet')), null, []);
+    await fake.serve(
+      'cert-8',
+      'device',
+      lie(await dev(), (t) => withIssuer(t, 'CN=Acme Fleet')),
+      null,
+      [],
+    );
     const r = await sign('cert-8', homes[0]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^ISSUER_MISMATCH: .*the TBS issuer CN=Acme Fleet is not the CA certificate's subject CN=Group Fleet/m);
+    expect(r.stderr).toMatch(
+      /^ISSUER_MISMATCH: .*the TBS issuer CN=Acme Fleet is not the CA certificate's subject CN=Group Fleet/m,
+    );
     expect(fake.sent('cert-8', ['frost.sign.get', 'frost.sign.commitment'])).toEqual([]);
 
     // Control: the honest round passes the check and the participant asks for the signing session.
@@ -294,57 +489,126 @@ describe('the CA holder against its real coordinator whose database was rewritte
     if (repo) fs.rmSync(repo.dir, { recursive: true, force: true });
   });
 
-  it('approvers and the holder refuse the rewritten TBS with ISSUER_MISMATCH; the coordinator never receives an approval or a signature', async () => {
-    repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'ca'], rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, keyType: { ca: 'ecdsa' } });
-    const pin = await signer(['cert', 'pin-approvers', '--home', repo.homes.ca!, '--threshold', '2', '--approver', `alice=${file('alice.pub.pem')}`, '--approver', `bob=${file('bob.pub.pem')}`]);
-    expect(pin.code, pin.stderr).toBe(0);
-    const approve = async (id: string) => {
+  it(
+    'approvers and the holder refuse the rewritten TBS with ISSUER_MISMATCH; the coordinator never receives an ' +
+      'approval or a signature',
+    async () => {
+      repo = await newRepo({
+        dialect: 'tuf',
+        keyholders: ['alice', 'bob', 'ca'],
+        rootKeyholders: ['alice'],
+        rootThreshold: 1,
+        targetsThreshold: 1,
+        keyType: { ca: 'ecdsa' },
+      });
+      const pin = await signer([
+        'cert',
+        'pin-approvers',
+        '--home',
+        repo.homes.ca!,
+        '--threshold',
+        '2',
+        '--approver',
+        `alice=${file('alice.pub.pem')}`,
+        '--approver',
+        `bob=${file('bob.pub.pem')}`,
+      ]);
+      expect(pin.code, pin.stderr).toBe(0);
+      const approve = async (id: string) => {
+        for (const k of ['alice', 'bob']) {
+          const a = await signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!]);
+          expect(a.code, a.stderr).toBe(0);
+        }
+      };
+      const created = await quorum([
+        'fleet-ca',
+        'create',
+        '--data-dir',
+        repo.dataDir,
+        '--name',
+        'fleet',
+        '--holder',
+        'ca',
+        '--fleet-name',
+        'Acme Fleet',
+        '--approvers',
+        'alice,bob',
+        '--approvals',
+        '2',
+        '--reason',
+        'new fleet',
+        '--json',
+      ]);
+      expect(created.code, created.stderr).toBe(0);
+      const rootRound = (JSON.parse(created.stdout) as { round: { id: string } }).round.id;
+      await approve(rootRound);
+      const s = await signer(['cert', 'sign', rootRound, '--yes', '--home', repo.homes.ca!]);
+      expect(s.code, s.stderr).toBe(0);
+
+      fs.writeFileSync(file('device.csr'), deviceCsr(repo.dir, 'device-0001', 'ec'));
+      const issued = await quorum([
+        'cert',
+        'issue',
+        '--data-dir',
+        repo.dataDir,
+        '--ca',
+        'fleet',
+        '--profile',
+        'device',
+        '--csr',
+        file('device.csr'),
+        '--reason',
+        'provision',
+        '--json',
+      ]);
+      expect(issued.code, issued.stderr).toBe(0);
+      const id = (JSON.parse(issued.stdout) as { round: { id: string } }).round.id;
+
+      // Stopped, its round's prepared TBS is given another issuer name, consistently hashed.
+      const port = repo.coordinator.port;
+      await repo.coordinator.kill();
+      const db = new Database(path.join(repo.dataDir, 'quorum.db'));
+      const row = db.prepare('SELECT prepared_json FROM cert_rounds WHERE id = ?').get(id) as { prepared_json: string };
+      const forged = lie(JSON.parse(row.prepared_json) as Prepared, (t) => withIssuer(t, 'CN=Evil Fleet'));
+      expect(issuerOf(tbsBytes(forged))).toBe('CN=Evil Fleet');
+      db.prepare('UPDATE cert_rounds SET prepared_json = ?, tbs_sha256 = ? WHERE id = ?').run(
+        JSON.stringify(forged),
+        forged.tbsSha256,
+        id,
+      );
+      db.close();
+      await repo.coordinator.start(port);
+
+      // The review shows what the bytes say (Issuer: CN=Evil Fleet); the approvers' clients compare
+      // it with the CA certificate the round came with and refuse to approve ...
+      const review = await signer(['cert', 'review', id, '--home', repo.homes.alice!]);
+      expect(review.stdout).toContain('Issuer:      CN=Evil Fleet');
       for (const k of ['alice', 'bob']) {
         const a = await signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!]);
-        expect(a.code, a.stderr).toBe(0);
+        expect(a.code).toBe(1);
+        expect(a.stderr).toMatch(
+          /^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m,
+        );
       }
-    };
-    const created = await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'fleet', '--holder', 'ca', '--fleet-name', 'Acme Fleet', '--approvers', 'alice,bob', '--approvals', '2', '--reason', 'new fleet', '--json']);
-    expect(created.code, created.stderr).toBe(0);
-    const rootRound = (JSON.parse(created.stdout) as { round: { id: string } }).round.id;
-    await approve(rootRound);
-    const s = await signer(['cert', 'sign', rootRound, '--yes', '--home', repo.homes.ca!]);
-    expect(s.code, s.stderr).toBe(0);
-
-    fs.writeFileSync(file('device.csr'), deviceCsr(repo.dir, 'device-0001', 'ec'));
-    const issued = await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'device', '--csr', file('device.csr'), '--reason', 'provision', '--json']);
-    expect(issued.code, issued.stderr).toBe(0);
-    const id = (JSON.parse(issued.stdout) as { round: { id: string } }).round.id;
-
-    // Stopped, its round's prepared TBS is given another issuer name, consistently hashed.
-    const port = repo.coordinator.port;
-    await repo.coordinator.kill();
-    const db = new Database(path.join(repo.dataDir, 'quorum.db'));
-    const row = db.prepare('SELECT prepared_json FROM cert_rounds WHERE id = ?').get(id) as { prepared_json: string };
-    const forged = lie(JSON.parse(row.prepared_json) as Prepared, (t) => withIssuer(t, 'CN=Evil Fleet'));
-    expect(issuerOf(tbsBytes(forged))).toBe('CN=Evil Fleet');
-    db.prepare('UPDATE cert_rounds SET prepared_json = ?, tbs_sha256 = ? WHERE id = ?').run(JSON.stringify(forged), forged.tbsSha256, id);
-    db.close();
-    await repo.coordinator.start(port);
-
-    // The review shows what the bytes say (Issuer: CN=Evil Fleet); the approvers' clients compare
-    // it with the CA certificate the round came with and refuse to approve ...
-    const review = await signer(['cert', 'review', id, '--home', repo.homes.alice!]);
-    expect(review.stdout).toContain('Issuer:      CN=Evil Fleet');
-    for (const k of ['alice', 'bob']) {
-      const a = await signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!]);
-      expect(a.code).toBe(1);
-      expect(a.stderr).toMatch(/^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m);
-    }
-    // ... and the holder's client, against its own CA key, refuses before it looks at approvals.
-    const r = await signer(['cert', 'sign', id, '--yes', '--home', repo.homes.ca!]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m);
-    const status = JSON.parse((await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir])).stdout) as { round: { state: string }; certificate: string | null };
-    expect(status.round.state).toBe('open');
-    expect(status.certificate).toBeNull();
-    const events = await auditEvents(repo.dataDir);
-    expect(events.filter((e) => e.data.round === id).map((e) => e.event)).toEqual(['cert.round.opened']);
-    expect(publicKeyFrom(fs.readFileSync(file('ca.pub.pem'), 'utf8')).fingerprint).toBe((JSON.parse(row.prepared_json) as Prepared).issuerFingerprint);
-  });
+      // ... and the holder's client, against its own CA key, refuses before it looks at approvals.
+      const r = await signer(['cert', 'sign', id, '--yes', '--home', repo.homes.ca!]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m,
+      );
+      const status = JSON.parse(
+        (await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir])).stdout,
+      ) as {
+        round: { state: string };
+        certificate: string | null;
+      };
+      expect(status.round.state).toBe('open');
+      expect(status.certificate).toBeNull();
+      const events = await auditEvents(repo.dataDir);
+      expect(events.filter((e) => e.data.round === id).map((e) => e.event)).toEqual(['cert.round.opened']);
+      expect(publicKeyFrom(fs.readFileSync(file('ca.pub.pem'), 'utf8')).fingerprint).toBe(
+        (JSON.parse(row.prepared_json) as Prepared).issuerFingerprint,
+      );
+    },
+  );
 });

@@ -16,7 +16,8 @@ import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
 import { newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, type Repo } from './harness.js';
 import { connect, keySigner } from './wire-client.js';
 
-const openssl = (args: string[], input?: string) => execFileSync('openssl', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+const openssl = (args: string[], input?: string) =>
+  execFileSync('openssl', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 
 interface CertRound {
   id: string;
@@ -35,11 +36,18 @@ function json<T>(r: { code: number; stdout: string; stderr: string }): T {
 }
 
 /** A keyholder whose key was made by openssl (so openssl can make CSRs with it), enrolled and joined. */
-async function opensslKeyholder(repo: Repo, name: string, genpkey: string[]): Promise<{ keyPem: string; home: string }> {
+async function opensslKeyholder(
+  repo: Repo,
+  name: string,
+  genpkey: string[],
+): Promise<{ keyPem: string; home: string }> {
   const keyPem = path.join(repo.dir, `${name}.key.pem`);
   openssl(['genpkey', ...genpkey, '-out', keyPem]);
   const keyFile = path.join(repo.dir, `${name}.key.json`);
-  writeKeyFile(keyFile, encryptKey(crypto.createPrivateKey(fs.readFileSync(keyPem)), PASSPHRASE, { N: Number(TEST_SCRYPT_N), r: 8, p: 1 }));
+  writeKeyFile(
+    keyFile,
+    encryptKey(crypto.createPrivateKey(fs.readFileSync(keyPem)), PASSPHRASE, { N: Number(TEST_SCRYPT_N), r: 8, p: 1 }),
+  );
   const pub = path.join(repo.dir, `${name}.pub.pem`);
   fs.writeFileSync(pub, crypto.createPublicKey(fs.readFileSync(keyPem)).export({ type: 'spki', format: 'pem' }));
   const add = await quorum(['keyholder', 'add', name, pub, '--data-dir', repo.dataDir]);
@@ -74,14 +82,29 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
   const certCount = async () => json<CertRound[]>(await quorum(['certs', '--json', '--data-dir', repo.dataDir])).length;
 
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'carol', 'ca'], rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, keyType: { ca: 'ecdsa' } });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: ['alice', 'bob', 'carol', 'ca'],
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+      keyType: { ca: 'ecdsa' },
+    });
     ica = await opensslKeyholder(repo, 'ica', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     const dkey = path.join(repo.dir, 'device.key.pem');
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', dkey]);
     device = { keyPem: dkey };
     // The CA holders pin whose approvals their keys need: 2 of alice, bob, carol.
     for (const h of ['ca', 'ica']) {
-      const p = await signer(['cert', 'pin-approvers', '--home', repo.homes[h]!, '--threshold', '2', ...['alice', 'bob', 'carol'].flatMap((k) => ['--approver', `${k}=${file(`${k}.pub.pem`)}`])]);
+      const p = await signer([
+        'cert',
+        'pin-approvers',
+        '--home',
+        repo.homes[h]!,
+        '--threshold',
+        '2',
+        ...['alice', 'bob', 'carol'].flatMap((k) => ['--approver', `${k}=${file(`${k}.pub.pem`)}`]),
+      ]);
       expect(p.code, p.stderr).toBe(0);
     }
   });
@@ -91,13 +114,50 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
   });
 
   it('refuses a fleet CA whose approvals threshold exceeds its approvers', async () => {
-    const bad = await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'x', '--holder', 'ca', '--fleet-name', 'X', '--approvers', 'alice,bob', '--approvals', '3', '--reason', 'r']);
+    const bad = await quorum([
+      'fleet-ca',
+      'create',
+      '--data-dir',
+      repo.dataDir,
+      '--name',
+      'x',
+      '--holder',
+      'ca',
+      '--fleet-name',
+      'X',
+      '--approvers',
+      'alice,bob',
+      '--approvals',
+      '3',
+      '--reason',
+      'r',
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^CA_APPROVERS_INVALID:/m);
   });
 
   it('opens a fleet root round; keyholders review it from the TBS bytes', async () => {
-    const v = json<CertView>(await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'fleet', '--holder', 'ca', '--fleet-name', 'Acme Fleet', '--approvers', 'alice,bob,carol', '--approvals', '2', '--reason', 'new fleet', '--json']));
+    const v = json<CertView>(
+      await quorum([
+        'fleet-ca',
+        'create',
+        '--data-dir',
+        repo.dataDir,
+        '--name',
+        'fleet',
+        '--holder',
+        'ca',
+        '--fleet-name',
+        'Acme Fleet',
+        '--approvers',
+        'alice,bob,carol',
+        '--approvals',
+        '2',
+        '--reason',
+        'new fleet',
+        '--json',
+      ]),
+    );
     rootRound = v.round.id;
     expect(v.round.state).toBe('open');
     const r = await signer(['cert', 'review', rootRound, '--home', repo.homes.alice!]);
@@ -120,14 +180,34 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
     const tbs = Buffer.from(p.tbs, 'base64');
     const sha = crypto.createHash('sha256').update(tbs).digest('hex');
     const other = Buffer.concat([tbs, Buffer.from([0])]);
-    const overOther = await c.request({ type: 'cert.approve', round: rootRound, tbsSha256: sha, sig: (await alice.sign(approvalMessage(other, p.round.issuerFingerprint))).toString('base64') });
+    const overOther = await c.request({
+      type: 'cert.approve',
+      round: rootRound,
+      tbsSha256: sha,
+      sig: (await alice.sign(approvalMessage(other, p.round.issuerFingerprint))).toString('base64'),
+    });
     expect(overOther).toMatchObject({ type: 'error', code: 'APPROVAL_WRONG_BYTES' });
-    const otherIssuer = await c.request({ type: 'cert.approve', round: rootRound, tbsSha256: sha, sig: (await alice.sign(approvalMessage(tbs, '0'.repeat(64)))).toString('base64') });
+    const otherIssuer = await c.request({
+      type: 'cert.approve',
+      round: rootRound,
+      tbsSha256: sha,
+      sig: (await alice.sign(approvalMessage(tbs, '0'.repeat(64)))).toString('base64'),
+    });
     expect(otherIssuer).toMatchObject({ type: 'error', code: 'APPROVAL_WRONG_BYTES' });
-    const wrongSha = await c.request({ type: 'cert.approve', round: rootRound, tbsSha256: 'f'.repeat(64), sig: (await alice.sign(approvalMessage(tbs, p.round.issuerFingerprint))).toString('base64') });
+    const wrongSha = await c.request({
+      type: 'cert.approve',
+      round: rootRound,
+      tbsSha256: 'f'.repeat(64),
+      sig: (await alice.sign(approvalMessage(tbs, p.round.issuerFingerprint))).toString('base64'),
+    });
     expect(wrongSha).toMatchObject({ type: 'error', code: 'APPROVAL_WRONG_BYTES' });
     // The CA holder's signature is refused by the coordinator too without approvals.
-    const early = await c.request({ type: 'cert.sign', round: rootRound, tbsSha256: sha, sig: Buffer.alloc(64).toString('base64') });
+    const early = await c.request({
+      type: 'cert.sign',
+      round: rootRound,
+      tbsSha256: sha,
+      sig: Buffer.alloc(64).toString('base64'),
+    });
     expect(early).toMatchObject({ type: 'error', code: 'CERT_NOT_HOLDER' });
     c.close();
   });
@@ -149,7 +229,9 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
 
     const got = await quorum(['cert', 'get', rootRound, '--out', file('root.pem'), '--data-dir', repo.dataDir]);
     expect(got.code, got.stderr).toBe(0);
-    expect(fs.readFileSync(file('root.pem'), 'utf8')).toBe(fs.readFileSync(path.join(repo.dataDir, 'releases', 'certificates', `${rootRound}.pem`), 'utf8'));
+    expect(fs.readFileSync(file('root.pem'), 'utf8')).toBe(
+      fs.readFileSync(path.join(repo.dataDir, 'releases', 'certificates', `${rootRound}.pem`), 'utf8'),
+    );
     expect(openssl(['verify', '-x509_strict', '-CAfile', file('root.pem'), file('root.pem')])).toMatch(/OK/);
     const text = openssl(['x509', '-noout', '-text', '-in', file('root.pem')]);
     expect(text).toMatch(/Signature Algorithm: ecdsa-with-SHA256/);
@@ -172,78 +254,237 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
     const der = execFileSync('openssl', ['req', '-in', good, '-outform', 'DER']);
     der.writeUInt8(der.readUInt8(der.length - 1) ^ 0x01, der.length - 1);
     fs.writeFileSync(file('bad-sig.csr'), der);
-    const badSig = await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'device', '--csr', file('bad-sig.csr'), '--reason', 'r']);
+    const badSig = await quorum([
+      'cert',
+      'issue',
+      '--data-dir',
+      repo.dataDir,
+      '--ca',
+      'fleet',
+      '--profile',
+      'device',
+      '--csr',
+      file('bad-sig.csr'),
+      '--reason',
+      'r',
+    ]);
     expect(badSig.code).toBe(1);
     expect(badSig.stderr).toMatch(/^CSR_SIGNATURE:/m);
 
-    const caCsr = csr(repo, device.keyPem, 'ca-on-device.csr', '/CN=device-0003', ['-addext', 'basicConstraints=critical,CA:TRUE']);
-    const caOnDevice = await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'device', '--csr', caCsr, '--reason', 'r']);
+    const caCsr = csr(repo, device.keyPem, 'ca-on-device.csr', '/CN=device-0003', [
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    ]);
+    const caOnDevice = await quorum([
+      'cert',
+      'issue',
+      '--data-dir',
+      repo.dataDir,
+      '--ca',
+      'fleet',
+      '--profile',
+      'device',
+      '--csr',
+      caCsr,
+      '--reason',
+      'r',
+    ]);
     expect(caOnDevice.code).toBe(1);
     expect(caOnDevice.stderr).toMatch(/^CSR_CA_ON_DEVICE:/m);
 
-    const tooLong = await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'device', '--csr', good, '--reason', 'r', '--validity-days', '400']);
+    const tooLong = await quorum([
+      'cert',
+      'issue',
+      '--data-dir',
+      repo.dataDir,
+      '--ca',
+      'fleet',
+      '--profile',
+      'device',
+      '--csr',
+      good,
+      '--reason',
+      'r',
+      '--validity-days',
+      '400',
+    ]);
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr).toMatch(/^VALIDITY_TOO_LONG:/m);
 
-    const otherKey = await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'intermediate-ca', '--csr', good, '--reason', 'r', '--new-ca', 'x', '--holder', 'ica']);
+    const otherKey = await quorum([
+      'cert',
+      'issue',
+      '--data-dir',
+      repo.dataDir,
+      '--ca',
+      'fleet',
+      '--profile',
+      'intermediate-ca',
+      '--csr',
+      good,
+      '--reason',
+      'r',
+      '--new-ca',
+      'x',
+      '--holder',
+      'ica',
+    ]);
     expect(otherKey.code).toBe(1);
     expect(otherKey.stderr).toMatch(/^CA_HOLDER_KEY_MISMATCH:/m);
     expect(await certCount()).toBe(before);
   });
 
-  it('issues an intermediate CA from an openssl CSR, then a device certificate from the intermediate; openssl verify accepts the chain', async () => {
-    const icaCsr = csr(repo, ica.keyPem, 'ica.csr', '/O=Acme/CN=Acme Fleet Intermediate');
-    const iv = json<CertView>(await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'intermediate-ca', '--csr', icaCsr, '--reason', 'production line CA', '--new-ca', 'line1', '--holder', 'ica', '--json']));
-    await approve(repo, iv.round.id, ['carol', 'bob']);
-    // Only the holder of the fleet root key can sign it.
-    const wrongHolder = await signer(['cert', 'sign', iv.round.id, '--yes', '--home', ica.home]);
-    expect(wrongHolder.code).toBe(1);
-    expect(wrongHolder.stderr).toMatch(/^NOT_NEEDED:/m);
-    const s1 = await signer(['cert', 'sign', iv.round.id, '--yes', '--home', repo.homes.ca!, '--out', file('ica-chain.pem')]);
-    expect(s1.code, s1.stderr).toBe(0);
-    const g = await quorum(['cert', 'get', iv.round.id, '--out', file('intermediate-chain.pem'), '--data-dir', repo.dataDir]);
-    expect(g.code, g.stderr).toBe(0);
-    const chain = fs.readFileSync(file('intermediate-chain.pem'), 'utf8');
-    expect(chain).toBe(fs.readFileSync(file('ica-chain.pem'), 'utf8'));
-    const intermediate = chain.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!;
-    fs.writeFileSync(file('intermediate.pem'), intermediate);
-    expect(openssl(['verify', '-x509_strict', '-CAfile', file('root.pem'), file('intermediate.pem')])).toMatch(/OK/);
-    expect(openssl(['x509', '-noout', '-text', '-in', file('intermediate.pem')])).toMatch(/X509v3 Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
+  it(
+    'issues an intermediate CA from an openssl CSR, then a device certificate from the intermediate; openssl ' +
+      'verify accepts the chain',
+    async () => {
+      const icaCsr = csr(repo, ica.keyPem, 'ica.csr', '/O=Acme/CN=Acme Fleet Intermediate');
+      const iv = json<CertView>(
+        await quorum([
+          'cert',
+          'issue',
+          '--data-dir',
+          repo.dataDir,
+          '--ca',
+          'fleet',
+          '--profile',
+          'intermediate-ca',
+          '--csr',
+          icaCsr,
+          '--reason',
+          'production line CA',
+          '--new-ca',
+          'line1',
+          '--holder',
+          'ica',
+          '--json',
+        ]),
+      );
+      await approve(repo, iv.round.id, ['carol', 'bob']);
+      // Only the holder of the fleet root key can sign it.
+      const wrongHolder = await signer(['cert', 'sign', iv.round.id, '--yes', '--home', ica.home]);
+      expect(wrongHolder.code).toBe(1);
+      expect(wrongHolder.stderr).toMatch(/^NOT_NEEDED:/m);
+      const s1 = await signer([
+        'cert',
+        'sign',
+        iv.round.id,
+        '--yes',
+        '--home',
+        repo.homes.ca!,
+        '--out',
+        file('ica-chain.pem'),
+      ]);
+      expect(s1.code, s1.stderr).toBe(0);
+      const g = await quorum([
+        'cert',
+        'get',
+        iv.round.id,
+        '--out',
+        file('intermediate-chain.pem'),
+        '--data-dir',
+        repo.dataDir,
+      ]);
+      expect(g.code, g.stderr).toBe(0);
+      const chain = fs.readFileSync(file('intermediate-chain.pem'), 'utf8');
+      expect(chain).toBe(fs.readFileSync(file('ica-chain.pem'), 'utf8'));
+      const intermediate = chain.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!;
+      fs.writeFileSync(file('intermediate.pem'), intermediate);
+      expect(openssl(['verify', '-x509_strict', '-CAfile', file('root.pem'), file('intermediate.pem')])).toMatch(/OK/);
+      expect(openssl(['x509', '-noout', '-text', '-in', file('intermediate.pem')])).toMatch(
+        /X509v3 Basic Constraints: critical\s+CA:TRUE, pathlen:0/,
+      );
 
-    const devCsr = csr(repo, device.keyPem, 'device.csr', '/CN=device-0001');
-    const dv = json<CertView>(await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'line1', '--profile', 'device', '--csr', devCsr, '--reason', 'provision device-0001', '--validity-days', '365', '--json']));
-    expect(dv.review.subject).toBe('CN=device-0001');
-    const review = await signer(['cert', 'review', dv.round.id, '--home', repo.homes.bob!]);
-    expect(review.stdout).toContain('Subject:     CN=device-0001');
-    expect(review.stdout).toContain('Issuer:      O=Acme, CN=Acme Fleet Intermediate');
-    await approve(repo, dv.round.id, ['alice', 'bob']);
-    const s2 = await signer(['cert', 'sign', dv.round.id, '--yes', '--home', ica.home]);
-    expect(s2.code, s2.stderr).toBe(0);
-    const got = await quorum(['cert', 'get', dv.round.id, '--out', file('device.pem'), '--data-dir', repo.dataDir]);
-    expect(got.code, got.stderr).toBe(0);
-    expect(fs.readFileSync(file('device.pem'), 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(3); // device, intermediate, root
-    expect(openssl(['verify', '-x509_strict', '-CAfile', file('root.pem'), '-untrusted', file('intermediate.pem'), file('device.pem')])).toMatch(/device\.pem: OK/);
-    const text = openssl(['x509', '-noout', '-text', '-in', file('device.pem')]);
-    expect(text).toMatch(/Subject: CN ?= ?device-0001/);
-    expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
-    expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature/);
-    expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+TLS Web Client Authentication/);
+      const devCsr = csr(repo, device.keyPem, 'device.csr', '/CN=device-0001');
+      const dv = json<CertView>(
+        await quorum([
+          'cert',
+          'issue',
+          '--data-dir',
+          repo.dataDir,
+          '--ca',
+          'line1',
+          '--profile',
+          'device',
+          '--csr',
+          devCsr,
+          '--reason',
+          'provision device-0001',
+          '--validity-days',
+          '365',
+          '--json',
+        ]),
+      );
+      expect(dv.review.subject).toBe('CN=device-0001');
+      const review = await signer(['cert', 'review', dv.round.id, '--home', repo.homes.bob!]);
+      expect(review.stdout).toContain('Subject:     CN=device-0001');
+      expect(review.stdout).toContain('Issuer:      O=Acme, CN=Acme Fleet Intermediate');
+      await approve(repo, dv.round.id, ['alice', 'bob']);
+      const s2 = await signer(['cert', 'sign', dv.round.id, '--yes', '--home', ica.home]);
+      expect(s2.code, s2.stderr).toBe(0);
+      const got = await quorum(['cert', 'get', dv.round.id, '--out', file('device.pem'), '--data-dir', repo.dataDir]);
+      expect(got.code, got.stderr).toBe(0);
+      // device, intermediate, root
+      expect(fs.readFileSync(file('device.pem'), 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(3);
+      expect(
+        openssl([
+          'verify',
+          '-x509_strict',
+          '-CAfile',
+          file('root.pem'),
+          '-untrusted',
+          file('intermediate.pem'),
+          file('device.pem'),
+        ]),
+      ).toMatch(/device\.pem: OK/);
+      const text = openssl(['x509', '-noout', '-text', '-in', file('device.pem')]);
+      expect(text).toMatch(/Subject: CN ?= ?device-0001/);
+      expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
+      expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature/);
+      expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+TLS Web Client Authentication/);
 
-    const list = json<CertRound[]>(await quorum(['certs', '--json', '--data-dir', repo.dataDir]));
-    expect(list.map((r) => r.state)).toEqual(['released', 'released', 'released']);
-    const audit = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
-    expect(audit.code, audit.stderr).toBe(0);
-    const events = (await quorum(['audit', 'export', '--data-dir', repo.dataDir])).stdout;
-    for (const e of ['ca.created', 'cert.round.opened', 'cert.approval.accepted', 'cert.approval.rejected', 'cert.signature.rejected', 'cert.released']) expect(events).toContain(`"event":"${e}"`);
-  });
+      const list = json<CertRound[]>(await quorum(['certs', '--json', '--data-dir', repo.dataDir]));
+      expect(list.map((r) => r.state)).toEqual(['released', 'released', 'released']);
+      const audit = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
+      expect(audit.code, audit.stderr).toBe(0);
+      const events = (await quorum(['audit', 'export', '--data-dir', repo.dataDir])).stdout;
+      for (const e of [
+        'ca.created',
+        'cert.round.opened',
+        'cert.approval.accepted',
+        'cert.approval.rejected',
+        'cert.signature.rejected',
+        'cert.released',
+      ])
+        expect(events).toContain(`"event":"${e}"`);
+    },
+  );
 });
 
 describe('fleet certificates: Ed25519 fleet root (ota)', () => {
   let repo: Repo;
   const file = (n: string) => path.join(repo.dir, n);
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'ota', keyholders: ['alice', 'bob', 'ca', 'rsa'], rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, keyType: { rsa: 'rsa' } });
-    const p = await signer(['cert', 'pin-approvers', '--home', repo.homes.ca!, '--threshold', '1', '--approver', `alice=${file('alice.pub.pem')}`, '--approver', `bob=${file('bob.pub.pem')}`]);
+    repo = await newRepo({
+      dialect: 'ota',
+      keyholders: ['alice', 'bob', 'ca', 'rsa'],
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+      keyType: { rsa: 'rsa' },
+    });
+    const p = await signer([
+      'cert',
+      'pin-approvers',
+      '--home',
+      repo.homes.ca!,
+      '--threshold',
+      '1',
+      '--approver',
+      `alice=${file('alice.pub.pem')}`,
+      '--approver',
+      `bob=${file('bob.pub.pem')}`,
+    ]);
     expect(p.code, p.stderr).toBe(0);
   });
   afterAll(async () => {
@@ -252,27 +493,88 @@ describe('fleet certificates: Ed25519 fleet root (ota)', () => {
   });
 
   it('refuses an RSA CA key', async () => {
-    const r = await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'rsa-fleet', '--holder', 'rsa', '--fleet-name', 'RSA Fleet', '--approvers', 'alice', '--approvals', '1', '--reason', 'r']);
+    const r = await quorum([
+      'fleet-ca',
+      'create',
+      '--data-dir',
+      repo.dataDir,
+      '--name',
+      'rsa-fleet',
+      '--holder',
+      'rsa',
+      '--fleet-name',
+      'RSA Fleet',
+      '--approvers',
+      'alice',
+      '--approvals',
+      '1',
+      '--reason',
+      'r',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^KEY_UNSUPPORTED:/m);
   });
 
   it('releases an Ed25519 fleet root and a device certificate (Ed25519 key) it issues', async () => {
-    const v = json<CertView>(await quorum(['fleet-ca', 'create', '--data-dir', repo.dataDir, '--name', 'fleet', '--holder', 'ca', '--fleet-name', 'Ed Fleet', '--approvers', 'alice,bob', '--approvals', '1', '--validity-days', '3650', '--reason', 'ed25519 fleet', '--json']));
+    const v = json<CertView>(
+      await quorum([
+        'fleet-ca',
+        'create',
+        '--data-dir',
+        repo.dataDir,
+        '--name',
+        'fleet',
+        '--holder',
+        'ca',
+        '--fleet-name',
+        'Ed Fleet',
+        '--approvers',
+        'alice,bob',
+        '--approvals',
+        '1',
+        '--validity-days',
+        '3650',
+        '--reason',
+        'ed25519 fleet',
+        '--json',
+      ]),
+    );
     await approve(repo, v.round.id, ['bob']);
     const s = await signer(['cert', 'sign', v.round.id, '--yes', '--home', repo.homes.ca!]);
     expect(s.code, s.stderr).toBe(0);
-    expect((await quorum(['cert', 'get', v.round.id, '--out', file('root.pem'), '--data-dir', repo.dataDir])).code).toBe(0);
+    expect(
+      (await quorum(['cert', 'get', v.round.id, '--out', file('root.pem'), '--data-dir', repo.dataDir])).code,
+    ).toBe(0);
     expect(openssl(['verify', '-x509_strict', '-CAfile', file('root.pem'), file('root.pem')])).toMatch(/OK/);
     expect(openssl(['x509', '-noout', '-text', '-in', file('root.pem')])).toMatch(/Signature Algorithm: ED25519/);
 
     const dkey = file('dev.key.pem');
     openssl(['genpkey', '-algorithm', 'ED25519', '-out', dkey]);
-    const d = json<CertView>(await quorum(['cert', 'issue', '--data-dir', repo.dataDir, '--ca', 'fleet', '--profile', 'device', '--csr', csr(repo, dkey, 'dev.csr', '/CN=ed-device-1'), '--reason', 'provision', '--json']));
+    const d = json<CertView>(
+      await quorum([
+        'cert',
+        'issue',
+        '--data-dir',
+        repo.dataDir,
+        '--ca',
+        'fleet',
+        '--profile',
+        'device',
+        '--csr',
+        csr(repo, dkey, 'dev.csr', '/CN=ed-device-1'),
+        '--reason',
+        'provision',
+        '--json',
+      ]),
+    );
     await approve(repo, d.round.id, ['alice']);
     expect((await signer(['cert', 'sign', d.round.id, '--yes', '--home', repo.homes.ca!])).code).toBe(0);
-    expect((await quorum(['cert', 'get', d.round.id, '--out', file('dev.pem'), '--data-dir', repo.dataDir])).code).toBe(0);
+    expect((await quorum(['cert', 'get', d.round.id, '--out', file('dev.pem'), '--data-dir', repo.dataDir])).code).toBe(
+      0,
+    );
     expect(openssl(['verify', '-x509_strict', '-CAfile', file('root.pem'), file('dev.pem')])).toMatch(/dev\.pem: OK/);
-    expect(openssl(['x509', '-noout', '-text', '-in', file('dev.pem')])).toMatch(/X509v3 Extended Key Usage: critical\s+TLS Web Client Authentication/);
+    expect(openssl(['x509', '-noout', '-text', '-in', file('dev.pem')])).toMatch(
+      /X509v3 Extended Key Usage: critical\s+TLS Web Client Authentication/,
+    );
   });
 });

@@ -23,7 +23,14 @@ import { keySigner } from './wire-client.js';
 
 let repo: Repo;
 let serverId = '';
-const cfgOf = (home: string) => JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8')) as { server: string; serverId?: string; dialect?: string; trustFirstRoot?: boolean; pin: unknown };
+const cfgOf = (home: string) =>
+  JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8')) as {
+    server: string;
+    serverId?: string;
+    dialect?: string;
+    trustFirstRoot?: boolean;
+    pin: unknown;
+  };
 /** A copy of alice's signer home (key, pinned coordinator, pinned roots) whose config.json `edit` changes. */
 function aliceHomeCopy(edit: (cfg: Record<string, unknown>) => void): string {
   const h = tmpdir('quorum-alice-copy-');
@@ -35,7 +42,13 @@ function aliceHomeCopy(edit: (cfg: Record<string, unknown>) => void): string {
 }
 
 beforeAll(async () => {
-  repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true });
+  repo = await newRepo({
+    dialect: 'tuf',
+    keyholders: ['alice', 'bob'],
+    rootThreshold: 1,
+    targetsThreshold: 1,
+    releaseRoot: true,
+  });
   serverId = ((await (await fetch(`${repo.coordinator.url}/v1/health`)).json()) as { serverId: string }).serverId;
 });
 afterAll(async () => {
@@ -55,7 +68,21 @@ describe('join pins the coordinator', () => {
     // A second real coordinator, where alice's key is enrolled too (as a lookalike would do).
     const dir = tmpdir('quorum-other-');
     const data = path.join(dir, 'data');
-    const init = await quorum(['init', '--data-dir', data, '--dialect', 'tuf', '--keyholder', `alice=${path.join(repo.dir, 'alice.pub.pem')}`, '--root-keyholders', 'alice', '--root-threshold', '1', '--targets-threshold', '1']);
+    const init = await quorum([
+      'init',
+      '--data-dir',
+      data,
+      '--dialect',
+      'tuf',
+      '--keyholder',
+      `alice=${path.join(repo.dir, 'alice.pub.pem')}`,
+      '--root-keyholders',
+      'alice',
+      '--root-threshold',
+      '1',
+      '--targets-threshold',
+      '1',
+    ]);
     expect(init.code, init.stderr).toBe(0);
     const other = await new Coordinator(data).start();
     try {
@@ -66,7 +93,9 @@ describe('join pins the coordinator', () => {
       const events = await auditEvents(data);
       expect(events.filter((e) => e.event === 'auth.failed')).toEqual([]);
       // nobody logged in there: the connection was refused before the challenge was signed
-      const st = JSON.parse((await quorum(['status', '--data-dir', data, '--json'])).stdout) as { keyholders: { name: string; connected: boolean }[] };
+      const st = JSON.parse((await quorum(['status', '--data-dir', data, '--json'])).stdout) as {
+        keyholders: { name: string; connected: boolean }[];
+      };
       expect(st.keyholders.find((k) => k.name === 'alice')!.connected).toBe(false);
       // control: the same home at the pinned coordinator works
       expect((await signer(['rounds', '--home', aliceHomeCopy(() => undefined)])).code).toBe(0);
@@ -76,21 +105,28 @@ describe('join pins the coordinator', () => {
     }
   });
 
-  it('refuses a hello in another dialect (or from another id) from a coordinator that gives the pinned id at the challenge', async () => {
-    for (const hello of [{ serverId, dialect: 'ota' as const }, { serverId: 'someone-else', dialect: 'tuf' as const }]) {
-      const fake = await new HelloFake(serverId, hello).start();
-      try {
-        const home = aliceHomeCopy((c) => (c.server = fake.url));
-        const r = await signer(['rounds', '--home', home]);
-        expect(r.code, JSON.stringify(hello)).toBe(1);
-        expect(r.stderr, JSON.stringify(hello)).toMatch(/^SERVER_CHANGED: /m);
-        expect(fake.logins, 'the fake got a login: the challenge id matched').toBe(1);
-        expect(fake.received, 'nothing is sent after a wrong hello').toEqual([]);
-      } finally {
-        await fake.close();
+  it(
+    'refuses a hello in another dialect (or from another id) from a coordinator that gives the pinned id at the ' +
+      'challenge',
+    async () => {
+      for (const hello of [
+        { serverId, dialect: 'ota' as const },
+        { serverId: 'someone-else', dialect: 'tuf' as const },
+      ]) {
+        const fake = await new HelloFake(serverId, hello).start();
+        try {
+          const home = aliceHomeCopy((c) => (c.server = fake.url));
+          const r = await signer(['rounds', '--home', home]);
+          expect(r.code, JSON.stringify(hello)).toBe(1);
+          expect(r.stderr, JSON.stringify(hello)).toMatch(/^SERVER_CHANGED: /m);
+          expect(fake.logins, 'the fake got a login: the challenge id matched').toBe(1);
+          expect(fake.received, 'nothing is sent after a wrong hello').toEqual([]);
+        } finally {
+          await fake.close();
+        }
       }
-    }
-  });
+    },
+  );
 
   it('pins a config.json written without a server id at its first connection, then holds it', async () => {
     const home = aliceHomeCopy((c) => {
@@ -119,7 +155,17 @@ describe('the login binds the pinned TLS certificate', () => {
     const home = path.join(dir, 'home');
     // The signer joins the relay, pinning the relay's certificate; the relay passes on the real
     // coordinator's id and dialect, its challenges, the login and every frame.
-    const j = await signer(['join', relay.url, '--key', repo.keys.alice!, '--home', home, '--tls-fingerprint', relay.fingerprint, '--trust-first-root']);
+    const j = await signer([
+      'join',
+      relay.url,
+      '--key',
+      repo.keys.alice!,
+      '--home',
+      home,
+      '--tls-fingerprint',
+      relay.fingerprint,
+      '--trust-first-root',
+    ]);
     expect(j.code, j.stderr).toBe(0);
     expect(cfgOf(home).serverId).toBe(serverId);
     const r = await signer(['rounds', '--home', home]);
@@ -129,8 +175,12 @@ describe('the login binds the pinned TLS certificate', () => {
     // What the signer signed names the relay's certificate, which the real coordinator is not.
     const login = relay.logins.at(-1)!;
     const alice = keySigner(repo.keys.alice!);
-    expect(verifySignature(alice.publicKey, authMessage(serverId, login.nonce, login.key, relay.fingerprint), login.sig)).toBe(true);
-    expect(verifySignature(alice.publicKey, authMessage(serverId, login.nonce, login.key, null), login.sig)).toBe(false);
+    expect(
+      verifySignature(alice.publicKey, authMessage(serverId, login.nonce, login.key, relay.fingerprint), login.sig),
+    ).toBe(true);
+    expect(verifySignature(alice.publicKey, authMessage(serverId, login.nonce, login.key, null), login.sig)).toBe(
+      false,
+    );
     // control: the same key, joined to the real coordinator, logs in
     const direct = await signer(['rounds', '--home', repo.homes.alice!]);
     expect(direct.code, direct.stderr).toBe(0);
@@ -144,9 +194,28 @@ describe('trust on first use is a choice', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--trust-first-root');
     expect(fs.existsSync(path.join(home, 'config.json'))).toBe(false);
-    const both = await signer(['join', repo.coordinator.url, '--key', repo.keys.bob!, '--home', home, '--trust-first-root', '--trusted-root', path.join(repo.dataDir, 'releases', 'current', '1.root.json')]);
+    const both = await signer([
+      'join',
+      repo.coordinator.url,
+      '--key',
+      repo.keys.bob!,
+      '--home',
+      home,
+      '--trust-first-root',
+      '--trusted-root',
+      path.join(repo.dataDir, 'releases', 'current', '1.root.json'),
+    ]);
     expect(both.code).toBe(2);
-    const ok = await signer(['join', repo.coordinator.url, '--key', repo.keys.bob!, '--home', home, '--trusted-root', path.join(repo.dataDir, 'releases', 'current', '1.root.json')]);
+    const ok = await signer([
+      'join',
+      repo.coordinator.url,
+      '--key',
+      repo.keys.bob!,
+      '--home',
+      home,
+      '--trusted-root',
+      path.join(repo.dataDir, 'releases', 'current', '1.root.json'),
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('pinned trusted root version 1');
     expect(cfgOf(home).trustFirstRoot).toBeUndefined();
@@ -155,7 +224,22 @@ describe('trust on first use is a choice', () => {
   it('a config that never chose trust on first use, with no root pinned, signs nothing: NO_TRUSTED_ROOT', async () => {
     const fw = path.join(repo.dir, 'fw-tofu.bin');
     fs.writeFileSync(fw, 'fw\n');
-    const o = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'tofu check', '--add', fw, '--name', 'fw-tofu', '--version', '1', '--json']);
+    const o = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--data-dir',
+      repo.dataDir,
+      '--reason',
+      'tofu check',
+      '--add',
+      fw,
+      '--name',
+      'fw-tofu',
+      '--version',
+      '1',
+      '--json',
+    ]);
     expect(o.code, o.stderr).toBe(0);
     const id = (JSON.parse(o.stdout) as { id: string }).id;
     try {
@@ -172,14 +256,20 @@ describe('trust on first use is a choice', () => {
 
 describe('serve decides loopback by the address it binds', () => {
   it('resolves the host first: a name spelled like loopback is judged by where it leads', async () => {
-    const lookup = (answers: Record<string, string>) => async (h: string) => ({ address: answers[h] ?? '203.0.113.9', family: 4 });
+    const lookup = (answers: Record<string, string>) => async (h: string) => ({
+      address: answers[h] ?? '203.0.113.9',
+      family: 4,
+    });
     expect(await bindAddress('127.evil.example', lookup({}))).toEqual({ address: '203.0.113.9', loopback: false });
     expect(await bindAddress('localhost', lookup({ localhost: '::1' }))).toEqual({ address: '::1', loopback: true });
     expect(await bindAddress('127.0.0.5')).toEqual({ address: '127.0.0.5', loopback: true });
     expect((await bindAddress('[::1]')).loopback).toBe(true);
     expect((await bindAddress('::ffff:127.0.0.1')).loopback).toBe(true);
-    for (const h of ['0.0.0.0', '::', '128.0.0.1', '::ffff:10.0.0.1']) expect((await bindAddress(h)).loopback, h).toBe(false);
-    await expect(bindAddress('no-such-host.invalid', async () => Promise.reject(new Error('ENOTFOUND')))).rejects.toMatchObject({ code: 'USAGE' });
+    for (const h of ['0.0.0.0', '::', '128.0.0.1', '::ffff:10.0.0.1'])
+      expect((await bindAddress(h)).loopback, h).toBe(false);
+    await expect(
+      bindAddress('no-such-host.invalid', async () => Promise.reject(new Error('ENOTFOUND'))),
+    ).rejects.toMatchObject({ code: 'USAGE' });
   });
 
   it('refuses plain ws:// on 0.0.0.0 and ::, and serves it on another loopback address (127.0.0.2)', async () => {
@@ -227,12 +317,24 @@ class HelloFake {
   constructor(challengeId: string, hello: { serverId: string; dialect: 'ota' | 'tuf' }) {
     this.server = http.createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(req.url === '/v1/challenge' ? { serverId: challengeId, nonce: 'ab'.repeat(32) } : { ok: true, serverId: challengeId, dialect: 'tuf' }));
+      res.end(
+        JSON.stringify(
+          req.url === '/v1/challenge'
+            ? { serverId: challengeId, nonce: 'ab'.repeat(32) }
+            : { ok: true, serverId: challengeId, dialect: 'tuf' },
+        ),
+      );
     });
     this.server.on('upgrade', (req, socket, head) => {
       this.logins++;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const m: ServerMessage = { type: 'hello', version: WIRE_VERSION, serverId: hello.serverId, keyholder: 'alice', dialect: hello.dialect };
+        const m: ServerMessage = {
+          type: 'hello',
+          version: WIRE_VERSION,
+          serverId: hello.serverId,
+          keyholder: 'alice',
+          dialect: hello.dialect,
+        };
         ws.send(JSON.stringify(ServerMessageSchema.parse(m)));
         ws.on('message', (d) => this.received.push(JSON.parse(d.toString())));
       });
@@ -267,16 +369,32 @@ class Relay {
     dir: string,
   ) {
     this.fingerprint = makeTlsCertificate(dir, ['127.0.0.1']);
-    this.server = https.createServer({ cert: fs.readFileSync(path.join(dir, 'tls', 'cert.pem')), key: fs.readFileSync(path.join(dir, 'tls', 'key.pem')) }, (req, res) => {
-      void fetch(`${this.target}${req.url}`).then(async (r) => {
-        res.writeHead(r.status, { 'content-type': 'application/json' });
-        res.end(await r.text());
-      });
-    });
+    this.server = https.createServer(
+      {
+        cert: fs.readFileSync(path.join(dir, 'tls', 'cert.pem')),
+        key: fs.readFileSync(path.join(dir, 'tls', 'key.pem')),
+      },
+      (req, res) => {
+        void fetch(`${this.target}${req.url}`).then(async (r) => {
+          res.writeHead(r.status, { 'content-type': 'application/json' });
+          res.end(await r.text());
+        });
+      },
+    );
     this.server.on('upgrade', (req, socket, head) => {
       const h = (n: string) => String(req.headers[n] ?? '');
-      this.logins.push({ key: h('x-quorum-key'), nonce: h('x-quorum-nonce'), sig: Buffer.from(h('x-quorum-signature'), 'base64') });
-      const up = new WebSocket(`${this.target.replace(/^http/, 'ws')}/v1/ws`, { headers: { 'x-quorum-key': h('x-quorum-key'), 'x-quorum-nonce': h('x-quorum-nonce'), 'x-quorum-signature': h('x-quorum-signature') } });
+      this.logins.push({
+        key: h('x-quorum-key'),
+        nonce: h('x-quorum-nonce'),
+        sig: Buffer.from(h('x-quorum-signature'), 'base64'),
+      });
+      const up = new WebSocket(`${this.target.replace(/^http/, 'ws')}/v1/ws`, {
+        headers: {
+          'x-quorum-key': h('x-quorum-key'),
+          'x-quorum-nonce': h('x-quorum-nonce'),
+          'x-quorum-signature': h('x-quorum-signature'),
+        },
+      });
       this.sockets.push(up);
       const early: WebSocket.RawData[] = [];
       let down: WebSocket | null = null;
@@ -285,7 +403,11 @@ class Relay {
         this.upgrades.push(res.statusCode ?? 0);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => socket.end(`HTTP/1.1 ${res.statusCode} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${Buffer.concat(chunks).toString()}`));
+        res.on('end', () =>
+          socket.end(
+            `HTTP/1.1 ${res.statusCode} Refused\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${Buffer.concat(chunks).toString()}`,
+          ),
+        );
       });
       up.on('error', () => socket.destroy());
       up.on('open', () => {

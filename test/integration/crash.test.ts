@@ -39,18 +39,47 @@ function withDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
 }
 
 const signersOf = (dataDir: string, round: string): string[] =>
-  withDb(dataDir, (db) => (db.prepare('SELECT keyholder FROM signatures WHERE round_id = ? ORDER BY keyholder').all(round) as { keyholder: string }[]).map((r) => r.keyholder));
+  withDb(dataDir, (db) =>
+    (
+      db.prepare('SELECT keyholder FROM signatures WHERE round_id = ? ORDER BY keyholder').all(round) as {
+        keyholder: string;
+      }[]
+    ).map((r) => r.keyholder),
+  );
 
 const roundState = (dataDir: string, round: string): string | undefined =>
-  withDb(dataDir, (db) => (db.prepare('SELECT state FROM rounds WHERE id = ?').get(round) as { state: string } | undefined)?.state);
+  withDb(
+    dataDir,
+    (db) => (db.prepare('SELECT state FROM rounds WHERE id = ?').get(round) as { state: string } | undefined)?.state,
+  );
 
-const releaseRows = (dataDir: string, round: string): { seq: number }[] => withDb(dataDir, (db) => db.prepare('SELECT seq FROM releases WHERE round_id = ?').all(round) as { seq: number }[]);
+const releaseRows = (dataDir: string, round: string): { seq: number }[] =>
+  withDb(dataDir, (db) => db.prepare('SELECT seq FROM releases WHERE round_id = ?').all(round) as { seq: number }[]);
 
 const releasedEvents = (dataDir: string, round: string): number =>
-  withDb(dataDir, (db) => (db.prepare("SELECT count(*) AS n FROM audit WHERE event = 'round.released' AND json_extract(data, '$.round') = ?").get(round) as { n: number }).n);
+  withDb(
+    dataDir,
+    (db) =>
+      (
+        db
+          .prepare(
+            "SELECT count(*) AS n FROM audit WHERE event = 'round.released' AND json_extract(data, '$.round') = ?",
+          )
+          .get(round) as { n: number }
+      ).n,
+  );
 
 const dbFiles = (dataDir: string, seq: number): Record<string, Buffer> =>
-  withDb(dataDir, (db) => Object.fromEntries((db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ? ORDER BY name').all(seq) as { name: string; bytes: Buffer }[]).map((r) => [r.name, r.bytes])));
+  withDb(dataDir, (db) =>
+    Object.fromEntries(
+      (
+        db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ? ORDER BY name').all(seq) as {
+          name: string;
+          bytes: Buffer;
+        }[]
+      ).map((r) => [r.name, r.bytes]),
+    ),
+  );
 
 function folderFiles(dir: string): Record<string, Buffer> {
   return Object.fromEntries(
@@ -76,18 +105,22 @@ function releasedOnce(dataDir: string, round: string): Released {
   const files = dbFiles(dataDir, seq);
   const onDisk = folderFiles(path.join(dataDir, 'releases', String(seq)));
   expect(Object.keys(onDisk)).toEqual(Object.keys(files));
-  for (const [name, bytes] of Object.entries(files)) expect(onDisk[name]!.equals(bytes), `${name} of release ${seq} differs from the database`).toBe(true);
+  for (const [name, bytes] of Object.entries(files))
+    expect(onDisk[name]!.equals(bytes), `${name} of release ${seq} differs from the database`).toBe(true);
   return { seq, files };
 }
 
 /** Every recorded release is published byte for byte, and `current` is the latest. */
 function allReleasesPublished(dataDir: string): void {
-  const seqs = withDb(dataDir, (db) => (db.prepare('SELECT seq FROM releases ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq));
+  const seqs = withDb(dataDir, (db) =>
+    (db.prepare('SELECT seq FROM releases ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq),
+  );
   for (const seq of seqs) {
     const files = dbFiles(dataDir, seq);
     const onDisk = folderFiles(path.join(dataDir, 'releases', String(seq)));
     expect(Object.keys(onDisk)).toEqual(Object.keys(files));
-    for (const [name, bytes] of Object.entries(files)) expect(onDisk[name]!.equals(bytes), `${name} of release ${seq}`).toBe(true);
+    for (const [name, bytes] of Object.entries(files))
+      expect(onDisk[name]!.equals(bytes), `${name} of release ${seq}`).toBe(true);
   }
   expect(fs.readlinkSync(path.join(dataDir, 'releases', 'current'))).toBe(String(seqs.at(-1)));
   const rows = withDb(dataDir, (db) => db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[]);
@@ -99,7 +132,12 @@ function expectedTargetsFile(dataDir: string, round: string): Buffer {
   return withDb(dataDir, (db) => {
     const r = db.prepare('SELECT signed_json FROM rounds WHERE id = ?').get(round) as { signed_json: string };
     const keyids = new Map(KEYHOLDERS.map((k) => [k, keyIdOf(keySigner(repo.keys[k]!).publicKey, 'tuf')]));
-    const sigs = (db.prepare('SELECT keyholder, sig FROM signatures WHERE round_id = ?').all(round) as { keyholder: string; sig: Buffer }[])
+    const sigs = (
+      db.prepare('SELECT keyholder, sig FROM signatures WHERE round_id = ?').all(round) as {
+        keyholder: string;
+        sig: Buffer;
+      }[]
+    )
       .map((s) => ({ keyid: keyids.get(s.keyholder)!, sig: s.sig.toString('hex') }))
       .sort((a, b) => (a.keyid < b.keyid ? -1 : 1));
     return serialize({ signatures: sigs, signed: JSON.parse(r.signed_json) as Record<string, unknown> });
@@ -154,7 +192,18 @@ async function openTargets(reason: string): Promise<string> {
   const res = await admin<{ round: { id: string } }>(repo.coordinator, 'POST', 'rounds', {
     role: 'targets',
     reason,
-    targets: { add: { [`fw-${targetN}`]: { length: content.length, hashes: { sha256: crypto.createHash('sha256').update(content).digest('hex'), sha512: crypto.createHash('sha512').update(content).digest('hex') }, custom: { name: 'fw', version: String(targetN), targetFormat: 'BINARY' } } } },
+    targets: {
+      add: {
+        [`fw-${targetN}`]: {
+          length: content.length,
+          hashes: {
+            sha256: crypto.createHash('sha256').update(content).digest('hex'),
+            sha512: crypto.createHash('sha512').update(content).digest('hex'),
+          },
+          custom: { name: 'fw', version: String(targetN), targetFormat: 'BINARY' },
+        },
+      },
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.round.id;
@@ -170,7 +219,11 @@ async function restart(waitFor: string[], before: Record<string, number>): Promi
   const port = repo.coordinator.port;
   await startOn(repo.coordinator, port);
   expect(repo.coordinator.port).toBe(port);
-  await until(() => waitFor.every((k) => reconnects(k) > before[k]!), `watchers ${waitFor.join(', ')} to reconnect`, 30_000);
+  await until(
+    () => waitFor.every((k) => reconnects(k) > before[k]!),
+    `watchers ${waitFor.join(', ')} to reconnect`,
+    30_000,
+  );
 }
 
 const counts = () => Object.fromEntries(KEYHOLDERS.map((k) => [k, reconnects(k)]));
@@ -223,7 +276,13 @@ async function startOn(c: Coordinator, port = 0): Promise<Coordinator> {
 
 describe('SIGKILL at any moment of a round', () => {
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'tuf', keyholders: KEYHOLDERS, rootThreshold: 2, targetsThreshold: TARGETS_THRESHOLD, releaseRoot: true });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: KEYHOLDERS,
+      rootThreshold: 2,
+      targetsThreshold: TARGETS_THRESHOLD,
+      releaseRoot: true,
+    });
     for (const k of KEYHOLDERS) watchers[k] = new Watcher(repo.homes[k]!);
     await Promise.all(KEYHOLDERS.map((k) => watchers[k]!.waitFor(/watching as/)));
   }, 120_000);
@@ -270,7 +329,11 @@ describe('SIGKILL at any moment of a round', () => {
 
     await restart(early, before);
     // The round resumed with both signatures and is still short of its threshold.
-    const st = await admin<{ round: { state: string; progress: { signed: string[]; met: boolean }[] } }>(repo.coordinator, 'GET', `rounds/${id}`);
+    const st = await admin<{ round: { state: string; progress: { signed: string[]; met: boolean }[] } }>(
+      repo.coordinator,
+      'GET',
+      `rounds/${id}`,
+    );
     expect(st.body.round.state).toBe('open');
     expect([...st.body.round.progress[0]!.signed].sort()).toEqual(early);
     expect(st.body.round.progress[0]!.met).toBe(false);
@@ -291,14 +354,19 @@ describe('SIGKILL at any moment of a round', () => {
       const before = counts();
       await sigkill(repo.coordinator);
       const atKill = { sigs: signersOf(repo.dataDir, id).length, released: releaseRows(repo.dataDir, id).length };
-      phases.push(`${id}: killed after ${delay} ms with ${atKill.sigs} signature(s), ${atKill.released ? 'released' : 'not released'}`);
+      phases.push(
+        `${id}: killed after ${delay} ms with ${atKill.sigs} signature(s), ` +
+          `${atKill.released ? 'released' : 'not released'}`,
+      );
       noAckLost();
 
       await restart(KEYHOLDERS, before);
       await releasedIntact(id, { everyAcked: false });
     }
     const dup = Object.values(watchers).reduce((n, w) => n + (w.log.match(/SIG_DUPLICATE/g) ?? []).length, 0);
-    console.log(`crash (c):\n  ${phases.join('\n  ')}\n  watchers told SIG_DUPLICATE when re-sending after a reconnect: ${dup}`);
+    console.log(
+      `crash (c):\n  ${phases.join('\n  ')}\n  watchers told SIG_DUPLICATE when re-sending after a reconnect: ${dup}`,
+    );
   }, 150_000);
 
   it('(d) killed right at the threshold: the release after restart is identical across restarts and recoveries', async () => {
@@ -306,12 +374,22 @@ describe('SIGKILL at any moment of a round', () => {
     await Promise.all(Object.values(watchers).map((w) => w.stop()));
     const dataDir = repo.dataDir;
     const signOver = async (s: RawSocket, who: string, round: string) => {
-      const p = (await s.request({ type: 'round.get', round, ref: 'get' })).msg as Extract<ServerMessage, { type: 'round.payload' }>;
+      const p = (await s.request({ type: 'round.get', round, ref: 'get' })).msg as Extract<
+        ServerMessage,
+        { type: 'round.payload' }
+      >;
       expect(p.type).toBe('round.payload');
       const bytes = canonicalize(JSON.parse(p.signed), 'tuf');
       expect(crypto.createHash('sha256').update(bytes).digest('hex')).toBe(p.round.sha256);
       const k = keySigner(repo.keys[who]!);
-      return { type: 'signature.submit', ref: who, round, sha256: p.round.sha256, keyid: keyIdOf(k.publicKey, 'tuf'), sig: (await k.sign(bytes)).toString('hex') };
+      return {
+        type: 'signature.submit',
+        ref: who,
+        round,
+        sha256: p.round.sha256,
+        keyid: keyIdOf(k.publicKey, 'tuf'),
+        sig: (await k.sign(bytes)).toString('hex'),
+      };
     };
     const phases: string[] = [];
     // Kill a fixed time after the last signature was sent (racing its commit, the release that
@@ -369,7 +447,11 @@ describe('SIGKILL at any moment of a round', () => {
       const committed = sigs.includes('carol');
       const atKill = releaseRows(dataDir, id).length;
       const current = fs.readlinkSync(path.join(dataDir, 'releases', 'current'));
-      phases.push(`${id}: killed ${t.ms} ms after the ${t.on}: signature ${acked ? 'acknowledged' : committed ? 'committed, not acknowledged' : 'not committed'}, release ${atKill ? 'recorded' : 'not recorded'}, current -> ${current}`);
+      phases.push(
+        `${id}: killed ${t.ms} ms after the ${t.on}: signature ` +
+          `${acked ? 'acknowledged' : committed ? 'committed, not acknowledged' : 'not committed'}, release ` +
+          `${atKill ? 'recorded' : 'not recorded'}, current -> ${current}`,
+      );
 
       if (!committed) {
         // Lost before commit (and never acknowledged): carol signs again after the restart.
@@ -386,7 +468,8 @@ describe('SIGKILL at any moment of a round', () => {
         await startOn(repo.coordinator, port);
         const second = releasedOnce(dataDir, id);
         expect(second.seq).toBe(first.seq);
-        for (const [n, b] of Object.entries(first.files)) expect(second.files[n]!.equals(b), `${n} after the second restart`).toBe(true);
+        for (const [n, b] of Object.entries(first.files))
+          expect(second.files[n]!.equals(b), `${n} after the second restart`).toBe(true);
         allReleasesPublished(dataDir);
         continue;
       }
@@ -407,7 +490,8 @@ describe('SIGKILL at any moment of a round', () => {
         const recovered = releasedOnce(copy, id);
         expect(recovered.seq).toBe(first.seq);
         expect(Object.keys(recovered.files)).toEqual(Object.keys(first.files));
-        for (const [n, b] of Object.entries(first.files)) expect(recovered.files[n]!.equals(b), `${n} recovered from the copy`).toBe(true);
+        for (const [n, b] of Object.entries(first.files))
+          expect(recovered.files[n]!.equals(b), `${n} recovered from the copy`).toBe(true);
       } finally {
         await other.kill();
         fs.rmSync(path.dirname(copy), { recursive: true, force: true });
@@ -419,7 +503,8 @@ describe('SIGKILL at any moment of a round', () => {
       const second = releasedOnce(dataDir, id);
       expect(second.seq).toBe(first.seq);
       expect(Object.keys(second.files)).toEqual(Object.keys(first.files));
-      for (const [n, b] of Object.entries(first.files)) expect(second.files[n]!.equals(b), `${n} after the second restart`).toBe(true);
+      for (const [n, b] of Object.entries(first.files))
+        expect(second.files[n]!.equals(b), `${n} after the second restart`).toBe(true);
       allReleasesPublished(dataDir);
     }
     console.log(`crash (d):\n  ${phases.join('\n  ')}`);
@@ -437,7 +522,9 @@ describe('SIGKILL at any moment of a round', () => {
       const rounds = db.prepare("SELECT id FROM rounds WHERE state = 'released'").all() as { id: string }[];
       const rels = db.prepare('SELECT round_id FROM releases').all() as { round_id: string }[];
       expect(rels.map((r) => r.round_id).sort()).toEqual(rounds.map((r) => r.id).sort());
-      const events = db.prepare("SELECT json_extract(data, '$.round') AS round FROM audit WHERE event = 'round.released'").all() as { round: string }[];
+      const events = db
+        .prepare("SELECT json_extract(data, '$.round') AS round FROM audit WHERE event = 'round.released'")
+        .all() as { round: string }[];
       expect(events.map((e) => e.round).sort()).toEqual(rounds.map((r) => r.id).sort());
     });
     const leftovers = fs.readdirSync(path.join(repo.dataDir, 'releases')).filter((n) => n.startsWith('.'));

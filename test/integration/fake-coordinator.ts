@@ -7,7 +7,14 @@
  */
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { ClientMessageSchema, ServerMessageSchema, WIRE_VERSION, type ClientMessage, type RoundInfo, type ServerMessage } from '../../protocol/wire.js';
+import {
+  ClientMessageSchema,
+  ServerMessageSchema,
+  WIRE_VERSION,
+  type ClientMessage,
+  type RoundInfo,
+  type ServerMessage,
+} from '../../protocol/wire.js';
 import { canonicalOf, sha256hex } from './wire-client.js';
 
 export class FakeCoordinator {
@@ -37,10 +44,20 @@ export class FakeCoordinator {
 
   constructor(private readonly keyholder: string) {
     this.server.on('upgrade', (req, socket, head) => {
-      this.logins.push({ key: String(req.headers['x-quorum-key']), nonce: String(req.headers['x-quorum-nonce']), sig: Buffer.from(String(req.headers['x-quorum-signature']), 'base64') });
+      this.logins.push({
+        key: String(req.headers['x-quorum-key']),
+        nonce: String(req.headers['x-quorum-nonce']),
+        sig: Buffer.from(String(req.headers['x-quorum-signature']), 'base64'),
+      });
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const send = (m: ServerMessage) => ws.send(JSON.stringify(ServerMessageSchema.parse(m)));
-        send({ type: 'hello', version: WIRE_VERSION, serverId: this.serverId, keyholder: this.keyholder, dialect: 'tuf' });
+        send({
+          type: 'hello',
+          version: WIRE_VERSION,
+          serverId: this.serverId,
+          keyholder: this.keyholder,
+          dialect: 'tuf',
+        });
         ws.on('message', (data) => {
           const m = ClientMessageSchema.parse(JSON.parse(data.toString()));
           this.received.push(m);
@@ -53,10 +70,16 @@ export class FakeCoordinator {
             case 'rounds.list':
               return send({ type: 'rounds', ref, rounds: [...this.rounds.values()].map((r) => r.round) });
             case 'released.get':
-              return send({ type: 'released', ref, roots: this.roots.filter((r) => r.version > m.afterRootVersion), targets: this.targets });
+              return send({
+                type: 'released',
+                ref,
+                roots: this.roots.filter((r) => r.version > m.afterRootVersion),
+                targets: this.targets,
+              });
             case 'round.get': {
               const r = this.rounds.get(this.answers.get(m.round) ?? m.round);
-              if (!r) return send({ type: 'error', ref, code: 'ROUND_NOT_FOUND', message: 'no such round', fatal: false });
+              if (!r)
+                return send({ type: 'error', ref, code: 'ROUND_NOT_FOUND', message: 'no such round', fatal: false });
               return send({ type: 'round.payload', ref, round: r.round, signed: r.signed });
             }
             case 'signature.submit': {
@@ -64,7 +87,13 @@ export class FakeCoordinator {
               return send({ type: 'signature.accepted', ref, round: r.round });
             }
             default:
-              return send({ type: 'error', ref, code: 'ROUND_NOT_FOUND', message: `the fake coordinator does not answer ${m.type}`, fatal: false });
+              return send({
+                type: 'error',
+                ref,
+                code: 'ROUND_NOT_FOUND',
+                message: `the fake coordinator does not answer ${m.type}`,
+                fatal: false,
+              });
           }
         });
       });
@@ -77,12 +106,31 @@ export class FakeCoordinator {
     return this;
   }
 
-  /** Serve round `id` with this `signed` text, claiming `sha256` (default: the true one) and the round fields in `info`. */
-  serve(id: string, role: 'root' | 'targets', signedText: string, sha256 = sha256hex(canonicalOf(signedText, role, 'tuf')), info: Partial<RoundInfo> = {}): void {
+  /**
+   * Serve round `id` with this `signed` text, claiming `sha256` (default: the true one) and the round fields in `info`.
+   */
+  serve(
+    id: string,
+    role: 'root' | 'targets',
+    signedText: string,
+    sha256 = sha256hex(canonicalOf(signedText, role, 'tuf')),
+    info: Partial<RoundInfo> = {},
+  ): void {
     const version = (JSON.parse(signedText) as { version: number }).version;
     this.rounds.set(id, {
       signed: signedText,
-      round: { id, role, version, state: 'open', reason: 'routine', deadline: new Date(Date.now() + 86_400_000).toISOString(), createdAt: new Date().toISOString(), sha256, progress: [], ...info },
+      round: {
+        id,
+        role,
+        version,
+        state: 'open',
+        reason: 'routine',
+        deadline: new Date(Date.now() + 86_400_000).toISOString(),
+        createdAt: new Date().toISOString(),
+        sha256,
+        progress: [],
+        ...info,
+      },
     });
   }
 
@@ -92,7 +140,10 @@ export class FakeCoordinator {
   }
 
   submissions(round?: string): Extract<ClientMessage, { type: 'signature.submit' }>[] {
-    return this.received.filter((m): m is Extract<ClientMessage, { type: 'signature.submit' }> => m.type === 'signature.submit' && (round === undefined || m.round === round));
+    return this.received.filter(
+      (m): m is Extract<ClientMessage, { type: 'signature.submit' }> =>
+        m.type === 'signature.submit' && (round === undefined || m.round === round),
+    );
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,18 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import type { FrostCommitment, FrostSignRequest } from '../../protocol/frost.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { FrostStore, type FrostKeyholder } from '../../signer-client/frost-store.js';
-import { auditEvents, background, frostIdentities, frostJoin, newRepo, PASSPHRASE, quorum, signer, until, type Repo } from './harness.js';
+import {
+  auditEvents,
+  background,
+  frostIdentities,
+  frostJoin,
+  newRepo,
+  PASSPHRASE,
+  quorum,
+  signer,
+  until,
+  type Repo,
+} from './harness.js';
 import { canonicalOf, connect, keySigner, type WireClient } from './wire-client.js';
 import fs from 'node:fs';
 
@@ -40,17 +51,36 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     if (last) await quorum(['round', 'cancel', last, '--reason', 'next case', '--data-dir', repo.dataDir]);
     const fw = path.join(repo.dir, `fw-${++seq}.bin`);
     fs.writeFileSync(fw, `firmware ${seq}\n`);
-    const r = await quorum(['round', 'open', 'targets', '--reason', `release ${seq}`, '--add', fw, '--name', 'fw', '--version', String(seq), '--data-dir', repo.dataDir]);
+    const r = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--reason',
+      `release ${seq}`,
+      '--add',
+      fw,
+      '--name',
+      'fw',
+      '--version',
+      String(seq),
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const id = /opened round (\S+)/.exec(r.stdout)![1]!;
     last = id;
-    const p = (await carol.request({ type: 'round.get', round: id })) as Extract<ServerMessage, { type: 'round.payload' }>;
+    const p = (await carol.request({ type: 'round.get', round: id })) as Extract<
+      ServerMessage,
+      { type: 'round.payload' }
+    >;
     return { id, session: `${id}.dkg-grp`, message: canonicalOf(p.signed, 'targets', 'tuf') };
   }
 
   /** alice and bob sign with quorum-signer frost sign; both must succeed and the round be released. */
   async function honestSign(id: string): Promise<string> {
-    const procs = ['alice', 'bob'].map((k) => background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '60']));
+    const procs = ['alice', 'bob'].map((k) =>
+      background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '60']),
+    );
     const logs: string[] = [];
     for (const p of procs) {
       const r = await p.done;
@@ -60,7 +90,9 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     expect(repo.coordinator.log).toContain(`round ${id}: signature of FROST group grp by alice, bob stored`);
     const version = Number(/^targets-v(\d+)-/.exec(id)![1]);
     await until(() => {
-      const t = JSON.parse(fs.readFileSync(path.join(current(), 'targets.json'), 'utf8')) as { signed: { version: number } };
+      const t = JSON.parse(fs.readFileSync(path.join(current(), 'targets.json'), 'utf8')) as {
+        signed: { version: number };
+      };
       return t.signed.version === version;
     }, `targets v${version} release`);
     return logs.join('\n');
@@ -70,13 +102,44 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
 
   beforeAll(async () => {
     process.env.QUORUM_FROST_SIGN_TIMEOUT_MS = String(TIMEOUT_MS);
-    repo = await newRepo({ dialect: 'tuf', keyholders: names, rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: names,
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+      releaseRoot: true,
+    });
     await frostIdentities(repo, names);
-    const open = await quorum(['frost', 'create', '--name', 'grp', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--reason', '2-of-3 release group', '--data-dir', repo.dataDir]);
+    const open = await quorum([
+      'frost',
+      'create',
+      '--name',
+      'grp',
+      '--threshold',
+      '2',
+      ...names.flatMap((n) => ['--participant', n]),
+      '--reason',
+      '2-of-3 release group',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(open.code, open.stderr).toBe(0);
     const joins = names.map((k) => frostJoin(repo.homes[k]!, 'dkg-grp'));
     for (const j of joins) expect((await j.done).code, j.log()).toBe(0);
-    const r = await quorum(['round', 'open', 'root', '--reason', 'group signs targets', '--add-key', 'targets=frost:grp', '--remove-key', 'targets=alice', '--data-dir', repo.dataDir]);
+    const r = await quorum([
+      'round',
+      'open',
+      'root',
+      '--reason',
+      'group signs targets',
+      '--add-key',
+      'targets=frost:grp',
+      '--remove-key',
+      'targets=alice',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const id = /opened round (\S+)/.exec(r.stdout)![1]!;
     expect((await signer(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
@@ -98,30 +161,47 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
   ] as const) {
     it(`carol commits ${label}: refused on arrival and she is excluded; alice and bob sign`, async () => {
       const { id, session } = await openRound();
-      const bad = await carol.request({ type: 'frost.sign.commitment', session, commitment: forge(kh.commitSync(session)) });
+      const bad = await carol.request({
+        type: 'frost.sign.commitment',
+        session,
+        commitment: forge(kh.commitSync(session)),
+      });
       expect(bad.type === 'error' && bad.code, JSON.stringify(bad)).toBe('FROST_COMMITMENT_INVALID');
       expect((await status(session)).excluded).toEqual([3]);
       // Excluded for this session: a valid commitment later is refused too.
       const again = await carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
       expect(again.type === 'error' && again.code).toBe('CEREMONY_CONFLICT');
       await honestSign(id);
-      const audit = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'frost.sign.bad-commitment' && e.data.round === session);
+      const audit = (await auditEvents(repo.dataDir)).filter(
+        (e) => e.event === 'frost.sign.bad-commitment' && e.data.round === session,
+      );
       expect(audit.map((e) => e.data.keyholder)).toEqual(['carol']);
     }, 120_000);
   }
 
-  it('carol accuses an honest participant with frost.refuse: the coordinator checks the commitment and excludes carol, not alice', async () => {
-    const { id, session } = await openRound();
-    await carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
-    const alice = background(['frost', 'sign', id, '--yes', '--home', repo.homes.alice!, '--timeout-s', '60']);
-    const req = await until(async () => (await status(session)).request, 'the attempt with alice and carol');
-    expect(req.commitments.map((c) => c.identifier)).toEqual([1, 3]);
-    const ack = (await carol.request({ type: 'frost.refuse', session: req.session, code: 'FROST_COMMITMENT_INVALID', message: 'alice cheated', participants: [1] })) as SignStatus;
-    expect(ack.excluded).toEqual([3]);
-    const bob = background(['frost', 'sign', id, '--yes', '--home', repo.homes.bob!, '--timeout-s', '60']);
-    for (const p of [alice, bob]) expect((await p.done).code, p.log()).toBe(0);
-    expect(repo.coordinator.log).toContain(`round ${id}: signature of FROST group grp by alice, bob stored`);
-  }, 120_000);
+  it(
+    'carol accuses an honest participant with frost.refuse: the coordinator checks the commitment and excludes ' +
+      'carol, not alice',
+    async () => {
+      const { id, session } = await openRound();
+      await carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
+      const alice = background(['frost', 'sign', id, '--yes', '--home', repo.homes.alice!, '--timeout-s', '60']);
+      const req = await until(async () => (await status(session)).request, 'the attempt with alice and carol');
+      expect(req.commitments.map((c) => c.identifier)).toEqual([1, 3]);
+      const ack = (await carol.request({
+        type: 'frost.refuse',
+        session: req.session,
+        code: 'FROST_COMMITMENT_INVALID',
+        message: 'alice cheated',
+        participants: [1],
+      })) as SignStatus;
+      expect(ack.excluded).toEqual([3]);
+      const bob = background(['frost', 'sign', id, '--yes', '--home', repo.homes.bob!, '--timeout-s', '60']);
+      for (const p of [alice, bob]) expect((await p.done).code, p.log()).toBe(0);
+      expect(repo.coordinator.log).toContain(`round ${id}: signature of FROST group grp by alice, bob stored`);
+    },
+    120_000,
+  );
 
   it('carol answers with a non-canonical share (s + L): refused as a bad share naming her; alice and bob sign', async () => {
     const { id, session, message } = await openRound();
@@ -131,7 +211,11 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     const share = kh.signSync(req, message);
     const v = BigInt(`0x${Buffer.from(share.share, 'hex').reverse().toString('hex')}`) + L;
     const forged = Buffer.from(v.toString(16).padStart(64, '0'), 'hex').reverse().toString('hex');
-    const bad = await carol.request({ type: 'frost.sign.share', session: req.session, share: { identifier: 3, share: forged } });
+    const bad = await carol.request({
+      type: 'frost.sign.share',
+      session: req.session,
+      share: { identifier: 3, share: forged },
+    });
     expect(bad.type === 'error' && bad.code, JSON.stringify(bad)).toBe('FROST_BAD_SIGNATURE_SHARE');
     expect((await status(session)).excluded).toEqual([3]);
     const bob = background(['frost', 'sign', id, '--yes', '--home', repo.homes.bob!, '--timeout-s', '60']);
@@ -147,23 +231,31 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     const eager = async () => {
       const st = await status(session);
       if (st.excluded.includes(3)) excluded = true;
-      if (st.done || st.excluded.includes(3) || st.committed.includes(3) || (st.request && st.request.commitments.some((c) => c.identifier === 3))) {
+      if (
+        st.done ||
+        st.excluded.includes(3) ||
+        st.committed.includes(3) ||
+        (st.request && st.request.commitments.some((c) => c.identifier === 3))
+      ) {
         if (st.request?.commitments.some((c) => c.identifier === 3)) inAttempt = st.request;
         return;
       }
       const r = await carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
       if (r.type === 'frost.sign.status') commits++;
     };
-    const ours = (m: ServerMessage) => (m.type === 'frost.sign.abort' && m.session.startsWith(`${session}.`)) || (m.type === 'frost.sign.request' && m.request.session.startsWith(`${session}.`));
+    const ours = (m: ServerMessage) =>
+      (m.type === 'frost.sign.abort' && m.session.startsWith(`${session}.`)) ||
+      (m.type === 'frost.sign.request' && m.request.session.startsWith(`${session}.`));
     carol.ws.on('message', (data) => {
       const m = JSON.parse(data.toString()) as ServerMessage;
       // An attempt of hers aborted: commit again at once, ahead of the honest participants.
-      if (m.type === 'frost.sign.abort' && m.session.startsWith(`${session}.`)) void carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
+      if (m.type === 'frost.sign.abort' && m.session.startsWith(`${session}.`))
+        void carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
       else if (ours(m)) void eager();
     });
     const poll = setInterval(() => void eager().catch(() => undefined), 50);
     await eager();
-    await until(() => commits >= 1, 'carol\'s first commitment');
+    await until(() => commits >= 1, "carol's first commitment");
     const started = Date.now();
     try {
       await honestSign(id);
@@ -174,9 +266,15 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     expect(excluded).toBe(true); // and then left out of the session
     expect(Date.now() - started).toBeLessThan(30_000);
     // One attempt lost to her silence, not one per attempt.
-    const lost = repo.coordinator.log.split('\n').filter((l) => l.includes(`FROST session ${session}: attempt`) && l.includes('aborted: no signature share from carol'));
+    const lost = repo.coordinator.log
+      .split('\n')
+      .filter(
+        (l) => l.includes(`FROST session ${session}: attempt`) && l.includes('aborted: no signature share from carol'),
+      );
     expect(lost, repo.coordinator.log).toHaveLength(1);
-    const timeouts = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'frost.sign.timeout' && e.data.round === session);
+    const timeouts = (await auditEvents(repo.dataDir)).filter(
+      (e) => e.event === 'frost.sign.timeout' && e.data.round === session,
+    );
     expect(timeouts.map((e) => e.data.excluded)).toEqual([[3]]);
   }, 120_000);
 });

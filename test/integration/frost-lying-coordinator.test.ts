@@ -44,7 +44,10 @@ describe('a lying coordinator cannot hold or split a FROST group key', () => {
       members.push({ name, fingerprint: publicKeyFrom(kf.publicKey).fingerprint, identityKey });
     }
     // Each pins the keys the others enrolled with, as keyholders exchange them out of band.
-    for (const name of names) FrostStore.open(path.join(homes[name]!, 'frost')).pinParticipants(names.filter((o) => o !== name).map((o) => ({ name: o, publicKey: pems[o]! })));
+    for (const name of names)
+      FrostStore.open(path.join(homes[name]!, 'frost')).pinParticipants(
+        names.filter((o) => o !== name).map((o) => ({ name: o, publicKey: pems[o]! })),
+      );
   });
   afterAll(async () => {
     await fake?.close();
@@ -55,7 +58,16 @@ describe('a lying coordinator cannot hold or split a FROST group key', () => {
   async function ceremony(lie: Lie, id: string) {
     await fake?.close();
     fake = await new LyingFrostCoordinator(lie, id, 2, members).start();
-    for (const name of names) fs.writeFileSync(path.join(homes[name]!, 'config.json'), JSON.stringify({ server: fake.url, pin: null, keyFile: path.join(dir, `${name}.key.json`), unsafeAllowPlaintext: false }));
+    for (const name of names)
+      fs.writeFileSync(
+        path.join(homes[name]!, 'config.json'),
+        JSON.stringify({
+          server: fake.url,
+          pin: null,
+          keyFile: path.join(dir, `${name}.key.json`),
+          unsafeAllowPlaintext: false,
+        }),
+      );
     const joins = names.map((n) => frostJoin(homes[n]!, id));
     const results = await Promise.all(joins.map((j) => j.done));
     return results.map((r, i) => ({ ...r, log: joins[i]!.log() }));
@@ -70,34 +82,53 @@ describe('a lying coordinator cannot hold or split a FROST group key', () => {
     }
   }
 
-  it('hands each participant a different identity set to decrypt the round-2 shares: every participant refuses before encrypting anything, and the coordinator holds no group key', async () => {
-    const results = await ceremony('split-identities', 'dkg-mitm');
-    for (const [i, r] of results.entries()) {
-      expect(r.code, `${names[i]}: ${r.log}`).not.toBe(0);
-      expect(r.log).toMatch(/FROST_IDENTITY_UNVERIFIED/);
-    }
-    // Nothing was encrypted to the coordinator's keys, so it has nothing to reconstruct or sign with.
-    expect(fake!.messages('frost.dkg.round2')).toEqual([]);
-    for (const name of names) expect(fake!.stolenSignature(name, Buffer.from('firmware the participants never saw'))).toBeNull();
-    // Each named the two participants the coordinator played in its view, not itself.
-    const refusals = fake!.received.filter((x) => x.msg.type === 'frost.refuse');
-    expect(refusals.map((x) => [x.from, x.msg.type === 'frost.refuse' && x.msg.code, x.msg.type === 'frost.refuse' && x.msg.participants]).sort()).toEqual([
-      ['alice', 'FROST_IDENTITY_UNVERIFIED', [2, 3]],
-      ['bob', 'FROST_IDENTITY_UNVERIFIED', [1, 3]],
-      ['carol', 'FROST_IDENTITY_UNVERIFIED', [1, 2]],
-    ]);
-    noShares();
-  }, 180_000);
+  it(
+    'hands each participant a different identity set to decrypt the round-2 shares: every participant refuses ' +
+      'before encrypting anything, and the coordinator holds no group key',
+    async () => {
+      const results = await ceremony('split-identities', 'dkg-mitm');
+      for (const [i, r] of results.entries()) {
+        expect(r.code, `${names[i]}: ${r.log}`).not.toBe(0);
+        expect(r.log).toMatch(/FROST_IDENTITY_UNVERIFIED/);
+      }
+      // Nothing was encrypted to the coordinator's keys, so it has nothing to reconstruct or sign with.
+      expect(fake!.messages('frost.dkg.round2')).toEqual([]);
+      for (const name of names)
+        expect(fake!.stolenSignature(name, Buffer.from('firmware the participants never saw'))).toBeNull();
+      // Each named the two participants the coordinator played in its view, not itself.
+      const refusals = fake!.received.filter((x) => x.msg.type === 'frost.refuse');
+      expect(
+        refusals
+          .map((x) => [
+            x.from,
+            x.msg.type === 'frost.refuse' && x.msg.code,
+            x.msg.type === 'frost.refuse' && x.msg.participants,
+          ])
+          .sort(),
+      ).toEqual([
+        ['alice', 'FROST_IDENTITY_UNVERIFIED', [2, 3]],
+        ['bob', 'FROST_IDENTITY_UNVERIFIED', [1, 3]],
+        ['carol', 'FROST_IDENTITY_UNVERIFIED', [1, 2]],
+      ]);
+      noShares();
+    },
+    180_000,
+  );
 
-  it('forwards different round-1 packages to different participants: the transcripts differ, nobody agrees and nobody keeps a share', async () => {
-    const results = await ceremony('split-round1', 'dkg-split');
-    for (const [i, r] of results.entries()) {
-      expect(r.code, `${names[i]}: ${r.log}`).not.toBe(0);
-      expect(r.log).toMatch(/FROST_TRANSCRIPT_MISMATCH/);
-    }
-    expect(fake!.messages('frost.dkg.confirm')).toEqual([]);
-    noShares();
-  }, 180_000);
+  it(
+    'forwards different round-1 packages to different participants: the transcripts differ, nobody agrees and ' +
+      'nobody keeps a share',
+    async () => {
+      const results = await ceremony('split-round1', 'dkg-split');
+      for (const [i, r] of results.entries()) {
+        expect(r.code, `${names[i]}: ${r.log}`).not.toBe(0);
+        expect(r.log).toMatch(/FROST_TRANSCRIPT_MISMATCH/);
+      }
+      expect(fake!.messages('frost.dkg.confirm')).toEqual([]);
+      noShares();
+    },
+    180_000,
+  );
 
   it('declares the group agreed with a transcript signature carol never made: nobody keeps a share', async () => {
     const results = await ceremony('forged-agreement', 'dkg-forged');

@@ -11,7 +11,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../protocol/canonical.js';
-import { auditEvents, background, frostIdentities, frostJoin, newRepo, quorum, signer, until, type Repo } from './harness.js';
+import {
+  auditEvents,
+  background,
+  frostIdentities,
+  frostJoin,
+  newRepo,
+  quorum,
+  signer,
+  until,
+  type Repo,
+} from './harness.js';
 
 const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
 
@@ -29,7 +39,14 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
 
   beforeAll(async () => {
     process.env.QUORUM_FROST_SIGN_TIMEOUT_MS = '10000';
-    repo = await newRepo({ dialect: 'tuf', keyholders: names, rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: names,
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+      releaseRoot: true,
+    });
     await frostIdentities(repo, names);
   }, 120_000);
   afterAll(async () => {
@@ -37,15 +54,46 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
   });
 
   it('runs the 3-of-5 DKG and makes the group the targets key', async () => {
-    const open = await quorum(['frost', 'create', '--name', 'five', '--threshold', '3', ...names.flatMap((n) => ['--participant', n]), '--reason', '3-of-5 release group', '--data-dir', repo.dataDir]);
+    const open = await quorum([
+      'frost',
+      'create',
+      '--name',
+      'five',
+      '--threshold',
+      '3',
+      ...names.flatMap((n) => ['--participant', n]),
+      '--reason',
+      '3-of-5 release group',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(open.code, open.stderr).toBe(0);
     const joins = names.map((k) => frostJoin(repo.homes[k]!, 'dkg-five'));
     for (const j of joins) expect((await j.done).code, j.log()).toBe(0);
-    const groups = JSON.parse((await quorum(['frost', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as { name: string; groupPublicKey: string }[];
+    const groups = JSON.parse((await quorum(['frost', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
+      name: string;
+      groupPublicKey: string;
+    }[];
     const hex = groups.find((g) => g.name === 'five')!.groupPublicKey;
-    groupKey = crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(hex, 'hex')]), format: 'der', type: 'spki' });
+    groupKey = crypto.createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(hex, 'hex')]),
+      format: 'der',
+      type: 'spki',
+    });
 
-    const r = await quorum(['round', 'open', 'root', '--reason', 'group signs targets', '--add-key', 'targets=frost:five', '--remove-key', 'targets=alice', '--data-dir', repo.dataDir]);
+    const r = await quorum([
+      'round',
+      'open',
+      'root',
+      '--reason',
+      'group signs targets',
+      '--add-key',
+      'targets=frost:five',
+      '--remove-key',
+      'targets=alice',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const id = /opened round (\S+)/.exec(r.stdout)![1]!;
     expect((await signer(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
@@ -58,23 +106,55 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
     for (const [i, subset] of all.entries()) {
       const fw = path.join(repo.dir, `fw-${i}.bin`);
       fs.writeFileSync(fw, `firmware ${i}\n`);
-      const r = await quorum(['round', 'open', 'targets', '--reason', `release ${i} by ${subset.join(', ')}`, '--add', fw, '--name', 'fw', '--version', String(i), '--data-dir', repo.dataDir]);
+      const r = await quorum([
+        'round',
+        'open',
+        'targets',
+        '--reason',
+        `release ${i} by ${subset.join(', ')}`,
+        '--add',
+        fw,
+        '--name',
+        'fw',
+        '--version',
+        String(i),
+        '--data-dir',
+        repo.dataDir,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const id = /opened round (\S+)/.exec(r.stdout)![1]!;
-      const procs = subset.map((k) => background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '90']));
+      const procs = subset.map((k) =>
+        background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '90']),
+      );
       for (const p of procs) expect((await p.done).code, p.log()).toBe(0);
-      expect(repo.coordinator.log).toContain(`round ${id}: signature of FROST group five by ${subset.join(', ')} stored`);
-      await until(async () => {
-        const t = JSON.parse(fs.readFileSync(path.join(current(), 'targets.json'), 'utf8')) as { signed: { version: number } };
-        return t.signed.version === i + 1;
-      }, `targets v${i + 1} release`);
-      const t = JSON.parse(fs.readFileSync(path.join(current(), 'targets.json'), 'utf8')) as { signed: unknown; signatures: { sig: string }[] };
+      expect(repo.coordinator.log).toContain(
+        `round ${id}: signature of FROST group five by ${subset.join(', ')} stored`,
+      );
+      await until(
+        async () => {
+          const t = JSON.parse(fs.readFileSync(path.join(current(), 'targets.json'), 'utf8')) as {
+            signed: { version: number };
+          };
+          return t.signed.version === i + 1;
+        },
+        `targets v${i + 1} release`,
+      );
+      const t = JSON.parse(fs.readFileSync(path.join(current(), 'targets.json'), 'utf8')) as {
+        signed: unknown;
+        signatures: { sig: string }[];
+      };
       expect(t.signatures).toHaveLength(1);
-      expect(crypto.verify(null, canonicalize(t.signed, 'tuf'), groupKey, Buffer.from(t.signatures[0]!.sig, 'hex'))).toBe(true);
+      expect(
+        crypto.verify(null, canonicalize(t.signed, 'tuf'), groupKey, Buffer.from(t.signatures[0]!.sig, 'hex')),
+      ).toBe(true);
     }
     const v = await quorum(['verify', current(), '--root', path.join(current(), '1.root.json')]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    const signers = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'signature.accepted' && String(e.data.keyholder).startsWith('frost:five'));
-    expect(new Set(signers.map((e) => e.data.keyholder))).toEqual(new Set(all.map((s) => `frost:five (${s.join(', ')})`)));
+    const signers = (await auditEvents(repo.dataDir)).filter(
+      (e) => e.event === 'signature.accepted' && String(e.data.keyholder).startsWith('frost:five'),
+    );
+    expect(new Set(signers.map((e) => e.data.keyholder))).toEqual(
+      new Set(all.map((s) => `frost:five (${s.join(', ')})`)),
+    );
   }, 300_000);
 });

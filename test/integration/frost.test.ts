@@ -15,11 +15,30 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { dkgFinish, dkgRound2, dkgStart, signIdentity, signTranscript, transcriptDigest } from '../../protocol/frost.js';
+import {
+  dkgFinish,
+  dkgRound2,
+  dkgStart,
+  signIdentity,
+  signTranscript,
+  transcriptDigest,
+} from '../../protocol/frost.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { connect, keySigner } from './wire-client.js';
-import { admin, background, frostJoin, frostPins, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, until, type Repo } from './harness.js';
+import {
+  admin,
+  background,
+  frostJoin,
+  frostPins,
+  newRepo,
+  PASSPHRASE,
+  quorum,
+  signer,
+  TEST_SCRYPT_N,
+  until,
+  type Repo,
+} from './harness.js';
 
 interface DkgStatus {
   state: string;
@@ -41,7 +60,13 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
 
   beforeAll(async () => {
     process.env.QUORUM_FROST_SIGN_TIMEOUT_MS = '3000'; // a dropped signer is given up on quickly
-    repo = await newRepo({ dialect: 'tuf', keyholders: names, rootKeyholders: ['alice'], rootThreshold: 1, targetsThreshold: 1 });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: names,
+      rootKeyholders: ['alice'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+    });
   }, 120_000);
   afterAll(async () => {
     await repo?.coordinator.kill();
@@ -59,16 +84,67 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     // Each participant pins the others' signing keys (from them, not from the coordinator).
     await frostPins(repo, names);
     // A ceremony needs every participant's identity; an unknown keyholder is refused.
-    const bad = await quorum(['fleet-ca', 'create', '--frost', '--name', 'nope', '--threshold', '2', '--participant', 'alice', '--participant', 'mallory', '--fleet-name', 'X', '--reason', 'r', '--data-dir', repo.dataDir]);
+    const bad = await quorum([
+      'fleet-ca',
+      'create',
+      '--frost',
+      '--name',
+      'nope',
+      '--threshold',
+      '2',
+      '--participant',
+      'alice',
+      '--participant',
+      'mallory',
+      '--fleet-name',
+      'X',
+      '--reason',
+      'r',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/KEYHOLDER_UNKNOWN|mallory/);
 
     // --participant and --holder do not mix (a FROST CA has no holder).
-    const mixed = await quorum(['fleet-ca', 'create', '--name', 'x', '--threshold', '2', '--participant', 'alice', '--participant', 'bob', '--holder', 'carol', '--fleet-name', 'X', '--reason', 'r', '--data-dir', repo.dataDir]);
+    const mixed = await quorum([
+      'fleet-ca',
+      'create',
+      '--name',
+      'x',
+      '--threshold',
+      '2',
+      '--participant',
+      'alice',
+      '--participant',
+      'bob',
+      '--holder',
+      'carol',
+      '--fleet-name',
+      'X',
+      '--reason',
+      'r',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toMatch(/no --holder/);
     // The issue's form: --threshold and --participant make it a FROST CA (--frost is optional).
-    const open = await quorum(['fleet-ca', 'create', '--name', 'fleet', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--fleet-name', 'ACME Fleet Root', '--reason', 'new FROST fleet root', '--data-dir', repo.dataDir]);
+    const open = await quorum([
+      'fleet-ca',
+      'create',
+      '--name',
+      'fleet',
+      '--threshold',
+      '2',
+      ...names.flatMap((n) => ['--participant', n]),
+      '--fleet-name',
+      'ACME Fleet Root',
+      '--reason',
+      'new FROST fleet root',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(open.code, open.stderr).toBe(0);
     expect(open.stdout).toContain('dkg-fleet');
 
@@ -87,7 +163,9 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     const c = join(repo.homes.carol!, 'dkg-fleet');
     const results = await Promise.all([a.done, b.done, c.done]);
     results.forEach((r, i) => expect(r.code, `${names[i]}: ${r.stdout}\n${r.stderr}`).toBe(0));
-    const keys = results.map((r) => lastJson<{ groupPublicKey: string; identifier: number; shareFile: string }>(r.stdout));
+    const keys = results.map((r) =>
+      lastJson<{ groupPublicKey: string; identifier: number; shareFile: string }>(r.stdout),
+    );
     const final = await status();
     expect(final.state).toBe('done');
     expect(final.group?.groupPublicKey).toMatch(/^[0-9a-f]{64}$/);
@@ -107,188 +185,363 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     }
 
     // The group key is the fleet root CA's key, and its certificate round is open.
-    const cas = JSON.parse((await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as { name: string; kind: string; algorithm: string; issued: boolean }[];
-    expect(cas).toEqual([expect.objectContaining({ name: 'fleet', kind: 'frost', algorithm: 'ed25519', issued: false })]);
-    const certs = JSON.parse((await quorum(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as { id: string; ca: string; profile: string; state: string }[];
+    const cas = JSON.parse((await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
+      name: string;
+      kind: string;
+      algorithm: string;
+      issued: boolean;
+    }[];
+    expect(cas).toEqual([
+      expect.objectContaining({ name: 'fleet', kind: 'frost', algorithm: 'ed25519', issued: false }),
+    ]);
+    const certs = JSON.parse((await quorum(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as {
+      id: string;
+      ca: string;
+      profile: string;
+      state: string;
+    }[];
     expect(certs).toEqual([expect.objectContaining({ ca: 'fleet', profile: 'fleet-root', state: 'open' })]);
     const audit = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
     expect(audit.code, audit.stderr).toBe(0);
     expect(path.isAbsolute(repo.dataDir)).toBe(true);
   }, 180_000);
 
-  it('signs the fleet root with the group: a participant drops after committing, the round restarts with another subset; nonce reuse is refused; openssl accepts the certificate', async () => {
-    const certs = JSON.parse((await quorum(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as { id: string }[];
-    const roundId = certs[0]!.id;
-    const group = (await status()).group!;
-    for (const k of names) {
-      const r = await signer(['cert', 'review', roundId, '--home', repo.homes[k]!]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain('ACME Fleet Root');
-    }
-    // carol commits (through a raw connection) and then never sends her share.
-    const carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
-    await carol.hello;
-    const kh = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockShare(group.groupPublicKey, PASSPHRASE);
-    const commitment = kh.commitSync(roundId);
-    const ack = await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment });
-    expect(ack.type, JSON.stringify(ack)).toBe('frost.sign.status');
+  it(
+    'signs the fleet root with the group: a participant drops after committing, the round restarts with another ' +
+      'subset; nonce reuse is refused; openssl accepts the certificate',
+    async () => {
+      const certs = JSON.parse((await quorum(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as {
+        id: string;
+      }[];
+      const roundId = certs[0]!.id;
+      const group = (await status()).group!;
+      for (const k of names) {
+        const r = await signer(['cert', 'review', roundId, '--home', repo.homes[k]!]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain('ACME Fleet Root');
+      }
+      // carol commits (through a raw connection) and then never sends her share.
+      const carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
+      await carol.hello;
+      const kh = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockShare(group.groupPublicKey, PASSPHRASE);
+      const commitment = kh.commitSync(roundId);
+      const ack = await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment });
+      expect(ack.type, JSON.stringify(ack)).toBe('frost.sign.status');
 
-    const out = (k: string) => path.join(repo.dir, `fleet-root-${k}.pem`);
-    const signProc = (k: string) => {
-      const b = background(['cert', 'sign', roundId, '--yes', '--out', out(k), '--home', repo.homes[k]!, '--timeout-s', '60']);
-      return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
-    };
-    const alice = signProc('alice');
-    // Attempt 1 is alice and carol; carol stays silent.
-    const first = await until(async () => {
-      const st = (await carol.request({ type: 'frost.sign.get', session: roundId })) as Extract<ServerMessage, { type: 'frost.sign.status' }>;
-      return st.request && st.request.commitments.length === 2 ? st.request : null;
-    }, 'attempt 1 with alice and carol');
-    expect(first.commitments.map((c) => c.identifier)).toEqual([1, 3]);
-    const bob = signProc('bob');
-    const [ra, rb] = await Promise.all([alice, bob]);
-    expect(ra.code, ra.log).toBe(0);
-    expect(rb.code, rb.log).toBe(0);
-    expect(repo.coordinator.log).toMatch(/aborted: no signature share from carol/);
-    expect(carol.received.some((m) => m.type === 'frost.sign.abort')).toBe(true);
+      const out = (k: string) => path.join(repo.dir, `fleet-root-${k}.pem`);
+      const signProc = (k: string) => {
+        const b = background([
+          'cert',
+          'sign',
+          roundId,
+          '--yes',
+          '--out',
+          out(k),
+          '--home',
+          repo.homes[k]!,
+          '--timeout-s',
+          '60',
+        ]);
+        return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
+      };
+      const alice = signProc('alice');
+      // Attempt 1 is alice and carol; carol stays silent.
+      const first = await until(async () => {
+        const st = (await carol.request({ type: 'frost.sign.get', session: roundId })) as Extract<
+          ServerMessage,
+          { type: 'frost.sign.status' }
+        >;
+        return st.request && st.request.commitments.length === 2 ? st.request : null;
+      }, 'attempt 1 with alice and carol');
+      expect(first.commitments.map((c) => c.identifier)).toEqual([1, 3]);
+      const bob = signProc('bob');
+      const [ra, rb] = await Promise.all([alice, bob]);
+      expect(ra.code, ra.log).toBe(0);
+      expect(rb.code, rb.log).toBe(0);
+      expect(repo.coordinator.log).toMatch(/aborted: no signature share from carol/);
+      expect(carol.received.some((m) => m.type === 'frost.sign.abort')).toBe(true);
 
-    // carol's nonce answered nothing, but it may answer only one request: a first use signs, a
-    // second, different request with the same commitment is refused by her store.
-    const payload = (await carol.request({ type: 'cert.get', round: roundId })) as Extract<ServerMessage, { type: 'cert.payload' }>;
-    const tbs = Buffer.from(payload.tbs, 'base64');
-    const late = kh.signSync(first, tbs);
-    expect(late.identifier).toBe(3);
-    expect(kh.signSync(first, tbs)).toEqual(late); // the identical request again: the same share, nothing new
-    const other = Buffer.concat([tbs, Buffer.from([0])]);
-    expect(() => kh.signSync({ ...first, messageSha256: crypto.createHash('sha256').update(other).digest('hex') }, other)).toThrow(/used once|already used/);
-    const lateAnswer = await carol.request({ type: 'frost.sign.share', session: first.session, share: late });
-    expect(lateAnswer.type === 'error' && lateAnswer.code).toBe('SESSION_NOT_FOUND');
-    carol.close();
+      // carol's nonce answered nothing, but it may answer only one request: a first use signs, a
+      // second, different request with the same commitment is refused by her store.
+      const payload = (await carol.request({ type: 'cert.get', round: roundId })) as Extract<
+        ServerMessage,
+        { type: 'cert.payload' }
+      >;
+      const tbs = Buffer.from(payload.tbs, 'base64');
+      const late = kh.signSync(first, tbs);
+      expect(late.identifier).toBe(3);
+      expect(kh.signSync(first, tbs)).toEqual(late); // the identical request again: the same share, nothing new
+      const other = Buffer.concat([tbs, Buffer.from([0])]);
+      expect(() =>
+        kh.signSync({ ...first, messageSha256: crypto.createHash('sha256').update(other).digest('hex') }, other),
+      ).toThrow(/used once|already used/);
+      const lateAnswer = await carol.request({ type: 'frost.sign.share', session: first.session, share: late });
+      expect(lateAnswer.type === 'error' && lateAnswer.code).toBe('SESSION_NOT_FOUND');
+      carol.close();
 
-    // The released certificate: self-signed by the group key, accepted by openssl.
-    const pem = fs.readFileSync(out('alice'), 'utf8');
-    expect(fs.readFileSync(out('bob'), 'utf8')).toBe(pem);
-    const file = path.join(repo.dir, 'fleet-root.pem');
-    fs.writeFileSync(file, pem);
-    const verify = execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', file, file], { encoding: 'utf8' });
-    expect(verify).toContain(': OK');
-    const text = execFileSync('openssl', ['x509', '-in', file, '-noout', '-text'], { encoding: 'utf8' });
-    expect(text).toMatch(/ED25519/i);
-    expect(text).toMatch(/CA:TRUE/);
-    expect(text).toMatch(/Certificate Sign/);
-    expect(text).toContain('ACME Fleet Root');
-    // The certificate's key is the group key.
-    const spki = execFileSync('openssl', ['x509', '-in', file, '-noout', '-pubkey'], { encoding: 'utf8' });
-    expect(crypto.createPublicKey(spki).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex')).toBe(group.groupPublicKey);
-    const cas = JSON.parse((await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as { name: string; issued: boolean }[];
-    expect(cas[0]!.issued).toBe(true);
-  }, 180_000);
+      // The released certificate: self-signed by the group key, accepted by openssl.
+      const pem = fs.readFileSync(out('alice'), 'utf8');
+      expect(fs.readFileSync(out('bob'), 'utf8')).toBe(pem);
+      const file = path.join(repo.dir, 'fleet-root.pem');
+      fs.writeFileSync(file, pem);
+      const verify = execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', file, file], { encoding: 'utf8' });
+      expect(verify).toContain(': OK');
+      const text = execFileSync('openssl', ['x509', '-in', file, '-noout', '-text'], { encoding: 'utf8' });
+      expect(text).toMatch(/ED25519/i);
+      expect(text).toMatch(/CA:TRUE/);
+      expect(text).toMatch(/Certificate Sign/);
+      expect(text).toContain('ACME Fleet Root');
+      // The certificate's key is the group key.
+      const spki = execFileSync('openssl', ['x509', '-in', file, '-noout', '-pubkey'], { encoding: 'utf8' });
+      expect(crypto.createPublicKey(spki).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex')).toBe(
+        group.groupPublicKey,
+      );
+      const cas = JSON.parse((await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
+        name: string;
+        issued: boolean;
+      }[];
+      expect(cas[0]!.issued).toBe(true);
+    },
+    180_000,
+  );
 
-  it('issues a device certificate from the FROST CA; a bad share is named and its participant excluded; openssl verifies the chain', async () => {
-    const group = (await status()).group!;
-    const key = path.join(repo.dir, 'device.key.pem');
-    execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', key]);
-    const csr = path.join(repo.dir, 'device.csr');
-    execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=device-0001', '-out', csr]);
-    const issue = await quorum(['cert', 'issue', '--ca', 'fleet', '--profile', 'device', '--csr', csr, '--device-id', 'device-0001', '--reason', 'first device', '--json', '--data-dir', repo.dataDir]);
-    expect(issue.code, issue.stderr).toBe(0);
-    const roundId = (JSON.parse(issue.stdout) as { round: { id: string; holder: string | null } }).round.id;
-    for (const k of names) expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
+  it(
+    'issues a device certificate from the FROST CA; a bad share is named and its participant excluded; openssl ' +
+      'verifies the chain',
+    async () => {
+      const group = (await status()).group!;
+      const key = path.join(repo.dir, 'device.key.pem');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', key]);
+      const csr = path.join(repo.dir, 'device.csr');
+      execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=device-0001', '-out', csr]);
+      const issue = await quorum([
+        'cert',
+        'issue',
+        '--ca',
+        'fleet',
+        '--profile',
+        'device',
+        '--csr',
+        csr,
+        '--device-id',
+        'device-0001',
+        '--reason',
+        'first device',
+        '--json',
+        '--data-dir',
+        repo.dataDir,
+      ]);
+      expect(issue.code, issue.stderr).toBe(0);
+      const roundId = (JSON.parse(issue.stdout) as { round: { id: string; holder: string | null } }).round.id;
+      for (const k of names) expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
 
-    const carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
-    await carol.hello;
-    const kh = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockShare(group.groupPublicKey, PASSPHRASE);
-    await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment: kh.commitSync(roundId) });
-    const out = path.join(repo.dir, 'device.pem');
-    const run = (k: string) => {
-      const b = background(['frost', 'sign', roundId, '--yes', '--out', `${out}.${k}`, '--home', repo.homes[k]!, '--timeout-s', '60']);
-      return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
-    };
-    const alice = run('alice');
-    const req = await until(async () => {
-      const st = (await carol.request({ type: 'frost.sign.get', session: roundId })) as Extract<ServerMessage, { type: 'frost.sign.status' }>;
-      return st.request && st.request.commitments.length === 2 ? st.request : null;
-    }, 'attempt 1 with alice and carol');
-    // carol sends a share that is not hers to make: refused on arrival, naming her.
-    const bad = await carol.request({ type: 'frost.sign.share', session: req.session, share: { identifier: 3, share: '01'.padEnd(64, '0') } });
-    expect(bad.type === 'error' && bad.code).toBe('FROST_BAD_SIGNATURE_SHARE');
-    const again = await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment: kh.commitSync(roundId) });
-    expect(again.type === 'error' && again.code).toBe('CEREMONY_CONFLICT');
-    carol.close();
-    const bob = run('bob');
-    const [ra, rb] = await Promise.all([alice, bob]);
-    expect(ra.code, ra.log).toBe(0);
-    expect(rb.code, rb.log).toBe(0);
-    expect(repo.coordinator.log).toMatch(/signature share of carol \(participant 3\) does not verify/);
+      const carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
+      await carol.hello;
+      const kh = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockShare(group.groupPublicKey, PASSPHRASE);
+      await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment: kh.commitSync(roundId) });
+      const out = path.join(repo.dir, 'device.pem');
+      const run = (k: string) => {
+        const b = background([
+          'frost',
+          'sign',
+          roundId,
+          '--yes',
+          '--out',
+          `${out}.${k}`,
+          '--home',
+          repo.homes[k]!,
+          '--timeout-s',
+          '60',
+        ]);
+        return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
+      };
+      const alice = run('alice');
+      const req = await until(async () => {
+        const st = (await carol.request({ type: 'frost.sign.get', session: roundId })) as Extract<
+          ServerMessage,
+          { type: 'frost.sign.status' }
+        >;
+        return st.request && st.request.commitments.length === 2 ? st.request : null;
+      }, 'attempt 1 with alice and carol');
+      // carol sends a share that is not hers to make: refused on arrival, naming her.
+      const bad = await carol.request({
+        type: 'frost.sign.share',
+        session: req.session,
+        share: { identifier: 3, share: '01'.padEnd(64, '0') },
+      });
+      expect(bad.type === 'error' && bad.code).toBe('FROST_BAD_SIGNATURE_SHARE');
+      const again = await carol.request({
+        type: 'frost.sign.commitment',
+        session: roundId,
+        commitment: kh.commitSync(roundId),
+      });
+      expect(again.type === 'error' && again.code).toBe('CEREMONY_CONFLICT');
+      carol.close();
+      const bob = run('bob');
+      const [ra, rb] = await Promise.all([alice, bob]);
+      expect(ra.code, ra.log).toBe(0);
+      expect(rb.code, rb.log).toBe(0);
+      expect(repo.coordinator.log).toMatch(/signature share of carol \(participant 3\) does not verify/);
 
-    const chain = fs.readFileSync(`${out}.alice`, 'utf8');
-    const [leaf, root] = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)!;
-    fs.writeFileSync(`${out}.leaf`, leaf!);
-    fs.writeFileSync(`${out}.root`, root!);
-    const verify = execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', `${out}.root`, `${out}.leaf`], { encoding: 'utf8' });
-    expect(verify).toContain(': OK');
-    const text = execFileSync('openssl', ['x509', '-in', `${out}.leaf`, '-noout', '-text'], { encoding: 'utf8' });
-    expect(text).toContain('device-0001');
-    expect(text).toMatch(/TLS Web Client Authentication/);
-  }, 180_000);
+      const chain = fs.readFileSync(`${out}.alice`, 'utf8');
+      const [leaf, root] = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)!;
+      fs.writeFileSync(`${out}.leaf`, leaf!);
+      fs.writeFileSync(`${out}.root`, root!);
+      const verify = execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', `${out}.root`, `${out}.leaf`], {
+        encoding: 'utf8',
+      });
+      expect(verify).toContain(': OK');
+      const text = execFileSync('openssl', ['x509', '-in', `${out}.leaf`, '-noout', '-text'], { encoding: 'utf8' });
+      expect(text).toContain('device-0001');
+      expect(text).toMatch(/TLS Web Client Authentication/);
+    },
+    180_000,
+  );
 
-  it('a second ceremony: the coordinator is SIGKILLed with round 2 half in; the round-2 ciphertexts survive and the last participant finishes after the restart', async () => {
-    const open = await quorum(['fleet-ca', 'create', '--frost', '--name', 'fleet2', '--threshold', '2', ...names.flatMap((n) => ['--participant', n]), '--fleet-name', 'ACME Fleet Two', '--reason', 'second group', '--data-dir', repo.dataDir]);
-    expect(open.code, open.stderr).toBe(0);
-    const st2 = async () => (await admin<DkgStatus>(repo.coordinator, 'GET', 'frost/ceremonies/dkg-fleet2')).body;
-    const a = join(repo.homes.alice!, 'dkg-fleet2');
-    const b = join(repo.homes.bob!, 'dkg-fleet2');
-    // carol runs the library in this process, so the test decides when she answers.
-    const identity = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockIdentity(PASSPHRASE);
-    type Status = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
-    let carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
-    await carol.hello;
-    const first = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
-    const { state, round1 } = dkgStart(first.ceremony, 3);
-    const carolKey = keySigner(repo.keys.carol!);
-    const statement = await signIdentity(first.ceremony, 'carol', carolKey);
-    expect((await carol.request({ type: 'frost.dkg.round1', ceremony: 'dkg-fleet2', package: round1, identity: statement })).type).toBe('frost.dkg.status');
-    await until(async () => (await st2()).round2Received.length === 2, 'round 2 from alice and bob', 30_000);
-    const before = await st2();
-    const port = repo.coordinator.port;
-    await repo.coordinator.kill('SIGKILL');
-    await repo.coordinator.start(port);
-    const after = await st2();
-    expect(after.state).toBe('round2');
-    expect(after.round1Received).toEqual([1, 2, 3]);
-    expect(after.round2Received).toEqual(before.round2Received);
+  it(
+    'a second ceremony: the coordinator is SIGKILLed with round 2 half in; the round-2 ciphertexts survive and ' +
+      'the last participant finishes after the restart',
+    async () => {
+      const open = await quorum([
+        'fleet-ca',
+        'create',
+        '--frost',
+        '--name',
+        'fleet2',
+        '--threshold',
+        '2',
+        ...names.flatMap((n) => ['--participant', n]),
+        '--fleet-name',
+        'ACME Fleet Two',
+        '--reason',
+        'second group',
+        '--data-dir',
+        repo.dataDir,
+      ]);
+      expect(open.code, open.stderr).toBe(0);
+      const st2 = async () => (await admin<DkgStatus>(repo.coordinator, 'GET', 'frost/ceremonies/dkg-fleet2')).body;
+      const a = join(repo.homes.alice!, 'dkg-fleet2');
+      const b = join(repo.homes.bob!, 'dkg-fleet2');
+      // carol runs the library in this process, so the test decides when she answers.
+      const identity = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockIdentity(PASSPHRASE);
+      type Status = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
+      let carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
+      await carol.hello;
+      const first = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
+      const { state, round1 } = dkgStart(first.ceremony, 3);
+      const carolKey = keySigner(repo.keys.carol!);
+      const statement = await signIdentity(first.ceremony, 'carol', carolKey);
+      expect(
+        (
+          await carol.request({
+            type: 'frost.dkg.round1',
+            ceremony: 'dkg-fleet2',
+            package: round1,
+            identity: statement,
+          })
+        ).type,
+      ).toBe('frost.dkg.status');
+      await until(async () => (await st2()).round2Received.length === 2, 'round 2 from alice and bob', 30_000);
+      const before = await st2();
+      const port = repo.coordinator.port;
+      await repo.coordinator.kill('SIGKILL');
+      await repo.coordinator.start(port);
+      const after = await st2();
+      expect(after.state).toBe('round2');
+      expect(after.round1Received).toEqual([1, 2, 3]);
+      expect(after.round2Received).toEqual(before.round2Received);
 
-    carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
-    await carol.hello;
-    const s1 = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
-    const packages = dkgRound2(state, s1.round1All, identity);
-    expect((await carol.request({ type: 'frost.dkg.round2', ceremony: 'dkg-fleet2', packages })).type).toBe('frost.dkg.status');
-    const s2 = await until(async () => {
-      const x = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
-      return x.inbox.length === 2 ? x : null;
-    }, 'carol\'s inbox');
-    const outcome = dkgFinish(state, s2.inbox, identity);
-    const transcript = await signTranscript(first.ceremony, 3, transcriptDigest(first.ceremony, s1.identities, s1.round1All), carolKey);
-    expect((await carol.request({ type: 'frost.dkg.confirm', ceremony: 'dkg-fleet2', confirm: outcome.confirm, transcript })).type).toBe('frost.dkg.status');
-    const results = await Promise.all([a.done, b.done]);
-    results.forEach((r) => expect(r.code, r.stdout + r.stderr).toBe(0));
-    const final = await st2();
-    expect(final.state).toBe('done');
-    expect(final.group).toEqual(outcome.group);
-    for (const r of results) expect(lastJson<{ groupPublicKey: string }>(r.stdout).groupPublicKey).toBe(outcome.group.groupPublicKey);
-    carol.close();
-  }, 180_000);
+      carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
+      await carol.hello;
+      const s1 = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
+      const packages = dkgRound2(state, s1.round1All, identity);
+      expect((await carol.request({ type: 'frost.dkg.round2', ceremony: 'dkg-fleet2', packages })).type).toBe(
+        'frost.dkg.status',
+      );
+      const s2 = await until(async () => {
+        const x = (await carol.request({ type: 'frost.dkg.get', ceremony: 'dkg-fleet2' })) as Status;
+        return x.inbox.length === 2 ? x : null;
+      }, "carol's inbox");
+      const outcome = dkgFinish(state, s2.inbox, identity);
+      const transcript = await signTranscript(
+        first.ceremony,
+        3,
+        transcriptDigest(first.ceremony, s1.identities, s1.round1All),
+        carolKey,
+      );
+      expect(
+        (
+          await carol.request({
+            type: 'frost.dkg.confirm',
+            ceremony: 'dkg-fleet2',
+            confirm: outcome.confirm,
+            transcript,
+          })
+        ).type,
+      ).toBe('frost.dkg.status');
+      const results = await Promise.all([a.done, b.done]);
+      results.forEach((r) => expect(r.code, r.stdout + r.stderr).toBe(0));
+      const final = await st2();
+      expect(final.state).toBe('done');
+      expect(final.group).toEqual(outcome.group);
+      for (const r of results)
+        expect(lastJson<{ groupPublicKey: string }>(r.stdout).groupPublicKey).toBe(outcome.group.groupPublicKey);
+      carol.close();
+    },
+    180_000,
+  );
 
   it('refuses a second ceremony for a name under way; a cancelled ceremony can be opened again', async () => {
-    const create = () => quorum(['fleet-ca', 'create', '--frost', '--name', 'fleet3', '--threshold', '3', ...names.flatMap((n) => ['--participant', n]), '--fleet-name', 'Three', '--reason', 'r', '--data-dir', repo.dataDir]);
+    const create = () =>
+      quorum([
+        'fleet-ca',
+        'create',
+        '--frost',
+        '--name',
+        'fleet3',
+        '--threshold',
+        '3',
+        ...names.flatMap((n) => ['--participant', n]),
+        '--fleet-name',
+        'Three',
+        '--reason',
+        'r',
+        '--data-dir',
+        repo.dataDir,
+      ]);
     expect((await create()).code).toBe(0);
     const dup = await create();
     expect(dup.code).not.toBe(0);
     expect(dup.stderr).toContain('CA_EXISTS');
-    const single = await quorum(['fleet-ca', 'create', '--name', 'fleet3', '--holder', 'alice', '--fleet-name', 'X', '--approvers', 'bob', '--approvals', '1', '--reason', 'r', '--data-dir', repo.dataDir]);
+    const single = await quorum([
+      'fleet-ca',
+      'create',
+      '--name',
+      'fleet3',
+      '--holder',
+      'alice',
+      '--fleet-name',
+      'X',
+      '--approvers',
+      'bob',
+      '--approvals',
+      '1',
+      '--reason',
+      'r',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(single.code).not.toBe(0);
     expect(single.stderr).toContain('CA_EXISTS');
-    const cancel = await quorum(['fleet-ca', 'cancel-ceremony', 'dkg-fleet3', '--reason', 'carol is away', '--data-dir', repo.dataDir]);
+    const cancel = await quorum([
+      'fleet-ca',
+      'cancel-ceremony',
+      'dkg-fleet3',
+      '--reason',
+      'carol is away',
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(cancel.code, cancel.stderr).toBe(0);
     const st = (await admin<DkgStatus>(repo.coordinator, 'GET', 'frost/ceremonies/dkg-fleet3')).body;
     expect(st.state).toBe('failed');
@@ -299,33 +552,70 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     expect((await admin(repo.coordinator, 'GET', 'frost/ceremonies/nope')).status).toBe(404);
   });
 
-  it('a coordinator SIGKILL while a participant waits to sign: it commits again after the restart and the certificate is released', async () => {
-    const key = path.join(repo.dir, 'device2.key.pem');
-    execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', key]);
-    const csr = path.join(repo.dir, 'device2.csr');
-    execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=device-0002', '-out', csr]);
-    const issue = await quorum(['cert', 'issue', '--ca', 'fleet', '--profile', 'device', '--csr', csr, '--reason', 'second device', '--json', '--data-dir', repo.dataDir]);
-    expect(issue.code, issue.stderr).toBe(0);
-    const roundId = (JSON.parse(issue.stdout) as { round: { id: string } }).round.id;
-    for (const k of ['alice', 'bob']) expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
-    const run = (k: string) => {
-      const b = background(['cert', 'sign', roundId, '--yes', '--out', path.join(repo.dir, `device2-${k}.pem`), '--home', repo.homes[k]!, '--timeout-s', '60']);
-      return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
-    };
-    const alice = run('alice');
-    await until(() => repo.coordinator.log.includes(`FROST session ${roundId}: commitment from alice`), 'alice\'s commitment');
-    const port = repo.coordinator.port;
-    await repo.coordinator.kill('SIGKILL');
-    await repo.coordinator.start(port);
-    const bob = run('bob');
-    const [ra, rb] = await Promise.all([alice, bob]);
-    expect(ra.code, ra.log).toBe(0);
-    expect(rb.code, rb.log).toBe(0);
-    const leaf = fs.readFileSync(path.join(repo.dir, 'device2-alice.pem'), 'utf8');
-    expect(leaf).toContain('BEGIN CERTIFICATE');
-    // alice's first nonce was abandoned, never used for a share.
-    const nonceDir = path.join(repo.homes.alice!, 'frost', 'nonces', (await status()).group!.groupPublicKey);
-    const uses = fs.readdirSync(nonceDir).filter((n) => n.endsWith('.used.json')).map((n) => JSON.parse(fs.readFileSync(path.join(nonceDir, n), 'utf8')) as { outcome: string });
-    expect(uses.some((u) => u.outcome === 'abandoned')).toBe(true);
-  }, 180_000);
+  it(
+    'a coordinator SIGKILL while a participant waits to sign: it commits again after the restart and the ' +
+      'certificate is released',
+    async () => {
+      const key = path.join(repo.dir, 'device2.key.pem');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', key]);
+      const csr = path.join(repo.dir, 'device2.csr');
+      execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=device-0002', '-out', csr]);
+      const issue = await quorum([
+        'cert',
+        'issue',
+        '--ca',
+        'fleet',
+        '--profile',
+        'device',
+        '--csr',
+        csr,
+        '--reason',
+        'second device',
+        '--json',
+        '--data-dir',
+        repo.dataDir,
+      ]);
+      expect(issue.code, issue.stderr).toBe(0);
+      const roundId = (JSON.parse(issue.stdout) as { round: { id: string } }).round.id;
+      for (const k of ['alice', 'bob'])
+        expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
+      const run = (k: string) => {
+        const b = background([
+          'cert',
+          'sign',
+          roundId,
+          '--yes',
+          '--out',
+          path.join(repo.dir, `device2-${k}.pem`),
+          '--home',
+          repo.homes[k]!,
+          '--timeout-s',
+          '60',
+        ]);
+        return b.done.then((r) => ({ code: r.code, log: r.stdout + r.stderr }));
+      };
+      const alice = run('alice');
+      await until(
+        () => repo.coordinator.log.includes(`FROST session ${roundId}: commitment from alice`),
+        "alice's commitment",
+      );
+      const port = repo.coordinator.port;
+      await repo.coordinator.kill('SIGKILL');
+      await repo.coordinator.start(port);
+      const bob = run('bob');
+      const [ra, rb] = await Promise.all([alice, bob]);
+      expect(ra.code, ra.log).toBe(0);
+      expect(rb.code, rb.log).toBe(0);
+      const leaf = fs.readFileSync(path.join(repo.dir, 'device2-alice.pem'), 'utf8');
+      expect(leaf).toContain('BEGIN CERTIFICATE');
+      // alice's first nonce was abandoned, never used for a share.
+      const nonceDir = path.join(repo.homes.alice!, 'frost', 'nonces', (await status()).group!.groupPublicKey);
+      const uses = fs
+        .readdirSync(nonceDir)
+        .filter((n) => n.endsWith('.used.json'))
+        .map((n) => JSON.parse(fs.readFileSync(path.join(nonceDir, n), 'utf8')) as { outcome: string });
+      expect(uses.some((u) => u.outcome === 'abandoned')).toBe(true);
+    },
+    180_000,
+  );
 });

@@ -49,7 +49,8 @@ interface Expected {
 
 type Entries = [string, unknown][];
 
-const encode = (entries: Entries): string => '{' + entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',') + '}';
+const encode = (entries: Entries): string =>
+  '{' + entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',') + '}';
 
 /** Keep a frame within serverMaxPayload (frames above it are the limits test's business). */
 function fit(text: string): string {
@@ -70,10 +71,18 @@ function frames(ctx: Ctx): fc.Arbitrary<Frame> {
   const ref = fc.oneof(fc.string({ maxLength: 64 }), fc.constantFrom('r', 'x'.repeat(64), '__proto__', ''));
   const optRef = fc.option(ref, { nil: undefined });
   const idLike = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/);
-  const round = fc.oneof({ weight: 4, arbitrary: fc.constant(ctx.open) }, { weight: 2, arbitrary: fc.constantFrom(...ctx.rounds, 'targets-v9-r99', '__proto__', 'constructor') }, { weight: 1, arbitrary: idLike });
+  const round = fc.oneof(
+    { weight: 4, arbitrary: fc.constant(ctx.open) },
+    { weight: 2, arbitrary: fc.constantFrom(...ctx.rounds, 'targets-v9-r99', '__proto__', 'constructor') },
+    { weight: 1, arbitrary: idLike },
+  );
   const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
   const sha = fc.oneof({ weight: 3, arbitrary: fc.constant(ctx.sha256) }, { weight: 1, arbitrary: hex64 });
-  const keyid = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...ctx.keyids) }, { weight: 1, arbitrary: hex64 }, { weight: 1, arbitrary: fc.string({ maxLength: 128 }) });
+  const keyid = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...ctx.keyids) },
+    { weight: 1, arbitrary: hex64 },
+    { weight: 1, arbitrary: fc.string({ maxLength: 128 }) },
+  );
   const sig = fc.oneof(
     fc.stringMatching(/^[0-9a-f]{128}$/),
     fc.stringMatching(/^[0-9a-fA-F]{0,300}$/),
@@ -85,66 +94,209 @@ function frames(ctx: Ctx): fc.Arbitrary<Frame> {
   const valid: fc.Arbitrary<Entries> = fc.oneof(
     optRef.map((r) => withRef([['type', 'ping']], r)),
     optRef.map((r) => withRef([['type', 'rounds.list']], r)),
-    fc.tuple(round, optRef).map(([rd, r]) => withRef([['type', 'round.get'], ['round', rd]], r)),
-    fc.tuple(fc.oneof(fc.nat({ max: 4 }), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)), optRef).map(([v, r]) => withRef([['type', 'released.get'], ['afterRootVersion', v]], r)),
+    fc.tuple(round, optRef).map(([rd, r]) =>
+      withRef(
+        [
+          ['type', 'round.get'],
+          ['round', rd],
+        ],
+        r,
+      ),
+    ),
+    fc.tuple(fc.oneof(fc.nat({ max: 4 }), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)), optRef).map(([v, r]) =>
+      withRef(
+        [
+          ['type', 'released.get'],
+          ['afterRootVersion', v],
+        ],
+        r,
+      ),
+    ),
     {
       weight: 3,
-      arbitrary: fc.tuple(round, sha, keyid, sig, optRef).map(([rd, s, k, g, r]) => withRef([['type', 'signature.submit'], ['round', rd], ['sha256', s], ['keyid', k], ['sig', g]], r)),
+      arbitrary: fc.tuple(round, sha, keyid, sig, optRef).map(([rd, s, k, g, r]) =>
+        withRef(
+          [
+            ['type', 'signature.submit'],
+            ['round', rd],
+            ['sha256', s],
+            ['keyid', k],
+            ['sig', g],
+          ],
+          r,
+        ),
+      ),
     },
   );
 
-  const huge = fc.tuple(fc.string({ minLength: 1, maxLength: 4 }), fc.integer({ min: 1000, max: 60_000 })).map(([u, n]) => u.repeat(Math.ceil(n / u.length)).slice(0, n));
-  const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom<unknown>(null, true, false, 0, -1, 1.5, 1e308, -0, [], {}, '', '0', 'null'));
-  const oddKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'extra', '', 'type', 'ref', 'round'), fc.string({ maxLength: 10 }));
+  const huge = fc
+    .tuple(fc.string({ minLength: 1, maxLength: 4 }), fc.integer({ min: 1000, max: 60_000 }))
+    .map(([u, n]) => u.repeat(Math.ceil(n / u.length)).slice(0, n));
+  const anyValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom<unknown>(null, true, false, 0, -1, 1.5, 1e308, -0, [], {}, '', '0', 'null'),
+  );
+  const oddKey = fc.oneof(
+    fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      'extra',
+      '',
+      'type',
+      'ref',
+      'round',
+    ),
+    fc.string({ maxLength: 10 }),
+  );
   const at = (e: Entries, i: number) => i % Math.max(1, e.length);
-  const typeNames = ['ping', 'rounds.list', 'round.get', 'released.get', 'signature.submit', 'hello', 'pong', 'error', 'signature.accepted', 'round.opened', 'PING', 'ping ', ''];
+  const typeNames = [
+    'ping',
+    'rounds.list',
+    'round.get',
+    'released.get',
+    'signature.submit',
+    'hello',
+    'pong',
+    'error',
+    'signature.accepted',
+    'round.opened',
+    'PING',
+    'ping ',
+    '',
+  ];
   type Mutation = (e: Entries) => Entries;
   const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-    fc.nat().map((i): Mutation => (e) => e.filter((_, j) => j !== at(e, i))), // missing field
+    fc.nat().map(
+      (i): Mutation =>
+        (e) =>
+          e.filter((_, j) => j !== at(e, i)),
+    ), // missing field
     fc.tuple(oddKey, anyValue).map(([k, v]): Mutation => (e) => [...e, [k, v]]), // extra field (or a duplicate)
-    fc.tuple(fc.nat(), anyValue).map(([i, v]): Mutation => (e) => e.map(([k, x], j) => [k, j === at(e, i) ? v : x])), // wrong type
-    fc.tuple(fc.nat(), huge).map(([i, v]): Mutation => (e) => e.map(([k, x], j) => [k, j === at(e, i) ? v : x])), // huge string
-    fc.constantFrom(...typeNames, null, 1).map((t): Mutation => (e) => e.map(([k, x]) => [k, k === 'type' ? t : x])), // other type
-    fc.constantFrom('', 'x'.repeat(65), '../../etc/passwd', 'a b', 'ründe', '\u0000', ctx.open.toUpperCase(), ctx.open + '\n', 'targets-v1-r1').map((r): Mutation => (e) => [...e.filter(([k]) => k !== 'round'), ['round', r]]), // wrong round id
-    fc.constantFrom(ctx.sha256.toUpperCase(), ctx.sha256.slice(1), ctx.sha256 + '0', 'g'.repeat(64), ' ' + ctx.sha256.slice(1), '0x' + ctx.sha256.slice(2), '').map((s): Mutation => (e) => [...e.filter(([k]) => k !== 'sha256'), ['sha256', s]]), // bad hex
-    fc.constantFrom('a'.repeat(2049), 'abc', 'zz'.repeat(64), '=='.repeat(10), '\u00e9'.repeat(64)).map((s): Mutation => (e) => [...e.filter(([k]) => k !== 'sig'), ['sig', s]]), // bad signature text
-    fc.constantFrom<Entries[number]>(['__proto__', { type: 'ping', polluted: true }], ['constructor', { prototype: { polluted: true } }], ['__proto__', null], ['prototype', { type: 'signature.submit' }]).map((kv): Mutation => (e) => [...e, kv]), // prototype pollution
-    fc.nat().map((i): Mutation => (e) => { const j = at(e, i); return [...e.slice(j), ...e.slice(0, j)]; }), // field order
+    fc.tuple(fc.nat(), anyValue).map(
+      ([i, v]): Mutation =>
+        (e) =>
+          e.map(([k, x], j) => [k, j === at(e, i) ? v : x]),
+    ), // wrong type
+    fc.tuple(fc.nat(), huge).map(
+      ([i, v]): Mutation =>
+        (e) =>
+          e.map(([k, x], j) => [k, j === at(e, i) ? v : x]),
+    ), // huge string
+    fc.constantFrom(...typeNames, null, 1).map(
+      (t): Mutation =>
+        (e) =>
+          e.map(([k, x]) => [k, k === 'type' ? t : x]),
+    ), // other type
+    fc
+      .constantFrom(
+        '',
+        'x'.repeat(65),
+        '../../etc/passwd',
+        'a b',
+        'ründe',
+        '\u0000',
+        ctx.open.toUpperCase(),
+        ctx.open + '\n',
+        'targets-v1-r1',
+      )
+      .map((r): Mutation => (e) => [...e.filter(([k]) => k !== 'round'), ['round', r]]), // wrong round id
+    fc
+      .constantFrom(
+        ctx.sha256.toUpperCase(),
+        ctx.sha256.slice(1),
+        ctx.sha256 + '0',
+        'g'.repeat(64),
+        ' ' + ctx.sha256.slice(1),
+        '0x' + ctx.sha256.slice(2),
+        '',
+      )
+      .map((s): Mutation => (e) => [...e.filter(([k]) => k !== 'sha256'), ['sha256', s]]), // bad hex
+    fc
+      .constantFrom('a'.repeat(2049), 'abc', 'zz'.repeat(64), '=='.repeat(10), '\u00e9'.repeat(64))
+      .map((s): Mutation => (e) => [...e.filter(([k]) => k !== 'sig'), ['sig', s]]), // bad signature text
+    fc
+      .constantFrom<Entries[number]>(
+        ['__proto__', { type: 'ping', polluted: true }],
+        ['constructor', { prototype: { polluted: true } }],
+        ['__proto__', null],
+        ['prototype', { type: 'signature.submit' }],
+      )
+      .map((kv): Mutation => (e) => [...e, kv]), // prototype pollution
+    fc.nat().map((i): Mutation => (e) => {
+      const j = at(e, i);
+      return [...e.slice(j), ...e.slice(0, j)];
+    }), // field order
   );
-  const mutated = fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([e, ms]) => ms.reduce((acc, m) => m(acc), e));
+  const mutated = fc
+    .tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 3 }))
+    .map(([e, ms]) => ms.reduce((acc, m) => m(acc), e));
 
-  const deep = fc.tuple(fc.integer({ min: 10, max: 30_000 }), fc.constantFrom('array', 'object', 'mixed'), fc.constantFrom('top', 'ref', 'extra', 'round')).map(([d, shape, where]) => {
-    const open = shape === 'array' ? '[' : shape === 'object' ? '{"a":' : '[{"a":';
-    const close = shape === 'array' ? ']' : shape === 'object' ? '}' : '}]';
-    const room = Math.floor((WIRE_LIMITS.serverMaxPayload - 100) / (open.length + close.length));
-    const n = Math.min(d, room);
-    const v = open.repeat(n) + '1' + close.repeat(n);
-    if (where === 'top') return v;
-    if (where === 'ref') return `{"type":"ping","ref":${v}}`;
-    if (where === 'round') return `{"type":"round.get","round":${v}}`;
-    return `{"type":"rounds.list","deep":${v}}`;
-  });
+  const deep = fc
+    .tuple(
+      fc.integer({ min: 10, max: 30_000 }),
+      fc.constantFrom('array', 'object', 'mixed'),
+      fc.constantFrom('top', 'ref', 'extra', 'round'),
+    )
+    .map(([d, shape, where]) => {
+      const open = shape === 'array' ? '[' : shape === 'object' ? '{"a":' : '[{"a":';
+      const close = shape === 'array' ? ']' : shape === 'object' ? '}' : '}]';
+      const room = Math.floor((WIRE_LIMITS.serverMaxPayload - 100) / (open.length + close.length));
+      const n = Math.min(d, room);
+      const v = open.repeat(n) + '1' + close.repeat(n);
+      if (where === 'top') return v;
+      if (where === 'ref') return `{"type":"ping","ref":${v}}`;
+      if (where === 'round') return `{"type":"round.get","round":${v}}`;
+      return `{"type":"rounds.list","deep":${v}}`;
+    });
 
   const nonJson = fc.oneof(
     fc.string({ maxLength: 200 }),
     fc.string({ unit: 'binary', maxLength: 100 }),
-    fc.tuple(valid, fc.nat()).map(([e, n]) => { const t = encode(e); return t.slice(0, n % t.length); }), // truncated
+    fc.tuple(valid, fc.nat()).map(([e, n]) => {
+      const t = encode(e);
+      return t.slice(0, n % t.length);
+    }), // truncated
     fc.tuple(valid, fc.constantFrom('x', ',', '}', ' garbage', '\u0000')).map(([e, g]) => encode(e) + g),
-    fc.constantFrom('', ' ', 'undefined', 'NaN', 'Infinity', '{"type":"ping",}', "{'type':'ping'}", '{"type":"ping"/*c*/}', '{type:"ping"}', '\ufeff{"type":"ping"}', '[', '"', '\\'),
+    fc.constantFrom(
+      '',
+      ' ',
+      'undefined',
+      'NaN',
+      'Infinity',
+      '{"type":"ping",}',
+      "{'type':'ping'}",
+      '{"type":"ping"/*c*/}',
+      '{type:"ping"}',
+      '\ufeff{"type":"ping"}',
+      '[',
+      '"',
+      '\\',
+    ),
   );
 
   const frame: fc.Arbitrary<Frame> = fc.oneof(
     { weight: 3, arbitrary: valid.map((e) => ({ kind: 'valid', text: encode(e), binary: false })) },
     { weight: 8, arbitrary: mutated.map((e) => ({ kind: 'mutated', text: encode(e), binary: false })) },
     { weight: 2, arbitrary: nonJson.map((t) => ({ kind: 'non-json', text: t, binary: false })) },
-    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: 'json-value', text: JSON.stringify(v) ?? 'null', binary: false })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .jsonValue({ maxDepth: 3 })
+        .map((v) => ({ kind: 'json-value', text: JSON.stringify(v) ?? 'null', binary: false })),
+    },
     { weight: 1, arbitrary: deep.map((t) => ({ kind: 'deep', text: t, binary: false })) },
     {
       weight: 1,
-      arbitrary: fc.oneof(
-        fc.uint8Array({ maxLength: 1024 }).map((b) => Buffer.from(b).toString('latin1')),
-        valid.map(encode),
-      ).map((t) => ({ kind: 'binary', text: t, binary: true })),
+      arbitrary: fc
+        .oneof(
+          fc.uint8Array({ maxLength: 1024 }).map((b) => Buffer.from(b).toString('latin1')),
+          valid.map(encode),
+        )
+        .map((t) => ({ kind: 'binary', text: t, binary: true })),
     },
   );
   return frame.map((f) => (f.binary ? f : { ...f, text: fit(f.text) }));
@@ -159,21 +311,46 @@ describe('wire fuzzing', () => {
 
   beforeAll(async () => {
     // 40 connections of 3 keyholders: more than a keyholder may hold by default.
-    repo = await newRepo({ dialect: 'tuf', keyholders: KEYHOLDERS, rootThreshold: 2, targetsThreshold: 2, releaseRoot: true, serveArgs: ['--max-connections-per-keyholder', String(Math.ceil(CONNECTIONS / KEYHOLDERS.length))] });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: KEYHOLDERS,
+      rootThreshold: 2,
+      targetsThreshold: 2,
+      releaseRoot: true,
+      serveArgs: ['--max-connections-per-keyholder', String(Math.ceil(CONNECTIONS / KEYHOLDERS.length))],
+    });
     const content = Buffer.from('fuzzed firmware\n');
     const res = await admin<{ round: { id: string; sha256: string } }>(repo.coordinator, 'POST', 'rounds', {
       role: 'targets',
       reason: 'fuzz target',
-      targets: { add: { 'fw-1.0': { length: content.length, hashes: { sha256: crypto.createHash('sha256').update(content).digest('hex'), sha512: crypto.createHash('sha512').update(content).digest('hex') }, custom: { name: 'fw', version: '1.0', targetFormat: 'BINARY' } } } },
+      targets: {
+        add: {
+          'fw-1.0': {
+            length: content.length,
+            hashes: {
+              sha256: crypto.createHash('sha256').update(content).digest('hex'),
+              sha512: crypto.createHash('sha512').update(content).digest('hex'),
+            },
+            custom: { name: 'fw', version: '1.0', targetFormat: 'BINARY' },
+          },
+        },
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const root = JSON.parse(fs.readFileSync(path.join(current(), 'root.json'), 'utf8')) as { signed: { roles: { targets: { keyids: string[] } } } };
+    const root = JSON.parse(fs.readFileSync(path.join(current(), 'root.json'), 'utf8')) as {
+      signed: { roles: { targets: { keyids: string[] } } };
+    };
     for (const k of KEYHOLDERS) {
       const id = keyIdOf(keySigner(repo.keys[k]!).publicKey, 'tuf');
       expect(root.signed.roles.targets.keyids).toContain(id);
       owner.set(id, k);
     }
-    ctx = { open: res.body.round.id, sha256: res.body.round.sha256, rounds: ['root-v1-r1', res.body.round.id], keyids: [...owner.keys()] };
+    ctx = {
+      open: res.body.round.id,
+      sha256: res.body.round.sha256,
+      rounds: ['root-v1-r1', res.body.round.id],
+      keyids: [...owner.keys()],
+    };
   }, 120_000);
   afterAll(async () => {
     await repo?.coordinator.kill();
@@ -202,7 +379,9 @@ describe('wire fuzzing', () => {
       case 'ping':
         return { type: 'pong', ref };
       case 'rounds.list':
-        return m.before !== undefined && !ctx.rounds.includes(m.before) ? err('ROUND_NOT_FOUND') : { type: 'rounds', ref };
+        return m.before !== undefined && !ctx.rounds.includes(m.before)
+          ? err('ROUND_NOT_FOUND')
+          : { type: 'rounds', ref };
       case 'released.get':
         return { type: 'released', ref };
       case 'round.get':
@@ -237,68 +416,89 @@ describe('wire fuzzing', () => {
     }
   }
 
-  it(`answers each of ${CONNECTIONS * PER_CONNECTION} random and mutated frames exactly once, with the expected reply or error code`, async () => {
-    const all = fc.sample(frames(ctx), { numRuns: CONNECTIONS * PER_CONNECTION, seed: SEED });
-    expect(all.length).toBeGreaterThanOrEqual(10_000);
-    const kinds: Record<string, number> = {};
-    for (const f of all) kinds[f.kind] = (kinds[f.kind] ?? 0) + 1;
+  it(
+    `answers each of ${CONNECTIONS * PER_CONNECTION} random and mutated frames exactly once, with the expected ` +
+      'reply or error code',
+    async () => {
+      const all = fc.sample(frames(ctx), { numRuns: CONNECTIONS * PER_CONNECTION, seed: SEED });
+      expect(all.length).toBeGreaterThanOrEqual(10_000);
+      const kinds: Record<string, number> = {};
+      for (const f of all) kinds[f.kind] = (kinds[f.kind] ?? 0) + 1;
 
-    // In batches: one address may have WIRE_LIMITS.maxChallengesPerSource logins under way at once.
-    const sockets: RawSocket[] = [];
-    for (let i = 0; i < CONNECTIONS; i += WIRE_LIMITS.maxChallengesPerSource) {
-      const n = Math.min(WIRE_LIMITS.maxChallengesPerSource, CONNECTIONS - i);
-      sockets.push(...(await Promise.all(Array.from({ length: n }, (_, j) => RawSocket.open(repo.coordinator.url, repo.keys[KEYHOLDERS[(i + j) % KEYHOLDERS.length]!]!)))));
-    }
-    const failures: string[] = [];
-    const codes: Record<string, number> = {};
-    let answered = 0;
-    const t0 = Date.now();
-    await Promise.all(
-      sockets.map(async (s, c) => {
-        const me = KEYHOLDERS[c % KEYHOLDERS.length]!;
-        for (let i = 0; i < PER_CONNECTION; i++) {
-          const f = all[c * PER_CONNECTION + i]!;
-          if (i >= BURST) await sleep(GAP_MS);
-          const want = oracle(f, me);
-          s.send(f.binary ? Buffer.from(f.text, 'latin1') : f.text, f.binary);
-          let got;
-          try {
-            got = await s.next(15_000);
-          } catch (e) {
-            failures.push(`conn ${c} frame ${i} (${f.kind}) ${JSON.stringify(f.text.slice(0, 200))}: ${(e as Error).message}`);
-            return;
+      // In batches: one address may have WIRE_LIMITS.maxChallengesPerSource logins under way at once.
+      const sockets: RawSocket[] = [];
+      for (let i = 0; i < CONNECTIONS; i += WIRE_LIMITS.maxChallengesPerSource) {
+        const n = Math.min(WIRE_LIMITS.maxChallengesPerSource, CONNECTIONS - i);
+        sockets.push(
+          ...(await Promise.all(
+            Array.from({ length: n }, (_, j) =>
+              RawSocket.open(repo.coordinator.url, repo.keys[KEYHOLDERS[(i + j) % KEYHOLDERS.length]!]!),
+            ),
+          )),
+        );
+      }
+      const failures: string[] = [];
+      const codes: Record<string, number> = {};
+      let answered = 0;
+      const t0 = Date.now();
+      await Promise.all(
+        sockets.map(async (s, c) => {
+          const me = KEYHOLDERS[c % KEYHOLDERS.length]!;
+          for (let i = 0; i < PER_CONNECTION; i++) {
+            const f = all[c * PER_CONNECTION + i]!;
+            if (i >= BURST) await sleep(GAP_MS);
+            const want = oracle(f, me);
+            s.send(f.binary ? Buffer.from(f.text, 'latin1') : f.text, f.binary);
+            let got;
+            try {
+              got = await s.next(15_000);
+            } catch (e) {
+              failures.push(
+                `conn ${c} frame ${i} (${f.kind}) ${JSON.stringify(f.text.slice(0, 200))}: ${(e as Error).message}`,
+              );
+              return;
+            }
+            answered++;
+            const m = got.msg;
+            const label = () =>
+              `conn ${c} frame ${i} (${f.kind}, seed ${SEED}) ${JSON.stringify(f.text.slice(0, 300))}\n  ` +
+              `expected ${JSON.stringify(want)}\n  got ${got.text.slice(0, 300)}`;
+            if (!m) {
+              failures.push(`not a valid server message: ${label()}`);
+              continue;
+            }
+            const key = m.type === 'error' ? m.code : m.type;
+            codes[key] = (codes[key] ?? 0) + 1;
+            const ok =
+              m.type === want.type &&
+              (m.type !== 'error' || (m.code === want.code && m.fatal === false)) &&
+              ('ref' in m ? m.ref : undefined) === want.ref &&
+              (want.round === undefined || (m.type === 'round.payload' && m.round.id === want.round));
+            if (!ok) failures.push(label());
           }
-          answered++;
-          const m = got.msg;
-          const label = () => `conn ${c} frame ${i} (${f.kind}, seed ${SEED}) ${JSON.stringify(f.text.slice(0, 300))}\n  expected ${JSON.stringify(want)}\n  got ${got.text.slice(0, 300)}`;
-          if (!m) {
-            failures.push(`not a valid server message: ${label()}`);
-            continue;
-          }
-          const key = m.type === 'error' ? m.code : m.type;
-          codes[key] = (codes[key] ?? 0) + 1;
-          const ok =
-            m.type === want.type &&
-            (m.type !== 'error' || (m.code === want.code && m.fatal === false)) &&
-            ('ref' in m ? m.ref : undefined) === want.ref &&
-            (want.round === undefined || (m.type === 'round.payload' && m.round.id === want.round));
-          if (!ok) failures.push(label());
-        }
-      }),
-    );
-    const elapsed = Date.now() - t0;
-    // Exactly one answer each: nothing more arrives, and no socket was closed.
-    await sleep(500);
-    for (const [c, s] of sockets.entries()) {
-      if (s.inbox.length) failures.push(`conn ${c}: ${s.inbox.length} extra frame(s): ${s.inbox.map((r) => r.text.slice(0, 120)).join(' | ')}`);
-      if (s.closedWith) failures.push(`conn ${c}: closed (${s.closedWith.code} ${s.closedWith.reason})`);
-    }
-    console.log(`fuzz seed ${SEED}: ${answered} answers in ${elapsed} ms; frames ${JSON.stringify(kinds)}; answers ${JSON.stringify(codes)}`);
-    expect(failures.slice(0, 20), `${failures.length} failure(s), seed ${SEED}`).toEqual([]);
-    expect(answered).toBe(CONNECTIONS * PER_CONNECTION);
-    expect(sockets.reduce((n, s) => n + s.all.length, 0)).toBe(CONNECTIONS * PER_CONNECTION);
-    await Promise.all(sockets.map((s) => s.close()));
-  }, 150_000);
+        }),
+      );
+      const elapsed = Date.now() - t0;
+      // Exactly one answer each: nothing more arrives, and no socket was closed.
+      await sleep(500);
+      for (const [c, s] of sockets.entries()) {
+        if (s.inbox.length)
+          failures.push(
+            `conn ${c}: ${s.inbox.length} extra frame(s): ${s.inbox.map((r) => r.text.slice(0, 120)).join(' | ')}`,
+          );
+        if (s.closedWith) failures.push(`conn ${c}: closed (${s.closedWith.code} ${s.closedWith.reason})`);
+      }
+      console.log(
+        `fuzz seed ${SEED}: ${answered} answers in ${elapsed} ms; frames ${JSON.stringify(kinds)}; answers ` +
+          `${JSON.stringify(codes)}`,
+      );
+      expect(failures.slice(0, 20), `${failures.length} failure(s), seed ${SEED}`).toEqual([]);
+      expect(answered).toBe(CONNECTIONS * PER_CONNECTION);
+      expect(sockets.reduce((n, s) => n + s.all.length, 0)).toBe(CONNECTIONS * PER_CONNECTION);
+      await Promise.all(sockets.map((s) => s.close()));
+    },
+    150_000,
+  );
 
   it('is still alive, with an intact audit chain and no internal errors', async () => {
     const p = repo.coordinator.proc!;
@@ -309,7 +509,11 @@ describe('wire fuzzing', () => {
     const audit = await admin<{ ok: boolean; events: number }>(repo.coordinator, 'GET', 'audit/verify');
     expect(audit.body.ok).toBe(true);
     // No fuzzed signature was accepted.
-    const r = await admin<{ round: { state: string; progress: { signed: string[] }[] } }>(repo.coordinator, 'GET', `rounds/${ctx.open}`);
+    const r = await admin<{ round: { state: string; progress: { signed: string[] }[] } }>(
+      repo.coordinator,
+      'GET',
+      `rounds/${ctx.open}`,
+    );
     expect(r.body.round.state).toBe('open');
     expect(r.body.round.progress.flatMap((x) => x.signed)).toEqual([]);
   });

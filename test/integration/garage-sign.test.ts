@@ -23,14 +23,49 @@ import Database from 'better-sqlite3';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOtaTuf } from '../../coordinator/garage-sign.js';
-import { generateKeyPair, keyId, parseGarageSignPrivate, parseGarageSignPublic, publicKeyFrom, toMetadataKey, type MetadataKey, type PublicKey } from '../../protocol/keys.js';
-import { buildRoot, buildTargets, daysFrom, localSigner, serialize, signEnvelope, targetFor, type Envelope, type Signer } from '../../protocol/metadata/build.js';
+import {
+  generateKeyPair,
+  keyId,
+  parseGarageSignPrivate,
+  parseGarageSignPublic,
+  publicKeyFrom,
+  toMetadataKey,
+  type MetadataKey,
+  type PublicKey,
+} from '../../protocol/keys.js';
+import {
+  buildRoot,
+  buildTargets,
+  daysFrom,
+  localSigner,
+  serialize,
+  signEnvelope,
+  targetFor,
+  type Envelope,
+  type Signer,
+} from '../../protocol/metadata/build.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { parseMetadata } from '../../protocol/verify.js';
 import { FIXTURES } from '../paths.js';
 import { decryptKey, encryptKey, readKeyFile, writeKeyFile } from '../../signer-client/keystore.js';
-import { auditEvents, Coordinator, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type Repo, type RunResult } from './harness.js';
+import {
+  auditEvents,
+  Coordinator,
+  newRepo,
+  PASSPHRASE,
+  quorum,
+  signer,
+  TEST_SCRYPT_N,
+  tmpdir,
+  until,
+  type Repo,
+  type RunResult,
+} from './harness.js';
 import { canonicalOf, connect, keyidIn, keySigner } from './wire-client.js';
+
+/** ota-tuf's upload bodies, read loosely (untyped JSON) to re-encode them as the server's codecs do. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped on purpose
+type Json = Record<string, any>;
 
 const dirs: string[] = [];
 const cleanup: (() => Promise<void>)[] = [];
@@ -56,18 +91,31 @@ function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
 
 /** PEM as BouncyCastle's JcaPEMWriter writes a public key: 64-character base64 lines, trailing newline. */
 function bouncyCastlePem(der: Buffer): string {
-  return `-----BEGIN PUBLIC KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
+  return `-----BEGIN PUBLIC KEY-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END PUBLIC KEY-----\n`;
 }
 
 function spkiOf(k: { keytype: string; keyval: { public: string } }): Buffer {
-  const ko = k.keytype === 'RSA' ? crypto.createPublicKey(k.keyval.public) : crypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI, Buffer.from(k.keyval.public, 'hex')]), format: 'der', type: 'spki' });
+  const ko =
+    k.keytype === 'RSA'
+      ? crypto.createPublicKey(k.keyval.public)
+      : crypto.createPublicKey({
+          key: Buffer.concat([ED25519_SPKI, Buffer.from(k.keyval.public, 'hex')]),
+          format: 'der',
+          type: 'spki',
+        });
   return ko.export({ type: 'spki', format: 'der' });
 }
 
@@ -77,36 +125,55 @@ const keysOf = (o: object) => Object.keys(o).sort();
  * RootRole decoded and re-encoded, as the keyserver does before comparing canonical bytes
  * (libtuf RootRoleValidation.rootRawJsonIsValid). Asserts exactly the model's fields on the way.
  */
-function otaTufRootReencode(s: Record<string, any>): unknown {
+function otaTufRootReencode(s: Json): unknown {
   expect(keysOf(s)).toEqual(['_type', 'consistent_snapshot', 'expires', 'keys', 'roles', 'version']);
   expect(s._type).toBe('Root');
   expect(s.expires).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
   const keys: Record<string, unknown> = {};
-  for (const [id, k] of Object.entries(s.keys as Record<string, any>)) {
+  for (const [id, k] of Object.entries(s.keys as Json)) {
     expect(keysOf(k)).toEqual(['keytype', 'keyval']);
     expect(keysOf(k.keyval)).toEqual(['public']);
     expect(['RSA', 'ED25519']).toContain(k.keytype);
     const der = spkiOf(k);
     expect(sha256(der), 'ota-tuf key id: sha256 of the DER SubjectPublicKeyInfo').toBe(id);
-    keys[id] = { keytype: k.keytype, keyval: { public: k.keytype === 'RSA' ? bouncyCastlePem(der) : der.subarray(12).toString('hex') } };
+    keys[id] = {
+      keytype: k.keytype,
+      keyval: { public: k.keytype === 'RSA' ? bouncyCastlePem(der) : der.subarray(12).toString('hex') },
+    };
   }
   const roles: Record<string, unknown> = {};
-  for (const [name, r] of Object.entries(s.roles as Record<string, any>)) {
+  for (const [name, r] of Object.entries(s.roles as Json)) {
     expect(['root', 'targets', 'snapshot', 'timestamp']).toContain(name);
     expect(keysOf(r)).toEqual(['keyids', 'threshold']);
     roles[name] = { keyids: r.keyids, threshold: r.threshold };
   }
-  return { _type: 'Root', consistent_snapshot: s.consistent_snapshot, expires: s.expires, keys, roles, version: s.version };
+  return {
+    _type: 'Root',
+    consistent_snapshot: s.consistent_snapshot,
+    expires: s.expires,
+    keys,
+    roles,
+    version: s.version,
+  };
 }
 
-const TARGET_CUSTOM = ['cliUploaded', 'createdAt', 'hardwareIds', 'name', 'targetFormat', 'updatedAt', 'uri', 'version'];
+const TARGET_CUSTOM = [
+  'cliUploaded',
+  'createdAt',
+  'hardwareIds',
+  'name',
+  'targetFormat',
+  'updatedAt',
+  'uri',
+  'version',
+];
 
 /** TargetsRole with ClientTargetItem and TargetCustom, re-encoded. */
-function otaTufTargetsReencode(s: Record<string, any>, extraCustom: string[] = []): unknown {
+function otaTufTargetsReencode(s: Json, extraCustom: string[] = []): unknown {
   expect(keysOf(s)).toEqual(['_type', 'expires', 'targets', 'version']);
   expect(s._type).toBe('Targets');
   const targets: Record<string, unknown> = {};
-  for (const [name, t] of Object.entries(s.targets as Record<string, any>)) {
+  for (const [name, t] of Object.entries(s.targets as Json)) {
     expect(keysOf(t)).toEqual(['custom', 'hashes', 'length']);
     expect(keysOf(t.hashes)).toEqual(['sha256']);
     for (const k of Object.keys(t.custom)) expect([...TARGET_CUSTOM, ...extraCustom]).toContain(k);
@@ -118,8 +185,11 @@ function otaTufTargetsReencode(s: Record<string, any>, extraCustom: string[] = [
 }
 
 /** The exported file passes what the ota-tuf server does: re-encode `signed`, compare canonical bytes. */
-function assertOtaTufUpload(file: string, role: 'root' | 'targets'): Record<string, any> {
-  const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { signatures: Record<string, unknown>[]; signed: Record<string, any> };
+function assertOtaTufUpload(file: string, role: 'root' | 'targets'): Json {
+  const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    signatures: Record<string, unknown>[];
+    signed: Json;
+  };
   expect(keysOf(doc)).toEqual(['signatures', 'signed']);
   for (const sig of doc.signatures) {
     expect(keysOf(sig)).toEqual(['keyid', 'method', 'sig']);
@@ -148,7 +218,10 @@ function gsSec(priv: KeyObject): string {
   const pk = publicKeyFrom(priv);
   if (pk.algorithm === 'ed25519') {
     const seed = priv.export({ type: 'pkcs8', format: 'der' }).subarray(16);
-    return spaces2({ keyval: { private: seed.toString('hex') + pk.spki.subarray(12).toString('hex') }, keytype: 'ED25519' });
+    return spaces2({
+      keyval: { private: seed.toString('hex') + pk.spki.subarray(12).toString('hex') },
+      keytype: 'ED25519',
+    });
   }
   // BouncyCastle writes an RSA private key as PKCS#1 ("BEGIN RSA PRIVATE KEY").
   return spaces2({ keyval: { private: priv.export({ type: 'pkcs1', format: 'pem' }).toString() }, keytype: 'RSA' });
@@ -202,35 +275,73 @@ describe('garage-sign fixtures', () => {
     const keys = root.signed.keys as Record<string, MetadataKey>;
     // Every key id in the root is ota-tuf's: sha256 of the DER SubjectPublicKeyInfo.
     for (const [id, k] of Object.entries(keys)) expect(keyId(k, 'ota')).toBe(id);
-    expect(Object.keys(keys).sort()).toEqual(['4624064293b472dfe009d625dc479e4c06749643ddcd432bc77c3c4fde82539e', TARGETS_ID, '76c9cdc9ebb914133609ce3f6ce59f0bd1446ad42565b3af5ace7a1590f77b2a']);
+    expect(Object.keys(keys).sort()).toEqual([
+      '4624064293b472dfe009d625dc479e4c06749643ddcd432bc77c3c4fde82539e',
+      TARGETS_ID,
+      '76c9cdc9ebb914133609ce3f6ce59f0bd1446ad42565b3af5ace7a1590f77b2a',
+    ]);
     expect(root.signed.roles.targets!.keyids).toEqual([TARGETS_ID]);
     // ota-tuf wrote it: our model of the keyserver's re-encoding check accepts its structure.
     expect(checkOtaTuf('root', fs.readFileSync(path.join(dir, 'root.json')), 'root.json')).toEqual([]);
   });
 
-  it('the reposerver\'s key-pair answer (GET user_repo/root/private_keys/ID) imports like a .sec', async () => {
+  it("the reposerver's key-pair answer (GET user_repo/root/private_keys/ID) imports like a .sec", async () => {
     // What `garage-sign move-offline` fetches before it deletes the server's root key: a TufKeyPair,
     // {keytype, keyval: {public, private}}, the private half PKCS#1 PEM as BouncyCastle writes it.
     const d = tmp();
     const k = generateKeyPair('rsa');
-    const pair = { keytype: 'RSA', keyval: { public: toMetadataKey(k.publicKey, 'ota').keyval.public, private: k.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString() } };
+    const pair = {
+      keytype: 'RSA',
+      keyval: {
+        public: toMetadataKey(k.publicKey, 'ota').keyval.public,
+        private: k.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+      },
+    };
     fs.writeFileSync(path.join(d, 'root-key.json'), spaces2(pair));
-    const r = await signer(['import-garage-sign', path.join(d, 'root-key.json'), '--out', path.join(d, 'oldroot'), '--scrypt-n', TEST_SCRYPT_N]);
+    const r = await signer([
+      'import-garage-sign',
+      path.join(d, 'root-key.json'),
+      '--out',
+      path.join(d, 'oldroot'),
+      '--scrypt-n',
+      TEST_SCRYPT_N,
+    ]);
     ok(r);
     expect(r.stdout).toContain(`key id: ota ${k.publicKey.fingerprint}`);
   });
 
   it('import refuses the fixture root (bad signature) and creates nothing', async () => {
     const d = tmp();
-    const r = await quorum(['init', '--data-dir', path.join(d, 'data'), '--import-garage-sign', dir, '--at', '2018-06-01T00:00:00Z']);
+    const r = await quorum([
+      'init',
+      '--data-dir',
+      path.join(d, 'data'),
+      '--import-garage-sign',
+      dir,
+      '--at',
+      '2018-06-01T00:00:00Z',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('SIGNATURE_INVALID');
     expect(r.stderr).toContain('THRESHOLD_UNMET');
     expect(fs.existsSync(path.join(d, 'data', 'quorum.db'))).toBe(false);
     // The same files as a credentials.zip: refused the same way.
     const zip = path.join(d, 'credentials.zip');
-    fs.writeFileSync(zip, zipSync(Object.fromEntries(fs.readdirSync(dir).map((f) => [f, new Uint8Array(fs.readFileSync(path.join(dir, f)))]))));
-    const z = await quorum(['init', '--data-dir', path.join(d, 'data2'), '--import-garage-sign', zip, '--at', '2018-06-01T00:00:00Z']);
+    fs.writeFileSync(
+      zip,
+      zipSync(
+        Object.fromEntries(fs.readdirSync(dir).map((f) => [f, new Uint8Array(fs.readFileSync(path.join(dir, f)))])),
+      ),
+    );
+    const z = await quorum([
+      'init',
+      '--data-dir',
+      path.join(d, 'data2'),
+      '--import-garage-sign',
+      zip,
+      '--at',
+      '2018-06-01T00:00:00Z',
+    ]);
     expect(z.code).toBe(2);
     expect(z.stderr).toContain('SIGNATURE_INVALID');
     expect(fs.existsSync(path.join(d, 'data2', 'quorum.db'))).toBe(false);
@@ -254,50 +365,135 @@ describe('ota-tuf server output against our model of the server', () => {
     }
     expect(rsa).toBe(6);
     expect(checkOtaTuf('root', fs.readFileSync(roots[0]!), 'root.json')).toEqual([]);
-    expect(checkOtaTuf('targets', fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json')), 'targets.json')).toEqual([]);
+    expect(
+      checkOtaTuf('targets', fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json')), 'targets.json'),
+    ).toEqual([]);
     // The independent model agrees: the real server's root re-encodes to its own signed bytes.
     assertOtaTufUpload(roots[0]!, 'root');
   });
 
   it('refuses what ota-tuf would reject or rewrite', () => {
     const base = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'root.json'), 'utf8')) as Envelope;
-    const codes = (role: 'root' | 'targets', doc: unknown) => checkOtaTuf(role, Buffer.from(JSON.stringify(doc)), 'x').map((p) => p.code);
-    const edit = (f: (s: Record<string, any>) => void) => {
-      const d = structuredClone(base) as Envelope & { signed: Record<string, any> };
+    const codes = (role: 'root' | 'targets', doc: unknown) =>
+      checkOtaTuf(role, Buffer.from(JSON.stringify(doc)), 'x').map((p) => p.code);
+    const edit = (f: (s: Json) => void) => {
+      const d = structuredClone(base) as Envelope & { signed: Json };
       f(d.signed);
       return d;
     };
-    expect(codes('root', edit((s) => (s.comment = 'x')))).toContain('OTA_EXPORT_UNKNOWN_FIELD');
-    expect(codes('root', edit((s) => (s.expires = '2019-02-10T13:33:02.000Z')))).toContain('OTA_EXPORT_FIELD');
-    expect(codes('root', edit((s) => (s._type = 'root')))).toContain('OTA_EXPORT_FIELD');
+    expect(
+      codes(
+        'root',
+        edit((s) => (s.comment = 'x')),
+      ),
+    ).toContain('OTA_EXPORT_UNKNOWN_FIELD');
+    expect(
+      codes(
+        'root',
+        edit((s) => (s.expires = '2019-02-10T13:33:02.000Z')),
+      ),
+    ).toContain('OTA_EXPORT_FIELD');
+    expect(
+      codes(
+        'root',
+        edit((s) => (s._type = 'root')),
+      ),
+    ).toContain('OTA_EXPORT_FIELD');
     const id = Object.keys(base.signed.keys as object)[0]!;
     const pem = (base.signed.keys as Record<string, MetadataKey>)[id]!.keyval.public;
     // The same key as other PEM text (no trailing newline; 76-character lines): ota-tuf re-encodes
     // it as BouncyCastle writes it, so the canonical bytes differ.
-    expect(codes('root', edit((s) => (s.keys[id].keyval.public = pem.trimEnd())))).toContain('OTA_EXPORT_REENCODE');
-    const b64 = pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    expect(
+      codes(
+        'root',
+        edit((s) => (s.keys[id].keyval.public = pem.trimEnd())),
+      ),
+    ).toContain('OTA_EXPORT_REENCODE');
+    const b64 = pem
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
     const wide = `-----BEGIN PUBLIC KEY-----\n${b64.match(/.{1,76}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
     expect(publicKeyFrom(wide).fingerprint).toBe(id);
-    expect(codes('root', edit((s) => (s.keys[id].keyval.public = wide)))).toEqual(['OTA_EXPORT_REENCODE']);
-    expect(codes('root', edit((s) => (s.keys[id].keytype = 'rsa')))).toContain('OTA_EXPORT_FIELD');
-    expect(codes('root', edit((s) => (s.keys['0'.repeat(64)] = s.keys[id])))).toContain('OTA_EXPORT_KEY_ID');
+    expect(
+      codes(
+        'root',
+        edit((s) => (s.keys[id].keyval.public = wide)),
+      ),
+    ).toEqual(['OTA_EXPORT_REENCODE']);
+    expect(
+      codes(
+        'root',
+        edit((s) => (s.keys[id].keytype = 'rsa')),
+      ),
+    ).toContain('OTA_EXPORT_FIELD');
+    expect(
+      codes(
+        'root',
+        edit((s) => (s.keys['0'.repeat(64)] = s.keys[id])),
+      ),
+    ).toContain('OTA_EXPORT_KEY_ID');
     const ec = generateKeyPair('ecdsa').publicKey;
-    expect(codes('root', edit((s) => (s.keys[ec.fingerprint] = { keytype: 'ECPRIME256V1', keyval: { public: ec.spki.toString('hex') } })))).toContain('OTA_EXPORT_KEY_UNSUPPORTED');
-    const t = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json'), 'utf8')) as Envelope & { signed: Record<string, any> };
+    expect(
+      codes(
+        'root',
+        edit(
+          (s) => (s.keys[ec.fingerprint] = { keytype: 'ECPRIME256V1', keyval: { public: ec.spki.toString('hex') } }),
+        ),
+      ),
+    ).toContain('OTA_EXPORT_KEY_UNSUPPORTED');
+    const t = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json'), 'utf8')) as Envelope & {
+      signed: Json;
+    };
     const name = Object.keys(t.signed.targets)[0]!;
-    const tedit = (f: (s: Record<string, any>) => void) => {
+    const tedit = (f: (s: Json) => void) => {
       const d = structuredClone(t);
       f(d.signed);
       return d;
     };
-    expect(codes('targets', tedit((s) => (s.targets[name].custom.name = 'fïrmware')))).toContain('OTA_EXPORT_NON_ASCII');
-    expect(codes('targets', tedit((s) => (s.targets[name].hashes.sha512 = 'ab'.repeat(64))))).toContain('OTA_EXPORT_TARGET');
-    expect(codes('targets', tedit((s) => delete s.targets[name].custom.createdAt))).toContain('OTA_EXPORT_TARGET');
-    expect(codes('targets', tedit((s) => delete s.targets[name].custom))).toContain('OTA_EXPORT_TARGET');
-    expect(codes('targets', tedit((s) => (s.targets[name].extra = 1)))).toContain('OTA_EXPORT_UNKNOWN_FIELD');
-    expect(codes('targets', tedit((s) => (s._type = 'targets')))).toContain('OTA_EXPORT_FIELD');
+    expect(
+      codes(
+        'targets',
+        tedit((s) => (s.targets[name].custom.name = 'fïrmware')),
+      ),
+    ).toContain('OTA_EXPORT_NON_ASCII');
+    expect(
+      codes(
+        'targets',
+        tedit((s) => (s.targets[name].hashes.sha512 = 'ab'.repeat(64))),
+      ),
+    ).toContain('OTA_EXPORT_TARGET');
+    expect(
+      codes(
+        'targets',
+        tedit((s) => delete s.targets[name].custom.createdAt),
+      ),
+    ).toContain('OTA_EXPORT_TARGET');
+    expect(
+      codes(
+        'targets',
+        tedit((s) => delete s.targets[name].custom),
+      ),
+    ).toContain('OTA_EXPORT_TARGET');
+    expect(
+      codes(
+        'targets',
+        tedit((s) => (s.targets[name].extra = 1)),
+      ),
+    ).toContain('OTA_EXPORT_UNKNOWN_FIELD');
+    expect(
+      codes(
+        'targets',
+        tedit((s) => (s._type = 'targets')),
+      ),
+    ).toContain('OTA_EXPORT_FIELD');
     // Unknown keys inside custom are ota-tuf's "proprietary" custom data: kept, not refused.
-    expect(codes('targets', tedit((s) => (s.targets[name].custom.ecuSerial = 'abc')))).toEqual([]);
+    expect(
+      codes(
+        'targets',
+        tedit((s) => (s.targets[name].custom.ecuSerial = 'abc')),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -314,7 +510,11 @@ describe('import from credentials.zip', () => {
       snapshot: { keys: [online.publicKey], threshold: 1 },
       timestamp: { keys: [online.publicKey], threshold: 1 },
     };
-    const root = await signEnvelope(buildRoot({ dialect: 'ota', version: 1, expires: daysFrom(now, 365), roles }), 'ota', [localSigner(rootKey.privateKey)]);
+    const root = await signEnvelope(
+      buildRoot({ dialect: 'ota', version: 1, expires: daysFrom(now, 365), roles }),
+      'ota',
+      [localSigner(rootKey.privateKey)],
+    );
     const SECRET = `client-secret-${crypto.randomBytes(8).toString('hex')}`;
     const P12 = `p12-${crypto.randomBytes(8).toString('hex')}`;
     const sec = gsSec(targetsKey.privateKey);
@@ -324,7 +524,13 @@ describe('import from credentials.zip', () => {
     fs.writeFileSync(
       zip,
       zipSync({
-        'treehub.json': u8(spaces2({ no_auth: false, oauth2: { server: 'https://auth.example.test', client_id: 'cid', client_secret: SECRET }, ostree: { server: 'https://treehub.example.test/api/v3' } })),
+        'treehub.json': u8(
+          spaces2({
+            no_auth: false,
+            oauth2: { server: 'https://auth.example.test', client_id: 'cid', client_secret: SECRET },
+            ostree: { server: 'https://treehub.example.test/api/v3' },
+          }),
+        ),
         'tufrepo.url': u8('https://tuf.example.test/\n'),
         'root.json': u8(spaces2(root)),
         'targets.pub': u8(gsPub(targetsKey.publicKey)),
@@ -339,22 +545,45 @@ describe('import from credentials.zip', () => {
     ok(r);
     expect(r.stdout).toContain('imported repository: root version 1');
     expect(r.stdout).toContain('tufrepo.url: https://tuf.example.test/');
-    expect(r.stdout).toContain(`public key targets.pub: ed25519, ota-tuf key id ${targetsKey.publicKey.fingerprint}, in root roles: targets`);
+    expect(r.stdout).toContain(
+      `public key targets.pub: ed25519, ota-tuf key id ${targetsKey.publicKey.fingerprint}, in root roles: targets`,
+    );
     expect(r.stdout).toContain('private key targets.sec: not read and not copied');
     expect(r.stdout).toContain(`quorum-signer import-garage-sign ${zip} --entry targets.sec --out NAME`);
     // The keyholder follows that advice: the key comes out of the zip into an encrypted key file.
-    const gsImport = await signer(['import-garage-sign', zip, '--entry', 'targets.sec', '--out', path.join(d, 'tara'), '--scrypt-n', TEST_SCRYPT_N]);
+    const gsImport = await signer([
+      'import-garage-sign',
+      zip,
+      '--entry',
+      'targets.sec',
+      '--out',
+      path.join(d, 'tara'),
+      '--scrypt-n',
+      TEST_SCRYPT_N,
+    ]);
     ok(gsImport);
     expect(gsImport.stdout).toContain(`key id: ota ${targetsKey.publicKey.fingerprint}`);
     expect(fs.readFileSync(path.join(d, 'tara.key.json'), 'utf8')).not.toContain(privHex);
-    const missing = await signer(['import-garage-sign', zip, '--entry', 'root.sec', '--out', path.join(d, 'nope'), '--scrypt-n', TEST_SCRYPT_N]);
+    const missing = await signer([
+      'import-garage-sign',
+      zip,
+      '--entry',
+      'root.sec',
+      '--out',
+      path.join(d, 'nope'),
+      '--scrypt-n',
+      TEST_SCRYPT_N,
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^KEY_FILE_INVALID: .*no entry root\.sec/m);
     expect(r.stdout).toContain('not read: autoprov.url, autoprov_credentials.p12, client_auth.p12, treehub.json');
     expect(meta(data, 'tufrepo_url')).toBe('https://tuf.example.test/');
     expect(meta(data, 'ota_import_root_version')).toBe('1');
     const db = new Database(path.join(data, 'quorum.db'), { readonly: true });
-    expect((db.prepare('SELECT fingerprint FROM keyholders WHERE name = ?').get('tara') as { fingerprint: string }).fingerprint).toBe(targetsKey.publicKey.fingerprint);
+    expect(
+      (db.prepare('SELECT fingerprint FROM keyholders WHERE name = ?').get('tara') as { fingerprint: string })
+        .fingerprint,
+    ).toBe(targetsKey.publicKey.fingerprint);
     db.close();
     assertNoSecrets(data, [SECRET, P12, privHex, 'client_secret', 'autoprov']);
   });
@@ -370,13 +599,42 @@ describe('import from credentials.zip', () => {
       snapshot: { keys: [rootKey.publicKey], threshold: 1 },
       timestamp: { keys: [rootKey.publicKey], threshold: 1 },
     });
-    const body = buildRoot({ dialect: 'ota', version: 3, expires: daysFrom(now, 365), roles: roles([rootKey.publicKey]) });
-    const pending = { ...buildRoot({ dialect: 'ota', version: 3, expires: daysFrom(now, 365), roles: roles([rootKey.publicKey, extra.publicKey]) }) };
+    const body = buildRoot({
+      dialect: 'ota',
+      version: 3,
+      expires: daysFrom(now, 365),
+      roles: roles([rootKey.publicKey]),
+    });
+    const pending = {
+      ...buildRoot({
+        dialect: 'ota',
+        version: 3,
+        expires: daysFrom(now, 365),
+        roles: roles([rootKey.publicKey, extra.publicKey]),
+      }),
+    };
     const repo = path.join(d, 'repo');
     fs.mkdirSync(path.join(repo, 'roles', 'unsigned'), { recursive: true });
-    fs.writeFileSync(path.join(repo, 'roles', 'root.json'), spaces2(await signEnvelope(body, 'ota', [localSigner(rootKey.privateKey)])));
+    fs.writeFileSync(
+      path.join(repo, 'roles', 'root.json'),
+      spaces2(await signEnvelope(body, 'ota', [localSigner(rootKey.privateKey)])),
+    );
     fs.writeFileSync(path.join(repo, 'roles', 'unsigned', 'root.json'), spaces2(pending));
-    const pulled = buildTargets('ota', 7, daysFrom(now, 31), { 'a-1': { length: 1, hashes: { sha256: sha256('a') }, custom: { name: 'a', version: '1', hardwareIds: [], targetFormat: null, uri: null, createdAt: '2020-01-01T00:00:00Z', updatedAt: '2020-01-01T00:00:00Z' } } });
+    const pulled = buildTargets('ota', 7, daysFrom(now, 31), {
+      'a-1': {
+        length: 1,
+        hashes: { sha256: sha256('a') },
+        custom: {
+          name: 'a',
+          version: '1',
+          hardwareIds: [],
+          targetFormat: null,
+          uri: null,
+          createdAt: '2020-01-01T00:00:00Z',
+          updatedAt: '2020-01-01T00:00:00Z',
+        },
+      },
+    });
     fs.writeFileSync(path.join(repo, 'roles', 'unsigned', 'targets.json'), spaces2(pulled));
     fs.writeFileSync(path.join(repo, 'roles', 'targets.json.checksum'), 'ab'.repeat(32));
     const data = path.join(d, 'data');
@@ -384,7 +642,10 @@ describe('import from credentials.zip', () => {
     ok(r);
     expect(r.stdout).toContain('imported repository: root version 3');
     expect(r.stdout).toContain('tufrepo.url: (not found: pass --tufrepo-url URL');
-    expect(r.stdout).toContain('roles/unsigned/root.json: version 3, with unsigned changes: to have them signed, quorum round open root --signed roles/unsigned/root.json --renew');
+    expect(r.stdout).toContain(
+      'roles/unsigned/root.json: version 3, with unsigned changes: to have them signed, quorum round open root ' +
+        '--signed roles/unsigned/root.json --renew',
+    );
     expect(r.stdout).toContain('roles/unsigned/targets.json: version 7, 1 target(s), pulled from the reposerver');
     expect(r.stdout).toContain('the reposerver holds targets version 7; it accepts only version 8 next');
     expect(r.stdout).toContain('not read: roles/targets.json.checksum');
@@ -393,13 +654,39 @@ describe('import from credentials.zip', () => {
 
     // The first targets round continues the reposerver's numbering (8, not 1), and the
     // keyholder's client accepts it: nothing was released through the coordinator yet.
-    fs.writeFileSync(path.join(d, 'owner.pub.pem'), rootKey.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));
+    fs.writeFileSync(
+      path.join(d, 'owner.pub.pem'),
+      rootKey.publicKey.keyObject.export({ type: 'spki', format: 'pem' }),
+    );
     writeKeyFile(path.join(d, 'owner.key.json'), encryptKey(rootKey.privateKey, PASSPHRASE, { N: 16384, r: 8, p: 1 }));
     const c = await new Coordinator(data).start();
     cleanup.push(() => c.kill());
     ok(await quorum(['keyholder', 'add', 'owner', path.join(d, 'owner.pub.pem'), '--data-dir', data]));
-    ok(await signer(['join', c.url, '--key', path.join(d, 'owner.key.json'), '--home', path.join(d, 'h-owner'), '--trusted-root', path.join(repo, 'roles', 'root.json')]));
-    const open = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'sign the pulled targets', '--signed', path.join(repo, 'roles', 'unsigned', 'targets.json'), '--renew', '--json']);
+    ok(
+      await signer([
+        'join',
+        c.url,
+        '--key',
+        path.join(d, 'owner.key.json'),
+        '--home',
+        path.join(d, 'h-owner'),
+        '--trusted-root',
+        path.join(repo, 'roles', 'root.json'),
+      ]),
+    );
+    const open = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--data-dir',
+      data,
+      '--reason',
+      'sign the pulled targets',
+      '--signed',
+      path.join(repo, 'roles', 'unsigned', 'targets.json'),
+      '--renew',
+      '--json',
+    ]);
     ok(open);
     const round = JSON.parse(open.stdout) as { id: string; version: number };
     expect(round.version).toBe(8);
@@ -449,33 +736,69 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     w('keys/origroot.sec', gsSec(oldRoot.privateKey));
     const CONFIG_SECRET = `config-secret-${crypto.randomBytes(8).toString('hex')}`;
     const ZIP_SECRET = `zip-secret-${crypto.randomBytes(8).toString('hex')}`;
-    w('config.json', spaces2({ reposerver: 'https://tuf.example.test/', auth: { server: 'https://auth.example.test', client_id: 'cid', client_secret: CONFIG_SECRET }, treehub: { no_auth: false, ostree: { server: 'https://treehub.example.test' } } }));
-    w('credentials.zip', zipSync({ 'treehub.json': new Uint8Array(Buffer.from(spaces2({ oauth2: { client_secret: ZIP_SECRET } }))) }));
+    w(
+      'config.json',
+      spaces2({
+        reposerver: 'https://tuf.example.test/',
+        auth: { server: 'https://auth.example.test', client_id: 'cid', client_secret: CONFIG_SECRET },
+        treehub: { no_auth: false, ostree: { server: 'https://treehub.example.test' } },
+      }),
+    );
+    w(
+      'credentials.zip',
+      zipSync({ 'treehub.json': new Uint8Array(Buffer.from(spaces2({ oauth2: { client_secret: ZIP_SECRET } }))) }),
+    );
     const oldRootPem = oldRoot.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
     const targetsHex = (JSON.parse(gsSec(targetsKey.privateKey)) as { keyval: { private: string } }).keyval.private;
 
     // Keyholders: three new ones, and the one who received the old root key's .sec.
     const people = ['alice', 'bob', 'carol'];
     const types: Record<string, string> = { alice: 'ed25519', bob: 'ed25519', carol: 'rsa' };
-    await Promise.all(people.map(async (p) => ok(await signer(['keygen', '--out', path.join(d, p), '--scrypt-n', TEST_SCRYPT_N, '--type', types[p]!]))));
-    const imp = await signer(['import-garage-sign', path.join(repo, 'keys', 'origroot.sec'), '--out', path.join(d, 'oldroot'), '--scrypt-n', TEST_SCRYPT_N]);
+    await Promise.all(
+      people.map(async (p) =>
+        ok(await signer(['keygen', '--out', path.join(d, p), '--scrypt-n', TEST_SCRYPT_N, '--type', types[p]!])),
+      ),
+    );
+    const imp = await signer([
+      'import-garage-sign',
+      path.join(repo, 'keys', 'origroot.sec'),
+      '--out',
+      path.join(d, 'oldroot'),
+      '--scrypt-n',
+      TEST_SCRYPT_N,
+    ]);
     ok(imp);
     expect(imp.stdout).toContain(`key id: ota ${oldRoot.publicKey.fingerprint}`);
 
     const data = path.join(d, 'data');
     const init = await quorum([
-      'init', '--data-dir', data, '--import-garage-sign', repo, '--tufrepo-url', 'https://tuf.example.test/',
+      'init',
+      '--data-dir',
+      data,
+      '--import-garage-sign',
+      repo,
+      '--tufrepo-url',
+      'https://tuf.example.test/',
       ...people.flatMap((p) => ['--keyholder', `${p}=${path.join(d, `${p}.pub.pem`)}`]),
-      '--enroll', 'oldroot=keys/origroot.pub',
+      '--enroll',
+      'oldroot=keys/origroot.pub',
     ]);
     ok(init);
     expect(init.stdout).toContain('imported repository: root version 1');
     expect(init.stdout).toContain('tufrepo.url: https://tuf.example.test/');
     expect(init.stdout).toContain(`root role root: 1 of ${oldRoot.publicKey.fingerprint}`);
-    expect(init.stdout).toContain(`public key keys/origroot.pub: rsa-pss-sha256, ota-tuf key id ${oldRoot.publicKey.fingerprint}, in root roles: root`);
-    expect(init.stdout).toContain(`public key keys/targets.pub: ed25519, ota-tuf key id ${targetsKey.publicKey.fingerprint}, in root roles: targets`);
+    expect(init.stdout).toContain(
+      `public key keys/origroot.pub: rsa-pss-sha256, ota-tuf key id ${oldRoot.publicKey.fingerprint}, in root ` +
+        'roles: root',
+    );
+    expect(init.stdout).toContain(
+      `public key keys/targets.pub: ed25519, ota-tuf key id ${targetsKey.publicKey.fingerprint}, in root ` +
+        'roles: targets',
+    );
     expect(init.stdout).toContain('roles/unsigned/root.json: version 1, the same as the signed root');
-    expect(init.stdout).toContain(`quorum-signer import-garage-sign ${path.join(repo, 'keys/origroot.sec')} --out NAME`);
+    expect(init.stdout).toContain(
+      `quorum-signer import-garage-sign ${path.join(repo, 'keys/origroot.sec')} --out NAME`,
+    );
     expect(init.stdout).toContain(`quorum-signer import-garage-sign ${path.join(repo, 'keys/targets.sec')} --out NAME`);
     expect(init.stdout).toContain('not read: config.json, credentials.zip');
     assertNoSecrets(data, [CONFIG_SECRET, ZIP_SECRET, targetsHex, oldRootPem.split('\n')[2]!, 'client_secret']);
@@ -483,17 +806,48 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     const c = await new Coordinator(data).start();
     cleanup.push(() => c.kill());
     const home = (p: string) => path.join(d, `home-${p}`);
-    for (const p of [...people, 'oldroot']) ok(await signer(['join', c.url, '--key', path.join(d, `${p}.key.json`), '--home', home(p), '--trusted-root', path.join(repo, 'roles', 'root.json')]));
+    for (const p of [...people, 'oldroot'])
+      ok(
+        await signer([
+          'join',
+          c.url,
+          '--key',
+          path.join(d, `${p}.key.json`),
+          '--home',
+          home(p),
+          '--trusted-root',
+          path.join(repo, 'roles', 'root.json'),
+        ]),
+      );
 
     // The root round: root and targets keys go to the three keyholders, 2 of 3 each; snapshot
     // and timestamp stay with the server, which signs them.
     const open = await quorum([
-      'round', 'open', 'root', '--data-dir', data, '--reason', 'take root and targets keys offline', '--json',
-      '--remove-key', 'root=oldroot', ...people.flatMap((p) => ['--add-key', `root=${p}`]), '--threshold', 'root=2',
-      '--remove-key', `targets=keyid:${targetsKey.publicKey.fingerprint}`, ...people.flatMap((p) => ['--add-key', `targets=${p}`]), '--threshold', 'targets=2',
+      'round',
+      'open',
+      'root',
+      '--data-dir',
+      data,
+      '--reason',
+      'take root and targets keys offline',
+      '--json',
+      '--remove-key',
+      'root=oldroot',
+      ...people.flatMap((p) => ['--add-key', `root=${p}`]),
+      '--threshold',
+      'root=2',
+      '--remove-key',
+      `targets=keyid:${targetsKey.publicKey.fingerprint}`,
+      ...people.flatMap((p) => ['--add-key', `targets=${p}`]),
+      '--threshold',
+      'targets=2',
     ]);
     ok(open);
-    const rootRound = JSON.parse(open.stdout) as { id: string; version: number; progress: { label: string; threshold: number }[] };
+    const rootRound = JSON.parse(open.stdout) as {
+      id: string;
+      version: number;
+      progress: { label: string; threshold: number }[];
+    };
     expect(rootRound.version).toBe(2);
     expect(rootRound.progress.map((p) => `${p.label}:${p.threshold}`)).toEqual(['root v1 keys:1', 'root v2 keys:2']);
     const review = await signer(['review', rootRound.id, '--home', home('oldroot'), '--no-diff']);
@@ -518,7 +872,25 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     const fw = path.join(d, 'fw.bin');
     fs.writeFileSync(fw, crypto.randomBytes(2048));
     // The file goes to the reposerver with `garage-sign targets upload` first; the round says so.
-    const t1 = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'firmware 1.0', '--add', fw, '--name', 'fw', '--version', '1.0', '--hardware-id', 'ecu-main', '--cli-uploaded', '--json']);
+    const t1 = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--data-dir',
+      data,
+      '--reason',
+      'firmware 1.0',
+      '--add',
+      fw,
+      '--name',
+      'fw',
+      '--version',
+      '1.0',
+      '--hardware-id',
+      'ecu-main',
+      '--cli-uploaded',
+      '--json',
+    ]);
     ok(t1);
     const t1id = (JSON.parse(t1.stdout) as { id: string }).id;
     for (const p of ['alice', 'bob']) ok(await signer(['sign', t1id, '--yes', '--home', home(p)]));
@@ -547,89 +919,191 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     }
     const exTargets = assertOtaTufUpload(path.join(out1, 'targets.json'), 'targets');
     const item = exTargets.targets['fw-1.0'];
-    expect(item.custom).toMatchObject({ name: 'fw', version: '1.0', hardwareIds: ['ecu-main'], targetFormat: 'BINARY', uri: null, cliUploaded: true });
+    expect(item.custom).toMatchObject({
+      name: 'fw',
+      version: '1.0',
+      hardwareIds: ['ecu-main'],
+      targetFormat: 'BINARY',
+      uri: null,
+      cliUploaded: true,
+    });
     expect(item.custom.createdAt).toBe(item.custom.updatedAt);
 
     // Once those are uploaded, the next targets version needs the checksum of what the server
     // holds: sha256 of the canonical JSON of the stored envelope.
     fs.writeFileSync(fw, crypto.randomBytes(1024));
-    const t2 = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'firmware 1.1', '--add', fw, '--name', 'fw', '--version', '1.1', '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw-1.1.bin', '--json']);
+    const t2 = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--data-dir',
+      data,
+      '--reason',
+      'firmware 1.1',
+      '--add',
+      fw,
+      '--name',
+      'fw',
+      '--version',
+      '1.1',
+      '--hardware-id',
+      'ecu-main',
+      '--uri',
+      'https://files.example.test/fw-1.1.bin',
+      '--json',
+    ]);
     ok(t2);
     const t2id = (JSON.parse(t2.stdout) as { id: string }).id;
     for (const p of ['bob', 'carol']) ok(await signer(['sign', t2id, '--yes', '--home', home(p)]));
-    await until(() => fs.readFileSync(path.join(current, 'targets.json'), 'utf8').includes('fw-1.1'), 'targets v2 release');
+    await until(
+      () => fs.readFileSync(path.join(current, 'targets.json'), 'utf8').includes('fw-1.1'),
+      'targets v2 release',
+    );
     const out2 = path.join(d, 'out2');
-    const e2 = await quorum(['export', 'ota-tuf', out2, '--data-dir', data, '--server-root-version', '2', '--server-targets-version', '1']);
+    const e2 = await quorum([
+      'export',
+      'ota-tuf',
+      out2,
+      '--data-dir',
+      data,
+      '--server-root-version',
+      '2',
+      '--server-targets-version',
+      '1',
+    ]);
     ok(e2);
     expect(fs.readdirSync(out2).sort()).toEqual(['targets.json', 'targets.json.checksum']);
     expect(e2.stdout).toContain('root version 2 is what the reposerver already has');
     const prev = JSON.parse(fs.readFileSync(path.join(out1, 'targets.json'), 'utf8')) as Envelope;
-    expect(fs.readFileSync(path.join(out2, 'targets.json.checksum'), 'utf8')).toBe(sha256(canonical({ signatures: prev.signatures, signed: prev.signed })));
+    expect(fs.readFileSync(path.join(out2, 'targets.json.checksum'), 'utf8')).toBe(
+      sha256(canonical({ signatures: prev.signatures, signed: prev.signed })),
+    );
     assertOtaTufUpload(path.join(out2, 'targets.json'), 'targets');
-    const wrong = await quorum(['export', 'ota-tuf', path.join(d, 'out3'), '--data-dir', data, '--server-targets-version', '5']);
+    const wrong = await quorum([
+      'export',
+      'ota-tuf',
+      path.join(d, 'out3'),
+      '--data-dir',
+      data,
+      '--server-targets-version',
+      '5',
+    ]);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^OTA_EXPORT_TARGETS_VERSION: targets.json: signed.version: .*accepts only version 6/m);
+    expect(wrong.stderr).toMatch(
+      /^OTA_EXPORT_TARGETS_VERSION: targets.json: signed.version: .*accepts only version 6/m,
+    );
     expect(fs.existsSync(path.join(d, 'out3'))).toBe(false);
   });
 });
 
 describe('the ota-tuf-server fixture', () => {
-  it('imports at 2018-05-01; its targets carry into a round that keyholders sign once they say where each file lives', async () => {
-    const d = tmp();
-    const src = path.join(d, 'ota');
-    fs.mkdirSync(src);
-    for (const f of ['root.json', 'targets.json']) fs.copyFileSync(fx('ota-tuf-server', 'repo', f), path.join(src, f));
-    const expired = await quorum(['init', '--data-dir', path.join(d, 'x'), '--import', src]);
-    expect(expired.code).toBe(2);
-    expect(expired.stderr).toContain('ROOT_EXPIRED');
-    const imp = await quorum(['init', '--data-dir', path.join(d, 'imported'), '--import', src, '--at', '2018-05-01T00:00:00Z']);
-    ok(imp);
-    expect(imp.stdout).toContain('imported repository: root version 1, targets version 21');
-    // Nobody holds its keys (they are the server's), so nothing new can be signed in it; its
-    // targets can be carried into a repository whose keyholders do hold theirs.
-    const repo = await newRepo({ dialect: 'ota', keyholders: ['ann', 'ben', 'cy'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
-    dirs.push(repo.dir);
-    cleanup.push(() => repo.coordinator.kill());
-    const fixture = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json'), 'utf8')) as { signed: { targets: Record<string, { length: number; custom: Record<string, unknown> }> } & Record<string, unknown> };
-    // On the server these files were uploaded to it (stored there); in another repository they are
-    // new targets with no location, which its reposerver could not serve (417): refused.
-    const asIs = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'carry over the OTA Connect targets', '--signed', fx('ota-tuf-server', 'repo', 'targets.json'), '--renew', '--json']);
-    expect(asIs.code).toBe(1);
-    expect(asIs.stderr).toMatch(/^OTA_TARGET_LOCATION: /m);
-    expect(asIs.stderr).toContain('targets.selfupdate_14.custom: a BINARY target needs a location');
-    // Said where each file lives (a uri), everything else carries over byte for byte.
-    const located = structuredClone(fixture.signed);
-    for (const [name, t] of Object.entries(located.targets)) if (t.length > 0) t.custom.uri = `https://files.example.test/${name}`;
-    const carried = path.join(repo.dir, 'carried.json');
-    fs.writeFileSync(carried, JSON.stringify({ signed: located }));
-    const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'carry over the OTA Connect targets', '--signed', carried, '--renew', '--json']);
-    ok(open);
-    const round = JSON.parse(open.stdout) as { id: string; version: number };
-    expect(round.version).toBe(1);
-    const status = await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json']);
-    const proposed = (JSON.parse(status.stdout) as { signed: Record<string, unknown> }).signed;
-    const { version: _v, expires: _e, ...rest } = proposed;
-    const { version: _fv, expires: _fe, ...fixtureRest } = located;
-    expect(canonical(rest)).toBe(canonical(fixtureRest));
-    for (const k of ['ann', 'cy']) ok(await signer(['sign', round.id, '--yes', '--home', repo.homes[k]!]));
-    const current = path.join(repo.dataDir, 'releases', 'current');
-    await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets release');
-    ok(await quorum(['verify', current, '--root', path.join(current, '1.root.json')]));
-    const released = JSON.parse(fs.readFileSync(path.join(current, 'targets.json'), 'utf8')) as { signed: { targets: Record<string, { custom: Record<string, unknown> }> } };
-    expect(canonical(released.signed.targets)).toBe(canonical(located.targets));
-    const one = released.signed.targets['selfupdate_14']!;
-    expect(one.custom.targetFormat).toBeNull();
-    expect(one.custom.uri).toBe('https://files.example.test/selfupdate_14');
-    expect(fixture.signed.targets['selfupdate_14']!.custom.uri).toBeNull();
-    expect(one.custom.hardwareIds).toEqual(['ubuntu', 'patriotyk-laptop']);
-    // And in the form the reposerver takes (a new repository, so every root version is written).
-    const out = path.join(repo.dir, 'out');
-    const e = await quorum(['export', 'ota-tuf', out, '--data-dir', repo.dataDir]);
-    ok(e);
-    expect(e.stdout).toContain('not imported from OTA Connect');
-    assertOtaTufUpload(path.join(out, 'targets.json'), 'targets');
-    assertOtaTufUpload(path.join(out, '1.root.json'), 'root');
-  });
+  it(
+    'imports at 2018-05-01; its targets carry into a round that keyholders sign once they say where each file ' +
+      'lives',
+    async () => {
+      const d = tmp();
+      const src = path.join(d, 'ota');
+      fs.mkdirSync(src);
+      for (const f of ['root.json', 'targets.json'])
+        fs.copyFileSync(fx('ota-tuf-server', 'repo', f), path.join(src, f));
+      const expired = await quorum(['init', '--data-dir', path.join(d, 'x'), '--import', src]);
+      expect(expired.code).toBe(2);
+      expect(expired.stderr).toContain('ROOT_EXPIRED');
+      const imp = await quorum([
+        'init',
+        '--data-dir',
+        path.join(d, 'imported'),
+        '--import',
+        src,
+        '--at',
+        '2018-05-01T00:00:00Z',
+      ]);
+      ok(imp);
+      expect(imp.stdout).toContain('imported repository: root version 1, targets version 21');
+      // Nobody holds its keys (they are the server's), so nothing new can be signed in it; its
+      // targets can be carried into a repository whose keyholders do hold theirs.
+      const repo = await newRepo({
+        dialect: 'ota',
+        keyholders: ['ann', 'ben', 'cy'],
+        rootThreshold: 2,
+        targetsThreshold: 2,
+        releaseRoot: true,
+      });
+      dirs.push(repo.dir);
+      cleanup.push(() => repo.coordinator.kill());
+      const fixture = JSON.parse(fs.readFileSync(fx('ota-tuf-server', 'repo', 'targets.json'), 'utf8')) as {
+        signed: { targets: Record<string, { length: number; custom: Record<string, unknown> }> } & Record<
+          string,
+          unknown
+        >;
+      };
+      // On the server these files were uploaded to it (stored there); in another repository they are
+      // new targets with no location, which its reposerver could not serve (417): refused.
+      const asIs = await quorum([
+        'round',
+        'open',
+        'targets',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'carry over the OTA Connect targets',
+        '--signed',
+        fx('ota-tuf-server', 'repo', 'targets.json'),
+        '--renew',
+        '--json',
+      ]);
+      expect(asIs.code).toBe(1);
+      expect(asIs.stderr).toMatch(/^OTA_TARGET_LOCATION: /m);
+      expect(asIs.stderr).toContain('targets.selfupdate_14.custom: a BINARY target needs a location');
+      // Said where each file lives (a uri), everything else carries over byte for byte.
+      const located = structuredClone(fixture.signed);
+      for (const [name, t] of Object.entries(located.targets))
+        if (t.length > 0) t.custom.uri = `https://files.example.test/${name}`;
+      const carried = path.join(repo.dir, 'carried.json');
+      fs.writeFileSync(carried, JSON.stringify({ signed: located }));
+      const open = await quorum([
+        'round',
+        'open',
+        'targets',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'carry over the OTA Connect targets',
+        '--signed',
+        carried,
+        '--renew',
+        '--json',
+      ]);
+      ok(open);
+      const round = JSON.parse(open.stdout) as { id: string; version: number };
+      expect(round.version).toBe(1);
+      const status = await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json']);
+      const proposed = (JSON.parse(status.stdout) as { signed: Record<string, unknown> }).signed;
+      const { version: _v, expires: _e, ...rest } = proposed;
+      const { version: _fv, expires: _fe, ...fixtureRest } = located;
+      expect(canonical(rest)).toBe(canonical(fixtureRest));
+      for (const k of ['ann', 'cy']) ok(await signer(['sign', round.id, '--yes', '--home', repo.homes[k]!]));
+      const current = path.join(repo.dataDir, 'releases', 'current');
+      await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets release');
+      ok(await quorum(['verify', current, '--root', path.join(current, '1.root.json')]));
+      const released = JSON.parse(fs.readFileSync(path.join(current, 'targets.json'), 'utf8')) as {
+        signed: { targets: Record<string, { custom: Record<string, unknown> }> };
+      };
+      expect(canonical(released.signed.targets)).toBe(canonical(located.targets));
+      const one = released.signed.targets['selfupdate_14']!;
+      expect(one.custom.targetFormat).toBeNull();
+      expect(one.custom.uri).toBe('https://files.example.test/selfupdate_14');
+      expect(fixture.signed.targets['selfupdate_14']!.custom.uri).toBeNull();
+      expect(one.custom.hardwareIds).toEqual(['ubuntu', 'patriotyk-laptop']);
+      // And in the form the reposerver takes (a new repository, so every root version is written).
+      const out = path.join(repo.dir, 'out');
+      const e = await quorum(['export', 'ota-tuf', out, '--data-dir', repo.dataDir]);
+      ok(e);
+      expect(e.stdout).toContain('not imported from OTA Connect');
+      assertOtaTufUpload(path.join(out, 'targets.json'), 'targets');
+      assertOtaTufUpload(path.join(out, '1.root.json'), 'root');
+    },
+  );
 });
 
 describe('export refusals', () => {
@@ -645,26 +1119,54 @@ describe('export refusals', () => {
     const k = generateKeyPair('ed25519');
     const ec = generateKeyPair('ecdsa').publicKey;
     const now = new Date();
-    const roles = { root: { keys: [k.publicKey], threshold: 1 }, targets: { keys: [k.publicKey], threshold: 1 }, snapshot: { keys: [k.publicKey], threshold: 1 }, timestamp: { keys: [k.publicKey], threshold: 1 } };
+    const roles = {
+      root: { keys: [k.publicKey], threshold: 1 },
+      targets: { keys: [k.publicKey], threshold: 1 },
+      snapshot: { keys: [k.publicKey], threshold: 1 },
+      timestamp: { keys: [k.publicKey], threshold: 1 },
+    };
     const rootBody = buildRoot({ dialect: 'ota', version: 1, expires: daysFrom(now, 365), roles });
     const withEcdsa = structuredClone(rootBody);
-    (withEcdsa.keys as Record<string, unknown>)[ec.fingerprint] = { keytype: 'ecdsa-sha2-nistp256', keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() } };
+    (withEcdsa.keys as Record<string, unknown>)[ec.fingerprint] = {
+      keytype: 'ecdsa-sha2-nistp256',
+      keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() },
+    };
     (withEcdsa.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(ec.fingerprint);
     const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
-    const custom = { name: 'fw', version: '1', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null, cliUploaded: true, createdAt: at, updatedAt: at };
+    const custom = {
+      name: 'fw',
+      version: '1',
+      hardwareIds: ['ecu'],
+      targetFormat: 'BINARY',
+      uri: null,
+      cliUploaded: true,
+      createdAt: at,
+      updatedAt: at,
+    };
     const signers = [localSigner(k.privateKey)];
     const importRepo = async (name: string, root: Record<string, unknown>, targets: Record<string, unknown>) => {
       const repo = path.join(d, name);
       fs.mkdirSync(path.join(repo, 'roles'), { recursive: true });
       fs.writeFileSync(path.join(repo, 'roles', 'root.json'), serialize(await signEnvelope(root, 'ota', signers)));
-      fs.writeFileSync(path.join(repo, 'roles', 'targets.json'), serialize(await signEnvelope(targets, 'ota', signers)));
+      fs.writeFileSync(
+        path.join(repo, 'roles', 'targets.json'),
+        serialize(await signEnvelope(targets, 'ota', signers)),
+      );
       return quorum(['init', '--data-dir', path.join(d, `data-${name}`), '--import', repo]);
     };
-    const plain = buildTargets('ota', 1, daysFrom(now, 31), { 'fw-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } } });
+    const plain = buildTargets('ota', 1, daysFrom(now, 31), {
+      'fw-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } },
+    });
     const ecdsa = await importRepo('ecdsa', withEcdsa, plain);
     expect(ecdsa.code).toBe(2);
     expect(ecdsa.stderr).toMatch(/OTA_KEY_UNSUPPORTED: root\.json[^:]*: .*aktualizr rejects the whole root/);
-    const nonAscii = await importRepo('non-ascii', rootBody, buildTargets('ota', 1, daysFrom(now, 31), { 'fïrmware-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } } }));
+    const nonAscii = await importRepo(
+      'non-ascii',
+      rootBody,
+      buildTargets('ota', 1, daysFrom(now, 31), {
+        'fïrmware-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } },
+      }),
+    );
     expect(nonAscii.code).toBe(2);
     expect(nonAscii.stderr).toMatch(/SIGNATURE_INVALID: targets\.json: .*aktualizr escapes non-ASCII/);
 
@@ -682,9 +1184,25 @@ describe('export refusals', () => {
     ok(same);
     expect(same.stdout).toContain('nothing to upload');
     // As if the server had none of it: every file is checked, and refused.
-    const r = await quorum(['export', 'ota-tuf', path.join(d, 'o3'), '--data-dir', data, '--server-root-version', '0', '--server-targets-version', '0']);
+    const r = await quorum([
+      'export',
+      'ota-tuf',
+      path.join(d, 'o3'),
+      '--data-dir',
+      data,
+      '--server-root-version',
+      '0',
+      '--server-targets-version',
+      '0',
+    ]);
     expect(r.code).toBe(1);
-    for (const code of ['OTA_EXPORT_UNKNOWN_FIELD', 'OTA_EXPORT_TARGET', 'OTA_TARGET_HARDWARE_IDS', 'OTA_TARGET_LOCATION']) expect(r.stderr).toMatch(new RegExp(`^${code}: `, 'm'));
+    for (const code of [
+      'OTA_EXPORT_UNKNOWN_FIELD',
+      'OTA_EXPORT_TARGET',
+      'OTA_TARGET_HARDWARE_IDS',
+      'OTA_TARGET_LOCATION',
+    ])
+      expect(r.stderr).toMatch(new RegExp(`^${code}: `, 'm'));
     expect(r.stderr).toContain('two-hashes.hashes');
     expect(r.stderr).toContain('no-custom.custom');
     expect(r.stderr).toMatch(/^OTA_TARGET_LOCATION: targets\.json: signed\.targets\.no-custom\.custom: /m);
@@ -699,13 +1217,22 @@ describe('export refusals', () => {
 
 describe('OTA Connect: releases the servers accept and devices can install', () => {
   let repo: Repo;
-  const rounds = async () => JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as RoundInfo[];
-  const open = (...args: string[]) => quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'firmware', '--json', ...args]);
+  const rounds = async () =>
+    JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as RoundInfo[];
+  const open = (...args: string[]) =>
+    quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'firmware', '--json', ...args]);
   const current = () => path.join(repo.dataDir, 'releases', 'current');
 
   beforeAll(async () => {
     // alice (ed25519) and bob (RSA, so that his salt can be wrong) hold root and targets, 1 of 2.
-    repo = await newRepo({ dialect: 'ota', keyholders: ['alice', 'bob'], rootThreshold: 1, targetsThreshold: 1, releaseRoot: true, keyType: { bob: 'rsa' } });
+    repo = await newRepo({
+      dialect: 'ota',
+      keyholders: ['alice', 'bob'],
+      rootThreshold: 1,
+      targetsThreshold: 1,
+      releaseRoot: true,
+      keyType: { bob: 'rsa' },
+    });
     dirs.push(repo.dir);
     cleanup.push(() => repo.coordinator.kill());
   }, 120_000);
@@ -719,176 +1246,364 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
     expect(noLocation.stderr).toMatch(/^OTA_TARGET_LOCATION: targets\.fw-1\.custom: a BINARY target needs a location/m);
     const noHardware = await open(...add, '--cli-uploaded');
     expect(noHardware.code).toBe(1);
-    expect(noHardware.stderr).toMatch(/^OTA_TARGET_HARDWARE_IDS: targets\.fw-1\.custom\.hardwareIds: lists no hardware id/m);
+    expect(noHardware.stderr).toMatch(
+      /^OTA_TARGET_HARDWARE_IDS: targets\.fw-1\.custom\.hardwareIds: lists no hardware id/m,
+    );
     const badUri = await open(...add, '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw 1.bin');
     expect(badUri.code).toBe(1);
     expect(badUri.stderr).toMatch(/^OTA_TARGET_URI: targets\.fw-1\.custom\.uri: character " " at index 29/m);
     const longHw = await open(...add, '--hardware-id', 'x'.repeat(201), '--cli-uploaded');
     expect(longHw.stderr).toMatch(/^OTA_TARGET_HARDWARE_IDS: .*hardwareIds\[0\]/m);
     // A body from a build script, proposed as it is: the same check.
-    const body = buildTargets('ota', 1, daysFrom(new Date(), 31), { 'fw-1': targetFor(fs.readFileSync(fw), { name: 'fw', version: '1', hardwareIds: ['ecu-main'], targetFormat: 'BINARY', uri: null, createdAt: '2030-01-01T00:00:00Z', updatedAt: '2030-01-01T00:00:00Z' }) });
+    const body = buildTargets('ota', 1, daysFrom(new Date(), 31), {
+      'fw-1': targetFor(fs.readFileSync(fw), {
+        name: 'fw',
+        version: '1',
+        hardwareIds: ['ecu-main'],
+        targetFormat: 'BINARY',
+        uri: null,
+        createdAt: '2030-01-01T00:00:00Z',
+        updatedAt: '2030-01-01T00:00:00Z',
+      }),
+    });
     const file = path.join(repo.dir, 'unsigned-targets.json');
     fs.writeFileSync(file, JSON.stringify(body));
-    const signedBody = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'from a script', '--signed', file]);
+    const signedBody = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--data-dir',
+      repo.dataDir,
+      '--reason',
+      'from a script',
+      '--signed',
+      file,
+    ]);
     expect(signedBody.code).toBe(1);
     expect(signedBody.stderr).toMatch(/^OTA_TARGET_LOCATION: /m);
     expect(await rounds()).toHaveLength(1); // root v1 only: nothing was opened
     // An OSTree commit comes from treehub: no location needed. A file with a uri: fine.
     const ostree = await open(...add, '--hardware-id', 'ecu-main', '--format', 'OSTREE');
     ok(ostree);
-    ok(await quorum(['round', 'cancel', (JSON.parse(ostree.stdout) as RoundInfo).id, '--data-dir', repo.dataDir, '--reason', 'wrong format']));
+    ok(
+      await quorum([
+        'round',
+        'cancel',
+        (JSON.parse(ostree.stdout) as RoundInfo).id,
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'wrong format',
+      ]),
+    );
     const good = await open(...add, '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw-1.bin');
     ok(good);
     ok(await signer(['sign', (JSON.parse(good.stdout) as RoundInfo).id, '--yes', '--home', repo.homes.alice!]));
     await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets v1 release');
   });
 
-  it('an RSA-PSS signature with salt length 20 is refused, over the wire and as an offline signature (SIG_PSS_SALT); salt 32 releases', async () => {
-    const fw = path.join(repo.dir, 'fw-2.bin');
-    fs.writeFileSync(fw, crypto.randomBytes(512));
-    const o = await open('--add', fw, '--name', 'fw', '--version', '2', '--hardware-id', 'ecu-main', '--cli-uploaded');
-    ok(o);
-    const round = JSON.parse(o.stdout) as RoundInfo;
-    const bobKey = decryptKey(readKeyFile(repo.keys.bob!), PASSPHRASE);
-    const bob = keySigner(repo.keys.bob!);
-    const keyid = keyidIn(path.join(current(), 'root.json'), 'targets', bob.publicKey.fingerprint);
-    const ws = await connect(repo.coordinator.url, bob);
-    try {
-      const p = await ws.request({ type: 'round.get', round: round.id });
-      if (p.type !== 'round.payload') throw new Error(JSON.stringify(p));
-      const bytes = canonicalOf(p.signed, 'targets', 'ota');
-      const salted = (saltLength: number) => crypto.sign('sha256', bytes, { key: bobKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength }).toString('base64');
-      // A hand-made signature: valid RSA-PSS (aktualizr would accept it), salt 20.
-      expect(crypto.verify('sha256', bytes, { key: bob.publicKey.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO }, Buffer.from(salted(20), 'base64'))).toBe(true);
-      const answer = await ws.request({ type: 'signature.submit', round: round.id, sha256: round.sha256, keyid, sig: salted(20) });
-      expect(answer).toMatchObject({ type: 'error', code: 'SIG_PSS_SALT', fatal: false });
-      expect((answer as { message: string }).message).toContain('salt length 20');
-      const sigFile = path.join(repo.dir, 'bob-salt20.json');
-      fs.writeFileSync(sigFile, JSON.stringify({ round: round.id, keyid, sig: salted(20), sha256: round.sha256 }));
-      const offline = await quorum(['round', 'add-signature', round.id, sigFile, '--data-dir', repo.dataDir]);
-      expect(offline.code).toBe(1);
-      expect(offline.stderr).toMatch(/^SIG_PSS_SALT: /m);
-      const rejected = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'signature.rejected' && (e.data as { code: string }).code === 'SIG_PSS_SALT');
-      expect(rejected).toHaveLength(2);
-      const status = JSON.parse((await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json'])).stdout) as { round: RoundInfo };
-      expect(status.round.state).toBe('open');
-      expect(status.round.progress[0]!.signed).toEqual([]);
-    } finally {
-      ws.close();
-    }
-    // quorum-signer signs with salt 32: accepted and released.
-    ok(await signer(['sign', round.id, '--yes', '--home', repo.homes.bob!]));
-    await until(() => fs.readFileSync(path.join(current(), 'targets.json'), 'utf8').includes('"fw-2"'), 'targets v2 release');
-  });
+  it(
+    'an RSA-PSS signature with salt length 20 is refused, over the wire and as an offline signature ' +
+      '(SIG_PSS_SALT); salt 32 releases',
+    async () => {
+      const fw = path.join(repo.dir, 'fw-2.bin');
+      fs.writeFileSync(fw, crypto.randomBytes(512));
+      const o = await open(
+        '--add',
+        fw,
+        '--name',
+        'fw',
+        '--version',
+        '2',
+        '--hardware-id',
+        'ecu-main',
+        '--cli-uploaded',
+      );
+      ok(o);
+      const round = JSON.parse(o.stdout) as RoundInfo;
+      const bobKey = decryptKey(readKeyFile(repo.keys.bob!), PASSPHRASE);
+      const bob = keySigner(repo.keys.bob!);
+      const keyid = keyidIn(path.join(current(), 'root.json'), 'targets', bob.publicKey.fingerprint);
+      const ws = await connect(repo.coordinator.url, bob);
+      try {
+        const p = await ws.request({ type: 'round.get', round: round.id });
+        if (p.type !== 'round.payload') throw new Error(JSON.stringify(p));
+        const bytes = canonicalOf(p.signed, 'targets', 'ota');
+        const salted = (saltLength: number) =>
+          crypto
+            .sign('sha256', bytes, { key: bobKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength })
+            .toString('base64');
+        // A hand-made signature: valid RSA-PSS (aktualizr would accept it), salt 20.
+        expect(
+          crypto.verify(
+            'sha256',
+            bytes,
+            {
+              key: bob.publicKey.keyObject,
+              padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+              saltLength: crypto.constants.RSA_PSS_SALTLEN_AUTO,
+            },
+            Buffer.from(salted(20), 'base64'),
+          ),
+        ).toBe(true);
+        const answer = await ws.request({
+          type: 'signature.submit',
+          round: round.id,
+          sha256: round.sha256,
+          keyid,
+          sig: salted(20),
+        });
+        expect(answer).toMatchObject({ type: 'error', code: 'SIG_PSS_SALT', fatal: false });
+        expect((answer as { message: string }).message).toContain('salt length 20');
+        const sigFile = path.join(repo.dir, 'bob-salt20.json');
+        fs.writeFileSync(sigFile, JSON.stringify({ round: round.id, keyid, sig: salted(20), sha256: round.sha256 }));
+        const offline = await quorum(['round', 'add-signature', round.id, sigFile, '--data-dir', repo.dataDir]);
+        expect(offline.code).toBe(1);
+        expect(offline.stderr).toMatch(/^SIG_PSS_SALT: /m);
+        const rejected = (await auditEvents(repo.dataDir)).filter(
+          (e) => e.event === 'signature.rejected' && (e.data as { code: string }).code === 'SIG_PSS_SALT',
+        );
+        expect(rejected).toHaveLength(2);
+        const status = JSON.parse(
+          (await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json'])).stdout,
+        ) as { round: RoundInfo };
+        expect(status.round.state).toBe('open');
+        expect(status.round.progress[0]!.signed).toEqual([]);
+      } finally {
+        ws.close();
+      }
+      // quorum-signer signs with salt 32: accepted and released.
+      ok(await signer(['sign', round.id, '--yes', '--home', repo.homes.bob!]));
+      await until(
+        () => fs.readFileSync(path.join(current(), 'targets.json'), 'utf8').includes('"fw-2"'),
+        'targets v2 release',
+      );
+    },
+  );
 
-  it('export takes the targets the server holds (as garage-sign targets pull leaves them) for the next version and x-ats-role-checksum', async () => {
-    // Targets v1 and v2 are released here; the server holds v1.
-    const releases = path.join(repo.dataDir, 'releases');
-    const v1 = fs
-      .readdirSync(releases)
-      .filter((n) => /^\d+$/.test(n) && fs.existsSync(path.join(releases, n, 'targets.json')))
-      .map((n) => JSON.parse(fs.readFileSync(path.join(releases, n, 'targets.json'), 'utf8')) as Envelope)
-      .find((e) => e.signed.version === 1)!;
-    expect(v1.signed.targets).toHaveProperty('fw-1');
-    const gs = path.join(repo.dir, 'tuf', 'myrepo');
-    fs.mkdirSync(path.join(gs, 'roles', 'unsigned'), { recursive: true });
-    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(v1.signed));
-    const serverChecksum = sha256(canonical({ signatures: v1.signatures, signed: v1.signed }));
-    fs.writeFileSync(path.join(gs, 'roles', 'targets.json.checksum'), serverChecksum);
-    const exp = (out: string, ...extra: string[]) => quorum(['export', 'ota-tuf', path.join(repo.dir, out), '--data-dir', repo.dataDir, '--server-root-version', '1', ...extra]);
+  it(
+    'export takes the targets the server holds (as garage-sign targets pull leaves them) for the next version ' +
+      'and x-ats-role-checksum',
+    async () => {
+      // Targets v1 and v2 are released here; the server holds v1.
+      const releases = path.join(repo.dataDir, 'releases');
+      const v1 = fs
+        .readdirSync(releases)
+        .filter((n) => /^\d+$/.test(n) && fs.existsSync(path.join(releases, n, 'targets.json')))
+        .map((n) => JSON.parse(fs.readFileSync(path.join(releases, n, 'targets.json'), 'utf8')) as Envelope)
+        .find((e) => e.signed.version === 1)!;
+      expect(v1.signed.targets).toHaveProperty('fw-1');
+      const gs = path.join(repo.dir, 'tuf', 'myrepo');
+      fs.mkdirSync(path.join(gs, 'roles', 'unsigned'), { recursive: true });
+      fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(v1.signed));
+      const serverChecksum = sha256(canonical({ signatures: v1.signatures, signed: v1.signed }));
+      fs.writeFileSync(path.join(gs, 'roles', 'targets.json.checksum'), serverChecksum);
+      const exp = (out: string, ...extra: string[]) =>
+        quorum([
+          'export',
+          'ota-tuf',
+          path.join(repo.dir, out),
+          '--data-dir',
+          repo.dataDir,
+          '--server-root-version',
+          '1',
+          ...extra,
+        ]);
 
-    const pulled = await exp('o-pulled', '--server-targets', gs);
-    ok(pulled);
-    expect(fs.readdirSync(path.join(repo.dir, 'o-pulled')).sort()).toEqual(['targets.json', 'targets.json.checksum']);
-    expect(fs.readFileSync(path.join(repo.dir, 'o-pulled', 'targets.json.checksum'), 'utf8')).toBe(serverChecksum);
-    expect(JSON.parse(fs.readFileSync(path.join(repo.dir, 'o-pulled', 'targets.json'), 'utf8')).signed.version).toBe(2);
-    expect(pulled.stdout).toContain(`x-ats-role-checksum: ${serverChecksum}`);
-    // The file itself, as GET …/targets.json serves it: the same version and checksum.
-    const served = path.join(repo.dir, 'served-targets.json');
-    fs.writeFileSync(served, JSON.stringify(v1));
-    const fromServed = await exp('o-served', '--server-targets', served);
-    ok(fromServed);
-    expect(fs.readFileSync(path.join(repo.dir, 'o-served', 'targets.json.checksum'), 'utf8')).toBe(serverChecksum);
+      const pulled = await exp('o-pulled', '--server-targets', gs);
+      ok(pulled);
+      expect(fs.readdirSync(path.join(repo.dir, 'o-pulled')).sort()).toEqual(['targets.json', 'targets.json.checksum']);
+      expect(fs.readFileSync(path.join(repo.dir, 'o-pulled', 'targets.json.checksum'), 'utf8')).toBe(serverChecksum);
+      expect(JSON.parse(fs.readFileSync(path.join(repo.dir, 'o-pulled', 'targets.json'), 'utf8')).signed.version).toBe(
+        2,
+      );
+      expect(pulled.stdout).toContain(`x-ats-role-checksum: ${serverChecksum}`);
+      // The file itself, as GET …/targets.json serves it: the same version and checksum.
+      const served = path.join(repo.dir, 'served-targets.json');
+      fs.writeFileSync(served, JSON.stringify(v1));
+      const fromServed = await exp('o-served', '--server-targets', served);
+      ok(fromServed);
+      expect(fs.readFileSync(path.join(repo.dir, 'o-served', 'targets.json.checksum'), 'utf8')).toBe(serverChecksum);
 
-    // Someone else pushed a version 1 of their own: the server holds other targets than the
-    // release's base. Refused, nothing written.
-    const other = structuredClone(v1.signed) as { targets: Record<string, { custom: Record<string, unknown> }> };
-    other.targets['fw-1']!.custom.version = '1-hotfix';
-    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(other));
-    const diverged = await exp('o-diverged', '--server-targets', gs);
-    expect(diverged.code).toBe(1);
-    expect(diverged.stderr).toMatch(/^OTA_EXPORT_SERVER_TARGETS: targets\.json: signed: .*signed\.targets\.fw-1\.custom\.version/m);
-    expect(fs.existsSync(path.join(repo.dir, 'o-diverged'))).toBe(false);
-    // The server moved on to version 3: the release (2) is not the next one.
-    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2({ ...v1.signed, version: 3 }));
-    const ahead = await exp('o-ahead', '--server-targets', gs);
-    expect(ahead.code).toBe(1);
-    expect(ahead.stderr).toMatch(/^OTA_EXPORT_TARGETS_VERSION: targets\.json: signed\.version: the reposerver holds \(.*\) targets version 3 and accepts only version 4 next/m);
-    // Two answers to one question: a usage error.
-    fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(v1.signed));
-    expect((await exp('o-both', '--server-targets', gs, '--server-targets-version', '0')).code).toBe(2);
-  });
+      // Someone else pushed a version 1 of their own: the server holds other targets than the
+      // release's base. Refused, nothing written.
+      const other = structuredClone(v1.signed) as { targets: Record<string, { custom: Record<string, unknown> }> };
+      other.targets['fw-1']!.custom.version = '1-hotfix';
+      fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(other));
+      const diverged = await exp('o-diverged', '--server-targets', gs);
+      expect(diverged.code).toBe(1);
+      expect(diverged.stderr).toMatch(
+        /^OTA_EXPORT_SERVER_TARGETS: targets\.json: signed: .*signed\.targets\.fw-1\.custom\.version/m,
+      );
+      expect(fs.existsSync(path.join(repo.dir, 'o-diverged'))).toBe(false);
+      // The server moved on to version 3: the release (2) is not the next one.
+      fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2({ ...v1.signed, version: 3 }));
+      const ahead = await exp('o-ahead', '--server-targets', gs);
+      expect(ahead.code).toBe(1);
+      expect(ahead.stderr).toMatch(
+        /^OTA_EXPORT_TARGETS_VERSION: targets\.json: signed\.version: the reposerver holds \(.*\) targets version 3 and accepts only version 4 next/m,
+      );
+      // Two answers to one question: a usage error.
+      fs.writeFileSync(path.join(gs, 'roles', 'unsigned', 'targets.json'), spaces2(v1.signed));
+      expect((await exp('o-both', '--server-targets', gs, '--server-targets-version', '0')).code).toBe(2);
+    },
+  );
 
-  it('salt-20 signatures in a repository OTA Connect would take in: quorum verify warns (devices accept them), the export refuses them; a root dropping a server key is named in the review and the export', async () => {
-    const d = tmp();
-    // Root: alice (ed25519) and an RSA key that signs with salt 20; the server's snapshot,
-    // timestamp and offline-updates keys.
-    const rsa = generateKeyPair('rsa');
-    const server = { snapshot: generateKeyPair('ed25519'), timestamp: generateKeyPair('ed25519'), offline: generateKeyPair('ed25519') };
-    const alice = publicKeyFrom(fs.readFileSync(path.join(repo.dir, 'alice.pub.pem'), 'utf8'));
-    const aliceKey = decryptKey(readKeyFile(repo.keys.alice!), PASSPHRASE);
-    const now = new Date();
-    const root = buildRoot({
-      dialect: 'ota',
-      version: 1,
-      expires: daysFrom(now, 365),
-      roles: { root: { keys: [alice, rsa.publicKey], threshold: 1 }, targets: { keys: [rsa.publicKey], threshold: 1 }, snapshot: { keys: [server.snapshot.publicKey], threshold: 1 }, timestamp: { keys: [server.timestamp.publicKey], threshold: 1 } },
-    });
-    (root.keys as Record<string, unknown>)[server.offline.publicKey.fingerprint] = toMetadataKey(server.offline.publicKey, 'ota');
-    (root.roles as Record<string, unknown>)['offline-updates'] = { keyids: [server.offline.publicKey.fingerprint], threshold: 1 };
-    const salt20: Signer = { publicKey: rsa.publicKey, sign: async (b) => crypto.sign('sha256', b, { key: rsa.privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }) };
-    const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
-    const targets = buildTargets('ota', 4, daysFrom(now, 31), { 'fw-4': { ...targetFor(Buffer.from('four'), { name: 'fw', version: '4', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null, cliUploaded: true, createdAt: at, updatedAt: at }), hashes: { sha256: sha256('four') } } });
-    const gs = path.join(d, 'repo');
-    fs.mkdirSync(path.join(gs, 'roles'), { recursive: true });
-    fs.writeFileSync(path.join(gs, 'roles', 'root.json'), serialize(await signEnvelope(root, 'ota', [localSigner(aliceKey), salt20])));
-    fs.writeFileSync(path.join(gs, 'roles', 'targets.json'), serialize(await signEnvelope(targets, 'ota', [salt20])));
+  it(
+    'salt-20 signatures in a repository OTA Connect would take in: quorum verify warns (devices accept them), ' +
+      'the export refuses them; a root dropping a server key is named in the review and the export',
+    async () => {
+      const d = tmp();
+      // Root: alice (ed25519) and an RSA key that signs with salt 20; the server's snapshot,
+      // timestamp and offline-updates keys.
+      const rsa = generateKeyPair('rsa');
+      const server = {
+        snapshot: generateKeyPair('ed25519'),
+        timestamp: generateKeyPair('ed25519'),
+        offline: generateKeyPair('ed25519'),
+      };
+      const alice = publicKeyFrom(fs.readFileSync(path.join(repo.dir, 'alice.pub.pem'), 'utf8'));
+      const aliceKey = decryptKey(readKeyFile(repo.keys.alice!), PASSPHRASE);
+      const now = new Date();
+      const root = buildRoot({
+        dialect: 'ota',
+        version: 1,
+        expires: daysFrom(now, 365),
+        roles: {
+          root: { keys: [alice, rsa.publicKey], threshold: 1 },
+          targets: { keys: [rsa.publicKey], threshold: 1 },
+          snapshot: { keys: [server.snapshot.publicKey], threshold: 1 },
+          timestamp: { keys: [server.timestamp.publicKey], threshold: 1 },
+        },
+      });
+      (root.keys as Record<string, unknown>)[server.offline.publicKey.fingerprint] = toMetadataKey(
+        server.offline.publicKey,
+        'ota',
+      );
+      (root.roles as Record<string, unknown>)['offline-updates'] = {
+        keyids: [server.offline.publicKey.fingerprint],
+        threshold: 1,
+      };
+      const salt20: Signer = {
+        publicKey: rsa.publicKey,
+        sign: async (b) =>
+          crypto.sign('sha256', b, {
+            key: rsa.privateKey,
+            padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: 20,
+          }),
+      };
+      const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
+      const targets = buildTargets('ota', 4, daysFrom(now, 31), {
+        'fw-4': {
+          ...targetFor(Buffer.from('four'), {
+            name: 'fw',
+            version: '4',
+            hardwareIds: ['ecu'],
+            targetFormat: 'BINARY',
+            uri: null,
+            cliUploaded: true,
+            createdAt: at,
+            updatedAt: at,
+          }),
+          hashes: { sha256: sha256('four') },
+        },
+      });
+      const gs = path.join(d, 'repo');
+      fs.mkdirSync(path.join(gs, 'roles'), { recursive: true });
+      fs.writeFileSync(
+        path.join(gs, 'roles', 'root.json'),
+        serialize(await signEnvelope(root, 'ota', [localSigner(aliceKey), salt20])),
+      );
+      fs.writeFileSync(path.join(gs, 'roles', 'targets.json'), serialize(await signEnvelope(targets, 'ota', [salt20])));
 
-    const v = await quorum(['verify', path.join(gs, 'roles'), '--root', path.join(gs, 'roles', 'root.json')]);
-    ok(v);
-    expect(v.stderr).toMatch(/^warning: OTA_PSS_SALT: root\.json[^:]*: RSA-PSS signature by .* has salt length 20: aktualizr accepts it/m);
-    expect(v.stderr).toMatch(/^warning: OTA_PSS_SALT: targets\.json: /m);
+      const v = await quorum(['verify', path.join(gs, 'roles'), '--root', path.join(gs, 'roles', 'root.json')]);
+      ok(v);
+      expect(v.stderr).toMatch(
+        /^warning: OTA_PSS_SALT: root\.json[^:]*: RSA-PSS signature by .* has salt length 20: aktualizr accepts it/m,
+      );
+      expect(v.stderr).toMatch(/^warning: OTA_PSS_SALT: targets\.json: /m);
 
-    const data = path.join(d, 'data');
-    ok(await quorum(['init', '--data-dir', data, '--import-garage-sign', gs, '--keyholder', `alice=${path.join(repo.dir, 'alice.pub.pem')}`]));
-    // Uploaded anew (as if the server had neither), both files are refused.
-    const all = await quorum(['export', 'ota-tuf', path.join(d, 'o1'), '--data-dir', data, '--server-root-version', '0', '--server-targets-version', '3']);
-    expect(all.code).toBe(1);
-    expect(all.stderr).toMatch(/^OTA_EXPORT_PSS_SALT: 1\.root\.json: signatures\[\d\]: .*salt length 20/m);
-    expect(all.stderr).toMatch(/^OTA_EXPORT_PSS_SALT: targets\.json: signatures\[0\]: /m);
-    expect(fs.existsSync(path.join(d, 'o1'))).toBe(false);
+      const data = path.join(d, 'data');
+      ok(
+        await quorum([
+          'init',
+          '--data-dir',
+          data,
+          '--import-garage-sign',
+          gs,
+          '--keyholder',
+          `alice=${path.join(repo.dir, 'alice.pub.pem')}`,
+        ]),
+      );
+      // Uploaded anew (as if the server had neither), both files are refused.
+      const all = await quorum([
+        'export',
+        'ota-tuf',
+        path.join(d, 'o1'),
+        '--data-dir',
+        data,
+        '--server-root-version',
+        '0',
+        '--server-targets-version',
+        '3',
+      ]);
+      expect(all.code).toBe(1);
+      expect(all.stderr).toMatch(/^OTA_EXPORT_PSS_SALT: 1\.root\.json: signatures\[\d\]: .*salt length 20/m);
+      expect(all.stderr).toMatch(/^OTA_EXPORT_PSS_SALT: targets\.json: signatures\[0\]: /m);
+      expect(fs.existsSync(path.join(d, 'o1'))).toBe(false);
 
-    // A root round (a body as it is: the offline-updates role and its key go) reviewed by alice.
-    const c = await new Coordinator(data).start();
-    cleanup.push(() => c.kill());
-    const home = path.join(d, 'home-alice');
-    ok(await signer(['join', c.url, '--key', repo.keys.alice!, '--home', home, '--trusted-root', path.join(gs, 'roles', 'root.json')]));
-    const next = structuredClone(root) as { keys: Record<string, unknown>; roles: Record<string, unknown> };
-    delete next.roles['offline-updates'];
-    delete next.keys[server.offline.publicKey.fingerprint];
-    const body = path.join(d, 'root-2.json');
-    fs.writeFileSync(body, JSON.stringify(next));
-    const o = await quorum(['round', 'open', 'root', '--data-dir', data, '--reason', 'drop offline updates', '--signed', body, '--renew', '--json']);
-    ok(o);
-    const id = (JSON.parse(o.stdout) as RoundInfo).id;
-    const review = await signer(['review', id, '--home', home, '--no-diff']);
-    ok(review);
-    expect(review.stdout).toContain(`SERVER KEY DELETED: the OTA Connect server DELETES its private key ${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`);
-    ok(await signer(['sign', id, '--yes', '--home', home]));
-    await until(() => fs.existsSync(path.join(data, 'releases', 'current', '2.root.json')), 'root v2 release');
-    const e = await quorum(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
-    ok(e);
-    expect(fs.readdirSync(path.join(d, 'o2')).sort()).toEqual(['2.root.json', 'root.json']);
-    expect(e.stdout).toContain(`note: 2.root.json: the OTA Connect server DELETES its private key ${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`);
-  });
+      // A root round (a body as it is: the offline-updates role and its key go) reviewed by alice.
+      const c = await new Coordinator(data).start();
+      cleanup.push(() => c.kill());
+      const home = path.join(d, 'home-alice');
+      ok(
+        await signer([
+          'join',
+          c.url,
+          '--key',
+          repo.keys.alice!,
+          '--home',
+          home,
+          '--trusted-root',
+          path.join(gs, 'roles', 'root.json'),
+        ]),
+      );
+      const next = structuredClone(root) as { keys: Record<string, unknown>; roles: Record<string, unknown> };
+      delete next.roles['offline-updates'];
+      delete next.keys[server.offline.publicKey.fingerprint];
+      const body = path.join(d, 'root-2.json');
+      fs.writeFileSync(body, JSON.stringify(next));
+      const o = await quorum([
+        'round',
+        'open',
+        'root',
+        '--data-dir',
+        data,
+        '--reason',
+        'drop offline updates',
+        '--signed',
+        body,
+        '--renew',
+        '--json',
+      ]);
+      ok(o);
+      const id = (JSON.parse(o.stdout) as RoundInfo).id;
+      const review = await signer(['review', id, '--home', home, '--no-diff']);
+      ok(review);
+      expect(review.stdout).toContain(
+        'SERVER KEY DELETED: the OTA Connect server DELETES its private key ' +
+          `${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`,
+      );
+      ok(await signer(['sign', id, '--yes', '--home', home]));
+      await until(() => fs.existsSync(path.join(data, 'releases', 'current', '2.root.json')), 'root v2 release');
+      const e = await quorum(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
+      ok(e);
+      expect(fs.readdirSync(path.join(d, 'o2')).sort()).toEqual(['2.root.json', 'root.json']);
+      expect(e.stdout).toContain(
+        'note: 2.root.json: the OTA Connect server DELETES its private key ' +
+          `${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`,
+      );
+    },
+  );
 });

@@ -21,9 +21,17 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(bin: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  bin: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd, env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [bin, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -44,17 +52,35 @@ export const signer = (args: string[], opts?: Parameters<typeof run>[2]) => run(
 
 /** A long-running `quorum-signer` (e.g. frost join or frost sign, which wait for the other participants). */
 export function background(args: string[]): { done: Promise<RunResult>; log: () => string; proc: ChildProcess } {
-  const p = spawn(process.execPath, [SIGNER, ...args], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [SIGNER, ...args], {
+    env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   p.stdout!.on('data', (d) => (stdout += d));
   p.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<RunResult>((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  const done = new Promise<RunResult>((resolve) =>
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
   return { done, log: () => stdout + stderr, proc: p };
 }
 
 /** `quorum-signer frost join CEREMONY` for one participant (JSON outcome on stdout). */
-export const frostJoin = (home: string, ceremony: string) => background(['frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--json', '--timeout-s', '90']);
+export const frostJoin = (home: string, ceremony: string) =>
+  background([
+    'frost',
+    'join',
+    ceremony,
+    '--yes',
+    '--home',
+    home,
+    '--scrypt-n',
+    TEST_SCRYPT_N,
+    '--json',
+    '--timeout-s',
+    '90',
+  ]);
 
 /** Each keyholder creates a FROST identity and the coordinator records it; then frostPins. */
 export async function frostIdentities(repo: Repo, names: string[]): Promise<void> {
@@ -73,7 +99,9 @@ export async function frostIdentities(repo: Repo, names: string[]): Promise<void
  */
 export async function frostPins(repo: Repo, names: string[]): Promise<void> {
   for (const k of names) {
-    const others = names.filter((o) => o !== k).flatMap((o) => ['--participant', `${o}=${path.join(repo.dir, `${o}.pub.pem`)}`]);
+    const others = names
+      .filter((o) => o !== k)
+      .flatMap((o) => ['--participant', `${o}=${path.join(repo.dir, `${o}.pub.pem`)}`]);
     const r = await signer(['frost', 'pin-participants', ...others, '--home', repo.homes[k]!]);
     if (r.code !== 0) throw new Error(`frost pin-participants as ${k}: ${r.stderr}`);
   }
@@ -104,7 +132,11 @@ export class Coordinator {
   async start(port = 0): Promise<this> {
     const info = path.join(this.dataDir, 'server.json');
     fs.rmSync(info, { force: true });
-    const p = spawn(process.execPath, [QUORUM, 'serve', '--data-dir', this.dataDir, '--port', String(port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
+    const p = spawn(
+      process.execPath,
+      [QUORUM, 'serve', '--data-dir', this.dataDir, '--port', String(port), ...this.extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } },
+    );
     this.proc = p;
     p.stdout!.on('data', (d) => (this.log += d));
     p.stderr!.on('data', (d) => (this.log += d));
@@ -137,7 +169,10 @@ export class Watcher {
   proc: ChildProcess;
   log = '';
   constructor(home: string, extra: string[] = []) {
-    this.proc = spawn(process.execPath, [SIGNER, 'watch', '--unsafe-auto-sign', '--home', home, ...extra], { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [SIGNER, 'watch', '--unsafe-auto-sign', '--home', home, ...extra], {
+      env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
   }
@@ -186,23 +221,50 @@ export interface Repo {
  * initialised with them (root version 1 becomes round root-v1-r1), started, and every keyholder
  * joins it. Root v1 is not signed yet unless `releaseRoot` is set.
  */
-export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string[]; rootThreshold: number; targetsThreshold: number; releaseRoot?: boolean; rootKeyholders?: string[]; serveArgs?: string[]; serveEnv?: Record<string, string>; keyType?: Record<string, string> }): Promise<Repo> {
+export async function newRepo(opts: {
+  dialect: 'ota' | 'tuf';
+  keyholders: string[];
+  rootThreshold: number;
+  targetsThreshold: number;
+  releaseRoot?: boolean;
+  rootKeyholders?: string[];
+  serveArgs?: string[];
+  serveEnv?: Record<string, string>;
+  keyType?: Record<string, string>;
+}): Promise<Repo> {
   const dir = tmpdir();
   const dataDir = path.join(dir, 'data');
   const homes: Record<string, string> = {};
   const keys: Record<string, string> = {};
   await Promise.all(
     opts.keyholders.map(async (k) => {
-      const r = await signer(['keygen', '--out', path.join(dir, k), '--scrypt-n', TEST_SCRYPT_N, '--type', opts.keyType?.[k] ?? 'ed25519']);
+      const r = await signer([
+        'keygen',
+        '--out',
+        path.join(dir, k),
+        '--scrypt-n',
+        TEST_SCRYPT_N,
+        '--type',
+        opts.keyType?.[k] ?? 'ed25519',
+      ]);
       if (r.code !== 0) throw new Error(`keygen ${k}: ${r.stderr}`);
       keys[k] = path.join(dir, `${k}.key.json`);
       homes[k] = path.join(dir, `home-${k}`);
     }),
   );
   const init = await quorum([
-    'init', '--data-dir', dataDir, '--dialect', opts.dialect,
+    'init',
+    '--data-dir',
+    dataDir,
+    '--dialect',
+    opts.dialect,
     ...opts.keyholders.flatMap((k) => ['--keyholder', `${k}=${path.join(dir, `${k}.pub.pem`)}`]),
-    '--root-keyholders', (opts.rootKeyholders ?? opts.keyholders).join(','), '--root-threshold', String(opts.rootThreshold), '--targets-threshold', String(opts.targetsThreshold),
+    '--root-keyholders',
+    (opts.rootKeyholders ?? opts.keyholders).join(','),
+    '--root-threshold',
+    String(opts.rootThreshold),
+    '--targets-threshold',
+    String(opts.targetsThreshold),
   ]);
   if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
   const coordinator = await new Coordinator(dataDir, opts.serveArgs, opts.serveEnv).start();
@@ -228,15 +290,27 @@ export async function newRepo(opts: { dialect: 'ota' | 'tuf'; keyholders: string
 export const located = (dialect: 'ota' | 'tuf'): string[] => (dialect === 'ota' ? ['--cli-uploaded'] : []);
 
 /** The admin API, for assertions that read state directly. */
-export async function admin<T = unknown>(c: Coordinator, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${c.url}/v1/admin/${p}`, { method, headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+export async function admin<T = unknown>(
+  c: Coordinator,
+  method: string,
+  p: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${c.url}/v1/admin/${p}`, {
+    method,
+    headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as T };
 }
 
 /** The admin API for scripts (benchmarks): the answer's body, or an Error naming the code. */
 export async function adminCall<T>(c: Coordinator, method: string, p: string, body?: unknown): Promise<T> {
   const r = await admin<T & { error?: { code: string; message: string } }>(c, method, p, body);
-  if (r.status !== 200 || r.body.error) throw new Error(`admin ${method} ${p}: HTTP ${r.status} ${r.body.error?.code ?? ''} ${r.body.error?.message ?? ''}`);
+  if (r.status !== 200 || r.body.error)
+    throw new Error(
+      `admin ${method} ${p}: HTTP ${r.status} ${r.body.error?.code ?? ''} ${r.body.error?.message ?? ''}`,
+    );
   return r.body;
 }
 
@@ -250,5 +324,8 @@ export interface AuditEvent {
 export async function auditEvents(dataDir: string): Promise<AuditEvent[]> {
   const r = await quorum(['audit', 'export', '--data-dir', dataDir]);
   if (r.code !== 0) throw new Error(`quorum audit export failed (${r.code}): ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditEvent);
 }

@@ -7,7 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, type KeyKind } from '../../protocol/keys.js';
-import { buildRoot, buildTargets, daysFrom, localSigner, serialize, signEnvelope, targetFor } from '../../protocol/metadata/build.js';
+import {
+  buildRoot,
+  buildTargets,
+  daysFrom,
+  localSigner,
+  serialize,
+  signEnvelope,
+  targetFor,
+} from '../../protocol/metadata/build.js';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
 import { Coordinator, located, PASSPHRASE, quorum, signer, tmpdir, until } from './harness.js';
 
@@ -33,8 +41,20 @@ for (const dialect of ['ota', 'tuf'] as const) {
         timestamp: { keys: [online.publicKey], threshold: 1 },
       };
       const signers = pairs.map((p) => localSigner(p.privateKey));
-      const root = serialize(await signEnvelope(buildRoot({ dialect, version: 1, expires: daysFrom(now, 365), roles }), dialect, signers.slice(0, 2)));
-      const targets = serialize(await signEnvelope(buildTargets(dialect, 3, daysFrom(now, 31), { 'old-image': targetFor(Buffer.from('old')) }), dialect, signers.slice(1)));
+      const root = serialize(
+        await signEnvelope(
+          buildRoot({ dialect, version: 1, expires: daysFrom(now, 365), roles }),
+          dialect,
+          signers.slice(0, 2),
+        ),
+      );
+      const targets = serialize(
+        await signEnvelope(
+          buildTargets(dialect, 3, daysFrom(now, 31), { 'old-image': targetFor(Buffer.from('old')) }),
+          dialect,
+          signers.slice(1),
+        ),
+      );
       // garage-sign keeps metadata in <repo>/roles/; a TUF folder holds it directly.
       const repo = path.join(dir, 'repo');
       const meta = dialect === 'ota' ? path.join(repo, 'roles') : repo;
@@ -42,28 +62,82 @@ for (const dialect of ['ota', 'tuf'] as const) {
       fs.writeFileSync(path.join(meta, 'root.json'), root);
       fs.writeFileSync(path.join(meta, 'targets.json'), targets);
       people.forEach((p, i) => {
-        writeKeyFile(path.join(dir, `${p}.key.json`), encryptKey(pairs[i]!.privateKey, PASSPHRASE, { N: 16384, r: 8, p: 1 }));
-        fs.writeFileSync(path.join(dir, `${p}.pub.pem`), pairs[i]!.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));
+        writeKeyFile(
+          path.join(dir, `${p}.key.json`),
+          encryptKey(pairs[i]!.privateKey, PASSPHRASE, { N: 16384, r: 8, p: 1 }),
+        );
+        fs.writeFileSync(
+          path.join(dir, `${p}.pub.pem`),
+          pairs[i]!.publicKey.keyObject.export({ type: 'spki', format: 'pem' }),
+        );
       });
 
       const data = path.join(dir, 'data');
-      const init = await quorum(['init', '--data-dir', data, '--import', repo, ...people.flatMap((p) => ['--keyholder', `${p}=${path.join(dir, `${p}.pub.pem`)}`])]);
+      const init = await quorum([
+        'init',
+        '--data-dir',
+        data,
+        '--import',
+        repo,
+        ...people.flatMap((p) => ['--keyholder', `${p}=${path.join(dir, `${p}.pub.pem`)}`]),
+      ]);
       expect(init.code, init.stderr).toBe(0);
       expect(init.stdout).toContain(`initialised ${dialect} coordinator`);
       expect(init.stdout).toContain('imported repository: root version 1, targets version 3');
       const c = await new Coordinator(data).start();
       try {
-        for (const p of people) expect((await signer(['join', c.url, '--key', path.join(dir, `${p}.key.json`), '--home', path.join(dir, `h-${p}`), '--trusted-root', path.join(meta, 'root.json')])).code).toBe(0);
+        for (const p of people)
+          expect(
+            (
+              await signer([
+                'join',
+                c.url,
+                '--key',
+                path.join(dir, `${p}.key.json`),
+                '--home',
+                path.join(dir, `h-${p}`),
+                '--trusted-root',
+                path.join(meta, 'root.json'),
+              ])
+            ).code,
+          ).toBe(0);
         if (dialect === 'tuf') {
           // The imported root's snapshot/timestamp key is not this coordinator's online key, so no
           // targets can be released until a root round hands those roles to it.
           expect(init.stdout).toContain('--add-key snapshot=online');
-          const refused = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'too early', '--remove', 'old-image']);
+          const refused = await quorum([
+            'round',
+            'open',
+            'targets',
+            '--data-dir',
+            data,
+            '--reason',
+            'too early',
+            '--remove',
+            'old-image',
+          ]);
           expect(refused.code).toBe(1);
           expect(refused.stderr).toMatch(/^ROUND_INVALID: .*online key/m);
           const oldOnline = path.join(dir, 'old-online.pub.pem');
           fs.writeFileSync(oldOnline, online.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));
-          const rot = await quorum(['round', 'open', 'root', '--data-dir', data, '--reason', 'online keys to the coordinator', '--add-key', 'snapshot=online', '--add-key', 'timestamp=online', '--remove-key', `snapshot=pem:${oldOnline}`, '--remove-key', `timestamp=pem:${oldOnline}`, '--json']);
+          const rot = await quorum([
+            'round',
+            'open',
+            'root',
+            '--data-dir',
+            data,
+            '--reason',
+            'online keys to the coordinator',
+            '--add-key',
+            'snapshot=online',
+            '--add-key',
+            'timestamp=online',
+            '--remove-key',
+            `snapshot=pem:${oldOnline}`,
+            '--remove-key',
+            `timestamp=pem:${oldOnline}`,
+            '--json',
+          ]);
           expect(rot.code, rot.stderr).toBe(0);
           const rid = (JSON.parse(rot.stdout) as { id: string }).id;
           for (const p of ['ann', 'ben']) {
@@ -74,16 +148,40 @@ for (const dialect of ['ota', 'tuf'] as const) {
         }
         const fw = path.join(dir, 'fw.bin');
         fs.writeFileSync(fw, 'new image');
-        const open = await quorum(['round', 'open', 'targets', '--data-dir', data, '--reason', 'new image', '--add', fw, '--name', 'fw', '--version', '2', '--hardware-id', 'ecu-a', ...located(dialect), '--json']);
+        const open = await quorum([
+          'round',
+          'open',
+          'targets',
+          '--data-dir',
+          data,
+          '--reason',
+          'new image',
+          '--add',
+          fw,
+          '--name',
+          'fw',
+          '--version',
+          '2',
+          '--hardware-id',
+          'ecu-a',
+          ...located(dialect),
+          '--json',
+        ]);
         expect(open.code, open.stderr).toBe(0);
         const round = JSON.parse(open.stdout) as { id: string; version: number };
         expect(round.version).toBe(4);
         const review = await signer(['review', round.id, '--home', path.join(dir, 'h-ann'), '--no-diff']);
         expect(review.stdout).toContain('TARGET ADDED: fw-2');
         expect(review.stdout).not.toContain('TARGET REMOVED');
-        for (const p of ['ann', 'cy']) expect((await signer(['sign', round.id, '--yes', '--home', path.join(dir, `h-${p}`)])).code).toBe(0);
+        for (const p of ['ann', 'cy'])
+          expect((await signer(['sign', round.id, '--yes', '--home', path.join(dir, `h-${p}`)])).code).toBe(0);
         const current = path.join(data, 'releases', 'current');
-        await until(() => fs.existsSync(path.join(current, 'targets.json')) && fs.readFileSync(path.join(current, 'targets.json'), 'utf8').includes('"fw-2"'), 'release');
+        await until(
+          () =>
+            fs.existsSync(path.join(current, 'targets.json')) &&
+            fs.readFileSync(path.join(current, 'targets.json'), 'utf8').includes('"fw-2"'),
+          'release',
+        );
         const v = await quorum(['verify', current, '--root', path.join(meta, 'root.json')]);
         expect(v.code, v.stderr).toBe(0);
         expect(v.stdout).toContain('targets.json: version 4');
@@ -98,8 +196,17 @@ for (const dialect of ['ota', 'tuf'] as const) {
       const repo = path.join(dir, 'repo');
       fs.mkdirSync(repo);
       const k = generateKeyPair('ed25519');
-      const roles = { root: { keys: [k.publicKey], threshold: 1 }, targets: { keys: [k.publicKey], threshold: 1 }, snapshot: { keys: [k.publicKey], threshold: 1 }, timestamp: { keys: [k.publicKey], threshold: 1 } };
-      const env = await signEnvelope(buildRoot({ dialect, version: 1, expires: daysFrom(new Date(), 365), roles }), dialect, [localSigner(k.privateKey)]);
+      const roles = {
+        root: { keys: [k.publicKey], threshold: 1 },
+        targets: { keys: [k.publicKey], threshold: 1 },
+        snapshot: { keys: [k.publicKey], threshold: 1 },
+        timestamp: { keys: [k.publicKey], threshold: 1 },
+      };
+      const env = await signEnvelope(
+        buildRoot({ dialect, version: 1, expires: daysFrom(new Date(), 365), roles }),
+        dialect,
+        [localSigner(k.privateKey)],
+      );
       (env.signed as { version: number }).version = 2; // modified after signing
       fs.writeFileSync(path.join(repo, 'root.json'), serialize(env));
       const init = await quorum(['init', '--data-dir', path.join(dir, 'data'), '--import', repo]);

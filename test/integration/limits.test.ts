@@ -35,7 +35,13 @@ describe('coordinator connection limits', () => {
   };
 
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, serveArgs: ['--heartbeat-ms', String(HEARTBEAT_MS)] });
+    repo = await newRepo({
+      dialect: 'tuf',
+      keyholders: ['alice', 'bob', 'carol'],
+      rootThreshold: 2,
+      targetsThreshold: 2,
+      serveArgs: ['--heartbeat-ms', String(HEARTBEAT_MS)],
+    });
   });
   // A keyholder may hold WIRE_LIMITS.maxConnectionsPerKeyholder connections at once: each test
   // closes what it opened.
@@ -85,7 +91,10 @@ describe('coordinator connection limits', () => {
     const closed = await s.closed;
     expect(closed.code).toBe(CLOSE_CODES.rateLimited);
     const frames = s.all.map((f) => f.msg);
-    expect(frames.every((m) => m !== null), 'every frame is a valid server message').toBe(true);
+    expect(
+      frames.every((m) => m !== null),
+      'every frame is a valid server message',
+    ).toBe(true);
     const pongs = frames.filter((m) => m?.type === 'pong');
     const errors = frames.filter((m) => m?.type === 'error');
     // The bucket starts full (rateBurst) and refills ratePerSecond: a synchronous burst gets the
@@ -152,7 +161,10 @@ describe('coordinator connection limits', () => {
       [{ type: 'nope', ref: 'r2' }, 'r2'],
       [{ type: 'round.get', ref: 'r3' }, 'r3'], // missing round
       [{ type: 'round.get', round: '../../etc/passwd', ref: 'r4' }, 'r4'],
-      [{ type: 'signature.submit', round: 'root-v1-r1', sha256: 'AB'.repeat(32), keyid: 'k', sig: 'ab', ref: 'r5' }, 'r5'],
+      [
+        { type: 'signature.submit', round: 'root-v1-r1', sha256: 'AB'.repeat(32), keyid: 'k', sig: 'ab', ref: 'r5' },
+        'r5',
+      ],
       [{ type: 'released.get', afterRootVersion: -1, ref: 'r6' }, 'r6'],
       [{ type: 'released.get', afterRootVersion: 1.5 }, undefined],
       [{ type: 'ping', ref: 7 }, undefined],
@@ -176,7 +188,9 @@ describe('coordinator connection limits', () => {
   it('drops a client that stops answering heartbeat pings, and keeps one that answers', async () => {
     const live = await open('alice');
     const silent = await open('bob', { autoPong: false });
-    const status = async () => (await admin<{ keyholders: { name: string; connected: boolean }[] }>(repo.coordinator, 'GET', 'status')).body.keyholders;
+    const status = async () =>
+      (await admin<{ keyholders: { name: string; connected: boolean }[] }>(repo.coordinator, 'GET', 'status')).body
+        .keyholders;
     expect((await status()).find((k) => k.name === 'bob')!.connected).toBe(true);
 
     const t0 = Date.now();
@@ -190,7 +204,11 @@ describe('coordinator connection limits', () => {
     // Today the server terminates the TCP connection, so the client sees 1006 (no close frame);
     // CLOSE_CODES.heartbeatTimeout (4009) is what a close frame would carry.
     expect([CLOSE_CODES.heartbeatTimeout, 1006]).toContain(closed!.code);
-    await until(async () => (await status()).find((k) => k.name === 'bob')?.connected === false, 'bob no longer listed as connected', 5000);
+    await until(
+      async () => (await status()).find((k) => k.name === 'bob')?.connected === false,
+      'bob no longer listed as connected',
+      5000,
+    );
 
     // The answering client has been pinged several times and is still there.
     await sleep(4 * HEARTBEAT_MS);

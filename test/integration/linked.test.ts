@@ -13,12 +13,38 @@ for (const dialect of ['tuf', 'ota'] as const) {
     let repo: Repo;
     const current = () => path.join(repo.dataDir, 'releases', 'current');
     beforeAll(async () => {
-      repo = await newRepo({ dialect, keyholders: ['alice', 'bob', 'carol', 'dave'], rootKeyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
+      repo = await newRepo({
+        dialect,
+        keyholders: ['alice', 'bob', 'carol', 'dave'],
+        rootKeyholders: ['alice', 'bob', 'carol'],
+        rootThreshold: 2,
+        targetsThreshold: 2,
+        releaseRoot: true,
+      });
       const fw = path.join(repo.dir, 'fw.bin');
       fs.writeFileSync(fw, 'fw 1\n');
-      const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'fw 1', '--add', fw, '--name', 'fw', '--version', '1', '--hardware-id', 'ecu-a', ...located(dialect), '--json']);
+      const open = await quorum([
+        'round',
+        'open',
+        'targets',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'fw 1',
+        '--add',
+        fw,
+        '--name',
+        'fw',
+        '--version',
+        '1',
+        '--hardware-id',
+        'ecu-a',
+        ...located(dialect),
+        '--json',
+      ]);
       const id = (JSON.parse(open.stdout) as { id: string }).id;
-      for (const k of ['alice', 'bob']) expect((await signer(['sign', id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
+      for (const k of ['alice', 'bob'])
+        expect((await signer(['sign', id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
       await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets v1');
     });
     afterAll(async () => {
@@ -29,17 +55,42 @@ for (const dialect of ['tuf', 'ota'] as const) {
     const change = ['--remove-key', 'targets=alice', '--remove-key', 'targets=bob', '--add-key', 'targets=dave'];
 
     it('refuses a root round that would orphan the released targets, naming --resign-targets', async () => {
-      const r = await quorum(['round', 'open', 'root', '--data-dir', repo.dataDir, '--reason', 'new targets keys', ...change]);
+      const r = await quorum([
+        'round',
+        'open',
+        'root',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'new targets keys',
+        ...change,
+      ]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^ROUND_INVALID: .*--resign-targets/m);
     });
 
     it('opens a linked pair, releases nothing until both are signed, then both at once', async () => {
-      const open = await quorum(['round', 'open', 'root', '--data-dir', repo.dataDir, '--reason', 'new targets keys', ...change, '--resign-targets', '--json']);
+      const open = await quorum([
+        'round',
+        'open',
+        'root',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'new targets keys',
+        ...change,
+        '--resign-targets',
+        '--json',
+      ]);
       expect(open.code, open.stderr).toBe(0);
       const root = JSON.parse(open.stdout) as { id: string; linked: string };
       expect(root.linked).toMatch(/^targets-v2-r\d+$/);
-      const rounds = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as { id: string; state: string; linked?: string; progress: { label: string }[] }[];
+      const rounds = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
+        id: string;
+        state: string;
+        linked?: string;
+        progress: { label: string }[];
+      }[];
       const t = rounds.find((r) => r.id === root.linked)!;
       expect(t.state).toBe('open');
       expect(t.linked).toBe(root.id);
@@ -56,7 +107,8 @@ for (const dialect of ['tuf', 'ota'] as const) {
       expect(notMine.code).toBe(1);
       expect(notMine.stderr).toMatch(/^NOT_NEEDED: /m);
 
-      for (const k of ['alice', 'bob']) expect((await signer(['sign', root.id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
+      for (const k of ['alice', 'bob'])
+        expect((await signer(['sign', root.id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
       await sleep(300);
       expect(fs.existsSync(path.join(current(), '2.root.json'))).toBe(false); // the targets round is not signed yet
       for (const k of ['carol', 'dave']) {
@@ -68,20 +120,52 @@ for (const dialect of ['tuf', 'ota'] as const) {
       expect(v.code, v.stderr).toBe(0);
       expect(v.stdout).toContain('root chain: 1 -> 2');
       expect(v.stdout).toContain('targets.json: version 2');
-      const after = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as { id: string; state: string }[];
-      expect(after.filter((r) => r.id === root.id || r.id === t.id).map((r) => r.state)).toEqual(['released', 'released']);
+      const after = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
+        id: string;
+        state: string;
+      }[];
+      expect(after.filter((r) => r.id === root.id || r.id === t.id).map((r) => r.state)).toEqual([
+        'released',
+        'released',
+      ]);
       const audit = await auditEvents(repo.dataDir);
-      const rel = audit.filter((e) => e.event === 'round.released' && (e.data.round === root.id || e.data.round === t.id));
+      const rel = audit.filter(
+        (e) => e.event === 'round.released' && (e.data.round === root.id || e.data.round === t.id),
+      );
       expect(rel.length).toBe(2);
       expect(rel[0]!.data.release).toBe(rel[1]!.data.release);
     });
 
     it('cancelling one round of a pair cancels both', async () => {
-      const open = await quorum(['round', 'open', 'root', '--data-dir', repo.dataDir, '--reason', 'another', '--add-key', 'targets=alice', '--remove-key', 'targets=dave', '--remove-key', 'targets=carol', '--threshold', 'targets=1', '--resign-targets', '--json']);
+      const open = await quorum([
+        'round',
+        'open',
+        'root',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'another',
+        '--add-key',
+        'targets=alice',
+        '--remove-key',
+        'targets=dave',
+        '--remove-key',
+        'targets=carol',
+        '--threshold',
+        'targets=1',
+        '--resign-targets',
+        '--json',
+      ]);
       expect(open.code, open.stderr).toBe(0);
       const root = JSON.parse(open.stdout) as { id: string; linked: string };
-      expect((await quorum(['round', 'cancel', root.linked, '--data-dir', repo.dataDir, '--reason', 'changed my mind'])).code).toBe(0);
-      const rounds = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as { id: string; state: string }[];
+      expect(
+        (await quorum(['round', 'cancel', root.linked, '--data-dir', repo.dataDir, '--reason', 'changed my mind']))
+          .code,
+      ).toBe(0);
+      const rounds = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
+        id: string;
+        state: string;
+      }[];
       expect(rounds.find((r) => r.id === root.id)!.state).toBe('cancelled');
     });
   });

@@ -43,7 +43,13 @@ import {
   type IdentityKey,
 } from '../../protocol/frost.js';
 import { publicKeyFrom, signBytes } from '../../protocol/keys.js';
-import { ClientMessageSchema, ServerMessageSchema, WIRE_VERSION, type ClientMessage, type ServerMessage } from '../../protocol/wire.js';
+import {
+  ClientMessageSchema,
+  ServerMessageSchema,
+  WIRE_VERSION,
+  type ClientMessage,
+  type ServerMessage,
+} from '../../protocol/wire.js';
 
 export type Lie = 'split-identities' | 'split-round1' | 'forged-agreement';
 
@@ -106,7 +112,13 @@ export class LyingFrostCoordinator {
       if (!who) return socket.destroy();
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.sockets.set(who.name, ws);
-        this.send(who.name, { type: 'hello', version: WIRE_VERSION, serverId: this.serverId, keyholder: who.name, dialect: 'tuf' });
+        this.send(who.name, {
+          type: 'hello',
+          version: WIRE_VERSION,
+          serverId: this.serverId,
+          keyholder: who.name,
+          dialect: 'tuf',
+        });
         ws.on('message', (data) => this.onMessage(who.name, ClientMessageSchema.parse(JSON.parse(data.toString()))));
       });
     });
@@ -134,11 +146,27 @@ export class LyingFrostCoordinator {
   }
 
   private roster(keys: (m: { name: string; identityKey: string }, i: number) => string): FrostCeremony {
-    return newCeremony(this.id, this.threshold, this.members.map((m, i) => ({ name: m.name, identityKey: keys(m, i) })), { kind: 'role-key', name: this.id.replace(/^dkg-/, '') });
+    return newCeremony(
+      this.id,
+      this.threshold,
+      this.members.map((m, i) => ({ name: m.name, identityKey: keys(m, i) })),
+      { kind: 'role-key', name: this.id.replace(/^dkg-/, '') },
+    );
   }
 
   private newView(ceremony: FrostCeremony): View {
-    return { ceremony, state: 'round1', round1: new Map(), identities: new Map(), round2: [], confirms: new Map(), group: null, transcripts: [], fakes: new Map(), stolen: new Map() };
+    return {
+      ceremony,
+      state: 'round1',
+      round1: new Map(),
+      identities: new Map(),
+      round2: [],
+      confirms: new Map(),
+      group: null,
+      transcripts: [],
+      fakes: new Map(),
+      stolen: new Map(),
+    };
   }
 
   /** A statement or transcript signature "by" a participant the coordinator plays: its own key. */
@@ -197,7 +225,8 @@ export class LyingFrostCoordinator {
     for (const p of v.ceremony.participants) {
       if (v.fakes.has(p.identifier)) continue; // in a split view, the one real participant is told
       const st = this.status(p.name, v);
-      if (type === 'frost.dkg.round1.all') this.send(p.name, { type, ceremony: this.id, packages: st.round1All, identities: st.identities });
+      if (type === 'frost.dkg.round1.all')
+        this.send(p.name, { type, ceremony: this.id, packages: st.round1All, identities: st.identities });
       else if (type === 'frost.dkg.round2.inbox') this.send(p.name, { type, ceremony: this.id, packages: st.inbox });
       else this.send(p.name, { type, ceremony: this.id, group: v.group!, transcripts: v.transcripts });
     }
@@ -207,7 +236,14 @@ export class LyingFrostCoordinator {
     this.received.push({ from: name, msg: m });
     const ref = m.ref;
     if (m.type === 'ping') return this.send(name, { type: 'pong', ref });
-    if (!('ceremony' in m) || m.ceremony !== this.id) return this.send(name, { type: 'error', ref, code: 'CEREMONY_NOT_FOUND', message: 'no such ceremony', fatal: false });
+    if (!('ceremony' in m) || m.ceremony !== this.id)
+      return this.send(name, {
+        type: 'error',
+        ref,
+        code: 'CEREMONY_NOT_FOUND',
+        message: 'no such ceremony',
+        fatal: false,
+      });
     const v = this.viewOf(name);
     const self = v.ceremony.participants.find((p) => p.name === name)!.identifier;
     const n = v.ceremony.participants.length;
@@ -243,7 +279,13 @@ export class LyingFrostCoordinator {
           v.transcripts = v.ceremony.participants.map((p) => {
             const own = v.confirms.get(p.identifier)?.transcript;
             const forge = v.fakes.has(p.identifier) || (this.lie === 'forged-agreement' && p.identifier === n);
-            return own && !forge ? own : { identifier: p.identifier, transcript: digest, signature: this.ownSignature(transcriptMessage(this.id, p.identifier, digest)) };
+            return own && !forge
+              ? own
+              : {
+                  identifier: p.identifier,
+                  transcript: digest,
+                  signature: this.ownSignature(transcriptMessage(this.id, p.identifier, digest)),
+                };
           });
           v.state = 'done';
           this.push(v, 'frost.dkg.done');
@@ -282,9 +324,25 @@ export class LyingFrostCoordinator {
     const r = mod(le(crypto.randomBytes(64)));
     const R = ed25519.Point.BASE.multiply(r).toBytes();
     const k = mod(le(crypto.createHash('sha512').update(R).update(A.toBytes()).update(message).digest()));
-    const S = Buffer.from(mod(r + k * s).toString(16).padStart(64, '0'), 'hex').reverse();
+    const S = Buffer.from(
+      mod(r + k * s)
+        .toString(16)
+        .padStart(64, '0'),
+      'hex',
+    ).reverse();
     const signature = Buffer.concat([Buffer.from(R), S]);
-    const pk = publicKeyFrom(crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(v.group.groupPublicKey, 'hex')]), format: 'der', type: 'spki' }));
-    return crypto.verify(null, message, pk.keyObject, signature) ? { groupPublicKey: v.group.groupPublicKey, signature } : null;
+    const pk = publicKeyFrom(
+      crypto.createPublicKey({
+        key: Buffer.concat([
+          Buffer.from('302a300506032b6570032100', 'hex'),
+          Buffer.from(v.group.groupPublicKey, 'hex'),
+        ]),
+        format: 'der',
+        type: 'spki',
+      }),
+    );
+    return crypto.verify(null, message, pk.keyObject, signature)
+      ? { groupPublicKey: v.group.groupPublicKey, signature }
+      : null;
   }
 }

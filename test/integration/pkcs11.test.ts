@@ -17,8 +17,25 @@ import { canonicalize } from '../../protocol/canonical.js';
 import { QuorumError } from '../../protocol/errors.js';
 import { verifySignature } from '../../protocol/keys.js';
 import type { RoundInfo } from '../../protocol/wire.js';
-import { formatPkcs11Uri, generateTokenKey, listTokenKeys, openTokenSigner, parsePkcs11Uri, type TokenKey } from '../../signer-client/pkcs11.js';
-import { Coordinator, located, quorum, signer, tmpdir, TEST_SCRYPT_N, until, Watcher, type RunResult } from './harness.js';
+import {
+  formatPkcs11Uri,
+  generateTokenKey,
+  listTokenKeys,
+  openTokenSigner,
+  parsePkcs11Uri,
+  type TokenKey,
+} from '../../signer-client/pkcs11.js';
+import {
+  Coordinator,
+  located,
+  quorum,
+  signer,
+  tmpdir,
+  TEST_SCRYPT_N,
+  until,
+  Watcher,
+  type RunResult,
+} from './harness.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const PIN = '1234';
@@ -32,7 +49,10 @@ function requireTool(cmd: string, pkg: string): void {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'pipe' });
   } catch {
-    throw new Error(`${cmd} not found: the PKCS#11 tests need ${pkg} (apt-get install -y softhsm2 opensc; .ci/run installs them). They fail rather than skip.`);
+    throw new Error(
+      `${cmd} not found: the PKCS#11 tests need ${pkg} (apt-get install -y softhsm2 opensc; .ci/run installs ` +
+        'them). They fail rather than skip.',
+    );
   }
 }
 
@@ -48,7 +68,25 @@ function restoreToken(): void {
 
 /** A key made by OpenSC's pkcs11-tool, not by us: for keys and mechanisms we must refuse clearly. */
 function toolKey(label: string, keyType: string, extra: string[] = []): string {
-  execFileSync('pkcs11-tool', ['--module', MODULE, '--token-label', 'test', '--login', '--pin', PIN, '--keypairgen', '--key-type', keyType, '--label', label, ...extra], { stdio: 'pipe' });
+  execFileSync(
+    'pkcs11-tool',
+    [
+      '--module',
+      MODULE,
+      '--token-label',
+      'test',
+      '--login',
+      '--pin',
+      PIN,
+      '--keypairgen',
+      '--key-type',
+      keyType,
+      '--label',
+      label,
+      ...extra,
+    ],
+    { stdio: 'pipe' },
+  );
   return `pkcs11:token=test;object=${label};type=private`;
 }
 
@@ -64,7 +102,8 @@ beforeAll(() => {
   try {
     requireTool('softhsm2-util', 'SoftHSM2 (Debian package softhsm2)');
     requireTool('pkcs11-tool', "OpenSC's pkcs11-tool (Debian package opensc)");
-    if (!fs.existsSync(MODULE)) throw new Error(`${MODULE} is missing: install softhsm2 (apt-get install -y softhsm2 opensc)`);
+    if (!fs.existsSync(MODULE))
+      throw new Error(`${MODULE} is missing: install softhsm2 (apt-get install -y softhsm2 opensc)`);
   } catch (e) {
     missing = (e as Error).message;
     return;
@@ -76,7 +115,9 @@ beforeAll(() => {
   // This worker and every child process it starts see only this token.
   process.env.SOFTHSM2_CONF = conf;
   process.env.QUORUM_PIN = PIN;
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'test', '--pin', PIN, '--so-pin', '5678'], { stdio: 'pipe' });
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'test', '--pin', PIN, '--so-pin', '5678'], {
+    stdio: 'pipe',
+  });
 });
 
 afterAll(() => {
@@ -91,7 +132,8 @@ describe('the token Signer', () => {
   const keys: Record<string, TokenKey> = {};
   beforeAll(async () => {
     needToken();
-    for (const type of ['ed25519', 'ecdsa', 'rsa'] as const) keys[type] = await generateTokenKey({ module: MODULE, token: 'test', label: `unit-${type}`, type, pin });
+    for (const type of ['ed25519', 'ecdsa', 'rsa'] as const)
+      keys[type] = await generateTokenKey({ module: MODULE, token: 'test', label: `unit-${type}`, type, pin });
   });
 
   it('signs with Ed25519, ECDSA P-256 and RSA-PSS; every signature verifies with protocol/keys.ts', async () => {
@@ -109,7 +151,11 @@ describe('the token Signer', () => {
             if (type === 'ecdsa') expect(sig[0]).toBe(0x30); // DER, as metadata carries it
             if (type === 'rsa') {
               // salt length 32, what ota-tuf and securesystemslib write and expect
-              const opts = (saltLength: number) => ({ key: s.publicKey.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength });
+              const opts = (saltLength: number) => ({
+                key: s.publicKey.keyObject,
+                padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+                saltLength,
+              });
               expect(crypto.verify('sha256', data, opts(32), sig)).toBe(true);
               expect(crypto.verify('sha256', data, opts(256 - 32 - 2), sig)).toBe(false);
             }
@@ -124,26 +170,62 @@ describe('the token Signer', () => {
   it('parses and writes RFC 7512 URIs', () => {
     const uri = formatPkcs11Uri({ token: 'my token;1', object: 'key/é', id: Buffer.from([0, 0xff, 0x25]) });
     expect(uri).toBe('pkcs11:token=my%20token%3B1;object=key%2F%C3%A9;id=%00%ff%25;type=private');
-    expect(parsePkcs11Uri(uri)).toEqual({ token: 'my token;1', object: 'key/é', id: Buffer.from([0, 0xff, 0x25]), type: 'private' });
+    expect(parsePkcs11Uri(uri)).toEqual({
+      token: 'my token;1',
+      object: 'key/é',
+      id: Buffer.from([0, 0xff, 0x25]),
+      type: 'private',
+    });
     expect(parsePkcs11Uri(`pkcs11:object=a?module-path=${MODULE}`)['module-path']).toBe(MODULE);
-    for (const bad of ['pkcs12:token=a', 'pkcs11:token=a;token=b', 'pkcs11:x-vendor=1', 'pkcs11:object=a;type=cert', 'pkcs11:object=a?pin-value=1234', 'pkcs11:id=%zz']) {
+    for (const bad of [
+      'pkcs12:token=a',
+      'pkcs11:token=a;token=b',
+      'pkcs11:x-vendor=1',
+      'pkcs11:object=a;type=cert',
+      'pkcs11:object=a?pin-value=1234',
+      'pkcs11:id=%zz',
+    ]) {
       expect(() => parsePkcs11Uri(bad), bad).toThrow(expect.objectContaining({ code: 'USAGE' }));
     }
   });
 
   it('names each failure with a code, and works again once the problem is fixed', async () => {
-    const code = async (p: Promise<unknown>) => p.then(() => 'no error', (e: unknown) => (e instanceof QuorumError ? e.code : String(e)));
-    expect(await code(openTokenSigner({ module: MODULE, uri: keys.ed25519!.uri, pin: async () => '0000' }))).toBe('TOKEN_PIN');
-    expect(await code(openTokenSigner({ module: MODULE, uri: 'pkcs11:token=test;object=no-such-key', pin }))).toBe('TOKEN_KEY_MISSING');
-    expect(await code(openTokenSigner({ module: MODULE, uri: 'pkcs11:token=no-such-token;object=unit-ed25519', pin }))).toBe('TOKEN_NOT_PRESENT');
-    expect(await code(openTokenSigner({ module: path.join(T, 'no-such-module.so'), uri: keys.ed25519!.uri, pin }))).toBe('TOKEN_MODULE');
-    expect(await code(openTokenSigner({ module: MODULE, uri: keys.ed25519!.uri, pin, fingerprint: keys.rsa!.publicKey!.fingerprint }))).toBe('TOKEN_KEY_CHANGED');
+    const code = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'no error',
+        (e: unknown) => (e instanceof QuorumError ? e.code : String(e)),
+      );
+    expect(await code(openTokenSigner({ module: MODULE, uri: keys.ed25519!.uri, pin: async () => '0000' }))).toBe(
+      'TOKEN_PIN',
+    );
+    expect(await code(openTokenSigner({ module: MODULE, uri: 'pkcs11:token=test;object=no-such-key', pin }))).toBe(
+      'TOKEN_KEY_MISSING',
+    );
+    expect(
+      await code(openTokenSigner({ module: MODULE, uri: 'pkcs11:token=no-such-token;object=unit-ed25519', pin })),
+    ).toBe('TOKEN_NOT_PRESENT');
+    expect(
+      await code(openTokenSigner({ module: path.join(T, 'no-such-module.so'), uri: keys.ed25519!.uri, pin })),
+    ).toBe('TOKEN_MODULE');
+    expect(
+      await code(
+        openTokenSigner({ module: MODULE, uri: keys.ed25519!.uri, pin, fingerprint: keys.rsa!.publicKey!.fingerprint }),
+      ),
+    ).toBe('TOKEN_KEY_CHANGED');
     // a key type we cannot use, and a key the token will not use with our mechanism
-    expect(await code(openTokenSigner({ module: MODULE, uri: toolKey('unit-p384', 'EC:secp384r1'), pin }))).toBe('TOKEN_MECHANISM');
-    const pkcs1Only = await openTokenSigner({ module: MODULE, uri: toolKey('unit-rsa-pkcs1-only', 'rsa:2048', ['--allowed-mechanisms', 'RSA-PKCS']), pin });
+    expect(await code(openTokenSigner({ module: MODULE, uri: toolKey('unit-p384', 'EC:secp384r1'), pin }))).toBe(
+      'TOKEN_MECHANISM',
+    );
+    const pkcs1Only = await openTokenSigner({
+      module: MODULE,
+      uri: toolKey('unit-rsa-pkcs1-only', 'rsa:2048', ['--allowed-mechanisms', 'RSA-PKCS']),
+      pin,
+    });
     expect(await code(pkcs1Only.sign(Buffer.from('data')))).toBe('TOKEN_MECHANISM');
     pkcs1Only.close();
-    expect(await code(generateTokenKey({ module: MODULE, token: 'test', label: 'unit-ed25519', type: 'ed25519', pin }))).toBe('TOKEN_KEY_EXISTS');
+    expect(
+      await code(generateTokenKey({ module: MODULE, token: 'test', label: 'unit-ed25519', type: 'ed25519', pin })),
+    ).toBe('TOKEN_KEY_EXISTS');
 
     // unplugged while a signer holds a session (as in watch), then plugged back in: the same Signer signs
     const s = await openTokenSigner({ module: MODULE, uri: keys.ecdsa!.uri, pin });
@@ -160,8 +242,13 @@ describe('the token Signer', () => {
     s.close();
 
     const listed = await listTokenKeys({ module: MODULE, token: 'test', pin });
-    expect(listed.find((k) => k.label === 'unit-p384')).toMatchObject({ unsupported: expect.stringMatching(/secp384r1/) });
-    expect(listed.find((k) => k.label === 'unit-ed25519')).toMatchObject({ algorithm: 'ed25519', uri: keys.ed25519!.uri });
+    expect(listed.find((k) => k.label === 'unit-p384')).toMatchObject({
+      unsupported: expect.stringMatching(/secp384r1/),
+    });
+    expect(listed.find((k) => k.label === 'unit-ed25519')).toMatchObject({
+      algorithm: 'ed25519',
+      uri: keys.ed25519!.uri,
+    });
   });
 });
 
@@ -180,7 +267,11 @@ interface TokenRepo {
  * token: `quorum-signer token keygen`, `token export-public`, `quorum init --keyholder name=pem`,
  * `quorum-signer join --token-key URI --module M`.
  */
-async function newTokenRepo(dialect: 'ota' | 'tuf', keyholders: Record<string, string>, thresholds: { root: number; targets: number }): Promise<TokenRepo> {
+async function newTokenRepo(
+  dialect: 'ota' | 'tuf',
+  keyholders: Record<string, string>,
+  thresholds: { root: number; targets: number },
+): Promise<TokenRepo> {
   const dir = tmpdir('quorum-pkcs11-repo-');
   const dataDir = path.join(dir, 'data');
   const homes: Record<string, string> = {};
@@ -189,7 +280,19 @@ async function newTokenRepo(dialect: 'ota' | 'tuf', keyholders: Record<string, s
     homes[name] = path.join(dir, `home-${name}`);
     const pem = path.join(dir, `${name}.pub.pem`);
     if (type.startsWith('token:')) {
-      const g = await signer(['token', 'keygen', '--module', MODULE, '--token', 'test', '--label', `${dialect}-${name}`, '--type', type.slice('token:'.length), '--json']);
+      const g = await signer([
+        'token',
+        'keygen',
+        '--module',
+        MODULE,
+        '--token',
+        'test',
+        '--label',
+        `${dialect}-${name}`,
+        '--type',
+        type.slice('token:'.length),
+        '--json',
+      ]);
       expect(g.code, g.stderr).toBe(0);
       uris[name] = (JSON.parse(g.stdout) as { uri: string }).uri;
       const e = await signer(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
@@ -200,7 +303,20 @@ async function newTokenRepo(dialect: 'ota' | 'tuf', keyholders: Record<string, s
     }
   }
   const names = Object.keys(keyholders);
-  const init = await quorum(['init', '--data-dir', dataDir, '--dialect', dialect, ...names.flatMap((k) => ['--keyholder', `${k}=${path.join(dir, `${k}.pub.pem`)}`]), '--root-keyholders', names.join(','), '--root-threshold', String(thresholds.root), '--targets-threshold', String(thresholds.targets)]);
+  const init = await quorum([
+    'init',
+    '--data-dir',
+    dataDir,
+    '--dialect',
+    dialect,
+    ...names.flatMap((k) => ['--keyholder', `${k}=${path.join(dir, `${k}.pub.pem`)}`]),
+    '--root-keyholders',
+    names.join(','),
+    '--root-threshold',
+    String(thresholds.root),
+    '--targets-threshold',
+    String(thresholds.targets),
+  ]);
   expect(init.code, init.stderr).toBe(0);
   const coordinator = await new Coordinator(dataDir).start();
   for (const k of names) {
@@ -223,7 +339,25 @@ let fw = 0;
 async function openTargets(r: TokenRepo, reason: string): Promise<string> {
   const file = path.join(r.dir, `fw-${++fw}.bin`);
   fs.writeFileSync(file, `firmware ${fw}\n`);
-  const o = await quorum(['round', 'open', 'targets', '--data-dir', r.dataDir, '--reason', reason, '--add', file, '--name', 'fw', '--version', `${fw}.0`, '--hardware-id', 'ecu-a', ...located(r.dialect), '--json']);
+  const o = await quorum([
+    'round',
+    'open',
+    'targets',
+    '--data-dir',
+    r.dataDir,
+    '--reason',
+    reason,
+    '--add',
+    file,
+    '--name',
+    'fw',
+    '--version',
+    `${fw}.0`,
+    '--hardware-id',
+    'ecu-a',
+    ...located(r.dialect),
+    '--json',
+  ]);
   expect(o.code, o.stderr).toBe(0);
   return (JSON.parse(o.stdout) as RoundInfo).id;
 }
@@ -254,10 +388,18 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   it('lists the token keys with their key ids in both dialects', async () => {
     const l = await signer(['token', 'list', '--module', MODULE, '--token', 'test', '--json']);
     expect(l.code, l.stderr).toBe(0);
-    const listed = JSON.parse(l.stdout) as { label: string; uri: string; algorithm: string; keyIds: { ota: string; tuf: string } }[];
+    const listed = JSON.parse(l.stdout) as {
+      label: string;
+      uri: string;
+      algorithm: string;
+      keyIds: { ota: string; tuf: string };
+    }[];
     const ec = listed.find((k) => k.uri === r.uris.ec)!;
     expect(ec).toMatchObject({ label: 'tuf-ec', algorithm: 'ecdsa-p256', keyIds: { ota: 'not usable in ota' } });
-    expect(listed.find((k) => k.uri === r.uris.ed)).toMatchObject({ algorithm: 'ed25519', keyIds: { ota: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(listed.find((k) => k.uri === r.uris.ed)).toMatchObject({
+      algorithm: 'ed25519',
+      keyIds: { ota: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
     const text = await signer(['token', 'list', '--module', MODULE]);
     expect(text.stdout).toContain(r.uris.ed);
     expect(text.stdout).toContain(ec.keyIds.tuf);
@@ -285,7 +427,20 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     const offline = path.join(r.dir, 'offline-home');
     expect((await signer(['trust', path.join(current(r), '1.root.json'), '--home', offline])).code).toBe(0);
     const sigFile = path.join(r.dir, 'ec.sig.json');
-    const os1 = await signer(['sign', '--offline', bundle, '--out', sigFile, '--yes', '--home', offline, '--token-key', r.uris.ec!, '--module', MODULE]);
+    const os1 = await signer([
+      'sign',
+      '--offline',
+      bundle,
+      '--out',
+      sigFile,
+      '--yes',
+      '--home',
+      offline,
+      '--token-key',
+      r.uris.ec!,
+      '--module',
+      MODULE,
+    ]);
     expect(os1.code, os1.stderr).toBe(0);
     const add = await quorum(['round', 'add-signature', id, sigFile, '--data-dir', r.dataDir]);
     expect(add.code, add.stderr).toBe(0);
@@ -337,13 +492,42 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     const p384Uri = toolKey('tuf-p384', 'EC:secp384r1');
 
     // join checks the key before it writes anything
-    const jm = await signer(['join', r.coordinator.url, '--token-key', missingUri, '--module', MODULE, '--home', r.homes.ed!, '--trust-first-root']);
+    const jm = await signer([
+      'join',
+      r.coordinator.url,
+      '--token-key',
+      missingUri,
+      '--module',
+      MODULE,
+      '--home',
+      r.homes.ed!,
+      '--trust-first-root',
+    ]);
     expect(codeOf(jm), jm.stderr).toBe('TOKEN_KEY_MISSING');
-    const ju = await signer(['join', r.coordinator.url, '--token-key', p384Uri, '--module', MODULE, '--home', r.homes.ec!, '--trust-first-root']);
+    const ju = await signer([
+      'join',
+      r.coordinator.url,
+      '--token-key',
+      p384Uri,
+      '--module',
+      MODULE,
+      '--home',
+      r.homes.ec!,
+      '--trust-first-root',
+    ]);
     expect(codeOf(ju), ju.stderr).toBe('TOKEN_MECHANISM');
     expect(fs.readFileSync(cfgFile('ed'), 'utf8')).toBe(cfg.ed);
     expect(fs.readFileSync(cfgFile('ec'), 'utf8')).toBe(cfg.ec);
-    const ex = await signer(['token', 'export-public', '--module', MODULE, '--key', p384Uri, '--out', path.join(r.dir, 'p384.pem')]);
+    const ex = await signer([
+      'token',
+      'export-public',
+      '--module',
+      MODULE,
+      '--key',
+      p384Uri,
+      '--out',
+      path.join(r.dir, 'p384.pem'),
+    ]);
     expect(codeOf(ex), ex.stderr).toBe('TOKEN_MECHANISM');
 
     // the key behind a joined URI is gone, replaced by an unsupported one, or another one
@@ -409,14 +593,32 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
 
     // the RSA signature in the released file: ota method, salt length exactly 32
     const rsaPem = fs.readFileSync(path.join(r.dir, 'rsa.pub.pem'), 'utf8');
-    const rsaKeyId = crypto.createHash('sha256').update(crypto.createPublicKey(rsaPem).export({ format: 'der', type: 'spki' })).digest('hex');
-    const targets = JSON.parse(fs.readFileSync(path.join(current(r), 'targets.json'), 'utf8')) as { signatures: { keyid: string; method: string; sig: string }[] };
+    const rsaKeyId = crypto
+      .createHash('sha256')
+      .update(crypto.createPublicKey(rsaPem).export({ format: 'der', type: 'spki' }))
+      .digest('hex');
+    const targets = JSON.parse(fs.readFileSync(path.join(current(r), 'targets.json'), 'utf8')) as {
+      signatures: { keyid: string; method: string; sig: string }[];
+    };
     const entry = targets.signatures.find((x) => x.keyid === rsaKeyId)!;
     expect(entry.method).toBe('rsassa-pss-sha256');
-    const root = JSON.parse(fs.readFileSync(path.join(current(r), '1.root.json'), 'utf8')) as { signed: { keys: Record<string, { keytype: string }> } };
+    const root = JSON.parse(fs.readFileSync(path.join(current(r), '1.root.json'), 'utf8')) as {
+      signed: { keys: Record<string, { keytype: string }> };
+    };
     expect(root.signed.keys[rsaKeyId]?.keytype).toBe('RSA');
-    const bytes = canonicalize((JSON.parse(fs.readFileSync(path.join(current(r), 'targets.json'), 'utf8')) as { signed: Record<string, unknown> }).signed, 'ota');
-    const pss = (saltLength: number) => ({ key: crypto.createPublicKey(rsaPem), padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength });
+    const bytes = canonicalize(
+      (
+        JSON.parse(fs.readFileSync(path.join(current(r), 'targets.json'), 'utf8')) as {
+          signed: Record<string, unknown>;
+        }
+      ).signed,
+      'ota',
+    );
+    const pss = (saltLength: number) => ({
+      key: crypto.createPublicKey(rsaPem),
+      padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+      saltLength,
+    });
     expect(crypto.verify('sha256', bytes, pss(32), Buffer.from(entry.sig, 'base64'))).toBe(true);
     expect(crypto.verify('sha256', bytes, pss(222), Buffer.from(entry.sig, 'base64'))).toBe(false);
   });

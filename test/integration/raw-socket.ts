@@ -88,7 +88,9 @@ export class RawSocket {
       autoPong: opts.autoPong ?? true,
       handshakeTimeout: 10_000,
     });
-    const closed = new Promise<Closed>((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+    const closed = new Promise<Closed>((resolve) =>
+      ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+    );
     const early: Received[] = [];
     // A ping can arrive in the same TCP read as hello, before the RawSocket exists to count it.
     let earlyPings = 0;
@@ -132,7 +134,8 @@ export class RawSocket {
     for (;;) {
       const r = this.inbox.shift();
       if (r) return r;
-      if (this.closedWith) throw new Error(`socket closed (${this.closedWith.code} ${this.closedWith.reason}) with no frame queued`);
+      if (this.closedWith)
+        throw new Error(`socket closed (${this.closedWith.code} ${this.closedWith.reason}) with no frame queued`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
@@ -162,7 +165,8 @@ export class RawSocket {
   }
 
   close(): Promise<Closed> {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000, 'bye');
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
+      this.ws.close(1000, 'bye');
     return this.closed;
   }
 
@@ -174,7 +178,7 @@ export class RawSocket {
 function toReceived(data: WebSocket.RawData, binary: boolean): Received {
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   const text = buf.toString('utf8');
-  let msg: ServerMessage | null = null;
+  let msg: ServerMessage | null;
   try {
     const r = ServerMessageSchema.safeParse(JSON.parse(text));
     msg = r.success ? r.data : null;

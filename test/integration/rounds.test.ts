@@ -17,10 +17,33 @@ import { canonicalOf, connect, keySigner, keyidIn, sha256hex, type WireClient } 
 
 let fileN = 0;
 /** Open a targets round adding one small file; returns the round as the CLI prints it (--json). */
-async function openTargets(repo: Repo, reason: string, extra: string[] = []): Promise<{ code: number; round: RoundInfo | null; stderr: string }> {
+async function openTargets(
+  repo: Repo,
+  reason: string,
+  extra: string[] = [],
+): Promise<{ code: number; round: RoundInfo | null; stderr: string }> {
   const fw = path.join(repo.dir, `fw-${++fileN}.bin`);
   fs.writeFileSync(fw, `firmware build ${fileN}\n`);
-  const r = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', reason, '--add', fw, '--name', 'fw', '--version', `1.${fileN}`, '--hardware-id', 'ecu-a', ...located(repo.dialect), '--json', ...extra]);
+  const r = await quorum([
+    'round',
+    'open',
+    'targets',
+    '--data-dir',
+    repo.dataDir,
+    '--reason',
+    reason,
+    '--add',
+    fw,
+    '--name',
+    'fw',
+    '--version',
+    `1.${fileN}`,
+    '--hardware-id',
+    'ecu-a',
+    ...located(repo.dialect),
+    '--json',
+    ...extra,
+  ]);
   return { code: r.code, round: r.code === 0 ? (JSON.parse(r.stdout) as RoundInfo) : null, stderr: r.stderr };
 }
 
@@ -37,9 +60,11 @@ for (const dialect of ['tuf', 'ota'] as const) {
     let aliceSig1 = '';
     let rejectedSoFar = 0;
 
-    const keyid = (who: string) => keyidIn(path.join(current(repo), 'root.json'), 'targets', s[who]!.publicKey.fingerprint);
+    const keyid = (who: string) =>
+      keyidIn(path.join(current(repo), 'root.json'), 'targets', s[who]!.publicKey.fingerprint);
     const sig = async (who: string, bytes: Buffer) => encodeSig(await s[who]!.sign(bytes), dialect as Dialect);
-    const submit = (who: string, m: { round: string; sha256: string; keyid: string; sig: string }) => ws[who]!.request({ type: 'signature.submit', ...m });
+    const submit = (who: string, m: { round: string; sha256: string; keyid: string; sig: string }) =>
+      ws[who]!.request({ type: 'signature.submit', ...m });
 
     /** The answer is an error with `code`; the audit log gains exactly one signature.rejected with that code. */
     async function expectRejected(answer: ServerMessage, code: string, round: string, keyholder: string) {
@@ -68,7 +93,14 @@ for (const dialect of ['tuf', 'ota'] as const) {
     }
 
     beforeAll(async () => {
-      repo = await newRepo({ dialect, keyholders: ['alice', 'bob', 'carol', 'eve'], rootKeyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
+      repo = await newRepo({
+        dialect,
+        keyholders: ['alice', 'bob', 'carol', 'eve'],
+        rootKeyholders: ['alice', 'bob', 'carol'],
+        rootThreshold: 2,
+        targetsThreshold: 2,
+        releaseRoot: true,
+      });
       for (const k of ['alice', 'bob', 'carol', 'eve']) {
         s[k] = keySigner(repo.keys[k]!);
         ws[k] = await connect(repo.coordinator.url, s[k]!);
@@ -90,40 +122,96 @@ for (const dialect of ['tuf', 'ota'] as const) {
     it('SIG_WRONG_BYTES: a signature over other bytes, or with another sha256', async () => {
       const { id, sha256, canonical } = t['1'];
       const other = Buffer.concat([canonical.subarray(0, -1), Buffer.from(' }')]);
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: await sig('alice', other) }), 'SIG_WRONG_BYTES', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: await sig('alice', other) }),
+        'SIG_WRONG_BYTES',
+        id,
+        'alice',
+      );
       // the right signature, but bound to the sha256 of other bytes
-      await expectRejected(await submit('alice', { round: id, sha256: sha256hex(other), keyid: keyid('alice'), sig: await sig('alice', canonical) }), 'SIG_WRONG_BYTES', id, 'alice');
+      await expectRejected(
+        await submit('alice', {
+          round: id,
+          sha256: sha256hex(other),
+          keyid: keyid('alice'),
+          sig: await sig('alice', canonical),
+        }),
+        'SIG_WRONG_BYTES',
+        id,
+        'alice',
+      );
       await expectIntact(id, []);
     });
 
     it('SIG_MALFORMED: a signature that is not the dialect encoding', async () => {
       const { id, sha256 } = t['1'];
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: '%%%% not a signature' }), 'SIG_MALFORMED', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: '%%%% not a signature' }),
+        'SIG_MALFORMED',
+        id,
+        'alice',
+      );
       await expectIntact(id, []);
     });
 
     it('SIG_KEY_NOT_NEEDED: an enrolled keyholder whose key the round does not need', async () => {
       const { id, sha256, canonical } = t['1'];
       // eve's own key id as any tool of the dialect computes it: the root does not list it
-      await expectRejected(await submit('eve', { round: id, sha256, keyid: keyIdOf(s.eve!.publicKey, dialect), sig: await sig('eve', canonical) }), 'SIG_KEY_NOT_NEEDED', id, 'eve');
+      await expectRejected(
+        await submit('eve', {
+          round: id,
+          sha256,
+          keyid: keyIdOf(s.eve!.publicKey, dialect),
+          sig: await sig('eve', canonical),
+        }),
+        'SIG_KEY_NOT_NEEDED',
+        id,
+        'eve',
+      );
       await expectIntact(id, []);
     });
 
     it("SIG_NOT_YOUR_KEY: a key id naming another keyholder's key", async () => {
       const { id, sha256, canonical } = t['1'];
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('bob'), sig: await sig('alice', canonical) }), 'SIG_NOT_YOUR_KEY', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256, keyid: keyid('bob'), sig: await sig('alice', canonical) }),
+        'SIG_NOT_YOUR_KEY',
+        id,
+        'alice',
+      );
       // even bob's own valid signature, relayed over alice's connection
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('bob'), sig: await sig('bob', canonical) }), 'SIG_NOT_YOUR_KEY', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256, keyid: keyid('bob'), sig: await sig('bob', canonical) }),
+        'SIG_NOT_YOUR_KEY',
+        id,
+        'alice',
+      );
       await expectIntact(id, []);
     });
 
     it('ROUND_NOT_FOUND: a round that does not exist', async () => {
       const { sha256, canonical } = t['1'];
-      await expectRejected(await submit('alice', { round: 'targets-v9-r99', sha256, keyid: keyid('alice'), sig: await sig('alice', canonical) }), 'ROUND_NOT_FOUND', 'targets-v9-r99', 'alice');
+      await expectRejected(
+        await submit('alice', {
+          round: 'targets-v9-r99',
+          sha256,
+          keyid: keyid('alice'),
+          sig: await sig('alice', canonical),
+        }),
+        'ROUND_NOT_FOUND',
+        'targets-v9-r99',
+        'alice',
+      );
     });
 
     it('answers a schema-invalid message with MESSAGE_INVALID and keeps the connection', async () => {
-      const a = await ws.alice!.request({ type: 'signature.submit', round: t['1'].id, sha256: 'not-a-sha', keyid: keyid('alice'), sig: 'ab' } as never);
+      const a = await ws.alice!.request({
+        type: 'signature.submit',
+        round: t['1'].id,
+        sha256: 'not-a-sha',
+        keyid: keyid('alice'),
+        sig: 'ab',
+      } as never);
       expect(a).toMatchObject({ type: 'error', code: 'MESSAGE_INVALID', fatal: false });
       expect(await ws.alice!.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     });
@@ -134,17 +222,41 @@ for (const dialect of ['tuf', 'ota'] as const) {
       const ack = await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: aliceSig1 });
       expect(ack.type, JSON.stringify(ack)).toBe('signature.accepted');
       const info = (ack as Extract<ServerMessage, { type: 'signature.accepted' }>).round;
-      expect(info.progress).toEqual([{ label: 'targets keys', threshold: 2, signed: ['alice'], missing: expect.arrayContaining(['bob', 'carol']), met: false }]);
+      expect(info.progress).toEqual([
+        {
+          label: 'targets keys',
+          threshold: 2,
+          signed: ['alice'],
+          missing: expect.arrayContaining(['bob', 'carol']),
+          met: false,
+        },
+      ]);
       // others are told
-      await until(() => ws.bob!.received.some((m) => m.type === 'round.updated' && m.round.id === id && m.round.progress[0]!.signed.includes('alice')), 'round.updated to bob');
+      await until(
+        () =>
+          ws.bob!.received.some(
+            (m) => m.type === 'round.updated' && m.round.id === id && m.round.progress[0]!.signed.includes('alice'),
+          ),
+        'round.updated to bob',
+      );
     });
 
     it('SIG_DUPLICATE: a second signature by the same key', async () => {
       const { id, sha256 } = t['1'];
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: aliceSig1 }), 'SIG_DUPLICATE', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: aliceSig1 }),
+        'SIG_DUPLICATE',
+        id,
+        'alice',
+      );
       await expectIntact(id, ['alice']);
       // the second signer completes the threshold: released
-      const ack = await submit('bob', { round: id, sha256, keyid: keyid('bob'), sig: await sig('bob', t['1'].canonical) });
+      const ack = await submit('bob', {
+        round: id,
+        sha256,
+        keyid: keyid('bob'),
+        sig: await sig('bob', t['1'].canonical),
+      });
       expect(ack.type, JSON.stringify(ack)).toBe('signature.accepted');
       await until(() => fs.existsSync(path.join(current(repo), 'targets.json')), 'targets v1 release');
       const v = await quorum(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
@@ -153,42 +265,106 @@ for (const dialect of ['tuf', 'ota'] as const) {
 
     it('ROUND_NOT_OPEN: a signature on a released round', async () => {
       const { id, sha256, canonical } = t['1'];
-      await until(async () => ((await ws.carol!.request({ type: 'round.get', round: id })) as { round?: RoundInfo }).round?.state === 'released', 'the released state');
-      await expectRejected(await submit('carol', { round: id, sha256, keyid: keyid('carol'), sig: await sig('carol', canonical) }), 'ROUND_NOT_OPEN', id, 'carol');
+      await until(
+        async () =>
+          ((await ws.carol!.request({ type: 'round.get', round: id })) as { round?: RoundInfo }).round?.state ===
+          'released',
+        'the released state',
+      );
+      await expectRejected(
+        await submit('carol', { round: id, sha256, keyid: keyid('carol'), sig: await sig('carol', canonical) }),
+        'ROUND_NOT_OPEN',
+        id,
+        'carol',
+      );
     });
 
-    it('SIG_REPLAY: round 1\'s signature submitted into round 2 of the same role', async () => {
+    it("SIG_REPLAY: round 1's signature submitted into round 2 of the same role", async () => {
       const open = await openTargets(repo, 'fw 2 for the replay test', ['--base-version', '1']);
       expect(open.code, open.stderr).toBe(0);
       t['2'] = await fetchRound(open.round!.id);
       const { id, sha256, canonical } = t['2'];
       expect(sha256).not.toBe(t['1'].sha256);
       // the old signature with the old sha256
-      await expectRejected(await submit('alice', { round: id, sha256: t['1'].sha256, keyid: keyid('alice'), sig: aliceSig1 }), 'SIG_REPLAY', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256: t['1'].sha256, keyid: keyid('alice'), sig: aliceSig1 }),
+        'SIG_REPLAY',
+        id,
+        'alice',
+      );
       // the old signature claiming this round's sha256
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: aliceSig1 }), 'SIG_REPLAY', id, 'alice');
+      await expectRejected(
+        await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: aliceSig1 }),
+        'SIG_REPLAY',
+        id,
+        'alice',
+      );
       // bytes that belong to no round are still wrong bytes, not a replay
-      await expectRejected(await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: await sig('alice', Buffer.from('{"not":"a round"}')) }), 'SIG_WRONG_BYTES', id, 'alice');
+      await expectRejected(
+        await submit('alice', {
+          round: id,
+          sha256,
+          keyid: keyid('alice'),
+          sig: await sig('alice', Buffer.from('{"not":"a round"}')),
+        }),
+        'SIG_WRONG_BYTES',
+        id,
+        'alice',
+      );
       await expectIntact(id, []);
-      const ack = await submit('alice', { round: id, sha256, keyid: keyid('alice'), sig: await sig('alice', canonical) });
+      const ack = await submit('alice', {
+        round: id,
+        sha256,
+        keyid: keyid('alice'),
+        sig: await sig('alice', canonical),
+      });
       expect(ack.type, JSON.stringify(ack)).toBe('signature.accepted');
       await expectIntact(id, ['alice']);
     });
 
     it('ROUND_NOT_OPEN: a signature on a cancelled round', async () => {
       const { id, sha256, canonical } = t['2'];
-      const c = await quorum(['round', 'cancel', id, '--data-dir', repo.dataDir, '--reason', 'changed our minds', '--json']);
+      const c = await quorum([
+        'round',
+        'cancel',
+        id,
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'changed our minds',
+        '--json',
+      ]);
       expect(c.code, c.stderr).toBe(0);
       expect((JSON.parse(c.stdout) as RoundInfo).state).toBe('cancelled');
-      await expectRejected(await submit('bob', { round: id, sha256, keyid: keyid('bob'), sig: await sig('bob', canonical) }), 'ROUND_NOT_OPEN', id, 'bob');
+      await expectRejected(
+        await submit('bob', { round: id, sha256, keyid: keyid('bob'), sig: await sig('bob', canonical) }),
+        'ROUND_NOT_OPEN',
+        id,
+        'bob',
+      );
       expect(fs.readFileSync(path.join(current(repo), 'targets.json'), 'utf8')).toMatch(/"version": 1\b/);
     });
 
     it('audits every rejection with its code, and the chain stays intact', async () => {
       const events = await auditEvents(repo.dataDir);
       const codes = new Set(events.filter((e) => e.event === 'signature.rejected').map((e) => e.data.code));
-      for (const code of ['SIG_WRONG_BYTES', 'SIG_REPLAY', 'SIG_KEY_NOT_NEEDED', 'SIG_DUPLICATE', 'SIG_NOT_YOUR_KEY', 'SIG_MALFORMED', 'ROUND_NOT_FOUND', 'ROUND_NOT_OPEN']) expect(codes).toContain(code);
-      expect(events.filter((e) => e.event === 'signature.accepted' && e.data.round === t['1'].id).map((e) => e.data.keyholder).sort()).toEqual(['alice', 'bob']);
+      for (const code of [
+        'SIG_WRONG_BYTES',
+        'SIG_REPLAY',
+        'SIG_KEY_NOT_NEEDED',
+        'SIG_DUPLICATE',
+        'SIG_NOT_YOUR_KEY',
+        'SIG_MALFORMED',
+        'ROUND_NOT_FOUND',
+        'ROUND_NOT_OPEN',
+      ])
+        expect(codes).toContain(code);
+      expect(
+        events
+          .filter((e) => e.event === 'signature.accepted' && e.data.round === t['1'].id)
+          .map((e) => e.data.keyholder)
+          .sort(),
+      ).toEqual(['alice', 'bob']);
       const v = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
       expect(v.code, v.stderr).toBe(0);
     });
@@ -209,7 +385,14 @@ describe('managing rounds (ota)', () => {
   };
 
   beforeAll(async () => {
-    repo = await newRepo({ dialect: 'ota', keyholders: ['alice', 'bob', 'carol', 'dave'], rootKeyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
+    repo = await newRepo({
+      dialect: 'ota',
+      keyholders: ['alice', 'bob', 'carol', 'dave'],
+      rootKeyholders: ['alice', 'bob', 'carol'],
+      rootThreshold: 2,
+      targetsThreshold: 2,
+      releaseRoot: true,
+    });
   });
   afterAll(async () => {
     await repo?.coordinator.kill();
@@ -230,7 +413,9 @@ describe('managing rounds (ota)', () => {
   it('shows a round with quorum round status --json and the repository with quorum status', async () => {
     const r = await roundJson(t1);
     expect(r.round).toMatchObject({ id: t1, role: 'targets', version: 1, state: 'open', reason: 'first' });
-    expect(r.round.progress).toEqual([{ label: 'targets keys', threshold: 2, signed: [], missing: ['alice', 'bob', 'carol'], met: false }]);
+    expect(r.round.progress).toEqual([
+      { label: 'targets keys', threshold: 2, signed: [], missing: ['alice', 'bob', 'carol'], met: false },
+    ]);
     expect(r.signed).toMatchObject({ _type: 'Targets', version: 1 });
     const text = await q(['round', 'status', t1]);
     expect(text.code, text.stderr).toBe(0);
@@ -241,7 +426,12 @@ describe('managing rounds (ota)', () => {
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toContain('dialect ota; released root v1, targets v-');
     expect(st.stdout).toContain(`open: ${t1}`);
-    const sj = JSON.parse((await q(['status', '--json'])).stdout) as { rootVersion: number; targetsVersion: number | null; openRounds: RoundInfo[]; keyholders: { name: string }[] };
+    const sj = JSON.parse((await q(['status', '--json'])).stdout) as {
+      rootVersion: number;
+      targetsVersion: number | null;
+      openRounds: RoundInfo[];
+      keyholders: { name: string }[];
+    };
     expect(sj).toMatchObject({ dialect: 'ota', rootVersion: 1, targetsVersion: null });
     expect(sj.openRounds.map((x) => x.id)).toEqual([t1]);
     expect(sj.keyholders.map((k) => k.name)).toEqual(['alice', 'bob', 'carol', 'dave']);
@@ -277,24 +467,38 @@ describe('managing rounds (ota)', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^ROUND_NOT_FOUND: /);
     const events = await auditEvents(repo.dataDir);
-    expect(events.find((e) => e.event === 'round.cancelled' && e.data.round === t2)?.data).toMatchObject({ reason: 'wrong build' });
+    expect(events.find((e) => e.event === 'round.cancelled' && e.data.round === t2)?.data).toMatchObject({
+      reason: 'wrong build',
+    });
   });
 
-  it('a target named __proto__ or constructor is an ordinary target, from the admin API to the keyholder\'s review', async () => {
+  it("a target named __proto__ or constructor is an ordinary target, from the admin API to the keyholder's review", async () => {
     // JSON text: an object literal would set the prototype instead of adding the key.
-    const entry = (n: number) => `{"length":${n},"hashes":{"sha256":"${String(n).repeat(64)}"},"custom":{"__proto__":"p","hardwareIds":["ecu-a"],"cliUploaded":true}}`;
-    const body = JSON.parse(`{"role":"targets","reason":"odd names","targets":{"add":{"__proto__":${entry(1)},"constructor":${entry(2)},"prototype":${entry(3)}}}}`) as unknown;
+    const entry = (n: number) =>
+      `{"length":${n},"hashes":{"sha256":"${String(n).repeat(64)}"},"custom":{"__proto__":"p","hardwareIds":["ecu-a"],"cliUploaded":true}}`;
+    const body = JSON.parse(
+      `{"role":"targets","reason":"odd names","targets":{"add":{"__proto__":${entry(1)},"constructor":${entry(2)},"prototype":${entry(3)}}}}`,
+    ) as unknown;
     const opened = await admin<{ round: RoundInfo }>(repo.coordinator, 'POST', 'rounds', body);
     expect(opened.status, JSON.stringify(opened.body)).toBe(200);
     const id = opened.body.round.id;
     try {
       const r = await roundJson(id);
       const targets = r.signed.targets as Record<string, { custom: Record<string, unknown> }>;
-      expect(Object.keys(targets).filter((n) => !n.startsWith('fw-')).sort()).toEqual(['__proto__', 'constructor', 'prototype']);
+      expect(
+        Object.keys(targets)
+          .filter((n) => !n.startsWith('fw-'))
+          .sort(),
+      ).toEqual(['__proto__', 'constructor', 'prototype']);
       expect(Object.hasOwn(targets['__proto__']!.custom, '__proto__')).toBe(true);
       const rv = await signer(['review', id, '--home', repo.homes.alice!]);
       expect(rv.code, rv.stderr).toBe(0);
-      for (const [name, n] of [['__proto__', 1], ['constructor', 2], ['prototype', 3]] as const) expect(rv.stdout).toContain(`TARGET ADDED: ${name} length ${n}`);
+      for (const [name, n] of [
+        ['__proto__', 1],
+        ['constructor', 2],
+        ['prototype', 3],
+      ] as const)
+        expect(rv.stdout).toContain(`TARGET ADDED: ${name} length ${n}`);
       expect(rv.stdout).toContain('+    "__proto__": {');
     } finally {
       const c = await q(['round', 'cancel', id, '--reason', 'test done']);
@@ -335,7 +539,18 @@ describe('managing rounds (ota)', () => {
   });
 
   it('shows both thresholds of a root rotation as signatures arrive', async () => {
-    const o = await q(['round', 'open', 'root', '--reason', 'replace carol with dave', '--remove-key', 'root=carol', '--add-key', 'root=dave', '--json']);
+    const o = await q([
+      'round',
+      'open',
+      'root',
+      '--reason',
+      'replace carol with dave',
+      '--remove-key',
+      'root=carol',
+      '--add-key',
+      'root=dave',
+      '--json',
+    ]);
     expect(o.code, o.stderr).toBe(0);
     r2 = (JSON.parse(o.stdout) as RoundInfo).id;
     const status = async () => {
@@ -382,7 +597,12 @@ describe('managing rounds (ota)', () => {
     const bundle = path.join(repo.dir, 'bundle.json');
     const ex = await q(['round', 'export', id, '--out', bundle]);
     expect(ex.code, ex.stderr).toBe(0);
-    const b = JSON.parse(fs.readFileSync(bundle, 'utf8')) as { format: string; round: RoundInfo; roots: { version: number }[]; targets: string | null };
+    const b = JSON.parse(fs.readFileSync(bundle, 'utf8')) as {
+      format: string;
+      round: RoundInfo;
+      roots: { version: number }[];
+      targets: string | null;
+    };
     expect(b.format).toBe('uptane-quorum-round-v1');
     expect(b.round.id).toBe(id);
     expect(b.roots.map((r) => r.version)).toEqual([1, 2]);
@@ -412,11 +632,19 @@ describe('managing rounds (ota)', () => {
     const os1 = await signer(['sign', '--offline', bundle, '--out', sigFile, '--yes', '--home', home]);
     expect(os1.code, os1.stderr).toBe(0);
     expect(fs.existsSync(path.join(home, 'roots', '2.root.json'))).toBe(true);
-    const sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as { round: string; sha256: string; keyid: string; sig: string };
+    const sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as {
+      round: string;
+      sha256: string;
+      keyid: string;
+      sig: string;
+    };
     expect(sig).toMatchObject({ round: id, sha256: b.round.sha256 });
 
     // a signature damaged on the way back is rejected, and the round stays open
-    const bad = { ...sig, sig: Buffer.from(Buffer.from(sig.sig, 'base64').map((x, i) => (i === 0 ? x ^ 1 : x))).toString('base64') };
+    const bad = {
+      ...sig,
+      sig: Buffer.from(Buffer.from(sig.sig, 'base64').map((x, i) => (i === 0 ? x ^ 1 : x))).toString('base64'),
+    };
     const badFile = path.join(repo.dir, 'bad.sig.json');
     fs.writeFileSync(badFile, JSON.stringify(bad));
     const ab = await q(['round', 'add-signature', id, badFile]);
@@ -426,7 +654,10 @@ describe('managing rounds (ota)', () => {
 
     const add = await q(['round', 'add-signature', id, sigFile]);
     expect(add.code, add.stderr).toBe(0);
-    await until(() => /"version": 2\b/.test(fs.readFileSync(path.join(current(repo), 'targets.json'), 'utf8')), 'targets v2 release');
+    await until(
+      () => /"version": 2\b/.test(fs.readFileSync(path.join(current(repo), 'targets.json'), 'utf8')),
+      'targets v2 release',
+    );
     expect((await roundJson(id)).round.state).toBe('released');
     const v = await quorum(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
     expect(v.code, v.stderr).toBe(0);
@@ -444,8 +675,14 @@ describe('the command line', () => {
 
   it('prints help for every quorum and quorum-signer command and exits 0', async () => {
     const runs = await Promise.all([
-      ...[['--help'], ...QUORUM_COMMANDS.map((c) => [c, '--help'])].map(async (a) => ({ a: `quorum ${a.join(' ')}`, r: await quorum(a) })),
-      ...[['--help'], ...SIGNER_COMMANDS.map((c) => [c, '--help'])].map(async (a) => ({ a: `quorum-signer ${a.join(' ')}`, r: await signer(a) })),
+      ...[['--help'], ...QUORUM_COMMANDS.map((c) => [c, '--help'])].map(async (a) => ({
+        a: `quorum ${a.join(' ')}`,
+        r: await quorum(a),
+      })),
+      ...[['--help'], ...SIGNER_COMMANDS.map((c) => [c, '--help'])].map(async (a) => ({
+        a: `quorum-signer ${a.join(' ')}`,
+        r: await signer(a),
+      })),
     ]);
     for (const { a, r } of runs) {
       expect(r.code, `${a}: ${r.stderr}`).toBe(0);
@@ -483,8 +720,15 @@ describe('the command line', () => {
       ['quorum-signer', ['trust']],
       ['quorum-signer', ['watch', '--no-such-flag']],
     ];
-    const runs = await Promise.all(cases.map(async ([bin, a]) => ({ a: `${bin} ${a.join(' ')}`, r: await (bin === 'quorum' ? quorum : signer)(a, { env }) })));
-    const wrong = runs.filter(({ r }) => r.code !== 2).map(({ a, r }) => `${a} -> exit ${r.code}: ${r.stderr.split('\n')[0]}`);
+    const runs = await Promise.all(
+      cases.map(async ([bin, a]) => ({
+        a: `${bin} ${a.join(' ')}`,
+        r: await (bin === 'quorum' ? quorum : signer)(a, { env }),
+      })),
+    );
+    const wrong = runs
+      .filter(({ r }) => r.code !== 2)
+      .map(({ a, r }) => `${a} -> exit ${r.code}: ${r.stderr.split('\n')[0]}`);
     expect(wrong).toEqual([]);
     fs.rmSync(dir, { recursive: true, force: true });
   });

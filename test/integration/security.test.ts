@@ -16,13 +16,25 @@ import { AUTH_DOMAIN, authMessage, type RoundInfo, type ServerMessage } from '..
 import { auditHash } from '../../coordinator/store.js';
 import { FakeCoordinator } from './fake-coordinator.js';
 import { auditEvents, newRepo, quorum, signer, sleep, TEST_SCRYPT_N, tmpdir, until, type Repo } from './harness.js';
-import { authHeaders, canonicalOf, challenge, connect, keySigner, keyidIn, sha256hex, upgrade, type WireClient } from './wire-client.js';
+import {
+  authHeaders,
+  canonicalOf,
+  challenge,
+  connect,
+  keySigner,
+  keyidIn,
+  sha256hex,
+  upgrade,
+  type WireClient,
+} from './wire-client.js';
 
 let repo: Repo;
 /** Failed authentications after a source's first are audited as one row per interval (guard.ts). */
 const AUTH_AUDIT_MS = 300;
 /** Failed authentications of `kind` in the audit, each row counted as many times as it says. */
-async function authFailures(kind: 'signer' | 'admin'): Promise<{ total: number; codes: Set<string>; keys: Set<string> }> {
+async function authFailures(
+  kind: 'signer' | 'admin',
+): Promise<{ total: number; codes: Set<string>; keys: Set<string> }> {
   const rows = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'auth.failed' && e.data.kind === kind);
   const codes = new Set<string>();
   const keys = new Set<string>();
@@ -41,7 +53,14 @@ const signers: Record<string, Signer> = {};
 const clients: WireClient[] = [];
 
 beforeAll(async () => {
-  repo = await newRepo({ dialect: 'tuf', keyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true, serveEnv: { QUORUM_AUTH_AUDIT_MS: String(AUTH_AUDIT_MS) } });
+  repo = await newRepo({
+    dialect: 'tuf',
+    keyholders: ['alice', 'bob', 'carol'],
+    rootThreshold: 2,
+    targetsThreshold: 2,
+    releaseRoot: true,
+    serveEnv: { QUORUM_AUTH_AUDIT_MS: String(AUTH_AUDIT_MS) },
+  });
   for (const k of ['alice', 'bob', 'carol']) signers[k] = keySigner(repo.keys[k]!);
 });
 afterAll(async () => {
@@ -65,7 +84,15 @@ describe('signer authentication', () => {
     // the same through the real client: a key the coordinator never enrolled
     const dir = tmpdir('quorum-mallory-');
     expect((await signer(['keygen', '--out', path.join(dir, 'mallory'), '--scrypt-n', TEST_SCRYPT_N])).code).toBe(0);
-    const j = await signer(['join', repo.coordinator.url, '--key', path.join(dir, 'mallory.key.json'), '--home', path.join(dir, 'home'), '--trust-first-root']);
+    const j = await signer([
+      'join',
+      repo.coordinator.url,
+      '--key',
+      path.join(dir, 'mallory.key.json'),
+      '--home',
+      path.join(dir, 'home'),
+      '--trust-first-root',
+    ]);
     expect(j.code, j.stderr).toBe(0);
     const rs = await signer(['rounds', '--home', path.join(dir, 'home')]);
     expect(rs.code).toBe(1);
@@ -78,16 +105,29 @@ describe('signer authentication', () => {
     const alice = signers.alice!;
     const fp = alice.publicKey.fingerprint;
     const attempts: { what: string; sign: (ch: { serverId: string; nonce: string }) => Promise<Buffer> }[] = [
-      { what: "bob's signature over alice's login", sign: (ch) => signers.bob!.sign(authMessage(ch.serverId, ch.nonce, fp)) },
+      {
+        what: "bob's signature over alice's login",
+        sign: (ch) => signers.bob!.sign(authMessage(ch.serverId, ch.nonce, fp)),
+      },
       { what: 'alice signing another nonce', sign: (ch) => alice.sign(authMessage(ch.serverId, 'f'.repeat(64), fp)) },
-      { what: 'alice signing for another server', sign: (ch) => alice.sign(authMessage('another-server', ch.nonce, fp)) },
-      { what: 'alice signing the login without the domain prefix', sign: (ch) => alice.sign(authMessage(ch.serverId, ch.nonce, fp).subarray(AUTH_DOMAIN.length)) },
+      {
+        what: 'alice signing for another server',
+        sign: (ch) => alice.sign(authMessage('another-server', ch.nonce, fp)),
+      },
+      {
+        what: 'alice signing the login without the domain prefix',
+        sign: (ch) => alice.sign(authMessage(ch.serverId, ch.nonce, fp).subarray(AUTH_DOMAIN.length)),
+      },
       { what: 'garbage', sign: async () => Buffer.alloc(64, 7) },
     ];
     for (const a of attempts) {
       const ch = await challenge(url);
       const sig = await a.sign(ch);
-      const r = await upgrade(url, { 'x-quorum-key': fp, 'x-quorum-nonce': ch.nonce, 'x-quorum-signature': sig.toString('base64') });
+      const r = await upgrade(url, {
+        'x-quorum-key': fp,
+        'x-quorum-nonce': ch.nonce,
+        'x-quorum-signature': sig.toString('base64'),
+      });
       expect(r, a.what).toMatchObject({ ok: false, status: 401, error: { code: 'AUTH_SIGNATURE' } });
     }
   });
@@ -107,7 +147,11 @@ describe('signer authentication', () => {
     // a nonce spent on a failed attempt cannot be retried with a good signature
     const ch2 = await challenge(url);
     const good = await authHeaders(url, signers.bob!, ch2);
-    expect(await upgrade(url, { ...good, 'x-quorum-signature': Buffer.alloc(64).toString('base64') })).toMatchObject({ ok: false, status: 401, error: { code: 'AUTH_SIGNATURE' } });
+    expect(await upgrade(url, { ...good, 'x-quorum-signature': Buffer.alloc(64).toString('base64') })).toMatchObject({
+      ok: false,
+      status: 401,
+      error: { code: 'AUTH_SIGNATURE' },
+    });
     expect(await upgrade(url, good)).toMatchObject({ ok: false, status: 401, error: { code: 'AUTH_CHALLENGE' } });
 
     // no credentials at all
@@ -133,7 +177,22 @@ describe('signer authentication', () => {
   it('keeps the login signature and metadata signatures apart', async () => {
     const fw = path.join(repo.dir, 'fw.bin');
     fs.writeFileSync(fw, 'firmware\n');
-    const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'domain separation', '--add', fw, '--name', 'fw', '--version', '1', '--json']);
+    const open = await quorum([
+      'round',
+      'open',
+      'targets',
+      '--data-dir',
+      repo.dataDir,
+      '--reason',
+      'domain separation',
+      '--add',
+      fw,
+      '--name',
+      'fw',
+      '--version',
+      '1',
+      '--json',
+    ]);
     expect(open.code, open.stderr).toBe(0);
     const id = (JSON.parse(open.stdout) as RoundInfo).id;
     const c = await connect(repo.coordinator.url, signers.alice!);
@@ -149,7 +208,9 @@ describe('signer authentication', () => {
     expect(login[0]).not.toBe('{'.charCodeAt(0));
     expect(login.toString('utf8').startsWith(AUTH_DOMAIN)).toBe(true);
     const rootText = fs.readFileSync(path.join(current(), 'root.json'), 'utf8');
-    expect(canonicalOf(JSON.stringify((JSON.parse(rootText) as { signed: unknown }).signed), 'root', 'tuf')[0]).toBe('{'.charCodeAt(0));
+    expect(canonicalOf(JSON.stringify((JSON.parse(rootText) as { signed: unknown }).signed), 'root', 'tuf')[0]).toBe(
+      '{'.charCodeAt(0),
+    );
 
     // a login signature does not verify over the round's bytes, and is rejected as one
     const pk = signers.alice!.publicKey;
@@ -157,43 +218,78 @@ describe('signer authentication', () => {
     expect(verifySignature(pk, login, loginSig)).toBe(true);
     expect(verifySignature(pk, canonical, loginSig)).toBe(false);
     const keyid = keyidIn(path.join(current(), 'root.json'), 'targets', pk.fingerprint);
-    const ans = await c.request({ type: 'signature.submit', round: id, sha256: p.round.sha256, keyid, sig: encodeSig(loginSig, 'tuf') });
+    const ans = await c.request({
+      type: 'signature.submit',
+      round: id,
+      sha256: p.round.sha256,
+      keyid,
+      sig: encodeSig(loginSig, 'tuf'),
+    });
     expect(ans).toMatchObject({ type: 'error', code: 'SIG_WRONG_BYTES' });
 
     // and a metadata signature is no login
     const metaSig = await signers.alice!.sign(canonical);
     const ch2 = await challenge(repo.coordinator.url);
-    const r = await upgrade(repo.coordinator.url, { 'x-quorum-key': pk.fingerprint, 'x-quorum-nonce': ch2.nonce, 'x-quorum-signature': metaSig.toString('base64') });
+    const r = await upgrade(repo.coordinator.url, {
+      'x-quorum-key': pk.fingerprint,
+      'x-quorum-nonce': ch2.nonce,
+      'x-quorum-signature': metaSig.toString('base64'),
+    });
     expect(r).toMatchObject({ ok: false, status: 401, error: { code: 'AUTH_SIGNATURE' } });
 
-    const info = (await c.request({ type: 'round.get', round: id })) as Extract<ServerMessage, { type: 'round.payload' }>;
+    const info = (await c.request({ type: 'round.get', round: id })) as Extract<
+      ServerMessage,
+      { type: 'round.payload' }
+    >;
     expect(info.round.progress[0]!.signed).toEqual([]);
     const cancel = await quorum(['round', 'cancel', id, '--reason', 'test done', '--data-dir', repo.dataDir]);
     expect(cancel.code, cancel.stderr).toBe(0);
   });
 
   it('audits every authentication failure (the first at once, the rest counted per interval)', async () => {
-    const failed = await until(async () => {
-      const f = await authFailures('signer');
-      return ['AUTH_NOT_ENROLLED', 'AUTH_SIGNATURE', 'AUTH_CHALLENGE'].every((c) => f.codes.has(c)) ? f : null;
-    }, 'the failures audited', 5000);
+    const failed = await until(
+      async () => {
+        const f = await authFailures('signer');
+        return ['AUTH_NOT_ENROLLED', 'AUTH_SIGNATURE', 'AUTH_CHALLENGE'].every((c) => f.codes.has(c)) ? f : null;
+      },
+      'the failures audited',
+      5000,
+    );
     expect(failed.keys).toContain(signers.alice!.publicKey.fingerprint.slice(0, 64));
   });
 });
 
 describe('the admin credential', () => {
   const get = (p: string, headers: Record<string, string>, method = 'GET', body?: unknown) =>
-    fetch(`${repo.coordinator.url}/v1/admin/${p}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code: string } } }));
+    fetch(`${repo.coordinator.url}/v1/admin/${p}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code: string } } }));
 
   it('refuses admin endpoints without or with a wrong token: 401 ADMIN_UNAUTHORIZED', async () => {
     await sleep(2 * AUTH_AUDIT_MS); // earlier failures written
     const before = (await authFailures('admin')).total;
     const token = repo.coordinator.adminToken;
-    const bad: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${token}x` }, { authorization: `Basic ${token}` }, { authorization: token }];
+    const bad: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: `Bearer ${token}x` },
+      { authorization: `Basic ${token}` },
+      { authorization: token },
+    ];
     for (const h of bad) {
-      for (const [p, method] of [['status', 'GET'], ['rounds', 'GET'], ['audit/verify', 'GET'], ['keyholders', 'GET']] as const) {
+      for (const [p, method] of [
+        ['status', 'GET'],
+        ['rounds', 'GET'],
+        ['audit/verify', 'GET'],
+        ['keyholders', 'GET'],
+      ] as const) {
         const r = await get(p, h, method);
-        expect(r, `${method} ${p} with ${JSON.stringify(h)}`).toMatchObject({ status: 401, body: { error: { code: 'ADMIN_UNAUTHORIZED' } } });
+        expect(r, `${method} ${p} with ${JSON.stringify(h)}`).toMatchObject({
+          status: 401,
+          body: { error: { code: 'ADMIN_UNAUTHORIZED' } },
+        });
       }
     }
     // a state-changing request with a wrong token changes nothing
@@ -206,7 +302,11 @@ describe('the admin credential', () => {
     const sneaky = await get('status', { ...(await authHeaders(repo.coordinator.url, signers.alice!)) });
     expect(sneaky.status).toBe(401);
 
-    await until(async () => (await authFailures('admin')).total - before === bad.length * 4 + 2, `${bad.length * 4 + 2} failures counted in the audit`, 5000);
+    await until(
+      async () => (await authFailures('admin')).total - before === bad.length * 4 + 2,
+      `${bad.length * 4 + 2} failures counted in the audit`,
+      5000,
+    );
   });
 
   it('quorum commands fail with ADMIN_UNAUTHORIZED under a wrong credential', async () => {
@@ -227,17 +327,25 @@ describe('signers do not trust the coordinator', () => {
   async function aliceHome(): Promise<string> {
     const home = tmpdir('quorum-fake-home-');
     homes.push(home);
-    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ server: fake.url, pin: null, keyFile: repo.keys.alice, unsafeAllowPlaintext: false }));
+    fs.writeFileSync(
+      path.join(home, 'config.json'),
+      JSON.stringify({ server: fake.url, pin: null, keyFile: repo.keys.alice, unsafeAllowPlaintext: false }),
+    );
     const t = await signer(['trust', path.join(current(), '1.root.json'), '--home', home]);
     expect(t.code, t.stderr).toBe(0);
     return home;
   }
   /** A root v`version` body: root v1 with changes. */
-  const rootBody = (version: number, changes: Record<string, unknown> = {}) => JSON.stringify({ ...root1, version, ...changes });
+  const rootBody = (version: number, changes: Record<string, unknown> = {}) =>
+    JSON.stringify({ ...root1, version, ...changes });
 
   beforeAll(async () => {
     fake = await new FakeCoordinator('alice').start();
-    root1 = (JSON.parse(fs.readFileSync(path.join(current(), '1.root.json'), 'utf8')) as { signed: RootSigned & Record<string, unknown> }).signed;
+    root1 = (
+      JSON.parse(fs.readFileSync(path.join(current(), '1.root.json'), 'utf8')) as {
+        signed: RootSigned & Record<string, unknown>;
+      }
+    ).signed;
   });
   afterAll(async () => {
     await fake?.close();
@@ -260,7 +368,9 @@ describe('signers do not trust the coordinator', () => {
     // the client logged in under the authentication domain, for this server and nonce
     const login = fake.logins.at(-1)!;
     expect(login.key).toBe(signers.alice!.publicKey.fingerprint);
-    expect(verifySignature(signers.alice!.publicKey, authMessage(fake.serverId, login.nonce, login.key), login.sig)).toBe(true);
+    expect(
+      verifySignature(signers.alice!.publicKey, authMessage(fake.serverId, login.nonce, login.key), login.sig),
+    ).toBe(true);
   });
 
   it('refuses a rollback: ROLLBACK', async () => {
@@ -335,7 +445,16 @@ describe('the audit log', () => {
     const events = await auditEvents(repo.dataDir);
     expect(events.length).toBeGreaterThan(10);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-    for (const ev of ['keyholder.enrolled', 'round.opened', 'signature.accepted', 'signature.rejected', 'auth.failed', 'round.cancelled', 'keyholder.removed']) expect(events.map((e) => e.event)).toContain(ev);
+    for (const ev of [
+      'keyholder.enrolled',
+      'round.opened',
+      'signature.accepted',
+      'signature.rejected',
+      'auth.failed',
+      'round.cancelled',
+      'keyholder.removed',
+    ])
+      expect(events.map((e) => e.event)).toContain(ev);
     const v = await verify();
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toMatch(new RegExp(`audit log intact: ${events.length} events`));
@@ -374,7 +493,9 @@ describe('the audit log', () => {
     // the attacker recomputes the edited row's hash: the next row no longer links to it
     const d2 = new Database(db());
     const edited = d2.prepare('SELECT * FROM audit WHERE seq = 2').get() as typeof original;
-    d2.prepare('UPDATE audit SET hash = ? WHERE seq = 2').run(auditHash(edited.prev_hash, 2, edited.at, edited.event, edited.data));
+    d2.prepare('UPDATE audit SET hash = ? WHERE seq = 2').run(
+      auditHash(edited.prev_hash, 2, edited.at, edited.event, edited.data),
+    );
     d2.close();
     v = await verify();
     expect(v.code).toBe(1);
@@ -397,13 +518,26 @@ describe('the audit log', () => {
     // A hash chain alone cannot catch a complete rewrite by someone holding the file; the head
     // that `quorum audit verify` prints is the anchor to keep elsewhere. Show that it moves.
     const d = new Database(db());
-    const rows = d.prepare('SELECT * FROM audit ORDER BY seq').all() as { seq: number; at: string; event: string; data: string; hash: string }[];
+    const rows = d.prepare('SELECT * FROM audit ORDER BY seq').all() as {
+      seq: number;
+      at: string;
+      event: string;
+      data: string;
+      hash: string;
+    }[];
     const headBefore = rows.at(-1)!.hash;
     d.exec('DELETE FROM audit');
     let prev = '0'.repeat(64);
     rows.forEach((r, i) => {
       const hash = auditHash(prev, i + 1, r.at, r.event, r.data);
-      d.prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)').run(i + 1, r.at, r.event, r.data, prev, hash);
+      d.prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)').run(
+        i + 1,
+        r.at,
+        r.event,
+        r.data,
+        prev,
+        hash,
+      );
       prev = hash;
     });
     d.close();

@@ -11,7 +11,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, sha256hex, verifySignature } from '../../protocol/keys.js';
-import { buildRoot, buildTargets, localSigner, serialize, signEnvelope, type Signer } from '../../protocol/metadata/build.js';
+import {
+  buildRoot,
+  buildTargets,
+  localSigner,
+  serialize,
+  signEnvelope,
+  type Signer,
+} from '../../protocol/metadata/build.js';
 import { FakeCoordinator } from './fake-coordinator.js';
 import { signer, TEST_SCRYPT_N, tmpdir } from './harness.js';
 import { canonicalOf, keySigner } from './wire-client.js';
@@ -42,7 +49,10 @@ let homes = 0;
 async function home(): Promise<string> {
   const h = path.join(dir, `home-${++homes}`);
   fs.mkdirSync(h, { recursive: true });
-  fs.writeFileSync(path.join(h, 'config.json'), JSON.stringify({ server: fake.url, pin: null, keyFile, unsafeAllowPlaintext: false }));
+  fs.writeFileSync(
+    path.join(h, 'config.json'),
+    JSON.stringify({ server: fake.url, pin: null, keyFile, unsafeAllowPlaintext: false }),
+  );
   const t = await signer(['trust', rootFile, '--home', h]);
   expect(t.code, t.stderr).toBe(0);
   return h;
@@ -57,10 +67,22 @@ beforeAll(async () => {
   keyFile = path.join(dir, 'alice.key.json');
   alice = keySigner(keyFile);
   const online = localSigner(generateKeyPair('ed25519').privateKey);
-  const root = buildRoot({ dialect: 'tuf', version: 1, expires: new Date(Date.now() + 365 * DAY), roles: { root: { keys: [alice.publicKey], threshold: 1 }, targets: { keys: [alice.publicKey], threshold: 1 }, snapshot: { keys: [online.publicKey], threshold: 1 }, timestamp: { keys: [online.publicKey], threshold: 1 } } });
+  const root = buildRoot({
+    dialect: 'tuf',
+    version: 1,
+    expires: new Date(Date.now() + 365 * DAY),
+    roles: {
+      root: { keys: [alice.publicKey], threshold: 1 },
+      targets: { keys: [alice.publicKey], threshold: 1 },
+      snapshot: { keys: [online.publicKey], threshold: 1 },
+      timestamp: { keys: [online.publicKey], threshold: 1 },
+    },
+  });
   rootFile = path.join(dir, '1.root.json');
   fs.writeFileSync(rootFile, serialize(await signEnvelope(root, 'tuf', [alice])));
-  t1 = serialize(await signEnvelope(JSON.parse(targetsText(1, `{"fw-a":${entry(1)}}`)) as Record<string, unknown>, 'tuf', [alice])).toString('utf8');
+  t1 = serialize(
+    await signEnvelope(JSON.parse(targetsText(1, `{"fw-a":${entry(1)}}`)) as Record<string, unknown>, 'tuf', [alice]),
+  ).toString('utf8');
   fake = await new FakeCoordinator('alice').start();
   fake.targets = t1;
 }, 60_000);
@@ -80,19 +102,24 @@ describe('a signer signs only the bytes it reviewed, under the round it asked fo
     const sg = await sign('targets-v2-r1', h);
     expect(sg.code, sg.stderr).toBe(0);
     const [sub] = fake.submissions('targets-v2-r1');
-    expect(verifySignature(alice.publicKey, canonicalOf(text, 'targets', 'tuf'), Buffer.from(sub!.sig, 'hex'))).toBe(true);
+    expect(verifySignature(alice.publicKey, canonicalOf(text, 'targets', 'tuf'), Buffer.from(sub!.sig, 'hex'))).toBe(
+      true,
+    );
   });
 
   it("refuses another round's bytes under the id it reviewed: ROUND_MISMATCH, nothing sent", async () => {
     const h = await home();
     fake.serve('targets-v2-r2', 'targets', targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2)}}`));
     expect((await review('targets-v2-r2', h)).code).toBe(0);
-    // The coordinator answers round.get targets-v2-r2 with another round: other bytes, its own (consistent) id and sha256.
+    // The coordinator answers round.get targets-v2-r2 with another round: other bytes, its own (consistent) id and
+    // sha256.
     fake.serve('targets-v2-r3', 'targets', targetsText(2, `{"fw-a":${entry(1)},"evil":${entry(9)}}`));
     fake.answerWith('targets-v2-r2', 'targets-v2-r3');
     const sg = await sign('targets-v2-r2', h);
     expect(sg.code).toBe(1);
-    expect(sg.stderr).toMatch(/^ROUND_MISMATCH: asked for round targets-v2-r2, the answer is targets v2 round targets-v2-r3/m);
+    expect(sg.stderr).toMatch(
+      /^ROUND_MISMATCH: asked for round targets-v2-r2, the answer is targets v2 round targets-v2-r3/m,
+    );
     expect(fake.submissions()).not.toContainEqual(expect.objectContaining({ round: 'targets-v2-r3' }));
     expect(fake.submissions('targets-v2-r2')).toEqual([]);
   });
@@ -107,91 +134,155 @@ describe('a signer signs only the bytes it reviewed, under the round it asked fo
     expect(fake.submissions('targets-v2-r4')).toEqual([]);
   });
 
-  it('refuses an offline bundle whose round id names another role or version than its bytes: ROUND_MISMATCH, no signature file', async () => {
-    const h = await home();
-    const root = JSON.parse(fs.readFileSync(rootFile, 'utf8')) as { signed: Record<string, unknown> };
-    const honestText = targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2)}}`);
-    fake.serve('targets-v2-r5', 'targets', honestText);
-    const bundle = (id: string, served: string) => {
-      const file = path.join(dir, `${id}.bundle.json`);
-      const r = fake.rounds.get(served)!;
-      fs.writeFileSync(file, JSON.stringify({ format: 'uptane-quorum-round-v1', serverId: fake.serverId, dialect: 'tuf', round: { ...r.round, id }, signed: r.signed, roots: [], targets: t1 }));
-      return file;
-    };
-    const out = path.join(dir, 'sig.json');
-    const ok = await signer(['sign', '--offline', bundle('targets-v2-r5', 'targets-v2-r5'), '--out', out, '--yes', '--home', h]);
-    expect(ok.code, ok.stderr).toBe(0);
-    fs.rmSync(out);
-    // A root v2 proposal carried as "targets-v2-r6": the person asked to sign a targets round.
-    fake.serve('root-bytes', 'root', JSON.stringify({ ...root.signed, version: 2 }));
-    const bad = await signer(['sign', '--offline', bundle('targets-v2-r6', 'root-bytes'), '--out', out, '--yes', '--home', h]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^ROUND_MISMATCH: round targets-v2-r6 is a targets round, but the answer is root v2/m);
-    expect(fs.existsSync(out)).toBe(false);
-  });
+  it(
+    'refuses an offline bundle whose round id names another role or version than its bytes: ROUND_MISMATCH, no ' +
+      'signature file',
+    async () => {
+      const h = await home();
+      const root = JSON.parse(fs.readFileSync(rootFile, 'utf8')) as { signed: Record<string, unknown> };
+      const honestText = targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2)}}`);
+      fake.serve('targets-v2-r5', 'targets', honestText);
+      const bundle = (id: string, served: string) => {
+        const file = path.join(dir, `${id}.bundle.json`);
+        const r = fake.rounds.get(served)!;
+        fs.writeFileSync(
+          file,
+          JSON.stringify({
+            format: 'uptane-quorum-round-v1',
+            serverId: fake.serverId,
+            dialect: 'tuf',
+            round: { ...r.round, id },
+            signed: r.signed,
+            roots: [],
+            targets: t1,
+          }),
+        );
+        return file;
+      };
+      const out = path.join(dir, 'sig.json');
+      const ok = await signer([
+        'sign',
+        '--offline',
+        bundle('targets-v2-r5', 'targets-v2-r5'),
+        '--out',
+        out,
+        '--yes',
+        '--home',
+        h,
+      ]);
+      expect(ok.code, ok.stderr).toBe(0);
+      fs.rmSync(out);
+      // A root v2 proposal carried as "targets-v2-r6": the person asked to sign a targets round.
+      fake.serve('root-bytes', 'root', JSON.stringify({ ...root.signed, version: 2 }));
+      const bad = await signer([
+        'sign',
+        '--offline',
+        bundle('targets-v2-r6', 'root-bytes'),
+        '--out',
+        out,
+        '--yes',
+        '--home',
+        h,
+      ]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^ROUND_MISMATCH: round targets-v2-r6 is a targets round, but the answer is root v2/m);
+      expect(fs.existsSync(out)).toBe(false);
+    },
+  );
 });
 
 describe('no diff without a verified base', () => {
-  it('refuses a round when the coordinator withholds the released targets this signer verified: TARGETS_BASE_MISSING', async () => {
-    const h = await home();
-    fake.serve('targets-v2-r7', 'targets', targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2)}}`));
-    expect((await review('targets-v2-r7', h)).code).toBe(0); // sees and keeps released targets v1
-    // Now the coordinator withholds them: without the base every target would show as ADDED, and v3 would pass as "newer than 1".
-    fake.serve('targets-v3-r8', 'targets', targetsText(3, `{"fw-a":${entry(1)},"evil":${entry(9)}}`));
-    fake.targets = null;
-    try {
-      for (const run of [review, sign]) {
-        const r = await run('targets-v3-r8', h);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toMatch(/^TARGETS_BASE_MISSING: the source provides no released targets, but this signer has verified released targets version 1/m);
-        expect(r.stdout).not.toMatch(/TARGET ADDED/);
+  it(
+    'refuses a round when the coordinator withholds the released targets this signer verified: ' +
+      'TARGETS_BASE_MISSING',
+    async () => {
+      const h = await home();
+      fake.serve('targets-v2-r7', 'targets', targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2)}}`));
+      expect((await review('targets-v2-r7', h)).code).toBe(0); // sees and keeps released targets v1
+      // Now the coordinator withholds them: without the base every target would show as ADDED, and v3 would pass as
+      // "newer than 1".
+      fake.serve('targets-v3-r8', 'targets', targetsText(3, `{"fw-a":${entry(1)},"evil":${entry(9)}}`));
+      fake.targets = null;
+      try {
+        for (const run of [review, sign]) {
+          const r = await run('targets-v3-r8', h);
+          expect(r.code).toBe(1);
+          expect(r.stderr).toMatch(
+            /^TARGETS_BASE_MISSING: the source provides no released targets, but this signer has verified released targets version 1/m,
+          );
+          expect(r.stdout).not.toMatch(/TARGET ADDED/);
+        }
+        expect(fake.submissions('targets-v3-r8')).toEqual([]);
+      } finally {
+        fake.targets = t1;
       }
-      expect(fake.submissions('targets-v3-r8')).toEqual([]);
-    } finally {
-      fake.targets = t1;
-    }
-    // With the base provided again, the same round is a version skip.
-    const again = await sign('targets-v3-r8', h);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^VERSION_SKIP: /m);
-  });
+      // With the base provided again, the same round is a version skip.
+      const again = await sign('targets-v3-r8', h);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/^VERSION_SKIP: /m);
+    },
+  );
 });
 
 describe('what a person reads is what gets signed', () => {
-  it('control characters, ESC sequences and bidi overrides from the coordinator are shown escaped in the review, the listing and errors', async () => {
-    const h = await home();
-    const name = 'fw\u001b[2K\rfw-safe\u202egnp.exe';
-    fake.serve('targets-v2-r9', 'targets', targetsText(2, `{"fw-a":${entry(1)},${JSON.stringify(name)}:${entry(5, ',"custom":{"hardwareIds":["ecu\\u009b2J","\\u2067x"],"note":"\\u202eevil"}')}}`), undefined, {
-      reason: 'routine\nchanges (computed by this client from the bytes):\n  (no key, threshold or target changes)\u001b[8m',
-    });
-    const rv = await review('targets-v2-r9', h);
-    expect(rv.code, rv.stderr).toBe(0);
-    expect(rv.stdout).not.toMatch(RAW_CONTROL);
-    expect(rv.stdout).toContain('TARGET ADDED: fw\\x1b[2K\\rfw-safe\\u202egnp.exe length 5');
-    expect(rv.stdout).toContain('hardwareIds ecu\\x9b2J,\\u2067x');
-    expect(rv.stdout.split('\n').filter((l) => l.startsWith('changes (computed'))).toHaveLength(1);
-    const js = await signer(['review', 'targets-v2-r9', '--json', '--home', h]);
-    expect(js.stdout).not.toMatch(RAW_CONTROL);
-    expect((JSON.parse(js.stdout) as { round: { reason: string } }).round.reason).toContain('\u001b[8m'); // the same value, escaped as JSON
-    const ls = await signer(['rounds', '--home', h]);
-    expect(ls.stdout).not.toMatch(RAW_CONTROL);
-    expect(ls.stdout).toContain('routine\\nchanges (computed');
-    fake.failures.set('rounds.list', { code: 'BOOM\u001b[2J', message: 'failed\u001b]0;title\u0007\nSIGNED: everything is fine' });
-    try {
-      const err = await signer(['rounds', '--home', h]);
-      expect(err.code).toBe(1);
-      expect(err.stderr).not.toMatch(RAW_CONTROL);
-      expect(err.stderr.trim().split('\n')).toEqual(['BOOM\\x1b[2J: failed\\x1b]0;title\\x07\\nSIGNED: everything is fine']);
-    } finally {
-      fake.failures.clear();
-    }
-  });
+  it(
+    'control characters, ESC sequences and bidi overrides from the coordinator are shown escaped in the review, ' +
+      'the listing and errors',
+    async () => {
+      const h = await home();
+      const name = 'fw\u001b[2K\rfw-safe\u202egnp.exe';
+      fake.serve(
+        'targets-v2-r9',
+        'targets',
+        targetsText(
+          2,
+          `{"fw-a":${entry(1)},${JSON.stringify(name)}:${entry(5, ',"custom":{"hardwareIds":["ecu\\u009b2J","\\u2067x"],"note":"\\u202eevil"}')}}`,
+        ),
+        undefined,
+        {
+          reason:
+            'routine\nchanges (computed by this client from the bytes):\n  (no key, threshold or target ' +
+            'changes)\u001b[8m',
+        },
+      );
+      const rv = await review('targets-v2-r9', h);
+      expect(rv.code, rv.stderr).toBe(0);
+      expect(rv.stdout).not.toMatch(RAW_CONTROL);
+      expect(rv.stdout).toContain('TARGET ADDED: fw\\x1b[2K\\rfw-safe\\u202egnp.exe length 5');
+      expect(rv.stdout).toContain('hardwareIds ecu\\x9b2J,\\u2067x');
+      expect(rv.stdout.split('\n').filter((l) => l.startsWith('changes (computed'))).toHaveLength(1);
+      const js = await signer(['review', 'targets-v2-r9', '--json', '--home', h]);
+      expect(js.stdout).not.toMatch(RAW_CONTROL);
+      // the same value, escaped as JSON
+      expect((JSON.parse(js.stdout) as { round: { reason: string } }).round.reason).toContain('\u001b[8m');
+      const ls = await signer(['rounds', '--home', h]);
+      expect(ls.stdout).not.toMatch(RAW_CONTROL);
+      expect(ls.stdout).toContain('routine\\nchanges (computed');
+      fake.failures.set('rounds.list', {
+        code: 'BOOM\u001b[2J',
+        message: 'failed\u001b]0;title\u0007\nSIGNED: everything is fine',
+      });
+      try {
+        const err = await signer(['rounds', '--home', h]);
+        expect(err.code).toBe(1);
+        expect(err.stderr).not.toMatch(RAW_CONTROL);
+        expect(err.stderr.trim().split('\n')).toEqual([
+          'BOOM\\x1b[2J: failed\\x1b]0;title\\x07\\nSIGNED: everything is fine',
+        ]);
+      } finally {
+        fake.failures.clear();
+      }
+    },
+  );
 
   it('a __proto__ key is signed as data: the bytes agree with @tufjs/canonical-json, and the review shows it', async () => {
     const h = await home();
     // A custom map of more than 16 keys (the canonicaliser's sorted-copy path) with a __proto__ string in it.
     const custom = Array.from({ length: 20 }, (_, i) => `"k${20 - i}":${i}`).join(',');
-    const text = targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2, `,"custom":{${custom},"__proto__":"hidden","constructor":"c"}`)}}`);
+    const text = targetsText(
+      2,
+      `{"fw-a":${entry(1)},"fw-b":${entry(2, `,"custom":{${custom},"__proto__":"hidden","constructor":"c"}`)}}`,
+    );
     const reference = Buffer.from(tufjs.canonicalize(JSON.parse(text)), 'utf8');
     expect(reference.toString()).toContain('"__proto__":"hidden"');
     fake.serve('targets-v2-r10', 'targets', text, sha256hex(reference));

@@ -12,7 +12,14 @@ for (const dialect of ['tuf', 'ota'] as const) {
     let repo: Repo;
     const current = () => path.join(repo.dataDir, 'releases', 'current');
     beforeAll(async () => {
-      repo = await newRepo({ dialect, keyholders: ['alice', 'bob', 'carol', 'dave'], rootKeyholders: ['alice', 'bob', 'carol'], rootThreshold: 2, targetsThreshold: 2, releaseRoot: true });
+      repo = await newRepo({
+        dialect,
+        keyholders: ['alice', 'bob', 'carol', 'dave'],
+        rootKeyholders: ['alice', 'bob', 'carol'],
+        rootThreshold: 2,
+        targetsThreshold: 2,
+        releaseRoot: true,
+      });
     });
     afterAll(async () => {
       await repo?.coordinator.kill();
@@ -27,13 +34,32 @@ for (const dialect of ['tuf', 'ota'] as const) {
     it('releases targets signed by two of three keyholders', async () => {
       const fw = path.join(repo.dir, 'fw.bin');
       fs.writeFileSync(fw, 'firmware 1.0\n');
-      const open = await quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'fw 1.0', '--add', fw, '--name', 'fw', '--version', '1.0', '--hardware-id', 'ecu-a', ...located(dialect), '--json']);
+      const open = await quorum([
+        'round',
+        'open',
+        'targets',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'fw 1.0',
+        '--add',
+        fw,
+        '--name',
+        'fw',
+        '--version',
+        '1.0',
+        '--hardware-id',
+        'ecu-a',
+        ...located(dialect),
+        '--json',
+      ]);
       expect(open.code, open.stderr).toBe(0);
       const id = (JSON.parse(open.stdout) as { id: string }).id;
       const review = await signer(['review', id, '--home', repo.homes.alice!]);
       expect(review.code, review.stderr).toBe(0);
       expect(review.stdout).toContain('TARGET ADDED: fw-1.0 length 13');
-      for (const k of ['alice', 'carol']) expect((await signer(['sign', id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
+      for (const k of ['alice', 'carol'])
+        expect((await signer(['sign', id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
       await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets release');
       const v = await quorum(['verify', current(), '--root', path.join(current(), '1.root.json')]);
       expect(v.code, v.stderr).toBe(0);
@@ -41,7 +67,20 @@ for (const dialect of ['tuf', 'ota'] as const) {
     });
 
     it('rotates a root key: signed by the old and the new threshold', async () => {
-      const open = await quorum(['round', 'open', 'root', '--data-dir', repo.dataDir, '--reason', 'replace carol', '--remove-key', 'root=carol', '--add-key', 'root=dave', '--json']);
+      const open = await quorum([
+        'round',
+        'open',
+        'root',
+        '--data-dir',
+        repo.dataDir,
+        '--reason',
+        'replace carol',
+        '--remove-key',
+        'root=carol',
+        '--add-key',
+        'root=dave',
+        '--json',
+      ]);
       expect(open.code, open.stderr).toBe(0);
       const id = (JSON.parse(open.stdout) as { id: string }).id;
       // carol is in the old root only, dave in the new only: both count for one threshold each.

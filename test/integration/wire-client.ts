@@ -34,14 +34,19 @@ export interface AuthHeaders {
 }
 
 /** Headers proving possession of `signer`'s key for a fresh challenge (or the one given). */
-export async function authHeaders(url: string, signer: Signer, ch?: { serverId: string; nonce: string }): Promise<AuthHeaders> {
+export async function authHeaders(
+  url: string,
+  signer: Signer,
+  ch?: { serverId: string; nonce: string },
+): Promise<AuthHeaders> {
   const { serverId, nonce } = ch ?? (await challenge(url));
   const fp = signer.publicKey.fingerprint;
   const sig = await signer.sign(authMessage(serverId, nonce, fp));
   return { 'x-quorum-key': fp, 'x-quorum-nonce': nonce, 'x-quorum-signature': sig.toString('base64') };
 }
 
-export type UpgradeResult = { ok: true; client: WireClient } | { ok: false; status: number; error: { code: string; message: string } };
+export type UpgradeResult =
+  { ok: true; client: WireClient } | { ok: false; status: number; error: { code: string; message: string } };
 
 /** Try the WebSocket upgrade with these headers; a refusal resolves with its HTTP status and error body. */
 export function upgrade(url: string, headers: AuthHeaders | Record<string, string>): Promise<UpgradeResult> {
@@ -118,7 +123,12 @@ export class WireClient {
 
 /** The exact bytes a signer signs for a round: the proposed `signed` body, canonicalised. */
 export function canonicalOf(signedText: string, role: 'root' | 'targets', dialect: Dialect): Buffer {
-  return parseMetadata(Buffer.from(JSON.stringify({ signatures: [], signed: JSON.parse(signedText) })), `proposed ${role}`, role, dialect).canonical;
+  return parseMetadata(
+    Buffer.from(JSON.stringify({ signatures: [], signed: JSON.parse(signedText) })),
+    `proposed ${role}`,
+    role,
+    dialect,
+  ).canonical;
 }
 
 export function sha256hex(b: Buffer): string {

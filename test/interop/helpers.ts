@@ -30,7 +30,10 @@ export async function serveFolder(root: string): Promise<StaticServer> {
   const server = http.createServer((req, res) => {
     const reply = (status: number, body?: Buffer) => {
       log.push(`${status} ${pathname}`);
-      res.writeHead(status, { 'content-type': status === 200 ? 'application/octet-stream' : 'text/plain', 'content-length': body ? body.length : 0 });
+      res.writeHead(status, {
+        'content-type': status === 200 ? 'application/octet-stream' : 'text/plain',
+        'content-length': body ? body.length : 0,
+      });
       res.end(body);
     };
     let pathname = req.url ?? '/';
@@ -111,7 +114,13 @@ export function runCli(args: string[]): Promise<CliResult> {
  * copy of `targetFile`), hashes checked. Working folders go under `work`. Returns the downloaded
  * file and the root version tuf-js trusts afterwards; throws whatever tuf-js throws.
  */
-export async function tufJsDownload(opts: { work: string; metadataDir: string; trustedRoot: string; target: string; targetFile: string }): Promise<{ file: string; rootVersion: number }> {
+export async function tufJsDownload(opts: {
+  work: string;
+  metadataDir: string;
+  trustedRoot: string;
+  target: string;
+  targetFile: string;
+}): Promise<{ file: string; rootVersion: number }> {
   const served = path.join(opts.work, 'served-targets');
   const metadataDir = path.join(opts.work, 'tuf-js-metadata');
   const targetDir = path.join(opts.work, 'tuf-js-targets');
@@ -126,7 +135,9 @@ export async function tufJsDownload(opts: { work: string; metadataDir: string; t
     const info = await updater.getTargetInfo(opts.target);
     if (!info) throw new Error(`tuf-js did not find ${opts.target}`);
     const file = await updater.downloadTarget(info, path.join(targetDir, opts.target));
-    const trusted = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as { signed: { version: number } };
+    const trusted = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as {
+      signed: { version: number };
+    };
     return { file, rootVersion: trusted.signed.version };
   } finally {
     await meta.close();

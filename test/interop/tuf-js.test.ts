@@ -117,11 +117,19 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
   let goodDir: string;
 
   /** targets.json, snapshot.json and timestamp.json over the given targets envelope. */
-  async function publish(targetsEnv: Envelope, resignSnapshot = true, base?: Record<string, Buffer>): Promise<Record<string, Buffer>> {
+  async function publish(
+    targetsEnv: Envelope,
+    resignSnapshot = true,
+    base?: Record<string, Buffer>,
+  ): Promise<Record<string, Buffer>> {
     const targetsFile = serialize(targetsEnv);
     if (!resignSnapshot && base) return { ...base, 'targets.json': targetsFile };
-    const snapshot = serialize(await signEnvelope(buildSnapshot('tuf', 1, daysFrom(now, 30), targetsFile, 1), 'tuf', [keys.snapshot.signer]));
-    const timestamp = serialize(await signEnvelope(buildTimestamp('tuf', 1, daysFrom(now, 21), snapshot, 1), 'tuf', [keys.timestamp.signer]));
+    const snapshot = serialize(
+      await signEnvelope(buildSnapshot('tuf', 1, daysFrom(now, 30), targetsFile, 1), 'tuf', [keys.snapshot.signer]),
+    );
+    const timestamp = serialize(
+      await signEnvelope(buildTimestamp('tuf', 1, daysFrom(now, 21), snapshot, 1), 'tuf', [keys.timestamp.signer]),
+    );
     return { ...(base ?? {}), 'targets.json': targetsFile, 'snapshot.json': snapshot, 'timestamp.json': timestamp };
   }
 
@@ -153,7 +161,12 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
     const root1 = serialize(await signEnvelope(v1, 'tuf', [ec1.signer, rsa1.signer]));
     // Root v2 replaces the ed25519 root key. Signed by ed1 (old only), rsa1 (old and new) and the
     // new key (new only): exactly 2 old and exactly 2 new root keys.
-    const v2 = buildRoot({ dialect: 'tuf', version: 2, expires: daysFrom(now, 365), roles: roles([ec1, rsa1, keys.rootNew]) });
+    const v2 = buildRoot({
+      dialect: 'tuf',
+      version: 2,
+      expires: daysFrom(now, 365),
+      roles: roles([ec1, rsa1, keys.rootNew]),
+    });
     const root2 = serialize(await signEnvelope(v2, 'tuf', [ed1.signer, rsa1.signer, keys.rootNew.signer]));
 
     content = {
@@ -207,57 +220,82 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
     expect(report.ok).toBe(true);
   });
 
-  it('a snapshot that also lists root.json, as older TUF tooling wrote it, still naming root v1 after the rotation: tuf-js downloads, quorum verify passes with SNAPSHOT_LISTS_ROOT', async () => {
-    // python-tuf's legacy repository tool listed root.json in snapshot meta; TUF 1.0 clients never
-    // look at that entry (client workflow 5.5), so once root rotates it is stale and harmless.
-    const root1 = good['1.root.json']!;
-    const stale = { version: 1, length: root1.length, hashes: { sha256: crypto.createHash('sha256').update(root1).digest('hex') } };
-    const snapshotBody = buildSnapshot('tuf', 1, daysFrom(now, 30), good['targets.json']!, 1);
-    Object.assign(snapshotBody.meta as Record<string, unknown>, { 'root.json': stale, '1.root.json': stale });
-    const snapshot = serialize(await signEnvelope(snapshotBody, 'tuf', [keys.snapshot.signer]));
-    const timestamp = serialize(await signEnvelope(buildTimestamp('tuf', 1, daysFrom(now, 21), snapshot, 1), 'tuf', [keys.timestamp.signer]));
-    const files = { ...good, 'snapshot.json': snapshot, 'timestamp.json': timestamp };
-    const dir = place('snapshot-lists-root', files, content);
+  it(
+    'a snapshot that also lists root.json, as older TUF tooling wrote it, still naming root v1 after the ' +
+      'rotation: tuf-js downloads, quorum verify passes with SNAPSHOT_LISTS_ROOT',
+    async () => {
+      // python-tuf's legacy repository tool listed root.json in snapshot meta; TUF 1.0 clients never
+      // look at that entry (client workflow 5.5), so once root rotates it is stale and harmless.
+      const root1 = good['1.root.json']!;
+      const stale = {
+        version: 1,
+        length: root1.length,
+        hashes: { sha256: crypto.createHash('sha256').update(root1).digest('hex') },
+      };
+      const snapshotBody = buildSnapshot('tuf', 1, daysFrom(now, 30), good['targets.json']!, 1);
+      Object.assign(snapshotBody.meta as Record<string, unknown>, { 'root.json': stale, '1.root.json': stale });
+      const snapshot = serialize(await signEnvelope(snapshotBody, 'tuf', [keys.snapshot.signer]));
+      const timestamp = serialize(
+        await signEnvelope(buildTimestamp('tuf', 1, daysFrom(now, 21), snapshot, 1), 'tuf', [keys.timestamp.signer]),
+      );
+      const files = { ...good, 'snapshot.json': snapshot, 'timestamp.json': timestamp };
+      const dir = place('snapshot-lists-root', files, content);
 
-    const { updater, metadataDir } = tufClient('snapshot-lists-root', root1);
-    await updater.refresh();
-    expect(JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')).signed.version).toBe(2);
-    const info = await updater.getTargetInfo(FIRMWARE);
-    expect(fs.readFileSync(await updater.downloadTarget(info!)).equals(content[FIRMWARE]!)).toBe(true);
+      const { updater, metadataDir } = tufClient('snapshot-lists-root', root1);
+      await updater.refresh();
+      expect(JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')).signed.version).toBe(2);
+      const info = await updater.getTargetInfo(FIRMWARE);
+      expect(fs.readFileSync(await updater.downloadTarget(info!)).equals(content[FIRMWARE]!)).toBe(true);
 
-    const report = verifyDir(dir, path.join(dir, '1.root.json'));
-    expect(report.errors).toEqual([]);
-    expect(report.ok).toBe(true);
-    const warnings = report.warnings.filter((w) => w.code === 'SNAPSHOT_LISTS_ROOT');
-    expect(warnings.map((w) => w.file)).toEqual(['snapshot.json', 'snapshot.json']);
-    expect(warnings.find((w) => w.message.startsWith('meta names root.json'))!.message).toContain('with another version, length, hash than root.json has');
-    const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
-    expect(cli.code).toBe(0);
-    expect(cli.stderr).toMatch(/^warning: SNAPSHOT_LISTS_ROOT: snapshot\.json: meta names root\.json/m);
-  });
+      const report = verifyDir(dir, path.join(dir, '1.root.json'));
+      expect(report.errors).toEqual([]);
+      expect(report.ok).toBe(true);
+      const warnings = report.warnings.filter((w) => w.code === 'SNAPSHOT_LISTS_ROOT');
+      expect(warnings.map((w) => w.file)).toEqual(['snapshot.json', 'snapshot.json']);
+      expect(warnings.find((w) => w.message.startsWith('meta names root.json'))!.message).toContain(
+        'with another version, length, hash than root.json has',
+      );
+      const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+      expect(cli.code).toBe(0);
+      expect(cli.stderr).toMatch(/^warning: SNAPSHOT_LISTS_ROOT: snapshot\.json: meta names root\.json/m);
+    },
+  );
 
-  it('negative control: targets.json changed after signing (snapshot and timestamp re-signed over it) is refused by tuf-js and by us', async () => {
-    // Point the firmware at other content. Snapshot and timestamp are honestly re-signed over the
-    // changed file, so the only thing wrong is the targets signatures.
-    const evil = Buffer.from('not the firmware the targets keys signed\n');
-    const env = JSON.parse(good['targets.json']!.toString('utf8')) as Envelope;
-    (env.signed.targets as Record<string, unknown>)[FIRMWARE] = targetFor(evil, { version: '1.0.0', hardwareIds: ['ecu-main'] });
-    const files = await publish(env, true, { '1.root.json': good['1.root.json']!, '2.root.json': good['2.root.json']!, 'root.json': good['root.json']! });
-    const dir = place('tampered-resigned', files, { ...content, [FIRMWARE]: evil });
+  it(
+    'negative control: targets.json changed after signing (snapshot and timestamp re-signed over it) is refused ' +
+      'by tuf-js and by us',
+    async () => {
+      // Point the firmware at other content. Snapshot and timestamp are honestly re-signed over the
+      // changed file, so the only thing wrong is the targets signatures.
+      const evil = Buffer.from('not the firmware the targets keys signed\n');
+      const env = JSON.parse(good['targets.json']!.toString('utf8')) as Envelope;
+      (env.signed.targets as Record<string, unknown>)[FIRMWARE] = targetFor(evil, {
+        version: '1.0.0',
+        hardwareIds: ['ecu-main'],
+      });
+      const files = await publish(env, true, {
+        '1.root.json': good['1.root.json']!,
+        '2.root.json': good['2.root.json']!,
+        'root.json': good['root.json']!,
+      });
+      const dir = place('tampered-resigned', files, { ...content, [FIRMWARE]: evil });
 
-    const { updater, targetDir } = tufClient('tampered-resigned', good['1.root.json']!);
-    await expect(updater.refresh()).rejects.toThrow(/targets was signed by 0\/2 keys/);
-    expect(fs.readdirSync(targetDir)).toEqual([]);
+      const { updater, targetDir } = tufClient('tampered-resigned', good['1.root.json']!);
+      await expect(updater.refresh()).rejects.toThrow(/targets was signed by 0\/2 keys/);
+      expect(fs.readdirSync(targetDir)).toEqual([]);
 
-    const report = verifyDir(dir, path.join(dir, '1.root.json'));
-    expect(report.ok).toBe(false);
-    expect(codes(report)).toContain('SIGNATURE_INVALID');
-    expect(codes(report)).toContain('THRESHOLD_UNMET');
-    expect(report.errors.filter((e) => e.code === 'SIGNATURE_INVALID').every((e) => e.file === 'targets.json')).toBe(true);
-    const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
-    expect(cli.code).toBe(1);
-    expect(cli.stderr).toMatch(/^SIGNATURE_INVALID: targets\.json: /m);
-  });
+      const report = verifyDir(dir, path.join(dir, '1.root.json'));
+      expect(report.ok).toBe(false);
+      expect(codes(report)).toContain('SIGNATURE_INVALID');
+      expect(codes(report)).toContain('THRESHOLD_UNMET');
+      expect(report.errors.filter((e) => e.code === 'SIGNATURE_INVALID').every((e) => e.file === 'targets.json')).toBe(
+        true,
+      );
+      const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toMatch(/^SIGNATURE_INVALID: targets\.json: /m);
+    },
+  );
 
   it('negative control: targets.json changed after signing, snapshot left alone, is refused by tuf-js and by us', async () => {
     const env = JSON.parse(good['targets.json']!.toString('utf8')) as Envelope;
@@ -288,7 +326,10 @@ interface ModelKey {
 
 /** Key id as the TUF spec and python-tuf compute it: sha256 of the canonical key object. */
 function tufKeyId(keytype: string, scheme: string, pub: string): string {
-  return crypto.createHash('sha256').update(tufCanonicalize({ keytype, scheme, keyval: { public: pub } })).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(tufCanonicalize({ keytype, scheme, keyval: { public: pub } }))
+    .digest('hex');
 }
 
 function modelKey(privateKey: KeyObject, form: 'default' | 'pem' = 'default'): ModelKey {
@@ -332,7 +373,11 @@ function modelSigner(mk: ModelKey): (data: Buffer) => Signature {
         sig = crypto.sign('sha256', data, { key: mk.privateKey, dsaEncoding: 'der' });
         break;
       default:
-        sig = crypto.sign('sha256', data, { key: mk.privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_MAX_SIGN });
+        sig = crypto.sign('sha256', data, {
+          key: mk.privateKey,
+          padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: crypto.constants.RSA_PSS_SALTLEN_MAX_SIGN,
+        });
     }
     return new Signature({ keyID: mk.key.keyID, sig: sig.toString('hex') });
   };
@@ -381,7 +426,8 @@ function buildModelRepo(spec: ModelRepoSpec): ModelRepo {
       },
     }),
   );
-  for (const k of [...spec.rootKeys, ...spec.targetsKeys, spec.snapshotKey, spec.timestampKey]) root.signed.keys[k.key.keyID] = k.key;
+  for (const k of [...spec.rootKeys, ...spec.targetsKeys, spec.snapshotKey, spec.timestampKey])
+    root.signed.keys[k.key.keyID] = k.key;
   for (const k of spec.rootKeys) root.sign(modelSigner(k));
 
   const content = { 'app-2.1.0.tar': crypto.randomBytes(4096) };
@@ -399,16 +445,36 @@ function buildModelRepo(spec: ModelRepoSpec): ModelRepo {
   for (const k of spec.targetsSigners ?? spec.targetsKeys) targets.sign(modelSigner(k));
   const targetsFile = metadataBytes(targets);
 
-  const metaFor = (bytes: Buffer) => new MetaFile({ version: 1, length: bytes.length, hashes: { sha256: crypto.createHash('sha256').update(bytes).digest('hex') } });
-  const snapshot = new Metadata(new Snapshot({ version: 1, specVersion: '1.0.31', expires: expiresIn(30), meta: { 'targets.json': metaFor(targetsFile) } }));
+  const metaFor = (bytes: Buffer) =>
+    new MetaFile({
+      version: 1,
+      length: bytes.length,
+      hashes: { sha256: crypto.createHash('sha256').update(bytes).digest('hex') },
+    });
+  const snapshot = new Metadata(
+    new Snapshot({
+      version: 1,
+      specVersion: '1.0.31',
+      expires: expiresIn(30),
+      meta: { 'targets.json': metaFor(targetsFile) },
+    }),
+  );
   snapshot.sign(modelSigner(spec.snapshotKey));
   const snapshotFile = metadataBytes(snapshot);
-  const timestamp = new Metadata(new Timestamp({ version: 1, specVersion: '1.0.31', expires: expiresIn(20), snapshotMeta: metaFor(snapshotFile) }));
+  const timestamp = new Metadata(
+    new Timestamp({ version: 1, specVersion: '1.0.31', expires: expiresIn(20), snapshotMeta: metaFor(snapshotFile) }),
+  );
   timestamp.sign(modelSigner(spec.timestampKey));
 
   const rootFile = metadataBytes(root);
   return {
-    files: { '1.root.json': rootFile, 'root.json': rootFile, 'targets.json': targetsFile, 'snapshot.json': snapshotFile, 'timestamp.json': metadataBytes(timestamp) },
+    files: {
+      '1.root.json': rootFile,
+      'root.json': rootFile,
+      'targets.json': targetsFile,
+      'snapshot.json': snapshotFile,
+      'timestamp.json': metadataBytes(timestamp),
+    },
     root,
     targets,
     content,
@@ -443,7 +509,14 @@ describe('a tuf repository signed by @tufjs/models, verified by uptane-quorum', 
   it('is accepted by quorum verify (CLI) and verifyRepository', async () => {
     // Root 3-of-3 (ed25519, ECDSA, RSA-PSS with maximum salt) and targets 2-of-2 (ed25519, ECDSA):
     // every signature must verify for the thresholds to be met.
-    const repo = buildModelRepo({ rootKeys: [edRoot, ecRoot, rsaRoot], rootThreshold: 3, targetsKeys: [edTargets, ecTargets], targetsThreshold: 2, snapshotKey, timestampKey });
+    const repo = buildModelRepo({
+      rootKeys: [edRoot, ecRoot, rsaRoot],
+      rootThreshold: 3,
+      targetsKeys: [edTargets, ecTargets],
+      targetsThreshold: 2,
+      snapshotKey,
+      timestampKey,
+    });
     // Sanity: @tufjs/models itself accepts what it wrote.
     expect(() => repo.root.verifyDelegate('root', repo.root)).not.toThrow();
     expect(() => repo.root.verifyDelegate('targets', repo.targets)).not.toThrow();
@@ -489,38 +562,53 @@ describe('a tuf repository signed by @tufjs/models, verified by uptane-quorum', 
   // 3. Deliberate disagreement: tuf-js counts key ids, we count keys
   // -------------------------------------------------------------------------------------------
 
-  it('one ed25519 key under two key ids meets threshold 2 in tuf-js; verifyRepository agrees and warns DUPLICATE_KEY_MATERIAL', async () => {
-    // The same key written as raw hex and as PEM: two honest key objects, two different key ids.
-    const dupPriv = crypto.generateKeyPairSync('ed25519').privateKey;
-    const asHex = modelKey(dupPriv);
-    const asPem = modelKey(dupPriv, 'pem');
-    expect(asHex.key.keyID).not.toBe(asPem.key.keyID);
-    const repo = buildModelRepo({ rootKeys: [edRoot], rootThreshold: 1, targetsKeys: [asHex, asPem], targetsThreshold: 2, snapshotKey, timestampKey });
-    expect(repo.targets.signatures[asHex.key.keyID]).toBeDefined();
-    expect(repo.targets.signatures[asPem.key.keyID]).toBeDefined();
+  it(
+    'one ed25519 key under two key ids meets threshold 2 in tuf-js; verifyRepository agrees and warns ' +
+      'DUPLICATE_KEY_MATERIAL',
+    async () => {
+      // The same key written as raw hex and as PEM: two honest key objects, two different key ids.
+      const dupPriv = crypto.generateKeyPairSync('ed25519').privateKey;
+      const asHex = modelKey(dupPriv);
+      const asPem = modelKey(dupPriv, 'pem');
+      expect(asHex.key.keyID).not.toBe(asPem.key.keyID);
+      const repo = buildModelRepo({
+        rootKeys: [edRoot],
+        rootThreshold: 1,
+        targetsKeys: [asHex, asPem],
+        targetsThreshold: 2,
+        snapshotKey,
+        timestampKey,
+      });
+      expect(repo.targets.signatures[asHex.key.keyID]).toBeDefined();
+      expect(repo.targets.signatures[asPem.key.keyID]).toBeDefined();
 
-    // @tufjs/models accepts it: it counts the two ids as two keys.
-    expect(() => repo.root.verifyDelegate('targets', repo.targets)).not.toThrow();
-    // ...and only because of the double count: one of the two ids alone stays below threshold.
-    const single = new Metadata(repo.targets.signed, { [asHex.key.keyID]: repo.targets.signatures[asHex.key.keyID]! });
-    expect(() => repo.root.verifyDelegate('targets', single)).toThrow(/signed by 1\/2 keys/);
+      // @tufjs/models accepts it: it counts the two ids as two keys.
+      expect(() => repo.root.verifyDelegate('targets', repo.targets)).not.toThrow();
+      // ...and only because of the double count: one of the two ids alone stays below threshold.
+      const single = new Metadata(repo.targets.signed, {
+        [asHex.key.keyID]: repo.targets.signatures[asHex.key.keyID]!,
+      });
+      expect(() => repo.root.verifyDelegate('targets', single)).toThrow(/signed by 1\/2 keys/);
 
-    // The live tuf-js client accepts it end to end as well.
-    const base = path.join(served, 'dupkey');
-    writeTree(path.join(base, 'metadata'), repo.files);
-    writeTree(path.join(base, 'targets'), repo.content);
-    const { updater } = tufClient('dupkey', repo.files['1.root.json']!);
-    await updater.refresh();
-    const info = await updater.getTargetInfo('app-2.1.0.tar');
-    expect(info).toBeDefined();
+      // The live tuf-js client accepts it end to end as well.
+      const base = path.join(served, 'dupkey');
+      writeTree(path.join(base, 'metadata'), repo.files);
+      writeTree(path.join(base, 'targets'), repo.content);
+      const { updater } = tufClient('dupkey', repo.files['1.root.json']!);
+      await updater.refresh();
+      const info = await updater.getTargetInfo('app-2.1.0.tar');
+      expect(info).toBeDefined();
 
-    // The client's verdict: valid, with a warning that one key was counted twice.
-    const dir = path.join(base, 'metadata');
-    const report = verifyDir(dir, path.join(dir, '1.root.json'));
-    expect(report.ok).toBe(true);
-    expect(report.warnings.filter((w) => w.code === 'DUPLICATE_KEY_MATERIAL').map((w) => w.file)).toEqual(['targets.json']);
-    const r = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^warning: DUPLICATE_KEY_MATERIAL: targets\.json: /m);
-  });
+      // The client's verdict: valid, with a warning that one key was counted twice.
+      const dir = path.join(base, 'metadata');
+      const report = verifyDir(dir, path.join(dir, '1.root.json'));
+      expect(report.ok).toBe(true);
+      expect(report.warnings.filter((w) => w.code === 'DUPLICATE_KEY_MATERIAL').map((w) => w.file)).toEqual([
+        'targets.json',
+      ]);
+      const r = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/^warning: DUPLICATE_KEY_MATERIAL: targets\.json: /m);
+    },
+  );
 });

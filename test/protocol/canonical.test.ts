@@ -28,7 +28,9 @@ function canonError(value: unknown, dialect: Dialect): CanonicalError {
 describe('canonical JSON: exact bytes', () => {
   it.each(DIALECTS)('%s: sorts keys recursively and writes no whitespace', (d) => {
     const v = { b: 1, a: [true, false, null, 'x', -7, 0], c: { z: {}, y: [], x: [{ b: 2, a: 1 }] } };
-    expect(canonicalString(v, d)).toBe('{"a":[true,false,null,"x",-7,0],"b":1,"c":{"x":[{"a":1,"b":2}],"y":[],"z":{}}}');
+    expect(canonicalString(v, d)).toBe(
+      '{"a":[true,false,null,"x",-7,0],"b":1,"c":{"x":[{"a":1,"b":2}],"y":[],"z":{}}}',
+    );
   });
 
   it.each(DIALECTS)('%s: returns a Buffer of UTF-8 bytes', (d) => {
@@ -90,7 +92,8 @@ describe('canonical JSON: exact bytes', () => {
   it.each(DIALECTS)('%s: output larger than one internal chunk is byte-identical to the reference', (d) => {
     // Several MiB of mixed ASCII and multi-byte text crosses the 1 MiB flush boundary many times.
     const items: Record<string, unknown>[] = [];
-    for (let i = 0; i < 30_000; i++) items.push({ name: `target-${i}-é\u{1F600}\n`, length: i, hashes: { sha256: 'ab'.repeat(32) } });
+    for (let i = 0; i < 30_000; i++)
+      items.push({ name: `target-${i}-é\u{1F600}\n`, length: i, hashes: { sha256: 'ab'.repeat(32) } });
     const v = { targets: items, z: 'end' };
     const got = canonicalize(v, d);
     expect(got.length).toBeGreaterThan(3 * (1 << 20));
@@ -145,7 +148,17 @@ describe('canonical JSON: refusals', () => {
     class Thing {
       a = 1;
     }
-    const bad: unknown[] = [10n, () => 1, Symbol('s'), new Date(0), new Map(), new Set(), new Thing(), Buffer.from('x'), new Uint8Array(1)];
+    const bad: unknown[] = [
+      10n,
+      () => 1,
+      Symbol('s'),
+      new Date(0),
+      new Map(),
+      new Set(),
+      new Thing(),
+      Buffer.from('x'),
+      new Uint8Array(1),
+    ];
     for (const v of bad) {
       expect(canonError(v, d).code).toBe('CANONICAL_TYPE');
       expect(canonError({ nested: [v] }, d).code).toBe('CANONICAL_TYPE');
@@ -164,7 +177,12 @@ function reorderDeep(v: unknown, order: (keys: string[]) => string[]): unknown {
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const k of order(Object.keys(v))) {
-      Object.defineProperty(out, k, { value: reorderDeep((v as Record<string, unknown>)[k], order), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, k, {
+        value: reorderDeep((v as Record<string, unknown>)[k], order),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }
@@ -182,7 +200,14 @@ function refOta(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(refOta).join(',') + ']';
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return '{' + Object.keys(o).sort().map((k) => JSON.stringify(k) + ':' + refOta(o[k])).join(',') + '}';
+    return (
+      '{' +
+      Object.keys(o)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + refOta(o[k]))
+        .join(',') +
+      '}'
+    );
   }
   return JSON.stringify(v);
 }
@@ -219,7 +244,27 @@ const RUNS = { numRuns: 200 };
 // Keys that stress property order: integer-like keys (which JS enumerates first, numerically),
 // prefixes of each other, escapes, astral and BMP characters around the surrogate range.
 const trickyKey = fc.oneof(
-  fc.constantFrom('0', '1', '2', '10', '01', '4294967294', '4294967295', '-1', '__proto__', 'a', 'ab', 'B', '"', '\\', '\n', 'é', '\uFFFF', '\u{1F600}', ''),
+  fc.constantFrom(
+    '0',
+    '1',
+    '2',
+    '10',
+    '01',
+    '4294967294',
+    '4294967295',
+    '-1',
+    '__proto__',
+    'a',
+    'ab',
+    'B',
+    '"',
+    '\\',
+    '\n',
+    'é',
+    '\uFFFF',
+    '\u{1F600}',
+    '',
+  ),
   fc.string({ unit: 'binary', maxLength: 4 }),
 );
 const trickyJson = jsonArb(trickyKey);
@@ -259,7 +304,9 @@ describe('canonical JSON: properties', () => {
 
   it.each(DIALECTS)('%s: integer-like keys sort as strings even though JS enumerates them first', (d) => {
     const v = JSON.parse('{"b":{"10":1,"9":2,"a":3},"a":{"1":1,"a":2},"c":{"4294967295":0,"4294967294":1}}') as unknown;
-    expect(canonicalString(v, d)).toBe('{"a":{"1":1,"a":2},"b":{"10":1,"9":2,"a":3},"c":{"4294967294":1,"4294967295":0}}');
+    expect(canonicalString(v, d)).toBe(
+      '{"a":{"1":1,"a":2},"b":{"10":1,"9":2,"a":3},"c":{"4294967294":1,"4294967295":0}}',
+    );
   });
 
   it('ota form equals the reference (sorted keys, JSON.stringify escaping)', () => {
@@ -289,12 +336,16 @@ const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 /** An object with these entries as own data properties (`__proto__` included), in this order. */
 function objectOf(entries: [string, unknown][]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries)
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   return o;
 }
 
 // Maps of up to 24 entries reach the canonicaliser's sorted-copy path (more than 16 keys) as well.
-const protoKey = fc.oneof(fc.constantFrom(...PROTO_KEYS, 'toString', 'hasOwnProperty', 'valueOf'), fc.string({ unit: 'grapheme-ascii', maxLength: 3 }));
+const protoKey = fc.oneof(
+  fc.constantFrom(...PROTO_KEYS, 'toString', 'hasOwnProperty', 'valueOf'),
+  fc.string({ unit: 'grapheme-ascii', maxLength: 3 }),
+);
 const protoJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -323,19 +374,24 @@ describe('canonical JSON: __proto__, constructor and prototype are ordinary keys
     );
   });
 
-  it.each(DIALECTS)('%s: a `__proto__` entry of any value type is written at every depth, in small and large maps', (d) => {
-    for (const value of ['5', 'null', '"s"', '[1]', '{"x":1}', 'true']) {
-      for (const size of [0, 20]) {
-        const filler = Array.from({ length: size }, (_, i) => `"k${size - i}":${i}`).join(',');
-        let text = `{${filler}${filler ? ',' : ''}"__proto__":${value},"constructor":${value},"prototype":${value}}`;
-        for (let depth = 0; depth < 4; depth++) {
-          const v = JSON.parse(text) as unknown;
-          const c = canonicalString(v, d);
-          expect(c, `${value} in a map of ${size} at depth ${depth}`).toBe(d === 'tuf' ? tufjs.canonicalize(v) : refOta(v));
-          expect(c.split('"__proto__":').length - 1).toBe(depth + 1);
-          text = `{"a":${text},${filler}${filler ? ',' : ''}"__proto__":${value}}`;
+  it.each(DIALECTS)(
+    '%s: a `__proto__` entry of any value type is written at every depth, in small and large maps',
+    (d) => {
+      for (const value of ['5', 'null', '"s"', '[1]', '{"x":1}', 'true']) {
+        for (const size of [0, 20]) {
+          const filler = Array.from({ length: size }, (_, i) => `"k${size - i}":${i}`).join(',');
+          let text = `{${filler}${filler ? ',' : ''}"__proto__":${value},"constructor":${value},"prototype":${value}}`;
+          for (let depth = 0; depth < 4; depth++) {
+            const v = JSON.parse(text) as unknown;
+            const c = canonicalString(v, d);
+            expect(c, `${value} in a map of ${size} at depth ${depth}`).toBe(
+              d === 'tuf' ? tufjs.canonicalize(v) : refOta(v),
+            );
+            expect(c.split('"__proto__":').length - 1).toBe(depth + 1);
+            text = `{"a":${text},${filler}${filler ? ',' : ''}"__proto__":${value}}`;
+          }
         }
       }
-    }
-  });
+    },
+  );
 });

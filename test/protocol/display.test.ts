@@ -12,8 +12,27 @@ const HIDDEN = [
   ...Array.from({ length: 0x20 }, (_, i) => i),
   0x7f,
   ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
-  0x061c, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e,
-  0x2060, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff, 0xd800, 0xdfff,
+  0x061c,
+  0x200b,
+  0x200c,
+  0x200d,
+  0x200e,
+  0x200f,
+  0x2028,
+  0x2029,
+  0x202a,
+  0x202b,
+  0x202c,
+  0x202d,
+  0x202e,
+  0x2060,
+  0x2066,
+  0x2067,
+  0x2068,
+  0x2069,
+  0xfeff,
+  0xd800,
+  0xdfff,
 ].map((c) => String.fromCharCode(c));
 const shown = (s: string) => [...s].every((c) => !HIDDEN.includes(c));
 
@@ -33,24 +52,38 @@ describe('displayText', () => {
   });
 
   it('leaves nothing a terminal would act on, for any string', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.constantFrom(...HIDDEN), maxLength: 8 }), (a, b) => shown(displayText(a + b + a))), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.string({ unit: fc.constantFrom(...HIDDEN), maxLength: 8 }),
+        (a, b) => shown(displayText(a + b + a)),
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
 describe('displayBlock and displayJson', () => {
   it('a block keeps its newlines and escapes everything else', () => {
     expect(displayBlock('line 1\nline\x1b[1A 2\u202e\n')).toBe('line 1\nline\\x1b[1A 2\\u202e\n');
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => shown(displayBlock(s).replace(/\n/g, ''))), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => shown(displayBlock(s).replace(/\n/g, ''))),
+      { numRuns: 500 },
+    );
   });
 
   it('JSON output is the same value with nothing hidden left raw', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.string({ unit: fc.constantFrom(...HIDDEN, 'a', '"', '\\'), maxLength: 10 }), (v, s) => {
-        const value = { v, s, [s]: s };
-        const out = displayJson(value);
-        expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(value)));
-        expect(shown(out.replace(/\n/g, ''))).toBe(true);
-      }),
+      fc.property(
+        fc.jsonValue(),
+        fc.string({ unit: fc.constantFrom(...HIDDEN, 'a', '"', '\\'), maxLength: 10 }),
+        (v, s) => {
+          const value = { v, s, [s]: s };
+          const out = displayJson(value);
+          expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(value)));
+          expect(shown(out.replace(/\n/g, ''))).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });

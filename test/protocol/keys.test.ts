@@ -78,7 +78,10 @@ describe('parsing public keys', () => {
     const raw = ed.publicKey.spki.subarray(12);
     expect(ed.publicKey.spki.subarray(0, 12).toString('hex')).toBe(ED_PREFIX);
     const fromHex = parseMetadataKey({ keytype: 'ed25519', keyval: { public: raw.toString('hex') } });
-    const fromUpperHex = parseMetadataKey({ keytype: 'ED25519', keyval: { public: raw.toString('hex').toUpperCase() } });
+    const fromUpperHex = parseMetadataKey({
+      keytype: 'ED25519',
+      keyval: { public: raw.toString('hex').toUpperCase() },
+    });
     const fromPem = parseMetadataKey({ keytype: 'ED25519', keyval: { public: pemOf(ed.publicKey.keyObject) } });
     for (const k of [fromHex, fromUpperHex, fromPem]) {
       expect(k.algorithm).toBe('ed25519');
@@ -142,15 +145,34 @@ describe('parsing public keys', () => {
 describe('bad keys', () => {
   it('KEY_INVALID for malformed material', () => {
     const raw = ed.publicKey.spki.subarray(12).toString('hex');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: raw.slice(2) } })).code).toBe('KEY_INVALID');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: raw + '00' } })).code).toBe('KEY_INVALID');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: 'zz' + raw.slice(2) } })).code).toBe('KEY_INVALID');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: 'ab'.repeat(64) } })).code).toBe('KEY_INVALID');
+    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: raw.slice(2) } })).code).toBe(
+      'KEY_INVALID',
+    );
+    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: raw + '00' } })).code).toBe(
+      'KEY_INVALID',
+    );
+    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: 'zz' + raw.slice(2) } })).code).toBe(
+      'KEY_INVALID',
+    );
+    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: 'ab'.repeat(64) } })).code).toBe(
+      'KEY_INVALID',
+    );
     // 65 bytes of hex, but not a point on the curve.
-    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: '04' + '00'.repeat(64) } })).code).toBe('KEY_INVALID');
-    expect(keyError(() => parseMetadataKey({ keytype: 'rsa', keyval: { public: '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n' } })).code).toBe('KEY_INVALID');
+    expect(
+      keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: '04' + '00'.repeat(64) } })).code,
+    ).toBe('KEY_INVALID');
+    expect(
+      keyError(() =>
+        parseMetadataKey({
+          keytype: 'rsa',
+          keyval: { public: '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n' },
+        }),
+      ).code,
+    ).toBe('KEY_INVALID');
     expect(keyError(() => parseMetadataKey({ keytype: 'rsa', keyval: { public: 'hello' } })).code).toBe('KEY_INVALID');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: 42 } } as unknown as MetadataKey)).code).toBe('KEY_INVALID');
+    expect(
+      keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: 42 } } as unknown as MetadataKey)).code,
+    ).toBe('KEY_INVALID');
     expect(keyError(() => ed25519FromRaw(Buffer.alloc(31))).code).toBe('KEY_INVALID');
     expect(keyError(() => publicKeyFrom(Buffer.from('3000', 'hex'))).code).toBe('KEY_INVALID');
   });
@@ -159,23 +181,37 @@ describe('bad keys', () => {
     expect(keyError(() => parseMetadataKey({ keytype: 'dsa', keyval: { public: 'x' } })).code).toBe('KEY_UNSUPPORTED');
     expect(keyError(() => parseMetadataKey({ keytype: '', keyval: { public: 'x' } })).code).toBe('KEY_UNSUPPORTED');
     const p384 = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey;
-    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: pemOf(p384) } })).code).toBe('KEY_UNSUPPORTED');
+    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: pemOf(p384) } })).code).toBe(
+      'KEY_UNSUPPORTED',
+    );
     const rsa1024 = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
-    expect(keyError(() => parseMetadataKey({ keytype: 'rsa', keyval: { public: pemOf(rsa1024) } })).code).toBe('KEY_UNSUPPORTED');
+    expect(keyError(() => parseMetadataKey({ keytype: 'rsa', keyval: { public: pemOf(rsa1024) } })).code).toBe(
+      'KEY_UNSUPPORTED',
+    );
     const x25519 = crypto.generateKeyPairSync('x25519').publicKey;
     expect(keyError(() => publicKeyFrom(x25519)).code).toBe('KEY_UNSUPPORTED');
-    expect(keyError(() => signBytes(crypto.generateKeyPairSync('x25519').privateKey, MSG)).code).toBe('KEY_UNSUPPORTED');
+    expect(keyError(() => signBytes(crypto.generateKeyPairSync('x25519').privateKey, MSG)).code).toBe(
+      'KEY_UNSUPPORTED',
+    );
   });
 
   it('KEY_MISMATCH when keytype and key material disagree', () => {
     const edPem = pemOf(ed.publicKey.keyObject);
     const ecPem = pemOf(ec.publicKey.keyObject);
     const rsaPem = pemOf(rsa2048.publicKey.keyObject);
-    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: rsaPem } })).code).toBe('KEY_MISMATCH');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ED25519', keyval: { public: ecPem } })).code).toBe('KEY_MISMATCH');
+    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: rsaPem } })).code).toBe(
+      'KEY_MISMATCH',
+    );
+    expect(keyError(() => parseMetadataKey({ keytype: 'ED25519', keyval: { public: ecPem } })).code).toBe(
+      'KEY_MISMATCH',
+    );
     expect(keyError(() => parseMetadataKey({ keytype: 'rsa', keyval: { public: edPem } })).code).toBe('KEY_MISMATCH');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: rsaPem } })).code).toBe('KEY_MISMATCH');
-    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa-sha2-nistp256', keyval: { public: edPem } })).code).toBe('KEY_MISMATCH');
+    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa', keyval: { public: rsaPem } })).code).toBe(
+      'KEY_MISMATCH',
+    );
+    expect(keyError(() => parseMetadataKey({ keytype: 'ecdsa-sha2-nistp256', keyval: { public: edPem } })).code).toBe(
+      'KEY_MISMATCH',
+    );
   });
 });
 
@@ -199,7 +235,9 @@ describe('key ids', () => {
   it('ota key id does not depend on the keytype case or on how the key is written', () => {
     const raw = ed.publicKey.spki.subarray(12).toString('hex');
     expect(keyId({ keytype: 'ed25519', keyval: { public: raw } }, 'ota')).toBe(sha256(ed.publicKey.spki));
-    expect(keyId({ keytype: 'ED25519', keyval: { public: pemOf(ed.publicKey.keyObject) } }, 'ota')).toBe(sha256(ed.publicKey.spki));
+    expect(keyId({ keytype: 'ED25519', keyval: { public: pemOf(ed.publicKey.keyObject) } }, 'ota')).toBe(
+      sha256(ed.publicKey.spki),
+    );
   });
 
   it('tuf key id is sha256 of the OLPC canonical key object (exact bytes)', () => {
@@ -234,17 +272,32 @@ describe('key ids', () => {
 
 describe('garage-sign key files', () => {
   const pubJson = () => JSON.parse(fs.readFileSync(path.join(GARAGE, 'targets.pub'), 'utf8')) as unknown;
-  const secJson = () => JSON.parse(fs.readFileSync(path.join(GARAGE, 'targets.sec'), 'utf8')) as { keytype: string; keyval: { private: string } };
+  const secJson = () =>
+    JSON.parse(fs.readFileSync(path.join(GARAGE, 'targets.sec'), 'utf8')) as {
+      keytype: string;
+      keyval: { private: string };
+    };
 
   it('targets.pub parses and derives the ota key id 5959a6…', () => {
     const pk = parseGarageSignPublic(pubJson());
     expect(pk.algorithm).toBe('ed25519');
-    expect(keyId(toMetadataKey(pk, 'ota'), 'ota')).toBe('5959a6869e4e03bd27ea933651ab7756ebeaa178aee92f4103b9baa9c2da3901');
-    expect(toMetadataKey(pk, 'ota').keyval.public).toBe('e8b819c020ce57f72521452d341875bb6eb311ecca3cbb711efb63f38e68cde1');
+    expect(keyId(toMetadataKey(pk, 'ota'), 'ota')).toBe(
+      '5959a6869e4e03bd27ea933651ab7756ebeaa178aee92f4103b9baa9c2da3901',
+    );
+    expect(toMetadataKey(pk, 'ota').keyval.public).toBe(
+      'e8b819c020ce57f72521452d341875bb6eb311ecca3cbb711efb63f38e68cde1',
+    );
     // The fixture root lists the same key under that id.
-    const root = JSON.parse(fs.readFileSync(path.join(GARAGE, 'root.json'), 'utf8')) as { signed: { keys: Record<string, MetadataKey>; roles: { targets: { keyids: string[] } } } };
-    expect(root.signed.roles.targets.keyids).toEqual(['5959a6869e4e03bd27ea933651ab7756ebeaa178aee92f4103b9baa9c2da3901']);
-    expect(parseMetadataKey(root.signed.keys['5959a6869e4e03bd27ea933651ab7756ebeaa178aee92f4103b9baa9c2da3901']!).fingerprint).toBe(pk.fingerprint);
+    const root = JSON.parse(fs.readFileSync(path.join(GARAGE, 'root.json'), 'utf8')) as {
+      signed: { keys: Record<string, MetadataKey>; roles: { targets: { keyids: string[] } } };
+    };
+    expect(root.signed.roles.targets.keyids).toEqual([
+      '5959a6869e4e03bd27ea933651ab7756ebeaa178aee92f4103b9baa9c2da3901',
+    ]);
+    expect(
+      parseMetadataKey(root.signed.keys['5959a6869e4e03bd27ea933651ab7756ebeaa178aee92f4103b9baa9c2da3901']!)
+        .fingerprint,
+    ).toBe(pk.fingerprint);
   });
 
   it('targets.sec parses and signs what targets.pub verifies', () => {
@@ -261,9 +314,13 @@ describe('garage-sign key files', () => {
     const hex = sec.keyval.private;
     const badSeed = (hex[0] === '0' ? '1' : '0') + hex.slice(1);
     expect(keyError(() => parseGarageSignPrivate({ ...sec, keyval: { private: badSeed } })).code).toBe('KEY_MISMATCH');
-    expect(keyError(() => parseGarageSignPrivate({ ...sec, keyval: { private: hex.slice(0, 64) } })).code).toBe('KEY_INVALID');
+    expect(keyError(() => parseGarageSignPrivate({ ...sec, keyval: { private: hex.slice(0, 64) } })).code).toBe(
+      'KEY_INVALID',
+    );
     expect(keyError(() => parseGarageSignPrivate({ keytype: 'ED25519', keyval: {} })).code).toBe('KEY_INVALID');
-    expect(keyError(() => parseGarageSignPrivate({ keytype: 'RSA', keyval: { private: hex } })).code).toBe('KEY_INVALID');
+    expect(keyError(() => parseGarageSignPrivate({ keytype: 'RSA', keyval: { private: hex } })).code).toBe(
+      'KEY_INVALID',
+    );
     expect(keyError(() => parseGarageSignPublic({ keytype: 'ED25519' })).code).toBe('KEY_INVALID');
     expect(keyError(() => parseGarageSignPublic(null)).code).toBe('KEY_INVALID');
   });
@@ -339,7 +396,12 @@ describe('Ed25519 verification is strict', () => {
   // checks on vectors whose public key parseMetadataKey/ed25519FromRaw would (rightly) refuse.
   const unchecked = (raw: Buffer): PublicKey => {
     const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
-    return { algorithm: 'ed25519', keyObject: crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' }), spki, fingerprint: sha256hex(spki) };
+    return {
+      algorithm: 'ed25519',
+      keyObject: crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+      spki,
+      fingerprint: sha256hex(spki),
+    };
   };
 
   it('rejects a non-canonical R encoding (y >= p)', () => {
@@ -370,17 +432,22 @@ describe('Ed25519 verification is strict', () => {
     order2[31] = 0x7f;
     expect(keyError(() => ed25519FromRaw(order2)).code).toBe('KEY_INVALID');
     expect(keyError(() => ed25519FromRaw(Buffer.alloc(32))).code).toBe('KEY_INVALID'); // y = 0, order 4
-    expect(keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: identity.toString('hex') } })).code).toBe('KEY_INVALID');
+    expect(
+      keyError(() => parseMetadataKey({ keytype: 'ed25519', keyval: { public: identity.toString('hex') } })).code,
+    ).toBe('KEY_INVALID');
   });
 
   it('refuses a public key whose encoding is non-canonical (y >= p), which OpenSSL alone accepts', () => {
     const sig = Buffer.concat([identity, zeroS]);
-    expect(crypto.verify(null, MSG, unchecked(nonCanonicalIdentity).keyObject, sig)).toBe(true); // a real forgery for OpenSSL
+    // a real forgery for OpenSSL
+    expect(crypto.verify(null, MSG, unchecked(nonCanonicalIdentity).keyObject, sig)).toBe(true);
     expect(keyError(() => ed25519FromRaw(nonCanonicalIdentity)).code).toBe('KEY_INVALID');
   });
 
   it('refuses a public key encoded with x = 0 and the sign bit set (RFC 8032 5.1.3 step 4)', () => {
-    expect(crypto.verify(null, MSG, unchecked(negativeZeroIdentity).keyObject, Buffer.concat([identity, zeroS]))).toBe(true); // OpenSSL accepts it
+    expect(crypto.verify(null, MSG, unchecked(negativeZeroIdentity).keyObject, Buffer.concat([identity, zeroS]))).toBe(
+      true,
+    ); // OpenSSL accepts it
     expect(keyError(() => ed25519FromRaw(negativeZeroIdentity)).code).toBe('KEY_INVALID');
   });
 });
@@ -429,7 +496,12 @@ describe('RSA-PSS SHA-256', () => {
   it('signBytes signs with salt length 32 (as ota-tuf does)', () => {
     const sig = signBytes(rsa2048.privateKey, MSG);
     const verifyWithSalt = (saltLength: number) =>
-      crypto.verify('sha256', MSG, { key: rsa2048.publicKey.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength }, sig);
+      crypto.verify(
+        'sha256',
+        MSG,
+        { key: rsa2048.publicKey.keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength },
+        sig,
+      );
     expect(verifyWithSalt(32)).toBe(true);
     expect(verifyWithSalt(20)).toBe(false);
     expect(verifySignature(rsa2048.publicKey, MSG, sig)).toBe(true);

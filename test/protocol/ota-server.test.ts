@@ -8,7 +8,13 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, publicKeyFrom, pssSaltLength, verifySignature } from '../../protocol/keys.js';
 import type { RootSigned } from '../../protocol/metadata/schemas.js';
-import { javaUriProblem, otaSaltProblem, otaTargetProblems, otaTargetsProblems, serverKeysDeleted } from '../../protocol/ota-server.js';
+import {
+  javaUriProblem,
+  otaSaltProblem,
+  otaTargetProblems,
+  otaTargetsProblems,
+  serverKeysDeleted,
+} from '../../protocol/ota-server.js';
 
 const DATA = Buffer.from('{"signed":"bytes"}');
 
@@ -33,7 +39,9 @@ describe('pssSaltLength: the salt of an RSA-PSS signature, read back', () => {
   it('a PKCS#1 v1.5 signature, garbage, and other key types are not PSS: null', () => {
     const { privateKey } = generateKeyPair('rsa');
     const pk = publicKeyFrom(privateKey);
-    expect(pssSaltLength(pk, crypto.sign('sha256', DATA, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PADDING }))).toBeNull();
+    expect(
+      pssSaltLength(pk, crypto.sign('sha256', DATA, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PADDING })),
+    ).toBeNull();
     expect(pssSaltLength(pk, crypto.randomBytes(256))).toBeNull();
     expect(pssSaltLength(pk, Buffer.alloc(12))).toBeNull();
     const ed = generateKeyPair('ed25519');
@@ -41,7 +49,7 @@ describe('pssSaltLength: the salt of an RSA-PSS signature, read back', () => {
   });
 });
 
-describe('javaUriProblem: what java.net.URI (the reposerver\'s decoder for custom.uri) accepts', () => {
+describe("javaUriProblem: what java.net.URI (the reposerver's decoder for custom.uri) accepts", () => {
   it.each([
     'https://example.com/fw.bin',
     'https://user@example.com:8443/a/b;v=1?x=1&y=[2]#frag',
@@ -79,9 +87,23 @@ describe('javaUriProblem: what java.net.URI (the reposerver\'s decoder for custo
   });
 });
 
-const custom = (over: Record<string, unknown> = {}) => ({ name: 'fw', version: '1.0', hardwareIds: ['ecu-main'], targetFormat: 'BINARY', uri: null, createdAt: '2030-01-01T00:00:00Z', updatedAt: '2030-01-01T00:00:00Z', ...over });
-const item = (over: Record<string, unknown> = {}, length = 1024) => ({ length, hashes: { sha256: 'ab'.repeat(32) }, custom: custom(over) });
-const codes = (name: string, i: unknown, isNew = true) => otaTargetProblems(name, i, isNew).map((p) => `${p.code} @ ${p.at}`);
+const custom = (over: Record<string, unknown> = {}) => ({
+  name: 'fw',
+  version: '1.0',
+  hardwareIds: ['ecu-main'],
+  targetFormat: 'BINARY',
+  uri: null,
+  createdAt: '2030-01-01T00:00:00Z',
+  updatedAt: '2030-01-01T00:00:00Z',
+  ...over,
+});
+const item = (over: Record<string, unknown> = {}, length = 1024) => ({
+  length,
+  hashes: { sha256: 'ab'.repeat(32) },
+  custom: custom(over),
+});
+const codes = (name: string, i: unknown, isNew = true) =>
+  otaTargetProblems(name, i, isNew).map((p) => `${p.code} @ ${p.at}`);
 
 describe('otaTargetProblems: a target devices can install and the reposerver can serve', () => {
   it('a BINARY file with a uri, or uploaded to the reposerver (cliUploaded), or an OSTree commit: fine', () => {
@@ -101,18 +123,35 @@ describe('otaTargetProblems: a target devices can install and the reposerver can
   });
 
   it('no hardware id, an empty one, or one over 200 characters: OTA_TARGET_HARDWARE_IDS', () => {
-    expect(codes('fw', item({ hardwareIds: [], cliUploaded: true }))).toEqual(['OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds']);
-    expect(codes('fw', item({ hardwareIds: undefined, cliUploaded: true }))).toEqual(['OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds']);
-    expect(codes('fw', { length: 1, hashes: {} })).toEqual(['OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds', 'OTA_TARGET_LOCATION @ targets.fw.custom']);
-    expect(codes('fw', item({ hardwareIds: ['ok', '', 'x'.repeat(201)], cliUploaded: true }))).toEqual(['OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds[1]', 'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds[2]']);
+    expect(codes('fw', item({ hardwareIds: [], cliUploaded: true }))).toEqual([
+      'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds',
+    ]);
+    expect(codes('fw', item({ hardwareIds: undefined, cliUploaded: true }))).toEqual([
+      'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds',
+    ]);
+    expect(codes('fw', { length: 1, hashes: {} })).toEqual([
+      'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds',
+      'OTA_TARGET_LOCATION @ targets.fw.custom',
+    ]);
+    expect(codes('fw', item({ hardwareIds: ['ok', '', 'x'.repeat(201)], cliUploaded: true }))).toEqual([
+      'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds[1]',
+      'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds[2]',
+    ]);
     expect(codes('fw', item({ hardwareIds: ['x'.repeat(200)], cliUploaded: true }))).toEqual([]);
     // Hardware ids matter for targets the server already holds too: devices match on them.
-    expect(codes('fw', item({ hardwareIds: [] }), false)).toEqual(['OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds']);
+    expect(codes('fw', item({ hardwareIds: [] }), false)).toEqual([
+      'OTA_TARGET_HARDWARE_IDS @ targets.fw.custom.hardwareIds',
+    ]);
   });
 
   it('a uri the reposerver cannot parse or store, or not absolute: OTA_TARGET_URI (and no location)', () => {
-    expect(codes('fw', item({ uri: 'https://files.example.com/fw 1.bin' }))).toEqual(['OTA_TARGET_URI @ targets.fw.custom.uri', 'OTA_TARGET_LOCATION @ targets.fw.custom']);
-    expect(codes('fw', item({ uri: `https://files.example.com/${'a'.repeat(2000)}`, cliUploaded: true }))).toEqual(['OTA_TARGET_URI @ targets.fw.custom.uri']);
+    expect(codes('fw', item({ uri: 'https://files.example.com/fw 1.bin' }))).toEqual([
+      'OTA_TARGET_URI @ targets.fw.custom.uri',
+      'OTA_TARGET_LOCATION @ targets.fw.custom',
+    ]);
+    expect(codes('fw', item({ uri: `https://files.example.com/${'a'.repeat(2000)}`, cliUploaded: true }))).toEqual([
+      'OTA_TARGET_URI @ targets.fw.custom.uri',
+    ]);
     expect(codes('fw', item({ uri: 'fw.bin', cliUploaded: true }))).toEqual(['OTA_TARGET_URI @ targets.fw.custom.uri']);
     expect(codes('fw', item({ uri: 42, cliUploaded: true }))).toEqual(['OTA_TARGET_URI @ targets.fw.custom.uri']);
   });
@@ -120,24 +159,52 @@ describe('otaTargetProblems: a target devices can install and the reposerver can
   it('otaTargetsProblems checks only what the server does not hold byte for byte', () => {
     const base = { targets: { old: item(), same: item({ hardwareIds: [] }) } };
     const proposed = { targets: { old: item({ version: '1.1' }), same: item({ hardwareIds: [] }), fresh: item() } };
-    expect(otaTargetsProblems(proposed, base).map((p) => `${p.code} @ ${p.at}`)).toEqual(['OTA_TARGET_LOCATION @ targets.fresh.custom']);
-    expect(otaTargetsProblems(proposed, null).map((p) => p.at).sort()).toEqual(['targets.fresh.custom', 'targets.old.custom', 'targets.same.custom', 'targets.same.custom.hardwareIds']);
+    expect(otaTargetsProblems(proposed, base).map((p) => `${p.code} @ ${p.at}`)).toEqual([
+      'OTA_TARGET_LOCATION @ targets.fresh.custom',
+    ]);
+    expect(
+      otaTargetsProblems(proposed, null)
+        .map((p) => p.at)
+        .sort(),
+    ).toEqual(['targets.fresh.custom', 'targets.old.custom', 'targets.same.custom', 'targets.same.custom.hardwareIds']);
   });
 });
 
 describe('serverKeysDeleted: the private keys the OTA Connect keyserver drops with a new root', () => {
   const k = (id: string) => ({ [id]: { keytype: 'ED25519', keyval: { public: id } } });
   const root = (keys: Record<string, unknown>, roles: Record<string, string[]>) =>
-    ({ _type: 'Root', version: 1, expires: '2030-01-01T00:00:00Z', keys, roles: Object.fromEntries(Object.entries(roles).map(([r, ids]) => [r, { keyids: ids, threshold: 1 }])) }) as unknown as RootSigned;
+    ({
+      _type: 'Root',
+      version: 1,
+      expires: '2030-01-01T00:00:00Z',
+      keys,
+      roles: Object.fromEntries(Object.entries(roles).map(([r, ids]) => [r, { keyids: ids, threshold: 1 }])),
+    }) as unknown as RootSigned;
 
-  it('names each key of snapshot, timestamp, offline-updates, offline-snapshot and remote-sessions that the new root no longer lists', () => {
-    const from = root({ ...k('r'), ...k('s'), ...k('t'), ...k('o') }, { root: ['r'], targets: ['r'], snapshot: ['s'], timestamp: ['t'], 'offline-updates': ['o'], 'offline-snapshot': ['o'] });
-    expect(serverKeysDeleted(from, root({ ...k('r'), ...k('s'), ...k('t'), ...k('o') }, { root: ['r'] }))).toEqual([]);
-    expect(serverKeysDeleted(from, root({ ...k('r'), ...k('s') }, { root: ['r'] }))).toEqual([
-      { keyid: 't', roles: ['timestamp'] },
-      { keyid: 'o', roles: ['offline-updates', 'offline-snapshot'] },
-    ]);
-    // root and targets keys are the keyholders' (after a move offline): not the server's to delete.
-    expect(serverKeysDeleted(from, root({ ...k('s'), ...k('t'), ...k('o') }, {}))).toEqual([]);
-  });
+  it(
+    'names each key of snapshot, timestamp, offline-updates, offline-snapshot and remote-sessions that the new ' +
+      'root no longer lists',
+    () => {
+      const from = root(
+        { ...k('r'), ...k('s'), ...k('t'), ...k('o') },
+        {
+          root: ['r'],
+          targets: ['r'],
+          snapshot: ['s'],
+          timestamp: ['t'],
+          'offline-updates': ['o'],
+          'offline-snapshot': ['o'],
+        },
+      );
+      expect(serverKeysDeleted(from, root({ ...k('r'), ...k('s'), ...k('t'), ...k('o') }, { root: ['r'] }))).toEqual(
+        [],
+      );
+      expect(serverKeysDeleted(from, root({ ...k('r'), ...k('s') }, { root: ['r'] }))).toEqual([
+        { keyid: 't', roles: ['timestamp'] },
+        { keyid: 'o', roles: ['offline-updates', 'offline-snapshot'] },
+      ]);
+      // root and targets keys are the keyholders' (after a move offline): not the server's to delete.
+      expect(serverKeysDeleted(from, root({ ...k('s'), ...k('t'), ...k('o') }, {}))).toEqual([]);
+    },
+  );
 });

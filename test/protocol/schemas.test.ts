@@ -16,10 +16,21 @@ const hashes = fc.oneof(
   fc.array(fc.string()),
   fc.string(),
 );
-const length = fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.constant(Number.MAX_SAFE_INTEGER + 2), fc.string(), fc.constant(null), fc.constant(-0));
+const length = fc.oneof(
+  fc.nat(),
+  fc.integer(),
+  fc.double(),
+  fc.constant(Number.MAX_SAFE_INTEGER + 2),
+  fc.string(),
+  fc.constant(null),
+  fc.constant(-0),
+);
 const entry = fc.oneof(
   fc.record({ length, hashes, custom: fc.anything() }, { requiredKeys: [] }),
-  fc.record({ length: fc.nat(), hashes: fc.dictionary(fc.string(), fc.string({ unit: fc.constantFrom(...'0123456789abcdef') })) }),
+  fc.record({
+    length: fc.nat(),
+    hashes: fc.dictionary(fc.string(), fc.string({ unit: fc.constantFrom(...'0123456789abcdef') })),
+  }),
   fc.anything(),
 );
 const map = fc.oneof(fc.dictionary(fc.string(), entry, { maxKeys: 8 }), fc.anything());

@@ -22,7 +22,15 @@ import {
   type Signer,
 } from '../../protocol/metadata/build.js';
 import type { RootSigned } from '../../protocol/metadata/schemas.js';
-import { checkRoot, checkThreshold, parseMetadata, verifyRepository, type FileInput, type RepositoryInput, type VerifyReport } from '../../protocol/verify.js';
+import {
+  checkRoot,
+  checkThreshold,
+  parseMetadata,
+  verifyRepository,
+  type FileInput,
+  type RepositoryInput,
+  type VerifyReport,
+} from '../../protocol/verify.js';
 
 const AT = new Date('2030-06-01T00:00:00Z');
 const days = (n: number) => new Date(AT.getTime() + n * 86_400_000);
@@ -46,8 +54,22 @@ const keySets = {} as Record<Dialect, KeySet>;
 beforeAll(() => {
   const s = (k: Parameters<typeof generateKeyPair>[0]) => localSigner(generateKeyPair(k).privateKey);
   // One RSA key per dialect keeps the file fast; ota cannot hold ECDSA keys.
-  keySets.ota = { root: [s('ed25519'), s('rsa'), s('ed25519')], targets: [s('ed25519'), s('ed25519')], snapshot: s('ed25519'), timestamp: s('ed25519'), outsider: s('ed25519'), newRoot: [s('ed25519'), s('ed25519')] };
-  keySets.tuf = { root: [s('ed25519'), s('ecdsa'), s('rsa')], targets: [s('ecdsa'), s('ed25519')], snapshot: s('ed25519'), timestamp: s('ecdsa'), outsider: s('ed25519'), newRoot: [s('ed25519'), s('ecdsa')] };
+  keySets.ota = {
+    root: [s('ed25519'), s('rsa'), s('ed25519')],
+    targets: [s('ed25519'), s('ed25519')],
+    snapshot: s('ed25519'),
+    timestamp: s('ed25519'),
+    outsider: s('ed25519'),
+    newRoot: [s('ed25519'), s('ed25519')],
+  };
+  keySets.tuf = {
+    root: [s('ed25519'), s('ecdsa'), s('rsa')],
+    targets: [s('ecdsa'), s('ed25519')],
+    snapshot: s('ed25519'),
+    timestamp: s('ecdsa'),
+    outsider: s('ed25519'),
+    newRoot: [s('ed25519'), s('ecdsa')],
+  };
 });
 
 const pks = (s: Signer[]) => s.map((x) => x.publicKey);
@@ -81,7 +103,12 @@ async function sign(signed: Signed, d: Dialect, signers: Signer[]): Promise<Enve
 }
 
 /** A signature by `signer` written under another key id. */
-async function sigAs(signed: Signed, d: Dialect, signer: Signer, keyid: string): Promise<Envelope['signatures'][number]> {
+async function sigAs(
+  signed: Signed,
+  d: Dialect,
+  signer: Signer,
+  keyid: string,
+): Promise<Envelope['signatures'][number]> {
   return { ...(await signatureFor(signer, canonicalize(signed, d), d)), keyid };
 }
 
@@ -113,7 +140,10 @@ async function buildRepo(d: Dialect, o: RepoOptions = {}): Promise<Repo> {
   o.root?.(root);
   files['1.root.json'] = serialize(await sign(root, d, o.rootSigners ?? k.root.slice(0, 2)));
   files['root.json'] = files['1.root.json'];
-  const custom = d === 'ota' ? { name: 'firmware', version: '1.0.0', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null } : { version: '1.0.0' };
+  const custom =
+    d === 'ota'
+      ? { name: 'firmware', version: '1.0.0', hardwareIds: ['ecu'], targetFormat: 'BINARY', uri: null }
+      : { version: '1.0.0' };
   const targets = buildTargets(d, 1, o.targetsExpires ?? LATER, { 'firmware-1.0.0': targetFor(FIRMWARE, custom) });
   o.targets?.(targets);
   const tEnv = await sign(targets, d, o.targetsSigners ?? [k.targets[0]!]);
@@ -147,7 +177,10 @@ function input(files: Record<string, Buffer>, trusted = '1.root.json'): Reposito
   };
 }
 
-function verify(files: Record<string, Buffer>, opts: { trusted?: string; dialect?: Dialect; at?: Date } = {}): VerifyReport {
+function verify(
+  files: Record<string, Buffer>,
+  opts: { trusted?: string; dialect?: Dialect; at?: Date } = {},
+): VerifyReport {
   return verifyRepository(input(files, opts.trusted), { at: opts.at ?? AT, dialect: opts.dialect });
 }
 
@@ -341,8 +374,12 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
     files['targets.json'] = Buffer.from(JSON.stringify(reordered, null, '\t'));
     // snapshot names the old bytes, so rebuild it (and timestamp) over the new ones.
     const k = keySets[d];
-    files['snapshot.json'] = serialize(await sign(buildSnapshot(d, 1, LATER, files['targets.json'], 1), d, [k.snapshot]));
-    files['timestamp.json'] = serialize(await sign(buildTimestamp(d, 1, LATER, files['snapshot.json'], 1), d, [k.timestamp]));
+    files['snapshot.json'] = serialize(
+      await sign(buildSnapshot(d, 1, LATER, files['targets.json'], 1), d, [k.snapshot]),
+    );
+    files['timestamp.json'] = serialize(
+      await sign(buildTimestamp(d, 1, LATER, files['snapshot.json'], 1), d, [k.timestamp]),
+    );
     expect(verify(files).errors).toEqual([]);
   });
 
@@ -368,7 +405,7 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
     expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json', 'UNKNOWN_KEY @ targets.json']);
   });
 
-  it('signed only by another role\'s key: WRONG_ROLE_KEY and THRESHOLD_UNMET', async () => {
+  it("signed only by another role's key: WRONG_ROLE_KEY and THRESHOLD_UNMET", async () => {
     const { files } = await buildRepo(d, { targetsSigners: [keySets[d].snapshot] });
     expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json', 'WRONG_ROLE_KEY @ targets.json']);
   });
@@ -396,7 +433,12 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
     // The coordinator's and signers' own rule counts distinct keys: not met.
     const root = parseMetadata(files['1.root.json']!, 'root.json', 'root', d);
     const rs = root.signed as RootSigned;
-    const strict = checkThreshold(parseMetadata(files['targets.json']!, 'targets.json', 'targets', d), 'targets', rs.roles.targets!, rs.keys);
+    const strict = checkThreshold(
+      parseMetadata(files['targets.json']!, 'targets.json', 'targets', d),
+      'targets',
+      rs.roles.targets!,
+      rs.keys,
+    );
     expect(strict.met).toBe(false);
     expect(strict.findings.map((f) => `${f.code}:${f.severity}`)).toEqual(['DUPLICATE_KEY_MATERIAL:error']);
   });
@@ -416,25 +458,38 @@ describe.each(DIALECTS)('verifyRepository (%s): signature and threshold rejectio
     expect(where(verify(files))).toEqual(['SIGNATURE_MALFORMED @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
   });
 
-  it.each([0, -1, 1001])('targets threshold %i: THRESHOLD_INVALID on root (tuf: 1001 is valid, and unmet)', async (t) => {
-    const { files } = await buildRepo(d, { root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = t) });
-    // aktualizr refuses thresholds above 1000 (kMaxSignatures); python-tuf and tuf-js set no bound.
-    expect(where(verify(files))).toEqual([d === 'tuf' && t === 1001 ? 'THRESHOLD_UNMET @ targets.json' : 'THRESHOLD_INVALID @ 1.root.json (trusted)']);
-  });
+  it.each([0, -1, 1001])(
+    'targets threshold %i: THRESHOLD_INVALID on root (tuf: 1001 is valid, and unmet)',
+    async (t) => {
+      const { files } = await buildRepo(d, {
+        root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = t),
+      });
+      // aktualizr refuses thresholds above 1000 (kMaxSignatures); python-tuf and tuf-js set no bound.
+      expect(where(verify(files))).toEqual([
+        d === 'tuf' && t === 1001 ? 'THRESHOLD_UNMET @ targets.json' : 'THRESHOLD_INVALID @ 1.root.json (trusted)',
+      ]);
+    },
+  );
 
   it('root threshold 0: THRESHOLD_INVALID, and the root cannot be trusted (THRESHOLD_UNMET)', async () => {
-    const { files } = await buildRepo(d, { root: (s) => ((s.roles as Record<string, { threshold: number }>).root!.threshold = 0) });
+    const { files } = await buildRepo(d, {
+      root: (s) => ((s.roles as Record<string, { threshold: number }>).root!.threshold = 0),
+    });
     expect(codes(verify(files))).toEqual(['THRESHOLD_INVALID', 'THRESHOLD_UNMET']);
   });
 
   it('a role naming a key id absent from keys: ROLE_KEY_MISSING, a warning (every client skips the id)', async () => {
     const missing = 'ab'.repeat(32);
-    const { files } = await buildRepo(d, { root: (s) => (s.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(missing) });
+    const { files } = await buildRepo(d, {
+      root: (s) => (s.roles as Record<string, { keyids: string[] }>).timestamp!.keyids.push(missing),
+    });
     const r = verify(files);
     expect(r.ok).toBe(true);
     expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['ROLE_KEY_MISSING @ 1.root.json (trusted)']);
     // Strictly (a signer's own checks) it stays an error.
-    expect(checkRoot(parseMetadata(files['1.root.json']!, 'root.json', 'root', d)).map((f) => `${f.code}:${f.severity}`)).toEqual(['ROLE_KEY_MISSING:error']);
+    expect(
+      checkRoot(parseMetadata(files['1.root.json']!, 'root.json', 'root', d)).map((f) => `${f.code}:${f.severity}`),
+    ).toEqual(['ROLE_KEY_MISSING:error']);
   });
 
   it('a root without a timestamp role: ROLE_MISSING (ota: timestamp.json then fails its threshold)', async () => {
@@ -569,7 +624,10 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
   });
 
   it('expired snapshot and timestamp: SNAPSHOT_EXPIRED, TIMESTAMP_EXPIRED', async () => {
-    const { files } = await buildRepo(d, { snapshot: (s) => (s.expires = '2030-05-01T00:00:00Z'), timestamp: (s) => (s.expires = '2030-05-31T23:59:59Z') });
+    const { files } = await buildRepo(d, {
+      snapshot: (s) => (s.expires = '2030-05-01T00:00:00Z'),
+      timestamp: (s) => (s.expires = '2030-05-31T23:59:59Z'),
+    });
     expect(where(verify(files))).toEqual(['SNAPSHOT_EXPIRED @ snapshot.json', 'TIMESTAMP_EXPIRED @ timestamp.json']);
   });
 
@@ -580,29 +638,35 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
     expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_SOON @ targets.json']);
   });
 
-  it.each(['2000-13-01T00:00:00Z', '9999-99-99T99:99:99Z'])('an expires that is no date (%s): tuf EXPIRES_FORMAT; ota compared as text, with a warning', async (bad) => {
-    const { files } = await buildRepo(d, { targets: (s) => (s.expires = bad) });
-    const r = verify(files);
-    if (d === 'tuf') {
-      expect(r.ok).toBe(false);
-      expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
-    } else {
-      // aktualizr takes any 20 characters ending in Z and compares them as text with "now".
-      expect(where(r)).toEqual(bad < '2030' ? ['TARGETS_EXPIRED @ targets.json'] : []);
-      expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_FORMAT @ targets.json']);
-    }
-  });
+  it.each(['2000-13-01T00:00:00Z', '9999-99-99T99:99:99Z'])(
+    'an expires that is no date (%s): tuf EXPIRES_FORMAT; ota compared as text, with a warning',
+    async (bad) => {
+      const { files } = await buildRepo(d, { targets: (s) => (s.expires = bad) });
+      const r = verify(files);
+      if (d === 'tuf') {
+        expect(r.ok).toBe(false);
+        expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+      } else {
+        // aktualizr takes any 20 characters ending in Z and compares them as text with "now".
+        expect(where(r)).toEqual(bad < '2030' ? ['TARGETS_EXPIRED @ targets.json'] : []);
+        expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+      }
+    },
+  );
 
-  it.each(['2031-1-2T3:4:5Z', '2031-01-02t03:04:05z'])('an expires python-tuf reads (%s): tuf warns EXPIRES_FORMAT; ota refuses (not 20 characters ending in Z)', async (odd) => {
-    const { files } = await buildRepo(d, { targets: (s) => (s.expires = odd) });
-    const r = verify(files);
-    if (d === 'tuf') {
-      expect(r.errors).toEqual([]);
-      expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_FORMAT @ targets.json']);
-    } else {
-      expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
-    }
-  });
+  it.each(['2031-1-2T3:4:5Z', '2031-01-02t03:04:05z'])(
+    'an expires python-tuf reads (%s): tuf warns EXPIRES_FORMAT; ota refuses (not 20 characters ending in Z)',
+    async (odd) => {
+      const { files } = await buildRepo(d, { targets: (s) => (s.expires = odd) });
+      const r = verify(files);
+      if (d === 'tuf') {
+        expect(r.errors).toEqual([]);
+        expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+      } else {
+        expect(where(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+      }
+    },
+  );
 
   it('expires with milliseconds: EXPIRES_FORMAT', async () => {
     const { files } = await buildRepo(d, { targets: (s) => (s.expires = LATER.toISOString()) });
@@ -610,20 +674,28 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
   });
 
   it('snapshot naming another targets version: META_VERSION_MISMATCH', async () => {
-    const { files } = await buildRepo(d, { snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 2) });
+    const { files } = await buildRepo(d, {
+      snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 2),
+    });
     expect(where(verify(files))).toEqual(['META_VERSION_MISMATCH @ snapshot.json']);
   });
 
   it('snapshot naming another targets length: META_LENGTH_MISMATCH (ota: a warning, aktualizr never checks it)', async () => {
-    const { files } = await buildRepo(d, { snapshot: (s) => ((s.meta as Record<string, { length: number }>)['targets.json']!.length += 1) });
+    const { files } = await buildRepo(d, {
+      snapshot: (s) => ((s.meta as Record<string, { length: number }>)['targets.json']!.length += 1),
+    });
     const r = verify(files);
     expect(where(r)).toEqual(d === 'tuf' ? ['META_LENGTH_MISMATCH @ snapshot.json'] : []);
-    if (d === 'ota') expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['META_LENGTH_MISMATCH @ snapshot.json']);
+    if (d === 'ota')
+      expect(r.warnings.map((w) => `${w.code} @ ${w.file}`)).toEqual(['META_LENGTH_MISMATCH @ snapshot.json']);
   });
 
   it('snapshot naming another targets hash: META_HASH_MISMATCH', async () => {
     const { files } = await buildRepo(d, {
-      snapshot: (s) => ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes.sha256 = '00'.repeat(32)),
+      snapshot: (s) =>
+        ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes.sha256 = '00'.repeat(
+          32,
+        )),
     });
     expect(where(verify(files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
   });
@@ -631,17 +703,25 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
   it('timestamp naming another snapshot version, length and hash: all three META_* codes', async () => {
     const { files } = await buildRepo(d, {
       timestamp: (s) => {
-        const m = (s.meta as Record<string, { version: number; length: number; hashes: Record<string, string> }>)['snapshot.json']!;
+        const m = (s.meta as Record<string, { version: number; length: number; hashes: Record<string, string> }>)[
+          'snapshot.json'
+        ]!;
         m.version = 7;
         m.length = 1;
         m.hashes.sha256 = 'ff'.repeat(32);
       },
     });
-    expect(where(verify(files))).toEqual(['META_HASH_MISMATCH @ timestamp.json', 'META_LENGTH_MISMATCH @ timestamp.json', 'META_VERSION_MISMATCH @ timestamp.json']);
+    expect(where(verify(files))).toEqual([
+      'META_HASH_MISMATCH @ timestamp.json',
+      'META_LENGTH_MISMATCH @ timestamp.json',
+      'META_VERSION_MISMATCH @ timestamp.json',
+    ]);
   });
 
   it('snapshot that does not name targets.json: META_MISSING', async () => {
-    const { files } = await buildRepo(d, { snapshot: (s) => void delete (s.meta as Record<string, unknown>)['targets.json'] });
+    const { files } = await buildRepo(d, {
+      snapshot: (s) => void delete (s.meta as Record<string, unknown>)['targets.json'],
+    });
     expect(where(verify(files))).toEqual(['META_MISSING @ snapshot.json']);
   });
 
@@ -650,7 +730,9 @@ describe.each(DIALECTS)('verifyRepository (%s): expiry and snapshot/timestamp co
     const { files } = await buildRepo(d);
     const other = buildTargets(d, 1, LATER, {});
     files['targets.json'] = serialize(await sign(other, d, [k.targets[1]!]));
-    expect(codes(verify(files))).toEqual(d === 'tuf' ? ['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH'] : ['META_HASH_MISMATCH']);
+    expect(codes(verify(files))).toEqual(
+      d === 'tuf' ? ['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH'] : ['META_HASH_MISMATCH'],
+    );
   });
 });
 
@@ -708,7 +790,9 @@ describe('verifyRepository (tuf): spec_version', () => {
   it('targets spec_version 2.0.0: SPEC_VERSION (tuf-js rejects major != 1 in every role)', async () => {
     const { files } = await buildRepo('tuf', { targets: (s) => (s.spec_version = '2.0.0') });
     // A tuf client refuses this targets file ...
-    expect(() => Metadata.fromJSON(MetadataKind.Targets, JSON.parse(files['targets.json']!.toString()))).toThrow(/specVersion/);
+    expect(() => Metadata.fromJSON(MetadataKind.Targets, JSON.parse(files['targets.json']!.toString()))).toThrow(
+      /specVersion/,
+    );
     // ... so the verifier must not pass it.
     expect(where(verify(files))).toEqual(['SPEC_VERSION @ targets.json']);
   });
@@ -733,7 +817,10 @@ describe('duplicate key material: this verifier vs tuf-js', () => {
     const { files } = await buildRepo(d, {
       root: (s) => {
         (s.keys as Record<string, MetadataKey>)[aliasId] = alias;
-        (s.roles as Record<string, { keyids: string[]; threshold: number }>).targets = { keyids: [t0Id, aliasId], threshold: 2 };
+        (s.roles as Record<string, { keyids: string[]; threshold: number }>).targets = {
+          keyids: [t0Id, aliasId],
+          threshold: 2,
+        };
       },
       targetsSigners: [t0],
       targetsEnv: async (e) => {
@@ -764,7 +851,12 @@ const warned = (r: VerifyReport) => r.warnings.map((w) => `${w.code} @ ${w.file}
 function tufJsAccepts(rootFile: Buffer, file: Buffer, role: 'root' | 'targets' | 'snapshot' | 'timestamp'): boolean {
   try {
     const root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(rootFile.toString()));
-    const kind = { root: MetadataKind.Root, targets: MetadataKind.Targets, snapshot: MetadataKind.Snapshot, timestamp: MetadataKind.Timestamp }[role];
+    const kind = {
+      root: MetadataKind.Root,
+      targets: MetadataKind.Targets,
+      snapshot: MetadataKind.Snapshot,
+      timestamp: MetadataKind.Timestamp,
+    }[role];
     root.verifyDelegate(role, Metadata.fromJSON(kind as MetadataKind.Targets, JSON.parse(file.toString())));
     return true;
   } catch {
@@ -772,139 +864,238 @@ function tufJsAccepts(rootFile: Buffer, file: Buffer, role: 'root' | 'targets' |
   }
 }
 
-describe('the client\'s verdict: ota as OTA Connect writes it and aktualizr reads it', () => {
-  it('director targets of version 0, with ecuIdentifiers and a correlationId, as OTA Connect\'s director serves them: valid', async () => {
-    const k = keySets.ota;
-    const { files } = await buildRepo('ota', {
-      targets: (s) => {
-        s.version = 0;
-        s.custom = { correlationId: 'urn:here-ota:campaign:1' };
-        s.targets = { 'fw-1.0.0': { ...targetFor(FIRMWARE), custom: { ecuIdentifiers: { 'serial-1': { hardwareId: 'ecu' } }, uri: null } } };
-      },
-      snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 0),
-    });
-    const r = verify(files);
-    expect(r.errors).toEqual([]);
-    expect(r.roles.targets!.version).toBe(0);
-    expect(k.targets.length).toBe(2);
-  });
+describe("the client's verdict: ota as OTA Connect writes it and aktualizr reads it", () => {
+  it(
+    "director targets of version 0, with ecuIdentifiers and a correlationId, as OTA Connect's director serves " +
+      'them: valid',
+    async () => {
+      const k = keySets.ota;
+      const { files } = await buildRepo('ota', {
+        targets: (s) => {
+          s.version = 0;
+          s.custom = { correlationId: 'urn:here-ota:campaign:1' };
+          s.targets = {
+            'fw-1.0.0': {
+              ...targetFor(FIRMWARE),
+              custom: { ecuIdentifiers: { 'serial-1': { hardwareId: 'ecu' } }, uri: null },
+            },
+          };
+        },
+        snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 0),
+      });
+      const r = verify(files);
+      expect(r.errors).toEqual([]);
+      expect(r.roles.targets!.version).toBe(0);
+      expect(k.targets.length).toBe(2);
+    },
+  );
 
-  it('signature methods: any case of ed25519 / rsassa-pss(-sha256) is fine; another, or none, fails the whole file (SIGNATURE_METHOD)', async () => {
-    const upper = await buildRepo('ota', { targetsEnv: (e) => void (e.signatures[0]!.method = 'ED25519') });
-    expect(verify(upper.files).errors).toEqual([]);
-    const odd = await buildRepo('ota', {
-      targetsEnv: async (e) => {
-        // An extra signature by a key root does not know: aktualizr still refuses its method.
-        e.signatures.push({ keyid: 'cd'.repeat(32), method: 'rsa-pss', sig: e.signatures[0]!.sig });
-      },
-    });
-    expect(where(verify(odd.files))).toEqual(['SIGNATURE_METHOD @ targets.json']);
-    const none = await buildRepo('ota', { targetsEnv: (e) => void delete e.signatures[0]!.method });
-    expect(codes(verify(none.files))).toEqual(['SIGNATURE_METHOD', 'THRESHOLD_UNMET']);
-  });
+  it(
+    'signature methods: any case of ed25519 / rsassa-pss(-sha256) is fine; another, or none, fails the whole ' +
+      'file (SIGNATURE_METHOD)',
+    async () => {
+      const upper = await buildRepo('ota', { targetsEnv: (e) => void (e.signatures[0]!.method = 'ED25519') });
+      expect(verify(upper.files).errors).toEqual([]);
+      const odd = await buildRepo('ota', {
+        targetsEnv: async (e) => {
+          // An extra signature by a key root does not know: aktualizr still refuses its method.
+          e.signatures.push({ keyid: 'cd'.repeat(32), method: 'rsa-pss', sig: e.signatures[0]!.sig });
+        },
+      });
+      expect(where(verify(odd.files))).toEqual(['SIGNATURE_METHOD @ targets.json']);
+      const none = await buildRepo('ota', { targetsEnv: (e) => void delete e.signatures[0]!.method });
+      expect(codes(verify(none.files))).toEqual(['SIGNATURE_METHOD', 'THRESHOLD_UNMET']);
+    },
+  );
 
-  it('key types: ECDSA in root makes aktualizr refuse it (OTA_KEY_UNSUPPORTED); an RSA-1024 key it cannot use only never counts (a warning)', async () => {
-    const ec = generateKeyPair('ecdsa').publicKey;
-    const ecdsa = await buildRepo('ota', { root: (s) => ((s.keys as Record<string, unknown>)['ee'.repeat(32)] = { keytype: 'ECDSA', keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() } }) });
-    expect(where(verify(ecdsa.files))).toEqual(['OTA_KEY_UNSUPPORTED @ 1.root.json (trusted)']);
-    const small = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const rsa1024 = await buildRepo('ota', { root: (s) => ((s.keys as Record<string, unknown>)['aa'.repeat(32)] = { keytype: 'RSA', keyval: { public: small } }) });
-    const r = verify(rsa1024.files);
-    expect(r.errors).toEqual([]);
-    expect(warned(r)).toEqual(['KEY_UNSUPPORTED @ 1.root.json (trusted)']);
-  });
+  it(
+    'key types: ECDSA in root makes aktualizr refuse it (OTA_KEY_UNSUPPORTED); an RSA-1024 key it cannot use ' +
+      'only never counts (a warning)',
+    async () => {
+      const ec = generateKeyPair('ecdsa').publicKey;
+      const ecdsa = await buildRepo('ota', {
+        root: (s) =>
+          ((s.keys as Record<string, unknown>)['ee'.repeat(32)] = {
+            keytype: 'ECDSA',
+            keyval: { public: ec.keyObject.export({ type: 'spki', format: 'pem' }).toString() },
+          }),
+      });
+      expect(where(verify(ecdsa.files))).toEqual(['OTA_KEY_UNSUPPORTED @ 1.root.json (trusted)']);
+      const small = crypto
+        .generateKeyPairSync('rsa', { modulusLength: 1024 })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString();
+      const rsa1024 = await buildRepo('ota', {
+        root: (s) =>
+          ((s.keys as Record<string, unknown>)['aa'.repeat(32)] = { keytype: 'RSA', keyval: { public: small } }),
+      });
+      const r = verify(rsa1024.files);
+      expect(r.errors).toEqual([]);
+      expect(warned(r)).toEqual(['KEY_UNSUPPORTED @ 1.root.json (trusted)']);
+    },
+  );
 
-  it('snapshot and timestamp hashes are of the canonical form (pretty-printed files verify); raw-byte hashes of a pretty file do not', async () => {
-    const { files } = await buildRepo('ota'); // serialize() pretty-prints; buildSnapshot hashes the canonical form in ota
-    expect(files['targets.json']!.toString()).toContain('\n  ');
-    expect(verify(files).errors).toEqual([]);
-    const raw = await buildRepo('ota', { snapshot: (s) => ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes = { sha256: crypto.createHash('sha256').update(files['targets.json']!).digest('hex') }) });
-    expect(where(verify(raw.files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
-  });
+  it(
+    'snapshot and timestamp hashes are of the canonical form (pretty-printed files verify); raw-byte hashes of a ' +
+      'pretty file do not',
+    async () => {
+      // serialize() pretty-prints; buildSnapshot hashes the canonical form in ota
+      const { files } = await buildRepo('ota');
+      expect(files['targets.json']!.toString()).toContain('\n  ');
+      expect(verify(files).errors).toEqual([]);
+      const raw = await buildRepo('ota', {
+        snapshot: (s) =>
+          ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes = {
+            sha256: crypto.createHash('sha256').update(files['targets.json']!).digest('hex'),
+          }),
+      });
+      expect(where(verify(raw.files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
+    },
+  );
 
-  it('timestamp: the snapshot length is a download bound (larger: a warning; smaller than the file: an error), and a length and a sha256/sha512 hash are required (META_INCOMPLETE)', async () => {
-    const bigger = await buildRepo('ota', { timestamp: (s) => ((s.meta as Record<string, { length: number }>)['snapshot.json']!.length += 100) });
-    expect(verify(bigger.files).errors).toEqual([]);
-    expect(warned(verify(bigger.files))).toEqual(['META_LENGTH_MISMATCH @ timestamp.json']);
-    const smaller = await buildRepo('ota', { timestamp: (s) => ((s.meta as Record<string, { length: number }>)['snapshot.json']!.length -= 1) });
-    expect(where(verify(smaller.files))).toEqual(['META_LENGTH_MISMATCH @ timestamp.json']);
-    const bare = await buildRepo('ota', { timestamp: (s) => ((s.meta as Record<string, unknown>)['snapshot.json'] = { version: 1 }) });
-    expect(where(verify(bare.files))).toEqual(['META_INCOMPLETE @ timestamp.json']);
-    // A tuf timestamp may name the version alone.
-    const tufBare = await buildRepo('tuf', { timestamp: (s) => ((s.meta as Record<string, unknown>)['snapshot.json'] = { version: 1 }) });
-    expect(verify(tufBare.files).errors).toEqual([]);
-  });
+  it(
+    'timestamp: the snapshot length is a download bound (larger: a warning; smaller than the file: an error), ' +
+      'and a length and a sha256/sha512 hash are required (META_INCOMPLETE)',
+    async () => {
+      const bigger = await buildRepo('ota', {
+        timestamp: (s) => ((s.meta as Record<string, { length: number }>)['snapshot.json']!.length += 100),
+      });
+      expect(verify(bigger.files).errors).toEqual([]);
+      expect(warned(verify(bigger.files))).toEqual(['META_LENGTH_MISMATCH @ timestamp.json']);
+      const smaller = await buildRepo('ota', {
+        timestamp: (s) => ((s.meta as Record<string, { length: number }>)['snapshot.json']!.length -= 1),
+      });
+      expect(where(verify(smaller.files))).toEqual(['META_LENGTH_MISMATCH @ timestamp.json']);
+      const bare = await buildRepo('ota', {
+        timestamp: (s) => ((s.meta as Record<string, unknown>)['snapshot.json'] = { version: 1 }),
+      });
+      expect(where(verify(bare.files))).toEqual(['META_INCOMPLETE @ timestamp.json']);
+      // A tuf timestamp may name the version alone.
+      const tufBare = await buildRepo('tuf', {
+        timestamp: (s) => ((s.meta as Record<string, unknown>)['snapshot.json'] = { version: 1 }),
+      });
+      expect(verify(tufBare.files).errors).toEqual([]);
+    },
+  );
 
-  it('non-ASCII content: signed over the bytes aktualizr computes (\\uXXXX) it verifies, with OTA_NON_ASCII; signed over UTF-8 it does not', async () => {
-    const k = keySets.ota;
-    const name = { targets: (s: Signed) => void ((s.targets as Record<string, { custom: Record<string, unknown> }>)['firmware-1.0.0']!.custom.name = 'fïrmware') };
-    const utf8 = await buildRepo('ota', name);
-    const r = verify(utf8.files);
-    expect(where(r)).toEqual(['SIGNATURE_INVALID @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
-    expect(r.errors[0]!.message).toContain('aktualizr escapes non-ASCII');
-    const escaped = await buildRepo('ota', {
-      ...name,
-      targetsEnv: async (e) => {
-        const jsoncpp = Buffer.from(canonicalize(e.signed, 'ota').toString('utf8').replace('ï', '\\u00ef'), 'latin1');
-        e.signatures[0]!.sig = (await k.targets[0]!.sign(jsoncpp)).toString('base64');
-      },
-    });
-    const ok = verify(escaped.files);
-    expect(ok.errors).toEqual([]);
-    expect(warned(ok)).toContain('OTA_NON_ASCII @ targets.json');
-  });
+  it(
+    'non-ASCII content: signed over the bytes aktualizr computes (\\uXXXX) it verifies, with OTA_NON_ASCII; ' +
+      'signed over UTF-8 it does not',
+    async () => {
+      const k = keySets.ota;
+      const name = {
+        targets: (s: Signed) =>
+          void ((s.targets as Record<string, { custom: Record<string, unknown> }>)['firmware-1.0.0']!.custom.name =
+            'fïrmware'),
+      };
+      const utf8 = await buildRepo('ota', name);
+      const r = verify(utf8.files);
+      expect(where(r)).toEqual(['SIGNATURE_INVALID @ targets.json', 'THRESHOLD_UNMET @ targets.json']);
+      expect(r.errors[0]!.message).toContain('aktualizr escapes non-ASCII');
+      const escaped = await buildRepo('ota', {
+        ...name,
+        targetsEnv: async (e) => {
+          const jsoncpp = Buffer.from(canonicalize(e.signed, 'ota').toString('utf8').replace('ï', '\\u00ef'), 'latin1');
+          e.signatures[0]!.sig = (await k.targets[0]!.sign(jsoncpp)).toString('base64');
+        },
+      });
+      const ok = verify(escaped.files);
+      expect(ok.errors).toEqual([]);
+      expect(warned(ok)).toContain('OTA_NON_ASCII @ targets.json');
+    },
+  );
 
-  it('an RSA-PSS signature with salt 20: aktualizr accepts it (valid, OTA_PSS_SALT warns that the OTA Connect servers would not)', async () => {
-    const { files } = await buildRepo('ota');
-    const rsaKey = generateKeyPair('rsa');
-    const salt20: Signer = { publicKey: rsaKey.publicKey, sign: async (b) => crypto.sign('sha256', b, { key: rsaKey.privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }) };
-    const root = rootSigned('ota', 1, roles(keySets.ota, { root: { keys: [salt20], threshold: 1 } }));
-    const rootFile = serialize(await sign(root, 'ota', [salt20]));
-    const r = verify({ ...files, '1.root.json': rootFile, 'root.json': rootFile });
-    expect(r.errors).toEqual([]);
-    expect(warned(r)).toEqual(['OTA_PSS_SALT @ 1.root.json (trusted)']);
-  });
+  it(
+    'an RSA-PSS signature with salt 20: aktualizr accepts it (valid, OTA_PSS_SALT warns that the OTA Connect ' +
+      'servers would not)',
+    async () => {
+      const { files } = await buildRepo('ota');
+      const rsaKey = generateKeyPair('rsa');
+      const salt20: Signer = {
+        publicKey: rsaKey.publicKey,
+        sign: async (b) =>
+          crypto.sign('sha256', b, {
+            key: rsaKey.privateKey,
+            padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: 20,
+          }),
+      };
+      const root = rootSigned('ota', 1, roles(keySets.ota, { root: { keys: [salt20], threshold: 1 } }));
+      const rootFile = serialize(await sign(root, 'ota', [salt20]));
+      const r = verify({ ...files, '1.root.json': rootFile, 'root.json': rootFile });
+      expect(r.errors).toEqual([]);
+      expect(warned(r)).toEqual(['OTA_PSS_SALT @ 1.root.json (trusted)']);
+    },
+  );
 
   it('a snapshot listing a stale root.json (ota-tuf lists it): SNAPSHOT_LISTS_ROOT, never an error', async () => {
-    const { files } = await buildRepo('ota', { snapshot: (s) => ((s.meta as Record<string, unknown>)['root.json'] = { version: 7, length: 1, hashes: { sha256: '00'.repeat(32) } }) });
+    const { files } = await buildRepo('ota', {
+      snapshot: (s) =>
+        ((s.meta as Record<string, unknown>)['root.json'] = {
+          version: 7,
+          length: 1,
+          hashes: { sha256: '00'.repeat(32) },
+        }),
+    });
     const r = verify(files);
     expect(r.errors).toEqual([]);
     expect(warned(r)).toEqual(['SNAPSHOT_LISTS_ROOT @ snapshot.json']);
   });
 });
 
-describe('the client\'s verdict: tuf as python-tuf and tuf-js read it', () => {
+describe("the client's verdict: tuf as python-tuf and tuf-js read it", () => {
   it('a role naming a key id absent from keys: tuf-js skips it as we do (a warning)', async () => {
-    const { files } = await buildRepo('tuf', { root: (s) => (s.roles as Record<string, { keyids: string[] }>).targets!.keyids.push('ab'.repeat(32)) });
+    const { files } = await buildRepo('tuf', {
+      root: (s) => (s.roles as Record<string, { keyids: string[] }>).targets!.keyids.push('ab'.repeat(32)),
+    });
     expect(tufJsAccepts(files['1.root.json']!, files['targets.json']!, 'targets')).toBe(true);
     expect(verify(files).ok).toBe(true);
   });
 
   it('a threshold above 1000: tuf-js and python-tuf set no bound, so it is only unmet', async () => {
-    const { files } = await buildRepo('tuf', { root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = 1001) });
+    const { files } = await buildRepo('tuf', {
+      root: (s) => ((s.roles as Record<string, { threshold: number }>).targets!.threshold = 1001),
+    });
     expect(tufJsAccepts(files['1.root.json']!, files['1.root.json']!, 'root')).toBe(true);
     expect(tufJsAccepts(files['1.root.json']!, files['targets.json']!, 'targets')).toBe(false);
     expect(where(verify(files))).toEqual(['THRESHOLD_UNMET @ targets.json']);
   });
 
   it('refused where python-tuf refuses, even when tuf-js would take it: version 0, an empty hashes, a fifth role', async () => {
-    const v0 = await buildRepo('tuf', { targets: (s) => (s.version = 0), snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 0) });
+    const v0 = await buildRepo('tuf', {
+      targets: (s) => (s.version = 0),
+      snapshot: (s) => ((s.meta as Record<string, { version: number }>)['targets.json']!.version = 0),
+    });
     expect(tufJsAccepts(v0.files['1.root.json']!, v0.files['targets.json']!, 'targets')).toBe(true);
     expect(codes(verify(v0.files))).toEqual(['SCHEMA_INVALID']);
     expect(verify(v0.files).errors[0]!.message).toContain('python-tuf');
-    const empty = await buildRepo('tuf', { targets: (s) => ((s.targets as Record<string, { hashes: object }>)['firmware-1.0.0']!.hashes = {}) });
+    const empty = await buildRepo('tuf', {
+      targets: (s) => ((s.targets as Record<string, { hashes: object }>)['firmware-1.0.0']!.hashes = {}),
+    });
     expect(tufJsAccepts(empty.files['1.root.json']!, empty.files['targets.json']!, 'targets')).toBe(true);
     expect(where(verify(empty.files))).toEqual(['SCHEMA_INVALID @ targets.json']);
-    const fifth = await buildRepo('tuf', { root: (s) => ((s.roles as Record<string, unknown>).mirrors = { keyids: [], threshold: 1 }) });
+    const fifth = await buildRepo('tuf', {
+      root: (s) => ((s.roles as Record<string, unknown>).mirrors = { keyids: [], threshold: 1 }),
+    });
     expect(tufJsAccepts(fifth.files['1.root.json']!, fifth.files['1.root.json']!, 'root')).toBe(true);
     expect(where(verify(fifth.files))).toEqual(['ROLE_UNKNOWN @ 1.root.json (trusted)']);
   });
 
   it('refused where both refuse: a key id listed twice in a role, a key without scheme, no consistent_snapshot', async () => {
-    const twice = await buildRepo('tuf', { root: (s) => { const t = (s.roles as Record<string, { keyids: string[] }>).targets!; t.keyids.push(t.keyids[0]!); } });
+    const twice = await buildRepo('tuf', {
+      root: (s) => {
+        const t = (s.roles as Record<string, { keyids: string[] }>).targets!;
+        t.keyids.push(t.keyids[0]!);
+      },
+    });
     expect(tufJsAccepts(twice.files['1.root.json']!, twice.files['1.root.json']!, 'root')).toBe(false);
     expect(where(verify(twice.files))).toEqual(['ROLE_KEY_DUPLICATE @ 1.root.json (trusted)']);
-    const noScheme = await buildRepo('tuf', { root: (s) => { const keys = s.keys as Record<string, { scheme?: string }>; delete keys[Object.keys(keys)[0]!]!.scheme; } });
+    const noScheme = await buildRepo('tuf', {
+      root: (s) => {
+        const keys = s.keys as Record<string, { scheme?: string }>;
+        delete keys[Object.keys(keys)[0]!]!.scheme;
+      },
+    });
     expect(tufJsAccepts(noScheme.files['1.root.json']!, noScheme.files['1.root.json']!, 'root')).toBe(false);
     expect(codes(verify(noScheme.files))).toContain('KEY_UNSUPPORTED');
     const noCs = await buildRepo('tuf', { root: (s) => void delete s.consistent_snapshot });
@@ -912,19 +1103,36 @@ describe('the client\'s verdict: tuf as python-tuf and tuf-js read it', () => {
     expect(where(verify(noCs.files))).toEqual(['SCHEMA_INVALID @ 1.root.json (trusted)']);
   });
 
-  it('snapshot hashes: an algorithm a client cannot compute, or uppercase hex, fails as it fails in python-tuf and tuf-js', async () => {
-    const blake = await buildRepo('tuf', { snapshot: (s) => ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes['blake2b-256'] = '00'.repeat(32)) });
-    expect(where(verify(blake.files))).toEqual(['META_HASH_UNSUPPORTED @ snapshot.json']);
-    const upper = await buildRepo('tuf', { snapshot: (s) => { const h = (s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes; h.sha256 = h.sha256!.toUpperCase(); } });
-    expect(where(verify(upper.files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
-  });
+  it(
+    'snapshot hashes: an algorithm a client cannot compute, or uppercase hex, fails as it fails in python-tuf ' +
+      'and tuf-js',
+    async () => {
+      const blake = await buildRepo('tuf', {
+        snapshot: (s) =>
+          ((s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes['blake2b-256'] =
+            '00'.repeat(32)),
+      });
+      expect(where(verify(blake.files))).toEqual(['META_HASH_UNSUPPORTED @ snapshot.json']);
+      const upper = await buildRepo('tuf', {
+        snapshot: (s) => {
+          const h = (s.meta as Record<string, { hashes: Record<string, string> }>)['targets.json']!.hashes;
+          h.sha256 = h.sha256!.toUpperCase();
+        },
+      });
+      expect(where(verify(upper.files))).toEqual(['META_HASH_MISMATCH @ snapshot.json']);
+    },
+  );
 
-  it('expires as python-tuf\'s strptime reads it: one-digit fields and lowercase t/z pass with a warning; tuf-js never refuses a date', async () => {
-    const odd = await buildRepo('tuf', { targets: (s) => (s.expires = '2031-1-2t3:4:5z') });
-    expect(tufJsAccepts(odd.files['1.root.json']!, odd.files['targets.json']!, 'targets')).toBe(true);
-    const r = verify(odd.files);
-    expect(r.errors).toEqual([]);
-    expect(warned(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
-    expect(r.warnings[0]!.message).toContain('2031-01-02T03:04:05Z');
-  });
+  it(
+    "expires as python-tuf's strptime reads it: one-digit fields and lowercase t/z pass with a warning; tuf-js " +
+      'never refuses a date',
+    async () => {
+      const odd = await buildRepo('tuf', { targets: (s) => (s.expires = '2031-1-2t3:4:5z') });
+      expect(tufJsAccepts(odd.files['1.root.json']!, odd.files['targets.json']!, 'targets')).toBe(true);
+      const r = verify(odd.files);
+      expect(r.errors).toEqual([]);
+      expect(warned(r)).toEqual(['EXPIRES_FORMAT @ targets.json']);
+      expect(r.warnings[0]!.message).toContain('2031-01-02T03:04:05Z');
+    },
+  );
 });

@@ -146,7 +146,11 @@ interface Ca {
 async function fleetRoot(alg: CertKeyAlgorithm, name = `fleet-${alg}`): Promise<Ca> {
   const key = newKey(alg);
   const signer = localSigner(key);
-  const issued = await issueWith(signer, 'fleet-root', { subjectPublicKey: signer.publicKey, fleetName: name, issuer: 'self' });
+  const issued = await issueWith(signer, 'fleet-root', {
+    subjectPublicKey: signer.publicKey,
+    fleetName: name,
+    issuer: 'self',
+  });
   return { key, signer, issued };
 }
 
@@ -218,7 +222,9 @@ describe('the extensions OTA Connect requires, as openssl x509 -text shows them'
       const t = text(root.issued.certificate);
       expect(t).toMatch(/Subject: CN = ACME Fleet\n/);
       expect(t).toMatch(/Issuer: CN = ACME Fleet\n/);
-      expect(t).toContain(alg === 'ed25519' ? 'Signature Algorithm: ED25519' : 'Signature Algorithm: ecdsa-with-SHA256');
+      expect(t).toContain(
+        alg === 'ed25519' ? 'Signature Algorithm: ED25519' : 'Signature Algorithm: ecdsa-with-SHA256',
+      );
       const ext = opensslExtensions(t);
       expect(ext.get('X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:TRUE' });
       expect(ext.get('X509v3 Key Usage')).toEqual({ critical: true, value: 'Certificate Sign, CRL Sign' });
@@ -272,7 +278,10 @@ describe('refusals before a round opens', () => {
       const der = Buffer.from(csr.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
       expect(checkCsr('device', der).commonNames).toEqual(['dev-flip']);
       der[der.length - 1]! ^= 0x01; // the signature BIT STRING ends the request
-      const judged = spawnSync('openssl', ['req', '-inform', 'DER', '-verify', '-noout'], { input: der, encoding: 'utf8' });
+      const judged = spawnSync('openssl', ['req', '-inform', 'DER', '-verify', '-noout'], {
+        input: der,
+        encoding: 'utf8',
+      });
       expect(judged.stdout + judged.stderr).toContain('verify failure'); // openssl 3.0 exits 0 here
       await expectCode(() => checkCsr('device', der), 'CSR_SIGNATURE');
       await expectCode(prepareCertificate('device', { csr: der, issuer: issuerOf(root) }), 'CSR_SIGNATURE');
@@ -296,22 +305,67 @@ describe('refusals before a round opens', () => {
     expect(checkCsr('intermediate-ca', caCsr).requestsCa).toBe(true);
     // Requested extensions are never copied: the device profile decides them.
     const plain = opensslCsr(key, '/CN=dev-with-san', ['subjectAltName=DNS:evil.example', 'basicConstraints=CA:FALSE']);
-    const dev = await issueWith(inter.signer, 'device', { csr: plain, issuer: issuerOf(inter), notAfter: new Date(Date.now() + 30 * DAY) });
+    const dev = await issueWith(inter.signer, 'device', {
+      csr: plain,
+      issuer: issuerOf(inter),
+      notAfter: new Date(Date.now() + 30 * DAY),
+    });
     expect(text(dev.certificate)).not.toContain('evil.example');
   });
 
   it('a validity beyond the profile limit: VALIDITY_TOO_LONG', async () => {
     const now = new Date();
     const devCsr = opensslCsr(newKey('ed25519'), '/CN=dev-long');
-    await expectCode(prepareCertificate('device', { csr: devCsr, issuer: issuerOf(root), notBefore: now, notAfter: new Date(now.getTime() + 400 * DAY) }), 'VALIDITY_TOO_LONG');
+    await expectCode(
+      prepareCertificate('device', {
+        csr: devCsr,
+        issuer: issuerOf(root),
+        notBefore: now,
+        notAfter: new Date(now.getTime() + 400 * DAY),
+      }),
+      'VALIDITY_TOO_LONG',
+    );
     const caCsr = opensslCsr(newKey('ed25519'), '/CN=inter-long');
-    await expectCode(prepareCertificate('intermediate-ca', { csr: caCsr, issuer: issuerOf(root), notBefore: now, notAfter: new Date(now.getTime() + 6 * 365 * DAY) }), 'VALIDITY_TOO_LONG');
+    await expectCode(
+      prepareCertificate('intermediate-ca', {
+        csr: caCsr,
+        issuer: issuerOf(root),
+        notBefore: now,
+        notAfter: new Date(now.getTime() + 6 * 365 * DAY),
+      }),
+      'VALIDITY_TOO_LONG',
+    );
     const key = generateKeyPair('ecdsa').publicKey;
-    await expectCode(prepareCertificate('fleet-root', { subjectPublicKey: key, fleetName: 'f', issuer: 'self', notBefore: now, notAfter: new Date(now.getTime() + 11 * 365 * DAY) }), 'VALIDITY_TOO_LONG');
+    await expectCode(
+      prepareCertificate('fleet-root', {
+        subjectPublicKey: key,
+        fleetName: 'f',
+        issuer: 'self',
+        notBefore: now,
+        notAfter: new Date(now.getTime() + 11 * 365 * DAY),
+      }),
+      'VALIDITY_TOO_LONG',
+    );
     // A year (with a leap day) is allowed for a device; a certificate may not outlive its issuer.
-    await prepareCertificate('device', { csr: devCsr, issuer: issuerOf(root), notBefore: now, notAfter: new Date(now.getTime() + 366 * DAY) });
-    await expectCode(prepareCertificate('device', { csr: devCsr, issuer: issuerOf(inter), notBefore: now, notAfter: new Date(now.getTime() + 366 * DAY) }), 'VALIDITY_BEYOND_ISSUER');
-    await expectCode(prepareCertificate('device', { csr: devCsr, issuer: issuerOf(root), notBefore: now, notAfter: now }), 'VALIDITY_INVALID');
+    await prepareCertificate('device', {
+      csr: devCsr,
+      issuer: issuerOf(root),
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 366 * DAY),
+    });
+    await expectCode(
+      prepareCertificate('device', {
+        csr: devCsr,
+        issuer: issuerOf(inter),
+        notBefore: now,
+        notAfter: new Date(now.getTime() + 366 * DAY),
+      }),
+      'VALIDITY_BEYOND_ISSUER',
+    );
+    await expectCode(
+      prepareCertificate('device', { csr: devCsr, issuer: issuerOf(root), notBefore: now, notAfter: now }),
+      'VALIDITY_INVALID',
+    );
   });
 
   it('unsupported keys (RSA-1024, RSA-2048, P-384), in a CSR or as the fleet root key: KEY_UNSUPPORTED', async () => {
@@ -319,7 +373,14 @@ describe('refusals before a round opens', () => {
       const key = newKey(kind);
       const csr = opensslCsr(key, `/CN=dev-${kind}`);
       await expectCode(prepareCertificate('device', { csr, issuer: issuerOf(root) }), 'KEY_UNSUPPORTED');
-      await expectCode(prepareCertificate('fleet-root', { subjectPublicKey: crypto.createPublicKey(key), fleetName: 'f', issuer: 'self' }), 'KEY_UNSUPPORTED');
+      await expectCode(
+        prepareCertificate('fleet-root', {
+          subjectPublicKey: crypto.createPublicKey(key),
+          fleetName: 'f',
+          issuer: 'self',
+        }),
+        'KEY_UNSUPPORTED',
+      );
     }
   });
 
@@ -328,30 +389,61 @@ describe('refusals before a round opens', () => {
     const b = await fleetRoot('ed25519', 'Other Fleet');
     const csr = opensslCsr(newKey('ed25519'), '/CN=dev-twin');
     // A TBS made under B (issuer name and authority key id B's, chain [B]) but said to be A's key.
-    const underB = await prepareCertificate('device', { csr, issuer: { certificate: b.issued.certificate, chain: b.issued.chain } });
-    const lie = { ...underB, issuerSpki: a.signer.publicKey.spki.toString('base64'), issuerFingerprint: a.signer.publicKey.fingerprint };
+    const underB = await prepareCertificate('device', {
+      csr,
+      issuer: { certificate: b.issued.certificate, chain: b.issued.chain },
+    });
+    const lie = {
+      ...underB,
+      issuerSpki: a.signer.publicKey.spki.toString('base64'),
+      issuerFingerprint: a.signer.publicKey.fingerprint,
+    };
     await expectCode(assembleCertificate(lie, await a.signer.sign(tbsBytes(lie))), 'CERT_ASSEMBLY');
     // The honest one assembles.
-    const honest = await prepareCertificate('device', { csr, issuer: { certificate: a.issued.certificate, chain: a.issued.chain } });
-    expect((await assembleCertificate(honest, await a.signer.sign(tbsBytes(honest)))).chain).toEqual([a.issued.certificate]);
+    const honest = await prepareCertificate('device', {
+      csr,
+      issuer: { certificate: a.issued.certificate, chain: a.issued.chain },
+    });
+    expect((await assembleCertificate(honest, await a.signer.sign(tbsBytes(honest)))).chain).toEqual([
+      a.issued.certificate,
+    ]);
   });
 
   it('other refusals: garbage, CN mismatch, non-CA issuer, pathlen 0, wrong signer, bad serial', async () => {
     await expectCode(() => checkCsr('device', 'not a CSR'), 'CSR_INVALID');
     await expectCode(() => checkCsr('device', Buffer.alloc(20_000, 0x30)), 'CSR_INVALID');
     const csr = opensslCsr(newKey('ed25519'), '/CN=dev-42');
-    await expectCode(prepareCertificate('device', { csr, deviceId: 'dev-43', issuer: issuerOf(root) }), 'SUBJECT_MISMATCH');
-    await expectCode(prepareCertificate('device', { csr: opensslCsr(newKey('ed25519'), '/O=no cn'), issuer: issuerOf(root) }), 'SUBJECT_INVALID');
+    await expectCode(
+      prepareCertificate('device', { csr, deviceId: 'dev-43', issuer: issuerOf(root) }),
+      'SUBJECT_MISMATCH',
+    );
+    await expectCode(
+      prepareCertificate('device', { csr: opensslCsr(newKey('ed25519'), '/O=no cn'), issuer: issuerOf(root) }),
+      'SUBJECT_INVALID',
+    );
     // The CN may come from the request instead, when the CSR has none.
-    const named = await prepareCertificate('device', { csr: opensslCsr(newKey('ed25519'), '/O=no cn'), deviceId: 'dev-44', issuer: issuerOf(root) });
+    const named = await prepareCertificate('device', {
+      csr: opensslCsr(newKey('ed25519'), '/O=no cn'),
+      deviceId: 'dev-44',
+      issuer: issuerOf(root),
+    });
     expect(reviewTbs(named.tbs).subject).toBe('CN=dev-44');
 
     const dev = await device(root, 'ed25519', 'dev-leaf');
     await expectCode(prepareCertificate('device', { csr, issuer: { certificate: dev.certificate } }), 'ISSUER_NOT_CA');
     const caCsr = opensslCsr(newKey('ed25519'), '/CN=sub-ca');
     await expectCode(prepareCertificate('intermediate-ca', { csr: caCsr, issuer: issuerOf(inter) }), 'ISSUER_NOT_CA');
-    await expectCode(prepareCertificate('device', { csr, issuer: { certificate: inter.issued.certificate, chain: [dev.certificate] } }), 'ISSUER_INVALID');
-    await expectCode(prepareCertificate('device', { csr, issuer: issuerOf(root), issuerAlgorithm: 'ecdsa-p256' }), 'ISSUER_KEY_MISMATCH');
+    await expectCode(
+      prepareCertificate('device', {
+        csr,
+        issuer: { certificate: inter.issued.certificate, chain: [dev.certificate] },
+      }),
+      'ISSUER_INVALID',
+    );
+    await expectCode(
+      prepareCertificate('device', { csr, issuer: issuerOf(root), issuerAlgorithm: 'ecdsa-p256' }),
+      'ISSUER_KEY_MISMATCH',
+    );
     await expectCode(issueWith(inter.signer, 'device', { csr, issuer: issuerOf(root) }), 'ISSUER_KEY_MISMATCH');
     await expectCode(prepareCertificate('fleet-root', { csr, issuer: 'self' }), 'REQUEST_INVALID');
     await expectCode(prepareCertificate('device', { csr, issuer: 'self' }), 'REQUEST_INVALID');
@@ -369,11 +461,20 @@ describe('refusals before a round opens', () => {
       const bad = Buffer.from(sig);
       bad[bad.length - 2]! ^= 0x01;
       await expectCode(assembleCertificate(prepared, bad), 'CERT_SIGNATURE');
-      await expectCode(assembleCertificate(prepared, await localSigner(newKey(ca.signer.publicKey.algorithm as CertKeyAlgorithm)).sign(tbsBytes(prepared))), 'CERT_SIGNATURE');
+      await expectCode(
+        assembleCertificate(
+          prepared,
+          await localSigner(newKey(ca.signer.publicKey.algorithm as CertKeyAlgorithm)).sign(tbsBytes(prepared)),
+        ),
+        'CERT_SIGNATURE',
+      );
       const altered = Buffer.from(prepared.tbs, 'base64');
       altered[altered.length - 1]! ^= 0x01;
       await expectCode(assembleCertificate({ ...prepared, tbs: altered.toString('base64') }, sig), 'TBS_INVALID');
-      await expectCode(assembleCertificate({ ...prepared, tbs: altered.toString('base64'), tbsSha256: sha256hex(altered) }, sig), 'CERT_SIGNATURE');
+      await expectCode(
+        assembleCertificate({ ...prepared, tbs: altered.toString('base64'), tbsSha256: sha256hex(altered) }, sig),
+        'CERT_SIGNATURE',
+      );
       await expect(assembleCertificate(prepared, sig)).resolves.toMatchObject({ tbsSha256: prepared.tbsSha256 });
     }
   });
@@ -402,7 +503,19 @@ describe('the review summary, from the TBS bytes alone', () => {
     expect(reviewTbs(tbs)).toEqual(review);
 
     const file = write('review.pem', issued.certificate);
-    const fields = openssl(['x509', '-noout', '-serial', '-startdate', '-enddate', '-subject', '-issuer', '-nameopt', 'RFC2253', '-in', file]);
+    const fields = openssl([
+      'x509',
+      '-noout',
+      '-serial',
+      '-startdate',
+      '-enddate',
+      '-subject',
+      '-issuer',
+      '-nameopt',
+      'RFC2253',
+      '-in',
+      file,
+    ]);
     const field = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(fields)![1]!;
     expect(review.serial).toBe(field('serial').toLowerCase());
     expect(review.subject).toBe(field('subject'));
@@ -418,14 +531,19 @@ describe('the review summary, from the TBS bytes alone', () => {
     expect(review.ca).toBe(false);
 
     // Public-key fingerprint: sha256 of the SPKI openssl extracts.
-    const spki = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'DER'], { input: openssl(['x509', '-noout', '-pubkey', '-in', file]) });
+    const spki = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'DER'], {
+      input: openssl(['x509', '-noout', '-pubkey', '-in', file]),
+    });
     expect(review.publicKey).toEqual({ algorithm: 'ecdsa-p256', fingerprint: sha256hex(spki) });
-    expect(review.publicKey.fingerprint).toBe(publicKeyFrom(new crypto.X509Certificate(issued.certificate).publicKey).fingerprint);
+    expect(review.publicKey.fingerprint).toBe(
+      publicKeyFrom(new crypto.X509Certificate(issued.certificate).publicKey).fingerprint,
+    );
 
     // Every extension, named, with criticality and the value openssl prints.
     const ext = opensslExtensions(text(issued.certificate));
     expect(review.extensions.map((e) => OPENSSL_NAMES[e.name]).sort()).toEqual([...ext.keys()].sort());
-    for (const e of review.extensions) expect({ critical: e.critical, value: e.value }).toEqual(ext.get(OPENSSL_NAMES[e.name]!));
+    for (const e of review.extensions)
+      expect({ critical: e.critical, value: e.value }).toEqual(ext.get(OPENSSL_NAMES[e.name]!));
 
     const shown = formatReview(review);
     expect(shown).toContain(review.tbsSha256);
@@ -435,7 +553,13 @@ describe('the review summary, from the TBS bytes alone', () => {
   it('describes a CA root, and refuses bytes that are not a DER TBSCertificate', async () => {
     const root = await fleetRoot('ed25519', 'Root Review');
     const r = reviewTbs(tbsOfCertificate(root.issued.certificate));
-    expect(r).toMatchObject({ subject: 'CN=Root Review', issuer: 'CN=Root Review', selfIssued: true, ca: true, signatureAlgorithm: 'ed25519' });
+    expect(r).toMatchObject({
+      subject: 'CN=Root Review',
+      issuer: 'CN=Root Review',
+      selfIssued: true,
+      ca: true,
+      signatureAlgorithm: 'ed25519',
+    });
     expect(r.pathLength).toBeUndefined();
     expect(r.serial).toMatch(/^[0-7][0-9a-f]{31}$/);
     await expectCode(() => reviewTbs(Buffer.from('3003020101', 'hex')), 'TBS_INVALID');
@@ -448,26 +572,34 @@ describe('the review summary, from the TBS bytes alone', () => {
 });
 
 describe('signatures made elsewhere', () => {
-  it('a P-256 CA whose key is held apart (a separate implementation, like a token) issues a verifying device certificate', async () => {
-    const caKey = newKey('ecdsa-p256');
-    const d = Buffer.from(caKey.export({ format: 'jwk' }).d!, 'base64url');
-    // Only the public half is a node KeyObject here; the signature comes from noble, in DER.
-    const made: Buffer[] = [];
-    const tokenLike: Signer = {
-      publicKey: publicKeyFrom(crypto.createPublicKey(caKey).export({ format: 'pem', type: 'spki' }).toString()),
-      sign: async (data) => {
-        made.push(Buffer.from(p256.sign(data, d, { format: 'der' })));
-        return made.at(-1)!;
-      },
-    };
-    const root = await issueWith(tokenLike, 'fleet-root', { subjectPublicKey: tokenLike.publicKey, fleetName: 'Token Fleet', issuer: 'self' });
-    // The certificate carries exactly the DER signature the key holder made (its last bytes).
-    expect(root.der.subarray(root.der.length - made[0]!.length).equals(made[0]!)).toBe(true);
-    const ca: Ca = { key: caKey, signer: tokenLike, issued: root };
-    const dev = await device(ca, 'ed25519', 'token-issued-device');
-    const [ok, out] = verifyChain(root.certificate, dev.certificate);
-    expect(ok, out).toBe(true);
-  });
+  it(
+    'a P-256 CA whose key is held apart (a separate implementation, like a token) issues a verifying device ' +
+      'certificate',
+    async () => {
+      const caKey = newKey('ecdsa-p256');
+      const d = Buffer.from(caKey.export({ format: 'jwk' }).d!, 'base64url');
+      // Only the public half is a node KeyObject here; the signature comes from noble, in DER.
+      const made: Buffer[] = [];
+      const tokenLike: Signer = {
+        publicKey: publicKeyFrom(crypto.createPublicKey(caKey).export({ format: 'pem', type: 'spki' }).toString()),
+        sign: async (data) => {
+          made.push(Buffer.from(p256.sign(data, d, { format: 'der' })));
+          return made.at(-1)!;
+        },
+      };
+      const root = await issueWith(tokenLike, 'fleet-root', {
+        subjectPublicKey: tokenLike.publicKey,
+        fleetName: 'Token Fleet',
+        issuer: 'self',
+      });
+      // The certificate carries exactly the DER signature the key holder made (its last bytes).
+      expect(root.der.subarray(root.der.length - made[0]!.length).equals(made[0]!)).toBe(true);
+      const ca: Ca = { key: caKey, signer: tokenLike, issued: root };
+      const dev = await device(ca, 'ed25519', 'token-issued-device');
+      const [ok, out] = verifyChain(root.certificate, dev.certificate);
+      expect(ok, out).toBe(true);
+    },
+  );
 
   it('a 2-of-3 FROST group (RFC 9591, Ed25519) is a fleet root that openssl accepts', async () => {
     const ids = ['alice', 'bob', 'carol'].map((n) => ed25519_FROST.Identifier.derive(`${n}@fleet.example`));
@@ -483,11 +615,16 @@ describe('signatures made elsewhere', () => {
         const rounds = pair.map((id) => ({ id, ...ed25519_FROST.commit(deal.secretShares[id]!) }));
         const commitments = rounds.map((r) => r.commitments);
         const shares: Record<string, Uint8Array> = {};
-        for (const r of rounds) shares[r.id] = ed25519_FROST.signShare(deal.secretShares[r.id]!, deal.public, r.nonces, commitments, msg);
+        for (const r of rounds)
+          shares[r.id] = ed25519_FROST.signShare(deal.secretShares[r.id]!, deal.public, r.nonces, commitments, msg);
         return Buffer.from(ed25519_FROST.aggregate(deal.public, commitments, msg, shares));
       },
     };
-    const root = await issueWith(frost, 'fleet-root', { subjectPublicKey: groupKey, fleetName: 'FROST Fleet', issuer: 'self' });
+    const root = await issueWith(frost, 'fleet-root', {
+      subjectPublicKey: groupKey,
+      fleetName: 'FROST Fleet',
+      issuer: 'self',
+    });
     const ca: Ca = { signer: frost, issued: root };
     const inter = await intermediate(ca, 'ecdsa-p256');
     const dev = await device(inter, 'ecdsa-p256', 'frost-chain-device');
@@ -506,19 +643,30 @@ describe('approvals gate a P-256 CA key', () => {
     const csr = opensslCsr(newKey('ecdsa-p256'), '/CN=approved-device');
     const prepared = await prepareCertificate('device', { csr, issuer: { certificate: root.issued.certificate } });
     const tbs = tbsBytes(prepared);
-    const approve = async (i: number, bytes = tbs) =>
-      ({ publicKey: pinned[i]!, signature: await localSigner(keyholders[i]!.privateKey).sign(approvalMessage(bytes, prepared.issuerFingerprint)) });
+    const approve = async (i: number, bytes = tbs) => ({
+      publicKey: pinned[i]!,
+      signature: await localSigner(keyholders[i]!.privateKey).sign(approvalMessage(bytes, prepared.issuerFingerprint)),
+    });
 
     const a0 = await approve(0);
     // One approval, even sent three times, is one keyholder.
-    await expectCode(() => verifyApprovals(tbs, prepared.issuerFingerprint, [a0, a0, a0], pinned, 2), 'APPROVALS_UNMET');
+    await expectCode(
+      () => verifyApprovals(tbs, prepared.issuerFingerprint, [a0, a0, a0], pinned, 2),
+      'APPROVALS_UNMET',
+    );
     // An approval of other TBS bytes, or by a key that is not pinned, does not count.
     const otherTbs = Buffer.from(tbs);
     otherTbs[otherTbs.length - 1]! ^= 1;
     const stranger = generateKeyPair('ed25519');
-    const strangerApproval = { publicKey: stranger.publicKey, signature: await localSigner(stranger.privateKey).sign(approvalMessage(tbs, prepared.issuerFingerprint)) };
+    const strangerApproval = {
+      publicKey: stranger.publicKey,
+      signature: await localSigner(stranger.privateKey).sign(approvalMessage(tbs, prepared.issuerFingerprint)),
+    };
     const a1ForOther = await approve(1, otherTbs);
-    await expectCode(() => verifyApprovals(tbs, prepared.issuerFingerprint, [a0, a1ForOther, strangerApproval], pinned, 2), 'APPROVALS_UNMET');
+    await expectCode(
+      () => verifyApprovals(tbs, prepared.issuerFingerprint, [a0, a1ForOther, strangerApproval], pinned, 2),
+      'APPROVALS_UNMET',
+    );
     // Approvals name the CA key: the same TBS approved for another issuer does not count.
     expect(verifyApprovals(tbs, prepared.issuerFingerprint, [a0], pinned, 1)).toEqual([pinned[0]!.fingerprint]);
     await expectCode(() => verifyApprovals(tbs, 'ab'.repeat(32), [a0], pinned, 1), 'APPROVALS_UNMET');
