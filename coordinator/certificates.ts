@@ -31,12 +31,11 @@ import {
 } from '../protocol/x509.js';
 import type { CertRoundInfo, RoundState, WireErrorCode } from '../protocol/wire.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
+import { checkCaName, claimCaName } from './ca-names.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
-import { pendingCeremonyFor } from './frost.js';
 
 export type CertRoundErrorCode =
   | WireErrorCode
-  | 'CA_EXISTS' // a CA of this name exists already
   | 'CA_UNKNOWN' // no CA of this name
   | 'CA_NOT_ISSUED' // the CA's own certificate has not been released yet
   | 'CA_APPROVERS_INVALID' // approvers not enrolled, duplicated, or a threshold outside 1..approvers
@@ -52,13 +51,9 @@ const DAY_MS = 86_400_000;
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const CERT_RELEASE_DIR = path.join('releases', 'certificates');
 
-export function approversOf(ca: CaRow): string[] {
-  return JSON.parse(ca.approvers) as string[];
-}
-
-export function preparedOf(r: CertRoundRow): Prepared {
-  return JSON.parse(r.prepared_json) as Prepared;
-}
+// Accessors kept for the callers that use them (server.ts); the rows are typed (store.ts).
+export const approversOf = (ca: CaRow): string[] => ca.approvers;
+export const preparedOf = (r: CertRoundRow): Prepared => r.prepared;
 
 /** PEM certificates of a chain file, in order. */
 export function splitPem(text: string): string[] {
@@ -69,7 +64,7 @@ export function splitPem(text: string): string[] {
 
 export function certRoundInfo(store: Store, r: CertRoundRow): CertRoundInfo {
   const ca = store.ca(r.ca)!;
-  const approvers = approversOf(ca);
+  const approvers = ca.approvers;
   const approved = store
     .approvals(r.id)
     .map((a) => a.keyholder)
@@ -83,7 +78,7 @@ export function certRoundInfo(store: Store, r: CertRoundRow): CertRoundInfo {
     deadline: r.deadline,
     createdAt: r.created_at,
     tbsSha256: r.tbs_sha256,
-    issuerFingerprint: preparedOf(r).issuerFingerprint,
+    issuerFingerprint: r.prepared.issuerFingerprint,
     holder: ca.holder,
     approvals: {
       threshold: ca.approvals_threshold,
@@ -122,7 +117,7 @@ export function certRoundView(
   store: Store,
   r: CertRoundRow,
 ): { round: CertRoundInfo; review: Review; certificate: string | null } {
-  return { round: certRoundInfo(store, r), review: reviewTbs(tbsBytes(preparedOf(r))), certificate: r.certificate_pem };
+  return { round: certRoundInfo(store, r), review: reviewTbs(tbsBytes(r.prepared)), certificate: r.certificate_pem };
 }
 
 // --- opening ---------------------------------------------------------------------------------
@@ -178,74 +173,6 @@ function holderKey(store: Store, name: string): KeyholderRow {
   return k;
 }
 
-/**
- * Whether a new CA may take the name `name`: free, or held by a CA that may be retired for it
- * (returned) because it never got its certificate, so never issued anything, and has no open round
- * (its own round was cancelled or expired). Else CA_EXISTS, saying why and what to do: a CA with a
- * certificate keeps its name; an open round is cancelled first; a DKG ceremony under way is
- * cancelled first; a retired CA's name stays with its history.
- */
-export function checkCaName(store: Store, name: string): CaRow | null {
-  const pending = pendingCeremonyFor(store, name);
-  if (pending)
-    throw new CertRoundError(
-      'CA_EXISTS',
-      `a FROST DKG ceremony for a CA named ${name} is under way (${pending.id}, ${pending.state}); cancel it ` +
-        `first (quorum fleet-ca cancel-ceremony ${pending.id} --reason TEXT) or choose another name`,
-    );
-  const ca = store.ca(name);
-  if (!ca) return null;
-  if (ca.retired_at)
-    throw new CertRoundError(
-      'CA_EXISTS',
-      `${name} is the name of a retired CA (once ${ca.retired_from}), kept with its rounds as history; choose ` +
-        'another name',
-    );
-  const rounds = store.certRoundsOfCa(name);
-  if (ca.chain_pem || rounds.some((r) => r.state === 'released'))
-    throw new CertRoundError('CA_EXISTS', `a CA named ${name} exists and has its certificate; choose another name`);
-  const open = rounds.filter((r) => r.state === 'open');
-  if (open.length) {
-    const ids = open.map((r) => r.id).join(', ');
-    throw new CertRoundError(
-      'CA_EXISTS',
-      `a CA named ${name} exists and its round ${ids} is open; cancel it first (quorum cert cancel ` +
-        `${open[0]!.id} --reason TEXT) to create the CA again, or choose another name`,
-    );
-  }
-  return ca;
-}
-
-/**
- * Give the name `name` to a new CA, inside the transaction that creates it: checkCaName, then a CA
- * that never got its certificate is retired (renamed `<name>.retired-<n>` with its rounds, kept in
- * SQLite, and audited as ca.retired) so the name is free. Returns the retired name, if any.
- */
-export function claimCaName(store: Store, name: string, now: Date): string | null {
-  const old = checkCaName(store, name);
-  if (!old) return null;
-  let retired = '';
-  // within the wire's 64-character ids
-  for (let n = 1; !retired || store.ca(retired); n++) retired = `${name.slice(0, 48)}.retired-${n}`;
-  const rounds = store.certRoundsOfCa(name).map((r) => ({ id: r.id, state: r.state }));
-  if (!store.retireCa(name, retired, now.toISOString()))
-    throw new CertRoundError('CA_EXISTS', `CA ${name} changed while it was being retired; try again`);
-  store.audit(
-    'ca.retired',
-    {
-      name,
-      retiredAs: retired,
-      kind: old.kind,
-      fingerprint: old.issuer_fingerprint,
-      rounds,
-      ...(old.frost_ceremony ? { ceremony: old.frost_ceremony } : {}),
-      why: 'the CA never got its certificate and its name is given to a new CA',
-    },
-    now.toISOString(),
-  );
-  return retired;
-}
-
 export function insertCertRoundRow(
   store: Store,
   ca: string,
@@ -260,7 +187,7 @@ export function insertCertRoundRow(
     id,
     ca,
     profile: prepared.profile,
-    prepared_json: JSON.stringify(prepared),
+    prepared,
     tbs_sha256: prepared.tbsSha256,
     reason,
     deadline: deadline.toISOString(),
@@ -324,7 +251,7 @@ export async function createFleetCa(store: Store, req: FleetCaRequest, now = new
       algorithm: holder.algorithm,
       chain_pem: null,
       approvals_threshold: req.approvals,
-      approvers: JSON.stringify(req.approvers),
+      approvers: req.approvers,
       created_at: now.toISOString(),
     });
     store.audit(
@@ -389,7 +316,7 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
           "the intermediate's holder must make the CSR with their own key",
       );
     }
-    const approvers = req.newCa.approvers ?? approversOf(ca);
+    const approvers = req.newCa.approvers ?? ca.approvers;
     const approvals = req.newCa.approvals ?? ca.approvals_threshold;
     checkApprovers(store, approvers, approvals);
     newCa = {
@@ -401,7 +328,7 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
       algorithm: holder.algorithm,
       chain_pem: null,
       approvals_threshold: approvals,
-      approvers: JSON.stringify(approvers),
+      approvers,
       created_at: now.toISOString(),
     };
   }
@@ -430,7 +357,7 @@ export async function openCertRound(store: Store, req: IssueRequest, now = new D
           holder: newCa.holder,
           fingerprint: newCa.issuer_fingerprint,
           algorithm: newCa.algorithm,
-          approvers: approversOf(newCa),
+          approvers: newCa.approvers,
           approvals: newCa.approvals_threshold,
           issuer: ca.name,
         },
@@ -473,12 +400,12 @@ export function submitApproval(store: Store, sub: ApprovalSubmission, now = new 
     store.tx(() => {
       const r = openRoundOf(store, sub.round, 'approve');
       const ca = store.ca(r.ca)!;
-      if (!approversOf(ca).includes(sub.keyholder.name))
+      if (!ca.approvers.includes(sub.keyholder.name))
         throw new CertRoundError(
           'APPROVAL_NOT_APPROVER',
-          `${sub.keyholder.name} is not an approver of CA ${ca.name} (approvers: ${approversOf(ca).join(', ')})`,
+          `${sub.keyholder.name} is not an approver of CA ${ca.name} (approvers: ${ca.approvers.join(', ')})`,
         );
-      const prepared = preparedOf(r);
+      const prepared = r.prepared;
       if (sub.tbsSha256 !== r.tbs_sha256)
         throw new CertRoundError(
           'APPROVAL_WRONG_BYTES',
@@ -548,7 +475,7 @@ export async function releaseCertificate(
   const { r, prepared } = audited(store, 'cert.signature.rejected', reject, () => {
     const r = openRoundOf(store, sub.round, 'sign');
     const ca = store.ca(r.ca)!;
-    const prepared = preparedOf(r);
+    const prepared = r.prepared;
     if (ca.holder !== sub.keyholder.name || sub.keyholder.fingerprint !== prepared.issuerFingerprint) {
       throw new CertRoundError(
         'CERT_NOT_HOLDER',
@@ -561,7 +488,7 @@ export async function releaseCertificate(
         'SIG_WRONG_BYTES',
         `the signature names TBS sha256 ${sub.tbsSha256}, but round ${r.id} signs ${r.tbs_sha256}`,
       );
-    const pinned = approversOf(ca).flatMap((n) => {
+    const pinned = ca.approvers.flatMap((n) => {
       const k = store.keyholderByName(n);
       return k && !k.removed_at ? [publicKeyFrom(k.spki)] : [];
     });
@@ -593,7 +520,7 @@ export async function releaseFrostCertificate(
   const r = openRoundOf(store, roundId, 'sign');
   const ca = store.ca(r.ca)!;
   if (ca.kind !== 'frost') throw new CertRoundError('CERT_NOT_HOLDER', `CA ${ca.name} is not a FROST group CA`);
-  return recordRelease(store, dataDir, r, preparedOf(r), sig, reject, { signers }, now);
+  return recordRelease(store, dataDir, r, r.prepared, sig, reject, { signers }, now);
 }
 
 async function recordRelease(

@@ -33,8 +33,19 @@ import { canonicalize } from '../protocol/canonical.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from '../protocol/keys.js';
 import { prepareCertificate } from '../protocol/x509.js';
 import type { FrostDkgState, ServerMessage } from '../protocol/wire.js';
-import { CertRoundError, claimCaName, insertCertRoundRow } from './certificates.js';
-import type { CertRoundRow, FrostCeremonyRow, KeyholderRow, Store } from './store.js';
+import { CaNameError, checkGroupName, claimCaName, pendingCeremonyFor } from './ca-names.js';
+import { insertCertRoundRow } from './certificates.js';
+import type {
+  CeremonyPurpose,
+  CertRoundRow,
+  DkgConfirmRow,
+  DkgRound1Row,
+  FleetCaPurpose,
+  FrostCeremonyRow,
+  KeyholderRow,
+  RoleKeyPurpose,
+  Store,
+} from './store.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const HEX32 = /^[0-9a-f]{64}$/;
@@ -48,7 +59,6 @@ export class FrostCeremonyError extends QuorumError<
   | 'IDENTITY_INVALID'
   | 'KEYHOLDER_UNKNOWN'
   | 'REQUEST_INVALID'
-  | 'CA_EXISTS'
 > {}
 
 const same = (a: unknown, b: unknown) => sha256hex(canonicalize(a, 'tuf')) === sha256hex(canonicalize(b, 'tuf'));
@@ -85,16 +95,6 @@ export function recordIdentity(
   });
 }
 
-/** What a ceremony is for; applied once the group is agreed. */
-export interface FleetCaPurpose {
-  kind: 'fleet-ca';
-  name: string;
-  fleetName: string;
-  reason: string;
-  validityDays?: number;
-  deadline?: string;
-}
-
 export interface FrostFleetCaRequest {
   name: string;
   fleetName: string;
@@ -105,9 +105,10 @@ export interface FrostFleetCaRequest {
   deadline?: Date;
 }
 
-export const ceremonyOf = (r: FrostCeremonyRow): FrostCeremony => JSON.parse(r.ceremony_json) as FrostCeremony;
-export const groupOf = (r: FrostCeremonyRow): FrostGroup | null =>
-  r.group_json ? (JSON.parse(r.group_json) as FrostGroup) : null;
+// Accessors kept for the callers that use them (server.ts); the rows are typed (store.ts).
+export const ceremonyOf = (r: FrostCeremonyRow): FrostCeremony => r.ceremony;
+export const groupOf = (r: FrostCeremonyRow): FrostGroup | null => r.group;
+export const purposeOf = (r: FrostCeremonyRow): CeremonyPurpose => r.purpose;
 
 /** Open a DKG ceremony whose group becomes the fleet root CA `name`. */
 export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now = new Date()): FrostCeremonyRow {
@@ -130,7 +131,7 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
     claimCaName(store, req.name, now); // CA_EXISTS, or retires an unissued CA of this name
     const pending = pendingCeremonyFor(store, req.name);
     if (pending)
-      throw new FrostCeremonyError(
+      throw new CaNameError(
         'CA_EXISTS',
         `ceremony ${pending.id} for a CA named ${req.name} is under way (${pending.state}); cancel it first or ` +
           'choose another name',
@@ -146,7 +147,7 @@ export function openFleetCaCeremony(store: Store, req: FrostFleetCaRequest, now 
 function openCeremony(
   store: Store,
   req: { name: string; threshold: number; participants: string[]; reason: string; deadline?: Date },
-  purpose: FleetCaPurpose | RoleKeyPurpose,
+  purpose: CeremonyPurpose,
   now: Date,
   claim: () => void,
 ): FrostCeremonyRow {
@@ -161,9 +162,9 @@ function openCeremony(
     claim();
     store.insertFrostCeremony({
       id,
-      ceremony_json: JSON.stringify(ceremony),
+      ceremony,
       digest,
-      purpose_json: JSON.stringify(purpose),
+      purpose,
       state: 'round1',
       created_at: now.toISOString(),
     });
@@ -205,15 +206,6 @@ function newCeremonyFor(
   return { id, ceremony, digest: checkCeremony(ceremony) };
 }
 
-/** What a ceremony opened by `quorum frost create` is for: a group key for root or targets metadata. */
-export interface RoleKeyPurpose {
-  kind: 'role-key';
-  name: string;
-  reason: string;
-  /** The ceremony must be done by then (default: 7 days after it opened). */
-  deadline?: string;
-}
-
 export interface FrostGroupRequest {
   name: string;
   threshold: number;
@@ -240,23 +232,8 @@ export function openRoleKeyCeremony(store: Store, req: FrostGroupRequest, now = 
     reason: req.reason,
     ...(req.deadline ? { deadline: req.deadline.toISOString() } : {}),
   };
-  return openCeremony(store, req, purpose, now, () => {
-    if (store.ca(req.name))
-      throw new FrostCeremonyError(
-        'CA_EXISTS',
-        `a CA named ${req.name} exists already; group and CA names share one namespace, choose another name`,
-      );
-    const taken = store.frostCeremonies().find((r) => r.state !== 'failed' && purposeOf(r).name === req.name);
-    if (taken)
-      throw new FrostCeremonyError(
-        'CA_EXISTS',
-        `ceremony ${taken.id} (${taken.state}) already makes the group ${req.name}; choose another name${taken.state === 'done' ? '' : ', or cancel it first'}`,
-      );
-  });
+  return openCeremony(store, req, purpose, now, () => checkGroupName(store, req.name));
 }
-
-export const purposeOf = (r: FrostCeremonyRow): FleetCaPurpose | RoleKeyPurpose =>
-  JSON.parse(r.purpose_json) as FleetCaPurpose | RoleKeyPurpose;
 
 /** A FROST group whose DKG is done: its key can be a CA key or a root/targets key. */
 export interface DoneGroup {
@@ -275,10 +252,8 @@ function enrolledKeyOf(store: Store): (name: string) => PublicKey | undefined {
   };
 }
 
-const identitiesOf = (rows: { identity_json: string | null }[]): FrostSignedIdentity[] =>
-  rows.flatMap((x) => (x.identity_json ? [JSON.parse(x.identity_json) as FrostSignedIdentity] : []));
-const transcriptsOf = (rows: { transcript_json: string | null }[]): FrostTranscriptSignature[] =>
-  rows.flatMap((x) => (x.transcript_json ? [JSON.parse(x.transcript_json) as FrostTranscriptSignature] : []));
+const identitiesOf = (rows: DkgRound1Row[]): FrostSignedIdentity[] => rows.flatMap((x) => x.identity ?? []);
+const transcriptsOf = (rows: DkgConfirmRow[]): FrostTranscriptSignature[] => rows.flatMap((x) => x.transcript ?? []);
 
 /**
  * Why an agreed ceremony's group may not be used, or null: it must carry every participant's
@@ -287,7 +262,7 @@ const transcriptsOf = (rows: { transcript_json: string | null }[]): FrostTranscr
  * identity statements existed (migration 6) have none.
  */
 export function groupProblem(store: Store, r: FrostCeremonyRow): string | null {
-  if (r.state !== 'done' || !r.group_json) return `ceremony ${r.id} is ${r.state}`;
+  if (r.state !== 'done' || !r.group) return `ceremony ${r.id} is ${r.state}`;
   if (!r.transcript_digest)
     return (
       `the group of ceremony ${r.id} was agreed before participants signed identity statements and transcripts ` +
@@ -295,9 +270,9 @@ export function groupProblem(store: Store, r: FrostCeremonyRow): string | null {
       'new ceremony)'
     );
   try {
-    const ceremony = ceremonyOf(r);
+    const ceremony = r.ceremony;
     const round1Rows = store.dkgRound1(r.id);
-    const round1 = round1Rows.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+    const round1 = round1Rows.map((x) => x.package);
     const keyOf = enrolledKeyOf(store);
     const identities = checkIdentities(ceremony, identitiesOf(round1Rows), keyOf);
     const digest = transcriptDigest(ceremony, identities, round1);
@@ -306,14 +281,14 @@ export function groupProblem(store: Store, r: FrostCeremonyRow): string | null {
         `the stored transcript of ceremony ${r.id} hashes to ${digest}, not the ${r.transcript_digest} recorded ` +
         'at agreement'
       );
-    checkTranscripts(ceremony, digest, transcriptsOf(store.dkgConfirms(r.id)), keyOf);
+    const confirms = store.dkgConfirms(r.id);
+    checkTranscripts(ceremony, digest, transcriptsOf(confirms), keyOf);
     const group = dkgAgree(
       ceremony,
       round1,
-      store.dkgConfirms(r.id).map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm),
+      confirms.map((x) => x.confirm),
     );
-    if (!same(group, JSON.parse(r.group_json)))
-      return `the group recorded for ceremony ${r.id} is not the one its transcript gives`;
+    if (!same(group, r.group)) return `the group recorded for ceremony ${r.id} is not the one its transcript gives`;
     return null;
   } catch (e) {
     return `the record of ceremony ${r.id} does not verify: ${(e as Error).message}`;
@@ -339,10 +314,9 @@ export function doneGroups(store: Store): DoneGroup[] {
     let g = cache.get(id);
     if (g === undefined) {
       const r = store.frostCeremony(id)!;
-      const group = groupOf(r)!;
       g =
         groupProblem(store, r) === null
-          ? { ceremony: r.id, name: purposeOf(r).name, group, fingerprint: groupPublicKey(group).fingerprint }
+          ? { ceremony: r.id, name: r.purpose.name, group: r.group!, fingerprint: groupPublicKey(r.group!).fingerprint }
           : null;
       cache.set(id, g);
     }
@@ -368,11 +342,9 @@ export function usableGroup(store: Store, id: string): DoneGroup {
 export function groupByName(store: Store, name: string): DoneGroup {
   const g = doneGroups(store).find((x) => x.name === name || x.ceremony === name);
   if (g) return g;
-  const refused = store
-    .frostCeremonies()
-    .find((r) => r.state === 'done' && (purposeOf(r).name === name || r.id === name));
+  const refused = store.frostCeremonies().find((r) => r.state === 'done' && (r.purpose.name === name || r.id === name));
   if (refused) return usableGroup(store, refused.id);
-  const pending = store.frostCeremonies().find((r) => purposeOf(r).name === name || r.id === name);
+  const pending = store.frostCeremonies().find((r) => r.purpose.name === name || r.id === name);
   throw new FrostCeremonyError(
     'CEREMONY_NOT_FOUND',
     pending
@@ -414,24 +386,25 @@ export function dkgStatus(
   self: number | null,
 ): Omit<Extract<ServerMessage, { type: 'frost.dkg.status' }>, 'type' | 'ref'> {
   const r = ceremonyRow(store, id);
-  const ceremony = ceremonyOf(r);
-  const r1 = store.dkgRound1(id);
-  const r2 = store.dkgRound2(id);
-  const confirms = store.dkgConfirms(id);
-  const past1 = r.state !== 'round1' && r1.length === ceremony.participants.length;
+  const ceremony = r.ceremony;
+  const round1Received = store.dkgSenders(id, 'round1');
+  const confirmsReceived = store.dkgSenders(id, 'confirm');
+  const past1 = r.state !== 'round1' && round1Received.length === ceremony.participants.length;
   const past2 =
-    (r.state === 'confirm' || r.state === 'done' || (r.state === 'failed' && confirms.length > 0)) && self !== null;
+    (r.state === 'confirm' || r.state === 'done' || (r.state === 'failed' && confirmsReceived.length > 0)) &&
+    self !== null;
+  const r1 = past1 ? store.dkgRound1(id) : [];
   return {
     ceremony,
     state: r.state,
-    round1Received: r1.map((x) => x.participant),
-    round2Received: [...new Set(r2.map((x) => x.sender))],
-    confirmsReceived: confirms.map((x) => x.participant),
-    round1All: past1 ? r1.map((x) => JSON.parse(x.package_json) as FrostDkgRound1) : [],
-    identities: past1 ? identitiesOf(r1) : [],
-    inbox: past2 ? r2.filter((x) => x.recipient === self).map((x) => JSON.parse(x.package_json) as FrostDkgRound2) : [],
-    group: groupOf(r),
-    transcripts: r.state === 'done' ? transcriptsOf(confirms) : [],
+    round1Received,
+    round2Received: store.dkgSenders(id, 'round2'),
+    confirmsReceived,
+    round1All: r1.map((x) => x.package),
+    identities: identitiesOf(r1),
+    inbox: past2 ? store.dkgRound2(id, { recipient: self }).map((x) => x.package) : [],
+    group: r.group,
+    transcripts: r.state === 'done' ? transcriptsOf(store.dkgConfirms(id)) : [],
     failure: r.failure,
   };
 }
@@ -458,7 +431,7 @@ export function submitDkgRound1(
 ): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
-    const ceremony = ceremonyOf(r);
+    const ceremony = r.ceremony;
     const self = participantOf(ceremony, keyholder);
     if (pkg.from !== self)
       throw new FrostCeremonyError(
@@ -484,34 +457,30 @@ export function submitDkgRound1(
         [self],
       );
     }
-    const prior = store.dkgRound1(id).find((x) => x.participant === self);
+    const prior = store.dkgRound1Of(id, self);
     if (prior) {
       // The statement is the same; a resent signature may differ (ECDSA, RSA-PSS): the stored one stays.
-      if (
-        same(JSON.parse(prior.package_json), pkg) &&
-        prior.identity_json &&
-        same((JSON.parse(prior.identity_json) as FrostSignedIdentity).statement, identity.statement)
-      )
-        return {};
+      if (same(prior.package, pkg) && prior.identity && same(prior.identity.statement, identity.statement)) return {};
       throw new FrostCeremonyError(
         'CEREMONY_CONFLICT',
         `${keyholder.name} already sent another round-1 package for ${id}`,
       );
     }
     expectStep(r, 'round1', 'a round-1 package');
-    store.insertDkgRound1(id, self, JSON.stringify(pkg), JSON.stringify(identity));
+    store.insertDkgRound1(id, self, pkg, identity);
     store.audit('frost.dkg.round1', {
       ceremony: id,
       from: self,
       keyholder: keyholder.name,
       identityKey: identity.statement.identityKey,
     });
-    const all = store.dkgRound1(id);
-    if (all.length < ceremony.participants.length)
-      return { log: `ceremony ${id}: round 1 from ${keyholder.name} (${all.length}/${ceremony.participants.length})` };
+    const sent = store.dkgSenders(id, 'round1').length;
+    if (sent < ceremony.participants.length)
+      return { log: `ceremony ${id}: round 1 from ${keyholder.name} (${sent}/${ceremony.participants.length})` };
     store.setFrostCeremonyState(id, 'round1', 'round2');
     store.audit('frost.dkg.round1.complete', { ceremony: id });
-    const packages = all.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+    const all = store.dkgRound1(id);
+    const packages = all.map((x) => x.package);
     const identities = identitiesOf(all);
     return {
       log: `ceremony ${id}: round 1 complete`,
@@ -529,7 +498,7 @@ export function submitDkgRound2(
 ): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
-    const ceremony = ceremonyOf(r);
+    const ceremony = r.ceremony;
     const self = participantOf(ceremony, keyholder);
     const others = ceremony.participants.filter((p) => p.identifier !== self).map((p) => p.identifier);
     const to = new Set<number>();
@@ -553,9 +522,9 @@ export function submitDkgRound2(
         'CEREMONY_CONFLICT',
         `round 2 takes one package for each of ${others.join(', ')} in one message`,
       );
-    const prior = store.dkgRound2(id).filter((x) => x.sender === self);
+    const prior = store.dkgRound2(id, { sender: self });
     if (prior.length) {
-      const byTo = new Map(prior.map((x) => [x.recipient, JSON.parse(x.package_json) as unknown]));
+      const byTo = new Map(prior.map((x) => [x.recipient, x.package]));
       if (packages.every((p) => byTo.has(p.to) && same(byTo.get(p.to), p))) return {};
       throw new FrostCeremonyError(
         'CEREMONY_CONFLICT',
@@ -563,22 +532,21 @@ export function submitDkgRound2(
       );
     }
     expectStep(r, 'round2', 'round-2 packages');
-    for (const p of packages) store.insertDkgRound2(id, self, p.to, JSON.stringify(p));
+    for (const p of packages) store.insertDkgRound2(id, p);
     store.audit('frost.dkg.round2', { ceremony: id, from: self, keyholder: keyholder.name, to: [...to] });
-    const all = store.dkgRound2(id);
+    // Each sender's packages, one for every other participant, are stored together (above).
+    const senders = store.dkgSenders(id, 'round2').length;
     const n = ceremony.participants.length;
-    if (all.length < n * (n - 1))
-      return { log: `ceremony ${id}: round 2 from ${keyholder.name} (${new Set(all.map((x) => x.sender)).size}/${n})` };
+    if (senders < n) return { log: `ceremony ${id}: round 2 from ${keyholder.name} (${senders}/${n})` };
     store.setFrostCeremonyState(id, 'round2', 'confirm');
     store.audit('frost.dkg.round2.complete', { ceremony: id });
+    const all = store.dkgRound2(id);
     return {
       log: `ceremony ${id}: round 2 complete; ciphertexts relayed`,
       toParticipants: (p) => ({
         type: 'frost.dkg.round2.inbox',
         ceremony: id,
-        packages: all
-          .filter((x) => x.recipient === p.identifier)
-          .map((x) => JSON.parse(x.package_json) as FrostDkgRound2),
+        packages: all.filter((x) => x.recipient === p.identifier).map((x) => x.package),
       }),
     };
   });
@@ -598,7 +566,7 @@ export async function submitDkgConfirm(
 ): Promise<DkgEvent> {
   const stored = store.tx(() => {
     const r = ceremonyRow(store, id);
-    const ceremony = ceremonyOf(r);
+    const ceremony = r.ceremony;
     const self = participantOf(ceremony, keyholder);
     if (confirm.from !== self || transcript.identifier !== self)
       throw new FrostCeremonyError(
@@ -620,15 +588,14 @@ export async function submitDkgConfirm(
     }
     const prior = store.dkgConfirms(id).find((x) => x.participant === self);
     if (prior) {
-      const t = prior.transcript_json ? (JSON.parse(prior.transcript_json) as FrostTranscriptSignature) : null;
-      if (same(JSON.parse(prior.confirm_json), confirm) && t?.transcript === transcript.transcript) return null;
+      if (same(prior.confirm, confirm) && prior.transcript?.transcript === transcript.transcript) return null;
       throw new FrostCeremonyError(
         'CEREMONY_CONFLICT',
         `${keyholder.name} already sent another confirmation for ${id}`,
       );
     }
     expectStep(r, 'confirm', 'a confirmation');
-    store.insertDkgConfirm(id, self, JSON.stringify(confirm), JSON.stringify(transcript));
+    store.insertDkgConfirm(id, self, confirm, transcript);
     store.audit('frost.dkg.confirm', {
       ceremony: id,
       from: self,
@@ -647,11 +614,11 @@ export async function submitDkgConfirm(
 
 /** Run dkgAgree over the stored transcript; record the group or the failure. Also used at start-up. */
 export async function agree(store: Store, r: FrostCeremonyRow, now = new Date()): Promise<DkgEvent> {
-  const ceremony = ceremonyOf(r);
+  const ceremony = r.ceremony;
   const round1Rows = store.dkgRound1(r.id);
-  const round1 = round1Rows.map((x) => JSON.parse(x.package_json) as FrostDkgRound1);
+  const round1 = round1Rows.map((x) => x.package);
   const confirmRows = store.dkgConfirms(r.id);
-  const confirms = confirmRows.map((x) => JSON.parse(x.confirm_json) as FrostDkgConfirm);
+  const confirms = confirmRows.map((x) => x.confirm);
   let group: FrostGroup;
   let digest: string;
   let transcripts: FrostTranscriptSignature[];
@@ -683,7 +650,7 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
       }),
     };
   }
-  const purpose = purposeOf(r);
+  const purpose = r.purpose;
   const pk = groupPublicKey(group);
   // The fleet root's TBS (async) before the transaction that records the group and the CA.
   let prepared: Awaited<ReturnType<typeof prepareCertificate>> | null = null;
@@ -704,7 +671,7 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
   const certRound = store.tx(() => {
     if (
       !store.setFrostCeremonyState(r.id, 'confirm', 'done', {
-        group_json: JSON.stringify(group),
+        group,
         closed_at: now.toISOString(),
         transcript_digest: digest,
       })
@@ -727,7 +694,7 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
       now.toISOString(),
     );
     if (purpose.kind !== 'fleet-ca' || !prepared) return undefined;
-    if (store.ca(purpose.name)) throw new CertRoundError('CA_EXISTS', `a CA named ${purpose.name} exists already`);
+    if (store.ca(purpose.name)) throw new CaNameError('CA_EXISTS', `a CA named ${purpose.name} exists already`);
     const names = ceremony.participants.map((p) => p.name);
     store.insertCa({
       name: purpose.name,
@@ -738,7 +705,7 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
       algorithm: 'ed25519',
       chain_pem: null,
       approvals_threshold: group.threshold,
-      approvers: JSON.stringify(names),
+      approvers: names,
       created_at: now.toISOString(),
     });
     store.setCaFrostCeremony(purpose.name, r.id);
@@ -777,7 +744,7 @@ export function refuseCeremony(
 ): DkgEvent {
   return store.tx(() => {
     const r = ceremonyRow(store, id);
-    const ceremony = ceremonyOf(r);
+    const ceremony = r.ceremony;
     const self = participantOf(ceremony, keyholder);
     if (r.state === 'done' || r.state === 'failed') return {};
     const failure = `${code} reported by ${keyholder.name} (participant ${self}): ${message}`;
@@ -798,17 +765,6 @@ export function refuseCeremony(
       }),
     };
   });
-}
-
-/** A ceremony under way (not failed or done) whose group is to become CA `name`, or a role-key group of that name. */
-export function pendingCeremonyFor(store: Store, name: string): FrostCeremonyRow | undefined {
-  // A done role-key group keeps its name (group and CA names share one namespace).
-  return store
-    .frostCeremonies()
-    .find(
-      (r) =>
-        r.state !== 'failed' && (r.state !== 'done' || purposeOf(r).kind === 'role-key') && purposeOf(r).name === name,
-    );
 }
 
 /** The release coordinator stops a ceremony under way (a participant lost its state, or will not take part). */
@@ -836,7 +792,7 @@ export function cancelCeremony(store: Store, id: string, reason: string, now = n
 
 /** When a ceremony under way gives up: its --deadline, else 7 days after it opened. */
 export function ceremonyDeadline(r: FrostCeremonyRow): Date {
-  const d = purposeOf(r).deadline;
+  const d = r.purpose.deadline;
   return d ? new Date(d) : new Date(Date.parse(r.created_at) + DEFAULT_DEADLINE_MS);
 }
 
@@ -850,14 +806,8 @@ export function expireCeremonies(store: Store, now = new Date()): { id: string; 
     if (r.state === 'done' || r.state === 'failed') continue;
     const deadline = ceremonyDeadline(r);
     if (deadline.getTime() > now.getTime()) continue;
-    const ceremony = ceremonyOf(r);
-    const have = new Set(
-      r.state === 'round1'
-        ? store.dkgRound1(r.id).map((x) => x.participant)
-        : r.state === 'round2'
-          ? store.dkgRound2(r.id).map((x) => x.sender)
-          : store.dkgConfirms(r.id).map((x) => x.participant),
-    );
+    const ceremony = r.ceremony;
+    const have = new Set(store.dkgSenders(r.id, r.state));
     const waiting = ceremony.participants.filter((p) => !have.has(p.identifier));
     const failure =
       `DEADLINE: the deadline ${deadline.toISOString()} passed at step ${r.state}, waiting for ` +
@@ -894,7 +844,7 @@ export function expireCeremonies(store: Store, now = new Date()): { id: string; 
 export async function resumeCeremonies(store: Store): Promise<DkgEvent[]> {
   const out: DkgEvent[] = [];
   for (const r of store.frostCeremonies()) {
-    if (r.state === 'confirm' && store.dkgConfirms(r.id).length === ceremonyOf(r).participants.length)
+    if (r.state === 'confirm' && store.dkgSenders(r.id, 'confirm').length === r.ceremony.participants.length)
       out.push(await agree(store, r));
   }
   return out;

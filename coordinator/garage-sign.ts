@@ -39,7 +39,6 @@ import {
   serverKeysDeleted,
   type OtaTargetCode,
 } from '../protocol/ota-server.js';
-import { OTA_SERVER_TARGETS_META } from './proposals.js';
 import { EXPIRES_RE, formatExpires, type RootSigned } from '../protocol/metadata/schemas.js';
 import {
   parseMetadata,
@@ -1047,11 +1046,11 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
         canonicalize(a, 'ota').equals(canonicalize(b, 'ota'));
       // The targets the release was built on: released here, or pulled from the server at import.
       const prevFile = targetsOfVersion(store, v - 1);
-      const importPulled = store.getMeta(OTA_SERVER_TARGETS_META);
+      const importPulled = store.serverTargets();
       const base = prevFile
         ? (parseMetadata(prevFile, 'targets.json', 'targets', 'ota').signed as unknown as Record<string, unknown>)
-        : importPulled && (JSON.parse(importPulled) as { version: number }).version === v - 1
-          ? (JSON.parse(importPulled) as Record<string, unknown>)
+        : importPulled?.version === v - 1
+          ? importPulled
           : null;
       const from = pulled ? `the reposerver holds (${pulled.source})` : 'the reposerver holds';
       if (serverTargetsVersion !== null && v === serverTargetsVersion) {

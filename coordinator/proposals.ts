@@ -55,7 +55,7 @@ export const RootChangeSchema = z.strictObject({
 export type RootChange = z.infer<typeof RootChangeSchema>;
 
 /** Meta key: the `signed` targets body pulled from the OTA Connect reposerver at import (garage-sign targets pull). */
-export const OTA_SERVER_TARGETS_META = 'ota_server_targets';
+export { OTA_SERVER_TARGETS_META } from './store.js';
 
 /**
  * The targets the reposerver holds as far as this coordinator knows: the newer of the released ones and those pulled at
@@ -63,10 +63,9 @@ export const OTA_SERVER_TARGETS_META = 'ota_server_targets';
  */
 export function serverKnownTargets(store: Store, state: RepoState): Record<string, unknown> | null {
   const released = state.targets ? (state.targets.signed as unknown as Record<string, unknown>) : null;
-  const text = store.getMeta(OTA_SERVER_TARGETS_META);
-  const pulled = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+  const pulled = store.serverTargets();
   if (!pulled) return released;
-  return released && (released.version as number) >= (pulled.version as number) ? released : pulled;
+  return released && (released.version as number) >= pulled.version ? released : pulled;
 }
 
 /**

@@ -21,7 +21,7 @@ import {
 } from '../protocol/metadata/build.js';
 import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } from '../protocol/verify.js';
 import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
-import type { RoundRow, Store } from './store.js';
+import { proposedSigned, type RoundRow, type Store } from './store.js';
 
 /** Expiry of the online roles written at each tuf release (days). Re-release to refresh them. */
 export const ONLINE_EXPIRY_DAYS = { snapshot: 31, timestamp: 31 } as const;
@@ -68,7 +68,7 @@ function assemble(store: Store, round: RoundRow, state: RepoState): Buffer {
       }
     }
   }
-  const signed = JSON.parse(round.signed_json) as Record<string, unknown>;
+  const signed = proposedSigned(round);
   const file = serialize({ signatures: [...entries.keys()].sort().map((k) => entries.get(k)!), signed });
   if (!parseMetadata(file, 'release', round.role, dialect).canonical.equals(round.canonical)) {
     throw new RoundError('INTERNAL', `round ${round.id}: the assembled file does not canonicalise to the signed bytes`);

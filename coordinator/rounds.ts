@@ -22,7 +22,7 @@ import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } fr
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import { doneGroups } from './frost.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
-import type { KeyholderRow, RoundRow, Store } from './store.js';
+import { proposedRoot, type KeyholderRow, type RoundRow, type Store } from './store.js';
 
 export type RoundErrorCode =
   | WireErrorCode
@@ -117,11 +117,10 @@ export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[
   if (round.role === 'targets' && round.linked_round && store) {
     // Re-signed under the proposed root it is released with.
     const root = store.round(round.linked_round);
-    if (root)
-      return [roleNeed(`targets keys of root v${root.version}`, JSON.parse(root.signed_json) as RootSigned, 'targets')];
+    if (root) return [roleNeed(`targets keys of root v${root.version}`, proposedRoot(root), 'targets')];
   }
   if (round.role === 'root') {
-    const proposed = JSON.parse(round.signed_json) as RootSigned; // a root: small, unlike a targets payload
+    const proposed = proposedRoot(round);
     const needs: Need[] = [];
     const prevFile = state.files[`${round.version - 1}.root.json`];
     if (round.version > 1 && prevFile) {
@@ -194,11 +193,11 @@ export function roundInfo(store: Store, round: RoundRow, state: RepoState): Roun
  */
 export function roundSummary(store: Store, round: RoundRow): RoundInfo {
   if (round.state !== 'open') {
-    const stored = store.roundSummary(round.id)?.info_json;
-    if (stored) return JSON.parse(stored) as RoundInfo;
+    const stored = store.roundSummary(round.id)?.info;
+    if (stored) return stored;
   }
   const info = roundInfo(store, round, repoState(store));
-  if (round.state !== 'open') store.setRoundSummaryInfo(round.seq, JSON.stringify(info));
+  if (round.state !== 'open') store.setRoundSummaryInfo(round.seq, info);
   return info;
 }
 
@@ -221,11 +220,7 @@ export function listRounds(
   }
   const rows = store.roundSummaries({ state: opts.state, before, limit: limit + 1 });
   const page = rows.slice(0, limit);
-  const rounds = page.map((s) =>
-    s.info_json && s.state !== 'open'
-      ? (JSON.parse(s.info_json) as RoundInfo)
-      : roundSummary(store, store.round(s.id)!),
-  );
+  const rounds = page.map((s) => (s.info && s.state !== 'open' ? s.info : roundSummary(store, store.round(s.id)!)));
   return { rounds: rounds.reverse(), next: rows.length > limit ? page.at(-1)!.id : null };
 }
 

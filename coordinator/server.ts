@@ -656,7 +656,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           id: r.id,
           state: r.state,
           createdAt: r.created_at,
-          groupPublicKey: r.group_json ? (JSON.parse(r.group_json) as { groupPublicKey: string }).groupPublicKey : null,
+          groupPublicKey: r.group?.groupPublicKey ?? null,
           failure: r.failure,
         }));
       return dkgStatus(store, sub, null);

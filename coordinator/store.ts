@@ -9,8 +9,28 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { z } from 'zod';
 import type { Dialect } from '../protocol/canonical.js';
-import type { RoundRole, RoundState } from '../protocol/wire.js';
+import { QuorumError } from '../protocol/errors.js';
+import {
+  FrostCeremonySchema,
+  FrostDkgConfirmSchema,
+  FrostDkgRound1Schema,
+  FrostDkgRound2Schema,
+  FrostGroupSchema,
+  FrostSignedIdentitySchema,
+  FrostTranscriptSignatureSchema,
+  type FrostCeremony,
+  type FrostDkgConfirm,
+  type FrostDkgRound1,
+  type FrostDkgRound2,
+  type FrostGroup,
+  type FrostSignedIdentity,
+  type FrostTranscriptSignature,
+} from '../protocol/frost-wire.js';
+import { RootSignedSchema, type RootSigned } from '../protocol/metadata/schemas.js';
+import { CERT_PROFILES, RoundInfoSchema, type RoundInfo, type RoundRole, type RoundState } from '../protocol/wire.js';
+import type { Prepared } from '../protocol/x509.js';
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -187,6 +207,89 @@ const MIGRATIONS: string[] = [
      WHERE state IN ('round1', 'round2', 'confirm');`,
 ];
 
+// --- the JSON kept in columns --------------------------------------------------------------------
+//
+// Some columns hold JSON: records received on the wire (FROST packages, identity statements), a
+// prepared certificate, a round's frozen public summary. The store decodes each once, on the way
+// out, with its schema, and hands out typed rows; a column that does not decode (the database was
+// edited or damaged) is STORE_CORRUPT naming the table, the row and the column, never a cast that
+// fails later somewhere else. The schemas only check: the value handed out is JSON.parse's own, so
+// every key stays, in the order the stored text has it.
+
+/** A JSON column that does not decode: the database was edited or damaged. */
+export class StoreError extends QuorumError<'STORE_CORRUPT'> {}
+
+/** Where a stored value sits, for the message: table, the row's key, column. */
+interface Cell {
+  table: string;
+  row: string | number;
+  column: string;
+}
+
+function decodeJson<T>(schema: z.ZodType<T>, text: string, at: Cell): T {
+  const where = `column ${at.column} of ${at.table} row ${JSON.stringify(String(at.row))}`;
+  const advice = 'the database was edited or damaged: restore quorum.db from a backup';
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new StoreError('STORE_CORRUPT', `${where} is not JSON (${(e as Error).message}); ${advice}`, { cause: e });
+  }
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw new StoreError(
+      'STORE_CORRUPT',
+      `${where} does not hold what it must: ${z.prettifyError(r.error).replace(/\n/g, ' ')}; ${advice}`,
+      { cause: r.error },
+    );
+  return value as T;
+}
+
+const decodeNullable = <T>(schema: z.ZodType<T>, text: string | null, at: Cell): T | null =>
+  text === null ? null : decodeJson(schema, text, at);
+
+/** Everything a certificate round needs (protocol/x509.ts Prepared), as stored in cert_rounds.prepared_json. */
+const PreparedSchema: z.ZodType<Prepared> = z.looseObject({
+  version: z.literal(1),
+  profile: z.enum(CERT_PROFILES),
+  tbs: z.string(),
+  tbsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  signatureAlgorithm: z.enum(['ed25519', 'ecdsa-p256']),
+  issuerSpki: z.string(),
+  issuerFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+  chain: z.array(z.string()),
+});
+
+/** What a DKG ceremony is for, applied once its group is agreed: a fleet root CA named `name`. */
+const FleetCaPurposeSchema = z.looseObject({
+  kind: z.literal('fleet-ca'),
+  name: z.string(),
+  fleetName: z.string(),
+  reason: z.string(),
+  validityDays: z.number().optional(),
+  /** The ceremony must be done by then (ISO 8601; default 7 days after it opened). */
+  deadline: z.string().optional(),
+});
+export type FleetCaPurpose = z.infer<typeof FleetCaPurposeSchema>;
+
+/** What a ceremony opened by `quorum frost create` is for: a group key for root or targets metadata. */
+const RoleKeyPurposeSchema = z.looseObject({
+  kind: z.literal('role-key'),
+  name: z.string(),
+  reason: z.string(),
+  /** The ceremony must be done by then (ISO 8601; default 7 days after it opened). */
+  deadline: z.string().optional(),
+});
+export type RoleKeyPurpose = z.infer<typeof RoleKeyPurposeSchema>;
+export type CeremonyPurpose = FleetCaPurpose | RoleKeyPurpose;
+const CeremonyPurposeSchema = z.discriminatedUnion('kind', [FleetCaPurposeSchema, RoleKeyPurposeSchema]);
+
+/** A round's proposed `signed` body: an object with an integer version (the full checks ran when it was opened). */
+const SignedBodySchema = z.looseObject({ version: z.number().int() });
+export type SignedBody = z.infer<typeof SignedBodySchema>;
+
+// --- rows -----------------------------------------------------------------------------------------
+
 /** A round's row in round_summaries. */
 export interface RoundSummaryRow {
   seq: number;
@@ -194,8 +297,8 @@ export interface RoundSummaryRow {
   role: RoundRole;
   version: number;
   state: RoundState;
-  /** The RoundInfo of a closed round, as JSON, stored the first time it was shown closed. */
-  info_json: string | null;
+  /** The public summary of a closed round, stored the first time it was shown closed (info_json). */
+  info: RoundInfo | null;
 }
 
 export interface KeyholderRow {
@@ -213,6 +316,11 @@ export interface RoundRow {
   role: RoundRole;
   version: number;
   base_root_version: number;
+  /**
+   * The proposed `signed` body exactly as stored and served to keyholders (round.payload carries
+   * this text). A targets body can hold a million entries, so it is decoded only where it is
+   * needed: proposedRoot and proposedSigned.
+   */
   signed_json: string;
   canonical: Buffer;
   sha256: string;
@@ -225,6 +333,16 @@ export interface RoundRow {
   linked_round: string | null;
 }
 
+/** A round's proposed `signed` body, decoded (STORE_CORRUPT if the stored text is not one). */
+export function proposedSigned(r: RoundRow): SignedBody {
+  return decodeJson(SignedBodySchema, r.signed_json, { table: 'rounds', row: r.id, column: 'signed_json' });
+}
+
+/** A root round's proposed root (small, unlike a targets body). */
+export function proposedRoot(r: RoundRow): RootSigned {
+  return decodeJson(RootSignedSchema, r.signed_json, { table: 'rounds', row: r.id, column: 'signed_json' });
+}
+
 export interface SignatureRow {
   round_id: string;
   fingerprint: string;
@@ -233,9 +351,18 @@ export interface SignatureRow {
   received_at: string;
 }
 
+export interface ReleaseRow {
+  seq: number;
+  /** null for a release made at init (an imported repository). */
+  round_id: string | null;
+  role: string;
+  version: number;
+  released_at: string;
+}
+
 /**
  * A certificate authority. `kind` 'single' is a CA key held by one keyholder (a key file or a
- * token), gated by approvals; a FROST group CA ('frost') would name its group instead of a holder.
+ * token), gated by approvals; 'frost' is a FROST group's key, its participants the approvers.
  */
 export interface CaRow {
   name: string;
@@ -247,8 +374,8 @@ export interface CaRow {
   /** PEM: the CA's certificate followed by the chain up to its root; null until its round is released. */
   chain_pem: string | null;
   approvals_threshold: number;
-  /** JSON array of keyholder names. */
-  approvers: string;
+  /** Keyholder names (stored as a JSON array). */
+  approvers: string[];
   created_at: string;
   /** kind 'frost': the DKG ceremony whose group key is the CA key. */
   frost_ceremony?: string | null;
@@ -257,21 +384,44 @@ export interface CaRow {
   retired_at?: string | null;
 }
 
+export type FrostCeremonyState = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
+
 export interface FrostCeremonyRow {
   id: string;
-  /** protocol/frost-wire.ts FrostCeremony, as JSON. */
-  ceremony_json: string;
+  /** The roster (ceremony_json). */
+  ceremony: FrostCeremony;
   digest: string;
-  /** What the group is for once agreed, as JSON (e.g. { kind: 'fleet-ca', ... }). */
-  purpose_json: string;
-  state: 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
-  /** FrostGroup, as JSON, once agreed. */
-  group_json: string | null;
+  /** What the group is for once agreed (purpose_json). */
+  purpose: CeremonyPurpose;
+  state: FrostCeremonyState;
+  /** The group, once agreed (group_json). */
+  group: FrostGroup | null;
   failure: string | null;
   created_at: string;
   closed_at: string | null;
-  /** The transcript every participant signed, once agreed; null for groups agreed before migration 6 (refused). */
+  /** The transcript every participant signed, once agreed; null for groups agreed before migration 7 (refused). */
   transcript_digest: string | null;
+}
+
+/** A round-1 package with its sender's identity statement (null in rows from before migration 7). */
+export interface DkgRound1Row {
+  participant: number;
+  package: FrostDkgRound1;
+  identity: FrostSignedIdentity | null;
+}
+
+/** A round-2 package: ciphertext from `sender` to `recipient`, relayed unread. */
+export interface DkgRound2Row {
+  sender: number;
+  recipient: number;
+  package: FrostDkgRound2;
+}
+
+/** A confirmation with its sender's transcript signature (null in rows from before migration 7). */
+export interface DkgConfirmRow {
+  participant: number;
+  confirm: FrostDkgConfirm;
+  transcript: FrostTranscriptSignature | null;
 }
 
 export interface CertRoundRow {
@@ -279,8 +429,8 @@ export interface CertRoundRow {
   id: string;
   ca: string;
   profile: 'fleet-root' | 'intermediate-ca' | 'device';
-  /** protocol/x509.ts Prepared, as JSON. */
-  prepared_json: string;
+  /** The TBS bytes and what assembling needs (prepared_json). */
+  prepared: Prepared;
   tbs_sha256: string;
   reason: string;
   deadline: string;
@@ -301,6 +451,10 @@ export interface ApprovalRow {
   received_at: string;
 }
 
+/**
+ * An audit event. `data` stays the stored text: the hash chain covers it byte for byte, and
+ * `quorum audit verify` must report an edited row, not fail to decode it.
+ */
 export interface AuditRow {
   seq: number;
   at: string;
@@ -309,6 +463,78 @@ export interface AuditRow {
   prev_hash: string;
   hash: string;
 }
+
+// The rows as SQLite returns them, and their decoding.
+
+type RawSummary = Omit<RoundSummaryRow, 'info'> & { info_json: string | null };
+type RawCa = Omit<CaRow, 'approvers'> & { approvers: string };
+type RawCertRound = Omit<CertRoundRow, 'prepared'> & { prepared_json: string };
+type RawCeremony = Omit<FrostCeremonyRow, 'ceremony' | 'purpose' | 'group'> & {
+  ceremony_json: string;
+  purpose_json: string;
+  group_json: string | null;
+};
+type RawRound1 = { participant: number; package_json: string; identity_json: string | null };
+type RawRound2 = { sender: number; recipient: number; package_json: string };
+type RawConfirm = { participant: number; confirm_json: string; transcript_json: string | null };
+
+function summaryRow({ info_json, ...r }: RawSummary): RoundSummaryRow {
+  return {
+    ...r,
+    info: decodeNullable(RoundInfoSchema, info_json, { table: 'round_summaries', row: r.id, column: 'info_json' }),
+  };
+}
+
+function caRow(r: RawCa): CaRow {
+  const approvers = decodeJson(z.array(z.string()), r.approvers, { table: 'cas', row: r.name, column: 'approvers' });
+  return { ...r, approvers };
+}
+
+function certRoundRow({ prepared_json, ...r }: RawCertRound): CertRoundRow {
+  return {
+    ...r,
+    prepared: decodeJson(PreparedSchema, prepared_json, { table: 'cert_rounds', row: r.id, column: 'prepared_json' }),
+  };
+}
+
+function ceremonyRow({ ceremony_json, purpose_json, group_json, ...r }: RawCeremony): FrostCeremonyRow {
+  const at = (column: string): Cell => ({ table: 'frost_ceremonies', row: r.id, column });
+  return {
+    ...r,
+    ceremony: decodeJson(FrostCeremonySchema, ceremony_json, at('ceremony_json')),
+    purpose: decodeJson(CeremonyPurposeSchema, purpose_json, at('purpose_json')),
+    group: decodeNullable(FrostGroupSchema, group_json, at('group_json')),
+  };
+}
+
+function round1Row(ceremony: string, { package_json, identity_json, ...r }: RawRound1): DkgRound1Row {
+  const at = (column: string): Cell => ({ table: 'frost_dkg_round1', row: `${ceremony}/${r.participant}`, column });
+  return {
+    ...r,
+    package: decodeJson(FrostDkgRound1Schema, package_json, at('package_json')),
+    identity: decodeNullable(FrostSignedIdentitySchema, identity_json, at('identity_json')),
+  };
+}
+
+function round2Row(ceremony: string, { package_json, ...r }: RawRound2): DkgRound2Row {
+  const row = `${ceremony}/${r.sender}/${r.recipient}`;
+  return {
+    ...r,
+    package: decodeJson(FrostDkgRound2Schema, package_json, { table: 'frost_dkg_round2', row, column: 'package_json' }),
+  };
+}
+
+function confirmRow(ceremony: string, { confirm_json, transcript_json, ...r }: RawConfirm): DkgConfirmRow {
+  const at = (column: string): Cell => ({ table: 'frost_dkg_confirms', row: `${ceremony}/${r.participant}`, column });
+  return {
+    ...r,
+    confirm: decodeJson(FrostDkgConfirmSchema, confirm_json, at('confirm_json')),
+    transcript: decodeNullable(FrostTranscriptSignatureSchema, transcript_json, at('transcript_json')),
+  };
+}
+
+/** meta ota_server_targets: the `signed` targets body pulled from the OTA Connect reposerver at import. */
+export const OTA_SERVER_TARGETS_META = 'ota_server_targets';
 
 /** Mode 0600 (files made before this rule, or under a loose umask, are tightened). */
 function ownerOnly(file: string): void {
@@ -369,6 +595,12 @@ export class Store {
     this.db
       .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
       .run(key, value);
+  }
+  /** The targets body pulled from the OTA Connect reposerver at import (garage-sign targets pull), if any. */
+  serverTargets(): SignedBody | null {
+    const text = this.getMeta(OTA_SERVER_TARGETS_META);
+    if (text === undefined) return null;
+    return decodeJson(SignedBodySchema, text, { table: 'meta', row: OTA_SERVER_TARGETS_META, column: 'value' });
   }
   dialect(): Dialect {
     const d = this.getMeta('dialect');
@@ -476,14 +708,18 @@ export class Store {
         `SELECT * FROM round_summaries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC ` +
           'LIMIT @limit',
       )
-      .all(params) as RoundSummaryRow[];
+      .all(params)
+      .map((r) => summaryRow(r as RawSummary));
   }
   roundSummary(id: string): RoundSummaryRow | undefined {
-    return this.db.prepare('SELECT * FROM round_summaries WHERE id = ?').get(id) as RoundSummaryRow | undefined;
+    const r = this.db.prepare('SELECT * FROM round_summaries WHERE id = ?').get(id) as RawSummary | undefined;
+    return r && summaryRow(r);
   }
   /** Freeze a closed round's public summary (ignored if the round is open again, which cannot happen). */
-  setRoundSummaryInfo(seq: number, infoJson: string): void {
-    this.db.prepare("UPDATE round_summaries SET info_json = ? WHERE seq = ? AND state != 'open'").run(infoJson, seq);
+  setRoundSummaryInfo(seq: number, info: RoundInfo): void {
+    this.db
+      .prepare("UPDATE round_summaries SET info_json = ? WHERE seq = ? AND state != 'open'")
+      .run(JSON.stringify(info), seq);
   }
 
   // --- signatures ---
@@ -523,9 +759,8 @@ export class Store {
     for (const [name, bytes] of Object.entries(files)) put.run(seq, name, bytes);
     return seq;
   }
-  latestRelease():
-    { seq: number; role: string; version: number; released_at: string; round_id: string | null } | undefined {
-    return this.db.prepare('SELECT * FROM releases ORDER BY seq DESC LIMIT 1').get() as never;
+  latestRelease(): ReleaseRow | undefined {
+    return this.db.prepare('SELECT * FROM releases ORDER BY seq DESC LIMIT 1').get() as ReleaseRow | undefined;
   }
   latestReleaseSeq(): number | null {
     return (this.db.prepare('SELECT MAX(seq) AS seq FROM releases').get() as { seq: number | null }).seq;
@@ -543,18 +778,22 @@ export class Store {
 
   // --- certificate authorities and certificate rounds ---
   ca(name: string): CaRow | undefined {
-    return this.db.prepare('SELECT * FROM cas WHERE name = ?').get(name) as CaRow | undefined;
+    const r = this.db.prepare('SELECT * FROM cas WHERE name = ?').get(name) as RawCa | undefined;
+    return r && caRow(r);
   }
   cas(): CaRow[] {
-    return this.db.prepare('SELECT * FROM cas ORDER BY name').all() as CaRow[];
+    return this.db
+      .prepare('SELECT * FROM cas ORDER BY name')
+      .all()
+      .map((r) => caRow(r as RawCa));
   }
-  insertCa(c: CaRow): void {
+  insertCa(c: Omit<CaRow, 'frost_ceremony' | 'retired_from' | 'retired_at'>): void {
     this.db
       .prepare(
         `INSERT INTO cas (name, kind, holder, issuer_spki, issuer_fingerprint, algorithm, chain_pem, approvals_threshold, approvers, created_at)
          VALUES (@name, @kind, @holder, @issuer_spki, @issuer_fingerprint, @algorithm, @chain_pem, @approvals_threshold, @approvers, @created_at)`,
       )
-      .run(c);
+      .run({ ...c, approvers: JSON.stringify(c.approvers) });
   }
   /** Forget a CA that never got a certificate (its only round was cancelled or expired). */
   deleteUnissuedCa(name: string): boolean {
@@ -583,12 +822,13 @@ export class Store {
     this.db.prepare('UPDATE cas SET chain_pem = ? WHERE name = ? AND chain_pem IS NULL').run(chainPem, name);
   }
   insertCertRound(r: Omit<CertRoundRow, 'seq' | 'closed_at' | 'certificate_pem'>): void {
+    const { prepared, ...row } = r;
     this.db
       .prepare(
         `INSERT INTO cert_rounds (id, ca, profile, prepared_json, tbs_sha256, reason, deadline, state, created_at, new_ca)
          VALUES (@id, @ca, @profile, @prepared_json, @tbs_sha256, @reason, @deadline, @state, @created_at, @new_ca)`,
       )
-      .run(r);
+      .run({ ...row, prepared_json: JSON.stringify(prepared) });
   }
   nextCertRoundSeq(): number {
     const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'cert_rounds'").get() as
@@ -596,14 +836,15 @@ export class Store {
     return (row?.seq ?? 0) + 1;
   }
   certRound(id: string): CertRoundRow | undefined {
-    return this.db.prepare('SELECT * FROM cert_rounds WHERE id = ?').get(id) as CertRoundRow | undefined;
+    const r = this.db.prepare('SELECT * FROM cert_rounds WHERE id = ?').get(id) as RawCertRound | undefined;
+    return r && certRoundRow(r);
   }
   certRounds(state?: RoundState): CertRoundRow[] {
     return (
       state
         ? this.db.prepare('SELECT * FROM cert_rounds WHERE state = ? ORDER BY seq').all(state)
         : this.db.prepare('SELECT * FROM cert_rounds ORDER BY seq').all()
-    ) as CertRoundRow[];
+    ).map((r) => certRoundRow(r as RawCertRound));
   }
   /** One page of certificate rounds, newest first (as roundSummaries; their rows are small). */
   certRoundsPage(opts: { state?: RoundState; before?: number; limit: number }): CertRoundRow[] {
@@ -622,12 +863,14 @@ export class Store {
         `SELECT * FROM cert_rounds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC ` +
           'LIMIT @limit',
       )
-      .all(params) as CertRoundRow[];
+      .all(params)
+      .map((r) => certRoundRow(r as RawCertRound));
   }
   certRoundsOfCa(ca: string): CertRoundRow[] {
     return this.db
       .prepare('SELECT * FROM cert_rounds WHERE ca = ? OR new_ca = ? ORDER BY seq')
-      .all(ca, ca) as CertRoundRow[];
+      .all(ca, ca)
+      .map((r) => certRoundRow(r as RawCertRound));
   }
   setCertRoundState(
     id: string,
@@ -675,19 +918,30 @@ export class Store {
         { identity_key: string } | undefined
     )?.identity_key;
   }
-  insertFrostCeremony(r: Omit<FrostCeremonyRow, 'group_json' | 'failure' | 'closed_at' | 'transcript_digest'>): void {
+  insertFrostCeremony(r: Omit<FrostCeremonyRow, 'group' | 'failure' | 'closed_at' | 'transcript_digest'>): void {
     this.db
       .prepare(
         'INSERT INTO frost_ceremonies (id, ceremony_json, digest, purpose_json, state, created_at) VALUES ' +
           '(@id, @ceremony_json, @digest, @purpose_json, @state, @created_at)',
       )
-      .run(r);
+      .run({
+        id: r.id,
+        ceremony_json: JSON.stringify(r.ceremony),
+        digest: r.digest,
+        purpose_json: JSON.stringify(r.purpose),
+        state: r.state,
+        created_at: r.created_at,
+      });
   }
   frostCeremony(id: string): FrostCeremonyRow | undefined {
-    return this.db.prepare('SELECT * FROM frost_ceremonies WHERE id = ?').get(id) as FrostCeremonyRow | undefined;
+    const r = this.db.prepare('SELECT * FROM frost_ceremonies WHERE id = ?').get(id) as RawCeremony | undefined;
+    return r && ceremonyRow(r);
   }
   frostCeremonies(): FrostCeremonyRow[] {
-    return this.db.prepare('SELECT * FROM frost_ceremonies ORDER BY created_at, id').all() as FrostCeremonyRow[];
+    return this.db
+      .prepare('SELECT * FROM frost_ceremonies ORDER BY created_at, id')
+      .all()
+      .map((r) => ceremonyRow(r as RawCeremony));
   }
   /** Ids of the ceremonies whose group is agreed, oldest first. */
   doneCeremonyIds(): string[] {
@@ -701,9 +955,9 @@ export class Store {
   }
   setFrostCeremonyState(
     id: string,
-    from: FrostCeremonyRow['state'],
-    to: FrostCeremonyRow['state'],
-    extra: { group_json?: string; failure?: string; closed_at?: string; transcript_digest?: string } = {},
+    from: FrostCeremonyState,
+    to: FrostCeremonyState,
+    extra: { group?: FrostGroup; failure?: string; closed_at?: string; transcript_digest?: string } = {},
   ): boolean {
     return (
       this.db
@@ -714,7 +968,7 @@ export class Store {
         )
         .run(
           to,
-          extra.group_json ?? null,
+          extra.group ? JSON.stringify(extra.group) : null,
           extra.failure ?? null,
           extra.closed_at ?? null,
           extra.transcript_digest ?? null,
@@ -723,46 +977,75 @@ export class Store {
         ).changes === 1
     );
   }
-  insertDkgRound1(ceremony: string, participant: number, pkg: string, identity: string): void {
+  insertDkgRound1(ceremony: string, participant: number, pkg: FrostDkgRound1, identity: FrostSignedIdentity): void {
     this.db
       .prepare('INSERT INTO frost_dkg_round1 (ceremony, participant, package_json, identity_json) VALUES (?, ?, ?, ?)')
-      .run(ceremony, participant, pkg, identity);
+      .run(ceremony, participant, JSON.stringify(pkg), JSON.stringify(identity));
   }
-  /** Round-1 packages with their senders' identity statements (null in rows from before migration 6). */
-  dkgRound1(ceremony: string): { participant: number; package_json: string; identity_json: string | null }[] {
+  /** Round-1 packages with their senders' identity statements, by participant. */
+  dkgRound1(ceremony: string): DkgRound1Row[] {
     return this.db
       .prepare(
         'SELECT participant, package_json, identity_json FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY participant',
       )
-      .all(ceremony) as { participant: number; package_json: string; identity_json: string | null }[];
+      .all(ceremony)
+      .map((r) => round1Row(ceremony, r as RawRound1));
   }
-  insertDkgRound2(ceremony: string, sender: number, recipient: number, pkg: string): void {
+  /** One participant's round-1 package, if it sent one. */
+  dkgRound1Of(ceremony: string, participant: number): DkgRound1Row | undefined {
+    const r = this.db
+      .prepare(
+        'SELECT participant, package_json, identity_json FROM frost_dkg_round1 WHERE ceremony = ? AND participant = ?',
+      )
+      .get(ceremony, participant) as RawRound1 | undefined;
+    return r && round1Row(ceremony, r);
+  }
+  insertDkgRound2(ceremony: string, pkg: FrostDkgRound2): void {
     this.db
       .prepare('INSERT INTO frost_dkg_round2 (ceremony, sender, recipient, package_json) VALUES (?, ?, ?, ?)')
-      .run(ceremony, sender, recipient, pkg);
+      .run(ceremony, pkg.from, pkg.to, JSON.stringify(pkg));
   }
-  dkgRound2(ceremony: string): { sender: number; recipient: number; package_json: string }[] {
+  /** Round-2 packages (all, or those from `sender`, or those to `recipient`), by sender then recipient. */
+  dkgRound2(ceremony: string, only: { sender?: number; recipient?: number } = {}): DkgRound2Row[] {
     return this.db
       .prepare(
-        'SELECT sender, recipient, package_json FROM frost_dkg_round2 WHERE ceremony = ? ORDER BY sender, recipient',
+        'SELECT sender, recipient, package_json FROM frost_dkg_round2 WHERE ceremony = @ceremony AND ' +
+          '(@sender IS NULL OR sender = @sender) AND (@recipient IS NULL OR recipient = @recipient) ' +
+          'ORDER BY sender, recipient',
       )
-      .all(ceremony) as { sender: number; recipient: number; package_json: string }[];
+      .all({ ceremony, sender: only.sender ?? null, recipient: only.recipient ?? null })
+      .map((r) => round2Row(ceremony, r as RawRound2));
   }
-  insertDkgConfirm(ceremony: string, participant: number, confirm: string, transcript: string): void {
+  insertDkgConfirm(
+    ceremony: string,
+    participant: number,
+    confirm: FrostDkgConfirm,
+    transcript: FrostTranscriptSignature,
+  ): void {
     this.db
       .prepare(
         'INSERT INTO frost_dkg_confirms (ceremony, participant, confirm_json, transcript_json) VALUES (?, ?, ?, ?)',
       )
-      .run(ceremony, participant, confirm, transcript);
+      .run(ceremony, participant, JSON.stringify(confirm), JSON.stringify(transcript));
   }
-  /** Confirmations with their senders' transcript signatures (null in rows from before migration 6). */
-  dkgConfirms(ceremony: string): { participant: number; confirm_json: string; transcript_json: string | null }[] {
+  /** Confirmations with their senders' transcript signatures, by participant. */
+  dkgConfirms(ceremony: string): DkgConfirmRow[] {
     return this.db
       .prepare(
         'SELECT participant, confirm_json, transcript_json FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY ' +
           'participant',
       )
-      .all(ceremony) as { participant: number; confirm_json: string; transcript_json: string | null }[];
+      .all(ceremony)
+      .map((r) => confirmRow(ceremony, r as RawConfirm));
+  }
+  /** Who has sent at a step of a ceremony (round 2: the senders), in order; reads no package. */
+  dkgSenders(ceremony: string, step: 'round1' | 'round2' | 'confirm'): number[] {
+    const sql = {
+      round1: 'SELECT participant AS p FROM frost_dkg_round1 WHERE ceremony = ? ORDER BY p',
+      round2: 'SELECT DISTINCT sender AS p FROM frost_dkg_round2 WHERE ceremony = ? ORDER BY p',
+      confirm: 'SELECT participant AS p FROM frost_dkg_confirms WHERE ceremony = ? ORDER BY p',
+    }[step];
+    return (this.db.prepare(sql).all(ceremony) as { p: number }[]).map((r) => r.p);
   }
   setCaFrostCeremony(name: string, ceremony: string): void {
     this.db.prepare('UPDATE cas SET frost_ceremony = ? WHERE name = ?').run(ceremony, name);

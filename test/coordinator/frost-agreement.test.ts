@@ -176,7 +176,7 @@ describe('the coordinator agrees on a FROST group only with signed identities an
     expect(again.signature).not.toBe(first.signature); // ECDSA: a new signature each time
     submitDkgRound1(store, id, kh('carol'), round1, first);
     expect(submitDkgRound1(store, id, kh('carol'), round1, again)).toEqual({});
-    expect(store.dkgRound1(id).map((x) => JSON.parse(x.identity_json!) as unknown)).toEqual([first]);
+    expect(store.dkgRound1(id).map((x) => x.identity)).toEqual([first]);
   });
 
   it(
@@ -225,7 +225,7 @@ describe('the coordinator agrees on a FROST group only with signed identities an
     const r = store.frostCeremony(id)!;
     expect(r.state).toBe('failed');
     expect(r.failure).toMatch(/^FROST_TRANSCRIPT_MISMATCH: participant 3 \(carol\)/);
-    expect(r.group_json).toBeNull();
+    expect(r.group).toBeNull();
     expect(() => groupByName(store, 'grp-split')).toThrow(/failed/);
   });
 
@@ -243,12 +243,12 @@ describe('the coordinator agrees on a FROST group only with signed identities an
       const saved = store.frostCeremony(id)!;
       store.db
         .prepare('UPDATE frost_ceremonies SET group_json = ? WHERE id = ?')
-        .run(store.frostCeremony(other)!.group_json, id);
+        .run(JSON.stringify(store.frostCeremony(other)!.group), id);
       fresh();
       expectFrost(() => groupByName(store, 'grp'), 'FROST_GROUP_UNAUTHENTICATED');
       expect(doneGroups(store).map((g) => g.ceremony)).toEqual([other]);
       // A transcript signature removed.
-      store.db.prepare('UPDATE frost_ceremonies SET group_json = ? WHERE id = ?').run(saved.group_json, id);
+      store.db.prepare('UPDATE frost_ceremonies SET group_json = ? WHERE id = ?').run(JSON.stringify(saved.group), id);
       store.db
         .prepare('UPDATE frost_dkg_confirms SET transcript_json = NULL WHERE ceremony = ? AND participant = 2')
         .run(id);
