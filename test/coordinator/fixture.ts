@@ -1,0 +1,144 @@
+/**
+ * A coordinator in process for the unit tests of its logic: `quorum init` (the init function) in
+ * a temporary folder with generated keyholder keys, and the real Store over its SQLite file. The
+ * tests call the coordinator's own functions (rounds.ts, release.ts, certificates.ts, frost.ts)
+ * against it; nothing is mocked. Signatures are made with the keyholders' private keys, as
+ * quorum-signer would make them.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { init } from '../../coordinator/init.js';
+import { tryRelease, type ReleaseResult } from '../../coordinator/release.js';
+import { submitSignature, type Submission } from '../../coordinator/rounds.js';
+import { DATA_FILES } from '../../coordinator/server.js';
+import { Store, type RoundRow } from '../../coordinator/store.js';
+import type { Dialect } from '../../protocol/canonical.js';
+import {
+  encodeSig,
+  generateKeyPair,
+  publicKeyFrom,
+  signBytes,
+  type KeyKind,
+  type PublicKey,
+} from '../../protocol/keys.js';
+import { keyIdOf } from '../../protocol/metadata/build.js';
+
+export interface Holder {
+  name: string;
+  privateKey: KeyObject;
+  publicKey: PublicKey;
+  /** The public key file given to init (PEM). */
+  pem: string;
+}
+
+export interface CoordinatorOptions {
+  dialect: Dialect;
+  /** Keyholders to enroll: a name, or a name and a key type (default Ed25519). */
+  keyholders: (string | { name: string; type: KeyKind })[];
+  /** Root keyholders and threshold of root version 1; without them init opens no round. */
+  root?: string[];
+  targets?: string[];
+  rootThreshold?: number;
+  targetsThreshold?: number;
+  /** Sign root version 1 with a threshold of its keys and release it. */
+  releaseRoot?: boolean;
+}
+
+export class TestCoordinator {
+  readonly store: Store;
+  readonly online: KeyObject;
+  readonly onlinePublic: PublicKey;
+
+  constructor(
+    readonly dir: string,
+    readonly dataDir: string,
+    readonly dialect: Dialect,
+    readonly holders: Record<string, Holder>,
+  ) {
+    this.store = new Store(path.join(dataDir, DATA_FILES.db));
+    this.online = crypto.createPrivateKey(fs.readFileSync(path.join(dataDir, DATA_FILES.onlineKey)));
+    this.onlinePublic = publicKeyFrom(crypto.createPublicKey(this.online));
+  }
+
+  /** The key id of a keyholder's key in this dialect (as roots made by init list it). */
+  keyid(name: string): string {
+    return keyIdOf(this.holders[name]!.publicKey, this.dialect);
+  }
+
+  /**
+   * What `quorum-signer sign` sends for round `round`, signed by `name` over the round's bytes
+   * (or `bytes`), as the authenticated keyholder `name` (or as `as`, or the admin's air-gapped
+   * path with `as: null`).
+   */
+  submission(
+    name: string,
+    round: RoundRow,
+    opts: { bytes?: Buffer; sha256?: string; as?: string | null } = {},
+  ): Submission {
+    const sig = signBytes(this.holders[name]!.privateKey, opts.bytes ?? round.canonical);
+    const as = opts.as === undefined ? name : opts.as;
+    return {
+      round: round.id,
+      keyid: this.keyid(name),
+      sig: encodeSig(sig, this.dialect),
+      sha256: opts.sha256 ?? round.sha256,
+      ...(as ? { keyholder: this.store.keyholderByName(as)! } : {}),
+    };
+  }
+
+  /** `name` signs round `id` (as that keyholder); returns the stored round. */
+  sign(name: string, id: string, now?: Date): RoundRow {
+    return submitSignature(this.store, this.submission(name, this.store.round(id)!), now);
+  }
+
+  release(id: string): Promise<ReleaseResult | null> {
+    return tryRelease(this.store, this.dataDir, this.online, id);
+  }
+
+  close(): void {
+    this.store.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Keys are made once per type and name across a test file's coordinators (RSA generation is slow). */
+const keyCache = new Map<string, { privateKey: KeyObject; publicKey: PublicKey }>();
+
+export async function newCoordinator(opts: CoordinatorOptions): Promise<TestCoordinator> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-unit-'));
+  const holders: Record<string, Holder> = {};
+  const files: Record<string, string> = {};
+  for (const k of opts.keyholders) {
+    const { name, type } = typeof k === 'string' ? { name: k, type: 'ed25519' as KeyKind } : k;
+    const cacheKey = `${type}:${name}`;
+    const pair = keyCache.get(cacheKey) ?? generateKeyPair(type);
+    keyCache.set(cacheKey, pair);
+    const pem = path.join(dir, `${name}.pub.pem`);
+    fs.writeFileSync(pem, pair.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));
+    holders[name] = { name, ...pair, pem };
+    files[name] = pem;
+  }
+  const dataDir = path.join(dir, 'data');
+  const result = init({
+    dataDir,
+    dialect: opts.dialect,
+    keyholders: files,
+    ...(opts.root
+      ? {
+          rootKeyholders: opts.root,
+          targetsKeyholders: opts.targets ?? opts.root,
+          rootThreshold: opts.rootThreshold ?? 1,
+          targetsThreshold: opts.targetsThreshold ?? 1,
+        }
+      : {}),
+  });
+  const c = new TestCoordinator(dir, dataDir, opts.dialect, holders);
+  if (opts.releaseRoot) {
+    const id = result.firstRound!;
+    for (const name of opts.root!.slice(0, opts.rootThreshold ?? 1)) c.sign(name, id);
+    if (!(await c.release(id))) throw new Error('fixture: root version 1 was not released');
+  }
+  return c;
+}
