@@ -10,6 +10,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { init } from '../../coordinator/init.js';
+import {
+  dkgStatus,
+  recordIdentity,
+  submitDkgConfirm,
+  submitDkgRound1,
+  submitDkgRound2,
+  type DkgEvent,
+} from '../../coordinator/frost.js';
 import { tryRelease, type ReleaseResult } from '../../coordinator/release.js';
 import { submitSignature, type Submission } from '../../coordinator/rounds.js';
 import { DATA_FILES } from '../../coordinator/server.js';
@@ -23,7 +31,18 @@ import {
   type KeyKind,
   type PublicKey,
 } from '../../protocol/keys.js';
-import { keyIdOf } from '../../protocol/metadata/build.js';
+import {
+  dkgFinish,
+  dkgRound2,
+  dkgStart,
+  generateIdentityKey,
+  signIdentity,
+  signTranscript,
+  transcriptDigest,
+  type DkgState,
+  type IdentityKey,
+} from '../../protocol/frost.js';
+import { keyIdOf, localSigner } from '../../protocol/metadata/build.js';
 
 export interface Holder {
   name: string;
@@ -91,6 +110,59 @@ export class TestCoordinator {
   /** `name` signs round `id` (as that keyholder); returns the stored round. */
   sign(name: string, id: string, now?: Date): RoundRow {
     return submitSignature(this.store, this.submission(name, this.store.round(id)!), now);
+  }
+
+  /** FROST identity keys of these keyholders, recorded by the coordinator (quorum keyholder identity). */
+  identities(names: string[]): Record<string, IdentityKey> {
+    for (const n of names) {
+      this.identityKeys[n] ??= generateIdentityKey();
+      recordIdentity(this.store, n, this.identityKeys[n].publicKey);
+    }
+    return this.identityKeys;
+  }
+  readonly identityKeys: Record<string, IdentityKey> = {};
+
+  /**
+   * Every step of DKG ceremony `id` as its participants' quorum-signer would take them, through
+   * the coordinator's functions (identities must be recorded). `until` stops after a step;
+   * returns the participants' states and the last event.
+   */
+  async dkg(
+    id: string,
+    until: 'round1' | 'round2' | 'confirm' = 'confirm',
+  ): Promise<{ states: DkgState[]; event: DkgEvent }> {
+    const c = this.store.frostCeremony(id)!.ceremony;
+    const started = c.participants.map((p) => dkgStart(c, p.identifier));
+    let event: DkgEvent = {};
+    for (const p of c.participants) {
+      const identity = await signIdentity(c, p.name, localSigner(this.holders[p.name]!.privateKey));
+      event = submitDkgRound1(
+        this.store,
+        id,
+        this.store.keyholderByName(p.name)!,
+        started[p.identifier - 1]!.round1,
+        identity,
+      );
+    }
+    const states = started.map((x) => x.state);
+    if (until === 'round1') return { states, event };
+    const st = dkgStatus(this.store, id, 1);
+    for (const p of c.participants) {
+      const pkgs = dkgRound2(states[p.identifier - 1]!, st.round1All, this.identityKeys[p.name]!);
+      event = submitDkgRound2(this.store, id, this.store.keyholderByName(p.name)!, pkgs);
+    }
+    if (until === 'round2') return { states, event };
+    const digest = transcriptDigest(c, st.identities, st.round1All);
+    for (const p of c.participants) {
+      const outcome = dkgFinish(
+        states[p.identifier - 1]!,
+        dkgStatus(this.store, id, p.identifier).inbox,
+        this.identityKeys[p.name]!,
+      );
+      const transcript = await signTranscript(c, p.identifier, digest, localSigner(this.holders[p.name]!.privateKey));
+      event = await submitDkgConfirm(this.store, id, this.store.keyholderByName(p.name)!, outcome.confirm, transcript);
+    }
+    return { states, event };
   }
 
   release(id: string): Promise<ReleaseResult | null> {
