@@ -24,6 +24,7 @@ import {
   submitDkgRound1,
   submitDkgRound2,
 } from '../../coordinator/frost.js';
+import { cancelCertRound, createFleetCa } from '../../coordinator/certificates.js';
 import type { KeyholderRow } from '../../coordinator/store.js';
 import { dkgFinish, dkgStart, signIdentity, signTranscript, transcriptDigest } from '../../protocol/frost.js';
 import { localSigner } from '../../protocol/metadata/build.js';
@@ -441,5 +442,70 @@ describe('stopping a ceremony', () => {
     const id = open({ now });
     expect(expireCeremonies(c.store, new Date(now.getTime() + 7 * DAY - 1000)).map((x) => x.id)).not.toContain(id);
     expect(expireCeremonies(c.store, new Date(now.getTime() + 7 * DAY)).map((x) => x.id)).toContain(id);
+  });
+});
+
+describe('a FROST CA and the CA namespace', () => {
+  const fleetCa = () =>
+    openFleetCaCeremony(c.store, {
+      name: 'gfleet',
+      fleetName: 'Group Fleet',
+      threshold: 2,
+      participants: names,
+      reason: 'r',
+    });
+  const openRoundOf = (ca: string) => c.store.certRounds('open').find((r) => r.ca === ca)!;
+
+  it('a group CA whose fleet root round was cancelled is retired by the next ceremony for its name, which holds the name while under way; a key-held CA may take it after that', async () => {
+    const first = fleetCa().id;
+    await c.dkg(first);
+    const oldKey = c.store.ca('gfleet')!.issuer_fingerprint;
+    const round1 = openRoundOf('gfleet');
+    expectCode(fleetCa, 'CA_EXISTS'); // its round is open
+    cancelCertRound(c.store, round1.id, 'wrong fleet name');
+
+    const second = fleetCa().id;
+    expect(second).toBe('dkg-gfleet-2');
+    expect(c.store.ca('gfleet.retired-1')).toMatchObject({
+      kind: 'frost',
+      retired_from: 'gfleet',
+      issuer_fingerprint: oldKey,
+      frost_ceremony: first,
+    });
+    expect(c.store.ca('gfleet')).toBeUndefined();
+    // While the ceremony is under way, the name is its own.
+    const keyHeld = () =>
+      createFleetCa(c.store, {
+        name: 'gfleet',
+        holder: 'alice',
+        fleetName: 'X',
+        approvers: ['bob'],
+        approvals: 1,
+        reason: 'r',
+      });
+    await expect(keyHeld()).rejects.toMatchObject({
+      code: 'CA_EXISTS',
+      message: expect.stringContaining(`under way (${second}, round1)`),
+    });
+    await c.dkg(second);
+    expect(c.store.ca('gfleet')!.issuer_fingerprint).not.toBe(oldKey);
+    expect(c.store.certRound(round1.id)).toMatchObject({ ca: 'gfleet.retired-1', state: 'cancelled' });
+
+    cancelCertRound(c.store, openRoundOf('gfleet').id, 'a key-held root after all');
+    await keyHeld();
+    expect(
+      c.store
+        .cas()
+        .filter((x) => x.name.startsWith('gfleet'))
+        .map((x) => [x.name, x.kind]),
+    ).toEqual([
+      ['gfleet', 'single'],
+      ['gfleet.retired-1', 'frost'],
+      ['gfleet.retired-2', 'frost'],
+    ]);
+    expect(events('ca.retired').filter((e) => e.name === 'gfleet')).toEqual([
+      expect.objectContaining({ retiredAs: 'gfleet.retired-1', kind: 'frost', ceremony: first }),
+      expect.objectContaining({ retiredAs: 'gfleet.retired-2', kind: 'frost', ceremony: second }),
+    ]);
   });
 });
