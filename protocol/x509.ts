@@ -6,16 +6,38 @@
  * from the TBS bytes alone, so whoever relays them (the coordinator) cannot show one thing and
  * have another signed. DER is built and parsed by @peculiar/x509 and its asn1 packages only.
  */
-import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it before its first import
 import crypto, { type KeyObject } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest } from '@peculiar/asn1-csr';
-import { Certificate, Extension as AsnExtension, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
+import { createRequire } from 'node:module';
+import type * as AsnCsr from '@peculiar/asn1-csr';
+import type * as AsnSchema from '@peculiar/asn1-schema';
+import type * as AsnX509 from '@peculiar/asn1-x509';
+import type * as X509 from '@peculiar/x509';
 import { displayText } from './display.js';
 import { KeyError, QuorumError } from './errors.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from './keys.js';
 import type { Signer } from './metadata/build.js';
+
+// @peculiar/x509 and its ASN.1 packages take more CPU to load (about 0.4 s) than everything else a
+// command loads together, and most commands never touch a certificate: they are loaded on first
+// use, synchronously (they are CommonJS, the same instances an import gets). reflect-metadata
+// first: tsyringe inside @peculiar/x509 needs it before it loads.
+const requireCjs = createRequire(import.meta.url);
+function onFirstUse<T extends object>(load: () => T): T {
+  let loaded: T | undefined;
+  return new Proxy({} as T, { get: (_, key) => Reflect.get((loaded ??= load()), key) });
+}
+const x509 = onFirstUse(() => {
+  requireCjs('reflect-metadata');
+  return requireCjs('@peculiar/x509') as typeof X509;
+});
+const asnSchema = onFirstUse(() => requireCjs('@peculiar/asn1-schema') as typeof AsnSchema);
+const asnCsr = onFirstUse(() => requireCjs('@peculiar/asn1-csr') as typeof AsnCsr);
+const asnX509 = onFirstUse(() => requireCjs('@peculiar/asn1-x509') as typeof AsnX509);
+/** A value computed on first use (tables built from @peculiar/x509's constants). */
+function once<T>(make: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= make());
+}
 
 // --- errors, profiles, limits ------------------------------------------------------------------
 
@@ -87,7 +109,7 @@ const OID = {
   commonName: '2.5.4.3',
 } as const;
 
-type SigningAlgorithm = NonNullable<x509.X509CertificateCreateParamsBase['signingAlgorithm']>;
+type SigningAlgorithm = NonNullable<X509.X509CertificateCreateParamsBase['signingAlgorithm']>;
 const SIGNING_ALGORITHM: Record<CertKeyAlgorithm, SigningAlgorithm> = {
   ed25519: { name: 'Ed25519' },
   'ecdsa-p256': { name: 'ECDSA', hash: 'SHA-256' } as SigningAlgorithm,
@@ -138,7 +160,7 @@ function certKey(
 
 /** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING's contents. */
 function keyIdentifier(spki: Buffer): Buffer {
-  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  const info = asnSchema.AsnConvert.parse(spki, asnX509.SubjectPublicKeyInfo);
   return crypto.createHash('sha1').update(buf(info.subjectPublicKey)).digest();
 }
 
@@ -158,11 +180,11 @@ function checkCommonName(cn: string, what: string): string {
   return cn;
 }
 
-function commonNames(name: x509.Name): string[] {
+function commonNames(name: X509.Name): string[] {
   return name.getField(OID.commonName);
 }
 
-function cnName(cn: string): x509.Name {
+function cnName(cn: string): X509.Name {
   return new x509.Name([{ CN: [{ utf8String: cn }] }]);
 }
 
@@ -225,11 +247,11 @@ export function checkCsr(profileName: ProfileName, csr: string | Buffer): CsrInf
     throw new CertError('REQUEST_INVALID', `the ${profile.name} profile is self-signed and takes no CSR`);
   if (csr.length > X509_LIMITS.csrMaxBytes)
     throw new CertError('CSR_INVALID', `CSR is ${csr.length} bytes; at most ${X509_LIMITS.csrMaxBytes}`);
-  let req: x509.Pkcs10CertificateRequest;
-  let asn: CertificationRequest;
+  let req: X509.Pkcs10CertificateRequest;
+  let asn: AsnCsr.CertificationRequest;
   try {
     req = new x509.Pkcs10CertificateRequest(typeof csr === 'string' ? csr : new Uint8Array(csr));
-    asn = AsnConvert.parse(req.rawData, CertificationRequest);
+    asn = asnSchema.AsnConvert.parse(req.rawData, asnCsr.CertificationRequest);
   } catch (e) {
     throw new CertError('CSR_INVALID', `not a PKCS#10 certificate request: ${(e as Error).message}`, { cause: e });
   }
@@ -239,7 +261,7 @@ export function checkCsr(profileName: ProfileName, csr: string | Buffer): CsrInf
   if (info.version !== 0)
     throw new CertError('CSR_INVALID', `CSR version ${info.version}; PKCS#10 v1 (0) is the only version`);
 
-  const publicKey = certKey(buf(AsnConvert.serialize(info.subjectPKInfo)), 'the CSR key');
+  const publicKey = certKey(buf(asnSchema.AsnConvert.serialize(info.subjectPKInfo)), 'the CSR key');
 
   // PKCS#10: the signature over certificationRequestInfo, as received, under the CSR's own key.
   const sigOid = asn.signatureAlgorithm.algorithm;
@@ -271,7 +293,7 @@ export function checkCsr(profileName: ProfileName, csr: string | Buffer): CsrInf
     );
   }
 
-  const subjectDer = buf(AsnConvert.serialize(info.subject));
+  const subjectDer = buf(asnSchema.AsnConvert.serialize(info.subject));
   return {
     subject: req.subjectName.toString(),
     subjectDer,
@@ -332,18 +354,18 @@ export interface Prepared {
 }
 
 interface ParsedIssuer {
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   pem: string[];
   key: PublicKey & { algorithm: CertKeyAlgorithm };
   keyId: Buffer;
 }
 
 /** PEM with a trailing newline, as OpenSSL writes it, so chains concatenate. */
-function pemOf(cert: x509.X509Certificate): string {
+function pemOf(cert: X509.X509Certificate): string {
   return cert.toString('pem') + '\n';
 }
 
-function parseCert(input: string | Buffer, what: string): x509.X509Certificate {
+function parseCert(input: string | Buffer, what: string): X509.X509Certificate {
   if (input.length > X509_LIMITS.certMaxBytes)
     throw new CertError('ISSUER_INVALID', `${what} is ${input.length} bytes; at most ${X509_LIMITS.certMaxBytes}`);
   try {
@@ -401,7 +423,7 @@ function parseIssuer(profile: Profile, issuer: IssuerCertificate): ParsedIssuer 
   return { cert, pem: [cert, ...chain].map(pemOf), key, keyId };
 }
 
-function profileExtensions(profile: Profile, subjectKeyId: Buffer, authorityKeyId: Buffer): x509.Extension[] {
+function profileExtensions(profile: Profile, subjectKeyId: Buffer, authorityKeyId: Buffer): X509.Extension[] {
   const F = x509.KeyUsageFlags;
   switch (profile.name) {
     case 'fleet-root':
@@ -433,7 +455,7 @@ function profileExtensions(profile: Profile, subjectKeyId: Buffer, authorityKeyI
   }
 }
 
-function checkValidity(profile: Profile, notBefore: Date, notAfter: Date, issuer?: x509.X509Certificate): void {
+function checkValidity(profile: Profile, notBefore: Date, notAfter: Date, issuer?: X509.X509Certificate): void {
   if (notAfter.getTime() <= notBefore.getTime()) {
     throw new CertError(
       'VALIDITY_INVALID',
@@ -464,7 +486,7 @@ export async function prepareCertificate(profileName: ProfileName, input: Prepar
   const profile = profileOf(profileName);
 
   // 1. Subject name and key: from the fleet name and a key (root), or from a checked CSR.
-  let subjectName: x509.Name;
+  let subjectName: X509.Name;
   let subjectKey: PublicKey & { algorithm: CertKeyAlgorithm };
   if (profile.fromCsr) {
     if (input.csr === undefined)
@@ -547,7 +569,7 @@ export async function prepareCertificate(profileName: ProfileName, input: Prepar
     notAfter,
     subject: subjectName,
     issuer: issuer
-      ? new x509.Name(buf(AsnConvert.serialize(certAsn(issuer.cert).tbsCertificate.subject)))
+      ? new x509.Name(buf(asnSchema.AsnConvert.serialize(certAsn(issuer.cert).tbsCertificate.subject)))
       : subjectName,
     publicKey: subjectKey.spki,
     extensions: profileExtensions(profile, subjectKeyId, issuer?.keyId ?? subjectKeyId),
@@ -570,14 +592,14 @@ export async function prepareCertificate(profileName: ProfileName, input: Prepar
 /** Ed25519: 64 bytes; ECDSA: raw r||s, 32 bytes each. Only the TBS of this build is used. */
 const PLACEHOLDER_SIGNATURE = new Uint8Array(64).fill(1);
 
-type EcFormatterAlgorithm = Parameters<x509.AsnEcSignatureFormatter['toWebSignature']>[0];
+type EcFormatterAlgorithm = Parameters<X509.AsnEcSignatureFormatter['toWebSignature']>[0];
 
-function certAsn(cert: x509.X509Certificate): Certificate {
-  return AsnConvert.parse(cert.rawData, Certificate);
+function certAsn(cert: X509.X509Certificate): AsnX509.Certificate {
+  return asnSchema.AsnConvert.parse(cert.rawData, asnX509.Certificate);
 }
 
 /** The TBSCertificate bytes exactly as they stand in the certificate. */
-export function tbsOfCertificate(cert: x509.X509Certificate | Buffer | string): Buffer {
+export function tbsOfCertificate(cert: X509.X509Certificate | Buffer | string): Buffer {
   const c =
     cert instanceof x509.X509Certificate
       ? cert
@@ -611,15 +633,15 @@ export interface Issued {
   readonly fingerprint: string;
 }
 
-function parseTbs(tbs: Buffer): TBSCertificate {
-  let parsed: TBSCertificate;
+function parseTbs(tbs: Buffer): AsnX509.TBSCertificate {
+  let parsed: AsnX509.TBSCertificate;
   try {
-    parsed = AsnConvert.parse(tbs, TBSCertificate);
+    parsed = asnSchema.AsnConvert.parse(tbs, asnX509.TBSCertificate);
   } catch (e) {
     throw new CertError('TBS_INVALID', `not a TBSCertificate: ${(e as Error).message}`, { cause: e });
   }
   // The bytes must be the DER of what we parsed: one meaning for what is reviewed and signed.
-  if (!buf(AsnConvert.serialize(parsed)).equals(tbs))
+  if (!buf(asnSchema.AsnConvert.serialize(parsed)).equals(tbs))
     throw new CertError('TBS_INVALID', 'the TBSCertificate is not in DER (it re-encodes differently)');
   return parsed;
 }
@@ -671,10 +693,10 @@ export async function assembleCertificate(prepared: Prepared, signature: Buffer)
     serialNumber: buf(parsed.serialNumber).toString('hex'),
     notBefore: parsed.validity.notBefore.getTime(),
     notAfter: parsed.validity.notAfter.getTime(),
-    subject: new x509.Name(buf(AsnConvert.serialize(parsed.subject))),
-    issuer: new x509.Name(buf(AsnConvert.serialize(parsed.issuer))),
-    publicKey: buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo)),
-    extensions: (parsed.extensions ?? []).map((e) => new x509.Extension(buf(AsnConvert.serialize(e)))),
+    subject: new x509.Name(buf(asnSchema.AsnConvert.serialize(parsed.subject))),
+    issuer: new x509.Name(buf(asnSchema.AsnConvert.serialize(parsed.issuer))),
+    publicKey: buf(asnSchema.AsnConvert.serialize(parsed.subjectPublicKeyInfo)),
+    extensions: (parsed.extensions ?? []).map((e) => new x509.Extension(buf(asnSchema.AsnConvert.serialize(e)))),
     signingAlgorithm: algorithm,
     signature: webSignature,
   });
@@ -725,7 +747,7 @@ export async function issueWith(signer: Signer, profile: ProfileName, input: Pre
 // --- the issuer a TBS names, checked by whoever holds the CA key ----------------------------------
 
 /** The parsed TBS, or the problem that the bytes are not a DER TBSCertificate. */
-function tbsOrProblem(tbs: Buffer): TBSCertificate | string {
+function tbsOrProblem(tbs: Buffer): AsnX509.TBSCertificate | string {
   try {
     return parseTbs(tbs);
   } catch (e) {
@@ -750,12 +772,12 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
   if (typeof tbs === 'string') return [tbs];
   const parsed = tbs;
   const expectedKeyId = keyIdentifier(caKey.spki);
-  const issuerDer = buf(AsnConvert.serialize(parsed.issuer));
-  const subjectDer = buf(AsnConvert.serialize(parsed.subject));
+  const issuerDer = buf(asnSchema.AsnConvert.serialize(parsed.issuer));
+  const subjectDer = buf(asnSchema.AsnConvert.serialize(parsed.subject));
   const nameOf = (der: Buffer) => new x509.Name(der).toString() || '(empty)';
   const extension = (oid: string) => {
     const e = (parsed.extensions ?? []).find((x) => x.extnID === oid);
-    return e ? buf(AsnConvert.serialize(e)) : undefined;
+    return e ? buf(asnSchema.AsnConvert.serialize(e)) : undefined;
   };
 
   if (issuer === 'self') {
@@ -763,7 +785,7 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
       problems.push(
         `the TBS issuer ${nameOf(issuerDer)} is not its subject ${nameOf(subjectDer)}, but a fleet root is self-signed`,
       );
-    const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
+    const spki = buf(asnSchema.AsnConvert.serialize(parsed.subjectPublicKeyInfo));
     if (sha256hex(spki) !== caKey.fingerprint)
       problems.push(`the self-signed TBS is for key ${sha256hex(spki)}, not the CA key ${caKey.fingerprint}`);
     const skid = extension(OID.subjectKeyIdentifier);
@@ -781,7 +803,7 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
     }
   } else {
     let ca: crypto.X509Certificate | undefined;
-    let caCert: x509.X509Certificate | undefined;
+    let caCert: X509.X509Certificate | undefined;
     try {
       caCert = parseCert(issuer, 'the CA certificate');
       ca = new crypto.X509Certificate(buf(caCert.rawData));
@@ -790,8 +812,8 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
     }
     if (ca && caCert) {
       const caSpki = buf(caCert.publicKey.rawData);
-      const caSubjectDer = buf(AsnConvert.serialize(certAsn(caCert).tbsCertificate.subject));
-      const caIssuerDer = buf(AsnConvert.serialize(certAsn(caCert).tbsCertificate.issuer));
+      const caSubjectDer = buf(asnSchema.AsnConvert.serialize(certAsn(caCert).tbsCertificate.subject));
+      const caIssuerDer = buf(asnSchema.AsnConvert.serialize(certAsn(caCert).tbsCertificate.issuer));
       if (sha256hex(caSpki) !== caKey.fingerprint) {
         problems.push(
           `the CA certificate ${nameOf(caSubjectDer)} is for key ${sha256hex(caSpki)}, not the CA key ` +
@@ -822,7 +844,7 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
 
   const akidRaw = extension(OID.authorityKeyIdentifier);
   if (akidRaw) {
-    let akid: x509.AuthorityKeyIdentifierExtension | undefined;
+    let akid: X509.AuthorityKeyIdentifierExtension | undefined;
     try {
       akid = new x509.AuthorityKeyIdentifierExtension(akidRaw);
     } catch (e) {
@@ -843,23 +865,22 @@ export function issuerProblems(tbsInput: Buffer, issuer: 'self' | string | Buffe
 }
 
 /** What each profile writes (profileExtensions): basicConstraints, keyUsage and extendedKeyUsage, all critical. */
-const PROFILE_EXTENSIONS: Record<
-  ProfileName,
-  { ca: boolean; pathLength?: number; keyUsage: number; eku: string[] | null }
-> = {
-  'fleet-root': {
-    ca: true,
-    keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
-    eku: [x509.ExtendedKeyUsage.serverAuth],
-  },
-  'intermediate-ca': {
-    ca: true,
-    pathLength: 0,
-    keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
-    eku: null,
-  },
-  device: { ca: false, keyUsage: x509.KeyUsageFlags.digitalSignature, eku: [x509.ExtendedKeyUsage.clientAuth] },
-};
+const PROFILE_EXTENSIONS = once(
+  (): Record<ProfileName, { ca: boolean; pathLength?: number; keyUsage: number; eku: string[] | null }> => ({
+    'fleet-root': {
+      ca: true,
+      keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+      eku: [x509.ExtendedKeyUsage.serverAuth],
+    },
+    'intermediate-ca': {
+      ca: true,
+      pathLength: 0,
+      keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+      eku: null,
+    },
+    device: { ca: false, keyUsage: x509.KeyUsageFlags.digitalSignature, eku: [x509.ExtendedKeyUsage.clientAuth] },
+  }),
+);
 
 /**
  * What is wrong (empty when nothing is) with these TBS bytes as a certificate of the profile
@@ -881,7 +902,7 @@ export function profileProblems(
 ): string[] {
   const profile = (PROFILES as Record<string, Profile | undefined>)[profileName];
   if (!profile) return [`${JSON.stringify(profileName)} is not a certificate profile`];
-  const want = PROFILE_EXTENSIONS[profile.name];
+  const want = PROFILE_EXTENSIONS()[profile.name];
   const problems: string[] = [];
   const tbs = tbsOrProblem(tbsInput);
   if (typeof tbs === 'string') return [tbs];
@@ -889,7 +910,7 @@ export function profileProblems(
   if (parsed.version !== 2) problems.push(`it is an X.509 v${parsed.version + 1} certificate, not v3`);
   if (parsed.signature.algorithm !== OID.ed25519 && parsed.signature.algorithm !== OID.ecdsaWithSha256)
     problems.push(`it names signature algorithm ${parsed.signature.algorithm}, neither Ed25519 nor ecdsa-with-SHA256`);
-  const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
+  const spki = buf(asnSchema.AsnConvert.serialize(parsed.subjectPublicKeyInfo));
   try {
     certKey(spki, 'the subject key');
   } catch (e) {
@@ -897,7 +918,7 @@ export function profileProblems(
   }
 
   // Extensions: each one once, only those the profile writes, each with the profile's value.
-  const exts = new Map<string, AsnExtension>();
+  const exts = new Map<string, AsnX509.Extension>();
   for (const e of parsed.extensions ?? []) {
     if (exts.has(e.extnID)) problems.push(`extension ${EXTENSION_NAMES[e.extnID] ?? e.extnID} appears twice`);
     exts.set(e.extnID, e);
@@ -914,7 +935,7 @@ export function profileProblems(
       problems.push(`it has a ${EXTENSION_NAMES[oid] ?? oid} extension, which a ${profile.name} certificate never has`);
   const raw = (oid: string) => {
     const e = exts.get(oid);
-    return e ? buf(AsnConvert.serialize(e)) : undefined;
+    return e ? buf(asnSchema.AsnConvert.serialize(e)) : undefined;
   };
   const parse = <T>(oid: string, what: string, make: (der: Buffer) => T): T | undefined => {
     const der = raw(oid);
@@ -948,7 +969,8 @@ export function profileProblems(
   const ku = parse(OID.keyUsage, 'keyUsage', (d) => new x509.KeyUsagesExtension(d));
   critical(OID.keyUsage, 'keyUsage');
   const usageNames = (bits: number) =>
-    KEY_USAGE_NAMES.filter(([bit]) => bits & bit)
+    KEY_USAGE_NAMES()
+      .filter(([bit]) => bits & bit)
       .map(([, n]) => n)
       .join(', ') || '(none)';
   if (ku && ku.usages !== want.keyUsage)
@@ -959,7 +981,7 @@ export function profileProblems(
     const eku = parse(OID.extKeyUsage, 'extendedKeyUsage', (d) => new x509.ExtendedKeyUsageExtension(d));
     critical(OID.extKeyUsage, 'extendedKeyUsage');
     const got = eku ? eku.usages.map(String) : [];
-    const ekuNames = (l: readonly string[]) => l.map((u) => EKU_NAMES[u] ?? u).join(', ');
+    const ekuNames = (l: readonly string[]) => l.map((u) => EKU_NAMES()[u] ?? u).join(', ');
     if (eku && (got.length !== want.eku.length || !want.eku.every((u) => got.includes(u))))
       problems.push(
         `its extendedKeyUsage is ${ekuNames(got) || '(none)'}, but a ${profile.name} certificate has ` +
@@ -996,7 +1018,7 @@ export function profileProblems(
 
   // The issuer: a CA that may sign certificates, and another CA when this is one.
   if (issuer !== 'self' && issuer !== undefined) {
-    let ca: x509.X509Certificate | undefined;
+    let ca: X509.X509Certificate | undefined;
     try {
       ca = parseCert(issuer, 'the CA certificate');
     } catch (e) {
@@ -1051,7 +1073,7 @@ export interface Review {
   readonly extensions: readonly ReviewExtension[];
 }
 
-const KEY_USAGE_NAMES: [number, string][] = [
+const KEY_USAGE_NAMES = once((): [number, string][] => [
   [x509.KeyUsageFlags.digitalSignature, 'Digital Signature'],
   [x509.KeyUsageFlags.nonRepudiation, 'Non Repudiation'],
   [x509.KeyUsageFlags.keyEncipherment, 'Key Encipherment'],
@@ -1061,15 +1083,15 @@ const KEY_USAGE_NAMES: [number, string][] = [
   [x509.KeyUsageFlags.cRLSign, 'CRL Sign'],
   [x509.KeyUsageFlags.encipherOnly, 'Encipher Only'],
   [x509.KeyUsageFlags.decipherOnly, 'Decipher Only'],
-];
-const EKU_NAMES: Record<string, string> = {
+]);
+const EKU_NAMES = once((): Record<string, string> => ({
   [x509.ExtendedKeyUsage.serverAuth]: 'TLS Web Server Authentication',
   [x509.ExtendedKeyUsage.clientAuth]: 'TLS Web Client Authentication',
   [x509.ExtendedKeyUsage.codeSigning]: 'Code Signing',
   [x509.ExtendedKeyUsage.emailProtection]: 'E-mail Protection',
   [x509.ExtendedKeyUsage.timeStamping]: 'Time Stamping',
   [x509.ExtendedKeyUsage.ocspSigning]: 'OCSP Signing',
-};
+}));
 const EXTENSION_NAMES: Record<string, string> = {
   [OID.basicConstraints]: 'basicConstraints',
   [OID.keyUsage]: 'keyUsage',
@@ -1079,8 +1101,8 @@ const EXTENSION_NAMES: Record<string, string> = {
   [OID.subjectAltName]: 'subjectAltName',
 };
 
-function describeExtension(ext: AsnExtension): ReviewExtension {
-  const raw = buf(AsnConvert.serialize(ext));
+function describeExtension(ext: AsnX509.Extension): ReviewExtension {
+  const raw = buf(asnSchema.AsnConvert.serialize(ext));
   const base = { oid: ext.extnID, name: EXTENSION_NAMES[ext.extnID] ?? ext.extnID, critical: ext.critical };
   let value: string;
   switch (ext.extnID) {
@@ -1091,13 +1113,14 @@ function describeExtension(ext: AsnExtension): ReviewExtension {
     }
     case OID.keyUsage: {
       const ku = new x509.KeyUsagesExtension(raw);
-      value = KEY_USAGE_NAMES.filter(([bit]) => ku.usages & bit)
+      value = KEY_USAGE_NAMES()
+        .filter(([bit]) => ku.usages & bit)
         .map(([, n]) => n)
         .join(', ');
       break;
     }
     case OID.extKeyUsage:
-      value = new x509.ExtendedKeyUsageExtension(raw).usages.map((u) => EKU_NAMES[String(u)] ?? String(u)).join(', ');
+      value = new x509.ExtendedKeyUsageExtension(raw).usages.map((u) => EKU_NAMES()[String(u)] ?? String(u)).join(', ');
       break;
     case OID.subjectKeyIdentifier:
       value = colonHex(Buffer.from(new x509.SubjectKeyIdentifierExtension(raw).keyId, 'hex'));
@@ -1122,7 +1145,7 @@ function algorithmOfSpki(spki: Buffer): CertKeyAlgorithm | string {
   try {
     return certKey(spki, 'the subject key').algorithm;
   } catch {
-    return AsnConvert.parse(spki, SubjectPublicKeyInfo).algorithm.algorithm;
+    return asnSchema.AsnConvert.parse(spki, asnX509.SubjectPublicKeyInfo).algorithm.algorithm;
   }
 }
 
@@ -1133,14 +1156,14 @@ function algorithmOfSpki(spki: Buffer): CertKeyAlgorithm | string {
 export function reviewTbs(tbsInput: Buffer | string): Review {
   const tbs = typeof tbsInput === 'string' ? Buffer.from(tbsInput, 'base64') : tbsInput;
   const parsed = parseTbs(tbs);
-  const spki = buf(AsnConvert.serialize(parsed.subjectPublicKeyInfo));
-  const subjectDer = buf(AsnConvert.serialize(parsed.subject));
-  const issuerDer = buf(AsnConvert.serialize(parsed.issuer));
+  const spki = buf(asnSchema.AsnConvert.serialize(parsed.subjectPublicKeyInfo));
+  const subjectDer = buf(asnSchema.AsnConvert.serialize(parsed.subject));
+  const issuerDer = buf(asnSchema.AsnConvert.serialize(parsed.issuer));
   const notBefore = parsed.validity.notBefore.getTime();
   const notAfter = parsed.validity.notAfter.getTime();
   const extensions = (parsed.extensions ?? []).map(describeExtension);
   const bcExt = (parsed.extensions ?? []).find((e) => e.extnID === OID.basicConstraints);
-  const bc = bcExt ? new x509.BasicConstraintsExtension(buf(AsnConvert.serialize(bcExt))) : undefined;
+  const bc = bcExt ? new x509.BasicConstraintsExtension(buf(asnSchema.AsnConvert.serialize(bcExt))) : undefined;
   const sigOid = parsed.signature.algorithm;
   let serial = buf(parsed.serialNumber).toString('hex');
   if (serial.startsWith('00') && serial.length > 2) serial = serial.slice(2);
