@@ -2,11 +2,12 @@
  * A CA name given up and taken again, with the real coordinator: a CA whose own round (a fleet
  * root's, or an intermediate's --new-ca round) was cancelled or expired before it got its
  * certificate is retired (NAME.retired-N, kept with its rounds, audited as ca.retired) when a new CA
- * takes its name, through quorum fleet-ca create, fleet-ca create --frost and cert issue --new-ca.
- * A CA with its certificate, with an open round, with a DKG ceremony under way, or a retired CA's
- * name is refused with CA_EXISTS.
+ * takes its name, through quorum fleet-ca create and cert issue --new-ca, as the CLIs show it and
+ * across a restart. A CA with its certificate, with an open round, or a retired CA's name is
+ * refused with CA_EXISTS. The rules, and FROST CAs (a DKG ceremony holds its name), are tested in
+ * process: test/coordinator/certificates.test.ts and ceremony.test.ts ("the CA namespace").
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,12 +16,10 @@ import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
 import {
   auditEvents,
   type AuditEvent,
-  frostPins,
   newRepo,
   PASSPHRASE,
   quorum,
   signer,
-  SIGNER,
   TEST_SCRYPT_N,
   until,
   type Repo,
@@ -287,158 +286,4 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       'line1.retired-1',
     ]);
   }, 120_000);
-});
-
-/** A long-running `quorum-signer frost join` (it waits for the other participants). */
-function join(home: string, ceremony: string): Promise<RunResult> {
-  const p = spawn(
-    process.execPath,
-    [SIGNER, 'frost', 'join', ceremony, '--yes', '--home', home, '--scrypt-n', TEST_SCRYPT_N, '--timeout-s', '90'],
-    { env: { ...process.env, QUORUM_PASSPHRASE: PASSPHRASE }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
-}
-
-describe('FROST CAs: a group CA whose fleet root round was cancelled gives its name up', () => {
-  let repo: Repo;
-  const names = ['alice', 'bob', 'carol'];
-  const createFrost = () =>
-    quorum([
-      'fleet-ca',
-      'create',
-      '--frost',
-      '--name',
-      'gfleet',
-      '--threshold',
-      '2',
-      ...names.flatMap((n) => ['--participant', n]),
-      '--fleet-name',
-      'Group Fleet',
-      '--reason',
-      'FROST fleet root',
-      '--data-dir',
-      repo.dataDir,
-    ]);
-  const dkg = async (ceremony: string) => {
-    const results = await Promise.all(names.map((k) => join(repo.homes[k]!, ceremony)));
-    results.forEach((r, i) => expect(r.code, `${names[i]}: ${r.stdout}\n${r.stderr}`).toBe(0));
-  };
-  const openRoundOf = async (ca: string) =>
-    json<{ id: string; ca: string; state: string }[]>(
-      await quorum(['certs', '--json', '--data-dir', repo.dataDir]),
-    ).find((r) => r.ca === ca && r.state === 'open')!;
-
-  beforeAll(async () => {
-    repo = await newRepo({
-      dialect: 'tuf',
-      keyholders: names,
-      rootKeyholders: ['alice'],
-      rootThreshold: 1,
-      targetsThreshold: 1,
-    });
-    for (const k of names) {
-      const id = await signer(['frost', 'identity', '--home', repo.homes[k]!, '--scrypt-n', TEST_SCRYPT_N]);
-      expect(id.code, id.stderr).toBe(0);
-      expect((await quorum(['keyholder', 'identity', k, id.stdout.trim(), '--data-dir', repo.dataDir])).code).toBe(0);
-    }
-    await frostPins(repo, names);
-  }, 120_000);
-  afterAll(async () => {
-    await repo?.coordinator.kill();
-    if (repo) fs.rmSync(repo.dir, { recursive: true, force: true });
-  });
-
-  it('fleet-ca create --frost again retires it; the new group takes the name; a key-held CA may take it after that', async () => {
-    expect((await createFrost()).code).toBe(0);
-    await dkg('dkg-gfleet');
-    const first = await openRoundOf('gfleet');
-    const oldKey = (await cas(repo)).find((c) => c.name === 'gfleet')!.fingerprint;
-    refused(await createFrost(), new RegExp(`a CA named gfleet exists and its round ${first.id} is open`));
-    expect(
-      (await quorum(['cert', 'cancel', first.id, '--reason', 'wrong fleet name', '--data-dir', repo.dataDir])).code,
-    ).toBe(0);
-
-    const again = await createFrost();
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain('dkg-gfleet-2');
-    expect(await cas(repo)).toEqual([
-      expect.objectContaining({ name: 'gfleet.retired-1', kind: 'frost', retiredFrom: 'gfleet', fingerprint: oldKey }),
-    ]);
-    // While the ceremony is under way, the name is its own.
-    refused(
-      await quorum([
-        'fleet-ca',
-        'create',
-        '--data-dir',
-        repo.dataDir,
-        '--name',
-        'gfleet',
-        '--holder',
-        'alice',
-        '--fleet-name',
-        'X',
-        '--approvers',
-        'bob',
-        '--approvals',
-        '1',
-        '--reason',
-        'r',
-      ]),
-      /a FROST DKG ceremony for a CA named gfleet is under way \(dkg-gfleet-2, round1\); cancel it first/,
-    );
-    await dkg('dkg-gfleet-2');
-    const list = await cas(repo);
-    expect(list.map((c) => [c.name, c.kind, c.retiredFrom ?? null])).toEqual([
-      ['gfleet', 'frost', null],
-      ['gfleet.retired-1', 'frost', 'gfleet'],
-    ]);
-    expect(list[0]!.fingerprint).not.toBe(oldKey);
-    const second = await openRoundOf('gfleet');
-    expect((await status(repo, first.id)).round).toMatchObject({ ca: 'gfleet.retired-1', state: 'cancelled' });
-
-    // The new group's round is cancelled too: a key-held CA may now take the name.
-    expect(
-      (await quorum(['cert', 'cancel', second.id, '--reason', 'a key-held root after all', '--data-dir', repo.dataDir]))
-        .code,
-    ).toBe(0);
-    const single = await quorum([
-      'fleet-ca',
-      'create',
-      '--data-dir',
-      repo.dataDir,
-      '--name',
-      'gfleet',
-      '--holder',
-      'alice',
-      '--fleet-name',
-      'Group Fleet',
-      '--approvers',
-      'bob',
-      '--approvals',
-      '1',
-      '--reason',
-      'key-held',
-      '--json',
-    ]);
-    expect(single.code, single.stderr).toBe(0);
-    expect((await cas(repo)).map((c) => [c.name, c.kind])).toEqual([
-      ['gfleet', 'single'],
-      ['gfleet.retired-1', 'frost'],
-      ['gfleet.retired-2', 'frost'],
-    ]);
-    const retired = (await audit(repo)).filter((e) => e.event === 'ca.retired').map((e) => e.data);
-    expect(retired).toEqual([
-      expect.objectContaining({ name: 'gfleet', retiredAs: 'gfleet.retired-1', kind: 'frost', ceremony: 'dkg-gfleet' }),
-      expect.objectContaining({
-        name: 'gfleet',
-        retiredAs: 'gfleet.retired-2',
-        kind: 'frost',
-        ceremony: 'dkg-gfleet-2',
-      }),
-    ]);
-  }, 180_000);
 });
