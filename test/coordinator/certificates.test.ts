@@ -241,6 +241,22 @@ describe('issuing from a CSR', () => {
     expect(c.store.certRounds()).toHaveLength(before);
   });
 
+  it('CSR_SIGNATURE (a CSR with one signature byte flipped) and VALIDITY_TOO_LONG, before any round opens', async () => {
+    const before = c.store.certRounds().length;
+    const good = csr(c.holders.carol!.privateKey, '/CN=device-3');
+    const der = execFileSync('openssl', ['req', '-outform', 'DER'], { input: good });
+    der.writeUInt8(der.readUInt8(der.length - 1) ^ 0x01, der.length - 1);
+    await expectCode(
+      openCertRound(c.store, { ca: 'fleet', profile: 'device', csr: der, reason: 'r' }),
+      'CSR_SIGNATURE',
+    );
+    await expectCode(
+      openCertRound(c.store, { ca: 'fleet', profile: 'device', csr: good, reason: 'r', validityDays: 400 }),
+      'VALIDITY_TOO_LONG',
+    );
+    expect(c.store.certRounds()).toHaveLength(before);
+  });
+
   it("an intermediate CA (--new-ca) whose approvers default to its issuer's; CA_NOT_ISSUED until its round is released", async () => {
     const ica = csr(c.holders.ica!.privateKey, '/O=Acme/CN=Line 1');
     const r = await openCertRound(c.store, {
