@@ -176,126 +176,129 @@ describe('opening a round', () => {
   });
 });
 
-describe('signatures', () => {
-  let c: TestCoordinator;
-  let round: RoundRow;
-  let rejected = 0;
-  beforeAll(async () => {
-    c = await newCoordinator({
-      dialect: 'tuf',
-      keyholders: ['alice', 'bob', 'carol', 'eve'],
-      root: ['alice'],
-      targets: ['alice', 'bob', 'carol'],
-      targetsThreshold: 2,
-      releaseRoot: true,
+for (const dialect of ['tuf', 'ota'] as const) {
+  describe(`signatures (${dialect})`, () => {
+    let c: TestCoordinator;
+    let round: RoundRow;
+    let rejected = 0;
+    beforeAll(async () => {
+      c = await newCoordinator({
+        dialect,
+        keyholders: ['alice', 'bob', 'carol', 'eve'],
+        root: ['alice'],
+        targets: ['alice', 'bob', 'carol'],
+        targetsThreshold: 2,
+        releaseRoot: true,
+      });
+      round = openTargets(c, 'fw-1');
     });
-    round = openTargets(c, 'fw-1');
-  });
-  afterAll(() => c.close());
+    afterAll(() => c.close());
 
-  /** Refused with `code`; one more signature.rejected in the audit log, with that code; nothing stored. */
-  function expectRejected(fn: () => unknown, code: string): void {
-    const before = c.store.signatures(round.id).length;
-    expectCode(fn, code);
-    const rows = audited(c, 'signature.rejected');
-    expect(rows).toHaveLength(++rejected);
-    expect(rows.at(-1)).toMatchObject({ code });
-    expect(c.store.signatures(round.id)).toHaveLength(before);
-  }
+    /** Refused with `code`; one more signature.rejected in the audit log, with that code; nothing stored. */
+    function expectRejected(fn: () => unknown, code: string): void {
+      const before = c.store.signatures(round.id).length;
+      expectCode(fn, code);
+      const rows = audited(c, 'signature.rejected');
+      expect(rows).toHaveLength(++rejected);
+      expect(rows.at(-1)).toMatchObject({ code });
+      expect(c.store.signatures(round.id)).toHaveLength(before);
+    }
 
-  it('ROUND_NOT_FOUND', () => {
-    expectRejected(
-      () => submitSignature(c.store, { ...c.submission('alice', round), round: 'targets-v9-r99' }),
-      'ROUND_NOT_FOUND',
-    );
-  });
+    it('ROUND_NOT_FOUND', () => {
+      expectRejected(
+        () => submitSignature(c.store, { ...c.submission('alice', round), round: 'targets-v9-r99' }),
+        'ROUND_NOT_FOUND',
+      );
+    });
 
-  it('SIG_KEY_NOT_NEEDED: a keyholder whose key the round does not need', () => {
-    expectRejected(() => submitSignature(c.store, c.submission('eve', round)), 'SIG_KEY_NOT_NEEDED');
-  });
+    it('SIG_KEY_NOT_NEEDED: a keyholder whose key the round does not need', () => {
+      expectRejected(() => submitSignature(c.store, c.submission('eve', round)), 'SIG_KEY_NOT_NEEDED');
+    });
 
-  it("SIG_NOT_YOUR_KEY: a key id naming another keyholder's key", () => {
-    expectRejected(
-      () => submitSignature(c.store, { ...c.submission('alice', round), keyholder: c.store.keyholderByName('bob')! }),
-      'SIG_NOT_YOUR_KEY',
-    );
-  });
+    it("SIG_NOT_YOUR_KEY: a key id naming another keyholder's key", () => {
+      expectRejected(
+        () => submitSignature(c.store, { ...c.submission('alice', round), keyholder: c.store.keyholderByName('bob')! }),
+        'SIG_NOT_YOUR_KEY',
+      );
+    });
 
-  it('SIG_KEY_NOT_NEEDED: an air-gapped signature (no keyholder) by a key the round does not need', () => {
-    expectRejected(() => submitSignature(c.store, c.submission('eve', round, { as: null })), 'SIG_KEY_NOT_NEEDED');
-  });
+    it('SIG_KEY_NOT_NEEDED: an air-gapped signature (no keyholder) by a key the round does not need', () => {
+      expectRejected(() => submitSignature(c.store, c.submission('eve', round, { as: null })), 'SIG_KEY_NOT_NEEDED');
+    });
 
-  it('SIG_MALFORMED: not the dialect encoding (hex in tuf)', () => {
-    const sub = c.submission('alice', round);
-    expectRejected(
-      () => submitSignature(c.store, { ...sub, sig: Buffer.from(sub.sig, 'hex').toString('base64') }),
-      'SIG_MALFORMED',
-    );
-  });
+    it('SIG_MALFORMED: not the dialect encoding (hex in tuf, base64 in ota)', () => {
+      const sub = c.submission('alice', round);
+      const other =
+        dialect === 'tuf'
+          ? Buffer.from(sub.sig, 'hex').toString('base64')
+          : Buffer.from(sub.sig, 'base64').toString('hex') + '!';
+      expectRejected(() => submitSignature(c.store, { ...sub, sig: other }), 'SIG_MALFORMED');
+    });
 
-  it('SIG_WRONG_BYTES: over other bytes, or naming another sha256', () => {
-    expectRejected(
-      () => submitSignature(c.store, c.submission('alice', round, { bytes: Buffer.from('{"other":"bytes"}') })),
-      'SIG_WRONG_BYTES',
-    );
-    expectRejected(
-      () => submitSignature(c.store, c.submission('alice', round, { sha256: 'ab'.repeat(32) })),
-      'SIG_WRONG_BYTES',
-    );
-  });
+    it('SIG_WRONG_BYTES: over other bytes, or naming another sha256', () => {
+      expectRejected(
+        () => submitSignature(c.store, c.submission('alice', round, { bytes: Buffer.from('{"other":"bytes"}') })),
+        'SIG_WRONG_BYTES',
+      );
+      expectRejected(
+        () => submitSignature(c.store, c.submission('alice', round, { sha256: 'ab'.repeat(32) })),
+        'SIG_WRONG_BYTES',
+      );
+    });
 
-  it('accepts a valid signature after the refusals, and audits it', () => {
-    expect(submitSignature(c.store, c.submission('alice', round)).state).toBe('open');
-    expect(audited(c, 'signature.accepted').at(-1)).toMatchObject({ round: round.id, keyholder: 'alice' });
-    expect(roundInfo(c.store, round, repoState(c.store)).progress[0]).toMatchObject({
-      signed: ['alice'],
-      threshold: 2,
-      met: false,
+    it('accepts a valid signature after the refusals, and audits it', () => {
+      expect(submitSignature(c.store, c.submission('alice', round)).state).toBe('open');
+      expect(audited(c, 'signature.accepted').at(-1)).toMatchObject({ round: round.id, keyholder: 'alice' });
+      expect(roundInfo(c.store, round, repoState(c.store)).progress[0]).toMatchObject({
+        signed: ['alice'],
+        threshold: 2,
+        met: false,
+      });
+    });
+
+    it('SIG_DUPLICATE: one signature per key', () => {
+      expectRejected(() => submitSignature(c.store, c.submission('alice', round)), 'SIG_DUPLICATE');
+    });
+
+    it("SIG_REPLAY: round 1's signature, or round 1's sha256, submitted into round 2", async () => {
+      c.sign('bob', round.id);
+      expect((await c.release(round.id))!.seq).toBeGreaterThan(0);
+      const old = c.store.round(round.id)!;
+      const aliceOld = c.store.signatures(old.id).find((s) => s.keyholder === 'alice')!;
+      round = openTargets(c, 'fw-2');
+      const sub = c.submission('alice', round);
+      expectRejected(() => submitSignature(c.store, { ...sub, sig: encodeSig(aliceOld.sig, dialect) }), 'SIG_REPLAY');
+      expectRejected(
+        () => submitSignature(c.store, c.submission('alice', round, { bytes: old.canonical, sha256: old.sha256 })),
+        'SIG_REPLAY',
+      );
+    });
+
+    it('ROUND_NOT_OPEN: a signature on a released or cancelled round', () => {
+      const released = c.store.rounds('released').at(-1)!;
+      expectRejected(() => submitSignature(c.store, c.submission('carol', released)), 'ROUND_NOT_OPEN');
+      cancelRound(c.store, round.id, 'changed our minds');
+      expectRejected(() => submitSignature(c.store, c.submission('carol', round)), 'ROUND_NOT_OPEN');
+    });
+
+    it('ROUND_NOT_OPEN: a signature that arrives after the deadline expires the round first', () => {
+      const now = new Date();
+      round = openRound(
+        c.store,
+        { role: 'targets', reason: 'late', deadline: new Date(now.getTime() + 60_000), signed: targets(c, 'fw-3') },
+        now,
+      );
+      const late = new Date(now.getTime() + 61_000);
+      expectRejected(() => submitSignature(c.store, c.submission('alice', round), late), 'ROUND_NOT_OPEN');
+      expect(c.store.round(round.id)!.state).toBe('expired');
+    });
+
+    it('the audit chain stays intact through every refusal', async () => {
+      const { verifyAuditChain } = await import('../../coordinator/store.js');
+      expect(verifyAuditChain(c.store.auditRows())).toBeNull();
     });
   });
-
-  it('SIG_DUPLICATE: one signature per key', () => {
-    expectRejected(() => submitSignature(c.store, c.submission('alice', round)), 'SIG_DUPLICATE');
-  });
-
-  it("SIG_REPLAY: round 1's signature, or round 1's sha256, submitted into round 2", async () => {
-    c.sign('bob', round.id);
-    expect((await c.release(round.id))!.seq).toBeGreaterThan(0);
-    const old = c.store.round(round.id)!;
-    const aliceOld = c.store.signatures(old.id).find((s) => s.keyholder === 'alice')!;
-    round = openTargets(c, 'fw-2');
-    const sub = c.submission('alice', round);
-    expectRejected(() => submitSignature(c.store, { ...sub, sig: encodeSig(aliceOld.sig, 'tuf') }), 'SIG_REPLAY');
-    expectRejected(
-      () => submitSignature(c.store, c.submission('alice', round, { bytes: old.canonical, sha256: old.sha256 })),
-      'SIG_REPLAY',
-    );
-  });
-
-  it('ROUND_NOT_OPEN: a signature on a released or cancelled round', () => {
-    const released = c.store.rounds('released').at(-1)!;
-    expectRejected(() => submitSignature(c.store, c.submission('carol', released)), 'ROUND_NOT_OPEN');
-    cancelRound(c.store, round.id, 'changed our minds');
-    expectRejected(() => submitSignature(c.store, c.submission('carol', round)), 'ROUND_NOT_OPEN');
-  });
-
-  it('ROUND_NOT_OPEN: a signature that arrives after the deadline expires the round first', () => {
-    const now = new Date();
-    round = openRound(
-      c.store,
-      { role: 'targets', reason: 'late', deadline: new Date(now.getTime() + 60_000), signed: targets(c, 'fw-3') },
-      now,
-    );
-    const late = new Date(now.getTime() + 61_000);
-    expectRejected(() => submitSignature(c.store, c.submission('alice', round), late), 'ROUND_NOT_OPEN');
-    expect(c.store.round(round.id)!.state).toBe('expired');
-  });
-
-  it('the audit chain stays intact through every refusal', async () => {
-    const { verifyAuditChain } = await import('../../coordinator/store.js');
-    expect(verifyAuditChain(c.store.auditRows())).toBeNull();
-  });
-});
+}
 
 describe('signatures in ota', () => {
   let c: TestCoordinator;
@@ -310,16 +313,6 @@ describe('signatures in ota', () => {
     });
   });
   afterAll(() => c.close());
-
-  it('SIG_MALFORMED: not base64', () => {
-    const r = openTargets(c, 'fw-1');
-    const sub = c.submission('alice', r);
-    expectCode(
-      () => submitSignature(c.store, { ...sub, sig: Buffer.from(sub.sig, 'base64').toString('hex') + '!' }),
-      'SIG_MALFORMED',
-    );
-    cancelRound(c.store, r.id, 'made for the test');
-  });
 
   it('SIG_PSS_SALT: an RSA-PSS signature with a salt length other than 32, which the OTA Connect servers refuse', async () => {
     const r = openTargets(c, 'fw-2');
