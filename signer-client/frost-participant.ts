@@ -372,6 +372,20 @@ export async function signSession(
     for (;;) {
       pushes.settle();
       const st = await retrying(deadline, () => conn.request({ type: 'frost.sign.get', session }, 'frost.sign.status'));
+      // The answer must be about the session asked for, and an attempt must be one of its attempts
+      // (`<session>.<k>`): a share is bound to the round the keyholder reviewed, whatever the
+      // coordinator answers.
+      if (st.session !== session)
+        throw new Refusal(
+          'ROUND_MISMATCH',
+          `asked for FROST session ${session}, the coordinator answered about ${st.session}; nothing was signed`,
+        );
+      if (st.request && !isAttemptOf(st.request.session, session))
+        throw new Refusal(
+          'ROUND_MISMATCH',
+          `the signing request names attempt ${st.request.session}, not an attempt of session ${session}; ` +
+            `nothing was signed`,
+        );
       if (st.groupPublicKey !== group.groupPublicKey)
         throw new Refusal(
           'PAYLOAD_MISMATCH',
@@ -448,6 +462,11 @@ export async function signSession(
       await pushes.idle();
     }
   }
+}
+
+/** `attempt` names an attempt of `session`: `<session>.<k>` with k a decimal number. */
+export function isAttemptOf(attempt: string, session: string): boolean {
+  return attempt.startsWith(`${session}.`) && /^[0-9]{1,9}$/.test(attempt.slice(session.length + 1));
 }
 
 /** The FROST groups this participant holds a share of, as public keys. */

@@ -20,7 +20,8 @@ import {
   type Signer,
 } from '../../protocol/metadata/build.js';
 import { FakeCoordinator } from './fake-coordinator.js';
-import { signer, TEST_SCRYPT_N, tmpdir } from './harness.js';
+import { signer, TEST_SCRYPT_N, tmpdir, until, Watcher } from './harness.js';
+import type { RoundInfo } from '../../protocol/wire.js';
 import { canonicalOf, keySigner } from './wire-client.js';
 
 const require = createRequire(import.meta.url);
@@ -187,6 +188,49 @@ describe('a signer signs only the bytes it reviewed, under the round it asked fo
       expect(bad.code).toBe(1);
       expect(bad.stderr).toMatch(/^ROUND_MISMATCH: round targets-v2-r6 is a targets round, but the answer is root v2/m);
       expect(fs.existsSync(out)).toBe(false);
+    },
+  );
+});
+
+describe('watch signs only what a review would', () => {
+  const waiting = (): Partial<RoundInfo> => ({
+    progress: [{ label: 'targets', threshold: 1, signed: [], missing: ['alice'], met: false }],
+  });
+
+  it(
+    "watch --unsafe-auto-sign signs an honest listed round, and refuses another round's bytes under a listed id " +
+      '(ROUND_MISMATCH, nothing sent for either id)',
+    async () => {
+      const h = await home();
+      fake.serve(
+        'targets-v2-w1',
+        'targets',
+        targetsText(2, `{"fw-a":${entry(1)},"fw-b":${entry(2)}}`),
+        undefined,
+        waiting(),
+      );
+      // Listed as w2 (waiting for alice); round.get w2 answered with w3's bytes, id and sha256.
+      fake.serve(
+        'targets-v2-w2',
+        'targets',
+        targetsText(2, `{"fw-a":${entry(1)},"fw-c":${entry(3)}}`),
+        undefined,
+        waiting(),
+      );
+      fake.serve('targets-v2-w3', 'targets', targetsText(2, `{"fw-a":${entry(1)},"evil":${entry(9)}}`));
+      fake.answerWith('targets-v2-w2', 'targets-v2-w3');
+      const w = new Watcher(h);
+      try {
+        await w.waitFor(
+          /round targets-v2-w2: ROUND_MISMATCH: asked for round targets-v2-w2, the answer is targets v2 round targets-v2-w3/,
+        );
+        await until(() => fake.submissions('targets-v2-w1').length > 0, 'the honest round signed by watch');
+      } finally {
+        await w.stop();
+      }
+      expect(fake.submissions('targets-v2-w2')).toEqual([]);
+      expect(fake.submissions('targets-v2-w3')).toEqual([]);
+      for (const id of ['targets-v2-w1', 'targets-v2-w2', 'targets-v2-w3']) fake.rounds.delete(id);
     },
   );
 });
