@@ -7,7 +7,8 @@
  *   never an unmarked or `bash`/`shell`/`console` block that would look like commands nobody runs;
  * - every `quorum` or `quorum-signer` command in an `sh` block outside the guides (the README's
  *   signing story) is one a guide runs, word for word;
- * - every error code or environment variable the docs name in backquotes exists in the code;
+ * - every error code or environment variable the docs name in backquotes exists in the code, and
+ *   every `npm run` script they name exists in package.json;
  * - the README stays a front page (at most 200 lines).
  */
 import fs from 'node:fs';
@@ -141,6 +142,18 @@ describe('names', () => {
         if (!words.has(m[1]!) && !NOT_OURS.has(m[1]!)) missing.push(`${rel(file)}: ${m[1]}`);
     }
     expect([...new Set(missing)]).toEqual([]);
+  });
+});
+
+describe('npm scripts', () => {
+  it('every `npm run X` the docs name is a script of package.json', () => {
+    const scripts = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: object })
+      .scripts;
+    const missing: string[] = [];
+    for (const file of DOCS)
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/npm run ([a-z][\w:-]*)/g))
+        if (!(m[1]! in scripts)) missing.push(`${rel(file)}: npm run ${m[1]}`);
+    expect(missing).toEqual([]);
   });
 });
 
