@@ -33,7 +33,14 @@
  *   listens, printing what it printed. Nothing else is rewritten.
  *
  * What a guide takes as given from outside (a firmware file, a garage-sign folder as OTA Connect
- * leaves it) is written by the sandbox's prelude in the test file, which the guide states in prose.
+ * leaves it) is written by the sandbox's prelude (test/docs/sandboxes.ts), and the guide says so.
+ * A failing segment fails the test with the guide's file and line, the machine, the script and
+ * everything it printed; QUORUM_GUIDE_KEEP=1 keeps the sandbox folder to look around in, and
+ * QUORUM_GUIDE_CPU=FILE appends each segment's CPU time (bash `times`) to FILE, to see what a guide costs.
+ *
+ * Cost: every command is a real process (about 1-2 s of CPU each for quorum-signer, most of it
+ * loading modules), so the guides show each step once and the sandboxes chain guides instead of
+ * repeating their setup; the signing story this runs replaced test/integration/story.test.ts.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -252,7 +259,11 @@ export class Sandbox {
     const home = path.join(this.dir, '.sandbox', 'machines', machine);
     fs.mkdirSync(home, { recursive: true });
     return new Promise((resolve, reject) => {
-      const p = spawn('bash', ['--noprofile', '--norc', '-euo', 'pipefail', '-c', s.script], {
+      const cpuLog = process.env.QUORUM_GUIDE_CPU;
+      const script = cpuLog
+        ? `trap 'echo "${guide}:${s.line} ${machine} $(times | tail -1)" >> ${cpuLog}' EXIT\n${s.script}`
+        : s.script;
+      const p = spawn('bash', ['--noprofile', '--norc', '-euo', 'pipefail', '-c', script], {
         cwd: this.dir,
         env: { ...this.vars, HOME: home },
         stdio: ['ignore', 'pipe', 'pipe'],
