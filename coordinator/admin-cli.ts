@@ -13,8 +13,18 @@ import { WIRE_LIMITS } from '../protocol/limits.js';
 import { daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
-import type { CertRoundInfo, RoundInfo } from '../protocol/wire.js';
-import { formatReview, type Review } from '../protocol/x509.js';
+import type { RoundInfo, RoundState } from '../protocol/wire.js';
+import { formatReview } from '../protocol/x509.js';
+import {
+  adminClient,
+  type AdminArgs,
+  type AdminInput,
+  type AdminResponse,
+  type CertView,
+  type RootChange,
+  type RouteName,
+  type TargetsChange,
+} from './admin-api.js';
 import { CertRoundError } from './certificates.js';
 import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
 import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
@@ -91,13 +101,11 @@ async function adminConn(v: {
   return { url: url.replace(/\/$/, ''), token, pin };
 }
 
-function call<T>(a: Admin, method: string, p: string, body?: unknown): Promise<T> {
-  return requestJson<T>(`${a.url}/v1/admin/${p}`, {
-    method,
-    body,
-    pin: a.pin,
-    headers: { authorization: `Bearer ${a.token}` },
-  });
+/** Route `name` of the admin API (admin-api.ts) at the coordinator `a` names, its answer checked. */
+function call<K extends RouteName>(a: Admin, name: K, ...req: AdminArgs<K>): Promise<AdminResponse<K>> {
+  return adminClient(({ method, path: p, body }) =>
+    requestJson(`${a.url}${p}`, { method, body, pin: a.pin, headers: { authorization: `Bearer ${a.token}` } }),
+  )(name, ...req);
 }
 
 function parseDeadline(s: string | undefined, now = Date.now()): string | undefined {
@@ -373,33 +381,25 @@ export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
   const [sub, name, file] = positionals;
   const a = await adminConn(values);
   if (sub === 'add' && name && file) {
-    const k = await call<{ name: string; fingerprint: string; algorithm: string }>(a, 'POST', 'keyholders', {
-      name,
-      publicKey: readPublicKeyFile(file),
-    });
+    const k = await call(a, 'keyholders.add', { body: { name, publicKey: readPublicKeyFile(file) } });
     if (values.json) io.out(JSON.stringify(k));
     else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
     return 0;
   }
   if (sub === 'identity' && name && file) {
-    const r = await call<{ keyholder: string; identityKey: string }>(
-      a,
-      'POST',
-      `keyholders/${encodeURIComponent(name)}/identity`,
-      { identityKey: file },
-    );
+    const r = await call(a, 'keyholders.identity', { params: { name }, body: { identityKey: file } });
     if (values.json) io.out(JSON.stringify(r));
     else io.out(`recorded FROST identity of ${r.keyholder}: ${r.identityKey}`);
     return 0;
   }
   if (sub === 'list') {
-    const ks = await call<{ name: string; fingerprint: string; algorithm: string }[]>(a, 'GET', 'keyholders');
+    const ks = await call(a, 'keyholders.list');
     if (values.json) io.out(JSON.stringify(ks, null, 2));
     else for (const k of ks) io.out(`${k.name}  ${k.algorithm}  ${k.fingerprint}`);
     return 0;
   }
   if (sub === 'remove' && name) {
-    await call(a, 'DELETE', `keyholders/${encodeURIComponent(name)}`);
+    await call(a, 'keyholders.remove', { params: { name } });
     io.out(`removed ${name}`);
     return 0;
   }
@@ -432,13 +432,15 @@ OTA_TARGET_LOCATION, OTA_TARGET_URI), whichever way its body was made.
 the released targets under the new root's targets keys; both are released together.
 Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
 
-function keyRef(spec: string): { role: string; key: Record<string, string | true> } {
+type RoleKey = NonNullable<RootChange['add']>[number];
+
+function keyRef(spec: string): RoleKey {
   const i = spec.indexOf('=');
   if (i < 1)
     throw new UsageError(
       `${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online`,
     );
-  const role = spec.slice(0, i);
+  const role = spec.slice(0, i) as RoleKey['role'];
   const v = spec.slice(i + 1);
   if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role)) throw new UsageError(`unknown role ${role}`);
   if (v.startsWith('pem:')) return { role, key: { publicKey: readPublicKeyFile(v.slice(4)) } };
@@ -483,7 +485,7 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
       if (arg1 !== 'targets' && arg1 !== 'root')
         throw new UsageError(`round open needs a role, targets or root\n\n${ROUND_HELP}`);
       if (!values.reason) throw new UsageError('every round needs --reason: say why this change is made');
-      const body: Record<string, unknown> = {
+      const body: AdminInput<'rounds.open'> = {
         role: arg1,
         reason: values.reason,
         deadline: parseDeadline(values.deadline),
@@ -495,7 +497,7 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         const signed = (j.signed as Record<string, unknown>) ?? j;
         if (values.renew) {
           // Carry a body over as it is, with only version (last released + 1) and expires renewed.
-          const status = await call<{ rootVersion: number | null; targetsBase: number }>(a, 'GET', 'status');
+          const status = await call(a, 'status');
           const last = (arg1 === 'root' ? status.rootVersion : status.targetsBase) ?? 0;
           signed.version = last + 1;
           signed.expires = formatExpires(daysFrom(new Date(), expiresDays ?? EXPIRY_DAYS[arg1]));
@@ -505,8 +507,8 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
       } else if (values.renew) {
         throw new UsageError('--renew goes with --signed FILE');
       } else if (arg1 === 'targets') {
-        const status = await call<{ dialect: 'ota' | 'tuf' }>(a, 'GET', 'status');
-        const add: Record<string, unknown> = {};
+        const status = await call(a, 'status');
+        const add: NonNullable<TargetsChange['add']> = {};
         if (values.add) {
           if (!values.name || !values.version) throw new UsageError('--add FILE needs --name and --version');
           const content = fs.readFileSync(values.add);
@@ -544,12 +546,12 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         }
         body.targets = { add, remove: values.remove ?? [], ...(expiresDays ? { expiresDays } : {}) };
       } else {
-        const thresholds: Record<string, number> = {};
+        const thresholds: Partial<Record<RoleKey['role'], number>> = {};
         for (const t of values.threshold ?? []) {
           const [role, n] = t.split('=');
           if (!role || !n || !Number.isInteger(Number(n)))
             throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
-          thresholds[role] = Number(n);
+          thresholds[role as RoleKey['role']] = Number(n); // the coordinator refuses an unknown role
         }
         body.root = {
           add: (values['add-key'] ?? []).map(keyRef),
@@ -562,7 +564,7 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         if (arg1 !== 'root') throw new UsageError('--resign-targets goes with a root round');
         body.resignTargets = true;
       }
-      const r = await call<{ round: RoundInfo; signed: string }>(a, 'POST', 'rounds', body);
+      const r = await call(a, 'rounds.open', { body });
       if (values.json) io.out(JSON.stringify(r.round, null, 2));
       else {
         io.out(
@@ -575,21 +577,19 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
     }
     case 'status': {
       if (!arg1) throw new UsageError('round status needs a round id');
-      const r = await call<{ round: RoundInfo; signed: string }>(a, 'GET', `rounds/${encodeURIComponent(arg1)}`);
+      const r = await call(a, 'rounds.get', { params: { id: arg1 } });
       showRound(io, r.round, values.json, values.json ? r.signed : undefined);
       return 0;
     }
     case 'cancel': {
       if (!arg1 || !values.reason) throw new UsageError('round cancel needs a round id and --reason');
-      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/cancel`, {
-        reason: values.reason,
-      });
+      const r = await call(a, 'rounds.cancel', { params: { id: arg1 }, body: { reason: values.reason } });
       showRound(io, r.round, values.json);
       return 0;
     }
     case 'export': {
       if (!arg1 || !values.out) throw new UsageError('round export needs a round id and --out FILE');
-      const b = await call<unknown>(a, 'GET', `rounds/${encodeURIComponent(arg1)}/export`);
+      const b = await call(a, 'rounds.export', { params: { id: arg1 } });
       fs.writeFileSync(values.out, JSON.stringify(b, null, 2) + '\n');
       io.out(
         `wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ` +
@@ -606,10 +606,9 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         sha256: string;
       };
       if (s.round !== arg1) throw new UsageError(`the signature file is for round ${s.round}, not ${arg1}`);
-      const r = await call<{ round: RoundInfo }>(a, 'POST', `rounds/${encodeURIComponent(arg1)}/signatures`, {
-        keyid: s.keyid,
-        sig: s.sig,
-        sha256: s.sha256,
+      const r = await call(a, 'rounds.addSignature', {
+        params: { id: arg1 },
+        body: { keyid: s.keyid, sig: s.sig, sha256: s.sha256 },
       });
       showRound(io, r.round, values.json);
       return 0;
@@ -630,22 +629,25 @@ const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, stat
  * One page of a listing (`what` is rounds or certs): the newest --limit before --before, oldest
  * first. One more is asked for to know whether older ones exist, which stderr then says.
  */
-async function page<T extends { id: string }>(
+async function page<K extends 'rounds.list' | 'certs.list'>(
   values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0],
-  what: 'rounds' | 'certs',
+  route: K,
   io: Io,
-): Promise<T[]> {
+): Promise<AdminResponse<K>> {
+  const what = route === 'rounds.list' ? 'rounds' : 'certs';
   const limit = values.limit === undefined ? WIRE_LIMITS.pageDefault : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit >= WIRE_LIMITS.pageMax)
     throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax - 1}`);
-  const q = new URLSearchParams({
-    limit: String(limit + 1),
+  const query = {
+    limit: limit + 1,
     ...(values.before ? { before: values.before } : {}),
-    ...(values.state ? { state: values.state } : {}),
-  });
-  const rs = await call<T[]>(await adminConn(values), 'GET', `${what}?${q}`);
+    // As given: the coordinator refuses a state that is none (BODY_INVALID).
+    ...(values.state ? { state: values.state as RoundState } : {}),
+  };
+  // The answer is checked against `route`'s own schema; the cast only tells the compiler which.
+  const rs = (await call(await adminConn(values), route as 'rounds.list', { query })) as AdminResponse<K>;
   if (rs.length <= limit) return rs;
-  const shown = rs.slice(1);
+  const shown = rs.slice(1) as AdminResponse<K>;
   io.err(`older ${what === 'rounds' ? 'rounds' : 'certificate rounds'} exist: quorum ${what} --before ${shown[0]!.id}`);
   return shown;
 }
@@ -653,7 +655,7 @@ async function page<T extends { id: string }>(
 export async function cmdRounds(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, PAGE_FLAGS, ROUNDS_HELP);
   if (values.help) return (io.out(ROUNDS_HELP), 0);
-  const rs = await page<RoundInfo>(values, 'rounds', io);
+  const rs = await page(values, 'rounds.list', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no rounds yet');
   else for (const r of rs) io.out(`${r.id}  ${progressLine(r)}  — ${r.reason}`);
@@ -667,13 +669,7 @@ export const STATUS_HELP =
 export async function cmdStatus(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, {}, STATUS_HELP);
   if (values.help) return (io.out(STATUS_HELP), 0);
-  const s = await call<{
-    dialect: string;
-    rootVersion: number | null;
-    targetsVersion: number | null;
-    openRounds: RoundInfo[];
-    keyholders: { name: string; connected: boolean }[];
-  }>(await adminConn(values), 'GET', 'status');
+  const s = await call(await adminConn(values), 'status');
   if (values.json) return (io.out(JSON.stringify(s, null, 2)), 0);
   io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
   io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
@@ -801,13 +797,7 @@ export async function cmdExport(argv: string[], io: Io): Promise<number> {
 
 // --- fleet certificates --------------------------------------------------------------------------
 
-interface CertView {
-  round: CertRoundInfo;
-  review: Review;
-  certificate: string | null;
-}
-
-function certLine(r: CertRoundInfo): string {
+function certLine(r: CertView['round']): string {
   const a = r.approvals;
   return (
     `${r.profile} from CA ${r.ca} [${r.state}] approvals ${a.approved.length}/${a.threshold}${a.met ? ' (met)' : ''}; ` +
@@ -833,16 +823,7 @@ function validityDays(s: string | undefined): number | undefined {
 }
 
 async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promise<number> {
-  const st = await call<{
-    ceremony: { threshold: number; participants: { name: string }[] };
-    state: string;
-    round1Received: number[];
-    round2Received: number[];
-    confirmsReceived: number[];
-    group: { groupPublicKey: string } | null;
-    transcripts: { transcript: string }[];
-    failure: string | null;
-  }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
+  const st = await call(a, 'frost.ceremony', { params: { id } });
   if (json) return (io.out(JSON.stringify(st, null, 2)), 0);
   io.out(`${id}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
   io.out(
@@ -861,7 +842,7 @@ async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promis
 
 async function cancelCeremonyCmd(a: Admin, id: string, reason: string | undefined, io: Io): Promise<number> {
   if (!reason) throw new UsageError('cancelling a ceremony needs --reason TEXT');
-  await call(a, 'POST', `frost/ceremonies/${encodeURIComponent(id)}/cancel`, { reason });
+  await call(a, 'frost.cancelCeremony', { params: { id }, body: { reason } });
   io.out(`cancelled ceremony ${id}`);
   return 0;
 }
@@ -899,19 +880,7 @@ export async function cmdFrost(argv: string[], io: Io): Promise<number> {
   if (sub === 'ceremony' && rest.length === 1) return showCeremony(a, rest[0]!, values.json, io);
   if (sub === 'cancel' && rest.length === 1) return cancelCeremonyCmd(a, rest[0]!, values.reason, io);
   if (sub === 'list' && !rest.length) {
-    const groups = await call<
-      {
-        ceremony: string;
-        name: string;
-        kind: string;
-        state: string;
-        groupPublicKey: string | null;
-        threshold: number;
-        participants: string[];
-        failure: string | null;
-        refused?: string;
-      }[]
-    >(a, 'GET', 'frost/groups');
+    const groups = await call(a, 'frost.groups');
     if (values.json) return (io.out(JSON.stringify(groups, null, 2)), 0);
     if (!groups.length) io.out('no FROST ceremonies yet');
     for (const g of groups)
@@ -928,18 +897,14 @@ export async function cmdFrost(argv: string[], io: Io): Promise<number> {
       throw new UsageError(
         `frost create needs --name, --threshold, two or more --participant and --reason\n\n${FROST_HELP}`,
       );
-    const st = await call<{
-      ceremony: {
-        id: string;
-        threshold: number;
-        participants: { identifier: number; name: string; identityKey: string }[];
-      };
-    }>(a, 'POST', 'frost/groups', {
-      name: values.name,
-      threshold,
-      participants,
-      reason: values.reason,
-      deadline: parseDeadline(values.deadline),
+    const st = await call(a, 'frost.createGroup', {
+      body: {
+        name: values.name,
+        threshold,
+        participants,
+        reason: values.reason,
+        deadline: parseDeadline(values.deadline),
+      },
     });
     if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
     io.out(
@@ -1024,20 +989,16 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
           `--reason\n\n${FLEET_CA_HELP}`,
       );
     }
-    const st = await call<{
-      ceremony: {
-        id: string;
-        threshold: number;
-        participants: { identifier: number; name: string; identityKey: string }[];
-      };
-    }>(a, 'POST', 'cas/frost', {
-      name: values.name,
-      fleetName: values['fleet-name'],
-      threshold,
-      participants,
-      reason: values.reason,
-      deadline: parseDeadline(values.deadline),
-      validityDays: validityDays(values['validity-days']),
+    const st = await call(a, 'cas.createFrost', {
+      body: {
+        name: values.name,
+        fleetName: values['fleet-name'],
+        threshold,
+        participants,
+        reason: values.reason,
+        deadline: parseDeadline(values.deadline),
+        validityDays: validityDays(values['validity-days']),
+      },
     });
     if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
     io.out(
@@ -1049,19 +1010,7 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals[0] === 'list' && positionals.length === 1) {
-    const cas = await call<
-      {
-        name: string;
-        holder: string | null;
-        algorithm: string;
-        fingerprint: string;
-        approvers: string[];
-        approvals: number;
-        issued: boolean;
-        retiredFrom?: string;
-        retiredAt?: string;
-      }[]
-    >(a, 'GET', 'cas');
+    const cas = await call(a, 'cas.list');
     if (values.json) io.out(JSON.stringify(cas, null, 2));
     else if (!cas.length) io.out('no CAs yet');
     else
@@ -1088,18 +1037,20 @@ export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
   }
   const approvals = Number(values.approvals);
   if (!Number.isInteger(approvals) || approvals < 1) throw new UsageError('--approvals must be a whole number >= 1');
-  const v = await call<CertView>(a, 'POST', 'cas', {
-    name: values.name,
-    holder: values.holder,
-    fleetName: values['fleet-name'],
-    approvers: values.approvers
-      .split(',')
-      .map((x) => x.trim())
-      .filter(Boolean),
-    approvals,
-    reason: values.reason,
-    deadline: parseDeadline(values.deadline),
-    validityDays: validityDays(values['validity-days']),
+  const v = await call(a, 'cas.create', {
+    body: {
+      name: values.name,
+      holder: values.holder,
+      fleetName: values['fleet-name'],
+      approvers: values.approvers
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+      approvals,
+      reason: values.reason,
+      deadline: parseDeadline(values.deadline),
+      validityDays: validityDays(values['validity-days']),
+    },
   });
   if (values.json) return (showCert(io, v, true), 0);
   io.out(`opened certificate round ${v.round.id}: fleet root CA ${values.name}`);
@@ -1164,31 +1115,33 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
       } catch (e) {
         throw new QuorumError('FILE_UNREADABLE', `cannot read ${values.csr}: ${(e as Error).message}`);
       }
-      const v = await call<CertView>(a, 'POST', 'certs', {
-        ca: values.ca,
-        profile: values.profile,
-        csr: csr.toString('base64'),
-        reason: values.reason,
-        deadline: parseDeadline(values.deadline),
-        validityDays: validityDays(values['validity-days']),
-        ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
-        ...(values['new-ca']
-          ? {
-              newCa: {
-                name: values['new-ca'],
-                holder: values.holder,
-                ...(values.approvers
-                  ? {
-                      approvers: values.approvers
-                        .split(',')
-                        .map((x) => x.trim())
-                        .filter(Boolean),
-                    }
-                  : {}),
-                ...(values.approvals ? { approvals: Number(values.approvals) } : {}),
-              },
-            }
-          : {}),
+      const v = await call(a, 'certs.issue', {
+        body: {
+          ca: values.ca,
+          profile: values.profile,
+          csr: csr.toString('base64'),
+          reason: values.reason,
+          deadline: parseDeadline(values.deadline),
+          validityDays: validityDays(values['validity-days']),
+          ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+          ...(values['new-ca']
+            ? {
+                newCa: {
+                  name: values['new-ca'],
+                  holder: values.holder!, // checked above
+                  ...(values.approvers
+                    ? {
+                        approvers: values.approvers
+                          .split(',')
+                          .map((x) => x.trim())
+                          .filter(Boolean),
+                      }
+                    : {}),
+                  ...(values.approvals ? { approvals: Number(values.approvals) } : {}),
+                },
+              }
+            : {}),
+        },
       });
       if (values.json) return (showCert(io, v, true), 0);
       io.out(`opened certificate round ${v.round.id}`);
@@ -1201,12 +1154,12 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
     }
     case 'status': {
       if (!id) throw new UsageError('cert status needs a round id');
-      showCert(io, await call<CertView>(a, 'GET', `certs/${encodeURIComponent(id)}`), values.json);
+      showCert(io, await call(a, 'certs.get', { params: { id } }), values.json);
       return 0;
     }
     case 'get': {
       if (!id || !values.out) throw new UsageError('cert get needs a round id and --out FILE');
-      const v = await call<CertView>(a, 'GET', `certs/${encodeURIComponent(id)}`);
+      const v = await call(a, 'certs.get', { params: { id } });
       if (v.round.state !== 'released' || !v.certificate)
         throw new CertRoundError(
           'ROUND_NOT_RELEASED',
@@ -1218,11 +1171,7 @@ export async function cmdCert(argv: string[], io: Io): Promise<number> {
     }
     case 'cancel': {
       if (!id || !values.reason) throw new UsageError('cert cancel needs a round id and --reason');
-      showCert(
-        io,
-        await call<CertView>(a, 'POST', `certs/${encodeURIComponent(id)}/cancel`, { reason: values.reason }),
-        values.json,
-      );
+      showCert(io, await call(a, 'certs.cancel', { params: { id }, body: { reason: values.reason } }), values.json);
       return 0;
     }
     default:
@@ -1238,7 +1187,7 @@ export const CERTS_HELP =
 export async function cmdCerts(argv: string[], io: Io): Promise<number> {
   const { values } = args(argv, PAGE_FLAGS, CERTS_HELP);
   if (values.help) return (io.out(CERTS_HELP), 0);
-  const rs = await page<CertRoundInfo>(values, 'certs', io);
+  const rs = await page(values, 'certs.list', io);
   if (values.json) io.out(JSON.stringify(rs, null, 2));
   else if (!rs.length) io.out('no certificate rounds yet');
   else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);

@@ -119,11 +119,12 @@ export function buildRoot(spec: RootSpec): Record<string, unknown> {
   };
 }
 
-export interface TargetSpec {
+// A type, not an interface: it is also a target entry of the admin API, which keeps unknown fields.
+export type TargetSpec = {
   length: number;
   hashes: Record<string, string>;
   custom?: Record<string, unknown>;
-}
+};
 
 export function buildTargets(
   dialect: Dialect,
