@@ -9,11 +9,14 @@
  *   signing story) is one a guide runs, word for word;
  * - every error code or environment variable the docs name in backquotes exists in the code, and
  *   every `npm run` script they name exists in package.json;
- * - the README stays a front page (at most 200 lines).
+ * - the admin API's table in docs/reference/wire-protocol.md is the route table of
+ *   coordinator/admin-api.ts, row for row (name, method, path);
+ * - the README stays a front page (at most 200 lines) and shows `npm test` as the test command.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ADMIN_ROUTES } from '../../coordinator/admin-api.js';
 import { REPO } from '../paths.js';
 import { commandLines, fences, guideFiles, GUIDES, segments } from './guide-runner.js';
 import { SANDBOXES } from './sandboxes.js';
@@ -157,8 +160,23 @@ describe('npm scripts', () => {
   });
 });
 
+describe('admin API reference', () => {
+  it("wire-protocol.md's admin table is the route table of coordinator/admin-api.ts", () => {
+    const text = fs.readFileSync(path.join(REPO, 'docs', 'reference', 'wire-protocol.md'), 'utf8');
+    const documented = [...text.matchAll(/^\| `([\w.]+)` \| `(GET|POST|DELETE) (\/[^`]*)` \|/gm)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}`,
+    );
+    const routes = Object.entries(ADMIN_ROUTES).map(([name, r]) => `${name} ${r.method} ${r.path}`);
+    expect(documented).toEqual(routes);
+  });
+});
+
 describe('README', () => {
+  const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
   it('is a front page: at most 200 lines', () => {
-    expect(fs.readFileSync(path.join(REPO, 'README.md'), 'utf8').split('\n').length).toBeLessThanOrEqual(200);
+    expect(readme.split('\n').length).toBeLessThanOrEqual(200);
+  });
+  it('shows `npm test` as the test command, in the quick start', () => {
+    expect(fences(readme).some((f) => f.lang === 'sh' && f.body.some((l) => /^npm test\b/.test(l)))).toBe(true);
   });
 });
