@@ -12,7 +12,7 @@ import { canonicalize } from '../../protocol/canonical.js';
 import { generateKeyPair } from '../../protocol/keys.js';
 import { buildRoot, buildTargets, daysFrom, localSigner, signEnvelope } from '../../protocol/metadata/build.js';
 import { gsPub, gsSec, spaces2 } from '../integration/garage-sign-files.js';
-import { Sandbox } from './guide-runner.js';
+import { fences, GUIDES, Sandbox } from './guide-runner.js';
 
 export interface SandboxSpec {
   /** Guide file names in docs/guides, run in this order in one sandbox. */
@@ -120,7 +120,9 @@ export function describeSandbox(name: string, spec: SandboxSpec, timeoutMs: numb
             await spec.prelude?.(sb);
           }
           try {
-            expect(await sb.runGuide(guide)).toBeGreaterThan(0);
+            const sh = fences(fs.readFileSync(path.join(GUIDES, guide), 'utf8')).filter((f) => f.lang === 'sh');
+            expect(sh.length).toBeGreaterThan(0);
+            expect(await sb.runGuide(guide)).toBe(sh.length); // every command block, none skipped
           } catch (e) {
             broken = guide;
             throw e;
