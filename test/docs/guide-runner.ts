@@ -259,13 +259,15 @@ export class Sandbox {
     const home = path.join(this.dir, '.sandbox', 'machines', machine);
     fs.mkdirSync(home, { recursive: true });
     return new Promise((resolve, reject) => {
+      // QUORUM_GUIDE_CPU: the segment's tag, then bash's `times` (its own and its commands' CPU).
       const cpuLog = process.env.QUORUM_GUIDE_CPU;
+      const cpu = cpuLog ? { QUORUM_GUIDE_CPU: cpuLog, QUORUM_GUIDE_SEGMENT: `${guide}:${s.line} ${machine}` } : {};
       const script = cpuLog
-        ? `trap 'echo "${guide}:${s.line} ${machine} $(times | tail -1)" >> ${cpuLog}' EXIT\n${s.script}`
+        ? `trap '{ echo "$QUORUM_GUIDE_SEGMENT"; times; } >> "$QUORUM_GUIDE_CPU"' EXIT\n${s.script}`
         : s.script;
       const p = spawn('bash', ['--noprofile', '--norc', '-euo', 'pipefail', '-c', script], {
         cwd: this.dir,
-        env: { ...this.vars, HOME: home },
+        env: { ...this.vars, ...cpu, HOME: home },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';
