@@ -16,7 +16,7 @@
  *   for byte into a round of a new repository that keyholders sign;
  * - exports that ota-tuf would reject are refused with exit 1 and a code per problem.
  */
-import crypto, { type KeyObject } from 'node:crypto';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -61,6 +61,7 @@ import {
   type Repo,
   type RunResult,
 } from './harness.js';
+import { gsPub, gsSec, spaces2 } from './garage-sign-files.js';
 import { canonicalOf, connect, keyidIn, keySigner } from './wire-client.js';
 
 /** ota-tuf's upload bodies, read loosely (untyped JSON) to re-encode them as the server's codecs do. */
@@ -202,29 +203,6 @@ function assertOtaTufUpload(file: string, role: 'root' | 'targets'): Json {
   // And our own canonical form (what every signature is over) is the same bytes.
   expect(parseMetadata(fs.readFileSync(file), path.basename(file), role, 'ota').canonical.toString('utf8')).toBe(raw);
   return doc.signed;
-}
-
-// --- garage-sign files as garage-sign writes them ----------------------------------------------
-
-/** circe's `spaces2`, which garage-sign uses for every file it writes. */
-const spaces2 = (v: unknown) => JSON.stringify(v, null, 2);
-
-function gsPub(pk: PublicKey): string {
-  const mk = toMetadataKey(pk, 'ota');
-  return spaces2({ keyval: { public: mk.keyval.public }, keytype: mk.keytype });
-}
-
-function gsSec(priv: KeyObject): string {
-  const pk = publicKeyFrom(priv);
-  if (pk.algorithm === 'ed25519') {
-    const seed = priv.export({ type: 'pkcs8', format: 'der' }).subarray(16);
-    return spaces2({
-      keyval: { private: seed.toString('hex') + pk.spki.subarray(12).toString('hex') },
-      keytype: 'ED25519',
-    });
-  }
-  // BouncyCastle writes an RSA private key as PKCS#1 ("BEGIN RSA PRIVATE KEY").
-  return spaces2({ keyval: { private: priv.export({ type: 'pkcs1', format: 'pem' }).toString() }, keytype: 'RSA' });
 }
 
 /** Every file under `dir`, recursively. */
