@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import {
   approvalMessage,
@@ -34,7 +34,7 @@ import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
 import { pendingCeremonyFor } from './frost.js';
 
-export type CertRoundErrorCode =
+export type CertRoundErrorCode = Codes<
   | WireErrorCode
   | 'CA_EXISTS' // a CA of this name exists already
   | 'CA_UNKNOWN' // no CA of this name
@@ -43,7 +43,8 @@ export type CertRoundErrorCode =
   | 'CA_HOLDER_KEY_MISMATCH' // the new intermediate CA's CSR key is not its holder's enrolled key
   | 'ROUND_NOT_RELEASED' // no certificate to fetch yet
   | 'KEYHOLDER_UNKNOWN'
-  | 'REQUEST_INVALID'; // a reason, deadline or name that is not acceptable
+  | 'REQUEST_INVALID' // a reason, deadline or name that is not acceptable
+>;
 
 export class CertRoundError extends QuorumError<CertRoundErrorCode> {}
 

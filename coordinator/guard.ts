@@ -11,17 +11,17 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { WebSocket } from 'ws';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
 import type { Store } from './store.js';
 
-export type GuardCode =
+export type GuardCode = Codes<
   | 'TOO_MANY_CHALLENGES' // a source asked for more challenges than it can have outstanding
   | 'AUTH_THROTTLED' // a source failed authentication too often this minute
-  | 'TOO_MANY_CONNECTIONS'; // a keyholder already holds the most connections at once
+  | 'TOO_MANY_CONNECTIONS' // a keyholder already holds the most connections at once
+>;
 
-/** A refusal of the guard: HTTP 429, with the seconds after which to retry. */
+/** A refusal of the guard (transient: HTTP 429), with the seconds after which to retry. */
 export class GuardError extends QuorumError<GuardCode> {
-  readonly status = 429;
   constructor(
     code: GuardCode,
     message: string,

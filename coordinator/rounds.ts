@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import type { Dialect } from '../protocol/canonical.js';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
 import {
   decodeSig,
   parseMetadataKey,
@@ -24,7 +24,7 @@ import { doneGroups } from './frost.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { KeyholderRow, RoundRow, Store } from './store.js';
 
-export type RoundErrorCode =
+export type RoundErrorCode = Codes<
   | WireErrorCode
   | 'ROUND_OPEN_EXISTS' // one open round per role
   | 'ROUND_STALE_BASE' // opened against a version that is no longer the latest
@@ -32,7 +32,8 @@ export type RoundErrorCode =
   | 'NO_ROOT' // targets round before any root was released
   | 'KEYHOLDER_UNKNOWN'
   | 'KEYHOLDER_EXISTS'
-  | 'SIG_PSS_SALT'; // ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify
+  | 'SIG_PSS_SALT' // ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify
+>;
 
 export class RoundError extends QuorumError<RoundErrorCode> {}
 

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { QuorumError } from '../protocol/errors.js';
+import { httpStatus, isFatal, type Code } from '../protocol/codes.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { checkRsaSize, publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import { isLoopbackAddress } from '../protocol/transport.js';
@@ -76,7 +77,6 @@ import {
 } from './proposals.js';
 import { republishLatest, tryRelease } from './release.js';
 import {
-  RoundError,
   cancelRound,
   enrollKeyholder,
   expireRounds,
@@ -142,16 +142,6 @@ interface Conn {
   last: number;
   /** Requests received while the socket was paused for not reading its replies, handled on resume. */
   held: ClientMessage[];
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** The address `host` resolves to (the first, as the system orders them): what serve binds and judges. */
@@ -324,19 +314,17 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     const sig = String(req.headers['x-quorum-signature'] ?? '');
     guard.checkThrottle(req.socket.remoteAddress);
     if (!guard.spend(nonce))
-      throw new HttpError(401, 'AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
+      throw new QuorumError('AUTH_CHALLENGE', 'unknown or expired challenge; fetch a new one from /v1/challenge');
     const k = store.keyholderByFingerprint(fp);
     if (!k)
-      throw new HttpError(
-        403,
+      throw new QuorumError(
         'AUTH_NOT_ENROLLED',
         `key ${fp.slice(0, 16)}… is not an enrolled keyholder; ask the release coordinator to enroll your public key`,
       );
     if (
       !verifySignature(keyholderKey(k), authMessage(serverId, nonce, fp, tlsFingerprint), Buffer.from(sig, 'base64'))
     ) {
-      throw new HttpError(
-        401,
+      throw new QuorumError(
         'AUTH_SIGNATURE',
         'the challenge signature does not verify with your enrolled key for this coordinator (server ' +
           `${serverId}, TLS certificate ${tlsFingerprint ?? 'none'}); if you joined another address, join this ` +
@@ -360,7 +348,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > WIRE_LIMITS.adminBodyBytes) {
-          reject(new HttpError(413, 'BODY_TOO_LARGE', `request body above ${WIRE_LIMITS.adminBodyBytes} bytes`));
+          reject(new QuorumError('BODY_TOO_LARGE', `request body above ${WIRE_LIMITS.adminBodyBytes} bytes`));
           req.destroy();
         } else chunks.push(c);
       });
@@ -369,7 +357,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
         } catch {
-          reject(new HttpError(400, 'BODY_INVALID_JSON', 'request body is not JSON'));
+          reject(new QuorumError('BODY_INVALID_JSON', 'request body is not JSON'));
         }
       });
       req.on('error', reject);
@@ -378,8 +366,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const parse = <T>(schema: z.ZodType<T>, body: unknown): T => {
     const r = schema.safeParse(body);
     if (!r.success)
-      throw new HttpError(
-        400,
+      throw new QuorumError(
         'BODY_INVALID',
         r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
       );
@@ -442,8 +429,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const deadlineOf = (d: string | undefined): Date | undefined => {
     if (d === undefined) return undefined;
     const t = new Date(d);
-    if (Number.isNaN(t.getTime()))
-      throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(d)} is not a time`);
+    if (Number.isNaN(t.getTime())) throw new QuorumError('BODY_INVALID', `deadline ${JSON.stringify(d)} is not a time`);
     return t;
   };
 
@@ -451,10 +437,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const pageOf = (query: URLSearchParams): { state?: RoundState; limit?: number; before?: string } => {
     const state = query.get('state') ?? undefined;
     if (state !== undefined && !(ROUND_STATES as readonly string[]).includes(state))
-      throw new HttpError(400, 'BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
+      throw new QuorumError('BODY_INVALID', `state must be one of ${ROUND_STATES.join(', ')}`);
     const limit = query.has('limit') ? Number(query.get('limit')) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= WIRE_LIMITS.pageMax))
-      throw new HttpError(400, 'BODY_INVALID', `limit must be 1-${WIRE_LIMITS.pageMax}`);
+      throw new QuorumError('BODY_INVALID', `limit must be 1-${WIRE_LIMITS.pageMax}`);
     return { state: state as RoundState | undefined, limit, before: query.get('before') ?? undefined };
   };
 
@@ -501,7 +487,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       if (method === 'DELETE' && id) {
         return serial(() => {
           if (!store.removeKeyholder(id, new Date().toISOString()))
-            throw new HttpError(404, 'KEYHOLDER_UNKNOWN', `no enrolled keyholder ${id}`);
+            throw new QuorumError('KEYHOLDER_UNKNOWN', `no enrolled keyholder ${id}`);
           store.audit('keyholder.removed', { name: id });
           for (const c of conns)
             if (c.keyholder.name === id) c.ws.close(CLOSE_CODES.keyholderRemoved, 'keyholder removed');
@@ -514,12 +500,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       if (method === 'GET' && !id) return listRounds(store, pageOf(query)).rounds;
       if (method === 'GET' && id && !sub) {
         const r = store.round(id);
-        if (!r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no round ${id}`);
+        if (!r) throw new QuorumError('ROUND_NOT_FOUND', `no round ${id}`);
         return { round: info(r), signed: r.signed_json };
       }
       if (method === 'GET' && id && sub === 'export') {
         const r = store.round(id);
-        if (!r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no round ${id}`);
+        if (!r) throw new QuorumError('ROUND_NOT_FOUND', `no round ${id}`);
         return exportBundle(r);
       }
       if (method === 'POST' && !id) {
@@ -535,7 +521,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           if (b.role === 'targets') checkOtaTargets(store, st, signed);
           const deadline = b.deadline ? new Date(b.deadline) : new Date(Date.now() + 7 * 86_400_000);
           if (Number.isNaN(deadline.getTime()))
-            throw new HttpError(400, 'BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
+            throw new QuorumError('BODY_INVALID', `deadline ${JSON.stringify(b.deadline)} is not a time`);
           const r = openRound(store, {
             role: b.role,
             reason: b.reason,
@@ -664,7 +650,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     if (what === 'certs') {
       if (method === 'GET' && !id) return listCertRounds(store, pageOf(query)).rounds;
       const r = id ? store.certRound(id) : undefined;
-      if (id && !r) throw new HttpError(404, 'ROUND_NOT_FOUND', `no certificate round ${id}`);
+      if (id && !r) throw new QuorumError('ROUND_NOT_FOUND', `no certificate round ${id}`);
       if (method === 'GET' && r && !sub) return certRoundView(store, r);
       if (method === 'POST' && !id) {
         const b = parse(IssueSchema, body);
@@ -693,7 +679,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       const broken = verifyAuditChain(rows);
       return { ok: !broken, events: rows.length, broken };
     }
-    throw new HttpError(404, 'NOT_FOUND', `no admin endpoint ${method} /v1/admin/${parts.join('/')}`);
+    throw new QuorumError('NOT_FOUND', `no admin endpoint ${method} /v1/admin/${parts.join('/')}`);
   }
 
   /** A round's payload, with the proposed root a linked targets round is signed under. */
@@ -745,8 +731,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           } finally {
             guard.failed(req.socket.remoteAddress, 'admin', 'ADMIN_UNAUTHORIZED');
           }
-          throw new HttpError(
-            401,
+          throw new QuorumError(
             'ADMIN_UNAUTHORIZED',
             'missing or wrong admin credential; use the token in the data dir (admin.token) or QUORUM_ADMIN_TOKEN',
           );
@@ -762,25 +747,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           ),
         );
       }
-      throw new HttpError(404, 'NOT_FOUND', `no endpoint ${url.pathname}`);
+      throw new QuorumError('NOT_FOUND', `no endpoint ${url.pathname}`);
     } catch (e) {
-      if (e instanceof HttpError) return reply(e.status, { error: { code: e.code, message: e.message } });
-      if (e instanceof GuardError)
+      if (e instanceof QuorumError)
         return reply(
-          e.status,
+          httpStatus(e.code),
           { error: { code: e.code, message: e.message } },
-          { 'retry-after': String(e.retryAfterS) },
+          e instanceof GuardError ? { 'retry-after': String(e.retryAfterS) } : {},
         );
-      if (e instanceof RoundError || e instanceof QuorumError) {
-        const status =
-          e.code === 'ROUND_NOT_FOUND' ||
-          e.code === 'KEYHOLDER_UNKNOWN' ||
-          e.code === 'CA_UNKNOWN' ||
-          e.code === 'CEREMONY_NOT_FOUND'
-            ? 404
-            : 409;
-        return reply(status, { error: { code: e.code, message: e.message } });
-      }
       log(`internal error: ${(e as Error).stack}`);
       return reply(500, { error: { code: 'INTERNAL', message: (e as Error).message } });
     }
@@ -799,36 +773,26 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const refuse = (status: number, code: string, message: string, retryAfterS?: number) => {
+    const refuse = (status: number, code: Code, message: string, retryAfterS?: number) => {
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${retryAfterS ? `retry-after: ${retryAfterS}\r\n` : ''}connection: ` +
           `close\r\n\r\n${JSON.stringify({ error: { code, message } })}`,
       );
     };
-    if (url.pathname !== '/v1/ws') return refuse(404, 'NOT_FOUND', 'the signer endpoint is /v1/ws');
+    if (url.pathname !== '/v1/ws') return refuse(httpStatus('NOT_FOUND'), 'NOT_FOUND', 'the signer endpoint is /v1/ws');
     let keyholder: KeyholderRow;
     try {
       keyholder = authenticate(req);
     } catch (e) {
-      const he = e as HttpError | GuardError;
-      guard.failed(
-        req.socket.remoteAddress,
-        'signer',
-        he.code ?? 'AUTH',
-        String(req.headers['x-quorum-key'] ?? '').slice(0, 64),
-      );
-      return refuse(
-        he.status ?? 401,
-        he.code ?? 'AUTH',
-        he.message,
-        he instanceof GuardError ? he.retryAfterS : undefined,
-      );
+      if (!(e instanceof QuorumError)) throw e;
+      guard.failed(req.socket.remoteAddress, 'signer', e.code, String(req.headers['x-quorum-key'] ?? '').slice(0, 64));
+      return refuse(httpStatus(e.code), e.code, e.message, e instanceof GuardError ? e.retryAfterS : undefined);
     }
     const held = [...conns].filter((c) => c.keyholder.name === keyholder.name).length;
     if (held >= limits.maxConnectionsPerKeyholder) {
       log(`refused a connection of ${keyholder.name}: ${held} open already`);
       return refuse(
-        429,
+        httpStatus('TOO_MANY_CONNECTIONS'),
         'TOO_MANY_CONNECTIONS',
         `${keyholder.name} already has ${held} connections open (at most ${limits.maxConnectionsPerKeyholder}); ` +
           'close one (another quorum-signer watch or sign?) and try again',
@@ -855,7 +819,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
           type: 'error',
           code: 'RATE_LIMITED',
           message: `more than ${limits.ratePerSecond} messages per second; reconnect after a pause`,
-          fatal: true,
+          fatal: isFatal('RATE_LIMITED'),
         });
         ws.close(FATAL.RATE_LIMITED, 'rate limited');
         return;
@@ -1081,7 +1045,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
             const ev = await frostSigning.share(m.session, c.keyholder, m.share);
             emitSign(ev);
             if (ev.error)
-              return send(c.ws, { type: 'error', ref, code: ev.error.code, message: ev.error.message, fatal: false });
+              return send(c.ws, {
+                type: 'error',
+                ref,
+                code: ev.error.code,
+                message: ev.error.message,
+                fatal: isFatal(ev.error.code),
+              });
             // A metadata round with the group's signature stored: release it if every threshold is met.
             if (ev.roundSigned && !(await release(ev.roundSigned)))
               broadcast({ type: 'round.updated', round: info(store.round(ev.roundSigned)!) });
@@ -1091,7 +1061,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
     } catch (e) {
       if (e instanceof QuorumError)
-        return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: false });
+        return send(c.ws, { type: 'error', ref, code: e.code, message: e.message, fatal: isFatal(e.code) });
       log(`internal error: ${(e as Error).stack}`);
       return send(c.ws, { type: 'error', ref, code: 'INTERNAL', message: 'internal error', fatal: false });
     }

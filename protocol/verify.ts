@@ -417,7 +417,7 @@ export function checkRoot(meta: Metadata<'root'>, opts: CheckOptions = {}): Find
         );
     } catch (e) {
       f(
-        (e as QuorumError).code ?? 'KEY_INVALID',
+        (e as QuorumError<ErrorCode>).code ?? 'KEY_INVALID',
         lenient,
         `key ${short(id)}: ${(e as Error).message}${opts.asClient ? '; the client loads the root anyway, but signatures by this key never count' : ''}`,
       );

@@ -13,13 +13,13 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { Certificate, Extension as AsnExtension, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
 import { displayText } from './display.js';
-import { KeyError, QuorumError } from './errors.js';
+import { KeyError, QuorumError, type Codes } from './errors.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from './keys.js';
 import type { Signer } from './metadata/build.js';
 
 // --- errors, profiles, limits ------------------------------------------------------------------
 
-export type CertCode =
+export type CertCode = Codes<
   | 'PROFILE_UNKNOWN' // not one of fleet-root, intermediate-ca, device
   | 'REQUEST_INVALID' // the request lacks what its profile needs (a CSR, a fleet name, ...)
   | 'CSR_INVALID' // not a parseable PKCS#10 request, or too large
@@ -39,7 +39,8 @@ export type CertCode =
   | 'TBS_INVALID' // bytes that are not a DER TBSCertificate, or whose digest does not match
   | 'CERT_SIGNATURE' // the signature does not verify over the TBS bytes under the issuer key
   | 'CERT_ASSEMBLY' // the library produced a certificate whose TBS or signature differs from the given ones
-  | 'APPROVALS_UNMET'; // fewer distinct pinned keyholders approved these TBS bytes than the threshold
+  | 'APPROVALS_UNMET' // fewer distinct pinned keyholders approved these TBS bytes than the threshold
+>;
 
 export class CertError extends QuorumError<CertCode> {}
 
