@@ -175,8 +175,12 @@ function loadConfig(home: string): Config {
   return readJsonAs(file, '', ConfigSchema, 'the config.json quorum-signer join writes') as unknown as Config;
 }
 
-/** What config.json must have to be used; the rest is checked where it is used. */
-const ConfigSchema = z.looseObject({ server: z.string(), unsafeAllowPlaintext: z.boolean().optional() });
+/** What config.json may hold (an offline machine's names only its key); the rest is checked where it is used. */
+const ConfigSchema = z.looseObject({
+  server: z.string().optional(),
+  keyFile: z.string().optional(),
+  tokenKey: z.looseObject({ uri: z.string(), module: z.string() }).optional(),
+});
 
 type SecretOptions = { 'passphrase-file'?: string; 'pin-file'?: string };
 
@@ -674,6 +678,8 @@ interface Session {
 async function session(io: Io, v: { home?: string } & SecretOptions, reconnect = false): Promise<Session> {
   const home = homeOf(v);
   const cfg = loadConfig(home);
+  if (!cfg.server)
+    throw new UsageError(`${path.join(home, 'config.json')} names no coordinator: run quorum-signer join URL first`);
   const signer = await loadSigner(cfg, v);
   try {
     const expect = cfg.serverId && cfg.dialect ? { serverId: cfg.serverId, dialect: cfg.dialect } : undefined;
@@ -932,6 +938,7 @@ async function signOffline(
 ): Promise<number> {
   if (!out) throw new UsageError('sign --offline needs --out SIGNATURE.json');
   if (values.key && values['token-key']) throw new UsageError('give --key or --token-key, not both');
+  if (values.key) readKeyFile(values.key); // KEY_FILE_INVALID before anything else is looked at
   const home = homeOf(values);
   const b = readJsonAs(
     bundleFile,
@@ -959,7 +966,6 @@ async function signOffline(
     );
   if (!ref.keyFile && !ref.tokenKey)
     throw new UsageError('no key file: run quorum-signer join, or keep config.json with keyFile in --home');
-  if (ref.keyFile) readKeyFile(ref.keyFile);
   const signer = await loadSigner(ref, values);
   let sig: Buffer;
   let p: CheckedProposal;
