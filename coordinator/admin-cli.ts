@@ -24,8 +24,16 @@ import { QuorumError } from '../protocol/errors.js';
 import { readFile, readJsonAs, readText } from '../protocol/files.js';
 import { LIMITS, WIRE_LIMITS } from '../protocol/limits.js';
 import type { Pin } from '../protocol/transport.js';
-import type { CertRoundInfo, RoundInfo } from '../protocol/wire.js';
-import type { Review } from '../protocol/x509.js';
+import type { RoundInfo } from '../protocol/wire.js';
+import type {
+  AdminArgs,
+  AdminInput,
+  AdminResponse,
+  CertView,
+  RootChange,
+  RouteName,
+  TargetsChange,
+} from './admin-api.js';
 import type { OtaProblem } from './garage-sign.js';
 import type { GarageSignImport } from './init.js';
 import { z } from 'zod';
@@ -144,14 +152,13 @@ async function adminConn(v: {
   return { url: url.replace(/\/$/, ''), token, pin };
 }
 
-async function call<T>(a: Admin, method: string, p: string, body?: unknown): Promise<T> {
+/** Route `name` of the admin API (admin-api.ts) at the coordinator `a` names, its answer checked against the route. */
+async function call<K extends RouteName>(a: Admin, name: K, ...req: AdminArgs<K>): Promise<AdminResponse<K>> {
   const { requestJson } = await import('../protocol/transport.js');
-  return requestJson<T>(`${a.url}/v1/admin/${p}`, {
-    method,
-    body,
-    pin: a.pin,
-    headers: { authorization: `Bearer ${a.token}` },
-  });
+  const { adminClient } = await import('./admin-api.js');
+  return adminClient(({ method, path: p, body }) =>
+    requestJson(`${a.url}${p}`, { method, body, pin: a.pin, headers: { authorization: `Bearer ${a.token}` } }),
+  )(name, ...req);
 }
 
 /** The --deadline of a request body, as the coordinator takes it. */
@@ -441,12 +448,6 @@ export const serve = command({
 
 // --- keyholders ---------------------------------------------------------------------------------------
 
-interface KeyholderView {
-  name: string;
-  fingerprint: string;
-  algorithm: string;
-}
-
 export const keyholder = group({
   summary: 'enroll, list or remove keyholders',
   section: 'Release coordinator',
@@ -461,7 +462,7 @@ export const keyholder = group({
       positionals: [{ name: 'NAME' }, { name: 'PUBLIC-KEY-FILE', reads: { is: 'file', holds: 'public-key' } }],
       async run({ values, positionals: [name, file] }, io) {
         const publicKey = (await import('./init.js')).readPublicKeyFile(file!, 'keyholder add');
-        const k = await call<KeyholderView>(await adminConn(values), 'POST', 'keyholders', { name, publicKey });
+        const k = await call(await adminConn(values), 'keyholders.add', { body: { name: name!, publicKey } });
         if (values.json) io.out(JSON.stringify(k));
         else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
         return 0;
@@ -473,12 +474,10 @@ export const keyholder = group({
       options: { ...CONNECT, ...JSON_OUT },
       positionals: [{ name: 'NAME' }, { name: 'HEX' }],
       async run({ values, positionals: [name, hex] }, io) {
-        const r = await call<{ keyholder: string; identityKey: string }>(
-          await adminConn(values),
-          'POST',
-          `keyholders/${encodeURIComponent(name!)}/identity`,
-          { identityKey: hex },
-        );
+        const r = await call(await adminConn(values), 'keyholders.identity', {
+          params: { name: name! },
+          body: { identityKey: hex! },
+        });
         if (values.json) io.out(JSON.stringify(r));
         else io.out(`recorded FROST identity of ${r.keyholder}: ${r.identityKey}`);
         return 0;
@@ -490,7 +489,7 @@ export const keyholder = group({
       options: { ...CONNECT, ...JSON_OUT },
       positionals: [],
       async run({ values }, io) {
-        const ks = await call<KeyholderView[]>(await adminConn(values), 'GET', 'keyholders');
+        const ks = await call(await adminConn(values), 'keyholders.list');
         if (values.json) io.out(JSON.stringify(ks, null, 2));
         else for (const k of ks) io.out(`${k.name}  ${k.algorithm}  ${k.fingerprint}`);
         return 0;
@@ -502,7 +501,7 @@ export const keyholder = group({
       options: { ...CONNECT },
       positionals: [{ name: 'NAME' }],
       async run({ values, positionals: [name] }, io) {
-        await call(await adminConn(values), 'DELETE', `keyholders/${encodeURIComponent(name!)}`);
+        await call(await adminConn(values), 'keyholders.remove', { params: { name: name! } });
         io.out(`removed ${name}`);
         return 0;
       },
@@ -556,8 +555,8 @@ async function openBody(
   role: 'root' | 'targets',
   values: { reason?: string; deadline?: string; 'expires-days'?: string; 'base-version'?: string; renew: boolean },
   signed: Record<string, unknown> | undefined,
-): Promise<Record<string, unknown>> {
-  const body: Record<string, unknown> = { role, reason: values.reason, deadline: deadlineOf(values) };
+): Promise<AdminInput<'rounds.open'>> {
+  const body: AdminInput<'rounds.open'> = { role, reason: values.reason!, deadline: deadlineOf(values) };
   const baseVersion = intArg('--base-version', values['base-version'], { min: 0, max: Number.MAX_SAFE_INTEGER });
   if (baseVersion !== undefined) body.baseVersion = baseVersion;
   if (signed) {
@@ -566,7 +565,7 @@ async function openBody(
       const { EXPIRY_DAYS } = await import('./proposals.js');
       const { daysFrom } = await import('../protocol/metadata/build.js');
       const { formatExpires } = await import('../protocol/metadata/schemas.js');
-      const status = await call<{ rootVersion: number | null; targetsBase: number }>(a, 'GET', 'status');
+      const status = await call(a, 'status');
       const last = (role === 'root' ? status.rootVersion : status.targetsBase) ?? 0;
       signed.version = last + 1;
       signed.expires = formatExpires(daysFrom(new Date(), expiresDays(values) ?? EXPIRY_DAYS[role]));
@@ -654,8 +653,8 @@ const openTargets = command({
     const a = await adminConn(values);
     const body = await openBody(a, 'targets', values, signed);
     if (!signed) {
-      const status = await call<{ dialect: 'ota' | 'tuf' }>(a, 'GET', 'status');
-      const add: Record<string, unknown> = {};
+      const status = await call(a, 'status');
+      const add: NonNullable<TargetsChange['add']> = {};
       if (content) {
         const { formatExpires } = await import('../protocol/metadata/schemas.js');
         const now = formatExpires(new Date());
@@ -686,16 +685,18 @@ const openTargets = command({
       const days = expiresDays(values);
       body.targets = { add, remove: values.remove ?? [], ...(days ? { expiresDays: days } : {}) };
     }
-    return opened(io, values, await call<{ round: RoundInfo; signed: string }>(a, 'POST', 'rounds', body));
+    return opened(io, values, await call(a, 'rounds.open', { body }));
   },
 });
 
 const KEY_FORMS = 'ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online';
 
-async function keyRef(option: string, spec: string): Promise<{ role: string; key: Record<string, string | true> }> {
+type RoleKey = NonNullable<RootChange['add']>[number];
+
+async function keyRef(option: string, spec: string): Promise<RoleKey> {
   const i = spec.indexOf('=');
   if (i < 1) throw new UsageError(`${option} ${JSON.stringify(spec)} must be ${KEY_FORMS}`);
-  const role = spec.slice(0, i);
+  const role = spec.slice(0, i) as RoleKey['role']; // checked next
   const v = spec.slice(i + 1);
   if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role))
     throw new UsageError(`${option} ${JSON.stringify(spec)}: unknown role ${role}`);
@@ -748,12 +749,12 @@ const openRoot = command({
       throw new UsageError(
         '--signed proposes a whole body; --add-key, --remove-key and --threshold change the released one',
       );
-    const thresholds: Record<string, number> = {};
+    const thresholds: Partial<Record<RoleKey['role'], number>> = {};
     for (const t of values.threshold ?? []) {
       const [role, n, extra] = t.split('=');
       if (!role || n === undefined || extra !== undefined)
         throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
-      thresholds[role] = threshold(`--threshold ${role}`, n)!;
+      thresholds[role as RoleKey['role']] = threshold(`--threshold ${role}`, n)!; // the coordinator refuses an unknown role
     }
     const days = expiresDays(values);
     const add = await Promise.all((values['add-key'] ?? []).map((k) => keyRef('--add-key', k)));
@@ -763,7 +764,7 @@ const openRoot = command({
     const body = await openBody(a, 'root', values, signed);
     if (!signed) body.root = { add, remove, thresholds, ...(days ? { expiresDays: days } : {}) };
     if (values['resign-targets']) body.resignTargets = true;
-    return opened(io, values, await call<{ round: RoundInfo; signed: string }>(a, 'POST', 'rounds', body));
+    return opened(io, values, await call(a, 'rounds.open', { body }));
   },
 });
 
@@ -792,7 +793,7 @@ export const round = group({
       positionals: ID,
       async run({ values, positionals: [id] }, io) {
         const a = await adminConn(values);
-        const r = await call<{ round: RoundInfo; signed: string }>(a, 'GET', `rounds/${encodeURIComponent(id!)}`);
+        const r = await call(a, 'rounds.get', { params: { id: id! } });
         await showRound(io, r.round, values.json, values.json ? r.signed : undefined);
         return 0;
       },
@@ -804,12 +805,10 @@ export const round = group({
       positionals: ID,
       async run({ values, positionals: [id] }, io) {
         if (!values.reason) throw new UsageError('round cancel needs --reason');
-        const r = await call<{ round: RoundInfo }>(
-          await adminConn(values),
-          'POST',
-          `rounds/${encodeURIComponent(id!)}/cancel`,
-          { reason: values.reason },
-        );
+        const r = await call(await adminConn(values), 'rounds.cancel', {
+          params: { id: id! },
+          body: { reason: values.reason },
+        });
         await showRound(io, r.round, values.json);
         return 0;
       },
@@ -821,7 +820,7 @@ export const round = group({
       positionals: ID,
       async run({ values, positionals: [id] }, io) {
         if (!values.out) throw new UsageError('round export needs --out FILE');
-        const b = await call<unknown>(await adminConn(values), 'GET', `rounds/${encodeURIComponent(id!)}/export`);
+        const b = await call(await adminConn(values), 'rounds.export', { params: { id: id! } });
         fs.writeFileSync(values.out, JSON.stringify(b, null, 2) + '\n');
         io.out(
           `wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ` +
@@ -838,12 +837,10 @@ export const round = group({
       async run({ values, positionals: [id, file] }, io) {
         const s = readJsonAs(file!, 'round add-signature', SignatureFileSchema, 'a signature from quorum-signer sign');
         if (s.round !== id) throw new UsageError(`the signature file is for round ${s.round}, not ${id}`);
-        const r = await call<{ round: RoundInfo }>(
-          await adminConn(values),
-          'POST',
-          `rounds/${encodeURIComponent(id)}/signatures`,
-          { keyid: s.keyid, sig: s.sig, sha256: s.sha256 },
-        );
+        const r = await call(await adminConn(values), 'rounds.addSignature', {
+          params: { id },
+          body: { keyid: s.keyid, sig: s.sig, sha256: s.sha256 },
+        });
         await showRound(io, r.round, values.json);
         return 0;
       },
@@ -855,21 +852,23 @@ export const round = group({
  * One page of a listing (`what` is rounds or certs): the newest --limit before --before, oldest
  * first. One more is asked for to know whether older ones exist, which stderr then says.
  */
-async function page<T extends { id: string }>(
+async function page<K extends 'rounds.list' | 'certs.list'>(
   values: { limit?: string; before?: string; state?: string } & Parameters<typeof adminConn>[0],
-  what: 'rounds' | 'certs',
+  route: K,
   io: Io,
-): Promise<T[]> {
+): Promise<AdminResponse<K>> {
+  const what = route === 'rounds.list' ? 'rounds' : 'certs';
   const limit = intArg('--limit', values.limit, { min: 1, max: WIRE_LIMITS.pageMax - 1 }) ?? WIRE_LIMITS.pageDefault;
   const state = choiceArg('--state', values.state, ROUND_STATES);
-  const q = new URLSearchParams({
-    limit: String(limit + 1),
+  const query = {
+    limit: limit + 1,
     ...(values.before ? { before: values.before } : {}),
     ...(state ? { state } : {}),
-  });
-  const rs = await call<T[]>(await adminConn(values), 'GET', `${what}?${q}`);
+  };
+  // The answer is checked against `route`'s own schema; the cast only tells the compiler which.
+  const rs = (await call(await adminConn(values), route as 'rounds.list', { query })) as AdminResponse<K>;
   if (rs.length <= limit) return rs;
-  const shown = rs.slice(1);
+  const shown = rs.slice(1) as AdminResponse<K>;
   io.err(`older ${what === 'rounds' ? 'rounds' : 'certificate rounds'} exist: quorum ${what} --before ${shown[0]!.id}`);
   return shown;
 }
@@ -883,7 +882,7 @@ export const roundsList = command({
   options: { ...CONNECT, ...JSON_OUT, ...PAGE },
   positionals: [],
   async run({ values }, io) {
-    const rs = await page<RoundInfo>(values, 'rounds', io);
+    const rs = await page(values, 'rounds.list', io);
     const { progressLine } = await rounds();
     if (values.json) io.out(JSON.stringify(rs, null, 2));
     else if (!rs.length) io.out('no rounds yet');
@@ -900,13 +899,7 @@ export const status = command({
   options: { ...CONNECT, ...JSON_OUT },
   positionals: [],
   async run({ values }, io) {
-    const s = await call<{
-      dialect: string;
-      rootVersion: number | null;
-      targetsVersion: number | null;
-      openRounds: RoundInfo[];
-      keyholders: { name: string; connected: boolean }[];
-    }>(await adminConn(values), 'GET', 'status');
+    const s = await call(await adminConn(values), 'status');
     if (values.json) return (io.out(JSON.stringify(s, null, 2)), 0);
     const { progressLine } = await rounds();
     io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
@@ -1068,13 +1061,7 @@ export const exportCommand = group({
 
 // --- fleet certificates --------------------------------------------------------------------------
 
-interface CertView {
-  round: CertRoundInfo;
-  review: Review;
-  certificate: string | null;
-}
-
-function certLine(r: CertRoundInfo): string {
+function certLine(r: CertView['round']): string {
   const a = r.approvals;
   return (
     `${r.profile} from CA ${r.ca} [${r.state}] approvals ${a.approved.length}/${a.threshold}${a.met ? ' (met)' : ''}; ` +
@@ -1105,16 +1092,7 @@ const validityDays = (v: { 'validity-days'?: string }) =>
   numberArg('--validity-days', v['validity-days'], { above: 0, max: 36_500 });
 
 async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promise<number> {
-  const st = await call<{
-    ceremony: { threshold: number; participants: { name: string }[] };
-    state: string;
-    round1Received: number[];
-    round2Received: number[];
-    confirmsReceived: number[];
-    group: { groupPublicKey: string } | null;
-    transcripts: { transcript: string }[];
-    failure: string | null;
-  }>(a, 'GET', `frost/ceremonies/${encodeURIComponent(id)}`);
+  const st = await call(a, 'frost.ceremony', { params: { id } });
   if (json) return (io.out(JSON.stringify(st, null, 2)), 0);
   io.out(`${id}  [${st.state}]  ${st.ceremony.threshold} of ${st.ceremony.participants.map((p) => p.name).join(', ')}`);
   io.out(
@@ -1148,22 +1126,14 @@ const ceremonyCancel = command({
   positionals: ID,
   async run({ values, positionals: [id] }, io) {
     if (!values.reason) throw new UsageError('cancelling a ceremony needs --reason TEXT');
-    await call(await adminConn(values), 'POST', `frost/ceremonies/${encodeURIComponent(id!)}/cancel`, {
-      reason: values.reason,
+    await call(await adminConn(values), 'frost.cancelCeremony', {
+      params: { id: id! },
+      body: { reason: values.reason },
     });
     io.out(`cancelled ceremony ${id}`);
     return 0;
   },
 });
-
-/** A DKG ceremony the coordinator opened. */
-interface OpenedCeremony {
-  ceremony: {
-    id: string;
-    threshold: number;
-    participants: { identifier: number; name: string; identityKey: string }[];
-  };
-}
 
 const PARTICIPANTS = {
   threshold: { type: 'string', value: 'T', help: 'how many participants sign together' },
@@ -1255,7 +1225,7 @@ export const fleetCa = group({
             deadline: deadlineOf(values),
             validityDays: validityDays(values),
           };
-          const st = await call<OpenedCeremony>(await adminConn(values), 'POST', 'cas/frost', body);
+          const st = await call(await adminConn(values), 'cas.createFrost', { body });
           if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
           io.out(
             `opened DKG ceremony ${st.ceremony.id}: FROST fleet root CA ${values.name}, ${st.ceremony.threshold} of ` +
@@ -1280,13 +1250,13 @@ export const fleetCa = group({
           name: values.name,
           holder: values.holder,
           fleetName: values['fleet-name'],
-          approvers: listOf(values.approvers),
-          approvals: intArg('--approvals', values.approvals, { min: 1, max: LIMITS.maxThreshold }),
+          approvers: listOf(values.approvers)!, // checked above
+          approvals: intArg('--approvals', values.approvals, { min: 1, max: LIMITS.maxThreshold })!,
           reason: values.reason,
           deadline: deadlineOf(values),
           validityDays: validityDays(values),
         };
-        const v = await call<CertView>(await adminConn(values), 'POST', 'cas', body);
+        const v = await call(await adminConn(values), 'cas.create', { body });
         if (values.json) return (await showCert(io, v, true), 0);
         io.out(`opened certificate round ${v.round.id}: fleet root CA ${values.name}`);
         await showCert(io, v, false);
@@ -1303,19 +1273,7 @@ export const fleetCa = group({
       options: { ...CONNECT, ...JSON_OUT },
       positionals: [],
       async run({ values }, io) {
-        const cas = await call<
-          {
-            name: string;
-            holder: string | null;
-            algorithm: string;
-            fingerprint: string;
-            approvers: string[];
-            approvals: number;
-            issued: boolean;
-            retiredFrom?: string;
-            retiredAt?: string;
-          }[]
-        >(await adminConn(values), 'GET', 'cas');
+        const cas = await call(await adminConn(values), 'cas.list');
         if (values.json) io.out(JSON.stringify(cas, null, 2));
         else if (!cas.length) io.out('no CAs yet');
         else
@@ -1362,7 +1320,7 @@ export const frost = group({
         const r = roster('frost create', values);
         if (!values.name || !values.reason) throw new UsageError('frost create needs --name and --reason');
         const body = { name: values.name, ...r, reason: values.reason, deadline: deadlineOf(values) };
-        const st = await call<OpenedCeremony>(await adminConn(values), 'POST', 'frost/groups', body);
+        const st = await call(await adminConn(values), 'frost.createGroup', { body });
         if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
         io.out(
           `opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ` +
@@ -1380,19 +1338,7 @@ export const frost = group({
       options: { ...CONNECT, ...JSON_OUT },
       positionals: [],
       async run({ values }, io) {
-        const groups = await call<
-          {
-            ceremony: string;
-            name: string;
-            kind: string;
-            state: string;
-            groupPublicKey: string | null;
-            threshold: number;
-            participants: string[];
-            failure: string | null;
-            refused?: string;
-          }[]
-        >(await adminConn(values), 'GET', 'frost/groups');
+        const groups = await call(await adminConn(values), 'frost.groups');
         if (values.json) return (io.out(JSON.stringify(groups, null, 2)), 0);
         if (!groups.length) io.out('no FROST ceremonies yet');
         for (const g of groups)
@@ -1467,24 +1413,26 @@ export const cert = group({
           if (e instanceof CertError) throw new CertError(e.code, `--csr ${values.csr}: ${e.message}`, { cause: e });
           throw e;
         }
-        const v = await call<CertView>(await adminConn(values), 'POST', 'certs', {
-          ca: values.ca,
-          profile: values.profile,
-          csr: csr.toString('base64'),
-          reason: values.reason,
-          deadline,
-          validityDays: validity,
-          ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
-          ...(values['new-ca']
-            ? {
-                newCa: {
-                  name: values['new-ca'],
-                  holder: values.holder,
-                  ...(values.approvers ? { approvers: listOf(values.approvers) } : {}),
-                  ...(approvals !== undefined ? { approvals } : {}),
-                },
-              }
-            : {}),
+        const v = await call(await adminConn(values), 'certs.issue', {
+          body: {
+            ca: values.ca,
+            profile: values.profile,
+            csr: csr.toString('base64'),
+            reason: values.reason,
+            deadline,
+            validityDays: validity,
+            ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+            ...(values['new-ca']
+              ? {
+                  newCa: {
+                    name: values['new-ca'],
+                    holder: values.holder!, // checked above
+                    ...(values.approvers ? { approvers: listOf(values.approvers) } : {}),
+                    ...(approvals !== undefined ? { approvals } : {}),
+                  },
+                }
+              : {}),
+          },
         });
         if (values.json) return (await showCert(io, v, true), 0);
         io.out(`opened certificate round ${v.round.id}`);
@@ -1502,7 +1450,7 @@ export const cert = group({
       options: { ...CONNECT, ...JSON_OUT },
       positionals: ID,
       async run({ values, positionals: [id] }, io) {
-        const v = await call<CertView>(await adminConn(values), 'GET', `certs/${encodeURIComponent(id!)}`);
+        const v = await call(await adminConn(values), 'certs.get', { params: { id: id! } });
         await showCert(io, v, values.json);
         return 0;
       },
@@ -1514,7 +1462,7 @@ export const cert = group({
       positionals: ID,
       async run({ values, positionals: [id] }, io) {
         if (!values.out) throw new UsageError('cert get needs --out FILE');
-        const v = await call<CertView>(await adminConn(values), 'GET', `certs/${encodeURIComponent(id!)}`);
+        const v = await call(await adminConn(values), 'certs.get', { params: { id: id! } });
         if (v.round.state !== 'released' || !v.certificate)
           throw new QuorumError(
             'ROUND_NOT_RELEASED',
@@ -1532,8 +1480,9 @@ export const cert = group({
       positionals: ID,
       async run({ values, positionals: [id] }, io) {
         if (!values.reason) throw new UsageError('cert cancel needs --reason');
-        const v = await call<CertView>(await adminConn(values), 'POST', `certs/${encodeURIComponent(id!)}/cancel`, {
-          reason: values.reason,
+        const v = await call(await adminConn(values), 'certs.cancel', {
+          params: { id: id! },
+          body: { reason: values.reason },
         });
         await showCert(io, v, values.json);
         return 0;
@@ -1550,7 +1499,7 @@ export const certs = command({
   options: { ...CONNECT, ...JSON_OUT, ...PAGE },
   positionals: [],
   async run({ values }, io) {
-    const rs = await page<CertRoundInfo>(values, 'certs', io);
+    const rs = await page(values, 'certs.list', io);
     if (values.json) io.out(JSON.stringify(rs, null, 2));
     else if (!rs.length) io.out('no certificate rounds yet');
     else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);

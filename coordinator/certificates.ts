@@ -31,6 +31,7 @@ import {
 } from '../protocol/x509.js';
 import type { CertRoundInfo, RoundState, WireErrorCode } from '../protocol/wire.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
+import { DAY_MS, DEFAULT_DEADLINE_MS } from '../protocol/time.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
 import { pendingCeremonyFor } from './frost.js';
 
@@ -48,8 +49,6 @@ export type CertRoundErrorCode = Codes<
 
 export class CertRoundError extends QuorumError<CertRoundErrorCode> {}
 
-const DEFAULT_DEADLINE_MS = 7 * 86_400_000; // ms: as metadata rounds
-const DAY_MS = 86_400_000;
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const CERT_RELEASE_DIR = path.join('releases', 'certificates');
 

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
+import { DEFAULT_DEADLINE_MS } from '../protocol/time.js';
 import { publicKeyFrom, readPublicKeyFile as readKeyFromFile } from '../protocol/keys.js';
 import { loadRepository } from '../protocol/repository.js';
 import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
@@ -296,7 +297,7 @@ export function init(opts: InitOptions): InitResult {
         {
           role: 'root',
           reason: 'initial root (version 1) of a new repository',
-          deadline: new Date(now.getTime() + 7 * 86_400_000),
+          deadline: new Date(now.getTime() + DEFAULT_DEADLINE_MS),
           signed,
         },
         now,

@@ -3,7 +3,6 @@
  * complete proposed `signed` body of the next version, starting from the latest release so that
  * unknown fields and untouched entries carry over byte for byte. Expiry defaults are garage-sign's.
  */
-import { z } from 'zod';
 import { setOwn } from '../protocol/canonical.js';
 import {
   toMetadataKey,
@@ -21,38 +20,9 @@ import { RoundError, keyholderKey, type RepoState } from './rounds.js';
 import type { Store } from './store.js';
 import { groupPublicKey } from '../protocol/frost.js';
 import { groupByName } from './frost.js';
+import type { KeyRef, RootChange, TargetsChange } from './admin-api.js';
 
 export const EXPIRY_DAYS = { root: 365, targets: 31 } as const; // garage-sign defaults
-
-const TargetEntrySchema = z.looseObject({
-  length: z.number().int().min(0),
-  hashes: z.record(z.string(), z.string()),
-  custom: z.record(z.string(), z.unknown()).optional(),
-});
-
-export const TargetsChangeSchema = z.strictObject({
-  add: z.record(z.string().min(1), TargetEntrySchema).optional(),
-  remove: z.array(z.string()).optional(),
-  expiresDays: z.number().int().min(1).max(3650).optional(),
-});
-export type TargetsChange = z.infer<typeof TargetsChangeSchema>;
-
-const KeyRef = z.union([
-  z.strictObject({ keyholder: z.string() }),
-  z.strictObject({ publicKey: z.string() }), // PEM
-  z.strictObject({ keyid: z.string() }), // an existing key in the current root
-  z.strictObject({ online: z.literal(true) }), // the coordinator's online snapshot/timestamp key
-  z.strictObject({ frost: z.string() }), // an agreed FROST group's key, by group name or ceremony id
-]);
-const RoleName = z.enum(['root', 'targets', 'snapshot', 'timestamp']);
-
-export const RootChangeSchema = z.strictObject({
-  add: z.array(z.strictObject({ role: RoleName, key: KeyRef })).optional(),
-  remove: z.array(z.strictObject({ role: RoleName, key: KeyRef })).optional(),
-  thresholds: z.partialRecord(RoleName, z.number().int()).optional(),
-  expiresDays: z.number().int().min(1).max(3650).optional(),
-});
-export type RootChange = z.infer<typeof RootChangeSchema>;
 
 /** Meta key: the `signed` targets body pulled from the OTA Connect reposerver at import (garage-sign targets pull). */
 export const OTA_SERVER_TARGETS_META = 'ota_server_targets';
@@ -110,12 +80,7 @@ export function proposeTargets(state: RepoState, change: TargetsChange, now = ne
   return signed;
 }
 
-function resolveKey(
-  store: Store,
-  root: RootSigned | null,
-  ref: z.infer<typeof KeyRef>,
-  online?: PublicKey,
-): MetadataKey {
+function resolveKey(store: Store, root: RootSigned | null, ref: KeyRef, online?: PublicKey): MetadataKey {
   const dialect = store.dialect();
   if ('online' in ref) {
     if (!online) throw new RoundError('ROUND_INVALID', 'this coordinator has no online key');

@@ -22,6 +22,7 @@ import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } fr
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import { doneGroups } from './frost.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
+import { DAY_MS } from '../protocol/time.js';
 import type { KeyholderRow, RoundRow, Store } from './store.js';
 
 export type RoundErrorCode = Codes<
@@ -337,7 +338,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
       );
     const t = structuredClone(state.targets.signed) as Record<string, unknown>;
     t.version = state.targetsBase + 1;
-    t.expires = formatExpires(new Date(now.getTime() + TARGETS_RESIGN_DAYS * 86_400_000));
+    t.expires = formatExpires(new Date(now.getTime() + TARGETS_RESIGN_DAYS * DAY_MS));
     linkedTargets = {
       signed: t,
       canonical: parseMetadata(

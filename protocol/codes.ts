@@ -50,6 +50,13 @@ export const KINDS = {
     fatal: false,
     retry: false,
   },
+  'too-large': {
+    meaning: 'a request or message above a size limit: send less',
+    exit: 1,
+    http: 413,
+    fatal: false,
+    retry: false,
+  },
   refused: {
     meaning: 'a check or rule refused well-formed input: a signature that does not verify, a rollback, a policy',
     exit: 1,
@@ -97,6 +104,7 @@ const unauthenticated = (meaning: string): Entry => ({ kind: 'unauthenticated', 
 const forbidden = (meaning: string): Entry => ({ kind: 'forbidden', meaning });
 const notFound = (meaning: string): Entry => ({ kind: 'not-found', meaning });
 const conflict = (meaning: string): Entry => ({ kind: 'conflict', meaning });
+const tooLarge = (meaning: string): Entry => ({ kind: 'too-large', meaning });
 const refused = (meaning: string): Entry => ({ kind: 'refused', meaning });
 const finding = (meaning: string): Entry => ({ kind: 'finding', meaning });
 const transient = (meaning: string): Entry => ({ kind: 'transient', meaning });
@@ -176,7 +184,7 @@ export const CODES = {
   // --- the signer socket and the admin API (coordinator) -------------------------------------------
   MESSAGE_INVALID_JSON: invalid('a signer message that is not a JSON text frame (the socket stays open)'),
   MESSAGE_INVALID: invalid('a signer message that is JSON but not a valid message (the socket stays open)'),
-  MESSAGE_TOO_LARGE: invalid('a signer message above the size limit'),
+  MESSAGE_TOO_LARGE: tooLarge('a signer message above the size limit'),
   RATE_LIMITED: transient('more messages per second than allowed: the socket is closed (4008); reconnect later'),
   TOO_MANY_CHALLENGES: transient('a source asked for more challenges than it may have outstanding'),
   AUTH_THROTTLED: transient('a source failed authentication too often this minute'),
@@ -187,7 +195,7 @@ export const CODES = {
   ADMIN_UNAUTHORIZED: unauthenticated('a missing or wrong admin credential'),
   BODY_INVALID_JSON: invalid('an admin request body that is not JSON'),
   BODY_INVALID: invalid('an admin request body or query of the wrong shape'),
-  BODY_TOO_LARGE: invalid('an admin request body above the size limit'),
+  BODY_TOO_LARGE: tooLarge('an admin request body above the size limit'),
   NOT_FOUND: notFound('no such endpoint'),
   INTERNAL: internal('the coordinator failed on a bug; its log has the details'),
 
@@ -279,7 +287,7 @@ export const CODES = {
   FROST_STORE_INVALID: invalid('a share, identity or nonce file is unreadable or altered'),
   FROST_PASSPHRASE: refused('wrong passphrase for a FROST identity or share (or the file was modified)'),
 
-  // --- the keyholder""s checks before signing (quorum-signer) ---------------------------------------
+  // --- the keyholder's checks before signing (quorum-signer) ---------------------------------------
   PAYLOAD_MALFORMED: invalid("the round's bytes are not metadata of its role and dialect"),
   PAYLOAD_MISMATCH: refused('the bytes do not hash to what the coordinator says'),
   PAYLOAD_CHANGED: refused('the bytes differ from what this keyholder reviewed'),
@@ -343,7 +351,7 @@ export const CODES = {
 export type Code = keyof typeof CODES;
 
 /**
- * A subset of the codes, for a module"s own union: `Codes<'A' | 'B">` does not compile when A or
+ * A subset of the codes, for a module's own union: `Codes<'A' | 'B'>` does not compile when A or
  * B is not declared above.
  */
 export type Codes<C extends Code> = C;
@@ -368,7 +376,7 @@ export function httpStatus(code: Code): number {
   return KINDS[CODES[code].kind].http;
 }
 
-/** Whether the coordinator closes the signer""s socket after sending this code. */
+/** Whether the coordinator closes the signer's socket after sending this code. */
 export function isFatal(code: Code): boolean {
   return KINDS[CODES[code].kind].fatal;
 }

@@ -34,6 +34,7 @@ import {
   type SignedOf,
 } from './metadata/schemas.js';
 import { LIMITS } from './limits.js';
+import { DAY_MS } from './time.js';
 import { OTA_PSS_SALT, otaSaltProblem } from './ota-server.js';
 
 export type Severity = 'error' | 'warning';
@@ -608,7 +609,6 @@ const ROLE_EXPIRED = {
   snapshot: 'SNAPSHOT_EXPIRED',
   timestamp: 'TIMESTAMP_EXPIRED',
 } as const;
-const DAY_MS = 86_400_000;
 
 /** Verify a repository as a device would; never throws for bad metadata, only reports. */
 export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): VerifyReport {

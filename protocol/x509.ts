@@ -14,6 +14,7 @@ import { CertificationRequest } from '@peculiar/asn1-csr';
 import { Certificate, Extension as AsnExtension, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
 import { displayText } from './display.js';
 import { KeyError, QuorumError, type Codes } from './errors.js';
+import { DAY_MS } from './time.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from './keys.js';
 import type { Signer } from './metadata/build.js';
 
@@ -73,8 +74,6 @@ export const X509_LIMITS = {
   commonNameMaxChars: 64, // characters: RFC 5280 ub-common-name
   serialMaxOctets: 20, // octets: RFC 5280 4.1.2.2
 } as const;
-
-const DAY_MS = 86_400_000;
 
 const OID = {
   ed25519: '1.3.101.112',

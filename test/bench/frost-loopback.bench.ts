@@ -87,7 +87,7 @@ import {
   type PublicKey,
 } from '../../protocol/keys.js';
 import { buildRoot, daysFrom, localSigner, type Signer } from '../../protocol/metadata/build.js';
-import type { CertRoundInfo, RoundInfo, ServerMessage } from '../../protocol/wire.js';
+import type { ServerMessage } from '../../protocol/wire.js';
 import { approvalMessage, tbsOfCertificate, verifyApprovals } from '../../protocol/x509.js';
 import { checkCertPayload, checkIssuer } from '../../signer-client/cert-trust.js';
 import { SignerConnection } from '../../signer-client/connection.js';
@@ -106,11 +106,6 @@ const STEP_TIMEOUT_MS = 120_000;
 
 type Msg<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 type SignStatus = Msg<'frost.sign.status'>;
-type DkgStatusBody = Omit<Msg<'frost.dkg.status'>, 'type' | 'ref'>;
-interface CertView {
-  round: CertRoundInfo;
-  certificate: string | null;
-}
 
 interface Member {
   name: string;
@@ -177,14 +172,19 @@ async function setup(
   for (let i = 1; i <= MEMBERS; i++) {
     const name = `p${i}`;
     const { privateKey, publicKey } = generateKeyPair('ed25519');
-    await adminCall(coordinator, 'POST', 'keyholders', {
-      name,
-      publicKey: publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+    await adminCall(coordinator, 'keyholders.add', {
+      body: {
+        name,
+        publicKey: publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+      },
     });
     const store = FrostStore.open(path.join(tmp, name, 'frost'));
     const identityKey = store.createIdentity(PASS, LOW_COST);
-    const rec = await adminCall<{ identityKey: string }>(coordinator, 'POST', `keyholders/${name}/identity`, {
-      identityKey,
+    const rec = await adminCall(coordinator, 'keyholders.identity', {
+      params: { name },
+      body: {
+        identityKey,
+      },
     });
     check(rec.identityKey === identityKey, `${name}'s identity recorded`);
     const signer = localSigner(privateKey);
@@ -269,12 +269,14 @@ async function dkgOnce(
   const coord0 = cpuMsOf(pid);
   const bench0 = process.cpuUsage();
   const t0 = performance.now();
-  const opened = await adminCall<DkgStatusBody>(c, 'POST', 'cas/frost', {
-    name,
-    fleetName: `Bench ${name}`,
-    threshold: t,
-    participants: members.map((m) => m.name),
-    reason: 'benchmark',
+  const opened = await adminCall(c, 'cas.createFrost', {
+    body: {
+      name,
+      fleetName: `Bench ${name}`,
+      threshold: t,
+      participants: members.map((m) => m.name),
+      reason: 'benchmark',
+    },
   });
   check(opened.ceremony.id === id, `ceremony id ${opened.ceremony.id} is ${id}`);
   const results = await Promise.all(members.map((m) => dkgParticipant(m, id)));
@@ -282,7 +284,7 @@ async function dkgOnce(
   const benchCpu = process.cpuUsage(bench0);
   const coordinatorCpuMs = cpuMsOf(pid) - coord0;
   // The coordinator recorded the same group every participant computed.
-  const final = await adminCall<DkgStatusBody>(c, 'GET', `frost/ceremonies/${id}`);
+  const final = await adminCall(c, 'frost.ceremony', { params: { id } });
   check(final.state === 'done' && !!final.group, `${id} is done at the coordinator`);
   for (const r of results)
     check(sameJson(r.outcome.group, final.group), `${r.name} holds the coordinator's group for ${id}`);
@@ -449,7 +451,7 @@ async function fetchCertRound(
     messages,
     isRelease: (msg) => msg.type === 'cert.updated' && msg.round.id === roundId && msg.round.state === 'released',
     async checkReleased() {
-      const v = await adminCall<CertView>(c, 'GET', `certs/${roundId}`);
+      const v = await adminCall(c, 'certs.get', { params: { id: roundId } });
       check(v.round.state === 'released' && !!v.certificate, `${roundId} is released`);
       const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(v.certificate!)![0];
       check(
@@ -470,12 +472,14 @@ function deviceCertSource(c: Coordinator, ca: string, issuer: PublicKey, tmp: st
     label: `device certificate from CA ${ca}`,
     async open(participants) {
       const cn = `${ca}-device-${++k}`;
-      const v = await adminCall<CertView>(c, 'POST', 'certs', {
-        ca,
-        profile: 'device',
-        csr: deviceCsr(dir, cn).toString('base64'),
-        deviceId: cn,
-        reason: 'benchmark',
+      const v = await adminCall(c, 'certs.issue', {
+        body: {
+          ca,
+          profile: 'device',
+          csr: deviceCsr(dir, cn).toString('base64'),
+          deviceId: cn,
+          reason: 'benchmark',
+        },
       });
       check(v.round.state === 'open', `${v.round.id} is open`);
       return fetchCertRound(c, v.round.id, participants, issuer);
@@ -513,10 +517,12 @@ async function targetsSource(
       timestamp: { keys: [online], threshold: 1 },
     },
   });
-  const opened = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', {
-    role: 'root',
-    reason: 'benchmark root: the FROST group signs targets',
-    signed: body,
+  const opened = await adminCall(c, 'rounds.open', {
+    body: {
+      role: 'root',
+      reason: 'benchmark root: the FROST group signs targets',
+      signed: body,
+    },
   });
   const payload = await rootHolder.conn.request({ type: 'round.get', round: opened.round.id }, 'round.payload');
   const canonical = canonicalize(JSON.parse(payload.signed), 'tuf');
@@ -538,10 +544,12 @@ async function targetsSource(
     label: `targets round (one new target) of a tuf repository whose targets key is the group's`,
     async open(participants) {
       const bytes = Buffer.from(`firmware ${++k}\n`);
-      const v = await adminCall<{ round: RoundInfo }>(c, 'POST', 'rounds', {
-        role: 'targets',
-        reason: 'benchmark',
-        targets: { add: { [`firmware-${k}`]: { length: bytes.length, hashes: { sha256: sha256hex(bytes) } } } },
+      const v = await adminCall(c, 'rounds.open', {
+        body: {
+          role: 'targets',
+          reason: 'benchmark',
+          targets: { add: { [`firmware-${k}`]: { length: bytes.length, hashes: { sha256: sha256hex(bytes) } } } },
+        },
       });
       const roundId = v.round.id;
       const messages = new Map<string, Buffer>();
@@ -564,7 +572,7 @@ async function targetsSource(
         messages,
         isRelease: (msg) => msg.type === 'round.updated' && msg.round.id === roundId && msg.round.state === 'released',
         async checkReleased() {
-          const r = await adminCall<{ round: RoundInfo }>(c, 'GET', `rounds/${roundId}`);
+          const r = await adminCall(c, 'rounds.get', { params: { id: roundId } });
           check(r.round.state === 'released', `${roundId} is released`);
           const file = JSON.parse(
             fs.readFileSync(path.join(c.dataDir, 'releases', 'current', 'targets.json'), 'utf8'),
@@ -793,7 +801,7 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   const memory = trio.map((m) => memorySigner(m, dkg.outcomes.get(m.name)!.share));
 
   // Its fleet root certificate round opened by itself: the first round the group signs (cold).
-  const certs = await adminCall<CertRoundInfo[]>(c, 'GET', 'certs');
+  const certs = await adminCall(c, 'certs.list');
   const root = certs.find((r) => r.ca === dkg.name && r.profile === 'fleet-root' && r.state === 'open');
   check(!!root, `the fleet root round of ${dkg.name} is open`);
   const fleetRootCold = await frostRound(c, stored, await fetchCertRound(c, root!.id, trio, groupKey), dkg.group);
@@ -802,13 +810,15 @@ async function benchSign(c: Coordinator, members: Member[], tmp: string): Promis
   // The key-held Ed25519 CA for the plain path, and its own fleet root (cold).
   const plainCa: PlainCa = { holder: members[5]!, approvers: [members[6]!, members[7]!] };
   const plainParticipants = [plainCa.holder, ...plainCa.approvers];
-  const pv = await adminCall<CertView>(c, 'POST', 'cas', {
-    name: 'bench-plain',
-    holder: plainCa.holder.name,
-    fleetName: 'Bench Plain Root',
-    approvers: plainCa.approvers.map((a) => a.name),
-    approvals: 2,
-    reason: 'benchmark',
+  const pv = await adminCall(c, 'cas.create', {
+    body: {
+      name: 'bench-plain',
+      holder: plainCa.holder.name,
+      fleetName: 'Bench Plain Root',
+      approvers: plainCa.approvers.map((a) => a.name),
+      approvals: 2,
+      reason: 'benchmark',
+    },
   });
   const plainRootCold = await plainRound(
     c,
@@ -1011,7 +1021,7 @@ async function main(): Promise<void> {
     );
     const sign = await benchSign(coordinator, members, tmp);
     const dkg = await benchDkg(coordinator, members);
-    const audit = await adminCall<{ ok: boolean; events: number }>(coordinator, 'GET', 'audit/verify');
+    const audit = await adminCall(coordinator, 'audit.verify');
     check(audit.ok, 'the audit chain verifies after the run');
     report(sign, dkg, { commit, loadStart, loadEnd: os.loadavg() });
   } finally {

@@ -33,7 +33,7 @@ import { Store } from '../../coordinator/store.js';
 import { encodeSig, signBytes } from '../../protocol/keys.js';
 import { WIRE_LIMITS } from '../../protocol/limits.js';
 import { localSigner } from '../../protocol/metadata/build.js';
-import { authMessage, type RoundInfo } from '../../protocol/wire.js';
+import { authMessage } from '../../protocol/wire.js';
 import { SignerConnection } from '../../signer-client/connection.js';
 import { adminCall, Coordinator } from '../integration/harness.js';
 import { canonicalOf, historyDataDir, targetsFor, type History } from './history.js';
@@ -184,10 +184,12 @@ async function measure(tmp: string, history: number): Promise<Measured> {
     const conn = (i: number) => conns[i % conns.length]!;
     const past = h.past[Math.floor(h.past.length / 2)]!;
     const open = async (i: number) =>
-      await adminCall<{ round: RoundInfo; signed: string }>(c, 'POST', 'rounds', {
-        role: 'targets',
-        reason: `load bench ${i}`,
-        targets: { add: targetsFor(1_000_000 + i, TARGETS) },
+      await adminCall(c, 'rounds.open', {
+        body: {
+          role: 'targets',
+          reason: `load bench ${i}`,
+          targets: { add: targetsFor(1_000_000 + i, TARGETS) },
+        },
       });
 
     log('  rounds.list, round.get');
@@ -220,7 +222,7 @@ async function measure(tmp: string, history: number): Promise<Measured> {
         );
         acks.push(performance.now() - t);
       }
-      await adminCall(c, 'POST', `rounds/${opened.round.id}/cancel`, { reason: 'load bench' });
+      await adminCall(c, 'rounds.cancel', { params: { id: opened.round.id }, body: { reason: 'load bench' } });
       opened = await open(r);
     }
 

@@ -371,7 +371,7 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
     const lines: string[] = [];
     for (const r of repos) {
       try {
-        const st = await adminCall<{ openRounds: RoundInfo[] }>(r.coordinator, 'GET', 'status');
+        const st = await adminCall(r.coordinator, 'status');
         for (const o of st.openRounds)
           lines.push(
             `repo ${r.index} open ${o.id}: ` +
@@ -390,7 +390,7 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
   t.phase = 'root-v1';
   await Promise.all(
     repos.map(async (r) => {
-      const { round } = await adminCall<{ round: RoundInfo }>(r.coordinator, 'GET', 'rounds/root-v1-r1');
+      const { round } = await adminCall(r.coordinator, 'rounds.get', { params: { id: 'root-v1-r1' } });
       for (const s of r.signers) onRound(s, round, t);
     }),
   );
@@ -418,15 +418,19 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
     const t0 = performance.now();
     const opened = await Promise.all(
       repos.flatMap((r) => [
-        adminCall<{ round: RoundInfo }>(r.coordinator, 'POST', 'rounds', {
-          role: 'targets',
-          reason: `bench wave ${w + 1}: add a target`,
-          targets: { add: { [`firmware-w${w + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
+        adminCall(r.coordinator, 'rounds.open', {
+          body: {
+            role: 'targets',
+            reason: `bench wave ${w + 1}: add a target`,
+            targets: { add: { [`firmware-w${w + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
+          },
         }).then((x) => `${r.index}/${x.round.id}`),
-        adminCall<{ round: RoundInfo }>(r.coordinator, 'POST', 'rounds', {
-          role: 'root',
-          reason: `bench wave ${w + 1}: root version bump`,
-          root: { expiresDays: 365 },
+        adminCall(r.coordinator, 'rounds.open', {
+          body: {
+            role: 'root',
+            reason: `bench wave ${w + 1}: root version bump`,
+            root: { expiresDays: 365 },
+          },
         }).then((x) => `${r.index}/${x.round.id}`),
       ]),
     );
@@ -453,10 +457,12 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
   t.phase = 'probe';
   const r0 = repos[0]!;
   for (let i = 0; i < PROBE_ROUNDS; i++) {
-    const { round } = await adminCall<{ round: RoundInfo }>(r0.coordinator, 'POST', 'rounds', {
-      role: 'targets',
-      reason: `bench probe ${i + 1}`,
-      targets: { add: { [`probe-${i + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
+    const { round } = await adminCall(r0.coordinator, 'rounds.open', {
+      body: {
+        role: 'targets',
+        reason: `bench probe ${i + 1}`,
+        targets: { add: { [`probe-${i + 1}.bin`]: targetFor(crypto.randomBytes(1024), OTA_CUSTOM) } },
+      },
     });
     for (const idx of chosen(0, 'targets', round.version))
       await signRound(r0.signers[idx]!, round, t, 'probe', performance.now());
@@ -465,11 +471,7 @@ async function throughput(tmp: string, cleanup: (() => Promise<void> | void)[]):
   const probe = t.samples.filter((x) => x.phase === 'probe');
   const finalState = await Promise.all(
     repos.map(async (r) => {
-      const st = await adminCall<{ rootVersion: number | null; targetsVersion: number | null; openRounds: unknown[] }>(
-        r.coordinator,
-        'GET',
-        'status',
-      );
+      const st = await adminCall(r.coordinator, 'status');
       if (st.openRounds.length) throw new Error(`repo ${r.index} still has open rounds`);
       const targetsWant = totalWaves + (r.index === 0 ? PROBE_ROUNDS : 0);
       if (st.rootVersion !== 1 + totalWaves || st.targetsVersion !== targetsWant)
@@ -683,9 +685,11 @@ async function memory(tmp: string, cleanup: (() => Promise<void> | void)[]): Pro
   for (let i = 0; i < keys.length; i += 25) {
     await Promise.all(
       keys.slice(i, i + 25).map((k) =>
-        adminCall(coordinator, 'POST', 'keyholders', {
-          name: k.name,
-          publicKey: k.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+        adminCall(coordinator, 'keyholders.add', {
+          body: {
+            name: k.name,
+            publicKey: k.publicKey.keyObject.export({ type: 'spki', format: 'pem' }).toString(),
+          },
         }),
       ),
     );
@@ -717,7 +721,7 @@ async function memory(tmp: string, cleanup: (() => Promise<void> | void)[]): Pro
   // Every one is connected as the coordinator sees it.
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const st = await adminCall<{ keyholders: { connected: boolean }[] }>(coordinator, 'GET', 'status');
+    const st = await adminCall(coordinator, 'status');
     const n = st.keyholders.filter((k) => k.connected).length;
     if (n === IDLE) break;
     if (Date.now() > deadline)

@@ -21,7 +21,7 @@ import { canonicalize } from '../../protocol/canonical.js';
 import { keyIdOf, serialize } from '../../protocol/metadata/build.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { verifyAuditChain, type AuditRow } from '../../coordinator/store.js';
-import { Coordinator, Watcher, admin, newRepo, quorum, sleep, tmpdir, until, type Repo } from './harness.js';
+import { Coordinator, Watcher, adminCall, newRepo, quorum, sleep, tmpdir, until, type Repo } from './harness.js';
 import { RawSocket, keySigner } from './raw-socket.js';
 
 const KEYHOLDERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
@@ -189,24 +189,25 @@ const resume = (ks: string[]) => ks.forEach((k) => process.kill(watchers[k]!.pro
 let targetN = 0;
 async function openTargets(reason: string): Promise<string> {
   const content = Buffer.from(`firmware build ${++targetN} ${crypto.randomUUID()}\n`);
-  const res = await admin<{ round: { id: string } }>(repo.coordinator, 'POST', 'rounds', {
-    role: 'targets',
-    reason,
-    targets: {
-      add: {
-        [`fw-${targetN}`]: {
-          length: content.length,
-          hashes: {
-            sha256: crypto.createHash('sha256').update(content).digest('hex'),
-            sha512: crypto.createHash('sha512').update(content).digest('hex'),
+  const res = await adminCall(repo.coordinator, 'rounds.open', {
+    body: {
+      role: 'targets',
+      reason,
+      targets: {
+        add: {
+          [`fw-${targetN}`]: {
+            length: content.length,
+            hashes: {
+              sha256: crypto.createHash('sha256').update(content).digest('hex'),
+              sha512: crypto.createHash('sha512').update(content).digest('hex'),
+            },
+            custom: { name: 'fw', version: String(targetN), targetFormat: 'BINARY' },
           },
-          custom: { name: 'fw', version: String(targetN), targetFormat: 'BINARY' },
         },
       },
     },
   });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.round.id;
+  return res.round.id;
 }
 
 async function sigkill(c: Coordinator): Promise<void> {
@@ -329,14 +330,10 @@ describe('SIGKILL at any moment of a round', () => {
 
     await restart(early, before);
     // The round resumed with both signatures and is still short of its threshold.
-    const st = await admin<{ round: { state: string; progress: { signed: string[]; met: boolean }[] } }>(
-      repo.coordinator,
-      'GET',
-      `rounds/${id}`,
-    );
-    expect(st.body.round.state).toBe('open');
-    expect([...st.body.round.progress[0]!.signed].sort()).toEqual(early);
-    expect(st.body.round.progress[0]!.met).toBe(false);
+    const st = await adminCall(repo.coordinator, 'rounds.get', { params: { id } });
+    expect(st.round.state).toBe('open');
+    expect([...st.round.progress[0]!.signed].sort()).toEqual(early);
+    expect(st.round.progress[0]!.met).toBe(false);
 
     // The frozen signers wake up, find the connection gone, reconnect and complete the round.
     resume(late);

@@ -28,6 +28,7 @@ import type { ServerMessage } from '../../protocol/wire.js';
 import { connect, keySigner } from './wire-client.js';
 import {
   admin,
+  adminCall,
   background,
   frostJoin,
   frostPins,
@@ -56,7 +57,7 @@ const lastJson = <T>(out: string): T => JSON.parse(out.slice(out.lastIndexOf('\n
 describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL mid-ceremony', () => {
   let repo: Repo;
   const names = ['alice', 'bob', 'carol'];
-  const status = async () => (await admin<DkgStatus>(repo.coordinator, 'GET', 'frost/ceremonies/dkg-fleet')).body;
+  const status = async () => await adminCall(repo.coordinator, 'frost.ceremony', { params: { id: 'dkg-fleet' } });
 
   beforeAll(async () => {
     process.env.QUORUM_FROST_SIGN_TIMEOUT_MS = '3000'; // a dropped signer is given up on quickly
@@ -419,7 +420,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
         repo.dataDir,
       ]);
       expect(open.code, open.stderr).toBe(0);
-      const st2 = async () => (await admin<DkgStatus>(repo.coordinator, 'GET', 'frost/ceremonies/dkg-fleet2')).body;
+      const st2 = async () => await adminCall(repo.coordinator, 'frost.ceremony', { params: { id: 'dkg-fleet2' } });
       const a = join(repo.homes.alice!, 'dkg-fleet2');
       const b = join(repo.homes.bob!, 'dkg-fleet2');
       // carol runs the library in this process, so the test decides when she answers.
@@ -543,13 +544,13 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       repo.dataDir,
     ]);
     expect(cancel.code, cancel.stderr).toBe(0);
-    const st = (await admin<DkgStatus>(repo.coordinator, 'GET', 'frost/ceremonies/dkg-fleet3')).body;
+    const st = await adminCall(repo.coordinator, 'frost.ceremony', { params: { id: 'dkg-fleet3' } });
     expect(st.state).toBe('failed');
     expect(st.failure).toContain('carol is away');
     const again = await create();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('dkg-fleet3-2');
-    expect((await admin(repo.coordinator, 'GET', 'frost/ceremonies/nope')).status).toBe(404);
+    expect((await admin(repo.coordinator, 'frost.ceremony', { params: { id: 'nope' } })).status).toBe(404);
   });
 
   it(

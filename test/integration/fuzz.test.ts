@@ -24,7 +24,7 @@ import { decodeSig } from '../../protocol/keys.js';
 import { WIRE_LIMITS } from '../../protocol/limits.js';
 import { keyIdOf } from '../../protocol/metadata/build.js';
 import { ClientMessageSchema, type ServerMessage } from '../../protocol/wire.js';
-import { admin, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
+import { adminCall, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
 import { RawSocket, keySigner } from './raw-socket.js';
 
 const CONNECTIONS = 40;
@@ -320,23 +320,24 @@ describe('wire fuzzing', () => {
       serveArgs: ['--max-connections-per-keyholder', String(Math.ceil(CONNECTIONS / KEYHOLDERS.length))],
     });
     const content = Buffer.from('fuzzed firmware\n');
-    const res = await admin<{ round: { id: string; sha256: string } }>(repo.coordinator, 'POST', 'rounds', {
-      role: 'targets',
-      reason: 'fuzz target',
-      targets: {
-        add: {
-          'fw-1.0': {
-            length: content.length,
-            hashes: {
-              sha256: crypto.createHash('sha256').update(content).digest('hex'),
-              sha512: crypto.createHash('sha512').update(content).digest('hex'),
+    const res = await adminCall(repo.coordinator, 'rounds.open', {
+      body: {
+        role: 'targets',
+        reason: 'fuzz target',
+        targets: {
+          add: {
+            'fw-1.0': {
+              length: content.length,
+              hashes: {
+                sha256: crypto.createHash('sha256').update(content).digest('hex'),
+                sha512: crypto.createHash('sha512').update(content).digest('hex'),
+              },
+              custom: { name: 'fw', version: '1.0', targetFormat: 'BINARY' },
             },
-            custom: { name: 'fw', version: '1.0', targetFormat: 'BINARY' },
           },
         },
       },
     });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
     const root = JSON.parse(fs.readFileSync(path.join(current(), 'root.json'), 'utf8')) as {
       signed: { roles: { targets: { keyids: string[] } } };
     };
@@ -346,9 +347,9 @@ describe('wire fuzzing', () => {
       owner.set(id, k);
     }
     ctx = {
-      open: res.body.round.id,
-      sha256: res.body.round.sha256,
-      rounds: ['root-v1-r1', res.body.round.id],
+      open: res.round.id,
+      sha256: res.round.sha256,
+      rounds: ['root-v1-r1', res.round.id],
       keyids: [...owner.keys()],
     };
   }, 120_000);
@@ -506,16 +507,12 @@ describe('wire fuzzing', () => {
     expect(p.signalCode).toBeNull();
     expect((await fetch(`${repo.coordinator.url}/v1/health`)).status).toBe(200);
     expect(repo.coordinator.log).not.toMatch(/internal error/i);
-    const audit = await admin<{ ok: boolean; events: number }>(repo.coordinator, 'GET', 'audit/verify');
-    expect(audit.body.ok).toBe(true);
+    const audit = await adminCall(repo.coordinator, 'audit.verify');
+    expect(audit.ok).toBe(true);
     // No fuzzed signature was accepted.
-    const r = await admin<{ round: { state: string; progress: { signed: string[] }[] } }>(
-      repo.coordinator,
-      'GET',
-      `rounds/${ctx.open}`,
-    );
-    expect(r.body.round.state).toBe('open');
-    expect(r.body.round.progress.flatMap((x) => x.signed)).toEqual([]);
+    const r = await adminCall(repo.coordinator, 'rounds.get', { params: { id: ctx.open } });
+    expect(r.round.state).toBe('open');
+    expect(r.round.progress.flatMap((x) => x.signed)).toEqual([]);
   });
 
   it('still serves real signers: the round is signed, released and verifies', async () => {

@@ -8,6 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import {
+  adminClient,
+  adminRequest,
+  adminResponse,
+  type AdminArgs,
+  type AdminResponse,
+  type RouteName,
+} from '../../coordinator/admin-api.js';
 import { QUORUM, SIGNER } from '../paths.js';
 
 export { QUORUM, REPO, SIGNER } from '../paths.js';
@@ -289,29 +297,45 @@ export async function newRepo(opts: {
  */
 export const located = (dialect: 'ota' | 'tuf'): string[] => (dialect === 'ota' ? ['--cli-uploaded'] : []);
 
-/** The admin API, for assertions that read state directly. */
-export async function admin<T = unknown>(
+/** Sends an admin API request to `c` with its admin token (over fetch); resolves with the HTTP status and JSON. */
+async function sendAdmin(
   c: Coordinator,
-  method: string,
-  p: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${c.url}/v1/admin/${p}`, {
-    method,
+  r: { method: string; path: string; body: unknown },
+): Promise<{ status: number; json: { error?: { code: string; message: string } } }> {
+  const res = await fetch(`${c.url}${r.path}`, {
+    method: r.method,
     headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: r.body === undefined ? undefined : JSON.stringify(r.body),
   });
-  return { status: res.status, body: (await res.json()) as T };
+  return { status: res.status, json: (await res.json()) as { error?: { code: string; message: string } } };
 }
 
-/** The admin API for scripts (benchmarks): the answer's body, or an Error naming the code. */
-export async function adminCall<T>(c: Coordinator, method: string, p: string, body?: unknown): Promise<T> {
-  const r = await admin<T & { error?: { code: string; message: string } }>(c, method, p, body);
-  if (r.status !== 200 || r.body.error)
-    throw new Error(
-      `admin ${method} ${p}: HTTP ${r.status} ${r.body.error?.code ?? ''} ${r.body.error?.message ?? ''}`,
-    );
-  return r.body;
+/**
+ * Route `name` of the admin API (coordinator/admin-api.ts), for assertions on refusals too: the
+ * HTTP status, and either the answer (checked against the route's schema) or the error.
+ */
+export async function admin<K extends RouteName>(
+  c: Coordinator,
+  name: K,
+  ...req: AdminArgs<K>
+): Promise<{ status: number; body?: AdminResponse<K>; error?: { code: string; message: string } }> {
+  const { status, json } = await sendAdmin(c, adminRequest(name, ...req));
+  if (status === 200 && !json.error) return { status, body: adminResponse(name, json) };
+  return { status, error: json.error };
+}
+
+/** The typed admin client of the CLI (adminClient) over fetch: the answer, or an Error naming the code. */
+export function adminCall<K extends RouteName>(
+  c: Coordinator,
+  name: K,
+  ...req: AdminArgs<K>
+): Promise<AdminResponse<K>> {
+  return adminClient(async (r) => {
+    const { status, json } = await sendAdmin(c, r);
+    if (status !== 200 || json.error)
+      throw new Error(`admin ${name}: HTTP ${status} ${json.error?.code ?? ''} ${json.error?.message ?? ''}`);
+    return json;
+  })(name, ...req);
 }
 
 export interface AuditEvent {

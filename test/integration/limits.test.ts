@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WIRE_LIMITS } from '../../protocol/limits.js';
 import { CLOSE_CODES } from '../../protocol/wire.js';
-import { admin, newRepo, sleep, until, type Repo } from './harness.js';
+import { adminCall, newRepo, sleep, until, type Repo } from './harness.js';
 import { RawSocket } from './raw-socket.js';
 
 const HEARTBEAT_MS = 300;
@@ -188,9 +188,7 @@ describe('coordinator connection limits', () => {
   it('drops a client that stops answering heartbeat pings, and keeps one that answers', async () => {
     const live = await open('alice');
     const silent = await open('bob', { autoPong: false });
-    const status = async () =>
-      (await admin<{ keyholders: { name: string; connected: boolean }[] }>(repo.coordinator, 'GET', 'status')).body
-        .keyholders;
+    const status = async () => (await adminCall(repo.coordinator, 'status')).keyholders;
     expect((await status()).find((k) => k.name === 'bob')!.connected).toBe(true);
 
     const t0 = Date.now();

@@ -234,10 +234,12 @@ describe('a keyholder that does not read its replies', () => {
         hashes: { sha256: i.toString(16).padStart(64, '0') },
       };
     big = (
-      await adminCall<{ round: RoundInfo }>(repo.coordinator, 'POST', 'rounds', {
-        role: 'targets',
-        reason: 'a big targets round',
-        targets: { add },
+      await adminCall(repo.coordinator, 'rounds.open', {
+        body: {
+          role: 'targets',
+          reason: 'a big targets round',
+          targets: { add },
+        },
       })
     ).round;
   });

@@ -12,7 +12,8 @@ import type { Dialect } from '../../protocol/canonical.js';
 import { encodeSig } from '../../protocol/keys.js';
 import { keyIdOf, type Signer } from '../../protocol/metadata/build.js';
 import type { RoundInfo, ServerMessage } from '../../protocol/wire.js';
-import { admin, auditEvents, located, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
+import type { AdminInput } from '../../coordinator/admin-api.js';
+import { adminCall, auditEvents, located, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
 import { canonicalOf, connect, keySigner, keyidIn, sha256hex, type WireClient } from './wire-client.js';
 
 let fileN = 0;
@@ -478,10 +479,9 @@ describe('managing rounds (ota)', () => {
       `{"length":${n},"hashes":{"sha256":"${String(n).repeat(64)}"},"custom":{"__proto__":"p","hardwareIds":["ecu-a"],"cliUploaded":true}}`;
     const body = JSON.parse(
       `{"role":"targets","reason":"odd names","targets":{"add":{"__proto__":${entry(1)},"constructor":${entry(2)},"prototype":${entry(3)}}}}`,
-    ) as unknown;
-    const opened = await admin<{ round: RoundInfo }>(repo.coordinator, 'POST', 'rounds', body);
-    expect(opened.status, JSON.stringify(opened.body)).toBe(200);
-    const id = opened.body.round.id;
+    ) as AdminInput<'rounds.open'>;
+    const opened = await adminCall(repo.coordinator, 'rounds.open', { body });
+    const id = opened.round.id;
     try {
       const r = await roundJson(id);
       const targets = r.signed.targets as Record<string, { custom: Record<string, unknown> }>;

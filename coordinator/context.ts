@@ -1,0 +1,179 @@
+/**
+ * What the admin routes, the signer socket and the timers share: the store, one queue for the
+ * operations that change state (a release awaits signing in between, so they run one at a time),
+ * the connected signers, and what they are told when a round opens, moves or is released and when
+ * a FROST ceremony or signing session moves. Also the work that follows from the clock alone:
+ * recovery at start and the expiry of whatever passed its deadline.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Dialect } from '../protocol/canonical.js';
+import { publicKeyFrom, type PublicKey } from '../protocol/keys.js';
+import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.js';
+import { certRoundInfo, expireCertRounds, republishCertificates } from './certificates.js';
+import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
+import { FrostSigning, type SignEvent } from './frost-signing.js';
+import { republishLatest, tryRelease } from './release.js';
+import { expireRounds, repoState, roundSummary } from './rounds.js';
+import type { CertRoundRow, RoundRow, Store } from './store.js';
+
+/** The connected signers, as the operations see them (connections.ts). */
+export interface SignerChannel {
+  /** To every connection. */
+  broadcast(msg: ServerMessage): void;
+  /** To every connection of keyholder `name`. */
+  sendTo(name: string, msg: ServerMessage): void;
+  isConnected(name: string): boolean;
+  /** Close every connection of keyholder `name` (with a WebSocket close code). */
+  disconnect(name: string, code: number, reason: string): void;
+}
+
+export interface ContextOptions {
+  store: Store;
+  dataDir: string;
+  serverId: string;
+  onlineKey: KeyObject | null;
+  /** ms a FROST signer has to send its share once the request is out. */
+  frostSignTimeoutMs: number;
+  signers: SignerChannel;
+  log: (line: string) => void;
+}
+
+/** A round's payload, with the proposed root a linked targets round is signed under. */
+export interface RoundPayload {
+  round: RoundInfo;
+  signed: string;
+  linkedRoot?: { round: RoundInfo; signed: string };
+}
+
+export class ServerContext {
+  readonly store: Store;
+  readonly dataDir: string;
+  readonly serverId: string;
+  readonly dialect: Dialect;
+  readonly onlineKey: KeyObject | null;
+  readonly onlinePublic: PublicKey | null;
+  readonly frostSigning: FrostSigning;
+  readonly signers: SignerChannel;
+  readonly log: (line: string) => void;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(o: ContextOptions) {
+    this.store = o.store;
+    this.dataDir = o.dataDir;
+    this.serverId = o.serverId;
+    this.dialect = o.store.dialect();
+    this.onlineKey = o.onlineKey;
+    this.onlinePublic = o.onlineKey ? publicKeyFrom(o.onlineKey) : null;
+    this.frostSigning = new FrostSigning(o.store, o.dataDir, o.frostSignTimeoutMs);
+    this.signers = o.signers;
+    this.log = o.log;
+  }
+
+  /** Run `fn` after every operation queued before it (one state-changing operation at a time). */
+  serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const p = this.queue.then(fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Resolves once the operations queued so far are done. */
+  async idle(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  roundInfo(r: RoundRow): RoundInfo {
+    return roundSummary(this.store, r);
+  }
+
+  certInfo(r: CertRoundRow): CertRoundInfo {
+    return certRoundInfo(this.store, r);
+  }
+
+  payloadOf(r: RoundRow): RoundPayload {
+    const linked = r.role === 'targets' && r.linked_round ? this.store.round(r.linked_round) : undefined;
+    return {
+      round: this.roundInfo(r),
+      signed: r.signed_json,
+      ...(linked ? { linkedRoot: { round: this.roundInfo(linked), signed: linked.signed_json } } : {}),
+    };
+  }
+
+  /** The released roots after version `afterRootVersion`, oldest first, and the released targets. */
+  released(afterRootVersion: number): { roots: { version: number; file: string }[]; targets: string | null } {
+    const st = repoState(this.store);
+    const roots: { version: number; file: string }[] = [];
+    for (const [name, bytes] of Object.entries(st.files)) {
+      const m = /^(\d+)\.root\.json$/.exec(name);
+      if (m && Number(m[1]) > afterRootVersion) roots.push({ version: Number(m[1]), file: bytes.toString('utf8') });
+    }
+    roots.sort((a, b) => a.version - b.version);
+    return { roots, targets: st.files['targets.json']?.toString('utf8') ?? null };
+  }
+
+  /** Release the round if complete; true when it was released now. */
+  async release(roundId: string): Promise<boolean> {
+    try {
+      const res = await tryRelease(this.store, this.dataDir, this.onlineKey, roundId);
+      if (!res) return false;
+      const r = this.store.round(roundId)!;
+      this.log(`released ${roundId}${r.linked_round ? ` with ${r.linked_round}` : ''} as release ${res.seq}`);
+      this.signers.broadcast({ type: 'round.updated', round: this.roundInfo(r) });
+      if (r.linked_round)
+        this.signers.broadcast({ type: 'round.updated', round: this.roundInfo(this.store.round(r.linked_round)!) });
+      return true;
+    } catch (e) {
+      this.log(`release of ${roundId} refused: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Tell a ceremony's connected participants what happened (each gets its own message). */
+  announceDkg(id: string, ev: DkgEvent): void {
+    if (ev.log) this.log(ev.log);
+    if (ev.toParticipants) {
+      const ceremony = ceremonyOf(this.store.frostCeremony(id)!);
+      for (const p of ceremony.participants) {
+        const msg = ev.toParticipants(p);
+        if (msg) this.signers.sendTo(p.name, msg);
+      }
+    }
+    if (ev.certRound) this.signers.broadcast({ type: 'cert.opened', round: this.certInfo(ev.certRound) });
+  }
+
+  /** Relay a FROST signing session's messages to its participants; announce a released certificate. */
+  announceSign(ev: SignEvent): void {
+    if (ev.log) this.log(ev.log);
+    for (const { to, msg } of ev.send ?? []) this.signers.sendTo(to, msg);
+    if (ev.released) this.signers.broadcast({ type: 'cert.updated', round: this.certInfo(ev.released.round) });
+  }
+
+  /**
+   * Crash recovery: publish the latest release, expire overdue rounds, release complete ones, and
+   * finish DKG ceremonies whose last confirmation was stored just before a crash.
+   */
+  async recover(): Promise<void> {
+    republishLatest(this.store, this.dataDir);
+    republishCertificates(this.store, this.dataDir);
+    await this.serial(async () => {
+      expireRounds(this.store);
+      expireCertRounds(this.store);
+      for (const r of this.store.rounds('open')) await this.release(r.id);
+      for (const ev of await resumeCeremonies(this.store)) if (ev.log) this.log(ev.log);
+      for (const { ev } of expireCeremonies(this.store)) if (ev.log) this.log(ev.log);
+    });
+  }
+
+  /** Rounds, certificate rounds, FROST signing attempts and DKG ceremonies past their deadline at `now`. */
+  expireDue(now: Date): void {
+    for (const r of expireRounds(this.store, now)) {
+      this.log(`round ${r.id} expired at its deadline ${r.deadline}`);
+      this.signers.broadcast({ type: 'round.updated', round: this.roundInfo(r) });
+    }
+    for (const r of expireCertRounds(this.store, now)) {
+      this.log(`certificate round ${r.id} expired at its deadline ${r.deadline}`);
+      this.signers.broadcast({ type: 'cert.updated', round: this.certInfo(r) });
+    }
+    for (const ev of this.frostSigning.tick(now.getTime())) this.announceSign(ev);
+    for (const { id, ev } of expireCeremonies(this.store, now)) this.announceDkg(id, ev);
+  }
+}
