@@ -23,6 +23,7 @@ import {
 import { QuorumError } from '../protocol/errors.js';
 import { readFile, readJsonAs, readText } from '../protocol/files.js';
 import { LIMITS, WIRE_LIMITS } from '../protocol/limits.js';
+import { HOUR_MS } from '../protocol/time.js';
 import type { Pin } from '../protocol/transport.js';
 import type { RoundInfo } from '../protocol/wire.js';
 import type {
@@ -425,7 +426,7 @@ export const serve = command({
       dataDir: dataDirOf(values),
       host: values.host ?? '127.0.0.1',
       port: intArg('--port', values.port, { min: 0, max: 65535 }) ?? 7300,
-      heartbeatMs: intArg('--heartbeat-ms', values['heartbeat-ms'], { min: 1, max: 3_600_000 }),
+      heartbeatMs: intArg('--heartbeat-ms', values['heartbeat-ms'], { min: 1, max: HOUR_MS }),
       ratePerSecond: numberArg('--rate-per-second', values['rate-per-second'], { above: 0, max: 1_000_000 }),
       rateBurst: count('--rate-burst', values['rate-burst']),
       maxConnectionsPerKeyholder: count('--max-connections-per-keyholder', values['max-connections-per-keyholder']),

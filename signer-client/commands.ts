@@ -23,7 +23,7 @@ import {
   type PublicKey,
 } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
-import { HOUR_MS, SECOND_MS } from '../protocol/time.js';
+import { DAY_MS, HOUR_MS, SECOND_MS } from '../protocol/time.js';
 import { checkScheme, fetchPinnedCertificate, requestJson, TransportError, type Pin } from '../protocol/transport.js';
 import { HealthSchema, type CertRoundInfo, type RoundInfo } from '../protocol/wire.js';
 import { groupPublicKey } from '../protocol/frost.js';
@@ -128,7 +128,7 @@ const ROUND = [{ name: 'ROUND' }] as const;
 
 /** When a FROST command gives up waiting for the others: --timeout-s from now, an hour by default. */
 function deadlineOf(v: { 'timeout-s'?: string }): number {
-  const s = intArg('--timeout-s', v['timeout-s'], { min: 1, max: 7 * 24 * 3600 });
+  const s = intArg('--timeout-s', v['timeout-s'], { min: 1, max: (7 * DAY_MS) / SECOND_MS });
   return Date.now() + (s === undefined ? HOUR_MS : s * SECOND_MS);
 }
 
