@@ -501,7 +501,7 @@ export function adminRequest<K extends RouteName>(
 export function adminResponse<K extends RouteName>(name: K, json: unknown): AdminResponse<K> {
   const r = (ADMIN_ROUTES[name] as RouteSpec).response.safeParse(json);
   if (!r.success)
-    throw new QuorumError<string>(
+    throw new QuorumError(
       'BAD_RESPONSE',
       `the coordinator's answer to ${name} is not what the route answers (${formatIssues(r.error.issues, 'answer')}); ` +
         'is quorum serve the same version as this command?',

@@ -1,56 +1,104 @@
 /**
- * The release coordinator's commands: init, serve, keyholder, round, rounds, status, audit.
- * Commands that change a running coordinator go through its admin HTTP API with the admin
- * credential, so connected signers are told at once; init and audit work on the data dir.
+ * The release coordinator's commands, each with its own options: init, serve, keyholder, round,
+ * rounds, status, audit, export, fleet-ca, frost, cert, certs. Commands that change a running
+ * coordinator go through its admin HTTP API with the admin credential, so connected signers are
+ * told at once; init, audit and export work on the data dir. The modules that do the work are
+ * loaded by the command that uses them, so `quorum --help` and `quorum verify` load none of them.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError, type Io } from '../protocol/cli.js';
-import { QuorumError } from '../protocol/errors.js';
-import { WIRE_LIMITS } from '../protocol/limits.js';
-import { daysFrom } from '../protocol/metadata/build.js';
-import { formatExpires } from '../protocol/metadata/schemas.js';
-import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
-import type { RoundInfo, RoundState } from '../protocol/wire.js';
-import { formatReview } from '../protocol/x509.js';
 import {
-  adminClient,
-  type AdminArgs,
-  type AdminInput,
-  type AdminResponse,
-  type CertView,
-  type RootChange,
-  type RouteName,
-  type TargetsChange,
+  choiceArg,
+  command,
+  deadlineArg,
+  group,
+  intArg,
+  numberArg,
+  timeArg,
+  UsageError,
+  type Io,
+  type Options,
+} from '../protocol/cli.js';
+import { QuorumError } from '../protocol/errors.js';
+import { readFile, readJsonAs, readText } from '../protocol/files.js';
+import { LIMITS, WIRE_LIMITS } from '../protocol/limits.js';
+import { HOUR_MS } from '../protocol/time.js';
+import type { Pin } from '../protocol/transport.js';
+import type { RoundInfo } from '../protocol/wire.js';
+import type {
+  AdminArgs,
+  AdminInput,
+  AdminResponse,
+  CertView,
+  RootChange,
+  RouteName,
+  TargetsChange,
 } from './admin-api.js';
-import { CertRoundError } from './certificates.js';
-import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
-import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
-import { EXPIRY_DAYS } from './proposals.js';
-import { progressLine } from './rounds.js';
-import { DATA_FILES, serve } from './server.js';
-import { Store, verifyAuditChain } from './store.js';
+import type { OtaProblem } from './garage-sign.js';
+import type { GarageSignImport } from './init.js';
+import { z } from 'zod';
+
+const server = () => import('./server.js');
+const rounds = () => import('./rounds.js');
 
 const DEFAULT_DATA_DIR = 'quorum-data';
+const ROUND_STATES = ['open', 'released', 'cancelled', 'expired'] as const;
 
-const common = {
-  'data-dir': { type: 'string' },
-  server: { type: 'string' },
-  'token-file': { type: 'string' },
-  'tls-fingerprint': { type: 'string' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const satisfies ParseArgsConfig['options'];
+// --- options more than one command takes -------------------------------------------------------------
 
-function args<O extends ParseArgsConfig['options']>(argv: string[], options: O, help: string) {
-  try {
-    return parseArgs({ args: argv, options: { ...common, ...options }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${help}`);
-  }
-}
+const DATA_DIR = {
+  'data-dir': {
+    type: 'string',
+    value: 'DIR',
+    help: 'the coordinator data dir (default ./quorum-data, or QUORUM_DATA_DIR)',
+  },
+} as const satisfies Options;
+
+/** How a command finds the running coordinator and its admin credential. */
+const CONNECT = {
+  ...DATA_DIR,
+  server: {
+    type: 'string',
+    value: 'URL',
+    help: 'the coordinator (default: the one serving --data-dir, as its server.json says)',
+  },
+  'token-file': {
+    type: 'string',
+    value: 'FILE',
+    help: 'the admin credential (default: DIR/admin.token; QUORUM_ADMIN_TOKEN wins)',
+    reads: { is: 'file', holds: 'text' },
+  },
+  'tls-fingerprint': {
+    type: 'string',
+    value: 'SHA256',
+    help: 'the TLS certificate fingerprint an https:// --server must have (quorum serve prints it)',
+  },
+} as const satisfies Options;
+
+const JSON_OUT = { json: { type: 'boolean', default: false, help: 'print JSON for machines' } } as const;
+
+const REASON = { reason: { type: 'string', value: 'TEXT', help: 'why (kept in the audit log)' } } as const;
+
+const DEADLINE = {
+  deadline: {
+    type: 'string',
+    value: 'WHEN',
+    help: 'a duration (30m, 48h, 7d) or an RFC 3339 time; default 7 days',
+  },
+} as const;
+
+const PAGE = {
+  limit: {
+    type: 'string',
+    value: 'N',
+    help: `how many, 1-${WIRE_LIMITS.pageMax - 1} (default ${WIRE_LIMITS.pageDefault})`,
+  },
+  before: { type: 'string', value: 'ROUND', help: 'the ones opened before this round' },
+  state: { type: 'string', value: 'STATE', help: `only rounds in this state: ${ROUND_STATES.join(', ')}` },
+} as const;
+
+const ID = [{ name: 'ID' }] as const;
 
 export function dataDirOf(v: { 'data-dir'?: string }): string {
   return path.resolve(v['data-dir'] ?? process.env.QUORUM_DATA_DIR ?? DEFAULT_DATA_DIR);
@@ -68,6 +116,8 @@ async function adminConn(v: {
   'token-file'?: string;
   'tls-fingerprint'?: string;
 }): Promise<Admin> {
+  const { DATA_FILES } = await server();
+  const { fetchPinnedCertificate } = await import('../protocol/transport.js');
   const dir = dataDirOf(v);
   let url = v.server;
   let pin: Pin | null = null;
@@ -77,13 +127,15 @@ async function adminConn(v: {
       throw new UsageError(
         `no --server given and ${infoFile} does not exist; start the coordinator (quorum serve) or pass --server URL`,
       );
-    const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { url: string; tlsFingerprint: string | null };
+    const info = readJsonAs(
+      infoFile,
+      '',
+      z.looseObject({ url: z.string(), tlsFingerprint: z.string().nullable() }),
+      'the server.json quorum serve writes',
+    );
     url = info.url;
     if (info.tlsFingerprint)
-      pin = {
-        fingerprint256: info.tlsFingerprint,
-        certPem: fs.readFileSync(path.join(dir, DATA_FILES.tlsCert), 'utf8'),
-      };
+      pin = { fingerprint256: info.tlsFingerprint, certPem: readText(path.join(dir, DATA_FILES.tlsCert), '') };
   } else if (url.startsWith('https:')) {
     if (!v['tls-fingerprint'])
       throw new UsageError('an https:// --server needs --tls-fingerprint (printed by quorum serve)');
@@ -96,32 +148,35 @@ async function adminConn(v: {
       throw new UsageError(
         `no admin credential: set QUORUM_ADMIN_TOKEN or pass --token-file (${tokenFile} does not exist)`,
       );
-    token = fs.readFileSync(tokenFile, 'utf8').trim();
+    token = readText(tokenFile, v['token-file'] ? '--token-file' : '').trim();
   }
   return { url: url.replace(/\/$/, ''), token, pin };
 }
 
-/** Route `name` of the admin API (admin-api.ts) at the coordinator `a` names, its answer checked. */
-function call<K extends RouteName>(a: Admin, name: K, ...req: AdminArgs<K>): Promise<AdminResponse<K>> {
+/** Route `name` of the admin API (admin-api.ts) at the coordinator `a` names, its answer checked against the route. */
+async function call<K extends RouteName>(a: Admin, name: K, ...req: AdminArgs<K>): Promise<AdminResponse<K>> {
+  const { requestJson } = await import('../protocol/transport.js');
+  const { adminClient } = await import('./admin-api.js');
   return adminClient(({ method, path: p, body }) =>
     requestJson(`${a.url}${p}`, { method, body, pin: a.pin, headers: { authorization: `Bearer ${a.token}` } }),
   )(name, ...req);
 }
 
-function parseDeadline(s: string | undefined, now = Date.now()): string | undefined {
-  if (s === undefined) return undefined;
-  const m = /^(\d+)([mhd])$/.exec(s);
-  if (m)
-    return new Date(
-      now + Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'],
-    ).toISOString();
-  if (Number.isNaN(Date.parse(s)))
-    throw new UsageError(`--deadline ${JSON.stringify(s)} is neither a duration (48h, 7d, 30m) nor an RFC 3339 time`);
-  return new Date(s).toISOString();
-}
+/** The --deadline of a request body, as the coordinator takes it. */
+const deadlineOf = (v: { deadline?: string }) => deadlineArg('--deadline', v.deadline)?.toISOString();
 
-function showRound(io: Io, r: RoundInfo, json: boolean, signed?: string) {
-  if (json) return io.out(JSON.stringify(signed ? { round: r, signed: JSON.parse(signed) } : r, null, 2));
+/** A comma-separated list of names. */
+const listOf = (s: string | undefined) =>
+  s
+    ?.split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+const threshold = (option: string, v: string | undefined) => intArg(option, v, { min: 1, max: LIMITS.maxThreshold });
+
+async function showRound(io: Io, r: RoundInfo, json: boolean, signed?: string): Promise<void> {
+  if (json) return io.out(JSON.stringify(signed ? { round: r, signed: JSON.parse(signed) as unknown } : r, null, 2));
+  const { progressLine } = await rounds();
   io.out(`${r.id}  ${progressLine(r)}`);
   io.out(`  reason: ${r.reason}`);
   io.out(`  deadline: ${r.deadline}   sha256 of the bytes to sign: ${r.sha256}`);
@@ -132,7 +187,7 @@ function showRound(io: Io, r: RoundInfo, json: boolean, signed?: string) {
     );
 }
 
-// --- commands ----------------------------------------------------------------------------------
+// --- init and serve ----------------------------------------------------------------------------------
 
 function printGarageSign(io: Io, g: GarageSignImport, enrolled: string[]): void {
   io.out(`  garage-sign ${g.kind === 'zip' ? 'credentials.zip' : 'repository'}: ${g.path}`);
@@ -176,454 +231,623 @@ function printGarageSign(io: Io, g: GarageSignImport, enrolled: string[]): void 
   if (g.notRead.length) io.out(`  not read: ${g.notRead.join(', ')}`);
 }
 
-export const INIT_HELP = `Usage: quorum init [--data-dir DIR] (--import FOLDER | --import-garage-sign PATH | --dialect ota|tuf [--keyholder NAME=PUBKEY ...]
-                   [--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N]) [--tls [--tls-host H ...]]
-
-Create a coordinator data dir (default ./quorum-data): the SQLite database, the admin credential
-(admin.token), the online snapshot/timestamp key, and with --tls a certificate signers pin.
-
-  --import FOLDER        trust an existing repository: a TUF metadata folder (N.root.json, root.json,
-                         targets.json, ...) or a garage-sign repository folder (with roles/). It must verify.
-  --import-garage-sign PATH
-                         trust an OTA Connect repository: a garage-sign folder (tuf/<repo>), an unpacked
-                         credentials.zip, or credentials.zip itself. Reads only roles/root.json (root.json in
-                         the zip), roles/targets.json, roles/unsigned/*.json, *.pub and tufrepo.url; private
-                         keys (*.sec), treehub.json, config.json and TLS credentials are never read or copied.
-                         Prints each key's ota-tuf key id and the next step for each *.sec's keyholder.
-  --tufrepo-url URL      the reposerver URL, for a garage-sign folder (its tufrepo.url is in config.json, not read)
-  --enroll NAME=FILE.pub enroll a keyholder by a public key inside the garage-sign import (e.g. targets.pub)
-  --at TIME              evaluate the imported metadata's expiry at TIME (RFC 3339) instead of now
-  --dialect D            ota (OTA Connect) or tuf, for a new repository
-  --keyholder N=FILE     enroll a keyholder by public key file (PEM, or garage-sign .pub); repeatable
-  --root-keyholders L    comma-separated keyholders whose keys sign root; version 1 of root becomes the first round
-  --root-threshold N     how many of them must sign (default 1)
-  --targets-keyholders L keyholders whose keys sign targets (default: the root keyholders)
-  --targets-threshold N  (default 1)
-  --tls                  serve wss:// with a new self-signed certificate; prints the fingerprint to pin`;
-
-export async function cmdInit(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(
-    argv,
-    {
-      import: { type: 'string' },
-      'import-garage-sign': { type: 'string' },
-      'tufrepo-url': { type: 'string' },
-      enroll: { type: 'string', multiple: true },
-      at: { type: 'string' },
-      dialect: { type: 'string' },
-      keyholder: { type: 'string', multiple: true },
-      'root-keyholders': { type: 'string' },
-      'targets-keyholders': { type: 'string' },
-      'root-threshold': { type: 'string' },
-      'targets-threshold': { type: 'string' },
-      tls: { type: 'boolean', default: false },
-      'tls-host': { type: 'string', multiple: true },
-    },
-    INIT_HELP,
-  );
-  if (values.help) return (io.out(INIT_HELP), 0);
-  if (positionals.length) throw new UsageError(`unexpected ${positionals.join(' ')}\n\n${INIT_HELP}`);
-  if (values.dialect && values.dialect !== 'ota' && values.dialect !== 'tuf')
-    throw new UsageError('--dialect must be ota or tuf');
-  const keyholders: Record<string, string> = {};
-  for (const k of values.keyholder ?? []) {
+/** NAME=VALUE pairs of a repeatable option. */
+function pairs(option: string, values: string[] | undefined, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of values ?? []) {
     const i = k.indexOf('=');
-    if (i < 1) throw new UsageError(`--keyholder ${JSON.stringify(k)} must be NAME=PUBLIC-KEY-FILE`);
-    keyholders[k.slice(0, i)] = k.slice(i + 1);
+    if (i < 1) throw new UsageError(`${option} ${JSON.stringify(k)} must be ${what}`);
+    out[k.slice(0, i)] = k.slice(i + 1);
   }
-  const list = (s?: string) =>
-    s
-      ?.split(',')
-      .map((x) => x.trim())
-      .filter(Boolean);
-  const num = (s: string | undefined, what: string) => {
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number >= 1`);
-    return n;
-  };
-  const enroll: Record<string, string> = {};
-  for (const k of values.enroll ?? []) {
-    const i = k.indexOf('=');
-    if (i < 1)
-      throw new UsageError(
-        `--enroll ${JSON.stringify(k)} must be NAME=FILE.pub (a public key inside the garage-sign import)`,
-      );
-    enroll[k.slice(0, i)] = k.slice(i + 1);
-  }
-  if ((values['tufrepo-url'] || values.enroll) && !values['import-garage-sign'])
-    throw new UsageError('--tufrepo-url and --enroll go with --import-garage-sign');
-  let at: Date | undefined;
-  if (values.at !== undefined) {
-    at = new Date(values.at);
-    if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an RFC 3339 time`);
-  }
-  const r = init({
-    dataDir: dataDirOf(values),
-    dialect: values.dialect as 'ota' | 'tuf' | undefined,
-    importDir: values.import,
-    importGarageSign: values['import-garage-sign'],
-    tufrepoUrl: values['tufrepo-url'],
-    enroll,
-    at,
-    keyholders,
-    rootKeyholders: list(values['root-keyholders']),
-    targetsKeyholders: list(values['targets-keyholders']),
-    rootThreshold: num(values['root-threshold'], '--root-threshold'),
-    targetsThreshold: num(values['targets-threshold'], '--targets-threshold'),
-    tls: values.tls,
-    tlsHosts: values['tls-host'],
-  });
-  if (values.json)
-    return (
-      io.out(
-        JSON.stringify(
-          {
-            dataDir: r.dataDir,
-            dialect: r.dialect,
-            firstRound: r.firstRound ?? null,
-            tlsFingerprint: r.tlsFingerprint ?? null,
-            ...(r.garageSign ? { garageSign: r.garageSign } : {}),
-          },
-          null,
-          2,
-        ),
-      ),
-      0
-    );
-  io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
-  io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
-  if (r.imported)
-    io.out(
-      `  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`,
-    );
-  if (r.garageSign) printGarageSign(io, r.garageSign, Object.keys(enroll));
-  if (r.onlineKeyMissing)
-    io.out(
-      `  note: the imported root does not let this coordinator's online key sign ${r.onlineKeyMissing}; before ` +
-        'the first targets release, open a root round with --add-key snapshot=online --add-key timestamp=online ' +
-        'and remove the old keys of those roles',
-    );
-  for (const k of Object.keys(keyholders)) io.out(`  enrolled keyholder ${k}`);
-  if (r.firstRound) io.out(`  opened round ${r.firstRound}: root version 1 needs its keyholders' signatures`);
-  if (r.tlsFingerprint) io.out(`  TLS certificate fingerprint (signers pin it): ${r.tlsFingerprint}`);
-  io.out('next: quorum serve');
-  return 0;
+  return out;
 }
 
-export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000]
-                    [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
-                    [--failed-auth-per-minute 60] [--unsafe-plaintext]
-
-Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
-data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
-Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host
-resolves to decides, not how it is spelled.`;
-
-export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { values } = args(
-    argv,
-    {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'heartbeat-ms': { type: 'string' },
-      'rate-per-second': { type: 'string' },
-      'rate-burst': { type: 'string' },
-      'max-connections-per-keyholder': { type: 'string' },
-      'failed-auth-per-minute': { type: 'string' },
-      'unsafe-plaintext': { type: 'boolean', default: false },
+export const init = command({
+  synopsis:
+    '[--data-dir DIR] (--import FOLDER | --import-garage-sign PATH | --dialect ota|tuf [--keyholder NAME=PUBKEY ...] ' +
+    '[--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N]) ' +
+    '[--tls [--tls-host H ...]]',
+  summary: 'create a coordinator data dir (import a repository, or start a new one)',
+  section: 'Release coordinator',
+  description:
+    'Create a coordinator data dir (default ./quorum-data): the SQLite database, the admin credential\n' +
+    '(admin.token), the online snapshot/timestamp key, and with --tls a certificate signers pin. An\n' +
+    'imported repository must verify. From a garage-sign repository only roles/root.json (root.json in the\n' +
+    'zip), roles/targets.json, roles/unsigned/*.json, *.pub and tufrepo.url are read; private keys (*.sec),\n' +
+    "treehub.json, config.json and TLS credentials are never read or copied. It prints each key's ota-tuf\n" +
+    "key id and the next step for each *.sec's keyholder.",
+  options: {
+    ...DATA_DIR,
+    ...JSON_OUT,
+    import: {
+      type: 'string',
+      value: 'FOLDER',
+      help: 'trust an existing repository: a TUF metadata folder or a garage-sign repository (with roles/)',
+      reads: { is: 'dir', holds: 'repository' },
     },
-    SERVE_HELP,
-  );
-  if (values.help) return (io.out(SERVE_HELP), 0);
-  const dataDir = dataDirOf(values);
-  const host = values.host ?? '127.0.0.1';
-  const port = values.port === undefined ? 7300 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
-  const positive = (v: string | undefined, flag: string) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!(n > 0)) throw new UsageError(`${flag} must be a positive number`);
-    return n;
-  };
-  const server = await serve({
-    dataDir,
-    host,
-    port,
-    heartbeatMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
-    ratePerSecond: positive(values['rate-per-second'], '--rate-per-second'),
-    rateBurst: positive(values['rate-burst'], '--rate-burst'),
-    maxConnectionsPerKeyholder: positive(values['max-connections-per-keyholder'], '--max-connections-per-keyholder'),
-    failedAuthPerMinute: positive(values['failed-auth-per-minute'], '--failed-auth-per-minute'),
-    unsafePlaintext: values['unsafe-plaintext'],
-    log: io.out,
-  });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      io.out('shutting down');
-      void server.close().then(resolve);
+    'import-garage-sign': {
+      type: 'string',
+      value: 'PATH',
+      help: 'trust an OTA Connect repository: a garage-sign folder (tuf/<repo>), an unpacked credentials.zip, or the zip',
+      reads: { is: 'file-or-dir', holds: 'garage-sign' },
+    },
+    'tufrepo-url': {
+      type: 'string',
+      value: 'URL',
+      help: 'the reposerver URL, for a garage-sign folder (its tufrepo.url is in config.json, not read)',
+    },
+    enroll: {
+      type: 'string',
+      multiple: true,
+      value: 'NAME=FILE.pub',
+      help: 'enroll a keyholder by a public key inside the garage-sign import (e.g. targets.pub)',
+    },
+    at: { type: 'string', value: 'TIME', help: "evaluate the imported metadata's expiry at TIME (RFC 3339), not now" },
+    dialect: { type: 'string', value: 'D', help: 'ota (OTA Connect) or tuf, for a new repository' },
+    keyholder: {
+      type: 'string',
+      multiple: true,
+      value: 'NAME=FILE',
+      help: 'enroll a keyholder by public key file (PEM, or a garage-sign .pub)',
+      reads: { is: 'file', form: 'name=', holds: 'public-key' },
+    },
+    'root-keyholders': {
+      type: 'string',
+      value: 'a,b,c',
+      help: 'keyholders whose keys sign root; version 1 of root becomes the first round',
+    },
+    'root-threshold': { type: 'string', value: 'N', help: 'how many of them must sign (default 1)' },
+    'targets-keyholders': {
+      type: 'string',
+      value: 'a,b,c',
+      help: 'keyholders whose keys sign targets (default: the root keyholders)',
+    },
+    'targets-threshold': { type: 'string', value: 'N', help: 'how many of them must sign (default 1)' },
+    tls: {
+      type: 'boolean',
+      default: false,
+      help: 'serve wss:// with a new self-signed certificate (prints its fingerprint)',
+    },
+    'tls-host': { type: 'string', multiple: true, value: 'H', help: 'a host name or address for the certificate' },
+  },
+  positionals: [],
+  async run({ values }, io) {
+    const dialect = choiceArg('--dialect', values.dialect, ['ota', 'tuf'] as const);
+    const keyholders = pairs('--keyholder', values.keyholder, 'NAME=PUBLIC-KEY-FILE');
+    const enroll = pairs('--enroll', values.enroll, 'NAME=FILE.pub (a public key inside the garage-sign import)');
+    if ((values['tufrepo-url'] || values.enroll) && !values['import-garage-sign'])
+      throw new UsageError('--tufrepo-url and --enroll go with --import-garage-sign');
+    const opts = {
+      dataDir: dataDirOf(values),
+      dialect,
+      importDir: values.import,
+      importGarageSign: values['import-garage-sign'],
+      tufrepoUrl: values['tufrepo-url'],
+      enroll,
+      at: timeArg('--at', values.at),
+      keyholders,
+      rootKeyholders: listOf(values['root-keyholders']),
+      targetsKeyholders: listOf(values['targets-keyholders']),
+      rootThreshold: threshold('--root-threshold', values['root-threshold']),
+      targetsThreshold: threshold('--targets-threshold', values['targets-threshold']),
+      tls: values.tls,
+      tlsHosts: values['tls-host'],
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+    const r = (await import('./init.js')).init(opts);
+    if (values.json)
+      return (
+        io.out(
+          JSON.stringify(
+            {
+              dataDir: r.dataDir,
+              dialect: r.dialect,
+              firstRound: r.firstRound ?? null,
+              tlsFingerprint: r.tlsFingerprint ?? null,
+              ...(r.garageSign ? { garageSign: r.garageSign } : {}),
+            },
+            null,
+            2,
+          ),
+        ),
+        0
+      );
+    const { DATA_FILES } = await server();
+    io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
+    io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
+    if (r.imported)
+      io.out(
+        `  imported repository: root version ${r.imported.rootChain.at(-1)!.version}${r.imported.roles.targets ? `, targets version ${r.imported.roles.targets.version}` : ''}`,
+      );
+    if (r.garageSign) printGarageSign(io, r.garageSign, Object.keys(enroll));
+    if (r.onlineKeyMissing)
+      io.out(
+        `  note: the imported root does not let this coordinator's online key sign ${r.onlineKeyMissing}; before ` +
+          'the first targets release, open a root round with --add-key snapshot=online --add-key timestamp=online ' +
+          'and remove the old keys of those roles',
+      );
+    for (const k of Object.keys(keyholders)) io.out(`  enrolled keyholder ${k}`);
+    if (r.firstRound) io.out(`  opened round ${r.firstRound}: root version 1 needs its keyholders' signatures`);
+    if (r.tlsFingerprint) io.out(`  TLS certificate fingerprint (signers pin it): ${r.tlsFingerprint}`);
+    io.out('next: quorum serve');
+    return 0;
+  },
+});
+
+export const serve = command({
+  synopsis:
+    '[--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000] [--rate-per-second 20] [--rate-burst 50] ' +
+    '[--max-connections-per-keyholder 4] [--failed-auth-per-minute 60] [--unsafe-plaintext]',
+  summary: 'run the coordinator server (npm start)',
+  section: 'Release coordinator',
+  description:
+    'Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the\n' +
+    'data dir has a TLS certificate). Writes server.json into the data dir for the other commands.\n' +
+    'Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host\n' +
+    'resolves to decides, not how it is spelled.',
+  options: {
+    ...DATA_DIR,
+    host: { type: 'string', value: 'HOST', help: 'the address to listen on (default 127.0.0.1)' },
+    port: { type: 'string', value: 'PORT', help: 'the port, 0-65535 (default 7300; 0 picks a free one)' },
+    'heartbeat-ms': {
+      type: 'string',
+      value: 'MS',
+      help: `ms between pings; a signer that misses one is dropped (default ${WIRE_LIMITS.heartbeatMs})`,
+    },
+    'rate-per-second': {
+      type: 'string',
+      value: 'N',
+      help: `messages a signer may send per second (default ${WIRE_LIMITS.ratePerSecond})`,
+    },
+    'rate-burst': {
+      type: 'string',
+      value: 'N',
+      help: `messages a signer may send at once (default ${WIRE_LIMITS.rateBurst})`,
+    },
+    'max-connections-per-keyholder': {
+      type: 'string',
+      value: 'N',
+      help: `connections one keyholder may hold at once (default ${WIRE_LIMITS.maxConnectionsPerKeyholder})`,
+    },
+    'failed-auth-per-minute': {
+      type: 'string',
+      value: 'N',
+      help: `failed logins per source and minute before AUTH_THROTTLED (default ${WIRE_LIMITS.failedAuthPerMinute})`,
+    },
+    'unsafe-plaintext': {
+      type: 'boolean',
+      default: false,
+      help: 'UNSAFE: serve plain ws:// on an address that is not loopback (anyone on the network reads it)',
+    },
+  },
+  positionals: [],
+  async run({ values }, io) {
+    const count = (option: string, v: string | undefined) => intArg(option, v, { min: 1, max: 1_000_000 });
+    const opts = {
+      dataDir: dataDirOf(values),
+      host: values.host ?? '127.0.0.1',
+      port: intArg('--port', values.port, { min: 0, max: 65535 }) ?? 7300,
+      heartbeatMs: intArg('--heartbeat-ms', values['heartbeat-ms'], { min: 1, max: HOUR_MS }),
+      ratePerSecond: numberArg('--rate-per-second', values['rate-per-second'], { above: 0, max: 1_000_000 }),
+      rateBurst: count('--rate-burst', values['rate-burst']),
+      maxConnectionsPerKeyholder: count('--max-connections-per-keyholder', values['max-connections-per-keyholder']),
+      failedAuthPerMinute: count('--failed-auth-per-minute', values['failed-auth-per-minute']),
+      unsafePlaintext: values['unsafe-plaintext'],
+      log: io.out,
+    };
+    const running = await (await server()).serve(opts);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        io.out('shutting down');
+        void running.close().then(resolve);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  },
+});
+
+// --- keyholders ---------------------------------------------------------------------------------------
+
+export const keyholder = group({
+  summary: 'enroll, list or remove keyholders',
+  section: 'Release coordinator',
+  description:
+    'Enroll a keyholder by the public key they exported (quorum-signer keygen writes NAME.pub.pem;\n' +
+    'garage-sign .pub files work too), list them, or remove one (they can no longer connect).',
+  commands: {
+    add: command({
+      synopsis: 'NAME PUBLIC-KEY-FILE [--data-dir DIR] [--json]',
+      summary: 'enroll a keyholder by their public key file (PEM, or a garage-sign .pub)',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [{ name: 'NAME' }, { name: 'PUBLIC-KEY-FILE', reads: { is: 'file', holds: 'public-key' } }],
+      async run({ values, positionals: [name, file] }, io) {
+        const publicKey = (await import('./init.js')).readPublicKeyFile(file!, 'keyholder add');
+        const k = await call(await adminConn(values), 'keyholders.add', { body: { name: name!, publicKey } });
+        if (values.json) io.out(JSON.stringify(k));
+        else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
+        return 0;
+      },
+    }),
+    identity: command({
+      synopsis: 'NAME HEX [--data-dir DIR] [--json]',
+      summary: 'record the FROST identity key quorum-signer frost identity printed',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [{ name: 'NAME' }, { name: 'HEX' }],
+      async run({ values, positionals: [name, hex] }, io) {
+        const r = await call(await adminConn(values), 'keyholders.identity', {
+          params: { name: name! },
+          body: { identityKey: hex! },
+        });
+        if (values.json) io.out(JSON.stringify(r));
+        else io.out(`recorded FROST identity of ${r.keyholder}: ${r.identityKey}`);
+        return 0;
+      },
+    }),
+    list: command({
+      synopsis: '[--data-dir DIR] [--json]',
+      summary: 'the enrolled keyholders',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [],
+      async run({ values }, io) {
+        const ks = await call(await adminConn(values), 'keyholders.list');
+        if (values.json) io.out(JSON.stringify(ks, null, 2));
+        else for (const k of ks) io.out(`${k.name}  ${k.algorithm}  ${k.fingerprint}`);
+        return 0;
+      },
+    }),
+    remove: command({
+      synopsis: 'NAME [--data-dir DIR]',
+      summary: 'remove a keyholder (their connections are closed)',
+      options: { ...CONNECT },
+      positionals: [{ name: 'NAME' }],
+      async run({ values, positionals: [name] }, io) {
+        await call(await adminConn(values), 'keyholders.remove', { params: { name: name! } });
+        io.out(`removed ${name}`);
+        return 0;
+      },
+    }),
+  },
+});
+
+// --- rounds -------------------------------------------------------------------------------------------
+
+/** What opening a round of either role takes. */
+const OPEN = {
+  ...CONNECT,
+  ...JSON_OUT,
+  ...REASON,
+  ...DEADLINE,
+  'expires-days': {
+    type: 'string',
+    value: 'N',
+    help: 'days until the new version expires (default as garage-sign: root 365, targets 31)',
+  },
+  'base-version': {
+    type: 'string',
+    value: 'N',
+    help: 'the released version this round builds on (refused as ROUND_STALE_BASE if it is no longer the latest)',
+  },
+  signed: {
+    type: 'string',
+    value: 'FILE',
+    help: 'propose this whole body (or a signed file\'s "signed" part) as it is',
+    reads: { is: 'file', holds: 'json' },
+  },
+  renew: {
+    type: 'boolean',
+    default: false,
+    help: 'with --signed: version last released + 1, expires now + --expires-days, every other field kept',
+  },
+} as const satisfies Options;
+
+/** The body of a --signed FILE: its "signed" part, or the whole object. */
+function signedBody(file: string): Record<string, unknown> {
+  const j = readJsonAs(file, '--signed', z.record(z.string(), z.unknown()), 'a metadata body or signed file');
+  const signed = j.signed ?? j;
+  if (typeof signed !== 'object' || signed === null || Array.isArray(signed))
+    throw new QuorumError('SCHEMA_INVALID', `--signed ${file}: its "signed" part is not an object`);
+  return signed as Record<string, unknown>;
+}
+
+/** The parts of a round-opening request both roles share; `signed` renewed as --renew asks. */
+async function openBody(
+  a: Admin,
+  role: 'root' | 'targets',
+  values: { reason?: string; deadline?: string; 'expires-days'?: string; 'base-version'?: string; renew: boolean },
+  signed: Record<string, unknown> | undefined,
+): Promise<AdminInput<'rounds.open'>> {
+  const body: AdminInput<'rounds.open'> = { role, reason: values.reason!, deadline: deadlineOf(values) };
+  const baseVersion = intArg('--base-version', values['base-version'], { min: 0, max: Number.MAX_SAFE_INTEGER });
+  if (baseVersion !== undefined) body.baseVersion = baseVersion;
+  if (signed) {
+    if (values.renew) {
+      // Carry a body over as it is, with only version (last released + 1) and expires renewed.
+      const { EXPIRY_DAYS } = await import('./proposals.js');
+      const { daysFrom } = await import('../protocol/metadata/build.js');
+      const { formatExpires } = await import('../protocol/metadata/schemas.js');
+      const status = await call(a, 'status');
+      const last = (role === 'root' ? status.rootVersion : status.targetsBase) ?? 0;
+      signed.version = last + 1;
+      signed.expires = formatExpires(daysFrom(new Date(), expiresDays(values) ?? EXPIRY_DAYS[role]));
+      if (baseVersion === undefined) body.baseVersion = last;
+    }
+    body.signed = signed;
+  }
+  return body;
+}
+
+const expiresDays = (v: { 'expires-days'?: string }) =>
+  intArg('--expires-days', v['expires-days'], { min: 1, max: 36_500 });
+
+/** Check what an open command was given, before anything is read or sent. */
+function checkOpen(values: { reason?: string; deadline?: string; renew: boolean; signed?: string }): void {
+  if (!values.reason) throw new UsageError('every round needs --reason: say why this change is made');
+  deadlineOf(values);
+  if (values.renew && !values.signed) throw new UsageError('--renew goes with --signed FILE');
+}
+
+async function opened(io: Io, values: { json: boolean }, r: { round: RoundInfo }): Promise<number> {
+  if (values.json) io.out(JSON.stringify(r.round, null, 2));
+  else {
+    io.out(
+      `opened round ${r.round.id}${r.round.linked ? `, linked with targets round ${r.round.linked} (released together)` : ''}`,
+    );
+    await showRound(io, r.round, false);
+    io.out(`keyholders review it with: quorum-signer review ${r.round.id}`);
+  }
   return 0;
 }
 
-export const KEYHOLDER_HELP = `Usage: quorum keyholder add <name> <public-key-file> | list | remove <name>   [--data-dir DIR] [--json]
-       quorum keyholder identity <name> <hex>   record the FROST identity key quorum-signer frost identity printed
+const openTargets = command({
+  synopsis:
+    '--reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N] ' +
+    '[--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH] ' +
+    '[--uri URL | --cli-uploaded]] [--remove TARGET ...] | [--signed FILE [--renew]]',
+  summary: 'open a round for the next targets version: add or remove targets, or a whole body',
+  description:
+    'Open a signing round for the next version of targets (last released + 1). One round per role is\n' +
+    'open at a time. --add computes the length and hashes of FILE. In ota, a target needs at least one\n' +
+    '--hardware-id (aktualizr installs it on ECUs of those hardware ids only), and a BINARY target a\n' +
+    'location: --uri URL where devices download the file, or --cli-uploaded once it is uploaded to the\n' +
+    'reposerver (garage-sign targets upload). OSTREE targets come from treehub and need neither. The\n' +
+    'coordinator refuses a round without them (OTA_TARGET_HARDWARE_IDS, OTA_TARGET_LOCATION,\n' +
+    'OTA_TARGET_URI), whichever way its body was made.',
+  options: {
+    ...OPEN,
+    add: {
+      type: 'string',
+      value: 'FILE',
+      help: 'add (or replace) a target: its length and hashes computed from FILE',
+      reads: { is: 'file', holds: 'bytes' },
+    },
+    name: { type: 'string', value: 'NAME', help: "the added target's name (custom.name)" },
+    version: { type: 'string', value: 'V', help: "the added target's version (custom.version)" },
+    'hardware-id': { type: 'string', multiple: true, value: 'H', help: 'a hardware id the added target is for' },
+    format: { type: 'string', value: 'F', help: 'BINARY (default) or OSTREE' },
+    'target-name': { type: 'string', value: 'PATH', help: "the target's path in targets.json (default NAME-V)" },
+    uri: { type: 'string', value: 'URL', help: 'ota: where devices download the added BINARY target' },
+    'cli-uploaded': {
+      type: 'boolean',
+      default: false,
+      help: 'ota: the added target was uploaded to the reposerver (garage-sign targets upload)',
+    },
+    remove: { type: 'string', multiple: true, value: 'TARGET', help: 'remove a target by its path' },
+  },
+  positionals: [],
+  async run({ values }, io) {
+    checkOpen(values);
+    if (values.signed && (values.add || values.remove))
+      throw new UsageError('--signed proposes a whole body; --add and --remove change the released one');
+    if (values.add && (!values.name || !values.version)) throw new UsageError('--add FILE needs --name and --version');
+    if (!values.add)
+      for (const o of ['name', 'version', 'hardware-id', 'format', 'target-name', 'uri', 'cli-uploaded'] as const)
+        if (values[o] !== undefined && values[o] !== false) throw new UsageError(`--${o} goes with --add FILE`);
+    const format = choiceArg('--format', values.format, ['BINARY', 'OSTREE'] as const) ?? 'BINARY';
+    if (values.uri !== undefined && values['cli-uploaded'])
+      throw new UsageError(
+        'choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the reposerver)',
+      );
+    expiresDays(values);
+    const signed = values.signed ? signedBody(values.signed) : undefined;
+    const content = values.add ? readFile(values.add, '--add', { allowEmpty: true }) : undefined;
+    const a = await adminConn(values);
+    const body = await openBody(a, 'targets', values, signed);
+    if (!signed) {
+      const status = await call(a, 'status');
+      const add: NonNullable<TargetsChange['add']> = {};
+      if (content) {
+        const { formatExpires } = await import('../protocol/metadata/schemas.js');
+        const now = formatExpires(new Date());
+        const hashes: Record<string, string> = { sha256: crypto.createHash('sha256').update(content).digest('hex') };
+        if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
+        if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded']))
+          throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
+        const custom: Record<string, unknown> =
+          status.dialect === 'ota'
+            ? {
+                name: values.name,
+                version: values.version,
+                hardwareIds: values['hardware-id'] ?? [],
+                targetFormat: format,
+                uri: values.uri ?? null,
+                ...(values['cli-uploaded'] ? { cliUploaded: true } : {}),
+                createdAt: now,
+                updatedAt: now,
+              }
+            : {
+                name: values.name,
+                version: values.version,
+                ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}),
+                targetFormat: format,
+              };
+        add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
+      }
+      const days = expiresDays(values);
+      body.targets = { add, remove: values.remove ?? [], ...(days ? { expiresDays: days } : {}) };
+    }
+    return opened(io, values, await call(a, 'rounds.open', { body }));
+  },
+});
 
-Enroll a keyholder by the public key they exported (quorum-signer keygen writes NAME.pub.pem;
-garage-sign .pub files work too), list them, or remove one (they can no longer connect).`;
-
-export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, {}, KEYHOLDER_HELP);
-  if (values.help) return (io.out(KEYHOLDER_HELP), 0);
-  const [sub, name, file] = positionals;
-  const a = await adminConn(values);
-  if (sub === 'add' && name && file) {
-    const k = await call(a, 'keyholders.add', { body: { name, publicKey: readPublicKeyFile(file) } });
-    if (values.json) io.out(JSON.stringify(k));
-    else io.out(`enrolled ${k.name}: ${k.algorithm} key, fingerprint ${k.fingerprint}`);
-    return 0;
-  }
-  if (sub === 'identity' && name && file) {
-    const r = await call(a, 'keyholders.identity', { params: { name }, body: { identityKey: file } });
-    if (values.json) io.out(JSON.stringify(r));
-    else io.out(`recorded FROST identity of ${r.keyholder}: ${r.identityKey}`);
-    return 0;
-  }
-  if (sub === 'list') {
-    const ks = await call(a, 'keyholders.list');
-    if (values.json) io.out(JSON.stringify(ks, null, 2));
-    else for (const k of ks) io.out(`${k.name}  ${k.algorithm}  ${k.fingerprint}`);
-    return 0;
-  }
-  if (sub === 'remove' && name) {
-    await call(a, 'keyholders.remove', { params: { name } });
-    io.out(`removed ${name}`);
-    return 0;
-  }
-  throw new UsageError(KEYHOLDER_HELP);
-}
-
-export const ROUND_HELP = `Usage:
-  quorum round open targets --reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N]
-        [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]
-         [--uri URL | --cli-uploaded]] [--remove TARGET ...] | [--signed FILE [--renew]]
-  quorum round open root --reason TEXT [--deadline ...] [--expires-days N] [--base-version N]
-        [--add-key ROLE=KEYHOLDER|pem:FILE|frost:GROUP|online ...] [--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE|frost:GROUP ...]
-        [--threshold ROLE=N ...] [--resign-targets] | [--signed FILE [--renew]]
-  quorum round status <id> [--json]
-  quorum round cancel <id> --reason TEXT
-  quorum round export <id> --out FILE          (for an air-gapped keyholder: quorum-signer sign --offline)
-  quorum round add-signature <id> <signature-file>
-
-Open a signing round for the next version of root or targets (last released + 1), follow it, cancel
-it, or carry it to an air-gapped keyholder and back. One round per role is open at a time.
---signed FILE proposes a whole body (or a signed file's "signed" part) as it is; with --renew its
-version becomes last released + 1 and its expires now + --expires-days, every other field unchanged
-(e.g. targets carried over from another repository, or garage-sign's roles/unsigned/*.json).
-In ota, a target needs at least one --hardware-id (aktualizr installs it on ECUs of those hardware
-ids only), and a BINARY target a location: --uri URL where devices download the file, or
---cli-uploaded once it is uploaded to the reposerver (garage-sign targets upload). OSTREE targets come
-from treehub and need neither. The coordinator refuses a round without them (OTA_TARGET_HARDWARE_IDS,
-OTA_TARGET_LOCATION, OTA_TARGET_URI), whichever way its body was made.
---resign-targets (root rounds that change targets keys) also opens a linked targets round re-signing
-the released targets under the new root's targets keys; both are released together.
-Expiry defaults to garage-sign's: root 365 days, targets 31 days. Deadline defaults to 7 days.`;
+const KEY_FORMS = 'ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online';
 
 type RoleKey = NonNullable<RootChange['add']>[number];
 
-function keyRef(spec: string): RoleKey {
+async function keyRef(option: string, spec: string): Promise<RoleKey> {
   const i = spec.indexOf('=');
-  if (i < 1)
-    throw new UsageError(
-      `${JSON.stringify(spec)} must be ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online`,
-    );
-  const role = spec.slice(0, i) as RoleKey['role'];
+  if (i < 1) throw new UsageError(`${option} ${JSON.stringify(spec)} must be ${KEY_FORMS}`);
+  const role = spec.slice(0, i) as RoleKey['role']; // checked next
   const v = spec.slice(i + 1);
-  if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role)) throw new UsageError(`unknown role ${role}`);
-  if (v.startsWith('pem:')) return { role, key: { publicKey: readPublicKeyFile(v.slice(4)) } };
+  if (!['root', 'targets', 'snapshot', 'timestamp'].includes(role))
+    throw new UsageError(`${option} ${JSON.stringify(spec)}: unknown role ${role}`);
+  if (v.startsWith('pem:'))
+    return { role, key: { publicKey: (await import('./init.js')).readPublicKeyFile(v.slice(4), option) } };
   if (v.startsWith('keyid:')) return { role, key: { keyid: v.slice(6) } };
   if (v === 'online') return { role, key: { online: true } };
   if (v.startsWith('frost:')) return { role, key: { frost: v.slice(6) } };
   return { role, key: { keyholder: v } };
 }
 
-export async function cmdRound(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(
-    argv,
-    {
-      reason: { type: 'string' },
-      deadline: { type: 'string' },
-      'expires-days': { type: 'string' },
-      'base-version': { type: 'string' },
-      add: { type: 'string' },
-      name: { type: 'string' },
-      version: { type: 'string' },
-      'hardware-id': { type: 'string', multiple: true },
-      format: { type: 'string' },
-      'target-name': { type: 'string' },
-      uri: { type: 'string' },
-      'cli-uploaded': { type: 'boolean', default: false },
-      remove: { type: 'string', multiple: true },
-      signed: { type: 'string' },
-      renew: { type: 'boolean', default: false },
-      'add-key': { type: 'string', multiple: true },
-      'resign-targets': { type: 'boolean', default: false },
-      'remove-key': { type: 'string', multiple: true },
-      threshold: { type: 'string', multiple: true },
-      out: { type: 'string' },
+const openRoot = command({
+  synopsis:
+    '--reason TEXT [--deadline ...] [--expires-days N] [--base-version N] ' +
+    '[--add-key ROLE=KEYHOLDER|pem:FILE|frost:GROUP|online ...] ' +
+    '[--remove-key ROLE=KEYHOLDER|keyid:ID|pem:FILE|frost:GROUP ...] [--threshold ROLE=N ...] [--resign-targets] ' +
+    '| [--signed FILE [--renew]]',
+  summary: 'open a round for the next root version: add or remove keys, change thresholds or expiry',
+  description:
+    'Open a signing round for the next version of root (last released + 1). One round per role is open\n' +
+    'at a time. --resign-targets (for a root that changes targets keys) also opens a linked targets round\n' +
+    "re-signing the released targets under the new root's targets keys; both are released together.",
+  options: {
+    ...OPEN,
+    'add-key': {
+      type: 'string',
+      multiple: true,
+      value: 'ROLE=KEY',
+      help: 'add a key to a role: KEYHOLDER (their enrolled key), pem:FILE, frost:GROUP or online',
+      reads: { is: 'file', form: 'role=pem:', holds: 'public-key' },
     },
-    ROUND_HELP,
-  );
-  if (values.help) return (io.out(ROUND_HELP), 0);
-  const [sub, arg1, arg2] = positionals;
-  const a = await adminConn(values);
-  switch (sub) {
-    case 'open': {
-      if (arg1 !== 'targets' && arg1 !== 'root')
-        throw new UsageError(`round open needs a role, targets or root\n\n${ROUND_HELP}`);
-      if (!values.reason) throw new UsageError('every round needs --reason: say why this change is made');
-      const body: AdminInput<'rounds.open'> = {
-        role: arg1,
-        reason: values.reason,
-        deadline: parseDeadline(values.deadline),
-      };
-      if (values['base-version'] !== undefined) body.baseVersion = Number(values['base-version']);
-      const expiresDays = values['expires-days'] === undefined ? undefined : Number(values['expires-days']);
-      if (values.signed) {
-        const j = JSON.parse(fs.readFileSync(values.signed, 'utf8')) as Record<string, unknown>;
-        const signed = (j.signed as Record<string, unknown>) ?? j;
-        if (values.renew) {
-          // Carry a body over as it is, with only version (last released + 1) and expires renewed.
-          const status = await call(a, 'status');
-          const last = (arg1 === 'root' ? status.rootVersion : status.targetsBase) ?? 0;
-          signed.version = last + 1;
-          signed.expires = formatExpires(daysFrom(new Date(), expiresDays ?? EXPIRY_DAYS[arg1]));
-          if (values['base-version'] === undefined) body.baseVersion = last;
-        }
-        body.signed = signed;
-      } else if (values.renew) {
-        throw new UsageError('--renew goes with --signed FILE');
-      } else if (arg1 === 'targets') {
-        const status = await call(a, 'status');
-        const add: NonNullable<TargetsChange['add']> = {};
-        if (values.add) {
-          if (!values.name || !values.version) throw new UsageError('--add FILE needs --name and --version');
-          const content = fs.readFileSync(values.add);
-          const now = formatExpires(new Date());
-          const hashes: Record<string, string> = { sha256: crypto.createHash('sha256').update(content).digest('hex') };
-          if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
-          const format = values.format ?? 'BINARY';
-          if (format !== 'BINARY' && format !== 'OSTREE') throw new UsageError('--format must be BINARY or OSTREE');
-          if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded']))
-            throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
-          if (values.uri !== undefined && values['cli-uploaded'])
-            throw new UsageError(
-              'choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the ' +
-                'reposerver)',
-            );
-          const custom: Record<string, unknown> =
-            status.dialect === 'ota'
-              ? {
-                  name: values.name,
-                  version: values.version,
-                  hardwareIds: values['hardware-id'] ?? [],
-                  targetFormat: format,
-                  uri: values.uri ?? null,
-                  ...(values['cli-uploaded'] ? { cliUploaded: true } : {}),
-                  createdAt: now,
-                  updatedAt: now,
-                }
-              : {
-                  name: values.name,
-                  version: values.version,
-                  ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}),
-                  targetFormat: format,
-                };
-          add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
-        }
-        body.targets = { add, remove: values.remove ?? [], ...(expiresDays ? { expiresDays } : {}) };
-      } else {
-        const thresholds: Partial<Record<RoleKey['role'], number>> = {};
-        for (const t of values.threshold ?? []) {
-          const [role, n] = t.split('=');
-          if (!role || !n || !Number.isInteger(Number(n)))
-            throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
-          thresholds[role as RoleKey['role']] = Number(n); // the coordinator refuses an unknown role
-        }
-        body.root = {
-          add: (values['add-key'] ?? []).map(keyRef),
-          remove: (values['remove-key'] ?? []).map(keyRef),
-          thresholds,
-          ...(expiresDays ? { expiresDays } : {}),
-        };
-      }
-      if (values['resign-targets']) {
-        if (arg1 !== 'root') throw new UsageError('--resign-targets goes with a root round');
-        body.resignTargets = true;
-      }
-      const r = await call(a, 'rounds.open', { body });
-      if (values.json) io.out(JSON.stringify(r.round, null, 2));
-      else {
-        io.out(
-          `opened round ${r.round.id}${r.round.linked ? `, linked with targets round ${r.round.linked} (released together)` : ''}`,
-        );
-        showRound(io, r.round, false);
-        io.out(`keyholders review it with: quorum-signer review ${r.round.id}`);
-      }
-      return 0;
-    }
-    case 'status': {
-      if (!arg1) throw new UsageError('round status needs a round id');
-      const r = await call(a, 'rounds.get', { params: { id: arg1 } });
-      showRound(io, r.round, values.json, values.json ? r.signed : undefined);
-      return 0;
-    }
-    case 'cancel': {
-      if (!arg1 || !values.reason) throw new UsageError('round cancel needs a round id and --reason');
-      const r = await call(a, 'rounds.cancel', { params: { id: arg1 }, body: { reason: values.reason } });
-      showRound(io, r.round, values.json);
-      return 0;
-    }
-    case 'export': {
-      if (!arg1 || !values.out) throw new UsageError('round export needs a round id and --out FILE');
-      const b = await call(a, 'rounds.export', { params: { id: arg1 } });
-      fs.writeFileSync(values.out, JSON.stringify(b, null, 2) + '\n');
-      io.out(
-        `wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ` +
-          `${path.basename(values.out)} --out signature.json`,
+    'remove-key': {
+      type: 'string',
+      multiple: true,
+      value: 'ROLE=KEY',
+      help: 'remove a key from a role: KEYHOLDER, keyid:ID, pem:FILE or frost:GROUP',
+      reads: { is: 'file', form: 'role=pem:', holds: 'public-key' },
+    },
+    threshold: { type: 'string', multiple: true, value: 'ROLE=N', help: "set a role's threshold" },
+    'resign-targets': {
+      type: 'boolean',
+      default: false,
+      help: 're-sign the released targets under the new targets keys, in a linked round',
+    },
+  },
+  positionals: [],
+  async run({ values }, io) {
+    checkOpen(values);
+    if (values.signed && (values['add-key'] || values['remove-key'] || values.threshold))
+      throw new UsageError(
+        '--signed proposes a whole body; --add-key, --remove-key and --threshold change the released one',
       );
-      return 0;
+    const thresholds: Partial<Record<RoleKey['role'], number>> = {};
+    for (const t of values.threshold ?? []) {
+      const [role, n, extra] = t.split('=');
+      if (!role || n === undefined || extra !== undefined)
+        throw new UsageError(`--threshold ${JSON.stringify(t)} must be ROLE=N`);
+      thresholds[role as RoleKey['role']] = threshold(`--threshold ${role}`, n)!; // the coordinator refuses an unknown role
     }
-    case 'add-signature': {
-      if (!arg1 || !arg2) throw new UsageError('round add-signature needs a round id and a signature file');
-      const s = JSON.parse(fs.readFileSync(arg2, 'utf8')) as {
-        round: string;
-        keyid: string;
-        sig: string;
-        sha256: string;
-      };
-      if (s.round !== arg1) throw new UsageError(`the signature file is for round ${s.round}, not ${arg1}`);
-      const r = await call(a, 'rounds.addSignature', {
-        params: { id: arg1 },
-        body: { keyid: s.keyid, sig: s.sig, sha256: s.sha256 },
-      });
-      showRound(io, r.round, values.json);
-      return 0;
-    }
-    default:
-      throw new UsageError(ROUND_HELP);
-  }
-}
+    const days = expiresDays(values);
+    const add = await Promise.all((values['add-key'] ?? []).map((k) => keyRef('--add-key', k)));
+    const remove = await Promise.all((values['remove-key'] ?? []).map((k) => keyRef('--remove-key', k)));
+    const signed = values.signed ? signedBody(values.signed) : undefined;
+    const a = await adminConn(values);
+    const body = await openBody(a, 'root', values, signed);
+    if (!signed) body.root = { add, remove, thresholds, ...(days ? { expiresDays: days } : {}) };
+    if (values['resign-targets']) body.resignTargets = true;
+    return opened(io, values, await call(a, 'rounds.open', { body }));
+  },
+});
 
-export const ROUNDS_HELP =
-  'Usage: quorum rounds [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state ' +
-  'open|released|cancelled|expired]\n\nList the latest rounds (oldest first) with their state and progress; ' +
-  '--before ROUND lists the ones\nopened before it.';
+const SignatureFileSchema = z.looseObject({
+  round: z.string(),
+  keyid: z.string(),
+  sig: z.string(),
+  sha256: z.string(),
+});
 
-const PAGE_FLAGS = { limit: { type: 'string' }, before: { type: 'string' }, state: { type: 'string' } } as const;
+export const round = group({
+  summary: 'open, follow, cancel, export or complete a signing round',
+  section: 'Release coordinator',
+  description:
+    'Open a signing round for the next version of root or targets, follow it, cancel it, or carry it to\n' +
+    'an air-gapped keyholder and back. One round per role is open at a time.',
+  commands: {
+    open: group({
+      summary: 'open a round (targets or root)',
+      commands: { targets: openTargets, root: openRoot },
+    }),
+    status: command({
+      synopsis: 'ID [--json]',
+      summary: "a round's progress (with --json, also the bytes to sign)",
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        const a = await adminConn(values);
+        const r = await call(a, 'rounds.get', { params: { id: id! } });
+        await showRound(io, r.round, values.json, values.json ? r.signed : undefined);
+        return 0;
+      },
+    }),
+    cancel: command({
+      synopsis: 'ID --reason TEXT [--json]',
+      summary: 'cancel an open round',
+      options: { ...CONNECT, ...JSON_OUT, ...REASON },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        if (!values.reason) throw new UsageError('round cancel needs --reason');
+        const r = await call(await adminConn(values), 'rounds.cancel', {
+          params: { id: id! },
+          body: { reason: values.reason },
+        });
+        await showRound(io, r.round, values.json);
+        return 0;
+      },
+    }),
+    export: command({
+      synopsis: 'ID --out FILE',
+      summary: 'write a round as a bundle for an air-gapped keyholder (quorum-signer sign --offline)',
+      options: { ...CONNECT, out: { type: 'string', value: 'FILE', help: 'where to write the bundle' } },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        if (!values.out) throw new UsageError('round export needs --out FILE');
+        const b = await call(await adminConn(values), 'rounds.export', { params: { id: id! } });
+        fs.writeFileSync(values.out, JSON.stringify(b, null, 2) + '\n');
+        io.out(
+          `wrote ${values.out}; sign it on the offline machine with: quorum-signer sign --offline ` +
+            `${path.basename(values.out)} --out signature.json`,
+        );
+        return 0;
+      },
+    }),
+    'add-signature': command({
+      synopsis: 'ID SIGNATURE-FILE [--json]',
+      summary: 'add the signature an air-gapped keyholder made (quorum-signer sign --offline --out)',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [{ name: 'ID' }, { name: 'SIGNATURE-FILE', reads: { is: 'file', holds: 'json' } }],
+      async run({ values, positionals: [id, file] }, io) {
+        const s = readJsonAs(file!, 'round add-signature', SignatureFileSchema, 'a signature from quorum-signer sign');
+        if (s.round !== id) throw new UsageError(`the signature file is for round ${s.round}, not ${id}`);
+        const r = await call(await adminConn(values), 'rounds.addSignature', {
+          params: { id },
+          body: { keyid: s.keyid, sig: s.sig, sha256: s.sha256 },
+        });
+        await showRound(io, r.round, values.json);
+        return 0;
+      },
+    }),
+  },
+});
 
 /**
  * One page of a listing (`what` is rounds or certs): the newest --limit before --before, oldest
@@ -635,14 +859,12 @@ async function page<K extends 'rounds.list' | 'certs.list'>(
   io: Io,
 ): Promise<AdminResponse<K>> {
   const what = route === 'rounds.list' ? 'rounds' : 'certs';
-  const limit = values.limit === undefined ? WIRE_LIMITS.pageDefault : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit >= WIRE_LIMITS.pageMax)
-    throw new UsageError(`--limit must be 1-${WIRE_LIMITS.pageMax - 1}`);
+  const limit = intArg('--limit', values.limit, { min: 1, max: WIRE_LIMITS.pageMax - 1 }) ?? WIRE_LIMITS.pageDefault;
+  const state = choiceArg('--state', values.state, ROUND_STATES);
   const query = {
     limit: limit + 1,
     ...(values.before ? { before: values.before } : {}),
-    // As given: the coordinator refuses a state that is none (BODY_INVALID).
-    ...(values.state ? { state: values.state as RoundState } : {}),
+    ...(state ? { state } : {}),
   };
   // The answer is checked against `route`'s own schema; the cast only tells the compiler which.
   const rs = (await call(await adminConn(values), route as 'rounds.list', { query })) as AdminResponse<K>;
@@ -652,148 +874,191 @@ async function page<K extends 'rounds.list' | 'certs.list'>(
   return shown;
 }
 
-export async function cmdRounds(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, PAGE_FLAGS, ROUNDS_HELP);
-  if (values.help) return (io.out(ROUNDS_HELP), 0);
-  const rs = await page(values, 'rounds.list', io);
-  if (values.json) io.out(JSON.stringify(rs, null, 2));
-  else if (!rs.length) io.out('no rounds yet');
-  else for (const r of rs) io.out(`${r.id}  ${progressLine(r)}  — ${r.reason}`);
-  return 0;
-}
+export const roundsList = command({
+  synopsis: '[--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]',
+  summary: 'list rounds',
+  section: 'Release coordinator',
+  description:
+    'List the latest rounds (oldest first) with their state and progress; --before ROUND lists the\nones opened before it.',
+  options: { ...CONNECT, ...JSON_OUT, ...PAGE },
+  positionals: [],
+  async run({ values }, io) {
+    const rs = await page(values, 'rounds.list', io);
+    const { progressLine } = await rounds();
+    if (values.json) io.out(JSON.stringify(rs, null, 2));
+    else if (!rs.length) io.out('no rounds yet');
+    else for (const r of rs) io.out(`${r.id}  ${progressLine(r)}  — ${r.reason}`);
+    return 0;
+  },
+});
 
-export const STATUS_HELP =
-  'Usage: quorum status [--data-dir DIR] [--json]\n\nThe released versions, open rounds and keyholders (and ' +
-  'who is connected).';
+export const status = command({
+  synopsis: '[--json]',
+  summary: 'released versions, open rounds, connected keyholders',
+  section: 'Release coordinator',
+  description: 'The released versions, open rounds and keyholders (and who is connected).',
+  options: { ...CONNECT, ...JSON_OUT },
+  positionals: [],
+  async run({ values }, io) {
+    const s = await call(await adminConn(values), 'status');
+    if (values.json) return (io.out(JSON.stringify(s, null, 2)), 0);
+    const { progressLine } = await rounds();
+    io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
+    io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
+    for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
+    return 0;
+  },
+});
 
-export async function cmdStatus(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, {}, STATUS_HELP);
-  if (values.help) return (io.out(STATUS_HELP), 0);
-  const s = await call(await adminConn(values), 'status');
-  if (values.json) return (io.out(JSON.stringify(s, null, 2)), 0);
-  io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
-  io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
-  for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
-  return 0;
-}
+// --- the audit log, export -----------------------------------------------------------------------------
 
-export const AUDIT_HELP = `Usage: quorum audit verify [--data-dir DIR] | quorum audit export [--data-dir DIR] [--out FILE]
-
-verify: check the hash chain of the audit log: exit 1 if any event was edited, removed or reordered.
-        It prints the head hash; keep it somewhere else (a ticket, a log) to also detect the newest
-        events being cut off or the whole chain being rewritten by someone holding the database.
-export: write the audit log as JSON lines (stdout, or --out FILE).`;
-
-export async function cmdAudit(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(argv, { out: { type: 'string' } }, AUDIT_HELP);
-  if (values.help) return (io.out(AUDIT_HELP), 0);
+/** The data dir's store, for the commands that work on it directly. */
+async function openStore(values: { 'data-dir'?: string }) {
+  const { DATA_FILES } = await server();
   const file = path.join(dataDirOf(values), DATA_FILES.db);
   if (!fs.existsSync(file)) throw new QuorumError('FILE_MISSING', `${file} does not exist; pass --data-dir`);
-  const store = new Store(file);
-  try {
-    const rows = store.auditRows();
-    if (positionals[0] === 'verify') {
-      const broken = verifyAuditChain(rows);
-      if (values.json) io.out(JSON.stringify({ ok: !broken, events: rows.length, broken }));
-      else if (broken) io.err(`AUDIT_BROKEN: event ${broken.seq}: ${broken.problem}`);
-      else io.out(`audit log intact: ${rows.length} events, head ${rows.at(-1)?.hash ?? '-'}`);
-      return broken ? 1 : 0;
-    }
-    if (positionals[0] === 'export') {
-      const lines =
-        rows
-          .map((r) =>
-            JSON.stringify({
-              seq: r.seq,
-              at: r.at,
-              event: r.event,
-              data: JSON.parse(r.data),
-              prevHash: r.prev_hash,
-              hash: r.hash,
-            }),
-          )
-          .join('\n') + '\n';
-      if (values.out) fs.writeFileSync(values.out, lines);
-      else process.stdout.write(lines);
-      return 0;
-    }
-    throw new UsageError(AUDIT_HELP);
-  } finally {
-    store.close();
-  }
+  const { Store, verifyAuditChain } = await import('./store.js');
+  return { store: new Store(file), verifyAuditChain };
 }
 
-export const EXPORT_HELP = `Usage: quorum export ota-tuf OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets PATH | --server-targets-version N] [--at TIME] [--json]
+export const audit = group({
+  summary: 'verify or export the hash-chained audit log',
+  section: 'Release coordinator',
+  commands: {
+    verify: command({
+      synopsis: '[--data-dir DIR] [--json]',
+      summary: 'check the hash chain: exit 1 if an event was edited, removed or reordered',
+      description:
+        'Check the hash chain of the audit log: exit 1 if any event was edited, removed or reordered.\n' +
+        'It prints the head hash; keep it somewhere else (a ticket, a log) to also detect the newest\n' +
+        'events being cut off or the whole chain being rewritten by someone holding the database.',
+      options: { ...DATA_DIR, ...JSON_OUT },
+      positionals: [],
+      async run({ values }, io) {
+        const { store, verifyAuditChain } = await openStore(values);
+        try {
+          const rows = store.auditRows();
+          const broken = verifyAuditChain(rows);
+          if (values.json) io.out(JSON.stringify({ ok: !broken, events: rows.length, broken }));
+          else if (broken) io.err(`AUDIT_BROKEN: event ${broken.seq}: ${broken.problem}`);
+          else io.out(`audit log intact: ${rows.length} events, head ${rows.at(-1)?.hash ?? '-'}`);
+          return broken ? 1 : 0;
+        } finally {
+          store.close();
+        }
+      },
+    }),
+    export: command({
+      synopsis: '[--data-dir DIR] [--out FILE]',
+      summary: 'write the audit log as JSON lines (stdout, or --out FILE)',
+      options: { ...DATA_DIR, out: { type: 'string', value: 'FILE', help: 'write here instead of stdout' } },
+      positionals: [],
+      async run({ values }, io) {
+        const { store } = await openStore(values);
+        try {
+          const lines =
+            store
+              .auditRows()
+              .map((r) =>
+                JSON.stringify({
+                  seq: r.seq,
+                  at: r.at,
+                  event: r.event,
+                  data: JSON.parse(r.data) as unknown,
+                  prevHash: r.prev_hash,
+                  hash: r.hash,
+                }),
+              )
+              .join('\n') + '\n';
+          if (values.out) fs.writeFileSync(values.out, lines);
+          else io.out(lines.replace(/\n$/, ''));
+          return 0;
+        } finally {
+          store.close();
+        }
+      },
+    }),
+  },
+});
 
-Write the latest release in exactly the form the OTA Connect (ota-tuf) reposerver accepts on upload:
-N.root.json for each root version the server does not have yet, root.json, targets.json, and
-targets.json.checksum (the x-ats-role-checksum of the targets the server holds, when known here).
-Every file is first checked against ota-tuf's models: root re-encoded canonically must give the
-signed bytes (RSA keys as BouncyCastle PEM, key ids sha256 of the DER SubjectPublicKeyInfo, no other
-fields); targets carry sha256 only and custom with createdAt/updatedAt; only printable ASCII; no
-ECDSA keys; RSA-PSS signatures with salt length 32 (what the servers verify); every new target with a
-hardware id, and a BINARY one with a location (uri, or cliUploaded: true). Refusals exit 1, one line per
-problem: CODE: file: where: why. Then prints the upload steps, and what the server will do (a root that
-drops a key the server holds for its own roles makes it delete that private key).
-
-  --server-root-version N     the root version the reposerver holds now (default: the imported one);
-                              only later versions are written
-  --server-targets PATH       the targets the reposerver holds now, as garage-sign targets pull leaves them
-                              (the repository folder, or its roles/unsigned/targets.json) or as it serves
-                              them (GET …/targets.json): the release must be their version + 1 and built on
-                              exactly them (OTA_EXPORT_SERVER_TARGETS), and the checksum is theirs
-  --server-targets-version N  the targets version it holds now (default: the imported or pulled one;
-                              0 if it has none): the release must be exactly N + 1`;
-
-export async function cmdExport(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(
-    argv,
-    {
-      at: { type: 'string' },
-      'server-root-version': { type: 'string' },
-      'server-targets-version': { type: 'string' },
-      'server-targets': { type: 'string' },
-    },
-    EXPORT_HELP,
-  );
-  if (values.help) return (io.out(EXPORT_HELP), 0);
-  const [format, out] = positionals;
-  if (format !== 'ota-tuf' || !out || positionals.length !== 2) throw new UsageError(EXPORT_HELP);
-  let at: Date | undefined;
-  if (values.at !== undefined) {
-    at = new Date(values.at);
-    if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an RFC 3339 time`);
-  }
-  try {
-    const version = (v: string | undefined, what: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number >= 0`);
-      return n;
-    };
-    const r = exportOtaTuf(dataDirOf(values), path.resolve(out), {
-      at,
-      serverRootVersion: version(values['server-root-version'], '--server-root-version'),
-      serverTargetsVersion: version(values['server-targets-version'], '--server-targets-version'),
-      serverTargets: values['server-targets'],
-    });
-    if (values.json) return (io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0);
-    io.out(
-      r.files.length ? `wrote ${r.files.join(', ')} to ${r.outDir}` : `nothing to upload; wrote nothing to ${r.outDir}`,
-    );
-    for (const n of r.notes) io.out(`note: ${n}`);
-    for (const l of uploadSteps(r)) io.out(l);
-    return 0;
-  } catch (e) {
-    if (!(e instanceof OtaExportError)) throw e;
-    const problems = (e as OtaExportError & { problems?: OtaProblem[] }).problems ?? [
-      { code: e.code, file: '-', at: '-', message: e.message },
-    ];
-    if (values.json) io.out(JSON.stringify({ ok: false, problems }, null, 2));
-    for (const p of problems) io.err(`${p.code}: ${p.file}: ${p.at}: ${p.message}`);
-    return 1;
-  }
-}
+export const exportCommand = group({
+  summary: 'export ota-tuf: write the latest release as the OTA Connect reposerver accepts it on upload',
+  section: 'Release coordinator',
+  commands: {
+    'ota-tuf': command({
+      synopsis:
+        'OUT_DIR [--data-dir DIR] [--server-root-version N] [--server-targets PATH | --server-targets-version N] ' +
+        '[--at TIME] [--json]',
+      summary: 'write the latest release as the OTA Connect reposerver accepts it on upload',
+      description:
+        'Write the latest release in exactly the form the OTA Connect (ota-tuf) reposerver accepts on upload:\n' +
+        'N.root.json for each root version the server does not have yet, root.json, targets.json, and\n' +
+        'targets.json.checksum (the x-ats-role-checksum of the targets the server holds, when known here).\n' +
+        "Every file is first checked against ota-tuf's models: root re-encoded canonically must give the\n" +
+        'signed bytes (RSA keys as BouncyCastle PEM, key ids sha256 of the DER SubjectPublicKeyInfo, no other\n' +
+        'fields); targets carry sha256 only and custom with createdAt/updatedAt; only printable ASCII; no\n' +
+        'ECDSA keys; RSA-PSS signatures with salt length 32 (what the servers verify); every new target with a\n' +
+        'hardware id, and a BINARY one with a location (uri, or cliUploaded: true). Refusals exit 1, one line\n' +
+        'per problem: CODE: file: where: why. Then prints the upload steps, and what the server will do (a root\n' +
+        'that drops a key the server holds for its own roles makes it delete that private key).',
+      options: {
+        ...DATA_DIR,
+        ...JSON_OUT,
+        at: { type: 'string', value: 'TIME', help: 'check expiry at TIME (RFC 3339) instead of now' },
+        'server-root-version': {
+          type: 'string',
+          value: 'N',
+          help: 'the root version the reposerver holds now (default: the imported one); only later ones are written',
+        },
+        'server-targets': {
+          type: 'string',
+          value: 'PATH',
+          help:
+            'the targets the reposerver holds now (a garage-sign folder after targets pull, its ' +
+            'roles/unsigned/targets.json, or the served targets.json): the release must be built on exactly them',
+          reads: { is: 'file-or-dir', holds: 'targets' },
+        },
+        'server-targets-version': {
+          type: 'string',
+          value: 'N',
+          help: 'the targets version it holds now (default: the imported or pulled one; 0 if none): the release must be N + 1',
+        },
+      },
+      positionals: [{ name: 'OUT_DIR' }],
+      async run({ values, positionals: [out] }, io) {
+        const version = (option: string, v: string | undefined) =>
+          intArg(option, v, { min: 0, max: Number.MAX_SAFE_INTEGER });
+        const opts = {
+          at: timeArg('--at', values.at),
+          serverRootVersion: version('--server-root-version', values['server-root-version']),
+          serverTargetsVersion: version('--server-targets-version', values['server-targets-version']),
+          serverTargets: values['server-targets'],
+        };
+        const { exportOtaTuf, OtaExportError, uploadSteps } = await import('./garage-sign.js');
+        try {
+          const r = exportOtaTuf(dataDirOf(values), path.resolve(out!), opts);
+          if (values.json) return (io.out(JSON.stringify({ ok: true, ...r, upload: uploadSteps(r) }, null, 2)), 0);
+          io.out(
+            r.files.length
+              ? `wrote ${r.files.join(', ')} to ${r.outDir}`
+              : `nothing to upload; wrote nothing to ${r.outDir}`,
+          );
+          for (const n of r.notes) io.out(`note: ${n}`);
+          for (const l of uploadSteps(r)) io.out(l);
+          return 0;
+        } catch (e) {
+          if (!(e instanceof OtaExportError)) throw e;
+          const problems = (e as InstanceType<typeof OtaExportError> & { problems?: OtaProblem[] }).problems ?? [
+            { code: e.code, file: '-', at: '-', message: e.message },
+          ];
+          if (values.json) io.out(JSON.stringify({ ok: false, problems }, null, 2));
+          for (const p of problems) io.err(`${p.code}: ${p.file}: ${p.at}: ${p.message}`);
+          return 1;
+        }
+      },
+    }),
+  },
+});
 
 // --- fleet certificates --------------------------------------------------------------------------
 
@@ -805,8 +1070,9 @@ function certLine(r: CertView['round']): string {
   );
 }
 
-function showCert(io: Io, v: CertView, json: boolean): void {
+async function showCert(io: Io, v: CertView, json: boolean): Promise<void> {
   if (json) return io.out(JSON.stringify(v, null, 2));
+  const { formatReview } = await import('../protocol/x509.js');
   const r = v.round;
   io.out(`${r.id}  ${certLine(r)}${r.newCa ? `; becomes CA ${r.newCa}` : ''}`);
   io.out(`  reason: ${r.reason}`);
@@ -815,12 +1081,16 @@ function showCert(io: Io, v: CertView, json: boolean): void {
   io.out(formatReview(v.review).trimEnd());
 }
 
-function validityDays(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (!(n > 0)) throw new UsageError('--validity-days must be a positive number of days');
-  return n;
-}
+const VALIDITY = {
+  'validity-days': {
+    type: 'string',
+    value: 'D',
+    help: "the certificate's validity in days (default the profile's maximum)",
+  },
+} as const;
+
+const validityDays = (v: { 'validity-days'?: string }) =>
+  numberArg('--validity-days', v['validity-days'], { above: 0, max: 36_500 });
 
 async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promise<number> {
   const st = await call(a, 'frost.ceremony', { params: { id } });
@@ -840,356 +1110,422 @@ async function showCeremony(a: Admin, id: string, json: boolean, io: Io): Promis
   return 0;
 }
 
-async function cancelCeremonyCmd(a: Admin, id: string, reason: string | undefined, io: Io): Promise<number> {
-  if (!reason) throw new UsageError('cancelling a ceremony needs --reason TEXT');
-  await call(a, 'frost.cancelCeremony', { params: { id }, body: { reason } });
-  io.out(`cancelled ceremony ${id}`);
-  return 0;
-}
+const ceremonyStatus = command({
+  synopsis: 'ID [--json]',
+  summary: "a FROST DKG ceremony's progress and group key",
+  options: { ...CONNECT, ...JSON_OUT },
+  positionals: ID,
+  async run({ values, positionals: [id] }, io) {
+    return showCeremony(await adminConn(values), id!, values.json, io);
+  },
+});
 
-export const FROST_HELP = `Usage: quorum frost create --name N --threshold T --participant A --participant B ... --reason TEXT
-                         [--deadline 7d|RFC3339] [--json]
-       quorum frost list [--json]
-       quorum frost ceremony <id> [--json]
-       quorum frost cancel <id> --reason TEXT
-
-create: open a distributed key generation ceremony (FROST, Ed25519, RFC 9591) for a group key that
-signs root or targets metadata. Each participant needs a recorded identity (quorum keyholder
-identity NAME HEX) and runs quorum-signer frost join dkg-N. Once every participant agrees, put the
-group key into a role with a root round: quorum round open root --add-key targets=frost:N ...;
-T of the participants then sign each round together with quorum-signer frost sign ROUND.
-A ceremony still under way at its --deadline (default 7 days) fails, naming whom it was waiting for.
-Group and CA names share one namespace. For a FROST fleet root CA use quorum fleet-ca create --frost.
-list: every ceremony (role-key groups and FROST CAs) with its state and group key.`;
-
-export async function cmdFrost(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(
-    argv,
-    {
-      name: { type: 'string' },
-      threshold: { type: 'string' },
-      participant: { type: 'string', multiple: true },
-      reason: { type: 'string' },
-      deadline: { type: 'string' },
-    },
-    FROST_HELP,
-  );
-  if (values.help) return (io.out(FROST_HELP), 0);
-  const a = await adminConn(values);
-  const [sub, ...rest] = positionals;
-  if (sub === 'ceremony' && rest.length === 1) return showCeremony(a, rest[0]!, values.json, io);
-  if (sub === 'cancel' && rest.length === 1) return cancelCeremonyCmd(a, rest[0]!, values.reason, io);
-  if (sub === 'list' && !rest.length) {
-    const groups = await call(a, 'frost.groups');
-    if (values.json) return (io.out(JSON.stringify(groups, null, 2)), 0);
-    if (!groups.length) io.out('no FROST ceremonies yet');
-    for (const g of groups)
-      io.out(
-        `${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ` +
-          `${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}${g.refused ? `  REFUSED: ${g.refused}` : ''}`,
-      );
-    return 0;
-  }
-  if (sub === 'create' && !rest.length) {
-    const participants = values.participant ?? [];
-    const threshold = Number(values.threshold);
-    if (!values.name || !values.reason || participants.length < 2 || !Number.isInteger(threshold))
-      throw new UsageError(
-        `frost create needs --name, --threshold, two or more --participant and --reason\n\n${FROST_HELP}`,
-      );
-    const st = await call(a, 'frost.createGroup', {
-      body: {
-        name: values.name,
-        threshold,
-        participants,
-        reason: values.reason,
-        deadline: parseDeadline(values.deadline),
-      },
+const ceremonyCancel = command({
+  synopsis: 'ID --reason TEXT',
+  summary: 'cancel a FROST DKG ceremony under way',
+  options: { ...CONNECT, ...REASON },
+  positionals: ID,
+  async run({ values, positionals: [id] }, io) {
+    if (!values.reason) throw new UsageError('cancelling a ceremony needs --reason TEXT');
+    await call(await adminConn(values), 'frost.cancelCeremony', {
+      params: { id: id! },
+      body: { reason: values.reason },
     });
-    if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
-    io.out(
-      `opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ` +
-        `${st.ceremony.participants.length}`,
-    );
-    for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
-    io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
-    io.out(`then put the group key into a role: quorum round open root --add-key targets=frost:${values.name} ...`);
+    io.out(`cancelled ceremony ${id}`);
     return 0;
-  }
-  throw new UsageError(FROST_HELP);
+  },
+});
+
+const PARTICIPANTS = {
+  threshold: { type: 'string', value: 'T', help: 'how many participants sign together' },
+  participant: {
+    type: 'string',
+    multiple: true,
+    value: 'NAME',
+    help: 'a keyholder with a recorded identity (quorum keyholder identity); two or more',
+  },
+} as const;
+
+/** --threshold and two or more --participant, checked before anything is sent. */
+function roster(
+  what: string,
+  v: { threshold?: string; participant?: string[] },
+): { threshold: number; participants: string[] } {
+  const participants = v.participant ?? [];
+  if (participants.length < 2 || v.threshold === undefined)
+    throw new UsageError(`${what} needs --threshold and two or more --participant`);
+  return { participants, threshold: intArg('--threshold', v.threshold, { min: 1, max: LIMITS.maxThreshold })! };
 }
 
-export const FLEET_CA_HELP = `Usage: quorum fleet-ca create --name N --holder KEYHOLDER --fleet-name CN --approvers a,b,c --approvals M
-                        --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
-       quorum fleet-ca create [--frost] --name N --threshold T --participant A --participant B ... --fleet-name CN
-                        --reason TEXT [--validity-days D] [--deadline 7d|RFC3339] [--json]
-       quorum fleet-ca list [--json]
-       quorum fleet-ca ceremony <id> [--json]   (a FROST DKG ceremony's progress and group)
-       quorum fleet-ca cancel-ceremony <id> --reason TEXT
-
-create: open a round for a self-signed fleet root CA certificate (CN = --fleet-name) under the
-holder's enrolled key (Ed25519 or ECDSA P-256; RSA is refused with KEY_UNSUPPORTED). The holder
-signs it with quorum-signer cert sign once M of the approvers have approved the exact TBS bytes
-(quorum-signer cert approve). Validity defaults to the profile's maximum (10 years).
-
-create --frost: open a distributed key generation ceremony (FROST, Ed25519) among the participants
-(each needs a recorded identity: quorum keyholder identity NAME HEX). Each runs
-quorum-signer frost join dkg-N; once all agree, the group key is the CA key and the fleet root's
-certificate round opens; T of the participants sign it together. --deadline is the ceremony's and
-then the fleet root round's (default 7 days each).
-
-A name is taken (CA_EXISTS) by a CA that has its certificate, has a round open, or has a DKG
-ceremony under way. A CA whose round was cancelled or expired before it got its certificate gives
-its name up: creating a CA of that name (either form, or cert issue --new-ca) retires it as
-NAME.retired-N, kept with its rounds and audited (ca.retired); fleet-ca list shows it.`;
-
-export async function cmdFleetCa(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(
-    argv,
-    {
-      name: { type: 'string' },
-      holder: { type: 'string' },
-      'fleet-name': { type: 'string' },
-      approvers: { type: 'string' },
-      approvals: { type: 'string' },
-      reason: { type: 'string' },
-      'validity-days': { type: 'string' },
-      deadline: { type: 'string' },
-      frost: { type: 'boolean', default: false },
-      threshold: { type: 'string' },
-      participant: { type: 'string', multiple: true },
-    },
-    FLEET_CA_HELP,
-  );
-  if (values.help) return (io.out(FLEET_CA_HELP), 0);
-  const a = await adminConn(values);
-  if (positionals[0] === 'ceremony' && positionals.length === 2)
-    return showCeremony(a, positionals[1]!, values.json, io);
-  if (positionals[0] === 'cancel-ceremony' && positionals.length === 2)
-    return cancelCeremonyCmd(a, positionals[1]!, values.reason, io);
-  // --participant (with --threshold) makes it a FROST group CA, with or without --frost.
-  const frost = values.frost || (values.participant ?? []).length > 0;
-  if (frost && (values.holder || values.approvers || values.approvals))
-    throw new UsageError(
-      'a FROST group CA (--frost, --participant) has no --holder, --approvers or --approvals: its participants ' +
-        'sign together',
-    );
-  if (positionals[0] === 'create' && positionals.length === 1 && frost) {
-    const participants = values.participant ?? [];
-    const threshold = Number(values.threshold);
-    if (
-      !values.name ||
-      !values['fleet-name'] ||
-      !values.reason ||
-      participants.length < 2 ||
-      !Number.isInteger(threshold)
-    ) {
-      throw new UsageError(
-        'fleet-ca create --frost needs --name, --threshold, two or more --participant, --fleet-name and ' +
-          `--reason\n\n${FLEET_CA_HELP}`,
-      );
-    }
-    const st = await call(a, 'cas.createFrost', {
-      body: {
-        name: values.name,
-        fleetName: values['fleet-name'],
-        threshold,
-        participants,
-        reason: values.reason,
-        deadline: parseDeadline(values.deadline),
-        validityDays: validityDays(values['validity-days']),
-      },
-    });
-    if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
-    io.out(
-      `opened DKG ceremony ${st.ceremony.id}: FROST fleet root CA ${values.name}, ${st.ceremony.threshold} of ` +
-        `${st.ceremony.participants.length}`,
-    );
-    for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
-    io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
-    return 0;
-  }
-  if (positionals[0] === 'list' && positionals.length === 1) {
-    const cas = await call(a, 'cas.list');
-    if (values.json) io.out(JSON.stringify(cas, null, 2));
-    else if (!cas.length) io.out('no CAs yet');
-    else
-      for (const c of cas)
-        io.out(
-          `${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ` +
-            `${c.retiredAt ? `retired ${c.retiredAt}, never issued (was ${c.retiredFrom})` : c.issued ? 'issued' : 'not issued yet'} ` +
-            ` approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`,
-        );
-    return 0;
-  }
-  if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError(FLEET_CA_HELP);
-  if (
-    !values.name ||
-    !values.holder ||
-    !values['fleet-name'] ||
-    !values.approvers ||
-    !values.approvals ||
-    !values.reason
-  ) {
-    throw new UsageError(
-      `fleet-ca create needs --name, --holder, --fleet-name, --approvers, --approvals and --reason\n\n${FLEET_CA_HELP}`,
-    );
-  }
-  const approvals = Number(values.approvals);
-  if (!Number.isInteger(approvals) || approvals < 1) throw new UsageError('--approvals must be a whole number >= 1');
-  const v = await call(a, 'cas.create', {
-    body: {
-      name: values.name,
-      holder: values.holder,
-      fleetName: values['fleet-name'],
-      approvers: values.approvers
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-      approvals,
-      reason: values.reason,
-      deadline: parseDeadline(values.deadline),
-      validityDays: validityDays(values['validity-days']),
-    },
-  });
-  if (values.json) return (showCert(io, v, true), 0);
-  io.out(`opened certificate round ${v.round.id}: fleet root CA ${values.name}`);
-  showCert(io, v, false);
-  io.out(
-    `approvers review and approve with: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} ` +
-      `signs: quorum-signer cert sign ${v.round.id}`,
-  );
-  return 0;
-}
-
-export const CERT_HELP = `Usage:
-  quorum cert issue --ca N --profile intermediate-ca|device --csr FILE --reason TEXT [--validity-days D]
-        [--device-id ID] [--deadline 7d|RFC3339] [--new-ca NAME --holder KEYHOLDER [--approvers a,b --approvals M]]
-  quorum cert status <id> [--json]
-  quorum cert get <id> --out FILE        (the certificate and its chain, PEM)
-  quorum cert cancel <id> --reason TEXT
-
-issue: check the CSR (its self-signature, its key type, no CA request on a device, the validity
-against the profile: device 366 days, intermediate 1827) and only then open a round for a
-certificate issued by CA N. A device certificate's CN is the device id (the CSR's CN, or --device-id,
-which must agree with it). --new-ca registers an intermediate as a CA whose key KEYHOLDER holds (the
-CSR must be made with that keyholder's enrolled key); its approvers default to CA N's.`;
-
-export async function cmdCert(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = args(
-    argv,
-    {
-      ca: { type: 'string' },
-      profile: { type: 'string' },
-      csr: { type: 'string' },
-      reason: { type: 'string' },
-      'validity-days': { type: 'string' },
-      'device-id': { type: 'string' },
-      deadline: { type: 'string' },
-      'new-ca': { type: 'string' },
-      holder: { type: 'string' },
-      approvers: { type: 'string' },
-      approvals: { type: 'string' },
-      out: { type: 'string' },
-    },
-    CERT_HELP,
-  );
-  if (values.help) return (io.out(CERT_HELP), 0);
-  const [sub, id] = positionals;
-  const a = await adminConn(values);
-  switch (sub) {
-    case 'issue': {
-      if (!values.ca || !values.profile || !values.csr || !values.reason)
-        throw new UsageError(`cert issue needs --ca, --profile, --csr and --reason\n\n${CERT_HELP}`);
-      if (values.profile !== 'intermediate-ca' && values.profile !== 'device')
-        throw new UsageError(
-          '--profile must be intermediate-ca or device (a fleet root is made with quorum fleet-ca create)',
-        );
-      if (!values['new-ca'] && (values.holder || values.approvers || values.approvals))
-        throw new UsageError('--holder, --approvers and --approvals go with --new-ca');
-      if (values['new-ca'] && !values.holder)
-        throw new UsageError('--new-ca needs --holder KEYHOLDER (who holds the intermediate key)');
-      let csr: Buffer;
-      try {
-        csr = fs.readFileSync(values.csr);
-      } catch (e) {
-        throw new QuorumError('FILE_UNREADABLE', `cannot read ${values.csr}: ${(e as Error).message}`);
-      }
-      const v = await call(a, 'certs.issue', {
-        body: {
-          ca: values.ca,
-          profile: values.profile,
-          csr: csr.toString('base64'),
-          reason: values.reason,
-          deadline: parseDeadline(values.deadline),
-          validityDays: validityDays(values['validity-days']),
-          ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
-          ...(values['new-ca']
-            ? {
-                newCa: {
-                  name: values['new-ca'],
-                  holder: values.holder!, // checked above
-                  ...(values.approvers
-                    ? {
-                        approvers: values.approvers
-                          .split(',')
-                          .map((x) => x.trim())
-                          .filter(Boolean),
-                      }
-                    : {}),
-                  ...(values.approvals ? { approvals: Number(values.approvals) } : {}),
-                },
-              }
-            : {}),
+export const fleetCa = group({
+  summary: 'create a fleet root CA (a certificate round), list CAs',
+  section: 'Release coordinator',
+  footer:
+    'A name is taken (CA_EXISTS) by a CA that has its certificate, has a round open, or has a DKG\n' +
+    'ceremony under way. A CA whose round was cancelled or expired before it got its certificate gives\n' +
+    'its name up: creating a CA of that name (either form, or cert issue --new-ca) retires it as\n' +
+    'NAME.retired-N, kept with its rounds and audited (ca.retired); fleet-ca list shows it.\n' +
+    'Run quorum fleet-ca <command> --help for the options of each command.',
+  commands: {
+    create: command({
+      synopsis: [
+        '--name N --holder KEYHOLDER --fleet-name CN --approvers a,b,c --approvals M --reason TEXT ' +
+          '[--validity-days D] [--deadline 7d|RFC3339] [--json]',
+        '[--frost] --name N --threshold T --participant A --participant B ... --fleet-name CN --reason TEXT ' +
+          '[--validity-days D] [--deadline 7d|RFC3339] [--json]',
+      ],
+      summary: 'open a round for a self-signed fleet root CA certificate (held by a keyholder, or a FROST group)',
+      description:
+        "Open a round for a self-signed fleet root CA certificate (CN = --fleet-name) under the holder's\n" +
+        'enrolled key (Ed25519 or ECDSA P-256; RSA is refused with KEY_UNSUPPORTED). The holder signs it\n' +
+        'with quorum-signer cert sign once M of the approvers have approved the exact TBS bytes\n' +
+        "(quorum-signer cert approve). Validity defaults to the profile's maximum (10 years).\n\n" +
+        '--frost (or --participant): open a distributed key generation ceremony (FROST, Ed25519) among the\n' +
+        'participants (each needs a recorded identity: quorum keyholder identity NAME HEX). Each runs\n' +
+        "quorum-signer frost join dkg-N; once all agree, the group key is the CA key and the fleet root's\n" +
+        "certificate round opens; T of the participants sign it together. --deadline is the ceremony's and\n" +
+        "then the fleet root round's (default 7 days each).",
+      options: {
+        ...CONNECT,
+        ...JSON_OUT,
+        ...REASON,
+        ...DEADLINE,
+        ...VALIDITY,
+        name: {
+          type: 'string',
+          value: 'N',
+          help: "the CA's name here (certificates are issued by it: cert issue --ca N)",
         },
-      });
-      if (values.json) return (showCert(io, v, true), 0);
-      io.out(`opened certificate round ${v.round.id}`);
-      showCert(io, v, false);
-      io.out(
-        `approvers: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert ` +
-          `sign ${v.round.id}`,
-      );
-      return 0;
-    }
-    case 'status': {
-      if (!id) throw new UsageError('cert status needs a round id');
-      showCert(io, await call(a, 'certs.get', { params: { id } }), values.json);
-      return 0;
-    }
-    case 'get': {
-      if (!id || !values.out) throw new UsageError('cert get needs a round id and --out FILE');
-      const v = await call(a, 'certs.get', { params: { id } });
-      if (v.round.state !== 'released' || !v.certificate)
-        throw new CertRoundError(
-          'ROUND_NOT_RELEASED',
-          `certificate round ${id} is ${v.round.state}; there is no certificate yet`,
+        'fleet-name': { type: 'string', value: 'CN', help: "the certificate's subject CN" },
+        holder: { type: 'string', value: 'KEYHOLDER', help: 'whose enrolled key is the CA key' },
+        approvers: { type: 'string', value: 'a,b,c', help: "keyholders who approve the CA's certificates" },
+        approvals: { type: 'string', value: 'M', help: 'how many approvers must approve each certificate' },
+        frost: { type: 'boolean', default: false, help: 'a FROST group CA: its participants sign together' },
+        ...PARTICIPANTS,
+      },
+      positionals: [],
+      async run({ values }, io) {
+        // --participant (with --threshold) makes it a FROST group CA, with or without --frost.
+        const frost = values.frost || (values.participant ?? []).length > 0;
+        if (frost && (values.holder || values.approvers || values.approvals))
+          throw new UsageError(
+            'a FROST group CA (--frost, --participant) has no --holder, --approvers or --approvals: its ' +
+              'participants sign together',
+          );
+        if (!frost && values.threshold !== undefined)
+          throw new UsageError('--threshold goes with --frost (a keyholder CA counts --approvals)');
+        if (frost) {
+          const r = roster('fleet-ca create --frost', values);
+          if (!values.name || !values['fleet-name'] || !values.reason)
+            throw new UsageError('fleet-ca create --frost needs --name, --fleet-name and --reason');
+          const body = {
+            name: values.name,
+            fleetName: values['fleet-name'],
+            ...r,
+            reason: values.reason,
+            deadline: deadlineOf(values),
+            validityDays: validityDays(values),
+          };
+          const st = await call(await adminConn(values), 'cas.createFrost', { body });
+          if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
+          io.out(
+            `opened DKG ceremony ${st.ceremony.id}: FROST fleet root CA ${values.name}, ${st.ceremony.threshold} of ` +
+              `${st.ceremony.participants.length}`,
+          );
+          for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
+          io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
+          return 0;
+        }
+        if (
+          !values.name ||
+          !values.holder ||
+          !values['fleet-name'] ||
+          !values.approvers ||
+          !values.approvals ||
+          !values.reason
+        )
+          throw new UsageError(
+            'fleet-ca create needs --name, --holder, --fleet-name, --approvers, --approvals and --reason',
+          );
+        const body = {
+          name: values.name,
+          holder: values.holder,
+          fleetName: values['fleet-name'],
+          approvers: listOf(values.approvers)!, // checked above
+          approvals: intArg('--approvals', values.approvals, { min: 1, max: LIMITS.maxThreshold })!,
+          reason: values.reason,
+          deadline: deadlineOf(values),
+          validityDays: validityDays(values),
+        };
+        const v = await call(await adminConn(values), 'cas.create', { body });
+        if (values.json) return (await showCert(io, v, true), 0);
+        io.out(`opened certificate round ${v.round.id}: fleet root CA ${values.name}`);
+        await showCert(io, v, false);
+        io.out(
+          `approvers review and approve with: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} ` +
+            `signs: quorum-signer cert sign ${v.round.id}`,
         );
-      fs.writeFileSync(values.out, v.certificate);
-      io.out(`wrote ${values.out}: the certificate and its chain (PEM)`);
-      return 0;
-    }
-    case 'cancel': {
-      if (!id || !values.reason) throw new UsageError('cert cancel needs a round id and --reason');
-      showCert(io, await call(a, 'certs.cancel', { params: { id }, body: { reason: values.reason } }), values.json);
-      return 0;
-    }
-    default:
-      throw new UsageError(CERT_HELP);
-  }
-}
+        return 0;
+      },
+    }),
+    list: command({
+      synopsis: '[--json]',
+      summary: 'the CAs, issued or not, and retired names',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [],
+      async run({ values }, io) {
+        const cas = await call(await adminConn(values), 'cas.list');
+        if (values.json) io.out(JSON.stringify(cas, null, 2));
+        else if (!cas.length) io.out('no CAs yet');
+        else
+          for (const c of cas)
+            io.out(
+              `${c.name}  ${c.algorithm} held by ${c.holder ?? '-'}  ` +
+                `${c.retiredAt ? `retired ${c.retiredAt}, never issued (was ${c.retiredFrom})` : c.issued ? 'issued' : 'not issued yet'} ` +
+                ` approvals ${c.approvals} of ${c.approvers.join(', ')}  key ${c.fingerprint}`,
+            );
+        return 0;
+      },
+    }),
+    ceremony: ceremonyStatus,
+    'cancel-ceremony': ceremonyCancel,
+  },
+});
 
-export const CERTS_HELP =
-  'Usage: quorum certs [--data-dir DIR] [--json] [--limit 100] [--before ROUND] [--state ' +
-  'open|released|cancelled|expired]\n\nList the latest certificate rounds (oldest first) with their state and ' +
-  'approvals.';
+export const frost = group({
+  summary: 'create a FROST threshold group key for root or targets (a DKG ceremony), list groups',
+  section: 'Release coordinator',
+  description: 'Group and CA names share one namespace. For a FROST fleet root CA use quorum fleet-ca create --frost.',
+  commands: {
+    create: command({
+      synopsis:
+        '--name N --threshold T --participant A --participant B ... --reason TEXT [--deadline 7d|RFC3339] [--json]',
+      summary: 'open a DKG ceremony for a group key that signs root or targets',
+      description:
+        'Open a distributed key generation ceremony (FROST, Ed25519, RFC 9591) for a group key that signs\n' +
+        'root or targets metadata. Each participant needs a recorded identity (quorum keyholder identity\n' +
+        'NAME HEX) and runs quorum-signer frost join dkg-N. Once every participant agrees, put the group\n' +
+        'key into a role with a root round: quorum round open root --add-key targets=frost:N ...; T of the\n' +
+        'participants then sign each round together with quorum-signer frost sign ROUND. A ceremony still\n' +
+        'under way at its --deadline (default 7 days) fails, naming whom it was waiting for.',
+      options: {
+        ...CONNECT,
+        ...JSON_OUT,
+        ...REASON,
+        ...DEADLINE,
+        name: { type: 'string', value: 'N', help: "the group's name (frost:N in a root round)" },
+        ...PARTICIPANTS,
+      },
+      positionals: [],
+      async run({ values }, io) {
+        const r = roster('frost create', values);
+        if (!values.name || !values.reason) throw new UsageError('frost create needs --name and --reason');
+        const body = { name: values.name, ...r, reason: values.reason, deadline: deadlineOf(values) };
+        const st = await call(await adminConn(values), 'frost.createGroup', { body });
+        if (values.json) return (io.out(JSON.stringify(st, null, 2)), 0);
+        io.out(
+          `opened DKG ceremony ${st.ceremony.id}: FROST group ${values.name}, ${st.ceremony.threshold} of ` +
+            `${st.ceremony.participants.length}`,
+        );
+        for (const p of st.ceremony.participants) io.out(`  ${p.identifier}. ${p.name}  identity ${p.identityKey}`);
+        io.out(`each participant runs: quorum-signer frost join ${st.ceremony.id}`);
+        io.out(`then put the group key into a role: quorum round open root --add-key targets=frost:${values.name} ...`);
+        return 0;
+      },
+    }),
+    list: command({
+      synopsis: '[--json]',
+      summary: 'every ceremony (role-key groups and FROST CAs) with its state and group key',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [],
+      async run({ values }, io) {
+        const groups = await call(await adminConn(values), 'frost.groups');
+        if (values.json) return (io.out(JSON.stringify(groups, null, 2)), 0);
+        if (!groups.length) io.out('no FROST ceremonies yet');
+        for (const g of groups)
+          io.out(
+            `${g.name}  ${g.kind === 'fleet-ca' ? 'fleet CA' : 'role key'}  ${g.threshold} of ` +
+              `${g.participants.join(', ')}  ${g.ceremony} [${g.state}]${g.groupPublicKey ? `  group key ${g.groupPublicKey}` : ''}${g.failure ? `  (${g.failure})` : ''}${g.refused ? `  REFUSED: ${g.refused}` : ''}`,
+          );
+        return 0;
+      },
+    }),
+    ceremony: ceremonyStatus,
+    cancel: ceremonyCancel,
+  },
+});
 
-export async function cmdCerts(argv: string[], io: Io): Promise<number> {
-  const { values } = args(argv, PAGE_FLAGS, CERTS_HELP);
-  if (values.help) return (io.out(CERTS_HELP), 0);
-  const rs = await page(values, 'certs.list', io);
-  if (values.json) io.out(JSON.stringify(rs, null, 2));
-  else if (!rs.length) io.out('no certificate rounds yet');
-  else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);
-  return 0;
-}
+export const cert = group({
+  summary: 'issue a certificate from a CSR, follow, fetch or cancel a certificate round',
+  section: 'Release coordinator',
+  commands: {
+    issue: command({
+      synopsis:
+        '--ca N --profile intermediate-ca|device --csr FILE --reason TEXT [--validity-days D] [--device-id ID] ' +
+        '[--deadline 7d|RFC3339] [--new-ca NAME --holder KEYHOLDER [--approvers a,b --approvals M]]',
+      summary: 'check a CSR and open a round for a certificate issued by a CA',
+      description:
+        'Check the CSR (its self-signature, its key type, no CA request on a device, the validity against\n' +
+        'the profile: device 366 days, intermediate 1827) and only then open a round for a certificate\n' +
+        "issued by CA N. A device certificate's CN is the device id (the CSR's CN, or --device-id, which\n" +
+        'must agree with it). --new-ca registers an intermediate as a CA whose key KEYHOLDER holds (the CSR\n' +
+        "must be made with that keyholder's enrolled key); its approvers default to CA N's.",
+      options: {
+        ...CONNECT,
+        ...JSON_OUT,
+        ...REASON,
+        ...DEADLINE,
+        ...VALIDITY,
+        ca: { type: 'string', value: 'N', help: 'the issuing CA' },
+        profile: { type: 'string', value: 'P', help: 'intermediate-ca or device' },
+        csr: {
+          type: 'string',
+          value: 'FILE',
+          help: 'the PKCS#10 request (PEM or DER)',
+          reads: { is: 'file', holds: 'csr' },
+        },
+        'device-id': { type: 'string', value: 'ID', help: "a device certificate's CN (must match the CSR's)" },
+        'new-ca': { type: 'string', value: 'NAME', help: 'register the intermediate as a CA of this name' },
+        holder: { type: 'string', value: 'KEYHOLDER', help: 'with --new-ca: who holds the intermediate key' },
+        approvers: { type: 'string', value: 'a,b', help: "with --new-ca: its approvers (default CA N's)" },
+        approvals: { type: 'string', value: 'M', help: 'with --new-ca: how many approvals it needs' },
+      },
+      positionals: [],
+      async run({ values }, io) {
+        if (!values.ca || !values.profile || !values.csr || !values.reason)
+          throw new UsageError('cert issue needs --ca, --profile, --csr and --reason');
+        if (values.profile !== 'intermediate-ca' && values.profile !== 'device')
+          throw new UsageError(
+            '--profile must be intermediate-ca or device (a fleet root is made with quorum fleet-ca create)',
+          );
+        if (!values['new-ca'] && (values.holder || values.approvers || values.approvals))
+          throw new UsageError('--holder, --approvers and --approvals go with --new-ca');
+        if (values['new-ca'] && !values.holder)
+          throw new UsageError('--new-ca needs --holder KEYHOLDER (who holds the intermediate key)');
+        const approvals = intArg('--approvals', values.approvals, { min: 1, max: LIMITS.maxThreshold });
+        const deadline = deadlineOf(values);
+        const validity = validityDays(values);
+        const csr = readFile(values.csr, '--csr');
+        // Checked here too, so a file that is no CSR is named before anything is sent.
+        const { CertError, checkCsr } = await import('../protocol/x509.js');
+        try {
+          checkCsr(values.profile, csr);
+        } catch (e) {
+          if (e instanceof CertError) throw new CertError(e.code, `--csr ${values.csr}: ${e.message}`, { cause: e });
+          throw e;
+        }
+        const v = await call(await adminConn(values), 'certs.issue', {
+          body: {
+            ca: values.ca,
+            profile: values.profile,
+            csr: csr.toString('base64'),
+            reason: values.reason,
+            deadline,
+            validityDays: validity,
+            ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+            ...(values['new-ca']
+              ? {
+                  newCa: {
+                    name: values['new-ca'],
+                    holder: values.holder!, // checked above
+                    ...(values.approvers ? { approvers: listOf(values.approvers) } : {}),
+                    ...(approvals !== undefined ? { approvals } : {}),
+                  },
+                }
+              : {}),
+          },
+        });
+        if (values.json) return (await showCert(io, v, true), 0);
+        io.out(`opened certificate round ${v.round.id}`);
+        await showCert(io, v, false);
+        io.out(
+          `approvers: quorum-signer cert approve ${v.round.id}; then ${v.round.holder} signs: quorum-signer cert ` +
+            `sign ${v.round.id}`,
+        );
+        return 0;
+      },
+    }),
+    status: command({
+      synopsis: 'ID [--json]',
+      summary: "a certificate round's approvals and what it issues",
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        const v = await call(await adminConn(values), 'certs.get', { params: { id: id! } });
+        await showCert(io, v, values.json);
+        return 0;
+      },
+    }),
+    get: command({
+      synopsis: 'ID --out FILE',
+      summary: 'write the released certificate and its chain (PEM)',
+      options: { ...CONNECT, out: { type: 'string', value: 'FILE', help: 'where to write the certificate chain' } },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        if (!values.out) throw new UsageError('cert get needs --out FILE');
+        const v = await call(await adminConn(values), 'certs.get', { params: { id: id! } });
+        if (v.round.state !== 'released' || !v.certificate)
+          throw new QuorumError(
+            'ROUND_NOT_RELEASED',
+            `certificate round ${id} is ${v.round.state}; there is no certificate yet`,
+          );
+        fs.writeFileSync(values.out, v.certificate);
+        io.out(`wrote ${values.out}: the certificate and its chain (PEM)`);
+        return 0;
+      },
+    }),
+    cancel: command({
+      synopsis: 'ID --reason TEXT [--json]',
+      summary: 'cancel an open certificate round',
+      options: { ...CONNECT, ...JSON_OUT, ...REASON },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        if (!values.reason) throw new UsageError('cert cancel needs --reason');
+        const v = await call(await adminConn(values), 'certs.cancel', {
+          params: { id: id! },
+          body: { reason: values.reason },
+        });
+        await showCert(io, v, values.json);
+        return 0;
+      },
+    }),
+  },
+});
+
+export const certs = command({
+  synopsis: '[--json] [--limit 100] [--before ROUND] [--state open|released|cancelled|expired]',
+  summary: 'list certificate rounds',
+  section: 'Release coordinator',
+  description: 'List the latest certificate rounds (oldest first) with their state and approvals.',
+  options: { ...CONNECT, ...JSON_OUT, ...PAGE },
+  positionals: [],
+  async run({ values }, io) {
+    const rs = await page(values, 'certs.list', io);
+    if (values.json) io.out(JSON.stringify(rs, null, 2));
+    else if (!rs.length) io.out('no certificate rounds yet');
+    else for (const r of rs) io.out(`${r.id}  ${certLine(r)}  — ${r.reason}`);
+    return 0;
+  },
+});
+
+export const sample = command({
+  synopsis: 'DIR [--dialect ota|tuf]',
+  summary: 'write a small signed sample repository in both dialects',
+  section: 'Automation',
+  description:
+    'Write a sample repository (2-of-3 root with one rotation, 2-of-3 targets, snapshot, timestamp)\n' +
+    'to DIR/ota and DIR/tuf, or only the one dialect given. The private keys are discarded.',
+  options: { dialect: { type: 'string', value: 'D', help: 'ota or tuf (default both)' } },
+  positionals: [{ name: 'DIR' }],
+  async run({ values, positionals: [dir] }, io) {
+    const only = choiceArg('--dialect', values.dialect, ['ota', 'tuf'] as const);
+    const { buildSample, writeRepository } = await import('./sample.js');
+    for (const d of only ? [only] : (['ota', 'tuf'] as const)) {
+      const repo = await buildSample(d);
+      const to = path.join(dir!, d);
+      writeRepository(to, repo.files);
+      io.out(`wrote ${d} sample repository to ${to}: ${Object.keys(repo.files).sort().join(', ')}`);
+    }
+    return 0;
+  },
+});

@@ -5,6 +5,7 @@
  * signers what changed.
  */
 import { CLOSE_CODES } from '../protocol/wire.js';
+import { DEFAULT_DEADLINE_MS, parseTime } from '../protocol/time.js';
 import type { AdminHandlers, TargetsChange } from './admin-api.js';
 import {
   approversOf,
@@ -39,13 +40,12 @@ import {
 } from './rounds.js';
 import { verifyAuditChain } from './store.js';
 
-const DEFAULT_DEADLINE_MS = 7 * 86_400_000;
 
 /** An RFC 3339 deadline of a request, or BODY_INVALID. */
 function deadlineOf(d: string | undefined): Date | undefined {
   if (d === undefined) return undefined;
-  const t = new Date(d);
-  if (Number.isNaN(t.getTime())) throw new HttpError('BODY_INVALID', `deadline ${JSON.stringify(d)} is not a time`);
+  const t = parseTime(d);
+  if (!t) throw new HttpError('BODY_INVALID', `deadline ${JSON.stringify(d)} is not an RFC 3339 time`);
   return t;
 }
 

@@ -7,6 +7,7 @@
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
+import type { Codes } from '../protocol/codes.js';
 import { QuorumError } from '../protocol/errors.js';
 import { verifySignature } from '../protocol/keys.js';
 import { authMessage } from '../protocol/wire.js';
@@ -14,11 +15,12 @@ import type { AuthGuard } from './guard.js';
 import { keyholderKey } from './rounds.js';
 import type { KeyholderRow, Store } from './store.js';
 
-export type AuthCode =
+export type AuthCode = Codes<
   | 'AUTH_CHALLENGE' // the login's nonce is unknown, spent or expired
   | 'AUTH_NOT_ENROLLED' // the login's key is not an enrolled keyholder's
   | 'AUTH_SIGNATURE' // the login's signature does not verify for this coordinator
-  | 'ADMIN_UNAUTHORIZED'; // no admin token, or a wrong one
+  | 'ADMIN_UNAUTHORIZED' // no admin token, or a wrong one
+>;
 
 export class AuthError extends QuorumError<AuthCode> {}
 

@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
 import { publicKeyFrom, verifySignature } from '../protocol/keys.js';
 import {
   approvalMessage,
@@ -32,9 +32,10 @@ import {
 import type { CertRoundInfo, RoundState, WireErrorCode } from '../protocol/wire.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { checkCaName, claimCaName } from './ca-names.js';
+import { DAY_MS, DEFAULT_DEADLINE_MS } from '../protocol/time.js';
 import type { CaRow, CertRoundRow, KeyholderRow, Store } from './store.js';
 
-export type CertRoundErrorCode =
+export type CertRoundErrorCode = Codes<
   | WireErrorCode
   | 'CA_UNKNOWN' // no CA of this name
   | 'CA_NOT_ISSUED' // the CA's own certificate has not been released yet
@@ -42,12 +43,11 @@ export type CertRoundErrorCode =
   | 'CA_HOLDER_KEY_MISMATCH' // the new intermediate CA's CSR key is not its holder's enrolled key
   | 'ROUND_NOT_RELEASED' // no certificate to fetch yet
   | 'KEYHOLDER_UNKNOWN'
-  | 'REQUEST_INVALID'; // a reason, deadline or name that is not acceptable
+  | 'REQUEST_INVALID' // a reason, deadline or name that is not acceptable
+>;
 
 export class CertRoundError extends QuorumError<CertRoundErrorCode> {}
 
-const DEFAULT_DEADLINE_MS = 7 * 86_400_000; // ms: as metadata rounds
-const DAY_MS = 86_400_000;
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const CERT_RELEASE_DIR = path.join('releases', 'certificates');
 

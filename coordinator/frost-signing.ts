@@ -84,7 +84,7 @@ export interface SignEvent {
   /** A metadata round got its group signature: try to release it, tell everyone. */
   roundSigned?: string;
   /** The sender's message was refused after the event's effects (a bad share). */
-  error?: QuorumError<string>;
+  error?: QuorumError;
 }
 
 export class FrostSigning {

@@ -10,6 +10,7 @@
  */
 import crypto from 'node:crypto';
 import { QuorumError } from '../protocol/errors.js';
+import { DAY_MS, DEFAULT_DEADLINE_MS } from '../protocol/time.js';
 import {
   checkCeremony,
   checkIdentities,
@@ -49,7 +50,6 @@ import type {
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const HEX32 = /^[0-9a-f]{64}$/;
-const DEFAULT_DEADLINE_MS = 7 * 86_400_000;
 
 export class FrostCeremonyError extends QuorumError<
   | 'CEREMONY_NOT_FOUND'
@@ -659,7 +659,7 @@ export async function agree(store: Store, r: FrostCeremonyRow, now = new Date())
     const notAfter =
       purpose.validityDays === undefined
         ? undefined
-        : new Date(notBefore.getTime() + Math.round(purpose.validityDays * 86_400_000));
+        : new Date(notBefore.getTime() + Math.round(purpose.validityDays * DAY_MS));
     prepared = await prepareCertificate('fleet-root', {
       subjectPublicKey: pk.spki,
       fleetName: purpose.fleetName,

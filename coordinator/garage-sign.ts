@@ -20,7 +20,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { canonicalize } from '../protocol/canonical.js';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
+import { checkDir, jsonOf, readFile } from '../protocol/files.js';
 import { LIMITS } from '../protocol/limits.js';
 import {
   decodeSig,
@@ -355,7 +356,7 @@ export const OTA_META = {
 
 // --- ota-tuf's models ------------------------------------------------------------------------
 
-export type OtaExportCode =
+export type OtaExportCode = Codes<
   | 'OTA_EXPORT_DIALECT'
   | 'OTA_EXPORT_NOTHING'
   | 'OTA_EXPORT_JSON'
@@ -373,7 +374,8 @@ export type OtaExportCode =
   | 'OTA_EXPORT_UNVERIFIED'
   | 'OTA_EXPORT_PSS_SALT' // an RSA-PSS signature with a salt length other than 32
   | 'OTA_EXPORT_SERVER_TARGETS' // the server holds other targets than the release was built on
-  | OtaTargetCode;
+  | OtaTargetCode
+>;
 
 export interface OtaProblem {
   code: OtaExportCode;
@@ -867,14 +869,8 @@ export interface ServerTargets {
 export function readServerTargets(p: string): ServerTargets {
   let file = p;
   let checksumFile: string | null = null;
-  const st = (() => {
-    try {
-      return fs.statSync(p);
-    } catch {
-      throw new QuorumError('FILE_MISSING', `--server-targets ${p}: no such file or folder`);
-    }
-  })();
-  if (st.isDirectory()) {
+  checkDir(p, '--server-targets', { orFile: true });
+  if (fs.statSync(p).isDirectory()) {
     file = path.join(p, 'roles', 'unsigned', 'targets.json');
     if (!fs.existsSync(file))
       throw new QuorumError(
@@ -884,21 +880,20 @@ export function readServerTargets(p: string): ServerTargets {
   }
   if (path.basename(path.dirname(file)) === 'unsigned')
     checksumFile = path.join(path.dirname(path.dirname(file)), 'targets.json.checksum');
-  let doc: Record<string, unknown>;
-  try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new QuorumError('USAGE', `--server-targets ${file}: not a targets.json (${(e as Error).message})`);
-  }
-  const signedEnvelope = typeof doc.signed === 'object' && doc.signed !== null && Array.isArray(doc.signatures);
-  const signed = (signedEnvelope ? doc.signed : doc) as Record<string, unknown>;
-  if (signed._type !== 'Targets' || !Number.isInteger(signed.version))
+  const bytes = readFile(file, '--server-targets');
+  const doc = jsonOf(bytes, '--server-targets', file) as Record<string, unknown> | null;
+  const signedEnvelope =
+    typeof doc?.signed === 'object' &&
+    doc.signed !== null &&
+    Array.isArray((doc as { signatures?: unknown }).signatures);
+  const signed = (signedEnvelope ? doc!.signed : doc) as Record<string, unknown> | null;
+  if (typeof signed !== 'object' || signed === null || signed._type !== 'Targets' || !Number.isInteger(signed.version))
     throw new QuorumError(
-      'USAGE',
+      'SCHEMA_INVALID',
       `--server-targets ${file}: not ota targets metadata (_type "Targets" with an integer version)`,
     );
   let checksum: string | null = null;
-  if (signedEnvelope) checksum = roleChecksum(fs.readFileSync(file));
+  if (signedEnvelope) checksum = roleChecksum(bytes);
   else if (checksumFile && fs.existsSync(checksumFile)) {
     checksum = fs.readFileSync(checksumFile, 'utf8').trim();
     if (!HEX64.test(checksum)) throw new QuorumError('USAGE', `${checksumFile}: not a sha256 checksum`);
@@ -934,6 +929,7 @@ function saltProblems(meta: Metadata, keys: Record<string, MetadataKey>): OtaPro
 }
 
 export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOptions = {}): ExportResult {
+  const pulled = opts.serverTargets !== undefined ? readServerTargets(opts.serverTargets) : null;
   const dbFile = path.join(dataDir, DATA_FILES.db);
   if (!fs.existsSync(dbFile)) throw new QuorumError('FILE_MISSING', `${dbFile} does not exist; pass --data-dir`);
   const store = new Store(dbFile);
@@ -955,7 +951,6 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
     const importedRoot = store.getMeta(OTA_META.importRootVersion);
     const imported = importedRoot !== undefined;
     const importedVersion = opts.serverRootVersion ?? (importedRoot ? Number(importedRoot) : null);
-    const pulled = opts.serverTargets !== undefined ? readServerTargets(opts.serverTargets) : null;
     if (pulled && opts.serverTargetsVersion !== undefined && opts.serverTargetsVersion !== pulled.version) {
       throw new QuorumError(
         'USAGE',

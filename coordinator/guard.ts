@@ -11,17 +11,18 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { WebSocket } from 'ws';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
+import { MINUTE_MS, SECOND_MS } from '../protocol/time.js';
 import type { Store } from './store.js';
 
-export type GuardCode =
+export type GuardCode = Codes<
   | 'TOO_MANY_CHALLENGES' // a source asked for more challenges than it can have outstanding
   | 'AUTH_THROTTLED' // a source failed authentication too often this minute
-  | 'TOO_MANY_CONNECTIONS'; // a keyholder already holds the most connections at once
+  | 'TOO_MANY_CONNECTIONS' // a keyholder already holds the most connections at once
+>;
 
-/** A refusal of the guard: HTTP 429, with the seconds after which to retry. */
+/** A refusal of the guard (transient: HTTP 429), with the seconds after which to retry. */
 export class GuardError extends QuorumError<GuardCode> {
-  readonly status = 429;
   constructor(
     code: GuardCode,
     message: string,
@@ -129,8 +130,8 @@ export class AuthGuard {
     const source = sourceOf(remote);
     const f = this.failures.get(source);
     const now = this.now();
-    if (f && now - f.windowStart < 60_000 && f.inWindow >= this.limits.failedAuthPerMinute) {
-      const wait = Math.ceil((f.windowStart + 60_000 - now) / 1000);
+    if (f && now - f.windowStart < MINUTE_MS && f.inWindow >= this.limits.failedAuthPerMinute) {
+      const wait = Math.ceil((f.windowStart + MINUTE_MS - now) / SECOND_MS);
       throw new GuardError(
         'AUTH_THROTTLED',
         `${f.inWindow} failed authentications from ${source} in the last minute; try again in ${wait} s`,
@@ -144,7 +145,7 @@ export class AuthGuard {
     const source = sourceOf(remote);
     const now = this.now();
     let f = this.failures.get(source);
-    if (!f || now - f.windowStart >= 60_000) this.failures.set(source, (f = { windowStart: now, inWindow: 0 }));
+    if (!f || now - f.windowStart >= MINUTE_MS) this.failures.set(source, (f = { windowStart: now, inWindow: 0 }));
     f.inWindow++;
     const at = new Date(now).toISOString();
     const id = `${kind}\0${source}`;
@@ -186,7 +187,7 @@ export class AuthGuard {
     this.audit.clear();
     for (const id of quiet) this.announced.delete(id);
     const now = this.now();
-    for (const [s, f] of this.failures) if (now - f.windowStart >= 60_000) this.failures.delete(s);
+    for (const [s, f] of this.failures) if (now - f.windowStart >= MINUTE_MS) this.failures.delete(s);
     this.expire(now);
   }
 

@@ -3,11 +3,12 @@
  * admin API under /v1/admin (the table in admin-api.ts). An admin request is checked in this
  * order: the admin credential (before anything else is looked at), the route, its query and body
  * against the route's schemas (a body is at most adminBodyBytes of JSON), and then its handler
- * runs. Every refusal is `{"error": {"code", "message"}}` with the status httpStatusOf gives its
- * code; an unexpected error is 500 INTERNAL and logged.
+ * runs. Every refusal is `{"error": {"code", "message"}}` with the HTTP status of its code's kind
+ * (protocol/codes.ts); an unexpected error is 500 INTERNAL and logged.
  */
 import type http from 'node:http';
 import type { z } from 'zod';
+import { httpStatus, type Codes } from '../protocol/codes.js';
 import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import {
@@ -21,48 +22,14 @@ import {
 import type { Authenticator } from './auth.js';
 import { GuardError } from './guard.js';
 
-export type HttpCode =
+export type HttpCode = Codes<
   | 'NOT_FOUND' // no such endpoint
   | 'BODY_INVALID' // a body, query or value that is not what the route takes
   | 'BODY_INVALID_JSON' // a body that is not JSON
-  | 'BODY_TOO_LARGE'; // a body above WIRE_LIMITS.adminBodyBytes
+  | 'BODY_TOO_LARGE' // a body above WIRE_LIMITS.adminBodyBytes
+>;
 
 export class HttpError extends QuorumError<HttpCode> {}
-
-/**
- * The HTTP status of an error code, for the admin API and for the signer endpoint's refusals
- * before the upgrade. Codes not named here are a request the state does not allow: 409.
- */
-export function httpStatusOf(code: string): number {
-  switch (code) {
-    case 'BODY_INVALID':
-    case 'BODY_INVALID_JSON':
-      return 400;
-    case 'AUTH':
-    case 'AUTH_CHALLENGE':
-    case 'AUTH_SIGNATURE':
-    case 'ADMIN_UNAUTHORIZED':
-      return 401;
-    case 'AUTH_NOT_ENROLLED':
-      return 403;
-    case 'NOT_FOUND':
-    case 'ROUND_NOT_FOUND':
-    case 'KEYHOLDER_UNKNOWN':
-    case 'CA_UNKNOWN':
-    case 'CEREMONY_NOT_FOUND':
-      return 404;
-    case 'BODY_TOO_LARGE':
-      return 413;
-    case 'TOO_MANY_CHALLENGES':
-    case 'AUTH_THROTTLED':
-    case 'TOO_MANY_CONNECTIONS':
-      return 429;
-    case 'INTERNAL':
-      return 500;
-    default:
-      return 409;
-  }
-}
 
 /** The value `schema` makes of `value`, or BODY_INVALID naming each problem's path (`empty` names the whole value). */
 export function parseOrRefuse<T>(schema: z.ZodType<T>, value: unknown, empty: string, prefix = ''): T {
@@ -157,7 +124,7 @@ export function httpHandler(d: HttpDeps): (req: http.IncomingMessage, res: http.
     } catch (e) {
       if (e instanceof QuorumError) {
         const headers: Record<string, string> = e instanceof GuardError ? { 'retry-after': String(e.retryAfterS) } : {};
-        return reply(httpStatusOf(e.code), { error: { code: e.code, message: e.message } }, headers);
+        return reply(httpStatus(e.code), { error: { code: e.code, message: e.message } }, headers);
       }
       d.log(`internal error: ${(e as Error).stack}`);
       return reply(500, { error: { code: 'INTERNAL', message: (e as Error).message } });

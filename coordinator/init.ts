@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Dialect } from '../protocol/canonical.js';
 import { QuorumError } from '../protocol/errors.js';
-import { publicKeyFrom, parseGarageSignPublic } from '../protocol/keys.js';
+import { DEFAULT_DEADLINE_MS } from '../protocol/time.js';
+import { publicKeyFrom, readPublicKeyFile as readKeyFromFile } from '../protocol/keys.js';
 import { loadRepository } from '../protocol/repository.js';
 import { parseMetadata, verifyRepository, type VerifyReport } from '../protocol/verify.js';
 import type { RootSigned } from '../protocol/metadata/schemas.js';
@@ -87,11 +88,9 @@ export interface GarageSignImport {
   serverTargetsVersion: number | null;
 }
 
-export function readPublicKeyFile(file: string): string {
-  const text = fs.readFileSync(file, 'utf8');
-  if (text.includes('-----BEGIN'))
-    return publicKeyFrom(text).keyObject.export({ type: 'spki', format: 'pem' }).toString();
-  return parseGarageSignPublic(JSON.parse(text)).keyObject.export({ type: 'spki', format: 'pem' }).toString();
+/** A keyholder's public key file as PEM (SPKI): PEM or a garage-sign .pub (`what`: the argument that named it). */
+export function readPublicKeyFile(file: string, what: string): string {
+  return readKeyFromFile(file, what).keyObject.export({ type: 'spki', format: 'pem' }).toString();
 }
 
 /** A garage-sign repository keeps its metadata in roles/; a TUF folder holds it directly. */
@@ -200,6 +199,10 @@ export function init(opts: InitOptions): InitResult {
     );
   }
   if (!dialect) throw new QuorumError('USAGE', 'choose a dialect with --dialect ota|tuf (or --import a repository)');
+  // Every key read before anything is written: a bad file leaves no half-made data dir.
+  const keyholderKeys = Object.entries(opts.keyholders ?? {}).map(
+    ([name, file]) => [name, readPublicKeyFile(file, '--keyholder')] as const,
+  );
 
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = new Store(path.join(dataDir, DATA_FILES.db));
@@ -242,8 +245,7 @@ export function init(opts: InitOptions): InitResult {
       { mode: 0o600 },
     );
 
-    for (const [name, file] of Object.entries(opts.keyholders ?? {}))
-      enrollKeyholder(store, name, readPublicKeyFile(file), now);
+    for (const [name, pem] of keyholderKeys) enrollKeyholder(store, name, pem, now);
     for (const [name, k] of enrollKeys)
       enrollKeyholder(store, name, k.pk.keyObject.export({ type: 'spki', format: 'pem' }).toString(), now);
 
@@ -295,7 +297,7 @@ export function init(opts: InitOptions): InitResult {
         {
           role: 'root',
           reason: 'initial root (version 1) of a new repository',
-          deadline: new Date(now.getTime() + 7 * 86_400_000),
+          deadline: new Date(now.getTime() + DEFAULT_DEADLINE_MS),
           signed,
         },
         now,

@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import type { Dialect } from '../protocol/canonical.js';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
 import {
   decodeSig,
   parseMetadataKey,
@@ -22,9 +22,10 @@ import { checkThreshold, parseMetadata, short, type Metadata, type RoleKeys } fr
 import type { RoundInfo, RoundRole, RoundState, ThresholdProgress, WireErrorCode } from '../protocol/wire.js';
 import { doneGroups } from './frost.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
+import { DAY_MS } from '../protocol/time.js';
 import { proposedRoot, type KeyholderRow, type RoundRow, type Store } from './store.js';
 
-export type RoundErrorCode =
+export type RoundErrorCode = Codes<
   | WireErrorCode
   | 'ROUND_OPEN_EXISTS' // one open round per role
   | 'ROUND_STALE_BASE' // opened against a version that is no longer the latest
@@ -32,7 +33,8 @@ export type RoundErrorCode =
   | 'NO_ROOT' // targets round before any root was released
   | 'KEYHOLDER_UNKNOWN'
   | 'KEYHOLDER_EXISTS'
-  | 'SIG_PSS_SALT'; // ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify
+  | 'SIG_PSS_SALT' // ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify
+>;
 
 export class RoundError extends QuorumError<RoundErrorCode> {}
 
@@ -331,7 +333,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
       );
     const t = structuredClone(state.targets.signed) as Record<string, unknown>;
     t.version = state.targetsBase + 1;
-    t.expires = formatExpires(new Date(now.getTime() + TARGETS_RESIGN_DAYS * 86_400_000));
+    t.expires = formatExpires(new Date(now.getTime() + TARGETS_RESIGN_DAYS * DAY_MS));
     linkedTargets = {
       signed: t,
       canonical: parseMetadata(

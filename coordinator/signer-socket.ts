@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { httpStatus, isFatal, type Code } from '../protocol/codes.js';
 import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { ClientMessageSchema, FATAL, WIRE_VERSION, type ClientMessage } from '../protocol/wire.js';
@@ -17,7 +18,6 @@ import type { Conn, Connections } from './connections.js';
 import type { ServerContext } from './context.js';
 import { ceremonyOf, dkgStatus, refuseCeremony, submitDkgConfirm, submitDkgRound1, submitDkgRound2 } from './frost.js';
 import { GuardError } from './guard.js';
-import { httpStatusOf } from './http.js';
 import { listRounds, submitSignature } from './rounds.js';
 import type { KeyholderRow } from './store.js';
 
@@ -46,8 +46,8 @@ export class SignerSocket {
   /** The HTTP server's `upgrade` event. */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    const refuse = (code: string, message: string, retryAfterS?: number) => {
-      const status = httpStatusOf(code);
+    const refuse = (code: Code, message: string, retryAfterS?: number) => {
+      const status = httpStatus(code);
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
           `${retryAfterS ? `retry-after: ${retryAfterS}\r\n` : ''}connection: close\r\n\r\n` +
@@ -59,11 +59,8 @@ export class SignerSocket {
     try {
       keyholder = this.auth.signer(req);
     } catch (e) {
-      return refuse(
-        e instanceof QuorumError ? e.code : 'AUTH',
-        (e as Error).message,
-        e instanceof GuardError ? e.retryAfterS : undefined,
-      );
+      if (!(e instanceof QuorumError)) throw e;
+      return refuse(e.code, e.message, e instanceof GuardError ? e.retryAfterS : undefined);
     }
     const held = this.conns.count(keyholder.name);
     const max = this.limits.maxConnectionsPerKeyholder;
@@ -108,7 +105,7 @@ export class SignerSocket {
           type: 'error',
           code: 'RATE_LIMITED',
           message: `more than ${ratePerSecond} messages per second; reconnect after a pause`,
-          fatal: true,
+          fatal: isFatal('RATE_LIMITED'),
         });
         ws.close(FATAL.RATE_LIMITED, 'rate limited');
         return;
@@ -123,7 +120,7 @@ export class SignerSocket {
           type: 'error',
           code: 'MESSAGE_INVALID_JSON',
           message: 'messages are JSON text frames',
-          fatal: false,
+          fatal: isFatal('MESSAGE_INVALID_JSON'),
         });
       }
       const parsed = ClientMessageSchema.safeParse(json);
@@ -138,7 +135,7 @@ export class SignerSocket {
             .slice(0, 3)
             .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`)
             .join('; '),
-          fatal: false,
+          fatal: isFatal('MESSAGE_INVALID'),
         });
       }
       // Its replies are not being read: what had already arrived waits (bounded by the rate limit).
@@ -152,7 +149,7 @@ export class SignerSocket {
     const { store, frostSigning } = ctx;
     const ref = m.ref;
     const send = conns.send.bind(conns, c);
-    const notFound = (code: string, message: string) => send({ type: 'error', ref, code, message, fatal: false });
+    const notFound = (code: Code, message: string) => send({ type: 'error', ref, code, message, fatal: isFatal(code) });
     /** This keyholder's identifier in ceremony `id`. */
     const selfIn = (id: string) =>
       ceremonyOf(store.frostCeremony(id)!).participants.find((p) => p.name === c.keyholder.name)!.identifier;
@@ -294,7 +291,13 @@ export class SignerSocket {
             const ev = await frostSigning.share(m.session, c.keyholder, m.share);
             ctx.announceSign(ev);
             if (ev.error)
-              return send({ type: 'error', ref, code: ev.error.code, message: ev.error.message, fatal: false });
+              return send({
+                type: 'error',
+                ref,
+                code: ev.error.code,
+                message: ev.error.message,
+                fatal: isFatal(ev.error.code),
+              });
             // A metadata round with the group's signature stored: release it if every threshold is met.
             if (ev.roundSigned && !(await ctx.release(ev.roundSigned)))
               conns.broadcast({ type: 'round.updated', round: ctx.roundInfo(store.round(ev.roundSigned)!) });
@@ -302,7 +305,8 @@ export class SignerSocket {
           });
       }
     } catch (e) {
-      if (e instanceof QuorumError) return send({ type: 'error', ref, code: e.code, message: e.message, fatal: false });
+      if (e instanceof QuorumError)
+        return send({ type: 'error', ref, code: e.code, message: e.message, fatal: isFatal(e.code) });
       ctx.log(`internal error: ${(e as Error).stack}`);
       return send({ type: 'error', ref, code: 'INTERNAL', message: 'internal error', fatal: false });
     }

@@ -3,90 +3,44 @@
  * something does not (each failure on stderr as `CODE: file: message`), 2 for usage errors or
  * unreadable input. Human output on stdout says what was checked; `--json` prints the report.
  */
-import { parseArgs } from 'node:util';
-import type { Io } from '../protocol/cli.js';
-import type { Dialect } from '../protocol/canonical.js';
-import { QuorumError } from '../protocol/errors.js';
-import { loadRepository } from '../protocol/repository.js';
-import {
-  short,
-  verifyRepository,
-  type RoleReport,
-  type ThresholdResult,
-  type VerifyReport,
-} from '../protocol/verify.js';
+import { choiceArg, command, intArg, timeArg } from '../protocol/cli.js';
+import type { RoleReport, ThresholdResult, VerifyReport } from '../protocol/verify.js';
 
-export const VERIFY_HELP = `Usage: quorum verify <dir> [--root <trusted-root.json>] [--dialect ota|tuf] [--at <RFC 3339 time>] [--warn-days N] [--json]
+/** verify.ts's key id abbreviation (loaded with it, when verify runs). */
+type Short = (keyid: string) => string;
 
-Verify a repository folder as a device would: walk the root chain from the trusted root
-(each step signed by a threshold of the old AND the new root keys, version exactly +1), check
-the final root is unexpired, then timestamp, snapshot and targets (signatures by a threshold of
-distinct keys, expiry, and the versions, lengths and hashes they name).
-
-  <dir>              holds N.root.json, root.json, targets.json, [snapshot.json, timestamp.json]
-  --root FILE        the trust anchor; without it the lowest root in <dir> is trusted on first use
-  --dialect D        ota or tuf; detected from _type when absent
-  --at TIME          evaluate expiry at this RFC 3339 instant instead of now
-  --warn-days N      warn when a role expires within N days (default 14)
-  --json             print a machine-readable report on stdout
-
-Exit status: 0 verified, 1 verification failed, 2 usage error or unreadable input.`;
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-export function runVerify(argv: string[], io: Io): number {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        root: { type: 'string' },
-        dialect: { type: 'string' },
-        at: { type: 'string' },
-        'warn-days': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    io.err(`USAGE: ${(e as Error).message}\n${VERIFY_HELP}`);
-    return 2;
-  }
-  const { values, positionals } = args;
-  if (values.help) {
-    io.out(VERIFY_HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    io.err(`USAGE: expected exactly one repository folder, got ${positionals.length}\n${VERIFY_HELP}`);
-    return 2;
-  }
-  if (values.dialect !== undefined && values.dialect !== 'ota' && values.dialect !== 'tuf') {
-    io.err(`USAGE: --dialect must be ota or tuf, not ${JSON.stringify(values.dialect)}`);
-    return 2;
-  }
-  let at = new Date();
-  if (values.at !== undefined) {
-    if (!RFC3339.test(values.at) || Number.isNaN(Date.parse(values.at))) {
-      io.err(`USAGE: --at ${JSON.stringify(values.at)} is not an RFC 3339 time such as 2026-01-31T12:00:00Z`);
-      return 2;
-    }
-    at = new Date(values.at);
-  }
-  let warnDays = 14;
-  if (values['warn-days'] !== undefined) {
-    warnDays = Number(values['warn-days']);
-    if (!Number.isInteger(warnDays) || warnDays < 0) {
-      io.err(`USAGE: --warn-days must be a whole number of days, not ${JSON.stringify(values['warn-days'])}`);
-      return 2;
-    }
-  }
-  const dir = positionals[0]!;
-  let report: VerifyReport;
-  try {
-    const input = loadRepository(dir, values.root);
-    report = verifyRepository(input, { at, dialect: values.dialect as Dialect | undefined, warnDays });
+export const verify = command({
+  synopsis: '<dir> [--root <trusted-root.json>] [--dialect ota|tuf] [--at <RFC 3339 time>] [--warn-days N] [--json]',
+  summary: 'verify a repository folder as a device would',
+  section: 'Automation',
+  description:
+    'Verify a repository folder as a device would: walk the root chain from the trusted root\n' +
+    '(each step signed by a threshold of the old AND the new root keys, version exactly +1), check\n' +
+    'the final root is unexpired, then timestamp, snapshot and targets (signatures by a threshold of\n' +
+    'distinct keys, expiry, and the versions, lengths and hashes they name).\n\n' +
+    '  <dir>   holds N.root.json, root.json, targets.json, [snapshot.json, timestamp.json]\n\n' +
+    'Exit status: 0 verified, 1 verification failed, 2 usage error or unreadable input.',
+  options: {
+    root: {
+      type: 'string',
+      value: 'FILE',
+      help: 'the trust anchor; without it the lowest root in <dir> is trusted on first use',
+      reads: { is: 'file', holds: 'json' },
+    },
+    dialect: { type: 'string', value: 'D', help: 'ota or tuf; detected from _type when absent' },
+    at: { type: 'string', value: 'TIME', help: 'evaluate expiry at this RFC 3339 instant instead of now' },
+    'warn-days': { type: 'string', value: 'N', help: 'warn when a role expires within N days (default 14)' },
+    json: { type: 'boolean', default: false, help: 'print a machine-readable report on stdout' },
+  },
+  positionals: [{ name: '<dir>', reads: { is: 'dir', holds: 'repository' } }],
+  async run({ values, positionals: [dir] }, io) {
+    const dialect = choiceArg('--dialect', values.dialect, ['ota', 'tuf'] as const);
+    const at = timeArg('--at', values.at) ?? new Date();
+    const warnDays = intArg('--warn-days', values['warn-days'], { min: 0, max: 36_500 }) ?? 14;
+    const { loadRepository } = await import('../protocol/repository.js');
+    const { verifyRepository, short } = await import('../protocol/verify.js');
+    const input = loadRepository(dir!, values.root);
+    const report = verifyRepository(input, { at, dialect, warnDays });
     if (!input.targets) {
       report.warnings.push({
         code: 'FILE_MISSING',
@@ -95,26 +49,20 @@ export function runVerify(argv: string[], io: Io): number {
         message: 'not present; only the root chain was checked',
       });
     }
-  } catch (e) {
-    if (e instanceof QuorumError) {
-      io.err(`${e.code}: ${e.message}`);
-      return 2;
-    }
-    throw e;
-  }
-  if (values.json) io.out(JSON.stringify(report, null, 2));
-  else io.out(describe(dir, report));
-  for (const w of report.warnings) io.err(`warning: ${w.code}: ${w.file}: ${w.message}`);
-  for (const e of report.errors) io.err(`${e.code}: ${e.file}: ${e.message}`);
-  return report.ok ? 0 : 1;
-}
+    if (values.json) io.out(JSON.stringify(report, null, 2));
+    else io.out(describe(dir!, report, short));
+    for (const w of report.warnings) io.err(`warning: ${w.code}: ${w.file}: ${w.message}`);
+    for (const e of report.errors) io.err(`${e.code}: ${e.file}: ${e.message}`);
+    return report.ok ? 0 : 1;
+  },
+});
 
-function sigLine(label: string, t: ThresholdResult): string {
+function sigLine(label: string, t: ThresholdResult, short: Short): string {
   const who = t.signedBy.length ? t.signedBy.map(short).join(', ') : 'nobody';
   return `${label} ${t.signedBy.length}/${t.total} (threshold ${t.threshold}) by ${who}`;
 }
 
-function roleLine(name: string, r: RoleReport): string {
+function roleLine(name: string, r: RoleReport, short: Short): string {
   const extra = r.targets !== undefined ? `, ${r.targets} targets` : '';
   return (
     `${r.file}: version ${r.version}, expires ${r.expires}${extra}, ${r.signedBy.length}/${r.total} ${name} keys ` +
@@ -124,7 +72,7 @@ function roleLine(name: string, r: RoleReport): string {
 }
 
 /** What was checked, for a person reading CI logs. */
-export function describe(dir: string, r: VerifyReport): string {
+export function describe(dir: string, r: VerifyReport, short: Short): string {
   const lines: string[] = [];
   lines.push(
     `Verifying ${dir} (dialect ${r.dialect ?? 'unknown'}, expiry evaluated at ${r.at.replace(/\.\d{3}Z$/, 'Z')})`,
@@ -137,15 +85,15 @@ export function describe(dir: string, r: VerifyReport): string {
     lines.push(`root chain: ${r.rootChain.map((s) => s.version).join(' -> ')}`);
     for (const s of r.rootChain) {
       const parts = [
-        s.old ? sigLine('old root keys', s.old) : null,
-        sigLine(s.old ? 'new root keys' : 'root keys', s.self),
+        s.old ? sigLine('old root keys', s.old, short) : null,
+        sigLine(s.old ? 'new root keys' : 'root keys', s.self, short),
       ].filter(Boolean);
       lines.push(`  ${s.file} v${s.version}: ${parts.join('; ')}; expires ${s.expires}`);
     }
   }
   for (const role of ['timestamp', 'snapshot', 'targets'] as const) {
     const rr = r.roles[role];
-    if (rr) lines.push(roleLine(role, rr));
+    if (rr) lines.push(roleLine(role, rr, short));
   }
   lines.push(
     r.ok

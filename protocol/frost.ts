@@ -14,7 +14,7 @@ import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import type { DKG_Round1, DKG_Secret, FrostPublic, NonceCommitments } from '@noble/curves/abstract/frost.js';
 import { canonicalize } from './canonical.js';
-import { QuorumError } from './errors.js';
+import { QuorumError, type Codes } from './errors.js';
 import { ed25519FromRaw, sha256hex, verifySignature, type PublicKey } from './keys.js';
 import type { Signer } from './metadata/build.js';
 import {
@@ -60,7 +60,7 @@ export type {
 
 const F = ed25519_FROST;
 
-export type FrostCode =
+export type FrostCode = Codes<
   | 'FROST_CEREMONY_INVALID' // roster or threshold unusable (duplicates, t > n, bad keys)
   | 'FROST_STATE' // a step called out of order ("cannot run round 2 of a finished DKG")
   | 'FROST_IDENTITY_MISMATCH' // the identity key used is not the one enrolled for this participant
@@ -84,7 +84,8 @@ export type FrostCode =
   | 'FROST_TRANSCRIPT_UNSIGNED' // a participant's transcript signature is missing or does not verify under its key
   | 'FROST_GROUP_UNAUTHENTICATED' // a group agreed without every participant's identity statement and transcript signature
   | 'FROST_STORE_INVALID' // a share, identity or nonce file is unreadable or altered
-  | 'FROST_PASSPHRASE'; // wrong passphrase (or the file was modified)
+  | 'FROST_PASSPHRASE' // wrong passphrase (or the file was modified)
+>;
 
 /** A FROST failure; `participants` are the identifiers at fault, when one can be named. */
 export class FrostError extends QuorumError<FrostCode> {

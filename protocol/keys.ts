@@ -9,6 +9,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { canonicalize, type Dialect } from './canonical.js';
 import { KeyError } from './errors.js';
+import { readText } from './files.js';
 
 export type Algorithm = 'ed25519' | 'ecdsa-p256' | 'rsa-pss-sha256';
 
@@ -370,6 +371,27 @@ export function parseGarageSignPublic(json: unknown): PublicKey {
   if (!k || typeof k !== 'object' || !k.keyval)
     throw new KeyError('KEY_INVALID', 'not a garage-sign public key file: expected {"keytype", "keyval": {"public"}}');
   return parseMetadataKey(k);
+}
+
+/**
+ * The public key in a file a person named (`what` says which argument): PEM (SPKI), or a
+ * garage-sign `.pub`. Anything else is KEY_INVALID, with the path.
+ */
+export function readPublicKeyFile(file: string, what: string): PublicKey {
+  const text = readText(file, what);
+  try {
+    if (text.includes('-----BEGIN')) return publicKeyFrom(text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new KeyError('KEY_INVALID', 'neither a PEM public key nor a garage-sign .pub file');
+    }
+    return parseGarageSignPublic(json);
+  } catch (e) {
+    if (e instanceof KeyError) throw new KeyError(e.code, `${what} ${file}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 /**

@@ -21,6 +21,7 @@
  * - keyserver `KeyGenerationRequests.persistUserSigned` / `persistAndKeepRepoKeys`: on accepting a
  *   root it keeps only the private keys whose ids the new root's `keys` still lists.
  */
+import type { Codes } from './errors.js';
 import { canonicalize } from './canonical.js';
 import { pssSaltLength, type PublicKey } from './keys.js';
 import type { RootSigned } from './metadata/schemas.js';
@@ -40,10 +41,11 @@ export const OTA_SERVER_ROLES = [
   'remote-sessions',
 ] as const;
 
-export type OtaTargetCode =
+export type OtaTargetCode = Codes<
   | 'OTA_TARGET_HARDWARE_IDS' // no hardware id, or one that is empty or longer than 200 characters
   | 'OTA_TARGET_LOCATION' // a BINARY target with neither a uri nor cliUploaded: true
-  | 'OTA_TARGET_URI'; // a uri the reposerver cannot parse or store
+  | 'OTA_TARGET_URI' // a uri the reposerver cannot parse or store
+>;
 
 export interface OtaTargetProblem {
   code: OtaTargetCode;

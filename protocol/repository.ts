@@ -6,28 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { QuorumError } from './errors.js';
+import { fileError, readFile } from './files.js';
 import { LIMITS } from './limits.js';
 import type { FileInput, RepositoryInput } from './verify.js';
 
 export function readInput(file: string, name = path.basename(file)): FileInput {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_MISSING' : 'FILE_UNREADABLE';
-    throw new QuorumError(code, `${file}: ${code === 'FILE_MISSING' ? 'no such file' : (e as Error).message}`);
-  }
-  if (!st.isFile()) throw new QuorumError('FILE_UNREADABLE', `${file}: not a regular file`);
-  if (st.size > LIMITS.maxMetadataBytes)
-    throw new QuorumError(
-      'FILE_UNREADABLE',
-      `${file}: ${st.size} bytes is larger than the ${LIMITS.maxMetadataBytes}-byte limit`,
-    );
-  try {
-    return { name, bytes: fs.readFileSync(file) };
-  } catch (e) {
-    throw new QuorumError('FILE_UNREADABLE', `${file}: ${(e as Error).message}`);
-  }
+  // An empty file is read (and found not to be JSON by verify, as any other bad content).
+  return { name, bytes: readFile(file, '', { maxBytes: LIMITS.maxMetadataBytes, allowEmpty: true }) };
 }
 
 /**
@@ -39,10 +24,7 @@ export function loadRepository(dir: string, trustedRoot?: string): RepositoryInp
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    throw new QuorumError(
-      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_MISSING' : 'FILE_UNREADABLE',
-      `${dir}: cannot read the repository folder (${(e as Error).message})`,
-    );
+    throw fileError(e, 'the repository folder', dir);
   }
   const roots = new Map<number, FileInput>();
   for (const n of names) {

@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { QuorumError } from './errors.js';
+import { QuorumError, RemoteError, type Codes } from './errors.js';
 import { checkRsaSize } from './keys.js';
 
 export interface Pin {
@@ -19,7 +19,11 @@ export interface Pin {
   certPem: string;
 }
 
-export class TransportError extends QuorumError<string> {}
+export type TransportCode = Codes<
+  'USAGE' | 'CONNECT' | 'DISCONNECTED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'TLS_PIN' | 'INSECURE' | 'SERVER_CHANGED'
+>;
+
+export class TransportError extends QuorumError<TransportCode> {}
 
 export function normaliseFingerprint(fp: string): string {
   const hex = fp
@@ -165,7 +169,7 @@ export function requestJson<T = unknown>(url: string, opts: RequestOptions = {})
           const err = (json as { error?: { code: string; message: string } } | null)?.error;
           if ((res.statusCode ?? 500) >= 400 || err)
             return reject(
-              new TransportError(err?.code ?? `HTTP_${res.statusCode}`, err?.message ?? `HTTP ${res.statusCode}`),
+              new RemoteError(err?.code ?? `HTTP_${res.statusCode}`, err?.message ?? `HTTP ${res.statusCode}`),
             );
           resolve(json as T);
         });

@@ -34,6 +34,7 @@ import {
   type SignedOf,
 } from './metadata/schemas.js';
 import { LIMITS } from './limits.js';
+import { DAY_MS } from './time.js';
 import { OTA_PSS_SALT, otaSaltProblem } from './ota-server.js';
 
 export type Severity = 'error' | 'warning';
@@ -417,7 +418,7 @@ export function checkRoot(meta: Metadata<'root'>, opts: CheckOptions = {}): Find
         );
     } catch (e) {
       f(
-        (e as QuorumError).code ?? 'KEY_INVALID',
+        (e as QuorumError<ErrorCode>).code ?? 'KEY_INVALID',
         lenient,
         `key ${short(id)}: ${(e as Error).message}${opts.asClient ? '; the client loads the root anyway, but signatures by this key never count' : ''}`,
       );
@@ -608,7 +609,6 @@ const ROLE_EXPIRED = {
   snapshot: 'SNAPSHOT_EXPIRED',
   timestamp: 'TIMESTAMP_EXPIRED',
 } as const;
-const DAY_MS = 86_400_000;
 
 /** Verify a repository as a device would; never throws for bad metadata, only reports. */
 export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): VerifyReport {

@@ -4,6 +4,7 @@
  * Authentication happens before the upgrade (see AUTH_DOMAIN), so every message here is from an
  * enrolled keyholder. Errors carry a code; a fatal one also closes the socket with CLOSE_CODES.
  */
+import type { Codes } from './errors.js';
 import { z } from 'zod';
 import { WIRE_LIMITS } from './limits.js';
 import {
@@ -332,7 +333,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 
 /** Codes the coordinator sends in `error` messages. */
-export type WireErrorCode =
+export type WireErrorCode = Codes<
   | 'MESSAGE_INVALID_JSON' // not JSON
   | 'MESSAGE_INVALID' // JSON but not a valid message (schema)
   | 'MESSAGE_TOO_LARGE'
@@ -354,7 +355,8 @@ export type WireErrorCode =
   | 'CEREMONY_WRONG_STEP' // a package for another step than the ceremony is at
   | 'CEREMONY_CONFLICT' // a second, different package for a step already answered
   | 'SESSION_NOT_FOUND' // no FROST signing session of that id
-  | 'INTERNAL';
+  | 'INTERNAL'
+>;
 
 /** WebSocket close codes (4000-4999 are the application's). */
 export const CLOSE_CODES = {

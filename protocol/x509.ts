@@ -13,7 +13,8 @@ import type * as AsnSchema from '@peculiar/asn1-schema';
 import type * as AsnX509 from '@peculiar/asn1-x509';
 import type * as X509 from '@peculiar/x509';
 import { displayText } from './display.js';
-import { KeyError, QuorumError } from './errors.js';
+import { KeyError, QuorumError, type Codes } from './errors.js';
+import { DAY_MS } from './time.js';
 import { publicKeyFrom, sha256hex, verifySignature, type PublicKey } from './keys.js';
 import type { Signer } from './metadata/build.js';
 
@@ -41,7 +42,7 @@ function once<T>(make: () => T): () => T {
 
 // --- errors, profiles, limits ------------------------------------------------------------------
 
-export type CertCode =
+export type CertCode = Codes<
   | 'PROFILE_UNKNOWN' // not one of fleet-root, intermediate-ca, device
   | 'REQUEST_INVALID' // the request lacks what its profile needs (a CSR, a fleet name, ...)
   | 'CSR_INVALID' // not a parseable PKCS#10 request, or too large
@@ -61,7 +62,8 @@ export type CertCode =
   | 'TBS_INVALID' // bytes that are not a DER TBSCertificate, or whose digest does not match
   | 'CERT_SIGNATURE' // the signature does not verify over the TBS bytes under the issuer key
   | 'CERT_ASSEMBLY' // the library produced a certificate whose TBS or signature differs from the given ones
-  | 'APPROVALS_UNMET'; // fewer distinct pinned keyholders approved these TBS bytes than the threshold
+  | 'APPROVALS_UNMET' // fewer distinct pinned keyholders approved these TBS bytes than the threshold
+>;
 
 export class CertError extends QuorumError<CertCode> {}
 
@@ -94,8 +96,6 @@ export const X509_LIMITS = {
   commonNameMaxChars: 64, // characters: RFC 5280 ub-common-name
   serialMaxOctets: 20, // octets: RFC 5280 4.1.2.2
 } as const;
-
-const DAY_MS = 86_400_000;
 
 const OID = {
   ed25519: '1.3.101.112',

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import type { Dialect } from '../protocol/canonical.js';
+import { RemoteError } from '../protocol/errors.js';
 import {
   checkScheme,
   normaliseFingerprint,
@@ -38,7 +39,8 @@ export interface ConnectionOptions {
 type Hello = Extract<ServerMessage, { type: 'hello' }>;
 type Pending = { resolve: (m: ServerMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 
-export class ServerError extends TransportError {}
+/** An `error` the coordinator sent (or the body of its HTTP refusal): its code is the coordinator's. */
+export class ServerError extends RemoteError {}
 
 export class SignerConnection extends EventEmitter {
   private ws: WebSocket | null = null;

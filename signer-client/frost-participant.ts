@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalize } from '../protocol/canonical.js';
+import { isRetryable } from '../protocol/codes.js';
 import { QuorumError } from '../protocol/errors.js';
 import {
   checkCeremony,
@@ -47,10 +48,6 @@ import { SCRYPT_DEFAULT } from './keystore.js';
 import { Refusal } from './trust.js';
 
 export const frostDir = (home: string) => path.join(home, 'frost');
-const RETRY_CODES = new Set(['DISCONNECTED', 'TIMEOUT', 'CONNECT']);
-/** When a FROST command gives up waiting for the others: --timeout-s, default an hour. */
-export const deadlineOf = (v: { 'timeout-s'?: string }) =>
-  Date.now() + (v['timeout-s'] ? Number(v['timeout-s']) : 3600) * 1000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Retry a request across a dropped connection (the session reconnects by itself) until `deadline`. */
@@ -59,7 +56,7 @@ export async function retrying<T>(deadline: number, fn: () => Promise<T>): Promi
     try {
       return await fn();
     } catch (e) {
-      if (!(e instanceof QuorumError) || !RETRY_CODES.has(e.code) || Date.now() > deadline) throw e;
+      if (!(e instanceof QuorumError) || !isRetryable(e.code) || Date.now() > deadline) throw e;
       await sleep(250);
     }
   }

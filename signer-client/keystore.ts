@@ -8,7 +8,8 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { unzipSync } from 'fflate';
-import { QuorumError } from '../protocol/errors.js';
+import { KeyError, QuorumError } from '../protocol/errors.js';
+import { jsonOf, readFile, readText } from '../protocol/files.js';
 import { generateKeyPair, parseGarageSignPrivate, publicKeyFrom, signBytes, type KeyKind } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 
@@ -157,9 +158,19 @@ export function importGarageSign(
   cost?: { N: number; r: number; p: number },
   entry?: string,
 ): KeyFile {
-  const text = entry ? zipEntry(secFile, entry) : fs.readFileSync(secFile, 'utf8');
-  const key = parseGarageSignPrivate(JSON.parse(text));
-  return encryptKey(key, passphrase, cost);
+  return encryptKey(readGarageSignKey(secFile, entry), passphrase, cost);
+}
+
+/** The private key of a garage-sign `.sec` file, or of the `entry` of a credentials.zip. */
+export function readGarageSignKey(secFile: string, entry?: string): KeyObject {
+  const file = entry ? `${secFile}:${entry}` : secFile;
+  const text = entry ? zipEntry(secFile, entry) : readText(secFile, 'import-garage-sign');
+  try {
+    return parseGarageSignPrivate(jsonOf(text, 'import-garage-sign', file));
+  } catch (e) {
+    if (e instanceof KeyError) throw new KeyError(e.code, `import-garage-sign ${file}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 /**
@@ -167,9 +178,15 @@ export function importGarageSign(
  * never touches the disk, and no other entry is decompressed.
  */
 function zipEntry(zip: string, entry: string): string {
-  const files = unzipSync(new Uint8Array(fs.readFileSync(zip)), {
-    filter: (f) => f.name === entry || f.name.endsWith(`/${entry}`),
-  });
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(new Uint8Array(readFile(zip, 'import-garage-sign')), {
+      filter: (f) => f.name === entry || f.name.endsWith(`/${entry}`),
+    });
+  } catch (e) {
+    if (e instanceof QuorumError) throw e;
+    throw new KeystoreError('KEY_FILE_INVALID', `${zip} is not a readable zip file (${(e as Error).message})`);
+  }
   const names = Object.keys(files);
   if (names.length !== 1)
     throw new KeystoreError(

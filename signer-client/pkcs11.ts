@@ -15,12 +15,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as P11 from 'pkcs11js';
-import { KeyError, QuorumError } from '../protocol/errors.js';
+import { KeyError, QuorumError, type Codes } from '../protocol/errors.js';
+import { readText } from '../protocol/files.js';
 import { publicKeyFrom, verifySignature, type Algorithm, type PublicKey } from '../protocol/keys.js';
 import type { Signer } from '../protocol/metadata/build.js';
 import { hidden } from './secrets.js';
 
-export type TokenCode =
+export type TokenCode = Codes<
   | 'TOKEN_PIN' // the token refused the PIN (CKR_PIN_INCORRECT and the like)
   | 'TOKEN_PIN_LOCKED' // too many wrong PINs: unlock with the SO PIN / PUK first
   | 'TOKEN_NOT_PRESENT' // no token matching the URI (unplugged, other label, slot gone)
@@ -31,7 +32,8 @@ export type TokenCode =
   | 'TOKEN_MECHANISM' // a key type or mechanism we cannot use, or the token refuses it
   | 'TOKEN_MODULE' // the module (or the pkcs11js binding) cannot be loaded or initialised
   | 'TOKEN_BAD_SIGNATURE' // the token returned a signature that does not verify
-  | 'TOKEN_FAILED'; // any other PKCS#11 error, with its CKR_ name in the message
+  | 'TOKEN_FAILED' // any other PKCS#11 error, with its CKR_ name in the message
+>;
 
 export class TokenError extends QuorumError<TokenCode> {}
 
@@ -91,7 +93,7 @@ const PATH_ATTRS = new Set([
 ]);
 const QUERY_ATTRS = new Set(['module-path', 'pin-source']);
 
-function usage(message: string): QuorumError<string> {
+function usage(message: string): QuorumError<'USAGE'> {
   return new QuorumError('USAGE', message);
 }
 
@@ -166,13 +168,7 @@ export async function tokenPin(opts: { file?: string; uri?: string; prompt: stri
     const src = parsePkcs11Uri(opts.uri)['pin-source'];
     if (src) file = src.startsWith('file:') ? new URL(src).pathname : src;
   }
-  if (file) {
-    try {
-      return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (e) {
-      throw new QuorumError('FILE_UNREADABLE', `cannot read the PIN file ${file}: ${(e as Error).message}`);
-    }
-  }
+  if (file) return readText(file, opts.file ? '--pin-file' : 'the pin-source of the pkcs11: URI').replace(/\r?\n$/, '');
   if (!process.stdin.isTTY) throw usage(`no PIN: give --pin-file, set ${PIN_ENV}, or run in a terminal`);
   return hidden(opts.prompt);
 }
@@ -516,7 +512,7 @@ function findPrivateKey(p11: P11.PKCS11, session: Buffer, u: Pkcs11Uri, token: T
 }
 
 /** PKCS#11 errors with their stable codes; errors that are already ours pass through. */
-function classify(e: unknown, context: string): QuorumError<string> {
+function classify(e: unknown, context: string): QuorumError {
   if (e instanceof QuorumError) return e;
   const name = ckr(e);
   const msg = `${context}: ${name ?? (e as Error).message}`;

@@ -2,14 +2,14 @@
  * Passphrases and confirmations: from a file (--passphrase-file), an environment variable
  * (QUORUM_PASSPHRASE) for automation, or a prompt on the terminal with echo off.
  */
-import fs from 'node:fs';
 import readline from 'node:readline';
 import { QuorumError } from '../protocol/errors.js';
+import { readText } from '../protocol/files.js';
 
 export const PASSPHRASE_ENV = 'QUORUM_PASSPHRASE';
 
 export async function passphrase(opts: { file?: string; prompt: string; confirm?: boolean }): Promise<string> {
-  if (opts.file) return fs.readFileSync(opts.file, 'utf8').replace(/\r?\n$/, '');
+  if (opts.file) return readText(opts.file, '--passphrase-file').replace(/\r?\n$/, '');
   const env = process.env[PASSPHRASE_ENV];
   if (env !== undefined) return env;
   if (!process.stdin.isTTY)

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { getOwn, type Dialect } from '../protocol/canonical.js';
-import { QuorumError } from '../protocol/errors.js';
+import { QuorumError, type Codes } from '../protocol/errors.js';
 import { keyId, parseMetadataKey, type MetadataKey, type PublicKey } from '../protocol/keys.js';
 import { EXPIRES_RE, type RootSigned } from '../protocol/metadata/schemas.js';
 import {
@@ -23,7 +23,7 @@ import {
 } from '../protocol/verify.js';
 import type { RoundInfo } from '../protocol/wire.js';
 
-export type RefusalCode =
+export type RefusalCode = Codes<
   | 'PAYLOAD_MALFORMED' // not metadata of the round's role and dialect
   | 'PAYLOAD_MISMATCH' // the bytes do not hash to what the coordinator says
   | 'PAYLOAD_CHANGED' // differs from what this keyholder reviewed
@@ -45,7 +45,8 @@ export type RefusalCode =
   | 'IDENTITY_MISMATCH' // the ceremony lists another identity key for this keyholder
   | 'GROUP_MISMATCH' // the coordinator recorded another group than this participant computed
   | 'ISSUER_MISMATCH' // a certificate's issuer name or key identifier is not the signing CA's own (signer-client/cert-trust.ts)
-  | 'TIMEOUT'; // gave up waiting for other participants
+  | 'TIMEOUT' // gave up waiting for other participants
+>;
 
 export class Refusal extends QuorumError<RefusalCode> {}
 

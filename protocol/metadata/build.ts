@@ -16,6 +16,7 @@ import {
   type PublicKey,
 } from '../keys.js';
 import { formatExpires, typeName, type Role } from './schemas.js';
+import { DAY_MS } from '../time.js';
 
 /** What signs: one key, wherever it lives. `sign` gets the exact canonical bytes. */
 export interface Signer {
@@ -192,5 +193,5 @@ export function buildTimestamp(
 }
 
 export function daysFrom(now: Date, days: number): Date {
-  return new Date(Math.floor(now.getTime() / 1000) * 1000 + days * 86_400_000);
+  return new Date(Math.floor(now.getTime() / 1000) * 1000 + days * DAY_MS);
 }

@@ -23,9 +23,9 @@ import {
   type RouteSpec,
 } from '../../coordinator/admin-api.js';
 import { adminHandlers } from '../../coordinator/admin-routes.js';
-import { httpStatusOf } from '../../coordinator/http.js';
 import { init } from '../../coordinator/init.js';
 import { serve, type RunningServer } from '../../coordinator/server.js';
+import { httpStatus, type Code } from '../../protocol/codes.js';
 import { QuorumError } from '../../protocol/errors.js';
 import { requestJson } from '../../protocol/transport.js';
 
@@ -374,7 +374,7 @@ describe('a lying coordinator', () => {
   });
 });
 
-describe('HTTP statuses of error codes (one function)', () => {
+describe('HTTP statuses of error codes (from their kind, protocol/codes.ts)', () => {
   it('maps the codes as the admin API and the signer endpoint have always answered them', () => {
     const want: Record<string, number> = {
       BODY_INVALID: 400,
@@ -398,6 +398,6 @@ describe('HTTP statuses of error codes (one function)', () => {
       SIG_DUPLICATE: 409,
       CA_EXISTS: 409,
     };
-    for (const [code, status] of Object.entries(want)) expect(httpStatusOf(code), code).toBe(status);
+    for (const [code, status] of Object.entries(want)) expect(httpStatus(code as Code), code).toBe(status);
   });
 });
