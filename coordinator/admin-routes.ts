@@ -40,7 +40,6 @@ import {
 } from './rounds.js';
 import { verifyAuditChain } from './store.js';
 
-
 /** An RFC 3339 deadline of a request, or BODY_INVALID. */
 function deadlineOf(d: string | undefined): Date | undefined {
   if (d === undefined) return undefined;
