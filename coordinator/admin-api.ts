@@ -238,6 +238,13 @@ const CeremonyInfoSchema = z.strictObject({
   failure: z.string().nullable(),
 });
 
+const RefreshSchema = z.strictObject({
+  seq: z.number().int(),
+  roles: z.array(z.enum(['snapshot', 'timestamp'])),
+  timestamp: z.strictObject({ version: z.number().int(), expires: z.string() }),
+  snapshot: z.strictObject({ version: z.number().int(), expires: z.string() }),
+});
+
 // --- the table ----------------------------------------------------------------------------------
 
 export type Method = 'GET' | 'POST' | 'DELETE';
@@ -415,6 +422,13 @@ export const ADMIN_ROUTES = {
       events: z.number().int(),
       broken: z.strictObject({ seq: z.number().int(), problem: z.string() }).nullable(),
     }),
+  }),
+  'online.refresh': route({
+    method: 'POST',
+    path: '/online/refresh',
+    summary: 're-sign timestamp (and snapshot) now if they are due (tuf; the timer does it too)',
+    body: z.strictObject({}),
+    response: z.strictObject({ refreshed: RefreshSchema.nullable() }),
   }),
 } as const satisfies Record<string, RouteSpec>;
 

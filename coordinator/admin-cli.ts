@@ -28,10 +28,12 @@ import {
 import { CertRoundError } from './certificates.js';
 import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
 import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
+import { loadPolicy, parseDuration } from './living.js';
 import { EXPIRY_DAYS } from './proposals.js';
 import { progressLine } from './rounds.js';
 import { DATA_FILES, serve } from './server.js';
 import { Store, verifyAuditChain } from './store.js';
+import { fileClock } from './timers.js';
 
 const DEFAULT_DATA_DIR = 'quorum-data';
 
@@ -314,11 +316,20 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
 export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000]
                     [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
                     [--failed-auth-per-minute 60] [--unsafe-plaintext]
+                    [--timestamp-expiry 1d] [--snapshot-expiry 7d] [--refresh-check 1m]
+                    [--renew-before root=60d] [--renew-before targets=14d] [--unsafe-test-clock FILE]
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
 Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host
-resolves to decides, not how it is spelled.`;
+resolves to decides, not how it is spelled.
+
+Keeping the repository alive (tuf): timestamp and snapshot are re-signed with the online key when
+less than half their lifetime is left (checked every --refresh-check). The lifetimes and
+--renew-before can also be set in the data dir's settings.json:
+  {"expiry": {"timestamp": "1d", "snapshot": "7d"}, "renewBefore": {"root": "60d", "targets": "14d"}}
+The command line wins over settings.json. --unsafe-test-clock FILE reads the coordinator's time
+from FILE at every reading (tests only: it lets whoever writes FILE move the coordinator's time).`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
   const { values } = args(
@@ -332,6 +343,11 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
       'max-connections-per-keyholder': { type: 'string' },
       'failed-auth-per-minute': { type: 'string' },
       'unsafe-plaintext': { type: 'boolean', default: false },
+      'timestamp-expiry': { type: 'string' },
+      'snapshot-expiry': { type: 'string' },
+      'renew-before': { type: 'string', multiple: true },
+      'refresh-check': { type: 'string' },
+      'unsafe-test-clock': { type: 'string' },
     },
     SERVE_HELP,
   );
@@ -346,6 +362,21 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     if (!(n > 0)) throw new UsageError(`${flag} must be a positive number`);
     return n;
   };
+  const renew: Record<string, string> = {};
+  for (const spec of values['renew-before'] ?? []) {
+    const m = /^(root|targets)=(.+)$/.exec(spec);
+    if (!m) throw new UsageError(`--renew-before ${JSON.stringify(spec)} must be root=DURATION or targets=DURATION`);
+    renew[m[1]!] = m[2]!;
+  }
+  const policy = loadPolicy(dataDir, {
+    timestamp: values['timestamp-expiry'],
+    snapshot: values['snapshot-expiry'],
+    renewRoot: renew.root,
+    renewTargets: renew.targets,
+  });
+  const clockFile = values['unsafe-test-clock'];
+  if (clockFile !== undefined && !fs.existsSync(clockFile))
+    throw new UsageError(`--unsafe-test-clock ${clockFile} does not exist; write a time (RFC 3339 or ms) into it`);
   const server = await serve({
     dataDir,
     host,
@@ -356,8 +387,13 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     maxConnectionsPerKeyholder: positive(values['max-connections-per-keyholder'], '--max-connections-per-keyholder'),
     failedAuthPerMinute: positive(values['failed-auth-per-minute'], '--failed-auth-per-minute'),
     unsafePlaintext: values['unsafe-plaintext'],
+    policy,
+    refreshCheckMs:
+      values['refresh-check'] === undefined ? undefined : parseDuration(values['refresh-check'], '--refresh-check'),
+    clock: clockFile === undefined ? undefined : fileClock(clockFile),
     log: io.out,
   });
+  if (clockFile !== undefined) io.out(`UNSAFE: the coordinator's clock is read from ${clockFile} (a test clock)`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       io.out('shutting down');

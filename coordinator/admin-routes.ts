@@ -297,6 +297,8 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
       const broken = verifyAuditChain(rows);
       return { ok: !broken, events: rows.length, broken };
     },
+
+    'online.refresh': async () => ({ refreshed: await ctx.refreshOnline() }),
   };
 }
 

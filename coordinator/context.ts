@@ -12,6 +12,7 @@ import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.j
 import { certRoundInfo, expireCertRounds, republishCertificates } from './certificates.js';
 import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
+import { DEFAULT_POLICY, refreshOnline, type LivingPolicy, type RefreshResult } from './living.js';
 import { republishLatest, tryRelease } from './release.js';
 import { expireRounds, repoState, roundSummary } from './rounds.js';
 import type { CertRoundRow, RoundRow, Store } from './store.js';
@@ -36,6 +37,10 @@ export interface ContextOptions {
   frostSignTimeoutMs: number;
   signers: SignerChannel;
   log: (line: string) => void;
+  /** How long online roles live, how early offline roles are renewed (living.ts); the defaults if absent. */
+  policy?: LivingPolicy;
+  /** The coordinator's clock (timers.ts): what scheduled work takes as now. */
+  now?: () => Date;
 }
 
 /** A round's payload, with the proposed root a linked targets round is signed under. */
@@ -55,6 +60,8 @@ export class ServerContext {
   readonly frostSigning: FrostSigning;
   readonly signers: SignerChannel;
   readonly log: (line: string) => void;
+  readonly policy: LivingPolicy;
+  readonly now: () => Date;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(o: ContextOptions) {
@@ -67,6 +74,8 @@ export class ServerContext {
     this.frostSigning = new FrostSigning(o.store, o.dataDir, o.frostSignTimeoutMs);
     this.signers = o.signers;
     this.log = o.log;
+    this.policy = o.policy ?? DEFAULT_POLICY;
+    this.now = o.now ?? (() => new Date());
   }
 
   /** Run `fn` after every operation queued before it (one state-changing operation at a time). */
@@ -113,7 +122,7 @@ export class ServerContext {
   /** Release the round if complete; true when it was released now. */
   async release(roundId: string): Promise<boolean> {
     try {
-      const res = await tryRelease(this.store, this.dataDir, this.onlineKey, roundId);
+      const res = await tryRelease(this.store, this.dataDir, this.onlineKey, roundId, this.policy.expiry);
       if (!res) return false;
       const r = this.store.round(roundId)!;
       this.log(`released ${roundId}${r.linked_round ? ` with ${r.linked_round}` : ''} as release ${res.seq}`);
@@ -125,6 +134,28 @@ export class ServerContext {
       this.log(`release of ${roundId} refused: ${(e as Error).message}`);
       return false;
     }
+  }
+
+  /**
+   * Re-sign the online roles if they are due at `now` (living.ts), in the queue every release goes
+   * through; null when nothing was due. A failure is logged and audited, and thrown.
+   */
+  refreshOnline(now = this.now()): Promise<RefreshResult | null> {
+    return this.serial(async () => {
+      try {
+        const r = await refreshOnline(this.store, this.dataDir, this.onlineKey, this.policy, now);
+        if (r)
+          this.log(
+            `refreshed ${r.roles.join(' and ')} as release ${r.seq}: timestamp v${r.timestamp.version} until ` +
+              `${r.timestamp.expires}, snapshot v${r.snapshot.version} until ${r.snapshot.expires}`,
+          );
+        return r;
+      } catch (e) {
+        this.log(`online refresh failed: ${(e as Error).message}`);
+        this.store.audit('online.refresh_failed', { error: (e as Error).message }, now.toISOString());
+        throw e;
+      }
+    });
   }
 
   /** Tell a ceremony's connected participants what happened (each gets its own message). */
@@ -155,7 +186,7 @@ export class ServerContext {
     republishLatest(this.store, this.dataDir);
     republishCertificates(this.store, this.dataDir);
     await this.serial(async () => {
-      expireRounds(this.store);
+      expireRounds(this.store, this.now());
       expireCertRounds(this.store);
       for (const r of this.store.rounds('open')) await this.release(r.id);
       for (const ev of await resumeCeremonies(this.store)) if (ev.log) this.log(ev.log);

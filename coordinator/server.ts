@@ -24,7 +24,8 @@ import { AuthGuard } from './guard.js';
 import { httpHandler } from './http.js';
 import { SignerSocket } from './signer-socket.js';
 import { Store } from './store.js';
-import { systemClock, Timers } from './timers.js';
+import { DEFAULT_POLICY, type LivingPolicy } from './living.js';
+import { systemClock, Timers, type Clock } from './timers.js';
 
 export { hashToken } from './auth.js';
 
@@ -53,6 +54,12 @@ export interface ServeOptions {
    * QUORUM_SLOW_READER_MS).
    */
   slowReaderMs?: number;
+  /** How long online roles live and how early offline roles are renewed (living.ts loadPolicy). */
+  policy?: LivingPolicy;
+  /** How often the online roles are checked for a refresh (ms, default 60 s). */
+  refreshCheckMs?: number;
+  /** The clock of scheduled work (tests: timers.ts fileClock); the system clock by default. */
+  clock?: Clock;
 }
 
 export interface RunningServer {
@@ -115,6 +122,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
   refusePlaintext(bind.address);
+  const clock = opts.clock ?? systemClock;
   const store = new Store(dbFile);
   const serverId = store.getMeta('server_id')!;
   const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
@@ -143,8 +151,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     frostSignTimeoutMs: opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000),
     signers: connections,
     log,
+    policy: opts.policy ?? DEFAULT_POLICY,
+    now: () => new Date(clock.now()),
   });
   await ctx.recover();
+  await ctx.refreshOnline().catch(() => undefined); // logged and audited; retried by the timer
   const guard = new AuthGuard(store, {
     maxChallengesPerSource: WIRE_LIMITS.maxChallengesPerSource,
     maxPendingChallenges: WIRE_LIMITS.maxPendingChallenges,
@@ -165,9 +176,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     : http.createServer(handler);
   const socket = new SignerSocket(ctx, connections, auth, limits);
   server.on('upgrade', (req: http.IncomingMessage, s: Duplex, head: Buffer) => socket.upgrade(req, s, head));
-  const timers = new Timers(systemClock, log);
+  const timers = new Timers(clock, log);
   timers.every('heartbeat', limits.heartbeatMs, () => connections.heartbeat());
   timers.every('expiry', opts.expiryCheckMs ?? 1000, () => ctx.serial(() => ctx.expireDue(timers.now())));
+  // A failed refresh is logged and audited by the context, and tried again at the next turn.
+  timers.every('online-refresh', opts.refreshCheckMs ?? 60_000, () =>
+    ctx.refreshOnline(timers.now()).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -60,6 +60,7 @@ describe('the route table', () => {
         'GET /certs/:id',
         'POST /certs/:id/cancel',
         'GET /audit/verify',
+        'POST /online/refresh',
       ].sort(),
     );
   });
