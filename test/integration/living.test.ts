@@ -1,0 +1,207 @@
+/**
+ * A living repository with real processes. 100 simulated days: the coordinator runs on a test
+ * clock (`quorum serve --unsafe-test-clock FILE`), moved one simulated hour per tick; at each tick
+ * it is asked to refresh (its own timer refreshes too, concurrently, through the same one-writer
+ * queue), and at seeded random points it is killed with SIGKILL (often with a refresh under way)
+ * and restarted. At every tick the published folder verifies as a device would at that simulated
+ * moment, the published files are exactly the latest committed release, and timestamp and
+ * snapshot versions never go down; once per simulated day a tuf-js Updater, with its own metadata
+ * folder kept across days and its clock set to a random moment of that hour, refreshes from the
+ * folder over loopback HTTP: it must never see expired or rolled-back metadata.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Updater } from 'tuf-js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { verifyAuditChain, type AuditRow } from '../../coordinator/store.js';
+import { loadRepository } from '../../protocol/repository.js';
+import { parseMetadata, verifyRepository } from '../../protocol/verify.js';
+import { serveFolder, type StaticServer } from '../interop/helpers.js';
+import { adminCall, newRepo, quorum, signer, sleep, tmpdir, until, type Repo } from './harness.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function withDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path.join(dataDir, 'quorum.db'), { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const latestCommitted = (dataDir: string): { seq: number; files: Record<string, Buffer> } =>
+  withDb(dataDir, (db) => {
+    const { seq } = db.prepare('SELECT MAX(seq) AS seq FROM releases').get() as { seq: number };
+    const rows = db.prepare('SELECT name, bytes FROM release_files WHERE release_seq = ?').all(seq) as {
+      name: string;
+      bytes: Buffer;
+    }[];
+    return { seq, files: Object.fromEntries(rows.map((r) => [r.name, r.bytes])) };
+  });
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** A tuf repository with root v1 and targets v1 released, on the test clock in `clockFile`. */
+async function livingRepo(clockFile: string, extra: string[] = []): Promise<Repo> {
+  const repo = await newRepo({
+    dialect: 'tuf',
+    keyholders: ['alice'],
+    rootThreshold: 1,
+    targetsThreshold: 1,
+    releaseRoot: true,
+    serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s', ...extra],
+  });
+  cleanups.push(() => repo.coordinator.kill('SIGKILL'));
+  const fw = path.join(repo.dir, 'firmware.bin');
+  fs.writeFileSync(fw, 'firmware 1.0\n');
+  const open = await quorum([
+    'round',
+    'open',
+    'targets',
+    '--data-dir',
+    repo.dataDir,
+    '--reason',
+    'ship 1.0',
+    '--add',
+    fw,
+    '--name',
+    'firmware',
+    '--version',
+    '1.0',
+    '--expires-days',
+    '200',
+    '--json',
+  ]);
+  expect(open.code, open.stderr).toBe(0);
+  const shown = JSON.parse(open.stdout) as { id?: string; round?: { id: string } };
+  const id = shown.round?.id ?? shown.id!;
+  const s = await signer(['sign', id, '--yes', '--home', repo.homes.alice!]);
+  expect(s.code, s.stderr).toBe(0);
+  await until(() => fs.existsSync(path.join(repo.dataDir, 'releases', 'current', 'timestamp.json')), 'targets release');
+  return repo;
+}
+
+describe('100 simulated days of online refresh, SIGKILLs included', () => {
+  it('a client refreshing daily never sees expired or rolled-back metadata', async () => {
+    const seed = Number(process.env.LIVING_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`living repository: seed ${seed} (replay with LIVING_SEED=${seed})`);
+    const rand = prng(seed);
+    const dir = tmpdir('quorum-living-');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const clockFile = path.join(dir, 'clock');
+    const t0 = Date.now();
+    let now = t0;
+    const setClock = (t: number) => {
+      now = t;
+      fs.writeFileSync(`${clockFile}.tmp`, String(t));
+      fs.renameSync(`${clockFile}.tmp`, clockFile);
+    };
+    setClock(t0);
+    const repo = await livingRepo(clockFile);
+    cleanups.push(() => fs.rmSync(repo.dir, { recursive: true, force: true }));
+    const c = repo.coordinator;
+    const current = path.join(repo.dataDir, 'releases', 'current');
+    const trustedRoot = path.join(current, '1.root.json');
+    const server: StaticServer = await serveFolder(current);
+    cleanups.push(() => server.close());
+
+    // The device: its metadata folder persists across days (tuf-js checks rollback against it).
+    const clientDir = path.join(dir, 'client');
+    const clientTargets = path.join(dir, 'client-targets');
+    fs.mkdirSync(clientDir);
+    fs.mkdirSync(clientTargets);
+    fs.copyFileSync(trustedRoot, path.join(clientDir, 'root.json'));
+    const deviceRefresh = async (at: number) => {
+      vi.useFakeTimers({ toFake: ['Date'], now: at });
+      try {
+        const u = new Updater({
+          metadataBaseUrl: server.url,
+          targetBaseUrl: `${server.url}/targets`,
+          metadataDir: clientDir,
+          targetDir: clientTargets,
+        });
+        await u.refresh();
+        return await u.getTargetInfo('firmware-1.0');
+      } finally {
+        vi.useRealTimers();
+      }
+    };
+    expect(await deviceRefresh(now)).toBeDefined();
+
+    let kills = 0;
+    let lastTs = 0;
+    let lastSnap = 0;
+    const dailyAt = Math.floor(rand() * 24);
+    for (let hour = 1; hour <= 100 * 24; hour++) {
+      setClock(t0 + hour * HOUR);
+      if (rand() < 0.007) {
+        // SIGKILL at a random moment, usually with a refresh under way; then a restart.
+        const pending = adminCall(c, 'online.refresh', { body: {} }).catch(() => null);
+        await sleep(rand() * 20);
+        await c.kill('SIGKILL');
+        await pending;
+        kills++;
+        await c.start(c.port);
+        // What is published is exactly the latest committed release.
+        const latest = latestCommitted(repo.dataDir);
+        expect(fs.readlinkSync(current)).toBe(String(latest.seq));
+        for (const [name, bytes] of Object.entries(latest.files))
+          expect(fs.readFileSync(path.join(current, name)).equals(bytes), `${name} after kill ${kills}`).toBe(true);
+      } else {
+        await adminCall(c, 'online.refresh', { body: {} });
+      }
+      // The folder verifies as a device would, now; versions only go up.
+      const report = verifyRepository(loadRepository(current, trustedRoot), { at: new Date(now) });
+      expect(report.errors, `hour ${hour} (day ${hour / 24})`).toEqual([]);
+      const ts = parseMetadata(fs.readFileSync(path.join(current, 'timestamp.json')), 't', 'timestamp', 'tuf').signed;
+      const snap = parseMetadata(fs.readFileSync(path.join(current, 'snapshot.json')), 's', 'snapshot', 'tuf').signed;
+      expect(ts.version as number).toBeGreaterThanOrEqual(lastTs);
+      expect(snap.version as number).toBeGreaterThanOrEqual(lastSnap);
+      lastTs = ts.version as number;
+      lastSnap = snap.version as number;
+      if (hour % 24 === dailyAt) {
+        // A device refreshing at some moment before the next tick.
+        const info = await deviceRefresh(now + Math.floor(rand() * HOUR));
+        expect(info, `day ${Math.floor(hour / 24)}`).toBeDefined();
+      }
+    }
+    console.log(
+      `living repository: seed ${seed}, ${kills} SIGKILLs, timestamp v${lastTs}, snapshot v${lastSnap} after 100 days`,
+    );
+    expect(kills).toBeGreaterThan(0);
+    // About two timestamps a day (refreshed at half of 1 day), a snapshot every 3.5 days.
+    expect(lastTs).toBeGreaterThanOrEqual(195);
+    expect(lastSnap).toBeGreaterThanOrEqual(28);
+
+    // Every refresh is one release row, versions strictly increasing; the audit chain is intact.
+    await c.kill('SIGTERM');
+    const rows = withDb(
+      repo.dataDir,
+      (db) =>
+        db.prepare("SELECT version FROM releases WHERE role = 'timestamp' ORDER BY seq").all() as { version: number }[],
+    );
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.version).toBeGreaterThan(rows[i - 1]!.version);
+    const audit = withDb(repo.dataDir, (db) => db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[]);
+    expect(verifyAuditChain(audit)).toBeNull();
+    expect(audit.filter((a) => a.event === 'online.refreshed').length).toBe(rows.length);
+    expect(DAY).toBe(24 * HOUR);
+  }, 600_000);
+});
