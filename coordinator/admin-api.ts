@@ -167,6 +167,17 @@ export type DkgStatus = z.infer<typeof DkgStatusSchema>;
 
 const KeyholderSchema = z.strictObject({ name: z.string(), fingerprint: z.string(), algorithm: z.string() });
 
+const RoleExpirySchema = z.strictObject({
+  role: z.enum(['root', 'targets', 'snapshot', 'timestamp']),
+  version: z.number().int(),
+  expires: z.string(),
+  daysLeft: z.number(),
+  state: z.enum(['ok', 'renewing', 'due', 'expired']),
+  renewBeforeDays: z.number().optional(),
+  lifetimeDays: z.number().optional(),
+  round: z.string().optional(),
+});
+
 const StatusSchema = z.strictObject({
   serverId: z.string(),
   dialect,
@@ -176,6 +187,8 @@ const StatusSchema = z.strictObject({
   targetsBase: z.number().int(),
   openRounds: z.array(RoundInfoSchema),
   keyholders: z.array(KeyholderSchema.extend({ connected: z.boolean() })),
+  /** Each released role's expiry (absent from coordinators before issue 10). */
+  expiry: z.array(RoleExpirySchema).optional(),
   release: z
     .strictObject({
       seq: z.number().int(),
@@ -423,12 +436,18 @@ export const ADMIN_ROUTES = {
       broken: z.strictObject({ seq: z.number().int(), problem: z.string() }).nullable(),
     }),
   }),
-  'online.refresh': route({
+  'living.check': route({
     method: 'POST',
-    path: '/online/refresh',
-    summary: 're-sign timestamp (and snapshot) now if they are due (tuf; the timer does it too)',
+    path: '/living/check',
+    summary: "now, what the coordinator's timer does: re-sign due online roles, open due renewal rounds",
     body: z.strictObject({}),
-    response: z.strictObject({ refreshed: RefreshSchema.nullable() }),
+    response: z.strictObject({ refreshed: RefreshSchema.nullable(), renewals: z.array(RoundInfoSchema) }),
+  }),
+  expiry: route({
+    method: 'GET',
+    path: '/expiry',
+    summary: "each released role's expiry, days left, and renewal state",
+    response: z.strictObject({ at: z.string(), roles: z.array(RoleExpirySchema) }),
   }),
 } as const satisfies Record<string, RouteSpec>;
 

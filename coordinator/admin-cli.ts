@@ -710,6 +710,39 @@ export async function cmdStatus(argv: string[], io: Io): Promise<number> {
   io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
   io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
   for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
+  for (const e of s.expiry ?? []) io.out(`expiry: ${expiryLine(e)}`);
+  return 0;
+}
+
+type RoleExpiryView = AdminResponse<'expiry'>['roles'][number];
+
+function expiryLine(e: RoleExpiryView): string {
+  const policy =
+    e.renewBeforeDays !== undefined
+      ? `renewal opens ${e.renewBeforeDays} days before`
+      : `re-signed every ~${e.lifetimeDays! / 2} days for ${e.lifetimeDays} days`;
+  return (
+    `${e.role.padEnd(9)} v${e.version}  expires ${e.expires}  ${e.daysLeft} days left  ${e.state}` +
+    `${e.round ? ` (${e.round})` : ''}  — ${policy}`
+  );
+}
+
+export const EXPIRY_HELP = `Usage: quorum expiry [--data-dir DIR] [--json]
+
+Each released role's expiry and the days left, by the coordinator's clock, and its state: ok;
+due (within its renew-before window: the coordinator opens a renewal round at its next check);
+renewing (a round for the role is open); expired. Root and targets are renewed by keyholders in a
+round the coordinator opens itself (quorum serve --renew-before root=60d --renew-before
+targets=14d); in tuf, snapshot and timestamp are re-signed by the coordinator (--timestamp-expiry,
+--snapshot-expiry). quorum verify DIR --warn-days N checks a published folder the same way.`;
+
+export async function cmdExpiry(argv: string[], io: Io): Promise<number> {
+  const { values } = args(argv, {}, EXPIRY_HELP);
+  if (values.help) return (io.out(EXPIRY_HELP), 0);
+  const e = await call(await adminConn(values), 'expiry');
+  if (values.json) return (io.out(JSON.stringify(e, null, 2)), 0);
+  if (!e.roles.length) io.out('nothing released yet');
+  for (const r of e.roles) io.out(expiryLine(r));
   return 0;
 }
 

@@ -27,6 +27,7 @@ import {
   recordIdentity,
 } from './frost.js';
 import { HttpError } from './http.js';
+import { expiryOf } from './living.js';
 import { checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
 import {
   RoundError,
@@ -75,6 +76,7 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
         targetsVersion: st.targets ? (st.targets.signed.version as number) : null,
         targetsBase: st.targetsBase,
         openRounds: store.rounds('open').map((r) => ctx.roundInfo(r)),
+        expiry: expiryOf(store, ctx.policy, ctx.now()),
         keyholders: store.keyholders().map((k) => ({
           name: k.name,
           fingerprint: k.fingerprint,
@@ -298,7 +300,15 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
       return { ok: !broken, events: rows.length, broken };
     },
 
-    'online.refresh': async () => ({ refreshed: await ctx.refreshOnline() }),
+    'living.check': async () => {
+      const refreshed = await ctx.refreshOnline();
+      return { refreshed, renewals: await ctx.renewExpiring() };
+    },
+
+    expiry: () => {
+      const at = ctx.now();
+      return { at: at.toISOString(), roles: expiryOf(store, ctx.policy, at) };
+    },
   };
 }
 

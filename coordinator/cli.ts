@@ -19,6 +19,7 @@ Release coordinator:
   round            open, follow, cancel, export or complete a signing round
   rounds           list rounds
   status           released versions, open rounds, connected keyholders
+  expiry           each released role's expiry, days left, renewal state
   audit            verify or export the hash-chained audit log
   fleet-ca         create a fleet root CA (a certificate round), list CAs
   frost            create a FROST threshold group key for root or targets (a DKG ceremony), list groups
@@ -71,6 +72,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   round: async (a) => (await admin()).cmdRound(a, io),
   rounds: async (a) => (await admin()).cmdRounds(a, io),
   status: async (a) => (await admin()).cmdStatus(a, io),
+  expiry: async (a) => (await admin()).cmdExpiry(a, io),
   audit: async (a) => (await admin()).cmdAudit(a, io),
   export: async (a) => (await admin()).cmdExport(a, io),
   'fleet-ca': async (a) => (await admin()).cmdFleetCa(a, io),

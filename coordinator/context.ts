@@ -12,9 +12,9 @@ import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.j
 import { certRoundInfo, expireCertRounds, republishCertificates } from './certificates.js';
 import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
-import { DEFAULT_POLICY, refreshOnline, type LivingPolicy, type RefreshResult } from './living.js';
+import { DEFAULT_POLICY, refreshOnline, renewalsDue, type LivingPolicy, type RefreshResult } from './living.js';
 import { republishLatest, tryRelease } from './release.js';
-import { expireRounds, repoState, roundSummary } from './rounds.js';
+import { expireRounds, openRound, repoState, roundSummary } from './rounds.js';
 import type { CertRoundRow, RoundRow, Store } from './store.js';
 
 /** The connected signers, as the operations see them (connections.ts). */
@@ -155,6 +155,46 @@ export class ServerContext {
         this.store.audit('online.refresh_failed', { error: (e as Error).message }, now.toISOString());
         throw e;
       }
+    });
+  }
+
+  /**
+   * Open a renewal round for root or targets when it is within its renew-before window and none is
+   * open (living.ts), audited as opened by the coordinator; connected keyholders are told. Returns
+   * the rounds opened. A renewal that cannot be opened is logged and tried again at the next turn.
+   */
+  renewExpiring(now = this.now()): Promise<RoundInfo[]> {
+    return this.serial(() => {
+      const opened: RoundInfo[] = [];
+      for (const r of renewalsDue(this.store, this.policy, now)) {
+        try {
+          const row = openRound(
+            this.store,
+            {
+              role: r.role,
+              reason: r.reason,
+              deadline: new Date(now.getTime() + 7 * 86_400_000),
+              signed: r.signed,
+              online: this.onlinePublic ?? undefined,
+              openedBy: 'coordinator',
+              resignTargets: r.resignTargets,
+            },
+            now,
+          );
+          const info = this.roundInfo(row);
+          this.log(`opened ${row.id} (by the coordinator): ${r.reason}`);
+          this.signers.broadcast({ type: 'round.opened', round: info });
+          opened.push(info);
+          if (row.linked_round) {
+            const linked = this.roundInfo(this.store.round(row.linked_round)!);
+            this.signers.broadcast({ type: 'round.opened', round: linked });
+            opened.push(linked);
+          }
+        } catch (e) {
+          this.log(`renewal of ${r.role} could not be opened: ${(e as Error).message}`);
+        }
+      }
+      return opened;
     });
   }
 

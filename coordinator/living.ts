@@ -17,6 +17,7 @@ import { QuorumError } from '../protocol/errors.js';
 import { buildTimestamp, localSigner, serialize, signEnvelope } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { parseMetadata } from '../protocol/verify.js';
+import { EXPIRY_DAYS } from './proposals.js';
 import { DEFAULT_ONLINE_EXPIRY_MS, publish, verifyFiles } from './release.js';
 import { repoState } from './rounds.js';
 import type { Store } from './store.js';
@@ -234,4 +235,97 @@ export async function refreshOnline(
   });
   publish(dataDir, seq, files);
   return { seq, ...result };
+}
+
+// --- expiry of every role, and renewal rounds -----------------------------------------------------
+
+export type ExpiryRole = 'root' | 'targets' | 'snapshot' | 'timestamp';
+
+export interface RoleExpiry {
+  role: ExpiryRole;
+  version: number;
+  expires: string;
+  /** Days left at the time asked (negative once expired), to one decimal. */
+  daysLeft: number;
+  /** `ok`; `renewing` (a round for it is open); `due` (within renew-before, no round yet); `expired`. */
+  state: 'ok' | 'renewing' | 'due' | 'expired';
+  /** root and targets: when the coordinator opens a renewal round (days before expiry). */
+  renewBeforeDays?: number;
+  /** snapshot and timestamp (tuf): the lifetime each refresh writes (days). */
+  lifetimeDays?: number;
+  /** The open round for this role, if any. */
+  round?: string;
+}
+
+const days1 = (ms: number) => Math.round((ms / DAY_MS) * 10) / 10;
+
+/** Each released role's expiry at `now`, root first. */
+export function expiryOf(store: Store, policy: LivingPolicy, now: Date): RoleExpiry[] {
+  const st = repoState(store);
+  const out: RoleExpiry[] = [];
+  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
+    const bytes = st.files[`${role}.json`];
+    if (!bytes) continue;
+    const signed = parseMetadata(bytes, `${role}.json`, role, st.dialect).signed;
+    const left = expiresOf(signed) - now.getTime();
+    const offline = role === 'root' || role === 'targets';
+    const open = offline ? store.openRound(role) : undefined;
+    const state = left <= 0 ? 'expired' : open ? 'renewing' : offline && left < policy.renewBefore[role] ? 'due' : 'ok';
+    out.push({
+      role,
+      version: signed.version as number,
+      expires: String(signed.expires),
+      daysLeft: days1(left),
+      state: left <= 0 && open ? 'renewing' : state,
+      ...(offline
+        ? { renewBeforeDays: days1(policy.renewBefore[role]) }
+        : { lifetimeDays: days1(policy.expiry[role as 'snapshot' | 'timestamp']) }),
+      ...(open ? { round: open.id } : {}),
+    });
+  }
+  return out;
+}
+
+export interface Renewal {
+  role: 'root' | 'targets';
+  /** The released body, one version up, with a new expiry; every other field unchanged. */
+  signed: Record<string, unknown>;
+  reason: string;
+  daysLeft: number;
+  /**
+   * Root only, when targets is due too: the root round also re-signs targets (a linked round), so
+   * that both are released together; a root released alone would be refused while the released
+   * targets are expired.
+   */
+  resignTargets?: boolean;
+}
+
+/**
+ * The renewal rounds due at `now`: root or targets within its renew-before window (or expired)
+ * with no round of that role open. The new expiry is the role's default lifetime (root 365 days,
+ * targets 31) or twice renew-before, whichever is longer, so a renewal is never due at once again.
+ */
+export function renewalsDue(store: Store, policy: LivingPolicy, now: Date): Renewal[] {
+  const st = repoState(store);
+  const out: Renewal[] = [];
+  for (const role of ['root', 'targets'] as const) {
+    const meta = role === 'root' ? st.root : st.targets;
+    if (!meta || store.openRound(role)) continue;
+    const left = expiresOf(meta.signed) - now.getTime();
+    if (left >= policy.renewBefore[role]) continue;
+    const lifetime = Math.max(EXPIRY_DAYS[role] * DAY_MS, 2 * policy.renewBefore[role]);
+    const signed = structuredClone(meta.signed) as Record<string, unknown>;
+    signed.version = (role === 'targets' ? st.targetsBase : (meta.signed.version as number)) + 1;
+    signed.expires = formatExpires(new Date(Math.floor(now.getTime() / 1000) * 1000 + lifetime));
+    const d = Math.floor(Math.abs(left) / DAY_MS);
+    out.push({
+      role,
+      signed,
+      reason: left > 0 ? `renewal: expires in ${d} days` : `renewal: expired ${d} days ago`,
+      daysLeft: days1(left),
+    });
+  }
+  // Root and targets both due: one root round re-signing targets, released together.
+  if (out.length === 2) return [{ ...out[0]!, resignTargets: true }];
+  return out;
 }

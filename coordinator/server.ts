@@ -179,13 +179,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const timers = new Timers(clock, log);
   timers.every('heartbeat', limits.heartbeatMs, () => connections.heartbeat());
   timers.every('expiry', opts.expiryCheckMs ?? 1000, () => ctx.serial(() => ctx.expireDue(timers.now())));
-  // A failed refresh is logged and audited by the context, and tried again at the next turn.
-  timers.every('online-refresh', opts.refreshCheckMs ?? 60_000, () =>
-    ctx.refreshOnline(timers.now()).then(
-      () => undefined,
-      () => undefined,
-    ),
-  );
+  // The living repository: online roles re-signed, renewal rounds opened. A failure is logged (and
+  // a failed refresh audited) by the context, and tried again at the next turn.
+  timers.every('living', opts.refreshCheckMs ?? 60_000, async () => {
+    await ctx.refreshOnline(timers.now()).catch(() => undefined);
+    await ctx.renewExpiring(timers.now());
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

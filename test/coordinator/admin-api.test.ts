@@ -60,7 +60,8 @@ describe('the route table', () => {
         'GET /certs/:id',
         'POST /certs/:id/cancel',
         'GET /audit/verify',
-        'POST /online/refresh',
+        'POST /living/check',
+        'GET /expiry',
       ].sort(),
     );
   });

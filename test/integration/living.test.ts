@@ -18,7 +18,19 @@ import { verifyAuditChain, type AuditRow } from '../../coordinator/store.js';
 import { loadRepository } from '../../protocol/repository.js';
 import { parseMetadata, verifyRepository } from '../../protocol/verify.js';
 import { serveFolder, type StaticServer } from '../interop/helpers.js';
-import { adminCall, newRepo, quorum, signer, sleep, tmpdir, until, type Repo } from './harness.js';
+import {
+  adminCall,
+  auditEvents,
+  located,
+  newRepo,
+  quorum,
+  signer,
+  sleep,
+  tmpdir,
+  until,
+  Watcher,
+  type Repo,
+} from './harness.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -55,19 +67,35 @@ const latestCommitted = (dataDir: string): { seq: number; files: Record<string, 
   });
 
 const cleanups: (() => Promise<void> | void)[] = [];
+
+/** A clock file for `quorum serve --unsafe-test-clock`, set atomically. */
+function testClock(dir: string): { file: string; set(t: number): void } {
+  const file = path.join(dir, 'clock');
+  return {
+    file,
+    set(t: number) {
+      fs.writeFileSync(`${file}.tmp`, String(t));
+      fs.renameSync(`${file}.tmp`, file);
+    },
+  };
+}
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-/** A tuf repository with root v1 and targets v1 released, on the test clock in `clockFile`. */
-async function livingRepo(clockFile: string, extra: string[] = []): Promise<Repo> {
+/** A repository with root v1 and targets v1 released, on the test clock in `clockFile`. */
+async function livingRepo(
+  clockFile: string,
+  opts: { dialect?: 'ota' | 'tuf'; targetsExpiresDays?: number } = {},
+): Promise<Repo> {
+  const dialect = opts.dialect ?? 'tuf';
   const repo = await newRepo({
-    dialect: 'tuf',
+    dialect,
     keyholders: ['alice'],
     rootThreshold: 1,
     targetsThreshold: 1,
     releaseRoot: true,
-    serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s', ...extra],
+    serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s'],
   });
   cleanups.push(() => repo.coordinator.kill('SIGKILL'));
   const fw = path.join(repo.dir, 'firmware.bin');
@@ -86,8 +114,8 @@ async function livingRepo(clockFile: string, extra: string[] = []): Promise<Repo
     'firmware',
     '--version',
     '1.0',
-    '--expires-days',
-    '200',
+    ...(opts.targetsExpiresDays ? ['--expires-days', String(opts.targetsExpiresDays)] : []),
+    ...(dialect === 'ota' ? ['--hardware-id', 'ecu-main', ...located('ota')] : []),
     '--json',
   ]);
   expect(open.code, open.stderr).toBe(0);
@@ -95,7 +123,7 @@ async function livingRepo(clockFile: string, extra: string[] = []): Promise<Repo
   const id = shown.round?.id ?? shown.id!;
   const s = await signer(['sign', id, '--yes', '--home', repo.homes.alice!]);
   expect(s.code, s.stderr).toBe(0);
-  await until(() => fs.existsSync(path.join(repo.dataDir, 'releases', 'current', 'timestamp.json')), 'targets release');
+  await until(() => fs.existsSync(path.join(repo.dataDir, 'releases', 'current', 'targets.json')), 'targets release');
   return repo;
 }
 
@@ -115,7 +143,7 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
       fs.renameSync(`${clockFile}.tmp`, clockFile);
     };
     setClock(t0);
-    const repo = await livingRepo(clockFile);
+    const repo = await livingRepo(clockFile, { targetsExpiresDays: 200 });
     cleanups.push(() => fs.rmSync(repo.dir, { recursive: true, force: true }));
     const c = repo.coordinator;
     const current = path.join(repo.dataDir, 'releases', 'current');
@@ -154,7 +182,7 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
       setClock(t0 + hour * HOUR);
       if (rand() < 0.007) {
         // SIGKILL at a random moment, usually with a refresh under way; then a restart.
-        const pending = adminCall(c, 'online.refresh', { body: {} }).catch(() => null);
+        const pending = adminCall(c, 'living.check', { body: {} }).catch(() => null);
         await sleep(rand() * 20);
         await c.kill('SIGKILL');
         await pending;
@@ -166,7 +194,7 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
         for (const [name, bytes] of Object.entries(latest.files))
           expect(fs.readFileSync(path.join(current, name)).equals(bytes), `${name} after kill ${kills}`).toBe(true);
       } else {
-        await adminCall(c, 'online.refresh', { body: {} });
+        await adminCall(c, 'living.check', { body: {} });
       }
       // The folder verifies as a device would, now; versions only go up.
       const report = verifyRepository(loadRepository(current, trustedRoot), { at: new Date(now) });
@@ -204,4 +232,83 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
     expect(audit.filter((a) => a.event === 'online.refreshed').length).toBe(rows.length);
     expect(DAY).toBe(24 * HOUR);
   }, 600_000);
+});
+
+describe.each(['tuf', 'ota'] as const)('renewal rounds (%s)', (dialect) => {
+  it('the coordinator opens a renewal round itself when targets, then root, near expiry; keyholders release it', async () => {
+    const dir = tmpdir('quorum-renewal-');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const clock = testClock(dir);
+    const t0 = Date.now();
+    clock.set(t0);
+    const repo = await livingRepo(clock.file, { dialect });
+    cleanups.push(() => fs.rmSync(repo.dir, { recursive: true, force: true }));
+    const c = repo.coordinator;
+    const current = path.join(repo.dataDir, 'releases', 'current');
+    const targetsOf = () =>
+      parseMetadata(fs.readFileSync(path.join(current, 'targets.json')), 'targets.json', 'targets', dialect).signed;
+    const v1 = targetsOf();
+
+    // 13 days before targets expire (31-day default): nothing is due at 17 days.
+    clock.set(Date.parse(String(v1.expires)) - 17 * DAY);
+    expect((await adminCall(c, 'living.check', { body: {} })).renewals).toEqual([]);
+    const before = await adminCall(c, 'expiry');
+    expect(before.roles.find((r) => r.role === 'targets')).toMatchObject({ state: 'ok', renewBeforeDays: 14 });
+
+    // A keyholder is watching; the coordinator's own timer opens the round (no admin call).
+    const w = new Watcher(repo.homes.alice!);
+    cleanups.push(() => w.stop());
+    await w.waitFor(/watching as/);
+    const renewAt = Date.parse(String(v1.expires)) - 13 * DAY - HOUR;
+    clock.set(renewAt);
+    await until(() => (targetsOf().version as number) === 2, 'targets v2 released by the watching keyholder', 30_000);
+    const v2 = targetsOf();
+    expect(v2.targets).toEqual(v1.targets);
+    expect(Date.parse(String(v2.expires))).toBe(Math.floor(renewAt / 1000) * 1000 + 31 * DAY);
+    const opened = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'round.opened');
+    expect(opened.at(-1)!.data).toMatchObject({
+      role: 'targets',
+      version: 2,
+      by: 'coordinator',
+      reason: 'renewal: expires in 13 days',
+    });
+    expect(w.log).toContain(String(opened.at(-1)!.data.round));
+    // Renewed: nothing due, and expiry says so.
+    expect((await adminCall(c, 'living.check', { body: {} })).renewals).toEqual([]);
+    const ex = await quorum(['expiry', '--data-dir', repo.dataDir, '--json']);
+    expect(ex.code, ex.stderr).toBe(0);
+    const roles = (JSON.parse(ex.stdout) as { roles: { role: string; state: string; daysLeft: number }[] }).roles;
+    expect(roles.find((r) => r.role === 'targets')).toMatchObject({ state: 'ok', daysLeft: 31 });
+    expect(roles.map((r) => r.role)).toEqual(
+      dialect === 'tuf' ? ['root', 'targets', 'snapshot', 'timestamp'] : ['root', 'targets'],
+    );
+
+    // Root: 59 days before its 365-day expiry. Targets has expired by then: one root round re-signs
+    // targets too (a linked round), both released together.
+    const root1 = parseMetadata(fs.readFileSync(path.join(current, 'root.json')), 'root.json', 'root', dialect).signed;
+    clock.set(Date.parse(String(root1.expires)) - 59 * DAY);
+    await until(
+      () => fs.existsSync(path.join(current, '2.root.json')) && (targetsOf().version as number) === 3,
+      'root v2 and targets v3 released',
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\ncoordinator:\n${c.log.slice(-3000)}\nwatcher:\n${w.log.slice(-3000)}`);
+    });
+    const renewals = (await auditEvents(repo.dataDir)).filter(
+      (e) => e.event === 'round.opened' && e.data.by === 'coordinator',
+    );
+    const lines = renewals.map((e) => `${String(e.data.role)} ${String(e.data.reason)}`);
+    expect(lines).toEqual(['targets renewal: expires in 13 days', 'root renewal: expires in 59 days']);
+    const linked = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'round.opened').at(-1)!;
+    expect(linked.data).toMatchObject({ role: 'targets', version: 3, linked: renewals[1]!.data.round });
+    const st = await quorum(['status', '--data-dir', repo.dataDir]);
+    expect(st.stdout).toMatch(/expiry: root +v2 .* ok/);
+    // The device's view of the folder at that moment.
+    const report = verifyRepository(loadRepository(current, path.join(current, '1.root.json')), {
+      at: new Date(Date.parse(String(root1.expires)) - 59 * DAY),
+      dialect,
+    });
+    expect(report.errors).toEqual([]);
+    await w.stop();
+  }, 180_000);
 });
