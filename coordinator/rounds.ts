@@ -430,6 +430,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
           reason: req.reason,
           deadline: row.deadline,
           linked: id,
+          ...(req.openedBy ? { by: req.openedBy } : {}),
         },
         now.toISOString(),
       );

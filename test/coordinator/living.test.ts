@@ -20,6 +20,7 @@ import {
   loadPolicy,
   parseDuration,
   refreshOnline,
+  renewalsDue,
   SETTINGS_FILE,
 } from '../../coordinator/living.js';
 import { tryRelease } from '../../coordinator/release.js';
@@ -27,7 +28,8 @@ import { openRound, repoState, submitSignature } from '../../coordinator/rounds.
 import { proposeTargets } from '../../coordinator/proposals.js';
 import { DATA_FILES } from '../../coordinator/server.js';
 import { Store } from '../../coordinator/store.js';
-import { encodeSig, signBytes } from '../../protocol/keys.js';
+import { encodeSig, generateKeyPair, signBytes } from '../../protocol/keys.js';
+import { buildRoot, localSigner, serialize, signEnvelope } from '../../protocol/metadata/build.js';
 import { loadRepository } from '../../protocol/repository.js';
 import { parseMetadata, verifyRepository } from '../../protocol/verify.js';
 import { historyDataDir, type History } from '../bench/history.js';
@@ -176,6 +178,105 @@ describe('online refresh', () => {
       );
     } finally {
       ostore.close();
+    }
+  });
+});
+
+describe('renewal rounds and expired roots', () => {
+  it('a root that has expired is renewed: the rotation, signed by the old and new thresholds, releases and verifies', async () => {
+    const { store, h, online } = await livingRepo();
+    try {
+      const st = repoState(store);
+      const rootExpires = Date.parse(String(st.root!.signed.expires));
+      const late = new Date(rootExpires + 30 * DAY_MS);
+      const due = renewalsDue(store, DEFAULT_POLICY, late);
+      // Targets expired long before: one root round that re-signs targets.
+      expect(due.map((d) => [d.role, d.reason, d.resignTargets])).toEqual([
+        ['root', 'renewal: expired 30 days ago', true],
+      ]);
+      const round = openRound(
+        store,
+        {
+          role: 'root',
+          reason: due[0]!.reason,
+          deadline: new Date(late.getTime() + DAY_MS),
+          signed: due[0]!.signed,
+          resignTargets: true,
+          openedBy: 'coordinator',
+        },
+        late,
+      );
+      expect(
+        store
+          .auditRows()
+          .filter((r) => r.event === 'round.opened')
+          .map((r) => JSON.parse(r.data).by),
+      ).toEqual([undefined, undefined, 'coordinator', 'coordinator']);
+      const k = h.keys[0]!;
+      for (const id of [round.id, round.linked_round!]) {
+        const r = store.round(id)!;
+        submitSignature(
+          store,
+          { round: id, keyid: k.keyid, sig: encodeSig(signBytes(k.privateKey, r.canonical), 'tuf'), sha256: r.sha256 },
+          late,
+        );
+      }
+      const res = (await tryRelease(store, h.dataDir, online, round.id))!;
+      expect(res).not.toBeNull();
+      // A device that trusts only the expired root v1 accepts the chain (TUF 5.3: intermediate roots may be expired).
+      const trusted = path.join(current(h.dataDir), '1.root.json');
+      const report = verifyRepository(loadRepository(current(h.dataDir), trusted), { at: late });
+      expect(report.errors).toEqual([]);
+      expect(report.rootChain.map((r) => r.version)).toEqual([1, 2]);
+      expect(renewalsDue(store, DEFAULT_POLICY, late)).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a rotation away from an expired root signed only by the new keys is refused (ROOT_OLD_THRESHOLD_UNMET); an expired final root is refused', async () => {
+    for (const dialect of ['tuf', 'ota'] as const) {
+      const oldKey = generateKeyPair('ed25519');
+      const newKey = generateKeyPair('ed25519');
+      const now = new Date();
+      const roles = (k: typeof oldKey) => ({
+        root: { keys: [k.publicKey], threshold: 1 },
+        targets: { keys: [k.publicKey], threshold: 1 },
+        snapshot: { keys: [k.publicKey], threshold: 1 },
+        timestamp: { keys: [k.publicKey], threshold: 1 },
+      });
+      const v1 = serialize(
+        await signEnvelope(
+          buildRoot({ dialect, version: 1, expires: new Date(now.getTime() - DAY_MS), roles: roles(oldKey) }),
+          dialect,
+          [localSigner(oldKey.privateKey)],
+        ),
+      );
+      const chain = async (expires: Date, signers: (typeof oldKey)[]) => {
+        const v2 = serialize(
+          await signEnvelope(
+            buildRoot({ dialect, version: 2, expires, roles: roles(newKey) }),
+            dialect,
+            signers.map((k) => localSigner(k.privateKey)),
+          ),
+        );
+        const r = verifyRepository(
+          {
+            trustedRoot: { name: '1.root.json', bytes: v1 },
+            roots: new Map([
+              [1, { name: '1.root.json', bytes: v1 }],
+              [2, { name: '2.root.json', bytes: v2 }],
+            ]),
+            root: { name: 'root.json', bytes: v2 },
+          },
+          { at: now },
+        );
+        return r.errors.map((e) => e.code);
+      };
+      const nextYear = new Date(now.getTime() + 365 * DAY_MS);
+      expect(await chain(nextYear, [oldKey, newKey]), dialect).toEqual([]);
+      expect(await chain(nextYear, [newKey]), dialect).toContain('ROOT_OLD_THRESHOLD_UNMET');
+      expect(await chain(new Date(now.getTime() - HOUR_MS), [oldKey, newKey]), dialect).toContain('ROOT_EXPIRED');
     }
   });
 });
