@@ -14,6 +14,7 @@ import { daysFrom } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { fetchPinnedCertificate, requestJson, type Pin } from '../protocol/transport.js';
 import type { RoundInfo, RoundState } from '../protocol/wire.js';
+import { parseMetadata } from '../protocol/verify.js';
 import { formatReview } from '../protocol/x509.js';
 import {
   adminClient,
@@ -29,6 +30,7 @@ import { CertRoundError } from './certificates.js';
 import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
 import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
 import { loadPolicy, parseDuration } from './living.js';
+import { currentRelease, publishTo, repositoryFiles } from './publish.js';
 import { EXPIRY_DAYS } from './proposals.js';
 import { progressLine } from './rounds.js';
 import { DATA_FILES, serve } from './server.js';
@@ -317,7 +319,7 @@ export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.
                     [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
                     [--failed-auth-per-minute 60] [--unsafe-plaintext]
                     [--timestamp-expiry 1d] [--snapshot-expiry 7d] [--refresh-check 1m]
-                    [--renew-before root=60d] [--renew-before targets=14d] [--unsafe-test-clock FILE]
+                    [--renew-before root=60d] [--renew-before targets=14d] [--publish] [--unsafe-test-clock FILE]
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
@@ -328,7 +330,12 @@ Keeping the repository alive (tuf): timestamp and snapshot are re-signed with th
 less than half their lifetime is left (checked every --refresh-check). The lifetimes and
 --renew-before can also be set in the data dir's settings.json:
   {"expiry": {"timestamp": "1d", "snapshot": "7d"}, "renewBefore": {"root": "60d", "targets": "14d"}}
-The command line wins over settings.json. --unsafe-test-clock FILE reads the coordinator's time
+The command line wins over settings.json.
+--publish serves the current release read-only, without a credential, at /repository/ (the layout
+clients fetch: N.root.json, timestamp.json, snapshot.json, targets.json, and N.snapshot.json and
+N.targets.json with consistent snapshots); timestamp.json and the other unversioned names are sent
+with Cache-Control: no-cache and an ETag, so no cache keeps a timestamp past its refresh.
+--unsafe-test-clock FILE reads the coordinator's time
 from FILE at every reading (tests only: it lets whoever writes FILE move the coordinator's time).`;
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
@@ -348,6 +355,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
       'renew-before': { type: 'string', multiple: true },
       'refresh-check': { type: 'string' },
       'unsafe-test-clock': { type: 'string' },
+      publish: { type: 'boolean', default: false },
     },
     SERVE_HELP,
   );
@@ -391,6 +399,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     refreshCheckMs:
       values['refresh-check'] === undefined ? undefined : parseDuration(values['refresh-check'], '--refresh-check'),
     clock: clockFile === undefined ? undefined : fileClock(clockFile),
+    publish: values.publish,
     log: io.out,
   });
   if (clockFile !== undefined) io.out(`UNSAFE: the coordinator's clock is read from ${clockFile} (a test clock)`);
@@ -725,6 +734,30 @@ function expiryLine(e: RoleExpiryView): string {
     `${e.role.padEnd(9)} v${e.version}  expires ${e.expires}  ${e.daysLeft} days left  ${e.state}` +
     `${e.round ? ` (${e.round})` : ''}  — ${policy}`
   );
+}
+
+export const PUBLISH_HELP = `Usage: quorum publish DIR [--data-dir DIR]
+
+Copy the current release into DIR, for a web server or a bucket sync, in the layout clients fetch
+(with consistent snapshots, N.snapshot.json and N.targets.json too). Each file is written to a
+temporary name and renamed into place, in the order root, targets, snapshot, timestamp, so a client
+fetching meanwhile never gets a timestamp naming files that are not there yet. Files of earlier
+releases are left in DIR. Run it after each release and refresh (e.g. from cron every hour), or
+serve the release directly with quorum serve --publish.`;
+
+export function cmdPublish(argv: string[], io: Io): number {
+  const { values, positionals } = args(argv, {}, PUBLISH_HELP);
+  if (values.help) return (io.out(PUBLISH_HELP), 0);
+  if (positionals.length !== 1) throw new UsageError(`expected one folder\n\n${PUBLISH_HELP}`);
+  const dataDir = dataDirOf(values);
+  const rel = currentRelease(dataDir);
+  if (!rel) throw new QuorumError('FILE_MISSING', `${dataDir} has no release yet (no releases/current); release first`);
+  const root = rel.files['root.json'];
+  const dialect = root ? parseMetadata(root, 'root.json', 'root').dialect : 'tuf';
+  const names = publishTo(positionals[0]!, repositoryFiles(rel.files, dialect));
+  if (values.json) io.out(JSON.stringify({ release: rel.seq, dir: path.resolve(positionals[0]!), files: names }));
+  else io.out(`published release ${rel.seq} to ${path.resolve(positionals[0]!)}: ${names.join(', ')}`);
+  return 0;
 }
 
 export const EXPIRY_HELP = `Usage: quorum expiry [--data-dir DIR] [--json]

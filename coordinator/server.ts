@@ -25,6 +25,7 @@ import { httpHandler } from './http.js';
 import { SignerSocket } from './signer-socket.js';
 import { Store } from './store.js';
 import { DEFAULT_POLICY, type LivingPolicy } from './living.js';
+import { repositoryHandler } from './publish.js';
 import { systemClock, Timers, type Clock } from './timers.js';
 
 export { hashToken } from './auth.js';
@@ -60,6 +61,8 @@ export interface ServeOptions {
   refreshCheckMs?: number;
   /** The clock of scheduled work (tests: timers.ts fileClock); the system clock by default. */
   clock?: Clock;
+  /** Serve the current release read-only at /repository/ (publish.ts). */
+  publish?: boolean;
 }
 
 export interface RunningServer {
@@ -170,7 +173,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     tlsFingerprint,
     adminHash: store.getMeta('admin_token_sha256')!,
   });
-  const handler = httpHandler({ serverId, dialect: ctx.dialect, auth, handlers: adminHandlers(ctx), log });
+  const handler = httpHandler({
+    serverId,
+    dialect: ctx.dialect,
+    auth,
+    handlers: adminHandlers(ctx),
+    log,
+    repository: opts.publish ? repositoryHandler(store) : undefined,
+  });
   const server = tlsCertPem
     ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler)
     : http.createServer(handler);
@@ -209,6 +219,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   log(
     `quorum coordinator ${serverId} (${ctx.dialect}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`,
   );
+  if (opts.publish) log(`publishing the current release read-only at ${url}/repository/`);
 
   return {
     url,

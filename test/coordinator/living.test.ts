@@ -23,6 +23,7 @@ import {
   renewalsDue,
   SETTINGS_FILE,
 } from '../../coordinator/living.js';
+import { publishTo, repositoryFiles } from '../../coordinator/publish.js';
 import { tryRelease } from '../../coordinator/release.js';
 import { openRound, repoState, submitSignature } from '../../coordinator/rounds.js';
 import { proposeTargets } from '../../coordinator/proposals.js';
@@ -277,6 +278,27 @@ describe('renewal rounds and expired roots', () => {
       expect(await chain(nextYear, [oldKey, newKey]), dialect).toEqual([]);
       expect(await chain(nextYear, [newKey]), dialect).toContain('ROOT_OLD_THRESHOLD_UNMET');
       expect(await chain(new Date(now.getTime() - HOUR_MS), [oldKey, newKey]), dialect).toContain('ROOT_EXPIRED');
+    }
+  });
+});
+
+describe('the published layout', () => {
+  it('adds N.snapshot.json and N.targets.json when root asks for consistent snapshots, and publishes them', async () => {
+    const { store, h } = await livingRepo();
+    try {
+      const files = store.releaseFiles(store.latestReleaseSeq()!);
+      expect(Object.keys(repositoryFiles(files, 'tuf')).sort()).toEqual(Object.keys(files).sort());
+      const root = JSON.parse(files['root.json']!.toString('utf8')) as { signed: Record<string, unknown> };
+      root.signed.consistent_snapshot = true;
+      const consistent = { ...files, 'root.json': Buffer.from(JSON.stringify(root)) };
+      const layout = repositoryFiles(consistent, 'tuf');
+      expect(layout['1.snapshot.json']!.equals(files['snapshot.json']!)).toBe(true);
+      expect(layout['1.targets.json']!.equals(files['targets.json']!)).toBe(true);
+      const out = path.join(h.dataDir, 'www');
+      expect(publishTo(out, layout).slice(-2)).toEqual(['snapshot.json', 'timestamp.json']);
+      expect(fs.readdirSync(out).sort()).toEqual(Object.keys(layout).sort());
+    } finally {
+      store.close();
     }
   });
 });

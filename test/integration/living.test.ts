@@ -21,6 +21,7 @@ import { serveFolder, type StaticServer } from '../interop/helpers.js';
 import {
   adminCall,
   auditEvents,
+  Coordinator,
   located,
   newRepo,
   quorum,
@@ -86,7 +87,7 @@ afterAll(async () => {
 /** A repository with root v1 and targets v1 released, on the test clock in `clockFile`. */
 async function livingRepo(
   clockFile: string,
-  opts: { dialect?: 'ota' | 'tuf'; targetsExpiresDays?: number } = {},
+  opts: { dialect?: 'ota' | 'tuf'; targetsExpiresDays?: number; serveArgs?: string[] } = {},
 ): Promise<Repo> {
   const dialect = opts.dialect ?? 'tuf';
   const repo = await newRepo({
@@ -95,7 +96,7 @@ async function livingRepo(
     rootThreshold: 1,
     targetsThreshold: 1,
     releaseRoot: true,
-    serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s'],
+    serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s', ...(opts.serveArgs ?? [])],
   });
   cleanups.push(() => repo.coordinator.kill('SIGKILL'));
   const fw = path.join(repo.dir, 'firmware.bin');
@@ -310,5 +311,96 @@ describe.each(['tuf', 'ota'] as const)('renewal rounds (%s)', (dialect) => {
     });
     expect(report.errors).toEqual([]);
     await w.stop();
+  }, 180_000);
+});
+
+describe('published where clients fetch it', () => {
+  it('tuf-js refreshes from /repository/ while the coordinator refreshes timestamps; quorum publish DIR', async () => {
+    const dir = tmpdir('quorum-publish-');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const clock = testClock(dir);
+    const t0 = Date.now();
+    clock.set(t0);
+    const repo = await livingRepo(clock.file, { targetsExpiresDays: 200, serveArgs: ['--publish'] });
+    cleanups.push(() => fs.rmSync(repo.dir, { recursive: true, force: true }));
+    const c = repo.coordinator;
+    const current = path.join(repo.dataDir, 'releases', 'current');
+    const base = `${c.url}/repository`;
+
+    // Headers: the changing names revalidated on every use, versioned names immutable.
+    const ts = await fetch(`${base}/timestamp.json`);
+    expect(ts.status).toBe(200);
+    expect(ts.headers.get('cache-control')).toBe('no-cache');
+    const etag = ts.headers.get('etag')!;
+    expect(Buffer.from(await ts.arrayBuffer()).equals(fs.readFileSync(path.join(current, 'timestamp.json')))).toBe(
+      true,
+    );
+    expect((await fetch(`${base}/timestamp.json`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const root1 = await fetch(`${base}/1.root.json`);
+    expect(root1.status).toBe(200);
+    expect(root1.headers.get('cache-control')).toContain('immutable');
+    // Nothing else: no next root yet (tuf-js's probe needs the 404), no data dir file, no writes.
+    for (const p of [
+      '2.root.json',
+      'quorum.db',
+      'admin.token',
+      '..%2Fquorum.db',
+      '%2e%2e/admin.token',
+      'x/timestamp.json',
+    ])
+      expect((await fetch(`${base}/${p}`)).status, p).toBe(404);
+    expect((await fetch(`${base}/timestamp.json`, { method: 'POST', body: '{}' })).status).toBe(405);
+
+    // A device refreshing from /repository/, over and over, as the coordinator re-signs under it.
+    const clientDir = path.join(dir, 'client');
+    fs.mkdirSync(clientDir);
+    fs.copyFileSync(path.join(current, '1.root.json'), path.join(clientDir, 'root.json'));
+    const deviceRefresh = async (metadataBaseUrl: string, metadataDir: string, at: number) => {
+      vi.useFakeTimers({ toFake: ['Date'], now: at });
+      try {
+        const u = new Updater({ metadataBaseUrl, targetBaseUrl: `${metadataBaseUrl}/t`, metadataDir, targetDir: dir });
+        await u.refresh();
+        return await u.getTargetInfo('firmware-1.0');
+      } finally {
+        vi.useRealTimers();
+      }
+    };
+    let now = t0;
+    const versions: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      now += 13 * HOUR;
+      clock.set(now);
+      const r = await adminCall(c, 'living.check', { body: {} });
+      expect(r.refreshed, `step ${i}`).not.toBeNull();
+      expect(await deviceRefresh(`${base}/`, clientDir, now + HOUR), `step ${i}`).toBeDefined();
+      versions.push(
+        (JSON.parse(fs.readFileSync(path.join(clientDir, 'timestamp.json'), 'utf8')) as { signed: { version: number } })
+          .signed.version,
+      );
+    }
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(versions).size).toBe(10);
+
+    // quorum publish DIR: the same files, which a device fetches from any web server.
+    const out = path.join(dir, 'www');
+    const pub = await quorum(['publish', out, '--data-dir', repo.dataDir]);
+    expect(pub.code, pub.stderr).toBe(0);
+    for (const n of fs.readdirSync(current))
+      expect(fs.readFileSync(path.join(out, n)).equals(fs.readFileSync(path.join(current, n))), n).toBe(true);
+    expect(fs.readdirSync(out).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    const www = await serveFolder(out);
+    cleanups.push(() => www.close());
+    const fresh = path.join(dir, 'client2');
+    fs.mkdirSync(fresh);
+    fs.copyFileSync(path.join(current, '1.root.json'), path.join(fresh, 'root.json'));
+    expect(await deviceRefresh(www.url, fresh, now + HOUR)).toBeDefined();
+
+    // A coordinator not asked to publish serves nothing there.
+    await c.kill('SIGTERM');
+    const quiet = new Coordinator(repo.dataDir, ['--unsafe-test-clock', clock.file]);
+    await quiet.start();
+    cleanups.push(() => quiet.kill('SIGKILL'));
+    expect((await fetch(`${quiet.url}/repository/timestamp.json`)).status).toBe(404);
+    await quiet.kill('SIGTERM');
   }, 180_000);
 });
