@@ -178,6 +178,19 @@ const RoleExpirySchema = z.strictObject({
   round: z.string().optional(),
 });
 
+const WebhookSchema = z.strictObject({
+  id: z.number().int(),
+  url: z.string(),
+  events: z.array(z.string()),
+  format: z.enum(['json', 'slack']),
+  hasSecret: z.boolean(),
+  createdAt: z.string(),
+  pending: z.number().int(),
+  failed: z.number().int(),
+  delivered: z.number().int(),
+  lastError: z.string().nullable(),
+});
+
 const StatusSchema = z.strictObject({
   serverId: z.string(),
   dialect,
@@ -189,6 +202,15 @@ const StatusSchema = z.strictObject({
   keyholders: z.array(KeyholderSchema.extend({ connected: z.boolean() })),
   /** Each released role's expiry (absent from coordinators before issue 10). */
   expiry: z.array(RoleExpirySchema).optional(),
+  /** Webhook deliveries waiting and given up (absent from coordinators before issue 10). */
+  notify: z
+    .strictObject({
+      webhooks: z.number().int(),
+      pending: z.number().int(),
+      failed: z.number().int(),
+      lastError: z.string().nullable(),
+    })
+    .optional(),
   release: z
     .strictObject({
       seq: z.number().int(),
@@ -442,6 +464,37 @@ export const ADMIN_ROUTES = {
     summary: "now, what the coordinator's timer does: re-sign due online roles, open due renewal rounds",
     body: z.strictObject({}),
     response: z.strictObject({ refreshed: RefreshSchema.nullable(), renewals: z.array(RoundInfoSchema) }),
+  }),
+  'notify.list': route({
+    method: 'GET',
+    path: '/notify',
+    summary: 'webhooks (URLs without their path, never their secrets) and their deliveries',
+    response: z.array(WebhookSchema),
+  }),
+  'notify.add': route({
+    method: 'POST',
+    path: '/notify',
+    summary: 'add a webhook: http(s) URL, events (none: all), json or slack format, HMAC secret',
+    body: z.strictObject({
+      url: z.string().max(2000),
+      events: z.array(z.string().max(50)).max(20).optional(),
+      format: z.enum(['json', 'slack']).optional(),
+      secret: z.string().max(1000).optional(),
+    }),
+    response: WebhookSchema,
+  }),
+  'notify.remove': route({
+    method: 'DELETE',
+    path: '/notify/:id',
+    summary: 'remove a webhook (its pending deliveries are dropped)',
+    response: z.strictObject({ removed: z.number().int() }),
+  }),
+  'notify.test': route({
+    method: 'POST',
+    path: '/notify/:id/test',
+    summary: 'queue a test notification to a webhook',
+    body: z.strictObject({}),
+    response: z.strictObject({ eventId: z.string() }),
   }),
   expiry: route({
     method: 'GET',

@@ -30,6 +30,7 @@ import { CertRoundError } from './certificates.js';
 import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './garage-sign.js';
 import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
 import { loadPolicy, parseDuration } from './living.js';
+import { NOTIFY_EVENTS } from './notify.js';
 import { currentRelease, publishTo, repositoryFiles } from './publish.js';
 import { EXPIRY_DAYS } from './proposals.js';
 import { progressLine } from './rounds.js';
@@ -319,7 +320,8 @@ export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.
                     [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
                     [--failed-auth-per-minute 60] [--unsafe-plaintext]
                     [--timestamp-expiry 1d] [--snapshot-expiry 7d] [--refresh-check 1m]
-                    [--renew-before root=60d] [--renew-before targets=14d] [--publish] [--unsafe-test-clock FILE]
+                    [--renew-before root=60d] [--renew-before targets=14d] [--publish] [--notify-retry-base 2s]
+                    [--unsafe-test-clock FILE]
 
 Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
 data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
@@ -335,6 +337,8 @@ The command line wins over settings.json.
 clients fetch: N.root.json, timestamp.json, snapshot.json, targets.json, and N.snapshot.json and
 N.targets.json with consistent snapshots); timestamp.json and the other unversioned names are sent
 with Cache-Control: no-cache and an ETag, so no cache keeps a timestamp past its refresh.
+--notify-retry-base: the first retry delay of a failed webhook delivery (doubling, with jitter, up
+to an hour; see quorum notify --help).
 --unsafe-test-clock FILE reads the coordinator's time
 from FILE at every reading (tests only: it lets whoever writes FILE move the coordinator's time).`;
 
@@ -356,6 +360,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
       'refresh-check': { type: 'string' },
       'unsafe-test-clock': { type: 'string' },
       publish: { type: 'boolean', default: false },
+      'notify-retry-base': { type: 'string' },
     },
     SERVE_HELP,
   );
@@ -400,6 +405,10 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
       values['refresh-check'] === undefined ? undefined : parseDuration(values['refresh-check'], '--refresh-check'),
     clock: clockFile === undefined ? undefined : fileClock(clockFile),
     publish: values.publish,
+    notifyRetryMs:
+      values['notify-retry-base'] === undefined
+        ? undefined
+        : parseDuration(values['notify-retry-base'], '--notify-retry-base'),
     log: io.out,
   });
   if (clockFile !== undefined) io.out(`UNSAFE: the coordinator's clock is read from ${clockFile} (a test clock)`);
@@ -720,6 +729,11 @@ export async function cmdStatus(argv: string[], io: Io): Promise<number> {
   io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
   for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
   for (const e of s.expiry ?? []) io.out(`expiry: ${expiryLine(e)}`);
+  if (s.notify?.webhooks)
+    io.out(
+      `webhooks: ${s.notify.webhooks}; deliveries pending ${s.notify.pending}, given up ${s.notify.failed}` +
+        `${s.notify.lastError ? ` (last error: ${s.notify.lastError})` : ''}`,
+    );
   return 0;
 }
 
@@ -734,6 +748,76 @@ function expiryLine(e: RoleExpiryView): string {
     `${e.role.padEnd(9)} v${e.version}  expires ${e.expires}  ${e.daysLeft} days left  ${e.state}` +
     `${e.round ? ` (${e.round})` : ''}  — ${policy}`
   );
+}
+
+export const NOTIFY_HELP = `Usage: quorum notify add URL [--events E1,E2,...] [--secret-file FILE] [--format json|slack]
+       quorum notify list | remove ID | test ID        [--data-dir DIR] [--json]
+
+Tell people and systems what happens, through webhooks. Each event is POSTed to every webhook that
+asks for it (no --events: all of them): ${NOTIFY_EVENTS.filter((e) => e !== 'test').join(', ')}.
+Deliveries go through an outbox in the coordinator's database, written with the event itself, and
+are retried with exponential backoff and jitter until the receiver answers 2xx (across restarts:
+at least once; de-duplicate on the X-Quorum-Event-Id header). With --secret-file, each request has
+X-Quorum-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with the file's content>; the secret
+is stored in the coordinator's database and never shown again. --format slack sends {"text": ...},
+which Slack, Mattermost and Teams incoming webhooks accept. Failed deliveries show in quorum status
+and never hold up a round. URLs are listed without their path (a Slack URL's path is a secret).`;
+
+export async function cmdNotify(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(
+    argv,
+    { events: { type: 'string' }, 'secret-file': { type: 'string' }, format: { type: 'string' } },
+    NOTIFY_HELP,
+  );
+  if (values.help) return (io.out(NOTIFY_HELP), 0);
+  const [sub, arg] = positionals;
+  const show = (w: AdminResponse<'notify.list'>[number]) =>
+    `${w.id}  ${w.url}  ${w.format}${w.hasSecret ? ' signed' : ''}  events: ${w.events.join(',') || 'all'}  ` +
+    `delivered ${w.delivered}, pending ${w.pending}, failed ${w.failed}${w.lastError ? ` (last error: ${w.lastError})` : ''}`;
+  if (sub === 'add' && arg && positionals.length === 2) {
+    let secret: string | undefined;
+    if (values['secret-file'] !== undefined) {
+      try {
+        secret = fs.readFileSync(values['secret-file'], 'utf8').trim();
+      } catch (e) {
+        throw new QuorumError('FILE_UNREADABLE', `--secret-file ${values['secret-file']}: ${(e as Error).message}`);
+      }
+    }
+    if (values.format !== undefined && values.format !== 'json' && values.format !== 'slack')
+      throw new UsageError(`--format must be json or slack\n\n${NOTIFY_HELP}`);
+    const w = await call(await adminConn(values), 'notify.add', {
+      body: {
+        url: arg,
+        events: values.events
+          ?.split(',')
+          .map((e) => e.trim())
+          .filter(Boolean),
+        format: values.format as 'json' | 'slack' | undefined,
+        secret,
+      },
+    });
+    if (values.json) io.out(JSON.stringify(w));
+    else io.out(`added webhook ${show(w)}`);
+    return 0;
+  }
+  if (sub === 'list' && positionals.length === 1) {
+    const ws = await call(await adminConn(values), 'notify.list');
+    if (values.json) io.out(JSON.stringify(ws, null, 2));
+    else if (!ws.length) io.out('no webhooks');
+    else for (const w of ws) io.out(show(w));
+    return 0;
+  }
+  if (sub === 'remove' && arg && positionals.length === 2) {
+    const r = await call(await adminConn(values), 'notify.remove', { params: { id: arg } });
+    io.out(values.json ? JSON.stringify(r) : `removed webhook ${r.removed}`);
+    return 0;
+  }
+  if (sub === 'test' && arg && positionals.length === 2) {
+    const r = await call(await adminConn(values), 'notify.test', { params: { id: arg }, body: {} });
+    io.out(values.json ? JSON.stringify(r) : `queued test notification ${r.eventId} to webhook ${arg}`);
+    return 0;
+  }
+  throw new UsageError(NOTIFY_HELP);
 }
 
 export const PUBLISH_HELP = `Usage: quorum publish DIR [--data-dir DIR]

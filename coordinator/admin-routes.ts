@@ -77,6 +77,7 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
         targetsBase: st.targetsBase,
         openRounds: store.rounds('open').map((r) => ctx.roundInfo(r)),
         expiry: expiryOf(store, ctx.policy, ctx.now()),
+        notify: ctx.outbox.summary(),
         keyholders: store.keyholders().map((k) => ({
           name: k.name,
           fingerprint: k.fingerprint,
@@ -305,11 +306,26 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
       return { refreshed, renewals: await ctx.renewExpiring() };
     },
 
+    'notify.list': () => ctx.outbox.list(),
+    'notify.add': ({ body }) => ctx.serial(() => ctx.outbox.add(body)),
+    'notify.remove': ({ params }) =>
+      ctx.serial(() => {
+        const id = webhookId(params.id);
+        ctx.outbox.remove(id);
+        return { removed: id };
+      }),
+    'notify.test': ({ params }) => ctx.serial(() => ({ eventId: ctx.outbox.test(webhookId(params.id)) })),
+
     expiry: () => {
       const at = ctx.now();
       return { at: at.toISOString(), roles: expiryOf(store, ctx.policy, at) };
     },
   };
+}
+
+function webhookId(s: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(s)) throw new HttpError('BODY_INVALID', `webhook id ${JSON.stringify(s)} is not a number`);
+  return Number(s);
 }
 
 function certRound(ctx: ServerContext, id: string) {

@@ -21,6 +21,7 @@ Release coordinator:
   status           released versions, open rounds, connected keyholders
   expiry           each released role's expiry, days left, renewal state
   publish <dir>    copy the current release into a folder, in the layout clients fetch
+  notify           webhooks: add, list, remove, test
   audit            verify or export the hash-chained audit log
   fleet-ca         create a fleet root CA (a certificate round), list CAs
   frost            create a FROST threshold group key for root or targets (a DKG ceremony), list groups
@@ -75,6 +76,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   status: async (a) => (await admin()).cmdStatus(a, io),
   expiry: async (a) => (await admin()).cmdExpiry(a, io),
   publish: async (a) => (await admin()).cmdPublish(a, io),
+  notify: async (a) => (await admin()).cmdNotify(a, io),
   audit: async (a) => (await admin()).cmdAudit(a, io),
   export: async (a) => (await admin()).cmdExport(a, io),
   'fleet-ca': async (a) => (await admin()).cmdFleetCa(a, io),

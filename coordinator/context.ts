@@ -13,6 +13,7 @@ import { certRoundInfo, expireCertRounds, republishCertificates } from './certif
 import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
 import { DEFAULT_POLICY, refreshOnline, renewalsDue, type LivingPolicy, type RefreshResult } from './living.js';
+import { Outbox, type OutboxOptions } from './notify.js';
 import { republishLatest, tryRelease } from './release.js';
 import { expireRounds, openRound, repoState, roundSummary } from './rounds.js';
 import type { CertRoundRow, RoundRow, Store } from './store.js';
@@ -41,6 +42,8 @@ export interface ContextOptions {
   policy?: LivingPolicy;
   /** The coordinator's clock (timers.ts): what scheduled work takes as now. */
   now?: () => Date;
+  /** Webhook delivery settings (notify.ts); the defaults if absent. */
+  notify?: Omit<OutboxOptions, 'serverId' | 'log'>;
 }
 
 /** A round's payload, with the proposed root a linked targets round is signed under. */
@@ -62,6 +65,8 @@ export class ServerContext {
   readonly log: (line: string) => void;
   readonly policy: LivingPolicy;
   readonly now: () => Date;
+  /** Webhooks and their outbox; notifications are queued with the audit rows of their events. */
+  readonly outbox: Outbox;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(o: ContextOptions) {
@@ -76,6 +81,7 @@ export class ServerContext {
     this.log = o.log;
     this.policy = o.policy ?? DEFAULT_POLICY;
     this.now = o.now ?? (() => new Date());
+    this.outbox = new Outbox(o.store, { ...o.notify, serverId: o.serverId, log: o.log });
   }
 
   /** Run `fn` after every operation queued before it (one state-changing operation at a time). */
@@ -195,6 +201,28 @@ export class ServerContext {
         }
       }
       return opened;
+    });
+  }
+
+  /**
+   * Open rounds whose deadline is within 24 hours of `now`, each audited once as round.expiring
+   * (which webhooks asking for it are told).
+   */
+  warnDeadlines(now = this.now()): Promise<void> {
+    return this.serial(() => {
+      for (const r of this.store.rounds('open')) {
+        if (Date.parse(r.deadline) - now.getTime() > 86_400_000) continue;
+        const key = `round_expiring_told:${r.id}`;
+        if (this.store.getMeta(key)) continue;
+        this.store.tx(() => {
+          this.store.setMeta(key, now.toISOString());
+          this.store.audit(
+            'round.expiring',
+            { round: r.id, role: r.role, version: r.version, deadline: r.deadline },
+            now.toISOString(),
+          );
+        });
+      }
     });
   }
 

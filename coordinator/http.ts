@@ -31,6 +31,7 @@ export function httpStatusOf(code: string): number {
   switch (code) {
     case 'BODY_INVALID':
     case 'BODY_INVALID_JSON':
+    case 'WEBHOOK_INVALID':
       return 400;
     case 'AUTH':
     case 'AUTH_CHALLENGE':
@@ -44,6 +45,7 @@ export function httpStatusOf(code: string): number {
     case 'KEYHOLDER_UNKNOWN':
     case 'CA_UNKNOWN':
     case 'CEREMONY_NOT_FOUND':
+    case 'WEBHOOK_UNKNOWN':
       return 404;
     case 'BODY_TOO_LARGE':
       return 413;

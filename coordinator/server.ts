@@ -63,6 +63,8 @@ export interface ServeOptions {
   clock?: Clock;
   /** Serve the current release read-only at /repository/ (publish.ts). */
   publish?: boolean;
+  /** First webhook retry delay (ms, default 2 s); doubles per attempt, with jitter (notify.ts). */
+  notifyRetryMs?: number;
 }
 
 export interface RunningServer {
@@ -156,6 +158,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     log,
     policy: opts.policy ?? DEFAULT_POLICY,
     now: () => new Date(clock.now()),
+    notify: opts.notifyRetryMs ? { baseDelayMs: opts.notifyRetryMs } : undefined,
   });
   await ctx.recover();
   await ctx.refreshOnline().catch(() => undefined); // logged and audited; retried by the timer
@@ -194,7 +197,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   timers.every('living', opts.refreshCheckMs ?? 60_000, async () => {
     await ctx.refreshOnline(timers.now()).catch(() => undefined);
     await ctx.renewExpiring(timers.now());
+    await ctx.warnDeadlines(timers.now());
   });
+  // Webhook deliveries due (new ones are also sent as soon as their event commits).
+  timers.every('notify', 1000, () => ctx.outbox.deliverDue());
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -233,6 +239,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       connections.close();
       await ctx.idle();
       guard.close(); // the failures counted since the last audit row
+      await ctx.outbox.close();
       store.close();
     },
   };

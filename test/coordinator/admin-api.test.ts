@@ -62,6 +62,10 @@ describe('the route table', () => {
         'GET /audit/verify',
         'POST /living/check',
         'GET /expiry',
+        'GET /notify',
+        'POST /notify',
+        'DELETE /notify/:id',
+        'POST /notify/:id/test',
       ].sort(),
     );
   });
