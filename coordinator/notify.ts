@@ -320,7 +320,8 @@ export class Outbox {
       url: string;
       secret: string | null;
     }[];
-    await Promise.all(
+    // Send them all, then record the outcomes in one transaction (one fsync per pass, not per row).
+    const outcomes = await Promise.all(
       due.map(async (d) => {
         const attempt = d.attempts + 1;
         let error: string | null = null;
@@ -345,37 +346,38 @@ export class Outbox {
           const c = (e as { cause?: { code?: string } }).cause?.code;
           error = c ?? (e as Error).name;
         }
-        if (this.closed) return;
+        return { d, attempt, error };
+      }),
+    );
+    if (this.closed) return; // not recorded: sent again after the restart (at least once)
+    const done = this.store.db.prepare(
+      "UPDATE outbox SET state = 'delivered', attempts = ?, done_at = ?, last_error = NULL WHERE seq = ?",
+    );
+    const retry = this.store.db.prepare(
+      'UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, state = ?, done_at = ? WHERE seq = ?',
+    );
+    const lines: string[] = [];
+    this.store.tx(() => {
+      const at = new Date().toISOString();
+      for (const { d, attempt, error } of outcomes) {
         if (!error) {
-          this.store.db
-            .prepare(
-              "UPDATE outbox SET state = 'delivered', attempts = ?, done_at = ?, last_error = NULL WHERE seq = ?",
-            )
-            .run(attempt, new Date().toISOString(), d.seq);
-          return;
+          done.run(attempt, at, d.seq);
+          continue;
         }
         const giveUp = attempt >= this.o.maxAttempts;
         // Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped.
         const cap = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
         const delay = Math.max(this.o.baseDelayMs / 2, Math.floor(this.o.random() * cap));
-        this.store.db
-          .prepare('UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, state = ?, done_at = ? WHERE seq = ?')
-          .run(
-            attempt,
-            this.o.now() + delay,
-            error,
-            giveUp ? 'failed' : 'pending',
-            giveUp ? new Date().toISOString() : null,
-            d.seq,
-          );
-        this.o.log(
+        retry.run(attempt, this.o.now() + delay, error, giveUp ? 'failed' : 'pending', giveUp ? at : null, d.seq);
+        lines.push(
           `webhook ${d.webhook} (${redactUrl(d.url)}): delivery of ${d.event} ${d.event_id} failed (${error}), ` +
             (giveUp
               ? `given up after ${attempt} attempts`
               : `attempt ${attempt}; retrying in ${Math.round(delay / 1000)} s`),
         );
-      }),
-    );
+      }
+    });
+    for (const l of lines) this.o.log(l);
   }
 
   /** For quorum status: deliveries waiting and given up, and the last error. */

@@ -26,14 +26,14 @@ import {
 import { publishTo, repositoryFiles } from '../../coordinator/publish.js';
 import { tryRelease } from '../../coordinator/release.js';
 import { openRound, repoState, submitSignature } from '../../coordinator/rounds.js';
-import { proposeTargets } from '../../coordinator/proposals.js';
 import { DATA_FILES } from '../../coordinator/server.js';
 import { Store } from '../../coordinator/store.js';
 import { encodeSig, generateKeyPair, signBytes } from '../../protocol/keys.js';
 import { buildRoot, localSigner, serialize, signEnvelope } from '../../protocol/metadata/build.js';
 import { loadRepository } from '../../protocol/repository.js';
 import { parseMetadata, verifyRepository } from '../../protocol/verify.js';
-import { historyDataDir, type History } from '../bench/history.js';
+import { historyDataDir } from '../bench/history.js';
+import { livingRepo as sharedLivingRepo } from '../bench/living-repo.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -45,33 +45,7 @@ const tmp = () => {
   return d;
 };
 
-/** A tuf data dir with root v1 and targets v1 released (at `released`); the store open. */
-async function livingRepo(): Promise<{ h: History; store: Store; online: crypto.KeyObject; released: Date }> {
-  const h = await historyDataDir({ dir: tmp(), keyholders: 1, targetsThreshold: 1, history: 0, targetsPerRound: 0 });
-  const store = new Store(path.join(h.dataDir, DATA_FILES.db));
-  const online = crypto.createPrivateKey(fs.readFileSync(path.join(h.dataDir, DATA_FILES.onlineKey)));
-  const st = repoState(store);
-  const signed = proposeTargets(st, {
-    add: { 'fw.bin': { length: 3, hashes: { sha256: crypto.createHash('sha256').update('abc').digest('hex') } } },
-  });
-  const round = openRound(store, {
-    role: 'targets',
-    reason: 'firmware',
-    deadline: new Date(Date.now() + DAY_MS),
-    signed,
-  });
-  const k = h.keys[0]!;
-  submitSignature(store, {
-    round: round.id,
-    keyid: k.keyid,
-    sig: encodeSig(signBytes(k.privateKey, round.canonical), 'tuf'),
-    sha256: round.sha256,
-  });
-  const res = await tryRelease(store, h.dataDir, online, round.id);
-  if (!res) throw new Error('targets v1 was not released');
-  const ts = parseMetadata(res.files['timestamp.json']!, 'timestamp.json', 'timestamp', 'tuf').signed;
-  return { h, store, online, released: new Date(Date.parse(String(ts.expires)) - DAY_MS) };
-}
+const livingRepo = () => sharedLivingRepo(tmp());
 
 const current = (dataDir: string) => path.join(dataDir, 'releases', 'current');
 const versionOf = (dataDir: string, role: 'snapshot' | 'timestamp') =>
