@@ -68,6 +68,8 @@ export class ServerContext {
   /** Webhooks and their outbox; notifications are queued with the audit rows of their events. */
   readonly outbox: Outbox;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The last online refresh's failure, until a refresh succeeds. */
+  private refreshError: string | null = null;
 
   constructor(o: ContextOptions) {
     this.store = o.store;
@@ -150,6 +152,7 @@ export class ServerContext {
     return this.serial(async () => {
       try {
         const r = await refreshOnline(this.store, this.dataDir, this.onlineKey, this.policy, now);
+        this.refreshError = null;
         if (r)
           this.log(
             `refreshed ${r.roles.join(' and ')} as release ${r.seq}: timestamp v${r.timestamp.version} until ` +
@@ -157,8 +160,14 @@ export class ServerContext {
           );
         return r;
       } catch (e) {
-        this.log(`online refresh failed: ${(e as Error).message}`);
-        this.store.audit('online.refresh_failed', { error: (e as Error).message }, now.toISOString());
+        const error = (e as Error).message;
+        // Audited (and notified) once per distinct failure, not at every check while it lasts.
+        const same = error.replace(/ \(evaluated at [^)]*\)/g, '');
+        if (same !== this.refreshError) {
+          this.log(`online refresh failed: ${error}`);
+          this.store.audit('online.refresh_failed', { error }, now.toISOString());
+        }
+        this.refreshError = same;
         throw e;
       }
     });

@@ -23,6 +23,7 @@ import {
   renewalsDue,
   SETTINGS_FILE,
 } from '../../coordinator/living.js';
+import { ServerContext } from '../../coordinator/context.js';
 import { publishTo, repositoryFiles } from '../../coordinator/publish.js';
 import { tryRelease } from '../../coordinator/release.js';
 import { openRound, repoState, submitSignature } from '../../coordinator/rounds.js';
@@ -126,6 +127,30 @@ describe('online refresh', () => {
     ).rejects.toMatchObject({ code: 'REFRESH_FAILED' });
     expect(releases(store).length).toBe(before.rows);
     expect(fs.readlinkSync(current(h.dataDir))).toBe(before.link);
+  });
+
+  it('a failure that lasts is audited (and notified) once, not at every check', async () => {
+    const { store, h, released } = repo;
+    const ctx = new ServerContext({
+      store,
+      dataDir: h.dataDir,
+      serverId: 's',
+      onlineKey: crypto.generateKeyPairSync('ed25519').privateKey,
+      frostSignTimeoutMs: 1000,
+      signers: {
+        broadcast: () => undefined,
+        sendTo: () => undefined,
+        isConnected: () => false,
+        disconnect: () => undefined,
+      },
+      log: () => undefined,
+    });
+    for (let i = 0; i < 3; i++)
+      await expect(ctx.refreshOnline(new Date(released.getTime() + (20 + i) * HOUR_MS))).rejects.toMatchObject({
+        code: 'REFRESH_FAILED',
+      });
+    expect(store.auditRows().filter((r) => r.event === 'online.refresh_failed')).toHaveLength(1);
+    await ctx.outbox.close();
   });
 
   it('does nothing in ota, or before the first targets release', async () => {

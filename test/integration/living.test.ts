@@ -296,12 +296,17 @@ describe.each(['tuf', 'ota'] as const)('renewal rounds (%s)', (dialect) => {
       throw new Error(`${e.message}\ncoordinator:\n${c.log.slice(-3000)}\nwatcher:\n${w.log.slice(-3000)}`);
     });
     const renewals = (await auditEvents(repo.dataDir)).filter(
-      (e) => e.event === 'round.opened' && e.data.by === 'coordinator',
+      (e) => e.event === 'round.opened' && e.data.by === 'coordinator' && !e.data.linked,
     );
     const lines = renewals.map((e) => `${String(e.data.role)} ${String(e.data.reason)}`);
     expect(lines).toEqual(['targets renewal: expires in 13 days', 'root renewal: expires in 59 days']);
     const linked = (await auditEvents(repo.dataDir)).filter((e) => e.event === 'round.opened').at(-1)!;
-    expect(linked.data).toMatchObject({ role: 'targets', version: 3, linked: renewals[1]!.data.round });
+    expect(linked.data).toMatchObject({
+      role: 'targets',
+      version: 3,
+      linked: renewals[1]!.data.round,
+      by: 'coordinator',
+    });
     const st = await quorum(['status', '--data-dir', repo.dataDir]);
     expect(st.stdout).toMatch(/expiry: root +v2 .* ok/);
     // The device's view of the folder at that moment.
