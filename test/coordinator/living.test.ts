@@ -25,6 +25,7 @@ import {
 } from '../../coordinator/living.js';
 import { ServerContext } from '../../coordinator/context.js';
 import { publishTo, repositoryFiles } from '../../coordinator/publish.js';
+import { proposeTargets } from '../../coordinator/proposals.js';
 import { tryRelease } from '../../coordinator/release.js';
 import { openRound, repoState, submitSignature } from '../../coordinator/rounds.js';
 import { DATA_FILES } from '../../coordinator/server.js';
@@ -150,6 +151,40 @@ describe('online refresh', () => {
         code: 'REFRESH_FAILED',
       });
     expect(store.auditRows().filter((r) => r.event === 'online.refresh_failed')).toHaveLength(1);
+    await ctx.outbox.close();
+  });
+
+  it('a round within 24 hours of its deadline is announced once (round.expiring)', async () => {
+    const { store, h } = repo;
+    const ctx = new ServerContext({
+      store,
+      dataDir: h.dataDir,
+      serverId: 's',
+      onlineKey: repo.online,
+      frostSignTimeoutMs: 1000,
+      signers: {
+        broadcast: () => undefined,
+        sendTo: () => undefined,
+        isConnected: () => false,
+        disconnect: () => undefined,
+      },
+      log: () => undefined,
+    });
+    const now = new Date();
+    const r = openRound(store, {
+      role: 'targets',
+      reason: 'soon',
+      deadline: new Date(now.getTime() + 30 * HOUR_MS),
+      signed: proposeTargets(repoState(store), { remove: ['fw.bin'] }),
+    });
+    const told = () => store.auditRows().filter((a) => a.event === 'round.expiring');
+    await ctx.warnDeadlines(now);
+    expect(told()).toHaveLength(0);
+    await ctx.warnDeadlines(new Date(now.getTime() + 7 * HOUR_MS));
+    await ctx.warnDeadlines(new Date(now.getTime() + 8 * HOUR_MS));
+    expect(told().map((a) => JSON.parse(a.data) as unknown)).toEqual([
+      { round: r.id, role: 'targets', version: 2, deadline: r.deadline },
+    ]);
     await ctx.outbox.close();
   });
 
