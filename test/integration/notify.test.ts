@@ -221,5 +221,5 @@ describe('webhooks through the outbox', () => {
     // Removed: nothing more is sent there.
     expect((await q(['notify', 'remove', String(hook.id)])).code).toBe(0);
     expect((await q(['notify', 'list'])).stdout).not.toMatch(new RegExp(`^${hook.id} `, 'm'));
-  }, 180_000);
+  }, 300_000);
 });
