@@ -167,6 +167,30 @@ export type DkgStatus = z.infer<typeof DkgStatusSchema>;
 
 const KeyholderSchema = z.strictObject({ name: z.string(), fingerprint: z.string(), algorithm: z.string() });
 
+const RoleExpirySchema = z.strictObject({
+  role: z.enum(['root', 'targets', 'snapshot', 'timestamp']),
+  version: z.number().int(),
+  expires: z.string(),
+  daysLeft: z.number(),
+  state: z.enum(['ok', 'renewing', 'due', 'expired']),
+  renewBeforeDays: z.number().optional(),
+  lifetimeDays: z.number().optional(),
+  round: z.string().optional(),
+});
+
+const WebhookSchema = z.strictObject({
+  id: z.number().int(),
+  url: z.string(),
+  events: z.array(z.string()),
+  format: z.enum(['json', 'slack']),
+  hasSecret: z.boolean(),
+  createdAt: z.string(),
+  pending: z.number().int(),
+  failed: z.number().int(),
+  delivered: z.number().int(),
+  lastError: z.string().nullable(),
+});
+
 const StatusSchema = z.strictObject({
   serverId: z.string(),
   dialect,
@@ -176,6 +200,17 @@ const StatusSchema = z.strictObject({
   targetsBase: z.number().int(),
   openRounds: z.array(RoundInfoSchema),
   keyholders: z.array(KeyholderSchema.extend({ connected: z.boolean() })),
+  /** Each released role's expiry (absent from coordinators before issue 10). */
+  expiry: z.array(RoleExpirySchema).optional(),
+  /** Webhook deliveries waiting and given up (absent from coordinators before issue 10). */
+  notify: z
+    .strictObject({
+      webhooks: z.number().int(),
+      pending: z.number().int(),
+      failed: z.number().int(),
+      lastError: z.string().nullable(),
+    })
+    .optional(),
   release: z
     .strictObject({
       seq: z.number().int(),
@@ -236,6 +271,13 @@ const CeremonyInfoSchema = z.strictObject({
   createdAt: z.string(),
   groupPublicKey: z.string().nullable(),
   failure: z.string().nullable(),
+});
+
+const RefreshSchema = z.strictObject({
+  seq: z.number().int(),
+  roles: z.array(z.enum(['snapshot', 'timestamp'])),
+  timestamp: z.strictObject({ version: z.number().int(), expires: z.string() }),
+  snapshot: z.strictObject({ version: z.number().int(), expires: z.string() }),
 });
 
 // --- the table ----------------------------------------------------------------------------------
@@ -415,6 +457,50 @@ export const ADMIN_ROUTES = {
       events: z.number().int(),
       broken: z.strictObject({ seq: z.number().int(), problem: z.string() }).nullable(),
     }),
+  }),
+  'living.check': route({
+    method: 'POST',
+    path: '/living/check',
+    summary: "now, what the coordinator's timer does: re-sign due online roles, open due renewal rounds",
+    body: z.strictObject({}),
+    response: z.strictObject({ refreshed: RefreshSchema.nullable(), renewals: z.array(RoundInfoSchema) }),
+  }),
+  'notify.list': route({
+    method: 'GET',
+    path: '/notify',
+    summary: 'webhooks (URLs without their path, never their secrets) and their deliveries',
+    response: z.array(WebhookSchema),
+  }),
+  'notify.add': route({
+    method: 'POST',
+    path: '/notify',
+    summary: 'add a webhook: http(s) URL, events (none: all), json or slack format, HMAC secret',
+    body: z.strictObject({
+      url: z.string().max(2000),
+      events: z.array(z.string().max(50)).max(20).optional(),
+      format: z.enum(['json', 'slack']).optional(),
+      secret: z.string().max(1000).optional(),
+    }),
+    response: WebhookSchema,
+  }),
+  'notify.remove': route({
+    method: 'DELETE',
+    path: '/notify/:id',
+    summary: 'remove a webhook (its pending deliveries are dropped)',
+    response: z.strictObject({ removed: z.number().int() }),
+  }),
+  'notify.test': route({
+    method: 'POST',
+    path: '/notify/:id/test',
+    summary: 'queue a test notification to a webhook',
+    body: z.strictObject({}),
+    response: z.strictObject({ eventId: z.string() }),
+  }),
+  expiry: route({
+    method: 'GET',
+    path: '/expiry',
+    summary: "each released role's expiry, days left, and renewal state",
+    response: z.strictObject({ at: z.string(), roles: z.array(RoleExpirySchema) }),
   }),
 } as const satisfies Record<string, RouteSpec>;
 

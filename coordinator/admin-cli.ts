@@ -376,14 +376,25 @@ export const init = command({
 export const serve = command({
   synopsis:
     '[--data-dir DIR] [--host 127.0.0.1] [--port 7300] [--heartbeat-ms 30000] [--rate-per-second 20] [--rate-burst 50] ' +
-    '[--max-connections-per-keyholder 4] [--failed-auth-per-minute 60] [--unsafe-plaintext]',
+    '[--max-connections-per-keyholder 4] [--failed-auth-per-minute 60] [--unsafe-plaintext] ' +
+    '[--timestamp-expiry 1d] [--snapshot-expiry 7d] [--refresh-check 1m] [--renew-before root=60d] ' +
+    '[--renew-before targets=14d] [--publish] [--notify-retry-base 2s] [--unsafe-test-clock FILE]',
   summary: 'run the coordinator server (npm start)',
   section: 'Release coordinator',
   description:
     'Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the\n' +
     'data dir has a TLS certificate). Writes server.json into the data dir for the other commands.\n' +
     'Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host\n' +
-    'resolves to decides, not how it is spelled.',
+    'resolves to decides, not how it is spelled.\n\n' +
+    'Keeping the repository alive (tuf): timestamp and snapshot are re-signed with the online key when\n' +
+    'less than half their lifetime is left (checked every --refresh-check). The lifetimes and\n' +
+    "--renew-before can also be set in the data dir's settings.json:\n" +
+    '  {"expiry": {"timestamp": "1d", "snapshot": "7d"}, "renewBefore": {"root": "60d", "targets": "14d"}}\n' +
+    'The command line wins over settings.json.\n' +
+    '--publish serves the current release read-only, without a credential, at /repository/ (the layout\n' +
+    'clients fetch: N.root.json, timestamp.json, snapshot.json, targets.json, and N.snapshot.json and\n' +
+    'N.targets.json with consistent snapshots); timestamp.json and the other unversioned names are sent\n' +
+    'with Cache-Control: no-cache and an ETag, so no cache keeps a timestamp past its refresh.',
   options: {
     ...DATA_DIR,
     host: { type: 'string', value: 'HOST', help: 'the address to listen on (default 127.0.0.1)' },
@@ -418,12 +429,63 @@ export const serve = command({
       default: false,
       help: 'UNSAFE: serve plain ws:// on an address that is not loopback (anyone on the network reads it)',
     },
+    'timestamp-expiry': {
+      type: 'string',
+      value: 'D',
+      help: 'lifetime of a timestamp the coordinator signs (default 1d)',
+    },
+    'snapshot-expiry': {
+      type: 'string',
+      value: 'D',
+      help: 'lifetime of a snapshot the coordinator signs (default 7d)',
+    },
+    'refresh-check': {
+      type: 'string',
+      value: 'D',
+      help: 'how often online roles and expiries are checked (default 1m)',
+    },
+    'renew-before': {
+      type: 'string',
+      multiple: true,
+      value: 'ROLE=D',
+      help: 'open a renewal round this long before root (default 60d) or targets (default 14d) expires',
+    },
+    publish: { type: 'boolean', default: false, help: 'serve the current release read-only at /repository/' },
+    'notify-retry-base': {
+      type: 'string',
+      value: 'D',
+      help: 'first retry delay of a failed webhook delivery (doubling with jitter up to an hour; default 2s)',
+    },
+    'unsafe-test-clock': {
+      type: 'string',
+      value: 'FILE',
+      help: "UNSAFE, tests only: read the coordinator's time from FILE (whoever writes it moves the clock)",
+    },
   },
   positionals: [],
   async run({ values }, io) {
+    const dataDir = dataDirOf(values);
+    const { loadPolicy, parseDuration } = await import('./living.js');
+    const renew: Record<string, string> = {};
+    for (const spec of values['renew-before'] ?? []) {
+      const m = /^(root|targets)=(.+)$/.exec(spec);
+      if (!m) throw new UsageError(`--renew-before ${JSON.stringify(spec)} must be root=DURATION or targets=DURATION`);
+      renew[m[1]!] = m[2]!;
+    }
+    const policy = loadPolicy(dataDir, {
+      timestamp: values['timestamp-expiry'],
+      snapshot: values['snapshot-expiry'],
+      renewRoot: renew.root,
+      renewTargets: renew.targets,
+    });
+    const clockFile = values['unsafe-test-clock'];
+    if (clockFile !== undefined && !fs.existsSync(clockFile))
+      throw new UsageError(`--unsafe-test-clock ${clockFile} does not exist; write a time (RFC 3339 or ms) into it`);
+    const durationOf = (option: string, v: string | undefined) =>
+      v === undefined ? undefined : parseDuration(v, option);
     const count = (option: string, v: string | undefined) => intArg(option, v, { min: 1, max: 1_000_000 });
     const opts = {
-      dataDir: dataDirOf(values),
+      dataDir,
       host: values.host ?? '127.0.0.1',
       port: intArg('--port', values.port, { min: 0, max: 65535 }) ?? 7300,
       heartbeatMs: intArg('--heartbeat-ms', values['heartbeat-ms'], { min: 1, max: HOUR_MS }),
@@ -432,9 +494,15 @@ export const serve = command({
       maxConnectionsPerKeyholder: count('--max-connections-per-keyholder', values['max-connections-per-keyholder']),
       failedAuthPerMinute: count('--failed-auth-per-minute', values['failed-auth-per-minute']),
       unsafePlaintext: values['unsafe-plaintext'],
+      policy,
+      refreshCheckMs: durationOf('--refresh-check', values['refresh-check']),
+      clock: clockFile === undefined ? undefined : (await import('./timers.js')).fileClock(clockFile),
+      publish: values.publish,
+      notifyRetryMs: durationOf('--notify-retry-base', values['notify-retry-base']),
       log: io.out,
     };
     const running = await (await server()).serve(opts);
+    if (clockFile !== undefined) io.out(`UNSAFE: the coordinator's clock is read from ${clockFile} (a test clock)`);
     await new Promise<void>((resolve) => {
       const stop = () => {
         io.out('shutting down');
@@ -906,6 +974,170 @@ export const status = command({
     io.out(`dialect ${s.dialect}; released root v${s.rootVersion ?? '-'}, targets v${s.targetsVersion ?? '-'}`);
     io.out(`keyholders: ${s.keyholders.map((k) => `${k.name}${k.connected ? ' (connected)' : ''}`).join(', ') || '-'}`);
     for (const r of s.openRounds) io.out(`open: ${r.id}  ${progressLine(r)}`);
+    for (const e of s.expiry ?? []) io.out(`expiry: ${expiryLine(e)}`);
+    if (s.notify?.webhooks)
+      io.out(
+        `webhooks: ${s.notify.webhooks}; deliveries pending ${s.notify.pending}, given up ${s.notify.failed}` +
+          `${s.notify.lastError ? ` (last error: ${s.notify.lastError})` : ''}`,
+      );
+    return 0;
+  },
+});
+
+// --- the living repository: expiry, webhooks, publishing ------------------------------------------------
+
+type RoleExpiryView = AdminResponse<'expiry'>['roles'][number];
+
+function expiryLine(e: RoleExpiryView): string {
+  const policy =
+    e.renewBeforeDays !== undefined
+      ? `renewal opens ${e.renewBeforeDays} days before`
+      : `re-signed every ~${e.lifetimeDays! / 2} days for ${e.lifetimeDays} days`;
+  return (
+    `${e.role.padEnd(9)} v${e.version}  expires ${e.expires}  ${e.daysLeft} days left  ${e.state}` +
+    `${e.round ? ` (${e.round})` : ''}  — ${policy}`
+  );
+}
+
+export const expiry = command({
+  synopsis: '[--data-dir DIR] [--json]',
+  summary: "each released role's expiry, days left, renewal state",
+  section: 'Release coordinator',
+  description:
+    "Each released role's expiry and the days left, by the coordinator's clock, and its state: ok;\n" +
+    'due (within its renew-before window: the coordinator opens a renewal round at its next check);\n' +
+    'renewing (a round for the role is open); expired. Root and targets are renewed by keyholders in a\n' +
+    'round the coordinator opens itself (quorum serve --renew-before root=60d --renew-before\n' +
+    'targets=14d); in tuf, snapshot and timestamp are re-signed by the coordinator (--timestamp-expiry,\n' +
+    '--snapshot-expiry). quorum verify DIR --warn-days N checks a published folder the same way.',
+  options: { ...CONNECT, ...JSON_OUT },
+  positionals: [],
+  async run({ values }, io) {
+    const e = await call(await adminConn(values), 'expiry');
+    if (values.json) return (io.out(JSON.stringify(e, null, 2)), 0);
+    if (!e.roles.length) io.out('nothing released yet');
+    for (const r of e.roles) io.out(expiryLine(r));
+    return 0;
+  },
+});
+
+type WebhookView = AdminResponse<'notify.list'>[number];
+const showWebhook = (w: WebhookView) =>
+  `${w.id}  ${w.url}  ${w.format}${w.hasSecret ? ' signed' : ''}  events: ${w.events.join(',') || 'all'}  ` +
+  `delivered ${w.delivered}, pending ${w.pending}, failed ${w.failed}${w.lastError ? ` (last error: ${w.lastError})` : ''}`;
+
+export const notify = group({
+  summary: 'webhooks: add, list, remove, test',
+  section: 'Release coordinator',
+  description:
+    'Tell people and systems what happens, through webhooks. Each event is POSTed to every webhook that\n' +
+    "asks for it (no --events: all of them). Deliveries go through an outbox in the coordinator's database,\n" +
+    'written with the event itself, and are retried with exponential backoff and jitter until the receiver\n' +
+    'answers 2xx (across restarts: at least once; de-duplicate on the X-Quorum-Event-Id header). With\n' +
+    '--secret-file, each request has X-Quorum-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with the\n' +
+    "file's content>; the secret is stored in the coordinator's database and never shown again. --format\n" +
+    'slack sends {"text": ...}, which Slack, Mattermost and Teams incoming webhooks accept. Failed deliveries\n' +
+    'show in quorum status and never hold up a round. URLs are listed without their path.',
+  commands: {
+    add: command({
+      synopsis: 'URL [--events E1,E2,...] [--secret-file FILE] [--format json|slack] [--data-dir DIR] [--json]',
+      summary: 'add a webhook',
+      options: {
+        ...CONNECT,
+        ...JSON_OUT,
+        events: { type: 'string', value: 'E1,E2', help: 'the events to send (default: all)' },
+        'secret-file': {
+          type: 'string',
+          value: 'FILE',
+          help: 'a file whose content keys the HMAC-SHA256 signature header',
+          reads: { is: 'file', holds: 'text' },
+        },
+        format: { type: 'string', value: 'F', help: 'json (default) or slack' },
+      },
+      positionals: [{ name: 'URL' }],
+      async run({ values, positionals: [url] }, io) {
+        const secret =
+          values['secret-file'] === undefined ? undefined : readText(values['secret-file'], '--secret-file').trim();
+        const format = choiceArg('--format', values.format, ['json', 'slack'] as const);
+        const w = await call(await adminConn(values), 'notify.add', {
+          body: {
+            url: url!,
+            events: values.events
+              ?.split(',')
+              .map((e) => e.trim())
+              .filter(Boolean),
+            format,
+            secret,
+          },
+        });
+        if (values.json) io.out(JSON.stringify(w));
+        else io.out(`added webhook ${showWebhook(w)}`);
+        return 0;
+      },
+    }),
+    list: command({
+      synopsis: '[--data-dir DIR] [--json]',
+      summary: 'the webhooks and their deliveries',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [],
+      async run({ values }, io) {
+        const ws = await call(await adminConn(values), 'notify.list');
+        if (values.json) io.out(JSON.stringify(ws, null, 2));
+        else if (!ws.length) io.out('no webhooks');
+        else for (const w of ws) io.out(showWebhook(w));
+        return 0;
+      },
+    }),
+    remove: command({
+      synopsis: 'ID [--data-dir DIR] [--json]',
+      summary: 'remove a webhook',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        const r = await call(await adminConn(values), 'notify.remove', { params: { id: id! } });
+        io.out(values.json ? JSON.stringify(r) : `removed webhook ${r.removed}`);
+        return 0;
+      },
+    }),
+    test: command({
+      synopsis: 'ID [--data-dir DIR] [--json]',
+      summary: 'queue a test notification to a webhook',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: ID,
+      async run({ values, positionals: [id] }, io) {
+        const r = await call(await adminConn(values), 'notify.test', { params: { id: id! }, body: {} });
+        io.out(values.json ? JSON.stringify(r) : `queued test notification ${r.eventId} to webhook ${id}`);
+        return 0;
+      },
+    }),
+  },
+});
+
+export const publish = command({
+  synopsis: 'DIR [--data-dir DIR] [--json]',
+  summary: 'copy the current release into a folder, in the layout clients fetch',
+  section: 'Release coordinator',
+  description:
+    'Copy the current release into DIR, for a web server or a bucket sync, in the layout clients fetch\n' +
+    '(with consistent snapshots, N.snapshot.json and N.targets.json too). Each file is written to a\n' +
+    'temporary name and renamed into place, in the order root, targets, snapshot, timestamp, so a client\n' +
+    'fetching meanwhile never gets a timestamp naming files that are not there yet. Files of earlier\n' +
+    'releases are left in DIR. Run it after each release and refresh (e.g. from cron every hour), or\n' +
+    'serve the release directly with quorum serve --publish.',
+  options: { ...DATA_DIR, ...JSON_OUT },
+  positionals: [{ name: 'DIR' }],
+  async run({ values, positionals: [dir] }, io) {
+    const dataDir = dataDirOf(values);
+    const { currentRelease, publishTo, repositoryFiles } = await import('./publish.js');
+    const rel = currentRelease(dataDir);
+    if (!rel)
+      throw new QuorumError('FILE_MISSING', `${dataDir} has no release yet (no releases/current); release first`);
+    const root = rel.files['root.json'];
+    const { parseMetadata } = await import('../protocol/verify.js');
+    const dialect = root ? parseMetadata(root, 'root.json', 'root').dialect : 'tuf';
+    const names = publishTo(dir!, repositoryFiles(rel.files, dialect));
+    if (values.json) io.out(JSON.stringify({ release: rel.seq, dir: path.resolve(dir!), files: names }));
+    else io.out(`published release ${rel.seq} to ${path.resolve(dir!)}: ${names.join(', ')}`);
     return 0;
   },
 });

@@ -28,6 +28,7 @@ import {
   recordIdentity,
 } from './frost.js';
 import { HttpError } from './http.js';
+import { expiryOf } from './living.js';
 import { checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
 import {
   RoundError,
@@ -62,6 +63,8 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
         targetsVersion: st.targets ? (st.targets.signed.version as number) : null,
         targetsBase: st.targetsBase,
         openRounds: store.rounds('open').map((r) => ctx.roundInfo(r)),
+        expiry: expiryOf(store, ctx.policy, ctx.now()),
+        notify: ctx.outbox.summary(),
         keyholders: store.keyholders().map((k) => ({
           name: k.name,
           fingerprint: k.fingerprint,
@@ -284,7 +287,32 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
       const broken = verifyAuditChain(rows);
       return { ok: !broken, events: rows.length, broken };
     },
+
+    'living.check': async () => {
+      const refreshed = await ctx.refreshOnline();
+      return { refreshed, renewals: await ctx.renewExpiring() };
+    },
+
+    'notify.list': () => ctx.outbox.list(),
+    'notify.add': ({ body }) => ctx.serial(() => ctx.outbox.add(body)),
+    'notify.remove': ({ params }) =>
+      ctx.serial(() => {
+        const id = webhookId(params.id);
+        ctx.outbox.remove(id);
+        return { removed: id };
+      }),
+    'notify.test': ({ params }) => ctx.serial(() => ({ eventId: ctx.outbox.test(webhookId(params.id)) })),
+
+    expiry: () => {
+      const at = ctx.now();
+      return { at: at.toISOString(), roles: expiryOf(store, ctx.policy, at) };
+    },
   };
+}
+
+function webhookId(s: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(s)) throw new HttpError('BODY_INVALID', `webhook id ${JSON.stringify(s)} is not a number`);
+  return Number(s);
 }
 
 function certRound(ctx: ServerContext, id: string) {

@@ -12,8 +12,10 @@ import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.j
 import { certRoundInfo, expireCertRounds, republishCertificates } from './certificates.js';
 import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
+import { DEFAULT_POLICY, refreshOnline, renewalsDue, type LivingPolicy, type RefreshResult } from './living.js';
+import { Outbox, type OutboxOptions } from './notify.js';
 import { republishLatest, tryRelease } from './release.js';
-import { expireRounds, repoState, roundSummary } from './rounds.js';
+import { expireRounds, openRound, repoState, roundSummary } from './rounds.js';
 import type { CertRoundRow, RoundRow, Store } from './store.js';
 
 /** The connected signers, as the operations see them (connections.ts). */
@@ -36,6 +38,12 @@ export interface ContextOptions {
   frostSignTimeoutMs: number;
   signers: SignerChannel;
   log: (line: string) => void;
+  /** How long online roles live, how early offline roles are renewed (living.ts); the defaults if absent. */
+  policy?: LivingPolicy;
+  /** The coordinator's clock (timers.ts): what scheduled work takes as now. */
+  now?: () => Date;
+  /** Webhook delivery settings (notify.ts); the defaults if absent. */
+  notify?: Omit<OutboxOptions, 'serverId' | 'log'>;
 }
 
 /** A round's payload, with the proposed root a linked targets round is signed under. */
@@ -55,7 +63,13 @@ export class ServerContext {
   readonly frostSigning: FrostSigning;
   readonly signers: SignerChannel;
   readonly log: (line: string) => void;
+  readonly policy: LivingPolicy;
+  readonly now: () => Date;
+  /** Webhooks and their outbox; notifications are queued with the audit rows of their events. */
+  readonly outbox: Outbox;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The last online refresh's failure, until a refresh succeeds. */
+  private refreshError: string | null = null;
 
   constructor(o: ContextOptions) {
     this.store = o.store;
@@ -67,6 +81,9 @@ export class ServerContext {
     this.frostSigning = new FrostSigning(o.store, o.dataDir, o.frostSignTimeoutMs);
     this.signers = o.signers;
     this.log = o.log;
+    this.policy = o.policy ?? DEFAULT_POLICY;
+    this.now = o.now ?? (() => new Date());
+    this.outbox = new Outbox(o.store, { ...o.notify, serverId: o.serverId, log: o.log });
   }
 
   /** Run `fn` after every operation queued before it (one state-changing operation at a time). */
@@ -113,7 +130,7 @@ export class ServerContext {
   /** Release the round if complete; true when it was released now. */
   async release(roundId: string): Promise<boolean> {
     try {
-      const res = await tryRelease(this.store, this.dataDir, this.onlineKey, roundId);
+      const res = await tryRelease(this.store, this.dataDir, this.onlineKey, roundId, this.policy.expiry);
       if (!res) return false;
       const r = this.store.round(roundId)!;
       this.log(`released ${roundId}${r.linked_round ? ` with ${r.linked_round}` : ''} as release ${res.seq}`);
@@ -125,6 +142,97 @@ export class ServerContext {
       this.log(`release of ${roundId} refused: ${(e as Error).message}`);
       return false;
     }
+  }
+
+  /**
+   * Re-sign the online roles if they are due at `now` (living.ts), in the queue every release goes
+   * through; null when nothing was due. A failure is logged and audited, and thrown.
+   */
+  refreshOnline(now = this.now()): Promise<RefreshResult | null> {
+    return this.serial(async () => {
+      try {
+        const r = await refreshOnline(this.store, this.dataDir, this.onlineKey, this.policy, now);
+        this.refreshError = null;
+        if (r)
+          this.log(
+            `refreshed ${r.roles.join(' and ')} as release ${r.seq}: timestamp v${r.timestamp.version} until ` +
+              `${r.timestamp.expires}, snapshot v${r.snapshot.version} until ${r.snapshot.expires}`,
+          );
+        return r;
+      } catch (e) {
+        const error = (e as Error).message;
+        // Audited (and notified) once per distinct failure, not at every check while it lasts.
+        const same = error.replace(/ \(evaluated at [^)]*\)/g, '');
+        if (same !== this.refreshError) {
+          this.log(`online refresh failed: ${error}`);
+          this.store.audit('online.refresh_failed', { error }, now.toISOString());
+        }
+        this.refreshError = same;
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Open a renewal round for root or targets when it is within its renew-before window and none is
+   * open (living.ts), audited as opened by the coordinator; connected keyholders are told. Returns
+   * the rounds opened. A renewal that cannot be opened is logged and tried again at the next turn.
+   */
+  renewExpiring(now = this.now()): Promise<RoundInfo[]> {
+    return this.serial(() => {
+      const opened: RoundInfo[] = [];
+      for (const r of renewalsDue(this.store, this.policy, now)) {
+        try {
+          const row = openRound(
+            this.store,
+            {
+              role: r.role,
+              reason: r.reason,
+              deadline: new Date(now.getTime() + 7 * 86_400_000),
+              signed: r.signed,
+              online: this.onlinePublic ?? undefined,
+              openedBy: 'coordinator',
+              resignTargets: r.resignTargets,
+            },
+            now,
+          );
+          const info = this.roundInfo(row);
+          this.log(`opened ${row.id} (by the coordinator): ${r.reason}`);
+          this.signers.broadcast({ type: 'round.opened', round: info });
+          opened.push(info);
+          if (row.linked_round) {
+            const linked = this.roundInfo(this.store.round(row.linked_round)!);
+            this.signers.broadcast({ type: 'round.opened', round: linked });
+            opened.push(linked);
+          }
+        } catch (e) {
+          this.log(`renewal of ${r.role} could not be opened: ${(e as Error).message}`);
+        }
+      }
+      return opened;
+    });
+  }
+
+  /**
+   * Open rounds whose deadline is within 24 hours of `now`, each audited once as round.expiring
+   * (which webhooks asking for it are told).
+   */
+  warnDeadlines(now = this.now()): Promise<void> {
+    return this.serial(() => {
+      for (const r of this.store.rounds('open')) {
+        if (Date.parse(r.deadline) - now.getTime() > 86_400_000) continue;
+        const key = `round_expiring_told:${r.id}`;
+        if (this.store.getMeta(key)) continue;
+        this.store.tx(() => {
+          this.store.setMeta(key, now.toISOString());
+          this.store.audit(
+            'round.expiring',
+            { round: r.id, role: r.role, version: r.version, deadline: r.deadline },
+            now.toISOString(),
+          );
+        });
+      }
+    });
   }
 
   /** Tell a ceremony's connected participants what happened (each gets its own message). */
@@ -155,7 +263,7 @@ export class ServerContext {
     republishLatest(this.store, this.dataDir);
     republishCertificates(this.store, this.dataDir);
     await this.serial(async () => {
-      expireRounds(this.store);
+      expireRounds(this.store, this.now());
       expireCertRounds(this.store);
       for (const r of this.store.rounds('open')) await this.release(r.id);
       for (const ev of await resumeCeremonies(this.store)) if (ev.log) this.log(ev.log);

@@ -74,6 +74,8 @@ export interface HttpDeps {
   auth: Authenticator;
   handlers: AdminHandlers;
   log: (line: string) => void;
+  /** quorum serve --publish: GET/HEAD under /repository/ (publish.ts), without a credential. */
+  repository?: (req: http.IncomingMessage, res: http.ServerResponse, name: string) => void;
 }
 
 export function httpHandler(d: HttpDeps): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
@@ -116,6 +118,8 @@ export function httpHandler(d: HttpDeps): (req: http.IncomingMessage, res: http.
       if (url.pathname === '/v1/health') return reply(200, { ok: true, serverId: d.serverId, dialect: d.dialect });
       if (url.pathname === '/v1/challenge' && req.method === 'GET')
         return reply(200, { serverId: d.serverId, nonce: d.auth.challenge(req.socket.remoteAddress) });
+      if (d.repository && url.pathname.startsWith('/repository/'))
+        return d.repository(req, res, url.pathname.slice('/repository/'.length));
       if (url.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
         d.auth.admin(req);
         return reply(200, await admin(req, url));

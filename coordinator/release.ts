@@ -13,7 +13,6 @@ import { encodeSig, otaMethod } from '../protocol/keys.js';
 import {
   buildSnapshot,
   buildTimestamp,
-  daysFrom,
   localSigner,
   serialize,
   signEnvelope,
@@ -23,8 +22,14 @@ import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } fr
 import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
 import { proposedSigned, type RoundRow, type Store } from './store.js';
 
-/** Expiry of the online roles written at each tuf release (days). Re-release to refresh them. */
-export const ONLINE_EXPIRY_DAYS = { snapshot: 31, timestamp: 31 } as const;
+/**
+ * Default lifetime of the online roles written at each tuf release (ms); the coordinator re-signs
+ * them before they expire (living.ts), with the policy `quorum serve` was given.
+ */
+export const DEFAULT_ONLINE_EXPIRY_MS = { snapshot: 7 * 86_400_000, timestamp: 86_400_000 } as const;
+
+/** `ms` after `time`, whole seconds (expires has no fractions). */
+const expiresAfter = (time: Date, ms: number) => new Date(Math.floor(time.getTime() / 1000) * 1000 + ms);
 
 export interface ReleaseResult {
   seq: number;
@@ -85,6 +90,7 @@ export async function tryRelease(
   dataDir: string,
   onlineKey: KeyObject | null,
   roundId: string,
+  onlineExpiryMs: { snapshot: number; timestamp: number } = DEFAULT_ONLINE_EXPIRY_MS,
 ): Promise<ReleaseResult | null> {
   const first = store.round(roundId);
   if (!first || first.state !== 'open') return null;
@@ -127,7 +133,7 @@ export async function tryRelease(
         buildSnapshot(
           dialect,
           prevSnap + 1,
-          daysFrom(time, ONLINE_EXPIRY_DAYS.snapshot),
+          expiresAfter(time, onlineExpiryMs.snapshot),
           files['targets.json'],
           targetsVersion,
         ),
@@ -140,7 +146,7 @@ export async function tryRelease(
         buildTimestamp(
           dialect,
           prevTs + 1,
-          daysFrom(time, ONLINE_EXPIRY_DAYS.timestamp),
+          expiresAfter(time, onlineExpiryMs.timestamp),
           files['snapshot.json'],
           prevSnap + 1,
         ),

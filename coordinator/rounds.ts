@@ -251,6 +251,8 @@ export interface OpenRequest {
    * under the proposed root's targets keys; both are released together, once both are signed.
    */
   resignTargets?: boolean;
+  /** Who opened it, when not an administrator: `coordinator` for a renewal round (audited as `by`). */
+  openedBy?: string;
 }
 
 /**
@@ -390,7 +392,15 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     store.insertRound(row);
     store.audit(
       'round.opened',
-      { round: id, role: req.role, version: row.version, sha256, reason: req.reason, deadline: row.deadline },
+      {
+        round: id,
+        role: req.role,
+        version: row.version,
+        sha256,
+        reason: req.reason,
+        deadline: row.deadline,
+        ...(req.openedBy ? { by: req.openedBy } : {}),
+      },
       now.toISOString(),
     );
     if (linkedTargets) {
@@ -417,6 +427,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
           reason: req.reason,
           deadline: row.deadline,
           linked: id,
+          ...(req.openedBy ? { by: req.openedBy } : {}),
         },
         now.toISOString(),
       );

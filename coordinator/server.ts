@@ -24,7 +24,9 @@ import { AuthGuard } from './guard.js';
 import { httpHandler } from './http.js';
 import { SignerSocket } from './signer-socket.js';
 import { Store } from './store.js';
-import { systemClock, Timers } from './timers.js';
+import { DEFAULT_POLICY, type LivingPolicy } from './living.js';
+import { repositoryHandler } from './publish.js';
+import { systemClock, Timers, type Clock } from './timers.js';
 
 export { hashToken } from './auth.js';
 
@@ -53,6 +55,16 @@ export interface ServeOptions {
    * QUORUM_SLOW_READER_MS).
    */
   slowReaderMs?: number;
+  /** How long online roles live and how early offline roles are renewed (living.ts loadPolicy). */
+  policy?: LivingPolicy;
+  /** How often the online roles are checked for a refresh (ms, default 60 s). */
+  refreshCheckMs?: number;
+  /** The clock of scheduled work (tests: timers.ts fileClock); the system clock by default. */
+  clock?: Clock;
+  /** Serve the current release read-only at /repository/ (publish.ts). */
+  publish?: boolean;
+  /** First webhook retry delay (ms, default 2 s); doubles per attempt, with jitter (notify.ts). */
+  notifyRetryMs?: number;
 }
 
 export interface RunningServer {
@@ -115,6 +127,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     }
   };
   refusePlaintext(bind.address);
+  const clock = opts.clock ?? systemClock;
   const store = new Store(dbFile);
   const serverId = store.getMeta('server_id')!;
   const onlineKeyFile = path.join(dataDir, DATA_FILES.onlineKey);
@@ -143,8 +156,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     frostSignTimeoutMs: opts.frostSignTimeoutMs ?? Number(process.env.QUORUM_FROST_SIGN_TIMEOUT_MS ?? 60_000),
     signers: connections,
     log,
+    policy: opts.policy ?? DEFAULT_POLICY,
+    now: () => new Date(clock.now()),
+    notify: opts.notifyRetryMs ? { baseDelayMs: opts.notifyRetryMs } : undefined,
   });
   await ctx.recover();
+  await ctx.refreshOnline().catch(() => undefined); // logged and audited; retried by the timer
   const guard = new AuthGuard(store, {
     maxChallengesPerSource: WIRE_LIMITS.maxChallengesPerSource,
     maxPendingChallenges: WIRE_LIMITS.maxPendingChallenges,
@@ -159,15 +176,31 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     tlsFingerprint,
     adminHash: store.getMeta('admin_token_sha256')!,
   });
-  const handler = httpHandler({ serverId, dialect: ctx.dialect, auth, handlers: adminHandlers(ctx), log });
+  const handler = httpHandler({
+    serverId,
+    dialect: ctx.dialect,
+    auth,
+    handlers: adminHandlers(ctx),
+    log,
+    repository: opts.publish ? repositoryHandler(store) : undefined,
+  });
   const server = tlsCertPem
     ? https.createServer({ cert: tlsCertPem, key: fs.readFileSync(tlsKey) }, handler)
     : http.createServer(handler);
   const socket = new SignerSocket(ctx, connections, auth, limits);
   server.on('upgrade', (req: http.IncomingMessage, s: Duplex, head: Buffer) => socket.upgrade(req, s, head));
-  const timers = new Timers(systemClock, log);
+  const timers = new Timers(clock, log);
   timers.every('heartbeat', limits.heartbeatMs, () => connections.heartbeat());
   timers.every('expiry', opts.expiryCheckMs ?? 1000, () => ctx.serial(() => ctx.expireDue(timers.now())));
+  // The living repository: online roles re-signed, renewal rounds opened. A failure is logged (and
+  // a failed refresh audited) by the context, and tried again at the next turn.
+  timers.every('living', opts.refreshCheckMs ?? 60_000, async () => {
+    await ctx.refreshOnline(timers.now()).catch(() => undefined);
+    await ctx.renewExpiring(timers.now());
+    await ctx.warnDeadlines(timers.now());
+  });
+  // Webhook deliveries due (new ones are also sent as soon as their event commits).
+  timers.every('notify', 1000, () => ctx.outbox.deliverDue());
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -192,6 +225,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   log(
     `quorum coordinator ${serverId} (${ctx.dialect}) listening on ${url}, signers connect to ${wsUrl}${tlsFingerprint ? `, TLS fingerprint ${tlsFingerprint}` : ''}`,
   );
+  if (opts.publish) log(`publishing the current release read-only at ${url}/repository/`);
 
   return {
     url,
@@ -205,6 +239,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       connections.close();
       await ctx.idle();
       guard.close(); // the failures counted since the last audit row
+      await ctx.outbox.close();
       store.close();
     },
   };

@@ -205,6 +205,33 @@ const MIGRATIONS: string[] = [
    UPDATE frost_ceremonies SET state = 'failed', closed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
      failure = 'UPGRADED: the coordinator now requires signed identity statements and transcripts; open the ceremony again'
      WHERE state IN ('round1', 'round2', 'confirm');`,
+  // 8: notifications (issue 10): webhooks and a durable outbox. An event's deliveries are queued in
+  // the transaction that audits the event; each is retried until delivered (or given up, visibly).
+  // A webhook's HMAC secret is stored here (the database is owner-only) and never listed or logged.
+  `CREATE TABLE webhooks (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     url TEXT NOT NULL,
+     events TEXT NOT NULL,
+     format TEXT NOT NULL CHECK (format IN ('json','slack')),
+     secret TEXT,
+     created_at TEXT NOT NULL,
+     removed_at TEXT
+   );
+   CREATE TABLE outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id TEXT NOT NULL,
+     webhook INTEGER NOT NULL REFERENCES webhooks(id),
+     event TEXT NOT NULL,
+     body TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed')) DEFAULT 'pending',
+     last_error TEXT,
+     done_at TEXT,
+     UNIQUE (event_id, webhook)
+   );
+   CREATE INDEX outbox_due ON outbox(state, next_at);`,
 ];
 
 // --- the JSON kept in columns --------------------------------------------------------------------
@@ -1052,15 +1079,24 @@ export class Store {
   }
 
   // --- audit ---
+  /**
+   * Called inside audit(), in the same transaction as the audit row: the outbox (notify.ts) queues
+   * an event's notifications there, so they are committed exactly when the event is.
+   */
+  onAudit: ((event: string, data: Record<string, unknown>, seq: number, at: string) => void) | null = null;
+
   audit(event: string, data: Record<string, unknown>, at = new Date().toISOString()): void {
-    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
-      { seq: number; hash: string } | undefined;
-    const seq = (last?.seq ?? 0) + 1;
-    const prev = last?.hash ?? GENESIS_HASH;
-    const json = JSON.stringify(data);
-    this.db
-      .prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(seq, at, event, json, prev, auditHash(prev, seq, at, event, json));
+    this.db.transaction(() => {
+      const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
+        { seq: number; hash: string } | undefined;
+      const seq = (last?.seq ?? 0) + 1;
+      const prev = last?.hash ?? GENESIS_HASH;
+      const json = JSON.stringify(data);
+      this.db
+        .prepare('INSERT INTO audit (seq, at, event, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(seq, at, event, json, prev, auditHash(prev, seq, at, event, json));
+      this.onAudit?.(event, data, seq, at);
+    })();
   }
   auditRows(): AuditRow[] {
     return this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[];

@@ -5,6 +5,7 @@
  * jobs today: the signer heartbeat and the expiry of what passed its deadline; scheduled work
  * (online-role refresh, renewal rounds, an outbox) registers here too.
  */
+import fs from 'node:fs';
 
 export interface Clock {
   now(): number;
@@ -17,6 +18,29 @@ export const systemClock: Clock = {
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
 };
+
+/**
+ * A clock whose time is read from `file` (an RFC 3339 time or ms since the epoch) at every
+ * reading; timers still run in real time. For tests only: `quorum serve --unsafe-test-clock FILE`
+ * is the one way to get it, never the environment. An unreadable file keeps the last time read.
+ */
+export function fileClock(file: string): Clock {
+  let last = Date.now();
+  return {
+    now: () => {
+      try {
+        const s = fs.readFileSync(file, 'utf8').trim();
+        const t = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+        if (Number.isFinite(t)) last = t;
+      } catch {
+        // mid-rewrite or removed: the last time read
+      }
+      return last;
+    },
+    setInterval: systemClock.setInterval,
+    clearInterval: systemClock.clearInterval,
+  };
+}
 
 export type Job = (now: Date) => void | Promise<void>;
 

@@ -198,6 +198,12 @@ export const CODES = {
   BODY_TOO_LARGE: tooLarge('an admin request body above the size limit'),
   NOT_FOUND: notFound('no such endpoint'),
   INTERNAL: internal('the coordinator failed on a bug; its log has the details'),
+  SETTINGS_INVALID: usage(
+    "the data dir's settings.json or a serve option has a value that is not a duration or policy",
+  ),
+  REFRESH_FAILED: transient('re-signing timestamp/snapshot with the online key failed; retried at the next check'),
+  WEBHOOK_INVALID: invalid('a webhook URL, event list or format that cannot be used (http(s) only, no credentials)'),
+  WEBHOOK_UNKNOWN: notFound('no webhook with this id'),
   STORE_CORRUPT: internal('a stored row does not decode (quorum.db edited or damaged): restore it from a backup'),
 
   // --- rounds -------------------------------------------------------------------------------------

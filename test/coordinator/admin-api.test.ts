@@ -60,6 +60,12 @@ describe('the route table', () => {
         'GET /certs/:id',
         'POST /certs/:id/cancel',
         'GET /audit/verify',
+        'POST /living/check',
+        'GET /expiry',
+        'GET /notify',
+        'POST /notify',
+        'DELETE /notify/:id',
+        'POST /notify/:id/test',
       ].sort(),
     );
   });
