@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { Io } from '../protocol/cli.js';
 import type { Dialect } from '../protocol/canonical.js';
+import type { Resolution } from '../protocol/delegations.js';
 import { QuorumError } from '../protocol/errors.js';
 import { loadRepository } from '../protocol/repository.js';
 import {
@@ -16,18 +17,23 @@ import {
   type VerifyReport,
 } from '../protocol/verify.js';
 
-export const VERIFY_HELP = `Usage: quorum verify <dir> [--root <trusted-root.json>] [--dialect ota|tuf] [--at <RFC 3339 time>] [--warn-days N] [--json]
+export const VERIFY_HELP = `Usage: quorum verify <dir> [--root <trusted-root.json>] [--dialect ota|tuf] [--at <RFC 3339 time>] [--warn-days N] [--target PATH] [--json]
 
 Verify a repository folder as a device would: walk the root chain from the trusted root
 (each step signed by a threshold of the old AND the new root keys, version exactly +1), check
 the final root is unexpired, then timestamp, snapshot and targets (signatures by a threshold of
-distinct keys, expiry, and the versions, lengths and hashes they name).
+distinct keys, expiry, and the versions, lengths and hashes they name), then every delegated
+targets role reachable from targets (<name>.json, <version>.<name>.json with consistent
+snapshots, delegations/<name>.json in ota), signed by a threshold of its delegated keys.
 
   <dir>              holds N.root.json, root.json, targets.json, [snapshot.json, timestamp.json]
   --root FILE        the trust anchor; without it the lowest root in <dir> is trusted on first use
   --dialect D        ota or tuf; detected from _type when absent
   --at TIME          evaluate expiry at this RFC 3339 instant instead of now
   --warn-days N      warn when a role expires within N days (default 14)
+  --target PATH      also resolve this target as a client does (pre-order depth-first through the
+                     delegations) and print the chain of roles that vouches for it, or the role
+                     that refused it; exit 1 when no role vouches for it
   --json             print a machine-readable report on stdout
 
 Exit status: 0 verified, 1 verification failed, 2 usage error or unreadable input.`;
@@ -45,6 +51,7 @@ export function runVerify(argv: string[], io: Io): number {
         dialect: { type: 'string' },
         at: { type: 'string' },
         'warn-days': { type: 'string' },
+        target: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -86,7 +93,12 @@ export function runVerify(argv: string[], io: Io): number {
   let report: VerifyReport;
   try {
     const input = loadRepository(dir, values.root);
-    report = verifyRepository(input, { at, dialect: values.dialect as Dialect | undefined, warnDays });
+    report = verifyRepository(input, {
+      at,
+      dialect: values.dialect as Dialect | undefined,
+      warnDays,
+      ...(values.target !== undefined ? { target: values.target } : {}),
+    });
     if (!input.targets) {
       report.warnings.push({
         code: 'FILE_MISSING',
@@ -123,6 +135,22 @@ function roleLine(name: string, r: RoleReport): string {
   );
 }
 
+/** How a client resolves one target: the chain that vouches for it, or where it stopped. */
+function targetLines(t: Resolution): string {
+  const entry = t.target as { length?: number; hashes?: Record<string, string> } | undefined;
+  if (t.chain && entry) {
+    const hash = entry.hashes?.sha256 ?? Object.values(entry.hashes ?? {})[0] ?? '';
+    return (
+      `target ${JSON.stringify(t.path)}: vouched for by ${t.chain.join(' -> ')}; length ${entry.length}` +
+      `${hash ? `, ${entry.hashes?.sha256 ? 'sha256' : 'hash'} ${hash.slice(0, 16)}…` : ''}`
+    );
+  }
+  const looked = t.steps.map((s) => `${s.role} (${s.outcome}${s.reason ? ': ' + s.reason : ''})`).join(', ');
+  return t.refusedBy
+    ? `target ${JSON.stringify(t.path)}: refused by role ${t.refusedBy.role}; looked in ${looked}`
+    : `target ${JSON.stringify(t.path)}: not found; looked in ${looked || 'nothing'}`;
+}
+
 /** What was checked, for a person reading CI logs. */
 export function describe(dir: string, r: VerifyReport): string {
   const lines: string[] = [];
@@ -147,6 +175,16 @@ export function describe(dir: string, r: VerifyReport): string {
     const rr = r.roles[role];
     if (rr) lines.push(roleLine(role, rr));
   }
+  const shown = r.delegated.length > 20 ? r.delegated.slice(0, 16) : r.delegated;
+  for (const d of shown)
+    lines.push(`  ${'  '.repeat(d.depth - 1)}delegated by ${d.delegatedBy.join(', ')}: ${roleLine(d.name, d)}`);
+  if (shown.length < r.delegated.length) {
+    const rest = r.delegated.slice(shown.length);
+    lines.push(
+      `  … and ${rest.length} more delegated roles, ${rest.reduce((n, d) => n + (d.targets ?? 0), 0)} targets`,
+    );
+  }
+  if (r.target) lines.push(targetLines(r.target));
   lines.push(
     r.ok
       ? `OK: verified, ${r.warnings.length} warning(s)`

@@ -61,13 +61,19 @@ export type VerifyCode =
   | 'META_HASH_UNSUPPORTED' // tuf: a hash algorithm python-tuf or tuf-js cannot compute
   | 'OTA_SIZE_LIMIT' // above aktualizr's download limit for the file
   | 'OTA_KEY_UNSUPPORTED' // ota: a key type aktualizr rejects (error) or an RSA size it cannot use (warning)
+  | 'DELEGATION_INVALID' // a targets role's `delegations` the dialect's client refuses (so it refuses the file)
+  | 'DELEGATED_FILE_MISSING' // a delegated role's file is not where clients ask for it
+  | 'DELEGATION_LIMIT' // more delegated roles than verified, or (warning) a role beyond the client's search limit
+  | 'TARGET_NOT_FOUND' // --target: no role vouches for the path
+  | 'TARGET_REFUSED' // --target: the client refuses a role on the way and stops
   // warnings only:
   | 'EXPIRES_SOON'
   | 'TRUST_ON_FIRST_USE'
   | 'OTA_NON_ASCII'
   | 'OTA_PSS_SALT' // an RSA-PSS salt other than 32: aktualizr accepts it, the OTA Connect servers do not
   | 'SNAPSHOT_LISTS_ROOT' // snapshot names root.json / N.root.json, which no client checks
-  | 'DELEGATIONS_NOT_VERIFIED';
+  | 'DELEGATION_PATTERN' // a path pattern python-tuf and tuf-js read differently
+  | 'DELEGATED_TARGET_UNREACHABLE'; // a delegated role lists targets outside what it is delegated
 
 export type ErrorCode = InputCode | CanonicalCode | KeyCode | VerifyCode;
 
