@@ -19,20 +19,17 @@ import {
   type MetadataKey,
   type PublicKey,
 } from './keys.js';
+import type { MetaFile, RootSigned, SignatureT, SignedOf } from './metadata/schemas.js';
 import {
   EXPIRES_RE,
-  EnvelopeSchema,
-  SIGNED_SCHEMAS,
   countTargets,
   detectType,
+  envelopeProblem,
   formatExpires,
+  signedProblem,
   typeName,
-  type MetaFile,
   type Role,
-  type RootSigned,
-  type SignatureT,
-  type SignedOf,
-} from './metadata/schemas.js';
+} from './metadata/shape.js';
 import { LIMITS } from './limits.js';
 import { OTA_PSS_SALT, otaSaltProblem } from './ota-server.js';
 import {
@@ -83,9 +80,8 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   } catch (e) {
     throw new QuorumError('JSON_INVALID', `${file}: not valid JSON (${(e as Error).message})`);
   }
-  const env = EnvelopeSchema.safeParse(json);
-  if (!env.success)
-    throw new QuorumError('SCHEMA_INVALID', `${file}: not TUF/Uptane metadata: ${summarise(env.error)}`);
+  const envProblem = envelopeProblem(json);
+  if (envProblem) throw new QuorumError('SCHEMA_INVALID', `${file}: not TUF/Uptane metadata: ${envProblem}`);
   const raw = json as { signed: Record<string, unknown>; signatures: SignatureT[] };
   const type = raw.signed._type;
   const detected = detectType(type);
@@ -114,13 +110,11 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
       `${file}: _type is ${JSON.stringify(type)}, must be exactly ${JSON.stringify(want)} in the ${d} dialect`,
     );
   }
-  // Targets maps are checked by the equivalent fast predicate; zod runs on the rest, and on the
-  // whole only when the predicate fails, to say what is wrong.
+  // The zod schemas, as plain predicates (metadata/shape.ts); targets maps by the faster count.
   const entries = role === 'targets' ? countTargets(raw.signed.targets, d === 'tuf') : -1;
   const fastTargets = entries >= 0;
-  const parsed = SIGNED_SCHEMAS[role].safeParse(fastTargets ? { ...raw.signed, targets: {} } : raw.signed);
-  if (!parsed.success)
-    throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
+  const shapeProblem = signedProblem(role, raw.signed, fastTargets);
+  if (shapeProblem) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${shapeProblem}`);
   if (d === 'tuf') {
     const problem = tufModelProblem(role, raw.signed, fastTargets);
     if (problem)
@@ -174,13 +168,6 @@ function tufModelProblem(role: Role, signed: Record<string, unknown>, targetsChe
     }
   }
   return null;
-}
-
-function summarise(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(top)'}: ${i.message}`)
-    .join('; ');
 }
 
 // --- thresholds ------------------------------------------------------------------------------
