@@ -16,7 +16,7 @@
  * multi-hundred-megabyte
  * targets files never hit V8's maximum string length; callers get one Buffer.
  */
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { CanonicalError } from './errors.js';
 
 export type Dialect = 'ota' | 'tuf';
@@ -251,4 +251,216 @@ export function aktualizrBytes(canonical: Buffer): Buffer {
     .toString('utf8')
     .replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
   return Buffer.from(s, 'latin1');
+}
+
+// --- canonical bytes straight from the file ---------------------------------------------------
+
+const WS = new Uint8Array(256);
+for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
+/** `ota` escapes as JSON.stringify writes them (the control characters; `"` and `\` below). */
+const OTA_SHORT = new Set([0x62, 0x66, 0x6e, 0x72, 0x74]); // b f n r t
+const OTA_NO_U = new Set([0x08, 0x09, 0x0a, 0x0c, 0x0d]); // these have a short form instead
+
+/**
+ * The canonical bytes of the top-level `signed` value, taken from the file's own bytes in one pass
+ * when the file already writes it canonically apart from whitespace: every object's keys (ASCII,
+ * unescaped) strictly ascending, every string escaped exactly as the dialect's canonical form
+ * escapes it, every number a safe integer in its shortest form, valid UTF-8. Null otherwise (or
+ * when `signed` is not found exactly once): the caller then canonicalises the parsed object, which
+ * gives the same bytes whenever this does not return null. Call only on bytes JSON.parse accepted.
+ */
+export function canonicalFromBytes(bytes: Buffer, dialect: Dialect): Buffer | null {
+  if (!isUtf8(bytes)) return null;
+  const n = bytes.length;
+  const b = bytes;
+  const ota = dialect === 'ota';
+  let nextBackslash = b.indexOf(0x5c);
+  if (nextBackslash < 0) nextBackslash = n;
+  let i = 0;
+  const ws = () => {
+    while (i < n && WS[b[i]!]) i++;
+  };
+  /** A string starting at the quote at i; i ends after the closing quote. `strict`: canonical escapes only. */
+  const string = (strict: boolean): boolean => {
+    i++;
+    for (;;) {
+      const q = b.indexOf(0x22, i);
+      if (q < 0) return false;
+      if (nextBackslash > q) {
+        i = q + 1;
+        return true;
+      }
+      // an escape before the closing quote
+      i = nextBackslash;
+      const e = b[i + 1]!;
+      if (strict) {
+        if (e === 0x22 || e === 0x5c) {
+          /* canonical in both dialects */
+        } else if (!ota) return false;
+        else if (OTA_SHORT.has(e)) {
+          /* \b \f \n \r \t */
+        } else if (e === 0x75) {
+          // \u00XX with lowercase hex, for a control character without a short form
+          const hex = b.toString('latin1', i + 2, i + 6);
+          if (!/^00[01][0-9a-f]$/.test(hex) || OTA_NO_U.has(parseInt(hex, 16))) return false;
+          i += 4;
+        } else return false;
+      } else if (e === 0x75) i += 4;
+      i += 2;
+      nextBackslash = b.indexOf(0x5c, i);
+      if (nextBackslash < 0) nextBackslash = n;
+    }
+  };
+  const number = (strict: boolean): boolean => {
+    const start = i;
+    if (b[i] === 0x2d) i++;
+    const digits = i;
+    while (i < n && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
+    const nd = i - digits;
+    const frac = b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45;
+    if (!strict) {
+      while (i < n && /[0-9.eE+-]/.test(String.fromCharCode(b[i]!))) i++;
+      return true;
+    }
+    if (frac || nd === 0 || (b[digits] === 0x30 && nd > 1)) return false;
+    if (b[start] === 0x2d && nd === 1 && b[digits] === 0x30) return false; // -0 is written 0
+    return nd < 16 || Number.isSafeInteger(Number(b.toString('latin1', start, i)));
+  };
+  const literal = (): boolean => {
+    const c = b[i];
+    const len = c === 0x66 ? 5 : 4; // false, true, null
+    i += len;
+    return c === 0x74 || c === 0x66 || c === 0x6e;
+  };
+  /** A value at i (after whitespace); i ends after it. */
+  const value = (strict: boolean): boolean => {
+    ws();
+    const c = b[i];
+    if (c === 0x22) return string(strict);
+    if (c === 0x7b) {
+      i++;
+      ws();
+      if (b[i] === 0x7d) return (i++, true);
+      let prevStart = -1;
+      let prevEnd = -1;
+      for (;;) {
+        ws();
+        if (b[i] !== 0x22) return false;
+        const kStart = i + 1;
+        if (!string(strict)) return false;
+        const kEnd = i - 1;
+        if (strict) {
+          for (let k = kStart; k < kEnd; k++) if (b[k]! >= 0x80 || b[k] === 0x5c) return false;
+          if (prevStart >= 0 && b.compare(b, kStart, kEnd, prevStart, prevEnd) >= 0) return false; // ascending
+          prevStart = kStart;
+          prevEnd = kEnd;
+        }
+        ws();
+        if (b[i] !== 0x3a) return false;
+        i++;
+        if (!value(strict)) return false;
+        ws();
+        if (b[i] === 0x2c) {
+          i++;
+          continue;
+        }
+        if (b[i] === 0x7d) return (i++, true);
+        return false;
+      }
+    }
+    if (c === 0x5b) {
+      i++;
+      ws();
+      if (b[i] === 0x5d) return (i++, true);
+      for (;;) {
+        if (!value(strict)) return false;
+        ws();
+        if (b[i] === 0x2c) {
+          i++;
+          continue;
+        }
+        if (b[i] === 0x5d) return (i++, true);
+        return false;
+      }
+    }
+    if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) return number(strict);
+    return literal();
+  };
+
+  // The top level: find `signed` (exactly once, its key unescaped) and scan its value strictly.
+  ws();
+  if (b[i] !== 0x7b) return null;
+  i++;
+  let start = -1;
+  let end = -1;
+  ws();
+  if (b[i] === 0x7d) return null;
+  for (;;) {
+    ws();
+    if (b[i] !== 0x22) return null;
+    const kStart = i + 1;
+    if (!string(false)) return null;
+    const key = b.toString('latin1', kStart, i - 1);
+    if (key.includes('\\')) return null;
+    ws();
+    if (b[i] !== 0x3a) return null;
+    i++;
+    const isSigned = key === 'signed';
+    if (isSigned) {
+      if (start >= 0) return null; // JSON.parse keeps the last one: leave it to the general path
+      ws();
+      start = i;
+    }
+    if (!value(isSigned)) return null;
+    if (isSigned) end = i;
+    ws();
+    if (b[i] === 0x2c) {
+      i++;
+      continue;
+    }
+    if (b[i] === 0x7d) break;
+    return null;
+  }
+  if (start < 0) return null;
+  return stripWhitespace(b, start, end);
+}
+
+/** bytes[start, end) without the JSON whitespace between tokens (none inside strings is touched). */
+function stripWhitespace(b: Buffer, start: number, end: number): Buffer {
+  // Whitespace bytes outside strings: find them by walking string boundaries with indexOf.
+  let out: Buffer | null = null;
+  let pos = 0;
+  let run = start;
+  let i = start;
+  while (i < end) {
+    const c = b[i]!;
+    if (c === 0x22) {
+      // skip the string: to the next quote not escaped
+      let j = i + 1;
+      for (;;) {
+        const q = b.indexOf(0x22, j);
+        let bs = 0;
+        for (let k = q - 1; b[k] === 0x5c; k--) bs++;
+        if (bs % 2 === 0) {
+          i = q + 1;
+          break;
+        }
+        j = q + 1;
+      }
+      continue;
+    }
+    if (WS[c]) {
+      out ??= Buffer.allocUnsafe(end - start);
+      b.copy(out, pos, run, i);
+      pos += i - run;
+      while (i < end && WS[b[i]!]) i++;
+      run = i;
+      continue;
+    }
+    i++;
+  }
+  if (!out) return b.subarray(start, end);
+  b.copy(out, pos, run, end);
+  pos += end - run;
+  return out.subarray(0, pos);
 }

@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import { isAscii } from 'node:buffer';
-import { aktualizrBytes, canonicalize, getOwn, type Dialect } from './canonical.js';
+import { aktualizrBytes, canonicalFromBytes, canonicalize, getOwn, type Dialect } from './canonical.js';
 import { QuorumError, type ErrorCode } from './errors.js';
 import {
   decodeSig,
@@ -125,7 +125,8 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   }
   let canonical: Buffer;
   try {
-    canonical = canonicalize(raw.signed, d);
+    // Files written by TUF/Uptane tools are canonical but for whitespace: their own bytes, then.
+    canonical = canonicalFromBytes(bytes, d) ?? canonicalize(raw.signed, d);
   } catch (e) {
     if (e instanceof QuorumError) throw new QuorumError(e.code, `${file}: signed content ${e.message}`, { cause: e });
     throw e;
