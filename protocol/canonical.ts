@@ -262,32 +262,55 @@ const OTA_SHORT = new Set([0x62, 0x66, 0x6e, 0x72, 0x74]); // b f n r t
 const OTA_NO_U = new Set([0x08, 0x09, 0x0a, 0x0c, 0x0d]); // these have a short form instead
 
 /**
- * The canonical bytes of the top-level `signed` value, taken from the file's own bytes in one pass
- * when the file already writes it canonically apart from whitespace: every object's keys (ASCII,
- * unescaped) strictly ascending, every string escaped exactly as the dialect's canonical form
- * escapes it, every number a safe integer in its shortest form, valid UTF-8. Null otherwise (or
- * when `signed` is not found exactly once): the caller then canonicalises the parsed object, which
- * gives the same bytes whenever this does not return null. Call only on bytes JSON.parse accepted.
+ * The canonical bytes of the top-level `signed` value, taken from the file's own bytes when the
+ * file already writes it canonically apart from whitespace and key order: every key ASCII and
+ * unescaped, every string escaped exactly as the dialect's canonical form escapes it, every number
+ * a safe integer in its shortest form, valid UTF-8. Whitespace is dropped, and the members of an
+ * object whose keys are out of order are put in order (a second pass, only for such files); a
+ * compact file in canonical order is returned as a slice of `bytes`, without a copy. Null
+ * otherwise (or when `signed` is not found exactly once): the caller then canonicalises the
+ * parsed object, which gives the same bytes whenever this does not return null. Call only on
+ * bytes JSON.parse accepted.
  */
 export function canonicalFromBytes(bytes: Buffer, dialect: Dialect): Buffer | null {
   if (!isUtf8(bytes)) return null;
-  const n = bytes.length;
-  const b = bytes;
+  const first = scanSigned(bytes, dialect, false);
+  return first === 'unsorted' ? (scanSigned(bytes, dialect, true) as Buffer | null) : first;
+}
+
+const COMMA = -1; // a segment start standing for a "," that is not in the file
+
+function scanSigned(b: Buffer, dialect: Dialect, reorder: boolean): Buffer | null | 'unsorted' {
+  const n = b.length;
   const ota = dialect === 'ota';
   let nextBackslash = b.indexOf(0x5c);
   if (nextBackslash < 0) nextBackslash = n;
   let i = 0;
+  let unsorted = false;
+  // Output: [start, end) ranges of `b` in order; adjacent ranges merge unless a barrier is set
+  // (members of objects that may be reordered keep their own ranges).
+  const segs: number[] = [];
+  let emitting = false;
+  let barrier = false;
+  const emit = (s: number, e: number): void => {
+    if (!emitting) return;
+    if (!barrier && segs.length && segs[segs.length - 1] === s) segs[segs.length - 1] = e;
+    else segs.push(s, e);
+    barrier = false;
+  };
   const ws = () => {
     while (i < n && WS[b[i]!]) i++;
   };
   /** A string starting at the quote at i; i ends after the closing quote. `strict`: canonical escapes only. */
   const string = (strict: boolean): boolean => {
+    const start = i;
     i++;
     for (;;) {
       const q = b.indexOf(0x22, i);
       if (q < 0) return false;
       if (nextBackslash > q) {
         i = q + 1;
+        emit(start, i);
         return true;
       }
       // an escape before the closing quote
@@ -324,62 +347,97 @@ export function canonicalFromBytes(bytes: Buffer, dialect: Dialect): Buffer | nu
     }
     if (frac || nd === 0 || (b[digits] === 0x30 && nd > 1)) return false;
     if (b[start] === 0x2d && nd === 1 && b[digits] === 0x30) return false; // -0 is written 0
+    emit(start, i);
     return nd < 16 || Number.isSafeInteger(Number(b.toString('latin1', start, i)));
   };
   const literal = (): boolean => {
     const c = b[i];
-    const len = c === 0x66 ? 5 : 4; // false, true, null
-    i += len;
+    const start = i;
+    i += c === 0x66 ? 5 : 4; // false, true, null
+    emit(start, i);
     return c === 0x74 || c === 0x66 || c === 0x6e;
+  };
+  const punct = (): void => {
+    emit(i, i + 1);
+    i++;
+  };
+  /** An object at i (strict: canonical keys, in order or, `reorder`, put in order). */
+  const object = (strict: boolean): boolean => {
+    punct();
+    ws();
+    if (b[i] === 0x7d) return (punct(), true);
+    const body = segs.length;
+    const members: { k: string; from: number; to: number }[] = [];
+    let prevStart = -1;
+    let prevEnd = -1;
+    let inOrder = true;
+    for (;;) {
+      ws();
+      if (b[i] !== 0x22) return false;
+      if (reorder && strict) barrier = true;
+      const from = segs.length;
+      const kStart = i + 1;
+      if (!string(strict)) return false;
+      const kEnd = i - 1;
+      if (strict) {
+        for (let k = kStart; k < kEnd; k++) if (b[k]! >= 0x80 || b[k] === 0x5c) return false;
+        if (prevStart >= 0 && b.compare(b, kStart, kEnd, prevStart, prevEnd) >= 0) {
+          if (!reorder) return ((unsorted = true), false);
+          inOrder = false;
+        }
+        prevStart = kStart;
+        prevEnd = kEnd;
+      }
+      ws();
+      if (b[i] !== 0x3a) return false;
+      punct();
+      if (!value(strict)) return false;
+      if (reorder && strict) {
+        members.push({ k: b.toString('latin1', kStart, kEnd), from, to: segs.length });
+        barrier = true;
+      }
+      ws();
+      if (b[i] === 0x2c) {
+        punct();
+        continue;
+      }
+      if (b[i] !== 0x7d) return false;
+      if (!inOrder) {
+        members.sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+        const out: number[] = [];
+        for (let m = 0; m < members.length; m++) {
+          if (m > 0) {
+            if (members[m]!.k === members[m - 1]!.k) return false; // a duplicate key: JSON.parse keeps the last
+            out.push(COMMA, COMMA);
+          }
+          for (let x = members[m]!.from; x < members[m]!.to; x++) out.push(segs[x]!);
+        }
+        segs.length = body;
+        for (const x of out) segs.push(x);
+        barrier = true;
+      }
+      punct();
+      return true;
+    }
   };
   /** A value at i (after whitespace); i ends after it. */
   const value = (strict: boolean): boolean => {
     ws();
     const c = b[i];
     if (c === 0x22) return string(strict);
-    if (c === 0x7b) {
-      i++;
-      ws();
-      if (b[i] === 0x7d) return (i++, true);
-      let prevStart = -1;
-      let prevEnd = -1;
-      for (;;) {
-        ws();
-        if (b[i] !== 0x22) return false;
-        const kStart = i + 1;
-        if (!string(strict)) return false;
-        const kEnd = i - 1;
-        if (strict) {
-          for (let k = kStart; k < kEnd; k++) if (b[k]! >= 0x80 || b[k] === 0x5c) return false;
-          if (prevStart >= 0 && b.compare(b, kStart, kEnd, prevStart, prevEnd) >= 0) return false; // ascending
-          prevStart = kStart;
-          prevEnd = kEnd;
-        }
-        ws();
-        if (b[i] !== 0x3a) return false;
-        i++;
-        if (!value(strict)) return false;
-        ws();
-        if (b[i] === 0x2c) {
-          i++;
-          continue;
-        }
-        if (b[i] === 0x7d) return (i++, true);
-        return false;
-      }
-    }
+    if (c === 0x7b) return object(strict);
     if (c === 0x5b) {
-      i++;
+      punct();
       ws();
-      if (b[i] === 0x5d) return (i++, true);
+      if (b[i] === 0x5d) return (punct(), true);
       for (;;) {
         if (!value(strict)) return false;
         ws();
         if (b[i] === 0x2c) {
-          i++;
+          punct();
           continue;
         }
-        if (b[i] === 0x5d) return (i++, true);
+        if (b[i] === 0x5d) return (punct(), true);
         return false;
       }
     }
@@ -391,8 +449,7 @@ export function canonicalFromBytes(bytes: Buffer, dialect: Dialect): Buffer | nu
   ws();
   if (b[i] !== 0x7b) return null;
   i++;
-  let start = -1;
-  let end = -1;
+  let found = false;
   ws();
   if (b[i] === 0x7d) return null;
   for (;;) {
@@ -406,13 +463,11 @@ export function canonicalFromBytes(bytes: Buffer, dialect: Dialect): Buffer | nu
     if (b[i] !== 0x3a) return null;
     i++;
     const isSigned = key === 'signed';
-    if (isSigned) {
-      if (start >= 0) return null; // JSON.parse keeps the last one: leave it to the general path
-      ws();
-      start = i;
-    }
-    if (!value(isSigned)) return null;
-    if (isSigned) end = i;
+    if (isSigned && found) return null; // JSON.parse keeps the last one: leave it to the general path
+    emitting = isSigned;
+    if (!value(isSigned)) return unsorted ? 'unsorted' : null;
+    emitting = false;
+    found ||= isSigned;
     ws();
     if (b[i] === 0x2c) {
       i++;
@@ -421,46 +476,20 @@ export function canonicalFromBytes(bytes: Buffer, dialect: Dialect): Buffer | nu
     if (b[i] === 0x7d) break;
     return null;
   }
-  if (start < 0) return null;
-  return stripWhitespace(b, start, end);
+  if (!found) return null;
+  return assemble(b, segs);
 }
 
-/** bytes[start, end) without the JSON whitespace between tokens (none inside strings is touched). */
-function stripWhitespace(b: Buffer, start: number, end: number): Buffer {
-  // Whitespace bytes outside strings: find them by walking string boundaries with indexOf.
-  let out: Buffer | null = null;
+/** The output of scanSigned: one slice of `b` when it is one range, else a copy of every range. */
+function assemble(b: Buffer, segs: number[]): Buffer {
+  if (segs.length === 2 && segs[0] !== COMMA) return b.subarray(segs[0], segs[1]);
+  let len = 0;
+  for (let x = 0; x < segs.length; x += 2) len += segs[x] === COMMA ? 1 : segs[x + 1]! - segs[x]!;
+  const out = Buffer.allocUnsafe(len);
   let pos = 0;
-  let run = start;
-  let i = start;
-  while (i < end) {
-    const c = b[i]!;
-    if (c === 0x22) {
-      // skip the string: to the next quote not escaped
-      let j = i + 1;
-      for (;;) {
-        const q = b.indexOf(0x22, j);
-        let bs = 0;
-        for (let k = q - 1; b[k] === 0x5c; k--) bs++;
-        if (bs % 2 === 0) {
-          i = q + 1;
-          break;
-        }
-        j = q + 1;
-      }
-      continue;
-    }
-    if (WS[c]) {
-      out ??= Buffer.allocUnsafe(end - start);
-      b.copy(out, pos, run, i);
-      pos += i - run;
-      while (i < end && WS[b[i]!]) i++;
-      run = i;
-      continue;
-    }
-    i++;
+  for (let x = 0; x < segs.length; x += 2) {
+    if (segs[x] === COMMA) out[pos++] = 0x2c;
+    else pos += b.copy(out, pos, segs[x], segs[x + 1]);
   }
-  if (!out) return b.subarray(start, end);
-  b.copy(out, pos, run, end);
-  pos += end - run;
-  return out.subarray(0, pos);
+  return out;
 }

@@ -94,6 +94,8 @@ describe('canonicalFromBytes equals canonicalize or declines', () => {
       let taken = 0;
       let sortedTaken = 0;
       let sortedValid = 0;
+      let unsortedTaken = 0;
+      let unsortedValid = 0;
       for (let i = 0; i < 6000; i++) {
         let signed = value(r, 0);
         if (r() < 0.7 && typeof signed === 'object' && signed !== null && !Array.isArray(signed))
@@ -124,10 +126,16 @@ describe('canonicalFromBytes equals canonicalize or declines', () => {
           sortedValid++;
           if (got) sortedTaken++;
         }
+        if (!sorted && want) {
+          unsortedValid++;
+          if (got) unsortedTaken++;
+        }
       }
       expect(taken).toBeGreaterThan(1000);
       // Sorted documents whose strings need no other escapes: the fast path is taken for them.
       expect(sortedTaken).toBeGreaterThan(sortedValid / 4);
+      // ... and for unsorted ones too: their members are put in order.
+      expect(unsortedTaken).toBeGreaterThan(unsortedValid / 4);
     });
   }
 
@@ -153,8 +161,9 @@ describe('canonicalFromBytes equals canonicalize or declines', () => {
     expect(canonicalFromBytes(compact, 'tuf')!.buffer).toBe(compact.buffer); // no copy
   });
 
-  it('declines unsorted keys, invalid UTF-8 and a file without signed', () => {
-    expect(canonicalFromBytes(Buffer.from('{"signed":{"b":1,"a":2}}'), 'tuf')).toBeNull();
+  it('puts unsorted keys in order, declines duplicates, invalid UTF-8 and a file without signed', () => {
+    expect(canonicalFromBytes(Buffer.from('{"signed":{"b":1,"a":2}}'), 'tuf')!.toString()).toBe('{"a":2,"b":1}');
+    expect(canonicalFromBytes(Buffer.from('{"signed":{"b":1,"a":2,"b":3}}'), 'tuf')).toBeNull(); // duplicate
     expect(
       canonicalFromBytes(Buffer.from([...Buffer.from('{"signed":"'), 0xff, ...Buffer.from('"}')]), 'tuf'),
     ).toBeNull();
