@@ -361,8 +361,16 @@ function scanSigned(b: Buffer, dialect: Dialect, reorder: boolean): Buffer | nul
     emit(i, i + 1);
     i++;
   };
-  /** An object at i (strict: canonical keys, in order or, `reorder`, put in order). */
-  const object = (strict: boolean): boolean => {
+  /**
+   * An object at i (strict: canonical keys, in order or, `reorder`, put in order). Objects are
+   * scanned as one run of bytes; one found out of order (with `reorder`) is scanned again with
+   * each member's ranges kept apart (`track`), then its members are written in key order.
+   */
+  const object = (strict: boolean, track = false): boolean => {
+    const startI = i;
+    const startSegs = segs.length;
+    const startLast = segs.length ? segs[segs.length - 1]! : 0;
+    const startBarrier = barrier;
     punct();
     ws();
     if (b[i] === 0x7d) return (punct(), true);
@@ -370,20 +378,26 @@ function scanSigned(b: Buffer, dialect: Dialect, reorder: boolean): Buffer | nul
     const members: { k: string; from: number; to: number }[] = [];
     let prevStart = -1;
     let prevEnd = -1;
-    let inOrder = true;
     for (;;) {
       ws();
       if (b[i] !== 0x22) return false;
-      if (reorder && strict) barrier = true;
+      if (track) barrier = true;
       const from = segs.length;
       const kStart = i + 1;
       if (!string(strict)) return false;
       const kEnd = i - 1;
       if (strict) {
         for (let k = kStart; k < kEnd; k++) if (b[k]! >= 0x80 || b[k] === 0x5c) return false;
-        if (prevStart >= 0 && b.compare(b, kStart, kEnd, prevStart, prevEnd) >= 0) {
+        if (!track && prevStart >= 0 && b.compare(b, kStart, kEnd, prevStart, prevEnd) >= 0) {
           if (!reorder) return ((unsorted = true), false);
-          inOrder = false;
+          // Out of order: scan this object again, keeping its members apart.
+          i = startI;
+          segs.length = startSegs;
+          if (startSegs) segs[startSegs - 1] = startLast;
+          barrier = startBarrier;
+          nextBackslash = b.indexOf(0x5c, i);
+          if (nextBackslash < 0) nextBackslash = n;
+          return object(strict, true);
         }
         prevStart = kStart;
         prevEnd = kEnd;
@@ -392,7 +406,7 @@ function scanSigned(b: Buffer, dialect: Dialect, reorder: boolean): Buffer | nul
       if (b[i] !== 0x3a) return false;
       punct();
       if (!value(strict)) return false;
-      if (reorder && strict) {
+      if (track) {
         members.push({ k: b.toString('latin1', kStart, kEnd), from, to: segs.length });
         barrier = true;
       }
@@ -402,7 +416,7 @@ function scanSigned(b: Buffer, dialect: Dialect, reorder: boolean): Buffer | nul
         continue;
       }
       if (b[i] !== 0x7d) return false;
-      if (!inOrder) {
+      if (track) {
         members.sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
         const out: number[] = [];
         for (let m = 0; m < members.length; m++) {

@@ -11,7 +11,8 @@
  * per target against 10,000) and 1,000,000 targets in 1,024 hash bins (TAP 15, bins signed by one
  * ed25519 key as RSTUF's online key signs them) against the same targets in one file.
  *
- * Environment: BENCH_PROCESS_REPS (default 11), BENCH_PROCESS_LARGE=1, BENCH_KEEP=1.
+ * Environment: BENCH_PROCESS_REPS (default 11), BENCH_PROCESS_LARGE=1, BENCH_KEEP=1, and
+ * BENCH_PROCESS_SIZES=10000,100000 / BENCH_PROCESS_ORDERS=sorted,insertion to run a subset.
  * Output: a table on stdout and a final `BENCH_JSON {...}` line.
  */
 import { spawnSync } from 'node:child_process';
@@ -196,8 +197,13 @@ function main(): void {
   const tiny = repoOf(10, 'sorted');
   pairs.push(paired('start-up, 10 targets', quorum(tiny.dir), floorCmd(tiny), reps, GOAL));
   const perTarget: Record<string, number> = {};
-  const sizes = large ? [10_000, 100_000, 1_000_000] : [10_000, 100_000];
-  for (const order of ['sorted', 'insertion'] as KeyOrder[]) {
+  const sizes = process.env.BENCH_PROCESS_SIZES
+    ? process.env.BENCH_PROCESS_SIZES.split(',').map(Number)
+    : large
+      ? [10_000, 100_000, 1_000_000]
+      : [10_000, 100_000];
+  const orders = (process.env.BENCH_PROCESS_ORDERS?.split(',') ?? ['sorted', 'insertion']) as KeyOrder[];
+  for (const order of orders) {
     for (const n of sizes) {
       const repo = repoOf(n, order);
       const p = paired(
