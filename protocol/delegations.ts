@@ -350,10 +350,14 @@ export function roleCount(d: Delegations): number {
   return d.succinct ? 2 ** d.succinct.bitLength : (d.roles?.length ?? 0);
 }
 
+const ROLE_INDEX = new WeakMap<Delegations, Map<string, DelegatedRole>>();
+
 /** Whether the edge parent -> `name` delegates `path`. */
 export function edgeDelegates(d: Delegations, name: string, path: string, dialect: Dialect): boolean {
   if (d.succinct) return binName(d.succinct, binOf(d.succinct, path)) === name;
-  const r = d.roles?.find((x) => x.name === name);
+  let byName = ROLE_INDEX.get(d);
+  if (!byName) ROLE_INDEX.set(d, (byName = new Map((d.roles ?? []).map((r) => [r.name, r]))));
+  const r = byName.get(name);
   return !!r && roleDelegates(r, path, dialect);
 }
 
