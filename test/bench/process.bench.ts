@@ -197,6 +197,7 @@ function main(): void {
   const tiny = repoOf(10, 'sorted');
   pairs.push(paired('start-up, 10 targets', quorum(tiny.dir), floorCmd(tiny), reps, GOAL));
   const perTarget: Record<string, number> = {};
+  const perTargetCpu: Record<string, number> = {}; // less sensitive to other load than wall time
   const sizes = process.env.BENCH_PROCESS_SIZES
     ? process.env.BENCH_PROCESS_SIZES.split(',').map(Number)
     : large
@@ -215,6 +216,7 @@ function main(): void {
       );
       pairs.push(p);
       perTarget[`${order} ${n}`] = (p.aWallMs - pairs[0]!.aWallMs) / n;
+      perTargetCpu[`${order} ${n}`] = (p.aCpuMs - pairs[0]!.aCpuMs) / n;
       if (large && n === 1_000_000 && order === 'sorted') {
         const binned = path.join(tmp, 'binned-1000000');
         fs.mkdirSync(binned);
@@ -236,9 +238,12 @@ function main(): void {
     }
   }
   const growth: Record<string, number> = {};
+  const growthCpu: Record<string, number> = {};
   for (const order of ['sorted', 'insertion'])
-    if (perTarget[`${order} 1000000`] !== undefined)
+    if (perTarget[`${order} 1000000`] !== undefined && perTarget[`${order} 10000`] !== undefined) {
       growth[order] = perTarget[`${order} 1000000`]! / perTarget[`${order} 10000`]!;
+      growthCpu[order] = perTargetCpu[`${order} 1000000`]! / perTargetCpu[`${order} 10000`]!;
+    }
 
   const w = [48, 22, 9, 9, 9, 16, 9, 6];
   const row = (c: string[]) => c.map((x, i) => (i < 2 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ');
