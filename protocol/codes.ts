@@ -178,7 +178,13 @@ export const CODES = {
   OTA_NON_ASCII: finding('warning: non-ASCII text (aktualizr escapes it; the ota-tuf server refuses it)'),
   OTA_PSS_SALT: finding('warning: an RSA-PSS salt other than 32 (aktualizr accepts it, the OTA Connect servers not)'),
   SNAPSHOT_LISTS_ROOT: finding('warning: snapshot names root.json, which no client checks'),
-  DELEGATIONS_NOT_VERIFIED: finding('warning: delegated targets roles are not verified'),
+  DELEGATION_INVALID: finding("a targets role's delegations the dialect's client refuses (so it refuses the file)"),
+  DELEGATED_FILE_MISSING: finding("a delegated role's file is not where clients ask for it"),
+  DELEGATION_LIMIT: finding("more delegated roles than verified, or (warning) one beyond the client's search limit"),
+  TARGET_NOT_FOUND: finding('--target: no role vouches for the path'),
+  TARGET_REFUSED: finding('--target: the client refuses a role on the way and stops'),
+  DELEGATION_PATTERN: finding('warning: a path pattern python-tuf and tuf-js read differently'),
+  DELEGATED_TARGET_UNREACHABLE: finding('warning: a delegated role lists targets outside what it is delegated'),
   AUDIT_BROKEN: finding('quorum audit verify: an audit event was edited, removed or reordered'),
 
   // --- the signer socket and the admin API (coordinator) -------------------------------------------

@@ -63,12 +63,19 @@ export type VerifyCode = Codes<
   | 'META_HASH_UNSUPPORTED'
   | 'OTA_SIZE_LIMIT'
   | 'OTA_KEY_UNSUPPORTED'
+  | 'DELEGATION_INVALID'
+  | 'DELEGATED_FILE_MISSING'
+  | 'DELEGATION_LIMIT'
+  | 'TARGET_NOT_FOUND'
+  | 'TARGET_REFUSED'
+  // warnings only:
   | 'EXPIRES_SOON'
   | 'TRUST_ON_FIRST_USE'
   | 'OTA_NON_ASCII'
   | 'OTA_PSS_SALT'
   | 'SNAPSHOT_LISTS_ROOT'
-  | 'DELEGATIONS_NOT_VERIFIED'
+  | 'DELEGATION_PATTERN'
+  | 'DELEGATED_TARGET_UNREACHABLE'
 >;
 
 /** The codes a verification report's findings carry. */

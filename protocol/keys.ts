@@ -6,7 +6,6 @@
  * with other line breaks, or under another key id has one fingerprint. Threshold counting uses it.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { canonicalize, type Dialect } from './canonical.js';
 import { KeyError } from './errors.js';
 import { readText } from './files.js';
@@ -107,22 +106,44 @@ export function ed25519FromRaw(raw: Buffer): PublicKey {
   return publicKeyFrom(Buffer.concat([ED25519_SPKI_PREFIX, raw]));
 }
 
+/** Curve25519's field prime, 2^255 - 19, and the Edwards constant d = -121665/121666. */
+const P = 2n ** 255n - 19n;
+const modP = (a: bigint): bigint => ((a % P) + P) % P;
+function powP(b: bigint, e: bigint): bigint {
+  let r = 1n;
+  for (b = modP(b); e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+  return r;
+}
+const D = modP(-121665n * powP(121666n, P - 2n));
+const SQRT_M1 = powP(2n, (P - 1n) / 4n);
+/** y of the order-8 points (the other one is p - Y8); the other small-order points have y 1, p - 1 or 0. */
+const Y8 = 0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n;
+const SMALL_ORDER_Y = new Set([1n, P - 1n, 0n, Y8, P - Y8]);
+
 /**
- * RFC 8032 5.1.3 decoding, strictly (noble, zip215 off: canonical y, no x = 0 with the sign bit),
- * and no small-order points: under such a key one signature verifies for every message.
- * Runs once per key (keys are cached), never per signature.
+ * RFC 8032 5.1.3 decoding, strictly (canonical y, x recovered on the curve, no x = 0 with the sign
+ * bit), and no small-order points: under such a key one signature verifies for every message.
+ * The eight small-order points are exactly those with y in {1, p-1, 0, ±Y8}. Runs once per key
+ * (keys are cached), never per signature; plain BigInt, so `quorum verify` loads no curve library.
  */
 function checkEd25519Point(raw: Buffer): void {
-  let small: boolean;
-  try {
-    small = ed25519.Point.fromBytes(raw, false).isSmallOrder();
-  } catch (e) {
-    throw new KeyError(
-      'KEY_INVALID',
-      `not a valid Ed25519 public key encoding (RFC 8032 5.1.3): ${(e as Error).message}`,
-    );
+  const bad = (why: string) =>
+    new KeyError('KEY_INVALID', `not a valid Ed25519 public key encoding (RFC 8032 5.1.3): ${why}`);
+  const sign = raw[31]! >> 7;
+  const le = Buffer.from(raw);
+  le[31] = le[31]! & 0x7f;
+  const y = BigInt('0x' + (Buffer.from(le).reverse().toString('hex') || '0'));
+  if (y >= P) throw bad('y is not below 2^255 - 19');
+  const u = modP(y * y - 1n);
+  const v = modP(D * y * y + 1n);
+  let x = (u * powP(v, 3n) * powP(u * powP(v, 7n), (P - 5n) / 8n)) % P;
+  const vx2 = (v * x * x) % P;
+  if (vx2 !== u) {
+    if (vx2 !== modP(-u)) throw bad('no point on the curve has this y');
+    x = (x * SQRT_M1) % P;
   }
-  if (small)
+  if (x === 0n && sign === 1) throw bad('x is 0 but the sign bit is set');
+  if (SMALL_ORDER_Y.has(y))
     throw new KeyError(
       'KEY_INVALID',
       'Ed25519 public key is a small-order point, under which forged signatures verify; it cannot be used',

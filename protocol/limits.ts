@@ -10,6 +10,7 @@ export const LIMITS = {
   otaTimestampBytes: 64 * 1024, // bytes: aktualizr kMaxTimestampSize
   maxThreshold: 1000, // signatures: ota-tuf's upper bound for a role threshold
   maxMetadataBytes: 512 * 1024 * 1024, // bytes: the largest file `quorum verify` reads (V8 string limit)
+  maxDelegatedRoles: 65_536, // roles: the most delegated targets roles `quorum verify` loads (2^16 hash bins)
 } as const;
 
 /** Coordinator and signer connection limits. */

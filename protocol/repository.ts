@@ -56,6 +56,16 @@ export function loadRepository(dir: string, trustedRoot?: string): RepositoryInp
     targets: opt('targets.json'),
     snapshot: opt('snapshot.json'),
     timestamp: opt('timestamp.json'),
+    readFile: (name) => {
+      const file = path.resolve(dir, name);
+      if (!file.startsWith(path.resolve(dir) + path.sep)) return undefined; // never outside the folder
+      try {
+        return readInput(file, name);
+      } catch (e) {
+        if (e instanceof QuorumError && e.code === 'FILE_MISSING') return undefined;
+        throw e;
+      }
+    },
   };
   return input;
 }

@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import { isAscii } from 'node:buffer';
-import { aktualizrBytes, canonicalize, type Dialect } from './canonical.js';
+import { aktualizrBytes, canonicalFromBytes, canonicalize, getOwn, type Dialect } from './canonical.js';
 import { QuorumError, type ErrorCode } from './errors.js';
 import {
   decodeSig,
@@ -19,23 +19,32 @@ import {
   type MetadataKey,
   type PublicKey,
 } from './keys.js';
+import type { MetaFile, RootSigned, SignatureT, SignedOf } from './metadata/schemas.js';
 import {
   EXPIRES_RE,
-  EnvelopeSchema,
-  SIGNED_SCHEMAS,
   countTargets,
   detectType,
+  envelopeProblem,
   formatExpires,
+  signedProblem,
   typeName,
-  type MetaFile,
   type Role,
-  type RootSigned,
-  type SignatureT,
-  type SignedOf,
-} from './metadata/schemas.js';
+} from './metadata/shape.js';
 import { LIMITS } from './limits.js';
 import { DAY_MS } from './time.js';
 import { OTA_PSS_SALT, otaSaltProblem } from './ota-server.js';
+import {
+  OTA_MAX_DEPTH,
+  delegatedFileName,
+  delegatedRoles,
+  edgeDelegates,
+  readDelegations,
+  resolveTarget,
+  roleCount,
+  type Delegations,
+  type LoadedRole,
+  type Resolution,
+} from './delegations.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -72,9 +81,8 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   } catch (e) {
     throw new QuorumError('JSON_INVALID', `${file}: not valid JSON (${(e as Error).message})`);
   }
-  const env = EnvelopeSchema.safeParse(json);
-  if (!env.success)
-    throw new QuorumError('SCHEMA_INVALID', `${file}: not TUF/Uptane metadata: ${summarise(env.error)}`);
+  const envProblem = envelopeProblem(json);
+  if (envProblem) throw new QuorumError('SCHEMA_INVALID', `${file}: not TUF/Uptane metadata: ${envProblem}`);
   const raw = json as { signed: Record<string, unknown>; signatures: SignatureT[] };
   const type = raw.signed._type;
   const detected = detectType(type);
@@ -103,13 +111,11 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
       `${file}: _type is ${JSON.stringify(type)}, must be exactly ${JSON.stringify(want)} in the ${d} dialect`,
     );
   }
-  // Targets maps are checked by the equivalent fast predicate; zod runs on the rest, and on the
-  // whole only when the predicate fails, to say what is wrong.
+  // The zod schemas, as plain predicates (metadata/shape.ts); targets maps by the faster count.
   const entries = role === 'targets' ? countTargets(raw.signed.targets, d === 'tuf') : -1;
   const fastTargets = entries >= 0;
-  const parsed = SIGNED_SCHEMAS[role].safeParse(fastTargets ? { ...raw.signed, targets: {} } : raw.signed);
-  if (!parsed.success)
-    throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${summarise(parsed.error)}`);
+  const shapeProblem = signedProblem(role, raw.signed, fastTargets);
+  if (shapeProblem) throw new QuorumError('SCHEMA_INVALID', `${file}: not valid ${role} metadata: ${shapeProblem}`);
   if (d === 'tuf') {
     const problem = tufModelProblem(role, raw.signed, fastTargets);
     if (problem)
@@ -120,7 +126,8 @@ export function parseMetadata<R extends Role>(bytes: Buffer, file: string, role:
   }
   let canonical: Buffer;
   try {
-    canonical = canonicalize(raw.signed, d);
+    // Files written by TUF/Uptane tools are canonical but for whitespace: their own bytes, then.
+    canonical = canonicalFromBytes(bytes, d) ?? canonicalize(raw.signed, d);
   } catch (e) {
     if (e instanceof QuorumError) throw new QuorumError(e.code, `${file}: signed content ${e.message}`, { cause: e });
     throw e;
@@ -163,13 +170,6 @@ function tufModelProblem(role: Role, signed: Record<string, unknown>, targetsChe
     }
   }
   return null;
-}
-
-function summarise(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(top)'}: ${i.message}`)
-    .join('; ');
 }
 
 // --- thresholds ------------------------------------------------------------------------------
@@ -569,6 +569,11 @@ export interface RepositoryInput {
   targets?: FileInput;
   snapshot?: FileInput;
   timestamp?: FileInput;
+  /**
+   * Any other file of the repository by its path relative to the folder (delegated roles:
+   * `<name>.json`, `<version>.<name>.json`, `delegations/<name>.json`); undefined when absent.
+   */
+  readFile?: (name: string) => FileInput | undefined;
 }
 
 export interface VerifyOptions {
@@ -577,6 +582,8 @@ export interface VerifyOptions {
   dialect?: Dialect;
   /** Warn when a role expires within this many days. */
   warnDays?: number;
+  /** Resolve this target path as a client does, through the delegations. */
+  target?: string;
 }
 
 export interface RoleReport {
@@ -592,6 +599,15 @@ export interface RoleReport {
   targets?: number;
 }
 
+/** A delegated targets role, as verified. */
+export interface DelegatedReport extends RoleReport {
+  name: string;
+  /** The roles that delegate to it. */
+  delegatedBy: string[];
+  /** Delegation steps below targets (1: delegated by targets). */
+  depth: number;
+}
+
 export interface VerifyReport {
   ok: boolean;
   dialect?: Dialect;
@@ -599,6 +615,10 @@ export interface VerifyReport {
   trustedRoot: { file: string; version: number; tofu: boolean } | null;
   rootChain: RootStep[];
   roles: Partial<Record<Exclude<Role, 'root'>, RoleReport>>;
+  /** Delegated targets roles reachable from targets, in pre-order. */
+  delegated: DelegatedReport[];
+  /** With `target`: how a client resolves it. */
+  target?: Resolution;
   errors: Finding[];
   warnings: Finding[];
 }
@@ -619,6 +639,7 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     trustedRoot: null,
     rootChain: [],
     roles: {},
+    delegated: [],
     errors: [],
     warnings: [],
   };
@@ -792,23 +813,279 @@ export function verifyRepository(input: RepositoryInput, opts: VerifyOptions): V
     checkMeta(snapshot, 'targets.json', targets, input.targets, findings, !!input.targets);
     checkRootEntries(snapshot, trusted, input, findings);
   }
+  // TUF 5.6.7 / Uptane 5.4.4.6: every delegated targets role reachable from targets.
   if (targets) {
-    const s = targets.signed as SignedOf<'targets'>;
-    const del = s.delegations as { roles?: unknown[] } | undefined;
-    if (del?.roles?.length) {
-      findings.push({
-        code: 'DELEGATIONS_NOT_VERIFIED',
-        severity: 'warning',
-        file: targets.file,
-        message:
-          `${del.roles.length} delegated role(s) are not verified by this tool; verify them with the client that ` +
-          'uses them',
-      });
-    }
+    const topErrors = findings.filter((x) => x.severity === 'error').map((x) => x.code);
+    const states = verifyDelegated({ targets, snapshot, root: trusted, input, opts, findings, report, parse });
+    if (opts.target !== undefined) resolveFor(opts.target, dialect, states, topErrors, targets.file, findings, report);
+  } else if (opts.target !== undefined) {
+    findings.push({
+      code: 'TARGET_NOT_FOUND',
+      severity: 'error',
+      file: 'targets.json',
+      message: `cannot resolve ${JSON.stringify(opts.target)}: there is no usable targets.json`,
+    });
   }
 
   if (dialect === 'ota') otaChecks(loaded, input, findings);
   return finish();
+}
+
+interface DelegatedState {
+  meta: Metadata | null;
+  delegations: Delegations | null;
+  /** Error codes that make a client refuse this role. */
+  problems: ErrorCode[];
+  expired: boolean;
+}
+
+interface DelegatedContext {
+  targets: Metadata;
+  snapshot: Metadata | null;
+  root: Metadata<'root'>;
+  input: RepositoryInput;
+  opts: VerifyOptions;
+  findings: Finding[];
+  report: VerifyReport;
+  parse: <R extends Role>(file: FileInput, role: R, dialect?: Dialect) => Metadata<R> | null;
+}
+
+/**
+ * Load and verify every delegated targets role reachable from targets, once each, in pre-order:
+ * the delegating file's `delegations` as the client reads it, the snapshot entry naming the role
+ * (version, length, hashes), the file under the name clients ask for, a threshold of the
+ * delegated keys, expiry, and targets the client can never reach through the delegation.
+ * Returns every role's state, for resolving a target afterwards.
+ */
+function verifyDelegated(ctx: DelegatedContext): Map<string, DelegatedState> {
+  const { targets, snapshot, input, opts, findings, report, parse } = ctx;
+  const dialect = targets.dialect;
+  const client = { asClient: true };
+  const consistent = dialect === 'tuf' && (ctx.root.signed as RootSigned).consistent_snapshot === true;
+  const states = new Map<string, DelegatedState>();
+  states.set('targets', { meta: targets, delegations: null, problems: [], expired: false });
+  const reports = new Map<string, DelegatedReport>();
+  let total = 0;
+  const push = (code: ErrorCode, severity: Severity, file: string, message: string) =>
+    findings.push({ code, severity, file, message });
+
+  const visit = (parentName: string, parent: Metadata, depth: number): void => {
+    const state = states.get(parentName)!;
+    const raw = (parent.signed as { delegations?: unknown }).delegations;
+    if (raw === undefined) return;
+    const read = readDelegations(raw, dialect);
+    const problems = [...read.problems, ...(dialect === 'tuf' ? delegationKeyProblems(raw) : [])];
+    for (const p of problems) {
+      push('DELEGATION_INVALID', 'error', parent.file, `${p}; clients refuse ${parent.file} with it`);
+      state.problems.push('DELEGATION_INVALID');
+    }
+    for (const w of read.warnings) push('DELEGATION_PATTERN', 'warning', parent.file, w);
+    if (problems.length || !read.delegations) return;
+    const d = read.delegations;
+    state.delegations = d;
+    const n = roleCount(d);
+    if (total + n > LIMITS.maxDelegatedRoles) {
+      push(
+        'DELEGATION_LIMIT',
+        'error',
+        parent.file,
+        `delegates to ${n} roles, which makes more than ${LIMITS.maxDelegatedRoles} delegated roles in all; ` +
+          'this tool verifies no more (use fewer hash bins)',
+      );
+      state.problems.push('DELEGATION_LIMIT');
+      return;
+    }
+    total += n;
+    for (const child of delegatedRoles(d)) {
+      const seen = reports.get(child.name);
+      if (seen || child.name === 'targets') {
+        // Delegated again (or a cycle): clients keep the first copy they loaded; it must also
+        // carry a threshold of this delegation's keys.
+        const st = states.get(child.name);
+        if (seen && st?.meta) {
+          seen.delegatedBy.push(parentName);
+          const t = checkThreshold(st.meta, child.name, child, d.keys, client);
+          if (!t.met) {
+            push(
+              'THRESHOLD_UNMET',
+              'error',
+              st.meta.file,
+              `signed by ${t.signedBy.length} of the ${t.total} keys ${parentName} delegates ${child.name} to; ` +
+                `${t.threshold} required`,
+            );
+            st.problems.push('THRESHOLD_UNMET');
+          }
+        }
+        continue;
+      }
+      const st = loadChild(child, parentName, d, depth + 1);
+      states.set(child.name, st);
+      if (st.meta) visit(child.name, st.meta, depth + 1);
+    }
+  };
+
+  const loadChild = (
+    child: { name: string; keyids: string[]; threshold: number },
+    parentName: string,
+    d: Delegations,
+    depth: number,
+  ): DelegatedState => {
+    const before = findings.length;
+    const st: DelegatedState = { meta: null, delegations: null, problems: [], expired: false };
+    const done = (): DelegatedState => {
+      for (const x of findings.slice(before)) if (x.severity === 'error') st.problems.push(x.code);
+      st.expired = st.problems.includes('TARGETS_EXPIRED');
+      return st;
+    };
+    const metaName = `${child.name}.json`;
+    const entry = snapshot ? getOwn((snapshot.signed as SignedOf<'snapshot'>).meta, metaName) : undefined;
+    if (snapshot && !entry) {
+      push(
+        'META_MISSING',
+        'error',
+        snapshot.file,
+        `meta does not name ${metaName}, which ${parentName} delegates to; clients refuse to load the role`,
+      );
+    }
+    const fileName = delegatedFileName(child.name, dialect, consistent && entry ? entry.version : undefined);
+    const file = input.readFile?.(fileName);
+    if (!file) {
+      push(
+        'DELEGATED_FILE_MISSING',
+        'error',
+        fileName,
+        `not present, but ${parentName} delegates to ${child.name}; clients ask for this file` +
+          (consistent ? ' (consistent snapshots: <version>.<name>.json)' : ''),
+      );
+      return done();
+    }
+    const meta = parse(file, 'targets', dialect);
+    if (!meta) return done();
+    st.meta = meta;
+    if (snapshot && entry) checkMeta(snapshot, metaName, meta, file, findings, true);
+    findings.push(...checkSpecVersion(meta));
+    const t = checkThreshold(meta, child.name, child, d.keys, client);
+    findings.push(...t.findings);
+    if (!t.met) {
+      push(
+        'THRESHOLD_UNMET',
+        'error',
+        meta.file,
+        `signed by ${t.signedBy.length} of the ${t.total} keys ${parentName} delegates ${child.name} to; ` +
+          `${t.threshold} required`,
+      );
+    }
+    checkExpiry(meta, opts, findings, child.name);
+    const s = meta.signed as SignedOf<'targets'>;
+    const unreachable: string[] = [];
+    let count = 0;
+    for (const path in s.targets) {
+      count++;
+      if (!edgeDelegates(d, child.name, path, dialect)) unreachable.push(path);
+    }
+    if (unreachable.length) {
+      push(
+        'DELEGATED_TARGET_UNREACHABLE',
+        'warning',
+        meta.file,
+        `${unreachable.length} target(s) outside what ${parentName} delegates to ${child.name} ` +
+          `(${unreachable
+            .slice(0, 3)
+            .map((x) => JSON.stringify(x))
+            .join(', ')}${unreachable.length > 3 ? ', …' : ''}); clients never look for them here`,
+      );
+    }
+    if (dialect === 'ota' && depth > OTA_MAX_DEPTH) {
+      push(
+        'DELEGATION_LIMIT',
+        'warning',
+        meta.file,
+        `${child.name} is ${depth} delegations below targets; aktualizr never looks deeper than ${OTA_MAX_DEPTH}, ` +
+          'so devices never find its targets',
+      );
+    }
+    const r: DelegatedReport = {
+      name: child.name,
+      delegatedBy: [parentName],
+      depth,
+      file: meta.file,
+      version: s.version,
+      expires: s.expires,
+      threshold: t.threshold,
+      total: t.total,
+      signedBy: t.signedBy,
+      sha256: sha256hex(file.bytes),
+      length: file.bytes.length,
+      targets: meta.entries ?? count,
+    };
+    reports.set(child.name, r);
+    report.delegated.push(r);
+    return done();
+  };
+
+  visit('targets', targets, 0);
+  return states;
+}
+
+/** python-tuf refuses a delegating file whose delegation keys it cannot load (as for root). */
+function delegationKeyProblems(raw: unknown): string[] {
+  const keys = (raw as { keys?: Record<string, MetadataKey> }).keys;
+  const out: string[] = [];
+  for (const [id, k] of Object.entries(keys ?? {}))
+    if (!TUF_KEY_PAIRS.has(`${String(k.keytype)}/${String(k.scheme)}`))
+      out.push(
+        `delegations.keys: key ${short(id)} has keytype/scheme ${String(k.keytype)}/${String(k.scheme)}, unknown to python-tuf`,
+      );
+  return out;
+}
+
+/** Resolve `path` as the client does over the verified roles, and report the outcome. */
+function resolveFor(
+  path: string,
+  dialect: Dialect,
+  states: Map<string, DelegatedState>,
+  topErrors: ErrorCode[],
+  targetsFile: string,
+  findings: Finding[],
+  report: VerifyReport,
+): void {
+  const load = (name: string): LoadedRole => {
+    const st = states.get(name);
+    if (!st?.meta)
+      return { ok: false, reason: st ? [...new Set(st.problems)].join(', ') || 'not loaded' : 'not loaded' };
+    const problems = [...new Set(name === 'targets' ? [...topErrors, ...st.problems] : st.problems)];
+    const expired = st.expired;
+    const blocking =
+      dialect === 'ota' && name !== 'targets' ? problems.filter((c) => c !== 'TARGETS_EXPIRED') : problems;
+    if (blocking.length) return { ok: false, reason: blocking.join(', '), expired };
+    const targets = (st.meta.signed as SignedOf<'targets'>).targets as Record<string, unknown>;
+    return { ok: true, targets, delegations: st.delegations, expired };
+  };
+  const res = resolveTarget(path, dialect, load);
+  report.target = res;
+  if (res.chain) return;
+  const looked = res.steps.map((s) => `${s.role} (${s.outcome})`).join(', ');
+  if (res.refusedBy) {
+    findings.push({
+      code: 'TARGET_REFUSED',
+      severity: 'error',
+      file: res.refusedBy.role === 'targets' ? targetsFile : res.refusedBy.role,
+      message:
+        `a client looking up ${JSON.stringify(path)} refuses role ${res.refusedBy.role} (${res.refusedBy.reason}) ` +
+        `and stops; looked in ${looked}`,
+    });
+    return;
+  }
+  findings.push({
+    code: 'TARGET_NOT_FOUND',
+    severity: 'error',
+    file: targetsFile,
+    message:
+      `no role vouches for ${JSON.stringify(path)}; looked in ${looked}` +
+      (res.limitHit
+        ? `, then stopped at the client's limit (${dialect === 'ota' ? `depth ${OTA_MAX_DEPTH}` : '32 delegated roles'})`
+        : ''),
+  });
 }
 
 /**
@@ -848,7 +1125,7 @@ export function pythonExpires(s: string): Date | null {
  * `tuf` (python-tuf): strptime, expired from the instant on. Anything else the client would read
  * is a warning; the canonical form is YYYY-MM-DDTHH:MM:SSZ.
  */
-function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[]): void {
+function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[], label: string = meta.role): void {
   const expires = (meta.signed as { expires: string }).expires;
   const push = (code: ErrorCode, severity: Severity, message: string): void =>
     void findings.push({ code, severity, file: meta.file, message });
@@ -895,10 +1172,10 @@ function checkExpiry(meta: Metadata, opts: VerifyOptions, findings: Finding[]): 
     push(
       ROLE_EXPIRED[meta.role],
       'error',
-      `${meta.role} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry`,
+      `${label} expired at ${expires} (evaluated at ${opts.at.toISOString()}); re-sign it with a later expiry`,
     );
   } else if (t !== null && t - opts.at.getTime() < (opts.warnDays ?? 14) * DAY_MS) {
-    push('EXPIRES_SOON', 'warning', `${meta.role} expires at ${expires}, within ${opts.warnDays ?? 14} days`);
+    push('EXPIRES_SOON', 'warning', `${label} expires at ${expires}, within ${opts.warnDays ?? 14} days`);
   }
 }
 

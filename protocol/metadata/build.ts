@@ -164,18 +164,21 @@ function metaFor(file: Buffer, version: number, dialect: Dialect): Record<string
   return { version, length: file.length, hashes: { sha256: crypto.createHash('sha256').update(hashed).digest('hex') } };
 }
 
-/** Snapshot naming the exact targets.json bytes. */
+/**
+ * Snapshot naming the exact targets.json bytes, and `delegated` targets roles by role name (their
+ * files as served, and versions): clients load no delegated role that snapshot does not name.
+ */
 export function buildSnapshot(
   dialect: Dialect,
   version: number,
   expires: Date,
   targetsFile: Buffer,
   targetsVersion: number,
+  delegated: Record<string, { file: Buffer; version: number }> = {},
 ): Record<string, unknown> {
-  return {
-    ...header('snapshot', dialect, version, expires),
-    meta: { 'targets.json': metaFor(targetsFile, targetsVersion, dialect) },
-  };
+  const meta: Record<string, unknown> = { 'targets.json': metaFor(targetsFile, targetsVersion, dialect) };
+  for (const [name, d] of Object.entries(delegated)) setOwn(meta, `${name}.json`, metaFor(d.file, d.version, dialect));
+  return { ...header('snapshot', dialect, version, expires), meta };
 }
 
 /** Timestamp naming the exact snapshot.json bytes. */
