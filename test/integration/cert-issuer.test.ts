@@ -9,6 +9,7 @@
  * profile) and signs only the round it asked for and reviewed (ROUND_MISMATCH). Honest rounds
  * through the same fake are signed (the controls), so each refusal is its check's and nothing else's.
  */
+import 'reflect-metadata'; // before @peculiar/x509, which this test imports itself (protocol/x509.ts loads it lazily)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
