@@ -30,6 +30,7 @@ import { exportOtaTuf, OtaExportError, uploadSteps, type OtaProblem } from './ga
 import { init, readPublicKeyFile, type GarageSignImport } from './init.js';
 import { EXPIRY_DAYS } from './proposals.js';
 import { progressLine } from './rounds.js';
+import { targetEntry } from './target-entry.js';
 import { DATA_FILES, serve } from './server.js';
 import { Store, verifyAuditChain } from './store.js';
 
@@ -406,6 +407,42 @@ export async function cmdKeyholder(argv: string[], io: Io): Promise<number> {
   throw new UsageError(KEYHOLDER_HELP);
 }
 
+export const VIEWER_HELP = `Usage: quorum viewer add <name> | list | remove <name>   [--data-dir DIR] [--json]
+
+Read-only credentials for the status page (quorum serve serves it at /): a viewer signs in with
+its token and sees everything the page shows, but can change nothing. add prints the new token
+once (the coordinator keeps only its sha256): hand it to the viewer over a private channel.
+remove ends the viewer's open sessions at once.`;
+
+export async function cmdViewer(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = args(argv, {}, VIEWER_HELP);
+  if (values.help) return (io.out(VIEWER_HELP), 0);
+  const [sub, name, extra] = positionals;
+  if (extra !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extra)}\n\n${VIEWER_HELP}`);
+  const a = await adminConn(values);
+  if (sub === 'add' && name) {
+    const v = await call(a, 'viewers.add', { body: { name } });
+    if (values.json) io.out(JSON.stringify(v));
+    else {
+      io.out(`added viewer ${v.name}; its token (shown once, only its sha256 is kept):`);
+      io.out(v.token);
+    }
+    return 0;
+  }
+  if (sub === 'list' && !name) {
+    const vs = await call(a, 'viewers.list');
+    if (values.json) io.out(JSON.stringify(vs, null, 2));
+    else for (const v of vs) io.out(`${v.name}  added ${v.addedAt}`);
+    return 0;
+  }
+  if (sub === 'remove' && name) {
+    await call(a, 'viewers.remove', { params: { name } });
+    io.out(`removed viewer ${name}; its sessions are ended`);
+    return 0;
+  }
+  throw new UsageError(VIEWER_HELP);
+}
+
 export const ROUND_HELP = `Usage:
   quorum round open targets --reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N]
         [--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH]
@@ -512,37 +549,20 @@ export async function cmdRound(argv: string[], io: Io): Promise<number> {
         if (values.add) {
           if (!values.name || !values.version) throw new UsageError('--add FILE needs --name and --version');
           const content = fs.readFileSync(values.add);
-          const now = formatExpires(new Date());
-          const hashes: Record<string, string> = { sha256: crypto.createHash('sha256').update(content).digest('hex') };
-          if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
-          const format = values.format ?? 'BINARY';
-          if (format !== 'BINARY' && format !== 'OSTREE') throw new UsageError('--format must be BINARY or OSTREE');
-          if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded']))
-            throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
-          if (values.uri !== undefined && values['cli-uploaded'])
-            throw new UsageError(
-              'choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the ' +
-                'reposerver)',
-            );
-          const custom: Record<string, unknown> =
-            status.dialect === 'ota'
-              ? {
-                  name: values.name,
-                  version: values.version,
-                  hardwareIds: values['hardware-id'] ?? [],
-                  targetFormat: format,
-                  uri: values.uri ?? null,
-                  ...(values['cli-uploaded'] ? { cliUploaded: true } : {}),
-                  createdAt: now,
-                  updatedAt: now,
-                }
-              : {
-                  name: values.name,
-                  version: values.version,
-                  ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}),
-                  targetFormat: format,
-                };
-          add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
+          const t = targetEntry({
+            dialect: status.dialect,
+            name: values.name,
+            version: values.version,
+            length: content.length,
+            sha256: crypto.createHash('sha256').update(content).digest('hex'),
+            sha512: crypto.createHash('sha512').update(content).digest('hex'),
+            hardwareIds: values['hardware-id'],
+            format: values.format,
+            uri: values.uri,
+            cliUploaded: values['cli-uploaded'],
+            targetName: values['target-name'],
+          });
+          add[t.name] = t.entry;
         }
         body.targets = { add, remove: values.remove ?? [], ...(expiresDays ? { expiresDays } : {}) };
       } else {

@@ -32,6 +32,14 @@ export interface Identity {
   tlsFingerprint: string | null;
   /** sha256 (hex) of the admin token. */
   adminHash: string;
+  /** The viewer (read-only status page credential) whose token hashes to `sha256`, if any (sessions.ts). */
+  viewerByHash?: (sha256: string) => string | undefined;
+}
+
+/** Who an admin API request speaks for: the admin, or viewer `name` (read-only). */
+export interface Principal {
+  role: 'admin' | 'viewer';
+  name: string;
 }
 
 export class Authenticator {
@@ -67,9 +75,26 @@ export class Authenticator {
    */
   admin(req: http.IncomingMessage): void {
     const m = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
-    if (m && crypto.timingSafeEqual(Buffer.from(hashToken(m[1]!), 'hex'), Buffer.from(this.id.adminHash, 'hex')))
-      return;
-    const remote = req.socket.remoteAddress;
+    if (this.credential(m?.[1], req.socket.remoteAddress).role !== 'admin') this.refuse(req.socket.remoteAddress);
+  }
+
+  /**
+   * The admin or the viewer whose token `token` is (a bearer token, or one a person signs in to
+   * the status page with); otherwise ADMIN_UNAUTHORIZED (or AUTH_THROTTLED), counted and audited.
+   * A right token always passes.
+   */
+  credential(token: string | undefined, remote: string | undefined): Principal {
+    if (token) {
+      const hash = hashToken(token);
+      if (crypto.timingSafeEqual(Buffer.from(hash, 'hex'), Buffer.from(this.id.adminHash, 'hex')))
+        return { role: 'admin', name: 'admin' };
+      const viewer = this.id.viewerByHash?.(hash);
+      if (viewer !== undefined) return { role: 'viewer', name: viewer };
+    }
+    return this.refuse(remote);
+  }
+
+  private refuse(remote: string | undefined): never {
     try {
       this.guard.checkThrottle(remote);
     } finally {

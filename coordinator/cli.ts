@@ -16,6 +16,7 @@ Release coordinator:
   init             create a coordinator data dir (import a repository, or start a new one)
   serve            run the coordinator server (npm start)
   keyholder        enroll, list or remove keyholders
+  viewer           add, list or remove read-only status page credentials
   round            open, follow, cancel, export or complete a signing round
   rounds           list rounds
   status           released versions, open rounds, connected keyholders
@@ -68,6 +69,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   init: async (a) => (await admin()).cmdInit(a, io),
   serve: async (a) => (await admin()).cmdServe(a, io),
   keyholder: async (a) => (await admin()).cmdKeyholder(a, io),
+  viewer: async (a) => (await admin()).cmdViewer(a, io),
   round: async (a) => (await admin()).cmdRound(a, io),
   rounds: async (a) => (await admin()).cmdRounds(a, io),
   status: async (a) => (await admin()).cmdStatus(a, io),
