@@ -107,11 +107,11 @@ const view = (s: Session): SessionView => ({
 /** `name=value` pairs of a Cookie header; the first of a repeated name. */
 export function parseCookies(header: string | undefined): Map<string, string> {
   const m = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
+  for (const part of (header ?? '').split(';').map((p) => p.trim())) {
     const i = part.indexOf('=');
     if (i < 1) continue;
-    const k = part.slice(0, i).trim();
-    if (!m.has(k)) m.set(k, part.slice(i + 1).trim());
+    const k = part.slice(0, i);
+    if (!m.has(k)) m.set(k, part.slice(i + 1));
   }
   return m;
 }

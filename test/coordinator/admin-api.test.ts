@@ -60,6 +60,14 @@ describe('the route table', () => {
         'GET /certs/:id',
         'POST /certs/:id/cancel',
         'GET /audit/verify',
+        // The status page's (issue 11).
+        'GET /rounds/:id/summary',
+        'GET /releases',
+        'GET /expiries',
+        'GET /audit',
+        'GET /viewers',
+        'POST /viewers',
+        'DELETE /viewers/:name',
       ].sort(),
     );
   });
