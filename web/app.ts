@@ -10,7 +10,7 @@
 import type { AdminResponse } from '../coordinator/admin-api.js';
 import type { RoundInfo } from '../protocol/wire.js';
 import { ApiError, call, currentSession, signIn, signOut, type SessionInfo } from './api.js';
-import { h, facts, progress, table, timeLeft, type Child } from './dom.js';
+import { h, facts, lines, progress, table, timeLeft, type Child } from './dom.js';
 import { openTargetsForm } from './upload.js';
 
 const main = document.getElementById('main')!;
@@ -131,7 +131,7 @@ async function roundView(id: string): Promise<Node> {
       : null,
     h('h3', {}, 'Changes (computed from the stored bytes)'),
     summary.changes.length
-      ? h('ul', { class: 'changes' }, ...summary.changes.map((c) => h('li', {}, c)))
+      ? h('ul', { class: 'changes' }, ...summary.changes.map((c) => h('li', {}, lines(c))))
       : h('p', {}, 'No key, threshold or target changes.'),
     h('h3', {}, 'Audit events'),
     auditTable(`Audit events of round ${r.id}`, audit.events),
@@ -290,11 +290,18 @@ async function certsView(): Promise<Node> {
 
 type AuditEvents = AdminResponse<'audit.list'>['events'];
 
+/** An audit event's data as `name: value` pairs (strings as they are; the page escapes what they hide). */
+function details(data: Record<string, unknown>): string {
+  return Object.entries(data)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join('; ');
+}
+
 function auditTable(caption: string, events: AuditEvents): HTMLElement {
   return table(
     caption,
     ['#', 'Time', 'Event', 'Details'],
-    events.map((e) => [e.seq, e.at, e.event, JSON.stringify(e.data)]),
+    events.map((e) => [e.seq, e.at, e.event, details(e.data)]),
   );
 }
 

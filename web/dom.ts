@@ -5,7 +5,7 @@
  * escaped (\u202e) instead of reordering or hiding what a person reads. Attributes are set only
  * from this page's own constants and from ids the coordinator's schemas restrict to [A-Za-z0-9._-].
  */
-import { displayText } from '../protocol/display.js';
+import { displayBlock, displayText } from '../protocol/display.js';
 
 export type Child = Node | string | number | null | undefined | false;
 
@@ -39,6 +39,14 @@ export function text(s: string): Text {
   return document.createTextNode(displayText(s));
 }
 
+/**
+ * Lines the coordinator built with every value already escaped (a change summary, as the signer
+ * prints it): shown as lines, with any hidden character that is left escaped too, as the terminal does.
+ */
+export function lines(s: string): HTMLElement {
+  return h('span', { class: 'lines' }, document.createTextNode(displayBlock(s)));
+}
+
 /** `3d 4h`, `12m`, `expired 2h ago`: the time from `now` to `iso`. */
 export function timeLeft(iso: string, now = Date.now()): string {
   const ms = Date.parse(iso) - now;
@@ -70,9 +78,10 @@ export function facts(pairs: [string, Child][]): HTMLElement {
 
 /** A table with a caption, column headers and rows. */
 export function table(caption: string, head: string[], rows: Child[][]): HTMLElement {
+  // A table wider than a phone scrolls; the keyboard can scroll it too (focusable, named by its caption).
   return h(
     'div',
-    { class: 'table-wrap' },
+    { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption },
     h(
       'table',
       {},

@@ -65,7 +65,7 @@ export function openTargetsForm(dialect: 'ota' | 'tuf', done: () => Promise<void
     });
     return r.round.id;
   };
-  return h(
+  const form = h(
     'form',
     {
       class: 'action',
@@ -84,7 +84,6 @@ export function openTargetsForm(dialect: 'ota' | 'tuf', done: () => Promise<void
         );
       },
     },
-    h('h2', { id: 'up-heading' }, 'Open a targets round from a file'),
     h('p', {}, 'The file is hashed in this browser; only its length and hashes are sent.'),
     field('up-file', 'File', file),
     field('up-name', 'Name', name),
@@ -97,5 +96,11 @@ export function openTargetsForm(dialect: 'ota' | 'tuf', done: () => Promise<void
     field('up-reason', 'Reason', reason),
     h('button', { type: 'submit', id: 'up-submit' }, 'Open targets round'),
     status,
+  );
+  return h(
+    'details',
+    { class: 'action-panel' },
+    h('summary', { id: 'up-heading' }, 'Open a targets round from a file'),
+    form,
   );
 }
