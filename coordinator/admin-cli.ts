@@ -316,8 +316,9 @@ export const SERVE_HELP = `Usage: quorum serve [--data-dir DIR] [--host 127.0.0.
                     [--rate-per-second 20] [--rate-burst 50] [--max-connections-per-keyholder 4]
                     [--failed-auth-per-minute 60] [--unsafe-plaintext]
 
-Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the
-data dir has a TLS certificate). Writes server.json into the data dir for the other commands.
+Run the coordinator: the admin API, the signer endpoint (ws:// on loopback, or wss:// when the
+data dir has a TLS certificate) and the status page at / (sign in with the admin token or a viewer
+token: quorum viewer add NAME). Writes server.json into the data dir for the other commands.
 Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host
 resolves to decides, not how it is spelled.`;
 

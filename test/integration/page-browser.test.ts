@@ -180,6 +180,33 @@ describe('the status page in Chromium', () => {
     await page.context().close();
   }, 60_000);
 
+  it('passes axe-core on every view at desktop and phone widths, and screenshots each', async () => {
+    const id = await openRound('screenshots');
+    await sign(id, 'alice');
+    for (const [size, viewport] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
+      const page: Page = await signedIn(browser, url, repo.coordinator.adminToken, viewport);
+      for (const [name, hash, marker] of [
+        ['rounds', '#/rounds', /Open rounds/],
+        ['round', `#/round/${id}`, /Changes \(computed/],
+        ['releases', '#/releases', /Release #\d+/],
+        ['expiry', '#/expiry', /What expires when/],
+        ['keyholders', '#/keyholders', /Enrolled keyholders/],
+        ['certs', '#/certs', /FROST ceremonies/],
+        ['audit', '#/audit', /Audit events, newest first/],
+      ] as const) {
+        await page.goto(`${url}/${hash}`);
+        await waitForText(page, marker);
+        expect(await axeViolations(page), `${name} at ${size}`).toEqual([]);
+        await screenshot(page, `${name}-${size}`);
+      }
+      expect(problemsOf(page)).toEqual([]);
+      await page.context().close();
+    }
+    await admin(repo.coordinator, 'rounds.cancel', { params: { id }, body: { reason: 'test done' } });
+  }, 180_000);
   it('renders hostile strings as text: nothing runs, nothing is hidden', async () => {
     const evil = '<img src=x onerror="window.pwned=1">';
     const bidi = '\u202egnp.exe\u200b\u0007';
@@ -210,32 +237,4 @@ describe('the status page in Chromium', () => {
     await page.context().close();
     await admin(repo.coordinator, 'rounds.cancel', { params: { id }, body: { reason: 'test done' } });
   }, 120_000);
-
-  it('passes axe-core on every view at desktop and phone widths, and screenshots each', async () => {
-    const id = await openRound('screenshots');
-    await sign(id, 'alice');
-    for (const [size, viewport] of [
-      ['desktop', DESKTOP],
-      ['phone', PHONE],
-    ] as const) {
-      const page: Page = await signedIn(browser, url, repo.coordinator.adminToken, viewport);
-      for (const [name, hash, marker] of [
-        ['rounds', '#/rounds', /Open rounds/],
-        ['round', `#/round/${id}`, /Changes \(computed/],
-        ['releases', '#/releases', /Release #\d+/],
-        ['expiry', '#/expiry', /What expires when/],
-        ['keyholders', '#/keyholders', /Enrolled keyholders/],
-        ['certs', '#/certs', /FROST ceremonies/],
-        ['audit', '#/audit', /Audit events, newest first/],
-      ] as const) {
-        await page.goto(`${url}/${hash}`);
-        await waitForText(page, marker);
-        expect(await axeViolations(page), `${name} at ${size}`).toEqual([]);
-        await screenshot(page, `${name}-${size}`);
-      }
-      expect(problemsOf(page)).toEqual([]);
-      await page.context().close();
-    }
-    await admin(repo.coordinator, 'rounds.cancel', { params: { id }, body: { reason: 'test done' } });
-  }, 180_000);
 });
