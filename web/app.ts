@@ -462,6 +462,33 @@ function swap(node: Node): void {
   else if (href) [...main.querySelectorAll('a')].find((a) => a.getAttribute('href') === href)?.focus();
 }
 
+/** What the live feed says moved (coordinator/events.ts). */
+interface Change {
+  type: string;
+  round?: RoundInfo;
+}
+
+/**
+ * Apply a change without asking the coordinator anything when it only moves an open round that the
+ * rounds view already shows (a signature arrived): that card is redrawn from the round the event
+ * carries. Anything else (a round opened or closed, another view) redraws the view from fresh data.
+ * True when done here.
+ */
+function patch(c: Change): boolean {
+  if (c.type !== 'round.updated' || !c.round || c.round.state !== 'open' || route().view !== 'rounds') return false;
+  const card = [...main.querySelectorAll<HTMLElement>('article[data-round]')].find(
+    (a) => a.dataset.round === c.round!.id,
+  );
+  if (!card || drawing) return false;
+  const focused = card.contains(document.activeElement)
+    ? (document.activeElement as HTMLElement).getAttribute('href')
+    : null;
+  const fresh = roundCard(c.round);
+  card.replaceWith(fresh);
+  if (focused) fresh.querySelector<HTMLElement>(`a[href="${CSS.escape(focused)}"]`)?.focus();
+  return true;
+}
+
 function listen(): void {
   events?.close();
   events = new EventSource('/v1/events');
@@ -469,7 +496,9 @@ function listen(): void {
     live.textContent = 'Live: updates appear as they happen.';
     void refresh();
   });
-  events.addEventListener('change', () => void refresh());
+  events.addEventListener('change', (e) => {
+    if (!patch(JSON.parse((e as MessageEvent<string>).data) as Change)) void refresh();
+  });
   events.addEventListener('error', () => {
     live.textContent = 'Live updates interrupted; reconnecting…';
     if (events?.readyState === EventSource.CLOSED) void currentSession().then((s) => (s ? listen() : void refresh()));
