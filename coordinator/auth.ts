@@ -2,7 +2,8 @@
  * Who may talk to the coordinator. A keyholder logs in to the signer socket by signing a fresh
  * challenge (protocol/wire.ts authMessage: bound to this server's id and TLS certificate) with
  * its enrolled key, in the upgrade request's headers; only enrolled keyholders are admitted. The
- * release coordinator presents the admin token, which the store keeps only as a sha256. Every
+ * release coordinator presents the admin token, and a status page viewer a viewer token
+ * (sessions.ts); the store keeps each only as a sha256. Every
  * failure is counted and audited, and a source that fails too often is throttled (guard.ts).
  */
 import crypto from 'node:crypto';
@@ -67,15 +68,6 @@ export class Authenticator {
       this.guard.failed(remote, 'signer', e instanceof QuorumError ? e.code : 'AUTH', fp.slice(0, 64));
       throw e;
     }
-  }
-
-  /**
-   * Nothing when the request carries the admin token (Authorization: Bearer); otherwise
-   * ADMIN_UNAUTHORIZED (or AUTH_THROTTLED), counted and audited. A right token always passes.
-   */
-  admin(req: http.IncomingMessage): void {
-    const m = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
-    if (this.credential(m?.[1], req.socket.remoteAddress).role !== 'admin') this.refuse(req.socket.remoteAddress);
   }
 
   /**

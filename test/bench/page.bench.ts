@@ -23,6 +23,7 @@
  * Environment: PAGE_ROUNDS, PAGE_TARGETS, PAGE_KEYHOLDERS, PAGE_LOADS, PAGE_LATENCY, PAGE_PAGES,
  * PAGE_ACKS; BENCH_KEEP=1 keeps the temp folder.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -193,11 +194,11 @@ async function main(): Promise<void> {
     // Half before and half after the streams, so that a change in the machine's load over the run
     // does not read as the streams' cost.
     const quietAcks = await acks(Math.ceil(ACKS / 2));
-    log(`signature acknowledgements, ${PAGES} live streams read by this process (${ACKS})`);
+    log(`signature acknowledgements, ${PAGES} live streams held by a child process (${ACKS})`);
     const streams = await openStreams(c, PAGES);
     await sleep(500);
     const streamAcks = await acks(ACKS);
-    for (const st of streams) st.abort();
+    streams.kill();
     await sleep(500);
     quietAcks.push(...(await acks(Math.floor(ACKS / 2))));
     log(`signature acknowledgements, ${PAGES} pages open (${ACKS})`);
@@ -266,29 +267,35 @@ async function main(): Promise<void> {
   }
 }
 
+/** A child process that holds `n` live event streams as pages do (signed in, reading every event). */
+const STREAMS_CHILD = `
+const [url, token, n] = [process.env.URL, process.env.TOKEN, Number(process.env.N)];
+for (let j = 0; j < n; j++) {
+  const res = await fetch(url + '/v1/session', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }),
+  });
+  const cookie = res.headers.get('set-cookie').split(';')[0];
+  const stream = await fetch(url + '/v1/events', { headers: { cookie } });
+  const reader = stream.body.getReader();
+  (async () => { for (;;) if ((await reader.read()).done) return; })();
+}
+process.stdout.write('ready\\n');
+`;
+
 /**
- * `n` live event streams as pages hold them (signed in with the admin token, reading every event),
- * without a browser: what n pages cost the coordinator, apart from what their browsers cost the
- * machine they run on.
+ * `n` live event streams, held by a child process: what n pages cost the coordinator, apart from
+ * what their browsers cost the machine they run on (and apart from this process, which measures).
  */
-async function openStreams(c: Coordinator, n: number): Promise<AbortController[]> {
-  const out: AbortController[] = [];
-  for (let j = 0; j < n; j++) {
-    const res = await fetch(`${c.url}/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: c.adminToken }),
-    });
-    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-    const ctrl = new AbortController();
-    const stream = await fetch(`${c.url}/v1/events`, { headers: { cookie }, signal: ctrl.signal });
-    const reader = stream.body!.getReader();
-    void (async () => {
-      for (;;) if ((await reader.read()).done) return;
-    })().catch(() => undefined);
-    out.push(ctrl);
-  }
-  return out;
+async function openStreams(c: Coordinator, n: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', STREAMS_CHILD], {
+    env: { ...process.env, URL: c.url, TOKEN: c.adminToken, N: String(n) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
+    child.on('exit', (code) => reject(new Error(`the stream holder exited with ${code}`)));
+  });
+  return child;
 }
 
 /** What the functions run in the page use of it (this script compiles without the DOM types). */
