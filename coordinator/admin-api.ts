@@ -21,6 +21,11 @@ import {
 
 export const ADMIN_PREFIX = '/v1/admin';
 
+/** A viewer's name (quorum viewer add NAME). */
+export const VIEWER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const VIEWER_NAME_RULE =
+  'a viewer name is 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
+
 // --- request parts ------------------------------------------------------------------------------
 
 const reason = z.string().min(1).max(2000);
@@ -280,6 +285,48 @@ const RefreshSchema = z.strictObject({
   snapshot: z.strictObject({ version: z.number().int(), expires: z.string() }),
 });
 
+/** What a round changes, computed from the stored bytes (protocol/changes.ts, as the signer computes it). */
+const RoundSummarySchema = z.strictObject({
+  /** sha256 of the stored canonical bytes, hashed now. */
+  sha256: z.string(),
+  version: z.strictObject({ from: z.number().int().nullable(), to: z.number().int() }),
+  expires: z.strictObject({ from: z.string().nullable(), to: z.string() }),
+  changes: z.array(z.string()),
+});
+
+const ReleaseSchema = z.strictObject({
+  seq: z.number().int(),
+  role: z.string(),
+  version: z.number().int(),
+  releasedAt: z.string(),
+  roundId: z.string().nullable(),
+  files: z.array(
+    z.strictObject({
+      name: z.string(),
+      version: z.number().int().nullable(),
+      length: z.number().int(),
+      sha256: z.string(),
+    }),
+  ),
+});
+
+const AuditEventSchema = z.strictObject({
+  seq: z.number().int(),
+  at: z.string(),
+  event: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  hash: z.string(),
+});
+
+const ExpirySchema = z.strictObject({
+  kind: z.enum(['role', 'certificate']),
+  name: z.string(),
+  version: z.number().int().nullable(),
+  expires: z.string(),
+  /** Who renews it and when (e.g. the coordinator's online key, or a round before the window). */
+  renewal: z.string(),
+});
+
 // --- the table ----------------------------------------------------------------------------------
 
 export type Method = 'GET' | 'POST' | 'DELETE';
@@ -292,6 +339,8 @@ export interface RouteSpec {
   query?: z.ZodType<Record<string, unknown>>;
   body?: z.ZodType;
   response: z.ZodType;
+  /** Not for a viewer even though it changes nothing (a viewer may use the other GET routes). */
+  adminOnly?: boolean;
 }
 
 const route = <const R extends RouteSpec>(r: R): R => r;
@@ -348,6 +397,12 @@ export const ADMIN_ROUTES = {
     path: '/rounds/:id',
     summary: 'a round and the bytes it signs',
     response: RoundViewSchema,
+  }),
+  'rounds.summary': route({
+    method: 'GET',
+    path: '/rounds/:id/summary',
+    summary: 'what a round changes, computed from the stored bytes as the signer computes it',
+    response: RoundSummarySchema,
   }),
   'rounds.export': route({
     method: 'GET',
@@ -447,6 +502,57 @@ export const ADMIN_ROUTES = {
     summary: 'cancel an open certificate round',
     body: z.strictObject({ reason: z.string().min(1) }),
     response: CertViewSchema,
+  }),
+  'releases.list': route({
+    method: 'GET',
+    path: '/releases',
+    summary: 'a page of releases, newest first, with their files',
+    query: z.strictObject({
+      limit: z.coerce.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(),
+      before: z.coerce.number().int().min(1).optional(),
+    }),
+    response: z.array(ReleaseSchema),
+  }),
+  expiries: route({
+    method: 'GET',
+    path: '/expiries',
+    summary: 'when each released role and each CA certificate expires',
+    response: z.array(ExpirySchema),
+  }),
+  'audit.list': route({
+    method: 'GET',
+    path: '/audit',
+    summary: "a page of the audit log, newest first, and its head (the last event's hash)",
+    query: z.strictObject({
+      limit: z.coerce.number().int().min(1).max(WIRE_LIMITS.pageMax).optional(),
+      before: z.coerce.number().int().min(1).optional(),
+      round: z.string().max(64).optional(),
+    }),
+    response: z.strictObject({
+      total: z.number().int(),
+      head: z.strictObject({ seq: z.number().int(), hash: z.string() }).nullable(),
+      events: z.array(AuditEventSchema),
+    }),
+  }),
+  'viewers.list': route({
+    method: 'GET',
+    path: '/viewers',
+    summary: "the status page's read-only viewer credentials",
+    adminOnly: true,
+    response: z.array(z.strictObject({ name: z.string(), addedAt: z.string() })),
+  }),
+  'viewers.add': route({
+    method: 'POST',
+    path: '/viewers',
+    summary: 'add a read-only viewer credential for the status page (its token is shown once)',
+    body: z.strictObject({ name: z.string().regex(VIEWER_NAME_RE, VIEWER_NAME_RULE) }),
+    response: z.strictObject({ name: z.string(), token: z.string() }),
+  }),
+  'viewers.remove': route({
+    method: 'DELETE',
+    path: '/viewers/:name',
+    summary: 'remove a viewer credential and end its sessions',
+    response: z.strictObject({ removed: z.string() }),
   }),
   'audit.verify': route({
     method: 'GET',

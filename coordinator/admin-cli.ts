@@ -1,6 +1,6 @@
 /**
- * The release coordinator's commands, each with its own options: init, serve, keyholder, round,
- * rounds, status, audit, export, fleet-ca, frost, cert, certs. Commands that change a running
+ * The release coordinator's commands, each with its own options: init, serve, keyholder, viewer,
+ * round, rounds, status, audit, export, fleet-ca, frost, cert, certs. Commands that change a running
  * coordinator go through its admin HTTP API with the admin credential, so connected signers are
  * told at once; init, audit and export work on the data dir. The modules that do the work are
  * loaded by the command that uses them, so `quorum --help` and `quorum verify` load none of them.
@@ -382,8 +382,9 @@ export const serve = command({
   summary: 'run the coordinator server (npm start)',
   section: 'Release coordinator',
   description:
-    'Run the coordinator: the admin API and the signer endpoint (ws:// on loopback, or wss:// when the\n' +
-    'data dir has a TLS certificate). Writes server.json into the data dir for the other commands.\n' +
+    'Run the coordinator: the admin API, the signer endpoint (ws:// on loopback, or wss:// when the\n' +
+    'data dir has a TLS certificate) and the status page at / (sign in with the admin token or a viewer\n' +
+    'token: quorum viewer add NAME). Writes server.json into the data dir for the other commands.\n' +
     'Binding plain ws:// to an address that is not loopback needs --unsafe-plaintext; the address --host\n' +
     'resolves to decides, not how it is spelled.\n\n' +
     'Keeping the repository alive (tuf): timestamp and snapshot are re-signed with the online key when\n' +
@@ -578,6 +579,58 @@ export const keyholder = group({
   },
 });
 
+// --- status page viewers -----------------------------------------------------------------------------
+
+export const viewer = group({
+  summary: 'add, list or remove read-only status page credentials',
+  section: 'Release coordinator',
+  description:
+    'Read-only credentials for the status page (quorum serve serves it at /): a viewer signs in with\n' +
+    'its token and sees everything the page shows, but can change nothing. add prints the new token\n' +
+    'once (the coordinator keeps only its sha256): hand it to the viewer over a private channel.\n' +
+    "remove ends the viewer's open sessions at once.",
+  commands: {
+    add: command({
+      synopsis: 'NAME [--data-dir DIR] [--json]',
+      summary: 'add a viewer credential and print its token (once)',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [{ name: 'NAME' }],
+      async run({ values, positionals: [name] }, io) {
+        const v = await call(await adminConn(values), 'viewers.add', { body: { name: name! } });
+        if (values.json) io.out(JSON.stringify(v));
+        else {
+          io.out(`added viewer ${v.name}; its token (shown once, only its sha256 is kept):`);
+          io.out(v.token);
+        }
+        return 0;
+      },
+    }),
+    list: command({
+      synopsis: '[--data-dir DIR] [--json]',
+      summary: 'the viewer credentials',
+      options: { ...CONNECT, ...JSON_OUT },
+      positionals: [],
+      async run({ values }, io) {
+        const vs = await call(await adminConn(values), 'viewers.list');
+        if (values.json) io.out(JSON.stringify(vs, null, 2));
+        else for (const v of vs) io.out(`${v.name}  added ${v.addedAt}`);
+        return 0;
+      },
+    }),
+    remove: command({
+      synopsis: 'NAME [--data-dir DIR]',
+      summary: 'remove a viewer credential (its sessions are ended at once)',
+      options: { ...CONNECT },
+      positionals: [{ name: 'NAME' }],
+      async run({ values, positionals: [name] }, io) {
+        await call(await adminConn(values), 'viewers.remove', { params: { name: name! } });
+        io.out(`removed viewer ${name}; its sessions are ended`);
+        return 0;
+      },
+    }),
+  },
+});
+
 // --- rounds -------------------------------------------------------------------------------------------
 
 /** What opening a round of either role takes. */
@@ -725,31 +778,21 @@ const openTargets = command({
       const status = await call(a, 'status');
       const add: NonNullable<TargetsChange['add']> = {};
       if (content) {
-        const { formatExpires } = await import('../protocol/metadata/schemas.js');
-        const now = formatExpires(new Date());
-        const hashes: Record<string, string> = { sha256: crypto.createHash('sha256').update(content).digest('hex') };
-        if (status.dialect === 'tuf') hashes.sha512 = crypto.createHash('sha512').update(content).digest('hex');
-        if (status.dialect !== 'ota' && (values.uri !== undefined || values['cli-uploaded']))
-          throw new UsageError('--uri and --cli-uploaded are OTA Connect (ota) target fields');
-        const custom: Record<string, unknown> =
-          status.dialect === 'ota'
-            ? {
-                name: values.name,
-                version: values.version,
-                hardwareIds: values['hardware-id'] ?? [],
-                targetFormat: format,
-                uri: values.uri ?? null,
-                ...(values['cli-uploaded'] ? { cliUploaded: true } : {}),
-                createdAt: now,
-                updatedAt: now,
-              }
-            : {
-                name: values.name,
-                version: values.version,
-                ...(values['hardware-id'] ? { hardwareIds: values['hardware-id'] } : {}),
-                targetFormat: format,
-              };
-        add[values['target-name'] ?? `${values.name}-${values.version}`] = { length: content.length, hashes, custom };
+        const { targetEntry } = await import('./target-entry.js');
+        const t = targetEntry({
+          dialect: status.dialect,
+          name: values.name!,
+          version: values.version!,
+          length: content.length,
+          sha256: crypto.createHash('sha256').update(content).digest('hex'),
+          sha512: crypto.createHash('sha512').update(content).digest('hex'),
+          hardwareIds: values['hardware-id'],
+          format,
+          uri: values.uri,
+          cliUploaded: values['cli-uploaded'],
+          targetName: values['target-name'],
+        });
+        add[t.name] = t.entry;
       }
       const days = expiresDays(values);
       body.targets = { add, remove: values.remove ?? [], ...(days ? { expiresDays: days } : {}) };

@@ -4,9 +4,12 @@
  * checked (http.ts); those that change state run in the context's queue and tell the connected
  * signers what changed.
  */
+import crypto from 'node:crypto';
+import { metadataChanges } from '../protocol/changes.js';
+import { WIRE_LIMITS } from '../protocol/limits.js';
 import { CLOSE_CODES } from '../protocol/wire.js';
 import { DEFAULT_DEADLINE_MS, parseTime } from '../protocol/time.js';
-import type { AdminHandlers, TargetsChange } from './admin-api.js';
+import type { AdminHandlers, AdminResponse, TargetsChange } from './admin-api.js';
 import {
   approversOf,
   cancelCertRound,
@@ -39,7 +42,8 @@ import {
   repoState,
   submitSignature,
 } from './rounds.js';
-import { verifyAuditChain } from './store.js';
+import { addViewer, listViewers, removeViewer } from './sessions.js';
+import { verifyAuditChain, type RoundRow } from './store.js';
 
 /** An RFC 3339 deadline of a request, or BODY_INVALID. */
 function deadlineOf(d: string | undefined): Date | undefined {
@@ -49,7 +53,13 @@ function deadlineOf(d: string | undefined): Date | undefined {
   return t;
 }
 
-export function adminHandlers(ctx: ServerContext): AdminHandlers {
+/** What the admin routes tell the rest of the server (the status page's sessions). */
+export interface AdminHooks {
+  /** Viewer `name`'s credential was removed: end its sessions. */
+  viewerRemoved?: (name: string) => void;
+}
+
+export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): AdminHandlers {
   const { store, log, signers } = ctx;
 
   return {
@@ -143,6 +153,19 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
       const r = store.round(params.id);
       if (!r) throw new RoundError('ROUND_NOT_FOUND', `no round ${params.id}`);
       return { round: ctx.roundInfo(r), signed: r.signed_json };
+    },
+
+    'rounds.summary': ({ params }) => {
+      const r = store.round(params.id);
+      if (!r) throw new RoundError('ROUND_NOT_FOUND', `no round ${params.id}`);
+      const to = JSON.parse(r.signed_json) as Record<string, unknown>;
+      const from = releasedBefore(ctx, r);
+      return {
+        sha256: crypto.createHash('sha256').update(r.canonical).digest('hex'),
+        version: { from: from ? Number(from.version) : null, to: r.version },
+        expires: { from: from ? String(from.expires) : null, to: String(to.expires) },
+        changes: metadataChanges(r.role, ctx.dialect, from, to),
+      };
     },
 
     // Everything an air-gapped signer needs: the round, its payload, the released roots and targets.
@@ -282,6 +305,59 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
       });
     },
 
+    'releases.list': ({ query }) =>
+      store.releases({ before: query.before, limit: query.limit ?? WIRE_LIMITS.pageDefault }).map((rel) => ({
+        seq: rel.seq,
+        role: rel.role,
+        version: rel.version,
+        releasedAt: rel.released_at,
+        roundId: rel.round_id,
+        files: Object.entries(store.releaseFiles(rel.seq))
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([name, bytes]) => ({
+            name,
+            version: versionOf(bytes),
+            length: bytes.length,
+            sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+          })),
+      })),
+
+    expiries: () => expiries(ctx),
+
+    'audit.list': ({ query }) => {
+      const head = store.auditHead();
+      return {
+        total: head?.seq ?? 0,
+        head: head ?? null,
+        events: store
+          .auditPage({ before: query.before, limit: query.limit ?? WIRE_LIMITS.pageDefault, round: query.round })
+          .map((e) => ({
+            seq: e.seq,
+            at: e.at,
+            event: e.event,
+            data: JSON.parse(e.data) as Record<string, unknown>,
+            hash: e.hash,
+          })),
+      };
+    },
+
+    'viewers.list': () => listViewers(store),
+
+    'viewers.add': ({ body }) =>
+      ctx.serial(() => {
+        const v = addViewer(store, body.name);
+        log(`added status page viewer ${v.name}`);
+        return v;
+      }),
+
+    'viewers.remove': ({ params }) =>
+      ctx.serial(() => {
+        removeViewer(store, params.name);
+        hooks.viewerRemoved?.(params.name);
+        log(`removed status page viewer ${params.name}`);
+        return { removed: params.name };
+      }),
+
     'audit.verify': () => {
       const rows = store.auditRows();
       const broken = verifyAuditChain(rows);
@@ -313,6 +389,67 @@ export function adminHandlers(ctx: ServerContext): AdminHandlers {
 function webhookId(s: string): number {
   if (!/^[1-9]\d{0,9}$/.test(s)) throw new HttpError('BODY_INVALID', `webhook id ${JSON.stringify(s)} is not a number`);
   return Number(s);
+}
+
+/**
+ * The `signed` body a round changes (null when nothing was released before it): root N-1 for a
+ * root round (every released root stays in the release files); for targets, the targets released
+ * now, or for a released round the targets of the release before its own.
+ */
+function releasedBefore(ctx: ServerContext, r: RoundRow): Record<string, unknown> | null {
+  const { store } = ctx;
+  let bytes: Buffer | undefined;
+  if (r.role === 'root') bytes = repoState(store).files[`${r.version - 1}.root.json`];
+  else {
+    const own = r.state === 'released' ? store.releaseByRound(r.id) : undefined;
+    bytes = own ? store.releaseFiles(own.seq - 1)['targets.json'] : repoState(store).files['targets.json'];
+  }
+  return bytes ? (JSON.parse(bytes.toString('utf8')) as { signed: Record<string, unknown> }).signed : null;
+}
+
+/** The `signed.version` of a metadata file, or null for a file that is not metadata. */
+function versionOf(bytes: Buffer): number | null {
+  try {
+    const v = (JSON.parse(bytes.toString('utf8')) as { signed?: { version?: unknown } }).signed?.version;
+    return typeof v === 'number' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** When each released role and each CA certificate expires, and who renews it. */
+function expiries(ctx: ServerContext): AdminResponse<'expiries'> {
+  const { store } = ctx;
+  const files = repoState(store).files;
+  const out: AdminResponse<'expiries'> = [];
+  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
+    const bytes = files[`${role}.json`];
+    if (!bytes) continue;
+    const signed = (JSON.parse(bytes.toString('utf8')) as { signed: { version: number; expires: string } }).signed;
+    const renewal =
+      role === 'root' || role === 'targets'
+        ? `a ${role} round signed by the keyholders before it expires`
+        : ctx.onlineKey
+          ? "re-signed by the coordinator's online key at each release"
+          : 'signed at each release';
+    out.push({ kind: 'role', name: role, version: signed.version, expires: signed.expires, renewal });
+  }
+  for (const ca of store.cas()) {
+    if (!ca.chain_pem) continue;
+    try {
+      const cert = new crypto.X509Certificate(ca.chain_pem);
+      out.push({
+        kind: 'certificate',
+        name: `CA ${ca.name}`,
+        version: null,
+        expires: new Date(cert.validTo).toISOString(),
+        renewal: 'a new certificate round before it expires',
+      });
+    } catch {
+      // A CA whose stored chain does not parse is shown by quorum fleet-ca list, not here.
+    }
+  }
+  return out;
 }
 
 function certRound(ctx: ServerContext, id: string) {

@@ -2,7 +2,8 @@
  * Who may talk to the coordinator. A keyholder logs in to the signer socket by signing a fresh
  * challenge (protocol/wire.ts authMessage: bound to this server's id and TLS certificate) with
  * its enrolled key, in the upgrade request's headers; only enrolled keyholders are admitted. The
- * release coordinator presents the admin token, which the store keeps only as a sha256. Every
+ * release coordinator presents the admin token, and a status page viewer a viewer token
+ * (sessions.ts); the store keeps each only as a sha256. Every
  * failure is counted and audited, and a source that fails too often is throttled (guard.ts).
  */
 import crypto from 'node:crypto';
@@ -34,6 +35,14 @@ export interface Identity {
   tlsFingerprint: string | null;
   /** sha256 (hex) of the admin token. */
   adminHash: string;
+  /** The viewer (read-only status page credential) whose token hashes to `sha256`, if any (sessions.ts). */
+  viewerByHash?: (sha256: string) => string | undefined;
+}
+
+/** Who an admin API request speaks for: the admin, or viewer `name` (read-only). */
+export interface Principal {
+  role: 'admin' | 'viewer';
+  name: string;
 }
 
 export class Authenticator {
@@ -64,14 +73,22 @@ export class Authenticator {
   }
 
   /**
-   * Nothing when the request carries the admin token (Authorization: Bearer); otherwise
-   * ADMIN_UNAUTHORIZED (or AUTH_THROTTLED), counted and audited. A right token always passes.
+   * The admin or the viewer whose token `token` is (a bearer token, or one a person signs in to
+   * the status page with); otherwise ADMIN_UNAUTHORIZED (or AUTH_THROTTLED), counted and audited.
+   * A right token always passes.
    */
-  admin(req: http.IncomingMessage): void {
-    const m = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
-    if (m && crypto.timingSafeEqual(Buffer.from(hashToken(m[1]!), 'hex'), Buffer.from(this.id.adminHash, 'hex')))
-      return;
-    const remote = req.socket.remoteAddress;
+  credential(token: string | undefined, remote: string | undefined): Principal {
+    if (token) {
+      const hash = hashToken(token);
+      if (crypto.timingSafeEqual(Buffer.from(hash, 'hex'), Buffer.from(this.id.adminHash, 'hex')))
+        return { role: 'admin', name: 'admin' };
+      const viewer = this.id.viewerByHash?.(hash);
+      if (viewer !== undefined) return { role: 'viewer', name: viewer };
+    }
+    return this.refuse(remote);
+  }
+
+  private refuse(remote: string | undefined): never {
     try {
       this.guard.checkThrottle(remote);
     } finally {

@@ -20,6 +20,7 @@ import {
   sample,
   serve,
   status,
+  viewer,
 } from './admin-cli.js';
 import { verify } from './verify-command.js';
 
@@ -30,6 +31,7 @@ export const QUORUM = group({
     init,
     serve,
     keyholder,
+    viewer,
     round,
     rounds: roundsList,
     status,

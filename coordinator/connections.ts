@@ -27,6 +27,8 @@ export interface Conn {
 export class Connections implements SignerChannel {
   private readonly conns = new Set<Conn>();
   private readonly slowReaders: SlowReaders;
+  /** Told of every broadcast and every message to a keyholder (the status page's live feed, events.ts). */
+  readonly observers = new Set<(msg: ServerMessage) => void>();
 
   constructor(
     flow: FlowLimits,
@@ -77,9 +79,11 @@ export class Connections implements SignerChannel {
   /** To every connection but `except`. */
   broadcast(msg: ServerMessage, except?: Conn): void {
     for (const c of this.conns) if (c !== except) this.send(c, msg);
+    for (const o of this.observers) o(msg);
   }
 
   sendTo(name: string, msg: ServerMessage): void {
+    for (const o of this.observers) o(msg);
     for (const c of this.conns) if (c.keyholder.name === name) this.send(c, msg);
   }
 

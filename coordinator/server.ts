@@ -12,6 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { QuorumError } from '../protocol/errors.js';
 import { checkRsaSize } from '../protocol/keys.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
@@ -20,8 +21,10 @@ import { adminHandlers } from './admin-routes.js';
 import { Authenticator } from './auth.js';
 import { Connections } from './connections.js';
 import { ServerContext } from './context.js';
+import { EventStreams } from './events.js';
 import { AuthGuard } from './guard.js';
 import { httpHandler } from './http.js';
+import { Sessions, viewerByHash } from './sessions.js';
 import { SignerSocket } from './signer-socket.js';
 import { Store } from './store.js';
 import { DEFAULT_POLICY, type LivingPolicy } from './living.js';
@@ -73,6 +76,9 @@ export interface RunningServer {
   port: number;
   close(): Promise<void>;
 }
+
+/** The status page's bundled files (npm run build writes web/ into dist/web, beside dist/coordinator). */
+const WEB_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
 export const DATA_FILES = {
   db: 'quorum.db',
@@ -175,13 +181,20 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     serverId,
     tlsFingerprint,
     adminHash: store.getMeta('admin_token_sha256')!,
+    viewerByHash: (h) => viewerByHash(store, h),
   });
+  // The status page: sessions (ending one closes its live streams), the live feed of what signers are told.
+  const sessions = new Sessions(useTls);
+  const events = new EventStreams();
+  sessions.onEnd.add((key) => events.endSession(key));
+  connections.observers.add((msg) => events.publish(msg));
   const handler = httpHandler({
     serverId,
     dialect: ctx.dialect,
     auth,
-    handlers: adminHandlers(ctx),
+    handlers: adminHandlers(ctx, { viewerRemoved: (name) => sessions.endViewer(name) }),
     log,
+    page: { sessions, events, webDir: WEB_DIR },
     repository: opts.publish ? repositoryHandler(store) : undefined,
   });
   const server = tlsCertPem
@@ -201,6 +214,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   });
   // Webhook deliveries due (new ones are also sent as soon as their event commits).
   timers.every('notify', 1000, () => ctx.outbox.deliverDue());
+  timers.every('sessions', 60_000, () => sessions.sweep());
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -234,6 +248,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     close: async () => {
       await timers.close();
       connections.closeAll();
+      sessions.close();
+      events.close();
       await new Promise<void>((r) => server.close(() => r()));
       socket.close();
       connections.close();

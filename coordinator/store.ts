@@ -799,6 +799,18 @@ export class Store {
     }[];
     return Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
   }
+  /** The newest `limit` releases before release `before` (all when undefined), newest first. */
+  releases(opts: { before?: number; limit: number }): {
+    seq: number;
+    role: string;
+    version: number;
+    released_at: string;
+    round_id: string | null;
+  }[] {
+    return this.db
+      .prepare('SELECT * FROM releases WHERE seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(opts.before ?? Number.MAX_SAFE_INTEGER, opts.limit) as never;
+  }
   releaseByRound(roundId: string): { seq: number } | undefined {
     return this.db.prepare('SELECT seq FROM releases WHERE round_id = ?').get(roundId) as { seq: number } | undefined;
   }
@@ -1100,6 +1112,23 @@ export class Store {
   }
   auditRows(): AuditRow[] {
     return this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[];
+  }
+  /** The newest `limit` audit rows before `before` (all when undefined), newest first; only round `round`'s if set. */
+  auditPage(opts: { before?: number; limit: number; round?: string }): AuditRow[] {
+    const before = opts.before ?? Number.MAX_SAFE_INTEGER;
+    return (
+      opts.round === undefined
+        ? this.db.prepare('SELECT * FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(before, opts.limit)
+        : this.db
+            .prepare(
+              "SELECT * FROM audit WHERE seq < ? AND json_extract(data, '$.round') = ? ORDER BY seq DESC LIMIT ?",
+            )
+            .all(before, opts.round, opts.limit)
+    ) as AuditRow[];
+  }
+  /** The last audit row (its hash is the head of the chain), and how many there are. */
+  auditHead(): { seq: number; hash: string } | undefined {
+    return this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as never;
   }
 }
 

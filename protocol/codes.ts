@@ -212,6 +212,15 @@ export const CODES = {
   WEBHOOK_UNKNOWN: notFound('no webhook with this id'),
   STORE_CORRUPT: internal('a stored row does not decode (quorum.db edited or damaged): restore it from a backup'),
 
+  // --- the status page (viewer credentials, sessions, live events) --------------------------------
+  SESSION_INVALID: unauthenticated('no status page session, or one that is unknown, ended or expired: sign in again'),
+  CSRF_INVALID: forbidden('a state-changing request with a session but without its CSRF token, or from another origin'),
+  VIEWER_READ_ONLY: forbidden('a viewer asked for something only the admin credential may do'),
+  VIEWER_EXISTS: conflict('quorum viewer add: a viewer of that name exists'),
+  VIEWER_UNKNOWN: notFound('no viewer of that name'),
+  TOO_MANY_VIEWERS: conflict('quorum viewer add beyond the most viewers allowed: remove one first'),
+  TOO_MANY_STREAMS: transient('more live event streams (status pages open) than allowed at once'),
+
   // --- rounds -------------------------------------------------------------------------------------
   ROUND_NOT_FOUND: notFound('no round of that id'),
   ROUND_NOT_OPEN: conflict('the round is released, cancelled or expired'),

@@ -41,3 +41,12 @@ export const WIRE_LIMITS = {
   reconnectMinMs: 250, // ms: first reconnect delay of a signer
   reconnectMaxMs: 15_000, // ms: reconnect backoff cap
 } as const;
+
+/** The status page's sign-in sessions and live streams (coordinator/sessions.ts, coordinator/events.ts). */
+export const PAGE_LIMITS = {
+  sessionTtlMs: 8 * 3_600_000, // ms a page session lasts after sign-in; the cookie carries the same expiry
+  maxSessions: 1_000, // sessions kept at once; the oldest is ended beyond this
+  maxStreams: 200, // live event streams (Server-Sent Events) open at once, then 429 TOO_MANY_STREAMS
+  streamKeepaliveMs: 15_000, // ms between keep-alive comments on an idle event stream
+  maxViewers: 100, // viewer credentials at most
+} as const;

@@ -8,12 +8,8 @@
  * what the keyholder reads.
  */
 import { createTwoFilesPatch } from 'diff';
-import { getOwn } from '../protocol/canonical.js';
+import { metadataChanges, pretty } from '../protocol/changes.js';
 import { displayBlock, displayText as esc } from '../protocol/display.js';
-import { parseMetadataKey, type MetadataKey } from '../protocol/keys.js';
-import { sortKeys } from '../protocol/metadata/build.js';
-import type { RootSigned, TargetsSigned } from '../protocol/metadata/schemas.js';
-import { deletedKeyLine, serverKeysDeleted } from '../protocol/ota-server.js';
 import { short } from '../protocol/verify.js';
 import type { CheckedProposal } from './trust.js';
 
@@ -26,92 +22,10 @@ export interface Summary {
   diff: string;
 }
 
-export function pretty(v: unknown): string {
-  return JSON.stringify(sortKeys(v), null, 2) + '\n';
-}
-
-function keyLabel(root: RootSigned, id: string): string {
-  const k = getOwn(root.keys, id) as MetadataKey | undefined;
-  if (!k) return `${esc(short(id))} (missing from keys!)`;
-  try {
-    const pk = parseMetadataKey(k);
-    return (
-      `${esc(short(id))} ${pk.algorithm}${pk.bits ? '-' + pk.bits : ''} fingerprint ` +
-      `${pk.fingerprint.slice(0, 16)}…`
-    );
-  } catch {
-    return `${esc(short(id))} (unparseable key)`;
-  }
-}
-
-function rootChanges(from: RootSigned | null, to: RootSigned): string[] {
-  const out: string[] = [];
-  const fp = (r: RootSigned, id: string) => {
-    try {
-      return parseMetadataKey(getOwn(r.keys, id) as MetadataKey).fingerprint;
-    } catch {
-      return `unparseable:${id}`;
-    }
-  };
-  const roles = new Set([...Object.keys(from?.roles ?? {}), ...Object.keys(to.roles)]);
-  for (const role of [...roles].sort()) {
-    const a = getOwn(from?.roles, role);
-    const b = getOwn(to.roles, role);
-    if (!b) {
-      out.push(`ROLE REMOVED: ${esc(role)}`);
-      continue;
-    }
-    const aFps = new Map((a?.keyids ?? []).map((id) => [fp(from!, id), id]));
-    const bFps = new Map(b.keyids.map((id) => [fp(to, id), id]));
-    for (const [f, id] of bFps) if (!aFps.has(f)) out.push(`KEY ADDED to ${esc(role)}: ${keyLabel(to, id)}`);
-    for (const [f, id] of aFps) if (!bFps.has(f)) out.push(`KEY REMOVED from ${esc(role)}: ${keyLabel(from!, id)}`);
-    if (!a || a.threshold !== b.threshold)
-      out.push(`THRESHOLD ${esc(role)}: ${a ? a.threshold : '-'} -> ${b.threshold} (of ${b.keyids.length} keys)`);
-  }
-  if (from && from.consistent_snapshot !== to.consistent_snapshot)
-    out.push(`consistent_snapshot: ${esc(String(from.consistent_snapshot))} -> ${esc(String(to.consistent_snapshot))}`);
-  return out;
-}
-
-function targetLine(name: string, t: TargetsSigned['targets'][string]): string {
-  const hashes = Object.entries(t.hashes)
-    .map(([a, h]) => `${esc(a)}:${esc(String(h))}`)
-    .join(' ');
-  const custom = t.custom as Record<string, unknown> | undefined;
-  const hw = typeof custom === 'object' && custom !== null ? getOwn(custom, 'hardwareIds') : undefined;
-  return `${esc(name)} length ${t.length} ${hashes}${Array.isArray(hw) ? ` hardwareIds ${hw.map((h) => esc(String(h))).join(',')}` : ''}`;
-}
-
-function targetsChanges(from: TargetsSigned | null, to: TargetsSigned): string[] {
-  const out: string[] = [];
-  const a = from?.targets ?? {};
-  const b = to.targets;
-  for (const name of Object.keys(b).sort()) {
-    if (!Object.hasOwn(a, name)) out.push(`TARGET ADDED: ${targetLine(name, b[name]!)}`);
-    else if (pretty(a[name]) !== pretty(b[name]))
-      out.push(
-        `TARGET CHANGED: ${esc(name)}\n    was: ${targetLine(name, a[name]!)}\n    now: ${targetLine(name, b[name]!)}`,
-      );
-  }
-  for (const name of Object.keys(a).sort())
-    if (!Object.hasOwn(b, name)) out.push(`TARGET REMOVED: ${targetLine(name, a[name]!)}`);
-  return out;
-}
-
 export function summarise(p: CheckedProposal): Summary {
   const to = p.proposed.signed as { version: number; expires: string };
   const from = p.base ? (p.base.signed as { version: number; expires: string }) : null;
-  const changes =
-    p.round.role === 'root'
-      ? rootChanges(from as RootSigned | null, to as unknown as RootSigned)
-      : targetsChanges(from as TargetsSigned | null, to as unknown as TargetsSigned);
-  // OTA Connect's keyserver deletes the private keys of its own roles that the accepted root drops.
-  if (p.round.role === 'root' && p.proposed.dialect === 'ota' && from)
-    changes.push(
-      ...serverKeysDeleted(from as RootSigned, to as unknown as RootSigned).map(
-        (k) => `SERVER KEY DELETED: ${deletedKeyLine(k)}`,
-      ),
-    );
+  const changes = metadataChanges(p.round.role, p.proposed.dialect, p.base?.signed ?? null, p.proposed.signed);
   const oldText = from ? pretty(from) : '';
   const diff = createTwoFilesPatch(
     from ? `${p.round.role} v${from.version} (released)` : '(nothing released)',

@@ -66,6 +66,14 @@ describe('the route table', () => {
         'POST /notify',
         'DELETE /notify/:id',
         'POST /notify/:id/test',
+        // The status page's (issue 11).
+        'GET /rounds/:id/summary',
+        'GET /releases',
+        'GET /expiries',
+        'GET /audit',
+        'GET /viewers',
+        'POST /viewers',
+        'DELETE /viewers/:name',
       ].sort(),
     );
   });
@@ -403,6 +411,14 @@ describe('HTTP statuses of error codes (from their kind, protocol/codes.ts)', ()
       ROUND_OPEN_EXISTS: 409,
       SIG_DUPLICATE: 409,
       CA_EXISTS: 409,
+      // The status page's (issue 11).
+      SESSION_INVALID: 401,
+      CSRF_INVALID: 403,
+      VIEWER_READ_ONLY: 403,
+      VIEWER_UNKNOWN: 404,
+      VIEWER_EXISTS: 409,
+      TOO_MANY_VIEWERS: 409,
+      TOO_MANY_STREAMS: 429,
     };
     for (const [code, status] of Object.entries(want)) expect(httpStatus(code as Code), code).toBe(status);
   });
