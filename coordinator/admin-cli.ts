@@ -467,12 +467,10 @@ export const serve = command({
   async run({ values }, io) {
     const dataDir = dataDirOf(values);
     const { loadPolicy, parseDuration } = await import('./living.js');
-    const renew: Record<string, string> = {};
-    for (const spec of values['renew-before'] ?? []) {
-      const m = /^(root|targets)=(.+)$/.exec(spec);
-      if (!m) throw new UsageError(`--renew-before ${JSON.stringify(spec)} must be root=DURATION or targets=DURATION`);
-      renew[m[1]!] = m[2]!;
-    }
+    const renew = pairs('--renew-before', values['renew-before'], 'root=DURATION or targets=DURATION');
+    for (const role of Object.keys(renew))
+      if (role !== 'root' && role !== 'targets')
+        throw new UsageError(`--renew-before ${role}=...: only root and targets are renewed by keyholders`);
     const policy = loadPolicy(dataDir, {
       timestamp: values['timestamp-expiry'],
       snapshot: values['snapshot-expiry'],

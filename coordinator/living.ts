@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { QuorumError } from '../protocol/errors.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, parseDuration as durationMs } from '../protocol/time.js';
 import { buildTimestamp, localSigner, serialize, signEnvelope } from '../protocol/metadata/build.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { parseMetadata } from '../protocol/verify.js';
@@ -27,10 +28,6 @@ export type LivingErrorCode =
   | 'REFRESH_FAILED'; // an online refresh could not be made (it is retried at the next turn)
 
 export class LivingError extends QuorumError<LivingErrorCode> {}
-
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
 
 /** How long each online role lives and how early an offline role is renewed (ms). */
 export interface LivingPolicy {
@@ -48,19 +45,20 @@ export const DEFAULT_POLICY: LivingPolicy = {
 /** The settings file in the data dir. */
 export const SETTINGS_FILE = 'settings.json';
 
-const UNIT_MS = { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS } as const;
+/** The longest duration a policy takes: ten years. */
+const MAX_POLICY_MS = 3650 * DAY_MS;
 
 /**
- * A duration such as `90s`, `30m`, `12h` or `7d` in ms; `what` names it in the error. (A local
- * parser: the project's validated one is being written in protocol/time.ts.)
+ * A duration such as `90s`, `30m`, `12h` or `7d` in ms (protocol/time.ts's grammar), positive and
+ * at most ten years;
+ * `what` names it in the error.
  */
 export function parseDuration(s: string, what: string): number {
-  const m = /^(\d{1,7})([smhd])$/.exec(s.trim());
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : NaN;
-  if (!(ms > 0))
+  const ms = durationMs(s.trim()) ?? NaN;
+  if (!(ms > 0 && ms <= MAX_POLICY_MS))
     throw new LivingError(
       'SETTINGS_INVALID',
-      `${what}: ${JSON.stringify(s)} is not a duration; write a positive whole number and a unit (90s, 30m, 12h, 7d)`,
+      `${what}: ${JSON.stringify(s)} is not a duration; write a positive whole number and a unit (90s, 30m, 12h, 7d), at most 3650d`,
     );
   return ms;
 }

@@ -13,10 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DAY_MS, HOUR_MS } from '../../protocol/time.js';
 import {
-  DAY_MS,
   DEFAULT_POLICY,
-  HOUR_MS,
   loadPolicy,
   parseDuration,
   refreshOnline,

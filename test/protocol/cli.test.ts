@@ -231,6 +231,13 @@ describe('options per subcommand', () => {
       ['quorum', QUORUM, ['rounds', '--limit', '0', '--server', 'http://127.0.0.1:9'], /--limit "0"/],
       ['quorum', QUORUM, ['serve', '--port', '70000', '--data-dir', '/nonexistent'], /--port "70000".*0 to 65535/],
       ['quorum', QUORUM, ['round', 'open', 'targets', '--reason', 'r', '--deadline', 'soon'], /--deadline "soon"/],
+      ['quorum', QUORUM, ['serve', '--renew-before', '60d', '--data-dir', '/nonexistent'], /--renew-before "60d"/],
+      [
+        'quorum',
+        QUORUM,
+        ['serve', '--renew-before', 'snapshot=1d', '--data-dir', '/nonexistent'],
+        /--renew-before snapshot=\.\.\.: only root and targets/,
+      ],
     ];
     for (const [prog, tree, argv, message] of cases) {
       const r = await run(prog, tree, argv);
