@@ -180,7 +180,15 @@ const RoleExpirySchema = z.strictObject({
   state: z.enum(['ok', 'renewing', 'due', 'expired']),
   renewBeforeDays: z.number().optional(),
   lifetimeDays: z.number().optional(),
+  renewFrom: z.string(),
   round: z.string().optional(),
+});
+
+const CertificateExpirySchema = z.strictObject({
+  ca: z.string(),
+  expires: z.string(),
+  daysLeft: z.number(),
+  state: z.enum(['ok', 'expired']),
 });
 
 const WebhookSchema = z.strictObject({
@@ -316,15 +324,6 @@ const AuditEventSchema = z.strictObject({
   event: z.string(),
   data: z.record(z.string(), z.unknown()),
   hash: z.string(),
-});
-
-const ExpirySchema = z.strictObject({
-  kind: z.enum(['role', 'certificate']),
-  name: z.string(),
-  version: z.number().int().nullable(),
-  expires: z.string(),
-  /** Who renews it and when (e.g. the coordinator's online key, or a round before the window). */
-  renewal: z.string(),
 });
 
 // --- the table ----------------------------------------------------------------------------------
@@ -513,12 +512,6 @@ export const ADMIN_ROUTES = {
     }),
     response: z.array(ReleaseSchema),
   }),
-  expiries: route({
-    method: 'GET',
-    path: '/expiries',
-    summary: 'when each released role and each CA certificate expires',
-    response: z.array(ExpirySchema),
-  }),
   'audit.list': route({
     method: 'GET',
     path: '/audit',
@@ -605,8 +598,12 @@ export const ADMIN_ROUTES = {
   expiry: route({
     method: 'GET',
     path: '/expiry',
-    summary: "each released role's expiry, days left, and renewal state",
-    response: z.strictObject({ at: z.string(), roles: z.array(RoleExpirySchema) }),
+    summary: "each released role's and CA certificate's expiry, days left, renewal window and state",
+    response: z.strictObject({
+      at: z.string(),
+      roles: z.array(RoleExpirySchema),
+      certificates: z.array(CertificateExpirySchema),
+    }),
   }),
 } as const satisfies Record<string, RouteSpec>;
 

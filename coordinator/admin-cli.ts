@@ -1036,13 +1036,13 @@ function expiryLine(e: RoleExpiryView): string {
       : `re-signed every ~${e.lifetimeDays! / 2} days for ${e.lifetimeDays} days`;
   return (
     `${e.role.padEnd(9)} v${e.version}  expires ${e.expires}  ${e.daysLeft} days left  ${e.state}` +
-    `${e.round ? ` (${e.round})` : ''}  — ${policy}`
+    `${e.round ? ` (${e.round})` : ''}  — ${policy} (from ${e.renewFrom})`
   );
 }
 
 export const expiry = command({
   synopsis: '[--data-dir DIR] [--json]',
-  summary: "each released role's expiry, days left, renewal state",
+  summary: "each released role's and CA certificate's expiry, days left, renewal state",
   section: 'Release coordinator',
   description:
     "Each released role's expiry and the days left, by the coordinator's clock, and its state: ok;\n" +
@@ -1050,7 +1050,8 @@ export const expiry = command({
     'renewing (a round for the role is open); expired. Root and targets are renewed by keyholders in a\n' +
     'round the coordinator opens itself (quorum serve --renew-before root=60d --renew-before\n' +
     'targets=14d); in tuf, snapshot and timestamp are re-signed by the coordinator (--timestamp-expiry,\n' +
-    '--snapshot-expiry). quorum verify DIR --warn-days N checks a published folder the same way.',
+    '--snapshot-expiry). Each released CA certificate follows, with its expiry (a new certificate round\n' +
+    'renews it). quorum verify DIR --warn-days N checks a published folder the same way.',
   options: { ...CONNECT, ...JSON_OUT },
   positionals: [],
   async run({ values }, io) {
@@ -1058,6 +1059,8 @@ export const expiry = command({
     if (values.json) return (io.out(JSON.stringify(e, null, 2)), 0);
     if (!e.roles.length) io.out('nothing released yet');
     for (const r of e.roles) io.out(expiryLine(r));
+    for (const c of e.certificates)
+      io.out(`CA ${c.ca}  expires ${c.expires}  ${c.daysLeft} days left  ${c.state}  — a certificate round renews it`);
     return 0;
   },
 });

@@ -9,7 +9,7 @@ import { metadataChanges } from '../protocol/changes.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { CLOSE_CODES } from '../protocol/wire.js';
 import { DEFAULT_DEADLINE_MS, parseTime } from '../protocol/time.js';
-import type { AdminHandlers, AdminResponse, TargetsChange } from './admin-api.js';
+import type { AdminHandlers, TargetsChange } from './admin-api.js';
 import {
   approversOf,
   cancelCertRound,
@@ -31,7 +31,7 @@ import {
   recordIdentity,
 } from './frost.js';
 import { HttpError } from './http.js';
-import { expiryOf } from './living.js';
+import { certificateExpiryOf, expiryOf } from './living.js';
 import { checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
 import {
   RoundError,
@@ -322,8 +322,6 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
           })),
       })),
 
-    expiries: () => expiries(ctx),
-
     'audit.list': ({ query }) => {
       const head = store.auditHead();
       return {
@@ -381,7 +379,11 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
 
     expiry: () => {
       const at = ctx.now();
-      return { at: at.toISOString(), roles: expiryOf(store, ctx.policy, at) };
+      return {
+        at: at.toISOString(),
+        roles: expiryOf(store, ctx.policy, at),
+        certificates: certificateExpiryOf(store, at),
+      };
     },
   };
 }
@@ -415,41 +417,6 @@ function versionOf(bytes: Buffer): number | null {
   } catch {
     return null;
   }
-}
-
-/** When each released role and each CA certificate expires, and who renews it. */
-function expiries(ctx: ServerContext): AdminResponse<'expiries'> {
-  const { store } = ctx;
-  const files = repoState(store).files;
-  const out: AdminResponse<'expiries'> = [];
-  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
-    const bytes = files[`${role}.json`];
-    if (!bytes) continue;
-    const signed = (JSON.parse(bytes.toString('utf8')) as { signed: { version: number; expires: string } }).signed;
-    const renewal =
-      role === 'root' || role === 'targets'
-        ? `a ${role} round signed by the keyholders before it expires`
-        : ctx.onlineKey
-          ? "re-signed by the coordinator's online key at each release"
-          : 'signed at each release';
-    out.push({ kind: 'role', name: role, version: signed.version, expires: signed.expires, renewal });
-  }
-  for (const ca of store.cas()) {
-    if (!ca.chain_pem) continue;
-    try {
-      const cert = new crypto.X509Certificate(ca.chain_pem);
-      out.push({
-        kind: 'certificate',
-        name: `CA ${ca.name}`,
-        version: null,
-        expires: new Date(cert.validTo).toISOString(),
-        renewal: 'a new certificate round before it expires',
-      });
-    } catch {
-      // A CA whose stored chain does not parse is shown by quorum fleet-ca list, not here.
-    }
-  }
-  return out;
 }
 
 function certRound(ctx: ServerContext, id: string) {

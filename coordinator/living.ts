@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { QuorumError } from '../protocol/errors.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, parseDuration as durationMs } from '../protocol/time.js';
@@ -251,8 +251,21 @@ export interface RoleExpiry {
   renewBeforeDays?: number;
   /** snapshot and timestamp (tuf): the lifetime each refresh writes (days). */
   lifetimeDays?: number;
+  /**
+   * When the renewal window opens: root and targets, `renewBeforeDays` before expiry (the renewal
+   * round opens then); snapshot and timestamp, half their lifetime before expiry (the online refresh).
+   */
+  renewFrom: string;
   /** The open round for this role, if any. */
   round?: string;
+}
+
+/** A CA certificate's expiry: renewed by a certificate round, never by the coordinator itself. */
+export interface CertificateExpiry {
+  ca: string;
+  expires: string;
+  daysLeft: number;
+  state: 'ok' | 'expired';
 }
 
 const days1 = (ms: number) => Math.round((ms / DAY_MS) * 10) / 10;
@@ -269,6 +282,7 @@ export function expiryOf(store: Store, policy: LivingPolicy, now: Date): RoleExp
     const offline = role === 'root' || role === 'targets';
     const open = offline ? store.openRound(role) : undefined;
     const state = left <= 0 ? 'expired' : open ? 'renewing' : offline && left < policy.renewBefore[role] ? 'due' : 'ok';
+    const window = offline ? policy.renewBefore[role] : policy.expiry[role as 'snapshot' | 'timestamp'] / 2;
     out.push({
       role,
       version: signed.version as number,
@@ -278,10 +292,33 @@ export function expiryOf(store: Store, policy: LivingPolicy, now: Date): RoleExp
       ...(offline
         ? { renewBeforeDays: days1(policy.renewBefore[role]) }
         : { lifetimeDays: days1(policy.expiry[role as 'snapshot' | 'timestamp']) }),
+      renewFrom: new Date(expiresOf(signed) - window).toISOString(),
       ...(open ? { round: open.id } : {}),
     });
   }
   return out;
+}
+
+/** Each CA certificate's expiry at `now`, soonest first (a stored chain that does not parse is left out). */
+export function certificateExpiryOf(store: Store, now: Date): CertificateExpiry[] {
+  const out: CertificateExpiry[] = [];
+  for (const ca of store.cas()) {
+    if (!ca.chain_pem) continue;
+    let validTo: number;
+    try {
+      validTo = Date.parse(new X509Certificate(ca.chain_pem).validTo);
+    } catch {
+      continue; // quorum fleet-ca list shows a CA whose stored chain does not parse
+    }
+    const left = validTo - now.getTime();
+    out.push({
+      ca: ca.name,
+      expires: new Date(validTo).toISOString(),
+      daysLeft: days1(left),
+      state: left <= 0 ? 'expired' : 'ok',
+    });
+  }
+  return out.sort((a, b) => a.expires.localeCompare(b.expires));
 }
 
 export interface Renewal {

@@ -201,19 +201,50 @@ async function releasesView(): Promise<Node> {
   );
 }
 
+const RENEWED_BY: Record<string, string> = {
+  root: 'a root round the keyholders sign (opened by the coordinator when the window opens)',
+  targets: 'a targets round the keyholders sign (opened by the coordinator when the window opens)',
+  snapshot: "the coordinator's online key (re-signed when the window opens)",
+  timestamp: "the coordinator's online key (re-signed when the window opens)",
+};
+
 async function expiryView(): Promise<Node> {
-  const ex = await call('expiries');
-  const items = [...ex].sort((a, b) => Date.parse(a.expires) - Date.parse(b.expires));
+  const ex = await call('expiry');
+  const roles = [...ex.roles].sort((a, b) => Date.parse(a.expires) - Date.parse(b.expires));
   return h(
     'div',
     {},
     h('h2', {}, 'Expiry timeline'),
-    h('p', {}, 'Soonest first. A role must be renewed (a new version signed) within its renewal window.'),
-    table(
-      'What expires when',
-      ['What', 'Version', 'Expires', 'Time left', 'Renewal'],
-      items.map((i) => [i.name, i.version ?? '-', i.expires, timeLeft(i.expires), i.renewal]),
+    h(
+      'p',
+      {},
+      "Soonest first, by the coordinator's clock at ",
+      ex.at,
+      '. Each role is renewed (a new version signed) inside its renewal window, which runs from "Renewal from" to its expiry.',
     ),
+    roles.length
+      ? table(
+          'When each role expires and when its renewal window opens',
+          ['Role', 'Version', 'Expires', 'Time left', 'State', 'Renewal from', 'Renewed by'],
+          roles.map((r) => [
+            r.role,
+            r.version,
+            r.expires,
+            timeLeft(r.expires),
+            r.round ? `${r.state} (round ${r.round})` : r.state,
+            `${r.renewFrom} (${timeLeft(r.renewFrom).replace(/ left$/, ' from now')})`,
+            RENEWED_BY[r.role] ?? '',
+          ]),
+        )
+      : h('p', { class: 'empty' }, 'Nothing released yet.'),
+    h('h3', {}, 'CA certificates'),
+    ex.certificates.length
+      ? table(
+          'When each CA certificate expires',
+          ['CA', 'Expires', 'Time left', 'State', 'Renewed by'],
+          ex.certificates.map((c) => [c.ca, c.expires, timeLeft(c.expires), c.state, 'a new certificate round']),
+        )
+      : h('p', { class: 'empty' }, 'No CA certificate issued yet.'),
   );
 }
 

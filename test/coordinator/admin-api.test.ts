@@ -69,7 +69,6 @@ describe('the route table', () => {
         // The status page's (issue 11).
         'GET /rounds/:id/summary',
         'GET /releases',
-        'GET /expiries',
         'GET /audit',
         'GET /viewers',
         'POST /viewers',

@@ -14,8 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../protocol/time.js';
+import { execFileSync } from 'node:child_process';
 import {
+  certificateExpiryOf,
   DEFAULT_POLICY,
+  expiryOf,
   loadPolicy,
   parseDuration,
   refreshOnline,
@@ -312,6 +315,73 @@ describe('renewal rounds and expired roots', () => {
       expect(await chain(nextYear, [newKey]), dialect).toContain('ROOT_OLD_THRESHOLD_UNMET');
       expect(await chain(new Date(now.getTime() - HOUR_MS), [oldKey, newKey]), dialect).toContain('ROOT_EXPIRED');
     }
+  });
+});
+
+describe('expiry and renewal windows', () => {
+  it("gives each role's renewal window: renew-before for root and targets, half the lifetime for the online roles", async () => {
+    const { store, released } = await livingRepo();
+    const at = new Date(released.getTime() + HOUR_MS);
+    const roles = Object.fromEntries(expiryOf(store, DEFAULT_POLICY, at).map((r) => [r.role, r]));
+    const from = (role: string) => Date.parse(roles[role]!.expires) - Date.parse(roles[role]!.renewFrom);
+    expect(Object.keys(roles)).toEqual(['root', 'targets', 'snapshot', 'timestamp']);
+    expect(from('root')).toBe(DEFAULT_POLICY.renewBefore.root);
+    expect(from('targets')).toBe(DEFAULT_POLICY.renewBefore.targets);
+    expect(from('snapshot')).toBe(DEFAULT_POLICY.expiry.snapshot / 2);
+    expect(from('timestamp')).toBe(DEFAULT_POLICY.expiry.timestamp / 2);
+    expect(roles.targets).toMatchObject({ state: 'ok', renewBeforeDays: 14 });
+    // Inside the window with no round open, targets is due; past its expiry, expired.
+    const inWindow = new Date(Date.parse(roles.targets!.renewFrom) + HOUR_MS);
+    expect(expiryOf(store, DEFAULT_POLICY, inWindow).find((r) => r.role === 'targets')!.state).toBe('due');
+    const late = new Date(Date.parse(roles.targets!.expires) + HOUR_MS);
+    expect(expiryOf(store, DEFAULT_POLICY, late).find((r) => r.role === 'targets')!.state).toBe('expired');
+    store.close();
+  });
+
+  it("gives each released CA certificate's expiry, and leaves out a CA not yet released or whose chain does not parse", async () => {
+    const { store } = await livingRepo();
+    const dir = tmp();
+    const pem = execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ed25519',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'k.pem'),
+        '-days',
+        '30',
+        '-subj',
+        '/CN=fleet',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    ).toString();
+    const ca = (name: string, chain_pem: string | null) =>
+      store.insertCa({
+        name,
+        kind: 'single',
+        holder: null,
+        issuer_spki: Buffer.from('x'),
+        issuer_fingerprint: name,
+        algorithm: 'ed25519',
+        chain_pem,
+        approvals_threshold: 1,
+        approvers: ['alice'],
+        created_at: new Date().toISOString(),
+      });
+    ca('fleet', pem);
+    ca('pending', null);
+    ca('garbled', '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    const now = new Date();
+    const [fleet, ...rest] = certificateExpiryOf(store, now);
+    expect(rest).toEqual([]);
+    expect(fleet).toMatchObject({ ca: 'fleet', state: 'ok' });
+    expect(fleet!.daysLeft).toBeGreaterThan(29);
+    expect(fleet!.daysLeft).toBeLessThanOrEqual(30);
+    expect(certificateExpiryOf(store, new Date(now.getTime() + 31 * DAY_MS))[0]!.state).toBe('expired');
+    store.close();
   });
 });
 

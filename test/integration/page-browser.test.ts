@@ -192,7 +192,7 @@ describe('the status page in Chromium', () => {
         ['rounds', '#/rounds', /Open rounds/],
         ['round', `#/round/${id}`, /Changes \(computed/],
         ['releases', '#/releases', /Release #\d+/],
-        ['expiry', '#/expiry', /What expires when/],
+        ['expiry', '#/expiry', /When each role expires/],
         ['keyholders', '#/keyholders', /Enrolled keyholders/],
         ['certs', '#/certs', /FROST ceremonies/],
         ['audit', '#/audit', /Audit events, newest first/],
