@@ -85,7 +85,13 @@ export interface HttpDeps {
   /** quorum serve --publish: GET/HEAD under /repository/ (publish.ts), without a credential. */
   repository?: (req: http.IncomingMessage, res: http.ServerResponse, name: string) => void;
   /** The status page's sessions and live feed; without them, /, /v1/session and /v1/events are 404. */
-  page?: { sessions: Sessions; events: EventStreams; webDir: string };
+  page?: {
+    sessions: Sessions;
+    events: EventStreams;
+    webDir: string;
+    /** Records a sign-in and a sign-out in the audit log (store.audit). */
+    audit: (event: string, data: Record<string, unknown>) => void;
+  };
 }
 
 /** On every answer: the status page runs only its own scripts and styles, in no frame, with no referrer. */
@@ -200,6 +206,7 @@ export function httpHandler(d: HttpDeps): (req: http.IncomingMessage, res: http.
           const who = d.auth.credential(body.token, req.socket.remoteAddress);
           const { session, setCookie } = page.sessions.create(who);
           d.log(`status page: ${who.role} ${who.name} signed in`);
+          page.audit('page.signed_in', { role: who.role, name: who.name, source: req.socket.remoteAddress ?? null });
           return reply(200, session, { 'set-cookie': setCookie });
         }
         const session = page.sessions.of(req);
@@ -209,6 +216,7 @@ export function httpHandler(d: HttpDeps): (req: http.IncomingMessage, res: http.
         if (method === 'DELETE') {
           checkCsrf(req, session);
           page.sessions.end(session.key);
+          page.audit('page.signed_out', { role: session.role, name: session.name });
           return reply(200, { signedOut: true }, { 'set-cookie': page.sessions.clearCookie() });
         }
         throw new HttpError('NOT_FOUND', `no endpoint ${method} /v1/session`);

@@ -194,7 +194,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     auth,
     handlers: adminHandlers(ctx, { viewerRemoved: (name) => sessions.endViewer(name) }),
     log,
-    page: { sessions, events, webDir: WEB_DIR },
+    page: { sessions, events, webDir: WEB_DIR, audit: (event, data) => store.audit(event, data) },
     repository: opts.publish ? repositoryHandler(store) : undefined,
   });
   const server = tlsCertPem

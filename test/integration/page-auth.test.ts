@@ -205,6 +205,13 @@ describe('status page credentials and sessions', () => {
     expect(out.headers.get('set-cookie')).toMatch(/^quorum_session=; .*Max-Age=0/);
     expect(await withCookie(a.cookie, adminRequest('status'))).toMatchObject({ status: 401, code: 'SESSION_INVALID' });
     expect(await withCookie(a.cookie, { method: 'GET', path: '/v1/session' })).toMatchObject({ status: 401 });
+    // Sign-in and sign-out are in the audit log, with who and from where, and never the token.
+    const audit = (await admin(repo.coordinator, 'audit.list', { query: { limit: 20 } })).body!.events;
+    const signedIn = audit.filter((e) => e.event === 'page.signed_in');
+    expect(signedIn[0]!.data).toMatchObject({ role: 'admin', name: 'admin', source: '127.0.0.1' });
+    expect(audit.find((e) => e.event === 'page.signed_out')!.data).toMatchObject({ role: 'admin' });
+    expect(JSON.stringify(audit)).not.toContain(repo.coordinator.adminToken);
+    expect(JSON.stringify(audit)).not.toContain(viewerToken);
 
     const add = await quorum(['viewer', 'add', 'dave', '--data-dir', repo.dataDir, '--json']);
     const dave = await signIn((JSON.parse(add.stdout) as { token: string }).token);
