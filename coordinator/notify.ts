@@ -87,16 +87,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-export interface WebhookRow {
-  id: number;
-  url: string;
-  events: string;
-  format: NotifyFormat;
-  secret: string | null;
-  created_at: string;
-  removed_at: string | null;
-}
-
 export interface WebhookView {
   id: number;
   url: string;
@@ -155,26 +145,18 @@ export class Outbox {
     };
   }
 
-  private webhooks(): WebhookRow[] {
-    return this.store.db.prepare('SELECT * FROM webhooks WHERE removed_at IS NULL ORDER BY id').all() as WebhookRow[];
-  }
-
   private enqueue(kinds: NotifyEvent[], data: Record<string, unknown>, eventId: string, at: string, only?: number) {
-    const put = this.store.db.prepare(
-      'INSERT OR IGNORE INTO outbox (event_id, webhook, event, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)',
-    );
     let queued = 0;
-    for (const w of this.webhooks()) {
+    for (const w of this.store.webhooks()) {
       if (only !== undefined && w.id !== only) continue;
-      const wanted = JSON.parse(w.events) as string[];
       kinds.forEach((kind, i) => {
-        if (kind !== 'test' && wanted.length && !wanted.includes(kind)) return;
+        if (kind !== 'test' && w.events.length && !w.events.includes(kind)) return;
         const id = i === 0 ? eventId : `${eventId}.${kind}`;
         const body =
           w.format === 'slack'
             ? JSON.stringify({ text: summaryOf(this.o.serverId, kind, data) })
             : JSON.stringify({ id, event: kind, at, serverId: this.o.serverId, data });
-        put.run(id, w.id, kind, body, at, this.o.now());
+        this.store.queueDelivery({ eventId: id, webhook: w.id, event: kind, body, at, nextAt: this.o.now() });
         queued++;
       });
     }
@@ -211,11 +193,13 @@ export class Outbox {
     if (req.secret !== undefined && req.secret.length < 16)
       throw new NotifyError('WEBHOOK_INVALID', 'a webhook secret must be at least 16 characters');
     return this.store.tx(() => {
-      const id = Number(
-        this.store.db
-          .prepare('INSERT INTO webhooks (url, events, format, secret, created_at) VALUES (?, ?, ?, ?, ?)')
-          .run(u.href, JSON.stringify(events), format, req.secret ?? null, new Date().toISOString()).lastInsertRowid,
-      );
+      const id = this.store.insertWebhook({
+        url: u.href,
+        events,
+        format: format as NotifyFormat,
+        secret: req.secret ?? null,
+        at: new Date().toISOString(),
+      });
       this.store.audit('notify.added', { webhook: id, url: redactUrl(u.href), events, format, signed: !!req.secret });
       return this.view(id)!;
     });
@@ -223,16 +207,8 @@ export class Outbox {
 
   remove(id: number): void {
     this.store.tx(() => {
-      const ok =
-        this.store.db
-          .prepare('UPDATE webhooks SET removed_at = ? WHERE id = ? AND removed_at IS NULL')
-          .run(new Date().toISOString(), id).changes === 1;
-      if (!ok) throw new NotifyError('WEBHOOK_UNKNOWN', `no webhook ${id}; quorum notify list shows them`);
-      this.store.db
-        .prepare(
-          "UPDATE outbox SET state = 'failed', last_error = 'webhook removed' WHERE webhook = ? AND state = 'pending'",
-        )
-        .run(id);
+      if (!this.store.removeWebhook(id, new Date().toISOString()))
+        throw new NotifyError('WEBHOOK_UNKNOWN', `no webhook ${id}; quorum notify list shows them`);
       this.store.audit('notify.removed', { webhook: id });
     });
   }
@@ -246,34 +222,22 @@ export class Outbox {
   }
 
   view(id: number): WebhookView | null {
-    const w = this.store.db.prepare('SELECT * FROM webhooks WHERE id = ? AND removed_at IS NULL').get(id) as
-      WebhookRow | undefined;
+    const w = this.store.webhook(id);
     if (!w) return null;
-    const counts = this.store.db
-      .prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE webhook = ? GROUP BY state')
-      .all(id) as { state: string; n: number }[];
-    const n = (s: string) => counts.find((c) => c.state === s)?.n ?? 0;
-    const last = this.store.db
-      .prepare(
-        "SELECT last_error FROM outbox WHERE webhook = ? AND last_error IS NOT NULL AND state != 'delivered' ORDER BY seq DESC LIMIT 1",
-      )
-      .get(id) as { last_error: string } | undefined;
     return {
       id: w.id,
       url: redactUrl(w.url),
-      events: JSON.parse(w.events) as string[],
+      events: w.events,
       format: w.format,
       hasSecret: w.secret !== null,
       createdAt: w.created_at,
-      pending: n('pending'),
-      failed: n('failed'),
-      delivered: n('delivered'),
-      lastError: last?.last_error ?? null,
+      ...this.store.deliveryCounts(id),
+      lastError: this.store.lastDeliveryError(id),
     };
   }
 
   list(): WebhookView[] {
-    return this.webhooks().map((w) => this.view(w.id)!);
+    return this.store.webhooks().map((w) => this.view(w.id)!);
   }
 
   // --- delivery -------------------------------------------------------------------------------
@@ -305,21 +269,7 @@ export class Outbox {
   }
 
   private async pass(): Promise<void> {
-    const due = this.store.db
-      .prepare(
-        `SELECT o.seq, o.event_id, o.event, o.body, o.attempts, w.id AS webhook, w.url, w.secret FROM outbox o
-         JOIN webhooks w ON w.id = o.webhook WHERE o.state = 'pending' AND o.next_at <= ? ORDER BY o.seq LIMIT 100`,
-      )
-      .all(this.o.now()) as {
-      seq: number;
-      event_id: string;
-      event: string;
-      body: string;
-      attempts: number;
-      webhook: number;
-      url: string;
-      secret: string | null;
-    }[];
+    const due = this.store.dueDeliveries(this.o.now(), 100);
     // Send them all, then record the outcomes in one transaction (one fsync per pass, not per row).
     const outcomes = await Promise.all(
       due.map(async (d) => {
@@ -350,25 +300,19 @@ export class Outbox {
       }),
     );
     if (this.closed) return; // not recorded: sent again after the restart (at least once)
-    const done = this.store.db.prepare(
-      "UPDATE outbox SET state = 'delivered', attempts = ?, done_at = ?, last_error = NULL WHERE seq = ?",
-    );
-    const retry = this.store.db.prepare(
-      'UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, state = ?, done_at = ? WHERE seq = ?',
-    );
     const lines: string[] = [];
     this.store.tx(() => {
       const at = new Date().toISOString();
       for (const { d, attempt, error } of outcomes) {
         if (!error) {
-          done.run(attempt, at, d.seq);
+          this.store.deliveryDone(d.seq, attempt, at);
           continue;
         }
         const giveUp = attempt >= this.o.maxAttempts;
         // Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped.
         const cap = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
         const delay = Math.max(this.o.baseDelayMs / 2, Math.floor(this.o.random() * cap));
-        retry.run(attempt, this.o.now() + delay, error, giveUp ? 'failed' : 'pending', giveUp ? at : null, d.seq);
+        this.store.deliveryFailed(d.seq, { attempts: attempt, nextAt: this.o.now() + delay, error, giveUp, at });
         lines.push(
           `webhook ${d.webhook} (${redactUrl(d.url)}): delivery of ${d.event} ${d.event_id} failed (${error}), ` +
             (giveUp
@@ -382,19 +326,12 @@ export class Outbox {
 
   /** For quorum status: deliveries waiting and given up, and the last error. */
   summary(): { webhooks: number; pending: number; failed: number; lastError: string | null } {
-    const counts = this.store.db
-      .prepare("SELECT state, COUNT(*) AS n FROM outbox WHERE state != 'delivered' GROUP BY state")
-      .all() as { state: string; n: number }[];
-    const last = this.store.db
-      .prepare(
-        "SELECT last_error FROM outbox WHERE state != 'delivered' AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1",
-      )
-      .get() as { last_error: string } | undefined;
+    const { pending, failed } = this.store.deliveryCounts();
     return {
-      webhooks: this.webhooks().length,
-      pending: counts.find((c) => c.state === 'pending')?.n ?? 0,
-      failed: counts.find((c) => c.state === 'failed')?.n ?? 0,
-      lastError: last?.last_error ?? null,
+      webhooks: this.store.webhooks().length,
+      pending,
+      failed,
+      lastError: this.store.lastDeliveryError(),
     };
   }
 }

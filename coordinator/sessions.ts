@@ -12,6 +12,7 @@
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
+import { z } from 'zod';
 import type { Codes } from '../protocol/codes.js';
 import { QuorumError } from '../protocol/errors.js';
 import { PAGE_LIMITS } from '../protocol/limits.js';
@@ -41,9 +42,12 @@ interface ViewerRecord {
 
 const VIEWERS_META = 'viewers';
 
+const ViewersSchema = z.array(
+  z.strictObject({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), addedAt: z.string() }),
+);
+
 function readViewers(store: Store): ViewerRecord[] {
-  const raw = store.getMeta(VIEWERS_META);
-  return raw ? (JSON.parse(raw) as ViewerRecord[]) : [];
+  return store.jsonMeta(VIEWERS_META, ViewersSchema) ?? [];
 }
 
 export function listViewers(store: Store): { name: string; addedAt: string }[] {

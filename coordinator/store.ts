@@ -482,6 +482,37 @@ export interface ApprovalRow {
  * An audit event. `data` stays the stored text: the hash chain covers it byte for byte, and
  * `quorum audit verify` must report an edited row, not fail to decode it.
  */
+/** A webhook (notify.ts), its `events` decoded; `secret` is the HMAC key, never listed or logged. */
+export interface WebhookRow {
+  id: number;
+  url: string;
+  /** The events it asked for; empty: all of them. */
+  events: string[];
+  format: 'json' | 'slack';
+  secret: string | null;
+  created_at: string;
+  removed_at: string | null;
+}
+
+/** A pending delivery that is due, with the webhook it goes to. */
+export interface DueDelivery {
+  seq: number;
+  event_id: string;
+  event: string;
+  body: string;
+  attempts: number;
+  webhook: number;
+  url: string;
+  secret: string | null;
+}
+
+/** Deliveries by state: of one webhook, or of all. */
+export interface DeliveryCounts {
+  pending: number;
+  failed: number;
+  delivered: number;
+}
+
 export interface AuditRow {
   seq: number;
   at: string;
@@ -623,11 +654,14 @@ export class Store {
       .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
       .run(key, value);
   }
+  /** A meta value that holds JSON, decoded with `schema` (STORE_CORRUPT when it does not); null when unset. */
+  jsonMeta<T>(key: string, schema: z.ZodType<T>): T | null {
+    const text = this.getMeta(key);
+    return text === undefined ? null : decodeJson(schema, text, { table: 'meta', row: key, column: 'value' });
+  }
   /** The targets body pulled from the OTA Connect reposerver at import (garage-sign targets pull), if any. */
   serverTargets(): SignedBody | null {
-    const text = this.getMeta(OTA_SERVER_TARGETS_META);
-    if (text === undefined) return null;
-    return decodeJson(SignedBodySchema, text, { table: 'meta', row: OTA_SERVER_TARGETS_META, column: 'value' });
+    return this.jsonMeta(OTA_SERVER_TARGETS_META, SignedBodySchema);
   }
   dialect(): Dialect {
     const d = this.getMeta('dialect');
@@ -1088,6 +1122,113 @@ export class Store {
   }
   setCaFrostCeremony(name: string, ceremony: string): void {
     this.db.prepare('UPDATE cas SET frost_ceremony = ? WHERE name = ?').run(ceremony, name);
+  }
+
+  // --- notifications: webhooks and their outbox (notify.ts) ---
+  private webhookRow(r: Omit<WebhookRow, 'events'> & { events: string }): WebhookRow {
+    const at = { table: 'webhooks', row: r.id, column: 'events' };
+    return { ...r, events: decodeJson(z.array(z.string()), r.events, at) };
+  }
+  /** The webhooks not removed, oldest first. */
+  webhooks(): WebhookRow[] {
+    return (
+      this.db.prepare('SELECT * FROM webhooks WHERE removed_at IS NULL ORDER BY id').all() as (Omit<
+        WebhookRow,
+        'events'
+      > & { events: string })[]
+    ).map((r) => this.webhookRow(r));
+  }
+  webhook(id: number): WebhookRow | undefined {
+    const r = this.db.prepare('SELECT * FROM webhooks WHERE id = ? AND removed_at IS NULL').get(id) as
+      (Omit<WebhookRow, 'events'> & { events: string }) | undefined;
+    return r && this.webhookRow(r);
+  }
+  /** A new webhook; its id. */
+  insertWebhook(w: {
+    url: string;
+    events: string[];
+    format: 'json' | 'slack';
+    secret: string | null;
+    at: string;
+  }): number {
+    return Number(
+      this.db
+        .prepare('INSERT INTO webhooks (url, events, format, secret, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(w.url, JSON.stringify(w.events), w.format, w.secret, w.at).lastInsertRowid,
+    );
+  }
+  /** Remove webhook `id` and give up its pending deliveries; false when there is no such webhook. */
+  removeWebhook(id: number, at: string): boolean {
+    return this.tx(() => {
+      const removed =
+        this.db.prepare('UPDATE webhooks SET removed_at = ? WHERE id = ? AND removed_at IS NULL').run(at, id)
+          .changes === 1;
+      if (removed)
+        this.db
+          .prepare(
+            "UPDATE outbox SET state = 'failed', last_error = 'webhook removed', done_at = ? WHERE webhook = ? AND state = 'pending'",
+          )
+          .run(at, id);
+      return removed;
+    });
+  }
+  /** Queue a delivery (once per event id and webhook: a second queueing is ignored). */
+  queueDelivery(d: {
+    eventId: string;
+    webhook: number;
+    event: string;
+    body: string;
+    at: string;
+    nextAt: number;
+  }): void {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO outbox (event_id, webhook, event, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(d.eventId, d.webhook, d.event, d.body, d.at, d.nextAt);
+  }
+  /** The pending deliveries due at `now` (ms), oldest first, at most `limit`. */
+  dueDeliveries(now: number, limit: number): DueDelivery[] {
+    return this.db
+      .prepare(
+        `SELECT o.seq, o.event_id, o.event, o.body, o.attempts, w.id AS webhook, w.url, w.secret FROM outbox o
+         JOIN webhooks w ON w.id = o.webhook WHERE o.state = 'pending' AND o.next_at <= ? ORDER BY o.seq LIMIT ?`,
+      )
+      .all(now, limit) as DueDelivery[];
+  }
+  deliveryDone(seq: number, attempts: number, at: string): void {
+    this.db
+      .prepare("UPDATE outbox SET state = 'delivered', attempts = ?, done_at = ?, last_error = NULL WHERE seq = ?")
+      .run(attempts, at, seq);
+  }
+  /** A failed attempt: retried at `nextAt` (ms), or given up (state failed). */
+  deliveryFailed(
+    seq: number,
+    f: { attempts: number; nextAt: number; error: string; giveUp: boolean; at: string },
+  ): void {
+    this.db
+      .prepare('UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, state = ?, done_at = ? WHERE seq = ?')
+      .run(f.attempts, f.nextAt, f.error, f.giveUp ? 'failed' : 'pending', f.giveUp ? f.at : null, seq);
+  }
+  /** Deliveries by state, of webhook `webhook` or of all. */
+  deliveryCounts(webhook?: number): DeliveryCounts {
+    const rows = (
+      webhook === undefined
+        ? this.db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all()
+        : this.db.prepare('SELECT state, COUNT(*) AS n FROM outbox WHERE webhook = ? GROUP BY state').all(webhook)
+    ) as { state: string; n: number }[];
+    const n = (s: string) => rows.find((c) => c.state === s)?.n ?? 0;
+    return { pending: n('pending'), failed: n('failed'), delivered: n('delivered') };
+  }
+  /** The last error of a delivery not (yet) delivered, of webhook `webhook` or of all. */
+  lastDeliveryError(webhook?: number): string | null {
+    const sql =
+      "SELECT last_error FROM outbox WHERE state != 'delivered' AND last_error IS NOT NULL" +
+      (webhook === undefined ? '' : ' AND webhook = ?') +
+      ' ORDER BY seq DESC LIMIT 1';
+    const r = (webhook === undefined ? this.db.prepare(sql).get() : this.db.prepare(sql).get(webhook)) as
+      { last_error: string } | undefined;
+    return r?.last_error ?? null;
   }
 
   // --- audit ---

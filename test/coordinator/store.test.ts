@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFleetCa, submitApproval } from '../../coordinator/certificates.js';
 import { openRoleKeyCeremony } from '../../coordinator/frost.js';
 import { listRounds, openRound } from '../../coordinator/rounds.js';
+import { addViewer, listViewers } from '../../coordinator/sessions.js';
 import {
   OTA_SERVER_TARGETS_META,
   proposedRoot,
@@ -23,6 +24,7 @@ import { newCoordinator, type TestCoordinator } from './fixture.js';
 let c: TestCoordinator;
 let ceremony: string;
 let certRound: string;
+let webhook: number;
 
 beforeAll(async () => {
   c = await newCoordinator({
@@ -51,6 +53,14 @@ beforeAll(async () => {
   }).id;
   await c.dkg(ceremony);
   c.store.setMeta(OTA_SERVER_TARGETS_META, JSON.stringify({ _type: 'Targets', version: 3, targets: {} }));
+  webhook = c.store.insertWebhook({
+    url: 'http://127.0.0.1:9/hook',
+    events: ['round.released'],
+    format: 'json',
+    secret: null,
+    at: new Date().toISOString(),
+  });
+  addViewer(c.store, 'dana');
 });
 afterAll(() => c.close());
 
@@ -126,6 +136,22 @@ const columns: {
     key: () => [OTA_SERVER_TARGETS_META],
     row: () => OTA_SERVER_TARGETS_META,
     read: (s) => s.serverTargets(),
+  },
+  {
+    table: 'meta',
+    column: 'value',
+    where: "key = 'viewers'",
+    key: () => [],
+    row: () => 'viewers',
+    read: (s) => listViewers(s),
+  },
+  {
+    table: 'webhooks',
+    column: 'events',
+    where: 'id = ?',
+    key: () => [webhook],
+    row: () => String(webhook),
+    read: (s) => s.webhook(webhook),
   },
   {
     table: 'rounds',
