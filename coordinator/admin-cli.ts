@@ -31,6 +31,7 @@ import type {
   AdminInput,
   AdminResponse,
   CertView,
+  DelegateChange,
   RootChange,
   RouteName,
   TargetsChange,
@@ -722,8 +723,11 @@ const openTargets = command({
   synopsis:
     '--reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N] ' +
     '[--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH] ' +
-    '[--uri URL | --cli-uploaded]] [--remove TARGET ...] | [--signed FILE [--renew]]',
-  summary: 'open a round for the next targets version: add or remove targets, or a whole body',
+    '[--uri URL | --cli-uploaded]] [--remove TARGET ...] [--role NAME] ' +
+    '[--delegate NAME --key KEYHOLDER|pem:FILE|frost:GROUP|online ... [--threshold N] ' +
+    '(--paths PATTERN ... | --path-hash-prefixes HEX ...) [--terminating]] [--undelegate NAME ...] ' +
+    '| [--signed FILE [--renew]]',
+  summary: "open a round for the next targets version (or a delegated role's): targets, delegations, or a whole body",
   description:
     'Open a signing round for the next version of targets (last released + 1). One round per role is\n' +
     'open at a time. --add computes the length and hashes of FILE. In ota, a target needs at least one\n' +
@@ -731,7 +735,11 @@ const openTargets = command({
     'location: --uri URL where devices download the file, or --cli-uploaded once it is uploaded to the\n' +
     'reposerver (garage-sign targets upload). OSTREE targets come from treehub and need neither. The\n' +
     'coordinator refuses a round without them (OTA_TARGET_HARDWARE_IDS, OTA_TARGET_LOCATION,\n' +
-    'OTA_TARGET_URI), whichever way its body was made.',
+    'OTA_TARGET_URI), whichever way its body was made.\n' +
+    '--role NAME opens the round for the delegated targets role NAME instead (its file, version + 1,\n' +
+    'signed by the keys the role delegating it names; every target must be within its paths:\n' +
+    'DELEGATED_PATH_OUTSIDE). --delegate NAME adds a delegation to the file the round signs, or\n' +
+    'replaces the one of that name; --undelegate NAME removes one. ota delegations take --paths only.',
   options: {
     ...OPEN,
     add: {
@@ -752,10 +760,49 @@ const openTargets = command({
       help: 'ota: the added target was uploaded to the reposerver (garage-sign targets upload)',
     },
     remove: { type: 'string', multiple: true, value: 'TARGET', help: 'remove a target by its path' },
+    role: {
+      type: 'string',
+      value: 'NAME',
+      help: "open the round for a delegated targets role's file instead of targets.json",
+    },
+    delegate: {
+      type: 'string',
+      value: 'NAME',
+      help: 'delegate to a role (or change its delegation): with --key, --threshold and --paths or --path-hash-prefixes',
+    },
+    key: {
+      type: 'string',
+      multiple: true,
+      value: 'KEY',
+      help: "a delegated role's key: KEYHOLDER (their enrolled key), pem:FILE, frost:GROUP or online",
+      reads: { is: 'file', form: 'pem:', holds: 'public-key' },
+    },
+    threshold: { type: 'string', value: 'N', help: 'how many of the delegated keys must sign (default 1)' },
+    paths: {
+      type: 'string',
+      multiple: true,
+      value: 'PATTERN',
+      help: 'a path pattern the delegated role is trusted for (tuf: fnmatch per segment; ota: glibc fnmatch)',
+    },
+    'path-hash-prefixes': {
+      type: 'string',
+      multiple: true,
+      value: 'HEX',
+      help: 'tuf: trust the delegated role for paths whose sha256 starts with HEX',
+    },
+    terminating: {
+      type: 'boolean',
+      default: false,
+      help: 'the delegation is terminating: a client that does not find a path there looks no further',
+    },
+    undelegate: { type: 'string', multiple: true, value: 'NAME', help: 'remove the delegation to a role' },
   },
   positionals: [],
   async run({ values }, io) {
     checkOpen(values);
+    const delegate = delegateChange(values);
+    if (values.signed && (delegate || values.undelegate))
+      throw new UsageError('--signed proposes a whole body; --delegate and --undelegate change the released one');
     if (values.signed && (values.add || values.remove))
       throw new UsageError('--signed proposes a whole body; --add and --remove change the released one');
     if (values.add && (!values.name || !values.version)) throw new UsageError('--add FILE needs --name and --version');
@@ -793,13 +840,48 @@ const openTargets = command({
         add[t.name] = t.entry;
       }
       const days = expiresDays(values);
-      body.targets = { add, remove: values.remove ?? [], ...(days ? { expiresDays: days } : {}) };
+      body.targets = {
+        add,
+        remove: values.remove ?? [],
+        ...(days ? { expiresDays: days } : {}),
+        ...(delegate ? { delegate: [await delegate] } : {}),
+        ...(values.undelegate ? { undelegate: values.undelegate } : {}),
+      };
     }
+    if (values.role !== undefined) body.delegated = values.role;
     return opened(io, values, await call(a, 'rounds.open', { body }));
   },
 });
 
 const KEY_FORMS = 'ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online';
+
+/** The delegation --delegate NAME asks for (its keys read), or null; the options that go with it checked. */
+function delegateChange(values: {
+  delegate?: string;
+  key?: string[];
+  threshold?: string;
+  paths?: string[];
+  'path-hash-prefixes'?: string[];
+  terminating: boolean;
+}): Promise<DelegateChange> | null {
+  if (values.delegate === undefined) {
+    for (const o of ['key', 'threshold', 'paths', 'path-hash-prefixes', 'terminating'] as const)
+      if (values[o] !== undefined && values[o] !== false) throw new UsageError(`--${o} goes with --delegate NAME`);
+    return null;
+  }
+  if (!values.key?.length) throw new UsageError('--delegate NAME needs at least one --key');
+  if (!values.paths === !values['path-hash-prefixes'])
+    throw new UsageError('--delegate NAME needs --paths PATTERN ... or --path-hash-prefixes HEX ..., not both');
+  const n = threshold('--threshold', values.threshold ?? '1')!;
+  const keys = values.key.map(async (v) => (await keyRef('--key', `targets=${v}`)).key);
+  return Promise.all(keys).then((k) => ({
+    name: values.delegate!,
+    keys: k,
+    threshold: n,
+    ...(values.paths ? { paths: values.paths } : { pathHashPrefixes: values['path-hash-prefixes'] }),
+    ...(values.terminating ? { terminating: true } : {}),
+  }));
+}
 
 type RoleKey = NonNullable<RootChange['add']>[number];
 

@@ -32,7 +32,9 @@ import {
 } from './frost.js';
 import { HttpError } from './http.js';
 import { expiryOf } from './living.js';
-import { checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
+import { applyDelegations, checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
+import { findDelegation } from './delegated.js';
+import { delegatedFileName } from '../protocol/delegations.js';
 import {
   RoundError,
   cancelRound,
@@ -127,10 +129,19 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         let signed: Record<string, unknown>;
         // zod's copies drop a `__proto__` key; the body as parsed (and validated) keeps it as data.
         const given = raw as { signed?: Record<string, unknown>; targets?: { add?: TargetsChange['add'] } };
+        const delegation = b.delegated !== undefined ? findDelegation(st.files, b.delegated, st.dialect) : undefined;
         if (b.signed) signed = given.signed!;
-        else if (b.role === 'targets') signed = proposeTargets(st, { ...b.targets, add: given.targets?.add });
-        else signed = proposeRoot(store, st, b.root ?? {}, ctx.onlinePublic ?? undefined);
-        if (b.role === 'targets') checkOtaTargets(store, st, signed);
+        else if (b.role === 'targets') {
+          const base = delegation
+            ? {
+                released: (delegation.released?.signed as Record<string, unknown> | undefined) ?? null,
+                version: delegation.released ? (delegation.released.signed.version as number) : 0,
+              }
+            : undefined;
+          signed = proposeTargets(st, { ...b.targets, add: given.targets?.add }, undefined, base);
+          applyDelegations(store, st.dialect, signed, b.targets ?? {}, ctx.onlinePublic ?? undefined);
+        } else signed = proposeRoot(store, st, b.root ?? {}, ctx.onlinePublic ?? undefined);
+        if (b.role === 'targets' && !b.delegated) checkOtaTargets(store, st, signed);
         const r = openRound(store, {
           role: b.role,
           reason: b.reason,
@@ -140,6 +151,7 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
           baseVersion: b.baseVersion,
           online: ctx.onlinePublic ?? undefined,
           resignTargets: b.resignTargets,
+          ...(b.delegated !== undefined ? { delegated: b.delegated } : {}),
         });
         const ri = ctx.roundInfo(r);
         log(`opened ${r.id}${r.linked_round ? ` with ${r.linked_round}` : ''}: ${b.reason}`);
@@ -400,7 +412,11 @@ function releasedBefore(ctx: ServerContext, r: RoundRow): Record<string, unknown
   const { store } = ctx;
   let bytes: Buffer | undefined;
   if (r.role === 'root') bytes = repoState(store).files[`${r.version - 1}.root.json`];
-  else {
+  else if (r.delegated) {
+    const own = r.state === 'released' ? store.releaseByRound(r.id) : undefined;
+    const file = delegatedFileName(r.delegated, ctx.dialect);
+    bytes = own ? store.releaseFiles(own.seq - 1)[file] : repoState(store).files[file];
+  } else {
     const own = r.state === 'released' ? store.releaseByRound(r.id) : undefined;
     bytes = own ? store.releaseFiles(own.seq - 1)['targets.json'] : repoState(store).files['targets.json'];
   }

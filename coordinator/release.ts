@@ -18,7 +18,16 @@ import {
   signEnvelope,
   type Envelope,
 } from '../protocol/metadata/build.js';
-import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } from '../protocol/verify.js';
+import {
+  parseMetadata,
+  verifyRepository,
+  type FileInput,
+  type Finding,
+  type VerifyReport,
+} from '../protocol/verify.js';
+import type { Dialect } from '../protocol/canonical.js';
+import { delegatedFileName } from '../protocol/delegations.js';
+import { delegatedFiles } from './delegated.js';
 import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
 import { proposedSigned, type RoundRow, type Store } from './store.js';
 
@@ -44,7 +53,7 @@ export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, a
     const m = /^(\d+)\.root\.json$/.exec(name);
     if (m) roots.set(Number(m[1]), { name, bytes });
   }
-  const f = (name: string) => (files[name] ? { name, bytes: files[name] } : undefined);
+  const f = (name: string) => (Object.hasOwn(files, name) ? { name, bytes: files[name]! } : undefined);
   return verifyRepository(
     {
       trustedRoot: trusted,
@@ -53,8 +62,21 @@ export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, a
       targets: f('targets.json'),
       snapshot: f('snapshot.json'),
       timestamp: f('timestamp.json'),
+      readFile: f,
     },
     { at },
+  );
+}
+
+/**
+ * Errors a release may have: a delegated role delegated but never released yet has no file (and no
+ * snapshot entry) until its first round is released (quorum round open targets --role NAME).
+ */
+function awaitingFirstRelease(e: Finding, pending: string[], dialect: Dialect): boolean {
+  return pending.some(
+    (name) =>
+      (e.code === 'DELEGATED_FILE_MISSING' && e.file === delegatedFileName(name, dialect)) ||
+      (e.code === 'META_MISSING' && e.message.startsWith(`meta does not name ${name}.json,`)),
   );
 }
 
@@ -113,6 +135,8 @@ export async function tryRelease(
     if (round.role === 'root') {
       files[`${round.version}.root.json`] = file;
       files['root.json'] = file;
+    } else if (round.delegated) {
+      files[delegatedFileName(round.delegated, dialect)] = file;
     } else {
       files['targets.json'] = file;
     }
@@ -128,6 +152,8 @@ export async function tryRelease(
       : 0;
     const targetsVersion = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed
       .version as number;
+    // Snapshot names every delegated file (its version, and length and hashes as for targets).
+    const delegated = delegatedFiles(files, dialect).present;
     files['snapshot.json'] = serialize(
       await signEnvelope(
         buildSnapshot(
@@ -136,6 +162,7 @@ export async function tryRelease(
           expiresAfter(time, onlineExpiryMs.snapshot),
           files['targets.json'],
           targetsVersion,
+          delegated,
         ),
         dialect,
         [online],
@@ -161,6 +188,13 @@ export async function tryRelease(
     ? { name: 'root.json (previous release)', bytes: state.files['root.json'] }
     : { name: '1.root.json', bytes: files['root.json']! };
   const report = verifyFiles(files, trusted, time);
+  const pending = delegatedFiles(files, dialect).pending;
+  if (pending.length) {
+    const waiting = report.errors.filter((e) => awaitingFirstRelease(e, pending, dialect));
+    report.errors = report.errors.filter((e) => !waiting.includes(e));
+    report.warnings.push(...waiting.map((e) => ({ ...e, severity: 'warning' as const })));
+    report.ok = report.errors.length === 0;
+  }
   const ids = rounds.map((r) => r.id).join(' + ');
   if (!report.ok) {
     store.audit('release.refused', {
@@ -179,7 +213,9 @@ export async function tryRelease(
     for (const r of rounds)
       if (!store.setRoundState(r.id, 'open', 'released', time.toISOString()))
         throw new RoundError('ROUND_NOT_OPEN', `round ${r.id} is no longer open`);
-    const seq = store.insertRelease(main.id, main.role, main.version, time.toISOString(), files);
+    // A delegated role's release is recorded as targets.NAME (its versions are its own).
+    const role = main.delegated ? `targets.${main.delegated}` : main.role;
+    const seq = store.insertRelease(main.id, role, main.version, time.toISOString(), files);
     for (const r of rounds)
       store.audit('round.released', {
         round: r.id,
@@ -212,6 +248,7 @@ export function publish(dataDir: string, seq: number, files: Record<string, Buff
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp);
     for (const [name, bytes] of Object.entries(files)) {
+      if (name.includes('/')) fs.mkdirSync(path.dirname(path.join(tmp, name)), { recursive: true });
       const fd = fs.openSync(path.join(tmp, name), 'w');
       fs.writeSync(fd, bytes);
       fs.fsyncSync(fd);

@@ -21,7 +21,10 @@ import {
   verifyRootUpdate,
   type Metadata,
 } from '../protocol/verify.js';
-import type { RoundInfo } from '../protocol/wire.js';
+import type { DelegationPayload, RoundInfo } from '../protocol/wire.js';
+import { delegatedRoles, edgeDelegates, readDelegations } from '../protocol/delegations.js';
+import { delegationLine } from '../protocol/changes.js';
+import { displayText } from '../protocol/display.js';
 
 export type RefusalCode = Codes<
   | 'PAYLOAD_MALFORMED' // not metadata of the round's role and dialect
@@ -33,6 +36,8 @@ export type RefusalCode = Codes<
   | 'TARGETS_BASE_INVALID' // the released targets do not verify under the pinned root
   | 'TARGETS_BASE_MISSING' // the coordinator withholds the released targets this signer verified (none, or an older version)
   | 'TARGETS_BASE_CONFLICT' // released targets of the version this signer kept, with other content
+  | 'DELEGATION_CHAIN_INVALID' // a delegated role's chain from the verified targets does not verify or delegate it
+  | 'DELEGATED_PATH_OUTSIDE' // a delegated role's proposal lists targets outside the paths it is delegated
   | 'ROUND_MISMATCH' // the answer is another round, role or version than asked, or its bytes are of another version than it claims
   | 'PROFILE_MISMATCH' // a certificate's TBS does not have what its round's profile and its issuer allow (signer-client/workflow.ts)
   | 'EXPIRED' // the proposal is already expired
@@ -255,6 +260,8 @@ export interface CheckedProposal {
   countsFor: string[];
   /** For a targets round linked to a root round: that root proposal, checked the same way. */
   linkedRoot?: CheckedProposal;
+  /** A delegated role's round: the chain of roles that delegates it (targets first) and its delegation. */
+  delegation?: { chain: string[]; line: string };
 }
 
 function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
@@ -366,6 +373,102 @@ export interface Payload {
   round: RoundInfo;
   signed: string;
   linkedRoot?: { round: RoundInfo; signed: string };
+  delegation?: DelegationPayload;
+}
+
+/**
+ * A delegated role's round, checked from the released targets this signer verified: each file of
+ * the chain the coordinator sends is delegated by the role above it and signed by a threshold of
+ * the keys that delegation names; the last delegation names the round's role and this signer's key;
+ * the role's released file (the base) verifies under it too; the proposal is the base's next
+ * version (1 when none is released) and lists only targets its delegation covers.
+ */
+function checkDelegatedProposal(
+  p: Payload,
+  root: Metadata<'root'> | null,
+  targets: Metadata<'targets'> | null,
+  dialect: Dialect,
+  me: PublicKey,
+  now: Date,
+): CheckedProposal {
+  const name = p.round.delegated!;
+  const refuse = (why: string): never => {
+    throw new Refusal('DELEGATION_CHAIN_INVALID', `round ${p.round.id} signs delegated role ${name}, but ${why}`);
+  };
+  if (p.round.role !== 'targets' || p.linkedRoot) refuse('it is not a plain targets round');
+  if (!targets) return refuse('no released targets are verified, so nothing delegates it');
+  let parent: Metadata<'targets'> = targets;
+  const names = ['targets'];
+  const step = (child: string) => {
+    const raw = (parent.signed as { delegations?: unknown }).delegations;
+    const read = raw === undefined ? null : readDelegations(raw, dialect).delegations;
+    const hit = read ? [...delegatedRoles(read)].find((c) => c.name === child) : undefined;
+    if (!read || !hit) return refuse(`${names.at(-1)} (verified) does not delegate to ${child}`);
+    return { d: read, hit };
+  };
+  const verifiedUnder = (file: string, role: string, via: ReturnType<typeof step>, what: string) => {
+    let meta: Metadata<'targets'>;
+    try {
+      meta = parseMetadata(Buffer.from(file, 'utf8'), `${role}.json`, 'targets', dialect);
+    } catch (e) {
+      return refuse(`${what} is not targets metadata: ${(e as Error).message}`);
+    }
+    const t = checkThreshold(meta, role, via.hit, via.d.keys);
+    if (!t.met)
+      refuse(
+        `${what} is signed by ${t.signedBy.length} of the keys ${names.at(-1)} delegates ${role} to; ${t.threshold} required`,
+      );
+    return meta;
+  };
+  for (const c of p.delegation?.chain ?? []) {
+    parent = verifiedUnder(c.file, c.name, step(c.name), `the released ${c.name} the coordinator sent`);
+    names.push(c.name);
+  }
+  const via = step(name);
+  const base = p.delegation?.base ? verifiedUnder(p.delegation.base, name, via, `the released ${name}`) : null;
+  const checked = checkProposal(p.round, p.signed, root, base, dialect, me, now, 0, false);
+  const version = checked.proposed.signed.version as number;
+  if (!base && version !== 1)
+    throw new Refusal(
+      'VERSION_SKIP',
+      `proposed ${name} version ${version} must be 1: the coordinator sends no released ${name} to follow`,
+    );
+  const ids = via.hit.keyids.filter((id) => {
+    try {
+      return parseMetadataKey(getOwn(via.d.keys, id) as MetadataKey).fingerprint === me.fingerprint;
+    } catch {
+      return false;
+    }
+  });
+  if (!ids.length)
+    throw new Refusal(
+      'NOT_NEEDED',
+      `your key (${me.fingerprint.slice(0, 16)}…) is not one ${names.at(-1)} delegates ${name} to`,
+    );
+  const outside = Object.keys((checked.proposed.signed as { targets: Record<string, unknown> }).targets).filter(
+    (path) => !edgeDelegates(via.d, name, path, dialect),
+  );
+  if (outside.length)
+    throw new Refusal(
+      'DELEGATED_PATH_OUTSIDE',
+      `proposed ${name} lists ${outside.length} target(s) outside the paths ${names.at(-1)} delegates to it ` +
+        `(${outside
+          .slice(0, 3)
+          .map((x) => displayText(JSON.stringify(x)))
+          .join(', ')}${outside.length > 3 ? ', …' : ''}); clients never look for them there; refusing`,
+    );
+  const raw = (parent.signed as { delegations: { keys: Record<string, unknown>; roles?: unknown[] } }).delegations;
+  const entry = (raw.roles ?? []).find((r) => (r as { name?: unknown }).name === name) as
+    Record<string, unknown> | undefined;
+  return {
+    ...checked,
+    keyid: ids[0]!,
+    countsFor: [`${name} keys (delegated by ${names.at(-1)})`],
+    delegation: {
+      chain: [...names, name],
+      line: entry ? delegationLine(raw.keys, entry) : `one of ${2 ** (via.d.succinct?.bitLength ?? 0)} hash bins`,
+    },
+  };
 }
 
 /**
@@ -382,6 +485,7 @@ export function checkPayload(
   now = new Date(),
   seenTargets = 0,
 ): CheckedProposal {
+  if (p.round.delegated !== undefined) return checkDelegatedProposal(p, root, targets, dialect, me, now);
   if (!p.linkedRoot) return checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
   if (
     p.round.role !== 'targets' ||

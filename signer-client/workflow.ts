@@ -53,20 +53,27 @@ export interface Asked {
   id: string;
   role?: RoundRole;
   version?: number;
+  /** The delegated targets role the id names (null: the id names a top-level role's round). */
+  delegated?: string | null;
 }
 
-// The coordinator names a metadata round ROLE-vVERSION-rN (coordinator/rounds.ts).
-const ROUND_ID = /^(root|targets)-v([1-9][0-9]{0,15})-r[0-9]+$/;
+// The coordinator names a metadata round ROLE-vVERSION-rN, a delegated role's targets.NAME-vVERSION-rN
+// (coordinator/rounds.ts).
+const ROUND_ID = /^(root|targets)(?:\.([A-Za-z0-9_][A-Za-z0-9._-]{0,39}))?-v([1-9][0-9]{0,15})-r[0-9]+$/;
 
-/** The round a person names by its id: with the role and version that id spells, when it does. */
+/** The round a person names by its id: with the role, delegated role and version that id spells, when it does. */
 export function askedFor(id: string): Asked {
   const m = ROUND_ID.exec(id);
-  return m ? { id, role: m[1] as RoundRole, version: Number(m[2]) } : { id };
+  if (!m || (m[1] === 'root' && m[2] !== undefined)) return { id };
+  return { id, role: m[1] as RoundRole, version: Number(m[3]), delegated: m[2] ?? null };
 }
 
-/** ROUND_MISMATCH unless `round` is the round asked for: the same id, and role and version when asked. */
-export function checkAnswer(asked: Asked, round: Pick<RoundInfo, 'id' | 'role' | 'version'>): void {
-  const what = `${round.role} v${round.version} round ${esc(round.id)}`;
+/** ROUND_MISMATCH unless `round` is the round asked for: same id, and role, delegated role and version when asked. */
+export function checkAnswer(
+  asked: Asked,
+  round: Pick<RoundInfo, 'id' | 'role' | 'version'> & { delegated?: string },
+): void {
+  const what = `${round.delegated !== undefined ? `${round.role} ${esc(round.delegated)}` : round.role} v${round.version} round ${esc(round.id)}`;
   if (round.id !== asked.id)
     throw new Refusal(
       'ROUND_MISMATCH',
@@ -74,6 +81,11 @@ export function checkAnswer(asked: Asked, round: Pick<RoundInfo, 'id' | 'role' |
     );
   if (asked.role !== undefined && round.role !== asked.role)
     throw new Refusal('ROUND_MISMATCH', `round ${esc(asked.id)} is a ${asked.role} round, but the answer is ${what}`);
+  if (asked.delegated !== undefined && (round.delegated ?? null) !== asked.delegated)
+    throw new Refusal(
+      'ROUND_MISMATCH',
+      `round ${esc(asked.id)} is ${asked.delegated === null ? `a ${asked.role} round` : `delegated role ${asked.delegated}'s round`}, but the answer is ${what}`,
+    );
   if (asked.version !== undefined && round.version !== asked.version)
     throw new Refusal(
       'ROUND_MISMATCH',
@@ -268,7 +280,12 @@ export function bundleSource(b: Bundle): MetadataSource & { asked: Asked } {
     round: async (id) => {
       if (id !== b.round.id)
         throw new Refusal('ROUND_MISMATCH', `the bundle holds round ${esc(b.round.id)}, not ${esc(id)}`);
-      return { round: b.round, signed: b.signed, ...(b.linkedRoot ? { linkedRoot: b.linkedRoot } : {}) };
+      return {
+        round: b.round,
+        signed: b.signed,
+        ...(b.linkedRoot ? { linkedRoot: b.linkedRoot } : {}),
+        ...(b.delegation ? { delegation: b.delegation } : {}),
+      };
     },
   };
 }
