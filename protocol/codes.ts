@@ -373,6 +373,7 @@ export const CODES = {
   OTA_EXPORT_UNVERIFIED: refused('the release no longer verifies'),
   OTA_EXPORT_PSS_SALT: refused('an RSA-PSS signature with a salt length other than 32'),
   OTA_EXPORT_SERVER_TARGETS: refused('the server holds other targets than the release was built on'),
+  OTA_EXPORT_DELEGATION: refused('a delegated role the reposerver cannot take: nested, or a name over 50 characters'),
 } as const satisfies Record<string, Entry>;
 
 export type Code = keyof typeof CODES;

@@ -351,3 +351,79 @@ describe('the signer decides from the bytes, whatever the coordinator says (tuf)
     );
   });
 });
+
+describe('quorum export ota-tuf: delegated roles in the form the reposerver takes', () => {
+  it('writes delegations/NAME.json as released, after targets; refuses a role delegated by another', async () => {
+    const { exportOtaTuf, uploadSteps } = await import('../../coordinator/garage-sign.js');
+    const { targetEntry } = await import('../../coordinator/target-entry.js');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const ota = (name: string, n: number) => {
+      const t = targetEntry({
+        dialect: 'ota',
+        name,
+        version: '1',
+        length: n,
+        sha256: crypto.createHash('sha256').update(String(n)).digest('hex'),
+        sha512: crypto.createHash('sha512').update(String(n)).digest('hex'),
+        hardwareIds: ['ecu'],
+        format: 'BINARY',
+        cliUploaded: true,
+        targetName: name,
+      });
+      return { [t.name]: t.entry };
+    };
+    const { c } = await coordinator('ota');
+    await signAndRelease(c, open(c, { add: ota('readme.txt', 1), ...firmware(1) }).id, ['alice']);
+    const f1 = open(c, { add: ota('firmware/a.bin', 2) }, 'firmware');
+    const rel = await signAndRelease(c, f1.id, ['carol']);
+    const out = path.join(c.dir, 'export');
+    const r = exportOtaTuf(c.dataDir, out);
+    expect(r.files).toEqual(['1.root.json', 'root.json', 'targets.json', 'delegations/firmware.json']);
+    expect(r.delegations).toEqual(['firmware']);
+    const bytes = fs.readFileSync(path.join(out, 'delegations', 'firmware.json'));
+    expect(bytes.equals(rel.files['delegations/firmware.json']!)).toBe(true);
+    // SignedPayload[TargetsRole] as ota-tuf decodes it: signatures with method, a Targets body
+    const doc = JSON.parse(bytes.toString('utf8')) as {
+      signatures: { keyid: string; method: string; sig: string }[];
+      signed: Record<string, unknown>;
+    };
+    expect(doc.signatures).toEqual([
+      { keyid: c.keyid('carol'), method: 'ed25519', sig: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/) },
+    ]);
+    expect(Object.keys(doc.signed).sort()).toEqual(['_type', 'expires', 'targets', 'version']);
+    expect(doc.signed).toMatchObject({ _type: 'Targets', version: 1 });
+    // targets.json's delegation as ota-tuf's Delegation: name, keyids, paths, threshold, terminating
+    const top = JSON.parse(fs.readFileSync(path.join(out, 'targets.json'), 'utf8')) as {
+      signed: { delegations: { keys: Record<string, unknown>; roles: Record<string, unknown>[] } };
+    };
+    expect(Object.keys(top.signed.delegations.roles[0]!).sort()).toEqual([
+      'keyids',
+      'name',
+      'paths',
+      'terminating',
+      'threshold',
+    ]);
+    const steps = uploadSteps(r).join('\n');
+    expect(steps).toContain(
+      `garage-sign delegations push --repo <repo> --name firmware --input ${path.join(out, 'delegations', 'firmware.json')}`,
+    );
+    expect(steps).toMatch(/PUT {2}<tufrepo\.url>\/api\/v1\/user_repo\/delegations\/firmware\.json/);
+    expect(steps.indexOf('targets push')).toBeLessThan(steps.indexOf('delegations push'));
+
+    // firmware delegates further: the reposerver cannot take the nested role
+    const f2 = open(
+      c,
+      {
+        delegate: [{ name: 'beta', keys: [{ keyholder: 'dave' }], threshold: 1, paths: ['firmware/beta-*'] }],
+      },
+      'firmware',
+    );
+    await signAndRelease(c, f2.id, ['carol']);
+    const b1 = open(c, { add: ota('firmware/beta-1.bin', 3) }, 'beta');
+    await signAndRelease(c, b1.id, ['dave']);
+    expect(() => exportOtaTuf(c.dataDir, path.join(c.dir, 'export2'))).toThrow(
+      expect.objectContaining({ code: 'OTA_EXPORT_DELEGATION' }),
+    );
+  });
+});
