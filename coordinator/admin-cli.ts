@@ -246,8 +246,8 @@ function pairs(option: string, values: string[] | undefined, what: string): Reco
 export const init = command({
   synopsis:
     '[--data-dir DIR] (--import FOLDER | --import-garage-sign PATH | --dialect ota|tuf [--keyholder NAME=PUBKEY ...] ' +
-    '[--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N]) ' +
-    '[--tls [--tls-host H ...]]',
+    '[--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N] ' +
+    '[--hash-bins N]) [--tls [--tls-host H ...]]',
   summary: 'create a coordinator data dir (import a repository, or start a new one)',
   section: 'Release coordinator',
   description:
@@ -256,7 +256,10 @@ export const init = command({
     'imported repository must verify. From a garage-sign repository only roles/root.json (root.json in the\n' +
     'zip), roles/targets.json, roles/unsigned/*.json, *.pub and tufrepo.url are read; private keys (*.sec),\n' +
     "treehub.json, config.json and TLS credentials are never read or copied. It prints each key's ota-tuf\n" +
-    "key id and the next step for each *.sec's keyholder.",
+    "key id and the next step for each *.sec's keyholder. --hash-bins N (tuf) makes targets.json delegate\n" +
+    'every target to N hash bins (TAP 15 succinct_roles, bins-<hex>) signed by the online key, as RSTUF\n' +
+    'does: a targets round then places each target it adds in its bin, and its release re-signs only the\n' +
+    'bins that changed.',
   options: {
     ...DATA_DIR,
     ...JSON_OUT,
@@ -310,6 +313,11 @@ export const init = command({
       help: 'serve wss:// with a new self-signed certificate (prints its fingerprint)',
     },
     'tls-host': { type: 'string', multiple: true, value: 'H', help: 'a host name or address for the certificate' },
+    'hash-bins': {
+      type: 'string',
+      value: 'N',
+      help: 'tuf: delegate every target to N hash bins (a power of two), bins-<hex>, signed by the online key',
+    },
   },
   positionals: [],
   async run({ values }, io) {
@@ -333,6 +341,7 @@ export const init = command({
       targetsThreshold: threshold('--targets-threshold', values['targets-threshold']),
       tls: values.tls,
       tlsHosts: values['tls-host'],
+      hashBins: intArg('--hash-bins', values['hash-bins'], { min: 2, max: 65_536 }),
     };
     const r = (await import('./init.js')).init(opts);
     if (values.json)

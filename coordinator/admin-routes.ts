@@ -32,8 +32,8 @@ import {
 } from './frost.js';
 import { HttpError } from './http.js';
 import { expiryOf } from './living.js';
-import { applyDelegations, checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
-import { findDelegation } from './delegated.js';
+import { applyDelegations, checkOtaTargets, proposeBinned, proposeRoot, proposeTargets } from './proposals.js';
+import { findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
 import { delegatedFileName } from '../protocol/delegations.js';
 import {
   RoundError,
@@ -130,8 +130,17 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         // zod's copies drop a `__proto__` key; the body as parsed (and validated) keeps it as data.
         const given = raw as { signed?: Record<string, unknown>; targets?: { add?: TargetsChange['add'] } };
         const delegation = b.delegated !== undefined ? findDelegation(st.files, b.delegated, st.dialect) : undefined;
+        const bins = b.role === 'targets' && !b.delegated && !b.signed ? hashBinsOf(store) : null;
+        let binsChange: BinsChange | undefined;
         if (b.signed) signed = given.signed!;
-        else if (b.role === 'targets') {
+        else if (bins) {
+          ({ signed, bins: binsChange } = proposeBinned(
+            st,
+            bins,
+            { ...b.targets, add: given.targets?.add },
+            ctx.onlinePublic ?? undefined,
+          ));
+        } else if (b.role === 'targets') {
           const base = delegation
             ? {
                 released: (delegation.released?.signed as Record<string, unknown> | undefined) ?? null,
@@ -152,6 +161,7 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
           online: ctx.onlinePublic ?? undefined,
           resignTargets: b.resignTargets,
           ...(b.delegated !== undefined ? { delegated: b.delegated } : {}),
+          ...(binsChange ? { bins: binsChange } : {}),
         });
         const ri = ctx.roundInfo(r);
         log(`opened ${r.id}${r.linked_round ? ` with ${r.linked_round}` : ''}: ${b.reason}`);

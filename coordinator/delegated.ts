@@ -5,10 +5,23 @@
  * every delegated file a release holds (for snapshot). The files are read from the release as
  * stored; protocol/delegations.ts reads each `delegations` object as the dialect's client does.
  */
-import type { Dialect } from '../protocol/canonical.js';
-import { delegatedFileName, delegatedRoles, readDelegations, type Delegations } from '../protocol/delegations.js';
-import type { MetadataKey } from '../protocol/keys.js';
+import { z } from 'zod';
+import { setOwn, type Dialect } from '../protocol/canonical.js';
+import {
+  binName,
+  binOf,
+  delegatedFileName,
+  delegatedRoles,
+  readDelegations,
+  type Delegations,
+  type SuccinctRoles,
+} from '../protocol/delegations.js';
+import { QuorumError } from '../protocol/errors.js';
+import { keyId, toMetadataKey, type MetadataKey, type PublicKey } from '../protocol/keys.js';
+import { serialize, signEnvelope, type Signer } from '../protocol/metadata/build.js';
+import { formatExpires } from '../protocol/metadata/schemas.js';
 import { parseMetadata, type Metadata } from '../protocol/verify.js';
+import { StoreError, type Store } from './store.js';
 
 /**
  * The names a delegated role signed in rounds may take: they become part of a round id (at most 64
@@ -34,7 +47,8 @@ export interface DelegationOf {
   fileName: string;
 }
 
-const parsed = new WeakMap<Record<string, Buffer>, Map<string, Metadata<'targets'> | null>>();
+/** Parsed files, by their bytes (a release's files object may gain files, never change one). */
+const parsed = new WeakMap<Buffer, Metadata<'targets'> | null>();
 
 /** A released targets file by role name (targets included); null when absent or unusable. */
 export function releasedRole(
@@ -42,19 +56,17 @@ export function releasedRole(
   name: string,
   dialect: Dialect,
 ): Metadata<'targets'> | null {
-  let cache = parsed.get(files);
-  if (!cache) parsed.set(files, (cache = new Map()));
-  if (cache.has(name)) return cache.get(name)!;
   const file = name === 'targets' ? 'targets.json' : delegatedFileName(name, dialect);
-  let meta: Metadata<'targets'> | null = null;
-  if (files[file]) {
-    try {
-      meta = parseMetadata(files[file], file, 'targets', dialect);
-    } catch {
-      meta = null;
-    }
+  const bytes = Object.hasOwn(files, file) ? files[file]! : undefined;
+  if (!bytes) return null;
+  if (parsed.has(bytes)) return parsed.get(bytes)!;
+  let meta: Metadata<'targets'> | null;
+  try {
+    meta = parseMetadata(bytes, file, 'targets', dialect);
+  } catch {
+    meta = null;
   }
-  cache.set(name, meta);
+  parsed.set(bytes, meta);
   return meta;
 }
 
@@ -127,4 +139,122 @@ export function delegatedFiles(
   };
   walk('targets');
   return { present, pending };
+}
+
+// --- hash bins (TAP 15 succinct_roles, signed by the online key as RSTUF does) -------------------
+
+/** Meta key: the hash bins `quorum init --hash-bins N` set up ({bitLength, namePrefix}). */
+export const HASH_BINS_META = 'hash_bins';
+/** Days a bin re-signed by the online key stays valid (it is re-signed whenever its targets change). */
+export const BIN_EXPIRY_DAYS = 365;
+
+export interface HashBins {
+  bitLength: number;
+  namePrefix: string;
+}
+
+const HashBinsSchema = z.strictObject({
+  bitLength: z.number().int().min(1).max(16),
+  namePrefix: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,29}$/),
+});
+
+/** The hash bins this repository was initialised with, or null. */
+export function hashBinsOf(store: Store): HashBins | null {
+  const text = store.getMeta(HASH_BINS_META);
+  if (text === undefined) return null;
+  const r = HashBinsSchema.safeParse(JSON.parse(text));
+  if (!r.success)
+    throw new StoreError(
+      'STORE_CORRUPT',
+      `meta ${HASH_BINS_META} does not hold {bitLength, namePrefix}; the database was edited or damaged`,
+    );
+  return r.data;
+}
+
+/** The targets a round adds to and removes from the hash bins (stored with the round, signed at release). */
+export interface BinsChange {
+  add: Record<string, unknown>;
+  remove: string[];
+}
+
+export const BinsChangeSchema: z.ZodType<BinsChange> = z.strictObject({
+  add: z.record(z.string(), z.unknown()),
+  remove: z.array(z.string()),
+});
+
+/**
+ * A bins change against the released bins and the proposed targets.json's succinct delegation:
+ * every removed target is listed in its bin (ROUND_INVALID otherwise).
+ */
+export function checkBinsChange(
+  files: Record<string, Buffer>,
+  signed: Record<string, unknown>,
+  change: BinsChange,
+): void {
+  const d = readDelegations(signed.delegations, 'tuf').delegations;
+  if (!d?.succinct)
+    throw new QuorumError('ROUND_INVALID', 'targets.json does not delegate to hash bins (succinct_roles)');
+  for (const p of change.remove) {
+    const name = binName(d.succinct, binOf(d.succinct, p));
+    const bin = releasedRole(files, name, 'tuf');
+    if (!bin || !Object.hasOwn((bin.signed as { targets: object }).targets, p))
+      throw new QuorumError(
+        'ROUND_INVALID',
+        `cannot remove target ${JSON.stringify(p)}: its bin ${name} does not list it`,
+      );
+  }
+}
+
+/** targets.json's delegation to the bins: every path to one bin, each bin signed by `online` alone. */
+export function binsDelegation(bins: HashBins, online: PublicKey): Record<string, unknown> {
+  const id = keyId(toMetadataKey(online, 'tuf'), 'tuf');
+  return {
+    keys: { [id]: toMetadataKey(online, 'tuf') },
+    succinct_roles: { keyids: [id], threshold: 1, bit_length: bins.bitLength, name_prefix: bins.namePrefix },
+  };
+}
+
+/**
+ * The bin files a release writes, signed by the online key: every bin on the first release that
+ * delegates to them, then only the bins whose targets the round changes (each its next version).
+ * Returns the files by name and the bins re-signed.
+ */
+export async function signBins(
+  files: Record<string, Buffer>,
+  succinct: SuccinctRoles,
+  change: BinsChange | null,
+  online: Signer,
+  expires: Date,
+): Promise<{ files: Record<string, Buffer>; signed: string[] }> {
+  const touched = new Map<number, { add: [string, unknown][]; remove: string[] }>();
+  const at = (n: number) => touched.get(n) ?? touched.set(n, { add: [], remove: [] }).get(n)!;
+  for (let i = 0; i < 2 ** succinct.bitLength; i++)
+    if (!Object.hasOwn(files, delegatedFileName(binName(succinct, i), 'tuf'))) at(i);
+  for (const p of change?.remove ?? []) at(binOf(succinct, p)).remove.push(p);
+  for (const [p, e] of Object.entries(change?.add ?? {})) at(binOf(succinct, p)).add.push([p, e]);
+  const out: Record<string, Buffer> = {};
+  const signed: string[] = [];
+  for (const [n, c] of [...touched].sort((a, b) => a[0] - b[0])) {
+    const name = binName(succinct, n);
+    const file = delegatedFileName(name, 'tuf');
+    const base = releasedRole(files, name, 'tuf');
+    const body: Record<string, unknown> = base
+      ? (structuredClone(base.signed) as Record<string, unknown>)
+      : { _type: 'targets', spec_version: '1.0.31', version: 0, expires: '', targets: {} };
+    const targets = body.targets as Record<string, unknown>;
+    for (const p of c.remove) {
+      if (!Object.hasOwn(targets, p))
+        throw new QuorumError(
+          'ROUND_INVALID',
+          `cannot remove target ${JSON.stringify(p)}: bin ${name} does not list it`,
+        );
+      delete targets[p];
+    }
+    for (const [p, e] of c.add) setOwn(targets, p, e);
+    body.version = (body.version as number) + 1;
+    body.expires = formatExpires(expires);
+    out[file] = serialize(await signEnvelope(body as never, 'tuf', [online]));
+    signed.push(name);
+  }
+  return { files: out, signed };
 }

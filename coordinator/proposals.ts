@@ -19,7 +19,14 @@ import { QuorumError } from '../protocol/errors.js';
 import { otaTargetsProblems } from '../protocol/ota-server.js';
 import { RoundError, keyholderKey, type RepoState } from './rounds.js';
 import type { Store } from './store.js';
-import { DELEGATED_NAME_RE, DELEGATED_NAME_RULE } from './delegated.js';
+import {
+  DELEGATED_NAME_RE,
+  DELEGATED_NAME_RULE,
+  binsDelegation,
+  checkBinsChange,
+  type BinsChange,
+  type HashBins,
+} from './delegated.js';
 import { groupPublicKey } from '../protocol/frost.js';
 import { groupByName } from './frost.js';
 import type { KeyRef, RootChange, TargetsChange } from './admin-api.js';
@@ -94,6 +101,28 @@ export function proposeTargets(
   signed.version = (delegated ? delegated.version : state.targetsBase) + 1;
   signed.expires = formatExpires(daysFrom(now, change.expiresDays ?? EXPIRY_DAYS.targets));
   return signed;
+}
+
+/**
+ * A targets round in a hash-binned repository: targets.json keeps only its delegation to the bins
+ * (added on the first round), and the targets added and removed go to their bins, which the online
+ * key signs at the release (release.ts, signBins).
+ */
+export function proposeBinned(
+  state: RepoState,
+  bins: HashBins,
+  change: TargetsChange,
+  online: PublicKey | undefined,
+  now = new Date(),
+): { signed: Record<string, unknown>; bins: BinsChange } {
+  if (!online) throw new RoundError('ROUND_INVALID', 'hash bins are signed by the online key, and there is none');
+  if (change.delegate?.length || change.undelegate?.length)
+    throw new RoundError('ROUND_INVALID', 'targets.json delegates to the hash bins; it cannot delegate to named roles');
+  const binsChange: BinsChange = { add: change.add ?? {}, remove: change.remove ?? [] };
+  const signed = proposeTargets(state, { ...(change.expiresDays ? { expiresDays: change.expiresDays } : {}) }, now);
+  signed.delegations ??= binsDelegation(bins, online);
+  checkBinsChange(state.files, signed, binsChange);
+  return { signed, bins: binsChange };
 }
 
 /**

@@ -13,6 +13,7 @@ import { encodeSig, otaMethod } from '../protocol/keys.js';
 import {
   buildSnapshot,
   buildTimestamp,
+  keyIdOf,
   localSigner,
   serialize,
   signEnvelope,
@@ -26,10 +27,10 @@ import {
   type VerifyReport,
 } from '../protocol/verify.js';
 import type { Dialect } from '../protocol/canonical.js';
-import { delegatedFileName } from '../protocol/delegations.js';
-import { delegatedFiles } from './delegated.js';
+import { delegatedFileName, readDelegations } from '../protocol/delegations.js';
+import { BIN_EXPIRY_DAYS, BinsChangeSchema, delegatedFiles, signBins } from './delegated.js';
 import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
-import { proposedSigned, type RoundRow, type Store } from './store.js';
+import { proposedSigned, roundBins, type RoundRow, type Store } from './store.js';
 
 /**
  * Default lifetime of the online roles written at each tuf release (ms); the coordinator re-signs
@@ -144,6 +145,23 @@ export async function tryRelease(
   if (dialect === 'tuf' && onlineKey && files['targets.json']) {
     // TUF snapshot and timestamp, signed with the coordinator's online key.
     const online = localSigner(onlineKey);
+    // Hash bins delegated to the online key: created on the first release that delegates to them,
+    // then re-signed only where the round changes their targets.
+    const top = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed as {
+      delegations?: unknown;
+    };
+    const succinct = top.delegations ? readDelegations(top.delegations, dialect).delegations?.succinct : undefined;
+    if (succinct && succinct.keyids.includes(keyIdOf(online.publicKey, dialect))) {
+      const change = rounds.find((r) => r.role === 'targets' && !r.delegated);
+      const bins = await signBins(
+        files,
+        succinct,
+        change ? roundBins(change, BinsChangeSchema) : null,
+        online,
+        expiresAfter(time, BIN_EXPIRY_DAYS * 86_400_000),
+      );
+      Object.assign(files, bins.files);
+    }
     const prevSnap = state.files['snapshot.json']
       ? (parseMetadata(state.files['snapshot.json'], 'snapshot.json', 'snapshot', dialect).signed.version as number)
       : 0;

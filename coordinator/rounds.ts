@@ -24,7 +24,13 @@ import { doneGroups } from './frost.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { DAY_MS } from '../protocol/time.js';
 import { proposedRoot, type KeyholderRow, type RoundRow, type Store } from './store.js';
-import { DELEGATED_NAME_RE, DELEGATED_NAME_RULE, findDelegation, type DelegationOf } from './delegated.js';
+import {
+  DELEGATED_NAME_RE,
+  DELEGATED_NAME_RULE,
+  findDelegation,
+  type BinsChange,
+  type DelegationOf,
+} from './delegated.js';
 import { edgeDelegates } from '../protocol/delegations.js';
 
 export type RoundErrorCode = Codes<
@@ -275,6 +281,8 @@ export interface OpenRequest {
   openedBy?: string;
   /** A delegated targets role's round (role targets): the role's name. */
   delegated?: string;
+  /** With hash bins: the targets this targets round adds to and removes from the bins. */
+  bins?: BinsChange;
 }
 
 /**
@@ -443,6 +451,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
       state: 'open' as RoundState,
       created_at: now.toISOString(),
       delegated: req.delegated ?? null,
+      bins_json: req.bins ? JSON.stringify(req.bins) : null,
     };
     if (store.openRound(req.role, row.delegated))
       throw new RoundError('ROUND_OPEN_EXISTS', `a ${roleName} round is already open`);
@@ -470,6 +479,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
         role: 'targets',
         version: linkedTargets.signed.version as number,
         delegated: null,
+        bins_json: null,
         signed_json: JSON.stringify(linkedTargets.signed),
         canonical: linkedTargets.canonical,
         sha256: tsha,
