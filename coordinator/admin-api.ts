@@ -12,6 +12,7 @@ import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import {
   CERT_PROFILES,
+  BinsPayloadSchema,
   CertRoundInfoSchema,
   DelegationPayloadSchema,
   FROST_DKG_STATES,
@@ -258,6 +259,7 @@ const RoundBundleSchema = z.strictObject({
   signed: z.string(),
   linkedRoot: RoundViewSchema.optional(),
   delegation: DelegationPayloadSchema.optional(),
+  bins: BinsPayloadSchema.optional(),
   roots: z.array(z.strictObject({ version: z.number().int(), file: z.string() })),
   targets: z.string().nullable(),
 });

@@ -10,7 +10,7 @@ import type { Dialect } from '../protocol/canonical.js';
 import { publicKeyFrom, type PublicKey } from '../protocol/keys.js';
 import type { CertRoundInfo, DelegationPayload, RoundInfo, ServerMessage } from '../protocol/wire.js';
 import { delegatedFileName } from '../protocol/delegations.js';
-import { findDelegation } from './delegated.js';
+import { BinsChangeSchema, findDelegation, type BinsChange } from './delegated.js';
 import { certRoundInfo, expireCertRounds, republishCertificates } from './certificates.js';
 import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
@@ -18,7 +18,7 @@ import { DEFAULT_POLICY, refreshOnline, renewalsDue, type LivingPolicy, type Ref
 import { Outbox, type OutboxOptions } from './notify.js';
 import { republishLatest, tryRelease } from './release.js';
 import { expireRounds, openRound, repoState, roundSummary } from './rounds.js';
-import type { CertRoundRow, RoundRow, Store } from './store.js';
+import { roundBins, type CertRoundRow, type RoundRow, type Store } from './store.js';
 
 /** The connected signers, as the operations see them (connections.ts). */
 export interface SignerChannel {
@@ -54,6 +54,7 @@ export interface RoundPayload {
   signed: string;
   linkedRoot?: { round: RoundInfo; signed: string };
   delegation?: DelegationPayload;
+  bins?: BinsChange;
 }
 
 export class ServerContext {
@@ -116,6 +117,7 @@ export class ServerContext {
       signed: r.signed_json,
       ...(linked ? { linkedRoot: { round: this.roundInfo(linked), signed: linked.signed_json } } : {}),
       ...(r.delegated ? { delegation: this.delegationOf(r.delegated) } : {}),
+      ...(r.bins_json ? { bins: roundBins(r, BinsChangeSchema)! } : {}),
     };
   }
 

@@ -123,6 +123,15 @@ export const DelegationPayloadSchema = z.strictObject({
 });
 export type DelegationPayload = z.infer<typeof DelegationPayloadSchema>;
 
+/**
+ * A hash-binned targets round: the targets it adds to and removes from the bins, which the
+ * coordinator's online key signs at the release (the keyholders' signatures cover targets.json only).
+ */
+export const BinsPayloadSchema = z.strictObject({
+  add: z.record(z.string(), z.unknown()),
+  remove: z.array(z.string()),
+});
+
 /** A DKG ceremony: waiting for round 1, for round 2, for confirmations; then done or failed. */
 export const FROST_DKG_STATES = ['round1', 'round2', 'confirm', 'done', 'failed'] as const;
 export type FrostDkgState = (typeof FROST_DKG_STATES)[number];
@@ -252,6 +261,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
      */
     linkedRoot: z.strictObject({ round: RoundInfoSchema, signed: z.string() }).optional(),
     delegation: DelegationPayloadSchema.optional(),
+    bins: BinsPayloadSchema.optional(),
   }),
   z.strictObject({
     type: z.literal('released'),

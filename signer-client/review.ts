@@ -47,6 +47,24 @@ export function summarise(p: CheckedProposal): Summary {
   };
 }
 
+/**
+ * A hash-binned round's bin changes, labelled as what they are: the coordinator's list, which its
+ * online key signs into the bins at the release; this signature covers targets.json only.
+ */
+export function binLines(bins: { add: Record<string, unknown>; remove: string[] }): string[] {
+  const add = Object.keys(bins.add).sort();
+  const shown = [
+    ...add.map((n) => `  BIN TARGET ADDED: ${esc(n)} ${esc(JSON.stringify(bins.add[n]))}`),
+    ...[...bins.remove].sort().map((n) => `  BIN TARGET REMOVED: ${esc(n)}`),
+  ];
+  return [
+    `hash bins (as the coordinator lists them; its online key signs them at the release, your signature ` +
+      `covers targets.json only): ${add.length} target(s) added or changed, ${bins.remove.length} removed`,
+    ...shown.slice(0, 50),
+    ...(shown.length > 50 ? [`  … and ${shown.length - 50} more`] : []),
+  ];
+}
+
 export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): string {
   const lines = [
     `round ${p.round.id}: ${esc(s.role)} version ${s.version.from ?? '-'} -> ${s.version.to}`,
@@ -75,6 +93,7 @@ export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): 
     'changes (computed by this client from the bytes):',
     ...(s.changes.length ? s.changes.map((c) => `  ${c}`) : ['  (no key, threshold or target changes)']),
   ];
+  if (p.bins) lines.push(...binLines(p.bins));
   if (withDiff) lines.push('', s.diff.trimEnd());
   lines.push('', `sha256 of the exact bytes to sign: ${s.sha256}`);
   // The values above are escaped one by one; this catches what the diff's JSON leaves raw (C1, bidi).

@@ -262,6 +262,8 @@ export interface CheckedProposal {
   linkedRoot?: CheckedProposal;
   /** A delegated role's round: the chain of roles that delegates it (targets first) and its delegation. */
   delegation?: { chain: string[]; line: string };
+  /** A hash-binned targets round: its bin changes as the coordinator gives them (not covered by this signature). */
+  bins?: { add: Record<string, unknown>; remove: string[] };
 }
 
 function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
@@ -374,6 +376,8 @@ export interface Payload {
   signed: string;
   linkedRoot?: { round: RoundInfo; signed: string };
   delegation?: DelegationPayload;
+  /** A hash-binned targets round: what it changes in the bins, as the coordinator says (shown as such). */
+  bins?: { add: Record<string, unknown>; remove: string[] };
 }
 
 /**
@@ -486,7 +490,10 @@ export function checkPayload(
   seenTargets = 0,
 ): CheckedProposal {
   if (p.round.delegated !== undefined) return checkDelegatedProposal(p, root, targets, dialect, me, now);
-  if (!p.linkedRoot) return checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
+  if (!p.linkedRoot) {
+    const checked = checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
+    return p.bins ? { ...checked, bins: p.bins } : checked;
+  }
   if (
     p.round.role !== 'targets' ||
     p.linkedRoot.round.role !== 'root' ||

@@ -285,6 +285,7 @@ export function bundleSource(b: Bundle): MetadataSource & { asked: Asked } {
         signed: b.signed,
         ...(b.linkedRoot ? { linkedRoot: b.linkedRoot } : {}),
         ...(b.delegation ? { delegation: b.delegation } : {}),
+        ...(b.bins ? { bins: b.bins } : {}),
       };
     },
   };

@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ServerContext } from '../../coordinator/context.js';
 import { HASH_BINS_META } from '../../coordinator/delegated.js';
+import { askedFor, decideMetadataRound, verifyReleased } from '../../signer-client/workflow.js';
 import { init } from '../../coordinator/init.js';
 import { proposeBinned } from '../../coordinator/proposals.js';
 import { releaseDir } from '../../coordinator/release.js';
@@ -125,6 +127,48 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
     expect(() => proposeBinned(repoState(c.store), SUCCINCT, { remove: ['pkg/never.tar.gz'] }, c.onlinePublic)).toThrow(
       expect.objectContaining({ code: 'ROUND_INVALID' }),
     );
+
+    // what the keyholder reads: the bin changes, labelled as the coordinator's (its online key signs them)
+    const next = proposeBinned(
+      repoState(c.store),
+      SUCCINCT,
+      { add: { 'pkg/x.bin': entryOf(contentOf('x')) } },
+      c.onlinePublic,
+    );
+    const open3 = openRound(c.store, {
+      role: 'targets',
+      reason: 'x',
+      deadline: new Date(Date.now() + 86_400_000),
+      signed: next.signed,
+      online: c.onlinePublic,
+      bins: next.bins,
+    });
+    const ctx = new ServerContext({
+      store: c.store,
+      dataDir: c.dataDir,
+      serverId: 's',
+      onlineKey: c.online,
+      frostSignTimeoutMs: 1000,
+      signers: {
+        broadcast: () => undefined,
+        sendTo: () => undefined,
+        isConnected: () => false,
+        disconnect: () => undefined,
+      },
+      log: () => undefined,
+    });
+    const files = repoState(c.store).files;
+    const state = verifyReleased(
+      { root: parseMetadata(files['1.root.json']!, '1.root.json', 'root', 'tuf'), keptTargets: null, targetsSeen: 0 },
+      { roots: [], targets: files['targets.json']!.toString('utf8') },
+      'tuf',
+    ).state;
+    const d = decideMetadataRound(state, askedFor(open3.id), ctx.payloadOf(open3), [c.holders.alice!.publicKey], {
+      dialect: 'tuf',
+    });
+    await ctx.outbox.close();
+    expect(d.text).toContain('hash bins (as the coordinator lists them; its online key signs them at the release');
+    expect(d.text).toMatch(/BIN TARGET ADDED: pkg\/x\.bin \{"length":/);
 
     // as clients resolve it: quorum verify's walk, and tuf-js downloading through the bin
     const target = added[0]!;
