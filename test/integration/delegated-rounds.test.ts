@@ -5,13 +5,15 @@
  * is signed by carol over the socket and by dave offline (round export, sign --offline,
  * add-signature); the release holds the role's file under the dialect's name, and a client
  * resolves the delegated target through it: tuf-js's Updater downloads it (tuf), and
- * `quorum verify --target` prints the same chain (both dialects).
+ * `quorum verify --target` prints the same chain (both dialects). A repository made with
+ * `quorum init --hash-bins 16` puts each target a round adds in its bin, signed by the online key,
+ * re-signing only that bin.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tufJsDownload } from '../interop/helpers.js';
-import { located, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
+import { Coordinator, located, newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type Repo } from './harness.js';
 
 for (const dialect of ['tuf', 'ota'] as const) {
   describe(`a delegated role signed in rounds and resolved by clients (${dialect})`, () => {
@@ -170,3 +172,102 @@ for (const dialect of ['tuf', 'ota'] as const) {
     });
   });
 }
+
+interface Released {
+  signed: { version: number };
+}
+
+describe('hash bins through the command line (tuf, 16 bins)', () => {
+  const dir = tmpdir();
+  const dataDir = path.join(dir, 'data');
+  const home = path.join(dir, 'home-alice');
+  const coordinator = new Coordinator(dataDir);
+  const current = () => path.join(dataDir, 'releases', 'current');
+  const q = (args: string[]) => quorum([...args, '--data-dir', dataDir]);
+  afterAll(async () => {
+    await coordinator.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('quorum init --hash-bins 16; each round re-signs only the bins of the targets it adds', async () => {
+    const kg = await signer(['keygen', '--out', path.join(dir, 'alice'), '--scrypt-n', TEST_SCRYPT_N]);
+    expect(kg.code, kg.stderr).toBe(0);
+    const bad = await quorum(['init', '--data-dir', path.join(dir, 'x'), '--dialect', 'tuf', '--hash-bins', '12']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^USAGE: .*power of two/m);
+    const init = await q([
+      'init',
+      '--dialect',
+      'tuf',
+      '--hash-bins',
+      '16',
+      '--keyholder',
+      `alice=${path.join(dir, 'alice.pub.pem')}`,
+      '--root-keyholders',
+      'alice',
+    ]);
+    expect(init.code, init.stderr).toBe(0);
+    await coordinator.start();
+    const key = path.join(dir, 'alice.key.json');
+    expect((await signer(['join', coordinator.url, '--key', key, '--home', home, '--trust-first-root'])).code).toBe(0);
+    expect((await signer(['sign', 'root-v1-r1', '--yes', '--home', home])).code).toBe(0);
+    await until(() => fs.existsSync(path.join(current(), '1.root.json')), 'root v1');
+
+    const release = async (target: string, content: string) => {
+      const file = path.join(dir, path.basename(target));
+      fs.writeFileSync(file, content);
+      const open = await q(
+        ['round', 'open', 'targets', '--reason', target, '--add', file, '--name', 'p'].concat([
+          '--version',
+          '1',
+          '--target-name',
+          target,
+          '--json',
+        ]),
+      );
+      expect(open.code, open.stderr).toBe(0);
+      const id = (JSON.parse(open.stdout) as { id: string }).id;
+      const s = await signer(['sign', id, '--yes', '--home', home]);
+      expect(s.code, s.stderr).toBe(0);
+      expect(s.stdout).toContain(`BIN TARGET ADDED: ${target}`);
+      const version = Number(/-v(\d+)-/.exec(id)![1]);
+      const released = () => {
+        const t = path.join(current(), 'targets.json');
+        return fs.existsSync(t) && (JSON.parse(fs.readFileSync(t, 'utf8')) as Released).signed.version === version;
+      };
+      await until(() => released() || null, `${id} released`);
+      const bins: Record<string, Buffer> = {};
+      for (const n of fs.readdirSync(current()))
+        if (n.startsWith('bins-')) bins[n] = fs.readFileSync(path.join(current(), n));
+      return { file, bins };
+    };
+    const a = await release('pkg/a.tar.gz', 'a\n');
+    expect(Object.keys(a.bins)).toHaveLength(16);
+    const b = await release('pkg/b.tar.gz', 'b\n');
+    const changed = Object.keys(b.bins).filter((n) => !b.bins[n]!.equals(a.bins[n]!));
+    expect(changed).toHaveLength(1);
+    const listed = JSON.parse(b.bins[changed[0]!]!.toString('utf8')) as {
+      signed: { version: number; targets: object };
+    };
+    expect(listed.signed.version).toBe(2);
+    expect(Object.keys(listed.signed.targets)).toContain('pkg/b.tar.gz');
+
+    const root1 = path.join(current(), '1.root.json');
+    const v = await quorum(['verify', current(), '--root', root1, '--target', 'pkg/b.tar.gz']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toContain(`vouched for by targets -> ${changed[0]!.replace(/\.json$/, '')}`);
+    const work = tmpdir('quorum-tufjs-');
+    try {
+      const got = await tufJsDownload({
+        work,
+        metadataDir: current(),
+        trustedRoot: root1,
+        target: 'pkg/b.tar.gz',
+        targetFile: b.file,
+      });
+      expect(fs.readFileSync(got.file, 'utf8')).toBe('b\n');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
