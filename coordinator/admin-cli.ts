@@ -810,6 +810,8 @@ const openTargets = command({
   async run({ values }, io) {
     checkOpen(values);
     const delegate = delegateChange(values);
+    if (values.role !== undefined && values.renew)
+      throw new UsageError("--renew counts targets.json's versions; give a delegated role's whole body with --signed");
     if (values.signed && (delegate || values.undelegate))
       throw new UsageError('--signed proposes a whole body; --delegate and --undelegate change the released one');
     if (values.signed && (values.add || values.remove))

@@ -130,6 +130,12 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         // zod's copies drop a `__proto__` key; the body as parsed (and validated) keeps it as data.
         const given = raw as { signed?: Record<string, unknown>; targets?: { add?: TargetsChange['add'] } };
         const delegation = b.delegated !== undefined ? findDelegation(st.files, b.delegated, st.dialect) : undefined;
+        const base = delegation
+          ? {
+              released: (delegation.released?.signed as Record<string, unknown> | undefined) ?? null,
+              version: delegation.released ? (delegation.released.signed.version as number) : 0,
+            }
+          : undefined;
         const bins = b.role === 'targets' && !b.delegated && !b.signed ? hashBinsOf(store) : null;
         let binsChange: BinsChange | undefined;
         if (b.signed) signed = given.signed!;
@@ -141,16 +147,10 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
             ctx.onlinePublic ?? undefined,
           ));
         } else if (b.role === 'targets') {
-          const base = delegation
-            ? {
-                released: (delegation.released?.signed as Record<string, unknown> | undefined) ?? null,
-                version: delegation.released ? (delegation.released.signed.version as number) : 0,
-              }
-            : undefined;
           signed = proposeTargets(st, { ...b.targets, add: given.targets?.add }, undefined, base);
           applyDelegations(store, st.dialect, signed, b.targets ?? {}, ctx.onlinePublic ?? undefined);
         } else signed = proposeRoot(store, st, b.root ?? {}, ctx.onlinePublic ?? undefined);
-        if (b.role === 'targets' && !b.delegated) checkOtaTargets(store, st, signed);
+        if (b.role === 'targets') checkOtaTargets(store, st, signed, base);
         const r = openRound(store, {
           role: b.role,
           reason: b.reason,

@@ -52,9 +52,15 @@ export function serverKnownTargets(store: Store, state: RepoState): Record<strin
  * would not store (no hardware id, a BINARY file with no location, a uri it cannot parse); see
  * protocol/ota-server.ts. The same check runs again at `quorum export ota-tuf`.
  */
-export function checkOtaTargets(store: Store, state: RepoState, signed: Record<string, unknown>): void {
+export function checkOtaTargets(
+  store: Store,
+  state: RepoState,
+  signed: Record<string, unknown>,
+  delegated?: DelegatedBase,
+): void {
   if (state.dialect !== 'ota') return;
-  const problems = otaTargetsProblems(signed, serverKnownTargets(store, state));
+  // A delegated role's targets are new against its own released file.
+  const problems = otaTargetsProblems(signed, delegated ? delegated.released : serverKnownTargets(store, state));
   if (!problems.length) return;
   // One line per problem; the first one's code heads the error (CODE: message on stderr).
   const first = problems[0]!.code;
