@@ -255,7 +255,9 @@ export function releaseDir(dataDir: string): string {
 /**
  * Write a release folder atomically: files go to a temporary folder that is renamed into place,
  * then the `current` symlink is swapped with a rename. Readers see the old or the new release,
- * never a mixture. Idempotent: an existing folder for `seq` is kept.
+ * never a mixture. Idempotent: an existing folder for `seq` is kept. A file with the same bytes as
+ * in the published release is hard-linked from it (already on disk) rather than written and synced
+ * again: a release of 1,024 hash bins that changes one writes one bin.
  */
 export function publish(dataDir: string, seq: number, files: Record<string, Buffer>): string {
   const base = path.join(dataDir, 'releases');
@@ -265,8 +267,31 @@ export function publish(dataDir: string, seq: number, files: Record<string, Buff
     const tmp = path.join(base, `.tmp-${seq}-${process.pid}`);
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp);
+    let prev: string | null = null;
+    try {
+      prev = fs.realpathSync(path.join(base, 'current'));
+    } catch {
+      prev = null;
+    }
+    const same = (name: string, bytes: Buffer) => {
+      if (!prev) return false;
+      try {
+        const old = path.join(prev, name);
+        return fs.statSync(old).size === bytes.length && fs.readFileSync(old).equals(bytes);
+      } catch {
+        return false;
+      }
+    };
     for (const [name, bytes] of Object.entries(files)) {
       if (name.includes('/')) fs.mkdirSync(path.dirname(path.join(tmp, name)), { recursive: true });
+      if (same(name, bytes)) {
+        try {
+          fs.linkSync(path.join(prev!, name), path.join(tmp, name));
+          continue;
+        } catch {
+          // no hard links here (another file system): write it
+        }
+      }
       const fd = fs.openSync(path.join(tmp, name), 'w');
       fs.writeSync(fd, bytes);
       fs.fsyncSync(fd);
