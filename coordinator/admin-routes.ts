@@ -5,7 +5,7 @@
  * signers what changed.
  */
 import crypto from 'node:crypto';
-import { metadataChanges } from '../protocol/changes.js';
+import { binLines, metadataChanges } from '../protocol/changes.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { CLOSE_CODES } from '../protocol/wire.js';
 import { DEFAULT_DEADLINE_MS, parseTime } from '../protocol/time.js';
@@ -33,7 +33,7 @@ import {
 import { HttpError } from './http.js';
 import { expiryOf } from './living.js';
 import { applyDelegations, checkOtaTargets, proposeBinned, proposeRoot, proposeTargets } from './proposals.js';
-import { findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
+import { BinsChangeSchema, findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
 import { delegatedFileName } from '../protocol/delegations.js';
 import {
   RoundError,
@@ -45,7 +45,7 @@ import {
   submitSignature,
 } from './rounds.js';
 import { addViewer, listViewers, removeViewer } from './sessions.js';
-import { verifyAuditChain, type RoundRow } from './store.js';
+import { roundBins, verifyAuditChain, type RoundRow } from './store.js';
 
 /** An RFC 3339 deadline of a request, or BODY_INVALID. */
 function deadlineOf(d: string | undefined): Date | undefined {
@@ -186,7 +186,10 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         sha256: crypto.createHash('sha256').update(r.canonical).digest('hex'),
         version: { from: from ? Number(from.version) : null, to: r.version },
         expires: { from: from ? String(from.expires) : null, to: String(to.expires) },
-        changes: metadataChanges(r.role, ctx.dialect, from, to),
+        changes: [
+          ...metadataChanges(r.role, ctx.dialect, from, to),
+          ...(r.bins_json ? binLines(roundBins(r, BinsChangeSchema)!) : []),
+        ],
       };
     },
 

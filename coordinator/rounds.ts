@@ -255,7 +255,7 @@ export function listRounds(
 /** e.g. "root: 1/2 of root v1 keys, 2/2 of root v2 keys" */
 export function progressLine(info: RoundInfo): string {
   return (
-    `${info.role} v${info.version} [${info.state}]: ` +
+    `${info.delegated !== undefined ? `${info.delegated} (delegated targets)` : info.role} v${info.version} [${info.state}]: ` +
     info.progress.map((p) => `${p.signed.length}/${p.threshold} of ${p.label}${p.met ? ' (met)' : ''}`).join(', ')
   );
 }

@@ -178,3 +178,22 @@ export function metadataChanges(
     );
   return changes;
 }
+
+/**
+ * A hash-binned round's bin changes, labelled as what they are: the coordinator's list, which its
+ * online key signs into the bins at the release; keyholders' signatures cover targets.json only. The
+ * signer prints them after its own changes, and the status page shows the same lines.
+ */
+export function binLines(bins: { add: Record<string, unknown>; remove: string[] }): string[] {
+  const add = Object.keys(bins.add).sort();
+  const shown = [
+    ...add.map((n) => `  BIN TARGET ADDED: ${esc(n)} ${esc(JSON.stringify(bins.add[n]))}`),
+    ...[...bins.remove].sort().map((n) => `  BIN TARGET REMOVED: ${esc(n)}`),
+  ];
+  return [
+    `hash bins (as the coordinator lists them; its online key signs them at the release, keyholders' ` +
+      `signatures cover targets.json only): ${add.length} target(s) added or changed, ${bins.remove.length} removed`,
+    ...shown.slice(0, 50),
+    ...(shown.length > 50 ? [`  … and ${shown.length - 50} more`] : []),
+  ];
+}

@@ -8,7 +8,7 @@
  * what the keyholder reads.
  */
 import { createTwoFilesPatch } from 'diff';
-import { metadataChanges, pretty } from '../protocol/changes.js';
+import { binLines, metadataChanges, pretty } from '../protocol/changes.js';
 import { displayBlock, displayText as esc } from '../protocol/display.js';
 import { short } from '../protocol/verify.js';
 import type { CheckedProposal } from './trust.js';
@@ -45,24 +45,6 @@ export function summarise(p: CheckedProposal): Summary {
     changes,
     diff,
   };
-}
-
-/**
- * A hash-binned round's bin changes, labelled as what they are: the coordinator's list, which its
- * online key signs into the bins at the release; this signature covers targets.json only.
- */
-export function binLines(bins: { add: Record<string, unknown>; remove: string[] }): string[] {
-  const add = Object.keys(bins.add).sort();
-  const shown = [
-    ...add.map((n) => `  BIN TARGET ADDED: ${esc(n)} ${esc(JSON.stringify(bins.add[n]))}`),
-    ...[...bins.remove].sort().map((n) => `  BIN TARGET REMOVED: ${esc(n)}`),
-  ];
-  return [
-    `hash bins (as the coordinator lists them; its online key signs them at the release, your signature ` +
-      `covers targets.json only): ${add.length} target(s) added or changed, ${bins.remove.length} removed`,
-    ...shown.slice(0, 50),
-    ...(shown.length > 50 ? [`  … and ${shown.length - 50} more`] : []),
-  ];
 }
 
 export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): string {
