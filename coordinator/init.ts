@@ -34,6 +34,7 @@ import { publish } from './release.js';
 import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
 import { DATA_FILES, hashToken } from './server.js';
 import { HASH_BINS_META, type HashBins } from './delegated.js';
+import { delegatedFileName } from '../protocol/delegations.js';
 import { Store } from './store.js';
 
 export interface InitOptions {
@@ -157,6 +158,13 @@ export function init(opts: InitOptions): InitResult {
     if (dialect === 'tuf') {
       if (input.snapshot) importFiles['snapshot.json'] = input.snapshot.bytes;
       if (input.timestamp) importFiles['timestamp.json'] = input.timestamp.bytes;
+    }
+    // Every delegated role verified, under the name the coordinator reads it by (and the served one).
+    for (const d of imported.delegated) {
+      const f = input.readFile?.(d.file);
+      if (!f) continue;
+      importFiles[d.file] = f.bytes;
+      importFiles[delegatedFileName(d.name, dialect)] = f.bytes;
     }
   }
   let gsImport: GarageSignImport | undefined;

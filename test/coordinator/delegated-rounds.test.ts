@@ -427,3 +427,39 @@ describe('quorum export ota-tuf: delegated roles in the form the reposerver take
     );
   });
 });
+
+describe('quorum init --import keeps the delegated roles it verified', () => {
+  it('their files are part of the first release, and their next round follows their version', async () => {
+    const { buildDelegatedRepo, delegations, testKey } = await import('../delegated-repo.js');
+    const { writeTree } = await import('../interop/helpers.js');
+    const { init } = await import('../../coordinator/init.js');
+    const { Store } = await import('../../coordinator/store.js');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const k = testKey();
+    const repo = await buildDelegatedRepo({
+      dialect: 'tuf',
+      now: new Date(),
+      top: { targets: ['a.txt'], delegations: delegations('tuf', [{ name: 'firmware', keys: [k], paths: ['fw/*'] }]) },
+      roles: [{ name: 'firmware', targets: ['fw/x.bin'], signers: [k], version: 3 }],
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-import-'));
+    try {
+      writeTree(path.join(dir, 'repo'), repo.files);
+      init({ dataDir: path.join(dir, 'data'), importDir: path.join(dir, 'repo') });
+      const store = new Store(path.join(dir, 'data', 'quorum.db'));
+      try {
+        const files = repoState(store).files;
+        expect(files['firmware.json']?.equals(repo.files['firmware.json']!)).toBe(true);
+        const d = findDelegation(files, 'firmware', 'tuf')!;
+        expect(d.released?.signed.version).toBe(3);
+        expect(d.keyids).toEqual([k.id('tuf')]);
+      } finally {
+        store.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
