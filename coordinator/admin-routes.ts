@@ -32,7 +32,14 @@ import {
 } from './frost.js';
 import { HttpError } from './http.js';
 import { expiryOf } from './living.js';
-import { applyDelegations, checkOtaTargets, proposeBinned, proposeRoot, proposeTargets } from './proposals.js';
+import {
+  applyDelegations,
+  checkOtaTargets,
+  delegatedBase,
+  proposeBinned,
+  proposeRoot,
+  proposeTargets,
+} from './proposals.js';
 import { BinsChangeSchema, findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
 import { delegatedFileName } from '../protocol/delegations.js';
 import {
@@ -130,12 +137,7 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         // zod's copies drop a `__proto__` key; the body as parsed (and validated) keeps it as data.
         const given = raw as { signed?: Record<string, unknown>; targets?: { add?: TargetsChange['add'] } };
         const delegation = b.delegated !== undefined ? findDelegation(st.files, b.delegated, st.dialect) : undefined;
-        const base = delegation
-          ? {
-              released: (delegation.released?.signed as Record<string, unknown> | undefined) ?? null,
-              version: delegation.released ? (delegation.released.signed.version as number) : 0,
-            }
-          : undefined;
+        const base = delegation ? delegatedBase(delegation) : undefined;
         const bins = b.role === 'targets' && !b.delegated && !b.signed ? hashBinsOf(store) : null;
         let binsChange: BinsChange | undefined;
         if (b.signed) signed = given.signed!;

@@ -25,6 +25,7 @@ import {
   binsDelegation,
   checkBinsChange,
   type BinsChange,
+  type DelegationOf,
   type HashBins,
 } from './delegated.js';
 import { groupPublicKey } from '../protocol/frost.js';
@@ -74,6 +75,14 @@ export function checkOtaTargets(
 export interface DelegatedBase {
   released: Record<string, unknown> | null;
   version: number;
+}
+
+/** The base of a delegated role's next version, from how the released repository delegates it. */
+export function delegatedBase(d: DelegationOf): DelegatedBase {
+  return {
+    released: (d.released?.signed as Record<string, unknown> | undefined) ?? null,
+    version: d.released ? (d.released.signed.version as number) : 0,
+  };
 }
 
 /**

@@ -315,6 +315,8 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
   if (!req.reason.trim()) throw new RoundError('ROUND_INVALID', 'every round needs a reason (--reason)');
   if (req.deadline.getTime() <= now.getTime())
     throw new RoundError('ROUND_INVALID', `the deadline ${req.deadline.toISOString()} is in the past`);
+  if (req.bins && (req.role !== 'targets' || req.delegated !== undefined))
+    throw new RoundError('ROUND_INVALID', 'hash bins change with a targets round of targets.json');
   let delegation: DelegationOf | undefined;
   if (req.delegated !== undefined) {
     if (req.role !== 'targets' || req.resignTargets)

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ServerContext } from '../../coordinator/context.js';
 import { findDelegation } from '../../coordinator/delegated.js';
-import { applyDelegations, proposeTargets, type DelegatedBase } from '../../coordinator/proposals.js';
+import { applyDelegations, delegatedBase, proposeTargets, type DelegatedBase } from '../../coordinator/proposals.js';
 import { verifyFiles } from '../../coordinator/release.js';
 import { openRound, repoState, roundInfo } from '../../coordinator/rounds.js';
 import type { RoundRow } from '../../coordinator/store.js';
@@ -70,12 +70,7 @@ function open(c: TestCoordinator, change: TargetsChange, delegated?: string): Ro
   let base: DelegatedBase | undefined;
   if (delegated) {
     const d = findDelegation(st.files, delegated, st.dialect);
-    base = d
-      ? {
-          released: (d.released?.signed as Record<string, unknown> | undefined) ?? null,
-          version: d.released ? (d.released.signed.version as number) : 0,
-        }
-      : { released: null, version: 0 };
+    base = d ? delegatedBase(d) : { released: null, version: 0 };
   }
   const signed = proposeTargets(st, change, undefined, base);
   applyDelegations(c.store, st.dialect, signed, change, c.onlinePublic);
