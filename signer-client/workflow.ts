@@ -16,7 +16,9 @@
  *     older than (or different from) the targets this signer verified before, so a coordinator
  *     cannot withhold the base and make every target look added (TARGETS_BASE_MISSING/CONFLICT);
  *  3. the proposal: well-formed, its sha256, version = base + 1 = what the round claims, not
- *     expired, this key needed (trust.ts checkPayload);
+ *     expired, this key needed (trust.ts checkPayload); for a delegated role, the chain of
+ *     delegations from the verified targets down to it, each file signed by the keys the one above
+ *     names, and every target within its paths (DELEGATION_CHAIN_INVALID, DELEGATED_PATH_OUTSIDE);
  *  4. a person who reviewed the round gets exactly the bytes reviewed, --yes or not (PAYLOAD_CHANGED);
  *  5. certificates: the TBS is what its profile and its issuer allow (PROFILE_MISMATCH), names the
  *     CA as issuer (ISSUER_MISMATCH), and a threshold of the holder's pinned approvers approved it.
