@@ -458,3 +458,68 @@ describe('quorum init --import keeps the delegated roles it verified', () => {
     }
   });
 });
+
+describe('tuf clients resolve what our releases delegate: hash prefixes and terminating roles', () => {
+  it('tuf-js downloads through path_hash_prefixes and a terminating role, and stops there as quorum verify does', async () => {
+    const { hashPrefix } = await import('../delegated-repo.js');
+    const { tufJsDownload } = await import('../interop/helpers.js');
+    const { releaseDir } = await import('../../coordinator/release.js');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { c } = await coordinator('tuf');
+    const body = (p: string) => Buffer.from(`content of ${p}\n`);
+    const real = (p: string) => ({
+      [p]: { length: body(p).length, hashes: { sha256: crypto.createHash('sha256').update(body(p)).digest('hex') } },
+    });
+    const t1 = open(c, {
+      delegate: [
+        { name: 'prefixed', keys: [{ keyholder: 'carol' }], threshold: 1, pathHashPrefixes: [hashPrefix('hp/a.bin')] },
+        { name: 'stop', keys: [{ keyholder: 'dave' }], threshold: 1, paths: ['t/*'], terminating: true },
+        { name: 'after', keys: [{ keyholder: 'erin' }], threshold: 1, paths: ['t/*'] },
+      ],
+    });
+    await signAndRelease(c, t1.id, ['alice']);
+    await signAndRelease(c, open(c, { add: real('hp/a.bin') }, 'prefixed').id, ['carol']);
+    await signAndRelease(c, open(c, { add: real('t/x.bin') }, 'stop').id, ['dave']);
+    const rel = await signAndRelease(c, open(c, { add: real('t/y.bin') }, 'after').id, ['erin']);
+    expect(rel.report.ok).toBe(true);
+    const trusted: FileInput = { name: '1.root.json', bytes: rel.files['1.root.json']! };
+    const f = (name: string) => (rel.files[name] ? { name, bytes: rel.files[name] } : undefined);
+    const resolve = (target: string) =>
+      verifyRepository(
+        {
+          trustedRoot: trusted,
+          roots: new Map([[1, trusted]]),
+          root: f('root.json'),
+          targets: f('targets.json'),
+          snapshot: f('snapshot.json'),
+          timestamp: f('timestamp.json'),
+          readFile: f,
+        },
+        { at: new Date(), target },
+      ).target;
+    expect(resolve('hp/a.bin')?.chain).toEqual(['targets', 'prefixed']);
+    expect(resolve('t/x.bin')?.chain).toEqual(['targets', 'stop']);
+    expect(resolve('t/y.bin')?.chain).toBeUndefined(); // the terminating role ends the search
+    const tufjs = async (target: string) => {
+      const work = fs.mkdtempSync(path.join(c.dir, 'tufjs-'));
+      const file = path.join(work, 'content');
+      fs.writeFileSync(file, body(target));
+      try {
+        const got = await tufJsDownload({
+          work,
+          metadataDir: releaseDir(c.dataDir),
+          trustedRoot: path.join(releaseDir(c.dataDir), '1.root.json'),
+          target,
+          targetFile: file,
+        });
+        return fs.readFileSync(got.file, 'utf8');
+      } finally {
+        fs.rmSync(work, { recursive: true, force: true });
+      }
+    };
+    expect(await tufjs('hp/a.bin')).toBe(body('hp/a.bin').toString());
+    expect(await tufjs('t/x.bin')).toBe(body('t/x.bin').toString());
+    await expect(tufjs('t/y.bin')).rejects.toThrow(/did not find t\/y\.bin/);
+  });
+});
