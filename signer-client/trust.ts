@@ -65,6 +65,8 @@ export interface TrustState {
   root: Metadata<'root'> | null;
   keptTargets: Buffer | null;
   targetsSeen: number;
+  /** The highest released version of each delegated role this signer has verified (by role name). */
+  delegatedSeen?: Record<string, number>;
 }
 
 /** What verifying released metadata taught the signer, to keep: roots walked, newer released targets. */
@@ -73,6 +75,8 @@ export interface Learned {
   targets: Metadata<'targets'> | null;
   /** Nothing was pinned and the first root was trusted on first use. */
   tofu: boolean;
+  /** Released versions of delegated roles verified with a delegated role's round. */
+  delegated?: Record<string, number>;
 }
 
 /**
@@ -120,12 +124,29 @@ export class TrustStore {
       root: this.latest(),
       keptTargets: fs.existsSync(kept) ? fs.readFileSync(kept) : null,
       targetsSeen: this.seenTargets(),
+      delegatedSeen: this.seenDelegated(),
     };
+  }
+
+  /** delegated-versions.json: the highest released version of each delegated role verified. */
+  seenDelegated(): Record<string, number> {
+    const f = path.join(this.dir, 'delegated-versions.json');
+    if (!fs.existsSync(f)) return {};
+    const v = JSON.parse(fs.readFileSync(f, 'utf8')) as unknown;
+    const out: Record<string, number> = {};
+    if (typeof v === 'object' && v !== null)
+      for (const [k, n] of Object.entries(v)) if (Number.isSafeInteger(n)) out[k] = n as number;
+    return out;
   }
 
   /** Keep what verifyReleased learned: pin the walked roots, keep newer released targets. */
   keep(learned: Learned): void {
     for (const r of learned.roots) this.pin(r.version, r.bytes);
+    if (learned.delegated && Object.keys(learned.delegated).length) {
+      const seen = this.seenDelegated();
+      for (const [k, n] of Object.entries(learned.delegated)) seen[k] = Math.max(seen[k] ?? 0, n);
+      writeAtomic(path.join(this.dir, 'delegated-versions.json'), JSON.stringify(seen) + '\n');
+    }
     if (learned.targets) {
       this.noteTargets(learned.targets.signed.version as number);
       writeAtomic(path.join(this.dir, 'targets.json'), learned.targets.bytes);
@@ -264,6 +285,8 @@ export interface CheckedProposal {
   delegation?: { chain: string[]; line: string };
   /** A hash-binned targets round: its bin changes as the coordinator gives them (not covered by this signature). */
   bins?: { add: Record<string, unknown>; remove: string[] };
+  /** A delegated role's round: the released versions of the roles on its chain (and its own) verified. */
+  delegatedVersions?: Record<string, number>;
 }
 
 function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
@@ -394,8 +417,21 @@ function checkDelegatedProposal(
   dialect: Dialect,
   me: PublicKey,
   now: Date,
+  seen: Record<string, number>,
 ): CheckedProposal {
   const name = p.round.delegated!;
+  const versions: Record<string, number> = {};
+  // A coordinator must not withhold a newer release of a role than this signer verified.
+  const notOlder = (role: string, meta: Metadata<'targets'> | null) => {
+    const v = meta ? (meta.signed.version as number) : 0;
+    if (v < (seen[role] ?? 0))
+      throw new Refusal(
+        'TARGETS_BASE_MISSING',
+        `the coordinator sends released ${role} version ${v || '(none)'}, but this signer has verified version ` +
+          `${seen[role]}; refusing an older base (the coordinator may be withholding the newer one)`,
+      );
+    if (meta) versions[role] = v;
+  };
   const refuse = (why: string): never => {
     throw new Refusal('DELEGATION_CHAIN_INVALID', `round ${p.round.id} signs delegated role ${name}, but ${why}`);
   };
@@ -426,10 +462,12 @@ function checkDelegatedProposal(
   };
   for (const c of p.delegation?.chain ?? []) {
     parent = verifiedUnder(c.file, c.name, step(c.name), `the released ${c.name} the coordinator sent`);
+    notOlder(c.name, parent);
     names.push(c.name);
   }
   const via = step(name);
   const base = p.delegation?.base ? verifiedUnder(p.delegation.base, name, via, `the released ${name}`) : null;
+  notOlder(name, base);
   const checked = checkProposal(p.round, p.signed, root, base, dialect, me, now, 0, false);
   const version = checked.proposed.signed.version as number;
   if (!base && version !== 1)
@@ -468,6 +506,7 @@ function checkDelegatedProposal(
     ...checked,
     keyid: ids[0]!,
     countsFor: [`${name} keys (delegated by ${names.at(-1)})`],
+    delegatedVersions: versions,
     delegation: {
       chain: [...names, name],
       line: entry ? delegationLine(raw.keys, entry) : `one of ${2 ** (via.d.succinct?.bitLength ?? 0)} hash bins`,
@@ -488,8 +527,9 @@ export function checkPayload(
   me: PublicKey,
   now = new Date(),
   seenTargets = 0,
+  seenDelegated: Record<string, number> = {},
 ): CheckedProposal {
-  if (p.round.delegated !== undefined) return checkDelegatedProposal(p, root, targets, dialect, me, now);
+  if (p.round.delegated !== undefined) return checkDelegatedProposal(p, root, targets, dialect, me, now, seenDelegated);
   if (!p.linkedRoot) {
     const checked = checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
     return p.bins ? { ...checked, bins: p.bins } : checked;

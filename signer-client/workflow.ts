@@ -108,6 +108,8 @@ export interface Verified {
   root: Metadata<'root'> | null;
   targets: Metadata<'targets'> | null;
   targetsSeen: number;
+  /** The highest released version of each delegated role this signer has verified. */
+  delegatedSeen: Record<string, number>;
 }
 
 /**
@@ -152,7 +154,7 @@ export function verifyReleased(
   }
   const v = targets ? (targets.signed.version as number) : 0;
   return {
-    state: { root: walk.root, targets, targetsSeen: Math.max(seen, v) },
+    state: { root: walk.root, targets, targetsSeen: Math.max(seen, v), delegatedSeen: held.delegatedSeen ?? {} },
     learned: {
       roots: walk.walked,
       targets: targets && (v > seen || !held.keptTargets) ? targets : null,
@@ -208,6 +210,7 @@ export function decideMetadataRound(
           me,
           opts.now ?? new Date(),
           state.targetsSeen,
+          state.delegatedSeen,
         ),
         me,
       };
@@ -265,7 +268,11 @@ export async function checkMetadataRound(
   const { state, learned } = verifyReleased(before, released, opts.dialect);
   keeper.keep(learned);
   const payload = await source.round(asked.id);
-  return { ...decideMetadataRound(state, asked, payload, keys, opts), learned };
+  const decision = decideMetadataRound(state, asked, payload, keys, opts);
+  // What a delegated role's round verified is kept too: a later round cannot be based on older files.
+  const delegated = decision.checked.delegatedVersions;
+  if (delegated && Object.keys(delegated).length) keeper.keep({ roots: [], targets: null, tofu: false, delegated });
+  return { ...decision, learned: delegated ? { ...learned, delegated } : learned };
 }
 
 /** An offline bundle (quorum round export): one round, its payload and everything released. */

@@ -19,7 +19,7 @@ import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import { parseMetadata, verifyRepository, type FileInput } from '../../protocol/verify.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { serialize, signEnvelope, localSigner } from '../../protocol/metadata/build.js';
-import { askedFor, decideMetadataRound, verifyReleased } from '../../signer-client/workflow.js';
+import { askedFor, checkMetadataRound, decideMetadataRound, verifyReleased } from '../../signer-client/workflow.js';
 import type { Payload, TrustState } from '../../signer-client/trust.js';
 import { newCoordinator, type TestCoordinator } from './fixture.js';
 
@@ -319,6 +319,29 @@ describe('the signer decides from the bytes, whatever the coordinator says (tuf)
     );
     // the base withheld: version 2 cannot follow nothing
     expect(refusal(() => decide(c, { ...p, delegation: { chain: [], base: null } }, 'carol'))).toBe('VERSION_SKIP');
+    // a signer that verified firmware v1 keeps it, and refuses a round based on less
+    const kept: Record<string, number>[] = [];
+    const files = repoState(c.store).files;
+    const held: TrustState = {
+      root: parseMetadata(files['1.root.json']!, '1.root.json', 'root', 'tuf'),
+      keptTargets: null,
+      targetsSeen: 0,
+    };
+    const keeper = {
+      state: () => ({ ...held, delegatedSeen: Object.assign({}, ...kept) as Record<string, number> }),
+      keep: (l: { delegated?: Record<string, number> }) => void (l.delegated && kept.push(l.delegated)),
+    };
+    const source = (payload: Payload) => ({
+      released: async () => ({ roots: [], targets: files['targets.json']!.toString('utf8') }),
+      round: async () => payload,
+    });
+    const carol = [c.holders.carol!.publicKey];
+    await checkMetadataRound(source(p), keeper, askedFor(p.round.id), carol, { dialect: 'tuf' });
+    expect(kept).toEqual([{ firmware: 1 }]);
+    const withheld = { ...p, delegation: { chain: [], base: null } };
+    await expect(
+      checkMetadataRound(source(withheld), keeper, askedFor(p.round.id), carol, { dialect: 'tuf' }),
+    ).rejects.toMatchObject({ code: 'TARGETS_BASE_MISSING' });
     // a chain through a role targets does not delegate
     expect(
       refusal(() =>
