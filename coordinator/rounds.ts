@@ -333,6 +333,12 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
           `that delegates it (quorum round open targets --delegate ${req.delegated} --key ... --paths ...)`,
       );
   }
+  if (delegation?.delegations.succinct)
+    throw new RoundError(
+      'ROUND_INVALID',
+      `${req.delegated} is a hash bin: the bins are signed by the online key at each targets release; add and ` +
+        'remove their targets with quorum round open targets',
+    );
   const roleName = req.delegated ?? req.role;
   const last = releasedVersion(state, req.role, delegation);
   if (req.baseVersion !== undefined && req.baseVersion !== last) {

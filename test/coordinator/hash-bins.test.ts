@@ -123,6 +123,16 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
     const s2 = snap(rel2.files).meta;
     for (const n of binFiles) expect(s2[n]!.version).toBe(expected.has(n) ? 2 : 1);
     expect(listed(rel2.files, binOf(SUCCINCT, removed[0]!))).not.toContain(removed[0]);
+    // a bin has no round of its own: the online key signs it
+    expect(() =>
+      openRound(c.store, {
+        role: 'targets',
+        reason: 'x',
+        deadline: new Date(Date.now() + 86_400_000),
+        signed: { _type: 'targets', spec_version: '1.0.31', version: 3, expires: '2099-01-01T00:00:00Z', targets: {} },
+        delegated: 'bins-000',
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ROUND_INVALID', message: expect.stringMatching(/is a hash bin/) }));
     // removing a target no bin lists is refused when the round is opened
     expect(() => proposeBinned(repoState(c.store), SUCCINCT, { remove: ['pkg/never.tar.gz'] }, c.onlinePublic)).toThrow(
       expect.objectContaining({ code: 'ROUND_INVALID' }),
