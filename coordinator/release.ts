@@ -47,8 +47,13 @@ export interface ReleaseResult {
   report: VerifyReport;
 }
 
-/** The repository as a device would fetch it from these files, trusting `trusted`. */
-export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, at: Date): VerifyReport {
+/** The repository as a device would fetch it from these files, trusting `trusted` (resolving `target`, if given). */
+export function verifyFiles(
+  files: Record<string, Buffer>,
+  trusted: FileInput,
+  at: Date,
+  target?: string,
+): VerifyReport {
   const roots = new Map<number, FileInput>();
   for (const [name, bytes] of Object.entries(files)) {
     const m = /^(\d+)\.root\.json$/.exec(name);
@@ -65,7 +70,7 @@ export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, a
       timestamp: f('timestamp.json'),
       readFile: f,
     },
-    { at },
+    { at, ...(target !== undefined ? { target } : {}) },
   );
 }
 

@@ -8,7 +8,6 @@
  */
 import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ServerContext } from '../../coordinator/context.js';
 import { findDelegation } from '../../coordinator/delegated.js';
 import { applyDelegations, delegatedBase, proposeTargets, type DelegatedBase } from '../../coordinator/proposals.js';
 import { verifyFiles } from '../../coordinator/release.js';
@@ -16,7 +15,7 @@ import { openRound, repoState, roundInfo } from '../../coordinator/rounds.js';
 import type { RoundRow } from '../../coordinator/store.js';
 import type { TargetsChange } from '../../coordinator/admin-api.js';
 import { canonicalize, type Dialect } from '../../protocol/canonical.js';
-import { parseMetadata, verifyRepository, type FileInput } from '../../protocol/verify.js';
+import { parseMetadata, type FileInput } from '../../protocol/verify.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { serialize, signEnvelope, localSigner } from '../../protocol/metadata/build.js';
 import { askedFor, checkMetadataRound, decideMetadataRound, verifyReleased } from '../../signer-client/workflow.js';
@@ -24,10 +23,8 @@ import type { Payload, TrustState } from '../../signer-client/trust.js';
 import { newCoordinator, type TestCoordinator } from './fixture.js';
 
 const made: TestCoordinator[] = [];
-const contexts: ServerContext[] = [];
 afterAll(async () => {
-  for (const x of contexts) await x.outbox.close();
-  made.forEach((c) => c.close());
+  for (const c of made) await c.close();
 });
 
 const entry = (n: number) => ({
@@ -37,7 +34,7 @@ const entry = (n: number) => ({
 });
 const deadline = () => new Date(Date.now() + 86_400_000);
 
-async function coordinator(dialect: Dialect): Promise<{ c: TestCoordinator; ctx: ServerContext }> {
+async function coordinator(dialect: Dialect) {
   const c = await newCoordinator({
     dialect,
     keyholders: ['alice', 'carol', 'dave', 'erin'],
@@ -46,21 +43,7 @@ async function coordinator(dialect: Dialect): Promise<{ c: TestCoordinator; ctx:
     releaseRoot: true,
   });
   made.push(c);
-  const ctx = new ServerContext({
-    store: c.store,
-    dataDir: c.dataDir,
-    serverId: 's',
-    onlineKey: c.online,
-    frostSignTimeoutMs: 1000,
-    signers: {
-      broadcast: () => undefined,
-      sendTo: () => undefined,
-      isConnected: () => false,
-      disconnect: () => undefined,
-    },
-    log: () => undefined,
-  });
-  contexts.push(ctx);
+  const ctx = c.context();
   return { c, ctx };
 }
 
@@ -178,19 +161,7 @@ describe.each(['tuf', 'ota'] as const)('%s: delegated roles signed in rounds', (
     }
     // as a client resolves it: targets -> firmware
     const trusted: FileInput = { name: '1.root.json', bytes: rel.files['1.root.json']! };
-    const f = (name: string) => (rel.files[name] ? { name, bytes: rel.files[name] } : undefined);
-    const report = verifyRepository(
-      {
-        trustedRoot: trusted,
-        roots: new Map([[1, trusted]]),
-        root: f('root.json'),
-        targets: f('targets.json'),
-        snapshot: f('snapshot.json'),
-        timestamp: f('timestamp.json'),
-        readFile: f,
-      },
-      { at: new Date(), target: 'firmware/a.bin' },
-    );
+    const report = verifyFiles(rel.files, trusted, new Date(), 'firmware/a.bin');
     expect(report.ok).toBe(true);
     expect(report.target?.chain).toEqual(['targets', 'firmware']);
 
@@ -507,20 +478,7 @@ describe('tuf clients resolve what our releases delegate: hash prefixes and term
     const rel = await signAndRelease(c, open(c, { add: real('t/y.bin') }, 'after').id, ['erin']);
     expect(rel.report.ok).toBe(true);
     const trusted: FileInput = { name: '1.root.json', bytes: rel.files['1.root.json']! };
-    const f = (name: string) => (rel.files[name] ? { name, bytes: rel.files[name] } : undefined);
-    const resolve = (target: string) =>
-      verifyRepository(
-        {
-          trustedRoot: trusted,
-          roots: new Map([[1, trusted]]),
-          root: f('root.json'),
-          targets: f('targets.json'),
-          snapshot: f('snapshot.json'),
-          timestamp: f('timestamp.json'),
-          readFile: f,
-        },
-        { at: new Date(), target },
-      ).target;
+    const resolve = (target: string) => verifyFiles(rel.files, trusted, new Date(), target).target;
     expect(resolve('hp/a.bin')?.chain).toEqual(['targets', 'prefixed']);
     expect(resolve('t/x.bin')?.chain).toEqual(['targets', 'stop']);
     expect(resolve('t/y.bin')?.chain).toBeUndefined(); // the terminating role ends the search

@@ -11,21 +11,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ServerContext } from '../../coordinator/context.js';
 import { HASH_BINS_META } from '../../coordinator/delegated.js';
 import { askedFor, decideMetadataRound, verifyReleased } from '../../signer-client/workflow.js';
 import { init } from '../../coordinator/init.js';
 import { proposeBinned } from '../../coordinator/proposals.js';
-import { releaseDir } from '../../coordinator/release.js';
+import { releaseDir, verifyFiles } from '../../coordinator/release.js';
 import { openRound, repoState } from '../../coordinator/rounds.js';
 import type { TargetsChange } from '../../coordinator/admin-api.js';
 import { binName, binOf } from '../../protocol/delegations.js';
-import { parseMetadata, verifyRepository, type FileInput } from '../../protocol/verify.js';
+import { parseMetadata, type FileInput } from '../../protocol/verify.js';
 import { tufJsDownload } from '../interop/helpers.js';
 import { newCoordinator, type TestCoordinator } from './fixture.js';
 
 const made: TestCoordinator[] = [];
-afterAll(() => made.forEach((c) => c.close()));
+afterAll(async () => {
+  for (const c of made) await c.close();
+});
 
 const entryOf = (content: Buffer) => ({
   length: content.length,
@@ -153,20 +154,7 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
       online: c.onlinePublic,
       bins: next.bins,
     });
-    const ctx = new ServerContext({
-      store: c.store,
-      dataDir: c.dataDir,
-      serverId: 's',
-      onlineKey: c.online,
-      frostSignTimeoutMs: 1000,
-      signers: {
-        broadcast: () => undefined,
-        sendTo: () => undefined,
-        isConnected: () => false,
-        disconnect: () => undefined,
-      },
-      log: () => undefined,
-    });
+    const ctx = c.context();
     const files = repoState(c.store).files;
     const state = verifyReleased(
       { root: parseMetadata(files['1.root.json']!, '1.root.json', 'root', 'tuf'), keptTargets: null, targetsSeen: 0 },
@@ -176,26 +164,13 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
     const d = decideMetadataRound(state, askedFor(open3.id), ctx.payloadOf(open3), [c.holders.alice!.publicKey], {
       dialect: 'tuf',
     });
-    await ctx.outbox.close();
     expect(d.text).toContain('hash bins (as the coordinator lists them; its online key signs them at the release');
     expect(d.text).toMatch(/BIN TARGET ADDED: pkg\/x\.bin \{"length":/);
 
     // as clients resolve it: quorum verify's walk, and tuf-js downloading through the bin
     const target = added[0]!;
     const trusted: FileInput = { name: '1.root.json', bytes: rel2.files['1.root.json']! };
-    const f = (name: string) => (rel2.files[name] ? { name, bytes: rel2.files[name] } : undefined);
-    const report = verifyRepository(
-      {
-        trustedRoot: trusted,
-        roots: new Map([[1, trusted]]),
-        root: f('root.json'),
-        targets: f('targets.json'),
-        snapshot: f('snapshot.json'),
-        timestamp: f('timestamp.json'),
-        readFile: f,
-      },
-      { at: new Date(), target },
-    );
+    const report = verifyFiles(rel2.files, trusted, new Date(), target);
     expect(report.target?.chain).toEqual(['targets', binName(SUCCINCT, binOf(SUCCINCT, target))]);
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-bins-tufjs-'));
     try {
