@@ -15,6 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tufJsDownload } from '../interop/helpers.js';
 import { Coordinator, located, newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type Repo } from './harness.js';
 
+/** What tuf-js downloads of `target` from the published folder, trusting `root` (the target served from `file`). */
+async function download(metadataDir: string, root: string, target: string, file: string): Promise<string> {
+  const work = tmpdir('quorum-tufjs-');
+  try {
+    const got = await tufJsDownload({ work, metadataDir, trustedRoot: root, target, targetFile: file });
+    return fs.readFileSync(got.file, 'utf8');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 for (const dialect of ['tuf', 'ota'] as const) {
   describe(`a delegated role signed in rounds and resolved by clients (${dialect})`, () => {
     let repo: Repo;
@@ -155,19 +166,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
         };
         expect(snap.signed.meta['firmware.json']).toMatchObject({ version: 1 });
         // tuf-js, a device's client, downloads the delegated target through the delegation
-        const work = tmpdir('quorum-tufjs-');
-        try {
-          const got = await tufJsDownload({
-            work,
-            metadataDir: current(),
-            trustedRoot: root1,
-            target: 'firmware/a.bin',
-            targetFile: fw,
-          });
-          expect(fs.readFileSync(got.file, 'utf8')).toBe('firmware 1\n');
-        } finally {
-          fs.rmSync(work, { recursive: true, force: true });
-        }
+        expect(await download(current(), root1, 'firmware/a.bin', fw)).toBe('firmware 1\n');
       }
     });
   });
@@ -256,18 +255,6 @@ describe('hash bins through the command line (tuf, 16 bins)', () => {
     const v = await quorum(['verify', current(), '--root', root1, '--target', 'pkg/b.tar.gz']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toContain(`vouched for by targets -> ${changed[0]!.replace(/\.json$/, '')}`);
-    const work = tmpdir('quorum-tufjs-');
-    try {
-      const got = await tufJsDownload({
-        work,
-        metadataDir: current(),
-        trustedRoot: root1,
-        target: 'pkg/b.tar.gz',
-        targetFile: b.file,
-      });
-      expect(fs.readFileSync(got.file, 'utf8')).toBe('b\n');
-    } finally {
-      fs.rmSync(work, { recursive: true, force: true });
-    }
+    expect(await download(current(), root1, 'pkg/b.tar.gz', b.file)).toBe('b\n');
   });
 });
