@@ -162,7 +162,13 @@ const HashBinsSchema = z.strictObject({
 export function hashBinsOf(store: Store): HashBins | null {
   const text = store.getMeta(HASH_BINS_META);
   if (text === undefined) return null;
-  const r = HashBinsSchema.safeParse(JSON.parse(text));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  const r = HashBinsSchema.safeParse(value);
   if (!r.success)
     throw new StoreError(
       'STORE_CORRUPT',
