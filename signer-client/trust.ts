@@ -132,7 +132,17 @@ export class TrustStore {
   seenDelegated(): Record<string, number> {
     const f = path.join(this.dir, 'delegated-versions.json');
     if (!fs.existsSync(f)) return {};
-    const v = JSON.parse(fs.readFileSync(f, 'utf8')) as unknown;
+    let v: unknown;
+    try {
+      v = JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch (e) {
+      throw new QuorumError(
+        'JSON_INVALID',
+        `${f} is not JSON (${(e as Error).message}); it holds the delegated roles' versions this signer verified: ` +
+          'restore it from a backup, or remove it to trust the coordinator for them once more',
+        { cause: e },
+      );
+    }
     const out: Record<string, number> = {};
     if (typeof v === 'object' && v !== null)
       for (const [k, n] of Object.entries(v)) if (Number.isSafeInteger(n)) out[k] = n as number;
