@@ -40,7 +40,7 @@ import {
   proposeRoot,
   proposeTargets,
 } from './proposals.js';
-import { BinsChangeSchema, findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
+import { BinsChangeSchema, delegatedFiles, findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
 import { delegatedFileName } from '../protocol/delegations.js';
 import {
   RoundError,
@@ -465,6 +465,33 @@ function expiries(ctx: ServerContext): AdminResponse<'expiries'> {
           : 'signed at each release';
     out.push({ kind: 'role', name: role, version: signed.version, expires: signed.expires, renewal });
   }
+  // Delegated roles: each by its own rounds; hash bins as one line (the first to expire).
+  const bins = hashBinsOf(store);
+  let firstBin: { name: string; version: number; expires: string } | null = null;
+  let binCount = 0;
+  for (const [name, { file }] of Object.entries(delegatedFiles(files, ctx.dialect).present)) {
+    const signed = (JSON.parse(file.toString('utf8')) as { signed: { version: number; expires: string } }).signed;
+    if (bins && name.startsWith(`${bins.namePrefix}-`)) {
+      binCount++;
+      if (!firstBin || signed.expires < firstBin.expires) firstBin = { name, ...signed };
+      continue;
+    }
+    out.push({
+      kind: 'role',
+      name,
+      version: signed.version,
+      expires: signed.expires,
+      renewal: `a round of the delegated role (quorum round open targets --role ${name}) before it expires`,
+    });
+  }
+  if (firstBin)
+    out.push({
+      kind: 'role',
+      name: `${binCount} hash bins (first to expire: ${firstBin.name})`,
+      version: firstBin.version,
+      expires: firstBin.expires,
+      renewal: "re-signed by the coordinator's online key when a targets round changes its targets",
+    });
   for (const ca of store.cas()) {
     if (!ca.chain_pem) continue;
     try {

@@ -165,6 +165,17 @@ describe.each(['tuf', 'ota'] as const)('%s: delegated roles signed in rounds', (
     expect(report.ok).toBe(true);
     expect(report.target?.chain).toEqual(['targets', 'firmware']);
 
+    // quorum expiries lists the delegated role and how it is renewed
+    const { adminHandlers } = await import('../../coordinator/admin-routes.js');
+    expect(await adminHandlers(ctx).expiries({} as never)).toContainEqual(
+      expect.objectContaining({
+        kind: 'role',
+        name: 'firmware',
+        version: 1,
+        renewal: expect.stringMatching(/--role firmware/),
+      }),
+    );
+
     // version 2 of the delegated role: its released file is the base the signer diffs against
     const f2 = open(c, { add: { 'firmware/b.bin': entry(3) } }, 'firmware');
     expect(f2.version).toBe(2);

@@ -167,6 +167,13 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
     expect(d.text).toContain('hash bins (as the coordinator lists them; its online key signs them at the release');
     expect(d.text).toMatch(/BIN TARGET ADDED: pkg\/x\.bin \{"length":/);
 
+    // quorum expiries: the bins as one line, renewed by the online key
+    const { adminHandlers } = await import('../../coordinator/admin-routes.js');
+    const ex = (await adminHandlers(ctx).expiries({} as never)) as { name: string; renewal: string }[];
+    expect(ex.filter((e) => /hash bins/.test(e.name))).toEqual([
+      expect.objectContaining({ name: expect.stringMatching(/^1024 hash bins \(first to expire: bins-/) }),
+    ]);
+
     // as clients resolve it: quorum verify's walk, and tuf-js downloading through the bin
     const target = added[0]!;
     const trusted: FileInput = { name: '1.root.json', bytes: rel2.files['1.root.json']! };
