@@ -12,7 +12,9 @@ import { QuorumError } from '../protocol/errors.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import {
   CERT_PROFILES,
+  BinsPayloadSchema,
   CertRoundInfoSchema,
+  DelegationPayloadSchema,
   FROST_DKG_STATES,
   ROUND_STATES,
   RoundInfoSchema,
@@ -38,14 +40,6 @@ const TargetEntrySchema = z.looseObject({
   custom: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** The targets a new targets round adds and removes (proposals.ts turns it into the next body). */
-export const TargetsChangeSchema = z.strictObject({
-  add: z.record(z.string().min(1), TargetEntrySchema).optional(),
-  remove: z.array(z.string()).optional(),
-  expiresDays: z.number().int().min(1).max(3650).optional(),
-});
-export type TargetsChange = z.infer<typeof TargetsChangeSchema>;
-
 const KeyRefSchema = z.union([
   z.strictObject({ keyholder: z.string() }),
   z.strictObject({ publicKey: z.string() }), // PEM
@@ -56,6 +50,30 @@ const KeyRefSchema = z.union([
 /** A key a root round adds or removes. */
 export type KeyRef = z.infer<typeof KeyRefSchema>;
 const RoleName = z.enum(['root', 'targets', 'snapshot', 'timestamp']);
+
+/** A delegated targets role a targets round adds, or replaces when its name is delegated already. */
+const DelegateSchema = z.strictObject({
+  name: z.string().min(1).max(255),
+  keys: z.array(KeyRefSchema).min(1).max(64),
+  threshold: z.number().int().min(1),
+  paths: z.array(z.string()).max(1000).optional(),
+  pathHashPrefixes: z.array(z.string()).max(1000).optional(),
+  terminating: z.boolean().optional(),
+});
+export type DelegateChange = z.infer<typeof DelegateSchema>;
+
+/**
+ * The targets a new targets round adds and removes, and the delegations it adds, changes or
+ * removes (proposals.ts turns it into the next body).
+ */
+export const TargetsChangeSchema = z.strictObject({
+  add: z.record(z.string().min(1), TargetEntrySchema).optional(),
+  remove: z.array(z.string()).optional(),
+  expiresDays: z.number().int().min(1).max(3650).optional(),
+  delegate: z.array(DelegateSchema).max(1000).optional(),
+  undelegate: z.array(z.string()).max(1000).optional(),
+});
+export type TargetsChange = z.infer<typeof TargetsChangeSchema>;
 
 /** The keys and thresholds a new root round changes (proposals.ts turns it into the next body). */
 export const RootChangeSchema = z.strictObject({
@@ -68,6 +86,8 @@ export type RootChange = z.infer<typeof RootChangeSchema>;
 
 const OpenRoundSchema = z.strictObject({
   role: z.enum(['root', 'targets']),
+  /** A delegated targets role's round (role targets): the role's name. */
+  delegated: z.string().min(1).max(255).optional(),
   reason,
   deadline,
   baseVersion: z.number().int().min(0).optional(),
@@ -184,6 +204,16 @@ const RoleExpirySchema = z.strictObject({
   round: z.string().optional(),
 });
 
+const DelegatedExpirySchema = z.strictObject({
+  name: z.string(),
+  version: z.number().int(),
+  expires: z.string(),
+  daysLeft: z.number(),
+  state: z.enum(['ok', 'renewing', 'expired']),
+  first: z.string().optional(),
+  round: z.string().optional(),
+});
+
 const CertificateExpirySchema = z.strictObject({
   ca: z.string(),
   expires: z.string(),
@@ -246,6 +276,8 @@ const RoundBundleSchema = z.strictObject({
   round: RoundInfoSchema,
   signed: z.string(),
   linkedRoot: RoundViewSchema.optional(),
+  delegation: DelegationPayloadSchema.optional(),
+  bins: BinsPayloadSchema.optional(),
   roots: z.array(z.strictObject({ version: z.number().int(), file: z.string() })),
   targets: z.string().nullable(),
 });
@@ -602,6 +634,7 @@ export const ADMIN_ROUTES = {
     response: z.strictObject({
       at: z.string(),
       roles: z.array(RoleExpirySchema),
+      delegated: z.array(DelegatedExpirySchema),
       certificates: z.array(CertificateExpirySchema),
     }),
   }),

@@ -31,6 +31,7 @@ import type {
   AdminInput,
   AdminResponse,
   CertView,
+  DelegateChange,
   RootChange,
   RouteName,
   TargetsChange,
@@ -245,8 +246,8 @@ function pairs(option: string, values: string[] | undefined, what: string): Reco
 export const init = command({
   synopsis:
     '[--data-dir DIR] (--import FOLDER | --import-garage-sign PATH | --dialect ota|tuf [--keyholder NAME=PUBKEY ...] ' +
-    '[--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N]) ' +
-    '[--tls [--tls-host H ...]]',
+    '[--root-keyholders a,b,c --root-threshold N] [--targets-keyholders a,b,c --targets-threshold N] ' +
+    '[--hash-bins N]) [--tls [--tls-host H ...]]',
   summary: 'create a coordinator data dir (import a repository, or start a new one)',
   section: 'Release coordinator',
   description:
@@ -255,7 +256,10 @@ export const init = command({
     'imported repository must verify. From a garage-sign repository only roles/root.json (root.json in the\n' +
     'zip), roles/targets.json, roles/unsigned/*.json, *.pub and tufrepo.url are read; private keys (*.sec),\n' +
     "treehub.json, config.json and TLS credentials are never read or copied. It prints each key's ota-tuf\n" +
-    "key id and the next step for each *.sec's keyholder.",
+    "key id and the next step for each *.sec's keyholder. --hash-bins N (tuf) makes targets.json delegate\n" +
+    'every target to N hash bins (TAP 15 succinct_roles, bins-<hex>) signed by the online key, as RSTUF\n' +
+    'does: a targets round then places each target it adds in its bin, and its release re-signs only the\n' +
+    'bins that changed.',
   options: {
     ...DATA_DIR,
     ...JSON_OUT,
@@ -309,6 +313,11 @@ export const init = command({
       help: 'serve wss:// with a new self-signed certificate (prints its fingerprint)',
     },
     'tls-host': { type: 'string', multiple: true, value: 'H', help: 'a host name or address for the certificate' },
+    'hash-bins': {
+      type: 'string',
+      value: 'N',
+      help: 'tuf: delegate every target to N hash bins (a power of two), bins-<hex>, signed by the online key',
+    },
   },
   positionals: [],
   async run({ values }, io) {
@@ -332,6 +341,7 @@ export const init = command({
       targetsThreshold: threshold('--targets-threshold', values['targets-threshold']),
       tls: values.tls,
       tlsHosts: values['tls-host'],
+      hashBins: intArg('--hash-bins', values['hash-bins'], { min: 2, max: 65_536 }),
     };
     const r = (await import('./init.js')).init(opts);
     if (values.json)
@@ -722,8 +732,11 @@ const openTargets = command({
   synopsis:
     '--reason TEXT [--deadline 7d|RFC3339] [--expires-days N] [--base-version N] ' +
     '[--add FILE --name NAME --version V [--hardware-id H ...] [--format BINARY|OSTREE] [--target-name PATH] ' +
-    '[--uri URL | --cli-uploaded]] [--remove TARGET ...] | [--signed FILE [--renew]]',
-  summary: 'open a round for the next targets version: add or remove targets, or a whole body',
+    '[--uri URL | --cli-uploaded]] [--remove TARGET ...] [--role NAME] ' +
+    '[--delegate NAME --key KEYHOLDER|pem:FILE|frost:GROUP|online ... [--threshold N] ' +
+    '(--paths PATTERN ... | --path-hash-prefixes HEX ...) [--terminating]] [--undelegate NAME ...] ' +
+    '| [--signed FILE [--renew]]',
+  summary: "open a round for the next targets version (or a delegated role's): targets, delegations, or a whole body",
   description:
     'Open a signing round for the next version of targets (last released + 1). One round per role is\n' +
     'open at a time. --add computes the length and hashes of FILE. In ota, a target needs at least one\n' +
@@ -731,7 +744,11 @@ const openTargets = command({
     'location: --uri URL where devices download the file, or --cli-uploaded once it is uploaded to the\n' +
     'reposerver (garage-sign targets upload). OSTREE targets come from treehub and need neither. The\n' +
     'coordinator refuses a round without them (OTA_TARGET_HARDWARE_IDS, OTA_TARGET_LOCATION,\n' +
-    'OTA_TARGET_URI), whichever way its body was made.',
+    'OTA_TARGET_URI), whichever way its body was made.\n' +
+    '--role NAME opens the round for the delegated targets role NAME instead (its file, version + 1,\n' +
+    'signed by the keys the role delegating it names; every target must be within its paths:\n' +
+    'DELEGATED_PATH_OUTSIDE). --delegate NAME adds a delegation to the file the round signs, or\n' +
+    'replaces the one of that name; --undelegate NAME removes one. ota delegations take --paths only.',
   options: {
     ...OPEN,
     add: {
@@ -752,10 +769,51 @@ const openTargets = command({
       help: 'ota: the added target was uploaded to the reposerver (garage-sign targets upload)',
     },
     remove: { type: 'string', multiple: true, value: 'TARGET', help: 'remove a target by its path' },
+    role: {
+      type: 'string',
+      value: 'NAME',
+      help: "open the round for a delegated targets role's file instead of targets.json",
+    },
+    delegate: {
+      type: 'string',
+      value: 'NAME',
+      help: 'delegate to a role (or change its delegation): with --key, --threshold and --paths or --path-hash-prefixes',
+    },
+    key: {
+      type: 'string',
+      multiple: true,
+      value: 'KEY',
+      help: "a delegated role's key: KEYHOLDER (their enrolled key), pem:FILE, frost:GROUP or online",
+      reads: { is: 'file', form: 'pem:', holds: 'public-key' },
+    },
+    threshold: { type: 'string', value: 'N', help: 'how many of the delegated keys must sign (default 1)' },
+    paths: {
+      type: 'string',
+      multiple: true,
+      value: 'PATTERN',
+      help: 'a path pattern the delegated role is trusted for (tuf: fnmatch per segment; ota: glibc fnmatch)',
+    },
+    'path-hash-prefixes': {
+      type: 'string',
+      multiple: true,
+      value: 'HEX',
+      help: 'tuf: trust the delegated role for paths whose sha256 starts with HEX',
+    },
+    terminating: {
+      type: 'boolean',
+      default: false,
+      help: 'the delegation is terminating: a client that does not find a path there looks no further',
+    },
+    undelegate: { type: 'string', multiple: true, value: 'NAME', help: 'remove the delegation to a role' },
   },
   positionals: [],
   async run({ values }, io) {
     checkOpen(values);
+    const delegate = delegateChange(values);
+    if (values.role !== undefined && values.renew)
+      throw new UsageError("--renew counts targets.json's versions; give a delegated role's whole body with --signed");
+    if (values.signed && (delegate || values.undelegate))
+      throw new UsageError('--signed proposes a whole body; --delegate and --undelegate change the released one');
     if (values.signed && (values.add || values.remove))
       throw new UsageError('--signed proposes a whole body; --add and --remove change the released one');
     if (values.add && (!values.name || !values.version)) throw new UsageError('--add FILE needs --name and --version');
@@ -793,13 +851,48 @@ const openTargets = command({
         add[t.name] = t.entry;
       }
       const days = expiresDays(values);
-      body.targets = { add, remove: values.remove ?? [], ...(days ? { expiresDays: days } : {}) };
+      body.targets = {
+        add,
+        remove: values.remove ?? [],
+        ...(days ? { expiresDays: days } : {}),
+        ...(delegate ? { delegate: [await delegate] } : {}),
+        ...(values.undelegate ? { undelegate: values.undelegate } : {}),
+      };
     }
+    if (values.role !== undefined) body.delegated = values.role;
     return opened(io, values, await call(a, 'rounds.open', { body }));
   },
 });
 
 const KEY_FORMS = 'ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online';
+
+/** The delegation --delegate NAME asks for (its keys read), or null; the options that go with it checked. */
+function delegateChange(values: {
+  delegate?: string;
+  key?: string[];
+  threshold?: string;
+  paths?: string[];
+  'path-hash-prefixes'?: string[];
+  terminating: boolean;
+}): Promise<DelegateChange> | null {
+  if (values.delegate === undefined) {
+    for (const o of ['key', 'threshold', 'paths', 'path-hash-prefixes', 'terminating'] as const)
+      if (values[o] !== undefined && values[o] !== false) throw new UsageError(`--${o} goes with --delegate NAME`);
+    return null;
+  }
+  if (!values.key?.length) throw new UsageError('--delegate NAME needs at least one --key');
+  if (!values.paths === !values['path-hash-prefixes'])
+    throw new UsageError('--delegate NAME needs --paths PATTERN ... or --path-hash-prefixes HEX ..., not both');
+  const n = threshold('--threshold', values.threshold ?? '1')!;
+  const keys = values.key.map(async (v) => (await keyRef('--key', `targets=${v}`)).key);
+  return Promise.all(keys).then((k) => ({
+    name: values.delegate!,
+    keys: k,
+    threshold: n,
+    ...(values.paths ? { paths: values.paths } : { pathHashPrefixes: values['path-hash-prefixes'] }),
+    ...(values.terminating ? { terminating: true } : {}),
+  }));
+}
 
 type RoleKey = NonNullable<RootChange['add']>[number];
 
@@ -1059,6 +1152,14 @@ export const expiry = command({
     if (values.json) return (io.out(JSON.stringify(e, null, 2)), 0);
     if (!e.roles.length) io.out('nothing released yet');
     for (const r of e.roles) io.out(expiryLine(r));
+    for (const d of e.delegated)
+      io.out(
+        `${d.first ? `${d.name} (first: ${d.first})` : d.name}  v${d.version}  expires ${d.expires}  ` +
+          `${d.daysLeft} days left  ${d.state}${d.round ? ` (${d.round})` : ''}  — ` +
+          (d.first
+            ? 're-signed by the online key when a targets round changes a bin'
+            : `quorum round open targets --role ${d.name}`),
+      );
     for (const c of e.certificates)
       io.out(`CA ${c.ca}  expires ${c.expires}  ${c.daysLeft} days left  ${c.state}  — a certificate round renews it`);
     return 0;

@@ -5,7 +5,7 @@
  * signers what changed.
  */
 import crypto from 'node:crypto';
-import { metadataChanges } from '../protocol/changes.js';
+import { binLines, metadataChanges } from '../protocol/changes.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { CLOSE_CODES } from '../protocol/wire.js';
 import { DEFAULT_DEADLINE_MS, parseTime } from '../protocol/time.js';
@@ -31,8 +31,17 @@ import {
   recordIdentity,
 } from './frost.js';
 import { HttpError } from './http.js';
-import { certificateExpiryOf, expiryOf } from './living.js';
-import { checkOtaTargets, proposeRoot, proposeTargets } from './proposals.js';
+import { certificateExpiryOf, delegatedExpiryOf, expiryOf } from './living.js';
+import {
+  applyDelegations,
+  checkOtaTargets,
+  delegatedBase,
+  proposeBinned,
+  proposeRoot,
+  proposeTargets,
+} from './proposals.js';
+import { BinsChangeSchema, findDelegation, hashBinsOf, type BinsChange } from './delegated.js';
+import { delegatedFileName } from '../protocol/delegations.js';
 import {
   RoundError,
   cancelRound,
@@ -43,7 +52,7 @@ import {
   submitSignature,
 } from './rounds.js';
 import { addViewer, listViewers, removeViewer } from './sessions.js';
-import { verifyAuditChain, type RoundRow } from './store.js';
+import { roundBins, verifyAuditChain, type RoundRow } from './store.js';
 
 /** An RFC 3339 deadline of a request, or BODY_INVALID. */
 function deadlineOf(d: string | undefined): Date | undefined {
@@ -127,10 +136,23 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         let signed: Record<string, unknown>;
         // zod's copies drop a `__proto__` key; the body as parsed (and validated) keeps it as data.
         const given = raw as { signed?: Record<string, unknown>; targets?: { add?: TargetsChange['add'] } };
+        const delegation = b.delegated !== undefined ? findDelegation(st.files, b.delegated, st.dialect) : undefined;
+        const base = delegation ? delegatedBase(delegation) : undefined;
+        const bins = b.role === 'targets' && !b.delegated && !b.signed ? hashBinsOf(store) : null;
+        let binsChange: BinsChange | undefined;
         if (b.signed) signed = given.signed!;
-        else if (b.role === 'targets') signed = proposeTargets(st, { ...b.targets, add: given.targets?.add });
-        else signed = proposeRoot(store, st, b.root ?? {}, ctx.onlinePublic ?? undefined);
-        if (b.role === 'targets') checkOtaTargets(store, st, signed);
+        else if (bins) {
+          ({ signed, bins: binsChange } = proposeBinned(
+            st,
+            bins,
+            { ...b.targets, add: given.targets?.add },
+            ctx.onlinePublic ?? undefined,
+          ));
+        } else if (b.role === 'targets') {
+          signed = proposeTargets(st, { ...b.targets, add: given.targets?.add }, undefined, base);
+          applyDelegations(store, st.dialect, signed, b.targets ?? {}, ctx.onlinePublic ?? undefined);
+        } else signed = proposeRoot(store, st, b.root ?? {}, ctx.onlinePublic ?? undefined);
+        if (b.role === 'targets') checkOtaTargets(store, st, signed, base);
         const r = openRound(store, {
           role: b.role,
           reason: b.reason,
@@ -140,6 +162,8 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
           baseVersion: b.baseVersion,
           online: ctx.onlinePublic ?? undefined,
           resignTargets: b.resignTargets,
+          ...(b.delegated !== undefined ? { delegated: b.delegated } : {}),
+          ...(binsChange ? { bins: binsChange } : {}),
         });
         const ri = ctx.roundInfo(r);
         log(`opened ${r.id}${r.linked_round ? ` with ${r.linked_round}` : ''}: ${b.reason}`);
@@ -164,7 +188,10 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
         sha256: crypto.createHash('sha256').update(r.canonical).digest('hex'),
         version: { from: from ? Number(from.version) : null, to: r.version },
         expires: { from: from ? String(from.expires) : null, to: String(to.expires) },
-        changes: metadataChanges(r.role, ctx.dialect, from, to),
+        changes: [
+          ...metadataChanges(r.role, ctx.dialect, from, to),
+          ...(r.bins_json ? binLines(roundBins(r, BinsChangeSchema)!) : []),
+        ],
       };
     },
 
@@ -382,6 +409,7 @@ export function adminHandlers(ctx: ServerContext, hooks: AdminHooks = {}): Admin
       return {
         at: at.toISOString(),
         roles: expiryOf(store, ctx.policy, at),
+        delegated: delegatedExpiryOf(store, at),
         certificates: certificateExpiryOf(store, at),
       };
     },
@@ -402,7 +430,11 @@ function releasedBefore(ctx: ServerContext, r: RoundRow): Record<string, unknown
   const { store } = ctx;
   let bytes: Buffer | undefined;
   if (r.role === 'root') bytes = repoState(store).files[`${r.version - 1}.root.json`];
-  else {
+  else if (r.delegated) {
+    const own = r.state === 'released' ? store.releaseByRound(r.id) : undefined;
+    const file = delegatedFileName(r.delegated, ctx.dialect);
+    bytes = own ? store.releaseFiles(own.seq - 1)[file] : repoState(store).files[file];
+  } else {
     const own = r.state === 'released' ? store.releaseByRound(r.id) : undefined;
     bytes = own ? store.releaseFiles(own.seq - 1)['targets.json'] : repoState(store).files['targets.json'];
   }

@@ -8,7 +8,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { Dialect } from '../protocol/canonical.js';
 import { publicKeyFrom, type PublicKey } from '../protocol/keys.js';
-import type { CertRoundInfo, RoundInfo, ServerMessage } from '../protocol/wire.js';
+import type { CertRoundInfo, DelegationPayload, RoundInfo, ServerMessage } from '../protocol/wire.js';
+import { delegatedFileName } from '../protocol/delegations.js';
+import { BinsChangeSchema, findDelegation, type BinsChange } from './delegated.js';
 import { certRoundInfo, expireCertRounds, republishCertificates } from './certificates.js';
 import { ceremonyOf, expireCeremonies, resumeCeremonies, type DkgEvent } from './frost.js';
 import { FrostSigning, type SignEvent } from './frost-signing.js';
@@ -16,7 +18,7 @@ import { DEFAULT_POLICY, refreshOnline, renewalsDue, type LivingPolicy, type Ref
 import { Outbox, type OutboxOptions } from './notify.js';
 import { republishLatest, tryRelease } from './release.js';
 import { expireRounds, openRound, repoState, roundSummary } from './rounds.js';
-import type { CertRoundRow, RoundRow, Store } from './store.js';
+import { roundBins, type CertRoundRow, type RoundRow, type Store } from './store.js';
 
 /** The connected signers, as the operations see them (connections.ts). */
 export interface SignerChannel {
@@ -51,6 +53,8 @@ export interface RoundPayload {
   round: RoundInfo;
   signed: string;
   linkedRoot?: { round: RoundInfo; signed: string };
+  delegation?: DelegationPayload;
+  bins?: BinsChange;
 }
 
 export class ServerContext {
@@ -112,6 +116,25 @@ export class ServerContext {
       round: this.roundInfo(r),
       signed: r.signed_json,
       ...(linked ? { linkedRoot: { round: this.roundInfo(linked), signed: linked.signed_json } } : {}),
+      ...(r.delegated ? { delegation: this.delegationOf(r.delegated) } : {}),
+      ...(r.bins_json ? { bins: roundBins(r, BinsChangeSchema)! } : {}),
+    };
+  }
+
+  /**
+   * The released files a signer verifies a delegated role's round with: the delegating roles'
+   * files below targets, and the role's own released file. Empty when nothing delegates it now
+   * (the signer then refuses: DELEGATION_CHAIN_INVALID).
+   */
+  delegationOf(name: string): DelegationPayload {
+    const st = repoState(this.store);
+    const d = findDelegation(st.files, name, st.dialect);
+    if (!d) return { chain: [], base: null };
+    return {
+      chain: d.chain
+        .slice(1)
+        .map((n) => ({ name: n, file: st.files[delegatedFileName(n, st.dialect)]!.toString('utf8') })),
+      base: d.released ? d.released.bytes.toString('utf8') : null,
     };
   }
 

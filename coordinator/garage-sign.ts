@@ -50,6 +50,8 @@ import {
 } from '../protocol/verify.js';
 import { DATA_FILES } from './server.js';
 import { Store } from './store.js';
+import { delegatedFiles } from './delegated.js';
+import { delegatedFileName, readDelegations } from '../protocol/delegations.js';
 
 // --- reading a garage-sign repository --------------------------------------------------------
 
@@ -374,6 +376,7 @@ export type OtaExportCode = Codes<
   | 'OTA_EXPORT_UNVERIFIED'
   | 'OTA_EXPORT_PSS_SALT' // an RSA-PSS signature with a salt length other than 32
   | 'OTA_EXPORT_SERVER_TARGETS' // the server holds other targets than the release was built on
+  | 'OTA_EXPORT_DELEGATION' // a delegated role the reposerver cannot take (nested, or a name over 50 characters)
   | OtaTargetCode
 >;
 
@@ -792,6 +795,8 @@ export interface ExportResult {
   /** Root versions to POST, in order. */
   rootVersions: number[];
   targetsVersion: number | null;
+  /** Delegated roles to PUT (delegations/NAME.json), after targets. */
+  delegations: string[];
   /** x-ats-role-checksum for the targets upload, when the targets the server holds are known here. */
   checksum: string | null;
   tufrepoUrl: string | null;
@@ -978,6 +983,7 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
         roots,
         root: files['root.json'] ? { name: 'root.json', bytes: files['root.json'] } : undefined,
         targets: files['targets.json'] ? { name: 'targets.json', bytes: files['targets.json'] } : undefined,
+        readFile: (name) => (Object.hasOwn(files, name) ? { name, bytes: files[name]! } : undefined),
       },
       { at: opts.at ?? new Date(), dialect: 'ota' },
     );
@@ -1104,6 +1110,43 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
           );
       }
     }
+    // Delegated roles, as the reposerver's delegations API takes them (PUT
+    // /api/v1/user_repo/delegations/NAME.json, garage-sign delegations push): only roles targets.json
+    // delegates itself (it checks each file against the delegations of the targets it holds), names
+    // of at most 50 characters, each file a targets role ota-tuf reads.
+    const delegations: string[] = [];
+    if (t) {
+      const top = readDelegations(
+        (parseMetadata(t, 'targets.json', 'targets', 'ota').signed as { delegations?: unknown }).delegations ?? {
+          keys: {},
+          roles: [],
+        },
+        'ota',
+      ).delegations;
+      const topNames = new Set((top?.roles ?? []).map((r) => r.name));
+      for (const [name, { file }] of Object.entries(delegatedFiles(files, 'ota').present)) {
+        const fileName = delegatedFileName(name, 'ota');
+        if (!topNames.has(name))
+          problems.push({
+            code: 'OTA_EXPORT_DELEGATION',
+            file: fileName,
+            at: '-',
+            message:
+              `${name} is delegated by another delegated role; the reposerver takes only roles targets.json ` +
+              'delegates (it checks each delegated file against the delegations of its targets.json)',
+          });
+        if (name.length > 50)
+          problems.push({
+            code: 'OTA_EXPORT_DELEGATION',
+            file: fileName,
+            at: '-',
+            message: `the reposerver takes delegated role names of at most 50 characters; ${name} has ${name.length}`,
+          });
+        problems.push(...checkOtaTuf('targets', file, fileName));
+        problems.push(...saltProblems(parseMetadata(file, fileName, 'targets', 'ota'), top?.keys ?? {}));
+        delegations.push(name);
+      }
+    }
     if (problems.length) {
       const err = new OtaExportError(
         problems[0]!.code,
@@ -1126,7 +1169,21 @@ export function exportOtaTuf(dataDir: string, outDir: string, opts: ExportOption
       // garage-sign keeps this value in roles/targets.json.checksum: one line, no newline.
       if (checksum) write('targets.json.checksum', checksum);
     }
-    return { outDir, files: written, rootVersions, targetsVersion, checksum, tufrepoUrl, imported, notes };
+    for (const name of delegations) {
+      fs.mkdirSync(path.join(outDir, 'delegations'), { recursive: true });
+      write(delegatedFileName(name, 'ota'), files[delegatedFileName(name, 'ota')]!);
+    }
+    return {
+      outDir,
+      files: written,
+      rootVersions,
+      targetsVersion,
+      delegations,
+      checksum,
+      tufrepoUrl,
+      imported,
+      notes,
+    };
   } finally {
     store.close();
   }
@@ -1156,6 +1213,11 @@ export function uploadSteps(r: ExportResult): string[] {
       );
     out.push('    garage-sign targets push --repo <repo>');
   }
+  for (const name of r.delegations)
+    out.push(
+      `    garage-sign delegations push --repo <repo> --name ${name} --input ` +
+        path.join(r.outDir, 'delegations', `${name}.json`),
+    );
   out.push('  or over HTTP, with the OAuth2 bearer token garage-sign gets from treehub.json:');
   for (const v of r.rootVersions)
     out.push(`    POST ${base}/api/v1/user_repo/root   (body: ${v}.root.json, Content-Type: application/json)`);
@@ -1169,5 +1231,10 @@ export function uploadSteps(r: ExportResult): string[] {
         'header is missing)',
     );
   }
+  for (const name of r.delegations)
+    out.push(
+      `    PUT  ${base}/api/v1/user_repo/delegations/${name}.json   (body: delegations/${name}.json, Content-Type: ` +
+        "application/json; the server's targets.json must delegate the role first: 400 DelegationNotDefined)",
+    );
   return out;
 }

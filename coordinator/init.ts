@@ -33,6 +33,8 @@ import { initialRoot, OTA_SERVER_TARGETS_META } from './proposals.js';
 import { publish } from './release.js';
 import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
 import { DATA_FILES, hashToken } from './server.js';
+import { HASH_BINS_META, type HashBins } from './delegated.js';
+import { delegatedFileName } from '../protocol/delegations.js';
 import { Store } from './store.js';
 
 export interface InitOptions {
@@ -56,6 +58,11 @@ export interface InitOptions {
   tls?: boolean;
   tlsHosts?: string[];
   now?: Date;
+  /**
+   * tuf: delegate every target from targets.json to this many hash bins (TAP 15 succinct_roles, a
+   * power of two), named `bins-<hex>` and signed by the online key, as RSTUF does.
+   */
+  hashBins?: number;
 }
 
 export interface InitResult {
@@ -152,6 +159,13 @@ export function init(opts: InitOptions): InitResult {
       if (input.snapshot) importFiles['snapshot.json'] = input.snapshot.bytes;
       if (input.timestamp) importFiles['timestamp.json'] = input.timestamp.bytes;
     }
+    // Every delegated role verified, under the name the coordinator reads it by (and the served one).
+    for (const d of imported.delegated) {
+      const f = input.readFile?.(d.file);
+      if (!f) continue;
+      importFiles[d.file] = f.bytes;
+      importFiles[delegatedFileName(d.name, dialect)] = f.bytes;
+    }
   }
   let gsImport: GarageSignImport | undefined;
   const enrollKeys: [string, ReturnType<typeof readGarageSign>['publicKeys'][number]][] = [];
@@ -199,6 +213,16 @@ export function init(opts: InitOptions): InitResult {
     );
   }
   if (!dialect) throw new QuorumError('USAGE', 'choose a dialect with --dialect ota|tuf (or --import a repository)');
+  let bins: HashBins | null = null;
+  if (opts.hashBins !== undefined) {
+    const n = opts.hashBins;
+    if (dialect !== 'tuf')
+      throw new QuorumError('USAGE', '--hash-bins is for tuf repositories (aktualizr knows no hash bins)');
+    if (importFiles || gsImport) throw new QuorumError('USAGE', '--hash-bins goes with a new repository, not --import');
+    if (!Number.isInteger(n) || n < 2 || n > 65_536 || (n & (n - 1)) !== 0)
+      throw new QuorumError('USAGE', `--hash-bins ${n}: give a power of two from 2 to 65536 (e.g. 1024)`);
+    bins = { bitLength: Math.log2(n), namePrefix: 'bins' };
+  }
   // Every key read before anything is written: a bad file leaves no half-made data dir.
   const keyholderKeys = Object.entries(opts.keyholders ?? {}).map(
     ([name, file]) => [name, readPublicKeyFile(file, '--keyholder')] as const,
@@ -213,6 +237,7 @@ export function init(opts: InitOptions): InitResult {
       store.setMeta('server_id', `quorum-${crypto.randomBytes(6).toString('hex')}`);
       store.setMeta('admin_token_sha256', hashToken(adminToken));
       store.setMeta('created_at', now.toISOString());
+      if (bins) store.setMeta(HASH_BINS_META, JSON.stringify(bins));
       store.audit('repository.initialised', { dialect, imported: !!importFiles }, now.toISOString());
       if (gsImport) {
         // Not secrets: where the reposerver is, and which versions it holds.

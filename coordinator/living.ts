@@ -20,6 +20,7 @@ import { formatExpires } from '../protocol/metadata/schemas.js';
 import { parseMetadata } from '../protocol/verify.js';
 import { EXPIRY_DAYS } from './proposals.js';
 import { DEFAULT_ONLINE_EXPIRY_MS, publish, verifyFiles } from './release.js';
+import { delegatedFiles, hashBinsOf } from './delegated.js';
 import { repoState } from './rounds.js';
 import type { Store } from './store.js';
 
@@ -297,6 +298,55 @@ export function expiryOf(store: Store, policy: LivingPolicy, now: Date): RoleExp
     });
   }
   return out;
+}
+
+/**
+ * A delegated role's expiry: each role signed in its own rounds (`quorum round open targets --role
+ * NAME`), and the hash bins as one entry (the first to expire; the online key re-signs a bin when a
+ * targets round changes its targets).
+ */
+export interface DelegatedExpiry {
+  /** The role's name, or `N hash bins` for the bins. */
+  name: string;
+  version: number;
+  expires: string;
+  daysLeft: number;
+  state: 'ok' | 'renewing' | 'expired';
+  /** The bins: the name of the first to expire. */
+  first?: string;
+  /** The open round for this role, if any. */
+  round?: string;
+}
+
+/** Each released delegated role's expiry at `now`, soonest first. */
+export function delegatedExpiryOf(store: Store, now: Date): DelegatedExpiry[] {
+  const st = repoState(store);
+  const bins = hashBinsOf(store);
+  const open = new Map(store.rounds('open').flatMap((r) => (r.delegated ? [[r.delegated, r.id] as const] : [])));
+  const out: DelegatedExpiry[] = [];
+  let binCount = 0;
+  let firstBin: DelegatedExpiry | null = null;
+  for (const [name, { file }] of Object.entries(delegatedFiles(st.files, st.dialect).present)) {
+    const signed = parseMetadata(file, name, 'targets', st.dialect).signed;
+    const left = expiresOf(signed) - now.getTime();
+    const round = open.get(name);
+    const e: DelegatedExpiry = {
+      name,
+      version: signed.version as number,
+      expires: String(signed.expires),
+      daysLeft: days1(left),
+      state: round ? 'renewing' : left <= 0 ? 'expired' : 'ok',
+      ...(round ? { round } : {}),
+    };
+    if (bins && name.startsWith(`${bins.namePrefix}-`)) {
+      binCount++;
+      if (!firstBin || e.expires < firstBin.expires) firstBin = e;
+      continue;
+    }
+    out.push(e);
+  }
+  if (firstBin) out.push({ ...firstBin, name: `${binCount} hash bins`, first: firstBin.name });
+  return out.sort((a, b) => Date.parse(a.expires) - Date.parse(b.expires));
 }
 
 /** Each CA certificate's expiry at `now`, soonest first (a stored chain that does not parse is left out). */

@@ -3,7 +3,8 @@
  * complete proposed `signed` body of the next version, starting from the latest release so that
  * unknown fields and untouched entries carry over byte for byte. Expiry defaults are garage-sign's.
  */
-import { setOwn } from '../protocol/canonical.js';
+import { setOwn, type Dialect } from '../protocol/canonical.js';
+import { readDelegations } from '../protocol/delegations.js';
 import {
   toMetadataKey,
   keyId,
@@ -18,6 +19,15 @@ import { QuorumError } from '../protocol/errors.js';
 import { otaTargetsProblems } from '../protocol/ota-server.js';
 import { RoundError, keyholderKey, type RepoState } from './rounds.js';
 import type { Store } from './store.js';
+import {
+  DELEGATED_NAME_RE,
+  DELEGATED_NAME_RULE,
+  binsDelegation,
+  checkBinsChange,
+  type BinsChange,
+  type DelegationOf,
+  type HashBins,
+} from './delegated.js';
 import { groupPublicKey } from '../protocol/frost.js';
 import { groupByName } from './frost.js';
 import type { KeyRef, RootChange, TargetsChange } from './admin-api.js';
@@ -43,9 +53,15 @@ export function serverKnownTargets(store: Store, state: RepoState): Record<strin
  * would not store (no hardware id, a BINARY file with no location, a uri it cannot parse); see
  * protocol/ota-server.ts. The same check runs again at `quorum export ota-tuf`.
  */
-export function checkOtaTargets(store: Store, state: RepoState, signed: Record<string, unknown>): void {
+export function checkOtaTargets(
+  store: Store,
+  state: RepoState,
+  signed: Record<string, unknown>,
+  delegated?: DelegatedBase,
+): void {
   if (state.dialect !== 'ota') return;
-  const problems = otaTargetsProblems(signed, serverKnownTargets(store, state));
+  // A delegated role's targets are new against its own released file.
+  const problems = otaTargetsProblems(signed, delegated ? delegated.released : serverKnownTargets(store, state));
   if (!problems.length) return;
   // One line per problem; the first one's code heads the error (CODE: message on stderr).
   const first = problems[0]!.code;
@@ -55,9 +71,32 @@ export function checkOtaTargets(store: Store, state: RepoState, signed: Record<s
   );
 }
 
-/** The next targets body: the released one with entries added/replaced/removed. */
-export function proposeTargets(state: RepoState, change: TargetsChange, now = new Date()): Record<string, unknown> {
-  const base = state.targets ? (structuredClone(state.targets.signed) as Record<string, unknown>) : null;
+/** A delegated role's round: the role's released body (null before its first release) and version. */
+export interface DelegatedBase {
+  released: Record<string, unknown> | null;
+  version: number;
+}
+
+/** The base of a delegated role's next version, from how the released repository delegates it. */
+export function delegatedBase(d: DelegationOf): DelegatedBase {
+  return {
+    released: (d.released?.signed as Record<string, unknown> | undefined) ?? null,
+    version: d.released ? (d.released.signed.version as number) : 0,
+  };
+}
+
+/**
+ * The next targets body: the released one with entries added/replaced/removed. For a delegated
+ * role's round (`delegated`), the next version of that role's file.
+ */
+export function proposeTargets(
+  state: RepoState,
+  change: TargetsChange,
+  now = new Date(),
+  delegated?: DelegatedBase,
+): Record<string, unknown> {
+  const released = delegated ? delegated.released : state.targets ? state.targets.signed : null;
+  const base = released ? (structuredClone(released) as Record<string, unknown>) : null;
   const signed: Record<string, unknown> = base ?? {
     _type: state.dialect === 'ota' ? 'Targets' : 'targets',
     targets: {},
@@ -74,9 +113,111 @@ export function proposeTargets(state: RepoState, change: TargetsChange, now = ne
   }
   // Names such as __proto__ or constructor are ordinary target names.
   for (const [name, entry] of Object.entries(change.add ?? {})) setOwn(targets, name, entry);
-  signed.version = state.targetsBase + 1;
+  signed.version = (delegated ? delegated.version : state.targetsBase) + 1;
   signed.expires = formatExpires(daysFrom(now, change.expiresDays ?? EXPIRY_DAYS.targets));
   return signed;
+}
+
+/**
+ * A targets round in a hash-binned repository: targets.json keeps only its delegation to the bins
+ * (added on the first round), and the targets added and removed go to their bins, which the online
+ * key signs at the release (release.ts, signBins).
+ */
+export function proposeBinned(
+  state: RepoState,
+  bins: HashBins,
+  change: TargetsChange,
+  online: PublicKey | undefined,
+  now = new Date(),
+): { signed: Record<string, unknown>; bins: BinsChange } {
+  if (!online) throw new RoundError('ROUND_INVALID', 'hash bins are signed by the online key, and there is none');
+  if (change.delegate?.length || change.undelegate?.length)
+    throw new RoundError('ROUND_INVALID', 'targets.json delegates to the hash bins; it cannot delegate to named roles');
+  const binsChange: BinsChange = { add: change.add ?? {}, remove: change.remove ?? [] };
+  const signed = proposeTargets(state, { ...(change.expiresDays ? { expiresDays: change.expiresDays } : {}) }, now);
+  signed.delegations ??= binsDelegation(bins, online);
+  checkBinsChange(state.files, signed, binsChange);
+  return { signed, bins: binsChange };
+}
+
+/**
+ * Add, replace (same name) or remove delegated roles in a targets body's `delegations`, the
+ * delegated keys resolved as a root round's are; keys no role uses any more are dropped. The result
+ * must read as the dialect's client reads delegations (ota: paths only, as aktualizr).
+ */
+export function applyDelegations(
+  store: Store,
+  dialect: Dialect,
+  signed: Record<string, unknown>,
+  change: Pick<TargetsChange, 'delegate' | 'undelegate'>,
+  online?: PublicKey,
+): void {
+  if (!change.delegate?.length && !change.undelegate?.length) return;
+  const had = signed.delegations !== undefined;
+  const d = (had ? signed.delegations : { keys: {}, roles: [] }) as {
+    keys: Record<string, MetadataKey>;
+    roles?: Record<string, unknown>[];
+    succinct_roles?: unknown;
+  };
+  if (d.succinct_roles !== undefined && d.succinct_roles !== null)
+    throw new RoundError(
+      'ROUND_INVALID',
+      'this targets file delegates to hash bins (succinct_roles); a file delegates either hash bins or named roles',
+    );
+  const roles = (d.roles ??= []);
+  for (const name of change.undelegate ?? []) {
+    const i = roles.findIndex((r) => r.name === name);
+    if (i < 0)
+      throw new RoundError(
+        'ROUND_INVALID',
+        `cannot undelegate ${JSON.stringify(name)}: this targets file does not delegate to it`,
+      );
+    roles.splice(i, 1);
+  }
+  const fpOf = (k: MetadataKey) => parseMetadataKey(k).fingerprint;
+  for (const del of change.delegate ?? []) {
+    const what = `delegation ${JSON.stringify(del.name)}`;
+    if (!DELEGATED_NAME_RE.test(del.name)) throw new RoundError('ROUND_INVALID', `${what}: ${DELEGATED_NAME_RULE}`);
+    if (!del.paths === !del.pathHashPrefixes)
+      throw new RoundError('ROUND_INVALID', `${what} needs exactly one of --paths and --path-hash-prefixes`);
+    if (dialect === 'ota' && del.pathHashPrefixes)
+      throw new RoundError(
+        'ROUND_INVALID',
+        `${what}: ota delegations take --paths only (aktualizr matches paths, never hash prefixes)`,
+      );
+    if (del.pathHashPrefixes && !del.pathHashPrefixes.every((p) => /^[0-9a-f]{1,64}$/.test(p)))
+      throw new RoundError('ROUND_INVALID', `${what}: a path hash prefix is 1-64 lowercase hex digits`);
+    const keyids: string[] = [];
+    for (const ref of del.keys) {
+      const mk = resolveKey(store, null, ref, online);
+      const fp = fpOf(mk);
+      const id = Object.entries(d.keys).find(([, k]) => fpOf(k) === fp)?.[0] ?? keyId(mk, dialect);
+      if (keyids.includes(id)) throw new RoundError('ROUND_INVALID', `${what} names the same key twice`);
+      setOwn(d.keys, id, mk);
+      keyids.push(id);
+    }
+    if (del.threshold > keyids.length)
+      throw new RoundError(
+        'ROUND_INVALID',
+        `${what}: threshold ${del.threshold} cannot be met by its ${keyids.length} key(s)`,
+      );
+    const role: Record<string, unknown> = {
+      name: del.name,
+      keyids,
+      threshold: del.threshold,
+      terminating: del.terminating ?? false,
+      ...(del.pathHashPrefixes ? { path_hash_prefixes: del.pathHashPrefixes } : { paths: del.paths }),
+    };
+    const i = roles.findIndex((r) => r.name === del.name);
+    if (i >= 0) roles[i] = role;
+    else roles.push(role);
+  }
+  const used = new Set(roles.flatMap((r) => (Array.isArray(r.keyids) ? (r.keyids as string[]) : [])));
+  for (const id of Object.keys(d.keys)) if (!used.has(id)) delete d.keys[id];
+  signed.delegations = d;
+  const read = readDelegations(d, dialect);
+  if (read.problems.length)
+    throw new RoundError('ROUND_INVALID', `the delegations would be refused by clients: ${read.problems.join('; ')}`);
 }
 
 function resolveKey(store: Store, root: RootSigned | null, ref: KeyRef, online?: PublicKey): MetadataKey {

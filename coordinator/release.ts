@@ -13,14 +13,24 @@ import { encodeSig, otaMethod } from '../protocol/keys.js';
 import {
   buildSnapshot,
   buildTimestamp,
+  keyIdOf,
   localSigner,
   serialize,
   signEnvelope,
   type Envelope,
 } from '../protocol/metadata/build.js';
-import { parseMetadata, verifyRepository, type FileInput, type VerifyReport } from '../protocol/verify.js';
+import {
+  parseMetadata,
+  verifyRepository,
+  type FileInput,
+  type Finding,
+  type VerifyReport,
+} from '../protocol/verify.js';
+import type { Dialect } from '../protocol/canonical.js';
+import { delegatedFileName, readDelegations } from '../protocol/delegations.js';
+import { BIN_EXPIRY_DAYS, BinsChangeSchema, delegatedFiles, signBins } from './delegated.js';
 import { RoundError, allMet, needsOf, repoState, type RepoState } from './rounds.js';
-import { proposedSigned, type RoundRow, type Store } from './store.js';
+import { proposedSigned, roundBins, type RoundRow, type Store } from './store.js';
 
 /**
  * Default lifetime of the online roles written at each tuf release (ms); the coordinator re-signs
@@ -37,14 +47,19 @@ export interface ReleaseResult {
   report: VerifyReport;
 }
 
-/** The repository as a device would fetch it from these files, trusting `trusted`. */
-export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, at: Date): VerifyReport {
+/** The repository as a device would fetch it from these files, trusting `trusted` (resolving `target`, if given). */
+export function verifyFiles(
+  files: Record<string, Buffer>,
+  trusted: FileInput,
+  at: Date,
+  target?: string,
+): VerifyReport {
   const roots = new Map<number, FileInput>();
   for (const [name, bytes] of Object.entries(files)) {
     const m = /^(\d+)\.root\.json$/.exec(name);
     if (m) roots.set(Number(m[1]), { name, bytes });
   }
-  const f = (name: string) => (files[name] ? { name, bytes: files[name] } : undefined);
+  const f = (name: string) => (Object.hasOwn(files, name) ? { name, bytes: files[name]! } : undefined);
   return verifyRepository(
     {
       trustedRoot: trusted,
@@ -53,8 +68,21 @@ export function verifyFiles(files: Record<string, Buffer>, trusted: FileInput, a
       targets: f('targets.json'),
       snapshot: f('snapshot.json'),
       timestamp: f('timestamp.json'),
+      readFile: f,
     },
-    { at },
+    { at, ...(target !== undefined ? { target } : {}) },
+  );
+}
+
+/**
+ * Errors a release may have: a delegated role delegated but never released yet has no file (and no
+ * snapshot entry) until its first round is released (quorum round open targets --role NAME).
+ */
+function awaitingFirstRelease(e: Finding, pending: string[], dialect: Dialect): boolean {
+  return pending.some(
+    (name) =>
+      (e.code === 'DELEGATED_FILE_MISSING' && e.file === delegatedFileName(name, dialect)) ||
+      (e.code === 'META_MISSING' && e.message.startsWith(`meta does not name ${name}.json,`)),
   );
 }
 
@@ -113,6 +141,8 @@ export async function tryRelease(
     if (round.role === 'root') {
       files[`${round.version}.root.json`] = file;
       files['root.json'] = file;
+    } else if (round.delegated) {
+      files[delegatedFileName(round.delegated, dialect)] = file;
     } else {
       files['targets.json'] = file;
     }
@@ -120,6 +150,23 @@ export async function tryRelease(
   if (dialect === 'tuf' && onlineKey && files['targets.json']) {
     // TUF snapshot and timestamp, signed with the coordinator's online key.
     const online = localSigner(onlineKey);
+    // Hash bins delegated to the online key: created on the first release that delegates to them,
+    // then re-signed only where the round changes their targets.
+    const top = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed as {
+      delegations?: unknown;
+    };
+    const succinct = top.delegations ? readDelegations(top.delegations, dialect).delegations?.succinct : undefined;
+    if (succinct && succinct.keyids.includes(keyIdOf(online.publicKey, dialect))) {
+      const change = rounds.find((r) => r.role === 'targets' && !r.delegated);
+      const bins = await signBins(
+        files,
+        succinct,
+        change ? roundBins(change, BinsChangeSchema) : null,
+        online,
+        expiresAfter(time, BIN_EXPIRY_DAYS * 86_400_000),
+      );
+      Object.assign(files, bins.files);
+    }
     const prevSnap = state.files['snapshot.json']
       ? (parseMetadata(state.files['snapshot.json'], 'snapshot.json', 'snapshot', dialect).signed.version as number)
       : 0;
@@ -128,6 +175,8 @@ export async function tryRelease(
       : 0;
     const targetsVersion = parseMetadata(files['targets.json'], 'targets.json', 'targets', dialect).signed
       .version as number;
+    // Snapshot names every delegated file (its version, and length and hashes as for targets).
+    const delegated = delegatedFiles(files, dialect).present;
     files['snapshot.json'] = serialize(
       await signEnvelope(
         buildSnapshot(
@@ -136,6 +185,7 @@ export async function tryRelease(
           expiresAfter(time, onlineExpiryMs.snapshot),
           files['targets.json'],
           targetsVersion,
+          delegated,
         ),
         dialect,
         [online],
@@ -161,6 +211,13 @@ export async function tryRelease(
     ? { name: 'root.json (previous release)', bytes: state.files['root.json'] }
     : { name: '1.root.json', bytes: files['root.json']! };
   const report = verifyFiles(files, trusted, time);
+  const pending = delegatedFiles(files, dialect).pending;
+  if (pending.length) {
+    const waiting = report.errors.filter((e) => awaitingFirstRelease(e, pending, dialect));
+    report.errors = report.errors.filter((e) => !waiting.includes(e));
+    report.warnings.push(...waiting.map((e) => ({ ...e, severity: 'warning' as const })));
+    report.ok = report.errors.length === 0;
+  }
   const ids = rounds.map((r) => r.id).join(' + ');
   if (!report.ok) {
     store.audit('release.refused', {
@@ -179,7 +236,9 @@ export async function tryRelease(
     for (const r of rounds)
       if (!store.setRoundState(r.id, 'open', 'released', time.toISOString()))
         throw new RoundError('ROUND_NOT_OPEN', `round ${r.id} is no longer open`);
-    const seq = store.insertRelease(main.id, main.role, main.version, time.toISOString(), files);
+    // A delegated role's release is recorded as targets.NAME (its versions are its own).
+    const role = main.delegated ? `targets.${main.delegated}` : main.role;
+    const seq = store.insertRelease(main.id, role, main.version, time.toISOString(), files);
     for (const r of rounds)
       store.audit('round.released', {
         round: r.id,
@@ -201,7 +260,9 @@ export function releaseDir(dataDir: string): string {
 /**
  * Write a release folder atomically: files go to a temporary folder that is renamed into place,
  * then the `current` symlink is swapped with a rename. Readers see the old or the new release,
- * never a mixture. Idempotent: an existing folder for `seq` is kept.
+ * never a mixture. Idempotent: an existing folder for `seq` is kept. A file with the same bytes as
+ * in the published release is hard-linked from it (already on disk) rather than written and synced
+ * again: a release of 1,024 hash bins that changes one writes one bin.
  */
 export function publish(dataDir: string, seq: number, files: Record<string, Buffer>): string {
   const base = path.join(dataDir, 'releases');
@@ -211,7 +272,31 @@ export function publish(dataDir: string, seq: number, files: Record<string, Buff
     const tmp = path.join(base, `.tmp-${seq}-${process.pid}`);
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp);
+    let prev: string | null = null;
+    try {
+      prev = fs.realpathSync(path.join(base, 'current'));
+    } catch {
+      prev = null;
+    }
+    const same = (name: string, bytes: Buffer) => {
+      if (!prev) return false;
+      try {
+        const old = path.join(prev, name);
+        return fs.statSync(old).size === bytes.length && fs.readFileSync(old).equals(bytes);
+      } catch {
+        return false;
+      }
+    };
     for (const [name, bytes] of Object.entries(files)) {
+      if (name.includes('/')) fs.mkdirSync(path.dirname(path.join(tmp, name)), { recursive: true });
+      if (same(name, bytes)) {
+        try {
+          fs.linkSync(path.join(prev!, name), path.join(tmp, name));
+          continue;
+        } catch {
+          // no hard links here (another file system): write it
+        }
+      }
       const fd = fs.openSync(path.join(tmp, name), 'w');
       fs.writeSync(fd, bytes);
       fs.fsyncSync(fd);

@@ -24,6 +24,14 @@ import { doneGroups } from './frost.js';
 import { WIRE_LIMITS } from '../protocol/limits.js';
 import { DAY_MS } from '../protocol/time.js';
 import { proposedRoot, type KeyholderRow, type RoundRow, type Store } from './store.js';
+import {
+  DELEGATED_NAME_RE,
+  DELEGATED_NAME_RULE,
+  findDelegation,
+  type BinsChange,
+  type DelegationOf,
+} from './delegated.js';
+import { edgeDelegates } from '../protocol/delegations.js';
 
 export type RoundErrorCode = Codes<
   | WireErrorCode
@@ -34,6 +42,8 @@ export type RoundErrorCode = Codes<
   | 'KEYHOLDER_UNKNOWN'
   | 'KEYHOLDER_EXISTS'
   | 'SIG_PSS_SALT' // ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify
+  | 'DELEGATION_UNKNOWN' // a delegated role's round for a role no released targets file delegates
+  | 'DELEGATED_PATH_OUTSIDE' // a delegated role's targets outside the paths it is delegated
 >;
 
 export class RoundError extends QuorumError<RoundErrorCode> {}
@@ -51,10 +61,14 @@ export interface Need {
 
 /** Keys of a role in a root, grouped by key material. */
 export function roleNeed(label: string, root: RootSigned, role: string): Need {
-  const r: RoleKeys = root.roles[role] ?? { keyids: [], threshold: 0 };
+  return keysNeed(label, root.keys, root.roles[role] ?? { keyids: [], threshold: 0 });
+}
+
+/** Keys a role lists (by id, from `keysById`: a root's keys or a delegation's), grouped by key material. */
+export function keysNeed(label: string, keysById: Record<string, unknown>, r: RoleKeys): Need {
   const keys = new Map<string, { keyids: string[]; pk: PublicKey }>();
   for (const id of r.keyids) {
-    const k = root.keys[id];
+    const k = Object.hasOwn(keysById, id) ? keysById[id] : undefined;
     if (!k) continue;
     let pk: PublicKey;
     try {
@@ -116,6 +130,17 @@ function loadState(store: Store): RepoState {
  * latest released root, which is what devices will check the release against.
  */
 export function needsOf(round: RoundRow, state: RepoState, store?: Store): Need[] {
+  if (round.delegated) {
+    // The keys the delegating role gives it in the released repository.
+    const d = findDelegation(state.files, round.delegated, state.dialect);
+    if (!d) return [];
+    return [
+      keysNeed(`${round.delegated} keys (delegated by ${d.chain.at(-1)})`, d.keys, {
+        keyids: d.keyids,
+        threshold: d.threshold,
+      }),
+    ];
+  }
   if (round.role === 'targets' && round.linked_round && store) {
     // Re-signed under the proposed root it is released with.
     const root = store.round(round.linked_round);
@@ -184,6 +209,7 @@ export function roundInfo(store: Store, round: RoundRow, state: RepoState): Roun
     sha256: round.sha256,
     progress: progressOf(store, round, needs, new Map(groups.map((g) => [g.fingerprint, g.name]))),
     ...(round.linked_round ? { linked: round.linked_round } : {}),
+    ...(round.delegated ? { delegated: round.delegated } : {}),
     ...(frost.length ? { frost } : {}),
   };
 }
@@ -229,7 +255,7 @@ export function listRounds(
 /** e.g. "root: 1/2 of root v1 keys, 2/2 of root v2 keys" */
 export function progressLine(info: RoundInfo): string {
   return (
-    `${info.role} v${info.version} [${info.state}]: ` +
+    `${info.delegated !== undefined ? `${info.delegated} (delegated targets)` : info.role} v${info.version} [${info.state}]: ` +
     info.progress.map((p) => `${p.signed.length}/${p.threshold} of ${p.label}${p.met ? ' (met)' : ''}`).join(', ')
   );
 }
@@ -253,6 +279,10 @@ export interface OpenRequest {
   resignTargets?: boolean;
   /** Who opened it, when not an administrator: `coordinator` for a renewal round (audited as `by`). */
   openedBy?: string;
+  /** A delegated targets role's round (role targets): the role's name. */
+  delegated?: string;
+  /** With hash bins: the targets this targets round adds to and removes from the bins. */
+  bins?: BinsChange;
 }
 
 /**
@@ -267,7 +297,8 @@ function onlineProblem(root: RootSigned, online: PublicKey): string | null {
   return null;
 }
 
-function releasedVersion(state: RepoState, role: RoundRole): number {
+function releasedVersion(state: RepoState, role: RoundRole, delegated?: DelegationOf): number {
+  if (delegated) return delegated.released ? (delegated.released.signed.version as number) : 0;
   if (role === 'targets') return state.targetsBase;
   return state.root ? (state.root.signed as { version: number }).version : 0;
 }
@@ -284,11 +315,36 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
   if (!req.reason.trim()) throw new RoundError('ROUND_INVALID', 'every round needs a reason (--reason)');
   if (req.deadline.getTime() <= now.getTime())
     throw new RoundError('ROUND_INVALID', `the deadline ${req.deadline.toISOString()} is in the past`);
-  const last = releasedVersion(state, req.role);
+  if (req.bins && (req.role !== 'targets' || req.delegated !== undefined))
+    throw new RoundError('ROUND_INVALID', 'hash bins change with a targets round of targets.json');
+  let delegation: DelegationOf | undefined;
+  if (req.delegated !== undefined) {
+    if (req.role !== 'targets' || req.resignTargets)
+      throw new RoundError(
+        'ROUND_INVALID',
+        'a delegated role is a targets role: open it with quorum round open targets',
+      );
+    if (!DELEGATED_NAME_RE.test(req.delegated)) throw new RoundError('ROUND_INVALID', DELEGATED_NAME_RULE);
+    delegation = findDelegation(state.files, req.delegated, dialect) ?? undefined;
+    if (!delegation)
+      throw new RoundError(
+        'DELEGATION_UNKNOWN',
+        `no released targets file delegates to ${JSON.stringify(req.delegated)}; first release a targets round ` +
+          `that delegates it (quorum round open targets --delegate ${req.delegated} --key ... --paths ...)`,
+      );
+  }
+  if (delegation?.delegations.succinct)
+    throw new RoundError(
+      'ROUND_INVALID',
+      `${req.delegated} is a hash bin: the bins are signed by the online key at each targets release; add and ` +
+        'remove their targets with quorum round open targets',
+    );
+  const roleName = req.delegated ?? req.role;
+  const last = releasedVersion(state, req.role, delegation);
   if (req.baseVersion !== undefined && req.baseVersion !== last) {
     throw new RoundError(
       'ROUND_STALE_BASE',
-      `the change was based on ${req.role} version ${req.baseVersion}, but version ${last} is the latest ` +
+      `the change was based on ${roleName} version ${req.baseVersion}, but version ${last} is the latest ` +
         `release; rebuild the change on version ${last}`,
     );
   }
@@ -296,7 +352,7 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
   if (version !== last + 1)
     throw new RoundError(
       'ROUND_INVALID',
-      `${req.role} version must be ${last + 1} (last released + 1), not ${JSON.stringify(version)}`,
+      `${roleName} version must be ${last + 1} (last released + 1), not ${JSON.stringify(version)}`,
     );
   // The proposal must parse as metadata of this role and dialect, with canonical form.
   let canonical: Buffer;
@@ -307,6 +363,21 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
     canonical = meta.canonical;
   } catch (e) {
     throw new RoundError('ROUND_INVALID', (e as Error).message, { cause: e });
+  }
+  if (delegation) {
+    // Clients never look for a target in a role that is not delegated its path.
+    const outside = Object.keys((meta.signed as { targets: Record<string, unknown> }).targets).filter(
+      (p) => !edgeDelegates(delegation.delegations, delegation.name, p, dialect),
+    );
+    if (outside.length)
+      throw new RoundError(
+        'DELEGATED_PATH_OUTSIDE',
+        `${outside.length} target(s) are outside the paths ${delegation.chain.at(-1)} delegates to ` +
+          `${delegation.name} (${outside
+            .slice(0, 3)
+            .map((p) => JSON.stringify(p))
+            .join(', ')}${outside.length > 3 ? ', …' : ''}); clients would never find them there`,
+      );
   }
   if (dialect === 'tuf' && req.online) {
     const root = (req.role === 'root' ? meta.signed : state.root!.signed) as RootSigned;
@@ -364,17 +435,17 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
       );
     }
   }
-  const existing = store.openRound(req.role);
+  const existing = store.openRound(req.role, req.delegated ?? null);
   if (existing)
     throw new RoundError(
       'ROUND_OPEN_EXISTS',
-      `round ${existing.id} for ${req.role} is still open; release, cancel or let it expire first (quorum ` +
+      `round ${existing.id} for ${roleName} is still open; release, cancel or let it expire first (quorum ` +
         `round cancel ${existing.id})`,
     );
   const sha256 = crypto.createHash('sha256').update(canonical).digest('hex');
   return store.tx(() => {
     const seq = store.nextRoundSeq();
-    const id = `${req.role}-v${req.signed.version}-r${seq}`;
+    const id = `${req.delegated ? `targets.${req.delegated}` : req.role}-v${req.signed.version}-r${seq}`;
     const row = {
       id,
       role: req.role,
@@ -387,14 +458,18 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
       deadline: req.deadline.toISOString(),
       state: 'open' as RoundState,
       created_at: now.toISOString(),
+      delegated: req.delegated ?? null,
+      bins_json: req.bins ? JSON.stringify(req.bins) : null,
     };
-    if (store.openRound(req.role)) throw new RoundError('ROUND_OPEN_EXISTS', `a ${req.role} round is already open`);
+    if (store.openRound(req.role, row.delegated))
+      throw new RoundError('ROUND_OPEN_EXISTS', `a ${roleName} round is already open`);
     store.insertRound(row);
     store.audit(
       'round.opened',
       {
         round: id,
         role: req.role,
+        ...(req.delegated ? { delegated: req.delegated } : {}),
         version: row.version,
         sha256,
         reason: req.reason,
@@ -411,6 +486,8 @@ export function openRound(store: Store, req: OpenRequest, now = new Date()): Rou
         id: tid,
         role: 'targets',
         version: linkedTargets.signed.version as number,
+        delegated: null,
+        bins_json: null,
         signed_json: JSON.stringify(linkedTargets.signed),
         canonical: linkedTargets.canonical,
         sha256: tsha,

@@ -232,6 +232,14 @@ const MIGRATIONS: string[] = [
      UNIQUE (event_id, webhook)
    );
    CREATE INDEX outbox_due ON outbox(state, next_at);`,
+  // 9: delegated targets roles signed in rounds (issue 14): a targets round may sign a delegated
+  // role's file (delegated = its name; null for targets.json itself); one open round per role and
+  // delegated role. With hash bins, the targets a targets round adds to and removes from the bins
+  // (bins_json, BinsChange), which the online key signs at its release.
+  `ALTER TABLE rounds ADD COLUMN delegated TEXT;
+   ALTER TABLE rounds ADD COLUMN bins_json TEXT;
+   DROP INDEX rounds_one_open;
+   CREATE UNIQUE INDEX rounds_one_open ON rounds(role, coalesce(delegated, '')) WHERE state = 'open';`,
 ];
 
 // --- the JSON kept in columns --------------------------------------------------------------------
@@ -358,11 +366,20 @@ export interface RoundRow {
   closed_at: string | null;
   /** The other round of a linked root + targets pair, released together. */
   linked_round: string | null;
+  /** A delegated targets role's round: the role's name (role is targets); null for top-level roles. */
+  delegated: string | null;
+  /** With hash bins: the targets the round adds to and removes from the bins (BinsChange as JSON text). */
+  bins_json: string | null;
 }
 
 /** A round's proposed `signed` body, decoded (STORE_CORRUPT if the stored text is not one). */
 export function proposedSigned(r: RoundRow): SignedBody {
   return decodeJson(SignedBodySchema, r.signed_json, { table: 'rounds', row: r.id, column: 'signed_json' });
+}
+
+/** A hash-binned targets round's changes to the bins, decoded; null when it changes none. */
+export function roundBins<T>(r: RoundRow, schema: z.ZodType<T>): T | null {
+  return decodeNullable(schema, r.bins_json, { table: 'rounds', row: r.id, column: 'bins_json' });
 }
 
 /** A root round's proposed root (small, unlike a targets body). */
@@ -698,13 +715,19 @@ export class Store {
   }
 
   // --- rounds ---
-  insertRound(r: Omit<RoundRow, 'seq' | 'closed_at' | 'linked_round'> & { linked_round?: string | null }): void {
+  insertRound(
+    r: Omit<RoundRow, 'seq' | 'closed_at' | 'linked_round' | 'delegated' | 'bins_json'> & {
+      linked_round?: string | null;
+      delegated?: string | null;
+      bins_json?: string | null;
+    },
+  ): void {
     this.db
       .prepare(
-        `INSERT INTO rounds (id, role, version, base_root_version, signed_json, canonical, sha256, reason, deadline, state, created_at, linked_round)
-         VALUES (@id, @role, @version, @base_root_version, @signed_json, @canonical, @sha256, @reason, @deadline, @state, @created_at, @linked_round)`,
+        `INSERT INTO rounds (id, role, version, base_root_version, signed_json, canonical, sha256, reason, deadline, state, created_at, linked_round, delegated, bins_json)
+         VALUES (@id, @role, @version, @base_root_version, @signed_json, @canonical, @sha256, @reason, @deadline, @state, @created_at, @linked_round, @delegated, @bins_json)`,
       )
-      .run({ linked_round: null, ...r });
+      .run({ linked_round: null, delegated: null, bins_json: null, ...r });
   }
   linkRounds(a: string, b: string): void {
     const set = this.db.prepare('UPDATE rounds SET linked_round = ? WHERE id = ?');
@@ -721,8 +744,11 @@ export class Store {
         : this.db.prepare('SELECT * FROM rounds ORDER BY seq').all()
     ) as RoundRow[];
   }
-  openRound(role: RoundRole): RoundRow | undefined {
-    return this.db.prepare("SELECT * FROM rounds WHERE role = ? AND state = 'open'").get(role) as RoundRow | undefined;
+  /** The open round of a role (of a delegated targets role when `delegated` names one). */
+  openRound(role: RoundRole, delegated: string | null = null): RoundRow | undefined {
+    return this.db
+      .prepare("SELECT * FROM rounds WHERE role = ? AND delegated IS ? AND state = 'open'")
+      .get(role, delegated) as RoundRow | undefined;
   }
   nextRoundSeq(): number {
     const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'rounds'").get() as

@@ -51,7 +51,7 @@ export interface FileArg {
    * Where the path is in the value: all of it (default), after `NAME=` (--keyholder alice=FILE),
    * or after `ROLE=pem:` (--add-key root=pem:FILE; other forms name no file).
    */
-  form?: 'name=' | 'role=pem:';
+  form?: 'name=' | 'role=pem:' | 'pem:';
   holds: Holds;
 }
 
@@ -206,6 +206,7 @@ export function groupHelp(g: Group, path: string[]): string {
 /** The path a file argument's value names, or null when its form names none (ROLE=KEYHOLDER). */
 export function pathIn(value: string, form: FileArg['form']): string | null {
   if (!form) return value;
+  if (form === 'pem:') return value.startsWith('pem:') ? value.slice(4) : null;
   const i = value.indexOf('=');
   if (i < 1) return null; // the command says what the form must be
   const rest = value.slice(i + 1);

@@ -239,6 +239,8 @@ export const CODES = {
   SIG_DUPLICATE: conflict('this key already signed this round'),
   SIG_MALFORMED: invalid('a signature that cannot be decoded'),
   SIG_PSS_SALT: refused('ota: an RSA-PSS salt length other than the 32 the OTA Connect servers verify'),
+  DELEGATION_UNKNOWN: notFound("a delegated role's round for a role no released targets file delegates"),
+  DELEGATED_PATH_OUTSIDE: refused('a delegated role lists targets outside the paths it is delegated'),
 
   // --- fleet certificates -------------------------------------------------------------------------
   CA_EXISTS: conflict('a CA name taken: a CA with its certificate, a round open, or a DKG ceremony under way'),
@@ -319,6 +321,9 @@ export const CODES = {
   TARGETS_BASE_INVALID: refused('the released targets do not verify under the pinned root'),
   TARGETS_BASE_MISSING: refused('the coordinator withholds the released targets this signer verified'),
   TARGETS_BASE_CONFLICT: refused('released targets of the version this signer kept, with other content'),
+  DELEGATION_CHAIN_INVALID: refused(
+    "a delegated role's chain from the verified targets does not verify, or does not delegate the role",
+  ),
   ROUND_MISMATCH: refused('the answer is another round, role or version than asked for'),
   EXPIRED: refused('the proposal is expired already'),
   NOT_NEEDED: refused("this keyholder's key does not sign this round"),
@@ -368,6 +373,7 @@ export const CODES = {
   OTA_EXPORT_UNVERIFIED: refused('the release no longer verifies'),
   OTA_EXPORT_PSS_SALT: refused('an RSA-PSS signature with a salt length other than 32'),
   OTA_EXPORT_SERVER_TARGETS: refused('the server holds other targets than the release was built on'),
+  OTA_EXPORT_DELEGATION: refused('a delegated role the reposerver cannot take: nested, or a name over 50 characters'),
 } as const satisfies Record<string, Entry>;
 
 export type Code = keyof typeof CODES;

@@ -90,6 +90,8 @@ export const RoundInfoSchema = z.strictObject({
   progress: z.array(ThresholdProgressSchema),
   /** The other round of a linked root + targets pair; both are released together. */
   linked: id.optional(),
+  /** A delegated targets role's round (role targets): the role's name. */
+  delegated: z.string().min(1).max(255).optional(),
   /**
    * FROST groups whose key this round needs: each signs in its own session (frost.sign.get with
    * that name), t of its participants together. `signed` once the aggregate signature is stored.
@@ -108,6 +110,27 @@ export const RoundInfoSchema = z.strictObject({
     .optional(),
 });
 export type RoundInfo = z.infer<typeof RoundInfoSchema>;
+
+/**
+ * For a delegated role's round: the released files of the roles that delegate to it, from the one
+ * targets delegates to down to its delegating role (file text; empty when targets delegates it),
+ * and the role's own released file (the base it changes; null before its first release). The
+ * signer verifies each one under the delegation above it, starting from the targets it verified.
+ */
+export const DelegationPayloadSchema = z.strictObject({
+  chain: z.array(z.strictObject({ name: z.string().min(1).max(255), file: z.string() })).max(32),
+  base: z.string().nullable(),
+});
+export type DelegationPayload = z.infer<typeof DelegationPayloadSchema>;
+
+/**
+ * A hash-binned targets round: the targets it adds to and removes from the bins, which the
+ * coordinator's online key signs at the release (the keyholders' signatures cover targets.json only).
+ */
+export const BinsPayloadSchema = z.strictObject({
+  add: z.record(z.string(), z.unknown()),
+  remove: z.array(z.string()),
+});
 
 /** A DKG ceremony: waiting for round 1, for round 2, for confirmations; then done or failed. */
 export const FROST_DKG_STATES = ['round1', 'round2', 'confirm', 'done', 'failed'] as const;
@@ -237,6 +260,8 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
      * signed.
      */
     linkedRoot: z.strictObject({ round: RoundInfoSchema, signed: z.string() }).optional(),
+    delegation: DelegationPayloadSchema.optional(),
+    bins: BinsPayloadSchema.optional(),
   }),
   z.strictObject({
     type: z.literal('released'),

@@ -8,7 +8,7 @@
  * what the keyholder reads.
  */
 import { createTwoFilesPatch } from 'diff';
-import { metadataChanges, pretty } from '../protocol/changes.js';
+import { binLines, metadataChanges, pretty } from '../protocol/changes.js';
 import { displayBlock, displayText as esc } from '../protocol/display.js';
 import { short } from '../protocol/verify.js';
 import type { CheckedProposal } from './trust.js';
@@ -27,9 +27,10 @@ export function summarise(p: CheckedProposal): Summary {
   const from = p.base ? (p.base.signed as { version: number; expires: string }) : null;
   const changes = metadataChanges(p.round.role, p.proposed.dialect, p.base?.signed ?? null, p.proposed.signed);
   const oldText = from ? pretty(from) : '';
+  const label = p.round.delegated !== undefined ? p.round.delegated : p.round.role;
   const diff = createTwoFilesPatch(
-    from ? `${p.round.role} v${from.version} (released)` : '(nothing released)',
-    `${p.round.role} v${to.version} (proposed)`,
+    from ? `${label} v${from.version} (released)` : '(nothing released)',
+    `${label} v${to.version} (proposed)`,
     oldText,
     pretty(to),
     undefined,
@@ -37,7 +38,7 @@ export function summarise(p: CheckedProposal): Summary {
     { context: 3 },
   );
   return {
-    role: p.round.role,
+    role: p.round.delegated !== undefined ? `${p.round.delegated} (delegated targets)` : p.round.role,
     version: { from: from?.version ?? null, to: to.version },
     expires: { from: from?.expires ?? null, to: to.expires },
     sha256: p.sha256,
@@ -48,7 +49,13 @@ export function summarise(p: CheckedProposal): Summary {
 
 export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): string {
   const lines = [
-    `round ${p.round.id}: ${s.role} version ${s.version.from ?? '-'} -> ${s.version.to}`,
+    `round ${p.round.id}: ${esc(s.role)} version ${s.version.from ?? '-'} -> ${s.version.to}`,
+    ...(p.delegation
+      ? [
+          `delegated by ${p.delegation.chain.map(esc).join(' -> ')} (verified from the targets this client verified):`,
+          `  ${p.delegation.line}`,
+        ]
+      : []),
     `reason (from the coordinator): ${esc(p.round.reason)}`,
     `expires: ${esc(s.expires.from ?? '-')} -> ${esc(s.expires.to)}`,
     `your key counts for: ${p.countsFor.join(', ')} (key id ${short(p.keyid)})`,
@@ -68,6 +75,7 @@ export function renderSummary(p: CheckedProposal, s: Summary, withDiff = true): 
     'changes (computed by this client from the bytes):',
     ...(s.changes.length ? s.changes.map((c) => `  ${c}`) : ['  (no key, threshold or target changes)']),
   ];
+  if (p.bins) lines.push(...binLines(p.bins));
   if (withDiff) lines.push('', s.diff.trimEnd());
   lines.push('', `sha256 of the exact bytes to sign: ${s.sha256}`);
   // The values above are escaped one by one; this catches what the diff's JSON leaves raw (C1, bidi).

@@ -21,7 +21,10 @@ import {
   verifyRootUpdate,
   type Metadata,
 } from '../protocol/verify.js';
-import type { RoundInfo } from '../protocol/wire.js';
+import type { DelegationPayload, RoundInfo } from '../protocol/wire.js';
+import { delegatedRoles, edgeDelegates, readDelegations } from '../protocol/delegations.js';
+import { delegationLine } from '../protocol/changes.js';
+import { displayText } from '../protocol/display.js';
 
 export type RefusalCode = Codes<
   | 'PAYLOAD_MALFORMED' // not metadata of the round's role and dialect
@@ -33,6 +36,8 @@ export type RefusalCode = Codes<
   | 'TARGETS_BASE_INVALID' // the released targets do not verify under the pinned root
   | 'TARGETS_BASE_MISSING' // the coordinator withholds the released targets this signer verified (none, or an older version)
   | 'TARGETS_BASE_CONFLICT' // released targets of the version this signer kept, with other content
+  | 'DELEGATION_CHAIN_INVALID' // a delegated role's chain from the verified targets does not verify or delegate it
+  | 'DELEGATED_PATH_OUTSIDE' // a delegated role's proposal lists targets outside the paths it is delegated
   | 'ROUND_MISMATCH' // the answer is another round, role or version than asked, or its bytes are of another version than it claims
   | 'PROFILE_MISMATCH' // a certificate's TBS does not have what its round's profile and its issuer allow (signer-client/workflow.ts)
   | 'EXPIRED' // the proposal is already expired
@@ -60,6 +65,8 @@ export interface TrustState {
   root: Metadata<'root'> | null;
   keptTargets: Buffer | null;
   targetsSeen: number;
+  /** The highest released version of each delegated role this signer has verified (by role name). */
+  delegatedSeen?: Record<string, number>;
 }
 
 /** What verifying released metadata taught the signer, to keep: roots walked, newer released targets. */
@@ -68,6 +75,8 @@ export interface Learned {
   targets: Metadata<'targets'> | null;
   /** Nothing was pinned and the first root was trusted on first use. */
   tofu: boolean;
+  /** Released versions of delegated roles verified with a delegated role's round. */
+  delegated?: Record<string, number>;
 }
 
 /**
@@ -115,12 +124,39 @@ export class TrustStore {
       root: this.latest(),
       keptTargets: fs.existsSync(kept) ? fs.readFileSync(kept) : null,
       targetsSeen: this.seenTargets(),
+      delegatedSeen: this.seenDelegated(),
     };
+  }
+
+  /** delegated-versions.json: the highest released version of each delegated role verified. */
+  seenDelegated(): Record<string, number> {
+    const f = path.join(this.dir, 'delegated-versions.json');
+    if (!fs.existsSync(f)) return {};
+    let v: unknown;
+    try {
+      v = JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch (e) {
+      throw new QuorumError(
+        'JSON_INVALID',
+        `${f} is not JSON (${(e as Error).message}); it holds the delegated roles' versions this signer verified: ` +
+          'restore it from a backup, or remove it to trust the coordinator for them once more',
+        { cause: e },
+      );
+    }
+    const out: Record<string, number> = {};
+    if (typeof v === 'object' && v !== null)
+      for (const [k, n] of Object.entries(v)) if (Number.isSafeInteger(n)) out[k] = n as number;
+    return out;
   }
 
   /** Keep what verifyReleased learned: pin the walked roots, keep newer released targets. */
   keep(learned: Learned): void {
     for (const r of learned.roots) this.pin(r.version, r.bytes);
+    if (learned.delegated && Object.keys(learned.delegated).length) {
+      const seen = this.seenDelegated();
+      for (const [k, n] of Object.entries(learned.delegated)) seen[k] = Math.max(seen[k] ?? 0, n);
+      writeAtomic(path.join(this.dir, 'delegated-versions.json'), JSON.stringify(seen) + '\n');
+    }
     if (learned.targets) {
       this.noteTargets(learned.targets.signed.version as number);
       writeAtomic(path.join(this.dir, 'targets.json'), learned.targets.bytes);
@@ -255,6 +291,12 @@ export interface CheckedProposal {
   countsFor: string[];
   /** For a targets round linked to a root round: that root proposal, checked the same way. */
   linkedRoot?: CheckedProposal;
+  /** A delegated role's round: the chain of roles that delegates it (targets first) and its delegation. */
+  delegation?: { chain: string[]; line: string };
+  /** A hash-binned targets round: its bin changes as the coordinator gives them (not covered by this signature). */
+  bins?: { add: Record<string, unknown>; remove: string[] };
+  /** A delegated role's round: the released versions of the roles on its chain (and its own) verified. */
+  delegatedVersions?: Record<string, number>;
 }
 
 function keyidsOf(root: RootSigned | undefined, role: string, me: PublicKey): string[] {
@@ -366,6 +408,120 @@ export interface Payload {
   round: RoundInfo;
   signed: string;
   linkedRoot?: { round: RoundInfo; signed: string };
+  delegation?: DelegationPayload;
+  /** A hash-binned targets round: what it changes in the bins, as the coordinator says (shown as such). */
+  bins?: { add: Record<string, unknown>; remove: string[] };
+}
+
+/**
+ * A delegated role's round, checked from the released targets this signer verified: each file of
+ * the chain the coordinator sends is delegated by the role above it and signed by a threshold of
+ * the keys that delegation names; the last delegation names the round's role and this signer's key;
+ * the role's released file (the base) verifies under it too; the proposal is the base's next
+ * version (1 when none is released) and lists only targets its delegation covers.
+ */
+function checkDelegatedProposal(
+  p: Payload,
+  root: Metadata<'root'> | null,
+  targets: Metadata<'targets'> | null,
+  dialect: Dialect,
+  me: PublicKey,
+  now: Date,
+  seen: Record<string, number>,
+): CheckedProposal {
+  const name = p.round.delegated!;
+  const versions: Record<string, number> = {};
+  // A coordinator must not withhold a newer release of a role than this signer verified.
+  const notOlder = (role: string, meta: Metadata<'targets'> | null) => {
+    const v = meta ? (meta.signed.version as number) : 0;
+    if (v < (seen[role] ?? 0))
+      throw new Refusal(
+        'TARGETS_BASE_MISSING',
+        `the coordinator sends released ${role} version ${v || '(none)'}, but this signer has verified version ` +
+          `${seen[role]}; refusing an older base (the coordinator may be withholding the newer one)`,
+      );
+    if (meta) versions[role] = v;
+  };
+  const refuse = (why: string): never => {
+    throw new Refusal('DELEGATION_CHAIN_INVALID', `round ${p.round.id} signs delegated role ${name}, but ${why}`);
+  };
+  if (p.round.role !== 'targets' || p.linkedRoot) refuse('it is not a plain targets round');
+  if (!targets) return refuse('no released targets are verified, so nothing delegates it');
+  let parent: Metadata<'targets'> = targets;
+  const names = ['targets'];
+  const step = (child: string) => {
+    const raw = (parent.signed as { delegations?: unknown }).delegations;
+    const read = raw === undefined ? null : readDelegations(raw, dialect).delegations;
+    const hit = read ? [...delegatedRoles(read)].find((c) => c.name === child) : undefined;
+    if (!read || !hit) return refuse(`${names.at(-1)} (verified) does not delegate to ${child}`);
+    return { d: read, hit };
+  };
+  const verifiedUnder = (file: string, role: string, via: ReturnType<typeof step>, what: string) => {
+    let meta: Metadata<'targets'>;
+    try {
+      meta = parseMetadata(Buffer.from(file, 'utf8'), `${role}.json`, 'targets', dialect);
+    } catch (e) {
+      return refuse(`${what} is not targets metadata: ${(e as Error).message}`);
+    }
+    const t = checkThreshold(meta, role, via.hit, via.d.keys);
+    if (!t.met)
+      refuse(
+        `${what} is signed by ${t.signedBy.length} of the keys ${names.at(-1)} delegates ${role} to; ${t.threshold} required`,
+      );
+    return meta;
+  };
+  for (const c of p.delegation?.chain ?? []) {
+    parent = verifiedUnder(c.file, c.name, step(c.name), `the released ${c.name} the coordinator sent`);
+    notOlder(c.name, parent);
+    names.push(c.name);
+  }
+  const via = step(name);
+  const base = p.delegation?.base ? verifiedUnder(p.delegation.base, name, via, `the released ${name}`) : null;
+  notOlder(name, base);
+  const checked = checkProposal(p.round, p.signed, root, base, dialect, me, now, 0, false);
+  const version = checked.proposed.signed.version as number;
+  if (!base && version !== 1)
+    throw new Refusal(
+      'VERSION_SKIP',
+      `proposed ${name} version ${version} must be 1: the coordinator sends no released ${name} to follow`,
+    );
+  const ids = via.hit.keyids.filter((id) => {
+    try {
+      return parseMetadataKey(getOwn(via.d.keys, id) as MetadataKey).fingerprint === me.fingerprint;
+    } catch {
+      return false;
+    }
+  });
+  if (!ids.length)
+    throw new Refusal(
+      'NOT_NEEDED',
+      `your key (${me.fingerprint.slice(0, 16)}…) is not one ${names.at(-1)} delegates ${name} to`,
+    );
+  const outside = Object.keys((checked.proposed.signed as { targets: Record<string, unknown> }).targets).filter(
+    (path) => !edgeDelegates(via.d, name, path, dialect),
+  );
+  if (outside.length)
+    throw new Refusal(
+      'DELEGATED_PATH_OUTSIDE',
+      `proposed ${name} lists ${outside.length} target(s) outside the paths ${names.at(-1)} delegates to it ` +
+        `(${outside
+          .slice(0, 3)
+          .map((x) => displayText(JSON.stringify(x)))
+          .join(', ')}${outside.length > 3 ? ', …' : ''}); clients never look for them there; refusing`,
+    );
+  const raw = (parent.signed as { delegations: { keys: Record<string, unknown>; roles?: unknown[] } }).delegations;
+  const entry = (raw.roles ?? []).find((r) => (r as { name?: unknown }).name === name) as
+    Record<string, unknown> | undefined;
+  return {
+    ...checked,
+    keyid: ids[0]!,
+    countsFor: [`${name} keys (delegated by ${names.at(-1)})`],
+    delegatedVersions: versions,
+    delegation: {
+      chain: [...names, name],
+      line: entry ? delegationLine(raw.keys, entry) : `one of ${2 ** (via.d.succinct?.bitLength ?? 0)} hash bins`,
+    },
+  };
 }
 
 /**
@@ -381,8 +537,13 @@ export function checkPayload(
   me: PublicKey,
   now = new Date(),
   seenTargets = 0,
+  seenDelegated: Record<string, number> = {},
 ): CheckedProposal {
-  if (!p.linkedRoot) return checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
+  if (p.round.delegated !== undefined) return checkDelegatedProposal(p, root, targets, dialect, me, now, seenDelegated);
+  if (!p.linkedRoot) {
+    const checked = checkProposal(p.round, p.signed, root, targets, dialect, me, now, seenTargets);
+    return p.bins ? { ...checked, bins: p.bins } : checked;
+  }
   if (
     p.round.role !== 'targets' ||
     p.linkedRoot.round.role !== 'root' ||

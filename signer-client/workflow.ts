@@ -16,7 +16,9 @@
  *     older than (or different from) the targets this signer verified before, so a coordinator
  *     cannot withhold the base and make every target look added (TARGETS_BASE_MISSING/CONFLICT);
  *  3. the proposal: well-formed, its sha256, version = base + 1 = what the round claims, not
- *     expired, this key needed (trust.ts checkPayload);
+ *     expired, this key needed (trust.ts checkPayload); for a delegated role, the chain of
+ *     delegations from the verified targets down to it, each file signed by the keys the one above
+ *     names, and every target within its paths (DELEGATION_CHAIN_INVALID, DELEGATED_PATH_OUTSIDE);
  *  4. a person who reviewed the round gets exactly the bytes reviewed, --yes or not (PAYLOAD_CHANGED);
  *  5. certificates: the TBS is what its profile and its issuer allow (PROFILE_MISMATCH), names the
  *     CA as issuer (ISSUER_MISMATCH), and a threshold of the holder's pinned approvers approved it.
@@ -53,20 +55,27 @@ export interface Asked {
   id: string;
   role?: RoundRole;
   version?: number;
+  /** The delegated targets role the id names (null: the id names a top-level role's round). */
+  delegated?: string | null;
 }
 
-// The coordinator names a metadata round ROLE-vVERSION-rN (coordinator/rounds.ts).
-const ROUND_ID = /^(root|targets)-v([1-9][0-9]{0,15})-r[0-9]+$/;
+// The coordinator names a metadata round ROLE-vVERSION-rN, a delegated role's targets.NAME-vVERSION-rN
+// (coordinator/rounds.ts).
+const ROUND_ID = /^(root|targets)(?:\.([A-Za-z0-9_][A-Za-z0-9._-]{0,39}))?-v([1-9][0-9]{0,15})-r[0-9]+$/;
 
-/** The round a person names by its id: with the role and version that id spells, when it does. */
+/** The round a person names by its id: with the role, delegated role and version that id spells, when it does. */
 export function askedFor(id: string): Asked {
   const m = ROUND_ID.exec(id);
-  return m ? { id, role: m[1] as RoundRole, version: Number(m[2]) } : { id };
+  if (!m || (m[1] === 'root' && m[2] !== undefined)) return { id };
+  return { id, role: m[1] as RoundRole, version: Number(m[3]), delegated: m[2] ?? null };
 }
 
-/** ROUND_MISMATCH unless `round` is the round asked for: the same id, and role and version when asked. */
-export function checkAnswer(asked: Asked, round: Pick<RoundInfo, 'id' | 'role' | 'version'>): void {
-  const what = `${round.role} v${round.version} round ${esc(round.id)}`;
+/** ROUND_MISMATCH unless `round` is the round asked for: same id, and role, delegated role and version when asked. */
+export function checkAnswer(
+  asked: Asked,
+  round: Pick<RoundInfo, 'id' | 'role' | 'version'> & { delegated?: string },
+): void {
+  const what = `${round.delegated !== undefined ? `${round.role} ${esc(round.delegated)}` : round.role} v${round.version} round ${esc(round.id)}`;
   if (round.id !== asked.id)
     throw new Refusal(
       'ROUND_MISMATCH',
@@ -74,6 +83,11 @@ export function checkAnswer(asked: Asked, round: Pick<RoundInfo, 'id' | 'role' |
     );
   if (asked.role !== undefined && round.role !== asked.role)
     throw new Refusal('ROUND_MISMATCH', `round ${esc(asked.id)} is a ${asked.role} round, but the answer is ${what}`);
+  if (asked.delegated !== undefined && (round.delegated ?? null) !== asked.delegated)
+    throw new Refusal(
+      'ROUND_MISMATCH',
+      `round ${esc(asked.id)} is ${asked.delegated === null ? `a ${asked.role} round` : `delegated role ${asked.delegated}'s round`}, but the answer is ${what}`,
+    );
   if (asked.version !== undefined && round.version !== asked.version)
     throw new Refusal(
       'ROUND_MISMATCH',
@@ -94,6 +108,8 @@ export interface Verified {
   root: Metadata<'root'> | null;
   targets: Metadata<'targets'> | null;
   targetsSeen: number;
+  /** The highest released version of each delegated role this signer has verified. */
+  delegatedSeen: Record<string, number>;
 }
 
 /**
@@ -138,7 +154,7 @@ export function verifyReleased(
   }
   const v = targets ? (targets.signed.version as number) : 0;
   return {
-    state: { root: walk.root, targets, targetsSeen: Math.max(seen, v) },
+    state: { root: walk.root, targets, targetsSeen: Math.max(seen, v), delegatedSeen: held.delegatedSeen ?? {} },
     learned: {
       roots: walk.walked,
       targets: targets && (v > seen || !held.keptTargets) ? targets : null,
@@ -194,6 +210,7 @@ export function decideMetadataRound(
           me,
           opts.now ?? new Date(),
           state.targetsSeen,
+          state.delegatedSeen,
         ),
         me,
       };
@@ -251,7 +268,11 @@ export async function checkMetadataRound(
   const { state, learned } = verifyReleased(before, released, opts.dialect);
   keeper.keep(learned);
   const payload = await source.round(asked.id);
-  return { ...decideMetadataRound(state, asked, payload, keys, opts), learned };
+  const decision = decideMetadataRound(state, asked, payload, keys, opts);
+  // What a delegated role's round verified is kept too: a later round cannot be based on older files.
+  const delegated = decision.checked.delegatedVersions;
+  if (delegated && Object.keys(delegated).length) keeper.keep({ roots: [], targets: null, tofu: false, delegated });
+  return { ...decision, learned: delegated ? { ...learned, delegated } : learned };
 }
 
 /** An offline bundle (quorum round export): one round, its payload and everything released. */
@@ -268,7 +289,13 @@ export function bundleSource(b: Bundle): MetadataSource & { asked: Asked } {
     round: async (id) => {
       if (id !== b.round.id)
         throw new Refusal('ROUND_MISMATCH', `the bundle holds round ${esc(b.round.id)}, not ${esc(id)}`);
-      return { round: b.round, signed: b.signed, ...(b.linkedRoot ? { linkedRoot: b.linkedRoot } : {}) };
+      return {
+        round: b.round,
+        signed: b.signed,
+        ...(b.linkedRoot ? { linkedRoot: b.linkedRoot } : {}),
+        ...(b.delegation ? { delegation: b.delegation } : {}),
+        ...(b.bins ? { bins: b.bins } : {}),
+      };
     },
   };
 }

@@ -237,6 +237,25 @@ async function expiryView(): Promise<Node> {
           ]),
         )
       : h('p', { class: 'empty' }, 'Nothing released yet.'),
+    ...(ex.delegated.length
+      ? [
+          h('h3', {}, 'Delegated roles'),
+          table(
+            'When each delegated role expires',
+            ['Role', 'Version', 'Expires', 'Time left', 'State', 'Renewed by'],
+            ex.delegated.map((d) => [
+              d.first ? `${d.name} (first to expire: ${d.first})` : d.name,
+              d.version,
+              d.expires,
+              timeLeft(d.expires),
+              d.round ? `${d.state} (round ${d.round})` : d.state,
+              d.first
+                ? "the coordinator's online key, when a targets round changes a bin's targets"
+                : `a round of the delegated role (quorum round open targets --role ${d.name})`,
+            ]),
+          ),
+        ]
+      : []),
     h('h3', {}, 'CA certificates'),
     ex.certificates.length
       ? table(

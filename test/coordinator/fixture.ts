@@ -18,6 +18,7 @@ import {
   submitDkgRound2,
   type DkgEvent,
 } from '../../coordinator/frost.js';
+import { ServerContext } from '../../coordinator/context.js';
 import { tryRelease, type ReleaseResult } from '../../coordinator/release.js';
 import { submitSignature, type Submission } from '../../coordinator/rounds.js';
 import { DATA_FILES } from '../../coordinator/server.js';
@@ -169,7 +170,29 @@ export class TestCoordinator {
     return tryRelease(this.store, this.dataDir, this.online, id);
   }
 
-  close(): void {
+  /** The server's context over this store (no signer connected), for what it serves: payloads, summaries. */
+  context(): ServerContext {
+    const ctx = new ServerContext({
+      store: this.store,
+      dataDir: this.dataDir,
+      serverId: 's',
+      onlineKey: this.online,
+      frostSignTimeoutMs: 1000,
+      signers: {
+        broadcast: () => undefined,
+        sendTo: () => undefined,
+        isConnected: () => false,
+        disconnect: () => undefined,
+      },
+      log: () => undefined,
+    });
+    this.contexts.push(ctx);
+    return ctx;
+  }
+  private readonly contexts: ServerContext[] = [];
+
+  async close(): Promise<void> {
+    for (const ctx of this.contexts) await ctx.outbox.close();
     this.store.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

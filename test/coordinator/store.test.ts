@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFleetCa, submitApproval } from '../../coordinator/certificates.js';
 import { openRoleKeyCeremony } from '../../coordinator/frost.js';
+import { HASH_BINS_META, hashBinsOf } from '../../coordinator/delegated.js';
 import { listRounds, openRound } from '../../coordinator/rounds.js';
 import { addViewer, listViewers } from '../../coordinator/sessions.js';
 import {
@@ -61,6 +62,7 @@ beforeAll(async () => {
     at: new Date().toISOString(),
   });
   addViewer(c.store, 'dana');
+  c.store.setMeta(HASH_BINS_META, JSON.stringify({ bitLength: 4, namePrefix: 'bins' }));
 });
 afterAll(() => c.close());
 
@@ -144,6 +146,14 @@ const columns: {
     key: () => [],
     row: () => 'viewers',
     read: (s) => listViewers(s),
+  },
+  {
+    table: 'meta',
+    column: 'value',
+    where: 'key = ?',
+    key: () => [HASH_BINS_META],
+    row: () => HASH_BINS_META,
+    read: (s) => hashBinsOf(s),
   },
   {
     table: 'webhooks',

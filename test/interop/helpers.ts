@@ -125,6 +125,8 @@ export async function tufJsDownload(opts: {
   const metadataDir = path.join(opts.work, 'tuf-js-metadata');
   const targetDir = path.join(opts.work, 'tuf-js-targets');
   for (const d of [served, metadataDir, targetDir]) fs.mkdirSync(d, { recursive: true });
+  // A target path may have folders (a delegated role's firmware/a.bin).
+  for (const d of [served, targetDir]) fs.mkdirSync(path.dirname(path.join(d, opts.target)), { recursive: true });
   fs.copyFileSync(opts.targetFile, path.join(served, opts.target));
   fs.copyFileSync(opts.trustedRoot, path.join(metadataDir, 'root.json'));
   const meta = await serveFolder(opts.metadataDir);
