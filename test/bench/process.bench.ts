@@ -36,7 +36,7 @@ import {
 import { envInt, gitHead, log, median } from './measure.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const QUORUM = path.resolve(HERE, '../../coordinator/cli.js');
+const QUORUM = path.resolve(HERE, '../../bin/quorum.js');
 const FLOOR = path.join(HERE, 'floor-process.js');
 const GOAL = 1.5;
 const GROWTH_GOAL = 1.25;
