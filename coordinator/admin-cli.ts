@@ -36,6 +36,7 @@ import type {
   RouteName,
   TargetsChange,
 } from './admin-api.js';
+import { DATA_FILES } from './data-files.js';
 import type { OtaProblem } from './garage-sign.js';
 import type { GarageSignImport } from './init.js';
 import { z } from 'zod';
@@ -117,7 +118,6 @@ async function adminConn(v: {
   'token-file'?: string;
   'tls-fingerprint'?: string;
 }): Promise<Admin> {
-  const { DATA_FILES } = await server();
   const { fetchPinnedCertificate } = await import('../protocol/transport.js');
   const dir = dataDirOf(v);
   let url = v.server;
@@ -361,7 +361,6 @@ export const init = command({
         ),
         0
       );
-    const { DATA_FILES } = await server();
     io.out(`initialised ${r.dialect} coordinator data dir ${r.dataDir}`);
     io.out(`  admin credential: ${path.join(r.dataDir, DATA_FILES.adminToken)} (keep it private)`);
     if (r.imported)
@@ -1291,7 +1290,6 @@ export const publish = command({
 
 /** The data dir's store, for the commands that work on it directly. */
 async function openStore(values: { 'data-dir'?: string }) {
-  const { DATA_FILES } = await server();
   const file = path.join(dataDirOf(values), DATA_FILES.db);
   if (!fs.existsSync(file)) throw new QuorumError('FILE_MISSING', `${file} does not exist; pass --data-dir`);
   const { Store, verifyAuditChain } = await import('./store.js');

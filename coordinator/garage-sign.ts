@@ -48,7 +48,7 @@ import {
   type Metadata,
   type RepositoryInput,
 } from '../protocol/verify.js';
-import { DATA_FILES } from './server.js';
+import { DATA_FILES } from './data-files.js';
 import { Store } from './store.js';
 import { delegatedFiles } from './delegated.js';
 import { delegatedFileName, readDelegations } from '../protocol/delegations.js';

@@ -32,7 +32,8 @@ import {
 import { initialRoot, OTA_SERVER_TARGETS_META } from './proposals.js';
 import { publish } from './release.js';
 import { enrollKeyholder, openRound, roleNeed } from './rounds.js';
-import { DATA_FILES, hashToken } from './server.js';
+import { hashToken } from './auth.js';
+import { DATA_FILES } from './data-files.js';
 import { HASH_BINS_META, type HashBins } from './delegated.js';
 import { delegatedFileName } from '../protocol/delegations.js';
 import { Store } from './store.js';

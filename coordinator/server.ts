@@ -20,6 +20,7 @@ import { isLoopbackAddress } from '../protocol/transport.js';
 import { adminHandlers } from './admin-routes.js';
 import { Authenticator } from './auth.js';
 import { Connections } from './connections.js';
+import { DATA_FILES } from './data-files.js';
 import { ServerContext } from './context.js';
 import { EventStreams } from './events.js';
 import { AuthGuard } from './guard.js';
@@ -77,17 +78,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The status page's bundled files (npm run build writes web/ into dist/web, beside dist/coordinator). */
+/** The status page's bundled files (npm run build writes web/ into dist/web, beside dist/coordinator and dist/bin). */
 const WEB_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
-export const DATA_FILES = {
-  db: 'quorum.db',
-  adminToken: 'admin.token',
-  onlineKey: 'online-key.pem',
-  serverInfo: 'server.json',
-  tlsCert: path.join('tls', 'cert.pem'),
-  tlsKey: path.join('tls', 'key.pem'),
-} as const;
+export { DATA_FILES } from './data-files.js';
 
 /** The address `host` resolves to (the first, as the system orders them): what serve binds and judges. */
 export async function bindAddress(

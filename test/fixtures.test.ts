@@ -1,5 +1,5 @@
 /**
- * The built CLI (`node dist/coordinator/cli.js`) against the real-world fixtures in
+ * The built CLI (`node dist/bin/quorum.js`, the package's `quorum`) against the real-world fixtures in
  * test/fixtures, with the outcomes test/fixtures/PROVENANCE.md gives, and the `quorum verify` contract CI
  * scripts rely on: exit 0/1/2, `CODE: file: message` on stderr, `--json`, `--root`, `--at`.
  */
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(repoRoot, 'test/fixtures');
-const CLI = path.join(repoRoot, 'dist/coordinator/cli.js');
+const CLI = path.join(repoRoot, 'dist/bin/quorum.js');
 const SOURCE_DIRS = ['protocol', 'coordinator', 'signer-client'];
 
 const fx = (...p: string[]) => path.join(FIXTURES, ...p);

@@ -11,7 +11,7 @@ function findRoot(from: string): string {
 }
 
 export const REPO = findRoot(path.dirname(fileURLToPath(import.meta.url)));
-export const QUORUM = path.join(REPO, 'dist/coordinator/cli.js');
-export const SIGNER = path.join(REPO, 'dist/signer-client/cli.js');
+export const QUORUM = path.join(REPO, 'dist/bin/quorum.js');
+export const SIGNER = path.join(REPO, 'dist/bin/quorum-signer.js');
 /** Real-world metadata and vectors, in the repository with their provenance (test/fixtures/PROVENANCE.md). */
 export const FIXTURES = path.join(REPO, 'test/fixtures');

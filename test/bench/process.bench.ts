@@ -6,10 +6,13 @@
  * beforehand. The two commands alternate run by run (which goes first alternates too); each pair
  * gives a ratio, and the median of the paired ratios is reported with the median times.
  *
- * Cases: start-up (10 targets), 10,000 and 100,000 targets in both key orders (sorted, as TUF tools
- * write; insertion order, unsorted), and with BENCH_PROCESS_LARGE=1 also 1,000,000 targets (growth
- * per target against 10,000) and 1,000,000 targets in 1,024 hash bins (TAP 15, bins signed by one
- * ed25519 key as RSTUF's online key signs them) against the same targets in one file.
+ * Cases: start-up (10 targets); the commands as shipped (dist/bin, one esbuild bundle each, with
+ * lazily loaded chunks) against the same commands as tsc's module tree (dist/coordinator/cli.js,
+ * dist/signer-client/cli.js), for --help and a 10-target verify; 10,000 and 100,000 targets in both
+ * key orders (sorted, as TUF tools write; insertion order, unsorted), and with
+ * BENCH_PROCESS_LARGE=1 also 1,000,000 targets (growth per target against 10,000) and 1,000,000
+ * targets in 1,024 hash bins (TAP 15, bins signed by one ed25519 key as RSTUF's online key signs
+ * them) against the same targets in one file.
  *
  * Environment: BENCH_PROCESS_REPS (default 11), BENCH_PROCESS_LARGE=1, BENCH_KEEP=1, and
  * BENCH_PROCESS_SIZES=10000,100000 / BENCH_PROCESS_ORDERS=sorted,insertion to run a subset.
@@ -36,7 +39,11 @@ import {
 import { envInt, gitHead, log, median } from './measure.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const QUORUM = path.resolve(HERE, '../../coordinator/cli.js');
+const QUORUM = path.resolve(HERE, '../../bin/quorum.js');
+const SIGNER = path.resolve(HERE, '../../bin/quorum-signer.js');
+/** The same commands as tsc writes them, one module file each (what the package's bin ran before the bundles). */
+const QUORUM_TREE = path.resolve(HERE, '../../coordinator/cli.js');
+const SIGNER_TREE = path.resolve(HERE, '../../signer-client/cli.js');
 const FLOOR = path.join(HERE, 'floor-process.js');
 const GOAL = 1.5;
 const GROWTH_GOAL = 1.25;
@@ -196,6 +203,25 @@ function main(): void {
   };
   const tiny = repoOf(10, 'sorted');
   pairs.push(paired('start-up, 10 targets', quorum(tiny.dir), floorCmd(tiny), reps, GOAL));
+  // Every test of test/integration and test/docs starts these commands as processes, hundreds of times.
+  const bundled = (label: string, bin: string, tree: string, args: string[]) =>
+    pairs.push(
+      paired(
+        label,
+        { label: 'bundle', argv: [bin, ...args] },
+        { label: 'module tree', argv: [tree, ...args] },
+        reps,
+        null,
+      ),
+    );
+  bundled('quorum --help', QUORUM, QUORUM_TREE, ['--help']);
+  bundled('quorum-signer --help', SIGNER, SIGNER_TREE, ['--help']);
+  bundled('quorum verify, 10 targets', QUORUM, QUORUM_TREE, [
+    'verify',
+    tiny.dir,
+    '--root',
+    path.join(tiny.dir, 'root.json'),
+  ]);
   const perTarget: Record<string, number> = {};
   const perTargetCpu: Record<string, number> = {}; // less sensitive to other load than wall time
   const sizes = process.env.BENCH_PROCESS_SIZES

@@ -27,10 +27,15 @@
  * - `$COORDINATOR` and `$FINGERPRINT` are the URL and TLS fingerprint `quorum serve` printed
  *   (read from `quorum-data/server.json` after each segment), `$MODULE` is SoftHSM2's PKCS#11
  *   module, and `SOFTHSM2_CONF` points at a token folder inside the sandbox;
- * - `quorum serve` is the one command changed on its way: it runs in the background (until the
+ * - `quorum serve` is changed on its way: it runs in the background (until the
  *   sandbox closes), on a free loopback port (`--host 127.0.0.1 --port 0` are appended, so a guide
  *   can never bind another address or collide with another run), and the command returns once it
- *   listens, printing what it printed. Nothing else is rewritten.
+ *   listens, printing what it printed;
+ * - a command that writes a new encrypted key file (`keygen`, `import-garage-sign`, `frost
+ *   identity`, `frost join`) without `--scrypt-n` gets `--scrypt-n 16384`, the least cost a key
+ *   file may have, as every integration test's keys: at the default cost (2^17) every later use
+ *   of the key costs about 0.7 s of CPU, much of a guide's time, and no guide is about the cost
+ *   (test/signer-client/keygen.test.ts holds the default). Nothing else is rewritten.
  *
  * What a guide takes as given from outside (a firmware file, a garage-sign folder as OTA Connect
  * leaves it) is written by the sandbox's prelude (test/docs/sandboxes.ts), and the guide says so.
@@ -163,11 +168,23 @@ export interface SegmentRun {
   output: string;
 }
 
+/** The least scrypt cost a key file may have (what every integration test's keys use). */
+const SANDBOX_SCRYPT_N = '16384';
+
 function wrapper(cli: string, daemons: string): string {
-  // `quorum serve` runs in the background on a free loopback port; every other command as written.
+  // `quorum serve` runs in the background on a free loopback port; a new key file of quorum-signer
+  // without --scrypt-n gets SANDBOX_SCRYPT_N; every other command as written.
+  const keyCost =
+    cli !== SIGNER
+      ? ''
+      : `case "\${1-} \${2-}" in
+  "keygen "* | "import-garage-sign "* | "frost identity" | "frost join")
+    case " $* " in *" --scrypt-n"*) ;; *) set -- "$@" --scrypt-n ${SANDBOX_SCRYPT_N} ;; esac ;;
+esac
+`;
   return `#!/usr/bin/env bash
 set -euo pipefail
-if [ "\${1-}" = serve ]; then
+${keyCost}if [ "\${1-}" = serve ]; then
   log="$(mktemp "${daemons}/serve.XXXXXX")"
   ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} "$@" --host 127.0.0.1 --port 0 </dev/null >"$log" 2>&1 &
   pid=$!

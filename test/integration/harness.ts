@@ -16,6 +16,8 @@ import {
   type AdminResponse,
   type RouteName,
 } from '../../coordinator/admin-api.js';
+import { QUORUM as QUORUM_COMMANDS } from '../../coordinator/commands.js';
+import { dispatch } from '../../protocol/cli.js';
 import { QUORUM, SIGNER } from '../paths.js';
 
 export { QUORUM, REPO, SIGNER } from '../paths.js';
@@ -344,11 +346,22 @@ export interface AuditEvent {
   data: Record<string, unknown>;
 }
 
-/** The coordinator's audit log (quorum audit export), oldest first. */
+/**
+ * The coordinator's audit log, oldest first: `quorum audit export` run in this process, through the
+ * command tree (the same code and output as the command; tests read the log often, and a process
+ * per read cost more than the rest of some tests). notify.test.ts and certificates.test.ts run the
+ * command itself.
+ */
 export async function auditEvents(dataDir: string): Promise<AuditEvent[]> {
-  const r = await quorum(['audit', 'export', '--data-dir', dataDir]);
-  if (r.code !== 0) throw new Error(`quorum audit export failed (${r.code}): ${r.stderr}`);
-  return r.stdout
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await dispatch(QUORUM_COMMANDS, 'quorum', ['audit', 'export', '--data-dir', dataDir], {
+    out: (s) => void out.push(s),
+    err: (s) => void err.push(s),
+  });
+  if (code !== 0) throw new Error(`quorum audit export failed (${code}): ${err.join('\n')}`);
+  return out
+    .join('\n')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as AuditEvent);

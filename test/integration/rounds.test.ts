@@ -670,19 +670,15 @@ describe('managing rounds (ota)', () => {
 });
 
 describe('the command line', () => {
-  const QUORUM_COMMANDS = ['init', 'serve', 'keyholder', 'round', 'rounds', 'status', 'audit', 'verify', 'sample'];
-  const SIGNER_COMMANDS = ['keygen', 'import-garage-sign', 'join', 'trust', 'rounds', 'review', 'sign', 'watch'];
-
-  it('prints help for every quorum and quorum-signer command and exits 0', async () => {
+  // Every command's --help and each usage error's exit status are checked in process against the
+  // command tree (test/protocol/cli.test.ts); here the real processes, for the exit status a shell sees.
+  it('prints help and exits 0, as a process', async () => {
     const runs = await Promise.all([
-      ...[['--help'], ...QUORUM_COMMANDS.map((c) => [c, '--help'])].map(async (a) => ({
+      ...[['--help'], ['round', '--help'], ['verify', '--help']].map(async (a) => ({
         a: `quorum ${a.join(' ')}`,
         r: await quorum(a),
       })),
-      ...[['--help'], ...SIGNER_COMMANDS.map((c) => [c, '--help'])].map(async (a) => ({
-        a: `quorum-signer ${a.join(' ')}`,
-        r: await signer(a),
-      })),
+      ...[['--help'], ['sign', '--help']].map(async (a) => ({ a: `quorum-signer ${a.join(' ')}`, r: await signer(a) })),
     ]);
     for (const { a, r } of runs) {
       expect(r.code, `${a}: ${r.stderr}`).toBe(0);
@@ -690,47 +686,14 @@ describe('the command line', () => {
     }
   });
 
-  it('exits 2 on usage errors', async () => {
-    const dir = tmpdir('quorum-usage-');
-    // commands that talk to a coordinator get one that need not exist: the usage check comes first
-    const env = { QUORUM_ADMIN_TOKEN: 'x' };
-    const server = ['--server', 'http://127.0.0.1:9'];
-    const cases: [string, string[]][] = [
-      ['quorum', []],
-      ['quorum', ['frobnicate']],
-      ['quorum', ['round', '--no-such-flag']],
-      ['quorum', ['round', 'open', ...server]],
-      ['quorum', ['round', 'open', 'targets', ...server]],
-      ['quorum', ['round', 'open', 'targets', '--reason', 'r', '--deadline', 'soonish', ...server]],
-      ['quorum', ['round', 'status', ...server]],
-      ['quorum', ['round', 'frobnicate', ...server]],
-      ['quorum', ['init', '--dialect', 'xml', '--data-dir', path.join(dir, 'd')]],
-      ['quorum', ['serve', '--port', '99999', '--data-dir', path.join(dir, 'd')]],
-      ['quorum', ['audit', '--no-such-flag']],
-      ['quorum', ['verify']],
-      ['quorum', ['sample']],
-      ['quorum-signer', []],
-      ['quorum-signer', ['frobnicate']],
-      ['quorum-signer', ['keygen']],
-      ['quorum-signer', ['sign']],
-      ['quorum-signer', ['sign', '--offline', 'bundle.json']],
-      ['quorum-signer', ['sign', 'targets-v1-r1', '--home', path.join(dir, 'no-home')]],
-      ['quorum-signer', ['review']],
-      ['quorum-signer', ['join']],
-      ['quorum-signer', ['trust']],
-      ['quorum-signer', ['watch', '--no-such-flag']],
-    ];
-    const runs = await Promise.all(
-      cases.map(async ([bin, a]) => ({
-        a: `${bin} ${a.join(' ')}`,
-        r: await (bin === 'quorum' ? quorum : signer)(a, { env }),
-      })),
-    );
-    const wrong = runs
-      .filter(({ r }) => r.code !== 2)
-      .map(({ a, r }) => `${a} -> exit ${r.code}: ${r.stderr.split('\n')[0]}`);
-    expect(wrong).toEqual([]);
-    fs.rmSync(dir, { recursive: true, force: true });
+  it('exits 2 on usage errors, as a process', async () => {
+    const runs = await Promise.all([
+      quorum([]),
+      quorum(['frobnicate']),
+      signer([]),
+      signer(['watch', '--no-such-flag']),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2]);
   });
 
   it('exits 2 on an unknown option to quorum sample', async () => {

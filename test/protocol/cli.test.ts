@@ -4,7 +4,10 @@
  * USAGE naming the option and the range; each subcommand takes only its own options; a code's exit
  * status, HTTP status, wire `fatal` and retry follow from its kind.
  */
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { QUORUM } from '../../coordinator/commands.js';
 import {
   choiceArg,
@@ -212,6 +215,51 @@ describe('options per subcommand', () => {
     const extra = await run('quorum-signer', QUORUM_SIGNER, ['review', 'r1', 'r2']);
     expect(extra.status).toBe(2);
     expect(extra.err).toMatch(/^USAGE: unexpected argument "r2"/);
+  });
+
+  it('exits 2 on usage errors (the cases test/integration/rounds.test.ts ran as processes)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-usage-'));
+    // commands that talk to a coordinator get one that need not exist: the usage check comes first
+    vi.stubEnv('QUORUM_ADMIN_TOKEN', 'x');
+    const server = ['--server', 'http://127.0.0.1:9'];
+    const cases: [string, string[]][] = [
+      ['quorum', []],
+      ['quorum', ['frobnicate']],
+      ['quorum', ['round', '--no-such-flag']],
+      ['quorum', ['round', 'open', ...server]],
+      ['quorum', ['round', 'open', 'targets', ...server]],
+      ['quorum', ['round', 'open', 'targets', '--reason', 'r', '--deadline', 'soonish', ...server]],
+      ['quorum', ['round', 'status', ...server]],
+      ['quorum', ['round', 'frobnicate', ...server]],
+      ['quorum', ['init', '--dialect', 'xml', '--data-dir', path.join(dir, 'd')]],
+      ['quorum', ['serve', '--port', '99999', '--data-dir', path.join(dir, 'd')]],
+      ['quorum', ['audit', '--no-such-flag']],
+      ['quorum', ['verify']],
+      ['quorum', ['sample']],
+      ['quorum', ['sample', '--no-such-flag']],
+      ['quorum-signer', []],
+      ['quorum-signer', ['frobnicate']],
+      ['quorum-signer', ['keygen']],
+      ['quorum-signer', ['sign']],
+      ['quorum-signer', ['sign', '--offline', 'bundle.json']],
+      ['quorum-signer', ['sign', 'targets-v1-r1', '--home', path.join(dir, 'no-home')]],
+      ['quorum-signer', ['review']],
+      ['quorum-signer', ['join']],
+      ['quorum-signer', ['trust']],
+      ['quorum-signer', ['watch', '--no-such-flag']],
+    ];
+    try {
+      const wrong: string[] = [];
+      for (const [prog, argv] of cases) {
+        const r = await run(prog, prog === 'quorum' ? QUORUM : QUORUM_SIGNER, argv);
+        if (r.status !== 2) wrong.push(`${prog} ${argv.join(' ')} -> exit ${r.status}: ${r.err.split('\n')[0]}`);
+      }
+      expect(wrong).toEqual([]);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a bad number before connecting anywhere (--timeout-s abc, --limit 0, --port 70000)', async () => {
