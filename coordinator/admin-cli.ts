@@ -808,7 +808,8 @@ const openTargets = command({
   positionals: [],
   async run({ values }, io) {
     checkOpen(values);
-    const delegate = delegateChange(values);
+    // Key files are read (and refused) before the coordinator is asked anything.
+    const delegate = await delegateChange(values);
     if (values.role !== undefined && values.renew)
       throw new UsageError("--renew counts targets.json's versions; give a delegated role's whole body with --signed");
     if (values.signed && (delegate || values.undelegate))
@@ -854,7 +855,7 @@ const openTargets = command({
         add,
         remove: values.remove ?? [],
         ...(days ? { expiresDays: days } : {}),
-        ...(delegate ? { delegate: [await delegate] } : {}),
+        ...(delegate ? { delegate: [delegate] } : {}),
         ...(values.undelegate ? { undelegate: values.undelegate } : {}),
       };
     }
@@ -866,14 +867,14 @@ const openTargets = command({
 const KEY_FORMS = 'ROLE=KEYHOLDER, ROLE=pem:FILE, ROLE=keyid:ID, ROLE=frost:GROUP or ROLE=online';
 
 /** The delegation --delegate NAME asks for (its keys read), or null; the options that go with it checked. */
-function delegateChange(values: {
+async function delegateChange(values: {
   delegate?: string;
   key?: string[];
   threshold?: string;
   paths?: string[];
   'path-hash-prefixes'?: string[];
   terminating: boolean;
-}): Promise<DelegateChange> | null {
+}): Promise<DelegateChange | null> {
   if (values.delegate === undefined) {
     for (const o of ['key', 'threshold', 'paths', 'path-hash-prefixes', 'terminating'] as const)
       if (values[o] !== undefined && values[o] !== false) throw new UsageError(`--${o} goes with --delegate NAME`);
@@ -883,14 +884,14 @@ function delegateChange(values: {
   if (!values.paths === !values['path-hash-prefixes'])
     throw new UsageError('--delegate NAME needs --paths PATTERN ... or --path-hash-prefixes HEX ..., not both');
   const n = threshold('--threshold', values.threshold ?? '1')!;
-  const keys = values.key.map(async (v) => (await keyRef('--key', `targets=${v}`)).key);
-  return Promise.all(keys).then((k) => ({
-    name: values.delegate!,
-    keys: k,
+  const keys = await Promise.all(values.key.map(async (v) => (await keyRef('--key', `targets=${v}`)).key));
+  return {
+    name: values.delegate,
+    keys,
     threshold: n,
     ...(values.paths ? { paths: values.paths } : { pathHashPrefixes: values['path-hash-prefixes'] }),
     ...(values.terminating ? { terminating: true } : {}),
-  }));
+  };
 }
 
 type RoleKey = NonNullable<RootChange['add']>[number];

@@ -78,6 +78,7 @@ function fileArguments(): FileArgument[] {
 function valueFor(reads: FileArg, file: string): string {
   if (reads.form === 'name=') return `someone=${file}`;
   if (reads.form === 'role=pem:') return `root=pem:${file}`;
+  if (reads.form === 'pem:') return `pem:${file}`;
   return file;
 }
 
@@ -213,6 +214,23 @@ function contentCases(home: string, data: string, keyFile: string, repo: string)
     },
     'quorum round open root --add-key': {
       argv: ['round', 'open', 'root', '--reason', 'r', '--add-key', 'root=pem:@', ...coord],
+      bad: PUBLIC_KEYS,
+    },
+    'quorum round open targets --key': {
+      argv: [
+        'round',
+        'open',
+        'targets',
+        '--reason',
+        'r',
+        '--delegate',
+        'fw',
+        '--key',
+        'pem:@',
+        '--paths',
+        'fw/*',
+        ...coord,
+      ],
       bad: PUBLIC_KEYS,
     },
     'quorum round open root --remove-key': {
