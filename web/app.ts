@@ -46,11 +46,14 @@ function roundLink(r: { id: string }, label: Child = r.id): HTMLElement {
   return h('a', { href: `#/round/${encodeURIComponent(r.id)}` }, label);
 }
 
+/** A round's role as people name it: `targets`, or `targets.firmware` for a delegated role's round. */
+const roleOf = (r: { role: string; delegated?: string }): string => (r.delegated ? `${r.role}.${r.delegated}` : r.role);
+
 function roundCard(r: RoundInfo): HTMLElement {
   return h(
     'article',
     { class: 'round', 'data-round': r.id },
-    h('h3', {}, roundLink(r, `${r.role} v${r.version}`), ' ', h('span', { class: 'state' }, `[${r.state}]`)),
+    h('h3', {}, roundLink(r, `${roleOf(r)} v${r.version}`), ' ', h('span', { class: 'state' }, `[${r.state}]`)),
     h('p', { class: 'reason' }, 'Reason: ', r.reason),
     ...r.progress.map((p) =>
       h(
@@ -103,7 +106,7 @@ async function roundsView(): Promise<Node> {
       ? table(
           'The latest closed rounds, newest first',
           ['Round', 'Role', 'Version', 'State', 'Reason', 'Opened'],
-          closed.map((r) => [roundLink(r), r.role, r.version, r.state, r.reason, r.createdAt]),
+          closed.map((r) => [roundLink(r), roleOf(r), r.version, r.state, r.reason, r.createdAt]),
         )
       : h('p', { class: 'empty' }, 'No closed rounds yet.'),
   );
