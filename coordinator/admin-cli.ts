@@ -402,8 +402,9 @@ export const serve = command({
     '  {"expiry": {"timestamp": "1d", "snapshot": "7d"}, "renewBefore": {"root": "60d", "targets": "14d"}}\n' +
     'The command line wins over settings.json.\n' +
     '--publish serves the current release read-only, without a credential, at /repository/ (the layout\n' +
-    'clients fetch: N.root.json, timestamp.json, snapshot.json, targets.json, and N.snapshot.json and\n' +
-    'N.targets.json with consistent snapshots); timestamp.json and the other unversioned names are sent\n' +
+    'clients fetch: N.root.json, timestamp.json, snapshot.json, targets.json, each delegated NAME.json in\n' +
+    'tuf, and N.snapshot.json and N.targets.json with consistent snapshots); timestamp.json and the other\n' +
+    'unversioned names are sent\n' +
     'with Cache-Control: no-cache and an ETag, so no cache keeps a timestamp past its refresh.',
   options: {
     ...DATA_DIR,
@@ -1264,7 +1265,8 @@ export const publish = command({
   section: 'Release coordinator',
   description:
     'Copy the current release into DIR, for a web server or a bucket sync, in the layout clients fetch\n' +
-    '(with consistent snapshots, N.snapshot.json and N.targets.json too). Each file is written to a\n' +
+    "(each delegated role's NAME.json and hash bin in tuf; with consistent snapshots, N.snapshot.json and\n" +
+    'N.targets.json too). Each file is written to a\n' +
     'temporary name and renamed into place, in the order root, targets, snapshot, timestamp, so a client\n' +
     'fetching meanwhile never gets a timestamp naming files that are not there yet. Files of earlier\n' +
     'releases are left in DIR. Run it after each release and refresh (e.g. from cron every hour), or\n' +

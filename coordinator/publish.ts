@@ -3,8 +3,9 @@
  * /repository/ with the latest committed release (read from the store, never from a path the
  * request names), and `quorum publish DIR` copies it into a folder for a web server or a bucket
  * sync. The layout is what TUF clients and aktualizr fetch: `N.root.json`, `root.json`,
- * `targets.json`, `snapshot.json`, `timestamp.json`, and with consistent snapshots (a root with
- * `consistent_snapshot: true`) `N.snapshot.json` and `N.targets.json` too.
+ * `targets.json`, `snapshot.json`, `timestamp.json`, each delegated targets role's `<name>.json`
+ * (`tuf`), and with consistent snapshots (a root with `consistent_snapshot: true`) `N.snapshot.json`
+ * and `N.targets.json` too.
  *
  * Cache headers: the names whose content changes (`timestamp.json` above all, refreshed by the
  * coordinator every few hours) are `no-cache` with a strong ETag, so a cache revalidates on every
@@ -22,7 +23,12 @@ import type { Store } from './store.js';
 
 export const REPOSITORY_PREFIX = '/repository/';
 
-const NAME_RE = /^(?:([1-9]\d{0,8})\.)?(root|targets|snapshot|timestamp)\.json$/;
+/**
+ * The names served and published: the top-level roles, optionally versioned, and (`tuf`) delegated
+ * targets roles as clients ask for them (`<name>.json`, `<version>.<name>.json`; hash bins too). A
+ * name is only ever looked up among the release's own files.
+ */
+const NAME_RE = /^(?:([1-9]\d{0,8})\.)?([A-Za-z0-9_][A-Za-z0-9._-]{0,63})\.json$/;
 
 /** The files of a release in the layout clients fetch (consistent-snapshot names added when root asks for them). */
 export function repositoryFiles(files: Record<string, Buffer>, dialect: Dialect): Record<string, Buffer> {

@@ -164,6 +164,21 @@ describe.each(['tuf', 'ota'] as const)('%s: delegated roles signed in rounds', (
     const report = verifyFiles(rel.files, trusted, new Date(), 'firmware/a.bin');
     expect(report.ok).toBe(true);
     expect(report.target?.chain).toEqual(['targets', 'firmware']);
+    if (dialect === 'tuf') {
+      // quorum publish DIR copies the delegated file, and serve --publish serves it
+      const { currentRelease, repositoryFiles, repositoryHandler } = await import('../../coordinator/publish.js');
+      const cur = currentRelease(c.dataDir)!;
+      expect(repositoryFiles(cur.files, 'tuf')['firmware.json']!.equals(rel.files['firmware.json']!)).toBe(true);
+      let status = 0;
+      let body: Buffer | undefined;
+      repositoryHandler(c.store)(
+        { method: 'GET', headers: {} } as never,
+        { writeHead: (s: number) => (status = s), end: (b?: Buffer) => (body = b) } as never,
+        'firmware.json',
+      );
+      expect(status).toBe(200);
+      expect(body!.equals(rel.files['firmware.json']!)).toBe(true);
+    }
 
     // quorum expiry (and the page) list the delegated role, renewed by its own rounds
     const { adminHandlers } = await import('../../coordinator/admin-routes.js');
