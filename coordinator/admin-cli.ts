@@ -1158,7 +1158,7 @@ export const expiry = command({
         `${d.first ? `${d.name} (first: ${d.first})` : d.name}  v${d.version}  expires ${d.expires}  ` +
           `${d.daysLeft} days left  ${d.state}${d.round ? ` (${d.round})` : ''}  — ` +
           (d.first
-            ? 're-signed by the online key when a targets round changes a bin'
+            ? 're-signed by the online key (when a round changes it, or half its year is gone)'
             : `quorum round open targets --role ${d.name}`),
       );
     for (const c of e.certificates)

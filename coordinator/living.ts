@@ -15,12 +15,13 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { QuorumError } from '../protocol/errors.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, parseDuration as durationMs } from '../protocol/time.js';
-import { buildTimestamp, localSigner, serialize, signEnvelope } from '../protocol/metadata/build.js';
+import { buildSnapshot, buildTimestamp, localSigner, serialize, signEnvelope } from '../protocol/metadata/build.js';
+import { delegatedFileName } from '../protocol/delegations.js';
 import { formatExpires } from '../protocol/metadata/schemas.js';
 import { parseMetadata } from '../protocol/verify.js';
 import { EXPIRY_DAYS } from './proposals.js';
 import { DEFAULT_ONLINE_EXPIRY_MS, publish, verifyFiles } from './release.js';
-import { delegatedFiles, hashBinsOf } from './delegated.js';
+import { BIN_EXPIRY_DAYS, delegatedFiles, hashBinsOf, releasedRole } from './delegated.js';
 import { repoState } from './rounds.js';
 import type { Store } from './store.js';
 
@@ -145,24 +146,41 @@ export interface RefreshResult {
   roles: ('snapshot' | 'timestamp')[];
   timestamp: { version: number; expires: string };
   snapshot: { version: number; expires: string };
+  /** How many hash bins were re-signed (absent when none was due). */
+  bins?: number;
 }
 
 const expiresOf = (signed: { expires?: unknown }) => Date.parse(String(signed.expires));
 
 /**
  * What is due at `now` in the latest release: nothing (null) outside `tuf`, before the first
- * targets release, or while both online roles have more than half their period left.
+ * targets release, or while both online roles (and every hash bin) have more than half their
+ * period left. Hash bins (`quorum init --hash-bins`) are signed by the online key too: a bin with
+ * less than half of its lifetime left is re-signed, and snapshot with it (it names the bin's version).
  */
-export function refreshDue(store: Store, policy: LivingPolicy, now: Date): { snapshot: boolean } | null {
+export function refreshDue(
+  store: Store,
+  policy: LivingPolicy,
+  now: Date,
+): { snapshot: boolean; bins: string[] } | null {
   const st = repoState(store);
   if (st.dialect !== 'tuf' || !st.files['timestamp.json'] || !st.files['snapshot.json']) return null;
   const ts = parseMetadata(st.files['timestamp.json'], 'timestamp.json', 'timestamp', 'tuf').signed;
   const snap = parseMetadata(st.files['snapshot.json'], 'snapshot.json', 'snapshot', 'tuf').signed;
   const t = now.getTime();
-  const snapshot = expiresOf(snap) - t < policy.expiry.snapshot / 2;
+  const bins: string[] = [];
+  const hb = hashBinsOf(store);
+  if (hb)
+    for (const name of Object.keys(delegatedFiles(st.files, 'tuf').present))
+      if (
+        name.startsWith(`${hb.namePrefix}-`) &&
+        expiresOf(releasedRole(st.files, name, 'tuf')!.signed) - t < (BIN_EXPIRY_DAYS * DAY_MS) / 2
+      )
+        bins.push(name);
+  const snapshot = bins.length > 0 || expiresOf(snap) - t < policy.expiry.snapshot / 2;
   // A timestamp must never outlive the snapshot it names.
   const timestamp = snapshot || expiresOf(ts) - t < policy.expiry.timestamp / 2;
-  return timestamp ? { snapshot } : null;
+  return timestamp ? { snapshot, bins } : null;
 }
 
 /**
@@ -190,14 +208,32 @@ export async function refreshOnline(
   const prevTs = parseMetadata(st.files['timestamp.json']!, 'timestamp.json', 'timestamp', 'tuf');
   const at = Math.floor(now.getTime() / 1000) * 1000;
   let snapVersion = prevSnap.signed.version as number;
-  if (due.snapshot) {
-    // The same snapshot (every file it names, delegated roles too), one version later, a new expiry.
-    snapVersion += 1;
+  // Hash bins near their expiry: the same targets, one version later, a new expiry.
+  for (const name of due.bins) {
+    const file = delegatedFileName(name, 'tuf');
+    const prev = parseMetadata(files[file]!, file, 'targets', 'tuf').signed;
     const signed = {
-      ...prevSnap.signed,
-      version: snapVersion,
-      expires: formatExpires(new Date(at + policy.expiry.snapshot)),
+      ...prev,
+      version: (prev.version as number) + 1,
+      expires: formatExpires(new Date(at + BIN_EXPIRY_DAYS * DAY_MS)),
     };
+    files[file] = serialize(await signEnvelope(signed, 'tuf', [online]));
+  }
+  if (due.snapshot) {
+    snapVersion += 1;
+    const expires = formatExpires(new Date(at + policy.expiry.snapshot));
+    // The same snapshot (every file it names, delegated roles too), one version later, a new
+    // expiry; naming the re-signed bins' new versions when bins were due.
+    const signed = due.bins.length
+      ? buildSnapshot(
+          'tuf',
+          snapVersion,
+          new Date(at + policy.expiry.snapshot),
+          files['targets.json']!,
+          parseMetadata(files['targets.json']!, 'targets.json', 'targets', 'tuf').signed.version as number,
+          delegatedFiles(files, 'tuf').present,
+        )
+      : { ...prevSnap.signed, version: snapVersion, expires };
     files['snapshot.json'] = serialize(await signEnvelope(signed, 'tuf', [online]));
   }
   const tsVersion = (prevTs.signed.version as number) + 1;
@@ -218,6 +254,7 @@ export async function refreshOnline(
   const roles: RefreshResult['roles'] = due.snapshot ? ['snapshot', 'timestamp'] : ['timestamp'];
   const result = {
     roles,
+    ...(due.bins.length ? { bins: due.bins.length } : {}),
     timestamp: { version: tsVersion, expires: formatExpires(tsExpires) },
     snapshot: {
       version: snapVersion,
@@ -303,7 +340,7 @@ export function expiryOf(store: Store, policy: LivingPolicy, now: Date): RoleExp
 /**
  * A delegated role's expiry: each role signed in its own rounds (`quorum round open targets --role
  * NAME`), and the hash bins as one entry (the first to expire; the online key re-signs a bin when a
- * targets round changes its targets).
+ * targets round changes its targets, and in the online refresh when less than half its year is left).
  */
 export interface DelegatedExpiry {
   /** The role's name, or `N hash bins` for the bins. */

@@ -253,7 +253,7 @@ async function expiryView(): Promise<Node> {
               timeLeft(d.expires),
               d.round ? `${d.state} (round ${d.round})` : d.state,
               d.first
-                ? "the coordinator's online key, when a targets round changes a bin's targets"
+                ? "the coordinator's online key, when a targets round changes a bin or half its year is gone"
                 : `a round of the delegated role (quorum round open targets --role ${d.name})`,
             ]),
           ),

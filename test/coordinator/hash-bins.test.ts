@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HASH_BINS_META } from '../../coordinator/delegated.js';
 import { askedFor, decideMetadataRound, verifyReleased } from '../../signer-client/workflow.js';
 import { init } from '../../coordinator/init.js';
+import { DEFAULT_POLICY, refreshDue, refreshOnline } from '../../coordinator/living.js';
 import { proposeBinned } from '../../coordinator/proposals.js';
 import { releaseDir, verifyFiles } from '../../coordinator/release.js';
 import { openRound, repoState } from '../../coordinator/rounds.js';
@@ -194,5 +195,62 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe('hash bins stay alive', () => {
+  it('the online refresh re-signs each bin when less than half of its year is left, and snapshot with it', async () => {
+    const c = await newCoordinator({ dialect: 'tuf', keyholders: ['alice'], root: ['alice'], releaseRoot: true });
+    made.push(c);
+    const bins = { bitLength: 4, namePrefix: 'bins' };
+    c.store.setMeta(HASH_BINS_META, JSON.stringify(bins));
+    const paths = Array.from({ length: 40 }, (_, i) => `pkg/p${i}.tar.gz`);
+    const p = proposeBinned(
+      repoState(c.store),
+      bins,
+      { add: Object.fromEntries(paths.map((x) => [x, entryOf(contentOf(x))])), expiresDays: 400 },
+      c.onlinePublic,
+    );
+    const r = openRound(c.store, {
+      role: 'targets',
+      reason: 'bins',
+      deadline: new Date(Date.now() + 86_400_000),
+      signed: p.signed,
+      online: c.onlinePublic,
+      bins: p.bins,
+    });
+    c.sign('alice', r.id);
+    const rel = (await c.release(r.id))!;
+    expect(rel.report.ok, JSON.stringify(rel.report.errors)).toBe(true);
+    const day = 86_400_000;
+    const at = (days: number) => new Date(Date.now() + days * day);
+    // A hundred days in: timestamp and snapshot are due, no bin is.
+    expect(refreshDue(c.store, DEFAULT_POLICY, at(100))).toEqual({ snapshot: true, bins: [] });
+    // Two hundred days in (less than half of 365 left): every bin, one version up, a new year.
+    const due = refreshDue(c.store, DEFAULT_POLICY, at(200))!;
+    expect(due.bins).toHaveLength(16);
+    const res = (await refreshOnline(c.store, c.dataDir, c.online, DEFAULT_POLICY, at(200)))!;
+    expect(res.bins).toBe(16);
+    const files = c.store.releaseFiles(res.seq);
+    const snap = parseMetadata(files['snapshot.json']!, 's', 'snapshot', 'tuf').signed as {
+      meta: Record<string, { version: number }>;
+    };
+    for (let n = 0; n < 16; n++) {
+      const name = `${binName({ ...SUCCINCT, ...bins }, n)}.json`;
+      const signed = parseMetadata(files[name]!, name, 'targets', 'tuf').signed;
+      expect(signed.version).toBe(2);
+      expect(Date.parse(String(signed.expires))).toBeGreaterThan(at(500).getTime());
+      expect(snap.meta[name]!.version).toBe(2);
+    }
+    // The refreshed repository verifies as a device would at that time, and finds a target through its bin.
+    const trusted: FileInput = { name: '1.root.json', bytes: files['1.root.json']! };
+    const report = verifyFiles(files, trusted, at(200), paths[7]!);
+    expect(report.errors).toEqual([]);
+    expect(report.target?.chain).toEqual([
+      'targets',
+      binName({ ...SUCCINCT, ...bins }, binOf({ ...SUCCINCT, ...bins }, paths[7]!)),
+    ]);
+    // Nothing is due again right after.
+    expect(refreshDue(c.store, DEFAULT_POLICY, at(200))).toBeNull();
   });
 });
