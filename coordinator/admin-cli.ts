@@ -39,9 +39,9 @@ import type {
 import { DATA_FILES } from './data-files.js';
 import type { OtaProblem } from './garage-sign.js';
 import type { GarageSignImport } from './init.js';
-import { z } from 'zod';
 
 const server = () => import('./server.js');
+const schemas = () => import('./cli-schemas.js');
 const rounds = () => import('./rounds.js');
 
 const DEFAULT_DATA_DIR = 'quorum-data';
@@ -128,12 +128,7 @@ async function adminConn(v: {
       throw new UsageError(
         `no --server given and ${infoFile} does not exist; start the coordinator (quorum serve) or pass --server URL`,
       );
-    const info = readJsonAs(
-      infoFile,
-      '',
-      z.looseObject({ url: z.string(), tlsFingerprint: z.string().nullable() }),
-      'the server.json quorum serve writes',
-    );
+    const info = readJsonAs(infoFile, '', (await schemas()).ServerInfoSchema, 'the server.json quorum serve writes');
     url = info.url;
     if (info.tlsFingerprint)
       pin = { fingerprint256: info.tlsFingerprint, certPem: readText(path.join(dir, DATA_FILES.tlsCert), '') };
@@ -671,8 +666,8 @@ const OPEN = {
 } as const satisfies Options;
 
 /** The body of a --signed FILE: its "signed" part, or the whole object. */
-function signedBody(file: string): Record<string, unknown> {
-  const j = readJsonAs(file, '--signed', z.record(z.string(), z.unknown()), 'a metadata body or signed file');
+async function signedBody(file: string): Promise<Record<string, unknown>> {
+  const j = readJsonAs(file, '--signed', (await schemas()).SignedFileSchema, 'a metadata body or signed file');
   const signed = j.signed ?? j;
   if (typeof signed !== 'object' || signed === null || Array.isArray(signed))
     throw new QuorumError('SCHEMA_INVALID', `--signed ${file}: its "signed" part is not an object`);
@@ -827,7 +822,7 @@ const openTargets = command({
         'choose one location: --uri URL (the file lives there) or --cli-uploaded (it was uploaded to the reposerver)',
       );
     expiresDays(values);
-    const signed = values.signed ? signedBody(values.signed) : undefined;
+    const signed = values.signed ? await signedBody(values.signed) : undefined;
     const content = values.add ? readFile(values.add, '--add', { allowEmpty: true }) : undefined;
     const a = await adminConn(values);
     const body = await openBody(a, 'targets', values, signed);
@@ -963,20 +958,13 @@ const openRoot = command({
     const days = expiresDays(values);
     const add = await Promise.all((values['add-key'] ?? []).map((k) => keyRef('--add-key', k)));
     const remove = await Promise.all((values['remove-key'] ?? []).map((k) => keyRef('--remove-key', k)));
-    const signed = values.signed ? signedBody(values.signed) : undefined;
+    const signed = values.signed ? await signedBody(values.signed) : undefined;
     const a = await adminConn(values);
     const body = await openBody(a, 'root', values, signed);
     if (!signed) body.root = { add, remove, thresholds, ...(days ? { expiresDays: days } : {}) };
     if (values['resign-targets']) body.resignTargets = true;
     return opened(io, values, await call(a, 'rounds.open', { body }));
   },
-});
-
-const SignatureFileSchema = z.looseObject({
-  round: z.string(),
-  keyid: z.string(),
-  sig: z.string(),
-  sha256: z.string(),
 });
 
 export const round = group({
@@ -1039,7 +1027,12 @@ export const round = group({
       options: { ...CONNECT, ...JSON_OUT },
       positionals: [{ name: 'ID' }, { name: 'SIGNATURE-FILE', reads: { is: 'file', holds: 'json' } }],
       async run({ values, positionals: [id, file] }, io) {
-        const s = readJsonAs(file!, 'round add-signature', SignatureFileSchema, 'a signature from quorum-signer sign');
+        const s = readJsonAs(
+          file!,
+          'round add-signature',
+          (await schemas()).SignatureFileSchema,
+          'a signature from quorum-signer sign',
+        );
         if (s.round !== id) throw new UsageError(`the signature file is for round ${s.round}, not ${id}`);
         const r = await call(await adminConn(values), 'rounds.addSignature', {
           params: { id },
