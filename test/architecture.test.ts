@@ -152,6 +152,49 @@ describe('the layering', () => {
   });
 });
 
+/** Specifiers a module loads when it is loaded: static value imports and re-exports (not `import type`, `import()`). */
+export function eagerImportsOf(source: string): string[] {
+  const re = /^[ \t]*(?:import|export)\s+(?!type\s)(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm;
+  return [...source.matchAll(re)].map((m) => m[1]!);
+}
+
+/** The packages loaded when `entry` starts: every package an eagerly imported local module names. */
+function eagerPackages(entry: string): Map<string, string> {
+  const seen = new Set<string>();
+  const packages = new Map<string, string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of eagerImportsOf(fs.readFileSync(path.join(REPO, file), 'utf8'))) {
+      if (spec.startsWith('.')) visit(path.posix.join(path.posix.dirname(file), spec).replace(/\.js$/, '.ts'));
+      else if (!spec.startsWith('node:') && !packages.has(spec)) packages.set(spec, file);
+    }
+  };
+  visit(entry);
+  return packages;
+}
+
+describe('start-up', () => {
+  it('quorum (verify and --help) starts without zod or @noble: the commands that need them load them lazily', () => {
+    // Issue 14's start-up goal: the command tree once imported zod at the top of admin-cli.ts,
+    // and every quorum process paid for its 755 KB. (quorum-signer still loads its modules eagerly.)
+    const eager = [...eagerPackages('coordinator/cli.ts')];
+    const heavy = eager.filter(([p]) => p === 'zod' || p.startsWith('@noble/'));
+    expect(heavy.map(([p, f]) => `${p} (by ${f})`)).toEqual([]);
+  });
+
+  it('the eager-import reader skips type imports and dynamic imports', () => {
+    const src = [
+      "import { z } from 'zod';",
+      "import type { X } from 'zod/v4';",
+      "export { y } from './y.js';",
+      "import './side.js';",
+      "const later = () => import('./lazy.js');",
+    ].join('\n');
+    expect(eagerImportsOf(src)).toEqual(['zod', './y.js', './side.js']);
+  });
+});
+
 describe('the checker itself (so that a clean result means something)', () => {
   const g = (edges: Record<string, string[]>) => new Map(Object.entries(edges));
 
