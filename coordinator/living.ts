@@ -230,7 +230,7 @@ export async function refreshOnline(
           snapVersion,
           new Date(at + policy.expiry.snapshot),
           files['targets.json']!,
-          parseMetadata(files['targets.json']!, 'targets.json', 'targets', 'tuf').signed.version as number,
+          releasedRole(files, 'targets', 'tuf')!.signed.version as number,
           delegatedFiles(files, 'tuf').present,
         )
       : { ...prevSnap.signed, version: snapVersion, expires };

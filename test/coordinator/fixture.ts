@@ -45,6 +45,22 @@ import {
 } from '../../protocol/frost.js';
 import { keyIdOf, localSigner } from '../../protocol/metadata/build.js';
 
+/** A server context over `store` with no signer connected (nothing is sent; nobody is online). */
+export function offlineContext(o: { store: Store; dataDir: string; onlineKey: KeyObject | null }): ServerContext {
+  return new ServerContext({
+    ...o,
+    serverId: 's',
+    frostSignTimeoutMs: 1000,
+    signers: {
+      broadcast: () => undefined,
+      sendTo: () => undefined,
+      isConnected: () => false,
+      disconnect: () => undefined,
+    },
+    log: () => undefined,
+  });
+}
+
 export interface Holder {
   name: string;
   privateKey: KeyObject;
@@ -172,20 +188,7 @@ export class TestCoordinator {
 
   /** The server's context over this store (no signer connected), for what it serves: payloads, summaries. */
   context(): ServerContext {
-    const ctx = new ServerContext({
-      store: this.store,
-      dataDir: this.dataDir,
-      serverId: 's',
-      onlineKey: this.online,
-      frostSignTimeoutMs: 1000,
-      signers: {
-        broadcast: () => undefined,
-        sendTo: () => undefined,
-        isConnected: () => false,
-        disconnect: () => undefined,
-      },
-      log: () => undefined,
-    });
+    const ctx = offlineContext({ store: this.store, dataDir: this.dataDir, onlineKey: this.online });
     this.contexts.push(ctx);
     return ctx;
   }

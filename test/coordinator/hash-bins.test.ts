@@ -36,6 +36,27 @@ const entryOf = (content: Buffer) => ({
 const contentOf = (p: string, v = 1) => Buffer.from(`${p} version ${v}\n`);
 const SUCCINCT = { keyids: [], threshold: 1, bitLength: 10, namePrefix: 'bins' };
 
+/** A targets round through the bins, signed by alice and released. */
+async function binnedRelease(
+  c: TestCoordinator,
+  bins: { bitLength: number; namePrefix: string },
+  change: TargetsChange,
+) {
+  const p = proposeBinned(repoState(c.store), bins, change, c.onlinePublic);
+  const r = openRound(c.store, {
+    role: 'targets',
+    reason: 'bins',
+    deadline: new Date(Date.now() + 86_400_000),
+    signed: p.signed,
+    online: c.onlinePublic,
+    bins: p.bins,
+  });
+  c.sign('alice', r.id);
+  const rel = await c.release(r.id);
+  if (!rel) throw new Error('not released');
+  return rel;
+}
+
 describe('quorum init --hash-bins', () => {
   it('takes a power of two, for tuf only, and records the bins', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-bins-'));
@@ -68,21 +89,7 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
     });
     made.push(c);
     c.store.setMeta(HASH_BINS_META, JSON.stringify({ bitLength: 10, namePrefix: 'bins' })); // as init --hash-bins 1024
-    const round = async (change: TargetsChange) => {
-      const p = proposeBinned(repoState(c.store), { bitLength: 10, namePrefix: 'bins' }, change, c.onlinePublic);
-      const r = openRound(c.store, {
-        role: 'targets',
-        reason: 'bins',
-        deadline: new Date(Date.now() + 86_400_000),
-        signed: p.signed,
-        online: c.onlinePublic,
-        bins: p.bins,
-      });
-      c.sign('alice', r.id);
-      const rel = await c.release(r.id);
-      if (!rel) throw new Error('not released');
-      return rel;
-    };
+    const round = (change: TargetsChange) => binnedRelease(c, { bitLength: 10, namePrefix: 'bins' }, change);
     const paths = Array.from({ length: 1000 }, (_, i) => `pkg/p${i}.tar.gz`);
     const rel1 = await round({ add: Object.fromEntries(paths.map((p) => [p, entryOf(contentOf(p))])) });
     expect(rel1.report.ok, JSON.stringify(rel1.report.errors)).toBe(true);
@@ -205,22 +212,10 @@ describe('hash bins stay alive', () => {
     const bins = { bitLength: 4, namePrefix: 'bins' };
     c.store.setMeta(HASH_BINS_META, JSON.stringify(bins));
     const paths = Array.from({ length: 40 }, (_, i) => `pkg/p${i}.tar.gz`);
-    const p = proposeBinned(
-      repoState(c.store),
-      bins,
-      { add: Object.fromEntries(paths.map((x) => [x, entryOf(contentOf(x))])), expiresDays: 400 },
-      c.onlinePublic,
-    );
-    const r = openRound(c.store, {
-      role: 'targets',
-      reason: 'bins',
-      deadline: new Date(Date.now() + 86_400_000),
-      signed: p.signed,
-      online: c.onlinePublic,
-      bins: p.bins,
+    const rel = await binnedRelease(c, bins, {
+      add: Object.fromEntries(paths.map((x) => [x, entryOf(contentOf(x))])),
+      expiresDays: 400,
     });
-    c.sign('alice', r.id);
-    const rel = (await c.release(r.id))!;
     expect(rel.report.ok, JSON.stringify(rel.report.errors)).toBe(true);
     const day = 86_400_000;
     const at = (days: number) => new Date(Date.now() + days * day);

@@ -25,7 +25,6 @@ import {
   renewalsDue,
   SETTINGS_FILE,
 } from '../../coordinator/living.js';
-import { ServerContext } from '../../coordinator/context.js';
 import { publishTo, repositoryFiles } from '../../coordinator/publish.js';
 import { proposeTargets } from '../../coordinator/proposals.js';
 import { tryRelease } from '../../coordinator/release.js';
@@ -38,6 +37,7 @@ import { loadRepository } from '../../protocol/repository.js';
 import { parseMetadata, verifyRepository } from '../../protocol/verify.js';
 import { historyDataDir } from '../bench/history.js';
 import { livingRepo as sharedLivingRepo } from '../bench/living-repo.js';
+import { offlineContext } from './fixture.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -134,19 +134,10 @@ describe('online refresh', () => {
 
   it('a failure that lasts is audited (and notified) once, not at every check', async () => {
     const { store, h, released } = repo;
-    const ctx = new ServerContext({
+    const ctx = offlineContext({
       store,
       dataDir: h.dataDir,
-      serverId: 's',
       onlineKey: crypto.generateKeyPairSync('ed25519').privateKey,
-      frostSignTimeoutMs: 1000,
-      signers: {
-        broadcast: () => undefined,
-        sendTo: () => undefined,
-        isConnected: () => false,
-        disconnect: () => undefined,
-      },
-      log: () => undefined,
     });
     for (let i = 0; i < 3; i++)
       await expect(ctx.refreshOnline(new Date(released.getTime() + (20 + i) * HOUR_MS))).rejects.toMatchObject({
@@ -158,20 +149,7 @@ describe('online refresh', () => {
 
   it('a round within 24 hours of its deadline is announced once (round.expiring)', async () => {
     const { store, h } = repo;
-    const ctx = new ServerContext({
-      store,
-      dataDir: h.dataDir,
-      serverId: 's',
-      onlineKey: repo.online,
-      frostSignTimeoutMs: 1000,
-      signers: {
-        broadcast: () => undefined,
-        sendTo: () => undefined,
-        isConnected: () => false,
-        disconnect: () => undefined,
-      },
-      log: () => undefined,
-    });
+    const ctx = offlineContext({ store, dataDir: h.dataDir, onlineKey: repo.online });
     const now = new Date();
     const r = openRound(store, {
       role: 'targets',
