@@ -1,6 +1,6 @@
 /**
  * Build once before any test: integration tests run the compiled commands in dist/, so a test
- * run never exercises stale code. (`npm test` builds too; this covers `npx vitest run FILE`.)
+ * run never exercises stale code, whether it is `npm test` or `npx vitest run FILE` (esbuild: about 2 s).
  */
 import { execFileSync } from 'node:child_process';
 

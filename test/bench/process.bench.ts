@@ -7,7 +7,7 @@
  * gives a ratio, and the median of the paired ratios is reported with the median times.
  *
  * Cases: start-up (10 targets); the commands as shipped (dist/bin, one esbuild bundle each, with
- * lazily loaded chunks) against the same commands as tsc's module tree (dist/coordinator/cli.js,
+ * lazily loaded chunks) against the same commands as the transpiled module tree (dist/coordinator/cli.js,
  * dist/signer-client/cli.js), for --help and a 10-target verify; 10,000 and 100,000 targets in both
  * key orders (sorted, as TUF tools write; insertion order, unsorted), and with
  * BENCH_PROCESS_LARGE=1 also 1,000,000 targets (growth per target against 10,000) and 1,000,000

@@ -1,0 +1,140 @@
+/**
+ * `npm run build`: everything in dist/, made by esbuild (tsc only type-checks: `npm run typecheck`).
+ *
+ * - dist/protocol, dist/coordinator, dist/signer-client and the test tools the benchmarks, the demo
+ *   and the reference generator run (TOOLS): each TypeScript file transpiled to one JavaScript file
+ *   with its source map, the module tree as written. tsconfig.json's `isolatedModules` keeps every
+ *   file transpilable on its own.
+ * - dist/bin: the commands the package's `bin` runs, bundled (quorum.js, quorum-signer.js, and the
+ *   chunks they load lazily beside them), so a process reads a few files instead of resolving some
+ *   300 modules. The native addons (better-sqlite3, pkcs11js) stay in node_modules, loaded through
+ *   `require`.
+ * - dist/web: the status page, bundled for the browser, and its index.html.
+ *
+ * Only files whose bytes changed are replaced (each through a rename), and files no longer built
+ * are removed from dist/bin and dist/web, so a test run using dist/ while another run's global
+ * setup builds again never finds a command, a chunk or a module missing or half written.
+ *
+ * Run as `esbuild test/build/build.ts --bundle ... --outfile=dist/build.js && node dist/build.js`
+ * (package.json), so this file is TypeScript like the rest and needs no earlier build.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { REPO } from '../paths.js';
+
+const DIST = path.join(REPO, 'dist');
+/** The source trees transpiled whole. */
+const TREES = ['protocol', 'coordinator', 'signer-client', 'test/bench'];
+/** Single test files the benchmarks, demo and reference generator run or import. */
+const TOOLS = [
+  'test/demo/demo.ts',
+  'test/reference/generate.ts',
+  'test/paths.ts',
+  'test/integration/harness.ts',
+  'test/integration/browser.ts',
+  'test/interop/helpers.ts',
+];
+
+function tsFiles(dir: string): string[] {
+  return fs
+    .readdirSync(path.join(REPO, dir), { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts'))
+    .map((e) => path.relative(REPO, path.join(e.parentPath, e.name)));
+}
+
+/** Writes each output whose bytes differ from the file there, through a rename; returns the paths written or kept. */
+function install(files: esbuild.OutputFile[]): Set<string> {
+  const built = new Set<string>();
+  for (const f of files) {
+    built.add(f.path);
+    const bytes = Buffer.from(f.contents);
+    if (fs.existsSync(f.path) && fs.readFileSync(f.path).equals(bytes)) continue;
+    fs.mkdirSync(path.dirname(f.path), { recursive: true });
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, bytes, { mode: bytes.subarray(0, 2).toString() === '#!' ? 0o755 : 0o644 });
+    fs.renameSync(tmp, f.path);
+  }
+  return built;
+}
+
+/** Removes from `dir` what this build did not make (a chunk of an older build). */
+function prune(dir: string, built: Set<string>): void {
+  for (const name of fs.readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (!built.has(p) && fs.statSync(p).isFile()) fs.rmSync(p, { force: true });
+  }
+}
+
+/**
+ * Every relative import of a transpiled module names a module this build wrote: a tool importing a
+ * test file not listed in TOOLS fails the build here, not when a benchmark runs.
+ */
+function checkImports(files: esbuild.OutputFile[]): void {
+  const written = new Set(files.map((f) => f.path));
+  for (const f of files) {
+    if (!f.path.endsWith('.js')) continue;
+    for (const m of f.text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g)) {
+      const target = path.resolve(path.dirname(f.path), m[1]!);
+      if (!written.has(target))
+        throw new Error(
+          `${path.relative(REPO, f.path)} imports ${m[1]}, which the build does not make: add it to TOOLS`,
+        );
+    }
+  }
+}
+
+const modules = await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: [...TREES.flatMap(tsFiles), ...TOOLS],
+  bundle: false,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outdir: DIST,
+  outbase: REPO,
+  sourcemap: true,
+  write: false,
+  logLevel: 'warning',
+});
+checkImports(modules.outputFiles);
+install(modules.outputFiles);
+
+const bins = await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: { quorum: 'coordinator/cli.ts', 'quorum-signer': 'signer-client/cli.ts' },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3', 'pkcs11js'],
+  outdir: path.join(DIST, 'bin'),
+  chunkNames: '[name]-[hash]',
+  // CommonJS dependencies bundled into an ES module still call require
+  banner: {
+    js: "import { createRequire as __quorumRequire } from 'node:module'; const require = __quorumRequire(import.meta.url);",
+  },
+  write: false,
+  logLevel: 'warning',
+});
+prune(path.join(DIST, 'bin'), install(bins.outputFiles));
+
+const web = await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: ['web/app.ts', 'web/app.css'],
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  outdir: path.join(DIST, 'web'),
+  write: false,
+  logLevel: 'warning',
+});
+const index = path.join(DIST, 'web', 'index.html');
+const page = install([
+  ...web.outputFiles,
+  { path: index, contents: fs.readFileSync(path.join(REPO, 'web', 'index.html')), hash: '', text: '' },
+]);
+prune(path.join(DIST, 'web'), page);
