@@ -59,6 +59,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...UNIT],
           globalSetup: ['test/global-setup.ts'],
+          // one module graph per worker, as the unit project; test/file-state.ts puts back what a file changes
+          isolate: false,
+          setupFiles: ['test/file-state.ts'],
         },
       },
     ],
