@@ -1,7 +1,9 @@
 /**
  * Real processes for integration tests: the built `quorum` and `quorum-signer` commands run as
  * child processes, the coordinator on a loopback port (port 0) with its own data dir and SQLite
- * file in a temporary folder. Nothing of our own is mocked.
+ * file in a temporary folder. Nothing of our own is mocked. Set-up and admin commands a test is not
+ * about run in the test process through the same command trees (runHere, quorumHere, signerHere):
+ * the same code, files and output, without a process's start-up each.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
