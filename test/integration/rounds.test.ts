@@ -715,4 +715,18 @@ describe('the command line', () => {
     expect(r.stderr).toMatch(/^USAGE: /);
     expect(r.code).toBe(2);
   });
+
+  it('runs a command in process (quorumHere, signerHere) with the status and output of the process', async () => {
+    // The set-up of the integration tests relies on this: the same status, stdout and stderr.
+    const cases: [typeof quorum, typeof quorumHere, string[]][] = [
+      [quorum, quorumHere, ['sample', '--no-such-flag']],
+      [quorum, quorumHere, ['round', 'open', '--help']],
+      [signer, signerHere, ['watch', '--no-such-flag']],
+      [signer, signerHere, ['keygen', '--help']],
+    ];
+    for (const [proc, here, args] of cases) {
+      const [p, h] = await Promise.all([proc(args), here(args)]);
+      expect(h, args.join(' ')).toEqual(p);
+    }
+  });
 });
