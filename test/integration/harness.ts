@@ -106,10 +106,13 @@ export async function signHere(round: string, home: string): Promise<RunResult> 
 }
 
 let passFile = '';
-/** A file holding PASSPHRASE, for --passphrase-file in signerHere (the environment stays untouched). */
+/**
+ * A file holding PASSPHRASE, for --passphrase-file in signerHere (the environment stays untouched):
+ * one per worker process, not one per test file.
+ */
 export function passphraseFile(): string {
   if (!passFile) {
-    passFile = path.join(tmpdir('quorum-pass-'), 'passphrase');
+    passFile = path.join(os.tmpdir(), `quorum-test-passphrase-${process.pid}`);
     fs.writeFileSync(passFile, `${PASSPHRASE}\n`, { mode: 0o600 });
   }
   return passFile;
