@@ -5,7 +5,9 @@
  * takes its name, through quorum fleet-ca create and cert issue --new-ca, as the CLIs show it and
  * across a restart. A CA with its certificate, with an open round, or a retired CA's name is
  * refused with CA_EXISTS. The rules, and FROST CAs (a DKG ceremony holds its name), are tested in
- * process: test/coordinator/certificates.test.ts and ceremony.test.ts ("the CA namespace").
+ * process: test/coordinator/certificates.test.ts and ceremony.test.ts ("the CA namespace"). The
+ * quorum commands, and the keyholders' set-up, approvals and signatures, run in this process
+ * (quorumHere, signerHere) against the real `quorum serve`.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -17,9 +19,11 @@ import {
   auditEvents,
   type AuditEvent,
   newRepo,
+  passphraseFile,
   PASSPHRASE,
-  quorum,
+  quorumHere,
   signer,
+  signerHere,
   TEST_SCRYPT_N,
   until,
   type Repo,
@@ -43,14 +47,22 @@ function json<T>(r: RunResult): T {
   return JSON.parse(r.stdout) as T;
 }
 
-const cas = async (repo: Repo) => json<Ca[]>(await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir]));
+const cas = async (repo: Repo) =>
+  json<Ca[]>(await quorumHere(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir]));
 const status = async (repo: Repo, id: string) =>
-  json<CertView>(await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir]));
+  json<CertView>(await quorumHere(['cert', 'status', id, '--json', '--data-dir', repo.dataDir]));
 async function audit(repo: Repo): Promise<AuditEvent[]> {
-  const v = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
+  const v = await quorumHere(['audit', 'verify', '--data-dir', repo.dataDir]);
   expect(v.code, v.stderr).toBe(0);
   return auditEvents(repo.dataDir);
 }
+
+/**
+ * For the approvals and CA signatures that are set-up here (a CA that has its certificate), run in
+ * this process (signerHere); the holder's checks are test/integration/certificates.test.ts and
+ * cert-issuer.test.ts, with real processes.
+ */
+const pass = ['--passphrase-file', passphraseFile()];
 
 function refused(r: RunResult, re: RegExp): void {
   expect(r.code, r.stdout).toBe(1);
@@ -62,7 +74,7 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
   let repo: Repo;
   const file = (n: string) => path.join(repo.dir, n);
   const create = (extra: string[] = [], name = 'fleet') =>
-    quorum([
+    quorumHere([
       'fleet-ca',
       'create',
       '--data-dir',
@@ -92,7 +104,7 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       targetsThreshold: 1,
       keyType: { ca: 'ecdsa' },
     });
-    const p = await signer([
+    const p = await signerHere([
       'cert',
       'pin-approvers',
       '--home',
@@ -118,7 +130,9 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       file('ica.pub.pem'),
       crypto.createPublicKey(fs.readFileSync(keyPem)).export({ type: 'spki', format: 'pem' }),
     );
-    expect((await quorum(['keyholder', 'add', 'ica', file('ica.pub.pem'), '--data-dir', repo.dataDir])).code).toBe(0);
+    expect((await quorumHere(['keyholder', 'add', 'ica', file('ica.pub.pem'), '--data-dir', repo.dataDir])).code).toBe(
+      0,
+    );
     execFileSync('openssl', ['req', '-new', '-key', keyPem, '-subj', '/O=Acme/CN=Line 1', '-out', file('ica.csr')]);
   }, 120_000);
   afterAll(async () => {
@@ -139,8 +153,17 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
         ),
       );
       expect(
-        (await quorum(['cert', 'cancel', first.round.id, '--reason', 'wrong fleet name', '--data-dir', repo.dataDir]))
-          .code,
+        (
+          await quorumHere([
+            'cert',
+            'cancel',
+            first.round.id,
+            '--reason',
+            'wrong fleet name',
+            '--data-dir',
+            repo.dataDir,
+          ])
+        ).code,
       ).toBe(0);
 
       const second = json<CertView>(await create());
@@ -159,7 +182,7 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       const list = await signer(['cert', 'list', '--home', repo.homes.alice!]);
       expect(list.code, list.stderr).toBe(0);
       expect(list.stdout).toContain(`${first.round.id}  fleet-root from CA fleet.retired-1 [cancelled]`);
-      const text = await quorum(['fleet-ca', 'list', '--data-dir', repo.dataDir]);
+      const text = await quorumHere(['fleet-ca', 'list', '--data-dir', repo.dataDir]);
       expect(text.stdout).toMatch(/^fleet\.retired-1 .*retired .*, never issued \(was fleet\)/m);
       const retired = (await audit(repo)).filter((e) => e.event === 'ca.retired');
       expect(retired).toEqual([
@@ -175,7 +198,7 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       // A retired CA's name is not given again.
       refused(await create([], 'fleet.retired-1'), /fleet\.retired-1 is the name of a retired CA \(once fleet\)/);
       // Nor can the retired CA issue anything.
-      const issue = await quorum([
+      const issue = await quorumHere([
         'cert',
         'issue',
         '--data-dir',
@@ -193,8 +216,17 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
 
       // The second one expires at its deadline: the name is free again.
       expect(
-        (await quorum(['cert', 'cancel', second.round.id, '--reason', 'try a deadline', '--data-dir', repo.dataDir]))
-          .code,
+        (
+          await quorumHere([
+            'cert',
+            'cancel',
+            second.round.id,
+            '--reason',
+            'try a deadline',
+            '--data-dir',
+            repo.dataDir,
+          ])
+        ).code,
       ).toBe(0);
       const third = json<CertView>(await create(['--deadline', new Date(Date.now() + 2500).toISOString()]));
       await until(
@@ -212,8 +244,10 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       expect((await status(repo, third.round.id)).round).toMatchObject({ ca: 'fleet.retired-3', state: 'expired' });
 
       // Released: the name stays taken for good.
-      expect((await signer(['cert', 'approve', fourth.round.id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
-      const s = await signer(['cert', 'sign', fourth.round.id, '--yes', '--home', repo.homes.ca!]);
+      expect(
+        (await signerHere(['cert', 'approve', fourth.round.id, '--yes', '--home', repo.homes.alice!, ...pass])).code,
+      ).toBe(0);
+      const s = await signerHere(['cert', 'sign', fourth.round.id, '--yes', '--home', repo.homes.ca!, ...pass]);
       expect(s.code, s.stderr).toBe(0);
       refused(await create(), /a CA named fleet exists and has its certificate; choose another name/);
       expect((await cas(repo)).find((c) => c.name === 'fleet')).toMatchObject({ issued: true });
@@ -223,7 +257,7 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
 
   it('an intermediate CA whose --new-ca round was cancelled gives its name up to the next --new-ca', async () => {
     const issue = () =>
-      quorum([
+      quorumHere([
         'cert',
         'issue',
         '--data-dir',
@@ -247,7 +281,8 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
     refused(await issue(), new RegExp(`a CA named line1 exists and its round ${first.round.id} is open`));
     refused(await create([], 'line1'), /a CA named line1 exists and its round/);
     expect(
-      (await quorum(['cert', 'cancel', first.round.id, '--reason', 'wrong holder', '--data-dir', repo.dataDir])).code,
+      (await quorumHere(['cert', 'cancel', first.round.id, '--reason', 'wrong holder', '--data-dir', repo.dataDir]))
+        .code,
     ).toBe(0);
 
     const second = json<CertView>(await issue());
@@ -262,8 +297,10 @@ describe('key-held CAs: a cancelled or expired fleet root, and a cancelled inter
       expect.objectContaining({ name: 'line1.retired-1', retiredFrom: 'line1' }),
     ]);
     // The new intermediate is issued, and its name then stays taken.
-    expect((await signer(['cert', 'approve', second.round.id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
-    const s = await signer(['cert', 'sign', second.round.id, '--yes', '--home', repo.homes.ca!]);
+    expect(
+      (await signerHere(['cert', 'approve', second.round.id, '--yes', '--home', repo.homes.alice!, ...pass])).code,
+    ).toBe(0);
+    const s = await signerHere(['cert', 'sign', second.round.id, '--yes', '--home', repo.homes.ca!, ...pass]);
     expect(s.code, s.stderr).toBe(0);
     refused(await issue(), /a CA named line1 exists and has its certificate/);
     const events = await audit(repo);

@@ -42,7 +42,18 @@ import {
 import { FrostStore } from '../../signer-client/frost-store.js';
 import * as x509 from '@peculiar/x509';
 import { issuerOf, withAkid, withExtension, withIssuer, withValidity } from '../tbs-tamper.js';
-import { auditEvents, newRepo, PASSPHRASE, quorum, signer, TEST_SCRYPT_N, tmpdir, type Repo } from './harness.js';
+import {
+  auditEvents,
+  newRepo,
+  passphraseFile,
+  PASSPHRASE,
+  quorumHere,
+  signer,
+  signerHere,
+  TEST_SCRYPT_N,
+  tmpdir,
+  type Repo,
+} from './harness.js';
 import { keySigner } from './wire-client.js';
 
 const COST = { N: Number(TEST_SCRYPT_N), r: 8, p: 1 };
@@ -181,8 +192,19 @@ function lie(p: Prepared, edit: (tbs: Buffer) => Buffer): Prepared {
   return { ...p, tbs: tbs.toString('base64'), tbsSha256: sha256hex(tbs) };
 }
 
+/** `quorum-signer keygen`, in this process (set-up). */
 async function keygen(dir: string, name: string, type: string): Promise<string> {
-  const r = await signer(['keygen', '--out', path.join(dir, name), '--scrypt-n', TEST_SCRYPT_N, '--type', type]);
+  const r = await signerHere([
+    'keygen',
+    '--out',
+    path.join(dir, name),
+    '--scrypt-n',
+    TEST_SCRYPT_N,
+    '--type',
+    type,
+    '--passphrase-file',
+    passphraseFile(),
+  ]);
   expect(r.code, r.stderr).toBe(0);
   return path.join(dir, `${name}.key.json`);
 }
@@ -230,7 +252,7 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
     const caKey = await keygen(dir, 'ca', 'ecdsa');
     const keys = await Promise.all(['alice', 'bob'].map((k) => keygen(dir, k, 'ed25519')));
     caHome = home(dir, 'ca', fake.url, caKey);
-    const pin = await signer([
+    const pin = await signerHere([
       'cert',
       'pin-approvers',
       '--home',
@@ -502,7 +524,7 @@ describe('the CA holder against its real coordinator whose database was rewritte
         targetsThreshold: 1,
         keyType: { ca: 'ecdsa' },
       });
-      const pin = await signer([
+      const pin = await signerHere([
         'cert',
         'pin-approvers',
         '--home',
@@ -515,13 +537,24 @@ describe('the CA holder against its real coordinator whose database was rewritte
         `bob=${file('bob.pub.pem')}`,
       ]);
       expect(pin.code, pin.stderr).toBe(0);
+      // set-up: the fleet root's approvals and signature in this process (signerHere); what the
+      // test checks, the refusals of the rewritten round, are real processes
       const approve = async (id: string) => {
         for (const k of ['alice', 'bob']) {
-          const a = await signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!]);
+          const a = await signerHere([
+            'cert',
+            'approve',
+            id,
+            '--yes',
+            '--home',
+            repo.homes[k]!,
+            '--passphrase-file',
+            passphraseFile(),
+          ]);
           expect(a.code, a.stderr).toBe(0);
         }
       };
-      const created = await quorum([
+      const created = await quorumHere([
         'fleet-ca',
         'create',
         '--data-dir',
@@ -543,11 +576,20 @@ describe('the CA holder against its real coordinator whose database was rewritte
       expect(created.code, created.stderr).toBe(0);
       const rootRound = (JSON.parse(created.stdout) as { round: { id: string } }).round.id;
       await approve(rootRound);
-      const s = await signer(['cert', 'sign', rootRound, '--yes', '--home', repo.homes.ca!]);
+      const s = await signerHere([
+        'cert',
+        'sign',
+        rootRound,
+        '--yes',
+        '--home',
+        repo.homes.ca!,
+        '--passphrase-file',
+        passphraseFile(),
+      ]);
       expect(s.code, s.stderr).toBe(0);
 
       fs.writeFileSync(file('device.csr'), deviceCsr(repo.dir, 'device-0001', 'ec'));
-      const issued = await quorum([
+      const issued = await quorumHere([
         'cert',
         'issue',
         '--data-dir',
@@ -598,7 +640,7 @@ describe('the CA holder against its real coordinator whose database was rewritte
         /^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m,
       );
       const status = JSON.parse(
-        (await quorum(['cert', 'status', id, '--json', '--data-dir', repo.dataDir])).stdout,
+        (await quorumHere(['cert', 'status', id, '--json', '--data-dir', repo.dataDir])).stdout,
       ) as {
         round: { state: string };
         certificate: string | null;

@@ -7,13 +7,28 @@
  * resolves the delegated target through it: tuf-js's Updater downloads it (tuf), and
  * `quorum verify --target` prints the same chain (both dialects). A repository made with
  * `quorum init --hash-bins 16` puts each target a round adds in its bin, signed by the online key,
- * re-signing only that bin.
+ * re-signing only that bin. The `quorum` commands and the set-up (keygen, join, trust, the bins
+ * repository's root v1 signature) run in this process (quorumHere, signerHere); `quorum serve` and
+ * the signatures and reviews the tests check are real processes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tufJsDownload } from '../interop/helpers.js';
-import { Coordinator, located, newRepo, quorum, signer, TEST_SCRYPT_N, tmpdir, until, type Repo } from './harness.js';
+import {
+  Coordinator,
+  located,
+  newRepo,
+  passphraseFile,
+  quorumHere,
+  signer,
+  signerHere,
+  signHere,
+  TEST_SCRYPT_N,
+  tmpdir,
+  until,
+  type Repo,
+} from './harness.js';
 
 /** What tuf-js downloads of `target` from the published folder, trusting `root` (the target served from `file`). */
 async function download(metadataDir: string, root: string, target: string, file: string): Promise<string> {
@@ -30,7 +45,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
   describe(`a delegated role signed in rounds and resolved by clients (${dialect})`, () => {
     let repo: Repo;
     const current = () => path.join(repo.dataDir, 'releases', 'current');
-    const q = (args: string[]) => quorum([...args, '--data-dir', repo.dataDir]);
+    const q = (args: string[]) => quorumHere([...args, '--data-dir', repo.dataDir]);
     const roleFile = dialect === 'tuf' ? 'firmware.json' : path.join('delegations', 'firmware.json');
     const hw = dialect === 'ota' ? ['--hardware-id', 'ecu-a'] : [];
 
@@ -146,7 +161,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       expect((await q(['round', 'export', f1.id, '--out', bundle])).code).toBe(0);
       const home = tmpdir('quorum-offline-');
       const root1 = path.join(current(), '1.root.json');
-      expect((await signer(['trust', root1, '--home', home])).code).toBe(0);
+      expect((await signerHere(['trust', root1, '--home', home])).code).toBe(0);
       fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ keyFile: repo.keys.dave }));
       const sigFile = path.join(repo.dir, 'dave.sig.json');
       const off = await signer(['sign', '--offline', bundle, '--out', sigFile, '--yes', '--home', home]);
@@ -157,7 +172,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       fs.rmSync(home, { recursive: true, force: true });
 
       // quorum verify resolves the target as the dialect's client does
-      const v = await quorum(['verify', current(), '--root', root1, '--target', 'firmware/a.bin']);
+      const v = await quorumHere(['verify', current(), '--root', root1, '--target', 'firmware/a.bin']);
       expect(v.code, v.stdout + v.stderr).toBe(0);
       expect(v.stdout).toMatch(/target "firmware\/a\.bin": vouched for by targets -> firmware/);
       if (dialect === 'tuf') {
@@ -182,16 +197,24 @@ describe('hash bins through the command line (tuf, 16 bins)', () => {
   const home = path.join(dir, 'home-alice');
   const coordinator = new Coordinator(dataDir);
   const current = () => path.join(dataDir, 'releases', 'current');
-  const q = (args: string[]) => quorum([...args, '--data-dir', dataDir]);
+  const q = (args: string[]) => quorumHere([...args, '--data-dir', dataDir]);
   afterAll(async () => {
     await coordinator.kill();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('quorum init --hash-bins 16; each round re-signs only the bins of the targets it adds', async () => {
-    const kg = await signer(['keygen', '--out', path.join(dir, 'alice'), '--scrypt-n', TEST_SCRYPT_N]);
+    const kg = await signerHere([
+      'keygen',
+      '--out',
+      path.join(dir, 'alice'),
+      '--scrypt-n',
+      TEST_SCRYPT_N,
+      '--passphrase-file',
+      passphraseFile(),
+    ]);
     expect(kg.code, kg.stderr).toBe(0);
-    const bad = await quorum(['init', '--data-dir', path.join(dir, 'x'), '--dialect', 'tuf', '--hash-bins', '12']);
+    const bad = await quorumHere(['init', '--data-dir', path.join(dir, 'x'), '--dialect', 'tuf', '--hash-bins', '12']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^USAGE: .*power of two/m);
     const init = await q([
@@ -208,8 +231,11 @@ describe('hash bins through the command line (tuf, 16 bins)', () => {
     expect(init.code, init.stderr).toBe(0);
     await coordinator.start();
     const key = path.join(dir, 'alice.key.json');
-    expect((await signer(['join', coordinator.url, '--key', key, '--home', home, '--trust-first-root'])).code).toBe(0);
-    expect((await signer(['sign', 'root-v1-r1', '--yes', '--home', home])).code).toBe(0);
+    // set-up in this process: join, and root v1's signature (signHere); the bins' rounds are signed by real processes
+    expect((await signerHere(['join', coordinator.url, '--key', key, '--home', home, '--trust-first-root'])).code).toBe(
+      0,
+    );
+    expect((await signHere('root-v1-r1', home)).code).toBe(0);
     await until(() => fs.existsSync(path.join(current(), '1.root.json')), 'root v1');
 
     const release = async (target: string, content: string) => {
@@ -252,7 +278,7 @@ describe('hash bins through the command line (tuf, 16 bins)', () => {
     expect(Object.keys(listed.signed.targets)).toContain('pkg/b.tar.gz');
 
     const root1 = path.join(current(), '1.root.json');
-    const v = await quorum(['verify', current(), '--root', root1, '--target', 'pkg/b.tar.gz']);
+    const v = await quorumHere(['verify', current(), '--root', root1, '--target', 'pkg/b.tar.gz']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toContain(`vouched for by targets -> ${changed[0]!.replace(/\.json$/, '')}`);
     expect(await download(current(), root1, 'pkg/b.tar.gz', b.file)).toBe('b\n');

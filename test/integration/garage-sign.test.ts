@@ -1,5 +1,8 @@
 /**
- * OTA Connect / garage-sign interoperability, with real `quorum` and `quorum-signer` processes:
+ * OTA Connect / garage-sign interoperability, with a real `quorum serve` and real `quorum-signer`
+ * processes that review and sign (the `quorum` admin commands, and the keyholders' keygen,
+ * import-garage-sign and join, run in this process through their command trees: the same code and
+ * output, without a process each; the guides run them as processes):
  *
  * - every file under test/fixtures/garage-sign parses and gives the key ids PROVENANCE.md
  *   names; the fixture root is rejected as PROVENANCE.md says;
@@ -52,9 +55,11 @@ import {
   auditEvents,
   Coordinator,
   newRepo,
+  passphraseFile,
   PASSPHRASE,
-  quorum,
+  quorumHere,
   signer,
+  signerHere,
   TEST_SCRYPT_N,
   tmpdir,
   until,
@@ -276,13 +281,15 @@ describe('garage-sign fixtures', () => {
       },
     };
     fs.writeFileSync(path.join(d, 'root-key.json'), spaces2(pair));
-    const r = await signer([
+    const r = await signerHere([
       'import-garage-sign',
       path.join(d, 'root-key.json'),
       '--out',
       path.join(d, 'oldroot'),
       '--scrypt-n',
       TEST_SCRYPT_N,
+      '--passphrase-file',
+      passphraseFile(),
     ]);
     ok(r);
     expect(r.stdout).toContain(`key id: ota ${k.publicKey.fingerprint}`);
@@ -290,7 +297,7 @@ describe('garage-sign fixtures', () => {
 
   it('import refuses the fixture root (bad signature) and creates nothing', async () => {
     const d = tmp();
-    const r = await quorum([
+    const r = await quorumHere([
       'init',
       '--data-dir',
       path.join(d, 'data'),
@@ -311,7 +318,7 @@ describe('garage-sign fixtures', () => {
         Object.fromEntries(fs.readdirSync(dir).map((f) => [f, new Uint8Array(fs.readFileSync(path.join(dir, f)))])),
       ),
     );
-    const z = await quorum([
+    const z = await quorumHere([
       'init',
       '--data-dir',
       path.join(d, 'data2'),
@@ -519,7 +526,15 @@ describe('import from credentials.zip', () => {
       }),
     );
     const data = path.join(d, 'data');
-    const r = await quorum(['init', '--data-dir', data, '--import-garage-sign', zip, '--enroll', 'tara=targets.pub']);
+    const r = await quorumHere([
+      'init',
+      '--data-dir',
+      data,
+      '--import-garage-sign',
+      zip,
+      '--enroll',
+      'tara=targets.pub',
+    ]);
     ok(r);
     expect(r.stdout).toContain('imported repository: root version 1');
     expect(r.stdout).toContain('tufrepo.url: https://tuf.example.test/');
@@ -529,7 +544,7 @@ describe('import from credentials.zip', () => {
     expect(r.stdout).toContain('private key targets.sec: not read and not copied');
     expect(r.stdout).toContain(`quorum-signer import-garage-sign ${zip} --entry targets.sec --out NAME`);
     // The keyholder follows that advice: the key comes out of the zip into an encrypted key file.
-    const gsImport = await signer([
+    const gsImport = await signerHere([
       'import-garage-sign',
       zip,
       '--entry',
@@ -538,11 +553,13 @@ describe('import from credentials.zip', () => {
       path.join(d, 'tara'),
       '--scrypt-n',
       TEST_SCRYPT_N,
+      '--passphrase-file',
+      passphraseFile(),
     ]);
     ok(gsImport);
     expect(gsImport.stdout).toContain(`key id: ota ${targetsKey.publicKey.fingerprint}`);
     expect(fs.readFileSync(path.join(d, 'tara.key.json'), 'utf8')).not.toContain(privHex);
-    const missing = await signer([
+    const missing = await signerHere([
       'import-garage-sign',
       zip,
       '--entry',
@@ -551,6 +568,8 @@ describe('import from credentials.zip', () => {
       path.join(d, 'nope'),
       '--scrypt-n',
       TEST_SCRYPT_N,
+      '--passphrase-file',
+      passphraseFile(),
     ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^KEY_FILE_INVALID: .*no entry root\.sec/m);
@@ -616,7 +635,7 @@ describe('import from credentials.zip', () => {
     fs.writeFileSync(path.join(repo, 'roles', 'unsigned', 'targets.json'), spaces2(pulled));
     fs.writeFileSync(path.join(repo, 'roles', 'targets.json.checksum'), 'ab'.repeat(32));
     const data = path.join(d, 'data');
-    const r = await quorum(['init', '--data-dir', data, '--import-garage-sign', repo]);
+    const r = await quorumHere(['init', '--data-dir', data, '--import-garage-sign', repo]);
     ok(r);
     expect(r.stdout).toContain('imported repository: root version 3');
     expect(r.stdout).toContain('tufrepo.url: (not found: pass --tufrepo-url URL');
@@ -639,9 +658,9 @@ describe('import from credentials.zip', () => {
     writeKeyFile(path.join(d, 'owner.key.json'), encryptKey(rootKey.privateKey, PASSPHRASE, { N: 16384, r: 8, p: 1 }));
     const c = await new Coordinator(data).start();
     cleanup.push(() => c.kill());
-    ok(await quorum(['keyholder', 'add', 'owner', path.join(d, 'owner.pub.pem'), '--data-dir', data]));
+    ok(await quorumHere(['keyholder', 'add', 'owner', path.join(d, 'owner.pub.pem'), '--data-dir', data]));
     ok(
-      await signer([
+      await signerHere([
         'join',
         c.url,
         '--key',
@@ -652,7 +671,7 @@ describe('import from credentials.zip', () => {
         path.join(repo, 'roles', 'root.json'),
       ]),
     );
-    const open = await quorum([
+    const open = await quorumHere([
       'round',
       'open',
       'targets',
@@ -671,7 +690,7 @@ describe('import from credentials.zip', () => {
     ok(await signer(['sign', round.id, '--yes', '--home', path.join(d, 'h-owner')]));
     const current = path.join(data, 'releases', 'current');
     await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets v8 release');
-    const v = await quorum(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]);
+    const v = await quorumHere(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]);
     ok(v);
     expect(v.stdout).toContain('targets.json: version 8');
   });
@@ -734,22 +753,36 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     const types: Record<string, string> = { alice: 'ed25519', bob: 'ed25519', carol: 'rsa' };
     await Promise.all(
       people.map(async (p) =>
-        ok(await signer(['keygen', '--out', path.join(d, p), '--scrypt-n', TEST_SCRYPT_N, '--type', types[p]!])),
+        ok(
+          await signerHere([
+            'keygen',
+            '--out',
+            path.join(d, p),
+            '--scrypt-n',
+            TEST_SCRYPT_N,
+            '--type',
+            types[p]!,
+            '--passphrase-file',
+            passphraseFile(),
+          ]),
+        ),
       ),
     );
-    const imp = await signer([
+    const imp = await signerHere([
       'import-garage-sign',
       path.join(repo, 'keys', 'origroot.sec'),
       '--out',
       path.join(d, 'oldroot'),
       '--scrypt-n',
       TEST_SCRYPT_N,
+      '--passphrase-file',
+      passphraseFile(),
     ]);
     ok(imp);
     expect(imp.stdout).toContain(`key id: ota ${oldRoot.publicKey.fingerprint}`);
 
     const data = path.join(d, 'data');
-    const init = await quorum([
+    const init = await quorumHere([
       'init',
       '--data-dir',
       data,
@@ -786,7 +819,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     const home = (p: string) => path.join(d, `home-${p}`);
     for (const p of [...people, 'oldroot'])
       ok(
-        await signer([
+        await signerHere([
           'join',
           c.url,
           '--key',
@@ -800,7 +833,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
 
     // The root round: root and targets keys go to the three keyholders, 2 of 3 each; snapshot
     // and timestamp stay with the server, which signs them.
-    const open = await quorum([
+    const open = await quorumHere([
       'round',
       'open',
       'root',
@@ -835,7 +868,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     expect(fs.existsSync(path.join(current, '2.root.json'))).toBe(false); // the new threshold is not met yet
     ok(await signer(['sign', rootRound.id, '--yes', '--home', home('carol')]));
     await until(() => fs.existsSync(path.join(current, '2.root.json')), 'root v2 release');
-    const v1 = await quorum(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]);
+    const v1 = await quorumHere(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]);
     ok(v1);
     const root2 = parseMetadata(fs.readFileSync(path.join(current, 'root.json')), 'root.json', 'root', 'ota');
     const rs = root2.signed as { roles: Record<string, { keyids: string[]; threshold: number }> };
@@ -850,7 +883,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     const fw = path.join(d, 'fw.bin');
     fs.writeFileSync(fw, crypto.randomBytes(2048));
     // The file goes to the reposerver with `garage-sign targets upload` first; the round says so.
-    const t1 = await quorum([
+    const t1 = await quorumHere([
       'round',
       'open',
       'targets',
@@ -873,11 +906,11 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     const t1id = (JSON.parse(t1.stdout) as { id: string }).id;
     for (const p of ['alice', 'bob']) ok(await signer(['sign', t1id, '--yes', '--home', home(p)]));
     await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets v1 release');
-    ok(await quorum(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]));
+    ok(await quorumHere(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]));
 
     // Export for the reposerver: root v2 (the server has v1) and targets v1.
     const out1 = path.join(d, 'out1');
-    const e1 = await quorum(['export', 'ota-tuf', out1, '--data-dir', data]);
+    const e1 = await quorumHere(['export', 'ota-tuf', out1, '--data-dir', data]);
     ok(e1);
     expect(fs.readdirSync(out1).sort()).toEqual(['2.root.json', 'root.json', 'targets.json']);
     expect(e1.stdout).toContain('POST https://tuf.example.test/api/v1/user_repo/root');
@@ -910,7 +943,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     // Once those are uploaded, the next targets version needs the checksum of what the server
     // holds: sha256 of the canonical JSON of the stored envelope.
     fs.writeFileSync(fw, crypto.randomBytes(1024));
-    const t2 = await quorum([
+    const t2 = await quorumHere([
       'round',
       'open',
       'targets',
@@ -938,7 +971,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
       'targets v2 release',
     );
     const out2 = path.join(d, 'out2');
-    const e2 = await quorum([
+    const e2 = await quorumHere([
       'export',
       'ota-tuf',
       out2,
@@ -957,7 +990,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
       sha256(canonical({ signatures: prev.signatures, signed: prev.signed })),
     );
     assertOtaTufUpload(path.join(out2, 'targets.json'), 'targets');
-    const wrong = await quorum([
+    const wrong = await quorumHere([
       'export',
       'ota-tuf',
       path.join(d, 'out3'),
@@ -984,10 +1017,10 @@ describe('the ota-tuf-server fixture', () => {
       fs.mkdirSync(src);
       for (const f of ['root.json', 'targets.json'])
         fs.copyFileSync(fx('ota-tuf-server', 'repo', f), path.join(src, f));
-      const expired = await quorum(['init', '--data-dir', path.join(d, 'x'), '--import', src]);
+      const expired = await quorumHere(['init', '--data-dir', path.join(d, 'x'), '--import', src]);
       expect(expired.code).toBe(2);
       expect(expired.stderr).toContain('ROOT_EXPIRED');
-      const imp = await quorum([
+      const imp = await quorumHere([
         'init',
         '--data-dir',
         path.join(d, 'imported'),
@@ -1017,7 +1050,7 @@ describe('the ota-tuf-server fixture', () => {
       };
       // On the server these files were uploaded to it (stored there); in another repository they are
       // new targets with no location, which its reposerver could not serve (417): refused.
-      const asIs = await quorum([
+      const asIs = await quorumHere([
         'round',
         'open',
         'targets',
@@ -1039,7 +1072,7 @@ describe('the ota-tuf-server fixture', () => {
         if (t.length > 0) t.custom.uri = `https://files.example.test/${name}`;
       const carried = path.join(repo.dir, 'carried.json');
       fs.writeFileSync(carried, JSON.stringify({ signed: located }));
-      const open = await quorum([
+      const open = await quorumHere([
         'round',
         'open',
         'targets',
@@ -1055,7 +1088,7 @@ describe('the ota-tuf-server fixture', () => {
       ok(open);
       const round = JSON.parse(open.stdout) as { id: string; version: number };
       expect(round.version).toBe(1);
-      const status = await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json']);
+      const status = await quorumHere(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json']);
       const proposed = (JSON.parse(status.stdout) as { signed: Record<string, unknown> }).signed;
       const { version: _v, expires: _e, ...rest } = proposed;
       const { version: _fv, expires: _fe, ...fixtureRest } = located;
@@ -1063,7 +1096,7 @@ describe('the ota-tuf-server fixture', () => {
       for (const k of ['ann', 'cy']) ok(await signer(['sign', round.id, '--yes', '--home', repo.homes[k]!]));
       const current = path.join(repo.dataDir, 'releases', 'current');
       await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets release');
-      ok(await quorum(['verify', current, '--root', path.join(current, '1.root.json')]));
+      ok(await quorumHere(['verify', current, '--root', path.join(current, '1.root.json')]));
       const released = JSON.parse(fs.readFileSync(path.join(current, 'targets.json'), 'utf8')) as {
         signed: { targets: Record<string, { custom: Record<string, unknown> }> };
       };
@@ -1075,7 +1108,7 @@ describe('the ota-tuf-server fixture', () => {
       expect(one.custom.hardwareIds).toEqual(['ubuntu', 'patriotyk-laptop']);
       // And in the form the reposerver takes (a new repository, so every root version is written).
       const out = path.join(repo.dir, 'out');
-      const e = await quorum(['export', 'ota-tuf', out, '--data-dir', repo.dataDir]);
+      const e = await quorumHere(['export', 'ota-tuf', out, '--data-dir', repo.dataDir]);
       ok(e);
       expect(e.stdout).toContain('not imported from OTA Connect');
       assertOtaTufUpload(path.join(out, 'targets.json'), 'targets');
@@ -1087,8 +1120,8 @@ describe('the ota-tuf-server fixture', () => {
 describe('export refusals', () => {
   it('refuses a tuf repository, and ota metadata ota-tuf would reject, with exit 1 and a code per problem', async () => {
     const d = tmp();
-    ok(await quorum(['init', '--data-dir', path.join(d, 'tuf'), '--dialect', 'tuf']));
-    const t = await quorum(['export', 'ota-tuf', path.join(d, 'o1'), '--data-dir', path.join(d, 'tuf')]);
+    ok(await quorumHere(['init', '--data-dir', path.join(d, 'tuf'), '--dialect', 'tuf']));
+    const t = await quorumHere(['export', 'ota-tuf', path.join(d, 'o1'), '--data-dir', path.join(d, 'tuf')]);
     expect(t.code).toBe(1);
     expect(t.stderr).toMatch(/^OTA_EXPORT_DIALECT: /m);
 
@@ -1130,7 +1163,7 @@ describe('export refusals', () => {
         path.join(repo, 'roles', 'targets.json'),
         serialize(await signEnvelope(targets, 'ota', signers)),
       );
-      return quorum(['init', '--data-dir', path.join(d, `data-${name}`), '--import', repo]);
+      return quorumHere(['init', '--data-dir', path.join(d, `data-${name}`), '--import', repo]);
     };
     const plain = buildTargets('ota', 1, daysFrom(now, 31), {
       'fw-1': { ...targetFor(Buffer.from('a'), custom), hashes: { sha256: sha256('a') } },
@@ -1158,11 +1191,11 @@ describe('export refusals', () => {
     ok(await importRepo('repo', rootBody, targetsBody));
     const data = path.join(d, 'data-repo');
     // What was imported is what the server has: nothing to upload.
-    const same = await quorum(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
+    const same = await quorumHere(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
     ok(same);
     expect(same.stdout).toContain('nothing to upload');
     // As if the server had none of it: every file is checked, and refused.
-    const r = await quorum([
+    const r = await quorumHere([
       'export',
       'ota-tuf',
       path.join(d, 'o3'),
@@ -1196,9 +1229,9 @@ describe('export refusals', () => {
 describe('OTA Connect: releases the servers accept and devices can install', () => {
   let repo: Repo;
   const rounds = async () =>
-    JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as RoundInfo[];
+    JSON.parse((await quorumHere(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as RoundInfo[];
   const open = (...args: string[]) =>
-    quorum(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'firmware', '--json', ...args]);
+    quorumHere(['round', 'open', 'targets', '--data-dir', repo.dataDir, '--reason', 'firmware', '--json', ...args]);
   const current = () => path.join(repo.dataDir, 'releases', 'current');
 
   beforeAll(async () => {
@@ -1246,7 +1279,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
     });
     const file = path.join(repo.dir, 'unsigned-targets.json');
     fs.writeFileSync(file, JSON.stringify(body));
-    const signedBody = await quorum([
+    const signedBody = await quorumHere([
       'round',
       'open',
       'targets',
@@ -1264,7 +1297,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
     const ostree = await open(...add, '--hardware-id', 'ecu-main', '--format', 'OSTREE');
     ok(ostree);
     ok(
-      await quorum([
+      await quorumHere([
         'round',
         'cancel',
         (JSON.parse(ostree.stdout) as RoundInfo).id,
@@ -1335,7 +1368,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
         expect((answer as { message: string }).message).toContain('salt length 20');
         const sigFile = path.join(repo.dir, 'bob-salt20.json');
         fs.writeFileSync(sigFile, JSON.stringify({ round: round.id, keyid, sig: salted(20), sha256: round.sha256 }));
-        const offline = await quorum(['round', 'add-signature', round.id, sigFile, '--data-dir', repo.dataDir]);
+        const offline = await quorumHere(['round', 'add-signature', round.id, sigFile, '--data-dir', repo.dataDir]);
         expect(offline.code).toBe(1);
         expect(offline.stderr).toMatch(/^SIG_PSS_SALT: /m);
         const rejected = (await auditEvents(repo.dataDir)).filter(
@@ -1343,7 +1376,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
         );
         expect(rejected).toHaveLength(2);
         const status = JSON.parse(
-          (await quorum(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json'])).stdout,
+          (await quorumHere(['round', 'status', round.id, '--data-dir', repo.dataDir, '--json'])).stdout,
         ) as { round: RoundInfo };
         expect(status.round.state).toBe('open');
         expect(status.round.progress[0]!.signed).toEqual([]);
@@ -1377,7 +1410,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       const serverChecksum = sha256(canonical({ signatures: v1.signatures, signed: v1.signed }));
       fs.writeFileSync(path.join(gs, 'roles', 'targets.json.checksum'), serverChecksum);
       const exp = (out: string, ...extra: string[]) =>
-        quorum([
+        quorumHere([
           'export',
           'ota-tuf',
           path.join(repo.dir, out),
@@ -1495,7 +1528,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       );
       fs.writeFileSync(path.join(gs, 'roles', 'targets.json'), serialize(await signEnvelope(targets, 'ota', [salt20])));
 
-      const v = await quorum(['verify', path.join(gs, 'roles'), '--root', path.join(gs, 'roles', 'root.json')]);
+      const v = await quorumHere(['verify', path.join(gs, 'roles'), '--root', path.join(gs, 'roles', 'root.json')]);
       ok(v);
       expect(v.stderr).toMatch(
         /^warning: OTA_PSS_SALT: root\.json[^:]*: RSA-PSS signature by .* has salt length 20: aktualizr accepts it/m,
@@ -1504,7 +1537,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
 
       const data = path.join(d, 'data');
       ok(
-        await quorum([
+        await quorumHere([
           'init',
           '--data-dir',
           data,
@@ -1515,7 +1548,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
         ]),
       );
       // Uploaded anew (as if the server had neither), both files are refused.
-      const all = await quorum([
+      const all = await quorumHere([
         'export',
         'ota-tuf',
         path.join(d, 'o1'),
@@ -1536,7 +1569,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       cleanup.push(() => c.kill());
       const home = path.join(d, 'home-alice');
       ok(
-        await signer([
+        await signerHere([
           'join',
           c.url,
           '--key',
@@ -1552,7 +1585,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       delete next.keys[server.offline.publicKey.fingerprint];
       const body = path.join(d, 'root-2.json');
       fs.writeFileSync(body, JSON.stringify(next));
-      const o = await quorum([
+      const o = await quorumHere([
         'round',
         'open',
         'root',
@@ -1575,7 +1608,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       );
       ok(await signer(['sign', id, '--yes', '--home', home]));
       await until(() => fs.existsSync(path.join(data, 'releases', 'current', '2.root.json')), 'root v2 release');
-      const e = await quorum(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
+      const e = await quorumHere(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
       ok(e);
       expect(fs.readdirSync(path.join(d, 'o2')).sort()).toEqual(['2.root.json', 'root.json']);
       expect(e.stdout).toContain(

@@ -1,7 +1,9 @@
 /**
  * Real processes for integration tests: the built `quorum` and `quorum-signer` commands run as
  * child processes, the coordinator on a loopback port (port 0) with its own data dir and SQLite
- * file in a temporary folder. Nothing of our own is mocked.
+ * file in a temporary folder. Nothing of our own is mocked. Set-up and admin commands a test is not
+ * about run in the test process through the same command trees (runHere, quorumHere, signerHere):
+ * the same code, files and output, without a process's start-up each.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,7 +19,7 @@ import {
   type RouteName,
 } from '../../coordinator/admin-api.js';
 import { QUORUM as QUORUM_COMMANDS } from '../../coordinator/commands.js';
-import { dispatch } from '../../protocol/cli.js';
+import { dispatch, type Group } from '../../protocol/cli.js';
 import { QUORUM, SIGNER } from '../paths.js';
 
 export { QUORUM, REPO, SIGNER } from '../paths.js';
@@ -59,6 +61,62 @@ export function run(
 
 export const quorum = (args: string[], opts?: Parameters<typeof run>[2]) => run(QUORUM, args, opts);
 export const signer = (args: string[], opts?: Parameters<typeof run>[2]) => run(SIGNER, args, opts);
+
+/**
+ * A command run in this process through its command tree (`dispatch`, the code the executable
+ * runs), reported as `run` reports a child process: exit status, stdout, stderr. For set-up a test
+ * is not about (a child process costs 0.3-0.6 s of CPU; this costs the command's own work). Only
+ * for commands that are safe here: no prompt (give --passphrase-file, --yes), no signal handlers
+ * (not serve or watch), --data-dir / --home always given.
+ */
+export async function runHere(tree: Group, prog: string, args: string[]): Promise<RunResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (s: string) => void out.push(`${s}\n`), err: (s: string) => void err.push(`${s}\n`) };
+  let code: number;
+  try {
+    code = await dispatch(tree, prog, args, io);
+  } catch (e) {
+    // as main() reports a crash
+    io.err(`internal error: ${(e as Error).stack ?? e}`);
+    code = 1;
+  }
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** `quorum ARGS` run in this process (runHere). */
+export const quorumHere = (args: string[]) => runHere(QUORUM_COMMANDS, 'quorum', args);
+
+/**
+ * `quorum-signer ARGS` run in this process (runHere). The command tree is imported on first use
+ * (it loads every signer module). Key passphrases: pass `--passphrase-file passphraseFile()`.
+ */
+export async function signerHere(args: string[]): Promise<RunResult> {
+  const { QUORUM_SIGNER } = await import('../../signer-client/commands.js');
+  return runHere(QUORUM_SIGNER, 'quorum-signer', args);
+}
+
+/**
+ * `quorum-signer sign ROUND --yes` in this process (signerHere), over a real WebSocket to the
+ * coordinator: for signatures that are a test's set-up, not what it checks (those run the real
+ * `quorum-signer sign`, as `signer`).
+ */
+export async function signHere(round: string, home: string): Promise<RunResult> {
+  return signerHere(['sign', round, '--yes', '--home', home, '--passphrase-file', passphraseFile()]);
+}
+
+let passFile = '';
+/**
+ * A file holding PASSPHRASE, for --passphrase-file in signerHere (the environment stays untouched):
+ * one per worker process, not one per test file.
+ */
+export function passphraseFile(): string {
+  if (!passFile) {
+    passFile = path.join(os.tmpdir(), `quorum-test-passphrase-${process.pid}`);
+    fs.writeFileSync(passFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+  }
+  return passFile;
+}
 
 /** A long-running `quorum-signer` (e.g. frost join or frost sign, which wait for the other participants). */
 export function background(args: string[]): { done: Promise<RunResult>; log: () => string; proc: ChildProcess } {
@@ -230,6 +288,12 @@ export interface Repo {
  * A new repository: keyholders generate keys with quorum-signer keygen, the coordinator is
  * initialised with them (root version 1 becomes round root-v1-r1), started, and every keyholder
  * joins it. Root v1 is not signed yet unless `releaseRoot` is set.
+ *
+ * keygen, init and join run in this process through their command trees (signerHere, quorumHere:
+ * the same code and files as the commands; set-up is not what these tests test, and their three
+ * processes per keyholder were most of some files' CPU); join still asks the coordinator, a real
+ * `quorum serve` child process, over loopback. The root's signatures are real `quorum-signer sign`
+ * processes. The guides (test/docs) run keygen, init and join as processes.
  */
 export async function newRepo(opts: {
   dialect: 'ota' | 'tuf';
@@ -248,7 +312,7 @@ export async function newRepo(opts: {
   const keys: Record<string, string> = {};
   await Promise.all(
     opts.keyholders.map(async (k) => {
-      const r = await signer([
+      const r = await signerHere([
         'keygen',
         '--out',
         path.join(dir, k),
@@ -256,13 +320,15 @@ export async function newRepo(opts: {
         TEST_SCRYPT_N,
         '--type',
         opts.keyType?.[k] ?? 'ed25519',
+        '--passphrase-file',
+        passphraseFile(),
       ]);
       if (r.code !== 0) throw new Error(`keygen ${k}: ${r.stderr}`);
       keys[k] = path.join(dir, `${k}.key.json`);
       homes[k] = path.join(dir, `home-${k}`);
     }),
   );
-  const init = await quorum([
+  const init = await quorumHere([
     'init',
     '--data-dir',
     dataDir,
@@ -279,7 +345,7 @@ export async function newRepo(opts: {
   if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
   const coordinator = await new Coordinator(dataDir, opts.serveArgs, opts.serveEnv).start();
   for (const k of opts.keyholders) {
-    const j = await signer(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!, '--trust-first-root']);
+    const j = await signerHere(['join', coordinator.url, '--key', keys[k]!, '--home', homes[k]!, '--trust-first-root']);
     if (j.code !== 0) throw new Error(`join ${k}: ${j.stderr}`);
   }
   const repo = { dialect: opts.dialect, dir, dataDir, coordinator, homes, keys };

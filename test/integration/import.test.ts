@@ -1,7 +1,9 @@
 /**
  * `quorum init --import`: an existing repository becomes the trust anchor (a TUF metadata folder,
  * or a garage-sign repository folder with roles/), after it verifies. Its keyholders then sign
- * the next versions with their own keys, and the releases chain from the imported root.
+ * the next versions with their own keys, and the releases chain from the imported root. The
+ * `quorum` commands and the keyholders' join run in this process through their command trees (the
+ * same code and output); `quorum serve` and the signatures of the targets round are real processes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +19,17 @@ import {
   targetFor,
 } from '../../protocol/metadata/build.js';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
-import { Coordinator, located, PASSPHRASE, quorum, signer, tmpdir, until } from './harness.js';
+import {
+  Coordinator,
+  located,
+  PASSPHRASE,
+  quorumHere,
+  signer,
+  signerHere,
+  signHere,
+  tmpdir,
+  until,
+} from './harness.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -73,7 +85,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
       });
 
       const data = path.join(dir, 'data');
-      const init = await quorum([
+      const init = await quorumHere([
         'init',
         '--data-dir',
         data,
@@ -89,7 +101,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
         for (const p of people)
           expect(
             (
-              await signer([
+              await signerHere([
                 'join',
                 c.url,
                 '--key',
@@ -105,7 +117,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
           // The imported root's snapshot/timestamp key is not this coordinator's online key, so no
           // targets can be released until a root round hands those roles to it.
           expect(init.stdout).toContain('--add-key snapshot=online');
-          const refused = await quorum([
+          const refused = await quorumHere([
             'round',
             'open',
             'targets',
@@ -120,7 +132,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
           expect(refused.stderr).toMatch(/^ROUND_INVALID: .*online key/m);
           const oldOnline = path.join(dir, 'old-online.pub.pem');
           fs.writeFileSync(oldOnline, online.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));
-          const rot = await quorum([
+          const rot = await quorumHere([
             'round',
             'open',
             'root',
@@ -140,15 +152,16 @@ for (const dialect of ['ota', 'tuf'] as const) {
           ]);
           expect(rot.code, rot.stderr).toBe(0);
           const rid = (JSON.parse(rot.stdout) as { id: string }).id;
+          // set-up for the targets round below: signed in this process (signHere)
           for (const p of ['ann', 'ben']) {
-            const s = await signer(['sign', rid, '--yes', '--home', path.join(dir, `h-${p}`)]);
+            const s = await signHere(rid, path.join(dir, `h-${p}`));
             expect(s.code, s.stderr).toBe(0);
           }
           await until(() => fs.existsSync(path.join(data, 'releases', 'current', '2.root.json')), 'root v2 release');
         }
         const fw = path.join(dir, 'fw.bin');
         fs.writeFileSync(fw, 'new image');
-        const open = await quorum([
+        const open = await quorumHere([
           'round',
           'open',
           'targets',
@@ -182,7 +195,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
             fs.readFileSync(path.join(current, 'targets.json'), 'utf8').includes('"fw-2"'),
           'release',
         );
-        const v = await quorum(['verify', current, '--root', path.join(meta, 'root.json')]);
+        const v = await quorumHere(['verify', current, '--root', path.join(meta, 'root.json')]);
         expect(v.code, v.stderr).toBe(0);
         expect(v.stdout).toContain('targets.json: version 4');
       } finally {
@@ -209,7 +222,7 @@ for (const dialect of ['ota', 'tuf'] as const) {
       );
       (env.signed as { version: number }).version = 2; // modified after signing
       fs.writeFileSync(path.join(repo, 'root.json'), serialize(env));
-      const init = await quorum(['init', '--data-dir', path.join(dir, 'data'), '--import', repo]);
+      const init = await quorumHere(['init', '--data-dir', path.join(dir, 'data'), '--import', repo]);
       expect(init.code).toBe(2);
       expect(init.stderr).toContain('SIGNATURE_INVALID');
       expect(fs.existsSync(path.join(dir, 'data', 'quorum.db'))).toBe(false);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, located, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
+import { auditEvents, located, newRepo, quorumHere, signer, signHere, sleep, until, type Repo } from './harness.js';
 
 for (const dialect of ['tuf', 'ota'] as const) {
   describe(`root and targets released together (${dialect})`, () => {
@@ -23,7 +23,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       });
       const fw = path.join(repo.dir, 'fw.bin');
       fs.writeFileSync(fw, 'fw 1\n');
-      const open = await quorum([
+      const open = await quorumHere([
         'round',
         'open',
         'targets',
@@ -43,8 +43,11 @@ for (const dialect of ['tuf', 'ota'] as const) {
         '--json',
       ]);
       const id = (JSON.parse(open.stdout) as { id: string }).id;
-      for (const k of ['alice', 'bob'])
-        expect((await signer(['sign', id, '--yes', '--home', repo.homes[k]!])).code).toBe(0);
+      // set-up: targets v1 signed in this process (the signatures this file checks are real processes)
+      for (const k of ['alice', 'bob']) {
+        const s = await signHere(id, repo.homes[k]!);
+        expect(s.code, s.stderr).toBe(0);
+      }
       await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets v1');
     });
     afterAll(async () => {
@@ -55,7 +58,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
     const change = ['--remove-key', 'targets=alice', '--remove-key', 'targets=bob', '--add-key', 'targets=dave'];
 
     it('refuses a root round that would orphan the released targets, naming --resign-targets', async () => {
-      const r = await quorum([
+      const r = await quorumHere([
         'round',
         'open',
         'root',
@@ -70,7 +73,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
     });
 
     it('opens a linked pair, releases nothing until both are signed, then both at once', async () => {
-      const open = await quorum([
+      const open = await quorumHere([
         'round',
         'open',
         'root',
@@ -85,7 +88,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       expect(open.code, open.stderr).toBe(0);
       const root = JSON.parse(open.stdout) as { id: string; linked: string };
       expect(root.linked).toMatch(/^targets-v2-r\d+$/);
-      const rounds = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
+      const rounds = JSON.parse((await quorumHere(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
         id: string;
         state: string;
         linked?: string;
@@ -116,11 +119,11 @@ for (const dialect of ['tuf', 'ota'] as const) {
         expect(s.code, s.stderr).toBe(0);
       }
       await until(() => fs.existsSync(path.join(current(), '2.root.json')), 'the pair released');
-      const v = await quorum(['verify', current(), '--root', path.join(current(), '1.root.json')]);
+      const v = await quorumHere(['verify', current(), '--root', path.join(current(), '1.root.json')]);
       expect(v.code, v.stderr).toBe(0);
       expect(v.stdout).toContain('root chain: 1 -> 2');
       expect(v.stdout).toContain('targets.json: version 2');
-      const after = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
+      const after = JSON.parse((await quorumHere(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
         id: string;
         state: string;
       }[];
@@ -137,7 +140,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
     });
 
     it('cancelling one round of a pair cancels both', async () => {
-      const open = await quorum([
+      const open = await quorumHere([
         'round',
         'open',
         'root',
@@ -159,10 +162,10 @@ for (const dialect of ['tuf', 'ota'] as const) {
       expect(open.code, open.stderr).toBe(0);
       const root = JSON.parse(open.stdout) as { id: string; linked: string };
       expect(
-        (await quorum(['round', 'cancel', root.linked, '--data-dir', repo.dataDir, '--reason', 'changed my mind']))
+        (await quorumHere(['round', 'cancel', root.linked, '--data-dir', repo.dataDir, '--reason', 'changed my mind']))
           .code,
       ).toBe(0);
-      const rounds = JSON.parse((await quorum(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
+      const rounds = JSON.parse((await quorumHere(['rounds', '--data-dir', repo.dataDir, '--json'])).stdout) as {
         id: string;
         state: string;
       }[];

@@ -3,13 +3,14 @@
  * tests are in page-browser.test.ts): viewer tokens stored hashed, the session cookie's attributes,
  * sign-out, CSRF and same-origin refusals, a viewer refused whatever it sends (403), the security
  * headers on every answer, and the live feed. Each attack is a request a hostile page or a stranger
- * on the network could send.
+ * on the network could send. The `quorum` admin commands (viewer, round open) run in this process
+ * (quorumHere) against the real `quorum serve`.
  */
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest } from '../../coordinator/admin-api.js';
-import { admin, located, newRepo, quorum, type Repo } from './harness.js';
+import { admin, located, newRepo, quorumHere, type Repo } from './harness.js';
 
 let repo: Repo;
 let url: string;
@@ -24,7 +25,7 @@ beforeAll(async () => {
     releaseRoot: true,
   });
   url = repo.coordinator.url;
-  const v = await quorum(['viewer', 'add', 'carol', '--data-dir', repo.dataDir]);
+  const v = await quorumHere(['viewer', 'add', 'carol', '--data-dir', repo.dataDir]);
   expect(v.code, v.stderr).toBe(0);
   viewerToken = v.stdout.trim().split('\n').at(-1)!;
 }, 120_000);
@@ -62,7 +63,7 @@ async function withCookie(
 }
 
 async function openTargetsRound(reason: string): Promise<string> {
-  const r = await quorum([
+  const r = await quorumHere([
     'round',
     'open',
     'targets',
@@ -84,12 +85,12 @@ describe('status page credentials and sessions', () => {
     db.close();
     expect(stored).not.toContain(viewerToken);
     expect(stored).toContain('carol');
-    const list = await quorum(['viewer', 'list', '--data-dir', repo.dataDir, '--json']);
+    const list = await quorumHere(['viewer', 'list', '--data-dir', repo.dataDir, '--json']);
     expect(JSON.parse(list.stdout)).toEqual([{ name: 'carol', addedAt: expect.any(String) }]);
-    const again = await quorum(['viewer', 'add', 'carol', '--data-dir', repo.dataDir]);
+    const again = await quorumHere(['viewer', 'add', 'carol', '--data-dir', repo.dataDir]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^VIEWER_EXISTS/);
-    const bad = await quorum(['viewer', 'add', '../x', '--data-dir', repo.dataDir]);
+    const bad = await quorumHere(['viewer', 'add', '../x', '--data-dir', repo.dataDir]);
     expect(bad.stderr).toMatch(/BODY_INVALID/);
   });
 
@@ -213,10 +214,10 @@ describe('status page credentials and sessions', () => {
     expect(JSON.stringify(audit)).not.toContain(repo.coordinator.adminToken);
     expect(JSON.stringify(audit)).not.toContain(viewerToken);
 
-    const add = await quorum(['viewer', 'add', 'dave', '--data-dir', repo.dataDir, '--json']);
+    const add = await quorumHere(['viewer', 'add', 'dave', '--data-dir', repo.dataDir, '--json']);
     const dave = await signIn((JSON.parse(add.stdout) as { token: string }).token);
     expect((await withCookie(dave.cookie, adminRequest('status'))).status).toBe(200);
-    expect((await quorum(['viewer', 'remove', 'dave', '--data-dir', repo.dataDir])).code).toBe(0);
+    expect((await quorumHere(['viewer', 'remove', 'dave', '--data-dir', repo.dataDir])).code).toBe(0);
     expect(await withCookie(dave.cookie, adminRequest('status'))).toMatchObject({
       status: 401,
       code: 'SESSION_INVALID',

@@ -28,8 +28,10 @@ import {
 import {
   Coordinator,
   located,
-  quorum,
+  passphraseFile,
+  quorumHere,
   signer,
+  signerHere,
   tmpdir,
   TEST_SCRYPT_N,
   until,
@@ -265,7 +267,9 @@ interface TokenRepo {
 /**
  * Like harness.newRepo, but keyholders whose type starts with `token:` keep their key on the
  * token: `quorum-signer token keygen`, `token export-public`, `quorum init --keyholder name=pem`,
- * `quorum-signer join --token-key URI --module M`.
+ * `quorum-signer join --token-key URI --module M`. The token commands are real processes (the
+ * token is opened only there); keygen, init and a key file's join run in this process (signerHere,
+ * quorumHere), as in harness.newRepo.
  */
 async function newTokenRepo(
   dialect: 'ota' | 'tuf',
@@ -298,12 +302,22 @@ async function newTokenRepo(
       const e = await signer(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
       expect(e.code, e.stderr).toBe(0);
     } else {
-      const g = await signer(['keygen', '--out', path.join(dir, name), '--scrypt-n', TEST_SCRYPT_N, '--type', type]);
+      const g = await signerHere([
+        'keygen',
+        '--out',
+        path.join(dir, name),
+        '--scrypt-n',
+        TEST_SCRYPT_N,
+        '--type',
+        type,
+        '--passphrase-file',
+        passphraseFile(),
+      ]);
       expect(g.code, g.stderr).toBe(0);
     }
   }
   const names = Object.keys(keyholders);
-  const init = await quorum([
+  const init = await quorumHere([
     'init',
     '--data-dir',
     dataDir,
@@ -321,7 +335,9 @@ async function newTokenRepo(
   const coordinator = await new Coordinator(dataDir).start();
   for (const k of names) {
     const how = uris[k] ? ['--token-key', uris[k]!, '--module', MODULE] : ['--key', path.join(dir, `${k}.key.json`)];
-    const j = await signer(['join', coordinator.url, ...how, '--home', homes[k]!, '--trust-first-root']);
+    // a key file's join in this process (set-up); a token key's join opens the token: a real process
+    const join = uris[k] ? signer : signerHere;
+    const j = await join(['join', coordinator.url, ...how, '--home', homes[k]!, '--trust-first-root']);
     expect(j.code, j.stderr).toBe(0);
   }
   return { dialect, dir, dataDir, coordinator, homes, uris };
@@ -330,7 +346,7 @@ async function newTokenRepo(
 const current = (r: TokenRepo) => path.join(r.dataDir, 'releases', 'current');
 
 async function verifyRelease(r: TokenRepo): Promise<string> {
-  const v = await quorum(['verify', current(r), '--root', path.join(current(r), '1.root.json')]);
+  const v = await quorumHere(['verify', current(r), '--root', path.join(current(r), '1.root.json')]);
   expect(v.code, v.stdout + v.stderr).toBe(0);
   return v.stdout;
 }
@@ -339,7 +355,7 @@ let fw = 0;
 async function openTargets(r: TokenRepo, reason: string): Promise<string> {
   const file = path.join(r.dir, `fw-${++fw}.bin`);
   fs.writeFileSync(file, `firmware ${fw}\n`);
-  const o = await quorum([
+  const o = await quorumHere([
     'round',
     'open',
     'targets',
@@ -363,7 +379,7 @@ async function openTargets(r: TokenRepo, reason: string): Promise<string> {
 }
 
 async function round(r: TokenRepo, id: string): Promise<RoundInfo> {
-  const s = await quorum(['round', 'status', id, '--json', '--data-dir', r.dataDir]);
+  const s = await quorumHere(['round', 'status', id, '--json', '--data-dir', r.dataDir]);
   expect(s.code, s.stderr).toBe(0);
   return (JSON.parse(s.stdout) as { round: RoundInfo }).round;
 }
@@ -422,10 +438,10 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     expect(s.code, s.stderr).toBe(0);
     // ec signs offline: a bundle, a home with only the pinned root, the token key named on the command line
     const bundle = path.join(r.dir, 'bundle.json');
-    const ex = await quorum(['round', 'export', id, '--out', bundle, '--data-dir', r.dataDir]);
+    const ex = await quorumHere(['round', 'export', id, '--out', bundle, '--data-dir', r.dataDir]);
     expect(ex.code, ex.stderr).toBe(0);
     const offline = path.join(r.dir, 'offline-home');
-    expect((await signer(['trust', path.join(current(r), '1.root.json'), '--home', offline])).code).toBe(0);
+    expect((await signerHere(['trust', path.join(current(r), '1.root.json'), '--home', offline])).code).toBe(0);
     const sigFile = path.join(r.dir, 'ec.sig.json');
     const os1 = await signer([
       'sign',
@@ -442,7 +458,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
       MODULE,
     ]);
     expect(os1.code, os1.stderr).toBe(0);
-    const add = await quorum(['round', 'add-signature', id, sigFile, '--data-dir', r.dataDir]);
+    const add = await quorumHere(['round', 'add-signature', id, sigFile, '--data-dir', r.dataDir]);
     expect(add.code, add.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current(r), 'targets.json')), 'targets release');
     expect(await verifyRelease(r)).toMatch(/targets\.json: version 1/);

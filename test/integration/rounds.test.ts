@@ -13,7 +13,20 @@ import { encodeSig } from '../../protocol/keys.js';
 import { keyIdOf, type Signer } from '../../protocol/metadata/build.js';
 import type { RoundInfo, ServerMessage } from '../../protocol/wire.js';
 import type { AdminInput } from '../../coordinator/admin-api.js';
-import { adminCall, auditEvents, located, newRepo, quorum, signer, tmpdir, until, type Repo } from './harness.js';
+import {
+  adminCall,
+  auditEvents,
+  located,
+  newRepo,
+  quorum,
+  quorumHere,
+  signer,
+  signerHere,
+  signHere,
+  tmpdir,
+  until,
+  type Repo,
+} from './harness.js';
 import { canonicalOf, connect, keySigner, keyidIn, sha256hex, type WireClient } from './wire-client.js';
 
 let fileN = 0;
@@ -25,7 +38,7 @@ async function openTargets(
 ): Promise<{ code: number; round: RoundInfo | null; stderr: string }> {
   const fw = path.join(repo.dir, `fw-${++fileN}.bin`);
   fs.writeFileSync(fw, `firmware build ${fileN}\n`);
-  const r = await quorum([
+  const r = await quorumHere([
     'round',
     'open',
     'targets',
@@ -260,7 +273,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
       });
       expect(ack.type, JSON.stringify(ack)).toBe('signature.accepted');
       await until(() => fs.existsSync(path.join(current(repo), 'targets.json')), 'targets v1 release');
-      const v = await quorum(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
+      const v = await quorumHere(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
       expect(v.code, v.stderr).toBe(0);
     });
 
@@ -325,7 +338,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
 
     it('ROUND_NOT_OPEN: a signature on a cancelled round', async () => {
       const { id, sha256, canonical } = t['2'];
-      const c = await quorum([
+      const c = await quorumHere([
         'round',
         'cancel',
         id,
@@ -366,7 +379,7 @@ for (const dialect of ['tuf', 'ota'] as const) {
           .map((e) => e.data.keyholder)
           .sort(),
       ).toEqual(['alice', 'bob']);
-      const v = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
+      const v = await quorumHere(['audit', 'verify', '--data-dir', repo.dataDir]);
       expect(v.code, v.stderr).toBe(0);
     });
   });
@@ -378,7 +391,7 @@ describe('managing rounds (ota)', () => {
   let t2 = '';
   let t3 = '';
   let r2 = '';
-  const q = (args: string[]) => quorum([...args, '--data-dir', repo.dataDir]);
+  const q = (args: string[]) => quorumHere([...args, '--data-dir', repo.dataDir]);
   const roundJson = async (id: string) => {
     const r = await q(['round', 'status', id, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -439,8 +452,9 @@ describe('managing rounds (ota)', () => {
   });
 
   it('refuses a round opened on a stale base: ROUND_STALE_BASE', async () => {
+    // set-up: targets v1 signed in this process (signHere); the signatures this file checks are real processes
     for (const k of ['alice', 'bob']) {
-      const sg = await signer(['sign', t1, '--yes', '--home', repo.homes[k]!]);
+      const sg = await signHere(t1, repo.homes[k]!);
       expect(sg.code, sg.stderr).toBe(0);
     }
     await until(() => fs.existsSync(path.join(current(repo), 'targets.json')), 'targets v1 release');
@@ -584,7 +598,7 @@ describe('managing rounds (ota)', () => {
     const d = await signer(['sign', r2, '--yes', '--home', repo.homes.dave!]);
     expect(d.code, d.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current(repo), '2.root.json')), 'root v2 release');
-    const v = await quorum(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
+    const v = await quorumHere(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toMatch(/root chain: 1 -> 2/);
     expect((await roundJson(r2)).round.state).toBe('released');
@@ -613,7 +627,7 @@ describe('managing rounds (ota)', () => {
 
     // the offline machine: only root v1 pinned and the key file; it walks to root v2 itself
     const home = tmpdir('quorum-offline-');
-    const tr = await signer(['trust', path.join(current(repo), '1.root.json'), '--home', home]);
+    const tr = await signerHere(['trust', path.join(current(repo), '1.root.json'), '--home', home]);
     expect(tr.code, tr.stderr).toBe(0);
     fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ keyFile: repo.keys.alice }));
     const sigFile = path.join(repo.dir, 'alice.sig.json');
@@ -659,7 +673,7 @@ describe('managing rounds (ota)', () => {
       'targets v2 release',
     );
     expect((await roundJson(id)).round.state).toBe('released');
-    const v = await quorum(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
+    const v = await quorumHere(['verify', current(repo), '--root', path.join(current(repo), '1.root.json')]);
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toMatch(/targets\.json: version 2/);
     const again = await q(['round', 'add-signature', id, sigFile]);
@@ -700,5 +714,19 @@ describe('the command line', () => {
     const r = await quorum(['sample', '--no-such-flag']);
     expect(r.stderr).toMatch(/^USAGE: /);
     expect(r.code).toBe(2);
+  });
+
+  it('runs a command in process (quorumHere, signerHere) with the status and output of the process', async () => {
+    // The set-up of the integration tests relies on this: the same status, stdout and stderr.
+    const cases: [typeof quorum, typeof quorumHere, string[]][] = [
+      [quorum, quorumHere, ['sample', '--no-such-flag']],
+      [quorum, quorumHere, ['round', 'open', '--help']],
+      [signer, signerHere, ['watch', '--no-such-flag']],
+      [signer, signerHere, ['keygen', '--help']],
+    ];
+    for (const [proc, here, args] of cases) {
+      const [p, h] = await Promise.all([proc(args), here(args)]);
+      expect(h, args.join(' ')).toEqual(p);
+    }
   });
 });

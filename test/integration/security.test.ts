@@ -3,7 +3,10 @@
  * login signature's domain separation from metadata), the admin credential, signers that do not
  * trust the coordinator (the real `quorum-signer` against a lying coordinator that speaks the
  * wire protocol), and the append-only, hash-chained audit log against an attacker with the
- * SQLite file.
+ * SQLite file. Set-up (keygen, join, trust) and the `quorum` admin commands run in this process
+ * (signerHere, quorumHere); the admin-credential test runs `quorum status` as a process (the
+ * credential comes from its environment), and every review, sign and rounds a check is about is a
+ * real `quorum-signer`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +18,20 @@ import type { RootSigned } from '../../protocol/metadata/schemas.js';
 import { AUTH_DOMAIN, authMessage, type RoundInfo, type ServerMessage } from '../../protocol/wire.js';
 import { auditHash } from '../../coordinator/store.js';
 import { FakeCoordinator } from './fake-coordinator.js';
-import { auditEvents, newRepo, quorum, signer, sleep, TEST_SCRYPT_N, tmpdir, until, type Repo } from './harness.js';
+import {
+  auditEvents,
+  newRepo,
+  passphraseFile,
+  quorum,
+  quorumHere,
+  signer,
+  signerHere,
+  sleep,
+  TEST_SCRYPT_N,
+  tmpdir,
+  until,
+  type Repo,
+} from './harness.js';
 import {
   authHeaders,
   canonicalOf,
@@ -83,8 +99,21 @@ describe('signer authentication', () => {
 
     // the same through the real client: a key the coordinator never enrolled
     const dir = tmpdir('quorum-mallory-');
-    expect((await signer(['keygen', '--out', path.join(dir, 'mallory'), '--scrypt-n', TEST_SCRYPT_N])).code).toBe(0);
-    const j = await signer([
+    expect(
+      (
+        await signerHere([
+          'keygen',
+          '--out',
+          path.join(dir, 'mallory'),
+          '--scrypt-n',
+          TEST_SCRYPT_N,
+          '--passphrase-file',
+          passphraseFile(),
+        ])
+      ).code,
+    ).toBe(0);
+    // keygen and join in this process (set-up); the refusal is the real client's, a process
+    const j = await signerHere([
       'join',
       repo.coordinator.url,
       '--key',
@@ -160,13 +189,32 @@ describe('signer authentication', () => {
 
   it('disconnects and then refuses a removed keyholder', async () => {
     const dir = tmpdir('quorum-eve-');
-    expect((await signer(['keygen', '--out', path.join(dir, 'eve'), '--scrypt-n', TEST_SCRYPT_N])).code).toBe(0);
-    const add = await quorum(['keyholder', 'add', 'eve', path.join(dir, 'eve.pub.pem'), '--data-dir', repo.dataDir]);
+    expect(
+      (
+        await signerHere([
+          'keygen',
+          '--out',
+          path.join(dir, 'eve'),
+          '--scrypt-n',
+          TEST_SCRYPT_N,
+          '--passphrase-file',
+          passphraseFile(),
+        ])
+      ).code,
+    ).toBe(0);
+    const add = await quorumHere([
+      'keyholder',
+      'add',
+      'eve',
+      path.join(dir, 'eve.pub.pem'),
+      '--data-dir',
+      repo.dataDir,
+    ]);
     expect(add.code, add.stderr).toBe(0);
     const eve = keySigner(path.join(dir, 'eve.key.json'));
     const c = await connect(repo.coordinator.url, eve);
     expect((await c.hello).keyholder).toBe('eve');
-    const rm = await quorum(['keyholder', 'remove', 'eve', '--data-dir', repo.dataDir]);
+    const rm = await quorumHere(['keyholder', 'remove', 'eve', '--data-dir', repo.dataDir]);
     expect(rm.code, rm.stderr).toBe(0);
     expect((await c.closed).code).toBe(4003);
     const again = await upgrade(repo.coordinator.url, await authHeaders(repo.coordinator.url, eve));
@@ -177,7 +225,7 @@ describe('signer authentication', () => {
   it('keeps the login signature and metadata signatures apart', async () => {
     const fw = path.join(repo.dir, 'fw.bin');
     fs.writeFileSync(fw, 'firmware\n');
-    const open = await quorum([
+    const open = await quorumHere([
       'round',
       'open',
       'targets',
@@ -242,7 +290,7 @@ describe('signer authentication', () => {
       { type: 'round.payload' }
     >;
     expect(info.round.progress[0]!.signed).toEqual([]);
-    const cancel = await quorum(['round', 'cancel', id, '--reason', 'test done', '--data-dir', repo.dataDir]);
+    const cancel = await quorumHere(['round', 'cancel', id, '--reason', 'test done', '--data-dir', repo.dataDir]);
     expect(cancel.code, cancel.stderr).toBe(0);
   });
 
@@ -331,7 +379,7 @@ describe('signers do not trust the coordinator', () => {
       path.join(home, 'config.json'),
       JSON.stringify({ server: fake.url, pin: null, keyFile: repo.keys.alice, unsafeAllowPlaintext: false }),
     );
-    const t = await signer(['trust', path.join(current(), '1.root.json'), '--home', home]);
+    const t = await signerHere(['trust', path.join(current(), '1.root.json'), '--home', home]);
     expect(t.code, t.stderr).toBe(0);
     return home;
   }
@@ -439,7 +487,8 @@ describe('signers do not trust the coordinator', () => {
 
 describe('the audit log', () => {
   const db = () => path.join(repo.dataDir, 'quorum.db');
-  const verify = (json = false) => quorum(['audit', 'verify', '--data-dir', repo.dataDir, ...(json ? ['--json'] : [])]);
+  const verify = (json = false) =>
+    quorumHere(['audit', 'verify', '--data-dir', repo.dataDir, ...(json ? ['--json'] : [])]);
 
   it('verifies an intact chain', async () => {
     const events = await auditEvents(repo.dataDir);

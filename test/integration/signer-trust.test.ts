@@ -20,7 +20,7 @@ import {
   type Signer,
 } from '../../protocol/metadata/build.js';
 import { FakeCoordinator } from './fake-coordinator.js';
-import { signer, TEST_SCRYPT_N, tmpdir, until, Watcher } from './harness.js';
+import { passphraseFile, signer, signerHere, TEST_SCRYPT_N, tmpdir, until, Watcher } from './harness.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { canonicalOf, keySigner } from './wire-client.js';
 
@@ -46,7 +46,7 @@ const targetsText = (version: number, targetsJson: string) => {
 };
 
 let homes = 0;
-/** A signer home pointed at the fake, with root v1 pinned. */
+/** A signer home pointed at the fake, with root v1 pinned (quorum-signer trust, run in this process: set-up). */
 async function home(): Promise<string> {
   const h = path.join(dir, `home-${++homes}`);
   fs.mkdirSync(h, { recursive: true });
@@ -54,7 +54,7 @@ async function home(): Promise<string> {
     path.join(h, 'config.json'),
     JSON.stringify({ server: fake.url, pin: null, keyFile, unsafeAllowPlaintext: false }),
   );
-  const t = await signer(['trust', rootFile, '--home', h]);
+  const t = await signerHere(['trust', rootFile, '--home', h]);
   expect(t.code, t.stderr).toBe(0);
   return h;
 }
@@ -63,7 +63,15 @@ const review = (id: string, h: string) => signer(['review', id, '--home', h]);
 
 beforeAll(async () => {
   dir = tmpdir('quorum-signer-trust-');
-  const k = await signer(['keygen', '--out', path.join(dir, 'alice'), '--scrypt-n', TEST_SCRYPT_N]);
+  const k = await signerHere([
+    'keygen',
+    '--out',
+    path.join(dir, 'alice'),
+    '--scrypt-n',
+    TEST_SCRYPT_N,
+    '--passphrase-file',
+    passphraseFile(),
+  ]);
   expect(k.code, k.stderr).toBe(0);
   keyFile = path.join(dir, 'alice.key.json');
   alice = keySigner(keyFile);
