@@ -44,6 +44,8 @@ describe('the published package', () => {
       'dist/bin/quorum.js',
       'dist/bin/quorum-signer.js',
       'dist/bin/quorum-signer.cjs',
+      'dist/bin/quorum.cjs',
+      'dist/bin/quorum-lazy.js',
       'dist/protocol/verify.js',
       'dist/web/index.html',
       'dist/web/app.js',

@@ -38,6 +38,8 @@ const TOOLS = [
   'test/interop/helpers.ts',
 ];
 
+const LAUNCHERS = [path.join('coordinator', 'bin.ts'), path.join('signer-client', 'bin.ts')];
+
 function tsFiles(dir: string): string[] {
   return fs
     .readdirSync(path.join(REPO, dir), { withFileTypes: true, recursive: true })
@@ -88,8 +90,8 @@ function checkImports(files: esbuild.OutputFile[]): void {
 
 const modules = await esbuild.build({
   absWorkingDir: REPO,
-  // signer-client/bin.ts is the quorum-signer launcher, built into dist/bin below
-  entryPoints: [...TREES.flatMap(tsFiles).filter((f) => f !== path.join('signer-client', 'bin.ts')), ...TOOLS],
+  // the executables' launchers are built into dist/bin below
+  entryPoints: [...TREES.flatMap(tsFiles).filter((f) => !LAUNCHERS.includes(f)), ...TOOLS],
   bundle: false,
   platform: 'node',
   format: 'esm',
@@ -104,9 +106,23 @@ checkImports(modules.outputFiles);
 install(modules.outputFiles);
 
 const BIN = path.join(DIST, 'bin');
-const quorum = await esbuild.build({
+/** The executables: launchers (coordinator/bin.ts, signer-client/bin.ts) for the bundles below. */
+const launchers = await esbuild.build({
   absWorkingDir: REPO,
-  entryPoints: { quorum: 'coordinator/cli.ts' },
+  entryPoints: { quorum: 'coordinator/bin.ts', 'quorum-signer': 'signer-client/bin.ts' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outdir: BIN,
+  write: false,
+  logLevel: 'warning',
+});
+
+/** `quorum` but serve: ES modules, whose chunks each command loads as it needs them. */
+const lazy = await esbuild.build({
+  absWorkingDir: REPO,
+  entryPoints: { 'quorum-lazy': 'coordinator/cli.ts' },
   bundle: true,
   splitting: true,
   platform: 'node',
@@ -124,16 +140,15 @@ const quorum = await esbuild.build({
 });
 
 /**
- * quorum-signer: one CommonJS bundle (quorum-signer.cjs) and V8's code cache for it
- * (quorum-signer.cjs.v8), run by a small launcher (signer-client/bin.ts -> quorum-signer.js). Node 20
- * keeps no compile cache for ES modules, and nearly every keyholder command needs most of the
- * bundle, so one cached script starts faster than lazily loaded chunks: `quorum-signer --help`
- * 0.40 s of CPU against 0.50 s (docs/benchmarks.md). `quorum` stays ES modules with lazy chunks:
- * `quorum verify` and the admin commands load a small part of it, which one script would not.
+ * `quorum serve` (quorum.cjs) and `quorum-signer` (quorum-signer.cjs): each one CommonJS script
+ * with V8's code cache for it (<name>.cjs.v8, not packed), run by protocol/launch.ts. Measured
+ * (docs/benchmarks.md): `quorum serve` start 0.45 s of CPU against 0.62 s as chunks, `quorum-signer
+ * --help` 0.35-0.37 s against 0.40-0.44 s; `quorum verify` as one cached script took 10-15% more
+ * than its chunks, so it keeps them.
  */
-const signerBundle = await esbuild.build({
+const scripts = await esbuild.build({
   absWorkingDir: REPO,
-  entryPoints: { 'quorum-signer': 'signer-client/cli.ts' },
+  entryPoints: { quorum: 'coordinator/cli.ts', 'quorum-signer': 'signer-client/cli.ts' },
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -146,29 +161,18 @@ const signerBundle = await esbuild.build({
   write: false,
   logLevel: 'warning',
 });
-// the bundle runs inside Module.wrap's function, where a #! line would be a syntax error
-const bundle = signerBundle.outputFiles[0]!;
-const source = bundle.text.replace(/^#!.*\n/, '');
-const cache = new vm.Script(Module.wrap(source), { filename: bundle.path }).createCachedData();
-const launcher = await esbuild.build({
-  absWorkingDir: REPO,
-  entryPoints: { 'quorum-signer': 'signer-client/bin.ts' },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outdir: BIN,
-  write: false,
-  logLevel: 'warning',
-});
 const file = (p: string, contents: Uint8Array) => ({ path: p, contents, hash: '', text: '' });
 prune(
   BIN,
   install([
-    ...quorum.outputFiles,
-    ...launcher.outputFiles,
-    file(bundle.path, Buffer.from(source)),
-    file(`${bundle.path}.v8`, cache),
+    ...launchers.outputFiles,
+    ...lazy.outputFiles,
+    ...scripts.outputFiles.flatMap((f) => {
+      // the script runs inside Module.wrap's function, where a #! line would be a syntax error
+      const source = f.text.replace(/^#!.*\n/, '');
+      const cache = new vm.Script(Module.wrap(source), { filename: f.path }).createCachedData();
+      return [file(f.path, Buffer.from(source)), file(`${f.path}.v8`, cache)];
+    }),
   ]),
 );
 
