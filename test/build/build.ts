@@ -88,19 +88,29 @@ function checkImports(files: esbuild.OutputFile[]): void {
   }
 }
 
-const modules = await esbuild.build({
+/** What every build below shares: Node 20, outputs kept in memory for install(). */
+const NODE = {
   absWorkingDir: REPO,
+  platform: 'node',
+  target: 'node20',
+  write: false,
+  logLevel: 'warning',
+} as const satisfies esbuild.BuildOptions;
+/** A bundle of our commands: the native addons stay in node_modules, loaded through `require`. */
+const COMMANDS = {
+  ...NODE,
+  bundle: true,
+  external: ['better-sqlite3', 'pkcs11js'],
+} as const satisfies esbuild.BuildOptions;
+
+const modules = await esbuild.build({
+  ...NODE,
   // the executables' launchers are built into dist/bin below
   entryPoints: [...TREES.flatMap(tsFiles).filter((f) => !LAUNCHERS.includes(f)), ...TOOLS],
-  bundle: false,
-  platform: 'node',
   format: 'esm',
-  target: 'node20',
   outdir: DIST,
   outbase: REPO,
   sourcemap: true,
-  write: false,
-  logLevel: 'warning',
 });
 checkImports(modules.outputFiles);
 install(modules.outputFiles);
@@ -108,35 +118,25 @@ install(modules.outputFiles);
 const BIN = path.join(DIST, 'bin');
 /** The executables: launchers (coordinator/bin.ts, signer-client/bin.ts) for the bundles below. */
 const launchers = await esbuild.build({
-  absWorkingDir: REPO,
+  ...NODE,
   entryPoints: { quorum: 'coordinator/bin.ts', 'quorum-signer': 'signer-client/bin.ts' },
   bundle: true,
-  platform: 'node',
   format: 'esm',
-  target: 'node20',
   outdir: BIN,
-  write: false,
-  logLevel: 'warning',
 });
 
 /** `quorum` but serve: ES modules, whose chunks each command loads as it needs them. */
 const lazy = await esbuild.build({
-  absWorkingDir: REPO,
+  ...COMMANDS,
   entryPoints: { 'quorum-lazy': 'coordinator/cli.ts' },
-  bundle: true,
   splitting: true,
-  platform: 'node',
   format: 'esm',
-  target: 'node20',
-  external: ['better-sqlite3', 'pkcs11js'],
   outdir: BIN,
   chunkNames: '[name]-[hash]',
   // CommonJS dependencies bundled into an ES module still call require
   banner: {
     js: "import { createRequire as __quorumRequire } from 'node:module'; const require = __quorumRequire(import.meta.url);",
   },
-  write: false,
-  logLevel: 'warning',
 });
 
 /**
@@ -147,19 +147,13 @@ const lazy = await esbuild.build({
  * than its chunks, so it keeps them.
  */
 const scripts = await esbuild.build({
-  absWorkingDir: REPO,
+  ...COMMANDS,
   entryPoints: { quorum: 'coordinator/cli.ts', 'quorum-signer': 'signer-client/cli.ts' },
-  bundle: true,
-  platform: 'node',
   format: 'cjs',
-  target: 'node20',
-  external: ['better-sqlite3', 'pkcs11js'],
   outExtension: { '.js': '.cjs' },
   outdir: BIN,
   define: { 'import.meta.url': '__quorumModuleUrl' },
   banner: { js: "const __quorumModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  write: false,
-  logLevel: 'warning',
 });
 const file = (p: string, contents: Uint8Array) => ({ path: p, contents, hash: '', text: '' });
 prune(
@@ -177,7 +171,7 @@ prune(
 );
 
 const web = await esbuild.build({
-  absWorkingDir: REPO,
+  ...NODE,
   entryPoints: ['web/app.ts', 'web/app.css'],
   bundle: true,
   platform: 'browser',
@@ -185,8 +179,6 @@ const web = await esbuild.build({
   target: 'es2022',
   minify: true,
   outdir: path.join(DIST, 'web'),
-  write: false,
-  logLevel: 'warning',
 });
 const index = path.join(DIST, 'web', 'index.html');
 const page = install([...web.outputFiles, file(index, fs.readFileSync(path.join(REPO, 'web', 'index.html')))]);
