@@ -118,6 +118,11 @@ export async function frostIdentitiesHere(repo: Repo, names: string[]): Promise<
     const rec = await quorumHere(['keyholder', 'identity', k, id.stdout.trim(), '--data-dir', repo.dataDir]);
     if (rec.code !== 0) throw new Error(`keyholder identity ${k}: ${rec.stderr}`);
   }
+  await frostPinsHere(repo, names);
+}
+
+/** harness.ts `frostPins` in this process (quorum-signer frost pin-participants for each keyholder). */
+export async function frostPinsHere(repo: Repo, names: string[]): Promise<void> {
   for (const k of names) {
     const others = names
       .filter((o) => o !== k)

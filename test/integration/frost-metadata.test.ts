@@ -10,7 +10,8 @@
  * by the tuf-js Updater over loopback HTTP; in the ota dialect by the ota rules of `quorum verify`.
  *
  * The coordinator is a real `quorum serve` process throughout. In the tuf story the participants'
- * DKG and signing run as real `quorum-signer` processes (but the linked rounds' signers); the ota
+ * DKG and signing run as real `quorum-signer` processes (but the linked rounds' signers, and the
+ * renewal's first two, whose late third is a process); the ota
  * story, which checks what the dialect changes (canonical bytes, signature encoding, the ota rules
  * of verify), runs the signers' commands in this process (frost-harness.ts) over the same WebSocket,
  * but for bob's join, which is SIGKILLed mid-DKG. The administrator's commands (round open, rounds,
@@ -378,7 +379,7 @@ function story(dialect: Dialect): void {
   it('signs a root renewal once for both root thresholds; a participant who comes late finds the signature in', async () => {
     const id = await openRound(repo, ['root', '--reason', 'renew', '--expires-days', '300']);
     // root v3 needs root v2's keys (alice + group, 2) and v3's (the same): the group signs once for both.
-    const [a, b] = [sign(repo, 'alice', id), sign(repo, 'bob', id)];
+    const [a, b] = [frostSignHere(repo, 'alice', id), frostSignHere(repo, 'bob', id)];
     for (const p of [a, b]) expect((await p.done).code, p.log()).toBe(0);
     const again = sign(repo, 'carol', id);
     const res = await again.done;

@@ -10,11 +10,13 @@
  * SIGKILL mid-signing; `openssl verify -x509_strict` accepts the fleet root and a device
  * certificate it issues.
  *
- * The coordinator is a real `quorum serve` process throughout. The identities, the first ceremony
- * (across the SIGKILL in round 1) and the fleet root's signing run as real `quorum-signer` processes;
- * of the later flows one participant is a process and the other runs quorum-signer's commands in
- * this process (frost-harness.ts) over the same WebSocket; the second ceremony's alice and bob, and
- * the administrator's listings, refusals and reviews, run in this process.
+ * The coordinator is a real `quorum serve` process throughout. The identities (quorum-signer frost
+ * identity), the first ceremony (across the SIGKILL in round 1) and the fleet root's signing run as
+ * real `quorum-signer` processes; the coordinator's record of the identities and the pins run in
+ * this process (frost-harness.ts; docs/guides/frost-groups.md runs them as processes). Of the later
+ * flows one participant is a process and the other runs quorum-signer's commands in this process
+ * over the same WebSocket; the second ceremony's alice and bob, and the administrator's listings,
+ * refusals and reviews, run in this process.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -31,14 +33,13 @@ import {
 } from '../../protocol/frost.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import type { ServerMessage } from '../../protocol/wire.js';
-import { backgroundHere, frostJoinHere, quorumHere, signerHere } from './frost-harness.js';
+import { backgroundHere, frostJoinHere, frostPinsHere, quorumHere, signerHere } from './frost-harness.js';
 import { connect, keySigner } from './wire-client.js';
 import {
   admin,
   adminCall,
   background,
   frostJoin,
-  frostPins,
   newRepo,
   PASSPHRASE,
   quorum,
@@ -86,11 +87,11 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       expect(id.code, id.stderr).toBe(0);
       const hex = id.stdout.trim();
       expect(hex).toMatch(/^[0-9a-f]{64}$/);
-      const rec = await quorum(['keyholder', 'identity', k, hex, '--data-dir', repo.dataDir]);
+      const rec = await quorumHere(['keyholder', 'identity', k, hex, '--data-dir', repo.dataDir]);
       expect(rec.code, rec.stderr).toBe(0);
     }
     // Each participant pins the others' signing keys (from them, not from the coordinator).
-    await frostPins(repo, names);
+    await frostPinsHere(repo, names);
     // A ceremony needs every participant's identity; an unknown keyholder is refused.
     const bad = await quorumHere([
       'fleet-ca',
