@@ -8,9 +8,10 @@
  * non-canonical share (s + L), and committing first in every attempt without ever answering.
  *
  * The coordinator is a real `quorum serve` process; carol plays her part over the real wire from
- * this process. In each case alice is a real `quorum-signer frost sign` process and bob runs the same
- * command in this process (frost-harness.ts), over the same WebSocket; the set-up (identities, the
- * DKG, the root round) and the administrator's commands run in this process.
+ * this process. alice is a real `quorum-signer frost sign` process in the first case and in the one
+ * where carol accuses her; otherwise alice, and bob always, run the same command in this process
+ * (frost-harness.ts), over the same WebSocket. The set-up (identities, the DKG, the root round) and
+ * the administrator's commands run in this process.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,11 +72,13 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     return { id, session: `${id}.dkg-grp`, message: canonicalOf(p.signed, 'targets', 'tuf') };
   }
 
-  /** quorum-signer frost sign as alice (a process) or bob (in this process). */
+  /** The cases (by their round's number) in which alice signs as a process: the first, and the accusation. */
+  const ALICE_PROCESS = new Set([1, 3]);
+  /** quorum-signer frost sign as alice or bob, in the current case (see ALICE_PROCESS). */
   const honest = (k: 'alice' | 'bob', id: string) =>
-    k === 'alice'
+    k === 'alice' && ALICE_PROCESS.has(seq)
       ? background(['frost', 'sign', id, '--yes', '--home', repo.homes.alice!, '--timeout-s', '60'])
-      : frostSignHere(repo, 'bob', id);
+      : frostSignHere(repo, k, id);
 
   /** alice and bob sign with quorum-signer frost sign; both must succeed and the round be released. */
   async function honestSign(id: string): Promise<string> {
