@@ -11,7 +11,7 @@
  *
  * The coordinator is a real `quorum serve` process throughout. In the tuf story the participants'
  * DKG and signing run as real `quorum-signer` processes (but the linked rounds' signers, and the
- * renewal's first two, whose late third is a process); the ota
+ * renewal's first two, whose late third is a process, and alice in the deadline case); the ota
  * story, which checks what the dialect changes (canonical bytes, signature encoding, the ota rules
  * of verify), runs the signers' commands in this process (frost-harness.ts) over the same WebSocket,
  * but for bob's join, which is SIGKILLed mid-DKG. The administrator's commands (round open, rounds,
@@ -220,7 +220,9 @@ function story(dialect: Dialect): void {
         repo.dataDir,
       ]);
       expect(open.code, open.stderr).toBe(0);
-      const alice = frostJoin(repo.homes.alice!, 'dkg-late');
+      // in this process: a cold quorum-signer process on a loaded machine could miss round 1 itself
+      // before the 4-second deadline (seen on main at load 8), and the test is about bob's absence
+      const alice = frostJoinHere(repo.homes.alice!, 'dkg-late');
       const res = await alice.done;
       expect(res.code).not.toBe(0);
       expect(alice.log()).toMatch(/CEREMONY_FAILED[\s\S]*DEADLINE[\s\S]*waiting for bob/);
