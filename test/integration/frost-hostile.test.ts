@@ -6,6 +6,12 @@
  * and bob, with carol excluded from its session and never the participant that reported her:
  * an identity-point commitment, a small-order point, a false accusation of an honest participant, a
  * non-canonical share (s + L), and committing first in every attempt without ever answering.
+ *
+ * The coordinator is a real `quorum serve` process; carol plays her part over the real wire from
+ * this process. alice is a real `quorum-signer frost sign` process in the first case and in the one
+ * where carol accuses her; otherwise alice, and bob always, run the same command in this process
+ * (frost-harness.ts), over the same WebSocket. The set-up (identities, the DKG, the root round) and
+ * the administrator's commands run in this process.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,18 +19,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import type { FrostCommitment, FrostSignRequest } from '../../protocol/frost.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { FrostStore, type FrostKeyholder } from '../../signer-client/frost-store.js';
-import {
-  auditEvents,
-  background,
-  frostIdentities,
-  frostJoin,
-  newRepo,
-  PASSPHRASE,
-  quorum,
-  signer,
-  until,
-  type Repo,
-} from './harness.js';
+import { frostIdentitiesHere, frostJoinHere, frostSignHere, quorumHere, signerHere } from './frost-harness.js';
+import { auditEvents, background, newRepo, PASSPHRASE, until, type Repo } from './harness.js';
 import { canonicalOf, connect, keySigner, type WireClient } from './wire-client.js';
 import fs from 'node:fs';
 
@@ -48,10 +44,10 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
   let last: string | null = null;
   async function openRound(): Promise<{ id: string; session: string; message: Buffer }> {
     // Each case on its own: a round a failed case left open is cancelled first.
-    if (last) await quorum(['round', 'cancel', last, '--reason', 'next case', '--data-dir', repo.dataDir]);
+    if (last) await quorumHere(['round', 'cancel', last, '--reason', 'next case', '--data-dir', repo.dataDir]);
     const fw = path.join(repo.dir, `fw-${++seq}.bin`);
     fs.writeFileSync(fw, `firmware ${seq}\n`);
-    const r = await quorum([
+    const r = await quorumHere([
       'round',
       'open',
       'targets',
@@ -76,11 +72,17 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     return { id, session: `${id}.dkg-grp`, message: canonicalOf(p.signed, 'targets', 'tuf') };
   }
 
+  /** The cases (by their round's number) in which alice signs as a process: the first, and the accusation. */
+  const ALICE_PROCESS = new Set([1, 3]);
+  /** quorum-signer frost sign as alice or bob, in the current case (see ALICE_PROCESS). */
+  const honest = (k: 'alice' | 'bob', id: string) =>
+    k === 'alice' && ALICE_PROCESS.has(seq)
+      ? background(['frost', 'sign', id, '--yes', '--home', repo.homes.alice!, '--timeout-s', '60'])
+      : frostSignHere(repo, k, id);
+
   /** alice and bob sign with quorum-signer frost sign; both must succeed and the round be released. */
   async function honestSign(id: string): Promise<string> {
-    const procs = ['alice', 'bob'].map((k) =>
-      background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '60']),
-    );
+    const procs = (['alice', 'bob'] as const).map((k) => honest(k, id));
     const logs: string[] = [];
     for (const p of procs) {
       const r = await p.done;
@@ -110,8 +112,8 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
       targetsThreshold: 1,
       releaseRoot: true,
     });
-    await frostIdentities(repo, names);
-    const open = await quorum([
+    await frostIdentitiesHere(repo, names);
+    const open = await quorumHere([
       'frost',
       'create',
       '--name',
@@ -125,9 +127,9 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
       repo.dataDir,
     ]);
     expect(open.code, open.stderr).toBe(0);
-    const joins = names.map((k) => frostJoin(repo.homes[k]!, 'dkg-grp'));
+    const joins = names.map((k) => frostJoinHere(repo.homes[k]!, 'dkg-grp'));
     for (const j of joins) expect((await j.done).code, j.log()).toBe(0);
-    const r = await quorum([
+    const r = await quorumHere([
       'round',
       'open',
       'root',
@@ -142,7 +144,7 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     ]);
     expect(r.code, r.stderr).toBe(0);
     const id = /opened round (\S+)/.exec(r.stdout)![1]!;
-    expect((await signer(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
+    expect((await signerHere(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
     await until(() => fs.existsSync(path.join(current(), '2.root.json')), 'root v2 release');
     // carol: her real share, and a raw authenticated connection.
     const group = FrostStore.open(path.join(repo.homes.carol!, 'frost')).groups()[0]!;
@@ -185,7 +187,7 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     async () => {
       const { id, session } = await openRound();
       await carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
-      const alice = background(['frost', 'sign', id, '--yes', '--home', repo.homes.alice!, '--timeout-s', '60']);
+      const alice = honest('alice', id);
       const req = await until(async () => (await status(session)).request, 'the attempt with alice and carol');
       expect(req.commitments.map((c) => c.identifier)).toEqual([1, 3]);
       const ack = (await carol.request({
@@ -196,7 +198,7 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
         participants: [1],
       })) as SignStatus;
       expect(ack.excluded).toEqual([3]);
-      const bob = background(['frost', 'sign', id, '--yes', '--home', repo.homes.bob!, '--timeout-s', '60']);
+      const bob = honest('bob', id);
       for (const p of [alice, bob]) expect((await p.done).code, p.log()).toBe(0);
       expect(repo.coordinator.log).toContain(`round ${id}: signature of FROST group grp by alice, bob stored`);
     },
@@ -206,7 +208,7 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
   it('carol answers with a non-canonical share (s + L): refused as a bad share naming her; alice and bob sign', async () => {
     const { id, session, message } = await openRound();
     await carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
-    const alice = background(['frost', 'sign', id, '--yes', '--home', repo.homes.alice!, '--timeout-s', '60']);
+    const alice = honest('alice', id);
     const req = await until(async () => (await status(session)).request, 'the attempt with alice and carol');
     const share = kh.signSync(req, message);
     const v = BigInt(`0x${Buffer.from(share.share, 'hex').reverse().toString('hex')}`) + L;
@@ -218,7 +220,7 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
     });
     expect(bad.type === 'error' && bad.code, JSON.stringify(bad)).toBe('FROST_BAD_SIGNATURE_SHARE');
     expect((await status(session)).excluded).toEqual([3]);
-    const bob = background(['frost', 'sign', id, '--yes', '--home', repo.homes.bob!, '--timeout-s', '60']);
+    const bob = honest('bob', id);
     for (const p of [alice, bob]) expect((await p.done).code, p.log()).toBe(0);
   }, 120_000);
 

@@ -12,6 +12,10 @@
  *   one agrees and no share is kept;
  * - it declares the group agreed with a transcript signature a participant never made: no one
  *   keeps a share of a group whose transcript not every participant signed.
+ *
+ * In each ceremony one participant (alice, then bob, then carol) is a real `quorum-signer frost join`
+ * process; the other two run the same command in this process (frost-harness.ts), over a real
+ * WebSocket to the lying coordinator.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyFrom } from '../../protocol/keys.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import { newKeyFile, writeKeyFile } from '../../signer-client/keystore.js';
+import { frostJoinHere } from './frost-harness.js';
 import { frostJoin, PASSPHRASE, tmpdir } from './harness.js';
 import { LyingFrostCoordinator, type Lie } from './lying-frost-coordinator.js';
 
@@ -54,8 +59,13 @@ describe('a lying coordinator cannot hold or split a FROST group key', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Start the lying coordinator, point every home at it, and run frost join for all three. */
+  let ceremonies = 0;
+  /**
+   * Start the lying coordinator, point every home at it, and run frost join for all three: one of
+   * them (another in each ceremony) as a process.
+   */
   async function ceremony(lie: Lie, id: string) {
+    const proc = names[ceremonies++ % names.length];
     await fake?.close();
     fake = await new LyingFrostCoordinator(lie, id, 2, members).start();
     for (const name of names)
@@ -68,7 +78,7 @@ describe('a lying coordinator cannot hold or split a FROST group key', () => {
           unsafeAllowPlaintext: false,
         }),
       );
-    const joins = names.map((n) => frostJoin(homes[n]!, id));
+    const joins = names.map((n) => (n === proc ? frostJoin : frostJoinHere)(homes[n]!, id));
     const results = await Promise.all(joins.map((j) => j.done));
     return results.map((r, i) => ({ ...r, log: joins[i]!.log() }));
   }

@@ -5,23 +5,20 @@
  * `quorum-signer frost sign`, the other two participants taking no part. Every release carries one
  * Ed25519 signature by the group key over its canonical bytes, made by exactly that subset (the
  * coordinator's log and audit name the signers), and `quorum verify` accepts the final repository.
+ *
+ * The coordinator is a real `quorum serve` process throughout. Two participants join the DKG, and
+ * the first and the last subset sign, as real `quorum-signer` processes; the others, and the
+ * administrator's commands, run the same commands in this process (frost-harness.ts), over the same
+ * WebSocket and admin API, since what the eight middle subsets test is the coordinator's and the
+ * FROST code's handling of each subset, not the executable.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../protocol/canonical.js';
-import {
-  auditEvents,
-  background,
-  frostIdentities,
-  frostJoin,
-  newRepo,
-  quorum,
-  signer,
-  until,
-  type Repo,
-} from './harness.js';
+import { frostIdentitiesHere, frostJoinHere, frostSignHere, quorumHere, signerHere } from './frost-harness.js';
+import { auditEvents, background, frostJoin, newRepo, quorum, until, type Repo } from './harness.js';
 
 const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
 
@@ -47,14 +44,14 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
       targetsThreshold: 1,
       releaseRoot: true,
     });
-    await frostIdentities(repo, names);
+    await frostIdentitiesHere(repo, names);
   }, 120_000);
   afterAll(async () => {
     await repo?.coordinator.kill();
   });
 
   it('runs the 3-of-5 DKG and makes the group the targets key', async () => {
-    const open = await quorum([
+    const open = await quorumHere([
       'frost',
       'create',
       '--name',
@@ -68,9 +65,10 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
       repo.dataDir,
     ]);
     expect(open.code, open.stderr).toBe(0);
-    const joins = names.map((k) => frostJoin(repo.homes[k]!, 'dkg-five'));
+    // alice and bob as processes, the others here
+    const joins = names.map((k, i) => (i < 2 ? frostJoin : frostJoinHere)(repo.homes[k]!, 'dkg-five'));
     for (const j of joins) expect((await j.done).code, j.log()).toBe(0);
-    const groups = JSON.parse((await quorum(['frost', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
+    const groups = JSON.parse((await quorumHere(['frost', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
       name: string;
       groupPublicKey: string;
     }[];
@@ -81,7 +79,7 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
       type: 'spki',
     });
 
-    const r = await quorum([
+    const r = await quorumHere([
       'round',
       'open',
       'root',
@@ -96,7 +94,7 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
     ]);
     expect(r.code, r.stderr).toBe(0);
     const id = /opened round (\S+)/.exec(r.stdout)![1]!;
-    expect((await signer(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
+    expect((await signerHere(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
     await until(() => fs.existsSync(path.join(current(), '2.root.json')), 'root v2 release');
   }, 180_000);
 
@@ -106,7 +104,7 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
     for (const [i, subset] of all.entries()) {
       const fw = path.join(repo.dir, `fw-${i}.bin`);
       fs.writeFileSync(fw, `firmware ${i}\n`);
-      const r = await quorum([
+      const r = await quorumHere([
         'round',
         'open',
         'targets',
@@ -123,8 +121,11 @@ describe('every 3-subset of a 3-of-5 FROST group releases targets through the co
       ]);
       expect(r.code, r.stderr).toBe(0);
       const id = /opened round (\S+)/.exec(r.stdout)![1]!;
+      // the first and the last subset as processes, the others here
       const procs = subset.map((k) =>
-        background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '90']),
+        i === 0 || i === all.length - 1
+          ? background(['frost', 'sign', id, '--yes', '--home', repo.homes[k]!, '--timeout-s', '90'])
+          : frostSignHere(repo, k, id),
       );
       for (const p of procs) expect((await p.done).code, p.log()).toBe(0);
       expect(repo.coordinator.log).toContain(

@@ -9,6 +9,14 @@
  * restarts with another subset), a bad share named and excluded, nonce reuse refused, a coordinator
  * SIGKILL mid-signing; `openssl verify -x509_strict` accepts the fleet root and a device
  * certificate it issues.
+ *
+ * The coordinator is a real `quorum serve` process throughout. The identities (quorum-signer frost
+ * identity), the first ceremony (across the SIGKILL in round 1) and the fleet root's signing run as
+ * real `quorum-signer` processes; the coordinator's record of the identities and the pins run in
+ * this process (frost-harness.ts; docs/guides/frost-groups.md runs them as processes). Of the later
+ * flows one participant is a process and the other runs quorum-signer's commands in this process
+ * over the same WebSocket; the second ceremony's alice and bob, and the administrator's listings,
+ * refusals and reviews, run in this process.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -25,13 +33,13 @@ import {
 } from '../../protocol/frost.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import type { ServerMessage } from '../../protocol/wire.js';
+import { backgroundHere, frostJoinHere, frostPinsHere, quorumHere, signerHere } from './frost-harness.js';
 import { connect, keySigner } from './wire-client.js';
 import {
   admin,
   adminCall,
   background,
   frostJoin,
-  frostPins,
   newRepo,
   PASSPHRASE,
   quorum,
@@ -79,13 +87,13 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       expect(id.code, id.stderr).toBe(0);
       const hex = id.stdout.trim();
       expect(hex).toMatch(/^[0-9a-f]{64}$/);
-      const rec = await quorum(['keyholder', 'identity', k, hex, '--data-dir', repo.dataDir]);
+      const rec = await quorumHere(['keyholder', 'identity', k, hex, '--data-dir', repo.dataDir]);
       expect(rec.code, rec.stderr).toBe(0);
     }
     // Each participant pins the others' signing keys (from them, not from the coordinator).
-    await frostPins(repo, names);
+    await frostPinsHere(repo, names);
     // A ceremony needs every participant's identity; an unknown keyholder is refused.
-    const bad = await quorum([
+    const bad = await quorumHere([
       'fleet-ca',
       'create',
       '--frost',
@@ -108,7 +116,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     expect(bad.stderr).toMatch(/KEYHOLDER_UNKNOWN|mallory/);
 
     // --participant and --holder do not mix (a FROST CA has no holder).
-    const mixed = await quorum([
+    const mixed = await quorumHere([
       'fleet-ca',
       'create',
       '--name',
@@ -178,7 +186,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     expect(keys.map((k) => k.identifier).sort()).toEqual([1, 2, 3]);
     // Every participant holds the same group record as the coordinator.
     for (const k of names) {
-      const g = await signer(['frost', 'groups', '--json', '--home', repo.homes[k]!]);
+      const g = await signerHere(['frost', 'groups', '--json', '--home', repo.homes[k]!]);
       expect(g.code, g.stderr).toBe(0);
       const groups = JSON.parse(g.stdout) as NonNullable<DkgStatus['group']>[];
       expect(groups).toHaveLength(1);
@@ -186,7 +194,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     }
 
     // The group key is the fleet root CA's key, and its certificate round is open.
-    const cas = JSON.parse((await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
+    const cas = JSON.parse((await quorumHere(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
       name: string;
       kind: string;
       algorithm: string;
@@ -195,14 +203,14 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     expect(cas).toEqual([
       expect.objectContaining({ name: 'fleet', kind: 'frost', algorithm: 'ed25519', issued: false }),
     ]);
-    const certs = JSON.parse((await quorum(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as {
+    const certs = JSON.parse((await quorumHere(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as {
       id: string;
       ca: string;
       profile: string;
       state: string;
     }[];
     expect(certs).toEqual([expect.objectContaining({ ca: 'fleet', profile: 'fleet-root', state: 'open' })]);
-    const audit = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
+    const audit = await quorumHere(['audit', 'verify', '--data-dir', repo.dataDir]);
     expect(audit.code, audit.stderr).toBe(0);
     expect(path.isAbsolute(repo.dataDir)).toBe(true);
   }, 180_000);
@@ -211,13 +219,13 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     'signs the fleet root with the group: a participant drops after committing, the round restarts with another ' +
       'subset; nonce reuse is refused; openssl accepts the certificate',
     async () => {
-      const certs = JSON.parse((await quorum(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as {
+      const certs = JSON.parse((await quorumHere(['certs', '--json', '--data-dir', repo.dataDir])).stdout) as {
         id: string;
       }[];
       const roundId = certs[0]!.id;
       const group = (await status()).group!;
       for (const k of names) {
-        const r = await signer(['cert', 'review', roundId, '--home', repo.homes[k]!]);
+        const r = await signerHere(['cert', 'review', roundId, '--home', repo.homes[k]!]);
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout).toContain('ACME Fleet Root');
       }
@@ -297,7 +305,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       expect(crypto.createPublicKey(spki).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex')).toBe(
         group.groupPublicKey,
       );
-      const cas = JSON.parse((await quorum(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
+      const cas = JSON.parse((await quorumHere(['fleet-ca', 'list', '--json', '--data-dir', repo.dataDir])).stdout) as {
         name: string;
         issued: boolean;
       }[];
@@ -315,7 +323,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', key]);
       const csr = path.join(repo.dir, 'device.csr');
       execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=device-0001', '-out', csr]);
-      const issue = await quorum([
+      const issue = await quorumHere([
         'cert',
         'issue',
         '--ca',
@@ -334,15 +342,17 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       ]);
       expect(issue.code, issue.stderr).toBe(0);
       const roundId = (JSON.parse(issue.stdout) as { round: { id: string; holder: string | null } }).round.id;
-      for (const k of names) expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
+      for (const k of names)
+        expect((await signerHere(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
 
       const carol = await connect(repo.coordinator.url, keySigner(repo.keys.carol!));
       await carol.hello;
       const kh = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockShare(group.groupPublicKey, PASSPHRASE);
       await carol.request({ type: 'frost.sign.commitment', session: roundId, commitment: kh.commitSync(roundId) });
       const out = path.join(repo.dir, 'device.pem');
+      // alice as a process, bob here
       const run = (k: string) => {
-        const b = background([
+        const b = (k === 'alice' ? background : backgroundHere)([
           'frost',
           'sign',
           roundId,
@@ -403,7 +413,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     'a second ceremony: the coordinator is SIGKILLed with round 2 half in; the round-2 ciphertexts survive and ' +
       'the last participant finishes after the restart',
     async () => {
-      const open = await quorum([
+      const open = await quorumHere([
         'fleet-ca',
         'create',
         '--frost',
@@ -421,8 +431,8 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       ]);
       expect(open.code, open.stderr).toBe(0);
       const st2 = async () => await adminCall(repo.coordinator, 'frost.ceremony', { params: { id: 'dkg-fleet2' } });
-      const a = join(repo.homes.alice!, 'dkg-fleet2');
-      const b = join(repo.homes.bob!, 'dkg-fleet2');
+      const a = frostJoinHere(repo.homes.alice!, 'dkg-fleet2');
+      const b = frostJoinHere(repo.homes.bob!, 'dkg-fleet2');
       // carol runs the library in this process, so the test decides when she answers.
       const identity = FrostStore.open(path.join(repo.homes.carol!, 'frost')).unlockIdentity(PASSPHRASE);
       type Status = Extract<ServerMessage, { type: 'frost.dkg.status' }>;
@@ -494,7 +504,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
 
   it('refuses a second ceremony for a name under way; a cancelled ceremony can be opened again', async () => {
     const create = () =>
-      quorum([
+      quorumHere([
         'fleet-ca',
         'create',
         '--frost',
@@ -514,7 +524,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     const dup = await create();
     expect(dup.code).not.toBe(0);
     expect(dup.stderr).toContain('CA_EXISTS');
-    const single = await quorum([
+    const single = await quorumHere([
       'fleet-ca',
       'create',
       '--name',
@@ -534,7 +544,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
     ]);
     expect(single.code).not.toBe(0);
     expect(single.stderr).toContain('CA_EXISTS');
-    const cancel = await quorum([
+    const cancel = await quorumHere([
       'fleet-ca',
       'cancel-ceremony',
       'dkg-fleet3',
@@ -561,7 +571,7 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', key]);
       const csr = path.join(repo.dir, 'device2.csr');
       execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=device-0002', '-out', csr]);
-      const issue = await quorum([
+      const issue = await quorumHere([
         'cert',
         'issue',
         '--ca',
@@ -579,9 +589,10 @@ describe('FROST DKG through the coordinator (2-of-3), with a coordinator SIGKILL
       expect(issue.code, issue.stderr).toBe(0);
       const roundId = (JSON.parse(issue.stdout) as { round: { id: string } }).round.id;
       for (const k of ['alice', 'bob'])
-        expect((await signer(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
+        expect((await signerHere(['cert', 'review', roundId, '--home', repo.homes[k]!])).code).toBe(0);
+      // alice (who waits across the SIGKILL) as a process, bob here
       const run = (k: string) => {
-        const b = background([
+        const b = (k === 'alice' ? background : backgroundHere)([
           'cert',
           'sign',
           roundId,

@@ -370,6 +370,29 @@ function runDkg(id: string, threshold: number, ms: Member[]): { dkg: Dkg; outcom
 
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin'];
 
+interface ThreeOfFive {
+  ms: Member[];
+  dkg: Dkg;
+  outcomes: DkgOutcome[];
+  group: FrostGroup;
+  holders: FrostKeyholder[];
+}
+let threeOfFiveMade: ThreeOfFive | null = null;
+/**
+ * The file's one 3-of-5 group: its DKG, the shares stored and unlocked. Made once (a DKG and its 20
+ * scrypt runs cost ~2 s) for the two describes that need such a group.
+ */
+function threeOfFive(): ThreeOfFive {
+  if (!threeOfFiveMade) {
+    const ms = members('frost-3of5', NAMES);
+    const { dkg, outcomes, group } = runDkg('fleet-ca-1', 3, ms);
+    ms.forEach((m, i) => m.store.saveShare(outcomes[i]!.share, PASS, LOW_COST));
+    const holders = ms.map((m) => m.store.unlockShare(group.groupPublicKey, PASS));
+    threeOfFiveMade = { ms, dkg, outcomes, group, holders };
+  }
+  return threeOfFiveMade;
+}
+
 describe('FROST 3-of-5: DKG, storage and signing', () => {
   let ms: Member[];
   let dkg: Dkg;
@@ -378,10 +401,7 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
   let holders: FrostKeyholder[];
 
   beforeAll(() => {
-    ms = members('frost-3of5', NAMES);
-    ({ dkg, outcomes, group } = runDkg('fleet-ca-1', 3, ms));
-    ms.forEach((m, i) => m.store.saveShare(outcomes[i]!.share, PASS, LOW_COST));
-    holders = ms.map((m) => m.store.unlockShare(group.groupPublicKey, PASS));
+    ({ ms, dkg, outcomes, group, holders } = threeOfFive());
   });
 
   it('everyone, the coordinator included, records the same group key and verifying shares', () => {
@@ -1065,11 +1085,8 @@ describe('a FROST group is a role key: FROST-signed tuf and ota repositories ver
   let targetsHolders: FrostKeyholder[];
 
   beforeAll(() => {
-    const five = members('frost-role-root', NAMES);
-    const r = runDkg('root-key', 3, five);
-    rootGroup = r.group;
-    five.forEach((m, i) => m.store.saveShare(r.outcomes[i]!.share, PASS, LOW_COST));
-    rootHolders = five.map((m) => m.store.unlockShare(rootGroup.groupPublicKey, PASS));
+    // the root key: the 3-of-5 group of the describe above
+    ({ group: rootGroup, holders: rootHolders } = threeOfFive());
     const three = members('frost-role-targets', ['tia', 'tom', 'ted']);
     const t = runDkg('targets-key', 2, three);
     targetsGroup = t.group;
