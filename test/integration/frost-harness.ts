@@ -1,7 +1,7 @@
 /**
  * FROST helpers of the integration tests: commands run in this process through their command trees
- * (`dispatch`, the code the executables run), over real WebSockets and the admin API to the real
- * coordinator, a `quorum serve` child process. A child process costs 0.3-0.9 s of CPU before it does
+ * (harness.ts runHere: `dispatch`, the code the executables run), over real WebSockets and the
+ * admin API to the real coordinator, a `quorum serve` child process. A child process costs 0.3-0.9 s of CPU before it does
  * anything; these cost the command's own work. The FROST tests keep real `quorum-signer` processes
  * where the process is the point (one killed mid-ceremony, the end-to-end flows each file keeps) and
  * run the rest here: set-up, polling, and the exhaustive cases (every subset, every culprit).
@@ -9,71 +9,9 @@
  * Only for commands that are safe in this process: no prompt (--yes, and the passphrase from
  * passphraseFile()), no signal handlers (not serve or watch), --data-dir / --home always given.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 
-import { QUORUM as QUORUM_COMMANDS } from '../../coordinator/commands.js';
-import { dispatch, type Group, type Node } from '../../protocol/cli.js';
-import { PASSPHRASE, TEST_SCRYPT_N, tmpdir, type Repo, type RunResult } from './harness.js';
-
-/** A command run in this process through its command tree, reported as `run` reports a child process. */
-export async function runHere(
-  tree: Group,
-  prog: string,
-  args: string[],
-  log?: (s: string) => void,
-): Promise<RunResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = {
-    out: (s: string) => void (out.push(`${s}\n`), log?.(`${s}\n`)),
-    err: (s: string) => void (err.push(`${s}\n`), log?.(`${s}\n`)),
-  };
-  let code: number;
-  try {
-    code = await dispatch(tree, prog, args, io);
-  } catch (e) {
-    // as main() reports a crash
-    io.err(`internal error: ${(e as Error).stack ?? e}`);
-    code = 1;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
-
-/** `quorum ARGS` run in this process (runHere). */
-export const quorumHere = (args: string[]) => runHere(QUORUM_COMMANDS, 'quorum', args);
-
-let passFile = '';
-/** A file holding PASSPHRASE, for --passphrase-file (this process's environment stays untouched). */
-export function passphraseFile(): string {
-  if (!passFile) {
-    passFile = path.join(tmpdir('quorum-pass-'), 'passphrase');
-    fs.writeFileSync(passFile, `${PASSPHRASE}\n`, { mode: 0o600 });
-  }
-  return passFile;
-}
-
-/** Whether the command `args` name in `tree` takes --passphrase-file. */
-function takesPassphrase(tree: Group, args: string[]): boolean {
-  let node: Node = tree;
-  for (const a of args) {
-    if (node.kind === 'command') break;
-    const next: Node | undefined = Object.hasOwn(node.commands, a) ? node.commands[a] : undefined;
-    if (!next) return false;
-    node = next;
-  }
-  return node.kind === 'command' && Object.hasOwn(node.options, 'passphrase-file');
-}
-
-/**
- * `quorum-signer ARGS` run in this process (runHere), the passphrase from passphraseFile() where the
- * command reads one. The command tree is imported on first use (it loads every signer module).
- */
-export async function signerHere(args: string[], log?: (s: string) => void): Promise<RunResult> {
-  const { QUORUM_SIGNER } = await import('../../signer-client/commands.js');
-  const pass = takesPassphrase(QUORUM_SIGNER, args) ? ['--passphrase-file', passphraseFile()] : [];
-  return runHere(QUORUM_SIGNER, 'quorum-signer', [...args, ...pass], log);
-}
+import { quorumHere, signerHere, TEST_SCRYPT_N, type Repo, type RunResult } from './harness.js';
 
 /**
  * A long-running `quorum-signer` command (frost join, frost sign) in this process: the shape of

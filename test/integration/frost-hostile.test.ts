@@ -19,8 +19,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import type { FrostCommitment, FrostSignRequest } from '../../protocol/frost.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { FrostStore, type FrostKeyholder } from '../../signer-client/frost-store.js';
-import { frostIdentitiesHere, frostJoinHere, frostSignHere, quorumHere, signerHere } from './frost-harness.js';
-import { auditEvents, background, newRepo, PASSPHRASE, until, type Repo } from './harness.js';
+import { frostIdentitiesHere, frostJoinHere, frostSignHere } from './frost-harness.js';
+import { auditEvents, background, newRepo, PASSPHRASE, quorumHere, type Repo, signerHere, until } from './harness.js';
 import { canonicalOf, connect, keySigner, type WireClient } from './wire-client.js';
 import fs from 'node:fs';
 

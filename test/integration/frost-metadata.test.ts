@@ -25,7 +25,7 @@ import { canonicalize, type Dialect } from '../../protocol/canonical.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import { tufJsDownload } from '../interop/helpers.js';
-import { frostIdentitiesHere, frostJoinHere, frostSignHere, quorumHere, signerHere } from './frost-harness.js';
+import { frostIdentitiesHere, frostJoinHere, frostSignHere } from './frost-harness.js';
 import {
   adminCall,
   background,
@@ -34,9 +34,11 @@ import {
   newRepo,
   PASSPHRASE,
   quorum,
-  signer,
-  until,
+  quorumHere,
   type Repo,
+  signer,
+  signerHere,
+  until,
 } from './harness.js';
 import { connect, keySigner } from './wire-client.js';
 

@@ -17,8 +17,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../protocol/canonical.js';
-import { frostIdentitiesHere, frostJoinHere, frostSignHere, quorumHere, signerHere } from './frost-harness.js';
-import { auditEvents, background, frostJoin, newRepo, quorum, until, type Repo } from './harness.js';
+import { frostIdentitiesHere, frostJoinHere, frostSignHere } from './frost-harness.js';
+import {
+  auditEvents,
+  background,
+  frostJoin,
+  newRepo,
+  quorum,
+  quorumHere,
+  type Repo,
+  signerHere,
+  until,
+} from './harness.js';
 
 const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
 

@@ -33,7 +33,7 @@ import {
 } from '../../protocol/frost.js';
 import { FrostStore } from '../../signer-client/frost-store.js';
 import type { ServerMessage } from '../../protocol/wire.js';
-import { backgroundHere, frostJoinHere, frostPinsHere, quorumHere, signerHere } from './frost-harness.js';
+import { backgroundHere, frostJoinHere, frostPinsHere } from './frost-harness.js';
 import { connect, keySigner } from './wire-client.js';
 import {
   admin,
@@ -43,10 +43,12 @@ import {
   newRepo,
   PASSPHRASE,
   quorum,
+  quorumHere,
+  type Repo,
   signer,
+  signerHere,
   TEST_SCRYPT_N,
   until,
-  type Repo,
 } from './harness.js';
 
 interface DkgStatus {

@@ -19,7 +19,7 @@ import {
   type RouteName,
 } from '../../coordinator/admin-api.js';
 import { QUORUM as QUORUM_COMMANDS } from '../../coordinator/commands.js';
-import { dispatch, type Group } from '../../protocol/cli.js';
+import { dispatch, type Group, type Node } from '../../protocol/cli.js';
 import { QUORUM, SIGNER } from '../paths.js';
 
 export { QUORUM, REPO, SIGNER } from '../paths.js';
@@ -69,10 +69,19 @@ export const signer = (args: string[], opts?: Parameters<typeof run>[2]) => run(
  * for commands that are safe here: no prompt (give --passphrase-file, --yes), no signal handlers
  * (not serve or watch), --data-dir / --home always given.
  */
-export async function runHere(tree: Group, prog: string, args: string[]): Promise<RunResult> {
+export async function runHere(
+  tree: Group,
+  prog: string,
+  args: string[],
+  /** sees each line as it is printed (a long-running command's progress) */
+  log?: (s: string) => void,
+): Promise<RunResult> {
   const out: string[] = [];
   const err: string[] = [];
-  const io = { out: (s: string) => void out.push(`${s}\n`), err: (s: string) => void err.push(`${s}\n`) };
+  const io = {
+    out: (s: string) => void (out.push(`${s}\n`), log?.(`${s}\n`)),
+    err: (s: string) => void (err.push(`${s}\n`), log?.(`${s}\n`)),
+  };
   let code: number;
   try {
     code = await dispatch(tree, prog, args, io);
@@ -87,13 +96,30 @@ export async function runHere(tree: Group, prog: string, args: string[]): Promis
 /** `quorum ARGS` run in this process (runHere). */
 export const quorumHere = (args: string[]) => runHere(QUORUM_COMMANDS, 'quorum', args);
 
+/** Whether the command `args` name in `tree` takes --passphrase-file. */
+function takesPassphrase(tree: Group, args: string[]): boolean {
+  let node: Node = tree;
+  for (const a of args) {
+    if (node.kind === 'command') break;
+    const next: Node | undefined = Object.hasOwn(node.commands, a) ? node.commands[a] : undefined;
+    if (!next) return false;
+    node = next;
+  }
+  return node.kind === 'command' && Object.hasOwn(node.options, 'passphrase-file');
+}
+
 /**
- * `quorum-signer ARGS` run in this process (runHere). The command tree is imported on first use
- * (it loads every signer module). Key passphrases: pass `--passphrase-file passphraseFile()`.
+ * `quorum-signer ARGS` run in this process (runHere), reading the key passphrase from
+ * passphraseFile() where the command reads one and ARGS name no file. The command tree is imported
+ * on first use (it loads every signer module).
  */
-export async function signerHere(args: string[]): Promise<RunResult> {
+export async function signerHere(args: string[], log?: (s: string) => void): Promise<RunResult> {
   const { QUORUM_SIGNER } = await import('../../signer-client/commands.js');
-  return runHere(QUORUM_SIGNER, 'quorum-signer', args);
+  const pass =
+    takesPassphrase(QUORUM_SIGNER, args) && !args.includes('--passphrase-file')
+      ? ['--passphrase-file', passphraseFile()]
+      : [];
+  return runHere(QUORUM_SIGNER, 'quorum-signer', [...args, ...pass], log);
 }
 
 /**
@@ -149,31 +175,6 @@ export const frostJoin = (home: string, ceremony: string) =>
     '--timeout-s',
     '90',
   ]);
-
-/** Each keyholder creates a FROST identity and the coordinator records it; then frostPins. */
-export async function frostIdentities(repo: Repo, names: string[]): Promise<void> {
-  for (const k of names) {
-    const id = await signer(['frost', 'identity', '--home', repo.homes[k]!, '--scrypt-n', TEST_SCRYPT_N]);
-    if (id.code !== 0) throw new Error(`frost identity ${k}: ${id.stderr}`);
-    const rec = await quorum(['keyholder', 'identity', k, id.stdout.trim(), '--data-dir', repo.dataDir]);
-    if (rec.code !== 0) throw new Error(`keyholder identity ${k}: ${rec.stderr}`);
-  }
-  await frostPins(repo, names);
-}
-
-/**
- * Each keyholder pins the other participants' signing keys (quorum-signer frost pin-participants),
- * from the public key files they made with keygen, as keyholders exchange them out of band.
- */
-export async function frostPins(repo: Repo, names: string[]): Promise<void> {
-  for (const k of names) {
-    const others = names
-      .filter((o) => o !== k)
-      .flatMap((o) => ['--participant', `${o}=${path.join(repo.dir, `${o}.pub.pem`)}`]);
-    const r = await signer(['frost', 'pin-participants', ...others, '--home', repo.homes[k]!]);
-    if (r.code !== 0) throw new Error(`frost pin-participants as ${k}: ${r.stderr}`);
-  }
-}
 
 export function tmpdir(prefix = 'quorum-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
