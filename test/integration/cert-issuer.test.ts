@@ -44,15 +44,16 @@ import * as x509 from '@peculiar/x509';
 import { issuerOf, withAkid, withExtension, withIssuer, withValidity } from '../tbs-tamper.js';
 import {
   auditEvents,
+  keygenHere,
   newRepo,
-  passphraseFile,
   PASSPHRASE,
+  passphraseFile,
   quorumHere,
+  type Repo,
   signer,
   signerHere,
   TEST_SCRYPT_N,
   tmpdir,
-  type Repo,
 } from './harness.js';
 import { keySigner } from './wire-client.js';
 
@@ -194,17 +195,7 @@ function lie(p: Prepared, edit: (tbs: Buffer) => Buffer): Prepared {
 
 /** `quorum-signer keygen`, in this process (set-up). */
 async function keygen(dir: string, name: string, type: string): Promise<string> {
-  const r = await signerHere([
-    'keygen',
-    '--out',
-    path.join(dir, name),
-    '--scrypt-n',
-    TEST_SCRYPT_N,
-    '--type',
-    type,
-    '--passphrase-file',
-    passphraseFile(),
-  ]);
+  const r = await keygenHere(dir, name, type);
   expect(r.code, r.stderr).toBe(0);
   return path.join(dir, `${name}.key.json`);
 }

@@ -17,17 +17,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tufJsDownload } from '../interop/helpers.js';
 import {
   Coordinator,
+  keygenHere,
   located,
   newRepo,
-  passphraseFile,
   quorumHere,
+  type Repo,
   signer,
   signerHere,
   signHere,
-  TEST_SCRYPT_N,
   tmpdir,
   until,
-  type Repo,
 } from './harness.js';
 
 /** What tuf-js downloads of `target` from the published folder, trusting `root` (the target served from `file`). */
@@ -204,15 +203,7 @@ describe('hash bins through the command line (tuf, 16 bins)', () => {
   });
 
   it('quorum init --hash-bins 16; each round re-signs only the bins of the targets it adds', async () => {
-    const kg = await signerHere([
-      'keygen',
-      '--out',
-      path.join(dir, 'alice'),
-      '--scrypt-n',
-      TEST_SCRYPT_N,
-      '--passphrase-file',
-      passphraseFile(),
-    ]);
+    const kg = await keygenHere(dir, 'alice');
     expect(kg.code, kg.stderr).toBe(0);
     const bad = await quorumHere(['init', '--data-dir', path.join(dir, 'x'), '--dialect', 'tuf', '--hash-bins', '12']);
     expect(bad.code).toBe(2);

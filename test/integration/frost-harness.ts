@@ -1,17 +1,18 @@
 /**
  * FROST helpers of the integration tests: commands run in this process through their command trees
  * (harness.ts runHere: `dispatch`, the code the executables run), over real WebSockets and the
- * admin API to the real coordinator, a `quorum serve` child process. A child process costs 0.3-0.9 s of CPU before it does
- * anything; these cost the command's own work. The FROST tests keep real `quorum-signer` processes
- * where the process is the point (one killed mid-ceremony, the end-to-end flows each file keeps) and
- * run the rest here: set-up, polling, and the exhaustive cases (every subset, every culprit).
+ * admin API to the real coordinator, a `quorum serve` child process. A child process costs 0.3-0.9 s
+ * of CPU before it does anything; these cost the command's own work. The FROST tests keep real
+ * `quorum-signer` processes where the process is the point (one killed mid-ceremony, the end-to-end
+ * flows each file keeps) and run the rest here: set-up, polling, and the exhaustive cases (every
+ * subset, every culprit).
  *
  * Only for commands that are safe in this process: no prompt (--yes, and the passphrase from
  * passphraseFile()), no signal handlers (not serve or watch), --data-dir / --home always given.
  */
 import path from 'node:path';
 
-import { quorumHere, signerHere, TEST_SCRYPT_N, type Repo, type RunResult } from './harness.js';
+import { frostJoinArgs, quorumHere, signerHere, TEST_SCRYPT_N, type Repo, type RunResult } from './harness.js';
 
 /**
  * A long-running `quorum-signer` command (frost join, frost sign) in this process: the shape of
@@ -28,20 +29,7 @@ export const frostSignHere = (repo: Repo, k: string, round: string) =>
   backgroundHere(['frost', 'sign', round, '--yes', '--home', repo.homes[k]!, '--timeout-s', '90']);
 
 /** `quorum-signer frost join CEREMONY` as harness.ts `frostJoin`, in this process. */
-export const frostJoinHere = (home: string, ceremony: string) =>
-  backgroundHere([
-    'frost',
-    'join',
-    ceremony,
-    '--yes',
-    '--home',
-    home,
-    '--scrypt-n',
-    TEST_SCRYPT_N,
-    '--json',
-    '--timeout-s',
-    '90',
-  ]);
+export const frostJoinHere = (home: string, ceremony: string) => backgroundHere(frostJoinArgs(home, ceremony));
 
 /**
  * harness.ts `frostIdentities` in this process: each keyholder creates a FROST identity

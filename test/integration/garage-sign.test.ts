@@ -54,17 +54,18 @@ import { decryptKey, encryptKey, readKeyFile, writeKeyFile } from '../../signer-
 import {
   auditEvents,
   Coordinator,
+  keygenHere,
   newRepo,
-  passphraseFile,
   PASSPHRASE,
+  passphraseFile,
   quorumHere,
+  type Repo,
+  type RunResult,
   signer,
   signerHere,
   TEST_SCRYPT_N,
   tmpdir,
   until,
-  type Repo,
-  type RunResult,
 } from './harness.js';
 import { gsPub, gsSec, spaces2 } from './garage-sign-files.js';
 import { canonicalOf, connect, keyidIn, keySigner } from './wire-client.js';
@@ -751,23 +752,7 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     // Keyholders: three new ones, and the one who received the old root key's .sec.
     const people = ['alice', 'bob', 'carol'];
     const types: Record<string, string> = { alice: 'ed25519', bob: 'ed25519', carol: 'rsa' };
-    await Promise.all(
-      people.map(async (p) =>
-        ok(
-          await signerHere([
-            'keygen',
-            '--out',
-            path.join(d, p),
-            '--scrypt-n',
-            TEST_SCRYPT_N,
-            '--type',
-            types[p]!,
-            '--passphrase-file',
-            passphraseFile(),
-          ]),
-        ),
-      ),
-    );
+    await Promise.all(people.map(async (p) => ok(await keygenHere(d, p, types[p]!))));
     const imp = await signerHere([
       'import-garage-sign',
       path.join(repo, 'keys', 'origroot.sec'),

@@ -123,6 +123,13 @@ export async function signerHere(args: string[], log?: (s: string) => void): Pro
 }
 
 /**
+ * `quorum-signer keygen --out DIR/NAME` at the tests' scrypt cost, in this process (set-up): writes
+ * DIR/NAME.key.json and DIR/NAME.pub.pem.
+ */
+export const keygenHere = (dir: string, name: string, type = 'ed25519') =>
+  signerHere(['keygen', '--out', path.join(dir, name), '--scrypt-n', TEST_SCRYPT_N, '--type', type]);
+
+/**
  * `quorum-signer sign ROUND --yes` in this process (signerHere), over a real WebSocket to the
  * coordinator: for signatures that are a test's set-up, not what it checks (those run the real
  * `quorum-signer sign`, as `signer`).
@@ -160,21 +167,23 @@ export function background(args: string[]): { done: Promise<RunResult>; log: () 
   return { done, log: () => stdout + stderr, proc: p };
 }
 
-/** `quorum-signer frost join CEREMONY` for one participant (JSON outcome on stdout). */
-export const frostJoin = (home: string, ceremony: string) =>
-  background([
-    'frost',
-    'join',
-    ceremony,
-    '--yes',
-    '--home',
-    home,
-    '--scrypt-n',
-    TEST_SCRYPT_N,
-    '--json',
-    '--timeout-s',
-    '90',
-  ]);
+/** The arguments of `quorum-signer frost join CEREMONY` for one participant (JSON outcome on stdout). */
+export const frostJoinArgs = (home: string, ceremony: string) => [
+  'frost',
+  'join',
+  ceremony,
+  '--yes',
+  '--home',
+  home,
+  '--scrypt-n',
+  TEST_SCRYPT_N,
+  '--json',
+  '--timeout-s',
+  '90',
+];
+
+/** `quorum-signer frost join CEREMONY` for one participant, a process. */
+export const frostJoin = (home: string, ceremony: string) => background(frostJoinArgs(home, ceremony));
 
 export function tmpdir(prefix = 'quorum-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -313,17 +322,7 @@ export async function newRepo(opts: {
   const keys: Record<string, string> = {};
   await Promise.all(
     opts.keyholders.map(async (k) => {
-      const r = await signerHere([
-        'keygen',
-        '--out',
-        path.join(dir, k),
-        '--scrypt-n',
-        TEST_SCRYPT_N,
-        '--type',
-        opts.keyType?.[k] ?? 'ed25519',
-        '--passphrase-file',
-        passphraseFile(),
-      ]);
+      const r = await keygenHere(dir, k, opts.keyType?.[k] ?? 'ed25519');
       if (r.code !== 0) throw new Error(`keygen ${k}: ${r.stderr}`);
       keys[k] = path.join(dir, `${k}.key.json`);
       homes[k] = path.join(dir, `home-${k}`);

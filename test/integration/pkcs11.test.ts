@@ -27,16 +27,15 @@ import {
 } from '../../signer-client/pkcs11.js';
 import {
   Coordinator,
+  keygenHere,
   located,
-  passphraseFile,
   quorumHere,
+  type RunResult,
   signer,
   signerHere,
   tmpdir,
-  TEST_SCRYPT_N,
   until,
   Watcher,
-  type RunResult,
 } from './harness.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
@@ -302,17 +301,7 @@ async function newTokenRepo(
       const e = await signer(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
       expect(e.code, e.stderr).toBe(0);
     } else {
-      const g = await signerHere([
-        'keygen',
-        '--out',
-        path.join(dir, name),
-        '--scrypt-n',
-        TEST_SCRYPT_N,
-        '--type',
-        type,
-        '--passphrase-file',
-        passphraseFile(),
-      ]);
+      const g = await keygenHere(dir, name, type);
       expect(g.code, g.stderr).toBe(0);
     }
   }

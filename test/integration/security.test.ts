@@ -20,17 +20,16 @@ import { auditHash } from '../../coordinator/store.js';
 import { FakeCoordinator } from './fake-coordinator.js';
 import {
   auditEvents,
+  keygenHere,
   newRepo,
-  passphraseFile,
   quorum,
   quorumHere,
+  type Repo,
   signer,
   signerHere,
   sleep,
-  TEST_SCRYPT_N,
   tmpdir,
   until,
-  type Repo,
 } from './harness.js';
 import {
   authHeaders,
@@ -99,19 +98,7 @@ describe('signer authentication', () => {
 
     // the same through the real client: a key the coordinator never enrolled
     const dir = tmpdir('quorum-mallory-');
-    expect(
-      (
-        await signerHere([
-          'keygen',
-          '--out',
-          path.join(dir, 'mallory'),
-          '--scrypt-n',
-          TEST_SCRYPT_N,
-          '--passphrase-file',
-          passphraseFile(),
-        ])
-      ).code,
-    ).toBe(0);
+    expect((await keygenHere(dir, 'mallory')).code).toBe(0);
     // keygen and join in this process (set-up); the refusal is the real client's, a process
     const j = await signerHere([
       'join',
@@ -189,19 +176,7 @@ describe('signer authentication', () => {
 
   it('disconnects and then refuses a removed keyholder', async () => {
     const dir = tmpdir('quorum-eve-');
-    expect(
-      (
-        await signerHere([
-          'keygen',
-          '--out',
-          path.join(dir, 'eve'),
-          '--scrypt-n',
-          TEST_SCRYPT_N,
-          '--passphrase-file',
-          passphraseFile(),
-        ])
-      ).code,
-    ).toBe(0);
+    expect((await keygenHere(dir, 'eve')).code).toBe(0);
     const add = await quorumHere([
       'keyholder',
       'add',

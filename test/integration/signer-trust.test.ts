@@ -20,7 +20,7 @@ import {
   type Signer,
 } from '../../protocol/metadata/build.js';
 import { FakeCoordinator } from './fake-coordinator.js';
-import { passphraseFile, signer, signerHere, TEST_SCRYPT_N, tmpdir, until, Watcher } from './harness.js';
+import { keygenHere, signer, signerHere, tmpdir, until, Watcher } from './harness.js';
 import type { RoundInfo } from '../../protocol/wire.js';
 import { canonicalOf, keySigner } from './wire-client.js';
 
@@ -63,15 +63,7 @@ const review = (id: string, h: string) => signer(['review', id, '--home', h]);
 
 beforeAll(async () => {
   dir = tmpdir('quorum-signer-trust-');
-  const k = await signerHere([
-    'keygen',
-    '--out',
-    path.join(dir, 'alice'),
-    '--scrypt-n',
-    TEST_SCRYPT_N,
-    '--passphrase-file',
-    passphraseFile(),
-  ]);
+  const k = await keygenHere(dir, 'alice');
   expect(k.code, k.stderr).toBe(0);
   keyFile = path.join(dir, 'alice.key.json');
   alice = keySigner(keyFile);
