@@ -317,6 +317,7 @@ describe('wire fuzzing', () => {
       rootThreshold: 2,
       targetsThreshold: 2,
       releaseRoot: true,
+      signRootHere: true,
       serveArgs: ['--max-connections-per-keyholder', String(Math.ceil(CONNECTIONS / KEYHOLDERS.length))],
     });
     const content = Buffer.from('fuzzed firmware\n');
