@@ -1,7 +1,10 @@
 /**
- * The built CLI (`node dist/bin/quorum.js`, the package's `quorum`) against the real-world fixtures in
- * test/fixtures, with the outcomes test/fixtures/PROVENANCE.md gives, and the `quorum verify` contract CI
- * scripts rely on: exit 0/1/2, `CODE: file: message` on stderr, `--json`, `--root`, `--at`.
+ * `quorum verify` and `quorum sample` against the real-world fixtures in test/fixtures, with the
+ * outcomes test/fixtures/PROVENANCE.md gives, and the `quorum verify` contract CI scripts rely on:
+ * exit 0/1/2, `CODE: file: message` on stderr, `--json`, `--root`, `--at`. The verdicts run in this
+ * process through the command tree (the command's code, exit status and output); the tests marked
+ * "as a process" run the built CLI (`node dist/bin/quorum.js`, the package's `quorum`) for an exit
+ * 0, 1 and 2 and the stdout/stderr split a CI script sees.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quorumHere } from './integration/harness.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(repoRoot, 'test/fixtures');
@@ -23,10 +27,21 @@ interface Run {
   stderr: string;
 }
 
-function quorum(...args: string[]): Run {
+/** `quorum ARGS` as a child process of the built CLI: for the exit status and output a CI script sees. */
+function quorumProcess(...args: string[]): Run {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `quorum ARGS` run in this process through the command tree (quorumHere): the same code, exit
+ * status and output as the command (rounds.test.ts compares the two byte for byte), without a
+ * process start-up per verdict. The tests marked "as a process" run the built CLI (quorumProcess).
+ */
+async function quorum(...args: string[]): Promise<Run> {
+  const r = await quorumHere(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 interface Line {
@@ -129,8 +144,8 @@ describe('fixtures (PROVENANCE.md)', () => {
     () => {
       it.each(['2020-01-01T00:00:00Z', '2038-01-19T03:14:06Z'])(
         'without timestamp.json, at %s: exit 0 (aktualizr: expired only after the instant)',
-        (at) => {
-          const r = quorum('verify', sample1WithoutTimestamp(), '--at', at);
+        async (at) => {
+          const r = await quorum('verify', sample1WithoutTimestamp(), '--at', at);
           expect(errorLines(r.stderr)).toEqual([]);
           expect(r.status).toBe(0);
           expect(r.stdout).toContain('OK: verified');
@@ -140,8 +155,8 @@ describe('fixtures (PROVENANCE.md)', () => {
         },
       );
 
-      it('and now (no --at): exit 0', () => {
-        const r = quorum('verify', sample1WithoutTimestamp());
+      it('and now (no --at): exit 0 (as a process)', () => {
+        const r = quorumProcess('verify', sample1WithoutTimestamp());
         expect(errorLines(r.stderr)).toEqual([]);
         expect(r.status).toBe(0);
       });
@@ -149,8 +164,8 @@ describe('fixtures (PROVENANCE.md)', () => {
       it(
         "the whole set: META_HASH_MISMATCH on timestamp.json, whose hashes are of snapshot.json's bytes where " +
           'aktualizr hashes its canonical form',
-        () => {
-          const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z');
+        async () => {
+          const r = await quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z');
           expect(r.status).toBe(1);
           expect(errorsAt(r.stderr)).toEqual([
             'META_HASH_MISMATCH @ timestamp.json',
@@ -160,8 +175,8 @@ describe('fixtures (PROVENANCE.md)', () => {
         },
       );
 
-      it('one second after its expiry instant 2038-01-19T03:14:06Z every role is expired: exit 1', () => {
-        const r = quorum('verify', sample1WithoutTimestamp(), '--at', '2038-01-19T03:14:07Z');
+      it('one second after its expiry instant 2038-01-19T03:14:06Z every role is expired: exit 1', async () => {
+        const r = await quorum('verify', sample1WithoutTimestamp(), '--at', '2038-01-19T03:14:07Z');
         expect(r.status).toBe(1);
         expect(errorsAt(r.stderr)).toEqual([
           'ROOT_EXPIRED @ root.json',
@@ -170,8 +185,8 @@ describe('fixtures (PROVENANCE.md)', () => {
         ]);
       });
 
-      it('--json: every role was checked, one key each', () => {
-        const r = quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z', '--json');
+      it('--json: every role was checked, one key each', async () => {
+        const r = await quorum('verify', fx('aktualizr/sample1'), '--at', '2030-01-01T00:00:00Z', '--json');
         expect(r.status).toBe(1);
         const report = JSON.parse(r.stdout) as {
           ok: boolean;
@@ -202,32 +217,32 @@ describe('fixtures (PROVENANCE.md)', () => {
   );
 
   describe('aktualizr/rsassa-pss-sha256: the self-signed RSA root verifies before 2038-01-06', () => {
-    it('at 2030-01-01: exit 0', () => {
-      const r = quorum('verify', fx('aktualizr/rsassa-pss-sha256'), '--at', '2030-01-01T00:00:00Z');
+    it('at 2030-01-01: exit 0', async () => {
+      const r = await quorum('verify', fx('aktualizr/rsassa-pss-sha256'), '--at', '2030-01-01T00:00:00Z');
       expect(errorLines(r.stderr)).toEqual([]);
       expect(r.status).toBe(0);
       expect(warningCodes(r.stderr).sort()).toEqual(['FILE_MISSING', 'TRUST_ON_FIRST_USE']);
     });
 
-    it('after 2038-01-06T20:01:05Z: ROOT_EXPIRED', () => {
-      const r = quorum('verify', fx('aktualizr/rsassa-pss-sha256'), '--at', '2038-01-07T00:00:00Z');
+    it('after 2038-01-06T20:01:05Z: ROOT_EXPIRED', async () => {
+      const r = await quorum('verify', fx('aktualizr/rsassa-pss-sha256'), '--at', '2038-01-07T00:00:00Z');
       expect(r.status).toBe(1);
       expect(errorsAt(r.stderr)).toEqual(['ROOT_EXPIRED @ root.json']);
     });
   });
 
   describe('ota-tuf-server/repo', () => {
-    it('root.json + targets.json alone verify at 2018-05-01T00:00:00Z', () => {
+    it('root.json + targets.json alone verify at 2018-05-01T00:00:00Z', async () => {
       const dir = tmpDir();
       for (const f of ['root.json', 'targets.json']) fs.copyFileSync(fx('ota-tuf-server/repo', f), path.join(dir, f));
-      const r = quorum('verify', dir, '--at', '2018-05-01T00:00:00Z');
+      const r = await quorum('verify', dir, '--at', '2018-05-01T00:00:00Z');
       expect(errorLines(r.stderr)).toEqual([]);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain('19 targets');
     });
 
-    it('the whole set fails with META_VERSION_MISMATCH (snapshot names targets v20, timestamp names snapshot v20)', () => {
-      const r = quorum('verify', fx('ota-tuf-server/repo'), '--at', '2018-05-01T00:00:00Z');
+    it('the whole set fails with META_VERSION_MISMATCH (snapshot names targets v20, timestamp names snapshot v20)', async () => {
+      const r = await quorum('verify', fx('ota-tuf-server/repo'), '--at', '2018-05-01T00:00:00Z');
       expect(r.status).toBe(1);
       const lines = errorLines(r.stderr);
       expect(
@@ -241,10 +256,10 @@ describe('fixtures (PROVENANCE.md)', () => {
       expect(errorCodes(r.stderr)).toEqual(['META_HASH_MISMATCH', 'META_LENGTH_MISMATCH', 'META_VERSION_MISMATCH']);
     });
 
-    it('after the files expired (2018-05-11T22:09:52Z) the pair is TARGETS_EXPIRED', () => {
+    it('after the files expired (2018-05-11T22:09:52Z) the pair is TARGETS_EXPIRED', async () => {
       const dir = tmpDir();
       for (const f of ['root.json', 'targets.json']) fs.copyFileSync(fx('ota-tuf-server/repo', f), path.join(dir, f));
-      const r = quorum('verify', dir, '--at', '2018-06-01T00:00:00Z');
+      const r = await quorum('verify', dir, '--at', '2018-06-01T00:00:00Z');
       expect(r.status).toBe(1);
       expect(errorsAt(r.stderr)).toEqual(['TARGETS_EXPIRED @ targets.json']);
     });
@@ -254,9 +269,9 @@ describe('fixtures (PROVENANCE.md)', () => {
     it(
       'root.json is rejected: SIGNATURE_INVALID (hence THRESHOLD_UNMET); the key id missing from keys is a ' +
         'warning (clients skip it)',
-      () => {
+      async () => {
         // Before the root's expiry (2019-01-17T13:48:18Z), so expiry plays no part.
-        const r = quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z');
+        const r = await quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z');
         expect(r.status).toBe(1);
         expect(errorCodes(r.stderr)).toEqual(['SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
         for (const l of errorLines(r.stderr)) expect(l.file).toBe('root.json');
@@ -265,8 +280,8 @@ describe('fixtures (PROVENANCE.md)', () => {
       },
     );
 
-    it('--json has the same codes', () => {
-      const r = quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z', '--json');
+    it('--json has the same codes', async () => {
+      const r = await quorum('verify', fx('garage-sign/credentials-ed25519'), '--at', '2018-06-01T00:00:00Z', '--json');
       expect(r.status).toBe(1);
       const report = JSON.parse(r.stdout) as { ok: boolean; errors: { code: string }[] };
       expect(report.ok).toBe(false);
@@ -274,97 +289,97 @@ describe('fixtures (PROVENANCE.md)', () => {
     });
   });
 
-  it('frost/ is a test vector, not a repository: verify refuses it with exit 2 (no root)', () => {
-    const r = quorum('verify', fx('frost'));
+  it('frost/ is a test vector, not a repository: verify refuses it with exit 2 (no root)', async () => {
+    const r = await quorum('verify', fx('frost'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^FILE_MISSING: /m);
   });
 });
 
 describe('quorum verify: command-line contract', () => {
-  it('no folder: exit 2, USAGE', () => {
-    const r = quorum('verify');
+  it('no folder: exit 2, USAGE (as a process)', () => {
+    const r = quorumProcess('verify');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^USAGE: /);
   });
 
-  it('two folders: exit 2, USAGE', () => {
-    const r = quorum('verify', fx('aktualizr/sample1'), fx('aktualizr/sample1'));
+  it('two folders: exit 2, USAGE', async () => {
+    const r = await quorum('verify', fx('aktualizr/sample1'), fx('aktualizr/sample1'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^USAGE: /);
   });
 
-  it('bad --dialect: exit 2, USAGE', () => {
-    const r = quorum('verify', fx('aktualizr/sample1'), '--dialect', 'uptane');
+  it('bad --dialect: exit 2, USAGE', async () => {
+    const r = await quorum('verify', fx('aktualizr/sample1'), '--dialect', 'uptane');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^USAGE: .*--dialect/);
   });
 
   it.each(['yesterday', '2018-05-01', '2018-05-01T00:00:00', '2018-13-01T00:00:00Z', ''])(
     'bad --at %j: exit 2, USAGE',
-    (at) => {
-      const r = quorum('verify', fx('aktualizr/sample1'), '--at', at);
+    async (at) => {
+      const r = await quorum('verify', fx('aktualizr/sample1'), '--at', at);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/^USAGE: .*--at/);
     },
   );
 
-  it('bad --warn-days and unknown options: exit 2, USAGE', () => {
-    expect(quorum('verify', fx('aktualizr/sample1'), '--warn-days', '-3').status).toBe(2);
-    const r = quorum('verify', fx('aktualizr/sample1'), '--frobnicate');
+  it('bad --warn-days and unknown options: exit 2, USAGE', async () => {
+    expect((await quorum('verify', fx('aktualizr/sample1'), '--warn-days', '-3')).status).toBe(2);
+    const r = await quorum('verify', fx('aktualizr/sample1'), '--frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^USAGE: /);
   });
 
-  it('unknown command: exit 2', () => {
-    const r = quorum('verfiy', fx('aktualizr/sample1'));
+  it('unknown command: exit 2', async () => {
+    const r = await quorum('verfiy', fx('aktualizr/sample1'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^USAGE: /);
   });
 
-  it('--help: exit 0 with the usage on stdout', () => {
-    const r = quorum('verify', '--help');
+  it('--help: exit 0 with the usage on stdout', async () => {
+    const r = await quorum('verify', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: quorum verify <dir>');
   });
 
-  it('a folder that does not exist: exit 2, FILE_MISSING', () => {
-    const r = quorum('verify', path.join(tmpDir(), 'no-such-folder'));
+  it('a folder that does not exist: exit 2, FILE_MISSING', async () => {
+    const r = await quorum('verify', path.join(tmpDir(), 'no-such-folder'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^FILE_MISSING: /);
   });
 
-  it('a path that is a file, not a folder: exit 2, FILE_UNREADABLE', () => {
-    const r = quorum('verify', fx('aktualizr/sample1/root.json'));
+  it('a path that is a file, not a folder: exit 2, FILE_UNREADABLE', async () => {
+    const r = await quorum('verify', fx('aktualizr/sample1/root.json'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^FILE_UNREADABLE: /);
   });
 
-  it('an empty folder: exit 2, FILE_MISSING', () => {
-    const r = quorum('verify', tmpDir());
+  it('an empty folder: exit 2, FILE_MISSING', async () => {
+    const r = await quorum('verify', tmpDir());
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^FILE_MISSING: /);
   });
 
-  it('a missing --root file: exit 2, FILE_MISSING', () => {
-    const r = quorum('verify', fx('aktualizr/sample1'), '--root', path.join(tmpDir(), 'nope.json'));
+  it('a missing --root file: exit 2, FILE_MISSING', async () => {
+    const r = await quorum('verify', fx('aktualizr/sample1'), '--root', path.join(tmpDir(), 'nope.json'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^FILE_MISSING: /);
   });
 
-  it('a file that is not JSON: exit 1 with JSON_INVALID on that file', () => {
+  it('a file that is not JSON: exit 1 with JSON_INVALID on that file', async () => {
     const dir = tmpDir();
     fs.copyFileSync(fx('aktualizr/sample1/root.json'), path.join(dir, 'root.json'));
     fs.writeFileSync(path.join(dir, 'targets.json'), '{"signed": ');
-    const r = quorum('verify', dir, '--at', '2030-01-01T00:00:00Z');
+    const r = await quorum('verify', dir, '--at', '2030-01-01T00:00:00Z');
     expect(r.status).toBe(1);
     expect(errorsAt(r.stderr)).toEqual(['JSON_INVALID @ targets.json']);
   });
 
-  it('--json prints a parseable report whose errors match the `CODE: file: message` lines on stderr', () => {
+  it('--json prints a parseable report whose errors match the `CODE: file: message` lines on stderr (as a process)', () => {
     const args = ['verify', fx('ota-tuf-server/repo'), '--at', '2018-05-01T00:00:00Z'];
-    const human = quorum(...args);
-    const json = quorum(...args, '--json');
+    const human = quorumProcess(...args);
+    const json = quorumProcess(...args, '--json');
     expect(json.status).toBe(1);
     const report = JSON.parse(json.stdout) as {
       ok: boolean;
@@ -389,13 +404,13 @@ describe('quorum verify: command-line contract', () => {
     expect(human.stdout).toContain('FAILED: ');
   });
 
-  it('a TOFU run warns TRUST_ON_FIRST_USE; pinning the root with --root does not', () => {
-    const tofu = quorum('verify', sample1WithoutTimestamp(), '--at', '2030-01-01T00:00:00Z', '--json');
+  it('a TOFU run warns TRUST_ON_FIRST_USE; pinning the root with --root does not', async () => {
+    const tofu = await quorum('verify', sample1WithoutTimestamp(), '--at', '2030-01-01T00:00:00Z', '--json');
     expect(tofu.status).toBe(0);
     expect(warningCodes(tofu.stderr)).toContain('TRUST_ON_FIRST_USE');
     expect((JSON.parse(tofu.stdout) as { trustedRoot: { tofu: boolean } }).trustedRoot.tofu).toBe(true);
 
-    const pinned = quorum(
+    const pinned = await quorum(
       'verify',
       sample1WithoutTimestamp(),
       '--root',
@@ -414,9 +429,9 @@ describe('quorum verify: command-line contract', () => {
     expect(report.trustedRoot).toEqual({ file: 'root.json (trusted)', version: 1, tofu: false });
   });
 
-  it('--root pinning a root from another repository rejects the chain', () => {
+  it('--root pinning a root from another repository rejects the chain', async () => {
     // The garage-sign root is a different, unverifiable root: the pinned anchor itself fails.
-    const r = quorum(
+    const r = await quorum(
       'verify',
       fx('aktualizr/sample1'),
       '--root',
@@ -429,8 +444,8 @@ describe('quorum verify: command-line contract', () => {
     expect(errorLines(r.stderr).every((l) => l.file === 'root.json (trusted)')).toBe(true);
   });
 
-  it('--dialect tuf on an ota repository: DIALECT_MISMATCH, exit 1', () => {
-    const r = quorum('verify', fx('aktualizr/sample1'), '--dialect', 'tuf', '--at', '2030-01-01T00:00:00Z');
+  it('--dialect tuf on an ota repository: DIALECT_MISMATCH, exit 1', async () => {
+    const r = await quorum('verify', fx('aktualizr/sample1'), '--dialect', 'tuf', '--at', '2030-01-01T00:00:00Z');
     expect(r.status).toBe(1);
     expect(errorCodes(r.stderr)).toEqual(['DIALECT_MISMATCH']);
   });
@@ -438,14 +453,14 @@ describe('quorum verify: command-line contract', () => {
 
 describe('quorum sample, then quorum verify', () => {
   let dir = '';
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = tmpDir();
-    const r = quorum('sample', dir);
+    const r = await quorum('sample', dir);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   }, 120_000);
 
-  it.each(['ota', 'tuf'])('%s: the sample verifies (exit 0), root chain 1 -> 2', (d) => {
+  it.each(['ota', 'tuf'])('%s: the sample verifies (exit 0), root chain 1 -> 2', async (d) => {
     const sub = path.join(dir, d);
     expect(fs.readdirSync(sub).sort()).toEqual([
       '1.root.json',
@@ -455,7 +470,7 @@ describe('quorum sample, then quorum verify', () => {
       'targets.json',
       'timestamp.json',
     ]);
-    const r = quorum('verify', sub, '--json');
+    const r = await quorum('verify', sub, '--json');
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as {
@@ -468,35 +483,35 @@ describe('quorum sample, then quorum verify', () => {
     expect(report.dialect).toBe(d);
     expect(report.rootChain.map((s) => s.version)).toEqual([1, 2]);
     expect(report.warnings.map((w) => w.code)).toEqual(['TRUST_ON_FIRST_USE']);
-    expect(quorum('verify', sub, '--dialect', d).status).toBe(0);
+    expect((await quorum('verify', sub, '--dialect', d)).status).toBe(0);
   });
 
-  it("pinning the sample's 1.root.json (--root) verifies both dialects without a TOFU warning", () => {
+  it("pinning the sample's 1.root.json (--root) verifies both dialects without a TOFU warning", async () => {
     for (const d of ['ota', 'tuf']) {
       const sub = path.join(dir, d);
-      const r = quorum('verify', sub, '--root', path.join(sub, '1.root.json'));
+      const r = await quorum('verify', sub, '--root', path.join(sub, '1.root.json'));
       expect(r.status).toBe(0);
       expect(warningCodes(r.stderr)).toEqual([]);
     }
   });
 
-  it("pinning the other sample's 1.root.json breaks the chain at 2.root.json: ROOT_OLD_THRESHOLD_UNMET", () => {
+  it("pinning the other sample's 1.root.json breaks the chain at 2.root.json: ROOT_OLD_THRESHOLD_UNMET", async () => {
     const other = tmpDir();
-    expect(quorum('sample', other, '--dialect', 'ota').status).toBe(0);
-    const r = quorum('verify', path.join(dir, 'ota'), '--root', path.join(other, 'ota', '1.root.json'));
+    expect((await quorum('sample', other, '--dialect', 'ota')).status).toBe(0);
+    const r = await quorum('verify', path.join(dir, 'ota'), '--root', path.join(other, 'ota', '1.root.json'));
     expect(r.status).toBe(1);
     const lines = errorLines(r.stderr);
     expect(lines.map((l) => l.code)).toContain('ROOT_OLD_THRESHOLD_UNMET');
     expect(lines.find((l) => l.code === 'ROOT_OLD_THRESHOLD_UNMET')!.file).toBe('2.root.json');
   });
 
-  it('a tampered sample fails: one byte of targets.json changed', () => {
+  it('a tampered sample fails: one byte of targets.json changed', async () => {
     const copy = tmpDir();
     for (const f of fs.readdirSync(path.join(dir, 'tuf')))
       fs.copyFileSync(path.join(dir, 'tuf', f), path.join(copy, f));
     const t = fs.readFileSync(path.join(copy, 'targets.json'), 'utf8');
     fs.writeFileSync(path.join(copy, 'targets.json'), t.replace('"length": 15', '"length": 16'));
-    const r = quorum('verify', copy);
+    const r = await quorum('verify', copy);
     expect(r.status).toBe(1);
     expect(errorCodes(r.stderr)).toEqual(['META_HASH_MISMATCH', 'SIGNATURE_INVALID', 'THRESHOLD_UNMET']);
   });

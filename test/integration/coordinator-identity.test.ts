@@ -18,7 +18,18 @@ import { makeTlsCertificate } from '../../coordinator/init.js';
 import { bindAddress } from '../../coordinator/server.js';
 import { verifySignature } from '../../protocol/keys.js';
 import { ServerMessageSchema, WIRE_VERSION, authMessage, type ServerMessage } from '../../protocol/wire.js';
-import { auditEvents, Coordinator, newRepo, quorum, signer, tmpdir, type Repo } from './harness.js';
+import {
+  auditEvents,
+  Coordinator,
+  newRepo,
+  passphraseFile,
+  quorum,
+  quorumHere,
+  signer,
+  signerHere,
+  tmpdir,
+  type Repo,
+} from './harness.js';
 import { keySigner } from './wire-client.js';
 
 let repo: Repo;
@@ -48,6 +59,7 @@ beforeAll(async () => {
     rootThreshold: 1,
     targetsThreshold: 1,
     releaseRoot: true,
+    signRootHere: true,
   });
   serverId = ((await (await fetch(`${repo.coordinator.url}/v1/health`)).json()) as { serverId: string }).serverId;
 });
@@ -65,10 +77,11 @@ describe('join pins the coordinator', () => {
   });
 
   it('refuses another coordinator at the pinned address: SERVER_CHANGED, and it never sees a login', async () => {
-    // A second real coordinator, where alice's key is enrolled too (as a lookalike would do).
+    // A second real coordinator, where alice's key is enrolled too (as a lookalike would do); its
+    // init, the status read and the control run in this process (quorumHere, signerHere).
     const dir = tmpdir('quorum-other-');
     const data = path.join(dir, 'data');
-    const init = await quorum([
+    const init = await quorumHere([
       'init',
       '--data-dir',
       data,
@@ -93,12 +106,19 @@ describe('join pins the coordinator', () => {
       const events = await auditEvents(data);
       expect(events.filter((e) => e.event === 'auth.failed')).toEqual([]);
       // nobody logged in there: the connection was refused before the challenge was signed
-      const st = JSON.parse((await quorum(['status', '--data-dir', data, '--json'])).stdout) as {
+      const st = JSON.parse((await quorumHere(['status', '--data-dir', data, '--json'])).stdout) as {
         keyholders: { name: string; connected: boolean }[];
       };
       expect(st.keyholders.find((k) => k.name === 'alice')!.connected).toBe(false);
       // control: the same home at the pinned coordinator works
-      expect((await signer(['rounds', '--home', aliceHomeCopy(() => undefined)])).code).toBe(0);
+      const control = await signerHere([
+        'rounds',
+        '--home',
+        aliceHomeCopy(() => undefined),
+        '--passphrase-file',
+        passphraseFile(),
+      ]);
+      expect(control.code, control.stderr).toBe(0);
     } finally {
       await other.kill();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -182,19 +202,20 @@ describe('the login binds the pinned TLS certificate', () => {
       false,
     );
     // control: the same key, joined to the real coordinator, logs in
-    const direct = await signer(['rounds', '--home', repo.homes.alice!]);
+    const direct = await signerHere(['rounds', '--home', repo.homes.alice!, '--passphrase-file', passphraseFile()]);
     expect(direct.code, direct.stderr).toBe(0);
   });
 });
 
 describe('trust on first use is a choice', () => {
+  // The joins run in this process (signerHere): the rule is the command's, not the process's.
   it('join needs --trusted-root or --trust-first-root, and writes nothing without', async () => {
     const home = tmpdir('quorum-no-root-');
-    const r = await signer(['join', repo.coordinator.url, '--key', repo.keys.bob!, '--home', home]);
+    const r = await signerHere(['join', repo.coordinator.url, '--key', repo.keys.bob!, '--home', home]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--trust-first-root');
     expect(fs.existsSync(path.join(home, 'config.json'))).toBe(false);
-    const both = await signer([
+    const both = await signerHere([
       'join',
       repo.coordinator.url,
       '--key',
@@ -206,7 +227,7 @@ describe('trust on first use is a choice', () => {
       path.join(repo.dataDir, 'releases', 'current', '1.root.json'),
     ]);
     expect(both.code).toBe(2);
-    const ok = await signer([
+    const ok = await signerHere([
       'join',
       repo.coordinator.url,
       '--key',
@@ -224,7 +245,7 @@ describe('trust on first use is a choice', () => {
   it('a config that never chose trust on first use, with no root pinned, signs nothing: NO_TRUSTED_ROOT', async () => {
     const fw = path.join(repo.dir, 'fw-tofu.bin');
     fs.writeFileSync(fw, 'fw\n');
-    const o = await quorum([
+    const o = await quorumHere([
       'round',
       'open',
       'targets',
@@ -249,7 +270,8 @@ describe('trust on first use is a choice', () => {
       expect(s.code).toBe(1);
       expect(s.stderr).toMatch(/^NO_TRUSTED_ROOT: /m);
     } finally {
-      expect((await quorum(['round', 'cancel', id, '--reason', 'test done', '--data-dir', repo.dataDir])).code).toBe(0);
+      const cancel = await quorumHere(['round', 'cancel', id, '--reason', 'test done', '--data-dir', repo.dataDir]);
+      expect(cancel.code, cancel.stderr).toBe(0);
     }
   });
 });
@@ -275,7 +297,7 @@ describe('serve decides loopback by the address it binds', () => {
   it('refuses plain ws:// on 0.0.0.0 and ::, and serves it on another loopback address (127.0.0.2)', async () => {
     const dir = tmpdir('quorum-bind-');
     const data = path.join(dir, 'data');
-    expect((await quorum(['init', '--data-dir', data, '--dialect', 'tuf'])).code).toBe(0);
+    expect((await quorumHere(['init', '--data-dir', data, '--dialect', 'tuf'])).code).toBe(0);
     try {
       for (const host of ['0.0.0.0', '::']) {
         const r = await quorum(['serve', '--data-dir', data, '--host', host, '--port', '0']);

@@ -21,7 +21,7 @@ import { canonicalize } from '../../protocol/canonical.js';
 import { keyIdOf, serialize } from '../../protocol/metadata/build.js';
 import type { ServerMessage } from '../../protocol/wire.js';
 import { verifyAuditChain, type AuditRow } from '../../coordinator/store.js';
-import { Coordinator, Watcher, adminCall, newRepo, quorum, sleep, tmpdir, until, type Repo } from './harness.js';
+import { Coordinator, Watcher, adminCall, newRepo, quorumHere, sleep, tmpdir, until, type Repo } from './harness.js';
 import { RawSocket, keySigner } from './raw-socket.js';
 
 const KEYHOLDERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
@@ -283,6 +283,7 @@ describe('SIGKILL at any moment of a round', () => {
       rootThreshold: 2,
       targetsThreshold: TARGETS_THRESHOLD,
       releaseRoot: true,
+      signRootHere: true,
     });
     for (const k of KEYHOLDERS) watchers[k] = new Watcher(repo.homes[k]!);
     await Promise.all(KEYHOLDERS.map((k) => watchers[k]!.waitFor(/watching as/)));
@@ -508,11 +509,12 @@ describe('SIGKILL at any moment of a round', () => {
   }, 120_000);
 
   it('leaves a repository that quorum verify and quorum audit verify accept', async () => {
+    // Both commands run in this process (quorumHere): the same code and verdict as the executables.
     const current = path.join(repo.dataDir, 'releases', 'current');
-    const v = await quorum(['verify', current, '--root', path.join(current, '1.root.json')]);
+    const v = await quorumHere(['verify', current, '--root', path.join(current, '1.root.json')]);
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toMatch(new RegExp(`targets\\.json: version ${targetN}\\b`));
-    const a = await quorum(['audit', 'verify', '--data-dir', repo.dataDir]);
+    const a = await quorumHere(['audit', 'verify', '--data-dir', repo.dataDir]);
     expect(a.code, a.stderr).toBe(0);
     // One release per released round, nothing released twice.
     withDb(repo.dataDir, (db) => {

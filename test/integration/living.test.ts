@@ -24,8 +24,8 @@ import {
   Coordinator,
   located,
   newRepo,
-  quorum,
-  signer,
+  quorumHere,
+  signHere,
   sleep,
   tmpdir,
   until,
@@ -84,7 +84,11 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-/** A repository with root v1 and targets v1 released, on the test clock in `clockFile`. */
+/**
+ * A repository with root v1 and targets v1 released, on the test clock in `clockFile`. The targets
+ * round is set-up: opened and signed in this process (quorumHere, signHere), against the real
+ * coordinator.
+ */
 async function livingRepo(
   clockFile: string,
   opts: { dialect?: 'ota' | 'tuf'; targetsExpiresDays?: number; serveArgs?: string[] } = {},
@@ -96,12 +100,13 @@ async function livingRepo(
     rootThreshold: 1,
     targetsThreshold: 1,
     releaseRoot: true,
+    signRootHere: true,
     serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s', ...(opts.serveArgs ?? [])],
   });
   cleanups.push(() => repo.coordinator.kill('SIGKILL'));
   const fw = path.join(repo.dir, 'firmware.bin');
   fs.writeFileSync(fw, 'firmware 1.0\n');
-  const open = await quorum([
+  const open = await quorumHere([
     'round',
     'open',
     'targets',
@@ -122,7 +127,7 @@ async function livingRepo(
   expect(open.code, open.stderr).toBe(0);
   const shown = JSON.parse(open.stdout) as { id?: string; round?: { id: string } };
   const id = shown.round?.id ?? shown.id!;
-  const s = await signer(['sign', id, '--yes', '--home', repo.homes.alice!]);
+  const s = await signHere(id, repo.homes.alice!);
   expect(s.code, s.stderr).toBe(0);
   await until(() => fs.existsSync(path.join(repo.dataDir, 'releases', 'current', 'targets.json')), 'targets release');
   return repo;
@@ -276,7 +281,7 @@ describe.each(['tuf', 'ota'] as const)('renewal rounds (%s)', (dialect) => {
     expect(w.log).toContain(String(opened.at(-1)!.data.round));
     // Renewed: nothing due, and expiry says so.
     expect((await adminCall(c, 'living.check', { body: {} })).renewals).toEqual([]);
-    const ex = await quorum(['expiry', '--data-dir', repo.dataDir, '--json']);
+    const ex = await quorumHere(['expiry', '--data-dir', repo.dataDir, '--json']);
     expect(ex.code, ex.stderr).toBe(0);
     const roles = (JSON.parse(ex.stdout) as { roles: { role: string; state: string; daysLeft: number }[] }).roles;
     expect(roles.find((r) => r.role === 'targets')).toMatchObject({ state: 'ok', daysLeft: 31 });
@@ -307,7 +312,7 @@ describe.each(['tuf', 'ota'] as const)('renewal rounds (%s)', (dialect) => {
       linked: renewals[1]!.data.round,
       by: 'coordinator',
     });
-    const st = await quorum(['status', '--data-dir', repo.dataDir]);
+    const st = await quorumHere(['status', '--data-dir', repo.dataDir]);
     expect(st.stdout).toMatch(/expiry: root +v2 .* ok/);
     // The device's view of the folder at that moment.
     const report = verifyRepository(loadRepository(current, path.join(current, '1.root.json')), {
@@ -388,7 +393,7 @@ describe('published where clients fetch it', () => {
 
     // quorum publish DIR: the same files, which a device fetches from any web server.
     const out = path.join(dir, 'www');
-    const pub = await quorum(['publish', out, '--data-dir', repo.dataDir]);
+    const pub = await quorumHere(['publish', out, '--data-dir', repo.dataDir]);
     expect(pub.code, pub.stderr).toBe(0);
     for (const n of fs.readdirSync(current))
       expect(fs.readFileSync(path.join(out, n)).equals(fs.readFileSync(path.join(current, n))), n).toBe(true);

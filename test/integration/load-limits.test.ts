@@ -16,7 +16,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { WIRE_LIMITS } from '../../protocol/limits.js';
 import type { RoundInfo } from '../../protocol/wire.js';
-import { adminCall, auditEvents, newRepo, quorum, signer, sleep, until, type Repo } from './harness.js';
+import {
+  adminCall,
+  auditEvents,
+  newRepo,
+  passphraseFile,
+  quorumHere,
+  signerHere,
+  sleep,
+  until,
+  type Repo,
+} from './harness.js';
 import { RawSocket } from './raw-socket.js';
 import { authHeaders, keySigner, upgrade } from './wire-client.js';
 
@@ -81,6 +91,7 @@ beforeAll(async () => {
     rootThreshold: 2,
     targetsThreshold: 2,
     releaseRoot: true,
+    signRootHere: true,
     serveEnv: { QUORUM_AUTH_AUDIT_MS: String(AUDIT_MS), QUORUM_SLOW_READER_MS: '1500' },
   });
 });
@@ -295,9 +306,8 @@ describe('a keyholder that does not read its replies', () => {
     for (let i = 0; i < 6; i++)
       expect((await s.nextReply(30_000)).msg).toMatchObject({ type: 'round.payload', ref: `s${i}` });
     await s.close();
-    expect((await quorum(['round', 'cancel', big.id, '--reason', 'test done', '--data-dir', repo.dataDir])).code).toBe(
-      0,
-    );
+    const cancel = await quorumHere(['round', 'cancel', big.id, '--reason', 'test done', '--data-dir', repo.dataDir]);
+    expect(cancel.code, cancel.stderr).toBe(0);
   });
 });
 
@@ -311,15 +321,17 @@ describe('a rewritten database', () => {
     db.close();
     expect(closed).toBeGreaterThanOrEqual(2);
     await repo.coordinator.start(repo.coordinator.port);
-    const r = await signer(['rounds', '--json', '--home', repo.homes.bob!]);
+    // The listings run in this process (signerHere over the wire, quorumHere over the admin API):
+    // what is checked is the coordinator's answer, a real process on the rewritten database.
+    const r = await signerHere(['rounds', '--json', '--home', repo.homes.bob!, '--passphrase-file', passphraseFile()]);
     expect(r.code, r.stderr).toBe(0);
     const ids = (JSON.parse(r.stdout) as RoundInfo[]).map((x) => x.id);
     expect(ids).toContain('root-v1-r1');
-    const one = await quorum(['rounds', '--limit', '1', '--data-dir', repo.dataDir]);
+    const one = await quorumHere(['rounds', '--limit', '1', '--data-dir', repo.dataDir]);
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout.trim().split('\n')).toHaveLength(1);
     expect(one.stderr).toMatch(/older rounds exist: quorum rounds --before \S+/);
-    const older = await quorum([
+    const older = await quorumHere([
       'rounds',
       '--before',
       /--before (\S+)/.exec(one.stderr)![1]!,

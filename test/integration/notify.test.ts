@@ -15,7 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { auditEvents, newRepo, quorum, signer, until, type Repo } from './harness.js';
+import { auditEvents, newRepo, quorum, quorumHere, signHere, until, type Repo } from './harness.js';
 
 interface Received {
   path: string;
@@ -73,12 +73,15 @@ describe('webhooks through the outbox', () => {
       rootThreshold: 1,
       targetsThreshold: 2,
       releaseRoot: true,
+      signRootHere: true,
       serveArgs: ['--notify-retry-base', '1s'],
     });
     cleanups.push(() => repo.coordinator.kill('SIGKILL'));
     cleanups.push(() => fs.rmSync(repo.dir, { recursive: true, force: true }));
     const c = repo.coordinator;
-    const q = (args: string[]) => quorum([...args, '--data-dir', repo.dataDir]);
+    // Admin commands (set-up, and the status polls) run in this process (quorumHere): the same
+    // command, over the admin API of the real coordinator; the audit export stays a process.
+    const q = (args: string[]) => quorumHere([...args, '--data-dir', repo.dataDir]);
     const secret = crypto.randomBytes(24).toString('hex');
     const secretFile = path.join(repo.dir, 'hook.secret');
     fs.writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
@@ -127,7 +130,8 @@ describe('webhooks through the outbox', () => {
     ]);
     expect(open.code, open.stderr).toBe(0);
     const id = /targets-v1-r\d+/.exec(open.stdout)![0];
-    expect((await signer(['sign', id, '--yes', '--home', repo.homes.alice!])).code).toBe(0);
+    // The signatures are the events' cause, not what is checked: signed in this process (signHere).
+    expect((await signHere(id, repo.homes.alice!)).code).toBe(0);
     await until(() => recv.got.filter((g) => g.path === '/hook').length >= 2, 'first (failing) attempts');
     const st = await q(['status', '--json']);
     const notify = (JSON.parse(st.stdout) as { notify: { pending: number; lastError: string | null } }).notify;
@@ -138,7 +142,7 @@ describe('webhooks through the outbox', () => {
     await c.start(c.port);
 
     // bob completes the round; another round is opened and cancelled; a test notification.
-    await until(async () => (await signer(['sign', id, '--yes', '--home', repo.homes.bob!])).code === 0, 'bob signs');
+    await until(async () => (await signHere(id, repo.homes.bob!)).code === 0, 'bob signs');
     await until(() => fs.existsSync(path.join(repo.dataDir, 'releases', 'current', 'targets.json')), 'release');
     const open2 = await q(['round', 'open', 'targets', '--reason', 'oops', '--remove', 'fw-1']);
     expect(open2.code, open2.stderr).toBe(0);

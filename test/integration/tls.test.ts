@@ -7,16 +7,36 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Coordinator, quorum, signer, tmpdir, TEST_SCRYPT_N } from './harness.js';
+import {
+  Coordinator,
+  passphraseFile,
+  quorum,
+  quorumHere,
+  signer,
+  signerHere,
+  tmpdir,
+  TEST_SCRYPT_N,
+} from './harness.js';
 
 describe('TLS with a pinned certificate', () => {
   const dir = tmpdir();
   const data = path.join(dir, 'data');
   let c: Coordinator;
   let fp = '';
+  // keygen, init and the status read run in this process (signerHere, quorumHere); every join and
+  // sign that talks to the coordinator over TLS is a real quorum-signer.
   beforeAll(async () => {
-    expect((await signer(['keygen', '--out', path.join(dir, 'alice'), '--scrypt-n', TEST_SCRYPT_N])).code).toBe(0);
-    const init = await quorum([
+    const keygen = await signerHere([
+      'keygen',
+      '--out',
+      path.join(dir, 'alice'),
+      '--scrypt-n',
+      TEST_SCRYPT_N,
+      '--passphrase-file',
+      passphraseFile(),
+    ]);
+    expect(keygen.code, keygen.stderr).toBe(0);
+    const init = await quorumHere([
       'init',
       '--data-dir',
       data,
@@ -59,7 +79,7 @@ describe('TLS with a pinned certificate', () => {
   });
 
   it('needs a fingerprint for https:// at all', async () => {
-    const r = await signer([
+    const r = await signerHere([
       'join',
       c.url,
       '--key',
@@ -92,7 +112,7 @@ describe('TLS with a pinned certificate', () => {
     const s = await signer(['sign', 'root-v1-r1', '--yes', '--home', home]);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toContain('the round is released');
-    const st = await quorum(['status', '--data-dir', data, '--json']);
+    const st = await quorumHere(['status', '--data-dir', data, '--json']);
     expect(st.code, st.stderr).toBe(0);
     expect((JSON.parse(st.stdout) as { rootVersion: number }).rootVersion).toBe(1);
   });
@@ -118,7 +138,7 @@ describe('TLS with a pinned certificate', () => {
 
   it('refuses to serve plain ws:// on a non-loopback address without --unsafe-plaintext', async () => {
     const d2 = path.join(dir, 'data2');
-    expect((await quorum(['init', '--data-dir', d2, '--dialect', 'tuf'])).code).toBe(0);
+    expect((await quorumHere(['init', '--data-dir', d2, '--dialect', 'tuf'])).code).toBe(0);
     const r = await quorum(['serve', '--data-dir', d2, '--host', '0.0.0.0', '--port', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--unsafe-plaintext');

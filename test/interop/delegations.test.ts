@@ -8,10 +8,8 @@
  * refused by both; consistent snapshots are fetched by tuf-js as <version>.<name>.json, which is
  * where quorum verify reads them too.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Updater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binOf, type SuccinctRoles } from '../../protocol/delegations.js';
@@ -26,7 +24,8 @@ import {
   type RepoSpec,
   type TestKey,
 } from '../delegated-repo.js';
-import { PROJECT_ROOT, TempDirs, runCli, serveFolder, writeTree, type StaticServer } from './helpers.js';
+import { quorumHere } from '../integration/harness.js';
+import { TempDirs, runCli, serveFolder, writeTree, type StaticServer } from './helpers.js';
 
 const temps = new TempDirs();
 let served: string;
@@ -34,7 +33,6 @@ let server: StaticServer;
 const NOW = new Date();
 
 beforeAll(async () => {
-  await promisify(execFile)('npm', ['run', 'build'], { cwd: PROJECT_ROOT, timeout: 120_000 });
   served = temps.make('deleg-served');
   server = await serveFolder(served);
 }, 180_000);
@@ -176,7 +174,8 @@ describe('tuf-js resolves delegated targets from our repository as quorum verify
     const lost = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json'), '--target', 'firmware/b.bin']);
     expect(lost.code).toBe(1);
     expect(lost.stderr).toMatch(/^TARGET_NOT_FOUND: /m);
-    const json = await runCli([
+    // The report's chain, in process (quorumHere): the same command's code and output.
+    const json = await quorumHere([
       'verify',
       dir,
       '--root',
@@ -224,7 +223,7 @@ describe('tuf-js resolves delegated targets from our repository as quorum verify
     const ours = ourLookup(dir, paths);
     expect(ours['firmware/beta-1.bin']).toBe('refused: beta');
     expect(ours['firmware/a.bin']).toBe('firmware');
-    const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+    const cli = await quorumHere(['verify', dir, '--root', path.join(dir, '1.root.json')]);
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/^THRESHOLD_UNMET: beta\.json: /m);
   });

@@ -11,13 +11,12 @@
  *    under two ids meets a threshold of 2. quorum verify gives the client's verdict (valid) and
  *    warns DUPLICATE_KEY_MATERIAL; the coordinator and signers keep counting distinct keys.
  *
- * Everything runs for real: loopback HTTP, child processes, temp folders under os.tmpdir().
+ * Everything runs for real: loopback HTTP, temp folders under os.tmpdir(); `quorum verify` runs in
+ * process through its command tree (quorumHere), and once as the built CLI, a child process.
  */
-import { execFile } from 'node:child_process';
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { canonicalize as tufCanonicalize } from '@tufjs/canonical-json';
 import { Key, Metadata, MetaFile, Root, Signature, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { Role } from '@tufjs/models/dist/role.js';
@@ -39,7 +38,8 @@ import {
 } from '../../protocol/metadata/build.js';
 import { loadRepository } from '../../protocol/repository.js';
 import { verifyRepository, type VerifyReport } from '../../protocol/verify.js';
-import { PROJECT_ROOT, TempDirs, runCli, serveFolder, writeTree, type StaticServer } from './helpers.js';
+import { quorumHere } from '../integration/harness.js';
+import { TempDirs, runCli, serveFolder, writeTree, type StaticServer } from './helpers.js';
 
 const temps = new TempDirs();
 let served: string; // the folder the HTTP server serves; one sub-folder per repository
@@ -63,8 +63,6 @@ let rsaB: KeyObject;
 beforeAll(async () => {
   rsaA = generateKeyPair('rsa').privateKey;
   rsaB = generateKeyPair('rsa').privateKey;
-  // The CLI is tested as shipped: compile once.
-  await promisify(execFile)('npm', ['run', 'build'], { cwd: PROJECT_ROOT, timeout: 120_000 });
   served = temps.make('served');
   server = await serveFolder(served);
 }, 180_000);
@@ -210,6 +208,8 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
   });
 
   it('quorum verify (CLI) accepts the same folder with the v1 root as trust anchor', async () => {
+    // As shipped: the built CLI (dist/, built by the global setup) as a process; the other verdicts
+    // of this file run in process (quorumHere), the same command's code and output.
     const r = await runCli(['verify', goodDir, '--root', path.join(goodDir, '1.root.json')]);
     expect(r.stderr).not.toMatch(/^[A-Z_]+: /m); // no error lines
     expect(r.code).toBe(0);
@@ -255,7 +255,7 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
       expect(warnings.find((w) => w.message.startsWith('meta names root.json'))!.message).toContain(
         'with another version, length, hash than root.json has',
       );
-      const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+      const cli = await quorumHere(['verify', dir, '--root', path.join(dir, '1.root.json')]);
       expect(cli.code).toBe(0);
       expect(cli.stderr).toMatch(/^warning: SNAPSHOT_LISTS_ROOT: snapshot\.json: meta names root\.json/m);
     },
@@ -291,7 +291,7 @@ describe('a tuf repository signed by uptane-quorum, consumed by the tuf-js Updat
       expect(report.errors.filter((e) => e.code === 'SIGNATURE_INVALID').every((e) => e.file === 'targets.json')).toBe(
         true,
       );
-      const cli = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+      const cli = await quorumHere(['verify', dir, '--root', path.join(dir, '1.root.json')]);
       expect(cli.code).toBe(1);
       expect(cli.stderr).toMatch(/^SIGNATURE_INVALID: targets\.json: /m);
     },
@@ -522,7 +522,7 @@ describe('a tuf repository signed by @tufjs/models, verified by uptane-quorum', 
     expect(() => repo.root.verifyDelegate('targets', repo.targets)).not.toThrow();
     const dir = writeRepo('models-good', repo.files);
 
-    const r = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+    const r = await quorumHere(['verify', dir, '--root', path.join(dir, '1.root.json')]);
     expect(r.stderr).not.toMatch(/^[A-Z_]+: /m);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/dialect tuf/);
@@ -549,7 +549,7 @@ describe('a tuf repository signed by @tufjs/models, verified by uptane-quorum', 
     expect(() => repo.root.verifyDelegate('targets', repo.targets)).toThrow(/signed by 1\/2 keys/);
     const dir = writeRepo('models-threshold', repo.files);
 
-    const r = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+    const r = await quorumHere(['verify', dir, '--root', path.join(dir, '1.root.json')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^THRESHOLD_UNMET: targets\.json: /m);
     expect(r.stdout).toMatch(/^FAILED: /m);
@@ -606,7 +606,7 @@ describe('a tuf repository signed by @tufjs/models, verified by uptane-quorum', 
       expect(report.warnings.filter((w) => w.code === 'DUPLICATE_KEY_MATERIAL').map((w) => w.file)).toEqual([
         'targets.json',
       ]);
-      const r = await runCli(['verify', dir, '--root', path.join(dir, '1.root.json')]);
+      const r = await quorumHere(['verify', dir, '--root', path.join(dir, '1.root.json')]);
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/^warning: DUPLICATE_KEY_MATERIAL: targets\.json: /m);
     },
