@@ -43,6 +43,7 @@ import { FrostStore } from '../../signer-client/frost-store.js';
 import * as x509 from '@peculiar/x509';
 import { issuerOf, withAkid, withExtension, withIssuer, withValidity } from '../tbs-tamper.js';
 import {
+  approveHere,
   auditEvents,
   keygenHere,
   newRepo,
@@ -530,21 +531,7 @@ describe('the CA holder against its real coordinator whose database was rewritte
       expect(pin.code, pin.stderr).toBe(0);
       // set-up: the fleet root's approvals and signature in this process (signerHere); what the
       // test checks, the refusals of the rewritten round, are real processes
-      const approve = async (id: string) => {
-        for (const k of ['alice', 'bob']) {
-          const a = await signerHere([
-            'cert',
-            'approve',
-            id,
-            '--yes',
-            '--home',
-            repo.homes[k]!,
-            '--passphrase-file',
-            passphraseFile(),
-          ]);
-          expect(a.code, a.stderr).toBe(0);
-        }
-      };
+      const approve = (id: string) => approveHere(repo, id, ['alice', 'bob']);
       const created = await quorumHere([
         'fleet-ca',
         'create',

@@ -18,15 +18,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalMessage } from '../../protocol/x509.js';
 import { encryptKey, writeKeyFile } from '../../signer-client/keystore.js';
 import {
+  approveHere,
   newRepo,
-  passphraseFile,
   PASSPHRASE,
   quorum,
   quorumHere,
+  type Repo,
   signer,
   signerHere,
   TEST_SCRYPT_N,
-  type Repo,
 } from './harness.js';
 import { connect, keySigner } from './wire-client.js';
 
@@ -83,25 +83,8 @@ function csr(repo: Repo, keyPem: string, file: string, subj: string, extra: stri
   return out;
 }
 
-/**
- * Approvals that are a test's set-up, by `quorum-signer cert approve` run in this process (signerHere);
- * the approvals a test refuses, and every holder's `cert sign`, are real processes.
- */
-async function approve(repo: Repo, id: string, who: string[]): Promise<void> {
-  for (const k of who) {
-    const r = await signerHere([
-      'cert',
-      'approve',
-      id,
-      '--yes',
-      '--home',
-      repo.homes[k]!,
-      '--passphrase-file',
-      passphraseFile(),
-    ]);
-    expect(r.code, `${k}: ${r.stderr}`).toBe(0);
-  }
-}
+// Approvals that are a test's set-up run in this process (approveHere); the approvals a test refuses,
+// and every holder's `cert sign`, are real processes.
 
 describe('fleet certificates: P-256 fleet root, intermediate and device, gated by approvals (tuf)', () => {
   let repo: Repo;
@@ -219,7 +202,7 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
   });
 
   it('the holder refuses to sign with too few approvals (APPROVALS_UNMET), then signs after enough', async () => {
-    await approve(repo, rootRound, ['alice']);
+    await approveHere(repo, rootRound, ['alice']);
     const dup = await signer(['cert', 'approve', rootRound, '--yes', '--home', repo.homes.alice!]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/^APPROVAL_DUPLICATE:/m);
@@ -228,7 +211,7 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
     expect(tooFew.code).toBe(1);
     expect(tooFew.stderr).toMatch(/^APPROVALS_UNMET:/m);
 
-    await approve(repo, rootRound, ['bob']);
+    await approveHere(repo, rootRound, ['bob']);
     const signed = await signer(['cert', 'sign', rootRound, '--yes', '--home', repo.homes.ca!]);
     expect(signed.code, signed.stderr).toBe(0);
     expect(signed.stdout).toMatch(/approved by alice, bob/);
@@ -281,7 +264,7 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
           '--json',
         ]),
       );
-      await approve(repo, iv.round.id, ['carol', 'bob']);
+      await approveHere(repo, iv.round.id, ['carol', 'bob']);
       // Only the holder of the fleet root key can sign it.
       const wrongHolder = await signer(['cert', 'sign', iv.round.id, '--yes', '--home', ica.home]);
       expect(wrongHolder.code).toBe(1);
@@ -340,7 +323,7 @@ describe('fleet certificates: P-256 fleet root, intermediate and device, gated b
       const review = await signer(['cert', 'review', dv.round.id, '--home', repo.homes.bob!]);
       expect(review.stdout).toContain('Subject:     CN=device-0001');
       expect(review.stdout).toContain('Issuer:      O=Acme, CN=Acme Fleet Intermediate');
-      await approve(repo, dv.round.id, ['alice', 'bob']);
+      await approveHere(repo, dv.round.id, ['alice', 'bob']);
       const s2 = await signer(['cert', 'sign', dv.round.id, '--yes', '--home', ica.home]);
       expect(s2.code, s2.stderr).toBe(0);
       const got = await quorumHere([
@@ -444,7 +427,7 @@ describe('fleet certificates: Ed25519 fleet root (ota)', () => {
         '--json',
       ]),
     );
-    await approve(repo, v.round.id, ['bob']);
+    await approveHere(repo, v.round.id, ['bob']);
     const s = await signer(['cert', 'sign', v.round.id, '--yes', '--home', repo.homes.ca!]);
     expect(s.code, s.stderr).toBe(0);
     expect(
@@ -472,7 +455,7 @@ describe('fleet certificates: Ed25519 fleet root (ota)', () => {
         '--json',
       ]),
     );
-    await approve(repo, d.round.id, ['alice']);
+    await approveHere(repo, d.round.id, ['alice']);
     expect((await signer(['cert', 'sign', d.round.id, '--yes', '--home', repo.homes.ca!])).code).toBe(0);
     expect(
       (await quorumHere(['cert', 'get', d.round.id, '--out', file('dev.pem'), '--data-dir', repo.dataDir])).code,

@@ -129,6 +129,14 @@ export async function signerHere(args: string[], log?: (s: string) => void): Pro
 export const keygenHere = (dir: string, name: string, type = 'ed25519') =>
   signerHere(['keygen', '--out', path.join(dir, name), '--scrypt-n', TEST_SCRYPT_N, '--type', type]);
 
+/** `quorum-signer cert approve ROUND --yes` as each of `who` in turn, in this process (set-up). */
+export async function approveHere(repo: Repo, round: string, who: string[]): Promise<void> {
+  for (const k of who) {
+    const r = await signerHere(['cert', 'approve', round, '--yes', '--home', repo.homes[k]!]);
+    if (r.code !== 0) throw new Error(`cert approve ${round} as ${k}: ${r.stderr}`);
+  }
+}
+
 /**
  * `quorum-signer sign ROUND --yes` in this process (signerHere), over a real WebSocket to the
  * coordinator: for signatures that are a test's set-up, not what it checks (those run the real

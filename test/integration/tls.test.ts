@@ -7,16 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Coordinator,
-  passphraseFile,
-  quorum,
-  quorumHere,
-  signer,
-  signerHere,
-  tmpdir,
-  TEST_SCRYPT_N,
-} from './harness.js';
+import { Coordinator, keygenHere, quorum, quorumHere, signer, signerHere, tmpdir } from './harness.js';
 
 describe('TLS with a pinned certificate', () => {
   const dir = tmpdir();
@@ -26,15 +17,7 @@ describe('TLS with a pinned certificate', () => {
   // keygen, init and the status read run in this process (signerHere, quorumHere); every join and
   // sign that talks to the coordinator over TLS is a real quorum-signer.
   beforeAll(async () => {
-    const keygen = await signerHere([
-      'keygen',
-      '--out',
-      path.join(dir, 'alice'),
-      '--scrypt-n',
-      TEST_SCRYPT_N,
-      '--passphrase-file',
-      passphraseFile(),
-    ]);
+    const keygen = await keygenHere(dir, 'alice');
     expect(keygen.code, keygen.stderr).toBe(0);
     const init = await quorumHere([
       'init',
