@@ -14,20 +14,21 @@ const UNIT = ['test/protocol/**/*.test.ts', 'test/coordinator/**/*.test.ts', 'te
  */
 const LONGEST_FIRST = [
   'test/docs/guides-tuf.test.ts',
-  'test/integration/rounds.test.ts',
-  'test/integration/frost-metadata.test.ts',
-  'test/integration/garage-sign.test.ts',
-  'test/integration/frost.test.ts',
-  'test/integration/pkcs11.test.ts',
-  'test/integration/living.test.ts',
-  'test/integration/cert-issuer.test.ts',
-  'test/integration/security.test.ts',
   'test/integration/crash.test.ts',
-  'test/integration/linked.test.ts',
+  'test/integration/page-browser.test.ts',
+  'test/integration/living.test.ts',
+  'test/integration/frost-metadata.test.ts',
+  'test/integration/pkcs11.test.ts',
+  'test/integration/cert-issuer.test.ts',
+  'test/integration/fuzz.test.ts',
+  'test/integration/frost.test.ts',
+  'test/integration/rounds.test.ts',
+  'test/integration/garage-sign.test.ts',
+  'test/docs/guides-ota.test.ts',
   'test/integration/certificates.test.ts',
   'test/integration/frost-subsets.test.ts',
-  'test/integration/ca-names.test.ts',
-  'test/docs/guides-ota.test.ts',
+  'test/integration/signer-trust.test.ts',
+  'test/integration/delegated-rounds.test.ts',
 ];
 
 /** vitest's order (project by project), with the LONGEST_FIRST files moved to the front of theirs, in that order. */
