@@ -59,7 +59,6 @@ beforeAll(async () => {
     rootThreshold: 1,
     targetsThreshold: 1,
     releaseRoot: true,
-    signRootHere: true,
   });
   serverId = ((await (await fetch(`${repo.coordinator.url}/v1/health`)).json()) as { serverId: string }).serverId;
 });

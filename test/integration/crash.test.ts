@@ -283,7 +283,6 @@ describe('SIGKILL at any moment of a round', () => {
       rootThreshold: 2,
       targetsThreshold: TARGETS_THRESHOLD,
       releaseRoot: true,
-      signRootHere: true,
     });
     for (const k of KEYHOLDERS) watchers[k] = new Watcher(repo.homes[k]!);
     await Promise.all(KEYHOLDERS.map((k) => watchers[k]!.waitFor(/watching as/)));

@@ -267,7 +267,7 @@ function frames(ctx: Ctx): fc.Arbitrary<Frame> {
       'undefined',
       'NaN',
       'Infinity',
-      '{"type":"ping",}',
+      '{"type":"ping"}',
       "{'type':'ping'}",
       '{"type":"ping"/*c*/}',
       '{type:"ping"}',
@@ -317,7 +317,6 @@ describe('wire fuzzing', () => {
       rootThreshold: 2,
       targetsThreshold: 2,
       releaseRoot: true,
-      signRootHere: true,
       serveArgs: ['--max-connections-per-keyholder', String(Math.ceil(CONNECTIONS / KEYHOLDERS.length))],
     });
     const content = Buffer.from('fuzzed firmware\n');

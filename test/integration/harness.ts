@@ -310,8 +310,9 @@ export interface Repo {
  * keygen, init and join run in this process through their command trees (signerHere, quorumHere:
  * the same code and files as the commands; set-up is not what these tests test, and their three
  * processes per keyholder were most of some files' CPU); join still asks the coordinator, a real
- * `quorum serve` child process, over loopback. The root's signatures are real `quorum-signer sign`
- * processes (signed in this process with `signRootHere`). The guides (test/docs) run keygen, init
+ * `quorum serve` child process, over loopback. Root v1's signatures (releaseRoot) are set-up too:
+ * `quorum-signer sign` in this process, over the real WebSocket, unless `signRootHere: false` asks
+ * for `quorum-signer sign` processes. The guides (test/docs) run keygen, init
  * and join as processes.
  */
 export async function newRepo(opts: {
@@ -321,8 +322,8 @@ export async function newRepo(opts: {
   targetsThreshold: number;
   releaseRoot?: boolean;
   /**
-   * Sign root v1 (releaseRoot) in this process (signHere, over the real WebSocket) instead of as
-   * `quorum-signer sign` processes: for files whose root release is set-up only.
+   * Sign root v1 (releaseRoot) in this process (signHere, over the real WebSocket; the default), or,
+   * with false, as `quorum-signer sign` processes.
    */
   signRootHere?: boolean;
   rootKeyholders?: string[];
@@ -365,9 +366,10 @@ export async function newRepo(opts: {
   const repo = { dialect: opts.dialect, dir, dataDir, coordinator, homes, keys };
   if (opts.releaseRoot) {
     for (const k of (opts.rootKeyholders ?? opts.keyholders).slice(0, opts.rootThreshold)) {
-      const s = opts.signRootHere
-        ? await signHere('root-v1-r1', homes[k]!)
-        : await signer(['sign', 'root-v1-r1', '--yes', '--home', homes[k]!]);
+      const s =
+        (opts.signRootHere ?? true)
+          ? await signHere('root-v1-r1', homes[k]!)
+          : await signer(['sign', 'root-v1-r1', '--yes', '--home', homes[k]!]);
       if (s.code !== 0) throw new Error(`sign root v1 as ${k}: ${s.stderr}`);
     }
     await until(() => fs.existsSync(path.join(dataDir, 'releases', 'current', '1.root.json')), 'root v1 release');

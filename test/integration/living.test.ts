@@ -100,7 +100,6 @@ async function livingRepo(
     rootThreshold: 1,
     targetsThreshold: 1,
     releaseRoot: true,
-    signRootHere: true,
     serveArgs: ['--unsafe-test-clock', clockFile, '--refresh-check', '1s', ...(opts.serveArgs ?? [])],
   });
   cleanups.push(() => repo.coordinator.kill('SIGKILL'));

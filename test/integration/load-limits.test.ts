@@ -91,7 +91,6 @@ beforeAll(async () => {
     rootThreshold: 2,
     targetsThreshold: 2,
     releaseRoot: true,
-    signRootHere: true,
     serveEnv: { QUORUM_AUTH_AUDIT_MS: String(AUDIT_MS), QUORUM_SLOW_READER_MS: '1500' },
   });
 });

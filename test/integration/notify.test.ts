@@ -73,7 +73,6 @@ describe('webhooks through the outbox', () => {
       rootThreshold: 1,
       targetsThreshold: 2,
       releaseRoot: true,
-      signRootHere: true,
       serveArgs: ['--notify-retry-base', '1s'],
     });
     cleanups.push(() => repo.coordinator.kill('SIGKILL'));
