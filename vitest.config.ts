@@ -48,10 +48,8 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Integration tests start real processes and servers. Three workers on the 2-core machine: the
-    // tests wait as well as compute (retry backoff, simulated days, deadlines), and a third file fills
-    // those waits (vitest 302 s against 322-336 s with two, docs/benchmarks.md).
-    maxWorkers: 3,
+    // Integration tests start real processes and servers; two workers fit the 2-core machine.
+    maxWorkers: 2,
     sequence: { sequencer: LongestFirst },
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT, isolate: false } },
