@@ -20,6 +20,7 @@ import { releaseDir, verifyFiles } from '../../coordinator/release.js';
 import { openRound, repoState } from '../../coordinator/rounds.js';
 import type { TargetsChange } from '../../coordinator/admin-api.js';
 import { binName, binOf } from '../../protocol/delegations.js';
+import { DAY_MS } from '../../protocol/time.js';
 import { parseMetadata, type FileInput } from '../../protocol/verify.js';
 import { tufJsDownload } from '../interop/helpers.js';
 import { newCoordinator, type TestCoordinator } from './fixture.js';
@@ -36,21 +37,24 @@ const entryOf = (content: Buffer) => ({
 const contentOf = (p: string, v = 1) => Buffer.from(`${p} version ${v}\n`);
 const SUCCINCT = { keyids: [], threshold: 1, bitLength: 10, namePrefix: 'bins' };
 
+/** Opens the targets round of a binned proposal (proposeBinned), open for a day. */
+const openBinned = (c: TestCoordinator, p: ReturnType<typeof proposeBinned>, reason: string) =>
+  openRound(c.store, {
+    role: 'targets',
+    reason,
+    deadline: new Date(Date.now() + DAY_MS),
+    signed: p.signed,
+    online: c.onlinePublic,
+    bins: p.bins,
+  });
+
 /** A targets round through the bins, signed by alice and released. */
 async function binnedRelease(
   c: TestCoordinator,
   bins: { bitLength: number; namePrefix: string },
   change: TargetsChange,
 ) {
-  const p = proposeBinned(repoState(c.store), bins, change, c.onlinePublic);
-  const r = openRound(c.store, {
-    role: 'targets',
-    reason: 'bins',
-    deadline: new Date(Date.now() + 86_400_000),
-    signed: p.signed,
-    online: c.onlinePublic,
-    bins: p.bins,
-  });
+  const r = openBinned(c, proposeBinned(repoState(c.store), bins, change, c.onlinePublic), 'bins');
   c.sign('alice', r.id);
   const rel = await c.release(r.id);
   if (!rel) throw new Error('not released');
@@ -137,7 +141,7 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
       openRound(c.store, {
         role: 'targets',
         reason: 'x',
-        deadline: new Date(Date.now() + 86_400_000),
+        deadline: new Date(Date.now() + DAY_MS),
         signed: { _type: 'targets', spec_version: '1.0.31', version: 3, expires: '2099-01-01T00:00:00Z', targets: {} },
         delegated: 'bins-000',
       }),
@@ -154,14 +158,7 @@ describe('a hash-binned repository (1,024 bins, signed by the online key)', () =
       { add: { 'pkg/x.bin': entryOf(contentOf('x')) } },
       c.onlinePublic,
     );
-    const open3 = openRound(c.store, {
-      role: 'targets',
-      reason: 'x',
-      deadline: new Date(Date.now() + 86_400_000),
-      signed: next.signed,
-      online: c.onlinePublic,
-      bins: next.bins,
-    });
+    const open3 = openBinned(c, next, 'x');
     const ctx = c.context();
     const files = repoState(c.store).files;
     const state = verifyReleased(
@@ -217,8 +214,7 @@ describe('hash bins stay alive', () => {
       expiresDays: 400,
     });
     expect(rel.report.ok, JSON.stringify(rel.report.errors)).toBe(true);
-    const day = 86_400_000;
-    const at = (days: number) => new Date(Date.now() + days * day);
+    const at = (days: number) => new Date(Date.now() + days * DAY_MS);
     // A hundred days in: timestamp and snapshot are due, no bin is.
     expect(refreshDue(c.store, DEFAULT_POLICY, at(100))).toEqual({ snapshot: true, bins: [] });
     // Two hundred days in (less than half of 365 left): every bin, one version up, a new year.

@@ -69,7 +69,7 @@ export const signer = (args: string[], opts?: Parameters<typeof run>[2]) => run(
  * for commands that are safe here: no prompt (give --passphrase-file, --yes), no signal handlers
  * (not serve or watch), --data-dir / --home always given.
  */
-export async function runHere(
+async function runHere(
   tree: Group,
   prog: string,
   args: string[],
