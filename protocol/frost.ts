@@ -91,6 +91,7 @@ export type {
  *   peer that sends many distinct points can at worst make later checks compute again.
  */
 const TORSION_MEMO_MAX = 4096;
+const BASE_WINDOW = 4;
 const torsionFreeByEncoding = new Map<string, boolean>();
 const decodedFrom = new WeakMap<object, string>();
 
@@ -117,6 +118,15 @@ class DecodedPoint extends ed25519.Point {
     return free;
   }
 }
+
+/**
+ * Smaller tables for multiples of the base point: noble's ed25519 builds width-8 tables (one for
+ * constant-time multiplication, one for public scalars, ~10,000 point additions) on first use,
+ * ~90 ms of CPU, which a command that multiplies a dozen times never earns back. Width 4 builds
+ * them in a tenth of that; a multiplication then costs ~0.05 ms more (docs/benchmarks.md). The
+ * constant-time path stays constant-time at any width. Only FROST uses noble in this code.
+ */
+ed25519.Point.BASE.precompute(BASE_WINDOW);
 
 /**
  * noble's point constructor as FROST uses it, except that it decodes to DecodedPoints. Not
