@@ -1,7 +1,8 @@
 /**
  * FROST(Ed25519, SHA-512) threshold keys (RFC 9591): the ceremony around @noble/curves'
- * `ed25519_FROST`, which does all the group mathematics. Here: who takes part and under which
- * identifiers, end-to-end encryption of the DKG round-2 shares between enrolled X25519 identities,
+ * `ed25519_FROST` (the same ciphersuite, built here so that each element's prime-order check runs
+ * once per encoding: docs/adr/0006), which does all the group mathematics. Here: who takes part
+ * and under which identifiers, end-to-end encryption of the DKG round-2 shares between enrolled X25519 identities,
  * the checks that name the participant at fault, agreement on the group key, the two signing
  * rounds with per-share verification, and a `Signer` whose key is the group key, so a FROST group
  * can be a TUF/Uptane role key or a certificate authority. Everything is a pure function over the
@@ -11,8 +12,16 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
-import type { DKG_Round1, DKG_Secret, FrostPublic, NonceCommitments } from '@noble/curves/abstract/frost.js';
+import {
+  createFROST,
+  type DKG_Round1,
+  type DKG_Secret,
+  type FrostPublic,
+  type NonceCommitments,
+} from '@noble/curves/abstract/frost.js';
 import { canonicalize } from './canonical.js';
 import { QuorumError, type Codes } from './errors.js';
 import { ed25519FromRaw, sha256hex, verifySignature, type PublicKey } from './keys.js';
@@ -58,7 +67,96 @@ export type {
   FrostSignRequest,
 };
 
-const F = ed25519_FROST;
+// --- the prime-order check, once per encoding ------------------------------------------------------
+
+/**
+ * RFC 9591 3.1 DeserializeElement rejects every element outside the prime-order subgroup; noble
+ * checks that with `isTorsionFree()`, a full variable-time multiplication by L (~2.5 ms). One
+ * participant's commitment is decoded many times within a process: by our checks, then again by
+ * noble's own at each step (`validatePublicPoint`, then `ed25519_FROST`'s `validatePoint` hook on
+ * the same point), and across the DKG rounds and the signing round's per-share verification. So
+ * the check's answer is remembered, per exact encoding, within the process.
+ *
+ * Why that cannot accept an element the check would refuse (docs/adr/0006-frost-prime-order-check-memo.md):
+ * - The key is the exact bytes decoded (and the zip215 flag), and decoding is a pure function of
+ *   them: the same bytes always give the same point, whose subgroup membership never changes. An
+ *   answer is stored only for a point `DecodedPoint.fromBytes` itself decoded from those bytes,
+ *   computed by noble's own `isTorsionFree` on that very point, false answers included.
+ * - Points are frozen (noble freezes every point in its constructor) and the key is attached to
+ *   the object at decoding, in a WeakMap only this module writes: a point built any other way
+ *   (arithmetic, `fromAffine`, the base class) has no key and is always computed afresh.
+ * - Every other check still runs on every decode: canonical encoding and the curve equation
+ *   (fromBytes, assertValidity), the identity (is0). Only the multiplication is not repeated.
+ * - The memo lives in this process's memory only and is bounded (oldest entries go first), so a
+ *   peer that sends many distinct points can at worst make later checks compute again.
+ */
+const TORSION_MEMO_MAX = 4096;
+const BASE_WINDOW = 4;
+const torsionFreeByEncoding = new Map<string, boolean>();
+const decodedFrom = new WeakMap<object, string>();
+
+class DecodedPoint extends ed25519.Point {
+  static override fromBytes(encoded: Uint8Array, zip215 = false): DecodedPoint {
+    const p = ed25519.Point.fromBytes(encoded, zip215);
+    const d = new DecodedPoint(p.X, p.Y, p.Z, p.T);
+    decodedFrom.set(d, `${zip215 ? 'zip215' : 'strict'}:${Buffer.from(encoded).toString('hex')}`);
+    return d;
+  }
+  static override fromHex(h: string, zip215 = false): DecodedPoint {
+    return DecodedPoint.fromBytes(hexToBytes(h), zip215); // as noble's fromHex
+  }
+  override isTorsionFree(): boolean {
+    const key = decodedFrom.get(this);
+    if (key === undefined) return super.isTorsionFree();
+    let free = torsionFreeByEncoding.get(key);
+    if (free === undefined) {
+      free = super.isTorsionFree();
+      if (torsionFreeByEncoding.size >= TORSION_MEMO_MAX)
+        torsionFreeByEncoding.delete(torsionFreeByEncoding.keys().next().value!);
+      torsionFreeByEncoding.set(key, free);
+    }
+    return free;
+  }
+}
+
+/**
+ * Smaller tables for multiples of the base point: noble's ed25519 builds width-8 tables (one for
+ * constant-time multiplication, one for public scalars, ~10,000 point additions) on first use,
+ * ~90 ms of CPU, which a command that multiplies a dozen times never earns back. Width 4 builds
+ * them in a tenth of that; a multiplication then costs ~0.05 ms more (docs/benchmarks.md). The
+ * constant-time path stays constant-time at any width. Only FROST uses noble in this code.
+ */
+ed25519.Point.BASE.precompute(BASE_WINDOW);
+
+/**
+ * noble's point constructor as FROST uses it, except that it decodes to DecodedPoints. Not
+ * DecodedPoint itself: noble's multi-scalar multiplication wants every point, the sums and
+ * products it computes included, to be an instance of the constructor it was given.
+ */
+const Points = new Proxy(function EdwardsPoints() {} as unknown as typeof ed25519.Point, {
+  get: (_, key) =>
+    key === 'fromBytes' || key === 'fromHex'
+      ? DecodedPoint[key]
+      : key === 'prototype'
+        ? ed25519.Point.prototype
+        : Reflect.get(ed25519.Point, key),
+});
+
+/**
+ * FROST(Ed25519, SHA-512): exactly noble's `ed25519_FROST` (the same options, in
+ * @noble/curves/ed25519.js), over points that remember their prime-order check. The test
+ * "our FROST instance is noble's ed25519_FROST" holds the two against each other.
+ */
+const F: typeof ed25519_FROST = createFROST({
+  name: 'FROST-ED25519-SHA512-v1',
+  Point: Points,
+  validatePoint: (p) => {
+    p.assertValidity();
+    if (!p.isTorsionFree()) throw new Error('bad point: not torsion-free');
+  },
+  hash: sha512,
+  H2: '',
+});
 
 export type FrostCode = Codes<
   | 'FROST_CEREMONY_INVALID' // roster or threshold unusable (duplicates, t > n, bad keys)
@@ -131,7 +229,7 @@ function parse<T>(
 /** A valid prime-order, non-identity Ed25519 point (RFC 9591 3.1 DeserializeElement). */
 function point(h: string, what: string, culprit: number[] = []) {
   try {
-    const p = ed25519.Point.fromHex(h);
+    const p = DecodedPoint.fromHex(h);
     p.assertValidity();
     if (p.is0() || !p.isTorsionFree()) throw new Error('identity or not in the prime-order subgroup');
     return p;

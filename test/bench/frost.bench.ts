@@ -17,13 +17,22 @@
  * ceremony with participants on their own machines waits for: the slowest participant of each
  * round, summed, plus the agreement check. Storing the share (scrypt) is not included.
  *
+ * COLD: the FROST work of one 3-of-5 signing round in a fresh Node process, as a command meets it
+ * (no warm JIT, no tables built yet): three participants' share check, commitment and signature
+ * share, then the coordinator's group check, three share verifications and the aggregate, through
+ * protocol/frost.ts; against the same signing work with noble's `ed25519_FROST` called directly
+ * (no checks of ours), in another fresh process. Process CPU of the work only (imports excluded);
+ * the two alternate, median of the paired ratios.
+ *
  * Median of BENCH_FROST_REPS (default 7, at least 5) measured repetitions after one cold run.
  * Progress on stderr; the table and a final `BENCH_JSON {...}` line on stdout.
  */
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { canonicalize } from '../../protocol/canonical.js';
 import {
   aggregateSignature,
@@ -288,6 +297,87 @@ async function benchSign(tmp: string): Promise<SignResult> {
   };
 }
 
+// --- a cold process ------------------------------------------------------------------------------
+
+const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/test/bench
+const ROOT = path.resolve(HERE, '../../..');
+const FROST_JS = pathToFileURL(path.join(ROOT, 'dist/protocol/frost.js')).href;
+
+/** Child code: stdin is {group, shares}; prints the CPU ms of the work after its imports. */
+const COLD_PRELUDE = `
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+const { group, shares } = JSON.parse(fs.readFileSync(0, 'utf8'));
+const msg = Buffer.from('a FROST-signed message of a few hundred bytes. '.repeat(8));
+const sha = crypto.createHash('sha256').update(msg).digest('hex');
+const done = (c0) => { const u = process.cpuUsage(c0); process.stdout.write(String((u.user + u.system) / 1000)); };
+`;
+const COLD_OURS = `${COLD_PRELUDE}
+const F = await import(${JSON.stringify(FROST_JS)});
+const c0 = process.cpuUsage();
+const S = shares.map((s) => ({ group, identifier: s.identifier, signingShare: Buffer.from(s.signingShare, 'hex') }));
+const rounds = S.map((s) => { F.checkShare(s); return F.frostCommit(s); });
+const request = { session: 'cold', groupPublicKey: group.groupPublicKey, messageSha256: sha,
+  commitments: rounds.map((r) => r.commitment) };
+const sigShares = S.map((s, i) => F.frostSignShare(s, rounds[i].nonces, request, msg));
+F.checkGroup(group);
+for (const s of sigShares) if (!F.verifySignatureShare(group, request, msg, s)) throw new Error('share');
+F.aggregateSignature(group, request, msg, sigShares, { verifyShares: 'on-failure' });
+done(c0);
+`;
+const COLD_NOBLE = `${COLD_PRELUDE}
+const { ed25519_FROST: N } = await import('@noble/curves/ed25519.js');
+const c0 = process.cpuUsage();
+const hex = (h) => Uint8Array.from(Buffer.from(h, 'hex'));
+const id = (n) => N.Identifier.fromNumber(n);
+const pub = { signers: { min: group.threshold, max: group.participants.length }, commitments: group.commitments.map(hex),
+  verifyingShares: Object.fromEntries(group.participants.map((p) => [id(p.identifier), hex(p.verifyingShare)])) };
+const secrets = shares.map((s) => ({ identifier: id(s.identifier), signingShare: hex(s.signingShare) }));
+const rounds = secrets.map((s) => { N.validateSecret(s, pub); return N.commit(s); });
+const list = rounds.map((r) => r.commitments);
+const sigShares = secrets.map((s, i) => N.signShare(s, pub, rounds[i].nonces, list, msg));
+secrets.forEach((s, i) => { if (!N.verifyShare(pub, list, msg, s.identifier, sigShares[i])) throw new Error('share'); });
+N.aggregate(pub, list, msg, Object.fromEntries(secrets.map((s, i) => [s.identifier, sigShares[i]])));
+done(c0);
+`;
+
+function coldCpuMs(code: string, input: string): number {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, input, encoding: 'utf8' });
+  check(r.status === 0, `cold FROST process exits 0 (${r.stderr.trim().slice(0, 300)})`);
+  return Number(r.stdout);
+}
+
+interface ColdResult {
+  oursMs: number;
+  nobleMs: number;
+  ratio: number;
+  samples: { ours: number[]; noble: number[] };
+}
+
+function benchCold(): ColdResult {
+  const { outcomes, group } = dkgOnce(3, 5, 'cold');
+  const input = JSON.stringify({
+    group,
+    shares: outcomes
+      .slice(0, 3)
+      .map((o) => ({ identifier: o.share.identifier, signingShare: o.share.signingShare.toString('hex') })),
+  });
+  const s = { ours: [] as number[], noble: [] as number[] };
+  const ratios: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const pair = r % 2 ? [COLD_NOBLE, COLD_OURS] : [COLD_OURS, COLD_NOBLE];
+    const [a, b] = pair.map((code) => coldCpuMs(code, input)) as [number, number];
+    const [ours, noble] = r % 2 ? [b, a] : [a, b];
+    s.ours.push(ours);
+    s.noble.push(noble);
+    ratios.push(ours / noble);
+    log(
+      `COLD rep ${r + 1}/${REPS}: protocol/frost.ts ${ours.toFixed(0)} ms CPU, noble directly ${noble.toFixed(0)} ms`,
+    );
+  }
+  return { oursMs: median(s.ours), nobleMs: median(s.noble), ratio: median(ratios), samples: s };
+}
+
 // --- output --------------------------------------------------------------------------------------
 
 const fmt = (x: number, d = 1) => x.toFixed(d);
@@ -297,6 +387,7 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg();
   try {
     const sign = await benchSign(tmp);
+    const cold = benchCold();
     const dkg = [benchDkg(3, 5), benchDkg(5, 9)];
     const loadEnd = os.loadavg();
     const lines: string[] = [''];
@@ -333,6 +424,19 @@ async function main(): Promise<void> {
     );
     lines.push(`  RATIO FROST 3-of-5 round / (3 Ed25519 signatures + verifications): ${fmt(sign.ratio, 0)}x`);
     lines.push('');
+    lines.push(
+      "COLD: one 3-of-5 round's FROST work (3 participants + the coordinator's checks) in a fresh process, CPU",
+    );
+    for (const l of table([
+      ['', 'ms CPU'],
+      ['through protocol/frost.ts (every check of ours)', fmt(cold.oursMs, 0)],
+      ["BASELINE: the same signing work with noble's ed25519_FROST directly", fmt(cold.nobleMs, 0)],
+    ]))
+      lines.push('  ' + l);
+    lines.push(
+      `  RATIO cold round, protocol/frost.ts / noble directly: ${fmt(cold.ratio, 2)}x (median of paired runs)`,
+    );
+    lines.push('');
     lines.push('DKG: whole ceremony in process, in-memory identities (share storage not included)');
     for (const l of table([
       ['group', 'total ms', 'critical path ms', 'round 1', 'round 2', 'round 3', 'agree', 'cold total'],
@@ -361,6 +465,7 @@ async function main(): Promise<void> {
           loadStart,
           loadEnd,
           sign,
+          cold,
           dkg,
         }) +
         '\n',

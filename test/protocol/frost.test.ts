@@ -792,6 +792,65 @@ describe('FROST 3-of-5: DKG, storage and signing', () => {
       );
     },
   );
+
+  it(
+    "the prime-order check, remembered per encoding, answers as noble's isTorsionFree on every decode: " +
+      'small-order, mixed-order and random points, each checked again after the answer is kept',
+    () => {
+      const good = holders[1]!.commitSync();
+      /** What RFC 9591 3.1 DeserializeElement says, computed afresh by noble on its own point. */
+      const valid = (h: string) => {
+        try {
+          const p = ed25519.Point.fromHex(h);
+          p.assertValidity();
+          return !p.is0() && p.isTorsionFree();
+        } catch {
+          return false;
+        }
+      };
+      const accepted = (h: string) => {
+        try {
+          checkCommitment(group, { ...good, hiding: h });
+          return true;
+        } catch (e) {
+          frostErrorOf(e, 'FROST_COMMITMENT_INVALID', [2]);
+          return false;
+        }
+      };
+      const torsion = [...Array(8).keys()].map((k) =>
+        ed25519.Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a').multiply(
+          BigInt(k + 1),
+        ),
+      );
+      const primeOrder = [...Array(6).keys()].map(() =>
+        ed25519.Point.BASE.multiply(Fn.create(BigInt(`0x${crypto.randomBytes(32).toString('hex')}`)) || 1n),
+      );
+      // Each prime-order point first (its answer kept), then the same point plus each torsion
+      // point: a point of mixed order whose y differs, and with the sign bit flipped (-P, -P + T).
+      const mixed = primeOrder.flatMap((p) => torsion.slice(0, 7).flatMap((t) => [p.add(t), p.negate().add(t)]));
+      // Random 32-byte strings: about half decode, of those one in eight is of prime order.
+      const random = [...Array(200).keys()].map(() => crypto.randomBytes(32).toString('hex'));
+      const cases = [
+        ...primeOrder.map((p) => p.toHex()),
+        ...primeOrder.map((p) => p.negate().toHex()),
+        ...torsion.map((t) => t.toHex()),
+        ...mixed.map((p) => p.toHex()),
+        ...random,
+      ];
+      let kept = 0;
+      for (const round of [1, 2]) {
+        for (const h of cases) {
+          const expected = valid(h);
+          expect(accepted(h), `${h} (pass ${round})`).toBe(expected);
+          if (expected) kept++;
+        }
+      }
+      // The sets are what they claim: prime-order points accepted, every mixed or small-order one refused.
+      expect(primeOrder.every((p) => valid(p.toHex()) && valid(p.negate().toHex()))).toBe(true);
+      expect([...torsion, ...mixed].some((p) => valid(p.toHex()))).toBe(false);
+      expect(kept).toBeGreaterThan(2 * 2 * primeOrder.length);
+    },
+  );
 });
 
 describe('a participant resumes its DKG from the encrypted snapshot of its round-1 state', () => {
