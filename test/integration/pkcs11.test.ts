@@ -266,15 +266,19 @@ interface TokenRepo {
 /**
  * Like harness.newRepo, but keyholders whose type starts with `token:` keep their key on the
  * token: `quorum-signer token keygen`, `token export-public`, `quorum init --keyholder name=pem`,
- * `quorum-signer join --token-key URI --module M`. The token commands are real processes (the
- * token is opened only there); keygen, init and a key file's join run in this process (signerHere,
- * quorumHere), as in harness.newRepo.
+ * `quorum-signer join --token-key URI --module M`. With `tokenProcesses` (the tuf repository) the
+ * token commands are real processes, the whole path a keyholder takes; without (the ota
+ * repository, whose tests are about signing) they run in this process through the command tree
+ * (signerHere: the same code, token and files). keygen, init and a key file's join always run in
+ * this process (signerHere, quorumHere), as in harness.newRepo.
  */
 async function newTokenRepo(
   dialect: 'ota' | 'tuf',
   keyholders: Record<string, string>,
   thresholds: { root: number; targets: number },
+  tokenProcesses: boolean,
 ): Promise<TokenRepo> {
+  const tokenCommand = tokenProcesses ? signer : signerHere;
   const dir = tmpdir('quorum-pkcs11-repo-');
   const dataDir = path.join(dir, 'data');
   const homes: Record<string, string> = {};
@@ -283,7 +287,7 @@ async function newTokenRepo(
     homes[name] = path.join(dir, `home-${name}`);
     const pem = path.join(dir, `${name}.pub.pem`);
     if (type.startsWith('token:')) {
-      const g = await signer([
+      const g = await tokenCommand([
         'token',
         'keygen',
         '--module',
@@ -298,7 +302,7 @@ async function newTokenRepo(
       ]);
       expect(g.code, g.stderr).toBe(0);
       uris[name] = (JSON.parse(g.stdout) as { uri: string }).uri;
-      const e = await signer(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
+      const e = await tokenCommand(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
       expect(e.code, e.stderr).toBe(0);
     } else {
       const g = await keygenHere(dir, name, type);
@@ -325,7 +329,8 @@ async function newTokenRepo(
   for (const k of names) {
     const how = uris[k] ? ['--token-key', uris[k]!, '--module', MODULE] : ['--key', path.join(dir, `${k}.key.json`)];
     // a key file's join in this process (set-up); a token key's join opens the token: a real process
-    const join = uris[k] ? signer : signerHere;
+    // in the tuf repository
+    const join = uris[k] ? tokenCommand : signerHere;
     const j = await join(['join', coordinator.url, ...how, '--home', homes[k]!, '--trust-first-root']);
     expect(j.code, j.stderr).toBe(0);
   }
@@ -383,7 +388,12 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   let r: TokenRepo;
   beforeAll(async () => {
     needToken();
-    r = await newTokenRepo('tuf', { ed: 'token:ed25519', ec: 'token:ecdsa', file: 'ed25519' }, { root: 2, targets: 2 });
+    r = await newTokenRepo(
+      'tuf',
+      { ed: 'token:ed25519', ec: 'token:ecdsa', file: 'ed25519' },
+      { root: 2, targets: 2 },
+      true,
+    );
   });
   afterAll(async () => {
     await r?.coordinator.kill();
@@ -391,7 +401,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   });
 
   it('lists the token keys with their key ids in both dialects', async () => {
-    const l = await signer(['token', 'list', '--module', MODULE, '--token', 'test', '--json']);
+    const l = await signerHere(['token', 'list', '--module', MODULE, '--token', 'test', '--json']);
     expect(l.code, l.stderr).toBe(0);
     const listed = JSON.parse(l.stdout) as {
       label: string;
@@ -405,7 +415,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
       algorithm: 'ed25519',
       keyIds: { ota: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
-    const text = await signer(['token', 'list', '--module', MODULE]);
+    const text = await signerHere(['token', 'list', '--module', MODULE]);
     expect(text.stdout).toContain(r.uris.ed);
     expect(text.stdout).toContain(ec.keyIds.tuf);
   });
@@ -421,7 +431,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
 
   it('releases targets signed by a token online and a token on an air-gapped machine', async () => {
     const id = await openTargets(r, 'fw 1, token keys');
-    const review = await signer(['review', id, '--home', r.homes.ed!]);
+    const review = await signerHere(['review', id, '--home', r.homes.ed!]);
     expect(review.code, review.stderr).toBe(0);
     const s = await sign(r, 'ed', id);
     expect(s.code, s.stderr).toBe(0);
@@ -563,7 +573,7 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
   let watcher: Watcher | null = null;
   beforeAll(async () => {
     needToken();
-    r = await newTokenRepo('ota', { rsa: 'token:rsa', ed: 'token:ed25519' }, { root: 2, targets: 2 });
+    r = await newTokenRepo('ota', { rsa: 'token:rsa', ed: 'token:ed25519' }, { root: 2, targets: 2 }, false);
   });
   afterAll(async () => {
     await watcher?.stop();
@@ -590,9 +600,10 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
     } finally {
       restoreToken();
     }
-    await watcher.waitFor(new RegExp(`signed ${id}; accepted`), 20_000);
+    // rsa signs while watch waits out its retry interval (the token is back for both)
     const s = await sign(r, 'rsa', id);
     expect(s.code, s.stderr).toBe(0);
+    await watcher.waitFor(new RegExp(`signed ${id}; accepted`), 20_000);
     await until(() => fs.existsSync(path.join(current(r), 'targets.json')), 'targets release');
     expect(await verifyRelease(r)).toMatch(/targets\.json: version 1/);
 
