@@ -384,6 +384,9 @@ async function sign(r: TokenRepo, who: string, id: string, env?: Record<string, 
   return signer(['sign', id, '--yes', '--home', r.homes[who]!], { env });
 }
 
+/** `quorum-signer sign` as each of `who` at once (separate processes, as separate keyholders would). */
+const signAll = (r: TokenRepo, who: string[], id: string) => Promise.all(who.map((k) => sign(r, k, id)));
+
 describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   let r: TokenRepo;
   beforeAll(async () => {
@@ -421,10 +424,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   });
 
   it('releases root v1 signed by two token keys, which quorum verify accepts', async () => {
-    for (const k of ['ed', 'ec']) {
-      const s = await sign(r, k, 'root-v1-r1');
-      expect(s.code, s.stderr).toBe(0);
-    }
+    for (const s of await signAll(r, ['ed', 'ec'], 'root-v1-r1')) expect(s.code, s.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current(r), '1.root.json')), 'root v1 release');
     await verifyRelease(r);
   });
@@ -506,52 +506,45 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     const missingUri = 'pkcs11:token=test;object=no-such-key;type=private';
     const p384Uri = toolKey('tuf-p384', 'EC:secp384r1');
 
-    // join checks the key before it writes anything
-    const jm = await signer([
-      'join',
-      r.coordinator.url,
-      '--token-key',
-      missingUri,
-      '--module',
-      MODULE,
-      '--home',
-      r.homes.ed!,
-      '--trust-first-root',
+    // join checks the key before it writes anything (the three refused commands at once: none writes)
+    const [jm, ju, ex] = await Promise.all([
+      signer([
+        'join',
+        r.coordinator.url,
+        '--token-key',
+        missingUri,
+        '--module',
+        MODULE,
+        '--home',
+        r.homes.ed!,
+        '--trust-first-root',
+      ]),
+      signer([
+        'join',
+        r.coordinator.url,
+        '--token-key',
+        p384Uri,
+        '--module',
+        MODULE,
+        '--home',
+        r.homes.ec!,
+        '--trust-first-root',
+      ]),
+      signer(['token', 'export-public', '--module', MODULE, '--key', p384Uri, '--out', path.join(r.dir, 'p384.pem')]),
     ]);
     expect(codeOf(jm), jm.stderr).toBe('TOKEN_KEY_MISSING');
-    const ju = await signer([
-      'join',
-      r.coordinator.url,
-      '--token-key',
-      p384Uri,
-      '--module',
-      MODULE,
-      '--home',
-      r.homes.ec!,
-      '--trust-first-root',
-    ]);
     expect(codeOf(ju), ju.stderr).toBe('TOKEN_MECHANISM');
     expect(fs.readFileSync(cfgFile('ed'), 'utf8')).toBe(cfg.ed);
     expect(fs.readFileSync(cfgFile('ec'), 'utf8')).toBe(cfg.ec);
-    const ex = await signer([
-      'token',
-      'export-public',
-      '--module',
-      MODULE,
-      '--key',
-      p384Uri,
-      '--out',
-      path.join(r.dir, 'p384.pem'),
-    ]);
     expect(codeOf(ex), ex.stderr).toBe('TOKEN_MECHANISM');
 
     // the key behind a joined URI is gone, replaced by an unsupported one, or another one
+    // (ed's and ec's homes at once: each its own config)
     withUri('ed', missingUri);
-    const sm = await sign(r, 'ed', id);
-    expect([sm.code, codeOf(sm)], sm.stderr).toEqual([1, 'TOKEN_KEY_MISSING']);
     withUri('ec', p384Uri);
-    const su = await sign(r, 'ec', id);
-    expect([su.code, codeOf(su)], su.stderr).toEqual([1, 'TOKEN_MECHANISM']);
+    const [sm, su] = await signAll(r, ['ed', 'ec'], id);
+    expect([sm!.code, codeOf(sm!)], sm!.stderr).toEqual([1, 'TOKEN_KEY_MISSING']);
+    expect([su!.code, codeOf(su!)], su!.stderr).toEqual([1, 'TOKEN_MECHANISM']);
     withUri('ec', r.uris.ed!);
     const sc = await sign(r, 'ec', id);
     expect([sc.code, codeOf(sc)], sc.stderr).toEqual([1, 'TOKEN_KEY_CHANGED']);
@@ -559,10 +552,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
 
     fs.writeFileSync(cfgFile('ed'), cfg.ed);
     fs.writeFileSync(cfgFile('ec'), cfg.ec);
-    for (const k of ['ed', 'ec']) {
-      const s = await sign(r, k, id);
-      expect(s.code, s.stderr).toBe(0);
-    }
+    for (const s of await signAll(r, ['ed', 'ec'], id)) expect(s.code, s.stderr).toBe(0);
     await until(async () => (await round(r, id)).state === 'released', 'targets v3 release');
     expect(await verifyRelease(r)).toMatch(/targets\.json: version 3/);
   });
@@ -582,10 +572,7 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
   });
 
   it('releases root v1 and targets signed by both token keys; RSA-PSS with salt length 32', async () => {
-    for (const k of ['rsa', 'ed']) {
-      const s = await sign(r, k, 'root-v1-r1');
-      expect(s.code, s.stderr).toBe(0);
-    }
+    for (const s of await signAll(r, ['rsa', 'ed'], 'root-v1-r1')) expect(s.code, s.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current(r), '1.root.json')), 'root v1 release');
     await verifyRelease(r);
 
