@@ -288,11 +288,11 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
       'ca',
       approvers,
     );
-    const r1 = await sign('cert-1');
-    expect(r1.code, r1.stderr).toBe(0);
     const dev = await device(fleet, 'device-1');
     await fake.serve('cert-2', 'device', dev, 'ca', approvers);
-    const r2 = await sign('cert-2');
+    // both holders' processes at once (two rounds, nothing shared but the CA key file)
+    const [r1, r2] = await Promise.all([sign('cert-1'), sign('cert-2')]);
+    expect(r1.code, r1.stderr).toBe(0);
     expect(r2.code, r2.stderr).toBe(0);
     const [sub] = fake.sent('cert-2', ['cert.sign']) as { sig: string }[];
     expect(verifySignature(ca.publicKey, tbsBytes(dev), Buffer.from(sub!.sig, 'base64'))).toBe(true);
@@ -363,8 +363,10 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
         'cert-6': /the authorityKeyIdentifier 07:07:.* is not the CA key's/,
         'cert-7': /the TBS issuer CN=Other Fleet is not its subject CN=Acme Fleet, but a fleet root is self-signed/,
       };
-      for (const [id, re] of Object.entries(expected)) {
-        const r = await sign(id);
+      // the three holders' processes at once (each refusal is its own process and round)
+      const results = await Promise.all(Object.keys(expected).map((id) => sign(id)));
+      for (const [i, [id, re]] of Object.entries(expected).entries()) {
+        const r = results[i]!;
         expect(r.code, id).toBe(1);
         expect(r.stderr).toMatch(/^ISSUER_MISMATCH: /m);
         expect(r.stderr).toMatch(re);
@@ -395,9 +397,12 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
           /but a device certificate for at most 366/,
         ],
       ];
-      for (const [id, edit, re] of lies) {
+      for (const [id, edit] of lies)
         await fake.serve(id, 'device', lie(await device(fleet, `device-${id}`), edit), 'ca', approvers);
-        const r = await sign(id);
+      // the three holders' processes at once (each refusal is its own process and round)
+      const results = await Promise.all(lies.map(([id]) => sign(id)));
+      for (const [i, [id, , re]] of lies.entries()) {
+        const r = results[i]!;
         expect(r.code, id).toBe(1);
         expect(r.stderr).toMatch(
           /^PROFILE_MISMATCH: certificate round cert-2\d is a device round, but its certificate is not one: /m,
@@ -410,7 +415,8 @@ describe('the CA holder against a lying coordinator (fake wire coordinator)', ()
 
   it("signs only the round it reviewed: another round's TBS under the id asked for is ROUND_MISMATCH", async () => {
     await fake.serve('cert-23', 'device', await device(fleet, 'device-23'), 'ca', approvers);
-    const rv = await signer(['cert', 'review', 'cert-23', '--home', caHome]);
+    // the review is set-up here (what the holder reviewed), in this process; the refusing sign is a process
+    const rv = await signerHere(['cert', 'review', 'cert-23', '--home', caHome]);
     expect(rv.code, rv.stderr).toBe(0);
     // another honest-looking round, its own id, TBS and approvals, served for cert.get cert-23
     await fake.serve('cert-24', 'device', await device(fleet, 'device-24'), 'ca', approvers);
@@ -602,10 +608,14 @@ describe('the CA holder against its real coordinator whose database was rewritte
 
       // The review shows what the bytes say (Issuer: CN=Evil Fleet); the approvers' clients compare
       // it with the CA certificate the round came with and refuse to approve ...
-      const review = await signer(['cert', 'review', id, '--home', repo.homes.alice!]);
+      // (the review, which refuses nothing, through the command tree in this process; the refusals
+      // are processes, both approvers' at once)
+      const review = await signerHere(['cert', 'review', id, '--home', repo.homes.alice!]);
       expect(review.stdout).toContain('Issuer:      CN=Evil Fleet');
-      for (const k of ['alice', 'bob']) {
-        const a = await signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!]);
+      const approvals = await Promise.all(
+        ['alice', 'bob'].map((k) => signer(['cert', 'approve', id, '--yes', '--home', repo.homes[k]!])),
+      );
+      for (const a of approvals) {
         expect(a.code).toBe(1);
         expect(a.stderr).toMatch(
           /^ISSUER_MISMATCH: certificate round .*the TBS issuer CN=Evil Fleet is not the CA certificate's subject CN=Acme Fleet/m,

@@ -1,8 +1,9 @@
 /**
  * OTA Connect / garage-sign interoperability, with a real `quorum serve` and real `quorum-signer`
- * processes that review and sign (the `quorum` admin commands, and the keyholders' keygen,
- * import-garage-sign and join, run in this process through their command trees: the same code and
- * output, without a process each; the guides run them as processes):
+ * processes that sign (the `quorum` admin commands, the keyholders' keygen, import-garage-sign,
+ * join and review, and signatures that only release what a later check reads, run in this process
+ * through their command trees: the same code and output, without a process each; the guides run
+ * them as processes):
  *
  * - every file under test/fixtures/garage-sign parses and gives the key ids PROVENANCE.md
  *   names; the fixture root is rejected as PROVENANCE.md says;
@@ -63,6 +64,7 @@ import {
   type RunResult,
   signer,
   signerHere,
+  signHere,
   TEST_SCRYPT_N,
   tmpdir,
   until,
@@ -73,6 +75,14 @@ import { canonicalOf, connect, keyidIn, keySigner } from './wire-client.js';
 /** ota-tuf's upload bodies, read loosely (untyped JSON) to re-encode them as the server's codecs do. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped on purpose
 type Json = Record<string, any>;
+
+/**
+ * RSA-2048 key pairs (protocol/keys.ts generateKeyPair), each made once per file on first use and
+ * shared by the tests, none of which is about generating them (one costs ~0.15 s of CPU); tests
+ * that need distinct keys take distinct indexes.
+ */
+const rsaPairs: ReturnType<typeof generateKeyPair>[] = [];
+const rsaPair = (n: number) => (rsaPairs[n] ??= generateKeyPair('rsa'));
 
 const dirs: string[] = [];
 const cleanup: (() => Promise<void>)[] = [];
@@ -273,7 +283,7 @@ describe('garage-sign fixtures', () => {
     // What `garage-sign move-offline` fetches before it deletes the server's root key: a TufKeyPair,
     // {keytype, keyval: {public, private}}, the private half PKCS#1 PEM as BouncyCastle writes it.
     const d = tmp();
-    const k = generateKeyPair('rsa');
+    const k = rsaPair(0);
     const pair = {
       keytype: 'RSA',
       keyval: {
@@ -486,7 +496,7 @@ describe('ota-tuf server output against our model of the server', () => {
 describe('import from credentials.zip', () => {
   it('reads only root.json, *.pub and tufrepo.url: no secret reaches the data dir', async () => {
     const d = tmp();
-    const rootKey = generateKeyPair('rsa');
+    const rootKey = rsaPair(0);
     const targetsKey = generateKeyPair('ed25519');
     const online = generateKeyPair('ed25519');
     const now = new Date();
@@ -704,10 +714,10 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     // OTA Connect's repository: an RSA root key held by the server (handed to a keyholder as a
     // garage-sign .sec, as `move-offline` saves it under --old-root-alias), the targets key from
     // credentials.zip, and the server's online snapshot and timestamp keys, which stay there.
-    const oldRoot = generateKeyPair('rsa');
+    const oldRoot = rsaPair(0);
     const targetsKey = generateKeyPair('ed25519');
-    const snapshot = generateKeyPair('rsa');
-    const timestamp = generateKeyPair('rsa');
+    const snapshot = rsaPair(1);
+    const timestamp = rsaPair(2);
     const root1 = buildRoot({
       dialect: 'ota',
       version: 1,
@@ -846,9 +856,14 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     };
     expect(rootRound.version).toBe(2);
     expect(rootRound.progress.map((p) => `${p.label}:${p.threshold}`)).toEqual(['root v1 keys:1', 'root v2 keys:2']);
-    const review = await signer(['review', rootRound.id, '--home', home('oldroot'), '--no-diff']);
+    // the review is not what this test checks (set-up, in this process); the signatures are processes
+    const review = await signerHere(['review', rootRound.id, '--home', home('oldroot'), '--no-diff']);
     ok(review);
-    for (const p of ['oldroot', 'alice']) ok(await signer(['sign', rootRound.id, '--yes', '--home', home(p)]));
+    // the old root key's holder and alice at once (neither waits for the other)
+    const first = await Promise.all(
+      ['oldroot', 'alice'].map((p) => signer(['sign', rootRound.id, '--yes', '--home', home(p)])),
+    );
+    for (const r of first) ok(r);
     const current = path.join(data, 'releases', 'current');
     expect(fs.existsSync(path.join(current, '2.root.json'))).toBe(false); // the new threshold is not met yet
     ok(await signer(['sign', rootRound.id, '--yes', '--home', home('carol')]));
@@ -889,7 +904,9 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     ]);
     ok(t1);
     const t1id = (JSON.parse(t1.stdout) as { id: string }).id;
-    for (const p of ['alice', 'bob']) ok(await signer(['sign', t1id, '--yes', '--home', home(p)]));
+    // two keyholders at once, as they would (neither waits for the other)
+    for (const r of await Promise.all(['alice', 'bob'].map((p) => signer(['sign', t1id, '--yes', '--home', home(p)]))))
+      ok(r);
     await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets v1 release');
     ok(await quorumHere(['verify', current, '--root', path.join(repo, 'roles', 'root.json')]));
 
@@ -950,7 +967,8 @@ describe('take keys offline, as a root round (OTA Connect move-offline)', () => 
     ]);
     ok(t2);
     const t2id = (JSON.parse(t2.stdout) as { id: string }).id;
-    for (const p of ['bob', 'carol']) ok(await signer(['sign', t2id, '--yes', '--home', home(p)]));
+    // set-up for the export's checksum (targets v1 above was signed by processes): in this process
+    for (const p of ['bob', 'carol']) ok(await signHere(t2id, home(p)));
     await until(
       () => fs.readFileSync(path.join(current, 'targets.json'), 'utf8').includes('fw-1.1'),
       'targets v2 release',
@@ -1078,7 +1096,10 @@ describe('the ota-tuf-server fixture', () => {
       const { version: _v, expires: _e, ...rest } = proposed;
       const { version: _fv, expires: _fe, ...fixtureRest } = located;
       expect(canonical(rest)).toBe(canonical(fixtureRest));
-      for (const k of ['ann', 'cy']) ok(await signer(['sign', round.id, '--yes', '--home', repo.homes[k]!]));
+      const signed = await Promise.all(
+        ['ann', 'cy'].map((k) => signer(['sign', round.id, '--yes', '--home', repo.homes[k]!])),
+      );
+      for (const r of signed) ok(r);
       const current = path.join(repo.dataDir, 'releases', 'current');
       await until(() => fs.existsSync(path.join(current, 'targets.json')), 'targets release');
       ok(await quorumHere(['verify', current, '--root', path.join(current, '1.root.json')]));
@@ -1294,7 +1315,8 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
     );
     const good = await open(...add, '--hardware-id', 'ecu-main', '--uri', 'https://files.example.test/fw-1.bin');
     ok(good);
-    ok(await signer(['sign', (JSON.parse(good.stdout) as RoundInfo).id, '--yes', '--home', repo.homes.alice!]));
+    // targets v1 for the export test below: set-up, signed in this process
+    ok(await signHere((JSON.parse(good.stdout) as RoundInfo).id, repo.homes.alice!));
     await until(() => fs.existsSync(path.join(current(), 'targets.json')), 'targets v1 release');
   });
 
@@ -1452,7 +1474,7 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       const d = tmp();
       // Root: alice (ed25519) and an RSA key that signs with salt 20; the server's snapshot,
       // timestamp and offline-updates keys.
-      const rsa = generateKeyPair('rsa');
+      const rsa = rsaPair(0);
       const server = {
         snapshot: generateKeyPair('ed25519'),
         timestamp: generateKeyPair('ed25519'),
@@ -1585,13 +1607,15 @@ describe('OTA Connect: releases the servers accept and devices can install', () 
       ]);
       ok(o);
       const id = (JSON.parse(o.stdout) as RoundInfo).id;
-      const review = await signer(['review', id, '--home', home, '--no-diff']);
+      // the review's text, through the command tree in this process (as the export below); the
+      // signature is set-up for the export
+      const review = await signerHere(['review', id, '--home', home, '--no-diff']);
       ok(review);
       expect(review.stdout).toContain(
         'SERVER KEY DELETED: the OTA Connect server DELETES its private key ' +
           `${server.offline.publicKey.fingerprint} (offline-updates) when it accepts this root`,
       );
-      ok(await signer(['sign', id, '--yes', '--home', home]));
+      ok(await signHere(id, home));
       await until(() => fs.existsSync(path.join(data, 'releases', 'current', '2.root.json')), 'root v2 release');
       const e = await quorumHere(['export', 'ota-tuf', path.join(d, 'o2'), '--data-dir', data]);
       ok(e);

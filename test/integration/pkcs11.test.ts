@@ -266,15 +266,19 @@ interface TokenRepo {
 /**
  * Like harness.newRepo, but keyholders whose type starts with `token:` keep their key on the
  * token: `quorum-signer token keygen`, `token export-public`, `quorum init --keyholder name=pem`,
- * `quorum-signer join --token-key URI --module M`. The token commands are real processes (the
- * token is opened only there); keygen, init and a key file's join run in this process (signerHere,
- * quorumHere), as in harness.newRepo.
+ * `quorum-signer join --token-key URI --module M`. With `tokenProcesses` (the tuf repository) the
+ * token commands are real processes, the whole path a keyholder takes; without (the ota
+ * repository, whose tests are about signing) they run in this process through the command tree
+ * (signerHere: the same code, token and files). keygen, init and a key file's join always run in
+ * this process (signerHere, quorumHere), as in harness.newRepo.
  */
 async function newTokenRepo(
   dialect: 'ota' | 'tuf',
   keyholders: Record<string, string>,
   thresholds: { root: number; targets: number },
+  tokenProcesses: boolean,
 ): Promise<TokenRepo> {
+  const tokenCommand = tokenProcesses ? signer : signerHere;
   const dir = tmpdir('quorum-pkcs11-repo-');
   const dataDir = path.join(dir, 'data');
   const homes: Record<string, string> = {};
@@ -283,7 +287,7 @@ async function newTokenRepo(
     homes[name] = path.join(dir, `home-${name}`);
     const pem = path.join(dir, `${name}.pub.pem`);
     if (type.startsWith('token:')) {
-      const g = await signer([
+      const g = await tokenCommand([
         'token',
         'keygen',
         '--module',
@@ -298,7 +302,7 @@ async function newTokenRepo(
       ]);
       expect(g.code, g.stderr).toBe(0);
       uris[name] = (JSON.parse(g.stdout) as { uri: string }).uri;
-      const e = await signer(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
+      const e = await tokenCommand(['token', 'export-public', '--module', MODULE, '--key', uris[name]!, '--out', pem]);
       expect(e.code, e.stderr).toBe(0);
     } else {
       const g = await keygenHere(dir, name, type);
@@ -325,7 +329,8 @@ async function newTokenRepo(
   for (const k of names) {
     const how = uris[k] ? ['--token-key', uris[k]!, '--module', MODULE] : ['--key', path.join(dir, `${k}.key.json`)];
     // a key file's join in this process (set-up); a token key's join opens the token: a real process
-    const join = uris[k] ? signer : signerHere;
+    // in the tuf repository
+    const join = uris[k] ? tokenCommand : signerHere;
     const j = await join(['join', coordinator.url, ...how, '--home', homes[k]!, '--trust-first-root']);
     expect(j.code, j.stderr).toBe(0);
   }
@@ -379,11 +384,19 @@ async function sign(r: TokenRepo, who: string, id: string, env?: Record<string, 
   return signer(['sign', id, '--yes', '--home', r.homes[who]!], { env });
 }
 
+/** `quorum-signer sign` as each of `who` at once (separate processes, as separate keyholders would). */
+const signAll = (r: TokenRepo, who: string[], id: string) => Promise.all(who.map((k) => sign(r, k, id)));
+
 describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   let r: TokenRepo;
   beforeAll(async () => {
     needToken();
-    r = await newTokenRepo('tuf', { ed: 'token:ed25519', ec: 'token:ecdsa', file: 'ed25519' }, { root: 2, targets: 2 });
+    r = await newTokenRepo(
+      'tuf',
+      { ed: 'token:ed25519', ec: 'token:ecdsa', file: 'ed25519' },
+      { root: 2, targets: 2 },
+      true,
+    );
   });
   afterAll(async () => {
     await r?.coordinator.kill();
@@ -391,7 +404,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   });
 
   it('lists the token keys with their key ids in both dialects', async () => {
-    const l = await signer(['token', 'list', '--module', MODULE, '--token', 'test', '--json']);
+    const l = await signerHere(['token', 'list', '--module', MODULE, '--token', 'test', '--json']);
     expect(l.code, l.stderr).toBe(0);
     const listed = JSON.parse(l.stdout) as {
       label: string;
@@ -405,23 +418,20 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
       algorithm: 'ed25519',
       keyIds: { ota: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
-    const text = await signer(['token', 'list', '--module', MODULE]);
+    const text = await signerHere(['token', 'list', '--module', MODULE]);
     expect(text.stdout).toContain(r.uris.ed);
     expect(text.stdout).toContain(ec.keyIds.tuf);
   });
 
   it('releases root v1 signed by two token keys, which quorum verify accepts', async () => {
-    for (const k of ['ed', 'ec']) {
-      const s = await sign(r, k, 'root-v1-r1');
-      expect(s.code, s.stderr).toBe(0);
-    }
+    for (const s of await signAll(r, ['ed', 'ec'], 'root-v1-r1')) expect(s.code, s.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current(r), '1.root.json')), 'root v1 release');
     await verifyRelease(r);
   });
 
   it('releases targets signed by a token online and a token on an air-gapped machine', async () => {
     const id = await openTargets(r, 'fw 1, token keys');
-    const review = await signer(['review', id, '--home', r.homes.ed!]);
+    const review = await signerHere(['review', id, '--home', r.homes.ed!]);
     expect(review.code, review.stderr).toBe(0);
     const s = await sign(r, 'ed', id);
     expect(s.code, s.stderr).toBe(0);
@@ -496,52 +506,45 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     const missingUri = 'pkcs11:token=test;object=no-such-key;type=private';
     const p384Uri = toolKey('tuf-p384', 'EC:secp384r1');
 
-    // join checks the key before it writes anything
-    const jm = await signer([
-      'join',
-      r.coordinator.url,
-      '--token-key',
-      missingUri,
-      '--module',
-      MODULE,
-      '--home',
-      r.homes.ed!,
-      '--trust-first-root',
+    // join checks the key before it writes anything (the three refused commands at once: none writes)
+    const [jm, ju, ex] = await Promise.all([
+      signer([
+        'join',
+        r.coordinator.url,
+        '--token-key',
+        missingUri,
+        '--module',
+        MODULE,
+        '--home',
+        r.homes.ed!,
+        '--trust-first-root',
+      ]),
+      signer([
+        'join',
+        r.coordinator.url,
+        '--token-key',
+        p384Uri,
+        '--module',
+        MODULE,
+        '--home',
+        r.homes.ec!,
+        '--trust-first-root',
+      ]),
+      signer(['token', 'export-public', '--module', MODULE, '--key', p384Uri, '--out', path.join(r.dir, 'p384.pem')]),
     ]);
     expect(codeOf(jm), jm.stderr).toBe('TOKEN_KEY_MISSING');
-    const ju = await signer([
-      'join',
-      r.coordinator.url,
-      '--token-key',
-      p384Uri,
-      '--module',
-      MODULE,
-      '--home',
-      r.homes.ec!,
-      '--trust-first-root',
-    ]);
     expect(codeOf(ju), ju.stderr).toBe('TOKEN_MECHANISM');
     expect(fs.readFileSync(cfgFile('ed'), 'utf8')).toBe(cfg.ed);
     expect(fs.readFileSync(cfgFile('ec'), 'utf8')).toBe(cfg.ec);
-    const ex = await signer([
-      'token',
-      'export-public',
-      '--module',
-      MODULE,
-      '--key',
-      p384Uri,
-      '--out',
-      path.join(r.dir, 'p384.pem'),
-    ]);
     expect(codeOf(ex), ex.stderr).toBe('TOKEN_MECHANISM');
 
     // the key behind a joined URI is gone, replaced by an unsupported one, or another one
+    // (ed's and ec's homes at once: each its own config)
     withUri('ed', missingUri);
-    const sm = await sign(r, 'ed', id);
-    expect([sm.code, codeOf(sm)], sm.stderr).toEqual([1, 'TOKEN_KEY_MISSING']);
     withUri('ec', p384Uri);
-    const su = await sign(r, 'ec', id);
-    expect([su.code, codeOf(su)], su.stderr).toEqual([1, 'TOKEN_MECHANISM']);
+    const [sm, su] = await signAll(r, ['ed', 'ec'], id);
+    expect([sm!.code, codeOf(sm!)], sm!.stderr).toEqual([1, 'TOKEN_KEY_MISSING']);
+    expect([su!.code, codeOf(su!)], su!.stderr).toEqual([1, 'TOKEN_MECHANISM']);
     withUri('ec', r.uris.ed!);
     const sc = await sign(r, 'ec', id);
     expect([sc.code, codeOf(sc)], sc.stderr).toEqual([1, 'TOKEN_KEY_CHANGED']);
@@ -549,10 +552,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
 
     fs.writeFileSync(cfgFile('ed'), cfg.ed);
     fs.writeFileSync(cfgFile('ec'), cfg.ec);
-    for (const k of ['ed', 'ec']) {
-      const s = await sign(r, k, id);
-      expect(s.code, s.stderr).toBe(0);
-    }
+    for (const s of await signAll(r, ['ed', 'ec'], id)) expect(s.code, s.stderr).toBe(0);
     await until(async () => (await round(r, id)).state === 'released', 'targets v3 release');
     expect(await verifyRelease(r)).toMatch(/targets\.json: version 3/);
   });
@@ -563,7 +563,7 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
   let watcher: Watcher | null = null;
   beforeAll(async () => {
     needToken();
-    r = await newTokenRepo('ota', { rsa: 'token:rsa', ed: 'token:ed25519' }, { root: 2, targets: 2 });
+    r = await newTokenRepo('ota', { rsa: 'token:rsa', ed: 'token:ed25519' }, { root: 2, targets: 2 }, false);
   });
   afterAll(async () => {
     await watcher?.stop();
@@ -572,10 +572,7 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
   });
 
   it('releases root v1 and targets signed by both token keys; RSA-PSS with salt length 32', async () => {
-    for (const k of ['rsa', 'ed']) {
-      const s = await sign(r, k, 'root-v1-r1');
-      expect(s.code, s.stderr).toBe(0);
-    }
+    for (const s of await signAll(r, ['rsa', 'ed'], 'root-v1-r1')) expect(s.code, s.stderr).toBe(0);
     await until(() => fs.existsSync(path.join(current(r), '1.root.json')), 'root v1 release');
     await verifyRelease(r);
 
@@ -590,9 +587,10 @@ describe('an ota repository with RSA and Ed25519 keys on the token', () => {
     } finally {
       restoreToken();
     }
-    await watcher.waitFor(new RegExp(`signed ${id}; accepted`), 20_000);
+    // rsa signs while watch waits out its retry interval (the token is back for both)
     const s = await sign(r, 'rsa', id);
     expect(s.code, s.stderr).toBe(0);
+    await watcher.waitFor(new RegExp(`signed ${id}; accepted`), 20_000);
     await until(() => fs.existsSync(path.join(current(r), 'targets.json')), 'targets release');
     expect(await verifyRelease(r)).toMatch(/targets\.json: version 1/);
 
