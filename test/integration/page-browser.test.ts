@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, newRepo, quorum, signer, type Repo } from './harness.js';
+import { admin, newRepo, quorumHere, signer, signHere, type Repo } from './harness.js';
 import {
   axeViolations,
   bodyText,
@@ -33,16 +33,19 @@ let url: string;
 let viewerToken: string;
 
 beforeAll(async () => {
-  browser = await launch();
-  repo = await newRepo({
-    dialect: 'tuf',
-    keyholders: ['alice', 'bob'],
-    rootThreshold: 1,
-    targetsThreshold: 2,
-    releaseRoot: true,
-  });
+  [browser, repo] = await Promise.all([
+    launch(),
+    newRepo({
+      dialect: 'tuf',
+      keyholders: ['alice', 'bob'],
+      rootThreshold: 1,
+      targetsThreshold: 2,
+      releaseRoot: true,
+    }),
+  ]);
   url = repo.coordinator.url;
-  const v = await quorum(['viewer', 'add', 'vera', '--data-dir', repo.dataDir, '--json']);
+  // Set-up, in this process (quorumHere): the same command and files as `quorum viewer add`.
+  const v = await quorumHere(['viewer', 'add', 'vera', '--data-dir', repo.dataDir, '--json']);
   expect(v.code, v.stderr).toBe(0);
   viewerToken = (JSON.parse(v.stdout) as { token: string }).token;
 }, 120_000);
@@ -52,14 +55,14 @@ afterAll(async () => {
   await repo?.coordinator.kill();
 });
 
-/** Open a targets round adding one file; its id. */
+/** Open a targets round adding one file (set-up: `quorum round open` in this process, quorumHere); its id. */
 async function openRound(reason: string, targetName = 'app-1.0.bin'): Promise<string> {
   // A test that failed half-way leaves its round open; it must not fail the next test too.
   for (const r of (await admin(repo.coordinator, 'status')).body!.openRounds)
     await admin(repo.coordinator, 'rounds.cancel', { params: { id: r.id }, body: { reason: 'left open' } });
   const file = path.join(repo.dir, 'app.bin');
   fs.writeFileSync(file, `firmware ${Date.now()}\n`);
-  const r = await quorum([
+  const r = await quorumHere([
     'round',
     'open',
     'targets',
@@ -81,6 +84,7 @@ async function openRound(reason: string, targetName = 'app-1.0.bin'): Promise<st
   return st.body!.openRounds.find((x) => x.role === 'targets')!.id;
 }
 
+/** `quorum-signer sign`, a process: the signer whose signature the page must show by itself. */
 async function sign(id: string, who: string): Promise<void> {
   const s = await signer(['sign', id, '--yes', '--home', repo.homes[who]!]);
   expect(s.code, s.stderr).toBe(0);
@@ -182,12 +186,16 @@ describe('the status page in Chromium', () => {
 
   it('passes axe-core on every view at desktop and phone widths, and screenshots each', async () => {
     const id = await openRound('screenshots');
-    await sign(id, 'alice');
+    // Set-up (a round at 1/2 to look at): signed in this process (signHere), over the real WebSocket.
+    const s = await signHere(id, repo.homes.alice!);
+    expect(s.code, s.stderr).toBe(0);
+    // One page, resized: the page's layout follows its width through CSS alone (no script reads it).
+    const page: Page = await signedIn(browser, url, repo.coordinator.adminToken, DESKTOP);
     for (const [size, viewport] of [
       ['desktop', DESKTOP],
       ['phone', PHONE],
     ] as const) {
-      const page: Page = await signedIn(browser, url, repo.coordinator.adminToken, viewport);
+      await page.setViewportSize(viewport);
       for (const [name, hash, marker] of [
         ['rounds', '#/rounds', /Open rounds/],
         ['round', `#/round/${id}`, /Changes \(computed/],
@@ -203,8 +211,8 @@ describe('the status page in Chromium', () => {
         await screenshot(page, `${name}-${size}`);
       }
       expect(problemsOf(page)).toEqual([]);
-      await page.context().close();
     }
+    await page.context().close();
     await admin(repo.coordinator, 'rounds.cancel', { params: { id }, body: { reason: 'test done' } });
   }, 180_000);
   it('renders hostile strings as text: nothing runs, nothing is hidden', async () => {
