@@ -52,10 +52,13 @@ export function problemsOf(page: Page): string[] {
 
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-/** axe-core's serious and critical violations on the page as it is now. */
+/**
+ * axe-core's serious and critical violations on the page as it is now. axe-core is injected once
+ * per document: a view reached by its #/hash keeps it, a reload or another document injects it again.
+ */
 export async function axeViolations(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol, which the page's CSP does not govern.
-  await page.evaluate(axeSource);
+  if ((await page.evaluate('typeof axe')) === 'undefined') await page.evaluate(axeSource);
   const result = (await page.evaluate(
     'axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) })))',
   )) as { id: string; impact: string; help: string; nodes: string[] }[];

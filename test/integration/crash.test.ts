@@ -8,8 +8,8 @@
  *   - each round is released exactly once (one releases row, one round.released audit event), and
  *     the release folder is byte-identical to the files recorded in the database.
  * A kill right at the threshold (around the release) is repeated with a copy of the data dir
- * taken at the moment of the kill: the original restarted twice and the copy recovered by another
- * coordinator all publish the same bytes.
+ * taken at the moment of the kill: the original restarted, the copy recovered by another
+ * coordinator, and the original again after every later crash all publish the same bytes.
  * The SQLite database is read directly, read-only, for the assertions.
  */
 import crypto from 'node:crypto';
@@ -410,6 +410,19 @@ describe('SIGKILL at any moment of a round', () => {
       const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
       while (process.hrtime.bigint() < end);
     };
+    // A second crash and restart changes nothing: each trigger's crash is the next crash for the
+    // rounds released before it, whose releases must come through it unchanged (the same seq, the
+    // same bytes); after the last trigger, one more crash with nothing under way.
+    const earlier: { id: string; first: Released }[] = [];
+    const earlierUnchanged = (after: string) => {
+      for (const { id, first } of earlier) {
+        const again = releasedOnce(dataDir, id);
+        expect(again.seq, `release of ${id} after ${after}`).toBe(first.seq);
+        expect(Object.keys(again.files)).toEqual(Object.keys(first.files));
+        for (const [n, b] of Object.entries(first.files))
+          expect(again.files[n]!.equals(b), `${n} of ${id} after ${after}`).toBe(true);
+      }
+    };
     for (const t of triggers) {
       const id = await openTargets(`crash (d) ${t.on} ${t.ms}`);
       for (const who of ['alice', 'bob']) {
@@ -461,13 +474,9 @@ describe('SIGKILL at any moment of a round', () => {
         await again.close();
         await released(id);
         const first = releasedOnce(dataDir, id);
-        await sigkill(repo.coordinator);
-        await startOn(repo.coordinator, port);
-        const second = releasedOnce(dataDir, id);
-        expect(second.seq).toBe(first.seq);
-        for (const [n, b] of Object.entries(first.files))
-          expect(second.files[n]!.equals(b), `${n} after the second restart`).toBe(true);
         allReleasesPublished(dataDir);
+        earlierUnchanged(`the crash of ${id}`);
+        earlier.push({ id, first });
         continue;
       }
 
@@ -478,12 +487,12 @@ describe('SIGKILL at any moment of a round', () => {
       const port = repo.coordinator.port;
       let first: Released;
       try {
-        await startOn(repo.coordinator, port);
+        // The original restarted and the copy recovered at the same time (two data dirs, two ports).
+        await Promise.all([startOn(repo.coordinator, port), startOn(other)]);
         first = releasedOnce(dataDir, id);
         expect(first.files['targets.json']!.equals(expectedTargetsFile(dataDir, id))).toBe(true);
         allReleasesPublished(dataDir);
 
-        await startOn(other);
         const recovered = releasedOnce(copy, id);
         expect(recovered.seq).toBe(first.seq);
         expect(Object.keys(recovered.files)).toEqual(Object.keys(first.files));
@@ -494,16 +503,14 @@ describe('SIGKILL at any moment of a round', () => {
         fs.rmSync(path.dirname(copy), { recursive: true, force: true });
       }
 
-      // A second crash and restart changes nothing.
-      await sigkill(repo.coordinator);
-      await startOn(repo.coordinator, port);
-      const second = releasedOnce(dataDir, id);
-      expect(second.seq).toBe(first.seq);
-      expect(Object.keys(second.files)).toEqual(Object.keys(first.files));
-      for (const [n, b] of Object.entries(first.files))
-        expect(second.files[n]!.equals(b), `${n} after the second restart`).toBe(true);
-      allReleasesPublished(dataDir);
+      earlierUnchanged(`the crash of ${id}`);
+      earlier.push({ id, first });
     }
+    await sigkill(repo.coordinator);
+    await startOn(repo.coordinator, repo.coordinator.port);
+    earlierUnchanged('a last crash and restart with nothing under way');
+    expect(earlier).toHaveLength(triggers.length);
+    allReleasesPublished(dataDir);
     console.log(`crash (d):\n  ${phases.join('\n  ')}`);
   }, 120_000);
 

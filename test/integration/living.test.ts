@@ -2,21 +2,23 @@
  * A living repository with real processes. 100 simulated days: the coordinator runs on a test
  * clock (`quorum serve --unsafe-test-clock FILE`), moved one simulated hour per tick; at each tick
  * it is asked to refresh (its own timer refreshes too, concurrently, through the same one-writer
- * queue), and at seeded random points it is killed with SIGKILL (often with a refresh under way)
- * and restarted. At every tick the published folder verifies as a device would at that simulated
- * moment, the published files are exactly the latest committed release, and timestamp and
- * snapshot versions never go down; once per simulated day a tuf-js Updater, with its own metadata
- * folder kept across days and its clock set to a random moment of that hour, refreshes from the
- * folder over loopback HTTP: it must never see expired or rolled-back metadata.
+ * queue), and at seeded random points it is killed with SIGKILL (more than half of them at hours
+ * when a refresh is due, timed to land during it) and restarted. At every tick the published
+ * folder verifies as a device would at that simulated moment, the published files are exactly the
+ * latest committed release, and timestamp and snapshot versions never go down; once per simulated
+ * day a tuf-js Updater, with its own metadata folder kept across days and its clock set to a random
+ * moment of that hour, refreshes from the folder over loopback HTTP: it must never see expired or
+ * rolled-back metadata.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Updater } from 'tuf-js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_ONLINE_EXPIRY_MS } from '../../coordinator/release.js';
 import { verifyAuditChain, type AuditRow } from '../../coordinator/store.js';
 import { loadRepository } from '../../protocol/repository.js';
-import { parseMetadata, verifyRepository } from '../../protocol/verify.js';
+import { parseMetadata, verifyRepository, type RepositoryInput } from '../../protocol/verify.js';
 import { serveFolder, type StaticServer } from '../interop/helpers.js';
 import {
   adminCall,
@@ -35,6 +37,11 @@ import {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** SIGKILLs of the 100-day run at seeded random hours, and at seeded random refresh hours. */
+const KILLS_ANY_HOUR = 6;
+const KILLS_AT_REFRESH = 8;
+/** Refresh hours the kills at refresh hours are drawn from (100 days hold about 200). */
+const REFRESH_HOURS_DRAWN = 190;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
 function prng(seed: number): () => number {
@@ -66,6 +73,20 @@ const latestCommitted = (dataDir: string): { seq: number; files: Record<string, 
     }[];
     return { seq, files: Object.fromEntries(rows.map((r) => [r.name, r.bytes])) };
   });
+
+/** Whether two loaded repositories hold the same files, byte for byte. */
+function sameFiles(a: RepositoryInput, b: RepositoryInput): boolean {
+  const files = (r: RepositoryInput) => [
+    r.trustedRoot,
+    ...[...r.roots.entries()].sort(([x], [y]) => x - y).map(([, f]) => f),
+    r.root,
+    r.targets,
+    r.snapshot,
+    r.timestamp,
+  ];
+  const [x, y] = [files(a), files(b)];
+  return x.length === y.length && x.every((f, i) => f?.name === y[i]?.name && (!f || f.bytes.equals(y[i]!.bytes)));
+}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -179,19 +200,85 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
     };
     expect(await deviceRefresh(now)).toBeDefined();
 
+    // Every hour's published files verify as a device would at that hour. A device's verdict on the
+    // same bytes depends on the time only through expiry (verify.ts checkExpiry: expired once
+    // `expires` is not after the instant), which can only turn from valid to expired as time goes
+    // on: so a state verified at the first and at the last hour it was published verified at every
+    // hour in between, and only those two verifies run (the bytes are compared every hour).
+    interface Shown {
+      input: RepositoryInput;
+      timestamp: Record<string, unknown>;
+      snapshot: Record<string, unknown>;
+      firstHour: number;
+      lastHour: number;
+      lastAt: number;
+    }
+    let verifies = 0;
+    let states = 0;
+    const verifyAt = (input: RepositoryInput, at: number, label: string) => {
+      verifies++;
+      expect(verifyRepository(input, { at: new Date(at) }).errors, label).toEqual([]);
+    };
+    /** What is published now, read in the release folder `current` names (a later refresh cannot change it). */
+    const readPublished = () => loadRepository(fs.realpathSync(current), trustedRoot);
+    /** A newly published state, verified at its first hour; versions only go up. */
+    const newState = (input: RepositoryInput, hour: number, last: Shown | null): Shown => {
+      verifyAt(input, now, `hour ${hour} (day ${hour / 24})`);
+      const timestamp = parseMetadata(input.timestamp!.bytes, 't', 'timestamp', 'tuf').signed;
+      const snapshot = parseMetadata(input.snapshot!.bytes, 's', 'snapshot', 'tuf').signed;
+      if (last) {
+        expect(timestamp.version as number, `hour ${hour}`).toBeGreaterThanOrEqual(last.timestamp.version as number);
+        expect(snapshot.version as number, `hour ${hour}`).toBeGreaterThanOrEqual(last.snapshot.version as number);
+      }
+      states++;
+      return { input, timestamp, snapshot, firstHour: hour, lastHour: hour, lastAt: now };
+    };
+    /** A state no longer published, verified at the last hour it was. */
+    const endState = (s: Shown) => {
+      if (s.lastHour !== s.firstHour)
+        verifyAt(s.input, s.lastAt, `hour ${s.lastHour} (day ${s.lastHour / 24}), published since hour ${s.firstHour}`);
+    };
+    let shown = newState(readPublished(), 0, null);
+
+    // SIGKILLs at seeded random points: KILLS_ANY_HOUR hours drawn from all 2400, and the
+    // KILLS_AT_REFRESH refresh hours drawn from the first REFRESH_HOURS_DRAWN. A refresh hour is one
+    // at which the published timestamp or snapshot has less than half its lifetime left (living.ts
+    // refreshDue, with the default policy the coordinator runs here): the admin call re-signs, and
+    // the kill races that refresh. About 1 hour in 12 is one, so kills at hours drawn from all of
+    // them alone would rarely find a refresh under way.
+    const hoursDrawn = (n: number, max: number) => {
+      const out = new Set<number>();
+      while (out.size < n) out.add(1 + Math.floor(rand() * max));
+      return out;
+    };
+    const killHours = hoursDrawn(KILLS_ANY_HOUR, 100 * 24);
+    const killRefreshes = hoursDrawn(KILLS_AT_REFRESH, REFRESH_HOURS_DRAWN);
     let kills = 0;
-    let lastTs = 0;
-    let lastSnap = 0;
+    let refreshHours = 0;
+    let refreshKills = 0;
+    /** Per kill at a refresh hour: whether the refresh was committed before the kill. */
+    const killedRefreshes: string[] = [];
+    let refreshCallMs = 20;
     const dailyAt = Math.floor(rand() * 24);
     for (let hour = 1; hour <= 100 * 24; hour++) {
       setClock(t0 + hour * HOUR);
-      if (rand() < 0.007) {
-        // SIGKILL at a random moment, usually with a refresh under way; then a restart.
+      const refreshHour =
+        Date.parse(String(shown.timestamp.expires)) - now < DEFAULT_ONLINE_EXPIRY_MS.timestamp / 2 ||
+        Date.parse(String(shown.snapshot.expires)) - now < DEFAULT_ONLINE_EXPIRY_MS.snapshot / 2;
+      if (refreshHour) refreshHours++;
+      if (killHours.has(hour) || (refreshHour && killRefreshes.has(refreshHours))) {
+        if (refreshHour) refreshKills++;
+        const before = fs.readlinkSync(current);
+        // SIGKILL at a random moment (with a refresh under way at a refresh hour); then a restart.
         const pending = adminCall(c, 'living.check', { body: {} }).catch(() => null);
-        await sleep(rand() * 20);
+        // At a refresh hour, within as long as the last refresh call took: most kills land during it.
+        await sleep(rand() * (refreshHour ? refreshCallMs : 20));
         await c.kill('SIGKILL');
         await pending;
         kills++;
+        // Whether the refresh under way was committed before the kill (the restart refreshes if not).
+        if (refreshHour)
+          killedRefreshes.push(String(latestCommitted(repo.dataDir).seq) === before ? 'not committed' : 'committed');
         await c.start(c.port);
         // What is published is exactly the latest committed release.
         const latest = latestCommitted(repo.dataDir);
@@ -199,27 +286,34 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
         for (const [name, bytes] of Object.entries(latest.files))
           expect(fs.readFileSync(path.join(current, name)).equals(bytes), `${name} after kill ${kills}`).toBe(true);
       } else {
+        const t = performance.now();
         await adminCall(c, 'living.check', { body: {} });
+        if (refreshHour) refreshCallMs = performance.now() - t;
       }
-      // The folder verifies as a device would, now; versions only go up.
-      const report = verifyRepository(loadRepository(current, trustedRoot), { at: new Date(now) });
-      expect(report.errors, `hour ${hour} (day ${hour / 24})`).toEqual([]);
-      const ts = parseMetadata(fs.readFileSync(path.join(current, 'timestamp.json')), 't', 'timestamp', 'tuf').signed;
-      const snap = parseMetadata(fs.readFileSync(path.join(current, 'snapshot.json')), 's', 'snapshot', 'tuf').signed;
-      expect(ts.version as number).toBeGreaterThanOrEqual(lastTs);
-      expect(snap.version as number).toBeGreaterThanOrEqual(lastSnap);
-      lastTs = ts.version as number;
-      lastSnap = snap.version as number;
+      const published = readPublished();
+      if (sameFiles(shown.input, published)) {
+        shown.lastHour = hour;
+        shown.lastAt = now;
+      } else {
+        endState(shown);
+        shown = newState(published, hour, shown);
+      }
       if (hour % 24 === dailyAt) {
         // A device refreshing at some moment before the next tick.
         const info = await deviceRefresh(now + Math.floor(rand() * HOUR));
         expect(info, `day ${Math.floor(hour / 24)}`).toBeDefined();
       }
     }
+    endState(shown);
+    const lastTs = shown.timestamp.version as number;
+    const lastSnap = shown.snapshot.version as number;
     console.log(
-      `living repository: seed ${seed}, ${kills} SIGKILLs, timestamp v${lastTs}, snapshot v${lastSnap} after 100 days`,
+      `living repository: seed ${seed}, ${kills} SIGKILLs (${refreshKills} at refresh hours, of ${refreshHours}: ` +
+        `the refresh ${killedRefreshes.join(', ')}), ` +
+        `timestamp v${lastTs}, snapshot v${lastSnap} after 100 days; ${states} published states, ${verifies} verifies`,
     );
-    expect(kills).toBeGreaterThan(0);
+    expect(kills).toBeGreaterThanOrEqual(KILLS_ANY_HOUR);
+    expect(refreshKills).toBeGreaterThanOrEqual(KILLS_AT_REFRESH);
     // About two timestamps a day (refreshed at half of 1 day), a snapshot every 3.5 days.
     expect(lastTs).toBeGreaterThanOrEqual(195);
     expect(lastSnap).toBeGreaterThanOrEqual(28);

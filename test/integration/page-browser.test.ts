@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, newRepo, quorum, signer, type Repo } from './harness.js';
+import { admin, newRepo, quorumHere, signer, signHere, type Repo } from './harness.js';
 import {
   axeViolations,
   bodyText,
@@ -33,16 +33,19 @@ let url: string;
 let viewerToken: string;
 
 beforeAll(async () => {
-  browser = await launch();
-  repo = await newRepo({
-    dialect: 'tuf',
-    keyholders: ['alice', 'bob'],
-    rootThreshold: 1,
-    targetsThreshold: 2,
-    releaseRoot: true,
-  });
+  [browser, repo] = await Promise.all([
+    launch(),
+    newRepo({
+      dialect: 'tuf',
+      keyholders: ['alice', 'bob'],
+      rootThreshold: 1,
+      targetsThreshold: 2,
+      releaseRoot: true,
+    }),
+  ]);
   url = repo.coordinator.url;
-  const v = await quorum(['viewer', 'add', 'vera', '--data-dir', repo.dataDir, '--json']);
+  // Set-up, in this process (quorumHere): the same command and files as `quorum viewer add`.
+  const v = await quorumHere(['viewer', 'add', 'vera', '--data-dir', repo.dataDir, '--json']);
   expect(v.code, v.stderr).toBe(0);
   viewerToken = (JSON.parse(v.stdout) as { token: string }).token;
 }, 120_000);
@@ -52,14 +55,14 @@ afterAll(async () => {
   await repo?.coordinator.kill();
 });
 
-/** Open a targets round adding one file; its id. */
+/** Open a targets round adding one file (set-up: `quorum round open` in this process, quorumHere); its id. */
 async function openRound(reason: string, targetName = 'app-1.0.bin'): Promise<string> {
   // A test that failed half-way leaves its round open; it must not fail the next test too.
   for (const r of (await admin(repo.coordinator, 'status')).body!.openRounds)
     await admin(repo.coordinator, 'rounds.cancel', { params: { id: r.id }, body: { reason: 'left open' } });
   const file = path.join(repo.dir, 'app.bin');
   fs.writeFileSync(file, `firmware ${Date.now()}\n`);
-  const r = await quorum([
+  const r = await quorumHere([
     'round',
     'open',
     'targets',
@@ -81,6 +84,25 @@ async function openRound(reason: string, targetName = 'app-1.0.bin'): Promise<st
   return st.body!.openRounds.find((x) => x.role === 'targets')!.id;
 }
 
+let adminTab: Page | undefined;
+/**
+ * The admin's signed-in page at desktop width, on the rounds view of a freshly loaded document:
+ * one page (one browser context, one sign-in) for every test that acts as the admin, loaded again
+ * for each so that no view or form state is left from the last. Signing in a new browser context
+ * costs ~2.5 s (a renderer process, the page's load, the sign-in). Its page errors (problemsOf)
+ * accumulate across those tests.
+ */
+async function adminPage(): Promise<Page> {
+  if (!adminTab) adminTab = await signedIn(browser, url, repo.coordinator.adminToken);
+  else {
+    await adminTab.goto(url);
+    await adminTab.waitForSelector('h2:text("Open rounds")');
+  }
+  await adminTab.setViewportSize(DESKTOP);
+  return adminTab;
+}
+
+/** `quorum-signer sign`, a process: the signer whose signature the page must show by itself. */
 async function sign(id: string, who: string): Promise<void> {
   const s = await signer(['sign', id, '--yes', '--home', repo.homes[who]!]);
   expect(s.code, s.stderr).toBe(0);
@@ -90,7 +112,7 @@ describe('the status page in Chromium', () => {
   it('shows a round at 1/2, then 2/2 and its release when a signer signs, without a reload', async () => {
     const id = await openRound('ship app 1.0');
     await sign(id, 'alice');
-    const page = await signedIn(browser, url, repo.coordinator.adminToken);
+    const page = await adminPage();
     await waitForText(page, /targets keys 1\/2/);
     await waitForText(page, /Signed: alice; missing: bob/);
     expect(await page.locator('#open-targets').count()).toBe(1); // the admin's action is there
@@ -108,7 +130,6 @@ describe('the status page in Chromium', () => {
     await waitForText(page, new RegExp(body!.round.sha256));
     await waitForText(page, /signature\.accepted[\s\S]*round\.released|round\.released[\s\S]*signature\.accepted/);
     expect(problemsOf(page)).toEqual([]);
-    await page.context().close();
   }, 120_000);
 
   it('gives a viewer no action control and refuses its forged cancel (403); the admin cancels and opens from the page', async () => {
@@ -135,24 +156,24 @@ describe('the status page in Chromium', () => {
     await page.context().close();
 
     // The admin cancels it from the page, with a reason.
-    const adminPage = await signedIn(browser, url, repo.coordinator.adminToken);
-    await adminPage.goto(`${url}/#/round/${id}`);
-    await adminPage.fill('#cancel-reason', 'superseded');
-    await adminPage.click('#cancel-submit');
-    await waitForText(adminPage, /\[cancelled\]/);
+    const asAdmin = await adminPage();
+    await asAdmin.goto(`${url}/#/round/${id}`);
+    await asAdmin.fill('#cancel-reason', 'superseded');
+    await asAdmin.click('#cancel-submit');
+    await waitForText(asAdmin, /\[cancelled\]/);
     expect((await admin(repo.coordinator, 'rounds.get', { params: { id } })).body!.round.state).toBe('cancelled');
 
     // ... and opens a targets round from a file: hashed in the browser, the entry the CLI would build.
     const bytes = Buffer.from('firmware from the page\n');
-    await adminPage.goto(`${url}/#/rounds`);
-    await adminPage.click('summary:text("Open a targets round from a file")');
-    await adminPage.setInputFiles('#up-file', { name: 'fw.bin', mimeType: 'application/octet-stream', buffer: bytes });
-    await adminPage.fill('#up-name', 'fw');
-    await adminPage.fill('#up-version', '2.0');
-    await adminPage.fill('#up-hw', 'ecu-a, ecu-b');
-    await adminPage.fill('#up-reason', 'from the page');
-    await adminPage.click('#up-submit');
-    await waitForText(adminPage, /Opened round targets-v\d+-r\d+/);
+    await asAdmin.goto(`${url}/#/rounds`);
+    await asAdmin.click('summary:text("Open a targets round from a file")');
+    await asAdmin.setInputFiles('#up-file', { name: 'fw.bin', mimeType: 'application/octet-stream', buffer: bytes });
+    await asAdmin.fill('#up-name', 'fw');
+    await asAdmin.fill('#up-version', '2.0');
+    await asAdmin.fill('#up-hw', 'ecu-a, ecu-b');
+    await asAdmin.fill('#up-reason', 'from the page');
+    await asAdmin.click('#up-submit');
+    await waitForText(asAdmin, /Opened round targets-v\d+-r\d+/);
     const open = (await admin(repo.coordinator, 'status')).body!.openRounds.find((r) => r.role === 'targets')!;
     const { body } = await admin(repo.coordinator, 'rounds.get', { params: { id: open.id } });
     const entry = (JSON.parse(body!.signed) as { targets: Record<string, unknown> }).targets['fw-2.0'];
@@ -164,7 +185,6 @@ describe('the status page in Chromium', () => {
       },
       custom: { name: 'fw', version: '2.0', hardwareIds: ['ecu-a', 'ecu-b'], targetFormat: 'BINARY' },
     });
-    await adminPage.context().close();
   }, 120_000);
 
   it('ends the session at sign-out', async () => {
@@ -182,12 +202,16 @@ describe('the status page in Chromium', () => {
 
   it('passes axe-core on every view at desktop and phone widths, and screenshots each', async () => {
     const id = await openRound('screenshots');
-    await sign(id, 'alice');
+    // Set-up (a round at 1/2 to look at): signed in this process (signHere), over the real WebSocket.
+    const s = await signHere(id, repo.homes.alice!);
+    expect(s.code, s.stderr).toBe(0);
+    // One page, resized: the page's layout follows its width through CSS alone (no script reads it).
+    const page = await adminPage();
     for (const [size, viewport] of [
       ['desktop', DESKTOP],
       ['phone', PHONE],
     ] as const) {
-      const page: Page = await signedIn(browser, url, repo.coordinator.adminToken, viewport);
+      await page.setViewportSize(viewport);
       for (const [name, hash, marker] of [
         ['rounds', '#/rounds', /Open rounds/],
         ['round', `#/round/${id}`, /Changes \(computed/],
@@ -203,8 +227,8 @@ describe('the status page in Chromium', () => {
         await screenshot(page, `${name}-${size}`);
       }
       expect(problemsOf(page)).toEqual([]);
-      await page.context().close();
     }
+    await page.setViewportSize(DESKTOP);
     await admin(repo.coordinator, 'rounds.cancel', { params: { id }, body: { reason: 'test done' } });
   }, 180_000);
   it('renders hostile strings as text: nothing runs, nothing is hidden', async () => {
@@ -222,7 +246,7 @@ describe('the status page in Chromium', () => {
     );
     db.close();
     const id = await openRound(`${evil} reason ${bidi}`, `${evil}${bidi}`);
-    const page = await signedIn(browser, url, repo.coordinator.adminToken);
+    const page = await adminPage();
     for (const view of ['#/rounds', `#/round/${id}`, '#/keyholders', '#/audit']) {
       await page.goto(`${url}/${view}`);
       await waitForText(page, /<img src=x onerror="window\.pwned=1">/);
@@ -234,7 +258,6 @@ describe('the status page in Chromium', () => {
     }
     expect(await windowValue(page, 'pwned')).toBeUndefined();
     expect(problemsOf(page)).toEqual([]);
-    await page.context().close();
     await admin(repo.coordinator, 'rounds.cancel', { params: { id }, body: { reason: 'test done' } });
   }, 120_000);
 });
