@@ -250,9 +250,14 @@ describe('FROST signing blames the culprit: a hostile participant cannot stop t 
       (m.type === 'frost.sign.request' && m.request.session.startsWith(`${session}.`));
     carol.ws.on('message', (data) => {
       const m = JSON.parse(data.toString()) as ServerMessage;
-      // An attempt of hers aborted: commit again at once, ahead of the honest participants.
+      // An attempt of hers aborted: commit again at once, ahead of the honest participants. Once
+      // she is excluded, the refusal of that commitment says so (the poll above may not run between
+      // her exclusion and the honest pair's signature, after which the session is done).
       if (m.type === 'frost.sign.abort' && m.session.startsWith(`${session}.`))
-        void carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) });
+        void carol.request({ type: 'frost.sign.commitment', session, commitment: kh.commitSync(session) }).then((r) => {
+          if (r.type === 'error' && r.code === 'CEREMONY_CONFLICT' && /is excluded from session/.test(r.message))
+            excluded = true;
+        });
       else if (ours(m)) void eager();
     });
     const poll = setInterval(() => void eager().catch(() => undefined), 50);
