@@ -153,6 +153,22 @@ export interface RefreshResult {
 const expiresOf = (signed: { expires?: unknown }) => Date.parse(String(signed.expires));
 
 /**
+ * Whether the online roles, as signed, are due at `t` (ms): a role with less than half of its
+ * period left is re-signed; snapshot also when a hash bin is (`binsDue`: it names the bin's
+ * version); timestamp whenever snapshot is, as a timestamp must never outlive the snapshot it names.
+ */
+export function onlineRolesDue(
+  timestamp: { expires?: unknown },
+  snapshot: { expires?: unknown },
+  policy: LivingPolicy,
+  t: number,
+  binsDue = false,
+): { timestamp: boolean; snapshot: boolean } {
+  const snap = binsDue || expiresOf(snapshot) - t < policy.expiry.snapshot / 2;
+  return { snapshot: snap, timestamp: snap || expiresOf(timestamp) - t < policy.expiry.timestamp / 2 };
+}
+
+/**
  * What is due at `now` in the latest release: nothing (null) outside `tuf`, before the first
  * targets release, or while both online roles (and every hash bin) have more than half their
  * period left. Hash bins (`quorum init --hash-bins`) are signed by the online key too: a bin with
@@ -177,10 +193,8 @@ export function refreshDue(
         expiresOf(releasedRole(st.files, name, 'tuf')!.signed) - t < (BIN_EXPIRY_DAYS * DAY_MS) / 2
       )
         bins.push(name);
-  const snapshot = bins.length > 0 || expiresOf(snap) - t < policy.expiry.snapshot / 2;
-  // A timestamp must never outlive the snapshot it names.
-  const timestamp = snapshot || expiresOf(ts) - t < policy.expiry.timestamp / 2;
-  return timestamp ? { snapshot, bins } : null;
+  const due = onlineRolesDue(ts, snap, policy, t, bins.length > 0);
+  return due.timestamp ? { snapshot: due.snapshot, bins } : null;
 }
 
 /**

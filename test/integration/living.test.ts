@@ -15,7 +15,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Updater } from 'tuf-js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_ONLINE_EXPIRY_MS } from '../../coordinator/release.js';
+import { DEFAULT_POLICY, onlineRolesDue } from '../../coordinator/living.js';
 import { verifyAuditChain, type AuditRow } from '../../coordinator/store.js';
 import { loadRepository } from '../../protocol/repository.js';
 import { parseMetadata, verifyRepository, type RepositoryInput } from '../../protocol/verify.js';
@@ -243,7 +243,7 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
     // SIGKILLs at seeded random points: KILLS_ANY_HOUR hours drawn from all 2400, and the
     // KILLS_AT_REFRESH refresh hours drawn from the first REFRESH_HOURS_DRAWN. A refresh hour is one
     // at which the published timestamp or snapshot has less than half its lifetime left (living.ts
-    // refreshDue, with the default policy the coordinator runs here): the admin call re-signs, and
+    // onlineRolesDue, with the default policy the coordinator runs here): the admin call re-signs, and
     // the kill races that refresh. About 1 hour in 12 is one, so kills at hours drawn from all of
     // them alone would rarely find a refresh under way.
     const hoursDrawn = (n: number, max: number) => {
@@ -262,9 +262,7 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
     const dailyAt = Math.floor(rand() * 24);
     for (let hour = 1; hour <= 100 * 24; hour++) {
       setClock(t0 + hour * HOUR);
-      const refreshHour =
-        Date.parse(String(shown.timestamp.expires)) - now < DEFAULT_ONLINE_EXPIRY_MS.timestamp / 2 ||
-        Date.parse(String(shown.snapshot.expires)) - now < DEFAULT_ONLINE_EXPIRY_MS.snapshot / 2;
+      const refreshHour = onlineRolesDue(shown.timestamp, shown.snapshot, DEFAULT_POLICY, now).timestamp;
       if (refreshHour) refreshHours++;
       if (killHours.has(hour) || (refreshHour && killRefreshes.has(refreshHours))) {
         if (refreshHour) refreshKills++;
