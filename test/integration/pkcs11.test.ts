@@ -384,8 +384,17 @@ async function sign(r: TokenRepo, who: string, id: string, env?: Record<string, 
   return signer(['sign', id, '--yes', '--home', r.homes[who]!], { env });
 }
 
-/** `quorum-signer sign` as each of `who` at once (separate processes, as separate keyholders would). */
-const signAll = (r: TokenRepo, who: string[], id: string) => Promise.all(who.map((k) => sign(r, k, id)));
+/**
+ * `quorum-signer sign` as each of `who`, one after another. Not at once: the keyholders here share one
+ * SoftHSM2 token folder, and SoftHSM2 processes opening the same file token at the same time can find
+ * it half written and report no token at all ("Token integrity check failed", SoftHSMv2 issue 757;
+ * seen here as TOKEN_NOT_PRESENT in a loaded run). Real keyholders each have their own token.
+ */
+async function signAll(r: TokenRepo, who: string[], id: string): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  for (const k of who) results.push(await sign(r, k, id));
+  return results;
+}
 
 describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
   let r: TokenRepo;
@@ -506,31 +515,38 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     const missingUri = 'pkcs11:token=test;object=no-such-key;type=private';
     const p384Uri = toolKey('tuf-p384', 'EC:secp384r1');
 
-    // join checks the key before it writes anything (the three refused commands at once: none writes)
-    const [jm, ju, ex] = await Promise.all([
-      signer([
-        'join',
-        r.coordinator.url,
-        '--token-key',
-        missingUri,
-        '--module',
-        MODULE,
-        '--home',
-        r.homes.ed!,
-        '--trust-first-root',
-      ]),
-      signer([
-        'join',
-        r.coordinator.url,
-        '--token-key',
-        p384Uri,
-        '--module',
-        MODULE,
-        '--home',
-        r.homes.ec!,
-        '--trust-first-root',
-      ]),
-      signer(['token', 'export-public', '--module', MODULE, '--key', p384Uri, '--out', path.join(r.dir, 'p384.pem')]),
+    // join checks the key before it writes anything (one after another: all three open the one token, see signAll)
+    const jm = await signer([
+      'join',
+      r.coordinator.url,
+      '--token-key',
+      missingUri,
+      '--module',
+      MODULE,
+      '--home',
+      r.homes.ed!,
+      '--trust-first-root',
+    ]);
+    const ju = await signer([
+      'join',
+      r.coordinator.url,
+      '--token-key',
+      p384Uri,
+      '--module',
+      MODULE,
+      '--home',
+      r.homes.ec!,
+      '--trust-first-root',
+    ]);
+    const ex = await signer([
+      'token',
+      'export-public',
+      '--module',
+      MODULE,
+      '--key',
+      p384Uri,
+      '--out',
+      path.join(r.dir, 'p384.pem'),
     ]);
     expect(codeOf(jm), jm.stderr).toBe('TOKEN_KEY_MISSING');
     expect(codeOf(ju), ju.stderr).toBe('TOKEN_MECHANISM');
@@ -539,7 +555,7 @@ describe('a tuf repository with Ed25519 and ECDSA keys on the token', () => {
     expect(codeOf(ex), ex.stderr).toBe('TOKEN_MECHANISM');
 
     // the key behind a joined URI is gone, replaced by an unsupported one, or another one
-    // (ed's and ec's homes at once: each its own config)
+    // (ed's and ec's homes, each its own config)
     withUri('ed', missingUri);
     withUri('ec', p384Uri);
     const [sm, su] = await signAll(r, ['ed', 'ec'], id);
