@@ -7,6 +7,7 @@
  * 0, 1 and 2 and the stdout/stderr split a CI script sees.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,6 +136,7 @@ describe('fixtures (PROVENANCE.md)', () => {
       'frost',
       'garage-sign/credentials-ed25519',
       'ota-tuf-server/repo',
+      'test-keys',
     ]);
   });
 
@@ -293,6 +295,17 @@ describe('fixtures (PROVENANCE.md)', () => {
     const r = await quorum('verify', fx('frost'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^FILE_MISSING: /m);
+  });
+  it('test-keys/ holds distinct RSA private keys of the sizes their names give, nothing else', () => {
+    const files = fs.readdirSync(fx('test-keys')).sort();
+    expect(files).toEqual(['rsa-2048-a.pem', 'rsa-2048-b.pem', 'rsa-2048-c.pem', 'rsa-3072.pem', 'rsa-4096.pem']);
+    const moduli = files.map((f) => {
+      const k = crypto.createPrivateKey(fs.readFileSync(fx('test-keys', f)));
+      expect(k.asymmetricKeyType, f).toBe('rsa');
+      expect(String(k.asymmetricKeyDetails?.modulusLength), f).toBe(/^rsa-(\d+)/.exec(f)![1]);
+      return crypto.createPublicKey(k).export({ format: 'der', type: 'spki' }).toString('hex');
+    });
+    expect(new Set(moduli).size).toBe(files.length);
   });
 });
 

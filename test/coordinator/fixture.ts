@@ -44,6 +44,7 @@ import {
   type IdentityKey,
 } from '../../protocol/frost.js';
 import { keyIdOf, localSigner } from '../../protocol/metadata/build.js';
+import { testRsaPair } from '../test-keys.js';
 
 /** A server context over `store` with no signer connected (nothing is sent; nobody is online). */
 export function offlineContext(o: { store: Store; dataDir: string; onlineKey: KeyObject | null }): ServerContext {
@@ -201,8 +202,18 @@ export class TestCoordinator {
   }
 }
 
-/** Keys are made once per type and name across a test file's coordinators (RSA generation is slow). */
+/**
+ * Keys are made once per type and name across a test file's coordinators; RSA keys are the ones
+ * made once for the tests (test/test-keys.ts: RSA generation is slow), a distinct one per name.
+ */
 const keyCache = new Map<string, { privateKey: KeyObject; publicKey: PublicKey }>();
+const RSA_KEYS = ['rsa-2048-a', 'rsa-2048-b', 'rsa-2048-c'] as const;
+let rsaUsed = 0;
+function rsaPair(name: string): { privateKey: KeyObject; publicKey: PublicKey } {
+  const k = RSA_KEYS[rsaUsed++];
+  if (!k) throw new Error(`no test RSA key left for keyholder ${name}: add one to test/fixtures/test-keys`);
+  return testRsaPair(k);
+}
 
 export async function newCoordinator(opts: CoordinatorOptions): Promise<TestCoordinator> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-unit-'));
@@ -211,7 +222,7 @@ export async function newCoordinator(opts: CoordinatorOptions): Promise<TestCoor
   for (const k of opts.keyholders) {
     const { name, type } = typeof k === 'string' ? { name: k, type: 'ed25519' as KeyKind } : k;
     const cacheKey = `${type}:${name}`;
-    const pair = keyCache.get(cacheKey) ?? generateKeyPair(type);
+    const pair = keyCache.get(cacheKey) ?? (type === 'rsa' ? rsaPair(name) : generateKeyPair(type));
     keyCache.set(cacheKey, pair);
     const pem = path.join(dir, `${name}.pub.pem`);
     fs.writeFileSync(pem, pair.publicKey.keyObject.export({ type: 'spki', format: 'pem' }));

@@ -12,6 +12,7 @@ import { canonicalize } from '../../protocol/canonical.js';
 import { generateKeyPair } from '../../protocol/keys.js';
 import { buildRoot, buildTargets, daysFrom, localSigner, signEnvelope } from '../../protocol/metadata/build.js';
 import { gsPub, gsSec, spaces2 } from '../integration/garage-sign-files.js';
+import { testRsaPair } from '../test-keys.js';
 import { fences, GUIDES, Sandbox } from './guide-runner.js';
 
 export interface SandboxSpec {
@@ -53,10 +54,11 @@ export const SANDBOXES: Record<string, SandboxSpec> = {
  */
 async function garageSignRepository(sb: Sandbox): Promise<void> {
   const now = new Date();
-  const root = generateKeyPair('rsa');
+  // RSA keys made once (test/test-keys.ts): no guide is about making them
+  const root = testRsaPair('rsa-2048-a');
   const targets = generateKeyPair('ed25519');
-  const snapshot = generateKeyPair('rsa');
-  const timestamp = generateKeyPair('rsa');
+  const snapshot = testRsaPair('rsa-2048-b');
+  const timestamp = testRsaPair('rsa-2048-c');
   const root1 = buildRoot({
     dialect: 'ota',
     version: 1,

@@ -51,6 +51,7 @@ import {
 import type { RoundInfo } from '../../protocol/wire.js';
 import { parseMetadata } from '../../protocol/verify.js';
 import { FIXTURES } from '../paths.js';
+import { testRsaPair } from '../test-keys.js';
 import { decryptKey, encryptKey, readKeyFile, writeKeyFile } from '../../signer-client/keystore.js';
 import {
   auditEvents,
@@ -77,12 +78,11 @@ import { canonicalOf, connect, keyidIn, keySigner } from './wire-client.js';
 type Json = Record<string, any>;
 
 /**
- * RSA-2048 key pairs (protocol/keys.ts generateKeyPair), each made once per file on first use and
- * shared by the tests, none of which is about generating them (one costs ~0.15 s of CPU); tests
- * that need distinct keys take distinct indexes.
+ * RSA-2048 key pairs, made once for the tests (test/test-keys.ts) and shared, none of which is about
+ * generating them (one costs 0.2 s of CPU on average); tests that need distinct keys take distinct
+ * indexes (0 to 2).
  */
-const rsaPairs: ReturnType<typeof generateKeyPair>[] = [];
-const rsaPair = (n: number) => (rsaPairs[n] ??= generateKeyPair('rsa'));
+const rsaPair = (n: 0 | 1 | 2) => testRsaPair((['rsa-2048-a', 'rsa-2048-b', 'rsa-2048-c'] as const)[n]);
 
 const dirs: string[] = [];
 const cleanup: (() => Promise<void>)[] = [];

@@ -30,6 +30,7 @@ import {
   tmpdir,
   until,
 } from './harness.js';
+import { testRsaPair } from '../test-keys.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -43,7 +44,10 @@ for (const dialect of ['ota', 'tuf'] as const) {
       dirs.push(dir);
       const kinds: KeyKind[] = ['ed25519', 'rsa', 'ed25519'];
       const people = ['ann', 'ben', 'cy'];
-      const pairs = kinds.map((k) => generateKeyPair(k));
+      // the RSA key made once (test/test-keys.ts), one per dialect
+      const pairs = kinds.map((k) =>
+        k === 'rsa' ? testRsaPair(dialect === 'ota' ? 'rsa-2048-a' : 'rsa-2048-b') : generateKeyPair(k),
+      );
       const online = generateKeyPair('ed25519');
       const now = new Date();
       const roles = {

@@ -11,6 +11,7 @@
  * rolled-back metadata.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Updater } from 'tuf-js';
@@ -90,8 +91,17 @@ function sameFiles(a: RepositoryInput, b: RepositoryInput): boolean {
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
-/** A clock file for `quorum serve --unsafe-test-clock`, set atomically. */
-function testClock(dir: string): { file: string; set(t: number): void } {
+/**
+ * A clock file for `quorum serve --unsafe-test-clock`, set atomically (a new file renamed over the
+ * old), in a folder of its own that is removed after the file's tests. The folder is on tmpfs
+ * (/dev/shm) where there is one: on ext4 a rename over an existing file starts writing the new
+ * file's blocks out (auto_da_alloc) and took 2.5 ms per set, 6 s of the 100 days' 2,400 hours;
+ * on tmpfs 0.2 ms.
+ */
+function testClock(): { file: string; set(t: number): void } {
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const dir = fs.mkdtempSync(path.join(base, 'quorum-clock-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'clock');
   return {
     file,
@@ -160,16 +170,15 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
     const rand = prng(seed);
     const dir = tmpdir('quorum-living-');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const clockFile = path.join(dir, 'clock');
+    const clock = testClock();
     const t0 = Date.now();
     let now = t0;
     const setClock = (t: number) => {
       now = t;
-      fs.writeFileSync(`${clockFile}.tmp`, String(t));
-      fs.renameSync(`${clockFile}.tmp`, clockFile);
+      clock.set(t);
     };
     setClock(t0);
-    const repo = await livingRepo(clockFile, { targetsExpiresDays: 200 });
+    const repo = await livingRepo(clock.file, { targetsExpiresDays: 200 });
     cleanups.push(() => fs.rmSync(repo.dir, { recursive: true, force: true }));
     const c = repo.coordinator;
     const current = path.join(repo.dataDir, 'releases', 'current');
@@ -333,9 +342,7 @@ describe('100 simulated days of online refresh, SIGKILLs included', () => {
 
 describe.each(['tuf', 'ota'] as const)('renewal rounds (%s)', (dialect) => {
   it('the coordinator opens a renewal round itself when targets, then root, near expiry; keyholders release it', async () => {
-    const dir = tmpdir('quorum-renewal-');
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const clock = testClock(dir);
+    const clock = testClock();
     const t0 = Date.now();
     clock.set(t0);
     const repo = await livingRepo(clock.file, { dialect });
@@ -419,7 +426,7 @@ describe('published where clients fetch it', () => {
   it('tuf-js refreshes from /repository/ while the coordinator refreshes timestamps; quorum publish DIR', async () => {
     const dir = tmpdir('quorum-publish-');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const clock = testClock(dir);
+    const clock = testClock();
     const t0 = Date.now();
     clock.set(t0);
     const repo = await livingRepo(clock.file, { targetsExpiresDays: 200, serveArgs: ['--publish'] });

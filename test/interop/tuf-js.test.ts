@@ -40,6 +40,7 @@ import { loadRepository } from '../../protocol/repository.js';
 import { verifyRepository, type VerifyReport } from '../../protocol/verify.js';
 import { quorumHere } from '../integration/harness.js';
 import { TempDirs, runCli, serveFolder, writeTree, type StaticServer } from './helpers.js';
+import { testRsaKey } from '../test-keys.js';
 
 const temps = new TempDirs();
 let served: string; // the folder the HTTP server serves; one sub-folder per repository
@@ -56,13 +57,13 @@ function ourKey(kind: KeyKind, privateKey?: KeyObject): OurKey {
   return { kind, privateKey: pk, signer: localSigner(pk) };
 }
 
-// RSA generation is slow: two RSA-2048 keys, made once and shared by every repository below.
+// RSA generation is slow: two RSA-2048 keys made once (test/test-keys.ts), shared by every repository below.
 let rsaA: KeyObject;
 let rsaB: KeyObject;
 
 beforeAll(async () => {
-  rsaA = generateKeyPair('rsa').privateKey;
-  rsaB = generateKeyPair('rsa').privateKey;
+  rsaA = testRsaKey('rsa-2048-a');
+  rsaB = testRsaKey('rsa-2048-b');
   served = temps.make('served');
   server = await serveFolder(served);
 }, 180_000);

@@ -15,6 +15,7 @@ import {
   otaTargetsProblems,
   serverKeysDeleted,
 } from '../../protocol/ota-server.js';
+import { testRsaKey } from '../test-keys.js';
 
 const DATA = Buffer.from('{"signed":"bytes"}');
 
@@ -24,7 +25,13 @@ function pss(key: crypto.KeyObject, saltLength: number): Buffer {
 
 describe('pssSaltLength: the salt of an RSA-PSS signature, read back', () => {
   it.each([2048, 3072, 2049])('RSA-%i: salt 0, 20, 32 and the maximum OpenSSL signs with', (bits) => {
-    const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: bits });
+    // 2048 and 3072 bits: keys made once (test/test-keys.ts); 2049 bits, one made here
+    const privateKey =
+      bits === 2048
+        ? testRsaKey('rsa-2048-a')
+        : bits === 3072
+          ? testRsaKey('rsa-3072')
+          : crypto.generateKeyPairSync('rsa', { modulusLength: bits }).privateKey;
     const pk = publicKeyFrom(privateKey);
     const emLen = Math.ceil((bits - 1) / 8);
     for (const salt of [0, 20, 32, emLen - 32 - 2]) {
@@ -37,7 +44,7 @@ describe('pssSaltLength: the salt of an RSA-PSS signature, read back', () => {
   });
 
   it('a PKCS#1 v1.5 signature, garbage, and other key types are not PSS: null', () => {
-    const { privateKey } = generateKeyPair('rsa');
+    const privateKey = testRsaKey('rsa-2048-b');
     const pk = publicKeyFrom(privateKey);
     expect(
       pssSaltLength(pk, crypto.sign('sha256', DATA, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PADDING })),

@@ -31,6 +31,7 @@ import {
   type RepositoryInput,
   type VerifyReport,
 } from '../../protocol/verify.js';
+import { testRsaKey, testRsaPair, type TestRsaKey } from '../test-keys.js';
 
 const AT = new Date('2030-06-01T00:00:00Z');
 const days = (n: number) => new Date(AT.getTime() + n * 86_400_000);
@@ -53,9 +54,10 @@ const keySets = {} as Record<Dialect, KeySet>;
 
 beforeAll(() => {
   const s = (k: Parameters<typeof generateKeyPair>[0]) => localSigner(generateKeyPair(k).privateKey);
-  // One RSA key per dialect keeps the file fast; ota cannot hold ECDSA keys.
+  const rsa = (k: TestRsaKey) => localSigner(testRsaKey(k));
+  // One RSA key per dialect (made once: test/test-keys.ts) keeps the file fast; ota cannot hold ECDSA keys.
   keySets.ota = {
-    root: [s('ed25519'), s('rsa'), s('ed25519')],
+    root: [s('ed25519'), rsa('rsa-2048-a'), s('ed25519')],
     targets: [s('ed25519'), s('ed25519')],
     snapshot: s('ed25519'),
     timestamp: s('ed25519'),
@@ -63,7 +65,7 @@ beforeAll(() => {
     newRoot: [s('ed25519'), s('ed25519')],
   };
   keySets.tuf = {
-    root: [s('ed25519'), s('ecdsa'), s('rsa')],
+    root: [s('ed25519'), s('ecdsa'), rsa('rsa-2048-b')],
     targets: [s('ecdsa'), s('ed25519')],
     snapshot: s('ed25519'),
     timestamp: s('ecdsa'),
@@ -1010,7 +1012,7 @@ describe("the client's verdict: ota as OTA Connect writes it and aktualizr reads
       'servers would not)',
     async () => {
       const { files } = await buildRepo('ota');
-      const rsaKey = generateKeyPair('rsa');
+      const rsaKey = testRsaPair('rsa-2048-c');
       const salt20: Signer = {
         publicKey: rsaKey.publicKey,
         sign: async (b) =>

@@ -31,6 +31,7 @@ import {
   type Prepared,
   verifyApprovals,
 } from '../../protocol/x509.js';
+import { testRsaKey } from '../test-keys.js';
 
 let dir: string;
 beforeAll(() => {
@@ -75,7 +76,7 @@ function newKey(kind: KeyKind): KeyObject {
     case 'rsa1024':
       return crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     case 'rsa2048':
-      return crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      return testRsaKey('rsa-2048-a'); // made once (test/test-keys.ts)
   }
 }
 
