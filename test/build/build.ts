@@ -143,8 +143,8 @@ const lazy = await esbuild.build({
 
 /**
  * `quorum serve` (quorum.cjs) and `quorum-signer` (quorum-signer.cjs): each one CommonJS script
- * with V8's code cache for it (<name>.cjs.v8, not packed), run by protocol/launch.ts. Measured
- * (docs/benchmarks.md): `quorum serve` start 0.45 s of CPU against 0.62 s as chunks, `quorum-signer
+ * with V8's code cache for it (<name>.cjs.v8, not packed, made after a warm run: codeCache below),
+ * run by protocol/launch.ts. Measured (docs/benchmarks.md): `quorum serve` start 0.45 s of CPU against 0.62 s as chunks, `quorum-signer
  * --help` 0.35-0.37 s against 0.40-0.44 s; `quorum verify` as one cached script took 10-15% more
  * than its chunks, so it keeps them.
  */
