@@ -6,6 +6,7 @@
  * match the script's source or this Node's V8 and flags; the script is then compiled from its
  * source as usual, so a missing or stale cache only costs time.
  */
+import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
@@ -21,7 +22,11 @@ export function runBundle(url: URL): void {
   } catch {
     // no cache: compile from source
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  // the build writes the bundles in ASCII (test/build/build.ts), which read as latin1 are the same
+  // string; Node 20 decodes UTF-8 about 20 times slower (7 ms for quorum-signer.cjs, 1.4 MB)
+  const bytes = fs.readFileSync(file);
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void).call(
     module.exports,

@@ -18,7 +18,9 @@
  * Run as `esbuild test/build/build.ts --bundle ... --outfile=dist/build.js && node dist/build.js`
  * (package.json), so this file is TypeScript like the rest and needs no earlier build.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Module from 'node:module';
 import vm from 'node:vm';
@@ -141,10 +143,11 @@ const lazy = await esbuild.build({
 
 /**
  * `quorum serve` (quorum.cjs) and `quorum-signer` (quorum-signer.cjs): each one CommonJS script
- * with V8's code cache for it (<name>.cjs.v8, not packed), run by protocol/launch.ts. Measured
- * (docs/benchmarks.md): `quorum serve` start 0.45 s of CPU against 0.62 s as chunks, `quorum-signer
- * --help` 0.35-0.37 s against 0.40-0.44 s; `quorum verify` as one cached script took 10-15% more
- * than its chunks, so it keeps them.
+ * with V8's code cache for it (<name>.cjs.v8, not packed, made after a warm run: codeCache below),
+ * run by protocol/launch.ts. Measured (docs/benchmarks.md): `quorum serve` start 0.45 s of CPU
+ * against 0.62 s as chunks, `quorum-signer --help` 0.35-0.37 s against 0.40-0.44 s; `quorum verify`
+ * as one cached script took 10-15% more than its chunks, so it keeps them. The warm-run cache took
+ * `quorum serve` 0.81 times the CPU of the top-level one, `quorum-signer --help` 0.87.
  */
 const scripts = await esbuild.build({
   ...COMMANDS,
@@ -156,19 +159,84 @@ const scripts = await esbuild.build({
   banner: { js: "const __quorumModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 const file = (p: string, contents: Uint8Array) => ({ path: p, contents, hash: '', text: '' });
-prune(
-  BIN,
-  install([
-    ...launchers.outputFiles,
-    ...lazy.outputFiles,
-    ...scripts.outputFiles.flatMap((f) => {
-      // the script runs inside Module.wrap's function, where a #! line would be a syntax error
-      const source = f.text.replace(/^#!.*\n/, '');
-      const cache = new vm.Script(Module.wrap(source), { filename: f.path }).createCachedData();
-      return [file(f.path, Buffer.from(source)), file(`${f.path}.v8`, cache)];
-    }),
-  ]),
-);
+
+/**
+ * The JavaScript esbuild writes, with every character outside ASCII escaped. esbuild escapes them
+ * in strings, regular expressions and names (its default `charset: 'ascii'`) but not in the comments
+ * it keeps, and one such character makes V8 hold the whole source as a two-byte string (a 1.8 MB
+ * bundle becomes 3.5 MB and is decoded from UTF-8 the slow way). In a comment the escape is only text.
+ */
+const ascii = (text: string) =>
+  text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Runs `node -e WARM FILE CACHE DONE ARGS...`: the CommonJS bundle FILE as protocol/launch.ts runs
+ * it, with ARGS as its command line, and at exit writes V8's code cache for it to CACHE. Made after
+ * a run, the cache holds every function that run compiled (the modules' initialisation, the
+ * command's start), not only the top level, so a process started later compiles less. DONE ('-'
+ * for none) is a file whose appearance ends the run (a server's server.json).
+ */
+const WARM = `
+const fs = require('node:fs'), Module = require('node:module'), path = require('node:path'), vm = require('node:vm');
+const [file, cache, done, ...args] = process.argv.slice(1);
+const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file });
+process.argv = [process.argv[0], file, ...args];
+process.on('exit', () => fs.writeFileSync(cache, script.createCachedData()));
+if (done !== '-') setInterval(() => fs.existsSync(done) && process.exit(0), 5);
+const module = { exports: {} };
+script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, path.dirname(file));
+`;
+
+/**
+ * V8's code cache for the bundle at `script`, made by running it once as `args` (WARM); when that
+ * run fails, the cache of its top level only (as before the warm run), with a warning.
+ */
+function codeCache(script: string, args: string[], done = '-'): Buffer {
+  const cache = `${script}.${process.pid}.warm`;
+  try {
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: undefined };
+    const r = spawnSync(process.execPath, ['-e', WARM, script, cache, done, ...args], { env, timeout: 60_000 });
+    if (r.status === 0 && fs.existsSync(cache)) return fs.readFileSync(cache);
+    console.warn(
+      `build: the warm-up run of ${path.basename(script)} ${args.join(' ')} failed (${r.error ?? r.stderr}); ` +
+        'its code cache holds the top level only',
+    );
+    return new vm.Script(Module.wrap(fs.readFileSync(script, 'utf8')), { filename: script }).createCachedData();
+  } finally {
+    fs.rmSync(cache, { force: true });
+  }
+}
+
+const sources = [...launchers.outputFiles, ...lazy.outputFiles].map((f) => file(f.path, Buffer.from(ascii(f.text))));
+// the script runs inside Module.wrap's function, where a #! line would be a syntax error
+const bundles = scripts.outputFiles.map((f) => file(f.path, Buffer.from(ascii(f.text.replace(/^#!.*\n/, '')))));
+const built = install([...sources, ...bundles]);
+/** A coordinator data dir for `quorum serve`'s warm run (quorum init, through the bundles just installed). */
+const warmDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-build-'));
+try {
+  const data = path.join(warmDir, 'data');
+  const init = spawnSync(
+    process.execPath,
+    [path.join(BIN, 'quorum.js'), 'init', '--data-dir', data, '--dialect', 'tuf'],
+    {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: undefined },
+    },
+  );
+  const warmArgs: Record<string, [string[], string?]> = {
+    quorum:
+      init.status === 0
+        ? [['serve', '--data-dir', data, '--port', '0'], path.join(data, 'server.json')]
+        : [['serve', '--help']],
+    'quorum-signer': [['--help']],
+  };
+  const caches = bundles.map((f) => {
+    const [args, done] = warmArgs[path.basename(f.path, '.cjs')]!;
+    return file(`${f.path}.v8`, codeCache(f.path, args, done));
+  });
+  prune(BIN, new Set([...built, ...install(caches)]));
+} finally {
+  fs.rmSync(warmDir, { recursive: true, force: true });
+}
 
 const web = await esbuild.build({
   ...NODE,
