@@ -39,12 +39,8 @@ function unfenced(markdown: string): string {
 /** Text outside fenced blocks and inline code, where links live. */
 const prose = (markdown: string) => unfenced(markdown).replace(/`[^`\n]*`/g, '');
 
-/**
- * Reference pages generated from the code by another change (the error registry's and the CLI's);
- * until that change is merged, links to them may point nowhere. Remove this once they exist.
- */
-/** Names in backquotes that are other projects' (aktualizr's libcurl option), not ours. */
-const NOT_OURS = new Set(['CURLOPT_MAXFILESIZE']);
+/** Names in backquotes that are other projects' (aktualizr's libcurl option, Node's CA variable), not ours. */
+const NOT_OURS = new Set(['CURLOPT_MAXFILESIZE', 'NODE_EXTRA_CA_CERTS']);
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
 function anchors(markdown: string): Set<string> {
