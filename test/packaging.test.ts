@@ -2,9 +2,9 @@
  * What `npm publish` would ship: only the built commands (dist/bin: each command bundled with its
  * dependencies by esbuild, so that it starts without resolving hundreds of module files), their
  * protocol library, the status page, the docs, the README and the licence (package.json `files`),
- * never tests, benchmarks, the demo, sources, source maps or the V8 code cache the build makes for
-quorum-signer (compiled code, valid only for the Node that made it: the installed command compiles
-its bundle, as the test below runs it). The packed tarball, unpacked into an
+ * never tests, benchmarks, the demo, sources, source maps or the V8 code caches the build makes for
+ * `quorum serve` and `quorum-signer` (compiled code, valid only for the Node that made it: the
+ * installed command compiles its bundle, as the test below runs it). The packed tarball, unpacked into an
  * empty folder's node_modules beside links to its declared `dependencies` only (no registry: tests
  * stay on loopback), runs `quorum --help`, `quorum-signer --help`, `quorum sample` and `quorum
  * verify` (on the samples and a fixture), through its `bin` entries.
