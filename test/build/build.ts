@@ -176,6 +176,12 @@ const ascii = (text: string) =>
  * command's start), not only the top level, so a process started later compiles less. DONE ('-'
  * for none) is a file whose appearance ends the run (a server's server.json).
  */
+/**
+ * The warm runs' environment: without NODE_EXTRA_CA_CERTS, which Node 20 parses at every start
+ * (50-70 ms) and which a command that talks to nobody does not need.
+ */
+const WARM_ENV = { ...process.env, NODE_EXTRA_CA_CERTS: undefined };
+
 const WARM = `
 const fs = require('node:fs'), Module = require('node:module'), path = require('node:path'), vm = require('node:vm');
 const [file, cache, done, ...args] = process.argv.slice(1);
@@ -194,8 +200,10 @@ script.runInThisContext().call(module.exports, module.exports, Module.createRequ
 function codeCache(script: string, args: string[], done = '-'): Buffer {
   const cache = `${script}.${process.pid}.warm`;
   try {
-    const env = { ...process.env, NODE_EXTRA_CA_CERTS: undefined };
-    const r = spawnSync(process.execPath, ['-e', WARM, script, cache, done, ...args], { env, timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['-e', WARM, script, cache, done, ...args], {
+      env: WARM_ENV,
+      timeout: 60_000,
+    });
     if (r.status === 0 && fs.existsSync(cache)) return fs.readFileSync(cache);
     console.warn(
       `build: the warm-up run of ${path.basename(script)} ${args.join(' ')} failed (${r.error ?? r.stderr}); ` +
@@ -219,7 +227,7 @@ try {
     process.execPath,
     [path.join(BIN, 'quorum.js'), 'init', '--data-dir', data, '--dialect', 'tuf'],
     {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: undefined },
+      env: WARM_ENV,
     },
   );
   const warmArgs: Record<string, [string[], string?]> = {
